@@ -1,0 +1,244 @@
+/* zonegate MCP server core: the registry of tools, resources and prompts,
+ * and the transport-neutral session that turns JSON-RPC messages in into
+ * JSON-RPC messages out. Transports (stdio, Streamable HTTP, channels) feed
+ * sessions; tool sets (RAG, web, hosted servers, test fixtures) fill the
+ * registry. All strings are UTF-8. */
+#ifndef ZONEGATE_MCP_H
+#define ZONEGATE_MCP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Protocol revisions this server speaks, newest first. */
+#define MCP_PROTOCOL_LATEST "2025-11-25"
+
+/* JSON-RPC 2.0 and MCP error codes. */
+enum {
+	MCP_ERR_PARSE = -32700,
+	MCP_ERR_INVALID_REQUEST = -32600,
+	MCP_ERR_METHOD_NOT_FOUND = -32601,
+	MCP_ERR_INVALID_PARAMS = -32602,
+	MCP_ERR_INTERNAL = -32603,
+	MCP_ERR_RESOURCE_NOT_FOUND = -32002,
+	MCP_ERR_REQUEST_CANCELLED = -32800, /* internal; never sent on the wire */
+	MCP_ERR_TIMEOUT = -32001
+};
+
+/* RFC 5424 levels, as MCP's logging/setLevel names them. */
+enum mcp_log_level {
+	MCP_LOG_DEBUG,
+	MCP_LOG_INFO,
+	MCP_LOG_NOTICE,
+	MCP_LOG_WARNING,
+	MCP_LOG_ERROR,
+	MCP_LOG_CRITICAL,
+	MCP_LOG_ALERT,
+	MCP_LOG_EMERGENCY
+};
+
+typedef struct mcp_server mcp_server;
+typedef struct mcp_session mcp_session;
+typedef struct mcp_call mcp_call;
+
+/* ---- Handlers -------------------------------------------------------- */
+
+/* A handler returns 0 and stores a new reference in *result, or returns a
+ * negative JSON-RPC error code after calling mcp_call_error() to say why.
+ * Handlers run on a worker thread and may block; long ones should poll
+ * mcp_call_cancelled() and may report progress. */
+
+/* tools/call: args is the "arguments" object (never NULL; {} if absent).
+ * *result is a CallToolResult object; build one with mcp_result_*(). An
+ * execution failure is a result with isError true, not a JSON-RPC error. */
+typedef int (*mcp_tool_fn)(mcp_call *call, json_t *args, void *ud,
+			   json_t **result);
+
+/* resources/read: *result is the "contents" array. Return
+ * MCP_ERR_RESOURCE_NOT_FOUND for an unknown URI. */
+typedef int (*mcp_resource_fn)(mcp_call *call, const char *uri, void *ud,
+			       json_t **result);
+
+/* prompts/get: args maps argument names to strings; *result is a
+ * GetPromptResult object ({"description"?, "messages": [...]}) */
+typedef int (*mcp_prompt_fn)(mcp_call *call, json_t *args, void *ud,
+			     json_t **result);
+
+/* completion/complete for one argument of a prompt or resource template:
+ * *result is the "completion" object ({"values": [...], ...}). */
+typedef int (*mcp_complete_fn)(mcp_call *call, const char *arg_name,
+			       const char *arg_value, json_t *context_args,
+			       void *ud, json_t **result);
+
+/* ---- Registry -------------------------------------------------------- */
+
+/* Tool flags. */
+#define MCP_TOOL_INLINE 0x1u /* fast, never blocks, never talks back:
+				may run on the transport's thread */
+
+struct mcp_tool {
+	const char *name;          /* required, unique */
+	const char *title;         /* optional */
+	const char *description;   /* optional */
+	const char *input_schema;  /* JSON text; NULL means {"type":"object"} */
+	const char *output_schema; /* JSON text or NULL */
+	const char *annotations;   /* JSON text or NULL */
+	mcp_tool_fn fn;
+	void *ud;
+	unsigned flags;
+};
+
+struct mcp_resource {
+	const char *uri; /* exact URI; or a RFC 6570 level-1 template */
+	const char *name;
+	const char *title;
+	const char *description;
+	const char *mime_type;
+	mcp_resource_fn fn;
+	mcp_complete_fn complete; /* templates only; may be NULL */
+	void *ud;
+};
+
+struct mcp_prompt {
+	const char *name;
+	const char *title;
+	const char *description;
+	const char *arguments; /* JSON text: array of {name, description?,
+				  required?}, or NULL */
+	mcp_prompt_fn fn;
+	mcp_complete_fn complete; /* may be NULL */
+	void *ud;
+};
+
+struct mcp_server_info {
+	const char *name;    /* serverInfo.name */
+	const char *version; /* serverInfo.version */
+	const char *instructions; /* optional */
+};
+
+/* Creates an empty server. Returns NULL on allocation failure. The caller
+ * frees it with mcp_server_free() after every session is gone. */
+mcp_server *mcp_server_new(const struct mcp_server_info *info);
+void mcp_server_free(mcp_server *srv);
+
+/* Registration copies everything it is given (strings and parsed schemas);
+ * the struct may live on the stack. Returns 0, or -1 with a message in err
+ * (a duplicate name, invalid schema JSON). Registering after sessions
+ * exist sends list_changed notifications to them. */
+int mcp_server_add_tool(mcp_server *srv, const struct mcp_tool *t,
+			char *err, size_t errlen);
+int mcp_server_remove_tool(mcp_server *srv, const char *name);
+int mcp_server_add_resource(mcp_server *srv, const struct mcp_resource *r,
+			    char *err, size_t errlen);
+int mcp_server_add_resource_template(mcp_server *srv,
+				     const struct mcp_resource *r, char *err,
+				     size_t errlen);
+int mcp_server_add_prompt(mcp_server *srv, const struct mcp_prompt *p,
+			  char *err, size_t errlen);
+
+/* Tells every session subscribed to uri that it changed. */
+void mcp_server_resource_updated(mcp_server *srv, const char *uri);
+
+/* Page size for tools/resources/prompts lists (default 100, 1..1000). */
+void mcp_server_set_page_size(mcp_server *srv, unsigned n);
+
+/* Worker threads that run handlers (default 4, 1..256). Call before the
+ * first session. */
+int mcp_server_set_workers(mcp_server *srv, unsigned n);
+
+/* Maximum number of requests a session may have in flight (default 64). */
+void mcp_server_set_max_inflight(mcp_server *srv, unsigned n);
+
+/* ---- Calls (inside handlers) ----------------------------------------- */
+
+/* Sets the error a handler returns. Copies msg; data may be NULL (the
+ * reference is stolen). */
+void mcp_call_error(mcp_call *call, int code, const char *msg, json_t *data);
+
+/* Nonzero once the client cancelled this request or the session ended. */
+int mcp_call_cancelled(mcp_call *call);
+
+/* Sends notifications/progress if the request carried a progressToken;
+ * total <= 0 means unknown; message may be NULL. Returns 0 (also when no
+ * token was given: nothing is sent), -1 if the session is gone. */
+int mcp_call_progress(mcp_call *call, double progress, double total,
+		      const char *message);
+
+/* Sends notifications/message if level is at or above the session's
+ * level. data is stolen. Returns 0 or -1 if the session is gone. */
+int mcp_call_log(mcp_call *call, enum mcp_log_level level,
+		 const char *logger, json_t *data);
+
+/* Sends a request to the client (e.g. "sampling/createMessage",
+ * "elicitation/create", "roots/list") related to this call and waits up to
+ * timeout_ms for its answer. On success returns 0 and a new reference to
+ * the result in *result. On a JSON-RPC error from the client returns its
+ * (negative) code and stores the error object in *result. Returns
+ * MCP_ERR_METHOD_NOT_FOUND without sending if the client did not declare
+ * the needed capability, MCP_ERR_TIMEOUT on timeout, and
+ * MCP_ERR_REQUEST_CANCELLED if the call was cancelled meanwhile. */
+int mcp_call_request(mcp_call *call, const char *method, json_t *params,
+		     int timeout_ms, json_t **result);
+
+/* The client's declared capabilities (borrowed; valid during the call). */
+json_t *mcp_call_client_capabilities(mcp_call *call);
+
+/* The negotiated protocol version (borrowed). */
+const char *mcp_call_protocol_version(mcp_call *call);
+
+/* ---- Result builders -------------------------------------------------- */
+
+/* New CallToolResult objects; NULL only on allocation failure. */
+json_t *mcp_result_text(const char *text);
+json_t *mcp_result_errorf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* Appends a text content item to result's "content" array. */
+int mcp_result_add_text(json_t *result, const char *text);
+
+/* ---- Sessions (for transports) ---------------------------------------- */
+
+/* Delivers one serialized JSON-RPC message to the peer. related is the
+ * JSON-RPC id (borrowed) of the client request a message belongs to
+ * (its response, progress, logs and nested requests), or NULL for
+ * messages unrelated to any request. Called from any thread, possibly
+ * concurrently; the transport serializes. Returns 0, or -1 if the peer is
+ * gone (the message is dropped). */
+typedef int (*mcp_send_fn)(void *ctx, const json_t *related, const char *msg,
+			   size_t len);
+
+struct mcp_limits {
+	size_t max_message; /* bytes of one JSON-RPC message (default 4 MiB) */
+	size_t max_depth;   /* nesting depth of JSON (default 64) */
+};
+
+/* Sets the size caps every session of srv applies (0 keeps a default). */
+void mcp_server_set_limits(mcp_server *srv, const struct mcp_limits *lim);
+
+/* Creates a session on srv that sends through send(ctx, ...). Returns
+ * NULL on allocation failure. */
+mcp_session *mcp_session_new(mcp_server *srv, mcp_send_fn send, void *ctx);
+
+/* Feeds one complete JSON-RPC message (not NUL-terminated). Responses go
+ * out through the send callback, possibly before this returns, possibly
+ * later from a worker. Never fails: malformed input gets a JSON-RPC error
+ * reply. Returns 1 if msg was a request (a response will follow), 0 for a
+ * notification or response, -1 for a message answered with an error. */
+int mcp_session_input(mcp_session *s, const char *msg, size_t len);
+
+/* Cancels everything in flight, waits for handlers to return, and frees
+ * the session. send is not called after this returns. */
+void mcp_session_free(mcp_session *s);
+
+/* Nonzero once the session completed initialize. */
+int mcp_session_initialized(const mcp_session *s);
+
+/* The negotiated protocol version, or NULL before initialize. */
+const char *mcp_session_protocol_version(const mcp_session *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

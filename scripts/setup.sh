@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything zonegate needs on Debian 12 (run as root): the
+# Debian build and run-time dependencies, and the npm tools the tests and
+# benchmarks use (Node 22, the MCP SDK and conformance suite, ...) into
+# test/node. Safe to run again; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
+      libcurl4-openssl-dev libopenblas-dev libxen-dev
+      manpages manpages-dev nodejs npm ca-certificates procps iproute2)
+
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm tools, pinned by test/node/package-lock.json.
+if [ ! -x test/node/node_modules/.bin/node ] ||
+   [ test/node/package-lock.json -nt test/node/node_modules/.package-lock.json ]; then
+  echo "setup: installing npm test tools into test/node"
+  (cd test/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+test/node/node_modules/.bin/node --version >/dev/null
