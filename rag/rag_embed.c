@@ -173,7 +173,8 @@ static void feats_project(struct feats *fs, float *v, int dims)
 	double norm = 0;
 
 	memset(v, 0, (size_t)dims * sizeof(float));
-	qsort(fs->f, fs->n, sizeof(*fs->f), feat_cmp);
+	if (fs->n > 1)
+		qsort(fs->f, fs->n, sizeof(*fs->f), feat_cmp);
 	while (i < fs->n) {
 		float w = fs->f[i].w;
 		uint64_t h = fs->f[i].h;
@@ -289,11 +290,19 @@ json_t *rag_embedder_config(const struct rag_embedder_opts *opts, char *err,
 		return NULL;
 	}
 	bad |= json_object_set_new(o, "embedder", json_string(id));
-	if (opts && strcmp(id, "hash") != 0) {
+	if (opts && strcmp(id, "glove") == 0 && opts->model) {
+		/* Absolute, so queries from any directory find the model. */
+		char *abs = realpath(opts->model, NULL);
+		bad |= set_opt(o, "model", abs ? abs : opts->model);
+		free(abs);
+	} else if (opts && strcmp(id, "hash") != 0) {
 		bad |= set_opt(o, "model", opts->model);
 		bad |= set_opt(o, "base_url", opts->base_url);
 		bad |= set_opt(o, "key_env", opts->key_env);
 		bad |= set_opt(o, "key_file", opts->key_file);
+		if (opts->timeout_ms > 0)
+			bad |= json_object_set_new(o, "timeout_ms",
+						   json_integer(opts->timeout_ms));
 		if (opts->dims > 0)
 			bad |= json_object_set_new(o, "dims",
 						   json_integer(opts->dims));

@@ -330,6 +330,11 @@ static int emit(const char *t, size_t s, size_t e, struct units *out)
 		e--;
 	if (s == e)
 		return 0;
+	/* A chunk inside the previous one (possible once blank units are
+	 * trimmed away) adds nothing. */
+	if (out->n && (s <= out->u[out->n - 1].start ||
+		       e <= out->u[out->n - 1].end))
+		return 0;
 	return units_push(out, s, e);
 }
 

@@ -58,6 +58,7 @@ struct rag_embedder_opts {
 	const char *key_env;  /* openai: environment variable with the key */
 	const char *key_file; /* openai: file whose first line is the key */
 	int dims;             /* openai: 0 = learn from the first response */
+	int timeout_ms;       /* openai: per request (default 60000) */
 	enum rag_metric metric;
 };
 
