@@ -12,6 +12,7 @@
 #include "rag_int.h"
 
 #define BLOCK_ROWS 8192      /* rows per sgemm block: scores stay in cache */
+#define BLOCK_ROWS_1 262144  /* rows per sgemv call: few, large BLAS calls */
 #define INT8_OVERSAMPLE 8    /* int8 candidates per wanted result */
 
 struct mdoc {
@@ -441,9 +442,9 @@ static int scan_rows(struct scan *s, const uint32_t *rows, size_t nrows,
 static void scan_all(struct scan *s, float *buf)
 {
 	size_t r0, n = s->c->mx->n;
-	for (r0 = 0; r0 < n; r0 += BLOCK_ROWS)
-		scan_block(s, r0, n - r0 < BLOCK_ROWS ? n - r0 : BLOCK_ROWS,
-			   buf);
+	size_t blk = s->nq == 1 ? BLOCK_ROWS_1 : BLOCK_ROWS;
+	for (r0 = 0; r0 < n; r0 += blk)
+		scan_block(s, r0, n - r0 < blk ? n - r0 : blk, buf);
 }
 
 /* A filtered query: evaluates the filter once per document, then scans
@@ -628,7 +629,7 @@ int rag_mx_topk(struct rag_coll *c, const float *q, size_t nq, size_t k,
 	s.nq = nq;
 	s.qsq = calloc(nq, sizeof(float));
 	s.tk = calloc(nq, sizeof(*s.tk));
-	buf = malloc(nq * BLOCK_ROWS * sizeof(float));
+	buf = malloc((nq == 1 ? BLOCK_ROWS_1 : nq * BLOCK_ROWS) * sizeof(float));
 	if (!s.qsq || !s.tk || !buf)
 		goto oom;
 	qc = prep_queries(c, q, nq, s.qsq);
