@@ -243,6 +243,11 @@ static mcp_server *make_server(void)
 	t.name = "ask";
 	t.fn = tool_ask;
 	CHECK(mcp_server_add_tool(srv, &t, err, sizeof(err)) == 0);
+	t.name = "typed";
+	t.input_schema = "{\"type\":\"object\",\"properties\":{\"n\":"
+			 "{\"type\":\"integer\"}},\"required\":[\"n\"]}";
+	CHECK(mcp_server_add_tool(srv, &t, err, sizeof(err)) == 0);
+	t.input_schema = "{\"type\":\"object\"}";
 	t.name = "fail";
 	t.fn = tool_fail;
 	CHECK(mcp_server_add_tool(srv, &t, err, sizeof(err)) == 0);
@@ -349,7 +354,7 @@ static void test_tools(void)
 	json_decref(r);
 	r = call(s, &c, 2, "tools/list", "{\"cursor\":\"p3\"}");
 	res = json_object_get(r, "result");
-	CHECK_EQ_INT(json_array_size(json_object_get(res, "tools")), 1);
+	CHECK_EQ_INT(json_array_size(json_object_get(res, "tools")), 2);
 	CHECK(json_object_get(res, "nextCursor") == NULL);
 	json_decref(r);
 	r = call(s, &c, 3, "tools/list", "{\"cursor\":\"garbage\"}");
@@ -386,6 +391,18 @@ static void test_tools(void)
 			  json_object_get(json_object_get(r, "error"), "data"),
 			  "field")),
 		  "x");
+	json_decref(r);
+	/* Arguments against the inputSchema: an execution error, and the
+	 * handler never runs. */
+	r = call(s, &c, 12, "tools/call",
+		 "{\"name\":\"typed\",\"arguments\":{\"n\":\"x\"}}");
+	CHECK(json_is_true(json_object_get(json_object_get(r, "result"),
+					   "isError")));
+	{
+		char *text = json_dumps(r, 0);
+		CHECK(text && strstr(text, "n: expected integer") != NULL);
+		free(text);
+	}
 	json_decref(r);
 	r = call(s, &c, 11, "tools/call", NULL);
 	CHECK_EQ_INT(err_code(r), MCP_ERR_INVALID_PARAMS);
