@@ -15,6 +15,9 @@
 #ifdef ZG_HAVE_FIXTURES
 #include "conformance.h"
 #endif
+#ifdef ZG_HAVE_RAG
+#include "zonegate/rag.h"
+#endif
 
 #define MAX_LIST 32
 
@@ -30,6 +33,8 @@ struct opts {
 	struct mcp_limits limits;
 	unsigned workers;
 	int verbose;
+	const char *rag_db; /* --rag-db: serve the RAG tools from this file */
+	int rag_write;      /* --rag-write: also rag_ingest and rag_delete */
 };
 
 static void usage(FILE *f)
@@ -66,6 +71,9 @@ static void usage(FILE *f)
 		"  --max-message BYTES     largest JSON-RPC message (default "
 		"4194304)\n"
 		"  --workers N             handler threads (default 32)\n"
+		"  --rag-db FILE           serve rag_search and the RAG "
+		"resources from FILE\n"
+		"  --rag-write             also serve rag_ingest and rag_delete\n"
 		"  -v, --verbose           log each session on stderr\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
@@ -124,7 +132,7 @@ static int parse_hostport(const char *s, struct mcp_http_config *cfg)
 enum {
 	O_STDIO = 256, O_HTTP, O_FIXTURES, O_ORIGIN, O_HOST, O_MAX_SESSIONS,
 	O_MAX_CONN, O_SESSION_TIMEOUT, O_MAX_BODY, O_READY, O_MAX_MESSAGE,
-	O_WORKERS
+	O_WORKERS, O_RAG_DB, O_RAG_WRITE
 };
 
 static const struct option long_opts[] = {
@@ -140,6 +148,8 @@ static const struct option long_opts[] = {
 	{ "ready-file", required_argument, NULL, O_READY },
 	{ "max-message", required_argument, NULL, O_MAX_MESSAGE },
 	{ "workers", required_argument, NULL, O_WORKERS },
+	{ "rag-db", required_argument, NULL, O_RAG_DB },
+	{ "rag-write", no_argument, NULL, O_RAG_WRITE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -227,6 +237,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_READY:
 			o->ready_file = optarg;
 			break;
+		case O_RAG_DB:
+			o->rag_db = optarg;
+			break;
+		case O_RAG_WRITE:
+			o->rag_write = 1;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -248,6 +264,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "mcpd: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
+	if (o->rag_write && !o->rag_db) {
+		fprintf(stderr, "mcpd: --rag-write needs --rag-db FILE\n");
+		return -1;
+	}
 	if (!o->http)
 		o->stdio = 1;
 	return 0;
@@ -266,6 +286,17 @@ static int register_tools(mcp_server *srv, const struct opts *o)
 #else
 		snprintf(err, sizeof(err), "this mcpd was built without the "
 			 "conformance fixtures");
+		goto fail;
+#endif
+	}
+	if (o->rag_db) {
+#ifdef ZG_HAVE_RAG
+		if (rag_tools_register(srv, o->rag_db, o->rag_write, err,
+				       sizeof(err)) != 0)
+			goto fail;
+#else
+		snprintf(err, sizeof(err), "this mcpd was built without the "
+			 "RAG store");
 		goto fail;
 #endif
 	}
