@@ -1,0 +1,179 @@
+// Hostile and malformed HTTP input against mcpd's Streamable HTTP
+// transport, with plain fetch and node:http: every case must get a clear
+// status (and JSON-RPC error where one applies) and leave mcpd serving.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+
+import { LATEST, post, rawSession, responseFor, startHttp } from './lib.mjs';
+
+const MAX_BODY = 65536;
+
+// A request with full control over headers (fetch forbids Host).
+function rawRequest(url, { method = 'POST', headers = {}, body = '' } = {}) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname,
+      method, headers, setHost: !('Host' in headers) }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('hostile HTTP input', () => {
+  let srv;
+  let sid;
+  const ping = (id = 1) => ({ jsonrpc: '2.0', id, method: 'ping' });
+
+  before(async () => {
+    srv = await startHttp(['--max-body', String(MAX_BODY)]);
+    sid = await rawSession(srv.url);
+  });
+  after(async () => {
+    const ex = await srv?.stop();
+    assert.ok(ex && (ex.code === 0 || ex.sig === 'SIGTERM'),
+      `mcpd exit ${JSON.stringify(ex)}: ${srv?.stderr()}`);
+  });
+
+  test('invalid JSON is a -32700 parse error', async () => {
+    const r = await post(srv.url, '{"jsonrpc":"2.0","id":1,"method":', { session: sid, raw: true });
+    assert.ok(r.status === 400 || r.status === 200, `status ${r.status}`);
+    assert.equal(r.json?.error?.code, -32700);
+    assert.equal(r.json?.id, null);
+  });
+
+  test('a JSON value that is not a message is -32600', async () => {
+    const r = await post(srv.url, '"just a string"', { session: sid, raw: true });
+    assert.ok(r.status >= 400 || r.json?.error?.code === -32600, `status ${r.status} ${r.text}`);
+  });
+
+  test('batch arrays are rejected', async () => {
+    const r = await post(srv.url, [ping(1), ping(2)], { session: sid });
+    const ok = (Array.isArray(r.json) ? r.json : [r.json]).some((m) => m && 'result' in m);
+    assert.ok(!ok, 'batch must not be executed');
+    assert.ok(r.status >= 400 || r.json?.error?.code === -32600, `status ${r.status} ${r.text}`);
+  });
+
+  test('wrong Content-Type is 415/4xx', async () => {
+    const r = await post(srv.url, ping(), { session: sid,
+      headers: { 'content-type': 'text/plain' } });
+    assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
+  });
+
+  test('Accept without JSON or SSE is 406/4xx', async () => {
+    const r = await post(srv.url, ping(), { session: sid, headers: { accept: 'text/html' } });
+    assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
+  });
+
+  test('oversize body is 413', async () => {
+    const big = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping',
+      params: { pad: 'x'.repeat(MAX_BODY * 2) } });
+    let status;
+    try {
+      status = (await post(srv.url, big, { session: sid, raw: true })).status;
+    } catch (e) {
+      // A server may answer 413 and close before the upload ends.
+      status = `connection error: ${e.cause?.code || e.message}`;
+    }
+    assert.equal(status, 413);
+  });
+
+  test('unknown session id is 404', async () => {
+    const r = await post(srv.url, ping(), { session: 'no-such-session-0000' });
+    assert.equal(r.status, 404);
+  });
+
+  test('non-initialize POST without session is 400', async () => {
+    const r = await post(srv.url, ping(), {});
+    assert.equal(r.status, 400);
+  });
+
+  test('foreign Origin is 403, localhost Origin is fine', async () => {
+    const bad = await post(srv.url, ping(), { session: sid,
+      headers: { origin: 'http://evil.example.com' } });
+    assert.equal(bad.status, 403);
+    const good = await post(srv.url, ping(2), { session: sid,
+      headers: { origin: new URL(srv.url).origin } });
+    assert.equal(good.status, 200);
+  });
+
+  test('foreign Host is rejected (DNS rebinding)', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: LATEST, capabilities: {}, clientInfo: { name: 'x', version: '0' } } });
+    const r = await rawRequest(srv.url, { body, headers: { Host: 'evil.example.com',
+      'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' } });
+    assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
+    assert.ok(!r.headers['mcp-session-id'], 'no session for a rebinding request');
+  });
+
+  test('MCP-Protocol-Version: missing is accepted, unsupported is 400', async () => {
+    const none = await post(srv.url, ping(3), { session: sid, version: null });
+    assert.equal(none.status, 200);
+    assert.deepEqual(responseFor(none, 3)?.result, {});
+    const old = await post(srv.url, ping(4), { session: sid, version: '2025-03-26' });
+    assert.equal(old.status, 200);
+    const bad = await post(srv.url, ping(5), { session: sid, version: '1999-01-01' });
+    assert.equal(bad.status, 400);
+  });
+
+  test('notifications and responses get 202', async () => {
+    const r = await post(srv.url, { jsonrpc: '2.0', method: 'notifications/roots/list_changed' },
+      { session: sid });
+    assert.equal(r.status, 202);
+    const resp = await post(srv.url, { jsonrpc: '2.0', id: 'not-pending', result: {} },
+      { session: sid });
+    assert.ok(resp.status === 202 || (resp.status >= 400 && resp.status < 500),
+      `stray response: ${resp.status}`);
+  });
+
+  test('GET and DELETE without a session are 400/405', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const r = await fetch(srv.url, { method, headers: { accept: 'text/event-stream' } });
+      await r.body?.cancel();
+      assert.ok(r.status === 400 || r.status === 405, `${method}: ${r.status}`);
+    }
+  });
+
+  test('GET with an unknown session is 404 (or 405 without GET streams)', async () => {
+    const r = await fetch(srv.url, { headers: { accept: 'text/event-stream',
+      'mcp-session-id': 'nope', 'mcp-protocol-version': LATEST } });
+    await r.body?.cancel();
+    assert.ok(r.status === 404 || r.status === 405, `status ${r.status}`);
+  });
+
+  test('other paths and methods', async () => {
+    const p = await fetch(new URL('/not-mcp', srv.url), { method: 'POST',
+      headers: { 'content-type': 'application/json' }, body: '{}' });
+    await p.body?.cancel();
+    assert.equal(p.status, 404);
+    const m = await fetch(srv.url, { method: 'PUT', body: '{}' });
+    await m.body?.cancel();
+    assert.equal(m.status, 405);
+  });
+
+  test('a slow, truncated upload does not wedge the server', async () => {
+    const u = new URL(srv.url);
+    await new Promise((resolve) => {
+      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname,
+        method: 'POST', headers: { 'Content-Type': 'application/json',
+          'Content-Length': '1000', 'mcp-session-id': sid } });
+      req.on('error', () => resolve());
+      req.write('{"jsonrpc":"2.0"');
+      setTimeout(() => { req.destroy(); resolve(); }, 50);
+    });
+    const r = await post(srv.url, ping(6), { session: sid });
+    assert.equal(r.status, 200);
+  });
+
+  test('the server still answers after all of the above', async () => {
+    const r = await post(srv.url, { jsonrpc: '2.0', id: 77, method: 'tools/call',
+      params: { name: 'test_simple_text', arguments: {} } }, { session: sid });
+    assert.equal(r.status, 200);
+    assert.equal(responseFor(r, 77)?.result?.content?.[0]?.text,
+      'This is a simple text response for testing.');
+  });
+});

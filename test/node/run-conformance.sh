@@ -1,0 +1,93 @@
+#!/bin/sh
+# Runs the official MCP conformance suite (server side, every scenario,
+# pending ones included) against `mcpd --http 127.0.0.1:0 --fixtures
+# conformance`. Fails unless every scenario passes (no FAILURE check).
+# Env: MCPD (mcpd binary, required), NODE (node binary; default: the one in
+# test/node/node_modules), ZG_CONFORMANCE_SUITE (all|active|pending),
+# ZG_CONFORMANCE_SCENARIO (run just one), ZG_CONFORMANCE_OUT (keep results).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+node=${NODE:-$here/node_modules/.bin/node}
+suite_js=$here/node_modules/@modelcontextprotocol/conformance/dist/index.js
+suite=${ZG_CONFORMANCE_SUITE:-all}
+
+if [ -z "${MCPD:-}" ] || [ ! -x "$MCPD" ]; then
+	echo "run-conformance: MCPD must name the mcpd binary" >&2
+	exit 2
+fi
+if [ ! -f "$suite_js" ]; then
+	echo "run-conformance: conformance suite not installed ($suite_js)" >&2
+	exit 2
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/zg-conformance.XXXXXX") || exit 2
+out=${ZG_CONFORMANCE_OUT:-$work/results}
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Enough sessions for a whole run: the suite never DELETEs its sessions.
+"$MCPD" --http 127.0.0.1:0 --ready-file "$work/ready" \
+	--fixtures conformance --max-sessions 200 2>"$work/mcpd.log" &
+pid=$!
+
+i=0
+url=
+while [ $i -lt 300 ]; do
+	if [ -s "$work/ready" ]; then
+		url=$(cat "$work/ready")
+		case "$url" in */mcp) break ;; esac
+	fi
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "run-conformance: mcpd exited early:" >&2
+		cat "$work/mcpd.log" >&2
+		pid=
+		exit 1
+	fi
+	sleep 0.05
+	i=$((i + 1))
+done
+case "$url" in
+*/mcp) ;;
+*)
+	echo "run-conformance: mcpd did not write a URL to its ready file" >&2
+	cat "$work/mcpd.log" >&2
+	exit 1
+	;;
+esac
+echo "run-conformance: mcpd at $url"
+
+if [ -n "${ZG_CONFORMANCE_SCENARIO:-}" ]; then
+	set -- --scenario "$ZG_CONFORMANCE_SCENARIO"
+else
+	set -- --suite "$suite"
+fi
+mkdir -p "$out"
+"$node" "$suite_js" server --url "$url" -o "$out" "$@" >"$work/suite.log" 2>&1
+suite_rc=$?
+
+"$node" "$here/conformance-summary.mjs" "$out" "$suite_js" "${ZG_CONFORMANCE_SCENARIO:-$suite}"
+sum_rc=$?
+
+if ! kill -0 "$pid" 2>/dev/null; then
+	echo "run-conformance: mcpd died during the run:" >&2
+	tail -n 50 "$work/mcpd.log" >&2
+	pid=
+	exit 1
+fi
+if [ $suite_rc -ne 0 ] || [ $sum_rc -ne 0 ]; then
+	echo "--- conformance output (tail) ---"
+	tail -n 80 "$work/suite.log"
+	echo "--- mcpd stderr (tail) ---"
+	tail -n 30 "$work/mcpd.log"
+	exit 1
+fi
+exit 0
