@@ -349,7 +349,10 @@ static void teardown(chan_mux *m, unsigned code, const char *why)
 	struct stream **sv = m->sv;
 	unsigned ns = m->ns;
 
-	mux_log(m, "reset: %s", why);
+	if (strncmp(why, "peer closed", 11) == 0 && !m->dec.hdr_got)
+		mux_log(m, "peer disconnected");
+	else
+		mux_log(m, "reset: %s", why);
 	if (code && !m->cur && chan_state(m->c) == CHAN_OPEN) {
 		drop_output(m);
 		queue_error(m, 0, code, why);
