@@ -18,6 +18,9 @@
 #ifdef ZG_HAVE_RAG
 #include "zonegate/rag.h"
 #endif
+#ifdef ZG_HAVE_CHAN_MCP
+#include "zonegate/chan_mcp.h"
+#endif
 
 #define MAX_LIST 32
 
@@ -28,7 +31,8 @@ struct opts {
 	const char *ready_file;
 	const char *origins[MAX_LIST + 1];
 	const char *hosts[MAX_LIST + 1];
-	unsigned norigins, nhosts;
+	const char *chans[MAX_LIST + 1];
+	unsigned norigins, nhosts, nchans;
 	struct mcp_http_config http_cfg;
 	struct mcp_limits limits;
 	unsigned workers;
@@ -47,6 +51,11 @@ static void usage(FILE *f)
 		"  --stdio                 serve one session on stdin/stdout\n"
 		"  --http HOST:PORT        serve Streamable HTTP at /mcp "
 		"(PORT 0: any free port)\n"
+		"  --chan ADDR             serve MCP on a zonegate channel, "
+		"one session per\n"
+		"                          stream (ADDR: sim:DOMID:PATH or "
+		"xen:DOMID:PATH;\n"
+		"                          repeatable)\n"
 		"\n"
 		"Tool sets:\n"
 		"  --fixtures conformance  add the MCP conformance suite's "
@@ -132,12 +141,13 @@ static int parse_hostport(const char *s, struct mcp_http_config *cfg)
 enum {
 	O_STDIO = 256, O_HTTP, O_FIXTURES, O_ORIGIN, O_HOST, O_MAX_SESSIONS,
 	O_MAX_CONN, O_SESSION_TIMEOUT, O_MAX_BODY, O_READY, O_MAX_MESSAGE,
-	O_WORKERS, O_RAG_DB, O_RAG_WRITE
+	O_WORKERS, O_RAG_DB, O_RAG_WRITE, O_CHAN
 };
 
 static const struct option long_opts[] = {
 	{ "stdio", no_argument, NULL, O_STDIO },
 	{ "http", required_argument, NULL, O_HTTP },
+	{ "chan", required_argument, NULL, O_CHAN },
 	{ "fixtures", required_argument, NULL, O_FIXTURES },
 	{ "allowed-origin", required_argument, NULL, O_ORIGIN },
 	{ "allowed-host", required_argument, NULL, O_HOST },
@@ -217,6 +227,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_hostport(optarg, &o->http_cfg) != 0)
 				return -1;
 			break;
+		case O_CHAN:
+			if (push(o->chans, &o->nchans, optarg, "--chan"))
+				return -1;
+			break;
 		case O_FIXTURES:
 			if (strcmp(optarg, "conformance") != 0) {
 				fprintf(stderr, "mcpd: --fixtures: only "
@@ -268,7 +282,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "mcpd: --rag-write needs --rag-db FILE\n");
 		return -1;
 	}
-	if (!o->http)
+	if (!o->http && !o->nchans)
 		o->stdio = 1;
 	return 0;
 }
@@ -348,6 +362,27 @@ static struct mcp_http *start_http(mcp_server *srv, struct opts *o)
 	return h;
 }
 
+#ifdef ZG_HAVE_CHAN_MCP
+/* Serves srv on every --chan address; 0, or -1 after reporting. */
+static int start_chans(mcp_server *srv, const struct opts *o,
+		       struct chan_mcp_server **out)
+{
+	char err[256];
+
+	for (unsigned i = 0; i < o->nchans; i++) {
+		out[i] = chan_mcp_serve(srv, o->chans[i], NULL, err,
+					sizeof(err));
+		if (!out[i]) {
+			fprintf(stderr, "mcpd: --chan %s: %s\n", o->chans[i],
+				err);
+			return -1;
+		}
+		fprintf(stderr, "mcpd: serving on channel %s\n", o->chans[i]);
+	}
+	return 0;
+}
+#endif
+
 /* Blocks until SIGINT or SIGTERM. */
 static void wait_for_signal(void)
 {
@@ -367,6 +402,9 @@ int main(int argc, char **argv)
 	struct mcp_server_info info = { "zonegate-mcpd", ZG_VERSION, NULL };
 	struct mcp_http *http = NULL;
 	mcp_server *srv = NULL;
+#ifdef ZG_HAVE_CHAN_MCP
+	struct chan_mcp_server *chans[MAX_LIST] = { 0 };
+#endif
 	sigset_t set;
 	int rc = 1;
 
@@ -401,6 +439,15 @@ int main(int argc, char **argv)
 		if (!http)
 			goto out;
 	}
+#ifdef ZG_HAVE_CHAN_MCP
+	if (start_chans(srv, &o, chans) != 0)
+		goto out;
+#else
+	if (o.nchans) {
+		fprintf(stderr, "mcpd: --chan: built without channels\n");
+		goto out;
+	}
+#endif
 	if (o.stdio) {
 		rc = mcp_stdio_serve(srv, STDIN_FILENO, STDOUT_FILENO) ? 1 : 0;
 	} else {
@@ -408,6 +455,10 @@ int main(int argc, char **argv)
 		rc = 0;
 	}
 out:
+#ifdef ZG_HAVE_CHAN_MCP
+	for (unsigned i = 0; i < o.nchans; i++)
+		chan_mcp_stop(chans[i]);
+#endif
 	mcp_http_stop(http);
 	mcp_server_free(srv);
 	return rc;

@@ -91,8 +91,13 @@ describe('rag tools in mcpd', () => {
   test('bad arguments are clear errors', async () => {
     const c = await connect();
     try {
-      await assert.rejects(c.callTool({ name: 'rag_search', arguments: { query: 'x', k: 0 } }));
-      await assert.rejects(c.callTool({ name: 'rag_search', arguments: { k: 3 } }));
+      // Arguments that break the inputSchema are execution errors the
+      // model can read (MCP 2025-11-25), checked by mcpd before the handler.
+      for (const args of [{ query: 'x', k: 0 }, { k: 3 }]) {
+        const bad = await c.callTool({ name: 'rag_search', arguments: args });
+        assert.equal(bad.isError, true);
+        assert.match(bad.content[0].text, /Invalid arguments for tool rag_search/);
+      }
       const r = await c.callTool({ name: 'rag_search',
         arguments: { query: 'x', where: { a: { $regex: 'y' } } } });
       assert.equal(r.isError, true);
