@@ -330,36 +330,36 @@ static void vector_combined(rag_db *db, struct rag_pending *p)
 }
 
 /* Embeds text with the collection's embedder into a new vector, after
- * checking the caller's embedder (if named) matches. */
+ * checking the caller's embedder (if named) matches. NULL with err. */
 static float *embed_query(rag_db *db, const struct rag_query *q, char *err,
 			  size_t errlen)
 {
-	struct rag_embedder *e;
+	struct rag_embedder *e = NULL;
 	struct rag_coll *c;
 	float *v = NULL;
 	size_t len = strlen(q->text);
 
 	pthread_mutex_lock(&db->lock);
 	c = rag_coll_get(db, q->collection, err, errlen);
-	if (!c)
-		goto out;
-	e = rag_coll_embedder(db, c, err, errlen);
-	if (!e)
-		goto out;
-	if (q->embedder && strcmp(q->embedder, e->id) != 0) {
+	if (c)
+		e = rag_coll_embedder(db, c, err, errlen);
+	if (e && q->embedder && strcmp(q->embedder, e->id) != 0) {
 		rag_errf(err, errlen,
 			 "collection \"%s\" uses embedder %s (%d dims); refusing"
 			 " a query embedded with %s", c->name, e->id, e->dims,
 			 q->embedder);
-		goto out;
+		e = NULL;
 	}
+	pthread_mutex_unlock(&db->lock);
+	if (!e)
+		return NULL;
+	/* Embedders are thread-safe and live as long as the handle, so the
+	 * (possibly remote) embedding runs without the lock. */
 	v = malloc((size_t)e->dims * sizeof(float));
 	if (!v || e->embed(e, &q->text, &len, 1, v, err, errlen) < 0) {
 		free(v);
 		v = NULL;
 	}
-out:
-	pthread_mutex_unlock(&db->lock);
 	return v;
 }
 
