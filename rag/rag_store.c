@@ -88,10 +88,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 		    " JOIN documents d ON d.id = c.doc_id"
 		    " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2"
 		    " ORDER BY 2",
+	/* CROSS JOIN fixes the order: a rowid range scan of vectors, so
+	 * rows come in chunk id order without a sort. */
 	[ST_MX_LOAD] = "SELECT v.chunk_id, c.doc_id, v.vec FROM vectors v"
-		       " JOIN chunks c ON c.id = v.chunk_id"
-		       " JOIN documents d ON d.id = c.doc_id"
-		       " WHERE d.collection_id = ?1 AND v.chunk_id > ?2"
+		       " CROSS JOIN chunks c CROSS JOIN documents d"
+		       " WHERE c.id = v.chunk_id AND d.id = c.doc_id"
+		       " AND d.collection_id = ?1 AND v.chunk_id > ?2"
 		       " ORDER BY v.chunk_id",
 	[ST_MX_DOCS] = "SELECT id, metadata FROM documents"
 		       " WHERE collection_id = ?1 AND id > ?2 ORDER BY id",
@@ -699,6 +701,11 @@ static int prepare_text(const char *text, size_t len, const char *meta_json,
 	p->text = rag_utf8_clean(text, len, &p->len);
 	if (!p->text || rag_chunk(p->text, p->len, &co, &p->spans, &p->n) < 0) {
 		rag_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (p->n > RAG_MAX_CHUNKS) {
+		rag_errf(err, errlen, "document yields %zu chunks, more than %d;"
+			 " use a larger chunk size", p->n, RAG_MAX_CHUNKS);
 		return -1;
 	}
 	rag_fnv_hex(p->text, p->len, p->hash);

@@ -373,8 +373,10 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 	x.co.size = cl->chunk_size ? (size_t)num_arg(cl->chunk_size, "--chunk-size", 64, 65536) : 0;
 	x.co.overlap = cl->overlap ? (size_t)num_arg(cl->overlap, "--overlap", 0, 32767) : 150;
 	if (cl->meta) {
+		if (strlen(cl->meta) > RAG_MAX_META)
+			die_usage("--meta is too long", NULL);
 		x.meta = json_loads(cl->meta, 0, NULL);
-		if (!json_is_object(x.meta) || strlen(cl->meta) > RAG_MAX_META)
+		if (!json_is_object(x.meta))
 			die_usage("--meta must be a JSON object", cl->meta);
 	}
 	embedder_opts(cl, &eo);

@@ -363,8 +363,13 @@ int main(int argc, char **argv)
 		}
 	}
 	bw = measure_bw((size_t)1 << 30);
-	printf("dims %d, k %d, L2, %d queries, batch %d; memory read bandwidth"
-	       " %.1f GB/s (2 threads)\n\n", DIMS, K, NQ, BATCH, bw);
+	{
+		double la[3] = { 0, 0, 0 };
+		getloadavg(la, 3);
+		printf("dims %d, k %d, L2, %d queries, batch %d; memory read"
+		       " bandwidth %.1f GB/s (2 threads); load average %.2f\n\n",
+		       DIMS, K, NQ, BATCH, bw, la[0]);
+	}
 	printf("| engine     |  vectors |  p50 ms  |  p95 ms  | 1-q q/s  | batch q/s |  RSS MB | build s | load s |\n");
 	printf("|------------|----------|----------|----------|----------|-----------|---------|---------|--------|\n");
 	for (i = 0; i < nsizes; i++) {

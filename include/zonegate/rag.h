@@ -19,6 +19,7 @@ extern "C" {
 #define RAG_MAX_NAME 128           /* collection name bytes */
 #define RAG_MAX_SOURCE 4096        /* source URI bytes */
 #define RAG_MAX_DOC (64u << 20)    /* bytes of one document */
+#define RAG_MAX_CHUNKS 100000      /* chunks of one document */
 #define RAG_MAX_QUERY 8192         /* bytes of one query text */
 #define RAG_MAX_WHERE 65536        /* bytes of one --where filter */
 #define RAG_MAX_META 65536         /* bytes of one document's metadata */
