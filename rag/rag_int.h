@@ -157,6 +157,10 @@ void rag_errf(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- index (rag_index.c) ---- */
 
+/* Once per process, before any BLAS call: makes OpenBLAS use the kernels
+ * the CPU supports even when a VM hides its model name. */
+void rag_blas_init(void);
+
 /* Brings the collection's matrix up to date with the file (loading only
  * rows added since the last call unless rows were deleted). Caller holds
  * db->lock. 0 or -1 with err. */

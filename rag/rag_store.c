@@ -215,6 +215,7 @@ RAG_EXPORT rag_db *rag_open(const char *path, unsigned flags, char *err,
 		rag_errf(err, errlen, "out of memory");
 		return NULL;
 	}
+	rag_blas_init();
 	db->flags = flags;
 	pthread_mutex_init(&db->lock, NULL);
 	pthread_mutex_init(&db->qlock, NULL);
