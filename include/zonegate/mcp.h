@@ -183,11 +183,21 @@ int mcp_call_log(mcp_call *call, enum mcp_log_level level,
 int mcp_call_request(mcp_call *call, const char *method, json_t *params,
 		     int timeout_ms, json_t **result);
 
+/* Asks the transport to end the stream that carries this call's messages
+ * now (Streamable HTTP with SSE: the client resumes it later with
+ * Last-Event-ID and gets everything sent meanwhile, as SEP-1699 polling
+ * allows). A no-op on transports without resumable streams. */
+void mcp_call_close_stream(mcp_call *call);
+
 /* The client's declared capabilities (borrowed; valid during the call). */
 json_t *mcp_call_client_capabilities(mcp_call *call);
 
 /* The negotiated protocol version (borrowed). */
 const char *mcp_call_protocol_version(mcp_call *call);
+
+/* For resources/read through a URI template: the object of variables the
+ * template bound (borrowed), else NULL. */
+json_t *mcp_call_uri_vars(mcp_call *call);
 
 /* ---- Result builders -------------------------------------------------- */
 
@@ -209,6 +219,15 @@ int mcp_result_add_text(json_t *result, const char *text);
 typedef int (*mcp_send_fn)(void *ctx, const json_t *related, const char *msg,
 			   size_t len);
 
+/* Optional: delivers the response to the client request with this id
+ * (msg, serialized) or, with msg NULL, says that the request was cancelled
+ * and gets no response. When a transport installs it, responses to client
+ * requests go through it instead of the send callback, so that a
+ * transport that waits per request (HTTP) sees the end of each request
+ * atomically with its response. Same threading rules as send. */
+typedef void (*mcp_done_fn)(void *ctx, const json_t *id, const char *msg,
+			    size_t len);
+
 struct mcp_limits {
 	size_t max_message; /* bytes of one JSON-RPC message (default 4 MiB) */
 	size_t max_depth;   /* nesting depth of JSON (default 64) */
@@ -221,12 +240,24 @@ void mcp_server_set_limits(mcp_server *srv, const struct mcp_limits *lim);
  * NULL on allocation failure. */
 mcp_session *mcp_session_new(mcp_server *srv, mcp_send_fn send, void *ctx);
 
+/* Installs the done callback (before the first input). */
+void mcp_session_set_done(mcp_session *s, mcp_done_fn done);
+
+/* Installs the transport's handler for mcp_call_close_stream(). */
+typedef void (*mcp_close_stream_fn)(void *ctx, const json_t *id);
+void mcp_session_set_close_stream(mcp_session *s, mcp_close_stream_fn fn);
+
 /* Feeds one complete JSON-RPC message (not NUL-terminated). Responses go
  * out through the send callback, possibly before this returns, possibly
  * later from a worker. Never fails: malformed input gets a JSON-RPC error
  * reply. Returns 1 if msg was a request (a response will follow), 0 for a
  * notification or response, -1 for a message answered with an error. */
 int mcp_session_input(mcp_session *s, const char *msg, size_t len);
+
+/* Waits up to timeout_ms for the requests in flight to finish (e.g. after
+ * the peer closed its input but may still read). Returns 0 when none is
+ * left, -1 on timeout. */
+int mcp_session_drain(mcp_session *s, int timeout_ms);
 
 /* Cancels everything in flight, waits for handlers to return, and frees
  * the session. send is not called after this returns. */

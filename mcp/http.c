@@ -1,0 +1,564 @@
+/* The Streamable HTTP transport (MCP 2025-11-25) on libmicrohttpd: one
+ * endpoint /mcp; POST answered with JSON when the response is the only
+ * message, else with SSE; the standalone GET stream; DELETE; random
+ * session ids; resumable streams (event ids, Last-Event-ID replay);
+ * Host and Origin checks against DNS rebinding; caps on body, headers,
+ * sessions, connections and buffered events. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http_internal.h"
+#include "transport.h"
+
+/* ---- small helpers ---- */
+
+static struct MHD_Response *text_response(const char *body)
+{
+	return MHD_create_response_from_buffer(strlen(body), (void *)body,
+					       MHD_RESPMEM_MUST_COPY);
+}
+
+/* Queues a plain status with a short JSON-RPC error body (or none). */
+static enum MHD_Result reply_status(struct MHD_Connection *c, unsigned status,
+				    int code, const char *msg)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *body = NULL;
+
+	if (msg) {
+		json_t *e = jr_error(NULL, code, msg, NULL);
+		body = e ? jr_dump(e, NULL) : NULL;
+		json_decref(e);
+	}
+	r = text_response(body ? body : "");
+	free(body);
+	if (!r)
+		return MHD_NO;
+	if (msg)
+		MHD_add_response_header(r, "Content-Type", "application/json");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, "Allow", "GET, POST, DELETE");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
+				  const char *json, size_t len,
+				  const char *session_id)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		len, (void *)json, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (session_id)
+		MHD_add_response_header(r, "Mcp-Session-Id", session_id);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* Nonzero if the comma-separated Accept value admits type ("a/b"). */
+static int accepts(const char *accept, const char *type)
+{
+	const char *slash = strchr(type, '/');
+	size_t major = (size_t)(slash - type);
+
+	if (!accept)
+		return 0;
+	for (const char *p = accept; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ",;");
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if ((n == strlen(type) && strncasecmp(p, type, n) == 0) ||
+		    (n == 3 && strncmp(p, "*/*", 3) == 0) ||
+		    (n == major + 2 && strncasecmp(p, type, major + 1) == 0 &&
+		     p[major + 1] == '*'))
+			return 1;
+		p += strcspn(p, ",");
+	}
+	return 0;
+}
+
+/* ---- Host and Origin (DNS rebinding protection) ---- */
+
+static int is_loopback_name(const char *h, size_t n)
+{
+	return (n == 9 && strncasecmp(h, "localhost", 9) == 0) ||
+	       (n == 9 && strncmp(h, "127.0.0.1", 9) == 0) ||
+	       (n == 5 && strncmp(h, "[::1]", 5) == 0) ||
+	       (n == 3 && strncmp(h, "::1", 3) == 0);
+}
+
+/* Length of the host part of "host[:port]" or "[v6][:port]". */
+static size_t host_len(const char *h)
+{
+	if (h[0] == '[') {
+		const char *close = strchr(h, ']');
+		return close ? (size_t)(close - h + 1) : strlen(h);
+	}
+	return strcspn(h, ":");
+}
+
+static int host_allowed(const struct mcp_http *h, const char *host)
+{
+	size_t n;
+
+	if (!host)
+		return 0;
+	n = host_len(host);
+	if (h->hosts) {
+		for (const char *const *p = h->hosts; *p; p++)
+			if (strlen(*p) == n && strncasecmp(*p, host, n) == 0)
+				return 1;
+		return 0;
+	}
+	if (h->any_host)
+		return 1;
+	if (is_loopback_name(host, n))
+		return h->loopback;
+	return strlen(h->bind_host) == n &&
+	       strncasecmp(h->bind_host, host, n) == 0;
+}
+
+static int origin_allowed(const struct mcp_http *h, const char *origin)
+{
+	const char *rest;
+
+	if (!origin)
+		return 1; /* not a browser */
+	if (h->origins) {
+		for (const char *const *p = h->origins; *p; p++)
+			if (strcasecmp(*p, origin) == 0)
+				return 1;
+		return 0;
+	}
+	if (strncasecmp(origin, "http://", 7) == 0)
+		rest = origin + 7;
+	else if (strncasecmp(origin, "https://", 8) == 0)
+		rest = origin + 8;
+	else
+		return 0;
+	return is_loopback_name(rest, host_len(rest)) &&
+	       (rest[host_len(rest)] == '\0' || rest[host_len(rest)] == ':');
+}
+
+/* ---- request context ---- */
+
+static void hreq_free(struct hreq *q)
+{
+	if (!q)
+		return;
+	if (q->st)
+		http_stream_detach(q->sess, q->st, q->completed_ok);
+	if (q->sess)
+		http_session_unref(q->h, q->sess);
+	free(q->body);
+	free(q->out);
+	free(q);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct hreq *q = *con_cls;
+
+	(void)cls;
+	(void)c;
+	if (q) {
+		q->completed_ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+		hreq_free(q);
+	}
+	*con_cls = NULL;
+}
+
+/* Appends an upload chunk, enforcing the body cap. */
+static void body_append(struct mcp_http *h, struct hreq *q, const char *data,
+			size_t n)
+{
+	if (q->too_big || n == 0)
+		return;
+	if (q->len + n > h->cfg.max_body) {
+		q->too_big = 1;
+		return;
+	}
+	if (q->len + n > q->cap) {
+		size_t cap = q->cap ? q->cap : 4096;
+		while (cap < q->len + n)
+			cap *= 2;
+		if (cap > h->cfg.max_body)
+			cap = h->cfg.max_body;
+		char *b = realloc(q->body, cap);
+		if (!b) {
+			q->too_big = 1;
+			return;
+		}
+		q->body = b;
+		q->cap = cap;
+	}
+	memcpy(q->body + q->len, data, n);
+	q->len += n;
+}
+
+/* Looks up the request's session from its header: returns 0 and sets
+ * q->sess (a reference), or queues the error response and returns -1. */
+static int need_session(struct mcp_http *h, struct MHD_Connection *c,
+			struct hreq *q, enum MHD_Result *ret)
+{
+	const char *sid = header(c, "Mcp-Session-Id");
+
+	if (!sid) {
+		*ret = reply_status(c, MHD_HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+				    "Bad Request: Mcp-Session-Id header is "
+				    "required");
+		return -1;
+	}
+	q->sess = http_session_get(h, sid);
+	if (!q->sess) {
+		*ret = reply_status(c, MHD_HTTP_NOT_FOUND, MCP_ERR_INVALID_REQUEST,
+				    "Session not found");
+		return -1;
+	}
+	return 0;
+}
+
+static int version_header_ok(struct MHD_Connection *c)
+{
+	const char *v = header(c, "MCP-Protocol-Version");
+
+	return !v || mcp_version_supported(v);
+}
+
+/* ---- POST ---- */
+
+static enum MHD_Result post_begin(struct mcp_http *h, struct MHD_Connection *c,
+				  struct hreq *q)
+{
+	const char *ct = header(c, "Content-Type");
+	const char *cl = header(c, "Content-Length");
+	const char *accept = header(c, "Accept");
+
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))
+		return reply_status(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+				    MCP_ERR_INVALID_REQUEST,
+				    "Content-Type must be application/json");
+	if (!accepts(accept, "application/json") ||
+	    !accepts(accept, "text/event-stream"))
+		return reply_status(c, MHD_HTTP_NOT_ACCEPTABLE,
+				    MCP_ERR_INVALID_REQUEST,
+				    "Accept must list application/json and "
+				    "text/event-stream");
+	if (cl) {
+		char *end;
+		unsigned long long n;
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (!errno && *end == '\0' && n > h->cfg.max_body)
+			return reply_status(c, MHD_HTTP_CONTENT_TOO_LARGE,
+					    MCP_ERR_INVALID_REQUEST,
+					    "request body too large");
+	}
+	q->kind = HREQ_POST;
+	return MHD_YES;
+}
+
+static enum MHD_Result post_initialize(struct mcp_http *h,
+				       struct MHD_Connection *c,
+				       struct hreq *q, struct jr_msg *m)
+{
+	enum MHD_Result ret;
+
+	q->sess = http_session_create(h);
+	if (!q->sess) {
+		jr_msg_clear(m);
+		return reply_status(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				    MCP_ERR_INTERNAL,
+				    "too many sessions, try again later");
+	}
+	q->is_init = 1;
+	ret = http_post_request(h, c, q, m);
+	if (!mcp_session_initialized(q->sess->ms))
+		http_session_destroy(h, q->sess);
+	return ret;
+}
+
+static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
+				struct hreq *q)
+{
+	struct jr_msg m;
+	enum MHD_Result ret;
+
+	if (q->too_big)
+		return reply_status(c, MHD_HTTP_CONTENT_TOO_LARGE,
+				    MCP_ERR_INVALID_REQUEST,
+				    "request body too large");
+	jr_parse(q->body ? q->body : "", q->len, h->limits.max_message,
+		 h->limits.max_depth, &m);
+	if (m.kind == JR_INVALID || m.kind == JR_BATCH) {
+		json_t *e = jr_error(m.id, m.kind == JR_BATCH ? MCP_ERR_INVALID_REQUEST
+							   : m.err_code,
+				     m.kind == JR_BATCH ? "batches are not supported"
+							: m.err, NULL);
+		size_t len;
+		char *body = e ? jr_dump(e, &len) : NULL;
+		json_decref(e);
+		jr_msg_clear(&m);
+		ret = body ? reply_json(c, MHD_HTTP_BAD_REQUEST, body, len, NULL)
+			   : MHD_NO;
+		free(body);
+		return ret;
+	}
+	if (m.kind == JR_REQUEST && strcmp(m.method, "initialize") == 0)
+		return post_initialize(h, c, q, &m);
+	if (need_session(h, c, q, &ret) != 0) {
+		jr_msg_clear(&m);
+		return ret;
+	}
+	if (m.kind != JR_REQUEST) {
+		mcp_session_input_msg(q->sess->ms, &m);
+		return reply_status(c, MHD_HTTP_ACCEPTED, 0, NULL);
+	}
+	return http_post_request(h, c, q, &m);
+}
+
+/* ---- GET and DELETE ---- */
+
+static enum MHD_Result do_get(struct mcp_http *h, struct MHD_Connection *c,
+			      struct hreq *q)
+{
+	enum MHD_Result ret;
+
+	if (!accepts(header(c, "Accept"), "text/event-stream"))
+		return reply_status(c, MHD_HTTP_NOT_ACCEPTABLE,
+				    MCP_ERR_INVALID_REQUEST,
+				    "Accept must list text/event-stream");
+	if (need_session(h, c, q, &ret) != 0)
+		return ret;
+	return http_get_stream(h, c, q, header(c, "Last-Event-ID"));
+}
+
+static enum MHD_Result do_delete(struct mcp_http *h, struct MHD_Connection *c,
+				 struct hreq *q)
+{
+	enum MHD_Result ret;
+
+	if (need_session(h, c, q, &ret) != 0)
+		return ret;
+	http_session_destroy(h, q->sess);
+	return reply_status(c, MHD_HTTP_OK, 0, NULL);
+}
+
+/* ---- the MHD access handler ---- */
+
+static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  void **con_cls)
+{
+	struct hreq *q;
+
+	if (strcmp(url, "/mcp") != 0)
+		return reply_status(c, MHD_HTTP_NOT_FOUND, 0, NULL);
+	if (!host_allowed(h, header(c, "Host")))
+		return reply_status(c, MHD_HTTP_FORBIDDEN, MCP_ERR_INVALID_REQUEST,
+				    "Forbidden: Host not allowed");
+	if (!origin_allowed(h, header(c, "Origin")))
+		return reply_status(c, MHD_HTTP_FORBIDDEN, MCP_ERR_INVALID_REQUEST,
+				    "Forbidden: Origin not allowed");
+	if (!version_header_ok(c))
+		return reply_status(c, MHD_HTTP_BAD_REQUEST,
+				    MCP_ERR_INVALID_REQUEST,
+				    "Bad Request: unsupported "
+				    "MCP-Protocol-Version");
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return MHD_NO;
+	q->h = h;
+	*con_cls = q;
+	if (strcmp(method, "POST") == 0)
+		return post_begin(h, c, q);
+	if (strcmp(method, "GET") == 0)
+		q->kind = HREQ_GET;
+	else if (strcmp(method, "DELETE") == 0)
+		q->kind = HREQ_DELETE;
+	else
+		return reply_status(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, NULL);
+	return MHD_YES;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
+				 const char *url, const char *method,
+				 const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct mcp_http *h = cls;
+	struct hreq *q = *con_cls;
+
+	(void)version;
+	if (!q)
+		return first_call(h, c, url, method, con_cls);
+	if (q->answered) {
+		*upload_data_size = 0; /* drain whatever still arrives */
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		body_append(h, q, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	q->answered = 1;
+	switch (q->kind) {
+	case HREQ_POST:
+		return post_end(h, c, q);
+	case HREQ_GET:
+		return do_get(h, c, q);
+	case HREQ_DELETE:
+		return do_delete(h, c, q);
+	default:
+		return reply_status(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, NULL);
+	}
+}
+
+/* ---- start and stop ---- */
+
+static int resolve_bind(struct mcp_http *h, const char *host,
+			unsigned short port, struct sockaddr_storage *ss,
+			char *err, size_t errlen)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		h->loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+		h->any_host = v4->sin_addr.s_addr == htonl(INADDR_ANY);
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		h->loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+		h->any_host = IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr);
+		h->v6 = 1;
+	} else {
+		snprintf(err, errlen, "not a numeric IP address: %s", host);
+		return -1;
+	}
+	snprintf(h->bind_host, sizeof(h->bind_host), "%s%s%s", h->v6 ? "[" : "",
+		 host, h->v6 ? "]" : "");
+	return 0;
+}
+
+static void apply_defaults(struct mcp_http *h, const struct mcp_http_config *cfg)
+{
+	h->cfg = *cfg;
+	if (!h->cfg.max_body)
+		h->cfg.max_body = MCP_DEFAULT_MAX_MESSAGE;
+	if (!h->cfg.max_header)
+		h->cfg.max_header = 64 * 1024;
+	if (!h->cfg.max_sessions)
+		h->cfg.max_sessions = 256;
+	if (!h->cfg.max_connections)
+		h->cfg.max_connections = 512;
+	if (!h->cfg.session_timeout)
+		h->cfg.session_timeout = 1800;
+	if (!h->cfg.sse_keepalive)
+		h->cfg.sse_keepalive = 15;
+	h->origins = cfg->origins;
+	h->hosts = cfg->hosts;
+}
+
+struct mcp_http *mcp_http_start(mcp_server *srv,
+				const struct mcp_http_config *cfg, char *err,
+				size_t errlen)
+{
+	struct mcp_http *h = calloc(1, sizeof(*h));
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->srv = srv;
+	h->limits = srv->limits;
+	apply_defaults(h, cfg);
+	if (resolve_bind(h, cfg->host ? cfg->host : "127.0.0.1", cfg->port,
+			 &ss, err, errlen) != 0)
+		goto fail;
+	if (h->v6)
+		flags |= MHD_USE_IPv6;
+	if (http_sessions_init(h) != 0) {
+		snprintf(err, errlen, "cannot start the session janitor");
+		goto fail;
+	}
+	h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, access_cb, h,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_CONNECTION_LIMIT,
+				(unsigned)h->cfg.max_connections,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				(size_t)h->cfg.max_header,
+				MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+				MHD_OPTION_THREAD_STACK_SIZE,
+				(size_t)(256 * 1024), MHD_OPTION_END);
+	if (!h->d) {
+		snprintf(err, errlen, "cannot listen: %s", strerror(errno));
+		http_sessions_shutdown(h);
+		goto fail;
+	}
+	return h;
+fail:
+	free(h);
+	return NULL;
+}
+
+unsigned short mcp_http_port(const struct mcp_http *h)
+{
+	const union MHD_DaemonInfo *i =
+		MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (!i || getsockname(i->listen_fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void mcp_http_stop(struct mcp_http *h)
+{
+	if (!h)
+		return;
+	/* Wake every blocked connection thread first, then stop MHD (which
+	 * joins them), then free the sessions. */
+	http_sessions_stopping(h);
+	MHD_stop_daemon(h->d);
+	http_sessions_shutdown(h);
+	free(h);
+}

@@ -1,0 +1,126 @@
+/* Private to the Streamable HTTP transport: the daemon, its session table
+ * and the per-session streams of SSE events (http.c handles requests,
+ * http_session.c the sessions and streams). */
+#ifndef MCP_HTTP_INTERNAL_H
+#define MCP_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "mcp_internal.h"
+#include "session_methods.h"
+#include "transport.h"
+
+#define HTTP_BUCKETS 1024
+#define HTTP_SID_LEN 32          /* hex characters of a session id */
+#define HTTP_MAX_STREAM_BYTES (16u << 20) /* buffered per stream */
+#define HTTP_MAX_STREAM_EVENTS 4096
+#define HTTP_MAX_DETACHED 16     /* finished-but-unacknowledged streams */
+#define HTTP_RETRY_MS 1000       /* SSE retry: hint */
+
+struct hevent {
+	struct hevent *next;
+	uint64_t seq;
+	size_t len;
+	char msg[]; /* one JSON-RPC message */
+};
+
+/* A logical stream of server messages: the response stream of one POSTed
+ * request, or the session's standalone stream (req_id NULL). It outlives
+ * its connection so that a client can resume it (Last-Event-ID). */
+struct hstream {
+	struct hstream *next;
+	unsigned id;
+	json_t *req_id;
+	struct hevent *head, *tail; /* retained for replay */
+	size_t nevents, bytes;
+	uint64_t next_seq; /* seq of the next event appended */
+	uint64_t sent;     /* events with seq <= sent went to a connection */
+	int done;          /* the request's response was appended */
+	int attached;      /* a connection is reading it */
+	int close_now;     /* the handler asked to end the connection */
+};
+
+struct hsess {
+	struct hsess *next; /* hash chain */
+	char id[HTTP_SID_LEN + 1];
+	struct mcp_http *h;
+	mcp_session *ms;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* new events, done, death */
+	struct hstream *streams;
+	struct hstream *standalone;
+	unsigned next_stream;
+	unsigned refs;      /* under h->mu: table + connections */
+	int in_table;       /* under h->mu */
+	int dead;           /* under mu: no more traffic */
+	time_t last_active; /* under h->mu */
+};
+
+struct mcp_http {
+	mcp_server *srv;
+	struct MHD_Daemon *d;
+	struct mcp_http_config cfg;
+	struct mcp_limits limits;
+	const char *const *origins;
+	const char *const *hosts;
+	char bind_host[80];
+	int loopback, any_host, v6;
+
+	pthread_mutex_t mu; /* table, counts, refs */
+	pthread_cond_t janitor_cv;
+	struct hsess *table[HTTP_BUCKETS];
+	unsigned nsessions;
+	int stopping;
+	pthread_t janitor;
+	int janitor_started;
+};
+
+enum { HREQ_NONE, HREQ_POST, HREQ_GET, HREQ_DELETE };
+
+/* Per-request state, MHD's con_cls. */
+struct hreq {
+	struct mcp_http *h;
+	int kind;
+	int answered;
+	int completed_ok;
+	int is_init;
+	char *body;
+	size_t len, cap;
+	int too_big;
+	struct hsess *sess;   /* a reference */
+	struct hstream *st;   /* attached stream (SSE) */
+	int primed;           /* the priming event went out */
+	char *out;            /* formatted bytes not yet given to MHD */
+	size_t out_len, out_pos, out_cap;
+};
+
+int http_sessions_init(struct mcp_http *h);
+/* Marks the transport stopping and wakes every waiting thread. */
+void http_sessions_stopping(struct mcp_http *h);
+/* Frees every session (MHD already stopped). */
+void http_sessions_shutdown(struct mcp_http *h);
+
+/* New session in the table with two references (table + caller), or NULL
+ * when the table is full and nothing idle can be evicted. */
+struct hsess *http_session_create(struct mcp_http *h);
+/* The live session with this id, with a new reference; NULL if none. */
+struct hsess *http_session_get(struct mcp_http *h, const char *id);
+void http_session_unref(struct mcp_http *h, struct hsess *s);
+/* Removes s from the table and ends its MCP session (idempotent). The
+ * caller's reference stays valid. */
+void http_session_destroy(struct mcp_http *h, struct hsess *s);
+
+/* Feeds a request (steals m) and answers it: JSON if its response is the
+ * only message, else an SSE stream. */
+enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
+				  struct hreq *q, struct jr_msg *m);
+/* Answers a GET: the standalone stream, or a resumed one. */
+enum MHD_Result http_get_stream(struct mcp_http *h, struct MHD_Connection *c,
+				struct hreq *q, const char *last_event_id);
+/* The connection reading st ended. */
+void http_stream_detach(struct hsess *s, struct hstream *st, int ok);
+
+#endif

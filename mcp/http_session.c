@@ -1,0 +1,745 @@
+/* Sessions and streams of the Streamable HTTP transport: the session
+ * table (random ids, refcounts, idle expiry, eviction), the event
+ * streams that carry server messages to POST and GET connections, SSE
+ * formatting with resumable event ids, and the callbacks the MCP session
+ * sends through. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "http_internal.h"
+
+#define EVICT_MIN_IDLE 60 /* seconds idle before a full table evicts */
+
+/* ---- streams (called with s->mu held) ---- */
+
+static void stream_free(struct hstream *st)
+{
+	while (st->head) {
+		struct hevent *e = st->head;
+		st->head = e->next;
+		free(e);
+	}
+	json_decref(st->req_id);
+	free(st);
+}
+
+static void stream_unlink(struct hsess *s, struct hstream *st)
+{
+	for (struct hstream **pp = &s->streams; *pp; pp = &(*pp)->next) {
+		if (*pp == st) {
+			*pp = st->next;
+			break;
+		}
+	}
+	if (s->standalone == st)
+		s->standalone = NULL;
+}
+
+static struct hstream *stream_new(struct hsess *s, json_t *req_id)
+{
+	struct hstream *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->id = ++s->next_stream;
+	st->req_id = req_id ? json_incref(req_id) : NULL;
+	st->next_seq = 1;
+	st->next = s->streams;
+	s->streams = st;
+	if (!req_id)
+		s->standalone = st;
+	return st;
+}
+
+static struct hstream *stream_for(struct hsess *s, const json_t *related)
+{
+	if (related)
+		for (struct hstream *st = s->streams; st; st = st->next)
+			if (st->req_id && !st->done &&
+			    jr_id_equal(st->req_id, related))
+				return st;
+	return NULL;
+}
+
+static int stream_has_unsent(const struct hstream *st)
+{
+	return st->tail && st->tail->seq > st->sent;
+}
+
+/* Drops retained events over the caps. Delivered events go first; the
+ * standalone stream also drops undelivered ones (it is a best-effort
+ * backlog), a request stream refuses instead (returns -1). */
+static int stream_trim(struct hstream *st, size_t incoming)
+{
+	while (st->head && (st->nevents + 1 > HTTP_MAX_STREAM_EVENTS ||
+			    st->bytes + incoming > HTTP_MAX_STREAM_BYTES)) {
+		struct hevent *e = st->head;
+		if (e->seq > st->sent && st->req_id)
+			return -1;
+		st->head = e->next;
+		if (!st->head)
+			st->tail = NULL;
+		st->nevents--;
+		st->bytes -= e->len;
+		if (e->seq > st->sent)
+			st->sent = e->seq;
+		free(e);
+	}
+	return incoming > HTTP_MAX_STREAM_BYTES ? -1 : 0;
+}
+
+static int stream_append(struct hstream *st, const char *msg, size_t len)
+{
+	struct hevent *e;
+
+	if (stream_trim(st, len) != 0)
+		return -1;
+	e = malloc(sizeof(*e) + len + 1);
+	if (!e)
+		return -1;
+	e->next = NULL;
+	e->seq = st->next_seq++;
+	e->len = len;
+	memcpy(e->msg, msg, len);
+	e->msg[len] = '\0';
+	if (st->tail)
+		st->tail->next = e;
+	else
+		st->head = e;
+	st->tail = e;
+	st->nevents++;
+	st->bytes += len;
+	return 0;
+}
+
+/* Frees finished streams nobody reads beyond the retention count. */
+static void reap_detached(struct hsess *s)
+{
+	unsigned n = 0;
+
+	for (struct hstream **pp = &s->streams; *pp;) {
+		struct hstream *st = *pp;
+		if (st->done && !st->attached && ++n > HTTP_MAX_DETACHED) {
+			*pp = st->next;
+			stream_free(st);
+			continue;
+		}
+		pp = &st->next;
+	}
+}
+
+/* ---- callbacks from the MCP session ---- */
+
+static int send_cb(void *ctx, const json_t *related, const char *msg,
+		   size_t len)
+{
+	struct hsess *s = ctx;
+	struct hstream *st;
+	int rc = -1;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->dead)
+		goto out;
+	st = stream_for(s, related);
+	if (!st)
+		st = s->standalone ? s->standalone : stream_new(s, NULL);
+	if (st && stream_append(st, msg, len) == 0) {
+		rc = 0;
+		pthread_cond_broadcast(&s->cv);
+	}
+out:
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static void done_cb(void *ctx, const json_t *id, const char *msg, size_t len)
+{
+	struct hsess *s = ctx;
+	struct hstream *st;
+
+	pthread_mutex_lock(&s->mu);
+	st = stream_for(s, id);
+	if (st) {
+		if (msg)
+			stream_append(st, msg, len);
+		st->done = 1;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void close_stream_cb(void *ctx, const json_t *id)
+{
+	struct hsess *s = ctx;
+	struct hstream *st;
+
+	pthread_mutex_lock(&s->mu);
+	st = stream_for(s, id);
+	if (st) {
+		st->close_now = 1;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- the session table ---- */
+
+static unsigned bucket_of(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % HTTP_BUCKETS;
+}
+
+static time_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Removes s from the table; returns 1 if it was there. h->mu held. */
+static int table_remove(struct mcp_http *h, struct hsess *s)
+{
+	struct hsess **pp = &h->table[bucket_of(s->id)];
+
+	if (!s->in_table)
+		return 0;
+	for (; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	s->in_table = 0;
+	h->nsessions--;
+	return 1;
+}
+
+static void sess_free(struct hsess *s)
+{
+	/* Cancels handlers still running and waits for them; they may still
+	 * call send_cb, which sees dead and drops. */
+	mcp_session_free(s->ms);
+	while (s->streams) {
+		struct hstream *st = s->streams;
+		s->streams = st->next;
+		stream_free(st);
+	}
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
+void http_session_unref(struct mcp_http *h, struct hsess *s)
+{
+	int last;
+
+	pthread_mutex_lock(&h->mu);
+	s->last_active = now_s();
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&h->mu);
+	if (last)
+		sess_free(s);
+}
+
+static void mark_dead(struct hsess *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->dead = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void http_session_destroy(struct mcp_http *h, struct hsess *s)
+{
+	int removed;
+
+	pthread_mutex_lock(&h->mu);
+	removed = table_remove(h, s);
+	pthread_mutex_unlock(&h->mu);
+	if (!removed)
+		return;
+	mark_dead(s);
+	http_session_unref(h, s); /* the table's reference */
+}
+
+struct hsess *http_session_get(struct mcp_http *h, const char *id)
+{
+	struct hsess *s;
+
+	if (strlen(id) != HTTP_SID_LEN)
+		return NULL;
+	pthread_mutex_lock(&h->mu);
+	for (s = h->table[bucket_of(id)]; s; s = s->next)
+		if (strcmp(s->id, id) == 0)
+			break;
+	if (s) {
+		s->refs++;
+		s->last_active = now_s();
+	}
+	pthread_mutex_unlock(&h->mu);
+	return s;
+}
+
+/* The least recently used session nobody is using, idle long enough to
+ * give way to a new one, removed from the table. h->mu held. */
+static struct hsess *evict_candidate(struct mcp_http *h)
+{
+	struct hsess *best = NULL;
+	time_t now = now_s();
+
+	for (unsigned b = 0; b < HTTP_BUCKETS; b++)
+		for (struct hsess *s = h->table[b]; s; s = s->next)
+			if (s->refs == 1 &&
+			    now - s->last_active >= EVICT_MIN_IDLE &&
+			    (!best || s->last_active < best->last_active))
+				best = s;
+	if (best)
+		table_remove(h, best);
+	return best;
+}
+
+static int random_id(char *out)
+{
+	unsigned char raw[HTTP_SID_LEN / 2];
+	static const char hex[] = "0123456789abcdef";
+	size_t got = 0;
+
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[HTTP_SID_LEN] = '\0';
+	return 0;
+}
+
+static struct hsess *sess_alloc(struct mcp_http *h)
+{
+	struct hsess *s = calloc(1, sizeof(*s));
+	pthread_condattr_t ca;
+
+	if (!s || random_id(s->id) != 0) {
+		free(s);
+		return NULL;
+	}
+	s->h = h;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->ms = mcp_session_new(h->srv, send_cb, s);
+	if (!s->ms) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+		free(s);
+		return NULL;
+	}
+	mcp_session_set_done(s->ms, done_cb);
+	mcp_session_set_close_stream(s->ms, close_stream_cb);
+	return s;
+}
+
+struct hsess *http_session_create(struct mcp_http *h)
+{
+	struct hsess *s = sess_alloc(h), *victim = NULL;
+	unsigned b;
+
+	if (!s)
+		return NULL;
+	pthread_mutex_lock(&h->mu);
+	if (h->nsessions >= h->cfg.max_sessions)
+		victim = evict_candidate(h);
+	if (h->stopping || h->nsessions >= h->cfg.max_sessions) {
+		pthread_mutex_unlock(&h->mu);
+		s->refs = 1;
+		http_session_unref(h, s);
+		s = NULL;
+		goto out;
+	}
+	b = bucket_of(s->id);
+	s->next = h->table[b];
+	h->table[b] = s;
+	s->in_table = 1;
+	s->refs = 2;
+	s->last_active = now_s();
+	h->nsessions++;
+	pthread_mutex_unlock(&h->mu);
+out:
+	if (victim) {
+		mark_dead(victim);
+		http_session_unref(h, victim);
+	}
+	return s;
+}
+
+/* ---- expiry ---- */
+
+static void *janitor_main(void *arg)
+{
+	struct mcp_http *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	while (!h->stopping) {
+		struct timespec until;
+		struct hsess *expired[64];
+		unsigned n = 0;
+		time_t now = now_s();
+
+		for (unsigned b = 0; b < HTTP_BUCKETS && n < 64; b++)
+			for (struct hsess *s = h->table[b]; s && n < 64;
+			     s = s->next)
+				if (s->refs == 1 &&
+				    now - s->last_active >
+					    (time_t)h->cfg.session_timeout)
+					expired[n++] = s;
+		for (unsigned i = 0; i < n; i++)
+			table_remove(h, expired[i]);
+		pthread_mutex_unlock(&h->mu);
+		for (unsigned i = 0; i < n; i++) {
+			mark_dead(expired[i]);
+			http_session_unref(h, expired[i]);
+		}
+		pthread_mutex_lock(&h->mu);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 1;
+		if (!h->stopping)
+			pthread_cond_timedwait(&h->janitor_cv, &h->mu, &until);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+int http_sessions_init(struct mcp_http *h)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->janitor_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&h->janitor, NULL, janitor_main, h) != 0)
+		return -1;
+	h->janitor_started = 1;
+	return 0;
+}
+
+void http_sessions_stopping(struct mcp_http *h)
+{
+	struct hsess *all[256];
+	unsigned n;
+
+	pthread_mutex_lock(&h->mu);
+	h->stopping = 1;
+	pthread_cond_broadcast(&h->janitor_cv);
+	pthread_mutex_unlock(&h->mu);
+	/* Wake readers and waiters; they see stopping and end. Walk in
+	 * batches holding references, never h->mu and s->mu together. */
+	for (unsigned b = 0; b < HTTP_BUCKETS; b++) {
+		pthread_mutex_lock(&h->mu);
+		n = 0;
+		for (struct hsess *s = h->table[b]; s && n < 256; s = s->next) {
+			s->refs++;
+			all[n++] = s;
+		}
+		pthread_mutex_unlock(&h->mu);
+		for (unsigned i = 0; i < n; i++) {
+			mark_dead(all[i]);
+			http_session_unref(h, all[i]);
+		}
+	}
+}
+
+void http_sessions_shutdown(struct mcp_http *h)
+{
+	if (h->janitor_started) {
+		pthread_mutex_lock(&h->mu);
+		h->stopping = 1;
+		pthread_cond_broadcast(&h->janitor_cv);
+		pthread_mutex_unlock(&h->mu);
+		pthread_join(h->janitor, NULL);
+		h->janitor_started = 0;
+	}
+	for (unsigned b = 0; b < HTTP_BUCKETS; b++) {
+		while (h->table[b]) {
+			struct hsess *s = h->table[b];
+			table_remove(h, s);
+			mark_dead(s);
+			http_session_unref(h, s);
+		}
+	}
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->janitor_cv);
+}
+
+/* ---- SSE output ---- */
+
+static int out_reserve(struct hreq *q, size_t n)
+{
+	if (n <= q->out_cap)
+		return 0;
+	char *p = realloc(q->out, n);
+	if (!p)
+		return -1;
+	q->out = p;
+	q->out_cap = n;
+	return 0;
+}
+
+/* Formats the next thing to send into q->out. Returns 1 with bytes
+ * ready, 0 at the end of the stream, -1 on error. s->mu held. */
+static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
+{
+	struct mcp_http *h = s->h;
+	int n;
+
+	for (;;) {
+		if (!q->primed) {
+			q->primed = 1;
+			if (out_reserve(q, 96) != 0)
+				return -1;
+			n = snprintf(q->out, q->out_cap, "id: %u_0\nretry: %u\n"
+				     "data: \n\n", st->id, HTTP_RETRY_MS);
+			q->out_len = (size_t)n;
+			return 1;
+		}
+		if (stream_has_unsent(st)) {
+			struct hevent *e = st->head;
+			while (e->seq <= st->sent)
+				e = e->next;
+			if (out_reserve(q, e->len + 64) != 0)
+				return -1;
+			n = snprintf(q->out, q->out_cap, "id: %u_%llu\ndata: %s\n\n",
+				     st->id, (unsigned long long)e->seq, e->msg);
+			q->out_len = (size_t)n;
+			st->sent = e->seq;
+			return 1;
+		}
+		if (st->done)
+			return 0;
+		if (st->close_now) {
+			st->close_now = 0;
+			return 0;
+		}
+		if (s->dead || h->stopping)
+			return -1;
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += h->cfg.sse_keepalive;
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT &&
+		    !stream_has_unsent(st) && !st->done && !st->close_now) {
+			if (out_reserve(q, 16) != 0)
+				return -1;
+			memcpy(q->out, ": keepalive\n\n", 13);
+			q->out_len = 13;
+			return 1;
+		}
+	}
+}
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct hreq *q = cls;
+	size_t n;
+
+	(void)pos;
+	if (q->out_pos == q->out_len) {
+		int rc;
+		pthread_mutex_lock(&q->sess->mu);
+		rc = next_chunk(q, q->sess, q->st);
+		pthread_mutex_unlock(&q->sess->mu);
+		if (rc <= 0)
+			return rc == 0 ? MHD_CONTENT_READER_END_OF_STREAM
+				       : MHD_CONTENT_READER_END_WITH_ERROR;
+		q->out_pos = 0;
+	}
+	n = q->out_len - q->out_pos;
+	if (n > max)
+		n = max;
+	memcpy(buf, q->out + q->out_pos, n);
+	q->out_pos += n;
+	if (q->out_pos == q->out_len)
+		q->out_pos = q->out_len = 0;
+	return (ssize_t)n;
+}
+
+static enum MHD_Result reply_sse(struct MHD_Connection *c, struct hreq *q)
+{
+	struct MHD_Response *r = MHD_create_response_from_callback(
+		MHD_SIZE_UNKNOWN, 16 * 1024, sse_reader, q, NULL);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	if (q->is_init)
+		MHD_add_response_header(r, "Mcp-Session-Id", q->sess->id);
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_plain(struct MHD_Connection *c, unsigned status,
+				   const char *body, const char *ctype,
+				   const char *sid)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	if (ctype)
+		MHD_add_response_header(r, "Content-Type", ctype);
+	if (sid)
+		MHD_add_response_header(r, "Mcp-Session-Id", sid);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- POST and GET ---- */
+
+enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
+				  struct hreq *q, struct jr_msg *m)
+{
+	struct hsess *s = q->sess;
+	struct hstream *st;
+	char *json = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	st = stream_new(s, m->id);
+	if (st)
+		st->attached = 1;
+	pthread_mutex_unlock(&s->mu);
+	if (!st) {
+		jr_msg_clear(m);
+		return reply_plain(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "", NULL,
+				   NULL);
+	}
+	q->st = st;
+	mcp_session_input_msg(s->ms, m);
+
+	pthread_mutex_lock(&s->mu);
+	while (!stream_has_unsent(st) && !st->done && !st->close_now &&
+	       !s->dead && !h->stopping)
+		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->dead || h->stopping) {
+		pthread_mutex_unlock(&s->mu);
+		return reply_plain(c, MHD_HTTP_NOT_FOUND,
+				   "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+				   "{\"code\":-32600,\"message\":\"Session not "
+				   "found\"}}",
+				   "application/json", NULL);
+	}
+	if (st->done && !st->close_now && st->head == st->tail) {
+		if (st->head) { /* the response is the only message: JSON */
+			json = strdup(st->head->msg);
+			st->sent = st->head->seq;
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (!st->tail) /* cancelled: no response */
+			return reply_plain(c, MHD_HTTP_ACCEPTED, "", NULL, NULL);
+		enum MHD_Result ret =
+			json ? reply_plain(c, MHD_HTTP_OK, json,
+					   "application/json",
+					   q->is_init && mcp_session_initialized(s->ms)
+						   ? s->id
+						   : NULL)
+			     : MHD_NO;
+		free(json);
+		return ret;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return reply_sse(c, q);
+}
+
+/* Parses "STREAM_SEQ" as this transport writes event ids. */
+static int parse_event_id(const char *v, unsigned *stream, uint64_t *seq)
+{
+	char *end;
+	unsigned long sid;
+	unsigned long long sq;
+
+	errno = 0;
+	sid = strtoul(v, &end, 10);
+	if (errno || end == v || *end != '_' || sid > 0xffffffffUL)
+		return -1;
+	v = end + 1;
+	sq = strtoull(v, &end, 10);
+	if (errno || end == v || *end)
+		return -1;
+	*stream = (unsigned)sid;
+	*seq = sq;
+	return 0;
+}
+
+enum MHD_Result http_get_stream(struct mcp_http *h, struct MHD_Connection *c,
+				struct hreq *q, const char *last_event_id)
+{
+	struct hsess *s = q->sess;
+	struct hstream *st = NULL;
+	unsigned sid = 0;
+	uint64_t seq = 0;
+
+	(void)h;
+	if (last_event_id && parse_event_id(last_event_id, &sid, &seq) != 0)
+		return reply_plain(c, MHD_HTTP_BAD_REQUEST, "bad Last-Event-ID",
+				   "text/plain", NULL);
+	pthread_mutex_lock(&s->mu);
+	if (last_event_id) {
+		for (st = s->streams; st && st->id != sid; st = st->next)
+			;
+		if (st && seq < st->next_seq)
+			st->sent = seq;
+		q->primed = 1;
+	} else {
+		st = s->standalone ? s->standalone : stream_new(s, NULL);
+	}
+	if (!st || st->attached) {
+		int busy = st != NULL;
+		pthread_mutex_unlock(&s->mu);
+		return busy ? reply_plain(c, MHD_HTTP_CONFLICT,
+					  "stream already open", "text/plain",
+					  NULL)
+			    : reply_plain(c, MHD_HTTP_BAD_REQUEST,
+					  "unknown or expired event id",
+					  "text/plain", NULL);
+	}
+	st->attached = 1;
+	q->st = st;
+	pthread_mutex_unlock(&s->mu);
+	return reply_sse(c, q);
+}
+
+void http_stream_detach(struct hsess *s, struct hstream *st, int ok)
+{
+	pthread_mutex_lock(&s->mu);
+	st->attached = 0;
+	if (st->done && ok && !stream_has_unsent(st)) {
+		stream_unlink(s, st);
+		stream_free(st);
+	} else {
+		reap_detached(s);
+	}
+	pthread_mutex_unlock(&s->mu);
+}

@@ -1,0 +1,230 @@
+/* JSON-RPC 2.0 message parsing and building on jansson, strict about
+ * everything MCP forbids (null ids, batches, non-object params) and capped
+ * in size and nesting before any parsing happens. */
+#include "jsonrpc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int jr_depth_ok(const char *buf, size_t len, size_t max_depth)
+{
+	size_t depth = 0;
+	int in_str = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '"') {
+			in_str = 1;
+		} else if (c == '{' || c == '[') {
+			if (++depth > max_depth)
+				return 0;
+		} else if ((c == '}' || c == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return 1;
+}
+
+static void set_invalid(struct jr_msg *m, int code, const char *why)
+{
+	m->kind = JR_INVALID;
+	m->err_code = code;
+	snprintf(m->err, sizeof(m->err), "%s", why);
+}
+
+/* An id MCP accepts: a string of bounded length or an integer. */
+static int id_valid(const json_t *id)
+{
+	if (json_is_integer(id))
+		return 1;
+	return json_is_string(id) && json_string_length(id) <= JR_MAX_ID_LEN;
+}
+
+static void classify_call(struct jr_msg *m, json_t *method, json_t *id)
+{
+	json_t *params = json_object_get(m->root, "params");
+
+	if (!json_is_string(method) || json_string_length(method) == 0 ||
+	    json_string_length(method) > JR_MAX_METHOD_LEN) {
+		if (id && id_valid(id))
+			m->id = id;
+		set_invalid(m, -32600, "method must be a non-empty string");
+		return;
+	}
+	m->method = json_string_value(method);
+	if (id) {
+		if (!id_valid(id)) {
+			set_invalid(m, -32600,
+				    "id must be a string or an integer");
+			return;
+		}
+		m->id = id;
+	}
+	if (params && !json_is_object(params)) {
+		set_invalid(m, -32602, "params must be an object");
+		return;
+	}
+	m->params = params;
+	m->kind = id ? JR_REQUEST : JR_NOTIFICATION;
+}
+
+static void classify_response(struct jr_msg *m, json_t *id)
+{
+	json_t *result = json_object_get(m->root, "result");
+	json_t *error = json_object_get(m->root, "error");
+
+	if (!id || (!json_is_null(id) && !id_valid(id))) {
+		set_invalid(m, -32600, "response without a valid id");
+		return;
+	}
+	if ((result != NULL) == (error != NULL)) {
+		set_invalid(m, -32600,
+			    "response needs exactly one of result and error");
+		return;
+	}
+	if (error && (!json_is_object(error) ||
+		      !json_is_integer(json_object_get(error, "code")))) {
+		set_invalid(m, -32600, "error must be an object with a code");
+		return;
+	}
+	if (result && !json_is_object(result)) {
+		set_invalid(m, -32600, "result must be an object");
+		return;
+	}
+	m->id = json_is_null(id) ? NULL : id;
+	m->params = result ? result : error;
+	m->kind = result ? JR_RESULT : JR_ERROR;
+}
+
+void jr_classify(json_t *root, struct jr_msg *m)
+{
+	json_t *ver, *method, *id;
+
+	memset(m, 0, sizeof(*m));
+	m->root = root;
+	if (json_is_array(root)) {
+		m->kind = JR_BATCH;
+		return;
+	}
+	if (!json_is_object(root)) {
+		set_invalid(m, -32600, "message must be a JSON object");
+		return;
+	}
+	ver = json_object_get(root, "jsonrpc");
+	method = json_object_get(root, "method");
+	id = json_object_get(root, "id");
+	if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
+		if (id && id_valid(id))
+			m->id = id;
+		set_invalid(m, -32600, "jsonrpc must be \"2.0\"");
+		return;
+	}
+	if (method)
+		classify_call(m, method, id);
+	else
+		classify_response(m, id);
+}
+
+void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
+	      struct jr_msg *m)
+{
+	json_error_t jerr;
+	json_t *root;
+
+	memset(m, 0, sizeof(*m));
+	if (len > max_len) {
+		set_invalid(m, -32600, "message too large");
+		return;
+	}
+	if (!jr_depth_ok(buf, len, max_depth)) {
+		set_invalid(m, -32600, "message nested too deeply");
+		return;
+	}
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		set_invalid(m, -32700, "parse error");
+		snprintf(m->err, sizeof(m->err), "parse error: %.100s", jerr.text);
+		return;
+	}
+	jr_classify(root, m);
+}
+
+void jr_msg_clear(struct jr_msg *m)
+{
+	json_decref(m->root);
+	memset(m, 0, sizeof(*m));
+}
+
+json_t *jr_result(json_t *id, json_t *result)
+{
+	json_t *msg;
+
+	if (!result)
+		return NULL;
+	msg = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
+			id ? id : json_null(), "result", result);
+	return msg;
+}
+
+json_t *jr_error(json_t *id, int code, const char *message, json_t *data)
+{
+	json_t *err = json_pack("{s:i, s:s}", "code", code, "message",
+				message ? message : "error");
+	json_t *msg;
+
+	if (!err) {
+		json_decref(data);
+		return NULL;
+	}
+	if (data)
+		json_object_set_new(err, "data", data);
+	msg = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
+			id ? id : json_null(), "error", err);
+	return msg;
+}
+
+json_t *jr_request(json_t *id, const char *method, json_t *params)
+{
+	json_t *msg = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method",
+				method);
+
+	if (!msg) {
+		json_decref(params);
+		return NULL;
+	}
+	if (id)
+		json_object_set(msg, "id", id);
+	if (params)
+		json_object_set_new(msg, "params", params);
+	return msg;
+}
+
+char *jr_dump(const json_t *msg, size_t *len)
+{
+	char *s = json_dumps(msg, JSON_COMPACT);
+
+	if (s && len)
+		*len = strlen(s);
+	return s;
+}
+
+int jr_id_equal(const json_t *a, const json_t *b)
+{
+	if (!a || !b)
+		return 0;
+	if (json_is_integer(a) && json_is_integer(b))
+		return json_integer_value(a) == json_integer_value(b);
+	if (json_is_string(a) && json_is_string(b))
+		return json_string_length(a) == json_string_length(b) &&
+		       memcmp(json_string_value(a), json_string_value(b),
+			      json_string_length(a)) == 0;
+	return 0;
+}

@@ -1,0 +1,172 @@
+/* Private structures of the MCP core shared by registry.c, session.c,
+ * call.c and workers.c. Nothing outside mcp/ includes this. */
+#ifndef MCP_INTERNAL_H
+#define MCP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "jsonrpc.h"
+#include "zonegate/mcp.h"
+
+#define MCP_DEFAULT_MAX_MESSAGE (4u << 20)
+#define MCP_DEFAULT_MAX_DEPTH 64
+#define MCP_MAX_SUBSCRIPTIONS 256
+#define MCP_MAX_URI_LEN 4096
+
+/* ---- worker pool (workers.c) ---- */
+
+struct mcp_job {
+	void (*fn)(void *arg);
+	void *arg;
+	struct mcp_job *next;
+};
+
+struct mcp_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;      /* work queued or shutdown */
+	pthread_cond_t done_cv; /* a thread exited */
+	struct mcp_job *head, *tail;
+	unsigned threads, idle, max_threads;
+	int stopping;
+};
+
+void mcp_pool_init(struct mcp_pool *p, unsigned max_threads);
+/* Queues fn(arg), starting a thread if none is idle. Returns 0 or -1. */
+int mcp_pool_submit(struct mcp_pool *p, void (*fn)(void *), void *arg);
+/* Runs what is queued, then joins every thread. */
+void mcp_pool_destroy(struct mcp_pool *p);
+
+/* ---- registry (registry.c) ---- */
+
+enum mcp_entry_kind { ENT_TOOL, ENT_RESOURCE, ENT_TEMPLATE, ENT_PROMPT };
+
+/* One registered item. Immutable after registration and refcounted, so
+ * that a call in flight keeps it alive if it is removed meanwhile. */
+struct mcp_entry {
+	atomic_int refs;
+	enum mcp_entry_kind kind;
+	char *name; /* tool/prompt name, or resource URI / URI template */
+	json_t *def;  /* the object listed to clients */
+	unsigned flags;
+	union {
+		mcp_tool_fn tool;
+		mcp_resource_fn resource;
+		mcp_prompt_fn prompt;
+	} fn;
+	mcp_complete_fn complete;
+	json_t *prompt_args; /* prompts: the arguments array, or NULL */
+	void *ud;
+};
+
+struct mcp_list {
+	struct mcp_entry **v;
+	size_t n, cap;
+};
+
+struct mcp_server {
+	pthread_rwlock_t lock; /* registry lists */
+	struct mcp_list tools, resources, templates, prompts;
+	json_t *info; /* serverInfo object */
+	char *instructions;
+	unsigned page_size;
+	unsigned max_inflight;
+	struct mcp_limits limits;
+	struct mcp_pool pool;
+
+	pthread_mutex_t sessions_mu; /* the session list below */
+	struct mcp_session *sessions;
+};
+
+void mcp_entry_ref(struct mcp_entry *e);
+void mcp_entry_unref(struct mcp_entry *e);
+
+/* Looks up a tool or prompt by name, a resource by exact URI, with a new
+ * reference; NULL if absent. */
+struct mcp_entry *mcp_registry_find(mcp_server *srv, enum mcp_entry_kind k,
+				    const char *name);
+/* Finds the template matching uri; on success *vars gets a new object of
+ * the variables it bound. */
+struct mcp_entry *mcp_registry_match_template(mcp_server *srv,
+					      const char *uri, json_t **vars);
+/* Builds one page of a list result ({key: [...], nextCursor?}). Returns
+ * NULL and sets *bad_cursor for a cursor that is not ours. */
+json_t *mcp_registry_page(mcp_server *srv, enum mcp_entry_kind k,
+			  const char *cursor, int *bad_cursor);
+/* The capabilities object this server advertises. */
+json_t *mcp_registry_capabilities(mcp_server *srv);
+
+/* Sends a notification to every initialized session (registry.c calls it
+ * when lists change). */
+void mcp_server_broadcast(mcp_server *srv, const char *method,
+			  const char *only_if_subscribed_uri);
+
+/* ---- sessions and calls (session.c, call.c) ---- */
+
+enum mcp_state { SESS_NEW, SESS_INITIALIZING, SESS_READY };
+
+struct mcp_outreq { /* a request this server sent to the client */
+	json_t *id;
+	json_t *response; /* set when answered */
+	int done;
+	struct mcp_outreq *next;
+};
+
+struct mcp_session {
+	mcp_server *srv;
+	mcp_send_fn send;
+	mcp_done_fn done;
+	mcp_close_stream_fn close_stream;
+	void *ctx;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* calls finished, client answers, cancellation */
+	enum mcp_state state;
+	char version[16];
+	json_t *client_caps;
+	json_t *client_info;
+	int log_level; /* -1: not set, send everything */
+	char *subs[MCP_MAX_SUBSCRIPTIONS];
+	unsigned nsubs;
+	struct mcp_call *calls; /* in flight */
+	unsigned ncalls;
+	struct mcp_outreq *outreqs;
+	long long next_out_id;
+	int closing;
+
+	struct mcp_session *next; /* server's list */
+};
+
+struct mcp_call {
+	mcp_session *s;
+	json_t *id;
+	json_t *params;
+	json_t *progress_token;
+	json_t *uri_vars;
+	struct mcp_entry *entry;
+	char *uri; /* resources/read */
+	int method; /* enum in session.c */
+	atomic_int cancelled;
+	int err_code;
+	char *err_msg;
+	json_t *err_data;
+	struct mcp_call *next;
+};
+
+/* Sends msg (not stolen) to the session's peer if it is still open. */
+int mcp_session_send(mcp_session *s, const json_t *related, json_t *msg);
+
+/* Sends the response to request id and tells the transport it is done;
+ * msg may be NULL (a cancelled request: only the done part). */
+void mcp_session_respond(mcp_session *s, json_t *id, json_t *msg);
+
+/* Feeds one parsed message; steals m's contents. For transports that
+ * must look at the message first (HTTP). Same return as
+ * mcp_session_input(). */
+int mcp_session_input_msg(mcp_session *s, struct jr_msg *m);
+
+/* Runs a call's handler and sends the response (call.c). */
+void mcp_call_run(struct mcp_call *c);
+void mcp_call_free(struct mcp_call *c);
+
+#endif

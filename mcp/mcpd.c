@@ -1,0 +1,383 @@
+/* mcpd: the MCP server that runs inside a tool zone. It hosts tool sets
+ * (built-in tools, and the RAG, web and hosted-server sets of later
+ * parts) and serves them over stdio, Streamable HTTP or a channel. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin_tools.h"
+#include "transport.h"
+#include "zonegate/mcp.h"
+#ifdef ZG_HAVE_FIXTURES
+#include "conformance.h"
+#endif
+
+#define MAX_LIST 32
+
+struct opts {
+	int stdio;
+	const char *http;
+	const char *fixtures;
+	const char *ready_file;
+	const char *origins[MAX_LIST + 1];
+	const char *hosts[MAX_LIST + 1];
+	unsigned norigins, nhosts;
+	struct mcp_http_config http_cfg;
+	struct mcp_limits limits;
+	unsigned workers;
+	int verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mcpd [OPTIONS]\n"
+		"Serve MCP tools from a zonegate tool zone.\n"
+		"\n"
+		"Transports (stdio is the default when none is given):\n"
+		"  --stdio                 serve one session on stdin/stdout\n"
+		"  --http HOST:PORT        serve Streamable HTTP at /mcp "
+		"(PORT 0: any free port)\n"
+		"\n"
+		"Tool sets:\n"
+		"  --fixtures conformance  add the MCP conformance suite's "
+		"test fixtures\n"
+		"\n"
+		"HTTP options:\n"
+		"  --allowed-origin ORIGIN accept browser requests from "
+		"ORIGIN (repeatable;\n"
+		"                          default: loopback origins only)\n"
+		"  --allowed-host HOST     accept this Host header (repeatable;"
+		" default:\n"
+		"                          the bound address, localhost)\n"
+		"  --max-sessions N        live sessions (default 256)\n"
+		"  --max-connections N     concurrent connections (default "
+		"512)\n"
+		"  --session-timeout SECS  idle session expiry (default 1800)\n"
+		"  --max-body BYTES        largest POST body (default 4194304)\n"
+		"  --ready-file FILE       write the endpoint URL to FILE once "
+		"listening\n"
+		"\n"
+		"General:\n"
+		"  --max-message BYTES     largest JSON-RPC message (default "
+		"4194304)\n"
+		"  --workers N             handler threads (default 32)\n"
+		"  -v, --verbose           log each session on stderr\n"
+		"  -h, --help              show this help\n"
+		"  -V, --version           show the version\n");
+}
+
+/* Parses a decimal in [min, max]; returns -1 and reports on bad input. */
+static int parse_num(const char *opt, const char *s, unsigned long min,
+		     unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "mcpd: %s: expected a number from %lu to %lu, "
+			"got '%s'\n", opt, min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Splits HOST:PORT (IPv6 as [ADDR]:PORT) into cfg. host points into a
+ * static buffer. */
+static int parse_hostport(const char *s, struct mcp_http_config *cfg)
+{
+	static char host[256];
+	const char *colon = strrchr(s, ':');
+	unsigned long port;
+	size_t hlen;
+
+	if (!colon) {
+		fprintf(stderr, "mcpd: --http: expected HOST:PORT, got '%s'\n",
+			s);
+		return -1;
+	}
+	hlen = (size_t)(colon - s);
+	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+		s++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		fprintf(stderr, "mcpd: --http: bad host in '%s'\n", s);
+		return -1;
+	}
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (parse_num("--http port", colon + 1, 0, 65535, &port) != 0)
+		return -1;
+	cfg->host = host;
+	cfg->port = (unsigned short)port;
+	return 0;
+}
+
+enum {
+	O_STDIO = 256, O_HTTP, O_FIXTURES, O_ORIGIN, O_HOST, O_MAX_SESSIONS,
+	O_MAX_CONN, O_SESSION_TIMEOUT, O_MAX_BODY, O_READY, O_MAX_MESSAGE,
+	O_WORKERS
+};
+
+static const struct option long_opts[] = {
+	{ "stdio", no_argument, NULL, O_STDIO },
+	{ "http", required_argument, NULL, O_HTTP },
+	{ "fixtures", required_argument, NULL, O_FIXTURES },
+	{ "allowed-origin", required_argument, NULL, O_ORIGIN },
+	{ "allowed-host", required_argument, NULL, O_HOST },
+	{ "max-sessions", required_argument, NULL, O_MAX_SESSIONS },
+	{ "max-connections", required_argument, NULL, O_MAX_CONN },
+	{ "session-timeout", required_argument, NULL, O_SESSION_TIMEOUT },
+	{ "max-body", required_argument, NULL, O_MAX_BODY },
+	{ "ready-file", required_argument, NULL, O_READY },
+	{ "max-message", required_argument, NULL, O_MAX_MESSAGE },
+	{ "workers", required_argument, NULL, O_WORKERS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static int push(const char **list, unsigned *n, const char *v,
+		const char *opt)
+{
+	if (*n >= MAX_LIST) {
+		fprintf(stderr, "mcpd: %s: at most %d values\n", opt, MAX_LIST);
+		return -1;
+	}
+	list[(*n)++] = v;
+	list[*n] = NULL;
+	return 0;
+}
+
+static int parse_numeric_opt(int c, const char *arg, struct opts *o)
+{
+	unsigned long v;
+	int rc = 0;
+
+	switch (c) {
+	case O_MAX_SESSIONS:
+		rc = parse_num("--max-sessions", arg, 1, 100000, &v);
+		o->http_cfg.max_sessions = (unsigned)v;
+		break;
+	case O_MAX_CONN:
+		rc = parse_num("--max-connections", arg, 1, 100000, &v);
+		o->http_cfg.max_connections = (unsigned)v;
+		break;
+	case O_SESSION_TIMEOUT:
+		rc = parse_num("--session-timeout", arg, 1, 86400 * 7, &v);
+		o->http_cfg.session_timeout = (unsigned)v;
+		break;
+	case O_MAX_BODY:
+		rc = parse_num("--max-body", arg, 1024, 1UL << 30, &v);
+		o->http_cfg.max_body = v;
+		break;
+	case O_MAX_MESSAGE:
+		rc = parse_num("--max-message", arg, 1024, 1UL << 30, &v);
+		o->limits.max_message = v;
+		break;
+	default: /* O_WORKERS */
+		rc = parse_num("--workers", arg, 1, 256, &v);
+		o->workers = (unsigned)v;
+		break;
+	}
+	return rc;
+}
+
+/* Returns 0 to run, 1 to exit successfully (help), -1 on a usage error. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vhV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case O_STDIO:
+			o->stdio = 1;
+			break;
+		case O_HTTP:
+			o->http = optarg;
+			if (parse_hostport(optarg, &o->http_cfg) != 0)
+				return -1;
+			break;
+		case O_FIXTURES:
+			if (strcmp(optarg, "conformance") != 0) {
+				fprintf(stderr, "mcpd: --fixtures: only "
+					"'conformance' exists\n");
+				return -1;
+			}
+			o->fixtures = optarg;
+			break;
+		case O_ORIGIN:
+			if (push(o->origins, &o->norigins, optarg,
+				 "--allowed-origin"))
+				return -1;
+			break;
+		case O_HOST:
+			if (push(o->hosts, &o->nhosts, optarg, "--allowed-host"))
+				return -1;
+			break;
+		case O_READY:
+			o->ready_file = optarg;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("mcpd (zonegate) %s\n", ZG_VERSION);
+			return 1;
+		case '?':
+			fprintf(stderr, "Try 'mcpd --help'.\n");
+			return -1;
+		default:
+			if (parse_numeric_opt(c, optarg, o) != 0)
+				return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mcpd: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!o->http)
+		o->stdio = 1;
+	return 0;
+}
+
+static int register_tools(mcp_server *srv, const struct opts *o)
+{
+	char err[256];
+
+	if (mcp_builtin_tools_register(srv, err, sizeof(err)) != 0)
+		goto fail;
+	if (o->fixtures) {
+#ifdef ZG_HAVE_FIXTURES
+		if (mcp_fixtures_conformance(srv, err, sizeof(err)) != 0)
+			goto fail;
+#else
+		snprintf(err, sizeof(err), "this mcpd was built without the "
+			 "conformance fixtures");
+		goto fail;
+#endif
+	}
+	return 0;
+fail:
+	fprintf(stderr, "mcpd: %s\n", err);
+	return -1;
+}
+
+static int write_ready_file(const char *path, const char *url)
+{
+	char tmp[4096];
+	FILE *f;
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -1;
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%s\n", url);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+static struct mcp_http *start_http(mcp_server *srv, struct opts *o)
+{
+	char err[256], url[320];
+	struct mcp_http *h;
+	const char *host = o->http_cfg.host;
+	int v6 = strchr(host, ':') != NULL;
+
+	if (o->norigins)
+		o->http_cfg.origins = o->origins;
+	if (o->nhosts)
+		o->http_cfg.hosts = o->hosts;
+	h = mcp_http_start(srv, &o->http_cfg, err, sizeof(err));
+	if (!h) {
+		fprintf(stderr, "mcpd: --http %s: %s\n", o->http, err);
+		return NULL;
+	}
+	snprintf(url, sizeof(url), "http://%s%s%s:%u/mcp", v6 ? "[" : "", host,
+		 v6 ? "]" : "", mcp_http_port(h));
+	fprintf(stderr, "mcpd: listening on %s\n", url);
+	if (o->ready_file && write_ready_file(o->ready_file, url) != 0)
+		fprintf(stderr, "mcpd: cannot write %s: %s\n", o->ready_file,
+			strerror(errno));
+	return h;
+}
+
+/* Blocks until SIGINT or SIGTERM. */
+static void wait_for_signal(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigwait(&set, &sig);
+	fprintf(stderr, "mcpd: signal %d, shutting down\n", sig);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	struct mcp_server_info info = { "zonegate-mcpd", ZG_VERSION, NULL };
+	struct mcp_http *http = NULL;
+	mcp_server *srv = NULL;
+	sigset_t set;
+	int rc = 1;
+
+	memset(&o, 0, sizeof(o));
+	switch (parse_args(argc, argv, &o)) {
+	case 1:
+		return 0;
+	case -1:
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* Block the stop signals in every thread; only the main thread
+	 * takes them, with sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (!o.stdio)
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	srv = mcp_server_new(&info);
+	if (!srv) {
+		fprintf(stderr, "mcpd: out of memory\n");
+		return 1;
+	}
+	mcp_server_set_limits(srv, &o.limits);
+	if (o.workers)
+		mcp_server_set_workers(srv, o.workers);
+	if (register_tools(srv, &o) != 0)
+		goto out;
+	if (o.http) {
+		http = start_http(srv, &o);
+		if (!http)
+			goto out;
+	}
+	if (o.stdio) {
+		rc = mcp_stdio_serve(srv, STDIN_FILENO, STDOUT_FILENO) ? 1 : 0;
+	} else {
+		wait_for_signal();
+		rc = 0;
+	}
+out:
+	mcp_http_stop(http);
+	mcp_server_free(srv);
+	return rc;
+}

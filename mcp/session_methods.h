@@ -1,0 +1,41 @@
+/* The MCP methods a session answers, and the per-call preparation and
+ * execution that session.c hands to call.c. Private to mcp/. */
+#ifndef MCP_SESSION_METHODS_H
+#define MCP_SESSION_METHODS_H
+
+#include <stddef.h>
+
+#include "mcp_internal.h"
+
+enum mcp_method {
+	M_UNKNOWN,
+	M_INITIALIZE,
+	M_PING,
+	M_TOOLS_LIST,
+	M_TOOLS_CALL,
+	M_RESOURCES_LIST,
+	M_TEMPLATES_LIST,
+	M_RESOURCES_READ,
+	M_SUBSCRIBE,
+	M_UNSUBSCRIBE,
+	M_PROMPTS_LIST,
+	M_PROMPTS_GET,
+	M_SET_LEVEL,
+	M_COMPLETE
+};
+
+/* Maps a method name to its enum; M_UNKNOWN for anything else. */
+int mcp_method_lookup(const char *name);
+
+/* Validates a handler call's params and resolves its target entry.
+ * Returns 0, or -1 with a message in why (and c->err_code set when it is
+ * not "invalid params"). Sets *inline_ok for handlers that may run on the
+ * caller's thread. */
+int mcp_call_prepare(struct mcp_call *c, char *why, size_t whylen,
+		     int *inline_ok);
+
+const char *mcp_log_level_name(int level);
+int mcp_session_subscribed(mcp_session *s, const char *uri);
+int mcp_version_supported(const char *v);
+
+#endif
