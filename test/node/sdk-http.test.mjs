@@ -154,7 +154,9 @@ describe('session limits', () => {
       const sid = c.transport.sessionId;
       await c.client.close();
       const raw = await rawSession(srv.url);
-      await sleep(2600);
+      // --session-timeout has whole-second granularity and mcpd's janitor
+      // runs once a second: an idle session is gone within 3 s.
+      await sleep(3500);
       for (const s of [sid, raw]) {
         const r = await post(srv.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { session: s });
         assert.equal(r.status, 404, `expired session ${s}`);
