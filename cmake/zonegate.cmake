@@ -16,12 +16,16 @@ function(zg_add_unit_test)
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS unit)
 endfunction()
 
-# zg_add_fuzzer(NAME name SOURCES a.c... LIBS lib... CORPUS dir)
+# zg_add_fuzzer(NAME name SOURCES a.c... LIBS lib... CORPUS dir
+#               [ITERATIONS n])
 # With ZG_FUZZ a libFuzzer binary, smoke-run by ctest for a few seconds;
 # without, the same entry point linked to a replay-and-mutate driver
 # (test/fuzz/standalone.c) so every build exercises every parser.
 function(zg_add_fuzzer)
-  cmake_parse_arguments(F "" "NAME;CORPUS" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(F "" "NAME;CORPUS;ITERATIONS" "SOURCES;LIBS" ${ARGN})
+  if(NOT F_ITERATIONS)
+    set(F_ITERATIONS 20000)
+  endif()
   if(ZG_FUZZ)
     add_executable(${F_NAME} ${F_SOURCES})
     target_link_options(${F_NAME} PRIVATE -fsanitize=fuzzer)
@@ -41,7 +45,7 @@ function(zg_add_fuzzer)
       COMMAND ${F_NAME} -max_total_time=${ZG_FUZZ_SECONDS} -rss_limit_mb=1024
               -timeout=10 ${work} ${F_CORPUS})
   else()
-    add_test(NAME fuzz_${F_NAME} COMMAND ${F_NAME} -iterations=20000 ${F_CORPUS})
+    add_test(NAME fuzz_${F_NAME} COMMAND ${F_NAME} -iterations=${F_ITERATIONS} ${F_CORPUS})
   endif()
   set_tests_properties(fuzz_${F_NAME} PROPERTIES TIMEOUT 300 LABELS fuzz)
 endfunction()

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "mcp_internal.h"
+#include "schema.h"
 #include "session_methods.h"
 
 static const struct {
@@ -227,6 +228,22 @@ static int run_complete(struct mcp_call *c, json_t **result)
 	return rc;
 }
 
+/* Arguments that do not satisfy the tool's inputSchema never reach its
+ * handler; the model gets an execution error it can correct (the
+ * 2025-11-25 rule for input validation errors). */
+static int run_tool(struct mcp_call *c, json_t *args, json_t **result)
+{
+	json_t *schema = json_object_get(c->entry->def, "inputSchema");
+	char why[256];
+
+	if (mcp_schema_validate(schema, args, why, sizeof(why)) != 0) {
+		*result = mcp_result_errorf("Invalid arguments for tool %s: %s",
+					    c->entry->name, why);
+		return *result ? 0 : MCP_ERR_INTERNAL;
+	}
+	return c->entry->fn.tool(c, args, c->entry->ud, result);
+}
+
 static int run_handler(struct mcp_call *c, json_t **result)
 {
 	json_t *args;
@@ -238,7 +255,7 @@ static int run_handler(struct mcp_call *c, json_t **result)
 			args = json_object();
 			json_object_set_new(c->params, "arguments", args);
 		}
-		return c->entry->fn.tool(c, args, c->entry->ud, result);
+		return run_tool(c, args, result);
 	case M_RESOURCES_READ: {
 		json_t *contents = NULL;
 		int rc = c->entry->fn.resource(c, c->uri, c->entry->ud,

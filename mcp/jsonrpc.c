@@ -148,7 +148,7 @@ void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
 		set_invalid(m, -32600, "message nested too deeply");
 		return;
 	}
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		set_invalid(m, -32700, "parse error");
 		snprintf(m->err, sizeof(m->err), "parse error: %.100s", jerr.text);

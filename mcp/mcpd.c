@@ -15,6 +15,12 @@
 #ifdef ZG_HAVE_FIXTURES
 #include "conformance.h"
 #endif
+#ifdef ZG_HAVE_RAG
+#include "zonegate/rag.h"
+#endif
+#ifdef ZG_HAVE_CHAN_MCP
+#include "zonegate/chan_mcp.h"
+#endif
 
 #define MAX_LIST 32
 
@@ -25,11 +31,14 @@ struct opts {
 	const char *ready_file;
 	const char *origins[MAX_LIST + 1];
 	const char *hosts[MAX_LIST + 1];
-	unsigned norigins, nhosts;
+	const char *chans[MAX_LIST + 1];
+	unsigned norigins, nhosts, nchans;
 	struct mcp_http_config http_cfg;
 	struct mcp_limits limits;
 	unsigned workers;
 	int verbose;
+	const char *rag_db; /* --rag-db: serve the RAG tools from this file */
+	int rag_write;      /* --rag-write: also rag_ingest and rag_delete */
 };
 
 static void usage(FILE *f)
@@ -42,6 +51,11 @@ static void usage(FILE *f)
 		"  --stdio                 serve one session on stdin/stdout\n"
 		"  --http HOST:PORT        serve Streamable HTTP at /mcp "
 		"(PORT 0: any free port)\n"
+		"  --chan ADDR             serve MCP on a zonegate channel, "
+		"one session per\n"
+		"                          stream (ADDR: sim:DOMID:PATH or "
+		"xen:DOMID:PATH;\n"
+		"                          repeatable)\n"
 		"\n"
 		"Tool sets:\n"
 		"  --fixtures conformance  add the MCP conformance suite's "
@@ -66,6 +80,9 @@ static void usage(FILE *f)
 		"  --max-message BYTES     largest JSON-RPC message (default "
 		"4194304)\n"
 		"  --workers N             handler threads (default 32)\n"
+		"  --rag-db FILE           serve rag_search and the RAG "
+		"resources from FILE\n"
+		"  --rag-write             also serve rag_ingest and rag_delete\n"
 		"  -v, --verbose           log each session on stderr\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
@@ -124,12 +141,13 @@ static int parse_hostport(const char *s, struct mcp_http_config *cfg)
 enum {
 	O_STDIO = 256, O_HTTP, O_FIXTURES, O_ORIGIN, O_HOST, O_MAX_SESSIONS,
 	O_MAX_CONN, O_SESSION_TIMEOUT, O_MAX_BODY, O_READY, O_MAX_MESSAGE,
-	O_WORKERS
+	O_WORKERS, O_RAG_DB, O_RAG_WRITE, O_CHAN
 };
 
 static const struct option long_opts[] = {
 	{ "stdio", no_argument, NULL, O_STDIO },
 	{ "http", required_argument, NULL, O_HTTP },
+	{ "chan", required_argument, NULL, O_CHAN },
 	{ "fixtures", required_argument, NULL, O_FIXTURES },
 	{ "allowed-origin", required_argument, NULL, O_ORIGIN },
 	{ "allowed-host", required_argument, NULL, O_HOST },
@@ -140,6 +158,8 @@ static const struct option long_opts[] = {
 	{ "ready-file", required_argument, NULL, O_READY },
 	{ "max-message", required_argument, NULL, O_MAX_MESSAGE },
 	{ "workers", required_argument, NULL, O_WORKERS },
+	{ "rag-db", required_argument, NULL, O_RAG_DB },
+	{ "rag-write", no_argument, NULL, O_RAG_WRITE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -207,6 +227,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_hostport(optarg, &o->http_cfg) != 0)
 				return -1;
 			break;
+		case O_CHAN:
+			if (push(o->chans, &o->nchans, optarg, "--chan"))
+				return -1;
+			break;
 		case O_FIXTURES:
 			if (strcmp(optarg, "conformance") != 0) {
 				fprintf(stderr, "mcpd: --fixtures: only "
@@ -226,6 +250,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_READY:
 			o->ready_file = optarg;
+			break;
+		case O_RAG_DB:
+			o->rag_db = optarg;
+			break;
+		case O_RAG_WRITE:
+			o->rag_write = 1;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -248,7 +278,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "mcpd: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if (!o->http)
+	if (o->rag_write && !o->rag_db) {
+		fprintf(stderr, "mcpd: --rag-write needs --rag-db FILE\n");
+		return -1;
+	}
+	if (!o->http && !o->nchans)
 		o->stdio = 1;
 	return 0;
 }
@@ -266,6 +300,17 @@ static int register_tools(mcp_server *srv, const struct opts *o)
 #else
 		snprintf(err, sizeof(err), "this mcpd was built without the "
 			 "conformance fixtures");
+		goto fail;
+#endif
+	}
+	if (o->rag_db) {
+#ifdef ZG_HAVE_RAG
+		if (rag_tools_register(srv, o->rag_db, o->rag_write, err,
+				       sizeof(err)) != 0)
+			goto fail;
+#else
+		snprintf(err, sizeof(err), "this mcpd was built without the "
+			 "RAG store");
 		goto fail;
 #endif
 	}
@@ -317,6 +362,27 @@ static struct mcp_http *start_http(mcp_server *srv, struct opts *o)
 	return h;
 }
 
+#ifdef ZG_HAVE_CHAN_MCP
+/* Serves srv on every --chan address; 0, or -1 after reporting. */
+static int start_chans(mcp_server *srv, const struct opts *o,
+		       struct chan_mcp_server **out)
+{
+	char err[256];
+
+	for (unsigned i = 0; i < o->nchans; i++) {
+		out[i] = chan_mcp_serve(srv, o->chans[i], NULL, err,
+					sizeof(err));
+		if (!out[i]) {
+			fprintf(stderr, "mcpd: --chan %s: %s\n", o->chans[i],
+				err);
+			return -1;
+		}
+		fprintf(stderr, "mcpd: serving on channel %s\n", o->chans[i]);
+	}
+	return 0;
+}
+#endif
+
 /* Blocks until SIGINT or SIGTERM. */
 static void wait_for_signal(void)
 {
@@ -336,6 +402,9 @@ int main(int argc, char **argv)
 	struct mcp_server_info info = { "zonegate-mcpd", ZG_VERSION, NULL };
 	struct mcp_http *http = NULL;
 	mcp_server *srv = NULL;
+#ifdef ZG_HAVE_CHAN_MCP
+	struct chan_mcp_server *chans[MAX_LIST] = { 0 };
+#endif
 	sigset_t set;
 	int rc = 1;
 
@@ -370,6 +439,15 @@ int main(int argc, char **argv)
 		if (!http)
 			goto out;
 	}
+#ifdef ZG_HAVE_CHAN_MCP
+	if (start_chans(srv, &o, chans) != 0)
+		goto out;
+#else
+	if (o.nchans) {
+		fprintf(stderr, "mcpd: --chan: built without channels\n");
+		goto out;
+	}
+#endif
 	if (o.stdio) {
 		rc = mcp_stdio_serve(srv, STDIN_FILENO, STDOUT_FILENO) ? 1 : 0;
 	} else {
@@ -377,6 +455,10 @@ int main(int argc, char **argv)
 		rc = 0;
 	}
 out:
+#ifdef ZG_HAVE_CHAN_MCP
+	for (unsigned i = 0; i < o.nchans; i++)
+		chan_mcp_stop(chans[i]);
+#endif
 	mcp_http_stop(http);
 	mcp_server_free(srv);
 	return rc;

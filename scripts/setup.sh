@@ -9,7 +9,13 @@ cd "$(dirname "$0")/.."
 debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
       libcurl4-openssl-dev libopenblas-dev libxen-dev
-      manpages manpages-dev nodejs npm ca-certificates procps iproute2)
+      manpages manpages-dev groff-base ca-certificates procps iproute2)
+# Node and npm only bootstrap the npm tools (Node 22 itself comes from npm
+# as the package node@22); any node that brings npm will do, Debian's
+# included.
+if ! command -v npm >/dev/null 2>&1; then
+  debs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${debs[@]}"; do
@@ -30,3 +36,4 @@ if [ ! -x test/node/node_modules/.bin/node ] ||
   (cd test/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 test/node/node_modules/.bin/node --version >/dev/null
+scripts/build-corpus.sh

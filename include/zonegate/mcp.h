@@ -174,7 +174,7 @@ int mcp_call_log(mcp_call *call, enum mcp_log_level level,
 
 /* Sends a request to the client (e.g. "sampling/createMessage",
  * "elicitation/create", "roots/list") related to this call and waits up to
- * timeout_ms for its answer. On success returns 0 and a new reference to
+ * timeout_ms for its answer. params is stolen (also on failure). On success returns 0 and a new reference to
  * the result in *result. On a JSON-RPC error from the client returns its
  * (negative) code and stores the error object in *result. Returns
  * MCP_ERR_METHOD_NOT_FOUND without sending if the client did not declare

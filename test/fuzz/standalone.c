@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_INPUT (1u << 20)
+#define FUZZ_MAX_INPUT (1u << 20)
 
 struct corpus {
 	uint8_t **data;
@@ -47,12 +47,12 @@ static void load_file(struct corpus *c, const char *path)
 
 	if (!f)
 		return;
-	buf = malloc(MAX_INPUT);
+	buf = malloc(FUZZ_MAX_INPUT);
 	if (!buf) {
 		fclose(f);
 		return;
 	}
-	n = fread(buf, 1, MAX_INPUT, f);
+	n = fread(buf, 1, FUZZ_MAX_INPUT, f);
 	fclose(f);
 	corpus_add(c, buf, n);
 }
@@ -151,22 +151,22 @@ int main(int argc, char **argv)
 	uint8_t *buf;
 	size_t i;
 
-	for (int i = 1; i < argc; i++) {
-		if (strncmp(argv[i], "-iterations=", 12) == 0) {
+	for (int a = 1; a < argc; a++) {
+		if (strncmp(argv[a], "-iterations=", 12) == 0) {
 			char *end;
 			errno = 0;
-			iterations = strtol(argv[i] + 12, &end, 10);
+			iterations = strtol(argv[a] + 12, &end, 10);
 			if (errno || *end || iterations < 0) {
-				fprintf(stderr, "bad %s\n", argv[i]);
+				fprintf(stderr, "bad %s\n", argv[a]);
 				return 2;
 			}
-		} else if (argv[i][0] != '-') {
-			load_path(&c, argv[i]);
+		} else if (argv[a][0] != '-') {
+			load_path(&c, argv[a]);
 		}
 	}
 	for (i = 0; i < c.n; i++)
 		LLVMFuzzerTestOneInput(c.data[i], c.size[i]);
-	buf = malloc(MAX_INPUT);
+	buf = malloc(FUZZ_MAX_INPUT);
 	if (!buf)
 		return 2;
 	for (long it = 0; it < iterations; it++) {

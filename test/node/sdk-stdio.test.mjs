@@ -39,12 +39,15 @@ describe('raw stdio', () => {
     }
   });
 
-  test('ping before initialize, garbage gets -32700, batches are not run', async () => {
+  test('before initialize only ping works; garbage gets -32700; batches are not run', async () => {
     const io = startStdioRaw();
     try {
       io.send({ jsonrpc: '2.0', id: 'early', method: 'ping' });
       assert.deepEqual((await io.next((m) => m.id === 'early'))?.result, {},
         'ping is allowed before initialize');
+      io.send({ jsonrpc: '2.0', id: 'early2', method: 'tools/list' });
+      assert.ok((await io.next((m) => m.id === 'early2'))?.error,
+        'tools/list before initialize is refused');
       io.sendRaw('{this is not json\n');
       const bad = await io.next((m) => m.error?.code === -32700);
       assert.ok(bad, 'parse error reply');

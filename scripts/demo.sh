@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's main command: installs what is missing, builds, and runs the
+# demo on the embedded defaults (today: mcpd with its built-in tools,
+# driven by the official MCP TypeScript SDK client over stdio and
+# Streamable HTTP; see scripts/demo-session.mjs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "demo: building (build/)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >build.cmake.log 2>&1 ||
+  { cat build.cmake.log; exit 1; }
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >build.log 2>&1 ||
+  { tail -n 50 build.log; exit 1; }
+exec test/node/node_modules/.bin/node scripts/demo-session.mjs build "$@"

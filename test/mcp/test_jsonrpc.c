@@ -1,0 +1,173 @@
+/* Unit tests for the JSON-RPC layer: classification of valid messages and
+ * a battery of malformed and hostile ones (wrong types, null and huge
+ * ids, deep nesting, oversize input, duplicate keys, invalid UTF-8). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonrpc.h"
+#include "zgtest.h"
+
+#define MAX_LEN (64 * 1024)
+#define MAX_DEPTH 64
+
+static enum jr_kind kind_of(const char *text, int *code)
+{
+	struct jr_msg m;
+	enum jr_kind k;
+
+	jr_parse(text, strlen(text), MAX_LEN, MAX_DEPTH, &m);
+	k = m.kind;
+	if (code)
+		*code = m.err_code;
+	jr_msg_clear(&m);
+	return k;
+}
+
+static void test_valid(void)
+{
+	struct jr_msg m;
+	const char *req = "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\"}";
+
+	jr_parse(req, strlen(req), MAX_LEN, MAX_DEPTH, &m);
+	CHECK_EQ_INT(m.kind, JR_REQUEST);
+	CHECK_STR(m.method, "ping");
+	CHECK(json_is_string(m.id));
+	jr_msg_clear(&m);
+
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"x\","
+			     "\"params\":{}}", NULL), JR_REQUEST);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"method\":\"n\"}", NULL),
+		     JR_NOTIFICATION);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+			     NULL), JR_RESULT);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":"
+			     "{\"code\":-1,\"message\":\"m\"}}", NULL), JR_ERROR);
+	CHECK_EQ_INT(kind_of("[{\"jsonrpc\":\"2.0\",\"method\":\"n\"}]", NULL),
+		     JR_BATCH);
+}
+
+static void test_bad_ids(void)
+{
+	int code = 0;
+	char big[400];
+
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":"
+			     "\"x\"}", &code), JR_INVALID);
+	CHECK_EQ_INT(code, -32600);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"x\"}",
+			     &code), JR_INVALID);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":"
+			     "\"x\"}", &code), JR_INVALID);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"x\"}",
+			     &code), JR_INVALID);
+	/* Beyond int64: jansson refuses the number, so a parse error. */
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":"
+			     "123456789012345678901234567890,\"method\":\"x\"}",
+			     &code), JR_INVALID);
+	CHECK_EQ_INT(code, -32700);
+	snprintf(big, sizeof(big), "{\"jsonrpc\":\"2.0\",\"id\":\"%0300d\","
+		 "\"method\":\"x\"}", 1);
+	CHECK_EQ_INT(kind_of(big, &code), JR_INVALID);
+	CHECK_EQ_INT(code, -32600);
+}
+
+static void test_bad_shapes(void)
+{
+	int code = 0;
+
+	CHECK_EQ_INT(kind_of("{\"id\":1,\"method\":\"x\"}", &code), JR_INVALID);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"x\"}",
+			     &code), JR_INVALID);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":2.0,\"id\":1,\"method\":\"x\"}",
+			     &code), JR_INVALID);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}",
+			     &code), JR_INVALID);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\"}",
+			     &code), JR_INVALID);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
+			     "\"params\":[1]}", &code), JR_INVALID);
+	CHECK_EQ_INT(code, -32602);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},"
+			     "\"error\":{\"code\":1}}", &code), JR_INVALID);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1}", &code),
+		     JR_INVALID);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":\"x\"}",
+			     &code), JR_INVALID);
+	CHECK_EQ_INT(kind_of("\"just a string\"", &code), JR_INVALID);
+	CHECK_EQ_INT(code, -32600);
+	CHECK_EQ_INT(kind_of("42", &code), JR_INVALID);
+}
+
+static void test_hostile_text(void)
+{
+	int code = 0;
+	size_t n = 100000;
+	char *deep = malloc(2 * n + 1);
+	struct jr_msg m;
+
+	CHECK_EQ_INT(kind_of("", &code), JR_INVALID);
+	CHECK_EQ_INT(code, -32700);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",", &code), JR_INVALID);
+	CHECK_EQ_INT(code, -32700);
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"jsonrpc\":\"2.0\","
+			     "\"method\":\"x\"}", &code), JR_INVALID);
+	CHECK_EQ_INT(code, -32700); /* duplicate keys refused */
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"method\":\"\xff\xfe\"}",
+			     &code), JR_INVALID);
+	CHECK_EQ_INT(code, -32700); /* invalid UTF-8 */
+	/* An embedded NUL escape is refused by the parser. */
+	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"method\":\"a\\u0000b\"}",
+			     &code), JR_INVALID);
+
+	/* 100000 levels of nesting never reach the parser. */
+	memset(deep, '[', n);
+	memset(deep + n, ']', n);
+	deep[2 * n] = '\0';
+	jr_parse(deep, 2 * n, 4 * n, MAX_DEPTH, &m);
+	CHECK_EQ_INT(m.kind, JR_INVALID);
+	CHECK_EQ_INT(m.err_code, -32600);
+	jr_msg_clear(&m);
+	free(deep);
+
+	/* Brackets inside strings do not count as nesting. */
+	CHECK(jr_depth_ok("{\"a\":\"[[[[[[[[[[\\\"[[[[\"}", 22, 2));
+	CHECK(!jr_depth_ok("[[[", 3, 2));
+
+	/* Oversize input is refused before parsing. */
+	jr_parse("{}", 2, 1, MAX_DEPTH, &m);
+	CHECK_EQ_INT(m.kind, JR_INVALID);
+	CHECK(strstr(m.err, "too large") != NULL);
+	jr_msg_clear(&m);
+}
+
+static void test_builders(void)
+{
+	json_t *id = json_integer(5);
+	json_t *r = jr_error(id, -32601, "nope", json_pack("{s:i}", "x", 1));
+	char *s = jr_dump(r, NULL);
+
+	CHECK_STR(s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32601,"
+		     "\"message\":\"nope\",\"data\":{\"x\":1}}}");
+	free(s);
+	json_decref(r);
+	r = jr_result(NULL, json_object());
+	s = jr_dump(r, NULL);
+	CHECK_STR(s, "{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":{}}");
+	free(s);
+	json_decref(r);
+	CHECK(jr_id_equal(id, id));
+	json_t *sid = json_string("5");
+	CHECK(!jr_id_equal(id, sid));
+	json_decref(sid);
+	json_decref(id);
+}
+
+int main(void)
+{
+	RUN(test_valid);
+	RUN(test_bad_ids);
+	RUN(test_bad_shapes);
+	RUN(test_hostile_text);
+	RUN(test_builders);
+	return ZGT_DONE();
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# ragctl end to end: the real binary against a scratch store: ingest of a
+# tree (txt, md, html, binary, invalid UTF-8, empty), idempotent re-ingest,
+# query --json in every mode with filters, list/stats/delete/compact,
+# --help on every subcommand, and clear errors (exit 2 or 1) on bad input.
+set -euo pipefail
+RAGCTL=${1:?usage: ragctl-e2e.sh path/to/ragctl}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+DB="$T/kb.db"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect_status() { # expect_status CODE cmd...
+  local want=$1; shift
+  set +e; "$@" >"$T/out" 2>"$T/err"; local got=$?; set -e
+  [ "$got" = "$want" ] || fail "exit $got (want $want): $* :: $(cat "$T/err")"
+}
+
+mkdir -p "$T/docs/man7" "$T/docs/notes"
+printf 'capabilities - overview of Linux capabilities\n\nCAP_SYS_ADMIN is overloaded.\n' >"$T/docs/man7/capabilities.7.txt"
+printf '# Seccomp\n\nseccomp filters system calls with BPF.\n' >"$T/docs/notes/seccomp.md"
+printf '<html><script>evil()</script><p>cgroups limit &amp; account memory</p></html>' >"$T/docs/notes/cg.html"
+printf 'bin\0ary\0' >"$T/docs/notes/blob.txt"
+printf 'bad \xff\xfe utf8 but namespaces\n' >"$T/docs/notes/bad.txt"
+: >"$T/docs/notes/empty.txt"
+printf 'ignored' >"$T/docs/notes/image.png"
+
+"$RAGCTL" --db "$DB" ingest --json "$T/docs" >"$T/sum.json"
+grep -q '"documents": 5' "$T/sum.json" || fail "first ingest: $(cat "$T/sum.json")"
+grep -q '"skipped": 1' "$T/sum.json" || fail "binary not skipped: $(cat "$T/sum.json")"
+"$RAGCTL" --db "$DB" ingest --json "$T/docs" >"$T/sum2.json"
+grep -q '"documents": 0' "$T/sum2.json" || fail "re-ingest added: $(cat "$T/sum2.json")"
+grep -q '"unchanged": 5' "$T/sum2.json" || fail "re-ingest: $(cat "$T/sum2.json")"
+echo "stdin text about user namespaces and uid maps" |
+  ZONEGATE_RAG_DB="$DB" "$RAGCTL" ingest --source stdin-note --quiet - >/dev/null
+
+for mode in vector bm25 hybrid; do
+  "$RAGCTL" --db "$DB" query --json --mode "$mode" -k 3 seccomp BPF system calls >"$T/q.json"
+  grep -q '^{"results":\[{"source":"[^"]*seccomp.md","chunk":0,"score":' "$T/q.json" ||
+    fail "query $mode: $(cat "$T/q.json")"
+done
+"$RAGCTL" --db "$DB" query --json --where '{"dir":"man7"}' -k 5 memory >"$T/q.json"
+grep -q 'capabilities.7.txt' "$T/q.json" || fail "filter: $(cat "$T/q.json")"
+grep -q 'cg.html' "$T/q.json" && fail "filter let through cg.html"
+"$RAGCTL" --db "$DB" query --json --mode bm25 evil >"$T/q.json"
+grep -q '"results":\[\]' "$T/q.json" || fail "script text indexed: $(cat "$T/q.json")"
+ZONEGATE_RAG_DB="$DB" "$RAGCTL" query --json uid maps | grep -q stdin-note || fail "stdin doc"
+
+"$RAGCTL" --db "$DB" list | grep -q '^default' || fail list
+"$RAGCTL" --db "$DB" list -c default --json | grep -q seccomp.md || fail "list docs"
+"$RAGCTL" --db "$DB" stats | grep -q '"documents": 6' || fail stats
+"$RAGCTL" --db "$DB" delete --json --source stdin-note | grep -q '"deleted":1' || fail delete
+"$RAGCTL" --db "$DB" delete --where '{"ext":"html"}' | grep -q 'deleted 1' || fail "delete where"
+"$RAGCTL" --db "$DB" compact || fail compact
+"$RAGCTL" --db "$DB" stats | grep -q '"documents": 4' || fail "stats after delete"
+
+for sub in ingest query list stats delete compact model; do
+  "$RAGCTL" "$sub" --help | grep -q '^usage: ragctl' || fail "$sub --help"
+done
+"$RAGCTL" --help | grep -q '^usage' || fail "--help"
+
+expect_status 2 "$RAGCTL" --db "$DB" query -k 0 x
+expect_status 2 "$RAGCTL" --db "$DB" query -k 12abc x
+expect_status 2 "$RAGCTL" --db "$DB" query --mode fuzzy x
+expect_status 2 "$RAGCTL" --db "$DB" query
+expect_status 2 "$RAGCTL" --db "$DB" frobnicate
+expect_status 2 "$RAGCTL" --db "$DB" query --nope x
+expect_status 1 "$RAGCTL" --db "$DB" query --where '{"a":' x
+grep -q 'where: invalid JSON' "$T/err" || fail "where error text: $(cat "$T/err")"
+expect_status 1 "$RAGCTL" --db "$DB" query -c missing x
+expect_status 1 "$RAGCTL" --db "$DB" ingest --embedder glove "$T/docs"
+grep -q 'refusing' "$T/err" || fail "mismatch text: $(cat "$T/err")"
+expect_status 1 "$RAGCTL" --db "$DB" ingest "$T/does-not-exist"
+expect_status 1 "$RAGCTL" --db "$T/nodir/x.db" query x
+expect_status 2 "$RAGCTL" --db "$DB" ingest --chunk-size 5 "$T/docs"
+echo "ragctl e2e: ok"

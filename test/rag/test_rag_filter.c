@@ -1,0 +1,99 @@
+/* Unit tests of the where-filter parser and evaluator: every operator,
+ * implicit $and, nesting, absent fields and the errors on bad input. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rag_int.h"
+#include "zgtest.h"
+
+static int m(const char *where, const char *meta)
+{
+	char err[256];
+	struct rag_filter *f = rag_filter_parse(where, strlen(where), err, sizeof(err));
+	json_t *j = json_loads(meta, 0, NULL);
+	int r;
+	if (!f) {
+		fprintf(stderr, "parse failed: %s: %s\n", where, err);
+		json_decref(j);
+		return -1;
+	}
+	r = rag_filter_match(f, j);
+	rag_filter_free(f);
+	json_decref(j);
+	return r;
+}
+
+static int bad(const char *where)
+{
+	char err[256] = "";
+	struct rag_filter *f = rag_filter_parse(where, strlen(where), err, sizeof(err));
+	rag_filter_free(f);
+	return f == NULL && err[0] != '\0';
+}
+
+static void test_ops(void)
+{
+	const char *d = "{\"dir\":\"man7\",\"n\":3,\"x\":2.5,\"ok\":true}";
+	CHECK_EQ_INT(m("{\"dir\":\"man7\"}", d), 1);
+	CHECK_EQ_INT(m("{\"dir\":{\"$eq\":\"man2\"}}", d), 0);
+	CHECK_EQ_INT(m("{\"dir\":{\"$ne\":\"man2\"}}", d), 1);
+	CHECK_EQ_INT(m("{\"n\":{\"$gt\":2}}", d), 1);
+	CHECK_EQ_INT(m("{\"n\":{\"$gt\":3}}", d), 0);
+	CHECK_EQ_INT(m("{\"n\":{\"$gte\":3}}", d), 1);
+	CHECK_EQ_INT(m("{\"n\":{\"$lt\":3.5}}", d), 1);
+	CHECK_EQ_INT(m("{\"x\":{\"$lte\":2.5}}", d), 1);
+	CHECK_EQ_INT(m("{\"n\":{\"$gt\":1,\"$lt\":3}}", d), 0);
+	CHECK_EQ_INT(m("{\"dir\":{\"$in\":[\"man2\",\"man7\"]}}", d), 1);
+	CHECK_EQ_INT(m("{\"dir\":{\"$nin\":[\"man2\",\"man7\"]}}", d), 0);
+	CHECK_EQ_INT(m("{\"ok\":true}", d), 1);
+	CHECK_EQ_INT(m("{\"n\":{\"$gt\":\"a\"}}", d), 0); /* not comparable */
+}
+
+static void test_logic(void)
+{
+	const char *d = "{\"dir\":\"man7\",\"n\":3}";
+	CHECK_EQ_INT(m("{\"$and\":[{\"dir\":\"man7\"},{\"n\":3}]}", d), 1);
+	CHECK_EQ_INT(m("{\"$and\":[{\"dir\":\"man7\"},{\"n\":4}]}", d), 0);
+	CHECK_EQ_INT(m("{\"$or\":[{\"dir\":\"man2\"},{\"n\":3}]}", d), 1);
+	CHECK_EQ_INT(m("{\"dir\":\"man7\",\"n\":4}", d), 0); /* implicit $and */
+	CHECK_EQ_INT(m("{\"$or\":[{\"$and\":[{\"n\":3},{\"dir\":\"man7\"}]},{\"q\":1}]}", d), 1);
+}
+
+static void test_absent(void)
+{
+	CHECK_EQ_INT(m("{\"missing\":1}", "{}"), 0);
+	CHECK_EQ_INT(m("{\"missing\":{\"$ne\":1}}", "{}"), 1);
+	CHECK_EQ_INT(m("{\"missing\":{\"$nin\":[1]}}", "{}"), 1);
+	CHECK_EQ_INT(m("{\"missing\":{\"$gt\":1}}", "{}"), 0);
+}
+
+static void test_errors(void)
+{
+	char deep[200];
+	size_t i, o = 0;
+	CHECK(bad(""));
+	CHECK(bad("[]"));
+	CHECK(bad("{}"));
+	CHECK(bad("{\"a\":"));
+	CHECK(bad("{\"a\":{\"$regex\":\"x\"}}"));
+	CHECK(bad("{\"$xor\":[]}"));
+	CHECK(bad("{\"$and\":[]}"));
+	CHECK(bad("{\"$and\":{}}"));
+	CHECK(bad("{\"a\":{\"$in\":3}}"));
+	CHECK(bad("{\"a\":{\"$in\":[[1]]}}"));
+	CHECK(bad("{\"a\":{\"$gt\":[1]}}"));
+	CHECK(bad("{\"a\":{}}"));
+	CHECK(bad("{\"a\":1,\"a\":2}"));
+	for (i = 0; i < 20; i++)
+		o += (size_t)snprintf(deep + o, sizeof(deep) - o, "{\"$or\":[");
+	CHECK(bad(deep));
+}
+
+int main(void)
+{
+	RUN(test_ops);
+	RUN(test_logic);
+	RUN(test_absent);
+	RUN(test_errors);
+	return ZGT_DONE();
+}

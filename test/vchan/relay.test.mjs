@@ -1,0 +1,142 @@
+// End to end over a channel, real processes: the official TypeScript SDK
+// client runs zonegate-relay as its stdio server command, the relay carries
+// the session over a sim channel to `mcpd --chan`, and back. Also: several
+// Streamable HTTP sessions sharing one channel through the relay's loopback
+// endpoint, a reconnect after mcpd restarts, and clear failures.
+// Env: MCPD and RELAY (binaries). The SDK is imported by relative path from
+// test/node/node_modules (ESM ignores NODE_PATH).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
+const { Client } = await import(`${SDK}/client/index.js`);
+const { StdioClientTransport } = await import(`${SDK}/client/stdio.js`);
+const { StreamableHTTPClientTransport } =
+  await import(`${SDK}/client/streamableHttp.js`);
+
+const MCPD = process.env.MCPD;
+const RELAY = process.env.RELAY;
+const dir = mkdtempSync(join(tmpdir(), 'zg-relay-'));
+const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
+
+function daemon(bin, args) {
+  const p = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  p.log = '';
+  p.stderr.on('data', (d) => { p.log += d; });
+  p.done = new Promise((res) => p.on('exit', (code) => res(code)));
+  return p;
+}
+
+async function stop(p) {
+  if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  return p.done;
+}
+
+async function stdioClient(addr) {
+  const transport = new StdioClientTransport({
+    command: RELAY, args: ['--chan', addr], env, stderr: 'pipe',
+  });
+  const client = new Client({ name: 'zg-relay-test', version: '1.0.0' });
+  await client.connect(transport);
+  return client;
+}
+
+function textOf(r) {
+  return r.content.filter((c) => c.type === 'text').map((c) => c.text).join('');
+}
+
+describe('SDK client -> relay (stdio) -> channel -> mcpd --chan', () => {
+  let mcpd;
+  before(async () => {
+    mcpd = daemon(MCPD, ['--chan', 'sim:7:e2e', '--fixtures', 'conformance']);
+  });
+  after(async () => { await stop(mcpd); });
+
+  test('tools list and call, progress, a large request, reconnect', async () => {
+    const client = await stdioClient('sim:7:e2e');
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((t) => t.name === 'test_simple_text'));
+    const r = await client.callTool({ name: 'test_simple_text', arguments: {} });
+    assert.match(textOf(r), /simple text/);
+    const progress = [];
+    await client.callTool({ name: 'test_tool_with_progress', arguments: {} },
+      undefined, { onprogress: (p) => progress.push(p.progress) });
+    assert.ok(progress.length >= 1, 'progress notifications arrive');
+    // A 300 KiB request: one frame streamed through the 64 KiB ring.
+    const big = 'x'.repeat(300 * 1024);
+    const pr = await client.getPrompt({ name: 'test_prompt_with_arguments',
+      arguments: { arg1: big, arg2: 'two' } });
+    assert.match(pr.messages[0].content.text, /^Prompt with arguments: arg1='xxx/);
+    await client.close();
+    // The server persists; a new relay (a new client) is served.
+    const again = await stdioClient('sim:7:e2e');
+    const r2 = await again.callTool({ name: 'test_simple_text', arguments: {} });
+    assert.match(textOf(r2), /simple text/);
+    await again.close();
+  });
+
+  test('mcpd restart: a new relay connects to the new server', async () => {
+    await stop(mcpd);
+    mcpd = daemon(MCPD, ['--chan', 'sim:7:e2e', '--fixtures', 'conformance']);
+    await sleep(100);
+    const client = await stdioClient('sim:7:e2e');
+    const r = await client.callTool({ name: 'test_simple_text', arguments: {} });
+    assert.match(textOf(r), /simple text/);
+    await client.close();
+  });
+});
+
+describe('HTTP sessions share one channel', () => {
+  let mcpd, relay, url;
+  before(async () => {
+    mcpd = daemon(MCPD, ['--chan', 'sim:8:http', '--fixtures', 'conformance']);
+    const ready = join(dir, 'ready');
+    relay = daemon(RELAY, ['--chan', 'sim:8:http', '--http', '127.0.0.1:0',
+      '--ready-file', ready]);
+    for (let i = 0; i < 300 && !url; i++) {
+      try { url = readFileSync(ready, 'utf8').trim(); } catch { await sleep(20); }
+    }
+    assert.ok(url, `relay not ready: ${relay.log}`);
+  });
+  after(async () => {
+    await stop(relay);
+    await stop(mcpd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('8 concurrent SDK clients, 5 calls each', async () => {
+    const clients = await Promise.all([...Array(8)].map(async () => {
+      const c = new Client({ name: 'zg-http', version: '1.0.0' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+      return c;
+    }));
+    const calls = clients.flatMap((c) => [...Array(5)].map(() =>
+      c.callTool({ name: 'test_simple_text', arguments: {} })));
+    const results = await Promise.all(calls);
+    for (const r of results) assert.match(textOf(r), /simple text/);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});
+
+describe('failures are clear', () => {
+  test('no server at the address', async () => {
+    const p = daemon(RELAY, ['--chan', 'sim:9:nobody', '--connect-timeout', '100']);
+    assert.equal(await p.done, 1);
+    assert.match(p.log, /no server/);
+  });
+  test('bad address', async () => {
+    const p = daemon(RELAY, ['--chan', 'tcp:1:x']);
+    assert.notEqual(await p.done, 0);
+    assert.match(p.log, /BACKEND|backend/);
+  });
+  test('xen without a hypervisor', async () => {
+    const p = daemon(MCPD, ['--chan', 'xen:3:mcp']);
+    assert.notEqual(await p.done, 0);
+    assert.match(p.log, /xen|Xen/);
+  });
+});

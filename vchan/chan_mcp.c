@@ -1,0 +1,314 @@
+/* MCP on a channel: a poll thread owns the multiplexer and feeds each
+ * stream's messages to its own mcp_session. Sessions answer from worker
+ * threads, so their output goes through a locked queue and an eventfd
+ * that wakes the poll thread; ended sessions are freed by a reaper thread
+ * because mcp_session_free() waits for handlers and must not stall the
+ * other streams. */
+#include <zonegate/chan_mcp.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define OUT_QUEUE_MAX (64u << 20) /* bytes waiting for the poll thread */
+
+struct cm_stream {
+	struct chan_mcp_server *owner;
+	uint32_t sid;
+	int dead; /* under owner->lock */
+	mcp_session *sess;
+	struct cm_stream *next; /* reaper list */
+};
+
+struct outmsg {
+	struct outmsg *next;
+	uint32_t sid;
+	size_t len;
+	char data[];
+};
+
+struct chan_mcp_server {
+	mcp_server *srv;
+	chan_mux *m;
+	int evfd;
+	atomic_int stop;
+	pthread_t th, reaper;
+	pthread_mutex_t lock;
+	pthread_cond_t reap_cv;
+	struct outmsg *head, *tail;
+	size_t queued;
+	struct cm_stream *reap;
+	int reaper_stop;
+	struct cm_stream **sv; /* poll thread only */
+	unsigned ns, cap;
+};
+
+static void wake(struct chan_mcp_server *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->evfd, &one, sizeof(one)) < 0) {
+		/* the counter is already nonzero: the thread will wake */
+	}
+}
+
+/* mcp_send_fn: any thread. Queues for the poll thread. */
+static int cm_send(void *ctx, const json_t *related, const char *msg,
+		   size_t len)
+{
+	struct cm_stream *st = ctx;
+	struct chan_mcp_server *s = st->owner;
+	struct outmsg *o;
+	int rc = -1;
+
+	pthread_mutex_lock(&s->lock);
+	if (st->dead || s->queued + len > OUT_QUEUE_MAX)
+		goto out;
+	o = malloc(sizeof(*o) + len);
+	if (!o)
+		goto out;
+	o->next = NULL;
+	o->sid = st->sid;
+	o->len = len;
+	memcpy(o->data, msg, len);
+	if (s->tail)
+		s->tail->next = o;
+	else
+		s->head = o;
+	s->tail = o;
+	s->queued += len;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		wake(s);
+	return rc;
+}
+
+static struct cm_stream *find(struct chan_mcp_server *s, uint32_t sid,
+			      unsigned *idx)
+{
+	for (unsigned i = 0; i < s->ns; i++) {
+		if (s->sv[i]->sid == sid) {
+			*idx = i;
+			return s->sv[i];
+		}
+	}
+	return NULL;
+}
+
+/* Marks the stream dead and hands its session to the reaper. */
+static void retire(struct chan_mcp_server *s, uint32_t sid)
+{
+	unsigned i;
+	struct cm_stream *st = find(s, sid, &i);
+
+	if (!st)
+		return;
+	s->sv[i] = s->sv[--s->ns];
+	pthread_mutex_lock(&s->lock);
+	st->dead = 1;
+	st->next = s->reap;
+	s->reap = st;
+	pthread_cond_signal(&s->reap_cv);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int cm_open(void *ud, chan_mux *m, uint32_t sid)
+{
+	struct chan_mcp_server *s = ud;
+	struct cm_stream *st, **nv;
+
+	if (s->ns == s->cap) {
+		unsigned cap = s->cap ? s->cap * 2 : 16;
+		nv = realloc(s->sv, cap * sizeof(*nv));
+		if (!nv)
+			return -1;
+		s->sv = nv;
+		s->cap = cap;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -1;
+	st->owner = s;
+	st->sid = sid;
+	st->sess = mcp_session_new(s->srv, cm_send, st);
+	if (!st->sess) {
+		free(st);
+		return -1;
+	}
+	s->sv[s->ns++] = st;
+	return 0;
+}
+
+static void cm_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
+		    size_t len)
+{
+	struct chan_mcp_server *s = ud;
+	unsigned i;
+	struct cm_stream *st = find(s, sid, &i);
+
+	if (st)
+		mcp_session_input(st->sess, (const char *)msg, len);
+}
+
+static void cm_close(void *ud, chan_mux *m, uint32_t sid, int reset)
+{
+	struct chan_mcp_server *s = ud;
+
+	retire(s, sid);
+	if (!reset)
+		chan_mux_close_stream(m, sid);
+}
+
+/* Moves queued output into the mux; a stream whose peer does not keep
+ * up past the mux's cap is reset rather than allowed to grow. */
+static void drain_out(struct chan_mcp_server *s)
+{
+	struct outmsg *o, *n;
+	uint64_t v;
+
+	if (read(s->evfd, &v, sizeof(v)) < 0) {
+		/* nothing pending */
+	}
+	pthread_mutex_lock(&s->lock);
+	o = s->head;
+	s->head = s->tail = NULL;
+	s->queued = 0;
+	pthread_mutex_unlock(&s->lock);
+	for (; o; o = n) {
+		n = o->next;
+		if (chan_mux_send(s->m, o->sid, o->data, o->len) ==
+		    CHAN_MUX_EFULL) {
+			chan_mux_reset_stream(s->m, o->sid, CHAN_E_OVERFLOW,
+					      "peer not reading");
+			retire(s, o->sid);
+		}
+		free(o);
+	}
+}
+
+static void *poll_main(void *arg)
+{
+	struct chan_mcp_server *s = arg;
+	struct pollfd p[2];
+
+	while (!s->stop) {
+		p[0].fd = chan_mux_fd(s->m);
+		p[0].events = chan_mux_events(s->m);
+		p[1].fd = s->evfd;
+		p[1].events = POLLIN;
+		if (poll(p, 2, chan_mux_timeout_ms(s->m)) < 0 && errno != EINTR)
+			break;
+		if (s->stop)
+			break;
+		drain_out(s);
+		if (chan_mux_process(s->m) < 0) {
+			fprintf(stderr, "zonegate: channel %s: server failed\n",
+				chan_address(chan_mux_chan(s->m)));
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void *reaper_main(void *arg)
+{
+	struct chan_mcp_server *s = arg;
+	struct cm_stream *st;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->reap && !s->reaper_stop)
+			pthread_cond_wait(&s->reap_cv, &s->lock);
+		st = s->reap;
+		if (!st)
+			break;
+		s->reap = st->next;
+		pthread_mutex_unlock(&s->lock);
+		mcp_session_free(st->sess);
+		free(st);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void cms_free(struct chan_mcp_server *s)
+{
+	struct outmsg *o, *n;
+
+	for (o = s->head; o; o = n) {
+		n = o->next;
+		free(o);
+	}
+	chan_mux_free(s->m);
+	if (s->evfd >= 0)
+		close(s->evfd);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->reap_cv);
+	free(s->sv);
+	free(s);
+}
+
+struct chan_mcp_server *chan_mcp_serve(mcp_server *srv, const char *addr,
+				       const struct chan_mux_opts *opts,
+				       char *err, size_t errlen)
+{
+	static const struct chan_mux_ops ops = { NULL, cm_open, cm_data,
+						 cm_close, NULL };
+	struct chan_mcp_server *s = calloc(1, sizeof(*s));
+	chan *c;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->reap_cv, NULL);
+	s->srv = srv;
+	s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c = chan_open(addr, CHAN_SERVER, NULL, err, errlen);
+	if (c)
+		s->m = chan_mux_new(c, opts, &ops, s, err, errlen);
+	if (!s->m || s->evfd < 0)
+		goto fail;
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0)
+		goto fail;
+	if (pthread_create(&s->th, NULL, poll_main, s) != 0) {
+		s->reaper_stop = 1;
+		pthread_cond_signal(&s->reap_cv);
+		pthread_join(s->reaper, NULL);
+		goto fail;
+	}
+	return s;
+fail:
+	if (s->m && s->evfd < 0)
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+	cms_free(s);
+	return NULL;
+}
+
+void chan_mcp_stop(struct chan_mcp_server *s)
+{
+	if (!s)
+		return;
+	s->stop = 1;
+	wake(s);
+	pthread_join(s->th, NULL);
+	while (s->ns > 0)
+		retire(s, s->sv[0]->sid);
+	pthread_mutex_lock(&s->lock);
+	s->reaper_stop = 1;
+	pthread_cond_signal(&s->reap_cv);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->reaper, NULL);
+	cms_free(s);
+}

@@ -1,0 +1,425 @@
+/* zonegate-relay: runs inside an agent zone and turns a channel into an
+ * ordinary MCP server command. Its stdin/stdout carry newline-delimited
+ * JSON-RPC (the MCP stdio transport) over one stream of the channel; with
+ * --http it also serves Streamable HTTP on a loopback port, one stream per
+ * HTTP session. Without a gateway it can talk to mcpd --chan directly. */
+#include "relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zonegate/chan.h>
+#include <zonegate/chan_mux.h>
+
+#define OUT_MAX (64u << 20) /* stdout backlog before giving up */
+
+struct opts {
+	const char *chan;
+	const char *http;
+	int stdio;
+	int connect_timeout_ms;
+	size_t max_message;
+	const char *ready_file;
+};
+
+struct relay {
+	chan_mux *m;
+	struct relay_http *http;
+	uint32_t sid; /* the stdio stream, 0 without stdio */
+	int stdin_open, skipping, done, rc;
+	char *in;
+	size_t inlen, incap;
+	char *out;
+	size_t outlen, outoff;
+};
+
+static volatile sig_atomic_t stop_sig;
+
+static void on_signal(int sig)
+{
+	stop_sig = sig;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: zonegate-relay --chan ADDR [OPTIONS]\n"
+		"Turn a zonegate channel into an MCP server: stdio (one "
+		"stream) and/or\n"
+		"Streamable HTTP on loopback (one stream per session).\n"
+		"\n"
+		"  --chan ADDR             channel to the gateway or mcpd "
+		"(sim:DOMID:PATH,\n"
+		"                          xen:DOMID:PATH)\n"
+		"  --http HOST:PORT        serve Streamable HTTP at "
+		"http://HOST:PORT/mcp\n"
+		"                          (loopback hosts only; PORT 0: any; "
+		"turns stdio\n"
+		"                          off unless --stdio is also given)\n"
+		"  --stdio                 serve stdio (the default)\n"
+		"  --ready-file FILE       write the HTTP URL to FILE once "
+		"listening\n"
+		"  --connect-timeout MS    wait this long for the channel "
+		"(default 10000)\n"
+		"  --max-message BYTES     largest message (default 4194304)\n"
+		"  -h, --help              show this help\n");
+}
+
+static int parse_num(const char *opt, const char *s, long min, long max,
+		     long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	if (errno || end == s || *end || *out < min || *out > max) {
+		fprintf(stderr, "zonegate-relay: %s: expected %ld..%ld, got "
+			"'%s'\n", opt, min, max, s);
+		return -1;
+	}
+	return 0;
+}
+
+enum { O_CHAN = 256, O_HTTP, O_STDIO, O_TIMEOUT, O_MAXMSG, O_READY };
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "chan", required_argument, NULL, O_CHAN },
+		{ "http", required_argument, NULL, O_HTTP },
+		{ "stdio", no_argument, NULL, O_STDIO },
+		{ "connect-timeout", required_argument, NULL, O_TIMEOUT },
+		{ "max-message", required_argument, NULL, O_MAXMSG },
+		{ "ready-file", required_argument, NULL, O_READY },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_CHAN: o->chan = optarg; break;
+		case O_HTTP: o->http = optarg; break;
+		case O_STDIO: o->stdio = 1; break;
+		case O_READY: o->ready_file = optarg; break;
+		case O_TIMEOUT:
+			if (parse_num("--connect-timeout", optarg, 0, 3600000,
+				      &v))
+				return -1;
+			o->connect_timeout_ms = (int)v;
+			break;
+		case O_MAXMSG:
+			if (parse_num("--max-message", optarg, 1024,
+				      CHAN_FRAME_MAX_LIMIT, &v))
+				return -1;
+			o->max_message = (size_t)v;
+			break;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
+		}
+	}
+	if (!o->chan || optind < argc) {
+		usage(stderr);
+		return -1;
+	}
+	if (!o->http)
+		o->stdio = 1;
+	return 0;
+}
+
+/* ---- stdio side ---------------------------------------------------- */
+
+/* Queues one message for stdout. Raw newlines can only be whitespace in
+ * JSON text, so they become spaces and each message stays one line. */
+static void out_line(struct relay *r, const uint8_t *p, size_t n)
+{
+	char *nb;
+
+	if (r->outlen - r->outoff + n + 1 > OUT_MAX) {
+		fprintf(stderr, "zonegate-relay: stdout not read; giving up\n");
+		r->done = 1;
+		r->rc = 1;
+		return;
+	}
+	if (r->outoff) {
+		memmove(r->out, r->out + r->outoff, r->outlen - r->outoff);
+		r->outlen -= r->outoff;
+		r->outoff = 0;
+	}
+	nb = realloc(r->out, r->outlen + n + 1);
+	if (!nb) {
+		r->done = 1;
+		r->rc = 1;
+		return;
+	}
+	r->out = nb;
+	for (size_t i = 0; i < n; i++)
+		nb[r->outlen + i] = (p[i] == '\n' || p[i] == '\r') ? ' '
+								    : (char)p[i];
+	nb[r->outlen + n] = '\n';
+	r->outlen += n + 1;
+}
+
+static void flush_stdout(struct relay *r)
+{
+	ssize_t w;
+
+	while (r->outoff < r->outlen) {
+		w = write(STDOUT_FILENO, r->out + r->outoff,
+			  r->outlen - r->outoff);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (w <= 0) {
+			r->done = 1; /* the client went away */
+			return;
+		}
+		r->outoff += (size_t)w;
+	}
+	r->outoff = r->outlen = 0;
+}
+
+/* Sends each complete line; returns 0, or 1 when the stream is full
+ * (the line stays buffered and stdin is not read meanwhile). */
+static int send_lines(struct relay *r)
+{
+	char *nl;
+	size_t len, used = 0;
+	int rc = 0;
+
+	while ((nl = memchr(r->in + used, '\n', r->inlen - used)) != NULL) {
+		len = (size_t)(nl - (r->in + used));
+		if (len && r->in[used + len - 1] == '\r')
+			len--;
+		if (len && chan_mux_send(r->m, r->sid, r->in + used, len) ==
+				   CHAN_MUX_EFULL) {
+			rc = 1;
+			break;
+		}
+		used = (size_t)(nl - r->in) + 1;
+	}
+	memmove(r->in, r->in + used, r->inlen - used);
+	r->inlen -= used;
+	return rc;
+}
+
+static void read_stdin(struct relay *r)
+{
+	ssize_t n = read(STDIN_FILENO, r->in + r->inlen, r->incap - r->inlen);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		r->stdin_open = 0;
+		chan_mux_close_stream(r->m, r->sid);
+		return;
+	}
+	r->inlen += (size_t)n;
+	if (r->skipping) { /* dropping the rest of an oversized line */
+		char *nl = memchr(r->in, '\n', r->inlen);
+		size_t keep = nl ? r->inlen - (size_t)(nl + 1 - r->in) : 0;
+		if (nl)
+			memmove(r->in, nl + 1, keep);
+		r->inlen = keep;
+		r->skipping = !nl;
+	}
+	if (send_lines(r) == 0 && r->inlen == r->incap) {
+		fprintf(stderr, "zonegate-relay: message over %zu bytes "
+			"dropped\n", r->incap - 1);
+		r->inlen = 0;
+		r->skipping = 1;
+	}
+}
+
+/* ---- mux callbacks --------------------------------------------------- */
+
+static void cb_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *p,
+		    size_t n)
+{
+	struct relay *r = ud;
+
+	if (sid == r->sid)
+		out_line(r, p, n);
+	else if (r->http)
+		relay_http_on_data(r->http, sid, p, n);
+}
+
+static void cb_close(void *ud, chan_mux *m, uint32_t sid, int reset)
+{
+	struct relay *r = ud;
+
+	if (sid != r->sid) {
+		if (r->http)
+			relay_http_on_close(r->http, sid);
+		return;
+	}
+	if (reset)
+		fprintf(stderr, "zonegate-relay: stream reset by the peer\n");
+	r->rc = reset;
+	r->sid = 0;
+	if (!r->http)
+		r->done = 1;
+}
+
+static void cb_down(void *ud, chan_mux *m, const char *why)
+{
+	struct relay *r = ud;
+
+	fprintf(stderr, "zonegate-relay: channel down: %s\n", why);
+	if (r->http)
+		relay_http_down(r->http);
+	r->done = 1;
+	r->rc = 1;
+}
+
+/* ---- main loop --------------------------------------------------------- */
+
+static void loop(struct relay *r)
+{
+	struct pollfd p[4];
+	int n, stdio_ix = -1, out_ix = -1;
+
+	while (!r->done && !stop_sig) {
+		n = 0;
+		p[n].fd = chan_mux_fd(r->m);
+		p[n++].events = chan_mux_events(r->m);
+		stdio_ix = out_ix = -1;
+		if (r->sid && r->stdin_open && chan_mux_queued(r->m, r->sid) <
+						       (4u << 20)) {
+			stdio_ix = n;
+			p[n].fd = STDIN_FILENO;
+			p[n++].events = POLLIN;
+		}
+		if (r->outoff < r->outlen) {
+			out_ix = n;
+			p[n].fd = STDOUT_FILENO;
+			p[n++].events = POLLOUT;
+		}
+		if (r->http) {
+			p[n].fd = relay_http_fd(r->http);
+			p[n++].events = POLLIN;
+		}
+		if (poll(p, (nfds_t)n, chan_mux_timeout_ms(r->m)) < 0 &&
+		    errno != EINTR)
+			break;
+		if (stdio_ix >= 0 && p[stdio_ix].revents)
+			read_stdin(r);
+		else if (r->sid && r->inlen)
+			send_lines(r);
+		if (r->http)
+			relay_http_pump(r->http, r->m);
+		if (chan_mux_process(r->m) < 0)
+			r->done = 1;
+		if (out_ix >= 0 || r->outlen)
+			flush_stdout(r);
+	}
+	flush_stdout(r);
+}
+
+static int write_ready(const char *path, unsigned port, const char *host)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "http://%s:%u/mcp\n", host, port);
+	return fclose(f);
+}
+
+/* HOST:PORT for --http; only loopback hosts are accepted. */
+static int start_http(struct relay *r, const struct opts *o)
+{
+	char host[64], err[256];
+	const char *colon = strrchr(o->http, ':');
+	long port;
+	size_t hl;
+
+	if (!colon || (hl = (size_t)(colon - o->http)) == 0 ||
+	    hl >= sizeof(host) ||
+	    parse_num("--http port", colon + 1, 0, 65535, &port))
+		return -1;
+	memcpy(host, o->http, hl);
+	host[hl] = '\0';
+	if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "localhost") != 0) {
+		fprintf(stderr, "zonegate-relay: --http: only 127.0.0.1 or "
+			"localhost\n");
+		return -1;
+	}
+	r->http = relay_http_start("127.0.0.1", (unsigned)port,
+				   o->max_message, err, sizeof(err));
+	if (!r->http) {
+		fprintf(stderr, "zonegate-relay: --http: %s\n", err);
+		return -1;
+	}
+	fprintf(stderr, "zonegate-relay: listening on http://127.0.0.1:%u/mcp\n",
+		relay_http_port(r->http));
+	if (o->ready_file &&
+	    write_ready(o->ready_file, relay_http_port(r->http), "127.0.0.1"))
+		fprintf(stderr, "zonegate-relay: cannot write %s\n",
+			o->ready_file);
+	return 0;
+}
+
+static int open_channel(struct relay *r, const struct opts *o)
+{
+	static const struct chan_mux_ops ops = { NULL, NULL, cb_data, cb_close,
+						 cb_down };
+	struct chan_opts co = { 0, o->connect_timeout_ms };
+	struct chan_mux_opts mo = { .max_frame = o->max_message };
+	char err[256];
+	chan *c = chan_open(o->chan, CHAN_CLIENT, &co, err, sizeof(err));
+
+	if (c)
+		r->m = chan_mux_new(c, &mo, &ops, r, err, sizeof(err));
+	if (!r->m) {
+		fprintf(stderr, "zonegate-relay: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .connect_timeout_ms = 10000,
+			  .max_message = CHAN_FRAME_MAX_DEFAULT };
+	struct relay r = { 0 };
+	int rc = 1;
+
+	switch (parse_args(argc, argv, &o)) {
+	case 1: return 0;
+	case -1: return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (open_channel(&r, &o) < 0)
+		goto out;
+	if (o.http && start_http(&r, &o) < 0)
+		goto out;
+	if (o.stdio) {
+		r.incap = o.max_message + 1;
+		r.in = malloc(r.incap);
+		if (!r.in)
+			goto out;
+		r.stdin_open = 1;
+		r.sid = chan_mux_open_stream(r.m);
+		fcntl(STDIN_FILENO, F_SETFL,
+		      fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+		fcntl(STDOUT_FILENO, F_SETFL,
+		      fcntl(STDOUT_FILENO, F_GETFL) | O_NONBLOCK);
+	}
+	loop(&r);
+	rc = r.rc;
+out:
+	relay_http_stop(r.http);
+	chan_mux_free(r.m);
+	free(r.in);
+	free(r.out);
+	return rc;
+}
