@@ -146,6 +146,33 @@ describe('SDK client over Streamable HTTP', () => {
   });
 });
 
+describe('version negotiation over HTTP', () => {
+  test('a supported older version is kept, an unknown one gets the latest', async () => {
+    const srv = await startHttp();
+    try {
+      for (const [asked, want] of [['2025-06-18', '2025-06-18'],
+        ['2025-03-26', '2025-03-26'], ['1999-01-01', LATEST]]) {
+        const r = await post(srv.url, {
+          jsonrpc: '2.0', id: 1, method: 'initialize',
+          params: { protocolVersion: asked, capabilities: {}, clientInfo: { name: 'v', version: '0' } },
+        }, { version: null });
+        assert.equal(r.status, 200);
+        const got = (Array.isArray(r.json) ? r.json[0] : r.json)?.result?.protocolVersion;
+        assert.equal(got, want, `asked ${asked}`);
+        const sid = r.headers.get('mcp-session-id');
+        const note = await post(srv.url, { jsonrpc: '2.0', method: 'notifications/initialized' },
+          { session: sid, version: want });
+        assert.equal(note.status, 202);
+        const list = await post(srv.url, { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+          { session: sid, version: want });
+        assert.equal(list.status, 200);
+      }
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('session limits', () => {
   test('idle sessions expire with 404 and the client re-initializes', async () => {
     const srv = await startHttp(['--session-timeout', '1']);

@@ -34,7 +34,8 @@ describe('raw stdio', () => {
         assert.equal(typeof r.result.serverInfo?.name, 'string');
         assert.equal(typeof r.result.serverInfo?.version, 'string');
       } finally {
-        await io.close();
+        const ex = await io.close();
+        assert.equal(ex.code, 0, `mcpd exit on EOF: ${JSON.stringify(ex)} ${io.stderr()}`);
       }
     }
   });
@@ -91,7 +92,8 @@ describe('raw stdio', () => {
         'handler stopped reporting progress');
       assert.ok(Date.now() - t0 < 5000);
     } finally {
-      await io.close();
+      const ex = await io.close();
+      assert.equal(ex.code, 0, `mcpd exit on EOF: ${JSON.stringify(ex)} ${io.stderr()}`);
     }
   });
 });
