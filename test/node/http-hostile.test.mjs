@@ -240,3 +240,20 @@ describe('connection limits', () => {
     }
   });
 });
+
+describe('--allowed-origin', () => {
+  test('an allowed browser origin passes, others get 403', async () => {
+    const srv = await startHttp(['--allowed-origin', 'https://app.example.com']);
+    try {
+      const sid = await rawSession(srv.url);
+      const ok = await post(srv.url, { jsonrpc: '2.0', id: 1, method: 'ping' },
+        { session: sid, headers: { origin: 'https://app.example.com' } });
+      assert.equal(ok.status, 200);
+      const bad = await post(srv.url, { jsonrpc: '2.0', id: 2, method: 'ping' },
+        { session: sid, headers: { origin: 'https://app.example.com.evil.example' } });
+      assert.equal(bad.status, 403);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
