@@ -66,6 +66,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
+pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 record() { echo "$1 $2 $3" >>"$work/results"; }
@@ -109,6 +111,8 @@ for n in $names; do
 	sleep 1
 	eval "pid=\$pid_$n"
 	record "$n" idle_rss_kb "$(rss_kb "$pid")"
+	record "$n" idle_anon_kb "$(anon_kb "$pid")"
+	record "$n" idle_pss_kb "$(pss_kb "$pid")"
 	echo "  $n: start-up ${s} ms, idle RSS $(rss_kb "$pid") kB" >&2
 done
 
@@ -172,5 +176,7 @@ for s in $names; do
 	echo "| --- | ---: | ---: | ---: |"
 	echo "| start-up to first initialize (ms) | $(get mcpd startup_ms) | $(get "$s" startup_ms) | $(ratio "$(get mcpd startup_ms)" "$(get "$s" startup_ms)") |"
 	echo "| idle RSS (MB) | $(mb "$(get mcpd idle_rss_kb)") | $(mb "$(get "$s" idle_rss_kb)") | $(ratio "$(get mcpd idle_rss_kb)" "$(get "$s" idle_rss_kb)") |"
+	echo "| idle RSS, anonymous only (MB) | $(mb "$(get mcpd idle_anon_kb)") | $(mb "$(get "$s" idle_anon_kb)") | $(ratio "$(get mcpd idle_anon_kb)" "$(get "$s" idle_anon_kb)") |"
+	echo "| idle PSS (MB) | $(mb "$(get mcpd idle_pss_kb)") | $(mb "$(get "$s" idle_pss_kb)") | $(ratio "$(get mcpd idle_pss_kb)" "$(get "$s" idle_pss_kb)") |"
 	echo "| peak RSS, whole run (MB) | $(mb "$(get mcpd peak_rss_kb)") | $(mb "$(get "$s" peak_rss_kb)") | $(ratio "$(get mcpd peak_rss_kb)" "$(get "$s" peak_rss_kb)") |"
 done
