@@ -146,6 +146,38 @@ describe('SDK client over Streamable HTTP', () => {
   });
 });
 
+describe('pagination over HTTP', () => {
+  test('tools/list and resources/list follow nextCursor to the end', async () => {
+    const srv = await startHttp([], { ZG_FIXTURES_PAGE_SIZE: '4' });
+    const c = await connectHttp(srv.url);
+    try {
+      const walk = async (fn, key) => {
+        const out = [];
+        let cursor;
+        let pages = 0;
+        do {
+          const r = await fn(cursor ? { cursor } : {});
+          assert.ok(r[key].length <= 4, 'page size honoured');
+          out.push(...r[key]);
+          cursor = r.nextCursor;
+          pages++;
+        } while (cursor && pages < 100);
+        return { out, pages };
+      };
+      const t = await walk((p) => c.client.listTools(p), 'tools');
+      assert.ok(t.pages >= 4, `tool pages: ${t.pages}`);
+      const names = t.out.map((x) => x.name);
+      assert.equal(new Set(names).size, names.length);
+      assert.ok(names.includes('json_schema_2020_12_tool'));
+      const r = await walk((p) => c.client.listResources(p), 'resources');
+      assert.ok(r.out.some((x) => x.uri === 'test://watched-resource'));
+    } finally {
+      await c.client.close();
+      await srv.stop();
+    }
+  });
+});
+
 describe('version negotiation over HTTP', () => {
   test('a supported older version is kept, an unknown one gets the latest', async () => {
     const srv = await startHttp();
