@@ -34,9 +34,7 @@ describe('hostile HTTP input', () => {
     sid = await rawSession(srv.url);
   });
   after(async () => {
-    const ex = await srv?.stop();
-    assert.ok(ex && (ex.code === 0 || ex.sig === 'SIGTERM'),
-      `mcpd exit ${JSON.stringify(ex)}: ${srv?.stderr()}`);
+    await srv?.stop(); // throws unless mcpd exits cleanly
   });
 
   test('invalid JSON is a -32700 parse error', async () => {
@@ -235,8 +233,7 @@ describe('connection limits', () => {
       assert.equal(r.status, 200);
     } finally {
       for (const s of socks) s.destroy();
-      const ex = await srv.stop();
-      assert.ok(ex && (ex.code === 0 || ex.sig === 'SIGTERM'), `mcpd exit ${JSON.stringify(ex)}`);
+      await srv.stop();
     }
   });
 });

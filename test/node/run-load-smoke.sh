@@ -13,7 +13,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/zg-load.XXXXXX") || exit 2
 "$MCPD" --http 127.0.0.1:0 --ready-file "$work/ready" \
 	--fixtures conformance 2>"$work/mcpd.log" &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 i=0
 while [ ! -s "$work/ready" ] && [ $i -lt 200 ]; do
 	sleep 0.05
@@ -28,4 +28,13 @@ case $out in
 *) echo "run-load-smoke: errors under load" >&2; exit 1 ;;
 esac
 kill -0 "$pid" 2>/dev/null || { echo "run-load-smoke: mcpd died" >&2; cat "$work/mcpd.log" >&2; exit 1; }
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=
+if [ $rc -ne 0 ]; then
+	echo "run-load-smoke: mcpd exited with status $rc on SIGTERM" >&2
+	cat "$work/mcpd.log" >&2
+	exit 1
+fi
 exit 0

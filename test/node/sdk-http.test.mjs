@@ -37,9 +37,7 @@ describe('SDK client over Streamable HTTP', () => {
   });
   after(async () => {
     await c?.client.close();
-    const ex = await srv?.stop();
-    assert.ok(ex && (ex.code === 0 || ex.sig === 'SIGTERM'),
-      `mcpd exit ${JSON.stringify(ex)}: ${srv?.stderr()}`);
+    await srv?.stop(); // throws unless mcpd exits cleanly
   });
 
   test('session and version', () => {
