@@ -413,6 +413,29 @@ static int on_readable(struct conn *c, const struct target *t,
 	}
 }
 
+/* Ends a session with DELETE on a fresh connection, so that runs do not
+ * leave sessions behind on the server. Best effort. */
+static void end_session(const struct target *t, const char *sid)
+{
+	char req[512], buf[512];
+	int fd, n;
+
+	n = snprintf(req, sizeof req,
+		     "DELETE %s HTTP/1.1\r\nHost: %s:%d\r\nMcp-Session-Id: %s\r\n"
+		     "MCP-Protocol-Version: 2025-11-25\r\nConnection: close\r\n"
+		     "\r\n",
+		     t->path, t->host, t->port, sid);
+	if (n < 0 || (size_t)n >= sizeof req)
+		return;
+	fd = dial(t);
+	if (fd < 0)
+		return;
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n)
+		while (recv(fd, buf, sizeof buf, 0) > 0)
+			;
+	close(fd);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -490,6 +513,8 @@ static int run_load(const struct target *t, int nconns, double warmup,
 	for (i = 0; i < nconns; i++) {
 		if (cs[i].fd >= 0)
 			close(cs[i].fd);
+		if (cs[i].sid[0])
+			end_session(t, cs[i].sid);
 		free(cs[i].buf);
 	}
 	close(ep);
