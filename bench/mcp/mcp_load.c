@@ -51,6 +51,7 @@ struct stats {
 	double *lat; /* microseconds */
 	size_t n, cap;
 	unsigned long long errors;
+	unsigned long long total; /* good calls, warm-up included */
 };
 
 static double now_s(void)
@@ -361,6 +362,7 @@ static int on_response(struct conn *c, int status, const char *body,
 			st->errors++;
 			return 0;
 		}
+		st->total++;
 		if (record)
 			return stats_add(st, (now_s() - c->t_sent) * 1e6);
 		return 0;
@@ -457,7 +459,7 @@ static int run_load(const struct target *t, int nconns, double warmup,
 		    double duration)
 {
 	struct conn *cs = calloc((size_t)nconns, sizeof *cs);
-	struct stats st = { NULL, 0, 0, 0 };
+	struct stats st = { NULL, 0, 0, 0, 0 };
 	struct epoll_event ev, evs[64];
 	double t0, tmeasure, tend;
 	int ep, i, failed = 0, live = nconns;
@@ -520,9 +522,9 @@ static int run_load(const struct target *t, int nconns, double warmup,
 	close(ep);
 	free(cs);
 	qsort(st.lat, st.n, sizeof *st.lat, cmp_double);
-	printf("conns=%d requests=%zu errors=%llu failed_conns=%d seconds=%.2f "
-	       "rps=%.1f p50_us=%.1f p99_us=%.1f\n",
-	       nconns, st.n, st.errors, failed, duration,
+	printf("conns=%d requests=%zu total=%llu errors=%llu failed_conns=%d "
+	       "seconds=%.2f rps=%.1f p50_us=%.1f p99_us=%.1f\n",
+	       nconns, st.n, st.total, st.errors, failed, duration,
 	       (double)st.n / duration, percentile(&st, 0.50),
 	       percentile(&st, 0.99));
 	free(st.lat);

@@ -68,6 +68,8 @@ trap 'exit 130' INT TERM
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 record() { echo "$1 $2 $3" >>"$work/results"; }
@@ -122,6 +124,8 @@ while [ "$r" -le "$rounds" ]; do
 	for c in $conc; do
 		for n in $names; do
 			eval "url=\$url_$n"
+			eval "pid=\$pid_$n"
+			t_a=$(cpu_ticks "$pid")
 			# shellcheck disable=SC2086
 			line=$($load_pin "$load" --url "$url" -c "$c" -d "$dur" -w "$warm") || {
 				echo "run.sh: $n failed at concurrency $c: $line" >&2
@@ -129,9 +133,14 @@ while [ "$r" -le "$rounds" ]; do
 				exit 1
 			}
 			echo "  round $r $n c=$c: $line" >&2
+			t_b=$(cpu_ticks "$pid")
 			for k in rps p50_us p99_us errors; do
 				record "$n" "${k}_$c" "$(echo "$line" | field "$k")"
 			done
+			# Server CPU time per call (warm-up calls included on both sides).
+			record "$n" "cpu_us_$c" "$(awk -v t=$((t_b - t_a)) -v hz="$hz" \
+				-v n="$(echo "$line" | field total)" \
+				'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print 0 }')"
 		done
 	done
 	r=$((r + 1))
@@ -170,6 +179,16 @@ for s in $names; do
 		p=$(get mcpd "p50_us_$c")
 		q=$(get "$s" "p50_us_$c")
 		echo "| $c | $(kr "$a") | $(kr "$b") | $(ratio "$a" "$b")x | $(ms "$p") | $(ms "$q") | $(ratio "$p" "$q") | $(ms "$(get mcpd "p99_us_$c")") | $(ms "$(get "$s" "p99_us_$c")") | $(get mcpd "errors_$c")/$(get "$s" "errors_$c") |"
+	done
+	echo
+	echo "Server CPU time per call (user + system, µs; lower is better):"
+	echo
+	echo "| concurrency | mcpd | SDK | SDK / mcpd |"
+	echo "| ---: | ---: | ---: | ---: |"
+	for c in $conc; do
+		a=$(get mcpd "cpu_us_$c")
+		b=$(get "$s" "cpu_us_$c")
+		echo "| $c | $a | $b | $(ratio "$b" "$a")x |"
 	done
 	echo
 	echo "| | mcpd | SDK | ratio |"
