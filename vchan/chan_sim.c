@@ -249,6 +249,8 @@ static void sim_drain(struct sim *s)
 
 	while (s->conn >= 0) {
 		r = recv(s->conn, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r > 0 && (size_t)r < sizeof(buf))
+			return; /* drained; a later byte makes the fd ready */
 		if (r > 0)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
