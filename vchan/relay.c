@@ -32,7 +32,7 @@ struct relay {
 	chan_mux *m;
 	struct relay_http *http;
 	uint32_t sid; /* the stdio stream, 0 without stdio */
-	int stdin_open, skipping, done, rc;
+	int stdin_open, close_pending, skipping, done, rc;
 	char *in;
 	size_t inlen, incap;
 	char *out;
@@ -197,16 +197,18 @@ static int send_lines(struct relay *r)
 		len = (size_t)(nl - (r->in + used));
 		if (len && r->in[used + len - 1] == '\r')
 			len--;
-		if (len && chan_mux_send(r->m, r->sid, r->in + used, len) ==
-				   CHAN_MUX_EFULL) {
-			rc = 1;
+		rc = len ? chan_mux_send(r->m, r->sid, r->in + used, len) : 0;
+		if (rc == CHAN_MUX_EFULL)
 			break;
-		}
+		if (rc != 0)
+			fprintf(stderr, "zonegate-relay: message of %zu bytes "
+				"not sent (over the peer's limit?)\n", len);
+		rc = 0;
 		used = (size_t)(nl - r->in) + 1;
 	}
 	memmove(r->in, r->in + used, r->inlen - used);
 	r->inlen -= used;
-	return rc;
+	return rc == CHAN_MUX_EFULL;
 }
 
 static void read_stdin(struct relay *r)
@@ -215,9 +217,12 @@ static void read_stdin(struct relay *r)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (n <= 0) { /* EOF: a last unterminated line still counts */
 		r->stdin_open = 0;
-		chan_mux_close_stream(r->m, r->sid);
+		r->close_pending = 1;
+		if (r->inlen && !r->skipping && r->inlen < r->incap)
+			r->in[r->inlen++] = '\n';
+		send_lines(r);
 		return;
 	}
 	r->inlen += (size_t)n;
@@ -312,6 +317,10 @@ static void loop(struct relay *r)
 			read_stdin(r);
 		else if (r->sid && r->inlen)
 			send_lines(r);
+		if (r->close_pending && r->sid && !r->inlen) {
+			chan_mux_close_stream(r->m, r->sid);
+			r->close_pending = 0;
+		}
 		if (r->http)
 			relay_http_pump(r->http, r->m);
 		if (chan_mux_process(r->m) < 0)
