@@ -115,7 +115,7 @@ int main(int argc, char **argv)
 	size_t last = 0;
 	/* until the server closes, or everything is sent and it fell silent */
 	while (ms() < end && chan_state(c) != CHAN_CLOSED &&
-	       !(sent == outn && ms() - quiet > 500)) {
+	       !(sent == outn && ms() - quiet > 1000)) {
 		if (inn != last) {
 			last = inn;
 			quiet = ms();
@@ -126,6 +126,7 @@ int main(int argc, char **argv)
 		if (sent < outn) {
 			r = chan_write(c, out + sent, outn - sent);
 			sent += r > 0 ? (size_t)r : 0;
+			quiet = ms(); /* silence counts from the last byte out */
 		}
 		while (inn < sizeof(in) &&
 		       (r = chan_read(c, in + inn, sizeof(in) - inn)) > 0)

@@ -132,7 +132,7 @@ describe('HTTP sessions share one channel', () => {
     const fast = await Promise.all([mk(), mk(), mk()]);
     let slowDone = false;
     const slowCall = slow.callTool({ name: 'test_slow_counter',
-      arguments: { steps: 20, interval_ms: 100 } }).then((r) => {
+      arguments: { steps: 30, interval_ms: 100 } }).then((r) => {
       slowDone = true;
       return r;
     });
@@ -144,7 +144,7 @@ describe('HTTP sessions share one channel', () => {
       for (const r of rs) assert.match(textOf(r), /simple text/);
     }
     assert.equal(slowDone, false, 'fast calls finished while the slow one runs');
-    assert.ok(Date.now() - t0 < 1500, 'fast calls were not delayed');
+    assert.ok(Date.now() - t0 < 2500, 'fast calls were not delayed');
     assert.equal((await slowCall).isError, undefined);
     await Promise.all([slow, ...fast].map((c) => c.close()));
   });
