@@ -2,7 +2,8 @@
  * JSON-RPC messages of 200 B, 4 KiB and 256 KiB echoed through the frame
  * protocol, over the sim channel and over a plain AF_UNIX socketpair
  * carrying the same frames (the baseline). The echo side is a separate
- * process, as a zone would be. Usage: chan_bench [--quick] */
+ * process, as a zone would be.
+ * Usage: chan_bench [--quick] [--ring BYTES]   (sim ring size, default 64 KiB) */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +25,8 @@ struct client {
 	long got;
 	double t_done;
 };
+
+static size_t ring_size; /* 0: the default */
 
 static double now_s(void)
 {
@@ -170,7 +173,7 @@ static int run(const char *backend, size_t size, int rounds, long tput,
 	       struct result *r)
 {
 	struct client cl = { 0 };
-	struct chan_opts o = { 0, 5000 };
+	struct chan_opts o = { ring_size, 5000 };
 	char err[256];
 	chan *c = NULL;
 	chan_mux *m;
@@ -184,7 +187,7 @@ static int run(const char *backend, size_t size, int rounds, long tput,
 	if (pid == 0) {
 		chan *s = strcmp(backend, "unix") == 0
 				  ? chan_from_socket(sv[0], CHAN_SERVER, NULL, 0)
-				  : chan_open("sim:1:bench", CHAN_SERVER, NULL,
+				  : chan_open("sim:1:bench", CHAN_SERVER, &o,
 					      err, sizeof(err));
 		if (strcmp(backend, "unix") == 0)
 			close(sv[1]);
@@ -210,9 +213,27 @@ int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 200, 4096, 256 << 10 };
 	static const char *names[] = { "200 B", "4 KiB", "256 KiB" };
-	int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
 	char dir[] = "/tmp/zgbench.XXXXXX";
 	struct result s, u;
+	int quick = 0;
+	char *end;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			quick = 1;
+		} else if (strcmp(argv[i], "--ring") == 0 && i + 1 < argc) {
+			errno = 0;
+			ring_size = (size_t)strtol(argv[++i], &end, 10);
+			if (errno || *end) {
+				fprintf(stderr, "chan_bench: bad --ring\n");
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "usage: chan_bench [--quick] "
+				"[--ring BYTES]\n");
+			return 2;
+		}
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	if (!mkdtemp(dir))
