@@ -56,7 +56,7 @@ static int build(const char *c)
 		hello(1, 1);
 		for (uint32_t s = 1; s < 200; s += 2)
 			put(CHAN_F_OPEN, s, NULL, 0);
-		while (outn + 64 < sizeof(out))
+		while (outn < (256u << 10))
 			put(CHAN_F_DATA, 1 + 2 * (uint32_t)(outn % 100),
 			    "{not json", 9);
 	} else {
@@ -110,12 +110,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "chan_poke: %s\n", err);
 		return 1;
 	}
-	end = ms() + 10000;
+	end = ms() + 20000;
 	long quiet = ms();
 	size_t last = 0;
 	/* until the server closes, or everything is sent and it fell silent */
 	while (ms() < end && chan_state(c) != CHAN_CLOSED &&
-	       !(sent == outn && ms() - quiet > 1000)) {
+	       !(sent == outn && ms() - quiet > 3000)) {
 		if (inn != last) {
 			last = inn;
 			quiet = ms();

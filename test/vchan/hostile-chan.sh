@@ -24,7 +24,7 @@ case "$got" in
 *) echo "FAIL flood: $got"; fail=1 ;;
 esac
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}'
-out=$( (echo "$init"; sleep 1) | "$RELAY" --chan sim:7:hostile)
+out=$( (echo "$init"; sleep 3) | "$RELAY" --chan sim:7:hostile)
 case "$out" in
 *'"protocolVersion"'*) echo "ok   mcpd still serves a relay client" ;;
 *) echo "FAIL after the attacks: '$out'"; fail=1 ;;
