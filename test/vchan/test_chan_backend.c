@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 struct pair {
@@ -363,6 +364,24 @@ static void test_sim_peer_killed(void)
 	chan_close(s);
 }
 
+/* A rendezvous directory others can write to is refused. */
+static void test_sim_unsafe_dir(void)
+{
+	char path[128], err[256] = "";
+	chan *c;
+
+	snprintf(path, sizeof(path), "%s/21", chantest_dir);
+	CHECK_EQ_INT(mkdir(path, 0700), 0);
+	CHECK_EQ_INT(chmod(path, 0777), 0);
+	c = chan_open("sim:21:x", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "unsafe rendezvous directory") != NULL);
+	CHECK_EQ_INT(chmod(path, 0700), 0);
+	c = chan_open("sim:21:x", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(c != NULL);
+	chan_close(c);
+}
+
 /* A stale socket file is replaced; a live server's is not. */
 static void test_sim_second_server(void)
 {
@@ -392,6 +411,7 @@ int main(void)
 	RUN(test_sim_reconnect_and_busy);
 	RUN(test_sim_peer_killed);
 	RUN(test_sim_second_server);
+	RUN(test_sim_unsafe_dir);
 	chantest_cleanup();
 	return ZGT_DONE();
 }
