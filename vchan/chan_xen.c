@@ -169,12 +169,15 @@ static ssize_t xen_read(chan *c, void *buf, size_t len)
 static ssize_t xen_write(chan *c, const void *buf, size_t len)
 {
 	struct xen *x = X(c);
-	int n;
+	int n, space;
 
 	if (!x->v || xen_refresh(c) == CHAN_CLOSED)
 		return -1;
-	if (len > (size_t)1 << 30)
-		len = (size_t)1 << 30;
+	space = libxenvchan_buffer_space(x->v);
+	if (space <= 0)
+		return 0;
+	if (len > (size_t)space) /* stay within the ring: never block */
+		len = (size_t)space;
 	n = libxenvchan_write(x->v, buf, len);
 	return n < 0 ? -1 : n;
 }
