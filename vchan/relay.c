@@ -68,7 +68,8 @@ static void usage(FILE *f)
 		"  --connect-timeout MS    wait this long for the channel "
 		"(default 10000)\n"
 		"  --max-message BYTES     largest message (default 4194304)\n"
-		"  -h, --help              show this help\n");
+		"  -h, --help              show this help\n"
+		"  -V, --version           show the version\n");
 }
 
 static int parse_num(const char *opt, const char *s, long min, long max,
@@ -98,12 +99,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "max-message", required_argument, NULL, O_MAXMSG },
 		{ "ready-file", required_argument, NULL, O_READY },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hV", lo, NULL)) != -1) {
 		switch (c) {
 		case O_CHAN: o->chan = optarg; break;
 		case O_HTTP: o->http = optarg; break;
@@ -122,6 +124,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->max_message = (size_t)v;
 			break;
 		case 'h': usage(stdout); return 1;
+		case 'V':
+			printf("zonegate-relay (zonegate) %s\n", ZG_VERSION);
+			return 1;
 		default: usage(stderr); return -1;
 		}
 	}
