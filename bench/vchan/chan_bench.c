@@ -3,7 +3,7 @@
  * protocol, over the sim channel and over a plain AF_UNIX socketpair
  * carrying the same frames (the baseline). The echo side is a separate
  * process, as a zone would be.
- * Usage: chan_bench [--quick] [--ring BYTES]   (sim ring size, default 64 KiB) */
+ * Usage: chan_bench [--quick] [--ring BYTES]   (sim ring size, default 128 KiB) */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

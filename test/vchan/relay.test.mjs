@@ -67,7 +67,7 @@ describe('SDK client -> relay (stdio) -> channel -> mcpd --chan', () => {
     await client.callTool({ name: 'test_tool_with_progress', arguments: {} },
       undefined, { onprogress: (p) => progress.push(p.progress) });
     assert.ok(progress.length >= 1, 'progress notifications arrive');
-    // A 300 KiB request: one frame streamed through the 64 KiB ring.
+    // A 300 KiB request: one frame streamed through the 128 KiB ring.
     const big = 'x'.repeat(300 * 1024);
     const pr = await client.getPrompt({ name: 'test_prompt_with_arguments',
       arguments: { arg1: big, arg2: 'two' } });

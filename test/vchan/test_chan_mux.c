@@ -201,7 +201,8 @@ static void test_streams(void)
 	chan_mux_free(S.m);
 }
 
-/* 256 KiB and 3 MiB messages through a 64 KiB ring, echoed back. */
+/* 256 KiB and 3 MiB messages through the 128 KiB default ring, echoed
+ * back. */
 static void test_large_frames(void)
 {
 	static struct side S, C;
