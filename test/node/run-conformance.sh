@@ -32,7 +32,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 # Enough sessions for a whole run: the suite never DELETEs its sessions.
 "$MCPD" --http 127.0.0.1:0 --ready-file "$work/ready" \

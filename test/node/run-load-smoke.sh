@@ -14,6 +14,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/zg-load.XXXXXX") || exit 2
 	--fixtures conformance 2>"$work/mcpd.log" &
 pid=$!
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM HUP PIPE
 i=0
 while [ ! -s "$work/ready" ] && [ $i -lt 200 ]; do
 	sleep 0.05
