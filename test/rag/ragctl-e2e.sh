@@ -8,7 +8,7 @@ set -euo pipefail
 RAGCTL=${1:?usage: ragctl-e2e.sh path/to/ragctl}
 T=$(mktemp -d)
 HTTP_PID=
-trap '[ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null; rm -rf "$T"' EXIT
+trap 'if [ -n "$HTTP_PID" ]; then kill "$HTTP_PID" 2>/dev/null || true; fi; rm -rf "$T"' EXIT
 DB="$T/kb.db"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_status() { # expect_status CODE cmd...
@@ -71,7 +71,7 @@ if command -v python3 >/dev/null; then
   grep -q 'evil' "$T/q.json" && { kill "$HTTP_PID"; fail "script kept from url"; }
   expect_status 1 "$RAGCTL" --db "$DB" ingest -c web "http://127.0.0.1:$PORT/missing.html"
   grep -q 'HTTP status 404' "$T/err" || { kill "$HTTP_PID"; fail "404 text: $(cat "$T/err")"; }
-  kill "$HTTP_PID"
+  kill "$HTTP_PID"; HTTP_PID=
 fi
 
 for sub in ingest query list stats delete compact model; do
