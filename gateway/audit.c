@@ -133,6 +133,11 @@ void gw_audit_close(struct gw_audit *a)
 	free(a);
 }
 
+const char *gw_audit_head(const struct gw_audit *a)
+{
+	return a->prev;
+}
+
 void gw_audit_new_id(struct gw_audit *a, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s-%llx", a->boot,

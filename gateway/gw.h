@@ -193,6 +193,9 @@ struct gw_audit;
 struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen);
 void gw_audit_close(struct gw_audit *a);
 
+/* The hash of the last record (the chain's head), to anchor it elsewhere. */
+const char *gw_audit_head(const struct gw_audit *a);
+
 /* A new audit id (unique per process: boot random + sequence) into
  * out (at least 40 bytes). */
 void gw_audit_new_id(struct gw_audit *a, char *out, size_t outlen);

@@ -210,14 +210,33 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
+/* Label values escaped as the exposition format asks. */
+static void esc(char *out, size_t n, const char *s)
+{
+	size_t k = 0;
+
+	for (; *s && k + 3 < n; s++) {
+		if (*s == '"' || *s == '\\') {
+			out[k++] = '\\';
+			out[k++] = *s;
+		} else if (*s == '\n') {
+			out[k++] = '\\';
+			out[k++] = 'n';
+		} else {
+			out[k++] = *s;
+		}
+	}
+	out[k] = '\0';
+}
+
 static void expose_series(struct sbuf *b, const struct series *s)
 {
 	uint64_t c = 0;
 	unsigned i = 0;
-	const char *z = s->zone, *t = s->tool;
+	char z[160], t[600];
 
-	/* Tool names come from tool zones: they were checked when the
-	 * catalogue was loaded to hold no quote, backslash or newline. */
+	esc(z, sizeof(z), s->zone);
+	esc(t, sizeof(t), s->tool);
 	sb_printf(b, "zonegate_calls_total{zone=\"%s\",tool=\"%s\"} %llu\n",
 		  z, t, (unsigned long long)s->calls);
 	sb_printf(b, "zonegate_denials_total{zone=\"%s\",tool=\"%s\"} %llu\n",
