@@ -18,6 +18,7 @@
 
 #define AUDIT_TAIL_MAX (1u << 20) /* longest line we continue from */
 #define AUDIT_BUF_MAX (8u << 20)  /* buffered before a forced flush */
+#define AUDIT_BATCH (64u << 10)   /* written at once when this much waits */
 #define HASH_KEY ",\"hash\":\""
 
 struct gw_audit {
@@ -27,6 +28,9 @@ struct gw_audit {
 	uint64_t seq;
 	char *buf;
 	size_t len, cap;
+	int64_t last_flush;
+	time_t tsec;
+	char tbuf[32];
 };
 
 static const char zeros[65] =
@@ -202,11 +206,123 @@ out:
 	return rc;
 }
 
+int gw_audit_maybe_flush(struct gw_audit *a, int interval_ms)
+{
+	int64_t now;
+
+	if (!a->len)
+		return 0;
+	now = gw_now_ms();
+	if (interval_ms > 0 && a->len < AUDIT_BATCH &&
+	    now - a->last_flush < interval_ms)
+		return 0;
+	return gw_audit_flush(a);
+}
+
+int gw_audit_pending(const struct gw_audit *a)
+{
+	return a->len > 0;
+}
+
+/* Appends "s" JSON-escaped (with quotes) to the buffer at *k; NULL is
+ * null. Stops (returns -1) when out of room. */
+static int esc(char *out, size_t n, size_t *k, const char *s)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	if (!s) {
+		if (*k + 4 >= n)
+			return -1;
+		memcpy(out + *k, "null", 4);
+		*k += 4;
+		return 0;
+	}
+	if (*k + 1 >= n)
+		return -1;
+	out[(*k)++] = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (*k + 7 >= n)
+			return -1;
+		if (c == '"' || c == '\\') {
+			out[(*k)++] = '\\';
+			out[(*k)++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(out + *k, "\\u00", 4);
+			out[*k + 4] = hx[c >> 4];
+			out[*k + 5] = hx[c & 15];
+			*k += 6;
+		} else {
+			out[(*k)++] = (char)c;
+		}
+	}
+	out[(*k)++] = '"';
+	return 0;
+}
+
+int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
+{
+	char line[4096], hash[65];
+	size_t k = 0;
+	struct timespec ts;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != a->tsec) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(a->tbuf, sizeof(a->tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
+		a->tsec = ts.tv_sec;
+	}
+	n = snprintf(line, sizeof(line), "{\"time\":\"%s.%06ldZ\",\"id\":",
+		     a->tbuf, ts.tv_nsec / 1000);
+	k = (size_t)n;
+	if (esc(line, sizeof(line), &k, r->id))
+		return -1;
+	{
+		const char *const keys[] = { "zone", "session", "method",
+					     "target", "decision", "rule",
+					     "reason" };
+		const char *const vals[] = { r->zone, r->session, r->method,
+					     r->target, r->decision, r->rule,
+					     r->reason };
+		for (int i = 0; i < 7; i++) {
+			if (i == 6 && !vals[i])
+				break; /* no reason: left out */
+			n = snprintf(line + k, sizeof(line) - k, ",\"%s\":",
+				     keys[i]);
+			if (n < 0 || (size_t)n >= sizeof(line) - k)
+				return -1;
+			k += (size_t)n;
+			if (esc(line, sizeof(line), &k, vals[i]))
+				return -1;
+		}
+	}
+	n = snprintf(line + k, sizeof(line) - k,
+		     ",\"bytes_in\":%zu,\"bytes_out\":%zu,\"t_policy_us\":%lld,"
+		     "\"t_upstream_us\":%lld,\"t_total_us\":%lld,\"prev\":\"%s\"",
+		     r->bytes_in, r->bytes_out, (long long)r->t_policy_us,
+		     (long long)r->t_upstream_us, (long long)r->t_total_us,
+		     a->prev);
+	if (n < 0 || (size_t)n >= sizeof(line) - k)
+		return -1;
+	k += (size_t)n;
+	sha256_hex(line, k, hash);
+	if (buf_add(a, line, k) || buf_add(a, HASH_KEY, strlen(HASH_KEY)) ||
+	    buf_add(a, hash, 64) || buf_add(a, "\"}\n", 3))
+		return -1;
+	memcpy(a->prev, hash, 65);
+	if (a->len > AUDIT_BUF_MAX)
+		gw_audit_flush(a);
+	return 0;
+}
+
 int gw_audit_flush(struct gw_audit *a)
 {
 	size_t off = 0;
 	ssize_t n;
 
+	a->last_flush = gw_now_ms();
 	if (a->fd < 0) {
 		a->len = 0;
 		return 0;

@@ -215,8 +215,9 @@ static int serve(struct gw *g, const char *ready_file)
 			gw_route_snapshot(g);
 			next_snap = now + 1000;
 		}
-		gw_audit_flush(g->audit);
+		gw_audit_maybe_flush(g->audit, g->cfg->audit_flush_ms);
 	}
+	gw_audit_flush(g->audit);
 	close(sfd);
 	return 0;
 }

@@ -41,6 +41,7 @@ writeFileSync(cfg, JSON.stringify({
   pins: 'pins.json',
   metrics: '127.0.0.1:0',
   reload_interval_ms: 200,
+  audit_flush_ms: 0,
 }, null, 2));
 mkdirSync(pol);
 const BASE = `# e2e policy
