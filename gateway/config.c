@@ -50,6 +50,9 @@ static int line_of(const struct cerr *e, const char *key, size_t *from)
 }
 
 static int cfail(const struct cerr *e, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int cfail(const struct cerr *e, int line, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(e->buf, e->len, "%s:%d: ", e->file, line);

@@ -187,6 +187,14 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 	if (b->oom)
 		return;
+	if (!b->p) {
+		b->p = malloc(4096);
+		b->cap = b->p ? 4096 : 0;
+		if (!b->p) {
+			b->oom = 1;
+			return;
+		}
+	}
 	for (;;) {
 		va_start(ap, fmt);
 		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);

@@ -154,6 +154,9 @@ struct perr {
 };
 
 static int fail(struct perr *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int fail(struct perr *e, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(e->buf, e->len, "%s:%d: ", e->file, e->line);
