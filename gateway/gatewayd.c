@@ -162,19 +162,15 @@ static int write_ready(const char *path)
 	return 0;
 }
 
-static int serve(struct gw *g, const char *ready_file)
+static int serve(struct gw *g, int sfd, const char *ready_file)
 {
 	static struct pollfd p[POLL_MAX];
-	int sfd = sigfd_open(), stop = 0;
+	int stop = 0;
 	uint64_t sig = policy_sig(g->cfg->policy);
 	int64_t next_check = gw_now_ms() + g->cfg->reload_interval_ms;
 	int64_t next_snap = 0;
 	char err[1024];
 
-	if (sfd < 0) {
-		perror("gatewayd: signalfd");
-		return 1;
-	}
 	if (write_ready(ready_file))
 		return 1;
 	while (!stop) {
@@ -218,7 +214,6 @@ static int serve(struct gw *g, const char *ready_file)
 		gw_audit_maybe_flush(g->audit, g->cfg->audit_flush_ms);
 	}
 	gw_audit_flush(g->audit);
-	close(sfd);
 	return 0;
 }
 
@@ -232,7 +227,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *ready = NULL;
-	int check = 0, c, rc = 1;
+	int check = 0, c, rc = 1, sfd = -1;
 	struct gw g;
 	char err[1024];
 
@@ -253,6 +248,13 @@ int main(int argc, char **argv)
 		return check_only(config);
 	signal(SIGPIPE, SIG_IGN);
 	memset(&g, 0, sizeof(g));
+	/* Before any thread exists (libmicrohttpd's), so that every thread
+	 * blocks them and they arrive only through the signalfd. */
+	sfd = sigfd_open();
+	if (sfd < 0) {
+		snprintf(err, sizeof(err), "signalfd: %s", strerror(errno));
+		goto fail;
+	}
 	pthread_mutex_init(&g.snap_lock, NULL);
 	g.cfg = gw_config_load(config, err, sizeof(err));
 	if (!g.cfg)
@@ -278,7 +280,7 @@ int main(int argc, char **argv)
 		goto fail;
 	fprintf(stderr, "gatewayd: serving %zu agent zones, %zu tool zones, "
 		"%zu rules\n", g.naz, g.ntz, policy_nrules(g.pol));
-	rc = serve(&g, ready);
+	rc = serve(&g, sfd, ready);
 	goto out;
 fail:
 	fprintf(stderr, "gatewayd: %s\n", err);
@@ -293,5 +295,7 @@ out:
 	gw_config_free(g.cfg);
 	free(g.snap_gauges);
 	pthread_mutex_destroy(&g.snap_lock);
+	if (sfd >= 0)
+		close(sfd);
 	return rc;
 }

@@ -10,7 +10,7 @@
 // Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -246,6 +246,23 @@ describe('gatewayd end to end (sim channels, real processes)', () => {
     await a.close();
   });
 
+  test('cancellation from the agent reaches the tool zone', async () => {
+    const a = await connect(relayA);
+    const ac = new AbortController();
+    const p = a.callTool({ name: 'tools.test_slow_counter', arguments: { steps: 30, interval_ms: 20 } },
+      undefined, { signal: ac.signal });
+    p.catch(() => {});
+    await sleep(150);
+    ac.abort('stop');
+    await assert.rejects(p);
+    await waitFor('cancel audited', () =>
+      readFileSync(join(dir, 'audit.log'), 'utf8').includes('"reason":"cancelled by the client"'));
+    // the session goes on
+    assert.match(textOf(await a.callTool({ name: 'tools.test_simple_text', arguments: {} })),
+      /simple text/);
+    await a.close();
+  });
+
   test('a tool zone killed mid-call: clean error, others unaffected, it comes back', async () => {
     const a = await connect(relayA);
     const b = await connect(relayB);
@@ -303,7 +320,26 @@ describe('gatewayd end to end (sim channels, real processes)', () => {
     r = ctl('reload');
     assert.equal(r.rc, 0, r.out);
     assert.equal(status().policy.reload_errors, 0);
+    const loads = status().policy.loads;
+    gw.kill('SIGHUP');
+    await waitFor('SIGHUP reload', () => status().policy.loads > loads);
     await b.close();
+  });
+
+  test('admin socket: only root, our user or the admin group may change things', async (t) => {
+    if (process.getuid() !== 0) { t.skip('needs root to switch users'); return; }
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, 'gatewayd.sock'), 0o666);
+    const as = (...args) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534',
+      '--clear-groups', GATEWAYCTL, '--config', cfg, ...args], { env, encoding: 'utf8' });
+    const st = as('status');
+    assert.equal(st.status, 0, st.stderr);
+    for (const cmd of [['reload'], ['pin', 'tools'], ['unpin', 'tools']]) {
+      const r = as(...cmd);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /permission denied/);
+    }
+    chmodSync(join(dir, 'gatewayd.sock'), 0o660);
   });
 
   test('audit chain verifies and detects an edited line; metrics and stats', async () => {
