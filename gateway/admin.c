@@ -245,32 +245,39 @@ size_t gw_admin_pollfds(struct gw_admin *a, struct pollfd *p, size_t max)
 	if (!a || a->lfd < 0 || !max)
 		return 0;
 	p[n].fd = a->lfd;
+	p[n].revents = 0;
 	p[n++].events = POLLIN;
 	for (size_t i = 0; i < ADMIN_CONNS_MAX && n < max; i++) {
 		if (!a->c[i])
 			continue;
 		p[n].fd = a->c[i]->fd;
+		p[n].revents = 0;
 		p[n++].events = POLLIN;
 	}
 	return n;
 }
 
-void gw_admin_run(struct gw_admin *a)
+void gw_admin_run(struct gw_admin *a, const struct pollfd *p, size_t n)
 {
 	int64_t now = gw_now_ms();
 
 	if (!a || a->lfd < 0)
 		return;
-	for (int k = 0; k < 4; k++)
-		accept_one(a);
-	for (size_t i = 0; i < ADMIN_CONNS_MAX; i++) {
-		if (!a->c[i])
+	/* Only what poll reported: the hot loop makes no idle syscalls. */
+	for (size_t k = 0; k < n; k++) {
+		if (!p[k].revents)
 			continue;
-		if (now - a->c[i]->since > ADMIN_IDLE_MS)
-			conn_close(a, i);
-		else
-			conn_read(a, i);
+		if (p[k].fd == a->lfd) {
+			accept_one(a);
+			continue;
+		}
+		for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)
+			if (a->c[i] && a->c[i]->fd == p[k].fd)
+				conn_read(a, i);
 	}
+	for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)
+		if (a->c[i] && now - a->c[i]->since > ADMIN_IDLE_MS)
+			conn_close(a, i);
 }
 
 /* ---- metrics endpoint ------------------------------------------------------- */

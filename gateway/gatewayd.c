@@ -174,13 +174,14 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 	if (write_ready(ready_file))
 		return 1;
 	while (!stop) {
-		size_t n = 0;
+		size_t n = 0, nadm;
 		int to = gw_route_timeout(g), now_to;
 		int64_t now;
 
 		p[n].fd = sfd;
 		p[n++].events = POLLIN;
-		n += gw_admin_pollfds(g->admin, p + n, 32);
+		nadm = gw_admin_pollfds(g->admin, p + n, 32);
+		n += nadm;
 		n += gw_route_pollfds(g, p + n, POLL_MAX - n);
 		now_to = 1000; /* snapshots and file checks */
 		if (to < 0 || to > now_to)
@@ -197,7 +198,7 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 			}
 		}
 		gw_route_run(g);
-		gw_admin_run(g->admin);
+		gw_admin_run(g->admin, p + 1, nadm);
 		now = gw_now_ms();
 		if (g->cfg->reload_interval_ms && now >= next_check) {
 			uint64_t s2 = policy_sig(g->cfg->policy);

@@ -69,6 +69,7 @@ int gw_reload_policy(struct gw *g, char *err, size_t errlen);
 struct gw_admin *gw_admin_start(struct gw *g, char *err, size_t errlen);
 void gw_admin_stop(struct gw_admin *a);
 size_t gw_admin_pollfds(struct gw_admin *a, struct pollfd *p, size_t max);
-void gw_admin_run(struct gw_admin *a);
+/* Handles what poll reported in p[0..n) (the fds gw_admin_pollfds gave). */
+void gw_admin_run(struct gw_admin *a, const struct pollfd *p, size_t n);
 
 #endif
