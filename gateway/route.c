@@ -612,6 +612,16 @@ static int link_send(struct gw *g, struct asess *s, unsigned ti,
 	return 0;
 }
 
+/* A request to a tool zone with gateway id uid; params stolen. */
+static json_t *up_request_new(uint64_t uid, const char *method, json_t *params)
+{
+	json_t *id = json_integer((json_int_t)uid);
+	json_t *r = jr_request(id, method, params); /* copies id */
+
+	json_decref(id);
+	return r;
+}
+
 static json_t *init_request(struct gw *g, uint64_t uid, const char *proto,
 			    json_t *caps)
 {
@@ -622,7 +632,7 @@ static json_t *init_request(struct gw *g, uint64_t uid, const char *proto,
 
 	if (!caps)
 		json_decref(json_object_get(params, "capabilities"));
-	return jr_request(json_integer((json_int_t)uid), "initialize", params);
+	return up_request_new(uid, "initialize", params);
 }
 
 /* Opens the upstream session of s on tool zone ti if needed. */
@@ -673,7 +683,7 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 	if (s->level) {
 		struct preq *p = preq_new(g, PK_IGNORE, s, ti);
 		if (p) {
-			json_t *r = jr_request(json_integer((json_int_t)p->uid),
+			json_t *r = up_request_new(p->uid,
 					       "logging/setLevel",
 					       json_pack("{s:s}", "level",
 							 s->level));
@@ -759,7 +769,7 @@ static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
 		p = preq_new(g, PK_IGNORE, s, (unsigned)i);
 		if (!p)
 			continue;
-		r = jr_request(json_integer((json_int_t)p->uid),
+		r = up_request_new(p->uid,
 			       "logging/setLevel",
 			       json_pack("{s:s}", "level", lv));
 		send_json(g->tz[i]->m, s->links[i].sid, r);
@@ -1272,7 +1282,7 @@ static void cat_request(struct tzone *t, int k, json_t *cursor)
 	if (!p)
 		return;
 	p->cat = k;
-	r = jr_request(json_integer((json_int_t)p->uid), cat_method[k],
+	r = up_request_new(p->uid, cat_method[k],
 		       cursor ? json_pack("{s:O}", "cursor", cursor) : NULL);
 	send_json(t->m, t->ctl, r);
 	json_decref(r);

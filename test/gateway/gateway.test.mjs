@@ -142,6 +142,8 @@ describe('gatewayd end to end (sim channels, real processes)', () => {
     await stop(tools);
     if (code !== 0) console.error(gw.log);
     rmSync(dir, { recursive: true, force: true });
+    // a clean exit: under the sanitizer build this also means no leaks
+    assert.equal(code, 0, 'gatewayd exit status');
   });
 
   test('--check validates; errors say file:line', () => {
