@@ -350,8 +350,12 @@ static int start_metrics(struct gw_admin *a, char *err, size_t errlen)
 		snprintf(a->metrics_url, sizeof(a->metrics_url), "%s", m);
 	} else {
 		struct sockaddr_in sin = { .sin_family = AF_INET };
-		long port = strtol(strrchr(m, ':') + 1, NULL, 10);
-		if (port < 0 || port > 65535 || strncmp(m, "127.0.0.1:", 10)) {
+		char *end;
+		long port;
+		errno = 0;
+		port = strtol(m + 10, &end, 10);
+		if (strncmp(m, "127.0.0.1:", 10) || errno || *end || port < 0 ||
+		    port > 65535) {
 			snprintf(err, errlen, "metrics: only 127.0.0.1:PORT "
 				 "or unix:PATH");
 			return -1;

@@ -4,6 +4,7 @@
  * weaken the setup. */
 #include "gw.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -284,6 +285,16 @@ static int int_in(const struct cerr *e, int line, const char *key,
 	return 0;
 }
 
+static int port_ok(const char *s)
+{
+	char *end;
+	long p;
+
+	errno = 0;
+	p = strtol(s, &end, 10);
+	return !errno && end != s && !*end && p >= 0 && p <= 65535;
+}
+
 static int metrics_of(const struct cerr *e, int line, json_t *v,
 		      struct gw_config *c)
 {
@@ -302,9 +313,9 @@ static int metrics_of(const struct cerr *e, int line, json_t *v,
 			snprintf(c->metrics, n, "unix:%s/%s", c->dir, s + 5);
 		return 0;
 	}
-	if (strncmp(s, "127.0.0.1:", 10) != 0 && strncmp(s, "[::1]:", 6) != 0)
-		return cfail(e, line, "metrics must be 127.0.0.1:PORT, "
-			     "[::1]:PORT or unix:PATH (loopback only)");
+	if (strncmp(s, "127.0.0.1:", 10) != 0 || !port_ok(s + 10))
+		return cfail(e, line, "metrics must be 127.0.0.1:PORT "
+			     "(loopback only) or unix:PATH");
 	c->metrics = strdup(s);
 	return c->metrics ? 0 : cfail(e, line, "out of memory");
 }

@@ -407,8 +407,18 @@ static int cmd_logs(struct ctl *c, int argc, char **argv)
 
 	if (argc < 1 || load_config(c))
 		return 2;
-	if (argc == 3 && strcmp(argv[1], "--lines") == 0)
-		max = strtol(argv[2], NULL, 10);
+	if (argc == 3 && strcmp(argv[1], "--lines") == 0) {
+		char *end;
+		errno = 0;
+		max = strtol(argv[2], &end, 10);
+		if (errno || end == argv[2] || *end || max < 0) {
+			fprintf(stderr, "gatewayctl: --lines: expected a count\n");
+			return 2;
+		}
+	} else if (argc != 1) {
+		usage(stderr);
+		return 2;
+	}
 	if (!c->cfg->audit_log)
 		return 2;
 	f = fopen(c->cfg->audit_log, "re");
