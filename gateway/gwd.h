@@ -32,6 +32,7 @@ struct gw {
 	struct u64map *sreqs; /* agent-side id of a server request */
 	struct u64map *links; /* (tool zone, upstream sid) -> session */
 	uint64_t next_id;
+	size_t link_queued;  /* bytes waiting for upstream links to open */
 	int64_t next_deadline_ms;
 	struct gw_admin *admin;
 	pthread_mutex_t snap_lock;

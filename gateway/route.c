@@ -22,6 +22,8 @@
 
 #define MAX_DEPTH 64
 #define SESSION_INFLIGHT_MAX 256
+#define ZONE_INFLIGHT_MAX 4096          /* calls in flight per agent zone */
+#define LINK_QUEUED_MAX (64u << 20)     /* bytes waiting for links, in all */
 #define LINK_QUEUE_MAX 256
 #define CAT_PAGES_MAX 100
 #define BACKOFF_MIN_MS 100
@@ -203,6 +205,7 @@ struct azone {
 	chan_mux *m;
 	struct u64map *sess;
 	uint64_t sessions_total;
+	unsigned inflight;
 };
 
 struct tzone {
@@ -490,8 +493,10 @@ static struct preq *preq_new(struct gw *g, enum preq_kind kind,
 		if (s->reqs)
 			s->reqs->prev = p;
 		s->reqs = p;
-		if (kind == PK_CALL)
+		if (kind == PK_CALL) {
 			s->inflight++;
+			s->az->inflight++;
+		}
 	}
 	if (p->deadline_ms < g->next_deadline_ms)
 		g->next_deadline_ms = p->deadline_ms;
@@ -508,8 +513,10 @@ static void preq_free(struct gw *g, struct preq *p)
 			p->s->reqs = p->next;
 		if (p->next)
 			p->next->prev = p->prev;
-		if (p->kind == PK_CALL)
+		if (p->kind == PK_CALL) {
 			p->s->inflight--;
+			p->s->az->inflight--;
+		}
 	}
 	if (p->lim && p->lim_gen == g->lim_gen && p->lim->inflight > 0)
 		p->lim->inflight--;
@@ -548,6 +555,7 @@ static void link_reset(struct gw *g, struct asess *s, unsigned ti)
 	}
 	for (q = l->qh; q; q = nx) {
 		nx = q->next;
+		g->link_queued -= q->len;
 		free(q);
 	}
 	memset(l, 0, sizeof(*l));
@@ -595,7 +603,7 @@ static int link_send(struct gw *g, struct asess *s, unsigned ti,
 	if (l->state == L_READY)
 		return chan_mux_send(g->tz[ti]->m, l->sid, msg, len) == 0 ? 0
 									  : -1;
-	if (l->qn >= LINK_QUEUE_MAX)
+	if (l->qn >= LINK_QUEUE_MAX || g->link_queued + len > LINK_QUEUED_MAX)
 		return -1;
 	q = malloc(sizeof(*q) + len);
 	if (!q)
@@ -609,6 +617,7 @@ static int link_send(struct gw *g, struct asess *s, unsigned ti,
 		l->qh = q;
 	l->qt = q;
 	l->qn++;
+	g->link_queued += len;
 	return 0;
 }
 
@@ -695,6 +704,7 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 	for (q = l->qh; q; q = nx) {
 		nx = q->next;
 		chan_mux_send(t->m, l->sid, q->data, q->len);
+		g->link_queued -= q->len;
 		free(q);
 	}
 	l->qh = l->qt = NULL;
@@ -977,7 +987,8 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		goto out;
 	}
 	lw = limits_check(g, s->az, r, len, &lim);
-	if (!lw && s->inflight >= SESSION_INFLIGHT_MAX)
+	if (!lw && (s->inflight >= SESSION_INFLIGHT_MAX ||
+		    s->az->inflight >= ZONE_INFLIGHT_MAX))
 		lw = "too many requests in flight";
 	if (lw) {
 		audit(g, s->az->z->name, s->id, m->method, tgt, "limit", rule, lw,
