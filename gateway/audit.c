@@ -307,6 +307,20 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	if (n < 0 || (size_t)n >= sizeof(line) - k)
 		return -1;
 	k += (size_t)n;
+	if (r->args) {
+		/* Raw JSON from jansson's dump (valid, one line); arguments
+		 * too long for the line are noted, never cut mid-value. */
+		size_t al = strlen(r->args);
+		if (al + 16 < sizeof(line) - k)
+			n = snprintf(line + k, sizeof(line) - k, ",\"args\":%s",
+				     r->args);
+		else
+			n = snprintf(line + k, sizeof(line) - k,
+				     ",\"args\":\"(%zu bytes, not logged)\"", al);
+		if (n < 0 || (size_t)n >= sizeof(line) - k)
+			return -1;
+		k += (size_t)n;
+	}
 	sha256_hex(line, k, hash);
 	if (buf_add(a, line, k) || buf_add(a, HASH_KEY, strlen(HASH_KEY)) ||
 	    buf_add(a, hash, 64) || buf_add(a, "\"}\n", 3))

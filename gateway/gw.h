@@ -213,6 +213,7 @@ struct gw_audit_rec {
 		*reason; /* reason NULL: left out */
 	size_t bytes_in, bytes_out;
 	int64_t t_policy_us, t_upstream_us, t_total_us;
+	const char *args; /* JSON text of the arguments (audit_args), or NULL */
 };
 /* Appends one record, formatted without building a JSON tree (the hot
  * path). Same chain as gw_audit_append. Returns 0 or -1 (too long). */

@@ -238,6 +238,7 @@ struct preq {
 	char method[40];
 	char *target;
 	char *rule;
+	char *args; /* JSON text, only with audit_args */
 	char audit_id[40];
 	struct gw_limit *lim;
 	unsigned lim_gen;
@@ -300,10 +301,11 @@ static void audit(struct gw *g, const char *zone, const char *session,
 		  const char *method, const char *target, const char *decision,
 		  const char *rule, const char *reason, const char *aid,
 		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
-		  int64_t t_total)
+		  int64_t t_total, const char *args)
 {
 	struct gw_audit_rec r = { aid, zone, session, method, target, decision,
-				  rule, reason, in, out, t_pol, t_up, t_total };
+				  rule, reason, in, out, t_pol, t_up, t_total,
+				  args };
 
 	if (gw_audit_record(g->audit, &r))
 		fprintf(stderr, "gatewayd: audit record too long; dropped\n");
@@ -523,6 +525,7 @@ static void preq_free(struct gw *g, struct preq *p)
 	json_decref(p->aid);
 	free(p->target);
 	free(p->rule);
+	free(p->args);
 	free(p);
 }
 
@@ -538,7 +541,7 @@ static void call_fail(struct gw *g, struct preq *p, int code,
 		    json_pack("{s:s}", "auditId", p->audit_id));
 	audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
 	      p->rule, reason, p->audit_id, p->bytes_in, 0, p->t_policy,
-	      p->t_sent ? now - p->t_sent : 0, now - p->t0);
+	      p->t_sent ? now - p->t_sent : 0, now - p->t0, p->args);
 	gw_metrics_record(g->met, s->az->z->name, p->target, 2, now - p->t0);
 	preq_free(g, p);
 }
@@ -753,7 +756,7 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL, NULL,
-	      aid, 0, 0, 0, 0, 0);
+	      aid, 0, 0, 0, 0, 0, NULL);
 	if (!arr) {
 		reply_error(s, m->id, -32603, "out of memory", NULL);
 		return;
@@ -932,7 +935,7 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	const struct pol_rule *r = NULL;
 	enum pol_decision d = POL_DENY_DEFAULT;
 	const char *why = NULL, *lw;
-	char aid[40], *rule, tgt[300];
+	char aid[40], *rule, tgt[300], *argj = NULL;
 	json_t *empty = NULL, *exists = NULL;
 	struct gw_limit *lim = NULL;
 	struct preq *p;
@@ -941,6 +944,8 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 
 	if (find_target(g, s, m, &x))
 		return;
+	if (g->cfg->audit_args && x.args)
+		argj = json_dumps(x.args, JSON_COMPACT);
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	if (x.t && x.name) {
 		static const int kk[] = { 0, CAT_TOOLS, CAT_RES, 0, CAT_PROMPTS };
@@ -968,7 +973,7 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		 * metrics labels: it is the caller's text. */
 		audit(g, s->az->z->name, s->id, m->method,
 		      exists ? tgt : NULL, "deny", rule, why, aid, len, 0, tp,
-		      0, gw_now_us() - t0);
+		      0, gw_now_us() - t0, argj);
 		gw_metrics_record(g->met, s->az->z->name,
 				  exists ? tgt : "(unknown)", 1, 0);
 		reply_unknown(s, m->id, &x, aid);
@@ -977,7 +982,7 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	if (!x.t->m || !x.t->have_cat) {
 		audit(g, s->az->z->name, s->id, m->method, tgt, "allow", rule,
 		      "tool zone unavailable", aid, len, 0, tp, 0,
-		      gw_now_us() - t0);
+		      gw_now_us() - t0, argj);
 		gw_metrics_record(g->met, s->az->z->name, tgt, 2, 0);
 		snprintf(tgt, sizeof(tgt), "tool zone %s is unavailable",
 			 x.t->z->name);
@@ -992,7 +997,7 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		lw = "too many requests in flight";
 	if (lw) {
 		audit(g, s->az->z->name, s->id, m->method, tgt, "limit", rule, lw,
-		      aid, len, 0, tp, 0, gw_now_us() - t0);
+		      aid, len, 0, tp, 0, gw_now_us() - t0, argj);
 		gw_metrics_record(g->met, s->az->z->name, tgt, 1, 0);
 		reply_error(s, m->id, GW_ERR_GATEWAY, lw,
 			    json_pack("{s:s,s:s}", "auditId", aid, "limit", lw));
@@ -1011,6 +1016,8 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	p->target = strdup(tgt);
 	p->rule = rule;
 	rule = NULL;
+	p->args = argj;
+	argj = NULL;
 	p->lim = r->concurrency ? lim : NULL;
 	p->lim_gen = g->lim_gen;
 	p->bytes_in = len;
@@ -1035,6 +1042,7 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	free(up);
 out:
 	free(rule);
+	free(argj);
 	json_decref(empty);
 }
 
@@ -1058,7 +1066,7 @@ static void do_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
 		audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
 		      p->rule, "cancelled by the client", p->audit_id,
 		      p->bytes_in, 0, p->t_policy, gw_now_us() - p->t_sent,
-		      gw_now_us() - p->t0);
+		      gw_now_us() - p->t0, p->args);
 		preq_free(g, p);
 		return;
 	}
@@ -1165,7 +1173,7 @@ static void sess_end(struct gw *g, struct asess *s)
 			audit(g, s->az->z->name, s->id, p->method, p->target,
 			      "allow", p->rule, "session ended", p->audit_id,
 			      p->bytes_in, 0, p->t_policy, 0,
-			      gw_now_us() - p->t0);
+			      gw_now_us() - p->t0, p->args);
 		preq_free(g, p);
 	}
 	for (r = s->sreqs; r; r = rn) {
@@ -1326,7 +1334,7 @@ static void quarantine_check(struct tzone *t)
 		gw_audit_new_id(g->audit, aid, sizeof(aid));
 		audit(g, t->z->name, "-", "pin/check", t->z->name, "quarantine",
 		      NULL, "tool definitions differ from the pinned hash", aid,
-		      0, 0, 0, 0, 0);
+		      0, 0, 0, 0, 0, NULL);
 		fprintf(stderr, "gatewayd: tool zone %s QUARANTINED: its tool "
 			"definitions changed (pinned %.12s, now %.12s)\n",
 			t->z->name, pin, t->hash);
@@ -1434,7 +1442,7 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	audit(g, ls->az->z->name, ls->id, p->method, p->target, "allow",
 	      p->rule, m->kind == JR_ERROR ? "upstream error" : NULL,
 	      p->audit_id, p->bytes_in, len, p->t_policy, now - p->t_sent,
-	      now - p->t0);
+	      now - p->t0, p->args);
 	gw_metrics_record(g->met, ls->az->z->name, p->target,
 			  m->kind == JR_ERROR ||
 				  json_is_true(json_object_get(
@@ -1568,7 +1576,7 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 			  ? 2 : 0;
 	audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
 	      p->rule, is_err ? "upstream error" : NULL, p->audit_id,
-	      p->bytes_in, len, p->t_policy, now - p->t_sent, now - p->t0);
+	      p->bytes_in, len, p->t_policy, now - p->t_sent, now - p->t0, p->args);
 	gw_metrics_record(g->met, s->az->z->name, p->target, outcome,
 			  now - p->t0);
 	preq_free(g, p);
@@ -1988,7 +1996,7 @@ int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
 		return -1;
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	audit(g, name, "-", pin ? "pin" : "unpin", name, "admin", NULL, NULL,
-	      aid, 0, 0, 0, 0, 0);
+	      aid, 0, 0, 0, 0, 0, NULL);
 	if (t->have_cat) {
 		int was = t->quarantined;
 		quarantine_check(t);

@@ -5,10 +5,12 @@
 # must carry its request's id and the sum of the numbers that session and
 # zone sent (gw_load --verify), so a lost, duplicated or misrouted response
 # fails the test; and the flood must not starve a or b.
-# Env: GATEWAYD, MCPD, GW_LOAD (binaries); LOAD_SECONDS (default 4).
+# Also: audit_args puts arguments into call records, and the chain of
+# the whole run verifies.
+# Env: GATEWAYD, GATEWAYCTL, MCPD, GW_LOAD (binaries); LOAD_SECONDS (default 4).
 set -u
-for b in "${GATEWAYD:-}" "${MCPD:-}" "${GW_LOAD:-}"; do
-	[ -x "$b" ] || { echo "load.sh: GATEWAYD, MCPD, GW_LOAD required" >&2; exit 2; }
+for b in "${GATEWAYD:-}" "${GATEWAYCTL:-}" "${MCPD:-}" "${GW_LOAD:-}"; do
+	[ -x "$b" ] || { echo "load.sh: GATEWAYD, GATEWAYCTL, MCPD, GW_LOAD required" >&2; exit 2; }
 done
 secs=${LOAD_SECONDS:-4}
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwload.XXXXXX") || exit 2
@@ -26,7 +28,8 @@ cat > "$work/gw.json" <<JSON
     "agent-c": { "domid": 43, "role": "agent", "chan": "sim:43:agent-c" },
     "t1": { "domid": 51, "role": "tool", "chan": "sim:51:t1" },
     "t2": { "domid": 52, "role": "tool", "chan": "sim:52:t2" } },
-  "policy": "load.policy", "audit_log": "audit.log", "admin_socket": "gw.sock" }
+  "policy": "load.policy", "audit_log": "audit.log", "admin_socket": "gw.sock",
+  "audit_args": true }
 JSON
 cat > "$work/load.policy" <<POL
 agent-a  t1.test_structured_output  allow
@@ -72,5 +75,8 @@ grep -q "requests=0 " "$work/deny.out" || grep -q "errors=[1-9]" "$work/deny.out
 	echo "FAIL: agent-b reached t1: $(cat "$work/deny.out")"; fail=1; }
 kill -0 "$gpid" 2>/dev/null || { echo "FAIL: gatewayd died"; tail "$work/gw.log"; fail=1; }
 echo "gatewayd RSS after load: $(awk '/^VmRSS/ {print $2, $3}' /proc/$gpid/status)"
-[ $fail -eq 0 ] && echo "load: ok" 
+# audit_args is on here: call records carry their arguments
+grep -q '"args":{"a":10' "$work/audit.log" || { echo "FAIL: no args in the audit log"; fail=1; }
+"$GATEWAYCTL" --config "$work/gw.json" audit verify || fail=1
+[ $fail -eq 0 ] && echo "load: ok"
 exit $fail
