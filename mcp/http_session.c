@@ -280,6 +280,10 @@ struct hsess *http_session_get(struct mcp_http *h, const char *id)
 	for (s = h->table[bucket_of(id)]; s; s = s->next)
 		if (strcmp(s->id, id) == 0)
 			break;
+	/* Expired but not yet reaped by the janitor: already gone. */
+	if (s && s->refs == 1 &&
+	    now_s() - s->last_active > (time_t)h->cfg.session_timeout)
+		s = NULL;
 	if (s) {
 		s->refs++;
 		s->last_active = now_s();

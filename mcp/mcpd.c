@@ -15,9 +15,7 @@
 #ifdef ZG_HAVE_FIXTURES
 #include "conformance.h"
 #endif
-#ifdef ZG_HAVE_RAG
-#include "zonegate/rag.h"
-#endif
+#include "toolset.h"
 #ifdef ZG_HAVE_CHAN_MCP
 #include "zonegate/chan_mcp.h"
 #endif
@@ -287,6 +285,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+/* The RAG tool set is a module (rag/CMakeLists.txt): only an mcpd that
+ * serves a store maps SQLite, OpenBLAS and libcurl. */
+static int load_rag(mcp_server *srv, const struct opts *o, char *err,
+		    size_t errlen)
+{
+	int (*reg)(mcp_server *, const char *, int, char *, size_t);
+
+	*(void **)&reg = mcpd_toolset_symbol("zg_rag_toolset",
+					     "rag_tools_register", err, errlen);
+	if (!reg)
+		return -1;
+	return reg(srv, o->rag_db, o->rag_write, err, errlen);
+}
+
 static int register_tools(mcp_server *srv, const struct opts *o)
 {
 	char err[256];
@@ -303,17 +315,8 @@ static int register_tools(mcp_server *srv, const struct opts *o)
 		goto fail;
 #endif
 	}
-	if (o->rag_db) {
-#ifdef ZG_HAVE_RAG
-		if (rag_tools_register(srv, o->rag_db, o->rag_write, err,
-				       sizeof(err)) != 0)
-			goto fail;
-#else
-		snprintf(err, sizeof(err), "this mcpd was built without the "
-			 "RAG store");
+	if (o->rag_db && load_rag(srv, o, err, sizeof(err)) != 0)
 		goto fail;
-#endif
-	}
 	return 0;
 fail:
 	fprintf(stderr, "mcpd: %s\n", err);

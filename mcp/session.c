@@ -535,7 +535,11 @@ void mcp_server_broadcast(mcp_server *srv, const char *method,
 		return;
 	pthread_mutex_lock(&srv->sessions_mu);
 	for (mcp_session *s = srv->sessions; s; s = s->next) {
-		if (s->state == SESS_NEW || s->closing)
+		int live;
+		pthread_mutex_lock(&s->mu);
+		live = s->state != SESS_NEW && !s->closing;
+		pthread_mutex_unlock(&s->mu);
+		if (!live)
 			continue;
 		if (only_if_subscribed_uri &&
 		    !mcp_session_subscribed(s, only_if_subscribed_uri))

@@ -174,6 +174,7 @@ static void drain_out(struct chan_mcp_server *s)
 {
 	struct outmsg *o, *n;
 	uint64_t v;
+	int rc;
 
 	if (read(s->evfd, &v, sizeof(v)) < 0) {
 		/* nothing pending */
@@ -185,12 +186,13 @@ static void drain_out(struct chan_mcp_server *s)
 	pthread_mutex_unlock(&s->lock);
 	for (; o; o = n) {
 		n = o->next;
-		if (chan_mux_send(s->m, o->sid, o->data, o->len) ==
-		    CHAN_MUX_EFULL) {
-			chan_mux_reset_stream(s->m, o->sid, CHAN_E_OVERFLOW,
-					      "peer not reading");
+		rc = chan_mux_send(s->m, o->sid, o->data, o->len);
+		/* a stream already gone is fine; anything else ends it, so
+		 * that its client is not left waiting for a lost message */
+		if (rc != 0 && chan_mux_reset_stream(s->m, o->sid,
+				CHAN_E_OVERFLOW, rc == CHAN_MUX_EFULL
+				? "peer not reading" : "message too large") == 0)
 			retire(s, o->sid);
-		}
 		free(o);
 	}
 }

@@ -249,6 +249,8 @@ static void sim_drain(struct sim *s)
 
 	while (s->conn >= 0) {
 		r = recv(s->conn, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r > 0 && (size_t)r < sizeof(buf))
+			return; /* drained; a later byte makes the fd ready */
 		if (r > 0)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
@@ -437,6 +439,32 @@ static int sim_sockaddr(chan *c, struct sockaddr_un *sa, char *err,
 	return 0;
 }
 
+/* The directory holding the socket decides who can be a zone's peer:
+ * refuse one that others can write to (they could replace the socket),
+ * and, for a server, one owned by another user. */
+static int sim_dir_safe(const char *sockpath, int server, char *err,
+			size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	struct stat st;
+
+	memcpy(dir, sockpath, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	if (lstat(dir, &st) < 0)
+		return chan_seterr(err, errlen, "%s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || (st.st_mode & 022) ||
+	    (server && st.st_uid != geteuid()))
+		return chan_seterr(err, errlen, "%s: unsafe rendezvous "
+				   "directory (must be a directory%s, not "
+				   "writable by group or others)", dir,
+				   server ? " owned by this user" : "");
+	return 0;
+}
+
 /* Binds the listening socket, replacing a stale socket file but never a
  * live server's. */
 static int sim_listen(chan *c, struct sockaddr_un *sa, char *err,
@@ -448,6 +476,8 @@ static int sim_listen(chan *c, struct sockaddr_un *sa, char *err,
 	if (mkdirs(sa->sun_path) < 0)
 		return chan_seterr(err, errlen, "cannot create %s: %s",
 				   sa->sun_path, strerror(errno));
+	if (sim_dir_safe(sa->sun_path, 1, err, errlen) < 0)
+		return -1;
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe >= 0 &&
 	    connect(probe, (struct sockaddr *)sa, sizeof(*sa)) == 0) {
@@ -588,6 +618,9 @@ static int sim_client_open(chan *c, const struct chan_opts *o, char *err,
 	int rc, wait;
 
 	if (sim_sockaddr(c, &sa, err, errlen) < 0)
+		return -1;
+	if (access(sa.sun_path, F_OK) == 0 &&
+	    sim_dir_safe(sa.sun_path, 0, err, errlen) < 0)
 		return -1;
 	for (;;) {
 		wait = (int)(deadline - now_ms());

@@ -152,29 +152,31 @@ static int xen_refresh(chan *c)
 static ssize_t xen_read(chan *c, void *buf, size_t len)
 {
 	struct xen *x = X(c);
-	int n;
+	int n, ready;
 
 	if (!x->v)
 		return -1;
-	if (len > (size_t)1 << 30)
-		len = (size_t)1 << 30;
+	ready = libxenvchan_data_ready(x->v);
+	if (ready <= 0) /* what the peer wrote before closing comes first */
+		return xen_refresh(c) == CHAN_CLOSED ? -1 : 0;
+	if (len > (size_t)ready)
+		len = (size_t)ready;
 	n = libxenvchan_read(x->v, buf, len);
-	if (n < 0)
-		return -1;
-	if (n == 0 && xen_refresh(c) == CHAN_CLOSED)
-		return -1;
-	return n;
+	return n < 0 ? -1 : n;
 }
 
 static ssize_t xen_write(chan *c, const void *buf, size_t len)
 {
 	struct xen *x = X(c);
-	int n;
+	int n, space;
 
 	if (!x->v || xen_refresh(c) == CHAN_CLOSED)
 		return -1;
-	if (len > (size_t)1 << 30)
-		len = (size_t)1 << 30;
+	space = libxenvchan_buffer_space(x->v);
+	if (space <= 0)
+		return 0;
+	if (len > (size_t)space) /* stay within the ring: never block */
+		len = (size_t)space;
 	n = libxenvchan_write(x->v, buf, len);
 	return n < 0 ? -1 : n;
 }

@@ -695,7 +695,8 @@ int chan_mux_timeout_ms(chan_mux *m)
 
 	if (m->more_input || m->write_failed)
 		return 0;
-	if (m->o.ping_interval_ms <= 0 || m->state == M_DEAD)
+	if (m->o.ping_interval_ms <= 0 || m->state == M_DEAD ||
+	    chan_state(m->c) != CHAN_OPEN) /* no clock without a peer */
 		return -1;
 	left = m->last_rx + (long)m->o.ping_interval_ms *
 				    (m->ping_out || m->state != M_UP ? 3 : 1) -

@@ -32,7 +32,7 @@ struct relay {
 	chan_mux *m;
 	struct relay_http *http;
 	uint32_t sid; /* the stdio stream, 0 without stdio */
-	int stdin_open, skipping, done, rc;
+	int stdin_open, close_pending, skipping, done, rc;
 	char *in;
 	size_t inlen, incap;
 	char *out;
@@ -68,7 +68,8 @@ static void usage(FILE *f)
 		"  --connect-timeout MS    wait this long for the channel "
 		"(default 10000)\n"
 		"  --max-message BYTES     largest message (default 4194304)\n"
-		"  -h, --help              show this help\n");
+		"  -h, --help              show this help\n"
+		"  -V, --version           show the version\n");
 }
 
 static int parse_num(const char *opt, const char *s, long min, long max,
@@ -98,12 +99,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "max-message", required_argument, NULL, O_MAXMSG },
 		{ "ready-file", required_argument, NULL, O_READY },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hV", lo, NULL)) != -1) {
 		switch (c) {
 		case O_CHAN: o->chan = optarg; break;
 		case O_HTTP: o->http = optarg; break;
@@ -122,6 +124,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->max_message = (size_t)v;
 			break;
 		case 'h': usage(stdout); return 1;
+		case 'V':
+			printf("zonegate-relay (zonegate) %s\n", ZG_VERSION);
+			return 1;
 		default: usage(stderr); return -1;
 		}
 	}
@@ -197,16 +202,18 @@ static int send_lines(struct relay *r)
 		len = (size_t)(nl - (r->in + used));
 		if (len && r->in[used + len - 1] == '\r')
 			len--;
-		if (len && chan_mux_send(r->m, r->sid, r->in + used, len) ==
-				   CHAN_MUX_EFULL) {
-			rc = 1;
+		rc = len ? chan_mux_send(r->m, r->sid, r->in + used, len) : 0;
+		if (rc == CHAN_MUX_EFULL)
 			break;
-		}
+		if (rc != 0)
+			fprintf(stderr, "zonegate-relay: message of %zu bytes "
+				"not sent (over the peer's limit?)\n", len);
+		rc = 0;
 		used = (size_t)(nl - r->in) + 1;
 	}
 	memmove(r->in, r->in + used, r->inlen - used);
 	r->inlen -= used;
-	return rc;
+	return rc == CHAN_MUX_EFULL;
 }
 
 static void read_stdin(struct relay *r)
@@ -215,9 +222,12 @@ static void read_stdin(struct relay *r)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (n <= 0) { /* EOF: a last unterminated line still counts */
 		r->stdin_open = 0;
-		chan_mux_close_stream(r->m, r->sid);
+		r->close_pending = 1;
+		if (r->inlen && !r->skipping && r->inlen < r->incap)
+			r->in[r->inlen++] = '\n';
+		send_lines(r);
 		return;
 	}
 	r->inlen += (size_t)n;
@@ -312,6 +322,10 @@ static void loop(struct relay *r)
 			read_stdin(r);
 		else if (r->sid && r->inlen)
 			send_lines(r);
+		if (r->close_pending && r->sid && !r->inlen) {
+			chan_mux_close_stream(r->m, r->sid);
+			r->close_pending = 0;
+		}
 		if (r->http)
 			relay_http_pump(r->http, r->m);
 		if (chan_mux_process(r->m) < 0)

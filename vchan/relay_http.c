@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define MAX_SESSIONS 64
+#define IDLE_SECONDS 1800 /* a session unused this long is ended */
 
 struct hmsg {
 	struct hmsg *next;
@@ -47,6 +48,7 @@ struct hsess {
 	uint32_t sid;
 	int dead, closed; /* dead: no more traffic; closed: CLOSE queued */
 	struct hreq *reqs;
+	time_t used;
 };
 
 enum { W_OPEN, W_SEND, W_CLOSE };
@@ -140,7 +142,29 @@ static void kill_session(struct hsess *s)
 		q->done = 1;
 }
 
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* ---- poll thread side ---------------------------------------------- */
+
+/* Clients that never DELETE their sessions must not fill the table:
+ * idle ones end (caller locks). */
+static void expire_idle(struct relay_http *h)
+{
+	time_t now = mono_s();
+
+	for (struct hsess *s = h->sessions; s; s = s->next) {
+		if (!s->dead && !s->reqs && now - s->used > IDLE_SECONDS) {
+			kill_session(s);
+			push_work(h, W_CLOSE, s, NULL, NULL, 0);
+		}
+	}
+}
 
 void relay_http_pump(struct relay_http *h, chan_mux *m)
 {
@@ -151,6 +175,7 @@ void relay_http_pump(struct relay_http *h, chan_mux *m)
 		/* nothing queued */
 	}
 	pthread_mutex_lock(&h->lock);
+	expire_idle(h);
 	w = h->wq;
 	h->wq = h->wq_tail = NULL;
 	for (; w; w = n) {
@@ -379,9 +404,12 @@ static struct hsess *session_for(struct relay_http *h, const char *sid_hdr,
 	struct hsess *s;
 
 	if (sid_hdr) {
-		for (s = h->sessions; s; s = s->next)
-			if (strcmp(s->id, sid_hdr) == 0 && !s->dead)
+		for (s = h->sessions; s; s = s->next) {
+			if (strcmp(s->id, sid_hdr) == 0 && !s->dead) {
+				s->used = mono_s();
 				return s;
+			}
+		}
 		*status = MHD_HTTP_NOT_FOUND;
 		return NULL;
 	}
@@ -397,6 +425,7 @@ static struct hsess *session_for(struct relay_http *h, const char *sid_hdr,
 		free(s);
 		return NULL;
 	}
+	s->used = mono_s();
 	s->next = h->sessions;
 	h->sessions = s;
 	h->nsess++;

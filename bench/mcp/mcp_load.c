@@ -51,6 +51,7 @@ struct stats {
 	double *lat; /* microseconds */
 	size_t n, cap;
 	unsigned long long errors;
+	unsigned long long total; /* good calls, warm-up included */
 };
 
 static double now_s(void)
@@ -361,6 +362,7 @@ static int on_response(struct conn *c, int status, const char *body,
 			st->errors++;
 			return 0;
 		}
+		st->total++;
 		if (record)
 			return stats_add(st, (now_s() - c->t_sent) * 1e6);
 		return 0;
@@ -413,6 +415,29 @@ static int on_readable(struct conn *c, const struct target *t,
 	}
 }
 
+/* Ends a session with DELETE on a fresh connection, so that runs do not
+ * leave sessions behind on the server. Best effort. */
+static void end_session(const struct target *t, const char *sid)
+{
+	char req[512], buf[512];
+	int fd, n;
+
+	n = snprintf(req, sizeof req,
+		     "DELETE %s HTTP/1.1\r\nHost: %s:%d\r\nMcp-Session-Id: %s\r\n"
+		     "MCP-Protocol-Version: 2025-11-25\r\nConnection: close\r\n"
+		     "\r\n",
+		     t->path, t->host, t->port, sid);
+	if (n < 0 || (size_t)n >= sizeof req)
+		return;
+	fd = dial(t);
+	if (fd < 0)
+		return;
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n)
+		while (recv(fd, buf, sizeof buf, 0) > 0)
+			;
+	close(fd);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -434,7 +459,7 @@ static int run_load(const struct target *t, int nconns, double warmup,
 		    double duration)
 {
 	struct conn *cs = calloc((size_t)nconns, sizeof *cs);
-	struct stats st = { NULL, 0, 0, 0 };
+	struct stats st = { NULL, 0, 0, 0, 0 };
 	struct epoll_event ev, evs[64];
 	double t0, tmeasure, tend;
 	int ep, i, failed = 0, live = nconns;
@@ -490,14 +515,16 @@ static int run_load(const struct target *t, int nconns, double warmup,
 	for (i = 0; i < nconns; i++) {
 		if (cs[i].fd >= 0)
 			close(cs[i].fd);
+		if (cs[i].sid[0])
+			end_session(t, cs[i].sid);
 		free(cs[i].buf);
 	}
 	close(ep);
 	free(cs);
 	qsort(st.lat, st.n, sizeof *st.lat, cmp_double);
-	printf("conns=%d requests=%zu errors=%llu failed_conns=%d seconds=%.2f "
-	       "rps=%.1f p50_us=%.1f p99_us=%.1f\n",
-	       nconns, st.n, st.errors, failed, duration,
+	printf("conns=%d requests=%zu total=%llu errors=%llu failed_conns=%d "
+	       "seconds=%.2f rps=%.1f p50_us=%.1f p99_us=%.1f\n",
+	       nconns, st.n, st.total, st.errors, failed, duration,
 	       (double)st.n / duration, percentile(&st, 0.50),
 	       percentile(&st, 0.99));
 	free(st.lat);

@@ -5,10 +5,14 @@
 # latency at several concurrency levels, idle RSS and start-up time (until
 # the first successful initialize). Prints a markdown table with ratios.
 #
+# Servers are measured interleaved (every round runs each server at each
+# level back to back) and each figure is the median over the rounds, so
+# background load on a shared machine hits both sides alike.
+#
 # usage: bench/mcp/run.sh [BUILD_DIR]          (default: ./build)
-# env:   CONCURRENCY="1 8 32 64"  DURATION=5 (s per level)  WARMUP=1 (s)
-#        SDK_MODE=json|sse|both (default json)  PIN=1|0 (default 1 when
-#        there are >= 2 CPUs: server on CPU 0, load generator on CPU 1)
+# env:   CONCURRENCY="1 8 32 64"  DURATION=3 (s per run)  WARMUP=1 (s)
+#        ROUNDS=3  SDK_MODE=json|sse|both (default json)
+#        PIN=0|1 (1: servers share CPU 0, load generator on CPU 1)
 #        MCPD, MCP_LOAD, NODE override the binaries.
 set -eu
 
@@ -19,37 +23,56 @@ mcpd=${MCPD:-$build/bin/mcpd}
 load=${MCP_LOAD:-$build/bin/mcp_load}
 node=${NODE:-$root/test/node/node_modules/.bin/node}
 conc=${CONCURRENCY:-1 8 32 64}
-dur=${DURATION:-5}
+dur=${DURATION:-3}
 warm=${WARMUP:-1}
+rounds=${ROUNDS:-3}
 sdk_mode=${SDK_MODE:-json}
 ncpu=$(nproc 2>/dev/null || echo 1)
-pin=${PIN:-$([ "$ncpu" -ge 2 ] && echo 1 || echo 0)}
+pin=${PIN:-0}
 
 for f in "$mcpd" "$load" "$node"; do
 	[ -x "$f" ] || { echo "run.sh: missing $f (build first)" >&2; exit 2; }
 done
-if [ "$pin" = 1 ] && ! command -v taskset >/dev/null 2>&1; then
-	pin=0
-fi
 srv_pin=""
 load_pin=""
-if [ "$pin" = 1 ]; then
+if [ "$pin" = 1 ] && [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
 	srv_pin="taskset -c 0"
 	load_pin="taskset -c 1"
+else
+	pin=0
 fi
 
+names=mcpd
+case $sdk_mode in
+both) names="$names sdk_json sdk_sse" ;;
+sse) names="$names sdk_sse" ;;
+*) names="$names sdk_json" ;;
+esac
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-bench.XXXXXX")
-spid=
+pids=""
+url=""
+pid=""
 cleanup() {
-	[ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
+	for p in $pids; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $pids; do
+		wait "$p" 2>/dev/null || true
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
+pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+record() { echo "$1 $2 $3" >>"$work/results"; }
 
 # start_server NAME PORT: starts one server in the background (pinned if
 # asked); $! is the server process itself (taskset execs it).
@@ -71,69 +94,108 @@ start_server() {
 			>/dev/null 2>"$work/$1.log" &
 		;;
 	esac
-	spid=$!
-}
-
-# bench_one NAME: starts the server on a free port, measures start-up, idle
-# RSS, then every concurrency level; appends "NAME key value" lines.
-bench_one() {
-	name=$1
-	port=$($load --free-port)
-	url="http://127.0.0.1:$port/mcp"
-	t0=$(date +%s%N)
-	start_server "$name" "$port"
-	startup=$($load --wait-init "$url" --since "$t0" --timeout 30 | field startup_ms)
-	sleep 1
-	echo "$name startup_ms $startup" >>"$work/results"
-	echo "$name idle_rss_kb $(rss_kb "$spid")" >>"$work/results"
-	for c in $conc; do
-		# shellcheck disable=SC2086
-		line=$($load_pin "$load" --url "$url" -c "$c" -d "$dur" -w "$warm") || {
-			echo "run.sh: $name failed at concurrency $c: $line" >&2
-			cat "$work/$name.log" >&2
-			exit 1
-		}
-		echo "  $name c=$c: $line" >&2
-		for k in rps p50_us p99_us errors; do
-			echo "$name ${k}_$c $(echo "$line" | field "$k")" >>"$work/results"
-		done
-	done
-	echo "$name peak_rss_kb $(hwm_kb "$spid")" >>"$work/results"
-	kill "$spid"
-	wait "$spid" 2>/dev/null || true
-	spid=
+	pids="$pids $!"
+	eval "pid_$1=\$!"
 }
 
 : >"$work/results"
-echo "bench/mcp: $(uname -srm), $ncpu CPU(s), pin=$pin, ${dur}s per level after ${warm}s warm-up" >&2
-echo "bench/mcp: mcpd ..." >&2
-bench_one mcpd
-modes=$sdk_mode
-[ "$sdk_mode" = both ] && modes="json sse"
-for m in $modes; do
-	echo "bench/mcp: sdk ($m) ..." >&2
-	bench_one "sdk_$m"
+echo "bench/mcp: $(uname -srm), $ncpu CPU(s), pin=$pin, $rounds round(s) of ${dur}s per level after ${warm}s warm-up" >&2
+
+# Start-up and idle RSS, one server at a time on an otherwise idle box.
+for n in $names; do
+	port=$($load --free-port)
+	eval "url_$n=http://127.0.0.1:$port/mcp"
+	t0=$(date +%s%N)
+	start_server "$n" "$port"
+	eval "url=\$url_$n"
+	s=$($load --wait-init "$url" --since "$t0" --timeout 30 | field startup_ms)
+	record "$n" startup_ms "$s"
+	sleep 1
+	eval "pid=\$pid_$n"
+	record "$n" idle_rss_kb "$(rss_kb "$pid")"
+	record "$n" idle_anon_kb "$(anon_kb "$pid")"
+	record "$n" idle_pss_kb "$(pss_kb "$pid")"
+	echo "  $n: start-up ${s} ms, idle RSS $(rss_kb "$pid") kB" >&2
 done
 
-get() { awk -v n="$1" -v k="$2" '$1 == n && $2 == k { print $3 }' "$work/results"; }
+# Throughput and latency, interleaved.
+r=1
+while [ "$r" -le "$rounds" ]; do
+	for c in $conc; do
+		for n in $names; do
+			eval "url=\$url_$n"
+			eval "pid=\$pid_$n"
+			t_a=$(cpu_ticks "$pid")
+			# shellcheck disable=SC2086
+			line=$($load_pin "$load" --url "$url" -c "$c" -d "$dur" -w "$warm") || {
+				echo "run.sh: $n failed at concurrency $c: $line" >&2
+				cat "$work/$n.log" >&2
+				exit 1
+			}
+			echo "  round $r $n c=$c: $line" >&2
+			t_b=$(cpu_ticks "$pid")
+			for k in rps p50_us p99_us errors; do
+				record "$n" "${k}_$c" "$(echo "$line" | field "$k")"
+			done
+			# Server CPU time per call (warm-up calls included on both sides).
+			record "$n" "cpu_us_$c" "$(awk -v t=$((t_b - t_a)) -v hz="$hz" \
+				-v n="$(echo "$line" | field total)" \
+				'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print 0 }')"
+		done
+	done
+	r=$((r + 1))
+done
+for n in $names; do
+	eval "pid=\$pid_$n"
+	record "$n" peak_rss_kb "$(hwm_kb "$pid")"
+done
+
+# The median of all values recorded for (name, key); sums for errors.
+get() {
+	awk -v n="$1" -v k="$2" '$1 == n && $2 == k { print $3 }' "$work/results" |
+		sort -g | awk -v k="$2" '
+			{ v[NR] = $1; s += $1 }
+			END {
+				if (NR == 0) { print "n/a"; exit }
+				if (k ~ /^errors/) { print s; exit }
+				print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			}'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+kr() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 
-for m in $modes; do
-	s="sdk_$m"
+for s in $names; do
+	[ "$s" = mcpd ] && continue
 	echo
-	echo "### mcpd vs TypeScript SDK ($m responses)"
+	echo "### mcpd vs TypeScript SDK ($s)"
 	echo
 	echo "| concurrency | mcpd req/s | SDK req/s | throughput ratio | mcpd p50 ms | SDK p50 ms | p50 ratio | mcpd p99 ms | SDK p99 ms | errors (mcpd/SDK) |"
 	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for c in $conc; do
-		echo "| $c | $(get mcpd "rps_$c") | $(get "$s" "rps_$c") | $(ratio "$(get mcpd "rps_$c")" "$(get "$s" "rps_$c")")x | $(ms "$(get mcpd "p50_us_$c")") | $(ms "$(get "$s" "p50_us_$c")") | $(ratio "$(get mcpd "p50_us_$c")" "$(get "$s" "p50_us_$c")") | $(ms "$(get mcpd "p99_us_$c")") | $(ms "$(get "$s" "p99_us_$c")") | $(get mcpd "errors_$c")/$(get "$s" "errors_$c") |"
+		a=$(get mcpd "rps_$c")
+		b=$(get "$s" "rps_$c")
+		p=$(get mcpd "p50_us_$c")
+		q=$(get "$s" "p50_us_$c")
+		echo "| $c | $(kr "$a") | $(kr "$b") | $(ratio "$a" "$b")x | $(ms "$p") | $(ms "$q") | $(ratio "$p" "$q") | $(ms "$(get mcpd "p99_us_$c")") | $(ms "$(get "$s" "p99_us_$c")") | $(get mcpd "errors_$c")/$(get "$s" "errors_$c") |"
+	done
+	echo
+	echo "Server CPU time per call (user + system, µs; lower is better):"
+	echo
+	echo "| concurrency | mcpd | SDK | SDK / mcpd |"
+	echo "| ---: | ---: | ---: | ---: |"
+	for c in $conc; do
+		a=$(get mcpd "cpu_us_$c")
+		b=$(get "$s" "cpu_us_$c")
+		echo "| $c | $a | $b | $(ratio "$b" "$a")x |"
 	done
 	echo
 	echo "| | mcpd | SDK | ratio |"
 	echo "| --- | ---: | ---: | ---: |"
 	echo "| start-up to first initialize (ms) | $(get mcpd startup_ms) | $(get "$s" startup_ms) | $(ratio "$(get mcpd startup_ms)" "$(get "$s" startup_ms)") |"
 	echo "| idle RSS (MB) | $(mb "$(get mcpd idle_rss_kb)") | $(mb "$(get "$s" idle_rss_kb)") | $(ratio "$(get mcpd idle_rss_kb)" "$(get "$s" idle_rss_kb)") |"
-	echo "| peak RSS after load (MB) | $(mb "$(get mcpd peak_rss_kb)") | $(mb "$(get "$s" peak_rss_kb)") | $(ratio "$(get mcpd peak_rss_kb)" "$(get "$s" peak_rss_kb)") |"
+	echo "| idle RSS, anonymous only (MB) | $(mb "$(get mcpd idle_anon_kb)") | $(mb "$(get "$s" idle_anon_kb)") | $(ratio "$(get mcpd idle_anon_kb)" "$(get "$s" idle_anon_kb)") |"
+	echo "| idle PSS (MB) | $(mb "$(get mcpd idle_pss_kb)") | $(mb "$(get "$s" idle_pss_kb)") | $(ratio "$(get mcpd idle_pss_kb)" "$(get "$s" idle_pss_kb)") |"
+	echo "| peak RSS, whole run (MB) | $(mb "$(get mcpd peak_rss_kb)") | $(mb "$(get "$s" peak_rss_kb)") | $(ratio "$(get mcpd peak_rss_kb)" "$(get "$s" peak_rss_kb)") |"
 done

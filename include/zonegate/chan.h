@@ -28,7 +28,7 @@ enum chan_state {
 #define CHAN_PATH_MAX 200
 #define CHAN_RING_MIN 1024u
 #define CHAN_RING_MAX (16u << 20)
-#define CHAN_RING_DEFAULT (64u << 10)
+#define CHAN_RING_DEFAULT (128u << 10)
 
 /* A parsed address, "BACKEND:DOMID:PATH" (grammar in docs/protocol.md). */
 struct chan_addr {

@@ -13,6 +13,10 @@
 extern "C" {
 #endif
 
+/* The API is exported from mcpd for the tool set modules it loads (the
+ * rest of the code is built with hidden visibility). */
+#pragma GCC visibility push(default)
+
 /* Protocol revisions this server speaks, newest first. */
 #define MCP_PROTOCOL_LATEST "2025-11-25"
 
@@ -268,6 +272,8 @@ int mcp_session_initialized(const mcp_session *s);
 
 /* The negotiated protocol version, or NULL before initialize. */
 const char *mcp_session_protocol_version(const mcp_session *s);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -34,9 +34,7 @@ describe('hostile HTTP input', () => {
     sid = await rawSession(srv.url);
   });
   after(async () => {
-    const ex = await srv?.stop();
-    assert.ok(ex && (ex.code === 0 || ex.sig === 'SIGTERM'),
-      `mcpd exit ${JSON.stringify(ex)}: ${srv?.stderr()}`);
+    await srv?.stop(); // throws unless mcpd exits cleanly
   });
 
   test('invalid JSON is a -32700 parse error', async () => {
@@ -169,11 +167,90 @@ describe('hostile HTTP input', () => {
     assert.equal(r.status, 200);
   });
 
+  test('deep nesting, bad UTF-8 and odd ids are errors, not crashes', async () => {
+    const deep = `${'['.repeat(20000)}${']'.repeat(20000)}`;
+    const d = await post(srv.url, `{"jsonrpc":"2.0","id":1,"method":"ping","params":${deep}}`,
+      { session: sid, raw: true });
+    assert.ok(d.status >= 400 || d.json?.error, `deep: ${d.status}`);
+    const utf = await post(srv.url, Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
+      { session: sid, raw: true });
+    assert.ok(utf.status >= 400 || utf.json?.error, `utf8: ${utf.status}`);
+    const oid = await post(srv.url, { jsonrpc: '2.0', id: { x: 1 }, method: 'ping' }, { session: sid });
+    assert.ok(oid.status >= 400 || oid.json?.error?.code === -32600, `object id: ${oid.status} ${oid.text}`);
+    const nover = await post(srv.url, { id: 3, method: 'ping' }, { session: sid });
+    assert.ok(nover.status >= 400 || nover.json?.error?.code === -32600, `no jsonrpc: ${nover.text}`);
+  });
+
+  test('a huge header block is refused', async () => {
+    let status;
+    try {
+      const r = await rawRequest(srv.url, { body: '{}', headers: {
+        'Content-Type': 'application/json', 'X-Big': 'a'.repeat(256 * 1024) } });
+      status = r.status;
+    } catch (e) {
+      status = e.code; // closing the connection is an acceptable refusal
+    }
+    assert.ok((typeof status === 'number' && status >= 400) || typeof status === 'string',
+      `status ${status}`);
+  });
+
+  test('GET resume with a bogus Last-Event-ID is handled', async () => {
+    const ac = new AbortController();
+    const r = await fetch(srv.url, { signal: ac.signal, headers: { accept: 'text/event-stream',
+      'mcp-session-id': sid, 'mcp-protocol-version': LATEST, 'last-event-id': '../../999_x' } });
+    assert.ok(r.status === 200 || r.status === 400 || r.status === 404 || r.status === 405,
+      `status ${r.status}`);
+    ac.abort();
+    await r.body?.cancel().catch(() => {});
+  });
+
   test('the server still answers after all of the above', async () => {
     const r = await post(srv.url, { jsonrpc: '2.0', id: 77, method: 'tools/call',
       params: { name: 'test_simple_text', arguments: {} } }, { session: sid });
     assert.equal(r.status, 200);
     assert.equal(responseFor(r, 77)?.result?.content?.[0]?.text,
       'This is a simple text response for testing.');
+  });
+});
+
+describe('connection limits', () => {
+  test('more sockets than --max-connections do not take mcpd down', async () => {
+    const srv = await startHttp(['--max-connections', '8']);
+    const net = await import('node:net');
+    const u = new URL(srv.url);
+    const socks = [];
+    try {
+      for (let i = 0; i < 40; i++) {
+        const s = net.connect(Number(u.port), u.hostname);
+        s.on('error', () => {});
+        socks.push(s);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      for (const s of socks) s.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+      const sid = await rawSession(srv.url);
+      const r = await post(srv.url, { jsonrpc: '2.0', id: 1, method: 'ping' }, { session: sid });
+      assert.equal(r.status, 200);
+    } finally {
+      for (const s of socks) s.destroy();
+      await srv.stop();
+    }
+  });
+});
+
+describe('--allowed-origin', () => {
+  test('an allowed browser origin passes, others get 403', async () => {
+    const srv = await startHttp(['--allowed-origin', 'https://app.example.com']);
+    try {
+      const sid = await rawSession(srv.url);
+      const ok = await post(srv.url, { jsonrpc: '2.0', id: 1, method: 'ping' },
+        { session: sid, headers: { origin: 'https://app.example.com' } });
+      assert.equal(ok.status, 200);
+      const bad = await post(srv.url, { jsonrpc: '2.0', id: 2, method: 'ping' },
+        { session: sid, headers: { origin: 'https://app.example.com.evil.example' } });
+      assert.equal(bad.status, 403);
+    } finally {
+      await srv.stop();
+    }
   });
 });

@@ -51,14 +51,24 @@ export async function startHttp(extra = [], env = {}) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`mcpd did not become ready (exit ${JSON.stringify(exited)}): ${stderr}`);
   }
+  // Stops mcpd with SIGTERM; a clean exit (status 0, so also no sanitizer
+  // report) within 5 s is part of every test that uses a server.
   const stop = async () => {
+    let hung = false;
     if (!exited) {
       proc.kill('SIGTERM');
       const t0 = Date.now();
       while (!exited && Date.now() - t0 < 5000) await sleep(20);
-      if (!exited) proc.kill('SIGKILL');
+      if (!exited) {
+        hung = true;
+        proc.kill('SIGKILL');
+        while (!exited) await sleep(20);
+      }
     }
     rmSync(dir, { recursive: true, force: true });
+    if (hung || exited.code !== 0) {
+      throw new Error(`mcpd did not exit cleanly on SIGTERM (${hung ? 'hung' : JSON.stringify(exited)}): ${stderr.slice(-4000)}`);
+    }
     return exited;
   };
   return { url, proc, stop, stderr: () => stderr, exited: () => exited };

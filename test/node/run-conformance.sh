@@ -32,7 +32,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 
 # Enough sessions for a whole run: the suite never DELETEs its sessions.
 "$MCPD" --http 127.0.0.1:0 --ready-file "$work/ready" \
@@ -81,6 +81,17 @@ if ! kill -0 "$pid" 2>/dev/null; then
 	echo "run-conformance: mcpd died during the run:" >&2
 	tail -n 50 "$work/mcpd.log" >&2
 	pid=
+	exit 1
+fi
+# A clean shutdown with the suite's sessions still open (and, in the
+# sanitizer build, no leak report) is part of passing.
+kill -TERM "$pid"
+wait "$pid"
+mcpd_rc=$?
+pid=
+if [ $mcpd_rc -ne 0 ]; then
+	echo "run-conformance: mcpd exited with status $mcpd_rc on SIGTERM:" >&2
+	tail -n 50 "$work/mcpd.log" >&2
 	exit 1
 fi
 if [ $suite_rc -ne 0 ] || [ $sum_rc -ne 0 ]; then

@@ -34,17 +34,21 @@ describe('raw stdio', () => {
         assert.equal(typeof r.result.serverInfo?.name, 'string');
         assert.equal(typeof r.result.serverInfo?.version, 'string');
       } finally {
-        await io.close();
+        const ex = await io.close();
+        assert.equal(ex.code, 0, `mcpd exit on EOF: ${JSON.stringify(ex)} ${io.stderr()}`);
       }
     }
   });
 
-  test('requests before initialize are refused, garbage gets -32700', async () => {
+  test('before initialize only ping works; garbage gets -32700; batches are not run', async () => {
     const io = startStdioRaw();
     try {
-      io.send({ jsonrpc: '2.0', id: 'early', method: 'tools/list' });
-      const early = await io.next((m) => m.id === 'early');
-      assert.ok(early?.error, 'tools/list before initialize must be an error');
+      io.send({ jsonrpc: '2.0', id: 'early', method: 'ping' });
+      assert.deepEqual((await io.next((m) => m.id === 'early'))?.result, {},
+        'ping is allowed before initialize');
+      io.send({ jsonrpc: '2.0', id: 'early2', method: 'tools/list' });
+      assert.ok((await io.next((m) => m.id === 'early2'))?.error,
+        'tools/list before initialize is refused');
       io.sendRaw('{this is not json\n');
       const bad = await io.next((m) => m.error?.code === -32700);
       assert.ok(bad, 'parse error reply');
@@ -88,7 +92,8 @@ describe('raw stdio', () => {
         'handler stopped reporting progress');
       assert.ok(Date.now() - t0 < 5000);
     } finally {
-      await io.close();
+      const ex = await io.close();
+      assert.equal(ex.code, 0, `mcpd exit on EOF: ${JSON.stringify(ex)} ${io.stderr()}`);
     }
   });
 });
@@ -256,11 +261,11 @@ describe('SDK client over stdio', () => {
       arguments: { steps: 4, interval_ms: 10 } }, undefined,
     { onprogress: (p) => seen.push(p) });
     assert.equal(r.content[0].text, 'counted to 4');
-    // mcpd writes all four notifications before the response (see the raw
-    // stdio test), but the SDK dispatches notifications asynchronously and
-    // responses synchronously, so it may drop the last one as "late".
+    // The SDK (1.32) handles notifications a microtask late: the last
+    // progress can be dropped when it reaches the client in the same read
+    // as the response. So 3 or 4 in order.
     const got = seen.map((p) => p.progress);
-    assert.ok(got.length >= 3, `progress seen: ${got}`);
+    assert.ok(got.length >= 3, `progress ${got}`);
     assert.deepEqual(got, [1, 2, 3, 4].slice(0, got.length));
     assert.ok(seen.every((p) => p.total === 4));
   });

@@ -67,7 +67,7 @@ describe('SDK client -> relay (stdio) -> channel -> mcpd --chan', () => {
     await client.callTool({ name: 'test_tool_with_progress', arguments: {} },
       undefined, { onprogress: (p) => progress.push(p.progress) });
     assert.ok(progress.length >= 1, 'progress notifications arrive');
-    // A 300 KiB request: one frame streamed through the 64 KiB ring.
+    // A 300 KiB request: one frame streamed through the 128 KiB ring.
     const big = 'x'.repeat(300 * 1024);
     const pr = await client.getPrompt({ name: 'test_prompt_with_arguments',
       arguments: { arg1: big, arg2: 'two' } });
@@ -120,6 +120,33 @@ describe('HTTP sessions share one channel', () => {
     const results = await Promise.all(calls);
     for (const r of results) assert.match(textOf(r), /simple text/);
     await Promise.all(clients.map((c) => c.close()));
+  });
+
+  test('a stalled session does not hold up the others', async () => {
+    const mk = async () => {
+      const c = new Client({ name: 'zg-stall', version: '1.0.0' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+      return c;
+    };
+    const slow = await mk();
+    const fast = await Promise.all([mk(), mk(), mk()]);
+    let slowDone = false;
+    const slowCall = slow.callTool({ name: 'test_slow_counter',
+      arguments: { steps: 30, interval_ms: 100 } }).then((r) => {
+      slowDone = true;
+      return r;
+    });
+    await sleep(50);
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const rs = await Promise.all(fast.map((c) =>
+        c.callTool({ name: 'test_simple_text', arguments: {} })));
+      for (const r of rs) assert.match(textOf(r), /simple text/);
+    }
+    assert.equal(slowDone, false, 'fast calls finished while the slow one runs');
+    assert.ok(Date.now() - t0 < 2500, 'fast calls were not delayed');
+    assert.equal((await slowCall).isError, undefined);
+    await Promise.all([slow, ...fast].map((c) => c.close()));
   });
 });
 
