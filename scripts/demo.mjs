@@ -222,7 +222,7 @@ try {
   start('rag zone', bin('mcpd'), ['--chan', 'sim:21:rag', '--rag-db', kb, '--rag-write'], env);
   start('tools zone', bin('mcpd'), ['--chan', 'sim:22:tools'], env);
   const gw = join(work, 'gateway');
-  cpSync(join(root, 'data/gateway'), gw, { recursive: true });
+  cpSync(join(root, 'data/gateway'), gw, { recursive: true, dereference: true });
   const config = join(gw, 'gatewayd.json');
   const cfg = JSON.parse(readFileSync(config, 'utf8'));
   cfg.metrics = '127.0.0.1:0';

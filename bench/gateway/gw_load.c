@@ -1,0 +1,284 @@
+/* gw_load: closed-loop MCP load over a zonegate channel, as an agent zone
+ * sees it. Opens one channel client, S streams (one MCP session each),
+ * initializes them, then keeps one tools/call in flight per session for a
+ * fixed time. Every response is checked: it must carry the id the session
+ * is waiting for (else it is counted as misrouted or duplicated), and with
+ * --verify the tool (test_structured_output) must return a + b for the
+ * a, b this session sent, so a response routed to the wrong session or
+ * zone cannot pass. Prints one line of key=value results.
+ * Used by the gateway load test and by bench/gateway/run.sh, against
+ * gatewayd (an agent zone's channel) or mcpd --chan directly. */
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zonegate/chan.h>
+#include <zonegate/chan_mux.h>
+
+#define MAX_SESS 1024
+#define LAT_MAX (1u << 22)
+
+struct sess {
+	uint32_t sid;
+	int state; /* 0 initializing, 1 running, 2 done */
+	long next_id, want_id, b;
+	int64_t sent_us;
+};
+
+struct load {
+	chan_mux *m;
+	struct sess s[MAX_SESS];
+	int n;
+	const char *tool;
+	int verify;
+	long tag;
+	int measuring, stopping;
+	uint64_t ok, errors, mismatched, calls_sent;
+	uint32_t *lat;
+	size_t nlat;
+	int down;
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static struct sess *by_sid(struct load *l, uint32_t sid)
+{
+	for (int i = 0; i < l->n; i++)
+		if (l->s[i].sid == sid)
+			return &l->s[i];
+	return NULL;
+}
+
+static void send_call(struct load *l, struct sess *s)
+{
+	char buf[512];
+	int n;
+
+	s->want_id = ++s->next_id;
+	s->b = s->next_id;
+	if (l->verify)
+		n = snprintf(buf, sizeof(buf),
+			     "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
+			     "\"tools/call\",\"params\":{\"name\":\"%s\","
+			     "\"arguments\":{\"a\":%ld,\"b\":%ld}}}",
+			     s->want_id, l->tool,
+			     l->tag * 10000 + (long)(s - l->s), s->b);
+	else
+		n = snprintf(buf, sizeof(buf),
+			     "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
+			     "\"tools/call\",\"params\":{\"name\":\"%s\","
+			     "\"arguments\":{}}}", s->want_id, l->tool);
+	s->sent_us = now_us();
+	if (chan_mux_send(l->m, s->sid, buf, (size_t)n) != 0)
+		l->errors++;
+	l->calls_sent++;
+}
+
+static void on_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *p,
+		    size_t len)
+{
+	struct load *l = ud;
+	struct sess *s = by_sid(l, sid);
+	json_t *j = json_loadb((const char *)p, len, 0, NULL), *id, *res;
+	int64_t t = now_us();
+
+	if (!s || !j)
+		goto out;
+	id = json_object_get(j, "id");
+	if (!id || json_object_get(j, "method"))
+		goto out; /* a notification or a request from the server */
+	if (s->state == 0) {
+		static const char init_done[] =
+			"{\"jsonrpc\":\"2.0\",\"method\":"
+			"\"notifications/initialized\"}";
+		chan_mux_send(m, sid, init_done, sizeof(init_done) - 1);
+		s->state = 1;
+		if (!l->stopping)
+			send_call(l, s);
+		goto out;
+	}
+	if (!json_is_integer(id) || json_integer_value(id) != s->want_id) {
+		l->mismatched++;
+		goto out;
+	}
+	s->want_id = 0;
+	res = json_object_get(j, "result");
+	if (!res || json_is_true(json_object_get(res, "isError"))) {
+		l->errors++;
+	} else if (l->verify) {
+		double sum = json_number_value(json_object_get(
+			json_object_get(res, "structuredContent"), "sum"));
+		if (sum != (double)(l->tag * 10000 + (long)(s - l->s) + s->b))
+			l->mismatched++;
+		else
+			l->ok++;
+	} else {
+		l->ok++;
+	}
+	if (l->measuring && l->nlat < LAT_MAX)
+		l->lat[l->nlat++] = (uint32_t)(t - s->sent_us);
+	if (l->stopping)
+		s->state = 2;
+	else
+		send_call(l, s);
+out:
+	json_decref(j);
+}
+
+static void on_down(void *ud, chan_mux *m, const char *why)
+{
+	struct load *l = ud;
+
+	fprintf(stderr, "gw_load: channel down: %s\n", why);
+	l->down = 1;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void run_for(struct load *l, int64_t until)
+{
+	struct pollfd p;
+
+	while (!l->down && now_us() < until) {
+		int to = chan_mux_timeout_ms(l->m);
+		p.fd = chan_mux_fd(l->m);
+		p.events = chan_mux_events(l->m);
+		if (to < 0 || to > 10)
+			to = 10;
+		if (poll(&p, 1, to) < 0 && errno != EINTR)
+			break;
+		if (chan_mux_process(l->m) < 0)
+			l->down = 1;
+		if (l->stopping) {
+			int busy = 0;
+			for (int i = 0; i < l->n; i++)
+				busy |= l->s[i].want_id != 0;
+			if (!busy)
+				return;
+		}
+	}
+}
+
+static long num(const char *s)
+{
+	char *e;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &e, 10);
+	if (errno || *e || v < 0) {
+		fprintf(stderr, "gw_load: bad number '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct chan_mux_ops ops = { NULL, NULL, on_data, NULL,
+						 on_down };
+	struct chan_opts co = { 0, 10000 };
+	struct load l = { .n = 8, .tool = "test_simple_text", .tag = 1 };
+	const char *addr = NULL;
+	double dur = 5, warm = 1;
+	char err[256];
+	chan *c;
+	int64_t t0, t1;
+	uint64_t lost = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--verify") == 0) {
+			l.verify = 1;
+			continue;
+		}
+		if (!v) {
+			fprintf(stderr, "usage: gw_load --chan ADDR [-c SESSIONS] "
+				"[-d SECONDS] [-w WARMUP] [--tool NAME] "
+				"[--verify] [--tag N]\n");
+			return 2;
+		}
+		i++;
+		if (strcmp(a, "--chan") == 0)
+			addr = v;
+		else if (strcmp(a, "-c") == 0)
+			l.n = (int)num(v);
+		else if (strcmp(a, "-d") == 0)
+			dur = (double)num(v);
+		else if (strcmp(a, "-w") == 0)
+			warm = (double)num(v);
+		else if (strcmp(a, "--tool") == 0)
+			l.tool = v;
+		else if (strcmp(a, "--tag") == 0)
+			l.tag = num(v);
+		else {
+			fprintf(stderr, "gw_load: unknown option %s\n", a);
+			return 2;
+		}
+	}
+	if (!addr || l.n < 1 || l.n > MAX_SESS || strlen(l.tool) > 200) {
+		fprintf(stderr, "gw_load: --chan is required; 1..%d sessions\n",
+			MAX_SESS);
+		return 2;
+	}
+	l.lat = malloc(LAT_MAX * sizeof(*l.lat));
+	c = chan_open(addr, CHAN_CLIENT, &co, err, sizeof(err));
+	if (c)
+		l.m = chan_mux_new(c, NULL, &ops, &l, err, sizeof(err));
+	if (!l.m || !l.lat) {
+		fprintf(stderr, "gw_load: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < l.n; i++) {
+		char init[256];
+		int k = snprintf(init, sizeof(init),
+				 "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
+				 "\"initialize\",\"params\":{\"protocolVersion\":"
+				 "\"2025-06-18\",\"capabilities\":{},"
+				 "\"clientInfo\":{\"name\":\"gw_load\","
+				 "\"version\":\"1\"}}}");
+		l.s[i].sid = chan_mux_open_stream(l.m);
+		if (!l.s[i].sid) {
+			fprintf(stderr, "gw_load: cannot open stream %d\n", i);
+			return 1;
+		}
+		chan_mux_send(l.m, l.s[i].sid, init, (size_t)k);
+	}
+	run_for(&l, now_us() + (int64_t)(warm * 1e6));
+	l.ok = l.errors = 0;
+	l.measuring = 1;
+	t0 = now_us();
+	run_for(&l, t0 + (int64_t)(dur * 1e6));
+	t1 = now_us();
+	l.measuring = 0;
+	l.stopping = 1;
+	run_for(&l, now_us() + 10000000);
+	for (int i = 0; i < l.n; i++)
+		lost += l.s[i].want_id != 0 || l.s[i].state == 0;
+	qsort(l.lat, l.nlat, sizeof(*l.lat), cmp_u32);
+	printf("sessions=%d requests=%llu errors=%llu mismatched=%llu lost=%llu "
+	       "seconds=%.2f rps=%.0f p50_us=%u p99_us=%u\n",
+	       l.n, (unsigned long long)l.nlat, (unsigned long long)l.errors,
+	       (unsigned long long)l.mismatched, (unsigned long long)lost,
+	       (double)(t1 - t0) / 1e6,
+	       (double)l.nlat / ((double)(t1 - t0) / 1e6),
+	       l.nlat ? l.lat[l.nlat / 2] : 0,
+	       l.nlat ? l.lat[(size_t)((double)l.nlat * 0.99)] : 0);
+	chan_mux_free(l.m);
+	free(l.lat);
+	return l.down || l.mismatched || lost ? 1 : 0;
+}

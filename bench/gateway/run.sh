@@ -1,0 +1,97 @@
+#!/bin/sh
+# bench/gateway/run.sh: what the gateway costs, side by side in one run on
+# this machine. tools/call of one trivial tool (test_simple_text) in a
+# closed loop, throughput and p50/p99 latency at several concurrency
+# levels, for:
+#   chan direct     gw_load -> channel -> mcpd --chan            (one hop)
+#   chan gateway    gw_load -> channel -> gatewayd -> channel -> mcpd
+#   http supergw    mcp_load -> supergateway (Node) -> mcpd --stdio
+# (mcp-proxy is installed too, but mcp_load's HTTP client does not get
+# through its session handshake, so it is left out; see docs/gateway.md.)
+# plus gatewayd's idle RSS and its RSS with 256 sessions open.
+# usage: bench/gateway/run.sh [BUILD_DIR]
+# env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  PROXIES=1 (0: skip Node)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-$root/build}
+bin=$build/bin
+node=${NODE:-$root/test/node/node_modules/.bin/node}
+nbin=$root/test/node/node_modules/.bin
+conc=${CONCURRENCY:-1 8 32}
+dur=${DURATION:-3}
+warm=${WARMUP:-1}
+proxies=${PROXIES:-1}
+for f in mcpd gatewayd zonegate-relay gw_load mcp_load; do
+	[ -x "$bin/$f" ] || { echo "run.sh: missing $bin/$f (build first)" >&2; exit 2; }
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwbench.XXXXXX")
+export ZONEGATE_SIM_DIR=$work/sim
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+wait_file() { i=0; while [ $i -lt 400 ] && [ ! -s "$1" ]; do sleep 0.05; i=$((i + 1)); done; }
+
+cat > "$work/gw.json" <<JSON
+{ "zones": {
+    "agent": { "domid": 61, "role": "agent", "chan": "sim:61:agent", "default_zone": "tools" },
+    "agent-http": { "domid": 64, "role": "agent", "chan": "sim:64:agent-http", "default_zone": "tools" },
+    "tools": { "domid": 62, "role": "tool", "chan": "sim:62:tools" } },
+  "policy": "bench.policy", "audit_log": "audit.log" }
+JSON
+printf 'agent  tools.*  allow\nagent-http  tools.*  allow\n' > "$work/bench.policy"
+
+"$bin/mcpd" --chan sim:63:direct --fixtures conformance 2>/dev/null & pids="$pids $!"
+"$bin/mcpd" --chan sim:62:tools --fixtures conformance 2>/dev/null & pids="$pids $!"
+"$bin/gatewayd" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
+pids="$pids $gpid"
+i=0
+while [ $i -lt 200 ] && ! grep -q " up: " "$work/gw.log"; do sleep 0.05; i=$((i + 1)); done
+idle_rss=$(rss_kb "$gpid")
+sg_url=
+if [ "$proxies" = 1 ] && [ -x "$node" ]; then
+	p1=$("$bin/mcp_load" --free-port)
+	PATH=$(dirname "$node"):$PATH "$node" "$nbin/supergateway" \
+		--stdio "$bin/mcpd --stdio --fixtures conformance" \
+		--outputTransport streamableHttp --stateful --port "$p1" \
+		--streamableHttpPath /mcp --logLevel none >/dev/null 2>&1 &
+	pids="$pids $!"
+	sleep 4
+	sg_url=http://127.0.0.1:$p1/mcp
+fi
+
+echo "| path | conc | req/s | p50 us | p99 us | errors |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+row() { # NAME CONC OUTPUT
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" \
+		"$(echo "$3" | field rps | cut -d. -f1)" \
+		"$(echo "$3" | field p50_us | cut -d. -f1)" \
+		"$(echo "$3" | field p99_us | cut -d. -f1)" \
+		"$(echo "$3" | field errors)"
+}
+for c in $conc; do
+	out=$("$bin/gw_load" --chan sim:63:direct -c "$c" -d "$dur" -w "$warm" || true)
+	row "chan direct (mcpd)" "$c" "$out"
+	out=$("$bin/gw_load" --chan sim:61:agent -c "$c" -d "$dur" -w "$warm" || true)
+	row "chan via gatewayd" "$c" "$out"
+	if [ -n "$sg_url" ]; then
+		out=$("$bin/mcp_load" --url "$sg_url" -c "$c" -d "$dur" -w "$warm" \
+			--tool test_simple_text 2>/dev/null || true)
+		row "http supergateway" "$c" "$out"
+	fi
+done
+"$bin/gw_load" --chan sim:61:agent -c 256 -d 3 -w 1 >/dev/null 2>&1 &
+lp=$!
+sleep 2
+busy_rss=$(rss_kb "$gpid")
+wait $lp || true
+echo
+echo "gatewayd RSS: idle ${idle_rss} kB; with 256 sessions open ${busy_rss} kB" \
+	"(~$(( (busy_rss - idle_rss) * 1024 / 256 )) bytes per session)"
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"

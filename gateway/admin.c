@@ -1,0 +1,429 @@
+/* The admin interfaces: a unix socket speaking one JSON request and one
+ * JSON reply per line (status, stats, reload, pin, unpin), where the
+ * peer's uid (SO_PEERCRED) decides whether it may change anything; and
+ * the metrics endpoint (Prometheus text, health, readiness) on
+ * libmicrohttpd, bound to loopback or a unix socket. */
+#define _GNU_SOURCE
+#include "gwd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ADMIN_CONNS_MAX 16
+#define ADMIN_LINE_MAX 65536
+#define ADMIN_IDLE_MS 5000
+
+struct aconn {
+	int fd;
+	uid_t uid;
+	gid_t gid;
+	int64_t since;
+	size_t len;
+	char buf[ADMIN_LINE_MAX];
+};
+
+struct gw_admin {
+	struct gw *g;
+	int lfd;
+	struct aconn *c[ADMIN_CONNS_MAX];
+	struct MHD_Daemon *mhd;
+	int mfd; /* unix listening socket handed to libmicrohttpd */
+	char metrics_url[300];
+};
+
+/* ---- admin socket ---------------------------------------------------------- */
+
+static int unix_listen(const char *path, mode_t mode, char *err,
+		       size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	unlink(path); /* a stale socket from an earlier run */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(path, mode) != 0 || listen(fd, 16) != 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* root, gatewayd's own user, or a member of the configured admin group. */
+static int privileged(const struct gw *g, uid_t uid, gid_t gid)
+{
+	struct passwd *pw;
+	gid_t groups[256];
+	int n = 256;
+
+	if (uid == 0 || uid == geteuid())
+		return 1;
+	if (!g->cfg->has_admin_gid)
+		return 0;
+	if (gid == g->cfg->admin_gid)
+		return 1;
+	pw = getpwuid(uid);
+	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == g->cfg->admin_gid)
+			return 1;
+	return 0;
+}
+
+static json_t *ok(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static json_t *fail(const char *msg)
+{
+	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *handle(struct gw_admin *a, struct aconn *c, const char *line)
+{
+	struct gw *g = a->g;
+	json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, NULL), *r;
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	const char *zone = json_string_value(json_object_get(req, "zone"));
+	char err[1024];
+
+	if (!cmd) {
+		r = fail("expected {\"cmd\":...}");
+	} else if (strcmp(cmd, "status") == 0) {
+		r = ok();
+		json_object_set_new(r, "zones", gw_route_status(g));
+		json_object_set_new(r, "policy", json_pack(
+			"{s:s,s:I,s:I,s:i,s:s}", "path", g->cfg->policy,
+			"rules", (json_int_t)policy_nrules(g->pol), "loads",
+			(json_int_t)g->policy_loads, "reload_errors",
+			g->policy_errors, "last_error", g->policy_error));
+		json_object_set_new(r, "audit_head",
+				    json_string(gw_audit_head(g->audit)));
+		json_object_set_new(r, "metrics_url",
+				    json_string(a->metrics_url));
+	} else if (strcmp(cmd, "stats") == 0) {
+		r = ok();
+		json_object_set_new(r, "stats", gw_metrics_json(g->met));
+	} else if (!privileged(g, c->uid, c->gid)) {
+		r = fail("permission denied: only root or the admin group may "
+			 "change the gateway");
+	} else if (strcmp(cmd, "reload") == 0) {
+		r = gw_reload_policy(g, err, sizeof(err)) ? fail(err) : ok();
+	} else if ((strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0) &&
+		   zone) {
+		r = gw_route_pin(g, zone, cmd[0] == 'p', err, sizeof(err))
+			    ? fail(err)
+			    : ok();
+	} else {
+		r = fail("unknown command");
+	}
+	json_decref(req);
+	return r;
+}
+
+static void conn_close(struct gw_admin *a, size_t i)
+{
+	close(a->c[i]->fd);
+	free(a->c[i]);
+	a->c[i] = NULL;
+}
+
+/* Replies are small except stats; written with a bounded blocking wait. */
+static void conn_reply(struct aconn *c, json_t *r)
+{
+	char *s = json_dumps(r, JSON_COMPACT);
+	size_t len, off = 0;
+	ssize_t n;
+	struct pollfd p = { c->fd, POLLOUT, 0 };
+
+	if (!s)
+		return;
+	len = strlen(s);
+	s[len++] = '\n'; /* json_dumps leaves room: replace the NUL */
+	while (off < len) {
+		n = write(c->fd, s + off, len - off);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (poll(&p, 1, 1000) <= 0)
+				break;
+			continue;
+		}
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	free(s);
+}
+
+static void conn_read(struct gw_admin *a, size_t i)
+{
+	struct aconn *c = a->c[i];
+	ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+	char *nl;
+	json_t *r;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(a, i);
+		return;
+	}
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	nl = memchr(c->buf, '\n', c->len);
+	if (!nl) {
+		if (c->len == sizeof(c->buf) - 1) {
+			r = fail("request line too long");
+			conn_reply(c, r);
+			json_decref(r);
+			conn_close(a, i);
+		}
+		return;
+	}
+	*nl = '\0';
+	r = handle(a, c, c->buf);
+	conn_reply(c, r);
+	json_decref(r);
+	conn_close(a, i); /* one request per connection */
+}
+
+static void accept_one(struct gw_admin *a)
+{
+	struct ucred cr;
+	socklen_t cl = sizeof(cr);
+	int fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	size_t i;
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < ADMIN_CONNS_MAX && a->c[i]; i++)
+		;
+	if (i == ADMIN_CONNS_MAX ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) != 0) {
+		close(fd); /* over the cap, or no credentials */
+		return;
+	}
+	a->c[i] = calloc(1, sizeof(struct aconn));
+	if (!a->c[i]) {
+		close(fd);
+		return;
+	}
+	a->c[i]->fd = fd;
+	a->c[i]->uid = cr.uid;
+	a->c[i]->gid = cr.gid;
+	a->c[i]->since = gw_now_ms();
+}
+
+size_t gw_admin_pollfds(struct gw_admin *a, struct pollfd *p, size_t max)
+{
+	size_t n = 0;
+
+	if (!a || a->lfd < 0 || !max)
+		return 0;
+	p[n].fd = a->lfd;
+	p[n].revents = 0;
+	p[n++].events = POLLIN;
+	for (size_t i = 0; i < ADMIN_CONNS_MAX && n < max; i++) {
+		if (!a->c[i])
+			continue;
+		p[n].fd = a->c[i]->fd;
+		p[n].revents = 0;
+		p[n++].events = POLLIN;
+	}
+	return n;
+}
+
+void gw_admin_run(struct gw_admin *a, const struct pollfd *p, size_t n)
+{
+	int64_t now = gw_now_ms();
+
+	if (!a || a->lfd < 0)
+		return;
+	/* Only what poll reported: the hot loop makes no idle syscalls. */
+	for (size_t k = 0; k < n; k++) {
+		if (!p[k].revents)
+			continue;
+		if (p[k].fd == a->lfd) {
+			accept_one(a);
+			continue;
+		}
+		for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)
+			if (a->c[i] && a->c[i]->fd == p[k].fd)
+				conn_read(a, i);
+	}
+	for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)
+		if (a->c[i] && now - a->c[i]->since > ADMIN_IDLE_MS)
+			conn_close(a, i);
+}
+
+/* ---- metrics endpoint ------------------------------------------------------- */
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned code,
+			       const char *type, char *body)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result rc;
+
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	rc = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result on_http(void *cls, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *version, const char *upload,
+			       size_t *upload_size, void **ctx)
+{
+	struct gw *g = cls;
+	char *body, *gauges;
+	int ready;
+
+	if (strcmp(method, "GET") != 0)
+		return respond(c, 405, "text/plain", strdup("GET only\n"));
+	if (strcmp(url, "/healthz") == 0)
+		return respond(c, 200, "text/plain", strdup("ok\n"));
+	pthread_mutex_lock(&g->snap_lock);
+	ready = g->ready;
+	gauges = g->snap_gauges ? strdup(g->snap_gauges) : NULL;
+	pthread_mutex_unlock(&g->snap_lock);
+	if (strcmp(url, "/readyz") == 0) {
+		free(gauges);
+		return respond(c, ready ? 200 : 503, "text/plain",
+			       strdup(ready ? "ready\n" : "not ready\n"));
+	}
+	if (strcmp(url, "/metrics") != 0) {
+		free(gauges);
+		return respond(c, 404, "text/plain", strdup("not found\n"));
+	}
+	body = gw_metrics_prometheus(g->met, gauges);
+	free(gauges);
+	if (!body)
+		return MHD_NO;
+	return respond(c, 200, "text/plain; version=0.0.4", body);
+}
+
+static int start_metrics(struct gw_admin *a, char *err, size_t errlen)
+{
+	const char *m = a->g->cfg->metrics;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *di;
+
+	if (strncmp(m, "unix:", 5) == 0) {
+		a->mfd = unix_listen(m + 5, 0660, err, errlen);
+		if (a->mfd < 0)
+			return -1;
+		a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_http, a->g,
+					  MHD_OPTION_LISTEN_SOCKET, a->mfd,
+					  MHD_OPTION_CONNECTION_LIMIT, 32,
+					  MHD_OPTION_CONNECTION_TIMEOUT, 10,
+					  MHD_OPTION_END);
+		snprintf(a->metrics_url, sizeof(a->metrics_url), "%s", m);
+	} else {
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+		char *end;
+		long port;
+		errno = 0;
+		port = strtol(m + 10, &end, 10);
+		if (strncmp(m, "127.0.0.1:", 10) || errno || *end || port < 0 ||
+		    port > 65535) {
+			snprintf(err, errlen, "metrics: only 127.0.0.1:PORT "
+				 "or unix:PATH");
+			return -1;
+		}
+		sin.sin_port = htons((uint16_t)port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
+					  on_http, a->g, MHD_OPTION_SOCK_ADDR,
+					  &sin, MHD_OPTION_CONNECTION_LIMIT, 32,
+					  MHD_OPTION_CONNECTION_TIMEOUT, 10,
+					  MHD_OPTION_END);
+		di = a->mhd ? MHD_get_daemon_info(a->mhd,
+						  MHD_DAEMON_INFO_BIND_PORT)
+			    : NULL;
+		snprintf(a->metrics_url, sizeof(a->metrics_url),
+			 "http://127.0.0.1:%u/metrics",
+			 di ? di->port : (unsigned)port);
+	}
+	if (!a->mhd) {
+		snprintf(err, errlen, "metrics: cannot listen on %s", m);
+		return -1;
+	}
+	fprintf(stderr, "gatewayd: metrics at %s\n", a->metrics_url);
+	return 0;
+}
+
+struct gw_admin *gw_admin_start(struct gw *g, char *err, size_t errlen)
+{
+	struct gw_admin *a = calloc(1, sizeof(*a));
+
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->g = g;
+	a->lfd = a->mfd = -1;
+	if (g->cfg->admin_socket) {
+		a->lfd = unix_listen(g->cfg->admin_socket, 0660, err, errlen);
+		if (a->lfd < 0)
+			goto fail;
+		if (g->cfg->has_admin_gid &&
+		    chown(g->cfg->admin_socket, (uid_t)-1, g->cfg->admin_gid))
+			fprintf(stderr, "gatewayd: cannot give %s to group %s: "
+				"%s\n", g->cfg->admin_socket,
+				g->cfg->admin_group, strerror(errno));
+	}
+	if (g->cfg->metrics && start_metrics(a, err, errlen))
+		goto fail;
+	return a;
+fail:
+	gw_admin_stop(a);
+	return NULL;
+}
+
+void gw_admin_stop(struct gw_admin *a)
+{
+	if (!a)
+		return;
+	if (a->mhd)
+		MHD_stop_daemon(a->mhd);
+	if (a->mfd >= 0)
+		close(a->mfd);
+	for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)
+		if (a->c[i])
+			conn_close(a, i);
+	if (a->lfd >= 0) {
+		close(a->lfd);
+		unlink(a->g->cfg->admin_socket);
+	}
+	free(a);
+}

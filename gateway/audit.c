@@ -1,0 +1,424 @@
+/* The audit log: one JSON line per decision and call, hash-chained. Each
+ * line is PREFIX,"hash":"H"} where PREFIX is the record serialised with a
+ * "prev" field (the previous line's hash, 64 zeros for the first) and
+ * H = SHA-256(PREFIX): editing, inserting or removing a line breaks the
+ * chain from there on. Records are buffered per poll iteration and
+ * written with one append. */
+#include "gw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AUDIT_TAIL_MAX (1u << 20) /* longest line we continue from */
+#define AUDIT_BUF_MAX (8u << 20)  /* buffered before a forced flush */
+#define AUDIT_BATCH (64u << 10)   /* written at once when this much waits */
+#define HASH_KEY ",\"hash\":\""
+
+struct gw_audit {
+	int fd;
+	char prev[65];
+	char boot[17];
+	uint64_t seq;
+	char *buf;
+	size_t len, cap;
+	int64_t last_flush;
+	time_t tsec;
+	char tbuf[32];
+};
+
+static const char zeros[65] =
+	"0000000000000000000000000000000000000000000000000000000000000000";
+
+/* Splits a line into prefix length and hash; returns 0 if well formed. */
+static int split_line(const char *line, size_t len, size_t *plen,
+		      char hash[65])
+{
+	const char *k;
+	size_t kl = strlen(HASH_KEY);
+
+	if (len < kl + 66 + 2)
+		return -1;
+	k = line + len - (kl + 64 + 2);
+	if (memcmp(k, HASH_KEY, kl) != 0 || memcmp(line + len - 2, "\"}", 2))
+		return -1;
+	memcpy(hash, k + kl, 64);
+	hash[64] = '\0';
+	*plen = (size_t)(k - line);
+	return 0;
+}
+
+/* Sets a->prev from the last line of the file, if any. */
+static int read_tail(struct gw_audit *a, char *err, size_t errlen)
+{
+	struct stat st;
+	off_t off;
+	char *b;
+	ssize_t n;
+	size_t len, plen, end;
+	char *start;
+
+	if (fstat(a->fd, &st) != 0 || st.st_size == 0)
+		return 0;
+	off = st.st_size > (off_t)AUDIT_TAIL_MAX ? st.st_size - AUDIT_TAIL_MAX
+						 : 0;
+	b = malloc(AUDIT_TAIL_MAX + 1);
+	if (!b)
+		return -1;
+	n = pread(a->fd, b, (size_t)(st.st_size - off), off);
+	if (n <= 0) {
+		free(b);
+		snprintf(err, errlen, "audit log: cannot read its tail");
+		return -1;
+	}
+	end = (size_t)n;
+	while (end && b[end - 1] == '\n')
+		end--;
+	b[end] = '\0';
+	start = b + end;
+	while (start > b && start[-1] != '\n')
+		start--;
+	len = end - (size_t)(start - b);
+	if (split_line(start, len, &plen, a->prev)) {
+		free(b);
+		snprintf(err, errlen, "audit log: last line is not a chained "
+			 "record (run gatewayctl audit verify)");
+		return -1;
+	}
+	free(b);
+	return 0;
+}
+
+struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen)
+{
+	struct gw_audit *a = calloc(1, sizeof(*a));
+	uint8_t r[8];
+
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->fd = -1;
+	memcpy(a->prev, zeros, 65);
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		memset(r, 0x5a, sizeof(r)); /* ids stay unique per process */
+	for (int i = 0; i < 8; i++)
+		snprintf(a->boot + 2 * i, 3, "%02x", r[i]);
+	if (!path)
+		return a;
+	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (a->fd < 0) {
+		snprintf(err, errlen, "audit log %s: %s", path,
+			 strerror(errno));
+		goto fail;
+	}
+	if (read_tail(a, err, errlen))
+		goto fail;
+	return a;
+fail:
+	gw_audit_close(a);
+	return NULL;
+}
+
+void gw_audit_close(struct gw_audit *a)
+{
+	if (!a)
+		return;
+	gw_audit_flush(a);
+	if (a->fd >= 0)
+		close(a->fd);
+	free(a->buf);
+	free(a);
+}
+
+const char *gw_audit_head(const struct gw_audit *a)
+{
+	return a->prev;
+}
+
+void gw_audit_new_id(struct gw_audit *a, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s-%llx", a->boot,
+		 (unsigned long long)++a->seq);
+}
+
+static int buf_add(struct gw_audit *a, const char *p, size_t n)
+{
+	if (a->len + n > a->cap) {
+		size_t nc = a->cap ? a->cap : 4096;
+		char *nb;
+		while (nc < a->len + n)
+			nc *= 2;
+		nb = realloc(a->buf, nc);
+		if (!nb)
+			return -1;
+		a->buf = nb;
+		a->cap = nc;
+	}
+	memcpy(a->buf + a->len, p, n);
+	a->len += n;
+	return 0;
+}
+
+int gw_audit_append(struct gw_audit *a, json_t *rec)
+{
+	json_t *o = json_object();
+	struct timespec ts;
+	struct tm tm;
+	char t[64], hash[65];
+	char *s = NULL;
+	size_t n;
+	int rc = -1;
+
+	if (!o)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(t + n, sizeof(t) - n, ".%06ldZ", ts.tv_nsec / 1000);
+	json_object_set_new(o, "time", json_string(t));
+	json_object_update(o, rec);
+	json_object_set_new(o, "prev", json_string(a->prev));
+	s = json_dumps(o, JSON_COMPACT);
+	if (!s)
+		goto out;
+	n = strlen(s);
+	if (n < 2 || s[n - 1] != '}')
+		goto out;
+	s[--n] = '\0'; /* the prefix: everything before the closing brace */
+	sha256_hex(s, n, hash);
+	if (buf_add(a, s, n) || buf_add(a, HASH_KEY, strlen(HASH_KEY)) ||
+	    buf_add(a, hash, 64) || buf_add(a, "\"}\n", 3))
+		goto out;
+	memcpy(a->prev, hash, 65);
+	rc = 0;
+	if (a->len > AUDIT_BUF_MAX)
+		gw_audit_flush(a);
+out:
+	free(s);
+	json_decref(o);
+	return rc;
+}
+
+int gw_audit_maybe_flush(struct gw_audit *a, int interval_ms)
+{
+	int64_t now;
+
+	if (!a->len)
+		return 0;
+	now = gw_now_ms();
+	if (interval_ms > 0 && a->len < AUDIT_BATCH &&
+	    now - a->last_flush < interval_ms)
+		return 0;
+	return gw_audit_flush(a);
+}
+
+int gw_audit_pending(const struct gw_audit *a)
+{
+	return a->len > 0;
+}
+
+/* Appends "s" JSON-escaped (with quotes) to the buffer at *k; NULL is
+ * null. Stops (returns -1) when out of room. */
+static int esc(char *out, size_t n, size_t *k, const char *s)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	if (!s) {
+		if (*k + 4 >= n)
+			return -1;
+		memcpy(out + *k, "null", 4);
+		*k += 4;
+		return 0;
+	}
+	if (*k + 1 >= n)
+		return -1;
+	out[(*k)++] = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (*k + 7 >= n)
+			return -1;
+		if (c == '"' || c == '\\') {
+			out[(*k)++] = '\\';
+			out[(*k)++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(out + *k, "\\u00", 4);
+			out[*k + 4] = hx[c >> 4];
+			out[*k + 5] = hx[c & 15];
+			*k += 6;
+		} else {
+			out[(*k)++] = (char)c;
+		}
+	}
+	out[(*k)++] = '"';
+	return 0;
+}
+
+int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
+{
+	char line[4096], hash[65];
+	size_t k = 0;
+	struct timespec ts;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != a->tsec) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(a->tbuf, sizeof(a->tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
+		a->tsec = ts.tv_sec;
+	}
+	n = snprintf(line, sizeof(line), "{\"time\":\"%s.%06ldZ\",\"id\":",
+		     a->tbuf, ts.tv_nsec / 1000);
+	k = (size_t)n;
+	if (esc(line, sizeof(line), &k, r->id))
+		return -1;
+	{
+		const char *const keys[] = { "zone", "session", "method",
+					     "target", "decision", "rule",
+					     "reason" };
+		const char *const vals[] = { r->zone, r->session, r->method,
+					     r->target, r->decision, r->rule,
+					     r->reason };
+		for (int i = 0; i < 7; i++) {
+			if (i == 6 && !vals[i])
+				break; /* no reason: left out */
+			n = snprintf(line + k, sizeof(line) - k, ",\"%s\":",
+				     keys[i]);
+			if (n < 0 || (size_t)n >= sizeof(line) - k)
+				return -1;
+			k += (size_t)n;
+			if (esc(line, sizeof(line), &k, vals[i]))
+				return -1;
+		}
+	}
+	n = snprintf(line + k, sizeof(line) - k,
+		     ",\"bytes_in\":%zu,\"bytes_out\":%zu,\"t_policy_us\":%lld,"
+		     "\"t_upstream_us\":%lld,\"t_total_us\":%lld,\"prev\":\"%s\"",
+		     r->bytes_in, r->bytes_out, (long long)r->t_policy_us,
+		     (long long)r->t_upstream_us, (long long)r->t_total_us,
+		     a->prev);
+	if (n < 0 || (size_t)n >= sizeof(line) - k)
+		return -1;
+	k += (size_t)n;
+	if (r->args) {
+		/* Raw JSON from jansson's dump (valid, one line); arguments
+		 * too long for the line are noted, never cut mid-value. */
+		size_t al = strlen(r->args);
+		if (al + 16 < sizeof(line) - k)
+			n = snprintf(line + k, sizeof(line) - k, ",\"args\":%s",
+				     r->args);
+		else
+			n = snprintf(line + k, sizeof(line) - k,
+				     ",\"args\":\"(%zu bytes, not logged)\"", al);
+		if (n < 0 || (size_t)n >= sizeof(line) - k)
+			return -1;
+		k += (size_t)n;
+	}
+	sha256_hex(line, k, hash);
+	if (buf_add(a, line, k) || buf_add(a, HASH_KEY, strlen(HASH_KEY)) ||
+	    buf_add(a, hash, 64) || buf_add(a, "\"}\n", 3))
+		return -1;
+	memcpy(a->prev, hash, 65);
+	if (a->len > AUDIT_BUF_MAX)
+		gw_audit_flush(a);
+	return 0;
+}
+
+int gw_audit_flush(struct gw_audit *a)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	a->last_flush = gw_now_ms();
+	if (a->fd < 0) {
+		a->len = 0;
+		return 0;
+	}
+	while (off < a->len) {
+		n = write(a->fd, a->buf + off, a->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "gatewayd: audit log write: %s\n",
+				strerror(errno));
+			a->len = 0;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	a->len = 0;
+	return 0;
+}
+
+/* Checks one line against prev; advances prev. */
+static int verify_line(const char *line, size_t len, char prev[65],
+		       char *err, size_t errlen)
+{
+	char hash[65], calc[65];
+	size_t plen;
+	json_t *j;
+	json_error_t je;
+	const char *p;
+	int ok;
+
+	if (split_line(line, len, &plen, hash)) {
+		snprintf(err, errlen, "not a chained record");
+		return -1;
+	}
+	sha256_hex(line, plen, calc);
+	if (strcmp(calc, hash) != 0) {
+		snprintf(err, errlen, "hash mismatch: the line was altered");
+		return -1;
+	}
+	j = json_loadb(line, len, 0, &je);
+	p = j ? json_string_value(json_object_get(j, "prev")) : NULL;
+	ok = p && strcmp(p, prev) == 0;
+	json_decref(j);
+	if (!ok) {
+		snprintf(err, errlen, "chain broken: prev does not match the "
+			 "line before (a line was removed, inserted or "
+			 "reordered)");
+		return -1;
+	}
+	memcpy(prev, hash, 65);
+	return 0;
+}
+
+int gw_audit_verify(const char *path, size_t *lines, size_t *bad_line,
+		    char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char prev[65], *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	int rc = 0;
+
+	*bad_line = 0;
+	*lines = 0;
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	memcpy(prev, zeros, 65);
+	while ((len = getline(&line, &cap, f)) > 0) {
+		n++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (verify_line(line, (size_t)len, prev, err, errlen)) {
+			*bad_line = n;
+			rc = -1;
+			break;
+		}
+	}
+	*lines = n;
+	free(line);
+	fclose(f);
+	return rc;
+}

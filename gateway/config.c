@@ -1,0 +1,452 @@
+/* The gateway's JSON configuration (docs/operations.md): parsed whole into
+ * a fresh structure, every key validated, errors reported as
+ * "file:line: message". Unknown keys are errors, so typos never silently
+ * weaken the setup. */
+#include "gw.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zonegate/chan.h>
+
+struct cerr {
+	char *buf;
+	size_t len;
+	const char *file;
+	const char *text; /* the config text, to find lines of keys */
+};
+
+/* The line of the first `"key"` used as a key at or after *from; *from
+ * advances past it so nested lookups stay inside their object. Returns 1
+ * (the first line) when not found. */
+static int line_of(const struct cerr *e, const char *key, size_t *from)
+{
+	size_t kl = strlen(key);
+	const char *p = e->text + (from ? *from : 0);
+	int line = 1;
+
+	while ((p = strchr(p, '"')) != NULL) {
+		const char *q = p + 1 + kl;
+		if (strncmp(p + 1, key, kl) == 0 && *q == '"') {
+			q++;
+			while (*q == ' ' || *q == '\t' || *q == '\n' ||
+			       *q == '\r')
+				q++;
+			if (*q == ':')
+				break;
+		}
+		p++;
+	}
+	if (!p)
+		return 1;
+	for (const char *s = e->text; s < p; s++)
+		if (*s == '\n')
+			line++;
+	if (from)
+		*from = (size_t)(p - e->text) + 1;
+	return line;
+}
+
+static int cfail(const struct cerr *e, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int cfail(const struct cerr *e, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(e->buf, e->len, "%s:%d: ", e->file, line);
+
+	if (n < 0 || (size_t)n >= e->len)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int gw_zone_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > GW_ZONE_NAME_MAX || *s == '-')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-'))
+			return 0;
+	return 1;
+}
+
+int gw_zone_has_tag(const struct gw_zone *z, const char *tag)
+{
+	for (size_t i = 0; i < z->ntags; i++)
+		if (strcmp(z->tags[i], tag) == 0)
+			return 1;
+	return 0;
+}
+
+const struct gw_zone *gw_config_zone(const struct gw_config *c,
+				     const char *name)
+{
+	for (size_t i = 0; c && i < c->nzones; i++)
+		if (strcmp(c->zones[i].name, name) == 0)
+			return &c->zones[i];
+	return NULL;
+}
+
+void gw_config_free(struct gw_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nzones; i++) {
+		struct gw_zone *z = &c->zones[i];
+		for (size_t t = 0; t < z->ntags; t++)
+			free(z->tags[t]);
+		free(z->tags);
+		free(z->chan);
+		free(z->default_zone);
+	}
+	free(c->zones);
+	free(c->path);
+	free(c->dir);
+	free(c->policy);
+	free(c->admin_socket);
+	free(c->admin_group);
+	free(c->audit_log);
+	free(c->pins);
+	free(c->metrics);
+	free(c);
+}
+
+static int tags_of(const struct cerr *e, int line, json_t *v,
+		   struct gw_zone *z)
+{
+	size_t i;
+	json_t *t;
+
+	if (!json_is_array(v) || json_array_size(v) > GW_MAX_TAGS)
+		return cfail(e, line, "zone %s: tags must be an array of at "
+			     "most %d names", z->name, GW_MAX_TAGS);
+	z->tags = calloc(json_array_size(v) + 1, sizeof(char *));
+	if (!z->tags)
+		return cfail(e, line, "out of memory");
+	json_array_foreach(v, i, t) {
+		const char *s = json_string_value(t);
+		if (!s || !gw_zone_name_ok(s))
+			return cfail(e, line, "zone %s: bad tag (tags are "
+				     "[a-z0-9][a-z0-9-]{0,62})", z->name);
+		z->tags[z->ntags] = strdup(s);
+		if (!z->tags[z->ntags++])
+			return cfail(e, line, "out of memory");
+	}
+	return 0;
+}
+
+static int zone_of(const struct cerr *e, const char *name, json_t *o,
+		   struct gw_zone *z, size_t *pos)
+{
+	const char *k, *role;
+	json_t *v;
+	int zl = line_of(e, name, pos), line;
+	size_t at;
+	struct chan_addr a;
+	char aerr[256];
+
+	if (!gw_zone_name_ok(name))
+		return cfail(e, zl, "bad zone name '%.64s' (must match "
+			     "[a-z0-9][a-z0-9-]{0,62})", name);
+	snprintf(z->name, sizeof(z->name), "%s", name);
+	if (!json_is_object(o))
+		return cfail(e, zl, "zone %s: must be an object", name);
+	json_object_foreach(o, k, v) {
+		at = *pos;
+		line = line_of(e, k, &at);
+		if (strcmp(k, "domid") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 32751)
+				return cfail(e, line, "zone %s: domid must be "
+					     "0..32751", name);
+			z->domid = (int)json_integer_value(v);
+		} else if (strcmp(k, "role") == 0) {
+			role = json_string_value(v);
+			if (role && strcmp(role, "agent") == 0)
+				z->role = GW_AGENT;
+			else if (role && strcmp(role, "tool") == 0)
+				z->role = GW_TOOL;
+			else
+				return cfail(e, line, "zone %s: role must be "
+					     "\"agent\" or \"tool\"", name);
+		} else if (strcmp(k, "tags") == 0) {
+			if (tags_of(e, line, v, z))
+				return -1;
+		} else if (strcmp(k, "chan") == 0) {
+			if (!json_is_string(v) ||
+			    chan_addr_parse(json_string_value(v), &a, aerr,
+					    sizeof(aerr)))
+				return cfail(e, line, "zone %s: %s", name,
+					     json_is_string(v) ? aerr
+						: "chan must be a string");
+			z->chan = strdup(json_string_value(v));
+			if (!z->chan)
+				return cfail(e, line, "out of memory");
+		} else if (strcmp(k, "default_zone") == 0) {
+			if (!json_is_string(v) ||
+			    !gw_zone_name_ok(json_string_value(v)))
+				return cfail(e, line, "zone %s: default_zone "
+					     "must be a zone name", name);
+			z->default_zone = strdup(json_string_value(v));
+			if (!z->default_zone)
+				return cfail(e, line, "out of memory");
+		} else {
+			return cfail(e, line, "zone %s: unknown key '%.64s'",
+				     name, k);
+		}
+	}
+	if (!json_object_get(o, "role") || !json_object_get(o, "domid") ||
+	    !z->chan)
+		return cfail(e, zl, "zone %s: needs domid, role and chan",
+			     name);
+	if (chan_addr_parse(z->chan, &a, aerr, sizeof(aerr)) == 0 &&
+	    a.domid != z->domid)
+		return cfail(e, zl, "zone %s: chan domain %d is not its domid "
+			     "%d", name, a.domid, z->domid);
+	return 0;
+}
+
+static int check_zones(const struct cerr *e, struct gw_config *c)
+{
+	for (size_t i = 0; i < c->nzones; i++) {
+		const struct gw_zone *z = &c->zones[i], *d;
+		for (size_t j = 0; j < i; j++) {
+			if (c->zones[j].domid == z->domid)
+				return cfail(e, line_of(e, z->name, NULL),
+					     "zone %s: domid %d already used "
+					     "by %s", z->name, z->domid,
+					     c->zones[j].name);
+			if (strcmp(c->zones[j].chan, z->chan) == 0)
+				return cfail(e, line_of(e, z->name, NULL),
+					     "zone %s: chan already used by %s",
+					     z->name, c->zones[j].name);
+		}
+		if (!z->default_zone)
+			continue;
+		d = gw_config_zone(c, z->default_zone);
+		if (z->role != GW_AGENT || !d || d->role != GW_TOOL)
+			return cfail(e, line_of(e, z->name, NULL),
+				     "zone %s: default_zone must name a tool "
+				     "zone (agent zones only)", z->name);
+	}
+	return 0;
+}
+
+static int zones_of(const struct cerr *e, int line, json_t *v,
+		    struct gw_config *c)
+{
+	const char *k;
+	json_t *z;
+	size_t pos;
+
+	if (!json_is_object(v) || json_object_size(v) == 0 ||
+	    json_object_size(v) > GW_MAX_ZONES)
+		return cfail(e, line, "zones must be an object of 1..%d zones",
+			     GW_MAX_ZONES);
+	c->zones = calloc(json_object_size(v), sizeof(*c->zones));
+	if (!c->zones)
+		return cfail(e, line, "out of memory");
+	pos = 0;
+	line_of(e, "zones", &pos);
+	json_object_foreach(v, k, z) {
+		if (zone_of(e, k, z, &c->zones[c->nzones++], &pos))
+			return -1;
+	}
+	return check_zones(e, c);
+}
+
+static int str_path(const struct cerr *e, int line, const char *key,
+		    json_t *v, const struct gw_config *c, char **out)
+{
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > 1024)
+		return cfail(e, line, "%s must be a non-empty path", key);
+	*out = gw_path_join(c->dir, json_string_value(v));
+	return *out ? 0 : cfail(e, line, "out of memory");
+}
+
+static int int_in(const struct cerr *e, int line, const char *key,
+		  json_t *v, long min, long max, long *out)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		return cfail(e, line, "%s must be an integer in %ld..%ld", key,
+			     min, max);
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static int port_ok(const char *s)
+{
+	char *end;
+	long p;
+
+	errno = 0;
+	p = strtol(s, &end, 10);
+	return !errno && end != s && !*end && p >= 0 && p <= 65535;
+}
+
+static int metrics_of(const struct cerr *e, int line, json_t *v,
+		      struct gw_config *c)
+{
+	const char *s = json_string_value(v);
+
+	if (!s)
+		return cfail(e, line, "metrics must be a string");
+	if (strncmp(s, "unix:", 5) == 0) {
+		size_t n = strlen(s) + strlen(c->dir) + 8;
+		c->metrics = malloc(n);
+		if (!c->metrics)
+			return cfail(e, line, "out of memory");
+		if (s[5] == '/')
+			snprintf(c->metrics, n, "%s", s);
+		else
+			snprintf(c->metrics, n, "unix:%s/%s", c->dir, s + 5);
+		return 0;
+	}
+	if (strncmp(s, "127.0.0.1:", 10) != 0 || !port_ok(s + 10))
+		return cfail(e, line, "metrics must be 127.0.0.1:PORT "
+			     "(loopback only) or unix:PATH");
+	c->metrics = strdup(s);
+	return c->metrics ? 0 : cfail(e, line, "out of memory");
+}
+
+static int key_of(const struct cerr *e, const char *k, json_t *v,
+		  struct gw_config *c)
+{
+	int line = line_of(e, k, NULL);
+	long n;
+
+	if (strcmp(k, "zones") == 0)
+		return zones_of(e, line, v, c);
+	if (strcmp(k, "policy") == 0)
+		return str_path(e, line, k, v, c, &c->policy);
+	if (strcmp(k, "admin_socket") == 0)
+		return str_path(e, line, k, v, c, &c->admin_socket);
+	if (strcmp(k, "audit_log") == 0)
+		return str_path(e, line, k, v, c, &c->audit_log);
+	if (strcmp(k, "pins") == 0)
+		return str_path(e, line, k, v, c, &c->pins);
+	if (strcmp(k, "metrics") == 0)
+		return metrics_of(e, line, v, c);
+	if (strcmp(k, "admin_group") == 0) {
+		struct group *g;
+		if (!json_is_string(v))
+			return cfail(e, line, "admin_group must be a string");
+		g = getgrnam(json_string_value(v));
+		if (!g)
+			return cfail(e, line, "admin_group '%.64s' does not "
+				     "exist", json_string_value(v));
+		c->admin_gid = g->gr_gid;
+		c->has_admin_gid = 1;
+		c->admin_group = strdup(json_string_value(v));
+		return c->admin_group ? 0 : cfail(e, line, "out of memory");
+	}
+	if (strcmp(k, "audit_args") == 0) {
+		if (!json_is_boolean(v))
+			return cfail(e, line, "audit_args must be a boolean");
+		c->audit_args = json_is_true(v);
+		return 0;
+	}
+	if (strcmp(k, "call_timeout_ms") == 0)
+		return int_in(e, line, k, v, 1, 86400000, &c->call_timeout_ms);
+	if (strcmp(k, "reload_interval_ms") == 0) {
+		if (int_in(e, line, k, v, 0, 3600000, &n))
+			return -1;
+		c->reload_interval_ms = (int)n;
+		return 0;
+	}
+	if (strcmp(k, "audit_flush_ms") == 0) {
+		if (int_in(e, line, k, v, 0, 10000, &n))
+			return -1;
+		c->audit_flush_ms = (int)n;
+		return 0;
+	}
+	if (strcmp(k, "max_message") == 0) {
+		if (int_in(e, line, k, v, 1024, 64L << 20, &n))
+			return -1;
+		c->max_message = (size_t)n;
+		return 0;
+	}
+	return cfail(e, line, "unknown key '%.64s'", k);
+}
+
+static char *dir_of(const char *path)
+{
+	const char *sl = strrchr(path, '/');
+
+	if (!sl)
+		return strdup(".");
+	if (sl == path)
+		return strdup("/");
+	return strndup(path, (size_t)(sl - path));
+}
+
+struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
+{
+	struct gw_config *c = calloc(1, sizeof(*c));
+	struct cerr e = { err, errlen, path, NULL };
+	char *text = NULL;
+	json_t *root = NULL, *v;
+	json_error_t je;
+	const char *k;
+	size_t len;
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->call_timeout_ms = 60000;
+	c->max_message = 4u << 20;
+	c->reload_interval_ms = 1000;
+	c->audit_flush_ms = 10;
+	c->path = strdup(path);
+	c->dir = dir_of(path);
+	text = gw_read_file(path, GW_CONFIG_MAX, &len, err, errlen);
+	if (!text || !c->path || !c->dir)
+		goto fail;
+	e.text = text;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		cfail(&e, je.line > 0 ? je.line : 1, "%s", je.text);
+		goto fail;
+	}
+	if (!json_is_object(root)) {
+		cfail(&e, 1, "the config must be a JSON object");
+		goto fail;
+	}
+	json_object_foreach(root, k, v) {
+		if (key_of(&e, k, v, c))
+			goto fail;
+	}
+	if (!c->zones) {
+		cfail(&e, 1, "missing \"zones\"");
+		goto fail;
+	}
+	if (!c->policy) {
+		cfail(&e, 1, "missing \"policy\"");
+		goto fail;
+	}
+	if (!c->pins) {
+		c->pins = gw_path_join(c->dir, "pins.json");
+		if (!c->pins)
+			goto fail;
+	}
+	json_decref(root);
+	free(text);
+	return c;
+fail:
+	json_decref(root);
+	free(text);
+	gw_config_free(c);
+	return NULL;
+}

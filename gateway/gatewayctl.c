@@ -1,0 +1,618 @@
+/* gatewayctl: the admin's command line for gatewayd. Policy questions
+ * (check, explain, list) and edits (allow, deny) work offline on the
+ * config and rule files; audit verify and logs read the audit log; the
+ * rest (reload, status, stats, pin, unpin) talk to the running daemon
+ * over its admin socket. Exit status: 0 ok (allow), 1 deny or failure
+ * reported by the daemon, 2 usage or error. */
+#include "gw.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CTL_REPLY_MAX (16u << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: gatewayctl --config FILE COMMAND [ARGS]\n"
+		"\n"
+		"Policy (offline):\n"
+		"  check ZONE TARGET [--args JSON] [--json]   decide one call\n"
+		"  explain ZONE TARGET [--args JSON]          every matching "
+		"rule, in order\n"
+		"  list                                       every rule with "
+		"FILE:LINE\n"
+		"  allow|deny SOURCE TARGET [OPTION...] [--file NAME] "
+		"[--insert]\n"
+		"                                             add a rule "
+		"(validated, atomic)\n"
+		"Audit (offline):\n"
+		"  audit verify                               check the hash "
+		"chain\n"
+		"  logs ZONE [--lines N]                      that zone's audit "
+		"trail\n"
+		"Daemon (admin socket):\n"
+		"  reload | status | stats | pin TOOLZONE | unpin TOOLZONE\n"
+		"\n"
+		"TARGET: TOOLZONE.TOOL, resource:TOOLZONE.URI or "
+		"prompt:TOOLZONE.NAME\n"
+		"Exit: 0 allow/ok, 1 deny/failed, 2 error.\n");
+}
+
+struct ctl {
+	const char *config_path;
+	struct gw_config *cfg;
+	char err[1024];
+};
+
+static int load_config(struct ctl *c)
+{
+	c->cfg = gw_config_load(c->config_path, c->err, sizeof(c->err));
+	if (!c->cfg) {
+		fprintf(stderr, "gatewayctl: %s\n", c->err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The policy path as shown in FILE:LINE: relative to the config's dir
+ * when it is under it. */
+static const char *policy_display(const struct gw_config *cfg)
+{
+	size_t dl = strlen(cfg->dir);
+
+	if (strncmp(cfg->policy, cfg->dir, dl) == 0 && cfg->policy[dl] == '/')
+		return cfg->policy + dl + 1;
+	return cfg->policy;
+}
+
+static struct policy *load_policy(struct ctl *c)
+{
+	struct policy *p = policy_load(c->cfg->policy, policy_display(c->cfg),
+				       c->err, sizeof(c->err));
+	if (!p)
+		fprintf(stderr, "gatewayctl: %s\n", c->err);
+	return p;
+}
+
+/* Splits "KIND:ZONE.NAME" or "ZONE.NAME" into the query. */
+static int parse_target(const char *t, struct pol_query *q, char *zbuf,
+			size_t zlen)
+{
+	const char *dot;
+
+	q->kind = POL_TOOL;
+	if (strncmp(t, "resource:", 9) == 0) {
+		q->kind = POL_RESOURCE;
+		t += 9;
+	} else if (strncmp(t, "prompt:", 7) == 0) {
+		q->kind = POL_PROMPT;
+		t += 7;
+	} else if (strncmp(t, "tool:", 5) == 0) {
+		t += 5;
+	}
+	dot = strchr(t, '.');
+	if (!dot || dot == t || !dot[1] || (size_t)(dot - t) >= zlen)
+		return -1;
+	memcpy(zbuf, t, (size_t)(dot - t));
+	zbuf[dot - t] = '\0';
+	q->tzone = zbuf;
+	q->tname = dot + 1;
+	return 0;
+}
+
+static int query_of(struct ctl *c, int argc, char **argv, struct pol_query *q,
+		    char *zbuf, size_t zlen, json_t **args, int *as_json)
+{
+	const struct gw_zone *z;
+	json_error_t je;
+
+	if (argc < 2) {
+		usage(stderr);
+		return -1;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 && as_json) {
+			*as_json = 1;
+		} else if (strcmp(argv[i], "--args") == 0 && i + 1 < argc) {
+			*args = json_loads(argv[++i], JSON_REJECT_DUPLICATES,
+					   &je);
+			if (!json_is_object(*args)) {
+				fprintf(stderr, "gatewayctl: --args must be a "
+					"JSON object\n");
+				return -1;
+			}
+		} else {
+			usage(stderr);
+			return -1;
+		}
+	}
+	z = gw_config_zone(c->cfg, argv[0]);
+	if (!z) {
+		fprintf(stderr, "gatewayctl: no zone '%s' in %s\n", argv[0],
+			c->config_path);
+		return -1;
+	}
+	if (parse_target(argv[1], q, zbuf, zlen)) {
+		fprintf(stderr, "gatewayctl: bad target '%s'\n", argv[1]);
+		return -1;
+	}
+	q->zone = z->name;
+	q->tags = (const char *const *)z->tags;
+	q->ntags = z->ntags;
+	q->args = *args ? *args : (json_t *)NULL;
+	return 0;
+}
+
+static int cmd_check(struct ctl *c, int argc, char **argv)
+{
+	struct pol_query q = { 0 };
+	char zbuf[GW_ZONE_NAME_MAX + 1], rule[4200];
+	json_t *args = NULL, *empty = json_object();
+	const struct pol_rule *r;
+	struct policy *p;
+	int as_json = 0, rc = 2;
+	enum pol_decision d;
+
+	if (load_config(c) || query_of(c, argc, argv, &q, zbuf, sizeof(zbuf),
+				       &args, &as_json))
+		goto out;
+	p = load_policy(c);
+	if (!p)
+		goto out;
+	/* A call without --args is a call with no arguments. */
+	q.args = args ? args : empty;
+	d = policy_decide(p, &q, &r);
+	if (r)
+		snprintf(rule, sizeof(rule), "%s:%d", r->file, r->line);
+	if (as_json)
+		printf("{\"decision\":\"%s\",\"rule\":%s%s%s}\n",
+		       d == POL_ALLOW ? "allow" : "deny", r ? "\"" : "",
+		       r ? rule : "null", r ? "\"" : "");
+	else
+		printf("%s %s\n", d == POL_ALLOW ? "allow" : "deny",
+		       r ? rule : "default");
+	rc = d == POL_ALLOW ? 0 : 1;
+	policy_free(p);
+out:
+	json_decref(args);
+	json_decref(empty);
+	return rc;
+}
+
+static int cmd_explain(struct ctl *c, int argc, char **argv)
+{
+	struct pol_query q = { 0 };
+	char zbuf[GW_ZONE_NAME_MAX + 1];
+	json_t *args = NULL, *empty = json_object();
+	const struct pol_rule *r, *m[64];
+	struct policy *p;
+	size_t n;
+	int rc = 2;
+	enum pol_decision d;
+
+	if (load_config(c) || query_of(c, argc, argv, &q, zbuf, sizeof(zbuf),
+				       &args, NULL))
+		goto out;
+	p = load_policy(c);
+	if (!p)
+		goto out;
+	q.args = args ? args : empty;
+	d = policy_decide(p, &q, &r);
+	n = policy_explain(p, &q, m, 64);
+	for (size_t i = 0; i < n && i < 64; i++)
+		printf("%s %s:%d: %s\n", m[i] == r ? "=>" : "  ", m[i]->file,
+		       m[i]->line, m[i]->text);
+	if (n > 64)
+		printf("   ... %zu more\n", n - 64);
+	printf("decision: %s%s\n", d == POL_ALLOW ? "allow" : "deny",
+	       d == POL_DENY_DEFAULT ? " (default: no rule matches)"
+	       : d == POL_DENY_ARGS  ? " (argument condition not met)"
+				     : "");
+	rc = d == POL_ALLOW ? 0 : 1;
+	policy_free(p);
+out:
+	json_decref(args);
+	json_decref(empty);
+	return rc;
+}
+
+static int cmd_list(struct ctl *c)
+{
+	struct policy *p;
+
+	if (load_config(c))
+		return 2;
+	p = load_policy(c);
+	if (!p)
+		return 2;
+	for (size_t i = 0; i < policy_nrules(p); i++) {
+		const struct pol_rule *r = policy_rule(p, i);
+		printf("%s:%d: %s\n", r->file, r->line, r->text);
+	}
+	policy_free(p);
+	return 0;
+}
+
+/* ---- allow / deny: validated, atomic edits ----------------------------- */
+
+/* Builds the rule line from argv; returns a malloc'd string or NULL. */
+static char *rule_line(const char *action, int argc, char **argv,
+		       const char **file, int *insert)
+{
+	size_t cap = GW_RULE_LINE_MAX + 1, len = 0;
+	char *s = calloc(1, cap);
+	int n;
+
+	if (!s)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
+			*file = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--insert") == 0) {
+			*insert = 1;
+			continue;
+		}
+		n = snprintf(s + len, cap - len, "%s%s", len ? " " : "",
+			     argv[i]);
+		if (n < 0 || (size_t)n >= cap - len)
+			goto fail;
+		len += (size_t)n;
+		if (i == 1) {
+			n = snprintf(s + len, cap - len, " %s", action);
+			if (n < 0 || (size_t)n >= cap - len)
+				goto fail;
+			len += (size_t)n;
+		}
+	}
+	return s;
+fail:
+	free(s);
+	return NULL;
+}
+
+static int file_ok(const char *name)
+{
+	size_t l = strlen(name);
+
+	return l > 7 && l < 200 && !strchr(name, '/') && name[0] != '.' &&
+	       strcmp(name + l - 7, ".policy") == 0;
+}
+
+static int cmd_edit(struct ctl *c, const char *action, int argc, char **argv)
+{
+	const char *fname = NULL;
+	int insert = 0, rc = 2, isdir;
+	char *line = NULL, *target = NULL, *old = NULL, *nw = NULL;
+	struct stat st;
+	size_t olen = 0, nlen;
+	struct policy *p = NULL;
+
+	if (argc < 2 || load_config(c))
+		goto usage;
+	line = rule_line(action, argc, argv, &fname, &insert);
+	if (!line) {
+		fprintf(stderr, "gatewayctl: rule too long\n");
+		goto out;
+	}
+	if (policy_check_line(line, c->err, sizeof(c->err))) {
+		fprintf(stderr, "gatewayctl: %s\n", c->err);
+		goto out;
+	}
+	isdir = stat(c->cfg->policy, &st) == 0 && S_ISDIR(st.st_mode);
+	if (isdir) {
+		if (!fname)
+			fname = "50-gatewayctl.policy";
+		if (!file_ok(fname)) {
+			fprintf(stderr, "gatewayctl: --file must be NAME.policy"
+				"\n");
+			goto out;
+		}
+		target = gw_path_join(c->cfg->policy, fname);
+	} else {
+		target = strdup(c->cfg->policy);
+	}
+	if (!target)
+		goto out;
+	if (access(target, F_OK) == 0) {
+		old = gw_read_file(target, GW_POLICY_FILE_MAX, &olen, c->err,
+				   sizeof(c->err));
+		if (!old) {
+			fprintf(stderr, "gatewayctl: %s\n", c->err);
+			goto out;
+		}
+	}
+	nlen = olen + strlen(line) + 2;
+	nw = malloc(nlen + 1);
+	if (!nw)
+		goto out;
+	if (insert)
+		snprintf(nw, nlen + 1, "%s\n%s", line, old ? old : "");
+	else
+		snprintf(nw, nlen + 1, "%s%s%s\n", old ? old : "",
+			 olen && old[olen - 1] != '\n' ? "\n" : "", line);
+	nlen = strlen(nw);
+	/* Validate the whole policy as it will be, then write. */
+	p = policy_load_with(c->cfg->policy, policy_display(c->cfg), fname,
+			     nw, nlen, c->err, sizeof(c->err));
+	if (!p) {
+		fprintf(stderr, "gatewayctl: refused: %s\n", c->err);
+		goto out;
+	}
+	if (gw_write_atomic(target, nw, nlen, c->err, sizeof(c->err))) {
+		fprintf(stderr, "gatewayctl: %s\n", c->err);
+		goto out;
+	}
+	printf("%s %s: %s\n", insert ? "inserted into" : "appended to",
+	       target, line);
+	rc = 0;
+	goto out;
+usage:
+	usage(stderr);
+out:
+	policy_free(p);
+	free(line);
+	free(target);
+	free(old);
+	free(nw);
+	return rc;
+}
+
+/* ---- audit ---------------------------------------------------------------- */
+
+static int cmd_audit(struct ctl *c, int argc, char **argv)
+{
+	size_t lines, bad;
+
+	if (argc != 1 || strcmp(argv[0], "verify") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (load_config(c))
+		return 2;
+	if (!c->cfg->audit_log) {
+		fprintf(stderr, "gatewayctl: no audit_log in the config\n");
+		return 2;
+	}
+	if (gw_audit_verify(c->cfg->audit_log, &lines, &bad, c->err,
+			    sizeof(c->err))) {
+		if (!bad) {
+			fprintf(stderr, "gatewayctl: %s\n", c->err);
+			return 2;
+		}
+		printf("audit chain BROKEN at %s:%zu: %s\n",
+		       c->cfg->audit_log, bad, c->err);
+		return 1;
+	}
+	printf("audit chain ok: %zu records\n", lines);
+	return 0;
+}
+
+static int cmd_logs(struct ctl *c, int argc, char **argv)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long max = 0, shown = 0;
+
+	if (argc < 1 || load_config(c))
+		return 2;
+	if (argc == 3 && strcmp(argv[1], "--lines") == 0) {
+		char *end;
+		errno = 0;
+		max = strtol(argv[2], &end, 10);
+		if (errno || end == argv[2] || *end || max < 0) {
+			fprintf(stderr, "gatewayctl: --lines: expected a count\n");
+			return 2;
+		}
+	} else if (argc != 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (!c->cfg->audit_log)
+		return 2;
+	f = fopen(c->cfg->audit_log, "re");
+	if (!f) {
+		fprintf(stderr, "gatewayctl: %s: %s\n", c->cfg->audit_log,
+			strerror(errno));
+		return 2;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		json_t *j = json_loadb(line, (size_t)len, 0, NULL);
+		const char *z = json_string_value(json_object_get(j, "zone"));
+		if (z && strcmp(z, argv[0]) == 0 && (!max || shown < max)) {
+			fputs(line, stdout);
+			shown++;
+		}
+		json_decref(j);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+/* ---- daemon commands over the admin socket ------------------------------- */
+
+static char *admin_call(struct ctl *c, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = -1;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+
+	if (!c->cfg->admin_socket) {
+		fprintf(stderr, "gatewayctl: no admin_socket in the config\n");
+		return NULL;
+	}
+	if (strlen(c->cfg->admin_socket) >= sizeof(sa.sun_path))
+		return NULL;
+	memcpy(sa.sun_path, c->cfg->admin_socket,
+	       strlen(c->cfg->admin_socket) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "gatewayctl: %s: %s (is gatewayd running?)\n",
+			c->cfg->admin_socket, strerror(errno));
+		goto fail;
+	}
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
+	    write(fd, "\n", 1) != 1)
+		goto fail;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *nb;
+			if (cap >= CTL_REPLY_MAX)
+				goto fail;
+			cap = cap ? cap * 2 : 8192;
+			nb = realloc(buf, cap);
+			if (!nb)
+				goto fail;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf + len - (size_t)n, '\n', (size_t)n))
+			break;
+	}
+	close(fd);
+	if (!buf)
+		return NULL;
+	buf[len] = '\0';
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+static void print_stats(json_t *rows)
+{
+	size_t i;
+	json_t *r;
+
+	printf("%-16s %-32s %9s %8s %7s %10s %10s\n", "zone", "tool",
+	       "calls", "denied", "errors", "p50(us)", "p99(us)");
+	json_array_foreach(rows, i, r) {
+		printf("%-16s %-32s %9lld %8lld %7lld %10.0f %10.0f\n",
+		       json_string_value(json_object_get(r, "zone")),
+		       json_string_value(json_object_get(r, "tool")),
+		       (long long)json_integer_value(json_object_get(r, "calls")),
+		       (long long)json_integer_value(
+			       json_object_get(r, "denials")),
+		       (long long)json_integer_value(json_object_get(r, "errors")),
+		       json_real_value(json_object_get(r, "p50_us")),
+		       json_real_value(json_object_get(r, "p99_us")));
+	}
+}
+
+static int cmd_daemon(struct ctl *c, const char *cmd, int argc, char **argv)
+{
+	json_t *req = json_pack("{s:s}", "cmd", cmd), *rep = NULL;
+	char *s = NULL, *r = NULL;
+	int rc = 2;
+
+	if (load_config(c) || !req)
+		goto out;
+	if (strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0) {
+		if (argc != 1) {
+			usage(stderr);
+			goto out;
+		}
+		json_object_set_new(req, "zone", json_string(argv[0]));
+	}
+	s = json_dumps(req, JSON_COMPACT);
+	r = s ? admin_call(c, s) : NULL;
+	if (!r)
+		goto out;
+	rep = json_loads(r, 0, NULL);
+	if (!json_is_object(rep)) {
+		fprintf(stderr, "gatewayctl: bad reply from gatewayd\n");
+		goto out;
+	}
+	if (!json_is_true(json_object_get(rep, "ok"))) {
+		fprintf(stderr, "gatewayctl: %s: %s\n", cmd,
+			json_string_value(json_object_get(rep, "error")));
+		rc = 1;
+		goto out;
+	}
+	if (strcmp(cmd, "stats") == 0) {
+		print_stats(json_object_get(rep, "stats"));
+	} else {
+		char *pretty = json_dumps(rep, JSON_INDENT(2));
+		if (pretty)
+			printf("%s\n", pretty);
+		free(pretty);
+	}
+	rc = 0;
+out:
+	json_decref(req);
+	json_decref(rep);
+	free(s);
+	free(r);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c = { 0 };
+	int i = 1, rc;
+	const char *cmd;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			c.config_path = argv[i + 1];
+			i += 2;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+			   strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc || !c.config_path) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[i++];
+	argc -= i;
+	argv += i;
+	if (strcmp(cmd, "check") == 0)
+		rc = cmd_check(&c, argc, argv);
+	else if (strcmp(cmd, "explain") == 0)
+		rc = cmd_explain(&c, argc, argv);
+	else if (strcmp(cmd, "list") == 0)
+		rc = cmd_list(&c);
+	else if (strcmp(cmd, "allow") == 0 || strcmp(cmd, "deny") == 0)
+		rc = cmd_edit(&c, cmd, argc, argv);
+	else if (strcmp(cmd, "audit") == 0)
+		rc = cmd_audit(&c, argc, argv);
+	else if (strcmp(cmd, "logs") == 0)
+		rc = cmd_logs(&c, argc, argv);
+	else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "status") == 0 ||
+		 strcmp(cmd, "stats") == 0 || strcmp(cmd, "pin") == 0 ||
+		 strcmp(cmd, "unpin") == 0)
+		rc = cmd_daemon(&c, cmd, argc, argv);
+	else {
+		usage(stderr);
+		rc = 2;
+	}
+	gw_config_free(c.cfg);
+	return rc;
+}

@@ -1,0 +1,302 @@
+/* gatewayd: the host-side gateway between agent zones and tool zones.
+ * Loads the config and policy (or only checks them with --check), then
+ * runs one poll loop over every channel, the admin socket and signals:
+ * SIGHUP (and a change of the policy files) reloads the policy
+ * atomically, SIGTERM/SIGINT stop. */
+#include "gwd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define POLL_MAX 4096
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: gatewayd --config FILE [--check] [--ready-file FILE]\n"
+		"The zonegate host gateway: agent zones reach tool zones only "
+		"through it,\n"
+		"as their per-zone allowlists allow.\n"
+		"\n"
+		"  --config FILE      the JSON config (docs/operations.md)\n"
+		"  --check            validate config and policy, then exit\n"
+		"  --ready-file FILE  write \"ready\" to FILE once serving\n"
+		"  -h, --help         this help\n");
+}
+
+/* The policy path as shown in FILE:LINE: relative to the config. */
+static const char *policy_display(const struct gw_config *cfg)
+{
+	size_t dl = strlen(cfg->dir);
+
+	if (strncmp(cfg->policy, cfg->dir, dl) == 0 && cfg->policy[dl] == '/')
+		return cfg->policy + dl + 1;
+	return cfg->policy;
+}
+
+int gw_reload_policy(struct gw *g, char *err, size_t errlen)
+{
+	struct policy *p = policy_load(g->cfg->policy, policy_display(g->cfg),
+				       err, errlen);
+	json_t *r;
+
+	if (!p) {
+		g->policy_errors++;
+		snprintf(g->policy_error, sizeof(g->policy_error), "%s", err);
+		fprintf(stderr, "gatewayd: policy NOT reloaded (the old one "
+			"stays in force): %s\n", err);
+		r = json_pack("{s:s,s:s,s:s,s:s}", "zone", "-", "method",
+			      "policy/reload", "decision", "rejected",
+			      "reason", err);
+	} else {
+		policy_free(g->pol);
+		g->pol = p;
+		g->policy_errors = 0;
+		g->policy_error[0] = '\0';
+		g->policy_loads++;
+		gw_limits_reset(g->lim);
+		g->lim_gen++;
+		fprintf(stderr, "gatewayd: policy loaded: %zu rules\n",
+			policy_nrules(p));
+		r = json_pack("{s:s,s:s,s:s,s:I}", "zone", "-", "method",
+			      "policy/reload", "decision", "loaded", "rules",
+			      (json_int_t)policy_nrules(p));
+		gw_route_lists_changed(g);
+	}
+	if (r) {
+		char aid[40];
+		gw_audit_new_id(g->audit, aid, sizeof(aid));
+		json_object_set_new(r, "id", json_string(aid));
+		gw_audit_append(g->audit, r);
+		json_decref(r);
+	}
+	gw_audit_flush(g->audit);
+	gw_route_snapshot(g);
+	return p ? 0 : -1;
+}
+
+/* A cheap signature of the policy files (names, sizes, mtimes). */
+static uint64_t policy_sig(const char *path)
+{
+	struct stat st;
+	uint64_t h = 1469598103934665603ull;
+	DIR *d;
+	struct dirent *de;
+
+	if (stat(path, &st) != 0)
+		return 0;
+	h ^= (uint64_t)st.st_mtim.tv_sec * 1000000007ull ^
+	     (uint64_t)st.st_mtim.tv_nsec ^ (uint64_t)st.st_size << 20;
+	if (!S_ISDIR(st.st_mode))
+		return h;
+	d = opendir(path);
+	while (d && (de = readdir(d)) != NULL) {
+		char *full;
+		if (de->d_name[0] == '.')
+			continue;
+		for (const char *c = de->d_name; *c; c++)
+			h = (h ^ (uint8_t)*c) * 1099511628211ull;
+		full = gw_path_join(path, de->d_name);
+		if (full && stat(full, &st) == 0)
+			h = (h ^ ((uint64_t)st.st_mtim.tv_nsec +
+				  (uint64_t)st.st_mtim.tv_sec * 1000000007ull +
+				  (uint64_t)st.st_size)) * 1099511628211ull;
+		free(full);
+	}
+	if (d)
+		closedir(d);
+	return h;
+}
+
+static int check_only(const char *path)
+{
+	char err[1024];
+	struct gw_config *c = gw_config_load(path, err, sizeof(err));
+	struct policy *p = NULL;
+
+	if (c)
+		p = policy_load(c->policy, policy_display(c), err, sizeof(err));
+	if (!p) {
+		fprintf(stderr, "%s\n", err);
+		gw_config_free(c);
+		return 1;
+	}
+	printf("ok: %zu zones, %zu rules\n", c->nzones, policy_nrules(p));
+	policy_free(p);
+	gw_config_free(c);
+	return 0;
+}
+
+static int sigfd_open(void)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGHUP);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &s, NULL) != 0)
+		return -1;
+	return signalfd(-1, &s, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int write_ready(const char *path)
+{
+	char err[256];
+
+	if (!path)
+		return 0;
+	if (gw_write_atomic(path, "ready\n", 6, err, sizeof(err))) {
+		fprintf(stderr, "gatewayd: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int serve(struct gw *g, int sfd, const char *ready_file)
+{
+	static struct pollfd p[POLL_MAX];
+	int stop = 0;
+	uint64_t sig = policy_sig(g->cfg->policy);
+	int64_t next_check = gw_now_ms() + g->cfg->reload_interval_ms;
+	int64_t next_snap = 0;
+	char err[1024];
+
+	if (write_ready(ready_file))
+		return 1;
+	while (!stop) {
+		size_t n = 0, nadm;
+		int to = gw_route_timeout(g), now_to;
+		int64_t now;
+
+		p[n].fd = sfd;
+		p[n++].events = POLLIN;
+		nadm = gw_admin_pollfds(g->admin, p + n, 32);
+		n += nadm;
+		n += gw_route_pollfds(g, p + n, POLL_MAX - n);
+		now_to = 1000; /* snapshots and file checks */
+		if (to < 0 || to > now_to)
+			to = now_to;
+		if (poll(p, (nfds_t)n, to) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP)
+					gw_reload_policy(g, err, sizeof(err));
+				else
+					stop = 1;
+			}
+		}
+		gw_route_run(g);
+		gw_admin_run(g->admin, p + 1, nadm);
+		now = gw_now_ms();
+		if (g->cfg->reload_interval_ms && now >= next_check) {
+			uint64_t s2 = policy_sig(g->cfg->policy);
+			next_check = now + g->cfg->reload_interval_ms;
+			if (s2 != sig) {
+				sig = s2;
+				gw_reload_policy(g, err, sizeof(err));
+			}
+		}
+		if (now >= next_snap) {
+			gw_route_snapshot(g);
+			next_snap = now + 1000;
+		}
+		gw_audit_maybe_flush(g->audit, g->cfg->audit_flush_ms);
+	}
+	gw_audit_flush(g->audit);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "ready-file", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *config = NULL, *ready = NULL;
+	int check = 0, c, rc = 1, sfd = -1;
+	struct gw g;
+	char err[1024];
+
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'k': check = 1; break;
+		case 'r': ready = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config || optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (check)
+		return check_only(config);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&g, 0, sizeof(g));
+	/* Before any thread exists (libmicrohttpd's), so that every thread
+	 * blocks them and they arrive only through the signalfd. */
+	sfd = sigfd_open();
+	if (sfd < 0) {
+		snprintf(err, sizeof(err), "signalfd: %s", strerror(errno));
+		goto fail;
+	}
+	pthread_mutex_init(&g.snap_lock, NULL);
+	g.cfg = gw_config_load(config, err, sizeof(err));
+	if (!g.cfg)
+		goto fail;
+	g.pol = policy_load(g.cfg->policy, policy_display(g.cfg), err,
+			    sizeof(err));
+	if (!g.pol)
+		goto fail;
+	g.policy_loads = 1;
+	g.audit = gw_audit_open(g.cfg->audit_log, err, sizeof(err));
+	g.met = gw_metrics_new();
+	g.lim = gw_limits_new();
+	if (!g.audit || !g.met || !g.lim)
+		goto fail;
+	g.pins = gw_pins_load(g.cfg->pins, err, sizeof(err));
+	if (!g.pins)
+		goto fail;
+	if (gw_route_init(&g, err, sizeof(err)))
+		goto fail;
+	gw_route_snapshot(&g);
+	g.admin = gw_admin_start(&g, err, sizeof(err));
+	if (!g.admin)
+		goto fail;
+	fprintf(stderr, "gatewayd: serving %zu agent zones, %zu tool zones, "
+		"%zu rules\n", g.naz, g.ntz, policy_nrules(g.pol));
+	rc = serve(&g, sfd, ready);
+	goto out;
+fail:
+	fprintf(stderr, "gatewayd: %s\n", err);
+out:
+	gw_admin_stop(g.admin);
+	gw_route_free(&g);
+	gw_audit_close(g.audit);
+	gw_metrics_free(g.met);
+	gw_limits_free(g.lim);
+	policy_free(g.pol);
+	json_decref(g.pins);
+	gw_config_free(g.cfg);
+	free(g.snap_gauges);
+	pthread_mutex_destroy(&g.snap_lock);
+	if (sfd >= 0)
+		close(sfd);
+	return rc;
+}

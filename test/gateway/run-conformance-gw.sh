@@ -1,0 +1,99 @@
+#!/bin/sh
+# Runs the official MCP conformance scenarios through the gateway: the
+# suite speaks Streamable HTTP to zonegate-relay in the agent zone, the
+# relay carries each session over a sim channel to gatewayd, which routes
+# it (policy: the agent zone may use everything) over a second channel to
+# `mcpd --chan --fixtures conformance` in a tool zone.
+# Env: GATEWAYD, MCPD, RELAY (binaries, required), NODE (default: test/node's),
+# ZG_GW_SCENARIOS (space-separated; default: every server scenario).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+nodedir=$here/../node
+node=${NODE:-$nodedir/node_modules/.bin/node}
+suite_js=$nodedir/node_modules/@modelcontextprotocol/conformance/dist/index.js
+scenarios=${ZG_GW_SCENARIOS:-"server-initialize logging-set-level ping
+  completion-complete tools-list tools-call-simple-text tools-call-image
+  tools-call-audio tools-call-embedded-resource tools-call-mixed-content
+  tools-call-with-logging tools-call-error tools-call-with-progress
+  tools-call-sampling tools-call-elicitation json-schema-2020-12
+  elicitation-sep1034-defaults server-sse-polling server-sse-multiple-streams
+  elicitation-sep1330-enums resources-list resources-read-text
+  resources-read-binary resources-templates-read resources-subscribe
+  resources-unsubscribe prompts-list prompts-get-simple prompts-get-with-args
+  prompts-get-embedded-resource prompts-get-with-image
+  dns-rebinding-protection"}
+
+for b in "${GATEWAYD:-}" "${MCPD:-}" "${RELAY:-}"; do
+	if [ -z "$b" ] || [ ! -x "$b" ]; then
+		echo "run-conformance-gw: GATEWAYD, MCPD and RELAY must name binaries" >&2
+		exit 2
+	fi
+done
+[ -f "$suite_js" ] || { echo "conformance suite not installed" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwconf.XXXXXX") || exit 2
+export ZONEGATE_SIM_DIR=$work/sim
+cp "$here/../../data/gateway/conformance/"* "$work/"
+mpid= gpid= rpid=
+cleanup() {
+	for p in $rpid $gpid $mpid; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$MCPD" --chan sim:32:conf --fixtures conformance 2>"$work/mcpd.log" &
+mpid=$!
+"$GATEWAYD" --config "$work/gatewayd.json" --ready-file "$work/gw.ready" \
+	2>"$work/gatewayd.log" &
+gpid=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q "tool zone conf up" "$work/gatewayd.log"; do
+	sleep 0.05
+	i=$((i + 1))
+done
+"$RELAY" --chan sim:31:agent --connect-timeout 10000 \
+	--http 127.0.0.1:0 --ready-file "$work/ready" 2>"$work/relay.log" &
+rpid=$!
+
+i=0
+while [ $i -lt 300 ] && [ ! -s "$work/ready" ]; do
+	kill -0 "$rpid" 2>/dev/null || break
+	sleep 0.05
+	i=$((i + 1))
+done
+url=$(cat "$work/ready" 2>/dev/null)
+case "$url" in
+*/mcp) ;;
+*)
+	echo "run-conformance-gw: relay not ready" >&2
+	cat "$work/relay.log" "$work/gatewayd.log" "$work/mcpd.log" >&2
+	exit 1
+	;;
+esac
+echo "run-conformance-gw: relay at $url -> gatewayd -> mcpd"
+
+fail=0
+for s in $scenarios; do
+	if "$node" "$suite_js" server --url "$url" --scenario "$s" \
+		>"$work/$s.log" 2>&1 && ! grep -qE "FAILURE|, [1-9][0-9]* failed" "$work/$s.log"; then
+		echo "ok   $s"
+	else
+		echo "FAIL $s"
+		tail -n 30 "$work/$s.log"
+		fail=1
+	fi
+done
+for p in "$mpid" "$gpid" "$rpid"; do
+	if ! kill -0 "$p" 2>/dev/null; then
+		echo "run-conformance-gw: a daemon died" >&2
+		tail -n 30 "$work/mcpd.log" "$work/gatewayd.log" "$work/relay.log" >&2
+		fail=1
+	fi
+done
+echo "run-conformance-gw: audit records: $(wc -l < "$work/audit.log")"
+exit $fail

@@ -1,0 +1,273 @@
+/* Gateway internals: SHA-256 against the FIPS 180-4 / NIST vectors, the
+ * audit hash chain (verify, and detection of an edited, removed or
+ * reordered line), config errors with file:line, the token bucket,
+ * catalogue hashes and the metrics exposition. */
+#include "gw.h"
+#include "zgtest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/zg-gwcore.XXXXXX";
+
+static void sha(const char *in, size_t n, const char *want)
+{
+	char out[65];
+
+	sha256_hex(in, n, out);
+	CHECK_STR(out, want);
+}
+
+static void test_sha256(void)
+{
+	char *m = malloc(1000000);
+
+	sha("", 0,
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha("abc", 3,
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+	    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	sha("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+	    "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu", 112,
+	    "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+	memset(m, 'a', 1000000);
+	sha(m, 1000000,
+	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	/* incremental updates in odd slices give the same digest */
+	{
+		struct sha256 s;
+		uint8_t d[32];
+		char hx[65];
+		sha256_init(&s);
+		for (size_t off = 0; off < 1000000;) {
+			size_t k = (off % 97) + 1;
+			if (off + k > 1000000)
+				k = 1000000 - off;
+			sha256_update(&s, m + off, k);
+			off += k;
+		}
+		sha256_final(&s, d);
+		for (int i = 0; i < 32; i++)
+			snprintf(hx + 2 * i, 3, "%02x", d[i]);
+		CHECK_STR(hx, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a4972"
+			      "00e046d39ccc7112cd0");
+	}
+	free(m);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_audit_chain(void)
+{
+	char path[256], err[256], id[64];
+	size_t lines, bad;
+	struct gw_audit *a;
+	char *text, *p;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	a = gw_audit_open(path, err, sizeof(err));
+	CHECK(a != NULL);
+	for (int i = 0; i < 5; i++) {
+		json_t *r = json_pack("{s:s,s:i}", "zone", "agent-a", "n", i);
+		gw_audit_new_id(a, id, sizeof(id));
+		json_object_set_new(r, "id", json_string(id));
+		CHECK_EQ_INT(gw_audit_append(a, r), 0);
+		json_decref(r);
+	}
+	gw_audit_close(a);
+	/* reopening continues the chain */
+	a = gw_audit_open(path, err, sizeof(err));
+	CHECK(a != NULL);
+	{
+		json_t *r = json_pack("{s:s}", "zone", "agent-b");
+		gw_audit_append(a, r);
+		json_decref(r);
+	}
+	gw_audit_close(a);
+	CHECK_EQ_INT(gw_audit_verify(path, &lines, &bad, err, sizeof(err)), 0);
+	CHECK_EQ_INT(lines, 6);
+	/* edit one character of line 3 */
+	text = gw_read_file(path, 1 << 20, &len, err, sizeof(err));
+	p = text;
+	for (int i = 0; i < 2; i++)
+		p = strchr(p, '\n') + 1;
+	p = strstr(p, "agent-a");
+	p[6] = 'b';
+	write_file(path, text);
+	CHECK_EQ_INT(gw_audit_verify(path, &lines, &bad, err, sizeof(err)), -1);
+	CHECK_EQ_INT(bad, 3);
+	p[6] = 'a';
+	/* remove line 2 */
+	{
+		char *l2 = strchr(text, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+		memmove(l2, l3, strlen(l3) + 1);
+	}
+	write_file(path, text);
+	CHECK_EQ_INT(gw_audit_verify(path, &lines, &bad, err, sizeof(err)), -1);
+	CHECK_EQ_INT(bad, 2);
+	CHECK(strstr(err, "chain broken") != NULL);
+	free(text);
+	unlink(path);
+}
+
+static void config_error(const char *json, const char *want)
+{
+	char path[256], err[512] = "";
+	struct gw_config *c;
+
+	snprintf(path, sizeof(path), "%s/gw.json", dir);
+	write_file(path, json);
+	c = gw_config_load(path, err, sizeof(err));
+	CHECK(c == NULL);
+	gw_config_free(c);
+	if (!strstr(err, want)) {
+		fprintf(stderr, "  got '%s', want '%s'\n", err, want);
+		CHECK(0);
+	}
+}
+
+static void test_config(void)
+{
+	char path[256], err[512];
+	struct gw_config *c;
+
+	snprintf(path, sizeof(path), "%s/gw.json", dir);
+	write_file(path, "{\n \"zones\": {\n  \"agent-a\": {\"domid\": 11, "
+			 "\"role\": \"agent\", \"tags\": [\"r\"], \"chan\": "
+			 "\"sim:11:a\"},\n  \"rag\": {\"domid\": 21, \"role\": "
+			 "\"tool\", \"chan\": \"sim:21:rag\"}\n },\n"
+			 " \"policy\": \"p.policy\",\n \"admin_socket\": "
+			 "\"s.sock\"\n}\n");
+	c = gw_config_load(path, err, sizeof(err));
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_EQ_INT(c->nzones, 2);
+		CHECK_STR(c->zones[0].name, "agent-a");
+		CHECK_EQ_INT(c->zones[1].role, GW_TOOL);
+		CHECK(strstr(c->policy, "/p.policy") != NULL);
+		CHECK(gw_zone_has_tag(&c->zones[0], "r"));
+	}
+	gw_config_free(c);
+	config_error("{\n\"zones\": {\n", "gw.json:3:");
+	config_error("{\n \"zones\": {\n  \"Bad\": {\"domid\": 1}\n },\n"
+		     " \"policy\": \"p\"}\n", "gw.json:3: bad zone name");
+	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1,\n"
+		     "   \"role\": \"boss\", \"chan\": \"sim:1:a\"}\n },\n"
+		     " \"policy\": \"p\"}\n", "gw.json:4: zone a: role");
+	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
+		     "\"agent\", \"chan\": \"sim:2:a\"}\n },\n \"policy\": "
+		     "\"p\"}\n", "domain 2 is not its domid 1");
+	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
+		     "\"agent\", \"chan\": \"tcp:1:a\"}\n },\n \"policy\": "
+		     "\"p\"}\n", "gw.json:3: zone a: bad channel address");
+	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
+		     "\"agent\", \"chan\": \"sim:1:a\"},\n  \"b\": {\"domid\": "
+		     "1, \"role\": \"tool\", \"chan\": \"sim:1:b\"}\n },\n"
+		     " \"policy\": \"p\"}\n", "domid 1 already used");
+	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
+		     "\"agent\", \"chan\": \"sim:1:a\"}\n },\n \"policy\": "
+		     "\"p\",\n \"polcy\": 1}\n", "gw.json:6: unknown key");
+	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
+		     "\"agent\", \"chan\": \"sim:1:a\"}\n }\n}\n",
+		     "missing \"policy\"");
+	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
+		     "\"agent\", \"chan\": \"sim:1:a\"}\n },\n \"policy\": "
+		     "\"p\",\n \"metrics\": \"0.0.0.0:80\"}\n",
+		     "gw.json:6: metrics must be");
+	config_error("[1]", "must be a JSON object");
+}
+
+static void test_bucket(void)
+{
+	struct gw_bucket b;
+	int got = 0;
+
+	gw_bucket_init(&b, 5, 1000, 0);
+	for (int i = 0; i < 10; i++)
+		got += gw_bucket_take(&b, 0);
+	CHECK_EQ_INT(got, 5);
+	CHECK_EQ_INT(gw_bucket_take(&b, 100), 0); /* 0.5 token */
+	CHECK_EQ_INT(gw_bucket_take(&b, 200), 1); /* 1 token */
+	CHECK_EQ_INT(gw_bucket_take(&b, 200), 0);
+	/* never more than the burst after a long pause */
+	got = 0;
+	for (int i = 0; i < 10; i++)
+		got += gw_bucket_take(&b, 100000);
+	CHECK_EQ_INT(got, 5);
+	/* per minute */
+	gw_bucket_init(&b, 60, 60000, 0);
+	for (int i = 0; i < 60; i++)
+		gw_bucket_take(&b, 0);
+	CHECK_EQ_INT(gw_bucket_take(&b, 999), 0);
+	CHECK_EQ_INT(gw_bucket_take(&b, 1000), 1);
+}
+
+static void test_catalogue_hash(void)
+{
+	json_t *a = json_loads("[{\"name\":\"b\",\"description\":\"B\"},"
+			       "{\"name\":\"a\",\"inputSchema\":{\"type\":"
+			       "\"object\"},\"title\":\"x\"}]", 0, NULL);
+	json_t *b = json_loads("[{\"name\":\"a\",\"inputSchema\":{\"type\":"
+			       "\"object\"},\"title\":\"y\"},"
+			       "{\"description\":\"B\",\"name\":\"b\"}]", 0,
+			       NULL);
+	char h1[65], h2[65];
+
+	gw_catalogue_hash(a, h1);
+	gw_catalogue_hash(b, h2);
+	CHECK_STR(h1, h2); /* order and unpinned fields do not matter */
+	json_object_set_new(json_array_get(b, 1), "description",
+			    json_string("C"));
+	gw_catalogue_hash(b, h2);
+	CHECK(strcmp(h1, h2) != 0);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void test_metrics(void)
+{
+	struct gw_metrics *m = gw_metrics_new();
+	char *s;
+	json_t *j;
+
+	for (int i = 1; i <= 100; i++)
+		gw_metrics_record(m, "agent-a", "rag.search", 0, i * 10);
+	gw_metrics_record(m, "agent-a", "rag.search", 1, 0);
+	s = gw_metrics_prometheus(m, NULL);
+	CHECK(s && strstr(s, "zonegate_calls_total{zone=\"agent-a\","
+			     "tool=\"rag.search\"} 101"));
+	CHECK(s && strstr(s, "le=\"+Inf\"} 100"));
+	free(s);
+	j = gw_metrics_json(m);
+	{
+		double p50 = json_real_value(
+			json_object_get(json_array_get(j, 0), "p50_us"));
+		CHECK(p50 >= 500 && p50 <= 640);
+	}
+	json_decref(j);
+	gw_metrics_free(m);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	RUN(test_sha256);
+	RUN(test_audit_chain);
+	RUN(test_config);
+	RUN(test_bucket);
+	RUN(test_catalogue_hash);
+	RUN(test_metrics);
+	rmdir(dir);
+	return ZGT_DONE();
+}
