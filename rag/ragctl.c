@@ -714,6 +714,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
 			cl.db = argv[i + 1];
 			i += 2;
+		} else if (strcmp(argv[i], "--db") == 0) {
+			die_usage("--db needs a FILE", NULL);
 		} else if (strncmp(argv[i], "--db=", 5) == 0) {
 			cl.db = argv[i++] + 5;
 		} else if (strcmp(argv[i], "--help") == 0 ||
