@@ -1,7 +1,8 @@
 /* Embedders: the dispatcher that opens the one a collection's config
  * names, and the built-in offline "hash" embedder: hashed word, word-pair
- * and character-trigram features with sublinear TF and a stopword/length
- * prior as IDF stand-in, signed into 512 buckets and L2-normalised. */
+ * and character-trigram features with sublinear TF and stopwords as the
+ * IDF stand-in, signed into 1024 buckets and L2-normalised. Weights and
+ * size were chosen on the evaluation in docs/rag.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,9 @@
 
 #include "rag_int.h"
 
-#define HASH_DIMS 512
+#define HASH_DIMS 1024
 #define HASH_MAX_FEATS (1u << 20)
-#define HASH_VERSION "hash-v1"
+#define HASH_VERSION "hash-v3-1024"
 
 uint64_t rag_fnv64(uint64_t h, const void *p, size_t n)
 {
@@ -51,8 +52,11 @@ static const char *const stopwords[] = {
 static int is_stopword(const char *w, size_t n)
 {
 	size_t i;
+	if (n > 5)
+		return 0; /* no stopword is longer */
 	for (i = 0; stopwords[i]; i++)
-		if (strlen(stopwords[i]) == n && memcmp(stopwords[i], w, n) == 0)
+		if (stopwords[i][0] == w[0] && strncmp(stopwords[i], w, n) == 0 &&
+		    stopwords[i][n] == '\0')
 			return 1;
 	return 0;
 }
@@ -78,32 +82,69 @@ static size_t stem_len(const char *w, size_t n)
 	return n;
 }
 
+/* Features of one text in an open-addressing table keyed by their hash:
+ * count and summed weight per distinct feature. */
 struct feat {
-	uint64_t h;
-	float w;
+	uint64_t h; /* 0 = empty slot (a real hash of 0 is nudged to 1) */
+	float wsum;
+	uint32_t cnt;
 };
 
 struct feats {
 	struct feat *f;
-	size_t n, cap;
+	size_t n, cap; /* cap is a power of two, n <= cap / 2 */
 };
+
+static int feats_grow(struct feats *fs)
+{
+	size_t cap = fs->cap ? fs->cap * 2 : 1024, i;
+	struct feat *nf = calloc(cap, sizeof(*nf));
+
+	if (!nf)
+		return -1;
+	for (i = 0; i < fs->cap; i++) {
+		size_t j;
+		if (!fs->f[i].h)
+			continue;
+		j = fs->f[i].h & (cap - 1);
+		while (nf[j].h)
+			j = (j + 1) & (cap - 1);
+		nf[j] = fs->f[i];
+	}
+	free(fs->f);
+	fs->f = nf;
+	fs->cap = cap;
+	return 0;
+}
+
+static void feats_clear(struct feats *fs)
+{
+	if (fs->f)
+		memset(fs->f, 0, fs->cap * sizeof(*fs->f));
+	fs->n = 0;
+}
 
 static int feat_add(struct feats *fs, uint64_t h, float w)
 {
-	if (fs->n == fs->cap) {
-		size_t cap = fs->cap ? fs->cap * 2 : 256;
-		struct feat *nf;
-		if (cap > HASH_MAX_FEATS)
+	size_t j;
+
+	if (h == 0)
+		h = 1;
+	if (fs->n * 2 >= fs->cap) {
+		if (fs->cap >= HASH_MAX_FEATS)
 			return 0; /* enough evidence; ignore the rest */
-		nf = realloc(fs->f, cap * sizeof(*nf));
-		if (!nf)
+		if (feats_grow(fs) < 0)
 			return -1;
-		fs->f = nf;
-		fs->cap = cap;
 	}
-	fs->f[fs->n].h = h;
-	fs->f[fs->n].w = w;
-	fs->n++;
+	j = h & (fs->cap - 1);
+	while (fs->f[j].h && fs->f[j].h != h)
+		j = (j + 1) & (fs->cap - 1);
+	if (!fs->f[j].h) {
+		fs->f[j].h = h;
+		fs->n++;
+	}
+	fs->f[j].wsum += w;
+	fs->f[j].cnt++;
 	return 0;
 }
 
@@ -118,7 +159,7 @@ static int word_feats(struct feats *fs, const char *w, size_t n,
 
 	if (feat_add(fs, h, 1.0f) < 0)
 		return -1;
-	if (*prev && feat_add(fs, rag_fnv64(*prev, w, s), 0.5f) < 0)
+	if (*prev && feat_add(fs, rag_fnv64(*prev, w, s), 1.0f) < 0)
 		return -1;
 	*prev = h;
 	if (n > 64)
@@ -160,29 +201,21 @@ static int text_feats(const char *t, size_t len, struct feats *fs)
 	return 0;
 }
 
-static int feat_cmp(const void *a, const void *b)
+/* Sums features into v with sublinear term frequency (mean weight times
+ * 1 + ln count), then normalises. */
+static void feats_project(const struct feats *fs, float *v, int dims)
 {
-	uint64_t x = ((const struct feat *)a)->h, y = ((const struct feat *)b)->h;
-	return x < y ? -1 : x > y;
-}
-
-/* Sums features into v with sublinear term frequency, then normalises. */
-static void feats_project(struct feats *fs, float *v, int dims)
-{
-	size_t i = 0, j;
+	size_t i, j;
 	double norm = 0;
 
 	memset(v, 0, (size_t)dims * sizeof(float));
-	if (fs->n > 1)
-		qsort(fs->f, fs->n, sizeof(*fs->f), feat_cmp);
-	while (i < fs->n) {
-		float w = fs->f[i].w;
-		uint64_t h = fs->f[i].h;
-		for (j = i + 1; j < fs->n && fs->f[j].h == h; j++)
-			;
-		w *= 1.0f + logf((float)(j - i));
-		v[h % (uint64_t)dims] += (h >> 63) ? w : -w;
-		i = j;
+	for (i = 0; i < fs->cap; i++) {
+		const struct feat *f = &fs->f[i];
+		float w;
+		if (!f->h)
+			continue;
+		w = f->wsum / (float)f->cnt * (1.0f + logf((float)f->cnt));
+		v[f->h % (uint64_t)dims] += (f->h >> 63) ? w : -w;
 	}
 	for (j = 0; j < (size_t)dims; j++)
 		norm += (double)v[j] * v[j];
@@ -202,7 +235,7 @@ static int hash_embed(struct rag_embedder *e, const char *const *texts,
 	int rc = -1;
 
 	for (i = 0; i < n; i++) {
-		fs.n = 0;
+		feats_clear(&fs);
 		if (text_feats(texts[i], lens[i], &fs) < 0) {
 			rag_errf(err, errlen, "hash embedder: out of memory");
 			goto out;
@@ -229,8 +262,7 @@ struct rag_embedder *rag_hash_open(char *err, size_t errlen)
 	}
 	snprintf(e->id, sizeof(e->id), "hash");
 	e->dims = HASH_DIMS;
-	rag_fnv_hex(HASH_VERSION "-512", strlen(HASH_VERSION "-512"),
-		    e->checksum);
+	rag_fnv_hex(HASH_VERSION, strlen(HASH_VERSION), e->checksum);
 	e->embed = hash_embed;
 	e->destroy = simple_destroy;
 	return e;

@@ -197,11 +197,35 @@ oom:
 	return -1;
 }
 
+struct rag_embedder *rag_glove_from_buf(const unsigned char *buf, size_t len,
+				       char *err, size_t errlen)
+{
+	struct rag_embedder *e = calloc(1, sizeof(*e));
+	struct glove *g = calloc(1, sizeof(*g));
+
+	if (!g || !e) {
+		rag_errf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (glove_parse(g, buf, len, err, errlen) < 0)
+		goto fail;
+	snprintf(e->id, sizeof(e->id), "glove");
+	e->dims = g->dims;
+	rag_fnv_hex(buf, len, e->checksum);
+	e->embed = glove_embed;
+	e->destroy = glove_destroy;
+	e->impl = g;
+	return e;
+fail:
+	glove_free(g);
+	free(e);
+	return NULL;
+}
+
 struct rag_embedder *rag_glove_open(const char *path, char *err,
 				    size_t errlen)
 {
 	struct rag_embedder *e = NULL;
-	struct glove *g = NULL;
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	FILE *fp;
@@ -222,41 +246,46 @@ struct rag_embedder *rag_glove_open(const char *path, char *err,
 		rewind(fp);
 	}
 	buf = len ? malloc(len) : NULL;
-	if (!buf || fread(buf, 1, len, fp) != len) {
+	if (!buf || fread(buf, 1, len, fp) != len)
 		rag_errf(err, errlen, "glove model %s: cannot read", path);
-		goto fail;
-	}
-	g = calloc(1, sizeof(*g));
-	e = calloc(1, sizeof(*e));
-	if (!g || !e || glove_parse(g, buf, len, err, errlen) < 0)
-		goto fail;
-	snprintf(e->id, sizeof(e->id), "glove");
-	e->dims = g->dims;
-	rag_fnv_hex(buf, len, e->checksum);
-	e->embed = glove_embed;
-	e->destroy = glove_destroy;
-	e->impl = g;
+	else
+		e = rag_glove_from_buf(buf, len, err, errlen);
 	free(buf);
 	fclose(fp);
 	return e;
-fail:
-	free(buf);
-	fclose(fp);
-	glove_free(g);
-	free(e);
-	return NULL;
 }
 
 /* ---- import from the npm package's JSON ---- */
 
 struct imp {
 	const char *start, *p, *end;
-	float *vecs;
-	uint32_t *off;
+	float *vecs;     /* rows_cap x dims */
+	uint32_t *off;   /* rows_cap + 1 */
 	char *blob;
-	size_t n, blob_len, blob_cap;
+	size_t n, rows_cap, blob_len, blob_cap;
 	int dims;
 };
+
+/* Room for one more row (vector and offset). */
+static int imp_reserve(struct imp *m)
+{
+	size_t cap = m->rows_cap ? m->rows_cap * 2 : 1024;
+	float *nv;
+	uint32_t *no;
+
+	if (m->n < m->rows_cap)
+		return 0;
+	nv = realloc(m->vecs, cap * (size_t)m->dims * sizeof(float));
+	if (!nv)
+		return -1;
+	m->vecs = nv;
+	no = realloc(m->off, (cap + 1) * sizeof(uint32_t));
+	if (!no)
+		return -1;
+	m->off = no;
+	m->rows_cap = cap;
+	return 0;
+}
 
 static void skip_ws(struct imp *m)
 {
@@ -366,8 +395,12 @@ static int parse_vectors(struct imp *m, char *err, size_t errlen)
 		return -1;
 	}
 	m->p = s + strlen(key);
+	if (imp_reserve(m) < 0)
+		goto oom;
 	m->off[0] = 0;
 	while (m->n < GLOVE_VOCAB) {
+		if (imp_reserve(m) < 0)
+			goto oom;
 		skip_ws(m);
 		if (m->p < m->end && *m->p == '}')
 			break;
@@ -378,18 +411,23 @@ static int parse_vectors(struct imp *m, char *err, size_t errlen)
 			goto syntax;
 		if (read_vec(m, m->vecs + m->n * (size_t)m->dims) < 0)
 			goto syntax;
-		if (ok && wl > 0 && add_word(m, w, wl) < 0) {
-			rag_errf(err, errlen, "glove import: out of memory");
-			return -1;
-		}
+		if (ok && wl > 0 && add_word(m, w, wl) < 0)
+			goto oom;
 		skip_ws(m);
 		if (m->p < m->end && *m->p == ',')
 			m->p++;
+	}
+	if (m->n == 0) {
+		rag_errf(err, errlen, "glove import: no usable words");
+		return -1;
 	}
 	return 0;
 syntax:
 	rag_errf(err, errlen, "glove import: syntax error near byte %ld",
 		 (long)(m->p - m->start));
+	return -1;
+oom:
+	rag_errf(err, errlen, "glove import: out of memory");
 	return -1;
 }
 
@@ -447,6 +485,34 @@ static int write_model(const struct imp *m, const char *out, char *err,
 	return 0;
 }
 
+/* Parses the JSON text buf (NUL-terminated, len bytes) into m. */
+static int import_buf(struct imp *m, const char *buf, size_t len, char *err,
+		      size_t errlen)
+{
+	if (header_dims(buf, &m->dims, err, errlen) < 0)
+		return -1;
+	m->start = m->p = buf;
+	m->end = buf + len;
+	return parse_vectors(m, err, errlen);
+}
+
+static void imp_free(struct imp *m)
+{
+	free(m->vecs);
+	free(m->off);
+	free(m->blob);
+}
+
+int rag_glove_parse_json(const char *buf, size_t len, size_t *nwords,
+			 char *err, size_t errlen)
+{
+	struct imp m = { 0 };
+	int rc = import_buf(&m, buf, len, err, errlen);
+	*nwords = m.n;
+	imp_free(&m);
+	return rc;
+}
+
 RAG_EXPORT int rag_glove_import(const char *json_path, const char *out_path,
 				char *err, size_t errlen)
 {
@@ -472,24 +538,11 @@ RAG_EXPORT int rag_glove_import(const char *json_path, const char *out_path,
 		goto out;
 	}
 	buf[len] = '\0';
-	if (header_dims(buf, &m.dims, err, errlen) < 0)
-		goto out;
-	m.start = m.p = buf;
-	m.end = buf + len;
-	m.vecs = malloc((size_t)GLOVE_VOCAB * (size_t)m.dims * sizeof(float));
-	m.off = malloc(((size_t)GLOVE_VOCAB + 1) * sizeof(uint32_t));
-	if (!m.vecs || !m.off) {
-		rag_errf(err, errlen, "out of memory");
-		goto out;
-	}
-	if (parse_vectors(&m, err, errlen) < 0)
-		goto out;
-	rc = write_model(&m, out_path, err, errlen);
+	if (import_buf(&m, buf, len, err, errlen) == 0)
+		rc = write_model(&m, out_path, err, errlen);
 out:
 	fclose(fp);
 	free(buf);
-	free(m.vecs);
-	free(m.off);
-	free(m.blob);
+	imp_free(&m);
 	return rc;
 }

@@ -11,7 +11,16 @@
 
 #include "rag_int.h"
 
+/* OpenBLAS (DYNAMIC_ARCH builds) picks its kernels from the CPU model
+ * name; virtual machines that mask the model get the generic "Prescott"
+ * SSE3 kernels, which scan at half the memory bandwidth. These symbols let
+ * us re-select once, before the first BLAS call. */
+extern char *openblas_get_corename(void);
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
 #define BLOCK_ROWS 8192      /* rows per sgemm block: scores stay in cache */
+#define BLOCK_ROWS_1 262144  /* rows per sgemv call: few, large BLAS calls */
 #define INT8_OVERSAMPLE 8    /* int8 candidates per wanted result */
 
 struct mdoc {
@@ -34,6 +43,38 @@ struct rag_matrix {
 	int64_t max_chunk, max_doc, gen;
 	int dirty;
 };
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+/* If OpenBLAS fell back to generic kernels on a CPU that has AVX2 and FMA
+ * (and the user did not choose with OPENBLAS_CORETYPE), re-selects the
+ * Haswell or SkylakeX kernels. */
+static void blas_fix_core(void)
+{
+	const char *name = openblas_get_corename();
+	const char *want = NULL;
+
+	if (getenv("OPENBLAS_CORETYPE") || !gotoblas_dynamic_init ||
+	    !gotoblas_dynamic_quit || !name ||
+	    (strcmp(name, "Prescott") != 0 && strcmp(name, "Core2") != 0 &&
+	     strcmp(name, "Nehalem") != 0))
+		return;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f"))
+		want = "SkylakeX";
+	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		want = "Haswell";
+	if (!want)
+		return;
+	setenv("OPENBLAS_CORETYPE", want, 0);
+	gotoblas_dynamic_quit();
+	gotoblas_dynamic_init();
+}
+
+void rag_blas_init(void)
+{
+	pthread_once(&blas_once, blas_fix_core);
+}
 
 void rag_mx_free(struct rag_matrix *m)
 {
@@ -441,9 +482,9 @@ static int scan_rows(struct scan *s, const uint32_t *rows, size_t nrows,
 static void scan_all(struct scan *s, float *buf)
 {
 	size_t r0, n = s->c->mx->n;
-	for (r0 = 0; r0 < n; r0 += BLOCK_ROWS)
-		scan_block(s, r0, n - r0 < BLOCK_ROWS ? n - r0 : BLOCK_ROWS,
-			   buf);
+	size_t blk = s->nq == 1 ? BLOCK_ROWS_1 : BLOCK_ROWS;
+	for (r0 = 0; r0 < n; r0 += blk)
+		scan_block(s, r0, n - r0 < blk ? n - r0 : blk, buf);
 }
 
 /* A filtered query: evaluates the filter once per document, then scans
@@ -628,7 +669,7 @@ int rag_mx_topk(struct rag_coll *c, const float *q, size_t nq, size_t k,
 	s.nq = nq;
 	s.qsq = calloc(nq, sizeof(float));
 	s.tk = calloc(nq, sizeof(*s.tk));
-	buf = malloc(nq * BLOCK_ROWS * sizeof(float));
+	buf = malloc((nq == 1 ? BLOCK_ROWS_1 : nq * BLOCK_ROWS) * sizeof(float));
 	if (!s.qsq || !s.tk || !buf)
 		goto oom;
 	qc = prep_queries(c, q, nq, s.qsq);

@@ -83,6 +83,13 @@ json_t *rag_embedder_config(const struct rag_embedder_opts *opts, char *err,
 struct rag_embedder *rag_hash_open(char *err, size_t errlen);
 struct rag_embedder *rag_glove_open(const char *path, char *err,
 				    size_t errlen);
+/* The glove model parsers on memory (for the fuzz targets): a model
+ * file image, and the npm package's JSON (NUL-terminated; *nwords gets
+ * the words kept). */
+struct rag_embedder *rag_glove_from_buf(const unsigned char *buf, size_t len,
+				       char *err, size_t errlen);
+int rag_glove_parse_json(const char *buf, size_t len, size_t *nwords,
+			 char *err, size_t errlen);
 struct rag_embedder *rag_openai_open(const json_t *config, char *err,
 				     size_t errlen);
 
@@ -156,6 +163,10 @@ void rag_errf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* ---- index (rag_index.c) ---- */
+
+/* Once per process, before any BLAS call: makes OpenBLAS use the kernels
+ * the CPU supports even when a VM hides its model name. */
+void rag_blas_init(void);
 
 /* Brings the collection's matrix up to date with the file (loading only
  * rows added since the last call unless rows were deleted). Caller holds

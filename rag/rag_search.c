@@ -1,6 +1,7 @@
 /* Queries: vector search through the collection's matrix (concurrent
  * callers are combined into one sgemm scan), BM25 through FTS5, hybrid by
- * reciprocal rank fusion, and the results as C structs or JSON. */
+ * a weighted sum of min-max normalised scores (or reciprocal rank fusion),
+ * and the results as C structs or JSON. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #define RRF_K 60.0         /* reciprocal rank fusion constant */
 #define HYBRID_DEPTH 50    /* minimum candidates from each ranker */
 #define FTS_MAX_TERMS 64
+#define HYBRID_VECTOR_WEIGHT 0.3 /* measured: docs/rag.md, evaluation */
 
 struct rag_pending {
 	struct rag_pending *next;
@@ -206,6 +208,42 @@ static struct rag_cand *rrf(const struct rag_cand *a, size_t na,
 	return f;
 }
 
+/* Convex combination of min-max normalised scores (a chunk missing from
+ * one list scores 0 there), weight w on the first list. */
+static struct rag_cand *convex(const struct rag_cand *a, size_t na,
+			       const struct rag_cand *b, size_t nb, double w,
+			       size_t k, size_t *n)
+{
+	struct rag_cand *f = malloc((na + nb + 1) * sizeof(*f));
+	double amin = na ? a[na - 1].score : 0, amax = na ? a[0].score : 1;
+	double bmin = nb ? b[nb - 1].score : 0, bmax = nb ? b[0].score : 1;
+	double ar = amax - amin > 1e-12 ? amax - amin : 1;
+	double br = bmax - bmin > 1e-12 ? bmax - bmin : 1;
+	size_t i, j, nf = 0;
+
+	if (!f)
+		return NULL;
+	for (i = 0; i < na; i++) {
+		f[nf].chunk_id = a[i].chunk_id;
+		f[nf++].score = w * (a[i].score - amin) / ar;
+	}
+	for (i = 0; i < nb; i++) {
+		double s = (1 - w) * (b[i].score - bmin) / br;
+		for (j = 0; j < na; j++)
+			if (f[j].chunk_id == b[i].chunk_id)
+				break;
+		if (j < na) {
+			f[j].score += s;
+		} else {
+			f[nf].chunk_id = b[i].chunk_id;
+			f[nf++].score = s;
+		}
+	}
+	qsort(f, nf, sizeof(*f), by_score);
+	*n = nf < k ? nf : k;
+	return f;
+}
+
 /* ---- vector queries, combined across threads ---- */
 
 /* Runs a batch of pending vector queries: those of one collection share
@@ -292,36 +330,36 @@ static void vector_combined(rag_db *db, struct rag_pending *p)
 }
 
 /* Embeds text with the collection's embedder into a new vector, after
- * checking the caller's embedder (if named) matches. */
+ * checking the caller's embedder (if named) matches. NULL with err. */
 static float *embed_query(rag_db *db, const struct rag_query *q, char *err,
 			  size_t errlen)
 {
-	struct rag_embedder *e;
+	struct rag_embedder *e = NULL;
 	struct rag_coll *c;
 	float *v = NULL;
 	size_t len = strlen(q->text);
 
 	pthread_mutex_lock(&db->lock);
 	c = rag_coll_get(db, q->collection, err, errlen);
-	if (!c)
-		goto out;
-	e = rag_coll_embedder(db, c, err, errlen);
-	if (!e)
-		goto out;
-	if (q->embedder && strcmp(q->embedder, e->id) != 0) {
+	if (c)
+		e = rag_coll_embedder(db, c, err, errlen);
+	if (e && q->embedder && strcmp(q->embedder, e->id) != 0) {
 		rag_errf(err, errlen,
 			 "collection \"%s\" uses embedder %s (%d dims); refusing"
 			 " a query embedded with %s", c->name, e->id, e->dims,
 			 q->embedder);
-		goto out;
+		e = NULL;
 	}
+	pthread_mutex_unlock(&db->lock);
+	if (!e)
+		return NULL;
+	/* Embedders are thread-safe and live as long as the handle, so the
+	 * (possibly remote) embedding runs without the lock. */
 	v = malloc((size_t)e->dims * sizeof(float));
 	if (!v || e->embed(e, &q->text, &len, 1, v, err, errlen) < 0) {
 		free(v);
 		v = NULL;
 	}
-out:
-	pthread_mutex_unlock(&db->lock);
 	return v;
 }
 
@@ -334,6 +372,10 @@ static int check_query(const struct rag_query *q, char *err, size_t errlen)
 	}
 	if (q->k < 1 || q->k > RAG_MAX_K) {
 		rag_errf(err, errlen, "k must be 1..%d", RAG_MAX_K);
+		return -1;
+	}
+	if (q->vector_weight < 0 || q->vector_weight > 1) {
+		rag_errf(err, errlen, "vector weight must be in 0..1");
 		return -1;
 	}
 	if ((int)q->mode < RAG_MODE_VECTOR || q->mode > RAG_MODE_HYBRID) {
@@ -368,7 +410,13 @@ static int finish(rag_db *db, const struct rag_query *q,
 		rc = fetch_hits(db, b, nb < q->k ? nb : q->k, out, err, errlen);
 		goto out;
 	}
-	fused = rrf(vp->cands, vp->ncand, b, nb, q->k, &nf);
+	if (q->fusion == RAG_FUSE_RRF)
+		fused = rrf(vp->cands, vp->ncand, b, nb, q->k, &nf);
+	else
+		fused = convex(vp->cands, vp->ncand, b, nb,
+			       q->vector_weight > 0 ? q->vector_weight :
+						      HYBRID_VECTOR_WEIGHT,
+			       q->k, &nf);
 	if (!fused) {
 		rag_errf(err, errlen, "out of memory");
 		goto out;

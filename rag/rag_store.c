@@ -88,10 +88,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 		    " JOIN documents d ON d.id = c.doc_id"
 		    " WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2"
 		    " ORDER BY 2",
+	/* CROSS JOIN fixes the order: a rowid range scan of vectors, so
+	 * rows come in chunk id order without a sort. */
 	[ST_MX_LOAD] = "SELECT v.chunk_id, c.doc_id, v.vec FROM vectors v"
-		       " JOIN chunks c ON c.id = v.chunk_id"
-		       " JOIN documents d ON d.id = c.doc_id"
-		       " WHERE d.collection_id = ?1 AND v.chunk_id > ?2"
+		       " CROSS JOIN chunks c CROSS JOIN documents d"
+		       " WHERE c.id = v.chunk_id AND d.id = c.doc_id"
+		       " AND d.collection_id = ?1 AND v.chunk_id > ?2"
 		       " ORDER BY v.chunk_id",
 	[ST_MX_DOCS] = "SELECT id, metadata FROM documents"
 		       " WHERE collection_id = ?1 AND id > ?2 ORDER BY id",
@@ -213,6 +215,7 @@ RAG_EXPORT rag_db *rag_open(const char *path, unsigned flags, char *err,
 		rag_errf(err, errlen, "out of memory");
 		return NULL;
 	}
+	rag_blas_init();
 	db->flags = flags;
 	pthread_mutex_init(&db->lock, NULL);
 	pthread_mutex_init(&db->qlock, NULL);
@@ -684,17 +687,12 @@ static void prepared_free(struct prepared *p)
 	free(p->meta);
 }
 
-/* Cleans, chunks and embeds a document before any write. */
-static int prepare(rag_db *db, struct rag_coll *c, const char *text,
-		   size_t len, const char *meta_json,
-		   const struct rag_chunk_opts *copts, struct prepared *p,
-		   char *err, size_t errlen)
+/* Cleans, chunks and hashes a document; no lock needed. */
+static int prepare_text(const char *text, size_t len, const char *meta_json,
+			const struct rag_chunk_opts *copts, struct prepared *p,
+			char *err, size_t errlen)
 {
 	struct rag_chunk_opts co;
-	struct rag_embedder *e;
-	const char **texts = NULL;
-	size_t *lens = NULL, i;
-	int rc = -1;
 
 	if (rag_chunk_opts_check(copts, &co, err, errlen) < 0)
 		return -1;
@@ -702,27 +700,42 @@ static int prepare(rag_db *db, struct rag_coll *c, const char *text,
 	if (!p->meta)
 		return -1;
 	p->text = rag_utf8_clean(text, len, &p->len);
-	if (!p->text || rag_chunk(p->text, p->len, &co, &p->spans, &p->n) < 0)
-		goto oom;
+	if (!p->text || rag_chunk(p->text, p->len, &co, &p->spans, &p->n) < 0) {
+		rag_errf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (p->n > RAG_MAX_CHUNKS) {
+		rag_errf(err, errlen, "document yields %zu chunks, more than %d;"
+			 " use a larger chunk size", p->n, RAG_MAX_CHUNKS);
+		return -1;
+	}
 	rag_fnv_hex(p->text, p->len, p->hash);
+	return 0;
+}
+
+/* Embeds the chunks of p with e (dims wide). Runs without the handle's
+ * lock, so a slow remote embedder does not stall searches. */
+static int prepare_vecs(struct rag_embedder *e, int dims, struct prepared *p,
+			char *err, size_t errlen)
+{
+	const char **texts = NULL;
+	size_t *lens = NULL, i;
+	int rc = -1;
+
 	if (p->n == 0)
 		return 0;
-	e = rag_coll_embedder(db, c, err, errlen);
-	if (!e)
-		return -1;
-	p->vecs = malloc(p->n * (size_t)c->dims * sizeof(float));
+	p->vecs = malloc(p->n * (size_t)dims * sizeof(float));
 	texts = malloc(p->n * sizeof(*texts));
 	lens = malloc(p->n * sizeof(*lens));
-	if (!p->vecs || !texts || !lens)
-		goto oom;
+	if (!p->vecs || !texts || !lens) {
+		rag_errf(err, errlen, "out of memory");
+		goto out;
+	}
 	for (i = 0; i < p->n; i++) {
 		texts[i] = p->text + p->spans[i].start;
 		lens[i] = p->spans[i].end - p->spans[i].start;
 	}
 	rc = e->embed(e, texts, lens, p->n, p->vecs, err, errlen);
-	goto out;
-oom:
-	rag_errf(err, errlen, "out of memory");
 out:
 	free(texts);
 	free(lens);
@@ -768,6 +781,27 @@ static int source_ok(const char *source, char *err, size_t errlen)
 	return 1;
 }
 
+/* Under the lock: the collection, its embedder, and whether source is
+ * already stored with this hash (*same) or under another (*old_id). */
+static struct rag_coll *ingest_lookup(rag_db *db, const char *collection,
+				      const char *source, const char *hash,
+				      struct rag_embedder **e, int64_t *old_id,
+				      int *same, char *err, size_t errlen)
+{
+	char old_hash[32] = "";
+	struct rag_coll *c = rag_coll_get(db, collection, err, errlen);
+
+	*same = 0;
+	if (!c)
+		return NULL;
+	*e = rag_coll_embedder(db, c, err, errlen);
+	if (!*e ||
+	    doc_find(db, c->id, source, old_id, old_hash, err, errlen) < 0)
+		return NULL;
+	*same = *old_id && strcmp(old_hash, hash) == 0;
+	return c;
+}
+
 RAG_EXPORT int rag_ingest_text(rag_db *db, const char *collection,
 			       const char *source, const char *text,
 			       size_t len, const char *meta_json,
@@ -777,38 +811,43 @@ RAG_EXPORT int rag_ingest_text(rag_db *db, const char *collection,
 {
 	struct prepared p = { 0 };
 	struct rag_ingest_result r = { 0 };
-	char old_hash[32] = "";
+	struct rag_embedder *e = NULL;
 	struct rag_coll *c;
-	int64_t old_id;
-	int rc = -1;
+	int64_t old_id = 0;
+	int rc = -1, same;
 
 	if (len > RAG_MAX_DOC) {
 		rag_errf(err, errlen, "%s: document larger than %u bytes",
 			 source ? source : "?", RAG_MAX_DOC);
 		return -1;
 	}
-	if (!source_ok(source, err, errlen))
-		return -1;
-	pthread_mutex_lock(&db->lock);
-	c = rag_coll_get(db, collection, err, errlen);
-	if (!c || prepare(db, c, text, len, meta_json, copts, &p, err,
-			  errlen) < 0)
-		goto out;
-	if (doc_find(db, c->id, source, &old_id, old_hash, err, errlen) < 0)
-		goto out;
+	if (!source_ok(source, err, errlen) ||
+	    prepare_text(text, len, meta_json, copts, &p, err, errlen) < 0)
+		goto done;
 	r.bytes = p.len;
-	if (old_id && strcmp(old_hash, p.hash) == 0) {
-		rc = 0; /* same content: nothing to do */
-		goto out;
-	}
-	if (write_doc(db, c, source, &p, old_id, err, errlen) < 0)
-		goto out;
-	rag_mx_invalidate(db);
-	r.added = 1;
-	r.chunks = p.n;
-	rc = 0;
-out:
+	pthread_mutex_lock(&db->lock);
+	c = ingest_lookup(db, collection, source, p.hash, &e, &old_id, &same,
+			  err, errlen);
 	pthread_mutex_unlock(&db->lock);
+	if (!c || same) { /* error, or same content: nothing to do */
+		rc = c ? 0 : -1;
+		goto done;
+	}
+	if (prepare_vecs(e, c->dims, &p, err, errlen) < 0)
+		goto done;
+	pthread_mutex_lock(&db->lock);
+	/* Look again: another writer may have stored it meanwhile. */
+	c = ingest_lookup(db, collection, source, p.hash, &e, &old_id, &same,
+			  err, errlen);
+	if (c && !same &&
+	    write_doc(db, c, source, &p, old_id, err, errlen) == 0) {
+		rag_mx_invalidate(db);
+		r.added = 1;
+		r.chunks = p.n;
+	}
+	rc = c && (same || r.added) ? 0 : -1;
+	pthread_mutex_unlock(&db->lock);
+done:
 	prepared_free(&p);
 	if (res)
 		*res = r;

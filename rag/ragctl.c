@@ -26,7 +26,7 @@ struct cmdline {
 	const char *db, *collection, *embedder, *model, *base_url, *key_env;
 	const char *key_file, *dims, *metric, *chunk_size, *overlap, *meta;
 	const char *k, *mode, *where, *source, *from, *out, *json, *int8;
-	const char *help, *quiet, *limit;
+	const char *help, *quiet, *limit, *fusion, *vweight;
 	const char *args[MAX_QUERY_WORDS];
 	int nargs;
 };
@@ -373,8 +373,10 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 	x.co.size = cl->chunk_size ? (size_t)num_arg(cl->chunk_size, "--chunk-size", 64, 65536) : 0;
 	x.co.overlap = cl->overlap ? (size_t)num_arg(cl->overlap, "--overlap", 0, 32767) : 150;
 	if (cl->meta) {
+		if (strlen(cl->meta) > RAG_MAX_META)
+			die_usage("--meta is too long", NULL);
 		x.meta = json_loads(cl->meta, 0, NULL);
-		if (!json_is_object(x.meta) || strlen(cl->meta) > RAG_MAX_META)
+		if (!json_is_object(x.meta))
 			die_usage("--meta must be a JSON object", cl->meta);
 	}
 	embedder_opts(cl, &eo);
@@ -413,6 +415,8 @@ static const char query_help[] =
 	"                       $in $nin $and $or\n"
 	"  --embedder E         refuse unless the collection uses E\n"
 	"  --int8               int8 pre-scan with exact rescoring\n"
+	"  --fusion F           hybrid: weighted (default) or rrf\n"
+	"  --vector-weight W    hybrid weighted: vector share 1..100 percent (default 30)\n"
 	"  --json               {\"results\":[{source,chunk,score,text,metadata}]}\n";
 
 static void print_hits(const struct rag_results *r)
@@ -457,7 +461,8 @@ static int cmd_query(int argc, char **argv, struct cmdline *cl)
 	const struct opt t[] = {
 		COMMON_OPTS(cl), { "k", 'k', 0, &cl->k }, { "mode", 0, 0, &cl->mode },
 		{ "where", 0, 0, &cl->where }, { "embedder", 0, 0, &cl->embedder },
-		{ "int8", 0, 1, &cl->int8 }, { NULL, 0, 0, NULL }
+		{ "int8", 0, 1, &cl->int8 }, { "fusion", 0, 0, &cl->fusion },
+		{ "vector-weight", 0, 0, &cl->vweight }, { NULL, 0, 0, NULL }
 	};
 	struct rag_results r = { 0 };
 	struct rag_query q = { 0 };
@@ -480,6 +485,13 @@ static int cmd_query(int argc, char **argv, struct cmdline *cl)
 	q.where_json = cl->where;
 	q.embedder = cl->embedder;
 	q.int8 = cl->int8 != NULL;
+	if (cl->fusion && strcmp(cl->fusion, "rrf") != 0 &&
+	    strcmp(cl->fusion, "weighted") != 0)
+		die_usage("--fusion must be weighted or rrf", cl->fusion);
+	q.fusion = cl->fusion && strcmp(cl->fusion, "rrf") == 0 ? RAG_FUSE_RRF :
+								 RAG_FUSE_CONVEX;
+	if (cl->vweight)
+		q.vector_weight = (double)num_arg(cl->vweight, "--vector-weight", 1, 100) / 100.0;
 	q.text = join_args(cl);
 	db = open_db(cl, RAG_OPEN_READONLY);
 	if (rag_search(db, &q, &r, err, sizeof(err)) < 0) {
@@ -702,6 +714,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
 			cl.db = argv[i + 1];
 			i += 2;
+		} else if (strcmp(argv[i], "--db") == 0) {
+			die_usage("--db needs a FILE", NULL);
 		} else if (strncmp(argv[i], "--db=", 5) == 0) {
 			cl.db = argv[i++] + 5;
 		} else if (strcmp(argv[i], "--help") == 0 ||

@@ -115,7 +115,8 @@ static int doc_rank(const struct rag_results *r, const char *source)
 }
 
 static void run(rag_db *db, const char *coll, enum rag_mode mode,
-		const char *label, struct item *items, size_t n)
+		enum rag_fusion fusion, const char *label, struct item *items,
+		size_t n)
 {
 	size_t i, r1 = 0, r10 = 0, fails = 0;
 	double mrr = 0;
@@ -128,6 +129,7 @@ static void run(rag_db *db, const char *coll, enum rag_mode mode,
 		q.text = items[i].query;
 		q.k = DEPTH;
 		q.mode = mode;
+		q.fusion = fusion;
 		if (rag_search(db, &q, &r, err, sizeof(err)) < 0) {
 			if (!fails++)
 				fprintf(stderr, "rag_eval: %s: %s\n", label, err);
@@ -170,13 +172,15 @@ int main(int argc, char **argv)
 	printf("Known-item search, %zu man pages (query: NAME line description)\n\n", n);
 	printf("| %-28s | R@1   | R@10  | MRR@10 |\n", "method");
 	printf("|------------------------------|-------|-------|-------|\n");
-	run(db, argc > 3 ? argv[3] : NULL, RAG_MODE_BM25, "bm25 (FTS5)", items, n);
+	run(db, argc > 3 ? argv[3] : NULL, RAG_MODE_BM25, 0, "bm25 (FTS5)", items, n);
 	for (c = 3; c < argc || c == 3; c++) {
 		const char *coll = c < argc ? argv[c] : NULL;
 		snprintf(label, sizeof(label), "vector, %s", coll ? coll : "default");
-		run(db, coll, RAG_MODE_VECTOR, label, items, n);
-		snprintf(label, sizeof(label), "hybrid (RRF), %s", coll ? coll : "default");
-		run(db, coll, RAG_MODE_HYBRID, label, items, n);
+		run(db, coll, RAG_MODE_VECTOR, 0, label, items, n);
+		snprintf(label, sizeof(label), "hybrid RRF, %s", coll ? coll : "default");
+		run(db, coll, RAG_MODE_HYBRID, RAG_FUSE_RRF, label, items, n);
+		snprintf(label, sizeof(label), "hybrid weighted, %s", coll ? coll : "default");
+		run(db, coll, RAG_MODE_HYBRID, RAG_FUSE_CONVEX, label, items, n);
 		if (c >= argc)
 			break;
 	}

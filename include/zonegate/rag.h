@@ -19,6 +19,7 @@ extern "C" {
 #define RAG_MAX_NAME 128           /* collection name bytes */
 #define RAG_MAX_SOURCE 4096        /* source URI bytes */
 #define RAG_MAX_DOC (64u << 20)    /* bytes of one document */
+#define RAG_MAX_CHUNKS 100000      /* chunks of one document */
 #define RAG_MAX_QUERY 8192         /* bytes of one query text */
 #define RAG_MAX_WHERE 65536        /* bytes of one --where filter */
 #define RAG_MAX_META 65536         /* bytes of one document's metadata */
@@ -29,6 +30,9 @@ typedef struct rag_db rag_db;
 
 enum rag_metric { RAG_METRIC_COSINE, RAG_METRIC_IP, RAG_METRIC_L2 };
 enum rag_mode { RAG_MODE_VECTOR, RAG_MODE_BM25, RAG_MODE_HYBRID };
+/* Hybrid fusion: weighted sum of min-max normalised scores (default), or
+ * reciprocal rank fusion (k = 60). docs/rag.md compares them. */
+enum rag_fusion { RAG_FUSE_CONVEX, RAG_FUSE_RRF };
 
 /* ---- Opening ----------------------------------------------------------- */
 
@@ -125,12 +129,14 @@ struct rag_query {
 	const char *where_json; /* NULL or a Chroma-like filter */
 	const char *embedder;   /* NULL, or must match the collection's */
 	int int8;               /* 1: int8 scan + exact rescoring */
+	enum rag_fusion fusion; /* hybrid only */
+	double vector_weight;   /* hybrid convex: 0 = default 0.3, else 0..1 */
 };
 
 struct rag_hit {
 	char *source;
 	int64_t chunk;   /* chunk sequence number within its document */
-	double score;    /* cosine/ip similarity, L2 distance, bm25 or RRF */
+	double score;    /* cosine/ip similarity, L2 distance, -bm25, fused */
 	char *text;
 	json_t *metadata; /* owned reference */
 };

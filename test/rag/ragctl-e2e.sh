@@ -2,11 +2,13 @@
 # ragctl end to end: the real binary against a scratch store: ingest of a
 # tree (txt, md, html, binary, invalid UTF-8, empty), idempotent re-ingest,
 # query --json in every mode with filters, list/stats/delete/compact,
-# --help on every subcommand, and clear errors (exit 2 or 1) on bad input.
+# URLs from a loopback server, --help on every subcommand, and clear
+# errors (exit 2 or 1) on bad input.
 set -euo pipefail
 RAGCTL=${1:?usage: ragctl-e2e.sh path/to/ragctl}
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+HTTP_PID=
+trap 'if [ -n "$HTTP_PID" ]; then kill "$HTTP_PID" 2>/dev/null || true; fi; rm -rf "$T"' EXIT
 DB="$T/kb.db"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 expect_status() { # expect_status CODE cmd...
@@ -52,6 +54,25 @@ ZONEGATE_RAG_DB="$DB" "$RAGCTL" query --json uid maps | grep -q stdin-note || fa
 "$RAGCTL" --db "$DB" delete --where '{"ext":"html"}' | grep -q 'deleted 1' || fail "delete where"
 "$RAGCTL" --db "$DB" compact || fail compact
 "$RAGCTL" --db "$DB" stats | grep -q '"documents": 4' || fail "stats after delete"
+
+# URLs over libcurl, against a loopback server (when python3 is present).
+if command -v python3 >/dev/null; then
+  python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$T/docs/notes" \
+    >"$T/http.log" 2>&1 &
+  HTTP_PID=$!
+  for _ in $(seq 50); do grep -q 'port' "$T/http.log" && break; sleep 0.1; done
+  PORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$T/http.log" | head -1)
+  [ -n "$PORT" ] || { kill "$HTTP_PID"; fail "no loopback http server"; }
+  "$RAGCTL" --db "$DB" ingest --json -c web "http://127.0.0.1:$PORT/cg.html" >"$T/u.json" ||
+    { kill "$HTTP_PID"; fail "url ingest: $(cat "$T/u.json")"; }
+  "$RAGCTL" --db "$DB" query --json -c web --mode bm25 account memory >"$T/q.json"
+  grep -q '"source":"http://127.0.0.1:'"$PORT"'/cg.html"' "$T/q.json" ||
+    { kill "$HTTP_PID"; fail "url doc: $(cat "$T/q.json")"; }
+  grep -q 'evil' "$T/q.json" && { kill "$HTTP_PID"; fail "script kept from url"; }
+  expect_status 1 "$RAGCTL" --db "$DB" ingest -c web "http://127.0.0.1:$PORT/missing.html"
+  grep -q 'HTTP status 404' "$T/err" || { kill "$HTTP_PID"; fail "404 text: $(cat "$T/err")"; }
+  kill "$HTTP_PID"; HTTP_PID=
+fi
 
 for sub in ingest query list stats delete compact model; do
   "$RAGCTL" "$sub" --help | grep -q '^usage: ragctl' || fail "$sub --help"

@@ -34,7 +34,23 @@ static void doc_text(int i, char *buf, size_t cap)
 				      " with many words that are indexed by FTS5.");
 }
 
+/* Ingests the documents of round (sources "rR-docNNN"); returns how many
+ * were added, -1 on error. round < 0: every round's documents. */
+static int ingest_round(int round);
+
 static int ingest_all(void)
+{
+	int r, added = 0;
+	for (r = 0; r < ROUNDS; r++) {
+		int a = ingest_round(r);
+		if (a < 0)
+			return -1;
+		added += a;
+	}
+	return added;
+}
+
+static int ingest_round(int round)
 {
 	struct rag_chunk_opts co = { 200, 0 };
 	char err[256], text[4096], src[32], meta[32];
@@ -46,7 +62,7 @@ static int ingest_all(void)
 	for (i = 0; i < NDOCS; i++) {
 		struct rag_ingest_result r;
 		doc_text(i, text, sizeof(text));
-		snprintf(src, sizeof(src), "doc%03d", i);
+		snprintf(src, sizeof(src), "r%d-doc%03d", round, i);
 		snprintf(meta, sizeof(meta), "{\"n\":%d}", i % 7 + 1);
 		if (rag_ingest_text(db, NULL, src, text, strlen(text), meta, &co,
 				    &r, err, sizeof(err)) < 0) {
@@ -118,13 +134,16 @@ static void test_kill_loop(void)
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		check_consistent(&before);
+		fprintf(stderr, "round %d: killed (%s), %d documents whole so far\n",
+			round, WIFSIGNALED(status) ? "mid-ingest" : "after it ended",
+			before);
 	}
 	check_consistent(&before);
 	after = ingest_all(); /* finishes the job, adding only what is missing */
-	CHECK_EQ_INT(after, NDOCS - before);
+	CHECK_EQ_INT(after, ROUNDS * NDOCS - before);
 	CHECK_EQ_INT(ingest_all(), 0); /* and again: nothing */
 	check_consistent(&after);
-	CHECK_EQ_INT(after, NDOCS);
+	CHECK_EQ_INT(after, ROUNDS * NDOCS);
 }
 
 int main(void)

@@ -518,6 +518,22 @@ static void test_int8_text(void)
 	rag_close(db);
 }
 
+extern char *openblas_get_corename(void);
+
+/* After rag_open, OpenBLAS uses the vector kernels the CPU has. */
+static void test_blas_core(void)
+{
+	rag_db *db = seeded("blas");
+	const char *name = openblas_get_corename();
+	__builtin_cpu_init();
+	if (!getenv("OPENBLAS_CORETYPE") && __builtin_cpu_supports("avx2") &&
+	    __builtin_cpu_supports("fma"))
+		CHECK(name && strcmp(name, "Prescott") != 0 &&
+		      strcmp(name, "Core2") != 0);
+	fprintf(stderr, "OpenBLAS core: %s\n", name ? name : "?");
+	rag_close(db);
+}
+
 static void test_json(void)
 {
 	rag_db *db = seeded("json");
@@ -560,6 +576,7 @@ int main(void)
 	RUN(test_metrics_int8);
 	RUN(test_int8_text);
 	RUN(test_json);
+	RUN(test_blas_core);
 	fresh("done");
 	return ZGT_DONE();
 }
