@@ -9,6 +9,7 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../common/conformance-lib.sh"
 nodedir=$here/../node
 node=${NODE:-$nodedir/node_modules/.bin/node}
 suite_js=$nodedir/node_modules/@modelcontextprotocol/conformance/dist/index.js
@@ -56,38 +57,11 @@ while [ $i -lt 300 ] && ! grep -q "tool zone conf up" "$work/gatewayd.log"; do
 	sleep 0.05
 	i=$((i + 1))
 done
-"$RELAY" --chan sim:31:agent --connect-timeout 10000 \
-	--http 127.0.0.1:0 --ready-file "$work/ready" 2>"$work/relay.log" &
-rpid=$!
-
-i=0
-while [ $i -lt 300 ] && [ ! -s "$work/ready" ]; do
-	kill -0 "$rpid" 2>/dev/null || break
-	sleep 0.05
-	i=$((i + 1))
-done
-url=$(cat "$work/ready" 2>/dev/null)
-case "$url" in
-*/mcp) ;;
-*)
-	echo "run-conformance-gw: relay not ready" >&2
-	cat "$work/relay.log" "$work/gatewayd.log" "$work/mcpd.log" >&2
-	exit 1
-	;;
-esac
+zg_start_relay run-conformance-gw sim:31:agent "$work/gatewayd.log" "$work/mcpd.log"
 echo "run-conformance-gw: relay at $url -> gatewayd -> mcpd"
 
 fail=0
-for s in $scenarios; do
-	if "$node" "$suite_js" server --url "$url" --scenario "$s" \
-		>"$work/$s.log" 2>&1 && ! grep -qE "FAILURE|, [1-9][0-9]* failed" "$work/$s.log"; then
-		echo "ok   $s"
-	else
-		echo "FAIL $s"
-		tail -n 30 "$work/$s.log"
-		fail=1
-	fi
-done
+zg_run_scenarios "$scenarios" || fail=1
 for p in "$mpid" "$gpid" "$rpid"; do
 	if ! kill -0 "$p" 2>/dev/null; then
 		echo "run-conformance-gw: a daemon died" >&2

@@ -8,6 +8,7 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../common/conformance-lib.sh"
 nodedir=$here/../node
 node=${NODE:-$nodedir/node_modules/.bin/node}
 suite_js=$nodedir/node_modules/@modelcontextprotocol/conformance/dist/index.js
@@ -43,38 +44,11 @@ trap 'exit 130' INT TERM
 "$MCPD" --chan sim:7:conformance --fixtures conformance \
 	2>"$work/mcpd.log" &
 mpid=$!
-"$RELAY" --chan sim:7:conformance --connect-timeout 10000 \
-	--http 127.0.0.1:0 --ready-file "$work/ready" 2>"$work/relay.log" &
-rpid=$!
-
-i=0
-while [ $i -lt 300 ] && [ ! -s "$work/ready" ]; do
-	kill -0 "$rpid" 2>/dev/null || break
-	sleep 0.05
-	i=$((i + 1))
-done
-url=$(cat "$work/ready" 2>/dev/null)
-case "$url" in
-*/mcp) ;;
-*)
-	echo "run-conformance-chan: relay not ready" >&2
-	cat "$work/relay.log" "$work/mcpd.log" >&2
-	exit 1
-	;;
-esac
+zg_start_relay run-conformance-chan sim:7:conformance "$work/mcpd.log"
 echo "run-conformance-chan: relay at $url, channel sim:7:conformance"
 
 fail=0
-for s in $scenarios; do
-	if "$node" "$suite_js" server --url "$url" --scenario "$s" \
-		>"$work/$s.log" 2>&1 && ! grep -qE "FAILURE|, [1-9][0-9]* failed" "$work/$s.log"; then
-		echo "ok   $s"
-	else
-		echo "FAIL $s"
-		tail -n 30 "$work/$s.log"
-		fail=1
-	fi
-done
+zg_run_scenarios "$scenarios" || fail=1
 for p in "$mpid" "$rpid"; do
 	if ! kill -0 "$p" 2>/dev/null; then
 		echo "run-conformance-chan: a daemon died" >&2
