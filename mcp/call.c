@@ -57,7 +57,10 @@ void mcp_call_free(struct mcp_call *c)
 
 /* ---- preparation: validate params, find the target ---- */
 
-static int prep_tool(struct mcp_call *c, char *why, size_t n, int *inl)
+/* tools/call and prompts/get both name an entry and may pass an
+ * "arguments" object: checks both and looks the entry up. */
+static int prep_named(struct mcp_call *c, enum mcp_entry_kind k,
+		      const char *what, char *why, size_t n)
 {
 	json_t *name = json_object_get(c->params, "name");
 	json_t *args = json_object_get(c->params, "arguments");
@@ -70,13 +73,19 @@ static int prep_tool(struct mcp_call *c, char *why, size_t n, int *inl)
 		snprintf(why, n, "arguments must be an object");
 		return -1;
 	}
-	c->entry = mcp_registry_find(c->s->srv, ENT_TOOL,
-				     json_string_value(name));
+	c->entry = mcp_registry_find(c->s->srv, k, json_string_value(name));
 	if (!c->entry) {
-		snprintf(why, n, "Unknown tool: %.128s",
+		snprintf(why, n, "Unknown %s: %.128s", what,
 			 json_string_value(name));
 		return -1;
 	}
+	return 0;
+}
+
+static int prep_tool(struct mcp_call *c, char *why, size_t n, int *inl)
+{
+	if (prep_named(c, ENT_TOOL, "tool", why, n) != 0)
+		return -1;
 	*inl = (c->entry->flags & MCP_TOOL_INLINE) != 0;
 	return 0;
 }
@@ -113,32 +122,18 @@ static int prep_resource(struct mcp_call *c, char *why, size_t n)
 
 static int prep_prompt(struct mcp_call *c, char *why, size_t n)
 {
-	json_t *name = json_object_get(c->params, "name");
 	json_t *args = json_object_get(c->params, "arguments");
 	const char *k;
 	json_t *v;
 	size_t i;
 
-	if (!json_is_string(name)) {
-		snprintf(why, n, "name must be a string");
+	if (prep_named(c, ENT_PROMPT, "prompt", why, n) != 0)
 		return -1;
-	}
-	if (args && !json_is_object(args)) {
-		snprintf(why, n, "arguments must be an object");
-		return -1;
-	}
 	json_object_foreach(args, k, v) {
 		if (!json_is_string(v)) {
 			snprintf(why, n, "argument %.64s must be a string", k);
 			return -1;
 		}
-	}
-	c->entry = mcp_registry_find(c->s->srv, ENT_PROMPT,
-				     json_string_value(name));
-	if (!c->entry) {
-		snprintf(why, n, "Unknown prompt: %.128s",
-			 json_string_value(name));
-		return -1;
 	}
 	json_array_foreach(c->entry->prompt_args, i, v) {
 		const char *an = json_string_value(json_object_get(v, "name"));
