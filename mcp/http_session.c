@@ -631,6 +631,17 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 	char *json = NULL;
 
 	pthread_mutex_lock(&s->mu);
+	/* Messages are routed to streams by request id, so an id still in
+	 * flight on this session is refused here, before the core sees it. */
+	if (stream_for(s, m->id)) {
+		pthread_mutex_unlock(&s->mu);
+		jr_msg_clear(m);
+		return reply_plain(c, MHD_HTTP_CONFLICT,
+				   "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+				   "{\"code\":-32600,\"message\":\"request id "
+				   "already in flight\"}}",
+				   "application/json", NULL);
+	}
 	st = stream_new(s, m->id);
 	if (st)
 		st->attached = 1;

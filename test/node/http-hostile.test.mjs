@@ -56,6 +56,20 @@ describe('hostile HTTP input', () => {
     assert.ok(r.status >= 400 || r.json?.error?.code === -32600, `status ${r.status} ${r.text}`);
   });
 
+  test('a request id already in flight on the session is refused (409)', async () => {
+    const slow = { jsonrpc: '2.0', id: 77, method: 'tools/call',
+      params: { name: 'test_slow_counter', arguments: { steps: 5, interval_ms: 100 } } };
+    const first = post(srv.url, slow, { session: sid });
+    await new Promise((r) => setTimeout(r, 100));
+    const dup = await post(srv.url, slow, { session: sid });
+    assert.equal(dup.status, 409);
+    assert.equal(dup.json?.error?.code, -32600);
+    const r = await first; // the first call is unaffected
+    assert.equal(r.status, 200);
+    const resp = (Array.isArray(r.json) ? r.json : [r.json]).find((m) => m?.id === 77);
+    assert.equal(resp?.result?.content?.[0]?.text, 'counted to 5');
+  });
+
   test('wrong Content-Type is 415/4xx', async () => {
     const r = await post(srv.url, ping(), { session: sid,
       headers: { 'content-type': 'text/plain' } });
