@@ -175,6 +175,12 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
     const bad = await fetch(urlA, { method: 'POST', headers: { ...auth,
       'mcp-session-id': 'f'.repeat(32) }, body: ping });
     assert.equal(bad.status, 404);
+    const ctl = new AbortController();
+    const get = await fetch(urlA, { headers: { ...auth, accept: 'text/event-stream',
+      'mcp-session-id': sid }, signal: ctl.signal });
+    assert.equal(get.status, 200);
+    assert.match(get.headers.get('content-type'), /^text\/event-stream/);
+    ctl.abort();
     const del = await fetch(urlA, { method: 'DELETE', headers: { ...auth, 'mcp-session-id': sid } });
     assert.ok(del.status === 200 || del.status === 204, `DELETE ${del.status}`);
     const gone = await fetch(urlA, { method: 'POST', headers: { ...auth,
@@ -206,6 +212,20 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
       '--data', INIT, 'http://localhost/mcp'], { encoding: 'utf8' });
     chmodSync(dir, 0o700);
     assert.equal(r.stdout, '403', r.stderr);
+  });
+
+  test('--check reads token files and refuses a short token', () => {
+    const c2 = join(dir, 'short.json');
+    const conf = JSON.parse(readFileSync(cfg, 'utf8'));
+    conf.listeners[0].token_file = 'short.token';
+    writeFileSync(c2, JSON.stringify(conf, null, 1));
+    writeFileSync(join(dir, 'short.token'), 'tooshort-secret\n', { mode: 0o600 });
+    const r = spawnSync(GATEWAYD, ['--check', '--config', c2], { env, encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /short\.json:\d+: .*must be 32\.\.1024 characters/);
+    assert.ok(!r.stderr.includes('tooshort-secret'));
+    const ok = spawnSync(GATEWAYD, ['--check', '--config', cfg], { env, encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
   });
 
   test('the audit log names the zone and never the token', async () => {
