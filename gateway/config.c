@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,12 @@ void gw_config_free(struct gw_config *c)
 		free(z->default_zone);
 	}
 	free(c->zones);
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		free(c->listeners[i].listen);
+		free(c->listeners[i].unix_path);
+		free(c->listeners[i].token_file);
+	}
+	free(c->listeners);
 	free(c->path);
 	free(c->dir);
 	free(c->policy);
@@ -205,10 +212,10 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 		}
 	}
 	if (!json_object_get(o, "role") || !json_object_get(o, "domid") ||
-	    !z->chan)
+	    (!z->chan && z->role != GW_AGENT))
 		return cfail(e, zl, "zone %s: needs domid, role and chan",
 			     name);
-	if (chan_addr_parse(z->chan, &a, aerr, sizeof(aerr)) == 0 &&
+	if (z->chan && chan_addr_parse(z->chan, &a, aerr, sizeof(aerr)) == 0 &&
 	    a.domid != z->domid)
 		return cfail(e, zl, "zone %s: chan domain %d is not its domid "
 			     "%d", name, a.domid, z->domid);
@@ -225,7 +232,8 @@ static int check_zones(const struct cerr *e, struct gw_config *c)
 					     "zone %s: domid %d already used "
 					     "by %s", z->name, z->domid,
 					     c->zones[j].name);
-			if (strcmp(c->zones[j].chan, z->chan) == 0)
+			if (c->zones[j].chan && z->chan &&
+			    strcmp(c->zones[j].chan, z->chan) == 0)
 				return cfail(e, line_of(e, z->name, NULL),
 					     "zone %s: chan already used by %s",
 					     z->name, c->zones[j].name);
@@ -320,6 +328,197 @@ static int metrics_of(const struct cerr *e, int line, json_t *v,
 	return c->metrics ? 0 : cfail(e, line, "out of memory");
 }
 
+/* "unix:PATH" (relative to the config) or "127.0.0.1:PORT". */
+static int listen_addr(const struct cerr *e, int line, const char *s,
+		       const struct gw_config *c, struct gw_listener *l)
+{
+	char *end;
+	long p;
+
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (!s[5] || strlen(s + 5) > 100)
+			return cfail(e, line, "listeners: unix path must be "
+				     "1..100 characters");
+		l->unix_path = gw_path_join(c->dir, s + 5);
+		if (!l->unix_path)
+			return cfail(e, line, "out of memory");
+		if (strlen(l->unix_path) >= 108)
+			return cfail(e, line, "listeners: unix path too long");
+		return 0;
+	}
+	if (strncmp(s, "127.0.0.1:", 10) != 0)
+		return cfail(e, line, "listeners: listen must be "
+			     "127.0.0.1:PORT (loopback only) or unix:PATH");
+	errno = 0;
+	p = strtol(s + 10, &end, 10);
+	if (errno || end == s + 10 || *end || p < 0 || p > 65535)
+		return cfail(e, line, "listeners: bad port in '%.64s'", s);
+	l->port = (unsigned short)p;
+	return 0;
+}
+
+static int listener_uid(const struct cerr *e, int line, json_t *o,
+			struct gw_listener *l)
+{
+	json_t *u = json_object_get(o, "uid"), *n = json_object_get(o, "user");
+
+	if (u && n)
+		return cfail(e, line, "listeners: give uid or user, not both");
+	if (u) {
+		if (!json_is_integer(u) || json_integer_value(u) < 0 ||
+		    json_integer_value(u) > 2147483647)
+			return cfail(e, line, "listeners: uid must be an "
+				     "integer >= 0");
+		l->uid = (uid_t)json_integer_value(u);
+		l->has_uid = 1;
+	} else if (n) {
+		struct passwd *pw;
+		if (!json_is_string(n))
+			return cfail(e, line, "listeners: user must be a "
+				     "string");
+		pw = getpwnam(json_string_value(n));
+		if (!pw)
+			return cfail(e, line, "listeners: user '%.64s' does "
+				     "not exist", json_string_value(n));
+		l->uid = pw->pw_uid;
+		l->has_uid = 1;
+	}
+	return 0;
+}
+
+static int listener_of(const struct cerr *e, int line, json_t *o,
+		       struct gw_config *c, struct gw_listener *l)
+{
+	const char *k, *s;
+	json_t *v;
+
+	l->line = line;
+	if (!json_is_object(o))
+		return cfail(e, line, "listeners: each must be an object");
+	json_object_foreach(o, k, v) {
+		if (strcmp(k, "listen") && strcmp(k, "zone") &&
+		    strcmp(k, "token_file") && strcmp(k, "uid") &&
+		    strcmp(k, "user"))
+			return cfail(e, line, "listeners: unknown key '%.64s'",
+				     k);
+	}
+	s = json_string_value(json_object_get(o, "listen"));
+	if (!s)
+		return cfail(e, line, "listeners: listen is required");
+	l->listen = strdup(s);
+	if (!l->listen)
+		return cfail(e, line, "out of memory");
+	if (listen_addr(e, line, s, c, l))
+		return -1;
+	s = json_string_value(json_object_get(o, "zone"));
+	if (!s || !gw_zone_name_ok(s))
+		return cfail(e, line, "listeners: zone must be a zone name");
+	snprintf(l->zone, sizeof(l->zone), "%s", s);
+	v = json_object_get(o, "token_file");
+	if (v && str_path(e, line, "listeners: token_file", v, c,
+			  &l->token_file))
+		return -1;
+	if (listener_uid(e, line, o, l))
+		return -1;
+	if (!l->unix_path && !l->token_file)
+		return cfail(e, line, "listeners: a TCP listener needs "
+			     "token_file");
+	if (!l->unix_path && l->has_uid)
+		return cfail(e, line, "listeners: uid/user apply to unix "
+			     "listeners only");
+	if (l->unix_path && !l->token_file && !l->has_uid)
+		return cfail(e, line, "listeners: a unix listener needs uid, "
+			     "user or token_file");
+	return 0;
+}
+
+static int listeners_of(const struct cerr *e, int line, json_t *v,
+			struct gw_config *c)
+{
+	size_t i, pos = 0;
+	json_t *o;
+
+	if (!json_is_array(v) || json_array_size(v) > GW_MAX_LISTENERS)
+		return cfail(e, line, "listeners must be an array of at most "
+			     "%d listeners", GW_MAX_LISTENERS);
+	c->listeners = calloc(json_array_size(v) + 1, sizeof(*c->listeners));
+	if (!c->listeners)
+		return cfail(e, line, "out of memory");
+	line_of(e, "listeners", &pos);
+	json_array_foreach(v, i, o) {
+		int l = line_of(e, "listen", &pos);
+		if (listener_of(e, l > line ? l : line, o, c,
+				&c->listeners[c->nlisteners++]))
+			return -1;
+	}
+	return 0;
+}
+
+/* After every key: listeners name agent zones, listen addresses are
+ * unique, and an agent zone without chan is served by some listener. */
+static int check_listeners(const struct cerr *e, const struct gw_config *c)
+{
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct gw_listener *l = &c->listeners[i];
+		const struct gw_zone *z = gw_config_zone(c, l->zone);
+		if (!z || z->role != GW_AGENT)
+			return cfail(e, l->line, "listeners: zone %s must be "
+				     "an agent zone of \"zones\"", l->zone);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->listeners[j].listen, l->listen) == 0 &&
+			    (l->unix_path || l->port))
+				return cfail(e, l->line, "listeners: %.64s is "
+					     "used twice", l->listen);
+	}
+	for (size_t i = 0; i < c->nzones; i++) {
+		const struct gw_zone *z = &c->zones[i];
+		size_t j;
+		if (z->chan)
+			continue;
+		for (j = 0; j < c->nlisteners; j++)
+			if (strcmp(c->listeners[j].zone, z->name) == 0)
+				break;
+		if (j == c->nlisteners)
+			return cfail(e, line_of(e, z->name, NULL), "zone %s: "
+				     "needs chan (or a listener bound to it)",
+				     z->name);
+	}
+	return 0;
+}
+
+int gw_listener_token(const struct gw_listener *l, char *out, size_t outlen,
+		      char *err, size_t errlen)
+{
+	size_t len, n;
+	char *t = gw_read_file(l->token_file, 65536, &len, err,
+			       errlen);
+	int rc = -1;
+
+	if (!t)
+		return -1;
+	n = strcspn(t, "\r\n");
+	if (n < GW_TOKEN_MIN || n > GW_TOKEN_MAX || n >= outlen) {
+		snprintf(err, errlen, "%s: the token (first line) must be "
+			 "%d..%d characters", l->token_file, GW_TOKEN_MIN,
+			 GW_TOKEN_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] > '~') {
+			snprintf(err, errlen, "%s: the token must be printable "
+				 "ASCII without spaces", l->token_file);
+			goto out;
+		}
+	}
+	memcpy(out, t, n);
+	out[n] = '\0';
+	rc = 0;
+out:
+	memset(t, 0, len);
+	free(t);
+	return rc;
+}
+
 static int key_of(const struct cerr *e, const char *k, json_t *v,
 		  struct gw_config *c)
 {
@@ -338,6 +537,8 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 		return str_path(e, line, k, v, c, &c->pins);
 	if (strcmp(k, "metrics") == 0)
 		return metrics_of(e, line, v, c);
+	if (strcmp(k, "listeners") == 0)
+		return listeners_of(e, line, v, c);
 	if (strcmp(k, "admin_group") == 0) {
 		struct group *g;
 		if (!json_is_string(v))
@@ -436,6 +637,8 @@ struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
 		cfail(&e, 1, "missing \"policy\"");
 		goto fail;
 	}
+	if (check_listeners(&e, c))
+		goto fail;
 	if (!c->pins) {
 		c->pins = gw_path_join(c->dir, "pins.json");
 		if (!c->pins)

@@ -123,6 +123,18 @@ static int check_only(const char *path)
 	struct gw_config *c = gw_config_load(path, err, sizeof(err));
 	struct policy *p = NULL;
 
+	for (size_t i = 0; c && i < c->nlisteners; i++) {
+		char tok[GW_TOKEN_MAX + 1];
+		if (c->listeners[i].token_file &&
+		    gw_listener_token(&c->listeners[i], tok, sizeof(tok), err,
+				      sizeof(err))) {
+			fprintf(stderr, "%s:%d: %s\n", c->path,
+				c->listeners[i].line, err);
+			gw_config_free(c);
+			return 1;
+		}
+		memset(tok, 0, sizeof(tok));
+	}
 	if (c)
 		p = policy_load(c->policy, policy_display(c), err, sizeof(err));
 	if (!p) {
@@ -182,6 +194,8 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 		p[n++].events = POLLIN;
 		nadm = gw_admin_pollfds(g->admin, p + n, 32);
 		n += nadm;
+		p[n].fd = gw_listen_fd(g->listen);
+		p[n++].events = POLLIN;
 		n += gw_route_pollfds(g, p + n, POLL_MAX - n);
 		now_to = 1000; /* snapshots and file checks */
 		if (to < 0 || to > now_to)
@@ -197,6 +211,8 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 					stop = 1;
 			}
 		}
+		if (p[1 + nadm].revents)
+			gw_listen_run(g->listen);
 		gw_route_run(g);
 		gw_admin_run(g->admin, p + 1, nadm);
 		now = gw_now_ms();
@@ -279,6 +295,9 @@ int main(int argc, char **argv)
 	g.admin = gw_admin_start(&g, err, sizeof(err));
 	if (!g.admin)
 		goto fail;
+	g.listen = gw_listen_start(&g, err, sizeof(err));
+	if (!g.listen)
+		goto fail;
 	fprintf(stderr, "gatewayd: serving %zu agent zones, %zu tool zones, "
 		"%zu rules\n", g.naz, g.ntz, policy_nrules(g.pol));
 	rc = serve(&g, sfd, ready);
@@ -286,6 +305,7 @@ int main(int argc, char **argv)
 fail:
 	fprintf(stderr, "gatewayd: %s\n", err);
 out:
+	gw_listen_stop(g.listen);
 	gw_admin_stop(g.admin);
 	gw_route_free(&g);
 	gw_audit_close(g.audit);

@@ -22,6 +22,9 @@
 #define GW_POLICY_FILE_MAX (16u << 20)
 #define GW_MAX_POLICY_FILES 1024
 #define GW_MAX_ARG_CONDS 16
+#define GW_MAX_LISTENERS 16
+#define GW_TOKEN_MIN 32               /* characters of a listener token */
+#define GW_TOKEN_MAX 1024
 
 /* ---- Configuration (config.c) -------------------------------------- */
 
@@ -35,6 +38,18 @@ struct gw_zone {
 	size_t ntags;
 	char *chan;         /* "sim:N:PATH" or "xen:N:PATH" */
 	char *default_zone; /* agent: tools of this tool zone unprefixed */
+};
+
+/* An HTTP listener for host-side clients, bound to one agent zone. */
+struct gw_listener {
+	char *listen;      /* as configured (for messages) */
+	char *unix_path;   /* resolved socket path; NULL for TCP */
+	unsigned short port; /* TCP (127.0.0.1); 0: any free port */
+	char zone[GW_ZONE_NAME_MAX + 1];
+	char *token_file;  /* resolved; NULL: none */
+	int has_uid;       /* unix: the peer's uid must be uid */
+	uid_t uid;
+	int line;          /* in the config, for messages */
 };
 
 struct gw_config {
@@ -55,6 +70,8 @@ struct gw_config {
 	size_t max_message;     /* bytes of one JSON-RPC message */
 	int reload_interval_ms; /* policy file-change check; 0 = off */
 	int audit_flush_ms;     /* audit records wait at most this long */
+	struct gw_listener *listeners;
+	size_t nlisteners;
 };
 
 /* Loads and validates the config at path. Returns a new config the
@@ -62,6 +79,11 @@ struct gw_config {
  * in err. Nothing is partly applied. */
 struct gw_config *gw_config_load(const char *path, char *err, size_t errlen);
 void gw_config_free(struct gw_config *c);
+/* Reads listener l's token (the token file's first line, at least
+ * GW_TOKEN_MIN characters) into out. Returns 0, or -1 with err (which
+ * never contains the token). */
+int gw_listener_token(const struct gw_listener *l, char *out, size_t outlen,
+		      char *err, size_t errlen);
 /* The zone named name, or NULL. */
 const struct gw_zone *gw_config_zone(const struct gw_config *c,
 				     const char *name);

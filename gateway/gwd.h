@@ -12,6 +12,9 @@
 #include <zonegate/chan_mux.h>
 
 struct u64map;
+struct asess;
+struct gw_hs;     /* an HTTP listener's session (listen.c) */
+struct gw_listen; /* the HTTP listeners (listen.c) */
 
 struct tzone; /* a tool zone: one client channel to its mcpd */
 struct azone; /* an agent zone: one server channel its relay connects to */
@@ -35,6 +38,7 @@ struct gw {
 	size_t link_queued;  /* bytes waiting for upstream links to open */
 	int64_t next_deadline_ms;
 	struct gw_admin *admin;
+	struct gw_listen *listen;
 	pthread_mutex_t snap_lock;
 	char *snap_gauges;   /* Prometheus gauges for the HTTP thread */
 	int ready;           /* every tool zone up */
@@ -62,6 +66,32 @@ int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
 		 size_t errlen);
 /* Rebuilds the gauges the metrics endpoint shows. */
 void gw_route_snapshot(struct gw *g);
+
+/* HTTP sessions of the listeners, in the poll thread only: a new agent
+ * session of zone for hs (NULL: no such agent zone, or out of memory;
+ * n numbers the session within the listener), a message from its
+ * client, its end (frees the session; hs stays the caller's). */
+struct asess *gw_route_http_open(struct gw *g, const char *zone,
+				 struct gw_hs *hs, unsigned listener,
+				 uint64_t n);
+void gw_route_http_input(struct gw *g, struct asess *s, const char *msg,
+			 size_t len);
+void gw_route_http_close(struct gw *g, struct asess *s);
+
+/* listen.c: HTTP listeners for host-side clients (libmicrohttpd threads
+ * hand messages to the poll loop through a queue and an eventfd). */
+struct gw_listen *gw_listen_start(struct gw *g, char *err, size_t errlen);
+/* Stops the HTTP threads, ends every HTTP session, frees l. */
+void gw_listen_stop(struct gw_listen *l);
+/* The eventfd to poll (POLLIN), or -1 without listeners. */
+int gw_listen_fd(const struct gw_listen *l);
+/* Takes what the HTTP threads queued and feeds it to route.c. */
+void gw_listen_run(struct gw_listen *l);
+/* Poll thread: one message for the client of hs. inited: the session
+ * answered initialize. Returns 0, or CHAN_MUX_EFULL when its stream is
+ * over its caps (the message is dropped). */
+int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg,
+		      size_t len);
 
 /* gatewayd.c */
 int gw_reload_policy(struct gw *g, char *err, size_t errlen);

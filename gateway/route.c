@@ -186,7 +186,9 @@ struct sreq;
 
 struct asess {
 	struct azone *az;
-	uint32_t sid;
+	uint32_t sid;        /* the channel stream (0 for HTTP sessions) */
+	uint64_t key;        /* in az->sess: sid, or 1 << 32 | n for HTTP */
+	struct gw_hs *hs;    /* an HTTP listener's session, or NULL */
 	int inited;
 	char proto[32];
 	json_t *caps;
@@ -271,6 +273,15 @@ static int send_json(chan_mux *m, uint32_t sid, json_t *msg)
 	return rc;
 }
 
+/* The bytes of one message to the agent, over its channel stream or its
+ * HTTP session. Returns 0, CHAN_MUX_EFULL or another negative value. */
+static int agent_send(struct asess *s, const char *data, size_t len)
+{
+	if (s->hs)
+		return gw_listen_deliver(s->hs, s->inited, data, len);
+	return chan_mux_send(s->az->m, s->sid, data, len);
+}
+
 /* To the agent; steals msg. A stream whose queue is over its cap (the
  * agent is not reading) loses the message rather than growing without
  * bound. */
@@ -278,9 +289,13 @@ static void to_agent(struct asess *s, json_t *msg)
 {
 	if (!msg)
 		return;
-	if (send_json(s->az->m, s->sid, msg) == CHAN_MUX_EFULL)
+	size_t len;
+	char *txt = jr_dump(msg, &len);
+
+	if (txt && agent_send(s, txt, len) == CHAN_MUX_EFULL)
 		fprintf(stderr, "gatewayd: %s: agent not reading; message "
 			"dropped\n", s->id);
+	free(txt);
 	json_decref(msg);
 }
 
@@ -1184,7 +1199,7 @@ static void sess_end(struct gw *g, struct asess *s)
 	}
 	for (size_t i = 0; i < g->ntz; i++)
 		link_reset(g, s, (unsigned)i);
-	map_del(s->az->sess, s->sid);
+	map_del(s->az->sess, s->key);
 	json_decref(s->caps);
 	free(s->level);
 	free(s->links);
@@ -1206,6 +1221,7 @@ static int az_open(void *ud, chan_mux *m, uint32_t sid)
 	}
 	s->az = az;
 	s->sid = sid;
+	s->key = sid;
 	snprintf(s->proto, sizeof(s->proto), "%s", versions[0]);
 	snprintf(s->id, sizeof(s->id), "%s/%u/%u", az->z->name,
 		 chan_generation(chan_mux_chan(m)), sid);
@@ -1243,8 +1259,54 @@ static void az_down(void *ud, chan_mux *m, const char *why)
 	fprintf(stderr, "gatewayd: agent zone %s: channel down: %s\n",
 		az->z->name, why);
 	for (size_t i = 0; i < n; i++)
-		sess_end(az->g, v[i]);
+		if (!((struct asess *)v[i])->hs) /* HTTP ones stay */
+			sess_end(az->g, v[i]);
 	free(v);
+}
+
+/* ---- HTTP listeners' sessions (listen.c hands them over) -------------- */
+
+struct asess *gw_route_http_open(struct gw *g, const char *zone,
+				 struct gw_hs *hs, unsigned listener,
+				 uint64_t n)
+{
+	struct azone *az = NULL;
+	struct asess *s;
+
+	for (size_t i = 0; i < g->naz; i++)
+		if (strcmp(g->az[i]->z->name, zone) == 0)
+			az = g->az[i];
+	if (!az)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->links = calloc(g->ntz + 1, sizeof(*s->links));
+	s->key = 1ull << 32 | (n & 0xffffffffu);
+	if (!s->links || map_get(az->sess, s->key) ||
+	    map_put(az->sess, s->key, s)) {
+		free(s->links);
+		free(s);
+		return NULL;
+	}
+	s->az = az;
+	s->hs = hs;
+	snprintf(s->proto, sizeof(s->proto), "%s", versions[0]);
+	snprintf(s->id, sizeof(s->id), "%s/http%u/%llu", az->z->name,
+		 listener, (unsigned long long)n);
+	az->sessions_total++;
+	return s;
+}
+
+void gw_route_http_input(struct gw *g, struct asess *s, const char *msg,
+			 size_t len)
+{
+	agent_message(g, s, (const uint8_t *)msg, len);
+}
+
+void gw_route_http_close(struct gw *g, struct asess *s)
+{
+	sess_end(g, s);
 }
 
 static void az_log(void *ud, const char *msg)
@@ -1516,7 +1578,7 @@ static void up_notification(struct tzone *t, struct asess *s,
 		return;
 	}
 	/* progress, logging, resources/updated: this session's own. */
-	if (chan_mux_send(s->az->m, s->sid, raw, len) == CHAN_MUX_EFULL)
+	if (agent_send(s, (const char *)raw, len) == CHAN_MUX_EFULL)
 		fprintf(stderr, "gatewayd: %s: agent not reading; "
 			"notification dropped\n", s->id);
 }
@@ -1567,7 +1629,7 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	memcpy(out, head, hl);
 	memcpy(out + hl, idj, idl);
 	memcpy(out + hl + idl, msg + i, len - i);
-	if (chan_mux_send(s->az->m, s->sid, out, out_len) == CHAN_MUX_EFULL)
+	if (agent_send(s, out, out_len) == CHAN_MUX_EFULL)
 		fprintf(stderr, "gatewayd: %s: agent not reading; message "
 			"dropped\n", s->id);
 	free(out);
@@ -1773,6 +1835,8 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 		a->sess = map_new();
 		if (!a->sess)
 			goto oom;
+		if (!z->chan)
+			continue; /* served by HTTP listeners only */
 		ch = chan_open(z->chan, CHAN_SERVER, NULL, err, errlen);
 		if (ch)
 			a->m = chan_mux_new(ch, &mo, &aops, a, err, errlen);
@@ -1826,6 +1890,8 @@ size_t gw_route_pollfds(struct gw *g, struct pollfd *p, size_t max)
 	size_t n = 0;
 
 	for (size_t i = 0; i < g->naz && n < max; i++) {
+		if (!g->az[i]->m)
+			continue;
 		p[n].fd = chan_mux_fd(g->az[i]->m);
 		p[n++].events = chan_mux_events(g->az[i]->m);
 	}
@@ -1843,7 +1909,7 @@ int gw_route_timeout(struct gw *g)
 	int64_t now = gw_now_ms(), t = INT64_MAX;
 
 	for (size_t i = 0; i < g->naz; i++) {
-		int x = chan_mux_timeout_ms(g->az[i]->m);
+		int x = g->az[i]->m ? chan_mux_timeout_ms(g->az[i]->m) : -1;
 		if (x >= 0 && now + x < t)
 			t = now + x;
 	}
@@ -1919,7 +1985,8 @@ void gw_route_run(struct gw *g)
 	int64_t now = gw_now_ms();
 
 	for (size_t i = 0; i < g->naz; i++)
-		chan_mux_process(g->az[i]->m); /* a server mux never dies */
+		if (g->az[i]->m)
+			chan_mux_process(g->az[i]->m); /* never dies */
 	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *t = g->tz[i];
 		if (!t->m) {
@@ -1947,9 +2014,9 @@ json_t *gw_route_status(struct gw *g)
 	for (size_t i = 0; i < g->naz; i++) {
 		struct azone *a = g->az[i];
 		json_array_append_new(zones, json_pack(
-			"{s:s,s:s,s:s,s:b,s:I,s:I}", "zone", a->z->name, "role",
+			"{s:s,s:s,s:s?,s:b,s:I,s:I}", "zone", a->z->name, "role",
 			"agent", "chan", a->z->chan, "connected",
-			chan_mux_is_up(a->m), "sessions",
+			a->m && chan_mux_is_up(a->m), "sessions",
 			(json_int_t)a->sess->n, "sessions_total",
 			(json_int_t)a->sessions_total));
 	}

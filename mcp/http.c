@@ -72,6 +72,21 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
+/* A refused client: 401 (with the Bearer challenge) or 403. */
+static enum MHD_Result reply_denied(struct MHD_Connection *c, unsigned status)
+{
+	struct MHD_Response *r = text_response("");
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static const char *header(struct MHD_Connection *c, const char *name)
 {
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
@@ -299,7 +314,7 @@ static enum MHD_Result post_initialize(struct mcp_http *h,
 	}
 	q->is_init = 1;
 	ret = http_post_request(h, c, q, m);
-	if (!mcp_session_initialized(q->sess->ms))
+	if (!http_session_initialized(q->sess))
 		http_session_destroy(h, q->sess);
 	return ret;
 }
@@ -337,7 +352,7 @@ static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
 		return ret;
 	}
 	if (m.kind != JR_REQUEST) {
-		mcp_session_input_msg(q->sess->ms, &m);
+		http_session_input(q->sess, &m);
 		return reply_status(c, MHD_HTTP_ACCEPTED, 0, NULL);
 	}
 	return http_post_request(h, c, q, &m);
@@ -378,6 +393,11 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 {
 	struct hreq *q;
 
+	if (h->cfg.backend && h->cfg.backend->authorize) {
+		unsigned st = h->cfg.backend->authorize(h->cfg.backend->ctx, c);
+		if (st)
+			return reply_denied(c, st);
+	}
 	if (strcmp(url, "/mcp") != 0)
 		return reply_status(c, MHD_HTTP_NOT_FOUND, 0, NULL);
 	if (!host_allowed(h, header(c, "Host")))
@@ -505,27 +525,47 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		return NULL;
 	}
 	h->srv = srv;
-	h->limits = srv->limits;
+	if (srv) {
+		h->limits = srv->limits;
+	} else {
+		h->limits.max_message = cfg->max_body ? cfg->max_body
+						      : MCP_DEFAULT_MAX_MESSAGE;
+		h->limits.max_depth = 64;
+	}
 	apply_defaults(h, cfg);
 	if (resolve_bind(h, cfg->host ? cfg->host : "127.0.0.1", cfg->port,
 			 &ss, err, errlen) != 0)
 		goto fail;
+	if (cfg->listen_fd > 0)
+		h->loopback = 1; /* a unix socket: only local clients */
 	if (h->v6)
 		flags |= MHD_USE_IPv6;
 	if (http_sessions_init(h) != 0) {
 		snprintf(err, errlen, "cannot start the session janitor");
 		goto fail;
 	}
-	h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, access_cb, h,
-				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				MHD_OPTION_CONNECTION_LIMIT,
-				(unsigned)h->cfg.max_connections,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-				(size_t)h->cfg.max_header,
-				MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
-				MHD_OPTION_THREAD_STACK_SIZE,
-				(size_t)(256 * 1024), MHD_OPTION_END);
+	if (cfg->listen_fd > 0)
+		h->d = MHD_start_daemon(
+			flags, 0, NULL, NULL, access_cb, h,
+			MHD_OPTION_LISTEN_SOCKET, (MHD_socket)cfg->listen_fd,
+			MHD_OPTION_CONNECTION_LIMIT,
+			(unsigned)h->cfg.max_connections,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+			(size_t)h->cfg.max_header, MHD_OPTION_NOTIFY_COMPLETED,
+			completed_cb, h, MHD_OPTION_THREAD_STACK_SIZE,
+			(size_t)(256 * 1024), MHD_OPTION_END);
+	else
+		h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, access_cb, h,
+					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+					MHD_OPTION_CONNECTION_LIMIT,
+					(unsigned)h->cfg.max_connections,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+					MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					(size_t)h->cfg.max_header,
+					MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+					MHD_OPTION_THREAD_STACK_SIZE,
+					(size_t)(256 * 1024), MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen: %s", strerror(errno));
 		http_sessions_shutdown(h);

@@ -47,7 +47,8 @@ struct hsess {
 	struct hsess *next; /* hash chain */
 	char id[HTTP_SID_LEN + 1];
 	struct mcp_http *h;
-	mcp_session *ms;
+	mcp_session *ms;   /* with an mcp_server */
+	void *bs;          /* with a backend */
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* new events, done, death */
 	struct hstream *streams;
@@ -112,6 +113,10 @@ void http_session_unref(struct mcp_http *h, struct hsess *s);
 /* Removes s from the table and ends its MCP session (idempotent). The
  * caller's reference stays valid. */
 void http_session_destroy(struct mcp_http *h, struct hsess *s);
+
+/* The session's engine, whichever it is. */
+void http_session_input(struct hsess *s, struct jr_msg *m);
+int http_session_initialized(struct hsess *s);
 
 /* Feeds a request (steals m) and answers it: JSON if its response is the
  * only message, else an SSE stream. */

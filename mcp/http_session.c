@@ -185,6 +185,31 @@ static void close_stream_cb(void *ctx, const json_t *id)
 	pthread_mutex_unlock(&s->mu);
 }
 
+int mcp_http_emit(void *hs, const json_t *related, const char *msg,
+		  size_t len)
+{
+	return send_cb(hs, related, msg, len);
+}
+
+void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len)
+{
+	done_cb(hs, id, msg, len);
+}
+
+void http_session_input(struct hsess *s, struct jr_msg *m)
+{
+	if (s->bs)
+		s->h->cfg.backend->input(s->bs, m);
+	else
+		mcp_session_input_msg(s->ms, m);
+}
+
+int http_session_initialized(struct hsess *s)
+{
+	return s->bs ? s->h->cfg.backend->initialized(s->bs)
+		     : mcp_session_initialized(s->ms);
+}
+
 /* ---- the session table ---- */
 
 static unsigned bucket_of(const char *id)
@@ -226,6 +251,8 @@ static void sess_free(struct hsess *s)
 {
 	/* Cancels handlers still running and waits for them; they may still
 	 * call send_cb, which sees dead and drops. */
+	if (s->bs)
+		s->h->cfg.backend->close(s->bs);
 	mcp_session_free(s->ms);
 	while (s->streams) {
 		struct hstream *st = s->streams;
@@ -348,15 +375,20 @@ static struct hsess *sess_alloc(struct mcp_http *h)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	s->ms = mcp_session_new(h->srv, send_cb, s);
-	if (!s->ms) {
+	if (h->cfg.backend)
+		s->bs = h->cfg.backend->open(h->cfg.backend->ctx, s);
+	else
+		s->ms = mcp_session_new(h->srv, send_cb, s);
+	if (!s->ms && !s->bs) {
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->cv);
 		free(s);
 		return NULL;
 	}
-	mcp_session_set_done(s->ms, done_cb);
-	mcp_session_set_close_stream(s->ms, close_stream_cb);
+	if (s->ms) {
+		mcp_session_set_done(s->ms, done_cb);
+		mcp_session_set_close_stream(s->ms, close_stream_cb);
+	}
 	return s;
 }
 
@@ -652,7 +684,7 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 				   NULL);
 	}
 	q->st = st;
-	mcp_session_input_msg(s->ms, m);
+	http_session_input(s, m);
 
 	pthread_mutex_lock(&s->mu);
 	while (!stream_has_unsent(st) && !st->done && !st->close_now &&
@@ -677,7 +709,7 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 		enum MHD_Result ret =
 			json ? reply_plain(c, MHD_HTTP_OK, json,
 					   "application/json",
-					   q->is_init && mcp_session_initialized(s->ms)
+					   q->is_init && http_session_initialized(s)
 						   ? s->id
 						   : NULL)
 			     : MHD_NO;

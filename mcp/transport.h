@@ -25,12 +25,51 @@ struct mcp_http_config {
 	unsigned max_connections;  /* concurrent connections (default 512) */
 	unsigned session_timeout;  /* idle seconds before expiry (1800) */
 	unsigned sse_keepalive;    /* seconds between SSE comments (15) */
+	/* Optional: a listening socket already bound (e.g. AF_UNIX) to serve
+	 * instead of host/port; the transport closes it on stop. */
+	int listen_fd;             /* > 0 to use */
+	/* Optional: sessions run by another engine than an mcp_server. */
+	const struct mcp_http_backend *backend;
 };
+
+struct MHD_Connection;
+struct jr_msg;
+
+/* A session engine other than mcp_server (gatewayd's HTTP listeners use
+ * it to turn each HTTP session into one of its own agent sessions). The
+ * transport keeps Host/Origin checks, session ids, streams and SSE; the
+ * engine answers the messages. Functions are called from the transport's
+ * connection threads. */
+struct mcp_http_backend {
+	void *ctx;
+	/* A new session. hs is the transport's handle for mcp_http_emit and
+	 * mcp_http_finish, valid until close(sess) returns. NULL refuses. */
+	void *(*open)(void *ctx, void *hs);
+	/* One message from the client; steals m (jr_msg_clear). */
+	void (*input)(void *sess, struct jr_msg *m);
+	/* Nonzero once the session answered initialize successfully. */
+	int (*initialized)(void *sess);
+	/* The session ends; no emit/finish on hs after this returns. */
+	void (*close)(void *sess);
+	/* Per request, before anything else: 0 lets it through, else the
+	 * HTTP status to answer (401 adds WWW-Authenticate: Bearer). NULL:
+	 * everyone. */
+	unsigned (*authorize)(void *ctx, struct MHD_Connection *c);
+};
+
+/* For backends: a server message for the session's stream of the request
+ * related (or its standalone stream when related is NULL or done).
+ * Returns 0 or -1 (session dead, stream over its caps). */
+int mcp_http_emit(void *hs, const json_t *related, const char *msg,
+		  size_t len);
+/* For backends: the response to request id (msg NULL: none will come). */
+void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len);
 
 struct mcp_http;
 
 /* Starts listening and serving in background threads. Returns NULL with
  * a message in err on failure (bad address, port in use). */
+/* srv may be NULL when cfg->backend is set. */
 struct mcp_http *mcp_http_start(mcp_server *srv,
 				const struct mcp_http_config *cfg, char *err,
 				size_t errlen);

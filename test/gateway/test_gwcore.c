@@ -187,6 +187,52 @@ static void test_config(void)
 	config_error("[1]", "must be a JSON object");
 }
 
+/* The listeners key: loopback only, a zone of role agent, a token for
+ * TCP, uid/user/token for unix; a chan-less agent zone needs one. */
+#define LZ "{\n \"zones\": {\n  \"h\": {\"domid\": 1, \"role\": \"agent\"},\n  \"t\": {\"domid\": 2, \"role\": \"tool\", \"chan\": \"sim:2:t\"}\n },\n \"policy\": \"p\",\n"
+static void test_config_listeners(void)
+{
+	char path[256], err[512];
+	struct gw_config *c;
+
+	snprintf(path, sizeof(path), "%s/gw.json", dir);
+	write_file(path, LZ " \"listeners\": [\n  {\"listen\": "
+		   "\"127.0.0.1:0\", \"zone\": \"h\", \"token_file\": "
+		   "\"tok\"},\n  {\"listen\": \"unix:h.sock\", \"zone\": "
+		   "\"h\", \"uid\": 0}\n ]\n}\n");
+	c = gw_config_load(path, err, sizeof(err));
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_EQ_INT(c->nlisteners, 2);
+		CHECK(c->zones[0].chan == NULL);
+		CHECK(strstr(c->listeners[0].token_file, "/tok") != NULL);
+		CHECK(c->listeners[1].has_uid && c->listeners[1].uid == 0);
+		CHECK(strstr(c->listeners[1].unix_path, "/h.sock") != NULL);
+	}
+	gw_config_free(c);
+	config_error(LZ " \"listeners\": [\n  {\"listen\": \"0.0.0.0:80\", "
+		     "\"zone\": \"h\", \"token_file\": \"t\"}]}\n",
+		     "gw.json:8: listeners: listen must be 127.0.0.1:PORT");
+	config_error(LZ " \"listeners\": [\n  {\"listen\": \"127.0.0.1:80\", "
+		     "\"zone\": \"h\"}]}\n", "gw.json:8: listeners: a TCP "
+		     "listener needs token_file");
+	config_error(LZ " \"listeners\": [\n  {\"listen\": \"unix:s\", "
+		     "\"zone\": \"h\"}]}\n", "needs uid, user or token_file");
+	config_error(LZ " \"listeners\": [\n  {\"listen\": \"unix:s\", "
+		     "\"zone\": \"t\", \"uid\": 1}]}\n",
+		     "gw.json:8: listeners: zone t must be an agent zone");
+	config_error(LZ " \"listeners\": [\n  {\"listen\": \"unix:s\", "
+		     "\"zone\": \"h\", \"uid\": 1, \"port\": 2}]}\n",
+		     "unknown key 'port'");
+	config_error(LZ " \"listeners\": [\n  {\"listen\": \"127.0.0.1:x\", "
+		     "\"zone\": \"h\", \"token_file\": \"t\"}]}\n",
+		     "bad port");
+	config_error(LZ " \"listeners\": []}\n", "zone h: needs chan (or a "
+		     "listener bound to it)");
+	config_error(LZ " \"listeners\": [{}, {}, {}, {}, {}, {}, {}, {}, {}, "
+		     "{}, {}, {}, {}, {}, {}, {}, {}]}\n", "at most 16");
+}
+
 static void test_bucket(void)
 {
 	struct gw_bucket b;
@@ -265,6 +311,7 @@ int main(void)
 	RUN(test_sha256);
 	RUN(test_audit_chain);
 	RUN(test_config);
+	RUN(test_config_listeners);
 	RUN(test_bucket);
 	RUN(test_catalogue_hash);
 	RUN(test_metrics);

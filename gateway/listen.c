@@ -1,0 +1,492 @@
+/* HTTP listeners for host-side clients: Streamable HTTP at /mcp (the
+ * transport of mcp/http.c, with gatewayd as its session engine), each
+ * listener bound to one agent zone by a bearer token or the unix peer's
+ * uid. The libmicrohttpd threads never touch route.c: they queue
+ * messages for the poll loop (an eventfd wakes it) and the loop hands
+ * replies back through the transport's per-request streams. */
+#define _GNU_SOURCE /* SO_PEERCRED, struct ucred */
+#include "gwd.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <zonegate/chan_mux.h>
+
+#include "jsonrpc.h"
+#include "transport.h"
+
+#define QUEUE_MAX_BYTES (64u << 20) /* waiting for the loop, all listeners */
+#define PENDING_MAX 256             /* open requests per HTTP session */
+#define SESSIONS_MAX 256            /* per listener */
+#define CONNECTIONS_MAX 128         /* per listener */
+
+enum { IT_OPEN, IT_DATA, IT_CLOSE };
+
+struct item {
+	struct item *next;
+	int kind;
+	struct gw_hs *hs;
+	size_t len;
+	char data[];
+};
+
+struct lst {
+	struct gw_listen *gl;
+	const struct gw_listener *cfg;
+	unsigned idx;
+	struct mcp_http *h;
+	struct mcp_http_backend be;
+	int has_token;
+	char token[GW_TOKEN_MAX + 1];
+};
+
+/* One HTTP session. Fields under gl->mu except s (poll thread only). */
+struct gw_hs {
+	struct lst *l;
+	void *hs;            /* the transport's handle; dead once closed */
+	int closed, inited;
+	json_t *pending;     /* ids of requests without a response yet */
+	struct item *close_item; /* preallocated: closing never fails */
+	struct asess *s;
+	uint64_t n;
+};
+
+struct gw_listen {
+	struct gw *g;
+	pthread_mutex_t mu;
+	int efd;
+	struct item *qh, *qt;
+	size_t qbytes;
+	uint64_t next_n;
+	struct lst *l;
+	size_t nl;
+};
+
+/* ---- the queue (any thread) ---------------------------------------------- */
+
+static void push(struct gw_listen *gl, struct item *it)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&gl->mu);
+	it->next = NULL;
+	if (gl->qt)
+		gl->qt->next = it;
+	else
+		gl->qh = it;
+	gl->qt = it;
+	gl->qbytes += it->len;
+	pthread_mutex_unlock(&gl->mu);
+	if (write(gl->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		fprintf(stderr, "gatewayd: listener eventfd: %s\n",
+			strerror(errno));
+}
+
+static struct item *item_new(int kind, struct gw_hs *hs, const char *data,
+			     size_t len)
+{
+	struct item *it = malloc(sizeof(*it) + len + 1);
+
+	if (!it)
+		return NULL;
+	it->kind = kind;
+	it->hs = hs;
+	it->len = len;
+	if (len)
+		memcpy(it->data, data, len);
+	it->data[len] = '\0';
+	return it;
+}
+
+/* ---- the transport's backend (HTTP threads) ------------------------------ */
+
+static void *be_open(void *ctx, void *handle)
+{
+	struct lst *l = ctx;
+	struct gw_hs *hs = calloc(1, sizeof(*hs));
+	struct item *open;
+
+	if (!hs)
+		return NULL;
+	hs->l = l;
+	hs->hs = handle;
+	hs->pending = json_array();
+	hs->close_item = item_new(IT_CLOSE, hs, NULL, 0);
+	open = item_new(IT_OPEN, hs, NULL, 0);
+	if (!hs->pending || !hs->close_item || !open) {
+		json_decref(hs->pending);
+		free(hs->close_item);
+		free(open);
+		free(hs);
+		return NULL;
+	}
+	pthread_mutex_lock(&l->gl->mu);
+	hs->n = ++l->gl->next_n;
+	pthread_mutex_unlock(&l->gl->mu);
+	push(l->gl, open);
+	return hs;
+}
+
+/* Under gl->mu: index of id among the open requests, or -1. */
+static long pending_find(const struct gw_hs *hs, const json_t *id)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(hs->pending, i, v)
+		if (jr_id_equal(v, id))
+			return (long)i;
+	return -1;
+}
+
+static void answer_now(struct gw_hs *hs, json_t *id, int code,
+		       const char *msg)
+{
+	json_t *e = jr_error(id, code, msg, NULL);
+	size_t len;
+	char *txt = e ? jr_dump(e, &len) : NULL;
+
+	mcp_http_finish(hs->hs, id, txt, txt ? len : 0);
+	free(txt);
+	json_decref(e);
+}
+
+static void be_input(void *sess, struct jr_msg *m)
+{
+	struct gw_hs *hs = sess;
+	struct gw_listen *gl = hs->l->gl;
+	size_t len = 0;
+	char *txt = jr_dump(m->root, &len);
+	struct item *it = NULL;
+	int full, is_req = m->kind == JR_REQUEST && m->id;
+	const json_t *cid = NULL;
+
+	if (m->kind == JR_NOTIFICATION &&
+	    strcmp(m->method, "notifications/cancelled") == 0 && m->params)
+		cid = json_object_get(m->params, "requestId");
+	pthread_mutex_lock(&gl->mu);
+	full = gl->qbytes + len > QUEUE_MAX_BYTES ||
+	       (is_req && json_array_size(hs->pending) >= PENDING_MAX);
+	if (!full && txt)
+		it = item_new(IT_DATA, hs, txt, len);
+	if (it && is_req)
+		json_array_append(hs->pending, m->id);
+	if (cid && pending_find(hs, cid) >= 0) {
+		/* The gateway sends nothing for a cancelled request: end
+		 * its POST (202) now. */
+		json_array_remove(hs->pending, (size_t)pending_find(hs, cid));
+		mcp_http_finish(hs->hs, cid, NULL, 0);
+	}
+	pthread_mutex_unlock(&gl->mu);
+	if (it)
+		push(gl, it);
+	else if (is_req)
+		answer_now(hs, m->id, -32000, "gateway busy");
+	free(txt);
+	jr_msg_clear(m);
+}
+
+static int be_initialized(void *sess)
+{
+	struct gw_hs *hs = sess;
+	int r;
+
+	pthread_mutex_lock(&hs->l->gl->mu);
+	r = hs->inited;
+	pthread_mutex_unlock(&hs->l->gl->mu);
+	return r;
+}
+
+static void be_close(void *sess)
+{
+	struct gw_hs *hs = sess;
+	struct gw_listen *gl = hs->l->gl;
+
+	pthread_mutex_lock(&gl->mu);
+	hs->closed = 1;
+	pthread_mutex_unlock(&gl->mu);
+	push(gl, hs->close_item); /* the loop frees hs */
+}
+
+/* Equal in time independent of where a and b differ. */
+static int token_equal(const char *a, size_t al, const char *b, size_t bl)
+{
+	unsigned char d = al != bl;
+
+	for (size_t i = 0; i < bl; i++)
+		d |= (unsigned char)(a[i % (al ? al : 1)] ^ b[i]);
+	return d == 0 && al == bl;
+}
+
+static unsigned be_authorize(void *ctx, struct MHD_Connection *c)
+{
+	struct lst *l = ctx;
+
+	if (l->cfg->has_uid) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct ucred cr;
+		socklen_t cl = sizeof(cr);
+		if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED,
+				      &cr, &cl) != 0 || cr.uid != l->cfg->uid)
+			return MHD_HTTP_FORBIDDEN;
+	}
+	if (l->has_token) {
+		const char *a = MHD_lookup_connection_value(
+			c, MHD_HEADER_KIND, "Authorization");
+		if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+			return MHD_HTTP_UNAUTHORIZED;
+		a += 7;
+		if (!token_equal(a, strnlen(a, GW_TOKEN_MAX + 1), l->token,
+				 strlen(l->token)))
+			return MHD_HTTP_UNAUTHORIZED;
+	}
+	return 0;
+}
+
+/* ---- the poll thread --------------------------------------------------- */
+
+int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg,
+		      size_t len)
+{
+	struct gw_listen *gl = hs->l->gl;
+	json_t *root = json_loadb(msg, len, 0, NULL);
+	json_t *id = root ? json_object_get(root, "id") : NULL;
+	int is_resp = id && !json_object_get(root, "method");
+	long k;
+	int rc = 0;
+
+	pthread_mutex_lock(&gl->mu);
+	if (hs->closed)
+		goto out;
+	if (inited)
+		hs->inited = 1;
+	if (is_resp) {
+		k = pending_find(hs, id);
+		if (k >= 0)
+			json_array_remove(hs->pending, (size_t)k);
+		mcp_http_finish(hs->hs, id, msg, len);
+	} else {
+		/* Notifications and server requests go with the oldest
+		 * open request's stream (progress, sampling during a
+		 * call), else the standalone GET stream. */
+		json_t *rel = json_array_get(hs->pending, 0);
+		if (mcp_http_emit(hs->hs, rel, msg, len) != 0)
+			rc = CHAN_MUX_EFULL;
+	}
+out:
+	pthread_mutex_unlock(&gl->mu);
+	json_decref(root);
+	return rc;
+}
+
+static void refuse_pending(struct gw_hs *hs, struct jr_msg *m)
+{
+	pthread_mutex_lock(&hs->l->gl->mu);
+	if (!hs->closed && m->kind == JR_REQUEST && m->id)
+		answer_now(hs, m->id, -32000, "gateway session unavailable");
+	pthread_mutex_unlock(&hs->l->gl->mu);
+}
+
+static void run_item(struct gw_listen *gl, struct item *it)
+{
+	struct gw_hs *hs = it->hs;
+	struct jr_msg m;
+
+	switch (it->kind) {
+	case IT_OPEN:
+		hs->s = gw_route_http_open(gl->g, hs->l->cfg->zone, hs,
+					   hs->l->idx, hs->n);
+		if (!hs->s)
+			fprintf(stderr, "gatewayd: listener %u: cannot open a "
+				"session for zone %s\n", hs->l->idx,
+				hs->l->cfg->zone);
+		free(it);
+		break;
+	case IT_DATA:
+		if (hs->s) {
+			gw_route_http_input(gl->g, hs->s, it->data, it->len);
+		} else {
+			jr_parse(it->data, it->len, it->len + 1, 64, &m);
+			refuse_pending(hs, &m);
+			jr_msg_clear(&m);
+		}
+		free(it);
+		break;
+	case IT_CLOSE:
+		if (hs->s)
+			gw_route_http_close(gl->g, hs->s);
+		json_decref(hs->pending);
+		free(hs);
+		free(it); /* hs->close_item */
+		break;
+	}
+}
+
+void gw_listen_run(struct gw_listen *gl)
+{
+	struct item *it, *next;
+	uint64_t v;
+
+	if (!gl || gl->efd < 0)
+		return;
+	if (read(gl->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&gl->mu);
+	it = gl->qh;
+	gl->qh = gl->qt = NULL;
+	gl->qbytes = 0;
+	pthread_mutex_unlock(&gl->mu);
+	for (; it; it = next) {
+		next = it->next;
+		run_item(gl, it);
+	}
+}
+
+int gw_listen_fd(const struct gw_listen *gl)
+{
+	return gl && gl->nl ? gl->efd : -1;
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+/* A fresh unix socket at path, mode 0660 (0600 with only a token), or -1
+ * with err. */
+static int unix_listen(const struct gw_listener *c, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct stat st;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (fd < 0 || strlen(c->unix_path) >= sizeof(sa.sun_path))
+		goto fail;
+	memcpy(sa.sun_path, c->unix_path, strlen(c->unix_path) + 1);
+	if (lstat(c->unix_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(c->unix_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(c->unix_path, c->has_uid ? 0666 : 0600) != 0 ||
+	    listen(fd, 64) != 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "listener %s: %s", c->listen, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
+		     size_t errlen)
+{
+	static const char *const hosts[] = { "localhost", "127.0.0.1", NULL };
+	struct mcp_http_config hc;
+	char e2[512];
+
+	if (l->cfg->token_file) {
+		if (gw_listener_token(l->cfg, l->token, sizeof(l->token), e2,
+				      sizeof(e2))) {
+			snprintf(err, errlen, "listener %s: %s", l->cfg->listen,
+				 e2);
+			return -1;
+		}
+		l->has_token = 1;
+	}
+	l->be.ctx = l;
+	l->be.open = be_open;
+	l->be.input = be_input;
+	l->be.initialized = be_initialized;
+	l->be.close = be_close;
+	l->be.authorize = be_authorize;
+	memset(&hc, 0, sizeof(hc));
+	hc.host = "127.0.0.1";
+	hc.port = l->cfg->port;
+	hc.max_body = gl->g->cfg->max_message;
+	hc.max_sessions = SESSIONS_MAX;
+	hc.max_connections = CONNECTIONS_MAX;
+	hc.backend = &l->be;
+	if (l->cfg->unix_path) {
+		hc.hosts = hosts;
+		hc.listen_fd = unix_listen(l->cfg, err, errlen);
+		if (hc.listen_fd < 0)
+			return -1;
+	}
+	l->h = mcp_http_start(NULL, &hc, e2, sizeof(e2));
+	if (!l->h) {
+		snprintf(err, errlen, "listener %s: %s", l->cfg->listen, e2);
+		if (hc.listen_fd > 0)
+			close(hc.listen_fd);
+		return -1;
+	}
+	if (!l->cfg->unix_path)
+		fprintf(stderr, "gatewayd: listener for zone %s on "
+			"http://127.0.0.1:%u/mcp\n", l->cfg->zone,
+			mcp_http_port(l->h));
+	else
+		fprintf(stderr, "gatewayd: listener for zone %s on unix:%s\n",
+			l->cfg->zone, l->cfg->unix_path);
+	return 0;
+}
+
+struct gw_listen *gw_listen_start(struct gw *g, char *err, size_t errlen)
+{
+	struct gw_listen *gl = calloc(1, sizeof(*gl));
+
+	if (!gl) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	gl->g = g;
+	pthread_mutex_init(&gl->mu, NULL);
+	gl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	gl->l = calloc(g->cfg->nlisteners + 1, sizeof(*gl->l));
+	if (gl->efd < 0 || !gl->l) {
+		snprintf(err, errlen, "listeners: %s", strerror(errno));
+		goto fail;
+	}
+	for (size_t i = 0; i < g->cfg->nlisteners; i++) {
+		struct lst *l = &gl->l[gl->nl];
+		l->gl = gl;
+		l->cfg = &g->cfg->listeners[i];
+		l->idx = (unsigned)i;
+		if (lst_start(gl, l, err, errlen))
+			goto fail;
+		gl->nl++;
+	}
+	return gl;
+fail:
+	gw_listen_stop(gl);
+	return NULL;
+}
+
+void gw_listen_stop(struct gw_listen *gl)
+{
+	if (!gl)
+		return;
+	/* Stopping a transport ends its sessions, which queues their
+	 * closes; the last run ends them in route.c and frees them. */
+	for (size_t i = 0; i < gl->nl; i++) {
+		mcp_http_stop(gl->l[i].h);
+		if (gl->l[i].cfg->unix_path)
+			unlink(gl->l[i].cfg->unix_path);
+		memset(gl->l[i].token, 0, sizeof(gl->l[i].token));
+	}
+	if (gl->efd >= 0) {
+		uint64_t one = 1;
+		ssize_t w = write(gl->efd, &one, sizeof(one));
+		(void)w; /* the counter only makes the last run read */
+		gw_listen_run(gl);
+		close(gl->efd);
+	}
+	pthread_mutex_destroy(&gl->mu);
+	free(gl->l);
+	free(gl);
+}

@@ -1,0 +1,238 @@
+// End to end: gatewayd's HTTP listeners for host-side clients. Two TCP
+// listeners bound by token to agent zones host-a and host-b (zones with
+// no channel), and a unix listener bound to host-a by the peer's uid. The
+// official TypeScript SDK client connects with an Authorization header.
+// Checks: lists and calls as the bound zone, denied == unknown, 401 for a
+// missing or wrong token, sessions (404 for an unknown id, DELETE), the
+// uid rule (another uid gets 403), the audit log names the zone and never
+// the token.
+// Env: GATEWAYD, MCPD.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
+const { Client } = await import(`${SDK}/client/index.js`);
+const { StreamableHTTPClientTransport } =
+  await import(`${SDK}/client/streamableHttp.js`);
+
+const { GATEWAYD, MCPD } = process.env;
+const dir = mkdtempSync(join(tmpdir(), 'zg-gwl-'));
+const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
+const cfg = join(dir, 'gatewayd.json');
+const TOKEN_A = 'a'.repeat(20) + 'Zq9-token-of-host-a-0123456789';
+const TOKEN_B = 'b'.repeat(20) + 'Xy7-token-of-host-b-0123456789';
+const sock = join(dir, 'host-a.sock');
+
+writeFileSync(join(dir, 'a.token'), `${TOKEN_A}\n`, { mode: 0o600 });
+writeFileSync(join(dir, 'b.token'), `${TOKEN_B}\n`, { mode: 0o600 });
+writeFileSync(cfg, JSON.stringify({
+  zones: {
+    'host-a': { domid: 51, role: 'agent' },
+    'host-b': { domid: 52, role: 'agent', default_zone: 'tools' },
+    tools: { domid: 53, role: 'tool', chan: 'sim:53:tools' },
+  },
+  listeners: [
+    { listen: '127.0.0.1:0', zone: 'host-a', token_file: 'a.token' },
+    { listen: '127.0.0.1:0', zone: 'host-b', token_file: 'b.token' },
+    { listen: 'unix:host-a.sock', zone: 'host-a', uid: process.getuid() },
+  ],
+  policy: 'gw.policy',
+  audit_log: 'audit.log',
+  pins: 'pins.json',
+  audit_flush_ms: 0,
+}, null, 2));
+writeFileSync(join(dir, 'gw.policy'), `host-a tools.test_simple_text allow
+host-b tools.test_image_content allow
+`);
+
+function daemon(bin, args) {
+  const p = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  p.log = '';
+  p.stderr.on('data', (d) => { p.log += d; });
+  p.done = new Promise((res) => p.on('exit', (code) => res(code)));
+  return p;
+}
+
+async function waitFor(what, fn, ms = 8000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { if (await fn()) return; } catch { /* retry */ }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function rpcError(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  assert.fail('expected a JSON-RPC error');
+}
+
+const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {},
+    clientInfo: { name: 'raw', version: '1' } } });
+const HDRS = { 'content-type': 'application/json',
+  accept: 'application/json, text/event-stream' };
+
+// One HTTP request over the unix socket; resolves { status, headers, body }.
+function unixPost(path, body, headers = {}) {
+  return new Promise((res, rej) => {
+    const r = request({ socketPath: path, path: '/mcp', method: 'POST',
+      headers: { host: 'localhost', ...HDRS, ...headers } }, (m) => {
+      let b = '';
+      m.on('data', (d) => { b += d; });
+      m.on('end', () => res({ status: m.statusCode, headers: m.headers, body: b }));
+    });
+    r.on('error', rej);
+    r.end(body);
+  });
+}
+
+let gw, tools, urlA, urlB;
+
+async function connect(url, token) {
+  const c = new Client({ name: 'zg-host', version: '1.0.0' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  return c;
+}
+
+describe('gatewayd HTTP listeners (host-side clients)', () => {
+  before(async () => {
+    tools = daemon(MCPD, ['--chan', 'sim:53:tools', '--fixtures', 'conformance']);
+    gw = daemon(GATEWAYD, ['--config', cfg]);
+    await waitFor('listeners and tool zone', () =>
+      gw.log.includes('tool zone tools up') &&
+      (gw.log.match(/listener for zone host-. on http:\/\/\S+/g) || []).length === 2);
+    const urls = [...gw.log.matchAll(/listener for zone (host-.) on (http:\/\/\S+)/g)];
+    urlA = urls.find((m) => m[1] === 'host-a')[2];
+    urlB = urls.find((m) => m[1] === 'host-b')[2];
+  });
+  after(async () => {
+    gw.kill('SIGTERM');
+    const code = await gw.done;
+    tools.kill('SIGTERM');
+    await tools.done;
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0, gw.log);
+  });
+
+  test('a token-bound client acts as its zone: lists and calls', async () => {
+    const a = await connect(urlA, TOKEN_A);
+    const names = (await a.listTools()).tools.map((t) => t.name);
+    assert.deepEqual(names, ['tools.test_simple_text']);
+    const r = await a.callTool({ name: 'tools.test_simple_text', arguments: {} });
+    assert.ok(r.content[0].text.length > 0);
+    const denied = await rpcError(a.callTool({ name: 'tools.test_image_content', arguments: {} }));
+    const unknown = await rpcError(a.callTool({ name: 'tools.no_such_tool', arguments: {} }));
+    assert.equal(denied.code, unknown.code);
+    assert.equal(denied.message.replace('test_image_content', 'X'),
+      unknown.message.replace('no_such_tool', 'X'));
+    await a.close();
+  });
+
+  test('a second listener binds another zone with its own rights', async () => {
+    const b = await connect(urlB, TOKEN_B);
+    assert.deepEqual((await b.listTools()).tools.map((t) => t.name), ['test_image_content']);
+    const r = await b.callTool({ name: 'test_image_content', arguments: {} });
+    assert.equal(r.content[0].type, 'image');
+    const e = await rpcError(b.callTool({ name: 'test_simple_text', arguments: {} }));
+    assert.match(e.message, /Unknown tool/);
+    await b.close();
+    // host-b's token is not host-a's: the listener refuses it.
+    const r2 = await fetch(urlA, { method: 'POST', headers: { ...HDRS,
+      authorization: `Bearer ${TOKEN_B}` }, body: INIT });
+    assert.equal(r2.status, 401);
+  });
+
+  test('a missing or wrong token gets 401 with a Bearer challenge', async () => {
+    for (const h of [{}, { authorization: `Bearer ${TOKEN_A}x` },
+      { authorization: `Bearer ${TOKEN_A.slice(0, -1)}` }, { authorization: TOKEN_A }]) {
+      const r = await fetch(urlA, { method: 'POST', headers: { ...HDRS, ...h }, body: INIT });
+      assert.equal(r.status, 401);
+      assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+    }
+    const c = new Client({ name: 'zg-host', version: '1.0.0' });
+    await assert.rejects(c.connect(new StreamableHTTPClientTransport(new URL(urlA))));
+  });
+
+  test('sessions: ids, 404 for unknown ones, DELETE, Host checks', async () => {
+    const auth = { ...HDRS, authorization: `Bearer ${TOKEN_A}` };
+    const r = await fetch(urlA, { method: 'POST', headers: auth, body: INIT });
+    assert.equal(r.status, 200);
+    const sid = r.headers.get('mcp-session-id');
+    assert.match(sid, /^[0-9a-f]{32}$/);
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    const bad = await fetch(urlA, { method: 'POST', headers: { ...auth,
+      'mcp-session-id': 'f'.repeat(32) }, body: ping });
+    assert.equal(bad.status, 404);
+    const ctl = new AbortController();
+    const get = await fetch(urlA, { headers: { ...auth, accept: 'text/event-stream',
+      'mcp-session-id': sid }, signal: ctl.signal });
+    assert.equal(get.status, 200);
+    assert.match(get.headers.get('content-type'), /^text\/event-stream/);
+    ctl.abort();
+    const del = await fetch(urlA, { method: 'DELETE', headers: { ...auth, 'mcp-session-id': sid } });
+    assert.ok(del.status === 200 || del.status === 204, `DELETE ${del.status}`);
+    const gone = await fetch(urlA, { method: 'POST', headers: { ...auth,
+      'mcp-session-id': sid }, body: ping });
+    assert.equal(gone.status, 404);
+    // fetch cannot set Host: a raw request plays the rebinding browser.
+    const u = new URL(urlA);
+    const reb = await new Promise((res, rej) => {
+      const q = request({ host: '127.0.0.1', port: u.port, path: '/mcp', method: 'POST',
+        headers: { ...auth, host: `evil.example:${u.port}` } }, (m) => {
+        m.resume();
+        m.on('end', () => res(m.statusCode));
+      });
+      q.on('error', rej);
+      q.end(INIT);
+    });
+    assert.equal(reb, 403);
+  });
+
+  test('a unix listener admits its uid and refuses any other (403)', async () => {
+    const ok = await unixPost(sock, INIT);
+    assert.equal(ok.status, 200, ok.body);
+    assert.match(ok.headers['mcp-session-id'], /^[0-9a-f]{32}$/);
+    if (process.getuid() !== 0) return; // cannot become another uid
+    chmodSync(dir, 0o711);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups',
+      'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', sock,
+      '-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream',
+      '--data', INIT, 'http://localhost/mcp'], { encoding: 'utf8' });
+    chmodSync(dir, 0o700);
+    assert.equal(r.stdout, '403', r.stderr);
+  });
+
+  test('--check reads token files and refuses a short token', () => {
+    const c2 = join(dir, 'short.json');
+    const conf = JSON.parse(readFileSync(cfg, 'utf8'));
+    conf.listeners[0].token_file = 'short.token';
+    writeFileSync(c2, JSON.stringify(conf, null, 1));
+    writeFileSync(join(dir, 'short.token'), 'tooshort-secret\n', { mode: 0o600 });
+    const r = spawnSync(GATEWAYD, ['--check', '--config', c2], { env, encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /short\.json:\d+: .*must be 32\.\.1024 characters/);
+    assert.ok(!r.stderr.includes('tooshort-secret'));
+    const ok = spawnSync(GATEWAYD, ['--check', '--config', cfg], { env, encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+  });
+
+  test('the audit log names the zone and never the token', async () => {
+    await waitFor('audit', () => readFileSync(join(dir, 'audit.log'), 'utf8').includes('"zone":"host-b"'));
+    const log = readFileSync(join(dir, 'audit.log'), 'utf8');
+    assert.match(log, /"zone":"host-a","session":"host-a\/http0\/\d+"/);
+    assert.ok(!log.includes(TOKEN_A) && !log.includes(TOKEN_B));
+    assert.ok(!gw.log.includes(TOKEN_A) && !gw.log.includes(TOKEN_B));
+  });
+});

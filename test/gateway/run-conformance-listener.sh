@@ -1,0 +1,116 @@
+#!/bin/sh
+# Runs the official MCP conformance scenarios through a gatewayd HTTP
+# listener for host-side clients: the suite speaks Streamable HTTP to a
+# byte pipe (the suite cannot send an Authorization header) into a unix
+# listener bound to agent zone "host" by the peer uid (ours); gatewayd
+# routes each session (policy: "host" may use everything, default_zone
+# conf) over a channel to `mcpd --chan --fixtures conformance`.
+# Env: GATEWAYD, MCPD (binaries, required), NODE (default: test/node's),
+# ZG_GW_SCENARIOS (space-separated; default: every server scenario).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+nodedir=$here/../node
+node=${NODE:-$nodedir/node_modules/.bin/node}
+suite_js=$nodedir/node_modules/@modelcontextprotocol/conformance/dist/index.js
+scenarios=${ZG_GW_SCENARIOS:-"server-initialize logging-set-level ping
+  completion-complete tools-list tools-call-simple-text tools-call-image
+  tools-call-audio tools-call-embedded-resource tools-call-mixed-content
+  tools-call-with-logging tools-call-error tools-call-with-progress
+  tools-call-sampling tools-call-elicitation json-schema-2020-12
+  elicitation-sep1034-defaults server-sse-polling server-sse-multiple-streams
+  elicitation-sep1330-enums resources-list resources-read-text
+  resources-read-binary resources-templates-read resources-subscribe
+  resources-unsubscribe prompts-list prompts-get-simple prompts-get-with-args
+  prompts-get-embedded-resource prompts-get-with-image
+  dns-rebinding-protection"}
+
+for b in "${GATEWAYD:-}" "${MCPD:-}"; do
+	if [ -z "$b" ] || [ ! -x "$b" ]; then
+		echo "run-conformance-listener: GATEWAYD and MCPD must name binaries" >&2
+		exit 2
+	fi
+done
+[ -f "$suite_js" ] || { echo "conformance suite not installed" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwlconf.XXXXXX") || exit 2
+export ZONEGATE_SIM_DIR=$work/sim
+cat >"$work/gatewayd.json" <<JSON
+{
+  "zones": {
+    "host": { "domid": 41, "role": "agent", "default_zone": "conf" },
+    "conf": { "domid": 42, "role": "tool", "chan": "sim:42:conf" }
+  },
+  "listeners": [ { "listen": "unix:host.sock", "zone": "host",
+                   "uid": $(id -u) } ],
+  "policy": "conformance.policy",
+  "audit_log": "audit.log",
+  "pins": "pins.json"
+}
+JSON
+echo "host * allow" >"$work/conformance.policy"
+mpid= gpid= ppid_=
+cleanup() {
+	for p in $ppid_ $gpid $mpid; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$MCPD" --chan sim:42:conf --fixtures conformance 2>"$work/mcpd.log" &
+mpid=$!
+"$GATEWAYD" --config "$work/gatewayd.json" 2>"$work/gatewayd.log" &
+gpid=$!
+i=0
+while [ $i -lt 300 ] && ! grep -q "tool zone conf up" "$work/gatewayd.log"; do
+	sleep 0.05
+	i=$((i + 1))
+done
+# A TCP -> unix byte pipe; it prints its port once listening.
+"$node" -e '
+const net = require("node:net");
+const s = net.createServer((c) => {
+  const u = net.connect(process.argv[1]);
+  c.pipe(u); u.pipe(c);
+  c.on("error", () => u.destroy()); u.on("error", () => c.destroy());
+});
+s.listen(0, "127.0.0.1", () => console.log(s.address().port));
+' "$work/host.sock" >"$work/port" 2>"$work/pipe.log" &
+ppid_=$!
+i=0
+while [ $i -lt 300 ] && [ ! -s "$work/port" ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+port=$(cat "$work/port" 2>/dev/null)
+if [ -z "$port" ] || [ ! -S "$work/host.sock" ]; then
+	echo "run-conformance-listener: not ready" >&2
+	cat "$work/gatewayd.log" "$work/mcpd.log" "$work/pipe.log" >&2
+	exit 1
+fi
+url=http://127.0.0.1:$port/mcp
+echo "run-conformance-listener: $url -> unix listener -> gatewayd -> mcpd"
+
+fail=0
+for s in $scenarios; do
+	if "$node" "$suite_js" server --url "$url" --scenario "$s" \
+		>"$work/$s.log" 2>&1 && ! grep -qE "FAILURE|, [1-9][0-9]* failed" "$work/$s.log"; then
+		echo "ok   $s"
+	else
+		echo "FAIL $s"
+		tail -n 30 "$work/$s.log"
+		fail=1
+	fi
+done
+for p in "$mpid" "$gpid"; do
+	if ! kill -0 "$p" 2>/dev/null; then
+		echo "run-conformance-listener: a daemon died" >&2
+		tail -n 30 "$work/mcpd.log" "$work/gatewayd.log" >&2
+		fail=1
+	fi
+done
+echo "run-conformance-listener: audit records: $(wc -l < "$work/audit.log")"
+exit $fail
