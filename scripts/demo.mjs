@@ -176,7 +176,13 @@ async function injectedAgent(b, gwctl, config) {
   const { tools } = await b.listTools();
   say(`  agent-b's tools/list shows only: ${tools.map((t) => t.name).join(', ')}`);
   say(`  (agent-b's clientInfo claims to be "agent-a"; identity comes from its channel)`);
-  const logs = run(gwctl, ['--config', config, 'logs', 'agent-b', '--lines', '4']);
+  // The audit log is written in batches (audit_flush_ms): wait until the
+  // denials just made are on disk.
+  let logs;
+  await waitFor('audit records', () => {
+    logs = run(gwctl, ['--config', config, 'logs', 'agent-b', '--lines', '4']);
+    return (logs.stdout.match(/"decision":"deny"/g) || []).length >= 3;
+  }, 5000);
   say(`\n${bold('audit')} gatewayctl logs agent-b (last 4):`);
   for (const line of logs.stdout.trim().split('\n')) {
     try {
@@ -263,7 +269,6 @@ try {
   const stats = run(bin('gatewayctl'), ['--config', config, 'stats'], env);
   say(`\n${bold('gateway stats')} (gatewayctl stats):\n${stats.stdout.trimEnd()}`);
 
-  await new Promise((r) => setTimeout(r, 100)); // audit_flush_ms
   joinAudit(bin('gatewayctl'), config);
   say(`\n${bold('timings')}: client = wall clock at the agent, end to end (relay, ` +
     'two channel hops, tool zone); gateway = from its audit record');
