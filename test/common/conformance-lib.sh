@@ -1,6 +1,39 @@
 # Shell functions shared by the conformance runners that reach mcpd through
-# zonegate-relay (test/vchan, test/gateway). Source it; it uses $work,
-# $node, $suite_js and sets $url and $rpid.
+# the relay or the gateway (test/vchan, test/gateway). Source it after
+# setting $here; it sets $node and $suite_js, and the functions use $work
+# and set $url and $rpid.
+
+nodedir=$here/../node
+node=${NODE:-$nodedir/node_modules/.bin/node}
+suite_js=$nodedir/node_modules/@modelcontextprotocol/conformance/dist/index.js
+
+# Every server scenario of the suite, pending ones included.
+zg_all_scenarios="server-initialize logging-set-level ping
+  completion-complete tools-list tools-call-simple-text tools-call-image
+  tools-call-audio tools-call-embedded-resource tools-call-mixed-content
+  tools-call-with-logging tools-call-error tools-call-with-progress
+  tools-call-sampling tools-call-elicitation json-schema-2020-12
+  elicitation-sep1034-defaults server-sse-polling server-sse-multiple-streams
+  elicitation-sep1330-enums resources-list resources-read-text
+  resources-read-binary resources-templates-read resources-subscribe
+  resources-unsubscribe prompts-list prompts-get-simple prompts-get-with-args
+  prompts-get-embedded-resource prompts-get-with-image
+  dns-rebinding-protection"
+
+# zg_need_binaries NAME VAR...: exits 2 unless each named variable names an
+# executable; then checks that the suite is installed.
+zg_need_binaries() {
+	_name=$1
+	shift
+	for _v in "$@"; do
+		eval "_b=\${$_v:-}"
+		if [ -z "$_b" ] || [ ! -x "$_b" ]; then
+			echo "$_name: $* must name binaries" >&2
+			exit 2
+		fi
+	done
+	[ -f "$suite_js" ] || { echo "conformance suite not installed" >&2; exit 2; }
+}
 
 # zg_start_relay NAME CHAN LOGS...: starts the relay's loopback HTTP
 # endpoint on CHAN and waits for its URL; on failure prints LOGS and exits.

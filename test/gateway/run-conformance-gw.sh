@@ -10,28 +10,9 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../common/conformance-lib.sh"
-nodedir=$here/../node
-node=${NODE:-$nodedir/node_modules/.bin/node}
-suite_js=$nodedir/node_modules/@modelcontextprotocol/conformance/dist/index.js
-scenarios=${ZG_GW_SCENARIOS:-"server-initialize logging-set-level ping
-  completion-complete tools-list tools-call-simple-text tools-call-image
-  tools-call-audio tools-call-embedded-resource tools-call-mixed-content
-  tools-call-with-logging tools-call-error tools-call-with-progress
-  tools-call-sampling tools-call-elicitation json-schema-2020-12
-  elicitation-sep1034-defaults server-sse-polling server-sse-multiple-streams
-  elicitation-sep1330-enums resources-list resources-read-text
-  resources-read-binary resources-templates-read resources-subscribe
-  resources-unsubscribe prompts-list prompts-get-simple prompts-get-with-args
-  prompts-get-embedded-resource prompts-get-with-image
-  dns-rebinding-protection"}
+scenarios=${ZG_GW_SCENARIOS:-$zg_all_scenarios}
 
-for b in "${GATEWAYD:-}" "${MCPD:-}" "${RELAY:-}"; do
-	if [ -z "$b" ] || [ ! -x "$b" ]; then
-		echo "run-conformance-gw: GATEWAYD, MCPD and RELAY must name binaries" >&2
-		exit 2
-	fi
-done
-[ -f "$suite_js" ] || { echo "conformance suite not installed" >&2; exit 2; }
+zg_need_binaries run-conformance-gw GATEWAYD MCPD RELAY
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwconf.XXXXXX") || exit 2
 export ZONEGATE_SIM_DIR=$work/sim

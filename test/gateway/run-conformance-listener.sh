@@ -10,28 +10,10 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-nodedir=$here/../node
-node=${NODE:-$nodedir/node_modules/.bin/node}
-suite_js=$nodedir/node_modules/@modelcontextprotocol/conformance/dist/index.js
-scenarios=${ZG_GW_SCENARIOS:-"server-initialize logging-set-level ping
-  completion-complete tools-list tools-call-simple-text tools-call-image
-  tools-call-audio tools-call-embedded-resource tools-call-mixed-content
-  tools-call-with-logging tools-call-error tools-call-with-progress
-  tools-call-sampling tools-call-elicitation json-schema-2020-12
-  elicitation-sep1034-defaults server-sse-polling server-sse-multiple-streams
-  elicitation-sep1330-enums resources-list resources-read-text
-  resources-read-binary resources-templates-read resources-subscribe
-  resources-unsubscribe prompts-list prompts-get-simple prompts-get-with-args
-  prompts-get-embedded-resource prompts-get-with-image
-  dns-rebinding-protection"}
+. "$here/../common/conformance-lib.sh"
+scenarios=${ZG_GW_SCENARIOS:-$zg_all_scenarios}
 
-for b in "${GATEWAYD:-}" "${MCPD:-}"; do
-	if [ -z "$b" ] || [ ! -x "$b" ]; then
-		echo "run-conformance-listener: GATEWAYD and MCPD must name binaries" >&2
-		exit 2
-	fi
-done
-[ -f "$suite_js" ] || { echo "conformance suite not installed" >&2; exit 2; }
+zg_need_binaries run-conformance-listener GATEWAYD MCPD
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwlconf.XXXXXX") || exit 2
 export ZONEGATE_SIM_DIR=$work/sim
@@ -95,16 +77,7 @@ url=http://127.0.0.1:$port/mcp
 echo "run-conformance-listener: $url -> unix listener -> gatewayd -> mcpd"
 
 fail=0
-for s in $scenarios; do
-	if "$node" "$suite_js" server --url "$url" --scenario "$s" \
-		>"$work/$s.log" 2>&1 && ! grep -qE "FAILURE|, [1-9][0-9]* failed" "$work/$s.log"; then
-		echo "ok   $s"
-	else
-		echo "FAIL $s"
-		tail -n 30 "$work/$s.log"
-		fail=1
-	fi
-done
+zg_run_scenarios "$scenarios" || fail=1
 for p in "$mpid" "$gpid"; do
 	if ! kill -0 "$p" 2>/dev/null; then
 		echo "run-conformance-listener: a daemon died" >&2

@@ -9,9 +9,6 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../common/conformance-lib.sh"
-nodedir=$here/../node
-node=${NODE:-$nodedir/node_modules/.bin/node}
-suite_js=$nodedir/node_modules/@modelcontextprotocol/conformance/dist/index.js
 scenarios=${ZG_CHAN_SCENARIOS:-"server-initialize ping tools-list
   tools-call-simple-text tools-call-image tools-call-audio
   tools-call-embedded-resource tools-call-mixed-content
@@ -20,13 +17,7 @@ scenarios=${ZG_CHAN_SCENARIOS:-"server-initialize ping tools-list
   elicitation-sep1034-defaults elicitation-sep1330-enums logging-set-level
   resources-read-text prompts-get-simple completion-complete"}
 
-for b in "${MCPD:-}" "${RELAY:-}"; do
-	if [ -z "$b" ] || [ ! -x "$b" ]; then
-		echo "run-conformance-chan: MCPD and RELAY must name binaries" >&2
-		exit 2
-	fi
-done
-[ -f "$suite_js" ] || { echo "conformance suite not installed" >&2; exit 2; }
+zg_need_binaries run-conformance-chan MCPD RELAY
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-chanconf.XXXXXX") || exit 2
 export ZONEGATE_SIM_DIR=$work/sim
