@@ -27,31 +27,6 @@ struct openai {
 	long timeout_ms;
 };
 
-struct body {
-	char *p;
-	size_t n;
-	int too_big;
-};
-
-static size_t on_data(char *d, size_t sz, size_t nm, void *ud)
-{
-	struct body *b = ud;
-	size_t add = sz * nm;
-	char *np;
-	if (b->n + add > OA_MAX_RESPONSE) {
-		b->too_big = 1;
-		return 0;
-	}
-	np = realloc(b->p, b->n + add + 1);
-	if (!np)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->n, d, add);
-	b->n += add;
-	b->p[b->n] = '\0';
-	return add;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -60,7 +35,7 @@ static void sleep_ms(long ms)
 }
 
 /* One POST; returns the HTTP status (0 on a transport error, with err). */
-static long post_once(const struct openai *o, const char *req, struct body *b,
+static long post_once(const struct openai *o, const char *req, struct rag_capbuf *b,
 		      char *err, size_t errlen)
 {
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -82,7 +57,7 @@ static long post_once(const struct openai *o, const char *req, struct body *b,
 			 o->timeout_ms < 10000 ? o->timeout_ms : 10000L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rag_capbuf_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK)
@@ -97,7 +72,7 @@ out:
 }
 
 /* The server's own error message, if its body says one. */
-static void server_error(const struct body *b, long code, const char *url,
+static void server_error(const struct rag_capbuf *b, long code, const char *url,
 			 char *err, size_t errlen)
 {
 	json_t *j = b->p ? json_loads(b->p, 0, NULL) : NULL;
@@ -109,7 +84,7 @@ static void server_error(const struct body *b, long code, const char *url,
 }
 
 /* POSTs req with retries; on success the body is in b. */
-static int post(const struct openai *o, const char *req, struct body *b,
+static int post(const struct openai *o, const char *req, struct rag_capbuf *b,
 		char *err, size_t errlen)
 {
 	long backoff = OA_BACKOFF_MS;
@@ -120,6 +95,7 @@ static int post(const struct openai *o, const char *req, struct body *b,
 		free(b->p);
 		b->p = NULL;
 		b->n = 0;
+		b->too_big = 0;
 		code = post_once(o, req, b, err, errlen);
 		if (code >= 200 && code < 300)
 			return 0;
@@ -137,7 +113,7 @@ static int post(const struct openai *o, const char *req, struct body *b,
 }
 
 /* Copies response vectors into out (n x dims), in "index" order. */
-static int parse_response(const struct body *b, size_t n, int dims, float *out,
+static int parse_response(const struct rag_capbuf *b, size_t n, int dims, float *out,
 			  char *err, size_t errlen)
 {
 	json_t *j = json_loads(b->p ? b->p : "", 0, NULL);
@@ -185,7 +161,7 @@ static int embed_batch(struct rag_embedder *e, const char *const *texts,
 {
 	struct openai *o = e->impl;
 	json_t *in = json_array(), *req;
-	struct body b = { 0 };
+	struct rag_capbuf b = { .max = OA_MAX_RESPONSE };
 	char *s = NULL;
 	size_t i;
 	int rc = -1;
@@ -325,7 +301,7 @@ static int oa_dims(struct rag_embedder *e, const json_t *cfg, char *err,
 	json_t *d = json_object_get(cfg, "dims");
 	const char *probe = "dimension probe";
 	size_t plen = strlen(probe);
-	struct body b = { 0 };
+	struct rag_capbuf b = { .max = OA_MAX_RESPONSE };
 	char *req;
 	json_t *j;
 	int rc = -1;

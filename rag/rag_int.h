@@ -194,4 +194,14 @@ int rag_mx_topk(struct rag_coll *c, const float *q, size_t nq, size_t k,
  * NULL if unknown) for filtering BM25 results. */
 const json_t *rag_mx_meta(struct rag_coll *c, int64_t chunk_id, int *known);
 
+/* A growable buffer for a libcurl download, capped at max bytes: the
+ * write callback refuses (and sets too_big) past the cap, so a server
+ * cannot make us allocate more. p is NUL-terminated; the caller frees it. */
+struct rag_capbuf {
+	char *p;
+	size_t n, max;
+	int too_big;
+};
+size_t rag_capbuf_write(char *data, size_t sz, size_t nm, void *ud);
+
 #endif

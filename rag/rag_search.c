@@ -177,35 +177,46 @@ static int by_score(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* Adds score s for chunk id to the fused list f[0..*nf): merged into an
+ * entry among the first `first` (the first list's) if the chunk is there,
+ * else appended. */
+static void fuse_add(struct rag_cand *f, size_t *nf, size_t first,
+		     int64_t id, double s)
+{
+	for (size_t j = 0; j < first; j++) {
+		if (f[j].chunk_id == id) {
+			f[j].score += s;
+			return;
+		}
+	}
+	f[*nf].chunk_id = id;
+	f[(*nf)++].score = s;
+}
+
+/* Sorts the fused list best first and keeps at most k. */
+static struct rag_cand *fuse_done(struct rag_cand *f, size_t nf, size_t k,
+				  size_t *n)
+{
+	qsort(f, nf, sizeof(*f), by_score);
+	*n = nf < k ? nf : k;
+	return f;
+}
+
 /* Reciprocal rank fusion of two ranked lists into the best k. */
 static struct rag_cand *rrf(const struct rag_cand *a, size_t na,
 			    const struct rag_cand *b, size_t nb, size_t k,
 			    size_t *n)
 {
 	struct rag_cand *f = malloc((na + nb + 1) * sizeof(*f));
-	size_t i, j, nf = 0;
+	size_t i, nf = 0;
 
 	if (!f)
 		return NULL;
-	for (i = 0; i < na; i++) {
-		f[nf].chunk_id = a[i].chunk_id;
-		f[nf++].score = 1.0 / (RRF_K + (double)i + 1);
-	}
-	for (i = 0; i < nb; i++) {
-		double s = 1.0 / (RRF_K + (double)i + 1);
-		for (j = 0; j < na; j++)
-			if (f[j].chunk_id == b[i].chunk_id)
-				break;
-		if (j < na) {
-			f[j].score += s;
-		} else {
-			f[nf].chunk_id = b[i].chunk_id;
-			f[nf++].score = s;
-		}
-	}
-	qsort(f, nf, sizeof(*f), by_score);
-	*n = nf < k ? nf : k;
-	return f;
+	for (i = 0; i < na; i++)
+		fuse_add(f, &nf, 0, a[i].chunk_id, 1.0 / (RRF_K + (double)i + 1));
+	for (i = 0; i < nb; i++)
+		fuse_add(f, &nf, na, b[i].chunk_id, 1.0 / (RRF_K + (double)i + 1));
+	return fuse_done(f, nf, k, n);
 }
 
 /* Convex combination of min-max normalised scores (a chunk missing from
@@ -219,29 +230,16 @@ static struct rag_cand *convex(const struct rag_cand *a, size_t na,
 	double bmin = nb ? b[nb - 1].score : 0, bmax = nb ? b[0].score : 1;
 	double ar = amax - amin > 1e-12 ? amax - amin : 1;
 	double br = bmax - bmin > 1e-12 ? bmax - bmin : 1;
-	size_t i, j, nf = 0;
+	size_t i, nf = 0;
 
 	if (!f)
 		return NULL;
-	for (i = 0; i < na; i++) {
-		f[nf].chunk_id = a[i].chunk_id;
-		f[nf++].score = w * (a[i].score - amin) / ar;
-	}
-	for (i = 0; i < nb; i++) {
-		double s = (1 - w) * (b[i].score - bmin) / br;
-		for (j = 0; j < na; j++)
-			if (f[j].chunk_id == b[i].chunk_id)
-				break;
-		if (j < na) {
-			f[j].score += s;
-		} else {
-			f[nf].chunk_id = b[i].chunk_id;
-			f[nf++].score = s;
-		}
-	}
-	qsort(f, nf, sizeof(*f), by_score);
-	*n = nf < k ? nf : k;
-	return f;
+	for (i = 0; i < na; i++)
+		fuse_add(f, &nf, 0, a[i].chunk_id, w * (a[i].score - amin) / ar);
+	for (i = 0; i < nb; i++)
+		fuse_add(f, &nf, na, b[i].chunk_id,
+			 (1 - w) * (b[i].score - bmin) / br);
+	return fuse_done(f, nf, k, n);
 }
 
 /* ---- vector queries, combined across threads ---- */

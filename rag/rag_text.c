@@ -374,3 +374,23 @@ out:
 	*n = ch.n;
 	return rc;
 }
+
+size_t rag_capbuf_write(char *data, size_t sz, size_t nm, void *ud)
+{
+	struct rag_capbuf *b = ud;
+	size_t add = sz * nm;
+	char *np;
+
+	if (add > b->max - b->n) {
+		b->too_big = 1;
+		return 0;
+	}
+	np = realloc(b->p, b->n + add + 1);
+	if (!np)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->n, data, add);
+	b->n += add;
+	b->p[b->n] = '\0';
+	return add;
+}

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rag_int.h"
 #include "ragctl.h"
 
 #define FETCH_TIMEOUT_S 30
@@ -78,36 +79,10 @@ int io_read_file(const char *path, char **out, size_t *len, char *err,
 	return rc;
 }
 
-struct fetch_buf {
-	char *p;
-	size_t n, max;
-	int too_big;
-};
-
-static size_t fetch_write(char *data, size_t sz, size_t nm, void *ud)
-{
-	struct fetch_buf *b = ud;
-	size_t add = sz * nm;
-	char *np;
-
-	if (b->n + add > b->max) {
-		b->too_big = 1;
-		return 0;
-	}
-	np = realloc(b->p, b->n + add + 1);
-	if (!np)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->n, data, add);
-	b->n += add;
-	b->p[b->n] = '\0';
-	return add;
-}
-
 int io_fetch_url(const char *url, char **out, size_t *len, int *is_html,
 		 char *err, size_t errlen)
 {
-	struct fetch_buf b = { NULL, 0, RAG_MAX_DOC, 0 };
+	struct rag_capbuf b = { .max = RAG_MAX_DOC };
 	CURL *h = curl_easy_init();
 	const char *ctype = NULL;
 	long code = 0;
@@ -124,7 +99,7 @@ int io_fetch_url(const char *url, char **out, size_t *len, int *is_html,
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)FETCH_TIMEOUT_S);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_write);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_capbuf_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "zonegate-ragctl/0.1");
 	cc = curl_easy_perform(h);
