@@ -3,12 +3,14 @@
  * JSON-RPC (the MCP stdio transport) over one stream of the channel; with
  * --http it also serves Streamable HTTP on a loopback port, one stream per
  * HTTP session. Without a gateway it can talk to mcpd --chan directly. */
+#define _GNU_SOURCE /* ppoll */
 #include "relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,11 @@ struct relay {
 };
 
 static volatile sig_atomic_t stop_sig;
+/* The signal mask the main loop waits with: SIGINT and SIGTERM are
+ * blocked everywhere else (the HTTP threads included), so a stop signal
+ * always interrupts the loop's ppoll instead of landing on a thread that
+ * ignores it while the loop sleeps forever. */
+static sigset_t wait_mask;
 
 static void on_signal(int sig)
 {
@@ -315,7 +322,9 @@ static void loop(struct relay *r)
 			p[n].fd = relay_http_fd(r->http);
 			p[n++].events = POLLIN;
 		}
-		if (poll(p, (nfds_t)n, chan_mux_timeout_ms(r->m)) < 0 &&
+		int ms = chan_mux_timeout_ms(r->m);
+		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+		if (ppoll(p, (nfds_t)n, ms < 0 ? NULL : &ts, &wait_mask) < 0 &&
 		    errno != EINTR)
 			break;
 		if (stdio_ix >= 0 && p[stdio_ix].revents)
@@ -412,6 +421,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	{
+		sigset_t stop;
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGTERM);
+		/* before any thread starts, so every thread inherits it */
+		pthread_sigmask(SIG_BLOCK, &stop, &wait_mask);
+	}
 	if (open_channel(&r, &o) < 0)
 		goto out;
 	if (o.http && start_http(&r, &o) < 0)
