@@ -205,6 +205,11 @@ void sha256_update(struct sha256 *s, const void *p, size_t n);
 void sha256_final(struct sha256 *s, uint8_t out[32]);
 /* Hex digest of p[0..n) into out (65 bytes with the NUL). */
 void sha256_hex(const void *p, size_t n, char out[65]);
+/* Chooses the compression function: 1 the CPU's SHA extensions if it
+ * has them, 0 the portable one, -1 the best available (the default).
+ * Returns 1 if the extensions are now in use. For tests and benchmarks;
+ * not thread-safe against concurrent hashing. */
+int sha256_use_accel(int on);
 
 /* ---- Audit log (audit.c) --------------------------------------------- */
 

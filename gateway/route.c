@@ -227,6 +227,8 @@ struct tzone {
 	int have_cat, quarantined;
 	char hash[65];
 	uint64_t connects;
+	uint64_t responses;         /* call responses relayed to agents */
+	uint64_t responses_spliced; /* of those, relayed without re-encoding */
 	char last_error[160];
 };
 
@@ -1503,6 +1505,7 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	}
 	json_object_set(m->root, "id", p->aid);
 	to_agent(ls, json_incref(m->root));
+	t->responses++;
 	audit(g, ls->az->z->name, ls->id, p->method, p->target, "allow",
 	      p->rule, m->kind == JR_ERROR ? "upstream error" : NULL,
 	      p->audit_id, p->bytes_in, len, p->t_policy, now - p->t_sent,
@@ -1621,7 +1624,9 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	now = gw_now_us();
 	if (p->max_bytes && len > p->max_bytes)
 		return -1;
-	idj = jr_dump(p->aid, &idl);
+	/* The agent's id is a bare integer or string: encode it as such. */
+	idj = json_dumps(p->aid, JSON_COMPACT | JSON_ENCODE_ANY);
+	idl = idj ? strlen(idj) : 0;
 	out_len = hl + idl + (len - i);
 	out = idj ? malloc(out_len) : NULL;
 	if (!out) {
@@ -1636,6 +1641,8 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 			"dropped\n", s->id);
 	free(out);
 	free(idj);
+	t->responses++;
+	t->responses_spliced++;
 	outcome = is_err || memmem(msg + i, len - i, "\"isError\":true", 14)
 			  ? 2 : 0;
 	audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
@@ -2050,14 +2057,17 @@ json_t *gw_route_status(struct gw *g)
 		const char *pin = json_string_value(
 			json_object_get(g->pins, t->z->name));
 		json_array_append_new(zones, json_pack(
-			"{s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s?,s:b,s:s}", "zone",
+			"{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,s:s}",
+			"zone",
 			t->z->name, "role", "tool", "chan", t->z->chan,
 			"health",
 			visible(t) ? "up"
 			: t->quarantined ? "quarantined"
 			: t->m ? "connecting" : "down",
 			"tools", (json_int_t)json_array_size(t->cat[CAT_TOOLS]),
-			"connects", (json_int_t)t->connects, "hash",
+			"connects", (json_int_t)t->connects, "responses",
+			(json_int_t)t->responses, "responses_spliced",
+			(json_int_t)t->responses_spliced, "hash",
 			t->have_cat ? t->hash : "", "pinned", pin,
 			"quarantined", t->quarantined, "last_error",
 			t->last_error));

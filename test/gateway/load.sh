@@ -74,6 +74,20 @@ done
 grep -q "requests=0 " "$work/deny.out" || grep -q "errors=[1-9]" "$work/deny.out" || {
 	echo "FAIL: agent-b reached t1: $(cat "$work/deny.out")"; fail=1; }
 kill -0 "$gpid" 2>/dev/null || { echo "FAIL: gatewayd died"; tail "$work/gw.log"; fail=1; }
+# mcpd's call responses take the gateway's splice path (only the id is
+# replaced, the body is not re-encoded): nearly every one must have.
+"$GATEWAYCTL" --config "$work/gw.json" status >"$work/status.json" || fail=1
+for t in t1 t2; do
+	set -- $(awk -v z="$t" '
+		/"zone":/ { cur = $2; gsub(/[",]/, "", cur) }
+		cur == z && /"responses":/ { gsub(/,/, "", $2); r = $2 }
+		cur == z && /"responses_spliced":/ { gsub(/,/, "", $2); s = $2 }
+		END { print r + 0, s + 0 }' "$work/status.json")
+	echo "$t: $1 call responses, $2 spliced"
+	if [ "$1" -lt 100 ] || [ $(($2 * 100)) -lt $(($1 * 99)) ]; then
+		echo "FAIL: $t: responses not spliced ($2 of $1)"; fail=1
+	fi
+done
 echo "gatewayd RSS after load: $(awk '/^VmRSS/ {print $2, $3}' /proc/$gpid/status)"
 # audit_args is on here: call records carry their arguments
 grep -q '"args":{"a":10' "$work/audit.log" || { echo "FAIL: no args in the audit log"; fail=1; }

@@ -20,7 +20,7 @@ static void sha(const char *in, size_t n, const char *want)
 	CHECK_STR(out, want);
 }
 
-static void test_sha256(void)
+static void test_sha256_vectors(void)
 {
 	char *m = malloc(1000000);
 
@@ -56,6 +56,30 @@ static void test_sha256(void)
 			      "00e046d39ccc7112cd0");
 	}
 	free(m);
+}
+
+/* Both compression functions: the standard vectors, then the same
+ * digests for inputs of every length from 0 to 300 bytes. */
+static void test_sha256(void)
+{
+	char a[65], b[65];
+	unsigned char buf[300];
+	int have = sha256_use_accel(1);
+
+	printf("# SHA extensions: %s\n", have ? "used" : "not available");
+	test_sha256_vectors();
+	sha256_use_accel(0);
+	test_sha256_vectors();
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 131 + 7);
+	for (size_t n = 0; n <= sizeof(buf); n++) {
+		sha256_use_accel(0);
+		sha256_hex(buf, n, a);
+		sha256_use_accel(1);
+		sha256_hex(buf, n, b);
+		CHECK_STR(a, b);
+	}
+	sha256_use_accel(-1);
 }
 
 static void write_file(const char *path, const char *text)
