@@ -133,7 +133,7 @@ static json_t *handle(struct gw_admin *a, struct aconn *c, const char *line)
 		r = fail("permission denied: only root or the admin group may "
 			 "change the gateway");
 	} else if (strcmp(cmd, "reload") == 0) {
-		r = gw_reload_policy(g, err, sizeof(err)) ? fail(err) : ok();
+		r = gw_reload(g, err, sizeof(err)) ? fail(err) : ok();
 	} else if ((strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0) &&
 		   zone) {
 		r = gw_route_pin(g, zone, cmd[0] == 'p', err, sizeof(err))

@@ -1,8 +1,9 @@
 /* gatewayd: the host-side gateway between agent zones and tool zones.
  * Loads the config and policy (or only checks them with --check), then
  * runs one poll loop over every channel, the admin socket and signals:
- * SIGHUP (and a change of the policy files) reloads the policy
- * atomically, SIGTERM/SIGINT stop. */
+ * SIGHUP reloads the policy atomically and rereads the listeners'
+ * token files; a change of the policy or token files does the same for
+ * what changed. SIGTERM/SIGINT stop. */
 #include "gwd.h"
 
 #include <dirent.h>
@@ -84,6 +85,19 @@ int gw_reload_policy(struct gw *g, char *err, size_t errlen)
 	return p ? 0 : -1;
 }
 
+int gw_reload(struct gw *g, char *err, size_t errlen)
+{
+	char e1[1024], e2[1024];
+	int p = gw_reload_policy(g, e1, sizeof(e1));
+	int t = gw_listen_reload_tokens(g->listen, e2, sizeof(e2));
+
+	if (p && t)
+		snprintf(err, errlen, "%s; %s", e1, e2);
+	else if (p || t)
+		snprintf(err, errlen, "%s", p ? e1 : e2);
+	return p || t ? -1 : 0;
+}
+
 /* A cheap signature of the policy files (names, sizes, mtimes). */
 static uint64_t policy_sig(const char *path)
 {
@@ -114,6 +128,18 @@ static uint64_t policy_sig(const char *path)
 	}
 	if (d)
 		closedir(d);
+	return h;
+}
+
+/* The same for the listeners' token files. */
+static uint64_t tokens_sig(const struct gw_config *c)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].token_file)
+			h = (h ^ policy_sig(c->listeners[i].token_file)) *
+			    1099511628211ull;
 	return h;
 }
 
@@ -179,6 +205,7 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 	static struct pollfd p[POLL_MAX];
 	int stop = 0;
 	uint64_t sig = policy_sig(g->cfg->policy);
+	uint64_t tsig = tokens_sig(g->cfg);
 	int64_t next_check = gw_now_ms() + g->cfg->reload_interval_ms;
 	int64_t next_snap = 0;
 	char err[1024];
@@ -206,7 +233,7 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP)
-					gw_reload_policy(g, err, sizeof(err));
+					gw_reload(g, err, sizeof(err));
 				else
 					stop = 1;
 			}
@@ -222,6 +249,12 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 			if (s2 != sig) {
 				sig = s2;
 				gw_reload_policy(g, err, sizeof(err));
+			}
+			s2 = tokens_sig(g->cfg);
+			if (s2 != tsig) {
+				tsig = s2;
+				gw_listen_reload_tokens(g->listen, err,
+							sizeof(err));
 			}
 		}
 		if (now >= next_snap) {

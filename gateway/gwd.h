@@ -83,6 +83,12 @@ void gw_route_http_close(struct gw *g, struct asess *s);
 struct gw_listen *gw_listen_start(struct gw *g, char *err, size_t errlen);
 /* Stops the HTTP threads, ends every HTTP session, frees l. */
 void gw_listen_stop(struct gw_listen *l);
+/* Rereads the listeners' token files; a new token replaces the old one
+ * for every later request (sessions opened with the old one included).
+ * A file that no longer holds a valid token leaves the old token in
+ * force; that is reported on stderr and in the audit log, and err names
+ * the first such listener. Returns 0, or -1 if any failed. */
+int gw_listen_reload_tokens(struct gw_listen *l, char *err, size_t errlen);
 /* The eventfd to poll (POLLIN), or -1 without listeners. */
 int gw_listen_fd(const struct gw_listen *l);
 /* Takes what the HTTP threads queued and feeds it to route.c. */
@@ -93,8 +99,11 @@ void gw_listen_run(struct gw_listen *l);
 int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg,
 		      size_t len);
 
-/* gatewayd.c */
+/* gatewayd.c: reloads the policy (an invalid one leaves the old in
+ * force); gw_reload also rereads the listeners' tokens (SIGHUP,
+ * gatewayctl reload). 0, or -1 with err. */
 int gw_reload_policy(struct gw *g, char *err, size_t errlen);
+int gw_reload(struct gw *g, char *err, size_t errlen);
 
 /* admin.c: the admin unix socket and the metrics endpoint. */
 struct gw_admin *gw_admin_start(struct gw *g, char *err, size_t errlen);

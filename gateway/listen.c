@@ -52,7 +52,9 @@ struct gw_hs {
 	struct lst *l;
 	void *hs;            /* the transport's handle; dead once closed */
 	int closed, inited;
-	json_t *pending;     /* ids of requests without a response yet */
+	/* Requests without a response yet, oldest first: [id, progress
+	 * token or null] each. */
+	json_t *pending;
 	struct item *close_item; /* preallocated: closing never fails */
 	struct asess *s;
 	uint64_t n;
@@ -134,16 +136,51 @@ static void *be_open(void *ctx, void *handle)
 	return hs;
 }
 
-/* Under gl->mu: index of id among the open requests, or -1. */
-static long pending_find(const struct gw_hs *hs, const json_t *id)
+/* Under gl->mu: index of the open request whose id (field 0) or
+ * progress token (field 1) is v, or -1. */
+static long pending_match(const struct gw_hs *hs, size_t field,
+			  const json_t *v)
 {
 	size_t i;
-	json_t *v;
+	json_t *e;
 
-	json_array_foreach(hs->pending, i, v)
-		if (jr_id_equal(v, id))
+	json_array_foreach(hs->pending, i, e)
+		if (jr_id_equal(json_array_get(e, field), v))
 			return (long)i;
 	return -1;
+}
+
+static long pending_find(const struct gw_hs *hs, const json_t *id)
+{
+	return pending_match(hs, 0, id);
+}
+
+/* Under gl->mu: the id of the request a message from the gateway goes
+ * with (its POST's stream), or NULL for the standalone GET stream.
+ * Progress goes with the request that asked for it by its token; list
+ * changes and resource updates concern no request; anything else sent
+ * while requests are open (log messages, sampling or elicitation during
+ * a call) goes with the oldest of them. */
+static const json_t *related_id(const struct gw_hs *hs, const json_t *root)
+{
+	const char *meth = json_string_value(json_object_get(root, "method"));
+	const json_t *params = json_object_get(root, "params");
+	long k;
+
+	if (!meth)
+		return NULL;
+	if (strcmp(meth, "notifications/progress") == 0) {
+		k = pending_match(hs, 1,
+				  json_object_get(params, "progressToken"));
+		return k < 0 ? NULL
+			     : json_array_get(json_array_get(hs->pending,
+							     (size_t)k), 0);
+	}
+	if (strcmp(meth, "notifications/resources/updated") == 0 ||
+	    (strncmp(meth, "notifications/", 14) == 0 &&
+	     strstr(meth, "/list_changed")))
+		return NULL;
+	return json_array_get(json_array_get(hs->pending, 0), 0);
 }
 
 static void answer_now(struct gw_hs *hs, json_t *id, int code,
@@ -176,8 +213,13 @@ static void be_input(void *sess, struct jr_msg *m)
 	       (is_req && json_array_size(hs->pending) >= PENDING_MAX);
 	if (!full && txt)
 		it = item_new(IT_DATA, hs, txt, len);
-	if (it && is_req)
-		json_array_append(hs->pending, m->id);
+	if (it && is_req) {
+		json_t *meta = json_object_get(m->params, "_meta");
+		json_t *pt = json_object_get(meta, "progressToken");
+		json_array_append_new(hs->pending,
+				      json_pack("[O,O]", m->id,
+						pt ? pt : json_null()));
+	}
 	if (cid && pending_find(hs, cid) >= 0) {
 		/* The gateway sends nothing for a cancelled request: end
 		 * its POST (202) now. */
@@ -241,11 +283,16 @@ static unsigned be_authorize(void *ctx, struct MHD_Connection *c)
 	if (l->has_token) {
 		const char *a = MHD_lookup_connection_value(
 			c, MHD_HEADER_KIND, "Authorization");
+		int ok;
 		if (!a || strncasecmp(a, "Bearer ", 7) != 0)
 			return MHD_HTTP_UNAUTHORIZED;
 		a += 7;
-		if (!token_equal(a, strnlen(a, GW_TOKEN_MAX + 1), l->token,
-				 strlen(l->token)))
+		/* The token can be replaced by a reload meanwhile. */
+		pthread_mutex_lock(&l->gl->mu);
+		ok = token_equal(a, strnlen(a, GW_TOKEN_MAX + 1), l->token,
+				 strlen(l->token));
+		pthread_mutex_unlock(&l->gl->mu);
+		if (!ok)
 			return MHD_HTTP_UNAUTHORIZED;
 	}
 	return 0;
@@ -274,11 +321,7 @@ int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg,
 			json_array_remove(hs->pending, (size_t)k);
 		mcp_http_finish(hs->hs, id, msg, len);
 	} else {
-		/* Notifications and server requests go with the oldest
-		 * open request's stream (progress, sampling during a
-		 * call), else the standalone GET stream. */
-		json_t *rel = json_array_get(hs->pending, 0);
-		if (mcp_http_emit(hs->hs, rel, msg, len) != 0)
+		if (mcp_http_emit(hs->hs, related_id(hs, root), msg, len) != 0)
 			rc = CHAN_MUX_EFULL;
 	}
 out:
@@ -348,6 +391,64 @@ void gw_listen_run(struct gw_listen *gl)
 		next = it->next;
 		run_item(gl, it);
 	}
+}
+
+int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)
+{
+	char tok[GW_TOKEN_MAX + 1], e2[512];
+	int failed = 0;
+
+	if (errlen)
+		err[0] = '\0';
+	for (size_t i = 0; gl && i < gl->nl; i++) {
+		struct lst *l = &gl->l[i];
+		const char *what;
+		int changed;
+		if (!l->cfg->token_file)
+			continue;
+		if (gw_listener_token(l->cfg, tok, sizeof(tok), e2,
+				      sizeof(e2))) {
+			if (!failed++)
+				snprintf(err, errlen, "listener %s: %s",
+					 l->cfg->listen, e2);
+			what = "rejected";
+		} else {
+			pthread_mutex_lock(&gl->mu);
+			changed = strcmp(tok, l->token) != 0;
+			memcpy(l->token, tok, sizeof(tok));
+			pthread_mutex_unlock(&gl->mu);
+			if (!changed)
+				continue;
+			what = "loaded";
+		}
+		memset(tok, 0, sizeof(tok));
+		{
+			json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s?}", "zone",
+					      l->cfg->zone, "method",
+					      "listener/token", "target",
+					      l->cfg->listen, "decision", what,
+					      "reason", *what == 'r' ? e2
+								     : NULL);
+			char aid[40];
+			if (r) {
+				gw_audit_new_id(gl->g->audit, aid, sizeof(aid));
+				json_object_set_new(r, "id", json_string(aid));
+				gw_audit_append(gl->g->audit, r);
+				json_decref(r);
+			}
+		}
+		if (*what == 'r')
+			fprintf(stderr, "gatewayd: listener %s (zone %s): "
+				"token NOT reloaded (the old one stays in "
+				"force): %s\n", l->cfg->listen, l->cfg->zone,
+				e2);
+		else
+			fprintf(stderr, "gatewayd: listener %s (zone %s): new "
+				"token in force\n", l->cfg->listen,
+				l->cfg->zone);
+	}
+	memset(tok, 0, sizeof(tok));
+	return failed ? -1 : 0;
 }
 
 int gw_listen_fd(const struct gw_listen *gl)

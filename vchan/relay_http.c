@@ -36,6 +36,7 @@ struct hreq {
 	struct relay_http *h;
 	struct hsess *s;
 	json_t *id;
+	json_t *ptok; /* params._meta.progressToken, or NULL */
 	struct hmsg *head, *tail;
 	int done;
 	char *cur; /* the SSE event being written */
@@ -224,14 +225,21 @@ static void req_push(struct hreq *q, const uint8_t *p, size_t n)
 	q->tail = m;
 }
 
-/* A response goes to the request with its id and ends it; anything else
- * goes to the oldest open request of the session (or is dropped). */
+/* A response goes to the request with its id and ends it; progress to
+ * the request that asked for it by its token; anything else to the
+ * newest open request of the session (or is dropped: this endpoint has
+ * no standalone GET stream). */
 int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 		       size_t len)
 {
 	json_t *j = json_loadb((const char *)p, len, 0, NULL);
 	json_t *id = j ? json_object_get(j, "id") : NULL;
-	int is_resp = id && !json_object_get(j, "method");
+	const char *meth = json_string_value(json_object_get(j, "method"));
+	int is_resp = id && !meth;
+	json_t *tok = meth && strcmp(meth, "notifications/progress") == 0
+			      ? json_object_get(json_object_get(j, "params"),
+						"progressToken")
+			      : NULL;
 	struct hsess *s;
 	struct hreq *q, *target = NULL;
 
@@ -240,9 +248,11 @@ int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 	for (q = s ? s->reqs : NULL; q; q = q->next) {
 		if (q->done)
 			continue;
-		if (is_resp ? json_equal(q->id, id) : !target)
+		if (is_resp ? json_equal(q->id, id)
+		    : tok   ? q->ptok && json_equal(q->ptok, tok)
+			    : !target)
 			target = q;
-		if (is_resp && target)
+		if ((is_resp || tok) && target)
 			break;
 	}
 	if (target) {
@@ -379,6 +389,7 @@ static void sse_free(void *cls)
 	free_msgs(q->head);
 	free(q->cur);
 	json_decref(q->id);
+	json_decref(q->ptok);
 	free(q);
 }
 
@@ -483,6 +494,10 @@ static enum MHD_Result handle_post(struct MHD_Connection *c,
 			q->h = h;
 			q->s = s;
 			q->id = json_incref(id);
+			q->ptok = json_incref(json_object_get(
+				json_object_get(json_object_get(j, "params"),
+						"_meta"),
+				"progressToken"));
 			q->next = s->reqs;
 			s->reqs = q;
 		}

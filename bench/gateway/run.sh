@@ -52,7 +52,7 @@ printf 'agent  tools.*  allow\nagent-http  tools.*  allow\n' > "$work/bench.poli
 "$bin/gatewayd" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 i=0
-while [ $i -lt 200 ] && ! grep -q " up: " "$work/gw.log"; do sleep 0.05; i=$((i + 1)); done
+while [ $i -lt 200 ] && ! grep -qs " up: " "$work/gw.log"; do sleep 0.05; i=$((i + 1)); done
 idle_rss=$(rss_kb "$gpid")
 sg_url=
 if [ "$proxies" = 1 ] && [ -x "$node" ]; then

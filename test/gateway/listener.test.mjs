@@ -2,7 +2,8 @@
 // listeners bound by token to agent zones host-a and host-b (zones with
 // no channel), and a unix listener bound to host-a by the peer's uid. The
 // official TypeScript SDK client connects with an Authorization header.
-// Checks: lists and calls as the bound zone, denied == unknown, 401 for a
+// Checks: lists and calls as the bound zone, denied == unknown, progress on
+// the stream of the request it belongs to, 401 for a
 // missing or wrong token, sessions (404 for an unknown id, DELETE), the
 // uid rule (another uid gets 403), the audit log names the zone and never
 // the token.
@@ -27,6 +28,7 @@ const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
 const cfg = join(dir, 'gatewayd.json');
 const TOKEN_A = 'a'.repeat(20) + 'Zq9-token-of-host-a-0123456789';
 const TOKEN_B = 'b'.repeat(20) + 'Xy7-token-of-host-b-0123456789';
+const TOKEN_A2 = 'c'.repeat(20) + 'Rt5-rotated-token-of-host-a-987';
 const sock = join(dir, 'host-a.sock');
 
 writeFileSync(join(dir, 'a.token'), `${TOKEN_A}\n`, { mode: 0o600 });
@@ -48,6 +50,7 @@ writeFileSync(cfg, JSON.stringify({
   audit_flush_ms: 0,
 }, null, 2));
 writeFileSync(join(dir, 'gw.policy'), `host-a tools.test_simple_text allow
+host-a tools.test_slow_counter allow
 host-b tools.test_image_content allow
 `);
 
@@ -129,7 +132,7 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
   test('a token-bound client acts as its zone: lists and calls', async () => {
     const a = await connect(urlA, TOKEN_A);
     const names = (await a.listTools()).tools.map((t) => t.name);
-    assert.deepEqual(names, ['tools.test_simple_text']);
+    assert.deepEqual(names, ['tools.test_simple_text', 'tools.test_slow_counter']);
     const r = await a.callTool({ name: 'tools.test_simple_text', arguments: {} });
     assert.ok(r.content[0].text.length > 0);
     const denied = await rpcError(a.callTool({ name: 'tools.test_image_content', arguments: {} }));
@@ -200,6 +203,32 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
     assert.equal(reb, 403);
   });
 
+  test('progress goes on the stream of the request that asked for it', async () => {
+    const auth = { ...HDRS, authorization: `Bearer ${TOKEN_A}` };
+    const r = await fetch(urlA, { method: 'POST', headers: auth, body: INIT });
+    const sid = r.headers.get('mcp-session-id');
+    await r.text();
+    const h = { ...auth, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
+    const post = (body) => fetch(urlA, { method: 'POST', headers: h, body: JSON.stringify(body) });
+    assert.equal((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
+    const call = async (id, token) => (await post({ jsonrpc: '2.0', id, method: 'tools/call',
+      params: { name: 'tools.test_slow_counter', arguments: { steps: 3, interval_ms: 80 },
+        _meta: { progressToken: token } } })).text();
+    // two calls at once on one session: each POST's stream carries its
+    // own progress, then its own response
+    const texts = await Promise.all([call(11, 'tok-11'), call(12, 'tok-12')]);
+    for (const [text, id] of [[texts[0], 11], [texts[1], 12]]) {
+      const msgs = text.split('\n').filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
+      const prog = msgs.filter((m) => m.method === 'notifications/progress');
+      assert.deepEqual(prog.map((m) => m.params.progressToken), Array(3).fill(`tok-${id}`), text);
+      assert.deepEqual(prog.map((m) => m.params.progress), [1, 2, 3]);
+      assert.equal(msgs.at(-1).id, id);
+      assert.equal(msgs.at(-1).result.content[0].text, 'counted to 3');
+    }
+    await fetch(urlA, { method: 'DELETE', headers: h });
+  });
+
   test('a unix listener admits its uid and refuses any other (403)', async () => {
     const ok = await unixPost(sock, INIT);
     assert.equal(ok.status, 200, ok.body);
@@ -228,11 +257,37 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
     assert.equal(ok.status, 0, ok.stderr);
   });
 
+  test('a rewritten token file replaces the token; a broken one keeps the old', async () => {
+    const status = async (token) => (await fetch(urlA, { method: 'POST',
+      headers: { ...HDRS, authorization: `Bearer ${token}` }, body: INIT })).status;
+    const tokFile = join(dir, 'a.token');
+    // rotated by editing the file: the old token stops working
+    writeFileSync(tokFile, `${TOKEN_A2}\n`, { mode: 0o600 });
+    await waitFor('the new token', async () => (await status(TOKEN_A2)) === 200);
+    assert.equal(await status(TOKEN_A), 401);
+    assert.match(gw.log, /listener 127\.0\.0\.1:0 \(zone host-a\): new token in force/);
+    // a token file that is no longer valid: the old token stays in force
+    writeFileSync(tokFile, 'tooshort-secret\n', { mode: 0o600 });
+    await waitFor('the rejection', () => gw.log.includes('token NOT reloaded'));
+    assert.equal(await status(TOKEN_A2), 200);
+    assert.equal(await status('tooshort-secret'), 401);
+    assert.ok(!gw.log.includes('tooshort-secret'));
+    // SIGHUP rereads it too (back to the first token)
+    writeFileSync(tokFile, `${TOKEN_A}\n`, { mode: 0o600 });
+    gw.kill('SIGHUP');
+    await waitFor('the first token again', async () => (await status(TOKEN_A)) === 200);
+    assert.equal(await status(TOKEN_A2), 401);
+    const log = readFileSync(join(dir, 'audit.log'), 'utf8');
+    assert.match(log, /"zone":"host-a","method":"listener\/token","target":"127\.0\.0\.1:0","decision":"loaded"/);
+    assert.match(log, /"method":"listener\/token","target":"127\.0\.0\.1:0","decision":"rejected","reason":"[^"]*must be 32\.\.1024 characters/);
+  });
+
   test('the audit log names the zone and never the token', async () => {
     await waitFor('audit', () => readFileSync(join(dir, 'audit.log'), 'utf8').includes('"zone":"host-b"'));
     const log = readFileSync(join(dir, 'audit.log'), 'utf8');
     assert.match(log, /"zone":"host-a","session":"host-a\/http0\/\d+"/);
-    assert.ok(!log.includes(TOKEN_A) && !log.includes(TOKEN_B));
-    assert.ok(!gw.log.includes(TOKEN_A) && !gw.log.includes(TOKEN_B));
+    for (const t of [TOKEN_A, TOKEN_B, TOKEN_A2, 'tooshort-secret']) {
+      assert.ok(!log.includes(t) && !gw.log.includes(t), 'a token was logged');
+    }
   });
 });

@@ -122,6 +122,30 @@ describe('HTTP sessions share one channel', () => {
     await Promise.all(clients.map((c) => c.close()));
   });
 
+  test('progress goes on the stream of the request that asked for it', async () => {
+    const hdrs = { 'content-type': 'application/json',
+      accept: 'application/json, text/event-stream' };
+    const r = await fetch(url, { method: 'POST', headers: hdrs,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {},
+          clientInfo: { name: 'raw', version: '1' } } }) });
+    const h = { ...hdrs, 'mcp-session-id': r.headers.get('mcp-session-id') };
+    await r.text();
+    const post = (body) => fetch(url, { method: 'POST', headers: h, body: JSON.stringify(body) });
+    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).text();
+    const call = async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call',
+      params: { name: 'test_slow_counter', arguments: { steps: 3, interval_ms: 80 },
+        _meta: { progressToken: `tok-${id}` } } })).text();
+    const texts = await Promise.all([call(21), call(22)]);
+    for (const [text, id] of [[texts[0], 21], [texts[1], 22]]) {
+      const msgs = text.split('\n').filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
+      const prog = msgs.filter((m) => m.method === 'notifications/progress');
+      assert.deepEqual(prog.map((m) => m.params.progressToken), Array(3).fill(`tok-${id}`), text);
+      assert.equal(msgs.at(-1).id, id);
+    }
+  });
+
   test('a stalled session does not hold up the others', async () => {
     const mk = async () => {
       const c = new Client({ name: 'zg-stall', version: '1.0.0' });
