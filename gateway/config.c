@@ -572,6 +572,12 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 		c->audit_flush_ms = (int)n;
 		return 0;
 	}
+	if (strcmp(k, "list_page_size") == 0) {
+		if (int_in(e, line, k, v, 1, 10000, &n))
+			return -1;
+		c->list_page_size = (unsigned)n;
+		return 0;
+	}
 	if (strcmp(k, "max_message") == 0) {
 		if (int_in(e, line, k, v, 1024, 64L << 20, &n))
 			return -1;
@@ -610,6 +616,7 @@ struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
 	c->max_message = 4u << 20;
 	c->reload_interval_ms = 1000;
 	c->audit_flush_ms = 10;
+	c->list_page_size = 100;
 	c->path = strdup(path);
 	c->dir = dir_of(path);
 	text = gw_read_file(path, GW_CONFIG_MAX, &len, err, errlen);

@@ -70,6 +70,7 @@ struct gw_config {
 	size_t max_message;     /* bytes of one JSON-RPC message */
 	int reload_interval_ms; /* policy file-change check; 0 = off */
 	int audit_flush_ms;     /* audit records wait at most this long */
+	unsigned list_page_size; /* entries per page of a merged list */
 	struct gw_listener *listeners;
 	size_t nlisteners;
 };

@@ -35,6 +35,7 @@ struct gw {
 	struct u64map *sreqs; /* agent-side id of a server request */
 	struct u64map *links; /* (tool zone, upstream sid) -> session */
 	uint64_t next_id;
+	uint64_t list_gen;   /* bumped whenever an agent's lists may change */
 	size_t link_queued;  /* bytes waiting for upstream links to open */
 	int64_t next_deadline_ms;
 	struct gw_admin *admin;

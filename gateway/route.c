@@ -768,19 +768,76 @@ static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
 	to_agent(s, jr_result(m->id, res));
 }
 
+/* A list cursor is "GEN.OFFSET": the lists' generation it was made in
+ * and where the next page starts. Returns 0 and the offset, or -1 for
+ * a malformed cursor or one from an older generation (the lists changed
+ * since: the client starts over, as list_changed told it to). */
+static int cursor_parse(const struct gw *g, const json_t *c, size_t *off)
+{
+	const char *s = json_string_value(c), *dot;
+	char *end;
+	unsigned long long gen, o;
+
+	*off = 0;
+	if (!c)
+		return 0;
+	if (!s || !(dot = strchr(s, '.')) || dot == s || strlen(s) > 41 ||
+	    s[0] < '0' || s[0] > '9' || dot[1] < '0' || dot[1] > '9')
+		return -1;
+	errno = 0;
+	gen = strtoull(s, &end, 10);
+	if (errno || end != dot || gen != g->list_gen)
+		return -1;
+	o = strtoull(dot + 1, &end, 10);
+	if (errno || *end || o == 0 || o > SIZE_MAX)
+		return -1;
+	*off = (size_t)o;
+	return 0;
+}
+
+/* One page of the merged list (list_page_size entries from the
+ * cursor's offset), with nextCursor while more follow. */
 static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 {
-	json_t *arr = build_list(g, s, k);
-	char aid[40];
+	json_t *arr, *page, *res;
+	size_t off, n, ps = g->cfg->list_page_size;
+	char aid[40], next[64];
 
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
+	if (cursor_parse(g, json_object_get(m->params, "cursor"), &off)) {
+		audit(g, s->az->z->name, s->id, m->method, NULL, "filter",
+		      NULL, "invalid or stale cursor", aid, 0, 0, 0, 0, 0,
+		      NULL);
+		reply_error(s, m->id, -32602, "Invalid params: unknown or "
+			    "stale cursor (the list changed; start over)",
+			    NULL);
+		return;
+	}
 	audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL, NULL,
 	      aid, 0, 0, 0, 0, 0, NULL);
-	if (!arr) {
+	arr = build_list(g, s, k);
+	n = arr ? json_array_size(arr) : 0;
+	if (arr && off > n) {
+		json_decref(arr);
+		reply_error(s, m->id, -32602, "Invalid params: cursor past "
+			    "the end of the list", NULL);
+		return;
+	}
+	page = arr && (off || n > ps) ? json_array() : json_incref(arr);
+	for (size_t i = off; page != arr && page && i < n && i < off + ps; i++)
+		json_array_append(page, json_array_get(arr, i));
+	json_decref(arr);
+	res = page ? json_pack("{s:o}", cat_key[k], page) : NULL;
+	if (res && off + ps < n) {
+		snprintf(next, sizeof(next), "%llu.%zu",
+			 (unsigned long long)g->list_gen, off + ps);
+		json_object_set_new(res, "nextCursor", json_string(next));
+	}
+	if (!res) {
 		reply_error(s, m->id, -32603, "out of memory", NULL);
 		return;
 	}
-	to_agent(s, jr_result(m->id, json_pack("{s:o}", cat_key[k], arr)));
+	to_agent(s, jr_result(m->id, res));
 }
 
 static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
@@ -1355,6 +1412,7 @@ static void notify_changed(struct gw *g, struct asess *s, void *arg)
 
 void gw_route_lists_changed(struct gw *g)
 {
+	g->list_gen++;
 	all_sessions(g, notify_changed, NULL);
 }
 

@@ -1,0 +1,173 @@
+// End to end: pagination of the gateway's merged lists. gatewayd with
+// list_page_size 3 in front of two tool zones (mcpd --fixtures
+// conformance), one agent zone reached by the SDK client through a
+// token-bound HTTP listener. Checks: following nextCursor yields every
+// allowed entry of both zones exactly once, in pages of at most 3; the
+// pages match what the policy allows; a malformed cursor, one past the end
+// and one made before a policy reload get -32602.
+// Env: GATEWAYD, MCPD.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
+const { Client } = await import(`${SDK}/client/index.js`);
+const { StreamableHTTPClientTransport } =
+  await import(`${SDK}/client/streamableHttp.js`);
+const { StdioClientTransport } = await import(`${SDK}/client/stdio.js`);
+
+const { GATEWAYD, MCPD } = process.env;
+const dir = mkdtempSync(join(tmpdir(), 'zg-gwpage-'));
+const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
+const cfg = join(dir, 'gatewayd.json');
+const TOKEN = 'p'.repeat(20) + 'Kk3-token-of-the-pager-01234567';
+const policy = join(dir, 'gw.policy');
+
+writeFileSync(join(dir, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
+writeFileSync(cfg, JSON.stringify({
+  zones: {
+    pager: { domid: 71, role: 'agent' },
+    one: { domid: 72, role: 'tool', chan: 'sim:72:one' },
+    two: { domid: 73, role: 'tool', chan: 'sim:73:two' },
+  },
+  listeners: [{ listen: '127.0.0.1:0', zone: 'pager', token_file: 'a.token' }],
+  policy: 'gw.policy',
+  audit_log: 'audit.log',
+  list_page_size: 3,
+}, null, 2));
+// every tool of zone one; of zone two only the test_* tools whose name
+// has an 'e' after the prefix; every prompt of zone two
+writeFileSync(policy, `pager one.*          allow
+pager two.test_*e*   allow
+pager prompt:two.*    allow
+`);
+
+function daemon(bin, args) {
+  const p = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  p.log = '';
+  p.stderr.on('data', (d) => { p.log += d; });
+  p.done = new Promise((res) => p.on('exit', (code) => res(code)));
+  return p;
+}
+
+async function waitFor(what, fn, ms = 8000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { if (await fn()) return; } catch { /* retry */ }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function rpcError(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  assert.fail('expected a JSON-RPC error');
+}
+
+// Every page of a list, following nextCursor.
+async function allPages(list) {
+  const pages = [];
+  let cursor;
+  do {
+    const r = await list(cursor ? { cursor } : undefined);
+    pages.push(r);
+    cursor = r.nextCursor;
+  } while (cursor && pages.length < 1000);
+  return pages;
+}
+
+function glob(pat, s) {
+  const re = new RegExp(`^${pat.replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return re.test(s);
+}
+
+let gw, one, two, url, direct;
+
+describe('gatewayd: paginated merged lists', () => {
+  before(async () => {
+    one = daemon(MCPD, ['--chan', 'sim:72:one', '--fixtures', 'conformance']);
+    two = daemon(MCPD, ['--chan', 'sim:73:two', '--fixtures', 'conformance']);
+    gw = daemon(GATEWAYD, ['--config', cfg]);
+    await waitFor('tool zones and listener', () =>
+      gw.log.includes('tool zone one up') && gw.log.includes('tool zone two up') &&
+      /listener for zone pager on http:\/\/\S+/.test(gw.log));
+    url = gw.log.match(/listener for zone pager on (http:\/\/\S+)/)[1];
+    // what the tool zones offer, straight from mcpd over stdio
+    direct = new Client({ name: 'zg-direct', version: '1.0.0' });
+    await direct.connect(new StdioClientTransport({ command: MCPD,
+      args: ['--stdio', '--fixtures', 'conformance'], stderr: 'ignore' }));
+  });
+  after(async () => {
+    await direct.close();
+    gw.kill('SIGTERM');
+    const code = await gw.done;
+    for (const p of [one, two]) { p.kill('SIGTERM'); await p.done; }
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0, gw.log);
+  });
+
+  async function connect() {
+    const c = new Client({ name: 'zg-pager', version: '1.0.0' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+    return c;
+  }
+
+  test('tools: every allowed tool of both zones once, in pages of 3', async () => {
+    const c = await connect();
+    const pages = await allPages((p) => c.listTools(p));
+    const names = pages.flatMap((p) => p.tools.map((t) => t.name));
+    const offered = (await direct.listTools()).tools.map((t) => t.name);
+    const want = [...offered.map((n) => `one.${n}`),
+      ...offered.filter((n) => glob('test_*e*', n)).map((n) => `two.${n}`)];
+    assert.ok(want.length > 6, 'enough tools for several pages');
+    assert.deepEqual(names, want);
+    assert.equal(pages.length, Math.ceil(want.length / 3));
+    for (const p of pages.slice(0, -1)) assert.equal(p.tools.length, 3);
+    assert.equal(pages.at(-1).nextCursor, undefined);
+    await c.close();
+  });
+
+  test('prompts: only zone two, paged the same way', async () => {
+    const c = await connect();
+    const pages = await allPages((p) => c.listPrompts(p));
+    const names = pages.flatMap((p) => p.prompts.map((t) => t.name));
+    const offered = (await direct.listPrompts()).prompts.map((t) => t.name);
+    assert.deepEqual(names, offered.map((n) => `two.${n}`));
+    assert.ok(pages.every((p) => p.prompts.length <= 3));
+    await c.close();
+  });
+
+  test('a malformed cursor, one past the end and a stale one: -32602', async () => {
+    const c = await connect();
+    for (const cursor of ['garbage', '0.x', '.3', '1', '99999999999999999999.3', '']) {
+      const e = await rpcError(c.listTools({ cursor }));
+      assert.equal(e.code, -32602, `cursor ${JSON.stringify(cursor)}`);
+    }
+    const first = await c.listTools();
+    const [gen] = first.nextCursor.split('.');
+    const past = await rpcError(c.listTools({ cursor: `${gen}.100000` }));
+    assert.equal(past.code, -32602);
+    // a cursor from before a policy reload is stale: the client starts over
+    const loads = (gw.log.match(/policy loaded/g) || []).length;
+    appendFileSync(policy, '# reloaded\n');
+    gw.kill('SIGHUP');
+    await waitFor('the reload', () => (gw.log.match(/policy loaded/g) || []).length > loads);
+    const stale = await rpcError(c.listTools({ cursor: first.nextCursor }));
+    assert.equal(stale.code, -32602);
+    assert.match(stale.message, /stale cursor/);
+    const again = await c.listTools();
+    assert.deepEqual(again.tools, first.tools);
+    assert.notEqual(again.nextCursor, first.nextCursor);
+    await c.close();
+  });
+});
