@@ -2,7 +2,7 @@
 # bench/gateway/run.sh: what the gateway costs, side by side in one run on
 # this machine. tools/call of one trivial tool (test_simple_text) in a
 # closed loop, throughput and p50/p99 latency at several concurrency
-# levels, for:
+# levels (the channel paths interleaved, ROUNDS times, medians), for:
 #   chan direct     gw_load -> channel -> mcpd --chan            (one hop)
 #   chan gateway    gw_load -> channel -> gatewayd -> channel -> mcpd
 #   http supergw    mcp_load -> supergateway (Node) -> mcpd --stdio
@@ -10,7 +10,8 @@
 # through its session handshake, so it is left out; see docs/gateway.md.)
 # plus gatewayd's idle RSS and its RSS with 256 sessions open.
 # usage: bench/gateway/run.sh [BUILD_DIR]
-# env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  PROXIES=1 (0: skip Node)
+# env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  ROUNDS=3
+#        PROXIES=1 (0: skip Node)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -22,6 +23,7 @@ conc=${CONCURRENCY:-1 8 32}
 dur=${DURATION:-3}
 warm=${WARMUP:-1}
 proxies=${PROXIES:-1}
+rounds=${ROUNDS:-3}
 for f in mcpd gatewayd zonegate-relay gw_load mcp_load; do
 	[ -x "$bin/$f" ] || { echo "run.sh: missing $bin/$f (build first)" >&2; exit 2; }
 done
@@ -66,24 +68,48 @@ if [ "$proxies" = 1 ] && [ -x "$node" ]; then
 	sg_url=http://127.0.0.1:$p1/mcp
 fi
 
-echo "| path | conc | req/s | p50 us | p99 us | errors |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-row() { # NAME CONC OUTPUT
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$2" \
-		"$(echo "$3" | field rps | cut -d. -f1)" \
-		"$(echo "$3" | field p50_us | cut -d. -f1)" \
-		"$(echo "$3" | field p99_us | cut -d. -f1)" \
-		"$(echo "$3" | field errors)"
-}
+# The two channel paths run interleaved, ROUNDS times per level, so that
+# load from elsewhere on the machine hits both alike; the table shows the
+# median of each column and the per-round share of direct throughput.
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+echo "| path | conc | req/s | p50 us | p99 us | errors | share of direct (per round) |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
 for c in $conc; do
-	out=$("$bin/gw_load" --chan sim:63:direct -c "$c" -d "$dur" -w "$warm" || true)
-	row "chan direct (mcpd)" "$c" "$out"
-	out=$("$bin/gw_load" --chan sim:61:agent -c "$c" -d "$dur" -w "$warm" || true)
-	row "chan via gatewayd" "$c" "$out"
+	: >"$work/d.rows"
+	: >"$work/g.rows"
+	shares=
+	r=0
+	while [ $r -lt "$rounds" ]; do
+		d=$("$bin/gw_load" --chan sim:63:direct -c "$c" -d "$dur" -w "$warm" || true)
+		g=$("$bin/gw_load" --chan sim:61:agent -c "$c" -d "$dur" -w "$warm" || true)
+		for x in d g; do
+			eval "o=\$$x"
+			echo "$(echo "$o" | field rps | cut -d. -f1) $(echo "$o" | field p50_us | cut -d. -f1)" \
+				"$(echo "$o" | field p99_us | cut -d. -f1) $(echo "$o" | field errors)" >>"$work/$x.rows"
+		done
+		dr=$(echo "$d" | field rps | cut -d. -f1)
+		gr=$(echo "$g" | field rps | cut -d. -f1)
+		shares="$shares $(( ${gr:-0} * 100 / ${dr:-1} ))%"
+		r=$((r + 1))
+	done
+	for x in d g; do
+		name="chan direct (mcpd)"
+		extra=
+		[ $x = g ] && { name="chan via gatewayd"; extra=$shares; }
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$c" \
+			"$(awk '{ print $1 }' "$work/$x.rows" | median)" \
+			"$(awk '{ print $2 }' "$work/$x.rows" | median)" \
+			"$(awk '{ print $3 }' "$work/$x.rows" | median)" \
+			"$(awk '{ s += $4 } END { print s + 0 }' "$work/$x.rows")" "$extra"
+	done
 	if [ -n "$sg_url" ]; then
 		out=$("$bin/mcp_load" --url "$sg_url" -c "$c" -d "$dur" -w "$warm" \
 			--tool test_simple_text 2>/dev/null || true)
-		row "http supergateway" "$c" "$out"
+		printf '| %s | %s | %s | %s | %s | %s | |\n' "http supergateway" "$c" \
+			"$(echo "$out" | field rps | cut -d. -f1)" \
+			"$(echo "$out" | field p50_us | cut -d. -f1)" \
+			"$(echo "$out" | field p99_us | cut -d. -f1)" \
+			"$(echo "$out" | field errors)"
 	fi
 done
 "$bin/gw_load" --chan sim:61:agent -c 256 -d 3 -w 1 >/dev/null 2>&1 &
