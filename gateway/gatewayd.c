@@ -64,8 +64,7 @@ int gw_reload_policy(struct gw *g, char *err, size_t errlen)
 		g->policy_errors = 0;
 		g->policy_error[0] = '\0';
 		g->policy_loads++;
-		gw_limits_reset(g->lim);
-		g->lim_gen++;
+		gw_limits_retain(g->lim, p);
 		fprintf(stderr, "gatewayd: policy loaded: %zu rules\n",
 			policy_nrules(p));
 		r = json_pack("{s:s,s:s,s:s,s:I}", "zone", "-", "method",

@@ -118,6 +118,8 @@ struct pol_rule {
 	int line;
 	unsigned idx;       /* position in the policy (first match wins) */
 	char *text;         /* the line as written, trimmed */
+	uint64_t sig;       /* hash of its tokens: the same rule after a
+			     * reload has the same sig */
 };
 
 struct policy;
@@ -279,10 +281,16 @@ struct gw_limits;
 struct gw_limits *gw_limits_new(void);
 void gw_limits_free(struct gw_limits *l);
 /* The state for (rule, zone), created on first use; NULL if out of
- * memory. Reset whenever a new policy is installed. */
+ * memory. A rule is known by its text (sig), so the state of a rule
+ * that is still in a reloaded policy carries over. */
 struct gw_limit *gw_limits_get(struct gw_limits *l, const struct pol_rule *r,
 			       unsigned zone, int64_t now);
-void gw_limits_reset(struct gw_limits *l);
+/* After a new policy p is installed: drops the state of rules p no
+ * longer has, except counters of calls still in flight (their pointers
+ * stay valid until the calls end; a later retain drops them). */
+void gw_limits_retain(struct gw_limits *l, const struct policy *p);
+/* Entries held (for tests and status). */
+size_t gw_limits_count(const struct gw_limits *l);
 
 int64_t gw_now_ms(void);
 int64_t gw_now_us(void);

@@ -25,7 +25,6 @@ struct gw {
 	struct gw_audit *audit;
 	struct gw_metrics *met;
 	struct gw_limits *lim;
-	unsigned lim_gen;    /* bumped when limits are reset */
 	json_t *pins;        /* zone -> hash */
 	struct tzone **tz;
 	size_t ntz;

@@ -433,6 +433,14 @@ static int parse_rule(struct perr *e, const char *text, struct pol_rule *r)
 		return fail(e, "too many options");
 	if (n < 3)
 		return fail(e, "expected SOURCE TARGET allow|deny [OPTION...]");
+	/* The rule's identity across reloads: its tokens (whitespace runs
+	 * do not count), FNV-1a, taken before parsing edits them. */
+	r->sig = 14695981039346656037ull;
+	for (size_t i = 0; i < n; i++) {
+		for (const char *c = tok[i]; *c; c++)
+			r->sig = (r->sig ^ (unsigned char)*c) * 1099511628211ull;
+		r->sig *= 1099511628211ull; /* a separator: a NUL byte */
+	}
 	if (parse_source(e, tok[0], r) || parse_target(e, tok[1], r))
 		return -1;
 	if (strcmp(tok[2], "allow") == 0)

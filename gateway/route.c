@@ -246,8 +246,7 @@ struct preq {
 	char *rule;
 	char *args; /* JSON text, only with audit_args */
 	char audit_id[40];
-	struct gw_limit *lim;
-	unsigned lim_gen;
+	struct gw_limit *lim; /* concurrency counter held; kept while >0 */
 	size_t bytes_in, max_bytes;
 	int64_t t0, t_policy, t_sent, deadline_ms;
 	struct preq *prev, *next;
@@ -539,7 +538,7 @@ static void preq_free(struct gw *g, struct preq *p)
 			p->s->az->inflight--;
 		}
 	}
-	if (p->lim && p->lim_gen == g->lim_gen && p->lim->inflight > 0)
+	if (p->lim && p->lim->inflight > 0)
 		p->lim->inflight--;
 	json_decref(p->aid);
 	free(p->target);
@@ -1095,7 +1094,6 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	p->args = argj;
 	argj = NULL;
 	p->lim = r->concurrency ? lim : NULL;
-	p->lim_gen = g->lim_gen;
 	p->bytes_in = len;
 	p->max_bytes = r->max_bytes;
 	p->t0 = t0;

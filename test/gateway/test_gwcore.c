@@ -282,6 +282,72 @@ static void test_bucket(void)
 	CHECK_EQ_INT(gw_bucket_take(&b, 1000), 1);
 }
 
+static struct policy *pol(const char *text)
+{
+	char err[256];
+	struct policy *p = policy_parse_buffer("t.policy", text, strlen(text),
+					       err, sizeof(err));
+
+	if (!p)
+		printf("# %s\n", err);
+	CHECK(p != NULL);
+	return p;
+}
+
+/* Limit state across policy reloads: an unchanged rule (wherever it
+ * moved, however it is spaced) keeps its bucket and in-flight count; a
+ * changed or removed one starts afresh; a counter of calls still in
+ * flight outlives its rule until they end. */
+static void test_limits_reload(void)
+{
+	struct gw_limits *l = gw_limits_new();
+	struct policy *p1 = pol("a t.x allow rate=2/m\n"
+				"a t.y allow concurrency=1\n");
+	struct policy *p2 = pol("# moved down, respaced\n"
+				"b t.* allow\n"
+				"a   t.x  allow   rate=2/m\n"
+				"a t.y allow concurrency=1\n");
+	struct policy *p3 = pol("a t.x allow rate=3/m\n");
+	struct policy *p4 = pol("a t.x allow rate=3/m\n");
+	const struct pol_rule *x1 = policy_rule(p1, 0), *y1 = policy_rule(p1, 1);
+	struct gw_limit *lx, *ly;
+
+	CHECK(x1->sig == policy_rule(p2, 1)->sig);
+	CHECK(y1->sig == policy_rule(p2, 2)->sig);
+	CHECK(x1->sig != policy_rule(p3, 0)->sig);
+	lx = gw_limits_get(l, x1, 0, 0);
+	CHECK(gw_bucket_take(&lx->bucket, 0) && gw_bucket_take(&lx->bucket, 0));
+	CHECK(!gw_bucket_take(&lx->bucket, 0));
+	/* another zone has its own bucket */
+	CHECK(gw_bucket_take(&gw_limits_get(l, x1, 1, 0)->bucket, 0));
+	ly = gw_limits_get(l, y1, 0, 0);
+	ly->inflight = 1;
+	CHECK_EQ_INT(gw_limits_count(l), 3);
+	/* reload with the same rules elsewhere: nothing refilled or lost */
+	gw_limits_retain(l, p2);
+	CHECK_EQ_INT(gw_limits_count(l), 3);
+	CHECK(gw_limits_get(l, policy_rule(p2, 1), 0, 0) == lx);
+	CHECK(!gw_bucket_take(&lx->bucket, 0));
+	CHECK(gw_limits_get(l, policy_rule(p2, 2), 0, 0) == ly);
+	CHECK_EQ_INT(ly->inflight, 1);
+	/* the rate changed: a fresh bucket; y's rule is gone but a call
+	 * still holds its counter */
+	gw_limits_retain(l, p3);
+	CHECK_EQ_INT(gw_limits_count(l), 1);
+	lx = gw_limits_get(l, policy_rule(p3, 0), 0, 0);
+	CHECK_EQ_INT(gw_limits_count(l), 2);
+	CHECK(gw_bucket_take(&lx->bucket, 0));
+	CHECK_EQ_INT(ly->inflight, 1);
+	ly->inflight = 0; /* the call ended */
+	gw_limits_retain(l, p4);
+	CHECK_EQ_INT(gw_limits_count(l), 1);
+	policy_free(p1);
+	policy_free(p2);
+	policy_free(p3);
+	policy_free(p4);
+	gw_limits_free(l);
+}
+
 static void test_catalogue_hash(void)
 {
 	json_t *a = json_loads("[{\"name\":\"b\",\"description\":\"B\"},"
@@ -337,6 +403,7 @@ int main(void)
 	RUN(test_config);
 	RUN(test_config_listeners);
 	RUN(test_bucket);
+	RUN(test_limits_reload);
 	RUN(test_catalogue_hash);
 	RUN(test_metrics);
 	rmdir(dir);
