@@ -4,10 +4,12 @@
 // token-bound HTTP listener. Checks: following nextCursor yields every
 // allowed entry of both zones exactly once, in pages of at most 3; the
 // pages match what the policy allows; a malformed cursor, one past the end
-// and one made before a policy reload get -32602.
+// and one made before a policy reload get -32602. Also: the metrics
+// endpoint on a unix socket (metrics, health, readiness).
 // Env: GATEWAYD, MCPD.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +39,7 @@ writeFileSync(cfg, JSON.stringify({
   listeners: [{ listen: '127.0.0.1:0', zone: 'pager', token_file: 'a.token' }],
   policy: 'gw.policy',
   audit_log: 'audit.log',
+  metrics: 'unix:metrics.sock',
   list_page_size: 3,
 }, null, 2));
 // every tool of zone one; of zone two only the test_* tools whose name
@@ -88,6 +91,20 @@ function glob(pat, s) {
   const re = new RegExp(`^${pat.replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
   return re.test(s);
+}
+
+// GET over the metrics unix socket: { status, body }.
+function unixGet(path) {
+  return new Promise((res, rej) => {
+    const r = request({ socketPath: join(dir, 'metrics.sock'), path,
+      headers: { host: 'localhost' } }, (m) => {
+      let b = '';
+      m.on('data', (d) => { b += d; });
+      m.on('end', () => res({ status: m.statusCode, body: b }));
+    });
+    r.on('error', rej);
+    r.end();
+  });
 }
 
 let gw, one, two, url, direct;
@@ -145,6 +162,23 @@ describe('gatewayd: paginated merged lists', () => {
     assert.deepEqual(names, offered.map((n) => `two.${n}`));
     assert.ok(pages.every((p) => p.prompts.length <= 3));
     await c.close();
+  });
+
+  test('metrics, health and readiness on a unix socket', async () => {
+    const c = await connect();
+    await c.callTool({ name: 'one.test_simple_text', arguments: {} });
+    await c.close();
+    assert.equal((await unixGet('/healthz')).status, 200);
+    // readiness follows the state snapshot, refreshed every second
+    await waitFor('readiness', async () => (await unixGet('/readyz')).status === 200);
+    assert.equal((await unixGet('/nothing')).status, 404);
+    let m;
+    await waitFor('the call in the metrics', async () => {
+      m = await unixGet('/metrics');
+      return /zone="pager"[^\n]*tool="one\.test_simple_text"[^\n]* [1-9]/.test(m.body);
+    });
+    assert.equal(m.status, 200);
+    assert.match(m.body, /^# TYPE \S+ histogram$/m);
   });
 
   test('a malformed cursor, one past the end and a stale one: -32602', async () => {
