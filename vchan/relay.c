@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -197,6 +198,31 @@ static void flush_stdout(struct relay *r)
 	r->outoff = r->outlen = 0;
 }
 
+/* A request the relay cannot forward still gets an answer: an error
+ * with its id (null when the line could not be read whole). */
+static void refuse(struct relay *r, const char *line, size_t len,
+		   const char *why)
+{
+	json_t *m = line ? json_loadb(line, len, 0, NULL) : NULL;
+	json_t *id = json_object_get(m, "id");
+	json_t *e;
+	char *txt;
+
+	if (m && (!json_is_string(json_object_get(m, "method")) ||
+		  !(json_is_string(id) || json_is_integer(id)))) {
+		json_decref(m); /* a notification or a response: no reply */
+		return;
+	}
+	e = json_pack("{s:s,s:O?,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", id,
+		      "error", "code", -32600, "message", why);
+	txt = e ? json_dumps(e, JSON_COMPACT) : NULL;
+	if (txt)
+		out_line(r, (const uint8_t *)txt, strlen(txt));
+	free(txt);
+	json_decref(e);
+	json_decref(m);
+}
+
 /* Sends each complete line; returns 0, or 1 when the stream is full
  * (the line stays buffered and stdin is not read meanwhile). */
 static int send_lines(struct relay *r)
@@ -212,9 +238,14 @@ static int send_lines(struct relay *r)
 		rc = len ? chan_mux_send(r->m, r->sid, r->in + used, len) : 0;
 		if (rc == CHAN_MUX_EFULL)
 			break;
-		if (rc != 0)
+		if (rc != 0) {
+			char why[96];
 			fprintf(stderr, "zonegate-relay: message of %zu bytes "
 				"not sent (over the peer's limit?)\n", len);
+			snprintf(why, sizeof(why), "message too large for the "
+				 "channel (%zu bytes)", len);
+			refuse(r, r->in + used, len, why);
+		}
 		rc = 0;
 		used = (size_t)(nl - r->in) + 1;
 	}
@@ -247,8 +278,12 @@ static void read_stdin(struct relay *r)
 		r->skipping = !nl;
 	}
 	if (send_lines(r) == 0 && r->inlen == r->incap) {
+		char why[96];
 		fprintf(stderr, "zonegate-relay: message over %zu bytes "
 			"dropped\n", r->incap - 1);
+		snprintf(why, sizeof(why), "message too large (over %zu "
+			 "bytes)", r->incap - 1);
+		refuse(r, NULL, 0, why);
 		r->inlen = 0;
 		r->skipping = 1;
 	}

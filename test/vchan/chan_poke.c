@@ -1,7 +1,8 @@
 /* chan_poke: a hostile channel client for end-to-end tests. It connects
  * to ADDR, sends one of a set of protocol violations (or floods), then
  * reports on stdout what the server did: the frame types it sent back and
- * whether it closed the channel. Usage: chan_poke ADDR CASE */
+ * whether it closed the channel (mid-frame: exits halfway through a
+ * frame instead). Usage: chan_poke ADDR CASE */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 static uint8_t out[1 << 20];
 static size_t outn;
+static int die_early; /* exit as soon as everything is written */
 
 static void put(unsigned type, uint32_t sid, const void *p, size_t n)
 {
@@ -59,6 +61,15 @@ static int build(const char *c)
 		while (outn < (256u << 10))
 			put(CHAN_F_DATA, 1 + 2 * (uint32_t)(outn % 100),
 			    "{not json", 9);
+	} else if (strcmp(c, "mid-frame") == 0) { /* dies inside a frame */
+		static const char part[] = "{\"jsonrpc\":\"2.0\",\"id\":1,";
+		hello(1, 1);
+		put(CHAN_F_OPEN, 1, NULL, 0);
+		chan_frame_hdr_encode(hdr, CHAN_F_DATA, 1, 1000);
+		memcpy(out + outn, hdr, sizeof(hdr));
+		outn += sizeof(hdr);
+		memcpy(out + outn, part, sizeof(part) - 1);
+		outn += sizeof(part) - 1;
 	} else {
 		return -1;
 	}
@@ -102,9 +113,10 @@ int main(int argc, char **argv)
 
 	if (argc != 3 || build(argv[2]) < 0) {
 		fprintf(stderr, "usage: chan_poke ADDR garbage|oversize|"
-			"before-hello|bad-version|reuse|flood\n");
+			"before-hello|bad-version|reuse|flood|mid-frame\n");
 		return 2;
 	}
+	die_early = strcmp(argv[2], "mid-frame") == 0;
 	c = chan_open(argv[1], CHAN_CLIENT, &o, err, sizeof(err));
 	if (!c) {
 		fprintf(stderr, "chan_poke: %s\n", err);
@@ -127,6 +139,10 @@ int main(int argc, char **argv)
 			r = chan_write(c, out + sent, outn - sent);
 			sent += r > 0 ? (size_t)r : 0;
 			quiet = ms(); /* silence counts from the last byte out */
+		}
+		if (die_early && sent == outn) {
+			printf("died mid-frame\n");
+			return 0; /* no close: the process just ends */
 		}
 		while (inn < sizeof(in) &&
 		       (r = chan_read(c, in + inn, sizeof(in) - inn)) > 0)
