@@ -26,6 +26,9 @@
 #define LINK_QUEUED_MAX (64u << 20)     /* bytes waiting for links, in all */
 #define LINK_QUEUE_MAX 256
 #define CAT_PAGES_MAX 100
+#define CAT_ITEMS_MAX 10000  /* entries per list and tool zone */
+#define REFETCH_MIN_MS 1000  /* catalogue refreshes per tool zone */
+#define SESSION_SREQ_MAX 32  /* server requests waiting on one agent */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
@@ -224,6 +227,8 @@ struct tzone {
 	json_t *cat[CAT_N];
 	json_t *stage[CAT_N];
 	int fetching, pages;
+	int refetch;          /* list_changed arrived: fetch again */
+	int64_t last_fetch;   /* when the last fetch started (ms) */
 	int have_cat, quarantined;
 	char hash[65];
 	uint64_t connects;
@@ -1440,6 +1445,20 @@ static void cat_fetch(struct tzone *t)
 	}
 	t->fetching = CAT_N;
 	t->pages = 0;
+	t->refetch = 0;
+	t->last_fetch = gw_now_ms();
+}
+
+/* The tool zone says its lists changed. Fetched again at once, or, while
+ * a fetch runs or within REFETCH_MIN_MS of the last one, once that is
+ * over: a zone repeating list_changed costs one fetch a second, and a
+ * change announced during a fetch is never lost. */
+static void cat_changed(struct tzone *t)
+{
+	if (t->fetching || gw_now_ms() < t->last_fetch + REFETCH_MIN_MS)
+		t->refetch = 1;
+	else
+		cat_fetch(t);
 }
 
 static void quarantine_check(struct tzone *t)
@@ -1463,9 +1482,16 @@ static void quarantine_check(struct tzone *t)
 	}
 }
 
+/* Installs a fetched catalogue. Agents hear of it (list_changed) only
+ * if something differs: a tool zone cannot make the gateway flood every
+ * agent session by announcing changes that are not there. */
 static void cat_install(struct tzone *t)
 {
+	int first = !t->have_cat, changed = first;
+
 	for (int k = 0; k < CAT_N; k++) {
+		if (!changed && !json_equal(t->cat[k], t->stage[k]))
+			changed = 1;
 		json_decref(t->cat[k]);
 		t->cat[k] = t->stage[k];
 		t->stage[k] = NULL;
@@ -1474,8 +1500,11 @@ static void cat_install(struct tzone *t)
 	t->backoff = BACKOFF_MIN_MS;
 	t->last_error[0] = '\0';
 	quarantine_check(t);
-	fprintf(stderr, "gatewayd: tool zone %s up: %zu tools, %zu resources, "
-		"%zu prompts\n", t->z->name, json_array_size(t->cat[CAT_TOOLS]),
+	if (!changed)
+		return;
+	fprintf(stderr, "gatewayd: tool zone %s %s: %zu tools, %zu resources, "
+		"%zu prompts\n", t->z->name, first ? "up" : "changed",
+		json_array_size(t->cat[CAT_TOOLS]),
 		json_array_size(t->cat[CAT_RES]),
 		json_array_size(t->cat[CAT_PROMPTS]));
 	gw_route_lists_changed(t->g);
@@ -1502,6 +1531,13 @@ static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m)
 		    (p->cat != CAT_RES && p->cat != CAT_TMPL && !name_ok(n)) ||
 		    strlen(n) > 4096)
 			continue; /* unusable entries are left out */
+		if (json_array_size(t->stage[p->cat]) >= CAT_ITEMS_MAX) {
+			fprintf(stderr, "gatewayd: tool zone %s: %s over %d "
+				"entries; the rest is left out\n", t->z->name,
+				cat_key[p->cat], CAT_ITEMS_MAX);
+			cur = NULL; /* no further pages either */
+			break;
+		}
 		json_array_append(t->stage[p->cat], e);
 	}
 	if (json_is_string(cur) && ++t->pages < CAT_PAGES_MAX) {
@@ -1577,6 +1613,38 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	(void)raw;
 }
 
+/* A tool zone's request the agent must not get: one for a capability
+ * the agent did not declare (answered "Method not found", as the agent
+ * would), or one too many waiting for the agent's answer (a tool zone
+ * could otherwise pile up state in the gateway). Returns 1 if refused. */
+static int refuse_sreq(struct tzone *t, struct asess *s, struct jr_msg *m)
+{
+	static const char *const need[][2] = {
+		{ "sampling/", "sampling" },
+		{ "elicitation/", "elicitation" },
+		{ "roots/", "roots" },
+	};
+	const char *why = NULL;
+	int code = -32601;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (strncmp(m->method, need[i][0], strlen(need[i][0])) == 0 &&
+		    !json_object_get(s->caps, need[i][1]))
+			why = "Method not found";
+	for (struct sreq *r = s->sreqs; r && !why; r = r->next)
+		if (++n >= SESSION_SREQ_MAX) {
+			why = "too many requests waiting for the client";
+			code = -32000;
+		}
+	if (why) {
+		json_t *e = jr_error(m->id, code, why, NULL);
+		send_json(t->m, s->links[t->ti].sid, e);
+		json_decref(e);
+	}
+	return why != NULL;
+}
+
 /* A server-to-client request: forwarded with an id of ours. */
 static void up_request(struct tzone *t, struct asess *s, struct jr_msg *m)
 {
@@ -1590,6 +1658,8 @@ static void up_request(struct tzone *t, struct asess *s, struct jr_msg *m)
 		json_decref(e);
 		return;
 	}
+	if (refuse_sreq(t, s, m))
+		return;
 	r = calloc(1, sizeof(*r));
 	if (!r || map_put(g->sreqs, g->next_id + 1, r)) {
 		free(r);
@@ -1613,7 +1683,7 @@ static void up_notification(struct tzone *t, struct asess *s,
 
 	if (strstr(meth, "/list_changed")) {
 		if (!s)
-			cat_fetch(t);
+			cat_changed(t);
 		return;
 	}
 	if (!s)
@@ -1814,6 +1884,7 @@ static void tz_down(struct tzone *t, const char *why)
 	t->dead = 0;
 	t->ctl = 0;
 	t->fetching = 0;
+	t->refetch = 0;
 	for (int k = 0; k < CAT_N; k++) {
 		json_decref(t->cat[k]);
 		json_decref(t->stage[k]);
@@ -1991,6 +2062,9 @@ int gw_route_timeout(struct gw *g)
 			t = now + x;
 		if (!z->m && z->retry_at < t)
 			t = z->retry_at;
+		if (z->m && z->refetch && !z->fetching &&
+		    z->last_fetch + REFETCH_MIN_MS < t)
+			t = z->last_fetch + REFETCH_MIN_MS;
 	}
 	if (g->next_deadline_ms < t)
 		t = g->next_deadline_ms;
@@ -2080,6 +2154,9 @@ void gw_route_run(struct gw *g)
 				tz_connect(t);
 			continue;
 		}
+		if (t->refetch && !t->fetching && t->have_cat &&
+		    now >= t->last_fetch + REFETCH_MIN_MS)
+			cat_fetch(t);
 		if (quiet(pfd, t->m) && !t->dead)
 			continue;
 		if (chan_mux_process(t->m) < 0 || t->dead)
