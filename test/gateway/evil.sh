@@ -45,7 +45,7 @@ pids="$pids $epid"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 i=0
-while [ $i -lt 200 ] && [ "$(grep -cs ' up: ' "$work/gw.log")" -lt 2 ]; do
+while [ $i -lt 200 ] && [ "$(cat "$work/gw.log" 2>/dev/null | grep -c ' up: ')" -lt 2 ]; do
 	sleep 0.05; i=$((i + 1))
 done
 fail=0

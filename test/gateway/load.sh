@@ -41,7 +41,7 @@ POL
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 i=0
-while [ $i -lt 200 ] && [ "$(grep -c ' up: ' "$work/gw.log")" -lt 2 ]; do
+while [ $i -lt 200 ] && [ "$(cat "$work/gw.log" 2>/dev/null | grep -c ' up: ')" -lt 2 ]; do
 	sleep 0.05; i=$((i + 1))
 done
 "$GW_LOAD" --chan sim:43:agent-c -c 64 -d "$secs" -w 0 --verify --tag 3 \
