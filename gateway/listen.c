@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <zonegate/chan_mux.h>
 
+#include <zonegate/mcp.h>
+
 #include "jsonrpc.h"
 #include "transport.h"
 
@@ -156,11 +158,11 @@ static long pending_find(const struct gw_hs *hs, const json_t *id)
 }
 
 /* Under gl->mu: the id of the request a message from the gateway goes
- * with (its POST's stream), or NULL for the standalone GET stream.
- * Progress goes with the request that asked for it by its token; list
+ * with (its POST's stream), or NULL for the standalone GET stream: the
+ * request the message names (_meta MCP_META_RELATED, which mcpd sets),
+ * else for progress the request that asked for it by its token; list
  * changes and resource updates concern no request; anything else sent
- * while requests are open (log messages, sampling or elicitation during
- * a call) goes with the oldest of them. */
+ * while requests are open goes with the oldest of them. */
 static const json_t *related_id(const struct gw_hs *hs, const json_t *root)
 {
 	const char *meth = json_string_value(json_object_get(root, "method"));
@@ -169,6 +171,12 @@ static const json_t *related_id(const struct gw_hs *hs, const json_t *root)
 
 	if (!meth)
 		return NULL;
+	/* the tool zone named the request (mcpd does on channels) */
+	k = pending_find(hs, json_object_get(json_object_get(params, "_meta"),
+					     MCP_META_RELATED));
+	if (k >= 0)
+		return json_array_get(json_array_get(hs->pending, (size_t)k),
+				      0);
 	if (strcmp(meth, "notifications/progress") == 0) {
 		k = pending_match(hs, 1,
 				  json_object_get(params, "progressToken"));

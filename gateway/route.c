@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zonegate/chan.h>
+#include <zonegate/mcp.h>
 
 #include "jsonrpc.h"
 
@@ -1613,6 +1614,29 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	(void)raw;
 }
 
+/* mcpd names the call a notification or request of a link belongs to
+ * (params._meta[MCP_META_RELATED]) by our id; the agent knows the call
+ * by its own. Rewrites it, or drops it when it names no call of this
+ * session on this link. Returns 1 if root was changed. */
+static int relate_for_agent(struct tzone *t, struct asess *s, json_t *root)
+{
+	json_t *meta = json_object_get(json_object_get(root, "params"),
+				       "_meta");
+	json_t *v = json_object_get(meta, MCP_META_RELATED);
+	struct preq *p;
+
+	if (!v)
+		return 0;
+	p = json_is_integer(v)
+		    ? map_get(t->g->preqs, (uint64_t)json_integer_value(v))
+		    : NULL;
+	if (p && p->kind == PK_CALL && p->s == s && p->ti == t->ti)
+		json_object_set(meta, MCP_META_RELATED, p->aid);
+	else
+		json_object_del(meta, MCP_META_RELATED);
+	return 1;
+}
+
 /* A tool zone's request the agent must not get: one for a capability
  * the agent did not declare (answered "Method not found", as the agent
  * would), or one too many waiting for the agent's answer (a tool zone
@@ -1673,6 +1697,7 @@ static void up_request(struct tzone *t, struct asess *s, struct jr_msg *m)
 	s->sreqs = r;
 	snprintf(id, sizeof(id), "zg-%llu", (unsigned long long)r->aid);
 	json_object_set_new(m->root, "id", json_string(id));
+	relate_for_agent(t, s, m->root);
 	to_agent(s, json_incref(m->root));
 }
 
@@ -1709,7 +1734,9 @@ static void up_notification(struct tzone *t, struct asess *s,
 		return;
 	}
 	/* progress, logging, resources/updated: this session's own. */
-	if (agent_send(s, (const char *)raw, len) == CHAN_MUX_EFULL)
+	if (relate_for_agent(t, s, m->root))
+		to_agent(s, json_incref(m->root));
+	else if (agent_send(s, (const char *)raw, len) == CHAN_MUX_EFULL)
 		fprintf(stderr, "gatewayd: %s: agent not reading; "
 			"notification dropped\n", s->id);
 }

@@ -117,6 +117,7 @@ struct mcp_session {
 	mcp_send_fn send;
 	mcp_done_fn done;
 	mcp_close_stream_fn close_stream;
+	int relate; /* mark messages with the request they relate to */
 	void *ctx;
 
 	pthread_mutex_t mu;

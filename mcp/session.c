@@ -121,6 +121,33 @@ const char *mcp_session_protocol_version(const mcp_session *s)
 	return s->state == SESS_NEW ? NULL : s->version;
 }
 
+/* params._meta[MCP_META_RELATED] = related, creating what is missing;
+ * left alone if params or _meta is not an object. */
+static void relate(json_t *msg, const json_t *related)
+{
+	json_t *params = json_object_get(msg, "params"), *meta;
+
+	if (!params) {
+		params = json_object();
+		if (json_object_set_new(msg, "params", params))
+			return;
+	}
+	meta = json_object_get(params, "_meta");
+	if (!meta) {
+		meta = json_object();
+		if (json_object_set_new(params, "_meta", meta))
+			return;
+	}
+	if (json_is_object(meta))
+		json_object_set_new(meta, MCP_META_RELATED,
+				    json_deep_copy(related));
+}
+
+void mcp_session_set_relate(mcp_session *s, int on)
+{
+	s->relate = on;
+}
+
 int mcp_session_send(mcp_session *s, const json_t *related, json_t *msg)
 {
 	char *text;
@@ -129,6 +156,9 @@ int mcp_session_send(mcp_session *s, const json_t *related, json_t *msg)
 
 	if (!msg)
 		return -1;
+	if (s->relate && related && json_is_string(json_object_get(msg,
+								 "method")))
+		relate(msg, related);
 	text = jr_dump(msg, &len);
 	if (!text)
 		return -1;

@@ -144,6 +144,8 @@ static int cm_open(void *ud, chan_mux *m, uint32_t sid)
 		free(st);
 		return -1;
 	}
+	/* the gateway or relay puts them on the right HTTP stream */
+	mcp_session_set_relate(st->sess, 1);
 	s->sv[s->ns++] = st;
 	return 0;
 }

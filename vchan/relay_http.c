@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <zonegate/mcp.h>
 
 #define MAX_SESSIONS 64
 #define IDLE_SECONDS 1800 /* a session unused this long is ended */
@@ -225,10 +226,11 @@ static void req_push(struct hreq *q, const uint8_t *p, size_t n)
 	q->tail = m;
 }
 
-/* A response goes to the request with its id and ends it; progress to
- * the request that asked for it by its token; anything else to the
- * newest open request of the session (or is dropped: this endpoint has
- * no standalone GET stream). */
+/* A response goes to the request with its id and ends it; a message
+ * that names its request (_meta MCP_META_RELATED, as mcpd and gatewayd
+ * send on channels) to that one; progress to the request that asked for
+ * it by its token; anything else to the newest open request of the
+ * session (or is dropped: this endpoint has no standalone GET stream). */
 int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 		       size_t len)
 {
@@ -236,9 +238,11 @@ int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 	json_t *id = j ? json_object_get(j, "id") : NULL;
 	const char *meth = json_string_value(json_object_get(j, "method"));
 	int is_resp = id && !meth;
+	json_t *params = json_object_get(j, "params");
+	json_t *rel = json_object_get(json_object_get(params, "_meta"),
+				      MCP_META_RELATED);
 	json_t *tok = meth && strcmp(meth, "notifications/progress") == 0
-			      ? json_object_get(json_object_get(j, "params"),
-						"progressToken")
+			      ? json_object_get(params, "progressToken")
 			      : NULL;
 	struct hsess *s;
 	struct hreq *q, *target = NULL;
@@ -249,10 +253,11 @@ int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 		if (q->done)
 			continue;
 		if (is_resp ? json_equal(q->id, id)
+		    : rel   ? json_equal(q->id, rel)
 		    : tok   ? q->ptok && json_equal(q->ptok, tok)
 			    : !target)
 			target = q;
-		if ((is_resp || tok) && target)
+		if ((is_resp || rel || tok) && target)
 			break;
 	}
 	if (target) {

@@ -251,6 +251,18 @@ void mcp_session_set_done(mcp_session *s, mcp_done_fn done);
 typedef void (*mcp_close_stream_fn)(void *ctx, const json_t *id);
 void mcp_session_set_close_stream(mcp_session *s, mcp_close_stream_fn fn);
 
+/* The _meta key that names the client request a notification or server
+ * request was sent in the context of (its id, as the client sent it). */
+#define MCP_META_RELATED "dev.zonegate/related-request"
+
+/* on: every notification and request the session sends in the context
+ * of a client request (progress, log messages, sampling, elicitation)
+ * carries params._meta[MCP_META_RELATED] = that request's id. For
+ * transports whose far end must put it on that request's stream but
+ * cannot see the relation otherwise: a zonegate channel, whose gateway
+ * or relay serves Streamable HTTP. Off by default. */
+void mcp_session_set_relate(mcp_session *s, int on);
+
 /* Feeds one complete JSON-RPC message (not NUL-terminated). Responses go
  * out through the send callback, possibly before this returns, possibly
  * later from a worker. Never fails: malformed input gets a JSON-RPC error

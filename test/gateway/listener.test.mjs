@@ -51,6 +51,7 @@ writeFileSync(cfg, JSON.stringify({
 }, null, 2));
 writeFileSync(join(dir, 'gw.policy'), `host-a tools.test_simple_text allow
 host-a tools.test_slow_counter allow
+host-a tools.test_tool_with_logging allow
 host-b tools.test_image_content allow
 `);
 
@@ -132,7 +133,8 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
   test('a token-bound client acts as its zone: lists and calls', async () => {
     const a = await connect(urlA, TOKEN_A);
     const names = (await a.listTools()).tools.map((t) => t.name);
-    assert.deepEqual(names, ['tools.test_simple_text', 'tools.test_slow_counter']);
+    assert.deepEqual(names, ['tools.test_simple_text', 'tools.test_tool_with_logging',
+      'tools.test_slow_counter']);
     const r = await a.callTool({ name: 'tools.test_simple_text', arguments: {} });
     assert.ok(r.content[0].text.length > 0);
     const denied = await rpcError(a.callTool({ name: 'tools.test_image_content', arguments: {} }));
@@ -203,7 +205,7 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
     assert.equal(reb, 403);
   });
 
-  test('progress goes on the stream of the request that asked for it', async () => {
+  test('progress and log messages go on the stream of their request', async () => {
     const auth = { ...HDRS, authorization: `Bearer ${TOKEN_A}` };
     const r = await fetch(urlA, { method: 'POST', headers: auth, body: INIT });
     const sid = r.headers.get('mcp-session-id');
@@ -225,6 +227,19 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
       assert.deepEqual(prog.map((m) => m.params.progress), [1, 2, 3]);
       assert.equal(msgs.at(-1).id, id);
       assert.equal(msgs.at(-1).result.content[0].text, 'counted to 3');
+    }
+    // log messages carry no token: mcpd names their call, the gateway
+    // translates the name, and each goes on its own call's stream
+    const logCall = async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call',
+      params: { name: 'tools.test_tool_with_logging', arguments: {} } })).text();
+    const logs = await Promise.all([logCall(13), logCall(14), logCall(15)]);
+    for (const [text, id] of [[logs[0], 13], [logs[1], 14], [logs[2], 15]]) {
+      const msgs = text.split('\n').filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
+      const log = msgs.filter((m) => m.method === 'notifications/message');
+      assert.equal(log.length, 3, text);
+      for (const m of log) assert.equal(m.params._meta['dev.zonegate/related-request'], id);
+      assert.equal(msgs.at(-1).id, id);
     }
     await fetch(urlA, { method: 'DELETE', headers: h });
   });

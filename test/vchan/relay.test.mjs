@@ -122,7 +122,7 @@ describe('HTTP sessions share one channel', () => {
     await Promise.all(clients.map((c) => c.close()));
   });
 
-  test('progress goes on the stream of the request that asked for it', async () => {
+  test('progress and log messages go on the stream of their request', async () => {
     const hdrs = { 'content-type': 'application/json',
       accept: 'application/json, text/event-stream' };
     const r = await fetch(url, { method: 'POST', headers: hdrs,
@@ -142,6 +142,16 @@ describe('HTTP sessions share one channel', () => {
         .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
       const prog = msgs.filter((m) => m.method === 'notifications/progress');
       assert.deepEqual(prog.map((m) => m.params.progressToken), Array(3).fill(`tok-${id}`), text);
+      assert.equal(msgs.at(-1).id, id);
+    }
+    // log messages carry no token: mcpd names their request
+    const logCall = async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call',
+      params: { name: 'test_tool_with_logging', arguments: {} } })).text();
+    const logs = await Promise.all([logCall(23), logCall(24), logCall(25)]);
+    for (const [text, id] of [[logs[0], 23], [logs[1], 24], [logs[2], 25]]) {
+      const msgs = text.split('\n').filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
+      assert.equal(msgs.filter((m) => m.method === 'notifications/message').length, 3, text);
       assert.equal(msgs.at(-1).id, id);
     }
   });
