@@ -2,8 +2,10 @@
  * session (Mcp-Session-Id) is one stream of the channel. A POSTed request
  * is answered with an SSE stream carrying what the server sends meanwhile
  * (progress, logs, its own requests) and then the response; notifications
- * and responses get 202. libmicrohttpd runs a thread per connection; only
- * the relay's poll thread touches the multiplexer, through a work queue. */
+ * and responses get 202; GET opens the session's standalone stream for
+ * what is unrelated to any request. libmicrohttpd runs a thread per
+ * connection; only the relay's poll thread touches the multiplexer,
+ * through a work queue. */
 #include "relay.h"
 
 #include <errno.h>
@@ -23,6 +25,8 @@
 
 #define MAX_SESSIONS 64
 #define IDLE_SECONDS 1800 /* a session unused this long is ended */
+#define BACKLOG_MAX 256   /* messages kept for a GET stream not yet open */
+#define KEEPALIVE_SECONDS 15 /* an SSE comment on a silent stream */
 
 struct hmsg {
 	struct hmsg *next;
@@ -50,6 +54,10 @@ struct hsess {
 	uint32_t sid;
 	int dead, closed; /* dead: no more traffic; closed: CLOSE queued */
 	struct hreq *reqs;
+	struct hreq *get;  /* the standalone GET stream, if open */
+	/* unrelated messages waiting for a GET stream (bounded) */
+	struct hmsg *bhead, *btail;
+	size_t bcount;
 	time_t used;
 };
 
@@ -125,12 +133,13 @@ static void maybe_free_session(struct relay_http *h, struct hsess *s)
 {
 	struct hsess **pp;
 
-	if (!s->dead || !s->closed || s->reqs)
+	if (!s->dead || !s->closed || s->reqs || s->get)
 		return;
 	for (pp = &h->sessions; *pp; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
 			h->nsess--;
+			free_msgs(s->bhead);
 			free(s);
 			return;
 		}
@@ -142,6 +151,8 @@ static void kill_session(struct hsess *s)
 	s->dead = 1;
 	for (struct hreq *q = s->reqs; q; q = q->next)
 		q->done = 1;
+	if (s->get)
+		s->get->done = 1;
 }
 
 static time_t mono_s(void)
@@ -161,7 +172,8 @@ static void expire_idle(struct relay_http *h)
 	time_t now = mono_s();
 
 	for (struct hsess *s = h->sessions; s; s = s->next) {
-		if (!s->dead && !s->reqs && now - s->used > IDLE_SECONDS) {
+		if (!s->dead && !s->reqs && !s->get &&
+		    now - s->used > IDLE_SECONDS) {
 			kill_session(s);
 			push_work(h, W_CLOSE, s, NULL, NULL, 0);
 		}
@@ -226,11 +238,36 @@ static void req_push(struct hreq *q, const uint8_t *p, size_t n)
 	q->tail = m;
 }
 
+static void backlog_push(struct hsess *s, const uint8_t *p, size_t n)
+{
+	struct hmsg *m = malloc(sizeof(*m) + n);
+
+	if (!m)
+		return;
+	m->next = NULL;
+	m->len = n;
+	memcpy(m->data, p, n);
+	if (s->btail)
+		s->btail->next = m;
+	else
+		s->bhead = m;
+	s->btail = m;
+	if (++s->bcount > BACKLOG_MAX) {
+		struct hmsg *old = s->bhead;
+		s->bhead = old->next;
+		free(old);
+		s->bcount--;
+	}
+}
+
 /* A response goes to the request with its id and ends it; a message
  * that names its request (_meta MCP_META_RELATED, as mcpd and gatewayd
  * send on channels) to that one; progress to the request that asked for
- * it by its token; anything else to the newest open request of the
- * session (or is dropped: this endpoint has no standalone GET stream). */
+ * it by its token; list changes and resource updates to the session's
+ * GET stream; anything else to the newest open request of the session,
+ * or the GET stream when none is open. What is meant for a GET stream
+ * that is not open is kept (the newest BACKLOG_MAX messages) until one
+ * opens. */
 int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 		       size_t len)
 {
@@ -244,6 +281,10 @@ int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 	json_t *tok = meth && strcmp(meth, "notifications/progress") == 0
 			      ? json_object_get(params, "progressToken")
 			      : NULL;
+	int unrelated = meth && (strcmp(meth, "notifications/resources/"
+					   "updated") == 0 ||
+				 (strncmp(meth, "notifications/", 14) == 0 &&
+				  strstr(meth, "/list_changed")));
 	struct hsess *s;
 	struct hreq *q, *target = NULL;
 
@@ -252,10 +293,11 @@ int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 	for (q = s ? s->reqs : NULL; q; q = q->next) {
 		if (q->done)
 			continue;
-		if (is_resp ? json_equal(q->id, id)
-		    : rel   ? json_equal(q->id, rel)
-		    : tok   ? q->ptok && json_equal(q->ptok, tok)
-			    : !target)
+		if (is_resp	 ? json_equal(q->id, id)
+		    : rel	 ? json_equal(q->id, rel)
+		    : tok	 ? q->ptok && json_equal(q->ptok, tok)
+		    : unrelated ? 0
+				 : !target)
 			target = q;
 		if ((is_resp || rel || tok) && target)
 			break;
@@ -264,6 +306,15 @@ int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 		req_push(target, p, len);
 		target->done = is_resp;
 		pthread_cond_broadcast(&h->cv);
+	} else if (s && !is_resp && !rel && !tok) {
+		/* unrelated, or no request open: the GET stream, or kept
+		 * (the newest BACKLOG_MAX) until one opens */
+		if (s->get && !s->get->done) {
+			req_push(s->get, p, len);
+			pthread_cond_broadcast(&h->cv);
+		} else {
+			backlog_push(s, p, len);
+		}
 	}
 	pthread_mutex_unlock(&h->lock);
 	json_decref(j);
@@ -355,7 +406,15 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t n;
 
 	pthread_mutex_lock(&h->lock);
-	while (!q->cur && !q->head && !q->done && !h->stopping) {
+	for (int waited = 0; !q->cur && !q->head && !q->done && !h->stopping;
+	     waited++) {
+		if (waited == KEEPALIVE_SECONDS && max >= 3) {
+			/* a comment: keeps proxies from timing the stream
+			 * out, and finds a client that has gone away */
+			memcpy(buf, ":\n\n", 3);
+			pthread_mutex_unlock(&h->lock);
+			return 3;
+		}
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&h->cv, &h->lock, &ts);
@@ -383,6 +442,8 @@ static void sse_free(void *cls)
 	struct relay_http *h = q->h;
 
 	pthread_mutex_lock(&h->lock);
+	if (q->s->get == q)
+		q->s->get = NULL;
 	for (pp = &q->s->reqs; *pp; pp = &(*pp)->next) {
 		if (*pp == q) {
 			*pp = q->next;
@@ -527,6 +588,53 @@ static enum MHD_Result handle_post(struct MHD_Connection *c,
 	return sse_response(c, h, s, q, is_init);
 }
 
+/* GET: the session's standalone SSE stream, for what the server sends
+ * unrelated to any request (list changes, resource updates). One per
+ * session (another GET meanwhile gets 409); no resumption. */
+static enum MHD_Result handle_get(struct MHD_Connection *c,
+				  struct relay_http *h)
+{
+	const char *sid_hdr = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, "Mcp-Session-Id");
+	const char *acc = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						      "Accept");
+	unsigned status = MHD_HTTP_BAD_REQUEST;
+	struct hsess *s = NULL;
+	struct hreq *q = NULL;
+
+	if (!acc || !strstr(acc, "text/event-stream"))
+		return rpc_error(c, MHD_HTTP_NOT_ACCEPTABLE, -32000,
+				 "GET needs Accept: text/event-stream");
+	pthread_mutex_lock(&h->lock);
+	if (sid_hdr)
+		s = session_for(h, sid_hdr, 0, &status);
+	if (s && s->get) {
+		pthread_mutex_unlock(&h->lock);
+		return rpc_error(c, MHD_HTTP_CONFLICT, -32000,
+				 "a GET stream is already open for this "
+				 "session");
+	}
+	if (s)
+		q = calloc(1, sizeof(*q));
+	if (q) {
+		q->h = h;
+		q->s = s;
+		q->head = s->bhead;
+		q->tail = s->btail;
+		s->bhead = s->btail = NULL;
+		s->bcount = 0;
+		s->get = q;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!s)
+		return rpc_error(c, status, -32000, status == MHD_HTTP_NOT_FOUND
+				 ? "unknown session" : "no session");
+	if (!q)
+		return rpc_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, -32603,
+				 "out of memory");
+	return sse_response(c, h, s, q, 0);
+}
+
 static enum MHD_Result handle_delete(struct MHD_Connection *c,
 				     struct relay_http *h)
 {
@@ -590,6 +698,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return rpc_error(c, MHD_HTTP_FORBIDDEN, -32000, "bad origin");
 	if (strcmp(method, "DELETE") == 0)
 		return handle_delete(c, h);
+	if (strcmp(method, "GET") == 0)
+		return handle_get(c, h);
 	if (strcmp(method, "POST") != 0)
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "{}");
 	if (b->too_big)
@@ -676,6 +786,7 @@ void relay_http_stop(struct relay_http *h)
 	}
 	for (s = h->sessions; s; s = sn) {
 		sn = s->next;
+		free_msgs(s->bhead);
 		free(s);
 	}
 	if (h->evfd >= 0)

@@ -156,6 +156,51 @@ describe('HTTP sessions share one channel', () => {
     }
   });
 
+  test('a GET stream gets what belongs to no request; one per session', async () => {
+    const hdrs = { 'content-type': 'application/json',
+      accept: 'application/json, text/event-stream' };
+    const r = await fetch(url, { method: 'POST', headers: hdrs,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {},
+          clientInfo: { name: 'raw', version: '1' } } }) });
+    const h = { ...hdrs, 'mcp-session-id': r.headers.get('mcp-session-id') };
+    await r.text();
+    const post = async (body) => (await fetch(url, { method: 'POST', headers: h,
+      body: JSON.stringify(body) })).text();
+    await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    await post({ jsonrpc: '2.0', id: 2, method: 'resources/subscribe',
+      params: { uri: 'test://watched-resource' } });
+    const update = (id) => post({ jsonrpc: '2.0', id, method: 'tools/call',
+      params: { name: 'test_update_watched', arguments: {} } });
+    // no GET open yet: the update is kept for it, not put on the call's stream
+    assert.doesNotMatch(await update(3), /resources\/updated/);
+    const ctl = new AbortController();
+    const get = await fetch(url, { headers: { ...h, accept: 'text/event-stream' },
+      signal: ctl.signal });
+    assert.equal(get.status, 200);
+    assert.match(get.headers.get('content-type'), /^text\/event-stream/);
+    const reader = get.body.getReader();
+    let seen = '';
+    const until = async (n) => {
+      const end = Date.now() + 5000;
+      while ((seen.match(/notifications\/resources\/updated/g) || []).length < n) {
+        assert.ok(Date.now() < end, `GET stream: ${seen}`);
+        const { value, done } = await reader.read();
+        assert.ok(!done, 'GET stream ended');
+        seen += new TextDecoder().decode(value);
+      }
+    };
+    await until(1); // the kept one
+    const again = await fetch(url, { headers: { ...h, accept: 'text/event-stream' } });
+    assert.equal(again.status, 409);
+    await again.text();
+    assert.doesNotMatch(await update(4), /resources\/updated/);
+    await until(2); // a live one
+    assert.match(seen, /"uri":"test:\/\/watched-resource"/);
+    ctl.abort();
+    await fetch(url, { method: 'DELETE', headers: h });
+  });
+
   test('a stalled session does not hold up the others', async () => {
     const mk = async () => {
       const c = new Client({ name: 'zg-stall', version: '1.0.0' });
