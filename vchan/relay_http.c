@@ -222,36 +222,34 @@ static struct hsess *by_sid(struct relay_http *h, uint32_t sid)
 	return NULL;
 }
 
-static void req_push(struct hreq *q, const uint8_t *p, size_t n)
+/* Appends a copy of p[0..n) to the list head..tail; 0 or -1. */
+static int msgs_append(struct hmsg **head, struct hmsg **tail,
+		       const uint8_t *p, size_t n)
 {
 	struct hmsg *m = malloc(sizeof(*m) + n);
 
 	if (!m)
-		return;
+		return -1;
 	m->next = NULL;
 	m->len = n;
 	memcpy(m->data, p, n);
-	if (q->tail)
-		q->tail->next = m;
+	if (*tail)
+		(*tail)->next = m;
 	else
-		q->head = m;
-	q->tail = m;
+		*head = m;
+	*tail = m;
+	return 0;
+}
+
+static void req_push(struct hreq *q, const uint8_t *p, size_t n)
+{
+	msgs_append(&q->head, &q->tail, p, n);
 }
 
 static void backlog_push(struct hsess *s, const uint8_t *p, size_t n)
 {
-	struct hmsg *m = malloc(sizeof(*m) + n);
-
-	if (!m)
+	if (msgs_append(&s->bhead, &s->btail, p, n) < 0)
 		return;
-	m->next = NULL;
-	m->len = n;
-	memcpy(m->data, p, n);
-	if (s->btail)
-		s->btail->next = m;
-	else
-		s->bhead = m;
-	s->btail = m;
 	if (++s->bcount > BACKLOG_MAX) {
 		struct hmsg *old = s->bhead;
 		s->bhead = old->next;

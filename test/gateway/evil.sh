@@ -13,17 +13,9 @@
 # zone keeps serving; gatewayd survives; the audit chain verifies.
 # Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, GW_LOAD, EVIL (binaries).
 set -u
-for b in "${GATEWAYD:-}" "${GATEWAYCTL:-}" "${MCPD:-}" "${RELAY:-}" "${GW_LOAD:-}" "${EVIL:-}"; do
-	[ -x "$b" ] || { echo "evil.sh: GATEWAYD, GATEWAYCTL, MCPD, RELAY, GW_LOAD, EVIL required" >&2; exit 2; }
-done
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwevil.XXXXXX") || exit 2
-export ZONEGATE_SIM_DIR=$work/sim
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+gw_need GATEWAYD GATEWAYCTL MCPD RELAY GW_LOAD EVIL
+gw_workdir gwevil
 cat > "$work/gw.json" <<JSON
 { "zones": {
     "good-a": { "domid": 91, "role": "agent", "chan": "sim:91:good-a" },
@@ -44,10 +36,7 @@ pids="$pids $epid"
 "$MCPD" --chan sim:95:honest --fixtures conformance 2>"$work/honest.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
-i=0
-while [ $i -lt 200 ] && [ "$(cat "$work/gw.log" 2>/dev/null | grep -c ' up: ')" -lt 2 ]; do
-	sleep 0.05; i=$((i + 1))
-done
+gw_wait_up 2
 fail=0
 "$GW_LOAD" --chan sim:91:good-a -c 8 -d 6 -w 0 --verify --tag 1 \
 	--tool evil.test_structured_output >"$work/a.out" 2>&1 & apid=$!

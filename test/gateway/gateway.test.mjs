@@ -9,12 +9,13 @@
 // tamper detection, metrics.
 // Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { daemon as spawnDaemon, rpcError, stop, waitFor } from '../common/harness.mjs';
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -25,6 +26,7 @@ const { CreateMessageRequestSchema } = await import(`${SDK}/types.js`);
 const { GATEWAYD, GATEWAYCTL, MCPD, RELAY } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gw-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
+const daemon = (bin, args) => spawnDaemon(bin, args, env);
 const cfg = join(dir, 'gatewayd.json');
 const pol = join(dir, 'policy.d');
 
@@ -56,19 +58,6 @@ agent-b         rag.*                         deny
 `;
 writeFileSync(join(pol, '10-e2e.policy'), BASE);
 
-function daemon(bin, args) {
-  const p = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  p.log = '';
-  p.stderr.on('data', (d) => { p.log += d; });
-  p.done = new Promise((res) => p.on('exit', (code) => res(code)));
-  return p;
-}
-
-async function stop(p, sig = 'SIGTERM') {
-  if (p && p.exitCode === null && p.signalCode === null) p.kill(sig);
-  return p?.done;
-}
-
 function ctl(...args) {
   const r = spawnSync(GATEWAYCTL, ['--config', cfg, ...args], { env, encoding: 'utf8' });
   return { rc: r.status, out: r.stdout + r.stderr };
@@ -78,15 +67,6 @@ function status() {
   const r = ctl('status');
   assert.equal(r.rc, 0, r.out);
   return JSON.parse(r.out);
-}
-
-async function waitFor(what, fn, ms = 8000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { if (await fn()) return; } catch { /* retry */ }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 async function startRelay(addr, name) {
@@ -111,15 +91,6 @@ async function connect(relay, info = { name: 'zg-gw-test', version: '1.0.0' },
 
 const names = async (c) => (await c.listTools()).tools.map((t) => t.name).sort();
 const textOf = (r) => r.content.filter((x) => x.type === 'text').map((x) => x.text).join('');
-
-async function rpcError(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a JSON-RPC error');
-}
 
 let gw, rag, tools, relayA, relayB;
 

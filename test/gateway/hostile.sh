@@ -12,17 +12,9 @@
 # survive it all and its audit chain must verify.
 # Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, POKE, GW_LOAD (binaries).
 set -u
-for b in "${GATEWAYD:-}" "${GATEWAYCTL:-}" "${MCPD:-}" "${RELAY:-}" "${POKE:-}" "${GW_LOAD:-}"; do
-	[ -x "$b" ] || { echo "hostile.sh: GATEWAYD, GATEWAYCTL, MCPD, RELAY, POKE, GW_LOAD required" >&2; exit 2; }
-done
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwhostile.XXXXXX") || exit 2
-export ZONEGATE_SIM_DIR=$work/sim
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+gw_need GATEWAYD GATEWAYCTL MCPD RELAY POKE GW_LOAD
+gw_workdir gwhostile
 cat > "$work/gw.json" <<JSON
 { "zones": {
     "good": { "domid": 81, "role": "agent", "chan": "sim:81:good" },
@@ -38,10 +30,7 @@ POL
 "$MCPD" --chan sim:83:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
-i=0
-while [ $i -lt 200 ] && ! grep -qs "tool zone t1 up" "$work/gw.log"; do
-	sleep 0.05; i=$((i + 1))
-done
+gw_wait_up 1
 fail=0
 "$GW_LOAD" --chan sim:81:good -c 8 -d 8 -w 0 --verify --tag 5 \
 	--tool t1.test_structured_output >"$work/good.out" 2>&1 & lpid=$!

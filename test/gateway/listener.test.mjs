@@ -9,13 +9,13 @@
 // the token.
 // Env: GATEWAYD, MCPD.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { daemon as spawnDaemon, rawSession, rpcError, sseMessages, waitFor } from '../common/harness.mjs';
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -25,6 +25,7 @@ const { StreamableHTTPClientTransport } =
 const { GATEWAYD, MCPD } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gwl-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
+const daemon = (bin, args) => spawnDaemon(bin, args, env);
 const cfg = join(dir, 'gatewayd.json');
 const TOKEN_A = 'a'.repeat(20) + 'Zq9-token-of-host-a-0123456789';
 const TOKEN_B = 'b'.repeat(20) + 'Xy7-token-of-host-b-0123456789';
@@ -54,32 +55,6 @@ host-a tools.test_slow_counter allow
 host-a tools.test_tool_with_logging allow
 host-b tools.test_image_content allow
 `);
-
-function daemon(bin, args) {
-  const p = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  p.log = '';
-  p.stderr.on('data', (d) => { p.log += d; });
-  p.done = new Promise((res) => p.on('exit', (code) => res(code)));
-  return p;
-}
-
-async function waitFor(what, fn, ms = 8000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { if (await fn()) return; } catch { /* retry */ }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function rpcError(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a JSON-RPC error');
-}
 
 const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {},
@@ -206,22 +181,16 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
   });
 
   test('progress and log messages go on the stream of their request', async () => {
-    const auth = { ...HDRS, authorization: `Bearer ${TOKEN_A}` };
-    const r = await fetch(urlA, { method: 'POST', headers: auth, body: INIT });
-    const sid = r.headers.get('mcp-session-id');
-    await r.text();
-    const h = { ...auth, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
-    const post = (body) => fetch(urlA, { method: 'POST', headers: h, body: JSON.stringify(body) });
-    assert.equal((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
-    const call = async (id, token) => (await post({ jsonrpc: '2.0', id, method: 'tools/call',
+    const { headers: h, post } = await rawSession(urlA,
+      { authorization: `Bearer ${TOKEN_A}` });
+    const call = (id, token) => post({ jsonrpc: '2.0', id, method: 'tools/call',
       params: { name: 'tools.test_slow_counter', arguments: { steps: 3, interval_ms: 80 },
-        _meta: { progressToken: token } } })).text();
+        _meta: { progressToken: token } } });
     // two calls at once on one session: each POST's stream carries its
     // own progress, then its own response
     const texts = await Promise.all([call(11, 'tok-11'), call(12, 'tok-12')]);
     for (const [text, id] of [[texts[0], 11], [texts[1], 12]]) {
-      const msgs = text.split('\n').filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
+      const msgs = sseMessages(text);
       const prog = msgs.filter((m) => m.method === 'notifications/progress');
       assert.deepEqual(prog.map((m) => m.params.progressToken), Array(3).fill(`tok-${id}`), text);
       assert.deepEqual(prog.map((m) => m.params.progress), [1, 2, 3]);
@@ -230,12 +199,11 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
     }
     // log messages carry no token: mcpd names their call, the gateway
     // translates the name, and each goes on its own call's stream
-    const logCall = async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call',
-      params: { name: 'tools.test_tool_with_logging', arguments: {} } })).text();
+    const logCall = (id) => post({ jsonrpc: '2.0', id, method: 'tools/call',
+      params: { name: 'tools.test_tool_with_logging', arguments: {} } });
     const logs = await Promise.all([logCall(13), logCall(14), logCall(15)]);
     for (const [text, id] of [[logs[0], 13], [logs[1], 14], [logs[2], 15]]) {
-      const msgs = text.split('\n').filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
+      const msgs = sseMessages(text);
       const log = msgs.filter((m) => m.method === 'notifications/message');
       assert.equal(log.length, 3, text);
       for (const m of log) assert.equal(m.params._meta['dev.zonegate/related-request'], id);

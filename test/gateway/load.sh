@@ -9,18 +9,10 @@
 # the whole run verifies.
 # Env: GATEWAYD, GATEWAYCTL, MCPD, GW_LOAD (binaries); LOAD_SECONDS (default 4).
 set -u
-for b in "${GATEWAYD:-}" "${GATEWAYCTL:-}" "${MCPD:-}" "${GW_LOAD:-}"; do
-	[ -x "$b" ] || { echo "load.sh: GATEWAYD, GATEWAYCTL, MCPD, GW_LOAD required" >&2; exit 2; }
-done
+. "$(dirname "$0")/lib.sh"
+gw_need GATEWAYD GATEWAYCTL MCPD GW_LOAD
 secs=${LOAD_SECONDS:-4}
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwload.XXXXXX") || exit 2
-export ZONEGATE_SIM_DIR=$work/sim
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+gw_workdir gwload
 cat > "$work/gw.json" <<JSON
 { "zones": {
     "agent-a": { "domid": 41, "role": "agent", "chan": "sim:41:agent-a" },
@@ -40,10 +32,7 @@ POL
 "$MCPD" --chan sim:52:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
-i=0
-while [ $i -lt 200 ] && [ "$(cat "$work/gw.log" 2>/dev/null | grep -c ' up: ')" -lt 2 ]; do
-	sleep 0.05; i=$((i + 1))
-done
+gw_wait_up 2
 "$GW_LOAD" --chan sim:43:agent-c -c 64 -d "$secs" -w 0 --verify --tag 3 \
 	--tool t1.test_structured_output >"$work/c.out" 2>&1 & cpid=$!
 sleep 0.3

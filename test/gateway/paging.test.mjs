@@ -8,13 +8,12 @@
 // endpoint on a unix socket (metrics, health, readiness).
 // Env: GATEWAYD, MCPD.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { daemon as spawnDaemon, rpcError, waitFor } from '../common/harness.mjs';
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -25,6 +24,7 @@ const { StdioClientTransport } = await import(`${SDK}/client/stdio.js`);
 const { GATEWAYD, MCPD } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gwpage-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
+const daemon = (bin, args) => spawnDaemon(bin, args, env);
 const cfg = join(dir, 'gatewayd.json');
 const TOKEN = 'p'.repeat(20) + 'Kk3-token-of-the-pager-01234567';
 const policy = join(dir, 'gw.policy');
@@ -48,32 +48,6 @@ writeFileSync(policy, `pager one.*          allow
 pager two.test_*e*   allow
 pager prompt:two.*    allow
 `);
-
-function daemon(bin, args) {
-  const p = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  p.log = '';
-  p.stderr.on('data', (d) => { p.log += d; });
-  p.done = new Promise((res) => p.on('exit', (code) => res(code)));
-  return p;
-}
-
-async function waitFor(what, fn, ms = 8000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { if (await fn()) return; } catch { /* retry */ }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function rpcError(promise) {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a JSON-RPC error');
-}
 
 // Every page of a list, following nextCursor.
 async function allPages(list) {

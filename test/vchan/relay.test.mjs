@@ -6,12 +6,12 @@
 // Env: MCPD and RELAY (binaries). The SDK is imported by relative path from
 // test/node/node_modules (ESM ignores NODE_PATH).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { daemon as spawnDaemon, rawSession, sseMessages, stop } from '../common/harness.mjs';
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -23,19 +23,7 @@ const MCPD = process.env.MCPD;
 const RELAY = process.env.RELAY;
 const dir = mkdtempSync(join(tmpdir(), 'zg-relay-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
-
-function daemon(bin, args) {
-  const p = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  p.log = '';
-  p.stderr.on('data', (d) => { p.log += d; });
-  p.done = new Promise((res) => p.on('exit', (code) => res(code)));
-  return p;
-}
-
-async function stop(p) {
-  if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-  return p.done;
-}
+const daemon = (bin, args) => spawnDaemon(bin, args, env);
 
 async function stdioClient(addr) {
   const transport = new StdioClientTransport({
@@ -123,51 +111,30 @@ describe('HTTP sessions share one channel', () => {
   });
 
   test('progress and log messages go on the stream of their request', async () => {
-    const hdrs = { 'content-type': 'application/json',
-      accept: 'application/json, text/event-stream' };
-    const r = await fetch(url, { method: 'POST', headers: hdrs,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {},
-          clientInfo: { name: 'raw', version: '1' } } }) });
-    const h = { ...hdrs, 'mcp-session-id': r.headers.get('mcp-session-id') };
-    await r.text();
-    const post = (body) => fetch(url, { method: 'POST', headers: h, body: JSON.stringify(body) });
-    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).text();
-    const call = async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call',
+    const { post } = await rawSession(url);
+    const call = (id) => post({ jsonrpc: '2.0', id, method: 'tools/call',
       params: { name: 'test_slow_counter', arguments: { steps: 3, interval_ms: 80 },
-        _meta: { progressToken: `tok-${id}` } } })).text();
+        _meta: { progressToken: `tok-${id}` } } });
     const texts = await Promise.all([call(21), call(22)]);
     for (const [text, id] of [[texts[0], 21], [texts[1], 22]]) {
-      const msgs = text.split('\n').filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
+      const msgs = sseMessages(text);
       const prog = msgs.filter((m) => m.method === 'notifications/progress');
       assert.deepEqual(prog.map((m) => m.params.progressToken), Array(3).fill(`tok-${id}`), text);
       assert.equal(msgs.at(-1).id, id);
     }
     // log messages carry no token: mcpd names their request
-    const logCall = async (id) => (await post({ jsonrpc: '2.0', id, method: 'tools/call',
-      params: { name: 'test_tool_with_logging', arguments: {} } })).text();
+    const logCall = (id) => post({ jsonrpc: '2.0', id, method: 'tools/call',
+      params: { name: 'test_tool_with_logging', arguments: {} } });
     const logs = await Promise.all([logCall(23), logCall(24), logCall(25)]);
     for (const [text, id] of [[logs[0], 23], [logs[1], 24], [logs[2], 25]]) {
-      const msgs = text.split('\n').filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
+      const msgs = sseMessages(text);
       assert.equal(msgs.filter((m) => m.method === 'notifications/message').length, 3, text);
       assert.equal(msgs.at(-1).id, id);
     }
   });
 
   test('a GET stream gets what belongs to no request; one per session', async () => {
-    const hdrs = { 'content-type': 'application/json',
-      accept: 'application/json, text/event-stream' };
-    const r = await fetch(url, { method: 'POST', headers: hdrs,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {},
-          clientInfo: { name: 'raw', version: '1' } } }) });
-    const h = { ...hdrs, 'mcp-session-id': r.headers.get('mcp-session-id') };
-    await r.text();
-    const post = async (body) => (await fetch(url, { method: 'POST', headers: h,
-      body: JSON.stringify(body) })).text();
-    await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const { headers: h, post } = await rawSession(url);
     await post({ jsonrpc: '2.0', id: 2, method: 'resources/subscribe',
       params: { uri: 'test://watched-resource' } });
     const update = (id) => post({ jsonrpc: '2.0', id, method: 'tools/call',

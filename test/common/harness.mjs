@@ -1,0 +1,70 @@
+// Helpers shared by the node end-to-end tests that start zonegate's
+// daemons (gateway, relay): processes, waiting, JSON-RPC errors from SDK
+// calls, and raw Streamable HTTP sessions. No SDK import here, so any
+// test directory can use it.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// Starts bin with args in env; p.log collects stderr, p.done resolves to
+// the exit code.
+export function daemon(bin, args, env) {
+  const p = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  p.log = '';
+  p.stderr.on('data', (d) => { p.log += d; });
+  p.done = new Promise((res) => p.on('exit', (code) => res(code)));
+  return p;
+}
+
+// Signals p unless it has already exited; resolves to its exit code.
+export async function stop(p, sig = 'SIGTERM') {
+  if (p && p.exitCode === null && p.signalCode === null) p.kill(sig);
+  return p?.done;
+}
+
+// Polls fn (sync or async; a throw counts as not yet) until it is truthy.
+export async function waitFor(what, fn, ms = 8000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { if (await fn()) return; } catch { /* retry */ }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+// The error a promise (an SDK call) rejects with; fails if it resolves.
+export async function rpcError(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  assert.fail('expected a JSON-RPC error');
+}
+
+// The JSON-RPC messages in an SSE body (its data: lines).
+export function sseMessages(text) {
+  return text.split('\n').filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
+}
+
+export const MCP_HEADERS = { 'content-type': 'application/json',
+  accept: 'application/json, text/event-stream' };
+
+// A raw Streamable HTTP session at url: initialize (protocol 2025-06-18)
+// and notifications/initialized. Returns { headers, post(body) -> text }.
+export async function rawSession(url, extra = {}) {
+  const base = { ...MCP_HEADERS, ...extra };
+  const r = await fetch(url, { method: 'POST', headers: base,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {},
+        clientInfo: { name: 'raw', version: '1' } } }) });
+  assert.equal(r.status, 200, await r.clone().text());
+  const headers = { ...base, 'mcp-session-id': r.headers.get('mcp-session-id'),
+    'mcp-protocol-version': '2025-06-18' };
+  await r.text();
+  const post = async (body) => (await fetch(url, { method: 'POST', headers,
+    body: JSON.stringify(body) })).text();
+  await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  return { headers, post };
+}
