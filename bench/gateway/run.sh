@@ -6,8 +6,7 @@
 #   chan direct     gw_load -> channel -> mcpd --chan            (one hop)
 #   chan gateway    gw_load -> channel -> gatewayd -> channel -> mcpd
 #   http supergw    mcp_load -> supergateway (Node) -> mcpd --stdio
-# (mcp-proxy is installed too, but mcp_load's HTTP client does not get
-# through its session handshake, so it is left out; see docs/gateway.md.)
+#   http mcp-proxy  mcp_load -> mcp-proxy (Node) -> mcpd --stdio
 # plus gatewayd's idle RSS and its RSS with 256 sessions open.
 # usage: bench/gateway/run.sh [BUILD_DIR]
 # env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  ROUNDS=3
@@ -57,6 +56,7 @@ i=0
 while [ $i -lt 200 ] && ! grep -qs " up: " "$work/gw.log"; do sleep 0.05; i=$((i + 1)); done
 idle_rss=$(rss_kb "$gpid")
 sg_url=
+mp_url=
 if [ "$proxies" = 1 ] && [ -x "$node" ]; then
 	p1=$("$bin/mcp_load" --free-port)
 	PATH=$(dirname "$node"):$PATH "$node" "$nbin/supergateway" \
@@ -64,8 +64,14 @@ if [ "$proxies" = 1 ] && [ -x "$node" ]; then
 		--outputTransport streamableHttp --stateful --port "$p1" \
 		--streamableHttpPath /mcp --logLevel none >/dev/null 2>&1 &
 	pids="$pids $!"
+	p2=$("$bin/mcp_load" --free-port)
+	PATH=$(dirname "$node"):$PATH "$node" "$nbin/mcp-proxy" \
+		--port "$p2" --host 127.0.0.1 --server stream -- \
+		"$bin/mcpd" --stdio --fixtures conformance >/dev/null 2>&1 &
+	pids="$pids $!"
 	sleep 4
 	sg_url=http://127.0.0.1:$p1/mcp
+	mp_url=http://127.0.0.1:$p2/mcp
 fi
 
 # The two channel paths run interleaved, ROUNDS times per level, so that
@@ -102,15 +108,17 @@ for c in $conc; do
 			"$(awk '{ print $3 }' "$work/$x.rows" | median)" \
 			"$(awk '{ s += $4 } END { print s + 0 }' "$work/$x.rows")" "$extra"
 	done
-	if [ -n "$sg_url" ]; then
-		out=$("$bin/mcp_load" --url "$sg_url" -c "$c" -d "$dur" -w "$warm" \
+	for px in "supergateway $sg_url" "mcp-proxy $mp_url"; do
+		set -- $px
+		[ $# -eq 2 ] || continue
+		out=$("$bin/mcp_load" --url "$2" -c "$c" -d "$dur" -w "$warm" \
 			--tool test_simple_text 2>/dev/null || true)
-		printf '| %s | %s | %s | %s | %s | %s | |\n' "http supergateway" "$c" \
+		printf '| %s | %s | %s | %s | %s | %s | |\n' "http $1" "$c" \
 			"$(echo "$out" | field rps | cut -d. -f1)" \
 			"$(echo "$out" | field p50_us | cut -d. -f1)" \
 			"$(echo "$out" | field p99_us | cut -d. -f1)" \
 			"$(echo "$out" | field errors)"
-	fi
+	done
 done
 "$bin/gw_load" --chan sim:61:agent -c 256 -d 3 -w 1 >/dev/null 2>&1 &
 lp=$!

@@ -227,33 +227,44 @@ static int header_value(const char *h, const char *end, const char *name,
  * last chunk is complete, -1 if more bytes are needed, -2 on bad framing. */
 static long dechunk(char *b, size_t len)
 {
-	size_t in = 0, out = 0;
+	/* Two passes: the first only checks that the whole body is there
+	 * (a partial body must stay as it came, since more bytes are
+	 * appended to it later); the second moves the data together. */
+	for (int pass = 0; pass < 2; pass++) {
+		size_t in = 0, out = 0;
+		for (;;) {
+			char *crlf = NULL, *end = NULL;
+			unsigned long sz;
+			size_t i;
 
-	for (;;) {
-		char *crlf = NULL, *end = NULL;
-		unsigned long sz;
-		size_t i;
-
-		for (i = in; i + 1 < len; i++)
-			if (b[i] == '\r' && b[i + 1] == '\n') {
-				crlf = b + i;
+			for (i = in; i + 1 < len; i++)
+				if (b[i] == '\r' && b[i + 1] == '\n') {
+					crlf = b + i;
+					break;
+				}
+			if (!crlf)
+				return -1;
+			errno = 0;
+			sz = strtoul(b + in, &end, 16);
+			if (errno || end == b + in)
+				return -2;
+			in = (size_t)(crlf - b) + 2;
+			if (sz == 0) {
+				if (len < in + 2)
+					return -1;
+				if (pass == 1)
+					return (long)out;
 				break;
 			}
-		if (!crlf)
-			return -1;
-		errno = 0;
-		sz = strtoul(b + in, &end, 16);
-		if (errno || end == b + in)
-			return -2;
-		in = (size_t)(crlf - b) + 2;
-		if (sz == 0)
-			return len >= in + 2 ? (long)out : -1;
-		if (sz > len || in + sz + 2 > len)
-			return -1;
-		memmove(b + out, b + in, sz);
-		out += sz;
-		in += sz + 2;
+			if (sz > len || in + sz + 2 > len)
+				return -1;
+			if (pass == 1)
+				memmove(b + out, b + in, sz);
+			out += sz;
+			in += sz + 2;
+		}
 	}
+	return -2; /* not reached */
 }
 
 /* Inspects c->buf. Returns 1 when a whole response is there (status and
