@@ -1,8 +1,12 @@
 #!/bin/sh
-# Hostile agent zones against a running gatewayd, while a well-behaved zone
-# keeps calling. Zone "bad" gets, on its channel, every protocol violation
-# chan_poke knows (each must reset that channel with an ERROR frame), a
-# flood of bad JSON, and a peer that dies in the middle of a frame; then,
+# Hostile agent zones and a hostile tool zone against a running gatewayd,
+# while a well-behaved zone keeps calling. Tool zone t2 is played by
+# chan_poke --serve: every frame-level violation in turn, each of which
+# must make gatewayd drop that channel only (and reconnect, as it does
+# when a real mcpd finally serves there). Zone "bad" gets, on its
+# channel, every protocol violation chan_poke knows (each must reset that
+# channel with an ERROR frame), a flood of bad JSON, and a peer that dies
+# in the middle of a frame; then,
 # over a valid stream through the relay, malformed JSON, wrong types,
 # unknown methods, a batch, deep nesting, an oversize message, forged
 # responses and cancellations, and names that try to escape their tool
@@ -19,12 +23,14 @@ cat > "$work/gw.json" <<JSON
 { "zones": {
     "good": { "domid": 81, "role": "agent", "chan": "sim:81:good" },
     "bad":  { "domid": 82, "role": "agent", "chan": "sim:82:bad" },
-    "t1":   { "domid": 83, "role": "tool", "chan": "sim:83:t1" } },
+    "t1":   { "domid": 83, "role": "tool", "chan": "sim:83:t1" },
+    "t2":   { "domid": 84, "role": "tool", "chan": "sim:84:t2" } },
   "policy": "h.policy", "audit_log": "audit.log", "admin_socket": "gw.sock",
   "max_message": 65536 }
 JSON
 cat > "$work/h.policy" <<POL
 good  t1.test_structured_output  allow
+good  t2.test_structured_output  allow
 bad   t1.test_simple_text        allow
 POL
 "$MCPD" --chan sim:83:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
@@ -32,8 +38,16 @@ POL
 pids="$pids $gpid"
 gw_wait_up 1
 fail=0
-"$GW_LOAD" --chan sim:81:good -c 8 -d 8 -w 0 --verify --tag 5 \
+"$GW_LOAD" --chan sim:81:good -c 8 -d 16 -w 0 --verify --tag 5 \
 	--tool t1.test_structured_output >"$work/good.out" 2>&1 & lpid=$!
+
+# 0. meanwhile, in the background, tool zone t2 is a hostile server: each
+# frame-level violation in turn (gatewayd reconnects after each)
+(
+	for c in garbage oversize before-hello bad-version reuse flood mid-frame; do
+		echo "$c: $("$POKE" --serve sim:84:t2 "$c")"
+	done
+) >"$work/t2poke.out" 2>&1 & tpid=$!
 
 # 1. frame-level attacks on the bad zone's channel
 for c in garbage oversize before-hello bad-version reuse; do
@@ -111,7 +125,25 @@ for r in zg-99999; do
 	if grep -q "\"$r\"" "$work/bad.out"; then echo "FAIL message: reply to a forged response"; fail=1; fi
 done
 
-# 3. the good zone was not affected
+# 3. the hostile tool zone: every violation made gatewayd drop the
+# channel; then a real mcpd at that address is taken up again
+wait $tpid
+while read -r line; do
+	case "$line" in
+	*closed|*died\ mid-frame) echo "ok   tool zone channel $line" ;;
+	*) echo "FAIL tool zone channel $line"; fail=1 ;;
+	esac
+done <"$work/t2poke.out"
+[ "$(wc -l <"$work/t2poke.out")" -eq 7 ] || { echo "FAIL: not every tool zone case ran"; fail=1; }
+"$MCPD" --chan sim:84:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
+gw_wait_up 2
+"$GW_LOAD" --chan sim:81:good -c 2 -d 1 -w 0 --verify --tag 6 \
+	--tool t2.test_structured_output >"$work/t2.out" 2>&1
+grep -q "errors=0 mismatched=0 lost=0" "$work/t2.out" &&
+	echo "ok   tool zone t2 is back with a real mcpd: $(cat "$work/t2.out")" ||
+	{ echo "FAIL t2 after the attacks: $(cat "$work/t2.out")"; fail=1; }
+
+# 4. the good zone was not affected
 wait $lpid
 rc=$?
 echo "good: $(cat "$work/good.out")"

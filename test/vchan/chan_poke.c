@@ -2,7 +2,9 @@
  * to ADDR, sends one of a set of protocol violations (or floods), then
  * reports on stdout what the server did: the frame types it sent back and
  * whether it closed the channel (mid-frame: exits halfway through a
- * frame instead). Usage: chan_poke ADDR CASE */
+ * frame instead). With --serve it plays the server: it listens at ADDR,
+ * waits for one client and does the same to it.
+ * Usage: chan_poke [--serve] ADDR CASE */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,13 +113,21 @@ int main(int argc, char **argv)
 	long end;
 	ssize_t r;
 
+	int serve = argc == 4 && strcmp(argv[1], "--serve") == 0;
+
+	if (serve) {
+		argv++;
+		argc--;
+	}
 	if (argc != 3 || build(argv[2]) < 0) {
-		fprintf(stderr, "usage: chan_poke ADDR garbage|oversize|"
-			"before-hello|bad-version|reuse|flood|mid-frame\n");
+		fprintf(stderr, "usage: chan_poke [--serve] ADDR garbage|"
+			"oversize|before-hello|bad-version|reuse|flood|"
+			"mid-frame\n");
 		return 2;
 	}
 	die_early = strcmp(argv[2], "mid-frame") == 0;
-	c = chan_open(argv[1], CHAN_CLIENT, &o, err, sizeof(err));
+	c = chan_open(argv[1], serve ? CHAN_SERVER : CHAN_CLIENT, &o, err,
+		      sizeof(err));
 	if (!c) {
 		fprintf(stderr, "chan_poke: %s\n", err);
 		return 1;
@@ -125,7 +135,8 @@ int main(int argc, char **argv)
 	end = ms() + 20000;
 	long quiet = ms();
 	size_t last = 0;
-	/* until the server closes, or everything is sent and it fell silent */
+	/* until the peer closes, or everything is sent and it fell silent;
+	 * a server first waits for its client */
 	while (ms() < end && chan_state(c) != CHAN_CLOSED &&
 	       !(sent == outn && ms() - quiet > 3000)) {
 		if (inn != last) {
@@ -135,6 +146,10 @@ int main(int argc, char **argv)
 		struct pollfd p = { chan_fd(c), POLLIN, 0 };
 		poll(&p, 1, 20);
 		chan_handle_events(c);
+		if (serve && chan_state(c) != CHAN_OPEN) {
+			quiet = ms();
+			continue;
+		}
 		if (sent < outn) {
 			r = chan_write(c, out + sent, outn - sent);
 			sent += r > 0 ? (size_t)r : 0;
