@@ -31,7 +31,11 @@ static void usage(FILE *f)
 		"  --config FILE      the JSON config (docs/operations.md)\n"
 		"  --check            validate config and policy, then exit\n"
 		"  --ready-file FILE  write \"ready\" to FILE once serving\n"
-		"  -h, --help         this help\n");
+		"  -h, --help         this help\n"
+		"\n"
+		"Signals: SIGHUP rereads the policy and the listeners' token "
+		"files\n"
+		"(so does a change of those files); SIGTERM or SIGINT stop.\n");
 }
 
 /* The policy path as shown in FILE:LINE: relative to the config. */
