@@ -17,6 +17,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #define POLL_MAX 4096
 
@@ -300,6 +301,13 @@ int main(int argc, char **argv)
 	if (check)
 		return check_only(config);
 	signal(SIGPIPE, SIG_IGN);
+	/* Least privilege: nothing this process runs can gain privileges
+	 * (setuid binaries, file capabilities). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		fprintf(stderr, "gatewayd: PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
+	if (geteuid() == 0)
+		fprintf(stderr, "gatewayd: running as root; run it as its own "
+			"unprivileged user (docs/operations.md)\n");
 	memset(&g, 0, sizeof(g));
 	/* Before any thread exists (libmicrohttpd's), so that every thread
 	 * blocks them and they arrive only through the signalfd. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "builtin_tools.h"
 #include "transport.h"
@@ -421,6 +422,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Block the stop signals in every thread; only the main thread
 	 * takes them, with sigwait. */
+	/* Least privilege: nothing this process runs can gain privileges
+	 * (setuid binaries, file capabilities). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		fprintf(stderr, "mcpd: PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);

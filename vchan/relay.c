@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zonegate/chan.h>
 #include <zonegate/chan_mux.h>
+#include <sys/prctl.h>
 
 #define OUT_MAX (64u << 20) /* stdout backlog before giving up */
 
@@ -456,6 +457,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* Least privilege: nothing this process runs can gain privileges
+	 * (setuid binaries, file capabilities). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		fprintf(stderr, "zonegate-relay: PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
 	{
 		sigset_t stop;
 		sigemptyset(&stop);

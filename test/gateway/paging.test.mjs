@@ -5,11 +5,12 @@
 // allowed entry of both zones exactly once, in pages of at most 3; the
 // pages match what the policy allows; a malformed cursor, one past the end
 // and one made before a policy reload get -32602. Also: the metrics
-// endpoint on a unix socket (metrics, health, readiness).
+// endpoint on a unix socket (metrics, health, readiness), and that
+// gatewayd and mcpd run with no_new_privs.
 // Env: GATEWAYD, MCPD.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -136,6 +137,14 @@ describe('gatewayd: paginated merged lists', () => {
     assert.deepEqual(names, offered.map((n) => `two.${n}`));
     assert.ok(pages.every((p) => p.prompts.length <= 3));
     await c.close();
+  });
+
+  test('least privilege: the daemons cannot gain privileges', () => {
+    for (const p of [gw, one, two]) {
+      const st = readFileSync(`/proc/${p.pid}/status`, 'utf8');
+      assert.match(st, /^NoNewPrivs:\s+1$/m, `pid ${p.pid}`);
+    }
+    if (process.getuid() === 0) assert.match(gw.log, /running as root; run it as its own/);
   });
 
   test('metrics, health and readiness on a unix socket', async () => {

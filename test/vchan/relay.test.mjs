@@ -97,6 +97,12 @@ describe('HTTP sessions share one channel', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test('the relay and mcpd run with no_new_privs', () => {
+    for (const p of [relay, mcpd]) {
+      assert.match(readFileSync(`/proc/${p.pid}/status`, 'utf8'), /^NoNewPrivs:\s+1$/m);
+    }
+  });
+
   test('8 concurrent SDK clients, 5 calls each', async () => {
     const clients = await Promise.all([...Array(8)].map(async () => {
       const c = new Client({ name: 'zg-http', version: '1.0.0' });
