@@ -46,8 +46,7 @@ struct gw_admin {
 
 /* ---- admin socket ---------------------------------------------------------- */
 
-static int unix_listen(const char *path, mode_t mode, char *err,
-		       size_t errlen)
+static int unix_listen(const char *path, mode_t mode, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
@@ -117,11 +116,14 @@ static json_t *handle(struct gw_admin *a, struct aconn *c, const char *line)
 	} else if (strcmp(cmd, "status") == 0) {
 		r = ok();
 		json_object_set_new(r, "zones", gw_route_status(g));
-		json_object_set_new(r, "policy", json_pack(
-			"{s:s,s:I,s:I,s:i,s:s}", "path", g->cfg->policy,
-			"rules", (json_int_t)policy_nrules(g->pol), "loads",
-			(json_int_t)g->policy_loads, "reload_errors",
-			g->policy_errors, "last_error", g->policy_error));
+		json_object_set_new(r, "policy",
+				    json_pack("{s:s,s:I,s:I,s:i,s:s}", "path",
+					      g->cfg->policy, "rules",
+					      (json_int_t)policy_nrules(g->pol),
+					      "loads",
+					      (json_int_t)g->policy_loads,
+					      "reload_errors", g->policy_errors,
+					      "last_error", g->policy_error));
 		json_object_set_new(r, "audit_head",
 				    json_string(gw_audit_head(g->audit)));
 		json_object_set_new(r, "metrics_url",
@@ -285,8 +287,9 @@ void gw_admin_run(struct gw_admin *a, const struct pollfd *p, size_t n)
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned code,
 			       const char *type, char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), body,
+						MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result rc;
 
 	if (!r) {
@@ -356,7 +359,8 @@ static int start_metrics(struct gw_admin *a, char *err, size_t errlen)
 		port = strtol(m + 10, &end, 10);
 		if (strncmp(m, "127.0.0.1:", 10) || errno || *end || port < 0 ||
 		    port > 65535) {
-			snprintf(err, errlen, "metrics: only 127.0.0.1:PORT "
+			snprintf(err, errlen,
+				 "metrics: only 127.0.0.1:PORT "
 				 "or unix:PATH");
 			return -1;
 		}
@@ -398,9 +402,11 @@ struct gw_admin *gw_admin_start(struct gw *g, char *err, size_t errlen)
 			goto fail;
 		if (g->cfg->has_admin_gid &&
 		    chown(g->cfg->admin_socket, (uid_t)-1, g->cfg->admin_gid))
-			fprintf(stderr, "gatewayd: cannot give %s to group %s: "
-				"%s\n", g->cfg->admin_socket,
-				g->cfg->admin_group, strerror(errno));
+			fprintf(stderr,
+				"gatewayd: cannot give %s to group %s: "
+				"%s\n",
+				g->cfg->admin_socket, g->cfg->admin_group,
+				strerror(errno));
 	}
 	if (g->cfg->metrics && start_metrics(a, err, errlen))
 		goto fail;

@@ -18,7 +18,7 @@
 
 #define AUDIT_TAIL_MAX (1u << 20) /* longest line we continue from */
 #define AUDIT_BUF_MAX (8u << 20)  /* buffered before a forced flush */
-#define AUDIT_BATCH (64u << 10)   /* written at once when this much waits */
+#define AUDIT_BATCH (64u << 10)	  /* written at once when this much waits */
 #define HASH_KEY ",\"hash\":\""
 
 struct gw_audit {
@@ -37,8 +37,7 @@ static const char zeros[65] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
 
 /* Splits a line into prefix length and hash; returns 0 if well formed. */
-static int split_line(const char *line, size_t len, size_t *plen,
-		      char hash[65])
+static int split_line(const char *line, size_t len, size_t *plen, char hash[65])
 {
 	const char *k;
 	size_t kl = strlen(HASH_KEY);
@@ -87,7 +86,8 @@ static int read_tail(struct gw_audit *a, char *err, size_t errlen)
 	len = end - (size_t)(start - b);
 	if (split_line(start, len, &plen, a->prev)) {
 		free(b);
-		snprintf(err, errlen, "audit log: last line is not a chained "
+		snprintf(err, errlen,
+			 "audit log: last line is not a chained "
 			 "record (run gatewayctl audit verify)");
 		return -1;
 	}
@@ -144,8 +144,7 @@ const char *gw_audit_head(const struct gw_audit *a)
 
 void gw_audit_new_id(struct gw_audit *a, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "%s-%llx", a->boot,
-		 (unsigned long long)++a->seq);
+	snprintf(out, outlen, "%s-%llx", a->boot, (unsigned long long)++a->seq);
 }
 
 static int buf_add(struct gw_audit *a, const char *p, size_t n)
@@ -297,12 +296,12 @@ static int put_i64(char *out, size_t cap, size_t *k, int64_t v)
  * hot path, where printf-style formatting cost more than the hashing. */
 int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 {
-	static const char *const keys[] = { ",\"zone\":", ",\"session\":",
-					    ",\"method\":", ",\"target\":",
+	static const char *const keys[] = { ",\"zone\":",     ",\"session\":",
+					    ",\"method\":",   ",\"target\":",
 					    ",\"decision\":", ",\"rule\":",
 					    ",\"reason\":" };
-	const char *const vals[] = { r->zone,	  r->session, r->method,
-				     r->target,	  r->decision, r->rule,
+	const char *const vals[] = { r->zone,	r->session,  r->method,
+				     r->target, r->decision, r->rule,
 				     r->reason };
 	char line[4096], hash[65], us[7];
 	const size_t cap = sizeof(line);
@@ -324,8 +323,7 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	if (PUT_LIT(line, cap, &k, "{\"time\":\"") ||
 	    put(line, cap, &k, a->tbuf, strlen(a->tbuf)) ||
 	    PUT_LIT(line, cap, &k, ".") || put(line, cap, &k, us, 6) ||
-	    PUT_LIT(line, cap, &k, "Z\",\"id\":") ||
-	    esc(line, cap, &k, r->id))
+	    PUT_LIT(line, cap, &k, "Z\",\"id\":") || esc(line, cap, &k, r->id))
 		return -1;
 	for (int i = 0; i < 7; i++) {
 		if (i == 6 && !vals[i])
@@ -399,8 +397,8 @@ int gw_audit_flush(struct gw_audit *a)
 }
 
 /* Checks one line against prev; advances prev. */
-static int verify_line(const char *line, size_t len, char prev[65],
-		       char *err, size_t errlen)
+static int verify_line(const char *line, size_t len, char prev[65], char *err,
+		       size_t errlen)
 {
 	char hash[65], calc[65];
 	size_t plen;
@@ -423,7 +421,8 @@ static int verify_line(const char *line, size_t len, char prev[65],
 	ok = p && strcmp(p, prev) == 0;
 	json_decref(j);
 	if (!ok) {
-		snprintf(err, errlen, "chain broken: prev does not match the "
+		snprintf(err, errlen,
+			 "chain broken: prev does not match the "
 			 "line before (a line was removed, inserted or "
 			 "reordered)");
 		return -1;

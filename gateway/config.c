@@ -127,23 +127,26 @@ void gw_config_free(struct gw_config *c)
 	free(c);
 }
 
-static int tags_of(const struct cerr *e, int line, json_t *v,
-		   struct gw_zone *z)
+static int tags_of(const struct cerr *e, int line, json_t *v, struct gw_zone *z)
 {
 	size_t i;
 	json_t *t;
 
 	if (!json_is_array(v) || json_array_size(v) > GW_MAX_TAGS)
-		return cfail(e, line, "zone %s: tags must be an array of at "
-			     "most %d names", z->name, GW_MAX_TAGS);
+		return cfail(e, line,
+			     "zone %s: tags must be an array of at "
+			     "most %d names",
+			     z->name, GW_MAX_TAGS);
 	z->tags = calloc(json_array_size(v) + 1, sizeof(char *));
 	if (!z->tags)
 		return cfail(e, line, "out of memory");
-	json_array_foreach(v, i, t) {
+	json_array_foreach (v, i, t) {
 		const char *s = json_string_value(t);
 		if (!s || !gw_zone_name_ok(s))
-			return cfail(e, line, "zone %s: bad tag (tags are "
-				     "[a-z0-9][a-z0-9-]{0,62})", z->name);
+			return cfail(e, line,
+				     "zone %s: bad tag (tags are "
+				     "[a-z0-9][a-z0-9-]{0,62})",
+				     z->name);
 		z->tags[z->ntags] = strdup(s);
 		if (!z->tags[z->ntags++])
 			return cfail(e, line, "out of memory");
@@ -162,19 +165,23 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 	char aerr[256];
 
 	if (!gw_zone_name_ok(name))
-		return cfail(e, zl, "bad zone name '%.64s' (must match "
-			     "[a-z0-9][a-z0-9-]{0,62})", name);
+		return cfail(e, zl,
+			     "bad zone name '%.64s' (must match "
+			     "[a-z0-9][a-z0-9-]{0,62})",
+			     name);
 	snprintf(z->name, sizeof(z->name), "%s", name);
 	if (!json_is_object(o))
 		return cfail(e, zl, "zone %s: must be an object", name);
-	json_object_foreach(o, k, v) {
+	json_object_foreach (o, k, v) {
 		at = *pos;
 		line = line_of(e, k, &at);
 		if (strcmp(k, "domid") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > 32751)
-				return cfail(e, line, "zone %s: domid must be "
-					     "0..32751", name);
+				return cfail(e, line,
+					     "zone %s: domid must be "
+					     "0..32751",
+					     name);
 			z->domid = (int)json_integer_value(v);
 		} else if (strcmp(k, "role") == 0) {
 			role = json_string_value(v);
@@ -183,8 +190,10 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 			else if (role && strcmp(role, "tool") == 0)
 				z->role = GW_TOOL;
 			else
-				return cfail(e, line, "zone %s: role must be "
-					     "\"agent\" or \"tool\"", name);
+				return cfail(e, line,
+					     "zone %s: role must be "
+					     "\"agent\" or \"tool\"",
+					     name);
 		} else if (strcmp(k, "tags") == 0) {
 			if (tags_of(e, line, v, z))
 				return -1;
@@ -193,16 +202,19 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 			    chan_addr_parse(json_string_value(v), &a, aerr,
 					    sizeof(aerr)))
 				return cfail(e, line, "zone %s: %s", name,
-					     json_is_string(v) ? aerr
-						: "chan must be a string");
+					     json_is_string(v)
+						     ? aerr
+						     : "chan must be a string");
 			z->chan = strdup(json_string_value(v));
 			if (!z->chan)
 				return cfail(e, line, "out of memory");
 		} else if (strcmp(k, "default_zone") == 0) {
 			if (!json_is_string(v) ||
 			    !gw_zone_name_ok(json_string_value(v)))
-				return cfail(e, line, "zone %s: default_zone "
-					     "must be a zone name", name);
+				return cfail(e, line,
+					     "zone %s: default_zone "
+					     "must be a zone name",
+					     name);
 			z->default_zone = strdup(json_string_value(v));
 			if (!z->default_zone)
 				return cfail(e, line, "out of memory");
@@ -217,8 +229,10 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 			     name);
 	if (z->chan && chan_addr_parse(z->chan, &a, aerr, sizeof(aerr)) == 0 &&
 	    a.domid != z->domid)
-		return cfail(e, zl, "zone %s: chan domain %d is not its domid "
-			     "%d", name, a.domid, z->domid);
+		return cfail(e, zl,
+			     "zone %s: chan domain %d is not its domid "
+			     "%d",
+			     name, a.domid, z->domid);
 	return 0;
 }
 
@@ -230,7 +244,8 @@ static int check_zones(const struct cerr *e, struct gw_config *c)
 			if (c->zones[j].domid == z->domid)
 				return cfail(e, line_of(e, z->name, NULL),
 					     "zone %s: domid %d already used "
-					     "by %s", z->name, z->domid,
+					     "by %s",
+					     z->name, z->domid,
 					     c->zones[j].name);
 			if (c->zones[j].chan && z->chan &&
 			    strcmp(c->zones[j].chan, z->chan) == 0)
@@ -244,7 +259,8 @@ static int check_zones(const struct cerr *e, struct gw_config *c)
 		if (z->role != GW_AGENT || !d || d->role != GW_TOOL)
 			return cfail(e, line_of(e, z->name, NULL),
 				     "zone %s: default_zone must name a tool "
-				     "zone (agent zones only)", z->name);
+				     "zone (agent zones only)",
+				     z->name);
 	}
 	return 0;
 }
@@ -265,15 +281,15 @@ static int zones_of(const struct cerr *e, int line, json_t *v,
 		return cfail(e, line, "out of memory");
 	pos = 0;
 	line_of(e, "zones", &pos);
-	json_object_foreach(v, k, z) {
+	json_object_foreach (v, k, z) {
 		if (zone_of(e, k, z, &c->zones[c->nzones++], &pos))
 			return -1;
 	}
 	return check_zones(e, c);
 }
 
-static int str_path(const struct cerr *e, int line, const char *key,
-		    json_t *v, const struct gw_config *c, char **out)
+static int str_path(const struct cerr *e, int line, const char *key, json_t *v,
+		    const struct gw_config *c, char **out)
 {
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
 	    json_string_length(v) > 1024)
@@ -282,8 +298,8 @@ static int str_path(const struct cerr *e, int line, const char *key,
 	return *out ? 0 : cfail(e, line, "out of memory");
 }
 
-static int int_in(const struct cerr *e, int line, const char *key,
-		  json_t *v, long min, long max, long *out)
+static int int_in(const struct cerr *e, int line, const char *key, json_t *v,
+		  long min, long max, long *out)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < min ||
 	    json_integer_value(v) > max)
@@ -322,7 +338,8 @@ static int metrics_of(const struct cerr *e, int line, json_t *v,
 		return 0;
 	}
 	if (strncmp(s, "127.0.0.1:", 10) != 0 || !port_ok(s + 10))
-		return cfail(e, line, "metrics must be 127.0.0.1:PORT "
+		return cfail(e, line,
+			     "metrics must be 127.0.0.1:PORT "
 			     "(loopback only) or unix:PATH");
 	c->metrics = strdup(s);
 	return c->metrics ? 0 : cfail(e, line, "out of memory");
@@ -337,7 +354,8 @@ static int listen_addr(const struct cerr *e, int line, const char *s,
 
 	if (strncmp(s, "unix:", 5) == 0) {
 		if (!s[5] || strlen(s + 5) > 100)
-			return cfail(e, line, "listeners: unix path must be "
+			return cfail(e, line,
+				     "listeners: unix path must be "
 				     "1..100 characters");
 		l->unix_path = gw_path_join(c->dir, s + 5);
 		if (!l->unix_path)
@@ -347,7 +365,8 @@ static int listen_addr(const struct cerr *e, int line, const char *s,
 		return 0;
 	}
 	if (strncmp(s, "127.0.0.1:", 10) != 0)
-		return cfail(e, line, "listeners: listen must be "
+		return cfail(e, line,
+			     "listeners: listen must be "
 			     "127.0.0.1:PORT (loopback only) or unix:PATH");
 	errno = 0;
 	p = strtol(s + 10, &end, 10);
@@ -367,19 +386,23 @@ static int listener_uid(const struct cerr *e, int line, json_t *o,
 	if (u) {
 		if (!json_is_integer(u) || json_integer_value(u) < 0 ||
 		    json_integer_value(u) > 2147483647)
-			return cfail(e, line, "listeners: uid must be an "
+			return cfail(e, line,
+				     "listeners: uid must be an "
 				     "integer >= 0");
 		l->uid = (uid_t)json_integer_value(u);
 		l->has_uid = 1;
 	} else if (n) {
 		struct passwd *pw;
 		if (!json_is_string(n))
-			return cfail(e, line, "listeners: user must be a "
+			return cfail(e, line,
+				     "listeners: user must be a "
 				     "string");
 		pw = getpwnam(json_string_value(n));
 		if (!pw)
-			return cfail(e, line, "listeners: user '%.64s' does "
-				     "not exist", json_string_value(n));
+			return cfail(e, line,
+				     "listeners: user '%.64s' does "
+				     "not exist",
+				     json_string_value(n));
 		l->uid = pw->pw_uid;
 		l->has_uid = 1;
 	}
@@ -395,7 +418,7 @@ static int listener_of(const struct cerr *e, int line, json_t *o,
 	l->line = line;
 	if (!json_is_object(o))
 		return cfail(e, line, "listeners: each must be an object");
-	json_object_foreach(o, k, v) {
+	json_object_foreach (o, k, v) {
 		if (strcmp(k, "listen") && strcmp(k, "zone") &&
 		    strcmp(k, "token_file") && strcmp(k, "uid") &&
 		    strcmp(k, "user"))
@@ -415,19 +438,22 @@ static int listener_of(const struct cerr *e, int line, json_t *o,
 		return cfail(e, line, "listeners: zone must be a zone name");
 	snprintf(l->zone, sizeof(l->zone), "%s", s);
 	v = json_object_get(o, "token_file");
-	if (v && str_path(e, line, "listeners: token_file", v, c,
-			  &l->token_file))
+	if (v &&
+	    str_path(e, line, "listeners: token_file", v, c, &l->token_file))
 		return -1;
 	if (listener_uid(e, line, o, l))
 		return -1;
 	if (!l->unix_path && !l->token_file)
-		return cfail(e, line, "listeners: a TCP listener needs "
+		return cfail(e, line,
+			     "listeners: a TCP listener needs "
 			     "token_file");
 	if (!l->unix_path && l->has_uid)
-		return cfail(e, line, "listeners: uid/user apply to unix "
+		return cfail(e, line,
+			     "listeners: uid/user apply to unix "
 			     "listeners only");
 	if (l->unix_path && !l->token_file && !l->has_uid)
-		return cfail(e, line, "listeners: a unix listener needs uid, "
+		return cfail(e, line,
+			     "listeners: a unix listener needs uid, "
 			     "user or token_file");
 	return 0;
 }
@@ -439,13 +465,15 @@ static int listeners_of(const struct cerr *e, int line, json_t *v,
 	json_t *o;
 
 	if (!json_is_array(v) || json_array_size(v) > GW_MAX_LISTENERS)
-		return cfail(e, line, "listeners must be an array of at most "
-			     "%d listeners", GW_MAX_LISTENERS);
+		return cfail(e, line,
+			     "listeners must be an array of at most "
+			     "%d listeners",
+			     GW_MAX_LISTENERS);
 	c->listeners = calloc(json_array_size(v) + 1, sizeof(*c->listeners));
 	if (!c->listeners)
 		return cfail(e, line, "out of memory");
 	line_of(e, "listeners", &pos);
-	json_array_foreach(v, i, o) {
+	json_array_foreach (v, i, o) {
 		int l = line_of(e, "listen", &pos);
 		if (listener_of(e, l > line ? l : line, o, c,
 				&c->listeners[c->nlisteners++]))
@@ -462,13 +490,17 @@ static int check_listeners(const struct cerr *e, const struct gw_config *c)
 		const struct gw_listener *l = &c->listeners[i];
 		const struct gw_zone *z = gw_config_zone(c, l->zone);
 		if (!z || z->role != GW_AGENT)
-			return cfail(e, l->line, "listeners: zone %s must be "
-				     "an agent zone of \"zones\"", l->zone);
+			return cfail(e, l->line,
+				     "listeners: zone %s must be "
+				     "an agent zone of \"zones\"",
+				     l->zone);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(c->listeners[j].listen, l->listen) == 0 &&
 			    (l->unix_path || l->port))
-				return cfail(e, l->line, "listeners: %.64s is "
-					     "used twice", l->listen);
+				return cfail(e, l->line,
+					     "listeners: %.64s is "
+					     "used twice",
+					     l->listen);
 	}
 	for (size_t i = 0; i < c->nzones; i++) {
 		const struct gw_zone *z = &c->zones[i];
@@ -479,7 +511,8 @@ static int check_listeners(const struct cerr *e, const struct gw_config *c)
 			if (strcmp(c->listeners[j].zone, z->name) == 0)
 				break;
 		if (j == c->nlisteners)
-			return cfail(e, line_of(e, z->name, NULL), "zone %s: "
+			return cfail(e, line_of(e, z->name, NULL),
+				     "zone %s: "
 				     "needs chan (or a listener bound to it)",
 				     z->name);
 	}
@@ -490,23 +523,25 @@ int gw_listener_token(const struct gw_listener *l, char *out, size_t outlen,
 		      char *err, size_t errlen)
 {
 	size_t len, n;
-	char *t = gw_read_file(l->token_file, 65536, &len, err,
-			       errlen);
+	char *t = gw_read_file(l->token_file, 65536, &len, err, errlen);
 	int rc = -1;
 
 	if (!t)
 		return -1;
 	n = strcspn(t, "\r\n");
 	if (n < GW_TOKEN_MIN || n > GW_TOKEN_MAX || n >= outlen) {
-		snprintf(err, errlen, "%s: the token (first line) must be "
-			 "%d..%d characters", l->token_file, GW_TOKEN_MIN,
-			 GW_TOKEN_MAX);
+		snprintf(err, errlen,
+			 "%s: the token (first line) must be "
+			 "%d..%d characters",
+			 l->token_file, GW_TOKEN_MIN, GW_TOKEN_MAX);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] > '~') {
-			snprintf(err, errlen, "%s: the token must be printable "
-				 "ASCII without spaces", l->token_file);
+			snprintf(err, errlen,
+				 "%s: the token must be printable "
+				 "ASCII without spaces",
+				 l->token_file);
 			goto out;
 		}
 	}
@@ -545,8 +580,10 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 			return cfail(e, line, "admin_group must be a string");
 		g = getgrnam(json_string_value(v));
 		if (!g)
-			return cfail(e, line, "admin_group '%.64s' does not "
-				     "exist", json_string_value(v));
+			return cfail(e, line,
+				     "admin_group '%.64s' does not "
+				     "exist",
+				     json_string_value(v));
 		c->admin_gid = g->gr_gid;
 		c->has_admin_gid = 1;
 		c->admin_group = strdup(json_string_value(v));
@@ -632,7 +669,7 @@ struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
 		cfail(&e, 1, "the config must be a JSON object");
 		goto fail;
 	}
-	json_object_foreach(root, k, v) {
+	json_object_foreach (root, k, v) {
 		if (key_of(&e, k, v, c))
 			goto fail;
 	}

@@ -130,7 +130,7 @@ static int query_of(struct ctl *c, int argc, char **argv, struct pol_query *q,
 					   &je);
 			if (!json_is_object(*args)) {
 				fprintf(stderr, "gatewayctl: --args must be a "
-					"JSON object\n");
+						"JSON object\n");
 				return -1;
 			}
 		} else {
@@ -165,8 +165,8 @@ static int cmd_check(struct ctl *c, int argc, char **argv)
 	int as_json = 0, rc = 2;
 	enum pol_decision d;
 
-	if (load_config(c) || query_of(c, argc, argv, &q, zbuf, sizeof(zbuf),
-				       &args, &as_json))
+	if (load_config(c) ||
+	    query_of(c, argc, argv, &q, zbuf, sizeof(zbuf), &args, &as_json))
 		goto out;
 	p = load_policy(c);
 	if (!p)
@@ -202,8 +202,8 @@ static int cmd_explain(struct ctl *c, int argc, char **argv)
 	int rc = 2;
 	enum pol_decision d;
 
-	if (load_config(c) || query_of(c, argc, argv, &q, zbuf, sizeof(zbuf),
-				       &args, NULL))
+	if (load_config(c) ||
+	    query_of(c, argc, argv, &q, zbuf, sizeof(zbuf), &args, NULL))
 		goto out;
 	p = load_policy(c);
 	if (!p)
@@ -318,7 +318,7 @@ static int cmd_edit(struct ctl *c, const char *action, int argc, char **argv)
 			fname = "50-gatewayctl.policy";
 		if (!file_ok(fname)) {
 			fprintf(stderr, "gatewayctl: --file must be NAME.policy"
-				"\n");
+					"\n");
 			goto out;
 		}
 		target = gw_path_join(c->cfg->policy, fname);
@@ -346,8 +346,8 @@ static int cmd_edit(struct ctl *c, const char *action, int argc, char **argv)
 			 olen && old[olen - 1] != '\n' ? "\n" : "", line);
 	nlen = strlen(nw);
 	/* Validate the whole policy as it will be, then write. */
-	p = policy_load_with(c->cfg->policy, policy_display(c->cfg), fname,
-			     nw, nlen, c->err, sizeof(c->err));
+	p = policy_load_with(c->cfg->policy, policy_display(c->cfg), fname, nw,
+			     nlen, c->err, sizeof(c->err));
 	if (!p) {
 		fprintf(stderr, "gatewayctl: refused: %s\n", c->err);
 		goto out;
@@ -356,8 +356,8 @@ static int cmd_edit(struct ctl *c, const char *action, int argc, char **argv)
 		fprintf(stderr, "gatewayctl: %s\n", c->err);
 		goto out;
 	}
-	printf("%s %s: %s\n", insert ? "inserted into" : "appended to",
-	       target, line);
+	printf("%s %s: %s\n", insert ? "inserted into" : "appended to", target,
+	       line);
 	rc = 0;
 	goto out;
 usage:
@@ -393,8 +393,8 @@ static int cmd_audit(struct ctl *c, int argc, char **argv)
 			fprintf(stderr, "gatewayctl: %s\n", c->err);
 			return 2;
 		}
-		printf("audit chain BROKEN at %s:%zu: %s\n",
-		       c->cfg->audit_log, bad, c->err);
+		printf("audit chain BROKEN at %s:%zu: %s\n", c->cfg->audit_log,
+		       bad, c->err);
 		return 1;
 	}
 	printf("audit chain ok: %zu records\n", lines);
@@ -416,7 +416,8 @@ static int cmd_logs(struct ctl *c, int argc, char **argv)
 		errno = 0;
 		max = strtol(argv[2], &end, 10);
 		if (errno || end == argv[2] || *end || max < 0) {
-			fprintf(stderr, "gatewayctl: --lines: expected a count\n");
+			fprintf(stderr,
+				"gatewayctl: --lines: expected a count\n");
 			return 2;
 		}
 	} else if (argc != 1) {
@@ -509,16 +510,18 @@ static void print_stats(json_t *rows)
 	size_t i;
 	json_t *r;
 
-	printf("%-16s %-32s %9s %8s %7s %10s %10s\n", "zone", "tool",
-	       "calls", "denied", "errors", "p50(us)", "p99(us)");
-	json_array_foreach(rows, i, r) {
+	printf("%-16s %-32s %9s %8s %7s %10s %10s\n", "zone", "tool", "calls",
+	       "denied", "errors", "p50(us)", "p99(us)");
+	json_array_foreach (rows, i, r) {
 		printf("%-16s %-32s %9lld %8lld %7lld %10.0f %10.0f\n",
 		       json_string_value(json_object_get(r, "zone")),
 		       json_string_value(json_object_get(r, "tool")),
-		       (long long)json_integer_value(json_object_get(r, "calls")),
+		       (long long)json_integer_value(
+			       json_object_get(r, "calls")),
 		       (long long)json_integer_value(
 			       json_object_get(r, "denials")),
-		       (long long)json_integer_value(json_object_get(r, "errors")),
+		       (long long)json_integer_value(
+			       json_object_get(r, "errors")),
 		       json_real_value(json_object_get(r, "p50_us")),
 		       json_real_value(json_object_get(r, "p99_us")));
 	}

@@ -58,11 +58,13 @@ int gw_reload_policy(struct gw *g, char *err, size_t errlen)
 	if (!p) {
 		g->policy_errors++;
 		snprintf(g->policy_error, sizeof(g->policy_error), "%s", err);
-		fprintf(stderr, "gatewayd: policy NOT reloaded (the old one "
-			"stays in force): %s\n", err);
+		fprintf(stderr,
+			"gatewayd: policy NOT reloaded (the old one "
+			"stays in force): %s\n",
+			err);
 		r = json_pack("{s:s,s:s,s:s,s:s}", "zone", "-", "method",
-			      "policy/reload", "decision", "rejected",
-			      "reason", err);
+			      "policy/reload", "decision", "rejected", "reason",
+			      err);
 	} else {
 		policy_free(g->pol);
 		g->pol = p;
@@ -127,7 +129,8 @@ static uint64_t policy_sig(const char *path)
 		if (full && stat(full, &st) == 0)
 			h = (h ^ ((uint64_t)st.st_mtim.tv_nsec +
 				  (uint64_t)st.st_mtim.tv_sec * 1000000007ull +
-				  (uint64_t)st.st_size)) * 1099511628211ull;
+				  (uint64_t)st.st_size)) *
+			    1099511628211ull;
 		free(full);
 	}
 	if (d)
@@ -287,11 +290,21 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'c': config = optarg; break;
-		case 'k': check = 1; break;
-		case 'r': ready = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			config = optarg;
+			break;
+		case 'k':
+			check = 1;
+			break;
+		case 'r':
+			ready = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!config || optind < argc) {
@@ -304,10 +317,11 @@ int main(int argc, char **argv)
 	/* Least privilege: nothing this process runs can gain privileges
 	 * (setuid binaries, file capabilities). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		fprintf(stderr, "gatewayd: PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
+		fprintf(stderr, "gatewayd: PR_SET_NO_NEW_PRIVS: %s\n",
+			strerror(errno));
 	if (geteuid() == 0)
 		fprintf(stderr, "gatewayd: running as root; run it as its own "
-			"unprivileged user (docs/operations.md)\n");
+				"unprivileged user (docs/operations.md)\n");
 	memset(&g, 0, sizeof(g));
 	/* Before any thread exists (libmicrohttpd's), so that every thread
 	 * blocks them and they arrive only through the signalfd. */
@@ -342,8 +356,10 @@ int main(int argc, char **argv)
 	g.listen = gw_listen_start(&g, err, sizeof(err));
 	if (!g.listen)
 		goto fail;
-	fprintf(stderr, "gatewayd: serving %zu agent zones, %zu tool zones, "
-		"%zu rules\n", g.naz, g.ntz, policy_nrules(g.pol));
+	fprintf(stderr,
+		"gatewayd: serving %zu agent zones, %zu tool zones, "
+		"%zu rules\n",
+		g.naz, g.ntz, policy_nrules(g.pol));
 	rc = serve(&g, sfd, ready);
 	goto out;
 fail:

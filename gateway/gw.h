@@ -16,14 +16,14 @@
 #define GW_ZONE_NAME_MAX 63
 #define GW_MAX_ZONES 1024
 #define GW_MAX_TAGS 32
-#define GW_CONFIG_MAX (4u << 20)      /* bytes of the JSON config */
-#define GW_RULE_LINE_MAX 4096         /* bytes of one policy line */
+#define GW_CONFIG_MAX (4u << 20) /* bytes of the JSON config */
+#define GW_RULE_LINE_MAX 4096	 /* bytes of one policy line */
 #define GW_MAX_RULES 100000
 #define GW_POLICY_FILE_MAX (16u << 20)
 #define GW_MAX_POLICY_FILES 1024
 #define GW_MAX_ARG_CONDS 16
 #define GW_MAX_LISTENERS 16
-#define GW_TOKEN_MIN 32               /* characters of a listener token */
+#define GW_TOKEN_MIN 32 /* characters of a listener token */
 #define GW_TOKEN_MAX 1024
 
 /* ---- Configuration (config.c) -------------------------------------- */
@@ -36,40 +36,40 @@ struct gw_zone {
 	enum gw_role role;
 	char **tags;
 	size_t ntags;
-	char *chan;         /* "sim:N:PATH" or "xen:N:PATH" */
+	char *chan;	    /* "sim:N:PATH" or "xen:N:PATH" */
 	char *default_zone; /* agent: tools of this tool zone unprefixed */
 };
 
 /* An HTTP listener for host-side clients, bound to one agent zone. */
 struct gw_listener {
-	char *listen;      /* as configured (for messages) */
-	char *unix_path;   /* resolved socket path; NULL for TCP */
+	char *listen;	     /* as configured (for messages) */
+	char *unix_path;     /* resolved socket path; NULL for TCP */
 	unsigned short port; /* TCP (127.0.0.1); 0: any free port */
 	char zone[GW_ZONE_NAME_MAX + 1];
-	char *token_file;  /* resolved; NULL: none */
-	int has_uid;       /* unix: the peer's uid must be uid */
+	char *token_file; /* resolved; NULL: none */
+	int has_uid;	  /* unix: the peer's uid must be uid */
 	uid_t uid;
-	int line;          /* in the config, for messages */
+	int line; /* in the config, for messages */
 };
 
 struct gw_config {
-	char *path;             /* as given */
-	char *dir;              /* directory of the config file */
+	char *path; /* as given */
+	char *dir;  /* directory of the config file */
 	struct gw_zone *zones;
 	size_t nzones;
-	char *policy;           /* resolved path: file or directory */
-	char *admin_socket;     /* resolved; NULL: none */
-	char *admin_group;      /* NULL: root (and our own uid) only */
+	char *policy;	    /* resolved path: file or directory */
+	char *admin_socket; /* resolved; NULL: none */
+	char *admin_group;  /* NULL: root (and our own uid) only */
 	gid_t admin_gid;
 	int has_admin_gid;
-	char *audit_log;        /* resolved; NULL: no audit file */
-	int audit_args;         /* log argument values (off by default) */
-	char *pins;             /* resolved path of the pin store */
-	char *metrics;          /* "HOST:PORT" (loopback) or "unix:PATH" */
-	long call_timeout_ms;   /* default deadline of a call */
-	size_t max_message;     /* bytes of one JSON-RPC message */
-	int reload_interval_ms; /* policy file-change check; 0 = off */
-	int audit_flush_ms;     /* audit records wait at most this long */
+	char *audit_log;	 /* resolved; NULL: no audit file */
+	int audit_args;		 /* log argument values (off by default) */
+	char *pins;		 /* resolved path of the pin store */
+	char *metrics;		 /* "HOST:PORT" (loopback) or "unix:PATH" */
+	long call_timeout_ms;	 /* default deadline of a call */
+	size_t max_message;	 /* bytes of one JSON-RPC message */
+	int reload_interval_ms;	 /* policy file-change check; 0 = off */
+	int audit_flush_ms;	 /* audit records wait at most this long */
 	unsigned list_page_size; /* entries per page of a merged list */
 	struct gw_listener *listeners;
 	size_t nlisteners;
@@ -104,21 +104,21 @@ struct pol_arg {
 
 struct pol_rule {
 	enum pol_src src_kind;
-	char *src;          /* zone or tag name; NULL for '*' */
-	unsigned kinds;     /* POL_* bits */
+	char *src;	     /* zone or tag name; NULL for '*' */
+	unsigned kinds;	     /* POL_* bits */
 	char *tzone, *tname; /* globs */
 	int allow;
 	long rate_n, rate_per_ms; /* 0: no rate limit */
-	long timeout_ms;          /* 0: the config's default */
-	size_t max_bytes;         /* 0: none */
-	long concurrency;         /* 0: none */
+	long timeout_ms;	  /* 0: the config's default */
+	size_t max_bytes;	  /* 0: none */
+	long concurrency;	  /* 0: none */
 	struct pol_arg *args;
 	size_t nargs;
-	const char *file;   /* borrowed from the policy's file list */
+	const char *file; /* borrowed from the policy's file list */
 	int line;
-	unsigned idx;       /* position in the policy (first match wins) */
-	char *text;         /* the line as written, trimmed */
-	uint64_t sig;       /* hash of its tokens: the same rule after a
+	unsigned idx; /* position in the policy (first match wins) */
+	char *text;   /* the line as written, trimmed */
+	uint64_t sig; /* hash of its tokens: the same rule after a
 			     * reload has the same sig */
 };
 
@@ -170,8 +170,8 @@ struct pol_query {
 enum pol_decision {
 	POL_DENY_DEFAULT = 0, /* no rule matched */
 	POL_ALLOW = 1,
-	POL_DENY_RULE = 2,    /* a deny rule matched */
-	POL_DENY_ARGS = 3     /* an allow rule matched; its arg.* failed */
+	POL_DENY_RULE = 2, /* a deny rule matched */
+	POL_DENY_ARGS = 3  /* an allow rule matched; its arg.* failed */
 };
 
 /* The first matching rule decides. *rule gets it (NULL for the default).
@@ -302,8 +302,8 @@ struct gw_metrics *gw_metrics_new(void);
 void gw_metrics_free(struct gw_metrics *m);
 /* Records one decision or call for (zone, tool): outcome 0 ok, 1 denied,
  * 2 error; latency in microseconds (ignored for denials). Thread-safe. */
-void gw_metrics_record(struct gw_metrics *m, const char *zone,
-		       const char *tool, int outcome, int64_t us);
+void gw_metrics_record(struct gw_metrics *m, const char *zone, const char *tool,
+		       int outcome, int64_t us);
 /* Prometheus text exposition (with extra gauges appended by the caller
  * through extra, may be NULL). Caller frees. */
 char *gw_metrics_prometheus(struct gw_metrics *m, const char *extra);
@@ -330,8 +330,8 @@ char *gw_read_file(const char *path, size_t cap, size_t *len, char *err,
 		   size_t errlen);
 /* Writes data to path atomically (temporary file, fsync, rename).
  * Returns 0 or -1 with err. */
-int gw_write_atomic(const char *path, const char *data, size_t len,
-		    char *err, size_t errlen);
+int gw_write_atomic(const char *path, const char *data, size_t len, char *err,
+		    size_t errlen);
 /* dir/rel unless rel is absolute; caller frees. */
 char *gw_path_join(const char *dir, const char *rel);
 

@@ -13,7 +13,7 @@
 
 struct u64map;
 struct asess;
-struct gw_hs;     /* an HTTP listener's session (listen.c) */
+struct gw_hs;	  /* an HTTP listener's session (listen.c) */
 struct gw_listen; /* the HTTP listeners (listen.c) */
 
 struct tzone; /* a tool zone: one client channel to its mcpd */
@@ -25,7 +25,7 @@ struct gw {
 	struct gw_audit *audit;
 	struct gw_metrics *met;
 	struct gw_limits *lim;
-	json_t *pins;        /* zone -> hash */
+	json_t *pins; /* zone -> hash */
 	struct tzone **tz;
 	size_t ntz;
 	struct azone **az;
@@ -34,15 +34,15 @@ struct gw {
 	struct u64map *sreqs; /* agent-side id of a server request */
 	struct u64map *links; /* (tool zone, upstream sid) -> session */
 	uint64_t next_id;
-	uint64_t list_gen;   /* bumped whenever an agent's lists may change */
-	size_t link_queued;  /* bytes waiting for upstream links to open */
+	uint64_t list_gen;  /* bumped whenever an agent's lists may change */
+	size_t link_queued; /* bytes waiting for upstream links to open */
 	int64_t next_deadline_ms;
 	struct gw_admin *admin;
 	struct gw_listen *listen;
 	pthread_mutex_t snap_lock;
-	char *snap_gauges;   /* Prometheus gauges for the HTTP thread */
-	int ready;           /* every tool zone up */
-	int policy_errors;   /* failed reloads since the last good one */
+	char *snap_gauges; /* Prometheus gauges for the HTTP thread */
+	int ready;	   /* every tool zone up */
+	int policy_errors; /* failed reloads since the last good one */
 	char policy_error[1024];
 	uint64_t policy_loads;
 };

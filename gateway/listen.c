@@ -25,9 +25,9 @@
 #include "transport.h"
 
 #define QUEUE_MAX_BYTES (64u << 20) /* waiting for the loop, all listeners */
-#define PENDING_MAX 256             /* open requests per HTTP session */
-#define SESSIONS_MAX 256            /* per listener */
-#define CONNECTIONS_MAX 128         /* per listener */
+#define PENDING_MAX 256		    /* open requests per HTTP session */
+#define SESSIONS_MAX 256	    /* per listener */
+#define CONNECTIONS_MAX 128	    /* per listener */
 
 enum { IT_OPEN, IT_DATA, IT_CLOSE };
 
@@ -52,7 +52,7 @@ struct lst {
 /* One HTTP session. Fields under gl->mu except s (poll thread only). */
 struct gw_hs {
 	struct lst *l;
-	void *hs;            /* the transport's handle; dead once closed */
+	void *hs; /* the transport's handle; dead once closed */
 	int closed, inited;
 	/* Requests without a response yet, oldest first: [id, progress
 	 * token or null] each. */
@@ -140,13 +140,12 @@ static void *be_open(void *ctx, void *handle)
 
 /* Under gl->mu: index of the open request whose id (field 0) or
  * progress token (field 1) is v, or -1. */
-static long pending_match(const struct gw_hs *hs, size_t field,
-			  const json_t *v)
+static long pending_match(const struct gw_hs *hs, size_t field, const json_t *v)
 {
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(hs->pending, i, e)
+	json_array_foreach (hs->pending, i, e)
 		if (jr_id_equal(json_array_get(e, field), v))
 			return (long)i;
 	return -1;
@@ -182,7 +181,8 @@ static const json_t *related_id(const struct gw_hs *hs, const json_t *root)
 				  json_object_get(params, "progressToken"));
 		return k < 0 ? NULL
 			     : json_array_get(json_array_get(hs->pending,
-							     (size_t)k), 0);
+							     (size_t)k),
+					      0);
 	}
 	if (strcmp(meth, "notifications/resources/updated") == 0 ||
 	    (strncmp(meth, "notifications/", 14) == 0 &&
@@ -191,8 +191,7 @@ static const json_t *related_id(const struct gw_hs *hs, const json_t *root)
 	return json_array_get(json_array_get(hs->pending, 0), 0);
 }
 
-static void answer_now(struct gw_hs *hs, json_t *id, int code,
-		       const char *msg)
+static void answer_now(struct gw_hs *hs, json_t *id, int code, const char *msg)
 {
 	json_t *e = jr_error(id, code, msg, NULL);
 	size_t len;
@@ -284,13 +283,15 @@ static unsigned be_authorize(void *ctx, struct MHD_Connection *c)
 			c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		struct ucred cr;
 		socklen_t cl = sizeof(cr);
-		if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED,
-				      &cr, &cl) != 0 || cr.uid != l->cfg->uid)
+		if (!ci ||
+		    getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr,
+			       &cl) != 0 ||
+		    cr.uid != l->cfg->uid)
 			return MHD_HTTP_FORBIDDEN;
 	}
 	if (l->has_token) {
-		const char *a = MHD_lookup_connection_value(
-			c, MHD_HEADER_KIND, "Authorization");
+		const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							    "Authorization");
 		int ok;
 		if (!a || strncasecmp(a, "Bearer ", 7) != 0)
 			return MHD_HTTP_UNAUTHORIZED;
@@ -308,8 +309,7 @@ static unsigned be_authorize(void *ctx, struct MHD_Connection *c)
 
 /* ---- the poll thread --------------------------------------------------- */
 
-int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg,
-		      size_t len)
+int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg, size_t len)
 {
 	struct gw_listen *gl = hs->l->gl;
 	json_t *root = json_loadb(msg, len, 0, NULL);
@@ -356,9 +356,10 @@ static void run_item(struct gw_listen *gl, struct item *it)
 		hs->s = gw_route_http_open(gl->g, hs->l->cfg->zone, hs,
 					   hs->l->idx, hs->n);
 		if (!hs->s)
-			fprintf(stderr, "gatewayd: listener %u: cannot open a "
-				"session for zone %s\n", hs->l->idx,
-				hs->l->cfg->zone);
+			fprintf(stderr,
+				"gatewayd: listener %u: cannot open a "
+				"session for zone %s\n",
+				hs->l->idx, hs->l->cfg->zone);
 		free(it);
 		break;
 	case IT_DATA:
@@ -435,8 +436,8 @@ int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)
 					      l->cfg->zone, "method",
 					      "listener/token", "target",
 					      l->cfg->listen, "decision", what,
-					      "reason", *what == 'r' ? e2
-								     : NULL);
+					      "reason",
+					      *what == 'r' ? e2 : NULL);
 			char aid[40];
 			if (r) {
 				gw_audit_new_id(gl->g->audit, aid, sizeof(aid));
@@ -446,14 +447,16 @@ int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)
 			}
 		}
 		if (*what == 'r')
-			fprintf(stderr, "gatewayd: listener %s (zone %s): "
+			fprintf(stderr,
+				"gatewayd: listener %s (zone %s): "
 				"token NOT reloaded (the old one stays in "
-				"force): %s\n", l->cfg->listen, l->cfg->zone,
-				e2);
+				"force): %s\n",
+				l->cfg->listen, l->cfg->zone, e2);
 		else
-			fprintf(stderr, "gatewayd: listener %s (zone %s): new "
-				"token in force\n", l->cfg->listen,
-				l->cfg->zone);
+			fprintf(stderr,
+				"gatewayd: listener %s (zone %s): new "
+				"token in force\n",
+				l->cfg->listen, l->cfg->zone);
 	}
 	memset(tok, 0, sizeof(tok));
 	return failed ? -1 : 0;
@@ -536,9 +539,10 @@ static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
 		return -1;
 	}
 	if (!l->cfg->unix_path)
-		fprintf(stderr, "gatewayd: listener for zone %s on "
-			"http://127.0.0.1:%u/mcp\n", l->cfg->zone,
-			mcp_http_port(l->h));
+		fprintf(stderr,
+			"gatewayd: listener for zone %s on "
+			"http://127.0.0.1:%u/mcp\n",
+			l->cfg->zone, mcp_http_port(l->h));
 	else
 		fprintf(stderr, "gatewayd: listener for zone %s on unix:%s\n",
 			l->cfg->zone, l->cfg->unix_path);

@@ -110,8 +110,8 @@ static struct series *get(struct gw_metrics *m, const char *zone,
 	return s;
 }
 
-void gw_metrics_record(struct gw_metrics *m, const char *zone,
-		       const char *tool, int outcome, int64_t us)
+void gw_metrics_record(struct gw_metrics *m, const char *zone, const char *tool,
+		       int outcome, int64_t us)
 {
 	struct series *s;
 
@@ -157,13 +157,14 @@ json_t *gw_metrics_json(struct gw_metrics *m)
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; a && i < MET_BUCKETS; i++) {
 		for (struct series *s = m->b[i]; s; s = s->next) {
-			json_array_append_new(a, json_pack(
-				"{s:s,s:s,s:I,s:I,s:I,s:f,s:f}", "zone",
-				s->zone, "tool", s->tool, "calls",
-				(json_int_t)s->calls, "denials",
-				(json_int_t)s->denials, "errors",
-				(json_int_t)s->errors, "p50_us", pct(s, 0.5),
-				"p99_us", pct(s, 0.99)));
+			json_array_append_new(
+				a, json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f}",
+					     "zone", s->zone, "tool", s->tool,
+					     "calls", (json_int_t)s->calls,
+					     "denials", (json_int_t)s->denials,
+					     "errors", (json_int_t)s->errors,
+					     "p50_us", pct(s, 0.5), "p99_us",
+					     pct(s, 0.99)));
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -245,35 +246,43 @@ static void expose_series(struct sbuf *b, const struct series *s)
 
 	esc(z, sizeof(z), s->zone);
 	esc(t, sizeof(t), s->tool);
-	sb_printf(b, "zonegate_calls_total{zone=\"%s\",tool=\"%s\"} %llu\n",
-		  z, t, (unsigned long long)s->calls);
+	sb_printf(b, "zonegate_calls_total{zone=\"%s\",tool=\"%s\"} %llu\n", z,
+		  t, (unsigned long long)s->calls);
 	sb_printf(b, "zonegate_denials_total{zone=\"%s\",tool=\"%s\"} %llu\n",
 		  z, t, (unsigned long long)s->denials);
-	sb_printf(b, "zonegate_errors_total{zone=\"%s\",tool=\"%s\"} %llu\n",
-		  z, t, (unsigned long long)s->errors);
+	sb_printf(b, "zonegate_errors_total{zone=\"%s\",tool=\"%s\"} %llu\n", z,
+		  t, (unsigned long long)s->errors);
 	for (unsigned p = 4; p <= 26; p++) {
 		for (; i < NB && bucket_hi(i) <= (double)(1ull << p); i++)
 			c += s->h[i];
-		sb_printf(b, "zonegate_call_duration_seconds_bucket{zone=\"%s\","
-			  "tool=\"%s\",le=\"%g\"} %llu\n", z, t,
-			  (double)(1ull << p) / 1e6, (unsigned long long)c);
+		sb_printf(b,
+			  "zonegate_call_duration_seconds_bucket{zone=\"%s\","
+			  "tool=\"%s\",le=\"%g\"} %llu\n",
+			  z, t, (double)(1ull << p) / 1e6,
+			  (unsigned long long)c);
 	}
 	for (; i < NB; i++)
 		c += s->h[i];
-	sb_printf(b, "zonegate_call_duration_seconds_bucket{zone=\"%s\","
-		  "tool=\"%s\",le=\"+Inf\"} %llu\n", z, t,
-		  (unsigned long long)c);
-	sb_printf(b, "zonegate_call_duration_seconds_sum{zone=\"%s\","
-		  "tool=\"%s\"} %g\n", z, t, (double)s->sum_us / 1e6);
-	sb_printf(b, "zonegate_call_duration_seconds_count{zone=\"%s\","
-		  "tool=\"%s\"} %llu\n", z, t, (unsigned long long)c);
+	sb_printf(b,
+		  "zonegate_call_duration_seconds_bucket{zone=\"%s\","
+		  "tool=\"%s\",le=\"+Inf\"} %llu\n",
+		  z, t, (unsigned long long)c);
+	sb_printf(b,
+		  "zonegate_call_duration_seconds_sum{zone=\"%s\","
+		  "tool=\"%s\"} %g\n",
+		  z, t, (double)s->sum_us / 1e6);
+	sb_printf(b,
+		  "zonegate_call_duration_seconds_count{zone=\"%s\","
+		  "tool=\"%s\"} %llu\n",
+		  z, t, (unsigned long long)c);
 }
 
 char *gw_metrics_prometheus(struct gw_metrics *m, const char *extra)
 {
 	struct sbuf b = { 0 };
 
-	sb_printf(&b, "# HELP zonegate_calls_total Decisions and calls per "
+	sb_printf(&b,
+		  "# HELP zonegate_calls_total Decisions and calls per "
 		  "calling zone and target.\n"
 		  "# TYPE zonegate_calls_total counter\n"
 		  "# HELP zonegate_denials_total Denied requests.\n"

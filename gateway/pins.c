@@ -11,10 +11,10 @@
 
 static int by_name(const void *a, const void *b)
 {
-	const char *x = json_string_value(
-		json_object_get(*(json_t *const *)a, "name"));
-	const char *y = json_string_value(
-		json_object_get(*(json_t *const *)b, "name"));
+	const char *x =
+		json_string_value(json_object_get(*(json_t *const *)a, "name"));
+	const char *y =
+		json_string_value(json_object_get(*(json_t *const *)b, "name"));
 	return strcmp(x ? x : "", y ? y : "");
 }
 
@@ -66,8 +66,7 @@ json_t *gw_pins_load(const char *path, char *err, size_t errlen)
 	return j;
 }
 
-int gw_pins_save(const char *path, const json_t *pins, char *err,
-		 size_t errlen)
+int gw_pins_save(const char *path, const json_t *pins, char *err, size_t errlen)
 {
 	char *s = json_dumps(pins, JSON_INDENT(2) | JSON_SORT_KEYS);
 	int rc;

@@ -218,8 +218,10 @@ static int parse_source(struct perr *e, const char *tok, struct pol_rule *r)
 		r->src = strdup(tok + 5);
 	} else {
 		if (!gw_zone_name_ok(tok))
-			return fail(e, "bad source '%.64s' (a zone name, "
-				    "@tag:NAME or *)", tok);
+			return fail(e,
+				    "bad source '%.64s' (a zone name, "
+				    "@tag:NAME or *)",
+				    tok);
 		r->src_kind = POL_SRC_ZONE;
 		r->src = strdup(tok);
 	}
@@ -257,7 +259,8 @@ static int parse_target(struct perr *e, const char *tok, struct pol_rule *r)
 		t = "*.*";
 	dot = strchr(t, '.');
 	if (!dot)
-		return fail(e, "bad target '%.64s' (TOOLZONE.TOOL, "
+		return fail(e,
+			    "bad target '%.64s' (TOOLZONE.TOOL, "
 			    "resource:TOOLZONE.URI, prompt:TOOLZONE.NAME or *)",
 			    tok);
 	r->tzone = strndup(t, (size_t)(dot - t));
@@ -367,9 +370,12 @@ static int parse_option(struct perr *e, char *tok, struct pol_rule *r,
 			return fail(e, "duplicate option %s", tok);
 		*seen |= 1u << i;
 		switch (i) {
-		case 0: return opt_rate(e, eq + 1, r);
-		case 1: return opt_timeout(e, eq + 1, r);
-		case 2: return opt_bytes(e, eq + 1, r);
+		case 0:
+			return opt_rate(e, eq + 1, r);
+		case 1:
+			return opt_timeout(e, eq + 1, r);
+		case 2:
+			return opt_bytes(e, eq + 1, r);
 		default:
 			if (num(eq + 1, &end, 1, 100000, &n) || *end)
 				return fail(e, "bad concurrency '%.32s'",
@@ -438,7 +444,8 @@ static int parse_rule(struct perr *e, const char *text, struct pol_rule *r)
 	r->sig = 14695981039346656037ull;
 	for (size_t i = 0; i < n; i++) {
 		for (const char *c = tok[i]; *c; c++)
-			r->sig = (r->sig ^ (unsigned char)*c) * 1099511628211ull;
+			r->sig =
+				(r->sig ^ (unsigned char)*c) * 1099511628211ull;
 		r->sig *= 1099511628211ull; /* a separator: a NUL byte */
 	}
 	if (parse_source(e, tok[0], r) || parse_target(e, tok[1], r))
@@ -505,8 +512,8 @@ static int parse_text(struct policy *p, const char *file, const char *buf,
 		for (a = line; *a == ' ' || *a == '\t' || *a == '\r'; a++)
 			;
 		z = a + strlen(a);
-		while (z > a && (z[-1] == ' ' || z[-1] == '\t' ||
-				 z[-1] == '\r'))
+		while (z > a &&
+		       (z[-1] == ' ' || z[-1] == '\t' || z[-1] == '\r'))
 			*--z = '\0';
 		if (!*a)
 			continue;
@@ -688,7 +695,8 @@ struct policy *policy_load_with(const char *path, const char *display,
 		goto out;
 	}
 	for (long i = 0; i < n; i++) {
-		char *full = names ? gw_path_join(path, names[i]) : strdup(path);
+		char *full = names ? gw_path_join(path, names[i])
+				   : strdup(path);
 		char *dn = names ? gw_path_join(display, names[i])
 				 : strdup(display);
 		disp[i] = dn;

@@ -23,22 +23,21 @@
 
 #define MAX_DEPTH 64
 #define SESSION_INFLIGHT_MAX 256
-#define ZONE_INFLIGHT_MAX 4096          /* calls in flight per agent zone */
-#define LINK_QUEUED_MAX (64u << 20)     /* bytes waiting for links, in all */
+#define ZONE_INFLIGHT_MAX 4096	    /* calls in flight per agent zone */
+#define LINK_QUEUED_MAX (64u << 20) /* bytes waiting for links, in all */
 #define LINK_QUEUE_MAX 256
 #define CAT_PAGES_MAX 100
-#define CAT_ITEMS_MAX 10000  /* entries per list and tool zone */
-#define REFETCH_MIN_MS 1000  /* catalogue refreshes per tool zone */
-#define SESSION_SREQ_MAX 32  /* server requests waiting on one agent */
+#define CAT_ITEMS_MAX 10000 /* entries per list and tool zone */
+#define REFETCH_MIN_MS 1000 /* catalogue refreshes per tool zone */
+#define SESSION_SREQ_MAX 32 /* server requests waiting on one agent */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
 
 enum { CAT_TOOLS, CAT_RES, CAT_TMPL, CAT_PROMPTS, CAT_N };
-static const char *const cat_method[CAT_N] = {
-	"tools/list", "resources/list", "resources/templates/list",
-	"prompts/list"
-};
+static const char *const cat_method[CAT_N] = { "tools/list", "resources/list",
+					       "resources/templates/list",
+					       "prompts/list" };
 static const char *const cat_key[CAT_N] = { "tools", "resources",
 					    "resourceTemplates", "prompts" };
 
@@ -190,9 +189,9 @@ struct sreq;
 
 struct asess {
 	struct azone *az;
-	uint32_t sid;        /* the channel stream (0 for HTTP sessions) */
-	uint64_t key;        /* in az->sess: sid, or 1 << 32 | n for HTTP */
-	struct gw_hs *hs;    /* an HTTP listener's session, or NULL */
+	uint32_t sid;	  /* the channel stream (0 for HTTP sessions) */
+	uint64_t key;	  /* in az->sess: sid, or 1 << 32 | n for HTTP */
+	struct gw_hs *hs; /* an HTTP listener's session, or NULL */
 	int inited;
 	char proto[32];
 	json_t *caps;
@@ -228,12 +227,12 @@ struct tzone {
 	json_t *cat[CAT_N];
 	json_t *stage[CAT_N];
 	int fetching, pages;
-	int refetch;          /* list_changed arrived: fetch again */
-	int64_t last_fetch;   /* when the last fetch started (ms) */
+	int refetch;	    /* list_changed arrived: fetch again */
+	int64_t last_fetch; /* when the last fetch started (ms) */
 	int have_cat, quarantined;
 	char hash[65];
 	uint64_t connects;
-	uint64_t responses;         /* call responses relayed to agents */
+	uint64_t responses;	    /* call responses relayed to agents */
 	uint64_t responses_spliced; /* of those, relayed without re-encoding */
 	char last_error[160];
 };
@@ -302,14 +301,16 @@ static void to_agent(struct asess *s, json_t *msg)
 	char *txt = jr_dump(msg, &len);
 
 	if (txt && agent_send(s, txt, len) == CHAN_MUX_EFULL)
-		fprintf(stderr, "gatewayd: %s: agent not reading; message "
-			"dropped\n", s->id);
+		fprintf(stderr,
+			"gatewayd: %s: agent not reading; message "
+			"dropped\n",
+			s->id);
 	free(txt);
 	json_decref(msg);
 }
 
-static void reply_error(struct asess *s, json_t *id, int code,
-			const char *msg, json_t *data)
+static void reply_error(struct asess *s, json_t *id, int code, const char *msg,
+			json_t *data)
 {
 	to_agent(s, jr_error(id, code, msg, data));
 }
@@ -327,9 +328,9 @@ static void audit(struct gw *g, const char *zone, const char *session,
 		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
 		  int64_t t_total, const char *args)
 {
-	struct gw_audit_rec r = { aid, zone, session, method, target, decision,
-				  rule, reason, in, out, t_pol, t_up, t_total,
-				  args };
+	struct gw_audit_rec r = { aid,	    zone, session, method, target,
+				  decision, rule, reason,  in,	   out,
+				  t_pol,    t_up, t_total, args };
 
 	if (gw_audit_record(g->audit, &r))
 		fprintf(stderr, "gatewayd: audit record too long; dropped\n");
@@ -359,7 +360,7 @@ static json_t *cat_find(const struct tzone *t, int k, const char *key,
 
 	if (!t->cat[k])
 		return NULL;
-	json_array_foreach(t->cat[k], i, e) {
+	json_array_foreach (t->cat[k], i, e) {
 		const char *v = json_string_value(json_object_get(e, key));
 		if (v && strcmp(v, val) == 0)
 			return e;
@@ -388,7 +389,8 @@ static char *display_name(struct gw *g, const struct azone *az,
 	size_t n;
 	char *s;
 
-	if (az->z->default_zone && strcmp(az->z->default_zone, t->z->name) == 0 &&
+	if (az->z->default_zone &&
+	    strcmp(az->z->default_zone, t->z->name) == 0 &&
 	    (!dot || !tz_by_name(g, name, (size_t)(dot - name))))
 		return strdup(name);
 	n = strlen(t->z->name) + strlen(name) + 2;
@@ -431,7 +433,7 @@ static struct tzone *resolve_uri(struct gw *g, const char *uri)
 		json_t *e;
 		if (!visible(g->tz[i]) || !g->tz[i]->cat[CAT_TMPL])
 			continue;
-		json_array_foreach(g->tz[i]->cat[CAT_TMPL], k, e) {
+		json_array_foreach (g->tz[i]->cat[CAT_TMPL], k, e) {
 			const char *tp = json_string_value(
 				json_object_get(e, "uriTemplate"));
 			const char *br = tp ? strchr(tp, '{') : NULL;
@@ -444,12 +446,13 @@ static struct tzone *resolve_uri(struct gw *g, const char *uri)
 }
 
 static enum pol_decision decide(struct gw *g, const struct azone *az,
-				unsigned kind, const char *tz,
-				const char *name, const json_t *args,
-				const struct pol_rule **r)
+				unsigned kind, const char *tz, const char *name,
+				const json_t *args, const struct pol_rule **r)
 {
-	struct pol_query q = { az->z->name, (const char *const *)az->z->tags,
-			       az->z->ntags, kind, tz, name, args };
+	struct pol_query q = { az->z->name,  (const char *const *)az->z->tags,
+			       az->z->ntags, kind,
+			       tz,	     name,
+			       args };
 
 	return policy_decide(g->pol, &q, r);
 }
@@ -471,7 +474,7 @@ static json_t *build_list(struct gw *g, struct asess *s, int k)
 		json_t *e;
 		if (!visible(t) || !t->cat[k])
 			continue;
-		json_array_foreach(t->cat[k], j, e) {
+		json_array_foreach (t->cat[k], j, e) {
 			const char *n = json_string_value(
 				json_object_get(e, namekey[k]));
 			json_t *c;
@@ -497,8 +500,8 @@ static json_t *build_list(struct gw *g, struct asess *s, int k)
 
 /* ---- upstream links ------------------------------------------------------ */
 
-static struct preq *preq_new(struct gw *g, enum preq_kind kind,
-			     struct asess *s, unsigned ti)
+static struct preq *preq_new(struct gw *g, enum preq_kind kind, struct asess *s,
+			     unsigned ti)
 {
 	struct preq *p = calloc(1, sizeof(*p));
 
@@ -555,16 +558,16 @@ static void preq_free(struct gw *g, struct preq *p)
 
 /* Finishes a call that gets no upstream response: error to the agent,
  * audit, metrics. */
-static void call_fail(struct gw *g, struct preq *p, int code,
-		      const char *msg, const char *reason)
+static void call_fail(struct gw *g, struct preq *p, int code, const char *msg,
+		      const char *reason)
 {
 	struct asess *s = p->s;
 	int64_t now = gw_now_us();
 
 	reply_error(s, p->aid, code, msg,
 		    json_pack("{s:s}", "auditId", p->audit_id));
-	audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
-	      p->rule, reason, p->audit_id, p->bytes_in, 0, p->t_policy,
+	audit(g, s->az->z->name, s->id, p->method, p->target, "allow", p->rule,
+	      reason, p->audit_id, p->bytes_in, 0, p->t_policy,
 	      p->t_sent ? now - p->t_sent : 0, now - p->t0, p->args);
 	gw_metrics_record(g->met, s->az->z->name, p->target, 2, now - p->t0);
 	preq_free(g, p);
@@ -661,10 +664,11 @@ static json_t *up_request_new(uint64_t uid, const char *method, json_t *params)
 static json_t *init_request(struct gw *g, uint64_t uid, const char *proto,
 			    json_t *caps)
 {
-	json_t *params = json_pack(
-		"{s:s,s:O,s:{s:s,s:s}}", "protocolVersion", proto,
-		"capabilities", caps ? caps : json_object(), "clientInfo",
-		"name", "zonegate-gateway", "version", GW_VERSION);
+	json_t *params = json_pack("{s:s,s:O,s:{s:s,s:s}}", "protocolVersion",
+				   proto, "capabilities",
+				   caps ? caps : json_object(), "clientInfo",
+				   "name", "zonegate-gateway", "version",
+				   GW_VERSION);
 
 	if (!caps)
 		json_decref(json_object_get(params, "capabilities"));
@@ -719,10 +723,9 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 	if (s->level) {
 		struct preq *p = preq_new(g, PK_IGNORE, s, ti);
 		if (p) {
-			json_t *r = up_request_new(p->uid,
-					       "logging/setLevel",
-					       json_pack("{s:s}", "level",
-							 s->level));
+			json_t *r = up_request_new(p->uid, "logging/setLevel",
+						   json_pack("{s:s}", "level",
+							     s->level));
 			send_json(t->m, l->sid, r);
 			json_decref(r);
 		}
@@ -810,10 +813,10 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	if (cursor_parse(g, json_object_get(m->params, "cursor"), &off)) {
-		audit(g, s->az->z->name, s->id, m->method, NULL, "filter",
-		      NULL, "invalid or stale cursor", aid, 0, 0, 0, 0, 0,
-		      NULL);
-		reply_error(s, m->id, -32602, "Invalid params: unknown or "
+		audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL,
+		      "invalid or stale cursor", aid, 0, 0, 0, 0, 0, NULL);
+		reply_error(s, m->id, -32602,
+			    "Invalid params: unknown or "
 			    "stale cursor (the list changed; start over)",
 			    NULL);
 		return;
@@ -824,8 +827,10 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 	n = arr ? json_array_size(arr) : 0;
 	if (arr && off > n) {
 		json_decref(arr);
-		reply_error(s, m->id, -32602, "Invalid params: cursor past "
-			    "the end of the list", NULL);
+		reply_error(s, m->id, -32602,
+			    "Invalid params: cursor past "
+			    "the end of the list",
+			    NULL);
 		return;
 	}
 	page = arr && (off || n > ps) ? json_array() : json_incref(arr);
@@ -863,9 +868,8 @@ static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
 		p = preq_new(g, PK_IGNORE, s, (unsigned)i);
 		if (!p)
 			continue;
-		r = up_request_new(p->uid,
-			       "logging/setLevel",
-			       json_pack("{s:s}", "level", lv));
+		r = up_request_new(p->uid, "logging/setLevel",
+				   json_pack("{s:s}", "level", lv));
 		send_json(g->tz[i]->m, s->links[i].sid, r);
 		json_decref(r);
 	}
@@ -879,7 +883,7 @@ struct target {
 	unsigned kind;
 	const char *name;  /* the tool zone's name of the entry */
 	const char *shown; /* what the agent asked for */
-	json_t *args;      /* for argument conditions (borrowed) */
+	json_t *args;	   /* for argument conditions (borrowed) */
 };
 
 /* The "unknown" answer: the same for an entry that does not exist and
@@ -914,13 +918,16 @@ static int find_target(struct gw *g, struct asess *s, struct jr_msg *m,
 		reply_error(s, m->id, -32602, "params must be an object", NULL);
 		return -1;
 	}
-	if (strcmp(meth, "tools/call") == 0 || strcmp(meth, "prompts/get") == 0) {
+	if (strcmp(meth, "tools/call") == 0 ||
+	    strcmp(meth, "prompts/get") == 0) {
 		x->kind = meth[0] == 't' ? POL_TOOL : POL_PROMPT;
 		n = json_string_value(json_object_get(p, "name"));
 		x->args = json_object_get(p, "arguments");
 		if (!n || (x->args && !json_is_object(x->args))) {
-			reply_error(s, m->id, -32602, "name must be a string "
-				    "and arguments an object", NULL);
+			reply_error(s, m->id, -32602,
+				    "name must be a string "
+				    "and arguments an object",
+				    NULL);
 			return -1;
 		}
 		x->shown = n;
@@ -934,7 +941,8 @@ static int find_target(struct gw *g, struct asess *s, struct jr_msg *m,
 		if (n && strcmp(n, "ref/prompt") == 0 &&
 		    json_is_string(json_object_get(ref, "name"))) {
 			x->kind = POL_PROMPT;
-			x->shown = json_string_value(json_object_get(ref, "name"));
+			x->shown =
+				json_string_value(json_object_get(ref, "name"));
 			x->t = resolve_name(g, s->az, x->shown, &bare);
 			x->name = bare;
 			return 0;
@@ -1029,7 +1037,8 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		argj = json_dumps(x.args, JSON_COMPACT);
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	if (x.t && x.name) {
-		static const int kk[] = { 0, CAT_TOOLS, CAT_RES, 0, CAT_PROMPTS };
+		static const int kk[] = { 0, CAT_TOOLS, CAT_RES, 0,
+					  CAT_PROMPTS };
 		/* A resource resolved from a catalogue exists; a zone that is
 		 * down is decided by policy alone, then reported unavailable. */
 		if (x.kind == POL_RESOURCE || !x.t->have_cat)
@@ -1045,16 +1054,16 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		 x.t ? "." : "", x.t ? x.name : "(unknown)");
 	rule = rule_ref(r);
 	if (!x.t || !exists || x.t->quarantined || d != POL_ALLOW) {
-		why = !x.t || !exists ? "no such target"
-		      : x.t->quarantined ? "tool zone quarantined"
+		why = !x.t || !exists	      ? "no such target"
+		      : x.t->quarantined      ? "tool zone quarantined"
 		      : d == POL_DENY_DEFAULT ? "no rule allows it"
 		      : d == POL_DENY_RULE    ? "denied by rule"
 					      : "argument condition not met";
 		/* An unknown name is not echoed into the audit target or the
 		 * metrics labels: it is the caller's text. */
-		audit(g, s->az->z->name, s->id, m->method,
-		      exists ? tgt : NULL, "deny", rule, why, aid, len, 0, tp,
-		      0, gw_now_us() - t0, argj);
+		audit(g, s->az->z->name, s->id, m->method, exists ? tgt : NULL,
+		      "deny", rule, why, aid, len, 0, tp, 0, gw_now_us() - t0,
+		      argj);
 		gw_metrics_record(g->met, s->az->z->name,
 				  exists ? tgt : "(unknown)", 1, 0);
 		reply_unknown(s, m->id, &x, aid);
@@ -1077,11 +1086,12 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		    s->az->inflight >= ZONE_INFLIGHT_MAX))
 		lw = "too many requests in flight";
 	if (lw) {
-		audit(g, s->az->z->name, s->id, m->method, tgt, "limit", rule, lw,
-		      aid, len, 0, tp, 0, gw_now_us() - t0, argj);
+		audit(g, s->az->z->name, s->id, m->method, tgt, "limit", rule,
+		      lw, aid, len, 0, tp, 0, gw_now_us() - t0, argj);
 		gw_metrics_record(g->met, s->az->z->name, tgt, 1, 0);
 		reply_error(s, m->id, GW_ERR_GATEWAY, lw,
-			    json_pack("{s:s,s:s}", "auditId", aid, "limit", lw));
+			    json_pack("{s:s,s:s}", "auditId", aid, "limit",
+				      lw));
 		goto out;
 	}
 	p = preq_new(g, PK_CALL, s, x.t->ti);
@@ -1115,8 +1125,10 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	if (!up || !p->target || link_ensure(g, s, x.t->ti) ||
 	    link_send(g, s, x.t->ti, up, ulen)) {
 		free(up);
-		call_fail(g, p, GW_ERR_GATEWAY, "tool zone is busy or "
-			  "unavailable", "upstream send failed");
+		call_fail(g, p, GW_ERR_GATEWAY,
+			  "tool zone is busy or "
+			  "unavailable",
+			  "upstream send failed");
 		goto out;
 	}
 	free(up);
@@ -1357,8 +1369,8 @@ struct asess *gw_route_http_open(struct gw *g, const char *zone,
 	s->az = az;
 	s->hs = hs;
 	snprintf(s->proto, sizeof(s->proto), "%s", versions[0]);
-	snprintf(s->id, sizeof(s->id), "%s/http%u/%llu", az->z->name,
-		 listener, (unsigned long long)n);
+	snprintf(s->id, sizeof(s->id), "%s/http%u/%llu", az->z->name, listener,
+		 (unsigned long long)n);
 	az->sessions_total++;
 	return s;
 }
@@ -1390,8 +1402,9 @@ static void tz_log(void *ud, const char *msg)
 
 /* ---- tool zones ------------------------------------------------------------ */
 
-static void all_sessions(struct gw *g, void (*fn)(struct gw *, struct asess *,
-						  void *), void *arg)
+static void all_sessions(struct gw *g,
+			 void (*fn)(struct gw *, struct asess *, void *),
+			 void *arg)
 {
 	for (size_t i = 0; i < g->naz; i++) {
 		size_t n;
@@ -1430,7 +1443,8 @@ static void cat_request(struct tzone *t, int k, json_t *cursor)
 		return;
 	p->cat = k;
 	r = up_request_new(p->uid, cat_method[k],
-		       cursor ? json_pack("{s:O}", "cursor", cursor) : NULL);
+			   cursor ? json_pack("{s:O}", "cursor", cursor)
+				  : NULL);
 	send_json(t->m, t->ctl, r);
 	json_decref(r);
 }
@@ -1465,8 +1479,8 @@ static void cat_changed(struct tzone *t)
 static void quarantine_check(struct tzone *t)
 {
 	struct gw *g = t->g;
-	const char *pin = json_string_value(json_object_get(g->pins,
-							    t->z->name));
+	const char *pin =
+		json_string_value(json_object_get(g->pins, t->z->name));
 	int was = t->quarantined;
 	char aid[40];
 
@@ -1477,7 +1491,8 @@ static void quarantine_check(struct tzone *t)
 		audit(g, t->z->name, "-", "pin/check", t->z->name, "quarantine",
 		      NULL, "tool definitions differ from the pinned hash", aid,
 		      0, 0, 0, 0, 0, NULL);
-		fprintf(stderr, "gatewayd: tool zone %s QUARANTINED: its tool "
+		fprintf(stderr,
+			"gatewayd: tool zone %s QUARANTINED: its tool "
 			"definitions changed (pinned %.12s, now %.12s)\n",
 			t->z->name, pin, t->hash);
 	}
@@ -1503,8 +1518,10 @@ static void cat_install(struct tzone *t)
 	quarantine_check(t);
 	if (!changed)
 		return;
-	fprintf(stderr, "gatewayd: tool zone %s %s: %zu tools, %zu resources, "
-		"%zu prompts\n", t->z->name, first ? "up" : "changed",
+	fprintf(stderr,
+		"gatewayd: tool zone %s %s: %zu tools, %zu resources, "
+		"%zu prompts\n",
+		t->z->name, first ? "up" : "changed",
 		json_array_size(t->cat[CAT_TOOLS]),
 		json_array_size(t->cat[CAT_RES]),
 		json_array_size(t->cat[CAT_PROMPTS]));
@@ -1513,29 +1530,30 @@ static void cat_install(struct tzone *t)
 
 static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m)
 {
-	json_t *items = m->kind == JR_RESULT
-				? json_object_get(json_object_get(m->root,
-								  "result"),
-						  cat_key[p->cat])
-				: NULL;
+	json_t *items =
+		m->kind == JR_RESULT
+			? json_object_get(json_object_get(m->root, "result"),
+					  cat_key[p->cat])
+			: NULL;
 	json_t *cur = json_object_get(json_object_get(m->root, "result"),
 				      "nextCursor");
-	const char *nk = p->cat == CAT_RES	  ? "uri"
+	const char *nk = p->cat == CAT_RES    ? "uri"
 			 : p->cat == CAT_TMPL ? "uriTemplate"
 					      : "name";
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(items, i, e) {
+	json_array_foreach (items, i, e) {
 		const char *n = json_string_value(json_object_get(e, nk));
 		if (!json_is_object(e) || !n ||
 		    (p->cat != CAT_RES && p->cat != CAT_TMPL && !name_ok(n)) ||
 		    strlen(n) > 4096)
 			continue; /* unusable entries are left out */
 		if (json_array_size(t->stage[p->cat]) >= CAT_ITEMS_MAX) {
-			fprintf(stderr, "gatewayd: tool zone %s: %s over %d "
-				"entries; the rest is left out\n", t->z->name,
-				cat_key[p->cat], CAT_ITEMS_MAX);
+			fprintf(stderr,
+				"gatewayd: tool zone %s: %s over %d "
+				"entries; the rest is left out\n",
+				t->z->name, cat_key[p->cat], CAT_ITEMS_MAX);
 			cur = NULL; /* no further pages either */
 			break;
 		}
@@ -1573,7 +1591,8 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	case PK_INIT:
 		preq_free(g, p);
 		if (!ls) {
-			json_t *n = jr_request(NULL, "notifications/initialized",
+			json_t *n = jr_request(NULL,
+					       "notifications/initialized",
 					       NULL);
 			send_json(t->m, t->ctl, n);
 			json_decref(n);
@@ -1605,10 +1624,12 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	      now - p->t0, p->args);
 	gw_metrics_record(g->met, ls->az->z->name, p->target,
 			  m->kind == JR_ERROR ||
-				  json_is_true(json_object_get(
-					  json_object_get(m->root, "result"),
-					  "isError"))
-			  ? 2 : 0,
+					  json_is_true(json_object_get(
+						  json_object_get(m->root,
+								  "result"),
+						  "isError"))
+				  ? 2
+				  : 0,
 			  now - p->t0);
 	preq_free(g, p);
 	(void)raw;
@@ -1620,8 +1641,8 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
  * session on this link. Returns 1 if root was changed. */
 static int relate_for_agent(struct tzone *t, struct asess *s, json_t *root)
 {
-	json_t *meta = json_object_get(json_object_get(root, "params"),
-				       "_meta");
+	json_t *meta =
+		json_object_get(json_object_get(root, "params"), "_meta");
 	json_t *v = json_object_get(meta, MCP_META_RELATED);
 	struct preq *p;
 
@@ -1701,8 +1722,8 @@ static void up_request(struct tzone *t, struct asess *s, struct jr_msg *m)
 	to_agent(s, json_incref(m->root));
 }
 
-static void up_notification(struct tzone *t, struct asess *s,
-			    struct jr_msg *m, const uint8_t *raw, size_t len)
+static void up_notification(struct tzone *t, struct asess *s, struct jr_msg *m,
+			    const uint8_t *raw, size_t len)
 {
 	const char *meth = m->method;
 
@@ -1737,8 +1758,10 @@ static void up_notification(struct tzone *t, struct asess *s,
 	if (relate_for_agent(t, s, m->root))
 		to_agent(s, json_incref(m->root));
 	else if (agent_send(s, (const char *)raw, len) == CHAN_MUX_EFULL)
-		fprintf(stderr, "gatewayd: %s: agent not reading; "
-			"notification dropped\n", s->id);
+		fprintf(stderr,
+			"gatewayd: %s: agent not reading; "
+			"notification dropped\n",
+			s->id);
 }
 
 /* The common case, a call's response as mcpd writes it
@@ -1790,17 +1813,20 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	memcpy(out + hl, idj, idl);
 	memcpy(out + hl + idl, msg + i, len - i);
 	if (agent_send(s, out, out_len) == CHAN_MUX_EFULL)
-		fprintf(stderr, "gatewayd: %s: agent not reading; message "
-			"dropped\n", s->id);
+		fprintf(stderr,
+			"gatewayd: %s: agent not reading; message "
+			"dropped\n",
+			s->id);
 	free(out);
 	free(idj);
 	t->responses++;
 	t->responses_spliced++;
 	outcome = is_err || memmem(msg + i, len - i, "\"isError\":true", 14)
-			  ? 2 : 0;
-	audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
-	      p->rule, is_err ? "upstream error" : NULL, p->audit_id,
-	      p->bytes_in, len, p->t_policy, now - p->t_sent, now - p->t0, p->args);
+			  ? 2
+			  : 0;
+	audit(g, s->az->z->name, s->id, p->method, p->target, "allow", p->rule,
+	      is_err ? "upstream error" : NULL, p->audit_id, p->bytes_in, len,
+	      p->t_policy, now - p->t_sent, now - p->t0, p->args);
 	gw_metrics_record(g->met, s->az->z->name, p->target, outcome,
 			  now - p->t0);
 	preq_free(g, p);
@@ -1927,8 +1953,8 @@ static void tz_down(struct tzone *t, const char *why)
 
 static void tz_connect(struct tzone *t)
 {
-	static const struct chan_mux_ops ops = { tz_up, NULL, tz_data,
-						 tz_close, tz_downcb };
+	static const struct chan_mux_ops ops = { tz_up, NULL, tz_data, tz_close,
+						 tz_downcb };
 	struct chan_mux_opts mo = { .max_frame = t->g->cfg->max_message,
 				    .max_streams = 4096,
 				    .ping_interval_ms = 2000,
@@ -2205,32 +2231,38 @@ json_t *gw_route_status(struct gw *g)
 
 	for (size_t i = 0; i < g->naz; i++) {
 		struct azone *a = g->az[i];
-		json_array_append_new(zones, json_pack(
-			"{s:s,s:s,s:s?,s:b,s:I,s:I}", "zone", a->z->name, "role",
-			"agent", "chan", a->z->chan, "connected",
-			a->m && chan_mux_is_up(a->m), "sessions",
-			(json_int_t)a->sess->n, "sessions_total",
-			(json_int_t)a->sessions_total));
+		json_array_append_new(
+			zones,
+			json_pack("{s:s,s:s,s:s?,s:b,s:I,s:I}", "zone",
+				  a->z->name, "role", "agent", "chan",
+				  a->z->chan, "connected",
+				  a->m && chan_mux_is_up(a->m), "sessions",
+				  (json_int_t)a->sess->n, "sessions_total",
+				  (json_int_t)a->sessions_total));
 	}
 	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *t = g->tz[i];
-		const char *pin = json_string_value(
-			json_object_get(g->pins, t->z->name));
-		json_array_append_new(zones, json_pack(
-			"{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,s:s}",
-			"zone",
-			t->z->name, "role", "tool", "chan", t->z->chan,
-			"health",
-			visible(t) ? "up"
-			: t->quarantined ? "quarantined"
-			: t->m ? "connecting" : "down",
-			"tools", (json_int_t)json_array_size(t->cat[CAT_TOOLS]),
-			"connects", (json_int_t)t->connects, "responses",
-			(json_int_t)t->responses, "responses_spliced",
-			(json_int_t)t->responses_spliced, "hash",
-			t->have_cat ? t->hash : "", "pinned", pin,
-			"quarantined", t->quarantined, "last_error",
-			t->last_error));
+		const char *pin =
+			json_string_value(json_object_get(g->pins, t->z->name));
+		json_array_append_new(
+			zones,
+			json_pack(
+				"{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,s:s}",
+				"zone", t->z->name, "role", "tool", "chan",
+				t->z->chan, "health",
+				visible(t)	 ? "up"
+				: t->quarantined ? "quarantined"
+				: t->m		 ? "connecting"
+						 : "down",
+				"tools",
+				(json_int_t)json_array_size(t->cat[CAT_TOOLS]),
+				"connects", (json_int_t)t->connects,
+				"responses", (json_int_t)t->responses,
+				"responses_spliced",
+				(json_int_t)t->responses_spliced, "hash",
+				t->have_cat ? t->hash : "", "pinned", pin,
+				"quarantined", t->quarantined, "last_error",
+				t->last_error));
 	}
 	return zones;
 }
@@ -2279,15 +2311,17 @@ void gw_route_snapshot(struct gw *g)
 	for (size_t i = 0; i < g->ntz && len < sizeof(buf) - 256; i++) {
 		struct tzone *t = g->tz[i];
 		ready &= visible(t);
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+		len += (size_t)snprintf(
+			buf + len, sizeof(buf) - len,
 			"zonegate_tool_zone_up{zone=\"%s\"} %d\n"
 			"zonegate_tool_zone_quarantined{zone=\"%s\"} %d\n",
 			t->z->name, visible(t), t->z->name, t->quarantined);
 	}
 	for (size_t i = 0; i < g->naz && len < sizeof(buf) - 256; i++)
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-			"zonegate_agent_sessions{zone=\"%s\"} %zu\n",
-			g->az[i]->z->name, g->az[i]->sess->n);
+		len += (size_t)
+			snprintf(buf + len, sizeof(buf) - len,
+				 "zonegate_agent_sessions{zone=\"%s\"} %zu\n",
+				 g->az[i]->z->name, g->az[i]->sess->n);
 	if (len < sizeof(buf) - 128)
 		snprintf(buf + len, sizeof(buf) - len,
 			 "zonegate_policy_rules %zu\n"

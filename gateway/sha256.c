@@ -46,18 +46,36 @@ static void block(struct sha256 *s, const uint8_t *p)
 			      (w[i - 2] >> 10);
 		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
 	}
-	a = s->h[0]; b = s->h[1]; c = s->h[2]; d = s->h[3];
-	e = s->h[4]; f = s->h[5]; g = s->h[6]; h = s->h[7];
+	a = s->h[0];
+	b = s->h[1];
+	c = s->h[2];
+	d = s->h[3];
+	e = s->h[4];
+	f = s->h[5];
+	g = s->h[6];
+	h = s->h[7];
 	for (int i = 0; i < 64; i++) {
 		t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) +
 		     ((e & f) ^ (~e & g)) + K[i] + w[i];
 		t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) +
 		     ((a & b) ^ (a & c) ^ (b & c));
-		h = g; g = f; f = e; e = d + t1;
-		d = c; c = b; b = a; a = t1 + t2;
+		h = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
 	}
-	s->h[0] += a; s->h[1] += b; s->h[2] += c; s->h[3] += d;
-	s->h[4] += e; s->h[5] += f; s->h[6] += g; s->h[7] += h;
+	s->h[0] += a;
+	s->h[1] += b;
+	s->h[2] += c;
+	s->h[3] += d;
+	s->h[4] += e;
+	s->h[5] += f;
+	s->h[6] += g;
+	s->h[7] += h;
 }
 
 #ifdef HAVE_SHA_NI
@@ -66,31 +84,34 @@ static void block(struct sha256 *s, const uint8_t *p)
  * lane first); SHA256RNDS2 does two rounds and yields the new A,B,E,F,
  * while the new C,D,G,H is the old A,B,E,F. SHA256MSG1/MSG2 extend the
  * message schedule four words at a time. */
-__attribute__((target("sha,sse4.1,ssse3")))
-static void block_ni(uint32_t h[8], const uint8_t *p)
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+block_ni(uint32_t h[8], const uint8_t *p)
 {
-	const __m128i be = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5,
-					6, 7, 0, 1, 2, 3);
+	const __m128i be = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6,
+					7, 0, 1, 2, 3);
 	__m128i lo = _mm_shuffle_epi32(_mm_loadu_si128((const void *)h), 0x1b);
-	__m128i hi = _mm_shuffle_epi32(_mm_loadu_si128((const void *)(h + 4)),
-				       0x1b);
+	__m128i hi =
+		_mm_shuffle_epi32(_mm_loadu_si128((const void *)(h + 4)), 0x1b);
 	__m128i abef = _mm_unpackhi_epi64(hi, lo); /* lanes f e b a */
 	__m128i cdgh = _mm_unpacklo_epi64(hi, lo); /* lanes h g d c */
 	__m128i abef0 = abef, cdgh0 = cdgh, w[4], m, wk, t;
 
 	for (int i = 0; i < 16; i++) {
 		if (i < 4) {
-			m = _mm_shuffle_epi8(
-				_mm_loadu_si128((const void *)(p + 16 * i)), be);
+			m = _mm_shuffle_epi8(_mm_loadu_si128((
+						     const void *)(p + 16 * i)),
+					     be);
 		} else {
 			/* W[t-16] + s0(W[t-15]) + W[t-7], then + s1(W[t-2]) */
 			m = _mm_sha256msg1_epu32(w[i & 3], w[(i + 1) & 3]);
-			m = _mm_add_epi32(m, _mm_alignr_epi8(w[(i + 3) & 3],
-							     w[(i + 2) & 3], 4));
+			m = _mm_add_epi32(m,
+					  _mm_alignr_epi8(w[(i + 3) & 3],
+							  w[(i + 2) & 3], 4));
 			m = _mm_sha256msg2_epu32(m, w[(i + 3) & 3]);
 		}
 		w[i & 3] = m;
-		wk = _mm_add_epi32(m, _mm_loadu_si128((const void *)(K + 4 * i)));
+		wk = _mm_add_epi32(m,
+				   _mm_loadu_si128((const void *)(K + 4 * i)));
 		t = _mm_sha256rnds2_epu32(cdgh, abef, wk);
 		cdgh = abef;
 		abef = t;
@@ -102,9 +123,11 @@ static void block_ni(uint32_t h[8], const uint8_t *p)
 	abef = _mm_add_epi32(abef, abef0);
 	cdgh = _mm_add_epi32(cdgh, cdgh0);
 	_mm_storeu_si128((void *)h,
-			 _mm_shuffle_epi32(_mm_unpackhi_epi64(cdgh, abef), 0x1b));
+			 _mm_shuffle_epi32(_mm_unpackhi_epi64(cdgh, abef),
+					   0x1b));
 	_mm_storeu_si128((void *)(h + 4),
-			 _mm_shuffle_epi32(_mm_unpacklo_epi64(cdgh, abef), 0x1b));
+			 _mm_shuffle_epi32(_mm_unpacklo_epi64(cdgh, abef),
+					   0x1b));
 }
 
 /* CPUID: leaf 1 ECX has SSSE3 (bit 9) and SSE4.1 (bit 19); leaf 7

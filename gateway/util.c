@@ -61,8 +61,8 @@ fail:
 	return NULL;
 }
 
-int gw_write_atomic(const char *path, const char *data, size_t len,
-		    char *err, size_t errlen)
+int gw_write_atomic(const char *path, const char *data, size_t len, char *err,
+		    size_t errlen)
 {
 	char tmp[4096];
 	int fd, rc = -1;

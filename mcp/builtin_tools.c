@@ -43,14 +43,16 @@ int mcp_builtin_tools_register(mcp_server *srv, char *err, size_t errlen)
 	struct mcp_tool t = {
 		.name = "time_now",
 		.title = "Current time",
-		.description = "Returns the current date and time in UTC, as "
-			       "the tool zone's clock knows it. Use it to "
-			       "resolve relative dates such as 'the past year'.",
+		.description =
+			"Returns the current date and time in UTC, as "
+			"the tool zone's clock knows it. Use it to "
+			"resolve relative dates such as 'the past year'.",
 		.input_schema = "{\"type\":\"object\",\"properties\":{},"
 				"\"additionalProperties\":false}",
 		.output_schema = time_out_schema,
-		.annotations = "{\"readOnlyHint\":true,\"idempotentHint\":false,"
-			       "\"openWorldHint\":false}",
+		.annotations =
+			"{\"readOnlyHint\":true,\"idempotentHint\":false,"
+			"\"openWorldHint\":false}",
 		.fn = tool_time_now,
 		.flags = MCP_TOOL_INLINE,
 	};

@@ -129,17 +129,18 @@ static int prep_prompt(struct mcp_call *c, char *why, size_t n)
 
 	if (prep_named(c, ENT_PROMPT, "prompt", why, n) != 0)
 		return -1;
-	json_object_foreach(args, k, v) {
+	json_object_foreach (args, k, v) {
 		if (!json_is_string(v)) {
 			snprintf(why, n, "argument %.64s must be a string", k);
 			return -1;
 		}
 	}
-	json_array_foreach(c->entry->prompt_args, i, v) {
+	json_array_foreach (c->entry->prompt_args, i, v) {
 		const char *an = json_string_value(json_object_get(v, "name"));
 		if (an && json_is_true(json_object_get(v, "required")) &&
 		    !json_object_get(args, an)) {
-			snprintf(why, n, "Missing required argument: %.64s", an);
+			snprintf(why, n, "Missing required argument: %.64s",
+				 an);
 			return -1;
 		}
 	}
@@ -159,7 +160,8 @@ static int prep_complete(struct mcp_call *c, char *why, size_t n)
 		return -1;
 	}
 	if (strcmp(type, "ref/prompt") == 0) {
-		const char *pn = json_string_value(json_object_get(ref, "name"));
+		const char *pn =
+			json_string_value(json_object_get(ref, "name"));
 		c->entry = pn ? mcp_registry_find(c->s->srv, ENT_PROMPT, pn)
 			      : NULL;
 	} else if (strcmp(type, "ref/resource") == 0) {
@@ -167,7 +169,8 @@ static int prep_complete(struct mcp_call *c, char *why, size_t n)
 		c->entry = u ? mcp_registry_find(c->s->srv, ENT_TEMPLATE, u)
 			     : NULL;
 		if (!c->entry && u)
-			c->entry = mcp_registry_find(c->s->srv, ENT_RESOURCE, u);
+			c->entry =
+				mcp_registry_find(c->s->srv, ENT_RESOURCE, u);
 	} else {
 		snprintf(why, n, "unknown ref type");
 		return -1;
@@ -214,10 +217,10 @@ static int run_complete(struct mcp_call *c, json_t **result)
 				    "hasMore", 0);
 		return 0;
 	}
-	rc = c->entry->complete(c, json_string_value(json_object_get(arg, "name")),
-				json_string_value(json_object_get(arg, "value")),
-				json_is_object(ctx) ? ctx : NULL, c->entry->ud,
-				&completion);
+	rc = c->entry->complete(
+		c, json_string_value(json_object_get(arg, "name")),
+		json_string_value(json_object_get(arg, "value")),
+		json_is_object(ctx) ? ctx : NULL, c->entry->ud, &completion);
 	if (rc == 0)
 		*result = json_pack("{s:o}", "completion", completion);
 	return rc;
@@ -441,7 +444,8 @@ static int wait_answer(struct mcp_call *call, struct mcp_outreq *o,
 	while (!o->done) {
 		if (atomic_load(&call->cancelled) || s->closing)
 			return MCP_ERR_REQUEST_CANCELLED;
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT &&
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) ==
+			    ETIMEDOUT &&
 		    !o->done)
 			return MCP_ERR_TIMEOUT;
 	}
@@ -504,18 +508,19 @@ int mcp_call_request(mcp_call *call, const char *method, json_t *params,
 	pthread_mutex_unlock(&s->mu);
 
 	if (rc == MCP_ERR_TIMEOUT || rc == MCP_ERR_REQUEST_CANCELLED)
-		send_cancel(call, o->id, rc == MCP_ERR_TIMEOUT ? "timeout"
-							       : "cancelled");
+		send_cancel(call, o->id,
+			    rc == MCP_ERR_TIMEOUT ? "timeout" : "cancelled");
 	if (rc == 0) {
 		err = json_object_get(o->response, "error");
 		if (err) {
-			rc = (int)json_integer_value(json_object_get(err, "code"));
+			rc = (int)json_integer_value(
+				json_object_get(err, "code"));
 			if (rc >= 0)
 				rc = MCP_ERR_INTERNAL;
 			*result = json_incref(err);
 		} else {
-			*result = json_incref(json_object_get(o->response,
-							      "result"));
+			*result = json_incref(
+				json_object_get(o->response, "result"));
 		}
 	}
 	json_decref(o->id);

@@ -57,8 +57,9 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
 				  const char *json, size_t len,
 				  const char *session_id)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		len, (void *)json, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, (void *)json,
+						MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -244,14 +245,16 @@ static int need_session(struct mcp_http *h, struct MHD_Connection *c,
 	const char *sid = header(c, "Mcp-Session-Id");
 
 	if (!sid) {
-		*ret = reply_status(c, MHD_HTTP_BAD_REQUEST, MCP_ERR_INVALID_REQUEST,
+		*ret = reply_status(c, MHD_HTTP_BAD_REQUEST,
+				    MCP_ERR_INVALID_REQUEST,
 				    "Bad Request: Mcp-Session-Id header is "
 				    "required");
 		return -1;
 	}
 	q->sess = http_session_get(h, sid);
 	if (!q->sess) {
-		*ret = reply_status(c, MHD_HTTP_NOT_FOUND, MCP_ERR_INVALID_REQUEST,
+		*ret = reply_status(c, MHD_HTTP_NOT_FOUND,
+				    MCP_ERR_INVALID_REQUEST,
 				    "Session not found");
 		return -1;
 	}
@@ -300,8 +303,8 @@ static enum MHD_Result post_begin(struct mcp_http *h, struct MHD_Connection *c,
 }
 
 static enum MHD_Result post_initialize(struct mcp_http *h,
-				       struct MHD_Connection *c,
-				       struct hreq *q, struct jr_msg *m)
+				       struct MHD_Connection *c, struct hreq *q,
+				       struct jr_msg *m)
 {
 	enum MHD_Result ret;
 
@@ -332,15 +335,20 @@ static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
 	jr_parse(q->body ? q->body : "", q->len, h->limits.max_message,
 		 h->limits.max_depth, &m);
 	if (m.kind == JR_INVALID || m.kind == JR_BATCH) {
-		json_t *e = jr_error(m.id, m.kind == JR_BATCH ? MCP_ERR_INVALID_REQUEST
-							   : m.err_code,
-				     m.kind == JR_BATCH ? "batches are not supported"
-							: m.err, NULL);
+		json_t *e = jr_error(m.id,
+				     m.kind == JR_BATCH
+					     ? MCP_ERR_INVALID_REQUEST
+					     : m.err_code,
+				     m.kind == JR_BATCH
+					     ? "batches are not supported"
+					     : m.err,
+				     NULL);
 		size_t len;
 		char *body = e ? jr_dump(e, &len) : NULL;
 		json_decref(e);
 		jr_msg_clear(&m);
-		ret = body ? reply_json(c, MHD_HTTP_BAD_REQUEST, body, len, NULL)
+		ret = body ? reply_json(c, MHD_HTTP_BAD_REQUEST, body, len,
+					NULL)
 			   : MHD_NO;
 		free(body);
 		return ret;
@@ -401,10 +409,12 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 	if (strcmp(url, "/mcp") != 0)
 		return reply_status(c, MHD_HTTP_NOT_FOUND, 0, NULL);
 	if (!host_allowed(h, header(c, "Host")))
-		return reply_status(c, MHD_HTTP_FORBIDDEN, MCP_ERR_INVALID_REQUEST,
+		return reply_status(c, MHD_HTTP_FORBIDDEN,
+				    MCP_ERR_INVALID_REQUEST,
 				    "Forbidden: Host not allowed");
 	if (!origin_allowed(h, header(c, "Origin")))
-		return reply_status(c, MHD_HTTP_FORBIDDEN, MCP_ERR_INVALID_REQUEST,
+		return reply_status(c, MHD_HTTP_FORBIDDEN,
+				    MCP_ERR_INVALID_REQUEST,
 				    "Forbidden: Origin not allowed");
 	if (!version_header_ok(c))
 		return reply_status(c, MHD_HTTP_BAD_REQUEST,
@@ -492,7 +502,8 @@ static int resolve_bind(struct mcp_http *h, const char *host,
 	return 0;
 }
 
-static void apply_defaults(struct mcp_http *h, const struct mcp_http_config *cfg)
+static void apply_defaults(struct mcp_http *h,
+			   const struct mcp_http_config *cfg)
 {
 	h->cfg = *cfg;
 	if (!h->cfg.max_body)
@@ -533,8 +544,8 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		h->limits.max_depth = 64;
 	}
 	apply_defaults(h, cfg);
-	if (resolve_bind(h, cfg->host ? cfg->host : "127.0.0.1", cfg->port,
-			 &ss, err, errlen) != 0)
+	if (resolve_bind(h, cfg->host ? cfg->host : "127.0.0.1", cfg->port, &ss,
+			 err, errlen) != 0)
 		goto fail;
 	if (cfg->listen_fd > 0)
 		h->loopback = 1; /* a unix socket: only local clients */
@@ -556,16 +567,16 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 			completed_cb, h, MHD_OPTION_THREAD_STACK_SIZE,
 			(size_t)(256 * 1024), MHD_OPTION_END);
 	else
-		h->d = MHD_start_daemon(flags, cfg->port, NULL, NULL, access_cb, h,
-					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-					MHD_OPTION_CONNECTION_LIMIT,
-					(unsigned)h->cfg.max_connections,
-					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-					MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-					(size_t)h->cfg.max_header,
-					MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
-					MHD_OPTION_THREAD_STACK_SIZE,
-					(size_t)(256 * 1024), MHD_OPTION_END);
+		h->d = MHD_start_daemon(
+			flags, cfg->port, NULL, NULL, access_cb, h,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_CONNECTION_LIMIT,
+			(unsigned)h->cfg.max_connections,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+			(size_t)h->cfg.max_header, MHD_OPTION_NOTIFY_COMPLETED,
+			completed_cb, h, MHD_OPTION_THREAD_STACK_SIZE,
+			(size_t)(256 * 1024), MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen: %s", strerror(errno));
 		http_sessions_shutdown(h);

@@ -14,11 +14,11 @@
 #include "transport.h"
 
 #define HTTP_BUCKETS 1024
-#define HTTP_SID_LEN 32          /* hex characters of a session id */
+#define HTTP_SID_LEN 32			  /* hex characters of a session id */
 #define HTTP_MAX_STREAM_BYTES (16u << 20) /* buffered per stream */
 #define HTTP_MAX_STREAM_EVENTS 4096
-#define HTTP_MAX_DETACHED 16     /* finished-but-unacknowledged streams */
-#define HTTP_RETRY_MS 1000       /* SSE retry: hint */
+#define HTTP_MAX_DETACHED 16 /* finished-but-unacknowledged streams */
+#define HTTP_RETRY_MS 1000   /* SSE retry: hint */
 
 struct hevent {
 	struct hevent *next;
@@ -37,26 +37,26 @@ struct hstream {
 	struct hevent *head, *tail; /* retained for replay */
 	size_t nevents, bytes;
 	uint64_t next_seq; /* seq of the next event appended */
-	uint64_t sent;     /* events with seq <= sent went to a connection */
-	int done;          /* the request's response was appended */
-	int attached;      /* a connection is reading it */
-	int close_now;     /* the handler asked to end the connection */
+	uint64_t sent;	   /* events with seq <= sent went to a connection */
+	int done;	   /* the request's response was appended */
+	int attached;	   /* a connection is reading it */
+	int close_now;	   /* the handler asked to end the connection */
 };
 
 struct hsess {
 	struct hsess *next; /* hash chain */
 	char id[HTTP_SID_LEN + 1];
 	struct mcp_http *h;
-	mcp_session *ms;   /* with an mcp_server */
-	void *bs;          /* with a backend */
+	mcp_session *ms; /* with an mcp_server */
+	void *bs;	 /* with a backend */
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* new events, done, death */
 	struct hstream *streams;
 	struct hstream *standalone;
 	unsigned next_stream;
-	unsigned refs;      /* under h->mu: table + connections */
-	int in_table;       /* under h->mu */
-	int dead;           /* under mu: no more traffic */
+	unsigned refs;	    /* under h->mu: table + connections */
+	int in_table;	    /* under h->mu */
+	int dead;	    /* under mu: no more traffic */
 	time_t last_active; /* under h->mu */
 };
 
@@ -91,10 +91,10 @@ struct hreq {
 	char *body;
 	size_t len, cap;
 	int too_big;
-	struct hsess *sess;   /* a reference */
-	struct hstream *st;   /* attached stream (SSE) */
-	int primed;           /* the priming event went out */
-	char *out;            /* formatted bytes not yet given to MHD */
+	struct hsess *sess; /* a reference */
+	struct hstream *st; /* attached stream (SSE) */
+	int primed;	    /* the priming event went out */
+	char *out;	    /* formatted bytes not yet given to MHD */
 	size_t out_len, out_pos, out_cap;
 };
 

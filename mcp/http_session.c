@@ -185,8 +185,7 @@ static void close_stream_cb(void *ctx, const json_t *id)
 	pthread_mutex_unlock(&s->mu);
 }
 
-int mcp_http_emit(void *hs, const json_t *related, const char *msg,
-		  size_t len)
+int mcp_http_emit(void *hs, const json_t *related, const char *msg, size_t len)
 {
 	return send_cb(hs, related, msg, len);
 }
@@ -551,8 +550,10 @@ static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
 			q->primed = 1;
 			if (out_reserve(q, 96) != 0)
 				return -1;
-			n = snprintf(q->out, q->out_cap, "id: %u_0\nretry: %u\n"
-				     "data: \n\n", st->id, HTTP_RETRY_MS);
+			n = snprintf(q->out, q->out_cap,
+				     "id: %u_0\nretry: %u\n"
+				     "data: \n\n",
+				     st->id, HTTP_RETRY_MS);
 			q->out_len = (size_t)n;
 			return 1;
 		}
@@ -562,8 +563,9 @@ static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
 				e = e->next;
 			if (out_reserve(q, e->len + 64) != 0)
 				return -1;
-			n = snprintf(q->out, q->out_cap, "id: %u_%llu\ndata: %s\n\n",
-				     st->id, (unsigned long long)e->seq, e->msg);
+			n = snprintf(q->out, q->out_cap,
+				     "id: %u_%llu\ndata: %s\n\n", st->id,
+				     (unsigned long long)e->seq, e->msg);
 			q->out_len = (size_t)n;
 			st->sent = e->seq;
 			return 1;
@@ -579,7 +581,8 @@ static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
 		struct timespec until;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += h->cfg.sse_keepalive;
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT &&
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) ==
+			    ETIMEDOUT &&
 		    !stream_has_unsent(st) && !st->done && !st->close_now) {
 			if (out_reserve(q, 16) != 0)
 				return -1;
@@ -618,8 +621,9 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 static enum MHD_Result reply_sse(struct MHD_Connection *c, struct hreq *q)
 {
-	struct MHD_Response *r = MHD_create_response_from_callback(
-		MHD_SIZE_UNKNOWN, 16 * 1024, sse_reader, q, NULL);
+	struct MHD_Response *r =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+						  sse_reader, q, NULL);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -638,8 +642,9 @@ static enum MHD_Result reply_plain(struct MHD_Connection *c, unsigned status,
 				   const char *body, const char *ctype,
 				   const char *sid)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), (void *)body,
+						MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -705,13 +710,14 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 		}
 		pthread_mutex_unlock(&s->mu);
 		if (!st->tail) /* cancelled: no response */
-			return reply_plain(c, MHD_HTTP_ACCEPTED, "", NULL, NULL);
+			return reply_plain(c, MHD_HTTP_ACCEPTED, "", NULL,
+					   NULL);
 		enum MHD_Result ret =
-			json ? reply_plain(c, MHD_HTTP_OK, json,
-					   "application/json",
-					   q->is_init && http_session_initialized(s)
-						   ? s->id
-						   : NULL)
+			json ? reply_plain(
+				       c, MHD_HTTP_OK, json, "application/json",
+				       q->is_init && http_session_initialized(s)
+					       ? s->id
+					       : NULL)
 			     : MHD_NO;
 		free(json);
 		return ret;

@@ -121,7 +121,8 @@ void jr_classify(json_t *root, struct jr_msg *m)
 	ver = json_object_get(root, "jsonrpc");
 	method = json_object_get(root, "method");
 	id = json_object_get(root, "id");
-	if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
+	if (!json_is_string(ver) ||
+	    strcmp(json_string_value(ver), "2.0") != 0) {
 		if (id && id_valid(id))
 			m->id = id;
 		set_invalid(m, -32600, "jsonrpc must be \"2.0\"");
@@ -148,10 +149,12 @@ void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
 		set_invalid(m, -32600, "message nested too deeply");
 		return;
 	}
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			  &jerr);
 	if (!root) {
 		set_invalid(m, -32700, "parse error");
-		snprintf(m->err, sizeof(m->err), "parse error: %.100s", jerr.text);
+		snprintf(m->err, sizeof(m->err), "parse error: %.100s",
+			 jerr.text);
 		return;
 	}
 	jr_classify(root, m);
@@ -193,8 +196,8 @@ json_t *jr_error(json_t *id, int code, const char *message, json_t *data)
 
 json_t *jr_request(json_t *id, const char *method, json_t *params)
 {
-	json_t *msg = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method",
-				method);
+	json_t *msg =
+		json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
 
 	if (!msg) {
 		json_decref(params);

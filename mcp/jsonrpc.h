@@ -8,25 +8,25 @@
 #include <stddef.h>
 
 enum jr_kind {
-	JR_INVALID,      /* not a valid JSON-RPC message; see jr_msg.err */
-	JR_REQUEST,      /* method + id */
+	JR_INVALID,	 /* not a valid JSON-RPC message; see jr_msg.err */
+	JR_REQUEST,	 /* method + id */
 	JR_NOTIFICATION, /* method, no id */
-	JR_RESULT,       /* id + result */
-	JR_ERROR,        /* id + error (id may be null) */
-	JR_BATCH         /* a JSON array; the caller decides */
+	JR_RESULT,	 /* id + result */
+	JR_ERROR,	 /* id + error (id may be null) */
+	JR_BATCH	 /* a JSON array; the caller decides */
 };
 
-#define JR_MAX_ID_LEN 256    /* bytes of a string id */
+#define JR_MAX_ID_LEN 256 /* bytes of a string id */
 #define JR_MAX_METHOD_LEN 128
 
 struct jr_msg {
 	enum jr_kind kind;
-	json_t *root;   /* owned: the whole parsed message */
-	json_t *id;     /* borrowed from root; NULL if absent or unusable */
+	json_t *root;	    /* owned: the whole parsed message */
+	json_t *id;	    /* borrowed from root; NULL if absent or unusable */
 	const char *method; /* borrowed from root */
-	json_t *params; /* borrowed; NULL if absent */
-	int err_code;   /* with JR_INVALID: -32700 or -32600 */
-	char err[128];  /* with JR_INVALID: why */
+	json_t *params;	    /* borrowed; NULL if absent */
+	int err_code;	    /* with JR_INVALID: -32700 or -32600 */
+	char err[128];	    /* with JR_INVALID: why */
 };
 
 /* Returns nonzero if the JSON text nests objects/arrays at most max_depth

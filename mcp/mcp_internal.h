@@ -24,7 +24,7 @@ struct mcp_job {
 
 struct mcp_pool {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;      /* work queued or shutdown */
+	pthread_cond_t cv;	/* work queued or shutdown */
 	pthread_cond_t done_cv; /* a thread exited */
 	struct mcp_job *head, *tail;
 	unsigned threads, idle, max_threads;
@@ -46,8 +46,8 @@ enum mcp_entry_kind { ENT_TOOL, ENT_RESOURCE, ENT_TEMPLATE, ENT_PROMPT };
 struct mcp_entry {
 	atomic_int refs;
 	enum mcp_entry_kind kind;
-	char *name; /* tool/prompt name, or resource URI / URI template */
-	json_t *def;  /* the object listed to clients */
+	char *name;  /* tool/prompt name, or resource URI / URI template */
+	json_t *def; /* the object listed to clients */
 	unsigned flags;
 	union {
 		mcp_tool_fn tool;
@@ -87,8 +87,8 @@ struct mcp_entry *mcp_registry_find(mcp_server *srv, enum mcp_entry_kind k,
 				    const char *name);
 /* Finds the template matching uri; on success *vars gets a new object of
  * the variables it bound. */
-struct mcp_entry *mcp_registry_match_template(mcp_server *srv,
-					      const char *uri, json_t **vars);
+struct mcp_entry *mcp_registry_match_template(mcp_server *srv, const char *uri,
+					      json_t **vars);
 /* Builds one page of a list result ({key: [...], nextCursor?}). Returns
  * NULL and sets *bad_cursor for a cursor that is not ours. */
 json_t *mcp_registry_page(mcp_server *srv, enum mcp_entry_kind k,
@@ -145,7 +145,7 @@ struct mcp_call {
 	json_t *progress_token;
 	json_t *uri_vars;
 	struct mcp_entry *entry;
-	char *uri; /* resources/read */
+	char *uri;  /* resources/read */
 	int method; /* enum in session.c */
 	atomic_int cancelled;
 	int err_code;

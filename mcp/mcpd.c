@@ -37,7 +37,7 @@ struct opts {
 	unsigned workers;
 	int verbose;
 	const char *rag_db; /* --rag-db: serve the RAG tools from this file */
-	int rag_write;      /* --rag-write: also rag_ingest and rag_delete */
+	int rag_write;	    /* --rag-write: also rag_ingest and rag_delete */
 };
 
 static void usage(FILE *f)
@@ -97,8 +97,10 @@ static int parse_num(const char *opt, const char *s, unsigned long min,
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "mcpd: %s: expected a number from %lu to %lu, "
-			"got '%s'\n", opt, min, max, s);
+		fprintf(stderr,
+			"mcpd: %s: expected a number from %lu to %lu, "
+			"got '%s'\n",
+			opt, min, max, s);
 		return -1;
 	}
 	*out = v;
@@ -138,9 +140,21 @@ static int parse_hostport(const char *s, struct mcp_http_config *cfg)
 }
 
 enum {
-	O_STDIO = 256, O_HTTP, O_FIXTURES, O_ORIGIN, O_HOST, O_MAX_SESSIONS,
-	O_MAX_CONN, O_SESSION_TIMEOUT, O_MAX_BODY, O_READY, O_MAX_MESSAGE,
-	O_WORKERS, O_RAG_DB, O_RAG_WRITE, O_CHAN
+	O_STDIO = 256,
+	O_HTTP,
+	O_FIXTURES,
+	O_ORIGIN,
+	O_HOST,
+	O_MAX_SESSIONS,
+	O_MAX_CONN,
+	O_SESSION_TIMEOUT,
+	O_MAX_BODY,
+	O_READY,
+	O_MAX_MESSAGE,
+	O_WORKERS,
+	O_RAG_DB,
+	O_RAG_WRITE,
+	O_CHAN
 };
 
 static const struct option long_opts[] = {
@@ -165,8 +179,7 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static int push(const char **list, unsigned *n, const char *v,
-		const char *opt)
+static int push(const char **list, unsigned *n, const char *v, const char *opt)
 {
 	if (*n >= MAX_LIST) {
 		fprintf(stderr, "mcpd: %s: at most %d values\n", opt, MAX_LIST);
@@ -233,7 +246,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_FIXTURES:
 			if (strcmp(optarg, "conformance") != 0) {
 				fprintf(stderr, "mcpd: --fixtures: only "
-					"'conformance' exists\n");
+						"'conformance' exists\n");
 				return -1;
 			}
 			o->fixtures = optarg;
@@ -244,7 +257,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return -1;
 			break;
 		case O_HOST:
-			if (push(o->hosts, &o->nhosts, optarg, "--allowed-host"))
+			if (push(o->hosts, &o->nhosts, optarg,
+				 "--allowed-host"))
 				return -1;
 			break;
 		case O_READY:
@@ -274,7 +288,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "mcpd: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "mcpd: unexpected argument '%s'\n",
+			argv[optind]);
 		return -1;
 	}
 	if (o->rag_write && !o->rag_db) {
@@ -311,7 +326,8 @@ static int register_tools(mcp_server *srv, const struct opts *o)
 		if (mcp_fixtures_conformance(srv, err, sizeof(err)) != 0)
 			goto fail;
 #else
-		snprintf(err, sizeof(err), "this mcpd was built without the "
+		snprintf(err, sizeof(err),
+			 "this mcpd was built without the "
 			 "conformance fixtures");
 		goto fail;
 #endif
@@ -425,7 +441,8 @@ int main(int argc, char **argv)
 	/* Least privilege: nothing this process runs can gain privileges
 	 * (setuid binaries, file capabilities). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		fprintf(stderr, "mcpd: PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
+		fprintf(stderr, "mcpd: PR_SET_NO_NEW_PRIVS: %s\n",
+			strerror(errno));
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);

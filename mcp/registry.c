@@ -315,7 +315,8 @@ int mcp_server_remove_tool(mcp_server *srv, const char *name)
 	if (i >= 0) {
 		mcp_entry_unref(srv->tools.v[i]);
 		memmove(&srv->tools.v[i], &srv->tools.v[i + 1],
-			(srv->tools.n - (size_t)i - 1) * sizeof(srv->tools.v[0]));
+			(srv->tools.n - (size_t)i - 1) *
+				sizeof(srv->tools.v[0]));
 		srv->tools.n--;
 	}
 	pthread_rwlock_unlock(&srv->lock);
@@ -332,7 +333,8 @@ static int add_resource_kind(mcp_server *srv, const struct mcp_resource *r,
 
 	if (!r->uri || !*r->uri || strlen(r->uri) > MCP_MAX_URI_LEN ||
 	    !r->name || !r->fn) {
-		set_err(err, errlen, "resource needs a uri, a name and a handler");
+		set_err(err, errlen,
+			"resource needs a uri, a name and a handler");
 		return -1;
 	}
 	e = entry_new(k, r->uri);
@@ -379,8 +381,10 @@ int mcp_server_add_prompt(mcp_server *srv, const struct mcp_prompt *p,
 	if (p->arguments) {
 		args = json_loads(p->arguments, JSON_REJECT_DUPLICATES, &jerr);
 		if (!json_is_array(args)) {
-			set_err(err, errlen, "prompt %s: arguments must be a "
-				"JSON array", p->name);
+			set_err(err, errlen,
+				"prompt %s: arguments must be a "
+				"JSON array",
+				p->name);
 			json_decref(args);
 			return -1;
 		}
@@ -455,8 +459,8 @@ static int template_match(const char *tpl, const char *uri, json_t *vars)
 	return *uri == '\0';
 }
 
-struct mcp_entry *mcp_registry_match_template(mcp_server *srv,
-					      const char *uri, json_t **vars)
+struct mcp_entry *mcp_registry_match_template(mcp_server *srv, const char *uri,
+					      json_t **vars)
 {
 	struct mcp_entry *found = NULL;
 

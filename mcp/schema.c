@@ -67,8 +67,8 @@ static int is_type(const json_t *x, const char *t)
 		return json_is_number(x);
 	if (strcmp(t, "integer") == 0)
 		return json_is_integer(x) ||
-		       (json_is_real(x) && floor(json_real_value(x)) ==
-						   json_real_value(x));
+		       (json_is_real(x) &&
+			floor(json_real_value(x)) == json_real_value(x));
 	return strcmp(t, type_name(x)) == 0;
 }
 
@@ -83,7 +83,7 @@ static int check_type(struct vctx *v, const json_t *t, const json_t *x)
 		return fail(v, "expected %s, got %s", json_string_value(t),
 			    type_name(x));
 	}
-	json_array_foreach(t, i, e)
+	json_array_foreach (t, i, e)
 		if (json_is_string(e) && is_type(x, json_string_value(e)))
 			return 0;
 	return json_is_array(t) ? fail(v, "type %s not allowed", type_name(x))
@@ -100,7 +100,8 @@ static int same(const json_t *a, const json_t *b)
 
 static int check_enum(struct vctx *v, const json_t *s, const json_t *x)
 {
-	json_t *en = json_object_get(s, "enum"), *c = json_object_get(s, "const");
+	json_t *en = json_object_get(s, "enum"),
+	       *c = json_object_get(s, "const");
 	size_t i;
 	json_t *e;
 
@@ -108,7 +109,7 @@ static int check_enum(struct vctx *v, const json_t *s, const json_t *x)
 		return fail(v, "must equal the schema's const");
 	if (!json_is_array(en))
 		return 0;
-	json_array_foreach(en, i, e)
+	json_array_foreach (en, i, e)
 		if (same(e, x))
 			return 0;
 	return fail(v, "not one of the allowed values");
@@ -203,7 +204,7 @@ static int check_array(struct vctx *v, const json_t *s, const json_t *x,
 					return fail(v, "items must be unique");
 	if (!items || json_is_array(items))
 		return 0;
-	json_array_foreach(x, i, e) {
+	json_array_foreach (x, i, e) {
 		size_t old = path_push(v, NULL, (long)i);
 		if (validate(v, items, e, depth + 1) != 0)
 			return -1;
@@ -221,8 +222,9 @@ static int check_object(struct vctx *v, const json_t *s, const json_t *x,
 	const char *key;
 	size_t i;
 
-	json_array_foreach(req, i, e)
-		if (json_is_string(e) && !json_object_get(x, json_string_value(e)))
+	json_array_foreach (req, i, e)
+		if (json_is_string(e) &&
+		    !json_object_get(x, json_string_value(e)))
 			return fail(v, "missing required property '%.64s'",
 				    json_string_value(e));
 	if ((k = json_object_get(s, "minProperties")) && json_is_integer(k) &&
@@ -231,7 +233,7 @@ static int check_object(struct vctx *v, const json_t *s, const json_t *x,
 	if ((k = json_object_get(s, "maxProperties")) && json_is_integer(k) &&
 	    (json_int_t)json_object_size(x) > json_integer_value(k))
 		return fail(v, "too many properties");
-	json_object_foreach((json_t *)x, key, e) {
+	json_object_foreach ((json_t *)x, key, e) {
 		json_t *ps = json_object_get(props, key);
 		const json_t *use = ps ? ps : addl;
 		size_t old;
@@ -286,7 +288,7 @@ static int count_valid(struct vctx *v, const json_t *list, const json_t *x,
 	char saved[sizeof(v->path)];
 
 	memcpy(saved, v->path, sizeof(saved));
-	json_array_foreach(list, i, e) {
+	json_array_foreach (list, i, e) {
 		if (validate(v, e, x, depth + 1) == 0)
 			ok++;
 		memcpy(v->path, saved, sizeof(saved));
@@ -305,7 +307,7 @@ static int check_combinators(struct vctx *v, const json_t *s, const json_t *x,
 	if ((k = json_object_get(s, "allOf")) && json_is_array(k)) {
 		size_t i;
 		json_t *e;
-		json_array_foreach(k, i, e)
+		json_array_foreach (k, i, e)
 			if (validate(v, e, x, depth + 1) != 0)
 				return -1;
 	}
@@ -321,8 +323,7 @@ static int check_combinators(struct vctx *v, const json_t *s, const json_t *x,
 	return 0;
 }
 
-static int validate(struct vctx *v, const json_t *s, const json_t *x,
-		    int depth)
+static int validate(struct vctx *v, const json_t *s, const json_t *x, int depth)
 {
 	json_t *ref;
 
@@ -336,7 +337,8 @@ static int validate(struct vctx *v, const json_t *s, const json_t *x,
 		return 0;
 	ref = json_object_get(s, "$ref");
 	if (json_is_string(ref)) {
-		const json_t *target = resolve_ref(v->root, json_string_value(ref));
+		const json_t *target =
+			resolve_ref(v->root, json_string_value(ref));
 		if (target && validate(v, target, x, depth + 1) != 0)
 			return -1;
 	}
@@ -356,8 +358,8 @@ static int validate(struct vctx *v, const json_t *s, const json_t *x,
 	return 0;
 }
 
-int mcp_schema_validate(const json_t *schema, const json_t *instance,
-			char *err, size_t errlen)
+int mcp_schema_validate(const json_t *schema, const json_t *instance, char *err,
+			size_t errlen)
 {
 	struct vctx v = { .root = schema, .err = err, .errlen = errlen };
 

@@ -8,7 +8,7 @@
 
 /* Returns 0 if instance satisfies schema, else -1 with a message naming
  * the offending path in err (e.g. "query: expected string, got integer"). */
-int mcp_schema_validate(const json_t *schema, const json_t *instance,
-			char *err, size_t errlen);
+int mcp_schema_validate(const json_t *schema, const json_t *instance, char *err,
+			size_t errlen);
 
 #endif

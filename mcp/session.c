@@ -13,9 +13,9 @@
 static const char *const versions[] = { "2025-11-25", "2025-06-18",
 					"2025-03-26" };
 
-static const char *const level_names[] = { "debug", "info", "notice",
-					   "warning", "error", "critical",
-					   "alert", "emergency" };
+static const char *const level_names[] = { "debug",   "info",	  "notice",
+					   "warning", "error",	  "critical",
+					   "alert",   "emergency" };
 
 const char *mcp_log_level_name(int level)
 {
@@ -156,8 +156,8 @@ int mcp_session_send(mcp_session *s, const json_t *related, json_t *msg)
 
 	if (!msg)
 		return -1;
-	if (s->relate && related && json_is_string(json_object_get(msg,
-								 "method")))
+	if (s->relate && related &&
+	    json_is_string(json_object_get(msg, "method")))
 		relate(msg, related);
 	text = jr_dump(msg, &len);
 	if (!text)
@@ -241,8 +241,9 @@ static int do_initialize(mcp_session *s, struct jr_msg *m)
 		return reply_error(s, m->id, MCP_ERR_INVALID_PARAMS,
 				   "protocolVersion must be a string");
 	if ((caps && !json_is_object(caps)) || (info && !json_is_object(info)))
-		return reply_error(s, m->id, MCP_ERR_INVALID_PARAMS,
-				   "capabilities and clientInfo must be objects");
+		return reply_error(
+			s, m->id, MCP_ERR_INVALID_PARAMS,
+			"capabilities and clientInfo must be objects");
 	pthread_mutex_lock(&s->mu);
 	if (s->state != SESS_NEW) {
 		pthread_mutex_unlock(&s->mu);
@@ -434,7 +435,8 @@ static int start_call(mcp_session *s, struct mcp_call *c, int inline_ok)
 	if (inline_ok) {
 		mcp_call_run(c);
 	} else if (mcp_pool_submit(&s->srv->pool, run_job, c) != 0) {
-		mcp_call_error(c, MCP_ERR_INTERNAL, "no worker available", NULL);
+		mcp_call_error(c, MCP_ERR_INTERNAL, "no worker available",
+			       NULL);
 		mcp_call_run(c);
 	}
 	return 1;
@@ -546,8 +548,8 @@ int mcp_session_input(mcp_session *s, const char *msg, size_t len)
 {
 	struct jr_msg m;
 
-	jr_parse(msg, len, s->srv->limits.max_message,
-		 s->srv->limits.max_depth, &m);
+	jr_parse(msg, len, s->srv->limits.max_message, s->srv->limits.max_depth,
+		 &m);
 	return mcp_session_input_msg(s, &m);
 }
 

@@ -13,21 +13,21 @@
 int mcp_stdio_serve(mcp_server *srv, int in_fd, int out_fd);
 
 struct mcp_http_config {
-	const char *host;          /* address to bind; default 127.0.0.1 */
-	unsigned short port;       /* 0 = any free port */
+	const char *host;	    /* address to bind; default 127.0.0.1 */
+	unsigned short port;	    /* 0 = any free port */
 	const char *const *origins; /* allowed Origin values, NULL-terminated;
 				       NULL = only loopback origins */
 	const char *const *hosts;   /* allowed Host names (no port);
 				       NULL = derived from the bind address */
-	size_t max_body;           /* bytes of one POST body (default 4 MiB) */
-	size_t max_header;         /* bytes of all request headers (64 KiB) */
-	unsigned max_sessions;     /* live sessions (default 256) */
-	unsigned max_connections;  /* concurrent connections (default 512) */
-	unsigned session_timeout;  /* idle seconds before expiry (1800) */
-	unsigned sse_keepalive;    /* seconds between SSE comments (15) */
+	size_t max_body;	    /* bytes of one POST body (default 4 MiB) */
+	size_t max_header;	    /* bytes of all request headers (64 KiB) */
+	unsigned max_sessions;	    /* live sessions (default 256) */
+	unsigned max_connections;   /* concurrent connections (default 512) */
+	unsigned session_timeout;   /* idle seconds before expiry (1800) */
+	unsigned sse_keepalive;	    /* seconds between SSE comments (15) */
 	/* Optional: a listening socket already bound (e.g. AF_UNIX) to serve
 	 * instead of host/port; the transport closes it on stop. */
-	int listen_fd;             /* > 0 to use */
+	int listen_fd; /* > 0 to use */
 	/* Optional: sessions run by another engine than an mcp_server. */
 	const struct mcp_http_backend *backend;
 };
@@ -60,8 +60,7 @@ struct mcp_http_backend {
 /* For backends: a server message for the session's stream of the request
  * related (or its standalone stream when related is NULL or done).
  * Returns 0 or -1 (session dead, stream over its caps). */
-int mcp_http_emit(void *hs, const json_t *related, const char *msg,
-		  size_t len);
+int mcp_http_emit(void *hs, const json_t *related, const char *msg, size_t len);
 /* For backends: the response to request id (msg NULL: none will come). */
 void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len);
 

@@ -42,11 +42,13 @@ void rag_fnv_hex(const void *p, size_t n, char out[17])
 /* ---- tokens ---- */
 
 static const char *const stopwords[] = {
-	"a", "an", "and", "are", "as", "at", "be", "by", "can", "for", "from",
-	"has", "have", "if", "in", "into", "is", "it", "its", "may", "not",
-	"of", "on", "or", "that", "the", "this", "to", "was", "were", "which",
-	"will", "with", "what", "how", "about", "me", "tell", "do", "does",
-	"there", "their", "these", "those", "than", "then", "so", "such", NULL
+	"a",	 "an",	  "and",   "are",  "as",   "at",    "be",
+	"by",	 "can",	  "for",   "from", "has",  "have",  "if",
+	"in",	 "into",  "is",	   "it",   "its",  "may",   "not",
+	"of",	 "on",	  "or",	   "that", "the",  "this",  "to",
+	"was",	 "were",  "which", "will", "with", "what",  "how",
+	"about", "me",	  "tell",  "do",   "does", "there", "their",
+	"these", "those", "than",  "then", "so",   "such",  NULL
 };
 
 static int is_stopword(const char *w, size_t n)
@@ -55,8 +57,8 @@ static int is_stopword(const char *w, size_t n)
 	if (n > 5)
 		return 0; /* no stopword is longer */
 	for (i = 0; stopwords[i]; i++)
-		if (stopwords[i][0] == w[0] && strncmp(stopwords[i], w, n) == 0 &&
-		    stopwords[i][n] == '\0')
+		if (stopwords[i][0] == w[0] &&
+		    strncmp(stopwords[i], w, n) == 0 && stopwords[i][n] == '\0')
 			return 1;
 	return 0;
 }
@@ -149,8 +151,7 @@ static int feat_add(struct feats *fs, uint64_t h, float w)
 }
 
 /* Adds the features of one lower-cased word w[0..n). */
-static int word_feats(struct feats *fs, const char *w, size_t n,
-		      uint64_t *prev)
+static int word_feats(struct feats *fs, const char *w, size_t n, uint64_t *prev)
 {
 	char buf[66];
 	size_t s = stem_len(w, n), i, ntri;
@@ -290,8 +291,8 @@ struct rag_embedder *rag_embedder_open(const json_t *config, char *err,
 		return rag_glove_open(cfg_str(config, "model"), err, errlen);
 	if (strcmp(id, "openai") == 0)
 		return rag_openai_open(config, err, errlen);
-	rag_errf(err, errlen, "unknown embedder \"%.32s\" (known: hash, glove, openai)",
-		 id);
+	rag_errf(err, errlen,
+		 "unknown embedder \"%.32s\" (known: hash, glove, openai)", id);
 	return NULL;
 }
 
@@ -306,8 +307,8 @@ static int set_opt(json_t *o, const char *k, const char *v)
 json_t *rag_embedder_config(const struct rag_embedder_opts *opts, char *err,
 			    size_t errlen)
 {
-	const char *id = opts && opts->embedder ? opts->embedder :
-						   RAG_DEFAULT_EMBEDDER;
+	const char *id = opts && opts->embedder ? opts->embedder
+						: RAG_DEFAULT_EMBEDDER;
 	json_t *o = json_object();
 	int bad = 0;
 
@@ -315,9 +316,10 @@ json_t *rag_embedder_config(const struct rag_embedder_opts *opts, char *err,
 		goto oom;
 	if (strcmp(id, "hash") != 0 && strcmp(id, "glove") != 0 &&
 	    strcmp(id, "openai") != 0) {
-		rag_errf(err, errlen,
-			 "unknown embedder \"%.32s\" (known: hash, glove, openai)",
-			 id);
+		rag_errf(
+			err, errlen,
+			"unknown embedder \"%.32s\" (known: hash, glove, openai)",
+			id);
 		json_decref(o);
 		return NULL;
 	}
@@ -334,7 +336,8 @@ json_t *rag_embedder_config(const struct rag_embedder_opts *opts, char *err,
 		bad |= set_opt(o, "key_file", opts->key_file);
 		if (opts->timeout_ms > 0)
 			bad |= json_object_set_new(o, "timeout_ms",
-						   json_integer(opts->timeout_ms));
+						   json_integer(
+							   opts->timeout_ms));
 		if (opts->dims > 0)
 			bad |= json_object_set_new(o, "dims",
 						   json_integer(opts->dims));

@@ -19,7 +19,7 @@
 #define GLOVE_MAX_DIMS 1024
 #define GLOVE_MAX_WORDS 2000000u
 #define GLOVE_MAX_WORD 64
-#define GLOVE_VOCAB 200000u   /* words kept by import (most frequent) */
+#define GLOVE_VOCAB 200000u /* words kept by import (most frequent) */
 #define GLOVE_MAX_JSON (1u << 30)
 #define SIF_A 1e-3
 
@@ -31,7 +31,7 @@ struct glove {
 	char *blob;
 	uint32_t *slots; /* open addressing: word index + 1, 0 = empty */
 	uint32_t nslots;
-	float *weight;   /* SIF weight per word */
+	float *weight; /* SIF weight per word */
 };
 
 static uint32_t word_hash(const char *w, size_t n)
@@ -68,7 +68,8 @@ static int glove_index(struct glove *g)
 		return -1;
 	for (i = 0; i < g->n; i++) {
 		uint32_t len = g->off[i + 1] - g->off[i];
-		uint32_t h = word_hash(g->blob + g->off[i], len) & (g->nslots - 1);
+		uint32_t h = word_hash(g->blob + g->off[i], len) &
+			     (g->nslots - 1);
 		double p = 1.0 / ((double)(i + 1) * hn);
 		while (g->slots[h])
 			h = (h + 1) & (g->nslots - 1);
@@ -119,9 +120,10 @@ static int glove_embed(struct rag_embedder *e, const char *const *texts,
 					       (t[p] >= '0' && t[p] <= '9'))) {
 				char c = t[p++];
 				if (wl < sizeof(w))
-					w[wl++] = (c >= 'A' && c <= 'Z') ?
-							  (char)(c - 'A' + 'a') :
-							  c;
+					w[wl++] =
+						(c >= 'A' && c <= 'Z')
+							? (char)(c - 'A' + 'a')
+							: c;
 			}
 			if (wl == 0 || wl >= sizeof(w))
 				continue;
@@ -129,7 +131,8 @@ static int glove_embed(struct rag_embedder *e, const char *const *texts,
 			if (idx < 0)
 				continue;
 			for (j = 0; j < d; j++)
-				v[j] += g->weight[idx] * g->vecs[(size_t)idx * d + j];
+				v[j] += g->weight[idx] *
+					g->vecs[(size_t)idx * d + j];
 		}
 		for (j = 0; j < d; j++)
 			norm += (double)v[j] * v[j];
@@ -189,8 +192,9 @@ static int glove_parse(struct glove *g, const unsigned char *buf, size_t len,
 		goto oom;
 	return 0;
 bad:
-	rag_errf(err, errlen, "glove model: not a valid model file (run ragctl"
-			      " model import)");
+	rag_errf(err, errlen,
+		 "glove model: not a valid model file (run ragctl"
+		 " model import)");
 	return -1;
 oom:
 	rag_errf(err, errlen, "glove model: out of memory");
@@ -198,7 +202,7 @@ oom:
 }
 
 struct rag_embedder *rag_glove_from_buf(const unsigned char *buf, size_t len,
-				       char *err, size_t errlen)
+					char *err, size_t errlen)
 {
 	struct rag_embedder *e = calloc(1, sizeof(*e));
 	struct glove *g = calloc(1, sizeof(*g));
@@ -222,8 +226,7 @@ fail:
 	return NULL;
 }
 
-struct rag_embedder *rag_glove_open(const char *path, char *err,
-				    size_t errlen)
+struct rag_embedder *rag_glove_open(const char *path, char *err, size_t errlen)
 {
 	struct rag_embedder *e = NULL;
 	unsigned char *buf = NULL;
@@ -231,13 +234,15 @@ struct rag_embedder *rag_glove_open(const char *path, char *err,
 	FILE *fp;
 
 	if (!path) {
-		rag_errf(err, errlen, "glove embedder needs --model FILE (from"
-				      " ragctl model import)");
+		rag_errf(err, errlen,
+			 "glove embedder needs --model FILE (from"
+			 " ragctl model import)");
 		return NULL;
 	}
 	fp = fopen(path, "rb");
 	if (!fp) {
-		rag_errf(err, errlen, "glove model %s: %s", path, strerror(errno));
+		rag_errf(err, errlen, "glove model %s: %s", path,
+			 strerror(errno));
 		return NULL;
 	}
 	if (fseek(fp, 0, SEEK_END) == 0) {
@@ -259,8 +264,8 @@ struct rag_embedder *rag_glove_open(const char *path, char *err,
 
 struct imp {
 	const char *start, *p, *end;
-	float *vecs;     /* rows_cap x dims */
-	uint32_t *off;   /* rows_cap + 1 */
+	float *vecs;   /* rows_cap x dims */
+	uint32_t *off; /* rows_cap + 1 */
 	char *blob;
 	size_t n, rows_cap, blob_len, blob_cap;
 	int dims;
@@ -312,7 +317,9 @@ static int read_key(struct imp *m, char *w, size_t cap, size_t *wl, int *ok)
 			if (c != '"' && c != '\\' && c != '/') {
 				*ok = 0;
 				if (c == 'u')
-					m->p += m->end - m->p >= 4 ? 4 : m->end - m->p;
+					m->p += m->end - m->p >= 4
+							? 4
+							: m->end - m->p;
 				continue;
 			}
 		}
@@ -453,7 +460,8 @@ static int header_dims(const char *buf, int *dims, char *err, size_t errlen)
 static void put_u32(FILE *fp, uint32_t v)
 {
 	unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8),
-			       (unsigned char)(v >> 16), (unsigned char)(v >> 24) };
+			       (unsigned char)(v >> 16),
+			       (unsigned char)(v >> 24) };
 	fwrite(b, 1, 4, fp);
 }
 
@@ -503,8 +511,8 @@ static void imp_free(struct imp *m)
 	free(m->blob);
 }
 
-int rag_glove_parse_json(const char *buf, size_t len, size_t *nwords,
-			 char *err, size_t errlen)
+int rag_glove_parse_json(const char *buf, size_t len, size_t *nwords, char *err,
+			 size_t errlen)
 {
 	struct imp m = { 0 };
 	int rc = import_buf(&m, buf, len, err, errlen);
@@ -528,7 +536,8 @@ RAG_EXPORT int rag_glove_import(const char *json_path, const char *out_path,
 	}
 	if (fseek(fp, 0, SEEK_END) == 0) {
 		long l = ftell(fp);
-		len = l > 0 && (unsigned long)l < GLOVE_MAX_JSON ? (size_t)l : 0;
+		len = l > 0 && (unsigned long)l < GLOVE_MAX_JSON ? (size_t)l
+								 : 0;
 		rewind(fp);
 	}
 	buf = len ? malloc(len + 1) : NULL;

@@ -12,8 +12,8 @@
 
 #include "rag_int.h"
 
-#define OA_BATCH 64                 /* inputs per request */
-#define OA_BATCH_BYTES (1u << 20)   /* text bytes per request */
+#define OA_BATCH 64		  /* inputs per request */
+#define OA_BATCH_BYTES (1u << 20) /* text bytes per request */
 #define OA_MAX_RESPONSE (64u << 20)
 #define OA_ATTEMPTS 4
 #define OA_BACKOFF_MS 200
@@ -21,9 +21,9 @@
 #define OA_MAX_KEY 512
 
 struct openai {
-	char *url;      /* base + "/embeddings" */
+	char *url; /* base + "/embeddings" */
 	char *model;
-	char *auth;     /* "Authorization: Bearer KEY" or NULL */
+	char *auth; /* "Authorization: Bearer KEY" or NULL */
 	long timeout_ms;
 };
 
@@ -35,10 +35,11 @@ static void sleep_ms(long ms)
 }
 
 /* One POST; returns the HTTP status (0 on a transport error, with err). */
-static long post_once(const struct openai *o, const char *req, struct rag_capbuf *b,
-		      char *err, size_t errlen)
+static long post_once(const struct openai *o, const char *req,
+		      struct rag_capbuf *b, char *err, size_t errlen)
 {
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	struct curl_slist *h =
+		curl_slist_append(NULL, "Content-Type: application/json");
 	CURL *c = curl_easy_init();
 	long code = 0;
 	CURLcode cc;
@@ -62,7 +63,8 @@ static long post_once(const struct openai *o, const char *req, struct rag_capbuf
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK)
 		rag_errf(err, errlen, "openai embedder: %s: %s", o->url,
-			 b->too_big ? "response too large" : curl_easy_strerror(cc));
+			 b->too_big ? "response too large"
+				    : curl_easy_strerror(cc));
 	else
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 out:
@@ -78,8 +80,8 @@ static void server_error(const struct rag_capbuf *b, long code, const char *url,
 	json_t *j = b->p ? json_loads(b->p, 0, NULL) : NULL;
 	const char *msg = json_string_value(
 		json_object_get(json_object_get(j, "error"), "message"));
-	rag_errf(err, errlen, "openai embedder: %s: HTTP %ld%s%.200s", url, code,
-		 msg ? ": " : "", msg ? msg : "");
+	rag_errf(err, errlen, "openai embedder: %s: HTTP %ld%s%.200s", url,
+		 code, msg ? ": " : "", msg ? msg : "");
 	json_decref(j);
 }
 
@@ -113,8 +115,8 @@ static int post(const struct openai *o, const char *req, struct rag_capbuf *b,
 }
 
 /* Copies response vectors into out (n x dims), in "index" order. */
-static int parse_response(const struct rag_capbuf *b, size_t n, int dims, float *out,
-			  char *err, size_t errlen)
+static int parse_response(const struct rag_capbuf *b, size_t n, int dims,
+			  float *out, char *err, size_t errlen)
 {
 	json_t *j = json_loads(b->p ? b->p : "", 0, NULL);
 	json_t *data = json_object_get(j, "data");
@@ -122,30 +124,36 @@ static int parse_response(const struct rag_capbuf *b, size_t n, int dims, float 
 	int rc = -1;
 
 	if (!json_is_array(data) || json_array_size(data) != n) {
-		rag_errf(err, errlen, "openai embedder: response has %zu"
-			 " embeddings for %zu inputs", json_array_size(data), n);
+		rag_errf(err, errlen,
+			 "openai embedder: response has %zu"
+			 " embeddings for %zu inputs",
+			 json_array_size(data), n);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		json_t *item = json_array_get(data, i);
 		json_t *emb = json_object_get(item, "embedding");
 		json_t *ix = json_object_get(item, "index");
-		size_t at = json_is_integer(ix) ? (size_t)json_integer_value(ix) : i;
-		if (!json_is_array(emb) || json_array_size(emb) != (size_t)dims ||
-		    at >= n) {
-			rag_errf(err, errlen, "openai embedder: embedding %zu has"
-				 " %zu dimensions, expected %d", i,
-				 json_array_size(emb), dims);
+		size_t at = json_is_integer(ix) ? (size_t)json_integer_value(ix)
+						: i;
+		if (!json_is_array(emb) ||
+		    json_array_size(emb) != (size_t)dims || at >= n) {
+			rag_errf(err, errlen,
+				 "openai embedder: embedding %zu has"
+				 " %zu dimensions, expected %d",
+				 i, json_array_size(emb), dims);
 			goto out;
 		}
 		for (k = 0; k < (size_t)dims; k++) {
 			json_t *v = json_array_get(emb, k);
 			if (!json_is_number(v)) {
-				rag_errf(err, errlen, "openai embedder: non-number"
-						      " in embedding");
+				rag_errf(err, errlen,
+					 "openai embedder: non-number"
+					 " in embedding");
 				goto out;
 			}
-			out[at * (size_t)dims + k] = (float)json_number_value(v);
+			out[at * (size_t)dims + k] =
+				(float)json_number_value(v);
 		}
 	}
 	rc = 0;
@@ -226,8 +234,10 @@ static int load_key(const json_t *cfg, char *key, size_t cap, char *err,
 	if (env) {
 		const char *v = getenv(env);
 		if (!v || !*v || strlen(v) >= cap) {
-			rag_errf(err, errlen, "openai embedder: environment"
-				 " variable %s is unset or too long", env);
+			rag_errf(err, errlen,
+				 "openai embedder: environment"
+				 " variable %s is unset or too long",
+				 env);
 			return -1;
 		}
 		snprintf(key, cap, "%s", v);
@@ -237,8 +247,8 @@ static int load_key(const json_t *cfg, char *key, size_t cap, char *err,
 		return 0; /* local servers often need no key */
 	fp = fopen(file, "r");
 	if (!fp || !fgets(key, (int)cap, fp)) {
-		rag_errf(err, errlen, "openai embedder: cannot read key file %s",
-			 file);
+		rag_errf(err, errlen,
+			 "openai embedder: cannot read key file %s", file);
 		if (fp)
 			fclose(fp);
 		return -1;
@@ -257,10 +267,13 @@ static int oa_setup(struct openai *o, const json_t *cfg, char *err,
 	char key[OA_MAX_KEY];
 	size_t bl;
 
-	if (!base || (strncmp(base, "http://", 7) != 0 &&
-		      strncmp(base, "https://", 8) != 0) || strlen(base) > 2048) {
-		rag_errf(err, errlen, "openai embedder needs --base-url"
-				      " http(s)://host[:port]/v1");
+	if (!base ||
+	    (strncmp(base, "http://", 7) != 0 &&
+	     strncmp(base, "https://", 8) != 0) ||
+	    strlen(base) > 2048) {
+		rag_errf(err, errlen,
+			 "openai embedder needs --base-url"
+			 " http(s)://host[:port]/v1");
 		return -1;
 	}
 	if (!model || !*model || strlen(model) > 256) {
@@ -288,9 +301,9 @@ static int oa_setup(struct openai *o, const json_t *cfg, char *err,
 	memset(key, 0, sizeof(key));
 	snprintf(o->url, bl + 16, "%.*s/embeddings", (int)bl, base);
 	o->timeout_ms = json_is_integer(tmo) && json_integer_value(tmo) > 0 &&
-					json_integer_value(tmo) <= 600000 ?
-				(long)json_integer_value(tmo) :
-				OA_TIMEOUT_MS;
+					json_integer_value(tmo) <= 600000
+				? (long)json_integer_value(tmo)
+				: OA_TIMEOUT_MS;
 	return 0;
 }
 
@@ -309,24 +322,29 @@ static int oa_dims(struct rag_embedder *e, const json_t *cfg, char *err,
 	if (json_is_integer(d)) {
 		e->dims = (int)json_integer_value(d);
 		if (e->dims < 1 || e->dims > RAG_MAX_DIMS) {
-			rag_errf(err, errlen, "openai embedder: dims must be 1..%d",
+			rag_errf(err, errlen,
+				 "openai embedder: dims must be 1..%d",
 				 RAG_MAX_DIMS);
 			return -1;
 		}
 		return 0;
 	}
-	j = json_pack("{s:s, s:[s#]}", "model", ((struct openai *)e->impl)->model,
-		      "input", probe, (int)plen);
+	j = json_pack("{s:s, s:[s#]}", "model",
+		      ((struct openai *)e->impl)->model, "input", probe,
+		      (int)plen);
 	req = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (req && post(e->impl, req, &b, err, errlen) == 0) {
 		json_t *r = json_loads(b.p, 0, NULL);
 		size_t n = json_array_size(json_object_get(
-			json_array_get(json_object_get(r, "data"), 0), "embedding"));
+			json_array_get(json_object_get(r, "data"), 0),
+			"embedding"));
 		json_decref(r);
 		if (n < 1 || n > RAG_MAX_DIMS)
-			rag_errf(err, errlen, "openai embedder: probe returned"
-				 " %zu dimensions", n);
+			rag_errf(err, errlen,
+				 "openai embedder: probe returned"
+				 " %zu dimensions",
+				 n);
 		else
 			e->dims = (int)n, rc = 0;
 	}

@@ -15,8 +15,8 @@ enum fop { F_AND, F_OR, F_EQ, F_NE, F_GT, F_GTE, F_LT, F_LTE, F_IN, F_NIN };
 
 struct rag_filter {
 	enum fop op;
-	char *key;       /* field ops */
-	json_t *value;   /* field ops: scalar, or array for $in/$nin */
+	char *key;     /* field ops */
+	json_t *value; /* field ops: scalar, or array for $in/$nin */
 	struct rag_filter **kids;
 	size_t nkids;
 };
@@ -24,11 +24,9 @@ struct rag_filter {
 static const struct {
 	const char *name;
 	enum fop op;
-} ops[] = {
-	{ "$eq", F_EQ },   { "$ne", F_NE }, { "$gt", F_GT },   { "$gte", F_GTE },
-	{ "$lt", F_LT },   { "$lte", F_LTE }, { "$in", F_IN }, { "$nin", F_NIN },
-	{ NULL, F_EQ }
-};
+} ops[] = { { "$eq", F_EQ },   { "$ne", F_NE },	  { "$gt", F_GT },
+	    { "$gte", F_GTE }, { "$lt", F_LT },	  { "$lte", F_LTE },
+	    { "$in", F_IN },   { "$nin", F_NIN }, { NULL, F_EQ } };
 
 struct pctx {
 	size_t nodes;
@@ -113,9 +111,10 @@ static struct rag_filter *parse_cmp(struct pctx *p, const char *key,
 				return NULL;
 			}
 	} else if (!is_scalar(v)) {
-		rag_errf(p->err, p->errlen,
-			 "where: %s on \"%.64s\" needs a string, number or boolean",
-			 opname, key);
+		rag_errf(
+			p->err, p->errlen,
+			"where: %s on \"%.64s\" needs a string, number or boolean",
+			opname, key);
 		return NULL;
 	}
 	f = node_new(p, ops[i].op);
@@ -143,8 +142,8 @@ static struct rag_filter *parse_field(struct pctx *p, const char *key,
 	if (!json_is_object(v))
 		return parse_cmp(p, key, "$eq", v);
 	if (json_object_size(v) == 0) {
-		rag_errf(p->err, p->errlen, "where: empty operator object for \"%.64s\"",
-			 key);
+		rag_errf(p->err, p->errlen,
+			 "where: empty operator object for \"%.64s\"", key);
 		return NULL;
 	}
 	if (json_object_size(v) == 1) {
@@ -155,7 +154,7 @@ static struct rag_filter *parse_field(struct pctx *p, const char *key,
 	all = node_new(p, F_AND);
 	if (!all)
 		return NULL;
-	json_object_foreach(v, op, operand) {
+	json_object_foreach (v, op, operand) {
 		struct rag_filter *k = parse_cmp(p, key, op, operand);
 		if (!k || add_kid(all, k) < 0) {
 			rag_filter_free(k);
@@ -166,8 +165,8 @@ static struct rag_filter *parse_field(struct pctx *p, const char *key,
 	return all;
 }
 
-static struct rag_filter *parse_logic(struct pctx *p, enum fop op,
-				      json_t *arr, int depth)
+static struct rag_filter *parse_logic(struct pctx *p, enum fop op, json_t *arr,
+				      int depth)
 {
 	struct rag_filter *f;
 	size_t i;
@@ -220,7 +219,8 @@ static struct rag_filter *parse_obj(struct pctx *p, json_t *o, int depth)
 		return NULL;
 	}
 	if (!json_is_object(o) || json_object_size(o) == 0) {
-		rag_errf(p->err, p->errlen, "where: expected a non-empty object");
+		rag_errf(p->err, p->errlen,
+			 "where: expected a non-empty object");
 		return NULL;
 	}
 	if (json_object_size(o) == 1) {
@@ -231,7 +231,7 @@ static struct rag_filter *parse_obj(struct pctx *p, json_t *o, int depth)
 	all = node_new(p, F_AND);
 	if (!all)
 		return NULL;
-	json_object_foreach(o, key, v) {
+	json_object_foreach (o, key, v) {
 		struct rag_filter *k = parse_entry(p, key, v, depth);
 		if (!k || add_kid(all, k) < 0) {
 			rag_filter_free(k);
@@ -316,12 +316,19 @@ int rag_filter_match(const struct rag_filter *f, const json_t *meta)
 		return !in_array(v, f->value);
 	c = cmp_values(v, f->value);
 	switch (f->op) {
-	case F_EQ: return c == 0;
-	case F_NE: return c != 0;
-	case F_GT: return c == 1;
-	case F_GTE: return c == 1 || c == 0;
-	case F_LT: return c == -1;
-	case F_LTE: return c == -1 || c == 0;
-	default: return 0;
+	case F_EQ:
+		return c == 0;
+	case F_NE:
+		return c != 0;
+	case F_GT:
+		return c == 1;
+	case F_GTE:
+		return c == 1 || c == 0;
+	case F_LT:
+		return c == -1;
+	case F_LTE:
+		return c == -1 || c == 0;
+	default:
+		return 0;
 	}
 }

@@ -19,9 +19,9 @@ extern char *openblas_get_corename(void);
 extern void gotoblas_dynamic_init(void) __attribute__((weak));
 extern void gotoblas_dynamic_quit(void) __attribute__((weak));
 
-#define BLOCK_ROWS 8192      /* rows per sgemm block: scores stay in cache */
-#define BLOCK_ROWS_1 262144  /* rows per sgemv call: few, large BLAS calls */
-#define INT8_OVERSAMPLE 8    /* int8 candidates per wanted result */
+#define BLOCK_ROWS 8192	    /* rows per sgemm block: scores stay in cache */
+#define BLOCK_ROWS_1 262144 /* rows per sgemv call: few, large BLAS calls */
+#define INT8_OVERSAMPLE 8   /* int8 candidates per wanted result */
 
 struct mdoc {
 	int64_t id;
@@ -31,13 +31,13 @@ struct mdoc {
 struct rag_matrix {
 	int dims;
 	size_t n, cap;
-	float *m;         /* n x dims */
-	float *sq;        /* squared norms (L2) */
-	int64_t *ids;     /* chunk ids, ascending */
-	uint32_t *doc;    /* index into docs */
-	int8_t *q8;       /* int8 codes, built on first int8 query */
-	float *q8s;       /* per-row scale */
-	size_t q8n;       /* rows coded */
+	float *m;      /* n x dims */
+	float *sq;     /* squared norms (L2) */
+	int64_t *ids;  /* chunk ids, ascending */
+	uint32_t *doc; /* index into docs */
+	int8_t *q8;    /* int8 codes, built on first int8 query */
+	float *q8s;    /* per-row scale */
+	size_t q8n;    /* rows coded */
 	struct mdoc *docs;
 	size_t ndocs, dcap;
 	int64_t max_chunk, max_doc, gen;
@@ -62,7 +62,8 @@ static void blas_fix_core(void)
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f"))
 		want = "SkylakeX";
-	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+	else if (__builtin_cpu_supports("avx2") &&
+		 __builtin_cpu_supports("fma"))
 		want = "Haswell";
 	if (!want)
 		return;
@@ -162,7 +163,8 @@ static int load_docs(rag_db *db, struct rag_coll *c, struct rag_matrix *m,
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		rag_errf(err, errlen, "loading documents: %s", sqlite3_errstr(rc));
+		rag_errf(err, errlen, "loading documents: %s",
+			 sqlite3_errstr(rc));
 		return -1;
 	}
 	return 0;
@@ -220,7 +222,8 @@ static int load_rows(rag_db *db, struct rag_coll *c, struct rag_matrix *m,
 		int64_t id = sqlite3_column_int64(st, 0);
 		long d = doc_index(m, sqlite3_column_int64(st, 1));
 		const void *v = sqlite3_column_blob(st, 2);
-		if ((size_t)sqlite3_column_bytes(st, 2) != bytes || !v || d < 0) {
+		if ((size_t)sqlite3_column_bytes(st, 2) != bytes || !v ||
+		    d < 0) {
 			rc = SQLITE_CORRUPT;
 			break;
 		}
@@ -413,8 +416,8 @@ static inline double row_score(enum rag_metric met, float dot, float sq,
 
 struct scan {
 	struct rag_coll *c;
-	const float *q;    /* nq x dims */
-	float *qsq;        /* query squared norms */
+	const float *q; /* nq x dims */
+	float *qsq;	/* query squared norms */
 	size_t nq;
 	struct topk *tk;
 	const unsigned char *mask; /* per document, NULL = all pass */
@@ -428,11 +431,11 @@ static void scan_block(struct scan *s, size_t r0, size_t nr, float *buf)
 
 	if (s->nq == 1)
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)nr, m->dims, 1.0f,
-			    m->m + r0 * (size_t)m->dims, m->dims, s->q, 1,
-			    0.0f, buf, 1);
+			    m->m + r0 * (size_t)m->dims, m->dims, s->q, 1, 0.0f,
+			    buf, 1);
 	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-			    (int)s->nq, (int)nr, m->dims, 1.0f, s->q, m->dims,
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s->nq,
+			    (int)nr, m->dims, 1.0f, s->q, m->dims,
 			    m->m + r0 * (size_t)m->dims, m->dims, 0.0f, buf,
 			    (int)nr);
 	for (i = 0; i < s->nq; i++) {
@@ -489,8 +492,7 @@ static void scan_all(struct scan *s, float *buf)
 
 /* A filtered query: evaluates the filter once per document, then scans
  * only passing rows (gathered when few pass, masked when most do). */
-static int scan_filtered(struct scan *s, const struct rag_filter *f,
-			 float *buf)
+static int scan_filtered(struct scan *s, const struct rag_filter *f, float *buf)
 {
 	struct rag_matrix *m = s->c->mx;
 	unsigned char *mask = calloc(m->ndocs + 1, 1);
@@ -669,7 +671,8 @@ int rag_mx_topk(struct rag_coll *c, const float *q, size_t nq, size_t k,
 	s.nq = nq;
 	s.qsq = calloc(nq, sizeof(float));
 	s.tk = calloc(nq, sizeof(*s.tk));
-	buf = malloc((nq == 1 ? BLOCK_ROWS_1 : nq * BLOCK_ROWS) * sizeof(float));
+	buf = malloc((nq == 1 ? BLOCK_ROWS_1 : nq * BLOCK_ROWS) *
+		     sizeof(float));
 	if (!s.qsq || !s.tk || !buf)
 		goto oom;
 	qc = prep_queries(c, q, nq, s.qsq);

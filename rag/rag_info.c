@@ -37,10 +37,14 @@ static int rows_json(rag_db *db, const char *sql, const char *a, int64_t b,
 				v = json_null();
 				break;
 			default:
-				v = json_string((const char *)sqlite3_column_text(st, i));
+				v = json_string(
+					(const char *)sqlite3_column_text(st,
+									  i));
 			}
-			if (strcmp(name, "metadata") == 0 && json_is_string(v)) {
-				json_t *m = json_loads(json_string_value(v), 0, NULL);
+			if (strcmp(name, "metadata") == 0 &&
+			    json_is_string(v)) {
+				json_t *m = json_loads(json_string_value(v), 0,
+						       NULL);
 				json_decref(v);
 				v = m ? m : json_object();
 			}
@@ -102,8 +106,7 @@ RAG_EXPORT json_t *rag_documents(rag_db *db, const char *collection,
 	if (limit > 100000)
 		limit = 100000;
 	pthread_mutex_lock(&db->lock);
-	if (rows_json(db, sql,
-		      collection ? collection : RAG_DEFAULT_COLLECTION,
+	if (rows_json(db, sql, collection ? collection : RAG_DEFAULT_COLLECTION,
 		      (int64_t)offset, (int64_t)limit, arr, err, errlen) < 0) {
 		json_decref(arr);
 		arr = NULL;
@@ -136,13 +139,17 @@ RAG_EXPORT json_t *rag_stats(rag_db *db, char *err, size_t errlen)
 	psize = scalar(db, "PRAGMA page_size");
 	freel = scalar(db, "PRAGMA freelist_count");
 	o = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-		      "schema_version", rag_schema_version(),
-		      "documents", (json_int_t)scalar(db, "SELECT count(*) FROM documents"),
-		      "chunks", (json_int_t)scalar(db, "SELECT count(*) FROM chunks"),
-		      "vectors", (json_int_t)scalar(db, "SELECT count(*) FROM vectors"),
-		      "file_bytes", (json_int_t)(pages * psize),
-		      "free_bytes", (json_int_t)(freel * psize),
-		      "text_bytes", (json_int_t)scalar(db, "SELECT coalesce(sum(bytes),0) FROM documents"),
+		      "schema_version", rag_schema_version(), "documents",
+		      (json_int_t)scalar(db, "SELECT count(*) FROM documents"),
+		      "chunks",
+		      (json_int_t)scalar(db, "SELECT count(*) FROM chunks"),
+		      "vectors",
+		      (json_int_t)scalar(db, "SELECT count(*) FROM vectors"),
+		      "file_bytes", (json_int_t)(pages * psize), "free_bytes",
+		      (json_int_t)(freel * psize), "text_bytes",
+		      (json_int_t)scalar(
+			      db,
+			      "SELECT coalesce(sum(bytes),0) FROM documents"),
 		      "collections", colls);
 	pthread_mutex_unlock(&db->lock);
 	if (!o)

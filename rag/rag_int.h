@@ -61,9 +61,9 @@ void rag_filter_free(struct rag_filter *f);
 /* ---- embedders (rag_embed*.c) ---- */
 
 struct rag_embedder {
-	char id[32];        /* "hash", "glove", "openai" */
+	char id[32]; /* "hash", "glove", "openai" */
 	int dims;
-	char checksum[32];  /* hex; identifies the model's weights */
+	char checksum[32]; /* hex; identifies the model's weights */
 	/* Embeds n texts into out (n * dims floats). 0 or -1 with err. */
 	int (*embed)(struct rag_embedder *e, const char *const *texts,
 		     const size_t *lens, size_t n, float *out, char *err,
@@ -81,15 +81,14 @@ json_t *rag_embedder_config(const struct rag_embedder_opts *opts, char *err,
 			    size_t errlen);
 
 struct rag_embedder *rag_hash_open(char *err, size_t errlen);
-struct rag_embedder *rag_glove_open(const char *path, char *err,
-				    size_t errlen);
+struct rag_embedder *rag_glove_open(const char *path, char *err, size_t errlen);
 /* The glove model parsers on memory (for the fuzz targets): a model
  * file image, and the npm package's JSON (NUL-terminated; *nwords gets
  * the words kept). */
 struct rag_embedder *rag_glove_from_buf(const unsigned char *buf, size_t len,
-				       char *err, size_t errlen);
-int rag_glove_parse_json(const char *buf, size_t len, size_t *nwords,
-			 char *err, size_t errlen);
+					char *err, size_t errlen);
+int rag_glove_parse_json(const char *buf, size_t len, size_t *nwords, char *err,
+			 size_t errlen);
 struct rag_embedder *rag_openai_open(const json_t *config, char *err,
 				     size_t errlen);
 
@@ -106,10 +105,10 @@ struct rag_coll {
 	char name[RAG_MAX_NAME + 1];
 	int dims;
 	enum rag_metric metric;
-	json_t *config;               /* embedder config */
+	json_t *config; /* embedder config */
 	char checksum[32];
-	struct rag_embedder *emb;      /* opened lazily */
-	struct rag_matrix *mx;         /* loaded lazily */
+	struct rag_embedder *emb; /* opened lazily */
+	struct rag_matrix *mx;	  /* loaded lazily */
 };
 
 enum rag_stmt_id {
@@ -138,7 +137,7 @@ struct rag_db {
 	sqlite3 *sql;
 	sqlite3_stmt *st[ST_COUNT];
 	unsigned flags;
-	pthread_mutex_t lock;      /* serializes everything on this handle */
+	pthread_mutex_t lock; /* serializes everything on this handle */
 	struct rag_coll **colls;
 	size_t ncolls;
 	int64_t data_version;

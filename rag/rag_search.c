@@ -8,8 +8,8 @@
 
 #include "rag_int.h"
 
-#define RRF_K 60.0         /* reciprocal rank fusion constant */
-#define HYBRID_DEPTH 50    /* minimum candidates from each ranker */
+#define RRF_K 60.0	/* reciprocal rank fusion constant */
+#define HYBRID_DEPTH 50 /* minimum candidates from each ranker */
 #define FTS_MAX_TERMS 64
 #define HYBRID_VECTOR_WEIGHT 0.3 /* measured: docs/rag.md, evaluation */
 
@@ -124,10 +124,9 @@ static char *fts_query(const char *text)
 }
 
 /* Top-k chunks by BM25 (score = -bm25, higher is better) passing f. */
-static int bm25_topk(rag_db *db, struct rag_coll *c, const char *text,
-		     size_t k, const struct rag_filter *f,
-		     struct rag_cand **out, size_t *n, char *err,
-		     size_t errlen)
+static int bm25_topk(rag_db *db, struct rag_coll *c, const char *text, size_t k,
+		     const struct rag_filter *f, struct rag_cand **out,
+		     size_t *n, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	char *q = fts_query(text);
@@ -180,8 +179,8 @@ static int by_score(const void *a, const void *b)
 /* Adds score s for chunk id to the fused list f[0..*nf): merged into an
  * entry among the first `first` (the first list's) if the chunk is there,
  * else appended. */
-static void fuse_add(struct rag_cand *f, size_t *nf, size_t first,
-		     int64_t id, double s)
+static void fuse_add(struct rag_cand *f, size_t *nf, size_t first, int64_t id,
+		     double s)
 {
 	for (size_t j = 0; j < first; j++) {
 		if (f[j].chunk_id == id) {
@@ -213,9 +212,11 @@ static struct rag_cand *rrf(const struct rag_cand *a, size_t na,
 	if (!f)
 		return NULL;
 	for (i = 0; i < na; i++)
-		fuse_add(f, &nf, 0, a[i].chunk_id, 1.0 / (RRF_K + (double)i + 1));
+		fuse_add(f, &nf, 0, a[i].chunk_id,
+			 1.0 / (RRF_K + (double)i + 1));
 	for (i = 0; i < nb; i++)
-		fuse_add(f, &nf, na, b[i].chunk_id, 1.0 / (RRF_K + (double)i + 1));
+		fuse_add(f, &nf, na, b[i].chunk_id,
+			 1.0 / (RRF_K + (double)i + 1));
 	return fuse_done(f, nf, k, n);
 }
 
@@ -235,7 +236,8 @@ static struct rag_cand *convex(const struct rag_cand *a, size_t na,
 	if (!f)
 		return NULL;
 	for (i = 0; i < na; i++)
-		fuse_add(f, &nf, 0, a[i].chunk_id, w * (a[i].score - amin) / ar);
+		fuse_add(f, &nf, 0, a[i].chunk_id,
+			 w * (a[i].score - amin) / ar);
 	for (i = 0; i < nb; i++)
 		fuse_add(f, &nf, na, b[i].chunk_id,
 			 (1 - w) * (b[i].score - bmin) / br);
@@ -344,8 +346,8 @@ static float *embed_query(rag_db *db, const struct rag_query *q, char *err,
 	if (e && q->embedder && strcmp(q->embedder, e->id) != 0) {
 		rag_errf(err, errlen,
 			 "collection \"%s\" uses embedder %s (%d dims); refusing"
-			 " a query embedded with %s", c->name, e->id, e->dims,
-			 q->embedder);
+			 " a query embedded with %s",
+			 c->name, e->id, e->dims, q->embedder);
 		e = NULL;
 	}
 	pthread_mutex_unlock(&db->lock);
@@ -412,8 +414,8 @@ static int finish(rag_db *db, const struct rag_query *q,
 		fused = rrf(vp->cands, vp->ncand, b, nb, q->k, &nf);
 	else
 		fused = convex(vp->cands, vp->ncand, b, nb,
-			       q->vector_weight > 0 ? q->vector_weight :
-						      HYBRID_VECTOR_WEIGHT,
+			       q->vector_weight > 0 ? q->vector_weight
+						    : HYBRID_VECTOR_WEIGHT,
 			       q->k, &nf);
 	if (!fused) {
 		rag_errf(err, errlen, "out of memory");
@@ -446,15 +448,15 @@ RAG_EXPORT int rag_search(rag_db *db, const struct rag_query *q,
 		if (!f)
 			return -1;
 	}
-	depth = q->mode == RAG_MODE_HYBRID ?
-			(q->k * 4 > HYBRID_DEPTH ? q->k * 4 : HYBRID_DEPTH) :
-			q->k;
+	depth = q->mode == RAG_MODE_HYBRID
+			? (q->k * 4 > HYBRID_DEPTH ? q->k * 4 : HYBRID_DEPTH)
+			: q->k;
 	if (q->mode != RAG_MODE_BM25) {
 		v = embed_query(db, q, err, errlen);
 		if (!v)
 			goto out;
-		p.collection = q->collection ? q->collection :
-					       RAG_DEFAULT_COLLECTION;
+		p.collection = q->collection ? q->collection
+					     : RAG_DEFAULT_COLLECTION;
 		p.vec = v;
 		p.k = depth;
 		p.filter = f;
@@ -572,11 +574,11 @@ RAG_EXPORT json_t *rag_results_json(const struct rag_results *r)
 	for (i = 0; i < r->n; i++) {
 		const struct rag_hit *h = &r->hits[i];
 		if (json_array_append_new(
-			    arr, json_pack("{s:s, s:I, s:f, s:s, s:O}", "source",
-					   h->source, "chunk",
-					   (json_int_t)h->chunk, "score",
-					   h->score, "text", h->text,
-					   "metadata", h->metadata)) < 0) {
+			    arr,
+			    json_pack("{s:s, s:I, s:f, s:s, s:O}", "source",
+				      h->source, "chunk", (json_int_t)h->chunk,
+				      "score", h->score, "text", h->text,
+				      "metadata", h->metadata)) < 0) {
 			json_decref(arr);
 			return NULL;
 		}

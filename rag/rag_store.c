@@ -154,8 +154,8 @@ static int user_version(rag_db *db, int *v, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
-	if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st,
-			       NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st, NULL) !=
+		    SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
 		rag_errf(err, errlen, "sqlite: %s", sqlite3_errmsg(db->sql));
 		goto out;
@@ -185,7 +185,8 @@ static int migrate(rag_db *db, char *err, size_t errlen)
 	if (v < SCHEMA_VERSION && (db->flags & RAG_OPEN_READONLY)) {
 		rag_errf(err, errlen,
 			 "store schema version %d needs migrating to %d; open it"
-			 " read-write once (e.g. ragctl stats)", v, SCHEMA_VERSION);
+			 " read-write once (e.g. ragctl stats)",
+			 v, SCHEMA_VERSION);
 		return -1;
 	}
 	for (; v < SCHEMA_VERSION; v++) {
@@ -206,9 +207,9 @@ static int migrate(rag_db *db, char *err, size_t errlen)
 RAG_EXPORT rag_db *rag_open(const char *path, unsigned flags, char *err,
 			    size_t errlen)
 {
-	int of = (flags & RAG_OPEN_READONLY) ?
-			 SQLITE_OPEN_READONLY :
-			 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int of = (flags & RAG_OPEN_READONLY)
+			 ? SQLITE_OPEN_READONLY
+			 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	rag_db *db = calloc(1, sizeof(*db));
 
 	if (!db) {
@@ -221,8 +222,8 @@ RAG_EXPORT rag_db *rag_open(const char *path, unsigned flags, char *err,
 	pthread_mutex_init(&db->qlock, NULL);
 	pthread_cond_init(&db->qcond, NULL);
 	db->data_version = -1;
-	if (sqlite3_open_v2(path, &db->sql, of | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db->sql, of | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
 		rag_errf(err, errlen, "%s: %s", path,
 			 db->sql ? sqlite3_errmsg(db->sql) : "cannot open");
 		goto fail;
@@ -232,8 +233,8 @@ RAG_EXPORT rag_db *rag_open(const char *path, unsigned flags, char *err,
 	if (!(flags & RAG_OPEN_READONLY) &&
 	    exec(db, "PRAGMA journal_mode=WAL", err, errlen) < 0)
 		goto fail;
-	if (exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
-		 err, errlen) < 0 ||
+	if (exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err,
+		 errlen) < 0 ||
 	    migrate(db, err, errlen) < 0)
 		goto fail;
 	return db;
@@ -527,8 +528,8 @@ RAG_EXPORT int rag_collection_raw(rag_db *db, const char *name, int dims,
 	}
 	pthread_mutex_lock(&db->lock);
 	if (name_ok(name, err, errlen))
-		rc = coll_insert(db, name, "raw", dims, metric, "raw", cfg,
-				 err, errlen);
+		rc = coll_insert(db, name, "raw", dims, metric, "raw", cfg, err,
+				 errlen);
 	pthread_mutex_unlock(&db->lock);
 out:
 	json_decref(cfg);
@@ -589,7 +590,8 @@ static int doc_find(rag_db *db, int64_t coll_id, const char *source,
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*doc_id = sqlite3_column_int64(st, 0);
-		snprintf(hash, 32, "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(hash, 32, "%s",
+			 (const char *)sqlite3_column_text(st, 1));
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -619,9 +621,9 @@ static int doc_insert(rag_db *db, int64_t coll_id, const char *source,
 }
 
 /* Writes chunk i (text t[s..e)) and its vector. */
-static int chunk_insert(rag_db *db, int64_t doc_id, size_t seq,
-			const char *t, const struct rag_span *sp,
-			const float *vec, int dims, char *err, size_t errlen)
+static int chunk_insert(rag_db *db, int64_t doc_id, size_t seq, const char *t,
+			const struct rag_span *sp, const float *vec, int dims,
+			char *err, size_t errlen)
 {
 	sqlite3_stmt *st = rag_stmt(db, ST_CHUNK_INSERT, err, errlen);
 	int64_t cid;
@@ -705,8 +707,10 @@ static int prepare_text(const char *text, size_t len, const char *meta_json,
 		return -1;
 	}
 	if (p->n > RAG_MAX_CHUNKS) {
-		rag_errf(err, errlen, "document yields %zu chunks, more than %d;"
-			 " use a larger chunk size", p->n, RAG_MAX_CHUNKS);
+		rag_errf(err, errlen,
+			 "document yields %zu chunks, more than %d;"
+			 " use a larger chunk size",
+			 p->n, RAG_MAX_CHUNKS);
 		return -1;
 	}
 	rag_fnv_hex(p->text, p->len, p->hash);
@@ -803,8 +807,8 @@ static struct rag_coll *ingest_lookup(rag_db *db, const char *collection,
 }
 
 RAG_EXPORT int rag_ingest_text(rag_db *db, const char *collection,
-			       const char *source, const char *text,
-			       size_t len, const char *meta_json,
+			       const char *source, const char *text, size_t len,
+			       const char *meta_json,
 			       const struct rag_chunk_opts *copts,
 			       struct rag_ingest_result *res, char *err,
 			       size_t errlen)
@@ -952,12 +956,14 @@ RAG_EXPORT int rag_delete(rag_db *db, const char *collection,
 
 	*deleted = 0;
 	if (!source == !where_json) {
-		rag_errf(err, errlen, "delete needs exactly one of a source or"
-				      " a where filter");
+		rag_errf(err, errlen,
+			 "delete needs exactly one of a source or"
+			 " a where filter");
 		return -1;
 	}
 	if (where_json) {
-		f = rag_filter_parse(where_json, strlen(where_json), err, errlen);
+		f = rag_filter_parse(where_json, strlen(where_json), err,
+				     errlen);
 		if (!f)
 			return -1;
 	}

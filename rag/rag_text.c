@@ -109,9 +109,10 @@ static size_t ci_find(const char *s, size_t n, size_t from, const char *needle)
 }
 
 static const char *const block_tags[] = {
-	"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5",
-	"h6", "tr", "table", "pre", "section", "article", "header", "footer",
-	"blockquote", "hr", "dd", "dt", "title", NULL
+	"p",   "div",	  "br",	     "li",     "ul",	 "ol",	       "h1",
+	"h2",  "h3",	  "h4",	     "h5",     "h6",	 "tr",	       "table",
+	"pre", "section", "article", "header", "footer", "blockquote", "hr",
+	"dd",  "dt",	  "title",   NULL
 };
 
 /* Nonzero if the tag starting after '<' (and an optional '/') is a block. */
@@ -132,10 +133,9 @@ static int is_block_tag(const char *s, size_t n)
 static const struct {
 	const char *name;
 	const char *text;
-} entities[] = {
-	{ "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" }, { "&quot;", "\"" },
-	{ "&#39;", "'" }, { "&apos;", "'" }, { "&nbsp;", " " }, { NULL, NULL }
-};
+} entities[] = { { "&amp;", "&" },   { "&lt;", "<" },  { "&gt;", ">" },
+		 { "&quot;", "\"" }, { "&#39;", "'" }, { "&apos;", "'" },
+		 { "&nbsp;", " " },  { NULL, NULL } };
 
 /* Copies an entity at s if known; returns bytes consumed (0 if none). */
 static size_t put_entity(const char *s, size_t n, char *out, size_t *o)
@@ -168,9 +168,9 @@ static size_t skip_tag(const char *s, size_t n, size_t i, int *block)
 	*block = is_block_tag(s + name, n - name);
 	if (ci_prefix(s + i, n - i, "<script") ||
 	    ci_prefix(s + i, n - i, "<style")) {
-		const char *end = ci_prefix(s + i, n - i, "<script") ?
-					  "</script" :
-					  "</style";
+		const char *end = ci_prefix(s + i, n - i, "<script")
+					  ? "</script"
+					  : "</style";
 		j = ci_find(s, n, i + 1, end);
 		i = j;
 		*block = 1;
@@ -271,8 +271,8 @@ static size_t unit_end(const char *t, size_t len, size_t i)
 	for (; i < len; i++) {
 		if (t[i] == '\n' && i + 1 < len) {
 			size_t j = i + 1;
-			while (j < len && (t[j] == ' ' || t[j] == '\t' ||
-					   t[j] == '\r'))
+			while (j < len &&
+			       (t[j] == ' ' || t[j] == '\t' || t[j] == '\r'))
 				j++;
 			if (j < len && t[j] == '\n')
 				break; /* blank line: paragraph end */
@@ -302,8 +302,7 @@ static size_t cut_point(const char *t, size_t s, size_t max)
 	return c;
 }
 
-static int split_units(const char *t, size_t len, size_t max,
-		       struct units *us)
+static int split_units(const char *t, size_t len, size_t max, struct units *us)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -332,8 +331,8 @@ static int emit(const char *t, size_t s, size_t e, struct units *out)
 		return 0;
 	/* A chunk inside the previous one (possible once blank units are
 	 * trimmed away) adds nothing. */
-	if (out->n && (s <= out->u[out->n - 1].start ||
-		       e <= out->u[out->n - 1].end))
+	if (out->n &&
+	    (s <= out->u[out->n - 1].start || e <= out->u[out->n - 1].end))
 		return 0;
 	return units_push(out, s, e);
 }

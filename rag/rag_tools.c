@@ -84,8 +84,9 @@ static char *results_text(const struct rag_results *r)
 			}
 			s = ns;
 		}
-		w = snprintf(s + o, cap - o, "[%zu] %s #%lld (score %.4f)\n%.*s\n\n",
-			     i + 1, h->source, (long long)h->chunk, h->score,
+		w = snprintf(s + o, cap - o,
+			     "[%zu] %s #%lld (score %.4f)\n%.*s\n\n", i + 1,
+			     h->source, (long long)h->chunk, h->score,
 			     TEXT_PREVIEW, h->text);
 		if (w > 0)
 			o += (size_t)w < cap - o ? (size_t)w : cap - o - 1;
@@ -95,10 +96,11 @@ static char *results_text(const struct rag_results *r)
 	return s;
 }
 
-static int parse_search_args(mcp_call *call, json_t *args,
-			     struct rag_query *q, char **where)
+static int parse_search_args(mcp_call *call, json_t *args, struct rag_query *q,
+			     char **where)
 {
-	json_t *k = json_object_get(args, "k"), *w = json_object_get(args, "where");
+	json_t *k = json_object_get(args, "k"),
+	       *w = json_object_get(args, "where");
 	const char *mode;
 
 	*where = NULL;
@@ -107,12 +109,14 @@ static int parse_search_args(mcp_call *call, json_t *args,
 		return invalid(call, "rag_search: \"query\" must be a string");
 	if (k && (!json_is_integer(k) || json_integer_value(k) < 1 ||
 		  json_integer_value(k) > TOOL_MAX_K))
-		return invalid(call, "rag_search: \"k\" must be an integer 1..50");
+		return invalid(call,
+			       "rag_search: \"k\" must be an integer 1..50");
 	q->k = k ? (size_t)json_integer_value(k) : 5;
 	if (opt_str(args, "collection", &q->collection) < 0 ||
 	    opt_str(args, "mode", &mode) < 0 || rag_mode_parse(mode) < 0)
-		return invalid(call, "rag_search: \"collection\" must be a string"
-				     " and \"mode\" one of hybrid, vector, bm25");
+		return invalid(call,
+			       "rag_search: \"collection\" must be a string"
+			       " and \"mode\" one of hybrid, vector, bm25");
 	q->mode = (enum rag_mode)rag_mode_parse(mode);
 	if (w && !json_is_object(w))
 		return invalid(call, "rag_search: \"where\" must be an object");
@@ -125,8 +129,7 @@ static int parse_search_args(mcp_call *call, json_t *args,
 	return 0;
 }
 
-static int tool_search(mcp_call *call, json_t *args, void *ud,
-		       json_t **result)
+static int tool_search(mcp_call *call, json_t *args, void *ud, json_t **result)
 {
 	struct rag_query q = { 0 };
 	struct rag_results r = { 0 };
@@ -160,8 +163,7 @@ out:
 	return rc;
 }
 
-static int tool_ingest(mcp_call *call, json_t *args, void *ud,
-		       json_t **result)
+static int tool_ingest(mcp_call *call, json_t *args, void *ud, json_t **result)
 {
 	const char *source = json_string_value(json_object_get(args, "source"));
 	json_t *text = json_object_get(args, "text");
@@ -172,7 +174,8 @@ static int tool_ingest(mcp_call *call, json_t *args, void *ud,
 	int rc = 0;
 
 	if (!source || !json_is_string(text) ||
-	    opt_str(args, "collection", &coll) < 0 || (meta && !json_is_object(meta)))
+	    opt_str(args, "collection", &coll) < 0 ||
+	    (meta && !json_is_object(meta)))
 		return invalid(call, "rag_ingest: needs string \"source\" and"
 				     " \"text\", optional \"collection\" and"
 				     " object \"metadata\"");
@@ -186,8 +189,9 @@ static int tool_ingest(mcp_call *call, json_t *args, void *ud,
 		*result = mcp_result_text(r.added ? "stored" : "unchanged");
 		if (*result)
 			json_object_set_new(*result, "structuredContent",
-					    json_pack("{s:b, s:I}", "added", r.added,
-						      "chunks", (json_int_t)r.chunks));
+					    json_pack("{s:b, s:I}", "added",
+						      r.added, "chunks",
+						      (json_int_t)r.chunks));
 	}
 	if (!*result)
 		rc = MCP_ERR_INTERNAL;
@@ -195,8 +199,7 @@ static int tool_ingest(mcp_call *call, json_t *args, void *ud,
 	return rc;
 }
 
-static int tool_delete(mcp_call *call, json_t *args, void *ud,
-		       json_t **result)
+static int tool_delete(mcp_call *call, json_t *args, void *ud, json_t **result)
 {
 	json_t *w = json_object_get(args, "where");
 	const char *source, *coll;
@@ -212,11 +215,13 @@ static int tool_delete(mcp_call *call, json_t *args, void *ud,
 		*result = mcp_result_errorf("rag_delete: %s", err);
 	} else {
 		char msg[64];
-		snprintf(msg, sizeof(msg), "deleted %lld documents", (long long)n);
+		snprintf(msg, sizeof(msg), "deleted %lld documents",
+			 (long long)n);
 		*result = mcp_result_text(msg);
 		if (*result)
 			json_object_set_new(*result, "structuredContent",
-					    json_pack("{s:I}", "deleted", (json_int_t)n));
+					    json_pack("{s:I}", "deleted",
+						      (json_int_t)n));
 	}
 	free(where);
 	return *result ? 0 : MCP_ERR_INTERNAL;
@@ -254,7 +259,8 @@ static int res_collections(mcp_call *call, const char *uri, void *ud,
 static int res_documents(mcp_call *call, const char *uri, void *ud,
 			 json_t **result)
 {
-	size_t pl = strlen(DOCS_PREFIX), sl = strlen(DOCS_SUFFIX), ul = strlen(uri);
+	size_t pl = strlen(DOCS_PREFIX), sl = strlen(DOCS_SUFFIX),
+	       ul = strlen(uri);
 	char name[RAG_MAX_NAME + 1], err[256];
 	json_t *j;
 
@@ -271,7 +277,8 @@ static int res_documents(mcp_call *call, const char *uri, void *ud,
 		size_t i, found = 0;
 		for (i = 0; i < json_array_size(c); i++)
 			found |= strcmp(json_string_value(json_object_get(
-						json_array_get(c, i), "name")), name) == 0;
+						json_array_get(c, i), "name")),
+					name) == 0;
 		json_decref(c);
 		if (!found) {
 			json_decref(j);
@@ -280,7 +287,8 @@ static int res_documents(mcp_call *call, const char *uri, void *ud,
 	}
 	return contents(uri, j, result);
 notfound:
-	mcp_call_error(call, MCP_ERR_RESOURCE_NOT_FOUND, "no such collection", NULL);
+	mcp_call_error(call, MCP_ERR_RESOURCE_NOT_FOUND, "no such collection",
+		       NULL);
 	return MCP_ERR_RESOURCE_NOT_FOUND;
 }
 
@@ -290,12 +298,14 @@ static int add_write_tools(mcp_server *srv, rag_db *db, char *err,
 	struct mcp_tool ti = {
 		.name = "rag_ingest",
 		.title = "Add a document to the knowledge base",
-		.description = "Stores text as a document (chunked, embedded and "
-			       "indexed) under a source name; the same source "
-			       "with the same text adds nothing. Write access.",
+		.description =
+			"Stores text as a document (chunked, embedded and "
+			"indexed) under a source name; the same source "
+			"with the same text adds nothing. Write access.",
 		.input_schema = ingest_in,
-		.annotations = "{\"readOnlyHint\":false,\"destructiveHint\":false,"
-			       "\"idempotentHint\":true,\"openWorldHint\":false}",
+		.annotations =
+			"{\"readOnlyHint\":false,\"destructiveHint\":false,"
+			"\"idempotentHint\":true,\"openWorldHint\":false}",
 		.fn = tool_ingest,
 		.ud = db,
 	};
@@ -305,8 +315,9 @@ static int add_write_tools(mcp_server *srv, rag_db *db, char *err,
 		.description = "Deletes the documents of a collection by exact "
 			       "source or by metadata filter. Write access.",
 		.input_schema = delete_in,
-		.annotations = "{\"readOnlyHint\":false,\"destructiveHint\":true,"
-			       "\"idempotentHint\":true,\"openWorldHint\":false}",
+		.annotations =
+			"{\"readOnlyHint\":false,\"destructiveHint\":true,"
+			"\"idempotentHint\":true,\"openWorldHint\":false}",
 		.fn = tool_delete,
 		.ud = db,
 	};
@@ -315,8 +326,7 @@ static int add_write_tools(mcp_server *srv, rag_db *db, char *err,
 	return mcp_server_add_tool(srv, &td, err, errlen);
 }
 
-static int add_resources(mcp_server *srv, rag_db *db, char *err,
-			 size_t errlen)
+static int add_resources(mcp_server *srv, rag_db *db, char *err, size_t errlen)
 {
 	struct mcp_resource rc = {
 		.uri = "rag://collections",
@@ -332,8 +342,9 @@ static int add_resources(mcp_server *srv, rag_db *db, char *err,
 		.uri = "rag://collections/{collection}/documents",
 		.name = "documents",
 		.title = "Documents of a RAG collection",
-		.description = "Sources, hashes, metadata and sizes of the first "
-			       "1000 documents of a collection.",
+		.description =
+			"Sources, hashes, metadata and sizes of the first "
+			"1000 documents of a collection.",
 		.mime_type = "application/json",
 		.fn = res_documents,
 		.ud = db,
@@ -349,19 +360,20 @@ RAG_EXPORT int rag_tools_register(struct mcp_server *srv, const char *db_path,
 	struct mcp_tool ts = {
 		.name = "rag_search",
 		.title = "Search the knowledge base",
-		.description = "Searches the tool zone's knowledge base (e.g. Linux "
-			       "man pages and notes on container isolation) and "
-			       "returns the best matching passages with their "
-			       "source. Modes: hybrid (default: vector + BM25), "
-			       "vector, bm25. Read-only.",
+		.description =
+			"Searches the tool zone's knowledge base (e.g. Linux "
+			"man pages and notes on container isolation) and "
+			"returns the best matching passages with their "
+			"source. Modes: hybrid (default: vector + BM25), "
+			"vector, bm25. Read-only.",
 		.input_schema = search_in,
 		.output_schema = search_out,
 		.annotations = "{\"readOnlyHint\":true,\"idempotentHint\":true,"
 			       "\"openWorldHint\":false}",
 		.fn = tool_search,
 	};
-	rag_db *db = rag_open(db_path, enable_write ? 0 : RAG_OPEN_READONLY, err,
-			      errlen);
+	rag_db *db = rag_open(db_path, enable_write ? 0 : RAG_OPEN_READONLY,
+			      err, errlen);
 
 	if (!db)
 		return -1;

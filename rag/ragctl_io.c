@@ -31,8 +31,8 @@ int io_read_stream(FILE *fp, size_t max, char **out, size_t *len, char *err,
 		if (n == cap) {
 			char *nb;
 			if (cap > max) {
-				rag_errf(err, errlen, "input larger than %zu bytes",
-					 max);
+				rag_errf(err, errlen,
+					 "input larger than %zu bytes", max);
 				goto fail;
 			}
 			cap *= 2;
@@ -105,7 +105,8 @@ int io_fetch_url(const char *url, char **out, size_t *len, int *is_html,
 	cc = curl_easy_perform(h);
 	if (cc != CURLE_OK) {
 		rag_errf(err, errlen, "%s: %s", url,
-			 b.too_big ? "document too large" : curl_easy_strerror(cc));
+			 b.too_big ? "document too large"
+				   : curl_easy_strerror(cc));
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -134,7 +135,7 @@ const char *io_ext(const char *path)
 
 int io_wanted_ext(const char *path)
 {
-	static const char *const ok[] = { "txt", "md", "markdown", "html",
+	static const char *const ok[] = { "txt", "md",	"markdown", "html",
 					  "htm", "rst", NULL };
 	const char *e = io_ext(path);
 	size_t i;
@@ -161,7 +162,8 @@ static int list_dir(const char *dir, char ***names, size_t *n)
 	if (!d)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (*n == cap) {
 			char **nn;

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+debs=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
       libcurl4-openssl-dev libopenblas-dev libxen-dev
       manpages manpages-dev groff-base ca-certificates procps iproute2)

@@ -85,23 +85,28 @@ int chan_addr_parse(const char *s, struct chan_addr *a, char *err,
 	if (!c2)
 		return chan_seterr(err, errlen,
 				   "bad channel address '%s': expected "
-				   "BACKEND:DOMID:PATH", s ? s : "");
+				   "BACKEND:DOMID:PATH",
+				   s ? s : "");
 	blen = (size_t)(c1 - s);
 	if (!((blen == 3 && strncmp(s, "sim", 3) == 0) ||
 	      (blen == 3 && strncmp(s, "xen", 3) == 0)))
 		return chan_seterr(err, errlen,
 				   "bad channel address '%s': backend must be "
-				   "sim or xen", s);
+				   "sim or xen",
+				   s);
 	memcpy(a->backend, s, blen);
 	if (parse_domid(c1 + 1, (size_t)(c2 - c1 - 1), &a->domid) < 0)
 		return chan_seterr(err, errlen,
 				   "bad channel address '%s': domain id must be "
-				   "0..32751", s);
+				   "0..32751",
+				   s);
 	if (!path_valid(c2 + 1, a->backend[0] == 'x'))
-		return chan_seterr(err, errlen,
-				   "bad channel address '%s': path must be 1..%d "
-				   "characters [A-Za-z0-9._-] in '/'-separated "
-				   "segments", s, CHAN_PATH_MAX);
+		return chan_seterr(
+			err, errlen,
+			"bad channel address '%s': path must be 1..%d "
+			"characters [A-Za-z0-9._-] in '/'-separated "
+			"segments",
+			s, CHAN_PATH_MAX);
 	memcpy(a->path, c2 + 1, strlen(c2 + 1) + 1);
 	return 0;
 }
@@ -128,9 +133,10 @@ chan *chan_open(const char *addr, enum chan_role role,
 		o.ring_size = CHAN_RING_DEFAULT;
 	if (o.ring_size < CHAN_RING_MIN || o.ring_size > CHAN_RING_MAX ||
 	    (o.ring_size & (o.ring_size - 1))) {
-		chan_seterr(err, errlen, "ring size %zu must be a power of two "
-			    "in %u..%u", o.ring_size, CHAN_RING_MIN,
-			    CHAN_RING_MAX);
+		chan_seterr(err, errlen,
+			    "ring size %zu must be a power of two "
+			    "in %u..%u",
+			    o.ring_size, CHAN_RING_MIN, CHAN_RING_MAX);
 		return NULL;
 	}
 	c = chan_alloc(role);
@@ -155,8 +161,7 @@ fail:
 	return NULL;
 }
 
-chan *chan_from_socket(int fd, enum chan_role role, char *err,
-		       size_t errlen)
+chan *chan_from_socket(int fd, enum chan_role role, char *err, size_t errlen)
 {
 	chan *c = chan_alloc(role);
 
@@ -204,8 +209,8 @@ int chan_fd(chan *c)
 
 short chan_poll_events(chan *c, int want_write)
 {
-	return (short)(POLLIN | (want_write && c->ops->needs_pollout ? POLLOUT
-								      : 0));
+	return (short)(POLLIN |
+		       (want_write && c->ops->needs_pollout ? POLLOUT : 0));
 }
 
 int chan_handle_events(chan *c)

@@ -22,7 +22,7 @@ struct chan_ops {
 
 struct chan {
 	const struct chan_ops *ops;
-	void *impl;             /* backend state */
+	void *impl; /* backend state */
 	enum chan_role role;
 	struct chan_addr addr;
 	char text[16 + CHAN_PATH_MAX];
@@ -31,10 +31,8 @@ struct chan {
 
 /* Backend constructors: fill c->impl and c->ops from the parsed address,
  * or return -1 with a message in err (c->impl left NULL). */
-int chan_sim_open(chan *c, const struct chan_opts *o, char *err,
-		  size_t errlen);
-int chan_xen_open(chan *c, const struct chan_opts *o, char *err,
-		  size_t errlen);
+int chan_sim_open(chan *c, const struct chan_opts *o, char *err, size_t errlen);
+int chan_xen_open(chan *c, const struct chan_opts *o, char *err, size_t errlen);
 int chan_unix_wrap(chan *c, int fd, char *err, size_t errlen);
 
 /* snprintf into err when err is not NULL; returns -1 for tail calls. */

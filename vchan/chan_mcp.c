@@ -191,9 +191,11 @@ static void drain_out(struct chan_mcp_server *s)
 		rc = chan_mux_send(s->m, o->sid, o->data, o->len);
 		/* a stream already gone is fine; anything else ends it, so
 		 * that its client is not left waiting for a lost message */
-		if (rc != 0 && chan_mux_reset_stream(s->m, o->sid,
-				CHAN_E_OVERFLOW, rc == CHAN_MUX_EFULL
-				? "peer not reading" : "message too large") == 0)
+		if (rc != 0 &&
+		    chan_mux_reset_stream(s->m, o->sid, CHAN_E_OVERFLOW,
+					  rc == CHAN_MUX_EFULL
+						  ? "peer not reading"
+						  : "message too large") == 0)
 			retire(s, o->sid);
 		free(o);
 	}

@@ -42,7 +42,7 @@ struct sim_shm {
 };
 
 struct sim {
-	int ep;      /* epoll set: the readiness fd */
+	int ep;	     /* epoll set: the readiness fd */
 	int lsock;   /* server: listening socket; client: -1 */
 	int conn;    /* the peer connection, -1 when none */
 	int pending; /* server: a client queued while the last one closes */
@@ -72,8 +72,8 @@ static long now_ms(void)
 static int sim_map(struct sim *s, int server)
 {
 	size_t len = SIM_HDR + 2 * s->size;
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       s->memfd, 0);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, s->memfd,
+		       0);
 
 	if (p == MAP_FAILED)
 		return -1;
@@ -396,8 +396,12 @@ static void sim_close(chan *c)
 }
 
 static const struct chan_ops sim_ops = {
-	"sim", 0, sim_read, sim_write, sim_data_ready, sim_buffer_space,
-	sim_fd, sim_handle_events, sim_state, sim_reset, sim_close,
+	"sim",		0,
+	sim_read,	sim_write,
+	sim_data_ready, sim_buffer_space,
+	sim_fd,		sim_handle_events,
+	sim_state,	sim_reset,
+	sim_close,
 };
 
 /* mkdir -p for the directories of path (not its last component). */
@@ -431,10 +435,12 @@ static int sim_sockaddr(chan *c, struct sockaddr_un *sa, char *err,
 	n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%d/%s.sock", dir,
 		     c->addr.domid, c->addr.path);
 	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
-		return chan_seterr(err, errlen, "sim socket path %s/%d/%s.sock "
+		return chan_seterr(err, errlen,
+				   "sim socket path %s/%d/%s.sock "
 				   "longer than %zu bytes; use a shorter "
-				   "ZONEGATE_SIM_DIR", dir, c->addr.domid,
-				   c->addr.path, sizeof(sa->sun_path) - 1);
+				   "ZONEGATE_SIM_DIR",
+				   dir, c->addr.domid, c->addr.path,
+				   sizeof(sa->sun_path) - 1);
 	memcpy(S(c)->sockpath, sa->sun_path, sizeof(sa->sun_path));
 	return 0;
 }
@@ -458,17 +464,17 @@ static int sim_dir_safe(const char *sockpath, int server, char *err,
 		return chan_seterr(err, errlen, "%s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode) || (st.st_mode & 022) ||
 	    (server && st.st_uid != geteuid()))
-		return chan_seterr(err, errlen, "%s: unsafe rendezvous "
+		return chan_seterr(err, errlen,
+				   "%s: unsafe rendezvous "
 				   "directory (must be a directory%s, not "
-				   "writable by group or others)", dir,
-				   server ? " owned by this user" : "");
+				   "writable by group or others)",
+				   dir, server ? " owned by this user" : "");
 	return 0;
 }
 
 /* Binds the listening socket, replacing a stale socket file but never a
  * live server's. */
-static int sim_listen(chan *c, struct sockaddr_un *sa, char *err,
-		      size_t errlen)
+static int sim_listen(chan *c, struct sockaddr_un *sa, char *err, size_t errlen)
 {
 	struct sim *s = S(c);
 	int probe;
@@ -482,14 +488,16 @@ static int sim_listen(chan *c, struct sockaddr_un *sa, char *err,
 	if (probe >= 0 &&
 	    connect(probe, (struct sockaddr *)sa, sizeof(*sa)) == 0) {
 		close(probe);
-		return chan_seterr(err, errlen, "%s: a server is already "
-				   "listening", c->text);
+		return chan_seterr(err, errlen,
+				   "%s: a server is already "
+				   "listening",
+				   c->text);
 	}
 	if (probe >= 0)
 		close(probe);
 	unlink(sa->sun_path);
-	s->lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			  0);
+	s->lsock =
+		socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->lsock < 0 ||
 	    bind(s->lsock, (struct sockaddr *)sa, sizeof(*sa)) < 0 ||
 	    listen(s->lsock, 4) < 0)
@@ -566,15 +574,17 @@ static int sim_check_ring(struct sim *s, char *err, size_t errlen)
 	    h.ring_size < CHAN_RING_MIN || h.ring_size > CHAN_RING_MAX ||
 	    (h.ring_size & (h.ring_size - 1)) ||
 	    (size_t)st.st_size < SIM_HDR + 2 * (size_t)h.ring_size)
-		return chan_seterr(err, errlen, "server sent a bad ring header");
+		return chan_seterr(err, errlen,
+				   "server sent a bad ring header");
 	s->size = h.ring_size;
-	return sim_map(s, 0) < 0 ? chan_seterr(err, errlen, "mmap: %s",
-					       strerror(errno)) : 0;
+	return sim_map(s, 0) < 0
+		       ? chan_seterr(err, errlen, "mmap: %s", strerror(errno))
+		       : 0;
 }
 
 /* One connection attempt: 0 connected, -2 retryable, -1 fatal. */
-static int sim_try_connect(chan *c, struct sockaddr_un *sa, int ms,
-			   char *err, size_t errlen)
+static int sim_try_connect(chan *c, struct sockaddr_un *sa, int ms, char *err,
+			   size_t errlen)
 {
 	struct sim *s = S(c);
 	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -642,8 +652,7 @@ static int sim_client_open(chan *c, const struct chan_opts *o, char *err,
 	return 0;
 }
 
-int chan_sim_open(chan *c, const struct chan_opts *o, char *err,
-		  size_t errlen)
+int chan_sim_open(chan *c, const struct chan_opts *o, char *err, size_t errlen)
 {
 	struct sim *s = calloc(1, sizeof(*s));
 	int rc;

@@ -76,8 +76,8 @@ static size_t ux_buffer_space(chan *c)
 {
 	int q = 0;
 
-	if (U(c)->state == CHAN_CLOSED ||
-	    ioctl(U(c)->fd, SIOCOUTQ, &q) < 0 || q < 0 || q >= U(c)->sndbuf)
+	if (U(c)->state == CHAN_CLOSED || ioctl(U(c)->fd, SIOCOUTQ, &q) < 0 ||
+	    q < 0 || q >= U(c)->sndbuf)
 		return 0;
 	return (size_t)(U(c)->sndbuf - q);
 }
@@ -93,7 +93,8 @@ static int ux_handle_events(chan *c)
 	struct pollfd p = { u->fd, POLLRDHUP, 0 };
 
 	/* the peer's shutdown shows even while its last data is unread */
-	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+	if (poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
 		u->state = CHAN_CLOSED;
 	return u->state;
 }
@@ -118,8 +119,9 @@ static void ux_close(chan *c)
 }
 
 static const struct chan_ops ux_ops = {
-	"unix", 1, ux_read, ux_write, ux_data_ready, ux_buffer_space,
-	ux_fd, ux_handle_events, ux_state, ux_reset, ux_close,
+	"unix",		 1,	ux_read,	  ux_write, ux_data_ready,
+	ux_buffer_space, ux_fd, ux_handle_events, ux_state, ux_reset,
+	ux_close,
 };
 
 int chan_unix_wrap(chan *c, int fd, char *err, size_t errlen)

@@ -18,7 +18,7 @@
 
 struct xen {
 	struct libxenvchan *v;
-	int ep;  /* stable readiness fd wrapping the vchan's event fd */
+	int ep;	 /* stable readiness fd wrapping the vchan's event fd */
 	int vfd; /* libxenvchan_fd_for_select of the current vchan */
 	char xs_path[CHAN_PATH_MAX + 64];
 	size_t ring;
@@ -39,8 +39,10 @@ static int own_domid(char *err, size_t errlen)
 	long id = -1;
 
 	if (!h) {
-		chan_seterr(err, errlen, "xenstore unavailable (%s): is this "
-			    "running in a Xen domain?", strerror(errno));
+		chan_seterr(err, errlen,
+			    "xenstore unavailable (%s): is this "
+			    "running in a Xen domain?",
+			    strerror(errno));
 		return -1;
 	}
 	v = xs_read(h, XBT_NULL, "domid", &len);
@@ -66,15 +68,15 @@ static int xen_path(chan *c, char *err, size_t errlen)
 		n = snprintf(x->xs_path, sizeof(x->xs_path), "%s",
 			     c->addr.path);
 	else if (c->role == CHAN_SERVER)
-		n = snprintf(x->xs_path, sizeof(x->xs_path),
-			     "data/vchan/%d/%s", c->addr.domid, c->addr.path);
+		n = snprintf(x->xs_path, sizeof(x->xs_path), "data/vchan/%d/%s",
+			     c->addr.domid, c->addr.path);
 	else {
 		self = own_domid(err, errlen);
 		if (self < 0)
 			return -1;
 		n = snprintf(x->xs_path, sizeof(x->xs_path),
-			     "/local/domain/%d/data/vchan/%d/%s",
-			     c->addr.domid, self, c->addr.path);
+			     "/local/domain/%d/data/vchan/%d/%s", c->addr.domid,
+			     self, c->addr.path);
 	}
 	if (n < 0 || (size_t)n >= sizeof(x->xs_path))
 		return chan_seterr(err, errlen, "xenstore path too long");
@@ -97,14 +99,14 @@ static int xen_init_server(chan *c, char *err, size_t errlen)
 {
 	struct xen *x = X(c);
 
-	x->v = libxenvchan_server_init(NULL, c->addr.domid, x->xs_path,
-				       x->ring, x->ring);
+	x->v = libxenvchan_server_init(NULL, c->addr.domid, x->xs_path, x->ring,
+				       x->ring);
 	if (!x->v)
 		return chan_seterr(err, errlen,
 				   "%s: libxenvchan_server_init(%s) failed "
 				   "(%s): needs a Xen domain with xenstore and "
-				   "grant devices", c->text, x->xs_path,
-				   strerror(errno));
+				   "grant devices",
+				   c->text, x->xs_path, strerror(errno));
 	x->v->blocking = 0;
 	x->state = CHAN_WAITING;
 	return xen_watch(x) < 0 ? chan_seterr(err, errlen, "epoll failed") : 0;
@@ -128,7 +130,8 @@ static int xen_init_client(chan *c, const struct chan_opts *o, char *err,
 		if (ms >= o->connect_timeout_ms)
 			return chan_seterr(err, errlen,
 					   "%s: libxenvchan_client_init(%s) "
-					   "failed (%s)", c->text, x->xs_path,
+					   "failed (%s)",
+					   c->text, x->xs_path,
 					   strerror(errno));
 		usleep(50000);
 	}
@@ -144,8 +147,9 @@ static int xen_refresh(chan *c)
 
 	if (open == 1 && x->state == CHAN_WAITING)
 		c->generation++;
-	x->state = open == 2 ? CHAN_WAITING : open == 1 ? CHAN_OPEN
-							 : CHAN_CLOSED;
+	x->state = open == 2   ? CHAN_WAITING
+		   : open == 1 ? CHAN_OPEN
+			       : CHAN_CLOSED;
 	return x->state;
 }
 
@@ -249,12 +253,15 @@ static void xen_close(chan *c)
 }
 
 static const struct chan_ops xen_ops = {
-	"xen", 0, xen_read, xen_write, xen_data_ready, xen_buffer_space,
-	xen_fd, xen_handle_events, xen_state, xen_reset, xen_close,
+	"xen",		0,
+	xen_read,	xen_write,
+	xen_data_ready, xen_buffer_space,
+	xen_fd,		xen_handle_events,
+	xen_state,	xen_reset,
+	xen_close,
 };
 
-int chan_xen_open(chan *c, const struct chan_opts *o, char *err,
-		  size_t errlen)
+int chan_xen_open(chan *c, const struct chan_opts *o, char *err, size_t errlen)
 {
 	struct xen *x = calloc(1, sizeof(*x));
 	int rc;

@@ -84,8 +84,7 @@ static void mux_log(chan_mux *m, const char *fmt, ...)
 
 /* ---- queues ------------------------------------------------------------ */
 
-static struct qf *qf_new(unsigned type, uint32_t sid, const void *p,
-			 size_t len)
+static struct qf *qf_new(unsigned type, uint32_t sid, const void *p, size_t len)
 {
 	struct qf *f = malloc(sizeof(*f) + CHAN_FRAME_HDR + len);
 
@@ -423,9 +422,11 @@ static int on_hello(chan_mux *m, const uint8_t *p)
 	if (vmin > vmax || mf < 256)
 		return violate(m, CHAN_E_PROTOCOL, "malformed HELLO");
 	if (agreed < floor)
-		return violate(m, CHAN_E_VERSION, "no common protocol version "
-			       "(peer speaks %u..%u, we %u..%u)", vmin, vmax,
-			       CHAN_PROTO_MIN_VERSION, CHAN_PROTO_VERSION);
+		return violate(m, CHAN_E_VERSION,
+			       "no common protocol version "
+			       "(peer speaks %u..%u, we %u..%u)",
+			       vmin, vmax, CHAN_PROTO_MIN_VERSION,
+			       CHAN_PROTO_VERSION);
 	m->version = agreed;
 	m->peer_max_frame = mf;
 	m->state = M_UP;
@@ -464,16 +465,16 @@ static int on_open(chan_mux *m, uint32_t sid)
 static int lookup(chan_mux *m, const struct chan_frame_hdr *h,
 		  struct stream **s)
 {
-	static const char *names[] = { "", "HELLO", "OPEN", "DATA", "CLOSE",
-				       "PING", "PONG", "ERROR" };
+	static const char *names[] = { "",	"HELLO", "OPEN", "DATA",
+				       "CLOSE", "PING",	 "PONG", "ERROR" };
 
 	*s = stream_find(m, h->stream, NULL);
 	if (*s)
 		return 1;
 	if (known_closed(m, h->stream))
 		return 0;
-	violate(m, CHAN_E_PROTOCOL, "%s for unknown stream %u",
-		names[h->type], h->stream);
+	violate(m, CHAN_E_PROTOCOL, "%s for unknown stream %u", names[h->type],
+		h->stream);
 	return -1;
 }
 
@@ -492,8 +493,10 @@ static int on_stream_frame(chan_mux *m, const struct chan_frame_hdr *h,
 		return 0;
 	}
 	if (s->remote_closed)
-		return violate(m, CHAN_E_PROTOCOL, "frame on stream %u after "
-			       "its CLOSE", h->stream);
+		return violate(m, CHAN_E_PROTOCOL,
+			       "frame on stream %u after "
+			       "its CLOSE",
+			       h->stream);
 	if (h->type == CHAN_F_DATA) {
 		if (m->ops.on_data)
 			m->ops.on_data(m->ud, m, h->stream, p, h->len);
@@ -520,8 +523,7 @@ static int on_peer_error(chan_mux *m, const uint8_t *p, size_t len)
 	return 1;
 }
 
-static int on_frame(void *ud, const struct chan_frame_hdr *h,
-		    const uint8_t *p)
+static int on_frame(void *ud, const struct chan_frame_hdr *h, const uint8_t *p)
 {
 	chan_mux *m = ud;
 
@@ -566,9 +568,10 @@ static int read_input(chan_mux *m)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			teardown(m, 0, chan_frame_dec_midframe(&m->dec)
-					       ? "peer closed mid-frame"
-					       : "peer closed");
+			teardown(m, 0,
+				 chan_frame_dec_midframe(&m->dec)
+					 ? "peer closed mid-frame"
+					 : "peer closed");
 			return 1;
 		}
 		m->last_rx = now_ms();
@@ -599,14 +602,14 @@ static int liveness(chan_mux *m)
 	if (iv <= 0 || m->state == M_DEAD || chan_state(m->c) != CHAN_OPEN)
 		return 0;
 	if (now - m->last_rx >= 3 * iv) {
-		teardown(m, CHAN_E_TIMEOUT, m->state == M_UP
-				   ? "peer not answering PING"
-				   : "peer sent no HELLO");
+		teardown(m, CHAN_E_TIMEOUT,
+			 m->state == M_UP ? "peer not answering PING"
+					  : "peer sent no HELLO");
 		return 1;
 	}
 	if (m->state == M_UP && !m->ping_out && now - m->last_rx >= iv) {
-		memcpy(p, &now, sizeof(p) < sizeof(now) ? sizeof(p)
-							 : sizeof(now));
+		memcpy(p, &now,
+		       sizeof(p) < sizeof(now) ? sizeof(p) : sizeof(now));
 		ctl_push(m, CHAN_F_PING, 0, p, sizeof(p));
 		m->ping_out = 1;
 	}
@@ -698,8 +701,9 @@ int chan_mux_timeout_ms(chan_mux *m)
 	if (m->o.ping_interval_ms <= 0 || m->state == M_DEAD ||
 	    chan_state(m->c) != CHAN_OPEN) /* no clock without a peer */
 		return -1;
-	left = m->last_rx + (long)m->o.ping_interval_ms *
-				    (m->ping_out || m->state != M_UP ? 3 : 1) -
+	left = m->last_rx +
+	       (long)m->o.ping_interval_ms *
+		       (m->ping_out || m->state != M_UP ? 3 : 1) -
 	       now_ms();
 	if (left < 0)
 		return 0;

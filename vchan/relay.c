@@ -89,8 +89,10 @@ static int parse_num(const char *opt, const char *s, long min, long max,
 	errno = 0;
 	*out = strtol(s, &end, 10);
 	if (errno || end == s || *end || *out < min || *out > max) {
-		fprintf(stderr, "zonegate-relay: %s: expected %ld..%ld, got "
-			"'%s'\n", opt, min, max, s);
+		fprintf(stderr,
+			"zonegate-relay: %s: expected %ld..%ld, got "
+			"'%s'\n",
+			opt, min, max, s);
 		return -1;
 	}
 	return 0;
@@ -116,10 +118,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 	while ((c = getopt_long(argc, argv, "hV", lo, NULL)) != -1) {
 		switch (c) {
-		case O_CHAN: o->chan = optarg; break;
-		case O_HTTP: o->http = optarg; break;
-		case O_STDIO: o->stdio = 1; break;
-		case O_READY: o->ready_file = optarg; break;
+		case O_CHAN:
+			o->chan = optarg;
+			break;
+		case O_HTTP:
+			o->http = optarg;
+			break;
+		case O_STDIO:
+			o->stdio = 1;
+			break;
+		case O_READY:
+			o->ready_file = optarg;
+			break;
 		case O_TIMEOUT:
 			if (parse_num("--connect-timeout", optarg, 0, 3600000,
 				      &v))
@@ -132,11 +142,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return -1;
 			o->max_message = (size_t)v;
 			break;
-		case 'h': usage(stdout); return 1;
+		case 'h':
+			usage(stdout);
+			return 1;
 		case 'V':
 			printf("zonegate-relay (zonegate) %s\n", ZG_VERSION);
 			return 1;
-		default: usage(stderr); return -1;
+		default:
+			usage(stderr);
+			return -1;
 		}
 	}
 	if (!o->chan || optind < argc) {
@@ -176,7 +190,7 @@ static void out_line(struct relay *r, const uint8_t *p, size_t n)
 	r->out = nb;
 	for (size_t i = 0; i < n; i++)
 		nb[r->outlen + i] = (p[i] == '\n' || p[i] == '\r') ? ' '
-								    : (char)p[i];
+								   : (char)p[i];
 	nb[r->outlen + n] = '\n';
 	r->outlen += n + 1;
 }
@@ -241,10 +255,14 @@ static int send_lines(struct relay *r)
 			break;
 		if (rc != 0) {
 			char why[96];
-			fprintf(stderr, "zonegate-relay: message of %zu bytes "
-				"not sent (over the peer's limit?)\n", len);
-			snprintf(why, sizeof(why), "message too large for the "
-				 "channel (%zu bytes)", len);
+			fprintf(stderr,
+				"zonegate-relay: message of %zu bytes "
+				"not sent (over the peer's limit?)\n",
+				len);
+			snprintf(why, sizeof(why),
+				 "message too large for the "
+				 "channel (%zu bytes)",
+				 len);
 			refuse(r, r->in + used, len, why);
 		}
 		rc = 0;
@@ -280,10 +298,14 @@ static void read_stdin(struct relay *r)
 	}
 	if (send_lines(r) == 0 && r->inlen == r->incap) {
 		char why[96];
-		fprintf(stderr, "zonegate-relay: message over %zu bytes "
-			"dropped\n", r->incap - 1);
-		snprintf(why, sizeof(why), "message too large (over %zu "
-			 "bytes)", r->incap - 1);
+		fprintf(stderr,
+			"zonegate-relay: message over %zu bytes "
+			"dropped\n",
+			r->incap - 1);
+		snprintf(why, sizeof(why),
+			 "message too large (over %zu "
+			 "bytes)",
+			 r->incap - 1);
 		refuse(r, NULL, 0, why);
 		r->inlen = 0;
 		r->skipping = 1;
@@ -343,8 +365,8 @@ static void loop(struct relay *r)
 		p[n].fd = chan_mux_fd(r->m);
 		p[n++].events = chan_mux_events(r->m);
 		stdio_ix = out_ix = -1;
-		if (r->sid && r->stdin_open && chan_mux_queued(r->m, r->sid) <
-						       (4u << 20)) {
+		if (r->sid && r->stdin_open &&
+		    chan_mux_queued(r->m, r->sid) < (4u << 20)) {
 			stdio_ix = n;
 			p[n].fd = STDIN_FILENO;
 			p[n++].events = POLLIN;
@@ -359,7 +381,8 @@ static void loop(struct relay *r)
 			p[n++].events = POLLIN;
 		}
 		int ms = chan_mux_timeout_ms(r->m);
-		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+		struct timespec ts = { ms / 1000,
+				       (long)(ms % 1000) * 1000000L };
 		if (ppoll(p, (nfds_t)n, ms < 0 ? NULL : &ts, &wait_mask) < 0 &&
 		    errno != EINTR)
 			break;
@@ -407,16 +430,17 @@ static int start_http(struct relay *r, const struct opts *o)
 	host[hl] = '\0';
 	if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "localhost") != 0) {
 		fprintf(stderr, "zonegate-relay: --http: only 127.0.0.1 or "
-			"localhost\n");
+				"localhost\n");
 		return -1;
 	}
-	r->http = relay_http_start("127.0.0.1", (unsigned)port,
-				   o->max_message, err, sizeof(err));
+	r->http = relay_http_start("127.0.0.1", (unsigned)port, o->max_message,
+				   err, sizeof(err));
 	if (!r->http) {
 		fprintf(stderr, "zonegate-relay: --http: %s\n", err);
 		return -1;
 	}
-	fprintf(stderr, "zonegate-relay: listening on http://127.0.0.1:%u/mcp\n",
+	fprintf(stderr,
+		"zonegate-relay: listening on http://127.0.0.1:%u/mcp\n",
 		relay_http_port(r->http));
 	if (o->ready_file &&
 	    write_ready(o->ready_file, relay_http_port(r->http), "127.0.0.1"))
@@ -451,8 +475,10 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	switch (parse_args(argc, argv, &o)) {
-	case 1: return 0;
-	case -1: return 2;
+	case 1:
+		return 0;
+	case -1:
+		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
@@ -460,7 +486,8 @@ int main(int argc, char **argv)
 	/* Least privilege: nothing this process runs can gain privileges
 	 * (setuid binaries, file capabilities). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		fprintf(stderr, "zonegate-relay: PR_SET_NO_NEW_PRIVS: %s\n", strerror(errno));
+		fprintf(stderr, "zonegate-relay: PR_SET_NO_NEW_PRIVS: %s\n",
+			strerror(errno));
 	{
 		sigset_t stop;
 		sigemptyset(&stop);

@@ -24,8 +24,8 @@
 #include <zonegate/mcp.h>
 
 #define MAX_SESSIONS 64
-#define IDLE_SECONDS 1800 /* a session unused this long is ended */
-#define BACKLOG_MAX 256   /* messages kept for a GET stream not yet open */
+#define IDLE_SECONDS 1800    /* a session unused this long is ended */
+#define BACKLOG_MAX 256	     /* messages kept for a GET stream not yet open */
 #define KEEPALIVE_SECONDS 15 /* an SSE comment on a silent stream */
 
 struct hmsg {
@@ -54,7 +54,7 @@ struct hsess {
 	uint32_t sid;
 	int dead, closed; /* dead: no more traffic; closed: CLOSE queued */
 	struct hreq *reqs;
-	struct hreq *get;  /* the standalone GET stream, if open */
+	struct hreq *get; /* the standalone GET stream, if open */
 	/* unrelated messages waiting for a GET stream (bounded) */
 	struct hmsg *bhead, *btail;
 	size_t bcount;
@@ -223,8 +223,8 @@ static struct hsess *by_sid(struct relay_http *h, uint32_t sid)
 }
 
 /* Appends a copy of p[0..n) to the list head..tail; 0 or -1. */
-static int msgs_append(struct hmsg **head, struct hmsg **tail,
-		       const uint8_t *p, size_t n)
+static int msgs_append(struct hmsg **head, struct hmsg **tail, const uint8_t *p,
+		       size_t n)
 {
 	struct hmsg *m = malloc(sizeof(*m) + n);
 
@@ -280,7 +280,7 @@ int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 			      ? json_object_get(params, "progressToken")
 			      : NULL;
 	int unrelated = meth && (strcmp(meth, "notifications/resources/"
-					   "updated") == 0 ||
+					      "updated") == 0 ||
 				 (strncmp(meth, "notifications/", 14) == 0 &&
 				  strstr(meth, "/list_changed")));
 	struct hsess *s;
@@ -291,11 +291,11 @@ int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 	for (q = s ? s->reqs : NULL; q; q = q->next) {
 		if (q->done)
 			continue;
-		if (is_resp	 ? json_equal(q->id, id)
-		    : rel	 ? json_equal(q->id, rel)
-		    : tok	 ? q->ptok && json_equal(q->ptok, tok)
+		if (is_resp	? json_equal(q->id, id)
+		    : rel	? json_equal(q->id, rel)
+		    : tok	? q->ptok && json_equal(q->ptok, tok)
 		    : unrelated ? 0
-				 : !target)
+				: !target)
 			target = q;
 		if ((is_resp || rel || tok) && target)
 			break;
@@ -348,8 +348,9 @@ void relay_http_down(struct relay_http *h)
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
 			     const char *json)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		strlen(json), (void *)json, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(json), (void *)json,
+						MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc;
 
 	if (!r)
@@ -365,8 +366,10 @@ static enum MHD_Result rpc_error(struct MHD_Connection *c, unsigned code,
 {
 	char buf[256];
 
-	snprintf(buf, sizeof(buf), "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
-		 "{\"code\":%d,\"message\":\"%s\"}}", rpc, msg);
+	snprintf(buf, sizeof(buf),
+		 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+		 "{\"code\":%d,\"message\":\"%s\"}}",
+		 rpc, msg);
 	return reply(c, code, buf);
 }
 
@@ -511,8 +514,9 @@ static enum MHD_Result sse_response(struct MHD_Connection *c,
 				    struct relay_http *h, struct hsess *s,
 				    struct hreq *q, int is_init)
 {
-	struct MHD_Response *r = MHD_create_response_from_callback(
-		MHD_SIZE_UNKNOWN, 64 << 10, sse_read, q, sse_free);
+	struct MHD_Response *r =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 << 10,
+						  sse_read, q, sse_free);
 	enum MHD_Result rc;
 
 	if (!r) {
@@ -532,8 +536,8 @@ static enum MHD_Result sse_response(struct MHD_Connection *c,
 static enum MHD_Result handle_post(struct MHD_Connection *c,
 				   struct relay_http *h, struct body *b)
 {
-	const char *sid_hdr = MHD_lookup_connection_value(
-		c, MHD_HEADER_KIND, "Mcp-Session-Id");
+	const char *sid_hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							  "Mcp-Session-Id");
 	json_t *j = json_loadb(b->p, b->n, 0, NULL);
 	json_t *id = j ? json_object_get(j, "id") : NULL;
 	json_t *method = j ? json_object_get(j, "method") : NULL;
@@ -571,14 +575,17 @@ static enum MHD_Result handle_post(struct MHD_Connection *c,
 	pthread_mutex_unlock(&h->lock);
 	json_decref(j);
 	if (!s)
-		return rpc_error(c, status, -32000, status == MHD_HTTP_NOT_FOUND
-				 ? "unknown session" : "no session");
+		return rpc_error(c, status, -32000,
+				 status == MHD_HTTP_NOT_FOUND
+					 ? "unknown session"
+					 : "no session");
 	if (!q && is_req)
 		return rpc_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, -32603,
 				 "out of memory");
 	if (!is_req) {
-		struct MHD_Response *r = MHD_create_response_from_buffer(
-			0, NULL, MHD_RESPMEM_PERSISTENT);
+		struct MHD_Response *r =
+			MHD_create_response_from_buffer(0, NULL,
+							MHD_RESPMEM_PERSISTENT);
 		rc = MHD_queue_response(c, MHD_HTTP_ACCEPTED, r);
 		MHD_destroy_response(r);
 		return rc;
@@ -592,10 +599,10 @@ static enum MHD_Result handle_post(struct MHD_Connection *c,
 static enum MHD_Result handle_get(struct MHD_Connection *c,
 				  struct relay_http *h)
 {
-	const char *sid_hdr = MHD_lookup_connection_value(
-		c, MHD_HEADER_KIND, "Mcp-Session-Id");
-	const char *acc = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						      "Accept");
+	const char *sid_hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							  "Mcp-Session-Id");
+	const char *acc =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	unsigned status = MHD_HTTP_BAD_REQUEST;
 	struct hsess *s = NULL;
 	struct hreq *q = NULL;
@@ -625,8 +632,10 @@ static enum MHD_Result handle_get(struct MHD_Connection *c,
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (!s)
-		return rpc_error(c, status, -32000, status == MHD_HTTP_NOT_FOUND
-				 ? "unknown session" : "no session");
+		return rpc_error(c, status, -32000,
+				 status == MHD_HTTP_NOT_FOUND
+					 ? "unknown session"
+					 : "no session");
 	if (!q)
 		return rpc_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, -32603,
 				 "out of memory");
@@ -636,8 +645,8 @@ static enum MHD_Result handle_get(struct MHD_Connection *c,
 static enum MHD_Result handle_delete(struct MHD_Connection *c,
 				     struct relay_http *h)
 {
-	const char *sid_hdr = MHD_lookup_connection_value(
-		c, MHD_HEADER_KIND, "Mcp-Session-Id");
+	const char *sid_hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							  "Mcp-Session-Id");
 	struct hsess *s = NULL;
 	unsigned status = MHD_HTTP_NOT_FOUND;
 
@@ -656,8 +665,8 @@ static enum MHD_Result handle_delete(struct MHD_Connection *c,
 /* Browsers may only reach the loopback endpoint from loopback pages. */
 static int origin_ok(struct MHD_Connection *c)
 {
-	const char *o = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    "Origin");
+	const char *o =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
 
 	return !o || strncmp(o, "http://127.0.0.1", 16) == 0 ||
 	       strncmp(o, "http://localhost", 16) == 0;
@@ -738,13 +747,13 @@ struct relay_http *relay_http_start(const char *host, unsigned port,
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(0x7f000001); /* host is loopback only */
 	(void)host;
-	h->d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-		(uint16_t)port, NULL, NULL, on_request, h,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
-		MHD_OPTION_END);
+	h->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+					MHD_USE_INTERNAL_POLLING_THREAD,
+				(uint16_t)port, NULL, NULL, on_request, h,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
+				MHD_OPTION_END);
 	if (!h->d || h->evfd < 0) {
 		snprintf(err, errlen, "cannot listen on 127.0.0.1:%u", port);
 		relay_http_stop(h);

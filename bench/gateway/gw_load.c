@@ -76,7 +76,8 @@ static void send_call(struct load *l, struct sess *s)
 		n = snprintf(buf, sizeof(buf),
 			     "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
 			     "\"tools/call\",\"params\":{\"name\":\"%s\","
-			     "\"arguments\":{}}}", s->want_id, l->tool);
+			     "\"arguments\":{}}}",
+			     s->want_id, l->tool);
 	s->sent_us = now_us();
 	if (chan_mux_send(l->m, s->sid, buf, (size_t)n) != 0)
 		l->errors++;
@@ -207,7 +208,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (!v) {
-			fprintf(stderr, "usage: gw_load --chan ADDR [-c SESSIONS] "
+			fprintf(stderr,
+				"usage: gw_load --chan ADDR [-c SESSIONS] "
 				"[-d SECONDS] [-w WARMUP] [--tool NAME] "
 				"[--verify] [--tag N]\n");
 			return 2;
@@ -245,12 +247,13 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < l.n; i++) {
 		char init[256];
-		int k = snprintf(init, sizeof(init),
-				 "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
-				 "\"initialize\",\"params\":{\"protocolVersion\":"
-				 "\"2025-06-18\",\"capabilities\":{},"
-				 "\"clientInfo\":{\"name\":\"gw_load\","
-				 "\"version\":\"1\"}}}");
+		int k = snprintf(
+			init, sizeof(init),
+			"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
+			"\"initialize\",\"params\":{\"protocolVersion\":"
+			"\"2025-06-18\",\"capabilities\":{},"
+			"\"clientInfo\":{\"name\":\"gw_load\","
+			"\"version\":\"1\"}}}");
 		l.s[i].sid = chan_mux_open_stream(l.m);
 		if (!l.s[i].sid) {
 			fprintf(stderr, "gw_load: cannot open stream %d\n", i);

@@ -139,9 +139,10 @@ static int build_request(struct conn *c, const struct target *t,
 	int n;
 
 	if (c->sid[0])
-		snprintf(sidh, sizeof sidh,
-			 "Mcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-11-25\r\n",
-			 c->sid);
+		snprintf(
+			sidh, sizeof sidh,
+			"Mcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-11-25\r\n",
+			c->sid);
 	n = snprintf(c->req, sizeof c->req,
 		     "POST %s HTTP/1.1\r\nHost: %s:%d\r\n"
 		     "Content-Type: application/json\r\n"
@@ -287,7 +288,8 @@ static int response_complete(struct conn *c, int *status, char **body,
 	*status = (c->buf[9] - '0') * 100 + (c->buf[10] - '0') * 10 +
 		  (c->buf[11] - '0');
 	*body = c->buf + hlen;
-	if (header_value(c->buf, hend, "content-length", val, sizeof val) == 0) {
+	if (header_value(c->buf, hend, "content-length", val, sizeof val) ==
+	    0) {
 		if (parse_long(val, 0, MAX_RESPONSE, &cl) < 0)
 			return -1;
 		if (c->len < hlen + (size_t)cl)
@@ -381,8 +383,8 @@ static int on_response(struct conn *c, int status, const char *body,
 }
 
 /* Reads what is there; returns 0 to go on, -1 if the connection failed. */
-static int on_readable(struct conn *c, const struct target *t,
-		       struct stats *st, int record)
+static int on_readable(struct conn *c, const struct target *t, struct stats *st,
+		       int record)
 {
 	for (;;) {
 		ssize_t n;
@@ -433,11 +435,12 @@ static void end_session(const struct target *t, const char *sid)
 	char req[512], buf[512];
 	int fd, n;
 
-	n = snprintf(req, sizeof req,
-		     "DELETE %s HTTP/1.1\r\nHost: %s:%d\r\nMcp-Session-Id: %s\r\n"
-		     "MCP-Protocol-Version: 2025-11-25\r\nConnection: close\r\n"
-		     "\r\n",
-		     t->path, t->host, t->port, sid);
+	n = snprintf(
+		req, sizeof req,
+		"DELETE %s HTTP/1.1\r\nHost: %s:%d\r\nMcp-Session-Id: %s\r\n"
+		"MCP-Protocol-Version: 2025-11-25\r\nConnection: close\r\n"
+		"\r\n",
+		t->path, t->host, t->port, sid);
 	if (n < 0 || (size_t)n >= sizeof req)
 		return;
 	fd = dial(t);

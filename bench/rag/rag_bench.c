@@ -21,7 +21,7 @@
 
 #define DIMS 384
 #define K 10
-#define NQ 200            /* queries per size (64 from 500k vectors up) */
+#define NQ 200 /* queries per size (64 from 500k vectors up) */
 #define NQ_LARGE 64
 #define BATCH 64
 
@@ -107,7 +107,8 @@ static int run_zonegate(const char *dir, size_t n, struct result *r)
 	unlink(path);
 	db = rag_open(path, 0, err, sizeof(err));
 	if (!db || !v || !q ||
-	    rag_collection_raw(db, "bench", DIMS, RAG_METRIC_L2, err, sizeof(err)) < 0)
+	    rag_collection_raw(db, "bench", DIMS, RAG_METRIC_L2, err,
+			       sizeof(err)) < 0)
 		goto fail;
 	t = now();
 	if (rag_add_vectors(db, "bench", "random", v, n, err, sizeof(err)) < 0)
@@ -119,13 +120,15 @@ static int run_zonegate(const char *dir, size_t n, struct result *r)
 	/* A fresh handle, as a server would open it. */
 	db = rag_open(path, RAG_OPEN_READONLY, err, sizeof(err));
 	t = now();
-	if (!db || rag_search_vectors(db, "bench", q, 1, K, res, err, sizeof(err)) < 0)
+	if (!db ||
+	    rag_search_vectors(db, "bench", q, 1, K, res, err, sizeof(err)) < 0)
 		goto fail;
 	r->load_s = now() - t;
 	rag_results_free(&res[0]);
 	for (i = 0; i < nq; i++) {
 		t = now();
-		rag_search_vectors(db, "bench", q + i * DIMS, 1, K, res, err, sizeof(err));
+		rag_search_vectors(db, "bench", q + i * DIMS, 1, K, res, err,
+				   sizeof(err));
 		lat[i] = now() - t;
 		rag_results_free(&res[0]);
 	}
@@ -133,7 +136,8 @@ static int run_zonegate(const char *dir, size_t n, struct result *r)
 	t = now();
 	for (i = 0; i + BATCH <= nq; i += BATCH) {
 		size_t j;
-		rag_search_vectors(db, "bench", q + i * DIMS, BATCH, K, res, err, sizeof(err));
+		rag_search_vectors(db, "bench", q + i * DIMS, BATCH, K, res,
+				   err, sizeof(err));
 		for (j = 0; j < BATCH; j++)
 			rag_results_free(&res[j]);
 	}
@@ -158,7 +162,8 @@ static int vec_open(const char *so, const char *path, sqlite3 **db)
 	if (sqlite3_open(path, db) != SQLITE_OK)
 		return -1;
 	sqlite3_enable_load_extension(*db, 1);
-	if (sqlite3_load_extension(*db, so, "sqlite3_vec_init", &msg) != SQLITE_OK) {
+	if (sqlite3_load_extension(*db, so, "sqlite3_vec_init", &msg) !=
+	    SQLITE_OK) {
 		fprintf(stderr, "sqlite-vec: %s\n", msg ? msg : "load failed");
 		sqlite3_free(msg);
 		return -1;
@@ -170,23 +175,29 @@ static int vec_build(sqlite3 *db, const float *v, size_t n)
 {
 	sqlite3_stmt *st;
 	size_t i;
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE VIRTUAL TABLE v USING"
-			 " vec0(embedding float[384]); BEGIN", NULL, NULL, NULL);
-	if (sqlite3_prepare_v2(db, "INSERT INTO v(rowid, embedding) VALUES (?, ?)",
+	sqlite3_exec(db,
+		     "PRAGMA journal_mode=WAL; CREATE VIRTUAL TABLE v USING"
+		     " vec0(embedding float[384]); BEGIN",
+		     NULL, NULL, NULL);
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO v(rowid, embedding) VALUES (?, ?)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	for (i = 0; i < n; i++) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
-		sqlite3_bind_blob(st, 2, v + i * DIMS, DIMS * sizeof(float), SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, v + i * DIMS, DIMS * sizeof(float),
+				  SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE) {
-			fprintf(stderr, "sqlite-vec insert: %s\n", sqlite3_errmsg(db));
+			fprintf(stderr, "sqlite-vec insert: %s\n",
+				sqlite3_errmsg(db));
 			sqlite3_finalize(st);
 			return -1;
 		}
 		sqlite3_reset(st);
 	}
 	sqlite3_finalize(st);
-	return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0
+									 : -1;
 }
 
 static int vec_query(sqlite3_stmt *st, const float *q)
@@ -223,8 +234,10 @@ static int run_sqlitevec(const char *so, const char *dir, size_t n,
 	sqlite3_close(db);
 	db = NULL;
 	if (vec_open(so, path, &db) < 0 ||
-	    sqlite3_prepare_v2(db, "SELECT rowid, distance FROM v WHERE embedding"
-				   " MATCH ? AND k = 10", -1, &st, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(db,
+			       "SELECT rowid, distance FROM v WHERE embedding"
+			       " MATCH ? AND k = 10",
+			       -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	t = now();
 	if (vec_query(st, q) != K)
@@ -288,7 +301,8 @@ static double measure_bw(size_t bytes)
 	for (i = 0; i < n; i++)
 		buf[i] = i;
 	for (pass = 0; pass < 5; pass++) {
-		struct bw_arg a[2] = { { buf, n / 2, 0 }, { buf + n / 2, n - n / 2, 0 } };
+		struct bw_arg a[2] = { { buf, n / 2, 0 },
+				       { buf + n / 2, n - n / 2, 0 } };
 		pthread_t t;
 		double t0 = now(), gbs;
 		pthread_create(&t, NULL, bw_thread, &a[1]);
@@ -305,7 +319,8 @@ static double measure_bw(size_t bytes)
 
 /* ---- driver ---- */
 
-static int in_child(int (*fn)(const char *, const char *, size_t, struct result *),
+static int in_child(int (*fn)(const char *, const char *, size_t,
+			      struct result *),
 		    const char *so, const char *dir, size_t n, struct result *r)
 {
 	int fd[2];
@@ -336,7 +351,8 @@ static int zg_entry(const char *so, const char *dir, size_t n, struct result *r)
 	return run_zonegate(dir, n, r);
 }
 
-static int vec_entry(const char *so, const char *dir, size_t n, struct result *r)
+static int vec_entry(const char *so, const char *dir, size_t n,
+		     struct result *r)
 {
 	return run_sqlitevec(so, dir, n, r);
 }
@@ -389,7 +405,8 @@ int main(int argc, char **argv)
 	}
 	printf("\n");
 	for (i = 0; i < nsizes; i++) {
-		double floor_ms = (double)sizes[i] * DIMS * 4 / (bw * 1e9) * 1e3;
+		double floor_ms =
+			(double)sizes[i] * DIMS * 4 / (bw * 1e9) * 1e3;
 		if (!zg[i].ok)
 			continue;
 		printf("%zu: zonegate p50 %.2f ms vs sqlite-vec %.2f ms = %.1fx faster;"

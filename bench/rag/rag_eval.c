@@ -132,7 +132,8 @@ static void run(rag_db *db, const char *coll, enum rag_mode mode,
 		q.fusion = fusion;
 		if (rag_search(db, &q, &r, err, sizeof(err)) < 0) {
 			if (!fails++)
-				fprintf(stderr, "rag_eval: %s: %s\n", label, err);
+				fprintf(stderr, "rag_eval: %s: %s\n", label,
+					err);
 			continue;
 		}
 		rank = doc_rank(&r, items[i].source);
@@ -144,8 +145,9 @@ static void run(rag_db *db, const char *coll, enum rag_mode mode,
 	}
 	if (fails == n)
 		return;
-	printf("| %-28s | %5.3f | %5.3f | %5.3f |\n", label, (double)r1 / (double)n,
-	       (double)r10 / (double)n, mrr / (double)n);
+	printf("| %-28s | %5.3f | %5.3f | %5.3f |\n", label,
+	       (double)r1 / (double)n, (double)r10 / (double)n,
+	       mrr / (double)n);
 }
 
 int main(int argc, char **argv)
@@ -169,18 +171,24 @@ int main(int argc, char **argv)
 	n = load_dir(dir, items, n);
 	snprintf(dir, sizeof(dir), "%s/man7", argv[2]);
 	n = load_dir(dir, items, n);
-	printf("Known-item search, %zu man pages (query: NAME line description)\n\n", n);
+	printf("Known-item search, %zu man pages (query: NAME line description)\n\n",
+	       n);
 	printf("| %-28s | R@1   | R@10  | MRR@10 |\n", "method");
 	printf("|------------------------------|-------|-------|-------|\n");
-	run(db, argc > 3 ? argv[3] : NULL, RAG_MODE_BM25, 0, "bm25 (FTS5)", items, n);
+	run(db, argc > 3 ? argv[3] : NULL, RAG_MODE_BM25, 0, "bm25 (FTS5)",
+	    items, n);
 	for (c = 3; c < argc || c == 3; c++) {
 		const char *coll = c < argc ? argv[c] : NULL;
-		snprintf(label, sizeof(label), "vector, %s", coll ? coll : "default");
+		snprintf(label, sizeof(label), "vector, %s",
+			 coll ? coll : "default");
 		run(db, coll, RAG_MODE_VECTOR, 0, label, items, n);
-		snprintf(label, sizeof(label), "hybrid RRF, %s", coll ? coll : "default");
+		snprintf(label, sizeof(label), "hybrid RRF, %s",
+			 coll ? coll : "default");
 		run(db, coll, RAG_MODE_HYBRID, RAG_FUSE_RRF, label, items, n);
-		snprintf(label, sizeof(label), "hybrid weighted, %s", coll ? coll : "default");
-		run(db, coll, RAG_MODE_HYBRID, RAG_FUSE_CONVEX, label, items, n);
+		snprintf(label, sizeof(label), "hybrid weighted, %s",
+			 coll ? coll : "default");
+		run(db, coll, RAG_MODE_HYBRID, RAG_FUSE_CONVEX, label, items,
+		    n);
 		if (c >= argc)
 			break;
 	}

@@ -143,8 +143,8 @@ static void measure(chan_mux *m, struct client *cl, size_t size, int rounds,
 	want = cl->got + tput_msgs;
 	t0 = now_s();
 	while (cl->got < want) { /* keep up to 32 messages in flight */
-		while (sent < tput_msgs && sent - (cl->got - (want - tput_msgs)) <
-						   32 &&
+		while (sent < tput_msgs &&
+		       sent - (cl->got - (want - tput_msgs)) < 32 &&
 		       chan_mux_send(m, sid, msg, size) == 0)
 			sent++;
 		pump(m);
@@ -185,10 +185,11 @@ static int run(const char *backend, size_t size, int rounds, long tput,
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		chan *s = strcmp(backend, "unix") == 0
-				  ? chan_from_socket(sv[0], CHAN_SERVER, NULL, 0)
-				  : chan_open("sim:1:bench", CHAN_SERVER, &o,
-					      err, sizeof(err));
+		chan *s =
+			strcmp(backend, "unix") == 0
+				? chan_from_socket(sv[0], CHAN_SERVER, NULL, 0)
+				: chan_open("sim:1:bench", CHAN_SERVER, &o, err,
+					    sizeof(err));
 		if (strcmp(backend, "unix") == 0)
 			close(sv[1]);
 		if (s)
@@ -230,7 +231,7 @@ int main(int argc, char **argv)
 			}
 		} else {
 			fprintf(stderr, "usage: chan_bench [--quick] "
-				"[--ring BYTES]\n");
+					"[--ring BYTES]\n");
 			return 2;
 		}
 	}
@@ -254,8 +255,9 @@ int main(int argc, char **argv)
 		printf("%-8s %-5s %9.1f %9.1f %11.0f %9.1f\n", names[i], "unix",
 		       u.p50_us, u.p99_us, u.msgs_s, u.mib_s);
 		printf("%-8s sim/unix: p50 %.2fx (target <= 2x), throughput "
-		       "%.0f%% (target >= 50%%)\n", names[i],
-		       s.p50_us / u.p50_us, 100.0 * s.msgs_s / u.msgs_s);
+		       "%.0f%% (target >= 50%%)\n",
+		       names[i], s.p50_us / u.p50_us,
+		       100.0 * s.msgs_s / u.msgs_s);
 	}
 	rmdir(dir);
 	return 0;

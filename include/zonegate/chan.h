@@ -19,9 +19,9 @@ enum chan_role { CHAN_SERVER, CHAN_CLIENT };
 
 /* Peer states, numbered as libxenvchan_is_open() numbers them. */
 enum chan_state {
-	CHAN_CLOSED = 0,  /* peer gone; pending data may still be read */
-	CHAN_OPEN = 1,    /* peer connected */
-	CHAN_WAITING = 2  /* server: no client yet (writes are buffered);
+	CHAN_CLOSED = 0, /* peer gone; pending data may still be read */
+	CHAN_OPEN = 1,	 /* peer connected */
+	CHAN_WAITING = 2 /* server: no client yet (writes are buffered);
 			     sim client: connected, not yet accepted */
 };
 
@@ -32,8 +32,8 @@ enum chan_state {
 
 /* A parsed address, "BACKEND:DOMID:PATH" (grammar in docs/protocol.md). */
 struct chan_addr {
-	char backend[8];          /* "sim", "xen" or "unix" */
-	int domid;                /* 0..32767 */
+	char backend[8]; /* "sim", "xen" or "unix" */
+	int domid;	 /* 0..32767 */
 	char path[CHAN_PATH_MAX + 1];
 };
 
@@ -42,7 +42,7 @@ int chan_addr_parse(const char *s, struct chan_addr *a, char *err,
 		    size_t errlen);
 
 struct chan_opts {
-	size_t ring_size;       /* bytes per direction, power of two;
+	size_t ring_size;	/* bytes per direction, power of two;
 				   0 = CHAN_RING_DEFAULT (sim; xen rounds) */
 	int connect_timeout_ms; /* client: wait this long for the server to
 				   appear and accept; 0 = try once and do
@@ -60,8 +60,7 @@ chan *chan_open(const char *addr, enum chan_role role,
 
 /* Wraps a connected stream socket (e.g. one end of a socketpair) as a
  * channel of backend "unix"; takes ownership of fd. NULL on failure. */
-chan *chan_from_socket(int fd, enum chan_role role, char *err,
-		       size_t errlen);
+chan *chan_from_socket(int fd, enum chan_role role, char *err, size_t errlen);
 
 /* Reads up to len bytes. Returns the count (> 0), 0 if nothing is
  * available now, or -1 once the peer is closed and nothing is left. */

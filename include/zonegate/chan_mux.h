@@ -16,9 +16,9 @@ extern "C" {
 
 /* ---- Frames ------------------------------------------------------------ */
 
-#define CHAN_PROTO_VERSION 1     /* the version this code speaks */
+#define CHAN_PROTO_VERSION 1	 /* the version this code speaks */
 #define CHAN_PROTO_MIN_VERSION 1 /* the oldest it accepts */
-#define CHAN_FRAME_HDR 12        /* bytes of a frame header */
+#define CHAN_FRAME_HDR 12	 /* bytes of a frame header */
 #define CHAN_FRAME_MAX_DEFAULT (4u << 20)
 #define CHAN_FRAME_MAX_LIMIT (256u << 20)
 #define CHAN_HELLO_LEN 8
@@ -112,11 +112,11 @@ struct chan_mux_ops {
 };
 
 struct chan_mux_opts {
-	size_t max_frame;        /* payload cap (default 4 MiB) */
+	size_t max_frame;	 /* payload cap (default 4 MiB) */
 	size_t stream_queue_max; /* bytes queued per stream (default 8 MiB) */
-	size_t total_queue_max;  /* bytes queued in all (default 64 MiB) */
-	unsigned max_streams;    /* open at once (default 256) */
-	int ping_interval_ms;    /* 0: no PING; else PING when idle this long
+	size_t total_queue_max;	 /* bytes queued in all (default 64 MiB) */
+	unsigned max_streams;	 /* open at once (default 256) */
+	int ping_interval_ms;	 /* 0: no PING; else PING when idle this long
 				    and reset after 3 silent intervals */
 	/* Diagnostics (why a channel was reset); NULL logs to stderr. */
 	void (*log)(void *ud, const char *msg);

@@ -28,7 +28,8 @@ enum {
 	MCP_ERR_INVALID_PARAMS = -32602,
 	MCP_ERR_INTERNAL = -32603,
 	MCP_ERR_RESOURCE_NOT_FOUND = -32002,
-	MCP_ERR_REQUEST_CANCELLED = -32800, /* internal; never sent on the wire */
+	MCP_ERR_REQUEST_CANCELLED =
+		-32800, /* internal; never sent on the wire */
 	MCP_ERR_TIMEOUT = -32001
 };
 
@@ -80,12 +81,13 @@ typedef int (*mcp_complete_fn)(mcp_call *call, const char *arg_name,
 /* ---- Registry -------------------------------------------------------- */
 
 /* Tool flags. */
-#define MCP_TOOL_INLINE 0x1u /* fast, never blocks, never talks back:
+#define MCP_TOOL_INLINE \
+	0x1u /* fast, never blocks, never talks back:
 				may run on the transport's thread */
 
 struct mcp_tool {
-	const char *name;          /* required, unique */
-	const char *title;         /* optional */
+	const char *name;	   /* required, unique */
+	const char *title;	   /* optional */
 	const char *description;   /* optional */
 	const char *input_schema;  /* JSON text; NULL means {"type":"object"} */
 	const char *output_schema; /* JSON text or NULL */
@@ -118,8 +120,8 @@ struct mcp_prompt {
 };
 
 struct mcp_server_info {
-	const char *name;    /* serverInfo.name */
-	const char *version; /* serverInfo.version */
+	const char *name;	  /* serverInfo.name */
+	const char *version;	  /* serverInfo.version */
 	const char *instructions; /* optional */
 };
 
@@ -132,8 +134,8 @@ void mcp_server_free(mcp_server *srv);
  * the struct may live on the stack. Returns 0, or -1 with a message in err
  * (a duplicate name, invalid schema JSON). Registering after sessions
  * exist sends list_changed notifications to them. */
-int mcp_server_add_tool(mcp_server *srv, const struct mcp_tool *t,
-			char *err, size_t errlen);
+int mcp_server_add_tool(mcp_server *srv, const struct mcp_tool *t, char *err,
+			size_t errlen);
 int mcp_server_remove_tool(mcp_server *srv, const char *name);
 int mcp_server_add_resource(mcp_server *srv, const struct mcp_resource *r,
 			    char *err, size_t errlen);
@@ -173,8 +175,8 @@ int mcp_call_progress(mcp_call *call, double progress, double total,
 
 /* Sends notifications/message if level is at or above the session's
  * level. data is stolen. Returns 0 or -1 if the session is gone. */
-int mcp_call_log(mcp_call *call, enum mcp_log_level level,
-		 const char *logger, json_t *data);
+int mcp_call_log(mcp_call *call, enum mcp_log_level level, const char *logger,
+		 json_t *data);
 
 /* Sends a request to the client (e.g. "sampling/createMessage",
  * "elicitation/create", "roots/list") related to this call and waits up to

@@ -14,15 +14,15 @@ extern "C" {
 #endif
 
 /* Caps on everything that arrives from outside. */
-#define RAG_MAX_DIMS 4096          /* vector dimensions */
-#define RAG_MAX_K 1000             /* results per query */
-#define RAG_MAX_NAME 128           /* collection name bytes */
-#define RAG_MAX_SOURCE 4096        /* source URI bytes */
-#define RAG_MAX_DOC (64u << 20)    /* bytes of one document */
-#define RAG_MAX_CHUNKS 100000      /* chunks of one document */
-#define RAG_MAX_QUERY 8192         /* bytes of one query text */
-#define RAG_MAX_WHERE 65536        /* bytes of one --where filter */
-#define RAG_MAX_META 65536         /* bytes of one document's metadata */
+#define RAG_MAX_DIMS 4096	/* vector dimensions */
+#define RAG_MAX_K 1000		/* results per query */
+#define RAG_MAX_NAME 128	/* collection name bytes */
+#define RAG_MAX_SOURCE 4096	/* source URI bytes */
+#define RAG_MAX_DOC (64u << 20) /* bytes of one document */
+#define RAG_MAX_CHUNKS 100000	/* chunks of one document */
+#define RAG_MAX_QUERY 8192	/* bytes of one query text */
+#define RAG_MAX_WHERE 65536	/* bytes of one --where filter */
+#define RAG_MAX_META 65536	/* bytes of one document's metadata */
 #define RAG_DEFAULT_COLLECTION "default"
 #define RAG_DEFAULT_EMBEDDER "hash"
 
@@ -61,8 +61,8 @@ struct rag_embedder_opts {
 	const char *base_url; /* openai: e.g. http://127.0.0.1:8080/v1 */
 	const char *key_env;  /* openai: environment variable with the key */
 	const char *key_file; /* openai: file whose first line is the key */
-	int dims;             /* openai: 0 = learn from the first response */
-	int timeout_ms;       /* openai: per request (default 60000) */
+	int dims;	      /* openai: 0 = learn from the first response */
+	int timeout_ms;	      /* openai: per request (default 60000) */
 	enum rag_metric metric;
 };
 
@@ -88,14 +88,14 @@ json_t *rag_stats(rag_db *db, char *err, size_t errlen);
 /* ---- Ingest -------------------------------------------------------------- */
 
 struct rag_chunk_opts {
-	size_t size;    /* target chunk bytes (default 1000, 64..65536) */
+	size_t size;	/* target chunk bytes (default 1000, 64..65536) */
 	size_t overlap; /* bytes carried over (default 150, < size / 2) */
 };
 
 struct rag_ingest_result {
-	int added;        /* 1 new or changed, 0 already present */
-	size_t chunks;    /* chunks written */
-	size_t bytes;     /* text bytes after cleanup */
+	int added;     /* 1 new or changed, 0 already present */
+	size_t chunks; /* chunks written */
+	size_t bytes;  /* text bytes after cleanup */
 };
 
 /* Adds one document's text (already extracted; any bytes, invalid UTF-8
@@ -124,19 +124,19 @@ int rag_compact(rag_db *db, char *err, size_t errlen);
 struct rag_query {
 	const char *collection; /* NULL = default */
 	const char *text;
-	size_t k;               /* 1..RAG_MAX_K */
+	size_t k; /* 1..RAG_MAX_K */
 	enum rag_mode mode;
 	const char *where_json; /* NULL or a Chroma-like filter */
-	const char *embedder;   /* NULL, or must match the collection's */
-	int int8;               /* 1: int8 scan + exact rescoring */
+	const char *embedder;	/* NULL, or must match the collection's */
+	int int8;		/* 1: int8 scan + exact rescoring */
 	enum rag_fusion fusion; /* hybrid only */
-	double vector_weight;   /* hybrid convex: 0 = default 0.3, else 0..1 */
+	double vector_weight;	/* hybrid convex: 0 = default 0.3, else 0..1 */
 };
 
 struct rag_hit {
 	char *source;
-	int64_t chunk;   /* chunk sequence number within its document */
-	double score;    /* cosine/ip similarity, L2 distance, -bm25, fused */
+	int64_t chunk; /* chunk sequence number within its document */
+	double score;  /* cosine/ip similarity, L2 distance, -bm25, fused */
 	char *text;
 	json_t *metadata; /* owned reference */
 };
@@ -175,8 +175,8 @@ int rag_add_vectors(rag_db *db, const char *collection, const char *source,
 		    const float *v, size_t n, char *err, size_t errlen);
 /* Searches a raw collection with nq query vectors at once. */
 int rag_search_vectors(rag_db *db, const char *collection, const float *q,
-		       size_t nq, size_t k, struct rag_results *outs,
-		       char *err, size_t errlen);
+		       size_t nq, size_t k, struct rag_results *outs, char *err,
+		       size_t errlen);
 
 /* ---- Embedder models ------------------------------------------------------ */
 

@@ -25,14 +25,16 @@ static int tool_echo(mcp_call *call, json_t *args, void *ud, json_t **result)
 {
 	(void)call;
 	(void)ud;
-	*result = mcp_result_text(json_string_value(json_object_get(args, "t")));
+	*result =
+		mcp_result_text(json_string_value(json_object_get(args, "t")));
 	return 0;
 }
 
 static void start(void)
 {
 	static mcp_server *srv;
-	struct mcp_http_config cfg = { .host = "127.0.0.1", .max_body = 65536,
+	struct mcp_http_config cfg = { .host = "127.0.0.1",
+				       .max_body = 65536,
 				       .session_timeout = 5 };
 	struct mcp_tool t = { .name = "echo", .fn = tool_echo };
 	char err[128];
@@ -112,7 +114,8 @@ static void session_close(const char *sid)
 	char req[256];
 	int n = snprintf(req, sizeof(req),
 			 "DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			 "Mcp-Session-Id: %s\r\nConnection: close\r\n\r\n", sid);
+			 "Mcp-Session-Id: %s\r\nConnection: close\r\n\r\n",
+			 sid);
 
 	free(exchange(req, (size_t)n));
 }

@@ -24,7 +24,8 @@ static int tool_echo(mcp_call *call, json_t *args, void *ud, json_t **result)
 {
 	(void)call;
 	(void)ud;
-	*result = mcp_result_text(json_string_value(json_object_get(args, "t")));
+	*result =
+		mcp_result_text(json_string_value(json_object_get(args, "t")));
 	return 0;
 }
 
@@ -34,7 +35,8 @@ static mcp_server *server(void)
 	char err[64];
 
 	if (!srv) {
-		struct mcp_tool t = { .name = "echo", .fn = tool_echo,
+		struct mcp_tool t = { .name = "echo",
+				      .fn = tool_echo,
 				      .flags = MCP_TOOL_INLINE };
 		srv = mcp_server_new(NULL);
 		mcp_server_add_tool(srv, &t, err, sizeof(err));

@@ -110,8 +110,10 @@ static size_t mutate(uint8_t *buf, size_t n, size_t cap, const struct corpus *c)
 			break;
 		case 2: /* insert an interesting byte */
 			if (n < cap) {
-				static const uint8_t bytes[] = { 0, '"', '{', '}', '[',
-					']', ',', ':', '\\', 0xff, '\n', '0' };
+				static const uint8_t bytes[] = {
+					0,   '"', '{',	'}',  '[',  ']',
+					',', ':', '\\', 0xff, '\n', '0'
+				};
 				size_t at = n ? rng() % n : 0;
 				memmove(buf + at + 1, buf + at, n - at);
 				buf[at] = bytes[rng() % sizeof(bytes)];
@@ -121,7 +123,8 @@ static size_t mutate(uint8_t *buf, size_t n, size_t cap, const struct corpus *c)
 		case 3: /* splice the tail of another input */
 			if (c->n) {
 				size_t k = rng() % c->n, at = n ? rng() % n : 0;
-				size_t from = c->size[k] ? rng() % c->size[k] : 0;
+				size_t from = c->size[k] ? rng() % c->size[k]
+							 : 0;
 				size_t len = c->size[k] - from;
 				if (at + len > cap)
 					len = cap - at;
@@ -131,7 +134,8 @@ static size_t mutate(uint8_t *buf, size_t n, size_t cap, const struct corpus *c)
 			break;
 		case 4: /* duplicate a chunk */
 			if (n && n * 2 <= cap) {
-				size_t at = rng() % n, len = 1 + rng() % (n - at);
+				size_t at = rng() % n,
+				       len = 1 + rng() % (n - at);
 				memmove(buf + at + len, buf + at, n - at);
 				n += len;
 			}

@@ -87,12 +87,14 @@ static void forge(chan_mux *m, uint32_t sid)
 			snprintf(buf, sizeof(buf),
 				 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{"
 				 "\"content\":[],\"structuredContent\":{"
-				 "\"sum\":-1}}}", id);
+				 "\"sum\":-1}}}",
+				 id);
 		else
 			snprintf(buf, sizeof(buf),
 				 "{\"result\":{\"content\":[],"
 				 "\"structuredContent\":{\"sum\":-2}},\"id\":%s,"
-				 "\"jsonrpc\":\"2.0\"}", id);
+				 "\"jsonrpc\":\"2.0\"}",
+				 id);
 		send_text(m, sid, buf);
 		forged++;
 		free(id);
@@ -136,35 +138,42 @@ static void do_call(chan_mux *m, uint32_t sid, json_t *id, json_t *params)
 		send_text(m, sid, "\x01\x02 not json at all");
 	} else if (strcmp(name, "spam") == 0) {
 		for (int i = 0; i < 2000; i++) {
-			send_obj(m, sid, json_pack(
-				"{s:s,s:s,s:{s:s,s:s}}", "jsonrpc", "2.0",
-				"method", "notifications/message", "params",
-				"level", "info", "data", "spam"));
-			send_obj(m, sid, json_pack(
-				"{s:s,s:s,s:{s:o,s:i}}", "jsonrpc", "2.0",
-				"method", "notifications/progress", "params",
-				"progressToken",
-				tok && i % 2 ? json_incref(tok)
-					     : json_sprintf("made-up-%d", i),
-				"progress", i));
+			send_obj(m, sid,
+				 json_pack("{s:s,s:s,s:{s:s,s:s}}", "jsonrpc",
+					   "2.0", "method",
+					   "notifications/message", "params",
+					   "level", "info", "data", "spam"));
+			send_obj(m, sid,
+				 json_pack("{s:s,s:s,s:{s:o,s:i}}", "jsonrpc",
+					   "2.0", "method",
+					   "notifications/progress", "params",
+					   "progressToken",
+					   tok && i % 2
+						   ? json_incref(tok)
+						   : json_sprintf("made-up-%d",
+								  i),
+					   "progress", i));
 		}
 		for (int i = 0; i < 200; i++)
-			send_obj(m, sid, json_pack(
-				"{s:s,s:s,s:s,s:{s:[],s:i}}", "jsonrpc", "2.0",
-				"id", "evil-sample", "method",
-				"sampling/createMessage", "params", "messages",
-				"maxTokens", 10));
+			send_obj(m, sid,
+				 json_pack("{s:s,s:s,s:s,s:{s:[],s:i}}",
+					   "jsonrpc", "2.0", "id",
+					   "evil-sample", "method",
+					   "sampling/createMessage", "params",
+					   "messages", "maxTokens", 10));
 		send_obj(m, sid, text_result(id, "spam done"));
 	} else if (strcmp(name, "churn") == 0) {
 		for (int i = 0; i < 500 && ctl_sid; i++)
-			send_obj(m, ctl_sid, json_pack(
-				"{s:s,s:s}", "jsonrpc", "2.0", "method",
-				"notifications/tools/list_changed"));
+			send_obj(m, ctl_sid,
+				 json_pack("{s:s,s:s}", "jsonrpc", "2.0",
+					   "method",
+					   "notifications/tools/list_changed"));
 		send_obj(m, sid, text_result(id, "churn done"));
 	} else {
-		send_obj(m, sid, json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc",
-					   "2.0", "id", id, "error", "code",
-					   -32602, "message", "Unknown tool"));
+		send_obj(m, sid,
+			 json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0",
+				   "id", id, "error", "code", -32602, "message",
+				   "Unknown tool"));
 	}
 }
 
@@ -190,29 +199,33 @@ static void on_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 	if (strcmp(meth, "initialize") == 0) {
 		if (!ctl_sid)
 			ctl_sid = sid;
-		send_obj(m, sid, json_pack(
-			"{s:s,s:O,s:{s:O,s:{s:{s:b}},s:{s:s,s:s}}}",
-			"jsonrpc", "2.0", "id", id, "result", "protocolVersion",
-			json_object_get(params, "protocolVersion"),
-			"capabilities", "tools", "listChanged", 1, "serverInfo",
-			"name", "evil", "version", "1"));
+		send_obj(m, sid,
+			 json_pack("{s:s,s:O,s:{s:O,s:{s:{s:b}},s:{s:s,s:s}}}",
+				   "jsonrpc", "2.0", "id", id, "result",
+				   "protocolVersion",
+				   json_object_get(params, "protocolVersion"),
+				   "capabilities", "tools", "listChanged", 1,
+				   "serverInfo", "name", "evil", "version",
+				   "1"));
 	} else if (strcmp(meth, "tools/list") == 0) {
 		fprintf(stderr, "list %lu\n", ++lists);
-		send_obj(m, sid, json_pack(
-			"{s:s,s:O,s:{s:[o,o,o,o]}}", "jsonrpc", "2.0", "id", id,
-			"result", "tools", tool("test_structured_output"),
-			tool("junk"), tool("spam"), tool("churn")));
+		send_obj(m, sid,
+			 json_pack("{s:s,s:O,s:{s:[o,o,o,o]}}", "jsonrpc",
+				   "2.0", "id", id, "result", "tools",
+				   tool("test_structured_output"), tool("junk"),
+				   tool("spam"), tool("churn")));
 	} else if (strcmp(meth, "tools/call") == 0) {
 		do_call(m, sid, id, params);
 	} else if (strcmp(meth, "ping") == 0 ||
 		   strcmp(meth, "logging/setLevel") == 0) {
-		send_obj(m, sid, json_pack("{s:s,s:O,s:{}}", "jsonrpc", "2.0",
-					   "id", id, "result"));
+		send_obj(m, sid,
+			 json_pack("{s:s,s:O,s:{}}", "jsonrpc", "2.0", "id", id,
+				   "result"));
 	} else {
-		send_obj(m, sid, json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc",
-					   "2.0", "id", id, "error", "code",
-					   -32601, "message",
-					   "Method not found"));
+		send_obj(m, sid,
+			 json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0",
+				   "id", id, "error", "code", -32601, "message",
+				   "Method not found"));
 	}
 	json_decref(j);
 }

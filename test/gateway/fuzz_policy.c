@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					       size, err, sizeof(err));
 	const char *tags[2] = { "t1", "research" };
 	json_t *args = json_pack("{s:s}", "url", "https://example.org/x");
-	struct pol_query q = { "agent-a", tags, 2, POL_TOOL, "rag",
-			       "rag_search", args };
+	struct pol_query q = { "agent-a", tags,		2,   POL_TOOL,
+			       "rag",	  "rag_search", args };
 	const struct pol_rule *r, *all[8];
 
 	if (p) {

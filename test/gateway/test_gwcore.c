@@ -31,7 +31,8 @@ static void test_sha256_vectors(void)
 	sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
 	    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 	sha("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
-	    "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu", 112,
+	    "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+	    112,
 	    "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 	memset(m, 'a', 1000000);
 	sha(m, 1000000,
@@ -184,23 +185,29 @@ static void test_config(void)
 	gw_config_free(c);
 	config_error("{\n\"zones\": {\n", "gw.json:3:");
 	config_error("{\n \"zones\": {\n  \"Bad\": {\"domid\": 1}\n },\n"
-		     " \"policy\": \"p\"}\n", "gw.json:3: bad zone name");
+		     " \"policy\": \"p\"}\n",
+		     "gw.json:3: bad zone name");
 	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1,\n"
 		     "   \"role\": \"boss\", \"chan\": \"sim:1:a\"}\n },\n"
-		     " \"policy\": \"p\"}\n", "gw.json:4: zone a: role");
+		     " \"policy\": \"p\"}\n",
+		     "gw.json:4: zone a: role");
 	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
 		     "\"agent\", \"chan\": \"sim:2:a\"}\n },\n \"policy\": "
-		     "\"p\"}\n", "domain 2 is not its domid 1");
+		     "\"p\"}\n",
+		     "domain 2 is not its domid 1");
 	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
 		     "\"agent\", \"chan\": \"tcp:1:a\"}\n },\n \"policy\": "
-		     "\"p\"}\n", "gw.json:3: zone a: bad channel address");
+		     "\"p\"}\n",
+		     "gw.json:3: zone a: bad channel address");
 	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
 		     "\"agent\", \"chan\": \"sim:1:a\"},\n  \"b\": {\"domid\": "
 		     "1, \"role\": \"tool\", \"chan\": \"sim:1:b\"}\n },\n"
-		     " \"policy\": \"p\"}\n", "domid 1 already used");
+		     " \"policy\": \"p\"}\n",
+		     "domid 1 already used");
 	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
 		     "\"agent\", \"chan\": \"sim:1:a\"}\n },\n \"policy\": "
-		     "\"p\",\n \"polcy\": 1}\n", "gw.json:6: unknown key");
+		     "\"p\",\n \"polcy\": 1}\n",
+		     "gw.json:6: unknown key");
 	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
 		     "\"agent\", \"chan\": \"sim:1:a\"}\n }\n}\n",
 		     "missing \"policy\"");
@@ -213,17 +220,19 @@ static void test_config(void)
 
 /* The listeners key: loopback only, a zone of role agent, a token for
  * TCP, uid/user/token for unix; a chan-less agent zone needs one. */
-#define LZ "{\n \"zones\": {\n  \"h\": {\"domid\": 1, \"role\": \"agent\"},\n  \"t\": {\"domid\": 2, \"role\": \"tool\", \"chan\": \"sim:2:t\"}\n },\n \"policy\": \"p\",\n"
+#define LZ \
+	"{\n \"zones\": {\n  \"h\": {\"domid\": 1, \"role\": \"agent\"},\n  \"t\": {\"domid\": 2, \"role\": \"tool\", \"chan\": \"sim:2:t\"}\n },\n \"policy\": \"p\",\n"
 static void test_config_listeners(void)
 {
 	char path[256], err[512];
 	struct gw_config *c;
 
 	snprintf(path, sizeof(path), "%s/gw.json", dir);
-	write_file(path, LZ " \"listeners\": [\n  {\"listen\": "
-		   "\"127.0.0.1:0\", \"zone\": \"h\", \"token_file\": "
-		   "\"tok\"},\n  {\"listen\": \"unix:h.sock\", \"zone\": "
-		   "\"h\", \"uid\": 0}\n ]\n}\n");
+	write_file(path,
+		   LZ " \"listeners\": [\n  {\"listen\": "
+		      "\"127.0.0.1:0\", \"zone\": \"h\", \"token_file\": "
+		      "\"tok\"},\n  {\"listen\": \"unix:h.sock\", \"zone\": "
+		      "\"h\", \"uid\": 0}\n ]\n}\n");
 	c = gw_config_load(path, err, sizeof(err));
 	CHECK(c != NULL);
 	if (c) {
@@ -235,26 +244,29 @@ static void test_config_listeners(void)
 	}
 	gw_config_free(c);
 	config_error(LZ " \"listeners\": [\n  {\"listen\": \"0.0.0.0:80\", "
-		     "\"zone\": \"h\", \"token_file\": \"t\"}]}\n",
+			"\"zone\": \"h\", \"token_file\": \"t\"}]}\n",
 		     "gw.json:8: listeners: listen must be 127.0.0.1:PORT");
 	config_error(LZ " \"listeners\": [\n  {\"listen\": \"127.0.0.1:80\", "
-		     "\"zone\": \"h\"}]}\n", "gw.json:8: listeners: a TCP "
+			"\"zone\": \"h\"}]}\n",
+		     "gw.json:8: listeners: a TCP "
 		     "listener needs token_file");
 	config_error(LZ " \"listeners\": [\n  {\"listen\": \"unix:s\", "
-		     "\"zone\": \"h\"}]}\n", "needs uid, user or token_file");
+			"\"zone\": \"h\"}]}\n",
+		     "needs uid, user or token_file");
 	config_error(LZ " \"listeners\": [\n  {\"listen\": \"unix:s\", "
-		     "\"zone\": \"t\", \"uid\": 1}]}\n",
+			"\"zone\": \"t\", \"uid\": 1}]}\n",
 		     "gw.json:8: listeners: zone t must be an agent zone");
 	config_error(LZ " \"listeners\": [\n  {\"listen\": \"unix:s\", "
-		     "\"zone\": \"h\", \"uid\": 1, \"port\": 2}]}\n",
+			"\"zone\": \"h\", \"uid\": 1, \"port\": 2}]}\n",
 		     "unknown key 'port'");
 	config_error(LZ " \"listeners\": [\n  {\"listen\": \"127.0.0.1:x\", "
-		     "\"zone\": \"h\", \"token_file\": \"t\"}]}\n",
+			"\"zone\": \"h\", \"token_file\": \"t\"}]}\n",
 		     "bad port");
 	config_error(LZ " \"listeners\": []}\n", "zone h: needs chan (or a "
-		     "listener bound to it)");
+						 "listener bound to it)");
 	config_error(LZ " \"listeners\": [{}, {}, {}, {}, {}, {}, {}, {}, {}, "
-		     "{}, {}, {}, {}, {}, {}, {}, {}]}\n", "at most 16");
+			"{}, {}, {}, {}, {}, {}, {}, {}]}\n",
+		     "at most 16");
 }
 
 static void test_bucket(void)
@@ -309,7 +321,8 @@ static void test_limits_reload(void)
 				"a t.y allow concurrency=1\n");
 	struct policy *p3 = pol("a t.x allow rate=3/m\n");
 	struct policy *p4 = pol("a t.x allow rate=3/m\n");
-	const struct pol_rule *x1 = policy_rule(p1, 0), *y1 = policy_rule(p1, 1);
+	const struct pol_rule *x1 = policy_rule(p1, 0),
+			      *y1 = policy_rule(p1, 1);
 	struct gw_limit *lx, *ly;
 
 	CHECK(x1->sig == policy_rule(p2, 1)->sig);
@@ -352,11 +365,12 @@ static void test_catalogue_hash(void)
 {
 	json_t *a = json_loads("[{\"name\":\"b\",\"description\":\"B\"},"
 			       "{\"name\":\"a\",\"inputSchema\":{\"type\":"
-			       "\"object\"},\"title\":\"x\"}]", 0, NULL);
+			       "\"object\"},\"title\":\"x\"}]",
+			       0, NULL);
 	json_t *b = json_loads("[{\"name\":\"a\",\"inputSchema\":{\"type\":"
 			       "\"object\"},\"title\":\"y\"},"
-			       "{\"description\":\"B\",\"name\":\"b\"}]", 0,
-			       NULL);
+			       "{\"description\":\"B\",\"name\":\"b\"}]",
+			       0, NULL);
 	char h1[65], h2[65];
 
 	gw_catalogue_hash(a, h1);

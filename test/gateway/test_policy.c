@@ -50,16 +50,16 @@ static void test_first_match(void)
 {
 	char err[512];
 	int line;
-	struct policy *p = parse(
-		"# comment\n"
-		"\n"
-		"agent-a rag.rag_search allow rate=5/s timeout=2s\n"
-		"agent-a rag.* deny   # trailing comment\n"
-		"@tag:research tools.web_* allow arg.url=https://*\n"
-		"* tools.time_now allow\n"
-		"agent-b *.* deny\n"
-		"* * allow\n",
-		err, sizeof(err));
+	struct policy *p =
+		parse("# comment\n"
+		      "\n"
+		      "agent-a rag.rag_search allow rate=5/s timeout=2s\n"
+		      "agent-a rag.* deny   # trailing comment\n"
+		      "@tag:research tools.web_* allow arg.url=https://*\n"
+		      "* tools.time_now allow\n"
+		      "agent-b *.* deny\n"
+		      "* * allow\n",
+		      err, sizeof(err));
 
 	CHECK(p != NULL);
 	if (!p) {
@@ -75,14 +75,17 @@ static void test_first_match(void)
 	CHECK_EQ_INT(line, 4);
 	/* tag rule with an argument condition: fails -> deny, no fall through */
 	CHECK_EQ_INT(ask(p, "x", "research", "tools", "web_fetch",
-			 "{\"url\":\"http://a\"}", &line), POL_DENY_ARGS);
+			 "{\"url\":\"http://a\"}", &line),
+		     POL_DENY_ARGS);
 	CHECK_EQ_INT(line, 5);
 	CHECK_EQ_INT(ask(p, "x", "research", "tools", "web_fetch",
-			 "{\"url\":\"https://a\"}", &line), POL_ALLOW);
+			 "{\"url\":\"https://a\"}", &line),
+		     POL_ALLOW);
 	CHECK_EQ_INT(ask(p, "x", "research", "tools", "web_fetch", "{}", &line),
 		     POL_DENY_ARGS);
 	CHECK_EQ_INT(ask(p, "x", "research", "tools", "web_fetch",
-			 "{\"url\":5}", &line), POL_DENY_ARGS);
+			 "{\"url\":5}", &line),
+		     POL_DENY_ARGS);
 	/* visibility (args NULL) ignores arg conditions */
 	CHECK_EQ_INT(ask(p, "x", "research", "tools", "web_fetch", NULL, &line),
 		     POL_ALLOW);
@@ -106,8 +109,8 @@ static void test_default_deny_and_kinds(void)
 	char err[512];
 	int line;
 	const char *tags[1] = { "t" };
-	struct pol_query q = { "a", tags, 1, POL_RESOURCE, "rag", "rag://x",
-			       NULL };
+	struct pol_query q = { "a",   tags,	 1,   POL_RESOURCE,
+			       "rag", "rag://x", NULL };
 	const struct pol_rule *r;
 	struct policy *p = parse("a resource:rag.rag://* allow\n"
 				 "a prompt:rag.* allow max-bytes=2k\n"
@@ -125,7 +128,8 @@ static void test_default_deny_and_kinds(void)
 	q.kind = POL_TOOL;
 	CHECK_EQ_INT(policy_decide(p, &q, &r), POL_DENY_DEFAULT);
 	CHECK(r == NULL);
-	CHECK_EQ_INT(ask(p, "a", NULL, "rag", "search", "{}", &line), POL_ALLOW);
+	CHECK_EQ_INT(ask(p, "a", NULL, "rag", "search", "{}", &line),
+		     POL_ALLOW);
 	CHECK_EQ_INT(ask(p, "a", NULL, "rag", "seearch", "{}", &line),
 		     POL_DENY_DEFAULT);
 	CHECK_EQ_INT(ask(p, "b", NULL, "rag", "search", "{}", &line),
@@ -197,7 +201,8 @@ static void test_hostile(void)
 	expect_error("a rag.x allow arg.a=1 arg.b=1 arg.c=1 arg.d=1 arg.e=1 "
 		     "arg.f=1 arg.g=1 arg.h=1 arg.i=1 arg.j=1 arg.k=1 arg.l=1 "
 		     "arg.m=1 arg.n=1 arg.o=1 arg.p=1 arg.q=1 arg.r=1 arg.s=1 "
-		     "arg.t=1 arg.u=1 arg.v=1\n", "too many");
+		     "arg.t=1 arg.u=1 arg.v=1\n",
+		     "too many");
 	/* CRLF files are fine */
 	{
 		char err[256];
@@ -216,7 +221,8 @@ static void test_index_vs_linear(void)
 	static const char *const srcs[] = { "a", "b", "@tag:t1", "@tag:t2",
 					    "*" };
 	static const char *const tgs[] = { "rag.s*", "tools.*", "*.search",
-					   "w?b.*", "x1.t", "*", "r*.s" };
+					   "w?b.*",  "x1.t",	"*",
+					   "r*.s" };
 	char *text = malloc(1 << 20), err[256];
 	size_t len = 0;
 	unsigned seed = 7;
@@ -236,8 +242,9 @@ static void test_index_vs_linear(void)
 			for (size_t b = 0; b < 4; b++) {
 				const char *tags[2] = { z % 2 ? "t1" : "t0",
 							"t2" };
-				struct pol_query q = { zones[z], tags, z / 2 + 1,
-						       POL_TOOL, tz[a], tn[b],
+				struct pol_query q = { zones[z],  tags,
+						       z / 2 + 1, POL_TOOL,
+						       tz[a],	  tn[b],
 						       NULL };
 				const struct pol_rule *r, *all[1];
 				size_t n = policy_explain(p, &q, all, 1);

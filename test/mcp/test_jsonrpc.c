@@ -26,7 +26,8 @@ static enum jr_kind kind_of(const char *text, int *code)
 static void test_valid(void)
 {
 	struct jr_msg m;
-	const char *req = "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\"}";
+	const char *req =
+		"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\"}";
 
 	jr_parse(req, strlen(req), MAX_LEN, MAX_DEPTH, &m);
 	CHECK_EQ_INT(m.kind, JR_REQUEST);
@@ -35,13 +36,18 @@ static void test_valid(void)
 	jr_msg_clear(&m);
 
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"x\","
-			     "\"params\":{}}", NULL), JR_REQUEST);
+			     "\"params\":{}}",
+			     NULL),
+		     JR_REQUEST);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"method\":\"n\"}", NULL),
 		     JR_NOTIFICATION);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
-			     NULL), JR_RESULT);
+			     NULL),
+		     JR_RESULT);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":"
-			     "{\"code\":-1,\"message\":\"m\"}}", NULL), JR_ERROR);
+			     "{\"code\":-1,\"message\":\"m\"}}",
+			     NULL),
+		     JR_ERROR);
 	CHECK_EQ_INT(kind_of("[{\"jsonrpc\":\"2.0\",\"method\":\"n\"}]", NULL),
 		     JR_BATCH);
 }
@@ -52,21 +58,30 @@ static void test_bad_ids(void)
 	char big[400];
 
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":"
-			     "\"x\"}", &code), JR_INVALID);
+			     "\"x\"}",
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(code, -32600);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"x\"}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":"
-			     "\"x\"}", &code), JR_INVALID);
+			     "\"x\"}",
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"x\"}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 	/* Beyond int64: jansson refuses the number, so a parse error. */
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":"
 			     "123456789012345678901234567890,\"method\":\"x\"}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(code, -32700);
-	snprintf(big, sizeof(big), "{\"jsonrpc\":\"2.0\",\"id\":\"%0300d\","
-		 "\"method\":\"x\"}", 1);
+	snprintf(big, sizeof(big),
+		 "{\"jsonrpc\":\"2.0\",\"id\":\"%0300d\","
+		 "\"method\":\"x\"}",
+		 1);
 	CHECK_EQ_INT(kind_of(big, &code), JR_INVALID);
 	CHECK_EQ_INT(code, -32600);
 }
@@ -77,22 +92,31 @@ static void test_bad_shapes(void)
 
 	CHECK_EQ_INT(kind_of("{\"id\":1,\"method\":\"x\"}", &code), JR_INVALID);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"x\"}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":2.0,\"id\":1,\"method\":\"x\"}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\"}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
-			     "\"params\":[1]}", &code), JR_INVALID);
+			     "\"params\":[1]}",
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(code, -32602);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},"
-			     "\"error\":{\"code\":1}}", &code), JR_INVALID);
+			     "\"error\":{\"code\":1}}",
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1}", &code),
 		     JR_INVALID);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":\"x\"}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(kind_of("\"just a string\"", &code), JR_INVALID);
 	CHECK_EQ_INT(code, -32600);
 	CHECK_EQ_INT(kind_of("42", &code), JR_INVALID);
@@ -110,14 +134,18 @@ static void test_hostile_text(void)
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",", &code), JR_INVALID);
 	CHECK_EQ_INT(code, -32700);
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"jsonrpc\":\"2.0\","
-			     "\"method\":\"x\"}", &code), JR_INVALID);
+			     "\"method\":\"x\"}",
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(code, -32700); /* duplicate keys refused */
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"method\":\"\xff\xfe\"}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 	CHECK_EQ_INT(code, -32700); /* invalid UTF-8 */
 	/* An embedded NUL escape is refused by the parser. */
 	CHECK_EQ_INT(kind_of("{\"jsonrpc\":\"2.0\",\"method\":\"a\\u0000b\"}",
-			     &code), JR_INVALID);
+			     &code),
+		     JR_INVALID);
 
 	/* 100000 levels of nesting never reach the parser. */
 	memset(deep, '[', n);

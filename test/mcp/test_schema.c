@@ -106,7 +106,8 @@ static void test_refs_and_combinators(void)
 static void test_error_path(void)
 {
 	json_t *s = json_loads("{\"properties\":{\"a\":{\"items\":{\"type\":"
-			       "\"string\"}}}}", 0, NULL);
+			       "\"string\"}}}}",
+			       0, NULL);
 	json_t *v = json_loads("{\"a\":[\"x\",2]}", 0, NULL);
 	char err[256] = "";
 

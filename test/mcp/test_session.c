@@ -83,7 +83,8 @@ static json_t *cap_take(struct capture *c, long long id, const char *method,
 			if (hit) {
 				found = m;
 				memmove(&c->msgs[i], &c->msgs[i + 1],
-					(size_t)(c->n - i - 1) * sizeof(json_t *));
+					(size_t)(c->n - i - 1) *
+						sizeof(json_t *));
 				c->n--;
 			}
 		}
@@ -130,7 +131,8 @@ static void init(mcp_session *s, struct capture *c, const char *caps)
 	r = call(s, c, 0, "initialize", params);
 	CHECK(r && json_object_get(r, "result"));
 	json_decref(r);
-	feed(s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+	feed(s,
+	     "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
 }
 
 /* ---- fixtures ---- */
@@ -159,7 +161,8 @@ static int tool_wait(mcp_call *call, json_t *args, void *ud, json_t **result)
 		usleep(10000);
 	if (mcp_call_cancelled(call)) {
 		atomic_store(&saw_cancel, 1);
-		mcp_call_error(call, MCP_ERR_REQUEST_CANCELLED, "cancelled", NULL);
+		mcp_call_error(call, MCP_ERR_REQUEST_CANCELLED, "cancelled",
+			       NULL);
 		return MCP_ERR_REQUEST_CANCELLED;
 	}
 	*result = mcp_result_text("waited");
@@ -181,8 +184,8 @@ static int tool_ask(mcp_call *call, json_t *args, void *ud, json_t **result)
 		*result = mcp_result_errorf("rc=%d", rc);
 		return 0;
 	}
-	*result = mcp_result_text(json_string_value(json_object_get(res,
-								    "model")));
+	*result = mcp_result_text(
+		json_string_value(json_object_get(res, "model")));
 	json_decref(res);
 	return 0;
 }
@@ -203,7 +206,8 @@ static int res_read(mcp_call *call, const char *uri, void *ud, json_t **out)
 	const char *id = json_string_value(json_object_get(vars, "id"));
 
 	(void)ud;
-	*out = json_pack("[{s:s, s:s}]", "uri", uri, "text", id ? id : "static");
+	*out = json_pack("[{s:s, s:s}]", "uri", uri, "text",
+			 id ? id : "static");
 	return 0;
 }
 
@@ -211,8 +215,8 @@ static int prompt_get(mcp_call *call, json_t *args, void *ud, json_t **out)
 {
 	(void)call;
 	(void)ud;
-	*out = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "messages", "role", "user",
-			 "content", "type", "text", "text",
+	*out = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "messages", "role",
+			 "user", "content", "type", "text", "text",
 			 json_string_value(json_object_get(args, "topic")));
 	return 0;
 }
@@ -222,15 +226,20 @@ static mcp_server *make_server(void)
 	struct mcp_server_info info = { "test", "1", "be nice" };
 	mcp_server *srv = mcp_server_new(&info);
 	char err[128];
-	struct mcp_tool t = { .name = "echo", .description = "echo",
+	struct mcp_tool t = { .name = "echo",
+			      .description = "echo",
 			      .input_schema = "{\"type\":\"object\"}",
-			      .fn = tool_echo, .flags = MCP_TOOL_INLINE };
-	struct mcp_resource r = { .uri = "mem://static", .name = "static",
+			      .fn = tool_echo,
+			      .flags = MCP_TOOL_INLINE };
+	struct mcp_resource r = { .uri = "mem://static",
+				  .name = "static",
 				  .fn = res_read };
-	struct mcp_resource tpl = { .uri = "mem://item/{id}/body", .name = "item",
+	struct mcp_resource tpl = { .uri = "mem://item/{id}/body",
+				    .name = "item",
 				    .fn = res_read };
 	struct mcp_prompt p = {
-		.name = "brief", .description = "d",
+		.name = "brief",
+		.description = "d",
 		.arguments = "[{\"name\":\"topic\",\"required\":true}]",
 		.fn = prompt_get
 	};
@@ -252,7 +261,8 @@ static mcp_server *make_server(void)
 	t.fn = tool_fail;
 	CHECK(mcp_server_add_tool(srv, &t, err, sizeof(err)) == 0);
 	CHECK(mcp_server_add_resource(srv, &r, err, sizeof(err)) == 0);
-	CHECK(mcp_server_add_resource_template(srv, &tpl, err, sizeof(err)) == 0);
+	CHECK(mcp_server_add_resource_template(srv, &tpl, err, sizeof(err)) ==
+	      0);
 	CHECK(mcp_server_add_prompt(srv, &p, err, sizeof(err)) == 0);
 	return srv;
 }
@@ -304,11 +314,13 @@ static void test_lifecycle(void)
 	r = call(s, &c, 4, "initialize",
 		 "{\"protocolVersion\":\"1999-01-01\",\"capabilities\":{},"
 		 "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}");
-	CHECK_STR(json_string_value(json_object_get(json_object_get(r, "result"),
-						    "protocolVersion")),
+	CHECK_STR(json_string_value(
+			  json_object_get(json_object_get(r, "result"),
+					  "protocolVersion")),
 		  MCP_PROTOCOL_LATEST);
-	CHECK_STR(json_string_value(json_object_get(json_object_get(r, "result"),
-						    "instructions")),
+	CHECK_STR(json_string_value(
+			  json_object_get(json_object_get(r, "result"),
+					  "instructions")),
 		  "be nice");
 	json_decref(r);
 	r = call(s, &c, 5, "initialize",
@@ -325,8 +337,10 @@ static void test_lifecycle(void)
 	for (int i = 0; i < 3; i++) {
 		char p[256];
 		s = mcp_session_new(srv, cap_send, &c);
-		snprintf(p, sizeof(p), "{\"protocolVersion\":\"%s\","
-			 "\"capabilities\":{}}", vs[i]);
+		snprintf(p, sizeof(p),
+			 "{\"protocolVersion\":\"%s\","
+			 "\"capabilities\":{}}",
+			 vs[i]);
 		r = call(s, &c, 10, "initialize", p);
 		CHECK_STR(mcp_session_protocol_version(s), vs[i]);
 		json_decref(r);
@@ -373,13 +387,14 @@ static void test_tools(void)
 		  "hi");
 	json_decref(r);
 	r = call(s, &c, 6, "tools/call", "{\"name\":\"echo\"}");
-	CHECK(json_is_true(json_object_get(json_object_get(r, "result"),
-					   "isError")));
+	CHECK(json_is_true(
+		json_object_get(json_object_get(r, "result"), "isError")));
 	json_decref(r);
 	r = call(s, &c, 7, "tools/call", "{\"name\":\"nope\"}");
 	CHECK_EQ_INT(err_code(r), MCP_ERR_INVALID_PARAMS);
 	json_decref(r);
-	r = call(s, &c, 8, "tools/call", "{\"name\":\"echo\",\"arguments\":[]}");
+	r = call(s, &c, 8, "tools/call",
+		 "{\"name\":\"echo\",\"arguments\":[]}");
 	CHECK_EQ_INT(err_code(r), MCP_ERR_INVALID_PARAMS);
 	json_decref(r);
 	r = call(s, &c, 9, "tools/call", "{\"name\":7}");
@@ -396,8 +411,8 @@ static void test_tools(void)
 	 * handler never runs. */
 	r = call(s, &c, 12, "tools/call",
 		 "{\"name\":\"typed\",\"arguments\":{\"n\":\"x\"}}");
-	CHECK(json_is_true(json_object_get(json_object_get(r, "result"),
-					   "isError")));
+	CHECK(json_is_true(
+		json_object_get(json_object_get(r, "result"), "isError")));
 	{
 		char *text = json_dumps(r, 0);
 		CHECK(text && strstr(text, "n: expected integer") != NULL);
@@ -422,9 +437,11 @@ static void test_resources_prompts(void)
 	cap_init(&c);
 	s = mcp_session_new(srv, cap_send, &c);
 	init(s, &c, NULL);
-	r = call(s, &c, 1, "resources/read", "{\"uri\":\"mem://item/42/body\"}");
+	r = call(s, &c, 1, "resources/read",
+		 "{\"uri\":\"mem://item/42/body\"}");
 	res = json_array_get(json_object_get(json_object_get(r, "result"),
-					     "contents"), 0);
+					     "contents"),
+			     0);
 	CHECK_STR(json_string_value(json_object_get(res, "text")), "42");
 	json_decref(r);
 	r = call(s, &c, 2, "resources/read", "{\"uri\":\"mem://item//body\"}");
@@ -441,8 +458,9 @@ static void test_resources_prompts(void)
 	CHECK_EQ_INT(err_code(r), MCP_ERR_INVALID_PARAMS);
 	json_decref(r);
 	r = call(s, &c, 5, "resources/templates/list", NULL);
-	CHECK_EQ_INT(json_array_size(json_object_get(
-			     json_object_get(r, "result"), "resourceTemplates")),
+	CHECK_EQ_INT(json_array_size(
+			     json_object_get(json_object_get(r, "result"),
+					     "resourceTemplates")),
 		     1);
 	json_decref(r);
 	r = call(s, &c, 6, "prompts/get", "{\"name\":\"brief\"}");
@@ -459,13 +477,15 @@ static void test_resources_prompts(void)
 	r = call(s, &c, 9, "completion/complete",
 		 "{\"ref\":{\"type\":\"ref/prompt\",\"name\":\"brief\"},"
 		 "\"argument\":{\"name\":\"topic\",\"value\":\"v\"}}");
-	CHECK(json_is_array(json_object_get(json_object_get(
-		json_object_get(r, "result"), "completion"), "values")));
+	CHECK(json_is_array(json_object_get(
+		json_object_get(json_object_get(r, "result"), "completion"),
+		"values")));
 	json_decref(r);
 	r = call(s, &c, 10, "logging/setLevel", "{\"level\":\"loud\"}");
 	CHECK_EQ_INT(err_code(r), MCP_ERR_INVALID_PARAMS);
 	json_decref(r);
-	r = call(s, &c, 11, "resources/subscribe", "{\"uri\":\"mem://static\"}");
+	r = call(s, &c, 11, "resources/subscribe",
+		 "{\"uri\":\"mem://static\"}");
 	CHECK(json_object_get(r, "result") != NULL);
 	json_decref(r);
 	mcp_server_resource_updated(srv, "mem://static");
@@ -549,8 +569,8 @@ static void test_client_requests(void)
 	s = mcp_session_new(srv, cap_send, &c);
 	init(s, &c, NULL);
 	r = call(s, &c, 1, "tools/call", "{\"name\":\"ask\"}");
-	CHECK(json_is_true(json_object_get(json_object_get(r, "result"),
-					   "isError")));
+	CHECK(json_is_true(
+		json_object_get(json_object_get(r, "result"), "isError")));
 	json_decref(r);
 	mcp_session_free(s);
 	cap_clear(&c);
@@ -562,7 +582,8 @@ static void test_client_requests(void)
 	req = cap_take(&c, -1, "sampling/createMessage", 2000);
 	CHECK(req != NULL);
 	/* An answer to an id we never used is ignored. */
-	feed(s, "{\"jsonrpc\":\"2.0\",\"id\":999,\"result\":{\"model\":\"x\"}}");
+	feed(s,
+	     "{\"jsonrpc\":\"2.0\",\"id\":999,\"result\":{\"model\":\"x\"}}");
 	snprintf(buf, sizeof(buf),
 		 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":{\"model\":"
 		 "\"m1\",\"role\":\"assistant\"}}",
@@ -571,8 +592,10 @@ static void test_client_requests(void)
 	json_decref(req);
 	r = cap_take(&c, 2, NULL, 2000);
 	CHECK_STR(json_string_value(json_object_get(
-			  json_array_get(json_object_get(json_object_get(r, "result"),
-							 "content"), 0),
+			  json_array_get(
+				  json_object_get(json_object_get(r, "result"),
+						  "content"),
+				  0),
 			  "text")),
 		  "m1");
 	json_decref(r);

@@ -27,11 +27,13 @@ static void doc_text(int i, char *buf, size_t cap)
 	size_t o = 0;
 	int p;
 	for (p = 0; p < i % 7 + 1; p++)
-		o += (size_t)snprintf(buf + o, cap - o,
-				      "Paragraph %d of document %d about cgroup"
-				      " limits, seccomp filters and namespaces. %s\n\n",
-				      p, i, "Padding text to make chunks fill up nicely"
-				      " with many words that are indexed by FTS5.");
+		o += (size_t)snprintf(
+			buf + o, cap - o,
+			"Paragraph %d of document %d about cgroup"
+			" limits, seccomp filters and namespaces. %s\n\n",
+			p, i,
+			"Padding text to make chunks fill up nicely"
+			" with many words that are indexed by FTS5.");
 }
 
 /* Ingests the documents of round (sources "rR-docNNN"); returns how many
@@ -64,8 +66,8 @@ static int ingest_round(int round)
 		doc_text(i, text, sizeof(text));
 		snprintf(src, sizeof(src), "r%d-doc%03d", round, i);
 		snprintf(meta, sizeof(meta), "{\"n\":%d}", i % 7 + 1);
-		if (rag_ingest_text(db, NULL, src, text, strlen(text), meta, &co,
-				    &r, err, sizeof(err)) < 0) {
+		if (rag_ingest_text(db, NULL, src, text, strlen(text), meta,
+				    &co, &r, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ingest: %s\n", err);
 			rag_close(db);
 			return -1;
@@ -101,20 +103,29 @@ static void check_consistent(int *ndocs)
 		sqlite3_close(s);
 		return;
 	}
-	CHECK_EQ_INT(sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st,
+					NULL),
+		     SQLITE_OK);
 	CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
 	CHECK_STR((const char *)sqlite3_column_text(st, 0), "ok");
 	sqlite3_finalize(st);
-	CHECK_EQ_INT(sqlite3_exec(s, "INSERT INTO chunks_fts(chunks_fts)"
-				     " VALUES('integrity-check')", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(s,
+				  "INSERT INTO chunks_fts(chunks_fts)"
+				  " VALUES('integrity-check')",
+				  NULL, NULL, NULL),
+		     SQLITE_OK);
 	/* every document is whole: chunk count as its metadata says */
-	CHECK_EQ_INT(q_int(s, "SELECT count(*) FROM documents d WHERE"
-			      " (SELECT count(*) FROM chunks c WHERE c.doc_id = d.id)"
-			      " <> json_extract(d.metadata, '$.n')"), 0);
+	CHECK_EQ_INT(
+		q_int(s,
+		      "SELECT count(*) FROM documents d WHERE"
+		      " (SELECT count(*) FROM chunks c WHERE c.doc_id = d.id)"
+		      " <> json_extract(d.metadata, '$.n')"),
+		0);
 	CHECK_EQ_INT(q_int(s, "SELECT count(*) FROM chunks"),
 		     q_int(s, "SELECT count(*) FROM vectors"));
 	CHECK_EQ_INT(q_int(s, "SELECT count(*) FROM chunks WHERE doc_id NOT IN"
-			      " (SELECT id FROM documents)"), 0);
+			      " (SELECT id FROM documents)"),
+		     0);
 	*ndocs = q_int(s, "SELECT count(*) FROM documents");
 	sqlite3_close(s);
 }
@@ -134,8 +145,10 @@ static void test_kill_loop(void)
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		check_consistent(&before);
-		fprintf(stderr, "round %d: killed (%s), %d documents whole so far\n",
-			round, WIFSIGNALED(status) ? "mid-ingest" : "after it ended",
+		fprintf(stderr,
+			"round %d: killed (%s), %d documents whole so far\n",
+			round,
+			WIFSIGNALED(status) ? "mid-ingest" : "after it ended",
 			before);
 	}
 	check_consistent(&before);

@@ -9,7 +9,8 @@
 static int m(const char *where, const char *meta)
 {
 	char err[256];
-	struct rag_filter *f = rag_filter_parse(where, strlen(where), err, sizeof(err));
+	struct rag_filter *f =
+		rag_filter_parse(where, strlen(where), err, sizeof(err));
 	json_t *j = json_loads(meta, 0, NULL);
 	int r;
 	if (!f) {
@@ -26,7 +27,8 @@ static int m(const char *where, const char *meta)
 static int bad(const char *where)
 {
 	char err[256] = "";
-	struct rag_filter *f = rag_filter_parse(where, strlen(where), err, sizeof(err));
+	struct rag_filter *f =
+		rag_filter_parse(where, strlen(where), err, sizeof(err));
 	rag_filter_free(f);
 	return f == NULL && err[0] != '\0';
 }
@@ -56,7 +58,10 @@ static void test_logic(void)
 	CHECK_EQ_INT(m("{\"$and\":[{\"dir\":\"man7\"},{\"n\":4}]}", d), 0);
 	CHECK_EQ_INT(m("{\"$or\":[{\"dir\":\"man2\"},{\"n\":3}]}", d), 1);
 	CHECK_EQ_INT(m("{\"dir\":\"man7\",\"n\":4}", d), 0); /* implicit $and */
-	CHECK_EQ_INT(m("{\"$or\":[{\"$and\":[{\"n\":3},{\"dir\":\"man7\"}]},{\"q\":1}]}", d), 1);
+	CHECK_EQ_INT(
+		m("{\"$or\":[{\"$and\":[{\"n\":3},{\"dir\":\"man7\"}]},{\"q\":1}]}",
+		  d),
+		1);
 }
 
 static void test_absent(void)

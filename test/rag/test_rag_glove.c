@@ -76,8 +76,12 @@ static void test_collection(void)
 	eo.embedder = "glove";
 	eo.model = model;
 	CHECK_EQ_INT(rag_collection_ensure(db, "g", &eo, err, sizeof(err)), 0);
-	CHECK_EQ_INT(rag_ingest_text(db, "g", "pets", "the kitten", 10, NULL, NULL, &ir, err, sizeof(err)), 0);
-	CHECK_EQ_INT(rag_ingest_text(db, "g", "cars", "the engine", 10, NULL, NULL, &ir, err, sizeof(err)), 0);
+	CHECK_EQ_INT(rag_ingest_text(db, "g", "pets", "the kitten", 10, NULL,
+				     NULL, &ir, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(rag_ingest_text(db, "g", "cars", "the engine", 10, NULL,
+				     NULL, &ir, err, sizeof(err)),
+		     0);
 	q.collection = "g";
 	q.text = "cat";
 	q.k = 1;
@@ -87,7 +91,8 @@ static void test_collection(void)
 	rag_results_free(&r);
 	rag_close(db);
 	/* The model file changes under the collection: refused. */
-	write_file(json, "{\"dimensions\":4,\"vectors\":{\"cat\":[0,0,0,1,1,0]}}");
+	write_file(json,
+		   "{\"dimensions\":4,\"vectors\":{\"cat\":[0,0,0,1,1,0]}}");
 	CHECK_EQ_INT(rag_glove_import(json, model, err, sizeof(err)), 0);
 	db = rag_open(db_path, 0, err, sizeof(err));
 	CHECK_EQ_INT(rag_search(db, &q, &r, err, sizeof(err)), -1);
@@ -100,13 +105,16 @@ static void test_bad_files(void)
 {
 	struct rag_embedder *e;
 	FILE *fp;
-	write_file(json, "{\"dimensions\":4,\"vectors\":{\"cat\":[0,0,\"x\"]}}");
+	write_file(json,
+		   "{\"dimensions\":4,\"vectors\":{\"cat\":[0,0,\"x\"]}}");
 	CHECK_EQ_INT(rag_glove_import(json, model, err, sizeof(err)), -1);
 	write_file(json, "{\"dimensions\":0,\"vectors\":{}}");
 	CHECK_EQ_INT(rag_glove_import(json, model, err, sizeof(err)), -1);
 	write_file(json, "{\"vectors\":{}}");
 	CHECK_EQ_INT(rag_glove_import(json, model, err, sizeof(err)), -1);
-	CHECK_EQ_INT(rag_glove_import("/nonexistent.json", model, err, sizeof(err)), -1);
+	CHECK_EQ_INT(rag_glove_import("/nonexistent.json", model, err,
+				      sizeof(err)),
+		     -1);
 	write_file(model, "ZGGLOVE1 but truncated");
 	e = rag_glove_open(model, err, sizeof(err));
 	CHECK(e == NULL && strstr(err, "not a valid model") != NULL);

@@ -18,7 +18,7 @@
 
 static struct {
 	int requests, inputs, max_batch;
-	int fail_next;     /* answer this many requests with fail_code */
+	int fail_next; /* answer this many requests with fail_code */
 	int fail_code;
 	int bad_dims, garbage, slow_ms;
 	int unauthorized;
@@ -40,7 +40,8 @@ static void toy_vec(const char *t, double *v)
 
 static char *answer(const char *body, int *code)
 {
-	json_t *req = json_loads(body, 0, NULL), *in = json_object_get(req, "input");
+	json_t *req = json_loads(body, 0, NULL),
+	       *in = json_object_get(req, "input");
 	json_t *data = json_array(), *out;
 	size_t i, n = json_is_array(in) ? json_array_size(in) : 1;
 	char *s;
@@ -49,16 +50,21 @@ static char *answer(const char *body, int *code)
 	if ((int)n > srv.max_batch)
 		srv.max_batch = (int)n;
 	for (i = 0; i < n; i++) {
-		const char *t = json_is_array(in) ? json_string_value(json_array_get(in, i))
-						  : json_string_value(in);
+		const char *t =
+			json_is_array(in)
+				? json_string_value(json_array_get(in, i))
+				: json_string_value(in);
 		double v[DIMS];
 		json_t *emb = json_array();
 		int d;
 		toy_vec(t ? t : "", v);
 		for (d = 0; d < DIMS - (srv.bad_dims ? 1 : 0); d++)
 			json_array_append_new(emb, json_real(v[d]));
-		json_array_append_new(data, json_pack("{s:s, s:I, s:o}", "object",
-			"embedding", "index", (json_int_t)(n - 1 - i), "embedding", emb));
+		json_array_append_new(data,
+				      json_pack("{s:s, s:I, s:o}", "object",
+						"embedding", "index",
+						(json_int_t)(n - 1 - i),
+						"embedding", emb));
 	}
 	/* answer in reverse order: the client must use "index" */
 	{
@@ -68,7 +74,8 @@ static char *answer(const char *body, int *code)
 		json_decref(data);
 		data = rev;
 	}
-	out = json_pack("{s:s, s:o, s:s}", "object", "list", "data", data, "model",
+	out = json_pack("{s:s, s:o, s:s}", "object", "list", "data", data,
+			"model",
 			json_string_value(json_object_get(req, "model")));
 	s = json_dumps(out, JSON_COMPACT);
 	json_decref(out);
@@ -122,7 +129,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	} else {
 		body = answer(u->p ? u->p : "{}", &code);
 	}
-	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	r = MHD_create_response_from_buffer(strlen(body), body,
+					    MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	ret = MHD_queue_response(c, (unsigned)code, r);
 	MHD_destroy_response(r);
@@ -148,7 +156,8 @@ static rag_db *open_coll(const char *name, int timeout_ms)
 	return db;
 }
 
-static int ingest(rag_db *db, const char *coll, const char *src, const char *text)
+static int ingest(rag_db *db, const char *coll, const char *src,
+		  const char *text)
 {
 	struct rag_chunk_opts co = { 64, 0 };
 	struct rag_ingest_result r;
@@ -166,13 +175,16 @@ static void test_roundtrip(void)
 	json_t *colls = rag_collections(db, err, sizeof(err));
 	int i;
 
-	CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(colls, 0), "dims")), DIMS);
+	CHECK_EQ_INT(json_integer_value(
+			     json_object_get(json_array_get(colls, 0), "dims")),
+		     DIMS);
 	json_decref(colls);
 	srv.requests = 0;
 	for (i = 0; i < 400; i++) /* 400 short sentences, chunk size 64 */
-		o += (size_t)snprintf(big + o, sizeof(big) - o, "Sentence %d is here. ", i);
+		o += (size_t)snprintf(big + o, sizeof(big) - o,
+				      "Sentence %d is here. ", i);
 	CHECK_EQ_INT(ingest(db, "oa", "big", big), 0);
-	CHECK(srv.requests >= 3);        /* batched */
+	CHECK(srv.requests >= 3); /* batched */
 	CHECK(srv.max_batch <= 64);
 	CHECK_EQ_INT(ingest(db, "oa", "zz", "zzzzzzzz zzzz zzz"), 0);
 	q.collection = "oa";
@@ -239,7 +251,8 @@ static void test_timeout(void)
 	rag_db *db = open_coll("slow", 300);
 	srv.slow_ms = 800;
 	CHECK_EQ_INT(ingest(db, "slow", "t", "too slow"), -1);
-	CHECK(strstr(err, "imeout") != NULL || strstr(err, "timed out") != NULL);
+	CHECK(strstr(err, "imeout") != NULL ||
+	      strstr(err, "timed out") != NULL);
 	srv.slow_ms = 0;
 	rag_close(db);
 }
@@ -254,17 +267,20 @@ int main(void)
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
-	snprintf(dbpath, sizeof(dbpath), "/tmp/zg-rag-openai-%d.db", (int)getpid());
+	snprintf(dbpath, sizeof(dbpath), "/tmp/zg-rag-openai-%d.db",
+		 (int)getpid());
 	setenv("ZG_TEST_OPENAI_KEY", "sekrit-key", 1);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-			     0, NULL, NULL, handler, NULL,
-			     MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+				     MHD_USE_THREAD_PER_CONNECTION,
+			     0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
+			     &sa, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "cannot start the stand-in server\n");
 		return 1;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u/v1", (unsigned)info->port);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u/v1",
+		 (unsigned)info->port);
 	RUN(test_roundtrip);
 	RUN(test_retries);
 	RUN(test_refusals);

@@ -21,7 +21,8 @@ static void fresh(const char *name)
 {
 	char p[300];
 	snprintf(dbpath, sizeof(dbpath), "%s/zg-rag-%d-%s.db",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
+		 name);
 	unlink(dbpath);
 	snprintf(p, sizeof(p), "%s-wal", dbpath);
 	unlink(p);
@@ -65,17 +66,21 @@ static int add(rag_db *db, const char *coll, const char *src, const char *text,
 }
 
 static const char *const corpus[][2] = {
-	{ "ns.txt", "Linux namespaces wrap a global system resource so processes"
-		    " inside see their own isolated instance: PID, mount, network,"
-		    " UTS, IPC, user and cgroup namespaces." },
-	{ "cg.txt", "Control groups (cgroups) organise processes hierarchically and"
-		    " limit memory, CPU and I/O. The memory controller enforces limits." },
-	{ "sc.txt", "Seccomp filters restrict the system calls a process may make,"
-		    " using BPF programs that return allow, errno or kill." },
+	{ "ns.txt",
+	  "Linux namespaces wrap a global system resource so processes"
+	  " inside see their own isolated instance: PID, mount, network,"
+	  " UTS, IPC, user and cgroup namespaces." },
+	{ "cg.txt",
+	  "Control groups (cgroups) organise processes hierarchically and"
+	  " limit memory, CPU and I/O. The memory controller enforces limits." },
+	{ "sc.txt",
+	  "Seccomp filters restrict the system calls a process may make,"
+	  " using BPF programs that return allow, errno or kill." },
 	{ "cap.txt", "Capabilities divide root privilege into units such as"
 		     " CAP_SYS_ADMIN, CAP_NET_ADMIN and CAP_SYS_PTRACE." },
-	{ "vm.txt", "Virtual machines run a separate kernel under a hypervisor such"
-		    " as Xen, giving stronger isolation than containers." },
+	{ "vm.txt",
+	  "Virtual machines run a separate kernel under a hypervisor such"
+	  " as Xen, giving stronger isolation than containers." },
 };
 
 static rag_db *seeded(const char *name)
@@ -85,12 +90,14 @@ static rag_db *seeded(const char *name)
 	fresh(name);
 	db = rag_open(dbpath, 0, err, sizeof(err));
 	CHECK(db != NULL);
-	CHECK_EQ_INT(rag_collection_ensure(db, NULL, NULL, err, sizeof(err)), 0);
+	CHECK_EQ_INT(rag_collection_ensure(db, NULL, NULL, err, sizeof(err)),
+		     0);
 	for (i = 0; i < 5; i++) {
 		char meta[64];
 		snprintf(meta, sizeof(meta), "{\"i\":%zu,\"odd\":%s}", i,
 			 i % 2 ? "true" : "false");
-		CHECK_EQ_INT(add(db, NULL, corpus[i][0], corpus[i][1], meta), 1);
+		CHECK_EQ_INT(add(db, NULL, corpus[i][0], corpus[i][1], meta),
+			     1);
 	}
 	return db;
 }
@@ -122,32 +129,36 @@ static void test_schema(void)
 	CHECK(db != NULL);
 	rag_close(db);
 	CHECK_EQ_INT(sql_int("PRAGMA user_version"), rag_schema_version());
-	CHECK_EQ_INT(sql_int("SELECT count(*) FROM sqlite_master WHERE name IN"
-			     " ('collections','documents','chunks','vectors','chunks_fts')"), 5);
+	CHECK_EQ_INT(
+		sql_int("SELECT count(*) FROM sqlite_master WHERE name IN"
+			" ('collections','documents','chunks','vectors','chunks_fts')"),
+		5);
 	CHECK_EQ_INT(sql_int("PRAGMA journal_mode = wal") == -1, 0);
 	/* A version-1 file (no q8 column) is migrated on open. */
 	fresh("migrate");
-	sql_exec("CREATE TABLE collections(id INTEGER PRIMARY KEY, name TEXT NOT NULL"
-		 " UNIQUE, embedder TEXT NOT NULL, dims INTEGER NOT NULL, metric TEXT NOT"
-		 " NULL, checksum TEXT NOT NULL, config TEXT NOT NULL, generation INTEGER"
-		 " NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
-		 "CREATE TABLE documents(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-		 " collection_id INTEGER NOT NULL, source TEXT NOT NULL, hash TEXT NOT NULL,"
-		 " metadata TEXT NOT NULL DEFAULT '{}', bytes INTEGER NOT NULL, created"
-		 " INTEGER NOT NULL, updated INTEGER NOT NULL, UNIQUE(collection_id, source));"
-		 "CREATE TABLE chunks(id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id INTEGER"
-		 " NOT NULL, seq INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT"
-		 " NULL, text TEXT NOT NULL);"
-		 "CREATE TABLE vectors(chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
-		 "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks',"
-		 " content_rowid='id');"
-		 "PRAGMA user_version = 1;");
+	sql_exec(
+		"CREATE TABLE collections(id INTEGER PRIMARY KEY, name TEXT NOT NULL"
+		" UNIQUE, embedder TEXT NOT NULL, dims INTEGER NOT NULL, metric TEXT NOT"
+		" NULL, checksum TEXT NOT NULL, config TEXT NOT NULL, generation INTEGER"
+		" NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+		"CREATE TABLE documents(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" collection_id INTEGER NOT NULL, source TEXT NOT NULL, hash TEXT NOT NULL,"
+		" metadata TEXT NOT NULL DEFAULT '{}', bytes INTEGER NOT NULL, created"
+		" INTEGER NOT NULL, updated INTEGER NOT NULL, UNIQUE(collection_id, source));"
+		"CREATE TABLE chunks(id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id INTEGER"
+		" NOT NULL, seq INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT"
+		" NULL, text TEXT NOT NULL);"
+		"CREATE TABLE vectors(chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
+		"CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks',"
+		" content_rowid='id');"
+		"PRAGMA user_version = 1;");
 	db = rag_open(dbpath, 0, err, sizeof(err));
 	CHECK(db != NULL);
 	rag_close(db);
 	CHECK_EQ_INT(sql_int("PRAGMA user_version"), 2);
 	CHECK_EQ_INT(sql_int("SELECT count(*) FROM pragma_table_info('vectors')"
-			     " WHERE name = 'q8'"), 1);
+			     " WHERE name = 'q8'"),
+		     1);
 	/* A file from the future is refused, read-only too. */
 	sql_exec("PRAGMA user_version = 99");
 	db = rag_open(dbpath, 0, err, sizeof(err));
@@ -161,7 +172,9 @@ static void test_idempotent(void)
 	rag_db *db = seeded("idem");
 	CHECK_EQ_INT(add(db, NULL, "ns.txt", corpus[0][1], "{\"i\":0}"), 0);
 	CHECK_EQ_INT(sql_int("SELECT count(*) FROM documents"), 5);
-	CHECK_EQ_INT(add(db, NULL, "ns.txt", "Changed text about pivot_root.", NULL), 1);
+	CHECK_EQ_INT(add(db, NULL, "ns.txt", "Changed text about pivot_root.",
+			 NULL),
+		     1);
 	CHECK_EQ_INT(sql_int("SELECT count(*) FROM documents"), 5);
 	CHECK_STR(top(db, RAG_MODE_BM25, "pivot_root", NULL), "ns.txt");
 	CHECK_STR(top(db, RAG_MODE_BM25, "hierarchically", NULL), "cg.txt");
@@ -174,18 +187,27 @@ static void test_idempotent(void)
 static void test_modes(void)
 {
 	rag_db *db = seeded("modes");
-	CHECK_STR(top(db, RAG_MODE_VECTOR, "memory limits of control groups", NULL), "cg.txt");
+	CHECK_STR(top(db, RAG_MODE_VECTOR, "memory limits of control groups",
+		      NULL),
+		  "cg.txt");
 	CHECK_STR(top(db, RAG_MODE_BM25, "seccomp BPF", NULL), "sc.txt");
-	CHECK_STR(top(db, RAG_MODE_HYBRID, "hypervisor kernel isolation", NULL), "vm.txt");
+	CHECK_STR(top(db, RAG_MODE_HYBRID, "hypervisor kernel isolation", NULL),
+		  "vm.txt");
 	CHECK_STR(top(db, RAG_MODE_HYBRID, "CAP_SYS_ADMIN", NULL), "cap.txt");
 	CHECK_STR(top(db, RAG_MODE_BM25, "zzzunknownword", NULL), "(none)");
 	CHECK_STR(top(db, RAG_MODE_BM25, "!!! ???", NULL), "(none)");
-	CHECK_STR(top(db, RAG_MODE_VECTOR, "", NULL), "ns.txt"); /* zero vector still answers */
+	CHECK_STR(top(db, RAG_MODE_VECTOR, "", NULL),
+		  "ns.txt"); /* zero vector still answers */
 	/* filters apply in every mode */
-	CHECK_STR(top(db, RAG_MODE_VECTOR, "memory limits", "{\"odd\":true}"), "cg.txt");
-	CHECK_STR(top(db, RAG_MODE_VECTOR, "memory limits", "{\"odd\":false}") , top(db, RAG_MODE_VECTOR, "memory limits", "{\"i\":{\"$in\":[0,2,4]}}"));
-	CHECK_STR(top(db, RAG_MODE_BM25, "seccomp", "{\"i\":{\"$ne\":2}}"), "(none)");
-	CHECK_STR(top(db, RAG_MODE_HYBRID, "seccomp", "{\"i\":{\"$lt\":2}}") , top(db, RAG_MODE_HYBRID, "seccomp", "{\"i\":{\"$lte\":1}}"));
+	CHECK_STR(top(db, RAG_MODE_VECTOR, "memory limits", "{\"odd\":true}"),
+		  "cg.txt");
+	CHECK_STR(top(db, RAG_MODE_VECTOR, "memory limits", "{\"odd\":false}"),
+		  top(db, RAG_MODE_VECTOR, "memory limits",
+		      "{\"i\":{\"$in\":[0,2,4]}}"));
+	CHECK_STR(top(db, RAG_MODE_BM25, "seccomp", "{\"i\":{\"$ne\":2}}"),
+		  "(none)");
+	CHECK_STR(top(db, RAG_MODE_HYBRID, "seccomp", "{\"i\":{\"$lt\":2}}"),
+		  top(db, RAG_MODE_HYBRID, "seccomp", "{\"i\":{\"$lte\":1}}"));
 	rag_close(db);
 }
 
@@ -205,7 +227,8 @@ static void test_filter_returns_k(void)
 		char src[32], text[128], meta[64];
 		snprintf(src, sizeof(src), "d%d", i);
 		snprintf(text, sizeof(text), "document %d about %s", i,
-			 i % 50 == 7 ? "gardening tomatoes" : "kernel namespaces");
+			 i % 50 == 7 ? "gardening tomatoes"
+				     : "kernel namespaces");
 		snprintf(meta, sizeof(meta), "{\"tag\":\"%s\",\"n\":%d}",
 			 i % 70 == 3 ? "rare" : "common", i);
 		add(db, "c", src, text, meta);
@@ -218,7 +241,9 @@ static void test_filter_returns_k(void)
 	CHECK_EQ_INT(rag_search(db, &q, &r, err, sizeof(err)), 0);
 	CHECK_EQ_INT(r.n, 3);
 	for (i = 0; i < (int)r.n; i++)
-		CHECK_STR(json_string_value(json_object_get(r.hits[i].metadata, "tag")), "rare");
+		CHECK_STR(json_string_value(
+				  json_object_get(r.hits[i].metadata, "tag")),
+			  "rare");
 	rag_results_free(&r);
 	q.where_json = "{\"n\":{\"$gte\":10}}"; /* most pass: masked scan */
 	q.k = 190;
@@ -242,7 +267,8 @@ static void test_mismatch(void)
 	rag_db *db = seeded("mismatch");
 
 	eo.embedder = "glove";
-	CHECK_EQ_INT(rag_collection_ensure(db, NULL, &eo, err, sizeof(err)), -1);
+	CHECK_EQ_INT(rag_collection_ensure(db, NULL, &eo, err, sizeof(err)),
+		     -1);
 	CHECK(strstr(err, "refusing") != NULL);
 	q.text = "x";
 	q.k = 1;
@@ -251,7 +277,8 @@ static void test_mismatch(void)
 	CHECK_EQ_INT(rag_search(db, &q, &r, err, sizeof(err)), -1);
 	CHECK(strstr(err, "refusing") != NULL);
 	eo.embedder = "nonsense";
-	CHECK_EQ_INT(rag_collection_ensure(db, "other", &eo, err, sizeof(err)), -1);
+	CHECK_EQ_INT(rag_collection_ensure(db, "other", &eo, err, sizeof(err)),
+		     -1);
 	CHECK(strstr(err, "unknown embedder") != NULL);
 	rag_close(db);
 	/* The model behind a collection changed: refused, not mixed. */
@@ -294,7 +321,8 @@ static void test_bad_input(void)
 	CHECK_EQ_INT(rag_search(db, &q, &r, err, sizeof(err)), -1);
 	CHECK_EQ_INT(add(db, NULL, "", "x", NULL), -1);
 	CHECK_EQ_INT(add(db, NULL, "m.txt", "x", "[1]"), -1);
-	CHECK_EQ_INT(rag_delete(db, NULL, NULL, NULL, &n, err, sizeof(err)), -1);
+	CHECK_EQ_INT(rag_delete(db, NULL, NULL, NULL, &n, err, sizeof(err)),
+		     -1);
 	free(big);
 	rag_close(db);
 }
@@ -303,31 +331,45 @@ static void test_delete_compact(void)
 {
 	rag_db *db = seeded("delete");
 	int64_t n = 0;
-	CHECK_EQ_INT(rag_delete(db, NULL, "sc.txt", NULL, &n, err, sizeof(err)), 0);
+	CHECK_EQ_INT(rag_delete(db, NULL, "sc.txt", NULL, &n, err, sizeof(err)),
+		     0);
 	CHECK_EQ_INT(n, 1);
 	CHECK_STR(top(db, RAG_MODE_BM25, "seccomp", NULL), "(none)");
-	CHECK_EQ_INT(rag_delete(db, NULL, NULL, "{\"odd\":true}", &n, err, sizeof(err)), 0);
+	CHECK_EQ_INT(rag_delete(db, NULL, NULL, "{\"odd\":true}", &n, err,
+				sizeof(err)),
+		     0);
 	CHECK_EQ_INT(n, 2);
 	CHECK_EQ_INT(sql_int("SELECT count(*) FROM documents"), 2);
-	CHECK_EQ_INT(sql_int("SELECT count(*) FROM chunks"), sql_int("SELECT count(*) FROM vectors"));
+	CHECK_EQ_INT(sql_int("SELECT count(*) FROM chunks"),
+		     sql_int("SELECT count(*) FROM vectors"));
 	CHECK_EQ_INT(rag_compact(db, err, sizeof(err)), 0);
 	CHECK_EQ_INT(sql_int("PRAGMA freelist_count"), 0);
 	CHECK_STR(top(db, RAG_MODE_VECTOR, "hypervisor", NULL), "vm.txt");
 	rag_close(db);
-	CHECK_EQ_INT(sql_int("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'seccomp'"), 0);
+	CHECK_EQ_INT(
+		sql_int("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'seccomp'"),
+		0);
 }
 
 /* A second handle sees the first one's ingest and delete. */
 static void test_other_writer(void)
 {
-	rag_db *a = seeded("version"), *b = rag_open(dbpath, RAG_OPEN_READONLY, err, sizeof(err));
+	rag_db *a = seeded("version"),
+	       *b = rag_open(dbpath, RAG_OPEN_READONLY, err, sizeof(err));
 	int64_t n;
 	CHECK(b != NULL);
-	add(a, NULL, "aa.txt", "AppArmor profiles confine programs to listed files.", NULL);
-	CHECK_STR(top(b, RAG_MODE_VECTOR, "apparmor profiles confine programs", NULL), "aa.txt");
-	CHECK_STR(top(b, RAG_MODE_HYBRID, "apparmor profiles confine programs", NULL), "aa.txt");
+	add(a, NULL, "aa.txt",
+	    "AppArmor profiles confine programs to listed files.", NULL);
+	CHECK_STR(top(b, RAG_MODE_VECTOR, "apparmor profiles confine programs",
+		      NULL),
+		  "aa.txt");
+	CHECK_STR(top(b, RAG_MODE_HYBRID, "apparmor profiles confine programs",
+		      NULL),
+		  "aa.txt");
 	rag_delete(a, NULL, "aa.txt", NULL, &n, err, sizeof(err));
-	CHECK(strcmp(top(b, RAG_MODE_VECTOR, "apparmor profiles confine programs", NULL), "aa.txt") != 0);
+	CHECK(strcmp(top(b, RAG_MODE_VECTOR,
+			 "apparmor profiles confine programs", NULL),
+		     "aa.txt") != 0);
 	rag_close(a);
 	rag_close(b);
 }
@@ -377,8 +419,10 @@ static void test_concurrent_reader(void)
 	for (i = 0; i < 150; i++) {
 		char src[32], text[96];
 		snprintf(src, sizeof(src), "n%d", i);
-		snprintf(text, sizeof(text), "Note %d on namespace isolation and"
-			 " mount propagation.", i);
+		snprintf(text, sizeof(text),
+			 "Note %d on namespace isolation and"
+			 " mount propagation.",
+			 i);
 		add(db, NULL, src, text, NULL);
 	}
 	usleep(20000);
@@ -442,7 +486,8 @@ static void test_threads_batch(void)
 	}
 	CHECK_EQ_INT(rag_search_batch(db, qs, 4, rs, err, sizeof(err)), 0);
 	for (i = 0; i < 4; i++) {
-		CHECK(rs[i].n == 1 && strcmp(rs[i].hits[0].source, ts[i].want) == 0);
+		CHECK(rs[i].n == 1 &&
+		      strcmp(rs[i].hits[0].source, ts[i].want) == 0);
 		rag_results_free(&rs[i]);
 	}
 	rag_close(db);
@@ -472,9 +517,16 @@ static void test_metrics_int8(void)
 	db = rag_open(dbpath, 0, err, sizeof(err));
 	for (m = 0; m < 3; m++) {
 		struct rag_results rs[NQ];
-		CHECK_EQ_INT(rag_collection_raw(db, names[m], D, (enum rag_metric)m, err, sizeof(err)), 0);
-		CHECK_EQ_INT(rag_add_vectors(db, names[m], "v", v, N, err, sizeof(err)), 0);
-		CHECK_EQ_INT(rag_search_vectors(db, names[m], q, NQ, K, rs, err, sizeof(err)), 0);
+		CHECK_EQ_INT(rag_collection_raw(db, names[m], D,
+						(enum rag_metric)m, err,
+						sizeof(err)),
+			     0);
+		CHECK_EQ_INT(rag_add_vectors(db, names[m], "v", v, N, err,
+					     sizeof(err)),
+			     0);
+		CHECK_EQ_INT(rag_search_vectors(db, names[m], q, NQ, K, rs, err,
+						sizeof(err)),
+			     0);
 		for (i = 0; i < NQ; i++) {
 			/* brute-force best row for query i */
 			double best = m == 2 ? 1e30 : -1e30;
@@ -483,17 +535,21 @@ static void test_metrics_int8(void)
 				double dot = 0, nv = 0, nq = 0, d2 = 0, s;
 				int t;
 				for (t = 0; t < D; t++) {
-					double a = v[j * D + t], b = q[i * D + t];
+					double a = v[j * D + t],
+					       b = q[i * D + t];
 					dot += a * b, nv += a * a, nq += b * b;
 					d2 += (a - b) * (a - b);
 				}
-				s = m == 0 ? dot / sqrt(nv * nq) : m == 1 ? dot : d2;
+				s = m == 0   ? dot / sqrt(nv * nq)
+				    : m == 1 ? dot
+					     : d2;
 				if (m == 2 ? s < best : s > best)
 					best = s, bi = j;
 			}
 			CHECK(rs[i].n == K);
 			CHECK_EQ_INT(rs[i].hits[0].chunk, bi);
-			CHECK(fabs(rs[i].hits[0].score - best) < 1e-3 * (fabs(best) + 1));
+			CHECK(fabs(rs[i].hits[0].score - best) <
+			      1e-3 * (fabs(best) + 1));
 			rag_results_free(&rs[i]);
 		}
 	}
@@ -511,7 +567,8 @@ static void test_int8_text(void)
 	CHECK_EQ_INT(rag_search(db, &q, &a, err, sizeof(err)), 0);
 	q.int8 = 1;
 	CHECK_EQ_INT(rag_search(db, &q, &b, err, sizeof(err)), 0);
-	CHECK(a.n == b.n && a.n > 0 && strcmp(a.hits[0].source, b.hits[0].source) == 0);
+	CHECK(a.n == b.n && a.n > 0 &&
+	      strcmp(a.hits[0].source, b.hits[0].source) == 0);
 	CHECK(fabs(a.hits[0].score - b.hits[0].score) < 1e-5);
 	rag_results_free(&a);
 	rag_results_free(&b);
@@ -546,7 +603,8 @@ static void test_json(void)
 	rag_search(db, &q, &r, err, sizeof(err));
 	j = rag_results_json(&r);
 	CHECK(json_array_size(json_object_get(j, "results")) == r.n);
-	CHECK(json_is_object(json_object_get(json_array_get(json_object_get(j, "results"), 0), "metadata")));
+	CHECK(json_is_object(json_object_get(
+		json_array_get(json_object_get(j, "results"), 0), "metadata")));
 	json_decref(j);
 	rag_results_free(&r);
 	colls = rag_collections(db, err, sizeof(err));

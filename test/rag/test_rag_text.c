@@ -25,12 +25,18 @@ static int valid_utf8(const char *s, size_t n)
 static void test_utf8(void)
 {
 	size_t n;
-	char *c = rag_utf8_clean("a\xff" "b\xc3\xa9\0x", 7, &n);
+	char *c = rag_utf8_clean("a\xff"
+				 "b\xc3\xa9\0x",
+				 7, &n);
 	CHECK(c != NULL);
 	CHECK_EQ_INT(n, 8); /* a, U+FFFD, b, e-acute, x (NUL dropped) */
-	CHECK(memcmp(c, "a\xef\xbf\xbd" "b\xc3\xa9x", 8) == 0);
+	CHECK(memcmp(c,
+		     "a\xef\xbf\xbd"
+		     "b\xc3\xa9x",
+		     8) == 0);
 	free(c);
-	c = rag_utf8_clean("\xed\xa0\x80\xf4\x90\x80\x80", 7, &n); /* surrogate, >U+10FFFF */
+	c = rag_utf8_clean("\xed\xa0\x80\xf4\x90\x80\x80", 7,
+			   &n); /* surrogate, >U+10FFFF */
 	CHECK(c && valid_utf8(c, n));
 	free(c);
 	c = rag_utf8_clean("", 0, &n);
@@ -40,9 +46,10 @@ static void test_utf8(void)
 
 static void test_html(void)
 {
-	const char *h = "<html><head><title>T</title><script>alert('<p>')</script>"
-			"<style>p{color:red}</style></head><body><!-- hidden -->"
-			"<p>One &amp; two</p><div>three&lt;4</div></body>";
+	const char *h =
+		"<html><head><title>T</title><script>alert('<p>')</script>"
+		"<style>p{color:red}</style></head><body><!-- hidden -->"
+		"<p>One &amp; two</p><div>three&lt;4</div></body>";
 	size_t n;
 	char *t = rag_html_strip(h, strlen(h), &n);
 	CHECK(t != NULL);
@@ -118,8 +125,9 @@ static void test_chunk_huge_line(void)
 
 static void test_chunk_sentences(void)
 {
-	const char *t = "First sentence here. Second one follows! Third asks?\n\n"
-			"A new paragraph starts. It has two sentences.";
+	const char *t =
+		"First sentence here. Second one follows! Third asks?\n\n"
+		"A new paragraph starts. It has two sentences.";
 	struct rag_chunk_opts o = opts(64, 25);
 	struct rag_span *s;
 	size_t n, i;

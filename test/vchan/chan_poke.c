@@ -89,8 +89,8 @@ static long ms(void)
 /* Reads what the server sends; prints frame types at frame boundaries. */
 static void report(const uint8_t *b, size_t n, int closed)
 {
-	static const char *names[] = { "?", "HELLO", "OPEN", "DATA", "CLOSE",
-				       "PING", "PONG", "ERROR" };
+	static const char *names[] = { "?",	"HELLO", "OPEN", "DATA",
+				       "CLOSE", "PING",	 "PONG", "ERROR" };
 	size_t at = 0;
 
 	while (at + CHAN_FRAME_HDR <= n) {
@@ -121,8 +121,8 @@ int main(int argc, char **argv)
 	}
 	if (argc != 3 || build(argv[2]) < 0) {
 		fprintf(stderr, "usage: chan_poke [--serve] ADDR garbage|"
-			"oversize|before-hello|bad-version|reuse|flood|"
-			"mid-frame\n");
+				"oversize|before-hello|bad-version|reuse|flood|"
+				"mid-frame\n");
 		return 2;
 	}
 	die_early = strcmp(argv[2], "mid-frame") == 0;
@@ -163,7 +163,8 @@ int main(int argc, char **argv)
 		       (r = chan_read(c, in + inn, sizeof(in) - inn)) > 0)
 			inn += (size_t)r;
 	}
-	while (inn < sizeof(in) && (r = chan_read(c, in + inn, sizeof(in) - inn)) > 0)
+	while (inn < sizeof(in) &&
+	       (r = chan_read(c, in + inn, sizeof(in) - inn)) > 0)
 		inn += (size_t)r;
 	report(in, inn, chan_state(c) == CHAN_CLOSED);
 	chan_close(c);

@@ -44,7 +44,8 @@ static inline long chantest_ms(void)
 
 /* Drives muxes (NULL entries skipped) until *done is nonzero or ms pass.
  * Returns nonzero if done. */
-static inline int chantest_pump(chan_mux **mv, int n, volatile int *done, int ms)
+static inline int chantest_pump(chan_mux **mv, int n, volatile int *done,
+				int ms)
 {
 	long end = chantest_ms() + ms;
 	struct pollfd p[16];
@@ -71,12 +72,12 @@ static inline int chantest_pump(chan_mux **mv, int n, volatile int *done, int ms
 }
 
 /* RUN for a case taking one argument (needs zgtest.h first). */
-#define RUN_CASE(fn, arg)                                                    \
-	do {                                                                 \
-		int zgt_before = zgt_failures;                               \
-		fn(arg);                                                     \
-		fprintf(stderr, "%s %s\n",                                   \
-			zgt_failures == zgt_before ? "ok  " : "FAIL", #fn);  \
+#define RUN_CASE(fn, arg)                                                   \
+	do {                                                                \
+		int zgt_before = zgt_failures;                              \
+		fn(arg);                                                    \
+		fprintf(stderr, "%s %s\n",                                  \
+			zgt_failures == zgt_before ? "ok  " : "FAIL", #fn); \
 	} while (0)
 
 #endif

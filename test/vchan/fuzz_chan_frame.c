@@ -52,7 +52,8 @@ static void run_mux(const uint8_t *data, size_t size)
 {
 	static const struct chan_mux_ops ops = { NULL, fz_open, fz_data,
 						 fz_close, NULL };
-	struct chan_mux_opts o = { .max_frame = 4096, .max_streams = 8,
+	struct chan_mux_opts o = { .max_frame = 4096,
+				   .max_streams = 8,
 				   .stream_queue_max = 16384,
 				   .log = fz_log };
 	int sv[2];

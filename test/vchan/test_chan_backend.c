@@ -145,7 +145,8 @@ static void case_stream_integrity(pair_fn mk)
 		out[i] = (unsigned char)(i * 131 + (i >> 9));
 	while (ri < sizeof(in) && chantest_ms() < end) {
 		struct pollfd pf[2] = {
-			{ chan_fd(p.c), chan_poll_events(p.c, wo < sizeof(out)), 0 },
+			{ chan_fd(p.c), chan_poll_events(p.c, wo < sizeof(out)),
+			  0 },
 			{ chan_fd(p.s), POLLIN, 0 },
 		};
 		poll(pf, 2, 100);
@@ -153,7 +154,7 @@ static void case_stream_integrity(pair_fn mk)
 		chan_handle_events(p.s);
 		while (wo < sizeof(out)) {
 			size_t n = sizeof(out) - wo < step ? sizeof(out) - wo
-							    : step;
+							   : step;
 			ssize_t w = chan_write(p.c, out + wo, n);
 			if (w <= 0)
 				break;
@@ -162,7 +163,7 @@ static void case_stream_integrity(pair_fn mk)
 		}
 		for (;;) {
 			size_t n = sizeof(in) - ri < step ? sizeof(in) - ri
-							   : step;
+							  : step;
 			ssize_t r = n ? chan_read(p.s, in + ri, n) : 0;
 			if (r <= 0)
 				break;
@@ -216,9 +217,11 @@ static void test_addr_parse(void)
 	CHECK_EQ_INT(a.domid, 7);
 	CHECK_STR(a.path, "mcp");
 	CHECK_EQ_INT(chan_addr_parse("xen:0:/local/domain/0/x", &a, err,
-				     sizeof(err)), 0);
+				     sizeof(err)),
+		     0);
 	CHECK_EQ_INT(chan_addr_parse("sim:12:zones/a-b/c_d.1", &a, err,
-				     sizeof(err)), 0);
+				     sizeof(err)),
+		     0);
 	CHECK_EQ_INT(chan_addr_parse("sim:7", &a, err, sizeof(err)), -1);
 	CHECK_EQ_INT(chan_addr_parse("tcp:7:x", &a, err, sizeof(err)), -1);
 	CHECK_EQ_INT(chan_addr_parse("sim:-1:x", &a, err, sizeof(err)), -1);

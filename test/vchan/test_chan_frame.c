@@ -13,8 +13,7 @@ struct seen {
 	uint8_t first[16];
 };
 
-static int collect(void *ud, const struct chan_frame_hdr *h,
-		   const uint8_t *p)
+static int collect(void *ud, const struct chan_frame_hdr *h, const uint8_t *p)
 {
 	struct seen *s = ud;
 
@@ -65,11 +64,11 @@ static void test_rules(void)
 	CHECK(bad(0, 0, 8, 4096));
 	CHECK(bad(8, 1, 8, 4096));
 	CHECK(bad(255, 1, 8, 4096));
-	CHECK(bad(CHAN_F_HELLO, 1, 8, 4096));   /* HELLO on a stream */
-	CHECK(bad(CHAN_F_HELLO, 0, 4, 4096));   /* short HELLO */
+	CHECK(bad(CHAN_F_HELLO, 1, 8, 4096)); /* HELLO on a stream */
+	CHECK(bad(CHAN_F_HELLO, 0, 4, 4096)); /* short HELLO */
 	CHECK(!bad(CHAN_F_HELLO, 0, 8, 4096));
-	CHECK(bad(CHAN_F_DATA, 0, 8, 4096));    /* DATA on stream 0 */
-	CHECK(bad(CHAN_F_DATA, 1, 0, 4096));    /* empty DATA */
+	CHECK(bad(CHAN_F_DATA, 0, 8, 4096));	/* DATA on stream 0 */
+	CHECK(bad(CHAN_F_DATA, 1, 0, 4096));	/* empty DATA */
 	CHECK(bad(CHAN_F_DATA, 1, 4097, 4096)); /* over the cap */
 	CHECK(bad(CHAN_F_DATA, 1, 0xffffffffu, 4096));
 	CHECK(!bad(CHAN_F_DATA, 1, 4096, 4096));
@@ -107,12 +106,15 @@ static void test_decoder_splits(void)
 			struct seen s = { 0 };
 			const char *why = NULL;
 			chan_frame_dec_init(&d, 4096);
-			CHECK_EQ_INT(chan_frame_dec_feed(&d, buf, a, collect, &s,
-							 &why), 0);
+			CHECK_EQ_INT(chan_frame_dec_feed(&d, buf, a, collect,
+							 &s, &why),
+				     0);
 			CHECK_EQ_INT(chan_frame_dec_feed(&d, buf + a, b - a,
-							 collect, &s, &why), 0);
+							 collect, &s, &why),
+				     0);
 			CHECK_EQ_INT(chan_frame_dec_feed(&d, buf + b, n - b,
-							 collect, &s, &why), 0);
+							 collect, &s, &why),
+				     0);
 			CHECK_EQ_INT(s.n, 3);
 			CHECK_EQ_INT(s.type[1], CHAN_F_DATA);
 			CHECK_EQ_INT(s.len[1], 5);
@@ -141,8 +143,7 @@ static void test_decoder_rejects_before_alloc(void)
 	chan_frame_dec_free(&d);
 }
 
-static int stop_cb(void *ud, const struct chan_frame_hdr *h,
-		   const uint8_t *p)
+static int stop_cb(void *ud, const struct chan_frame_hdr *h, const uint8_t *p)
 {
 	(*(int *)ud)++;
 	return 7;
@@ -159,7 +160,8 @@ static void test_decoder_stop(void)
 	chan_frame_hdr_encode(b, CHAN_F_CLOSE, 1, 0);
 	chan_frame_hdr_encode(b + CHAN_FRAME_HDR, CHAN_F_CLOSE, 3, 0);
 	CHECK_EQ_INT(chan_frame_dec_feed(&d, b, sizeof(b), stop_cb, &calls,
-					 &why), 7);
+					 &why),
+		     7);
 	CHECK_EQ_INT(calls, 1);
 	chan_frame_dec_free(&d);
 }

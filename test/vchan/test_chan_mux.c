@@ -407,36 +407,46 @@ static void build_faults(struct fault *f)
 	uint8_t big[CHAN_FRAME_HDR];
 	size_t n;
 
-	f[0] = (struct fault){ .name = "garbage after HELLO", .expect = "unknown frame type" };
+	f[0] = (struct fault){ .name = "garbage after HELLO",
+			       .expect = "unknown frame type" };
 	n = put_hello(f[0].b, 1, 1);
 	memcpy(f[0].b + n, junk, sizeof(junk));
 	f[0].n = n + sizeof(junk);
-	f[1] = (struct fault){ .name = "version too old", .expect = "no common protocol version" };
+	f[1] = (struct fault){ .name = "version too old",
+			       .expect = "no common protocol version" };
 	f[1].n = put_hello(f[1].b, 0, 0);
-	f[2] = (struct fault){ .name = "version too new", .expect = "no common protocol version" };
+	f[2] = (struct fault){ .name = "version too new",
+			       .expect = "no common protocol version" };
 	f[2].n = put_hello(f[2].b, 9, 7);
-	f[3] = (struct fault){ .name = "oversize length", .expect = "longer than the maximum" };
+	f[3] = (struct fault){ .name = "oversize length",
+			       .expect = "longer than the maximum" };
 	n = put_hello(f[3].b, 1, 1);
 	chan_frame_hdr_encode(big, CHAN_F_DATA, 1, 0x7fffffffu);
 	memcpy(f[3].b + n, big, sizeof(big));
 	f[3].n = n + sizeof(big);
-	f[4] = (struct fault){ .name = "data before HELLO", .expect = "before HELLO" };
+	f[4] = (struct fault){ .name = "data before HELLO",
+			       .expect = "before HELLO" };
 	f[4].n = put(f[4].b, CHAN_F_DATA, 1, "{}", 2);
-	f[5] = (struct fault){ .name = "unknown stream", .expect = "DATA for unknown stream 5" };
+	f[5] = (struct fault){ .name = "unknown stream",
+			       .expect = "DATA for unknown stream 5" };
 	n = put_hello(f[5].b, 1, 1);
 	f[5].n = n + put(f[5].b + n, CHAN_F_DATA, 5, "{}", 2);
-	f[6] = (struct fault){ .name = "stream id reused", .expect = "id reused" };
+	f[6] = (struct fault){ .name = "stream id reused",
+			       .expect = "id reused" };
 	n = put_hello(f[6].b, 1, 1);
 	n += put(f[6].b + n, CHAN_F_OPEN, 1, NULL, 0);
 	n += put(f[6].b + n, CHAN_F_CLOSE, 1, NULL, 0);
 	f[6].n = n + put(f[6].b + n, CHAN_F_OPEN, 1, NULL, 0);
-	f[7] = (struct fault){ .name = "wrong parity", .expect = "wrong parity" };
+	f[7] = (struct fault){ .name = "wrong parity",
+			       .expect = "wrong parity" };
 	n = put_hello(f[7].b, 1, 1);
 	f[7].n = n + put(f[7].b + n, CHAN_F_OPEN, 2, NULL, 0);
-	f[8] = (struct fault){ .name = "second HELLO", .expect = "second HELLO" };
+	f[8] = (struct fault){ .name = "second HELLO",
+			       .expect = "second HELLO" };
 	n = put_hello(f[8].b, 1, 1);
 	f[8].n = n + put_hello(f[8].b + n, 1, 1);
-	f[9] = (struct fault){ .name = "data after CLOSE", .expect = "after its CLOSE" };
+	f[9] = (struct fault){ .name = "data after CLOSE",
+			       .expect = "after its CLOSE" };
 	n = put_hello(f[9].b, 1, 1);
 	n += put(f[9].b + n, CHAN_F_OPEN, 1, NULL, 0);
 	n += put(f[9].b + n, CHAN_F_CLOSE, 1, NULL, 0);
