@@ -24,9 +24,11 @@
 #include <zonegate/mcp.h>
 
 #define MAX_SESSIONS 64
-#define IDLE_SECONDS 1800    /* a session unused this long is ended */
-#define BACKLOG_MAX 256	     /* messages kept for a GET stream not yet open */
-#define KEEPALIVE_SECONDS 15 /* an SSE comment on a silent stream */
+#define IDLE_SECONDS 1800 /* a session unused this long is ended */
+#define BACKLOG_MAX 256	  /* messages kept for a GET stream not yet open */
+#define BACKLOG_BYTES_MAX (4u << 20) /* and their bytes */
+#define STREAM_BYTES_MAX (16u << 20) /* queued for one SSE stream */
+#define KEEPALIVE_SECONDS 15	     /* an SSE comment on a silent stream */
 
 struct hmsg {
 	struct hmsg *next;
@@ -43,6 +45,7 @@ struct hreq {
 	json_t *id;
 	json_t *ptok; /* params._meta.progressToken, or NULL */
 	struct hmsg *head, *tail;
+	size_t qbytes; /* bytes in head..tail */
 	int done;
 	char *cur; /* the SSE event being written */
 	size_t curlen, curoff;
@@ -57,7 +60,7 @@ struct hsess {
 	struct hreq *get; /* the standalone GET stream, if open */
 	/* unrelated messages waiting for a GET stream (bounded) */
 	struct hmsg *bhead, *btail;
-	size_t bcount;
+	size_t bcount, bbytes;
 	time_t used;
 };
 
@@ -241,20 +244,39 @@ static int msgs_append(struct hmsg **head, struct hmsg **tail, const uint8_t *p,
 	return 0;
 }
 
+/* Queues a message for an SSE stream. An HTTP client that lets more
+ * than STREAM_BYTES_MAX pile up is not reading: its stream is ended
+ * rather than the relay's memory growing. */
 static void req_push(struct hreq *q, const uint8_t *p, size_t n)
 {
-	msgs_append(&q->head, &q->tail, p, n);
+	if (q->qbytes + n > STREAM_BYTES_MAX) {
+		if (!q->done)
+			fprintf(stderr, "zonegate-relay: HTTP client not "
+					"reading; its stream is ended\n");
+		q->done = 1;
+		return;
+	}
+	if (msgs_append(&q->head, &q->tail, p, n) == 0)
+		q->qbytes += n;
 }
 
+/* Keeps a message for the GET stream not yet open: the newest
+ * BACKLOG_MAX messages and BACKLOG_BYTES_MAX bytes at most. */
 static void backlog_push(struct hsess *s, const uint8_t *p, size_t n)
 {
-	if (msgs_append(&s->bhead, &s->btail, p, n) < 0)
+	if (n > BACKLOG_BYTES_MAX ||
+	    msgs_append(&s->bhead, &s->btail, p, n) < 0)
 		return;
-	if (++s->bcount > BACKLOG_MAX) {
+	s->bcount++;
+	s->bbytes += n;
+	while (s->bcount > BACKLOG_MAX || s->bbytes > BACKLOG_BYTES_MAX) {
 		struct hmsg *old = s->bhead;
 		s->bhead = old->next;
-		free(old);
+		if (!s->bhead)
+			s->btail = NULL;
 		s->bcount--;
+		s->bbytes -= old->len;
+		free(old);
 	}
 }
 
@@ -384,6 +406,7 @@ static int next_event(struct hreq *q)
 	q->head = m->next;
 	if (!q->head)
 		q->tail = NULL;
+	q->qbytes -= m->len;
 	q->curlen = sizeof(pre) - 1 + m->len + 2;
 	q->cur = malloc(q->curlen);
 	if (q->cur) {
@@ -626,8 +649,9 @@ static enum MHD_Result handle_get(struct MHD_Connection *c,
 		q->s = s;
 		q->head = s->bhead;
 		q->tail = s->btail;
+		q->qbytes = s->bbytes;
 		s->bhead = s->btail = NULL;
-		s->bcount = 0;
+		s->bcount = s->bbytes = 0;
 		s->get = q;
 	}
 	pthread_mutex_unlock(&h->lock);

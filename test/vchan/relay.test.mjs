@@ -145,8 +145,10 @@ describe('HTTP sessions share one channel', () => {
       params: { uri: 'test://watched-resource' } });
     const update = (id) => post({ jsonrpc: '2.0', id, method: 'tools/call',
       params: { name: 'test_update_watched', arguments: {} } });
-    // no GET open yet: the update is kept for it, not put on the call's stream
+    // no GET open yet: updates are kept for it (the newest 256), not put
+    // on the calls' streams
     assert.doesNotMatch(await update(3), /resources\/updated/);
+    for (let i = 0; i < 299; i++) await update(100 + i);
     const ctl = new AbortController();
     const get = await fetch(url, { headers: { ...h, accept: 'text/event-stream' },
       signal: ctl.signal });
@@ -154,21 +156,33 @@ describe('HTTP sessions share one channel', () => {
     assert.match(get.headers.get('content-type'), /^text\/event-stream/);
     const reader = get.body.getReader();
     let seen = '';
+    let pending = null;
+    const count = () => (seen.match(/notifications\/resources\/updated/g) || []).length;
+    // one read at a time; a read still waiting after a timeout is reused
+    const chunk = (ms) => {
+      pending ??= reader.read().then((r) => { pending = null; return r; });
+      return Promise.race([pending, sleep(ms).then(() => null)]);
+    };
     const until = async (n) => {
       const end = Date.now() + 5000;
-      while ((seen.match(/notifications\/resources\/updated/g) || []).length < n) {
-        assert.ok(Date.now() < end, `GET stream: ${seen}`);
-        const { value, done } = await reader.read();
-        assert.ok(!done, 'GET stream ended');
-        seen += new TextDecoder().decode(value);
+      while (count() < n) {
+        assert.ok(Date.now() < end, `GET stream: ${seen.slice(-500)}`);
+        const r = await chunk(end - Date.now());
+        assert.ok(!r?.done, 'GET stream ended');
+        if (r) seen += new TextDecoder().decode(r.value);
       }
     };
-    await until(1); // the kept one
+    const settle = async (ms) => {
+      for (let r; (r = await chunk(ms)) && !r.done;) seen += new TextDecoder().decode(r.value);
+    };
+    await until(256); // the kept ones
+    await settle(300);
     const again = await fetch(url, { headers: { ...h, accept: 'text/event-stream' } });
     assert.equal(again.status, 409);
     await again.text();
+    assert.equal(count(), 256, 'at most 256 kept');
     assert.doesNotMatch(await update(4), /resources\/updated/);
-    await until(2); // a live one
+    await until(257); // a live one
     assert.match(seen, /"uri":"test:\/\/watched-resource"/);
     ctl.abort();
     await fetch(url, { method: 'DELETE', headers: h });
