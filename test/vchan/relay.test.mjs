@@ -158,15 +158,18 @@ describe('HTTP sessions share one channel', () => {
     let seen = '';
     let pending = null;
     const count = () => (seen.match(/notifications\/resources\/updated/g) || []).length;
-    // one read at a time; a read still waiting after a timeout is reused
-    const chunk = (ms) => {
-      pending ??= reader.read().then((r) => { pending = null; return r; });
-      return Promise.race([pending, sleep(ms).then(() => null)]);
+    // one read at a time; a read still waiting after a timeout is kept
+    // for the next call, so nothing it brings is lost
+    const chunk = async (ms) => {
+      pending ??= reader.read();
+      const r = await Promise.race([pending, sleep(ms).then(() => null)]);
+      if (r) pending = null;
+      return r;
     };
     const until = async (n) => {
       const end = Date.now() + 5000;
       while (count() < n) {
-        assert.ok(Date.now() < end, `GET stream: ${seen.slice(-500)}`);
+        assert.ok(Date.now() < end, `GET stream: ${count()} of ${n}: ${seen.slice(-300)}`);
         const r = await chunk(end - Date.now());
         assert.ok(!r?.done, 'GET stream ended');
         if (r) seen += new TextDecoder().decode(r.value);
