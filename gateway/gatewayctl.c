@@ -151,28 +151,39 @@ static int query_of(struct ctl *c, int argc, char **argv, struct pol_query *q,
 	q->zone = z->name;
 	q->tags = (const char *const *)z->tags;
 	q->ntags = z->ntags;
-	q->args = *args ? *args : (json_t *)NULL;
-	return 0;
+	/* A call without --args is a call with no arguments. */
+	if (!*args)
+		*args = json_object();
+	q->args = *args;
+	return *args ? 0 : -1;
+}
+
+/* check and explain: the config, the query from the command line and
+ * the policy. Returns the policy (policy_free it) with q filled, or NULL
+ * after a message; *args is the caller's to json_decref either way. */
+static struct policy *open_query(struct ctl *c, int argc, char **argv,
+				 struct pol_query *q, char *zbuf, size_t zlen,
+				 json_t **args, int *as_json)
+{
+	if (load_config(c) ||
+	    query_of(c, argc, argv, q, zbuf, zlen, args, as_json))
+		return NULL;
+	return load_policy(c);
 }
 
 static int cmd_check(struct ctl *c, int argc, char **argv)
 {
 	struct pol_query q = { 0 };
 	char zbuf[GW_ZONE_NAME_MAX + 1], rule[4200];
-	json_t *args = NULL, *empty = json_object();
+	json_t *args = NULL;
 	const struct pol_rule *r;
 	struct policy *p;
 	int as_json = 0, rc = 2;
 	enum pol_decision d;
 
-	if (load_config(c) ||
-	    query_of(c, argc, argv, &q, zbuf, sizeof(zbuf), &args, &as_json))
-		goto out;
-	p = load_policy(c);
+	p = open_query(c, argc, argv, &q, zbuf, sizeof(zbuf), &args, &as_json);
 	if (!p)
 		goto out;
-	/* A call without --args is a call with no arguments. */
-	q.args = args ? args : empty;
 	d = policy_decide(p, &q, &r);
 	if (r)
 		snprintf(rule, sizeof(rule), "%s:%d", r->file, r->line);
@@ -187,7 +198,6 @@ static int cmd_check(struct ctl *c, int argc, char **argv)
 	policy_free(p);
 out:
 	json_decref(args);
-	json_decref(empty);
 	return rc;
 }
 
@@ -195,20 +205,16 @@ static int cmd_explain(struct ctl *c, int argc, char **argv)
 {
 	struct pol_query q = { 0 };
 	char zbuf[GW_ZONE_NAME_MAX + 1];
-	json_t *args = NULL, *empty = json_object();
+	json_t *args = NULL;
 	const struct pol_rule *r, *m[64];
 	struct policy *p;
 	size_t n;
 	int rc = 2;
 	enum pol_decision d;
 
-	if (load_config(c) ||
-	    query_of(c, argc, argv, &q, zbuf, sizeof(zbuf), &args, NULL))
-		goto out;
-	p = load_policy(c);
+	p = open_query(c, argc, argv, &q, zbuf, sizeof(zbuf), &args, NULL);
 	if (!p)
 		goto out;
-	q.args = args ? args : empty;
 	d = policy_decide(p, &q, &r);
 	n = policy_explain(p, &q, m, 64);
 	for (size_t i = 0; i < n && i < 64; i++)
@@ -224,7 +230,6 @@ static int cmd_explain(struct ctl *c, int argc, char **argv)
 	policy_free(p);
 out:
 	json_decref(args);
-	json_decref(empty);
 	return rc;
 }
 

@@ -833,10 +833,14 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 			    NULL);
 		return;
 	}
-	page = arr && (off || n > ps) ? json_array() : json_incref(arr);
-	for (size_t i = off; page != arr && page && i < n && i < off + ps; i++)
-		json_array_append(page, json_array_get(arr, i));
-	json_decref(arr);
+	if (off == 0 && n <= ps) {
+		page = arr; /* the whole list is one page */
+	} else {
+		page = arr ? json_array() : NULL;
+		for (size_t i = off; page && i < n && i < off + ps; i++)
+			json_array_append(page, json_array_get(arr, i));
+		json_decref(arr);
+	}
 	res = page ? json_pack("{s:o}", cat_key[k], page) : NULL;
 	if (res && off + ps < n) {
 		snprintf(next, sizeof(next), "%llu.%zu",
@@ -1470,10 +1474,20 @@ static void cat_fetch(struct tzone *t)
  * change announced during a fetch is never lost. */
 static void cat_changed(struct tzone *t)
 {
+	if (!t->have_cat && !t->fetching)
+		return; /* the first fetch, still to come, will see it */
 	if (t->fetching || gw_now_ms() < t->last_fetch + REFETCH_MIN_MS)
 		t->refetch = 1;
 	else
 		cat_fetch(t);
+}
+
+/* When a remembered refetch may start (INT64_MAX: none is waiting). */
+static int64_t refetch_at(const struct tzone *t)
+{
+	return t->m && t->refetch && !t->fetching
+		       ? t->last_fetch + REFETCH_MIN_MS
+		       : INT64_MAX;
 }
 
 static void quarantine_check(struct tzone *t)
@@ -2115,9 +2129,8 @@ int gw_route_timeout(struct gw *g)
 			t = now + x;
 		if (!z->m && z->retry_at < t)
 			t = z->retry_at;
-		if (z->m && z->refetch && !z->fetching &&
-		    z->last_fetch + REFETCH_MIN_MS < t)
-			t = z->last_fetch + REFETCH_MIN_MS;
+		if (refetch_at(z) < t)
+			t = refetch_at(z);
 	}
 	if (g->next_deadline_ms < t)
 		t = g->next_deadline_ms;
@@ -2207,8 +2220,7 @@ void gw_route_run(struct gw *g)
 				tz_connect(t);
 			continue;
 		}
-		if (t->refetch && !t->fetching && t->have_cat &&
-		    now >= t->last_fetch + REFETCH_MIN_MS)
+		if (now >= refetch_at(t))
 			cat_fetch(t);
 		if (quiet(pfd, t->m) && !t->dead)
 			continue;

@@ -555,10 +555,21 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		snprintf(err, errlen, "cannot start the session janitor");
 		goto fail;
 	}
-	if (cfg->listen_fd > 0)
+	{
+		/* Where to listen: a socket the caller made (a unix
+		 * listener), or our address. */
+		struct MHD_OptionItem where[] = {
+			cfg->listen_fd > 0
+				? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET,
+							   cfg->listen_fd,
+							   NULL }
+				: (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR,
+							   0, &ss },
+			{ MHD_OPTION_END, 0, NULL },
+		};
 		h->d = MHD_start_daemon(
-			flags, 0, NULL, NULL, access_cb, h,
-			MHD_OPTION_LISTEN_SOCKET, (MHD_socket)cfg->listen_fd,
+			flags, cfg->listen_fd > 0 ? 0 : cfg->port, NULL, NULL,
+			access_cb, h, MHD_OPTION_ARRAY, where,
 			MHD_OPTION_CONNECTION_LIMIT,
 			(unsigned)h->cfg.max_connections,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
@@ -566,17 +577,7 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 			(size_t)h->cfg.max_header, MHD_OPTION_NOTIFY_COMPLETED,
 			completed_cb, h, MHD_OPTION_THREAD_STACK_SIZE,
 			(size_t)(256 * 1024), MHD_OPTION_END);
-	else
-		h->d = MHD_start_daemon(
-			flags, cfg->port, NULL, NULL, access_cb, h,
-			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			MHD_OPTION_CONNECTION_LIMIT,
-			(unsigned)h->cfg.max_connections,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			(size_t)h->cfg.max_header, MHD_OPTION_NOTIFY_COMPLETED,
-			completed_cb, h, MHD_OPTION_THREAD_STACK_SIZE,
-			(size_t)(256 * 1024), MHD_OPTION_END);
+	}
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen: %s", strerror(errno));
 		http_sessions_shutdown(h);

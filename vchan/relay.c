@@ -30,6 +30,7 @@ struct opts {
 	int connect_timeout_ms;
 	size_t max_message;
 	const char *ready_file;
+	long keepalive_s;
 };
 
 struct relay {
@@ -77,6 +78,9 @@ static void usage(FILE *f)
 		"  --connect-timeout MS    wait this long for the channel "
 		"(default 10000)\n"
 		"  --max-message BYTES     largest message (default 4194304)\n"
+		"  --keepalive SECONDS     an SSE comment on an HTTP stream "
+		"silent this\n"
+		"                          long (default 15)\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
 }
@@ -98,7 +102,7 @@ static int parse_num(const char *opt, const char *s, long min, long max,
 	return 0;
 }
 
-enum { O_CHAN = 256, O_HTTP, O_STDIO, O_TIMEOUT, O_MAXMSG, O_READY };
+enum { O_CHAN = 256, O_HTTP, O_STDIO, O_TIMEOUT, O_MAXMSG, O_READY, O_KEEP };
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
@@ -109,6 +113,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "connect-timeout", required_argument, NULL, O_TIMEOUT },
 		{ "max-message", required_argument, NULL, O_MAXMSG },
 		{ "ready-file", required_argument, NULL, O_READY },
+		{ "keepalive", required_argument, NULL, O_KEEP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -129,6 +134,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_READY:
 			o->ready_file = optarg;
+			break;
+		case O_KEEP:
+			if (parse_num("--keepalive", optarg, 1, 3600,
+				      &o->keepalive_s))
+				return -1;
 			break;
 		case O_TIMEOUT:
 			if (parse_num("--connect-timeout", optarg, 0, 3600000,
@@ -434,7 +444,7 @@ static int start_http(struct relay *r, const struct opts *o)
 		return -1;
 	}
 	r->http = relay_http_start("127.0.0.1", (unsigned)port, o->max_message,
-				   err, sizeof(err));
+				   (int)o->keepalive_s, err, sizeof(err));
 	if (!r->http) {
 		fprintf(stderr, "zonegate-relay: --http: %s\n", err);
 		return -1;
@@ -470,7 +480,8 @@ static int open_channel(struct relay *r, const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o = { .connect_timeout_ms = 10000,
-			  .max_message = CHAN_FRAME_MAX_DEFAULT };
+			  .max_message = CHAN_FRAME_MAX_DEFAULT,
+			  .keepalive_s = 15 };
 	struct relay r = { 0 };
 	int rc = 1;
 

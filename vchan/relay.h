@@ -11,10 +11,11 @@
 struct relay_http;
 
 /* Starts the HTTP endpoint on host:port (port 0: any) for mux m, which
- * only the poll thread touches. Returns NULL with a message in err. */
+ * only the poll thread touches; an SSE stream silent for keepalive_s
+ * seconds gets a comment. Returns NULL with a message in err. */
 struct relay_http *relay_http_start(const char *host, unsigned port,
-				    size_t max_message, char *err,
-				    size_t errlen);
+				    size_t max_message, int keepalive_s,
+				    char *err, size_t errlen);
 unsigned relay_http_port(struct relay_http *h);
 /* The fd the poll thread watches for work queued by handler threads. */
 int relay_http_fd(struct relay_http *h);

@@ -28,7 +28,6 @@
 #define BACKLOG_MAX 256	  /* messages kept for a GET stream not yet open */
 #define BACKLOG_BYTES_MAX (4u << 20) /* and their bytes */
 #define STREAM_BYTES_MAX (16u << 20) /* queued for one SSE stream */
-#define KEEPALIVE_SECONDS 15	     /* an SSE comment on a silent stream */
 
 struct hmsg {
 	struct hmsg *next;
@@ -80,6 +79,7 @@ struct relay_http {
 	unsigned port;
 	int evfd, stopping;
 	size_t max_message;
+	int keepalive_s; /* an SSE comment on a stream silent this long */
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
 	struct hsess *sessions;
@@ -425,14 +425,17 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct hreq *q = cls;
 	struct relay_http *h = q->h;
-	struct timespec ts;
+	struct timespec ts, now;
+	time_t quiet_until;
 	ssize_t rc;
 	size_t n;
 
 	pthread_mutex_lock(&h->lock);
-	for (int waited = 0; !q->cur && !q->head && !q->done && !h->stopping;
-	     waited++) {
-		if (waited == KEEPALIVE_SECONDS && max >= 3) {
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	quiet_until = now.tv_sec + h->keepalive_s;
+	while (!q->cur && !q->head && !q->done && !h->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec >= quiet_until && max >= 3) {
 			/* a comment: keeps proxies from timing the stream
 			 * out, and finds a client that has gone away */
 			memcpy(buf, ":\n\n", 3);
@@ -752,8 +755,8 @@ static void on_done(void *cls, struct MHD_Connection *c, void **ctx,
 }
 
 struct relay_http *relay_http_start(const char *host, unsigned port,
-				    size_t max_message, char *err,
-				    size_t errlen)
+				    size_t max_message, int keepalive_s,
+				    char *err, size_t errlen)
 {
 	struct relay_http *h = calloc(1, sizeof(*h));
 	struct sockaddr_in sa = { 0 };
@@ -766,6 +769,7 @@ struct relay_http *relay_http_start(const char *host, unsigned port,
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	h->max_message = max_message;
+	h->keepalive_s = keepalive_s > 0 ? keepalive_s : 15;
 	h->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);

@@ -85,7 +85,7 @@ describe('HTTP sessions share one channel', () => {
     mcpd = daemon(MCPD, ['--chan', 'sim:8:http', '--fixtures', 'conformance']);
     const ready = join(dir, 'ready');
     relay = daemon(RELAY, ['--chan', 'sim:8:http', '--http', '127.0.0.1:0',
-      '--ready-file', ready]);
+      '--ready-file', ready, '--keepalive', '1']);
     for (let i = 0; i < 300 && !url; i++) {
       try { url = readFileSync(ready, 'utf8').trim(); } catch { await sleep(20); }
     }
@@ -139,7 +139,7 @@ describe('HTTP sessions share one channel', () => {
     }
   });
 
-  test('a GET stream gets what belongs to no request; one per session', async () => {
+  test('a GET stream gets what belongs to no request; one per session; keep-alive', async () => {
     const { headers: h, post } = await rawSession(url);
     await post({ jsonrpc: '2.0', id: 2, method: 'resources/subscribe',
       params: { uri: 'test://watched-resource' } });
@@ -187,6 +187,12 @@ describe('HTTP sessions share one channel', () => {
     assert.doesNotMatch(await update(4), /resources\/updated/);
     await until(257); // a live one
     assert.match(seen, /"uri":"test:\/\/watched-resource"/);
+    // silent for --keepalive 1: an SSE comment line
+    for (const end = Date.now() + 4000; !/^:$/m.test(seen) && Date.now() < end;) {
+      const r = await chunk(end - Date.now());
+      if (r && !r.done) seen += new TextDecoder().decode(r.value);
+    }
+    assert.match(seen, /^:$/m, 'a keep-alive comment');
     ctl.abort();
     await fetch(url, { method: 'DELETE', headers: h });
   });
