@@ -1,7 +1,9 @@
 # Shell functions shared by the conformance runners that reach mcpd through
 # the relay or the gateway (test/vchan, test/gateway). Source it after
 # setting $here; it sets $node and $suite_js, and the functions use $work
-# and set $url and $rpid.
+# and set $url (the relay's pid joins $pids; see daemons.sh).
+
+. "$here/../common/daemons.sh"
 
 nodedir=$here/../node
 node=${NODE:-$nodedir/node_modules/.bin/node}
@@ -21,17 +23,10 @@ zg_all_scenarios="server-initialize logging-set-level ping
   dns-rebinding-protection"
 
 # zg_need_binaries NAME VAR...: exits 2 unless each named variable names an
-# executable; then checks that the suite is installed.
+# executable and the suite is installed.
 zg_need_binaries() {
-	_name=$1
 	shift
-	for _v in "$@"; do
-		eval "_b=\${$_v:-}"
-		if [ -z "$_b" ] || [ ! -x "$_b" ]; then
-			echo "$_name: $* must name binaries" >&2
-			exit 2
-		fi
-	done
+	zg_need "$@"
 	[ -f "$suite_js" ] || { echo "conformance suite not installed" >&2; exit 2; }
 }
 
@@ -43,6 +38,7 @@ zg_start_relay() {
 	"$RELAY" --chan "$_chan" --connect-timeout 10000 \
 		--http 127.0.0.1:0 --ready-file "$work/ready" 2>"$work/relay.log" &
 	rpid=$!
+	pids="$pids $rpid"
 	_i=0
 	while [ $_i -lt 300 ] && [ ! -s "$work/ready" ]; do
 		kill -0 "$rpid" 2>/dev/null || break

@@ -13,9 +13,9 @@
 # zone keeps serving; gatewayd survives; the audit chain verifies.
 # Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, GW_LOAD, EVIL (binaries).
 set -u
-. "$(dirname "$0")/lib.sh"
-gw_need GATEWAYD GATEWAYCTL MCPD RELAY GW_LOAD EVIL
-gw_workdir gwevil
+. "$(dirname "$0")/../common/daemons.sh"
+zg_need GATEWAYD GATEWAYCTL MCPD RELAY GW_LOAD EVIL
+zg_workdir gwevil
 cat > "$work/gw.json" <<JSON
 { "zones": {
     "good-a": { "domid": 91, "role": "agent", "chan": "sim:91:good-a" },
@@ -36,7 +36,7 @@ pids="$pids $epid"
 "$MCPD" --chan sim:95:honest --fixtures conformance 2>"$work/honest.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
-gw_wait_up 2
+zg_wait_log "$work/gw.log" " up: " 2
 fail=0
 "$GW_LOAD" --chan sim:91:good-a -c 8 -d 6 -w 0 --verify --tag 1 \
 	--tool evil.test_structured_output >"$work/a.out" 2>&1 & apid=$!

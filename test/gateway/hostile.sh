@@ -16,9 +16,9 @@
 # survive it all and its audit chain must verify.
 # Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, POKE, GW_LOAD (binaries).
 set -u
-. "$(dirname "$0")/lib.sh"
-gw_need GATEWAYD GATEWAYCTL MCPD RELAY POKE GW_LOAD
-gw_workdir gwhostile
+. "$(dirname "$0")/../common/daemons.sh"
+zg_need GATEWAYD GATEWAYCTL MCPD RELAY POKE GW_LOAD
+zg_workdir gwhostile
 cat > "$work/gw.json" <<JSON
 { "zones": {
     "good": { "domid": 81, "role": "agent", "chan": "sim:81:good" },
@@ -36,7 +36,7 @@ POL
 "$MCPD" --chan sim:83:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
-gw_wait_up 1
+zg_wait_log "$work/gw.log" " up: " 1
 fail=0
 "$GW_LOAD" --chan sim:81:good -c 8 -d 16 -w 0 --verify --tag 5 \
 	--tool t1.test_structured_output >"$work/good.out" 2>&1 & lpid=$!
@@ -136,7 +136,7 @@ while read -r line; do
 done <"$work/t2poke.out"
 [ "$(wc -l <"$work/t2poke.out")" -eq 7 ] || { echo "FAIL: not every tool zone case ran"; fail=1; }
 "$MCPD" --chan sim:84:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
-gw_wait_up 2
+zg_wait_log "$work/gw.log" " up: " 2
 "$GW_LOAD" --chan sim:81:good -c 2 -d 1 -w 0 --verify --tag 6 \
 	--tool t2.test_structured_output >"$work/t2.out" 2>&1
 grep -q "errors=0 mismatched=0 lost=0" "$work/t2.out" &&

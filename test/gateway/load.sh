@@ -9,10 +9,10 @@
 # the whole run verifies.
 # Env: GATEWAYD, GATEWAYCTL, MCPD, GW_LOAD (binaries); LOAD_SECONDS (default 4).
 set -u
-. "$(dirname "$0")/lib.sh"
-gw_need GATEWAYD GATEWAYCTL MCPD GW_LOAD
+. "$(dirname "$0")/../common/daemons.sh"
+zg_need GATEWAYD GATEWAYCTL MCPD GW_LOAD
 secs=${LOAD_SECONDS:-4}
-gw_workdir gwload
+zg_workdir gwload
 cat > "$work/gw.json" <<JSON
 { "zones": {
     "agent-a": { "domid": 41, "role": "agent", "chan": "sim:41:agent-a" },
@@ -32,7 +32,7 @@ POL
 "$MCPD" --chan sim:52:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
-gw_wait_up 2
+zg_wait_log "$work/gw.log" " up: " 2
 "$GW_LOAD" --chan sim:43:agent-c -c 64 -d "$secs" -w 0 --verify --tag 3 \
 	--tool t1.test_structured_output >"$work/c.out" 2>&1 & cpid=$!
 sleep 0.3

@@ -14,41 +14,21 @@ scenarios=${ZG_GW_SCENARIOS:-$zg_all_scenarios}
 
 zg_need_binaries run-conformance-gw GATEWAYD MCPD RELAY
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwconf.XXXXXX") || exit 2
-export ZONEGATE_SIM_DIR=$work/sim
+zg_workdir gwconf
 cp "$here/../../data/gateway/conformance/"* "$work/"
-mpid= gpid= rpid=
-cleanup() {
-	for p in $rpid $gpid $mpid; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 "$MCPD" --chan sim:32:conf --fixtures conformance 2>"$work/mcpd.log" &
-mpid=$!
+pids="$pids $!"
 "$GATEWAYD" --config "$work/gatewayd.json" --ready-file "$work/gw.ready" \
 	2>"$work/gatewayd.log" &
-gpid=$!
-i=0
-while [ $i -lt 300 ] && ! grep -q "tool zone conf up" "$work/gatewayd.log"; do
-	sleep 0.05
-	i=$((i + 1))
-done
+pids="$pids $!"
+zg_wait_log "$work/gatewayd.log" "tool zone conf up"
 zg_start_relay run-conformance-gw sim:31:agent "$work/gatewayd.log" "$work/mcpd.log"
 echo "run-conformance-gw: relay at $url -> gatewayd -> mcpd"
 
 fail=0
 zg_run_scenarios "$scenarios" || fail=1
-for p in "$mpid" "$gpid" "$rpid"; do
-	if ! kill -0 "$p" 2>/dev/null; then
-		echo "run-conformance-gw: a daemon died" >&2
-		tail -n 30 "$work/mcpd.log" "$work/gatewayd.log" "$work/relay.log" >&2
-		fail=1
-	fi
-done
+zg_all_alive run-conformance-gw "$work/mcpd.log" "$work/gatewayd.log" \
+	"$work/relay.log" || fail=1
 echo "run-conformance-gw: audit records: $(wc -l < "$work/audit.log")"
 exit $fail

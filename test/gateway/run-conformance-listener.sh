@@ -15,8 +15,7 @@ scenarios=${ZG_GW_SCENARIOS:-$zg_all_scenarios}
 
 zg_need_binaries run-conformance-listener GATEWAYD MCPD
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwlconf.XXXXXX") || exit 2
-export ZONEGATE_SIM_DIR=$work/sim
+zg_workdir gwlconf
 cat >"$work/gatewayd.json" <<JSON
 {
   "zones": {
@@ -31,26 +30,11 @@ cat >"$work/gatewayd.json" <<JSON
 }
 JSON
 echo "host * allow" >"$work/conformance.policy"
-mpid= gpid= ppid_=
-cleanup() {
-	for p in $ppid_ $gpid $mpid; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 "$MCPD" --chan sim:42:conf --fixtures conformance 2>"$work/mcpd.log" &
-mpid=$!
+pids="$pids $!"
 "$GATEWAYD" --config "$work/gatewayd.json" 2>"$work/gatewayd.log" &
-gpid=$!
-i=0
-while [ $i -lt 300 ] && ! grep -q "tool zone conf up" "$work/gatewayd.log"; do
-	sleep 0.05
-	i=$((i + 1))
-done
+pids="$pids $!"
+zg_wait_log "$work/gatewayd.log" "tool zone conf up"
 # A TCP -> unix byte pipe; it prints its port once listening.
 "$node" -e '
 const net = require("node:net");
@@ -61,12 +45,8 @@ const s = net.createServer((c) => {
 });
 s.listen(0, "127.0.0.1", () => console.log(s.address().port));
 ' "$work/host.sock" >"$work/port" 2>"$work/pipe.log" &
-ppid_=$!
-i=0
-while [ $i -lt 300 ] && [ ! -s "$work/port" ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+pids="$pids $!"
+zg_wait_log "$work/port" "[0-9]"
 port=$(cat "$work/port" 2>/dev/null)
 if [ -z "$port" ] || [ ! -S "$work/host.sock" ]; then
 	echo "run-conformance-listener: not ready" >&2
@@ -78,12 +58,7 @@ echo "run-conformance-listener: $url -> unix listener -> gatewayd -> mcpd"
 
 fail=0
 zg_run_scenarios "$scenarios" || fail=1
-for p in "$mpid" "$gpid"; do
-	if ! kill -0 "$p" 2>/dev/null; then
-		echo "run-conformance-listener: a daemon died" >&2
-		tail -n 30 "$work/mcpd.log" "$work/gatewayd.log" >&2
-		fail=1
-	fi
-done
+zg_all_alive run-conformance-listener "$work/mcpd.log" "$work/gatewayd.log" \
+	"$work/pipe.log" || fail=1
 echo "run-conformance-listener: audit records: $(wc -l < "$work/audit.log")"
 exit $fail

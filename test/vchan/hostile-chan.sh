@@ -5,11 +5,12 @@
 # and afterwards an ordinary client through zonegate-relay is still served.
 # Env: MCPD, RELAY, POKE (binaries).
 set -u
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-hostile.XXXXXX") || exit 2
-export ZONEGATE_SIM_DIR=$work/sim
+. "$(dirname "$0")/../common/daemons.sh"
+zg_need MCPD RELAY POKE
+zg_workdir hostile
 "$MCPD" --chan sim:7:hostile --fixtures conformance 2>"$work/mcpd.log" &
 mpid=$!
-trap 'kill $mpid 2>/dev/null; wait $mpid 2>/dev/null; rm -rf "$work"' EXIT
+pids=$mpid
 fail=0
 for c in garbage oversize before-hello bad-version reuse; do
 	got=$("$POKE" sim:7:hostile "$c")

@@ -19,32 +19,15 @@ scenarios=${ZG_CHAN_SCENARIOS:-"server-initialize ping tools-list
 
 zg_need_binaries run-conformance-chan MCPD RELAY
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-chanconf.XXXXXX") || exit 2
-export ZONEGATE_SIM_DIR=$work/sim
-mpid= rpid=
-cleanup() {
-	for p in $rpid $mpid; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+zg_workdir chanconf
 
 "$MCPD" --chan sim:7:conformance --fixtures conformance \
 	2>"$work/mcpd.log" &
-mpid=$!
+pids="$pids $!"
 zg_start_relay run-conformance-chan sim:7:conformance "$work/mcpd.log"
 echo "run-conformance-chan: relay at $url, channel sim:7:conformance"
 
 fail=0
 zg_run_scenarios "$scenarios" || fail=1
-for p in "$mpid" "$rpid"; do
-	if ! kill -0 "$p" 2>/dev/null; then
-		echo "run-conformance-chan: a daemon died" >&2
-		tail -n 30 "$work/mcpd.log" "$work/relay.log" >&2
-		fail=1
-	fi
-done
+zg_all_alive run-conformance-chan "$work/mcpd.log" "$work/relay.log" || fail=1
 exit $fail

@@ -1,0 +1,58 @@
+# Shell functions for the end-to-end scripts that start zonegate daemons
+# (sourced): binaries from the environment, a scratch directory with its
+# own sim rendezvous, waiting for a log line, and at the end checking and
+# stopping every daemon started (each script adds its pids to $pids).
+
+# zg_need VAR...: each named variable must hold an executable's path.
+zg_need() {
+	for _v in "$@"; do
+		eval "_b=\${$_v:-}"
+		[ -n "$_b" ] && [ -x "$_b" ] || {
+			echo "$(basename "$0"): $* must name binaries" >&2
+			exit 2
+		}
+	done
+}
+
+# zg_workdir NAME: sets work (a fresh directory) and ZONEGATE_SIM_DIR;
+# on exit every pid in $pids is stopped and the directory removed.
+zg_workdir() {
+	work=$(mktemp -d "${TMPDIR:-/tmp}/zg-$1.XXXXXX") || exit 2
+	export ZONEGATE_SIM_DIR=$work/sim
+	pids=
+	trap zg_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+zg_cleanup() {
+	for _p in $pids; do
+		kill "$_p" 2>/dev/null
+		wait "$_p" 2>/dev/null
+	done
+	rm -rf "$work"
+}
+
+# zg_wait_log FILE PATTERN [N]: until FILE has N (default 1) lines with
+# PATTERN, 15 s at most (FILE may not exist yet when this starts).
+zg_wait_log() {
+	_i=0
+	while [ $_i -lt 300 ] &&
+	      [ "$(cat "$1" 2>/dev/null | grep -c -- "$2")" -lt "${3:-1}" ]; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+}
+
+# zg_all_alive NAME LOG...: 0 if every daemon in $pids still runs, else
+# says so, shows the LOGs' tails and returns 1.
+zg_all_alive() {
+	_name=$1
+	shift
+	for _p in $pids; do
+		kill -0 "$_p" 2>/dev/null && continue
+		echo "$_name: a daemon died" >&2
+		tail -n 30 "$@" >&2
+		return 1
+	done
+	return 0
+}
