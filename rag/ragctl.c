@@ -11,8 +11,6 @@
 
 #include "ragctl.h"
 
-#define MAX_QUERY_WORDS 256
-
 /* ---- options ---- */
 
 struct opt {
@@ -26,8 +24,8 @@ struct cmdline {
 	const char *db, *collection, *embedder, *model, *base_url, *key_env;
 	const char *key_file, *dims, *metric, *chunk_size, *overlap, *meta;
 	const char *k, *mode, *where, *source, *from, *out, *json, *int8;
-	const char *help, *quiet, *limit, *fusion, *vweight;
-	const char *args[MAX_QUERY_WORDS];
+	const char *help, *quiet, *limit, *fusion, *vweight, *verbose;
+	const char **args; /* positional words; as many as argv holds */
 	int nargs;
 };
 
@@ -53,22 +51,28 @@ static const struct opt *find_opt(const struct opt *t, const char *a)
 	return NULL;
 }
 
-/* Parses argv against table t; positional words go to cl->args. */
+/* Parses argv against table t; positional words go to cl->args, an array
+ * sized for all of argv (the kernel's ARG_MAX bounds argc), which lives
+ * until the process exits. Exits 2 on a usage error, 1 out of memory. */
 static void parse_opts(int argc, char **argv, const struct opt *t,
 		       struct cmdline *cl)
 {
 	int i;
+
+	cl->args = calloc((size_t)argc + 1, sizeof(*cl->args));
+	if (!cl->args) {
+		fputs("ragctl: out of memory\n", stderr);
+		exit(1);
+	}
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i], *eq;
 		const struct opt *o;
 		if (a[0] != '-' || strcmp(a, "-") == 0) {
-			if (cl->nargs >= MAX_QUERY_WORDS)
-				die_usage("too many arguments", NULL);
 			cl->args[cl->nargs++] = a;
 			continue;
 		}
 		if (strcmp(a, "--") == 0) {
-			for (i++; i < argc && cl->nargs < MAX_QUERY_WORDS; i++)
+			for (i++; i < argc; i++)
 				cl->args[cl->nargs++] = argv[i];
 			break;
 		}
@@ -136,9 +140,12 @@ static int print_json(json_t *j)
 
 static const char ingest_help[] =
 	"usage: ragctl [--db FILE] ingest [options] PATH|URL|- ...\n"
-	"Adds files (.txt .md .html .htm .rst; directories recursively), URLs\n"
+	"Adds files (.txt .md .markdown .html .htm .rst; directories\n"
+	"recursively; other extensions found in a directory are skipped and\n"
+	"counted, a file named on the command line is always read), URLs\n"
 	"(http/https) and stdin (-) to a collection. Each document is one\n"
-	"transaction; a source already stored with the same content is skipped.\n"
+	"transaction; a source already stored with the same content is\n"
+	"unchanged. Binary files are skipped.\n"
 	"  -c, --collection C   collection (default \"default\"; created if absent)\n"
 	"  --embedder E         hash (default), glove or openai\n"
 	"  --model M            glove: model file (ragctl model import);\n"
@@ -152,15 +159,18 @@ static const char ingest_help[] =
 	"  --overlap N          bytes shared by consecutive chunks (default 150)\n"
 	"  --meta JSON          metadata object added to every document\n"
 	"  --source NAME        source name for stdin (default \"stdin\")\n"
-	"  --json               print the summary as JSON\n"
-	"  --quiet              no progress bar\n";
+	"  --json               print the summary as JSON (with skipped_files)\n"
+	"  -q, --quiet          no progress bar\n"
+	"  -v, --verbose        name every skipped file and why\n";
 
 struct ingest_ctx {
 	rag_db *db;
 	const struct cmdline *cl;
 	struct rag_chunk_opts co;
-	json_t *meta; /* --meta */
+	json_t *meta;  /* --meta */
+	json_t *skips; /* [{path, reason}] of skipped files, for --json */
 	size_t docs, unchanged, skipped, failed, chunks, bytes;
+	size_t unlisted; /* of skipped: extension not ingested */
 	size_t seen_bytes, total_bytes;
 	int progress;
 	struct timespec t0;
@@ -218,6 +228,21 @@ static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url)
 	return s;
 }
 
+/* Counts a skipped input and remembers it for the summary: named on
+ * stderr always for binary files, with -v for every reason. */
+static void note_skip(struct ingest_ctx *x, const char *source,
+		      const char *reason, int always)
+{
+	x->skipped++;
+	if (always || x->cl->verbose)
+		fprintf(stderr, "%sragctl: %s: skipped: %s\n",
+			x->progress ? "\n" : "", source, reason);
+	if (x->skips)
+		json_array_append_new(x->skips,
+				      json_pack("{s:s, s:s}", "path", source,
+						"reason", reason));
+}
+
 /* Converts raw bytes to ingestable text and stores it. */
 static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 			size_t len, int html, int is_url)
@@ -229,9 +254,7 @@ static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 
 	x->seen_bytes += len;
 	if (rag_looks_binary(data, len)) {
-		fprintf(stderr, "%sragctl: %s: binary file skipped\n",
-			x->progress ? "\n" : "", source);
-		x->skipped++;
+		note_skip(x, source, "binary", 1);
 		return 0;
 	}
 	if (html) {
@@ -270,6 +293,11 @@ static int visit_file(const char *path, int kind, void *ud)
 	int rc;
 	const char *e = io_ext(path);
 
+	if (kind == IO_UNLISTED) {
+		x->unlisted++;
+		note_skip(x, path, "extension not ingested", 0);
+		return 0;
+	}
 	if (kind < 0 || io_read_file(path, &data, &len, err, sizeof(err)) < 0) {
 		if (kind < 0)
 			rag_errf(err, sizeof(err), "%s: cannot read", path);
@@ -322,13 +350,15 @@ static void ingest_summary(struct ingest_ctx *x)
 	if (x->progress)
 		fputc('\n', stderr);
 	if (x->cl->json) {
-		json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-				      "documents", (json_int_t)x->docs,
-				      "unchanged", (json_int_t)x->unchanged,
-				      "skipped", (json_int_t)x->skipped,
-				      "failed", (json_int_t)x->failed, "chunks",
-				      (json_int_t)x->chunks, "bytes",
-				      (json_int_t)x->bytes, "seconds", s);
+		json_t *o =
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:O}",
+				  "documents", (json_int_t)x->docs, "unchanged",
+				  (json_int_t)x->unchanged, "skipped",
+				  (json_int_t)x->skipped, "failed",
+				  (json_int_t)x->failed, "chunks",
+				  (json_int_t)x->chunks, "bytes",
+				  (json_int_t)x->bytes, "seconds", s,
+				  "skipped_files", x->skips);
 		print_json(o);
 		json_decref(o);
 		return;
@@ -338,6 +368,11 @@ static void ingest_summary(struct ingest_ctx *x)
 	       x->docs, x->unchanged, x->skipped, x->failed, x->chunks,
 	       (double)x->bytes / 1e6, s,
 	       s > 0 ? (double)x->bytes / 1e6 / s : 0);
+	if (x->unlisted && !x->cl->verbose)
+		fprintf(stderr,
+			"ragctl: %zu files skipped for their extension"
+			" (-v names them)\n",
+			x->unlisted);
 }
 
 static void embedder_opts(const struct cmdline *cl,
@@ -371,6 +406,7 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 				 { "meta", 0, 0, &cl->meta },
 				 { "source", 0, 0, &cl->source },
 				 { "quiet", 'q', 1, &cl->quiet },
+				 { "verbose", 'v', 1, &cl->verbose },
 				 { NULL, 0, 0, NULL } };
 	struct ingest_ctx x = { 0 };
 	struct rag_embedder_opts eo;
@@ -385,6 +421,11 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 	if (cl->nargs == 0)
 		die_usage("ingest needs at least one PATH, URL or -", NULL);
 	x.cl = cl;
+	x.skips = json_array();
+	if (!x.skips) {
+		fputs("ragctl: out of memory\n", stderr);
+		return 1;
+	}
 	x.co.size = cl->chunk_size ? (size_t)num_arg(cl->chunk_size,
 						     "--chunk-size", 64, 65536)
 				   : 0;
@@ -418,6 +459,7 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 	rc = x.failed ? 1 : 0;
 out:
 	json_decref(x.meta);
+	json_decref(x.skips);
 	rag_close(x.db);
 	return rc;
 }
@@ -775,9 +817,13 @@ int main(int argc, char **argv)
 		fputs(main_help, stderr);
 		return 2;
 	}
-	for (c = 0; cmds[c].name; c++)
-		if (strcmp(cmds[c].name, argv[i]) == 0)
-			return cmds[c].fn(argc - i - 1, argv + i + 1, &cl);
+	for (c = 0; cmds[c].name; c++) {
+		if (strcmp(cmds[c].name, argv[i]) == 0) {
+			int rc = cmds[c].fn(argc - i - 1, argv + i + 1, &cl);
+			free(cl.args);
+			return rc;
+		}
+	}
 	die_usage("unknown command", argv[i]);
 	return 2;
 }

@@ -28,7 +28,12 @@ printf 'ignored' >"$T/docs/notes/image.png"
 
 "$RAGCTL" --db "$DB" ingest --json "$T/docs" >"$T/sum.json"
 grep -q '"documents": 5' "$T/sum.json" || fail "first ingest: $(cat "$T/sum.json")"
-grep -q '"skipped": 1' "$T/sum.json" || fail "binary not skipped: $(cat "$T/sum.json")"
+# Skipped files are counted and named: the binary blob.txt and image.png,
+# whose extension is not ingested (it used to vanish from the count).
+grep -q '"skipped": 2' "$T/sum.json" || fail "skipped count: $(cat "$T/sum.json")"
+grep -q '"path": "[^"]*image.png"' "$T/sum.json" || fail "png not listed: $(cat "$T/sum.json")"
+grep -q '"reason": "extension not ingested"' "$T/sum.json" || fail "png reason: $(cat "$T/sum.json")"
+grep -q '"path": "[^"]*blob.txt"' "$T/sum.json" || fail "binary not listed: $(cat "$T/sum.json")"
 "$RAGCTL" --db "$DB" ingest --json "$T/docs" >"$T/sum2.json"
 grep -q '"documents": 0' "$T/sum2.json" || fail "re-ingest added: $(cat "$T/sum2.json")"
 grep -q '"unchanged": 5' "$T/sum2.json" || fail "re-ingest: $(cat "$T/sum2.json")"
@@ -73,6 +78,21 @@ if command -v python3 >/dev/null; then
   grep -q 'HTTP status 404' "$T/err" || { kill "$HTTP_PID"; fail "404 text: $(cat "$T/err")"; }
   kill "$HTTP_PID"; HTTP_PID=
 fi
+
+# Skipped files in the text summary, and by name with -v.
+mkdir -p "$T/skip"; printf 'x' >"$T/skip/a.png"; printf 'text' >"$T/skip/b.txt"
+"$RAGCTL" --db "$T/skip.db" ingest --quiet "$T/skip" >"$T/out" 2>"$T/err"
+grep -q '1 skipped' "$T/out" || fail "text summary: $(cat "$T/out")"
+grep -q 'a.png' "$T/err" && fail "skipped file named without -v: $(cat "$T/err")"
+"$RAGCTL" --db "$T/skip.db" ingest -v --quiet "$T/skip" >"$T/out" 2>"$T/err"
+grep -q 'a.png: skipped: extension not ingested' "$T/err" || fail "-v: $(cat "$T/err")"
+
+# More paths than the old 256-argument limit: 1000 files, one document each.
+mkdir -p "$T/many"
+for i in $(seq 1000); do printf 'note number %d about widgets\n' "$i" >"$T/many/n$i.txt"; done
+"$RAGCTL" --db "$T/many.db" ingest --json --quiet "$T"/many/*.txt >"$T/many.json" 2>"$T/err" ||
+  fail "1000 paths: $(cat "$T/err")"
+grep -q '"documents": 1000' "$T/many.json" || fail "1000 paths: $(cat "$T/many.json")"
 
 for sub in ingest query list stats delete compact model; do
   "$RAGCTL" "$sub" --help | grep -q '^usage: ragctl' || fail "$sub --help"
