@@ -50,7 +50,8 @@ int rag_chunk_opts_check(const struct rag_chunk_opts *in,
 struct rag_filter;
 
 /* Parses a Chroma-like where filter ({"k": v}, {"k": {"$gt": 3}},
- * $eq $ne $gt $gte $lt $lte $in $nin $and $or). Returns a new filter or
+ * $eq $ne $gt $gte $lt $lte $in $nin $prefix $and $or). Returns a new
+ * filter or
  * NULL with err. */
 struct rag_filter *rag_filter_parse(const char *json, size_t len, char *err,
 				    size_t errlen);
