@@ -896,10 +896,12 @@ out:
 
 /* ---- delete and compact ---- */
 
-/* Collects ids of documents matching source or filter f. */
+/* Collects ids of documents matching source or filter f into *ids (caller
+ * frees, also on failure), and their sources into the array srcs if not
+ * NULL. 0, or -1 with err. */
 static int select_docs(rag_db *db, struct rag_coll *c, const char *source,
 		       const struct rag_filter *f, int64_t **ids, size_t *n,
-		       char *err, size_t errlen)
+		       json_t *srcs, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = rag_stmt(db, ST_DOCS_OF_COLL, err, errlen);
 	size_t cap = 0;
@@ -934,6 +936,12 @@ static int select_docs(rag_db *db, struct rag_coll *c, const char *source,
 			*ids = ni;
 		}
 		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+		if (srcs &&
+		    json_array_append_new(srcs, json_string(src ? src : "")) <
+			    0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -942,6 +950,59 @@ static int select_docs(rag_db *db, struct rag_coll *c, const char *source,
 		return -1;
 	}
 	return 0;
+}
+
+/* Parses the selection of a delete: exactly one of source and where_json.
+ * *f gets the parsed filter (NULL for a source; caller frees). 0 or -1. */
+static int delete_selection(const char *source, const char *where_json,
+			    struct rag_filter **f, char *err, size_t errlen)
+{
+	*f = NULL;
+	if (!source == !where_json) {
+		rag_errf(err, errlen,
+			 "delete needs exactly one of a source or"
+			 " a where filter");
+		return -1;
+	}
+	if (where_json) {
+		*f = rag_filter_parse(where_json, strlen(where_json), err,
+				      errlen);
+		if (!*f)
+			return -1;
+	}
+	return 0;
+}
+
+RAG_EXPORT json_t *rag_delete_preview(rag_db *db, const char *collection,
+				      const char *source,
+				      const char *where_json, char *err,
+				      size_t errlen)
+{
+	struct rag_filter *f = NULL;
+	struct rag_coll *c;
+	json_t *srcs = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	if (delete_selection(source, where_json, &f, err, errlen) < 0)
+		return NULL;
+	srcs = json_array();
+	if (!srcs) {
+		rag_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(&db->lock);
+	c = rag_coll_get(db, collection, err, errlen);
+	if (!c ||
+	    select_docs(db, c, source, f, &ids, &n, srcs, err, errlen) < 0) {
+		json_decref(srcs);
+		srcs = NULL;
+	}
+	pthread_mutex_unlock(&db->lock);
+out:
+	free(ids);
+	rag_filter_free(f);
+	return srcs;
 }
 
 RAG_EXPORT int rag_delete(rag_db *db, const char *collection,
@@ -955,21 +1016,12 @@ RAG_EXPORT int rag_delete(rag_db *db, const char *collection,
 	int rc = -1;
 
 	*deleted = 0;
-	if (!source == !where_json) {
-		rag_errf(err, errlen,
-			 "delete needs exactly one of a source or"
-			 " a where filter");
+	if (delete_selection(source, where_json, &f, err, errlen) < 0)
 		return -1;
-	}
-	if (where_json) {
-		f = rag_filter_parse(where_json, strlen(where_json), err,
-				     errlen);
-		if (!f)
-			return -1;
-	}
 	pthread_mutex_lock(&db->lock);
 	c = rag_coll_get(db, collection, err, errlen);
-	if (!c || select_docs(db, c, source, f, &ids, &n, err, errlen) < 0)
+	if (!c ||
+	    select_docs(db, c, source, f, &ids, &n, NULL, err, errlen) < 0)
 		goto out;
 	if (n && exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
 		goto out;

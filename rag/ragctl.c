@@ -25,6 +25,7 @@ struct cmdline {
 	const char *key_file, *dims, *metric, *chunk_size, *overlap, *meta;
 	const char *k, *mode, *where, *source, *from, *out, *json, *int8;
 	const char *help, *quiet, *limit, *fusion, *vweight, *verbose;
+	const char *dry_run, *base;
 	const char **args; /* positional words; as many as argv holds */
 	int nargs;
 };
@@ -595,8 +596,12 @@ static const char stats_help[] =
 	"usage: ragctl [--db FILE] stats\n"
 	"Prints file, document, chunk and vector counts as JSON.\n";
 static const char delete_help[] =
-	"usage: ragctl [--db FILE] delete [-c C] (--source S | --where JSON)\n"
-	"Deletes documents of a collection by exact source or metadata filter.\n";
+	"usage: ragctl [--db FILE] delete [-c C] [--dry-run] [--json]\n"
+	"                                 (--source S | --where JSON)\n"
+	"Deletes documents of a collection by exact source or metadata filter\n"
+	"(see query --help; {\"path\":{\"$prefix\":\"/srv/docs/old/\"}} selects\n"
+	"a folder).\n"
+	"  --dry-run   print the sources that would be deleted; delete nothing\n";
 static const char compact_help[] =
 	"usage: ragctl [--db FILE] compact\n"
 	"Reclaims space after deletes (FTS optimize, VACUUM, WAL checkpoint).\n";
@@ -683,11 +688,43 @@ static int cmd_stats(int argc, char **argv, struct cmdline *cl)
 	return 0;
 }
 
+/* delete --dry-run: lists what the delete would remove, read-only. */
+static int delete_dry_run(const struct cmdline *cl)
+{
+	char err[512];
+	rag_db *db = open_db(cl, RAG_OPEN_READONLY);
+	json_t *srcs = rag_delete_preview(db, cl->collection, cl->source,
+					  cl->where, err, sizeof(err));
+	size_t i;
+
+	rag_close(db);
+	if (!srcs) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		return 1;
+	}
+	if (cl->json) {
+		json_t *o = json_pack("{s:I, s:O}", "would_delete",
+				      (json_int_t)json_array_size(srcs),
+				      "sources", srcs);
+		print_json(o);
+		json_decref(o);
+	} else {
+		printf("would delete %zu documents%s\n", json_array_size(srcs),
+		       json_array_size(srcs) ? ":" : "");
+		for (i = 0; i < json_array_size(srcs); i++)
+			printf("  %s\n",
+			       json_string_value(json_array_get(srcs, i)));
+	}
+	json_decref(srcs);
+	return 0;
+}
+
 static int cmd_delete(int argc, char **argv, struct cmdline *cl)
 {
 	const struct opt t[] = { COMMON_OPTS(cl),
 				 { "source", 0, 0, &cl->source },
 				 { "where", 0, 0, &cl->where },
+				 { "dry-run", 'n', 1, &cl->dry_run },
 				 { NULL, 0, 0, NULL } };
 	char err[512];
 	int64_t n = 0;
@@ -697,6 +734,8 @@ static int cmd_delete(int argc, char **argv, struct cmdline *cl)
 	parse_opts(argc, argv, t, cl);
 	if (cl->help)
 		return fputs(delete_help, stdout), 0;
+	if (cl->dry_run)
+		return delete_dry_run(cl);
 	db = open_db(cl, 0);
 	rc = rag_delete(db, cl->collection, cl->source, cl->where, &n, err,
 			sizeof(err));

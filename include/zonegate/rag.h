@@ -116,6 +116,13 @@ int rag_delete(rag_db *db, const char *collection, const char *source,
 	       const char *where_json, int64_t *deleted, char *err,
 	       size_t errlen);
 
+/* What rag_delete with the same arguments would delete, without deleting:
+ * a new JSON array of the matching documents' sources (caller decrefs),
+ * or NULL with err. Opens nothing for writing (works read-only). */
+json_t *rag_delete_preview(rag_db *db, const char *collection,
+			   const char *source, const char *where_json,
+			   char *err, size_t errlen);
+
 /* Reclaims the space of deleted rows (FTS optimize, VACUUM, checkpoint). */
 int rag_compact(rag_db *db, char *err, size_t errlen);
 

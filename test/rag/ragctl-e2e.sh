@@ -55,6 +55,15 @@ ZONEGATE_RAG_DB="$DB" "$RAGCTL" query --json uid maps | grep -q stdin-note || fa
 "$RAGCTL" --db "$DB" list | grep -q '^default' || fail list
 "$RAGCTL" --db "$DB" list -c default --json | grep -q seccomp.md || fail "list docs"
 "$RAGCTL" --db "$DB" stats | grep -q '"documents": 6' || fail stats
+# delete --dry-run names what a delete would remove and removes nothing;
+# the same filter then deletes exactly those ($prefix on the stored path).
+"$RAGCTL" --db "$DB" delete --dry-run --where '{"path":{"$prefix":"'"$T"'/docs/notes/"}}' >"$T/dry.txt"
+grep -q '^would delete 4 documents' "$T/dry.txt" || fail "dry-run: $(cat "$T/dry.txt")"
+grep -q 'seccomp.md$' "$T/dry.txt" || fail "dry-run list: $(cat "$T/dry.txt")"
+"$RAGCTL" --db "$DB" delete --dry-run --json --source stdin-note >"$T/dry.json"
+grep -q '"would_delete": 1' "$T/dry.json" || fail "dry-run json: $(cat "$T/dry.json")"
+grep -q '"stdin-note"' "$T/dry.json" || fail "dry-run json list: $(cat "$T/dry.json")"
+"$RAGCTL" --db "$DB" stats | grep -q '"documents": 6' || fail "dry-run deleted something"
 "$RAGCTL" --db "$DB" delete --json --source stdin-note | grep -q '"deleted":1' || fail delete
 "$RAGCTL" --db "$DB" delete --where '{"ext":"html"}' | grep -q 'deleted 1' || fail "delete where"
 "$RAGCTL" --db "$DB" compact || fail compact
