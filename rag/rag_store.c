@@ -896,14 +896,16 @@ out:
 
 /* ---- delete and compact ---- */
 
-/* Collects ids of documents matching source or filter f into *ids (caller
- * frees, also on failure), and their sources into the array srcs if not
- * NULL. 0, or -1 with err. */
+/* Collects ids of documents matching source (one indexed lookup) or
+ * filter f (a pass over the collection) into *ids (caller frees, also on
+ * failure), and their sources into the array srcs if not NULL. 0, or -1
+ * with err. */
 static int select_docs(rag_db *db, struct rag_coll *c, const char *source,
 		       const struct rag_filter *f, int64_t **ids, size_t *n,
 		       json_t *srcs, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = rag_stmt(db, ST_DOCS_OF_COLL, err, errlen);
+	sqlite3_stmt *st = rag_stmt(db, source ? ST_DOC_FIND : ST_DOCS_OF_COLL,
+				    err, errlen);
 	size_t cap = 0;
 	int rc;
 
@@ -912,12 +914,18 @@ static int select_docs(rag_db *db, struct rag_coll *c, const char *source,
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, c->id);
+	if (source)
+		sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *src = (const char *)sqlite3_column_text(st, 1);
-		const char *mt = (const char *)sqlite3_column_text(st, 2);
+		const char *src =
+			source ? source
+			       : (const char *)sqlite3_column_text(st, 1);
+		const char *mt =
+			source ? NULL
+			       : (const char *)sqlite3_column_text(st, 2);
 		int hit;
 		if (source) {
-			hit = src && strcmp(src, source) == 0;
+			hit = 1;
 		} else {
 			json_t *m = mt ? json_loads(mt, 0, NULL) : NULL;
 			hit = rag_filter_match(f, m);

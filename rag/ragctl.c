@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,7 +147,9 @@ static const char ingest_help[] =
 	"counted, a file named on the command line is always read), URLs\n"
 	"(http/https) and stdin (-) to a collection. Each document is one\n"
 	"transaction; a source already stored with the same content is\n"
-	"unchanged. Binary files are skipped.\n"
+	"unchanged. Binary files are skipped. A file's source is its real path\n"
+	"(symlinks, . and .. resolved), so one file is one document however it\n"
+	"is named.\n"
 	"  -c, --collection C   collection (default \"default\"; created if absent)\n"
 	"  --embedder E         hash (default), glove or openai\n"
 	"  --model M            glove: model file (ragctl model import);\n"
@@ -160,6 +163,8 @@ static const char ingest_help[] =
 	"  --overlap N          bytes shared by consecutive chunks (default 150)\n"
 	"  --meta JSON          metadata object added to every document\n"
 	"  --source NAME        source name for stdin (default \"stdin\")\n"
+	"  --base DIR           store file sources relative to DIR (files must\n"
+	"                       be under it); default: real absolute paths\n"
 	"  --json               print the summary as JSON (with skipped_files)\n"
 	"  -q, --quiet          no progress bar\n"
 	"  -v, --verbose        name every skipped file and why\n";
@@ -170,6 +175,8 @@ struct ingest_ctx {
 	struct rag_chunk_opts co;
 	json_t *meta;  /* --meta */
 	json_t *skips; /* [{path, reason}] of skipped files, for --json */
+	json_t *olds;  /* sources stored under the name as typed */
+	char *base;    /* --base, resolved; NULL: absolute sources */
 	size_t docs, unchanged, skipped, failed, chunks, bytes;
 	size_t unlisted; /* of skipped: extension not ingested */
 	size_t seen_bytes, total_bytes;
@@ -286,10 +293,66 @@ static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 	return 0;
 }
 
+/* The source a file is stored under: its real path (symlinks, "." and
+ * ".." resolved), relative to --base when given, so that one file is one
+ * document however it was named. Returns a malloc'd string, or NULL with
+ * err (unresolvable, or outside --base). */
+static char *file_source(const struct ingest_ctx *x, const char *path,
+			 char *err, size_t errlen)
+{
+	char *abs = realpath(path, NULL), *rel;
+	size_t bl;
+
+	if (!abs) {
+		rag_errf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!x->base)
+		return abs;
+	bl = strlen(x->base);
+	if (strcmp(x->base, "/") == 0)
+		bl = 0;
+	if (strncmp(abs, x->base, bl) != 0 || abs[bl] != '/') {
+		rag_errf(err, errlen, "%s: not under --base %s", path, x->base);
+		free(abs);
+		return NULL;
+	}
+	rel = strdup(abs + bl + 1);
+	free(abs);
+	if (!rel)
+		rag_errf(err, errlen, "out of memory");
+	return rel;
+}
+
+/* Stores written before sources were real paths hold files under the
+ * name they were given (e.g. "docs/a.md"). If the path as typed differs
+ * from the new source and is stored, note it: re-ingest would otherwise
+ * keep two copies without a word. */
+static void note_old_source(struct ingest_ctx *x, const char *typed,
+			    const char *source)
+{
+	char err[512];
+	json_t *hit;
+
+	if (strcmp(typed, source) == 0)
+		return;
+	hit = rag_delete_preview(x->db, x->cl->collection, typed, NULL, err,
+				 sizeof(err));
+	if (hit && json_array_size(hit) > 0) {
+		if (x->cl->verbose)
+			fprintf(stderr,
+				"%sragctl: %s: also stored under the old"
+				" source name \"%s\"\n",
+				x->progress ? "\n" : "", source, typed);
+		json_array_append_new(x->olds, json_string(typed));
+	}
+	json_decref(hit);
+}
+
 static int visit_file(const char *path, int kind, void *ud)
 {
 	struct ingest_ctx *x = ud;
-	char err[512], *data;
+	char err[512], *data = NULL, *source = NULL;
 	size_t len;
 	int rc;
 	const char *e = io_ext(path);
@@ -299,16 +362,20 @@ static int visit_file(const char *path, int kind, void *ud)
 		note_skip(x, path, "extension not ingested", 0);
 		return 0;
 	}
-	if (kind < 0 || io_read_file(path, &data, &len, err, sizeof(err)) < 0) {
-		if (kind < 0)
-			rag_errf(err, sizeof(err), "%s: cannot read", path);
-		fprintf(stderr, "ragctl: %s\n", err);
+	if (kind < 0)
+		rag_errf(err, sizeof(err), "%s: cannot read", path);
+	if (kind < 0 || !(source = file_source(x, path, err, sizeof(err))) ||
+	    io_read_file(path, &data, &len, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%sragctl: %s\n", x->progress ? "\n" : "", err);
 		x->failed++;
+		free(source);
 		return -1;
 	}
-	rc = ingest_bytes(x, path, data, len,
+	note_old_source(x, path, source);
+	rc = ingest_bytes(x, source, data, len,
 			  strcmp(e, "html") == 0 || strcmp(e, "htm") == 0, 0);
 	free(data);
+	free(source);
 	return rc;
 }
 
@@ -345,11 +412,30 @@ static int ingest_one(struct ingest_ctx *x, const char *arg)
 	return io_walk(arg, visit_file, x);
 }
 
+/* Warnings that go with the summary, on stderr in both output forms. */
+static void summary_warnings(const struct ingest_ctx *x)
+{
+	if (json_array_size(x->olds))
+		fprintf(stderr,
+			"ragctl: %zu documents were stored before under the"
+			" name given on the command line (e.g. \"%s\"), now"
+			" under their real path; -v or --json names them,"
+			" ragctl delete --source NAME removes the old copy\n",
+			json_array_size(x->olds),
+			json_string_value(json_array_get(x->olds, 0)));
+	if (x->unlisted && !x->cl->verbose && !x->cl->json)
+		fprintf(stderr,
+			"ragctl: %zu files skipped for their extension"
+			" (-v names them)\n",
+			x->unlisted);
+}
+
 static void ingest_summary(struct ingest_ctx *x)
 {
 	double s = since(&x->t0);
 	if (x->progress)
 		fputc('\n', stderr);
+	summary_warnings(x);
 	if (x->cl->json) {
 		json_t *o =
 			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:O}",
@@ -360,6 +446,8 @@ static void ingest_summary(struct ingest_ctx *x)
 				  (json_int_t)x->chunks, "bytes",
 				  (json_int_t)x->bytes, "seconds", s,
 				  "skipped_files", x->skips);
+		if (o && json_array_size(x->olds))
+			json_object_set(o, "old_sources", x->olds);
 		print_json(o);
 		json_decref(o);
 		return;
@@ -369,11 +457,6 @@ static void ingest_summary(struct ingest_ctx *x)
 	       x->docs, x->unchanged, x->skipped, x->failed, x->chunks,
 	       (double)x->bytes / 1e6, s,
 	       s > 0 ? (double)x->bytes / 1e6 / s : 0);
-	if (x->unlisted && !x->cl->verbose)
-		fprintf(stderr,
-			"ragctl: %zu files skipped for their extension"
-			" (-v names them)\n",
-			x->unlisted);
 }
 
 static void embedder_opts(const struct cmdline *cl,
@@ -408,6 +491,7 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 				 { "source", 0, 0, &cl->source },
 				 { "quiet", 'q', 1, &cl->quiet },
 				 { "verbose", 'v', 1, &cl->verbose },
+				 { "base", 0, 0, &cl->base },
 				 { NULL, 0, 0, NULL } };
 	struct ingest_ctx x = { 0 };
 	struct rag_embedder_opts eo;
@@ -423,7 +507,8 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 		die_usage("ingest needs at least one PATH, URL or -", NULL);
 	x.cl = cl;
 	x.skips = json_array();
-	if (!x.skips) {
+	x.olds = json_array();
+	if (!x.skips || !x.olds) {
 		fputs("ragctl: out of memory\n", stderr);
 		return 1;
 	}
@@ -439,6 +524,12 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 		x.meta = json_loads(cl->meta, 0, NULL);
 		if (!json_is_object(x.meta))
 			die_usage("--meta must be a JSON object", cl->meta);
+	}
+	if (cl->base) {
+		struct stat sb;
+		x.base = realpath(cl->base, NULL);
+		if (!x.base || stat(x.base, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			die_usage("--base must name a directory", cl->base);
 	}
 	embedder_opts(cl, &eo);
 	x.db = open_db(cl, 0);
@@ -461,6 +552,8 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 out:
 	json_decref(x.meta);
 	json_decref(x.skips);
+	json_decref(x.olds);
+	free(x.base);
 	rag_close(x.db);
 	return rc;
 }

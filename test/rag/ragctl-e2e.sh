@@ -5,8 +5,8 @@
 # URLs from a loopback server, --help on every subcommand, and clear
 # errors (exit 2 or 1) on bad input.
 set -euo pipefail
-RAGCTL=${1:?usage: ragctl-e2e.sh path/to/ragctl}
-T=$(mktemp -d)
+RAGCTL=$(realpath "${1:?usage: ragctl-e2e.sh path/to/ragctl}")
+T=$(realpath "$(mktemp -d)") # sources are real paths: compare with those
 HTTP_PID=
 trap 'if [ -n "$HTTP_PID" ]; then kill "$HTTP_PID" 2>/dev/null || true; fi; rm -rf "$T"' EXIT
 DB="$T/kb.db"
@@ -37,6 +37,38 @@ grep -q '"path": "[^"]*blob.txt"' "$T/sum.json" || fail "binary not listed: $(ca
 "$RAGCTL" --db "$DB" ingest --json "$T/docs" >"$T/sum2.json"
 grep -q '"documents": 0' "$T/sum2.json" || fail "re-ingest added: $(cat "$T/sum2.json")"
 grep -q '"unchanged": 5' "$T/sum2.json" || fail "re-ingest: $(cat "$T/sum2.json")"
+# One file is one document however it is named: relative, with ./ and ..,
+# through a symlinked folder, or the file itself. Sources are real paths.
+(cd "$T" && "$RAGCTL" --db "$DB" ingest --json docs ./docs/../docs/notes) >"$T/sum3.json"
+grep -q '"documents": 0' "$T/sum3.json" || fail "relative names duplicated: $(cat "$T/sum3.json")"
+grep -q '"unchanged": 9' "$T/sum3.json" || fail "relative names: $(cat "$T/sum3.json")"
+ln -s docs "$T/docs-link"
+"$RAGCTL" --db "$DB" ingest --json "$T/docs-link/notes/seccomp.md" >"$T/sum3.json"
+grep -q '"unchanged": 1' "$T/sum3.json" || fail "symlink duplicated: $(cat "$T/sum3.json")"
+"$RAGCTL" --db "$DB" list -c default >"$T/list.txt"
+[ "$(wc -l <"$T/list.txt")" = 5 ] || fail "documents after renaming: $(cat "$T/list.txt")"
+grep -q "^$T/docs/notes/seccomp.md	" "$T/list.txt" || fail "source not absolute: $(cat "$T/list.txt")"
+
+# --base DIR stores sources relative to DIR (the same from any cwd), and
+# refuses files outside it.
+"$RAGCTL" --db "$T/base.db" ingest --quiet --base "$T" "$T/docs" >/dev/null
+(cd "$T/docs/notes" && "$RAGCTL" --db "$T/base.db" ingest --json --base ../.. .) >"$T/sum4.json"
+grep -q '"unchanged": 4' "$T/sum4.json" || fail "--base from another cwd: $(cat "$T/sum4.json")"
+"$RAGCTL" --db "$T/base.db" list -c default | grep -q '^docs/notes/seccomp.md	' ||
+  fail "--base source: $("$RAGCTL" --db "$T/base.db" list -c default)"
+expect_status 1 "$RAGCTL" --db "$T/base.db" ingest --base "$T/docs/man7" "$T/docs/notes/seccomp.md"
+grep -q 'not under --base' "$T/err" || fail "outside --base: $(cat "$T/err")"
+expect_status 2 "$RAGCTL" --db "$T/base.db" ingest --base "$T/nope" "$T/docs"
+
+# A store written before sources were real paths keeps the old names: a
+# re-ingest under the same relative name says so instead of duplicating in
+# silence (stdin with --source stands in for the old ragctl).
+printf 'old style\n' | "$RAGCTL" --db "$T/old.db" ingest --quiet --source docs/notes/seccomp.md - >/dev/null
+(cd "$T" && "$RAGCTL" --db "$T/old.db" ingest --json docs/notes/seccomp.md) >"$T/sum5.json" 2>"$T/err"
+grep -q '"old_sources": \[' "$T/sum5.json" || fail "old source not reported: $(cat "$T/sum5.json")"
+grep -q '"docs/notes/seccomp.md"' "$T/sum5.json" || fail "old source name: $(cat "$T/sum5.json")"
+grep -q 'stored before under the name given' "$T/err" || fail "old source warning: $(cat "$T/err")"
+
 echo "stdin text about user namespaces and uid maps" |
   ZONEGATE_RAG_DB="$DB" "$RAGCTL" ingest --source stdin-note --quiet - >/dev/null
 
