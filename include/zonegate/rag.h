@@ -30,8 +30,9 @@ typedef struct rag_db rag_db;
 
 enum rag_metric { RAG_METRIC_COSINE, RAG_METRIC_IP, RAG_METRIC_L2 };
 enum rag_mode { RAG_MODE_VECTOR, RAG_MODE_BM25, RAG_MODE_HYBRID };
-/* Hybrid fusion: weighted sum of min-max normalised scores (default), or
- * reciprocal rank fusion (k = 60). docs/rag.md compares them. */
+/* Hybrid fusion: weighted sum of the two scores, each mapped to 0..1 by a
+ * fixed transform (default; a chunk's score does not depend on the other
+ * results), or reciprocal rank fusion (k = 60). docs/rag.md has both. */
 enum rag_fusion { RAG_FUSE_CONVEX, RAG_FUSE_RRF };
 
 /* ---- Opening ----------------------------------------------------------- */
@@ -143,7 +144,8 @@ struct rag_query {
 struct rag_hit {
 	char *source;
 	int64_t chunk; /* chunk sequence number within its document */
-	double score;  /* cosine/ip similarity, L2 distance, -bm25, fused */
+	double score;  /* cosine/ip similarity, L2 distance, -bm25, fused
+			  (weighted: 0..1; rrf: sum of 1/(60 + rank)) */
 	char *text;
 	json_t *metadata; /* owned reference */
 };
