@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,7 +150,9 @@ static const char ingest_help[] =
 	"transaction; a source already stored with the same content is\n"
 	"unchanged. Binary files are skipped. A file's source is its real path\n"
 	"(symlinks, . and .. resolved), so one file is one document however it\n"
-	"is named.\n"
+	"is named. Markdown front matter (\"---\" lines around \"key: value\"\n"
+	"lines at the start of a .md file) becomes string metadata and leaves\n"
+	"the text; a malformed block stays text, with a warning.\n"
 	"  -c, --collection C   collection (default \"default\"; created if absent)\n"
 	"  --embedder E         hash (default), glove or openai\n"
 	"  --model M            glove: model file (ragctl model import);\n"
@@ -178,7 +181,8 @@ struct ingest_ctx {
 	json_t *olds;  /* sources stored under the name as typed */
 	char *base;    /* --base, resolved; NULL: absolute sources */
 	size_t docs, unchanged, skipped, failed, chunks, bytes;
-	size_t unlisted; /* of skipped: extension not ingested */
+	size_t unlisted;     /* of skipped: extension not ingested */
+	size_t meta_updated; /* same text, new metadata */
 	size_t seen_bytes, total_bytes;
 	int progress;
 	struct timespec t0;
@@ -210,8 +214,11 @@ static void progress(struct ingest_ctx *x)
 	fflush(stderr);
 }
 
-/* Metadata of one document: path, ext, dir, plus --meta. */
-static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url)
+/* Metadata of one document as a new JSON text (caller frees; NULL out of
+ * memory): --meta, then the document's front matter fm (may be NULL; its
+ * keys win over --meta), then path, ext and dir, which neither can set. */
+static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url,
+		      json_t *fm)
 {
 	json_t *m = x->meta ? json_deep_copy(x->meta) : json_object();
 	const char *slash = strrchr(source, '/');
@@ -220,6 +227,10 @@ static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url)
 
 	if (!m)
 		return NULL;
+	if (fm) {
+		json_object_update(m, fm);
+		json_object_del(m, "dir");
+	}
 	if (!is_url && slash && slash > source) {
 		const char *p = slash - 1;
 		while (p > source && *(p - 1) != '/')
@@ -251,13 +262,22 @@ static void note_skip(struct ingest_ctx *x, const char *source,
 						"reason", reason));
 }
 
-/* Converts raw bytes to ingestable text and stores it. */
+/* Nonzero if source names a Markdown file (.md, .markdown). */
+static int is_markdown(const char *source)
+{
+	const char *e = io_ext(source);
+	return strcasecmp(e, "md") == 0 || strcasecmp(e, "markdown") == 0;
+}
+
+/* Converts raw bytes to ingestable text (HTML stripped, Markdown front
+ * matter moved into the metadata) and stores it. */
 static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 			size_t len, int html, int is_url)
 {
 	struct rag_ingest_result r;
 	char err[512], *text = data, *meta;
-	size_t tlen = len;
+	size_t tlen = len, body = 0;
+	json_t *fm = NULL;
 	int rc;
 
 	x->seen_bytes += len;
@@ -270,9 +290,14 @@ static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 		if (!text)
 			return -1;
 	}
-	meta = doc_meta(x, source, is_url);
-	rc = rag_ingest_text(x->db, x->cl->collection, source, text, tlen, meta,
-			     &x->co, &r, err, sizeof(err));
+	if (!html && is_markdown(source) &&
+	    rag_front_matter(text, tlen, &fm, &body, err, sizeof(err)) < 0)
+		fprintf(stderr, "%sragctl: %s: %s; kept as text\n",
+			x->progress ? "\n" : "", source, err);
+	meta = doc_meta(x, source, is_url, fm);
+	json_decref(fm);
+	rc = rag_ingest_text(x->db, x->cl->collection, source, text + body,
+			     tlen - body, meta, &x->co, &r, err, sizeof(err));
 	if (text != data)
 		free(text);
 	free(meta);
@@ -286,6 +311,8 @@ static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 		x->docs++;
 		x->chunks += r.chunks;
 		x->bytes += r.bytes;
+	} else if (r.meta_updated) {
+		x->meta_updated++;
 	} else {
 		x->unchanged++;
 	}
@@ -437,25 +464,26 @@ static void ingest_summary(struct ingest_ctx *x)
 		fputc('\n', stderr);
 	summary_warnings(x);
 	if (x->cl->json) {
-		json_t *o =
-			json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:O}",
-				  "documents", (json_int_t)x->docs, "unchanged",
-				  (json_int_t)x->unchanged, "skipped",
-				  (json_int_t)x->skipped, "failed",
-				  (json_int_t)x->failed, "chunks",
-				  (json_int_t)x->chunks, "bytes",
-				  (json_int_t)x->bytes, "seconds", s,
-				  "skipped_files", x->skips);
+		json_t *o = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:O}",
+			"documents", (json_int_t)x->docs, "unchanged",
+			(json_int_t)x->unchanged, "metadata_updated",
+			(json_int_t)x->meta_updated, "skipped",
+			(json_int_t)x->skipped, "failed", (json_int_t)x->failed,
+			"chunks", (json_int_t)x->chunks, "bytes",
+			(json_int_t)x->bytes, "seconds", s, "skipped_files",
+			x->skips);
 		if (o && json_array_size(x->olds))
 			json_object_set(o, "old_sources", x->olds);
 		print_json(o);
 		json_decref(o);
 		return;
 	}
-	printf("ingested %zu documents (%zu unchanged, %zu skipped, %zu failed),"
-	       " %zu chunks, %.2f MB in %.2f s (%.2f MB/s)\n",
-	       x->docs, x->unchanged, x->skipped, x->failed, x->chunks,
-	       (double)x->bytes / 1e6, s,
+	printf("ingested %zu documents (%zu unchanged, %zu metadata updated,"
+	       " %zu skipped, %zu failed), %zu chunks, %.2f MB in %.2f s"
+	       " (%.2f MB/s)\n",
+	       x->docs, x->unchanged, x->meta_updated, x->skipped, x->failed,
+	       x->chunks, (double)x->bytes / 1e6, s,
 	       s > 0 ? (double)x->bytes / 1e6 / s : 0);
 }
 

@@ -23,6 +23,10 @@ extern "C" {
 #define RAG_MAX_QUERY 8192	/* bytes of one query text */
 #define RAG_MAX_WHERE 65536	/* bytes of one --where filter */
 #define RAG_MAX_META 65536	/* bytes of one document's metadata */
+#define RAG_FM_MAX_BYTES 16384	/* Markdown front matter, fences included */
+#define RAG_FM_MAX_KEYS 64	/* keys in one front matter */
+#define RAG_FM_MAX_KEY 64	/* bytes of one front matter key */
+#define RAG_FM_MAX_VALUE 512	/* bytes of one front matter value */
 #define RAG_DEFAULT_COLLECTION "default"
 #define RAG_DEFAULT_EMBEDDER "hash"
 
@@ -94,17 +98,19 @@ struct rag_chunk_opts {
 };
 
 struct rag_ingest_result {
-	int added;     /* 1 new or changed, 0 already present */
-	size_t chunks; /* chunks written */
-	size_t bytes;  /* text bytes after cleanup */
+	int added;	  /* 1 new or changed, 0 already present */
+	int meta_updated; /* 1: same text, only the metadata was replaced */
+	size_t chunks;	  /* chunks written */
+	size_t bytes;	  /* text bytes after cleanup */
 };
 
 /* Adds one document's text (already extracted; any bytes, invalid UTF-8
  * is repaired) to a collection that must exist, in one transaction: its
  * chunks, vectors and FTS rows. A source already present with the same
- * content hash adds nothing; with another hash it is replaced. meta_json
- * is a JSON object or NULL. Returns 0, or -1 with err and nothing
- * written. */
+ * content hash adds nothing, except that other metadata (meta_json not
+ * NULL) replaces the stored metadata (meta_updated, nothing re-embedded);
+ * with another hash it is replaced. meta_json is a JSON object or NULL. Returns 0, or -1
+ * with err and nothing written. */
 int rag_ingest_text(rag_db *db, const char *collection, const char *source,
 		    const char *text, size_t len, const char *meta_json,
 		    const struct rag_chunk_opts *copts,

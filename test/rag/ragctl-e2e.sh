@@ -69,6 +69,33 @@ grep -q '"old_sources": \[' "$T/sum5.json" || fail "old source not reported: $(c
 grep -q '"docs/notes/seccomp.md"' "$T/sum5.json" || fail "old source name: $(cat "$T/sum5.json")"
 grep -q 'stored before under the name given' "$T/err" || fail "old source warning: $(cat "$T/err")"
 
+# Markdown front matter becomes metadata (strings) and leaves the text;
+# it cannot replace path, ext or dir. A malformed block stays text, with a
+# warning, and the document is still ingested.
+mkdir -p "$T/fm"
+printf -- '---\ntitle: Front notes\ntags: "kernel"\npath: /spoofed\n---\n# Fronted\nfrontword body\n' >"$T/fm/front.md"
+printf -- '---\ntitle: x\n  nested: deeper\n---\nbadfront body\n' >"$T/fm/bad.md"
+"$RAGCTL" --db "$T/fm.db" ingest --json "$T/fm" >"$T/fm.json" 2>"$T/err" || fail "front matter ingest: $(cat "$T/err")"
+grep -q '"documents": 2' "$T/fm.json" || fail "front matter docs: $(cat "$T/fm.json")"
+grep -q "bad.md: front matter line 3: indented" "$T/err" || fail "malformed warning: $(cat "$T/err")"
+"$RAGCTL" --db "$T/fm.db" query --json --mode bm25 --where '{"tags":"kernel"}' frontword >"$T/q.json"
+grep -q '"title":"Front notes"' "$T/q.json" || fail "front matter meta: $(cat "$T/q.json")"
+grep -q '"path":"'"$T"'/fm/front.md"' "$T/q.json" || fail "front matter replaced path: $(cat "$T/q.json")"
+grep -q '"text":"# Fronted' "$T/q.json" || fail "front matter left in text: $(cat "$T/q.json")"
+"$RAGCTL" --db "$T/fm.db" query --json --mode bm25 spoofed >"$T/q.json"
+grep -q '"results":\[\]' "$T/q.json" || fail "front matter indexed: $(cat "$T/q.json")"
+# Changed front matter over the same text updates the metadata in place
+# (the content hash covers the text only, so it used to be kept stale).
+printf -- '---\ntitle: Front notes\ntags: changed\n---\n# Fronted\nfrontword body\n' >"$T/fm/front.md"
+"$RAGCTL" --db "$T/fm.db" ingest --json "$T/fm/front.md" >"$T/fm.json" 2>"$T/err"
+grep -q '"metadata_updated": 1' "$T/fm.json" || fail "metadata update count: $(cat "$T/fm.json")"
+"$RAGCTL" --db "$T/fm.db" query --json --mode bm25 --where '{"tags":"changed"}' frontword >"$T/q.json"
+grep -q 'front.md' "$T/q.json" || fail "metadata not updated: $(cat "$T/q.json")"
+"$RAGCTL" --db "$T/fm.db" ingest --json "$T/fm/front.md" >"$T/fm.json" 2>"$T/err"
+grep -q '"unchanged": 1' "$T/fm.json" || fail "metadata re-update: $(cat "$T/fm.json")"
+"$RAGCTL" --db "$T/fm.db" query --json --mode bm25 deeper >"$T/q.json"
+grep -q 'bad.md' "$T/q.json" || fail "malformed front matter dropped: $(cat "$T/q.json")"
+
 echo "stdin text about user namespaces and uid maps" |
   ZONEGATE_RAG_DB="$DB" "$RAGCTL" ingest --source stdin-note --quiet - >/dev/null
 
