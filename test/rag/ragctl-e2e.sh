@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # ragctl end to end: the real binary against a scratch store: ingest of a
-# tree (txt, md, html, binary, invalid UTF-8, empty), idempotent re-ingest,
-# query --json in every mode with filters, list/stats/delete/compact,
-# URLs from a loopback server, --help on every subcommand, and clear
-# errors (exit 2 or 1) on bad input.
+# tree (txt, md, html, binary, invalid UTF-8, empty, unlisted extension),
+# idempotent re-ingest, one document per file however it is named, --base,
+# old-style sources reported, 1000 paths, Markdown front matter, query
+# --json in every mode with filters, list/stats/delete (--dry-run, $prefix)
+# /compact, URLs from a loopback server, --help on every subcommand, and
+# clear errors (exit 2 or 1) on bad input.
 set -euo pipefail
 RAGCTL=$(realpath "${1:?usage: ragctl-e2e.sh path/to/ragctl}")
 T=$(realpath "$(mktemp -d)") # sources are real paths: compare with those
