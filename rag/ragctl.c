@@ -391,8 +391,9 @@ static int visit_file(const char *path, int kind, void *ud)
 	}
 	if (kind < 0)
 		rag_errf(err, sizeof(err), "%s: cannot read", path);
-	if (kind < 0 || !(source = file_source(x, path, err, sizeof(err))) ||
-	    io_read_file(path, &data, &len, err, sizeof(err)) < 0) {
+	else
+		source = file_source(x, path, err, sizeof(err));
+	if (!source || io_read_file(path, &data, &len, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%sragctl: %s\n", x->progress ? "\n" : "", err);
 		x->failed++;
 		free(source);
