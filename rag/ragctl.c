@@ -168,9 +168,11 @@ static const char ingest_help[] =
 	"  --source NAME        source name for stdin (default \"stdin\")\n"
 	"  --base DIR           store file sources relative to DIR (files must\n"
 	"                       be under it); default: real absolute paths\n"
-	"  --json               print the summary as JSON (with skipped_files)\n"
+	"  --json               print the summary as JSON (with skipped_files,\n"
+	"                       and old_sources when there are any)\n"
 	"  -q, --quiet          no progress bar\n"
-	"  -v, --verbose        name every skipped file and why\n";
+	"  -v, --verbose        name every skipped file and why, and each file\n"
+	"                       also stored under an old-style (as typed) source\n";
 
 struct ingest_ctx {
 	rag_db *db;
