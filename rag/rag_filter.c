@@ -1,6 +1,7 @@
 /* Chroma-like metadata filters ("where"): parsed once into a small tree,
  * then evaluated against each document's metadata before the vector scan.
- * Operators: $eq $ne $gt $gte $lt $lte $in $nin on fields, $and $or. */
+ * Operators: $eq $ne $gt $gte $lt $lte $in $nin $prefix on fields, $and
+ * $or. Everything is compared in C (no SQL), so no value is a pattern. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,19 @@
 #define FILTER_MAX_NODES 1024
 #define FILTER_MAX_IN 1024
 
-enum fop { F_AND, F_OR, F_EQ, F_NE, F_GT, F_GTE, F_LT, F_LTE, F_IN, F_NIN };
+enum fop {
+	F_AND,
+	F_OR,
+	F_EQ,
+	F_NE,
+	F_GT,
+	F_GTE,
+	F_LT,
+	F_LTE,
+	F_IN,
+	F_NIN,
+	F_PREFIX
+};
 
 struct rag_filter {
 	enum fop op;
@@ -26,7 +39,8 @@ static const struct {
 	enum fop op;
 } ops[] = { { "$eq", F_EQ },   { "$ne", F_NE },	  { "$gt", F_GT },
 	    { "$gte", F_GTE }, { "$lt", F_LT },	  { "$lte", F_LTE },
-	    { "$in", F_IN },   { "$nin", F_NIN }, { NULL, F_EQ } };
+	    { "$in", F_IN },   { "$nin", F_NIN }, { "$prefix", F_PREFIX },
+	    { NULL, F_EQ } };
 
 struct pctx {
 	size_t nodes;
@@ -110,6 +124,10 @@ static struct rag_filter *parse_cmp(struct pctx *p, const char *key,
 					 opname);
 				return NULL;
 			}
+	} else if (ops[i].op == F_PREFIX && !json_is_string(v)) {
+		rag_errf(p->err, p->errlen,
+			 "where: $prefix on \"%.64s\" needs a string", key);
+		return NULL;
 	} else if (!is_scalar(v)) {
 		rag_errf(
 			p->err, p->errlen,
@@ -291,6 +309,15 @@ static int in_array(const json_t *v, const json_t *arr)
 	return 0;
 }
 
+/* Nonzero if v is a string starting with the bytes of string p. Lengths
+ * come from jansson, so a NUL inside either string is compared too. */
+static int has_prefix(const json_t *v, const json_t *p)
+{
+	size_t n = json_string_length(p);
+	return json_is_string(v) && json_string_length(v) >= n &&
+	       memcmp(json_string_value(v), json_string_value(p), n) == 0;
+}
+
 int rag_filter_match(const struct rag_filter *f, const json_t *meta)
 {
 	const json_t *v;
@@ -314,6 +341,8 @@ int rag_filter_match(const struct rag_filter *f, const json_t *meta)
 		return in_array(v, f->value);
 	if (f->op == F_NIN)
 		return !in_array(v, f->value);
+	if (f->op == F_PREFIX)
+		return has_prefix(v, f->value);
 	c = cmp_values(v, f->value);
 	switch (f->op) {
 	case F_EQ:

@@ -45,12 +45,26 @@ int rag_chunk(const char *text, size_t len, const struct rag_chunk_opts *opts,
 int rag_chunk_opts_check(const struct rag_chunk_opts *in,
 			 struct rag_chunk_opts *out, char *err, size_t errlen);
 
+/* ---- Markdown front matter (rag_frontmatter.c) ---- */
+
+/* Parses front matter at the very start of s: a "---" line, then lines
+ * "key: value" (key [A-Za-z0-9_.-]+, value a string as written, matching
+ * quotes removed, an unquoted " # comment" cut; blank and "#" lines
+ * allowed), then a "---" or "..." line; within the RAG_FM_* caps.
+ * Returns 0 if s does not open with "---" (nothing stored); 1 with a new
+ * JSON object of strings in *meta (caller decrefs) and the offset of the
+ * text after the closing line in *body; -1 if malformed or over a cap,
+ * with the reason and line in err, *meta NULL and *body 0. */
+int rag_front_matter(const char *s, size_t n, json_t **meta, size_t *body,
+		     char *err, size_t errlen);
+
 /* ---- filters (rag_filter.c) ---- */
 
 struct rag_filter;
 
 /* Parses a Chroma-like where filter ({"k": v}, {"k": {"$gt": 3}},
- * $eq $ne $gt $gte $lt $lte $in $nin $and $or). Returns a new filter or
+ * $eq $ne $gt $gte $lt $lte $in $nin $prefix $and $or). Returns a new
+ * filter or
  * NULL with err. */
 struct rag_filter *rag_filter_parse(const char *json, size_t len, char *err,
 				    size_t errlen);
@@ -130,6 +144,7 @@ enum rag_stmt_id {
 	ST_COLL_GEN,
 	ST_DATA_VERSION,
 	ST_DOCS_OF_COLL,
+	ST_DOC_SET_META,
 	ST_COUNT
 };
 

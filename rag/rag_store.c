@@ -67,7 +67,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_COLL_BUMP] = "UPDATE collections SET generation = generation + 1"
 			 " WHERE id = ?1",
-	[ST_DOC_FIND] = "SELECT id, hash FROM documents"
+	[ST_DOC_FIND] = "SELECT id, hash, metadata FROM documents"
 			" WHERE collection_id = ?1 AND source = ?2",
 	[ST_DOC_INSERT] = "INSERT INTO documents(collection_id, source, hash,"
 			  " metadata, bytes, created, updated)"
@@ -101,6 +101,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_DOCS_OF_COLL] = "SELECT id, source, metadata FROM documents"
 			    " WHERE collection_id = ?1",
+	[ST_DOC_SET_META] = "UPDATE documents SET metadata = ?1, updated = ?2"
+			    " WHERE id = ?3",
 };
 
 void rag_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -575,9 +577,11 @@ static int doc_remove(rag_db *db, int64_t coll_id, int64_t doc_id, char *err,
 	return step_done(db, st, err, errlen);
 }
 
-/* Looks up source; *doc_id 0 if absent, else its id and hash in hash. */
+/* Looks up source; *doc_id 0 if absent, else its id and hash in hash,
+ * and in *meta_same whether its stored metadata text equals meta. */
 static int doc_find(rag_db *db, int64_t coll_id, const char *source,
-		    int64_t *doc_id, char hash[32], char *err, size_t errlen)
+		    const char *meta, int64_t *doc_id, char hash[32],
+		    int *meta_same, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = rag_stmt(db, ST_DOC_FIND, err, errlen);
 	int rc;
@@ -590,8 +594,10 @@ static int doc_find(rag_db *db, int64_t coll_id, const char *source,
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*doc_id = sqlite3_column_int64(st, 0);
+		const char *m = (const char *)sqlite3_column_text(st, 2);
 		snprintf(hash, 32, "%s",
 			 (const char *)sqlite3_column_text(st, 1));
+		*meta_same = m && strcmp(m, meta) == 0;
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -678,6 +684,7 @@ struct prepared {
 	size_t n;
 	float *vecs;
 	char *meta;
+	int meta_given; /* the caller passed metadata (else keep what is stored) */
 	char hash[17];
 };
 
@@ -701,6 +708,7 @@ static int prepare_text(const char *text, size_t len, const char *meta_json,
 	p->meta = meta_text(meta_json, err, errlen);
 	if (!p->meta)
 		return -1;
+	p->meta_given = meta_json != NULL;
 	p->text = rag_utf8_clean(text, len, &p->len);
 	if (!p->text || rag_chunk(p->text, p->len, &co, &p->spans, &p->n) < 0) {
 		rag_errf(err, errlen, "out of memory");
@@ -785,25 +793,64 @@ static int source_ok(const char *source, char *err, size_t errlen)
 	return 1;
 }
 
+/* What ingest_lookup found stored under the source (*same). */
+enum { SAME_NONE = 0, SAME_ALL = 1, SAME_TEXT = 2 /* other metadata */ };
+
 /* Under the lock: the collection, its embedder, and whether source is
- * already stored with this hash (*same) or under another (*old_id). */
+ * already stored with this hash (*same: SAME_ALL, or SAME_TEXT if its
+ * metadata differs) or under another (*old_id). */
 static struct rag_coll *ingest_lookup(rag_db *db, const char *collection,
-				      const char *source, const char *hash,
+				      const char *source,
+				      const struct prepared *p,
 				      struct rag_embedder **e, int64_t *old_id,
 				      int *same, char *err, size_t errlen)
 {
 	char old_hash[32] = "";
 	struct rag_coll *c = rag_coll_get(db, collection, err, errlen);
+	int meta_same = 1;
 
 	*same = 0;
 	if (!c)
 		return NULL;
 	*e = rag_coll_embedder(db, c, err, errlen);
-	if (!*e ||
-	    doc_find(db, c->id, source, old_id, old_hash, err, errlen) < 0)
+	if (!*e || doc_find(db, c->id, source, p->meta, old_id, old_hash,
+			    &meta_same, err, errlen) < 0)
 		return NULL;
-	*same = *old_id && strcmp(old_hash, hash) == 0;
+	if (*old_id && strcmp(old_hash, p->hash) == 0)
+		*same = meta_same || !p->meta_given ? SAME_ALL : SAME_TEXT;
 	return c;
+}
+
+/* Replaces the metadata of document doc_id (text unchanged) in one
+ * transaction, bumping the collection's generation so that every loaded
+ * matrix reloads the metadata its filters read. 0, or -1 with err. */
+static int doc_set_meta(rag_db *db, int64_t coll_id, int64_t doc_id,
+			const char *meta, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if (exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	st = rag_stmt(db, ST_DOC_SET_META, err, errlen);
+	if (!st)
+		goto fail;
+	sqlite3_bind_text(st, 1, meta, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 3, doc_id);
+	if (step_done(db, st, err, errlen) < 0)
+		goto fail;
+	st = rag_stmt(db, ST_COLL_BUMP, err, errlen);
+	if (!st)
+		goto fail;
+	sqlite3_bind_int64(st, 1, coll_id);
+	if (step_done(db, st, err, errlen) < 0 ||
+	    exec(db, "COMMIT", err, errlen) < 0)
+		goto fail;
+	rag_mx_invalidate(db);
+	return 0;
+fail:
+	exec(db, "ROLLBACK", NULL, 0);
+	return -1;
 }
 
 RAG_EXPORT int rag_ingest_text(rag_db *db, const char *collection,
@@ -830,8 +877,14 @@ RAG_EXPORT int rag_ingest_text(rag_db *db, const char *collection,
 		goto done;
 	r.bytes = p.len;
 	pthread_mutex_lock(&db->lock);
-	c = ingest_lookup(db, collection, source, p.hash, &e, &old_id, &same,
-			  err, errlen);
+	c = ingest_lookup(db, collection, source, &p, &e, &old_id, &same, err,
+			  errlen);
+	if (c && same == SAME_TEXT) { /* only the metadata changed */
+		rc = doc_set_meta(db, c->id, old_id, p.meta, err, errlen);
+		r.meta_updated = rc == 0;
+		pthread_mutex_unlock(&db->lock);
+		goto done;
+	}
 	pthread_mutex_unlock(&db->lock);
 	if (!c || same) { /* error, or same content: nothing to do */
 		rc = c ? 0 : -1;
@@ -841,15 +894,18 @@ RAG_EXPORT int rag_ingest_text(rag_db *db, const char *collection,
 		goto done;
 	pthread_mutex_lock(&db->lock);
 	/* Look again: another writer may have stored it meanwhile. */
-	c = ingest_lookup(db, collection, source, p.hash, &e, &old_id, &same,
-			  err, errlen);
+	c = ingest_lookup(db, collection, source, &p, &e, &old_id, &same, err,
+			  errlen);
+	if (c && same == SAME_TEXT)
+		r.meta_updated = doc_set_meta(db, c->id, old_id, p.meta, err,
+					      errlen) == 0;
 	if (c && !same &&
 	    write_doc(db, c, source, &p, old_id, err, errlen) == 0) {
 		rag_mx_invalidate(db);
 		r.added = 1;
 		r.chunks = p.n;
 	}
-	rc = c && (same || r.added) ? 0 : -1;
+	rc = c && (same == SAME_ALL || r.added || r.meta_updated) ? 0 : -1;
 	pthread_mutex_unlock(&db->lock);
 done:
 	prepared_free(&p);
@@ -896,12 +952,16 @@ out:
 
 /* ---- delete and compact ---- */
 
-/* Collects ids of documents matching source or filter f. */
+/* Collects ids of documents matching source (one indexed lookup) or
+ * filter f (a pass over the collection) into *ids (caller frees, also on
+ * failure), and their sources into the array srcs if not NULL. 0, or -1
+ * with err. */
 static int select_docs(rag_db *db, struct rag_coll *c, const char *source,
 		       const struct rag_filter *f, int64_t **ids, size_t *n,
-		       char *err, size_t errlen)
+		       json_t *srcs, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = rag_stmt(db, ST_DOCS_OF_COLL, err, errlen);
+	sqlite3_stmt *st = rag_stmt(db, source ? ST_DOC_FIND : ST_DOCS_OF_COLL,
+				    err, errlen);
 	size_t cap = 0;
 	int rc;
 
@@ -910,12 +970,18 @@ static int select_docs(rag_db *db, struct rag_coll *c, const char *source,
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, c->id);
+	if (source)
+		sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *src = (const char *)sqlite3_column_text(st, 1);
-		const char *mt = (const char *)sqlite3_column_text(st, 2);
+		const char *src =
+			source ? source
+			       : (const char *)sqlite3_column_text(st, 1);
+		const char *mt =
+			source ? NULL
+			       : (const char *)sqlite3_column_text(st, 2);
 		int hit;
 		if (source) {
-			hit = src && strcmp(src, source) == 0;
+			hit = 1;
 		} else {
 			json_t *m = mt ? json_loads(mt, 0, NULL) : NULL;
 			hit = rag_filter_match(f, m);
@@ -934,6 +1000,12 @@ static int select_docs(rag_db *db, struct rag_coll *c, const char *source,
 			*ids = ni;
 		}
 		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+		if (srcs &&
+		    json_array_append_new(srcs, json_string(src ? src : "")) <
+			    0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -942,6 +1014,59 @@ static int select_docs(rag_db *db, struct rag_coll *c, const char *source,
 		return -1;
 	}
 	return 0;
+}
+
+/* Parses the selection of a delete: exactly one of source and where_json.
+ * *f gets the parsed filter (NULL for a source; caller frees). 0 or -1. */
+static int delete_selection(const char *source, const char *where_json,
+			    struct rag_filter **f, char *err, size_t errlen)
+{
+	*f = NULL;
+	if (!source == !where_json) {
+		rag_errf(err, errlen,
+			 "delete needs exactly one of a source or"
+			 " a where filter");
+		return -1;
+	}
+	if (where_json) {
+		*f = rag_filter_parse(where_json, strlen(where_json), err,
+				      errlen);
+		if (!*f)
+			return -1;
+	}
+	return 0;
+}
+
+RAG_EXPORT json_t *rag_delete_preview(rag_db *db, const char *collection,
+				      const char *source,
+				      const char *where_json, char *err,
+				      size_t errlen)
+{
+	struct rag_filter *f = NULL;
+	struct rag_coll *c;
+	json_t *srcs = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	if (delete_selection(source, where_json, &f, err, errlen) < 0)
+		return NULL;
+	srcs = json_array();
+	if (!srcs) {
+		rag_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(&db->lock);
+	c = rag_coll_get(db, collection, err, errlen);
+	if (!c ||
+	    select_docs(db, c, source, f, &ids, &n, srcs, err, errlen) < 0) {
+		json_decref(srcs);
+		srcs = NULL;
+	}
+	pthread_mutex_unlock(&db->lock);
+out:
+	free(ids);
+	rag_filter_free(f);
+	return srcs;
 }
 
 RAG_EXPORT int rag_delete(rag_db *db, const char *collection,
@@ -955,21 +1080,12 @@ RAG_EXPORT int rag_delete(rag_db *db, const char *collection,
 	int rc = -1;
 
 	*deleted = 0;
-	if (!source == !where_json) {
-		rag_errf(err, errlen,
-			 "delete needs exactly one of a source or"
-			 " a where filter");
+	if (delete_selection(source, where_json, &f, err, errlen) < 0)
 		return -1;
-	}
-	if (where_json) {
-		f = rag_filter_parse(where_json, strlen(where_json), err,
-				     errlen);
-		if (!f)
-			return -1;
-	}
 	pthread_mutex_lock(&db->lock);
 	c = rag_coll_get(db, collection, err, errlen);
-	if (!c || select_docs(db, c, source, f, &ids, &n, err, errlen) < 0)
+	if (!c ||
+	    select_docs(db, c, source, f, &ids, &n, NULL, err, errlen) < 0)
 		goto out;
 	if (n && exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
 		goto out;

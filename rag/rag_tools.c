@@ -22,7 +22,7 @@ static const char search_in[] =
 	"\"default\":\"hybrid\"},"
 	"\"where\":{\"type\":\"object\",\"description\":\"metadata filter: "
 	"{\\\"dir\\\":\\\"man7\\\"}, operators $eq $ne $gt $gte $lt $lte $in $nin "
-	"$and $or\"}},"
+	"$prefix $and $or\"}},"
 	"\"required\":[\"query\"],\"additionalProperties\":false}";
 
 static const char search_out[] =

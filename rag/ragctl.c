@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ragctl.h"
-
-#define MAX_QUERY_WORDS 256
 
 /* ---- options ---- */
 
@@ -26,8 +26,9 @@ struct cmdline {
 	const char *db, *collection, *embedder, *model, *base_url, *key_env;
 	const char *key_file, *dims, *metric, *chunk_size, *overlap, *meta;
 	const char *k, *mode, *where, *source, *from, *out, *json, *int8;
-	const char *help, *quiet, *limit, *fusion, *vweight;
-	const char *args[MAX_QUERY_WORDS];
+	const char *help, *quiet, *limit, *fusion, *vweight, *verbose;
+	const char *dry_run, *base;
+	const char **args; /* positional words; as many as argv holds */
 	int nargs;
 };
 
@@ -53,22 +54,28 @@ static const struct opt *find_opt(const struct opt *t, const char *a)
 	return NULL;
 }
 
-/* Parses argv against table t; positional words go to cl->args. */
+/* Parses argv against table t; positional words go to cl->args, an array
+ * sized for all of argv (the kernel's ARG_MAX bounds argc), which lives
+ * until the process exits. Exits 2 on a usage error, 1 out of memory. */
 static void parse_opts(int argc, char **argv, const struct opt *t,
 		       struct cmdline *cl)
 {
 	int i;
+
+	cl->args = calloc((size_t)argc + 1, sizeof(*cl->args));
+	if (!cl->args) {
+		fputs("ragctl: out of memory\n", stderr);
+		exit(1);
+	}
 	for (i = 0; i < argc; i++) {
 		const char *a = argv[i], *eq;
 		const struct opt *o;
 		if (a[0] != '-' || strcmp(a, "-") == 0) {
-			if (cl->nargs >= MAX_QUERY_WORDS)
-				die_usage("too many arguments", NULL);
 			cl->args[cl->nargs++] = a;
 			continue;
 		}
 		if (strcmp(a, "--") == 0) {
-			for (i++; i < argc && cl->nargs < MAX_QUERY_WORDS; i++)
+			for (i++; i < argc; i++)
 				cl->args[cl->nargs++] = argv[i];
 			break;
 		}
@@ -136,9 +143,16 @@ static int print_json(json_t *j)
 
 static const char ingest_help[] =
 	"usage: ragctl [--db FILE] ingest [options] PATH|URL|- ...\n"
-	"Adds files (.txt .md .html .htm .rst; directories recursively), URLs\n"
+	"Adds files (.txt .md .markdown .html .htm .rst; directories\n"
+	"recursively; other extensions found in a directory are skipped and\n"
+	"counted, a file named on the command line is always read), URLs\n"
 	"(http/https) and stdin (-) to a collection. Each document is one\n"
-	"transaction; a source already stored with the same content is skipped.\n"
+	"transaction; a source already stored with the same content is\n"
+	"unchanged. Binary files are skipped. A file's source is its real path\n"
+	"(symlinks, . and .. resolved), so one file is one document however it\n"
+	"is named. Markdown front matter (\"---\" lines around \"key: value\"\n"
+	"lines at the start of a .md file) becomes string metadata and leaves\n"
+	"the text; a malformed block stays text, with a warning.\n"
 	"  -c, --collection C   collection (default \"default\"; created if absent)\n"
 	"  --embedder E         hash (default), glove or openai\n"
 	"  --model M            glove: model file (ragctl model import);\n"
@@ -152,15 +166,25 @@ static const char ingest_help[] =
 	"  --overlap N          bytes shared by consecutive chunks (default 150)\n"
 	"  --meta JSON          metadata object added to every document\n"
 	"  --source NAME        source name for stdin (default \"stdin\")\n"
-	"  --json               print the summary as JSON\n"
-	"  --quiet              no progress bar\n";
+	"  --base DIR           store file sources relative to DIR (files must\n"
+	"                       be under it); default: real absolute paths\n"
+	"  --json               print the summary as JSON (with skipped_files,\n"
+	"                       and old_sources when there are any)\n"
+	"  -q, --quiet          no progress bar\n"
+	"  -v, --verbose        name every skipped file and why, and each file\n"
+	"                       also stored under an old-style (as typed) source\n";
 
 struct ingest_ctx {
 	rag_db *db;
 	const struct cmdline *cl;
 	struct rag_chunk_opts co;
-	json_t *meta; /* --meta */
+	json_t *meta;  /* --meta */
+	json_t *skips; /* [{path, reason}] of skipped files, for --json */
+	json_t *olds;  /* sources stored under the name as typed */
+	char *base;    /* --base, resolved; NULL: absolute sources */
 	size_t docs, unchanged, skipped, failed, chunks, bytes;
+	size_t unlisted;     /* of skipped: extension not ingested */
+	size_t meta_updated; /* same text, new metadata */
 	size_t seen_bytes, total_bytes;
 	int progress;
 	struct timespec t0;
@@ -192,8 +216,11 @@ static void progress(struct ingest_ctx *x)
 	fflush(stderr);
 }
 
-/* Metadata of one document: path, ext, dir, plus --meta. */
-static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url)
+/* Metadata of one document as a new JSON text (caller frees; NULL out of
+ * memory): --meta, then the document's front matter fm (may be NULL; its
+ * keys win over --meta), then path, ext and dir, which neither can set. */
+static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url,
+		      json_t *fm)
 {
 	json_t *m = x->meta ? json_deep_copy(x->meta) : json_object();
 	const char *slash = strrchr(source, '/');
@@ -202,6 +229,10 @@ static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url)
 
 	if (!m)
 		return NULL;
+	if (fm) {
+		json_object_update(m, fm);
+		json_object_del(m, "dir");
+	}
 	if (!is_url && slash && slash > source) {
 		const char *p = slash - 1;
 		while (p > source && *(p - 1) != '/')
@@ -218,20 +249,42 @@ static char *doc_meta(struct ingest_ctx *x, const char *source, int is_url)
 	return s;
 }
 
-/* Converts raw bytes to ingestable text and stores it. */
+/* Counts a skipped input and remembers it for the summary: named on
+ * stderr always for binary files, with -v for every reason. */
+static void note_skip(struct ingest_ctx *x, const char *source,
+		      const char *reason, int always)
+{
+	x->skipped++;
+	if (always || x->cl->verbose)
+		fprintf(stderr, "%sragctl: %s: skipped: %s\n",
+			x->progress ? "\n" : "", source, reason);
+	if (x->skips)
+		json_array_append_new(x->skips,
+				      json_pack("{s:s, s:s}", "path", source,
+						"reason", reason));
+}
+
+/* Nonzero if source names a Markdown file (.md, .markdown). */
+static int is_markdown(const char *source)
+{
+	const char *e = io_ext(source);
+	return strcasecmp(e, "md") == 0 || strcasecmp(e, "markdown") == 0;
+}
+
+/* Converts raw bytes to ingestable text (HTML stripped, Markdown front
+ * matter moved into the metadata) and stores it. */
 static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 			size_t len, int html, int is_url)
 {
 	struct rag_ingest_result r;
 	char err[512], *text = data, *meta;
-	size_t tlen = len;
+	size_t tlen = len, body = 0;
+	json_t *fm = NULL;
 	int rc;
 
 	x->seen_bytes += len;
 	if (rag_looks_binary(data, len)) {
-		fprintf(stderr, "%sragctl: %s: binary file skipped\n",
-			x->progress ? "\n" : "", source);
-		x->skipped++;
+		note_skip(x, source, "binary", 1);
 		return 0;
 	}
 	if (html) {
@@ -239,9 +292,14 @@ static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 		if (!text)
 			return -1;
 	}
-	meta = doc_meta(x, source, is_url);
-	rc = rag_ingest_text(x->db, x->cl->collection, source, text, tlen, meta,
-			     &x->co, &r, err, sizeof(err));
+	if (!html && is_markdown(source) &&
+	    rag_front_matter(text, tlen, &fm, &body, err, sizeof(err)) < 0)
+		fprintf(stderr, "%sragctl: %s: %s; kept as text\n",
+			x->progress ? "\n" : "", source, err);
+	meta = doc_meta(x, source, is_url, fm);
+	json_decref(fm);
+	rc = rag_ingest_text(x->db, x->cl->collection, source, text + body,
+			     tlen - body, meta, &x->co, &r, err, sizeof(err));
 	if (text != data)
 		free(text);
 	free(meta);
@@ -255,6 +313,8 @@ static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 		x->docs++;
 		x->chunks += r.chunks;
 		x->bytes += r.bytes;
+	} else if (r.meta_updated) {
+		x->meta_updated++;
 	} else {
 		x->unchanged++;
 	}
@@ -262,24 +322,90 @@ static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 	return 0;
 }
 
+/* The source a file is stored under: its real path (symlinks, "." and
+ * ".." resolved), relative to --base when given, so that one file is one
+ * document however it was named. Returns a malloc'd string, or NULL with
+ * err (unresolvable, or outside --base). */
+static char *file_source(const struct ingest_ctx *x, const char *path,
+			 char *err, size_t errlen)
+{
+	char *abs = realpath(path, NULL), *rel;
+	size_t bl;
+
+	if (!abs) {
+		rag_errf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!x->base)
+		return abs;
+	bl = strlen(x->base);
+	if (strcmp(x->base, "/") == 0)
+		bl = 0;
+	if (strncmp(abs, x->base, bl) != 0 || abs[bl] != '/') {
+		rag_errf(err, errlen, "%s: not under --base %s", path, x->base);
+		free(abs);
+		return NULL;
+	}
+	rel = strdup(abs + bl + 1);
+	free(abs);
+	if (!rel)
+		rag_errf(err, errlen, "out of memory");
+	return rel;
+}
+
+/* Stores written before sources were real paths hold files under the
+ * name they were given (e.g. "docs/a.md"). If the path as typed differs
+ * from the new source and is stored, note it: re-ingest would otherwise
+ * keep two copies without a word. */
+static void note_old_source(struct ingest_ctx *x, const char *typed,
+			    const char *source)
+{
+	char err[512];
+	json_t *hit;
+
+	if (strcmp(typed, source) == 0)
+		return;
+	hit = rag_delete_preview(x->db, x->cl->collection, typed, NULL, err,
+				 sizeof(err));
+	if (hit && json_array_size(hit) > 0) {
+		if (x->cl->verbose)
+			fprintf(stderr,
+				"%sragctl: %s: also stored under the old"
+				" source name \"%s\"\n",
+				x->progress ? "\n" : "", source, typed);
+		json_array_append_new(x->olds, json_string(typed));
+	}
+	json_decref(hit);
+}
+
 static int visit_file(const char *path, int kind, void *ud)
 {
 	struct ingest_ctx *x = ud;
-	char err[512], *data;
+	char err[512], *data = NULL, *source = NULL;
 	size_t len;
 	int rc;
 	const char *e = io_ext(path);
 
-	if (kind < 0 || io_read_file(path, &data, &len, err, sizeof(err)) < 0) {
-		if (kind < 0)
-			rag_errf(err, sizeof(err), "%s: cannot read", path);
-		fprintf(stderr, "ragctl: %s\n", err);
+	if (kind == IO_UNLISTED) {
+		x->unlisted++;
+		note_skip(x, path, "extension not ingested", 0);
+		return 0;
+	}
+	if (kind < 0)
+		rag_errf(err, sizeof(err), "%s: cannot read", path);
+	else
+		source = file_source(x, path, err, sizeof(err));
+	if (!source || io_read_file(path, &data, &len, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%sragctl: %s\n", x->progress ? "\n" : "", err);
 		x->failed++;
+		free(source);
 		return -1;
 	}
-	rc = ingest_bytes(x, path, data, len,
+	note_old_source(x, path, source);
+	rc = ingest_bytes(x, source, data, len,
 			  strcmp(e, "html") == 0 || strcmp(e, "htm") == 0, 0);
 	free(data);
+	free(source);
 	return rc;
 }
 
@@ -316,27 +442,51 @@ static int ingest_one(struct ingest_ctx *x, const char *arg)
 	return io_walk(arg, visit_file, x);
 }
 
+/* Warnings that go with the summary, on stderr in both output forms. */
+static void summary_warnings(const struct ingest_ctx *x)
+{
+	if (json_array_size(x->olds))
+		fprintf(stderr,
+			"ragctl: %zu documents were stored before under the"
+			" name given on the command line (e.g. \"%s\"), now"
+			" under their real path; -v or --json names them,"
+			" ragctl delete --source NAME removes the old copy\n",
+			json_array_size(x->olds),
+			json_string_value(json_array_get(x->olds, 0)));
+	if (x->unlisted && !x->cl->verbose && !x->cl->json)
+		fprintf(stderr,
+			"ragctl: %zu files skipped for their extension"
+			" (-v names them)\n",
+			x->unlisted);
+}
+
 static void ingest_summary(struct ingest_ctx *x)
 {
 	double s = since(&x->t0);
 	if (x->progress)
 		fputc('\n', stderr);
+	summary_warnings(x);
 	if (x->cl->json) {
-		json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
-				      "documents", (json_int_t)x->docs,
-				      "unchanged", (json_int_t)x->unchanged,
-				      "skipped", (json_int_t)x->skipped,
-				      "failed", (json_int_t)x->failed, "chunks",
-				      (json_int_t)x->chunks, "bytes",
-				      (json_int_t)x->bytes, "seconds", s);
+		json_t *o = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:O}",
+			"documents", (json_int_t)x->docs, "unchanged",
+			(json_int_t)x->unchanged, "metadata_updated",
+			(json_int_t)x->meta_updated, "skipped",
+			(json_int_t)x->skipped, "failed", (json_int_t)x->failed,
+			"chunks", (json_int_t)x->chunks, "bytes",
+			(json_int_t)x->bytes, "seconds", s, "skipped_files",
+			x->skips);
+		if (o && json_array_size(x->olds))
+			json_object_set(o, "old_sources", x->olds);
 		print_json(o);
 		json_decref(o);
 		return;
 	}
-	printf("ingested %zu documents (%zu unchanged, %zu skipped, %zu failed),"
-	       " %zu chunks, %.2f MB in %.2f s (%.2f MB/s)\n",
-	       x->docs, x->unchanged, x->skipped, x->failed, x->chunks,
-	       (double)x->bytes / 1e6, s,
+	printf("ingested %zu documents (%zu unchanged, %zu metadata updated,"
+	       " %zu skipped, %zu failed), %zu chunks, %.2f MB in %.2f s"
+	       " (%.2f MB/s)\n",
+	       x->docs, x->unchanged, x->meta_updated, x->skipped, x->failed,
+	       x->chunks, (double)x->bytes / 1e6, s,
 	       s > 0 ? (double)x->bytes / 1e6 / s : 0);
 }
 
@@ -371,6 +521,8 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 				 { "meta", 0, 0, &cl->meta },
 				 { "source", 0, 0, &cl->source },
 				 { "quiet", 'q', 1, &cl->quiet },
+				 { "verbose", 'v', 1, &cl->verbose },
+				 { "base", 0, 0, &cl->base },
 				 { NULL, 0, 0, NULL } };
 	struct ingest_ctx x = { 0 };
 	struct rag_embedder_opts eo;
@@ -385,6 +537,12 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 	if (cl->nargs == 0)
 		die_usage("ingest needs at least one PATH, URL or -", NULL);
 	x.cl = cl;
+	x.skips = json_array();
+	x.olds = json_array();
+	if (!x.skips || !x.olds) {
+		fputs("ragctl: out of memory\n", stderr);
+		return 1;
+	}
 	x.co.size = cl->chunk_size ? (size_t)num_arg(cl->chunk_size,
 						     "--chunk-size", 64, 65536)
 				   : 0;
@@ -397,6 +555,12 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 		x.meta = json_loads(cl->meta, 0, NULL);
 		if (!json_is_object(x.meta))
 			die_usage("--meta must be a JSON object", cl->meta);
+	}
+	if (cl->base) {
+		struct stat sb;
+		x.base = realpath(cl->base, NULL);
+		if (!x.base || stat(x.base, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			die_usage("--base must name a directory", cl->base);
 	}
 	embedder_opts(cl, &eo);
 	x.db = open_db(cl, 0);
@@ -418,6 +582,9 @@ static int cmd_ingest(int argc, char **argv, struct cmdline *cl)
 	rc = x.failed ? 1 : 0;
 out:
 	json_decref(x.meta);
+	json_decref(x.skips);
+	json_decref(x.olds);
+	free(x.base);
 	rag_close(x.db);
 	return rc;
 }
@@ -432,7 +599,8 @@ static const char query_help[] =
 	"  --mode M             vector, bm25 or hybrid (default hybrid)\n"
 	"  --where JSON         metadata filter: {\"dir\":\"man7\"},\n"
 	"                       {\"n\":{\"$gte\":2}}, $eq $ne $gt $gte $lt $lte\n"
-	"                       $in $nin $and $or\n"
+	"                       $in $nin $and $or; {\"path\":{\"$prefix\":\"/srv/a/\"}}\n"
+	"                       (bytewise, no wildcards)\n"
 	"  --embedder E         refuse unless the collection uses E\n"
 	"  --int8               int8 pre-scan with exact rescoring\n"
 	"  --fusion F           hybrid: weighted (default) or rrf\n"
@@ -552,8 +720,12 @@ static const char stats_help[] =
 	"usage: ragctl [--db FILE] stats\n"
 	"Prints file, document, chunk and vector counts as JSON.\n";
 static const char delete_help[] =
-	"usage: ragctl [--db FILE] delete [-c C] (--source S | --where JSON)\n"
-	"Deletes documents of a collection by exact source or metadata filter.\n";
+	"usage: ragctl [--db FILE] delete [-c C] [--dry-run] [--json]\n"
+	"                                 (--source S | --where JSON)\n"
+	"Deletes documents of a collection by exact source or metadata filter\n"
+	"(see query --help; {\"path\":{\"$prefix\":\"/srv/docs/old/\"}} selects\n"
+	"a folder).\n"
+	"  --dry-run   print the sources that would be deleted; delete nothing\n";
 static const char compact_help[] =
 	"usage: ragctl [--db FILE] compact\n"
 	"Reclaims space after deletes (FTS optimize, VACUUM, WAL checkpoint).\n";
@@ -640,11 +812,43 @@ static int cmd_stats(int argc, char **argv, struct cmdline *cl)
 	return 0;
 }
 
+/* delete --dry-run: lists what the delete would remove, read-only. */
+static int delete_dry_run(const struct cmdline *cl)
+{
+	char err[512];
+	rag_db *db = open_db(cl, RAG_OPEN_READONLY);
+	json_t *srcs = rag_delete_preview(db, cl->collection, cl->source,
+					  cl->where, err, sizeof(err));
+	size_t i;
+
+	rag_close(db);
+	if (!srcs) {
+		fprintf(stderr, "ragctl: %s\n", err);
+		return 1;
+	}
+	if (cl->json) {
+		json_t *o = json_pack("{s:I, s:O}", "would_delete",
+				      (json_int_t)json_array_size(srcs),
+				      "sources", srcs);
+		print_json(o);
+		json_decref(o);
+	} else {
+		printf("would delete %zu documents%s\n", json_array_size(srcs),
+		       json_array_size(srcs) ? ":" : "");
+		for (i = 0; i < json_array_size(srcs); i++)
+			printf("  %s\n",
+			       json_string_value(json_array_get(srcs, i)));
+	}
+	json_decref(srcs);
+	return 0;
+}
+
 static int cmd_delete(int argc, char **argv, struct cmdline *cl)
 {
 	const struct opt t[] = { COMMON_OPTS(cl),
 				 { "source", 0, 0, &cl->source },
 				 { "where", 0, 0, &cl->where },
+				 { "dry-run", 'n', 1, &cl->dry_run },
 				 { NULL, 0, 0, NULL } };
 	char err[512];
 	int64_t n = 0;
@@ -654,6 +858,8 @@ static int cmd_delete(int argc, char **argv, struct cmdline *cl)
 	parse_opts(argc, argv, t, cl);
 	if (cl->help)
 		return fputs(delete_help, stdout), 0;
+	if (cl->dry_run)
+		return delete_dry_run(cl);
 	db = open_db(cl, 0);
 	rc = rag_delete(db, cl->collection, cl->source, cl->where, &n, err,
 			sizeof(err));
@@ -775,9 +981,13 @@ int main(int argc, char **argv)
 		fputs(main_help, stderr);
 		return 2;
 	}
-	for (c = 0; cmds[c].name; c++)
-		if (strcmp(cmds[c].name, argv[i]) == 0)
-			return cmds[c].fn(argc - i - 1, argv + i + 1, &cl);
+	for (c = 0; cmds[c].name; c++) {
+		if (strcmp(cmds[c].name, argv[i]) == 0) {
+			int rc = cmds[c].fn(argc - i - 1, argv + i + 1, &cl);
+			free(cl.args);
+			return rc;
+		}
+	}
 	die_usage("unknown command", argv[i]);
 	return 2;
 }

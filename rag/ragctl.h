@@ -18,7 +18,10 @@ int io_fetch_url(const char *url, char **out, size_t *len, int *is_html,
 		 char *err, size_t errlen);
 
 /* Called for each file: kind 1 = named explicitly, 0 = found in a
- * directory walk, -1 = cannot be read. Returns nonzero on failure. */
+ * directory walk, IO_UNLISTED = found in a walk with an extension that is
+ * not ingested (io_wanted_ext), -1 = cannot be read. Returns nonzero on
+ * failure. */
+#define IO_UNLISTED 2
 typedef int (*io_visit_fn)(const char *path, int kind, void *ud);
 int io_walk(const char *path, io_visit_fn fn, void *ud);
 size_t io_total_size(const char *path);

@@ -199,8 +199,9 @@ static int walk(const char *dir, int depth, io_visit_fn fn, void *ud)
 			continue;
 		if (S_ISDIR(sb.st_mode))
 			rc |= walk(path, depth + 1, fn, ud);
-		else if (S_ISREG(sb.st_mode) && io_wanted_ext(path))
-			rc |= fn(path, 0, ud);
+		else if (S_ISREG(sb.st_mode))
+			rc |= fn(path, io_wanted_ext(path) ? 0 : IO_UNLISTED,
+				 ud);
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
@@ -223,7 +224,8 @@ static int size_visit(const char *path, int explicit_file, void *ud)
 {
 	struct stat sb;
 	size_t *total = ud;
-	if (explicit_file >= 0 && stat(path, &sb) == 0)
+	if (explicit_file >= 0 && explicit_file != IO_UNLISTED &&
+	    stat(path, &sb) == 0)
 		*total += (size_t)sb.st_size;
 	return 0;
 }

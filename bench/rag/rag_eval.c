@@ -4,7 +4,7 @@
  * page count once) for BM25 and for vector and hybrid search with each
  * embedder collection present in the store, as a Markdown table.
  * usage: rag_eval DB MAN_DIR [COLLECTION...]   (run from the repo root
- * with the same relative paths ragctl ingest was given) */
+ * on a store ingested with --base . and the same relative paths) */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,12 +10,12 @@ B=${BUILD:-build}/bin
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 [ -d data/corpus/man/man7 ] || scripts/build-corpus.sh
-"$B/ragctl" --db "$T/kb.db" ingest --quiet data/corpus
+"$B/ragctl" --db "$T/kb.db" ingest --quiet --base . data/corpus
 colls=(default)
 model=${GLOVE_MODEL:-data/rag/glove-100d.bin}
 [ -f "$model" ] || "$B/ragctl" model import --out "$model" >/dev/null || true
 if [ -f "$model" ]; then
-  "$B/ragctl" --db "$T/kb.db" ingest --quiet -c glove --embedder glove \
+  "$B/ragctl" --db "$T/kb.db" ingest --quiet --base . -c glove --embedder glove \
     --model "$model" data/corpus
   colls+=(glove)
 fi

@@ -23,6 +23,10 @@ extern "C" {
 #define RAG_MAX_QUERY 8192	/* bytes of one query text */
 #define RAG_MAX_WHERE 65536	/* bytes of one --where filter */
 #define RAG_MAX_META 65536	/* bytes of one document's metadata */
+#define RAG_FM_MAX_BYTES 16384	/* Markdown front matter, fences included */
+#define RAG_FM_MAX_KEYS 64	/* keys in one front matter */
+#define RAG_FM_MAX_KEY 64	/* bytes of one front matter key */
+#define RAG_FM_MAX_VALUE 512	/* bytes of one front matter value */
 #define RAG_DEFAULT_COLLECTION "default"
 #define RAG_DEFAULT_EMBEDDER "hash"
 
@@ -30,8 +34,9 @@ typedef struct rag_db rag_db;
 
 enum rag_metric { RAG_METRIC_COSINE, RAG_METRIC_IP, RAG_METRIC_L2 };
 enum rag_mode { RAG_MODE_VECTOR, RAG_MODE_BM25, RAG_MODE_HYBRID };
-/* Hybrid fusion: weighted sum of min-max normalised scores (default), or
- * reciprocal rank fusion (k = 60). docs/rag.md compares them. */
+/* Hybrid fusion: weighted sum of the two scores, each mapped to 0..1 by a
+ * fixed transform (default; a chunk's score does not depend on the other
+ * results), or reciprocal rank fusion (k = 60). docs/rag.md has both. */
 enum rag_fusion { RAG_FUSE_CONVEX, RAG_FUSE_RRF };
 
 /* ---- Opening ----------------------------------------------------------- */
@@ -93,17 +98,19 @@ struct rag_chunk_opts {
 };
 
 struct rag_ingest_result {
-	int added;     /* 1 new or changed, 0 already present */
-	size_t chunks; /* chunks written */
-	size_t bytes;  /* text bytes after cleanup */
+	int added;	  /* 1 new or changed, 0 already present */
+	int meta_updated; /* 1: same text, only the metadata was replaced */
+	size_t chunks;	  /* chunks written */
+	size_t bytes;	  /* text bytes after cleanup */
 };
 
 /* Adds one document's text (already extracted; any bytes, invalid UTF-8
  * is repaired) to a collection that must exist, in one transaction: its
  * chunks, vectors and FTS rows. A source already present with the same
- * content hash adds nothing; with another hash it is replaced. meta_json
- * is a JSON object or NULL. Returns 0, or -1 with err and nothing
- * written. */
+ * content hash adds nothing, except that other metadata (meta_json not
+ * NULL) replaces the stored metadata (meta_updated, nothing re-embedded);
+ * with another hash it is replaced. meta_json is a JSON object or NULL. Returns 0, or -1
+ * with err and nothing written. */
 int rag_ingest_text(rag_db *db, const char *collection, const char *source,
 		    const char *text, size_t len, const char *meta_json,
 		    const struct rag_chunk_opts *copts,
@@ -115,6 +122,13 @@ int rag_ingest_text(rag_db *db, const char *collection, const char *source,
 int rag_delete(rag_db *db, const char *collection, const char *source,
 	       const char *where_json, int64_t *deleted, char *err,
 	       size_t errlen);
+
+/* What rag_delete with the same arguments would delete, without deleting:
+ * a new JSON array of the matching documents' sources (caller decrefs),
+ * or NULL with err. Opens nothing for writing (works read-only). */
+json_t *rag_delete_preview(rag_db *db, const char *collection,
+			   const char *source, const char *where_json,
+			   char *err, size_t errlen);
 
 /* Reclaims the space of deleted rows (FTS optimize, VACUUM, checkpoint). */
 int rag_compact(rag_db *db, char *err, size_t errlen);
@@ -136,7 +150,8 @@ struct rag_query {
 struct rag_hit {
 	char *source;
 	int64_t chunk; /* chunk sequence number within its document */
-	double score;  /* cosine/ip similarity, L2 distance, -bm25, fused */
+	double score;  /* cosine/ip similarity, L2 distance, -bm25, fused
+			  (weighted: 0..1; rrf: sum of 1/(60 + rank)) */
 	char *text;
 	json_t *metadata; /* owned reference */
 };

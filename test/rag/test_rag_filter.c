@@ -51,6 +51,30 @@ static void test_ops(void)
 	CHECK_EQ_INT(m("{\"n\":{\"$gt\":\"a\"}}", d), 0); /* not comparable */
 }
 
+/* $prefix compares bytes: % and _ are ordinary characters (no LIKE
+ * pattern), so "/srv/a_" does not select "/srv/ab/x". */
+static void test_prefix(void)
+{
+	const char *d = "{\"path\":\"/srv/docs/a_b%c/x.md\",\"n\":3}";
+	CHECK_EQ_INT(m("{\"path\":{\"$prefix\":\"/srv/docs/\"}}", d), 1);
+	CHECK_EQ_INT(m("{\"path\":{\"$prefix\":\"/srv/docs/a_b%c/\"}}", d), 1);
+	CHECK_EQ_INT(m("{\"path\":{\"$prefix\":\"\"}}", d), 1);
+	CHECK_EQ_INT(m("{\"path\":{\"$prefix\":\"/srv/doc/\"}}", d), 0);
+	CHECK_EQ_INT(m("{\"path\":{\"$prefix\":\"/srv/docs/a_b%c/x.md/\"}}", d),
+		     0);
+	CHECK_EQ_INT(m("{\"path\":{\"$prefix\":\"/srv/docs/a%\"}}",
+		       "{\"path\":\"/srv/docs/abc\"}"),
+		     0);
+	CHECK_EQ_INT(m("{\"path\":{\"$prefix\":\"/srv/docs/a_\"}}",
+		       "{\"path\":\"/srv/docs/ab\"}"),
+		     0);
+	CHECK_EQ_INT(m("{\"path\":{\"$prefix\":\"/SRV\"}}", d), 0);
+	CHECK_EQ_INT(m("{\"n\":{\"$prefix\":\"3\"}}", d), 0); /* not a string */
+	CHECK_EQ_INT(m("{\"gone\":{\"$prefix\":\"/\"}}", d), 0);
+	CHECK(bad("{\"path\":{\"$prefix\":3}}"));
+	CHECK(bad("{\"path\":{\"$prefix\":[\"/a\"]}}"));
+}
+
 static void test_logic(void)
 {
 	const char *d = "{\"dir\":\"man7\",\"n\":3}";
@@ -97,6 +121,7 @@ static void test_errors(void)
 int main(void)
 {
 	RUN(test_ops);
+	RUN(test_prefix);
 	RUN(test_logic);
 	RUN(test_absent);
 	RUN(test_errors);

@@ -211,6 +211,68 @@ static void test_modes(void)
 	rag_close(db);
 }
 
+/* Score of src for text in mode (with filter where), or -1 if absent. */
+static double score_in(rag_db *db, enum rag_mode mode, const char *text,
+		       const char *where, const char *src)
+{
+	struct rag_query q = { 0 };
+	struct rag_results r;
+	double sc = -1;
+	size_t i;
+
+	q.text = text;
+	q.k = 5;
+	q.mode = mode;
+	q.where_json = where;
+	if (rag_search(db, &q, &r, err, sizeof(err)) < 0)
+		return -2;
+	for (i = 0; i < r.n; i++)
+		if (strcmp(r.hits[i].source, src) == 0)
+			sc = r.hits[i].score;
+	rag_results_free(&r);
+	return sc;
+}
+
+static double hybrid_score(rag_db *db, const char *text, const char *where,
+			   const char *src)
+{
+	return score_in(db, RAG_MODE_HYBRID, text, where, src);
+}
+
+/* Hybrid scores mean the same across queries: each list's score goes
+ * through a fixed transform, not a min-max over whatever else matched.
+ * With min-max, the only BM25 match scored 0 for BM25 (max = min), and a
+ * document's score moved when a filter removed its competitors. */
+static void test_hybrid_scores(void)
+{
+	rag_db *db = seeded("hybrid");
+	double alone, with_others;
+
+	/* Only vm.txt holds "Xen" and "hypervisor" (two rare words): it comes
+	 * first, and its BM25 part, (hybrid - 0.3 cosine) / 0.7, is at least
+	 * half (s / (s + 2) with s >= 2), where min-max made it 0. */
+	CHECK_STR(top(db, RAG_MODE_HYBRID, "Xen hypervisor", NULL), "vm.txt");
+	alone = hybrid_score(db, "Xen hypervisor", NULL, "vm.txt");
+	with_others =
+		score_in(db, RAG_MODE_VECTOR, "Xen hypervisor", NULL, "vm.txt");
+	CHECK(with_others > 0 && (alone - 0.3 * with_others) / 0.7 >= 0.5);
+	CHECK(score_in(db, RAG_MODE_BM25, "Xen hypervisor", NULL, "vm.txt") >=
+	      2.0);
+	/* Both sc.txt and cg.txt match; each keeps its score when a filter
+	 * leaves it alone in both lists (up to float32 rounding: a filtered
+	 * scan multiplies a gathered block instead of the whole matrix). */
+	with_others = hybrid_score(db, "seccomp memory", NULL, "sc.txt");
+	alone = hybrid_score(db, "seccomp memory", "{\"i\":2}", "sc.txt");
+	CHECK(with_others > 0 && fabs(alone - with_others) < 1e-6);
+	with_others = hybrid_score(db, "seccomp memory", NULL, "cg.txt");
+	alone = hybrid_score(db, "seccomp memory", "{\"i\":1}", "cg.txt");
+	CHECK(with_others > 0 && fabs(alone - with_others) < 1e-6);
+	/* Scores stay in 0..1. */
+	CHECK(hybrid_score(db, "seccomp seccomp BPF BPF filters", NULL,
+			   "sc.txt") <= 1.0);
+	rag_close(db);
+}
+
 /* 200 documents, 3 tagged rare: a filtered k=3 query returns exactly the 3
  * tagged ones, however far down the unfiltered ranking they are. */
 static void test_filter_returns_k(void)
@@ -624,6 +686,7 @@ int main(void)
 	RUN(test_schema);
 	RUN(test_idempotent);
 	RUN(test_modes);
+	RUN(test_hybrid_scores);
 	RUN(test_filter_returns_k);
 	RUN(test_mismatch);
 	RUN(test_bad_input);

@@ -1,6 +1,7 @@
 /* Unit tests of the text side of ingest: UTF-8 repair, HTML stripping,
- * binary detection and the chunker's edge cases (empty input, huge lines,
- * no spaces, multibyte boundaries, overlap). */
+ * binary detection, Markdown front matter and the chunker's edge cases
+ * (empty input, huge lines, no spaces, multibyte boundaries, overlap). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,97 @@ static void test_binary(void)
 {
 	CHECK(rag_looks_binary("ab\0cd", 5));
 	CHECK(!rag_looks_binary("abcd", 4));
+}
+
+/* Parses text as front matter: returns rag_front_matter's result, the
+ * body offset in *body and the value of key (or "") in val. */
+static int fm(const char *text, size_t *body, const char *key, char *val,
+	      size_t vlen, size_t *nkeys)
+{
+	char err[256] = "";
+	json_t *m = NULL;
+	int rc = rag_front_matter(text, strlen(text), &m, body, err,
+				  sizeof(err));
+	const char *v = m ? json_string_value(json_object_get(m, key)) : NULL;
+	snprintf(val, vlen, "%s", v ? v : "");
+	*nkeys = m ? json_object_size(m) : 0;
+	if (rc < 0 && (m || *body || !err[0]))
+		rc = -99; /* malformed must say why and keep everything */
+	json_decref(m);
+	return rc;
+}
+
+static void test_front_matter(void)
+{
+	char v[600], big[20000];
+	size_t body, nk, i, o;
+	const char *t = "---\ntitle: Seccomp notes\nauthor: \"A. B: C\"\n"
+			"# a comment\n\ntags: 'x, y'\nn: 3 # trailing\n"
+			"empty:\n---\n# Heading\nBody.\n";
+
+	CHECK_EQ_INT(fm(t, &body, "title", v, sizeof(v), &nk), 1);
+	CHECK_STR(v, "Seccomp notes");
+	CHECK_EQ_INT((int)nk, 5);
+	CHECK_STR(t + body, "# Heading\nBody.\n");
+	fm(t, &body, "author", v, sizeof(v), &nk);
+	CHECK_STR(v, "A. B: C");
+	fm(t, &body, "tags", v, sizeof(v), &nk);
+	CHECK_STR(v, "x, y");
+	fm(t, &body, "n", v, sizeof(v), &nk);
+	CHECK_STR(v, "3");
+	/* CRLF, a byte order mark, "..." as the closing line, no body */
+	CHECK_EQ_INT(fm("\xEF\xBB\xBF---\r\nk: v\r\n...\r\n", &body, "k", v,
+			sizeof(v), &nk),
+		     1);
+	CHECK_STR(v, "v");
+	/* Not front matter: nothing taken */
+	CHECK_EQ_INT(fm("# Title\n---\nk: v\n---\n", &body, "k", v, sizeof(v),
+			&nk),
+		     0);
+	CHECK_EQ_INT(fm("---", &body, "k", v, sizeof(v), &nk), 0);
+	CHECK_EQ_INT(fm("", &body, "k", v, sizeof(v), &nk), 0);
+	/* Malformed: kept as text, with a reason */
+	CHECK_EQ_INT(fm("---\nk: v\n", &body, "k", v, sizeof(v), &nk), -1);
+	CHECK_EQ_INT(fm("---\nk: v\nno colon here\n---\n", &body, "k", v,
+			sizeof(v), &nk),
+		     -1);
+	CHECK_EQ_INT(fm("---\nlist:\n  - a\n---\n", &body, "k", v, sizeof(v),
+			&nk),
+		     -1);
+	CHECK_EQ_INT(fm("---\nk: a\nk: b\n---\n", &body, "k", v, sizeof(v),
+			&nk),
+		     -1);
+	CHECK_EQ_INT(fm("---\nk:v\n---\n", &body, "k", v, sizeof(v), &nk), -1);
+	CHECK_EQ_INT(fm("---\nk: \xff\xfe\n---\n", &body, "k", v, sizeof(v),
+			&nk),
+		     -1);
+	CHECK_EQ_INT(fm("---\nk: a\x01b\n---\n", &body, "k", v, sizeof(v), &nk),
+		     -1);
+	/* Caps: value length, key length, key count, block size */
+	o = (size_t)snprintf(big, sizeof(big), "---\nk: ");
+	for (i = 0; i < RAG_FM_MAX_VALUE + 1; i++)
+		big[o++] = 'x';
+	snprintf(big + o, sizeof(big) - o, "\n---\n");
+	CHECK_EQ_INT(fm(big, &body, "k", v, sizeof(v), &nk), -1);
+	/* exactly RAG_FM_MAX_VALUE bytes: accepted */
+	snprintf(big + o - 1, sizeof(big) - o + 1, "\n---\n");
+	CHECK_EQ_INT(fm(big, &body, "k", v, sizeof(v), &nk), 1);
+	CHECK_EQ_INT((int)strlen(v), RAG_FM_MAX_VALUE);
+	o = (size_t)snprintf(big, sizeof(big), "---\n");
+	for (i = 0; i < RAG_FM_MAX_KEY + 1; i++)
+		big[o++] = 'k';
+	snprintf(big + o, sizeof(big) - o, ": v\n---\n");
+	CHECK_EQ_INT(fm(big, &body, "k", v, sizeof(v), &nk), -1);
+	o = (size_t)snprintf(big, sizeof(big), "---\n");
+	for (i = 0; i <= RAG_FM_MAX_KEYS; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "k%zu: v\n", i);
+	snprintf(big + o, sizeof(big) - o, "---\n");
+	CHECK_EQ_INT(fm(big, &body, "k0", v, sizeof(v), &nk), -1);
+	o = (size_t)snprintf(big, sizeof(big), "---\n");
+	while (o < RAG_FM_MAX_BYTES + 100)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "# comment\n");
+	snprintf(big + o, sizeof(big) - o, "k: v\n---\n");
+	CHECK_EQ_INT(fm(big, &body, "k", v, sizeof(v), &nk), -1);
 }
 
 static void check_spans(const char *t, size_t len, const struct rag_span *s,
@@ -163,6 +255,7 @@ int main(void)
 	RUN(test_utf8);
 	RUN(test_html);
 	RUN(test_binary);
+	RUN(test_front_matter);
 	RUN(test_chunk_empty);
 	RUN(test_chunk_huge_line);
 	RUN(test_chunk_sentences);
