@@ -468,6 +468,47 @@ static void test_sim_unsafe_dir(void)
 	chan_close(c);
 }
 
+/* A rendezvous directory owned by another (non-root) user is refused by
+ * both sides: its owner could swap the socket and pose as a tool zone
+ * to a root gateway. Proves the owner check on the client side too (a
+ * client that only checked the mode would connect here). Needs root to
+ * chown; skipped otherwise. */
+static void test_sim_foreign_owner(void)
+{
+	char path[128], err[256] = "";
+	struct chan_opts o = { 0, 0 };
+	chan *s, *c;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "   skipped: needs root to chown\n");
+		return;
+	}
+	s = chan_open("sim:22:own", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(s != NULL);
+	snprintf(path, sizeof(path), "%s/22", chantest_dir);
+	CHECK_EQ_INT(chown(path, 65534, 65534), 0);
+	c = chan_open("sim:22:own", CHAN_CLIENT, &o, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "unsafe rendezvous directory") != NULL);
+	chan_close(c);
+	chan_close(s);
+	s = chan_open("sim:22:own2", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(s == NULL);
+	CHECK(strstr(err, "owned by this user or root") != NULL);
+	chan_close(s);
+	/* the rendezvous root itself counts too */
+	CHECK_EQ_INT(chown(path, 0, 0), 0);
+	s = chan_open("sim:22:own", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(s != NULL);
+	CHECK_EQ_INT(chown(chantest_dir, 65534, 65534), 0);
+	c = chan_open("sim:22:own", CHAN_CLIENT, &o, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "unsafe rendezvous directory") != NULL);
+	chan_close(c);
+	CHECK_EQ_INT(chown(chantest_dir, 0, 0), 0);
+	chan_close(s);
+}
+
 /* A stale socket file is replaced; a live server's is not. */
 static void test_sim_second_server(void)
 {
@@ -498,6 +539,7 @@ int main(void)
 	RUN(test_sim_peer_killed);
 	RUN(test_sim_second_server);
 	RUN(test_sim_unsafe_dir);
+	RUN(test_sim_foreign_owner);
 	RUN(test_sim_concurrent);
 	chantest_cleanup();
 	return ZGT_DONE();
