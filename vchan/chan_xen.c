@@ -36,8 +36,10 @@
 /* gntalloc's default "limit" when /sys does not say. */
 #define XEN_GRANT_LIMIT_DEFAULT 1024u
 /* How often an open channel checks that its event channel is still
- * connected (Xen sends nothing when a peer domain is destroyed). */
+ * connected (Xen sends nothing when a peer domain is destroyed), unless
+ * $ZONEGATE_XEN_CHECK_MS says otherwise (0: never). */
 #define XEN_CHECK_MS 1000
+#define XEN_CHECK_MS_MAX 3600000L
 #define XEN_PAGE_SHIFT 12
 
 struct xen {
@@ -615,13 +617,29 @@ static const struct chan_ops xen_ops = {
 	xen_close,
 };
 
+/* The liveness check period in ms: $ZONEGATE_XEN_CHECK_MS if it is a
+ * number in 0..XEN_CHECK_MS_MAX, else XEN_CHECK_MS. */
+static long xen_check_ms(void)
+{
+	const char *e = getenv("ZONEGATE_XEN_CHECK_MS");
+	char *end;
+	long v;
+
+	if (!e || !*e)
+		return XEN_CHECK_MS;
+	errno = 0;
+	v = strtol(e, &end, 10);
+	if (errno || *end || v < 0 || v > XEN_CHECK_MS_MAX)
+		return XEN_CHECK_MS;
+	return v;
+}
+
 /* The epoll set and the periodic liveness timer. */
 static int xen_fds(struct xen *x, char *err, size_t errlen)
 {
-	struct itimerspec it = {
-		{ XEN_CHECK_MS / 1000, (XEN_CHECK_MS % 1000) * 1000000L },
-		{ XEN_CHECK_MS / 1000, (XEN_CHECK_MS % 1000) * 1000000L }
-	};
+	long ms = xen_check_ms();
+	struct itimerspec it = { { ms / 1000, (ms % 1000) * 1000000L },
+				 { ms / 1000, (ms % 1000) * 1000000L } };
 	struct epoll_event ev = { .events = EPOLLIN };
 
 	x->ep = epoll_create1(EPOLL_CLOEXEC);
