@@ -10,7 +10,11 @@
  * <libxenvchan.h> and <xen/io/libxenvchan.h>, and also its known faults:
  * the 64-byte xenstore key buffer, the 1 MiB ring limit without errno,
  * and a server_init that leaves fields uninitialised when it fails part
- * way (the double aborts where the real library would free garbage). */
+ * way (the double aborts where the real library would free garbage).
+ * Each library function keeps the contract its Debian header states
+ * (ownership, NULL or -1 with errno on failure); the xd_ hooks are
+ * described in xen_double.h. Not thread-safe: one test thread drives
+ * every domain. */
 #define _GNU_SOURCE
 #include "xen_double.h"
 
