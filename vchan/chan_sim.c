@@ -445,31 +445,51 @@ static int sim_sockaddr(chan *c, struct sockaddr_un *sa, char *err,
 	return 0;
 }
 
-/* The directory holding the socket decides who can be a zone's peer:
- * refuse one that others can write to (they could replace the socket),
- * and, for a server, one owned by another user. */
-static int sim_dir_safe(const char *sockpath, int server, char *err,
-			size_t errlen)
+/* One directory on the way to a socket: a directory, owned by this
+ * user or root, not writable by group or others. */
+static int sim_one_dir_safe(const char *dir, char *err, size_t errlen)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char *slash;
 	struct stat st;
 
-	memcpy(dir, sockpath, sizeof(dir));
-	slash = strrchr(dir, '/');
-	if (!slash)
-		return 0;
-	*slash = '\0';
 	if (lstat(dir, &st) < 0)
 		return chan_seterr(err, errlen, "%s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode) || (st.st_mode & 022) ||
-	    (server && st.st_uid != geteuid()))
+	    (st.st_uid != geteuid() && st.st_uid != 0))
 		return chan_seterr(err, errlen,
-				   "%s: unsafe rendezvous "
-				   "directory (must be a directory%s, not "
-				   "writable by group or others)",
-				   dir, server ? " owned by this user" : "");
+				   "%s: unsafe rendezvous directory (must be "
+				   "a directory owned by this user or root, "
+				   "not writable by group or others)",
+				   dir);
 	return 0;
+}
+
+/* The directories holding the socket decide who can be a zone's peer:
+ * whoever owns or can write to one of them, from the socket's own up to
+ * the rendezvous root, could put a socket of theirs in its place. Both
+ * sides check all of them. */
+static int sim_dir_safe(const char *sockpath, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char root[sizeof(dir)];
+	size_t rootlen;
+	char *slash;
+
+	if (chan_sim_dir(root, sizeof(root)) < 0)
+		return chan_seterr(err, errlen, "ZONEGATE_SIM_DIR too long");
+	rootlen = strlen(root);
+	while (rootlen > 1 && root[rootlen - 1] == '/')
+		root[--rootlen] = '\0';
+	memcpy(dir, sockpath, sizeof(dir));
+	for (;;) {
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			return 0;
+		*slash = '\0';
+		if (sim_one_dir_safe(dir, err, errlen) < 0)
+			return -1;
+		if (strlen(dir) <= rootlen)
+			return 0;
+	}
 }
 
 /* Binds the listening socket, replacing a stale socket file but never a
@@ -482,7 +502,7 @@ static int sim_listen(chan *c, struct sockaddr_un *sa, char *err, size_t errlen)
 	if (mkdirs(sa->sun_path) < 0)
 		return chan_seterr(err, errlen, "cannot create %s: %s",
 				   sa->sun_path, strerror(errno));
-	if (sim_dir_safe(sa->sun_path, 1, err, errlen) < 0)
+	if (sim_dir_safe(sa->sun_path, err, errlen) < 0)
 		return -1;
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe >= 0 &&
@@ -629,10 +649,11 @@ static int sim_client_open(chan *c, const struct chan_opts *o, char *err,
 
 	if (sim_sockaddr(c, &sa, err, errlen) < 0)
 		return -1;
-	if (access(sa.sun_path, F_OK) == 0 &&
-	    sim_dir_safe(sa.sun_path, 0, err, errlen) < 0)
-		return -1;
 	for (;;) {
+		/* checked before each attempt: the socket may appear late */
+		if (access(sa.sun_path, F_OK) == 0 &&
+		    sim_dir_safe(sa.sun_path, err, errlen) < 0)
+			return -1;
 		wait = (int)(deadline - now_ms());
 		if (o->connect_timeout_ms > 0 && wait < 100)
 			wait = 100;

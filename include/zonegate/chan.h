@@ -98,8 +98,10 @@ int chan_state(chan *c);
 unsigned chan_generation(chan *c);
 
 /* Server: drops the current client, if any, discards both rings and
- * waits for a new client (CHAN_WAITING). Returns 0. Client: returns -1;
- * reopen the channel instead. */
+ * waits for a new client (CHAN_WAITING). Returns 0, or -1 if the
+ * backend could not set up again (the channel is then CHAN_CLOSED, holds
+ * nothing, and may be reset again). Client: returns -1; reopen the
+ * channel instead. */
 int chan_reset(chan *c);
 
 /* The role, backend name and address this channel was opened with: the
