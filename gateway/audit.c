@@ -19,6 +19,8 @@
 #define AUDIT_TAIL_MAX (1u << 20) /* longest line we continue from */
 #define AUDIT_BUF_MAX (8u << 20)  /* buffered before a forced flush */
 #define AUDIT_BATCH (64u << 10)	  /* written at once when this much waits */
+#define AUDIT_LINE_MAX 8192	  /* bytes of one record built by hand */
+#define AUDIT_FIELD_MAX 1024	  /* bytes of one text field's JSON */
 #define HASH_KEY ",\"hash\":\""
 
 struct gw_audit {
@@ -223,38 +225,66 @@ int gw_audit_pending(const struct gw_audit *a)
 	return a->len > 0;
 }
 
-/* Appends "s" JSON-escaped (with quotes) to the buffer at *k; NULL is
- * null. Stops (returns -1) when out of room. */
-static int esc(char *out, size_t n, size_t *k, const char *s)
+/* Appends s JSON-escaped and quoted at *k (NULL is null). The text may
+ * be a zone's: bytes that are not well-formed UTF-8 become U+FFFD, and a
+ * value over AUDIT_FIELD_MAX bytes is cut at a character boundary and
+ * ends with "[+N bytes]" (N bytes of s left out), so a record stays valid
+ * JSON whatever was sent. Returns -1 when the line is out of room. */
+static int esc(char *out, size_t cap, size_t *k, const char *s)
 {
 	static const char hx[] = "0123456789abcdef";
+	size_t start = *k, n, i = 0, c, tl;
+	char t[8];
 
 	if (!s) {
-		if (*k + 4 >= n)
+		if (*k + 4 >= cap)
 			return -1;
 		memcpy(out + *k, "null", 4);
 		*k += 4;
 		return 0;
 	}
-	if (*k + 1 >= n)
+	n = strlen(s);
+	if (*k + 1 >= cap)
 		return -1;
 	out[(*k)++] = '"';
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (*k + 7 >= n)
-			return -1;
-		if (c == '"' || c == '\\') {
-			out[(*k)++] = '\\';
-			out[(*k)++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(out + *k, "\\u00", 4);
-			out[*k + 4] = hx[c >> 4];
-			out[*k + 5] = hx[c & 15];
-			*k += 6;
+	while (i < n) {
+		unsigned char b = (unsigned char)s[i];
+		c = gw_utf8_char(s + i, n - i);
+		if (!c) {
+			memcpy(t, "\\ufffd", 6);
+			tl = 6;
+			c = 1;
+		} else if (c == 1 && (b == '"' || b == '\\')) {
+			t[0] = '\\';
+			t[1] = (char)b;
+			tl = 2;
+		} else if (c == 1 && (b < 0x20 || b == 0x7f)) {
+			memcpy(t, "\\u00", 4);
+			t[4] = hx[b >> 4];
+			t[5] = hx[b & 15];
+			tl = 6;
 		} else {
-			out[(*k)++] = (char)c;
+			memcpy(t, s + i, c);
+			tl = c;
 		}
+		if (*k - start + tl > AUDIT_FIELD_MAX)
+			break;
+		if (*k + tl + 1 >= cap)
+			return -1;
+		memcpy(out + *k, t, tl);
+		*k += tl;
+		i += c;
 	}
+	if (i < n) {
+		char note[32];
+		int m = snprintf(note, sizeof(note), "[+%zu bytes]", n - i);
+		if (m < 0 || *k + (size_t)m + 1 >= cap)
+			return -1;
+		memcpy(out + *k, note, (size_t)m);
+		*k += (size_t)m;
+	}
+	if (*k + 1 >= cap)
+		return -1;
 	out[(*k)++] = '"';
 	return 0;
 }
@@ -303,7 +333,7 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	const char *const vals[] = { r->zone,	r->session,  r->method,
 				     r->target, r->decision, r->rule,
 				     r->reason };
-	char line[4096], hash[65], us[7];
+	char line[AUDIT_LINE_MAX], hash[65], us[7];
 	const size_t cap = sizeof(line);
 	size_t k = 0;
 	struct timespec ts;
@@ -396,69 +426,141 @@ int gw_audit_flush(struct gw_audit *a)
 	return 0;
 }
 
-/* Checks one line against prev; advances prev. */
-static int verify_line(const char *line, size_t len, char prev[65], char *err,
-		       size_t errlen)
+/* The state of a verification across lines and files. */
+struct vstate {
+	char prev[65]; /* the hash the next record must name */
+	int known;     /* prev is known (not after an unreadable line) */
+	int first;     /* no record seen yet in the sequence */
+	size_t records, problems;
+	gw_audit_report report;
+	void *ud;
+	const char *file;
+	size_t line;
+};
+
+static void problem(struct vstate *v, const char *msg)
+{
+	v->problems++;
+	if (v->report)
+		v->report(v->ud, v->file, v->line, msg);
+}
+
+/* Checks one line and moves the chain on to its hash. A bad line is
+ * reported and the check goes on: an edited record whose hash was not
+ * recomputed still names the hash its successor expects, so only that
+ * record is flagged; a removed, inserted or recomputed one breaks the
+ * link to the next record, which is flagged. */
+static void verify_line(struct vstate *v, const char *line, size_t len)
 {
 	char hash[65], calc[65];
 	size_t plen;
 	json_t *j;
-	json_error_t je;
-	const char *p;
-	int ok;
+	const char *p, *meth;
 
+	v->records++;
 	if (split_line(line, len, &plen, hash)) {
-		snprintf(err, errlen, "not a chained record");
-		return -1;
+		problem(v, "not a chained record (no trailing hash)");
+		v->known = 0;
+		v->first = 0;
+		return;
 	}
 	sha256_hex(line, plen, calc);
-	if (strcmp(calc, hash) != 0) {
-		snprintf(err, errlen, "hash mismatch: the line was altered");
-		return -1;
-	}
-	j = json_loadb(line, len, 0, &je);
+	if (strcmp(calc, hash) != 0)
+		problem(v, "hash mismatch: the record was altered");
+	j = json_loadb(line, len, 0, NULL);
 	p = j ? json_string_value(json_object_get(j, "prev")) : NULL;
-	ok = p && strcmp(p, prev) == 0;
+	meth = j ? json_string_value(json_object_get(j, "method")) : NULL;
+	if (!j) {
+		problem(v, "not valid JSON");
+	} else if (!p) {
+		problem(v, "no prev field");
+	} else if (v->first && strcmp(p, zeros) != 0 &&
+		   !(meth && strcmp(meth, "audit/rotate") == 0)) {
+		/* a log starts at 64 zeros, or with the rotation record
+		 * that continues the chain of the file before it */
+		problem(v, "the first record neither starts a chain nor "
+			   "continues a rotated one (records before it "
+			   "were removed)");
+	} else if (!v->first && v->known && strcmp(p, v->prev) != 0) {
+		problem(v, "chain broken: prev does not match the record "
+			   "before (a record was removed, inserted or "
+			   "reordered, or one before was rewritten)");
+	}
 	json_decref(j);
-	if (!ok) {
-		snprintf(err, errlen,
-			 "chain broken: prev does not match the "
-			 "line before (a line was removed, inserted or "
-			 "reordered)");
+	memcpy(v->prev, hash, 65);
+	v->known = 1;
+	v->first = 0;
+}
+
+static int verify_file(struct vstate *v, const char *path, char *err,
+		       size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	memcpy(prev, hash, 65);
+	v->file = path;
+	v->line = 0;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		v->line++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		verify_line(v, line, (size_t)len);
+	}
+	free(line);
+	fclose(f);
 	return 0;
+}
+
+long gw_audit_verify_files(const char *const *paths, size_t n,
+			   gw_audit_report report, void *ud, size_t *records,
+			   char *err, size_t errlen)
+{
+	struct vstate v;
+
+	memset(&v, 0, sizeof(v));
+	memcpy(v.prev, zeros, 65);
+	v.known = 1;
+	v.first = 1;
+	v.report = report;
+	v.ud = ud;
+	*records = 0;
+	for (size_t i = 0; i < n; i++)
+		if (verify_file(&v, paths[i], err, errlen))
+			return -1;
+	*records = v.records;
+	return (long)v.problems;
+}
+
+struct first_bad {
+	size_t line;
+	char *err;
+	size_t errlen;
+};
+
+static void note_first(void *ud, const char *file, size_t line, const char *msg)
+{
+	struct first_bad *fb = ud;
+
+	(void)file;
+	if (fb->line)
+		return;
+	fb->line = line;
+	snprintf(fb->err, fb->errlen, "%s", msg);
 }
 
 int gw_audit_verify(const char *path, size_t *lines, size_t *bad_line,
 		    char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	char prev[65], *line = NULL;
-	size_t cap = 0, n = 0;
-	ssize_t len;
-	int rc = 0;
+	struct first_bad fb = { 0, err, errlen };
+	long np = gw_audit_verify_files(&path, 1, note_first, &fb, lines, err,
+					errlen);
 
-	*bad_line = 0;
-	*lines = 0;
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	memcpy(prev, zeros, 65);
-	while ((len = getline(&line, &cap, f)) > 0) {
-		n++;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (verify_line(line, (size_t)len, prev, err, errlen)) {
-			*bad_line = n;
-			rc = -1;
-			break;
-		}
-	}
-	*lines = n;
-	free(line);
-	fclose(f);
-	return rc;
+	*bad_line = fb.line;
+	return np == 0 ? 0 : -1;
 }

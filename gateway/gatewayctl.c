@@ -7,6 +7,7 @@
 #include "gw.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,12 @@ static void usage(FILE *f)
 		"                                             add a rule "
 		"(validated, atomic)\n"
 		"Audit (offline):\n"
-		"  audit verify                               check the hash "
-		"chain\n"
+		"  audit verify [FILE...]                     check the hash "
+		"chain (default:\n"
+		"                                             the log and its "
+		"rotated files);\n"
+		"                                             every problem with "
+		"FILE:LINE\n"
 		"  logs ZONE [--lines N]                      that zone's audit "
 		"trail\n"
 		"Daemon (admin socket):\n"
@@ -378,32 +383,95 @@ out:
 
 /* ---- audit ---------------------------------------------------------------- */
 
-static int cmd_audit(struct ctl *c, int argc, char **argv)
+static void print_problem(void *ud, const char *file, size_t line,
+			  const char *msg)
 {
-	size_t lines, bad;
+	(void)ud;
+	printf("%s:%zu: %s\n", file, line, msg);
+}
 
-	if (argc != 1 || strcmp(argv[0], "verify") != 0) {
-		usage(stderr);
-		return 2;
+/* The configured log's files, oldest first: its rotated files (named
+ * PATH.TIMESTAMP, which sorts by age), then PATH. Returns a glob the
+ * caller frees with globfree, whose gl_pathv ends with PATH. */
+static int log_files(const char *path, glob_t *gl)
+{
+	char pat[4200];
+	int rc;
+
+	if (snprintf(pat, sizeof(pat), "%s.[0-9]*Z", path) >= (int)sizeof(pat))
+		return -1;
+	memset(gl, 0, sizeof(*gl));
+	rc = glob(pat, 0, NULL, gl);
+	if (rc != 0 && rc != GLOB_NOMATCH)
+		return -1;
+	if (rc == GLOB_NOMATCH) {
+		globfree(gl);
+		memset(gl, 0, sizeof(*gl));
 	}
-	if (load_config(c))
-		return 2;
-	if (!c->cfg->audit_log) {
-		fprintf(stderr, "gatewayctl: no audit_log in the config\n");
-		return 2;
-	}
-	if (gw_audit_verify(c->cfg->audit_log, &lines, &bad, c->err,
-			    sizeof(c->err))) {
-		if (!bad) {
-			fprintf(stderr, "gatewayctl: %s\n", c->err);
+	return 0;
+}
+
+/* audit verify [FILE...]: every problem with FILE:LINE, then a summary;
+ * checking goes on after a bad record. */
+static int audit_verify(struct ctl *c, int argc, char **argv)
+{
+	const char **paths = NULL;
+	size_t n = 0, records;
+	glob_t gl = { 0 };
+	int have_gl = 0, rc = 2;
+	long np;
+
+	if (argc > 0) {
+		paths = (const char **)argv;
+		n = (size_t)argc;
+	} else {
+		if (load_config(c))
+			return 2;
+		if (!c->cfg->audit_log) {
+			fprintf(stderr,
+				"gatewayctl: no audit_log in the config\n");
 			return 2;
 		}
-		printf("audit chain BROKEN at %s:%zu: %s\n", c->cfg->audit_log,
-		       bad, c->err);
-		return 1;
+		if (log_files(c->cfg->audit_log, &gl))
+			return 2;
+		have_gl = 1;
+		paths = calloc(gl.gl_pathc + 1, sizeof(*paths));
+		if (!paths)
+			goto out;
+		for (size_t i = 0; i < gl.gl_pathc; i++)
+			paths[n++] = gl.gl_pathv[i];
+		paths[n++] = c->cfg->audit_log;
 	}
-	printf("audit chain ok: %zu records\n", lines);
-	return 0;
+	np = gw_audit_verify_files(paths, n, print_problem, NULL, &records,
+				   c->err, sizeof(c->err));
+	if (np < 0) {
+		fprintf(stderr, "gatewayctl: %s\n", c->err);
+		goto out;
+	}
+	if (np > 0) {
+		printf("audit chain BROKEN: %ld problem%s in %zu records "
+		       "(%zu file%s)\n",
+		       np, np == 1 ? "" : "s", records, n, n == 1 ? "" : "s");
+		rc = 1;
+		goto out;
+	}
+	printf("audit chain ok: %zu records (%zu file%s)\n", records, n,
+	       n == 1 ? "" : "s");
+	rc = 0;
+out:
+	if (have_gl) {
+		free(paths);
+		globfree(&gl);
+	}
+	return rc;
+}
+
+static int cmd_audit(struct ctl *c, int argc, char **argv)
+{
+	if (argc >= 1 && strcmp(argv[0], "verify") == 0)
+		return audit_verify(c, argc - 1, argv + 1);
+	usage(stderr);
+	return 2;
 }
 
 static int cmd_logs(struct ctl *c, int argc, char **argv)

@@ -254,9 +254,22 @@ int gw_audit_maybe_flush(struct gw_audit *a, int interval_ms);
 /* Nonzero while records wait to be written. */
 int gw_audit_pending(const struct gw_audit *a);
 
-/* Verifies the chain of the file at path. Returns 0 if intact (*lines
- * set), or -1 with the first bad line number in *bad_line (0 if the file
- * cannot be read) and a message in err. */
+/* One problem found by gw_audit_verify_files: the file, its line
+ * (1-based) and what is wrong with it. */
+typedef void (*gw_audit_report)(void *ud, const char *file, size_t line,
+				const char *msg);
+/* Verifies the chain through the files paths[0..n) in order, as one
+ * sequence (a rotated log's files, oldest first): the first record starts
+ * at 64 zeros or is a rotation record continuing an earlier file; each
+ * later record names the hash of the one before, across files. Checking
+ * goes on after a bad record: every problem goes to report (may be NULL).
+ * Returns the number of problems (0: intact), with *records set, or -1
+ * with err if a file cannot be read. */
+long gw_audit_verify_files(const char *const *paths, size_t n,
+			   gw_audit_report report, void *ud, size_t *records,
+			   char *err, size_t errlen);
+/* One file: 0 if intact (*lines set), or -1 with the first bad line in
+ * *bad_line (0 if the file cannot be read) and its problem in err. */
 int gw_audit_verify(const char *path, size_t *lines, size_t *bad_line,
 		    char *err, size_t errlen);
 
@@ -334,5 +347,13 @@ int gw_write_atomic(const char *path, const char *data, size_t len, char *err,
 		    size_t errlen);
 /* dir/rel unless rel is absolute; caller frees. */
 char *gw_path_join(const char *dir, const char *rel);
+/* The length (1..4) of the well-formed UTF-8 character at p[0..n), or 0
+ * if p does not start with one (a stray or missing continuation byte, an
+ * overlong form, a surrogate, beyond U+10FFFF, or n == 0). */
+size_t gw_utf8_char(const char *p, size_t n);
+/* The length of the longest prefix of s of at most max bytes that does
+ * not end inside a character: text from a zone is cut with this (e.g.
+ * printf's "%.*s"), never at a plain byte count. */
+size_t gw_utf8_prefix(const char *s, size_t max);
 
 #endif
