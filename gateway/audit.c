@@ -3,7 +3,8 @@
  * "prev" field (the previous line's hash, 64 zeros for the first) and
  * H = SHA-256(PREFIX): editing, inserting or removing a line breaks the
  * chain from there on. Records are buffered per poll iteration and
- * written with one append. */
+ * written with one append. A zone's denials beyond a rate are counted
+ * into an aggregate record instead of one record each. */
 #include "gw.h"
 
 #include <errno.h>
@@ -22,6 +23,25 @@
 #define AUDIT_LINE_MAX 8192	  /* bytes of one record built by hand */
 #define AUDIT_FIELD_MAX 1024	  /* bytes of one text field's JSON */
 #define HASH_KEY ",\"hash\":\""
+#define AGG_WINDOW_MS 1000 /* an aggregate counts this long, then closes */
+#define AGG_REASONS 32	   /* distinct (method, target, reason) kept */
+
+/* One distinct kind of denial counted in an aggregate. */
+struct agg_reason {
+	char method[40], target[200], reason[64];
+	uint64_t n;
+};
+
+/* A zone's denial rate and its open aggregate (id "" when none). */
+struct dzone {
+	struct gw_bucket b;
+	char zone[GW_ZONE_NAME_MAX + 1];
+	char id[40];
+	uint64_t n, other;
+	int64_t opened_ms;
+	struct agg_reason r[AGG_REASONS];
+	size_t nr;
+};
 
 struct gw_audit {
 	int fd;
@@ -33,6 +53,9 @@ struct gw_audit {
 	int64_t last_flush;
 	time_t tsec;
 	char tbuf[32];
+	int deny_rate;			/* per zone per second; 0 no limit */
+	struct dzone *dz[GW_MAX_ZONES]; /* by zone index, made on first use */
+	size_t nopen;			/* aggregates open */
 };
 
 static const char zeros[65] =
@@ -128,10 +151,17 @@ fail:
 	return NULL;
 }
 
+static void agg_close(struct gw_audit *a, struct dzone *d);
+
 void gw_audit_close(struct gw_audit *a)
 {
 	if (!a)
 		return;
+	for (size_t i = 0; i < GW_MAX_ZONES; i++) {
+		if (a->dz[i] && a->dz[i]->id[0])
+			agg_close(a, a->dz[i]);
+		free(a->dz[i]);
+	}
 	gw_audit_flush(a);
 	if (a->fd >= 0)
 		close(a->fd);
@@ -398,6 +428,139 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	if (a->len > AUDIT_BUF_MAX)
 		gw_audit_flush(a);
 	return 0;
+}
+
+/* ---- aggregated denials ------------------------------------------------- */
+
+void gw_audit_set_deny_rate(struct gw_audit *a, int per_s)
+{
+	a->deny_rate = per_s > 0 ? per_s : 0;
+}
+
+/* Opens zone d's aggregate: its record goes into this turn's batch, so
+ * it is written before any denial counted under it is answered. */
+static void agg_open(struct gw_audit *a, struct dzone *d, int64_t now)
+{
+	char why[256];
+	json_t *r;
+
+	gw_audit_new_id(a, d->id, sizeof(d->id));
+	d->n = d->other = 0;
+	d->nr = 0;
+	d->opened_ms = now;
+	a->nopen++;
+	snprintf(why, sizeof(why),
+		 "over %d denials a second: the next ones are counted "
+		 "under ids %s.1, %s.2, ... until a closing record",
+		 a->deny_rate, d->id, d->id);
+	r = json_pack("{s:s,s:s,s:n,s:s,s:s,s:s}", "id", d->id, "zone", d->zone,
+		      "session", "method", "audit/denials", "decision",
+		      "aggregate", "reason", why);
+	if (r)
+		gw_audit_append(a, r);
+	json_decref(r);
+}
+
+/* Writes the closing record of d's aggregate: how many denials, their
+ * id range and their distinct kinds. */
+static void agg_close(struct gw_audit *a, struct dzone *d)
+{
+	char id[40], last[64];
+	json_t *r, *rs = json_array();
+
+	for (size_t i = 0; rs && i < d->nr; i++)
+		json_array_append_new(rs,
+				      json_pack("{s:s,s:s,s:s,s:I}", "method",
+						d->r[i].method, "target",
+						d->r[i].target, "reason",
+						d->r[i].reason, "count",
+						(json_int_t)d->r[i].n));
+	gw_audit_new_id(a, id, sizeof(id));
+	snprintf(last, sizeof(last), "%s.%llu", d->id,
+		 (unsigned long long)d->n);
+	r = json_pack("{s:s,s:s,s:n,s:s,s:s,s:s,s:I,s:s,s:o,s:I}", "id", id,
+		      "zone", d->zone, "session", "method", "audit/denials",
+		      "decision", "aggregate-end", "aggregate", d->id, "count",
+		      (json_int_t)d->n, "last_id", last, "reasons",
+		      rs ? rs : json_array(), "other_reasons",
+		      (json_int_t)d->other);
+	if (r)
+		gw_audit_append(a, r);
+	json_decref(r);
+	d->id[0] = '\0';
+	a->nopen--;
+}
+
+static void agg_count(struct dzone *d, const char *method, const char *target,
+		      const char *reason)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr; i++)
+		if (strcmp(d->r[i].method, method) == 0 &&
+		    strcmp(d->r[i].target, target) == 0 &&
+		    strcmp(d->r[i].reason, reason) == 0)
+			break;
+	if (i == d->nr) {
+		if (d->nr == AGG_REASONS) {
+			d->other++;
+			return;
+		}
+		/* gateway strings, ASCII: whole or cut where it is safe */
+		snprintf(d->r[i].method, sizeof(d->r[i].method), "%.*s",
+			 (int)gw_utf8_prefix(method, 39), method);
+		snprintf(d->r[i].target, sizeof(d->r[i].target), "%.*s",
+			 (int)gw_utf8_prefix(target, 199), target);
+		snprintf(d->r[i].reason, sizeof(d->r[i].reason), "%.*s",
+			 (int)gw_utf8_prefix(reason, 63), reason);
+		d->r[i].n = 0;
+		d->nr++;
+	}
+	d->r[i].n++;
+}
+
+int gw_audit_deny(struct gw_audit *a, unsigned zi, const char *zone,
+		  const char *method, const char *target, const char *reason,
+		  char *id, size_t idlen)
+{
+	struct dzone *d;
+	int64_t now;
+
+	if (!a->deny_rate || zi >= GW_MAX_ZONES)
+		return 0;
+	now = gw_now_ms();
+	d = a->dz[zi];
+	if (!d) {
+		d = calloc(1, sizeof(*d));
+		if (!d)
+			return 0; /* its own record, as without a limit */
+		snprintf(d->zone, sizeof(d->zone), "%s", zone);
+		gw_bucket_init(&d->b, a->deny_rate, 1000, now);
+		a->dz[zi] = d;
+	}
+	if (d->id[0] && now - d->opened_ms >= AGG_WINDOW_MS)
+		agg_close(a, d);
+	if (gw_bucket_take(&d->b, now))
+		return 0;
+	if (!d->id[0])
+		agg_open(a, d, now);
+	d->n++;
+	agg_count(d, method, target ? target : "-", reason ? reason : "-");
+	snprintf(id, idlen, "%s.%llu", d->id, (unsigned long long)d->n);
+	return 1;
+}
+
+void gw_audit_tick(struct gw_audit *a)
+{
+	int64_t now;
+
+	if (!a->nopen)
+		return;
+	now = gw_now_ms();
+	for (size_t i = 0; i < GW_MAX_ZONES && a->nopen; i++)
+		if (a->dz[i] && a->dz[i]->id[0] &&
+		    now - a->dz[i]->opened_ms >= AGG_WINDOW_MS)
+			agg_close(a, a->dz[i]);
 }
 
 int gw_audit_flush(struct gw_audit *a)

@@ -340,6 +340,8 @@ int main(int argc, char **argv)
 		goto fail;
 	g.policy_loads = 1;
 	g.audit = gw_audit_open(g.cfg->audit_log, err, sizeof(err));
+	if (g.audit)
+		gw_audit_set_deny_rate(g.audit, g.cfg->audit_denials_per_s);
 	g.met = gw_metrics_new();
 	g.lim = gw_limits_new();
 	if (!g.audit || !g.met || !g.lim)

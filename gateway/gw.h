@@ -62,15 +62,18 @@ struct gw_config {
 	char *admin_group;  /* NULL: root (and our own uid) only */
 	gid_t admin_gid;
 	int has_admin_gid;
-	char *audit_log;	 /* resolved; NULL: no audit file */
-	int audit_args;		 /* log argument values (off by default) */
-	char *pins;		 /* resolved path of the pin store */
-	char *metrics;		 /* "HOST:PORT" (loopback) or "unix:PATH" */
-	long call_timeout_ms;	 /* default deadline of a call */
-	size_t max_message;	 /* bytes of one JSON-RPC message */
-	int reload_interval_ms;	 /* policy file-change check; 0 = off */
-	int audit_flush_ms;	 /* audit records wait at most this long */
-	unsigned list_page_size; /* entries per page of a merged list */
+	char *audit_log;	     /* resolved; NULL: no audit file */
+	int audit_args;		     /* log argument values (off by default) */
+	char *pins;		     /* resolved path of the pin store */
+	char *metrics;		     /* "HOST:PORT" (loopback) or "unix:PATH" */
+	long call_timeout_ms;	     /* default deadline of a call */
+	size_t max_message;	     /* bytes of one JSON-RPC message */
+	int reload_interval_ms;	     /* policy file-change check; 0 = off */
+	int audit_flush_ms;	     /* audit records wait at most this long */
+	int audit_denials_per_s;     /* a zone's denials with a record each;
+				  * beyond: aggregated (0: no limit) */
+	uint64_t audit_rotate_bytes; /* rotate the log at this size; 0 off */
+	unsigned list_page_size;     /* entries per page of a merged list */
 	struct gw_listener *listeners;
 	size_t nlisteners;
 };
@@ -253,6 +256,24 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r);
 int gw_audit_maybe_flush(struct gw_audit *a, int interval_ms);
 /* Nonzero while records wait to be written. */
 int gw_audit_pending(const struct gw_audit *a);
+
+/* Denials: a zone (index zi, name zone) gets per_s records of its own a
+ * second (as many in a burst); beyond that they are counted into an
+ * aggregate: an opening record (its id AGG, written before any denial
+ * counted under it is answered), then, once a second has passed, a
+ * closing record naming AGG, the count, the last id and the distinct
+ * (method, target, reason) kinds. per_s 0: no limit. */
+void gw_audit_set_deny_rate(struct gw_audit *a, int per_s);
+/* For one denial, before its record: 0 if it gets a record of its own
+ * (write it with gw_audit_record under id, unchanged), or 1 if it was
+ * counted into its zone's aggregate: id (idlen >= 64) becomes AGG.N, the
+ * id to give the caller, and no record is to be written. target and
+ * reason must not carry text a zone chose (a metrics label, say). */
+int gw_audit_deny(struct gw_audit *a, unsigned zi, const char *zone,
+		  const char *method, const char *target, const char *reason,
+		  char *id, size_t idlen);
+/* Closes the aggregates whose second has passed (once per loop turn). */
+void gw_audit_tick(struct gw_audit *a);
 
 /* One problem found by gw_audit_verify_files: the file, its line
  * (1-based) and what is wrong with it. */

@@ -250,7 +250,7 @@ struct preq {
 	char *target;
 	char *rule;
 	char *args; /* JSON text, only with audit_args */
-	char audit_id[40];
+	char audit_id[64];
 	char mlabel[200];     /* its metrics label (metric_label) */
 	struct gw_limit *lim; /* concurrency counter held; kept while >0 */
 	size_t bytes_in, max_bytes;
@@ -1049,7 +1049,7 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	const struct pol_rule *r = NULL;
 	enum pol_decision d = POL_DENY_DEFAULT;
 	const char *why = NULL, *lw, *nm;
-	char aid[40], *rule, tgt[300], *argj = NULL, ml[200];
+	char aid[64], *rule, tgt[300], *argj = NULL, ml[200];
 	json_t *empty = NULL, *exists = NULL;
 	struct gw_limit *lim = NULL;
 	struct preq *p;
@@ -1088,9 +1088,11 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		/* An unknown name is not echoed into the audit target: it is
 		 * the caller's text; the metrics never carry it. */
 		metric_label(ml, sizeof(ml), &x, exists, 0);
-		audit(g, s->az->z->name, s->id, m->method, exists ? tgt : NULL,
-		      "deny", rule, why, aid, len, 0, tp, 0, gw_now_us() - t0,
-		      argj);
+		if (!gw_audit_deny(g->audit, s->az->zi, s->az->z->name,
+				   m->method, ml, why, aid, sizeof(aid)))
+			audit(g, s->az->z->name, s->id, m->method,
+			      exists ? tgt : NULL, "deny", rule, why, aid, len,
+			      0, tp, 0, gw_now_us() - t0, argj);
 		gw_metrics_record(g->met, s->az->z->name, ml, 1, 0);
 		reply_unknown(s, m->id, &x, aid);
 		goto out;
@@ -1113,8 +1115,11 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		    s->az->inflight >= ZONE_INFLIGHT_MAX))
 		lw = "too many requests in flight";
 	if (lw) {
-		audit(g, s->az->z->name, s->id, m->method, tgt, "limit", rule,
-		      lw, aid, len, 0, tp, 0, gw_now_us() - t0, argj);
+		if (!gw_audit_deny(g->audit, s->az->zi, s->az->z->name,
+				   m->method, ml, lw, aid, sizeof(aid)))
+			audit(g, s->az->z->name, s->id, m->method, tgt, "limit",
+			      rule, lw, aid, len, 0, tp, 0, gw_now_us() - t0,
+			      argj);
 		gw_metrics_record(g->met, s->az->z->name, ml, 1, 0);
 		reply_error(s, m->id, GW_ERR_GATEWAY, lw,
 			    json_pack("{s:s,s:s}", "auditId", aid, "limit",
@@ -2258,6 +2263,7 @@ void gw_route_run(struct gw *g)
 	for (size_t i = 0; i < g->ntz; i++)
 		if (g->tz[i]->dead && g->tz[i]->m)
 			tz_down(g->tz[i], g->tz[i]->last_error);
+	gw_audit_tick(g->audit);
 	gw_audit_maybe_flush(g->audit, g->cfg->audit_flush_ms);
 }
 

@@ -8,6 +8,9 @@
 #  2. thousands of distinct URIs and tool names: the zone's metrics stay a
 #     fixed couple of series (no label carries the caller's text) and the
 #     scrape stays small;
+#     and their audit records are aggregated: 20000 denials write a
+#     bounded number of bytes, yet every denial's audit id (the last one's
+#     included) resolves to a record with `gatewayctl audit show`;
 #  3. `promtool check metrics` accepts a real scrape;
 #  4. `audit verify FILE` on a copy with two tampered records reports both,
 #     with their line numbers, and exits 1.
@@ -77,9 +80,17 @@ nres=$(grep -c '"auditId"' "$work/out")
 	bad "$nres of $n1 requests answered"
 out=$(ctl audit verify 2>&1) && ok "audit verify after multi-byte cuts: $out" ||
 	bad "audit verify after multi-byte cuts: $(echo "$out" | head -5)"
-nlog=$(ctl logs nog | grep -c '"decision":"deny"')
-[ "$nlog" -eq $n1 ] && ok "gatewayctl logs shows all $n1 denials" ||
-	bad "gatewayctl logs shows $nlog of $n1 denials"
+# every denial's audit id resolves to a record (its own, or the
+# aggregate it was counted in)
+ids=$(grep -o '"auditId":"[^"]*"' "$work/out" | cut -d'"' -f4)
+if ctl audit show $ids > "$work/show1" 2>"$work/show1.err"; then
+	ok "all $n1 audit ids resolve ($(wc -l < "$work/show1") records)"
+else
+	bad "audit ids without a record: $(head -3 "$work/show1.err")"
+fi
+nlog=$(ctl logs nog | grep -c '"decision":"deny"\|"decision":"aggregate"')
+[ "$nlog" -ge 1 ] && ok "gatewayctl logs shows the zone's $nlog records" ||
+	bad "gatewayctl logs shows no record of nog"
 scrape > "$work/m1.txt"
 if iconv -f UTF-8 -t UTF-8 "$work/m1.txt" >/dev/null 2>&1; then
 	ok "/metrics is valid UTF-8"
@@ -91,7 +102,21 @@ fi
 awk 'BEGIN { for (i = 1; i <= 10000; i++) {
 	printf "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"resources/read\",\"params\":{\"uri\":\"test://template/x%d/data\"}}\n", 2 * i, i
 	printf "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"t1.tool%d\",\"arguments\":{}}}\n", 2 * i + 1, i } }' \
-	| session 20000
+	> "$work/req2"
+b0=$(wc -c < "$work/audit.log")
+session 20000 < "$work/req2"
+b1=$(wc -c < "$work/audit.log")
+echo "     20000 denials wrote $((b1 - b0)) bytes of audit log"
+# unaggregated, each denial is a record of about 400 bytes (8 MB)
+[ $((b1 - b0)) -lt 1000000 ] && ok "20000 denials: $((b1 - b0)) audit bytes" ||
+	bad "20000 denials wrote $((b1 - b0)) audit bytes"
+last=$(tail -n 1 "$work/out" | grep -o '"auditId":"[^"]*"' | cut -d'"' -f4)
+if ctl audit show "$last" > "$work/show2" &&
+   grep -q '"decision":"aggregate"' "$work/show2"; then
+	ok "the last denial's id $last resolves to an aggregate record"
+else
+	bad "the last denial's id '$last': $(cat "$work/show2")"
+fi
 scrape > "$work/m2.txt"
 ns=$(grep -c '^zonegate_calls_total{zone="nog"' "$work/m2.txt")
 calls=$(awk -F'} ' '/^zonegate_calls_total\{zone="nog"/ { s += $2 } END { print s + 0 }' "$work/m2.txt")

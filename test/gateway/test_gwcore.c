@@ -263,6 +263,54 @@ static void test_audit_hostile_text(void)
 	CHECK_EQ_INT(strlen(cut), 196);
 }
 
+/* Denials over a zone's rate are counted into one aggregate: their ids
+ * are AGG.N, the opening record has id AGG, the closing record names AGG,
+ * the count and the distinct kinds; another zone keeps its own budget. */
+static void test_audit_deny_aggregate(void)
+{
+	char path[256], err[256], id[64], agg[64] = "";
+	struct gw_audit *a;
+	size_t lines, bad, len;
+	int own = 0, counted = 0;
+	char *text, *p;
+
+	snprintf(path, sizeof(path), "%s/deny.log", dir);
+	a = gw_audit_open(path, err, sizeof(err));
+	CHECK(a != NULL);
+	gw_audit_set_deny_rate(a, 10);
+	for (int i = 0; i < 25; i++) {
+		gw_audit_new_id(a, id, sizeof(id));
+		if (gw_audit_deny(a, 3, "agent-x", "tools/call",
+				  i % 2 ? "(denied)" : "(unknown)",
+				  "no such target", id, sizeof(id))) {
+			counted++;
+			if (!agg[0]) {
+				snprintf(agg, sizeof(agg), "%s", id);
+				*strrchr(agg, '.') = '\0';
+			}
+		} else {
+			own++;
+		}
+	}
+	gw_audit_new_id(a, id, sizeof(id));
+	CHECK_EQ_INT(gw_audit_deny(a, 4, "agent-y", "tools/call", "(denied)",
+				   "x", id, sizeof(id)),
+		     0);
+	CHECK(own >= 10 && own <= 11);
+	CHECK_EQ_INT(own + counted, 25);
+	CHECK(strchr(id, '.') == NULL);
+	gw_audit_close(a); /* closes the open aggregate */
+	CHECK_EQ_INT(gw_audit_verify(path, &lines, &bad, err, sizeof(err)), 0);
+	CHECK_EQ_INT(lines, 2);
+	text = gw_read_file(path, 1 << 20, &len, err, sizeof(err));
+	CHECK(text != NULL);
+	p = text ? strstr(text, "\"aggregate-end\"") : NULL;
+	CHECK(p != NULL);
+	CHECK(p && strstr(p, agg) && strstr(p, "\"reasons\":[{"));
+	free(text);
+	unlink(path);
+}
+
 static void config_error(const char *json, const char *want)
 {
 	char path[256], err[512] = "";
@@ -565,6 +613,7 @@ int main(void)
 	RUN(test_audit_chain);
 	RUN(test_audit_every_problem);
 	RUN(test_audit_hostile_text);
+	RUN(test_audit_deny_aggregate);
 	RUN(test_config);
 	RUN(test_config_listeners);
 	RUN(test_bucket);
