@@ -286,8 +286,12 @@ static int send_json(chan_mux *m, uint32_t sid, json_t *msg)
  * HTTP session. Returns 0, CHAN_MUX_EFULL or another negative value. */
 static int agent_send(struct asess *s, const char *data, size_t len)
 {
-	if (s->hs)
+	if (s->hs) {
+		/* HTTP answers leave at once: their records go first */
+		if (gw_audit_pending(s->az->g->audit))
+			gw_audit_flush(s->az->g->audit);
 		return gw_listen_deliver(s->hs, s->inited, data, len);
+	}
 	return chan_mux_send(s->az->m, s->sid, data, len);
 }
 
@@ -2076,6 +2080,7 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 			a->m = chan_mux_new(ch, &mo, &aops, a, err, errlen);
 		if (!a->m)
 			return -1;
+		chan_mux_hold(a->m, 1); /* released by release_turn() */
 	}
 	for (size_t i = 0; i < g->ntz; i++)
 		tz_connect(g->tz[i]);
@@ -2167,6 +2172,9 @@ int gw_route_timeout(struct gw *g)
 		t = g->next_deadline_ms;
 	if (gw_audit_pending(g->audit) && now + g->cfg->audit_flush_ms < t)
 		t = now + g->cfg->audit_flush_ms;
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->m && chan_mux_held_output(g->az[i]->m))
+			t = now; /* answers wait for release_turn() */
 	if (t == INT64_MAX)
 		return -1;
 	return t <= now ? 0 : (int)(t - now > 60000 ? 60000 : t - now);
@@ -2232,6 +2240,24 @@ static int quiet(const struct pollfd *pfd, chan_mux *m)
 	return pfd && !pfd->revents && chan_mux_timeout_ms(m) != 0;
 }
 
+/* Ends a loop turn: this turn's audit records go to the kernel (one
+ * write, no fsync) before this turn's answers to agents leave, so an
+ * answered call always has its record, even if gatewayd is killed. The
+ * agent channels are held between turns (answers queue, see
+ * chan_mux_hold) and released here. */
+static void release_turn(struct gw *g)
+{
+	gw_audit_tick(g->audit);
+	if (gw_audit_pending(g->audit))
+		gw_audit_flush(g->audit);
+	for (size_t i = 0; i < g->naz; i++) {
+		if (!g->az[i]->m)
+			continue;
+		chan_mux_hold(g->az[i]->m, 0);
+		chan_mux_hold(g->az[i]->m, 1);
+	}
+}
+
 void gw_route_run(struct gw *g)
 {
 	int64_t now = gw_now_ms();
@@ -2263,8 +2289,7 @@ void gw_route_run(struct gw *g)
 	for (size_t i = 0; i < g->ntz; i++)
 		if (g->tz[i]->dead && g->tz[i]->m)
 			tz_down(g->tz[i], g->tz[i]->last_error);
-	gw_audit_tick(g->audit);
-	gw_audit_maybe_flush(g->audit, g->cfg->audit_flush_ms);
+	release_turn(g);
 }
 
 /* ---- admin views ------------------------------------------------------------ */
