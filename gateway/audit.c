@@ -4,7 +4,9 @@
  * H = SHA-256(PREFIX): editing, inserting or removing a line breaks the
  * chain from there on. Records are buffered per poll iteration and
  * written with one append. A zone's denials beyond a rate are counted
- * into an aggregate record instead of one record each. */
+ * into an aggregate record instead of one record each. Rotation renames
+ * the file to PATH.TIMESTAMP and starts PATH with a record whose prev is
+ * the last hash of the old file, so the chain runs on across files. */
 #include "gw.h"
 
 #include <errno.h>
@@ -53,6 +55,10 @@ struct gw_audit {
 	int64_t last_flush;
 	time_t tsec;
 	char tbuf[32];
+	char *path;	    /* NULL: records are not written */
+	uint64_t size;	    /* bytes in the current file */
+	uint64_t rotate_at; /* rotate when size reaches it; 0 never */
+	int rotating;
 	int deny_rate;			/* per zone per second; 0 no limit */
 	struct dzone *dz[GW_MAX_ZONES]; /* by zone index, made on first use */
 	size_t nopen;			/* aggregates open */
@@ -137,14 +143,20 @@ struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen)
 		snprintf(a->boot + 2 * i, 3, "%02x", r[i]);
 	if (!path)
 		return a;
+	a->path = strdup(path);
 	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (a->fd < 0) {
+	if (!a->path || a->fd < 0) {
 		snprintf(err, errlen, "audit log %s: %s", path,
-			 strerror(errno));
+			 a->path ? strerror(errno) : "out of memory");
 		goto fail;
 	}
 	if (read_tail(a, err, errlen))
 		goto fail;
+	{
+		struct stat st;
+		if (fstat(a->fd, &st) == 0)
+			a->size = (uint64_t)st.st_size;
+	}
 	return a;
 fail:
 	gw_audit_close(a);
@@ -166,6 +178,7 @@ void gw_audit_close(struct gw_audit *a)
 	if (a->fd >= 0)
 		close(a->fd);
 	free(a->buf);
+	free(a->path);
 	free(a);
 }
 
@@ -586,7 +599,81 @@ int gw_audit_flush(struct gw_audit *a)
 		off += (size_t)n;
 	}
 	a->len = 0;
+	a->size += off;
+	if (a->rotate_at && a->size >= a->rotate_at && !a->rotating)
+		gw_audit_rotate(a, "size", NULL, 0);
 	return 0;
+}
+
+void gw_audit_set_rotate(struct gw_audit *a, uint64_t bytes)
+{
+	a->rotate_at = bytes;
+}
+
+/* PATH.YYYYmmddTHHMMSS.uuuuuuZ (UTC): rotated names sort by age. */
+static int rotated_name(const char *path, char *out, size_t outlen)
+{
+	struct timespec ts;
+	struct tm tm;
+	char t[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(t, sizeof(t), "%Y%m%dT%H%M%S", &tm);
+	if (snprintf(out, outlen, "%s.%s.%06ldZ", path, t, ts.tv_nsec / 1000) >=
+	    (int)outlen)
+		return -1;
+	return access(out, F_OK) == 0 ? -1 : 0;
+}
+
+int gw_audit_rotate(struct gw_audit *a, const char *why, char *out,
+		    size_t outlen)
+{
+	char name[4200], id[40];
+	const char *base;
+	json_t *r;
+	int fd, rc = -1;
+
+	if (!a->path || a->rotating)
+		return -1;
+	a->rotating = 1;
+	gw_audit_flush(a);
+	if (rotated_name(a->path, name, sizeof(name)) ||
+	    rename(a->path, name) != 0) {
+		fprintf(stderr, "gatewayd: audit log %s: cannot rotate: %s\n",
+			a->path, strerror(errno));
+		goto out;
+	}
+	fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		/* keep writing to the renamed file rather than lose records */
+		fprintf(stderr,
+			"gatewayd: audit log %s: %s; still writing to %s\n",
+			a->path, strerror(errno), name);
+		goto out;
+	}
+	close(a->fd);
+	a->fd = fd;
+	a->size = 0;
+	base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	gw_audit_new_id(a, id, sizeof(id));
+	r = json_pack("{s:s,s:s,s:n,s:s,s:s,s:s,s:s}", "id", id, "zone", "-",
+		      "session", "method", "audit/rotate", "decision",
+		      "rotated", "reason", why, "previous_file", base);
+	if (r)
+		gw_audit_append(a, r);
+	json_decref(r);
+	gw_audit_flush(a);
+	fprintf(stderr,
+		"gatewayd: audit log rotated (%s): the chain goes on from "
+		"%s\n",
+		why, name);
+	if (out)
+		snprintf(out, outlen, "%s", name);
+	rc = 0;
+out:
+	a->rotating = 0;
+	return rc;
 }
 
 /* The state of a verification across lines and files. */

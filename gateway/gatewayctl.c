@@ -45,6 +45,8 @@ static void usage(FILE *f)
 		"audit id\n"
 		"                                             (an error's "
 		"data.auditId) resolves to\n"
+		"  audit rotate                               start a new log "
+		"file now (daemon)\n"
 		"  logs ZONE [--lines N]                      that zone's audit "
 		"trail\n"
 		"Daemon (admin socket):\n"
@@ -553,12 +555,43 @@ out:
 	return rc;
 }
 
+static char *admin_call(struct ctl *c, const char *req);
+
+/* audit rotate: asks gatewayd to rotate now (as SIGUSR1 does). */
+static int audit_rotate(struct ctl *c)
+{
+	char *r;
+	json_t *rep;
+	int rc = 2;
+
+	if (load_config(c))
+		return 2;
+	r = admin_call(c, "{\"cmd\":\"audit-rotate\"}");
+	rep = r ? json_loads(r, 0, NULL) : NULL;
+	if (!json_is_object(rep)) {
+		fprintf(stderr, "gatewayctl: no reply from gatewayd\n");
+	} else if (!json_is_true(json_object_get(rep, "ok"))) {
+		fprintf(stderr, "gatewayctl: audit rotate: %s\n",
+			json_string_value(json_object_get(rep, "error")));
+		rc = 1;
+	} else {
+		printf("audit log rotated: earlier records are in %s\n",
+		       json_string_value(json_object_get(rep, "rotated")));
+		rc = 0;
+	}
+	json_decref(rep);
+	free(r);
+	return rc;
+}
+
 static int cmd_audit(struct ctl *c, int argc, char **argv)
 {
 	if (argc >= 1 && strcmp(argv[0], "verify") == 0)
 		return audit_verify(c, argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[0], "show") == 0)
 		return audit_show(c, argc - 1, argv + 1);
+	if (argc == 1 && strcmp(argv[0], "rotate") == 0)
+		return audit_rotate(c);
 	usage(stderr);
 	return 2;
 }

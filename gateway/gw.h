@@ -275,6 +275,18 @@ int gw_audit_deny(struct gw_audit *a, unsigned zi, const char *zone,
 /* Closes the aggregates whose second has passed (once per loop turn). */
 void gw_audit_tick(struct gw_audit *a);
 
+/* Rotation: the file is renamed PATH.YYYYmmddTHHMMSS.uuuuuuZ (UTC, so
+ * names sort by age) and a new PATH starts with an audit/rotate record
+ * whose prev is the last hash of the old file: the chain is verifiable
+ * across the files. gw_audit_set_rotate: rotate whenever a write leaves
+ * the file at bytes or more (0: never). gw_audit_rotate: now (why goes
+ * into the record; the old file's new name into out, may be NULL).
+ * Returns 0, or -1 (no log file, or the rename failed: reported on
+ * stderr, and records go on to the file they went to). */
+void gw_audit_set_rotate(struct gw_audit *a, uint64_t bytes);
+int gw_audit_rotate(struct gw_audit *a, const char *why, char *out,
+		    size_t outlen);
+
 /* One problem found by gw_audit_verify_files: the file, its line
  * (1-based) and what is wrong with it. */
 typedef void (*gw_audit_report)(void *ud, const char *file, size_t line,
