@@ -33,7 +33,7 @@ ctl() { "$GATEWAYCTL" --config "$work/gw.json" "$@"; }
 rotated() { ls "$work"/audit.log.*Z 2>/dev/null | wc -l; }
 
 # 6000 logged calls (about 450 bytes of record each: 2.7 MB), in batches
-# of 64, on one session kept open until every answer is in
+# of 16, on one session kept open until every answer is in
 ncalls=6000
 mkfifo "$work/in"
 "$RELAY" --chan sim:76:ra <"$work/in" >"$work/out" 2>"$work/relay.log" & rp=$!
@@ -43,7 +43,7 @@ exec 3>"$work/in"
 	echo '{"jsonrpc":"2.0","method":"notifications/initialized"}'
 	awk -v n=$ncalls 'BEGIN { for (i = 1; i <= n; i++) {
 		printf "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"t1.test_structured_output\",\"arguments\":{\"a\":%d,\"b\":1}}}\n", i, i
-		if (i % 64 == 0) { fflush(); system("sleep 0.002") } } }'
+		if (i % 16 == 0) { fflush(); system("sleep 0.002") } } }'
 } >&3
 i=0
 while [ "$(grep -c '"result"' "$work/out")" -le $ncalls ] && [ $i -lt 1200 ]; do
