@@ -136,6 +136,11 @@ static json_t *handle(struct gw_admin *a, struct aconn *c, const char *line)
 			 "change the gateway");
 	} else if (strcmp(cmd, "reload") == 0) {
 		r = gw_reload(g, err, sizeof(err)) ? fail(err) : ok();
+	} else if (strcmp(cmd, "audit-rotate") == 0) {
+		r = gw_audit_rotate(g->audit, "gatewayctl", err, sizeof(err))
+			    ? fail("the audit log could not be rotated (no "
+				   "audit_log, or see gatewayd's log)")
+			    : json_pack("{s:b,s:s}", "ok", 1, "rotated", err);
 	} else if ((strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0) &&
 		   zone) {
 		r = gw_route_pin(g, zone, cmd[0] == 'p', err, sizeof(err))

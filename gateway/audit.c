@@ -3,7 +3,10 @@
  * "prev" field (the previous line's hash, 64 zeros for the first) and
  * H = SHA-256(PREFIX): editing, inserting or removing a line breaks the
  * chain from there on. Records are buffered per poll iteration and
- * written with one append. */
+ * written with one append. A zone's denials beyond a rate are counted
+ * into an aggregate record instead of one record each. Rotation renames
+ * the file to PATH.TIMESTAMP and starts PATH with a record whose prev is
+ * the last hash of the old file, so the chain runs on across files. */
 #include "gw.h"
 
 #include <errno.h>
@@ -19,7 +22,28 @@
 #define AUDIT_TAIL_MAX (1u << 20) /* longest line we continue from */
 #define AUDIT_BUF_MAX (8u << 20)  /* buffered before a forced flush */
 #define AUDIT_BATCH (64u << 10)	  /* written at once when this much waits */
+#define AUDIT_LINE_MAX 8192	  /* bytes of one record built by hand */
+#define AUDIT_FIELD_MAX 1024	  /* bytes of one text field's JSON */
 #define HASH_KEY ",\"hash\":\""
+#define AGG_WINDOW_MS 1000 /* an aggregate counts this long, then closes */
+#define AGG_REASONS 32	   /* distinct (method, target, reason) kept */
+
+/* One distinct kind of denial counted in an aggregate. */
+struct agg_reason {
+	char method[40], target[200], reason[64];
+	uint64_t n;
+};
+
+/* A zone's denial rate and its open aggregate (id "" when none). */
+struct dzone {
+	struct gw_bucket b;
+	char zone[GW_ZONE_NAME_MAX + 1];
+	char id[40];
+	uint64_t n, other;
+	int64_t opened_ms;
+	struct agg_reason r[AGG_REASONS];
+	size_t nr;
+};
 
 struct gw_audit {
 	int fd;
@@ -31,6 +55,13 @@ struct gw_audit {
 	int64_t last_flush;
 	time_t tsec;
 	char tbuf[32];
+	char *path;	    /* NULL: records are not written */
+	uint64_t size;	    /* bytes in the current file */
+	uint64_t rotate_at; /* rotate when size reaches it; 0 never */
+	int rotating;
+	int deny_rate;			/* per zone per second; 0 no limit */
+	struct dzone *dz[GW_MAX_ZONES]; /* by zone index, made on first use */
+	size_t nopen;			/* aggregates open */
 };
 
 static const char zeros[65] =
@@ -112,28 +143,42 @@ struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen)
 		snprintf(a->boot + 2 * i, 3, "%02x", r[i]);
 	if (!path)
 		return a;
+	a->path = strdup(path);
 	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (a->fd < 0) {
+	if (!a->path || a->fd < 0) {
 		snprintf(err, errlen, "audit log %s: %s", path,
-			 strerror(errno));
+			 a->path ? strerror(errno) : "out of memory");
 		goto fail;
 	}
 	if (read_tail(a, err, errlen))
 		goto fail;
+	{
+		struct stat st;
+		if (fstat(a->fd, &st) == 0)
+			a->size = (uint64_t)st.st_size;
+	}
 	return a;
 fail:
 	gw_audit_close(a);
 	return NULL;
 }
 
+static void agg_close(struct gw_audit *a, struct dzone *d);
+
 void gw_audit_close(struct gw_audit *a)
 {
 	if (!a)
 		return;
+	for (size_t i = 0; i < GW_MAX_ZONES; i++) {
+		if (a->dz[i] && a->dz[i]->id[0])
+			agg_close(a, a->dz[i]);
+		free(a->dz[i]);
+	}
 	gw_audit_flush(a);
 	if (a->fd >= 0)
 		close(a->fd);
 	free(a->buf);
+	free(a->path);
 	free(a);
 }
 
@@ -223,38 +268,66 @@ int gw_audit_pending(const struct gw_audit *a)
 	return a->len > 0;
 }
 
-/* Appends "s" JSON-escaped (with quotes) to the buffer at *k; NULL is
- * null. Stops (returns -1) when out of room. */
-static int esc(char *out, size_t n, size_t *k, const char *s)
+/* Appends s JSON-escaped and quoted at *k (NULL is null). The text may
+ * be a zone's: bytes that are not well-formed UTF-8 become U+FFFD, and a
+ * value over AUDIT_FIELD_MAX bytes is cut at a character boundary and
+ * ends with "[+N bytes]" (N bytes of s left out), so a record stays valid
+ * JSON whatever was sent. Returns -1 when the line is out of room. */
+static int esc(char *out, size_t cap, size_t *k, const char *s)
 {
 	static const char hx[] = "0123456789abcdef";
+	size_t start = *k, n, i = 0, c, tl;
+	char t[8];
 
 	if (!s) {
-		if (*k + 4 >= n)
+		if (*k + 4 >= cap)
 			return -1;
 		memcpy(out + *k, "null", 4);
 		*k += 4;
 		return 0;
 	}
-	if (*k + 1 >= n)
+	n = strlen(s);
+	if (*k + 1 >= cap)
 		return -1;
 	out[(*k)++] = '"';
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (*k + 7 >= n)
-			return -1;
-		if (c == '"' || c == '\\') {
-			out[(*k)++] = '\\';
-			out[(*k)++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(out + *k, "\\u00", 4);
-			out[*k + 4] = hx[c >> 4];
-			out[*k + 5] = hx[c & 15];
-			*k += 6;
+	while (i < n) {
+		unsigned char b = (unsigned char)s[i];
+		c = gw_utf8_char(s + i, n - i);
+		if (!c) {
+			memcpy(t, "\\ufffd", 6);
+			tl = 6;
+			c = 1;
+		} else if (c == 1 && (b == '"' || b == '\\')) {
+			t[0] = '\\';
+			t[1] = (char)b;
+			tl = 2;
+		} else if (c == 1 && (b < 0x20 || b == 0x7f)) {
+			memcpy(t, "\\u00", 4);
+			t[4] = hx[b >> 4];
+			t[5] = hx[b & 15];
+			tl = 6;
 		} else {
-			out[(*k)++] = (char)c;
+			memcpy(t, s + i, c);
+			tl = c;
 		}
+		if (*k - start + tl > AUDIT_FIELD_MAX)
+			break;
+		if (*k + tl + 1 >= cap)
+			return -1;
+		memcpy(out + *k, t, tl);
+		*k += tl;
+		i += c;
 	}
+	if (i < n) {
+		char note[32];
+		int m = snprintf(note, sizeof(note), "[+%zu bytes]", n - i);
+		if (m < 0 || *k + (size_t)m + 1 >= cap)
+			return -1;
+		memcpy(out + *k, note, (size_t)m);
+		*k += (size_t)m;
+	}
+	if (*k + 1 >= cap)
+		return -1;
 	out[(*k)++] = '"';
 	return 0;
 }
@@ -303,7 +376,7 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	const char *const vals[] = { r->zone,	r->session,  r->method,
 				     r->target, r->decision, r->rule,
 				     r->reason };
-	char line[4096], hash[65], us[7];
+	char line[AUDIT_LINE_MAX], hash[65], us[7];
 	const size_t cap = sizeof(line);
 	size_t k = 0;
 	struct timespec ts;
@@ -370,6 +443,139 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	return 0;
 }
 
+/* ---- aggregated denials ------------------------------------------------- */
+
+void gw_audit_set_deny_rate(struct gw_audit *a, int per_s)
+{
+	a->deny_rate = per_s > 0 ? per_s : 0;
+}
+
+/* Opens zone d's aggregate: its record goes into this turn's batch, so
+ * it is written before any denial counted under it is answered. */
+static void agg_open(struct gw_audit *a, struct dzone *d, int64_t now)
+{
+	char why[256];
+	json_t *r;
+
+	gw_audit_new_id(a, d->id, sizeof(d->id));
+	d->n = d->other = 0;
+	d->nr = 0;
+	d->opened_ms = now;
+	a->nopen++;
+	snprintf(why, sizeof(why),
+		 "over %d denials a second: the next ones are counted "
+		 "under ids %s.1, %s.2, ... until a closing record",
+		 a->deny_rate, d->id, d->id);
+	r = json_pack("{s:s,s:s,s:n,s:s,s:s,s:s}", "id", d->id, "zone", d->zone,
+		      "session", "method", "audit/denials", "decision",
+		      "aggregate", "reason", why);
+	if (r)
+		gw_audit_append(a, r);
+	json_decref(r);
+}
+
+/* Writes the closing record of d's aggregate: how many denials, their
+ * id range and their distinct kinds. */
+static void agg_close(struct gw_audit *a, struct dzone *d)
+{
+	char id[40], last[64];
+	json_t *r, *rs = json_array();
+
+	for (size_t i = 0; rs && i < d->nr; i++)
+		json_array_append_new(rs,
+				      json_pack("{s:s,s:s,s:s,s:I}", "method",
+						d->r[i].method, "target",
+						d->r[i].target, "reason",
+						d->r[i].reason, "count",
+						(json_int_t)d->r[i].n));
+	gw_audit_new_id(a, id, sizeof(id));
+	snprintf(last, sizeof(last), "%s.%llu", d->id,
+		 (unsigned long long)d->n);
+	r = json_pack("{s:s,s:s,s:n,s:s,s:s,s:s,s:I,s:s,s:o,s:I}", "id", id,
+		      "zone", d->zone, "session", "method", "audit/denials",
+		      "decision", "aggregate-end", "aggregate", d->id, "count",
+		      (json_int_t)d->n, "last_id", last, "reasons",
+		      rs ? rs : json_array(), "other_reasons",
+		      (json_int_t)d->other);
+	if (r)
+		gw_audit_append(a, r);
+	json_decref(r);
+	d->id[0] = '\0';
+	a->nopen--;
+}
+
+static void agg_count(struct dzone *d, const char *method, const char *target,
+		      const char *reason)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr; i++)
+		if (strcmp(d->r[i].method, method) == 0 &&
+		    strcmp(d->r[i].target, target) == 0 &&
+		    strcmp(d->r[i].reason, reason) == 0)
+			break;
+	if (i == d->nr) {
+		if (d->nr == AGG_REASONS) {
+			d->other++;
+			return;
+		}
+		/* gateway strings, ASCII: whole or cut where it is safe */
+		snprintf(d->r[i].method, sizeof(d->r[i].method), "%.*s",
+			 (int)gw_utf8_prefix(method, 39), method);
+		snprintf(d->r[i].target, sizeof(d->r[i].target), "%.*s",
+			 (int)gw_utf8_prefix(target, 199), target);
+		snprintf(d->r[i].reason, sizeof(d->r[i].reason), "%.*s",
+			 (int)gw_utf8_prefix(reason, 63), reason);
+		d->r[i].n = 0;
+		d->nr++;
+	}
+	d->r[i].n++;
+}
+
+int gw_audit_deny(struct gw_audit *a, unsigned zi, const char *zone,
+		  const char *method, const char *target, const char *reason,
+		  char *id, size_t idlen)
+{
+	struct dzone *d;
+	int64_t now;
+
+	if (!a->deny_rate || zi >= GW_MAX_ZONES)
+		return 0;
+	now = gw_now_ms();
+	d = a->dz[zi];
+	if (!d) {
+		d = calloc(1, sizeof(*d));
+		if (!d)
+			return 0; /* its own record, as without a limit */
+		snprintf(d->zone, sizeof(d->zone), "%s", zone);
+		gw_bucket_init(&d->b, a->deny_rate, 1000, now);
+		a->dz[zi] = d;
+	}
+	if (d->id[0] && now - d->opened_ms >= AGG_WINDOW_MS)
+		agg_close(a, d);
+	if (gw_bucket_take(&d->b, now))
+		return 0;
+	if (!d->id[0])
+		agg_open(a, d, now);
+	d->n++;
+	agg_count(d, method, target ? target : "-", reason ? reason : "-");
+	snprintf(id, idlen, "%s.%llu", d->id, (unsigned long long)d->n);
+	return 1;
+}
+
+void gw_audit_tick(struct gw_audit *a)
+{
+	int64_t now;
+
+	if (!a->nopen)
+		return;
+	now = gw_now_ms();
+	for (size_t i = 0; i < GW_MAX_ZONES && a->nopen; i++)
+		if (a->dz[i] && a->dz[i]->id[0] &&
+		    now - a->dz[i]->opened_ms >= AGG_WINDOW_MS)
+			agg_close(a, a->dz[i]);
+}
+
 int gw_audit_flush(struct gw_audit *a)
 {
 	size_t off = 0;
@@ -393,72 +599,218 @@ int gw_audit_flush(struct gw_audit *a)
 		off += (size_t)n;
 	}
 	a->len = 0;
+	a->size += off;
+	if (a->rotate_at && a->size >= a->rotate_at && !a->rotating)
+		gw_audit_rotate(a, "size", NULL, 0);
 	return 0;
 }
 
-/* Checks one line against prev; advances prev. */
-static int verify_line(const char *line, size_t len, char prev[65], char *err,
-		       size_t errlen)
+void gw_audit_set_rotate(struct gw_audit *a, uint64_t bytes)
+{
+	a->rotate_at = bytes;
+}
+
+/* PATH.YYYYmmddTHHMMSS.uuuuuuZ (UTC): rotated names sort by age. */
+static int rotated_name(const char *path, char *out, size_t outlen)
+{
+	struct timespec ts;
+	struct tm tm;
+	char t[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(t, sizeof(t), "%Y%m%dT%H%M%S", &tm);
+	if (snprintf(out, outlen, "%s.%s.%06ldZ", path, t, ts.tv_nsec / 1000) >=
+	    (int)outlen)
+		return -1;
+	return access(out, F_OK) == 0 ? -1 : 0;
+}
+
+int gw_audit_rotate(struct gw_audit *a, const char *why, char *out,
+		    size_t outlen)
+{
+	char name[4200], id[40];
+	const char *base;
+	json_t *r;
+	int fd, rc = -1;
+
+	if (!a->path || a->rotating)
+		return -1;
+	a->rotating = 1;
+	gw_audit_flush(a);
+	if (rotated_name(a->path, name, sizeof(name)) ||
+	    rename(a->path, name) != 0) {
+		fprintf(stderr, "gatewayd: audit log %s: cannot rotate: %s\n",
+			a->path, strerror(errno));
+		goto out;
+	}
+	fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		/* keep writing to the renamed file rather than lose records */
+		fprintf(stderr,
+			"gatewayd: audit log %s: %s; still writing to %s\n",
+			a->path, strerror(errno), name);
+		goto out;
+	}
+	close(a->fd);
+	a->fd = fd;
+	a->size = 0;
+	base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	gw_audit_new_id(a, id, sizeof(id));
+	r = json_pack("{s:s,s:s,s:n,s:s,s:s,s:s,s:s}", "id", id, "zone", "-",
+		      "session", "method", "audit/rotate", "decision",
+		      "rotated", "reason", why, "previous_file", base);
+	if (r)
+		gw_audit_append(a, r);
+	json_decref(r);
+	gw_audit_flush(a);
+	fprintf(stderr,
+		"gatewayd: audit log rotated (%s): the chain goes on from "
+		"%s\n",
+		why, name);
+	if (out)
+		snprintf(out, outlen, "%s", name);
+	rc = 0;
+out:
+	a->rotating = 0;
+	return rc;
+}
+
+/* The state of a verification across lines and files. */
+struct vstate {
+	char prev[65]; /* the hash the next record must name */
+	int known;     /* prev is known (not after an unreadable line) */
+	int first;     /* no record seen yet in the sequence */
+	size_t records, problems;
+	gw_audit_report report;
+	void *ud;
+	const char *file;
+	size_t line;
+};
+
+static void problem(struct vstate *v, const char *msg)
+{
+	v->problems++;
+	if (v->report)
+		v->report(v->ud, v->file, v->line, msg);
+}
+
+/* Checks one line and moves the chain on to its hash. A bad line is
+ * reported and the check goes on: an edited record whose hash was not
+ * recomputed still names the hash its successor expects, so only that
+ * record is flagged; a removed, inserted or recomputed one breaks the
+ * link to the next record, which is flagged. */
+static void verify_line(struct vstate *v, const char *line, size_t len)
 {
 	char hash[65], calc[65];
 	size_t plen;
 	json_t *j;
-	json_error_t je;
-	const char *p;
-	int ok;
+	const char *p, *meth;
 
+	v->records++;
 	if (split_line(line, len, &plen, hash)) {
-		snprintf(err, errlen, "not a chained record");
-		return -1;
+		problem(v, "not a chained record (no trailing hash)");
+		v->known = 0;
+		v->first = 0;
+		return;
 	}
 	sha256_hex(line, plen, calc);
-	if (strcmp(calc, hash) != 0) {
-		snprintf(err, errlen, "hash mismatch: the line was altered");
-		return -1;
-	}
-	j = json_loadb(line, len, 0, &je);
+	if (strcmp(calc, hash) != 0)
+		problem(v, "hash mismatch: the record was altered");
+	j = json_loadb(line, len, 0, NULL);
 	p = j ? json_string_value(json_object_get(j, "prev")) : NULL;
-	ok = p && strcmp(p, prev) == 0;
+	meth = j ? json_string_value(json_object_get(j, "method")) : NULL;
+	if (!j) {
+		problem(v, "not valid JSON");
+	} else if (!p) {
+		problem(v, "no prev field");
+	} else if (v->first && strcmp(p, zeros) != 0 &&
+		   !(meth && strcmp(meth, "audit/rotate") == 0)) {
+		/* a log starts at 64 zeros, or with the rotation record
+		 * that continues the chain of the file before it */
+		problem(v, "the first record neither starts a chain nor "
+			   "continues a rotated one (records before it "
+			   "were removed)");
+	} else if (!v->first && v->known && strcmp(p, v->prev) != 0) {
+		problem(v, "chain broken: prev does not match the record "
+			   "before (a record was removed, inserted or "
+			   "reordered, or one before was rewritten)");
+	}
 	json_decref(j);
-	if (!ok) {
-		snprintf(err, errlen,
-			 "chain broken: prev does not match the "
-			 "line before (a line was removed, inserted or "
-			 "reordered)");
+	memcpy(v->prev, hash, 65);
+	v->known = 1;
+	v->first = 0;
+}
+
+static int verify_file(struct vstate *v, const char *path, char *err,
+		       size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	memcpy(prev, hash, 65);
+	v->file = path;
+	v->line = 0;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		v->line++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		verify_line(v, line, (size_t)len);
+	}
+	free(line);
+	fclose(f);
 	return 0;
+}
+
+long gw_audit_verify_files(const char *const *paths, size_t n,
+			   gw_audit_report report, void *ud, size_t *records,
+			   char *err, size_t errlen)
+{
+	struct vstate v;
+
+	memset(&v, 0, sizeof(v));
+	memcpy(v.prev, zeros, 65);
+	v.known = 1;
+	v.first = 1;
+	v.report = report;
+	v.ud = ud;
+	*records = 0;
+	for (size_t i = 0; i < n; i++)
+		if (verify_file(&v, paths[i], err, errlen))
+			return -1;
+	*records = v.records;
+	return (long)v.problems;
+}
+
+struct first_bad {
+	size_t line;
+	char *err;
+	size_t errlen;
+};
+
+static void note_first(void *ud, const char *file, size_t line, const char *msg)
+{
+	struct first_bad *fb = ud;
+
+	(void)file;
+	if (fb->line)
+		return;
+	fb->line = line;
+	snprintf(fb->err, fb->errlen, "%s", msg);
 }
 
 int gw_audit_verify(const char *path, size_t *lines, size_t *bad_line,
 		    char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	char prev[65], *line = NULL;
-	size_t cap = 0, n = 0;
-	ssize_t len;
-	int rc = 0;
+	struct first_bad fb = { 0, err, errlen };
+	long np = gw_audit_verify_files(&path, 1, note_first, &fb, lines, err,
+					errlen);
 
-	*bad_line = 0;
-	*lines = 0;
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	memcpy(prev, zeros, 65);
-	while ((len = getline(&line, &cap, f)) > 0) {
-		n++;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (verify_line(line, (size_t)len, prev, err, errlen)) {
-			*bad_line = n;
-			rc = -1;
-			break;
-		}
-	}
-	*lines = n;
-	free(line);
-	fclose(f);
-	return rc;
+	*bad_line = fb.line;
+	return np == 0 ? 0 : -1;
 }

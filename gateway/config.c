@@ -609,6 +609,18 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 		c->audit_flush_ms = (int)n;
 		return 0;
 	}
+	if (strcmp(k, "audit_denials_per_s") == 0) {
+		if (int_in(e, line, k, v, 0, 1000000, &n))
+			return -1;
+		c->audit_denials_per_s = (int)n;
+		return 0;
+	}
+	if (strcmp(k, "audit_rotate_mb") == 0) {
+		if (int_in(e, line, k, v, 0, 1000000, &n))
+			return -1;
+		c->audit_rotate_bytes = (uint64_t)n << 20;
+		return 0;
+	}
 	if (strcmp(k, "list_page_size") == 0) {
 		if (int_in(e, line, k, v, 1, 10000, &n))
 			return -1;
@@ -653,6 +665,7 @@ struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
 	c->max_message = 4u << 20;
 	c->reload_interval_ms = 1000;
 	c->audit_flush_ms = 10;
+	c->audit_denials_per_s = 100;
 	c->list_page_size = 100;
 	c->path = strdup(path);
 	c->dir = dir_of(path);

@@ -7,6 +7,7 @@
 #include "gw.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,18 @@ static void usage(FILE *f)
 		"                                             add a rule "
 		"(validated, atomic)\n"
 		"Audit (offline):\n"
-		"  audit verify                               check the hash "
-		"chain\n"
+		"  audit verify [FILE...]                     check the hash "
+		"chain (default:\n"
+		"                                             the log and its "
+		"rotated files);\n"
+		"                                             every problem with "
+		"FILE:LINE\n"
+		"  audit show ID...                           the record each "
+		"audit id\n"
+		"                                             (an error's "
+		"data.auditId) resolves to\n"
+		"  audit rotate                               start a new log "
+		"file now (daemon)\n"
 		"  logs ZONE [--lines N]                      that zone's audit "
 		"trail\n"
 		"Daemon (admin socket):\n"
@@ -378,32 +389,224 @@ out:
 
 /* ---- audit ---------------------------------------------------------------- */
 
-static int cmd_audit(struct ctl *c, int argc, char **argv)
+static void print_problem(void *ud, const char *file, size_t line,
+			  const char *msg)
 {
-	size_t lines, bad;
+	(void)ud;
+	printf("%s:%zu: %s\n", file, line, msg);
+}
 
-	if (argc != 1 || strcmp(argv[0], "verify") != 0) {
-		usage(stderr);
-		return 2;
+/* The configured log's files, oldest first: its rotated files (named
+ * PATH.TIMESTAMP, which sorts by age), then PATH. Returns a glob the
+ * caller frees with globfree, whose gl_pathv ends with PATH. */
+static int log_files(const char *path, glob_t *gl)
+{
+	char pat[4200];
+	int rc;
+
+	if (snprintf(pat, sizeof(pat), "%s.[0-9]*Z", path) >= (int)sizeof(pat))
+		return -1;
+	memset(gl, 0, sizeof(*gl));
+	rc = glob(pat, 0, NULL, gl);
+	if (rc != 0 && rc != GLOB_NOMATCH)
+		return -1;
+	if (rc == GLOB_NOMATCH) {
+		globfree(gl);
+		memset(gl, 0, sizeof(*gl));
 	}
+	return 0;
+}
+
+static int config_log_files(struct ctl *c, glob_t *gl, const char ***paths,
+			    size_t *n);
+
+/* audit verify [FILE...]: every problem with FILE:LINE, then a summary;
+ * checking goes on after a bad record. */
+static int audit_verify(struct ctl *c, int argc, char **argv)
+{
+	const char **paths = NULL;
+	size_t n = 0, records;
+	glob_t gl = { 0 };
+	int have_gl = 0, rc = 2;
+	long np;
+
+	if (argc > 0) {
+		paths = (const char **)argv;
+		n = (size_t)argc;
+	} else {
+		if (config_log_files(c, &gl, &paths, &n))
+			return 2;
+		have_gl = 1;
+	}
+	np = gw_audit_verify_files(paths, n, print_problem, NULL, &records,
+				   c->err, sizeof(c->err));
+	if (np < 0) {
+		fprintf(stderr, "gatewayctl: %s\n", c->err);
+		goto out;
+	}
+	if (np > 0) {
+		printf("audit chain BROKEN: %ld problem%s in %zu records "
+		       "(%zu file%s)\n",
+		       np, np == 1 ? "" : "s", records, n, n == 1 ? "" : "s");
+		rc = 1;
+		goto out;
+	}
+	printf("audit chain ok: %zu records (%zu file%s)\n", records, n,
+	       n == 1 ? "" : "s");
+	rc = 0;
+out:
+	if (have_gl) {
+		free(paths);
+		globfree(&gl);
+	}
+	return rc;
+}
+
+/* The log's files, oldest first, into *paths (caller frees it and
+ * globfree's gl). */
+static int config_log_files(struct ctl *c, glob_t *gl, const char ***paths,
+			    size_t *n)
+{
 	if (load_config(c))
-		return 2;
+		return -1;
 	if (!c->cfg->audit_log) {
 		fprintf(stderr, "gatewayctl: no audit_log in the config\n");
+		return -1;
+	}
+	if (log_files(c->cfg->audit_log, gl))
+		return -1;
+	*paths = calloc(gl->gl_pathc + 1, sizeof(**paths));
+	if (!*paths) {
+		globfree(gl);
+		return -1;
+	}
+	*n = 0;
+	for (size_t i = 0; i < gl->gl_pathc; i++)
+		(*paths)[(*n)++] = gl->gl_pathv[i];
+	(*paths)[(*n)++] = c->cfg->audit_log;
+	return 0;
+}
+
+/* Prints line if it is the record of an id in want (id -> found flag):
+ * its own record, or for an aggregated denial (AGG.N) the aggregate's
+ * opening record (id AGG) and closing record (aggregate AGG). */
+static void show_match(json_t *want, const char *line, size_t len)
+{
+	json_t *j = json_loadb(line, len, 0, NULL);
+	const char *id = json_string_value(json_object_get(j, "id"));
+	const char *agg = json_string_value(json_object_get(j, "aggregate"));
+	const char *k = agg ? agg : id;
+
+	if (k && json_object_get(want, k)) {
+		fwrite(line, 1, len, stdout);
+		json_object_set_new(want, k, json_true());
+	}
+	json_decref(j);
+}
+
+/* audit show ID...: the record each audit id (from an error's
+ * data.auditId) resolves to, across the log and its rotated files. */
+static int audit_show(struct ctl *c, int argc, char **argv)
+{
+	json_t *want = json_object();
+	const char **paths = NULL, *k;
+	glob_t gl;
+	size_t n = 0, cap = 0;
+	char *line = NULL;
+	ssize_t len;
+	int rc = 2, missing = 0;
+	json_t *v;
+
+	if (argc < 1 || !want || config_log_files(c, &gl, &paths, &n)) {
+		json_decref(want);
 		return 2;
 	}
-	if (gw_audit_verify(c->cfg->audit_log, &lines, &bad, c->err,
-			    sizeof(c->err))) {
-		if (!bad) {
-			fprintf(stderr, "gatewayctl: %s\n", c->err);
-			return 2;
-		}
-		printf("audit chain BROKEN at %s:%zu: %s\n", c->cfg->audit_log,
-		       bad, c->err);
-		return 1;
+	for (int i = 0; i < argc; i++) {
+		/* AGG.N: the N-th denial counted under aggregate AGG */
+		char *dot = strrchr(argv[i], '.');
+		if (dot)
+			*dot = '\0';
+		json_object_set_new(want, argv[i], json_false());
 	}
-	printf("audit chain ok: %zu records\n", lines);
-	return 0;
+	for (size_t i = 0; i < n; i++) {
+		FILE *f = fopen(paths[i], "re");
+		if (!f) {
+			fprintf(stderr, "gatewayctl: %s: %s\n", paths[i],
+				strerror(errno));
+			goto out;
+		}
+		while ((len = getline(&line, &cap, f)) > 0)
+			show_match(want, line, (size_t)len);
+		fclose(f);
+	}
+	json_object_foreach (want, k, v) {
+		if (!json_is_true(v)) {
+			fprintf(stderr,
+				"gatewayctl: no record for audit id %s\n", k);
+			missing = 1;
+		}
+	}
+	rc = missing;
+out:
+	free(line);
+	free(paths);
+	globfree(&gl);
+	json_decref(want);
+	return rc;
+}
+
+static char *admin_call(struct ctl *c, const char *req);
+
+/* audit rotate: asks gatewayd to rotate now (as SIGUSR1 does). */
+static int audit_rotate(struct ctl *c)
+{
+	char *r;
+	json_t *rep;
+	int rc = 2;
+
+	if (load_config(c))
+		return 2;
+	r = admin_call(c, "{\"cmd\":\"audit-rotate\"}");
+	rep = r ? json_loads(r, 0, NULL) : NULL;
+	if (!json_is_object(rep)) {
+		fprintf(stderr, "gatewayctl: no reply from gatewayd\n");
+	} else if (!json_is_true(json_object_get(rep, "ok"))) {
+		fprintf(stderr, "gatewayctl: audit rotate: %s\n",
+			json_string_value(json_object_get(rep, "error")));
+		rc = 1;
+	} else {
+		printf("audit log rotated: earlier records are in %s\n",
+		       json_string_value(json_object_get(rep, "rotated")));
+		rc = 0;
+	}
+	json_decref(rep);
+	free(r);
+	return rc;
+}
+
+static int cmd_audit(struct ctl *c, int argc, char **argv)
+{
+	if (argc >= 1 && strcmp(argv[0], "verify") == 0)
+		return audit_verify(c, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[0], "show") == 0)
+		return audit_show(c, argc - 1, argv + 1);
+	if (argc == 1 && strcmp(argv[0], "rotate") == 0)
+		return audit_rotate(c);
+	usage(stderr);
+	return 2;
+}
+
+/* Nonzero if the record line has ,"zone":"ZONE" at its top level (inside
+ * a JSON string a quote is always escaped, so that text is structure). */
+static int zone_text_is(const char *line, const char *zone)
+{
+	const char *p = strstr(line, ",\"zone\":\"");
+	size_t zl = strlen(zone);
+
+	if (!p)
+		return 0;
+	p += 9;
+	return strncmp(p, zone, zl) == 0 && p[zl] == '"';
 }
 
 static int cmd_logs(struct ctl *c, int argc, char **argv)
@@ -440,6 +643,11 @@ static int cmd_logs(struct ctl *c, int argc, char **argv)
 	while ((len = getline(&line, &cap, f)) > 0) {
 		json_t *j = json_loadb(line, (size_t)len, 0, NULL);
 		const char *z = json_string_value(json_object_get(j, "zone"));
+		/* A record that is not valid JSON (written by an older
+		 * gatewayd from a zone's text) is still shown: its zone field
+		 * is found by its text, which no string value can fake. */
+		if (!j && zone_text_is(line, argv[0]))
+			z = argv[0];
 		if (z && strcmp(z, argv[0]) == 0 && (!max || shown < max)) {
 			fputs(line, stdout);
 			shown++;

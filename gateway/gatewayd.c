@@ -3,7 +3,7 @@
  * runs one poll loop over every channel, the admin socket and signals:
  * SIGHUP reloads the policy atomically and rereads the listeners'
  * token files; a change of the policy or token files does the same for
- * what changed. SIGTERM/SIGINT stop. */
+ * what changed. SIGUSR1 rotates the audit log. SIGTERM/SIGINT stop. */
 #include "gwd.h"
 
 #include <dirent.h>
@@ -36,7 +36,9 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGHUP rereads the policy and the listeners' token "
 		"files\n"
-		"(so does a change of those files); SIGTERM or SIGINT stop.\n");
+		"(so does a change of those files); SIGUSR1 rotates the audit "
+		"log;\n"
+		"SIGTERM or SIGINT stop.\n");
 }
 
 /* The policy path as shown in FILE:LINE: relative to the config. */
@@ -189,6 +191,7 @@ static int sigfd_open(void)
 	sigaddset(&s, SIGHUP);
 	sigaddset(&s, SIGTERM);
 	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &s, NULL) != 0)
 		return -1;
 	return signalfd(-1, &s, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -241,6 +244,9 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP)
 					gw_reload(g, err, sizeof(err));
+				else if (si.ssi_signo == SIGUSR1)
+					gw_audit_rotate(g->audit, "SIGUSR1",
+							NULL, 0);
 				else
 					stop = 1;
 			}
@@ -340,6 +346,10 @@ int main(int argc, char **argv)
 		goto fail;
 	g.policy_loads = 1;
 	g.audit = gw_audit_open(g.cfg->audit_log, err, sizeof(err));
+	if (g.audit) {
+		gw_audit_set_deny_rate(g.audit, g.cfg->audit_denials_per_s);
+		gw_audit_set_rotate(g.audit, g.cfg->audit_rotate_bytes);
+	}
 	g.met = gw_metrics_new();
 	g.lim = gw_limits_new();
 	if (!g.audit || !g.met || !g.lim)

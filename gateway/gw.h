@@ -62,15 +62,18 @@ struct gw_config {
 	char *admin_group;  /* NULL: root (and our own uid) only */
 	gid_t admin_gid;
 	int has_admin_gid;
-	char *audit_log;	 /* resolved; NULL: no audit file */
-	int audit_args;		 /* log argument values (off by default) */
-	char *pins;		 /* resolved path of the pin store */
-	char *metrics;		 /* "HOST:PORT" (loopback) or "unix:PATH" */
-	long call_timeout_ms;	 /* default deadline of a call */
-	size_t max_message;	 /* bytes of one JSON-RPC message */
-	int reload_interval_ms;	 /* policy file-change check; 0 = off */
-	int audit_flush_ms;	 /* audit records wait at most this long */
-	unsigned list_page_size; /* entries per page of a merged list */
+	char *audit_log;	     /* resolved; NULL: no audit file */
+	int audit_args;		     /* log argument values (off by default) */
+	char *pins;		     /* resolved path of the pin store */
+	char *metrics;		     /* "HOST:PORT" (loopback) or "unix:PATH" */
+	long call_timeout_ms;	     /* default deadline of a call */
+	size_t max_message;	     /* bytes of one JSON-RPC message */
+	int reload_interval_ms;	     /* policy file-change check; 0 = off */
+	int audit_flush_ms;	     /* audit records wait at most this long */
+	int audit_denials_per_s;     /* a zone's denials with a record each;
+				  * beyond: aggregated (0: no limit) */
+	uint64_t audit_rotate_bytes; /* rotate the log at this size; 0 off */
+	unsigned list_page_size;     /* entries per page of a merged list */
 	struct gw_listener *listeners;
 	size_t nlisteners;
 };
@@ -254,9 +257,52 @@ int gw_audit_maybe_flush(struct gw_audit *a, int interval_ms);
 /* Nonzero while records wait to be written. */
 int gw_audit_pending(const struct gw_audit *a);
 
-/* Verifies the chain of the file at path. Returns 0 if intact (*lines
- * set), or -1 with the first bad line number in *bad_line (0 if the file
- * cannot be read) and a message in err. */
+/* Denials: a zone (index zi, name zone) gets per_s records of its own a
+ * second (as many in a burst); beyond that they are counted into an
+ * aggregate: an opening record (its id AGG, written before any denial
+ * counted under it is answered), then, once a second has passed, a
+ * closing record naming AGG, the count, the last id and the distinct
+ * (method, target, reason) kinds. per_s 0: no limit. */
+void gw_audit_set_deny_rate(struct gw_audit *a, int per_s);
+/* For one denial, before its record: 0 if it gets a record of its own
+ * (write it with gw_audit_record under id, unchanged), or 1 if it was
+ * counted into its zone's aggregate: id (idlen >= 64) becomes AGG.N, the
+ * id to give the caller, and no record is to be written. target and
+ * reason must not carry text a zone chose (a metrics label, say). */
+int gw_audit_deny(struct gw_audit *a, unsigned zi, const char *zone,
+		  const char *method, const char *target, const char *reason,
+		  char *id, size_t idlen);
+/* Closes the aggregates whose second has passed (once per loop turn). */
+void gw_audit_tick(struct gw_audit *a);
+
+/* Rotation: the file is renamed PATH.YYYYmmddTHHMMSS.uuuuuuZ (UTC, so
+ * names sort by age) and a new PATH starts with an audit/rotate record
+ * whose prev is the last hash of the old file: the chain is verifiable
+ * across the files. gw_audit_set_rotate: rotate whenever a write leaves
+ * the file at bytes or more (0: never). gw_audit_rotate: now (why goes
+ * into the record; the old file's new name into out, may be NULL).
+ * Returns 0, or -1 (no log file, or the rename failed: reported on
+ * stderr, and records go on to the file they went to). */
+void gw_audit_set_rotate(struct gw_audit *a, uint64_t bytes);
+int gw_audit_rotate(struct gw_audit *a, const char *why, char *out,
+		    size_t outlen);
+
+/* One problem found by gw_audit_verify_files: the file, its line
+ * (1-based) and what is wrong with it. */
+typedef void (*gw_audit_report)(void *ud, const char *file, size_t line,
+				const char *msg);
+/* Verifies the chain through the files paths[0..n) in order, as one
+ * sequence (a rotated log's files, oldest first): the first record starts
+ * at 64 zeros or is a rotation record continuing an earlier file; each
+ * later record names the hash of the one before, across files. Checking
+ * goes on after a bad record: every problem goes to report (may be NULL).
+ * Returns the number of problems (0: intact), with *records set, or -1
+ * with err if a file cannot be read. */
+long gw_audit_verify_files(const char *const *paths, size_t n,
+			   gw_audit_report report, void *ud, size_t *records,
+			   char *err, size_t errlen);
+/* One file: 0 if intact (*lines set), or -1 with the first bad line in
+ * *bad_line (0 if the file cannot be read) and its problem in err. */
 int gw_audit_verify(const char *path, size_t *lines, size_t *bad_line,
 		    char *err, size_t errlen);
 
@@ -334,5 +380,13 @@ int gw_write_atomic(const char *path, const char *data, size_t len, char *err,
 		    size_t errlen);
 /* dir/rel unless rel is absolute; caller frees. */
 char *gw_path_join(const char *dir, const char *rel);
+/* The length (1..4) of the well-formed UTF-8 character at p[0..n), or 0
+ * if p does not start with one (a stray or missing continuation byte, an
+ * overlong form, a surrogate, beyond U+10FFFF, or n == 0). */
+size_t gw_utf8_char(const char *p, size_t n);
+/* The length of the longest prefix of s of at most max bytes that does
+ * not end inside a character: text from a zone is cut with this (e.g.
+ * printf's "%.*s"), never at a plain byte count. */
+size_t gw_utf8_prefix(const char *s, size_t max);
 
 #endif

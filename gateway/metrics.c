@@ -2,7 +2,10 @@
  * one mutex because the Prometheus endpoint reads them from
  * libmicrohttpd's thread. Histograms are log-linear (4 sub-buckets per
  * power of two of microseconds) so p50/p99 are within about 19%; the
- * Prometheus exposition folds them into power-of-two buckets. */
+ * Prometheus exposition folds them into power-of-two buckets. Label
+ * values are the caller's (route.c) choice of bounded names; the series
+ * count is capped here as well (MET_MAX_SERIES, then one overflow series
+ * per zone). */
 #include "gw.h"
 
 #include <pthread.h>
@@ -12,10 +15,14 @@
 
 #define NB 160
 #define MET_BUCKETS 256
-#define MET_MAX_SERIES 65536 /* beyond this, series fold into "other" */
+#define MET_MAX_SERIES \
+	4096 /* beyond this, a zone's new series fold into
+			      * its (other) series */
+#define MET_OVERFLOW "(other)"
 
 struct series {
 	char *zone, *tool;
+	char *zl, *tl; /* the label values, escaped for the exposition */
 	uint64_t calls, denials, errors;
 	uint64_t sum_us;
 	uint64_t h[NB];
@@ -68,11 +75,45 @@ void gw_metrics_free(struct gw_metrics *m)
 			nx = s->next;
 			free(s->zone);
 			free(s->tool);
+			free(s->zl);
+			free(s->tl);
 			free(s);
 		}
 	}
 	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+/* A label value escaped as the exposition format asks (backslash, quote,
+ * newline), whole: never cut, and bytes that are not well-formed UTF-8
+ * become U+FFFD, so the scrape stays valid UTF-8. Caller frees; NULL if
+ * out of memory. */
+static char *label_esc(const char *s)
+{
+	size_t n = strlen(s), k = 0, c;
+	char *o = malloc(n * 3 + 1); /* U+FFFD is 3 bytes for 1 */
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i += c) {
+		c = gw_utf8_char(s + i, n - i);
+		if (!c) {
+			memcpy(o + k, "\xef\xbf\xbd", 3);
+			k += 3;
+			c = 1;
+		} else if (s[i] == '"' || s[i] == '\\') {
+			o[k++] = '\\';
+			o[k++] = s[i];
+		} else if (s[i] == '\n') {
+			o[k++] = '\\';
+			o[k++] = 'n';
+		} else {
+			memcpy(o + k, s + i, c);
+			k += c;
+		}
+	}
+	o[k] = '\0';
+	return o;
 }
 
 static struct series *get(struct gw_metrics *m, const char *zone,
@@ -91,16 +132,20 @@ static struct series *get(struct gw_metrics *m, const char *zone,
 	for (s = m->b[b]; s; s = s->next)
 		if (strcmp(s->zone, zone) == 0 && strcmp(s->tool, tool) == 0)
 			return s;
-	if (m->n >= MET_MAX_SERIES && strcmp(tool, "(other)") != 0)
-		return get(m, zone, "(other)");
+	if (m->n >= MET_MAX_SERIES && strcmp(tool, MET_OVERFLOW) != 0)
+		return get(m, zone, MET_OVERFLOW);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->zone = strdup(zone);
 	s->tool = strdup(tool);
-	if (!s->zone || !s->tool) {
+	s->zl = label_esc(zone);
+	s->tl = label_esc(tool);
+	if (!s->zone || !s->tool || !s->zl || !s->tl) {
 		free(s->zone);
 		free(s->tool);
+		free(s->zl);
+		free(s->tl);
 		free(s);
 		return NULL;
 	}
@@ -219,46 +264,33 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
-/* Label values escaped as the exposition format asks. */
-static void esc(char *out, size_t n, const char *s)
-{
-	size_t k = 0;
+/* The counter families, in exposition order. */
+static const struct {
+	const char *name, *help;
+} counters[] = {
+	{ "zonegate_calls_total",
+	  "Decisions and calls per calling zone and target." },
+	{ "zonegate_denials_total", "Denied requests." },
+	{ "zonegate_errors_total", "Allowed calls that failed." },
+};
 
-	for (; *s && k + 3 < n; s++) {
-		if (*s == '"' || *s == '\\') {
-			out[k++] = '\\';
-			out[k++] = *s;
-		} else if (*s == '\n') {
-			out[k++] = '\\';
-			out[k++] = 'n';
-		} else {
-			out[k++] = *s;
-		}
-	}
-	out[k] = '\0';
+static uint64_t counter(const struct series *s, size_t f)
+{
+	return f == 0 ? s->calls : f == 1 ? s->denials : s->errors;
 }
 
-static void expose_series(struct sbuf *b, const struct series *s)
+static void expose_histogram(struct sbuf *b, const struct series *s)
 {
 	uint64_t c = 0;
 	unsigned i = 0;
-	char z[160], t[600];
 
-	esc(z, sizeof(z), s->zone);
-	esc(t, sizeof(t), s->tool);
-	sb_printf(b, "zonegate_calls_total{zone=\"%s\",tool=\"%s\"} %llu\n", z,
-		  t, (unsigned long long)s->calls);
-	sb_printf(b, "zonegate_denials_total{zone=\"%s\",tool=\"%s\"} %llu\n",
-		  z, t, (unsigned long long)s->denials);
-	sb_printf(b, "zonegate_errors_total{zone=\"%s\",tool=\"%s\"} %llu\n", z,
-		  t, (unsigned long long)s->errors);
 	for (unsigned p = 4; p <= 26; p++) {
 		for (; i < NB && bucket_hi(i) <= (double)(1ull << p); i++)
 			c += s->h[i];
 		sb_printf(b,
 			  "zonegate_call_duration_seconds_bucket{zone=\"%s\","
 			  "tool=\"%s\",le=\"%g\"} %llu\n",
-			  z, t, (double)(1ull << p) / 1e6,
+			  s->zl, s->tl, (double)(1ull << p) / 1e6,
 			  (unsigned long long)c);
 	}
 	for (; i < NB; i++)
@@ -266,36 +298,46 @@ static void expose_series(struct sbuf *b, const struct series *s)
 	sb_printf(b,
 		  "zonegate_call_duration_seconds_bucket{zone=\"%s\","
 		  "tool=\"%s\",le=\"+Inf\"} %llu\n",
-		  z, t, (unsigned long long)c);
+		  s->zl, s->tl, (unsigned long long)c);
 	sb_printf(b,
 		  "zonegate_call_duration_seconds_sum{zone=\"%s\","
 		  "tool=\"%s\"} %g\n",
-		  z, t, (double)s->sum_us / 1e6);
+		  s->zl, s->tl, (double)s->sum_us / 1e6);
 	sb_printf(b,
 		  "zonegate_call_duration_seconds_count{zone=\"%s\","
 		  "tool=\"%s\"} %llu\n",
-		  z, t, (unsigned long long)c);
+		  s->zl, s->tl, (unsigned long long)c);
 }
 
+/* Each family whole, after its HELP and TYPE lines (the text format
+ * does not allow a family's samples to be interleaved with another's). */
 char *gw_metrics_prometheus(struct gw_metrics *m, const char *extra)
 {
 	struct sbuf b = { 0 };
 
-	sb_printf(&b,
-		  "# HELP zonegate_calls_total Decisions and calls per "
-		  "calling zone and target.\n"
-		  "# TYPE zonegate_calls_total counter\n"
-		  "# HELP zonegate_denials_total Denied requests.\n"
-		  "# TYPE zonegate_denials_total counter\n"
-		  "# HELP zonegate_errors_total Allowed calls that failed.\n"
-		  "# TYPE zonegate_errors_total counter\n"
-		  "# HELP zonegate_call_duration_seconds Gateway-observed "
-		  "call latency.\n"
-		  "# TYPE zonegate_call_duration_seconds histogram\n");
 	pthread_mutex_lock(&m->lock);
+	for (size_t f = 0; f < sizeof(counters) / sizeof(counters[0]); f++) {
+		sb_printf(&b, "# HELP %s %s\n# TYPE %s counter\n",
+			  counters[f].name, counters[f].help, counters[f].name);
+		for (size_t i = 0; i < MET_BUCKETS; i++)
+			for (struct series *s = m->b[i]; s; s = s->next)
+				sb_printf(&b,
+					  "%s{zone=\"%s\",tool=\"%s\"} %llu\n",
+					  counters[f].name, s->zl, s->tl,
+					  (unsigned long long)counter(s, f));
+	}
+	sb_printf(&b, "# HELP zonegate_call_duration_seconds Gateway-observed "
+		      "call latency.\n"
+		      "# TYPE zonegate_call_duration_seconds histogram\n");
 	for (size_t i = 0; i < MET_BUCKETS; i++)
 		for (struct series *s = m->b[i]; s; s = s->next)
-			expose_series(&b, s);
+			expose_histogram(&b, s);
+	sb_printf(&b,
+		  "# HELP zonegate_metric_series Series held (at most %d, "
+		  "then each zone's new targets count as (other)).\n"
+		  "# TYPE zonegate_metric_series gauge\n"
+		  "zonegate_metric_series %zu\n",
+		  MET_MAX_SERIES, m->n);
 	pthread_mutex_unlock(&m->lock);
 	if (extra)
 		sb_printf(&b, "%s", extra);

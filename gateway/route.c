@@ -250,7 +250,8 @@ struct preq {
 	char *target;
 	char *rule;
 	char *args; /* JSON text, only with audit_args */
-	char audit_id[40];
+	char audit_id[64];
+	char mlabel[200];     /* its metrics label (metric_label) */
 	struct gw_limit *lim; /* concurrency counter held; kept while >0 */
 	size_t bytes_in, max_bytes;
 	int64_t t0, t_policy, t_sent, deadline_ms;
@@ -285,8 +286,12 @@ static int send_json(chan_mux *m, uint32_t sid, json_t *msg)
  * HTTP session. Returns 0, CHAN_MUX_EFULL or another negative value. */
 static int agent_send(struct asess *s, const char *data, size_t len)
 {
-	if (s->hs)
+	if (s->hs) {
+		/* HTTP answers leave at once: their records go first */
+		if (gw_audit_pending(s->az->g->audit))
+			gw_audit_flush(s->az->g->audit);
 		return gw_listen_deliver(s->hs, s->inited, data, len);
+	}
 	return chan_mux_send(s->az->m, s->sid, data, len);
 }
 
@@ -569,7 +574,7 @@ static void call_fail(struct gw *g, struct preq *p, int code, const char *msg,
 	audit(g, s->az->z->name, s->id, p->method, p->target, "allow", p->rule,
 	      reason, p->audit_id, p->bytes_in, 0, p->t_policy,
 	      p->t_sent ? now - p->t_sent : 0, now - p->t0, p->args);
-	gw_metrics_record(g->met, s->az->z->name, p->target, 2, now - p->t0);
+	gw_metrics_record(g->met, s->az->z->name, p->mlabel, 2, now - p->t0);
 	preq_free(g, p);
 }
 
@@ -903,8 +908,9 @@ static void reply_unknown(struct asess *s, json_t *id, const struct target *x,
 				      aid));
 		return;
 	}
-	snprintf(msg, sizeof(msg), "Unknown %s: %.128s",
-		 x->kind == POL_TOOL ? "tool" : "prompt", x->shown);
+	snprintf(msg, sizeof(msg), "Unknown %s: %.*s",
+		 x->kind == POL_TOOL ? "tool" : "prompt",
+		 (int)gw_utf8_prefix(x->shown, 128), x->shown);
 	reply_error(s, id, -32602, msg, json_pack("{s:s}", "auditId", aid));
 }
 
@@ -1020,6 +1026,25 @@ static char *rule_ref(const struct pol_rule *r)
 	return strdup(b);
 }
 
+/* The metrics label of a routed request's target. Each distinct value
+ * is a series, so none is text the caller chose: a tool or prompt that
+ * the catalogue lists (whose names name_ok checked), one series for a
+ * tool zone's resources, and placeholders for the rest. */
+static void metric_label(char *out, size_t n, const struct target *x,
+			 const json_t *exists, int allowed)
+{
+	if (!x->t || !exists)
+		snprintf(out, n, "(unknown)");
+	else if (!allowed)
+		snprintf(out, n, "(denied)");
+	else if (x->kind == POL_RESOURCE)
+		snprintf(out, n, "%s.(resources)", x->t->z->name);
+	else if (!json_is_object(exists) || !name_ok(x->name))
+		snprintf(out, n, "%s.(unlisted)", x->t->z->name);
+	else
+		snprintf(out, n, "%s.%s", x->t->z->name, x->name);
+}
+
 static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		     size_t len)
 {
@@ -1027,8 +1052,8 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	struct target x;
 	const struct pol_rule *r = NULL;
 	enum pol_decision d = POL_DENY_DEFAULT;
-	const char *why = NULL, *lw;
-	char aid[40], *rule, tgt[300], *argj = NULL;
+	const char *why = NULL, *lw, *nm;
+	char aid[64], *rule, tgt[300], *argj = NULL, ml[200];
 	json_t *empty = NULL, *exists = NULL;
 	struct gw_limit *lim = NULL;
 	struct preq *p;
@@ -1054,8 +1079,9 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		d = decide(g, s->az, x.kind, x.t->z->name, x.name, x.args, &r);
 	}
 	tp = gw_now_us() - t0;
-	snprintf(tgt, sizeof(tgt), "%s%s%.200s", x.t ? x.t->z->name : "",
-		 x.t ? "." : "", x.t ? x.name : "(unknown)");
+	nm = x.t && x.name ? x.name : "(unknown)";
+	snprintf(tgt, sizeof(tgt), "%s%s%.*s", x.t ? x.t->z->name : "",
+		 x.t ? "." : "", (int)gw_utf8_prefix(nm, 200), nm);
 	rule = rule_ref(r);
 	if (!x.t || !exists || x.t->quarantined || d != POL_ALLOW) {
 		why = !x.t || !exists	      ? "no such target"
@@ -1063,21 +1089,24 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		      : d == POL_DENY_DEFAULT ? "no rule allows it"
 		      : d == POL_DENY_RULE    ? "denied by rule"
 					      : "argument condition not met";
-		/* An unknown name is not echoed into the audit target or the
-		 * metrics labels: it is the caller's text. */
-		audit(g, s->az->z->name, s->id, m->method, exists ? tgt : NULL,
-		      "deny", rule, why, aid, len, 0, tp, 0, gw_now_us() - t0,
-		      argj);
-		gw_metrics_record(g->met, s->az->z->name,
-				  exists ? tgt : "(unknown)", 1, 0);
+		/* An unknown name is not echoed into the audit target: it is
+		 * the caller's text; the metrics never carry it. */
+		metric_label(ml, sizeof(ml), &x, exists, 0);
+		if (!gw_audit_deny(g->audit, s->az->zi, s->az->z->name,
+				   m->method, ml, why, aid, sizeof(aid)))
+			audit(g, s->az->z->name, s->id, m->method,
+			      exists ? tgt : NULL, "deny", rule, why, aid, len,
+			      0, tp, 0, gw_now_us() - t0, argj);
+		gw_metrics_record(g->met, s->az->z->name, ml, 1, 0);
 		reply_unknown(s, m->id, &x, aid);
 		goto out;
 	}
+	metric_label(ml, sizeof(ml), &x, exists, 1);
 	if (!x.t->m || !x.t->have_cat) {
 		audit(g, s->az->z->name, s->id, m->method, tgt, "allow", rule,
 		      "tool zone unavailable", aid, len, 0, tp, 0,
 		      gw_now_us() - t0, argj);
-		gw_metrics_record(g->met, s->az->z->name, tgt, 2, 0);
+		gw_metrics_record(g->met, s->az->z->name, ml, 2, 0);
 		snprintf(tgt, sizeof(tgt), "tool zone %s is unavailable",
 			 x.t->z->name);
 		reply_error(s, m->id, GW_ERR_GATEWAY, tgt,
@@ -1090,9 +1119,12 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		    s->az->inflight >= ZONE_INFLIGHT_MAX))
 		lw = "too many requests in flight";
 	if (lw) {
-		audit(g, s->az->z->name, s->id, m->method, tgt, "limit", rule,
-		      lw, aid, len, 0, tp, 0, gw_now_us() - t0, argj);
-		gw_metrics_record(g->met, s->az->z->name, tgt, 1, 0);
+		if (!gw_audit_deny(g->audit, s->az->zi, s->az->z->name,
+				   m->method, ml, lw, aid, sizeof(aid)))
+			audit(g, s->az->z->name, s->id, m->method, tgt, "limit",
+			      rule, lw, aid, len, 0, tp, 0, gw_now_us() - t0,
+			      argj);
+		gw_metrics_record(g->met, s->az->z->name, ml, 1, 0);
 		reply_error(s, m->id, GW_ERR_GATEWAY, lw,
 			    json_pack("{s:s,s:s}", "auditId", aid, "limit",
 				      lw));
@@ -1108,6 +1140,7 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	p->aid = json_incref(m->id);
 	snprintf(p->method, sizeof(p->method), "%s", m->method);
 	snprintf(p->audit_id, sizeof(p->audit_id), "%s", aid);
+	snprintf(p->mlabel, sizeof(p->mlabel), "%s", ml);
 	p->target = strdup(tgt);
 	p->rule = rule;
 	rule = NULL;
@@ -1636,7 +1669,7 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	      p->rule, m->kind == JR_ERROR ? "upstream error" : NULL,
 	      p->audit_id, p->bytes_in, len, p->t_policy, now - p->t_sent,
 	      now - p->t0, p->args);
-	gw_metrics_record(g->met, ls->az->z->name, p->target,
+	gw_metrics_record(g->met, ls->az->z->name, p->mlabel,
 			  m->kind == JR_ERROR ||
 					  json_is_true(json_object_get(
 						  json_object_get(m->root,
@@ -1841,7 +1874,7 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	audit(g, s->az->z->name, s->id, p->method, p->target, "allow", p->rule,
 	      is_err ? "upstream error" : NULL, p->audit_id, p->bytes_in, len,
 	      p->t_policy, now - p->t_sent, now - p->t0, p->args);
-	gw_metrics_record(g->met, s->az->z->name, p->target, outcome,
+	gw_metrics_record(g->met, s->az->z->name, p->mlabel, outcome,
 			  now - p->t0);
 	preq_free(g, p);
 	return 0;
@@ -1917,7 +1950,8 @@ static void tz_downcb(void *ud, chan_mux *m, const char *why)
 {
 	struct tzone *t = ud;
 
-	snprintf(t->last_error, sizeof(t->last_error), "%.150s", why);
+	snprintf(t->last_error, sizeof(t->last_error), "%.*s",
+		 (int)gw_utf8_prefix(why, 150), why);
 	t->dead = 1;
 }
 
@@ -1980,7 +2014,8 @@ static void tz_connect(struct tzone *t)
 	if (c)
 		t->m = chan_mux_new(c, &mo, &ops, t, err, sizeof(err));
 	if (!t->m) {
-		snprintf(t->last_error, sizeof(t->last_error), "%.150s", err);
+		snprintf(t->last_error, sizeof(t->last_error), "%.*s",
+			 (int)gw_utf8_prefix(err, 150), err);
 		t->retry_at = gw_now_ms() + t->backoff;
 		t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 							     : t->backoff * 2;
@@ -2045,6 +2080,7 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 			a->m = chan_mux_new(ch, &mo, &aops, a, err, errlen);
 		if (!a->m)
 			return -1;
+		chan_mux_hold(a->m, 1); /* released by release_turn() */
 	}
 	for (size_t i = 0; i < g->ntz; i++)
 		tz_connect(g->tz[i]);
@@ -2136,6 +2172,9 @@ int gw_route_timeout(struct gw *g)
 		t = g->next_deadline_ms;
 	if (gw_audit_pending(g->audit) && now + g->cfg->audit_flush_ms < t)
 		t = now + g->cfg->audit_flush_ms;
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->m && chan_mux_held_output(g->az[i]->m))
+			t = now; /* answers wait for release_turn() */
 	if (t == INT64_MAX)
 		return -1;
 	return t <= now ? 0 : (int)(t - now > 60000 ? 60000 : t - now);
@@ -2201,6 +2240,24 @@ static int quiet(const struct pollfd *pfd, chan_mux *m)
 	return pfd && !pfd->revents && chan_mux_timeout_ms(m) != 0;
 }
 
+/* Ends a loop turn: this turn's audit records go to the kernel (one
+ * write, no fsync) before this turn's answers to agents leave, so an
+ * answered call always has its record, even if gatewayd is killed. The
+ * agent channels are held between turns (answers queue, see
+ * chan_mux_hold) and released here. */
+static void release_turn(struct gw *g)
+{
+	gw_audit_tick(g->audit);
+	if (gw_audit_pending(g->audit))
+		gw_audit_flush(g->audit);
+	for (size_t i = 0; i < g->naz; i++) {
+		if (!g->az[i]->m)
+			continue;
+		chan_mux_hold(g->az[i]->m, 0);
+		chan_mux_hold(g->az[i]->m, 1);
+	}
+}
+
 void gw_route_run(struct gw *g)
 {
 	int64_t now = gw_now_ms();
@@ -2232,7 +2289,7 @@ void gw_route_run(struct gw *g)
 	for (size_t i = 0; i < g->ntz; i++)
 		if (g->tz[i]->dead && g->tz[i]->m)
 			tz_down(g->tz[i], g->tz[i]->last_error);
-	gw_audit_maybe_flush(g->audit, g->cfg->audit_flush_ms);
+	release_turn(g);
 }
 
 /* ---- admin views ------------------------------------------------------------ */
@@ -2312,36 +2369,52 @@ int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
 	return 0;
 }
 
+/* The gauges of the metrics endpoint, each family whole after its HELP
+ * and TYPE lines (label values are configured zone names). */
 void gw_route_snapshot(struct gw *g)
 {
-	char buf[8192];
+	char *buf = NULL;
 	size_t len = 0;
 	int ready = 1;
+	FILE *f = open_memstream(&buf, &len);
 
-	len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-				"# TYPE zonegate_tool_zone_up gauge\n");
-	for (size_t i = 0; i < g->ntz && len < sizeof(buf) - 256; i++) {
-		struct tzone *t = g->tz[i];
-		ready &= visible(t);
-		len += (size_t)snprintf(
-			buf + len, sizeof(buf) - len,
-			"zonegate_tool_zone_up{zone=\"%s\"} %d\n"
-			"zonegate_tool_zone_quarantined{zone=\"%s\"} %d\n",
-			t->z->name, visible(t), t->z->name, t->quarantined);
+	if (!f)
+		return;
+	fprintf(f, "# HELP zonegate_tool_zone_up Tool zone connected with "
+		   "its catalogue, not quarantined.\n"
+		   "# TYPE zonegate_tool_zone_up gauge\n");
+	for (size_t i = 0; i < g->ntz; i++) {
+		ready &= visible(g->tz[i]);
+		fprintf(f, "zonegate_tool_zone_up{zone=\"%s\"} %d\n",
+			g->tz[i]->z->name, visible(g->tz[i]));
 	}
-	for (size_t i = 0; i < g->naz && len < sizeof(buf) - 256; i++)
-		len += (size_t)
-			snprintf(buf + len, sizeof(buf) - len,
-				 "zonegate_agent_sessions{zone=\"%s\"} %zu\n",
-				 g->az[i]->z->name, g->az[i]->sess->n);
-	if (len < sizeof(buf) - 128)
-		snprintf(buf + len, sizeof(buf) - len,
-			 "zonegate_policy_rules %zu\n"
-			 "zonegate_policy_reload_errors %d\n",
-			 policy_nrules(g->pol), g->policy_errors);
+	fprintf(f, "# HELP zonegate_tool_zone_quarantined Tool zone whose "
+		   "definitions differ from its pin.\n"
+		   "# TYPE zonegate_tool_zone_quarantined gauge\n");
+	for (size_t i = 0; i < g->ntz; i++)
+		fprintf(f, "zonegate_tool_zone_quarantined{zone=\"%s\"} %d\n",
+			g->tz[i]->z->name, g->tz[i]->quarantined);
+	fprintf(f, "# HELP zonegate_agent_sessions Open agent sessions.\n"
+		   "# TYPE zonegate_agent_sessions gauge\n");
+	for (size_t i = 0; i < g->naz; i++)
+		fprintf(f, "zonegate_agent_sessions{zone=\"%s\"} %zu\n",
+			g->az[i]->z->name, g->az[i]->sess->n);
+	fprintf(f,
+		"# HELP zonegate_policy_rules Rules of the policy in force.\n"
+		"# TYPE zonegate_policy_rules gauge\n"
+		"zonegate_policy_rules %zu\n"
+		"# HELP zonegate_policy_reload_errors Failed reloads since the "
+		"last good one.\n"
+		"# TYPE zonegate_policy_reload_errors gauge\n"
+		"zonegate_policy_reload_errors %d\n",
+		policy_nrules(g->pol), g->policy_errors);
+	if (fclose(f) != 0) {
+		free(buf);
+		return;
+	}
 	pthread_mutex_lock(&g->snap_lock);
 	free(g->snap_gauges);
-	g->snap_gauges = strdup(buf);
+	g->snap_gauges = buf;
 	g->ready = ready;
 	pthread_mutex_unlock(&g->snap_lock);
 }

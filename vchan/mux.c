@@ -47,6 +47,7 @@ struct chan_mux {
 	struct qf *cur;
 	size_t cur_off, total;
 	int write_failed, more_input, ping_out;
+	int held, held_out; /* chan_mux_hold: writes wait; some are waiting */
 	unsigned seen_gen;
 	long last_rx;
 	char why[160];
@@ -272,7 +273,7 @@ static struct qf *pop_next(chan_mux *m)
 }
 
 /* Writes queued frames until the channel is full. Never calls back. */
-static void flush(chan_mux *m)
+static void flush_out(chan_mux *m)
 {
 	ssize_t r;
 
@@ -329,6 +330,30 @@ static int queue_error(chan_mux *m, uint32_t sid, unsigned code,
 	return ctl_push(m, CHAN_F_ERROR, sid, p, 4 + n);
 }
 
+/* flush_out, unless the mux is held (chan_mux_hold). */
+static void flush(chan_mux *m)
+{
+	if (m->held) {
+		m->held_out |= m->cur || m->ctl_head || m->rr_head;
+		return;
+	}
+	flush_out(m);
+}
+
+void chan_mux_hold(chan_mux *m, int on)
+{
+	m->held = on != 0;
+	if (!m->held) {
+		m->held_out = 0;
+		flush_out(m);
+	}
+}
+
+int chan_mux_held_output(const chan_mux *m)
+{
+	return m->held_out;
+}
+
 /* ---- channel reset ----------------------------------------------------- */
 
 static void drop_output(chan_mux *m)
@@ -355,7 +380,7 @@ static void teardown(chan_mux *m, unsigned code, const char *why)
 	if (code && !m->cur && chan_state(m->c) == CHAN_OPEN) {
 		drop_output(m);
 		queue_error(m, 0, code, why);
-		flush(m);
+		flush_out(m); /* held or not: the reason goes out alone */
 	}
 	drop_output(m);
 	m->sv = NULL;

@@ -166,6 +166,14 @@ int chan_mux_close_stream(chan_mux *m, uint32_t sid);
 int chan_mux_reset_stream(chan_mux *m, uint32_t sid, unsigned code,
 			  const char *why);
 
+/* While held (on nonzero), frames are queued as usual but not written
+ * (caps still apply); releasing (on 0) writes what waits. A caller that
+ * must record something before its messages leave (gatewayd's audit
+ * log) holds the mux through a loop turn, records, then releases. */
+void chan_mux_hold(chan_mux *m, int on);
+/* Nonzero if frames wait only because the mux is held. */
+int chan_mux_held_output(const chan_mux *m);
+
 /* Bytes queued on stream sid (0 if unknown). */
 size_t chan_mux_queued(chan_mux *m, uint32_t sid);
 

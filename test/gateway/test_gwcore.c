@@ -1,7 +1,8 @@
 /* Gateway internals: SHA-256 against the FIPS 180-4 / NIST vectors, the
  * audit hash chain (verify, and detection of an edited, removed or
- * reordered line), config errors with file:line, the token bucket,
- * catalogue hashes and the metrics exposition. */
+ * reordered line; every problem reported), records of hostile text,
+ * UTF-8-safe cutting, config errors with file:line, the token bucket,
+ * catalogue hashes and the metrics exposition (escaping, series cap). */
 #include "gw.h"
 #include "zgtest.h"
 
@@ -141,6 +142,171 @@ static void test_audit_chain(void)
 	CHECK_EQ_INT(gw_audit_verify(path, &lines, &bad, err, sizeof(err)), -1);
 	CHECK_EQ_INT(bad, 2);
 	CHECK(strstr(err, "chain broken") != NULL);
+	free(text);
+	unlink(path);
+}
+
+struct probs {
+	size_t n, lines[8];
+};
+
+static void collect(void *ud, const char *file, size_t line, const char *msg)
+{
+	struct probs *p = ud;
+
+	(void)file;
+	(void)msg;
+	if (p->n < 8)
+		p->lines[p->n] = line;
+	p->n++;
+}
+
+/* Verification goes on after a bad record: two tampered records (one
+ * edited, one removed) in one file are both reported. Fails with a
+ * verify that stops at the first problem. */
+static void test_audit_every_problem(void)
+{
+	char path[256], err[256], id[64];
+	struct gw_audit *a;
+	struct probs pr = { 0 };
+	const char *paths[1];
+	char *text, *p, *l7, *l8;
+	size_t len, records;
+
+	snprintf(path, sizeof(path), "%s/every.log", dir);
+	a = gw_audit_open(path, err, sizeof(err));
+	CHECK(a != NULL);
+	for (int i = 0; i < 10; i++) {
+		json_t *r = json_pack("{s:s,s:i}", "zone", "agent-a", "n", i);
+		gw_audit_new_id(a, id, sizeof(id));
+		json_object_set_new(r, "id", json_string(id));
+		gw_audit_append(a, r);
+		json_decref(r);
+	}
+	gw_audit_close(a);
+	text = gw_read_file(path, 1 << 20, &len, err, sizeof(err));
+	CHECK(text != NULL);
+	p = strstr(strchr(text, '\n') + 1, "agent-a"); /* line 2 */
+	p[6] = 'z';
+	l7 = text;
+	for (int i = 0; i < 6; i++)
+		l7 = strchr(l7, '\n') + 1;
+	l8 = strchr(l7, '\n') + 1;
+	memmove(l7, l8, strlen(l8) + 1); /* line 7 removed */
+	write_file(path, text);
+	paths[0] = path;
+	CHECK_EQ_INT(gw_audit_verify_files(paths, 1, collect, &pr, &records,
+					   err, sizeof(err)),
+		     2);
+	CHECK_EQ_INT(records, 9);
+	CHECK_EQ_INT(pr.lines[0], 2);
+	CHECK_EQ_INT(pr.lines[1], 7);
+	free(text);
+	unlink(path);
+}
+
+/* Text a zone chose, in every field of a record: invalid UTF-8, quotes,
+ * control characters, and values far longer than a record; the record
+ * is written (none dropped), parses as JSON and the chain verifies. */
+static void test_audit_hostile_text(void)
+{
+	char path[256], err[256], big[20000], cut[300];
+	struct gw_audit *a;
+	size_t lines, bad, len;
+	char *text;
+	json_t *j;
+
+	memset(big, 0, sizeof(big));
+	for (size_t i = 0; i + 4 < sizeof(big) - 1; i += 4)
+		memcpy(big + i, "\xf0\x9f\x98\x80", 4); /* U+1F600 */
+	snprintf(path, sizeof(path), "%s/hostile.log", dir);
+	a = gw_audit_open(path, err, sizeof(err));
+	CHECK(a != NULL);
+	{
+		struct gw_audit_rec r = { "id-1",
+					  "agent-a",
+					  "s1",
+					  "resources/read",
+					  "t1.test://x\xc3",
+					  "deny",
+					  NULL,
+					  "q\"\\\n\x01\xff\xfe",
+					  0,
+					  0,
+					  0,
+					  0,
+					  0,
+					  NULL };
+		CHECK_EQ_INT(gw_audit_record(a, &r), 0);
+		r.target = big;
+		r.reason = big;
+		r.session = big;
+		CHECK_EQ_INT(gw_audit_record(a, &r), 0);
+	}
+	gw_audit_close(a);
+	CHECK_EQ_INT(gw_audit_verify(path, &lines, &bad, err, sizeof(err)), 0);
+	CHECK_EQ_INT(lines, 2);
+	text = gw_read_file(path, 1 << 20, &len, err, sizeof(err));
+	CHECK(text != NULL);
+	j = text ? json_loadb(text, strchr(text, '\n') - text, 0, NULL) : NULL;
+	CHECK(j != NULL);
+	CHECK_STR(json_string_value(json_object_get(j, "target")),
+		  "t1.test://x\xef\xbf\xbd");
+	json_decref(j);
+	free(text);
+	unlink(path);
+	/* the shared cut never ends inside a character */
+	CHECK_EQ_INT(gw_utf8_prefix("ab\xc3\xa9", 3), 2);
+	CHECK_EQ_INT(gw_utf8_prefix("ab\xc3\xa9", 4), 4);
+	CHECK_EQ_INT(gw_utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 5), 3);
+	snprintf(cut, sizeof(cut), "%.*s", (int)gw_utf8_prefix(big, 199), big);
+	CHECK_EQ_INT(strlen(cut), 196);
+}
+
+/* Denials over a zone's rate are counted into one aggregate: their ids
+ * are AGG.N, the opening record has id AGG, the closing record names AGG,
+ * the count and the distinct kinds; another zone keeps its own budget. */
+static void test_audit_deny_aggregate(void)
+{
+	char path[256], err[256], id[64], agg[64] = "";
+	struct gw_audit *a;
+	size_t lines, bad, len;
+	int own = 0, counted = 0;
+	char *text, *p;
+
+	snprintf(path, sizeof(path), "%s/deny.log", dir);
+	a = gw_audit_open(path, err, sizeof(err));
+	CHECK(a != NULL);
+	gw_audit_set_deny_rate(a, 10);
+	for (int i = 0; i < 25; i++) {
+		gw_audit_new_id(a, id, sizeof(id));
+		if (gw_audit_deny(a, 3, "agent-x", "tools/call",
+				  i % 2 ? "(denied)" : "(unknown)",
+				  "no such target", id, sizeof(id))) {
+			counted++;
+			if (!agg[0]) {
+				snprintf(agg, sizeof(agg), "%s", id);
+				*strrchr(agg, '.') = '\0';
+			}
+		} else {
+			own++;
+		}
+	}
+	gw_audit_new_id(a, id, sizeof(id));
+	CHECK_EQ_INT(gw_audit_deny(a, 4, "agent-y", "tools/call", "(denied)",
+				   "x", id, sizeof(id)),
+		     0);
+	CHECK(own >= 10 && own <= 11);
+	CHECK_EQ_INT(own + counted, 25);
+	CHECK(strchr(id, '.') == NULL);
+	gw_audit_close(a); /* closes the open aggregate */
+	CHECK_EQ_INT(gw_audit_verify(path, &lines, &bad, err, sizeof(err)), 0);
+	CHECK_EQ_INT(lines, 2);
+	text = gw_read_file(path, 1 << 20, &len, err, sizeof(err));
+	CHECK(text != NULL);
+	p = text ? strstr(text, "\"aggregate-end\"") : NULL;
+	CHECK(p != NULL);
+	CHECK(p && strstr(p, agg) && strstr(p, "\"reasons\":[{"));
 	free(text);
 	unlink(path);
 }
@@ -408,18 +574,53 @@ static void test_metrics(void)
 	gw_metrics_free(m);
 }
 
+/* The series cap: a zone's distinct targets beyond MET_MAX_SERIES (4096)
+ * fold into its (other) series; labels are escaped whole and stay valid
+ * UTF-8. Fails without the cap (5000 series) or with a cutting escape. */
+static void test_metrics_cap(void)
+{
+	struct gw_metrics *m = gw_metrics_new();
+	char t[64], *s;
+	json_t *j, *e;
+	size_t i, other = 0;
+
+	gw_metrics_record(m, "agent-b", "t1.a\"b\\c\xff", 0, 10);
+	for (int k = 0; k < 5000; k++) {
+		snprintf(t, sizeof(t), "t1.tool%d", k);
+		gw_metrics_record(m, "agent-a", t, 1, 0);
+	}
+	j = gw_metrics_json(m);
+	CHECK(json_array_size(j) <= 4096 + 2);
+	json_array_foreach (j, i, e)
+		if (strcmp(json_string_value(json_object_get(e, "tool")),
+			   "(other)") == 0)
+			other = (size_t)json_integer_value(
+				json_object_get(e, "calls"));
+	CHECK(other >= 5000 - 4096);
+	json_decref(j);
+	s = gw_metrics_prometheus(m, NULL);
+	CHECK(s && strstr(s, "tool=\"t1.a\\\"b\\\\c\xef\xbf\xbd\"}"));
+	CHECK(s && strstr(s, "# TYPE zonegate_denials_total counter"));
+	free(s);
+	gw_metrics_free(m);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
 		return 1;
 	RUN(test_sha256);
 	RUN(test_audit_chain);
+	RUN(test_audit_every_problem);
+	RUN(test_audit_hostile_text);
+	RUN(test_audit_deny_aggregate);
 	RUN(test_config);
 	RUN(test_config_listeners);
 	RUN(test_bucket);
 	RUN(test_limits_reload);
 	RUN(test_catalogue_hash);
 	RUN(test_metrics);
+	RUN(test_metrics_cap);
 	rmdir(dir);
 	return ZGT_DONE();
 }
