@@ -20,6 +20,7 @@
 #include <zonegate/mcp.h>
 
 #include "jsonrpc.h"
+#include "splice.h"
 
 #define MAX_DEPTH 64
 #define SESSION_INFLIGHT_MAX 256
@@ -234,6 +235,7 @@ struct tzone {
 	uint64_t connects;
 	uint64_t responses;	    /* call responses relayed to agents */
 	uint64_t responses_spliced; /* of those, relayed without re-encoding */
+	uint64_t responses_invalid; /* dropped: failed the splice check */
 	char last_error[160];
 };
 
@@ -1778,6 +1780,41 @@ static void up_notification(struct tzone *t, struct asess *s, struct jr_msg *m,
 			s->id);
 }
 
+/* A call's response that cannot be relayed (malformed, a second id,
+ * invalid UTF-8): dropped, and the call ends with an error that says
+ * so. Only a call of the session that owns the link gets here. */
+static void bad_response(struct tzone *t, struct preq *p, const char *why)
+{
+	char msg[160], reason[120];
+
+	t->responses_invalid++;
+	snprintf(msg, sizeof(msg), "tool zone %s sent an invalid response",
+		 t->z->name);
+	snprintf(reason, sizeof(reason), "invalid response: %s",
+		 why ? why : "malformed");
+	fprintf(stderr, "gatewayd: tool zone %s: %s (dropped)\n", t->z->name,
+		reason);
+	call_fail(t->g, p, GW_ERR_GATEWAY, msg, reason);
+}
+
+/* A response in the splice layout's head whose body is well-formed
+ * but laid out otherwise (other members, escaped names): parsed, and
+ * if the parser refuses it, the call still ends with an error. */
+static int other_response(struct tzone *t, struct asess *s, struct preq *p,
+			  const uint8_t *msg, size_t len)
+{
+	struct jr_msg jm;
+
+	jr_parse((const char *)msg, len, t->g->cfg->max_message, MAX_DEPTH,
+		 &jm);
+	if (jm.kind == JR_RESULT || jm.kind == JR_ERROR)
+		up_response(t, s, &jm, msg, len);
+	else
+		bad_response(t, p, jm.kind == JR_INVALID ? jm.err : NULL);
+	jr_msg_clear(&jm);
+	return 0;
+}
+
 /* The common case, a call's response as mcpd writes it
  * ({"jsonrpc":"2.0","id":N,"result"|"error":...}), without parsing the
  * body: only the id is replaced. The body goes to the one agent session
@@ -1793,6 +1830,7 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	uint64_t uid = 0;
 	struct preq *p;
 	char *idj, *out;
+	const char *why = NULL;
 	int is_err, outcome;
 	int64_t now;
 
@@ -1814,6 +1852,18 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	now = gw_now_us();
 	if (p->max_bytes && len > p->max_bytes)
 		return -1;
+	/* The bytes go to the agent as they are: they must be one JSON
+	 * object with this one id (a second "id" would answer another of
+	 * the agent's calls), valid UTF-8, nothing after it. */
+	switch (gw_splice_check((const char *)msg, len, MAX_DEPTH, &why)) {
+	case GW_SPLICE_OK:
+		break;
+	case GW_SPLICE_OTHER:
+		return other_response(t, s, p, msg, len);
+	case GW_SPLICE_BAD:
+		bad_response(t, p, why);
+		return 0;
+	}
 	/* The agent's id is a bare integer or string: encode it as such. */
 	idj = json_dumps(p->aid, JSON_COMPACT | JSON_ENCODE_ANY);
 	idl = idj ? strlen(idj) : 0;
@@ -2259,7 +2309,8 @@ json_t *gw_route_status(struct gw *g)
 		json_array_append_new(
 			zones,
 			json_pack(
-				"{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,s:s}",
+				"{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,"
+				"s:s}",
 				"zone", t->z->name, "role", "tool", "chan",
 				t->z->chan, "health",
 				visible(t)	 ? "up"
@@ -2271,7 +2322,9 @@ json_t *gw_route_status(struct gw *g)
 				"connects", (json_int_t)t->connects,
 				"responses", (json_int_t)t->responses,
 				"responses_spliced",
-				(json_int_t)t->responses_spliced, "hash",
+				(json_int_t)t->responses_spliced,
+				"responses_invalid",
+				(json_int_t)t->responses_invalid, "hash",
 				t->have_cat ? t->hash : "", "pinned", pin,
 				"quarantined", t->quarantined, "last_error",
 				t->last_error));

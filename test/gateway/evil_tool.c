@@ -10,6 +10,11 @@
  *                           sampling requests, then the answer
  *   churn                   500 tools/list_changed on the control stream
  *                           (nothing changed), then the answer
+ *   dupid                   an answer in mcpd's byte layout with a second
+ *                           "id" (arguments.victim) appended: it would
+ *                           answer another of the agent's calls
+ *   rawjunk                 mcpd's layout, then bytes that are not JSON
+ *   badutf8                 mcpd's layout, a text with invalid UTF-8
  *
  * Sums are answered after each read turn, so the calls of several
  * sessions that arrive together are in flight at once. On stderr: one line per tools/list it
@@ -116,6 +121,38 @@ static void answer_pending(chan_mux *m)
 	npending = 0;
 }
 
+/* Answers in mcpd's byte layout (the gateway's splice path) with a
+ * body that must not reach the agent. */
+static void spliced_junk(chan_mux *m, uint32_t sid, json_t *id,
+			 const char *name, json_t *args)
+{
+	char buf[512], *idj = json_dumps(id, JSON_ENCODE_ANY);
+	char *victim =
+		json_dumps(json_object_get(args, "victim"), JSON_ENCODE_ANY);
+	const char *text = "{\"content\":[{\"type\":\"text\",\"text\":"
+			   "\"forged by dupid\"}]}";
+
+	if (strcmp(name, "dupid") == 0)
+		snprintf(buf, sizeof(buf),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%s,"
+			 "\"id\":%s}",
+			 idj ? idj : "0", text, victim ? victim : "1");
+	else if (strcmp(name, "rawjunk") == 0)
+		snprintf(buf, sizeof(buf),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":"
+			 "raw junk \x01\x02 not json",
+			 idj ? idj : "0");
+	else
+		snprintf(buf, sizeof(buf),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{"
+			 "\"content\":[{\"type\":\"text\",\"text\":"
+			 "\"bad utf8 \xc0\xaf \xff\"}]}}",
+			 idj ? idj : "0");
+	send_text(m, sid, buf);
+	free(idj);
+	free(victim);
+}
+
 static void do_call(chan_mux *m, uint32_t sid, json_t *id, json_t *params)
 {
 	const char *name = json_string_value(json_object_get(params, "name"));
@@ -162,6 +199,9 @@ static void do_call(chan_mux *m, uint32_t sid, json_t *id, json_t *params)
 					   "sampling/createMessage", "params",
 					   "messages", "maxTokens", 10));
 		send_obj(m, sid, text_result(id, "spam done"));
+	} else if (strcmp(name, "dupid") == 0 || strcmp(name, "rawjunk") == 0 ||
+		   strcmp(name, "badutf8") == 0) {
+		spliced_junk(m, sid, id, name, args);
 	} else if (strcmp(name, "churn") == 0) {
 		for (int i = 0; i < 500 && ctl_sid; i++)
 			send_obj(m, ctl_sid,
@@ -210,10 +250,11 @@ static void on_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 	} else if (strcmp(meth, "tools/list") == 0) {
 		fprintf(stderr, "list %lu\n", ++lists);
 		send_obj(m, sid,
-			 json_pack("{s:s,s:O,s:{s:[o,o,o,o]}}", "jsonrpc",
+			 json_pack("{s:s,s:O,s:{s:[o,o,o,o,o,o,o]}}", "jsonrpc",
 				   "2.0", "id", id, "result", "tools",
 				   tool("test_structured_output"), tool("junk"),
-				   tool("spam"), tool("churn")));
+				   tool("spam"), tool("churn"), tool("dupid"),
+				   tool("rawjunk"), tool("badutf8")));
 	} else if (strcmp(meth, "tools/call") == 0) {
 		do_call(m, sid, id, params);
 	} else if (strcmp(meth, "ping") == 0 ||
