@@ -312,8 +312,9 @@ json_t *gw_metrics_json(struct gw_metrics *m);
 
 /* ---- Pins (pins.c) ---------------------------------------------------- */
 
-/* The catalogue hash of a tool zone: SHA-256 over the canonical JSON of
- * each tool's name, description and inputSchema, sorted by name. */
+/* The catalogue hash of a tool zone: SHA-256 over the canonical JSON
+ * (compact, keys sorted) of each tool's whole definition, sorted by
+ * name. */
 void gw_catalogue_hash(const json_t *tools, char out[65]);
 /* Pin store: a JSON object zone -> hex hash, written atomically.
  * Load returns a new object (empty if the file does not exist), or NULL
