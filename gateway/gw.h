@@ -25,6 +25,9 @@
 #define GW_MAX_LISTENERS 16
 #define GW_TOKEN_MIN 32 /* characters of a listener token */
 #define GW_TOKEN_MAX 1024
+/* bytes of one tool zone's catalogue (the list pages of one fetch, all
+ * four lists together) unless the config says otherwise */
+#define GW_CATALOGUE_MAX_DEFAULT (16u << 20)
 
 /* ---- Configuration (config.c) -------------------------------------- */
 
@@ -62,15 +65,16 @@ struct gw_config {
 	char *admin_group;  /* NULL: root (and our own uid) only */
 	gid_t admin_gid;
 	int has_admin_gid;
-	char *audit_log;	 /* resolved; NULL: no audit file */
-	int audit_args;		 /* log argument values (off by default) */
-	char *pins;		 /* resolved path of the pin store */
-	char *metrics;		 /* "HOST:PORT" (loopback) or "unix:PATH" */
-	long call_timeout_ms;	 /* default deadline of a call */
-	size_t max_message;	 /* bytes of one JSON-RPC message */
-	int reload_interval_ms;	 /* policy file-change check; 0 = off */
-	int audit_flush_ms;	 /* audit records wait at most this long */
-	unsigned list_page_size; /* entries per page of a merged list */
+	char *audit_log;	    /* resolved; NULL: no audit file */
+	int audit_args;		    /* log argument values (off by default) */
+	char *pins;		    /* resolved path of the pin store */
+	char *metrics;		    /* "HOST:PORT" (loopback) or "unix:PATH" */
+	long call_timeout_ms;	    /* default deadline of a call */
+	size_t max_message;	    /* bytes of one JSON-RPC message */
+	int reload_interval_ms;	    /* policy file-change check; 0 = off */
+	int audit_flush_ms;	    /* audit records wait at most this long */
+	unsigned list_page_size;    /* entries per page of a merged list */
+	size_t catalogue_max_bytes; /* per tool zone and fetch */
 	struct gw_listener *listeners;
 	size_t nlisteners;
 };

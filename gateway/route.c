@@ -228,6 +228,9 @@ struct tzone {
 	json_t *cat[CAT_N];
 	json_t *stage[CAT_N];
 	int fetching, pages;
+	size_t stage_bytes; /* of this fetch's pages so far */
+	int stage_over;	    /* this fetch went over catalogue_max_bytes */
+	int oversize;	    /* the last fetch did: quarantined */
 	int refetch;	    /* list_changed arrived: fetch again */
 	int64_t last_fetch; /* when the last fetch started (ms) */
 	int have_cat, quarantined;
@@ -292,9 +295,27 @@ static int agent_send(struct asess *s, const char *data, size_t len)
 	return chan_mux_send(s->az->m, s->sid, data, len);
 }
 
-/* To the agent; steals msg. A stream whose queue is over its cap (the
- * agent is not reading) loses the message rather than growing without
- * bound. */
+/* The text of one message to the agent. A stream whose queue is over
+ * its cap (the agent is not reading) loses the message rather than
+ * growing without bound; a message the channel refuses (over
+ * max_message) is lost too: either is logged, never silent. */
+static void send_text(struct asess *s, const char *txt, size_t len)
+{
+	int rc = agent_send(s, txt, len);
+
+	if (rc == CHAN_MUX_EFULL)
+		fprintf(stderr,
+			"gatewayd: %s: agent not reading; message "
+			"dropped\n",
+			s->id);
+	else if (rc < 0)
+		fprintf(stderr,
+			"gatewayd: %s: message of %zu bytes not sent; "
+			"dropped\n",
+			s->id, len);
+}
+
+/* To the agent; steals msg. */
 static void to_agent(struct asess *s, json_t *msg)
 {
 	if (!msg)
@@ -302,11 +323,8 @@ static void to_agent(struct asess *s, json_t *msg)
 	size_t len;
 	char *txt = jr_dump(msg, &len);
 
-	if (txt && agent_send(s, txt, len) == CHAN_MUX_EFULL)
-		fprintf(stderr,
-			"gatewayd: %s: agent not reading; message "
-			"dropped\n",
-			s->id);
+	if (txt)
+		send_text(s, txt, len);
 	free(txt);
 	json_decref(msg);
 }
@@ -805,13 +823,38 @@ static int cursor_parse(const struct gw *g, const json_t *c, size_t *off)
 	return 0;
 }
 
-/* One page of the merged list (list_page_size entries from the
- * cursor's offset), with nextCursor while more follow. */
+/* The reply with entries arr[off..off+cnt) of n, and nextCursor while
+ * more follow, as text (caller frees), or NULL. */
+static char *list_page_text(struct gw *g, json_t *id, int k, json_t *arr,
+			    size_t off, size_t cnt, size_t n, size_t *len)
+{
+	json_t *page = json_array(), *res, *msg;
+	char next[64], *txt;
+
+	for (size_t i = off; page && i < off + cnt; i++)
+		json_array_append(page, json_array_get(arr, i));
+	res = page ? json_pack("{s:o}", cat_key[k], page) : NULL;
+	if (res && off + cnt < n) {
+		snprintf(next, sizeof(next), "%llu.%zu",
+			 (unsigned long long)g->list_gen, off + cnt);
+		json_object_set_new(res, "nextCursor", json_string(next));
+	}
+	msg = res ? jr_result(id, res) : NULL;
+	txt = msg ? jr_dump(msg, len) : NULL;
+	json_decref(msg);
+	return txt;
+}
+
+/* One page of the merged list: list_page_size entries from the
+ * cursor's offset, or fewer when that many would not fit in one
+ * message (max_message): the page is halved until it fits, and the
+ * cursor goes on from where it ends. Catalogues hold no entry bigger
+ * than half a message, so one always fits. */
 static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 {
-	json_t *arr, *page, *res;
-	size_t off, n, ps = g->cfg->list_page_size;
-	char aid[40], next[64];
+	json_t *arr;
+	size_t off, n, cnt, len = 0, ps = g->cfg->list_page_size;
+	char aid[40], *txt = NULL;
 
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	if (cursor_parse(g, json_object_get(m->params, "cursor"), &off)) {
@@ -835,25 +878,28 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 			    NULL);
 		return;
 	}
-	if (off == 0 && n <= ps) {
-		page = arr; /* the whole list is one page */
-	} else {
-		page = arr ? json_array() : NULL;
-		for (size_t i = off; page && i < n && i < off + ps; i++)
-			json_array_append(page, json_array_get(arr, i));
-		json_decref(arr);
+	cnt = n - off < ps ? n - off : ps;
+	while (arr) {
+		txt = list_page_text(g, m->id, k, arr, off, cnt, n, &len);
+		if (!txt || len <= g->cfg->max_message || cnt <= 1)
+			break;
+		free(txt);
+		txt = NULL;
+		cnt /= 2;
 	}
-	res = page ? json_pack("{s:o}", cat_key[k], page) : NULL;
-	if (res && off + ps < n) {
-		snprintf(next, sizeof(next), "%llu.%zu",
-			 (unsigned long long)g->list_gen, off + ps);
-		json_object_set_new(res, "nextCursor", json_string(next));
+	json_decref(arr);
+	if (txt && len > g->cfg->max_message) {
+		free(txt);
+		reply_error(s, m->id, -32603,
+			    "a list entry is too large for one message", NULL);
+		return;
 	}
-	if (!res) {
+	if (!txt) {
 		reply_error(s, m->id, -32603, "out of memory", NULL);
 		return;
 	}
-	to_agent(s, jr_result(m->id, res));
+	send_text(s, txt, len);
+	free(txt);
 }
 
 static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
@@ -1466,6 +1512,8 @@ static void cat_fetch(struct tzone *t)
 	}
 	t->fetching = CAT_N;
 	t->pages = 0;
+	t->stage_bytes = 0;
+	t->stage_over = 0;
 	t->refetch = 0;
 	t->last_fetch = gw_now_ms();
 }
@@ -1500,17 +1548,32 @@ static void quarantine_check(struct tzone *t)
 	int was = t->quarantined;
 	char aid[40];
 
+	char why[96];
+
 	gw_catalogue_hash(t->cat[CAT_TOOLS], t->hash);
-	t->quarantined = pin && strcmp(pin, t->hash) != 0;
+	t->quarantined = t->oversize || (pin && strcmp(pin, t->hash) != 0);
 	if (t->quarantined && !was) {
+		if (t->oversize)
+			snprintf(why, sizeof(why), "catalogue over %zu bytes",
+				 g->cfg->catalogue_max_bytes);
+		else
+			snprintf(why, sizeof(why),
+				 "tool definitions differ from the pinned "
+				 "hash");
 		gw_audit_new_id(g->audit, aid, sizeof(aid));
-		audit(g, t->z->name, "-", "pin/check", t->z->name, "quarantine",
-		      NULL, "tool definitions differ from the pinned hash", aid,
-		      0, 0, 0, 0, 0, NULL);
-		fprintf(stderr,
-			"gatewayd: tool zone %s QUARANTINED: its tool "
-			"definitions changed (pinned %.12s, now %.12s)\n",
-			t->z->name, pin, t->hash);
+		audit(g, t->z->name, "-",
+		      t->oversize ? "catalogue/check" : "pin/check", t->z->name,
+		      "quarantine", NULL, why, aid, 0, 0, 0, 0, 0, NULL);
+		if (t->oversize)
+			fprintf(stderr,
+				"gatewayd: tool zone %s QUARANTINED: %s\n",
+				t->z->name, why);
+		else
+			fprintf(stderr,
+				"gatewayd: tool zone %s QUARANTINED: its tool "
+				"definitions changed (pinned %.12s, now "
+				"%.12s)\n",
+				t->z->name, pin, t->hash);
 	}
 }
 
@@ -1531,6 +1594,10 @@ static void cat_install(struct tzone *t)
 	t->have_cat = 1;
 	t->backoff = BACKOFF_MIN_MS;
 	t->last_error[0] = '\0';
+	if (t->oversize) {
+		t->oversize = 0;
+		changed = 1; /* back from quarantine */
+	}
 	quarantine_check(t);
 	if (!changed)
 		return;
@@ -1544,7 +1611,34 @@ static void cat_install(struct tzone *t)
 	gw_route_lists_changed(t->g);
 }
 
-static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m)
+/* A fetch went over catalogue_max_bytes: what it staged is freed, the
+ * catalogue in force stays (hidden) and the zone is quarantined until a
+ * later fetch fits (on its next list_changed, or a reconnect). */
+static void cat_reject(struct tzone *t)
+{
+	int was = t->quarantined;
+
+	for (int k = 0; k < CAT_N; k++) {
+		json_decref(t->stage[k]);
+		t->stage[k] = NULL;
+	}
+	t->oversize = 1;
+	t->backoff = BACKOFF_MIN_MS;
+	quarantine_check(t);
+	if (!was && t->have_cat)
+		gw_route_lists_changed(t->g);
+}
+
+/* Entries too big for a merged page of their own are left out. */
+static int entry_fits(const struct gw *g, const json_t *e)
+{
+	size_t n = json_dumpb(e, NULL, 0, JSON_COMPACT);
+
+	return n && n <= g->cfg->max_message / 2;
+}
+
+static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m,
+		     size_t len)
 {
 	json_t *items =
 		m->kind == JR_RESULT
@@ -1559,11 +1653,22 @@ static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m)
 	size_t i;
 	json_t *e;
 
+	t->stage_bytes += len;
+	if (!t->stage_over && t->stage_bytes > t->g->cfg->catalogue_max_bytes) {
+		t->stage_over = 1;
+		fprintf(stderr,
+			"gatewayd: tool zone %s: catalogue over %zu bytes\n",
+			t->z->name, t->g->cfg->catalogue_max_bytes);
+		for (int k = 0; k < CAT_N; k++)
+			json_array_clear(t->stage[k]);
+	}
+	if (t->stage_over)
+		items = cur = NULL; /* no further pages either */
 	json_array_foreach (items, i, e) {
 		const char *n = json_string_value(json_object_get(e, nk));
 		if (!json_is_object(e) || !n ||
 		    (p->cat != CAT_RES && p->cat != CAT_TMPL && !name_ok(n)) ||
-		    strlen(n) > 4096)
+		    strlen(n) > 4096 || !entry_fits(t->g, e))
 			continue; /* unusable entries are left out */
 		if (json_array_size(t->stage[p->cat]) >= CAT_ITEMS_MAX) {
 			fprintf(stderr,
@@ -1579,8 +1684,12 @@ static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m)
 		cat_request(t, p->cat, cur);
 		return;
 	}
-	if (--t->fetching == 0)
-		cat_install(t);
+	if (--t->fetching == 0) {
+		if (t->stage_over)
+			cat_reject(t);
+		else
+			cat_install(t);
+	}
 }
 
 /* A response from a tool zone: ours (init, catalogue) or a call's. */
@@ -1598,7 +1707,7 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 		return; /* not ours (a zone cannot answer another's call) */
 	switch (p->kind) {
 	case PK_CAT:
-		cat_page(t, p, m);
+		cat_page(t, p, m, len);
 		preq_free(g, p);
 		return;
 	case PK_IGNORE:
