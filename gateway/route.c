@@ -213,6 +213,7 @@ struct azone {
 	struct u64map *sess;
 	uint64_t sessions_total;
 	unsigned inflight;
+	uint64_t view[CAT_N]; /* fingerprints of what it was last told */
 };
 
 struct tzone {
@@ -226,6 +227,7 @@ struct tzone {
 	int backoff;
 	uint32_t ctl;
 	json_t *cat[CAT_N];
+	uint64_t *ehash[CAT_N]; /* hash of each entry of cat[k] */
 	json_t *stage[CAT_N];
 	int fetching, pages;
 	size_t stage_bytes; /* of this fetch's pages so far */
@@ -479,16 +481,35 @@ static enum pol_decision decide(struct gw *g, const struct azone *az,
 
 /* ---- lists ------------------------------------------------------------ */
 
-static json_t *build_list(struct gw *g, struct asess *s, int k)
+/* Folds v into the FNV-1a hash h. */
+static uint64_t fnv_mix(uint64_t h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8) {
+		h ^= v & 0xff;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+#define VIEW_EMPTY 0xcbf29ce484222325ull /* FNV-1a's offset basis */
+
+/* What agent zone az sees of list k: the entries policy allows it of
+ * every visible tool zone, appended (copied, with the names it sees) to
+ * arr unless arr is NULL. Returns the view's fingerprint: a hash of the
+ * sequence of (tool zone, entry content) in it. Every session of
+ * a zone sees the same view, so the fingerprint is what decides whether
+ * a list_changed is due and whether a cursor is still good. */
+static uint64_t list_walk(struct gw *g, const struct azone *az, int k,
+			  json_t *arr)
 {
 	static const unsigned kinds[CAT_N] = { POL_TOOL, POL_RESOURCE,
 					       POL_RESOURCE, POL_PROMPT };
 	static const char *const namekey[CAT_N] = { "name", "uri",
 						    "uriTemplate", "name" };
-	json_t *arr = json_array();
 	const struct pol_rule *r;
+	uint64_t h = VIEW_EMPTY;
 
-	for (size_t i = 0; arr && i < g->ntz; i++) {
+	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *t = g->tz[i];
 		size_t j;
 		json_t *e;
@@ -499,14 +520,15 @@ static json_t *build_list(struct gw *g, struct asess *s, int k)
 				json_object_get(e, namekey[k]));
 			json_t *c;
 			char *dn;
-			if (!n || decide(g, s->az, kinds[k], t->z->name, n,
-					 NULL, &r) != POL_ALLOW)
+			if (!n || decide(g, az, kinds[k], t->z->name, n, NULL,
+					 &r) != POL_ALLOW)
 				continue;
-			c = json_copy(e);
-			if (!c)
+			h = fnv_mix(fnv_mix(h, i),
+				    t->ehash[k] ? t->ehash[k][j] : j);
+			if (!arr || !(c = json_copy(e)))
 				continue;
 			if (k == CAT_TOOLS || k == CAT_PROMPTS) {
-				dn = display_name(g, s->az, t, n);
+				dn = display_name(g, az, t, n);
 				if (dn)
 					json_object_set_new(c, "name",
 							    json_string(dn));
@@ -515,6 +537,16 @@ static json_t *build_list(struct gw *g, struct asess *s, int k)
 			json_array_append_new(arr, c);
 		}
 	}
+	return h;
+}
+
+/* The merged list k as session s sees it (caller frees), and its
+ * view's fingerprint in *view. */
+static json_t *build_list(struct gw *g, struct asess *s, int k, uint64_t *view)
+{
+	json_t *arr = json_array();
+
+	*view = arr ? list_walk(g, s->az, k, arr) : 0;
 	return arr;
 }
 
@@ -796,11 +828,13 @@ static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
 	to_agent(s, jr_result(m->id, res));
 }
 
-/* A list cursor is "GEN.OFFSET": the lists' generation it was made in
- * and where the next page starts. Returns 0 and the offset, or -1 for
- * a malformed cursor or one from an older generation (the lists changed
- * since: the client starts over, as list_changed told it to). */
-static int cursor_parse(const struct gw *g, const json_t *c, size_t *off)
+/* A list cursor is "VIEW.OFFSET": the fingerprint of the zone's view of
+ * the list it was made in (list_walk) and where the next page starts.
+ * Returns 0 and the offset, or -1 for a malformed cursor or one from
+ * another view (the zone's list changed since: the client starts over,
+ * as list_changed told it to). A change the zone cannot see leaves its
+ * cursors good. */
+static int cursor_parse(uint64_t view, const json_t *c, size_t *off)
 {
 	const char *s = json_string_value(c), *dot;
 	char *end;
@@ -814,7 +848,7 @@ static int cursor_parse(const struct gw *g, const json_t *c, size_t *off)
 		return -1;
 	errno = 0;
 	gen = strtoull(s, &end, 10);
-	if (errno || end != dot || gen != g->list_gen)
+	if (errno || end != dot || gen != view)
 		return -1;
 	o = strtoull(dot + 1, &end, 10);
 	if (errno || *end || o == 0 || o > SIZE_MAX)
@@ -825,7 +859,7 @@ static int cursor_parse(const struct gw *g, const json_t *c, size_t *off)
 
 /* The reply with entries arr[off..off+cnt) of n, and nextCursor while
  * more follow, as text (caller frees), or NULL. */
-static char *list_page_text(struct gw *g, json_t *id, int k, json_t *arr,
+static char *list_page_text(uint64_t view, json_t *id, int k, json_t *arr,
 			    size_t off, size_t cnt, size_t n, size_t *len)
 {
 	json_t *page = json_array(), *res, *msg;
@@ -836,7 +870,7 @@ static char *list_page_text(struct gw *g, json_t *id, int k, json_t *arr,
 	res = page ? json_pack("{s:o}", cat_key[k], page) : NULL;
 	if (res && off + cnt < n) {
 		snprintf(next, sizeof(next), "%llu.%zu",
-			 (unsigned long long)g->list_gen, off + cnt);
+			 (unsigned long long)view, off + cnt);
 		json_object_set_new(res, "nextCursor", json_string(next));
 	}
 	msg = res ? jr_result(id, res) : NULL;
@@ -855,9 +889,12 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 	json_t *arr;
 	size_t off, n, cnt, len = 0, ps = g->cfg->list_page_size;
 	char aid[40], *txt = NULL;
+	uint64_t view;
 
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
-	if (cursor_parse(g, json_object_get(m->params, "cursor"), &off)) {
+	arr = build_list(g, s, k, &view);
+	if (cursor_parse(view, json_object_get(m->params, "cursor"), &off)) {
+		json_decref(arr);
 		audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL,
 		      "invalid or stale cursor", aid, 0, 0, 0, 0, 0, NULL);
 		reply_error(s, m->id, -32602,
@@ -868,7 +905,6 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 	}
 	audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL, NULL,
 	      aid, 0, 0, 0, 0, 0, NULL);
-	arr = build_list(g, s, k);
 	n = arr ? json_array_size(arr) : 0;
 	if (arr && off > n) {
 		json_decref(arr);
@@ -880,7 +916,7 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 	}
 	cnt = n - off < ps ? n - off : ps;
 	while (arr) {
-		txt = list_page_text(g, m->id, k, arr, off, cnt, n, &len);
+		txt = list_page_text(view, m->id, k, arr, off, cnt, n, &len);
 		if (!txt || len <= g->cfg->max_message || cnt <= 1)
 			break;
 		free(txt);
@@ -1467,22 +1503,59 @@ static void all_sessions(struct gw *g,
 	}
 }
 
+/* Bits of the list_changed notifications a session is due. */
+enum { LC_TOOLS = 1, LC_RES = 2, LC_PROMPTS = 4 };
+
 static void notify_changed(struct gw *g, struct asess *s, void *arg)
 {
 	static const char *const n[] = { "notifications/tools/list_changed",
 					 "notifications/resources/list_changed",
 					 "notifications/prompts/list_changed" };
+	unsigned due = *(unsigned *)arg;
+
 	if (!s->inited)
 		return;
 	for (int i = 0; i < 3; i++)
-		to_agent(s, jr_request(NULL, n[i], NULL));
-	(void)arg;
+		if (due & 1u << i)
+			to_agent(s, jr_request(NULL, n[i], NULL));
+	(void)g;
 }
 
+/* Which of az's lists differ from what its sessions were last told
+ * (LC_* bits); remembers the new views. */
+static unsigned views_changed(struct gw *g, struct azone *az)
+{
+	static const unsigned bit[CAT_N] = { LC_TOOLS, LC_RES, LC_RES,
+					     LC_PROMPTS };
+	unsigned due = 0;
+
+	for (int k = 0; k < CAT_N; k++) {
+		uint64_t v = list_walk(g, az, k, NULL);
+		if (v != az->view[k])
+			due |= bit[k];
+		az->view[k] = v;
+	}
+	return due;
+}
+
+/* Something that lists are made of changed (a policy, a pin, a tool
+ * zone's catalogue or health): each agent zone's sessions hear of the
+ * lists of theirs that changed, and only of those. */
 void gw_route_lists_changed(struct gw *g)
 {
 	g->list_gen++;
-	all_sessions(g, notify_changed, NULL);
+	for (size_t i = 0; i < g->naz; i++) {
+		struct azone *az = g->az[i];
+		unsigned due = views_changed(g, az);
+		size_t n;
+		void **v;
+		if (!due)
+			continue;
+		v = map_values(az->sess, &n);
+		for (size_t k = 0; v && k < n; k++)
+			notify_changed(g, v[k], &due);
+		free(v);
+	}
 }
 
 static void cat_request(struct tzone *t, int k, json_t *cursor)
@@ -1577,6 +1650,28 @@ static void quarantine_check(struct tzone *t)
 	}
 }
 
+/* The hash of each entry of catalogue k (its canonical JSON), so that a
+ * view's fingerprint changes with the content of what it shows and with
+ * nothing else. Without memory for it, the index stands in. */
+static void entry_hashes(struct tzone *t, int k)
+{
+	size_t n = json_array_size(t->cat[k]), j;
+	json_t *e;
+
+	free(t->ehash[k]);
+	t->ehash[k] = n ? malloc(n * sizeof(uint64_t)) : NULL;
+	if (!t->ehash[k])
+		return;
+	json_array_foreach (t->cat[k], j, e) {
+		char *txt = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+		uint64_t h = VIEW_EMPTY;
+		for (const char *c = txt; c && *c; c++)
+			h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+		t->ehash[k][j] = txt ? h : j;
+		free(txt);
+	}
+}
+
 /* Installs a fetched catalogue. Agents hear of it (list_changed) only
  * if something differs: a tool zone cannot make the gateway flood every
  * agent session by announcing changes that are not there. */
@@ -1591,6 +1686,8 @@ static void cat_install(struct tzone *t)
 		t->cat[k] = t->stage[k];
 		t->stage[k] = NULL;
 	}
+	for (int k = 0; k < CAT_N; k++)
+		entry_hashes(t, k);
 	t->have_cat = 1;
 	t->backoff = BACKOFF_MIN_MS;
 	t->last_error[0] = '\0';
@@ -2115,6 +2212,8 @@ static void tz_down(struct tzone *t, const char *why)
 		json_decref(t->cat[k]);
 		json_decref(t->stage[k]);
 		t->cat[k] = t->stage[k] = NULL;
+		free(t->ehash[k]);
+		t->ehash[k] = NULL;
 	}
 	t->have_cat = 0;
 	t->retry_at = gw_now_ms() + t->backoff;
@@ -2197,6 +2296,8 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 		a->sess = map_new();
 		if (!a->sess)
 			goto oom;
+		for (int k = 0; k < CAT_N; k++)
+			a->view[k] = VIEW_EMPTY;
 		if (!z->chan)
 			continue; /* served by HTTP listeners only */
 		ch = chan_open(z->chan, CHAN_SERVER, NULL, err, errlen);
@@ -2237,6 +2338,7 @@ void gw_route_free(struct gw *g)
 		for (int k = 0; k < CAT_N; k++) {
 			json_decref(t->cat[k]);
 			json_decref(t->stage[k]);
+			free(t->ehash[k]);
 		}
 		free(t);
 	}

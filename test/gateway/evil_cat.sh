@@ -9,6 +9,10 @@
 #   gatewayd's RSS stays small; a merged list too big for one message
 #   (3 MB of tools, max_message 1 MiB) comes in smaller pages that
 #   together hold every entry, each page under max_message.
+# * list_changed goes only to the sessions whose view changed: a tool
+#   zone's catalogue change reaches the zone that sees it and not the
+#   other, a policy reload that changes one zone's view notifies it
+#   alone, and the other's cursors stay good.
 # Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, EVIL (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
@@ -124,6 +128,57 @@ long=$(awk 'length($0) > 1048576' "$work/wide.out" | wc -l)
 [ "$nw" -eq 38 ] && [ "$nl" -eq 38 ] && [ "$long" -eq 0 ] && [ "$pages" -ge 4 ] &&
 	ok "a 3 MB merged list came in $pages pages under max_message: 38 of 38 entries, each once" ||
 	bad "merged list over max_message: $nw distinct of 38 ($nl in all), $pages pages, $long over max_message"
+
+# ---- list_changed only where the view changed ------------------------
+ctl unpin evil >/dev/null || bad "unpin"
+rm -f "$work/fa" "$work/fb"
+mkfifo "$work/fa" "$work/fb"
+"$RELAY" --chan sim:61:a <"$work/fa" >"$work/A.out" 2>>"$work/relay.log" & ra=$!
+"$RELAY" --chan sim:62:b <"$work/fb" >"$work/B.out" 2>>"$work/relay.log" & rb=$!
+exec 4>"$work/fa" 5>"$work/fb"
+for fd in 4 5; do
+	echo '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' >&$fd
+	echo '{"jsonrpc":"2.0","method":"notifications/initialized"}' >&$fd
+done
+# cursor OUT ID: the nextCursor of response ID in OUT
+cursor() {
+	zg_wait_log "$1" "\"id\":$2,"
+	grep -F "\"id\":$2," "$1" | sed -n 's/.*"nextCursor":"\([^"]*\)".*/\1/p'
+}
+echo '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' >&4
+ca=$(cursor "$work/A.out" 2)
+# a changes the catalogue of evil, which a sees and b does not
+echo '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"evil.flip","arguments":{}}}' >&4
+zg_wait_log "$work/A.out" 'tools/list_changed'
+echo '{"jsonrpc":"2.0","id":4,"method":"ping"}' >&5
+zg_wait_log "$work/B.out" '"id":4,'
+[ "$(grep -c 'tools/list_changed' "$work/A.out")" -eq 1 ] &&
+	! grep -q -e 'resources/list_changed' -e 'prompts/list_changed' "$work/A.out" &&
+	ok "the zone that sees the changed tools hears tools/list_changed, once, and nothing else" ||
+	bad "a: $(grep -c list_changed "$work/A.out") list_changed"
+grep -q 'list_changed' "$work/B.out" &&
+	bad "b heard list_changed for a catalogue it cannot see" ||
+	ok "the zone that cannot see the changed catalogue hears nothing"
+echo '{"jsonrpc":"2.0","id":5,"method":"tools/list"}' >&4
+ca=$(cursor "$work/A.out" 5)
+[ -n "$ca" ] || bad "no cursor for a"
+# a reload that changes b's view only
+echo "b  wide.big0  allow" >>"$work/c.policy"
+ctl reload >/dev/null || bad "reload"
+zg_wait_log "$work/B.out" 'tools/list_changed'
+grep -q 'tools/list_changed' "$work/B.out" &&
+	ok "a reload that changes b's view: b hears tools/list_changed" ||
+	bad "b did not hear of its changed view"
+echo "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/list\",\"params\":{\"cursor\":\"$ca\"}}" >&4
+zg_wait_log "$work/A.out" '"id":6,'
+[ "$(grep -c 'list_changed' "$work/A.out")" -eq 1 ] &&
+	ok "and a, whose view is the same, hears nothing" ||
+	bad "a heard $(grep -c 'list_changed' "$work/A.out") list_changed in all"
+grep -F '"id":6,' "$work/A.out" | grep -q '"result":{"tools":\[' &&
+	ok "a's cursor from before the reload is still good" ||
+	bad "a's cursor: $(grep -F '"id":6,' "$work/A.out" | head -c 200)"
+exec 4>&- 5>&-
+wait $ra $rb
 
 kill -0 "$gpid" 2>/dev/null || { bad "gatewayd died"; tail "$work/gw.log"; }
 ctl audit verify >/dev/null || bad "audit verify"
