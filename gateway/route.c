@@ -24,13 +24,17 @@
 
 #define MAX_DEPTH 64
 #define SESSION_INFLIGHT_MAX 256
-#define ZONE_INFLIGHT_MAX 4096	    /* calls in flight per agent zone */
-#define LINK_QUEUED_MAX (64u << 20) /* bytes waiting for links, in all */
+#define ZONE_INFLIGHT_MAX 4096		 /* calls in flight per agent zone */
+#define LINK_QUEUED_MAX (64u << 20)	 /* bytes waiting for links, in all */
+#define LINK_QUEUED_ZONE_MAX (16u << 20) /* of those, one agent zone's */
 #define LINK_QUEUE_MAX 256
 #define CAT_PAGES_MAX 100
 #define CAT_ITEMS_MAX 10000 /* entries per list and tool zone */
 #define REFETCH_MIN_MS 1000 /* catalogue refreshes per tool zone */
 #define SESSION_SREQ_MAX 32 /* server requests waiting on one agent */
+#define CAPS_UP_MAX 1024    /* bytes of client capabilities kept */
+#define CAP_PART_MAX 256    /* bytes of one capability's sub-object */
+#define AUDIT_ARGS_MAX 4096 /* longer arguments are never logged whole */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
@@ -188,6 +192,11 @@ struct ulink {
 struct preq;
 struct sreq;
 
+/* The client capabilities the gateway acts on (server requests of the
+ * other kinds are refused) and forwards upstream. */
+enum { CAP_SAMPLING = 1, CAP_ELICITATION = 2, CAP_ROOTS = 4 };
+static const char *const cap_names[] = { "sampling", "elicitation", "roots" };
+
 struct asess {
 	struct azone *az;
 	uint32_t sid;	  /* the channel stream (0 for HTTP sessions) */
@@ -195,7 +204,8 @@ struct asess {
 	struct gw_hs *hs; /* an HTTP listener's session, or NULL */
 	int inited;
 	char proto[32];
-	json_t *caps;
+	unsigned caps; /* CAP_* the client declared */
+	char *caps_up; /* what is forwarded of them (JSON, small) */
 	char *level;
 	char id[96];
 	struct ulink *links; /* one per tool zone */
@@ -214,6 +224,7 @@ struct azone {
 	uint64_t sessions_total;
 	unsigned inflight;
 	uint64_t view[CAT_N]; /* fingerprints of what it was last told */
+	size_t link_queued;   /* bytes its sessions queue for links */
 };
 
 struct tzone {
@@ -638,6 +649,7 @@ static void link_reset(struct gw *g, struct asess *s, unsigned ti)
 	for (q = l->qh; q; q = nx) {
 		nx = q->next;
 		g->link_queued -= q->len;
+		s->az->link_queued -= q->len;
 		free(q);
 	}
 	memset(l, 0, sizeof(*l));
@@ -685,7 +697,8 @@ static int link_send(struct gw *g, struct asess *s, unsigned ti,
 	if (l->state == L_READY)
 		return chan_mux_send(g->tz[ti]->m, l->sid, msg, len) == 0 ? 0
 									  : -1;
-	if (l->qn >= LINK_QUEUE_MAX || g->link_queued + len > LINK_QUEUED_MAX)
+	if (l->qn >= LINK_QUEUE_MAX || g->link_queued + len > LINK_QUEUED_MAX ||
+	    s->az->link_queued + len > LINK_QUEUED_ZONE_MAX)
 		return -1;
 	q = malloc(sizeof(*q) + len);
 	if (!q)
@@ -700,6 +713,7 @@ static int link_send(struct gw *g, struct asess *s, unsigned ti,
 	l->qt = q;
 	l->qn++;
 	g->link_queued += len;
+	s->az->link_queued += len;
 	return 0;
 }
 
@@ -713,17 +727,21 @@ static json_t *up_request_new(uint64_t uid, const char *method, json_t *params)
 	return r;
 }
 
+/* initialize for a tool zone, offering the capabilities caps (JSON
+ * text from caps_keep, or NULL for none). */
 static json_t *init_request(struct gw *g, uint64_t uid, const char *proto,
-			    json_t *caps)
+			    const char *caps)
 {
-	json_t *params = json_pack("{s:s,s:O,s:{s:s,s:s}}", "protocolVersion",
+	json_t *c = caps ? json_loads(caps, 0, NULL) : NULL;
+	json_t *params = json_pack("{s:s,s:o,s:{s:s,s:s}}", "protocolVersion",
 				   proto, "capabilities",
-				   caps ? caps : json_object(), "clientInfo",
-				   "name", "zonegate-gateway", "version",
-				   GW_VERSION);
+				   json_is_object(c) ? c : json_object(),
+				   "clientInfo", "name", "zonegate-gateway",
+				   "version", GW_VERSION);
 
-	if (!caps)
-		json_decref(json_object_get(params, "capabilities"));
+	if (c && !json_is_object(c))
+		json_decref(c);
+	(void)g;
 	return up_request_new(uid, "initialize", params);
 }
 
@@ -751,7 +769,7 @@ static int link_ensure(struct gw *g, struct asess *s, unsigned ti)
 		link_reset(g, s, ti);
 		return -1;
 	}
-	req = init_request(g, p->uid, s->proto, s->caps);
+	req = init_request(g, p->uid, s->proto, s->caps_up);
 	if (!req || send_json(t->m, l->sid, req) != 0) {
 		json_decref(req);
 		preq_free(g, p);
@@ -787,6 +805,7 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 		nx = q->next;
 		chan_mux_send(t->m, l->sid, q->data, q->len);
 		g->link_queued -= q->len;
+		s->az->link_queued -= q->len;
 		free(q);
 	}
 	l->qh = l->qt = NULL;
@@ -797,6 +816,42 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 
 static const char *const versions[] = { "2025-11-25", "2025-06-18",
 					"2025-03-26" };
+
+/* Keeps of the client's capabilities only what the gateway uses: which
+ * of sampling, elicitation and roots it declared (flags), and those
+ * three for the tool zones, each with its sub-object (e.g. roots'
+ * listChanged) when that is at most CAP_PART_MAX bytes, else empty.
+ * Everything else (experimental, extensions, a 4 MB blob) is dropped:
+ * a session costs at most CAPS_UP_MAX bytes for them however much the
+ * client sent. */
+static void caps_keep(struct asess *s, const json_t *caps)
+{
+	json_t *up = json_object();
+	char *txt;
+
+	s->caps = 0;
+	free(s->caps_up);
+	s->caps_up = NULL;
+	for (size_t i = 0; up && json_is_object(caps) && i < 3; i++) {
+		json_t *v = json_object_get(caps, cap_names[i]);
+		if (!v)
+			continue;
+		s->caps |= 1u << i;
+		json_object_set_new(up, cap_names[i],
+				    json_is_object(v) &&
+						    json_dumpb(v, NULL, 0,
+							       JSON_COMPACT) <=
+							    CAP_PART_MAX
+					    ? json_deep_copy(v)
+					    : json_object());
+	}
+	txt = up ? json_dumps(up, JSON_COMPACT) : NULL;
+	if (txt && strlen(txt) < CAPS_UP_MAX)
+		s->caps_up = txt;
+	else
+		free(txt);
+	json_decref(up);
+}
 
 static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
 {
@@ -813,10 +868,7 @@ static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
 		if (strcmp(v, versions[i]) == 0)
 			proto = versions[i];
 	snprintf(s->proto, sizeof(s->proto), "%s", proto);
-	json_decref(s->caps);
-	s->caps = json_object_get(m->params, "capabilities");
-	s->caps = json_is_object(s->caps) ? json_deep_copy(s->caps)
-					  : json_object();
+	caps_keep(s, json_object_get(m->params, "capabilities"));
 	s->inited = 1;
 	res = json_pack("{s:s,s:{s:{s:b},s:{s:b,s:b},s:{s:b},s:{},s:{}},"
 			"s:{s:s,s:s}}",
@@ -1104,6 +1156,21 @@ static char *rule_ref(const struct pol_rule *r)
 	return strdup(b);
 }
 
+/* The arguments as the audit record shows them (caller frees): their
+ * JSON, or for more than AUDIT_ARGS_MAX bytes (which the record could
+ * not hold anyway) a note of their size, so that a call in flight keeps
+ * a few KiB for them, not a whole message. */
+static char *audit_args(const json_t *args)
+{
+	size_t n = json_dumpb(args, NULL, 0, JSON_COMPACT);
+	char note[64];
+
+	if (n <= AUDIT_ARGS_MAX)
+		return json_dumps(args, JSON_COMPACT);
+	snprintf(note, sizeof(note), "\"(%zu bytes, not logged)\"", n);
+	return strdup(note);
+}
+
 static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		     size_t len)
 {
@@ -1122,7 +1189,7 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	if (find_target(g, s, m, &x))
 		return;
 	if (g->cfg->audit_args && x.args)
-		argj = json_dumps(x.args, JSON_COMPACT);
+		argj = audit_args(x.args);
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	if (x.t && x.name) {
 		static const int kk[] = { 0, CAT_TOOLS, CAT_RES, 0,
@@ -1365,7 +1432,7 @@ static void sess_end(struct gw *g, struct asess *s)
 	for (size_t i = 0; i < g->ntz; i++)
 		link_reset(g, s, (unsigned)i);
 	map_del(s->az->sess, s->key);
-	json_decref(s->caps);
+	free(s->caps_up);
 	free(s->level);
 	free(s->links);
 	free(s);
@@ -1897,7 +1964,7 @@ static int refuse_sreq(struct tzone *t, struct asess *s, struct jr_msg *m)
 
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (strncmp(m->method, need[i][0], strlen(need[i][0])) == 0 &&
-		    !json_object_get(s->caps, need[i][1]))
+		    !(s->caps & 1u << i))
 			why = "Method not found";
 	for (struct sreq *r = s->sreqs; r && !why; r = r->next)
 		if (++n >= SESSION_SREQ_MAX) {
