@@ -2043,14 +2043,16 @@ static void up_notification(struct tzone *t, struct asess *s, struct jr_msg *m,
 		}
 		return;
 	}
-	/* progress, logging, resources/updated: this session's own. */
-	if (relate_for_agent(t, s, m->root))
+	/* progress, logging, resources/updated: this session's own. The
+	 * bytes go as they are when the splice check finds them clean;
+	 * jansson lets a few things by (a NUL byte after a number), and
+	 * then the parsed message is re-encoded instead. */
+	if (relate_for_agent(t, s, m->root) ||
+	    gw_splice_check((const char *)raw, len, MAX_DEPTH, NULL) ==
+		    GW_SPLICE_BAD)
 		to_agent(s, json_incref(m->root));
-	else if (agent_send(s, (const char *)raw, len) == CHAN_MUX_EFULL)
-		fprintf(stderr,
-			"gatewayd: %s: agent not reading; "
-			"notification dropped\n",
-			s->id);
+	else
+		send_text(s, (const char *)raw, len);
 }
 
 /* A call's response that cannot be relayed (malformed, a second id,

@@ -11,7 +11,8 @@
 # (500 list_changed with nothing changed: at most about one catalogue
 # fetch a second, and no list_changed reaches any agent), and answers in
 # mcpd's byte layout with a second "id", a non-JSON body or invalid UTF-8
-# (each call ends with -32000, no byte reaches the agent). The honest tool
+# (each call ends with -32000, no byte reaches the agent), and a
+# notification with a NUL byte that jansson lets by (re-encoded). The honest tool
 # zone keeps serving; gatewayd survives; the audit chain verifies.
 # Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, GW_LOAD, EVIL (binaries).
 set -u
@@ -56,6 +57,7 @@ lists0=$(grep -c '^list ' "$work/evil.log")
 	echo '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"evil.dupid","arguments":{"victim":7}}}'
 	echo '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"evil.rawjunk","arguments":{}}}'
 	echo '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"evil.badutf8","arguments":{}}}'
+	echo '{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"evil.nulnote","arguments":{}}}'
 	sleep 3
 	echo '{"jsonrpc":"2.0","id":5,"method":"tools/list"}'
 	sleep 0.5
@@ -116,6 +118,10 @@ if grep -a -q -e 'forged by dupid' -e 'raw junk' -e 'bad utf8' "$work/bad.out"; 
 else
 	ok "no byte of an invalid spliced answer reached the agent"
 fi
+grep -F '"id":10,' "$work/bad.out" | grep -q 'nulnote done' &&
+	[ "$(tr -cd '\000' <"$work/bad.out" | wc -c)" -eq 0 ] &&
+	ok "a notification with a NUL byte jansson accepts reaches the agent re-encoded" ||
+	bad "NUL bytes reached the agent: $(tr -cd '\000' <"$work/bad.out" | wc -c)"
 grep -F '"id":7,' "$work/bad.out" | grep -q '"sum":3' &&
 	ok "the call a second id aimed at gets its own answer" ||
 	bad "call 7: $(grep -F '"id":7,' "$work/bad.out" | head -c 300)"
