@@ -22,7 +22,9 @@ cat > "$work/s.policy" <<POL
 *  tools.*  allow
 POL
 "$MCPD" --chan sim:83:tools --fixtures conformance 2>"$work/tools.log" & pids="$pids $!"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
+# RSS is measured: a sanitizer build must not hold freed memory back
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
+	"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 1
 fail=0
