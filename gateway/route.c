@@ -536,7 +536,8 @@ static uint64_t list_walk(struct gw *g, const struct azone *az, int k,
 				continue;
 			h = fnv_mix(fnv_mix(h, i),
 				    t->ehash[k] ? t->ehash[k][j] : j);
-			if (!arr || !(c = json_copy(e)))
+			c = arr ? json_copy(e) : NULL;
+			if (!c)
 				continue;
 			if (k == CAT_TOOLS || k == CAT_PROMPTS) {
 				dn = display_name(g, az, t, n);
@@ -741,7 +742,6 @@ static json_t *init_request(struct gw *g, uint64_t uid, const char *proto,
 
 	if (c && !json_is_object(c))
 		json_decref(c);
-	(void)g;
 	return up_request_new(uid, "initialize", params);
 }
 
@@ -1664,7 +1664,7 @@ static void cat_fetch(struct tzone *t)
  * change announced during a fetch is never lost. */
 static void cat_changed(struct tzone *t)
 {
-	if (!t->have_cat && !t->fetching)
+	if (!t->have_cat && !t->fetching && !t->oversize)
 		return; /* the first fetch, still to come, will see it */
 	if (t->fetching || gw_now_ms() < t->last_fetch + REFETCH_MIN_MS)
 		t->refetch = 1;
@@ -1686,9 +1686,7 @@ static void quarantine_check(struct tzone *t)
 	const char *pin =
 		json_string_value(json_object_get(g->pins, t->z->name));
 	int was = t->quarantined;
-	char aid[40];
-
-	char why[96];
+	char aid[40], why[96];
 
 	gw_catalogue_hash(t->cat[CAT_TOOLS], t->hash);
 	t->quarantined = t->oversize || (pin && strcmp(pin, t->hash) != 0);
