@@ -32,6 +32,7 @@
 #define CAT_ITEMS_MAX 10000 /* entries per list and tool zone */
 #define REFETCH_MIN_MS 1000 /* catalogue refreshes per tool zone */
 #define SESSION_SREQ_MAX 32 /* server requests waiting on one agent */
+#define SESSION_AUX_MAX 64  /* the gateway's own requests for a session */
 #define CAPS_UP_MAX 1024    /* bytes of client capabilities kept */
 #define CAP_PART_MAX 256    /* bytes of one capability's sub-object */
 #define AUDIT_ARGS_MAX 4096 /* longer arguments are never logged whole */
@@ -212,6 +213,7 @@ struct asess {
 	struct preq *reqs;
 	struct sreq *sreqs;
 	unsigned inflight;
+	unsigned aux; /* its preqs that are not calls (init, setLevel) */
 };
 
 struct azone {
@@ -589,6 +591,8 @@ static struct preq *preq_new(struct gw *g, enum preq_kind kind, struct asess *s,
 		if (kind == PK_CALL) {
 			s->inflight++;
 			s->az->inflight++;
+		} else {
+			s->aux++;
 		}
 	}
 	if (p->deadline_ms < g->next_deadline_ms)
@@ -609,6 +613,8 @@ static void preq_free(struct gw *g, struct preq *p)
 		if (p->kind == PK_CALL) {
 			p->s->inflight--;
 			p->s->az->inflight--;
+		} else {
+			p->s->aux--;
 		}
 	}
 	if (p->lim && p->lim->inflight > 0)
@@ -996,6 +1002,14 @@ static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
 
 	if (!lv || strlen(lv) > 16) {
 		reply_error(s, m->id, -32602, "level must be a string", NULL);
+		return;
+	}
+	/* each is a request of ours upstream, held until the tool zone
+	 * answers: a zone that does not answer must not let a session pile
+	 * them up */
+	if (s->aux >= SESSION_AUX_MAX) {
+		reply_error(s, m->id, GW_ERR_GATEWAY,
+			    "too many requests in flight", NULL);
 		return;
 	}
 	free(s->level);

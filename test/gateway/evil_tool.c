@@ -17,6 +17,7 @@
  *   badutf8                 mcpd's layout, a text with invalid UTF-8
  *   nulnote                 a log notification with a NUL byte after a
  *                           number (jansson reads it), then the answer
+ *   mute                    from now on logging/setLevel is never answered
  *   flip                    its tools' annotations change (destructiveHint
  *                           becomes readOnlyHint) and it says
  *                           tools/list_changed: drift a pin must catch
@@ -52,7 +53,7 @@ static size_t npending;
 static uint32_t ctl_sid;
 static unsigned long lists, refused, forged;
 static volatile sig_atomic_t stop;
-static int flipped;
+static int flipped, mute_level;
 static long big_count, big_size, big_per_page;
 static char *big_desc;
 
@@ -118,7 +119,8 @@ static void list_tools(chan_mux *m, uint32_t sid, json_t *id, json_t *params)
 						     "rawjunk",
 						     "badutf8",
 						     "flip",
-						     "nulnote" };
+						     "nulnote",
+						     "mute" };
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			json_array_append_new(arr, tool(names[i]));
 	}
@@ -271,6 +273,9 @@ static void do_call(chan_mux *m, uint32_t sid, json_t *id, json_t *params)
 			"1\0}}";
 		chan_mux_send(m, sid, note, sizeof(note) - 1);
 		send_obj(m, sid, text_result(id, "nulnote done"));
+	} else if (strcmp(name, "mute") == 0) {
+		mute_level = 1;
+		send_obj(m, sid, text_result(id, "muted"));
 	} else if (strcmp(name, "flip") == 0) {
 		flipped = !flipped;
 		if (ctl_sid)
@@ -329,6 +334,8 @@ static void on_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 		list_tools(m, sid, id, params);
 	} else if (strcmp(meth, "tools/call") == 0) {
 		do_call(m, sid, id, params);
+	} else if (strcmp(meth, "logging/setLevel") == 0 && mute_level) {
+		; /* never answered */
 	} else if (strcmp(meth, "ping") == 0 ||
 		   strcmp(meth, "logging/setLevel") == 0) {
 		send_obj(m, sid,
