@@ -226,6 +226,7 @@ struct azone {
 	uint64_t sessions_total;
 	unsigned inflight;
 	uint64_t view[CAT_N]; /* fingerprints of what it was last told */
+	uint64_t *parts;      /* [k * ntz + ti]: tz_view's part of each */
 	size_t link_queued;   /* bytes its sessions queue for links */
 };
 
@@ -506,14 +507,11 @@ static uint64_t fnv_mix(uint64_t h, uint64_t v)
 
 #define VIEW_EMPTY 0xcbf29ce484222325ull /* FNV-1a's offset basis */
 
-/* What agent zone az sees of list k: the entries policy allows it of
- * every visible tool zone, appended (copied, with the names it sees) to
- * arr unless arr is NULL. Returns the view's fingerprint: a hash of the
- * sequence of (tool zone, entry content) in it. Every session of
- * a zone sees the same view, so the fingerprint is what decides whether
- * a list_changed is due and whether a cursor is still good. */
-static uint64_t list_walk(struct gw *g, const struct azone *az, int k,
-			  json_t *arr)
+/* What agent zone az sees of list k in tool zone t: the entries policy
+ * allows it, appended (copied, with the names it sees) to arr unless
+ * arr is NULL. Returns a hash of their contents (VIEW_EMPTY for none). */
+static uint64_t tz_view(struct gw *g, const struct azone *az,
+			const struct tzone *t, int k, json_t *arr)
 {
 	static const unsigned kinds[CAT_N] = { POL_TOOL, POL_RESOURCE,
 					       POL_RESOURCE, POL_PROMPT };
@@ -521,35 +519,59 @@ static uint64_t list_walk(struct gw *g, const struct azone *az, int k,
 						    "uriTemplate", "name" };
 	const struct pol_rule *r;
 	uint64_t h = VIEW_EMPTY;
+	size_t j;
+	json_t *e;
+
+	if (!visible(t) || !t->cat[k])
+		return h;
+	json_array_foreach (t->cat[k], j, e) {
+		const char *n =
+			json_string_value(json_object_get(e, namekey[k]));
+		json_t *c;
+		char *dn;
+		if (!n || decide(g, az, kinds[k], t->z->name, n, NULL, &r) !=
+				  POL_ALLOW)
+			continue;
+		h = fnv_mix(h, t->ehash[k] ? t->ehash[k][j] : j);
+		c = arr ? json_copy(e) : NULL;
+		if (!c)
+			continue;
+		if (k == CAT_TOOLS || k == CAT_PROMPTS) {
+			dn = display_name(g, az, t, n);
+			if (dn)
+				json_object_set_new(c, "name", json_string(dn));
+			free(dn);
+		}
+		json_array_append_new(arr, c);
+	}
+	return h;
+}
+
+/* The fingerprint of a whole view from its parts per tool zone. */
+static uint64_t view_of(const uint64_t *parts, size_t ntz)
+{
+	uint64_t h = VIEW_EMPTY;
+
+	for (size_t i = 0; i < ntz; i++)
+		if (parts[i] != VIEW_EMPTY)
+			h = fnv_mix(fnv_mix(h, i), parts[i]);
+	return h;
+}
+
+/* What agent zone az sees of list k, over every tool zone (see
+ * tz_view). Returns the view's fingerprint: a hash of the sequence of
+ * (tool zone, entry content) in it. Every session of a zone sees the
+ * same view, so the fingerprint is what decides whether a list_changed
+ * is due and whether a cursor is still good. */
+static uint64_t list_walk(struct gw *g, const struct azone *az, int k,
+			  json_t *arr)
+{
+	uint64_t h = VIEW_EMPTY;
 
 	for (size_t i = 0; i < g->ntz; i++) {
-		struct tzone *t = g->tz[i];
-		size_t j;
-		json_t *e;
-		if (!visible(t) || !t->cat[k])
-			continue;
-		json_array_foreach (t->cat[k], j, e) {
-			const char *n = json_string_value(
-				json_object_get(e, namekey[k]));
-			json_t *c;
-			char *dn;
-			if (!n || decide(g, az, kinds[k], t->z->name, n, NULL,
-					 &r) != POL_ALLOW)
-				continue;
-			h = fnv_mix(fnv_mix(h, i),
-				    t->ehash[k] ? t->ehash[k][j] : j);
-			c = arr ? json_copy(e) : NULL;
-			if (!c)
-				continue;
-			if (k == CAT_TOOLS || k == CAT_PROMPTS) {
-				dn = display_name(g, az, t, n);
-				if (dn)
-					json_object_set_new(c, "name",
-							    json_string(dn));
-				free(dn);
-			}
-			json_array_append_new(arr, c);
-		}
+		uint64_t part = tz_view(g, az, g->tz[i], k, arr);
+		if (part != VIEW_EMPTY)
+			h = fnv_mix(fnv_mix(h, i), part);
 	}
 	return h;
 }
@@ -1603,15 +1625,21 @@ static void notify_changed(struct gw *g, struct asess *s, void *arg)
 }
 
 /* Which of az's lists differ from what its sessions were last told
- * (LC_* bits); remembers the new views. */
-static unsigned views_changed(struct gw *g, struct azone *az)
+ * (LC_* bits); remembers the new views. Only tool zone only's parts are
+ * walked again (all of them for only < 0): a change in one tool zone
+ * costs a pass over that zone's catalogue per agent zone. */
+static unsigned views_changed(struct gw *g, struct azone *az, long only)
 {
 	static const unsigned bit[CAT_N] = { LC_TOOLS, LC_RES, LC_RES,
 					     LC_PROMPTS };
 	unsigned due = 0;
 
 	for (int k = 0; k < CAT_N; k++) {
-		uint64_t v = list_walk(g, az, k, NULL);
+		uint64_t *parts = az->parts + (size_t)k * g->ntz, v;
+		for (size_t i = 0; i < g->ntz; i++)
+			if (only < 0 || (size_t)only == i)
+				parts[i] = tz_view(g, az, g->tz[i], k, NULL);
+		v = view_of(parts, g->ntz);
 		if (v != az->view[k])
 			due |= bit[k];
 		az->view[k] = v;
@@ -1619,15 +1647,14 @@ static unsigned views_changed(struct gw *g, struct azone *az)
 	return due;
 }
 
-/* Something that lists are made of changed (a policy, a pin, a tool
- * zone's catalogue or health): each agent zone's sessions hear of the
- * lists of theirs that changed, and only of those. */
-void gw_route_lists_changed(struct gw *g)
+/* Each agent zone's sessions hear of the lists of theirs that changed,
+ * and only of those; only as for views_changed. */
+static void lists_changed(struct gw *g, long only)
 {
 	g->list_gen++;
 	for (size_t i = 0; i < g->naz; i++) {
 		struct azone *az = g->az[i];
-		unsigned due = views_changed(g, az);
+		unsigned due = views_changed(g, az, only);
 		size_t n;
 		void **v;
 		if (!due)
@@ -1637,6 +1664,12 @@ void gw_route_lists_changed(struct gw *g)
 			notify_changed(g, v[k], &due);
 		free(v);
 	}
+}
+
+/* Something that every list may depend on changed (the policy). */
+void gw_route_lists_changed(struct gw *g)
+{
+	lists_changed(g, -1);
 }
 
 static void cat_request(struct tzone *t, int k, json_t *cursor)
@@ -1784,7 +1817,7 @@ static void cat_install(struct tzone *t)
 		json_array_size(t->cat[CAT_TOOLS]),
 		json_array_size(t->cat[CAT_RES]),
 		json_array_size(t->cat[CAT_PROMPTS]));
-	gw_route_lists_changed(t->g);
+	lists_changed(t->g, t->ti);
 }
 
 /* A fetch went over catalogue_max_bytes: what it staged is freed, the
@@ -1802,7 +1835,7 @@ static void cat_reject(struct tzone *t)
 	t->backoff = BACKOFF_MIN_MS;
 	quarantine_check(t);
 	if (!was && t->have_cat)
-		gw_route_lists_changed(t->g);
+		lists_changed(t->g, t->ti);
 }
 
 /* Entries too big for a merged page of their own are left out. */
@@ -2301,7 +2334,7 @@ static void tz_down(struct tzone *t, const char *why)
 	t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 						     : t->backoff * 2;
 	if (had)
-		gw_route_lists_changed(g);
+		lists_changed(g, t->ti);
 }
 
 static void tz_connect(struct tzone *t)
@@ -2377,6 +2410,12 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 		a->sess = map_new();
 		if (!a->sess)
 			goto oom;
+		a->parts = malloc((g->ntz ? g->ntz : 1) * CAT_N *
+				  sizeof(*a->parts));
+		if (!a->parts)
+			goto oom;
+		for (size_t k = 0; k < g->ntz * CAT_N; k++)
+			a->parts[k] = VIEW_EMPTY;
 		for (int k = 0; k < CAT_N; k++)
 			a->view[k] = VIEW_EMPTY;
 		if (!z->chan)
@@ -2406,6 +2445,7 @@ void gw_route_free(struct gw *g)
 		free(v);
 		chan_mux_free(a->m);
 		map_free(a->sess);
+		free(a->parts);
 		free(a);
 	}
 	for (size_t i = 0; i < g->ntz; i++) {
@@ -2652,7 +2692,7 @@ int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
 		int was = t->quarantined;
 		quarantine_check(t);
 		if (was != t->quarantined)
-			gw_route_lists_changed(g);
+			lists_changed(g, t->ti);
 	}
 	return 0;
 }
