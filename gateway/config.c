@@ -627,6 +627,12 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 		c->list_page_size = (unsigned)n;
 		return 0;
 	}
+	if (strcmp(k, "catalogue_max_bytes") == 0) {
+		if (int_in(e, line, k, v, 64L << 10, 1L << 30, &n))
+			return -1;
+		c->catalogue_max_bytes = (size_t)n;
+		return 0;
+	}
 	if (strcmp(k, "max_message") == 0) {
 		if (int_in(e, line, k, v, 1024, 64L << 20, &n))
 			return -1;
@@ -667,6 +673,7 @@ struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
 	c->audit_flush_ms = 10;
 	c->audit_denials_per_s = 100;
 	c->list_page_size = 100;
+	c->catalogue_max_bytes = GW_CATALOGUE_MAX_DEFAULT;
 	c->path = strdup(path);
 	c->dir = dir_of(path);
 	text = gw_read_file(path, GW_CONFIG_MAX, &len, err, errlen);

@@ -25,6 +25,9 @@
 #define GW_MAX_LISTENERS 16
 #define GW_TOKEN_MIN 32 /* characters of a listener token */
 #define GW_TOKEN_MAX 1024
+/* bytes of one tool zone's catalogue (the list pages of one fetch, all
+ * four lists together) unless the config says otherwise */
+#define GW_CATALOGUE_MAX_DEFAULT (16u << 20)
 
 /* ---- Configuration (config.c) -------------------------------------- */
 
@@ -74,6 +77,7 @@ struct gw_config {
 				  * beyond: aggregated (0: no limit) */
 	uint64_t audit_rotate_bytes; /* rotate the log at this size; 0 off */
 	unsigned list_page_size;     /* entries per page of a merged list */
+	size_t catalogue_max_bytes;  /* per tool zone and fetch */
 	struct gw_listener *listeners;
 	size_t nlisteners;
 };
@@ -358,8 +362,9 @@ json_t *gw_metrics_json(struct gw_metrics *m);
 
 /* ---- Pins (pins.c) ---------------------------------------------------- */
 
-/* The catalogue hash of a tool zone: SHA-256 over the canonical JSON of
- * each tool's name, description and inputSchema, sorted by name. */
+/* The catalogue hash of a tool zone: SHA-256 over the canonical JSON
+ * (compact, keys sorted) of each tool's whole definition, sorted by
+ * name. */
 void gw_catalogue_hash(const json_t *tools, char out[65]);
 /* Pin store: a JSON object zone -> hex hash, written atomically.
  * Load returns a new object (empty if the file does not exist), or NULL

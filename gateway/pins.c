@@ -1,5 +1,5 @@
 /* Tool catalogue pins: a hash of what a tool zone says its tools are
- * (names, descriptions, input schemas), so that a zone whose definitions
+ * (every member of every definition), so that a zone whose definitions
  * drift after review can be quarantined until an admin re-pins it. */
 #include "gw.h"
 
@@ -30,17 +30,14 @@ void gw_catalogue_hash(const json_t *tools, char out[65])
 	for (i = 0; i < n; i++)
 		v[i] = json_array_get(tools, i);
 	qsort(v, n, sizeof(*v), by_name);
-	for (i = 0; i < n; i++) {
-		json_t *t = json_object();
-		static const char *const keys[] = { "name", "description",
-						    "inputSchema" };
-		for (int k = 0; k < 3; k++) {
-			json_t *x = json_object_get(v[i], keys[k]);
-			if (x)
-				json_object_set(t, keys[k], x);
-		}
-		json_array_append_new(canon, t);
-	}
+	/* Every member of every definition: clients act on more than the
+	 * name, description and schema (title, outputSchema, annotations
+	 * such as readOnlyHint and destructiveHint, which decide whether a
+	 * human is asked; icons; _meta, which extensions read), and MCP
+	 * names no member of a definition as volatile. A definition with
+	 * only name, description and inputSchema hashes as it always did. */
+	for (i = 0; i < n; i++)
+		json_array_append(canon, v[i]);
 	s = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS);
 out:
 	sha256_hex(s ? s : "", s ? strlen(s) : 0, out);

@@ -20,16 +20,22 @@
 #include <zonegate/mcp.h>
 
 #include "jsonrpc.h"
+#include "splice.h"
 
 #define MAX_DEPTH 64
 #define SESSION_INFLIGHT_MAX 256
-#define ZONE_INFLIGHT_MAX 4096	    /* calls in flight per agent zone */
-#define LINK_QUEUED_MAX (64u << 20) /* bytes waiting for links, in all */
+#define ZONE_INFLIGHT_MAX 4096		 /* calls in flight per agent zone */
+#define LINK_QUEUED_MAX (64u << 20)	 /* bytes waiting for links, in all */
+#define LINK_QUEUED_ZONE_MAX (16u << 20) /* of those, one agent zone's */
 #define LINK_QUEUE_MAX 256
 #define CAT_PAGES_MAX 100
 #define CAT_ITEMS_MAX 10000 /* entries per list and tool zone */
 #define REFETCH_MIN_MS 1000 /* catalogue refreshes per tool zone */
 #define SESSION_SREQ_MAX 32 /* server requests waiting on one agent */
+#define SESSION_AUX_MAX 64  /* the gateway's own requests for a session */
+#define CAPS_UP_MAX 1024    /* bytes of client capabilities kept */
+#define CAP_PART_MAX 256    /* bytes of one capability's sub-object */
+#define AUDIT_ARGS_MAX 4096 /* longer arguments are never logged whole */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
@@ -187,6 +193,11 @@ struct ulink {
 struct preq;
 struct sreq;
 
+/* The client capabilities the gateway acts on (server requests of the
+ * other kinds are refused) and forwards upstream. */
+enum { CAP_SAMPLING = 1, CAP_ELICITATION = 2, CAP_ROOTS = 4 };
+static const char *const cap_names[] = { "sampling", "elicitation", "roots" };
+
 struct asess {
 	struct azone *az;
 	uint32_t sid;	  /* the channel stream (0 for HTTP sessions) */
@@ -194,13 +205,15 @@ struct asess {
 	struct gw_hs *hs; /* an HTTP listener's session, or NULL */
 	int inited;
 	char proto[32];
-	json_t *caps;
+	unsigned caps; /* CAP_* the client declared */
+	char *caps_up; /* what is forwarded of them (JSON, small) */
 	char *level;
 	char id[96];
 	struct ulink *links; /* one per tool zone */
 	struct preq *reqs;
 	struct sreq *sreqs;
 	unsigned inflight;
+	unsigned aux; /* its preqs that are not calls (init, setLevel) */
 };
 
 struct azone {
@@ -212,6 +225,9 @@ struct azone {
 	struct u64map *sess;
 	uint64_t sessions_total;
 	unsigned inflight;
+	uint64_t view[CAT_N]; /* fingerprints of what it was last told */
+	uint64_t *parts;      /* [k * ntz + ti]: tz_view's part of each */
+	size_t link_queued;   /* bytes its sessions queue for links */
 };
 
 struct tzone {
@@ -225,8 +241,12 @@ struct tzone {
 	int backoff;
 	uint32_t ctl;
 	json_t *cat[CAT_N];
+	uint64_t *ehash[CAT_N]; /* hash of each entry of cat[k] */
 	json_t *stage[CAT_N];
 	int fetching, pages;
+	size_t stage_bytes; /* of this fetch's pages so far */
+	int stage_over;	    /* this fetch went over catalogue_max_bytes */
+	int oversize;	    /* the last fetch did: quarantined */
 	int refetch;	    /* list_changed arrived: fetch again */
 	int64_t last_fetch; /* when the last fetch started (ms) */
 	int have_cat, quarantined;
@@ -234,6 +254,7 @@ struct tzone {
 	uint64_t connects;
 	uint64_t responses;	    /* call responses relayed to agents */
 	uint64_t responses_spliced; /* of those, relayed without re-encoding */
+	uint64_t responses_invalid; /* dropped: failed the splice check */
 	char last_error[160];
 };
 
@@ -295,9 +316,27 @@ static int agent_send(struct asess *s, const char *data, size_t len)
 	return chan_mux_send(s->az->m, s->sid, data, len);
 }
 
-/* To the agent; steals msg. A stream whose queue is over its cap (the
- * agent is not reading) loses the message rather than growing without
- * bound. */
+/* The text of one message to the agent. A stream whose queue is over
+ * its cap (the agent is not reading) loses the message rather than
+ * growing without bound; a message the channel refuses (over
+ * max_message) is lost too: either is logged, never silent. */
+static void send_text(struct asess *s, const char *txt, size_t len)
+{
+	int rc = agent_send(s, txt, len);
+
+	if (rc == CHAN_MUX_EFULL)
+		fprintf(stderr,
+			"gatewayd: %s: agent not reading; message "
+			"dropped\n",
+			s->id);
+	else if (rc < 0)
+		fprintf(stderr,
+			"gatewayd: %s: message of %zu bytes not sent; "
+			"dropped\n",
+			s->id, len);
+}
+
+/* To the agent; steals msg. */
 static void to_agent(struct asess *s, json_t *msg)
 {
 	if (!msg)
@@ -305,11 +344,8 @@ static void to_agent(struct asess *s, json_t *msg)
 	size_t len;
 	char *txt = jr_dump(msg, &len);
 
-	if (txt && agent_send(s, txt, len) == CHAN_MUX_EFULL)
-		fprintf(stderr,
-			"gatewayd: %s: agent not reading; message "
-			"dropped\n",
-			s->id);
+	if (txt)
+		send_text(s, txt, len);
 	free(txt);
 	json_decref(msg);
 }
@@ -464,42 +500,94 @@ static enum pol_decision decide(struct gw *g, const struct azone *az,
 
 /* ---- lists ------------------------------------------------------------ */
 
-static json_t *build_list(struct gw *g, struct asess *s, int k)
+/* Folds v into the FNV-1a hash h. */
+static uint64_t fnv_mix(uint64_t h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8) {
+		h ^= v & 0xff;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+#define VIEW_EMPTY 0xcbf29ce484222325ull /* FNV-1a's offset basis */
+
+/* What agent zone az sees of list k in tool zone t: the entries policy
+ * allows it, appended (copied, with the names it sees) to arr unless
+ * arr is NULL. Returns a hash of their contents (VIEW_EMPTY for none). */
+static uint64_t tz_view(struct gw *g, const struct azone *az,
+			const struct tzone *t, int k, json_t *arr)
 {
 	static const unsigned kinds[CAT_N] = { POL_TOOL, POL_RESOURCE,
 					       POL_RESOURCE, POL_PROMPT };
 	static const char *const namekey[CAT_N] = { "name", "uri",
 						    "uriTemplate", "name" };
-	json_t *arr = json_array();
 	const struct pol_rule *r;
+	uint64_t h = VIEW_EMPTY;
+	size_t j;
+	json_t *e;
 
-	for (size_t i = 0; arr && i < g->ntz; i++) {
-		struct tzone *t = g->tz[i];
-		size_t j;
-		json_t *e;
-		if (!visible(t) || !t->cat[k])
+	if (!visible(t) || !t->cat[k])
+		return h;
+	json_array_foreach (t->cat[k], j, e) {
+		const char *n =
+			json_string_value(json_object_get(e, namekey[k]));
+		json_t *c;
+		char *dn;
+		if (!n || decide(g, az, kinds[k], t->z->name, n, NULL, &r) !=
+				  POL_ALLOW)
 			continue;
-		json_array_foreach (t->cat[k], j, e) {
-			const char *n = json_string_value(
-				json_object_get(e, namekey[k]));
-			json_t *c;
-			char *dn;
-			if (!n || decide(g, s->az, kinds[k], t->z->name, n,
-					 NULL, &r) != POL_ALLOW)
-				continue;
-			c = json_copy(e);
-			if (!c)
-				continue;
-			if (k == CAT_TOOLS || k == CAT_PROMPTS) {
-				dn = display_name(g, s->az, t, n);
-				if (dn)
-					json_object_set_new(c, "name",
-							    json_string(dn));
-				free(dn);
-			}
-			json_array_append_new(arr, c);
+		h = fnv_mix(h, t->ehash[k] ? t->ehash[k][j] : j);
+		c = arr ? json_copy(e) : NULL;
+		if (!c)
+			continue;
+		if (k == CAT_TOOLS || k == CAT_PROMPTS) {
+			dn = display_name(g, az, t, n);
+			if (dn)
+				json_object_set_new(c, "name", json_string(dn));
+			free(dn);
 		}
+		json_array_append_new(arr, c);
 	}
+	return h;
+}
+
+/* The fingerprint of a whole view from its parts per tool zone. */
+static uint64_t view_of(const uint64_t *parts, size_t ntz)
+{
+	uint64_t h = VIEW_EMPTY;
+
+	for (size_t i = 0; i < ntz; i++)
+		if (parts[i] != VIEW_EMPTY)
+			h = fnv_mix(fnv_mix(h, i), parts[i]);
+	return h;
+}
+
+/* What agent zone az sees of list k, over every tool zone (see
+ * tz_view). Returns the view's fingerprint: a hash of the sequence of
+ * (tool zone, entry content) in it. Every session of a zone sees the
+ * same view, so the fingerprint is what decides whether a list_changed
+ * is due and whether a cursor is still good. */
+static uint64_t list_walk(struct gw *g, const struct azone *az, int k,
+			  json_t *arr)
+{
+	uint64_t h = VIEW_EMPTY;
+
+	for (size_t i = 0; i < g->ntz; i++) {
+		uint64_t part = tz_view(g, az, g->tz[i], k, arr);
+		if (part != VIEW_EMPTY)
+			h = fnv_mix(fnv_mix(h, i), part);
+	}
+	return h;
+}
+
+/* The merged list k as session s sees it (caller frees), and its
+ * view's fingerprint in *view. */
+static json_t *build_list(struct gw *g, struct asess *s, int k, uint64_t *view)
+{
+	json_t *arr = json_array();
+
+	*view = arr ? list_walk(g, s->az, k, arr) : 0;
 	return arr;
 }
 
@@ -530,6 +618,8 @@ static struct preq *preq_new(struct gw *g, enum preq_kind kind, struct asess *s,
 		if (kind == PK_CALL) {
 			s->inflight++;
 			s->az->inflight++;
+		} else {
+			s->aux++;
 		}
 	}
 	if (p->deadline_ms < g->next_deadline_ms)
@@ -550,6 +640,8 @@ static void preq_free(struct gw *g, struct preq *p)
 		if (p->kind == PK_CALL) {
 			p->s->inflight--;
 			p->s->az->inflight--;
+		} else {
+			p->s->aux--;
 		}
 	}
 	if (p->lim && p->lim->inflight > 0)
@@ -591,6 +683,7 @@ static void link_reset(struct gw *g, struct asess *s, unsigned ti)
 	for (q = l->qh; q; q = nx) {
 		nx = q->next;
 		g->link_queued -= q->len;
+		s->az->link_queued -= q->len;
 		free(q);
 	}
 	memset(l, 0, sizeof(*l));
@@ -638,7 +731,8 @@ static int link_send(struct gw *g, struct asess *s, unsigned ti,
 	if (l->state == L_READY)
 		return chan_mux_send(g->tz[ti]->m, l->sid, msg, len) == 0 ? 0
 									  : -1;
-	if (l->qn >= LINK_QUEUE_MAX || g->link_queued + len > LINK_QUEUED_MAX)
+	if (l->qn >= LINK_QUEUE_MAX || g->link_queued + len > LINK_QUEUED_MAX ||
+	    s->az->link_queued + len > LINK_QUEUED_ZONE_MAX)
 		return -1;
 	q = malloc(sizeof(*q) + len);
 	if (!q)
@@ -653,6 +747,7 @@ static int link_send(struct gw *g, struct asess *s, unsigned ti,
 	l->qt = q;
 	l->qn++;
 	g->link_queued += len;
+	s->az->link_queued += len;
 	return 0;
 }
 
@@ -666,17 +761,20 @@ static json_t *up_request_new(uint64_t uid, const char *method, json_t *params)
 	return r;
 }
 
+/* initialize for a tool zone, offering the capabilities caps (JSON
+ * text from caps_keep, or NULL for none). */
 static json_t *init_request(struct gw *g, uint64_t uid, const char *proto,
-			    json_t *caps)
+			    const char *caps)
 {
-	json_t *params = json_pack("{s:s,s:O,s:{s:s,s:s}}", "protocolVersion",
+	json_t *c = caps ? json_loads(caps, 0, NULL) : NULL;
+	json_t *params = json_pack("{s:s,s:o,s:{s:s,s:s}}", "protocolVersion",
 				   proto, "capabilities",
-				   caps ? caps : json_object(), "clientInfo",
-				   "name", "zonegate-gateway", "version",
-				   GW_VERSION);
+				   json_is_object(c) ? c : json_object(),
+				   "clientInfo", "name", "zonegate-gateway",
+				   "version", GW_VERSION);
 
-	if (!caps)
-		json_decref(json_object_get(params, "capabilities"));
+	if (c && !json_is_object(c))
+		json_decref(c);
 	return up_request_new(uid, "initialize", params);
 }
 
@@ -704,7 +802,7 @@ static int link_ensure(struct gw *g, struct asess *s, unsigned ti)
 		link_reset(g, s, ti);
 		return -1;
 	}
-	req = init_request(g, p->uid, s->proto, s->caps);
+	req = init_request(g, p->uid, s->proto, s->caps_up);
 	if (!req || send_json(t->m, l->sid, req) != 0) {
 		json_decref(req);
 		preq_free(g, p);
@@ -740,6 +838,7 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 		nx = q->next;
 		chan_mux_send(t->m, l->sid, q->data, q->len);
 		g->link_queued -= q->len;
+		s->az->link_queued -= q->len;
 		free(q);
 	}
 	l->qh = l->qt = NULL;
@@ -750,6 +849,42 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 
 static const char *const versions[] = { "2025-11-25", "2025-06-18",
 					"2025-03-26" };
+
+/* Keeps of the client's capabilities only what the gateway uses: which
+ * of sampling, elicitation and roots it declared (flags), and those
+ * three for the tool zones, each with its sub-object (e.g. roots'
+ * listChanged) when that is at most CAP_PART_MAX bytes, else empty.
+ * Everything else (experimental, extensions, a 4 MB blob) is dropped:
+ * a session costs at most CAPS_UP_MAX bytes for them however much the
+ * client sent. */
+static void caps_keep(struct asess *s, const json_t *caps)
+{
+	json_t *up = json_object();
+	char *txt;
+
+	s->caps = 0;
+	free(s->caps_up);
+	s->caps_up = NULL;
+	for (size_t i = 0; up && json_is_object(caps) && i < 3; i++) {
+		json_t *v = json_object_get(caps, cap_names[i]);
+		if (!v)
+			continue;
+		s->caps |= 1u << i;
+		json_object_set_new(up, cap_names[i],
+				    json_is_object(v) &&
+						    json_dumpb(v, NULL, 0,
+							       JSON_COMPACT) <=
+							    CAP_PART_MAX
+					    ? json_deep_copy(v)
+					    : json_object());
+	}
+	txt = up ? json_dumps(up, JSON_COMPACT) : NULL;
+	if (txt && strlen(txt) < CAPS_UP_MAX)
+		s->caps_up = txt;
+	else
+		free(txt);
+	json_decref(up);
+}
 
 static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
 {
@@ -766,10 +901,7 @@ static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
 		if (strcmp(v, versions[i]) == 0)
 			proto = versions[i];
 	snprintf(s->proto, sizeof(s->proto), "%s", proto);
-	json_decref(s->caps);
-	s->caps = json_object_get(m->params, "capabilities");
-	s->caps = json_is_object(s->caps) ? json_deep_copy(s->caps)
-					  : json_object();
+	caps_keep(s, json_object_get(m->params, "capabilities"));
 	s->inited = 1;
 	res = json_pack("{s:s,s:{s:{s:b},s:{s:b,s:b},s:{s:b},s:{},s:{}},"
 			"s:{s:s,s:s}}",
@@ -781,11 +913,13 @@ static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
 	to_agent(s, jr_result(m->id, res));
 }
 
-/* A list cursor is "GEN.OFFSET": the lists' generation it was made in
- * and where the next page starts. Returns 0 and the offset, or -1 for
- * a malformed cursor or one from an older generation (the lists changed
- * since: the client starts over, as list_changed told it to). */
-static int cursor_parse(const struct gw *g, const json_t *c, size_t *off)
+/* A list cursor is "VIEW.OFFSET": the fingerprint of the zone's view of
+ * the list it was made in (list_walk) and where the next page starts.
+ * Returns 0 and the offset, or -1 for a malformed cursor or one from
+ * another view (the zone's list changed since: the client starts over,
+ * as list_changed told it to). A change the zone cannot see leaves its
+ * cursors good. */
+static int cursor_parse(uint64_t view, const json_t *c, size_t *off)
 {
 	const char *s = json_string_value(c), *dot;
 	char *end;
@@ -799,7 +933,7 @@ static int cursor_parse(const struct gw *g, const json_t *c, size_t *off)
 		return -1;
 	errno = 0;
 	gen = strtoull(s, &end, 10);
-	if (errno || end != dot || gen != g->list_gen)
+	if (errno || end != dot || gen != view)
 		return -1;
 	o = strtoull(dot + 1, &end, 10);
 	if (errno || *end || o == 0 || o > SIZE_MAX)
@@ -808,16 +942,44 @@ static int cursor_parse(const struct gw *g, const json_t *c, size_t *off)
 	return 0;
 }
 
-/* One page of the merged list (list_page_size entries from the
- * cursor's offset), with nextCursor while more follow. */
+/* The reply with entries arr[off..off+cnt) of n, and nextCursor while
+ * more follow, as text (caller frees), or NULL. */
+static char *list_page_text(uint64_t view, json_t *id, int k, json_t *arr,
+			    size_t off, size_t cnt, size_t n, size_t *len)
+{
+	json_t *page = json_array(), *res, *msg;
+	char next[64], *txt;
+
+	for (size_t i = off; page && i < off + cnt; i++)
+		json_array_append(page, json_array_get(arr, i));
+	res = page ? json_pack("{s:o}", cat_key[k], page) : NULL;
+	if (res && off + cnt < n) {
+		snprintf(next, sizeof(next), "%llu.%zu",
+			 (unsigned long long)view, off + cnt);
+		json_object_set_new(res, "nextCursor", json_string(next));
+	}
+	msg = res ? jr_result(id, res) : NULL;
+	txt = msg ? jr_dump(msg, len) : NULL;
+	json_decref(msg);
+	return txt;
+}
+
+/* One page of the merged list: list_page_size entries from the
+ * cursor's offset, or fewer when that many would not fit in one
+ * message (max_message): the page is halved until it fits, and the
+ * cursor goes on from where it ends. Catalogues hold no entry bigger
+ * than half a message, so one always fits. */
 static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 {
-	json_t *arr, *page, *res;
-	size_t off, n, ps = g->cfg->list_page_size;
-	char aid[40], next[64];
+	json_t *arr;
+	size_t off, n, cnt, len = 0, ps = g->cfg->list_page_size;
+	char aid[40], *txt = NULL;
+	uint64_t view;
 
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
-	if (cursor_parse(g, json_object_get(m->params, "cursor"), &off)) {
+	arr = build_list(g, s, k, &view);
+	if (cursor_parse(view, json_object_get(m->params, "cursor"), &off)) {
+		json_decref(arr);
 		audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL,
 		      "invalid or stale cursor", aid, 0, 0, 0, 0, 0, NULL);
 		reply_error(s, m->id, -32602,
@@ -828,7 +990,6 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 	}
 	audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL, NULL,
 	      aid, 0, 0, 0, 0, 0, NULL);
-	arr = build_list(g, s, k);
 	n = arr ? json_array_size(arr) : 0;
 	if (arr && off > n) {
 		json_decref(arr);
@@ -838,25 +999,28 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 			    NULL);
 		return;
 	}
-	if (off == 0 && n <= ps) {
-		page = arr; /* the whole list is one page */
-	} else {
-		page = arr ? json_array() : NULL;
-		for (size_t i = off; page && i < n && i < off + ps; i++)
-			json_array_append(page, json_array_get(arr, i));
-		json_decref(arr);
+	cnt = n - off < ps ? n - off : ps;
+	while (arr) {
+		txt = list_page_text(view, m->id, k, arr, off, cnt, n, &len);
+		if (!txt || len <= g->cfg->max_message || cnt <= 1)
+			break;
+		free(txt);
+		txt = NULL;
+		cnt /= 2;
 	}
-	res = page ? json_pack("{s:o}", cat_key[k], page) : NULL;
-	if (res && off + ps < n) {
-		snprintf(next, sizeof(next), "%llu.%zu",
-			 (unsigned long long)g->list_gen, off + ps);
-		json_object_set_new(res, "nextCursor", json_string(next));
+	json_decref(arr);
+	if (txt && len > g->cfg->max_message) {
+		free(txt);
+		reply_error(s, m->id, -32603,
+			    "a list entry is too large for one message", NULL);
+		return;
 	}
-	if (!res) {
+	if (!txt) {
 		reply_error(s, m->id, -32603, "out of memory", NULL);
 		return;
 	}
-	to_agent(s, jr_result(m->id, res));
+	send_text(s, txt, len);
+	free(txt);
 }
 
 static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
@@ -865,6 +1029,14 @@ static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
 
 	if (!lv || strlen(lv) > 16) {
 		reply_error(s, m->id, -32602, "level must be a string", NULL);
+		return;
+	}
+	/* each is a request of ours upstream, held until the tool zone
+	 * answers: a zone that does not answer must not let a session pile
+	 * them up */
+	if (s->aux >= SESSION_AUX_MAX) {
+		reply_error(s, m->id, GW_ERR_GATEWAY,
+			    "too many requests in flight", NULL);
 		return;
 	}
 	free(s->level);
@@ -1045,6 +1217,21 @@ static void metric_label(char *out, size_t n, const struct target *x,
 		snprintf(out, n, "%s.%s", x->t->z->name, x->name);
 }
 
+/* The arguments as the audit record shows them (caller frees): their
+ * JSON, or for more than AUDIT_ARGS_MAX bytes (which the record could
+ * not hold anyway) a note of their size, so that a call in flight keeps
+ * a few KiB for them, not a whole message. */
+static char *audit_args(const json_t *args)
+{
+	size_t n = json_dumpb(args, NULL, 0, JSON_COMPACT);
+	char note[64];
+
+	if (n <= AUDIT_ARGS_MAX)
+		return json_dumps(args, JSON_COMPACT);
+	snprintf(note, sizeof(note), "\"(%zu bytes, not logged)\"", n);
+	return strdup(note);
+}
+
 static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		     size_t len)
 {
@@ -1063,7 +1250,7 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	if (find_target(g, s, m, &x))
 		return;
 	if (g->cfg->audit_args && x.args)
-		argj = json_dumps(x.args, JSON_COMPACT);
+		argj = audit_args(x.args);
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	if (x.t && x.name) {
 		static const int kk[] = { 0, CAT_TOOLS, CAT_RES, 0,
@@ -1314,7 +1501,7 @@ static void sess_end(struct gw *g, struct asess *s)
 	for (size_t i = 0; i < g->ntz; i++)
 		link_reset(g, s, (unsigned)i);
 	map_del(s->az->sess, s->key);
-	json_decref(s->caps);
+	free(s->caps_up);
 	free(s->level);
 	free(s->links);
 	free(s);
@@ -1452,22 +1639,70 @@ static void all_sessions(struct gw *g,
 	}
 }
 
+/* Bits of the list_changed notifications a session is due. */
+enum { LC_TOOLS = 1, LC_RES = 2, LC_PROMPTS = 4 };
+
 static void notify_changed(struct gw *g, struct asess *s, void *arg)
 {
 	static const char *const n[] = { "notifications/tools/list_changed",
 					 "notifications/resources/list_changed",
 					 "notifications/prompts/list_changed" };
+	unsigned due = *(unsigned *)arg;
+
 	if (!s->inited)
 		return;
 	for (int i = 0; i < 3; i++)
-		to_agent(s, jr_request(NULL, n[i], NULL));
-	(void)arg;
+		if (due & 1u << i)
+			to_agent(s, jr_request(NULL, n[i], NULL));
+	(void)g;
 }
 
-void gw_route_lists_changed(struct gw *g)
+/* Which of az's lists differ from what its sessions were last told
+ * (LC_* bits); remembers the new views. Only tool zone only's parts are
+ * walked again (all of them for only < 0): a change in one tool zone
+ * costs a pass over that zone's catalogue per agent zone. */
+static unsigned views_changed(struct gw *g, struct azone *az, long only)
+{
+	static const unsigned bit[CAT_N] = { LC_TOOLS, LC_RES, LC_RES,
+					     LC_PROMPTS };
+	unsigned due = 0;
+
+	for (int k = 0; k < CAT_N; k++) {
+		uint64_t *parts = az->parts + (size_t)k * g->ntz, v;
+		for (size_t i = 0; i < g->ntz; i++)
+			if (only < 0 || (size_t)only == i)
+				parts[i] = tz_view(g, az, g->tz[i], k, NULL);
+		v = view_of(parts, g->ntz);
+		if (v != az->view[k])
+			due |= bit[k];
+		az->view[k] = v;
+	}
+	return due;
+}
+
+/* Each agent zone's sessions hear of the lists of theirs that changed,
+ * and only of those; only as for views_changed. */
+static void lists_changed(struct gw *g, long only)
 {
 	g->list_gen++;
-	all_sessions(g, notify_changed, NULL);
+	for (size_t i = 0; i < g->naz; i++) {
+		struct azone *az = g->az[i];
+		unsigned due = views_changed(g, az, only);
+		size_t n;
+		void **v;
+		if (!due)
+			continue;
+		v = map_values(az->sess, &n);
+		for (size_t k = 0; v && k < n; k++)
+			notify_changed(g, v[k], &due);
+		free(v);
+	}
+}
+
+/* Something that every list may depend on changed (the policy). */
+void gw_route_lists_changed(struct gw *g)
+{
+	lists_changed(g, -1);
 }
 
 static void cat_request(struct tzone *t, int k, json_t *cursor)
@@ -1497,6 +1732,8 @@ static void cat_fetch(struct tzone *t)
 	}
 	t->fetching = CAT_N;
 	t->pages = 0;
+	t->stage_bytes = 0;
+	t->stage_over = 0;
 	t->refetch = 0;
 	t->last_fetch = gw_now_ms();
 }
@@ -1507,7 +1744,7 @@ static void cat_fetch(struct tzone *t)
  * change announced during a fetch is never lost. */
 static void cat_changed(struct tzone *t)
 {
-	if (!t->have_cat && !t->fetching)
+	if (!t->have_cat && !t->fetching && !t->oversize)
 		return; /* the first fetch, still to come, will see it */
 	if (t->fetching || gw_now_ms() < t->last_fetch + REFETCH_MIN_MS)
 		t->refetch = 1;
@@ -1529,19 +1766,54 @@ static void quarantine_check(struct tzone *t)
 	const char *pin =
 		json_string_value(json_object_get(g->pins, t->z->name));
 	int was = t->quarantined;
-	char aid[40];
+	char aid[40], why[96];
 
 	gw_catalogue_hash(t->cat[CAT_TOOLS], t->hash);
-	t->quarantined = pin && strcmp(pin, t->hash) != 0;
+	t->quarantined = t->oversize || (pin && strcmp(pin, t->hash) != 0);
 	if (t->quarantined && !was) {
+		if (t->oversize)
+			snprintf(why, sizeof(why), "catalogue over %zu bytes",
+				 g->cfg->catalogue_max_bytes);
+		else
+			snprintf(why, sizeof(why),
+				 "tool definitions differ from the pinned "
+				 "hash");
 		gw_audit_new_id(g->audit, aid, sizeof(aid));
-		audit(g, t->z->name, "-", "pin/check", t->z->name, "quarantine",
-		      NULL, "tool definitions differ from the pinned hash", aid,
-		      0, 0, 0, 0, 0, NULL);
-		fprintf(stderr,
-			"gatewayd: tool zone %s QUARANTINED: its tool "
-			"definitions changed (pinned %.12s, now %.12s)\n",
-			t->z->name, pin, t->hash);
+		audit(g, t->z->name, "-",
+		      t->oversize ? "catalogue/check" : "pin/check", t->z->name,
+		      "quarantine", NULL, why, aid, 0, 0, 0, 0, 0, NULL);
+		if (t->oversize)
+			fprintf(stderr,
+				"gatewayd: tool zone %s QUARANTINED: %s\n",
+				t->z->name, why);
+		else
+			fprintf(stderr,
+				"gatewayd: tool zone %s QUARANTINED: its tool "
+				"definitions changed (pinned %.12s, now "
+				"%.12s)\n",
+				t->z->name, pin, t->hash);
+	}
+}
+
+/* The hash of each entry of catalogue k (its canonical JSON), so that a
+ * view's fingerprint changes with the content of what it shows and with
+ * nothing else. Without memory for it, the index stands in. */
+static void entry_hashes(struct tzone *t, int k)
+{
+	size_t n = json_array_size(t->cat[k]), j;
+	json_t *e;
+
+	free(t->ehash[k]);
+	t->ehash[k] = n ? malloc(n * sizeof(uint64_t)) : NULL;
+	if (!t->ehash[k])
+		return;
+	json_array_foreach (t->cat[k], j, e) {
+		char *txt = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+		uint64_t h = VIEW_EMPTY;
+		for (const char *c = txt; c && *c; c++)
+			h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+		t->ehash[k][j] = txt ? h : j;
+		free(txt);
 	}
 }
 
@@ -1559,9 +1831,15 @@ static void cat_install(struct tzone *t)
 		t->cat[k] = t->stage[k];
 		t->stage[k] = NULL;
 	}
+	for (int k = 0; k < CAT_N; k++)
+		entry_hashes(t, k);
 	t->have_cat = 1;
 	t->backoff = BACKOFF_MIN_MS;
 	t->last_error[0] = '\0';
+	if (t->oversize) {
+		t->oversize = 0;
+		changed = 1; /* back from quarantine */
+	}
 	quarantine_check(t);
 	if (!changed)
 		return;
@@ -1572,10 +1850,37 @@ static void cat_install(struct tzone *t)
 		json_array_size(t->cat[CAT_TOOLS]),
 		json_array_size(t->cat[CAT_RES]),
 		json_array_size(t->cat[CAT_PROMPTS]));
-	gw_route_lists_changed(t->g);
+	lists_changed(t->g, t->ti);
 }
 
-static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m)
+/* A fetch went over catalogue_max_bytes: what it staged is freed, the
+ * catalogue in force stays (hidden) and the zone is quarantined until a
+ * later fetch fits (on its next list_changed, or a reconnect). */
+static void cat_reject(struct tzone *t)
+{
+	int was = t->quarantined;
+
+	for (int k = 0; k < CAT_N; k++) {
+		json_decref(t->stage[k]);
+		t->stage[k] = NULL;
+	}
+	t->oversize = 1;
+	t->backoff = BACKOFF_MIN_MS;
+	quarantine_check(t);
+	if (!was && t->have_cat)
+		lists_changed(t->g, t->ti);
+}
+
+/* Entries too big for a merged page of their own are left out. */
+static int entry_fits(const struct gw *g, const json_t *e)
+{
+	size_t n = json_dumpb(e, NULL, 0, JSON_COMPACT);
+
+	return n && n <= g->cfg->max_message / 2;
+}
+
+static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m,
+		     size_t len)
 {
 	json_t *items =
 		m->kind == JR_RESULT
@@ -1590,11 +1895,22 @@ static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m)
 	size_t i;
 	json_t *e;
 
+	t->stage_bytes += len;
+	if (!t->stage_over && t->stage_bytes > t->g->cfg->catalogue_max_bytes) {
+		t->stage_over = 1;
+		fprintf(stderr,
+			"gatewayd: tool zone %s: catalogue over %zu bytes\n",
+			t->z->name, t->g->cfg->catalogue_max_bytes);
+		for (int k = 0; k < CAT_N; k++)
+			json_array_clear(t->stage[k]);
+	}
+	if (t->stage_over)
+		items = cur = NULL; /* no further pages either */
 	json_array_foreach (items, i, e) {
 		const char *n = json_string_value(json_object_get(e, nk));
 		if (!json_is_object(e) || !n ||
 		    (p->cat != CAT_RES && p->cat != CAT_TMPL && !name_ok(n)) ||
-		    strlen(n) > 4096)
+		    strlen(n) > 4096 || !entry_fits(t->g, e))
 			continue; /* unusable entries are left out */
 		if (json_array_size(t->stage[p->cat]) >= CAT_ITEMS_MAX) {
 			fprintf(stderr,
@@ -1610,8 +1926,12 @@ static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m)
 		cat_request(t, p->cat, cur);
 		return;
 	}
-	if (--t->fetching == 0)
-		cat_install(t);
+	if (--t->fetching == 0) {
+		if (t->stage_over)
+			cat_reject(t);
+		else
+			cat_install(t);
+	}
 }
 
 /* A response from a tool zone: ours (init, catalogue) or a call's. */
@@ -1629,7 +1949,7 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 		return; /* not ours (a zone cannot answer another's call) */
 	switch (p->kind) {
 	case PK_CAT:
-		cat_page(t, p, m);
+		cat_page(t, p, m, len);
 		preq_free(g, p);
 		return;
 	case PK_IGNORE:
@@ -1722,7 +2042,7 @@ static int refuse_sreq(struct tzone *t, struct asess *s, struct jr_msg *m)
 
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (strncmp(m->method, need[i][0], strlen(need[i][0])) == 0 &&
-		    !json_object_get(s->caps, need[i][1]))
+		    !(s->caps & 1u << i))
 			why = "Method not found";
 	for (struct sreq *r = s->sreqs; r && !why; r = r->next)
 		if (++n >= SESSION_SREQ_MAX) {
@@ -1801,14 +2121,51 @@ static void up_notification(struct tzone *t, struct asess *s, struct jr_msg *m,
 		}
 		return;
 	}
-	/* progress, logging, resources/updated: this session's own. */
-	if (relate_for_agent(t, s, m->root))
+	/* progress, logging, resources/updated: this session's own. The
+	 * bytes go as they are when the splice check finds them clean;
+	 * jansson lets a few things by (a NUL byte after a number), and
+	 * then the parsed message is re-encoded instead. */
+	if (relate_for_agent(t, s, m->root) ||
+	    gw_splice_check((const char *)raw, len, MAX_DEPTH, NULL) ==
+		    GW_SPLICE_BAD)
 		to_agent(s, json_incref(m->root));
-	else if (agent_send(s, (const char *)raw, len) == CHAN_MUX_EFULL)
-		fprintf(stderr,
-			"gatewayd: %s: agent not reading; "
-			"notification dropped\n",
-			s->id);
+	else
+		send_text(s, (const char *)raw, len);
+}
+
+/* A call's response that cannot be relayed (malformed, a second id,
+ * invalid UTF-8): dropped, and the call ends with an error that says
+ * so. Only a call of the session that owns the link gets here. */
+static void bad_response(struct tzone *t, struct preq *p, const char *why)
+{
+	char msg[160], reason[120];
+
+	t->responses_invalid++;
+	snprintf(msg, sizeof(msg), "tool zone %s sent an invalid response",
+		 t->z->name);
+	snprintf(reason, sizeof(reason), "invalid response: %s",
+		 why ? why : "malformed");
+	fprintf(stderr, "gatewayd: tool zone %s: %s (dropped)\n", t->z->name,
+		reason);
+	call_fail(t->g, p, GW_ERR_GATEWAY, msg, reason);
+}
+
+/* A response in the splice layout's head whose body is well-formed
+ * but laid out otherwise (other members, escaped names): parsed, and
+ * if the parser refuses it, the call still ends with an error. */
+static int other_response(struct tzone *t, struct asess *s, struct preq *p,
+			  const uint8_t *msg, size_t len)
+{
+	struct jr_msg jm;
+
+	jr_parse((const char *)msg, len, t->g->cfg->max_message, MAX_DEPTH,
+		 &jm);
+	if (jm.kind == JR_RESULT || jm.kind == JR_ERROR)
+		up_response(t, s, &jm, msg, len);
+	else
+		bad_response(t, p, jm.kind == JR_INVALID ? jm.err : NULL);
+	jr_msg_clear(&jm);
+	return 0;
 }
 
 /* The common case, a call's response as mcpd writes it
@@ -1826,6 +2183,7 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	uint64_t uid = 0;
 	struct preq *p;
 	char *idj, *out;
+	const char *why = NULL;
 	int is_err, outcome;
 	int64_t now;
 
@@ -1847,6 +2205,18 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	now = gw_now_us();
 	if (p->max_bytes && len > p->max_bytes)
 		return -1;
+	/* The bytes go to the agent as they are: they must be one JSON
+	 * object with this one id (a second "id" would answer another of
+	 * the agent's calls), valid UTF-8, nothing after it. */
+	switch (gw_splice_check((const char *)msg, len, MAX_DEPTH, &why)) {
+	case GW_SPLICE_OK:
+		break;
+	case GW_SPLICE_OTHER:
+		return other_response(t, s, p, msg, len);
+	case GW_SPLICE_BAD:
+		bad_response(t, p, why);
+		return 0;
+	}
 	/* The agent's id is a bare integer or string: encode it as such. */
 	idj = json_dumps(p->aid, JSON_COMPACT | JSON_ENCODE_ANY);
 	idl = idj ? strlen(idj) : 0;
@@ -1990,13 +2360,15 @@ static void tz_down(struct tzone *t, const char *why)
 		json_decref(t->cat[k]);
 		json_decref(t->stage[k]);
 		t->cat[k] = t->stage[k] = NULL;
+		free(t->ehash[k]);
+		t->ehash[k] = NULL;
 	}
 	t->have_cat = 0;
 	t->retry_at = gw_now_ms() + t->backoff;
 	t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 						     : t->backoff * 2;
 	if (had)
-		gw_route_lists_changed(g);
+		lists_changed(g, t->ti);
 }
 
 static void tz_connect(struct tzone *t)
@@ -2073,6 +2445,14 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 		a->sess = map_new();
 		if (!a->sess)
 			goto oom;
+		a->parts = malloc((g->ntz ? g->ntz : 1) * CAT_N *
+				  sizeof(*a->parts));
+		if (!a->parts)
+			goto oom;
+		for (size_t k = 0; k < g->ntz * CAT_N; k++)
+			a->parts[k] = VIEW_EMPTY;
+		for (int k = 0; k < CAT_N; k++)
+			a->view[k] = VIEW_EMPTY;
 		if (!z->chan)
 			continue; /* served by HTTP listeners only */
 		ch = chan_open(z->chan, CHAN_SERVER, NULL, err, errlen);
@@ -2101,6 +2481,7 @@ void gw_route_free(struct gw *g)
 		free(v);
 		chan_mux_free(a->m);
 		map_free(a->sess);
+		free(a->parts);
 		free(a);
 	}
 	for (size_t i = 0; i < g->ntz; i++) {
@@ -2114,6 +2495,7 @@ void gw_route_free(struct gw *g)
 		for (int k = 0; k < CAT_N; k++) {
 			json_decref(t->cat[k]);
 			json_decref(t->stage[k]);
+			free(t->ehash[k]);
 		}
 		free(t);
 	}
@@ -2316,7 +2698,8 @@ json_t *gw_route_status(struct gw *g)
 		json_array_append_new(
 			zones,
 			json_pack(
-				"{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,s:s}",
+				"{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,"
+				"s:s}",
 				"zone", t->z->name, "role", "tool", "chan",
 				t->z->chan, "health",
 				visible(t)	 ? "up"
@@ -2328,7 +2711,9 @@ json_t *gw_route_status(struct gw *g)
 				"connects", (json_int_t)t->connects,
 				"responses", (json_int_t)t->responses,
 				"responses_spliced",
-				(json_int_t)t->responses_spliced, "hash",
+				(json_int_t)t->responses_spliced,
+				"responses_invalid",
+				(json_int_t)t->responses_invalid, "hash",
 				t->have_cat ? t->hash : "", "pinned", pin,
 				"quarantined", t->quarantined, "last_error",
 				t->last_error));
@@ -2364,7 +2749,7 @@ int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
 		int was = t->quarantined;
 		quarantine_check(t);
 		if (was != t->quarantined)
-			gw_route_lists_changed(g);
+			lists_changed(g, t->ti);
 	}
 	return 0;
 }

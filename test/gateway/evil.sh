@@ -9,7 +9,10 @@
 # agent never declared: refused by the gateway, never forwarded; an agent
 # that declared sampling but never answers holds at most 32) and churn
 # (500 list_changed with nothing changed: at most about one catalogue
-# fetch a second, and no list_changed reaches any agent). The honest tool
+# fetch a second, and no list_changed reaches any agent), and answers in
+# mcpd's byte layout with a second "id", a non-JSON body or invalid UTF-8
+# (each call ends with -32000, no byte reaches the agent), and a
+# notification with a NUL byte that jansson lets by (re-encoded). The honest tool
 # zone keeps serving; gatewayd survives; the audit chain verifies.
 # Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, GW_LOAD, EVIL (binaries).
 set -u
@@ -50,6 +53,11 @@ lists0=$(grep -c '^list ' "$work/evil.log")
 	echo '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"evil.junk","arguments":{}}}'
 	echo '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"evil.spam","arguments":{},"_meta":{"progressToken":"p3"}}}'
 	echo '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"evil.churn","arguments":{}}}'
+	echo '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"evil.test_structured_output","arguments":{"a":1,"b":2}}}'
+	echo '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"evil.dupid","arguments":{"victim":7}}}'
+	echo '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"evil.rawjunk","arguments":{}}}'
+	echo '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"evil.badutf8","arguments":{}}}'
+	echo '{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"evil.nulnote","arguments":{}}}'
 	sleep 3
 	echo '{"jsonrpc":"2.0","id":5,"method":"tools/list"}'
 	sleep 0.5
@@ -96,6 +104,27 @@ ns=$(grep -c 'sampling/createMessage' "$work/mute.out")
 	bad "an agent that never answers got $ns sampling requests"
 grep -F '"id":2,' "$work/mute.out" | grep -q 'spam done' &&
 	ok "and its call completes" || bad "the mute agent's call got no answer"
+# Spliced answers (mcpd's byte layout) are checked before they are
+# relayed: a second "id" (which would answer call 7), a body that is not
+# JSON and invalid UTF-8 each end their call with -32000 "invalid
+# response", and none of their bytes reach the agent.
+for i in 6 8 9; do
+	grep -F "\"id\":$i," "$work/bad.out" | grep -q '"code":-32000.*invalid response' &&
+		ok "spliced junk (call $i): the call ends with -32000 invalid response" ||
+		bad "spliced junk (call $i): $(grep -F "\"id\":$i," "$work/bad.out" | head -c 300)"
+done
+if grep -a -q -e 'forged by dupid' -e 'raw junk' -e 'bad utf8' "$work/bad.out"; then
+	bad "bytes of an invalid spliced answer reached the agent"
+else
+	ok "no byte of an invalid spliced answer reached the agent"
+fi
+grep -F '"id":10,' "$work/bad.out" | grep -q 'nulnote done' &&
+	[ "$(tr -cd '\000' <"$work/bad.out" | wc -c)" -eq 0 ] &&
+	ok "a notification with a NUL byte jansson accepts reaches the agent re-encoded" ||
+	bad "NUL bytes reached the agent: $(tr -cd '\000' <"$work/bad.out" | wc -c)"
+grep -F '"id":7,' "$work/bad.out" | grep -q '"sum":3' &&
+	ok "the call a second id aimed at gets its own answer" ||
+	bad "call 7: $(grep -F '"id":7,' "$work/bad.out" | head -c 300)"
 grep -F '"id":4,' "$work/bad.out" | grep -q 'churn done' &&
 	ok "churn: the call completes" || bad "churn: no answer"
 n=$(grep -c 'list_changed' "$work/bad.out")

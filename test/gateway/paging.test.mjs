@@ -4,13 +4,14 @@
 // token-bound HTTP listener. Checks: following nextCursor yields every
 // allowed entry of both zones exactly once, in pages of at most 3; the
 // pages match what the policy allows; a malformed cursor, one past the end
-// and one made before a policy reload get -32602. Also: the metrics
+// and one made before a policy reload that changed the zone's view get
+// -32602, while a reload that leaves its view alone keeps its cursors. Also: the metrics
 // endpoint on a unix socket (metrics, health, readiness), and that
 // gatewayd and mcpd run with no_new_privs.
 // Env: GATEWAYD, MCPD.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -174,17 +175,26 @@ describe('gatewayd: paginated merged lists', () => {
     const [gen] = first.nextCursor.split('.');
     const past = await rpcError(c.listTools({ cursor: `${gen}.100000` }));
     assert.equal(past.code, -32602);
-    // a cursor from before a policy reload is stale: the client starts over
-    const loads = (gw.log.match(/policy loaded/g) || []).length;
-    appendFileSync(policy, '# reloaded\n');
-    gw.kill('SIGHUP');
-    await waitFor('the reload', () => (gw.log.match(/policy loaded/g) || []).length > loads);
+    // a reload that leaves the zone's view as it was keeps its cursors
+    const reload = async (text) => {
+      const loads = (gw.log.match(/policy loaded/g) || []).length;
+      writeFileSync(policy, text);
+      gw.kill('SIGHUP');
+      await waitFor('the reload', () => (gw.log.match(/policy loaded/g) || []).length > loads);
+    };
+    const rules = readFileSync(policy, 'utf8');
+    const second = await c.listTools({ cursor: first.nextCursor });
+    await reload(`${rules}# reloaded\nnobody one.* allow\n`);
+    assert.deepEqual(await c.listTools({ cursor: first.nextCursor }), second);
+    // one that changes what the zone sees makes them stale: it starts over
+    await reload(`pager one.${first.tools[0].name.split('.')[1]} deny\n${rules}`);
     const stale = await rpcError(c.listTools({ cursor: first.nextCursor }));
     assert.equal(stale.code, -32602);
     assert.match(stale.message, /stale cursor/);
     const again = await c.listTools();
-    assert.deepEqual(again.tools, first.tools);
+    assert.deepEqual(again.tools.slice(0, 2), first.tools.slice(1, 3));
     assert.notEqual(again.nextCursor, first.nextCursor);
+    await reload(rules);
     await c.close();
   });
 });

@@ -527,25 +527,58 @@ static void test_limits_reload(void)
 	gw_limits_free(l);
 }
 
+/* Order of tools and of members does not matter; every member of a
+ * definition does (title, outputSchema, annotations: a flip of
+ * destructiveHint to readOnlyHint changes the hash). */
 static void test_catalogue_hash(void)
 {
 	json_t *a = json_loads("[{\"name\":\"b\",\"description\":\"B\"},"
 			       "{\"name\":\"a\",\"inputSchema\":{\"type\":"
-			       "\"object\"},\"title\":\"x\"}]",
+			       "\"object\"},\"title\":\"x\",\"annotations\":"
+			       "{\"destructiveHint\":true}}]",
 			       0, NULL);
-	json_t *b = json_loads("[{\"name\":\"a\",\"inputSchema\":{\"type\":"
-			       "\"object\"},\"title\":\"y\"},"
+	json_t *b = json_loads("[{\"annotations\":{\"destructiveHint\":true},"
+			       "\"name\":\"a\",\"inputSchema\":{\"type\":"
+			       "\"object\"},\"title\":\"x\"},"
 			       "{\"description\":\"B\",\"name\":\"b\"}]",
 			       0, NULL);
+	static const char *const edits[][2] = {
+		{ "title", "\"y\"" },
+		{ "annotations", "{\"readOnlyHint\":true}" },
+		{ "annotations", "{\"destructiveHint\":false}" },
+		{ "outputSchema", "{\"type\":\"object\"}" },
+		{ "icons", "[{\"src\":\"https://example.org/i.png\"}]" },
+		{ "_meta", "{\"ui\":1}" },
+	};
 	char h1[65], h2[65];
 
 	gw_catalogue_hash(a, h1);
 	gw_catalogue_hash(b, h2);
-	CHECK_STR(h1, h2); /* order and unpinned fields do not matter */
+	CHECK_STR(h1, h2);
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		json_t *c = json_deep_copy(b);
+		json_object_set_new(json_array_get(c, 0), edits[i][0],
+				    json_loads(edits[i][1], JSON_DECODE_ANY,
+					       NULL));
+		gw_catalogue_hash(c, h2);
+		CHECK(strcmp(h1, h2) != 0);
+		json_decref(c);
+	}
 	json_object_set_new(json_array_get(b, 1), "description",
 			    json_string("C"));
 	gw_catalogue_hash(b, h2);
 	CHECK(strcmp(h1, h2) != 0);
+	/* a definition of only the three members hashes as before (the
+	 * SHA-256 of [{"description":"d","inputSchema":{},"name":"t"}]) */
+	{
+		json_t *o = json_loads("[{\"name\":\"t\",\"description\":"
+				       "\"d\",\"inputSchema\":{}}]",
+				       0, NULL);
+		gw_catalogue_hash(o, h2);
+		CHECK_STR(h2, "811f966944dbfed1731c18106595b84848e60b3d5d44d2c9"
+			      "af48d2157b2aa9c4");
+		json_decref(o);
+	}
 	json_decref(a);
 	json_decref(b);
 }
