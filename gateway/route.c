@@ -31,6 +31,11 @@
 #define REFETCH_MIN_MS 1000 /* catalogue refreshes per tool zone */
 #define SESSION_SREQ_MAX 32 /* server requests waiting on one agent */
 #define BACKOFF_MIN_MS 100
+/* Frames and bytes taken from one zone's channel per loop turn: the loop
+ * then moves on to the next zone, so a zone with much to send gets the
+ * same share as any other (docs/gateway.md, "Fairness"). */
+#define ZONE_TURN_FRAMES 8
+#define ZONE_TURN_BYTES (256u << 10)
 #define BACKOFF_MAX_MS 2000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
 
@@ -1972,6 +1977,8 @@ static void tz_connect(struct tzone *t)
 	struct chan_mux_opts mo = { .max_frame = t->g->cfg->max_message,
 				    .max_streams = 4096,
 				    .ping_interval_ms = 2000,
+				    .turn_frames = ZONE_TURN_FRAMES,
+				    .turn_bytes = ZONE_TURN_BYTES,
 				    .log = tz_log };
 	struct chan_opts co = { 0, 0 };
 	char err[256];
@@ -2023,6 +2030,8 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 		const struct gw_zone *z = &c->zones[i];
 		struct chan_mux_opts mo = { .max_frame = c->max_message,
 					    .max_streams = 1024,
+					    .turn_frames = ZONE_TURN_FRAMES,
+					    .turn_bytes = ZONE_TURN_BYTES,
 					    .log = az_log };
 		struct azone *a;
 		chan *ch;
