@@ -1231,6 +1231,12 @@ static void agent_message(struct gw *g, struct asess *s, const uint8_t *msg,
 		break;
 	}
 	meth = m.method;
+	if (g->draining && strcmp(meth, "ping") != 0) {
+		g->drain_refused++;
+		reply_error(s, m.id, GW_ERR_GATEWAY, "gateway is shutting down",
+			    NULL);
+		goto out;
+	}
 	if (strcmp(meth, "ping") == 0) {
 		to_agent(s, jr_result(m.id, json_object()));
 	} else if (strcmp(meth, "initialize") == 0) {
@@ -2150,6 +2156,24 @@ int gw_route_timeout(struct gw *g)
 	return t <= now ? 0 : (int)(t - now > 60000 ? 60000 : t - now);
 }
 
+/* Ends call p without its answer: the tool zone is told to cancel it,
+ * the agent gets the error (code, msg), the audit record says reason. */
+static void call_expire(struct gw *g, struct preq *p, int code, const char *msg,
+			const char *reason)
+{
+	struct asess *s = p->s;
+
+	if (s->links[p->ti].state == L_READY) {
+		json_t *c = jr_request(NULL, "notifications/cancelled",
+				       json_pack("{s:I,s:s}", "requestId",
+						 (json_int_t)p->uid, "reason",
+						 reason));
+		send_json(g->tz[p->ti]->m, s->links[p->ti].sid, c);
+		json_decref(c);
+	}
+	call_fail(g, p, code, msg, reason);
+}
+
 static void check_deadlines(struct gw *g)
 {
 	int64_t now = gw_now_ms(), next = INT64_MAX;
@@ -2167,19 +2191,8 @@ static void check_deadlines(struct gw *g)
 			continue;
 		}
 		if (p->kind == PK_CALL) {
-			struct asess *s = p->s;
-			if (s->links[p->ti].state == L_READY) {
-				json_t *c = jr_request(
-					NULL, "notifications/cancelled",
-					json_pack("{s:I,s:s}", "requestId",
-						  (json_int_t)p->uid, "reason",
-						  "deadline exceeded"));
-				send_json(g->tz[p->ti]->m, s->links[p->ti].sid,
-					  c);
-				json_decref(c);
-			}
-			call_fail(g, p, -32001, "Request timed out",
-				  "deadline exceeded");
+			call_expire(g, p, -32001, "Request timed out",
+				    "deadline exceeded");
 		} else if (p->kind == PK_INIT && p->s) {
 			link_fail(g, p->s, p->ti, "initialize timed out");
 			/* link_fail may have freed other entries of v */
@@ -2242,6 +2255,45 @@ void gw_route_run(struct gw *g)
 		if (g->tz[i]->dead && g->tz[i]->m)
 			tz_down(g->tz[i], g->tz[i]->last_error);
 	gw_audit_maybe_flush(g->audit, g->cfg->audit_flush_ms);
+}
+
+/* ---- draining ------------------------------------------------------------------ */
+
+size_t gw_route_calls_inflight(struct gw *g)
+{
+	size_t n, calls = 0;
+	void **v = map_values(g->preqs, &n);
+
+	for (size_t i = 0; v && i < n; i++)
+		calls += ((struct preq *)v[i])->kind == PK_CALL;
+	free(v);
+	return calls;
+}
+
+size_t gw_route_agent_backlog(struct gw *g)
+{
+	size_t b = 0;
+
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->m && chan_mux_is_up(g->az[i]->m))
+			b += chan_mux_backlog(g->az[i]->m);
+	return b;
+}
+
+size_t gw_route_abort_calls(struct gw *g, const char *msg, const char *reason)
+{
+	size_t n, ended = 0;
+	void **v = map_values(g->preqs, &n);
+
+	for (size_t i = 0; v && i < n; i++) {
+		struct preq *p = v[i];
+		if (p->kind != PK_CALL)
+			continue;
+		call_expire(g, p, GW_ERR_GATEWAY, msg, reason);
+		ended++;
+	}
+	free(v);
+	return ended;
 }
 
 /* ---- admin views ------------------------------------------------------------ */
