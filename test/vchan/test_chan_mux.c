@@ -747,7 +747,7 @@ static void test_control_flood(void)
 	size_t cap = 256u << 10, max_backlog = 0;
 	chan_mux *mv[3];
 	void *arg[2] = { &C2, NULL };
-	uint8_t b[64];
+	uint8_t b[128];
 	uint32_t sid2;
 	chan *raw;
 	int stalled = 0, echoes = 0;
