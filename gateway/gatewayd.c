@@ -3,7 +3,10 @@
  * runs one poll loop over every channel, the admin socket and signals:
  * SIGHUP reloads the policy atomically and rereads the listeners'
  * token files; a change of the policy or token files does the same for
- * what changed. SIGUSR1 rotates the audit log. SIGTERM/SIGINT stop. */
+ * what changed. SIGUSR1 rotates the audit log. SIGTERM/SIGINT drain: new
+ * requests are refused, calls in flight finish (until --drain-timeout),
+ * the audit log is flushed, then gatewayd exits 0; a second one stops at
+ * once. */
 #include "gwd.h"
 
 #include <dirent.h>
@@ -20,11 +23,14 @@
 #include <sys/prctl.h>
 
 #define POLL_MAX 4096
+#define DRAIN_DEFAULT_S 10
+#define DRAIN_MAX_S 3600
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: gatewayd --config FILE [--check] [--ready-file FILE]\n"
+		"                [--drain-timeout SECONDS]\n"
 		"The zonegate host gateway: agent zones reach tool zones only "
 		"through it,\n"
 		"as their per-zone allowlists allow.\n"
@@ -32,13 +38,26 @@ static void usage(FILE *f)
 		"  --config FILE      the JSON config (docs/operations.md)\n"
 		"  --check            validate config and policy, then exit\n"
 		"  --ready-file FILE  write \"ready\" to FILE once serving\n"
+		"  --drain-timeout SECONDS\n"
+		"                     on SIGTERM, how long calls in flight may "
+		"take to\n"
+		"                     finish (default %d, at most %d; 0: stop "
+		"at once)\n"
 		"  -h, --help         this help\n"
 		"\n"
 		"Signals: SIGHUP rereads the policy and the listeners' token "
 		"files\n"
 		"(so does a change of those files); SIGUSR1 rotates the audit "
-		"log;\n"
-		"SIGTERM or SIGINT stop.\n");
+		"log.\n"
+		"SIGTERM or SIGINT drain: "
+		"new requests\n"
+		"get \"gateway is shutting down\", calls in flight finish "
+		"(those still\n"
+		"running at the deadline end with an error), the audit log is "
+		"flushed,\n"
+		"and gatewayd exits 0. A second SIGTERM or SIGINT stops at "
+		"once.\n",
+		DRAIN_DEFAULT_S, DRAIN_MAX_S);
 }
 
 /* The policy path as shown in FILE:LINE: relative to the config. */
@@ -210,10 +229,74 @@ static int write_ready(const char *path)
 	return 0;
 }
 
-static int serve(struct gw *g, int sfd, const char *ready_file)
+/* An audit record of the gateway's own (drain, stop). Steals r. */
+static void audit_event(struct gw *g, json_t *r)
+{
+	char aid[40];
+
+	if (!r)
+		return;
+	gw_audit_new_id(g->audit, aid, sizeof(aid));
+	json_object_set_new(r, "id", json_string(aid));
+	gw_audit_append(g->audit, r);
+	json_decref(r);
+}
+
+/* SIGTERM: from now on new requests are refused; calls in flight may
+ * finish until the returned deadline. */
+static int64_t drain_start(struct gw *g, int drain_s)
+{
+	size_t calls = gw_route_calls_inflight(g);
+
+	g->draining = 1;
+	fprintf(stderr,
+		"gatewayd: draining: %zu calls in flight, %d s to finish; "
+		"new requests are refused\n",
+		calls, drain_s);
+	audit_event(g,
+		    json_pack("{s:s,s:s,s:s,s:I,s:i}", "zone", "-", "method",
+			      "gateway/drain", "decision", "draining", "calls",
+			      (json_int_t)calls, "timeout_s", drain_s));
+	return gw_now_ms() + (int64_t)drain_s * 1000;
+}
+
+/* The end of a drain (or of a stop without one): ends what is still in
+ * flight with an error and records how it went. */
+static void drain_end(struct gw *g, int64_t deadline)
+{
+	size_t ended = gw_route_abort_calls(g,
+					    "gateway shut down before the "
+					    "call finished",
+					    "gateway stopped");
+
+	if (ended)
+		fprintf(stderr,
+			"gatewayd: %s: %zu calls still in flight ended with "
+			"an error\n",
+			g->draining && gw_now_ms() >= deadline
+				? "drain deadline passed"
+				: "stopping",
+			ended);
+	else if (g->draining)
+		fprintf(stderr, "gatewayd: drained; stopping\n");
+	audit_event(g, json_pack("{s:s,s:s,s:s,s:I,s:I}", "zone", "-", "method",
+				 "gateway/stop", "decision", "stopped",
+				 "calls_ended", (json_int_t)ended, "refused",
+				 (json_int_t)g->drain_refused));
+}
+
+/* Drained: no call in flight, nothing left to write to an agent. */
+static int drained(struct gw *g)
+{
+	return gw_route_calls_inflight(g) == 0 &&
+	       gw_route_agent_backlog(g) == 0;
+}
+
+static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 {
 	static struct pollfd p[POLL_MAX];
 	int stop = 0;
+	int64_t deadline = INT64_MAX;
 	uint64_t sig = policy_sig(g->cfg->policy);
 	uint64_t tsig = tokens_sig(g->cfg);
 	int64_t next_check = gw_now_ms() + g->cfg->reload_interval_ms;
@@ -234,7 +317,7 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 		p[n].fd = gw_listen_fd(g->listen);
 		p[n++].events = POLLIN;
 		n += gw_route_pollfds(g, p + n, POLL_MAX - n);
-		now_to = 1000; /* snapshots and file checks */
+		now_to = g->draining ? 100 : 1000; /* snapshots, file checks */
 		if (to < 0 || to > now_to)
 			to = now_to;
 		if (poll(p, (nfds_t)n, to) < 0 && errno != EINTR)
@@ -247,8 +330,10 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 				else if (si.ssi_signo == SIGUSR1)
 					gw_audit_rotate(g->audit, "SIGUSR1",
 							NULL, 0);
-				else
+				else if (g->draining || drain_s == 0)
 					stop = 1;
+				else
+					deadline = drain_start(g, drain_s);
 			}
 		}
 		if (p[1 + nadm].revents)
@@ -275,7 +360,11 @@ static int serve(struct gw *g, int sfd, const char *ready_file)
 			next_snap = now + 1000;
 		}
 		gw_audit_maybe_flush(g->audit, g->cfg->audit_flush_ms);
+		if (g->draining && (drained(g) || now >= deadline))
+			stop = 1;
 	}
+	drain_end(g, deadline);
+	gw_route_finish(g);
 	gw_audit_flush(g->audit);
 	return 0;
 }
@@ -286,11 +375,14 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "ready-file", required_argument, NULL, 'r' },
+		{ "drain-timeout", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *ready = NULL;
-	int check = 0, c, rc = 1, sfd = -1;
+	int check = 0, c, rc = 1, sfd = -1, drain_s = DRAIN_DEFAULT_S;
+	char *end;
+	long v;
 	struct gw g;
 	char err[1024];
 
@@ -304,6 +396,19 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			ready = optarg;
+			break;
+		case 'd':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 0 ||
+			    v > DRAIN_MAX_S) {
+				fprintf(stderr,
+					"gatewayd: --drain-timeout: 0..%d "
+					"seconds\n",
+					DRAIN_MAX_S);
+				return 2;
+			}
+			drain_s = (int)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -370,7 +475,7 @@ int main(int argc, char **argv)
 		"gatewayd: serving %zu agent zones, %zu tool zones, "
 		"%zu rules\n",
 		g.naz, g.ntz, policy_nrules(g.pol));
-	rc = serve(&g, sfd, ready);
+	rc = serve(&g, sfd, ready, drain_s);
 	goto out;
 fail:
 	fprintf(stderr, "gatewayd: %s\n", err);

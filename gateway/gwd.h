@@ -45,6 +45,9 @@ struct gw {
 	int policy_errors; /* failed reloads since the last good one */
 	char policy_error[1024];
 	uint64_t policy_loads;
+	int draining;		/* SIGTERM: new requests refused, calls
+				   in flight finishing */
+	uint64_t drain_refused; /* requests refused while draining */
 };
 
 /* route.c: zones, sessions, the proxy. */
@@ -66,6 +69,16 @@ int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
 		 size_t errlen);
 /* Rebuilds the gauges the metrics endpoint shows. */
 void gw_route_snapshot(struct gw *g);
+/* Draining (g->draining set: every new request but ping is refused with
+ * "gateway is shutting down"): calls in flight from agents; bytes still
+ * queued for agent zones' channels; and, at the deadline, ending every
+ * call still in flight with error msg (audited with reason, the tool zone
+ * told to cancel). Returns the count ended. */
+size_t gw_route_calls_inflight(struct gw *g);
+size_t gw_route_agent_backlog(struct gw *g);
+size_t gw_route_abort_calls(struct gw *g, const char *msg, const char *reason);
+/* Records, then every queued answer, out before gatewayd stops. */
+void gw_route_finish(struct gw *g);
 
 /* HTTP sessions of the listeners, in the poll thread only: a new agent
  * session of zone for hs (NULL: no such agent zone, or out of memory;

@@ -37,6 +37,11 @@
 #define CAP_PART_MAX 256    /* bytes of one capability's sub-object */
 #define AUDIT_ARGS_MAX 4096 /* longer arguments are never logged whole */
 #define BACKOFF_MIN_MS 100
+/* Frames and bytes taken from one zone's channel per loop turn: the loop
+ * then moves on to the next zone, so a zone with much to send gets the
+ * same share as any other (docs/gateway.md, "Fairness"). */
+#define ZONE_TURN_FRAMES 8
+#define ZONE_TURN_BYTES (256u << 10)
 #define BACKOFF_MAX_MS 2000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
 
@@ -1446,6 +1451,12 @@ static void agent_message(struct gw *g, struct asess *s, const uint8_t *msg,
 		break;
 	}
 	meth = m.method;
+	if (g->draining && strcmp(meth, "ping") != 0) {
+		g->drain_refused++;
+		reply_error(s, m.id, GW_ERR_GATEWAY, "gateway is shutting down",
+			    NULL);
+		goto out;
+	}
 	if (strcmp(meth, "ping") == 0) {
 		to_agent(s, jr_result(m.id, json_object()));
 	} else if (strcmp(meth, "initialize") == 0) {
@@ -2378,6 +2389,8 @@ static void tz_connect(struct tzone *t)
 	struct chan_mux_opts mo = { .max_frame = t->g->cfg->max_message,
 				    .max_streams = 4096,
 				    .ping_interval_ms = 2000,
+				    .turn_frames = ZONE_TURN_FRAMES,
+				    .turn_bytes = ZONE_TURN_BYTES,
 				    .log = tz_log };
 	struct chan_opts co = { 0, 0 };
 	char err[256];
@@ -2430,6 +2443,8 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 		const struct gw_zone *z = &c->zones[i];
 		struct chan_mux_opts mo = { .max_frame = c->max_message,
 					    .max_streams = 1024,
+					    .turn_frames = ZONE_TURN_FRAMES,
+					    .turn_bytes = ZONE_TURN_BYTES,
 					    .log = az_log };
 		struct azone *a;
 		chan *ch;
@@ -2562,6 +2577,24 @@ int gw_route_timeout(struct gw *g)
 	return t <= now ? 0 : (int)(t - now > 60000 ? 60000 : t - now);
 }
 
+/* Ends call p without its answer: the tool zone is told to cancel it,
+ * the agent gets the error (code, msg), the audit record says reason. */
+static void call_expire(struct gw *g, struct preq *p, int code, const char *msg,
+			const char *reason)
+{
+	struct asess *s = p->s;
+
+	if (s->links[p->ti].state == L_READY) {
+		json_t *c = jr_request(NULL, "notifications/cancelled",
+				       json_pack("{s:I,s:s}", "requestId",
+						 (json_int_t)p->uid, "reason",
+						 reason));
+		send_json(g->tz[p->ti]->m, s->links[p->ti].sid, c);
+		json_decref(c);
+	}
+	call_fail(g, p, code, msg, reason);
+}
+
 static void check_deadlines(struct gw *g)
 {
 	int64_t now = gw_now_ms(), next = INT64_MAX;
@@ -2579,19 +2612,8 @@ static void check_deadlines(struct gw *g)
 			continue;
 		}
 		if (p->kind == PK_CALL) {
-			struct asess *s = p->s;
-			if (s->links[p->ti].state == L_READY) {
-				json_t *c = jr_request(
-					NULL, "notifications/cancelled",
-					json_pack("{s:I,s:s}", "requestId",
-						  (json_int_t)p->uid, "reason",
-						  "deadline exceeded"));
-				send_json(g->tz[p->ti]->m, s->links[p->ti].sid,
-					  c);
-				json_decref(c);
-			}
-			call_fail(g, p, -32001, "Request timed out",
-				  "deadline exceeded");
+			call_expire(g, p, -32001, "Request timed out",
+				    "deadline exceeded");
 		} else if (p->kind == PK_INIT && p->s) {
 			link_fail(g, p->s, p->ti, "initialize timed out");
 			/* link_fail may have freed other entries of v */
@@ -2672,6 +2694,57 @@ void gw_route_run(struct gw *g)
 		if (g->tz[i]->dead && g->tz[i]->m)
 			tz_down(g->tz[i], g->tz[i]->last_error);
 	release_turn(g);
+}
+
+/* The last turn before gatewayd stops: this turn's records go to the
+ * kernel first, then the agent channels are released for good, so the
+ * answers queued by a drain's end (calls ended with an error) go out as
+ * far as each channel takes them. */
+void gw_route_finish(struct gw *g)
+{
+	release_turn(g);
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->m)
+			chan_mux_hold(g->az[i]->m, 0);
+}
+
+/* ---- draining ------------------------------------------------------------------ */
+
+size_t gw_route_calls_inflight(struct gw *g)
+{
+	size_t n, calls = 0;
+	void **v = map_values(g->preqs, &n);
+
+	for (size_t i = 0; v && i < n; i++)
+		calls += ((struct preq *)v[i])->kind == PK_CALL;
+	free(v);
+	return calls;
+}
+
+size_t gw_route_agent_backlog(struct gw *g)
+{
+	size_t b = 0;
+
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->m && chan_mux_is_up(g->az[i]->m))
+			b += chan_mux_backlog(g->az[i]->m);
+	return b;
+}
+
+size_t gw_route_abort_calls(struct gw *g, const char *msg, const char *reason)
+{
+	size_t n, ended = 0;
+	void **v = map_values(g->preqs, &n);
+
+	for (size_t i = 0; v && i < n; i++) {
+		struct preq *p = v[i];
+		if (p->kind != PK_CALL)
+			continue;
+		call_expire(g, p, GW_ERR_GATEWAY, msg, reason);
+		ended++;
+	}
+	free(v);
+	return ended;
 }
 
 /* ---- admin views ------------------------------------------------------------ */

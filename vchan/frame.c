@@ -118,11 +118,13 @@ static void dec_frame_done(struct chan_frame_dec *d)
 	}
 }
 
-int chan_frame_dec_feed(struct chan_frame_dec *d, const uint8_t *p, size_t n,
-			chan_frame_fn fn, void *ud, const char **why)
+int chan_frame_dec_feed_part(struct chan_frame_dec *d, const uint8_t *p,
+			     size_t n, size_t *used, chan_frame_fn fn, void *ud,
+			     const char **why)
 {
+	const uint8_t *start = p;
 	size_t take;
-	int rc;
+	int rc = 0;
 
 	while (n > 0) {
 		if (d->hdr_got < CHAN_FRAME_HDR) {
@@ -133,12 +135,17 @@ int chan_frame_dec_feed(struct chan_frame_dec *d, const uint8_t *p, size_t n,
 			p += take;
 			n -= take;
 			if (d->hdr_got < CHAN_FRAME_HDR)
-				return 0;
+				break;
 			if (chan_frame_hdr_decode(d->hdr, d->max_frame, &d->h,
-						  why) < 0)
-				return -1;
-			if (dec_reserve(d) < 0)
-				return *why = "out of memory", -1;
+						  why) < 0) {
+				rc = -1;
+				break;
+			}
+			if (dec_reserve(d) < 0) {
+				*why = "out of memory";
+				rc = -1;
+				break;
+			}
 		}
 		take = d->h.len - d->got;
 		take = take < n ? take : n;
@@ -148,12 +155,20 @@ int chan_frame_dec_feed(struct chan_frame_dec *d, const uint8_t *p, size_t n,
 		p += take;
 		n -= take;
 		if (d->got < d->h.len)
-			return 0;
+			break;
 		/* never hand out NULL, even for an empty payload */
 		rc = fn(ud, &d->h, d->buf ? d->buf : d->hdr);
 		dec_frame_done(d);
 		if (rc)
-			return rc;
+			break;
 	}
-	return 0;
+	if (used)
+		*used = (size_t)(p - start);
+	return rc;
+}
+
+int chan_frame_dec_feed(struct chan_frame_dec *d, const uint8_t *p, size_t n,
+			chan_frame_fn fn, void *ud, const char **why)
+{
+	return chan_frame_dec_feed_part(d, p, n, NULL, fn, ud, why);
 }

@@ -1,9 +1,12 @@
 /* The stream multiplexer: runs the frame protocol over one channel. Input
- * is decoded and dispatched as it arrives (never buffered per stream);
- * output is queued per stream under byte caps and written round-robin, one
- * frame per stream per turn, so a stream with much to send or a slow peer
- * on one stream never holds up the others. A peer that breaks the protocol
- * gets the whole channel reset; a server mux then waits for a new client. */
+ * is decoded and dispatched as it arrives (never buffered per stream), a
+ * bounded number of frames per call; output is queued per stream under
+ * byte caps and written round-robin, one frame per stream per turn, so a
+ * stream with much to send or a slow peer on one stream never holds up the
+ * others. What the mux answers by itself (PONG, ERROR) has a cap of its
+ * own, and a peer that lets those answers pile up is not read until it
+ * takes them. A peer that breaks the protocol gets the whole channel
+ * reset; a server mux then waits for a new client. */
 #include <zonegate/chan_mux.h>
 
 #include <poll.h>
@@ -46,7 +49,10 @@ struct chan_mux {
 	struct stream *rr_head, *rr_tail;
 	struct qf *cur;
 	size_t cur_off, total;
-	int write_failed, more_input, ping_out;
+	size_t ctl_bytes;     /* control queue, with struct qf overhead */
+	unsigned frames_left; /* of this call's budget */
+	size_t rpos, rlen;    /* rbuf[rpos..rlen): read, not dispatched */
+	int write_failed, more_input, ping_out, rx_paused;
 	int held, held_out; /* chan_mux_hold: writes wait; some are waiting */
 	unsigned seen_gen;
 	long last_rx;
@@ -55,7 +61,8 @@ struct chan_mux {
 	uint8_t rbuf[64 << 10];
 };
 
-#define READ_BUDGET (1u << 20)
+/* on_frame's "stop here for now" (violations return 1). */
+#define FEED_PAUSE 2
 
 static long now_ms(void)
 {
@@ -123,6 +130,7 @@ static int ctl_push(chan_mux *m, unsigned type, uint32_t sid, const void *p,
 		m->ctl_head = f;
 	m->ctl_tail = f;
 	m->total += f->len;
+	m->ctl_bytes += sizeof(*f) + f->len;
 	return 0;
 }
 
@@ -253,6 +261,8 @@ static struct qf *pop_next(chan_mux *m)
 		m->ctl_head = f->next;
 		if (!m->ctl_head)
 			m->ctl_tail = NULL;
+		m->ctl_bytes -= sizeof(*f) + f->len;
+		f->next = NULL;
 		return f;
 	}
 	s = m->rr_head;
@@ -364,6 +374,7 @@ static void drop_output(chan_mux *m)
 	m->cur = NULL;
 	m->rr_head = m->rr_tail = NULL;
 	m->total = 0;
+	m->ctl_bytes = 0;
 }
 
 /* Tells the peer why (unless a frame is half written, which would garble
@@ -389,7 +400,8 @@ static void teardown(chan_mux *m, unsigned code, const char *why)
 	chan_frame_dec_init(&m->dec, m->o.max_frame);
 	m->peer_max = 0;
 	m->next_local = chan_role_of(m->c) == CHAN_CLIENT ? 1 : 2;
-	m->write_failed = m->more_input = m->ping_out = 0;
+	m->write_failed = m->more_input = m->ping_out = m->rx_paused = 0;
+	m->rpos = m->rlen = 0; /* the old client's unread input */
 	if (chan_role_of(m->c) == CHAN_SERVER && chan_reset(m->c) == 0) {
 		m->state = M_HELLO;
 		queue_hello(m);
@@ -548,10 +560,9 @@ static int on_peer_error(chan_mux *m, const uint8_t *p, size_t len)
 	return 1;
 }
 
-static int on_frame(void *ud, const struct chan_frame_hdr *h, const uint8_t *p)
+static int dispatch(chan_mux *m, const struct chan_frame_hdr *h,
+		    const uint8_t *p)
 {
-	chan_mux *m = ud;
-
 	if (m->state != M_UP) {
 		if (h->type == CHAN_F_HELLO)
 			return on_hello(m, p);
@@ -580,29 +591,82 @@ static int on_frame(void *ud, const struct chan_frame_hdr *h, const uint8_t *p)
 	}
 }
 
-/* Reads up to the budget; returns 0, or 1 after a teardown. */
+/* One frame, then a stop (FEED_PAUSE) once this call's frame budget is
+ * spent or the peer has not taken the answers already queued for it: a
+ * frame can add at most one answer, so the control queue never exceeds
+ * its cap by more than one frame. */
+static int on_frame(void *ud, const struct chan_frame_hdr *h, const uint8_t *p)
+{
+	chan_mux *m = ud;
+	int rc = dispatch(m, h, p);
+
+	if (rc)
+		return rc;
+	if (m->ctl_bytes >= m->o.ctl_queue_max) {
+		m->rx_paused = 1;
+		return FEED_PAUSE;
+	}
+	if (m->frames_left > 0 && --m->frames_left == 0)
+		return FEED_PAUSE;
+	return 0;
+}
+
+/* Reads a chunk into rbuf (only once the last one is dispatched). Returns
+ * 1 with one, 0 without (nothing there, or the byte budget is spent), or
+ * -1 after a teardown (the peer is gone). */
+static int read_chunk(chan_mux *m, size_t *bytes)
+{
+	ssize_t r;
+
+	if (*bytes >= m->o.turn_bytes)
+		return 0;
+	r = chan_read(m->c, m->rbuf, sizeof(m->rbuf));
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		teardown(m, 0,
+			 chan_frame_dec_midframe(&m->dec)
+				 ? "peer closed mid-frame"
+				 : "peer closed");
+		return -1;
+	}
+	m->last_rx = now_ms();
+	m->rpos = 0;
+	m->rlen = (size_t)r;
+	*bytes += (size_t)r;
+	return 1;
+}
+
+/* Dispatches input within this call's budget: what an earlier call read
+ * but left undispatched first, then more from the channel. Nothing is
+ * read while the control queue is at its cap (the peer is not taking our
+ * answers). Returns 0, or 1 after a teardown. */
 static int read_input(chan_mux *m)
 {
-	size_t budget = READ_BUDGET;
+	size_t bytes = 0, used;
 	const char *why = NULL;
-	ssize_t r;
 	int rc;
 
-	while (budget > 0) {
-		r = chan_read(m->c, m->rbuf, sizeof(m->rbuf));
-		if (r == 0)
-			break;
-		if (r < 0) {
-			teardown(m, 0,
-				 chan_frame_dec_midframe(&m->dec)
-					 ? "peer closed mid-frame"
-					 : "peer closed");
-			return 1;
+	m->frames_left = m->o.turn_frames;
+	m->rx_paused = 0;
+	for (;;) {
+		if (m->ctl_bytes >= m->o.ctl_queue_max) {
+			m->rx_paused = 1;
+			return 0;
 		}
-		m->last_rx = now_ms();
+		if (m->rpos == m->rlen) {
+			rc = read_chunk(m, &bytes);
+			if (rc <= 0)
+				return rc < 0;
+		}
 		m->why[0] = '\0';
-		rc = chan_frame_dec_feed(&m->dec, m->rbuf, (size_t)r, on_frame,
-					 m, &why);
+		used = 0;
+		rc = chan_frame_dec_feed_part(&m->dec, m->rbuf + m->rpos,
+					      m->rlen - m->rpos, &used,
+					      on_frame, m, &why);
+		m->rpos += used;
+		if (rc == FEED_PAUSE)
+			return 0;
 		if (rc < 0) {
 			snprintf(m->why, sizeof(m->why), "%s", why);
 			m->why_code = CHAN_E_PROTOCOL;
@@ -611,10 +675,20 @@ static int read_input(chan_mux *m)
 			teardown(m, m->why_code, m->why);
 			return 1;
 		}
-		budget -= (size_t)r < budget ? (size_t)r : budget;
 	}
-	m->more_input = budget == 0 && chan_data_ready(m->c) > 0;
-	return 0;
+}
+
+/* After a call: is there input to take at once (left over from the
+ * budget), or is it held back until the peer reads? */
+static void note_input(chan_mux *m)
+{
+	if (m->state == M_DEAD) {
+		m->more_input = m->rx_paused = 0;
+		return;
+	}
+	m->rx_paused = m->ctl_bytes >= m->o.ctl_queue_max;
+	m->more_input = !m->rx_paused &&
+			(m->rpos < m->rlen || chan_data_ready(m->c) > 0);
 }
 
 /* PING when idle for an interval; reset after three silent ones. A
@@ -661,6 +735,14 @@ static void opts_defaults(struct chan_mux_opts *o)
 		o->total_queue_max = o->stream_queue_max;
 	if (!o->max_streams)
 		o->max_streams = 256;
+	if (!o->ctl_queue_max)
+		o->ctl_queue_max = 256u << 10;
+	if (o->ctl_queue_max < 4096)
+		o->ctl_queue_max = 4096;
+	if (!o->turn_frames)
+		o->turn_frames = 64;
+	if (!o->turn_bytes)
+		o->turn_bytes = 256u << 10;
 }
 
 chan_mux *chan_mux_new(chan *c, const struct chan_mux_opts *opts,
@@ -744,6 +826,7 @@ int chan_mux_process(chan_mux *m)
 		m->seen_gen = chan_generation(m->c);
 		m->last_rx = now_ms(); /* a new client: start its clock */
 	}
+	flush(m); /* room for the answers the input may need */
 	if (read_input(m) == 0 && liveness(m) == 0)
 		flush(m);
 	if (m->write_failed && m->state != M_DEAD) {
@@ -751,6 +834,7 @@ int chan_mux_process(chan_mux *m)
 		teardown(m, 0, "peer closed");
 	}
 	flush(m);
+	note_input(m);
 	return m->state == M_DEAD ? -1 : 0;
 }
 
@@ -766,7 +850,8 @@ uint32_t chan_mux_open_stream(chan_mux *m)
 	uint32_t sid;
 
 	if (m->state == M_DEAD || m->ns >= m->o.max_streams ||
-	    m->next_local > UINT32_MAX - 2)
+	    m->next_local > UINT32_MAX - 2 ||
+	    m->total + CHAN_FRAME_HDR > m->o.total_queue_max)
 		return 0;
 	sid = m->next_local;
 	f = qf_new(CHAN_F_OPEN, sid, NULL, 0);
@@ -833,6 +918,16 @@ size_t chan_mux_queued(chan_mux *m, uint32_t sid)
 	struct stream *s = stream_find(m, sid, NULL);
 
 	return s ? s->queued : 0;
+}
+
+size_t chan_mux_backlog(chan_mux *m)
+{
+	return m->total;
+}
+
+int chan_mux_rx_paused(chan_mux *m)
+{
+	return m->rx_paused;
 }
 
 unsigned chan_mux_streams(chan_mux *m)

@@ -5,7 +5,11 @@
  * is waiting for (else it is counted as misrouted or duplicated), and with
  * --verify the tool (test_structured_output) must return a + b for the
  * a, b this session sent, so a response routed to the wrong session or
- * zone cannot pass. Prints one line of key=value results.
+ * zone cannot pass. Prints one line of key=value results. With --flood
+ * it is a flooding zone instead: it keeps up to 1 MiB of calls queued on
+ * its channel at all times (many per session, not waiting for answers),
+ * reads and counts the answers (requests= then counts answers, errors=
+ * those that are errors, as denied calls are) and measures no latency.
  * Used by the gateway load test and by bench/gateway/run.sh, against
  * gatewayd (an agent zone's channel) or mcpd --chan directly. */
 #include <errno.h>
@@ -33,7 +37,8 @@ struct load {
 	struct sess s[MAX_SESS];
 	int n;
 	const char *tool;
-	int verify;
+	int verify, flood;
+	int rr; /* flood: the session to send on next */
 	long tag;
 	int measuring, stopping;
 	uint64_t ok, errors, mismatched, calls_sent;
@@ -97,13 +102,24 @@ static void on_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *p,
 	id = json_object_get(j, "id");
 	if (!id || json_object_get(j, "method"))
 		goto out; /* a notification or a request from the server */
+	if (l->flood && s->state == 1) {
+		if (!l->measuring || l->nlat >= LAT_MAX)
+			goto out;
+		res = json_object_get(j, "result");
+		if (!res || json_is_true(json_object_get(res, "isError")))
+			l->errors++;
+		else
+			l->ok++;
+		l->lat[l->nlat++] = 0; /* counted, not timed */
+		goto out;
+	}
 	if (s->state == 0) {
 		static const char init_done[] =
 			"{\"jsonrpc\":\"2.0\",\"method\":"
 			"\"notifications/initialized\"}";
 		chan_mux_send(m, sid, init_done, sizeof(init_done) - 1);
 		s->state = 1;
-		if (!l->stopping)
+		if (!l->stopping && !l->flood)
 			send_call(l, s);
 		goto out;
 	}
@@ -150,11 +166,40 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Flood: tops the channel's queue up to 1 MiB of calls, round-robin over
+ * the sessions that are initialized. */
+static void flood_top_up(struct load *l)
+{
+	char buf[512];
+	int n, tries = 0;
+
+	while (!l->stopping && chan_mux_backlog(l->m) < (1u << 20) &&
+	       tries < l->n) {
+		struct sess *s = &l->s[l->rr];
+		l->rr = (l->rr + 1) % l->n;
+		if (s->state != 1) {
+			tries++;
+			continue;
+		}
+		tries = 0;
+		n = snprintf(buf, sizeof(buf),
+			     "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
+			     "\"tools/call\",\"params\":{\"name\":\"%s\","
+			     "\"arguments\":{}}}",
+			     ++s->next_id, l->tool);
+		if (chan_mux_send(l->m, s->sid, buf, (size_t)n) != 0)
+			break;
+		l->calls_sent++;
+	}
+}
+
 static void run_for(struct load *l, int64_t until)
 {
 	struct pollfd p;
 
 	while (!l->down && now_us() < until) {
+		if (l->flood)
+			flood_top_up(l);
 		int to = chan_mux_timeout_ms(l->m);
 		p.fd = chan_mux_fd(l->m);
 		p.events = chan_mux_events(l->m);
@@ -164,6 +209,8 @@ static void run_for(struct load *l, int64_t until)
 			break;
 		if (chan_mux_process(l->m) < 0)
 			l->down = 1;
+		if (l->stopping && l->flood)
+			return;
 		if (l->stopping) {
 			int busy = 0;
 			for (int i = 0; i < l->n; i++)
@@ -207,11 +254,15 @@ int main(int argc, char **argv)
 			l.verify = 1;
 			continue;
 		}
+		if (strcmp(a, "--flood") == 0) {
+			l.flood = 1;
+			continue;
+		}
 		if (!v) {
 			fprintf(stderr,
 				"usage: gw_load --chan ADDR [-c SESSIONS] "
 				"[-d SECONDS] [-w WARMUP] [--tool NAME] "
-				"[--verify] [--tag N]\n");
+				"[--verify | --flood] [--tag N]\n");
 			return 2;
 		}
 		i++;
@@ -270,7 +321,7 @@ int main(int argc, char **argv)
 	l.measuring = 0;
 	l.stopping = 1;
 	run_for(&l, now_us() + 10000000);
-	for (int i = 0; i < l.n; i++)
+	for (int i = 0; i < l.n && !l.flood; i++)
 		lost += l.s[i].want_id != 0 || l.s[i].state == 0;
 	qsort(l.lat, l.nlat, sizeof(*l.lat), cmp_u32);
 	printf("sessions=%d requests=%llu errors=%llu mismatched=%llu lost=%llu "

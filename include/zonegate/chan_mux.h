@@ -84,6 +84,13 @@ void chan_frame_dec_free(struct chan_frame_dec *d);
  * nonzero value. The decoder is unusable after -1 until re-initialised. */
 int chan_frame_dec_feed(struct chan_frame_dec *d, const uint8_t *p, size_t n,
 			chan_frame_fn fn, void *ud, const char **why);
+/* The same, and *used (if not NULL) says how many of the n bytes it took:
+ * after fn's nonzero return, the bytes past that frame are left for the
+ * caller to feed later (this is how a reader stops at a frame boundary
+ * when its budget for the turn is spent). */
+int chan_frame_dec_feed_part(struct chan_frame_dec *d, const uint8_t *p,
+			     size_t n, size_t *used, chan_frame_fn fn, void *ud,
+			     const char **why);
 /* Nonzero while a frame is partly received. */
 int chan_frame_dec_midframe(const struct chan_frame_dec *d);
 
@@ -111,12 +118,31 @@ struct chan_mux_ops {
 	void (*on_down)(void *ud, chan_mux *m, const char *why);
 };
 
+/* What may wait for a peer, and how much of its input one call of
+ * chan_mux_process() takes. Every frame queued for the peer counts: DATA,
+ * OPEN and CLOSE against their stream's and the total cap; the frames the
+ * mux queues by itself in answer to the peer (PONG for each PING, ERROR
+ * for each refused OPEN or reset stream) against ctl_queue_max. A peer
+ * whose answers reach ctl_queue_max because it does not read them is not
+ * read either until it has taken them (backpressure: its writes then
+ * stall in the ring), so what it can make us hold is bounded by the caps
+ * whatever it sends. DATA over a cap is refused to the sender
+ * (CHAN_MUX_EFULL) rather than stopping input, so that two peers each
+ * waiting for the other to read can never both stop. */
 struct chan_mux_opts {
 	size_t max_frame;	 /* payload cap (default 4 MiB) */
 	size_t stream_queue_max; /* bytes queued per stream (default 8 MiB) */
 	size_t total_queue_max;	 /* bytes queued in all (default 64 MiB) */
+	size_t ctl_queue_max;	 /* bytes of answers to the peer, with
+				    their memory overhead (default 256 KiB) */
 	unsigned max_streams;	 /* open at once (default 256) */
-	int ping_interval_ms;	 /* 0: no PING; else PING when idle this long
+	/* Per call of chan_mux_process(): at most turn_frames frames
+	 * dispatched (default 64) and turn_bytes read (default 256 KiB);
+	 * the rest waits (chan_mux_timeout_ms() is then 0) so one busy
+	 * channel cannot hold up the others sharing a loop. */
+	unsigned turn_frames;
+	size_t turn_bytes;
+	int ping_interval_ms; /* 0: no PING; else PING when idle this long
 				    and reset after 3 silent intervals */
 	/* Diagnostics (why a channel was reset); NULL logs to stderr. */
 	void (*log)(void *ud, const char *msg);
@@ -150,7 +176,9 @@ int chan_mux_process(chan_mux *m);
 int chan_mux_is_up(chan_mux *m);
 
 /* Opens a stream to the peer (queued if HELLO is not done yet). Returns
- * its id, or 0 if the stream limit is reached or the channel is dead. */
+ * its id, or 0 if the stream limit is reached, the total queue is at its
+ * cap or the channel is dead. (Its CLOSE is queued whatever the caps:
+ * one per stream, so bounded by max_streams.) */
 uint32_t chan_mux_open_stream(chan_mux *m);
 
 /* Queues one message on stream sid. Returns 0; CHAN_MUX_EFULL if the
@@ -176,6 +204,15 @@ int chan_mux_held_output(const chan_mux *m);
 
 /* Bytes queued on stream sid (0 if unknown). */
 size_t chan_mux_queued(chan_mux *m, uint32_t sid);
+
+/* Bytes held for the peer in all: every queued frame (DATA, OPEN, CLOSE,
+ * PING, PONG, ERROR, HELLO) with its header, the one being written
+ * included. */
+size_t chan_mux_backlog(chan_mux *m);
+
+/* Nonzero while input waits unread because the peer has not taken the
+ * answers already queued for it (ctl_queue_max reached). */
+int chan_mux_rx_paused(chan_mux *m);
 
 /* Number of streams currently known. */
 unsigned chan_mux_streams(chan_mux *m);

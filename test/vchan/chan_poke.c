@@ -3,7 +3,11 @@
  * reports on stdout what the server did: the frame types it sent back and
  * whether it closed the channel (mid-frame: exits halfway through a
  * frame instead). With --serve it plays the server: it listens at ADDR,
- * waits for one client and does the same to it.
+ * waits for one client and does the same to it. Case ctl-flood is
+ * different: after HELLO it writes PING and OPEN frames without end (the
+ * OPENs soon over the stream limit, so each asks for an ERROR) and never
+ * reads, until it has written 64 MiB, 15 s have passed, or the server
+ * has taken nothing for 2 s; it prints "written=BYTES stalled=0|1".
  * Usage: chan_poke [--serve] ADDR CASE */
 #include <poll.h>
 #include <stdio.h>
@@ -86,6 +90,45 @@ static long ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The ctl-flood case (see the top of the file). */
+static int ctl_flood(chan *c)
+{
+	static const uint8_t ping[CHAN_PING_LEN] = { 'f', 'l', 'o', 'o', 'd' };
+	uint32_t sid = 1;
+	size_t written = 0, off = 0;
+	long end = ms() + 15000, last = ms();
+	ssize_t w;
+
+	hello(1, 1);
+	while (written < (64u << 20) && ms() < end && ms() - last < 2000 &&
+	       chan_state(c) != CHAN_CLOSED) {
+		struct pollfd p = { chan_fd(c), POLLIN, 0 };
+		if (off == outn) {
+			off = outn = 0;
+			while (outn + 2 * CHAN_FRAME_HDR + CHAN_PING_LEN <=
+			       (64u << 10)) {
+				put(CHAN_F_PING, 0, ping, sizeof(ping));
+				put(CHAN_F_OPEN, sid, NULL, 0);
+				sid += 2;
+			}
+		}
+		chan_handle_events(c);
+		w = chan_write(c, out + off, outn - off);
+		if (w < 0)
+			break;
+		if (w > 0) {
+			off += (size_t)w;
+			written += (size_t)w;
+			last = ms();
+			continue;
+		}
+		poll(&p, 1, 20);
+	}
+	printf("written=%zu stalled=%d\n", written, ms() - last >= 2000);
+	chan_close(c);
+	return 0;
+}
+
 /* Reads what the server sends; prints frame types at frame boundaries. */
 static void report(const uint8_t *b, size_t n, int closed)
 {
@@ -119,10 +162,11 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
-	if (argc != 3 || build(argv[2]) < 0) {
+	if (argc != 3 ||
+	    (strcmp(argv[2], "ctl-flood") != 0 && build(argv[2]) < 0)) {
 		fprintf(stderr, "usage: chan_poke [--serve] ADDR garbage|"
 				"oversize|before-hello|bad-version|reuse|flood|"
-				"mid-frame\n");
+				"mid-frame|ctl-flood\n");
 		return 2;
 	}
 	die_early = strcmp(argv[2], "mid-frame") == 0;
@@ -132,6 +176,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "chan_poke: %s\n", err);
 		return 1;
 	}
+	if (strcmp(argv[2], "ctl-flood") == 0)
+		return ctl_flood(c);
 	end = ms() + 20000;
 	long quiet = ms();
 	size_t last = 0;

@@ -2,10 +2,13 @@
  * larger than the ring, fairness with one heavy stream, a slow reader,
  * and fault injection from a raw peer (garbage, wrong version, oversize
  * length, frames before HELLO, unknown or reused stream ids, writes split
- * at every byte boundary, a peer killed mid-frame, restarts, PING). */
+ * at every byte boundary, a peer killed mid-frame, restarts, PING), a
+ * peer that floods PING and refused OPENs and never reads (the answers
+ * stay under their cap), and the per-call input budget. */
 #include "zgtest.h"
 #include "chantest.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -648,6 +651,212 @@ static void test_stream_limit(void)
 	chan_mux_free(S.m);
 }
 
+/* ---- control answers under their cap ------------------------------- */
+
+struct flood {
+	uint8_t b[4096];
+	size_t n, off;
+	uint32_t next_sid;
+	unsigned long pings, opens; /* frames written whole */
+	size_t written;
+};
+
+/* Refills f->b with PING, OPEN (over the stream limit), PING, ... */
+static void flood_fill(struct flood *f)
+{
+	uint8_t ping[CHAN_PING_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+	f->n = f->off = 0;
+	while (f->n + 2 * CHAN_FRAME_HDR + sizeof(ping) <= sizeof(f->b)) {
+		f->n += put(f->b + f->n, CHAN_F_PING, 0, ping, sizeof(ping));
+		f->n += put(f->b + f->n, CHAN_F_OPEN, f->next_sid, NULL, 0);
+		f->next_sid += 2;
+	}
+}
+
+/* Writes what the ring takes; returns the bytes written. Counts the
+ * frames only once a whole buffer is out (each buffer is whole frames). */
+static size_t flood_write(struct flood *f, chan *c)
+{
+	ssize_t w;
+	size_t total = 0;
+
+	for (;;) {
+		if (f->off == f->n) {
+			if (f->n) {
+				f->pings += f->n / (2 * CHAN_FRAME_HDR +
+						    CHAN_PING_LEN);
+				f->opens += f->n / (2 * CHAN_FRAME_HDR +
+						    CHAN_PING_LEN);
+			}
+			flood_fill(f);
+		}
+		chan_handle_events(c);
+		w = chan_write(c, f->b + f->off, f->n - f->off);
+		if (w <= 0)
+			break;
+		f->off += (size_t)w;
+		total += (size_t)w;
+	}
+	f->written += total;
+	return total;
+}
+
+/* Counts PONG and ERROR frames in what the raw peer reads. */
+struct tally {
+	struct chan_frame_dec dec;
+	unsigned long pongs, errors;
+};
+
+static int tally_frame(void *ud, const struct chan_frame_hdr *h,
+		       const uint8_t *p)
+{
+	struct tally *t = ud;
+
+	t->pongs += h->type == CHAN_F_PONG;
+	t->errors += h->type == CHAN_F_ERROR && h->stream != 0;
+	return 0;
+}
+
+static void tally_read(struct tally *t, chan *c)
+{
+	static uint8_t buf[1 << 16];
+	const char *why;
+	ssize_t r;
+
+	chan_handle_events(c);
+	while ((r = chan_read(c, buf, sizeof(buf))) > 0)
+		chan_frame_dec_feed(&t->dec, buf, (size_t)r, tally_frame, t,
+				    &why);
+}
+
+/* A peer floods PING (each asks for a PONG) and OPENs over the stream
+ * limit (each asks for an ERROR) and never reads. Proves that what the
+ * server holds for it stays under the control cap (queued bytes and heap
+ * both), that the server stops reading it (it cannot write more than the
+ * ring and one turn's input), that a bystander channel in the same loop
+ * keeps being served, and that once the peer reads, every PING gets its
+ * PONG and every refused OPEN its ERROR: backpressure, nothing dropped.
+ * Without the cap the server reads on and queues answers without end. */
+static void test_control_flood(void)
+{
+	static struct side S, S2, C2;
+	static struct flood f;
+	static struct tally t;
+	struct chan_mux_opts o = { .max_streams = 4 };
+	size_t cap = 256u << 10, max_backlog = 0;
+	chan_mux *mv[3];
+	void *arg[2] = { &C2, NULL };
+	uint8_t b[128];
+	uint32_t sid2;
+	chan *raw;
+	int stalled = 0, echoes = 0;
+	struct mallinfo2 mi0 = mallinfo2(), mi;
+	size_t heap_max = 0;
+
+	memset(&S, 0, sizeof(S));
+	CHECK(mk(&S, "sim:7:ctlflood", CHAN_SERVER, &o) != NULL);
+	CHECK_EQ_INT(mkpair(&S2, &C2, "sim:8:ctlbystander", NULL, NULL), 0);
+	sid2 = chan_mux_open_stream(C2.m);
+	mv[0] = S.m;
+	mv[1] = S2.m;
+	mv[2] = C2.m;
+	raw = raw_connect("sim:7:ctlflood", S.m);
+	CHECK(raw != NULL);
+	size_t n = put_hello(b, 1, 1);
+	for (uint32_t sid = 1; sid <= 7; sid += 2)
+		n += put(b + n, CHAN_F_OPEN, sid, NULL, 0);
+	raw_write(raw, S.m, b, n);
+	memset(&f, 0, sizeof(f));
+	f.next_sid = 9;
+	/* until the writer has been stuck for 200 turns, or 64 MiB */
+	for (int i = 0; stalled < 200 && f.written < (64u << 20); i++) {
+		stalled = flood_write(&f, raw) ? 0 : stalled + 1;
+		chan_mux_process(S.m);
+		if (chan_mux_backlog(S.m) > max_backlog)
+			max_backlog = chan_mux_backlog(S.m);
+		mi = mallinfo2();
+		if (mi.uordblks > mi0.uordblks &&
+		    mi.uordblks - mi0.uordblks > heap_max)
+			heap_max = mi.uordblks - mi0.uordblks;
+		if (i % 16 == 0) { /* the bystander, in the same loop */
+			chan_mux_send(C2.m, sid2, "alive", 5);
+			arg[1] = (void *)(long)++echoes;
+			CHECK(pump(mv + 1, 2, got_n, arg, 2000));
+		}
+	}
+	fprintf(stderr,
+		"  flood: %zu bytes written, backlog max %zu (cap %zu), "
+		"heap max +%zu, paused %d\n",
+		f.written, max_backlog, cap, heap_max, chan_mux_rx_paused(S.m));
+	CHECK(stalled >= 200); /* the server stopped reading it */
+	CHECK(f.written < (4u << 20));
+	CHECK(max_backlog <= cap);
+	CHECK(heap_max < (4u << 20));
+	CHECK(chan_mux_rx_paused(S.m));
+	CHECK(chan_mux_timeout_ms(S.m) != 0); /* and does not spin */
+	CHECK_EQ_INT(S.downs, 0);
+	CHECK(echoes > 2);
+	/* now the peer reads: all of it is answered, nothing was dropped */
+	chan_frame_dec_init(&t.dec, 1 << 16);
+	f.n = f.off = 0; /* the partly written buffer is not counted */
+	for (int i = 0; i < 20000 && t.pongs < f.pings; i++) {
+		tally_read(&t, raw);
+		chan_mux_process(S.m);
+		if (chan_mux_timeout_ms(S.m) != 0)
+			usleep(200);
+	}
+	CHECK(t.pongs >= f.pings);
+	CHECK(t.errors >= f.opens);
+	CHECK_EQ_INT(S.downs, 0);
+	chan_frame_dec_free(&t.dec);
+	chan_close(raw);
+	chan_mux_free(C2.m);
+	chan_mux_free(S2.m);
+	chan_mux_free(S.m);
+}
+
+/* The input budget: with turn_frames 8, one call dispatches 8 messages
+ * and leaves the rest for the next (timeout 0 meanwhile), so a channel
+ * with much queued cannot keep a shared loop to itself. Without the
+ * budget one call takes all 100. */
+static void test_turn_budget(void)
+{
+	static struct side S, C;
+	struct chan_mux_opts so = { .turn_frames = 8 };
+	chan_mux *mv[2];
+	uint32_t sid;
+	int calls = 0;
+
+	CHECK_EQ_INT(mkpair(&S, &C, "sim:7:budget", &so, NULL), 0);
+	S.echo = 0;
+	mv[0] = S.m;
+	mv[1] = C.m;
+	sid = chan_mux_open_stream(C.m);
+	for (int i = 0; i < 100; i++)
+		CHECK_EQ_INT(chan_mux_send(C.m, sid, "{\"x\":1}", 7), 0);
+	/* all of it into the ring before the server looks */
+	for (int i = 0; i < 50 && chan_mux_backlog(C.m) > 0; i++) {
+		chan_mux_process(C.m);
+		usleep(1000);
+	}
+	CHECK_EQ_INT(chan_mux_backlog(C.m), 0);
+	usleep(20000);
+	chan_mux_process(S.m);
+	CHECK(S.nmsg >= 1 && S.nmsg <= 8);
+	CHECK_EQ_INT(chan_mux_timeout_ms(S.m), 0);
+	while (S.nmsg < 100 && calls < 100) {
+		chan_mux_process(S.m);
+		calls++;
+	}
+	CHECK_EQ_INT(S.nmsg, 100);
+	CHECK(calls >= 11);
+	pump(mv, 2, NULL, NULL, 50);
+	CHECK(chan_mux_timeout_ms(S.m) != 0);
+	chan_mux_free(C.m);
+	chan_mux_free(S.m);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -662,6 +871,8 @@ int main(void)
 	RUN(test_server_restart);
 	RUN(test_ping);
 	RUN(test_stream_limit);
+	RUN(test_control_flood);
+	RUN(test_turn_budget);
 	chantest_cleanup();
 	return ZGT_DONE();
 }

@@ -1,0 +1,84 @@
+#!/bin/sh
+# Fairness of gatewayd's loop, by counts (timings are bench/gateway/
+# fair.sh's business). Zone fl floods gatewayd (gw_load --flood: 1 MiB of
+# calls always queued on its channel), first with calls it may not make
+# (each denied: an audit record and an error reply), then with calls it
+# may make (to its own tool zone t1). Meanwhile zones v1 and v2 run
+# verified calls to t2 (gw_load --verify). Proves that the other zones'
+# calls keep completing during the flood: none fails, is lost or is
+# misrouted, and together they complete at least 5% as many calls as the
+# flooder gets answers in the same time. gatewayd takes a bounded number
+# of frames from each zone per loop turn; when it read up to 1 MiB per
+# channel per turn, the victims got 1.5% (denied flood) and 0.05%
+# (allowed flood) of the flooder's count.
+# Env: GATEWAYD, MCPD, GW_LOAD (binaries); FAIR_SECONDS (default 3).
+set -u
+. "$(dirname "$0")/../common/daemons.sh"
+zg_need GATEWAYD MCPD GW_LOAD
+secs=${FAIR_SECONDS:-3}
+zg_workdir gwfair
+cat > "$work/gw.json" <<JSON
+{ "zones": {
+    "v1": { "domid": 71, "role": "agent", "chan": "sim:71:v1" },
+    "v2": { "domid": 72, "role": "agent", "chan": "sim:72:v2" },
+    "fl": { "domid": 73, "role": "agent", "chan": "sim:73:fl" },
+    "t1": { "domid": 74, "role": "tool", "chan": "sim:74:t1" },
+    "t2": { "domid": 75, "role": "tool", "chan": "sim:75:t2" } },
+  "policy": "fair.policy", "audit_log": "audit.log" }
+JSON
+cat > "$work/fair.policy" <<POL
+v1  t2.test_structured_output  allow
+v2  t2.test_structured_output  allow
+fl  t1.test_simple_text        allow
+POL
+"$MCPD" --chan sim:74:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
+"$MCPD" --chan sim:75:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
+"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
+pids="$pids $gpid"
+zg_wait_log "$work/gw.log" " up: " 2
+field() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+fail=0
+for kind in denied allowed; do
+	tool=t2.test_simple_text # fl is not granted anything on t2
+	[ $kind = allowed ] && tool=t1.test_simple_text
+	"$GW_LOAD" --chan sim:73:fl -c 64 -d $((secs + 1)) -w 0 --flood \
+		--tool "$tool" >"$work/fl.out" 2>&1 & fpid=$!
+	sleep 0.5
+	"$GW_LOAD" --chan sim:71:v1 -c 4 -d "$secs" -w 0 --verify --tag 1 \
+		--tool t2.test_structured_output >"$work/v1.out" 2>&1 & apid=$!
+	"$GW_LOAD" --chan sim:72:v2 -c 4 -d "$secs" -w 0 --verify --tag 2 \
+		--tool t2.test_structured_output >"$work/v2.out" 2>&1 & bpid=$!
+	wait "$apid"; arc=$?
+	wait "$bpid"; brc=$?
+	wait "$fpid"
+	flood=$(field "$work/fl.out" requests)
+	ferr=$(field "$work/fl.out" errors)
+	echo "$kind flood: $(cat "$work/fl.out")"
+	victims=0
+	for z in v1 v2; do
+		echo "  $z: $(cat "$work/$z.out")"
+		n=$(field "$work/$z.out" requests)
+		victims=$((victims + ${n:-0}))
+		grep -q "errors=0 mismatched=0 lost=0" "$work/$z.out" || {
+			echo "FAIL: $z's calls failed during the $kind flood"; fail=1; }
+		[ "${n:-0}" -ge 100 ] || { echo "FAIL: $z starved ($n calls)"; fail=1; }
+	done
+	[ $arc -eq 0 ] && [ $brc -eq 0 ] || { echo "FAIL: a victim's run failed"; fail=1; }
+	# the flood really was one: denied calls all answered with errors,
+	# allowed ones mostly without
+	if [ "${flood:-0}" -lt 1000 ]; then
+		echo "FAIL: the $kind flood did not happen ($flood answers)"; fail=1
+	elif [ $kind = denied ] && [ "$ferr" -ne "$flood" ]; then
+		echo "FAIL: denied calls answered without error ($ferr of $flood)"; fail=1
+	elif [ $kind = allowed ] && [ $((flood - ferr)) -lt 1000 ]; then
+		# (some may meet the gateway's in-flight limits)
+		echo "FAIL: allowed flood calls did not get through ($ferr errors)"; fail=1
+	fi
+	echo "  victims completed $victims calls, the flooder got $flood answers"
+	if [ $((victims * 20)) -lt "${flood:-0}" ]; then
+		echo "FAIL: the $kind flood starved the other zones"; fail=1
+	fi
+done
+zg_all_alive fairness "$work/gw.log" || fail=1
+[ $fail -eq 0 ] && echo "fairness: ok"
+exit $fail
