@@ -324,14 +324,19 @@ int gw_pins_save(const char *path, const json_t *pins, char *err,
 
 /* ---- Small helpers (util.c) -------------------------------------------- */
 
-/* Reads the whole file under cap bytes. Returns a NUL-terminated buffer
- * the caller frees, or NULL with a message in err. */
+/* Reads the whole file under cap bytes. Symlinks are followed; anything
+ * that is then not a regular file (FIFO, device, directory) is refused
+ * without blocking. Returns a NUL-terminated buffer the caller frees, or
+ * NULL with a message in err. */
 char *gw_read_file(const char *path, size_t cap, size_t *len, char *err,
 		   size_t errlen);
 /* Writes data to path atomically (temporary file, fsync, rename).
  * Returns 0 or -1 with err. */
 int gw_write_atomic(const char *path, const char *data, size_t len, char *err,
 		    size_t errlen);
+/* Makes room for a unix socket at path: nothing there, or a stale socket
+ * (removed). Anything else there is left alone: -1 with err. */
+int gw_unix_path_free(const char *path, char *err, size_t errlen);
 /* dir/rel unless rel is absolute; caller frees. */
 char *gw_path_join(const char *dir, const char *rel);
 

@@ -474,16 +474,19 @@ int gw_listen_fd(const struct gw_listen *gl)
 static int unix_listen(const struct gw_listener *c, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct stat st;
+	int fd;
+	char e2[512];
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
+	if (gw_unix_path_free(c->unix_path, e2, sizeof(e2))) {
+		snprintf(err, errlen, "listener %s: %s", c->listen, e2);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || strlen(c->unix_path) >= sizeof(sa.sun_path))
 		goto fail;
 	memcpy(sa.sun_path, c->unix_path, strlen(c->unix_path) + 1);
-	if (lstat(c->unix_path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(c->unix_path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(c->unix_path, c->has_uid ? 0666 : 0600) != 0 ||
 	    listen(fd, 64) != 0)
