@@ -28,6 +28,11 @@
 #define PENDING_MAX 256		    /* open requests per HTTP session */
 #define SESSIONS_MAX 256	    /* per listener */
 #define CONNECTIONS_MAX 128	    /* per listener */
+/* Of those, connections not yet authenticated (no request with a valid
+ * token or uid yet): the other 96 stay free for clients that have
+ * authenticated, and each pending one is closed after HEADER_TIMEOUT s. */
+#define PENDING_CONNS_MAX 32
+#define HEADER_TIMEOUT 10
 
 enum { IT_OPEN, IT_DATA, IT_CLOSE };
 
@@ -527,6 +532,8 @@ static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
 	hc.max_body = gl->g->cfg->max_message;
 	hc.max_sessions = SESSIONS_MAX;
 	hc.max_connections = CONNECTIONS_MAX;
+	hc.max_pending = PENDING_CONNS_MAX;
+	hc.header_timeout = HEADER_TIMEOUT;
 	hc.backend = &l->be;
 	if (l->cfg->unix_path) {
 		hc.hosts = hosts;

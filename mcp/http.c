@@ -406,6 +406,7 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 		if (st)
 			return reply_denied(c, st);
 	}
+	http_conn_admit(h, c);
 	if (strcmp(url, "/mcp") != 0)
 		return reply_status(c, MHD_HTTP_NOT_FOUND, 0, NULL);
 	if (!host_allowed(h, header(c, "Host")))
@@ -514,6 +515,13 @@ static void apply_defaults(struct mcp_http *h,
 		h->cfg.max_sessions = 256;
 	if (!h->cfg.max_connections)
 		h->cfg.max_connections = 512;
+	if (!h->cfg.max_pending)
+		h->cfg.max_pending = h->cfg.max_connections / 4;
+	if (h->cfg.max_pending < 1 ||
+	    h->cfg.max_pending > h->cfg.max_connections)
+		h->cfg.max_pending = h->cfg.max_connections;
+	if (!h->cfg.header_timeout)
+		h->cfg.header_timeout = 10;
 	if (!h->cfg.session_timeout)
 		h->cfg.session_timeout = 1800;
 	if (!h->cfg.sse_keepalive)
@@ -544,6 +552,7 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		h->limits.max_depth = 64;
 	}
 	apply_defaults(h, cfg);
+	pthread_mutex_init(&h->cmu, NULL);
 	if (resolve_bind(h, cfg->host ? cfg->host : "127.0.0.1", cfg->port, &ss,
 			 err, errlen) != 0)
 		goto fail;
@@ -567,12 +576,16 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 							   0, &ss },
 			{ MHD_OPTION_END, 0, NULL },
 		};
+		/* Until admitted, a connection has header_timeout (and
+		 * the reaper's deadline); http_conn_admit raises it. */
 		h->d = MHD_start_daemon(
-			flags, cfg->listen_fd > 0 ? 0 : cfg->port, NULL, NULL,
-			access_cb, h, MHD_OPTION_ARRAY, where,
-			MHD_OPTION_CONNECTION_LIMIT,
+			flags, cfg->listen_fd > 0 ? 0 : cfg->port,
+			http_conn_accept, h, access_cb, h, MHD_OPTION_ARRAY,
+			where, MHD_OPTION_CONNECTION_LIMIT,
 			(unsigned)h->cfg.max_connections,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+			MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
+			MHD_OPTION_CONNECTION_TIMEOUT,
+			(unsigned)h->cfg.header_timeout,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 			(size_t)h->cfg.max_header, MHD_OPTION_NOTIFY_COMPLETED,
 			completed_cb, h, MHD_OPTION_THREAD_STACK_SIZE,
@@ -585,6 +598,7 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 	}
 	return h;
 fail:
+	pthread_mutex_destroy(&h->cmu);
 	free(h);
 	return NULL;
 }
@@ -612,5 +626,6 @@ void mcp_http_stop(struct mcp_http *h)
 	http_sessions_stopping(h);
 	MHD_stop_daemon(h->d);
 	http_sessions_shutdown(h);
+	pthread_mutex_destroy(&h->cmu);
 	free(h);
 }

@@ -23,8 +23,14 @@ struct mcp_http_config {
 	size_t max_header;	    /* bytes of all request headers (64 KiB) */
 	unsigned max_sessions;	    /* live sessions (default 256) */
 	unsigned max_connections;   /* concurrent connections (default 512) */
-	unsigned session_timeout;   /* idle seconds before expiry (1800) */
-	unsigned sse_keepalive;	    /* seconds between SSE comments (15) */
+	/* Connections whose first request has not yet passed authorize (or
+	 * arrived): at most max_pending of them (default max_connections /
+	 * 4), each closed header_timeout seconds (default 10) after it was
+	 * accepted; the other slots stay free for admitted clients. */
+	unsigned max_pending;
+	unsigned header_timeout;
+	unsigned session_timeout; /* idle seconds before expiry (1800) */
+	unsigned sse_keepalive;	  /* seconds between SSE comments (15) */
 	/* Optional: a listening socket already bound (e.g. AF_UNIX) to serve
 	 * instead of host/port; the transport closes it on stop. */
 	int listen_fd; /* > 0 to use */

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -63,15 +64,16 @@ const HDRS = { 'content-type': 'application/json',
   accept: 'application/json, text/event-stream' };
 
 // One HTTP request over the unix socket; resolves { status, headers, body }.
-function unixPost(path, body, headers = {}) {
+function unixPost(path, body, headers = {}, timeout = 0) {
   return new Promise((res, rej) => {
-    const r = request({ socketPath: path, path: '/mcp', method: 'POST',
+    const r = request({ socketPath: path, path: '/mcp', method: 'POST', timeout,
       headers: { host: 'localhost', ...HDRS, ...headers } }, (m) => {
       let b = '';
       m.on('data', (d) => { b += d; });
       m.on('end', () => res({ status: m.statusCode, headers: m.headers, body: b }));
     });
     r.on('error', rej);
+    r.on('timeout', () => r.destroy(new Error('timed out')));
     r.end(body);
   });
 }
@@ -224,6 +226,45 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
       '--data', INIT, 'http://localhost/mcp'], { encoding: 'utf8' });
     chmodSync(dir, 0o700);
     assert.equal(r.stdout, '403', r.stderr);
+  });
+
+  test('idle unauthenticated connections cannot lock out the token holder', async () => {
+    // 200 connections that never send a byte, on the TCP listener and on
+    // the uid-bound unix listener (more than the 128 connections each
+    // listener serves): the token (uid) holder still gets every request
+    // through, since unauthenticated connections have a cap of their own
+    // and slots stay reserved for authenticated clients; and each idle
+    // connection is closed by the header deadline (10 s), not left for
+    // the 120 s idle timeout.
+    const port = Number(new URL(urlA).port);
+    const idle = [];
+    let closed = 0;
+    const openIdle = (opts) => new Promise((res) => {
+      const s = createConnection(opts);
+      idle.push(s);
+      s.on('error', () => {});
+      s.on('close', () => { closed++; res(); });
+      s.on('connect', res);
+    });
+    for (let i = 0; i < 200; i++) await openIdle({ host: '127.0.0.1', port });
+    for (let i = 0; i < 200; i++) await openIdle({ path: sock });
+    let okTcp = 0, okUnix = 0;
+    for (let i = 0; i < 5; i++) {
+      try {
+        // (a hang guard: a locked-out client waits forever)
+        const r = await fetch(urlA, { method: 'POST', signal: AbortSignal.timeout(5000),
+          headers: { ...HDRS, authorization: `Bearer ${TOKEN_A}` }, body: INIT });
+        if (r.status === 200) okTcp++;
+        await r.text();
+      } catch { /* refused: counted as a failure */ }
+      try {
+        if ((await unixPost(sock, INIT, {}, 5000)).status === 200) okUnix++;
+      } catch { /* refused */ }
+    }
+    assert.equal(okTcp, 5, 'the token holder was locked out of the TCP listener');
+    assert.equal(okUnix, 5, 'the uid holder was locked out of the unix listener');
+    await waitFor('the header deadline to close every idle connection',
+      () => closed === idle.length, 30000);
   });
 
   test('--check reads token files and refuses a short token', () => {
