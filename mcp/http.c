@@ -137,6 +137,19 @@ static size_t host_len(const char *h)
 	return strcspn(h, ":");
 }
 
+/* Nonzero if p (what follows the host part) is empty or ":PORT". */
+static int port_tail_ok(const char *p)
+{
+	size_t n;
+
+	if (*p == '\0')
+		return 1;
+	if (*p != ':')
+		return 0;
+	n = strspn(p + 1, "0123456789");
+	return n >= 1 && n <= 5 && p[1 + n] == '\0';
+}
+
 static int host_allowed(const struct mcp_http *h, const char *host)
 {
 	size_t n;
@@ -144,6 +157,8 @@ static int host_allowed(const struct mcp_http *h, const char *host)
 	if (!host)
 		return 0;
 	n = host_len(host);
+	if (!port_tail_ok(host + n))
+		return 0;
 	if (h->hosts) {
 		for (const char *const *p = h->hosts; *p; p++)
 			if (strlen(*p) == n && strncasecmp(*p, host, n) == 0)
@@ -152,32 +167,46 @@ static int host_allowed(const struct mcp_http *h, const char *host)
 	}
 	if (h->any_host)
 		return 1;
-	if (is_loopback_name(host, n))
+	if (mcp_http_loopback_host_ok(host))
 		return h->loopback;
 	return strlen(h->bind_host) == n &&
 	       strncasecmp(h->bind_host, host, n) == 0;
 }
 
-static int origin_allowed(const struct mcp_http *h, const char *origin)
+int mcp_http_loopback_host_ok(const char *host)
+{
+	return host && is_loopback_name(host, host_len(host)) &&
+	       port_tail_ok(host + host_len(host));
+}
+
+int mcp_http_loopback_origin_ok(const char *origin)
 {
 	const char *rest;
+	size_t n;
 
 	if (!origin)
 		return 1; /* not a browser */
-	if (h->origins) {
-		for (const char *const *p = h->origins; *p; p++)
-			if (strcasecmp(*p, origin) == 0)
-				return 1;
-		return 0;
-	}
 	if (strncasecmp(origin, "http://", 7) == 0)
 		rest = origin + 7;
 	else if (strncasecmp(origin, "https://", 8) == 0)
 		rest = origin + 8;
 	else
 		return 0;
-	return is_loopback_name(rest, host_len(rest)) &&
-	       (rest[host_len(rest)] == '\0' || rest[host_len(rest)] == ':');
+	/* the whole host, not a prefix: http://localhost.evil.example is
+	 * another site */
+	n = host_len(rest);
+	return is_loopback_name(rest, n) && port_tail_ok(rest + n);
+}
+
+static int origin_allowed(const struct mcp_http *h, const char *origin)
+{
+	if (origin && h->origins) {
+		for (const char *const *p = h->origins; *p; p++)
+			if (strcasecmp(*p, origin) == 0)
+				return 1;
+		return 0;
+	}
+	return mcp_http_loopback_origin_ok(origin);
 }
 
 /* ---- request context ---- */

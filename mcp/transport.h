@@ -72,6 +72,15 @@ void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len);
 
 struct mcp_http;
 
+/* The DNS-rebinding checks of every loopback Streamable HTTP endpoint
+ * (this transport and the relay's), in one place. Host: nonzero if host
+ * ("name[:port]" or "[v6][:port]") names localhost, 127.0.0.1 or ::1;
+ * NULL is refused. Origin: nonzero if origin is absent (not a browser)
+ * or http(s)://one of those names[:port], the whole host compared (so
+ * http://localhost.evil.example is refused). */
+int mcp_http_loopback_host_ok(const char *host);
+int mcp_http_loopback_origin_ok(const char *origin);
+
 /* Starts listening and serving in background threads. Returns NULL with
  * a message in err on failure (bad address, port in use). */
 /* srv may be NULL when cfg->backend is set. */
