@@ -2,7 +2,10 @@
 # gatewayctl end to end on a copy of the sample config: the check
 # contract (output and exit codes, --json, --args), explain, list,
 # validated atomic edits (allow/deny), a broken policy file refused with
-# FILE:LINE, and audit verify on a good and a tampered log.
+# FILE:LINE, and audit verify on a good and a tampered log. Then an
+# operator's traps: check resolves a default_zone name like the gateway;
+# an edit whose new rule would not decide its pair (an earlier rule still
+# does) writes nothing and exits 1 naming that rule; --before FILE:LINE.
 # Usage: ctl.sh GATEWAYCTL DATADIR
 set -u
 ctl=$1
@@ -55,4 +58,40 @@ expect 2 "policy.d/30-bad.policy:2" allow agent-a rag.z
 rm "$work/policy.d/30-bad.policy"
 # audit verify
 expect 2 "audit.log" audit verify
+
+# An operator's config: bob sees tool zone tools unprefixed (default_zone).
+mkdir "$work/ops.d"
+cat > "$work/ops.json" <<'JSON'
+{ "zones": {
+    "bob":   { "domid": 31, "role": "agent", "tags": ["staff"], "chan": "sim:31:bob",
+               "default_zone": "tools" },
+    "alice": { "domid": 32, "role": "agent", "tags": ["staff"], "chan": "sim:32:alice" },
+    "tools": { "domid": 33, "role": "tool", "chan": "sim:33:tools" },
+    "rag":   { "domid": 34, "role": "tool", "chan": "sim:34:rag" } },
+  "policy": "ops.d" }
+JSON
+printf '@tag:staff tools.* allow\n' > "$work/ops.d/10-base.policy"
+cfg=$work/ops.json
+# check resolves a name as the zone's agent sees it (default_zone), the
+# way the gateway routes it; a tool zone's prefix still names that zone
+expect 0 "allow ops.d/10-base.policy:1" check bob time_now
+expect 0 "allow ops.d/10-base.policy:1" check bob tools.time_now
+expect 1 "deny default" check bob rag.rag_search
+expect 2 "bad target" check alice time_now
+# an edit whose rule would not decide its own pair writes nothing, exits
+# 1 and names the rule that still decides (an emergency revoke revokes)
+expect 1 "ops.d/10-base.policy:1 (@tag:staff tools.* allow) still decides for zone bob" deny bob tools.time_now --insert
+[ ! -e "$work/ops.d/50-gatewayctl.policy" ] && echo "ok   nothing written" ||
+	{ echo "FAIL: a refused edit wrote a file"; fail=1; }
+expect 0 "allow ops.d/10-base.policy:1" check bob time_now
+expect 1 "still decides for zone bob" deny @tag:staff tools.web_*
+expect 1 "still decides for zone alice" deny alice tools.x
+# --before FILE:LINE puts it where it decides
+expect 0 "inserted at ops.d/10-base.policy:1" deny bob tools.time_now --before ops.d/10-base.policy:1
+expect 1 "deny ops.d/10-base.policy:1" check bob time_now
+expect 0 "allow ops.d/10-base.policy:2" check alice tools.time_now
+expect 0 "appended at ops.d/50-gatewayctl.policy:1" allow alice rag.rag_search
+expect 2 "has no line 9" deny alice rag.x --before ops.d/10-base.policy:9
+expect 2 "FILE:LINE" deny alice rag.x --before 10-base.policy
+expect 2 "unknown option '--frobnicate'" deny alice rag.x --frobnicate
 exit $fail
