@@ -29,6 +29,12 @@ static void usage(FILE *f)
 		"rule, in order\n"
 		"  list                                       every rule with "
 		"FILE:LINE\n"
+		"  lint [--json]                              rules naming "
+		"zones, tags or tool\n"
+		"                                             zones that do not "
+		"exist; shadowed\n"
+		"                                             rules (exit 1 on "
+		"findings)\n"
 		"  allow|deny SOURCE TARGET [OPTION...] [--file NAME] "
 		"[--insert | --before FILE:LINE]\n"
 		"                                             add a rule "
@@ -272,6 +278,50 @@ static int cmd_list(struct ctl *c)
 	}
 	policy_free(p);
 	return 0;
+}
+
+/* ---- lint ---------------------------------------------------------------- */
+
+static int cmd_lint(struct ctl *c, int argc, char **argv)
+{
+	struct policy *p;
+	json_t *f;
+	int as_json = 0, rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") != 0) {
+			fprintf(stderr,
+				"gatewayctl: lint: unknown argument '%s'\n",
+				argv[i]);
+			return 2;
+		}
+		as_json = 1;
+	}
+	if (load_config(c))
+		return 2;
+	p = load_policy(c);
+	if (!p)
+		return 2;
+	f = policy_lint(p, c->cfg);
+	policy_free(p);
+	if (!f)
+		return 2;
+	if (as_json) {
+		char *s = json_dumps(f, JSON_COMPACT);
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	}
+	for (size_t i = 0; !as_json && i < json_array_size(f); i++) {
+		json_t *w = json_array_get(f, i);
+		printf("%s:%d: %s\n",
+		       json_string_value(json_object_get(w, "file")),
+		       (int)json_integer_value(json_object_get(w, "line")),
+		       json_string_value(json_object_get(w, "message")));
+	}
+	rc = json_array_size(f) ? 1 : 0;
+	json_decref(f);
+	return rc;
 }
 
 /* ---- allow / deny: validated, atomic edits ----------------------------- */
@@ -824,7 +874,9 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "explain") == 0)
 		rc = cmd_explain(&c, argc, argv);
 	else if (strcmp(cmd, "list") == 0)
-		rc = cmd_list(&c);
+		rc = argc ? (usage(stderr), 2) : cmd_list(&c);
+	else if (strcmp(cmd, "lint") == 0)
+		rc = cmd_lint(&c, argc, argv);
 	else if (strcmp(cmd, "allow") == 0 || strcmp(cmd, "deny") == 0)
 		rc = cmd_edit(&c, cmd, argc, argv);
 	else if (strcmp(cmd, "audit") == 0)

@@ -155,6 +155,7 @@ static int check_only(const char *path)
 	char err[1024];
 	struct gw_config *c = gw_config_load(path, err, sizeof(err));
 	struct policy *p = NULL;
+	json_t *warn;
 
 	for (size_t i = 0; c && i < c->nlisteners; i++) {
 		char tok[GW_TOKEN_MAX + 1];
@@ -175,7 +176,22 @@ static int check_only(const char *path)
 		gw_config_free(c);
 		return 1;
 	}
-	printf("ok: %zu zones, %zu rules\n", c->nzones, policy_nrules(p));
+	warn = policy_lint(p, c);
+	for (size_t i = 0; i < json_array_size(warn); i++) {
+		json_t *w = json_array_get(warn, i);
+		fprintf(stderr, "%s:%d: warning: %s\n",
+			json_string_value(json_object_get(w, "file")),
+			(int)json_integer_value(json_object_get(w, "line")),
+			json_string_value(json_object_get(w, "message")));
+	}
+	if (json_array_size(warn))
+		printf("ok: %zu zones, %zu rules, %zu warnings (see gatewayctl "
+		       "lint)\n",
+		       c->nzones, policy_nrules(p), json_array_size(warn));
+	else
+		printf("ok: %zu zones, %zu rules\n", c->nzones,
+		       policy_nrules(p));
+	json_decref(warn);
 	policy_free(p);
 	gw_config_free(c);
 	return 0;

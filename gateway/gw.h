@@ -186,6 +186,14 @@ enum pol_decision policy_decide(const struct policy *p,
 size_t policy_explain(const struct policy *p, const struct pol_query *q,
 		      const struct pol_rule **out, size_t max);
 
+/* Lint: what in p is legal but surely wrong against config c: rules
+ * whose source names no agent zone or a tag no zone has, whose target
+ * names (or whose pattern matches) no tool zone, and rules shadowed by
+ * an earlier rule that matches every call they match. Returns a new
+ * array of {"file","line","rule","message"} in rule order (empty: clean),
+ * or NULL when out of memory. */
+json_t *policy_lint(const struct policy *p, const struct gw_config *c);
+
 /* Parses one rule line (no comment, trimmed) into a fresh rule for
  * validation by gatewayctl. Returns 0 or -1 with a message in err. */
 int policy_check_line(const char *line, char *err, size_t errlen);

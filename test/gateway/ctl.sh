@@ -94,4 +94,33 @@ expect 0 "appended at ops.d/50-gatewayctl.policy:1" allow alice rag.rag_search
 expect 2 "has no line 9" deny alice rag.x --before ops.d/10-base.policy:9
 expect 2 "FILE:LINE" deny alice rag.x --before 10-base.policy
 expect 2 "unknown option '--frobnicate'" deny alice rag.x --frobnicate
+# lint: the sample policy is clean; each kind of finding with FILE:LINE
+"$ctl" --config "$src/gatewayd.json" lint && echo "ok   lint: the sample is clean" ||
+	{ echo "FAIL: lint of the sample"; fail=1; }
+cfg=$work/gatewayd.json   # the copy, where the deny inserted above shadows an allow
+expect 1 "policy.d/20-local.policy:2: never decides anything: policy.d/20-local.policy:1 (agent-b tools.web_search deny)" lint
+cfg=$work/ops.json
+expect 0 "[]" lint --json
+cat > "$work/ops.d/60-lint.policy" <<'POL'
+bobb      tools.x          allow
+tools     rag.rag_search   allow
+@tag:stafff tools.x        allow
+alice     tols.x           allow
+alice     tx?ls.*          allow
+alice     tools.web_fetch  allow
+@tag:staff rag.*           allow
+alice     rag.rag_list     deny
+POL
+expect 1 "ops.d/60-lint.policy:1: source: no zone 'bobb'" lint
+expect 1 "ops.d/60-lint.policy:2: source: 'tools' is a tool zone" lint
+expect 1 "ops.d/60-lint.policy:3: source: no zone has the tag 'stafff'" lint
+expect 1 "ops.d/60-lint.policy:4: target: no tool zone named 'tols'" lint
+expect 1 "ops.d/60-lint.policy:5: target: no tool zone matches 'tx?ls'" lint
+expect 1 "ops.d/60-lint.policy:6: never decides anything: ops.d/10-base.policy:2 (@tag:staff tools.* allow)" lint
+expect 1 "ops.d/60-lint.policy:8: never decides anything: ops.d/60-lint.policy:7" lint
+expect 1 '"file":"ops.d/60-lint.policy","line":1,' lint --json
+n=$("$ctl" --config "$cfg" lint | wc -l)
+[ "$n" = 7 ] && echo "ok   lint: 7 findings, one a line" ||
+	{ echo "FAIL: lint printed $n findings (want 7)"; "$ctl" --config "$cfg" lint; fail=1; }
+expect 2 "unknown argument" lint --jsn
 exit $fail

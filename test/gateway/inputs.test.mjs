@@ -69,6 +69,17 @@ describe('gatewayd config inputs', () => {
     assert.match(r.stderr, /a\.token: not a regular file/);
   });
 
+  test('--check warns, with FILE:LINE, about rules lint finds (exit still 0)', () => {
+    const d = setup('lint');
+    writeFileSync(join(d, 'pol.d', '20-x.policy'), 'bobb t.x allow\na t.x deny\n');
+    const r = check(d);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /pol\.d\/20-x\.policy:1: warning: source: no zone 'bobb'/);
+    assert.match(r.stderr, /pol\.d\/10-a\.policy:1: warning: target: no tool zone named 't'/);
+    assert.match(r.stderr, /pol\.d\/20-x\.policy:2: warning: never decides anything: pol\.d\/10-a\.policy:1/);
+    assert.match(r.stdout, /5 warnings/); // t is no tool zone: 3 of them
+  });
+
   test('symlinks to regular files are read (ConfigMap layout)', () => {
     const d = setup('cm');
     // kubelet's layout: ..2026_x/FILE, ..data -> ..2026_x, FILE -> ..data/FILE
