@@ -73,14 +73,27 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
-/* A refused client: 401 (with the Bearer challenge) or 403. */
+/* A refused client: 401 (with the Bearer challenge) or 403, with a
+ * JSON-RPC error body saying why, so that clients can show something. */
 static enum MHD_Result reply_denied(struct MHD_Connection *c, unsigned status)
 {
-	struct MHD_Response *r = text_response("");
+	const char *msg = status == MHD_HTTP_UNAUTHORIZED
+				  ? "Unauthorized: this endpoint needs "
+				    "Authorization: Bearer TOKEN with its token"
+				  : "Forbidden: this endpoint does not admit "
+				    "this client";
+	json_t *e = jr_error(NULL, MCP_ERR_INVALID_REQUEST, msg, NULL);
+	char *body = e ? jr_dump(e, NULL) : NULL;
+	struct MHD_Response *r = text_response(body ? body : "");
 	enum MHD_Result ret;
+	int has_body = body != NULL;
 
+	json_decref(e);
+	free(body);
 	if (!r)
 		return MHD_NO;
+	if (has_body)
+		MHD_add_response_header(r, "Content-Type", "application/json");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	ret = MHD_queue_response(c, status, r);

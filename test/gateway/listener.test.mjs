@@ -142,6 +142,10 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
       const r = await fetch(urlA, { method: 'POST', headers: { ...HDRS, ...h }, body: INIT });
       assert.equal(r.status, 401);
       assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+      // a JSON-RPC error body saying why, for clients to show
+      const body = await r.json();
+      assert.equal(body.jsonrpc, '2.0');
+      assert.match(body.error.message, /^Unauthorized: .*Authorization: Bearer/);
     }
     const c = new Client({ name: 'zg-host', version: '1.0.0' });
     await assert.rejects(c.connect(new StreamableHTTPClientTransport(new URL(urlA))));
@@ -224,8 +228,13 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
       'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', sock,
       '-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream',
       '--data', INIT, 'http://localhost/mcp'], { encoding: 'utf8' });
+    const b = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups',
+      'curl', '-s', '--unix-socket', sock, '-H', 'content-type: application/json',
+      '-H', 'accept: application/json, text/event-stream', '--data', INIT,
+      'http://localhost/mcp'], { encoding: 'utf8' });
     chmodSync(dir, 0o700);
     assert.equal(r.stdout, '403', r.stderr);
+    assert.match(JSON.parse(b.stdout).error.message, /^Forbidden: /, b.stdout);
   });
 
   test('idle unauthenticated connections cannot lock out the token holder', async () => {
