@@ -5,6 +5,7 @@
  * over its admin socket. Exit status: 0 ok (allow), 1 deny or failure
  * reported by the daemon, 2 usage or error. */
 #include "gw.h"
+#include "zg_version.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -21,7 +22,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: gatewayctl --config FILE COMMAND [ARGS]\n"
+		"Usage: gatewayctl --config FILE COMMAND [ARGS] | --version\n"
 		"\n"
 		"Policy (offline):\n"
 		"  check ZONE TARGET [--args JSON] [--json]   decide one call\n"
@@ -49,8 +50,9 @@ static void usage(FILE *f)
 		"Daemon (admin socket):\n"
 		"  reload                                     reread the policy and the\n"
 		"                                             listeners' token files\n"
-		"  status                                     zones, channels, health\n"
-		"  stats                                      calls, denials, latency\n"
+		"  status                                     zones, channels, health "
+		"(JSON)\n"
+		"  stats [--json]                             calls, denials, latency\n"
 		"  pin TOOLZONE | unpin TOOLZONE              pin its tool definitions\n"
 		"\n"
 		"TARGET: TOOLZONE.TOOL, resource:TOOLZONE.URI or "
@@ -800,17 +802,30 @@ static int cmd_daemon(struct ctl *c, const char *cmd, int argc, char **argv)
 {
 	json_t *req = json_pack("{s:s}", "cmd", cmd), *rep = NULL;
 	char *s = NULL, *r = NULL;
-	int rc = 2;
+	int rc = 2, as_json = 0;
 
-	if (load_config(c) || !req)
-		goto out;
 	if (strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0) {
-		if (argc != 1) {
+		if (argc != 1 || argv[0][0] == '-') {
 			usage(stderr);
 			goto out;
 		}
 		json_object_set_new(req, "zone", json_string(argv[0]));
+	} else {
+		for (int i = 0; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0 &&
+			    (strcmp(cmd, "stats") == 0 ||
+			     strcmp(cmd, "status") == 0)) {
+				as_json = 1;
+				continue;
+			}
+			fprintf(stderr,
+				"gatewayctl: %s: unknown argument '%s'\n", cmd,
+				argv[i]);
+			goto out;
+		}
 	}
+	if (load_config(c) || !req)
+		goto out;
 	s = json_dumps(req, JSON_COMPACT);
 	r = s ? admin_call(c, s) : NULL;
 	if (!r)
@@ -826,8 +841,14 @@ static int cmd_daemon(struct ctl *c, const char *cmd, int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (strcmp(cmd, "stats") == 0) {
+	if (strcmp(cmd, "stats") == 0 && !as_json) {
 		print_stats(json_object_get(rep, "stats"));
+	} else if (strcmp(cmd, "stats") == 0) {
+		char *js = json_dumps(json_object_get(rep, "stats"),
+				      JSON_INDENT(2));
+		if (js)
+			printf("%s\n", js);
+		free(js);
 	} else {
 		char *pretty = json_dumps(rep, JSON_INDENT(2));
 		if (pretty)
@@ -856,6 +877,10 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "-h") == 0 ||
 			   strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "-V") == 0 ||
+			   strcmp(argv[i], "--version") == 0) {
+			printf("gatewayctl %s\n", ZG_VERSION);
 			return 0;
 		} else {
 			usage(stderr);

@@ -5,6 +5,7 @@
  * token files; a change of the policy or token files does the same for
  * what changed. SIGTERM/SIGINT stop. */
 #include "gwd.h"
+#include "zg_version.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +33,7 @@ static void usage(FILE *f)
 		"  --config FILE      the JSON config (docs/operations.md)\n"
 		"  --check            validate config and policy, then exit\n"
 		"  --ready-file FILE  write \"ready\" to FILE once serving\n"
+		"  -V, --version      print the version and exit\n"
 		"  -h, --help         this help\n"
 		"\n"
 		"Signals: SIGHUP rereads the policy and the listeners' token "
@@ -297,6 +299,7 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, 'k' },
 		{ "ready-file", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *ready = NULL;
@@ -304,7 +307,7 @@ int main(int argc, char **argv)
 	struct gw g;
 	char err[1024];
 
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
@@ -317,6 +320,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("gatewayd %s\n", ZG_VERSION);
 			return 0;
 		default:
 			usage(stderr);

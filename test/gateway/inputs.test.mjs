@@ -7,7 +7,8 @@
 // metrics path naming an existing non-socket file is refused and the file
 // is left as it was. An admin client that never reads its (large) reply
 // does not hold up the loop: another admin client is answered meanwhile,
-// and the slow one still gets its whole reply when it reads.
+// and the slow one still gets its whole reply when it reads. Also
+// gatewayctl's stats --json, and unknown options are errors (exit 2).
 // Env: GATEWAYD, GATEWAYCTL.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -111,6 +112,18 @@ describe('gatewayd config inputs', () => {
       { encoding: 'utf8', timeout: 10000 });
     assert.equal(st.status, 0, st.stderr);
     assert.equal(JSON.parse(st.stdout).policy.rules, 1);
+    // stats --json is JSON (it used to be ignored); unknown options are errors
+    const ctl = (...a) => spawnSync(GATEWAYCTL, ['--config', join(d, 'gw.json'), ...a],
+      { encoding: 'utf8', timeout: 10000 });
+    const sj = ctl('stats', '--json');
+    assert.equal(sj.status, 0, sj.stderr);
+    assert.ok(Array.isArray(JSON.parse(sj.stdout)), sj.stdout);
+    assert.match(ctl('stats').stdout, /^zone +tool +calls/);
+    for (const bad of [['stats', '--jsn'], ['status', '-x'], ['reload', '--now'], ['list', '--all'],
+      ['lint', '--quiet'], ['check', 'a', 't.x', '--jsn'], ['--bogus', 'status']]) {
+      const r = ctl(...bad);
+      assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stdout}${r.stderr}`);
+    }
     gw.kill('SIGTERM');
     assert.equal(await gw.done, 0, gw.log);
   });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { daemon as spawnDaemon, rawSession, sseMessages, stop } from '../common/harness.mjs';
+import { daemon as spawnDaemon, rawSession, sseMessages, stop, waitFor } from '../common/harness.mjs';
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -286,6 +286,18 @@ describe('failures are clear', () => {
     const p = daemon(RELAY, ['--chan', 'sim:9:nobody', '--connect-timeout', '100']);
     assert.equal(await p.done, 1);
     assert.match(p.log, /no server/);
+  });
+  test('a wrong sim directory is named at once, while waiting, and at the end', async () => {
+    const wrong = join(dir, 'not-the-gateways-dir');
+    const p = spawnDaemon(RELAY, ['--chan', 'sim:9:nobody', '--connect-timeout', '3000'],
+      { ...process.env, ZONEGATE_SIM_DIR: wrong });
+    const where = `${wrong}/9/nobody.sock`;
+    // said before the wait ends: the first line names the directory
+    await waitFor('the waiting line', () => p.log.includes('waiting up to 3000 ms'));
+    assert.equal(p.exitCode, null, 'said only after the wait');
+    assert.ok(p.log.includes(`no ${where} yet (the sim directory is ${wrong}, which does not exist`), p.log);
+    assert.equal(await p.done, 1);
+    assert.ok(p.log.includes(`(looked for ${where}; set ZONEGATE_SIM_DIR`), p.log);
   });
   test('bad address', async () => {
     const p = daemon(RELAY, ['--chan', 'tcp:1:x']);
