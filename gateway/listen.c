@@ -30,7 +30,8 @@
 #define CONNECTIONS_MAX 128	    /* per listener */
 /* Of those, connections not yet authenticated (no request with a valid
  * token or uid yet): the other 96 stay free for clients that have
- * authenticated, and each pending one is closed after HEADER_TIMEOUT s. */
+ * authenticated, one more evicts the oldest, and each is closed after
+ * HEADER_TIMEOUT s. */
 #define PENDING_CONNS_MAX 32
 #define HEADER_TIMEOUT 10
 
@@ -312,6 +313,21 @@ static unsigned be_authorize(void *ctx, struct MHD_Connection *c)
 	return 0;
 }
 
+/* A uid-bound unix listener without a token knows its client at accept:
+ * the peer's uid. Such a connection is admitted at once, so that other
+ * local users' idle connections never compete with it. */
+static int be_admit_peer(void *ctx, int fd)
+{
+	struct lst *l = ctx;
+	struct ucred cr;
+	socklen_t cl = sizeof(cr);
+
+	if (!l->cfg->has_uid || l->cfg->token_file)
+		return 0;
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0 &&
+	       cr.uid == l->cfg->uid;
+}
+
 /* ---- the poll thread --------------------------------------------------- */
 
 int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg, size_t len)
@@ -526,6 +542,7 @@ static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
 	l->be.initialized = be_initialized;
 	l->be.close = be_close;
 	l->be.authorize = be_authorize;
+	l->be.admit_peer = be_admit_peer;
 	memset(&hc, 0, sizeof(hc));
 	hc.host = "127.0.0.1";
 	hc.port = l->cfg->port;

@@ -1,8 +1,11 @@
 /* Connection admission for the Streamable HTTP transport: a connection is
  * pending until the headers of its first request arrived and passed the
- * backend's authorize; pending connections have a cap of their own (the
- * rest of the connection limit stays free for admitted clients) and a
- * deadline, so idle or half-open connections cannot lock anyone out. */
+ * backend's authorize (or the backend admitted its peer at once); pending
+ * connections have a cap of their own (the rest of the connection limit
+ * stays free for admitted clients) and a deadline, and a new connection
+ * over the cap evicts the oldest pending one, so idle or half-open
+ * connections can lock nobody out: a client that sends its request
+ * promptly gets in. */
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -16,6 +19,7 @@ struct hconn {
 	int fd;
 	time_t start;
 	int admitted, reaped;
+	int idle_set; /* its timeout is HTTP_IDLE_TIMEOUT now */
 };
 
 static time_t mono_s(void)
@@ -26,18 +30,36 @@ static time_t mono_s(void)
 	return ts.tv_sec;
 }
 
+/* Under cmu: shuts hc down (its thread sees EOF and MHD closes it); it
+ * no longer counts as pending. */
+static void evict(struct mcp_http *h, struct hconn *hc)
+{
+	if (hc->fd >= 0)
+		shutdown(hc->fd, SHUT_RDWR);
+	hc->reaped = 1;
+	h->npending--;
+}
+
 enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
 				 socklen_t addrlen)
 {
 	struct mcp_http *h = cls;
-	int ok;
+	struct hconn *oldest = NULL;
 
 	(void)addr;
 	(void)addrlen;
 	pthread_mutex_lock(&h->cmu);
-	ok = h->npending < h->cfg.max_pending;
+	if (h->npending >= h->cfg.max_pending) {
+		/* the list is newest first: the last pending one is the
+		 * oldest */
+		for (struct hconn *hc = h->conns; hc; hc = hc->next)
+			if (!hc->admitted && !hc->reaped)
+				oldest = hc;
+		if (oldest)
+			evict(h, oldest);
+	}
 	pthread_mutex_unlock(&h->cmu);
-	return ok ? MHD_YES : MHD_NO;
+	return MHD_YES;
 }
 
 void http_conn_notify(void *cls, struct MHD_Connection *c, void **ctx,
@@ -55,12 +77,18 @@ void http_conn_notify(void *cls, struct MHD_Connection *c, void **ctx,
 			return; /* untracked: still capped by MHD's limit */
 		hc->fd = ci ? ci->connect_fd : -1;
 		hc->start = mono_s();
+		/* a peer the backend knows already (a unix peer's uid) */
+		hc->admitted =
+			hc->fd >= 0 && h->cfg.backend &&
+			h->cfg.backend->admit_peer &&
+			h->cfg.backend->admit_peer(h->cfg.backend->ctx, hc->fd);
 		pthread_mutex_lock(&h->cmu);
 		hc->next = h->conns;
 		if (h->conns)
 			h->conns->prev = hc;
 		h->conns = hc;
-		h->npending++;
+		if (!hc->admitted)
+			h->npending++;
 		pthread_mutex_unlock(&h->cmu);
 		return;
 	}
@@ -76,7 +104,7 @@ void http_conn_notify(void *cls, struct MHD_Connection *c, void **ctx,
 		h->conns = hc->next;
 	if (hc->next)
 		hc->next->prev = hc->prev;
-	if (!hc->admitted)
+	if (!hc->admitted && !hc->reaped)
 		h->npending--;
 	pthread_mutex_unlock(&h->cmu);
 	free(hc);
@@ -95,9 +123,11 @@ void http_conn_admit(struct mcp_http *h, struct MHD_Connection *c)
 	pthread_mutex_lock(&h->cmu);
 	if (!hc->admitted) {
 		hc->admitted = 1;
-		h->npending--;
-		first = 1;
+		if (!hc->reaped)
+			h->npending--;
 	}
+	first = !hc->idle_set;
+	hc->idle_set = 1;
 	pthread_mutex_unlock(&h->cmu);
 	if (first) /* from the header deadline to the idle timeout */
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
@@ -110,12 +140,10 @@ void http_conn_reap(struct mcp_http *h)
 
 	pthread_mutex_lock(&h->cmu);
 	for (struct hconn *hc = h->conns; hc; hc = hc->next) {
-		if (hc->admitted || hc->reaped || hc->fd < 0 ||
+		if (hc->admitted || hc->reaped ||
 		    now - hc->start < (time_t)h->cfg.header_timeout)
 			continue;
-		/* Its thread sees EOF and MHD closes it. */
-		shutdown(hc->fd, SHUT_RDWR);
-		hc->reaped = 1;
+		evict(h, hc);
 	}
 	pthread_mutex_unlock(&h->cmu);
 }

@@ -89,8 +89,8 @@ struct mcp_http {
 
 /* ---- connection admission (http_conn.c) ---- */
 
-/* MHD's accept policy: refuses a new connection while cfg.max_pending
- * connections are still pending (not admitted). */
+/* MHD's accept policy: accepts, and when cfg.max_pending connections are
+ * pending (not admitted) evicts the oldest of them to make room. */
 enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
 				 socklen_t addrlen);
 /* MHD_OPTION_NOTIFY_CONNECTION: tracks every connection as pending from

@@ -25,8 +25,9 @@ struct mcp_http_config {
 	unsigned max_connections;   /* concurrent connections (default 512) */
 	/* Connections whose first request has not yet passed authorize (or
 	 * arrived): at most max_pending of them (default max_connections /
-	 * 4), each closed header_timeout seconds (default 10) after it was
-	 * accepted; the other slots stay free for admitted clients. */
+	 * 4; one more evicts the oldest), each closed header_timeout seconds
+	 * (default 10) after it was accepted; the other slots stay free for
+	 * admitted clients. */
 	unsigned max_pending;
 	unsigned header_timeout;
 	unsigned session_timeout; /* idle seconds before expiry (1800) */
@@ -61,6 +62,10 @@ struct mcp_http_backend {
 	 * HTTP status to answer (401 adds WWW-Authenticate: Bearer). NULL:
 	 * everyone. */
 	unsigned (*authorize)(void *ctx, struct MHD_Connection *c);
+	/* Optional, at accept, on the connection's socket: nonzero admits it
+	 * at once (the peer is known, e.g. a unix peer's uid), so it never
+	 * counts as pending. Called from the transport's listening thread. */
+	int (*admit_peer)(void *ctx, int fd);
 };
 
 /* For backends: a server message for the session's stream of the request
