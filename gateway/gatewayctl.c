@@ -284,6 +284,8 @@ static int cmd_list(struct ctl *c)
 
 /* ---- lint ---------------------------------------------------------------- */
 
+/* lint [--json]: policy_lint's findings, one FILE:LINE: message a line
+ * (or the JSON array). Exit 0 clean, 1 findings, 2 error. */
 static int cmd_lint(struct ctl *c, int argc, char **argv)
 {
 	struct policy *p;
@@ -393,9 +395,9 @@ static int file_ok(const char *name)
 }
 
 /* --before FILE:LINE: FILE as gatewayctl prints it (or just its name in
- * the policy directory). Sets e->fname (the file to edit) and
- * e->before_line. Returns 0, or -1 after a message. */
-static int parse_before(struct edit *e, int isdir)
+ * the policy directory). Sets e->fname (the file to edit; it points into
+ * a static buffer) and e->before_line. Returns 0, or -1 after a message. */
+static int parse_before(const struct ctl *c, struct edit *e, int isdir)
 {
 	const char *colon = strrchr(e->before, ':'), *base;
 	char *end;
@@ -413,7 +415,16 @@ static int parse_before(struct edit *e, int isdir)
 	memcpy(name, e->before, (size_t)(colon - e->before));
 	name[colon - e->before] = '\0';
 	base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-	if (isdir) {
+	if (!isdir) {
+		const char *pb = strrchr(c->cfg->policy, '/');
+		if (strcmp(base, pb ? pb + 1 : c->cfg->policy) != 0) {
+			fprintf(stderr,
+				"gatewayctl: --before: %s is not the "
+				"policy file\n",
+				name);
+			return -1;
+		}
+	} else {
 		if (e->fname && strcmp(e->fname, base) != 0) {
 			fprintf(stderr,
 				"gatewayctl: --before names %s, --file "
@@ -569,7 +580,7 @@ static int cmd_edit(struct ctl *c, const char *action, int argc, char **argv)
 		goto out;
 	}
 	isdir = stat(c->cfg->policy, &st) == 0 && S_ISDIR(st.st_mode);
-	if (e.before && parse_before(&e, isdir))
+	if (e.before && parse_before(c, &e, isdir))
 		goto out;
 	if (isdir) {
 		if (!e.fname)

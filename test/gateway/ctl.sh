@@ -94,6 +94,15 @@ expect 0 "appended at ops.d/50-gatewayctl.policy:1" allow alice rag.rag_search
 expect 2 "has no line 9" deny alice rag.x --before ops.d/10-base.policy:9
 expect 2 "FILE:LINE" deny alice rag.x --before 10-base.policy
 expect 2 "unknown option '--frobnicate'" deny alice rag.x --frobnicate
+# the same with a single policy file
+sed 's/"policy": "ops.d"/"policy": "one.policy"/' "$work/ops.json" > "$work/one.json"
+printf '@tag:staff tools.* allow\n' > "$work/one.policy"
+cfg=$work/one.json
+expect 1 "one.policy:1 (@tag:staff tools.* allow) still decides for zone bob" deny bob tools.time_now
+expect 2 "is not the policy file" deny bob tools.time_now --before other.policy:1
+expect 0 "inserted at one.policy:1" deny bob tools.time_now --before one.policy:1
+expect 1 "deny one.policy:1" check bob time_now
+cfg=$work/ops.json
 # lint: the sample policy is clean; each kind of finding with FILE:LINE
 "$ctl" --config "$src/gatewayd.json" lint && echo "ok   lint: the sample is clean" ||
 	{ echo "FAIL: lint of the sample"; fail=1; }
