@@ -32,6 +32,8 @@ struct aconn {
 	gid_t gid;
 	int64_t since;
 	size_t len;
+	char *out; /* the reply being sent; NULL while reading */
+	size_t olen, ooff;
 	char buf[ADMIN_LINE_MAX];
 };
 
@@ -56,10 +58,13 @@ static int unix_listen(const char *path, mode_t mode, char *err, size_t errlen)
 		return -1;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* A stale socket from an earlier run goes; any other file stays
+	 * and we refuse (a typo must not delete the policy). */
+	if (gw_unix_path_free(path, err, errlen))
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		goto fail;
-	unlink(path); /* a stale socket from an earlier run */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(path, mode) != 0 || listen(fd, 16) != 0)
 		goto fail;
@@ -153,37 +158,55 @@ static json_t *handle(struct gw_admin *a, struct aconn *c, const char *line)
 	return r;
 }
 
+static void conn_write(struct gw_admin *a, size_t i);
+
 static void conn_close(struct gw_admin *a, size_t i)
 {
 	close(a->c[i]->fd);
+	free(a->c[i]->out);
 	free(a->c[i]);
 	a->c[i] = NULL;
 }
 
-/* Replies are small except stats; written with a bounded blocking wait. */
-static void conn_reply(struct aconn *c, json_t *r)
+/* Queues r as c's reply (one line) and sends what the socket takes now;
+ * the rest goes out as the peer reads (POLLOUT), so a client that does
+ * not read its reply never holds up the loop. The connection closes once
+ * it is sent, or at the idle deadline. */
+static void conn_reply(struct gw_admin *a, size_t i, json_t *r)
 {
+	struct aconn *c = a->c[i];
 	char *s = json_dumps(r, JSON_COMPACT);
-	size_t len, off = 0;
-	ssize_t n;
-	struct pollfd p = { c->fd, POLLOUT, 0 };
 
-	if (!s)
+	if (!s) {
+		conn_close(a, i);
 		return;
-	len = strlen(s);
-	s[len++] = '\n'; /* json_dumps leaves room: replace the NUL */
-	while (off < len) {
-		n = write(c->fd, s + off, len - off);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (poll(&p, 1, 1000) <= 0)
-				break;
+	}
+	c->olen = strlen(s);
+	s[c->olen++] = '\n'; /* json_dumps leaves room: replace the NUL */
+	c->out = s;
+	c->ooff = 0;
+	conn_write(a, i);
+}
+
+/* Sends more of c's reply; closes c when all of it went out or the
+ * peer is gone. */
+static void conn_write(struct gw_admin *a, size_t i)
+{
+	struct aconn *c = a->c[i];
+	ssize_t n;
+
+	while (c->ooff < c->olen) {
+		n = send(c->fd, c->out + c->ooff, c->olen - c->ooff,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
 			continue;
-		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* the rest when poll says POLLOUT */
 		if (n <= 0)
 			break;
-		off += (size_t)n;
+		c->ooff += (size_t)n;
 	}
-	free(s);
+	conn_close(a, i); /* one request per connection */
 }
 
 static void conn_read(struct gw_admin *a, size_t i)
@@ -205,17 +228,15 @@ static void conn_read(struct gw_admin *a, size_t i)
 	if (!nl) {
 		if (c->len == sizeof(c->buf) - 1) {
 			r = fail("request line too long");
-			conn_reply(c, r);
+			conn_reply(a, i, r);
 			json_decref(r);
-			conn_close(a, i);
 		}
 		return;
 	}
 	*nl = '\0';
 	r = handle(a, c, c->buf);
-	conn_reply(c, r);
+	conn_reply(a, i, r);
 	json_decref(r);
-	conn_close(a, i); /* one request per connection */
 }
 
 static void accept_one(struct gw_admin *a)
@@ -259,7 +280,7 @@ size_t gw_admin_pollfds(struct gw_admin *a, struct pollfd *p, size_t max)
 			continue;
 		p[n].fd = a->c[i]->fd;
 		p[n].revents = 0;
-		p[n++].events = POLLIN;
+		p[n++].events = a->c[i]->out ? POLLOUT : POLLIN;
 	}
 	return n;
 }
@@ -278,9 +299,15 @@ void gw_admin_run(struct gw_admin *a, const struct pollfd *p, size_t n)
 			accept_one(a);
 			continue;
 		}
-		for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)
-			if (a->c[i] && a->c[i]->fd == p[k].fd)
+		for (size_t i = 0; i < ADMIN_CONNS_MAX; i++) {
+			if (!a->c[i] || a->c[i]->fd != p[k].fd)
+				continue;
+			if (a->c[i]->out)
+				conn_write(a, i);
+			else
 				conn_read(a, i);
+			break;
+		}
 	}
 	for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)
 		if (a->c[i] && now - a->c[i]->since > ADMIN_IDLE_MS)

@@ -5,6 +5,7 @@
  * over its admin socket. Exit status: 0 ok (allow), 1 deny or failure
  * reported by the daemon, 2 usage or error. */
 #include "gw.h"
+#include "zg_version.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -22,7 +23,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: gatewayctl --config FILE COMMAND [ARGS]\n"
+		"Usage: gatewayctl --config FILE COMMAND [ARGS] | --version\n"
 		"\n"
 		"Policy (offline):\n"
 		"  check ZONE TARGET [--args JSON] [--json]   decide one call\n"
@@ -30,10 +31,18 @@ static void usage(FILE *f)
 		"rule, in order\n"
 		"  list                                       every rule with "
 		"FILE:LINE\n"
+		"  lint [--json]                              rules naming "
+		"zones, tags or tool\n"
+		"                                             zones that do not "
+		"exist; shadowed\n"
+		"                                             rules (exit 1 on "
+		"findings)\n"
 		"  allow|deny SOURCE TARGET [OPTION...] [--file NAME] "
-		"[--insert]\n"
+		"[--insert | --before FILE:LINE]\n"
 		"                                             add a rule "
-		"(validated, atomic)\n"
+		"(validated, atomic;\n"
+		"                                             refused unless "
+		"it decides its pair)\n"
 		"Audit (offline):\n"
 		"  audit verify [FILE...]                     check the hash "
 		"chain (default:\n"
@@ -52,8 +61,9 @@ static void usage(FILE *f)
 		"Daemon (admin socket):\n"
 		"  reload                                     reread the policy and the\n"
 		"                                             listeners' token files\n"
-		"  status                                     zones, channels, health\n"
-		"  stats                                      calls, denials, latency\n"
+		"  status                                     zones, channels, health "
+		"(JSON)\n"
+		"  stats [--json]                             calls, denials, latency\n"
 		"  pin TOOLZONE | unpin TOOLZONE              pin its tool definitions\n"
 		"\n"
 		"TARGET: TOOLZONE.TOOL, resource:TOOLZONE.URI or "
@@ -97,11 +107,17 @@ static struct policy *load_policy(struct ctl *c)
 	return p;
 }
 
-/* Splits "KIND:ZONE.NAME" or "ZONE.NAME" into the query. */
-static int parse_target(const char *t, struct pol_query *q, char *zbuf,
+/* Resolves TARGET as zone z's agent would mean it, the way the gateway
+ * routes names: "KIND:" prefix, then for tools and prompts a name whose
+ * part before the first '.' is a tool zone of the config means that
+ * zone; any other name means z's default_zone (unprefixed names), and
+ * without one splits at the first '.'. Resources keep TOOLZONE.URI. */
+static int parse_target(const struct gw_config *cfg, const struct gw_zone *z,
+			const char *t, struct pol_query *q, char *zbuf,
 			size_t zlen)
 {
 	const char *dot;
+	const struct gw_zone *tz = NULL;
 
 	q->kind = POL_TOOL;
 	if (strncmp(t, "resource:", 9) == 0) {
@@ -113,11 +129,23 @@ static int parse_target(const char *t, struct pol_query *q, char *zbuf,
 	} else if (strncmp(t, "tool:", 5) == 0) {
 		t += 5;
 	}
+	if (!*t)
+		return -1;
 	dot = strchr(t, '.');
+	if (dot && (size_t)(dot - t) < zlen) {
+		memcpy(zbuf, t, (size_t)(dot - t));
+		zbuf[dot - t] = '\0';
+		tz = gw_config_zone(cfg, zbuf);
+	}
+	if (q->kind != POL_RESOURCE && z->default_zone &&
+	    !(tz && tz->role == GW_TOOL)) {
+		snprintf(zbuf, zlen, "%s", z->default_zone);
+		q->tzone = zbuf;
+		q->tname = t;
+		return 0;
+	}
 	if (!dot || dot == t || !dot[1] || (size_t)(dot - t) >= zlen)
 		return -1;
-	memcpy(zbuf, t, (size_t)(dot - t));
-	zbuf[dot - t] = '\0';
 	q->tzone = zbuf;
 	q->tname = dot + 1;
 	return 0;
@@ -155,8 +183,12 @@ static int query_of(struct ctl *c, int argc, char **argv, struct pol_query *q,
 			c->config_path);
 		return -1;
 	}
-	if (parse_target(argv[1], q, zbuf, zlen)) {
-		fprintf(stderr, "gatewayctl: bad target '%s'\n", argv[1]);
+	if (parse_target(c->cfg, z, argv[1], q, zbuf, zlen)) {
+		fprintf(stderr,
+			"gatewayctl: bad target '%s' (TOOLZONE.TOOL, "
+			"resource:TOOLZONE.URI, prompt:TOOLZONE.NAME; a bare "
+			"name needs the zone's default_zone)\n",
+			argv[1]);
 		return -1;
 	}
 	q->zone = z->name;
@@ -261,11 +293,65 @@ static int cmd_list(struct ctl *c)
 	return 0;
 }
 
+/* ---- lint ---------------------------------------------------------------- */
+
+/* lint [--json]: policy_lint's findings, one FILE:LINE: message a line
+ * (or the JSON array). Exit 0 clean, 1 findings, 2 error. */
+static int cmd_lint(struct ctl *c, int argc, char **argv)
+{
+	struct policy *p;
+	json_t *f;
+	int as_json = 0, rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") != 0) {
+			fprintf(stderr,
+				"gatewayctl: lint: unknown argument '%s'\n",
+				argv[i]);
+			return 2;
+		}
+		as_json = 1;
+	}
+	if (load_config(c))
+		return 2;
+	p = load_policy(c);
+	if (!p)
+		return 2;
+	f = policy_lint(p, c->cfg);
+	policy_free(p);
+	if (!f)
+		return 2;
+	if (as_json) {
+		char *s = json_dumps(f, JSON_COMPACT);
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	}
+	for (size_t i = 0; !as_json && i < json_array_size(f); i++) {
+		json_t *w = json_array_get(f, i);
+		printf("%s:%d: %s\n",
+		       json_string_value(json_object_get(w, "file")),
+		       (int)json_integer_value(json_object_get(w, "line")),
+		       json_string_value(json_object_get(w, "message")));
+	}
+	rc = json_array_size(f) ? 1 : 0;
+	json_decref(f);
+	return rc;
+}
+
 /* ---- allow / deny: validated, atomic edits ----------------------------- */
 
-/* Builds the rule line from argv; returns a malloc'd string or NULL. */
+struct edit {
+	const char *fname;  /* --file NAME.policy */
+	const char *before; /* --before FILE:LINE */
+	int insert;	    /* --insert */
+	long before_line;
+};
+
+/* Builds the rule line from argv (options go to e); returns a malloc'd
+ * string, or NULL after a message. */
 static char *rule_line(const char *action, int argc, char **argv,
-		       const char **file, int *insert)
+		       struct edit *e)
 {
 	size_t cap = GW_RULE_LINE_MAX + 1, len = 0;
 	char *s = calloc(1, cap);
@@ -275,26 +361,37 @@ static char *rule_line(const char *action, int argc, char **argv,
 		return NULL;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
-			*file = argv[++i];
+			e->fname = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--before") == 0 && i + 1 < argc) {
+			e->before = argv[++i];
 			continue;
 		}
 		if (strcmp(argv[i], "--insert") == 0) {
-			*insert = 1;
+			e->insert = 1;
 			continue;
+		}
+		if (strncmp(argv[i], "--", 2) == 0) {
+			fprintf(stderr, "gatewayctl: unknown option '%s'\n",
+				argv[i]);
+			goto fail;
 		}
 		n = snprintf(s + len, cap - len, "%s%s", len ? " " : "",
 			     argv[i]);
 		if (n < 0 || (size_t)n >= cap - len)
-			goto fail;
+			goto too_long;
 		len += (size_t)n;
 		if (i == 1) {
 			n = snprintf(s + len, cap - len, " %s", action);
 			if (n < 0 || (size_t)n >= cap - len)
-				goto fail;
+				goto too_long;
 			len += (size_t)n;
 		}
 	}
 	return s;
+too_long:
+	fprintf(stderr, "gatewayctl: rule too long\n");
 fail:
 	free(s);
 	return NULL;
@@ -308,40 +405,208 @@ static int file_ok(const char *name)
 	       strcmp(name + l - 7, ".policy") == 0;
 }
 
+/* --before FILE:LINE: FILE as gatewayctl prints it (or just its name in
+ * the policy directory). Sets e->fname (the file to edit; it points into
+ * a static buffer) and e->before_line. Returns 0, or -1 after a message. */
+static int parse_before(const struct ctl *c, struct edit *e, int isdir)
+{
+	const char *colon = strrchr(e->before, ':'), *base;
+	char *end;
+	static char name[256];
+
+	if (!colon || colon == e->before)
+		goto bad;
+	errno = 0;
+	e->before_line = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || e->before_line < 1 ||
+	    e->before_line > 10000000)
+		goto bad;
+	if ((size_t)(colon - e->before) >= sizeof(name))
+		goto bad;
+	memcpy(name, e->before, (size_t)(colon - e->before));
+	name[colon - e->before] = '\0';
+	base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	if (!isdir) {
+		const char *pb = strrchr(c->cfg->policy, '/');
+		if (strcmp(base, pb ? pb + 1 : c->cfg->policy) != 0) {
+			fprintf(stderr,
+				"gatewayctl: --before: %s is not the "
+				"policy file\n",
+				name);
+			return -1;
+		}
+	} else {
+		if (e->fname && strcmp(e->fname, base) != 0) {
+			fprintf(stderr,
+				"gatewayctl: --before names %s, --file "
+				"%s\n",
+				base, e->fname);
+			return -1;
+		}
+		e->fname = base;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "gatewayctl: --before expects FILE:LINE (as list "
+			"prints them)\n");
+	return -1;
+}
+
+/* The new file text: line inserted before line `at` (1-based; 0 appends)
+ * of old. Returns a malloc'd string, or NULL (bad `at` or no memory). */
+static char *splice_line(const char *old, size_t olen, const char *line,
+			 long at)
+{
+	size_t off = 0, nlen = olen + strlen(line) + 3;
+	char *nw = malloc(nlen);
+	long l = 1;
+
+	if (!nw)
+		return NULL;
+	if (at == 0) {
+		snprintf(nw, nlen, "%s%s%s\n", old ? old : "",
+			 olen && old[olen - 1] != '\n' ? "\n" : "", line);
+		return nw;
+	}
+	while (l < at && off < olen) {
+		const char *nl = memchr(old + off, '\n', olen - off);
+		off = nl ? (size_t)(nl - old) + 1 : olen;
+		l++;
+	}
+	if (l < at || (at > 1 && off == olen && old[olen - 1] != '\n')) {
+		free(nw);
+		return NULL; /* past the end of the file */
+	}
+	snprintf(nw, nlen, "%.*s%s\n%s", (int)off, old ? old : "", line,
+		 old ? old + off : "");
+	return nw;
+}
+
+/* The rule that decides `SOURCE TARGET` in p for each agent zone the
+ * source names (the zone itself when the config has none such). Returns
+ * NULL when the rule at file:line decides them all, else the first
+ * other rule that decides (or p's default deny: *dflt set). */
+static const struct pol_rule *still_decides(const struct ctl *c,
+					    const struct policy *p,
+					    const char *file, int line,
+					    int *dflt, const char **who)
+{
+	const struct pol_rule *nr = NULL, *r;
+	struct pol_query q = { 0 };
+	size_t matched = 0;
+
+	for (size_t i = 0; i < policy_nrules(p); i++) {
+		r = policy_rule(p, i);
+		if (r->line == line && strcmp(r->file, file) == 0)
+			nr = r;
+	}
+	*dflt = 0;
+	if (!nr)
+		return NULL;
+	q.kind = nr->kinds & POL_TOOL	    ? POL_TOOL
+		 : nr->kinds & POL_RESOURCE ? POL_RESOURCE
+					    : POL_PROMPT;
+	q.tzone = nr->tzone;
+	q.tname = nr->tname;
+	for (size_t i = 0; i <= c->cfg->nzones; i++) {
+		const struct gw_zone *z = i < c->cfg->nzones ? &c->cfg->zones[i]
+							     : NULL;
+		if (z) {
+			if (z->role != GW_AGENT ||
+			    (nr->src_kind == POL_SRC_ZONE &&
+			     strcmp(nr->src, z->name) != 0) ||
+			    (nr->src_kind == POL_SRC_TAG &&
+			     !gw_zone_has_tag(z, nr->src)))
+				continue;
+			q.zone = z->name;
+			q.tags = (const char *const *)z->tags;
+			q.ntags = z->ntags;
+		} else if (matched || nr->src_kind != POL_SRC_ZONE) {
+			break;
+		} else { /* a zone the config does not have (yet) */
+			q.zone = nr->src;
+			q.tags = NULL;
+			q.ntags = 0;
+		}
+		matched++;
+		policy_decide(p, &q, &r);
+		if (r != nr) {
+			*dflt = r == NULL;
+			*who = q.zone;
+			return r ? r : nr;
+		}
+	}
+	return NULL;
+}
+
+/* The FILE of FILE:LINE for the edited file. */
+static char *display_of(const struct ctl *c, const char *fname, int isdir)
+{
+	return isdir ? gw_path_join(policy_display(c->cfg), fname)
+		     : strdup(policy_display(c->cfg));
+}
+
+/* Refuses (1) an edit whose new rule would not decide its own pair. */
+static int check_decides(const struct ctl *c, const struct policy *p,
+			 const char *disp, int line, const char *rule)
+{
+	int dflt;
+	const char *who = NULL;
+	const struct pol_rule *r = still_decides(c, p, disp, line, &dflt, &who);
+
+	if (!r)
+		return 0;
+	if (dflt) {
+		fprintf(stderr,
+			"gatewayctl: refused, nothing written: the new rule "
+			"'%s' would not decide for zone %s\n",
+			rule, who);
+		return 1;
+	}
+	fprintf(stderr,
+		"gatewayctl: refused, nothing written: %s:%d (%s) still "
+		"decides for zone %s, before the new rule '%s'; to put it "
+		"first, add --before %s:%d\n",
+		r->file, r->line, r->text, who, rule, r->file, r->line);
+	return 1;
+}
+
 static int cmd_edit(struct ctl *c, const char *action, int argc, char **argv)
 {
-	const char *fname = NULL;
-	int insert = 0, rc = 2, isdir;
-	char *line = NULL, *target = NULL, *old = NULL, *nw = NULL;
+	struct edit e = { 0 };
+	int rc = 2, isdir, line;
+	char *text = NULL, *target = NULL, *old = NULL, *nw = NULL;
+	char *disp = NULL;
 	struct stat st;
 	size_t olen = 0, nlen;
 	struct policy *p = NULL;
 
 	if (argc < 2 || load_config(c))
 		goto usage;
-	line = rule_line(action, argc, argv, &fname, &insert);
-	if (!line) {
-		fprintf(stderr, "gatewayctl: rule too long\n");
+	text = rule_line(action, argc, argv, &e);
+	if (!text)
 		goto out;
-	}
-	if (policy_check_line(line, c->err, sizeof(c->err))) {
+	if (policy_check_line(text, c->err, sizeof(c->err))) {
 		fprintf(stderr, "gatewayctl: %s\n", c->err);
 		goto out;
 	}
 	isdir = stat(c->cfg->policy, &st) == 0 && S_ISDIR(st.st_mode);
+	if (e.before && parse_before(c, &e, isdir))
+		goto out;
 	if (isdir) {
-		if (!fname)
-			fname = "50-gatewayctl.policy";
-		if (!file_ok(fname)) {
+		if (!e.fname)
+			e.fname = "50-gatewayctl.policy";
+		if (!file_ok(e.fname)) {
 			fprintf(stderr, "gatewayctl: --file must be NAME.policy"
 					"\n");
 			goto out;
 		}
-		target = gw_path_join(c->cfg->policy, fname);
+		target = gw_path_join(c->cfg->policy, e.fname);
 	} else {
 		target = strdup(c->cfg->policy);
 	}
-	if (!target)
+	disp = display_of(c, e.fname, isdir);
+	if (!target || !disp)
 		goto out;
 	if (access(target, F_OK) == 0) {
 		old = gw_read_file(target, GW_POLICY_FILE_MAX, &olen, c->err,
@@ -350,38 +615,50 @@ static int cmd_edit(struct ctl *c, const char *action, int argc, char **argv)
 			fprintf(stderr, "gatewayctl: %s\n", c->err);
 			goto out;
 		}
-	}
-	nlen = olen + strlen(line) + 2;
-	nw = malloc(nlen + 1);
-	if (!nw)
+	} else if (e.before) {
+		fprintf(stderr, "gatewayctl: --before: no file %s\n", disp);
 		goto out;
-	if (insert)
-		snprintf(nw, nlen + 1, "%s\n%s", line, old ? old : "");
-	else
-		snprintf(nw, nlen + 1, "%s%s%s\n", old ? old : "",
-			 olen && old[olen - 1] != '\n' ? "\n" : "", line);
+	}
+	line = e.before ? (int)e.before_line : e.insert ? 1 : 0;
+	nw = splice_line(old, olen, text, line);
+	if (!nw) {
+		fprintf(stderr, "gatewayctl: --before: %s has no line %ld\n",
+			disp, e.before_line);
+		goto out;
+	}
 	nlen = strlen(nw);
+	if (!line) /* appended: the file's last line */
+		for (size_t i = 0; i < nlen; i++)
+			line += nw[i] == '\n';
 	/* Validate the whole policy as it will be, then write. */
-	p = policy_load_with(c->cfg->policy, policy_display(c->cfg), fname, nw,
-			     nlen, c->err, sizeof(c->err));
+	p = policy_load_with(c->cfg->policy, policy_display(c->cfg), e.fname,
+			     nw, nlen, c->err, sizeof(c->err));
 	if (!p) {
 		fprintf(stderr, "gatewayctl: refused: %s\n", c->err);
+		goto out;
+	}
+	/* An edit that changes nothing is no edit (an emergency revoke
+	 * must revoke): the new rule must decide its own pair. */
+	if (check_decides(c, p, disp, line, text)) {
+		rc = 1;
 		goto out;
 	}
 	if (gw_write_atomic(target, nw, nlen, c->err, sizeof(c->err))) {
 		fprintf(stderr, "gatewayctl: %s\n", c->err);
 		goto out;
 	}
-	printf("%s %s: %s\n", insert ? "inserted into" : "appended to", target,
-	       line);
+	printf("%s %s:%d: %s\n",
+	       e.before || e.insert ? "inserted at" : "appended at", disp, line,
+	       text);
 	rc = 0;
 	goto out;
 usage:
 	usage(stderr);
 out:
 	policy_free(p);
-	free(line);
+	free(text);
 	free(target);
+	free(disp);
 	free(old);
 	free(nw);
 	return rc;
@@ -744,17 +1021,30 @@ static int cmd_daemon(struct ctl *c, const char *cmd, int argc, char **argv)
 {
 	json_t *req = json_pack("{s:s}", "cmd", cmd), *rep = NULL;
 	char *s = NULL, *r = NULL;
-	int rc = 2;
+	int rc = 2, as_json = 0;
 
-	if (load_config(c) || !req)
-		goto out;
 	if (strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0) {
-		if (argc != 1) {
+		if (argc != 1 || argv[0][0] == '-') {
 			usage(stderr);
 			goto out;
 		}
 		json_object_set_new(req, "zone", json_string(argv[0]));
+	} else {
+		for (int i = 0; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0 &&
+			    (strcmp(cmd, "stats") == 0 ||
+			     strcmp(cmd, "status") == 0)) {
+				as_json = 1;
+				continue;
+			}
+			fprintf(stderr,
+				"gatewayctl: %s: unknown argument '%s'\n", cmd,
+				argv[i]);
+			goto out;
+		}
 	}
+	if (load_config(c) || !req)
+		goto out;
 	s = json_dumps(req, JSON_COMPACT);
 	r = s ? admin_call(c, s) : NULL;
 	if (!r)
@@ -770,8 +1060,14 @@ static int cmd_daemon(struct ctl *c, const char *cmd, int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (strcmp(cmd, "stats") == 0) {
+	if (strcmp(cmd, "stats") == 0 && !as_json) {
 		print_stats(json_object_get(rep, "stats"));
+	} else if (strcmp(cmd, "stats") == 0) {
+		char *js = json_dumps(json_object_get(rep, "stats"),
+				      JSON_INDENT(2));
+		if (js)
+			printf("%s\n", js);
+		free(js);
 	} else {
 		char *pretty = json_dumps(rep, JSON_INDENT(2));
 		if (pretty)
@@ -801,6 +1097,10 @@ int main(int argc, char **argv)
 			   strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
+		} else if (strcmp(argv[i], "-V") == 0 ||
+			   strcmp(argv[i], "--version") == 0) {
+			printf("gatewayctl %s\n", ZG_VERSION);
+			return 0;
 		} else {
 			usage(stderr);
 			return 2;
@@ -818,7 +1118,9 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "explain") == 0)
 		rc = cmd_explain(&c, argc, argv);
 	else if (strcmp(cmd, "list") == 0)
-		rc = cmd_list(&c);
+		rc = argc ? (usage(stderr), 2) : cmd_list(&c);
+	else if (strcmp(cmd, "lint") == 0)
+		rc = cmd_lint(&c, argc, argv);
 	else if (strcmp(cmd, "allow") == 0 || strcmp(cmd, "deny") == 0)
 		rc = cmd_edit(&c, cmd, argc, argv);
 	else if (strcmp(cmd, "audit") == 0)

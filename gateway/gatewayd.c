@@ -8,6 +8,7 @@
  * the audit log is flushed, then gatewayd exits 0; a second one stops at
  * once. */
 #include "gwd.h"
+#include "zg_version.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,6 +44,7 @@ static void usage(FILE *f)
 		"take to\n"
 		"                     finish (default %d, at most %d; 0: stop "
 		"at once)\n"
+		"  -V, --version      print the version and exit\n"
 		"  -h, --help         this help\n"
 		"\n"
 		"Signals: SIGHUP rereads the policy and the listeners' token "
@@ -176,6 +178,7 @@ static int check_only(const char *path)
 	char err[1024];
 	struct gw_config *c = gw_config_load(path, err, sizeof(err));
 	struct policy *p = NULL;
+	json_t *warn;
 
 	for (size_t i = 0; c && i < c->nlisteners; i++) {
 		char tok[GW_TOKEN_MAX + 1];
@@ -196,7 +199,22 @@ static int check_only(const char *path)
 		gw_config_free(c);
 		return 1;
 	}
-	printf("ok: %zu zones, %zu rules\n", c->nzones, policy_nrules(p));
+	warn = policy_lint(p, c);
+	for (size_t i = 0; i < json_array_size(warn); i++) {
+		json_t *w = json_array_get(warn, i);
+		fprintf(stderr, "%s:%d: warning: %s\n",
+			json_string_value(json_object_get(w, "file")),
+			(int)json_integer_value(json_object_get(w, "line")),
+			json_string_value(json_object_get(w, "message")));
+	}
+	if (json_array_size(warn))
+		printf("ok: %zu zones, %zu rules, %zu warnings (see gatewayctl "
+		       "lint)\n",
+		       c->nzones, policy_nrules(p), json_array_size(warn));
+	else
+		printf("ok: %zu zones, %zu rules\n", c->nzones,
+		       policy_nrules(p));
+	json_decref(warn);
 	policy_free(p);
 	gw_config_free(c);
 	return 0;
@@ -377,6 +395,7 @@ int main(int argc, char **argv)
 		{ "ready-file", required_argument, NULL, 'r' },
 		{ "drain-timeout", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = NULL, *ready = NULL;
@@ -386,7 +405,7 @@ int main(int argc, char **argv)
 	struct gw g;
 	char err[1024];
 
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
@@ -412,6 +431,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("gatewayd %s\n", ZG_VERSION);
 			return 0;
 		default:
 			usage(stderr);

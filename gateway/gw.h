@@ -193,6 +193,14 @@ enum pol_decision policy_decide(const struct policy *p,
 size_t policy_explain(const struct policy *p, const struct pol_query *q,
 		      const struct pol_rule **out, size_t max);
 
+/* Lint: what in p is legal but surely wrong against config c: rules
+ * whose source names no agent zone or a tag no zone has, whose target
+ * names (or whose pattern matches) no tool zone, and rules shadowed by
+ * an earlier rule that matches every call they match. Returns a new
+ * array of {"file","line","rule","message"} in rule order (empty: clean),
+ * or NULL when out of memory. */
+json_t *policy_lint(const struct policy *p, const struct gw_config *c);
+
 /* Parses one rule line (no comment, trimmed) into a fresh rule for
  * validation by gatewayctl. Returns 0 or -1 with a message in err. */
 int policy_check_line(const char *line, char *err, size_t errlen);
@@ -375,14 +383,19 @@ int gw_pins_save(const char *path, const json_t *pins, char *err,
 
 /* ---- Small helpers (util.c) -------------------------------------------- */
 
-/* Reads the whole file under cap bytes. Returns a NUL-terminated buffer
- * the caller frees, or NULL with a message in err. */
+/* Reads the whole file under cap bytes. Symlinks are followed; anything
+ * that is then not a regular file (FIFO, device, directory) is refused
+ * without blocking. Returns a NUL-terminated buffer the caller frees, or
+ * NULL with a message in err. */
 char *gw_read_file(const char *path, size_t cap, size_t *len, char *err,
 		   size_t errlen);
 /* Writes data to path atomically (temporary file, fsync, rename).
  * Returns 0 or -1 with err. */
 int gw_write_atomic(const char *path, const char *data, size_t len, char *err,
 		    size_t errlen);
+/* Makes room for a unix socket at path: nothing there, or a stale socket
+ * (removed). Anything else there is left alone: -1 with err. */
+int gw_unix_path_free(const char *path, char *err, size_t errlen);
 /* dir/rel unless rel is absolute; caller frees. */
 char *gw_path_join(const char *dir, const char *rel);
 /* The length (1..4) of the well-formed UTF-8 character at p[0..n), or 0

@@ -28,6 +28,12 @@
 #define PENDING_MAX 256		    /* open requests per HTTP session */
 #define SESSIONS_MAX 256	    /* per listener */
 #define CONNECTIONS_MAX 128	    /* per listener */
+/* Of those, connections not yet authenticated (no request with a valid
+ * token or uid yet): the other 96 stay free for clients that have
+ * authenticated, one more evicts the oldest, and each is closed after
+ * HEADER_TIMEOUT s. */
+#define PENDING_CONNS_MAX 32
+#define HEADER_TIMEOUT 10
 
 enum { IT_OPEN, IT_DATA, IT_CLOSE };
 
@@ -307,6 +313,21 @@ static unsigned be_authorize(void *ctx, struct MHD_Connection *c)
 	return 0;
 }
 
+/* A uid-bound unix listener without a token knows its client at accept:
+ * the peer's uid. Such a connection is admitted at once, so that other
+ * local users' idle connections never compete with it. */
+static int be_admit_peer(void *ctx, int fd)
+{
+	struct lst *l = ctx;
+	struct ucred cr;
+	socklen_t cl = sizeof(cr);
+
+	if (!l->cfg->has_uid || l->cfg->token_file)
+		return 0;
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0 &&
+	       cr.uid == l->cfg->uid;
+}
+
 /* ---- the poll thread --------------------------------------------------- */
 
 int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg, size_t len)
@@ -474,16 +495,19 @@ int gw_listen_fd(const struct gw_listen *gl)
 static int unix_listen(const struct gw_listener *c, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct stat st;
+	int fd;
+	char e2[512];
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
+	if (gw_unix_path_free(c->unix_path, e2, sizeof(e2))) {
+		snprintf(err, errlen, "listener %s: %s", c->listen, e2);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || strlen(c->unix_path) >= sizeof(sa.sun_path))
 		goto fail;
 	memcpy(sa.sun_path, c->unix_path, strlen(c->unix_path) + 1);
-	if (lstat(c->unix_path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(c->unix_path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(c->unix_path, c->has_uid ? 0666 : 0600) != 0 ||
 	    listen(fd, 64) != 0)
@@ -518,12 +542,15 @@ static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
 	l->be.initialized = be_initialized;
 	l->be.close = be_close;
 	l->be.authorize = be_authorize;
+	l->be.admit_peer = be_admit_peer;
 	memset(&hc, 0, sizeof(hc));
 	hc.host = "127.0.0.1";
 	hc.port = l->cfg->port;
 	hc.max_body = gl->g->cfg->max_message;
 	hc.max_sessions = SESSIONS_MAX;
 	hc.max_connections = CONNECTIONS_MAX;
+	hc.max_pending = PENDING_CONNS_MAX;
+	hc.header_timeout = HEADER_TIMEOUT;
 	hc.backend = &l->be;
 	if (l->cfg->unix_path) {
 		hc.hosts = hosts;

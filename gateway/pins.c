@@ -50,10 +50,17 @@ json_t *gw_pins_load(const char *path, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *j;
+	char *text;
+	size_t len;
 
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		return json_object();
-	j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	/* gw_read_file: never blocks on a FIFO, refuses non-files */
+	text = gw_read_file(path, GW_CONFIG_MAX, &len, err, errlen);
+	if (!text)
+		return NULL;
+	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	free(text);
 	if (!j || !json_is_object(j)) {
 		snprintf(err, errlen, "%s:%d: %s", path, j ? 1 : je.line,
 			 j ? "pins must be a JSON object" : je.text);

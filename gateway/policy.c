@@ -869,3 +869,132 @@ size_t policy_explain(const struct policy *p, const struct pol_query *q,
 	}
 	return n;
 }
+
+/* ---- lint ------------------------------------------------------------ */
+
+#define LINT_BUDGET 50000000L /* rule pairs compared for shadowing */
+
+static void finding(json_t *out, const struct pol_rule *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void finding(json_t *out, const struct pol_rule *r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_array_append_new(out, json_pack("{s:s,s:i,s:s,s:s}", "file",
+					     r->file, "line", r->line, "rule",
+					     r->text, "message", msg));
+}
+
+static int tag_exists(const struct gw_config *c, const char *tag)
+{
+	for (size_t i = 0; i < c->nzones; i++)
+		if (gw_zone_has_tag(&c->zones[i], tag))
+			return 1;
+	return 0;
+}
+
+/* Nonzero if some tool zone of c matches the tool-zone pattern. */
+static int tzone_exists(const struct gw_config *c, const char *pat)
+{
+	for (size_t i = 0; i < c->nzones; i++)
+		if (c->zones[i].role == GW_TOOL &&
+		    gw_glob_match(pat, c->zones[i].name))
+			return 1;
+	return 0;
+}
+
+/* Nonzero if every string glob b matches, glob a matches too (checked
+ * by matching b's text against a; a '?' of a could stand for a '*' of b,
+ * so then b must be a plain name). Never says yes wrongly. */
+static int glob_covers(const char *a, const char *b)
+{
+	if (strchr(a, '?') && has_glob(b))
+		return 0;
+	return gw_glob_match(a, b);
+}
+
+/* Nonzero if every caller rule b's source names is named by a's. */
+static int source_covers(const struct gw_config *c, const struct pol_rule *a,
+			 const struct pol_rule *b)
+{
+	const struct gw_zone *z;
+
+	if (a->src_kind == POL_SRC_ANY)
+		return 1;
+	if (b->src_kind == POL_SRC_ANY)
+		return 0;
+	if (a->src_kind == b->src_kind)
+		return strcmp(a->src, b->src) == 0;
+	if (a->src_kind != POL_SRC_TAG) /* a zone never covers a tag */
+		return 0;
+	z = gw_config_zone(c, b->src);
+	return z && gw_zone_has_tag(z, a->src);
+}
+
+/* Nonzero if rule a (earlier) decides every call rule b matches. */
+static int shadows(const struct gw_config *c, const struct pol_rule *a,
+		   const struct pol_rule *b)
+{
+	return (a->kinds & b->kinds) == b->kinds && source_covers(c, a, b) &&
+	       glob_covers(a->tzone, b->tzone) &&
+	       glob_covers(a->tname, b->tname);
+}
+
+static void lint_names(const struct pol_rule *r, const struct gw_config *c,
+		       json_t *out)
+{
+	const struct gw_zone *z;
+
+	if (r->src_kind == POL_SRC_ZONE) {
+		z = gw_config_zone(c, r->src);
+		if (!z)
+			finding(out, r, "source: no zone '%s' in the config",
+				r->src);
+		else if (z->role != GW_AGENT)
+			finding(out, r,
+				"source: '%s' is a tool zone, not an "
+				"agent zone: it never calls through the gateway",
+				r->src);
+	} else if (r->src_kind == POL_SRC_TAG && !tag_exists(c, r->src)) {
+		finding(out, r, "source: no zone has the tag '%s'", r->src);
+	}
+	if (!tzone_exists(c, r->tzone))
+		finding(out, r, "target: no tool zone %s '%s' in the config",
+			has_glob(r->tzone) ? "matches" : "named", r->tzone);
+}
+
+json_t *policy_lint(const struct policy *p, const struct gw_config *c)
+{
+	json_t *out = json_array();
+	long budget = LINT_BUDGET;
+
+	if (!out)
+		return NULL;
+	for (size_t j = 0; p && j < p->nrules; j++) {
+		const struct pol_rule *b = &p->rules[j];
+		lint_names(b, c, out);
+		for (size_t i = 0; i < j; i++) {
+			const struct pol_rule *a = &p->rules[i];
+			if (budget-- <= 0) {
+				finding(out, b,
+					"shadowing not checked from here on "
+					"(more than %ld rule pairs)",
+					LINT_BUDGET);
+				return out;
+			}
+			if (!shadows(c, a, b))
+				continue;
+			finding(out, b,
+				"never decides anything: %s:%d (%s) matches "
+				"every call it matches, first",
+				a->file, a->line, a->text);
+			break;
+		}
+	}
+	return out;
+}

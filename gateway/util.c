@@ -15,7 +15,10 @@
 char *gw_read_file(const char *path, size_t cap, size_t *len, char *err,
 		   size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking: opening a FIFO (or a device) must never hang the
+	 * loop or --check; anything but a regular file is refused below,
+	 * after symlinks were followed (a ConfigMap's files are links). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;
@@ -26,7 +29,10 @@ char *gw_read_file(const char *path, size_t cap, size_t *len, char *err,
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
+		snprintf(err, errlen,
+			 "%s: not a regular file (refused: a FIFO, device "
+			 "or directory cannot be a config input)",
+			 path);
 		goto fail;
 	}
 	if ((size_t)st.st_size > cap) {
@@ -188,4 +194,28 @@ size_t gw_utf8_prefix(const char *s, size_t max)
 		k += c;
 	}
 	return k;
+}
+
+int gw_unix_path_free(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen,
+			 "%s: exists and is not a socket (refused: it is "
+			 "never deleted to make room for one)",
+			 path);
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

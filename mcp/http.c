@@ -73,14 +73,27 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
-/* A refused client: 401 (with the Bearer challenge) or 403. */
+/* A refused client: 401 (with the Bearer challenge) or 403, with a
+ * JSON-RPC error body saying why, so that clients can show something. */
 static enum MHD_Result reply_denied(struct MHD_Connection *c, unsigned status)
 {
-	struct MHD_Response *r = text_response("");
+	const char *msg = status == MHD_HTTP_UNAUTHORIZED
+				  ? "Unauthorized: this endpoint needs "
+				    "Authorization: Bearer TOKEN with its token"
+				  : "Forbidden: this endpoint does not admit "
+				    "this client";
+	json_t *e = jr_error(NULL, MCP_ERR_INVALID_REQUEST, msg, NULL);
+	char *body = e ? jr_dump(e, NULL) : NULL;
+	struct MHD_Response *r = text_response(body ? body : "");
 	enum MHD_Result ret;
+	int has_body = body != NULL;
 
+	json_decref(e);
+	free(body);
 	if (!r)
 		return MHD_NO;
+	if (has_body)
+		MHD_add_response_header(r, "Content-Type", "application/json");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	ret = MHD_queue_response(c, status, r);
@@ -137,6 +150,19 @@ static size_t host_len(const char *h)
 	return strcspn(h, ":");
 }
 
+/* Nonzero if p (what follows the host part) is empty or ":PORT". */
+static int port_tail_ok(const char *p)
+{
+	size_t n;
+
+	if (*p == '\0')
+		return 1;
+	if (*p != ':')
+		return 0;
+	n = strspn(p + 1, "0123456789");
+	return n >= 1 && n <= 5 && p[1 + n] == '\0';
+}
+
 static int host_allowed(const struct mcp_http *h, const char *host)
 {
 	size_t n;
@@ -144,6 +170,8 @@ static int host_allowed(const struct mcp_http *h, const char *host)
 	if (!host)
 		return 0;
 	n = host_len(host);
+	if (!port_tail_ok(host + n))
+		return 0;
 	if (h->hosts) {
 		for (const char *const *p = h->hosts; *p; p++)
 			if (strlen(*p) == n && strncasecmp(*p, host, n) == 0)
@@ -152,32 +180,46 @@ static int host_allowed(const struct mcp_http *h, const char *host)
 	}
 	if (h->any_host)
 		return 1;
-	if (is_loopback_name(host, n))
+	if (mcp_http_loopback_host_ok(host))
 		return h->loopback;
 	return strlen(h->bind_host) == n &&
 	       strncasecmp(h->bind_host, host, n) == 0;
 }
 
-static int origin_allowed(const struct mcp_http *h, const char *origin)
+int mcp_http_loopback_host_ok(const char *host)
+{
+	return host && is_loopback_name(host, host_len(host)) &&
+	       port_tail_ok(host + host_len(host));
+}
+
+int mcp_http_loopback_origin_ok(const char *origin)
 {
 	const char *rest;
+	size_t n;
 
 	if (!origin)
 		return 1; /* not a browser */
-	if (h->origins) {
-		for (const char *const *p = h->origins; *p; p++)
-			if (strcasecmp(*p, origin) == 0)
-				return 1;
-		return 0;
-	}
 	if (strncasecmp(origin, "http://", 7) == 0)
 		rest = origin + 7;
 	else if (strncasecmp(origin, "https://", 8) == 0)
 		rest = origin + 8;
 	else
 		return 0;
-	return is_loopback_name(rest, host_len(rest)) &&
-	       (rest[host_len(rest)] == '\0' || rest[host_len(rest)] == ':');
+	/* the whole host, not a prefix: http://localhost.evil.example is
+	 * another site */
+	n = host_len(rest);
+	return is_loopback_name(rest, n) && port_tail_ok(rest + n);
+}
+
+static int origin_allowed(const struct mcp_http *h, const char *origin)
+{
+	if (origin && h->origins) {
+		for (const char *const *p = h->origins; *p; p++)
+			if (strcasecmp(*p, origin) == 0)
+				return 1;
+		return 0;
+	}
+	return mcp_http_loopback_origin_ok(origin);
 }
 
 /* ---- request context ---- */
@@ -406,6 +448,7 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 		if (st)
 			return reply_denied(c, st);
 	}
+	http_conn_admit(h, c);
 	if (strcmp(url, "/mcp") != 0)
 		return reply_status(c, MHD_HTTP_NOT_FOUND, 0, NULL);
 	if (!host_allowed(h, header(c, "Host")))
@@ -514,6 +557,13 @@ static void apply_defaults(struct mcp_http *h,
 		h->cfg.max_sessions = 256;
 	if (!h->cfg.max_connections)
 		h->cfg.max_connections = 512;
+	if (!h->cfg.max_pending)
+		h->cfg.max_pending = h->cfg.max_connections / 4;
+	if (h->cfg.max_pending < 1 ||
+	    h->cfg.max_pending > h->cfg.max_connections)
+		h->cfg.max_pending = h->cfg.max_connections;
+	if (!h->cfg.header_timeout)
+		h->cfg.header_timeout = 10;
 	if (!h->cfg.session_timeout)
 		h->cfg.session_timeout = 1800;
 	if (!h->cfg.sse_keepalive)
@@ -544,6 +594,7 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		h->limits.max_depth = 64;
 	}
 	apply_defaults(h, cfg);
+	pthread_mutex_init(&h->cmu, NULL);
 	if (resolve_bind(h, cfg->host ? cfg->host : "127.0.0.1", cfg->port, &ss,
 			 err, errlen) != 0)
 		goto fail;
@@ -567,12 +618,16 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 							   0, &ss },
 			{ MHD_OPTION_END, 0, NULL },
 		};
+		/* Until admitted, a connection has header_timeout (and
+		 * the reaper's deadline); http_conn_admit raises it. */
 		h->d = MHD_start_daemon(
-			flags, cfg->listen_fd > 0 ? 0 : cfg->port, NULL, NULL,
-			access_cb, h, MHD_OPTION_ARRAY, where,
-			MHD_OPTION_CONNECTION_LIMIT,
+			flags, cfg->listen_fd > 0 ? 0 : cfg->port,
+			http_conn_accept, h, access_cb, h, MHD_OPTION_ARRAY,
+			where, MHD_OPTION_CONNECTION_LIMIT,
 			(unsigned)h->cfg.max_connections,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+			MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
+			MHD_OPTION_CONNECTION_TIMEOUT,
+			(unsigned)h->cfg.header_timeout,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 			(size_t)h->cfg.max_header, MHD_OPTION_NOTIFY_COMPLETED,
 			completed_cb, h, MHD_OPTION_THREAD_STACK_SIZE,
@@ -585,6 +640,7 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 	}
 	return h;
 fail:
+	pthread_mutex_destroy(&h->cmu);
 	free(h);
 	return NULL;
 }
@@ -612,5 +668,6 @@ void mcp_http_stop(struct mcp_http *h)
 	http_sessions_stopping(h);
 	MHD_stop_daemon(h->d);
 	http_sessions_shutdown(h);
+	pthread_mutex_destroy(&h->cmu);
 	free(h);
 }

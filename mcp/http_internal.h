@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "mcp_internal.h"
@@ -77,7 +78,31 @@ struct mcp_http {
 	int stopping;
 	pthread_t janitor;
 	int janitor_started;
+
+	pthread_mutex_t cmu; /* conns, npending (http_conn.c) */
+	struct hconn *conns;
+	unsigned npending;
 };
+
+/* Seconds an admitted connection may stay idle (MHD's timeout). */
+#define HTTP_IDLE_TIMEOUT 120
+
+/* ---- connection admission (http_conn.c) ---- */
+
+/* MHD's accept policy: accepts, and when cfg.max_pending connections are
+ * pending (not admitted) evicts the oldest of them to make room. */
+enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
+				 socklen_t addrlen);
+/* MHD_OPTION_NOTIFY_CONNECTION: tracks every connection as pending from
+ * its start, forgets it at its end. */
+void http_conn_notify(void *cls, struct MHD_Connection *c, void **ctx,
+		      enum MHD_ConnectionNotificationCode code);
+/* The connection's request passed authorize: it no longer counts as
+ * pending, and its timeout becomes HTTP_IDLE_TIMEOUT. */
+void http_conn_admit(struct mcp_http *h, struct MHD_Connection *c);
+/* Shuts down every pending connection older than cfg.header_timeout
+ * (called by the janitor about once a second). */
+void http_conn_reap(struct mcp_http *h);
 
 enum { HREQ_NONE, HREQ_POST, HREQ_GET, HREQ_DELETE };
 

@@ -447,6 +447,7 @@ static void *janitor_main(void *arg)
 		for (unsigned i = 0; i < n; i++)
 			table_remove(h, expired[i]);
 		pthread_mutex_unlock(&h->mu);
+		http_conn_reap(h); /* pending connections past the deadline */
 		for (unsigned i = 0; i < n; i++) {
 			mark_dead(expired[i]);
 			http_session_unref(h, expired[i]);

@@ -12,6 +12,7 @@
 
 #include "builtin_tools.h"
 #include "transport.h"
+#include "zg_version.h"
 #include "zonegate/mcp.h"
 #ifdef ZG_HAVE_FIXTURES
 #include "conformance.h"
@@ -277,7 +278,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			return 1;
 		case 'V':
-			printf("mcpd (zonegate) %s\n", ZG_VERSION);
+			printf("mcpd %s\n", ZG_VERSION);
 			return 1;
 		case '?':
 			fprintf(stderr, "Try 'mcpd --help'.\n");

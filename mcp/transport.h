@@ -23,8 +23,15 @@ struct mcp_http_config {
 	size_t max_header;	    /* bytes of all request headers (64 KiB) */
 	unsigned max_sessions;	    /* live sessions (default 256) */
 	unsigned max_connections;   /* concurrent connections (default 512) */
-	unsigned session_timeout;   /* idle seconds before expiry (1800) */
-	unsigned sse_keepalive;	    /* seconds between SSE comments (15) */
+	/* Connections whose first request has not yet passed authorize (or
+	 * arrived): at most max_pending of them (default max_connections /
+	 * 4; one more evicts the oldest), each closed header_timeout seconds
+	 * (default 10) after it was accepted; the other slots stay free for
+	 * admitted clients. */
+	unsigned max_pending;
+	unsigned header_timeout;
+	unsigned session_timeout; /* idle seconds before expiry (1800) */
+	unsigned sse_keepalive;	  /* seconds between SSE comments (15) */
 	/* Optional: a listening socket already bound (e.g. AF_UNIX) to serve
 	 * instead of host/port; the transport closes it on stop. */
 	int listen_fd; /* > 0 to use */
@@ -55,6 +62,10 @@ struct mcp_http_backend {
 	 * HTTP status to answer (401 adds WWW-Authenticate: Bearer). NULL:
 	 * everyone. */
 	unsigned (*authorize)(void *ctx, struct MHD_Connection *c);
+	/* Optional, at accept, on the connection's socket: nonzero admits it
+	 * at once (the peer is known, e.g. a unix peer's uid), so it never
+	 * counts as pending. Called from the transport's listening thread. */
+	int (*admit_peer)(void *ctx, int fd);
 };
 
 /* For backends: a server message for the session's stream of the request
@@ -65,6 +76,15 @@ int mcp_http_emit(void *hs, const json_t *related, const char *msg, size_t len);
 void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len);
 
 struct mcp_http;
+
+/* The DNS-rebinding checks of every loopback Streamable HTTP endpoint
+ * (this transport and the relay's), in one place. Host: nonzero if host
+ * ("name[:port]" or "[v6][:port]") names localhost, 127.0.0.1 or ::1;
+ * NULL is refused. Origin: nonzero if origin is absent (not a browser)
+ * or http(s)://one of those names[:port], the whole host compared (so
+ * http://localhost.evil.example is refused). */
+int mcp_http_loopback_host_ok(const char *host);
+int mcp_http_loopback_origin_ok(const char *origin);
 
 /* Starts listening and serving in background threads. Returns NULL with
  * a message in err on failure (bad address, port in use). */

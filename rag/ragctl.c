@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ragctl.h"
+#include "zg_version.h"
 
 /* ---- options ---- */
 
@@ -935,7 +936,7 @@ static int cmd_model(int argc, char **argv, struct cmdline *cl)
 /* ---- main ---- */
 
 static const char main_help[] =
-	"usage: ragctl [--db FILE] COMMAND [options]\n"
+	"usage: ragctl [--db FILE] COMMAND [options] | --version\n"
 	"The zonegate RAG store (one SQLite file; default $ZONEGATE_RAG_DB or\n"
 	"./zonegate-rag.db).\n"
 	"commands:\n"
@@ -972,6 +973,10 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--help") == 0 ||
 			   strcmp(argv[i], "-h") == 0) {
 			fputs(main_help, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0 ||
+			   strcmp(argv[i], "-V") == 0) {
+			printf("ragctl %s\n", ZG_VERSION);
 			return 0;
 		} else {
 			die_usage("unknown option", argv[i]);

@@ -16,10 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zonegate/chan.h>
 #include <zonegate/chan_mux.h>
 #include <sys/prctl.h>
+
+#include "zg_version.h"
 
 #define OUT_MAX (64u << 20) /* stdout backlog before giving up */
 
@@ -156,7 +159,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			return 1;
 		case 'V':
-			printf("zonegate-relay (zonegate) %s\n", ZG_VERSION);
+			printf("zonegate-relay %s\n", ZG_VERSION);
 			return 1;
 		default:
 			usage(stderr);
@@ -459,19 +462,53 @@ static int start_http(struct relay *r, const struct opts *o)
 	return 0;
 }
 
+/* For a sim address: the socket it needs, in where (empty otherwise), and
+ * a line on stderr now if it is not there yet, naming the directory, so
+ * that a wrong ZONEGATE_SIM_DIR is seen before the wait ends. */
+static void sim_where(const struct opts *o, char *where, size_t len)
+{
+	struct chan_addr a;
+	char dir[4096], err[256];
+	struct stat st;
+	int n;
+
+	where[0] = '\0';
+	if (chan_addr_parse(o->chan, &a, err, sizeof(err)) != 0 ||
+	    strcmp(a.backend, "sim") != 0 || chan_sim_dir(dir, sizeof(dir)) < 0)
+		return;
+	n = snprintf(where, len, "%s/%d/%s.sock", dir, a.domid, a.path);
+	if (n < 0 || (size_t)n >= len) {
+		where[0] = '\0';
+		return;
+	}
+	if (stat(where, &st) == 0 || o->connect_timeout_ms <= 0)
+		return;
+	fprintf(stderr,
+		"zonegate-relay: waiting up to %d ms for %s: no %s yet "
+		"(the sim directory is %s%s; it must be the gateway's "
+		"ZONEGATE_SIM_DIR)\n",
+		o->connect_timeout_ms, o->chan, where, dir,
+		stat(dir, &st) == 0 ? "" : ", which does not exist");
+}
+
 static int open_channel(struct relay *r, const struct opts *o)
 {
 	static const struct chan_mux_ops ops = { NULL, NULL, cb_data, cb_close,
 						 cb_down };
 	struct chan_opts co = { 0, o->connect_timeout_ms };
 	struct chan_mux_opts mo = { .max_frame = o->max_message };
-	char err[256];
-	chan *c = chan_open(o->chan, CHAN_CLIENT, &co, err, sizeof(err));
+	char err[256], where[4200];
+	chan *c;
 
+	sim_where(o, where, sizeof(where));
+	c = chan_open(o->chan, CHAN_CLIENT, &co, err, sizeof(err));
 	if (c)
 		r->m = chan_mux_new(c, &mo, &ops, r, err, sizeof(err));
 	if (!r->m) {
-		fprintf(stderr, "zonegate-relay: %s\n", err);
+		fprintf(stderr, "zonegate-relay: %s%s%s%s\n", err,
+			where[0] ? " (looked for " : "", where,
+			where[0] ? "; set ZONEGATE_SIM_DIR to the gateway's)"
+				 : "");
 		return -1;
 	}
 	return 0;

@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <zonegate/mcp.h>
 
+#include "transport.h"
+
 #define MAX_SESSIONS 64
 #define IDLE_SECONDS 1800 /* a session unused this long is ended */
 #define BACKLOG_MAX 256	  /* messages kept for a GET stream not yet open */
@@ -689,14 +691,17 @@ static enum MHD_Result handle_delete(struct MHD_Connection *c,
 	return reply(c, s ? MHD_HTTP_OK : status, "{}");
 }
 
-/* Browsers may only reach the loopback endpoint from loopback pages. */
-static int origin_ok(struct MHD_Connection *c)
+/* DNS rebinding: the loopback endpoint answers only requests naming a
+ * loopback Host, from no browser or a loopback page (mcp's checks). */
+static const char *rebinding_refused(struct MHD_Connection *c)
 {
-	const char *o =
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-
-	return !o || strncmp(o, "http://127.0.0.1", 16) == 0 ||
-	       strncmp(o, "http://localhost", 16) == 0;
+	if (!mcp_http_loopback_host_ok(
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
+		return "Forbidden: Host not allowed";
+	if (!mcp_http_loopback_origin_ok(
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin")))
+		return "Forbidden: Origin not allowed";
+	return NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -728,8 +733,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	}
 	if (strcmp(url, "/mcp") != 0)
 		return reply(c, MHD_HTTP_NOT_FOUND, "{}");
-	if (!origin_ok(c))
-		return rpc_error(c, MHD_HTTP_FORBIDDEN, -32000, "bad origin");
+	if (rebinding_refused(c))
+		return rpc_error(c, MHD_HTTP_FORBIDDEN, -32600,
+				 rebinding_refused(c));
 	if (strcmp(method, "DELETE") == 0)
 		return handle_delete(c, h);
 	if (strcmp(method, "GET") == 0)

@@ -9,9 +9,10 @@
 // the token.
 // Env: GATEWAYD, MCPD.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -62,16 +63,63 @@ const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
 const HDRS = { 'content-type': 'application/json',
   accept: 'application/json, text/event-stream' };
 
-// One HTTP request over the unix socket; resolves { status, headers, body }.
-function unixPost(path, body, headers = {}) {
+// Run by node as another uid: opens argv[2] connections, one after the
+// other, to the unix socket argv[1] and never sends a byte; prints
+// "ready N" (N connected), then "closed M" once the server closed them
+// all (or after 30 s).
+const IDLE_JS = `
+const net = require('node:net');
+const path = process.argv[1], n = Number(process.argv[2]);
+let connected = 0, closed = 0;
+const done = () => { console.log('closed', closed); process.exit(0); };
+const connectOne = () => new Promise((res) => {
+  const s = net.createConnection(path);
+  let up = false;
+  s.on('connect', () => { up = true; res(true); });
+  s.on('error', () => {});
+  s.on('close', () => {
+    if (!up) return res(false);
+    if (++closed === n) done();
+  });
+});
+(async () => {
+  // a full backlog (EAGAIN) is retried: all n get in
+  for (let tries = 0; connected < n && tries < 5000; tries++) {
+    if (await connectOne()) connected++;
+    else await new Promise((r) => setTimeout(r, 5));
+  }
+  console.log('ready', connected);
+  setTimeout(done, 30000);
+})();
+`;
+
+// One POST to 127.0.0.1:port on a fresh connection; resolves { status, body }.
+function tcpPost(port, body, headers = {}, timeout = 0) {
   return new Promise((res, rej) => {
-    const r = request({ socketPath: path, path: '/mcp', method: 'POST',
-      headers: { host: 'localhost', ...HDRS, ...headers } }, (m) => {
+    const r = request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', timeout,
+      agent: false, headers: { ...HDRS, ...headers } }, (m) => {
+      let b = '';
+      m.on('data', (d) => { b += d; });
+      m.on('end', () => res({ status: m.statusCode, body: b }));
+    });
+    r.on('error', rej);
+    r.on('timeout', () => r.destroy(new Error('timed out')));
+    r.end(body);
+  });
+}
+
+// One HTTP request over the unix socket; resolves { status, headers, body }.
+// Each on a fresh connection (no keep-alive pool).
+function unixPost(path, body, headers = {}, timeout = 0) {
+  return new Promise((res, rej) => {
+    const r = request({ socketPath: path, path: '/mcp', method: 'POST', timeout,
+      agent: false, headers: { host: 'localhost', ...HDRS, ...headers } }, (m) => {
       let b = '';
       m.on('data', (d) => { b += d; });
       m.on('end', () => res({ status: m.statusCode, headers: m.headers, body: b }));
     });
     r.on('error', rej);
+    r.on('timeout', () => r.destroy(new Error('timed out')));
     r.end(body);
   });
 }
@@ -140,6 +188,10 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
       const r = await fetch(urlA, { method: 'POST', headers: { ...HDRS, ...h }, body: INIT });
       assert.equal(r.status, 401);
       assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+      // a JSON-RPC error body saying why, for clients to show
+      const body = await r.json();
+      assert.equal(body.jsonrpc, '2.0');
+      assert.match(body.error.message, /^Unauthorized: .*Authorization: Bearer/);
     }
     const c = new Client({ name: 'zg-host', version: '1.0.0' });
     await assert.rejects(c.connect(new StreamableHTTPClientTransport(new URL(urlA))));
@@ -222,8 +274,66 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
       'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', sock,
       '-H', 'content-type: application/json', '-H', 'accept: application/json, text/event-stream',
       '--data', INIT, 'http://localhost/mcp'], { encoding: 'utf8' });
+    const b = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups',
+      'curl', '-s', '--unix-socket', sock, '-H', 'content-type: application/json',
+      '-H', 'accept: application/json, text/event-stream', '--data', INIT,
+      'http://localhost/mcp'], { encoding: 'utf8' });
     chmodSync(dir, 0o700);
     assert.equal(r.stdout, '403', r.stderr);
+    assert.match(JSON.parse(b.stdout).error.message, /^Forbidden: /, b.stdout);
+  });
+
+  test('idle unauthenticated connections cannot lock out the token holder', async () => {
+    // 200 connections that never send a byte, on the TCP listener and
+    // (when run as root: from uid 65534, another local user) on the
+    // uid-bound unix listener, more than the 128 connections each listener
+    // serves: the token (uid) holder still gets every request through,
+    // each on a new connection, since unauthenticated connections have a
+    // cap of their own (a new one evicts the oldest), slots stay reserved
+    // for authenticated clients and a unix peer with the right uid is
+    // admitted at accept; and every idle connection is closed (by
+    // eviction or the 10 s header deadline), not left for the 120 s idle
+    // timeout.
+    const port = Number(new URL(urlA).port);
+    const idle = [];
+    let closed = 0;
+    const openIdle = (opts) => new Promise((res) => {
+      const s = createConnection(opts);
+      idle.push(s);
+      s.on('error', () => {});
+      s.on('close', () => { closed++; res(); });
+      s.on('connect', res);
+    });
+    for (let i = 0; i < 200; i++) await openIdle({ host: '127.0.0.1', port });
+    let holder = null, out = '';
+    if (process.getuid() === 0) {
+      chmodSync(dir, 0o711);
+      holder = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups',
+        process.execPath, '-e', IDLE_JS, sock, '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      holder.stdout.on('data', (d) => { out += d; });
+      await waitFor('200 idle unix connections of another uid', () => /ready 200/.test(out));
+    }
+    let okTcp = 0, okUnix = 0;
+    for (let i = 0; i < 5; i++) {
+      try {
+        // a fresh connection each time, as a new client's would be
+        // (the timeout is a hang guard: a locked-out client waits forever)
+        const r = await tcpPost(port, INIT, { authorization: `Bearer ${TOKEN_A}` }, 5000);
+        if (r.status === 200) okTcp++;
+      } catch { /* refused: counted as a failure */ }
+      try {
+        if ((await unixPost(sock, INIT, {}, 5000)).status === 200) okUnix++;
+      } catch { /* refused */ }
+    }
+    assert.deepEqual({ okTcp, okUnix }, { okTcp: 5, okUnix: 5 },
+      'the token (uid) holder was locked out');
+    await waitFor('the header deadline to close every idle connection',
+      () => closed === idle.length, 30000);
+    if (holder) {
+      await waitFor('the unix idle connections closed', () => /closed \d+/.test(out), 35000);
+      chmodSync(dir, 0o700);
+      assert.match(out, /closed 200\b/);
+    }
   });
 
   test('--check reads token files and refuses a short token', () => {

@@ -7,11 +7,12 @@
 // test/node/node_modules (ESM ignores NODE_PATH).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { daemon as spawnDaemon, rawSession, sseMessages, stop } from '../common/harness.mjs';
+import { daemon as spawnDaemon, rawSession, sseMessages, stop, waitFor } from '../common/harness.mjs';
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -32,6 +33,23 @@ async function stdioClient(addr) {
   const client = new Client({ name: 'zg-relay-test', version: '1.0.0' });
   await client.connect(transport);
   return client;
+}
+
+// One POST with exactly these headers (Host included), resolving to
+// { status, body }.
+function rawPost(url, body, headers) {
+  const u = new URL(url);
+  return new Promise((res, rej) => {
+    const r = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+      setHost: false, headers: { 'content-type': 'application/json',
+        accept: 'application/json, text/event-stream', ...headers } }, (m) => {
+      let b = '';
+      m.on('data', (d) => { b += d; });
+      m.on('end', () => res({ status: m.statusCode, body: b }));
+    });
+    r.on('error', rej);
+    r.end(body);
+  });
 }
 
 function textOf(r) {
@@ -86,8 +104,10 @@ describe('HTTP sessions share one channel', () => {
     const ready = join(dir, 'ready');
     relay = daemon(RELAY, ['--chan', 'sim:8:http', '--http', '127.0.0.1:0',
       '--ready-file', ready, '--keepalive', '1']);
+    // (an empty file is one being written: wait for it too)
     for (let i = 0; i < 300 && !url; i++) {
-      try { url = readFileSync(ready, 'utf8').trim(); } catch { await sleep(20); }
+      try { url = readFileSync(ready, 'utf8').trim(); } catch { /* not yet */ }
+      if (!url) await sleep(20);
     }
     assert.ok(url, `relay not ready: ${relay.log}`);
   });
@@ -197,6 +217,42 @@ describe('HTTP sessions share one channel', () => {
     await fetch(url, { method: 'DELETE', headers: h });
   });
 
+  test('Host and Origin are checked whole, as mcpd does (DNS rebinding)', async () => {
+    // The same hostile values against the relay's endpoint and mcpd's own
+    // transport (one implementation in mcp/http.c): a Host or Origin that
+    // only starts like a loopback name is another site.
+    const ready = join(dir, 'ready-mcpd-http');
+    const m = daemon(MCPD, ['--http', '127.0.0.1:0', '--ready-file', ready,
+      '--fixtures', 'conformance']);
+    let murl;
+    for (let i = 0; i < 300 && !murl; i++) {
+      try { murl = readFileSync(ready, 'utf8').trim(); } catch { /* not yet */ }
+      if (!murl) await sleep(20);
+    }
+    assert.ok(murl, `mcpd not ready: ${m.log}`);
+    const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {},
+        clientInfo: { name: 'rebind', version: '1' } } });
+    const badOrigins = ['http://localhost.evil.example', 'http://127.0.0.1.evil.example',
+      'http://localhost@evil.example', 'http://evil.example', 'null', 'file://'];
+    const badHosts = ['evil.example', 'localhost.evil.example', '127.0.0.1.nip.io',
+      'localhostx', '[::1].evil.example'];
+    try {
+      for (const u of [url, murl]) {
+        const port = new URL(u).port;
+        const st = async (headers) => (await rawPost(u, init, headers)).status;
+        for (const o of badOrigins)
+          assert.equal(await st({ host: `127.0.0.1:${port}`, origin: o }), 403, `${u} Origin ${o}`);
+        for (const hst of badHosts)
+          assert.equal(await st({ host: hst }), 403, `${u} Host ${hst}`);
+        assert.equal(await st({ host: `localhost:${port}`, origin: `http://localhost:${port}` }), 200);
+        assert.equal(await st({ host: `127.0.0.1:${port}` }), 200);
+      }
+    } finally {
+      await stop(m);
+    }
+  });
+
   test('a stalled session does not hold up the others', async () => {
     const mk = async () => {
       const c = new Client({ name: 'zg-stall', version: '1.0.0' });
@@ -230,6 +286,18 @@ describe('failures are clear', () => {
     const p = daemon(RELAY, ['--chan', 'sim:9:nobody', '--connect-timeout', '100']);
     assert.equal(await p.done, 1);
     assert.match(p.log, /no server/);
+  });
+  test('a wrong sim directory is named at once, while waiting, and at the end', async () => {
+    const wrong = join(dir, 'not-the-gateways-dir');
+    const p = spawnDaemon(RELAY, ['--chan', 'sim:9:nobody', '--connect-timeout', '3000'],
+      { ...process.env, ZONEGATE_SIM_DIR: wrong });
+    const where = `${wrong}/9/nobody.sock`;
+    // said before the wait ends: the first line names the directory
+    await waitFor('the waiting line', () => p.log.includes('waiting up to 3000 ms'));
+    assert.equal(p.exitCode, null, 'said only after the wait');
+    assert.ok(p.log.includes(`no ${where} yet (the sim directory is ${wrong}, which does not exist`), p.log);
+    assert.equal(await p.done, 1);
+    assert.ok(p.log.includes(`(looked for ${where}; set ZONEGATE_SIM_DIR`), p.log);
   });
   test('bad address', async () => {
     const p = daemon(RELAY, ['--chan', 'tcp:1:x']);
