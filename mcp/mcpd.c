@@ -57,10 +57,12 @@ static void usage(FILE *f)
 		"xen:DOMID:PATH;\n"
 		"                          repeatable)\n"
 		"\n"
-		"Tool sets:\n"
+#ifdef ZG_HAVE_FIXTURES
+		"Tool sets (mcpd-test, the test build):\n"
 		"  --fixtures conformance  add the MCP conformance suite's "
 		"test fixtures\n"
 		"\n"
+#endif
 		"HTTP options:\n"
 		"  --allowed-origin ORIGIN accept browser requests from "
 		"ORIGIN (repeatable;\n"
@@ -162,7 +164,9 @@ static const struct option long_opts[] = {
 	{ "stdio", no_argument, NULL, O_STDIO },
 	{ "http", required_argument, NULL, O_HTTP },
 	{ "chan", required_argument, NULL, O_CHAN },
+#ifdef ZG_HAVE_FIXTURES
 	{ "fixtures", required_argument, NULL, O_FIXTURES },
+#endif
 	{ "allowed-origin", required_argument, NULL, O_ORIGIN },
 	{ "allowed-host", required_argument, NULL, O_HOST },
 	{ "max-sessions", required_argument, NULL, O_MAX_SESSIONS },
@@ -322,17 +326,10 @@ static int register_tools(mcp_server *srv, const struct opts *o)
 
 	if (mcp_builtin_tools_register(srv, err, sizeof(err)) != 0)
 		goto fail;
-	if (o->fixtures) {
 #ifdef ZG_HAVE_FIXTURES
-		if (mcp_fixtures_conformance(srv, err, sizeof(err)) != 0)
-			goto fail;
-#else
-		snprintf(err, sizeof(err),
-			 "this mcpd was built without the "
-			 "conformance fixtures");
+	if (o->fixtures && mcp_fixtures_conformance(srv, err, sizeof(err)) != 0)
 		goto fail;
 #endif
-	}
 	if (o->rag_db && load_rag(srv, o, err, sizeof(err)) != 0)
 		goto fail;
 	return 0;
