@@ -22,7 +22,7 @@ static int ipv6_char(char c)
 
 static int bad(char *err, size_t errlen, const char *s, const char *why)
 {
-	snprintf(err, errlen, "%s in '%.64s'", why, s);
+	snprintf(err, errlen, "'%.64s': %s", s, why);
 	return -1;
 }
 

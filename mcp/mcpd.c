@@ -12,6 +12,7 @@
 
 #include "builtin_tools.h"
 #include "transport.h"
+#include "zg_common.h"
 #include "zg_version.h"
 #include "zonegate/mcp.h"
 #ifdef ZG_HAVE_FIXTURES
@@ -50,7 +51,8 @@ static void usage(FILE *f)
 		"Transports (stdio is the default when none is given):\n"
 		"  --stdio                 serve one session on stdin/stdout\n"
 		"  --http HOST:PORT        serve Streamable HTTP at /mcp "
-		"(PORT 0: any free port)\n"
+		"(PORT 0: any free port;\n"
+		"                          IPv6 as [ADDR]:PORT)\n"
 		"  --chan ADDR             serve MCP on a zonegate channel, "
 		"one session per\n"
 		"                          stream (ADDR: sim:DOMID:PATH or "
@@ -94,19 +96,16 @@ static void usage(FILE *f)
 static int parse_num(const char *opt, const char *s, unsigned long min,
 		     unsigned long max, unsigned long *out)
 {
-	char *end;
-	unsigned long v;
+	long long v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+	if (zg_parse_int(s, (long long)min, (long long)max, &v) != 0) {
 		fprintf(stderr,
 			"mcpd: %s: expected a number from %lu to %lu, "
 			"got '%s'\n",
 			opt, min, max, s);
 		return -1;
 	}
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 
@@ -114,31 +113,15 @@ static int parse_num(const char *opt, const char *s, unsigned long min,
  * static buffer. */
 static int parse_hostport(const char *s, struct mcp_http_config *cfg)
 {
-	static char host[256];
-	const char *colon = strrchr(s, ':');
-	unsigned long port;
-	size_t hlen;
+	static struct zg_listen_addr addr;
+	char err[160];
 
-	if (!colon) {
-		fprintf(stderr, "mcpd: --http: expected HOST:PORT, got '%s'\n",
-			s);
+	if (zg_parse_listen_addr(s, 0, &addr, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mcpd: --http: %s\n", err);
 		return -1;
 	}
-	hlen = (size_t)(colon - s);
-	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
-		s++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(host)) {
-		fprintf(stderr, "mcpd: --http: bad host in '%s'\n", s);
-		return -1;
-	}
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
-	if (parse_num("--http port", colon + 1, 0, 65535, &port) != 0)
-		return -1;
-	cfg->host = host;
-	cfg->port = (unsigned short)port;
+	cfg->host = addr.host;
+	cfg->port = addr.port;
 	return 0;
 }
 
