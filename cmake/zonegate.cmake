@@ -31,6 +31,7 @@ function(zg_add_fuzzer)
     target_link_options(${F_NAME} PRIVATE -fsanitize=fuzzer)
   else()
     add_executable(${F_NAME} ${F_SOURCES} ${CMAKE_SOURCE_DIR}/test/fuzz/standalone.c)
+    target_link_libraries(${F_NAME} PRIVATE zg_common) # standalone.c
   endif()
   target_link_libraries(${F_NAME} PRIVATE ${F_LIBS})
   set_target_properties(${F_NAME} PROPERTIES

@@ -5,10 +5,12 @@
  * over its admin socket. Exit status: 0 ok (allow), 1 deny or failure
  * reported by the daemon, 2 usage or error. */
 #include "gw.h"
+#include "zg_common.h"
 #include "zg_version.h"
 
 #include <errno.h>
 #include <glob.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,16 +413,14 @@ static int file_ok(const char *name)
 static int parse_before(const struct ctl *c, struct edit *e, int isdir)
 {
 	const char *colon = strrchr(e->before, ':'), *base;
-	char *end;
 	static char name[256];
+	long long line;
 
 	if (!colon || colon == e->before)
 		goto bad;
-	errno = 0;
-	e->before_line = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || e->before_line < 1 ||
-	    e->before_line > 10000000)
+	if (zg_parse_int(colon + 1, 1, 10000000, &line) != 0)
 		goto bad;
+	e->before_line = (long)line;
 	if ((size_t)(colon - e->before) >= sizeof(name))
 		goto bad;
 	memcpy(name, e->before, (size_t)(colon - e->before));
@@ -897,14 +897,13 @@ static int cmd_logs(struct ctl *c, int argc, char **argv)
 	if (argc < 1 || load_config(c))
 		return 2;
 	if (argc == 3 && strcmp(argv[1], "--lines") == 0) {
-		char *end;
-		errno = 0;
-		max = strtol(argv[2], &end, 10);
-		if (errno || end == argv[2] || *end || max < 0) {
+		long long n;
+		if (zg_parse_int(argv[2], 0, LONG_MAX, &n) != 0) {
 			fprintf(stderr,
 				"gatewayctl: --lines: expected a count\n");
 			return 2;
 		}
+		max = (long)n;
 	} else if (argc != 1) {
 		usage(stderr);
 		return 2;

@@ -8,6 +8,7 @@
  * the audit log is flushed, then gatewayd exits 0; a second one stops at
  * once. */
 #include "gwd.h"
+#include "zg_common.h"
 #include "zg_version.h"
 
 #include <dirent.h>
@@ -400,8 +401,7 @@ int main(int argc, char **argv)
 	};
 	const char *config = NULL, *ready = NULL;
 	int check = 0, c, rc = 1, sfd = -1, drain_s = DRAIN_DEFAULT_S;
-	char *end;
-	long v;
+	long long v;
 	struct gw g;
 	char err[1024];
 
@@ -417,10 +417,7 @@ int main(int argc, char **argv)
 			ready = optarg;
 			break;
 		case 'd':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 0 ||
-			    v > DRAIN_MAX_S) {
+			if (zg_parse_int(optarg, 0, DRAIN_MAX_S, &v) != 0) {
 				fprintf(stderr,
 					"gatewayd: --drain-timeout: 0..%d "
 					"seconds\n",

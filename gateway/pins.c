@@ -2,6 +2,7 @@
  * (every member of every definition), so that a zone whose definitions
  * drift after review can be quarantined until an admin re-pins it. */
 #include "gw.h"
+#include "zg_common.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -62,8 +63,8 @@ json_t *gw_pins_load(const char *path, char *err, size_t errlen)
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	free(text);
 	if (!j || !json_is_object(j)) {
-		snprintf(err, errlen, "%s:%d: %s", path, j ? 1 : je.line,
-			 j ? "pins must be a JSON object" : je.text);
+		zg_errf(err, errlen, path, j ? 1 : je.line, "%s",
+			j ? "pins must be a JSON object" : je.text);
 		json_decref(j);
 		return NULL;
 	}

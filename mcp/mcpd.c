@@ -12,6 +12,7 @@
 
 #include "builtin_tools.h"
 #include "transport.h"
+#include "zg_common.h"
 #include "zg_version.h"
 #include "zonegate/mcp.h"
 #ifdef ZG_HAVE_FIXTURES
@@ -50,17 +51,20 @@ static void usage(FILE *f)
 		"Transports (stdio is the default when none is given):\n"
 		"  --stdio                 serve one session on stdin/stdout\n"
 		"  --http HOST:PORT        serve Streamable HTTP at /mcp "
-		"(PORT 0: any free port)\n"
+		"(PORT 0: any free port;\n"
+		"                          IPv6 as [ADDR]:PORT)\n"
 		"  --chan ADDR             serve MCP on a zonegate channel, "
 		"one session per\n"
 		"                          stream (ADDR: sim:DOMID:PATH or "
 		"xen:DOMID:PATH;\n"
 		"                          repeatable)\n"
 		"\n"
-		"Tool sets:\n"
+#ifdef ZG_HAVE_FIXTURES
+		"Tool sets (mcpd-test, the test build):\n"
 		"  --fixtures conformance  add the MCP conformance suite's "
 		"test fixtures\n"
 		"\n"
+#endif
 		"HTTP options:\n"
 		"  --allowed-origin ORIGIN accept browser requests from "
 		"ORIGIN (repeatable;\n"
@@ -92,19 +96,16 @@ static void usage(FILE *f)
 static int parse_num(const char *opt, const char *s, unsigned long min,
 		     unsigned long max, unsigned long *out)
 {
-	char *end;
-	unsigned long v;
+	long long v;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+	if (zg_parse_int(s, (long long)min, (long long)max, &v) != 0) {
 		fprintf(stderr,
 			"mcpd: %s: expected a number from %lu to %lu, "
 			"got '%s'\n",
 			opt, min, max, s);
 		return -1;
 	}
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 
@@ -112,31 +113,15 @@ static int parse_num(const char *opt, const char *s, unsigned long min,
  * static buffer. */
 static int parse_hostport(const char *s, struct mcp_http_config *cfg)
 {
-	static char host[256];
-	const char *colon = strrchr(s, ':');
-	unsigned long port;
-	size_t hlen;
+	static struct zg_listen_addr addr;
+	char err[160];
 
-	if (!colon) {
-		fprintf(stderr, "mcpd: --http: expected HOST:PORT, got '%s'\n",
-			s);
+	if (zg_parse_listen_addr(s, 0, &addr, err, sizeof(err)) != 0) {
+		fprintf(stderr, "mcpd: --http: %s\n", err);
 		return -1;
 	}
-	hlen = (size_t)(colon - s);
-	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
-		s++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(host)) {
-		fprintf(stderr, "mcpd: --http: bad host in '%s'\n", s);
-		return -1;
-	}
-	memcpy(host, s, hlen);
-	host[hlen] = '\0';
-	if (parse_num("--http port", colon + 1, 0, 65535, &port) != 0)
-		return -1;
-	cfg->host = host;
-	cfg->port = (unsigned short)port;
+	cfg->host = addr.host;
+	cfg->port = addr.port;
 	return 0;
 }
 
@@ -162,7 +147,9 @@ static const struct option long_opts[] = {
 	{ "stdio", no_argument, NULL, O_STDIO },
 	{ "http", required_argument, NULL, O_HTTP },
 	{ "chan", required_argument, NULL, O_CHAN },
+#ifdef ZG_HAVE_FIXTURES
 	{ "fixtures", required_argument, NULL, O_FIXTURES },
+#endif
 	{ "allowed-origin", required_argument, NULL, O_ORIGIN },
 	{ "allowed-host", required_argument, NULL, O_HOST },
 	{ "max-sessions", required_argument, NULL, O_MAX_SESSIONS },
@@ -322,17 +309,10 @@ static int register_tools(mcp_server *srv, const struct opts *o)
 
 	if (mcp_builtin_tools_register(srv, err, sizeof(err)) != 0)
 		goto fail;
-	if (o->fixtures) {
 #ifdef ZG_HAVE_FIXTURES
-		if (mcp_fixtures_conformance(srv, err, sizeof(err)) != 0)
-			goto fail;
-#else
-		snprintf(err, sizeof(err),
-			 "this mcpd was built without the "
-			 "conformance fixtures");
+	if (o->fixtures && mcp_fixtures_conformance(srv, err, sizeof(err)) != 0)
 		goto fail;
 #endif
-	}
 	if (o->rag_db && load_rag(srv, o, err, sizeof(err)) != 0)
 		goto fail;
 	return 0;

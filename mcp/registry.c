@@ -1,13 +1,14 @@
 /* The MCP server object and its registry of tools, resources, resource
  * templates and prompts: registration with validation, lookups, cursor
  * pagination, and list_changed broadcasts to live sessions. */
-#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "zg_common.h"
 
 #define MAX_NAME_LEN 128
 
@@ -483,18 +484,13 @@ struct mcp_entry *mcp_registry_match_template(mcp_server *srv, const char *uri,
 /* Cursors are "p" followed by the decimal offset of the next page. */
 static int cursor_parse(const char *cursor, size_t *off)
 {
-	char *end;
 	long long v;
 
 	if (!cursor) {
 		*off = 0;
 		return 0;
 	}
-	if (cursor[0] != 'p' || cursor[1] < '0' || cursor[1] > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(cursor + 1, &end, 10);
-	if (errno || *end || v < 0)
+	if (cursor[0] != 'p' || zg_parse_int(cursor + 1, 0, LLONG_MAX, &v) != 0)
 		return -1;
 	*off = (size_t)v;
 	return 0;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ragctl.h"
+#include "zg_common.h"
 #include "zg_version.h"
 
 /* ---- options ---- */
@@ -95,20 +96,19 @@ static void parse_opts(int argc, char **argv, const struct opt *t,
 	}
 }
 
-/* strtol with full checks into [lo, hi]. */
+/* s as an integer in [lo, hi] (zg_parse_int); exits 2 with a message on
+ * anything else. */
 static long num_arg(const char *s, const char *what, long lo, long hi)
 {
-	char *end;
-	long v;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
+	long long v;
+
+	if (zg_parse_int(s, lo, hi, &v) != 0) {
 		fprintf(stderr,
 			"ragctl: %s must be an integer in %ld..%ld, got \"%s\"\n",
 			what, lo, hi, s);
 		exit(2);
 	}
-	return v;
+	return (long)v;
 }
 
 static rag_db *open_db(const struct cmdline *cl, unsigned flags)

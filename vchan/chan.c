@@ -2,8 +2,8 @@
  * channel every backend shares (role, address, generation). The backends
  * themselves are chan_sim.c, chan_xen.c and chan_unix.c. */
 #include "chan_backend.h"
+#include "zg_common.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,18 +56,14 @@ static int path_valid(const char *p, int allow_abs)
 
 static int parse_domid(const char *s, size_t n, int *out)
 {
-	char buf[8], *end;
-	long v;
+	char buf[8];
+	long long v;
 
 	if (n == 0 || n >= sizeof(buf))
 		return -1;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
-	if (buf[0] < '0' || buf[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtol(buf, &end, 10);
-	if (errno || *end || v < 0 || v > 32751)
+	if (buf[0] == '-' || zg_parse_int(buf, 0, 32751, &v) != 0)
 		return -1;
 	*out = (int)v;
 	return 0;

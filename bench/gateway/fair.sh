@@ -37,7 +37,7 @@ if [ "$pin" = 1 ]; then
 	fl_run="taskset -c $((ncpu - 1))"
 	us_run="taskset -c 0-$((ncpu - 2))"
 fi
-for f in mcpd gatewayd gw_load; do
+for f in mcpd-test gatewayd gw_load; do
 	[ -x "$bin/$f" ] || { echo "fair.sh: missing $bin/$f (build first)" >&2; exit 2; }
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwfair.XXXXXX")
@@ -66,8 +66,8 @@ v1  t2.test_structured_output  allow
 v2  t2.test_structured_output  allow
 fl  t1.test_simple_text        allow
 POL
-$fl_run "$bin/mcpd" --chan sim:74:t1 --fixtures conformance 2>/dev/null & pids="$pids $!"
-$us_run "$bin/mcpd" --chan sim:75:t2 --fixtures conformance 2>/dev/null & pids="$pids $!"
+$fl_run "$bin/mcpd-test" --chan sim:74:t1 --fixtures conformance 2>/dev/null & pids="$pids $!"
+$us_run "$bin/mcpd-test" --chan sim:75:t2 --fixtures conformance 2>/dev/null & pids="$pids $!"
 $us_run "$bin/gatewayd" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 i=0

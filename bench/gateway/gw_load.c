@@ -13,6 +13,7 @@
  * Used by the gateway load test and by bench/gateway/run.sh, against
  * gatewayd (an agent zone's channel) or mcpd --chan directly. */
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@
 #include <time.h>
 #include <zonegate/chan.h>
 #include <zonegate/chan_mux.h>
+
+#include "zg_common.h"
 
 #define MAX_SESS 1024
 #define LAT_MAX (1u << 22)
@@ -221,18 +224,16 @@ static void run_for(struct load *l, int64_t until)
 	}
 }
 
+/* s as a count >= 0 (zg_parse_int); exits 2 on anything else. */
 static long num(const char *s)
 {
-	char *e;
-	long v;
+	long long v;
 
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno || *e || v < 0) {
+	if (zg_parse_int(s, 0, INT_MAX, &v) != 0) {
 		fprintf(stderr, "gw_load: bad number '%s'\n", s);
 		exit(2);
 	}
-	return v;
+	return (long)v;
 }
 
 int main(int argc, char **argv)

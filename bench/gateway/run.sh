@@ -23,7 +23,7 @@ dur=${DURATION:-3}
 warm=${WARMUP:-1}
 proxies=${PROXIES:-1}
 rounds=${ROUNDS:-3}
-for f in mcpd gatewayd zonegate-relay gw_load mcp_load; do
+for f in mcpd-test gatewayd zonegate-relay gw_load mcp_load; do
 	[ -x "$bin/$f" ] || { echo "run.sh: missing $bin/$f (build first)" >&2; exit 2; }
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwbench.XXXXXX")
@@ -48,8 +48,8 @@ cat > "$work/gw.json" <<JSON
 JSON
 printf 'agent  tools.*  allow\nagent-http  tools.*  allow\n' > "$work/bench.policy"
 
-"$bin/mcpd" --chan sim:63:direct --fixtures conformance 2>/dev/null & pids="$pids $!"
-"$bin/mcpd" --chan sim:62:tools --fixtures conformance 2>/dev/null & pids="$pids $!"
+"$bin/mcpd-test" --chan sim:63:direct --fixtures conformance 2>/dev/null & pids="$pids $!"
+"$bin/mcpd-test" --chan sim:62:tools --fixtures conformance 2>/dev/null & pids="$pids $!"
 "$bin/gatewayd" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 i=0
@@ -60,14 +60,14 @@ mp_url=
 if [ "$proxies" = 1 ] && [ -x "$node" ]; then
 	p1=$("$bin/mcp_load" --free-port)
 	PATH=$(dirname "$node"):$PATH "$node" "$nbin/supergateway" \
-		--stdio "$bin/mcpd --stdio --fixtures conformance" \
+		--stdio "$bin/mcpd-test --stdio --fixtures conformance" \
 		--outputTransport streamableHttp --stateful --port "$p1" \
 		--streamableHttpPath /mcp --logLevel none >/dev/null 2>&1 &
 	pids="$pids $!"
 	p2=$("$bin/mcp_load" --free-port)
 	PATH=$(dirname "$node"):$PATH "$node" "$nbin/mcp-proxy" \
 		--port "$p2" --host 127.0.0.1 --server stream -- \
-		"$bin/mcpd" --stdio --fixtures conformance >/dev/null 2>&1 &
+		"$bin/mcpd-test" --stdio --fixtures conformance >/dev/null 2>&1 &
 	pids="$pids $!"
 	sleep 4
 	sg_url=http://127.0.0.1:$p1/mcp

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zg_common.h"
+
 #define MAX_CONNS 1024
 #define MAX_RESPONSE (1u << 20) /* one response, headers and body */
 #define REQ_CAP 4096
@@ -64,14 +66,11 @@ static double now_s(void)
 
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
-	char *end = NULL;
-	long v;
+	long long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || !end || end == s || *end || v < lo || v > hi)
+	if (zg_parse_int(s, lo, hi, &v) != 0)
 		return -1;
-	*out = v;
+	*out = (long)v;
 	return 0;
 }
 

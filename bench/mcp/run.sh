@@ -13,13 +13,14 @@
 # env:   CONCURRENCY="1 8 32 64"  DURATION=3 (s per run)  WARMUP=1 (s)
 #        ROUNDS=3  SDK_MODE=json|sse|both (default json)
 #        PIN=0|1 (1: servers share CPU 0, load generator on CPU 1)
-#        MCPD, MCP_LOAD, NODE override the binaries.
+#        MCPD_TEST (mcpd-test: mcpd plus the conformance fixtures),
+#        MCP_LOAD, NODE override the binaries.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${1:-$root/build}
-mcpd=${MCPD:-$build/bin/mcpd}
+mcpd=${MCPD_TEST:-$build/bin/mcpd-test}
 load=${MCP_LOAD:-$build/bin/mcp_load}
 node=${NODE:-$root/test/node/node_modules/.bin/node}
 conc=${CONCURRENCY:-1 8 32 64}

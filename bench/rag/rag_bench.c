@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "zg_common.h"
 #include "zonegate/rag.h"
 
 #define DIMS 384
@@ -377,9 +378,8 @@ int main(int argc, char **argv)
 	if (argc > 3) {
 		nsizes = 0;
 		for (i = 3; i < (size_t)argc && nsizes < 8; i++) {
-			char *end;
-			long v = strtol(argv[i], &end, 10);
-			if (*end || v < 100 || v > 20000000) {
+			long long v;
+			if (zg_parse_int(argv[i], 100, 20000000, &v) != 0) {
 				fprintf(stderr, "bad size %s\n", argv[i]);
 				return 2;
 			}

@@ -17,6 +17,8 @@
 #include <zonegate/chan.h>
 #include <zonegate/chan_mux.h>
 
+#include "zg_common.h"
+
 struct result {
 	double p50_us, p99_us, msgs_s, mib_s;
 };
@@ -217,18 +219,17 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/zgbench.XXXXXX";
 	struct result s, u;
 	int quick = 0;
-	char *end;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			quick = 1;
 		} else if (strcmp(argv[i], "--ring") == 0 && i + 1 < argc) {
-			errno = 0;
-			ring_size = (size_t)strtol(argv[++i], &end, 10);
-			if (errno || *end) {
+			long long v;
+			if (zg_parse_int(argv[++i], 1, 1L << 30, &v) != 0) {
 				fprintf(stderr, "chan_bench: bad --ring\n");
 				return 2;
 			}
+			ring_size = (size_t)v;
 		} else {
 			fprintf(stderr, "usage: chan_bench [--quick] "
 					"[--ring BYTES]\n");

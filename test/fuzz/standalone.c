@@ -3,12 +3,14 @@
  * deterministic mutations of them (bit flips, truncation, splicing,
  * inserted bytes), so each parser is exercised by every build. */
 #include <dirent.h>
-#include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "zg_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -157,13 +159,12 @@ int main(int argc, char **argv)
 
 	for (int a = 1; a < argc; a++) {
 		if (strncmp(argv[a], "-iterations=", 12) == 0) {
-			char *end;
-			errno = 0;
-			iterations = strtol(argv[a] + 12, &end, 10);
-			if (errno || *end || iterations < 0) {
+			long long n;
+			if (zg_parse_int(argv[a] + 12, 0, LONG_MAX, &n) != 0) {
 				fprintf(stderr, "bad %s\n", argv[a]);
 				return 2;
 			}
+			iterations = (long)n;
 		} else if (argv[a][0] != '-') {
 			load_path(&c, argv[a]);
 		}

@@ -14,11 +14,11 @@
 #  3. `promtool check metrics` accepts a real scrape;
 #  4. `audit verify FILE` on a copy with two tampered records reports both,
 #     with their line numbers, and exits 1.
-# Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY (binaries); PROMTOOL (optional,
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY (binaries); PROMTOOL (optional,
 # default: promtool on PATH; the promtool check fails the test if absent).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD GATEWAYCTL MCPD RELAY
+zg_need GATEWAYD GATEWAYCTL MCPD_TEST RELAY
 PROMTOOL=${PROMTOOL:-$(command -v promtool)}
 zg_workdir gwaudit
 cat > "$work/gw.json" <<JSON
@@ -29,7 +29,7 @@ cat > "$work/gw.json" <<JSON
   "metrics": "unix:$work/metrics.sock" }
 JSON
 echo '# nog has no grants' > "$work/a.policy"
-"$MCPD" --chan sim:62:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:62:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 1

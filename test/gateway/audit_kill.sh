@@ -8,10 +8,10 @@
 # interval is set to its maximum (audit_flush_ms 10000): records of a
 # loop turn must reach the kernel before the turn's answers leave,
 # whatever the batching.
-# Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY (binaries).
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD GATEWAYCTL MCPD RELAY
+zg_need GATEWAYD GATEWAYCTL MCPD_TEST RELAY
 zg_workdir gwkill
 cat > "$work/gw.json" <<JSON
 { "zones": {
@@ -25,7 +25,7 @@ cat > "$work/k.policy" <<POL
 ka  t1.test_structured_output  allow
 kb  t1.test_structured_output  allow
 POL
-"$MCPD" --chan sim:73:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:73:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 1

@@ -9,10 +9,10 @@
 # with a file left out is reported broken at the first record after the
 # gap. Records are neither lost nor duplicated: every call made has exactly
 # one record across the files.
-# Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY (binaries).
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD GATEWAYCTL MCPD RELAY
+zg_need GATEWAYD GATEWAYCTL MCPD_TEST RELAY
 zg_workdir gwrot
 cat > "$work/gw.json" <<JSON
 { "zones": {
@@ -22,7 +22,7 @@ cat > "$work/gw.json" <<JSON
   "admin_socket": "gw.sock", "audit_rotate_mb": 1 }
 JSON
 echo 'ra  t1.test_structured_output  allow' > "$work/r.policy"
-"$MCPD" --chan sim:77:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:77:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 1

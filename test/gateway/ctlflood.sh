@@ -8,11 +8,11 @@
 # stalls long before its 64 MiB are written), and that another zone's
 # verified calls keep completing meanwhile. Without the cap on control
 # answers gatewayd reads on and grows by hundreds of MB.
-# Env: GATEWAYD, MCPD, POKE, GW_LOAD (binaries); FLOOD_RSS_MAX_KB (default
+# Env: GATEWAYD, MCPD_TEST, POKE, GW_LOAD (binaries); FLOOD_RSS_MAX_KB (default
 # 65536).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD MCPD POKE GW_LOAD
+zg_need GATEWAYD MCPD_TEST POKE GW_LOAD
 max_kb=${FLOOD_RSS_MAX_KB:-65536}
 zg_workdir gwctlflood
 cat > "$work/gw.json" <<JSON
@@ -23,7 +23,7 @@ cat > "$work/gw.json" <<JSON
   "policy": "f.policy", "audit_log": "audit.log" }
 JSON
 echo 'good  t1.test_structured_output  allow' > "$work/f.policy"
-"$MCPD" --chan sim:93:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:93:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 1

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Graceful drain on SIGTERM, with real processes (relay -> gatewayd ->
-# mcpd --fixtures conformance). 1: a slow call (test_slow_counter, 3 s)
+# mcpd-test --fixtures conformance). 1: a slow call (test_slow_counter, 3 s)
 # is in flight (its first progress notification has arrived) when
 # gatewayd gets SIGTERM: that call still gets its answer; a new call on
 # the same session and a new session's initialize (a second stream of
@@ -10,10 +10,10 @@
 # ends with an error at the deadline and gatewayd exits 0 (within 15 s of
 # the signal at most, or the test fails). Without the drain gatewayd
 # stopped at once: the slow call got no answer.
-# Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, NODE (binaries).
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY, NODE (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD GATEWAYCTL MCPD RELAY NODE
+zg_need GATEWAYD GATEWAYCTL MCPD_TEST RELAY NODE
 zg_workdir gwdrain
 trap '' PIPE # a relay gone early must fail a check, not kill the script
 cat > "$work/gw.json" <<JSON
@@ -23,7 +23,7 @@ cat > "$work/gw.json" <<JSON
   "policy": "d.policy", "audit_log": "audit.log" }
 JSON
 echo 'a  t1.*  allow' > "$work/d.policy"
-"$MCPD" --chan sim:96:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:96:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 fail=0
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"drain","version":"1"}}}'
 inited='{"jsonrpc":"2.0","method":"notifications/initialized"}'

@@ -14,10 +14,10 @@
 # (each call ends with -32000, no byte reaches the agent), and a
 # notification with a NUL byte that jansson lets by (re-encoded). The honest tool
 # zone keeps serving; gatewayd survives; the audit chain verifies.
-# Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, GW_LOAD, EVIL (binaries).
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY, GW_LOAD, EVIL (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD GATEWAYCTL MCPD RELAY GW_LOAD EVIL
+zg_need GATEWAYD GATEWAYCTL MCPD_TEST RELAY GW_LOAD EVIL
 zg_workdir gwevil
 cat > "$work/gw.json" <<JSON
 { "zones": {
@@ -36,7 +36,7 @@ bad     evil.*                         allow timeout=500ms
 POL
 "$EVIL" sim:94:evil 2>"$work/evil.log" & epid=$!
 pids="$pids $epid"
-"$MCPD" --chan sim:95:honest --fixtures conformance 2>"$work/honest.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:95:honest --fixtures conformance 2>"$work/honest.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 2

@@ -15,6 +15,8 @@
 #include <zonegate/chan.h>
 #include <zonegate/chan_mux.h>
 
+#include "zg_common.h"
+
 static long sessions, inited;
 static char *init_text;
 static volatile sig_atomic_t stop;
@@ -76,6 +78,7 @@ int main(int argc, char **argv)
 				    .total_queue_max = 1u << 30 };
 	char err[256], *blob;
 	long bytes;
+	long long n;
 	json_t *init;
 	chan *c;
 	chan_mux *m;
@@ -84,9 +87,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: evil_agent ADDR SESSIONS BYTES\n");
 		return 2;
 	}
-	sessions = strtol(argv[2], NULL, 10);
-	bytes = strtol(argv[3], NULL, 10);
-	if (sessions < 1 || bytes < 1 || !(blob = malloc((size_t)bytes + 1)))
+	if (zg_parse_int(argv[2], 1, 1 << 20, &n) != 0)
+		return 2;
+	sessions = (long)n;
+	if (zg_parse_int(argv[3], 1, 1 << 30, &n) != 0)
+		return 2;
+	bytes = (long)n;
+	blob = malloc((size_t)bytes + 1);
+	if (!blob)
 		return 2;
 	memset(blob, 'c', (size_t)bytes);
 	blob[bytes] = '\0';

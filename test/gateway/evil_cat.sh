@@ -13,10 +13,10 @@
 #   zone's catalogue change reaches the zone that sees it and not the
 #   other, a policy reload that changes one zone's view notifies it
 #   alone, and the other's cursors stay good.
-# Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, EVIL (binaries).
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY, EVIL (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD GATEWAYCTL MCPD RELAY EVIL
+zg_need GATEWAYD GATEWAYCTL MCPD_TEST RELAY EVIL
 zg_workdir gwcat
 cat > "$work/gw.json" <<JSON
 { "zones": {
@@ -36,7 +36,7 @@ a  huge.*    allow
 b  honest.*  allow
 POL
 "$EVIL" sim:64:evil 2>"$work/evil.log" & pids="$pids $!"
-"$MCPD" --chan sim:65:honest --fixtures conformance 2>"$work/honest.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:65:honest --fixtures conformance 2>"$work/honest.log" & pids="$pids $!"
 # 30 tools of 100 kB, 8 a page (3 MB in all); 100000 tools of 400 kB,
 # 2 a page (the gateway asks for 100 pages: 80 MB)
 "$EVIL" sim:66:wide --big 30 100000 8 2>"$work/wide.log" & pids="$pids $!"

@@ -32,6 +32,7 @@
  * and when stopped the number of forged answers sent ("forged N").
  * Usage: evil_tool ADDR [--big COUNT SIZE PERPAGE] */
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +40,8 @@
 #include <string.h>
 #include <zonegate/chan.h>
 #include <zonegate/chan_mux.h>
+
+#include "zg_common.h"
 
 #define MAX_PENDING 4096
 
@@ -107,8 +110,13 @@ static long big_page(json_t *arr, long i)
 static void list_tools(chan_mux *m, uint32_t sid, json_t *id, json_t *params)
 {
 	const char *cur = json_string_value(json_object_get(params, "cursor"));
-	long from = cur ? strtol(cur, NULL, 10) : 0, next = 0;
+	long long cursor = 0;
+	long from, next = 0;
 	json_t *arr = json_array(), *res;
+
+	if (cur && zg_parse_int(cur, 0, LONG_MAX, &cursor) != 0)
+		cursor = 0;
+	from = (long)cursor;
 
 	if (!cur) {
 		static const char *const names[] = { "test_structured_output",
@@ -396,11 +404,16 @@ int main(int argc, char **argv)
 	chan_mux *m;
 
 	if (argc == 6 && strcmp(argv[2], "--big") == 0) {
-		big_count = strtol(argv[3], NULL, 10);
-		big_size = strtol(argv[4], NULL, 10);
-		big_per_page = strtol(argv[5], NULL, 10);
-		if (big_size < 1 || big_per_page < 1 ||
-		    !(big_desc = malloc((size_t)big_size + 1)))
+		long long n[3];
+		if (zg_parse_int(argv[3], 0, 1 << 20, &n[0]) != 0 ||
+		    zg_parse_int(argv[4], 1, 1 << 30, &n[1]) != 0 ||
+		    zg_parse_int(argv[5], 1, 1 << 20, &n[2]) != 0)
+			return 2;
+		big_count = (long)n[0];
+		big_size = (long)n[1];
+		big_per_page = (long)n[2];
+		big_desc = malloc((size_t)big_size + 1);
+		if (!big_desc)
 			return 2;
 		memset(big_desc, 'x', (size_t)big_size);
 		big_desc[big_size] = '\0';

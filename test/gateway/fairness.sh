@@ -11,10 +11,10 @@
 # of frames from each zone per loop turn; when it read up to 1 MiB per
 # channel per turn, the victims got 1.5% (denied flood) and 0.05%
 # (allowed flood) of the flooder's count.
-# Env: GATEWAYD, MCPD, GW_LOAD (binaries); FAIR_SECONDS (default 3).
+# Env: GATEWAYD, MCPD_TEST, GW_LOAD (binaries); FAIR_SECONDS (default 3).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD MCPD GW_LOAD
+zg_need GATEWAYD MCPD_TEST GW_LOAD
 secs=${FAIR_SECONDS:-3}
 zg_workdir gwfair
 cat > "$work/gw.json" <<JSON
@@ -31,8 +31,8 @@ v1  t2.test_structured_output  allow
 v2  t2.test_structured_output  allow
 fl  t1.test_simple_text        allow
 POL
-"$MCPD" --chan sim:74:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
-"$MCPD" --chan sim:75:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:74:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:75:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 2

@@ -7,7 +7,7 @@
 // gateway, a tool zone killed mid-call and coming back, pin drift
 // quarantine, policy reload (broken file kept out), the audit chain and
 // tamper detection, metrics.
-// Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY.
+// Env: GATEWAYD, GATEWAYCTL, MCPD, MCPD_TEST (mcpd-test), RELAY.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const { StreamableHTTPClientTransport } =
   await import(`${SDK}/client/streamableHttp.js`);
 const { CreateMessageRequestSchema } = await import(`${SDK}/types.js`);
 
-const { GATEWAYD, GATEWAYCTL, MCPD, RELAY } = process.env;
+const { GATEWAYD, GATEWAYCTL, MCPD, MCPD_TEST, RELAY } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gw-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
 const daemon = (bin, args) => spawnDaemon(bin, args, env);
@@ -97,7 +97,7 @@ let gw, rag, tools, relayA, relayB;
 describe('gatewayd end to end (sim channels, real processes)', () => {
   before(async () => {
     rag = daemon(MCPD, ['--chan', 'sim:21:rag']);
-    tools = daemon(MCPD, ['--chan', 'sim:22:tools', '--fixtures', 'conformance']);
+    tools = daemon(MCPD_TEST, ['--chan', 'sim:22:tools', '--fixtures', 'conformance']);
     gw = daemon(GATEWAYD, ['--config', cfg, '--ready-file', join(dir, 'gw.ready')]);
     await waitFor('gatewayd', () => readFileSync(join(dir, 'gw.ready'), 'utf8'));
     await waitFor('tool zones up', () =>
@@ -253,7 +253,7 @@ describe('gatewayd end to end (sim channels, real processes)', () => {
     assert.match(textOf(await a.callTool({ name: 'rag.time_now', arguments: {} })), /UTC/);
     const down = await rpcError(b.callTool({ name: 'tools.time_now', arguments: {} }));
     assert.match(down.message, /tool zone tools is unavailable/);
-    tools = daemon(MCPD, ['--chan', 'sim:22:tools', '--fixtures', 'conformance']);
+    tools = daemon(MCPD_TEST, ['--chan', 'sim:22:tools', '--fixtures', 'conformance']);
     console.error('kill: waiting for tools back');
     await waitFor('tools back', async () => (await names(a)).length === 5);
     console.error('kill: tools back');

@@ -14,10 +14,10 @@
 # same session then still works. Meanwhile zone "good" runs verified calls
 # (gw_load --verify): none may fail, be lost or be misrouted. gatewayd must
 # survive it all and its audit chain must verify.
-# Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, POKE, GW_LOAD (binaries).
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY, POKE, GW_LOAD (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD GATEWAYCTL MCPD RELAY POKE GW_LOAD
+zg_need GATEWAYD GATEWAYCTL MCPD_TEST RELAY POKE GW_LOAD
 zg_workdir gwhostile
 cat > "$work/gw.json" <<JSON
 { "zones": {
@@ -33,7 +33,7 @@ good  t1.test_structured_output  allow
 good  t2.test_structured_output  allow
 bad   t1.test_simple_text        allow
 POL
-"$MCPD" --chan sim:83:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:83:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 1
@@ -135,7 +135,7 @@ while read -r line; do
 	esac
 done <"$work/t2poke.out"
 [ "$(wc -l <"$work/t2poke.out")" -eq 7 ] || { echo "FAIL: not every tool zone case ran"; fail=1; }
-"$MCPD" --chan sim:84:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:84:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
 zg_wait_log "$work/gw.log" " up: " 2
 "$GW_LOAD" --chan sim:81:good -c 2 -d 1 -w 0 --verify --tag 6 \
 	--tool t2.test_structured_output >"$work/t2.out" 2>&1

@@ -7,7 +7,7 @@
 // missing or wrong token, sessions (404 for an unknown id, DELETE), the
 // uid rule (another uid gets 403), the audit log names the zone and never
 // the token.
-// Env: GATEWAYD, MCPD.
+// Env: GATEWAYD, MCPD_TEST.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const { Client } = await import(`${SDK}/client/index.js`);
 const { StreamableHTTPClientTransport } =
   await import(`${SDK}/client/streamableHttp.js`);
 
-const { GATEWAYD, MCPD } = process.env;
+const { GATEWAYD, MCPD_TEST } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gwl-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
 const daemon = (bin, args) => spawnDaemon(bin, args, env);
@@ -135,7 +135,7 @@ async function connect(url, token) {
 
 describe('gatewayd HTTP listeners (host-side clients)', () => {
   before(async () => {
-    tools = daemon(MCPD, ['--chan', 'sim:53:tools', '--fixtures', 'conformance']);
+    tools = daemon(MCPD_TEST, ['--chan', 'sim:53:tools', '--fixtures', 'conformance']);
     gw = daemon(GATEWAYD, ['--config', cfg]);
     await waitFor('listeners and tool zone', () =>
       gw.log.includes('tool zone tools up') &&

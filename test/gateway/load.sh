@@ -7,10 +7,10 @@
 # fails the test; and the flood must not starve a or b.
 # Also: audit_args puts arguments into call records, and the chain of
 # the whole run verifies.
-# Env: GATEWAYD, GATEWAYCTL, MCPD, GW_LOAD (binaries); LOAD_SECONDS (default 4).
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, GW_LOAD (binaries); LOAD_SECONDS (default 4).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD GATEWAYCTL MCPD GW_LOAD
+zg_need GATEWAYD GATEWAYCTL MCPD_TEST GW_LOAD
 secs=${LOAD_SECONDS:-4}
 zg_workdir gwload
 cat > "$work/gw.json" <<JSON
@@ -28,8 +28,8 @@ agent-a  t1.test_structured_output  allow
 agent-b  t2.test_structured_output  allow
 agent-c  t1.*                       allow
 POL
-"$MCPD" --chan sim:51:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
-"$MCPD" --chan sim:52:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:51:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:52:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 2

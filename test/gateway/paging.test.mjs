@@ -1,5 +1,5 @@
 // End to end: pagination of the gateway's merged lists. gatewayd with
-// list_page_size 3 in front of two tool zones (mcpd --fixtures
+// list_page_size 3 in front of two tool zones (mcpd-test --fixtures
 // conformance), one agent zone reached by the SDK client through a
 // token-bound HTTP listener. Checks: following nextCursor yields every
 // allowed entry of both zones exactly once, in pages of at most 3; the
@@ -8,7 +8,7 @@
 // -32602, while a reload that leaves its view alone keeps its cursors. Also: the metrics
 // endpoint on a unix socket (metrics, health, readiness), and that
 // gatewayd and mcpd run with no_new_privs.
-// Env: GATEWAYD, MCPD.
+// Env: GATEWAYD, MCPD_TEST.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const { StreamableHTTPClientTransport } =
   await import(`${SDK}/client/streamableHttp.js`);
 const { StdioClientTransport } = await import(`${SDK}/client/stdio.js`);
 
-const { GATEWAYD, MCPD } = process.env;
+const { GATEWAYD, MCPD_TEST } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gwpage-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
 const daemon = (bin, args) => spawnDaemon(bin, args, env);
@@ -87,8 +87,8 @@ let gw, one, two, url, direct;
 
 describe('gatewayd: paginated merged lists', () => {
   before(async () => {
-    one = daemon(MCPD, ['--chan', 'sim:72:one', '--fixtures', 'conformance']);
-    two = daemon(MCPD, ['--chan', 'sim:73:two', '--fixtures', 'conformance']);
+    one = daemon(MCPD_TEST, ['--chan', 'sim:72:one', '--fixtures', 'conformance']);
+    two = daemon(MCPD_TEST, ['--chan', 'sim:73:two', '--fixtures', 'conformance']);
     gw = daemon(GATEWAYD, ['--config', cfg]);
     await waitFor('tool zones and listener', () =>
       gw.log.includes('tool zone one up') && gw.log.includes('tool zone two up') &&
@@ -96,7 +96,7 @@ describe('gatewayd: paginated merged lists', () => {
     url = gw.log.match(/listener for zone pager on (http:\/\/\S+)/)[1];
     // what the tool zones offer, straight from mcpd over stdio
     direct = new Client({ name: 'zg-direct', version: '1.0.0' });
-    await direct.connect(new StdioClientTransport({ command: MCPD,
+    await direct.connect(new StdioClientTransport({ command: MCPD_TEST,
       args: ['--stdio', '--fixtures', 'conformance'], stderr: 'ignore' }));
   });
   after(async () => {

@@ -3,8 +3,8 @@
 # suite speaks Streamable HTTP to zonegate-relay in the agent zone, the
 # relay carries each session over a sim channel to gatewayd, which routes
 # it (policy: the agent zone may use everything) over a second channel to
-# `mcpd --chan --fixtures conformance` in a tool zone.
-# Env: GATEWAYD, MCPD, RELAY (binaries, required), NODE (default: test/node's),
+# `mcpd-test --chan --fixtures conformance` in a tool zone.
+# Env: GATEWAYD, MCPD_TEST, RELAY (binaries, required), NODE (default: test/node's),
 # ZG_GW_SCENARIOS (space-separated; default: every server scenario).
 set -u
 
@@ -12,12 +12,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../common/conformance-lib.sh"
 scenarios=${ZG_GW_SCENARIOS:-$zg_all_scenarios}
 
-zg_need_binaries run-conformance-gw GATEWAYD MCPD RELAY
+zg_need_binaries run-conformance-gw GATEWAYD MCPD_TEST RELAY
 
 zg_workdir gwconf
 cp "$here/../../data/gateway/conformance/"* "$work/"
 
-"$MCPD" --chan sim:32:conf --fixtures conformance 2>"$work/mcpd.log" &
+"$MCPD_TEST" --chan sim:32:conf --fixtures conformance 2>"$work/mcpd.log" &
 pids="$pids $!"
 "$GATEWAYD" --config "$work/gatewayd.json" --ready-file "$work/gw.ready" \
 	2>"$work/gatewayd.log" &

@@ -4,8 +4,8 @@
 # byte pipe (the suite cannot send an Authorization header) into a unix
 # listener bound to agent zone "host" by the peer uid (ours); gatewayd
 # routes each session (policy: "host" may use everything, default_zone
-# conf) over a channel to `mcpd --chan --fixtures conformance`.
-# Env: GATEWAYD, MCPD (binaries, required), NODE (default: test/node's),
+# conf) over a channel to `mcpd-test --chan --fixtures conformance`.
+# Env: GATEWAYD, MCPD_TEST (binaries, required), NODE (default: test/node's),
 # ZG_GW_SCENARIOS (space-separated; default: every server scenario).
 set -u
 
@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../common/conformance-lib.sh"
 scenarios=${ZG_GW_SCENARIOS:-$zg_all_scenarios}
 
-zg_need_binaries run-conformance-listener GATEWAYD MCPD
+zg_need_binaries run-conformance-listener GATEWAYD MCPD_TEST
 
 zg_workdir gwlconf
 cat >"$work/gatewayd.json" <<JSON
@@ -30,7 +30,7 @@ cat >"$work/gatewayd.json" <<JSON
 }
 JSON
 echo "host * allow" >"$work/conformance.policy"
-"$MCPD" --chan sim:42:conf --fixtures conformance 2>"$work/mcpd.log" &
+"$MCPD_TEST" --chan sim:42:conf --fixtures conformance 2>"$work/mcpd.log" &
 pids="$pids $!"
 "$GATEWAYD" --config "$work/gatewayd.json" 2>"$work/gatewayd.log" &
 pids="$pids $!"

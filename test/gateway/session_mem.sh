@@ -9,10 +9,10 @@
 # session that sends logging/setLevel 2000 times to a tool zone that never
 # answers them holds at most 64 of the gateway's requests for it (the
 # rest get -32000), not 2000.
-# Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, EVIL_AGENT, EVIL (binaries).
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY, EVIL_AGENT, EVIL (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need GATEWAYD GATEWAYCTL MCPD RELAY EVIL_AGENT EVIL
+zg_need GATEWAYD GATEWAYCTL MCPD_TEST RELAY EVIL_AGENT EVIL
 zg_workdir gwsess
 cat > "$work/gw.json" <<JSON
 { "zones": {
@@ -26,7 +26,7 @@ cat > "$work/s.policy" <<POL
 *  tools.*  allow
 *  evil.*   allow
 POL
-"$MCPD" --chan sim:83:tools --fixtures conformance 2>"$work/tools.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:83:tools --fixtures conformance 2>"$work/tools.log" & pids="$pids $!"
 "$EVIL" sim:84:evil 2>"$work/evil.log" & pids="$pids $!"
 # RSS is measured: a sanitizer build must not hold freed memory back
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \

@@ -1,7 +1,8 @@
 // Shared helpers for the node end-to-end tests of mcpd: start mcpd on an
 // ephemeral loopback port (or over stdio), connect SDK clients, speak raw
-// HTTP/JSON-RPC. The mcpd binary comes from the MCPD environment variable
-// (set by test/node/CMakeLists.txt).
+// HTTP/JSON-RPC. The binary is mcpd-test (mcpd plus the conformance
+// fixtures), from the MCPD_TEST environment variable (set by
+// test/node/CMakeLists.txt).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,12 +16,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 export const LATEST = '2025-11-25';
 
 export function mcpdPath() {
-  const p = process.env.MCPD;
-  if (!p) throw new Error('MCPD is not set (path of the mcpd binary)');
+  const p = process.env.MCPD_TEST;
+  if (!p) throw new Error('MCPD_TEST is not set (path of the mcpd-test binary)');
   return p;
 }
 
-// Starts `mcpd --http 127.0.0.1:0 --ready-file F --fixtures conformance`
+// Starts `mcpd-test --http 127.0.0.1:0 --ready-file F --fixtures conformance`
 // plus extra args; resolves once the ready file holds the URL.
 export async function startHttp(extra = [], env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'zg-mcpd-'));

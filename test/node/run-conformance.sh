@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runs the official MCP conformance suite (server side, every scenario,
-# pending ones included) against `mcpd --http 127.0.0.1:0 --fixtures
+# pending ones included) against `mcpd-test --http 127.0.0.1:0 --fixtures
 # conformance`. Fails unless every scenario passes (no FAILURE check).
-# Env: MCPD (mcpd binary, required), NODE (node binary; default: the one in
+# Env: MCPD_TEST (mcpd-test binary, required), NODE (node binary; default: the one in
 # test/node/node_modules), ZG_CONFORMANCE_SUITE (all|active|pending),
 # ZG_CONFORMANCE_SCENARIO (run just one), ZG_CONFORMANCE_OUT (keep results).
 set -u
@@ -12,8 +12,8 @@ node=${NODE:-$here/node_modules/.bin/node}
 suite_js=$here/node_modules/@modelcontextprotocol/conformance/dist/index.js
 suite=${ZG_CONFORMANCE_SUITE:-all}
 
-if [ -z "${MCPD:-}" ] || [ ! -x "$MCPD" ]; then
-	echo "run-conformance: MCPD must name the mcpd binary" >&2
+if [ -z "${MCPD_TEST:-}" ] || [ ! -x "$MCPD_TEST" ]; then
+	echo "run-conformance: MCPD_TEST must name the mcpd-test binary" >&2
 	exit 2
 fi
 if [ ! -f "$suite_js" ]; then
@@ -35,7 +35,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
 # Enough sessions for a whole run: the suite never DELETEs its sessions.
-"$MCPD" --http 127.0.0.1:0 --ready-file "$work/ready" \
+"$MCPD_TEST" --http 127.0.0.1:0 --ready-file "$work/ready" \
 	--fixtures conformance --max-sessions 200 2>"$work/mcpd.log" &
 pid=$!
 

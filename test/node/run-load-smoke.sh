@@ -3,14 +3,14 @@
 # connections, each its own session, tools/call for one second. Fails on
 # any bad response or failed connection, so both mcpd under sustained
 # concurrent load and bench/mcp/mcp_load stay working.
-# Env: MCPD, MCP_LOAD (binaries).
+# Env: MCPD_TEST, MCP_LOAD (binaries).
 set -u
-if [ ! -x "${MCPD:-}" ] || [ ! -x "${MCP_LOAD:-}" ]; then
-	echo "run-load-smoke: MCPD and MCP_LOAD must name the binaries" >&2
+if [ ! -x "${MCPD_TEST:-}" ] || [ ! -x "${MCP_LOAD:-}" ]; then
+	echo "run-load-smoke: MCPD_TEST and MCP_LOAD must name the binaries" >&2
 	exit 2
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-load.XXXXXX") || exit 2
-"$MCPD" --http 127.0.0.1:0 --ready-file "$work/ready" \
+"$MCPD_TEST" --http 127.0.0.1:0 --ready-file "$work/ready" \
 	--fixtures conformance 2>"$work/mcpd.log" &
 pid=$!
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT

@@ -3,12 +3,12 @@
 # floods to a running `mcpd --chan`; each must get the channel reset with
 # an ERROR frame (or, for the flood of bad JSON, be answered and survived),
 # and afterwards an ordinary client through zonegate-relay is still served.
-# Env: MCPD, RELAY, POKE (binaries).
+# Env: MCPD_TEST, RELAY, POKE (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
-zg_need MCPD RELAY POKE
+zg_need MCPD_TEST RELAY POKE
 zg_workdir hostile
-"$MCPD" --chan sim:7:hostile --fixtures conformance 2>"$work/mcpd.log" &
+"$MCPD_TEST" --chan sim:7:hostile --fixtures conformance 2>"$work/mcpd.log" &
 mpid=$!
 pids=$mpid
 fail=0

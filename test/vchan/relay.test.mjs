@@ -3,7 +3,7 @@
 // the session over a sim channel to `mcpd --chan`, and back. Also: several
 // Streamable HTTP sessions sharing one channel through the relay's loopback
 // endpoint, a reconnect after mcpd restarts, and clear failures.
-// Env: MCPD and RELAY (binaries). The SDK is imported by relative path from
+// Env: MCPD, MCPD_TEST and RELAY (binaries). The SDK is imported by relative path from
 // test/node/node_modules (ESM ignores NODE_PATH).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +21,7 @@ const { StreamableHTTPClientTransport } =
   await import(`${SDK}/client/streamableHttp.js`);
 
 const MCPD = process.env.MCPD;
+const MCPD_TEST = process.env.MCPD_TEST; // mcpd-test: mcpd + fixtures
 const RELAY = process.env.RELAY;
 const dir = mkdtempSync(join(tmpdir(), 'zg-relay-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
@@ -59,7 +60,7 @@ function textOf(r) {
 describe('SDK client -> relay (stdio) -> channel -> mcpd --chan', () => {
   let mcpd;
   before(async () => {
-    mcpd = daemon(MCPD, ['--chan', 'sim:7:e2e', '--fixtures', 'conformance']);
+    mcpd = daemon(MCPD_TEST, ['--chan', 'sim:7:e2e', '--fixtures', 'conformance']);
   });
   after(async () => { await stop(mcpd); });
 
@@ -88,7 +89,7 @@ describe('SDK client -> relay (stdio) -> channel -> mcpd --chan', () => {
 
   test('mcpd restart: a new relay connects to the new server', async () => {
     await stop(mcpd);
-    mcpd = daemon(MCPD, ['--chan', 'sim:7:e2e', '--fixtures', 'conformance']);
+    mcpd = daemon(MCPD_TEST, ['--chan', 'sim:7:e2e', '--fixtures', 'conformance']);
     await sleep(100);
     const client = await stdioClient('sim:7:e2e');
     const r = await client.callTool({ name: 'test_simple_text', arguments: {} });
@@ -100,7 +101,7 @@ describe('SDK client -> relay (stdio) -> channel -> mcpd --chan', () => {
 describe('HTTP sessions share one channel', () => {
   let mcpd, relay, url;
   before(async () => {
-    mcpd = daemon(MCPD, ['--chan', 'sim:8:http', '--fixtures', 'conformance']);
+    mcpd = daemon(MCPD_TEST, ['--chan', 'sim:8:http', '--fixtures', 'conformance']);
     const ready = join(dir, 'ready');
     relay = daemon(RELAY, ['--chan', 'sim:8:http', '--http', '127.0.0.1:0',
       '--ready-file', ready, '--keepalive', '1']);
@@ -222,7 +223,7 @@ describe('HTTP sessions share one channel', () => {
     // transport (one implementation in mcp/http.c): a Host or Origin that
     // only starts like a loopback name is another site.
     const ready = join(dir, 'ready-mcpd-http');
-    const m = daemon(MCPD, ['--http', '127.0.0.1:0', '--ready-file', ready,
+    const m = daemon(MCPD_TEST, ['--http', '127.0.0.1:0', '--ready-file', ready,
       '--fixtures', 'conformance']);
     let murl;
     for (let i = 0; i < 300 && !murl; i++) {

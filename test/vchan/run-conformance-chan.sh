@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runs MCP conformance scenarios across a channel: the suite talks
 # Streamable HTTP to `zonegate-relay --http`, which carries every session
-# as a stream of one sim channel to `mcpd --chan --fixtures conformance`.
-# Env: MCPD, RELAY (binaries, required), NODE (default: test/node's),
+# as a stream of one sim channel to `mcpd-test --chan --fixtures conformance`.
+# Env: MCPD_TEST, RELAY (binaries, required), NODE (default: test/node's),
 # ZG_CHAN_SCENARIOS (space-separated; default: the tools scenarios and a
 # few lifecycle ones). Fails unless every scenario passes.
 set -u
@@ -17,11 +17,11 @@ scenarios=${ZG_CHAN_SCENARIOS:-"server-initialize ping tools-list
   elicitation-sep1034-defaults elicitation-sep1330-enums logging-set-level
   resources-read-text prompts-get-simple completion-complete"}
 
-zg_need_binaries run-conformance-chan MCPD RELAY
+zg_need_binaries run-conformance-chan MCPD_TEST RELAY
 
 zg_workdir chanconf
 
-"$MCPD" --chan sim:7:conformance --fixtures conformance \
+"$MCPD_TEST" --chan sim:7:conformance --fixtures conformance \
 	2>"$work/mcpd.log" &
 pids="$pids $!"
 zg_start_relay run-conformance-chan sim:7:conformance "$work/mcpd.log"
