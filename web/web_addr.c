@@ -23,7 +23,7 @@ static const char *v4_forbidden(uint32_t a)
 	} nets[] = {
 		{ 0xa9fea9fe, 0xffffffff,
 		  "cloud metadata" }, /* 169.254.169.254 */
-		{ 0x64646ac8, 0xffffffff,
+		{ 0x646464c8, 0xffffffff,
 		  "cloud metadata" },			   /* 100.100.100.200 */
 		{ 0x00000000, 0xff000000, "unspecified" }, /* 0/8 */
 		{ 0x0a000000, 0xff000000, "private" },	   /* 10/8 */

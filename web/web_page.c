@@ -105,10 +105,9 @@ static int declared_charset(const char *ctype, const char *b, size_t n,
 	}
 	if (n >= 3 && !memcmp(b, "\xef\xbb\xbf", 3))
 		return snprintf(out, outlen, "utf-8") > 0 ? 0 : -1;
-	if (n >= 2 && !memcmp(b, "\xff\xfe", 2))
-		return snprintf(out, outlen, "utf-16le") > 0 ? 0 : -1;
-	if (n >= 2 && !memcmp(b, "\xfe\xff", 2))
-		return snprintf(out, outlen, "utf-16be") > 0 ? 0 : -1;
+	if (n >= 2 && (!memcmp(b, "\xff\xfe", 2) || !memcmp(b, "\xfe\xff", 2)))
+		return snprintf(out, outlen, "utf-16") > 0 ? 0 : -1; /* iconv
+									reads the BOM */
 	if (k != K_HTML)
 		return -1;
 	/* <meta charset="x"> or <meta http-equiv=... content="...charset=x"> */
@@ -270,6 +269,10 @@ static int decode(const char *ctype, const char *body, size_t n, enum kind k,
 			snprintf(pg->charset, sizeof(pg->charset), "%s", cs);
 	} else {
 		snprintf(pg->charset, sizeof(pg->charset), "utf-8");
+		if (n >= 3 && !memcmp(body, "\xef\xbb\xbf", 3)) {
+			body += 3; /* the BOM is no text */
+			n -= 3;
+		}
 	}
 	*u = conv ? web_utf8_clean(conv, cl, ul) : web_utf8_clean(body, n, ul);
 	free(conv);

@@ -141,11 +141,10 @@ static char *results_text(const char *query, json_t *hits)
 	for (i = 0; i < json_array_size(hits); i++) {
 		json_t *h = json_array_get(hits, i);
 		const char *d = json_string_value(json_object_get(h, "date"));
-		fprintf(f, "[%zu] %s\n%s\n%s%s%s\n\n", i + 1,
+		fprintf(f, "[%zu] %s\n%s\n%s%s%s%s\n\n", i + 1,
 			json_string_value(json_object_get(h, "title")),
 			json_string_value(json_object_get(h, "url")),
-			d ? "(" : "", d ? d : "", d ? ") " : "");
-		fprintf(f, "%s\n\n",
+			d ? "(" : "", d ? d : "", d ? ") " : "",
 			json_string_value(json_object_get(h, "snippet")));
 	}
 	if (fclose(f) != 0)
