@@ -143,7 +143,7 @@ describe('web tools in mcpd', () => {
   // Proves the caps: a 256 MiB body and a gzip bomb (64 MiB decoded from
   // ~64 KiB) both stop at --web-max-bytes; a server that never finishes
   // meets the deadline.
-  test('huge bodies, gzip bombs and slow servers hit the caps', async () => {
+  test('huge bodies, gzip bombs and slow servers hit the caps', { timeout: 90000 }, async () => {
     for (const p of ['/t/big', '/t/gzipbomb']) {
       const r = await fetchUrl(c, `${base}${p}`);
       assert.ok(r.isError, p);
