@@ -128,15 +128,6 @@ static int declared_charset(const char *ctype, const char *b, size_t n,
 	return -1;
 }
 
-static int utf8_valid(const char *s, size_t n)
-{
-	size_t out;
-	char *c = web_utf8_clean(s, n, &out);
-	int ok = c && out == n && memcmp(c, s, n) == 0;
-	free(c);
-	return ok;
-}
-
 /* Converts b from charset cs to UTF-8 with iconv, each undecodable byte
  * becoming U+FFFD. NULL if iconv does not know cs (or out of memory). */
 static char *to_utf8(const char *cs, const char *b, size_t n, size_t *outlen)
@@ -258,7 +249,7 @@ static int decode(const char *ctype, const char *body, size_t n, enum kind k,
 
 	if (declared_charset(ctype, body, n, k, cs, sizeof(cs)) != 0)
 		snprintf(cs, sizeof(cs), "%s",
-			 utf8_valid(body, n) ? "utf-8" : "windows-1252");
+			 web_utf8_valid(body, n) ? "utf-8" : "windows-1252");
 	if (strcmp(cs, "utf-8") && strcmp(cs, "utf8") &&
 	    strcmp(cs, "us-ascii")) {
 		conv = to_utf8(cs, body, n, &cl);

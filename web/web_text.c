@@ -69,6 +69,20 @@ char *web_utf8_clean(const char *s, size_t len, size_t *outlen)
 	return out;
 }
 
+int web_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t l = utf8_seq(u + i, len - i);
+		if (l == 0)
+			return 0;
+		i += l;
+	}
+	return 1;
+}
+
 int web_looks_binary(const char *s, size_t len)
 {
 	size_t n = len < 8192 ? len : 8192;

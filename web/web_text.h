@@ -11,6 +11,10 @@
  * in *outlen. NULL on allocation failure. Caller frees. */
 char *web_utf8_clean(const char *s, size_t len, size_t *outlen);
 
+/* Nonzero if s[0..len) is valid UTF-8 (shortest forms, no surrogates,
+ * nothing above U+10FFFF). */
+int web_utf8_valid(const char *s, size_t len);
+
 /* Returns the visible text of an HTML document (tags, comments, script and
  * style removed, block tags as line breaks, common entities decoded), NUL
  * terminated, length in *outlen. NULL on allocation failure. */

@@ -14,15 +14,6 @@ static struct rag_chunk_opts opts(size_t size, size_t overlap)
 	return o;
 }
 
-static int valid_utf8(const char *s, size_t n)
-{
-	size_t out;
-	char *c = web_utf8_clean(s, n, &out);
-	int same = c && out == n && memcmp(c, s, n) == 0;
-	free(c);
-	return same;
-}
-
 static void test_utf8(void)
 {
 	size_t n;
@@ -38,7 +29,7 @@ static void test_utf8(void)
 	free(c);
 	c = web_utf8_clean("\xed\xa0\x80\xf4\x90\x80\x80", 7,
 			   &n); /* surrogate, >U+10FFFF */
-	CHECK(c && valid_utf8(c, n));
+	CHECK(c && web_utf8_valid(c, n));
 	free(c);
 	c = web_utf8_clean("", 0, &n);
 	CHECK(c && n == 0);
@@ -173,7 +164,7 @@ static void check_spans(const char *t, size_t len, const struct rag_span *s,
 		CHECK(s[i].end > s[i].start);
 		CHECK(s[i].end <= len);
 		CHECK(s[i].end - s[i].start <= max);
-		CHECK(valid_utf8(t + s[i].start, s[i].end - s[i].start));
+		CHECK(web_utf8_valid(t + s[i].start, s[i].end - s[i].start));
 		if (i)
 			CHECK(s[i].start > s[i - 1].start);
 	}
