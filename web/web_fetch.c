@@ -70,6 +70,14 @@ static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
 	return n;
 }
 
+/* Progress callback: a non-zero return aborts the transfer. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+		       curl_off_t un)
+{
+	const struct web_limits *lim = ud;
+	return lim->cancel && lim->cancel(lim->cancel_ud);
+}
+
 /* Sets up h for one hop to url pinned at t. */
 static int setup(CURL *h, const char *url, const struct web_target *t,
 		 const struct web_limits *lim, long left_ms,
@@ -105,6 +113,9 @@ static int setup(CURL *h, const char *url, const struct web_target *t,
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "zonegate-mcpd-web/0.1");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)lim);
 	return 0;
 }
 
@@ -124,6 +135,8 @@ static const char *curl_reason(CURLcode cc, const struct web_response *r,
 			 lim->timeout_ms);
 		return buf;
 	}
+	if (cc == CURLE_ABORTED_BY_CALLBACK)
+		return "cancelled";
 	if (cc == CURLE_COULDNT_CONNECT)
 		return "could not connect to the checked address";
 	return curl_easy_strerror(cc);

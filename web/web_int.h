@@ -96,10 +96,15 @@ void web_page_free(struct web_page *pg);
 
 /* ---- fetcher (web_fetch.c) ---- */
 
+/* Nonzero when the caller no longer wants the answer (a cancelled call). */
+typedef int (*web_cancel_fn)(void *ud);
+
 struct web_limits {
 	size_t max_bytes; /* decoded body */
 	long timeout_ms;  /* whole fetch, every hop */
 	int max_redirects;
+	web_cancel_fn cancel; /* may be NULL; polled during transfers */
+	void *cancel_ud;
 };
 
 struct web_response {
@@ -109,9 +114,6 @@ struct web_response {
 	struct web_capbuf body;
 	int redirects;
 };
-
-/* Signals the fetcher checks between transfers; may be NULL. */
-typedef int (*web_cancel_fn)(void *ud);
 
 /* GETs url under the policy, following up to max_redirects redirects
  * itself (each hop checked like the first), connecting only to the

@@ -91,10 +91,16 @@ static json_t *page_json(const char *url, const struct web_response *r,
 	return j;
 }
 
+static int cancelled(void *call)
+{
+	return mcp_call_cancelled(call);
+}
+
 static int tool_fetch(mcp_call *call, json_t *args, void *ud, json_t **result)
 {
 	struct web_ctx *c = ud;
 	const char *url = json_string_value(json_object_get(args, "url"));
+	struct web_limits lim = c->lim;
 	struct web_response r;
 	struct web_page pg = { 0 };
 	char err[768], *text = NULL;
@@ -102,8 +108,9 @@ static int tool_fetch(mcp_call *call, json_t *args, void *ud, json_t **result)
 
 	if (!url)
 		return invalid(call, "web_fetch: \"url\" must be a string");
-	if (web_get(&c->policy, &c->lim, url, NULL, &r, err, sizeof(err)) !=
-		    0 ||
+	lim.cancel = cancelled;
+	lim.cancel_ud = call;
+	if (web_get(&c->policy, &lim, url, NULL, &r, err, sizeof(err)) != 0 ||
 	    web_page_decode(r.ctype, r.body.p ? r.body.p : "", r.body.n, &pg,
 			    err, sizeof(err)) != 0) {
 		*result = mcp_result_errorf("web_fetch: %s", err);
@@ -155,6 +162,7 @@ static char *results_text(const char *query, json_t *hits)
 static int tool_search(mcp_call *call, json_t *args, void *ud, json_t **result)
 {
 	struct web_ctx *c = ud;
+	struct web_limits lim = c->lim;
 	const char *q = json_string_value(json_object_get(args, "query"));
 	json_t *n = json_object_get(args, "count"), *hits;
 	char err[768], *text;
@@ -169,7 +177,9 @@ static int tool_search(mcp_call *call, json_t *args, void *ud, json_t **result)
 				     "integer 1..20");
 	if (n)
 		count = (size_t)json_integer_value(n);
-	hits = web_search_run(&c->backend, &c->policy, &c->lim, q, count, err,
+	lim.cancel = cancelled;
+	lim.cancel_ud = call;
+	hits = web_search_run(&c->backend, &c->policy, &lim, q, count, err,
 			      sizeof(err));
 	if (!hits) {
 		*result = mcp_result_errorf("web_search: %s", err);

@@ -198,6 +198,25 @@ describe('web tools in mcpd', () => {
   });
 });
 
+// Proves that a cancelled call stops its transfer: the slow answer's
+// connection closes although the deadline is a minute away (the web host
+// counts its open slow answers; we wait for the count, not for a time).
+test('a cancelled fetch closes its connection', { timeout: 60000 }, async () => {
+  const c = await connect(['--web-allow', `127.0.0.1:${port}`, '--web-timeout', '60']);
+  const open = async () => Number(await (await fetch(`${base}/t/slow-open`)).text());
+  try {
+    const ac = new AbortController();
+    const call = c.callTool({ name: 'web_fetch', arguments: { url: `${base}/t/slow` } },
+      undefined, { signal: ac.signal });
+    while (await open() === 0) await new Promise((r) => setTimeout(r, 50));
+    ac.abort();
+    await assert.rejects(call);
+    while (await open() > 0) await new Promise((r) => setTimeout(r, 50));
+    const r = await fetchUrl(c, `${base}/t/json`); // the session still works
+    assert.ok(!r.isError);
+  } finally { await c.close(); }
+});
+
 describe('web tools without exceptions', () => {
   test('the local host itself is refused', async () => {
     const c = await connect([]);

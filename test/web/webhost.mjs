@@ -21,6 +21,7 @@ const port = Number(arg('--port', '0'));
 const ready = arg('--ready', null);
 const braveKey = arg('--brave-key', null);
 let braveCalls = 0;
+let slowOpen = 0; // /t/slow answers still being sent
 
 const strip = (s) => s.replace(/<script[\s\S]*?<\/script>|<style[\s\S]*?<\/style>/gi, ' ')
   .replace(/<[^>]*>/g, ' ').replace(/&#39;/g, "'").replace(/&[a-z]+;/g, ' ')
@@ -78,9 +79,12 @@ function testRoute(req, res, url, base) {
     case '/t/slow': { // a byte now and then, never done
       res.writeHead(200, { 'content-type': 'text/plain' });
       const t = setInterval(() => res.write('.'), 300);
-      res.on('close', () => clearInterval(t));
+      slowOpen++;
+      res.on('close', () => { clearInterval(t); slowOpen--; });
       return undefined;
     }
+    case '/t/slow-open':
+      return send(res, 200, 'text/plain', String(slowOpen));
     case '/t/gzipbomb':
       return send(res, 200, 'text/plain', bomb, { 'content-encoding': 'gzip' });
     case '/t/latin1': // café in ISO-8859-1, declared
