@@ -379,7 +379,13 @@ static int resolve(const struct web_policy *p, struct web_target *t, int exc,
 			return -1;
 		}
 	}
-	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+	/* Every address passed; connect to the first IPv4 one if any (hosts
+	 * without IPv6 routes are common), else the first. */
+	for (ai = res; ai && ai->ai_family != AF_INET; ai = ai->ai_next)
+		;
+	if (!ai)
+		ai = res;
+	memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
 	addr_text(&t->addr, t->addr_text, sizeof(t->addr_text));
 	freeaddrinfo(res);
 done:

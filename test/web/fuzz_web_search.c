@@ -1,6 +1,6 @@
 /* Fuzz target: the search backends' answer parsers (SearXNG and Brave
- * JSON) and the URL check's parsing (no resolution: inputs are checked
- * against a policy whose host list refuses every name). */
+ * JSON), IP literal parsing, --web-allow parsing, and the URL check (no
+ * resolution: a host list that matches no name refuses first). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +33,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(url, data, size);
 	url[size] = '\0';
+	/* Literal parsing and classification of any spelling. */
+	{
+		struct sockaddr_storage ss;
+		if (web_addr_literal(url, &ss) &&
+		    !web_addr_forbidden((struct sockaddr *)&ss) &&
+		    ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
+			abort();
+		if (web_policy_allow(&p, url, err, sizeof(err)) == 0 &&
+		    p.nallow != 1)
+			abort();
+		p.nallow = 0;
+	}
 	p.hosts[0] = (char *)"\x01"; /* matches no host: no DNS lookups */
 	p.nhosts = 1;
 	if (web_policy_check(&p, url, &t, err, sizeof(err)) == 0)
