@@ -40,6 +40,9 @@ struct opts {
 	int verbose;
 	const char *rag_db; /* --rag-db: serve the RAG tools from this file */
 	int rag_write;	    /* --rag-write: also rag_ingest and rag_delete */
+	int web;	    /* --web: the web tool set */
+	const char *web_opts[2 * MAX_LIST + 1]; /* --web-* name, value pairs */
+	unsigned nweb;
 };
 
 static void usage(FILE *f)
@@ -87,6 +90,19 @@ static void usage(FILE *f)
 		"  --rag-db FILE           serve rag_search and the RAG "
 		"resources from FILE\n"
 		"  --rag-write             also serve rag_ingest and rag_delete\n"
+		"  --web                   serve web_fetch (and web_search) with "
+		"egress control\n"
+		"  --web-allow HOST[:PORT] let the web tools reach HOST although "
+		"it is\n"
+		"                          private, loopback, ... (repeatable)\n"
+		"  --web-hosts GLOB,...    fetch only from hosts matching a glob\n"
+		"  --web-search BACKEND    searxng:URL, or brave (key from\n"
+		"                          --web-search-key-file FILE or "
+		"BRAVE_API_KEY)\n"
+		"  --web-max-bytes N       largest decoded body (default "
+		"2097152)\n"
+		"  --web-timeout SECS      deadline of a fetch (default 20)\n"
+		"  --web-max-redirects N   redirects followed (default 5)\n"
 		"  -v, --verbose           log each session on stderr\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
@@ -140,7 +156,9 @@ enum {
 	O_WORKERS,
 	O_RAG_DB,
 	O_RAG_WRITE,
-	O_CHAN
+	O_CHAN,
+	O_WEB,
+	O_WEB_OPT
 };
 
 static const struct option long_opts[] = {
@@ -161,6 +179,14 @@ static const struct option long_opts[] = {
 	{ "workers", required_argument, NULL, O_WORKERS },
 	{ "rag-db", required_argument, NULL, O_RAG_DB },
 	{ "rag-write", no_argument, NULL, O_RAG_WRITE },
+	{ "web", no_argument, NULL, O_WEB },
+	{ "web-allow", required_argument, NULL, O_WEB_OPT },
+	{ "web-hosts", required_argument, NULL, O_WEB_OPT },
+	{ "web-search", required_argument, NULL, O_WEB_OPT },
+	{ "web-search-key-file", required_argument, NULL, O_WEB_OPT },
+	{ "web-max-bytes", required_argument, NULL, O_WEB_OPT },
+	{ "web-timeout", required_argument, NULL, O_WEB_OPT },
+	{ "web-max-redirects", required_argument, NULL, O_WEB_OPT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -215,9 +241,9 @@ static int parse_numeric_opt(int c, const char *arg, struct opts *o)
 /* Returns 0 to run, 1 to exit successfully (help), -1 on a usage error. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	int c;
+	int c, idx = 0;
 
-	while ((c = getopt_long(argc, argv, "vhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vhV", long_opts, &idx)) != -1) {
 		switch (c) {
 		case O_STDIO:
 			o->stdio = 1;
@@ -258,6 +284,21 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_RAG_WRITE:
 			o->rag_write = 1;
 			break;
+		case O_WEB:
+			o->web = 1;
+			break;
+		case O_WEB_OPT: /* the web module parses its own options */
+			if (o->nweb >= MAX_LIST) {
+				fprintf(stderr,
+					"mcpd: at most %d --web-* "
+					"options\n",
+					MAX_LIST);
+				return -1;
+			}
+			o->web_opts[2 * o->nweb] = long_opts[idx].name;
+			o->web_opts[2 * o->nweb + 1] = optarg;
+			o->nweb++;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -284,6 +325,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "mcpd: --rag-write needs --rag-db FILE\n");
 		return -1;
 	}
+	if (o->nweb && !o->web) {
+		fprintf(stderr, "mcpd: --web-* options need --web\n");
+		return -1;
+	}
 	if (!o->http && !o->nchans)
 		o->stdio = 1;
 	return 0;
@@ -303,6 +348,20 @@ static int load_rag(mcp_server *srv, const struct opts *o, char *err,
 	return reg(srv, o->rag_db, o->rag_write, err, errlen);
 }
 
+/* The web tool set is a module too (web/CMakeLists.txt): libcurl is mapped
+ * only by an mcpd that serves --web. */
+static int load_web(mcp_server *srv, const struct opts *o, char *err,
+		    size_t errlen)
+{
+	int (*reg)(mcp_server *, const char *const *, char *, size_t);
+
+	*(void **)&reg = mcpd_toolset_symbol("zg_web_toolset",
+					     "web_tools_register", err, errlen);
+	if (!reg)
+		return -1;
+	return reg(srv, o->web_opts, err, errlen);
+}
+
 static int register_tools(mcp_server *srv, const struct opts *o)
 {
 	char err[256];
@@ -314,6 +373,8 @@ static int register_tools(mcp_server *srv, const struct opts *o)
 		goto fail;
 #endif
 	if (o->rag_db && load_rag(srv, o, err, sizeof(err)) != 0)
+		goto fail;
+	if (o->web && load_web(srv, o, err, sizeof(err)) != 0)
 		goto fail;
 	return 0;
 fail:

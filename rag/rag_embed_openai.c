@@ -36,7 +36,7 @@ static void sleep_ms(long ms)
 
 /* One POST; returns the HTTP status (0 on a transport error, with err). */
 static long post_once(const struct openai *o, const char *req,
-		      struct rag_capbuf *b, char *err, size_t errlen)
+		      struct web_capbuf *b, char *err, size_t errlen)
 {
 	struct curl_slist *h =
 		curl_slist_append(NULL, "Content-Type: application/json");
@@ -58,7 +58,7 @@ static long post_once(const struct openai *o, const char *req,
 			 o->timeout_ms < 10000 ? o->timeout_ms : 10000L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rag_capbuf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, web_capbuf_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK)
@@ -74,7 +74,7 @@ out:
 }
 
 /* The server's own error message, if its body says one. */
-static void server_error(const struct rag_capbuf *b, long code, const char *url,
+static void server_error(const struct web_capbuf *b, long code, const char *url,
 			 char *err, size_t errlen)
 {
 	json_t *j = b->p ? json_loads(b->p, 0, NULL) : NULL;
@@ -86,7 +86,7 @@ static void server_error(const struct rag_capbuf *b, long code, const char *url,
 }
 
 /* POSTs req with retries; on success the body is in b. */
-static int post(const struct openai *o, const char *req, struct rag_capbuf *b,
+static int post(const struct openai *o, const char *req, struct web_capbuf *b,
 		char *err, size_t errlen)
 {
 	long backoff = OA_BACKOFF_MS;
@@ -115,7 +115,7 @@ static int post(const struct openai *o, const char *req, struct rag_capbuf *b,
 }
 
 /* Copies response vectors into out (n x dims), in "index" order. */
-static int parse_response(const struct rag_capbuf *b, size_t n, int dims,
+static int parse_response(const struct web_capbuf *b, size_t n, int dims,
 			  float *out, char *err, size_t errlen)
 {
 	json_t *j = json_loads(b->p ? b->p : "", 0, NULL);
@@ -169,7 +169,7 @@ static int embed_batch(struct rag_embedder *e, const char *const *texts,
 {
 	struct openai *o = e->impl;
 	json_t *in = json_array(), *req;
-	struct rag_capbuf b = { .max = OA_MAX_RESPONSE };
+	struct web_capbuf b = { .max = OA_MAX_RESPONSE };
 	char *s = NULL;
 	size_t i;
 	int rc = -1;
@@ -314,7 +314,7 @@ static int oa_dims(struct rag_embedder *e, const json_t *cfg, char *err,
 	json_t *d = json_object_get(cfg, "dims");
 	const char *probe = "dimension probe";
 	size_t plen = strlen(probe);
-	struct rag_capbuf b = { .max = OA_MAX_RESPONSE };
+	struct web_capbuf b = { .max = OA_MAX_RESPONSE };
 	char *req;
 	json_t *j;
 	int rc = -1;

@@ -10,24 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "web_text.h"
 #include "zonegate/rag.h"
 
 #define RAG_EXPORT __attribute__((visibility("default")))
 
-/* ---- text (rag_text.c) ---- */
-
-/* Returns a NUL-terminated copy of s with invalid UTF-8 sequences replaced
- * by U+FFFD and NUL and other C0 controls except \t \n \r dropped; length
- * in *outlen. NULL on allocation failure. Caller frees. */
-char *rag_utf8_clean(const char *s, size_t len, size_t *outlen);
-
-/* Returns the visible text of an HTML document (tags, comments, script and
- * style removed, block tags as line breaks, common entities decoded), NUL
- * terminated, length in *outlen. NULL on allocation failure. */
-char *rag_html_strip(const char *s, size_t len, size_t *outlen);
-
-/* Nonzero if the first bytes look binary (NUL bytes). */
-int rag_looks_binary(const char *s, size_t len);
+/* ---- text (rag_text.c; UTF-8 repair, HTML to text and the capped
+ * download buffer are web/web_text.h's) ---- */
 
 struct rag_span {
 	size_t start, end; /* byte offsets into the text, end exclusive */
@@ -207,15 +196,5 @@ int rag_mx_topk(struct rag_coll *c, const float *q, size_t nq, size_t k,
 /* Metadata of the document owning chunk_id in the loaded matrix (borrowed;
  * NULL if unknown) for filtering BM25 results. */
 const json_t *rag_mx_meta(struct rag_coll *c, int64_t chunk_id, int *known);
-
-/* A growable buffer for a libcurl download, capped at max bytes: the
- * write callback refuses (and sets too_big) past the cap, so a server
- * cannot make us allocate more. p is NUL-terminated; the caller frees it. */
-struct rag_capbuf {
-	char *p;
-	size_t n, max;
-	int too_big;
-};
-size_t rag_capbuf_write(char *data, size_t sz, size_t nm, void *ud);
 
 #endif

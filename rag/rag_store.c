@@ -709,7 +709,7 @@ static int prepare_text(const char *text, size_t len, const char *meta_json,
 	if (!p->meta)
 		return -1;
 	p->meta_given = meta_json != NULL;
-	p->text = rag_utf8_clean(text, len, &p->len);
+	p->text = web_utf8_clean(text, len, &p->len);
 	if (!p->text || rag_chunk(p->text, p->len, &co, &p->spans, &p->n) < 0) {
 		rag_errf(err, errlen, "out of memory");
 		return -1;

@@ -284,12 +284,12 @@ static int ingest_bytes(struct ingest_ctx *x, const char *source, char *data,
 	int rc;
 
 	x->seen_bytes += len;
-	if (rag_looks_binary(data, len)) {
+	if (web_looks_binary(data, len)) {
 		note_skip(x, source, "binary", 1);
 		return 0;
 	}
 	if (html) {
-		text = rag_html_strip(data, len, &tlen);
+		text = web_html_strip(data, len, &tlen);
 		if (!text)
 			return -1;
 	}

@@ -82,7 +82,7 @@ int io_read_file(const char *path, char **out, size_t *len, char *err,
 int io_fetch_url(const char *url, char **out, size_t *len, int *is_html,
 		 char *err, size_t errlen)
 {
-	struct rag_capbuf b = { .max = RAG_MAX_DOC };
+	struct web_capbuf b = { .max = RAG_MAX_DOC };
 	CURL *h = curl_easy_init();
 	const char *ctype = NULL;
 	long code = 0;
@@ -99,7 +99,7 @@ int io_fetch_url(const char *url, char **out, size_t *len, int *is_html,
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)FETCH_TIMEOUT_S);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rag_capbuf_write);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, web_capbuf_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "zonegate-ragctl/0.1");
 	cc = curl_easy_perform(h);

@@ -11,7 +11,7 @@ if [ -z "$cf" ]; then
 	cf=$(command -v clang-format-14 || command -v clang-format || true)
 fi
 [ -n "$cf" ] || { echo "format.sh: clang-format not found (apt-get install clang-format)" >&2; exit 2; }
-files=$(find include common mcp vchan rag gateway test bench -name node_modules -prune \
+files=$(find include common mcp vchan rag web gateway test bench -name node_modules -prune \
 	-o \( -name '*.c' -o -name '*.h' \) -print | sort)
 if [ "${1:-}" = --check ]; then
 	if "$cf" --dry-run --Werror $files; then

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in.overlap = (size_t)data[1] % (in.size / 2);
 	if (rag_chunk_opts_check(&in, &co, NULL, 0) < 0)
 		return 0;
-	t = rag_utf8_clean((const char *)data + 2, size - 2, &len);
+	t = web_utf8_clean((const char *)data + 2, size - 2, &len);
 	if (!t)
 		return 0;
 	if (rag_chunk(t, len, &co, &s, &n) == 0)

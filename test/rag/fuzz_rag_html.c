@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t n;
-	char *t = rag_html_strip((const char *)data, size, &n);
+	char *t = web_html_strip((const char *)data, size, &n);
 	if (t && n > size + 1)
 		abort();
 	free(t);

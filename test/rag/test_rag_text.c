@@ -14,19 +14,10 @@ static struct rag_chunk_opts opts(size_t size, size_t overlap)
 	return o;
 }
 
-static int valid_utf8(const char *s, size_t n)
-{
-	size_t out;
-	char *c = rag_utf8_clean(s, n, &out);
-	int same = c && out == n && memcmp(c, s, n) == 0;
-	free(c);
-	return same;
-}
-
 static void test_utf8(void)
 {
 	size_t n;
-	char *c = rag_utf8_clean("a\xff"
+	char *c = web_utf8_clean("a\xff"
 				 "b\xc3\xa9\0x",
 				 7, &n);
 	CHECK(c != NULL);
@@ -36,11 +27,11 @@ static void test_utf8(void)
 		     "b\xc3\xa9x",
 		     8) == 0);
 	free(c);
-	c = rag_utf8_clean("\xed\xa0\x80\xf4\x90\x80\x80", 7,
+	c = web_utf8_clean("\xed\xa0\x80\xf4\x90\x80\x80", 7,
 			   &n); /* surrogate, >U+10FFFF */
-	CHECK(c && valid_utf8(c, n));
+	CHECK(c && web_utf8_valid(c, n));
 	free(c);
-	c = rag_utf8_clean("", 0, &n);
+	c = web_utf8_clean("", 0, &n);
 	CHECK(c && n == 0);
 	free(c);
 }
@@ -52,7 +43,7 @@ static void test_html(void)
 		"<style>p{color:red}</style></head><body><!-- hidden -->"
 		"<p>One &amp; two</p><div>three&lt;4</div></body>";
 	size_t n;
-	char *t = rag_html_strip(h, strlen(h), &n);
+	char *t = web_html_strip(h, strlen(h), &n);
 	CHECK(t != NULL);
 	CHECK(strstr(t, "alert") == NULL);
 	CHECK(strstr(t, "color") == NULL);
@@ -60,18 +51,18 @@ static void test_html(void)
 	CHECK(strstr(t, "One & two") != NULL);
 	CHECK(strstr(t, "three<4") != NULL);
 	free(t);
-	t = rag_html_strip("<scr", 4, &n); /* truncated tag */
+	t = web_html_strip("<scr", 4, &n); /* truncated tag */
 	CHECK(t && n == 0);
 	free(t);
-	t = rag_html_strip("<script>never closed", 20, &n);
+	t = web_html_strip("<script>never closed", 20, &n);
 	CHECK(t && strstr(t, "never") == NULL);
 	free(t);
 }
 
 static void test_binary(void)
 {
-	CHECK(rag_looks_binary("ab\0cd", 5));
-	CHECK(!rag_looks_binary("abcd", 4));
+	CHECK(web_looks_binary("ab\0cd", 5));
+	CHECK(!web_looks_binary("abcd", 4));
 }
 
 /* Parses text as front matter: returns rag_front_matter's result, the
@@ -173,7 +164,7 @@ static void check_spans(const char *t, size_t len, const struct rag_span *s,
 		CHECK(s[i].end > s[i].start);
 		CHECK(s[i].end <= len);
 		CHECK(s[i].end - s[i].start <= max);
-		CHECK(valid_utf8(t + s[i].start, s[i].end - s[i].start));
+		CHECK(web_utf8_valid(t + s[i].start, s[i].end - s[i].start));
 		if (i)
 			CHECK(s[i].start > s[i - 1].start);
 	}
