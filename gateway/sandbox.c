@@ -354,7 +354,7 @@ static int add_files_in(const struct zone_run *r, struct stage *s,
 
 static void build_bwrap(const struct zone_run *r, const struct stage *s,
 			const char *bwrap, const char *helper, int status_fd,
-			struct args *a, struct args *ll)
+			const struct args *fin, struct args *a, struct args *ll)
 {
 	const struct zone_layers *L = &r->layers;
 	char buf[96];
@@ -372,8 +372,12 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 	add(a, "--new-session");
 	snprintf(buf, sizeof(buf), "zone-%s", r->name);
 	add2(a, "--hostname", buf);
-	if (!L->drop_caps)
+	if (!L->drop_caps) {
+		/* root of its user namespace, so that exec keeps them */
 		add2(a, "--cap-add", "ALL");
+		add2(a, "--uid", "0");
+		add2(a, "--gid", "0");
+	}
 	if (L->mount) {
 		add3(a, "--ro-bind", "/usr", "/usr");
 		add2(ll, "--ro", "/usr");
@@ -408,8 +412,15 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 	add2(ll, "--ro", "/dev/random");
 	add2(a, "--tmpfs", "/tmp");
 	add2(ll, "--rw", "/tmp");
-	add3(a, "--ro-bind", helper, ZONE_HELPER_PATH);
-	add2(ll, "--ro", "/.zonegate");
+	/* the helper: at its own path where the host root is visible */
+	if (L->mount) {
+		add3(a, "--ro-bind", helper, ZONE_HELPER_PATH);
+		add2(ll, "--ro", "/.zonegate");
+	} else {
+		add2(ll, "--ro", helper);
+	}
+	for (size_t i = 0; i < fin->n; i++)
+		add(a, fin->v[i]);
 	for (size_t i = 0; i < r->nin; i++)
 		in_cmd |= strcmp(r->in[i].zone, r->argv[0]) == 0;
 	if (!in_cmd && !is_std_path(r->argv[0])) {
@@ -446,7 +457,7 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 	}
 	add2(a, "--chdir", "/");
 	add(a, "--");
-	add(a, ZONE_HELPER_PATH);
+	add(a, L->mount ? ZONE_HELPER_PATH : helper);
 	snprintf(buf, sizeof(buf), "%d", status_fd);
 	add2(a, "--status-fd", buf);
 	if (!L->seccomp)
@@ -588,7 +599,7 @@ int zone_run_foreground(const struct zone_run *r, const char *helper,
 			const char *bwrap, int json, struct zone_report *rep,
 			char *err, size_t errlen)
 {
-	struct args a = { 0 }, ll = { 0 };
+	struct args a = { 0 }, ll = { 0 }, fin = { 0 };
 	struct stage s = { 0 };
 	struct cgroups cg = { 0 };
 	uid_t uid = (uid_t)(ZONE_UID_BASE + r->domid);
@@ -617,15 +628,15 @@ int zone_run_foreground(const struct zone_run *r, const char *helper,
 			snprintf(err, errlen, "pipe: %s", strerror(errno));
 			goto out;
 		}
-		if (add_files_in(r, &s, &a, &ll, err, errlen) < 0)
+		if (add_files_in(r, &s, &fin, &ll, err, errlen) < 0)
 			goto out;
-		build_bwrap(r, &s, bwrap, helper, sp[1], &a, &ll);
+		build_bwrap(r, &s, bwrap, helper, sp[1], &fin, &a, &ll);
 		for (size_t i = 0; i < ll.n; i++)
 			add(&a, ll.v[i]);
 		add(&a, "--");
 		for (size_t i = 0; i < r->argc; i++)
 			add(&a, r->argv[i]);
-		if (a.bad) {
+		if (a.bad || fin.bad || ll.bad) {
 			snprintf(err, errlen, "zone %s: command line too long",
 				 r->name);
 			goto out;
@@ -647,15 +658,19 @@ int zone_run_foreground(const struct zone_run *r, const char *helper,
 	if (r->layers.enabled) {
 		close(sp[1]);
 		sp[1] = -1;
-		rep->userns = rep->mntns = rep->pidns = rep->ipcns =
-			rep->utsns = rep->cgroupns = 1;
-		rep->netns = r->layers.netns;
-		rep->fresh_root = r->layers.mount;
+		/* Only the helper's word that it ran inside counts: without
+		 * it nothing is reported as applied. */
 		if (read_status(sp[0], line, sizeof(line)) == 0 &&
-		    strncmp(line, "applied ", 8) == 0)
+		    strncmp(line, "applied ", 8) == 0) {
 			parse_status(line, rep);
-		else
+			rep->userns = rep->mntns = rep->pidns = rep->ipcns =
+				rep->utsns = rep->cgroupns = 1;
+			rep->netns = r->layers.netns;
+			rep->fresh_root = r->layers.mount;
+		} else {
 			rep->sandboxed = 0; /* never reached the command */
+			rep->failed = 1;
+		}
 	}
 	if (!json)
 		zone_report_print(r, rep, 0);
@@ -689,6 +704,7 @@ out:
 	cg_remove(&cg);
 	args_free(&a);
 	args_free(&ll);
+	args_free(&fin);
 	return rc;
 }
 
@@ -746,6 +762,7 @@ void zone_report_print(const struct zone_run *r, const struct zone_report *rep,
 	}
 	printf("zone %s (domid %d): %s\n", r->name, r->domid,
 	       rep->sandboxed ? "sandboxed (shared kernel, not a VM)"
+	       : rep->failed  ? "SANDBOX NOT APPLIED (command not run)"
 			      : "NOT SANDBOXED (plain process)");
 	printf("  %-14s %u\n", "host uid", (unsigned)rep->uid);
 	printf("  %-14s user %s, mount %s, pid %s, ipc %s, uts %s, net %s, "

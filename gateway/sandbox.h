@@ -69,6 +69,7 @@ int zone_parse_size(const char *s, uint64_t *out);
 /* What was applied to one run, for the report (table or JSON). */
 struct zone_report {
 	int sandboxed;
+	int failed; /* the sandbox was asked for and not applied */
 	uid_t uid;
 	int userns, mntns, pidns, ipcns, utsns, netns, cgroupns;
 	int fresh_root, seccomp, landlock_abi, landlock, nnp, caps_dropped;

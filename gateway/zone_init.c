@@ -447,8 +447,6 @@ static const char *const refused[] = {
 	"clock_settime",
 	"clock_adjtime",
 	"adjtimex",
-	"mknod",
-	"mknodat",
 	"io_uring_setup",
 	"io_uring_enter",
 	"io_uring_register",
@@ -474,7 +472,8 @@ static const char *const refused[] = {
 /* The allowlist: unknown and unlisted syscalls get ENOSYS (the answer
  * of an older kernel, which libc falls back from: clone3 -> clone);
  * the refused list EPERM; clone only without namespace flags; ioctl
- * without TIOCSTI (typing into the terminal of whoever started us). */
+ * without TIOCSTI (typing into the terminal of whoever started us);
+ * mknod only for FIFOs (device nodes never). */
 static int apply_seccomp(void)
 {
 	scmp_filter_ctx f = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
@@ -502,7 +501,12 @@ static int apply_seccomp(void)
 	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 			     SCMP_A1(SCMP_CMP_NE, TIOCSTI)) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-			     SCMP_A1(SCMP_CMP_EQ, TIOCSTI)) < 0)
+			     SCMP_A1(SCMP_CMP_EQ, TIOCSTI)) < 0 ||
+	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mknodat), 1,
+			     SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, S_IFIFO)) <
+		    0 ||
+	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mknod), 1,
+			     SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, S_IFIFO)) < 0)
 		goto out;
 	rc = seccomp_load(f);
 out:

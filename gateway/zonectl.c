@@ -27,6 +27,10 @@ static void usage(FILE *f)
 		"  --config FILE  the gateway's config (zones with run blocks)\n"
 		"  --json         print the report as one JSON object\n"
 		"\n"
+		"Exit status: the zone's own (128+N when killed by signal N),\n"
+		"2 bad usage or config, 3 files.out refused, 125 the zone\n"
+		"could not be started.\n"
+		"\n"
 		"Environment: ZONEGATE_BWRAP (bubblewrap, default\n"
 		"/usr/bin/bwrap), ZONEGATE_ZONE_INIT (zonegate-zone-init,\n"
 		"default: next to zonectl), ZONEGATE_SIM_DIR, TMPDIR.\n"
@@ -128,12 +132,14 @@ int main(int argc, char **argv)
 	}
 	if (r->out_zone && !rep.out_ok)
 		fprintf(stderr, "zonectl: zone %s: %s\n", r->name, rep.out_msg);
-	if (r->layers.enabled && !rep.sandboxed)
+	if (rep.failed)
 		fprintf(stderr,
 			"zonectl: zone %s: the sandbox could not be applied; "
 			"the command did not run\n",
 			r->name);
 	rc = rep.status;
+	if (r->out_zone && !rep.out_ok && rc == 0)
+		rc = 3; /* the run's output was refused */
 out:
 	zone_run_free(r);
 	return rc;
