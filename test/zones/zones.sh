@@ -185,6 +185,21 @@ run fin
 grep -q '^question' "$S/fin.out" && pass "fin: file passed in" || fail "fin: $(cat "$S/fin.out")"
 [ "$(cat "$S/q.txt")" = question ] && pass "fin: host file unchanged" || fail "fin: host file changed"
 
+# 10b. files.ro: a host directory bound read-only (readable, not writable).
+mkdir -p "$S/model"
+echo weights >"$S/model/w.bin"
+chmod -R a+rX "$S/model"
+cat >"$S/fro.json" <<EOF
+{"zones": {"probe": {"domid": 41, "role": "agent", "chan": "sim:41:probe",
+  "run": {"command": ["/tmp/zone_probe", "cat", "/model/w.bin", "write", "/model/new"],
+          "files": {"in": {"/tmp/zone_probe": "$PROBE"}, "ro": {"/model": "$S/model"}}}}},
+ "policy": "policy.d"}
+EOF
+run fro
+grep -q '^weights' "$S/fro.out" && pass "fro: read-only directory readable" || fail "fro: $(cat "$S/fro.out" "$S/fro.err")"
+expect fro write blocked
+[ ! -e "$S/model/new" ] && pass "fro: nothing written to the host directory" || fail "fro: host directory written"
+
 # 11. Files out: replaced whole when the run ends.
 mkdir -p "$S/results-fout"
 echo old >"$S/results-fout/old"
