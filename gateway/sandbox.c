@@ -533,7 +533,6 @@ static int read_status(int fd, char *line, size_t len)
 static void child_exec(const struct zone_run *r, const struct cgroups *cg,
 		       uid_t uid, char **argv, int plain)
 {
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (cg_join(cg) < 0) {
 		fprintf(stderr, "zonectl: cannot join the zone's cgroups\n");
 		_exit(126);
@@ -544,6 +543,8 @@ static void child_exec(const struct zone_run *r, const struct cgroups *cg,
 			(unsigned)uid, strerror(errno));
 		_exit(126);
 	}
+	/* after the uid change, which clears it */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (plain)
 		execve(r->argv[0], r->argv, r->env);
 	else

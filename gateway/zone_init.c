@@ -499,9 +499,9 @@ static int apply_seccomp(void)
 	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 			     SCMP_A0(SCMP_CMP_MASKED_EQ, NS_FLAGS, 0)) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-			     SCMP_A1(SCMP_CMP_NE, TIOCSTI)) < 0 ||
+			     SCMP_A1(SCMP_CMP_NE, TIOCSTI, 0)) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-			     SCMP_A1(SCMP_CMP_EQ, TIOCSTI)) < 0 ||
+			     SCMP_A1(SCMP_CMP_EQ, TIOCSTI, 0)) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mknodat), 1,
 			     SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, S_IFIFO)) <
 		    0 ||
