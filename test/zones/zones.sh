@@ -264,5 +264,9 @@ run plain
 grep -q '"seccomp":true' "$S/json.out" && grep -q '"shared_kernel":true' "$S/json.out" &&
 	pass "json report" || fail "json: $(tail -1 "$S/json.out")"
 
+# 16. --version (NAME VERSION, as every binary) and --help.
+"$ZONECTL" --version | grep -Eq '^zonectl [0-9a-z.+-]+$' && pass "--version" || fail "--version: $("$ZONECTL" --version)"
+"$ZONECTL" --help | grep -q 'run ZONE' && pass "--help" || fail "--help"
+
 echo "$FAILS failure(s)"
 [ "$FAILS" = 0 ]
