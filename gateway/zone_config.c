@@ -418,36 +418,6 @@ static int run_of(const struct rerr *e, json_t *o, struct zone_run *r)
 	return 0;
 }
 
-/* The config's text, capped; NULL with err set on failure. */
-static char *slurp(const char *file, char *err, size_t errlen)
-{
-	FILE *f = fopen(file, "rb");
-	char *buf = NULL;
-	size_t n;
-
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		return NULL;
-	}
-	buf = malloc(RUN_FILE_MAX + 1);
-	if (!buf) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	n = fread(buf, 1, RUN_FILE_MAX + 1, f);
-	if (n > RUN_FILE_MAX || ferror(f)) {
-		snprintf(err, errlen, "%s: unreadable or over %u bytes", file,
-			 RUN_FILE_MAX);
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	buf[n] = 0;
-out:
-	fclose(f);
-	return buf;
-}
-
 struct zone_run *zone_run_load(const char *file, const char *name, char *err,
 			       size_t errlen)
 {
@@ -470,7 +440,7 @@ struct zone_run *zone_run_load(const char *file, const char *name, char *err,
 		snprintf(err, errlen, "%s: no zone '%.64s'", file, name);
 		goto out;
 	}
-	text = slurp(file, err, errlen);
+	text = gw_read_file(file, RUN_FILE_MAX, NULL, err, errlen);
 	if (!text)
 		goto out;
 	root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
