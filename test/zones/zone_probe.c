@@ -96,6 +96,16 @@ static void check_kill(const char *pid)
 	report("kill", rc == 0, errno);
 }
 
+/* Signal 0 to the zone's PID 1 (bubblewrap's init, the same uid, outside
+ * the zone command's Landlock domain): only Landlock's signal scope
+ * stops it. */
+static void check_killinit(void)
+{
+	int rc = kill(1, 0);
+
+	report("killinit", rc == 0, errno);
+}
+
 static void check_connect(const char *port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -306,6 +316,8 @@ int main(int argc, char **argv)
 			check_hostpid(a, b), used = 2;
 		else if (strcmp(c, "kill") == 0)
 			check_kill(a);
+		else if (strcmp(c, "killinit") == 0)
+			check_killinit(), used = 0;
 		else if (strcmp(c, "connect") == 0)
 			check_connect(a);
 		else if (strcmp(c, "write") == 0)

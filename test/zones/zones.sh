@@ -148,6 +148,16 @@ run lt0
 expect lt0 connect ALLOWED
 [ -s "$S/accepted" ] && pass "control reached the listener" || fail "control did not reach the listener"
 
+# 6b. Landlock's signal scope alone (ABI 6): no signal to a process of
+#     the same uid outside the zone command's domain (the zone's init);
+#     control: with Landlock off the signal is delivered.
+conf lsig '{"seccomp": false}' "$ALL" "" killinit
+run lsig
+expect lsig killinit blocked
+conf lsig0 '{"seccomp": false, "landlock": false}' "$ALL" "" killinit
+run lsig0
+expect lsig0 killinit ALLOWED
+
 # 7. The network namespace alone (no Landlock, no seccomp): the host's
 #    loopback is not the zone's (control: lt0).
 conf net '{"landlock": false, "seccomp": false}' "$ALL" "" connect "$PORT"
