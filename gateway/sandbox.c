@@ -167,8 +167,8 @@ static void cg_setup(struct cgroups *cg, const struct zone_run *r,
 		if (v2 && word_in(ctl, "memory") &&
 		    write_str(v2, "cgroup.subtree_control", "+memory") == 0 &&
 		    (d = cg_dir(cg, v2, r)) &&
-		    write_str(d, "memory.max", val) == 0 &&
-		    write_str(d, "memory.swap.max", "0") >= -1) {
+		    write_str(d, "memory.max", val) == 0) {
+			write_str(d, "memory.swap.max", "0"); /* if swap */
 			rep->mem_applied = used2 = cg->mem_v2 = 1;
 			snprintf(cg->memdir, sizeof(cg->memdir), "%s", d);
 		} else if ((d = cg_dir(cg, CG_ROOT "/memory", r)) &&
@@ -237,10 +237,30 @@ static int cg_oom_killed(const struct cgroups *cg)
 	return p && strtol(p + 9, NULL, 10) > 0;
 }
 
+/* Kills whatever is still in the cgroup (nothing, normally: the zone's
+ * PID namespace died with it) and removes it; the kernel empties a
+ * cgroup a little after its last task is reaped, so EBUSY is retried
+ * for up to two seconds. */
 static void cg_remove(const struct cgroups *cg)
 {
+	char buf[4096], *p, *end;
+	long pid;
+
 	for (int i = 0; i < cg->n; i++)
-		rmdir(cg->dirs[i]);
+		for (int t = 0;
+		     t < 200 && rmdir(cg->dirs[i]) < 0 && errno == EBUSY; t++) {
+			if (read_str(cg->dirs[i], "cgroup.procs", buf,
+				     sizeof(buf)) == 0)
+				for (p = buf; *p; p = end) {
+					errno = 0;
+					pid = strtol(p, &end, 10);
+					if (end == p || errno)
+						break;
+					if (pid > 1)
+						kill((pid_t)pid, SIGKILL);
+				}
+			usleep(10000);
+		}
 }
 
 /* ---- the bubblewrap command line ---- */
@@ -329,7 +349,8 @@ static int add_files_in(const struct zone_run *r, struct stage *s,
 
 	for (size_t i = 0; i < r->nin; i++) {
 		struct stat st;
-		int fd = open(r->in[i].host, O_RDONLY | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO named here must not hang zonectl */
+		int fd = open(r->in[i].host, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 		    (uint64_t)st.st_size > ZONE_IN_FILE_MAX) {
 			snprintf(err, errlen,
@@ -340,6 +361,7 @@ static int add_files_in(const struct zone_run *r, struct stage *s,
 				close(fd);
 			return -1;
 		}
+		fcntl(fd, F_SETFL, 0);
 		fcntl(fd, F_SETFD, 0); /* bwrap reads it */
 		s->fds[s->nfds++] = fd;
 		snprintf(fdn, sizeof(fdn), "%d", fd);

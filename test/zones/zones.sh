@@ -72,8 +72,11 @@ EOF
 }
 
 # run NAME: zonectl run, stdout to $S/NAME.out, stderr to $S/NAME.err.
+# The zonectl pids go to $S/pids (their cgroups are named after them).
 run() {
-	"$ZONECTL" --config "$S/$1.json" run probe >"$S/$1.out" 2>"$S/$1.err"
+	"$ZONECTL" --config "$S/$1.json" run probe >"$S/$1.out" 2>"$S/$1.err" &
+	echo $! >>"$S/pids"
+	wait $!
 	echo $? >"$S/$1.rc"
 }
 
@@ -210,6 +213,13 @@ grep -q '^weights' "$S/fro.out" && pass "fro: read-only directory readable" || f
 expect fro write blocked
 [ ! -e "$S/model/new" ] && pass "fro: nothing written to the host directory" || fail "fro: host directory written"
 
+# 10c. A FIFO named as files.in is refused, without hanging.
+mkfifo "$S/fifo-in"
+conf finf true "$ALL" ", \"/data/f\": \"$S/fifo-in\"" cat /data/f
+run finf
+grep -q 'must be a readable regular' "$S/finf.err" && [ "$(cat "$S/finf.rc")" = 125 ] &&
+	pass "finf: FIFO refused" || fail "finf: $(cat "$S/finf.err")"
+
 # 11. Files out: replaced whole when the run ends.
 mkdir -p "$S/results-fout"
 echo old >"$S/results-fout/old"
@@ -273,6 +283,15 @@ run plain
 "$ZONECTL" --config "$S/full.json" --json run probe >"$S/json.out" 2>/dev/null
 grep -q '"seccomp":true' "$S/json.out" && grep -q '"shared_kernel":true' "$S/json.out" &&
 	pass "json report" || fail "json: $(tail -1 "$S/json.out")"
+
+# 15b. No cgroup of any run above is left behind.
+left=0
+for p in $(cat "$S/pids"); do
+	for c in /sys/fs/cgroup/*/zonegate-probe-"$p" /sys/fs/cgroup/zonegate-probe-"$p"; do
+		[ -d "$c" ] && left=$((left + 1))
+	done
+done
+[ "$left" = 0 ] && pass "no cgroup left behind ($(wc -l <"$S/pids") runs)" || fail "$left cgroups left behind"
 
 # 16. --version (NAME VERSION, as every binary) and --help.
 "$ZONECTL" --version | grep -Eq '^zonectl [0-9a-z.+-]+$' && pass "--version" || fail "--version: $("$ZONECTL" --version)"
