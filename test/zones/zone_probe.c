@@ -340,7 +340,12 @@ int main(int argc, char **argv)
 			act_many(a, b), used = 2;
 		else if (strcmp(c, "symlink") == 0)
 			printf("SYMLINK %d\n", symlink(a, b)), used = 2;
-		else if (strcmp(c, "mksock") == 0)
+		else if (strcmp(c, "env") == 0) {
+			extern char **environ;
+			for (char **e = environ; *e; e++)
+				printf("ENV %s\n", *e);
+			used = 0;
+		} else if (strcmp(c, "mksock") == 0)
 			act_mksock(a);
 		else if (strcmp(c, "mkfifo") == 0)
 			printf("MKFIFO %d\n", mkfifo(a, 0644));

@@ -62,7 +62,7 @@ conf() {
       "run": {"command": [$cmd],
               "files": {"in": {"/tmp/zone_probe": "$PROBE"$files},
                         "out": {"zone": "${OUTZ:-/out}", "host": "$S/results-$name",
-                                "max_bytes": 1048576}},
+                                "max_bytes": ${MAXB:-1048576}}},
               "limits": {$limits},
               "sandbox": $sandbox}}
   },
@@ -220,6 +220,15 @@ run finf
 grep -q 'must be a readable regular' "$S/finf.err" && [ "$(cat "$S/finf.rc")" = 125 ] &&
 	pass "finf: FIFO refused" || fail "finf: $(cat "$S/finf.err")"
 
+# 10d. The environment is the configured one: nothing of the host's.
+conf envz true "$ALL" "" env
+sed -i 's/"sandbox": true/"sandbox": true, "env": {"LANG": "C.UTF-8"}/' "$S/envz.json"
+ZG_HOST_LEAK=1 run envz
+grep -q '^ENV LANG=C.UTF-8$' "$S/envz.out" && grep -q '^ENV ZONEGATE_CHAN=sim:41:probe$' "$S/envz.out" &&
+	! grep -q 'ZG_HOST_LEAK\|^ENV HOME=' "$S/envz.out" &&
+	pass "envz: only the configured environment ($(grep -c '^ENV' "$S/envz.out") variables)" ||
+	fail "envz: $(grep '^ENV' "$S/envz.out")"
+
 # 11. Files out: replaced whole when the run ends.
 mkdir -p "$S/results-fout"
 echo old >"$S/results-fout/old"
@@ -251,6 +260,8 @@ hostile hfifo mkfifo /out/fifo
 hostile hsock mksock /out/sock
 hostile hbig mkfile /out/big 2048
 hostile hmany many /out/m 10001
+# the default byte cap (64 MiB): a 65 MiB file
+MAXB=67108864 hostile hhuge mkfile /out/huge 66560
 
 # 13. Config: unknown keys refused with file:line.
 conf bad true "$ALL" ""
