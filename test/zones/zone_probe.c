@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,30 @@ static void check_connect(const char *port)
 	if (s >= 0)
 		close(s);
 	report("connect", rc == 0, e);
+}
+
+/* An abstract unix socket address for NAME. */
+static socklen_t abs_addr(struct sockaddr_un *sa, const char *name)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "%s", name);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			   strlen(name));
+}
+
+static void check_connectabs(const char *name)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = abs_addr(&sa, name);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0), rc = -1, e;
+
+	if (s >= 0)
+		rc = connect(s, (struct sockaddr *)&sa, sl);
+	e = errno;
+	if (s >= 0)
+		close(s);
+	report("connectabs", rc == 0, e);
 }
 
 static void check_write(const char *path)
@@ -268,6 +293,28 @@ static void act_mksock(const char *path)
 		close(s);
 }
 
+/* Host side: a listener on the abstract unix socket NAME; each accepted
+ * connection appends a line to LOGFILE. */
+static int serve_abs(const char *name, const char *logfile)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = abs_addr(&sa, name);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0), c;
+	FILE *f;
+
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sl) < 0 || listen(s, 16))
+		return 1;
+	while ((c = accept(s, NULL, NULL)) >= 0) {
+		f = fopen(logfile, "a");
+		if (f) {
+			fprintf(f, "accepted\n");
+			fclose(f);
+		}
+		close(c);
+	}
+	return 0;
+}
+
 /* Host side: a listener on 127.0.0.1; its port goes to PORTFILE, and
  * every connection it accepts appends a line to LOGFILE. */
 static int serve(const char *portfile, const char *logfile)
@@ -303,6 +350,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "serve") == 0)
 		return serve(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "serveabs") == 0)
+		return serve_abs(argv[2], argv[3]);
 	while (i < argc) {
 		const char *c = argv[i++];
 		const char *a = i < argc ? argv[i] : "";
@@ -318,6 +367,8 @@ int main(int argc, char **argv)
 			check_kill(a);
 		else if (strcmp(c, "killinit") == 0)
 			check_killinit(), used = 0;
+		else if (strcmp(c, "connectabs") == 0)
+			check_connectabs(a);
 		else if (strcmp(c, "connect") == 0)
 			check_connect(a);
 		else if (strcmp(c, "write") == 0)

@@ -17,9 +17,11 @@ S=$(mktemp -d "$PWD/zones.XXXXXX")
 chmod 755 "$S"
 LPID=
 SPID=
+APID=
 cleanup() {
 	[ -n "$LPID" ] && kill "$LPID" 2>/dev/null
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null
+	[ -n "$APID" ] && kill "$APID" 2>/dev/null
 	rm -rf "$S"
 }
 trap cleanup EXIT
@@ -38,8 +40,12 @@ echo "question" >"$S/q.txt"
 LPID=$!
 sleep 1000 &
 SPID=$!
+ABS=zonegate-test-$$
+"$PROBE" serveabs "$ABS" "$S/accepted-abs" &
+APID=$!
 for _ in $(seq 100); do [ -s "$S/port" ] && break; sleep 0.1; done
 PORT=$(cat "$S/port")
+for _ in $(seq 100); do ss -xl | grep -q "@$ABS" && break; sleep 0.1; done
 : >"$S/accepted"
 
 FAILS=0
@@ -95,16 +101,17 @@ ALL='"memory": "256m", "pids": 64'
 # 1. The whole sandbox: every attempt fails.
 conf full true "$ALL" "" read "$S/secret" read "$S/sim/42/planted" \
 	list "$S/sim" hostpid "$SPID" sleep kill "$SPID" connect "$PORT" \
-	write /usr/zone-probe-file mount ptrace unshare user unshare uts
+	write /usr/zone-probe-file mount ptrace unshare user unshare uts \
+	connectabs "$ABS"
 run full
-for c in read hostpid kill connect write mount ptrace unshare-user unshare-uts; do
+for c in read hostpid kill connect connectabs write mount ptrace unshare-user unshare-uts; do
 	expect full "$c" blocked
 done
 [ "$(grep -c '^CHECK read blocked' "$S/full.out")" = 2 ] ||
 	fail "full: another zone's file was readable"
 if grep -q '^ENTRY 42' "$S/full.out"; then fail "full: rendezvous shows zone 42"; else pass "full: rendezvous shows only its own endpoint"; fi
 kill -0 "$SPID" 2>/dev/null && pass "host process survived" || fail "host process was signalled"
-[ -s "$S/accepted" ] && fail "host listener accepted a zone connection" || pass "no connection reached the host"
+[ -s "$S/accepted" ] || [ -s "$S/accepted-abs" ] && fail "host listener accepted a zone connection" || pass "no connection reached the host"
 [ -e /usr/zone-probe-file ] && fail "zone wrote under /usr" || pass "nothing written under /usr"
 grep -q 'seccomp        yes' "$S/full.out" && grep -q 'landlock       yes' "$S/full.out" &&
 	grep -q 'caps dropped   yes' "$S/full.out" && grep -q 'host uid       100041' "$S/full.out" &&
@@ -160,6 +167,16 @@ expect lsig killinit blocked
 conf lsig0 '{"seccomp": false, "landlock": false}' "$ALL" "" killinit
 run lsig0
 expect lsig0 killinit ALLOWED
+
+# 6c. Landlock's abstract unix socket scope alone (ABI 6): the host's
+#     network namespace (where the host's abstract socket lives), no
+#     seccomp; control: with Landlock off the host socket is reached.
+conf labs '{"netns": false, "seccomp": false}' "$ALL" "" connectabs "$ABS"
+run labs
+expect labs connectabs blocked
+conf labs0 '{"netns": false, "seccomp": false, "landlock": false}' "$ALL" "" connectabs "$ABS"
+run labs0
+expect labs0 connectabs ALLOWED
 
 # 7. The network namespace alone (no Landlock, no seccomp): the host's
 #    loopback is not the zone's (control: lt0).
