@@ -30,6 +30,8 @@ struct args {
 	int bad;
 };
 
+/* Appends copies of one, two or three strings; on overflow or no memory
+ * the args are marked bad (checked once before use). */
 static void add(struct args *a, const char *s)
 {
 	if (a->n >= ARGS_MAX || !(a->v[a->n] = strdup(s))) {
@@ -52,6 +54,7 @@ static void add3(struct args *a, const char *x, const char *y, const char *z)
 	add(a, z);
 }
 
+/* Frees the strings; the args can be reused. */
 static void args_free(struct args *a)
 {
 	for (size_t i = 0; i < a->n; i++)
@@ -68,6 +71,7 @@ struct cgroups {
 	int mem_v2;
 };
 
+/* Writes val to dir/file (a cgroup control). 0 ok, -1 error. */
 static int write_str(const char *dir, const char *file, const char *val)
 {
 	char p[ZONE_PATH_MAX + 64];
@@ -116,6 +120,7 @@ static const char *cg2_root(void)
 	return NULL;
 }
 
+/* Whether w is a word of the space-separated list. */
 static int word_in(const char *list, const char *w)
 {
 	size_t l = strlen(w);
@@ -287,6 +292,7 @@ static void add_sysdir(struct args *a, struct args *ll, const char *p)
 	add2(ll, "--ro", p);
 }
 
+/* The rendezvous directory, as the channel layer would pick it (root). */
 static const char *sim_base(void)
 {
 	const char *d = getenv("ZONEGATE_SIM_DIR");
@@ -328,6 +334,7 @@ struct stage {
 	int nfds;
 };
 
+/* Whether p lies under a system directory every zone has read-only. */
 static int is_std_path(const char *p)
 {
 	static const char *const std[] = { "/usr/", "/bin/", "/sbin/", "/lib/",
@@ -374,6 +381,10 @@ static int add_files_in(const struct zone_run *r, struct stage *s,
 	return 0;
 }
 
+/* Fills a with bubblewrap's command line up to the helper's options, and
+ * ll with the helper's Landlock paths (--ro/--rw): the two lists name the
+ * same zone paths, so what is mounted is what Landlock grants. fin holds
+ * the files.in copies. Errors show as a->bad / ll->bad. */
 static void build_bwrap(const struct zone_run *r, const struct stage *s,
 			const char *bwrap, const char *helper, int status_fd,
 			const struct args *fin, struct args *a, struct args *ll)
@@ -495,6 +506,7 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 
 static pid_t zone_child = -1;
 
+/* SIGINT/SIGTERM to zonectl go to the zone. */
 static void forward(int sig)
 {
 	if (zone_child > 0)
@@ -525,6 +537,7 @@ static int stage_make(const struct zone_run *r, struct stage *s, uid_t uid,
 	return 0;
 }
 
+/* Fills rep from the helper's "applied ..." line. */
 static void parse_status(const char *line, struct zone_report *rep)
 {
 	const char *p;
@@ -552,6 +565,8 @@ static int read_status(int fd, char *line, size_t len)
 	return n > 0 ? 0 : -1;
 }
 
+/* The forked child: joins the cgroups, becomes the zone's uid (unless
+ * plain) and execs bubblewrap (or, plain, the command). Never returns. */
 static void child_exec(const struct zone_run *r, const struct cgroups *cg,
 		       uid_t uid, char **argv, int plain)
 {
@@ -576,6 +591,7 @@ static void child_exec(const struct zone_run *r, const struct cgroups *cg,
 	_exit(127);
 }
 
+/* Waits for pid; its status in the shell's convention (128+N). */
 static int wait_zone(pid_t pid)
 {
 	int st;
@@ -588,6 +604,8 @@ static int wait_zone(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
+/* Whether the zone can start as configured; -1 with err if not (a
+ * sandbox that cannot be applied never falls back to none). */
 static int start_checks(const struct zone_run *r, const char *bwrap,
 			const char *helper, char *err, size_t errlen)
 {
@@ -731,6 +749,7 @@ out:
 	return rc;
 }
 
+/* "yes" or "NO", for the table. */
 static const char *yn(int v)
 {
 	return v ? "yes" : "NO";

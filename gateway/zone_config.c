@@ -96,6 +96,7 @@ static int zone_path_reserved(const char *p)
 	return strcmp(p, "/tmp") == 0;
 }
 
+/* command: an array of strings, the first an absolute zone path. */
 static int argv_of(const struct rerr *e, json_t *v, struct zone_run *r)
 {
 	size_t i;
@@ -164,6 +165,7 @@ static int map_of(const struct rerr *e, const char *what, json_t *v,
 	return 0;
 }
 
+/* An integer in lo..hi into *out, else an error naming key. */
 static int u64_of(const struct rerr *e, const char *key, json_t *v, uint64_t lo,
 		  uint64_t hi, uint64_t *out)
 {
@@ -175,6 +177,7 @@ static int u64_of(const struct rerr *e, const char *key, json_t *v, uint64_t lo,
 	return 0;
 }
 
+/* files.out: zone and host directories, optional caps. */
 static int out_of(const struct rerr *e, json_t *v, struct zone_run *r)
 {
 	const char *k;
@@ -216,6 +219,7 @@ static int out_of(const struct rerr *e, json_t *v, struct zone_run *r)
 	return 0;
 }
 
+/* files: in, ro, out. */
 static int files_of(const struct rerr *e, json_t *v, struct zone_run *r)
 {
 	const char *k;
@@ -267,6 +271,7 @@ int zone_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* limits: memory (a size), pids, cpu (cores). */
 static int limits_of(const struct rerr *e, json_t *v, struct zone_run *r)
 {
 	const char *k;
@@ -302,6 +307,7 @@ static int limits_of(const struct rerr *e, json_t *v, struct zone_run *r)
 	return 0;
 }
 
+/* env: names without "=", string values; stored as "K=V". */
 static int env_of(const struct rerr *e, json_t *v, struct zone_run *r)
 {
 	const char *k;
@@ -372,6 +378,7 @@ static int sandbox_of(const struct rerr *e, json_t *v, struct zone_layers *l)
 	return 0;
 }
 
+/* The run block's keys into r; every key known or an error. */
 static int run_of(const struct rerr *e, json_t *o, struct zone_run *r)
 {
 	const char *k;
@@ -490,6 +497,7 @@ out:
 	return r;
 }
 
+/* Frees n entries of m and m itself. */
 static void maps_free(struct zone_map *m, size_t n)
 {
 	for (size_t i = 0; m && i < n; i++) {

@@ -31,6 +31,8 @@ static int copy_fail(struct copy_ctx *c, const char *name, const char *why)
 	return -1;
 }
 
+/* Copies regular file name from sdir to a new file in ddir, counting
+ * its bytes against the cap. 0 ok, -1 with c->err. */
 static int copy_file(struct copy_ctx *c, int sdir, int ddir, const char *name,
 		     mode_t mode)
 {

@@ -49,6 +49,7 @@ struct init_opts {
 	char **argv;
 };
 
+/* The Landlock ABI the running kernel offers; 0 if none. */
 static int ll_abi(void)
 {
 	long v = syscall(SYS_landlock_create_ruleset, NULL, 0,
@@ -514,6 +515,7 @@ out:
 	return rc < 0 ? -1 : 0;
 }
 
+/* Reports the failure to zonectl and stderr; the command never runs. */
 static void die(const struct init_opts *o, const char *what, int e)
 {
 	char line[ZONE_STATUS_MAX];
@@ -526,6 +528,7 @@ static void die(const struct init_opts *o, const char *what, int e)
 	_exit(126);
 }
 
+/* The helper's options (set by zonectl); -1 on anything unexpected. */
 static int parse(int argc, char **argv, struct init_opts *o)
 {
 	int i;

@@ -148,6 +148,8 @@ static void test_bad(void)
 	    "true}}",
 	    3, "unknown layer 'apparmor'");
 	bad("{\"files\": {}}", 3, "needs a command");
+	/* the gateway's own check (config.c): run must be an object */
+	bad("5", 3, "run must be an object");
 }
 
 static void test_sizes(void)
