@@ -43,8 +43,17 @@ static int copy_file(struct copy_ctx *c, int sdir, int ddir, const char *name,
 	struct stat st;
 	ssize_t n;
 
-	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode))
+	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (in >= 0)
+			close(in);
 		return copy_fail(c, name, "not a regular file");
+	}
+	/* A second link may be a file of the host's that the zone could see
+	 * (read by us as root): refused like a symlink. */
+	if (st.st_nlink > 1) {
+		close(in);
+		return copy_fail(c, name, "a hard link (refused)");
+	}
 	out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		     mode & 0755);
 	if (out < 0) {

@@ -273,6 +273,7 @@ hostile() {
 }
 hostile hetc symlink /etc /out/etc
 hostile hdotdot symlink ../../../.. /out/up
+hostile hlink mkfile /out/a 1 hardlink /out/a /out/b
 hostile hfifo mkfifo /out/fifo
 hostile hsock mksock /out/sock
 hostile hbig mkfile /out/big 2048
