@@ -148,6 +148,15 @@ conf mnt '{"seccomp": false, "landlock": false}' "$ALL" "" read "$S/secret"
 run mnt
 expect mnt read blocked
 
+# 5b. Its own host uid alone (host root visible, no seccomp, no Landlock):
+#     a root-only file (0600) stays unreadable; control: ll0 read the
+#     0644 secret through the same layers.
+echo "root only" >"$S/rootonly"
+chmod 600 "$S/rootonly"
+OUTZ=/tmp/out conf uid '{"mount": false, "seccomp": false, "landlock": false}' "$ALL" "" read "$S/rootonly"
+run uid
+expect uid read blocked
+
 # 6. Landlock alone, TCP: host network namespace, but no TCP connect;
 #    control: with Landlock off the host listener is reached.
 OUTZ=/tmp/out conf lt '{"netns": false, "mount": false, "seccomp": false}' "$ALL" "" connect "$PORT"
