@@ -389,6 +389,8 @@ int main(int argc, char **argv)
 			act_mkfile(a, b), used = 2;
 		else if (strcmp(c, "many") == 0)
 			act_many(a, b), used = 2;
+		else if (strcmp(c, "pause") == 0)
+			pause(), used = 0;
 		else if (strcmp(c, "hardlink") == 0)
 			printf("LINK %d\n", link(a, b)), used = 2;
 		else if (strcmp(c, "symlink") == 0)

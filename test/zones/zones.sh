@@ -263,6 +263,26 @@ run fout
 [ -f "$S/results-fout/a" ] && [ -f "$S/results-fout/sub/f4" ] && [ ! -e "$S/results-fout/old" ] &&
 	pass "fout: output copied, old contents replaced" || fail "fout: $(ls -R "$S/results-fout")"
 
+# 11b. Output reaches the host only when the run ends: while the zone
+#      waits (its file already in the staging directory), the host
+#      directory is untouched; after zonectl passes SIGTERM on, it lands.
+mkdir -p "$S/state"
+chmod 755 "$S/state"
+conf late true "$ALL" "" mkfile /out/late 1 pause
+TMPDIR=$S/state "$ZONECTL" --config "$S/late.json" run probe >"$S/late.out" 2>"$S/late.err" &
+ZPID=$!
+echo $ZPID >>"$S/pids"
+for _ in $(seq 200); do ls "$S"/state/zonegate-probe-*/out/late >/dev/null 2>&1 && break; sleep 0.05; done
+if ls "$S"/state/zonegate-probe-*/out/late >/dev/null 2>&1 && [ ! -e "$S/results-late" ]; then
+	pass "late: written in the zone, nothing on the host yet"
+else
+	fail "late: staging $(ls -R "$S/state" | head -5); host $(ls "$S/results-late" 2>&1)"
+fi
+kill -TERM $ZPID
+wait $ZPID
+[ -f "$S/results-late/late" ] && [ -z "$(ls "$S/state")" ] &&
+	pass "late: copied when the run ended, staging removed" || fail "late: $(cat "$S/late.err")"
+
 # 12. Hostile output trees: refused, the host directory left as it was,
 #     no temporary left beside it.
 hostile() {
