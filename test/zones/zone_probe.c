@@ -293,17 +293,12 @@ static void act_mksock(const char *path)
 		close(s);
 }
 
-/* Host side: a listener on the abstract unix socket NAME; each accepted
- * connection appends a line to LOGFILE. */
-static int serve_abs(const char *name, const char *logfile)
+/* Accepts connections on s forever, a line in LOGFILE for each. */
+static int accept_log(int s, const char *logfile)
 {
-	struct sockaddr_un sa;
-	socklen_t sl = abs_addr(&sa, name);
-	int s = socket(AF_UNIX, SOCK_STREAM, 0), c;
+	int c;
 	FILE *f;
 
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sl) < 0 || listen(s, 16))
-		return 1;
 	while ((c = accept(s, NULL, NULL)) >= 0) {
 		f = fopen(logfile, "a");
 		if (f) {
@@ -315,13 +310,26 @@ static int serve_abs(const char *name, const char *logfile)
 	return 0;
 }
 
+/* Host side: a listener on the abstract unix socket NAME; each accepted
+ * connection appends a line to LOGFILE. */
+static int serve_abs(const char *name, const char *logfile)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = abs_addr(&sa, name);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sl) < 0 || listen(s, 16))
+		return 1;
+	return accept_log(s, logfile);
+}
+
 /* Host side: a listener on 127.0.0.1; its port goes to PORTFILE, and
  * every connection it accepts appends a line to LOGFILE. */
 static int serve(const char *portfile, const char *logfile)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0), c;
+	int s = socket(AF_INET, SOCK_STREAM, 0);
 	FILE *f;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -333,15 +341,7 @@ static int serve(const char *portfile, const char *logfile)
 		return 1;
 	fprintf(f, "%d\n", ntohs(sa.sin_port));
 	fclose(f);
-	while ((c = accept(s, NULL, NULL)) >= 0) {
-		f = fopen(logfile, "a");
-		if (f) {
-			fprintf(f, "accepted\n");
-			fclose(f);
-		}
-		close(c);
-	}
-	return 0;
+	return accept_log(s, logfile);
 }
 
 int main(int argc, char **argv)
