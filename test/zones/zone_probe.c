@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,6 +106,16 @@ static void check_killinit(void)
 	int rc = kill(1, 0);
 
 	report("killinit", rc == 0, errno);
+}
+
+/* keyctl: the session keyring's id (works for any process unless
+ * refused). */
+static void check_keyctl(void)
+{
+	long rc = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */,
+			  -3 /* KEY_SPEC_SESSION_KEYRING */, 0);
+
+	report("keyctl", rc >= 0, errno);
 }
 
 static void check_connect(const char *port)
@@ -365,6 +376,8 @@ int main(int argc, char **argv)
 			check_hostpid(a, b), used = 2;
 		else if (strcmp(c, "kill") == 0)
 			check_kill(a);
+		else if (strcmp(c, "keyctl") == 0)
+			check_keyctl(), used = 0;
 		else if (strcmp(c, "killinit") == 0)
 			check_killinit(), used = 0;
 		else if (strcmp(c, "connectabs") == 0)

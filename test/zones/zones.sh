@@ -102,9 +102,9 @@ ALL='"memory": "256m", "pids": 64'
 conf full true "$ALL" "" read "$S/secret" read "$S/sim/42/planted" \
 	list "$S/sim" hostpid "$SPID" sleep kill "$SPID" connect "$PORT" \
 	write /usr/zone-probe-file mount ptrace unshare user unshare uts \
-	connectabs "$ABS"
+	connectabs "$ABS" keyctl
 run full
-for c in read hostpid kill connect connectabs write mount ptrace unshare-user unshare-uts; do
+for c in read hostpid kill connect connectabs write mount ptrace unshare-user unshare-uts keyctl; do
 	expect full "$c" blocked
 done
 [ "$(grep -c '^CHECK read blocked' "$S/full.out")" = 2 ] ||
@@ -120,12 +120,12 @@ grep -q 'seccomp        yes' "$S/full.out" && grep -q 'landlock       yes' "$S/f
 # 2. Seccomp alone (namespaces present, capabilities kept, no Landlock):
 #    mount, ptrace and namespace creation refused by the filter; with the
 #    filter off too, the same calls succeed (the control).
-conf sc '{"landlock": false, "drop_caps": false}' "$ALL" "" mount ptrace unshare uts
+conf sc '{"landlock": false, "drop_caps": false}' "$ALL" "" mount ptrace unshare uts keyctl
 run sc
-for c in mount ptrace unshare-uts; do expect sc "$c" blocked; done
-conf sc0 '{"landlock": false, "drop_caps": false, "seccomp": false}' "$ALL" "" mount ptrace unshare uts
+for c in mount ptrace unshare-uts keyctl; do expect sc "$c" blocked; done
+conf sc0 '{"landlock": false, "drop_caps": false, "seccomp": false}' "$ALL" "" mount ptrace unshare uts keyctl
 run sc0
-for c in mount ptrace unshare-uts; do expect sc0 "$c" ALLOWED; done
+for c in mount ptrace unshare-uts keyctl; do expect sc0 "$c" ALLOWED; done
 
 # 3. No capabilities alone (no seccomp, no Landlock): mount and a new
 #    namespace fail for want of CAP_SYS_ADMIN (control: sc0 above).
