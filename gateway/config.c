@@ -218,6 +218,13 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 			z->default_zone = strdup(json_string_value(v));
 			if (!z->default_zone)
 				return cfail(e, line, "out of memory");
+		} else if (strcmp(k, "run") == 0) {
+			/* zonectl's block (docs/zones.md), parsed and
+			 * checked there; the gateway only passes it by. */
+			if (!json_is_object(v))
+				return cfail(e, line,
+					     "zone %s: run must be an object",
+					     name);
 		} else {
 			return cfail(e, line, "zone %s: unknown key '%.64s'",
 				     name, k);
