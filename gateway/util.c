@@ -2,6 +2,7 @@
  * whole-file reads, atomic replacement, path joining, and UTF-8-safe
  * cutting of text that came from a zone. */
 #include "gw.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,50 +151,16 @@ int64_t gw_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The gateway's names for the MCP core's UTF-8 cutting (mcp/utf8.c), kept
+ * so that its callers need no change. */
 size_t gw_utf8_char(const char *p, size_t n)
 {
-	const unsigned char *u = (const unsigned char *)p;
-	unsigned c0;
-	size_t len;
-
-	if (!n)
-		return 0;
-	c0 = u[0];
-	if (c0 < 0x80)
-		return 1;
-	if (c0 >= 0xc2 && c0 <= 0xdf)
-		len = 2;
-	else if (c0 >= 0xe0 && c0 <= 0xef)
-		len = 3;
-	else if (c0 >= 0xf0 && c0 <= 0xf4)
-		len = 4;
-	else
-		return 0; /* continuation byte, overlong lead or > U+10FFFF */
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((u[i] & 0xc0) != 0x80)
-			return 0;
-	/* overlong 3- and 4-byte forms, surrogates, beyond U+10FFFF */
-	if ((c0 == 0xe0 && u[1] < 0xa0) || (c0 == 0xed && u[1] > 0x9f) ||
-	    (c0 == 0xf0 && u[1] < 0x90) || (c0 == 0xf4 && u[1] > 0x8f))
-		return 0;
-	return len;
+	return mcp_utf8_char(p, n);
 }
 
 size_t gw_utf8_prefix(const char *s, size_t max)
 {
-	size_t k = 0, n = strlen(s), c;
-
-	while (k < n) {
-		c = gw_utf8_char(s + k, n - k);
-		if (!c)
-			c = 1; /* an invalid byte is a unit of its own */
-		if (k + c > max)
-			break;
-		k += c;
-	}
-	return k;
+	return mcp_utf8_prefix(s, max);
 }
 
 int gw_unix_path_free(const char *path, char *err, size_t errlen)

@@ -41,6 +41,21 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+size_t rag_utf8_prefix(const char *s, size_t max)
+{
+	size_t k = 0, n = strlen(s), c;
+
+	while (k < n) {
+		c = utf8_seq((const unsigned char *)s + k, n - k);
+		if (!c)
+			c = 1; /* an invalid byte is a unit of its own */
+		if (k + c > max)
+			break;
+		k += c;
+	}
+	return k;
+}
+
 char *rag_utf8_clean(const char *s, size_t len, size_t *outlen)
 {
 	const unsigned char *u = (const unsigned char *)s;
