@@ -4,6 +4,8 @@
 #include "gw.h"
 #include "utf8.h"
 
+#include <zonegate/chan.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -165,24 +167,5 @@ size_t gw_utf8_prefix(const char *s, size_t max)
 
 int gw_unix_path_free(const char *path, char *err, size_t errlen)
 {
-	struct stat st;
-
-	if (lstat(path, &st) != 0) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen,
-			 "%s: exists and is not a socket (refused: it is "
-			 "never deleted to make room for one)",
-			 path);
-		return -1;
-	}
-	if (unlink(path) != 0 && errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return chan_unix_path_free(path, err, errlen);
 }
