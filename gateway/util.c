@@ -2,6 +2,7 @@
  * whole-file reads, atomic replacement, path joining, and UTF-8-safe
  * cutting of text that came from a zone. */
 #include "gw.h"
+#include "gw_file.h"
 #include "utf8.h"
 
 #include <zonegate/chan.h>
@@ -15,27 +16,50 @@
 #include <time.h>
 #include <unistd.h>
 
+int gw_open_regular(const char *path, int flags, mode_t mode, char *err,
+		    size_t errlen)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, mode);
+	struct stat st;
+	int fl;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen,
+			 "%s: not a regular file (refused: a FIFO, device "
+			 "or directory cannot be used here)",
+			 path);
+		close(fd);
+		return -1;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 char *gw_read_file(const char *path, size_t cap, size_t *len, char *err,
 		   size_t errlen)
 {
-	/* Non-blocking: opening a FIFO (or a device) must never hang the
-	 * loop or --check; anything but a regular file is refused below,
-	 * after symlinks were followed (a ConfigMap's files are links). */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	/* Never blocks on a FIFO (or a device): the loop and --check go on;
+	 * only a regular file is read, after symlinks were followed (a
+	 * ConfigMap's files are links). */
+	int fd = gw_open_regular(path, O_RDONLY, 0, err, errlen);
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;
 	ssize_t n;
 
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen,
-			 "%s: not a regular file (refused: a FIFO, device "
-			 "or directory cannot be a config input)",
-			 path);
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if ((size_t)st.st_size > cap) {
