@@ -25,6 +25,16 @@
 #define ADMIN_CONNS_MAX 16
 #define ADMIN_LINE_MAX 65536
 #define ADMIN_IDLE_MS 5000
+/* The metrics endpoint has no authentication, so every connection may be
+ * hostile: at most METRICS_CONNS_MAX are kept, and a new one over that
+ * evicts the oldest idle one (no request being answered), else the oldest
+ * one, so idle connections can never lock a scraper out. libmicrohttpd's
+ * own limit is higher, leaving room for evicted connections that are
+ * still being closed; any connection is closed after METRICS_TIMEOUT s
+ * without traffic. */
+#define METRICS_CONNS_MAX 32
+#define METRICS_MHD_LIMIT 128
+#define METRICS_TIMEOUT 5
 
 struct aconn {
 	int fd;
@@ -37,6 +47,15 @@ struct aconn {
 	char buf[ADMIN_LINE_MAX];
 };
 
+/* One metrics connection (libmicrohttpd's socket context); on
+ * gw_admin.mconns, newest first, while open. */
+struct mconn {
+	struct mconn *prev, *next;
+	int fd;
+	int busy;    /* a request is being answered */
+	int evicted; /* shut down, waiting for libmicrohttpd to close it */
+};
+
 struct gw_admin {
 	struct gw *g;
 	int lfd;
@@ -44,6 +63,10 @@ struct gw_admin {
 	struct MHD_Daemon *mhd;
 	int mfd; /* unix listening socket handed to libmicrohttpd */
 	char metrics_url[300];
+	pthread_mutex_t mmu; /* guards mconns, nmconns */
+	int mmu_init;
+	struct mconn *mconns;
+	unsigned nmconns; /* open and not evicted */
 };
 
 /* ---- admin socket ---------------------------------------------------------- */
@@ -334,14 +357,114 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned code,
 	return rc;
 }
 
+/* Marks c's connection busy (answering) or idle again. */
+static void mconn_busy(struct gw_admin *a, struct MHD_Connection *c, int busy)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct mconn *mc = ci ? ci->socket_context : NULL;
+
+	if (!mc)
+		return;
+	pthread_mutex_lock(&a->mmu);
+	mc->busy = busy;
+	pthread_mutex_unlock(&a->mmu);
+}
+
+/* libmicrohttpd's accept policy: makes room for the new connection by
+ * evicting the oldest idle one (else the oldest) when the cap is
+ * reached. The connection is shut down; libmicrohttpd sees EOF and
+ * closes it. Always admits the new one. */
+static enum MHD_Result mconn_accept(void *cls, const struct sockaddr *addr,
+				    socklen_t addrlen)
+{
+	struct gw_admin *a = cls;
+	struct mconn *idle = NULL, *any = NULL, *victim;
+
+	(void)addr;
+	(void)addrlen;
+	pthread_mutex_lock(&a->mmu);
+	if (a->nmconns >= METRICS_CONNS_MAX) {
+		for (struct mconn *mc = a->mconns; mc; mc = mc->next) {
+			if (mc->evicted)
+				continue;
+			any = mc; /* newest first: the last seen is the oldest */
+			if (!mc->busy)
+				idle = mc;
+		}
+		victim = idle ? idle : any;
+		if (victim) {
+			if (victim->fd >= 0)
+				shutdown(victim->fd, SHUT_RDWR);
+			victim->evicted = 1;
+			a->nmconns--;
+		}
+	}
+	pthread_mutex_unlock(&a->mmu);
+	return MHD_YES;
+}
+
+static void mconn_notify(void *cls, struct MHD_Connection *c, void **ctx,
+			 enum MHD_ConnectionNotificationCode code)
+{
+	struct gw_admin *a = cls;
+	struct mconn *mc;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		mc = calloc(1, sizeof(*mc));
+		*ctx = mc;
+		if (!mc)
+			return; /* untracked: still under libmicrohttpd's limit */
+		mc->fd = ci ? ci->connect_fd : -1;
+		pthread_mutex_lock(&a->mmu);
+		mc->next = a->mconns;
+		if (a->mconns)
+			a->mconns->prev = mc;
+		a->mconns = mc;
+		a->nmconns++;
+		pthread_mutex_unlock(&a->mmu);
+		return;
+	}
+	mc = *ctx;
+	if (!mc)
+		return;
+	/* the socket is closed only after this returns: an eviction never
+	 * shuts down a reused descriptor */
+	pthread_mutex_lock(&a->mmu);
+	if (mc->prev)
+		mc->prev->next = mc->next;
+	else
+		a->mconns = mc->next;
+	if (mc->next)
+		mc->next->prev = mc->prev;
+	if (!mc->evicted)
+		a->nmconns--;
+	pthread_mutex_unlock(&a->mmu);
+	free(mc);
+	*ctx = NULL;
+}
+
+static void mconn_completed(void *cls, struct MHD_Connection *c, void **ctx,
+			    enum MHD_RequestTerminationCode code)
+{
+	(void)ctx;
+	(void)code;
+	mconn_busy(cls, c, 0);
+}
+
 static enum MHD_Result on_http(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload,
 			       size_t *upload_size, void **ctx)
 {
-	struct gw *g = cls;
+	struct gw_admin *a = cls;
+	struct gw *g = a->g;
 	char *body, *gauges;
 	int ready;
+
+	mconn_busy(a, c, 1);
 
 	if (strcmp(method, "GET") != 0)
 		return respond(c, 405, "text/plain", strdup("GET only\n"));
@@ -372,15 +495,27 @@ static int start_metrics(struct gw_admin *a, char *err, size_t errlen)
 	const char *m = a->g->cfg->metrics;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *di;
+	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_CONNECTION_LIMIT, METRICS_MHD_LIMIT, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)mconn_notify, a },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mconn_completed, a },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	if (pthread_mutex_init(&a->mmu, NULL) != 0) {
+		snprintf(err, errlen, "metrics: cannot create a mutex");
+		return -1;
+	}
+	a->mmu_init = 1;
 
 	if (strncmp(m, "unix:", 5) == 0) {
 		a->mfd = unix_listen(m + 5, 0660, err, errlen);
 		if (a->mfd < 0)
 			return -1;
-		a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_http, a->g,
+		a->mhd = MHD_start_daemon(flags, 0, mconn_accept, a, on_http, a,
 					  MHD_OPTION_LISTEN_SOCKET, a->mfd,
-					  MHD_OPTION_CONNECTION_LIMIT, 32,
-					  MHD_OPTION_CONNECTION_TIMEOUT, 10,
+					  MHD_OPTION_ARRAY, opts,
 					  MHD_OPTION_END);
 		snprintf(a->metrics_url, sizeof(a->metrics_url), "%s", m);
 	} else {
@@ -398,10 +533,9 @@ static int start_metrics(struct gw_admin *a, char *err, size_t errlen)
 		}
 		sin.sin_port = htons((uint16_t)port);
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		a->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
-					  on_http, a->g, MHD_OPTION_SOCK_ADDR,
-					  &sin, MHD_OPTION_CONNECTION_LIMIT, 32,
-					  MHD_OPTION_CONNECTION_TIMEOUT, 10,
+		a->mhd = MHD_start_daemon(flags, (uint16_t)port, mconn_accept,
+					  a, on_http, a, MHD_OPTION_SOCK_ADDR,
+					  &sin, MHD_OPTION_ARRAY, opts,
 					  MHD_OPTION_END);
 		di = a->mhd ? MHD_get_daemon_info(a->mhd,
 						  MHD_DAEMON_INFO_BIND_PORT)
@@ -454,6 +588,8 @@ void gw_admin_stop(struct gw_admin *a)
 		return;
 	if (a->mhd)
 		MHD_stop_daemon(a->mhd);
+	if (a->mmu_init)
+		pthread_mutex_destroy(&a->mmu);
 	if (a->mfd >= 0)
 		close(a->mfd);
 	for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)

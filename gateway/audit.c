@@ -8,6 +8,7 @@
  * the file to PATH.TIMESTAMP and starts PATH with a record whose prev is
  * the last hash of the old file, so the chain runs on across files. */
 #include "gw.h"
+#include "gw_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,6 +131,7 @@ struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen)
 {
 	struct gw_audit *a = calloc(1, sizeof(*a));
 	uint8_t r[8];
+	char e[512];
 
 	if (!a) {
 		snprintf(err, errlen, "out of memory");
@@ -144,10 +146,16 @@ struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen)
 	if (!path)
 		return a;
 	a->path = strdup(path);
-	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (!a->path || a->fd < 0) {
-		snprintf(err, errlen, "audit log %s: %s", path,
-			 a->path ? strerror(errno) : "out of memory");
+	if (!a->path) {
+		snprintf(err, errlen, "audit log %s: out of memory", path);
+		goto fail;
+	}
+	/* a FIFO or a device as audit_log would block the open or every
+	 * write: refused, like every config input */
+	a->fd = gw_open_regular(path, O_RDWR | O_APPEND | O_CREAT, 0640, e,
+				sizeof(e));
+	if (a->fd < 0) {
+		snprintf(err, errlen, "audit log %s", e);
 		goto fail;
 	}
 	if (read_tail(a, err, errlen))
@@ -629,7 +637,7 @@ static int rotated_name(const char *path, char *out, size_t outlen)
 int gw_audit_rotate(struct gw_audit *a, const char *why, char *out,
 		    size_t outlen)
 {
-	char name[4200], id[40];
+	char name[4200], id[40], e[512];
 	const char *base;
 	json_t *r;
 	int fd, rc = -1;
@@ -644,12 +652,12 @@ int gw_audit_rotate(struct gw_audit *a, const char *why, char *out,
 			a->path, strerror(errno));
 		goto out;
 	}
-	fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	fd = gw_open_regular(a->path, O_RDWR | O_APPEND | O_CREAT, 0640, e,
+			     sizeof(e));
 	if (fd < 0) {
 		/* keep writing to the renamed file rather than lose records */
-		fprintf(stderr,
-			"gatewayd: audit log %s: %s; still writing to %s\n",
-			a->path, strerror(errno), name);
+		fprintf(stderr, "gatewayd: audit log %s; still writing to %s\n",
+			e, name);
 		goto out;
 	}
 	close(a->fd);
@@ -745,13 +753,17 @@ static void verify_line(struct vstate *v, const char *line, size_t len)
 static int verify_file(struct vstate *v, const char *path, char *err,
 		       size_t errlen)
 {
-	FILE *f = fopen(path, "re");
+	int fd = gw_open_regular(path, O_RDONLY, 0, err, errlen);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 
 	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			close(fd);
+		}
 		return -1;
 	}
 	v->file = path;

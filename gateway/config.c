@@ -3,6 +3,7 @@
  * "file:line: message". Unknown keys are errors, so typos never silently
  * weaken the setup. */
 #include "gw.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -57,12 +58,12 @@ static int cfail(const struct cerr *e, int line, const char *fmt, ...)
 static int cfail(const struct cerr *e, int line, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(e->buf, e->len, "%s:%d: ", e->file, line);
+	int n = mcp_utf8_snprintf(e->buf, e->len, "%s:%d: ", e->file, line);
 
 	if (n < 0 || (size_t)n >= e->len)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
+	mcp_utf8_vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -166,9 +167,9 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 
 	if (!gw_zone_name_ok(name))
 		return cfail(e, zl,
-			     "bad zone name '%.64s' (must match "
+			     "bad zone name '%.*s' (must match "
 			     "[a-z0-9][a-z0-9-]{0,62})",
-			     name);
+			     (int)gw_utf8_prefix(name, 64), name);
 	snprintf(z->name, sizeof(z->name), "%s", name);
 	if (!json_is_object(o))
 		return cfail(e, zl, "zone %s: must be an object", name);
@@ -226,8 +227,8 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 					     "zone %s: run must be an object",
 					     name);
 		} else {
-			return cfail(e, line, "zone %s: unknown key '%.64s'",
-				     name, k);
+			return cfail(e, line, "zone %s: unknown key '%.*s'",
+				     name, (int)gw_utf8_prefix(k, 64), k);
 		}
 	}
 	if (!json_object_get(o, "role") || !json_object_get(o, "domid") ||
@@ -378,7 +379,8 @@ static int listen_addr(const struct cerr *e, int line, const char *s,
 	errno = 0;
 	p = strtol(s + 10, &end, 10);
 	if (errno || end == s + 10 || *end || p < 0 || p > 65535)
-		return cfail(e, line, "listeners: bad port in '%.64s'", s);
+		return cfail(e, line, "listeners: bad port in '%.*s'",
+			     (int)gw_utf8_prefix(s, 64), s);
 	l->port = (unsigned short)p;
 	return 0;
 }
@@ -407,8 +409,10 @@ static int listener_uid(const struct cerr *e, int line, json_t *o,
 		pw = getpwnam(json_string_value(n));
 		if (!pw)
 			return cfail(e, line,
-				     "listeners: user '%.64s' does "
+				     "listeners: user '%.*s' does "
 				     "not exist",
+				     (int)gw_utf8_prefix(json_string_value(n),
+							 64),
 				     json_string_value(n));
 		l->uid = pw->pw_uid;
 		l->has_uid = 1;
@@ -429,8 +433,8 @@ static int listener_of(const struct cerr *e, int line, json_t *o,
 		if (strcmp(k, "listen") && strcmp(k, "zone") &&
 		    strcmp(k, "token_file") && strcmp(k, "uid") &&
 		    strcmp(k, "user"))
-			return cfail(e, line, "listeners: unknown key '%.64s'",
-				     k);
+			return cfail(e, line, "listeners: unknown key '%.*s'",
+				     (int)gw_utf8_prefix(k, 64), k);
 	}
 	s = json_string_value(json_object_get(o, "listen"));
 	if (!s)
@@ -505,8 +509,9 @@ static int check_listeners(const struct cerr *e, const struct gw_config *c)
 			if (strcmp(c->listeners[j].listen, l->listen) == 0 &&
 			    (l->unix_path || l->port))
 				return cfail(e, l->line,
-					     "listeners: %.64s is "
+					     "listeners: %.*s is "
 					     "used twice",
+					     (int)gw_utf8_prefix(l->listen, 64),
 					     l->listen);
 	}
 	for (size_t i = 0; i < c->nzones; i++) {
@@ -588,8 +593,10 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 		g = getgrnam(json_string_value(v));
 		if (!g)
 			return cfail(e, line,
-				     "admin_group '%.64s' does not "
+				     "admin_group '%.*s' does not "
 				     "exist",
+				     (int)gw_utf8_prefix(json_string_value(v),
+							 64),
 				     json_string_value(v));
 		c->admin_gid = g->gr_gid;
 		c->has_admin_gid = 1;
@@ -646,7 +653,8 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 		c->max_message = (size_t)n;
 		return 0;
 	}
-	return cfail(e, line, "unknown key '%.64s'", k);
+	return cfail(e, line, "unknown key '%.*s'", (int)gw_utf8_prefix(k, 64),
+		     k);
 }
 
 static char *dir_of(const char *path)

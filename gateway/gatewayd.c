@@ -8,6 +8,7 @@
  * the audit log is flushed, then gatewayd exits 0; a second one stops at
  * once. */
 #include "gwd.h"
+#include "utf8.h"
 #include "zg_common.h"
 #include "zg_version.h"
 
@@ -80,8 +81,15 @@ int gw_reload_policy(struct gw *g, char *err, size_t errlen)
 	json_t *r;
 
 	if (!p) {
+		/* The message quotes admin-written text: made valid UTF-8
+		 * here, or json_pack would fail and the reload's audit record
+		 * would be lost. */
+		char why[1024];
+		mcp_utf8_snprintf(why, sizeof(why), "%s", err);
+		mcp_utf8_snprintf(err, errlen, "%s", why);
 		g->policy_errors++;
-		snprintf(g->policy_error, sizeof(g->policy_error), "%s", err);
+		mcp_utf8_snprintf(g->policy_error, sizeof(g->policy_error),
+				  "%s", err);
 		fprintf(stderr,
 			"gatewayd: policy NOT reloaded (the old one "
 			"stays in force): %s\n",
@@ -122,7 +130,7 @@ int gw_reload(struct gw *g, char *err, size_t errlen)
 	int t = gw_listen_reload_tokens(g->listen, e2, sizeof(e2));
 
 	if (p && t)
-		snprintf(err, errlen, "%s; %s", e1, e2);
+		mcp_utf8_snprintf(err, errlen, "%s; %s", e1, e2);
 	else if (p || t)
 		snprintf(err, errlen, "%s", p ? e1 : e2);
 	return p || t ? -1 : 0;

@@ -2,6 +2,7 @@
  * index by source and tool zone, and the first-match decision on top of
  * it. The language is documented in docs/policy.md. */
 #include "gw.h"
+#include "utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -159,12 +160,12 @@ static int fail(struct perr *e, const char *fmt, ...)
 static int fail(struct perr *e, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(e->buf, e->len, "%s:%d: ", e->file, e->line);
+	int n = mcp_utf8_snprintf(e->buf, e->len, "%s:%d: ", e->file, e->line);
 
 	if (n < 0 || (size_t)n >= e->len)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
+	mcp_utf8_vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -213,15 +214,16 @@ static int parse_source(struct perr *e, const char *tok, struct pol_rule *r)
 	}
 	if (strncmp(tok, "@tag:", 5) == 0) {
 		if (!tag_ok(tok + 5))
-			return fail(e, "bad tag in source '%.64s'", tok);
+			return fail(e, "bad tag in source '%.*s'",
+				    (int)gw_utf8_prefix(tok, 64), tok);
 		r->src_kind = POL_SRC_TAG;
 		r->src = strdup(tok + 5);
 	} else {
 		if (!gw_zone_name_ok(tok))
 			return fail(e,
-				    "bad source '%.64s' (a zone name, "
+				    "bad source '%.*s' (a zone name, "
 				    "@tag:NAME or *)",
-				    tok);
+				    (int)gw_utf8_prefix(tok, 64), tok);
 		r->src_kind = POL_SRC_ZONE;
 		r->src = strdup(tok);
 	}
@@ -260,17 +262,19 @@ static int parse_target(struct perr *e, const char *tok, struct pol_rule *r)
 	dot = strchr(t, '.');
 	if (!dot)
 		return fail(e,
-			    "bad target '%.64s' (TOOLZONE.TOOL, "
+			    "bad target '%.*s' (TOOLZONE.TOOL, "
 			    "resource:TOOLZONE.URI, prompt:TOOLZONE.NAME or *)",
-			    tok);
+			    (int)gw_utf8_prefix(tok, 64), tok);
 	r->tzone = strndup(t, (size_t)(dot - t));
 	r->tname = strdup(dot + 1);
 	if (!r->tzone || !r->tname)
 		return fail(e, "out of memory");
 	if (!zone_glob_ok(r->tzone))
-		return fail(e, "bad tool zone pattern '%.64s'", r->tzone);
+		return fail(e, "bad tool zone pattern '%.*s'",
+			    (int)gw_utf8_prefix(r->tzone, 64), r->tzone);
 	if (!name_glob_ok(r->tname))
-		return fail(e, "bad name pattern in '%.64s'", tok);
+		return fail(e, "bad name pattern in '%.*s'",
+			    (int)gw_utf8_prefix(tok, 64), tok);
 	return 0;
 }
 
@@ -281,7 +285,8 @@ static int opt_rate(struct perr *e, const char *v, struct pol_rule *r)
 
 	if (num(v, &end, 1, 1000000, &n) || end[0] != '/' || end[2] != '\0' ||
 	    (end[1] != 's' && end[1] != 'm'))
-		return fail(e, "bad rate '%.32s' (N/s or N/m)", v);
+		return fail(e, "bad rate '%.*s' (N/s or N/m)",
+			    (int)gw_utf8_prefix(v, 32), v);
 	r->rate_n = n;
 	r->rate_per_ms = end[1] == 's' ? 1000 : 60000;
 	return 0;
@@ -293,13 +298,15 @@ static int opt_timeout(struct perr *e, const char *v, struct pol_rule *r)
 	long n;
 
 	if (num(v, &end, 1, 86400000, &n))
-		return fail(e, "bad timeout '%.32s' (Nms or Ns)", v);
+		return fail(e, "bad timeout '%.*s' (Nms or Ns)",
+			    (int)gw_utf8_prefix(v, 32), v);
 	if (strcmp(end, "ms") == 0)
 		r->timeout_ms = n;
 	else if (strcmp(end, "s") == 0 && n <= 86400)
 		r->timeout_ms = n * 1000;
 	else
-		return fail(e, "bad timeout '%.32s' (Nms or Ns)", v);
+		return fail(e, "bad timeout '%.*s' (Nms or Ns)",
+			    (int)gw_utf8_prefix(v, 32), v);
 	return 0;
 }
 
@@ -309,15 +316,18 @@ static int opt_bytes(struct perr *e, const char *v, struct pol_rule *r)
 	long n, mul = 1;
 
 	if (num(v, &end, 1, 1L << 30, &n))
-		return fail(e, "bad max-bytes '%.32s' (N, Nk or Nm)", v);
+		return fail(e, "bad max-bytes '%.*s' (N, Nk or Nm)",
+			    (int)gw_utf8_prefix(v, 32), v);
 	if (strcmp(end, "k") == 0)
 		mul = 1024;
 	else if (strcmp(end, "m") == 0)
 		mul = 1024 * 1024;
 	else if (*end)
-		return fail(e, "bad max-bytes '%.32s' (N, Nk or Nm)", v);
+		return fail(e, "bad max-bytes '%.*s' (N, Nk or Nm)",
+			    (int)gw_utf8_prefix(v, 32), v);
 	if (n > (1L << 30) / mul)
-		return fail(e, "max-bytes '%.32s' over 1 GiB", v);
+		return fail(e, "max-bytes '%.*s' over 1 GiB",
+			    (int)gw_utf8_prefix(v, 32), v);
 	r->max_bytes = (size_t)(n * mul);
 	return 0;
 }
@@ -331,12 +341,14 @@ static int opt_arg(struct perr *e, const char *name, const char *v,
 		return fail(e, "bad argument name in option");
 	for (size_t i = 0; i < r->nargs; i++)
 		if (strcmp(r->args[i].name, name) == 0)
-			return fail(e, "duplicate option arg.%.64s", name);
+			return fail(e, "duplicate option arg.%.*s",
+				    (int)gw_utf8_prefix(name, 64), name);
 	if (r->nargs == GW_MAX_ARG_CONDS)
 		return fail(e, "too many arg.* options (max %d)",
 			    GW_MAX_ARG_CONDS);
 	if (!*v)
-		return fail(e, "empty pattern for arg.%.64s", name);
+		return fail(e, "empty pattern for arg.%.*s",
+			    (int)gw_utf8_prefix(name, 64), name);
 	na = realloc(r->args, (r->nargs + 1) * sizeof(*na));
 	if (!na)
 		return fail(e, "out of memory");
@@ -359,7 +371,8 @@ static int parse_option(struct perr *e, char *tok, struct pol_rule *r,
 	char *end;
 
 	if (!eq)
-		return fail(e, "bad option '%.64s' (NAME=VALUE)", tok);
+		return fail(e, "bad option '%.*s' (NAME=VALUE)",
+			    (int)gw_utf8_prefix(tok, 64), tok);
 	*eq = '\0';
 	if (strncmp(tok, "arg.", 4) == 0)
 		return opt_arg(e, tok + 4, eq + 1, r);
@@ -378,13 +391,15 @@ static int parse_option(struct perr *e, char *tok, struct pol_rule *r,
 			return opt_bytes(e, eq + 1, r);
 		default:
 			if (num(eq + 1, &end, 1, 100000, &n) || *end)
-				return fail(e, "bad concurrency '%.32s'",
+				return fail(e, "bad concurrency '%.*s'",
+					    (int)gw_utf8_prefix(eq + 1, 32),
 					    eq + 1);
 			r->concurrency = n;
 			return 0;
 		}
 	}
-	return fail(e, "unknown option '%.64s'", tok);
+	return fail(e, "unknown option '%.*s'", (int)gw_utf8_prefix(tok, 64),
+		    tok);
 }
 
 static void rule_clear(struct pol_rule *r)
@@ -453,7 +468,8 @@ static int parse_rule(struct perr *e, const char *text, struct pol_rule *r)
 	if (strcmp(tok[2], "allow") == 0)
 		r->allow = 1;
 	else if (strcmp(tok[2], "deny") != 0)
-		return fail(e, "bad action '%.32s' (allow or deny)", tok[2]);
+		return fail(e, "bad action '%.*s' (allow or deny)",
+			    (int)gw_utf8_prefix(tok[2], 32), tok[2]);
 	if (!r->allow && n > 3)
 		return fail(e, "options are only allowed on allow rules");
 	for (size_t i = 3; i < n; i++)
@@ -879,15 +895,17 @@ static void finding(json_t *out, const struct pol_rule *r, const char *fmt, ...)
 
 static void finding(json_t *out, const struct pol_rule *r, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], text[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	mcp_utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* rule text is the admin's bytes: JSON needs them valid UTF-8 */
+	mcp_utf8_snprintf(text, sizeof(text), "%s", r->text);
 	json_array_append_new(out, json_pack("{s:s,s:i,s:s,s:s}", "file",
 					     r->file, "line", r->line, "rule",
-					     r->text, "message", msg));
+					     text, "message", msg));
 }
 
 static int tag_exists(const struct gw_config *c, const char *tag)

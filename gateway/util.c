@@ -2,6 +2,10 @@
  * whole-file reads, atomic replacement, path joining, and UTF-8-safe
  * cutting of text that came from a zone. */
 #include "gw.h"
+#include "gw_file.h"
+#include "utf8.h"
+
+#include <zonegate/chan.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,27 +16,50 @@
 #include <time.h>
 #include <unistd.h>
 
+int gw_open_regular(const char *path, int flags, mode_t mode, char *err,
+		    size_t errlen)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, mode);
+	struct stat st;
+	int fl;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen,
+			 "%s: not a regular file (refused: a FIFO, device "
+			 "or directory cannot be used here)",
+			 path);
+		close(fd);
+		return -1;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 char *gw_read_file(const char *path, size_t cap, size_t *len, char *err,
 		   size_t errlen)
 {
-	/* Non-blocking: opening a FIFO (or a device) must never hang the
-	 * loop or --check; anything but a regular file is refused below,
-	 * after symlinks were followed (a ConfigMap's files are links). */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	/* Never blocks on a FIFO (or a device): the loop and --check go on;
+	 * only a regular file is read, after symlinks were followed (a
+	 * ConfigMap's files are links). */
+	int fd = gw_open_regular(path, O_RDONLY, 0, err, errlen);
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;
 	ssize_t n;
 
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen,
-			 "%s: not a regular file (refused: a FIFO, device "
-			 "or directory cannot be a config input)",
-			 path);
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if ((size_t)st.st_size > cap) {
@@ -150,72 +177,19 @@ int64_t gw_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The gateway's names for the MCP core's UTF-8 cutting (mcp/utf8.c), kept
+ * so that its callers need no change. */
 size_t gw_utf8_char(const char *p, size_t n)
 {
-	const unsigned char *u = (const unsigned char *)p;
-	unsigned c0;
-	size_t len;
-
-	if (!n)
-		return 0;
-	c0 = u[0];
-	if (c0 < 0x80)
-		return 1;
-	if (c0 >= 0xc2 && c0 <= 0xdf)
-		len = 2;
-	else if (c0 >= 0xe0 && c0 <= 0xef)
-		len = 3;
-	else if (c0 >= 0xf0 && c0 <= 0xf4)
-		len = 4;
-	else
-		return 0; /* continuation byte, overlong lead or > U+10FFFF */
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((u[i] & 0xc0) != 0x80)
-			return 0;
-	/* overlong 3- and 4-byte forms, surrogates, beyond U+10FFFF */
-	if ((c0 == 0xe0 && u[1] < 0xa0) || (c0 == 0xed && u[1] > 0x9f) ||
-	    (c0 == 0xf0 && u[1] < 0x90) || (c0 == 0xf4 && u[1] > 0x8f))
-		return 0;
-	return len;
+	return mcp_utf8_char(p, n);
 }
 
 size_t gw_utf8_prefix(const char *s, size_t max)
 {
-	size_t k = 0, n = strlen(s), c;
-
-	while (k < n) {
-		c = gw_utf8_char(s + k, n - k);
-		if (!c)
-			c = 1; /* an invalid byte is a unit of its own */
-		if (k + c > max)
-			break;
-		k += c;
-	}
-	return k;
+	return mcp_utf8_prefix(s, max);
 }
 
 int gw_unix_path_free(const char *path, char *err, size_t errlen)
 {
-	struct stat st;
-
-	if (lstat(path, &st) != 0) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen,
-			 "%s: exists and is not a socket (refused: it is "
-			 "never deleted to make room for one)",
-			 path);
-		return -1;
-	}
-	if (unlink(path) != 0 && errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return chan_unix_path_free(path, err, errlen);
 }

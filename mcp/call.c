@@ -11,6 +11,7 @@
 #include "mcp_internal.h"
 #include "schema.h"
 #include "session_methods.h"
+#include "utf8.h"
 
 static const struct {
 	const char *name;
@@ -75,8 +76,9 @@ static int prep_named(struct mcp_call *c, enum mcp_entry_kind k,
 	}
 	c->entry = mcp_registry_find(c->s->srv, k, json_string_value(name));
 	if (!c->entry) {
-		snprintf(why, n, "Unknown %s: %.128s", what,
-			 json_string_value(name));
+		const char *nm = json_string_value(name);
+		mcp_utf8_snprintf(why, n, "Unknown %s: %.*s", what,
+				  (int)mcp_utf8_prefix(nm, 128), nm);
 		return -1;
 	}
 	return 0;
@@ -131,7 +133,9 @@ static int prep_prompt(struct mcp_call *c, char *why, size_t n)
 		return -1;
 	json_object_foreach (args, k, v) {
 		if (!json_is_string(v)) {
-			snprintf(why, n, "argument %.64s must be a string", k);
+			mcp_utf8_snprintf(why, n,
+					  "argument %.*s must be a string",
+					  (int)mcp_utf8_prefix(k, 64), k);
 			return -1;
 		}
 	}
@@ -139,8 +143,9 @@ static int prep_prompt(struct mcp_call *c, char *why, size_t n)
 		const char *an = json_string_value(json_object_get(v, "name"));
 		if (an && json_is_true(json_object_get(v, "required")) &&
 		    !json_object_get(args, an)) {
-			snprintf(why, n, "Missing required argument: %.64s",
-				 an);
+			mcp_utf8_snprintf(why, n,
+					  "Missing required argument: %.*s",
+					  (int)mcp_utf8_prefix(an, 64), an);
 			return -1;
 		}
 	}

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 int jr_depth_ok(const char *buf, size_t len, size_t max_depth)
 {
 	size_t depth = 0;
@@ -153,8 +155,9 @@ void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
 			  &jerr);
 	if (!root) {
 		set_invalid(m, -32700, "parse error");
-		snprintf(m->err, sizeof(m->err), "parse error: %.100s",
-			 jerr.text);
+		mcp_utf8_snprintf(m->err, sizeof(m->err), "parse error: %.*s",
+				  (int)mcp_utf8_prefix(jerr.text, 100),
+				  jerr.text);
 		return;
 	}
 	jr_classify(root, m);

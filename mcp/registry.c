@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "utf8.h"
 #include "zg_common.h"
 
 #define MAX_NAME_LEN 128
@@ -22,7 +23,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	if (!err || errlen == 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	mcp_utf8_vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
 
@@ -597,7 +598,7 @@ json_t *mcp_result_errorf(const char *fmt, ...)
 	json_t *res;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	mcp_utf8_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	res = mcp_result_text(buf);
 	if (res)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "schema.h"
+#include "utf8.h"
 
 #define MAX_DEPTH 32
 
@@ -29,11 +30,11 @@ static int fail(struct vctx *v, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	mcp_utf8_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (v->err && v->errlen)
-		snprintf(v->err, v->errlen, "%s: %s",
-			 v->path[0] ? v->path : "arguments", msg);
+		mcp_utf8_snprintf(v->err, v->errlen, "%s: %s",
+				  v->path[0] ? v->path : "arguments", msg);
 	return -1;
 }
 
@@ -175,8 +176,9 @@ static size_t path_push(struct vctx *v, const char *key, long idx)
 	size_t len = strlen(v->path);
 
 	if (key)
-		snprintf(v->path + len, sizeof(v->path) - len, "%s%.64s",
-			 len ? "." : "", key);
+		mcp_utf8_snprintf(v->path + len, sizeof(v->path) - len,
+				  "%s%.*s", len ? "." : "",
+				  (int)mcp_utf8_prefix(key, 64), key);
 	else
 		snprintf(v->path + len, sizeof(v->path) - len, "[%ld]", idx);
 	return len;
@@ -225,7 +227,9 @@ static int check_object(struct vctx *v, const json_t *s, const json_t *x,
 	json_array_foreach (req, i, e)
 		if (json_is_string(e) &&
 		    !json_object_get(x, json_string_value(e)))
-			return fail(v, "missing required property '%.64s'",
+			return fail(v, "missing required property '%.*s'",
+				    (int)mcp_utf8_prefix(json_string_value(e),
+							 64),
 				    json_string_value(e));
 	if ((k = json_object_get(s, "minProperties")) && json_is_integer(k) &&
 	    (json_int_t)json_object_size(x) < json_integer_value(k))
@@ -240,7 +244,8 @@ static int check_object(struct vctx *v, const json_t *s, const json_t *x,
 		if (!use)
 			continue;
 		if (!ps && json_is_false(addl))
-			return fail(v, "unexpected property '%.64s'", key);
+			return fail(v, "unexpected property '%.*s'",
+				    (int)mcp_utf8_prefix(key, 64), key);
 		old = path_push(v, key, 0);
 		if (validate(v, use, e, depth + 1) != 0)
 			return -1;

@@ -292,7 +292,8 @@ struct rag_embedder *rag_embedder_open(const json_t *config, char *err,
 	if (strcmp(id, "openai") == 0)
 		return rag_openai_open(config, err, errlen);
 	rag_errf(err, errlen,
-		 "unknown embedder \"%.32s\" (known: hash, glove, openai)", id);
+		 "unknown embedder \"%.*s\" (known: hash, glove, openai)",
+		 (int)web_utf8_prefix(id, 32), id);
 	return NULL;
 }
 
@@ -318,8 +319,8 @@ json_t *rag_embedder_config(const struct rag_embedder_opts *opts, char *err,
 	    strcmp(id, "openai") != 0) {
 		rag_errf(
 			err, errlen,
-			"unknown embedder \"%.32s\" (known: hash, glove, openai)",
-			id);
+			"unknown embedder \"%.*s\" (known: hash, glove, openai)",
+			(int)web_utf8_prefix(id, 32), id);
 		json_decref(o);
 		return NULL;
 	}

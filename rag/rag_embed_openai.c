@@ -80,8 +80,9 @@ static void server_error(const struct web_capbuf *b, long code, const char *url,
 	json_t *j = b->p ? json_loads(b->p, 0, NULL) : NULL;
 	const char *msg = json_string_value(
 		json_object_get(json_object_get(j, "error"), "message"));
-	rag_errf(err, errlen, "openai embedder: %s: HTTP %ld%s%.200s", url,
-		 code, msg ? ": " : "", msg ? msg : "");
+	rag_errf(err, errlen, "openai embedder: %s: HTTP %ld%s%.*s", url, code,
+		 msg ? ": " : "", (int)web_utf8_prefix(msg ? msg : "", 200),
+		 msg ? msg : "");
 	json_decref(j);
 }
 

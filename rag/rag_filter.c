@@ -105,8 +105,8 @@ static struct rag_filter *parse_cmp(struct pctx *p, const char *key,
 		if (strcmp(ops[i].name, opname) == 0)
 			break;
 	if (!ops[i].name) {
-		rag_errf(p->err, p->errlen, "where: unknown operator \"%.32s\"",
-			 opname);
+		rag_errf(p->err, p->errlen, "where: unknown operator \"%.*s\"",
+			 (int)web_utf8_prefix(opname, 32), opname);
 		return NULL;
 	}
 	if (ops[i].op == F_IN || ops[i].op == F_NIN) {
@@ -126,13 +126,14 @@ static struct rag_filter *parse_cmp(struct pctx *p, const char *key,
 			}
 	} else if (ops[i].op == F_PREFIX && !json_is_string(v)) {
 		rag_errf(p->err, p->errlen,
-			 "where: $prefix on \"%.64s\" needs a string", key);
+			 "where: $prefix on \"%.*s\" needs a string",
+			 (int)web_utf8_prefix(key, 64), key);
 		return NULL;
 	} else if (!is_scalar(v)) {
 		rag_errf(
 			p->err, p->errlen,
-			"where: %s on \"%.64s\" needs a string, number or boolean",
-			opname, key);
+			"where: %s on \"%.*s\" needs a string, number or boolean",
+			opname, (int)web_utf8_prefix(key, 64), key);
 		return NULL;
 	}
 	f = node_new(p, ops[i].op);
@@ -161,7 +162,8 @@ static struct rag_filter *parse_field(struct pctx *p, const char *key,
 		return parse_cmp(p, key, "$eq", v);
 	if (json_object_size(v) == 0) {
 		rag_errf(p->err, p->errlen,
-			 "where: empty operator object for \"%.64s\"", key);
+			 "where: empty operator object for \"%.*s\"",
+			 (int)web_utf8_prefix(key, 64), key);
 		return NULL;
 	}
 	if (json_object_size(v) == 1) {
@@ -219,7 +221,8 @@ static struct rag_filter *parse_entry(struct pctx *p, const char *key,
 		return parse_logic(p, F_OR, v, depth);
 	if (key[0] == '$') {
 		rag_errf(p->err, p->errlen,
-			 "where: unknown top-level operator \"%.32s\"", key);
+			 "where: unknown top-level operator \"%.*s\"",
+			 (int)web_utf8_prefix(key, 32), key);
 		return NULL;
 	}
 	return parse_field(p, key, v);

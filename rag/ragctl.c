@@ -615,8 +615,8 @@ static void print_hits(const struct rag_results *r)
 		const struct rag_hit *h = &r->hits[i];
 		printf("%zu. %s #%lld  score %.4f\n", i + 1, h->source,
 		       (long long)h->chunk, h->score);
-		printf("   %.300s%s\n\n", h->text,
-		       strlen(h->text) > 300 ? "..." : "");
+		printf("   %.*s%s\n\n", (int)web_utf8_prefix(h->text, 300),
+		       h->text, strlen(h->text) > 300 ? "..." : "");
 	}
 	if (r->n == 0)
 		printf("no results\n");

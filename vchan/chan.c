@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int chan_seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -275,4 +277,25 @@ int chan_sim_dir(char *buf, size_t len)
 		n = snprintf(buf, len, "/tmp/zonegate-sim-%u",
 			     (unsigned)geteuid());
 	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+int chan_unix_path_free(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		return chan_seterr(err, errlen, "%s: %s", path,
+				   strerror(errno));
+	}
+	if (!S_ISSOCK(st.st_mode))
+		return chan_seterr(err, errlen,
+				   "%s: exists and is not a socket (refused: "
+				   "it is never deleted to make room for one)",
+				   path);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return chan_seterr(err, errlen, "%s: %s", path,
+				   strerror(errno));
+	return 0;
 }

@@ -386,7 +386,8 @@ static void sim_close(chan *c)
 		close(s->pending);
 	if (s->lsock >= 0) {
 		close(s->lsock);
-		unlink(s->sockpath);
+		/* our socket, unless something else took its place */
+		chan_unix_path_free(s->sockpath, NULL, 0);
 	}
 	sim_unmap(s);
 	if (s->ep >= 0)
@@ -493,7 +494,7 @@ static int sim_dir_safe(const char *sockpath, char *err, size_t errlen)
 }
 
 /* Binds the listening socket, replacing a stale socket file but never a
- * live server's. */
+ * live server's, and never anything that is not a socket. */
 static int sim_listen(chan *c, struct sockaddr_un *sa, char *err, size_t errlen)
 {
 	struct sim *s = S(c);
@@ -515,12 +516,21 @@ static int sim_listen(chan *c, struct sockaddr_un *sa, char *err, size_t errlen)
 	}
 	if (probe >= 0)
 		close(probe);
-	unlink(sa->sun_path);
+	if (chan_unix_path_free(sa->sun_path, err, errlen) < 0)
+		return -1;
 	s->lsock =
 		socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->lsock < 0 ||
-	    bind(s->lsock, (struct sockaddr *)sa, sizeof(*sa)) < 0 ||
-	    listen(s->lsock, 4) < 0)
+	if (s->lsock < 0)
+		return chan_seterr(err, errlen, "socket: %s", strerror(errno));
+	if (bind(s->lsock, (struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		/* not ours to remove on close: whatever is there stays */
+		chan_seterr(err, errlen, "bind %s: %s", sa->sun_path,
+			    strerror(errno));
+		close(s->lsock);
+		s->lsock = -1;
+		return -1;
+	}
+	if (listen(s->lsock, 4) < 0)
 		return chan_seterr(err, errlen, "listen on %s: %s",
 				   sa->sun_path, strerror(errno));
 	return 0;

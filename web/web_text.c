@@ -83,6 +83,21 @@ int web_utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
+size_t web_utf8_prefix(const char *s, size_t max)
+{
+	size_t k = 0, n = strlen(s), c;
+
+	while (k < n) {
+		c = utf8_seq((const unsigned char *)s + k, n - k);
+		if (!c)
+			c = 1;
+		if (k + c > max)
+			break;
+		k += c;
+	}
+	return k;
+}
+
 int web_looks_binary(const char *s, size_t len)
 {
 	size_t n = len < 8192 ? len : 8192;

@@ -15,6 +15,12 @@ char *web_utf8_clean(const char *s, size_t len, size_t *outlen);
  * nothing above U+10FFFF). */
 int web_utf8_valid(const char *s, size_t len);
 
+/* The length of the longest prefix of s of at most max bytes that does
+ * not end inside a character: outside text (a filter key, a server's
+ * error message) is cut with this in "%.*s", never at a byte count. An
+ * invalid byte counts as a character of its own. */
+size_t web_utf8_prefix(const char *s, size_t max);
+
 /* Returns the visible text of an HTML document (tags, comments, script and
  * style removed, block tags as line breaks, common entities decoded), NUL
  * terminated, length in *outlen. NULL on allocation failure. */

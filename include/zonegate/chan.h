@@ -121,6 +121,13 @@ void chan_close(chan *c);
  * /tmp/zonegate-sim-UID. Writes it to buf; returns 0 or -1 if too long. */
 int chan_sim_dir(char *buf, size_t len);
 
+/* Makes room for a unix socket to be bound at path: 0 if nothing is
+ * there or a socket was (it is removed: a stale one, a live server having
+ * been ruled out by the caller). Anything else there (a regular file, a
+ * directory, a FIFO, a symlink) is never deleted: -1 with a message in
+ * err, and the path is left as it was. */
+int chan_unix_path_free(const char *path, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

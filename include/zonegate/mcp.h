@@ -207,7 +207,11 @@ json_t *mcp_call_uri_vars(mcp_call *call);
 
 /* ---- Result builders -------------------------------------------------- */
 
-/* New CallToolResult objects; NULL only on allocation failure. */
+/* New CallToolResult objects. mcp_result_text needs valid UTF-8 (NULL
+ * otherwise, or on allocation failure); mcp_result_errorf makes its text
+ * valid (a cut at its 1 KiB cap ends on a character boundary, invalid
+ * bytes from arguments become '?'), so it is NULL only when out of
+ * memory. */
 json_t *mcp_result_text(const char *text);
 json_t *mcp_result_errorf(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

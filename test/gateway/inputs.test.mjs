@@ -8,7 +8,9 @@
 // is left as it was. An admin client that never reads its (large) reply
 // does not hold up the loop: another admin client is answered meanwhile,
 // and the slow one still gets its whole reply when it reads. Also
-// gatewayctl's stats --json, and unknown options are errors (exit 2).
+// gatewayctl's stats --json, and unknown options are errors (exit 2). A
+// FIFO as audit_log is refused without blocking, by gatewayd and by
+// gatewayctl audit verify.
 // Env: GATEWAYD, GATEWAYCTL.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -68,6 +70,31 @@ describe('gatewayd config inputs', () => {
     assert.equal(r.error, undefined, 'gatewayd --check hung on a FIFO token');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /a\.token: not a regular file/);
+  });
+
+  // The audit log is opened like the config inputs: a FIFO there (or a
+  // symlink to one) used to hang gatewayd at start-up (reading the last
+  // record blocked) and `gatewayctl audit verify FILE` (fopen blocked).
+  test('a FIFO as audit_log is refused at once, by gatewayd and by audit verify', () => {
+    const d = setup('afifo', { audit_log: 'audit.log' });
+    mkfifo(join(d, 'audit.log'));
+    let r = spawnSync(GATEWAYD, ['--config', join(d, 'gw.json')],
+      { env, encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.error, undefined, 'gatewayd hung on a FIFO audit_log');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /audit\.log: not a regular file/);
+    rmSync(join(d, 'audit.log'));
+    mkfifo(join(d, 'pipe'));
+    symlinkSync('pipe', join(d, 'audit.log'));
+    r = spawnSync(GATEWAYD, ['--config', join(d, 'gw.json')],
+      { env, encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.error, undefined, 'gatewayd hung on a symlink to a FIFO');
+    assert.match(r.stderr, /not a regular file/);
+    r = spawnSync(GATEWAYCTL, ['--config', join(d, 'gw.json'), 'audit', 'verify',
+      join(d, 'pipe')], { env, encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.error, undefined, 'audit verify hung on a FIFO');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout + r.stderr, /pipe: not a regular file/);
   });
 
   test('--check warns, with FILE:LINE, about rules lint finds (exit still 0)', () => {

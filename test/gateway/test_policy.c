@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct policy *parse(const char *text, char *err, size_t n)
 {
@@ -256,6 +257,66 @@ static void test_index_vs_linear(void)
 	free(text);
 }
 
+/* Config and policy messages quote admin-written text cut at a byte
+ * count: a character split at the cut made the message invalid UTF-8, so
+ * the JSON that carries it (a reload's audit record, an admin reply)
+ * could not be built. Each message here has a 2-byte character across its
+ * cut and must come out valid (json_string accepts it). */
+static void check_utf8_err(const char *err)
+{
+	json_t *j = json_string(err);
+
+	if (!j)
+		fprintf(stderr, "  not valid UTF-8: '%s'\n", err);
+	CHECK(j != NULL);
+	json_decref(j);
+}
+
+static void test_utf8_messages(void)
+{
+	static const struct {
+		const char *pre;
+		int n; /* ASCII bytes before the 2-byte character */
+		const char *post;
+	} pol[] = {
+		{ "", 63, " rag.x allow\n" },
+		{ "a ", 63, " allow\n" },
+		{ "a rag.x allow rate=", 31, "\n" },
+		{ "a rag.x allow ", 63, "\n" },
+		{ "a rag.x allow arg.", 63, "=\n" },
+	};
+	char a[128], text[256], err[512], path[] = "/tmp/zgcfgXXXXXX";
+	struct gw_config *c;
+	FILE *f;
+	int fd;
+
+	memset(a, 'a', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	for (size_t i = 0; i < sizeof(pol) / sizeof(pol[0]); i++) {
+		struct policy *p;
+		snprintf(text, sizeof(text), "%s%.*s\xc3\xa9%s", pol[i].pre,
+			 pol[i].n, a, pol[i].post);
+		err[0] = '\0';
+		p = parse(text, err, sizeof(err));
+		CHECK(p == NULL);
+		policy_free(p);
+		check_utf8_err(err);
+	}
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	f = fdopen(fd, "w");
+	CHECK(f != NULL);
+	fprintf(f, "{\"%.63s\\u00e9\": 1}\n", a);
+	fclose(f);
+	err[0] = '\0';
+	c = gw_config_load(path, err, sizeof(err));
+	CHECK(c == NULL);
+	gw_config_free(c);
+	CHECK(strstr(err, "unknown key") != NULL);
+	check_utf8_err(err);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(test_glob);
@@ -263,5 +324,6 @@ int main(void)
 	RUN(test_default_deny_and_kinds);
 	RUN(test_hostile);
 	RUN(test_index_vs_linear);
+	RUN(test_utf8_messages);
 	return ZGT_DONE();
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "schema.h"
+#include "utf8.h"
 #include "zgtest.h"
 
 static int ok(const char *schema, const char *value)
@@ -117,6 +118,87 @@ static void test_error_path(void)
 	json_decref(v);
 }
 
+/* Text from the agent (property names) is cut at a character boundary:
+ * jansson refuses a string that ends inside a character, so a cut at a
+ * plain byte count made the error message, and with it the reply, vanish.
+ * Each case below puts a 2-byte character across the cut (at %.64s, at the
+ * 256-byte path and at the 256-byte error buffer). */
+static void check_valid_error(const char *schema, const char *value,
+			      const char *expect)
+{
+	json_t *s = json_loads(schema, 0, NULL);
+	json_t *v = json_loads(value, 0, NULL);
+	json_t *j;
+	char err[256] = "";
+
+	CHECK(s && v);
+	CHECK(mcp_schema_validate(s, v, err, sizeof(err)) == -1);
+	j = json_string(err);
+	CHECK(j != NULL);
+	if (expect)
+		CHECK(strstr(err, expect) != NULL);
+	json_decref(j);
+	json_decref(s);
+	json_decref(v);
+}
+
+static void test_utf8_cuts(void)
+{
+	char schema[2048], value[2048], key[64], a63[64];
+	const char *e30 = "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+			  "\u00e9\u00e9\u00e9\u00e9"; /* 10 x U+00E9 */
+	int n;
+
+	memset(a63, 'a', 63);
+	a63[63] = '\0';
+	/* 63 ASCII bytes and then a 2-byte character: a cut at 64 splits it. */
+	snprintf(value, sizeof(value), "{\"%s\\u00e9\":1}", a63);
+	snprintf(schema, sizeof(schema), "{\"additionalProperties\":false}");
+	snprintf(key, sizeof(key), "'%.20s", a63);
+	check_valid_error(schema, value, key);
+	snprintf(schema, sizeof(schema), "{\"required\":[\"%s\\u00e9\"]}", a63);
+	check_valid_error(schema, "{}", "missing required property");
+	/* Five nested keys of 30 two-byte characters (61 bytes a level with
+	 * the dot) overflow the 256-byte path; the key of the cut level
+	 * starts at an odd offset so the buffer's end falls inside one. */
+	n = snprintf(schema, sizeof(schema), "{\"properties\":{\"x\":");
+	for (int i = 0; i < 5; i++)
+		n += snprintf(schema + n, sizeof(schema) - n,
+			      "{\"properties\":{\"%s%s%s\":", e30, e30, e30);
+	n += snprintf(schema + n, sizeof(schema) - n, "{\"type\":\"string\"}");
+	for (int i = 0; i < 5; i++)
+		n += snprintf(schema + n, sizeof(schema) - n, "}}");
+	snprintf(schema + n, sizeof(schema) - n, "}}");
+	n = snprintf(value, sizeof(value), "{\"x\":");
+	for (int i = 0; i < 5; i++)
+		n += snprintf(value + n, sizeof(value) - n, "{\"%s%s%s\":", e30,
+			      e30, e30);
+	n += snprintf(value + n, sizeof(value) - n, "1");
+	for (int i = 0; i < 5; i++)
+		n += snprintf(value + n, sizeof(value) - n, "}");
+	snprintf(value + n, sizeof(value) - n, "}");
+	check_valid_error(schema, value, "x.");
+}
+
+/* The formatter itself: a cut forced by the buffer ends on a character
+ * boundary, invalid bytes from an argument become '?'. */
+static void test_utf8_format(void)
+{
+	char buf[8];
+	int r;
+
+	r = mcp_utf8_snprintf(buf, sizeof(buf), "%s", "abcdef\xc3\xa9");
+	CHECK_EQ_INT(r, 8);
+	CHECK_STR(buf, "abcdef");
+	r = mcp_utf8_snprintf(buf, sizeof(buf), "%s", "abcd\xe2\x82\xac!");
+	CHECK_STR(buf, "abcd\xe2\x82\xac");
+	mcp_utf8_snprintf(buf, sizeof(buf), "a%sb", "\xff\xc3");
+	CHECK_STR(buf, "a??b");
+	CHECK_EQ_INT(mcp_utf8_prefix("ab\xc3\xa9", 3), 2);
+	CHECK_EQ_INT(mcp_utf8_prefix("ab\xc3\xa9", 4), 4);
+	CHECK_EQ_INT(mcp_utf8_prefix("\xf0\x9f\x98\x80x", 3), 0);
+}
+
 int main(void)
 {
 	RUN(test_types);
@@ -124,5 +206,7 @@ int main(void)
 	RUN(test_arrays_enums);
 	RUN(test_refs_and_combinators);
 	RUN(test_error_path);
+	RUN(test_utf8_cuts);
+	RUN(test_utf8_format);
 	return ZGT_DONE();
 }

@@ -427,6 +427,40 @@ static void test_tools(void)
 	mcp_server_free(srv);
 }
 
+/* A caller-chosen name cut for an error message must not be cut inside a
+ * character: jansson refuses the split text, and the error reply was lost
+ * (no response at all). A 2-byte character straddles each cut here (the
+ * 128-byte name in "Unknown tool", the 64-byte argument name). */
+static void test_utf8_cut_names(void)
+{
+	mcp_server *srv = make_server();
+	struct capture c;
+	mcp_session *s;
+	char params[512], a127[128];
+	json_t *r;
+
+	memset(a127, 'a', 127);
+	a127[127] = '\0';
+	cap_init(&c);
+	s = mcp_session_new(srv, cap_send, &c);
+	init(s, &c, NULL);
+	snprintf(params, sizeof(params), "{\"name\":\"%s\\u00e9\"}", a127);
+	r = call(s, &c, 1, "tools/call", params);
+	CHECK(r != NULL);
+	CHECK_EQ_INT(err_code(r), MCP_ERR_INVALID_PARAMS);
+	json_decref(r);
+	snprintf(params, sizeof(params),
+		 "{\"name\":\"brief\",\"arguments\":{\"%.63s\\u00e9\":1}}",
+		 a127);
+	r = call(s, &c, 2, "prompts/get", params);
+	CHECK(r != NULL);
+	CHECK_EQ_INT(err_code(r), MCP_ERR_INVALID_PARAMS);
+	json_decref(r);
+	mcp_session_free(s);
+	cap_clear(&c);
+	mcp_server_free(srv);
+}
+
 static void test_resources_prompts(void)
 {
 	mcp_server *srv = make_server();
@@ -631,6 +665,7 @@ int main(void)
 	RUN(test_lifecycle);
 	RUN(test_tools);
 	RUN(test_resources_prompts);
+	RUN(test_utf8_cut_names);
 	RUN(test_cancel_and_free);
 	RUN(test_inflight_cap);
 	RUN(test_client_requests);

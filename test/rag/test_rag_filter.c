@@ -118,6 +118,41 @@ static void test_errors(void)
 	CHECK(bad(deep));
 }
 
+/* A filter key or operator from the agent is quoted in the error cut at
+ * a character boundary: with a 2-byte character across the cut (32 bytes
+ * for operators, 64 for keys) the message must stay valid UTF-8, or the
+ * tool's error result cannot be built as JSON. */
+static void test_utf8_cut(void)
+{
+	static const struct {
+		const char *pre;
+		int n; /* ASCII bytes before the 2-byte character */
+		const char *post;
+	} w[] = {
+		{ "{\"", 63, "\":{}}" },
+		{ "{\"$", 30, "\":1}" },
+		{ "{\"a\":{\"$", 30, "\":1}}" },
+		{ "{\"", 63, "\":{\"$prefix\":1}}" },
+	};
+	char a[80], where[256], err[256];
+
+	memset(a, 'a', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		struct rag_filter *f;
+		json_t *j;
+		snprintf(where, sizeof(where), "%s%.*s\\u00e9%s", w[i].pre,
+			 w[i].n, a, w[i].post);
+		err[0] = '\0';
+		f = rag_filter_parse(where, strlen(where), err, sizeof(err));
+		CHECK(f == NULL && err[0] != '\0');
+		rag_filter_free(f);
+		j = json_string(err);
+		CHECK(j != NULL);
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	RUN(test_ops);
@@ -125,5 +160,6 @@ int main(void)
 	RUN(test_logic);
 	RUN(test_absent);
 	RUN(test_errors);
+	RUN(test_utf8_cut);
 	return ZGT_DONE();
 }

@@ -867,6 +867,38 @@ static void test_sim_unsafe_dir(void)
 	chan_close(c);
 }
 
+/* Whatever is at the rendezvous socket path and is not a socket (here a
+ * regular file) is never deleted to make room for the server's socket:
+ * the server reports an error and the file keeps its content. Proves the
+ * check before bind (the server used to unlink the path blindly). */
+static void test_sim_non_socket_kept(void)
+{
+	char path[128], err[256] = "", buf[16] = "";
+	FILE *f;
+	chan *c;
+
+	snprintf(path, sizeof(path), "%s/23", chantest_dir);
+	CHECK_EQ_INT(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/23/keep.sock", chantest_dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("precious", f);
+	fclose(f);
+	c = chan_open("sim:23:keep", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(c == NULL);
+	chan_close(c);
+	CHECK(strstr(err, "not a socket") != NULL);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	if (f) {
+		CHECK(fgets(buf, sizeof(buf), f) != NULL);
+		fclose(f);
+	}
+	CHECK_STR(buf, "precious");
+}
+
 /* A rendezvous directory owned by another (non-root) user is refused by
  * both sides: its owner could swap the socket and pose as a tool zone
  * to a root gateway. Proves the owner check on the client side too (a
@@ -938,6 +970,7 @@ int main(void)
 	RUN(test_sim_peer_killed);
 	RUN(test_sim_second_server);
 	RUN(test_sim_unsafe_dir);
+	RUN(test_sim_non_socket_kept);
 	RUN(test_sim_foreign_owner);
 	RUN(test_sim_concurrent);
 	chantest_cleanup();
