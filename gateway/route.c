@@ -218,7 +218,10 @@ struct asess {
 	struct preq *reqs;
 	struct sreq *sreqs;
 	unsigned inflight;
-	unsigned aux; /* its preqs that are not calls (init, setLevel) */
+	unsigned aux;	  /* its preqs that are not calls (init, setLevel) */
+	uint64_t dropped; /* messages to it dropped (drop_note) */
+	uint64_t drop_unlogged; /* of those, not yet in a log line */
+	int64_t drop_log_ms;	/* when the last drop line was written */
 };
 
 struct azone {
@@ -321,24 +324,59 @@ static int agent_send(struct asess *s, const char *data, size_t len)
 	return chan_mux_send(s->az->m, s->sid, data, len);
 }
 
+/* Drops to an agent that is not reading are logged at most once a
+ * second per session: the first drop at once, later ones counted and
+ * summed up in the next line (or at the session's end), so a stalled
+ * agent cannot fill gatewayd's log with a line per message. */
+#define DROP_LOG_MS 1000
+
+static void drop_note(struct asess *s, int rc, size_t len)
+{
+	int64_t now = gw_now_ms();
+
+	s->dropped++;
+	if (s->drop_log_ms && now - s->drop_log_ms < DROP_LOG_MS) {
+		s->drop_unlogged++;
+		return;
+	}
+	if (rc == CHAN_MUX_EFULL)
+		fprintf(stderr,
+			"gatewayd: %s: agent not reading; message dropped "
+			"(%llu dropped since the last report, %llu in all)\n",
+			s->id, (unsigned long long)s->drop_unlogged + 1,
+			(unsigned long long)s->dropped);
+	else
+		fprintf(stderr,
+			"gatewayd: %s: message of %zu bytes not sent; dropped "
+			"(%llu dropped since the last report, %llu in all)\n",
+			s->id, len, (unsigned long long)s->drop_unlogged + 1,
+			(unsigned long long)s->dropped);
+	s->drop_unlogged = 0;
+	s->drop_log_ms = now;
+}
+
+/* The drops of s not yet in a log line, at its end. */
+static void drop_summary(struct asess *s)
+{
+	if (s->drop_unlogged)
+		fprintf(stderr,
+			"gatewayd: %s: %llu more messages dropped (%llu in "
+			"all) before the session ended\n",
+			s->id, (unsigned long long)s->drop_unlogged,
+			(unsigned long long)s->dropped);
+}
+
 /* The text of one message to the agent. A stream whose queue is over
  * its cap (the agent is not reading) loses the message rather than
  * growing without bound; a message the channel refuses (over
- * max_message) is lost too: either is logged, never silent. */
+ * max_message) is lost too: either is logged (drop_note), never
+ * silent. */
 static void send_text(struct asess *s, const char *txt, size_t len)
 {
 	int rc = agent_send(s, txt, len);
 
-	if (rc == CHAN_MUX_EFULL)
-		fprintf(stderr,
-			"gatewayd: %s: agent not reading; message "
-			"dropped\n",
-			s->id);
-	else if (rc < 0)
-		fprintf(stderr,
-			"gatewayd: %s: message of %zu bytes not sent; "
-			"dropped\n",
-			s->id, len);
+	if (rc < 0)
+		drop_note(s, rc, len);
 }
 
 /* To the agent; steals msg. */
@@ -1511,6 +1549,7 @@ static void sess_end(struct gw *g, struct asess *s)
 	}
 	for (size_t i = 0; i < g->ntz; i++)
 		link_reset(g, s, (unsigned)i);
+	drop_summary(s);
 	map_del(s->az->sess, s->key);
 	free(s->caps_up);
 	free(s->level);
@@ -2240,11 +2279,7 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	memcpy(out, head, hl);
 	memcpy(out + hl, idj, idl);
 	memcpy(out + hl + idl, msg + i, len - i);
-	if (agent_send(s, out, out_len) == CHAN_MUX_EFULL)
-		fprintf(stderr,
-			"gatewayd: %s: agent not reading; message "
-			"dropped\n",
-			s->id);
+	send_text(s, out, out_len);
 	free(out);
 	free(idj);
 	t->responses++;
