@@ -80,13 +80,22 @@ size_t gw_route_abort_calls(struct gw *g, const char *msg, const char *reason);
 /* Records, then every queued answer, out before gatewayd stops. */
 void gw_route_finish(struct gw *g);
 
+/* How the core hands an HTTP session's client one message (listen.c's
+ * gw_listen_deliver; a test's in-memory capture): inited says the
+ * session answered initialize. Returns 0, or CHAN_MUX_EFULL (or another
+ * negative value) when the message is dropped. A callback, so that the
+ * core does not call back into the listeners (no listen/route cycle). */
+typedef int (*gw_http_deliver)(struct gw_hs *hs, int inited, const char *msg,
+			       size_t len);
+
 /* HTTP sessions of the listeners, in the poll thread only: a new agent
- * session of zone for hs (NULL: no such agent zone, or out of memory;
- * n numbers the session within the listener), a message from its
- * client, its end (frees the session; hs stays the caller's). */
+ * session of zone for hs, whose messages go to deliver (NULL: no such
+ * agent zone, or out of memory; n numbers the session within the
+ * listener), a message from its client, its end (frees the session; hs
+ * stays the caller's). */
 struct asess *gw_route_http_open(struct gw *g, const char *zone,
-				 struct gw_hs *hs, unsigned listener,
-				 uint64_t n);
+				 struct gw_hs *hs, gw_http_deliver deliver,
+				 unsigned listener, uint64_t n);
 void gw_route_http_input(struct gw *g, struct asess *s, const char *msg,
 			 size_t len);
 void gw_route_http_close(struct gw *g, struct asess *s);

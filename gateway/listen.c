@@ -375,7 +375,8 @@ static void run_item(struct gw_listen *gl, struct item *it)
 	switch (it->kind) {
 	case IT_OPEN:
 		hs->s = gw_route_http_open(gl->g, hs->l->cfg->zone, hs,
-					   hs->l->idx, hs->n);
+					   gw_listen_deliver, hs->l->idx,
+					   hs->n);
 		if (!hs->s)
 			fprintf(stderr,
 				"gatewayd: listener %u: cannot open a "

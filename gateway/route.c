@@ -9,7 +9,7 @@
  * Lists are answered from the catalogues, filtered by policy; calls are
  * decided by policy, limited, audited and timed. */
 #define _GNU_SOURCE /* memmem */
-#include "gwd.h"
+#include "gw_core.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -22,284 +22,17 @@
 #include "jsonrpc.h"
 #include "splice.h"
 
-#define MAX_DEPTH 64
-#define SESSION_INFLIGHT_MAX 256
-#define ZONE_INFLIGHT_MAX 4096		 /* calls in flight per agent zone */
-#define LINK_QUEUED_MAX (64u << 20)	 /* bytes waiting for links, in all */
-#define LINK_QUEUED_ZONE_MAX (16u << 20) /* of those, one agent zone's */
-#define LINK_QUEUE_MAX 256
-#define CAT_PAGES_MAX 100
-#define CAT_ITEMS_MAX 10000 /* entries per list and tool zone */
-#define REFETCH_MIN_MS 1000 /* catalogue refreshes per tool zone */
-#define SESSION_SREQ_MAX 32 /* server requests waiting on one agent */
-#define SESSION_AUX_MAX 64  /* the gateway's own requests for a session */
-#define CAPS_UP_MAX 1024    /* bytes of client capabilities kept */
-#define CAP_PART_MAX 256    /* bytes of one capability's sub-object */
-#define AUDIT_ARGS_MAX 4096 /* longer arguments are never logged whole */
-#define BACKOFF_MIN_MS 100
-/* Frames and bytes taken from one zone's channel per loop turn: the loop
- * then moves on to the next zone, so a zone with much to send gets the
- * same share as any other (docs/gateway.md, "Fairness"). */
-#define ZONE_TURN_FRAMES 8
-#define ZONE_TURN_BYTES (256u << 10)
-#define BACKOFF_MAX_MS 2000
-#define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
-
-enum { CAT_TOOLS, CAT_RES, CAT_TMPL, CAT_PROMPTS, CAT_N };
 static const char *const cat_method[CAT_N] = { "tools/list", "resources/list",
 					       "resources/templates/list",
 					       "prompts/list" };
 static const char *const cat_key[CAT_N] = { "tools", "resources",
 					    "resourceTemplates", "prompts" };
 
-/* ---- a small u64 -> pointer map ---------------------------------------- */
-
-struct u64node {
-	uint64_t k;
-	void *v;
-	struct u64node *next;
-};
-
-struct u64map {
-	struct u64node **b;
-	size_t nb, n;
-};
-
-static struct u64map *map_new(void)
-{
-	struct u64map *m = calloc(1, sizeof(*m));
-
-	if (!m)
-		return NULL;
-	m->nb = 64;
-	m->b = calloc(m->nb, sizeof(*m->b));
-	if (!m->b) {
-		free(m);
-		return NULL;
-	}
-	return m;
-}
-
-static size_t slot(const struct u64map *m, uint64_t k)
-{
-	return (size_t)((k * 11400714819323198485ull) >> 32) & (m->nb - 1);
-}
-
-static void *map_get(const struct u64map *m, uint64_t k)
-{
-	for (struct u64node *n = m->b[slot(m, k)]; n; n = n->next)
-		if (n->k == k)
-			return n->v;
-	return NULL;
-}
-
-static void map_grow(struct u64map *m)
-{
-	struct u64node **nb = calloc(m->nb * 2, sizeof(*nb)), **old = m->b;
-	size_t on = m->nb;
-
-	if (!nb)
-		return; /* stays correct, only slower */
-	m->b = nb;
-	m->nb *= 2;
-	for (size_t i = 0; i < on; i++) {
-		struct u64node *n = old[i], *nx;
-		for (; n; n = nx) {
-			size_t s = slot(m, n->k);
-			nx = n->next;
-			n->next = nb[s];
-			nb[s] = n;
-		}
-	}
-	free(old);
-}
-
-static int map_put(struct u64map *m, uint64_t k, void *v)
-{
-	struct u64node *n = malloc(sizeof(*n));
-	size_t s;
-
-	if (!n)
-		return -1;
-	if (m->n + 1 > m->nb)
-		map_grow(m);
-	s = slot(m, k);
-	n->k = k;
-	n->v = v;
-	n->next = m->b[s];
-	m->b[s] = n;
-	m->n++;
-	return 0;
-}
-
-static void map_del(struct u64map *m, uint64_t k)
-{
-	struct u64node **pp = &m->b[slot(m, k)], *n;
-
-	for (; (n = *pp) != NULL; pp = &n->next) {
-		if (n->k == k) {
-			*pp = n->next;
-			free(n);
-			m->n--;
-			return;
-		}
-	}
-}
-
-/* Collects every value (for sweeps that may delete); caller frees. */
-static void **map_values(const struct u64map *m, size_t *count)
-{
-	void **v = malloc((m->n + 1) * sizeof(*v));
-	size_t k = 0;
-
-	if (!v) {
-		*count = 0;
-		return NULL;
-	}
-	for (size_t i = 0; i < m->nb; i++)
-		for (struct u64node *n = m->b[i]; n; n = n->next)
-			v[k++] = n->v;
-	*count = k;
-	return v;
-}
-
-static void map_free(struct u64map *m)
-{
-	if (!m)
-		return;
-	for (size_t i = 0; i < m->nb; i++) {
-		struct u64node *n = m->b[i], *nx;
-		for (; n; n = nx) {
-			nx = n->next;
-			free(n);
-		}
-	}
-	free(m->b);
-	free(m);
-}
-
-/* ---- state ------------------------------------------------------------- */
-
-struct qmsg {
-	struct qmsg *next;
-	size_t len;
-	char data[];
-};
-
-enum { L_NONE, L_INIT, L_READY };
-
-struct ulink {
-	uint32_t sid;
-	int state;
-	struct qmsg *qh, *qt;
-	size_t qn;
-};
-
-struct preq;
-struct sreq;
-
-/* The client capabilities the gateway acts on (server requests of the
- * other kinds are refused) and forwards upstream. */
-enum { CAP_SAMPLING = 1, CAP_ELICITATION = 2, CAP_ROOTS = 4 };
 static const char *const cap_names[] = { "sampling", "elicitation", "roots" };
-
-struct asess {
-	struct azone *az;
-	uint32_t sid;	  /* the channel stream (0 for HTTP sessions) */
-	uint64_t key;	  /* in az->sess: sid, or 1 << 32 | n for HTTP */
-	struct gw_hs *hs; /* an HTTP listener's session, or NULL */
-	int inited;
-	char proto[32];
-	unsigned caps; /* CAP_* the client declared */
-	char *caps_up; /* what is forwarded of them (JSON, small) */
-	char *level;
-	char id[96];
-	struct ulink *links; /* one per tool zone */
-	struct preq *reqs;
-	struct sreq *sreqs;
-	unsigned inflight;
-	unsigned aux;	  /* its preqs that are not calls (init, setLevel) */
-	uint64_t dropped; /* messages to it dropped (drop_note) */
-	uint64_t drop_unlogged; /* of those, not yet in a log line */
-	int64_t drop_log_ms;	/* when the last drop line was written */
-};
-
-struct azone {
-	struct gw *g;
-	const struct gw_zone *z;
-	unsigned zi;
-	chan_mux *m;
-	const struct pollfd *pfd; /* its entry in this turn's poll, or NULL */
-	struct u64map *sess;
-	uint64_t sessions_total;
-	unsigned inflight;
-	uint64_t view[CAT_N]; /* fingerprints of what it was last told */
-	uint64_t *parts;      /* [k * ntz + ti]: tz_view's part of each */
-	size_t link_queued;   /* bytes its sessions queue for links */
-};
-
-struct tzone {
-	struct gw *g;
-	const struct gw_zone *z;
-	unsigned zi, ti;
-	chan_mux *m;
-	const struct pollfd *pfd; /* its entry in this turn's poll, or NULL */
-	int dead;
-	int64_t retry_at;
-	int backoff;
-	uint32_t ctl;
-	json_t *cat[CAT_N];
-	uint64_t *ehash[CAT_N]; /* hash of each entry of cat[k] */
-	json_t *stage[CAT_N];
-	int fetching, pages;
-	size_t stage_bytes; /* of this fetch's pages so far */
-	int stage_over;	    /* this fetch went over catalogue_max_bytes */
-	int oversize;	    /* the last fetch did: quarantined */
-	int refetch;	    /* list_changed arrived: fetch again */
-	int64_t last_fetch; /* when the last fetch started (ms) */
-	int have_cat, quarantined;
-	char hash[65];
-	uint64_t connects;
-	uint64_t responses;	    /* call responses relayed to agents */
-	uint64_t responses_spliced; /* of those, relayed without re-encoding */
-	uint64_t responses_invalid; /* dropped: failed the splice check */
-	char last_error[160];
-};
-
-enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT };
-
-struct preq {
-	uint64_t uid;
-	enum preq_kind kind;
-	struct asess *s; /* NULL for the control stream */
-	unsigned ti;
-	int cat;
-	json_t *aid;
-	char method[40];
-	char *target;
-	char *rule;
-	char *args; /* JSON text, only with audit_args */
-	char audit_id[64];
-	char mlabel[200];     /* its metrics label (metric_label) */
-	struct gw_limit *lim; /* concurrency counter held; kept while >0 */
-	size_t bytes_in, max_bytes;
-	int64_t t0, t_policy, t_sent, deadline_ms;
-	struct preq *prev, *next;
-};
-
-struct sreq {
-	uint64_t aid;
-	struct asess *s;
-	unsigned ti;
-	json_t *up_id;
-	struct sreq *next;
-};
-
-static void tz_down(struct tzone *t, const char *why);
 
 /* ---- sending ------------------------------------------------------------ */
 
-static int send_json(chan_mux *m, uint32_t sid, json_t *msg)
+static int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg)
 {
 	size_t len;
 	char *s = jr_dump(msg, &len);
@@ -313,13 +46,13 @@ static int send_json(chan_mux *m, uint32_t sid, json_t *msg)
 
 /* The bytes of one message to the agent, over its channel stream or its
  * HTTP session. Returns 0, CHAN_MUX_EFULL or another negative value. */
-static int agent_send(struct asess *s, const char *data, size_t len)
+static int gw_sess_send(struct asess *s, const char *data, size_t len)
 {
 	if (s->hs) {
 		/* HTTP answers leave at once: their records go first */
 		if (gw_audit_pending(s->az->g->audit))
 			gw_audit_flush(s->az->g->audit);
-		return gw_listen_deliver(s->hs, s->inited, data, len);
+		return s->deliver(s->hs, s->inited, data, len);
 	}
 	return chan_mux_send(s->az->m, s->sid, data, len);
 }
@@ -371,16 +104,16 @@ static void drop_summary(struct asess *s)
  * growing without bound; a message the channel refuses (over
  * max_message) is lost too: either is logged (drop_note), never
  * silent. */
-static void send_text(struct asess *s, const char *txt, size_t len)
+static void gw_sess_send_text(struct asess *s, const char *txt, size_t len)
 {
-	int rc = agent_send(s, txt, len);
+	int rc = gw_sess_send(s, txt, len);
 
 	if (rc < 0)
 		drop_note(s, rc, len);
 }
 
 /* To the agent; steals msg. */
-static void to_agent(struct asess *s, json_t *msg)
+static void gw_sess_to_agent(struct asess *s, json_t *msg)
 {
 	if (!msg)
 		return;
@@ -388,29 +121,30 @@ static void to_agent(struct asess *s, json_t *msg)
 	char *txt = jr_dump(msg, &len);
 
 	if (txt)
-		send_text(s, txt, len);
+		gw_sess_send_text(s, txt, len);
 	free(txt);
 	json_decref(msg);
 }
 
-static void reply_error(struct asess *s, json_t *id, int code, const char *msg,
-			json_t *data)
+static void gw_sess_error(struct asess *s, json_t *id, int code,
+			  const char *msg, json_t *data)
 {
-	to_agent(s, jr_error(id, code, msg, data));
+	gw_sess_to_agent(s, jr_error(id, code, msg, data));
 }
 
-static uint64_t link_key(unsigned ti, uint32_t sid)
+static uint64_t gw_up_link_key(unsigned ti, uint32_t sid)
 {
 	return (uint64_t)ti << 32 | sid;
 }
 
 /* ---- audit and metrics -------------------------------------------------- */
 
-static void audit(struct gw *g, const char *zone, const char *session,
-		  const char *method, const char *target, const char *decision,
-		  const char *rule, const char *reason, const char *aid,
-		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
-		  int64_t t_total, const char *args)
+static void gw_req_audit(struct gw *g, const char *zone, const char *session,
+			 const char *method, const char *target,
+			 const char *decision, const char *rule,
+			 const char *reason, const char *aid, size_t in,
+			 size_t out, int64_t t_pol, int64_t t_up,
+			 int64_t t_total, const char *args)
 {
 	struct gw_audit_rec r = { aid,	    zone, session, method, target,
 				  decision, rule, reason,  in,	   out,
@@ -422,7 +156,7 @@ static void audit(struct gw *g, const char *zone, const char *session,
 
 /* ---- catalogue helpers -------------------------------------------------- */
 
-static struct tzone *tz_by_name(struct gw *g, const char *name, size_t n)
+static struct tzone *gw_cat_zone(struct gw *g, const char *name, size_t n)
 {
 	for (size_t i = 0; i < g->ntz; i++)
 		if (strlen(g->tz[i]->z->name) == n &&
@@ -431,13 +165,13 @@ static struct tzone *tz_by_name(struct gw *g, const char *name, size_t n)
 	return NULL;
 }
 
-static int visible(const struct tzone *t)
+static int gw_cat_visible(const struct tzone *t)
 {
 	return t->m && t->have_cat && !t->quarantined;
 }
 
-static json_t *cat_find(const struct tzone *t, int k, const char *key,
-			const char *val)
+static json_t *gw_cat_find(const struct tzone *t, int k, const char *key,
+			   const char *val)
 {
 	size_t i;
 	json_t *e;
@@ -454,7 +188,7 @@ static json_t *cat_find(const struct tzone *t, int k, const char *key,
 
 /* Catalogue names end up in metrics labels and audit lines: printable
  * ASCII without quotes or backslashes, at most 128 bytes. */
-static int name_ok(const char *s)
+static int gw_cat_name_ok(const char *s)
 {
 	size_t n = 0;
 
@@ -475,7 +209,7 @@ static char *display_name(struct gw *g, const struct azone *az,
 
 	if (az->z->default_zone &&
 	    strcmp(az->z->default_zone, t->z->name) == 0 &&
-	    (!dot || !tz_by_name(g, name, (size_t)(dot - name))))
+	    (!dot || !gw_cat_zone(g, name, (size_t)(dot - name))))
 		return strdup(name);
 	n = strlen(t->z->name) + strlen(name) + 2;
 	s = malloc(n);
@@ -485,11 +219,11 @@ static char *display_name(struct gw *g, const struct azone *az,
 }
 
 /* Splits an agent-facing name into tool zone and the tool zone's name. */
-static struct tzone *resolve_name(struct gw *g, const struct azone *az,
-				  const char *name, const char **bare)
+static struct tzone *gw_cat_resolve_name(struct gw *g, const struct azone *az,
+					 const char *name, const char **bare)
 {
 	const char *dot = strchr(name, '.');
-	struct tzone *t = dot ? tz_by_name(g, name, (size_t)(dot - name))
+	struct tzone *t = dot ? gw_cat_zone(g, name, (size_t)(dot - name))
 			      : NULL;
 
 	if (t) {
@@ -498,24 +232,24 @@ static struct tzone *resolve_name(struct gw *g, const struct azone *az,
 	}
 	if (az->z->default_zone) {
 		*bare = name;
-		return tz_by_name(g, az->z->default_zone,
-				  strlen(az->z->default_zone));
+		return gw_cat_zone(g, az->z->default_zone,
+				   strlen(az->z->default_zone));
 	}
 	return NULL;
 }
 
 /* The tool zone serving uri: an exact resource, else a template whose
  * literal prefix (up to the first '{') matches; zones in config order. */
-static struct tzone *resolve_uri(struct gw *g, const char *uri)
+static struct tzone *gw_cat_resolve_uri(struct gw *g, const char *uri)
 {
 	for (size_t i = 0; i < g->ntz; i++)
-		if (visible(g->tz[i]) &&
-		    cat_find(g->tz[i], CAT_RES, "uri", uri))
+		if (gw_cat_visible(g->tz[i]) &&
+		    gw_cat_find(g->tz[i], CAT_RES, "uri", uri))
 			return g->tz[i];
 	for (size_t i = 0; i < g->ntz; i++) {
 		size_t k;
 		json_t *e;
-		if (!visible(g->tz[i]) || !g->tz[i]->cat[CAT_TMPL])
+		if (!gw_cat_visible(g->tz[i]) || !g->tz[i]->cat[CAT_TMPL])
 			continue;
 		json_array_foreach (g->tz[i]->cat[CAT_TMPL], k, e) {
 			const char *tp = json_string_value(
@@ -529,9 +263,10 @@ static struct tzone *resolve_uri(struct gw *g, const char *uri)
 	return NULL;
 }
 
-static enum pol_decision decide(struct gw *g, const struct azone *az,
-				unsigned kind, const char *tz, const char *name,
-				const json_t *args, const struct pol_rule **r)
+static enum pol_decision gw_cat_decide(struct gw *g, const struct azone *az,
+				       unsigned kind, const char *tz,
+				       const char *name, const json_t *args,
+				       const struct pol_rule **r)
 {
 	struct pol_query q = { az->z->name,  (const char *const *)az->z->tags,
 			       az->z->ntags, kind,
@@ -558,8 +293,8 @@ static uint64_t fnv_mix(uint64_t h, uint64_t v)
 /* What agent zone az sees of list k in tool zone t: the entries policy
  * allows it, appended (copied, with the names it sees) to arr unless
  * arr is NULL. Returns a hash of their contents (VIEW_EMPTY for none). */
-static uint64_t tz_view(struct gw *g, const struct azone *az,
-			const struct tzone *t, int k, json_t *arr)
+static uint64_t gw_cat_tz_view(struct gw *g, const struct azone *az,
+			       const struct tzone *t, int k, json_t *arr)
 {
 	static const unsigned kinds[CAT_N] = { POL_TOOL, POL_RESOURCE,
 					       POL_RESOURCE, POL_PROMPT };
@@ -570,15 +305,15 @@ static uint64_t tz_view(struct gw *g, const struct azone *az,
 	size_t j;
 	json_t *e;
 
-	if (!visible(t) || !t->cat[k])
+	if (!gw_cat_visible(t) || !t->cat[k])
 		return h;
 	json_array_foreach (t->cat[k], j, e) {
 		const char *n =
 			json_string_value(json_object_get(e, namekey[k]));
 		json_t *c;
 		char *dn;
-		if (!n || decide(g, az, kinds[k], t->z->name, n, NULL, &r) !=
-				  POL_ALLOW)
+		if (!n || gw_cat_decide(g, az, kinds[k], t->z->name, n, NULL,
+					&r) != POL_ALLOW)
 			continue;
 		h = fnv_mix(h, t->ehash[k] ? t->ehash[k][j] : j);
 		c = arr ? json_copy(e) : NULL;
@@ -596,7 +331,7 @@ static uint64_t tz_view(struct gw *g, const struct azone *az,
 }
 
 /* The fingerprint of a whole view from its parts per tool zone. */
-static uint64_t view_of(const uint64_t *parts, size_t ntz)
+static uint64_t gw_cat_view_of(const uint64_t *parts, size_t ntz)
 {
 	uint64_t h = VIEW_EMPTY;
 
@@ -617,7 +352,7 @@ static uint64_t list_walk(struct gw *g, const struct azone *az, int k,
 	uint64_t h = VIEW_EMPTY;
 
 	for (size_t i = 0; i < g->ntz; i++) {
-		uint64_t part = tz_view(g, az, g->tz[i], k, arr);
+		uint64_t part = gw_cat_tz_view(g, az, g->tz[i], k, arr);
 		if (part != VIEW_EMPTY)
 			h = fnv_mix(fnv_mix(h, i), part);
 	}
@@ -636,8 +371,8 @@ static json_t *build_list(struct gw *g, struct asess *s, int k, uint64_t *view)
 
 /* ---- upstream links ------------------------------------------------------ */
 
-static struct preq *preq_new(struct gw *g, enum preq_kind kind, struct asess *s,
-			     unsigned ti)
+static struct preq *gw_req_new(struct gw *g, enum preq_kind kind,
+			       struct asess *s, unsigned ti)
 {
 	struct preq *p = calloc(1, sizeof(*p));
 
@@ -649,7 +384,7 @@ static struct preq *preq_new(struct gw *g, enum preq_kind kind, struct asess *s,
 	p->ti = ti;
 	p->t0 = gw_now_us();
 	p->deadline_ms = gw_now_ms() + g->cfg->call_timeout_ms;
-	if (map_put(g->preqs, p->uid, p)) {
+	if (gw_map_put(g->preqs, p->uid, p)) {
 		free(p);
 		return NULL;
 	}
@@ -670,9 +405,9 @@ static struct preq *preq_new(struct gw *g, enum preq_kind kind, struct asess *s,
 	return p;
 }
 
-static void preq_free(struct gw *g, struct preq *p)
+static void gw_req_free(struct gw *g, struct preq *p)
 {
-	map_del(g->preqs, p->uid);
+	gw_map_del(g->preqs, p->uid);
 	if (p->s) {
 		if (p->prev)
 			p->prev->next = p->next;
@@ -698,28 +433,28 @@ static void preq_free(struct gw *g, struct preq *p)
 
 /* Finishes a call that gets no upstream response: error to the agent,
  * audit, metrics. */
-static void call_fail(struct gw *g, struct preq *p, int code, const char *msg,
-		      const char *reason)
+static void gw_req_fail(struct gw *g, struct preq *p, int code, const char *msg,
+			const char *reason)
 {
 	struct asess *s = p->s;
 	int64_t now = gw_now_us();
 
-	reply_error(s, p->aid, code, msg,
-		    json_pack("{s:s}", "auditId", p->audit_id));
-	audit(g, s->az->z->name, s->id, p->method, p->target, "allow", p->rule,
-	      reason, p->audit_id, p->bytes_in, 0, p->t_policy,
-	      p->t_sent ? now - p->t_sent : 0, now - p->t0, p->args);
+	gw_sess_error(s, p->aid, code, msg,
+		      json_pack("{s:s}", "auditId", p->audit_id));
+	gw_req_audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
+		     p->rule, reason, p->audit_id, p->bytes_in, 0, p->t_policy,
+		     p->t_sent ? now - p->t_sent : 0, now - p->t0, p->args);
 	gw_metrics_record(g->met, s->az->z->name, p->mlabel, 2, now - p->t0);
-	preq_free(g, p);
+	gw_req_free(g, p);
 }
 
-static void link_reset(struct gw *g, struct asess *s, unsigned ti)
+static void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti)
 {
 	struct ulink *l = &s->links[ti];
 	struct qmsg *q, *nx;
 
 	if (l->sid) {
-		map_del(g->links, link_key(ti, l->sid));
+		gw_map_del(g->links, gw_up_link_key(ti, l->sid));
 		if (g->tz[ti]->m)
 			chan_mux_close_stream(g->tz[ti]->m, l->sid);
 	}
@@ -734,14 +469,14 @@ static void link_reset(struct gw *g, struct asess *s, unsigned ti)
 
 /* The upstream session of s on tool zone ti failed: its calls end with an
  * error, the next call opens a new one. */
-static void link_fail(struct gw *g, struct asess *s, unsigned ti,
-		      const char *why)
+static void gw_up_link_fail(struct gw *g, struct asess *s, unsigned ti,
+			    const char *why)
 {
 	struct preq *p, *nx;
 	struct sreq **pp, *r;
 	char msg[160];
 
-	link_reset(g, s, ti);
+	gw_up_link_reset(g, s, ti);
 	snprintf(msg, sizeof(msg), "tool zone %s is unavailable (%s)",
 		 g->tz[ti]->z->name, why);
 	for (p = s->reqs; p; p = nx) {
@@ -749,14 +484,14 @@ static void link_fail(struct gw *g, struct asess *s, unsigned ti,
 		if (p->ti != ti)
 			continue;
 		if (p->kind == PK_CALL)
-			call_fail(g, p, GW_ERR_GATEWAY, msg, why);
+			gw_req_fail(g, p, GW_ERR_GATEWAY, msg, why);
 		else
-			preq_free(g, p);
+			gw_req_free(g, p);
 	}
 	for (pp = &s->sreqs; (r = *pp) != NULL;) {
 		if (r->ti == ti) {
 			*pp = r->next;
-			map_del(g->sreqs, r->aid);
+			gw_map_del(g->sreqs, r->aid);
 			json_decref(r->up_id);
 			free(r);
 		} else {
@@ -765,8 +500,8 @@ static void link_fail(struct gw *g, struct asess *s, unsigned ti,
 	}
 }
 
-static int link_send(struct gw *g, struct asess *s, unsigned ti,
-		     const char *msg, size_t len)
+static int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti,
+			   const char *msg, size_t len)
 {
 	struct ulink *l = &s->links[ti];
 	struct qmsg *q;
@@ -795,7 +530,8 @@ static int link_send(struct gw *g, struct asess *s, unsigned ti,
 }
 
 /* A request to a tool zone with gateway id uid; params stolen. */
-static json_t *up_request_new(uint64_t uid, const char *method, json_t *params)
+static json_t *gw_up_request_new(uint64_t uid, const char *method,
+				 json_t *params)
 {
 	json_t *id = json_integer((json_int_t)uid);
 	json_t *r = jr_request(id, method, params); /* copies id */
@@ -806,8 +542,8 @@ static json_t *up_request_new(uint64_t uid, const char *method, json_t *params)
 
 /* initialize for a tool zone, offering the capabilities caps (JSON
  * text from caps_keep, or NULL for none). */
-static json_t *init_request(struct gw *g, uint64_t uid, const char *proto,
-			    const char *caps)
+static json_t *gw_up_init_request(struct gw *g, uint64_t uid, const char *proto,
+				  const char *caps)
 {
 	json_t *c = caps ? json_loads(caps, 0, NULL) : NULL;
 	json_t *params = json_pack("{s:s,s:o,s:{s:s,s:s}}", "protocolVersion",
@@ -818,11 +554,11 @@ static json_t *init_request(struct gw *g, uint64_t uid, const char *proto,
 
 	if (c && !json_is_object(c))
 		json_decref(c);
-	return up_request_new(uid, "initialize", params);
+	return gw_up_request_new(uid, "initialize", params);
 }
 
 /* Opens the upstream session of s on tool zone ti if needed. */
-static int link_ensure(struct gw *g, struct asess *s, unsigned ti)
+static int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti)
 {
 	struct ulink *l = &s->links[ti];
 	struct tzone *t = g->tz[ti];
@@ -836,20 +572,20 @@ static int link_ensure(struct gw *g, struct asess *s, unsigned ti)
 	l->sid = chan_mux_open_stream(t->m);
 	if (!l->sid)
 		return -1;
-	if (map_put(g->links, link_key(ti, l->sid), s)) {
-		link_reset(g, s, ti);
+	if (gw_map_put(g->links, gw_up_link_key(ti, l->sid), s)) {
+		gw_up_link_reset(g, s, ti);
 		return -1;
 	}
-	p = preq_new(g, PK_INIT, s, ti);
+	p = gw_req_new(g, PK_INIT, s, ti);
 	if (!p) {
-		link_reset(g, s, ti);
+		gw_up_link_reset(g, s, ti);
 		return -1;
 	}
-	req = init_request(g, p->uid, s->proto, s->caps_up);
-	if (!req || send_json(t->m, l->sid, req) != 0) {
+	req = gw_up_init_request(g, p->uid, s->proto, s->caps_up);
+	if (!req || gw_up_send(t->m, l->sid, req) != 0) {
 		json_decref(req);
-		preq_free(g, p);
-		link_reset(g, s, ti);
+		gw_req_free(g, p);
+		gw_up_link_reset(g, s, ti);
 		return -1;
 	}
 	json_decref(req);
@@ -864,15 +600,16 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 	json_t *n = jr_request(NULL, "notifications/initialized", NULL);
 	struct qmsg *q, *nx;
 
-	send_json(t->m, l->sid, n);
+	gw_up_send(t->m, l->sid, n);
 	json_decref(n);
 	if (s->level) {
-		struct preq *p = preq_new(g, PK_IGNORE, s, ti);
+		struct preq *p = gw_req_new(g, PK_IGNORE, s, ti);
 		if (p) {
-			json_t *r = up_request_new(p->uid, "logging/setLevel",
-						   json_pack("{s:s}", "level",
-							     s->level));
-			send_json(t->m, l->sid, r);
+			json_t *r =
+				gw_up_request_new(p->uid, "logging/setLevel",
+						  json_pack("{s:s}", "level",
+							    s->level));
+			gw_up_send(t->m, l->sid, r);
 			json_decref(r);
 		}
 	}
@@ -890,8 +627,8 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 
 /* ---- agent requests ---------------------------------------------------- */
 
-static const char *const versions[] = { "2025-11-25", "2025-06-18",
-					"2025-03-26" };
+static const char *const gw_versions[] = { "2025-11-25", "2025-06-18",
+					   "2025-03-26" };
 
 /* Keeps of the client's capabilities only what the gateway uses: which
  * of sampling, elicitation and roots it declared (flags), and those
@@ -933,16 +670,16 @@ static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
 {
 	const char *v = json_string_value(
 		json_object_get(m->params, "protocolVersion"));
-	const char *proto = versions[0];
+	const char *proto = gw_versions[0];
 	json_t *res;
 
 	if (s->inited) {
-		reply_error(s, m->id, -32600, "already initialized", NULL);
+		gw_sess_error(s, m->id, -32600, "already initialized", NULL);
 		return;
 	}
 	for (size_t i = 0; v && i < 3; i++)
-		if (strcmp(v, versions[i]) == 0)
-			proto = versions[i];
+		if (strcmp(v, gw_versions[i]) == 0)
+			proto = gw_versions[i];
 	snprintf(s->proto, sizeof(s->proto), "%s", proto);
 	caps_keep(s, json_object_get(m->params, "capabilities"));
 	s->inited = 1;
@@ -953,7 +690,7 @@ static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
 			"listChanged", 1, "prompts", "listChanged", 1,
 			"logging", "completions", "serverInfo", "name",
 			"zonegate-gateway", "version", GW_VERSION);
-	to_agent(s, jr_result(m->id, res));
+	gw_sess_to_agent(s, jr_result(m->id, res));
 }
 
 /* A list cursor is "VIEW.OFFSET": the fingerprint of the zone's view of
@@ -962,7 +699,7 @@ static void do_initialize(struct gw *g, struct asess *s, struct jr_msg *m)
  * another view (the zone's list changed since: the client starts over,
  * as list_changed told it to). A change the zone cannot see leaves its
  * cursors good. */
-static int cursor_parse(uint64_t view, const json_t *c, size_t *off)
+static int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off)
 {
 	const char *s = json_string_value(c), *dot;
 	char *end;
@@ -1012,7 +749,7 @@ static char *list_page_text(uint64_t view, json_t *id, int k, json_t *arr,
  * message (max_message): the page is halved until it fits, and the
  * cursor goes on from where it ends. Catalogues hold no entry bigger
  * than half a message, so one always fits. */
-static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
+static void gw_cat_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 {
 	json_t *arr;
 	size_t off, n, cnt, len = 0, ps = g->cfg->list_page_size;
@@ -1021,25 +758,27 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	arr = build_list(g, s, k, &view);
-	if (cursor_parse(view, json_object_get(m->params, "cursor"), &off)) {
+	if (gw_cat_cursor_parse(view, json_object_get(m->params, "cursor"),
+				&off)) {
 		json_decref(arr);
-		audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL,
-		      "invalid or stale cursor", aid, 0, 0, 0, 0, 0, NULL);
-		reply_error(s, m->id, -32602,
-			    "Invalid params: unknown or "
-			    "stale cursor (the list changed; start over)",
-			    NULL);
+		gw_req_audit(g, s->az->z->name, s->id, m->method, NULL,
+			     "filter", NULL, "invalid or stale cursor", aid, 0,
+			     0, 0, 0, 0, NULL);
+		gw_sess_error(s, m->id, -32602,
+			      "Invalid params: unknown or "
+			      "stale cursor (the list changed; start over)",
+			      NULL);
 		return;
 	}
-	audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL, NULL,
-	      aid, 0, 0, 0, 0, 0, NULL);
+	gw_req_audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL,
+		     NULL, aid, 0, 0, 0, 0, 0, NULL);
 	n = arr ? json_array_size(arr) : 0;
 	if (arr && off > n) {
 		json_decref(arr);
-		reply_error(s, m->id, -32602,
-			    "Invalid params: cursor past "
-			    "the end of the list",
-			    NULL);
+		gw_sess_error(s, m->id, -32602,
+			      "Invalid params: cursor past "
+			      "the end of the list",
+			      NULL);
 		return;
 	}
 	cnt = n - off < ps ? n - off : ps;
@@ -1054,15 +793,16 @@ static void do_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 	json_decref(arr);
 	if (txt && len > g->cfg->max_message) {
 		free(txt);
-		reply_error(s, m->id, -32603,
-			    "a list entry is too large for one message", NULL);
+		gw_sess_error(s, m->id, -32603,
+			      "a list entry is too large for one message",
+			      NULL);
 		return;
 	}
 	if (!txt) {
-		reply_error(s, m->id, -32603, "out of memory", NULL);
+		gw_sess_error(s, m->id, -32603, "out of memory", NULL);
 		return;
 	}
-	send_text(s, txt, len);
+	gw_sess_send_text(s, txt, len);
 	free(txt);
 }
 
@@ -1071,15 +811,15 @@ static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
 	const char *lv = json_string_value(json_object_get(m->params, "level"));
 
 	if (!lv || strlen(lv) > 16) {
-		reply_error(s, m->id, -32602, "level must be a string", NULL);
+		gw_sess_error(s, m->id, -32602, "level must be a string", NULL);
 		return;
 	}
 	/* each is a request of ours upstream, held until the tool zone
 	 * answers: a zone that does not answer must not let a session pile
 	 * them up */
 	if (s->aux >= SESSION_AUX_MAX) {
-		reply_error(s, m->id, GW_ERR_GATEWAY,
-			    "too many requests in flight", NULL);
+		gw_sess_error(s, m->id, GW_ERR_GATEWAY,
+			      "too many requests in flight", NULL);
 		return;
 	}
 	free(s->level);
@@ -1089,15 +829,15 @@ static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
 		json_t *r;
 		if (s->links[i].state != L_READY)
 			continue;
-		p = preq_new(g, PK_IGNORE, s, (unsigned)i);
+		p = gw_req_new(g, PK_IGNORE, s, (unsigned)i);
 		if (!p)
 			continue;
-		r = up_request_new(p->uid, "logging/setLevel",
-				   json_pack("{s:s}", "level", lv));
-		send_json(g->tz[i]->m, s->links[i].sid, r);
+		r = gw_up_request_new(p->uid, "logging/setLevel",
+				      json_pack("{s:s}", "level", lv));
+		gw_up_send(g->tz[i]->m, s->links[i].sid, r);
 		json_decref(r);
 	}
-	to_agent(s, jr_result(m->id, json_object()));
+	gw_sess_to_agent(s, jr_result(m->id, json_object()));
 }
 
 /* What a routed request targets: its tool zone, the policy kind and name,
@@ -1118,15 +858,15 @@ static void reply_unknown(struct asess *s, json_t *id, const struct target *x,
 	char msg[200];
 
 	if (x->kind == POL_RESOURCE) {
-		reply_error(s, id, -32002, "Resource not found",
-			    json_pack("{s:s,s:s}", "uri", x->shown, "auditId",
-				      aid));
+		gw_sess_error(s, id, -32002, "Resource not found",
+			      json_pack("{s:s,s:s}", "uri", x->shown, "auditId",
+					aid));
 		return;
 	}
 	snprintf(msg, sizeof(msg), "Unknown %s: %.*s",
 		 x->kind == POL_TOOL ? "tool" : "prompt",
 		 (int)gw_utf8_prefix(x->shown, 128), x->shown);
-	reply_error(s, id, -32602, msg, json_pack("{s:s}", "auditId", aid));
+	gw_sess_error(s, id, -32602, msg, json_pack("{s:s}", "auditId", aid));
 }
 
 /* Fills x from the request; returns 0, or -1 after answering a malformed
@@ -1140,7 +880,8 @@ static int find_target(struct gw *g, struct asess *s, struct jr_msg *m,
 
 	memset(x, 0, sizeof(*x));
 	if (!json_is_object(p)) {
-		reply_error(s, m->id, -32602, "params must be an object", NULL);
+		gw_sess_error(s, m->id, -32602, "params must be an object",
+			      NULL);
 		return -1;
 	}
 	if (strcmp(meth, "tools/call") == 0 ||
@@ -1149,14 +890,14 @@ static int find_target(struct gw *g, struct asess *s, struct jr_msg *m,
 		n = json_string_value(json_object_get(p, "name"));
 		x->args = json_object_get(p, "arguments");
 		if (!n || (x->args && !json_is_object(x->args))) {
-			reply_error(s, m->id, -32602,
-				    "name must be a string "
-				    "and arguments an object",
-				    NULL);
+			gw_sess_error(s, m->id, -32602,
+				      "name must be a string "
+				      "and arguments an object",
+				      NULL);
 			return -1;
 		}
 		x->shown = n;
-		x->t = resolve_name(g, s->az, n, &bare);
+		x->t = gw_cat_resolve_name(g, s->az, n, &bare);
 		x->name = bare;
 		return 0;
 	}
@@ -1168,7 +909,7 @@ static int find_target(struct gw *g, struct asess *s, struct jr_msg *m,
 			x->kind = POL_PROMPT;
 			x->shown =
 				json_string_value(json_object_get(ref, "name"));
-			x->t = resolve_name(g, s->az, x->shown, &bare);
+			x->t = gw_cat_resolve_name(g, s->az, x->shown, &bare);
 			x->name = bare;
 			return 0;
 		}
@@ -1177,22 +918,22 @@ static int find_target(struct gw *g, struct asess *s, struct jr_msg *m,
 			x->kind = POL_RESOURCE;
 			x->shown = x->name =
 				json_string_value(json_object_get(ref, "uri"));
-			x->t = resolve_uri(g, x->name);
+			x->t = gw_cat_resolve_uri(g, x->name);
 			return 0;
 		}
-		reply_error(s, m->id, -32602, "bad ref", NULL);
+		gw_sess_error(s, m->id, -32602, "bad ref", NULL);
 		return -1;
 	}
 	/* resources/read, subscribe, unsubscribe */
 	n = json_string_value(json_object_get(p, "uri"));
 	if (!n || !*n || strlen(n) > 4096) {
-		reply_error(s, m->id, -32602, "uri must be a non-empty string",
-			    NULL);
+		gw_sess_error(s, m->id, -32602,
+			      "uri must be a non-empty string", NULL);
 		return -1;
 	}
 	x->kind = POL_RESOURCE;
 	x->shown = x->name = n;
-	x->t = resolve_uri(g, n);
+	x->t = gw_cat_resolve_uri(g, n);
 	return 0;
 }
 
@@ -1254,7 +995,7 @@ static void metric_label(char *out, size_t n, const struct target *x,
 		snprintf(out, n, "(denied)");
 	else if (x->kind == POL_RESOURCE)
 		snprintf(out, n, "%s.(resources)", x->t->z->name);
-	else if (!json_is_object(exists) || !name_ok(x->name))
+	else if (!json_is_object(exists) || !gw_cat_name_ok(x->name))
 		snprintf(out, n, "%s.(unlisted)", x->t->z->name);
 	else
 		snprintf(out, n, "%s.%s", x->t->z->name, x->name);
@@ -1275,8 +1016,8 @@ static char *audit_args(const json_t *args)
 	return strdup(note);
 }
 
-static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
-		     size_t len)
+static void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m,
+			 size_t len)
 {
 	int64_t t0 = gw_now_us(), tp;
 	struct target x;
@@ -1303,10 +1044,11 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		if (x.kind == POL_RESOURCE || !x.t->have_cat)
 			exists = json_true();
 		else
-			exists = cat_find(x.t, kk[x.kind], "name", x.name);
+			exists = gw_cat_find(x.t, kk[x.kind], "name", x.name);
 		if (!x.args)
 			x.args = empty = json_object();
-		d = decide(g, s->az, x.kind, x.t->z->name, x.name, x.args, &r);
+		d = gw_cat_decide(g, s->az, x.kind, x.t->z->name, x.name,
+				  x.args, &r);
 	}
 	tp = gw_now_us() - t0;
 	nm = x.t && x.name ? x.name : "(unknown)";
@@ -1324,24 +1066,25 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 		metric_label(ml, sizeof(ml), &x, exists, 0);
 		if (!gw_audit_deny(g->audit, s->az->zi, s->az->z->name,
 				   m->method, ml, why, aid, sizeof(aid)))
-			audit(g, s->az->z->name, s->id, m->method,
-			      exists ? tgt : NULL, "deny", rule, why, aid, len,
-			      0, tp, 0, gw_now_us() - t0, argj);
+			gw_req_audit(g, s->az->z->name, s->id, m->method,
+				     exists ? tgt : NULL, "deny", rule, why,
+				     aid, len, 0, tp, 0, gw_now_us() - t0,
+				     argj);
 		gw_metrics_record(g->met, s->az->z->name, ml, 1, 0);
 		reply_unknown(s, m->id, &x, aid);
 		goto out;
 	}
 	metric_label(ml, sizeof(ml), &x, exists, 1);
 	if (!x.t->m || !x.t->have_cat) {
-		audit(g, s->az->z->name, s->id, m->method, tgt, "allow", rule,
-		      "tool zone unavailable", aid, len, 0, tp, 0,
-		      gw_now_us() - t0, argj);
+		gw_req_audit(g, s->az->z->name, s->id, m->method, tgt, "allow",
+			     rule, "tool zone unavailable", aid, len, 0, tp, 0,
+			     gw_now_us() - t0, argj);
 		gw_metrics_record(g->met, s->az->z->name, ml, 2, 0);
 		snprintf(tgt, sizeof(tgt), "tool zone %s is unavailable",
 			 x.t->z->name);
-		reply_error(s, m->id, GW_ERR_GATEWAY, tgt,
-			    json_pack("{s:s,s:s}", "auditId", aid, "reason",
-				      "unavailable"));
+		gw_sess_error(s, m->id, GW_ERR_GATEWAY, tgt,
+			      json_pack("{s:s,s:s}", "auditId", aid, "reason",
+					"unavailable"));
 		goto out;
 	}
 	lw = limits_check(g, s->az, r, len, &lim);
@@ -1351,20 +1094,20 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	if (lw) {
 		if (!gw_audit_deny(g->audit, s->az->zi, s->az->z->name,
 				   m->method, ml, lw, aid, sizeof(aid)))
-			audit(g, s->az->z->name, s->id, m->method, tgt, "limit",
-			      rule, lw, aid, len, 0, tp, 0, gw_now_us() - t0,
-			      argj);
+			gw_req_audit(g, s->az->z->name, s->id, m->method, tgt,
+				     "limit", rule, lw, aid, len, 0, tp, 0,
+				     gw_now_us() - t0, argj);
 		gw_metrics_record(g->met, s->az->z->name, ml, 1, 0);
-		reply_error(s, m->id, GW_ERR_GATEWAY, lw,
-			    json_pack("{s:s,s:s}", "auditId", aid, "limit",
-				      lw));
+		gw_sess_error(s, m->id, GW_ERR_GATEWAY, lw,
+			      json_pack("{s:s,s:s}", "auditId", aid, "limit",
+					lw));
 		goto out;
 	}
-	p = preq_new(g, PK_CALL, s, x.t->ti);
+	p = gw_req_new(g, PK_CALL, s, x.t->ti);
 	if (!p) {
 		if (lim && r->concurrency)
 			lim->inflight--;
-		reply_error(s, m->id, -32603, "out of memory", NULL);
+		gw_sess_error(s, m->id, -32603, "out of memory", NULL);
 		goto out;
 	}
 	p->aid = json_incref(m->id);
@@ -1389,13 +1132,13 @@ static void do_route(struct gw *g, struct asess *s, struct jr_msg *m,
 	rewrite_up(m, &x, p->uid);
 	up = jr_dump(m->root, &ulen);
 	p->t_sent = gw_now_us();
-	if (!up || !p->target || link_ensure(g, s, x.t->ti) ||
-	    link_send(g, s, x.t->ti, up, ulen)) {
+	if (!up || !p->target || gw_up_link_ensure(g, s, x.t->ti) ||
+	    gw_up_link_send(g, s, x.t->ti, up, ulen)) {
 		free(up);
-		call_fail(g, p, GW_ERR_GATEWAY,
-			  "tool zone is busy or "
-			  "unavailable",
-			  "upstream send failed");
+		gw_req_fail(g, p, GW_ERR_GATEWAY,
+			    "tool zone is busy or "
+			    "unavailable",
+			    "upstream send failed");
 		goto out;
 	}
 	free(up);
@@ -1405,7 +1148,7 @@ out:
 	json_decref(empty);
 }
 
-static void do_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
+static void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
 {
 	json_t *rid = json_object_get(m->params, "requestId");
 	struct preq *p;
@@ -1419,14 +1162,15 @@ static void do_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
 				json_pack("{s:I,s:s}", "requestId",
 					  (json_int_t)p->uid, "reason",
 					  "cancelled by the client"));
-			send_json(g->tz[p->ti]->m, s->links[p->ti].sid, n);
+			gw_up_send(g->tz[p->ti]->m, s->links[p->ti].sid, n);
 			json_decref(n);
 		}
-		audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
-		      p->rule, "cancelled by the client", p->audit_id,
-		      p->bytes_in, 0, p->t_policy, gw_now_us() - p->t_sent,
-		      gw_now_us() - p->t0, p->args);
-		preq_free(g, p);
+		gw_req_audit(g, s->az->z->name, s->id, p->method, p->target,
+			     "allow", p->rule, "cancelled by the client",
+			     p->audit_id, p->bytes_in, 0, p->t_policy,
+			     gw_now_us() - p->t_sent, gw_now_us() - p->t0,
+			     p->args);
+		gw_req_free(g, p);
 		return;
 	}
 }
@@ -1446,17 +1190,17 @@ static void do_agent_response(struct gw *g, struct asess *s, struct jr_msg *m,
 	aid = strtoull(id + 3, &end, 10);
 	if (errno || *end)
 		return;
-	r = map_get(g->sreqs, aid);
+	r = gw_map_get(g->sreqs, aid);
 	if (!r || r->s != s)
 		return;
 	if (s->links[r->ti].state == L_READY) {
 		json_object_set(m->root, "id", r->up_id);
-		send_json(g->tz[r->ti]->m, s->links[r->ti].sid, m->root);
+		gw_up_send(g->tz[r->ti]->m, s->links[r->ti].sid, m->root);
 	}
 	for (pp = &s->sreqs; *pp != r; pp = &(*pp)->next)
 		;
 	*pp = r->next;
-	map_del(g->sreqs, aid);
+	gw_map_del(g->sreqs, aid);
 	json_decref(r->up_id);
 	free(r);
 	(void)raw;
@@ -1472,10 +1216,11 @@ static void agent_message(struct gw *g, struct asess *s, const uint8_t *msg,
 	jr_parse((const char *)msg, len, g->cfg->max_message, MAX_DEPTH, &m);
 	switch (m.kind) {
 	case JR_INVALID:
-		reply_error(s, m.id, m.err_code, m.err, NULL);
+		gw_sess_error(s, m.id, m.err_code, m.err, NULL);
 		goto out;
 	case JR_BATCH:
-		reply_error(s, NULL, -32600, "batches are not supported", NULL);
+		gw_sess_error(s, NULL, -32600, "batches are not supported",
+			      NULL);
 		goto out;
 	case JR_RESULT:
 	case JR_ERROR:
@@ -1483,7 +1228,7 @@ static void agent_message(struct gw *g, struct asess *s, const uint8_t *msg,
 		goto out;
 	case JR_NOTIFICATION:
 		if (strcmp(m.method, "notifications/cancelled") == 0)
-			do_cancel(g, s, &m);
+			gw_req_cancel(g, s, &m);
 		goto out;
 	case JR_REQUEST:
 		break;
@@ -1491,24 +1236,24 @@ static void agent_message(struct gw *g, struct asess *s, const uint8_t *msg,
 	meth = m.method;
 	if (g->draining && strcmp(meth, "ping") != 0) {
 		g->drain_refused++;
-		reply_error(s, m.id, GW_ERR_GATEWAY, "gateway is shutting down",
-			    NULL);
+		gw_sess_error(s, m.id, GW_ERR_GATEWAY,
+			      "gateway is shutting down", NULL);
 		goto out;
 	}
 	if (strcmp(meth, "ping") == 0) {
-		to_agent(s, jr_result(m.id, json_object()));
+		gw_sess_to_agent(s, jr_result(m.id, json_object()));
 	} else if (strcmp(meth, "initialize") == 0) {
 		do_initialize(g, s, &m);
 	} else if (!s->inited) {
-		reply_error(s, m.id, -32600, "session not initialized", NULL);
+		gw_sess_error(s, m.id, -32600, "session not initialized", NULL);
 	} else if (strcmp(meth, "tools/list") == 0) {
-		do_list(g, s, &m, CAT_TOOLS);
+		gw_cat_list(g, s, &m, CAT_TOOLS);
 	} else if (strcmp(meth, "resources/list") == 0) {
-		do_list(g, s, &m, CAT_RES);
+		gw_cat_list(g, s, &m, CAT_RES);
 	} else if (strcmp(meth, "resources/templates/list") == 0) {
-		do_list(g, s, &m, CAT_TMPL);
+		gw_cat_list(g, s, &m, CAT_TMPL);
 	} else if (strcmp(meth, "prompts/list") == 0) {
-		do_list(g, s, &m, CAT_PROMPTS);
+		gw_cat_list(g, s, &m, CAT_PROMPTS);
 	} else if (strcmp(meth, "logging/setLevel") == 0) {
 		do_set_level(g, s, &m);
 	} else if (strcmp(meth, "tools/call") == 0 ||
@@ -1517,9 +1262,9 @@ static void agent_message(struct gw *g, struct asess *s, const uint8_t *msg,
 		   strcmp(meth, "resources/subscribe") == 0 ||
 		   strcmp(meth, "resources/unsubscribe") == 0 ||
 		   strcmp(meth, "completion/complete") == 0) {
-		do_route(g, s, &m, len);
+		gw_req_route(g, s, &m, len);
 	} else {
-		reply_error(s, m.id, -32601, "Method not found", NULL);
+		gw_sess_error(s, m.id, -32601, "Method not found", NULL);
 	}
 out:
 	jr_msg_clear(&m);
@@ -1527,7 +1272,7 @@ out:
 
 /* ---- agent zones --------------------------------------------------------- */
 
-static void sess_end(struct gw *g, struct asess *s)
+static void gw_sess_end(struct gw *g, struct asess *s)
 {
 	struct preq *p, *pn;
 	struct sreq *r, *rn;
@@ -1535,22 +1280,23 @@ static void sess_end(struct gw *g, struct asess *s)
 	for (p = s->reqs; p; p = pn) {
 		pn = p->next;
 		if (p->kind == PK_CALL)
-			audit(g, s->az->z->name, s->id, p->method, p->target,
-			      "allow", p->rule, "session ended", p->audit_id,
-			      p->bytes_in, 0, p->t_policy, 0,
-			      gw_now_us() - p->t0, p->args);
-		preq_free(g, p);
+			gw_req_audit(g, s->az->z->name, s->id, p->method,
+				     p->target, "allow", p->rule,
+				     "session ended", p->audit_id, p->bytes_in,
+				     0, p->t_policy, 0, gw_now_us() - p->t0,
+				     p->args);
+		gw_req_free(g, p);
 	}
 	for (r = s->sreqs; r; r = rn) {
 		rn = r->next;
-		map_del(g->sreqs, r->aid);
+		gw_map_del(g->sreqs, r->aid);
 		json_decref(r->up_id);
 		free(r);
 	}
 	for (size_t i = 0; i < g->ntz; i++)
-		link_reset(g, s, (unsigned)i);
+		gw_up_link_reset(g, s, (unsigned)i);
 	drop_summary(s);
-	map_del(s->az->sess, s->key);
+	gw_map_del(s->az->sess, s->key);
 	free(s->caps_up);
 	free(s->level);
 	free(s->links);
@@ -1565,7 +1311,7 @@ static int az_open(void *ud, chan_mux *m, uint32_t sid)
 	if (!s)
 		return -1;
 	s->links = calloc(az->g->ntz + 1, sizeof(*s->links));
-	if (!s->links || map_put(az->sess, sid, s)) {
+	if (!s->links || gw_map_put(az->sess, sid, s)) {
 		free(s->links);
 		free(s);
 		return -1;
@@ -1573,7 +1319,7 @@ static int az_open(void *ud, chan_mux *m, uint32_t sid)
 	s->az = az;
 	s->sid = sid;
 	s->key = sid;
-	snprintf(s->proto, sizeof(s->proto), "%s", versions[0]);
+	snprintf(s->proto, sizeof(s->proto), "%s", gw_versions[0]);
 	snprintf(s->id, sizeof(s->id), "%s/%u/%u", az->z->name,
 		 chan_generation(chan_mux_chan(m)), sid);
 	az->sessions_total++;
@@ -1584,7 +1330,7 @@ static void az_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 		    size_t len)
 {
 	struct azone *az = ud;
-	struct asess *s = map_get(az->sess, sid);
+	struct asess *s = gw_map_get(az->sess, sid);
 
 	if (s)
 		agent_message(az->g, s, msg, len);
@@ -1593,10 +1339,10 @@ static void az_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 static void az_close(void *ud, chan_mux *m, uint32_t sid, int reset)
 {
 	struct azone *az = ud;
-	struct asess *s = map_get(az->sess, sid);
+	struct asess *s = gw_map_get(az->sess, sid);
 
 	if (s)
-		sess_end(az->g, s);
+		gw_sess_end(az->g, s);
 	if (!reset)
 		chan_mux_close_stream(m, sid);
 }
@@ -1605,21 +1351,25 @@ static void az_down(void *ud, chan_mux *m, const char *why)
 {
 	struct azone *az = ud;
 	size_t n;
-	void **v = map_values(az->sess, &n);
+	void **v = gw_map_values(az->sess, &n);
 
 	fprintf(stderr, "gatewayd: agent zone %s: channel down: %s\n",
 		az->z->name, why);
 	for (size_t i = 0; i < n; i++)
 		if (!((struct asess *)v[i])->hs) /* HTTP ones stay */
-			sess_end(az->g, v[i]);
+			gw_sess_end(az->g, v[i]);
 	free(v);
 }
+
+/* The callbacks of an agent zone's channel. */
+const struct chan_mux_ops gw_sess_ops = { NULL, az_open, az_data, az_close,
+					  az_down };
 
 /* ---- HTTP listeners' sessions (listen.c hands them over) -------------- */
 
 struct asess *gw_route_http_open(struct gw *g, const char *zone,
-				 struct gw_hs *hs, unsigned listener,
-				 uint64_t n)
+				 struct gw_hs *hs, gw_http_deliver deliver,
+				 unsigned listener, uint64_t n)
 {
 	struct azone *az = NULL;
 	struct asess *s;
@@ -1634,15 +1384,16 @@ struct asess *gw_route_http_open(struct gw *g, const char *zone,
 		return NULL;
 	s->links = calloc(g->ntz + 1, sizeof(*s->links));
 	s->key = 1ull << 32 | (n & 0xffffffffu);
-	if (!s->links || map_get(az->sess, s->key) ||
-	    map_put(az->sess, s->key, s)) {
+	if (!s->links || gw_map_get(az->sess, s->key) ||
+	    gw_map_put(az->sess, s->key, s)) {
 		free(s->links);
 		free(s);
 		return NULL;
 	}
 	s->az = az;
 	s->hs = hs;
-	snprintf(s->proto, sizeof(s->proto), "%s", versions[0]);
+	s->deliver = deliver;
+	snprintf(s->proto, sizeof(s->proto), "%s", gw_versions[0]);
 	snprintf(s->id, sizeof(s->id), "%s/http%u/%llu", az->z->name, listener,
 		 (unsigned long long)n);
 	az->sessions_total++;
@@ -1657,10 +1408,10 @@ void gw_route_http_input(struct gw *g, struct asess *s, const char *msg,
 
 void gw_route_http_close(struct gw *g, struct asess *s)
 {
-	sess_end(g, s);
+	gw_sess_end(g, s);
 }
 
-static void az_log(void *ud, const char *msg)
+void gw_sess_chan_log(void *ud, const char *msg)
 {
 	struct azone *az = ud;
 
@@ -1676,13 +1427,13 @@ static void tz_log(void *ud, const char *msg)
 
 /* ---- tool zones ------------------------------------------------------------ */
 
-static void all_sessions(struct gw *g,
+static void gw_sess_each(struct gw *g,
 			 void (*fn)(struct gw *, struct asess *, void *),
 			 void *arg)
 {
 	for (size_t i = 0; i < g->naz; i++) {
 		size_t n;
-		void **v = map_values(g->az[i]->sess, &n);
+		void **v = gw_map_values(g->az[i]->sess, &n);
 		for (size_t k = 0; k < n; k++)
 			fn(g, v[k], arg);
 		free(v);
@@ -1703,7 +1454,7 @@ static void notify_changed(struct gw *g, struct asess *s, void *arg)
 		return;
 	for (int i = 0; i < 3; i++)
 		if (due & 1u << i)
-			to_agent(s, jr_request(NULL, n[i], NULL));
+			gw_sess_to_agent(s, jr_request(NULL, n[i], NULL));
 	(void)g;
 }
 
@@ -1721,8 +1472,9 @@ static unsigned views_changed(struct gw *g, struct azone *az, long only)
 		uint64_t *parts = az->parts + (size_t)k * g->ntz, v;
 		for (size_t i = 0; i < g->ntz; i++)
 			if (only < 0 || (size_t)only == i)
-				parts[i] = tz_view(g, az, g->tz[i], k, NULL);
-		v = view_of(parts, g->ntz);
+				parts[i] = gw_cat_tz_view(g, az, g->tz[i], k,
+							  NULL);
+		v = gw_cat_view_of(parts, g->ntz);
 		if (v != az->view[k])
 			due |= bit[k];
 		az->view[k] = v;
@@ -1732,7 +1484,7 @@ static unsigned views_changed(struct gw *g, struct azone *az, long only)
 
 /* Each agent zone's sessions hear of the lists of theirs that changed,
  * and only of those; only as for views_changed. */
-static void lists_changed(struct gw *g, long only)
+static void gw_cat_lists_changed(struct gw *g, long only)
 {
 	g->list_gen++;
 	for (size_t i = 0; i < g->naz; i++) {
@@ -1742,7 +1494,7 @@ static void lists_changed(struct gw *g, long only)
 		void **v;
 		if (!due)
 			continue;
-		v = map_values(az->sess, &n);
+		v = gw_map_values(az->sess, &n);
 		for (size_t k = 0; v && k < n; k++)
 			notify_changed(g, v[k], &due);
 		free(v);
@@ -1752,26 +1504,26 @@ static void lists_changed(struct gw *g, long only)
 /* Something that every list may depend on changed (the policy). */
 void gw_route_lists_changed(struct gw *g)
 {
-	lists_changed(g, -1);
+	gw_cat_lists_changed(g, -1);
 }
 
 static void cat_request(struct tzone *t, int k, json_t *cursor)
 {
 	struct gw *g = t->g;
-	struct preq *p = preq_new(g, PK_CAT, NULL, t->ti);
+	struct preq *p = gw_req_new(g, PK_CAT, NULL, t->ti);
 	json_t *r;
 
 	if (!p)
 		return;
 	p->cat = k;
-	r = up_request_new(p->uid, cat_method[k],
-			   cursor ? json_pack("{s:O}", "cursor", cursor)
-				  : NULL);
-	send_json(t->m, t->ctl, r);
+	r = gw_up_request_new(p->uid, cat_method[k],
+			      cursor ? json_pack("{s:O}", "cursor", cursor)
+				     : NULL);
+	gw_up_send(t->m, t->ctl, r);
 	json_decref(r);
 }
 
-static void cat_fetch(struct tzone *t)
+static void gw_cat_fetch(struct tzone *t)
 {
 	if (t->fetching)
 		return;
@@ -1792,25 +1544,25 @@ static void cat_fetch(struct tzone *t)
  * a fetch runs or within REFETCH_MIN_MS of the last one, once that is
  * over: a zone repeating list_changed costs one fetch a second, and a
  * change announced during a fetch is never lost. */
-static void cat_changed(struct tzone *t)
+static void gw_cat_changed(struct tzone *t)
 {
 	if (!t->have_cat && !t->fetching && !t->oversize)
 		return; /* the first fetch, still to come, will see it */
 	if (t->fetching || gw_now_ms() < t->last_fetch + REFETCH_MIN_MS)
 		t->refetch = 1;
 	else
-		cat_fetch(t);
+		gw_cat_fetch(t);
 }
 
 /* When a remembered refetch may start (INT64_MAX: none is waiting). */
-static int64_t refetch_at(const struct tzone *t)
+static int64_t gw_cat_refetch_at(const struct tzone *t)
 {
 	return t->m && t->refetch && !t->fetching
 		       ? t->last_fetch + REFETCH_MIN_MS
 		       : INT64_MAX;
 }
 
-static void quarantine_check(struct tzone *t)
+static void gw_cat_quarantine_check(struct tzone *t)
 {
 	struct gw *g = t->g;
 	const char *pin =
@@ -1829,9 +1581,10 @@ static void quarantine_check(struct tzone *t)
 				 "tool definitions differ from the pinned "
 				 "hash");
 		gw_audit_new_id(g->audit, aid, sizeof(aid));
-		audit(g, t->z->name, "-",
-		      t->oversize ? "catalogue/check" : "pin/check", t->z->name,
-		      "quarantine", NULL, why, aid, 0, 0, 0, 0, 0, NULL);
+		gw_req_audit(g, t->z->name, "-",
+			     t->oversize ? "catalogue/check" : "pin/check",
+			     t->z->name, "quarantine", NULL, why, aid, 0, 0, 0,
+			     0, 0, NULL);
 		if (t->oversize)
 			fprintf(stderr,
 				"gatewayd: tool zone %s QUARANTINED: %s\n",
@@ -1890,7 +1643,7 @@ static void cat_install(struct tzone *t)
 		t->oversize = 0;
 		changed = 1; /* back from quarantine */
 	}
-	quarantine_check(t);
+	gw_cat_quarantine_check(t);
 	if (!changed)
 		return;
 	fprintf(stderr,
@@ -1900,7 +1653,7 @@ static void cat_install(struct tzone *t)
 		json_array_size(t->cat[CAT_TOOLS]),
 		json_array_size(t->cat[CAT_RES]),
 		json_array_size(t->cat[CAT_PROMPTS]));
-	lists_changed(t->g, t->ti);
+	gw_cat_lists_changed(t->g, t->ti);
 }
 
 /* A fetch went over catalogue_max_bytes: what it staged is freed, the
@@ -1916,9 +1669,9 @@ static void cat_reject(struct tzone *t)
 	}
 	t->oversize = 1;
 	t->backoff = BACKOFF_MIN_MS;
-	quarantine_check(t);
+	gw_cat_quarantine_check(t);
 	if (!was && t->have_cat)
-		lists_changed(t->g, t->ti);
+		gw_cat_lists_changed(t->g, t->ti);
 }
 
 /* Entries too big for a merged page of their own are left out. */
@@ -1929,8 +1682,8 @@ static int entry_fits(const struct gw *g, const json_t *e)
 	return n && n <= g->cfg->max_message / 2;
 }
 
-static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m,
-		     size_t len)
+static void gw_cat_page(struct tzone *t, struct preq *p, struct jr_msg *m,
+			size_t len)
 {
 	json_t *items =
 		m->kind == JR_RESULT
@@ -1959,7 +1712,8 @@ static void cat_page(struct tzone *t, struct preq *p, struct jr_msg *m,
 	json_array_foreach (items, i, e) {
 		const char *n = json_string_value(json_object_get(e, nk));
 		if (!json_is_object(e) || !n ||
-		    (p->cat != CAT_RES && p->cat != CAT_TMPL && !name_ok(n)) ||
+		    (p->cat != CAT_RES && p->cat != CAT_TMPL &&
+		     !gw_cat_name_ok(n)) ||
 		    strlen(n) > 4096 || !entry_fits(t->g, e))
 			continue; /* unusable entries are left out */
 		if (json_array_size(t->stage[p->cat]) >= CAT_ITEMS_MAX) {
@@ -1994,33 +1748,33 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 
 	if (!json_is_integer(m->id))
 		return;
-	p = map_get(g->preqs, (uint64_t)json_integer_value(m->id));
+	p = gw_map_get(g->preqs, (uint64_t)json_integer_value(m->id));
 	if (!p || p->ti != t->ti || p->s != ls)
 		return; /* not ours (a zone cannot answer another's call) */
 	switch (p->kind) {
 	case PK_CAT:
-		cat_page(t, p, m, len);
-		preq_free(g, p);
+		gw_cat_page(t, p, m, len);
+		gw_req_free(g, p);
 		return;
 	case PK_IGNORE:
-		preq_free(g, p);
+		gw_req_free(g, p);
 		return;
 	case PK_INIT:
-		preq_free(g, p);
+		gw_req_free(g, p);
 		if (!ls) {
 			json_t *n = jr_request(NULL,
 					       "notifications/initialized",
 					       NULL);
-			send_json(t->m, t->ctl, n);
+			gw_up_send(t->m, t->ctl, n);
 			json_decref(n);
 			if (m->kind == JR_RESULT)
-				cat_fetch(t);
+				gw_cat_fetch(t);
 			else
 				t->dead = 1;
 		} else if (m->kind == JR_RESULT) {
 			link_ready(g, ls, t->ti);
 		} else {
-			link_fail(g, ls, t->ti, "initialize refused");
+			gw_up_link_fail(g, ls, t->ti, "initialize refused");
 		}
 		return;
 	case PK_CALL:
@@ -2028,17 +1782,17 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	}
 	now = gw_now_us();
 	if (p->max_bytes && len > p->max_bytes) {
-		call_fail(g, p, GW_ERR_GATEWAY, "response too large",
-			  "response over max-bytes");
+		gw_req_fail(g, p, GW_ERR_GATEWAY, "response too large",
+			    "response over max-bytes");
 		return;
 	}
 	json_object_set(m->root, "id", p->aid);
-	to_agent(ls, json_incref(m->root));
+	gw_sess_to_agent(ls, json_incref(m->root));
 	t->responses++;
-	audit(g, ls->az->z->name, ls->id, p->method, p->target, "allow",
-	      p->rule, m->kind == JR_ERROR ? "upstream error" : NULL,
-	      p->audit_id, p->bytes_in, len, p->t_policy, now - p->t_sent,
-	      now - p->t0, p->args);
+	gw_req_audit(g, ls->az->z->name, ls->id, p->method, p->target, "allow",
+		     p->rule, m->kind == JR_ERROR ? "upstream error" : NULL,
+		     p->audit_id, p->bytes_in, len, p->t_policy,
+		     now - p->t_sent, now - p->t0, p->args);
 	gw_metrics_record(g->met, ls->az->z->name, p->mlabel,
 			  m->kind == JR_ERROR ||
 					  json_is_true(json_object_get(
@@ -2048,7 +1802,7 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 				  ? 2
 				  : 0,
 			  now - p->t0);
-	preq_free(g, p);
+	gw_req_free(g, p);
 	(void)raw;
 }
 
@@ -2066,7 +1820,7 @@ static int relate_for_agent(struct tzone *t, struct asess *s, json_t *root)
 	if (!v)
 		return 0;
 	p = json_is_integer(v)
-		    ? map_get(t->g->preqs, (uint64_t)json_integer_value(v))
+		    ? gw_map_get(t->g->preqs, (uint64_t)json_integer_value(v))
 		    : NULL;
 	if (p && p->kind == PK_CALL && p->s == s && p->ti == t->ti)
 		json_object_set(meta, MCP_META_RELATED, p->aid);
@@ -2101,7 +1855,7 @@ static int refuse_sreq(struct tzone *t, struct asess *s, struct jr_msg *m)
 		}
 	if (why) {
 		json_t *e = jr_error(m->id, code, why, NULL);
-		send_json(t->m, s->links[t->ti].sid, e);
+		gw_up_send(t->m, s->links[t->ti].sid, e);
 		json_decref(e);
 	}
 	return why != NULL;
@@ -2116,14 +1870,14 @@ static void up_request(struct tzone *t, struct asess *s, struct jr_msg *m)
 
 	if (!s) {
 		json_t *e = jr_error(m->id, -32601, "Method not found", NULL);
-		send_json(t->m, t->ctl, e);
+		gw_up_send(t->m, t->ctl, e);
 		json_decref(e);
 		return;
 	}
 	if (refuse_sreq(t, s, m))
 		return;
 	r = calloc(1, sizeof(*r));
-	if (!r || map_put(g->sreqs, g->next_id + 1, r)) {
+	if (!r || gw_map_put(g->sreqs, g->next_id + 1, r)) {
 		free(r);
 		return;
 	}
@@ -2136,7 +1890,7 @@ static void up_request(struct tzone *t, struct asess *s, struct jr_msg *m)
 	snprintf(id, sizeof(id), "zg-%llu", (unsigned long long)r->aid);
 	json_object_set_new(m->root, "id", json_string(id));
 	relate_for_agent(t, s, m->root);
-	to_agent(s, json_incref(m->root));
+	gw_sess_to_agent(s, json_incref(m->root));
 }
 
 static void up_notification(struct tzone *t, struct asess *s, struct jr_msg *m,
@@ -2146,7 +1900,7 @@ static void up_notification(struct tzone *t, struct asess *s, struct jr_msg *m,
 
 	if (strstr(meth, "/list_changed")) {
 		if (!s)
-			cat_changed(t);
+			gw_cat_changed(t);
 		return;
 	}
 	if (!s)
@@ -2162,9 +1916,9 @@ static void up_notification(struct tzone *t, struct asess *s, struct jr_msg *m,
 				 (unsigned long long)r->aid);
 			json_object_set_new(m->params, "requestId",
 					    json_string(id));
-			to_agent(s, json_incref(m->root));
+			gw_sess_to_agent(s, json_incref(m->root));
 			*pp = r->next;
-			map_del(t->g->sreqs, r->aid);
+			gw_map_del(t->g->sreqs, r->aid);
 			json_decref(r->up_id);
 			free(r);
 			return;
@@ -2178,9 +1932,9 @@ static void up_notification(struct tzone *t, struct asess *s, struct jr_msg *m,
 	if (relate_for_agent(t, s, m->root) ||
 	    gw_splice_check((const char *)raw, len, MAX_DEPTH, NULL) ==
 		    GW_SPLICE_BAD)
-		to_agent(s, json_incref(m->root));
+		gw_sess_to_agent(s, json_incref(m->root));
 	else
-		send_text(s, (const char *)raw, len);
+		gw_sess_send_text(s, (const char *)raw, len);
 }
 
 /* A call's response that cannot be relayed (malformed, a second id,
@@ -2197,7 +1951,7 @@ static void bad_response(struct tzone *t, struct preq *p, const char *why)
 		 why ? why : "malformed");
 	fprintf(stderr, "gatewayd: tool zone %s: %s (dropped)\n", t->z->name,
 		reason);
-	call_fail(t->g, p, GW_ERR_GATEWAY, msg, reason);
+	gw_req_fail(t->g, p, GW_ERR_GATEWAY, msg, reason);
 }
 
 /* A response in the splice layout's head whose body is well-formed
@@ -2249,7 +2003,7 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 		is_err = 1;
 	else
 		return -1;
-	p = map_get(g->preqs, uid);
+	p = gw_map_get(g->preqs, uid);
 	if (!p || p->kind != PK_CALL || p->s != s || p->ti != t->ti)
 		return -1;
 	now = gw_now_us();
@@ -2279,7 +2033,7 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	memcpy(out, head, hl);
 	memcpy(out + hl, idj, idl);
 	memcpy(out + hl + idl, msg + i, len - i);
-	send_text(s, out, out_len);
+	gw_sess_send_text(s, out, out_len);
 	free(out);
 	free(idj);
 	t->responses++;
@@ -2287,12 +2041,13 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	outcome = is_err || memmem(msg + i, len - i, "\"isError\":true", 14)
 			  ? 2
 			  : 0;
-	audit(g, s->az->z->name, s->id, p->method, p->target, "allow", p->rule,
-	      is_err ? "upstream error" : NULL, p->audit_id, p->bytes_in, len,
-	      p->t_policy, now - p->t_sent, now - p->t0, p->args);
+	gw_req_audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
+		     p->rule, is_err ? "upstream error" : NULL, p->audit_id,
+		     p->bytes_in, len, p->t_policy, now - p->t_sent,
+		     now - p->t0, p->args);
 	gw_metrics_record(g->met, s->az->z->name, p->mlabel, outcome,
 			  now - p->t0);
-	preq_free(g, p);
+	gw_req_free(g, p);
 	return 0;
 }
 
@@ -2304,7 +2059,7 @@ static void tz_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 	struct jr_msg jm;
 
 	if (sid != t->ctl) {
-		s = map_get(t->g->links, link_key(t->ti, sid));
+		s = gw_map_get(t->g->links, gw_up_link_key(t->ti, sid));
 		if (!s)
 			return;
 		if (fast_response(t, s, msg, len) == 0)
@@ -2340,9 +2095,9 @@ static void tz_close(void *ud, chan_mux *m, uint32_t sid, int reset)
 			 "control stream closed");
 		return;
 	}
-	s = map_get(t->g->links, link_key(t->ti, sid));
+	s = gw_map_get(t->g->links, gw_up_link_key(t->ti, sid));
 	if (s)
-		link_fail(t->g, s, t->ti, "upstream session ended");
+		gw_up_link_fail(t->g, s, t->ti, "upstream session ended");
 }
 
 static void tz_up(void *ud, chan_mux *m)
@@ -2352,13 +2107,13 @@ static void tz_up(void *ud, chan_mux *m)
 	json_t *r;
 
 	t->ctl = chan_mux_open_stream(m);
-	p = t->ctl ? preq_new(t->g, PK_INIT, NULL, t->ti) : NULL;
+	p = t->ctl ? gw_req_new(t->g, PK_INIT, NULL, t->ti) : NULL;
 	if (!p) {
 		t->dead = 1;
 		return;
 	}
-	r = init_request(t->g, p->uid, versions[0], NULL);
-	send_json(m, t->ctl, r);
+	r = gw_up_init_request(t->g, p->uid, gw_versions[0], NULL);
+	gw_up_send(m, t->ctl, r);
 	json_decref(r);
 }
 
@@ -2376,11 +2131,11 @@ static void drop_links(struct gw *g, struct asess *s, void *arg)
 	unsigned ti = *(unsigned *)arg;
 
 	if (s->links[ti].state != L_NONE || s->links[ti].qn)
-		link_fail(g, s, ti, g->tz[ti]->last_error);
+		gw_up_link_fail(g, s, ti, g->tz[ti]->last_error);
 }
 
 /* The tool zone went away: fail its calls, hide its tools, reconnect. */
-static void tz_down(struct tzone *t, const char *why)
+static void gw_up_down(struct tzone *t, const char *why)
 {
 	struct gw *g = t->g;
 	size_t n;
@@ -2388,12 +2143,12 @@ static void tz_down(struct tzone *t, const char *why)
 	int had = t->have_cat;
 
 	fprintf(stderr, "gatewayd: tool zone %s down: %s\n", t->z->name, why);
-	all_sessions(g, drop_links, &t->ti);
-	v = map_values(g->preqs, &n);
+	gw_sess_each(g, drop_links, &t->ti);
+	v = gw_map_values(g->preqs, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct preq *p = v[i];
 		if (p->ti == t->ti && !p->s)
-			preq_free(g, p);
+			gw_req_free(g, p);
 	}
 	free(v);
 	chan_mux_free(t->m);
@@ -2414,10 +2169,10 @@ static void tz_down(struct tzone *t, const char *why)
 	t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 						     : t->backoff * 2;
 	if (had)
-		lists_changed(g, t->ti);
+		gw_cat_lists_changed(g, t->ti);
 }
 
-static void tz_connect(struct tzone *t)
+static void gw_up_connect(struct tzone *t)
 {
 	static const struct chan_mux_ops ops = { tz_up, NULL, tz_data, tz_close,
 						 tz_downcb };
@@ -2448,13 +2203,11 @@ static void tz_connect(struct tzone *t)
 
 int gw_route_init(struct gw *g, char *err, size_t errlen)
 {
-	static const struct chan_mux_ops aops = { NULL, az_open, az_data,
-						  az_close, az_down };
 	const struct gw_config *c = g->cfg;
 
-	g->preqs = map_new();
-	g->sreqs = map_new();
-	g->links = map_new();
+	g->preqs = gw_map_new();
+	g->sreqs = gw_map_new();
+	g->links = gw_map_new();
 	g->tz = calloc(c->nzones, sizeof(*g->tz));
 	g->az = calloc(c->nzones, sizeof(*g->az));
 	if (!g->preqs || !g->sreqs || !g->links || !g->tz || !g->az)
@@ -2480,7 +2233,7 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 					    .max_streams = 1024,
 					    .turn_frames = ZONE_TURN_FRAMES,
 					    .turn_bytes = ZONE_TURN_BYTES,
-					    .log = az_log };
+					    .log = gw_sess_chan_log };
 		struct azone *a;
 		chan *ch;
 		if (z->role != GW_AGENT)
@@ -2492,7 +2245,7 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 		a->g = g;
 		a->z = z;
 		a->zi = (unsigned)i;
-		a->sess = map_new();
+		a->sess = gw_map_new();
 		if (!a->sess)
 			goto oom;
 		a->parts = malloc((g->ntz ? g->ntz : 1) * CAT_N *
@@ -2507,13 +2260,14 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 			continue; /* served by HTTP listeners only */
 		ch = chan_open(z->chan, CHAN_SERVER, NULL, err, errlen);
 		if (ch)
-			a->m = chan_mux_new(ch, &mo, &aops, a, err, errlen);
+			a->m = chan_mux_new(ch, &mo, &gw_sess_ops, a, err,
+					    errlen);
 		if (!a->m)
 			return -1;
 		chan_mux_hold(a->m, 1); /* released by release_turn() */
 	}
 	for (size_t i = 0; i < g->ntz; i++)
-		tz_connect(g->tz[i]);
+		gw_up_connect(g->tz[i]);
 	return 0;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -2525,21 +2279,21 @@ void gw_route_free(struct gw *g)
 	for (size_t i = 0; i < g->naz; i++) {
 		struct azone *a = g->az[i];
 		size_t n;
-		void **v = a->sess ? map_values(a->sess, &n) : NULL;
+		void **v = a->sess ? gw_map_values(a->sess, &n) : NULL;
 		for (size_t k = 0; v && k < n; k++)
-			sess_end(g, v[k]);
+			gw_sess_end(g, v[k]);
 		free(v);
 		chan_mux_free(a->m);
-		map_free(a->sess);
+		gw_map_free(a->sess);
 		free(a->parts);
 		free(a);
 	}
 	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *t = g->tz[i];
 		size_t n;
-		void **v = map_values(g->preqs, &n);
+		void **v = gw_map_values(g->preqs, &n);
 		for (size_t k = 0; v && k < n; k++)
-			preq_free(g, v[k]);
+			gw_req_free(g, v[k]);
 		free(v);
 		chan_mux_free(t->m);
 		for (int k = 0; k < CAT_N; k++) {
@@ -2551,9 +2305,9 @@ void gw_route_free(struct gw *g)
 	}
 	free(g->az);
 	free(g->tz);
-	map_free(g->preqs);
-	map_free(g->sreqs);
-	map_free(g->links);
+	gw_map_free(g->preqs);
+	gw_map_free(g->sreqs);
+	gw_map_free(g->links);
 }
 
 size_t gw_route_pollfds(struct gw *g, struct pollfd *p, size_t max)
@@ -2597,8 +2351,8 @@ int gw_route_timeout(struct gw *g)
 			t = now + x;
 		if (!z->m && z->retry_at < t)
 			t = z->retry_at;
-		if (refetch_at(z) < t)
-			t = refetch_at(z);
+		if (gw_cat_refetch_at(z) < t)
+			t = gw_cat_refetch_at(z);
 	}
 	if (g->next_deadline_ms < t)
 		t = g->next_deadline_ms;
@@ -2614,8 +2368,8 @@ int gw_route_timeout(struct gw *g)
 
 /* Ends call p without its answer: the tool zone is told to cancel it,
  * the agent gets the error (code, msg), the audit record says reason. */
-static void call_expire(struct gw *g, struct preq *p, int code, const char *msg,
-			const char *reason)
+static void gw_req_expire(struct gw *g, struct preq *p, int code,
+			  const char *msg, const char *reason)
 {
 	struct asess *s = p->s;
 
@@ -2624,13 +2378,13 @@ static void call_expire(struct gw *g, struct preq *p, int code, const char *msg,
 				       json_pack("{s:I,s:s}", "requestId",
 						 (json_int_t)p->uid, "reason",
 						 reason));
-		send_json(g->tz[p->ti]->m, s->links[p->ti].sid, c);
+		gw_up_send(g->tz[p->ti]->m, s->links[p->ti].sid, c);
 		json_decref(c);
 	}
-	call_fail(g, p, code, msg, reason);
+	gw_req_fail(g, p, code, msg, reason);
 }
 
-static void check_deadlines(struct gw *g)
+static void gw_req_deadlines(struct gw *g)
 {
 	int64_t now = gw_now_ms(), next = INT64_MAX;
 	size_t n;
@@ -2638,7 +2392,7 @@ static void check_deadlines(struct gw *g)
 
 	if (now < g->next_deadline_ms)
 		return;
-	v = map_values(g->preqs, &n);
+	v = gw_map_values(g->preqs, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct preq *p = v[i];
 		if (p->deadline_ms > now) {
@@ -2647,10 +2401,10 @@ static void check_deadlines(struct gw *g)
 			continue;
 		}
 		if (p->kind == PK_CALL) {
-			call_expire(g, p, -32001, "Request timed out",
-				    "deadline exceeded");
+			gw_req_expire(g, p, -32001, "Request timed out",
+				      "deadline exceeded");
 		} else if (p->kind == PK_INIT && p->s) {
-			link_fail(g, p->s, p->ti, "initialize timed out");
+			gw_up_link_fail(g, p->s, p->ti, "initialize timed out");
 			/* link_fail may have freed other entries of v */
 			free(v);
 			g->next_deadline_ms = now;
@@ -2660,9 +2414,9 @@ static void check_deadlines(struct gw *g)
 			snprintf(g->tz[p->ti]->last_error,
 				 sizeof(g->tz[p->ti]->last_error),
 				 "catalogue request timed out");
-			preq_free(g, p);
+			gw_req_free(g, p);
 		} else {
-			preq_free(g, p);
+			gw_req_free(g, p);
 		}
 	}
 	free(v);
@@ -2713,21 +2467,21 @@ void gw_route_run(struct gw *g)
 		t->pfd = NULL;
 		if (!t->m) {
 			if (now >= t->retry_at)
-				tz_connect(t);
+				gw_up_connect(t);
 			continue;
 		}
-		if (now >= refetch_at(t))
-			cat_fetch(t);
+		if (now >= gw_cat_refetch_at(t))
+			gw_cat_fetch(t);
 		if (quiet(pfd, t->m) && !t->dead)
 			continue;
 		if (chan_mux_process(t->m) < 0 || t->dead)
-			tz_down(t, t->last_error[0] ? t->last_error
-						    : "channel closed");
+			gw_up_down(t, t->last_error[0] ? t->last_error
+						       : "channel closed");
 	}
-	check_deadlines(g);
+	gw_req_deadlines(g);
 	for (size_t i = 0; i < g->ntz; i++)
 		if (g->tz[i]->dead && g->tz[i]->m)
-			tz_down(g->tz[i], g->tz[i]->last_error);
+			gw_up_down(g->tz[i], g->tz[i]->last_error);
 	release_turn(g);
 }
 
@@ -2748,7 +2502,7 @@ void gw_route_finish(struct gw *g)
 size_t gw_route_calls_inflight(struct gw *g)
 {
 	size_t n, calls = 0;
-	void **v = map_values(g->preqs, &n);
+	void **v = gw_map_values(g->preqs, &n);
 
 	for (size_t i = 0; v && i < n; i++)
 		calls += ((struct preq *)v[i])->kind == PK_CALL;
@@ -2769,13 +2523,13 @@ size_t gw_route_agent_backlog(struct gw *g)
 size_t gw_route_abort_calls(struct gw *g, const char *msg, const char *reason)
 {
 	size_t n, ended = 0;
-	void **v = map_values(g->preqs, &n);
+	void **v = gw_map_values(g->preqs, &n);
 
 	for (size_t i = 0; v && i < n; i++) {
 		struct preq *p = v[i];
 		if (p->kind != PK_CALL)
 			continue;
-		call_expire(g, p, GW_ERR_GATEWAY, msg, reason);
+		gw_req_expire(g, p, GW_ERR_GATEWAY, msg, reason);
 		ended++;
 	}
 	free(v);
@@ -2796,7 +2550,8 @@ json_t *gw_route_status(struct gw *g)
 				  a->z->name, "role", "agent", "chan",
 				  a->z->chan, "connected",
 				  a->m && chan_mux_is_up(a->m), "sessions",
-				  (json_int_t)a->sess->n, "sessions_total",
+				  (json_int_t)gw_map_count(a->sess),
+				  "sessions_total",
 				  (json_int_t)a->sessions_total));
 	}
 	for (size_t i = 0; i < g->ntz; i++) {
@@ -2810,10 +2565,10 @@ json_t *gw_route_status(struct gw *g)
 				"s:s}",
 				"zone", t->z->name, "role", "tool", "chan",
 				t->z->chan, "health",
-				visible(t)	 ? "up"
-				: t->quarantined ? "quarantined"
-				: t->m		 ? "connecting"
-						 : "down",
+				gw_cat_visible(t) ? "up"
+				: t->quarantined  ? "quarantined"
+				: t->m		  ? "connecting"
+						  : "down",
 				"tools",
 				(json_int_t)json_array_size(t->cat[CAT_TOOLS]),
 				"connects", (json_int_t)t->connects,
@@ -2832,7 +2587,7 @@ json_t *gw_route_status(struct gw *g)
 int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
 		 size_t errlen)
 {
-	struct tzone *t = tz_by_name(g, name, strlen(name));
+	struct tzone *t = gw_cat_zone(g, name, strlen(name));
 	char aid[40];
 
 	if (!t) {
@@ -2851,13 +2606,13 @@ int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
 	if (gw_pins_save(g->cfg->pins, g->pins, err, errlen))
 		return -1;
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
-	audit(g, name, "-", pin ? "pin" : "unpin", name, "admin", NULL, NULL,
-	      aid, 0, 0, 0, 0, 0, NULL);
+	gw_req_audit(g, name, "-", pin ? "pin" : "unpin", name, "admin", NULL,
+		     NULL, aid, 0, 0, 0, 0, 0, NULL);
 	if (t->have_cat) {
 		int was = t->quarantined;
-		quarantine_check(t);
+		gw_cat_quarantine_check(t);
 		if (was != t->quarantined)
-			lists_changed(g, t->ti);
+			gw_cat_lists_changed(g, t->ti);
 	}
 	return 0;
 }
@@ -2877,9 +2632,9 @@ void gw_route_snapshot(struct gw *g)
 		   "its catalogue, not quarantined.\n"
 		   "# TYPE zonegate_tool_zone_up gauge\n");
 	for (size_t i = 0; i < g->ntz; i++) {
-		ready &= visible(g->tz[i]);
+		ready &= gw_cat_visible(g->tz[i]);
 		fprintf(f, "zonegate_tool_zone_up{zone=\"%s\"} %d\n",
-			g->tz[i]->z->name, visible(g->tz[i]));
+			g->tz[i]->z->name, gw_cat_visible(g->tz[i]));
 	}
 	fprintf(f, "# HELP zonegate_tool_zone_quarantined Tool zone whose "
 		   "definitions differ from its pin.\n"
@@ -2891,7 +2646,7 @@ void gw_route_snapshot(struct gw *g)
 		   "# TYPE zonegate_agent_sessions gauge\n");
 	for (size_t i = 0; i < g->naz; i++)
 		fprintf(f, "zonegate_agent_sessions{zone=\"%s\"} %zu\n",
-			g->az[i]->z->name, g->az[i]->sess->n);
+			g->az[i]->z->name, gw_map_count(g->az[i]->sess));
 	fprintf(f,
 		"# HELP zonegate_policy_rules Rules of the policy in force.\n"
 		"# TYPE zonegate_policy_rules gauge\n"
