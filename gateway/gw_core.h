@@ -10,6 +10,8 @@
 
 #include <zonegate/chan_mux.h>
 
+struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */
+
 /* ---- caps of the core ------------------------------------------------- */
 
 #define MAX_DEPTH 64
@@ -36,6 +38,8 @@
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
 
 enum { CAT_TOOLS, CAT_RES, CAT_TMPL, CAT_PROMPTS, CAT_N };
+/* the fingerprint of an empty view (FNV-1a's offset basis) */
+#define VIEW_EMPTY 0xcbf29ce484222325ull
 
 /* ---- a u64 -> pointer map (gw_map.c) ----------------------------------- */
 
@@ -182,5 +186,57 @@ struct sreq {
  * and its log callback. */
 extern const struct chan_mux_ops gw_sess_ops;
 void gw_sess_chan_log(void *ud, const char *msg);
+
+/* ---- gw_catalogue.c ----------------------------------------------- */
+
+int gw_cat_visible(const struct tzone *t);
+
+json_t *gw_cat_find(const struct tzone *t, int k, const char *key,
+		    const char *val);
+
+int gw_cat_name_ok(const char *s);
+
+struct tzone *gw_cat_resolve_name(struct gw *g, const struct azone *az,
+				  const char *name, const char **bare);
+
+struct tzone *gw_cat_resolve_uri(struct gw *g, const char *uri);
+
+enum pol_decision gw_cat_decide(struct gw *g, const struct azone *az,
+				unsigned kind, const char *tz, const char *name,
+				const json_t *args, const struct pol_rule **r);
+
+void gw_cat_list(struct gw *g, struct asess *s, struct jr_msg *m, int k);
+
+void gw_cat_lists_changed(struct gw *g, long only);
+
+void gw_cat_fetch(struct tzone *t);
+
+void gw_cat_changed(struct tzone *t);
+
+int64_t gw_cat_refetch_at(const struct tzone *t);
+
+void gw_cat_page(struct tzone *t, struct preq *p, struct jr_msg *m, size_t len);
+
+/* ---- route.c ------------------------------------------------------ */
+
+int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg);
+
+void gw_sess_send_text(struct asess *s, const char *txt, size_t len);
+
+void gw_sess_to_agent(struct asess *s, json_t *msg);
+
+void gw_sess_error(struct asess *s, json_t *id, int code, const char *msg,
+		   json_t *data);
+
+void gw_req_audit(struct gw *g, const char *zone, const char *session,
+		  const char *method, const char *target, const char *decision,
+		  const char *rule, const char *reason, const char *aid,
+		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
+		  int64_t t_total, const char *args);
+
+struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
+			unsigned ti);
+
+json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
 
 #endif
