@@ -41,6 +41,10 @@ enum { CAT_TOOLS, CAT_RES, CAT_TMPL, CAT_PROMPTS, CAT_N };
 /* the fingerprint of an empty view (FNV-1a's offset basis) */
 #define VIEW_EMPTY 0xcbf29ce484222325ull
 
+/* The MCP protocol versions the gateway speaks, newest first. */
+#define GW_NVERSIONS 3
+extern const char *const gw_versions[GW_NVERSIONS];
+
 /* ---- a u64 -> pointer map (gw_map.c) ----------------------------------- */
 
 /* An opaque hash map from 64-bit keys to borrowed pointers. */
@@ -238,5 +242,31 @@ struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
 			unsigned ti);
 
 json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
+
+void gw_req_free(struct gw *g, struct preq *p);
+
+void gw_req_fail(struct gw *g, struct preq *p, int code, const char *msg,
+		 const char *reason);
+
+void caps_keep(struct asess *s, const json_t *caps);
+
+void gw_sess_each(struct gw *g, void (*fn)(struct gw *, struct asess *, void *),
+		  void *arg);
+
+/* ---- gw_upstream.c ------------------------------------------------ */
+
+void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti);
+
+void gw_up_link_fail(struct gw *g, struct asess *s, unsigned ti,
+		     const char *why);
+
+int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
+		    size_t len);
+
+int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti);
+
+void gw_up_down(struct tzone *t, const char *why);
+
+void gw_up_connect(struct tzone *t);
 
 #endif
