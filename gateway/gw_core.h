@@ -253,6 +253,10 @@ void caps_keep(struct asess *s, const json_t *caps);
 void gw_sess_each(struct gw *g, void (*fn)(struct gw *, struct asess *, void *),
 		  void *arg);
 
+void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len);
+
+void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m);
+
 /* ---- gw_upstream.c ------------------------------------------------ */
 
 void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti);
@@ -268,5 +272,9 @@ int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti);
 void gw_up_down(struct tzone *t, const char *why);
 
 void gw_up_connect(struct tzone *t);
+
+/* ---- gw_session.c ------------------------------------------------- */
+
+void gw_sess_end(struct gw *g, struct asess *s);
 
 #endif
