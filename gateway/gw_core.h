@@ -277,4 +277,8 @@ void gw_up_connect(struct tzone *t);
 
 void gw_sess_end(struct gw *g, struct asess *s);
 
+/* ---- gw_request.c ------------------------------------------------- */
+
+void gw_req_deadlines(struct gw *g);
+
 #endif
