@@ -241,7 +241,7 @@ static json_t *build_list(struct gw *g, struct asess *s, int k, uint64_t *view)
  * another view (the zone's list changed since: the client starts over,
  * as list_changed told it to). A change the zone cannot see leaves its
  * cursors good. */
-static int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off)
+int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off)
 {
 	const char *s = json_string_value(c), *dot;
 	char *end;

@@ -184,101 +184,101 @@ struct sreq {
 	struct sreq *next;
 };
 
-/* ---- agent sessions (gw_session.c) ----------------------------------- */
+/* Contracts in full at the definitions; in short: */
 
+/* ---- the catalogue (gw_catalogue.c) ----------------------------------- */
+
+/* t is up, has a catalogue and is not quarantined. */
+int gw_cat_visible(const struct tzone *t);
+/* The entry of t's list k whose key is val (borrowed), or NULL. */
+json_t *gw_cat_find(const struct tzone *t, int k, const char *key,
+		    const char *val);
+/* name is usable as a metrics label and in audit lines. */
+int gw_cat_name_ok(const char *s);
+/* The tool zone of an agent-facing name (its bare name in *bare), of a
+ * resource URI; NULL when none. */
+struct tzone *gw_cat_resolve_name(struct gw *g, const struct azone *az,
+				  const char *name, const char **bare);
+struct tzone *gw_cat_resolve_uri(struct gw *g, const char *uri);
+/* The policy's decision for agent zone az (rule in *r, may be NULL). */
+enum pol_decision gw_cat_decide(struct gw *g, const struct azone *az,
+				unsigned kind, const char *tz, const char *name,
+				const json_t *args, const struct pol_rule **r);
+/* A "VIEW.OFFSET" cursor c of the view view: 0 and *off, or -1. */
+int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off);
+/* Answers a list request k (CAT_*) of session s with one page. */
+void gw_cat_list(struct gw *g, struct asess *s, struct jr_msg *m, int k);
+/* Sessions whose view changed hear list_changed (only: that tool zone's
+ * part, -1 every part). */
+void gw_cat_lists_changed(struct gw *g, long only);
+/* Tool zone t's control stream: fetch every list, a list_changed from
+ * it, when a held-back refetch may start (INT64_MAX: none), one page. */
+void gw_cat_fetch(struct tzone *t);
+void gw_cat_changed(struct tzone *t);
+int64_t gw_cat_refetch_at(const struct tzone *t);
+void gw_cat_page(struct tzone *t, struct preq *p, struct jr_msg *m, size_t len);
+
+/* ---- tool zones and upstream links (gw_upstream.c) -------------------- */
+
+/* msg (not stolen) on stream sid of m: 0, or negative when not sent. */
+int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg);
+/* Session s's link to tool zone ti: closed and its queue freed (reset);
+ * failed, its calls ended with an error (fail); a message sent or queued
+ * until it is open (send: 0, or -1 over its caps); opened if needed
+ * (ensure: 0, or -1 when the tool zone is not up). */
+void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti);
+void gw_up_link_fail(struct gw *g, struct asess *s, unsigned ti,
+		     const char *why);
+int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
+		    size_t len);
+int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti);
+/* A new request with our id uid (params stolen); the caller frees it. */
+json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
+/* Tool zone t went away (its calls fail, it reconnects later); connect. */
+void gw_up_down(struct tzone *t, const char *why);
+void gw_up_connect(struct tzone *t);
+
+/* ---- agent sessions (gw_session.c) ------------------------------------ */
+
+/* To agent session s: text as it is, a message (stolen), an error (data
+ * stolen). A message the agent's stream cannot take is dropped and
+ * counted in the rate-limited log. */
+void gw_sess_send_text(struct asess *s, const char *txt, size_t len);
+void gw_sess_to_agent(struct asess *s, json_t *msg);
+void gw_sess_error(struct asess *s, json_t *id, int code, const char *msg,
+		   json_t *data);
+/* Ends s: its calls audited as ended, its links closed, s freed. */
+void gw_sess_end(struct gw *g, struct asess *s);
 /* The callbacks of an agent zone's channel (user data: its struct azone)
  * and its log callback. */
 extern const struct chan_mux_ops gw_sess_ops;
 void gw_sess_chan_log(void *ud, const char *msg);
+/* fn(g, s, arg) for every session of every agent zone. */
+void gw_sess_each(struct gw *g, void (*fn)(struct gw *, struct asess *, void *),
+		  void *arg);
 
-/* ---- gw_catalogue.c ----------------------------------------------- */
+/* ---- the request lifecycle (gw_request.c) ----------------------------- */
 
-int gw_cat_visible(const struct tzone *t);
-
-json_t *gw_cat_find(const struct tzone *t, int k, const char *key,
-		    const char *val);
-
-int gw_cat_name_ok(const char *s);
-
-struct tzone *gw_cat_resolve_name(struct gw *g, const struct azone *az,
-				  const char *name, const char **bare);
-
-struct tzone *gw_cat_resolve_uri(struct gw *g, const char *uri);
-
-enum pol_decision gw_cat_decide(struct gw *g, const struct azone *az,
-				unsigned kind, const char *tz, const char *name,
-				const json_t *args, const struct pol_rule **r);
-
-void gw_cat_list(struct gw *g, struct asess *s, struct jr_msg *m, int k);
-
-void gw_cat_lists_changed(struct gw *g, long only);
-
-void gw_cat_fetch(struct tzone *t);
-
-void gw_cat_changed(struct tzone *t);
-
-int64_t gw_cat_refetch_at(const struct tzone *t);
-
-void gw_cat_page(struct tzone *t, struct preq *p, struct jr_msg *m, size_t len);
-
-/* ---- route.c ------------------------------------------------------ */
-
-int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg);
-
-void gw_sess_send_text(struct asess *s, const char *txt, size_t len);
-
-void gw_sess_to_agent(struct asess *s, json_t *msg);
-
-void gw_sess_error(struct asess *s, json_t *id, int code, const char *msg,
-		   json_t *data);
-
+/* One record of a call's end (or an admin or catalogue event). */
 void gw_req_audit(struct gw *g, const char *zone, const char *session,
 		  const char *method, const char *target, const char *decision,
 		  const char *rule, const char *reason, const char *aid,
 		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
 		  int64_t t_total, const char *args);
-
+/* A request of ours upstream (kind PK_*, of session s or the control
+ * stream for NULL, to tool zone ti), in g->preqs; NULL when out of
+ * memory. gw_req_free undoes it; gw_req_fail ends a call with an error
+ * to the agent, its record and its metrics, then frees it. */
 struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
 			unsigned ti);
-
-json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
-
 void gw_req_free(struct gw *g, struct preq *p);
-
 void gw_req_fail(struct gw *g, struct preq *p, int code, const char *msg,
 		 const char *reason);
-
-void caps_keep(struct asess *s, const json_t *caps);
-
-void gw_sess_each(struct gw *g, void (*fn)(struct gw *, struct asess *, void *),
-		  void *arg);
-
+/* A routed request (tools/call, resources/read, ...) of len bytes. */
 void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len);
-
+/* notifications/cancelled from the agent. */
 void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m);
-
-/* ---- gw_upstream.c ------------------------------------------------ */
-
-void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti);
-
-void gw_up_link_fail(struct gw *g, struct asess *s, unsigned ti,
-		     const char *why);
-
-int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
-		    size_t len);
-
-int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti);
-
-void gw_up_down(struct tzone *t, const char *why);
-
-void gw_up_connect(struct tzone *t);
-
-/* ---- gw_session.c ------------------------------------------------- */
-
-void gw_sess_end(struct gw *g, struct asess *s);
-
-/* ---- gw_request.c ------------------------------------------------- */
-
+/* Ends every call past its deadline. */
 void gw_req_deadlines(struct gw *g);
 
 #endif

@@ -33,7 +33,7 @@ void gw_req_audit(struct gw *g, const char *zone, const char *session,
 		fprintf(stderr, "gatewayd: audit record too long; dropped\n");
 }
 
-/* ---- upstream links ------------------------------------------------------ */
+/* ---- requests of ours upstream ------------------------------------------ */
 
 struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
 			unsigned ti)

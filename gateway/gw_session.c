@@ -119,7 +119,7 @@ const char *const gw_versions[GW_NVERSIONS] = { "2025-11-25", "2025-06-18",
  * Everything else (experimental, extensions, a 4 MB blob) is dropped:
  * a session costs at most CAPS_UP_MAX bytes for them however much the
  * client sent. */
-void caps_keep(struct asess *s, const json_t *caps)
+static void caps_keep(struct asess *s, const json_t *caps)
 {
 	json_t *up = json_object();
 	char *txt;
@@ -452,7 +452,7 @@ void gw_sess_chan_log(void *ud, const char *msg)
 	fprintf(stderr, "gatewayd: agent zone %s: %s\n", az->z->name, msg);
 }
 
-/* ---- tool zones ------------------------------------------------------------ */
+/* ---- every session ------------------------------------------------------- */
 
 void gw_sess_each(struct gw *g, void (*fn)(struct gw *, struct asess *, void *),
 		  void *arg)

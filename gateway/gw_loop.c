@@ -1,14 +1,12 @@
-/* Routing: the proxy at the heart of gatewayd. Agent zones connect to
- * channels we serve; each stream is one MCP session whose identity is the
- * zone of the channel it arrived on. Tool zones are channels we connect
- * to; a control stream per tool zone keeps its catalogue (tools,
- * resources, templates, prompts), and every agent session gets its own
- * upstream stream per tool zone, opened lazily, so no state leaks between
- * sessions. Request ids are rewritten on the way up and restored on the
- * way down; server-to-client requests get gateway ids towards the agent.
- * Lists are answered from the catalogues, filtered by policy; calls are
- * decided by policy, limited, audited and timed. */
-#define _GNU_SOURCE /* memmem */
+/* The routing core's loop and its interface to gatewayd (gwd.h): set up
+ * the zones' channels, poll them, process each with a bounded share per
+ * turn, run deadlines and reconnects, and end each turn with its audit
+ * records before its answers. The core, overall: agent zones connect to
+ * channels we serve, each stream one MCP session whose identity is the
+ * zone of its channel (gw_session.c); tool zones are channels we connect
+ * to, a control stream each for the catalogue (gw_catalogue.c) and a
+ * link per agent session (gw_upstream.c); calls are decided, limited,
+ * audited and timed (gw_request.c). */
 #include "gw_core.h"
 
 #include <errno.h>
