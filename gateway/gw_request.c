@@ -288,16 +288,75 @@ static char *audit_args(const json_t *args)
 	return strdup(note);
 }
 
+/* What a routed request that is not sent upstream came to: everything
+ * its audit record, its metrics and its reply say, filled in once by
+ * gw_req_route and written out together by decision_finish, so that the
+ * three can never disagree (the same audit id, reason and label). */
+struct decision {
+	const char *verdict;   /* the record's decision: deny, limit, allow */
+	const char *reason;    /* the record's reason (also the denial kind) */
+	const char *target;    /* the record's target (NULL: not named) */
+	int outcome;	       /* metrics: 1 denied, 2 error */
+	int aggregate;	       /* a denial: may go into the zone's aggregate */
+	int code;	       /* reply: error code, 0 for the "unknown" one */
+	const char *msg;       /* reply: message */
+	const char *key, *val; /* reply: a data member beside auditId */
+	char label[200];       /* the metrics label (metric_label) */
+	char aid[64];	       /* the audit id (the aggregate's, if counted) */
+	const char *rule, *args;
+	size_t bytes_in;
+	int64_t t0, t_policy;
+};
+
+/* Writes out decision d of request m of session s (target x): the audit
+ * record (or, for a denial over the zone's rate, its place in the
+ * aggregate, whose id the reply carries), the metrics, the reply. */
+static void decision_finish(struct gw *g, struct asess *s, struct jr_msg *m,
+			    const struct target *x, struct decision *d)
+{
+	const char *zone = s->az->z->name;
+
+	if (!d->aggregate ||
+	    !gw_audit_deny(g->audit, s->az->zi, zone, m->method, d->label,
+			   d->reason, d->aid, sizeof(d->aid)))
+		gw_req_audit(g, zone, s->id, m->method, d->target, d->verdict,
+			     d->rule, d->reason, d->aid, d->bytes_in, 0,
+			     d->t_policy, 0, gw_now_us() - d->t0, d->args);
+	gw_metrics_record(g->met, zone, d->label, d->outcome, 0);
+	if (!d->code)
+		reply_unknown(s, m->id, x, d->aid);
+	else
+		gw_sess_error(s, m->id, d->code, d->msg,
+			      json_pack("{s:s,s:s}", "auditId", d->aid, d->key,
+					d->val));
+}
+
+/* Why a target the agent may not use is refused (audit reason). */
+static const char *deny_reason(const struct target *x, const json_t *exists,
+			       enum pol_decision pd)
+{
+	return !x->t || !exists		? "no such target"
+	       : x->t->quarantined	? "tool zone quarantined"
+	       : pd == POL_DENY_DEFAULT ? "no rule allows it"
+	       : pd == POL_DENY_RULE	? "denied by rule"
+					: "argument condition not met";
+}
+
+/* Decides request m (len bytes) of session s: denied, refused over a
+ * limit or for an unavailable tool zone (one decision record each), or
+ * sent upstream as a call of s that ends in up_response, gw_req_fail
+ * or its deadline. */
 void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 {
-	int64_t t0 = gw_now_us(), tp;
+	int64_t t0 = gw_now_us();
 	struct target x;
 	const struct pol_rule *r = NULL;
-	enum pol_decision d = POL_DENY_DEFAULT;
-	const char *why = NULL, *lw, *nm;
-	char aid[64], *rule, tgt[300], *argj = NULL, ml[200];
+	enum pol_decision pd = POL_DENY_DEFAULT;
+	const char *nm;
+	char *rule, tgt[300], *argj = NULL, unavail[120];
 	json_t *empty = NULL, *exists = NULL;
 	struct gw_limit *lim = NULL;
+	struct decision d = { 0 };
 	struct preq *p;
 	size_t ulen;
 	char *up;
@@ -306,7 +365,7 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 		return;
 	if (g->cfg->audit_args && x.args)
 		argj = audit_args(x.args);
-	gw_audit_new_id(g->audit, aid, sizeof(aid));
+	gw_audit_new_id(g->audit, d.aid, sizeof(d.aid));
 	if (x.t && x.name) {
 		static const int kk[] = { 0, CAT_TOOLS, CAT_RES, 0,
 					  CAT_PROMPTS };
@@ -318,60 +377,58 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 			exists = gw_cat_find(x.t, kk[x.kind], "name", x.name);
 		if (!x.args)
 			x.args = empty = json_object();
-		d = gw_cat_decide(g, s->az, x.kind, x.t->z->name, x.name,
-				  x.args, &r);
+		pd = gw_cat_decide(g, s->az, x.kind, x.t->z->name, x.name,
+				   x.args, &r);
 	}
-	tp = gw_now_us() - t0;
+	d.t0 = t0;
+	d.t_policy = gw_now_us() - t0;
+	d.bytes_in = len;
+	d.args = argj;
 	nm = x.t && x.name ? x.name : "(unknown)";
 	snprintf(tgt, sizeof(tgt), "%s%s%.*s", x.t ? x.t->z->name : "",
 		 x.t ? "." : "", (int)gw_utf8_prefix(nm, 200), nm);
 	rule = rule_ref(r);
-	if (!x.t || !exists || x.t->quarantined || d != POL_ALLOW) {
-		why = !x.t || !exists	      ? "no such target"
-		      : x.t->quarantined      ? "tool zone quarantined"
-		      : d == POL_DENY_DEFAULT ? "no rule allows it"
-		      : d == POL_DENY_RULE    ? "denied by rule"
-					      : "argument condition not met";
+	d.rule = rule;
+	d.target = tgt;
+	if (!x.t || !exists || x.t->quarantined || pd != POL_ALLOW) {
 		/* An unknown name is not echoed into the audit target: it is
 		 * the caller's text; the metrics never carry it. */
-		metric_label(ml, sizeof(ml), &x, exists, 0);
-		if (!gw_audit_deny(g->audit, s->az->zi, s->az->z->name,
-				   m->method, ml, why, aid, sizeof(aid)))
-			gw_req_audit(g, s->az->z->name, s->id, m->method,
-				     exists ? tgt : NULL, "deny", rule, why,
-				     aid, len, 0, tp, 0, gw_now_us() - t0,
-				     argj);
-		gw_metrics_record(g->met, s->az->z->name, ml, 1, 0);
-		reply_unknown(s, m->id, &x, aid);
+		d.verdict = "deny";
+		d.reason = deny_reason(&x, exists, pd);
+		d.target = exists ? tgt : NULL;
+		d.outcome = 1;
+		d.aggregate = 1;
+		metric_label(d.label, sizeof(d.label), &x, exists, 0);
+		decision_finish(g, s, m, &x, &d);
 		goto out;
 	}
-	metric_label(ml, sizeof(ml), &x, exists, 1);
+	metric_label(d.label, sizeof(d.label), &x, exists, 1);
 	if (!x.t->m || !x.t->have_cat) {
-		gw_req_audit(g, s->az->z->name, s->id, m->method, tgt, "allow",
-			     rule, "tool zone unavailable", aid, len, 0, tp, 0,
-			     gw_now_us() - t0, argj);
-		gw_metrics_record(g->met, s->az->z->name, ml, 2, 0);
-		snprintf(tgt, sizeof(tgt), "tool zone %s is unavailable",
-			 x.t->z->name);
-		gw_sess_error(s, m->id, GW_ERR_GATEWAY, tgt,
-			      json_pack("{s:s,s:s}", "auditId", aid, "reason",
-					"unavailable"));
+		snprintf(unavail, sizeof(unavail),
+			 "tool zone %s is unavailable", x.t->z->name);
+		d.verdict = "allow";
+		d.reason = "tool zone unavailable";
+		d.outcome = 2;
+		d.code = GW_ERR_GATEWAY;
+		d.msg = unavail;
+		d.key = "reason";
+		d.val = "unavailable";
+		decision_finish(g, s, m, &x, &d);
 		goto out;
 	}
-	lw = limits_check(g, s->az, r, len, &lim);
-	if (!lw && (s->inflight >= SESSION_INFLIGHT_MAX ||
-		    s->az->inflight >= ZONE_INFLIGHT_MAX))
-		lw = "too many requests in flight";
-	if (lw) {
-		if (!gw_audit_deny(g->audit, s->az->zi, s->az->z->name,
-				   m->method, ml, lw, aid, sizeof(aid)))
-			gw_req_audit(g, s->az->z->name, s->id, m->method, tgt,
-				     "limit", rule, lw, aid, len, 0, tp, 0,
-				     gw_now_us() - t0, argj);
-		gw_metrics_record(g->met, s->az->z->name, ml, 1, 0);
-		gw_sess_error(s, m->id, GW_ERR_GATEWAY, lw,
-			      json_pack("{s:s,s:s}", "auditId", aid, "limit",
-					lw));
+	d.reason = limits_check(g, s->az, r, len, &lim);
+	if (!d.reason && (s->inflight >= SESSION_INFLIGHT_MAX ||
+			  s->az->inflight >= ZONE_INFLIGHT_MAX))
+		d.reason = "too many requests in flight";
+	if (d.reason) {
+		d.verdict = "limit";
+		d.outcome = 1;
+		d.aggregate = 1;
+		d.code = GW_ERR_GATEWAY;
+		d.msg = d.reason;
+		d.key = "limit";
+		d.val = d.reason;
+		decision_finish(g, s, m, &x, &d);
 		goto out;
 	}
 	p = gw_req_new(g, PK_CALL, s, x.t->ti);
@@ -383,8 +440,8 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 	}
 	p->aid = json_incref(m->id);
 	snprintf(p->method, sizeof(p->method), "%s", m->method);
-	snprintf(p->audit_id, sizeof(p->audit_id), "%s", aid);
-	snprintf(p->mlabel, sizeof(p->mlabel), "%s", ml);
+	snprintf(p->audit_id, sizeof(p->audit_id), "%s", d.aid);
+	snprintf(p->mlabel, sizeof(p->mlabel), "%s", d.label);
 	p->target = strdup(tgt);
 	p->rule = rule;
 	rule = NULL;
@@ -394,7 +451,7 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 	p->bytes_in = len;
 	p->max_bytes = r->max_bytes;
 	p->t0 = t0;
-	p->t_policy = tp;
+	p->t_policy = d.t_policy;
 	if (r->timeout_ms) {
 		p->deadline_ms = gw_now_ms() + r->timeout_ms;
 		if (p->deadline_ms < g->next_deadline_ms)
