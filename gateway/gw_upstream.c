@@ -665,7 +665,11 @@ void gw_up_connect(struct tzone *t)
 				    .log = tz_log };
 	struct chan_opts co = { 0, 0 };
 	char err[256];
-	chan *c = chan_open(t->z->chan, CHAN_CLIENT, &co, err, sizeof(err));
+	chan *c = t->g->connect_tool
+			  ? t->g->connect_tool(t->g->connect_ud, t->z, err,
+					       sizeof(err))
+			  : chan_open(t->z->chan, CHAN_CLIENT, &co, err,
+				      sizeof(err));
 
 	if (c)
 		t->m = chan_mux_new(c, &mo, &ops, t, err, sizeof(err));

@@ -9,6 +9,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <zonegate/chan.h>
 #include <zonegate/chan_mux.h>
 
 struct u64map;
@@ -48,6 +49,11 @@ struct gw {
 	int draining;		/* SIGTERM: new requests refused, calls
 				   in flight finishing */
 	uint64_t drain_refused; /* requests refused while draining */
+	/* How a tool zone's channel is opened (NULL: chan_open of its
+	 * chan as client); tests hand the core one end of a socketpair. */
+	chan *(*connect_tool)(void *ud, const struct gw_zone *z, char *err,
+			      size_t errlen);
+	void *connect_ud;
 };
 
 /* route.c: zones, sessions, the proxy. */
