@@ -23,7 +23,7 @@ static const char *const cat_method[CAT_N] = { "tools/list", "resources/list",
 static const char *const cat_key[CAT_N] = { "tools", "resources",
 					    "resourceTemplates", "prompts" };
 
-/* ---- catalogue helpers -------------------------------------------------- */
+/* ---- catalogue helpers ------------------------------------------------- */
 
 static struct tzone *gw_cat_zone(struct gw *g, const char *name, size_t n)
 {
@@ -144,7 +144,7 @@ enum pol_decision gw_cat_decide(struct gw *g, const struct azone *az,
 	return policy_decide(g->pol, &q, r);
 }
 
-/* ---- lists ------------------------------------------------------------ */
+/* ---- lists ------------------------------------------------------------- */
 
 /* Folds v into the FNV-1a hash h. */
 static uint64_t fnv_mix(uint64_t h, uint64_t v)

@@ -20,7 +20,7 @@
 #include "jsonrpc.h"
 #include "splice.h"
 
-/* ---- the loop's interface -------------------------------------------------- */
+/* ---- the loop's interface ---------------------------------------------- */
 
 int gw_route_init(struct gw *g, char *err, size_t errlen)
 {
@@ -271,7 +271,7 @@ size_t gw_route_agent_backlog(struct gw *g)
 	return b;
 }
 
-/* ---- admin views ------------------------------------------------------------ */
+/* ---- admin views ------------------------------------------------------- */
 
 json_t *gw_route_status(struct gw *g)
 {

@@ -17,7 +17,7 @@
 #include "jsonrpc.h"
 #include "splice.h"
 
-/* ---- audit and metrics -------------------------------------------------- */
+/* ---- audit and metrics ------------------------------------------------- */
 
 void gw_req_audit(struct gw *g, const char *zone, const char *session,
 		  const char *method, const char *target, const char *decision,
@@ -33,7 +33,7 @@ void gw_req_audit(struct gw *g, const char *zone, const char *session,
 		fprintf(stderr, "gatewayd: audit record too long; dropped\n");
 }
 
-/* ---- requests of ours upstream ------------------------------------------ */
+/* ---- requests of ours upstream ----------------------------------------- */
 
 struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
 			unsigned ti)
@@ -560,7 +560,7 @@ void gw_req_deadlines(struct gw *g)
 	g->next_deadline_ms = next;
 }
 
-/* ---- draining ------------------------------------------------------------------ */
+/* ---- draining ---------------------------------------------------------- */
 
 size_t gw_route_calls_inflight(struct gw *g)
 {

@@ -304,7 +304,7 @@ out:
 	jr_msg_clear(&m);
 }
 
-/* ---- agent zones --------------------------------------------------------- */
+/* ---- agent zones ------------------------------------------------------- */
 
 void gw_sess_end(struct gw *g, struct asess *s)
 {
@@ -399,7 +399,7 @@ static void az_down(void *ud, chan_mux *m, const char *why)
 const struct chan_mux_ops gw_sess_ops = { NULL, az_open, az_data, az_close,
 					  az_down };
 
-/* ---- HTTP listeners' sessions (listen.c hands them over) -------------- */
+/* ---- HTTP listeners' sessions (listen.c hands them over) --------------- */
 
 struct asess *gw_route_http_open(struct gw *g, const char *zone,
 				 struct gw_hs *hs, gw_http_deliver deliver,
@@ -452,7 +452,7 @@ void gw_sess_chan_log(void *ud, const char *msg)
 	fprintf(stderr, "gatewayd: agent zone %s: %s\n", az->z->name, msg);
 }
 
-/* ---- every session ------------------------------------------------------- */
+/* ---- every session ----------------------------------------------------- */
 
 void gw_sess_each(struct gw *g, void (*fn)(struct gw *, struct asess *, void *),
 		  void *arg)

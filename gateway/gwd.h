@@ -1,7 +1,8 @@
-/* gatewayd's runtime state, shared by the daemon's roles: routing
- * (route.c), the admin socket and metrics endpoint (admin.c) and the main
- * loop (gatewayd.c). Everything here is owned by the one poll thread,
- * except what admin.c's HTTP thread reads under gw->snap_lock. */
+/* gatewayd's runtime state, shared by the daemon's roles: routing (the
+ * core, gw_*.c with gw_core.h), the admin socket and metrics endpoint
+ * (admin.c) and the main loop (gatewayd.c). Everything here is owned by
+ * the one poll thread, except what admin.c's HTTP thread reads under
+ * gw->snap_lock. */
 #ifndef GWD_H
 #define GWD_H
 
@@ -56,7 +57,8 @@ struct gw {
 	void *connect_ud;
 };
 
-/* route.c: zones, sessions, the proxy. */
+/* The routing core (zg_gw_core; gw_loop.c unless said otherwise): zones,
+ * sessions, the proxy. */
 int gw_route_init(struct gw *g, char *err, size_t errlen);
 void gw_route_free(struct gw *g);
 /* Fills fds for poll (at most max); returns the count. */
@@ -119,7 +121,7 @@ void gw_listen_stop(struct gw_listen *l);
 int gw_listen_reload_tokens(struct gw_listen *l, char *err, size_t errlen);
 /* The eventfd to poll (POLLIN), or -1 without listeners. */
 int gw_listen_fd(const struct gw_listen *l);
-/* Takes what the HTTP threads queued and feeds it to route.c. */
+/* Takes what the HTTP threads queued and feeds it to the core. */
 void gw_listen_run(struct gw_listen *l);
 /* Poll thread: one message for the client of hs. inited: the session
  * answered initialize. Returns 0, or CHAN_MUX_EFULL when its stream is

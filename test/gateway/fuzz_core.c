@@ -54,13 +54,16 @@ static void respond(struct corehost *h, const uint8_t *p, size_t n)
 	free(b);
 }
 
-static void run(const uint8_t *data, size_t size)
+/* Runs one input; returns NULL, or what went wrong (a copy of the
+ * offending message to the agent, the caller frees). */
+static char *run(const uint8_t *data, size_t size)
 {
 	struct corehost h;
 	size_t i = 0;
+	char *bad = NULL;
 
 	if (corehost_start(&h, NULL, NULL))
-		abort(); /* the host itself must always come up */
+		return strdup("the host did not come up");
 	h.tool_mute = 1;
 	corehost_agent(&h, INIT_MSG, strlen(INIT_MSG));
 	corehost_agent(&h, CALL_MSG, strlen(CALL_MSG));
@@ -89,19 +92,21 @@ static void run(const uint8_t *data, size_t size)
 	}
 	/* every message the core gave the agent is one JSON value, no
 	 * member twice (a second id would answer another call) */
-	for (size_t k = 0; k < h.nout; k++) {
+	for (size_t k = 0; k < h.nout && !bad; k++) {
 		json_t *j = json_loads(h.out[k], JSON_REJECT_DUPLICATES, NULL);
 		if (!j)
-			abort();
+			bad = strdup(h.out[k]);
 		json_decref(j);
 	}
 	corehost_stop(&h);
+	return bad;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int devnull = -1;
 	int saved;
+	char *bad;
 
 	/* the core's log lines (a zone up, a message dropped) are not what
 	 * is tested, and thousands of them slow the run down */
@@ -110,9 +115,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fflush(stderr);
 	saved = dup(2);
 	dup2(devnull, 2);
-	run(data, size);
+	bad = run(data, size);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
+	if (bad) {
+		fprintf(stderr, "fuzz_gw_core: the agent got: %.300s\n", bad);
+		abort();
+	}
 	return 0;
 }
