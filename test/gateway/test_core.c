@@ -255,16 +255,40 @@ static long long metric(struct corehost *h, const char *tool, const char *k)
 	return v;
 }
 
+/* Member k of an error reply's data (NULL if there is none). */
+static const char *err_data(const json_t *r, const char *k)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(r, "error"), "data"), k));
+}
+
+/* The record aid at path has this decision, reason and target. */
+static void check_record(const char *path, const char *aid,
+			 const char *decision, const char *reason,
+			 const char *target)
+{
+	json_t *rec = record_of(path, aid);
+
+	CHECK(aid != NULL);
+	CHECK_STR(json_string_value(json_object_get(rec, "decision")),
+		  decision);
+	CHECK_STR(json_string_value(json_object_get(rec, "reason")), reason);
+	CHECK_STR(json_string_value(json_object_get(rec, "target")), target);
+	json_decref(rec);
+}
+
 /* One decision, three outputs that agree: a denial and a limit each give
  * the agent an error whose auditId names a record with the decision and
  * reason, and one count in the metrics under a label the agent did not
  * choose. */
 static void test_decision_record(void)
 {
+	static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+				   "\"tools/call\",\"params\":{\"name\":"
+				   "\"tool.%s\"}}";
 	struct corehost h;
-	char path[256];
-	json_t *r, *rec;
-	const char *aid;
+	char path[256], msg[200];
+	json_t *r;
 
 	snprintf(path, sizeof(path), "%s/audit.log", dir);
 	if (corehost_start(&h, "agent tool.echo allow rate=1/m\n", path)) {
@@ -272,47 +296,26 @@ static void test_decision_record(void)
 		return;
 	}
 	init_session(&h);
-	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-		     "\"params\":{\"name\":\"tool.secret\"}}");
+	snprintf(msg, sizeof(msg), call, "secret");
+	send_msg(&h, msg);
 	r = reply(&h);
-	aid = json_string_value(
-		json_object_get(json_object_get(json_object_get(r, "error"),
-						"data"),
-				"auditId"));
-	CHECK(aid != NULL);
-	rec = record_of(path, aid);
-	CHECK_STR(json_string_value(json_object_get(rec, "decision")), "deny");
-	CHECK_STR(json_string_value(json_object_get(rec, "reason")),
-		  "no rule allows it");
-	CHECK_STR(json_string_value(json_object_get(rec, "target")),
-		  "tool.secret");
+	check_record(path, err_data(r, "auditId"), "deny", "no rule allows it",
+		     "tool.secret");
 	CHECK_EQ_INT(metric(&h, "(denied)", "denials"), 1);
-	json_decref(rec);
 	json_decref(r);
 	/* the rate allows one call a minute: the second is a limit */
-	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
-		     "\"params\":{\"name\":\"tool.echo\"}}");
+	snprintf(msg, sizeof(msg), call, "echo");
+	send_msg(&h, msg);
 	r = reply(&h);
 	CHECK(r && json_object_get(r, "result"));
 	json_decref(r);
-	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
-		     "\"params\":{\"name\":\"tool.echo\"}}");
+	send_msg(&h, msg);
 	r = reply(&h);
-	aid = json_string_value(
-		json_object_get(json_object_get(json_object_get(r, "error"),
-						"data"),
-				"auditId"));
-	CHECK_STR(json_string_value(json_object_get(
-			  json_object_get(json_object_get(r, "error"), "data"),
-			  "limit")),
-		  "rate limit exceeded");
-	rec = record_of(path, aid);
-	CHECK_STR(json_string_value(json_object_get(rec, "decision")), "limit");
-	CHECK_STR(json_string_value(json_object_get(rec, "reason")),
-		  "rate limit exceeded");
+	CHECK_STR(err_data(r, "limit"), "rate limit exceeded");
+	check_record(path, err_data(r, "auditId"), "limit",
+		     "rate limit exceeded", "tool.echo");
 	CHECK_EQ_INT(metric(&h, "tool.echo", "calls"), 2);
 	CHECK_EQ_INT(metric(&h, "tool.echo", "denials"), 1);
-	json_decref(rec);
 	json_decref(r);
 	corehost_stop(&h);
 	unlink(path);
