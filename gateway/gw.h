@@ -9,7 +9,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define GW_VERSION "0.1.0"
+#include "zg_version.h"
+
+/* serverInfo.version and clientInfo.version: the build's version (git
+ * description in a checkout, cmake/version.cmake). */
+#define GW_VERSION ZG_VERSION
 
 /* ---- Caps on everything that arrives from files or zones ------------ */
 

@@ -1,7 +1,8 @@
-/* gatewayd's runtime state, shared by the daemon's roles: routing
- * (route.c), the admin socket and metrics endpoint (admin.c) and the main
- * loop (gatewayd.c). Everything here is owned by the one poll thread,
- * except what admin.c's HTTP thread reads under gw->snap_lock. */
+/* gatewayd's runtime state, shared by the daemon's roles: routing (the
+ * core, gw_*.c with gw_core.h), the admin socket and metrics endpoint
+ * (admin.c) and the main loop (gatewayd.c). Everything here is owned by
+ * the one poll thread, except what admin.c's HTTP thread reads under
+ * gw->snap_lock. */
 #ifndef GWD_H
 #define GWD_H
 
@@ -9,6 +10,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <zonegate/chan.h>
 #include <zonegate/chan_mux.h>
 
 struct u64map;
@@ -48,9 +50,15 @@ struct gw {
 	int draining;		/* SIGTERM: new requests refused, calls
 				   in flight finishing */
 	uint64_t drain_refused; /* requests refused while draining */
+	/* How a tool zone's channel is opened (NULL: chan_open of its
+	 * chan as client); tests hand the core one end of a socketpair. */
+	chan *(*connect_tool)(void *ud, const struct gw_zone *z, char *err,
+			      size_t errlen);
+	void *connect_ud;
 };
 
-/* route.c: zones, sessions, the proxy. */
+/* The routing core (zg_gw_core; gw_loop.c unless said otherwise): zones,
+ * sessions, the proxy. */
 int gw_route_init(struct gw *g, char *err, size_t errlen);
 void gw_route_free(struct gw *g);
 /* Fills fds for poll (at most max); returns the count. */
@@ -80,13 +88,22 @@ size_t gw_route_abort_calls(struct gw *g, const char *msg, const char *reason);
 /* Records, then every queued answer, out before gatewayd stops. */
 void gw_route_finish(struct gw *g);
 
+/* How the core hands an HTTP session's client one message (listen.c's
+ * gw_listen_deliver; a test's in-memory capture): inited says the
+ * session answered initialize. Returns 0, or CHAN_MUX_EFULL (or another
+ * negative value) when the message is dropped. A callback, so that the
+ * core does not call back into the listeners (no listen/route cycle). */
+typedef int (*gw_http_deliver)(struct gw_hs *hs, int inited, const char *msg,
+			       size_t len);
+
 /* HTTP sessions of the listeners, in the poll thread only: a new agent
- * session of zone for hs (NULL: no such agent zone, or out of memory;
- * n numbers the session within the listener), a message from its
- * client, its end (frees the session; hs stays the caller's). */
+ * session of zone for hs, whose messages go to deliver (NULL: no such
+ * agent zone, or out of memory; n numbers the session within the
+ * listener), a message from its client, its end (frees the session; hs
+ * stays the caller's). */
 struct asess *gw_route_http_open(struct gw *g, const char *zone,
-				 struct gw_hs *hs, unsigned listener,
-				 uint64_t n);
+				 struct gw_hs *hs, gw_http_deliver deliver,
+				 unsigned listener, uint64_t n);
 void gw_route_http_input(struct gw *g, struct asess *s, const char *msg,
 			 size_t len);
 void gw_route_http_close(struct gw *g, struct asess *s);
@@ -104,7 +121,7 @@ void gw_listen_stop(struct gw_listen *l);
 int gw_listen_reload_tokens(struct gw_listen *l, char *err, size_t errlen);
 /* The eventfd to poll (POLLIN), or -1 without listeners. */
 int gw_listen_fd(const struct gw_listen *l);
-/* Takes what the HTTP threads queued and feeds it to route.c. */
+/* Takes what the HTTP threads queued and feeds it to the core. */
 void gw_listen_run(struct gw_listen *l);
 /* Poll thread: one message for the client of hs. inited: the session
  * answered initialize. Returns 0, or CHAN_MUX_EFULL when its stream is

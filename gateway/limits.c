@@ -4,7 +4,7 @@
  * is known by its text, so a policy reload keeps the state of every rule
  * it leaves unchanged (a reload never refills a bucket or forgets calls
  * in flight) and drops that of rules it removed or changed. Deadlines and
- * byte caps are enforced where the messages flow (route.c). */
+ * byte caps are enforced where the messages flow (gw_request.c). */
 #include "gw.h"
 
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* HTTP listeners for host-side clients: Streamable HTTP at /mcp (the
  * transport of mcp/http.c, with gatewayd as its session engine), each
  * listener bound to one agent zone by a bearer token or the unix peer's
- * uid. The libmicrohttpd threads never touch route.c: they queue
+ * uid. The libmicrohttpd threads never touch the routing core: they queue
  * messages for the poll loop (an eventfd wakes it) and the loop hands
  * replies back through the transport's per-request streams. */
 #define _GNU_SOURCE /* SO_PEERCRED, struct ucred */
@@ -375,7 +375,8 @@ static void run_item(struct gw_listen *gl, struct item *it)
 	switch (it->kind) {
 	case IT_OPEN:
 		hs->s = gw_route_http_open(gl->g, hs->l->cfg->zone, hs,
-					   hs->l->idx, hs->n);
+					   gw_listen_deliver, hs->l->idx,
+					   hs->n);
 		if (!hs->s)
 			fprintf(stderr,
 				"gatewayd: listener %u: cannot open a "
@@ -612,7 +613,7 @@ void gw_listen_stop(struct gw_listen *gl)
 	if (!gl)
 		return;
 	/* Stopping a transport ends its sessions, which queues their
-	 * closes; the last run ends them in route.c and frees them. */
+	 * closes; the last run ends them in the core and frees them. */
 	for (size_t i = 0; i < gl->nl; i++) {
 		mcp_http_stop(gl->l[i].h);
 		if (gl->l[i].cfg->unix_path)

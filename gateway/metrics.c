@@ -3,7 +3,7 @@
  * libmicrohttpd's thread. Histograms are log-linear (4 sub-buckets per
  * power of two of microseconds) so p50/p99 are within about 19%; the
  * Prometheus exposition folds them into power-of-two buckets. Label
- * values are the caller's (route.c) choice of bounded names; the series
+ * values are the routing core's choice of bounded names; the series
  * count is capped here as well (MET_MAX_SERIES, then one overflow series
  * per zone). */
 #include "gw.h"

@@ -1,0 +1,284 @@
+/* The gateway core's private state and the interfaces between its roles:
+ * catalogue (gw_catalogue.c), upstream links and the splice path
+ * (gw_upstream.c), agent sessions (gw_session.c), request lifecycle and
+ * deadlines (gw_request.c) and the loop (gw_loop.c). Only the core's
+ * files, its unit tests and its fuzz target include this. */
+#ifndef GW_CORE_H
+#define GW_CORE_H
+
+#include "gwd.h"
+
+#include <zonegate/chan_mux.h>
+
+struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */
+
+/* ---- caps of the core ------------------------------------------------- */
+
+#define MAX_DEPTH 64
+#define SESSION_INFLIGHT_MAX 256
+#define ZONE_INFLIGHT_MAX 4096		 /* calls in flight per agent zone */
+#define LINK_QUEUED_MAX (64u << 20)	 /* bytes waiting for links, in all */
+#define LINK_QUEUED_ZONE_MAX (16u << 20) /* of those, one agent zone's */
+#define LINK_QUEUE_MAX 256
+#define CAT_PAGES_MAX 100
+#define CAT_ITEMS_MAX 10000 /* entries per list and tool zone */
+#define REFETCH_MIN_MS 1000 /* catalogue refreshes per tool zone */
+#define SESSION_SREQ_MAX 32 /* server requests waiting on one agent */
+#define SESSION_AUX_MAX 64  /* the gateway's own requests for a session */
+#define CAPS_UP_MAX 1024    /* bytes of client capabilities kept */
+#define CAP_PART_MAX 256    /* bytes of one capability's sub-object */
+#define AUDIT_ARGS_MAX 4096 /* longer arguments are never logged whole */
+#define BACKOFF_MIN_MS 100
+/* Frames and bytes taken from one zone's channel per loop turn: the loop
+ * then moves on to the next zone, so a zone with much to send gets the
+ * same share as any other (docs/gateway.md, "Fairness"). */
+#define ZONE_TURN_FRAMES 8
+#define ZONE_TURN_BYTES (256u << 10)
+#define BACKOFF_MAX_MS 2000
+#define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
+
+enum { CAT_TOOLS, CAT_RES, CAT_TMPL, CAT_PROMPTS, CAT_N };
+/* the fingerprint of an empty view (FNV-1a's offset basis) */
+#define VIEW_EMPTY 0xcbf29ce484222325ull
+
+/* The MCP protocol versions the gateway speaks, newest first. */
+#define GW_NVERSIONS 3
+extern const char *const gw_versions[GW_NVERSIONS];
+
+/* ---- a u64 -> pointer map (gw_map.c) ----------------------------------- */
+
+/* An opaque hash map from 64-bit keys to borrowed pointers. */
+struct u64map;
+
+/* A new empty map (NULL when out of memory); free with gw_map_free. */
+struct u64map *gw_map_new(void);
+/* The value under k, or NULL. */
+void *gw_map_get(const struct u64map *m, uint64_t k);
+/* Adds k -> v (the caller makes sure k is not there). Returns 0, or -1
+ * when out of memory (the map is unchanged). */
+int gw_map_put(struct u64map *m, uint64_t k, void *v);
+/* Removes k if it is there; the value is the caller's. */
+void gw_map_del(struct u64map *m, uint64_t k);
+/* Entries held. */
+size_t gw_map_count(const struct u64map *m);
+/* A new array of every value (for sweeps that may delete) the caller
+ * frees, its length in *count; NULL (and 0) when out of memory. */
+void **gw_map_values(const struct u64map *m, size_t *count);
+/* Frees the map, not the values. */
+void gw_map_free(struct u64map *m);
+
+/* ---- state ------------------------------------------------------------- */
+
+struct qmsg {
+	struct qmsg *next;
+	size_t len;
+	char data[];
+};
+
+enum { L_NONE, L_INIT, L_READY };
+
+struct ulink {
+	uint32_t sid;
+	int state;
+	struct qmsg *qh, *qt;
+	size_t qn;
+};
+
+struct preq;
+struct sreq;
+
+/* The client capabilities the gateway acts on (server requests of the
+ * other kinds are refused) and forwards upstream. */
+enum { CAP_SAMPLING = 1, CAP_ELICITATION = 2, CAP_ROOTS = 4 };
+
+struct asess {
+	struct azone *az;
+	uint32_t sid;		 /* the channel stream (0 for HTTP sessions) */
+	uint64_t key;		 /* in az->sess: sid, or 1 << 32 | n for HTTP */
+	struct gw_hs *hs;	 /* an HTTP listener's session, or NULL */
+	gw_http_deliver deliver; /* hands hs its messages */
+	int inited;
+	char proto[32];
+	unsigned caps; /* CAP_* the client declared */
+	char *caps_up; /* what is forwarded of them (JSON, small) */
+	char *level;
+	char id[96];
+	struct ulink *links; /* one per tool zone */
+	struct preq *reqs;
+	struct sreq *sreqs;
+	unsigned inflight;
+	unsigned aux;	  /* its preqs that are not calls (init, setLevel) */
+	uint64_t dropped; /* messages to it dropped (drop_note) */
+	uint64_t drop_unlogged; /* of those, not yet in a log line */
+	int64_t drop_log_ms;	/* when the last drop line was written */
+};
+
+struct azone {
+	struct gw *g;
+	const struct gw_zone *z;
+	unsigned zi;
+	chan_mux *m;
+	const struct pollfd *pfd; /* its entry in this turn's poll, or NULL */
+	struct u64map *sess;
+	uint64_t sessions_total;
+	unsigned inflight;
+	uint64_t view[CAT_N]; /* fingerprints of what it was last told */
+	uint64_t *parts;      /* [k * ntz + ti]: tz_view's part of each */
+	size_t link_queued;   /* bytes its sessions queue for links */
+};
+
+struct tzone {
+	struct gw *g;
+	const struct gw_zone *z;
+	unsigned zi, ti;
+	chan_mux *m;
+	const struct pollfd *pfd; /* its entry in this turn's poll, or NULL */
+	int dead;
+	int64_t retry_at;
+	int backoff;
+	uint32_t ctl;
+	json_t *cat[CAT_N];
+	uint64_t *ehash[CAT_N]; /* hash of each entry of cat[k] */
+	json_t *stage[CAT_N];
+	int fetching, pages;
+	size_t stage_bytes; /* of this fetch's pages so far */
+	int stage_over;	    /* this fetch went over catalogue_max_bytes */
+	int oversize;	    /* the last fetch did: quarantined */
+	int refetch;	    /* list_changed arrived: fetch again */
+	int64_t last_fetch; /* when the last fetch started (ms) */
+	int have_cat, quarantined;
+	char hash[65];
+	uint64_t connects;
+	uint64_t responses;	    /* call responses relayed to agents */
+	uint64_t responses_spliced; /* of those, relayed without re-encoding */
+	uint64_t responses_invalid; /* dropped: failed the splice check */
+	char last_error[160];
+};
+
+enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT };
+
+struct preq {
+	uint64_t uid;
+	enum preq_kind kind;
+	struct asess *s; /* NULL for the control stream */
+	unsigned ti;
+	int cat;
+	json_t *aid;
+	char method[40];
+	char *target;
+	char *rule;
+	char *args; /* JSON text, only with audit_args */
+	char audit_id[64];
+	char mlabel[200];     /* its metrics label (metric_label) */
+	struct gw_limit *lim; /* concurrency counter held; kept while >0 */
+	size_t bytes_in, max_bytes;
+	int64_t t0, t_policy, t_sent, deadline_ms;
+	struct preq *prev, *next;
+};
+
+struct sreq {
+	uint64_t aid;
+	struct asess *s;
+	unsigned ti;
+	json_t *up_id;
+	struct sreq *next;
+};
+
+/* Contracts in full at the definitions; in short: */
+
+/* ---- the catalogue (gw_catalogue.c) ----------------------------------- */
+
+/* t is up, has a catalogue and is not quarantined. */
+int gw_cat_visible(const struct tzone *t);
+/* The entry of t's list k whose key is val (borrowed), or NULL. */
+json_t *gw_cat_find(const struct tzone *t, int k, const char *key,
+		    const char *val);
+/* name is usable as a metrics label and in audit lines. */
+int gw_cat_name_ok(const char *s);
+/* The tool zone of an agent-facing name (its bare name in *bare), of a
+ * resource URI; NULL when none. */
+struct tzone *gw_cat_resolve_name(struct gw *g, const struct azone *az,
+				  const char *name, const char **bare);
+struct tzone *gw_cat_resolve_uri(struct gw *g, const char *uri);
+/* The policy's decision for agent zone az (rule in *r, may be NULL). */
+enum pol_decision gw_cat_decide(struct gw *g, const struct azone *az,
+				unsigned kind, const char *tz, const char *name,
+				const json_t *args, const struct pol_rule **r);
+/* A "VIEW.OFFSET" cursor c of the view view: 0 and *off, or -1. */
+int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off);
+/* Answers a list request k (CAT_*) of session s with one page. */
+void gw_cat_list(struct gw *g, struct asess *s, struct jr_msg *m, int k);
+/* Sessions whose view changed hear list_changed (only: that tool zone's
+ * part, -1 every part). */
+void gw_cat_lists_changed(struct gw *g, long only);
+/* Tool zone t's control stream: fetch every list, a list_changed from
+ * it, when a held-back refetch may start (INT64_MAX: none), one page. */
+void gw_cat_fetch(struct tzone *t);
+void gw_cat_changed(struct tzone *t);
+int64_t gw_cat_refetch_at(const struct tzone *t);
+void gw_cat_page(struct tzone *t, struct preq *p, struct jr_msg *m, size_t len);
+
+/* ---- tool zones and upstream links (gw_upstream.c) -------------------- */
+
+/* msg (not stolen) on stream sid of m: 0, or negative when not sent. */
+int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg);
+/* Session s's link to tool zone ti: closed and its queue freed (reset);
+ * failed, its calls ended with an error (fail); a message sent or queued
+ * until it is open (send: 0, or -1 over its caps); opened if needed
+ * (ensure: 0, or -1 when the tool zone is not up). */
+void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti);
+void gw_up_link_fail(struct gw *g, struct asess *s, unsigned ti,
+		     const char *why);
+int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
+		    size_t len);
+int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti);
+/* A new request with our id uid (params stolen); the caller frees it. */
+json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
+/* Tool zone t went away (its calls fail, it reconnects later); connect. */
+void gw_up_down(struct tzone *t, const char *why);
+void gw_up_connect(struct tzone *t);
+
+/* ---- agent sessions (gw_session.c) ------------------------------------ */
+
+/* To agent session s: text as it is, a message (stolen), an error (data
+ * stolen). A message the agent's stream cannot take is dropped and
+ * counted in the rate-limited log. */
+void gw_sess_send_text(struct asess *s, const char *txt, size_t len);
+void gw_sess_to_agent(struct asess *s, json_t *msg);
+void gw_sess_error(struct asess *s, json_t *id, int code, const char *msg,
+		   json_t *data);
+/* Ends s: its calls audited as ended, its links closed, s freed. */
+void gw_sess_end(struct gw *g, struct asess *s);
+/* The callbacks of an agent zone's channel (user data: its struct azone)
+ * and its log callback. */
+extern const struct chan_mux_ops gw_sess_ops;
+void gw_sess_chan_log(void *ud, const char *msg);
+/* fn(g, s, arg) for every session of every agent zone. */
+void gw_sess_each(struct gw *g, void (*fn)(struct gw *, struct asess *, void *),
+		  void *arg);
+
+/* ---- the request lifecycle (gw_request.c) ----------------------------- */
+
+/* One record of a call's end (or an admin or catalogue event). */
+void gw_req_audit(struct gw *g, const char *zone, const char *session,
+		  const char *method, const char *target, const char *decision,
+		  const char *rule, const char *reason, const char *aid,
+		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
+		  int64_t t_total, const char *args);
+/* A request of ours upstream (kind PK_*, of session s or the control
+ * stream for NULL, to tool zone ti), in g->preqs; NULL when out of
+ * memory. gw_req_free undoes it; gw_req_fail ends a call with an error
+ * to the agent, its record and its metrics, then frees it. */
+struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
+			unsigned ti);
+void gw_req_free(struct gw *g, struct preq *p);
+void gw_req_fail(struct gw *g, struct preq *p, int code, const char *msg,
+		 const char *reason);
+/* A routed request (tools/call, resources/read, ...) of len bytes. */
+void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len);
+/* notifications/cancelled from the agent. */
+void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m);
+/* Ends every call past its deadline. */
+void gw_req_deadlines(struct gw *g);
+
+#endif

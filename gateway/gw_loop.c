@@ -1,0 +1,370 @@
+/* The routing core's loop and its interface to gatewayd (gwd.h): set up
+ * the zones' channels, poll them, process each with a bounded share per
+ * turn, run deadlines and reconnects, and end each turn with its audit
+ * records before its answers. The core, overall: agent zones connect to
+ * channels we serve, each stream one MCP session whose identity is the
+ * zone of its channel (gw_session.c); tool zones are channels we connect
+ * to, a control stream each for the catalogue (gw_catalogue.c) and a
+ * link per agent session (gw_upstream.c); calls are decided, limited,
+ * audited and timed (gw_request.c). */
+#include "gw_core.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zonegate/chan.h>
+#include <zonegate/mcp.h>
+
+#include "jsonrpc.h"
+#include "splice.h"
+
+/* ---- the loop's interface ---------------------------------------------- */
+
+int gw_route_init(struct gw *g, char *err, size_t errlen)
+{
+	const struct gw_config *c = g->cfg;
+
+	g->preqs = gw_map_new();
+	g->sreqs = gw_map_new();
+	g->links = gw_map_new();
+	g->tz = calloc(c->nzones, sizeof(*g->tz));
+	g->az = calloc(c->nzones, sizeof(*g->az));
+	if (!g->preqs || !g->sreqs || !g->links || !g->tz || !g->az)
+		goto oom;
+	g->next_deadline_ms = INT64_MAX;
+	for (size_t i = 0; i < c->nzones; i++) {
+		const struct gw_zone *z = &c->zones[i];
+		if (z->role == GW_TOOL) {
+			struct tzone *t = calloc(1, sizeof(*t));
+			if (!t)
+				goto oom;
+			t->g = g;
+			t->z = z;
+			t->zi = (unsigned)i;
+			t->ti = (unsigned)g->ntz;
+			t->backoff = BACKOFF_MIN_MS;
+			g->tz[g->ntz++] = t;
+		}
+	}
+	for (size_t i = 0; i < c->nzones; i++) {
+		const struct gw_zone *z = &c->zones[i];
+		struct chan_mux_opts mo = { .max_frame = c->max_message,
+					    .max_streams = 1024,
+					    .turn_frames = ZONE_TURN_FRAMES,
+					    .turn_bytes = ZONE_TURN_BYTES,
+					    .log = gw_sess_chan_log };
+		struct azone *a;
+		chan *ch;
+		if (z->role != GW_AGENT)
+			continue;
+		a = calloc(1, sizeof(*a));
+		if (!a)
+			goto oom;
+		g->az[g->naz++] = a;
+		a->g = g;
+		a->z = z;
+		a->zi = (unsigned)i;
+		a->sess = gw_map_new();
+		if (!a->sess)
+			goto oom;
+		a->parts = malloc((g->ntz ? g->ntz : 1) * CAT_N *
+				  sizeof(*a->parts));
+		if (!a->parts)
+			goto oom;
+		for (size_t k = 0; k < g->ntz * CAT_N; k++)
+			a->parts[k] = VIEW_EMPTY;
+		for (int k = 0; k < CAT_N; k++)
+			a->view[k] = VIEW_EMPTY;
+		if (!z->chan)
+			continue; /* served by HTTP listeners only */
+		ch = chan_open(z->chan, CHAN_SERVER, NULL, err, errlen);
+		if (ch)
+			a->m = chan_mux_new(ch, &mo, &gw_sess_ops, a, err,
+					    errlen);
+		if (!a->m)
+			return -1;
+		chan_mux_hold(a->m, 1); /* released by release_turn() */
+	}
+	for (size_t i = 0; i < g->ntz; i++)
+		gw_up_connect(g->tz[i]);
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+void gw_route_free(struct gw *g)
+{
+	for (size_t i = 0; i < g->naz; i++) {
+		struct azone *a = g->az[i];
+		size_t n;
+		void **v = a->sess ? gw_map_values(a->sess, &n) : NULL;
+		for (size_t k = 0; v && k < n; k++)
+			gw_sess_end(g, v[k]);
+		free(v);
+		chan_mux_free(a->m);
+		gw_map_free(a->sess);
+		free(a->parts);
+		free(a);
+	}
+	for (size_t i = 0; i < g->ntz; i++) {
+		struct tzone *t = g->tz[i];
+		size_t n;
+		void **v = gw_map_values(g->preqs, &n);
+		for (size_t k = 0; v && k < n; k++)
+			gw_req_free(g, v[k]);
+		free(v);
+		chan_mux_free(t->m);
+		for (int k = 0; k < CAT_N; k++) {
+			json_decref(t->cat[k]);
+			json_decref(t->stage[k]);
+			free(t->ehash[k]);
+		}
+		free(t);
+	}
+	free(g->az);
+	free(g->tz);
+	gw_map_free(g->preqs);
+	gw_map_free(g->sreqs);
+	gw_map_free(g->links);
+}
+
+size_t gw_route_pollfds(struct gw *g, struct pollfd *p, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->naz; i++)
+		g->az[i]->pfd = NULL;
+	for (size_t i = 0; i < g->ntz; i++)
+		g->tz[i]->pfd = NULL;
+	for (size_t i = 0; i < g->naz && n < max; i++) {
+		if (!g->az[i]->m)
+			continue;
+		g->az[i]->pfd = &p[n];
+		p[n].fd = chan_mux_fd(g->az[i]->m);
+		p[n++].events = chan_mux_events(g->az[i]->m);
+	}
+	for (size_t i = 0; i < g->ntz && n < max; i++) {
+		if (!g->tz[i]->m)
+			continue;
+		g->tz[i]->pfd = &p[n];
+		p[n].fd = chan_mux_fd(g->tz[i]->m);
+		p[n++].events = chan_mux_events(g->tz[i]->m);
+	}
+	return n;
+}
+
+int gw_route_timeout(struct gw *g)
+{
+	int64_t now = gw_now_ms(), t = INT64_MAX;
+
+	for (size_t i = 0; i < g->naz; i++) {
+		int x = g->az[i]->m ? chan_mux_timeout_ms(g->az[i]->m) : -1;
+		if (x >= 0 && now + x < t)
+			t = now + x;
+	}
+	for (size_t i = 0; i < g->ntz; i++) {
+		struct tzone *z = g->tz[i];
+		int x = z->m ? chan_mux_timeout_ms(z->m) : -1;
+		if (x >= 0 && now + x < t)
+			t = now + x;
+		if (!z->m && z->retry_at < t)
+			t = z->retry_at;
+		if (gw_cat_refetch_at(z) < t)
+			t = gw_cat_refetch_at(z);
+	}
+	if (g->next_deadline_ms < t)
+		t = g->next_deadline_ms;
+	if (gw_audit_pending(g->audit) && now + g->cfg->audit_flush_ms < t)
+		t = now + g->cfg->audit_flush_ms;
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->m && chan_mux_held_output(g->az[i]->m))
+			t = now; /* answers wait for release_turn() */
+	if (t == INT64_MAX)
+		return -1;
+	return t <= now ? 0 : (int)(t - now > 60000 ? 60000 : t - now);
+}
+
+/* A channel poll found quiet needs no processing this turn: the peer
+ * notifies whenever it writes to a ring we had drained or frees room in
+ * a full one, and more input left over or a due PING shows in the mux's
+ * timeout. Saves a notification read (and a server's accept) per idle
+ * channel per turn. */
+static int quiet(const struct pollfd *pfd, chan_mux *m)
+{
+	return pfd && !pfd->revents && chan_mux_timeout_ms(m) != 0;
+}
+
+/* Ends a loop turn: this turn's audit records go to the kernel (one
+ * write, no fsync) before this turn's answers to agents leave, so an
+ * answered call always has its record, even if gatewayd is killed. The
+ * agent channels are held between turns (answers queue, see
+ * chan_mux_hold) and released here. */
+static void release_turn(struct gw *g)
+{
+	gw_audit_tick(g->audit);
+	if (gw_audit_pending(g->audit))
+		gw_audit_flush(g->audit);
+	for (size_t i = 0; i < g->naz; i++) {
+		if (!g->az[i]->m)
+			continue;
+		chan_mux_hold(g->az[i]->m, 0);
+		chan_mux_hold(g->az[i]->m, 1);
+	}
+}
+
+void gw_route_run(struct gw *g)
+{
+	int64_t now = gw_now_ms();
+
+	for (size_t i = 0; i < g->naz; i++) {
+		struct azone *a = g->az[i];
+		if (a->m && !quiet(a->pfd, a->m))
+			chan_mux_process(a->m); /* never dies */
+		a->pfd = NULL;
+	}
+	for (size_t i = 0; i < g->ntz; i++) {
+		struct tzone *t = g->tz[i];
+		const struct pollfd *pfd = t->pfd;
+		t->pfd = NULL;
+		if (!t->m) {
+			if (now >= t->retry_at)
+				gw_up_connect(t);
+			continue;
+		}
+		if (now >= gw_cat_refetch_at(t))
+			gw_cat_fetch(t);
+		if (quiet(pfd, t->m) && !t->dead)
+			continue;
+		if (chan_mux_process(t->m) < 0 || t->dead)
+			gw_up_down(t, t->last_error[0] ? t->last_error
+						       : "channel closed");
+	}
+	gw_req_deadlines(g);
+	for (size_t i = 0; i < g->ntz; i++)
+		if (g->tz[i]->dead && g->tz[i]->m)
+			gw_up_down(g->tz[i], g->tz[i]->last_error);
+	release_turn(g);
+}
+
+/* The last turn before gatewayd stops: this turn's records go to the
+ * kernel first, then the agent channels are released for good, so the
+ * answers queued by a drain's end (calls ended with an error) go out as
+ * far as each channel takes them. */
+void gw_route_finish(struct gw *g)
+{
+	release_turn(g);
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->m)
+			chan_mux_hold(g->az[i]->m, 0);
+}
+
+size_t gw_route_agent_backlog(struct gw *g)
+{
+	size_t b = 0;
+
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->m && chan_mux_is_up(g->az[i]->m))
+			b += chan_mux_backlog(g->az[i]->m);
+	return b;
+}
+
+/* ---- admin views ------------------------------------------------------- */
+
+json_t *gw_route_status(struct gw *g)
+{
+	json_t *zones = json_array();
+
+	for (size_t i = 0; i < g->naz; i++) {
+		struct azone *a = g->az[i];
+		json_array_append_new(
+			zones,
+			json_pack("{s:s,s:s,s:s?,s:b,s:I,s:I}", "zone",
+				  a->z->name, "role", "agent", "chan",
+				  a->z->chan, "connected",
+				  a->m && chan_mux_is_up(a->m), "sessions",
+				  (json_int_t)gw_map_count(a->sess),
+				  "sessions_total",
+				  (json_int_t)a->sessions_total));
+	}
+	for (size_t i = 0; i < g->ntz; i++) {
+		struct tzone *t = g->tz[i];
+		const char *pin =
+			json_string_value(json_object_get(g->pins, t->z->name));
+		json_array_append_new(
+			zones,
+			json_pack(
+				"{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,"
+				"s:s}",
+				"zone", t->z->name, "role", "tool", "chan",
+				t->z->chan, "health",
+				gw_cat_visible(t) ? "up"
+				: t->quarantined  ? "quarantined"
+				: t->m		  ? "connecting"
+						  : "down",
+				"tools",
+				(json_int_t)json_array_size(t->cat[CAT_TOOLS]),
+				"connects", (json_int_t)t->connects,
+				"responses", (json_int_t)t->responses,
+				"responses_spliced",
+				(json_int_t)t->responses_spliced,
+				"responses_invalid",
+				(json_int_t)t->responses_invalid, "hash",
+				t->have_cat ? t->hash : "", "pinned", pin,
+				"quarantined", t->quarantined, "last_error",
+				t->last_error));
+	}
+	return zones;
+}
+
+/* The gauges of the metrics endpoint, each family whole after its HELP
+ * and TYPE lines (label values are configured zone names). */
+void gw_route_snapshot(struct gw *g)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int ready = 1;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return;
+	fprintf(f, "# HELP zonegate_tool_zone_up Tool zone connected with "
+		   "its catalogue, not quarantined.\n"
+		   "# TYPE zonegate_tool_zone_up gauge\n");
+	for (size_t i = 0; i < g->ntz; i++) {
+		ready &= gw_cat_visible(g->tz[i]);
+		fprintf(f, "zonegate_tool_zone_up{zone=\"%s\"} %d\n",
+			g->tz[i]->z->name, gw_cat_visible(g->tz[i]));
+	}
+	fprintf(f, "# HELP zonegate_tool_zone_quarantined Tool zone whose "
+		   "definitions differ from its pin.\n"
+		   "# TYPE zonegate_tool_zone_quarantined gauge\n");
+	for (size_t i = 0; i < g->ntz; i++)
+		fprintf(f, "zonegate_tool_zone_quarantined{zone=\"%s\"} %d\n",
+			g->tz[i]->z->name, g->tz[i]->quarantined);
+	fprintf(f, "# HELP zonegate_agent_sessions Open agent sessions.\n"
+		   "# TYPE zonegate_agent_sessions gauge\n");
+	for (size_t i = 0; i < g->naz; i++)
+		fprintf(f, "zonegate_agent_sessions{zone=\"%s\"} %zu\n",
+			g->az[i]->z->name, gw_map_count(g->az[i]->sess));
+	fprintf(f,
+		"# HELP zonegate_policy_rules Rules of the policy in force.\n"
+		"# TYPE zonegate_policy_rules gauge\n"
+		"zonegate_policy_rules %zu\n"
+		"# HELP zonegate_policy_reload_errors Failed reloads since the "
+		"last good one.\n"
+		"# TYPE zonegate_policy_reload_errors gauge\n"
+		"zonegate_policy_reload_errors %d\n",
+		policy_nrules(g->pol), g->policy_errors);
+	if (fclose(f) != 0) {
+		free(buf);
+		return;
+	}
+	pthread_mutex_lock(&g->snap_lock);
+	free(g->snap_gauges);
+	g->snap_gauges = buf;
+	g->ready = ready;
+	pthread_mutex_unlock(&g->snap_lock);
+}

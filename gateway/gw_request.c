@@ -1,0 +1,590 @@
+/* The request lifecycle: a routed call is resolved to its target,
+ * decided by policy, limited, recorded (one decision record gives the
+ * audit record, the metrics and the reply together), sent upstream and
+ * timed until it is answered, fails, is cancelled or passes its
+ * deadline. */
+#define _GNU_SOURCE /* memmem */
+#include "gw_core.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zonegate/chan.h>
+#include <zonegate/mcp.h>
+
+#include "jsonrpc.h"
+#include "splice.h"
+
+/* ---- audit and metrics ------------------------------------------------- */
+
+void gw_req_audit(struct gw *g, const char *zone, const char *session,
+		  const char *method, const char *target, const char *decision,
+		  const char *rule, const char *reason, const char *aid,
+		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
+		  int64_t t_total, const char *args)
+{
+	struct gw_audit_rec r = { aid,	    zone, session, method, target,
+				  decision, rule, reason,  in,	   out,
+				  t_pol,    t_up, t_total, args };
+
+	if (gw_audit_record(g->audit, &r))
+		fprintf(stderr, "gatewayd: audit record too long; dropped\n");
+}
+
+/* ---- requests of ours upstream ----------------------------------------- */
+
+struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
+			unsigned ti)
+{
+	struct preq *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->uid = ++g->next_id;
+	p->kind = kind;
+	p->s = s;
+	p->ti = ti;
+	p->t0 = gw_now_us();
+	p->deadline_ms = gw_now_ms() + g->cfg->call_timeout_ms;
+	if (gw_map_put(g->preqs, p->uid, p)) {
+		free(p);
+		return NULL;
+	}
+	if (s) {
+		p->next = s->reqs;
+		if (s->reqs)
+			s->reqs->prev = p;
+		s->reqs = p;
+		if (kind == PK_CALL) {
+			s->inflight++;
+			s->az->inflight++;
+		} else {
+			s->aux++;
+		}
+	}
+	if (p->deadline_ms < g->next_deadline_ms)
+		g->next_deadline_ms = p->deadline_ms;
+	return p;
+}
+
+void gw_req_free(struct gw *g, struct preq *p)
+{
+	gw_map_del(g->preqs, p->uid);
+	if (p->s) {
+		if (p->prev)
+			p->prev->next = p->next;
+		else
+			p->s->reqs = p->next;
+		if (p->next)
+			p->next->prev = p->prev;
+		if (p->kind == PK_CALL) {
+			p->s->inflight--;
+			p->s->az->inflight--;
+		} else {
+			p->s->aux--;
+		}
+	}
+	if (p->lim && p->lim->inflight > 0)
+		p->lim->inflight--;
+	json_decref(p->aid);
+	free(p->target);
+	free(p->rule);
+	free(p->args);
+	free(p);
+}
+
+/* Finishes a call that gets no upstream response: error to the agent,
+ * audit, metrics. */
+void gw_req_fail(struct gw *g, struct preq *p, int code, const char *msg,
+		 const char *reason)
+{
+	struct asess *s = p->s;
+	int64_t now = gw_now_us();
+
+	gw_sess_error(s, p->aid, code, msg,
+		      json_pack("{s:s}", "auditId", p->audit_id));
+	gw_req_audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
+		     p->rule, reason, p->audit_id, p->bytes_in, 0, p->t_policy,
+		     p->t_sent ? now - p->t_sent : 0, now - p->t0, p->args);
+	gw_metrics_record(g->met, s->az->z->name, p->mlabel, 2, now - p->t0);
+	gw_req_free(g, p);
+}
+
+/* What a routed request targets: its tool zone, the policy kind and name,
+ * and the agent-facing form for errors. */
+struct target {
+	struct tzone *t;
+	unsigned kind;
+	const char *name;  /* the tool zone's name of the entry */
+	const char *shown; /* what the agent asked for */
+	json_t *args;	   /* for argument conditions (borrowed) */
+};
+
+/* The "unknown" answer: the same for an entry that does not exist and
+ * for one the zone may not use, apart from the audit id. */
+static void reply_unknown(struct asess *s, json_t *id, const struct target *x,
+			  const char *aid)
+{
+	char msg[200];
+
+	if (x->kind == POL_RESOURCE) {
+		gw_sess_error(s, id, -32002, "Resource not found",
+			      json_pack("{s:s,s:s}", "uri", x->shown, "auditId",
+					aid));
+		return;
+	}
+	snprintf(msg, sizeof(msg), "Unknown %s: %.*s",
+		 x->kind == POL_TOOL ? "tool" : "prompt",
+		 (int)gw_utf8_prefix(x->shown, 128), x->shown);
+	gw_sess_error(s, id, -32602, msg, json_pack("{s:s}", "auditId", aid));
+}
+
+/* Fills x from the request; returns 0, or -1 after answering a malformed
+ * request. A target that resolves to nothing keeps x->t NULL. */
+static int find_target(struct gw *g, struct asess *s, struct jr_msg *m,
+		       struct target *x)
+{
+	const char *meth = m->method, *bare = NULL;
+	json_t *p = m->params, *ref;
+	const char *n;
+
+	memset(x, 0, sizeof(*x));
+	if (!json_is_object(p)) {
+		gw_sess_error(s, m->id, -32602, "params must be an object",
+			      NULL);
+		return -1;
+	}
+	if (strcmp(meth, "tools/call") == 0 ||
+	    strcmp(meth, "prompts/get") == 0) {
+		x->kind = meth[0] == 't' ? POL_TOOL : POL_PROMPT;
+		n = json_string_value(json_object_get(p, "name"));
+		x->args = json_object_get(p, "arguments");
+		if (!n || (x->args && !json_is_object(x->args))) {
+			gw_sess_error(s, m->id, -32602,
+				      "name must be a string "
+				      "and arguments an object",
+				      NULL);
+			return -1;
+		}
+		x->shown = n;
+		x->t = gw_cat_resolve_name(g, s->az, n, &bare);
+		x->name = bare;
+		return 0;
+	}
+	if (strcmp(meth, "completion/complete") == 0) {
+		ref = json_object_get(p, "ref");
+		n = json_string_value(json_object_get(ref, "type"));
+		if (n && strcmp(n, "ref/prompt") == 0 &&
+		    json_is_string(json_object_get(ref, "name"))) {
+			x->kind = POL_PROMPT;
+			x->shown =
+				json_string_value(json_object_get(ref, "name"));
+			x->t = gw_cat_resolve_name(g, s->az, x->shown, &bare);
+			x->name = bare;
+			return 0;
+		}
+		if (n && strcmp(n, "ref/resource") == 0 &&
+		    json_is_string(json_object_get(ref, "uri"))) {
+			x->kind = POL_RESOURCE;
+			x->shown = x->name =
+				json_string_value(json_object_get(ref, "uri"));
+			x->t = gw_cat_resolve_uri(g, x->name);
+			return 0;
+		}
+		gw_sess_error(s, m->id, -32602, "bad ref", NULL);
+		return -1;
+	}
+	/* resources/read, subscribe, unsubscribe */
+	n = json_string_value(json_object_get(p, "uri"));
+	if (!n || !*n || strlen(n) > 4096) {
+		gw_sess_error(s, m->id, -32602,
+			      "uri must be a non-empty string", NULL);
+		return -1;
+	}
+	x->kind = POL_RESOURCE;
+	x->shown = x->name = n;
+	x->t = gw_cat_resolve_uri(g, n);
+	return 0;
+}
+
+/* Rewrites the request for the tool zone: our id, the bare name. */
+static void rewrite_up(struct jr_msg *m, const struct target *x, uint64_t uid)
+{
+	json_object_set_new(m->root, "id", json_integer((json_int_t)uid));
+	if (x->kind == POL_RESOURCE || !x->name)
+		return;
+	if (strcmp(m->method, "completion/complete") == 0)
+		json_object_set_new(json_object_get(m->params, "ref"), "name",
+				    json_string(x->name));
+	else
+		json_object_set_new(m->params, "name", json_string(x->name));
+}
+
+/* Checks rate and concurrency; returns NULL when allowed, else why. */
+static const char *limits_check(struct gw *g, const struct azone *az,
+				const struct pol_rule *r, size_t len,
+				struct gw_limit **lim)
+{
+	*lim = NULL;
+	if (r->max_bytes && len > r->max_bytes)
+		return "request too large";
+	if (!r->rate_n && !r->concurrency)
+		return NULL;
+	*lim = gw_limits_get(g->lim, r, az->zi, gw_now_ms());
+	if (!*lim)
+		return "out of memory";
+	if (r->concurrency && (*lim)->inflight >= r->concurrency)
+		return "concurrency limit reached";
+	if (r->rate_n && !gw_bucket_take(&(*lim)->bucket, gw_now_ms()))
+		return "rate limit exceeded";
+	if (r->concurrency)
+		(*lim)->inflight++;
+	return NULL;
+}
+
+static char *rule_ref(const struct pol_rule *r)
+{
+	char b[512];
+
+	if (!r)
+		return NULL;
+	snprintf(b, sizeof(b), "%s:%d", r->file, r->line);
+	return strdup(b);
+}
+
+/* The metrics label of a routed request's target. Each distinct value
+ * is a series, so none is text the caller chose: a tool or prompt that
+ * the catalogue lists (whose names name_ok checked), one series for a
+ * tool zone's resources, and placeholders for the rest. */
+static void metric_label(char *out, size_t n, const struct target *x,
+			 const json_t *exists, int allowed)
+{
+	if (!x->t || !exists)
+		snprintf(out, n, "(unknown)");
+	else if (!allowed)
+		snprintf(out, n, "(denied)");
+	else if (x->kind == POL_RESOURCE)
+		snprintf(out, n, "%s.(resources)", x->t->z->name);
+	else if (!json_is_object(exists) || !gw_cat_name_ok(x->name))
+		snprintf(out, n, "%s.(unlisted)", x->t->z->name);
+	else
+		snprintf(out, n, "%s.%s", x->t->z->name, x->name);
+}
+
+/* The arguments as the audit record shows them (caller frees): their
+ * JSON, or for more than AUDIT_ARGS_MAX bytes (which the record could
+ * not hold anyway) a note of their size, so that a call in flight keeps
+ * a few KiB for them, not a whole message. */
+static char *audit_args(const json_t *args)
+{
+	size_t n = json_dumpb(args, NULL, 0, JSON_COMPACT);
+	char note[64];
+
+	if (n <= AUDIT_ARGS_MAX)
+		return json_dumps(args, JSON_COMPACT);
+	snprintf(note, sizeof(note), "\"(%zu bytes, not logged)\"", n);
+	return strdup(note);
+}
+
+/* What a routed request that is not sent upstream came to: everything
+ * its audit record, its metrics and its reply say, filled in once by
+ * gw_req_route and written out together by decision_finish, so that the
+ * three can never disagree (the same audit id, reason and label). */
+struct decision {
+	const char *verdict;   /* the record's decision: deny, limit, allow */
+	const char *reason;    /* the record's reason (also the denial kind) */
+	const char *target;    /* the record's target (NULL: not named) */
+	int outcome;	       /* metrics: 1 denied, 2 error */
+	int aggregate;	       /* a denial: may go into the zone's aggregate */
+	int code;	       /* reply: error code, 0 for the "unknown" one */
+	const char *msg;       /* reply: message */
+	const char *key, *val; /* reply: a data member beside auditId */
+	char label[200];       /* the metrics label (metric_label) */
+	char aid[64];	       /* the audit id (the aggregate's, if counted) */
+	const char *rule, *args;
+	size_t bytes_in;
+	int64_t t0, t_policy;
+};
+
+/* Writes out decision d of request m of session s (target x): the audit
+ * record (or, for a denial over the zone's rate, its place in the
+ * aggregate, whose id the reply carries), the metrics, the reply. */
+static void decision_finish(struct gw *g, struct asess *s, struct jr_msg *m,
+			    const struct target *x, struct decision *d)
+{
+	const char *zone = s->az->z->name;
+
+	if (!d->aggregate ||
+	    !gw_audit_deny(g->audit, s->az->zi, zone, m->method, d->label,
+			   d->reason, d->aid, sizeof(d->aid)))
+		gw_req_audit(g, zone, s->id, m->method, d->target, d->verdict,
+			     d->rule, d->reason, d->aid, d->bytes_in, 0,
+			     d->t_policy, 0, gw_now_us() - d->t0, d->args);
+	gw_metrics_record(g->met, zone, d->label, d->outcome, 0);
+	if (!d->code)
+		reply_unknown(s, m->id, x, d->aid);
+	else
+		gw_sess_error(s, m->id, d->code, d->msg,
+			      json_pack("{s:s,s:s}", "auditId", d->aid, d->key,
+					d->val));
+}
+
+/* Why a target the agent may not use is refused (audit reason). */
+static const char *deny_reason(const struct target *x, const json_t *exists,
+			       enum pol_decision pd)
+{
+	return !x->t || !exists		? "no such target"
+	       : x->t->quarantined	? "tool zone quarantined"
+	       : pd == POL_DENY_DEFAULT ? "no rule allows it"
+	       : pd == POL_DENY_RULE	? "denied by rule"
+					: "argument condition not met";
+}
+
+/* Decides request m (len bytes) of session s: denied, refused over a
+ * limit or for an unavailable tool zone (one decision record each), or
+ * sent upstream as a call of s that ends in up_response, gw_req_fail
+ * or its deadline. */
+void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
+{
+	int64_t t0 = gw_now_us();
+	struct target x;
+	const struct pol_rule *r = NULL;
+	enum pol_decision pd = POL_DENY_DEFAULT;
+	const char *nm;
+	char *rule, tgt[300], *argj = NULL, unavail[120];
+	json_t *empty = NULL, *exists = NULL;
+	struct gw_limit *lim = NULL;
+	struct decision d = { 0 };
+	struct preq *p;
+	size_t ulen;
+	char *up;
+
+	if (find_target(g, s, m, &x))
+		return;
+	if (g->cfg->audit_args && x.args)
+		argj = audit_args(x.args);
+	gw_audit_new_id(g->audit, d.aid, sizeof(d.aid));
+	if (x.t && x.name) {
+		static const int kk[] = { 0, CAT_TOOLS, CAT_RES, 0,
+					  CAT_PROMPTS };
+		/* A resource resolved from a catalogue exists; a zone that is
+		 * down is decided by policy alone, then reported unavailable. */
+		if (x.kind == POL_RESOURCE || !x.t->have_cat)
+			exists = json_true();
+		else
+			exists = gw_cat_find(x.t, kk[x.kind], "name", x.name);
+		if (!x.args)
+			x.args = empty = json_object();
+		pd = gw_cat_decide(g, s->az, x.kind, x.t->z->name, x.name,
+				   x.args, &r);
+	}
+	d.t0 = t0;
+	d.t_policy = gw_now_us() - t0;
+	d.bytes_in = len;
+	d.args = argj;
+	nm = x.t && x.name ? x.name : "(unknown)";
+	snprintf(tgt, sizeof(tgt), "%s%s%.*s", x.t ? x.t->z->name : "",
+		 x.t ? "." : "", (int)gw_utf8_prefix(nm, 200), nm);
+	rule = rule_ref(r);
+	d.rule = rule;
+	d.target = tgt;
+	if (!x.t || !exists || x.t->quarantined || pd != POL_ALLOW) {
+		/* An unknown name is not echoed into the audit target: it is
+		 * the caller's text; the metrics never carry it. */
+		d.verdict = "deny";
+		d.reason = deny_reason(&x, exists, pd);
+		d.target = exists ? tgt : NULL;
+		d.outcome = 1;
+		d.aggregate = 1;
+		metric_label(d.label, sizeof(d.label), &x, exists, 0);
+		decision_finish(g, s, m, &x, &d);
+		goto out;
+	}
+	metric_label(d.label, sizeof(d.label), &x, exists, 1);
+	if (!x.t->m || !x.t->have_cat) {
+		snprintf(unavail, sizeof(unavail),
+			 "tool zone %s is unavailable", x.t->z->name);
+		d.verdict = "allow";
+		d.reason = "tool zone unavailable";
+		d.outcome = 2;
+		d.code = GW_ERR_GATEWAY;
+		d.msg = unavail;
+		d.key = "reason";
+		d.val = "unavailable";
+		decision_finish(g, s, m, &x, &d);
+		goto out;
+	}
+	d.reason = limits_check(g, s->az, r, len, &lim);
+	if (!d.reason && (s->inflight >= SESSION_INFLIGHT_MAX ||
+			  s->az->inflight >= ZONE_INFLIGHT_MAX))
+		d.reason = "too many requests in flight";
+	if (d.reason) {
+		d.verdict = "limit";
+		d.outcome = 1;
+		d.aggregate = 1;
+		d.code = GW_ERR_GATEWAY;
+		d.msg = d.reason;
+		d.key = "limit";
+		d.val = d.reason;
+		decision_finish(g, s, m, &x, &d);
+		goto out;
+	}
+	p = gw_req_new(g, PK_CALL, s, x.t->ti);
+	if (!p) {
+		if (lim && r->concurrency)
+			lim->inflight--;
+		gw_sess_error(s, m->id, -32603, "out of memory", NULL);
+		goto out;
+	}
+	p->aid = json_incref(m->id);
+	snprintf(p->method, sizeof(p->method), "%s", m->method);
+	snprintf(p->audit_id, sizeof(p->audit_id), "%s", d.aid);
+	snprintf(p->mlabel, sizeof(p->mlabel), "%s", d.label);
+	p->target = strdup(tgt);
+	p->rule = rule;
+	rule = NULL;
+	p->args = argj;
+	argj = NULL;
+	p->lim = r->concurrency ? lim : NULL;
+	p->bytes_in = len;
+	p->max_bytes = r->max_bytes;
+	p->t0 = t0;
+	p->t_policy = d.t_policy;
+	if (r->timeout_ms) {
+		p->deadline_ms = gw_now_ms() + r->timeout_ms;
+		if (p->deadline_ms < g->next_deadline_ms)
+			g->next_deadline_ms = p->deadline_ms;
+	}
+	rewrite_up(m, &x, p->uid);
+	up = jr_dump(m->root, &ulen);
+	p->t_sent = gw_now_us();
+	if (!up || !p->target || gw_up_link_ensure(g, s, x.t->ti) ||
+	    gw_up_link_send(g, s, x.t->ti, up, ulen)) {
+		free(up);
+		gw_req_fail(g, p, GW_ERR_GATEWAY,
+			    "tool zone is busy or "
+			    "unavailable",
+			    "upstream send failed");
+		goto out;
+	}
+	free(up);
+out:
+	free(rule);
+	free(argj);
+	json_decref(empty);
+}
+
+void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
+{
+	json_t *rid = json_object_get(m->params, "requestId");
+	struct preq *p;
+
+	for (p = s->reqs; p && rid; p = p->next) {
+		if (p->kind != PK_CALL || !jr_id_equal(p->aid, rid))
+			continue;
+		if (s->links[p->ti].state == L_READY) {
+			json_t *n = jr_request(
+				NULL, "notifications/cancelled",
+				json_pack("{s:I,s:s}", "requestId",
+					  (json_int_t)p->uid, "reason",
+					  "cancelled by the client"));
+			gw_up_send(g->tz[p->ti]->m, s->links[p->ti].sid, n);
+			json_decref(n);
+		}
+		gw_req_audit(g, s->az->z->name, s->id, p->method, p->target,
+			     "allow", p->rule, "cancelled by the client",
+			     p->audit_id, p->bytes_in, 0, p->t_policy,
+			     gw_now_us() - p->t_sent, gw_now_us() - p->t0,
+			     p->args);
+		gw_req_free(g, p);
+		return;
+	}
+}
+
+/* Ends call p without its answer: the tool zone is told to cancel it,
+ * the agent gets the error (code, msg), the audit record says reason. */
+static void gw_req_expire(struct gw *g, struct preq *p, int code,
+			  const char *msg, const char *reason)
+{
+	struct asess *s = p->s;
+
+	if (s->links[p->ti].state == L_READY) {
+		json_t *c = jr_request(NULL, "notifications/cancelled",
+				       json_pack("{s:I,s:s}", "requestId",
+						 (json_int_t)p->uid, "reason",
+						 reason));
+		gw_up_send(g->tz[p->ti]->m, s->links[p->ti].sid, c);
+		json_decref(c);
+	}
+	gw_req_fail(g, p, code, msg, reason);
+}
+
+void gw_req_deadlines(struct gw *g)
+{
+	int64_t now = gw_now_ms(), next = INT64_MAX;
+	size_t n;
+	void **v;
+
+	if (now < g->next_deadline_ms)
+		return;
+	v = gw_map_values(g->preqs, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct preq *p = v[i];
+		if (p->deadline_ms > now) {
+			if (p->deadline_ms < next)
+				next = p->deadline_ms;
+			continue;
+		}
+		if (p->kind == PK_CALL) {
+			gw_req_expire(g, p, -32001, "Request timed out",
+				      "deadline exceeded");
+		} else if (p->kind == PK_INIT && p->s) {
+			gw_up_link_fail(g, p->s, p->ti, "initialize timed out");
+			/* link_fail may have freed other entries of v */
+			free(v);
+			g->next_deadline_ms = now;
+			return;
+		} else if (!p->s) {
+			g->tz[p->ti]->dead = 1;
+			snprintf(g->tz[p->ti]->last_error,
+				 sizeof(g->tz[p->ti]->last_error),
+				 "catalogue request timed out");
+			gw_req_free(g, p);
+		} else {
+			gw_req_free(g, p);
+		}
+	}
+	free(v);
+	g->next_deadline_ms = next;
+}
+
+/* ---- draining ---------------------------------------------------------- */
+
+size_t gw_route_calls_inflight(struct gw *g)
+{
+	size_t n, calls = 0;
+	void **v = gw_map_values(g->preqs, &n);
+
+	for (size_t i = 0; v && i < n; i++)
+		calls += ((struct preq *)v[i])->kind == PK_CALL;
+	free(v);
+	return calls;
+}
+
+size_t gw_route_abort_calls(struct gw *g, const char *msg, const char *reason)
+{
+	size_t n, ended = 0;
+	void **v = gw_map_values(g->preqs, &n);
+
+	for (size_t i = 0; v && i < n; i++) {
+		struct preq *p = v[i];
+		if (p->kind != PK_CALL)
+			continue;
+		gw_req_expire(g, p, GW_ERR_GATEWAY, msg, reason);
+		ended++;
+	}
+	free(v);
+	return ended;
+}

@@ -1,0 +1,685 @@
+/* Upstream: the tool zones' channels (connect, back off, go down), each
+ * agent session's lazily opened link per tool zone with its queue, and
+ * what a tool zone sends: responses (the splice fast path, checked before
+ * its bytes go to the agent), server-to-client requests and
+ * notifications, with ids mapped both ways. */
+#define _GNU_SOURCE /* memmem */
+#include "gw_core.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zonegate/chan.h>
+#include <zonegate/mcp.h>
+
+#include "jsonrpc.h"
+#include "splice.h"
+
+/* ---- links ------------------------------------------------------------- */
+
+int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg)
+{
+	size_t len;
+	char *s = jr_dump(msg, &len);
+	int rc = -1;
+
+	if (s && m)
+		rc = chan_mux_send(m, sid, s, len);
+	free(s);
+	return rc;
+}
+
+static uint64_t gw_up_link_key(unsigned ti, uint32_t sid)
+{
+	return (uint64_t)ti << 32 | sid;
+}
+
+void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti)
+{
+	struct ulink *l = &s->links[ti];
+	struct qmsg *q, *nx;
+
+	if (l->sid) {
+		gw_map_del(g->links, gw_up_link_key(ti, l->sid));
+		if (g->tz[ti]->m)
+			chan_mux_close_stream(g->tz[ti]->m, l->sid);
+	}
+	for (q = l->qh; q; q = nx) {
+		nx = q->next;
+		g->link_queued -= q->len;
+		s->az->link_queued -= q->len;
+		free(q);
+	}
+	memset(l, 0, sizeof(*l));
+}
+
+/* The upstream session of s on tool zone ti failed: its calls end with an
+ * error, the next call opens a new one. */
+void gw_up_link_fail(struct gw *g, struct asess *s, unsigned ti,
+		     const char *why)
+{
+	struct preq *p, *nx;
+	struct sreq **pp, *r;
+	char msg[160];
+
+	gw_up_link_reset(g, s, ti);
+	snprintf(msg, sizeof(msg), "tool zone %s is unavailable (%s)",
+		 g->tz[ti]->z->name, why);
+	for (p = s->reqs; p; p = nx) {
+		nx = p->next;
+		if (p->ti != ti)
+			continue;
+		if (p->kind == PK_CALL)
+			gw_req_fail(g, p, GW_ERR_GATEWAY, msg, why);
+		else
+			gw_req_free(g, p);
+	}
+	for (pp = &s->sreqs; (r = *pp) != NULL;) {
+		if (r->ti == ti) {
+			*pp = r->next;
+			gw_map_del(g->sreqs, r->aid);
+			json_decref(r->up_id);
+			free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
+		    size_t len)
+{
+	struct ulink *l = &s->links[ti];
+	struct qmsg *q;
+
+	if (l->state == L_READY)
+		return chan_mux_send(g->tz[ti]->m, l->sid, msg, len) == 0 ? 0
+									  : -1;
+	if (l->qn >= LINK_QUEUE_MAX || g->link_queued + len > LINK_QUEUED_MAX ||
+	    s->az->link_queued + len > LINK_QUEUED_ZONE_MAX)
+		return -1;
+	q = malloc(sizeof(*q) + len);
+	if (!q)
+		return -1;
+	q->next = NULL;
+	q->len = len;
+	memcpy(q->data, msg, len);
+	if (l->qt)
+		l->qt->next = q;
+	else
+		l->qh = q;
+	l->qt = q;
+	l->qn++;
+	g->link_queued += len;
+	s->az->link_queued += len;
+	return 0;
+}
+
+/* A request to a tool zone with gateway id uid; params stolen. */
+json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params)
+{
+	json_t *id = json_integer((json_int_t)uid);
+	json_t *r = jr_request(id, method, params); /* copies id */
+
+	json_decref(id);
+	return r;
+}
+
+/* initialize for a tool zone, offering the capabilities caps (JSON
+ * text from caps_keep, or NULL for none). */
+static json_t *gw_up_init_request(struct gw *g, uint64_t uid, const char *proto,
+				  const char *caps)
+{
+	json_t *c = caps ? json_loads(caps, 0, NULL) : NULL;
+	json_t *params = json_pack("{s:s,s:o,s:{s:s,s:s}}", "protocolVersion",
+				   proto, "capabilities",
+				   json_is_object(c) ? c : json_object(),
+				   "clientInfo", "name", "zonegate-gateway",
+				   "version", GW_VERSION);
+
+	if (c && !json_is_object(c))
+		json_decref(c);
+	return gw_up_request_new(uid, "initialize", params);
+}
+
+/* Opens the upstream session of s on tool zone ti if needed. */
+int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti)
+{
+	struct ulink *l = &s->links[ti];
+	struct tzone *t = g->tz[ti];
+	struct preq *p;
+	json_t *req;
+
+	if (l->state != L_NONE)
+		return 0;
+	if (!t->m || !t->have_cat)
+		return -1;
+	l->sid = chan_mux_open_stream(t->m);
+	if (!l->sid)
+		return -1;
+	if (gw_map_put(g->links, gw_up_link_key(ti, l->sid), s)) {
+		gw_up_link_reset(g, s, ti);
+		return -1;
+	}
+	p = gw_req_new(g, PK_INIT, s, ti);
+	if (!p) {
+		gw_up_link_reset(g, s, ti);
+		return -1;
+	}
+	req = gw_up_init_request(g, p->uid, s->proto, s->caps_up);
+	if (!req || gw_up_send(t->m, l->sid, req) != 0) {
+		json_decref(req);
+		gw_req_free(g, p);
+		gw_up_link_reset(g, s, ti);
+		return -1;
+	}
+	json_decref(req);
+	l->state = L_INIT;
+	return 0;
+}
+
+static void link_ready(struct gw *g, struct asess *s, unsigned ti)
+{
+	struct ulink *l = &s->links[ti];
+	struct tzone *t = g->tz[ti];
+	json_t *n = jr_request(NULL, "notifications/initialized", NULL);
+	struct qmsg *q, *nx;
+
+	gw_up_send(t->m, l->sid, n);
+	json_decref(n);
+	if (s->level) {
+		struct preq *p = gw_req_new(g, PK_IGNORE, s, ti);
+		if (p) {
+			json_t *r =
+				gw_up_request_new(p->uid, "logging/setLevel",
+						  json_pack("{s:s}", "level",
+							    s->level));
+			gw_up_send(t->m, l->sid, r);
+			json_decref(r);
+		}
+	}
+	l->state = L_READY;
+	for (q = l->qh; q; q = nx) {
+		nx = q->next;
+		chan_mux_send(t->m, l->sid, q->data, q->len);
+		g->link_queued -= q->len;
+		s->az->link_queued -= q->len;
+		free(q);
+	}
+	l->qh = l->qt = NULL;
+	l->qn = 0;
+}
+
+static void tz_log(void *ud, const char *msg)
+{
+	struct tzone *t = ud;
+
+	fprintf(stderr, "gatewayd: tool zone %s: %s\n", t->z->name, msg);
+}
+
+/* A response from a tool zone: ours (init, catalogue) or a call's. */
+static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
+			const uint8_t *raw, size_t len)
+{
+	struct gw *g = t->g;
+	struct preq *p;
+	int64_t now;
+
+	if (!json_is_integer(m->id))
+		return;
+	p = gw_map_get(g->preqs, (uint64_t)json_integer_value(m->id));
+	if (!p || p->ti != t->ti || p->s != ls)
+		return; /* not ours (a zone cannot answer another's call) */
+	switch (p->kind) {
+	case PK_CAT:
+		gw_cat_page(t, p, m, len);
+		gw_req_free(g, p);
+		return;
+	case PK_IGNORE:
+		gw_req_free(g, p);
+		return;
+	case PK_INIT:
+		gw_req_free(g, p);
+		if (!ls) {
+			json_t *n = jr_request(NULL,
+					       "notifications/initialized",
+					       NULL);
+			gw_up_send(t->m, t->ctl, n);
+			json_decref(n);
+			if (m->kind == JR_RESULT)
+				gw_cat_fetch(t);
+			else
+				t->dead = 1;
+		} else if (m->kind == JR_RESULT) {
+			link_ready(g, ls, t->ti);
+		} else {
+			gw_up_link_fail(g, ls, t->ti, "initialize refused");
+		}
+		return;
+	case PK_CALL:
+		break;
+	}
+	now = gw_now_us();
+	if (p->max_bytes && len > p->max_bytes) {
+		gw_req_fail(g, p, GW_ERR_GATEWAY, "response too large",
+			    "response over max-bytes");
+		return;
+	}
+	json_object_set(m->root, "id", p->aid);
+	gw_sess_to_agent(ls, json_incref(m->root));
+	t->responses++;
+	gw_req_audit(g, ls->az->z->name, ls->id, p->method, p->target, "allow",
+		     p->rule, m->kind == JR_ERROR ? "upstream error" : NULL,
+		     p->audit_id, p->bytes_in, len, p->t_policy,
+		     now - p->t_sent, now - p->t0, p->args);
+	gw_metrics_record(g->met, ls->az->z->name, p->mlabel,
+			  m->kind == JR_ERROR ||
+					  json_is_true(json_object_get(
+						  json_object_get(m->root,
+								  "result"),
+						  "isError"))
+				  ? 2
+				  : 0,
+			  now - p->t0);
+	gw_req_free(g, p);
+	(void)raw;
+}
+
+/* mcpd names the call a notification or request of a link belongs to
+ * (params._meta[MCP_META_RELATED]) by our id; the agent knows the call
+ * by its own. Rewrites it, or drops it when it names no call of this
+ * session on this link. Returns 1 if root was changed. */
+static int relate_for_agent(struct tzone *t, struct asess *s, json_t *root)
+{
+	json_t *meta =
+		json_object_get(json_object_get(root, "params"), "_meta");
+	json_t *v = json_object_get(meta, MCP_META_RELATED);
+	struct preq *p;
+
+	if (!v)
+		return 0;
+	p = json_is_integer(v)
+		    ? gw_map_get(t->g->preqs, (uint64_t)json_integer_value(v))
+		    : NULL;
+	if (p && p->kind == PK_CALL && p->s == s && p->ti == t->ti)
+		json_object_set(meta, MCP_META_RELATED, p->aid);
+	else
+		json_object_del(meta, MCP_META_RELATED);
+	return 1;
+}
+
+/* A tool zone's request the agent must not get: one for a capability
+ * the agent did not declare (answered "Method not found", as the agent
+ * would), or one too many waiting for the agent's answer (a tool zone
+ * could otherwise pile up state in the gateway). Returns 1 if refused. */
+static int refuse_sreq(struct tzone *t, struct asess *s, struct jr_msg *m)
+{
+	static const char *const need[][2] = {
+		{ "sampling/", "sampling" },
+		{ "elicitation/", "elicitation" },
+		{ "roots/", "roots" },
+	};
+	const char *why = NULL;
+	int code = -32601;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (strncmp(m->method, need[i][0], strlen(need[i][0])) == 0 &&
+		    !(s->caps & 1u << i))
+			why = "Method not found";
+	for (struct sreq *r = s->sreqs; r && !why; r = r->next)
+		if (++n >= SESSION_SREQ_MAX) {
+			why = "too many requests waiting for the client";
+			code = -32000;
+		}
+	if (why) {
+		json_t *e = jr_error(m->id, code, why, NULL);
+		gw_up_send(t->m, s->links[t->ti].sid, e);
+		json_decref(e);
+	}
+	return why != NULL;
+}
+
+/* A server-to-client request: forwarded with an id of ours. */
+static void up_request(struct tzone *t, struct asess *s, struct jr_msg *m)
+{
+	struct gw *g = t->g;
+	struct sreq *r;
+	char id[40];
+
+	if (!s) {
+		json_t *e = jr_error(m->id, -32601, "Method not found", NULL);
+		gw_up_send(t->m, t->ctl, e);
+		json_decref(e);
+		return;
+	}
+	if (refuse_sreq(t, s, m))
+		return;
+	r = calloc(1, sizeof(*r));
+	if (!r || gw_map_put(g->sreqs, g->next_id + 1, r)) {
+		free(r);
+		return;
+	}
+	r->aid = ++g->next_id;
+	r->s = s;
+	r->ti = t->ti;
+	r->up_id = json_incref(m->id);
+	r->next = s->sreqs;
+	s->sreqs = r;
+	snprintf(id, sizeof(id), "zg-%llu", (unsigned long long)r->aid);
+	json_object_set_new(m->root, "id", json_string(id));
+	relate_for_agent(t, s, m->root);
+	gw_sess_to_agent(s, json_incref(m->root));
+}
+
+static void up_notification(struct tzone *t, struct asess *s, struct jr_msg *m,
+			    const uint8_t *raw, size_t len)
+{
+	const char *meth = m->method;
+
+	if (strstr(meth, "/list_changed")) {
+		if (!s)
+			gw_cat_changed(t);
+		return;
+	}
+	if (!s)
+		return;
+	if (strcmp(meth, "notifications/cancelled") == 0) {
+		json_t *rid = json_object_get(m->params, "requestId");
+		for (struct sreq **pp = &s->sreqs, *r; (r = *pp) != NULL;
+		     pp = &r->next) {
+			char id[40];
+			if (r->ti != t->ti || !jr_id_equal(r->up_id, rid))
+				continue;
+			snprintf(id, sizeof(id), "zg-%llu",
+				 (unsigned long long)r->aid);
+			json_object_set_new(m->params, "requestId",
+					    json_string(id));
+			gw_sess_to_agent(s, json_incref(m->root));
+			*pp = r->next;
+			gw_map_del(t->g->sreqs, r->aid);
+			json_decref(r->up_id);
+			free(r);
+			return;
+		}
+		return;
+	}
+	/* progress, logging, resources/updated: this session's own. The
+	 * bytes go as they are when the splice check finds them clean;
+	 * jansson lets a few things by (a NUL byte after a number), and
+	 * then the parsed message is re-encoded instead. */
+	if (relate_for_agent(t, s, m->root) ||
+	    gw_splice_check((const char *)raw, len, MAX_DEPTH, NULL) ==
+		    GW_SPLICE_BAD)
+		gw_sess_to_agent(s, json_incref(m->root));
+	else
+		gw_sess_send_text(s, (const char *)raw, len);
+}
+
+/* A call's response that cannot be relayed (malformed, a second id,
+ * invalid UTF-8): dropped, and the call ends with an error that says
+ * so. Only a call of the session that owns the link gets here. */
+static void bad_response(struct tzone *t, struct preq *p, const char *why)
+{
+	char msg[160], reason[120];
+
+	t->responses_invalid++;
+	snprintf(msg, sizeof(msg), "tool zone %s sent an invalid response",
+		 t->z->name);
+	snprintf(reason, sizeof(reason), "invalid response: %s",
+		 why ? why : "malformed");
+	fprintf(stderr, "gatewayd: tool zone %s: %s (dropped)\n", t->z->name,
+		reason);
+	gw_req_fail(t->g, p, GW_ERR_GATEWAY, msg, reason);
+}
+
+/* A response in the splice layout's head whose body is well-formed
+ * but laid out otherwise (other members, escaped names): parsed, and
+ * if the parser refuses it, the call still ends with an error. */
+static int other_response(struct tzone *t, struct asess *s, struct preq *p,
+			  const uint8_t *msg, size_t len)
+{
+	struct jr_msg jm;
+
+	jr_parse((const char *)msg, len, t->g->cfg->max_message, MAX_DEPTH,
+		 &jm);
+	if (jm.kind == JR_RESULT || jm.kind == JR_ERROR)
+		up_response(t, s, &jm, msg, len);
+	else
+		bad_response(t, p, jm.kind == JR_INVALID ? jm.err : NULL);
+	jr_msg_clear(&jm);
+	return 0;
+}
+
+/* The common case, a call's response as mcpd writes it
+ * ({"jsonrpc":"2.0","id":N,"result"|"error":...}), without parsing the
+ * body: only the id is replaced. The body goes to the one agent session
+ * that owns this upstream stream, which parses it itself. Returns 0 if
+ * handled, -1 to take the general path. */
+static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
+			 size_t len)
+{
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+	const size_t hl = sizeof(head) - 1;
+	struct gw *g = t->g;
+	size_t i = hl, idl, out_len;
+	uint64_t uid = 0;
+	struct preq *p;
+	char *idj, *out;
+	const char *why = NULL;
+	int is_err, outcome;
+	int64_t now;
+
+	if (len < hl + 12 || memcmp(msg, head, hl) != 0)
+		return -1;
+	while (i < len && i < hl + 19 && msg[i] >= '0' && msg[i] <= '9')
+		uid = uid * 10 + (uint64_t)(msg[i++] - '0');
+	if (i == hl || i >= len - 10)
+		return -1;
+	if (memcmp(msg + i, ",\"result\":", 10) == 0)
+		is_err = 0;
+	else if (memcmp(msg + i, ",\"error\":", 9) == 0)
+		is_err = 1;
+	else
+		return -1;
+	p = gw_map_get(g->preqs, uid);
+	if (!p || p->kind != PK_CALL || p->s != s || p->ti != t->ti)
+		return -1;
+	now = gw_now_us();
+	if (p->max_bytes && len > p->max_bytes)
+		return -1;
+	/* The bytes go to the agent as they are: they must be one JSON
+	 * object with this one id (a second "id" would answer another of
+	 * the agent's calls), valid UTF-8, nothing after it. */
+	switch (gw_splice_check((const char *)msg, len, MAX_DEPTH, &why)) {
+	case GW_SPLICE_OK:
+		break;
+	case GW_SPLICE_OTHER:
+		return other_response(t, s, p, msg, len);
+	case GW_SPLICE_BAD:
+		bad_response(t, p, why);
+		return 0;
+	}
+	/* The agent's id is a bare integer or string: encode it as such. */
+	idj = json_dumps(p->aid, JSON_COMPACT | JSON_ENCODE_ANY);
+	idl = idj ? strlen(idj) : 0;
+	out_len = hl + idl + (len - i);
+	out = idj ? malloc(out_len) : NULL;
+	if (!out) {
+		free(idj);
+		return -1;
+	}
+	memcpy(out, head, hl);
+	memcpy(out + hl, idj, idl);
+	memcpy(out + hl + idl, msg + i, len - i);
+	gw_sess_send_text(s, out, out_len);
+	free(out);
+	free(idj);
+	t->responses++;
+	t->responses_spliced++;
+	outcome = is_err || memmem(msg + i, len - i, "\"isError\":true", 14)
+			  ? 2
+			  : 0;
+	gw_req_audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
+		     p->rule, is_err ? "upstream error" : NULL, p->audit_id,
+		     p->bytes_in, len, p->t_policy, now - p->t_sent,
+		     now - p->t0, p->args);
+	gw_metrics_record(g->met, s->az->z->name, p->mlabel, outcome,
+			  now - p->t0);
+	gw_req_free(g, p);
+	return 0;
+}
+
+static void tz_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
+		    size_t len)
+{
+	struct tzone *t = ud;
+	struct asess *s = NULL;
+	struct jr_msg jm;
+
+	if (sid != t->ctl) {
+		s = gw_map_get(t->g->links, gw_up_link_key(t->ti, sid));
+		if (!s)
+			return;
+		if (fast_response(t, s, msg, len) == 0)
+			return;
+	}
+	jr_parse((const char *)msg, len, t->g->cfg->max_message, MAX_DEPTH,
+		 &jm);
+	switch (jm.kind) {
+	case JR_RESULT:
+	case JR_ERROR:
+		up_response(t, s, &jm, msg, len);
+		break;
+	case JR_REQUEST:
+		up_request(t, s, &jm);
+		break;
+	case JR_NOTIFICATION:
+		up_notification(t, s, &jm, msg, len);
+		break;
+	default:
+		break; /* garbage from a tool zone is dropped */
+	}
+	jr_msg_clear(&jm);
+}
+
+static void tz_close(void *ud, chan_mux *m, uint32_t sid, int reset)
+{
+	struct tzone *t = ud;
+	struct asess *s;
+
+	if (sid == t->ctl) {
+		t->dead = 1;
+		snprintf(t->last_error, sizeof(t->last_error),
+			 "control stream closed");
+		return;
+	}
+	s = gw_map_get(t->g->links, gw_up_link_key(t->ti, sid));
+	if (s)
+		gw_up_link_fail(t->g, s, t->ti, "upstream session ended");
+}
+
+static void tz_up(void *ud, chan_mux *m)
+{
+	struct tzone *t = ud;
+	struct preq *p;
+	json_t *r;
+
+	t->ctl = chan_mux_open_stream(m);
+	p = t->ctl ? gw_req_new(t->g, PK_INIT, NULL, t->ti) : NULL;
+	if (!p) {
+		t->dead = 1;
+		return;
+	}
+	r = gw_up_init_request(t->g, p->uid, gw_versions[0], NULL);
+	gw_up_send(m, t->ctl, r);
+	json_decref(r);
+}
+
+static void tz_downcb(void *ud, chan_mux *m, const char *why)
+{
+	struct tzone *t = ud;
+
+	snprintf(t->last_error, sizeof(t->last_error), "%.*s",
+		 (int)gw_utf8_prefix(why, 150), why);
+	t->dead = 1;
+}
+
+static void drop_links(struct gw *g, struct asess *s, void *arg)
+{
+	unsigned ti = *(unsigned *)arg;
+
+	if (s->links[ti].state != L_NONE || s->links[ti].qn)
+		gw_up_link_fail(g, s, ti, g->tz[ti]->last_error);
+}
+
+/* The tool zone went away: fail its calls, hide its tools, reconnect. */
+void gw_up_down(struct tzone *t, const char *why)
+{
+	struct gw *g = t->g;
+	size_t n;
+	void **v;
+	int had = t->have_cat;
+
+	fprintf(stderr, "gatewayd: tool zone %s down: %s\n", t->z->name, why);
+	gw_sess_each(g, drop_links, &t->ti);
+	v = gw_map_values(g->preqs, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct preq *p = v[i];
+		if (p->ti == t->ti && !p->s)
+			gw_req_free(g, p);
+	}
+	free(v);
+	chan_mux_free(t->m);
+	t->m = NULL;
+	t->dead = 0;
+	t->ctl = 0;
+	t->fetching = 0;
+	t->refetch = 0;
+	for (int k = 0; k < CAT_N; k++) {
+		json_decref(t->cat[k]);
+		json_decref(t->stage[k]);
+		t->cat[k] = t->stage[k] = NULL;
+		free(t->ehash[k]);
+		t->ehash[k] = NULL;
+	}
+	t->have_cat = 0;
+	t->retry_at = gw_now_ms() + t->backoff;
+	t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+						     : t->backoff * 2;
+	if (had)
+		gw_cat_lists_changed(g, t->ti);
+}
+
+void gw_up_connect(struct tzone *t)
+{
+	static const struct chan_mux_ops ops = { tz_up, NULL, tz_data, tz_close,
+						 tz_downcb };
+	struct chan_mux_opts mo = { .max_frame = t->g->cfg->max_message,
+				    .max_streams = 4096,
+				    .ping_interval_ms = 2000,
+				    .turn_frames = ZONE_TURN_FRAMES,
+				    .turn_bytes = ZONE_TURN_BYTES,
+				    .log = tz_log };
+	struct chan_opts co = { 0, 0 };
+	char err[256];
+	chan *c = t->g->connect_tool
+			  ? t->g->connect_tool(t->g->connect_ud, t->z, err,
+					       sizeof(err))
+			  : chan_open(t->z->chan, CHAN_CLIENT, &co, err,
+				      sizeof(err));
+
+	if (c)
+		t->m = chan_mux_new(c, &mo, &ops, t, err, sizeof(err));
+	if (!t->m) {
+		snprintf(t->last_error, sizeof(t->last_error), "%.*s",
+			 (int)gw_utf8_prefix(err, 150), err);
+		t->retry_at = gw_now_ms() + t->backoff;
+		t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+							     : t->backoff * 2;
+		return;
+	}
+	t->connects++;
+}

@@ -1,0 +1,46 @@
+/* A host for the gateway core in one process, for its unit tests and its
+ * fuzz target: one agent zone whose session is an in-memory HTTP-style
+ * session (what the core delivers is captured), and one tool zone whose
+ * channel is one end of a socketpair, served by a small fake tool zone. */
+#ifndef COREHOST_H
+#define COREHOST_H
+
+#include "gw_core.h"
+
+#define COREHOST_OUT_MAX 4096 /* messages to the agent kept */
+
+struct corehost {
+	struct gw g;
+	struct gw_config cfg;
+	struct gw_zone zones[2];
+	char *tags[1];
+	chan_mux *tool;	   /* the fake tool zone's side */
+	uint32_t tool_sid; /* the last link stream it saw */
+	int tool_mute;	   /* it answers no tools/call */
+	int tool_raw;	   /* it relays what corehost_tool_raw queued */
+	unsigned tool_calls;
+	struct asess *s;
+	int full; /* delivery refuses (CHAN_MUX_EFULL), as a stalled agent */
+	char *out[COREHOST_OUT_MAX];
+	size_t nout, taken;
+};
+
+/* Starts the core with policy text pol (NULL: allow everything) and the
+ * audit log at audit_path (NULL: none); pumps until the tool zone's
+ * catalogue is in and the agent session is open. Returns 0, or -1 with
+ * the reason on stderr (h is then stopped). */
+int corehost_start(struct corehost *h, const char *pol, const char *audit_path);
+/* Runs the core and the fake tool zone for turns loop turns. */
+void corehost_pump(struct corehost *h, int turns);
+/* A message from the agent (len bytes), then a few turns. */
+void corehost_agent(struct corehost *h, const char *msg, size_t len);
+/* Raw bytes from the tool zone on the last link stream (ctl 0) or its
+ * control stream (ctl 1), then a few turns. */
+void corehost_tool(struct corehost *h, int ctl, const char *msg, size_t len);
+/* The next message delivered to the agent, parsed (caller frees), or
+ * NULL when none is waiting or it is not JSON. */
+json_t *corehost_take(struct corehost *h);
+/* Ends the session and the core, frees everything of h. */
+void corehost_stop(struct corehost *h);
+
+#endif

@@ -1,0 +1,380 @@
+/* Unit tests of the gateway core through its interface (corehost.h: an
+ * agent session in memory, a fake tool zone on a socketpair): request id
+ * mapping both ways, paging and cursors, the catalogue as an agent sees
+ * it, the decision record (the reply's audit id, the audit record and the
+ * metrics of one decision agree), the rate-limited drop log and the
+ * version in serverInfo. */
+#include "corehost.h"
+#include "zg_version.h"
+#include "zgtest.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/zg-core.XXXXXX";
+
+static void send_msg(struct corehost *h, const char *msg)
+{
+	corehost_agent(h, msg, strlen(msg));
+}
+
+/* The next reply to the agent that carries an id (notifications are
+ * skipped); caller frees. */
+static json_t *reply(struct corehost *h)
+{
+	json_t *j;
+
+	while ((j = corehost_take(h)) != NULL) {
+		if (json_object_get(j, "id"))
+			return j;
+		json_decref(j);
+	}
+	return NULL;
+}
+
+static void init_session(struct corehost *h)
+{
+	json_t *r;
+
+	send_msg(h, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
+		    "\"params\":{\"protocolVersion\":\"2025-06-18\","
+		    "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\","
+		    "\"version\":\"1\"}}}");
+	r = reply(h);
+	CHECK(r && json_object_get(r, "result"));
+	json_decref(r);
+}
+
+/* serverInfo.version is the build's version, not a fixed string. */
+static void test_version(void)
+{
+	struct corehost h;
+	json_t *r;
+
+	if (corehost_start(&h, NULL, NULL)) {
+		CHECK(0);
+		return;
+	}
+	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+		     "\"params\":{\"protocolVersion\":\"2025-06-18\","
+		     "\"capabilities\":{}}}");
+	r = reply(&h);
+	CHECK_STR(json_string_value(json_object_get(
+			  json_object_get(json_object_get(r, "result"),
+					  "serverInfo"),
+			  "version")),
+		  ZG_VERSION);
+	json_decref(r);
+	corehost_stop(&h);
+}
+
+/* The agent's ids (a string, a number, one the tool zone's ids could
+ * collide with) come back unchanged on the spliced answers, and the tool
+ * zone never sees them. */
+static void test_id_mapping(void)
+{
+	static const char *const ids[] = { "\"abc\"", "7", "1", "\"zg-1\"" };
+	struct corehost h;
+	char msg[256];
+
+	if (corehost_start(&h, NULL, NULL)) {
+		CHECK(0);
+		return;
+	}
+	init_session(&h);
+	for (size_t i = 0; i < 4; i++) {
+		json_t *r, *want = json_loads(ids[i], JSON_DECODE_ANY, NULL);
+		snprintf(msg, sizeof(msg),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":"
+			 "\"tools/call\",\"params\":{\"name\":\"tool.echo\"}}",
+			 ids[i]);
+		send_msg(&h, msg);
+		r = reply(&h);
+		CHECK(r && json_equal(json_object_get(r, "id"), want));
+		CHECK(r && json_object_get(r, "result"));
+		json_decref(r);
+		json_decref(want);
+	}
+	CHECK_EQ_INT(h.tool_calls, 4);
+	CHECK_EQ_INT(gw_route_calls_inflight(&h.g), 0);
+	corehost_stop(&h);
+}
+
+/* Cursors: "VIEW.OFFSET" of the view they were made in, nothing else. */
+static void test_cursor_parse(void)
+{
+	json_t *c;
+	size_t off = 99;
+
+	CHECK_EQ_INT(gw_cat_cursor_parse(5, NULL, &off), 0);
+	CHECK_EQ_INT(off, 0);
+	c = json_string("5.2");
+	CHECK_EQ_INT(gw_cat_cursor_parse(5, c, &off), 0);
+	CHECK_EQ_INT(off, 2);
+	CHECK_EQ_INT(gw_cat_cursor_parse(6, c, &off), -1); /* other view */
+	json_decref(c);
+	static const char *const bad[] = {
+		"5.0",	"5.x",	 "5.",
+		".2",	"-5.2",	 "5.-2",
+		"5.2 ", "5.2.3", "5.999999999999999999999999"
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = json_string(bad[i]);
+		CHECK_EQ_INT(gw_cat_cursor_parse(5, c, &off), -1);
+		json_decref(c);
+	}
+	c = json_integer(5);
+	CHECK_EQ_INT(gw_cat_cursor_parse(5, c, &off), -1);
+	json_decref(c);
+}
+
+/* The merged list as the agent sees it: only what policy allows, under
+ * the zone's prefix, one entry a page with a cursor to the next; a
+ * cursor of another view is refused. */
+static void test_paging(void)
+{
+	struct corehost h;
+	json_t *r, *res;
+	const char *next;
+	char msg[256];
+
+	if (corehost_start(&h, "agent tool.* allow\n", NULL)) {
+		CHECK(0);
+		return;
+	}
+	h.cfg.list_page_size = 1;
+	init_session(&h);
+	send_msg(&h,
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+	r = reply(&h);
+	res = json_object_get(r, "result");
+	CHECK_EQ_INT(json_array_size(json_object_get(res, "tools")), 1);
+	CHECK_STR(json_string_value(json_object_get(
+			  json_array_get(json_object_get(res, "tools"), 0),
+			  "name")),
+		  "tool.echo");
+	next = json_string_value(json_object_get(res, "nextCursor"));
+	CHECK(next != NULL);
+	snprintf(msg, sizeof(msg),
+		 "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\","
+		 "\"params\":{\"cursor\":\"%s\"}}",
+		 next ? next : "");
+	json_decref(r);
+	send_msg(&h, msg);
+	r = reply(&h);
+	res = json_object_get(r, "result");
+	CHECK_STR(json_string_value(json_object_get(
+			  json_array_get(json_object_get(res, "tools"), 0),
+			  "name")),
+		  "tool.secret");
+	CHECK(res && !json_object_get(res, "nextCursor"));
+	json_decref(r);
+	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\","
+		     "\"params\":{\"cursor\":\"12345.1\"}}");
+	r = reply(&h);
+	CHECK_EQ_INT(json_integer_value(
+			     json_object_get(json_object_get(r, "error"),
+					     "code")),
+		     -32602);
+	json_decref(r);
+	corehost_stop(&h);
+}
+
+/* The catalogue filtered by policy: a tool the zone may not use is
+ * neither listed nor callable, and its refusal is the same as for a
+ * tool that does not exist. */
+static void test_catalogue_view(void)
+{
+	struct corehost h;
+	json_t *r, *e1, *e2;
+
+	if (corehost_start(&h, "agent tool.echo allow\n", NULL)) {
+		CHECK(0);
+		return;
+	}
+	init_session(&h);
+	send_msg(&h,
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+	r = reply(&h);
+	CHECK_EQ_INT(json_array_size(
+			     json_object_get(json_object_get(r, "result"),
+					     "tools")),
+		     1);
+	json_decref(r);
+	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
+		     "\"params\":{\"name\":\"tool.secret\"}}");
+	e1 = reply(&h);
+	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
+		     "\"params\":{\"name\":\"tool.nothere\"}}");
+	e2 = reply(&h);
+	CHECK_EQ_INT(
+		json_integer_value(
+			json_object_get(json_object_get(e1, "error"), "code")),
+		json_integer_value(
+			json_object_get(json_object_get(e2, "error"), "code")));
+	CHECK_EQ_INT(h.tool_calls, 0);
+	json_decref(e1);
+	json_decref(e2);
+	corehost_stop(&h);
+}
+
+/* The audit record whose id is aid in the log at path (caller frees). */
+static json_t *record_of(const char *path, const char *aid)
+{
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	json_t *found = NULL;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		json_t *j = json_loads(line, 0, NULL);
+		const char *id = json_string_value(json_object_get(j, "id"));
+		if (id && aid && strcmp(id, aid) == 0)
+			found = json_incref(j);
+		json_decref(j);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* The (zone, tool) row of the metrics with label tool. */
+static long long metric(struct corehost *h, const char *tool, const char *k)
+{
+	json_t *m = gw_metrics_json(h->g.met), *e;
+	size_t i;
+	long long v = -1;
+
+	json_array_foreach (m, i, e)
+		if (strcmp(json_string_value(json_object_get(e, "tool")),
+			   tool) == 0)
+			v = json_integer_value(json_object_get(e, k));
+	json_decref(m);
+	return v;
+}
+
+/* Member k of an error reply's data (NULL if there is none). */
+static const char *err_data(const json_t *r, const char *k)
+{
+	return json_string_value(json_object_get(
+		json_object_get(json_object_get(r, "error"), "data"), k));
+}
+
+/* The record aid at path has this decision, reason and target. */
+static void check_record(const char *path, const char *aid,
+			 const char *decision, const char *reason,
+			 const char *target)
+{
+	json_t *rec = record_of(path, aid);
+
+	CHECK(aid != NULL);
+	CHECK_STR(json_string_value(json_object_get(rec, "decision")),
+		  decision);
+	CHECK_STR(json_string_value(json_object_get(rec, "reason")), reason);
+	CHECK_STR(json_string_value(json_object_get(rec, "target")), target);
+	json_decref(rec);
+}
+
+/* One decision, three outputs that agree: a denial and a limit each give
+ * the agent an error whose auditId names a record with the decision and
+ * reason, and one count in the metrics under a label the agent did not
+ * choose. */
+static void test_decision_record(void)
+{
+	static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+				   "\"tools/call\",\"params\":{\"name\":"
+				   "\"tool.%s\"}}";
+	struct corehost h;
+	char path[256], msg[200];
+	json_t *r;
+
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	if (corehost_start(&h, "agent tool.echo allow rate=1/m\n", path)) {
+		CHECK(0);
+		return;
+	}
+	init_session(&h);
+	snprintf(msg, sizeof(msg), call, "secret");
+	send_msg(&h, msg);
+	r = reply(&h);
+	check_record(path, err_data(r, "auditId"), "deny", "no rule allows it",
+		     "tool.secret");
+	CHECK_EQ_INT(metric(&h, "(denied)", "denials"), 1);
+	json_decref(r);
+	/* the rate allows one call a minute: the second is a limit */
+	snprintf(msg, sizeof(msg), call, "echo");
+	send_msg(&h, msg);
+	r = reply(&h);
+	CHECK(r && json_object_get(r, "result"));
+	json_decref(r);
+	send_msg(&h, msg);
+	r = reply(&h);
+	CHECK_STR(err_data(r, "limit"), "rate limit exceeded");
+	check_record(path, err_data(r, "auditId"), "limit",
+		     "rate limit exceeded", "tool.echo");
+	CHECK_EQ_INT(metric(&h, "tool.echo", "calls"), 2);
+	CHECK_EQ_INT(metric(&h, "tool.echo", "denials"), 1);
+	json_decref(r);
+	corehost_stop(&h);
+	unlink(path);
+}
+
+/* An agent that does not read: 500 messages dropped give one log line
+ * at once and one summary at the session's end, not 500 lines. */
+static void test_drop_log(void)
+{
+	struct corehost h;
+	char path[256], line[512];
+	int fd, saved;
+	FILE *f;
+	int lines = 0, summary = 0;
+
+	snprintf(path, sizeof(path), "%s/stderr", dir);
+	if (corehost_start(&h, NULL, NULL)) {
+		CHECK(0);
+		return;
+	}
+	init_session(&h);
+	h.full = 1;
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	for (int i = 0; i < 500; i++)
+		gw_route_http_input(&h.g, h.s,
+				    "{\"jsonrpc\":\"2.0\",\"id\":1,"
+				    "\"method\":\"ping\"}",
+				    38);
+	corehost_stop(&h);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		lines += strstr(line, "dropped") != NULL;
+		summary += strstr(line, "(500 in all)") != NULL;
+	}
+	if (f)
+		fclose(f);
+	CHECK(lines >= 1 && lines <= 3);
+	CHECK_EQ_INT(summary, 1);
+	unlink(path);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	RUN(test_version);
+	RUN(test_id_mapping);
+	RUN(test_cursor_parse);
+	RUN(test_paging);
+	RUN(test_catalogue_view);
+	RUN(test_decision_record);
+	RUN(test_drop_log);
+	rmdir(dir);
+	return ZGT_DONE();
+}
