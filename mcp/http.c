@@ -568,6 +568,11 @@ static void apply_defaults(struct mcp_http *h,
 		h->cfg.session_timeout = 1800;
 	if (!h->cfg.sse_keepalive)
 		h->cfg.sse_keepalive = 15;
+	if (!h->cfg.standalone_max_events)
+		h->cfg.standalone_max_events = HTTP_MAX_STREAM_EVENTS;
+	if (!h->cfg.standalone_max_bytes ||
+	    h->cfg.standalone_max_bytes > HTTP_MAX_STREAM_BYTES)
+		h->cfg.standalone_max_bytes = HTTP_MAX_STREAM_BYTES;
 	h->origins = cfg->origins;
 	h->hosts = cfg->hosts;
 }

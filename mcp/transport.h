@@ -32,6 +32,10 @@ struct mcp_http_config {
 	unsigned header_timeout;
 	unsigned session_timeout; /* idle seconds before expiry (1800) */
 	unsigned sse_keepalive;	  /* seconds between SSE comments (15) */
+	/* What the standalone stream keeps for a GET not (yet) reading it,
+	 * the newest first: events (default 4096) and bytes (16 MiB). */
+	unsigned standalone_max_events;
+	size_t standalone_max_bytes;
 	/* Optional: a listening socket already bound (e.g. AF_UNIX) to serve
 	 * instead of host/port; the transport closes it on stop. */
 	int listen_fd; /* > 0 to use */
@@ -74,6 +78,21 @@ struct mcp_http_backend {
 int mcp_http_emit(void *hs, const json_t *related, const char *msg, size_t len);
 /* For backends: the response to request id (msg NULL: none will come). */
 void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len);
+/* For backends that forward a server's messages as they come (the
+ * relay): routes one message by what it says. A response finishes its
+ * request; a message naming its request (params._meta MCP_META_RELATED)
+ * goes on that request's stream, progress on the stream of the request
+ * that asked for it by its token; list changes and resource updates on
+ * the standalone stream; anything else on the oldest open request's
+ * stream, or the standalone one. A request stream over its caps is ended
+ * (its client is not reading it). Returns 0, or -1 when the message was
+ * dropped (unparsable, session dead, over the caps). */
+int mcp_http_deliver(void *hs, const char *msg, size_t len);
+/* For backends: the engine's side of the session is gone (e.g. its
+ * channel stream closed). Open streams end, and the session id is
+ * unknown from now on (404), so the client starts a new one; close()
+ * still follows. */
+void mcp_http_end(void *hs);
 
 struct mcp_http;
 
