@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -208,11 +209,11 @@ describe('HTTP sessions share one channel', () => {
     await until(257); // a live one
     assert.match(seen, /"uri":"test:\/\/watched-resource"/);
     // silent for --keepalive 1: an SSE comment line
-    for (const end = Date.now() + 4000; !/^:$/m.test(seen) && Date.now() < end;) {
+    for (const end = Date.now() + 4000; !/^:/m.test(seen) && Date.now() < end;) {
       const r = await chunk(end - Date.now());
       if (r && !r.done) seen += new TextDecoder().decode(r.value);
     }
-    assert.match(seen, /^:$/m, 'a keep-alive comment');
+    assert.match(seen, /^:/m, 'a keep-alive comment');
     ctl.abort();
     await fetch(url, { method: 'DELETE', headers: h });
   });
@@ -250,6 +251,40 @@ describe('HTTP sessions share one channel', () => {
       }
     } finally {
       await stop(m);
+    }
+  });
+
+  test('200 idle connections do not lock out a real client', async () => {
+    // Proves the relay's endpoint has the transport's pending-connection
+    // cap and eviction: connections that never send a request can hold no
+    // more than their own share of slots, and a new one evicts the oldest
+    // idle one. (The relay's old endpoint had a 128-connection limit and
+    // no deadline: the client below waited forever; the bound on its wait
+    // only turns that hang into a failure.)
+    const port = Number(new URL(url).port);
+    const idle = [];
+    let closed = 0;
+    await Promise.all([...Array(200)].map(() => new Promise((res, rej) => {
+      const s = connect(port, '127.0.0.1', res);
+      s.on('error', () => {}); // an evicted one may be reset
+      s.on('close', () => { closed++; });
+      s.once('error', rej);
+      idle.push(s);
+    })));
+    try {
+      const c = new Client({ name: 'zg-after-idle', version: '1.0.0' });
+      const work = (async () => {
+        await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+        return c.callTool({ name: 'test_simple_text', arguments: {} });
+      })();
+      const r = await Promise.race([work, sleep(20000).then(() => null)]);
+      assert.ok(r, 'the client was not served while 200 connections sat idle');
+      assert.match(textOf(r), /simple text/);
+      await c.close();
+      // the relay closed idle ones: all but its pending cap (128) at once
+      await waitFor('idle connections evicted', () => closed >= 200 - 128);
+    } finally {
+      for (const s of idle) s.destroy();
     }
   });
 
