@@ -3,10 +3,11 @@
 // the session over a sim channel to `mcpd --chan`, and back. Also: several
 // Streamable HTTP sessions sharing one channel through the relay's loopback
 // endpoint, a reconnect after mcpd restarts, and clear failures.
-// Env: MCPD and RELAY (binaries). The SDK is imported by relative path from
-// test/node/node_modules (ESM ignores NODE_PATH).
+// Env: MCPD and RELAY (binaries); GATEWAYD (optional: the case that needs a
+// gateway). The SDK is imported by relative path from test/node/node_modules
+// (ESM ignores NODE_PATH).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ const { StreamableHTTPClientTransport } =
 
 const MCPD = process.env.MCPD;
 const RELAY = process.env.RELAY;
+const GATEWAYD = process.env.GATEWAYD; // optional: the gateway cases
 const dir = mkdtempSync(join(tmpdir(), 'zg-relay-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
 const daemon = (bin, args) => spawnDaemon(bin, args, env);
@@ -95,6 +97,52 @@ describe('SDK client -> relay (stdio) -> channel -> mcpd --chan', () => {
     const r = await client.callTool({ name: 'test_simple_text', arguments: {} });
     assert.match(textOf(r), /simple text/);
     await client.close();
+  });
+});
+
+describe('HTTP: a request the relay cannot forward', { skip: !GATEWAYD && 'no GATEWAYD' }, () => {
+  let mcpd, gw, relay, url;
+  before(async () => {
+    // A gateway whose channels take frames of 64 KiB at most; the
+    // relay's own limit is 4 MiB.
+    const gdir = join(dir, 'gw');
+    mkdirSync(gdir);
+    writeFileSync(join(gdir, 'gw.json'), JSON.stringify({
+      zones: { a: { domid: 11, role: 'agent', chan: 'sim:11:a' },
+        t1: { domid: 12, role: 'tool', chan: 'sim:12:t1' } },
+      policy: 'p.policy', audit_log: 'audit.log', max_message: 65536 }));
+    writeFileSync(join(gdir, 'p.policy'), 'a  t1.*  allow\n');
+    mcpd = daemon(MCPD, ['--chan', 'sim:12:t1', '--fixtures', 'conformance']);
+    gw = daemon(GATEWAYD, ['--config', join(gdir, 'gw.json')]);
+    await waitFor('gatewayd up', () => / up: /.test(gw.log));
+    const ready = join(dir, 'ready-small');
+    relay = daemon(RELAY, ['--chan', 'sim:11:a', '--http', '127.0.0.1:0',
+      '--ready-file', ready]);
+    await waitFor('relay ready', () => {
+      url = readFileSync(ready, 'utf8').trim();
+      return url;
+    });
+  });
+  after(async () => {
+    await stop(relay);
+    await stop(gw);
+    await stop(mcpd);
+  });
+
+  test('is answered with -32600 and its id; the session goes on', async () => {
+    // Proves the relay answers what it cannot send: the old endpoint
+    // ended the POST's stream with no response at all.
+    const { post } = await rawSession(url);
+    const text = await post({ jsonrpc: '2.0', id: 'big-1', method: 'tools/call',
+      params: { name: 't1.test_simple_text', arguments: { pad: 'x'.repeat(100 * 1024) } } });
+    const msgs = text.trim().startsWith('{') ? [JSON.parse(text)] : sseMessages(text);
+    assert.equal(msgs.length, 1, text);
+    assert.equal(msgs[0].id, 'big-1');
+    assert.equal(msgs[0].error?.code, -32600, text);
+    assert.match(msgs[0].error.message, /too large for the channel/);
+    const ok = await post({ jsonrpc: '2.0', id: 2, method: 'tools/call',
+      params: { name: 't1.test_simple_text', arguments: {} } });
+    assert.match(ok, /simple text/);
   });
 });
 
