@@ -1,5 +1,6 @@
 /* The transports mcpd offers over an mcp_server: stdio (newline-delimited
- * JSON-RPC) and Streamable HTTP. Channel transport lives in vchan/. */
+ * JSON-RPC) and Streamable HTTP, which other engines (gatewayd's listeners,
+ * zonegate-relay) also serve. Channel transport lives in vchan/. */
 #ifndef MCP_TRANSPORT_H
 #define MCP_TRANSPORT_H
 
@@ -47,7 +48,8 @@ struct MHD_Connection;
 struct jr_msg;
 
 /* A session engine other than mcp_server (gatewayd's HTTP listeners use
- * it to turn each HTTP session into one of its own agent sessions). The
+ * it to turn each HTTP session into one of its own agent sessions, the
+ * relay to carry each on a stream of its channel). The
  * transport keeps Host/Origin checks, session ids, streams and SSE; the
  * engine answers the messages. Functions are called from the transport's
  * connection threads. */
@@ -95,15 +97,6 @@ int mcp_http_deliver(void *hs, const char *msg, size_t len);
 void mcp_http_end(void *hs);
 
 struct mcp_http;
-
-/* The DNS-rebinding checks of every loopback Streamable HTTP endpoint
- * (this transport and the relay's), in one place. Host: nonzero if host
- * ("name[:port]" or "[v6][:port]") names localhost, 127.0.0.1 or ::1;
- * NULL is refused. Origin: nonzero if origin is absent (not a browser)
- * or http(s)://one of those names[:port], the whole host compared (so
- * http://localhost.evil.example is refused). */
-int mcp_http_loopback_host_ok(const char *host);
-int mcp_http_loopback_origin_ok(const char *origin);
 
 /* Starts listening and serving in background threads. Returns NULL with
  * a message in err on failure (bad address, port in use). */
