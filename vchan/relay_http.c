@@ -68,6 +68,8 @@ struct relay_http {
 
 /* ---- the queue (any thread) -------------------------------------------- */
 
+/* A new item carrying a copy of data[0..len); the caller owns it. NULL
+ * when out of memory. */
 static struct work *work_new(int kind, struct rsess *rs, const char *data,
 			     size_t len)
 {
@@ -120,6 +122,9 @@ static void refuse_locked(struct rsess *rs, json_t *id, const char *why)
 
 /* ---- the transport's backend (HTTP threads) ---------------------------- */
 
+/* A new HTTP session: its stream is opened by the poll thread. Returns
+ * the session (freed by the poll thread after be_close), or NULL when out
+ * of memory (the transport then refuses the session). */
 static void *be_open(void *ctx, void *hs)
 {
 	struct relay_http *h = ctx;
@@ -158,9 +163,12 @@ static void be_input(void *sess, struct jr_msg *m)
 	pthread_mutex_lock(&h->mu);
 	if (txt && h->qbytes + len <= QUEUE_MAX_BYTES)
 		w = work_new(W_DATA, rs, txt, len);
-	if (w && is_req && !(w->id = json_deep_copy(m->id))) {
-		free(w);
-		w = NULL;
+	if (w && is_req) {
+		w->id = json_deep_copy(m->id);
+		if (!w->id) {
+			free(w);
+			w = NULL;
+		}
 	}
 	if (w && is_req && strcmp(m->method, "initialize") == 0) {
 		json_decref(rs->init_id);
@@ -180,6 +188,8 @@ static void be_input(void *sess, struct jr_msg *m)
 	jr_msg_clear(m);
 }
 
+/* Nonzero once the server answered the session's initialize with a
+ * result (set by the poll thread before the response is delivered). */
 static int be_initialized(void *sess)
 {
 	struct rsess *rs = sess;
@@ -191,6 +201,8 @@ static int be_initialized(void *sess)
 	return r;
 }
 
+/* The transport is done with the session: no message reaches it from
+ * now on; the poll thread closes its stream and frees it. */
 static void be_close(void *sess)
 {
 	struct rsess *rs = sess;
@@ -204,6 +216,7 @@ static void be_close(void *sess)
 
 /* ---- the poll thread ----------------------------------------------------- */
 
+/* The opened session on channel stream sid, or NULL. */
 static struct rsess *by_sid(struct relay_http *h, uint32_t sid)
 {
 	for (struct rsess *rs = h->sessions; rs; rs = rs->next)
@@ -212,6 +225,7 @@ static struct rsess *by_sid(struct relay_http *h, uint32_t sid)
 	return NULL;
 }
 
+/* Takes rs off the poll thread's list (it stays allocated). */
 static void unlist(struct relay_http *h, struct rsess *rs)
 {
 	for (struct rsess **pp = &h->sessions; *pp; pp = &(*pp)->next) {
@@ -250,6 +264,7 @@ static void forward(struct relay_http *h, chan_mux *m, struct work *w)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* Runs and frees one item (m NULL: the mux is gone, only frees). */
 static void run_work(struct relay_http *h, chan_mux *m, struct work *w)
 {
 	struct rsess *rs = w->rs;
