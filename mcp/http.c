@@ -163,36 +163,18 @@ static int port_tail_ok(const char *p)
 	return n >= 1 && n <= 5 && p[1 + n] == '\0';
 }
 
-static int host_allowed(const struct mcp_http *h, const char *host)
-{
-	size_t n;
-
-	if (!host)
-		return 0;
-	n = host_len(host);
-	if (!port_tail_ok(host + n))
-		return 0;
-	if (h->hosts) {
-		for (const char *const *p = h->hosts; *p; p++)
-			if (strlen(*p) == n && strncasecmp(*p, host, n) == 0)
-				return 1;
-		return 0;
-	}
-	if (h->any_host)
-		return 1;
-	if (mcp_http_loopback_host_ok(host))
-		return h->loopback;
-	return strlen(h->bind_host) == n &&
-	       strncasecmp(h->bind_host, host, n) == 0;
-}
-
-int mcp_http_loopback_host_ok(const char *host)
+/* The DNS-rebinding checks of a loopback endpoint. Host: nonzero if
+ * host ("name[:port]" or "[v6][:port]") names localhost, 127.0.0.1 or
+ * ::1; NULL is refused. Origin: nonzero if origin is absent (not a
+ * browser) or http(s)://one of those names[:port], the whole host
+ * compared (so http://localhost.evil.example is refused). */
+static int loopback_host_ok(const char *host)
 {
 	return host && is_loopback_name(host, host_len(host)) &&
 	       port_tail_ok(host + host_len(host));
 }
 
-int mcp_http_loopback_origin_ok(const char *origin)
+static int loopback_origin_ok(const char *origin)
 {
 	const char *rest;
 	size_t n;
@@ -211,6 +193,29 @@ int mcp_http_loopback_origin_ok(const char *origin)
 	return is_loopback_name(rest, n) && port_tail_ok(rest + n);
 }
 
+static int host_allowed(const struct mcp_http *h, const char *host)
+{
+	size_t n;
+
+	if (!host)
+		return 0;
+	n = host_len(host);
+	if (!port_tail_ok(host + n))
+		return 0;
+	if (h->hosts) {
+		for (const char *const *p = h->hosts; *p; p++)
+			if (strlen(*p) == n && strncasecmp(*p, host, n) == 0)
+				return 1;
+		return 0;
+	}
+	if (h->any_host)
+		return 1;
+	if (loopback_host_ok(host))
+		return h->loopback;
+	return strlen(h->bind_host) == n &&
+	       strncasecmp(h->bind_host, host, n) == 0;
+}
+
 static int origin_allowed(const struct mcp_http *h, const char *origin)
 {
 	if (origin && h->origins) {
@@ -219,7 +224,7 @@ static int origin_allowed(const struct mcp_http *h, const char *origin)
 				return 1;
 		return 0;
 	}
-	return mcp_http_loopback_origin_ok(origin);
+	return loopback_origin_ok(origin);
 }
 
 /* ---- request context ---- */
@@ -568,6 +573,11 @@ static void apply_defaults(struct mcp_http *h,
 		h->cfg.session_timeout = 1800;
 	if (!h->cfg.sse_keepalive)
 		h->cfg.sse_keepalive = 15;
+	if (!h->cfg.standalone_max_events)
+		h->cfg.standalone_max_events = HTTP_MAX_STREAM_EVENTS;
+	if (!h->cfg.standalone_max_bytes ||
+	    h->cfg.standalone_max_bytes > HTTP_MAX_STREAM_BYTES)
+		h->cfg.standalone_max_bytes = HTTP_MAX_STREAM_BYTES;
 	h->origins = cfg->origins;
 	h->hosts = cfg->hosts;
 }

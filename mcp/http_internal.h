@@ -35,6 +35,7 @@ struct hstream {
 	struct hstream *next;
 	unsigned id;
 	json_t *req_id;
+	json_t *ptok; /* the request's params._meta.progressToken, or NULL */
 	struct hevent *head, *tail; /* retained for replay */
 	size_t nevents, bytes;
 	uint64_t next_seq; /* seq of the next event appended */
@@ -58,6 +59,7 @@ struct hsess {
 	unsigned refs;	    /* under h->mu: table + connections */
 	int in_table;	    /* under h->mu */
 	int dead;	    /* under mu: no more traffic */
+	int ended;	    /* under h->mu: the engine ended it */
 	time_t last_active; /* under h->mu */
 };
 

@@ -23,6 +23,7 @@ static void stream_free(struct hstream *st)
 		free(e);
 	}
 	json_decref(st->req_id);
+	json_decref(st->ptok);
 	free(st);
 }
 
@@ -69,13 +70,20 @@ static int stream_has_unsent(const struct hstream *st)
 	return st->tail && st->tail->seq > st->sent;
 }
 
-/* Drops retained events over the caps. Delivered events go first; the
- * standalone stream also drops undelivered ones (it is a best-effort
- * backlog), a request stream refuses instead (returns -1). */
-static int stream_trim(struct hstream *st, size_t incoming)
+/* Drops retained events over the caps (the standalone stream's are the
+ * transport's config). Delivered events go first; the standalone stream
+ * also drops undelivered ones (it is a best-effort backlog), a request
+ * stream refuses instead (returns -1). */
+static int stream_trim(const struct mcp_http *h, struct hstream *st,
+		       size_t incoming)
 {
-	while (st->head && (st->nevents + 1 > HTTP_MAX_STREAM_EVENTS ||
-			    st->bytes + incoming > HTTP_MAX_STREAM_BYTES)) {
+	size_t max_events = st->req_id ? HTTP_MAX_STREAM_EVENTS
+				       : h->cfg.standalone_max_events;
+	size_t max_bytes = st->req_id ? HTTP_MAX_STREAM_BYTES
+				      : h->cfg.standalone_max_bytes;
+
+	while (st->head && (st->nevents + 1 > max_events ||
+			    st->bytes + incoming > max_bytes)) {
 		struct hevent *e = st->head;
 		if (e->seq > st->sent && st->req_id)
 			return -1;
@@ -88,14 +96,15 @@ static int stream_trim(struct hstream *st, size_t incoming)
 			st->sent = e->seq;
 		free(e);
 	}
-	return incoming > HTTP_MAX_STREAM_BYTES ? -1 : 0;
+	return incoming > max_bytes ? -1 : 0;
 }
 
-static int stream_append(struct hstream *st, const char *msg, size_t len)
+static int stream_append(struct hsess *s, struct hstream *st, const char *msg,
+			 size_t len)
 {
 	struct hevent *e;
 
-	if (stream_trim(st, len) != 0)
+	if (stream_trim(s->h, st, len) != 0)
 		return -1;
 	e = malloc(sizeof(*e) + len + 1);
 	if (!e)
@@ -146,7 +155,7 @@ static int send_cb(void *ctx, const json_t *related, const char *msg,
 	st = stream_for(s, related);
 	if (!st)
 		st = s->standalone ? s->standalone : stream_new(s, NULL);
-	if (st && stream_append(st, msg, len) == 0) {
+	if (st && stream_append(s, st, msg, len) == 0) {
 		rc = 0;
 		pthread_cond_broadcast(&s->cv);
 	}
@@ -164,7 +173,7 @@ static void done_cb(void *ctx, const json_t *id, const char *msg, size_t len)
 	st = stream_for(s, id);
 	if (st) {
 		if (msg)
-			stream_append(st, msg, len);
+			stream_append(s, st, msg, len);
 		st->done = 1;
 		pthread_cond_broadcast(&s->cv);
 	}
@@ -193,6 +202,79 @@ int mcp_http_emit(void *hs, const json_t *related, const char *msg, size_t len)
 void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len)
 {
 	done_cb(hs, id, msg, len);
+}
+
+/* The open request stream whose request asked for progress with tok.
+ * s->mu held. */
+static struct hstream *stream_by_token(struct hsess *s, const json_t *tok)
+{
+	if (tok)
+		for (struct hstream *st = s->streams; st; st = st->next)
+			if (st->req_id && !st->done && st->ptok &&
+			    jr_id_equal(st->ptok, tok))
+				return st;
+	return NULL;
+}
+
+/* The oldest open request stream (the list is newest first), or NULL.
+ * s->mu held. */
+static struct hstream *stream_oldest_open(struct hsess *s)
+{
+	struct hstream *oldest = NULL;
+
+	for (struct hstream *st = s->streams; st; st = st->next)
+		if (st->req_id && !st->done)
+			oldest = st;
+	return oldest;
+}
+
+/* Nonzero for what concerns the session rather than one request. */
+static int concerns_no_request(const char *method)
+{
+	return strcmp(method, "notifications/resources/updated") == 0 ||
+	       (strncmp(method, "notifications/", 14) == 0 &&
+		strstr(method, "/list_changed"));
+}
+
+int mcp_http_deliver(void *hs, const char *msg, size_t len)
+{
+	struct hsess *s = hs;
+	json_t *root = json_loadb(msg, len, 0, NULL);
+	const char *method = json_string_value(json_object_get(root, "method"));
+	json_t *id = json_object_get(root, "id");
+	json_t *params = json_object_get(root, "params");
+	struct hstream *st;
+	int rc = -1;
+
+	if (!json_is_object(root) || (!method && !id))
+		goto out;
+	if (!method) { /* a response ends its request's stream */
+		done_cb(s, id, msg, len);
+		rc = 0;
+		goto out;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->dead)
+		goto unlock;
+	st = stream_for(s, json_object_get(json_object_get(params, "_meta"),
+					   MCP_META_RELATED));
+	if (!st && strcmp(method, "notifications/progress") == 0)
+		st = stream_by_token(s,
+				     json_object_get(params, "progressToken"));
+	else if (!st && !concerns_no_request(method))
+		st = stream_oldest_open(s);
+	if (!st)
+		st = s->standalone ? s->standalone : stream_new(s, NULL);
+	if (st && stream_append(s, st, msg, len) == 0)
+		rc = 0;
+	else if (st && st->req_id)
+		st->done = 1; /* its client is not reading: end it */
+	pthread_cond_broadcast(&s->cv);
+unlock:
+	pthread_mutex_unlock(&s->mu);
+out:
+	json_decref(root);
+	return rc;
 }
 
 void http_session_input(struct hsess *s, struct jr_msg *m)
@@ -283,6 +365,16 @@ static void mark_dead(struct hsess *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void mcp_http_end(void *hs)
+{
+	struct hsess *s = hs;
+
+	pthread_mutex_lock(&s->h->mu);
+	s->ended = 1; /* unknown to lookups; the janitor removes it */
+	pthread_mutex_unlock(&s->h->mu);
+	mark_dead(s);
+}
+
 void http_session_destroy(struct mcp_http *h, struct hsess *s)
 {
 	int removed;
@@ -306,9 +398,10 @@ struct hsess *http_session_get(struct mcp_http *h, const char *id)
 	for (s = h->table[bucket_of(id)]; s; s = s->next)
 		if (strcmp(s->id, id) == 0)
 			break;
-	/* Expired but not yet reaped by the janitor: already gone. */
-	if (s && s->refs == 1 &&
-	    now_s() - s->last_active > (time_t)h->cfg.session_timeout)
+	/* Expired or ended but not yet reaped by the janitor: gone. */
+	if (s && (s->ended ||
+		  (s->refs == 1 &&
+		   now_s() - s->last_active > (time_t)h->cfg.session_timeout)))
 		s = NULL;
 	if (s) {
 		s->refs++;
@@ -441,8 +534,9 @@ static void *janitor_main(void *arg)
 			for (struct hsess *s = h->table[b]; s && n < 64;
 			     s = s->next)
 				if (s->refs == 1 &&
-				    now - s->last_active >
-					    (time_t)h->cfg.session_timeout)
+				    (s->ended ||
+				     now - s->last_active >
+					     (time_t)h->cfg.session_timeout))
 					expired[n++] = s;
 		for (unsigned i = 0; i < n; i++)
 			table_remove(h, expired[i]);
@@ -681,8 +775,12 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 				   "application/json", NULL);
 	}
 	st = stream_new(s, m->id);
-	if (st)
+	if (st) {
 		st->attached = 1;
+		st->ptok = json_incref(
+			json_object_get(json_object_get(m->params, "_meta"),
+					"progressToken"));
+	}
 	pthread_mutex_unlock(&s->mu);
 	if (!st) {
 		jr_msg_clear(m);

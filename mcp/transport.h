@@ -1,5 +1,6 @@
 /* The transports mcpd offers over an mcp_server: stdio (newline-delimited
- * JSON-RPC) and Streamable HTTP. Channel transport lives in vchan/. */
+ * JSON-RPC) and Streamable HTTP, which other engines (gatewayd's listeners,
+ * zonegate-relay) also serve. Channel transport lives in vchan/. */
 #ifndef MCP_TRANSPORT_H
 #define MCP_TRANSPORT_H
 
@@ -32,6 +33,10 @@ struct mcp_http_config {
 	unsigned header_timeout;
 	unsigned session_timeout; /* idle seconds before expiry (1800) */
 	unsigned sse_keepalive;	  /* seconds between SSE comments (15) */
+	/* What the standalone stream keeps for a GET not (yet) reading it,
+	 * the newest first: events (default 4096) and bytes (16 MiB). */
+	unsigned standalone_max_events;
+	size_t standalone_max_bytes;
 	/* Optional: a listening socket already bound (e.g. AF_UNIX) to serve
 	 * instead of host/port; the transport closes it on stop. */
 	int listen_fd; /* > 0 to use */
@@ -43,7 +48,8 @@ struct MHD_Connection;
 struct jr_msg;
 
 /* A session engine other than mcp_server (gatewayd's HTTP listeners use
- * it to turn each HTTP session into one of its own agent sessions). The
+ * it to turn each HTTP session into one of its own agent sessions, the
+ * relay to carry each on a stream of its channel). The
  * transport keeps Host/Origin checks, session ids, streams and SSE; the
  * engine answers the messages. Functions are called from the transport's
  * connection threads. */
@@ -74,17 +80,23 @@ struct mcp_http_backend {
 int mcp_http_emit(void *hs, const json_t *related, const char *msg, size_t len);
 /* For backends: the response to request id (msg NULL: none will come). */
 void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len);
+/* For backends that forward a server's messages as they come (the
+ * relay): routes one message by what it says. A response finishes its
+ * request; a message naming its request (params._meta MCP_META_RELATED)
+ * goes on that request's stream, progress on the stream of the request
+ * that asked for it by its token; list changes and resource updates on
+ * the standalone stream; anything else on the oldest open request's
+ * stream, or the standalone one. A request stream over its caps is ended
+ * (its client is not reading it). Returns 0, or -1 when the message was
+ * dropped (unparsable, session dead, over the caps). */
+int mcp_http_deliver(void *hs, const char *msg, size_t len);
+/* For backends: the engine's side of the session is gone (e.g. its
+ * channel stream closed). Open streams end, and the session id is
+ * unknown from now on (404), so the client starts a new one; close()
+ * still follows. */
+void mcp_http_end(void *hs);
 
 struct mcp_http;
-
-/* The DNS-rebinding checks of every loopback Streamable HTTP endpoint
- * (this transport and the relay's), in one place. Host: nonzero if host
- * ("name[:port]" or "[v6][:port]") names localhost, 127.0.0.1 or ::1;
- * NULL is refused. Origin: nonzero if origin is absent (not a browser)
- * or http(s)://one of those names[:port], the whole host compared (so
- * http://localhost.evil.example is refused). */
-int mcp_http_loopback_host_ok(const char *host);
-int mcp_http_loopback_origin_ok(const char *origin);
 
 /* Starts listening and serving in background threads. Returns NULL with
  * a message in err on failure (bad address, port in use). */

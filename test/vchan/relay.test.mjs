@@ -3,11 +3,13 @@
 // the session over a sim channel to `mcpd --chan`, and back. Also: several
 // Streamable HTTP sessions sharing one channel through the relay's loopback
 // endpoint, a reconnect after mcpd restarts, and clear failures.
-// Env: MCPD, MCPD_TEST and RELAY (binaries). The SDK is imported by relative path from
+// Env: MCPD, MCPD_TEST and RELAY (binaries); GATEWAYD (optional: the case
+// that needs a gateway). The SDK is imported by relative path from
 // test/node/node_modules (ESM ignores NODE_PATH).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -23,6 +25,7 @@ const { StreamableHTTPClientTransport } =
 const MCPD = process.env.MCPD;
 const MCPD_TEST = process.env.MCPD_TEST; // mcpd-test: mcpd + fixtures
 const RELAY = process.env.RELAY;
+const GATEWAYD = process.env.GATEWAYD; // optional: the gateway cases
 const dir = mkdtempSync(join(tmpdir(), 'zg-relay-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
 const daemon = (bin, args) => spawnDaemon(bin, args, env);
@@ -95,6 +98,52 @@ describe('SDK client -> relay (stdio) -> channel -> mcpd --chan', () => {
     const r = await client.callTool({ name: 'test_simple_text', arguments: {} });
     assert.match(textOf(r), /simple text/);
     await client.close();
+  });
+});
+
+describe('HTTP: a request the relay cannot forward', { skip: !GATEWAYD && 'no GATEWAYD' }, () => {
+  let mcpd, gw, relay, url;
+  before(async () => {
+    // A gateway whose channels take frames of 64 KiB at most; the
+    // relay's own limit is 4 MiB.
+    const gdir = join(dir, 'gw');
+    mkdirSync(gdir);
+    writeFileSync(join(gdir, 'gw.json'), JSON.stringify({
+      zones: { a: { domid: 11, role: 'agent', chan: 'sim:11:a' },
+        t1: { domid: 12, role: 'tool', chan: 'sim:12:t1' } },
+      policy: 'p.policy', audit_log: 'audit.log', max_message: 65536 }));
+    writeFileSync(join(gdir, 'p.policy'), 'a  t1.*  allow\n');
+    mcpd = daemon(MCPD_TEST, ['--chan', 'sim:12:t1', '--fixtures', 'conformance']);
+    gw = daemon(GATEWAYD, ['--config', join(gdir, 'gw.json')]);
+    await waitFor('gatewayd up', () => / up: /.test(gw.log));
+    const ready = join(dir, 'ready-small');
+    relay = daemon(RELAY, ['--chan', 'sim:11:a', '--http', '127.0.0.1:0',
+      '--ready-file', ready]);
+    await waitFor('relay ready', () => {
+      url = readFileSync(ready, 'utf8').trim();
+      return url;
+    });
+  });
+  after(async () => {
+    await stop(relay);
+    await stop(gw);
+    await stop(mcpd);
+  });
+
+  test('is answered with -32600 and its id; the session goes on', async () => {
+    // Proves the relay answers what it cannot send: the old endpoint
+    // ended the POST's stream with no response at all.
+    const { post } = await rawSession(url);
+    const text = await post({ jsonrpc: '2.0', id: 'big-1', method: 'tools/call',
+      params: { name: 't1.test_simple_text', arguments: { pad: 'x'.repeat(100 * 1024) } } });
+    const msgs = text.trim().startsWith('{') ? [JSON.parse(text)] : sseMessages(text);
+    assert.equal(msgs.length, 1, text);
+    assert.equal(msgs[0].id, 'big-1');
+    assert.equal(msgs[0].error?.code, -32600, text);
+    assert.match(msgs[0].error.message, /too large for the channel/);
+    const ok = await post({ jsonrpc: '2.0', id: 2, method: 'tools/call',
+      params: { name: 't1.test_simple_text', arguments: {} } });
+    assert.match(ok, /simple text/);
   });
 });
 
@@ -209,11 +258,11 @@ describe('HTTP sessions share one channel', () => {
     await until(257); // a live one
     assert.match(seen, /"uri":"test:\/\/watched-resource"/);
     // silent for --keepalive 1: an SSE comment line
-    for (const end = Date.now() + 4000; !/^:$/m.test(seen) && Date.now() < end;) {
+    for (const end = Date.now() + 4000; !/^:/m.test(seen) && Date.now() < end;) {
       const r = await chunk(end - Date.now());
       if (r && !r.done) seen += new TextDecoder().decode(r.value);
     }
-    assert.match(seen, /^:$/m, 'a keep-alive comment');
+    assert.match(seen, /^:/m, 'a keep-alive comment');
     ctl.abort();
     await fetch(url, { method: 'DELETE', headers: h });
   });
@@ -251,6 +300,40 @@ describe('HTTP sessions share one channel', () => {
       }
     } finally {
       await stop(m);
+    }
+  });
+
+  test('200 idle connections do not lock out a real client', async () => {
+    // Proves the relay's endpoint has the transport's pending-connection
+    // cap and eviction: connections that never send a request can hold no
+    // more than their own share of slots, and a new one evicts the oldest
+    // idle one. (The relay's old endpoint had a 128-connection limit and
+    // no deadline: the client below waited forever; the bound on its wait
+    // only turns that hang into a failure.)
+    const port = Number(new URL(url).port);
+    const idle = [];
+    let closed = 0;
+    await Promise.all([...Array(200)].map(() => new Promise((res, rej) => {
+      const s = connect(port, '127.0.0.1', res);
+      s.on('error', () => {}); // an evicted one may be reset
+      s.on('close', () => { closed++; });
+      s.once('error', rej);
+      idle.push(s);
+    })));
+    try {
+      const c = new Client({ name: 'zg-after-idle', version: '1.0.0' });
+      const work = (async () => {
+        await c.connect(new StreamableHTTPClientTransport(new URL(url)));
+        return c.callTool({ name: 'test_simple_text', arguments: {} });
+      })();
+      const r = await Promise.race([work, sleep(20000).then(() => null)]);
+      assert.ok(r, 'the client was not served while 200 connections sat idle');
+      assert.match(textOf(r), /simple text/);
+      await c.close();
+      // the relay closed idle ones: all but its pending cap (128) at once
+      await waitFor('idle connections evicted', () => closed >= 200 - 128);
+    } finally {
+      for (const s of idle) s.destroy();
     }
   });
 
