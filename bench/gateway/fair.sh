@@ -52,20 +52,8 @@ trap 'exit 130' INT TERM
 field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
-cat > "$work/gw.json" <<JSON
-{ "zones": {
-    "v1": { "domid": 71, "role": "agent", "chan": "sim:71:v1" },
-    "v2": { "domid": 72, "role": "agent", "chan": "sim:72:v2" },
-    "fl": { "domid": 73, "role": "agent", "chan": "sim:73:fl" },
-    "t1": { "domid": 74, "role": "tool", "chan": "sim:74:t1" },
-    "t2": { "domid": 75, "role": "tool", "chan": "sim:75:t2" } },
-  "policy": "fair.policy", "audit_log": "audit.log" }
-JSON
-cat > "$work/fair.policy" <<POL
-v1  t2.test_structured_output  allow
-v2  t2.test_structured_output  allow
-fl  t1.test_simple_text        allow
-POL
+# the same zones and policy as the fairness test (test/gateway/fairness.sh)
+cp "$root/data/gateway/fair/gw.json" "$root/data/gateway/fair/fair.policy" "$work/"
 $fl_run "$bin/mcpd-test" --chan sim:74:t1 --fixtures conformance 2>/dev/null & pids="$pids $!"
 $us_run "$bin/mcpd-test" --chan sim:75:t2 --fixtures conformance 2>/dev/null & pids="$pids $!"
 $us_run "$bin/gatewayd" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!

@@ -17,20 +17,8 @@ set -u
 zg_need GATEWAYD MCPD_TEST GW_LOAD
 secs=${FAIR_SECONDS:-3}
 zg_workdir gwfair
-cat > "$work/gw.json" <<JSON
-{ "zones": {
-    "v1": { "domid": 71, "role": "agent", "chan": "sim:71:v1" },
-    "v2": { "domid": 72, "role": "agent", "chan": "sim:72:v2" },
-    "fl": { "domid": 73, "role": "agent", "chan": "sim:73:fl" },
-    "t1": { "domid": 74, "role": "tool", "chan": "sim:74:t1" },
-    "t2": { "domid": 75, "role": "tool", "chan": "sim:75:t2" } },
-  "policy": "fair.policy", "audit_log": "audit.log" }
-JSON
-cat > "$work/fair.policy" <<POL
-v1  t2.test_structured_output  allow
-v2  t2.test_structured_output  allow
-fl  t1.test_simple_text        allow
-POL
+cp "$(dirname "$0")/../../data/gateway/fair/gw.json" \
+   "$(dirname "$0")/../../data/gateway/fair/fair.policy" "$work/"
 "$MCPD_TEST" --chan sim:74:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$MCPD_TEST" --chan sim:75:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
 "$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
