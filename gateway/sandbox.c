@@ -450,6 +450,8 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 		add3(a, "--ro-bind", helper, ZONE_HELPER_PATH);
 		add2(ll, "--ro", "/.zonegate");
 	} else {
+		/* again over the fresh /tmp, should the helper live there */
+		add3(a, "--ro-bind", helper, helper);
 		add2(ll, "--ro", helper);
 	}
 	for (size_t i = 0; i < fin->n; i++)

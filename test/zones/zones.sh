@@ -13,7 +13,12 @@ PROBE=$2
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
 if [ ! -x /usr/bin/bwrap ]; then echo "SKIP: bubblewrap missing"; exit 77; fi
 
-S=$(mktemp -d "$PWD/zones.XXXXXX")
+# The scratch directory must not be under /tmp: every zone gets a fresh
+# /tmp, which would hide it even in the runs that expose the host's root
+# (a checkout under /tmp made the layer-alone cases read nothing).
+base=$PWD
+case "$(realpath "$base")/" in /tmp/*) base=/var/tmp ;; esac
+S=$(mktemp -d "$base/zones.XXXXXX")
 chmod 755 "$S"
 LPID=
 SPID=
