@@ -450,9 +450,11 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 		add3(a, "--ro-bind", helper, ZONE_HELPER_PATH);
 		add2(ll, "--ro", "/.zonegate");
 	} else {
-		/* again over the fresh /tmp, should the helper live there */
-		add3(a, "--ro-bind", helper, helper);
-		add2(ll, "--ro", helper);
+		/* The host root is bound read-only, so the helper goes into
+		 * the fresh /tmp: its host path may lie under /tmp (hidden)
+		 * or under a directory the zone's uid cannot enter. */
+		add3(a, "--ro-bind", helper, ZONE_HELPER_TMP);
+		add2(ll, "--ro", ZONE_HELPER_TMP);
 	}
 	for (size_t i = 0; i < fin->n; i++)
 		add(a, fin->v[i]);
@@ -492,7 +494,7 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 	}
 	add2(a, "--chdir", "/");
 	add(a, "--");
-	add(a, L->mount ? ZONE_HELPER_PATH : helper);
+	add(a, L->mount ? ZONE_HELPER_PATH : ZONE_HELPER_TMP);
 	snprintf(buf, sizeof(buf), "%d", status_fd);
 	add2(a, "--status-fd", buf);
 	if (!L->seccomp)

@@ -19,6 +19,8 @@
 #define ZONE_PIDS_DEF 512    /* threads count: room for mcpd's pool, node */
 #define ZONE_UID_BASE 100000 /* host uid of a zone: ZONE_UID_BASE + domid */
 #define ZONE_HELPER_PATH "/.zonegate/zonegate-zone-init"
+/* where it is when the host root is exposed read-only (a layer test) */
+#define ZONE_HELPER_TMP "/tmp/.zonegate-zone-init"
 
 /* One mapping: a path inside the zone and the host path behind it. */
 struct zone_map {
