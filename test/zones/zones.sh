@@ -13,13 +13,18 @@ PROBE=$2
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
 if [ ! -x /usr/bin/bwrap ]; then echo "SKIP: bubblewrap missing"; exit 77; fi
 
-# The scratch directory must not be under /tmp: every zone gets a fresh
-# /tmp, which would hide it even in the runs that expose the host's root
-# (a checkout under /tmp made the layer-alone cases read nothing).
-base=$PWD
-case "$(realpath "$base")/" in /tmp/*) base=/var/tmp ;; esac
-S=$(mktemp -d "$base/zones.XXXXXX")
+# The scratch directory is under /var/tmp, wherever the checkout is:
+# every zone gets a fresh /tmp (which would hide a scratch directory there
+# even in the runs that expose the host's root), and bubblewrap runs as the
+# zone's uid, which must be able to reach what is bound into the zone (a
+# checkout under a 0700 directory such as /root is not). For the same
+# reason the helper runs from a copy in the scratch directory.
+S=$(mktemp -d /var/tmp/zones.XXXXXX)
 chmod 755 "$S"
+mkdir "$S/bin"
+cp "$(dirname "$ZONECTL")/zonegate-zone-init" "$S/bin/"
+chmod 755 "$S/bin" "$S/bin/zonegate-zone-init"
+export ZONEGATE_ZONE_INIT=$S/bin/zonegate-zone-init
 LPID=
 SPID=
 APID=
