@@ -336,6 +336,61 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
     }
   });
 
+  test('a burst of clients gets through a flood of idle connections', async () => {
+    // 200 hostile connections to the TCP listener (150 send nothing, 50
+    // send half a request's headers and stop) are open when 40 legitimate
+    // clients connect at once, each with its own connection(s), and make
+    // a call; then the token holder sends one more request on a fresh
+    // connection. All 41 get through: an unauthenticated connection is
+    // evicted only once it has been pending longer than a short grace
+    // (the hostile ones), and fresh ones beyond the pending cap wait in a
+    // bounded burst room instead of evicting each other. Evicting the
+    // oldest pending connection regardless of its age cuts the burst off.
+    const port = Number(new URL(urlA).port);
+    const hostile = [];
+    let closed = 0;
+    const openHostile = (half) => new Promise((res) => {
+      const s = createConnection({ host: '127.0.0.1', port });
+      hostile.push(s);
+      s.on('error', () => {});
+      s.on('close', () => { closed++; res(); });
+      s.on('connect', () => {
+        if (half) s.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: appl`);
+        res();
+      });
+    });
+    for (let i = 0; i < 200; i++) await openHostile(i % 4 === 0);
+    // a flood that is open, not one being opened this instant: past the
+    // transport's 2 s grace (a flood of brand-new connections is the
+    // previous test's case)
+    await new Promise((r) => setTimeout(r, 2500));
+    const guard = (p) => Promise.race([p, new Promise((_, rej) =>
+      setTimeout(() => rej(new Error('hung')), 20000).unref())]);
+    const clients = [];
+    const one = async () => {
+      try {
+        const c = await guard(connect(urlA, TOKEN_A));
+        clients.push(c);
+        const r = await guard(c.callTool({ name: 'tools.test_simple_text', arguments: {} }));
+        return r.content[0].text.length > 0 ? 1 : 0;
+      } catch {
+        return 0;
+      }
+    };
+    const results = await Promise.all(Array.from({ length: 40 }, one));
+    const ok = results.reduce((a, b) => a + b, 0);
+    // while the 40 are still connected (their streams hold connections)
+    let holder = 0;
+    try {
+      const r = await tcpPost(port, INIT, { authorization: `Bearer ${TOKEN_A}` }, 5000);
+      if (r.status === 200) holder = 1;
+    } catch { /* refused: counted as a failure */ }
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    assert.deepEqual({ ok, holder }, { ok: 40, holder: 1 }, 'the burst was cut off');
+    await waitFor('the header deadline to close every hostile connection',
+      () => closed === hostile.length, 30000);
+  });
+
   test('--check reads token files and refuses a short token', () => {
     const c2 = join(dir, 'short.json');
     const conf = JSON.parse(readFileSync(cfg, 'utf8'));
