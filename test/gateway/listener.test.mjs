@@ -5,8 +5,9 @@
 // Checks: lists and calls as the bound zone, denied == unknown, progress on
 // the stream of the request it belongs to, 401 for a
 // missing or wrong token, sessions (404 for an unknown id, DELETE), the
-// uid rule (another uid gets 403), the audit log names the zone and never
-// the token.
+// uid rule (another uid gets 403), idle connections lock nobody out and
+// a burst of 40 clients gets through a flood of them, the audit log names
+// the zone and never the token.
 // Env: GATEWAYD, MCPD_TEST.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -385,7 +386,12 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
       const r = await tcpPost(port, INIT, { authorization: `Bearer ${TOKEN_A}` }, 5000);
       if (r.status === 200) holder = 1;
     } catch { /* refused: counted as a failure */ }
-    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    // DELETE ends each session and its stream: the listener frees those
+    // connections now, not at the stream's next keep-alive
+    await Promise.all(clients.map(async (c) => {
+      await c.transport.terminateSession().catch(() => {});
+      await c.close().catch(() => {});
+    }));
     assert.deepEqual({ ok, holder }, { ok: 40, holder: 1 }, 'the burst was cut off');
     await waitFor('the header deadline to close every hostile connection',
       () => closed === hostile.length, 30000);
