@@ -29,9 +29,10 @@
 #define SESSIONS_MAX 256	    /* per listener */
 #define CONNECTIONS_MAX 128	    /* per listener */
 /* Of those, connections not yet authenticated (no request with a valid
- * token or uid yet): the other 96 stay free for clients that have
- * authenticated, one more evicts the oldest, and each is closed after
- * HEADER_TIMEOUT s. */
+ * token or uid yet): one more evicts the oldest pending past the
+ * transport's 2 s grace (a burst of fresh ones may reach twice this), so
+ * at least 64 stay free for clients that have authenticated; each is
+ * closed after HEADER_TIMEOUT s. */
 #define PENDING_CONNS_MAX 32
 #define HEADER_TIMEOUT 10
 

@@ -3,9 +3,21 @@
  * backend's authorize (or the backend admitted its peer at once); pending
  * connections have a cap of their own (the rest of the connection limit
  * stays free for admitted clients) and a deadline, and a new connection
- * over the cap evicts the oldest pending one, so idle or half-open
- * connections can lock nobody out: a client that sends its request
- * promptly gets in. */
+ * over the cap evicts the oldest pending one that is past a short grace,
+ * so idle or half-open connections can lock nobody out, and a burst of
+ * clients that send their requests promptly does not evict itself.
+ *
+ * Why a grace by age (since accept) and not by idle time or bytes seen:
+ * a half request trickled a byte at a time would look busy forever, and
+ * MHD reads a new connection's bytes on its own thread, so a fresh client
+ * whose request is still in the socket buffer looks exactly like an idle
+ * one. A client that sends promptly is admitted well within the grace;
+ * anything still pending after it is fair game, whatever it sent. Fresh
+ * connections over the cap wait in a burst room (up to twice the cap,
+ * never more than half the connection limit); only when that is full too, i.e.
+ * a flood of brand-new connections, is the oldest pending one evicted
+ * anyway, so a flood can still never fill the slots kept for admitted
+ * clients. */
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -17,17 +29,30 @@
 struct hconn {
 	struct hconn *prev, *next;
 	int fd;
-	time_t start;
+	long long start; /* ms, CLOCK_MONOTONIC */
 	int admitted, reaped;
 	int idle_set; /* its timeout is HTTP_IDLE_TIMEOUT now */
 };
 
-static time_t mono_s(void)
+static long long mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The most connections that may be pending at once: the cap, plus as
+ * much again for a burst of connections all younger than the grace, but
+ * never more than half the connection limit (unless the cap itself is):
+ * the other half stays free for admitted clients. */
+static unsigned burst_cap(const struct mcp_http *h)
+{
+	unsigned cap = h->cfg.max_pending * 2u;
+
+	if (cap < h->cfg.max_pending || cap > h->cfg.max_connections / 2)
+		cap = h->cfg.max_connections / 2;
+	return cap > h->cfg.max_pending ? cap : h->cfg.max_pending;
 }
 
 /* Under cmu: shuts hc down (its thread sees EOF and MHD closes it); it
@@ -44,19 +69,27 @@ enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
 				 socklen_t addrlen)
 {
 	struct mcp_http *h = cls;
-	struct hconn *oldest = NULL;
+	struct hconn *oldest = NULL, *stale = NULL;
+	long long now;
 
 	(void)addr;
 	(void)addrlen;
 	pthread_mutex_lock(&h->cmu);
 	if (h->npending >= h->cfg.max_pending) {
-		/* the list is newest first: the last pending one is the
-		 * oldest */
-		for (struct hconn *hc = h->conns; hc; hc = hc->next)
-			if (!hc->admitted && !hc->reaped)
-				oldest = hc;
-		if (oldest)
+		/* the list is newest first: the last match is the oldest */
+		now = mono_ms();
+		for (struct hconn *hc = h->conns; hc; hc = hc->next) {
+			if (hc->admitted || hc->reaped)
+				continue;
+			oldest = hc;
+			if (now - hc->start >= HTTP_PENDING_GRACE_MS)
+				stale = hc;
+		}
+		if (stale)
+			evict(h, stale);
+		else if (oldest && h->npending >= burst_cap(h))
 			evict(h, oldest);
+		/* else: every pending one is fresh, room for the burst */
 	}
 	pthread_mutex_unlock(&h->cmu);
 	return MHD_YES;
@@ -76,7 +109,7 @@ void http_conn_notify(void *cls, struct MHD_Connection *c, void **ctx,
 		if (!hc)
 			return; /* untracked: still capped by MHD's limit */
 		hc->fd = ci ? ci->connect_fd : -1;
-		hc->start = mono_s();
+		hc->start = mono_ms();
 		/* a peer the backend knows already (a unix peer's uid) */
 		hc->admitted =
 			hc->fd >= 0 && h->cfg.backend &&
@@ -136,12 +169,12 @@ void http_conn_admit(struct mcp_http *h, struct MHD_Connection *c)
 
 void http_conn_reap(struct mcp_http *h)
 {
-	time_t now = mono_s();
+	long long now = mono_ms();
 
 	pthread_mutex_lock(&h->cmu);
 	for (struct hconn *hc = h->conns; hc; hc = hc->next) {
 		if (hc->admitted || hc->reaped ||
-		    now - hc->start < (time_t)h->cfg.header_timeout)
+		    now - hc->start < (long long)h->cfg.header_timeout * 1000)
 			continue;
 		evict(h, hc);
 	}

@@ -91,8 +91,15 @@ struct mcp_http {
 
 /* ---- connection admission (http_conn.c) ---- */
 
+/* Milliseconds a new pending connection is safe from eviction by newer
+ * ones (a prompt client's request is authorized well within it). */
+#define HTTP_PENDING_GRACE_MS 2000
+
 /* MHD's accept policy: accepts, and when cfg.max_pending connections are
- * pending (not admitted) evicts the oldest of them to make room. */
+ * pending (not admitted) evicts the oldest of them pending longer than
+ * HTTP_PENDING_GRACE_MS; if none is, lets the new one in up to twice
+ * max_pending or half the connection limit, whichever is less (a burst),
+ * beyond that evicts the oldest pending one. */
 enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
 				 socklen_t addrlen);
 /* MHD_OPTION_NOTIFY_CONNECTION: tracks every connection as pending from

@@ -25,10 +25,12 @@ struct mcp_http_config {
 	unsigned max_sessions;	    /* live sessions (default 256) */
 	unsigned max_connections;   /* concurrent connections (default 512) */
 	/* Connections whose first request has not yet passed authorize (or
-	 * arrived): at most max_pending of them (default max_connections /
-	 * 4; one more evicts the oldest), each closed header_timeout seconds
-	 * (default 10) after it was accepted; the other slots stay free for
-	 * admitted clients. */
+	 * arrived): max_pending of them (default max_connections / 4); one
+	 * more evicts the oldest pending for over 2 s, or, while all are
+	 * younger (a burst), waits while fewer than 2 * max_pending (at most
+	 * half of max_connections) are pending, beyond that the oldest goes. Each is closed header_timeout
+	 * seconds (default 10) after it was accepted; the other slots stay
+	 * free for admitted clients. */
 	unsigned max_pending;
 	unsigned header_timeout;
 	unsigned session_timeout; /* idle seconds before expiry (1800) */

@@ -5,8 +5,9 @@
 // Checks: lists and calls as the bound zone, denied == unknown, progress on
 // the stream of the request it belongs to, 401 for a
 // missing or wrong token, sessions (404 for an unknown id, DELETE), the
-// uid rule (another uid gets 403), the audit log names the zone and never
-// the token.
+// uid rule (another uid gets 403), idle connections lock nobody out and
+// a burst of 40 clients gets through a flood of them, the audit log names
+// the zone and never the token.
 // Env: GATEWAYD, MCPD_TEST.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -334,6 +335,66 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
       chmodSync(dir, 0o700);
       assert.match(out, /closed 200\b/);
     }
+  });
+
+  test('a burst of clients gets through a flood of idle connections', async () => {
+    // 200 hostile connections to the TCP listener (150 send nothing, 50
+    // send half a request's headers and stop) are open when 40 legitimate
+    // clients connect at once, each with its own connection(s), and make
+    // a call; then the token holder sends one more request on a fresh
+    // connection. All 41 get through: an unauthenticated connection is
+    // evicted only once it has been pending longer than a short grace
+    // (the hostile ones), and fresh ones beyond the pending cap wait in a
+    // bounded burst room instead of evicting each other. Evicting the
+    // oldest pending connection regardless of its age cuts the burst off.
+    const port = Number(new URL(urlA).port);
+    const hostile = [];
+    let closed = 0;
+    const openHostile = (half) => new Promise((res) => {
+      const s = createConnection({ host: '127.0.0.1', port });
+      hostile.push(s);
+      s.on('error', () => {});
+      s.on('close', () => { closed++; res(); });
+      s.on('connect', () => {
+        if (half) s.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: appl`);
+        res();
+      });
+    });
+    for (let i = 0; i < 200; i++) await openHostile(i % 4 === 0);
+    // a flood that is open, not one being opened this instant: past the
+    // transport's 2 s grace (a flood of brand-new connections is the
+    // previous test's case)
+    await new Promise((r) => setTimeout(r, 2500));
+    const guard = (p) => Promise.race([p, new Promise((_, rej) =>
+      setTimeout(() => rej(new Error('hung')), 20000).unref())]);
+    const clients = [];
+    const one = async () => {
+      try {
+        const c = await guard(connect(urlA, TOKEN_A));
+        clients.push(c);
+        const r = await guard(c.callTool({ name: 'tools.test_simple_text', arguments: {} }));
+        return r.content[0].text.length > 0 ? 1 : 0;
+      } catch {
+        return 0;
+      }
+    };
+    const results = await Promise.all(Array.from({ length: 40 }, one));
+    const ok = results.reduce((a, b) => a + b, 0);
+    // while the 40 are still connected (their streams hold connections)
+    let holder = 0;
+    try {
+      const r = await tcpPost(port, INIT, { authorization: `Bearer ${TOKEN_A}` }, 5000);
+      if (r.status === 200) holder = 1;
+    } catch { /* refused: counted as a failure */ }
+    // DELETE ends each session and its stream: the listener frees those
+    // connections now, not at the stream's next keep-alive
+    await Promise.all(clients.map(async (c) => {
+      await c.transport.terminateSession().catch(() => {});
+      await c.close().catch(() => {});
+    }));
+    assert.deepEqual({ ok, holder }, { ok: 40, holder: 1 }, 'the burst was cut off');
+    await waitFor('the header deadline to close every hostile connection',
+      () => closed === hostile.length, 30000);
   });
 
   test('--check reads token files and refuses a short token', () => {
