@@ -43,6 +43,20 @@ zg_wait_log() {
 	done
 }
 
+# zg_gatewayd N: starts $GATEWAYD on $work/gw.json (log $work/gw.log, pid
+# in $gpid and $pids) and waits until N tool zones are up.
+zg_gatewayd() {
+	"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" &
+	gpid=$!
+	pids="$pids $gpid"
+	zg_wait_log "$work/gw.log" " up: " "$1"
+}
+
+# ok TEXT / bad TEXT: one line per check; bad sets fail=1 (scripts start
+# with fail=0 and exit with it).
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; fail=1; }
+
 # zg_all_alive NAME LOG...: 0 if every daemon in $pids still runs, else
 # says so, shows the LOGs' tails and returns 1.
 zg_all_alive() {

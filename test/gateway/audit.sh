@@ -30,12 +30,8 @@ cat > "$work/gw.json" <<JSON
 JSON
 echo '# nog has no grants' > "$work/a.policy"
 "$MCPD_TEST" --chan sim:62:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
-pids="$pids $gpid"
-zg_wait_log "$work/gw.log" " up: " 1
+zg_gatewayd 1
 fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
 ctl() { "$GATEWAYCTL" --config "$work/gw.json" "$@"; }
 scrape() { curl -s --unix-socket "$work/metrics.sock" http://x/metrics; }
 

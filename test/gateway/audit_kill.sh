@@ -26,12 +26,8 @@ ka  t1.test_structured_output  allow
 kb  t1.test_structured_output  allow
 POL
 "$MCPD_TEST" --chan sim:73:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
-pids="$pids $gpid"
-zg_wait_log "$work/gw.log" " up: " 1
+zg_gatewayd 1
 fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
 
 # requests ZONE_TAG: initialize, then up to 100000 calls in batches of 16
 # (a session may have 256 in flight); id N (tag*1000000+i) is an allowed

@@ -23,12 +23,8 @@ cat > "$work/gw.json" <<JSON
 JSON
 echo 'ra  t1.test_structured_output  allow' > "$work/r.policy"
 "$MCPD_TEST" --chan sim:77:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
-pids="$pids $gpid"
-zg_wait_log "$work/gw.log" " up: " 1
+zg_gatewayd 1
 fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
 ctl() { "$GATEWAYCTL" --config "$work/gw.json" "$@"; }
 rotated() { ls "$work"/audit.log.*Z 2>/dev/null | wc -l; }
 

@@ -24,9 +24,7 @@ cat > "$work/gw.json" <<JSON
 JSON
 echo 'good  t1.test_structured_output  allow' > "$work/f.policy"
 "$MCPD_TEST" --chan sim:93:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
-pids="$pids $gpid"
-zg_wait_log "$work/gw.log" " up: " 1
+zg_gatewayd 1
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$gpid/status" 2>/dev/null || echo 0; }
 fail=0
 rss0=$(rss)

@@ -37,9 +37,7 @@ POL
 "$EVIL" sim:94:evil 2>"$work/evil.log" & epid=$!
 pids="$pids $epid"
 "$MCPD_TEST" --chan sim:95:honest --fixtures conformance 2>"$work/honest.log" & pids="$pids $!"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
-pids="$pids $gpid"
-zg_wait_log "$work/gw.log" " up: " 2
+zg_gatewayd 2
 fail=0
 "$GW_LOAD" --chan sim:91:good-a -c 8 -d 6 -w 0 --verify --tag 1 \
 	--tool evil.test_structured_output >"$work/a.out" 2>&1 & apid=$!
@@ -83,8 +81,6 @@ done
 grep -q "errors=0 mismatched=0 lost=0" "$work/h.out" &&
 	echo "ok   the honest tool zone still serves: $(cat "$work/h.out")" ||
 	{ echo "FAIL honest zone: $(cat "$work/h.out")"; fail=1; }
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
 grep -F '"id":2,' "$work/bad.out" | grep -q '"code":-32001' &&
 	ok "junk answer: the call ends at its deadline (-32001)" ||
 	bad "junk answer: $(grep -F '"id":2,' "$work/bad.out" | head -c 300)"

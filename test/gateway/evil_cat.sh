@@ -47,8 +47,6 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 3
 fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
 ctl() { "$GATEWAYCTL" --config "$work/gw.json" "$@"; }
 # zone_field ZONE KEY: KEY's value in ZONE's entry of gatewayctl status
 zone_field() {

@@ -21,9 +21,7 @@ cp "$(dirname "$0")/../../data/gateway/fair/gw.json" \
    "$(dirname "$0")/../../data/gateway/fair/fair.policy" "$work/"
 "$MCPD_TEST" --chan sim:74:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$MCPD_TEST" --chan sim:75:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
-pids="$pids $gpid"
-zg_wait_log "$work/gw.log" " up: " 2
+zg_gatewayd 2
 field() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 fail=0
 for kind in denied allowed; do

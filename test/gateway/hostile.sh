@@ -34,9 +34,7 @@ good  t2.test_structured_output  allow
 bad   t1.test_simple_text        allow
 POL
 "$MCPD_TEST" --chan sim:83:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
-pids="$pids $gpid"
-zg_wait_log "$work/gw.log" " up: " 1
+zg_gatewayd 1
 fail=0
 "$GW_LOAD" --chan sim:81:good -c 8 -d 16 -w 0 --verify --tag 5 \
 	--tool t1.test_structured_output >"$work/good.out" 2>&1 & lpid=$!

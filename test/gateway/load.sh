@@ -30,9 +30,7 @@ agent-c  t1.*                       allow
 POL
 "$MCPD_TEST" --chan sim:51:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$MCPD_TEST" --chan sim:52:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
-pids="$pids $gpid"
-zg_wait_log "$work/gw.log" " up: " 2
+zg_gatewayd 2
 "$GW_LOAD" --chan sim:43:agent-c -c 64 -d "$secs" -w 0 --verify --tag 3 \
 	--tool t1.test_structured_output >"$work/c.out" 2>&1 & cpid=$!
 sleep 0.3

@@ -16,9 +16,7 @@ cat > "$work/gw.json" <<JSON
   "policy": "a.policy", "audit_log": "audit.log", "admin_socket": "gw.sock" }
 JSON
 echo '# nothing granted' > "$work/a.policy"
-"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" & gpid=$!
-pids="$pids $gpid"
-zg_wait_log "$work/gw.log" " up: " 1
+zg_gatewayd 1
 fail=0
 ctl() { "$GATEWAYCTL" --config "$work/gw.json" "$@"; }
 a62=$(printf "%62s" "" | tr ' ' a)

@@ -34,8 +34,6 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
 pids="$pids $gpid"
 zg_wait_log "$work/gw.log" " up: " 2
 fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
 rss() { awk '/^VmRSS/ { print $2 }' /proc/$gpid/status; }
 rss0=$(rss)
 "$EVIL_AGENT" sim:81:bad 256 1048576 >"$work/agent.out" 2>"$work/agent.log" &
