@@ -74,12 +74,60 @@ static const char *policy_display(const struct gw_config *cfg)
 	return cfg->policy;
 }
 
+/* A cheap signature of the policy files (names, sizes, mtimes). */
+static uint64_t policy_sig(const char *path)
+{
+	struct stat st;
+	uint64_t h = 1469598103934665603ull;
+	DIR *d;
+	struct dirent *de;
+
+	if (stat(path, &st) != 0)
+		return 0;
+	h ^= (uint64_t)st.st_mtim.tv_sec * 1000000007ull ^
+	     (uint64_t)st.st_mtim.tv_nsec ^ (uint64_t)st.st_size << 20;
+	if (!S_ISDIR(st.st_mode))
+		return h;
+	d = opendir(path);
+	while (d && (de = readdir(d)) != NULL) {
+		char *full;
+		if (de->d_name[0] == '.')
+			continue;
+		for (const char *c = de->d_name; *c; c++)
+			h = (h ^ (uint8_t)*c) * 1099511628211ull;
+		full = gw_path_join(path, de->d_name);
+		if (full && stat(full, &st) == 0)
+			h = (h ^ ((uint64_t)st.st_mtim.tv_nsec +
+				  (uint64_t)st.st_mtim.tv_sec * 1000000007ull +
+				  (uint64_t)st.st_size)) *
+			    1099511628211ull;
+		free(full);
+	}
+	if (d)
+		closedir(d);
+	return h;
+}
+
+/* The same for the listeners' token files. */
+static uint64_t tokens_sig(const struct gw_config *c)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].token_file)
+			h = (h ^ policy_sig(c->listeners[i].token_file)) *
+			    1099511628211ull;
+	return h;
+}
+
 int gw_reload_policy(struct gw *g, char *err, size_t errlen)
 {
-	struct policy *p = policy_load(g->cfg->policy, policy_display(g->cfg),
-				       err, errlen);
+	struct policy *p;
 	json_t *r;
 
+	/* Taken before the read: a change made during it is seen next. */
+	g->policy_sig = policy_sig(g->cfg->policy);
+	p = policy_load(g->cfg->policy, policy_display(g->cfg), err, errlen);
 	if (!p) {
 		/* The message quotes admin-written text: made valid UTF-8
 		 * here, or json_pack would fail and the reload's audit record
@@ -127,59 +175,16 @@ int gw_reload(struct gw *g, char *err, size_t errlen)
 {
 	char e1[1024], e2[1024];
 	int p = gw_reload_policy(g, e1, sizeof(e1));
-	int t = gw_listen_reload_tokens(g->listen, e2, sizeof(e2));
+	int t;
+
+	g->tokens_sig = tokens_sig(g->cfg);
+	t = gw_listen_reload_tokens(g->listen, e2, sizeof(e2));
 
 	if (p && t)
 		mcp_utf8_snprintf(err, errlen, "%s; %s", e1, e2);
 	else if (p || t)
 		snprintf(err, errlen, "%s", p ? e1 : e2);
 	return p || t ? -1 : 0;
-}
-
-/* A cheap signature of the policy files (names, sizes, mtimes). */
-static uint64_t policy_sig(const char *path)
-{
-	struct stat st;
-	uint64_t h = 1469598103934665603ull;
-	DIR *d;
-	struct dirent *de;
-
-	if (stat(path, &st) != 0)
-		return 0;
-	h ^= (uint64_t)st.st_mtim.tv_sec * 1000000007ull ^
-	     (uint64_t)st.st_mtim.tv_nsec ^ (uint64_t)st.st_size << 20;
-	if (!S_ISDIR(st.st_mode))
-		return h;
-	d = opendir(path);
-	while (d && (de = readdir(d)) != NULL) {
-		char *full;
-		if (de->d_name[0] == '.')
-			continue;
-		for (const char *c = de->d_name; *c; c++)
-			h = (h ^ (uint8_t)*c) * 1099511628211ull;
-		full = gw_path_join(path, de->d_name);
-		if (full && stat(full, &st) == 0)
-			h = (h ^ ((uint64_t)st.st_mtim.tv_nsec +
-				  (uint64_t)st.st_mtim.tv_sec * 1000000007ull +
-				  (uint64_t)st.st_size)) *
-			    1099511628211ull;
-		free(full);
-	}
-	if (d)
-		closedir(d);
-	return h;
-}
-
-/* The same for the listeners' token files. */
-static uint64_t tokens_sig(const struct gw_config *c)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < c->nlisteners; i++)
-		if (c->listeners[i].token_file)
-			h = (h ^ policy_sig(c->listeners[i].token_file)) *
-			    1099511628211ull;
-	return h;
 }
 
 static int check_only(const char *path)
@@ -324,18 +329,19 @@ static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 	static struct pollfd p[POLL_MAX];
 	int stop = 0;
 	int64_t deadline = INT64_MAX;
-	uint64_t sig = policy_sig(g->cfg->policy);
-	uint64_t tsig = tokens_sig(g->cfg);
 	int64_t next_check = gw_now_ms() + g->cfg->reload_interval_ms;
 	int64_t next_snap = 0;
 	char err[1024];
 
+	g->policy_sig = policy_sig(g->cfg->policy);
+	g->tokens_sig = tokens_sig(g->cfg);
 	if (write_ready(ready_file))
 		return 1;
 	while (!stop) {
 		size_t n = 0, nadm;
 		int to = gw_route_timeout(g), now_to;
 		int64_t now;
+		uint64_t ts;
 
 		p[n].fd = sfd;
 		p[n++].events = POLLIN;
@@ -344,7 +350,12 @@ static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 		p[n].fd = gw_listen_fd(g->listen);
 		p[n++].events = POLLIN;
 		n += gw_route_pollfds(g, p + n, POLL_MAX - n);
-		now_to = g->draining ? 100 : 1000; /* snapshots, file checks */
+		now_to = g->draining ? 100 : 1000; /* snapshots */
+		if (g->cfg->reload_interval_ms) {  /* and the file check */
+			int64_t w = next_check - gw_now_ms();
+			if (w < now_to)
+				now_to = w < 0 ? 0 : (int)w;
+		}
 		if (to < 0 || to > now_to)
 			to = now_to;
 		if (poll(p, (nfds_t)n, to) < 0 && errno != EINTR)
@@ -369,15 +380,12 @@ static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 		gw_admin_run(g->admin, p + 1, nadm);
 		now = gw_now_ms();
 		if (g->cfg->reload_interval_ms && now >= next_check) {
-			uint64_t s2 = policy_sig(g->cfg->policy);
 			next_check = now + g->cfg->reload_interval_ms;
-			if (s2 != sig) {
-				sig = s2;
+			if (policy_sig(g->cfg->policy) != g->policy_sig)
 				gw_reload_policy(g, err, sizeof(err));
-			}
-			s2 = tokens_sig(g->cfg);
-			if (s2 != tsig) {
-				tsig = s2;
+			ts = tokens_sig(g->cfg);
+			if (ts != g->tokens_sig) {
+				g->tokens_sig = ts;
 				gw_listen_reload_tokens(g->listen, err,
 							sizeof(err));
 			}

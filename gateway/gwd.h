@@ -47,6 +47,9 @@ struct gw {
 	int policy_errors; /* failed reloads since the last good one */
 	char policy_error[1024];
 	uint64_t policy_loads;
+	/* Signatures of the policy and token files as last read, by any
+	 * reload: the periodic check reloads only what changed since. */
+	uint64_t policy_sig, tokens_sig;
 	int draining;		/* SIGTERM: new requests refused, calls
 				   in flight finishing */
 	uint64_t drain_refused; /* requests refused while draining */

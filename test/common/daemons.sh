@@ -44,12 +44,16 @@ zg_wait_log() {
 }
 
 # zg_gatewayd N: starts $GATEWAYD on $work/gw.json (log $work/gw.log, pid
-# in $gpid and $pids) and waits until N tool zones are up.
+# in $gpid and $pids) and waits until it serves and N tool zones are up
+# (N may be 0).
 zg_gatewayd() {
-	"$GATEWAYD" --config "$work/gw.json" 2>"$work/gw.log" &
+	rm -f "$work/gw.ready"
+	"$GATEWAYD" --config "$work/gw.json" --ready-file "$work/gw.ready" \
+		2>"$work/gw.log" &
 	gpid=$!
 	pids="$pids $gpid"
-	zg_wait_log "$work/gw.log" " up: " "$1"
+	zg_wait_log "$work/gw.ready" ready
+	[ "$1" -eq 0 ] || zg_wait_log "$work/gw.log" " up: " "$1"
 }
 
 # ok TEXT / bad TEXT: one line per check; bad sets fail=1 (scripts start
