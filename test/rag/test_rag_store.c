@@ -17,17 +17,29 @@
 static char dbpath[256];
 static char err[512];
 
-static void fresh(const char *name)
+/* Removes the current test's database with its WAL and shared-memory
+ * files (nothing when none was made yet). */
+static void drop_db(void)
 {
 	char p[300];
-	snprintf(dbpath, sizeof(dbpath), "%s/zg-rag-%d-%s.db",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
-		 name);
+
+	if (!dbpath[0])
+		return;
 	unlink(dbpath);
 	snprintf(p, sizeof(p), "%s-wal", dbpath);
 	unlink(p);
 	snprintf(p, sizeof(p), "%s-shm", dbpath);
 	unlink(p);
+}
+
+/* A fresh database path for one test; the previous test's files go. */
+static void fresh(const char *name)
+{
+	drop_db();
+	snprintf(dbpath, sizeof(dbpath), "%s/zg-rag-%d-%s.db",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(),
+		 name);
+	drop_db();
 }
 
 static int sql_int(const char *sql)
@@ -683,6 +695,7 @@ static void test_json(void)
 
 int main(void)
 {
+	atexit(drop_db);
 	RUN(test_schema);
 	RUN(test_idempotent);
 	RUN(test_modes);
