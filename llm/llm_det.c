@@ -583,6 +583,10 @@ static int task_answer(FILE *f, const struct llm_msg *m, size_t n,
 			d->s[kept++] = d->s[i];
 	}
 	qsort(d->s, kept, sizeof(*d->s), by_rank);
+	for (size_t i = 0; i < d->nb; i++)
+		dropped += outside(su, &d->b[i]);
+	if (dropped) /* the note below has its words reserved */
+		words = 9;
 	for (total = 0; total < kept; total++) {
 		const struct span nm = d->b[d->s[total].block].name;
 		long long w = llm_word_count(d->s[total].s.p,
@@ -601,8 +605,6 @@ static int task_answer(FILE *f, const struct llm_msg *m, size_t n,
 		put_collapsed(f, d->b[d->s[i].block].name);
 		fputs("]\n", f);
 	}
-	for (size_t i = 0; i < d->nb; i++)
-		dropped += outside(su, &d->b[i]);
 	if (!total) {
 		fputs("Nothing in the given sources answers: ", f);
 		put_collapsed(f, d->query.p ? d->query : (struct span){ "", 0 });
@@ -813,6 +815,27 @@ static void task_summary(FILE *f, const struct llm_msg *m, size_t n,
 	free(d);
 }
 
+/* Cuts text after its max-th word (headers and notes count too, so
+ * the reply never has more words than max_tokens); the new length. */
+static size_t cut_words(char *text, size_t len, long max, int *cut)
+{
+	long w = 0;
+	int in = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int sp = isspace((unsigned char)text[i]);
+		if (!sp && !in && ++w > max) {
+			while (i && isspace((unsigned char)text[i - 1]))
+				i--;
+			text[i] = '\0';
+			*cut = 1;
+			return i;
+		}
+		in = !sp;
+	}
+	return len;
+}
+
 int llm_det_chat(const struct llm_msg *msgs, size_t n, long max_tokens,
 		 struct llm_reply *out, char *err, size_t errlen)
 {
@@ -858,6 +881,7 @@ int llm_det_chat(const struct llm_msg *msgs, size_t n, long max_tokens,
 	}
 	while (len && text[len - 1] == '\n')
 		text[--len] = '\0';
+	len = cut_words(text, len, max_tokens, &cut);
 	out->text = text;
 	snprintf(out->model, sizeof(out->model), "%s", LLM_DET_MODEL);
 	snprintf(out->finish, sizeof(out->finish), "%s",

@@ -112,8 +112,11 @@ out:
 
 /* Copies s (len bytes) into out as readable one-line text: invalid
  * bytes as U+FFFD, controls dropped or (line breaks, tabs) made spaces,
- * cut at LLM_MAX_ERROR_TEXT on a character boundary with "...". */
-static void readable(const char *s, size_t len, char *out, size_t outlen)
+ * secret masked (after the clean-up, which could join its pieces, and
+ * before the cut, which could leave half of it), cut at
+ * LLM_MAX_ERROR_TEXT on a character boundary with "...". */
+static void readable(const char *s, size_t len, const char *secret, char *out,
+		     size_t outlen)
 {
 	size_t cl = 0, cut, max = LLM_MAX_ERROR_TEXT;
 	char *clean = web_utf8_clean(s, len, &cl);
@@ -124,6 +127,7 @@ static void readable(const char *s, size_t len, char *out, size_t outlen)
 	for (size_t i = 0; i < cl; i++)
 		if (clean[i] == '\n' || clean[i] == '\r' || clean[i] == '\t')
 			clean[i] = ' ';
+	llm_scrub(clean, cl, secret);
 	if (max + 4 > outlen)
 		max = outlen > 4 ? outlen - 4 : 0;
 	cut = web_utf8_prefix(clean, max);
@@ -135,9 +139,6 @@ void llm_error_message(const char *body, size_t n, const char *secret,
 		       char *out, size_t outlen)
 {
 	json_t *root = json_loadb(body, n, 0, NULL), *e, *m;
-	const char *s = NULL;
-	char *copy = NULL;
-	size_t len = 0;
 
 	if (!outlen)
 		return;
@@ -146,22 +147,11 @@ void llm_error_message(const char *body, size_t n, const char *secret,
 	m = json_is_object(e) ? json_object_get(e, "message")
 	    : json_is_string(e) ? e
 				: json_object_get(root, "message");
-	if (json_is_string(m)) {
-		s = json_string_value(m);
-		len = json_string_length(m);
-	} else if (!root) {
-		s = body;
-		len = n;
-	}
-	/* scrubbed whole, before the cut: a cut key would survive */
-	copy = s ? malloc(len + 1) : NULL;
-	if (copy) {
-		memcpy(copy, s, len);
-		copy[len] = '\0';
-		llm_scrub(copy, len, secret);
-		readable(copy, len, out, outlen);
-	}
-	free(copy);
+	if (json_is_string(m))
+		readable(json_string_value(m), json_string_length(m), secret,
+			 out, outlen);
+	else if (!root)
+		readable(body, n, secret, out, outlen);
 	json_decref(root);
 }
 

@@ -41,10 +41,12 @@ static const char chat_out[] =
 	"\"total_tokens\"]}},"
 	"\"required\":[\"text\",\"model\",\"usage\",\"mode\"]}";
 
-static int invalid(mcp_call *call, const char *msg)
+/* Bad arguments are a tool error (isError), as mcpd reports arguments
+ * that fail the input schema; -1 tells the handler to return it. */
+static int invalid(json_t **result, const char *msg)
 {
-	mcp_call_error(call, MCP_ERR_INVALID_PARAMS, msg, NULL);
-	return MCP_ERR_INVALID_PARAMS;
+	*result = mcp_result_errorf("llm_chat: %s", msg);
+	return -1;
 }
 
 static int cancelled(void *call)
@@ -53,9 +55,10 @@ static int cancelled(void *call)
 }
 
 /* Checks the arguments (the schema is checked before, but a handler does
- * not trust it) and fills msgs; 0, or the error already reported. */
-static int read_args(mcp_call *call, json_t *args, struct llm_msg *msgs,
-		     size_t *n, long *max_tokens)
+ * not trust it) and fills msgs; 0, or -1 with the tool error in *result
+ * (NULL if out of memory). */
+static int read_args(json_t *args, struct llm_msg *msgs, size_t *n,
+		     long *max_tokens, json_t **result)
 {
 	json_t *arr = json_object_get(args, "messages"),
 	       *mt = json_object_get(args, "max_tokens");
@@ -63,7 +66,7 @@ static int read_args(mcp_call *call, json_t *args, struct llm_msg *msgs,
 
 	if (!json_is_array(arr) || json_array_size(arr) < 1 ||
 	    json_array_size(arr) > LLM_MAX_MESSAGES)
-		return invalid(call, "llm_chat: \"messages\" must be an array "
+		return invalid(result, "\"messages\" must be an array "
 				     "of 1..64 messages");
 	*n = json_array_size(arr);
 	for (size_t i = 0; i < *n; i++) {
@@ -72,25 +75,25 @@ static int read_args(mcp_call *call, json_t *args, struct llm_msg *msgs,
 		const char *r = json_string_value(json_object_get(m, "role"));
 		if (!r || (strcmp(r, "system") && strcmp(r, "user") &&
 			   strcmp(r, "assistant")))
-			return invalid(call, "llm_chat: each message's "
+			return invalid(result, "each message's "
 					     "\"role\" must be system, user "
 					     "or assistant");
 		if (!json_is_string(c) ||
 		    memchr(json_string_value(c), '\0', json_string_length(c)))
-			return invalid(call, "llm_chat: each message's "
+			return invalid(result, "each message's "
 					     "\"content\" must be a string "
 					     "without NUL");
 		msgs[i] = (struct llm_msg){ r, json_string_value(c),
 					    json_string_length(c) };
 		total += msgs[i].len;
 		if (total > LLM_MAX_INPUT)
-			return invalid(call, "llm_chat: the messages hold "
+			return invalid(result, "the messages hold "
 					     "more than 1048576 bytes");
 	}
 	*max_tokens = LLM_DEFAULT_MAX_TOKENS;
 	if (mt && (!json_is_integer(mt) || json_integer_value(mt) < 1 ||
 		   json_integer_value(mt) > LLM_MAX_TOKENS))
-		return invalid(call, "llm_chat: \"max_tokens\" must be an "
+		return invalid(result, "\"max_tokens\" must be an "
 				     "integer 1..8192");
 	if (mt)
 		*max_tokens = (long)json_integer_value(mt);
@@ -116,10 +119,10 @@ static int tool_chat(mcp_call *call, json_t *args, void *ud, json_t **result)
 	char err[768];
 	size_t n = 0;
 	long max_tokens;
-	int rc = read_args(call, args, msgs, &n, &max_tokens);
+	int rc = read_args(args, msgs, &n, &max_tokens, result);
 
 	if (rc)
-		return rc;
+		return *result ? 0 : MCP_ERR_INTERNAL;
 	rc = c->ep.url ? llm_endpoint_chat(&c->ep, msgs, n, max_tokens,
 					   cancelled, call, &r, err,
 					   sizeof(err))
