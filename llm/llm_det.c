@@ -44,8 +44,9 @@ struct doc {
 	struct span query;
 	struct block b[MAX_BLOCKS];
 	size_t nb;
-	struct sent *s;
-	size_t ns;
+	struct sent *s; /* grows up to MAX_SENTENCES */
+	size_t ns, cap;
+	int oom;
 };
 
 static const char *const stopwords[] = {
@@ -399,7 +400,9 @@ static struct span rag_marker(struct span l)
 	return trim(l.p + i + 2, (size_t)(hash - l.p) - i - 2);
 }
 
-static int add_sentence(struct doc *d, const char *p, size_t n)
+/* Adds a sentence of the current source (none before the first: that
+ * text is not a source); sets d->oom if memory runs out. */
+static void add_sentence(struct doc *d, const char *p, size_t n)
 {
 	struct span s = trim(p, n);
 
@@ -407,10 +410,26 @@ static int add_sentence(struct doc *d, const char *p, size_t n)
 		s = trim(s.p + 1, s.n - 1);
 	if (!d->nb || llm_word_count(s.p, s.n) < MIN_WORDS ||
 	    s.n > MAX_SENT_BYTES || d->ns >= MAX_SENTENCES)
-		return 0;
+		return;
+	if (d->ns == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 64;
+		struct sent *ns = realloc(d->s, cap * sizeof(*ns));
+		if (!ns) {
+			d->oom = 1;
+			return;
+		}
+		d->s = ns;
+		d->cap = cap;
+	}
 	d->s[d->ns] = (struct sent){ s, d->nb - 1, d->ns, 0, 0 };
 	d->ns++;
-	return 0;
+}
+
+static void doc_free(struct doc *d)
+{
+	if (d)
+		free(d->s);
+	free(d);
 }
 
 /* Splits a paragraph into sentences: at . ! ? followed by white space
@@ -532,6 +551,14 @@ static int by_pos(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
+/* qsort, which must not see a NULL array even when it is empty. */
+static void sort_sents(struct sent *s, size_t n,
+		       int (*cmp)(const void *, const void *))
+{
+	if (n)
+		qsort(s, n, sizeof(*s), cmp);
+}
+
 /* A source dated outside the window (a month overlapping it is inside);
  * an undated one never is. */
 static int outside(const struct setup *su, const struct block *b)
@@ -557,16 +584,15 @@ static int task_answer(FILE *f, const struct llm_msg *m, size_t n,
 
 	if (!d)
 		return -1;
-	d->s = calloc(MAX_SENTENCES, sizeof(*d->s));
-	if (!d->s) {
-		free(d);
-		return -1;
-	}
 	for (size_t i = 0, first = 1; i < n; i++)
 		if (!strcmp(m[i].role, "user")) {
 			read_message(d, &m[i], (int)first);
 			first = 0;
 		}
+	if (d->oom) {
+		doc_free(d);
+		return -1;
+	}
 	terms_of(d->query.p ? d->query.p : "",
 		 d->query.p ? d->query.n : 0, &q);
 	for (size_t i = 0; i < d->ns; i++)
@@ -574,7 +600,7 @@ static int task_answer(FILE *f, const struct llm_msg *m, size_t n,
 					? 0
 					: score_of(&q, d->s[i].s.p,
 						   d->s[i].s.n);
-	qsort(d->s, d->ns, sizeof(*d->s), by_score);
+	sort_sents(d->s, d->ns, by_score);
 	for (size_t i = 0, prev = (size_t)-1; i < d->ns; i++) {
 		rank = d->s[i].block == prev ? rank + 1 : 0;
 		prev = d->s[i].block;
@@ -582,7 +608,7 @@ static int task_answer(FILE *f, const struct llm_msg *m, size_t n,
 		if (d->s[i].score > 0 && rank < PER_BLOCK)
 			d->s[kept++] = d->s[i];
 	}
-	qsort(d->s, kept, sizeof(*d->s), by_rank);
+	sort_sents(d->s, kept, by_rank);
 	for (size_t i = 0; i < d->nb; i++)
 		dropped += outside(su, &d->b[i]);
 	if (dropped) /* the note below has its words reserved */
@@ -598,7 +624,7 @@ static int task_answer(FILE *f, const struct llm_msg *m, size_t n,
 		}
 		words += w;
 	}
-	qsort(d->s, total, sizeof(*d->s), by_pos);
+	sort_sents(d->s, total, by_pos);
 	for (size_t i = 0; i < total; i++) {
 		put_collapsed(f, d->s[i].s);
 		fputs(" [source: ", f);
@@ -613,8 +639,7 @@ static int task_answer(FILE *f, const struct llm_msg *m, size_t n,
 	if (dropped)
 		fprintf(f, "Note: %zu source(s) dated outside %s..%s left out.\n",
 			dropped, su->from, su->to);
-	free(d->s);
-	free(d);
+	doc_free(d);
 	return 0;
 }
 
@@ -780,8 +805,8 @@ static int task_report(FILE *f, const struct llm_msg *m, size_t n,
 
 /* ---- summary (no task) ---- */
 
-static void task_summary(FILE *f, const struct llm_msg *m, size_t n,
-			 long max_tokens, int *cut)
+static int task_summary(FILE *f, const struct llm_msg *m, size_t n,
+			long max_tokens, int *cut)
 {
 	struct llm_msg last = { "user", "", 0 };
 	struct doc *d = calloc(1, sizeof(*d));
@@ -793,14 +818,14 @@ static void task_summary(FILE *f, const struct llm_msg *m, size_t n,
 			break;
 		}
 	if (!d)
-		return;
-	d->s = calloc(MAX_SENTENCES, sizeof(*d->s));
-	if (d->s) {
-		struct span all = { last.content, last.len };
-		new_block(d, all);
-		split_paragraph(d, all);
+		return -1;
+	new_block(d, (struct span){ last.content, last.len });
+	split_paragraph(d, (struct span){ last.content, last.len });
+	if (d->oom) {
+		doc_free(d);
+		return -1;
 	}
-	for (size_t i = 0; d->s && i < d->ns; i++) {
+	for (size_t i = 0; i < d->ns; i++) {
 		long long w = llm_word_count(d->s[i].s.p, d->s[i].s.n);
 		if (words + w > max_tokens) {
 			*cut = 1;
@@ -811,8 +836,8 @@ static void task_summary(FILE *f, const struct llm_msg *m, size_t n,
 			fputc(' ', f);
 		put_collapsed(f, d->s[i].s);
 	}
-	free(d->s);
-	free(d);
+	doc_free(d);
+	return 0;
 }
 
 /* Cuts text after its max-th word (headers and notes count too, so
@@ -865,7 +890,7 @@ int llm_det_chat(const struct llm_msg *msgs, size_t n, long max_tokens,
 		return -1;
 	}
 	if (!su.task.p || su.task.n == 7)
-		task_summary(f, msgs, n, max_tokens, &cut);
+		rc = task_summary(f, msgs, n, max_tokens, &cut);
 	else if (su.task.n == 12)
 		task_question(f, msgs, n, &su, 1);
 	else if (su.task.n == 11)
