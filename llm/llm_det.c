@@ -46,7 +46,7 @@ struct doc {
 	size_t nb;
 	struct sent *s; /* grows up to MAX_SENTENCES */
 	size_t ns, cap;
-	int oom;
+	int oom, full;
 };
 
 static const char *const stopwords[] = {
@@ -372,14 +372,17 @@ static void task_question(FILE *f, const struct llm_msg *m, size_t n,
 
 /* ---- answer: sources, sentences, selection ---- */
 
-static int new_block(struct doc *d, struct span name)
+/* Starts a source; past MAX_BLOCKS, the rest of the text is no source's
+ * (d->full), so that no sentence is credited to the wrong one. */
+static void new_block(struct doc *d, struct span name)
 {
-	if (d->nb >= MAX_BLOCKS)
-		return -1;
+	if (d->nb >= MAX_BLOCKS) {
+		d->full = 1;
+		return;
+	}
 	d->b[d->nb].name = name;
 	d->b[d->nb].date[0] = '\0';
 	d->nb++;
-	return 0;
 }
 
 /* "[N] NAME #K (score S)", rag_search's result line: NAME, else p NULL. */
@@ -408,7 +411,7 @@ static void add_sentence(struct doc *d, const char *p, size_t n)
 
 	while (s.n && strchr("-*+#>", s.p[0])) /* bullets, headings */
 		s = trim(s.p + 1, s.n - 1);
-	if (!d->nb || llm_word_count(s.p, s.n) < MIN_WORDS ||
+	if (!d->nb || d->full || llm_word_count(s.p, s.n) < MIN_WORDS ||
 	    s.n > MAX_SENT_BYTES || d->ns >= MAX_SENTENCES)
 		return;
 	if (d->ns == d->cap) {
@@ -474,6 +477,34 @@ static int starts_paragraph(struct span prev, struct span l)
 	return strchr(".!?:;", last) || !islower((unsigned char)l.p[0]);
 }
 
+enum line_kind { L_TEXT, L_QUERY, L_SOURCE, L_DATE, L_SKIP };
+
+/* What a (trimmed) line of an answer's input is; *v gets the value of a
+ * query or source line. */
+static enum line_kind classify(struct span l, struct span *v)
+{
+	static const char *const query[] = { "question:", "query:" };
+	static const char *const source[] = { "source:", "url:" };
+	static const char *const date[] = { "date:", "published:",
+					     "disclosed:" };
+
+	for (size_t i = 0; i < 2; i++) {
+		*v = field(l, query[i]);
+		if (v->p)
+			return L_QUERY;
+		*v = field(l, source[i]);
+		if (v->p)
+			return L_SOURCE;
+	}
+	*v = rag_marker(l);
+	if (v->p)
+		return L_SOURCE;
+	for (size_t i = 0; i < 3; i++)
+		if (field(l, date[i]).p)
+			return L_DATE;
+	return !l.n || field(l, "title:").p ? L_SKIP : L_TEXT;
+}
+
 /* Reads one message into d: markers, metadata and paragraphs. */
 static void read_message(struct doc *d, const struct llm_msg *m, int first)
 {
@@ -483,38 +514,27 @@ static void read_message(struct doc *d, const struct llm_msg *m, int first)
 
 	while (p <= end) {
 		struct span raw = next_line(&p, end), l = trim(raw.p, raw.n);
-		int meta = 1;
+		enum line_kind k = classify(l, &v);
 
-		if ((v = field(l, "question:")).p || (v = field(l, "query:")).p) {
-			if (!d->query.p)
-				d->query = v;
-		} else if ((v = field(l, "source:")).p ||
-			   (v = field(l, "url:")).p ||
-			   (v = rag_marker(l)).p) {
-			if (par.p)
-				split_paragraph(d, par);
-			par.p = NULL;
-			new_block(d, v);
-		} else if (field(l, "title:").p) {
-		} else if (field(l, "date:").p || field(l, "published:").p ||
-			   field(l, "disclosed:").p) {
-			if (d->nb)
-				find_date(l, d->b[d->nb - 1].date);
-		} else if (!l.n) {
-		} else if (first_line && !d->query.p && !d->nb) {
-			d->query = l; /* no Question: line: the first line */
-		} else {
-			meta = 0;
+		if (k == L_TEXT && first_line && !d->query.p && !d->nb) {
+			k = L_QUERY; /* no Question: line: the first line */
+			v = l;
 		}
 		first_line = 0;
-		if (meta || starts_paragraph(prev, l)) {
+		if (k == L_QUERY && !d->query.p)
+			d->query = v;
+		if (k != L_TEXT || starts_paragraph(prev, l)) {
 			if (par.p)
 				split_paragraph(d, par);
-			par = meta ? (struct span){ NULL, 0 } : l;
+			par = k == L_TEXT ? l : (struct span){ NULL, 0 };
 		} else {
 			par.n = (size_t)(l.p + l.n - par.p);
 		}
-		prev = meta ? (struct span){ NULL, 0 } : l;
+		if (k == L_SOURCE)
+			new_block(d, v);
+		if (k == L_DATE && d->nb)
+			find_date(l, d->b[d->nb - 1].date);
+		prev = k == L_TEXT ? l : (struct span){ NULL, 0 };
 		if (p == end)
 			break;
 	}
@@ -760,7 +780,8 @@ static int task_report(FILE *f, const struct llm_msg *m, size_t n,
 			l = trim(l.p, l.n);
 			if (!l.n || field(l, "question:").p)
 				continue;
-			if ((v = field(l, "section:")).p) {
+			v = field(l, "section:");
+			if (v.p) {
 				if (open && !items)
 					fputs("- Nothing was found.\n", f);
 				if (open)

@@ -195,9 +195,11 @@ fail:
 /* The kinds of failed attempt. */
 enum { A_OK, A_RETRY, A_FAIL };
 
-/* Classifies a finished attempt; writes the reason into why. */
+/* Classifies a finished attempt; writes the reason into why. connected:
+ * the attempt got a connection (a timeout after it is the deadline, as
+ * each attempt's timeout is what is left of it). */
 static int judge(const struct llm_endpoint *e, CURLcode cc,
-		 const struct attempt *a, long deadline, char *why,
+		 const struct attempt *a, int connected, char *why,
 		 size_t whylen)
 {
 	char msg[LLM_MAX_ERROR_TEXT + 8];
@@ -211,7 +213,7 @@ static int judge(const struct llm_endpoint *e, CURLcode cc,
 		snprintf(why, whylen, "cancelled");
 		return A_FAIL;
 	}
-	if (cc == CURLE_OPERATION_TIMEDOUT && now_ms() >= deadline) {
+	if (cc == CURLE_OPERATION_TIMEDOUT && connected) {
 		snprintf(why, whylen, "no answer within the %ld ms deadline",
 			 e->timeout_ms);
 		return A_FAIL;
@@ -317,6 +319,7 @@ static int attempts(CURL *h, const struct llm_endpoint *e, struct attempt *a,
 
 	for (k = 0;; k++) {
 		long left = deadline - now_ms(), w;
+		curl_off_t connect_us = 0;
 		CURLcode cc;
 		int verdict;
 
@@ -338,7 +341,8 @@ static int attempts(CURL *h, const struct llm_endpoint *e, struct attempt *a,
 					 : left);
 		cc = curl_easy_perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
-		verdict = judge(e, cc, a, deadline, why, sizeof(why));
+		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
+		verdict = judge(e, cc, a, connect_us > 0, why, sizeof(why));
 		if (verdict == A_OK) {
 			if (llm_parse_response(a->body.p ? a->body.p : "",
 					       a->body.n, out, why,

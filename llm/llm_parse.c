@@ -158,11 +158,12 @@ void llm_error_message(const char *body, size_t n, const char *secret,
 void llm_scrub(char *s, size_t n, const char *secret)
 {
 	size_t k = secret ? strlen(secret) : 0;
-	char *p = s, *end = s + n;
+	char *p, *end = s + n;
 
 	if (!k || !s)
 		return;
-	while ((p = memmem(p, (size_t)(end - p), secret, k)) != NULL) {
+	for (p = memmem(s, n, secret, k); p;
+	     p = memmem(p, (size_t)(end - p), secret, k)) {
 		memset(p, '*', k);
 		p += k;
 	}
