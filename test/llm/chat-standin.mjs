@@ -7,12 +7,15 @@
 // GET /count?p=/MODE/TAG answers how many requests that prefix received,
 // GET /slow-open how many slow answers still have their connection.
 // Usage: node chat-standin.mjs --ready FILE --key KEY --model M
+//   [--latency MS] (ok answers wait MS first: a model's latency, for the
+//   demo's timing table; the base URL is then http://127.0.0.1:PORT/ok/x/v1)
 import { createServer } from 'node:http';
 import { writeFileSync, renameSync } from 'node:fs';
 
 const arg = (n) => { const i = process.argv.indexOf(n); return i > 0 ? process.argv[i + 1] : undefined; };
 const key = arg('--key');
 const model = arg('--model');
+const latency = Number(arg('--latency') || 0);
 const counts = new Map();
 let slowOpen = 0; // slow answers whose connection is still open
 const words = (s) => s.split(/\s+/).filter(Boolean).length;
@@ -61,7 +64,7 @@ function route(req, res, body, seen) {
   const bad = shapeError(b);
   if (bad) return fail(res, 400, bad);
   switch (mode) {
-    case 'ok': return answer(res, b);
+    case 'ok': return latency ? setTimeout(() => answer(res, b), latency) : answer(res, b);
     case 'slow': {
       slowOpen++;
       const t = setTimeout(() => answer(res, b), 60000);

@@ -358,24 +358,22 @@ describe('configuration', () => {
       /first line must hold the key/);
   });
 
-  test('--as-of fixes time_now and says so', async () => {
-    const transport = new StdioClientTransport({ command: process.env.MCPD, args: ['--stdio', '--as-of', '2026-01-15'],
+  // time_now of an mcpd started with --as-of DATE.
+  async function timeAt(date) {
+    const transport = new StdioClientTransport({ command: process.env.MCPD, args: ['--stdio', '--as-of', date],
       env: { PATH: process.env.PATH, ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}) } });
     const c = new Client({ name: 'llm-sdk-test', version: '1.0.0' });
     await c.connect(transport);
     try {
-      const r = await c.callTool({ name: 'time_now', arguments: {} });
-      assert.deepEqual(r.structuredContent, { utc: '2026-01-15T00:00:00Z', unix: 1768435200, fixed: true });
-      assert.match(r.content[0].text, /2026-01-15T00:00:00Z \(fixed by mcpd --as-of: not the real time\)/);
+      return await c.callTool({ name: 'time_now', arguments: {} });
     } finally { await c.close(); }
-    const t2 = new StdioClientTransport({ command: process.env.MCPD, args: ['--stdio', '--as-of', '2025-06-30T12:34:56Z'],
-      env: { PATH: process.env.PATH, ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}) } });
-    const c2 = new Client({ name: 'llm-sdk-test', version: '1.0.0' });
-    await c2.connect(t2);
-    try {
-      const r = await c2.callTool({ name: 'time_now', arguments: {} });
-      assert.equal(r.structuredContent.utc, '2025-06-30T12:34:56Z');
-    } finally { await c2.close(); }
+  }
+
+  test('--as-of fixes time_now and says so', async () => {
+    const r = await timeAt('2026-01-15');
+    assert.deepEqual(r.structuredContent, { utc: '2026-01-15T00:00:00Z', unix: 1768435200, fixed: true });
+    assert.match(r.content[0].text, /2026-01-15T00:00:00Z \(fixed by mcpd --as-of: not the real time\)/);
+    assert.equal((await timeAt('2025-06-30T12:34:56Z')).structuredContent.utc, '2025-06-30T12:34:56Z');
   });
 });
 
