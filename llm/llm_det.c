@@ -571,6 +571,15 @@ static int by_pos(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
+/* Whether one of kept[0..n) has the same text as s. */
+static int repeated(const struct sent *kept, size_t n, struct span s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (kept[i].s.n == s.n && !memcmp(kept[i].s.p, s.p, s.n))
+			return 1;
+	return 0;
+}
+
 /* qsort, which must not see a NULL array even when it is empty. */
 static void sort_sents(struct sent *s, size_t n,
 		       int (*cmp)(const void *, const void *))
@@ -600,7 +609,6 @@ static int task_answer(FILE *f, const struct llm_msg *m, size_t n,
 	struct terms q;
 	size_t kept = 0, dropped = 0, total = 0;
 	long long words = 0;
-	int rank = 0;
 
 	if (!d)
 		return -1;
@@ -621,12 +629,18 @@ static int task_answer(FILE *f, const struct llm_msg *m, size_t n,
 					: score_of(&q, d->s[i].s.p,
 						   d->s[i].s.n);
 	sort_sents(d->s, d->ns, by_score);
-	for (size_t i = 0, prev = (size_t)-1; i < d->ns; i++) {
-		rank = d->s[i].block == prev ? rank + 1 : 0;
-		prev = d->s[i].block;
-		d->s[i].rank = rank;
-		if (d->s[i].score > 0 && rank < PER_BLOCK)
-			d->s[kept++] = d->s[i];
+	for (size_t i = 0, prev = (size_t)-1, nk = 0; i < d->ns; i++) {
+		if (d->s[i].block != prev) {
+			prev = d->s[i].block;
+			nk = 0;
+		}
+		/* the best first; a repeat (a page's title is often its
+		 * heading too) is skipped */
+		if (d->s[i].score == 0 || nk >= PER_BLOCK ||
+		    repeated(d->s + kept - nk, nk, d->s[i].s))
+			continue;
+		d->s[i].rank = (int)nk++;
+		d->s[kept++] = d->s[i];
 	}
 	sort_sents(d->s, kept, by_rank);
 	for (size_t i = 0; i < d->nb; i++)
