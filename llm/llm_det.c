@@ -243,6 +243,8 @@ struct setup {
 	char from[11], to[11]; /* window, or empty */
 };
 
+/* Reads the task and the window from the system messages (the first
+ * of each wins); a window that is not two full dates is ignored. */
 static void read_setup(const struct llm_msg *m, size_t n, struct setup *su)
 {
 	memset(su, 0, sizeof(*su));
@@ -333,6 +335,8 @@ static void topic_of(const struct llm_msg *m, size_t n, struct span *topic,
 		*topic = trim(q.p, q.n + (time->n ? time->n : 0));
 }
 
+/* Writes the topic with a capital first letter lowered ("Container
+ * escape" inside a sentence), unless it looks like an acronym. */
 static void put_topic(FILE *f, struct span t)
 {
 	if (t.n > 1 && isupper((unsigned char)t.p[0]) &&
@@ -344,6 +348,7 @@ static void put_topic(FILE *f, struct span t)
 	put_collapsed(f, t);
 }
 
+/* Writes the templated CVE (cve) or knowledge-base question. */
 static void task_question(FILE *f, const struct llm_msg *m, size_t n,
 			  const struct setup *su, int cve)
 {
@@ -542,6 +547,8 @@ static void read_message(struct doc *d, const struct llm_msg *m, int first)
 		split_paragraph(d, par);
 }
 
+/* qsort orders: by round then input order; by source then best score;
+ * by input order. */
 static int by_rank(const void *a, const void *b)
 {
 	const struct sent *x = a, *y = b;
@@ -760,6 +767,8 @@ static void put_item(FILE *f, struct span l, struct refs *rs)
 	fputc('\n', f);
 }
 
+/* Writes the report: the question, the CVE ids named, each section's
+ * items with their references numbered, the sources list. Always 0. */
 static int task_report(FILE *f, const struct llm_msg *m, size_t n,
 		       long max_tokens, int *cut)
 {

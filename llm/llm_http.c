@@ -117,6 +117,7 @@ struct attempt {
 	void *cancel_ud;
 };
 
+/* Header callback: keeps Retry-After when it is a number of seconds. */
 static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
 {
 	struct attempt *a = ud;
@@ -138,6 +139,7 @@ static size_t on_header(char *data, size_t sz, size_t nm, void *ud)
 	return n;
 }
 
+/* Progress callback: a non-zero return (a cancelled call) aborts. */
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 		       curl_off_t un)
 {
@@ -158,6 +160,8 @@ static void wipe_headers(struct curl_slist *h)
 	curl_slist_free_all(h);
 }
 
+/* The request's headers, with the bearer line when a key is set. NULL
+ * when out of memory; free with wipe_headers. */
 static struct curl_slist *headers(const struct llm_endpoint *e)
 {
 	struct curl_slist *h = NULL, *n;
@@ -282,6 +286,7 @@ static long wait_before_retry(const struct llm_endpoint *e,
 	return w;
 }
 
+/* The options every attempt shares (the timeouts are set per attempt). */
 static void setup(CURL *h, const struct llm_endpoint *e, const char *body,
 		  struct curl_slist *hdrs, struct attempt *a)
 {

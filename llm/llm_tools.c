@@ -49,6 +49,7 @@ static int invalid(json_t **result, const char *msg)
 	return -1;
 }
 
+/* The endpoint client's cancel check: the MCP call was cancelled. */
 static int cancelled(void *call)
 {
 	return mcp_call_cancelled(call);
@@ -100,6 +101,7 @@ static int read_args(json_t *args, struct llm_msg *msgs, size_t *n,
 	return 0;
 }
 
+/* The structuredContent of a reply; NULL when out of memory. */
 static json_t *reply_json(const struct llm_reply *r, const char *mode)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I}}", "text",
@@ -110,6 +112,7 @@ static json_t *reply_json(const struct llm_reply *r, const char *mode)
 			 (json_int_t)r->total_tokens);
 }
 
+/* tools/call llm_chat: the reply, or a tool error saying why not. */
 static int tool_chat(mcp_call *call, json_t *args, void *ud, json_t **result)
 {
 	struct llm_ctx *c = ud;
@@ -209,6 +212,8 @@ static int apply(struct llm_ctx *c, const char *name, const char *v,
 	return 0;
 }
 
+/* Applies the options and, with --llm-url, reads the key and sets up
+ * libcurl. 0, or -1 with err (never holding the key). */
 static int configure(struct llm_ctx *c, const char *const *opts, char *err,
 		     size_t errlen)
 {
