@@ -1,6 +1,6 @@
 /* mcpd: the MCP server that runs inside a tool zone. It hosts tool sets
- * (built-in tools, and the RAG, web and hosted-server sets of later
- * parts) and serves them over stdio, Streamable HTTP or a channel. */
+ * (built-in tools, and the RAG, web, llm and hosted-server sets of
+ * later parts) and serves them over stdio, Streamable HTTP or a channel. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -43,6 +43,10 @@ struct opts {
 	int web;	    /* --web: the web tool set */
 	const char *web_opts[2 * MAX_LIST + 1]; /* --web-* name, value pairs */
 	unsigned nweb;
+	int llm;				/* --llm: the llm tool set */
+	const char *llm_opts[2 * MAX_LIST + 1]; /* --llm-* name, value pairs */
+	unsigned nllm;
+	const char *as_of; /* --as-of: time_now answers this instant */
 };
 
 static void usage(FILE *f)
@@ -103,6 +107,21 @@ static void usage(FILE *f)
 		"2097152)\n"
 		"  --web-timeout SECS      deadline of a fetch (default 20)\n"
 		"  --web-max-redirects N   redirects followed (default 5)\n"
+		"  --llm                   serve llm_chat (deterministic "
+		"without --llm-url)\n"
+		"  --llm-url BASE          OpenAI-compatible endpoint "
+		"(BASE/chat/completions)\n"
+		"  --llm-model M           the model to ask (with --llm-url)\n"
+		"  --llm-key-file FILE     bearer key, first line of FILE\n"
+		"  --llm-timeout SECS      deadline of a call, all retries "
+		"(default 120)\n"
+		"  --llm-connect-timeout S connect timeout (default 10)\n"
+		"  --llm-retries N         retries on 429, 5xx, connection "
+		"errors (default 2)\n"
+		"  --llm-backoff-ms MS     first back-off (default 500)\n"
+		"  --llm-max-response N    largest answer (default 1048576)\n"
+		"  --as-of DATE            time_now answers DATE "
+		"(YYYY-MM-DD[THH:MM:SSZ])\n"
 		"  -v, --verbose           log each session on stderr\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
@@ -158,7 +177,10 @@ enum {
 	O_RAG_WRITE,
 	O_CHAN,
 	O_WEB,
-	O_WEB_OPT
+	O_WEB_OPT,
+	O_LLM,
+	O_LLM_OPT,
+	O_AS_OF
 };
 
 static const struct option long_opts[] = {
@@ -187,6 +209,16 @@ static const struct option long_opts[] = {
 	{ "web-max-bytes", required_argument, NULL, O_WEB_OPT },
 	{ "web-timeout", required_argument, NULL, O_WEB_OPT },
 	{ "web-max-redirects", required_argument, NULL, O_WEB_OPT },
+	{ "llm", no_argument, NULL, O_LLM },
+	{ "llm-url", required_argument, NULL, O_LLM_OPT },
+	{ "llm-model", required_argument, NULL, O_LLM_OPT },
+	{ "llm-key-file", required_argument, NULL, O_LLM_OPT },
+	{ "llm-timeout", required_argument, NULL, O_LLM_OPT },
+	{ "llm-connect-timeout", required_argument, NULL, O_LLM_OPT },
+	{ "llm-retries", required_argument, NULL, O_LLM_OPT },
+	{ "llm-backoff-ms", required_argument, NULL, O_LLM_OPT },
+	{ "llm-max-response", required_argument, NULL, O_LLM_OPT },
+	{ "as-of", required_argument, NULL, O_AS_OF },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -201,6 +233,22 @@ static int push(const char **list, unsigned *n, const char *v, const char *opt)
 	}
 	list[(*n)++] = v;
 	list[*n] = NULL;
+	return 0;
+}
+
+/* Adds a module option (name without dashes, value) to a NULL-terminated
+ * pair list the module parses itself (web, llm). */
+static int push_pair(const char **list, unsigned *n, const char *name,
+		     const char *v, const char *what)
+{
+	if (*n >= MAX_LIST) {
+		fprintf(stderr, "mcpd: at most %d %s options\n", MAX_LIST,
+			what);
+		return -1;
+	}
+	list[2 * *n] = name;
+	list[2 * *n + 1] = v;
+	(*n)++;
 	return 0;
 }
 
@@ -288,16 +336,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->web = 1;
 			break;
 		case O_WEB_OPT: /* the web module parses its own options */
-			if (o->nweb >= MAX_LIST) {
-				fprintf(stderr,
-					"mcpd: at most %d --web-* "
-					"options\n",
-					MAX_LIST);
+			if (push_pair(o->web_opts, &o->nweb,
+				      long_opts[idx].name, optarg, "--web-*"))
 				return -1;
-			}
-			o->web_opts[2 * o->nweb] = long_opts[idx].name;
-			o->web_opts[2 * o->nweb + 1] = optarg;
-			o->nweb++;
+			break;
+		case O_LLM:
+			o->llm = 1;
+			break;
+		case O_LLM_OPT: /* so does the llm module */
+			if (push_pair(o->llm_opts, &o->nllm,
+				      long_opts[idx].name, optarg, "--llm-*"))
+				return -1;
+			break;
+		case O_AS_OF:
+			o->as_of = optarg;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -329,6 +381,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "mcpd: --web-* options need --web\n");
 		return -1;
 	}
+	if (o->nllm && !o->llm) {
+		fprintf(stderr, "mcpd: --llm-* options need --llm\n");
+		return -1;
+	}
 	if (!o->http && !o->nchans)
 		o->stdio = 1;
 	return 0;
@@ -348,25 +404,26 @@ static int load_rag(mcp_server *srv, const struct opts *o, char *err,
 	return reg(srv, o->rag_db, o->rag_write, err, errlen);
 }
 
-/* The web tool set is a module too (web/CMakeLists.txt): libcurl is mapped
- * only by an mcpd that serves --web. */
-static int load_web(mcp_server *srv, const struct opts *o, char *err,
-		    size_t errlen)
+/* The web and llm tool sets are modules too (web/, llm/CMakeLists.txt):
+ * libcurl is mapped only by an mcpd that serves --web or --llm. Each
+ * parses its own options. */
+static int load_with_opts(mcp_server *srv, const char *module,
+			  const char *symbol, const char *const *opts,
+			  char *err, size_t errlen)
 {
 	int (*reg)(mcp_server *, const char *const *, char *, size_t);
 
-	*(void **)&reg = mcpd_toolset_symbol("zg_web_toolset",
-					     "web_tools_register", err, errlen);
+	*(void **)&reg = mcpd_toolset_symbol(module, symbol, err, errlen);
 	if (!reg)
 		return -1;
-	return reg(srv, o->web_opts, err, errlen);
+	return reg(srv, opts, err, errlen);
 }
 
 static int register_tools(mcp_server *srv, const struct opts *o)
 {
 	char err[256];
 
-	if (mcp_builtin_tools_register(srv, err, sizeof(err)) != 0)
+	if (mcp_builtin_tools_register(srv, o->as_of, err, sizeof(err)) != 0)
 		goto fail;
 #ifdef ZG_HAVE_FIXTURES
 	if (o->fixtures && mcp_fixtures_conformance(srv, err, sizeof(err)) != 0)
@@ -374,7 +431,13 @@ static int register_tools(mcp_server *srv, const struct opts *o)
 #endif
 	if (o->rag_db && load_rag(srv, o, err, sizeof(err)) != 0)
 		goto fail;
-	if (o->web && load_web(srv, o, err, sizeof(err)) != 0)
+	if (o->web &&
+	    load_with_opts(srv, "zg_web_toolset", "web_tools_register",
+			   o->web_opts, err, sizeof(err)) != 0)
+		goto fail;
+	if (o->llm &&
+	    load_with_opts(srv, "zg_llm_toolset", "llm_tools_register",
+			   o->llm_opts, err, sizeof(err)) != 0)
 		goto fail;
 	return 0;
 fail:
