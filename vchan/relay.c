@@ -382,14 +382,6 @@ static void accept_clients(struct relay *r)
 	}
 }
 
-/* Its stream is gone: what is queued still goes out, then it ends. */
-static void stream_ended(struct relay *r, struct relay_client *c)
-{
-	(void)r;
-	c->sid = 0;
-	c->ending = 1;
-}
-
 /* Reads, sends and flushes each client after a poll; drops the ones
  * that ended. */
 static void serve_clients(struct relay *r)
@@ -478,7 +470,9 @@ static void cb_close(void *ud, chan_mux *m, uint32_t sid, int reset)
 		fprintf(stderr, "zonegate-relay: stream reset by the peer\n");
 	if (r->stdio)
 		r->rc = reset;
-	stream_ended(r, c);
+	/* what is queued still goes out, then it ends */
+	c->sid = 0;
+	c->ending = 1;
 }
 
 static void cb_down(void *ud, chan_mux *m, const char *why)
@@ -489,11 +483,9 @@ static void cb_down(void *ud, chan_mux *m, const char *why)
 	fprintf(stderr, "zonegate-relay: channel down: %s\n", why);
 	if (r->http)
 		relay_http_down(r->http);
-	/* their sessions are gone with it; clients still waiting for a
-	 * stream keep waiting for the next channel */
-	for (struct relay_client *c = r->clients; c; c = c->next)
-		if (c->sid)
-			stream_ended(r, c);
+	/* Each stream had its on_close (reset) before this, so the clients
+	 * of this channel are ending; clients still waiting for a stream
+	 * wait for the next channel. */
 	if (r->lfd < 0) {
 		r->done = 1;
 		r->rc = 1;

@@ -262,6 +262,25 @@ describe('one relay daemon serves every MCP client of its zone', () => {
     b.end();
   });
 
+  test('the gateway restarts: the old sessions end, the daemon stays and serves new ones', async () => {
+    const old = await rawSession(sockA);
+    await stop(gw);
+    // its session went with the channel: it is ended, not left hanging
+    await waitFor('old client ended', () => old.ended);
+    // a client that comes while the channel is down waits for it
+    const waiting = stdioClient(['--via', sockA]);
+    gw = spawnDaemon(GATEWAYD, ['--config', join(dir, 'gw.json')], env);
+    const s = await waiting;
+    await waitFor('served again', async () =>
+      (await s.callTool({ name: 't1.test_structured_output', arguments: { a: 1, b: 2 } }))
+        .structuredContent?.sum === 3, 20000);
+    const h = await httpClient(url);
+    await Promise.all([calls(s, 8000, 3), calls(h, 9000, 3)]);
+    assert.equal(relayd.exitCode, null, 'the daemon is still running');
+    assert.equal((relayd.log.match(/channel sim:11:a up/g) || []).length, 2);
+    await Promise.all([s.close(), h.close()]);
+  });
+
   test('another uid is refused (SO_PEERCRED, apart from the mode)', { skip: process.getuid() !== 0 && 'needs root' }, async () => {
     // The socket's mode is the first line; open it (and the way to it)
     // so that the daemon's peer check stands alone. (Proves the check:
