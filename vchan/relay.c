@@ -727,18 +727,8 @@ static int try_via(const struct opts *o)
 /* The daemon's socket and its poll set. */
 static int start_daemon(struct relay *r, const struct opts *o)
 {
-	char def[4096], err[4400];
+	char err[4400];
 
-	if (!o->socket) {
-		if (relay_default_socket(def, sizeof(def)) < 0) {
-			fprintf(stderr, "zonegate-relay: socket path too "
-					"long\n");
-			return -1;
-		}
-		((struct opts *)o)->socket = strdup(def);
-		if (!o->socket)
-			return -1;
-	}
 	r->lfd = relay_listen(o->socket, err, sizeof(err));
 	if (r->lfd < 0) {
 		fprintf(stderr, "zonegate-relay: --socket: %s\n", err);
@@ -803,6 +793,7 @@ int main(int argc, char **argv)
 			  .max_clients = CLIENTS_DEFAULT,
 			  .client_queue = CLIENT_QUEUE_DEFAULT };
 	struct relay r = { .o = &o, .lfd = -1 };
+	char sock[4096];
 	int rc = 1;
 
 	switch (parse_args(argc, argv, &o)) {
@@ -819,6 +810,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zonegate-relay: no channel: give --chan ADDR "
 				"or set ZONEGATE_CHAN\n");
 		return 2;
+	}
+	if (o.daemon && !o.socket) {
+		if (relay_default_socket(sock, sizeof(sock)) < 0) {
+			fprintf(stderr,
+				"zonegate-relay: socket path too long\n");
+			return 2;
+		}
+		o.socket = sock;
 	}
 	if (start(&r, &o) < 0)
 		goto out;
