@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <zonegate/chan.h>
 
 #define VIA_BUF (64u << 10) /* each direction of the --via copy */
 
@@ -73,34 +74,29 @@ static int try_connect(const struct sockaddr_un *sa)
 
 /* What is at path before we listen there: nothing (0), a stale socket
  * of ours that was removed (0), or something we must not replace (-1,
- * why in err). */
+ * why in err): another uid's file, a live daemon, not a socket. */
 static int clear_path(const char *path, const struct sockaddr_un *sa, char *err,
 		      size_t errlen)
 {
 	struct stat st;
 	int fd;
 
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
-		snprintf(err, errlen,
-			 "%s exists and is not a socket of ours: not "
-			 "replaced",
-			 path);
-		return -1;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		if (st.st_uid != geteuid()) {
+			snprintf(err, errlen,
+				 "%s is another uid's socket: not replaced",
+				 path);
+			return -1;
+		}
+		fd = try_connect(sa);
+		if (fd >= 0) {
+			close(fd);
+			snprintf(err, errlen,
+				 "another relay daemon is serving %s", path);
+			return -1;
+		}
 	}
-	fd = try_connect(sa);
-	if (fd >= 0) {
-		close(fd);
-		snprintf(err, errlen, "another relay daemon is serving %s",
-			 path);
-		return -1;
-	}
-	if (errno != ECONNREFUSED || unlink(path) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return chan_unix_path_free(path, err, errlen);
 }
 
 int relay_listen(const char *path, char *err, size_t errlen)

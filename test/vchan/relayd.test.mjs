@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -153,6 +154,24 @@ describe('one relay daemon serves every MCP client of its zone', () => {
     assert.ok(st.isSocket());
     assert.equal(st.mode & 0o777, 0o600);
     assert.equal(st.uid, process.getuid());
+  });
+
+  test('a second daemon on a live socket, or on a file that is no socket, does not start', async () => {
+    // (Proves the liveness check: without it the second one takes the
+    // socket path over and runs; the bound on the wait turns that into
+    // a failure.)
+    const second = daemon(RELAY, ['--daemon', '--socket', sockA, '--chan', 'sim:11:a']);
+    const ended = await Promise.race([second.done, sleep(5000).then(() => 'still running')]);
+    await stop(second);
+    assert.equal(ended, 1, second.log);
+    assert.match(second.log, /another relay daemon is serving/);
+    const file = join(dir, 'not-a-socket');
+    writeFileSync(file, 'keep me');
+    const third = daemon(RELAY, ['--daemon', '--socket', file, '--chan', 'sim:11:a']);
+    assert.equal(await third.done, 1);
+    assert.match(third.log, /not a socket/);
+    assert.equal(readFileSync(file, 'utf8'), 'keep me');
+    assert.ok(statSync(sockA).isSocket(), 'the first daemon keeps its socket');
   });
 
   test('two stdio clients and one HTTP client at once, each its own session', async () => {
