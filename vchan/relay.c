@@ -391,7 +391,10 @@ static void serve_clients(struct relay *r)
 	for (c = r->clients; c; c = next) {
 		next = c->next;
 		if (c->sid && r->m) {
-			if (relay_client_wants_input(c, r->m))
+			if (c->pin >= 0 &&
+			    (r->pfd[c->pin].revents &
+			     (POLLIN | POLLHUP | POLLERR)) &&
+			    relay_client_wants_input(c, r->m))
 				relay_client_read(c, r->m);
 			else
 				relay_client_send(c, r->m);
@@ -588,11 +591,13 @@ static void watch_clients(struct relay *r)
 	for (struct relay_client *c = r->clients; c; c = c->next) {
 		short in = relay_client_wants_input(c, r->m) ? POLLIN : 0;
 		short out = c->outoff < c->outlen ? POLLOUT : 0;
-		if (c->in_fd == c->out_fd && (in | out))
-			watch(r, c->in_fd, in | out);
-		else {
+		c->pin = -1;
+		if (c->in_fd == c->out_fd && (in | out)) {
+			int i = watch(r, c->in_fd, in | out);
+			c->pin = in ? i : -1;
+		} else {
 			if (in)
-				watch(r, c->in_fd, in);
+				c->pin = watch(r, c->in_fd, in);
 			if (out)
 				watch(r, c->out_fd, out);
 		}

@@ -28,6 +28,7 @@ struct relay_client {
 	int eof_line_counts; /* stdio: an unterminated last line is sent;
 				a socket client that ends mid-line died */
 	int ending;	     /* its stream is gone: flush, then end */
+	int pin;	     /* the main loop: its input's poll slot, or -1 */
 	char *in;
 	size_t inlen, incap, inmax; /* inmax: the message cap + 1 */
 	char *out;

@@ -41,6 +41,7 @@ struct relay_client *relay_client_new(int in_fd, int out_fd, size_t max_message,
 	c->out_fd = out_fd;
 	c->outmax = out_max;
 	c->in_open = 1;
+	c->pin = -1;
 	nonblock(in_fd);
 	nonblock(out_fd);
 	return c;
