@@ -28,7 +28,8 @@ struct relay_client {
 	int eof_line_counts; /* stdio: an unterminated last line is sent;
 				a socket client that ends mid-line died */
 	int ending;	     /* its stream is gone: flush, then end */
-	int pin;	     /* the main loop: its input's poll slot, or -1 */
+	int blocked; /* a whole line waits: the channel's queue is full */
+	int pin;     /* the main loop: its input's poll slot, or -1 */
 	char *in;
 	size_t inlen, incap, inmax; /* inmax: the message cap + 1 */
 	char *out;
@@ -48,7 +49,8 @@ void relay_client_free(struct relay_client *c);
  * its input, close_pending is set. m must be up and c->sid set. */
 void relay_client_read(struct relay_client *c, chan_mux *m);
 /* Nonzero when its input may be read now: it has a stream that is not
- * backed up (m may be NULL) and its input has not ended. */
+ * backed up (m may be NULL), no line waiting for room in the channel's
+ * queues, and its input has not ended. */
 int relay_client_wants_input(const struct relay_client *c, chan_mux *m);
 /* Sends lines still buffered (the stream was full). */
 void relay_client_send(struct relay_client *c, chan_mux *m);

@@ -167,7 +167,8 @@ static int send_lines(struct relay_client *c, chan_mux *m)
 	}
 	memmove(c->in, c->in + used, c->inlen - used);
 	c->inlen -= used;
-	return rc == CHAN_MUX_EFULL;
+	c->blocked = rc == CHAN_MUX_EFULL;
+	return c->blocked;
 }
 
 void relay_client_send(struct relay_client *c, chan_mux *m)
@@ -187,11 +188,16 @@ static void input_ended(struct relay_client *c, chan_mux *m)
 		c->in[c->inlen++] = '\n';
 	send_lines(c, m);
 	if (!c->eof_line_counts && c->inlen) {
-		fprintf(stderr,
-			"zonegate-relay: a client ended in the middle of a "
-			"message (%zu bytes dropped)\n",
-			c->inlen);
-		c->inlen = 0;
+		/* whole lines waiting for the channel still go */
+		size_t keep = c->inlen;
+		while (keep && c->in[keep - 1] != '\n')
+			keep--;
+		if (keep < c->inlen)
+			fprintf(stderr,
+				"zonegate-relay: a client ended in the middle "
+				"of a message (%zu bytes dropped)\n",
+				c->inlen - keep);
+		c->inlen = keep;
 	}
 }
 
@@ -228,7 +234,9 @@ void relay_client_read(struct relay_client *c, chan_mux *m)
 {
 	ssize_t n;
 
-	grow_in(c);
+	if (send_lines(c, m)) /* whole lines still wait for the channel */
+		return;
+	grow_in(c);		  /* what it holds now is part of one line */
 	if (c->inlen == c->incap) /* cannot grow: over what it may hold */
 		drop_oversize(c);
 	n = read(c->in_fd, c->in + c->inlen, c->incap - c->inlen);
@@ -252,9 +260,10 @@ void relay_client_read(struct relay_client *c, chan_mux *m)
 }
 
 /* Nonzero when its input may be read now: it has a stream that is not
- * backed up and its input has not ended. */
+ * backed up, no whole line waits for room in the channel's queues, and
+ * its input has not ended. */
 int relay_client_wants_input(const struct relay_client *c, chan_mux *m)
 {
-	return m && c->sid && c->in_open && !c->ending &&
+	return m && c->sid && c->in_open && !c->ending && !c->blocked &&
 	       chan_mux_queued(m, c->sid) < STREAM_HIGH;
 }
