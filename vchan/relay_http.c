@@ -236,12 +236,21 @@ static void unlist(struct relay_http *h, struct rsess *rs)
 	}
 }
 
+/* Ends rs's HTTP session (its stream is gone); the poll thread. */
+static void end_session(struct relay_http *h, struct rsess *rs)
+{
+	pthread_mutex_lock(&h->mu);
+	if (rs->hs)
+		mcp_http_end(rs->hs);
+	pthread_mutex_unlock(&h->mu);
+}
+
 /* Sends w's message on its session's stream, or answers its request with
  * -32600 saying why it could not be. */
 static void forward(struct relay_http *h, chan_mux *m, struct work *w)
 {
 	struct rsess *rs = w->rs;
-	int rc = rs->sid ? chan_mux_send(m, rs->sid, w->data, w->len) : -1;
+	int rc = m && rs->sid ? chan_mux_send(m, rs->sid, w->data, w->len) : -1;
 	char why[128];
 
 	if (rc == 0)
@@ -276,10 +285,11 @@ static void run_work(struct relay_http *h, chan_mux *m, struct work *w)
 		rs->next = h->sessions;
 		h->sessions = rs;
 		free(w);
+		if (!rs->sid) /* no channel (yet): the client starts anew */
+			end_session(h, rs);
 		break;
-	case W_DATA:
-		if (m)
-			forward(h, m, w);
+	case W_DATA: /* without a mux or stream: refused with its id */
+		forward(h, m, w);
 		json_decref(w->id);
 		free(w);
 		break;
@@ -347,15 +357,6 @@ int relay_http_on_data(struct relay_http *h, uint32_t sid, const uint8_t *p,
 	return 1;
 }
 
-/* Ends rs's HTTP session (its stream is gone); the poll thread. */
-static void end_session(struct relay_http *h, struct rsess *rs)
-{
-	pthread_mutex_lock(&h->mu);
-	if (rs->hs)
-		mcp_http_end(rs->hs);
-	pthread_mutex_unlock(&h->mu);
-}
-
 int relay_http_on_close(struct relay_http *h, uint32_t sid)
 {
 	struct rsess *rs = sid ? by_sid(h, sid) : NULL;
@@ -368,8 +369,10 @@ int relay_http_on_close(struct relay_http *h, uint32_t sid)
 
 void relay_http_down(struct relay_http *h)
 {
-	for (struct rsess *rs = h->sessions; rs; rs = rs->next)
+	for (struct rsess *rs = h->sessions; rs; rs = rs->next) {
 		end_session(h, rs);
+		rs->sid = 0; /* a new channel reuses stream ids */
+	}
 }
 
 /* ---- start and stop -------------------------------------------------- */
