@@ -347,19 +347,18 @@ describe('HTTP sessions share one channel', () => {
     const fast = await Promise.all([mk(), mk(), mk()]);
     let slowDone = false;
     const slowCall = slow.callTool({ name: 'test_slow_counter',
-      arguments: { steps: 30, interval_ms: 100 } }).then((r) => {
+      arguments: { steps: 60, interval_ms: 100 } }).then((r) => {
       slowDone = true;
       return r;
     });
     await sleep(50);
-    const t0 = Date.now();
     for (let i = 0; i < 5; i++) {
       const rs = await Promise.all(fast.map((c) =>
         c.callTool({ name: 'test_simple_text', arguments: {} })));
       for (const r of rs) assert.match(textOf(r), /simple text/);
     }
+    // ordering, not timing: the fast calls all finished first
     assert.equal(slowDone, false, 'fast calls finished while the slow one runs');
-    assert.ok(Date.now() - t0 < 2500, 'fast calls were not delayed');
     assert.equal((await slowCall).isError, undefined);
     await Promise.all([slow, ...fast].map((c) => c.close()));
   });

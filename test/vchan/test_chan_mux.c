@@ -596,12 +596,14 @@ static void test_server_restart(void)
 }
 
 /* PING keeps a quiet channel up; a peer that never answers, or never
- * says HELLO, is reset. */
+ * says HELLO, is reset. Both ends run in this one process, so a stall of
+ * the whole process for three intervals looks like a dead peer: the
+ * interval (150 ms) leaves room for a loaded machine's scheduling. */
 static void test_ping(void)
 {
 	static struct side S, C;
-	struct chan_mux_opts o = { .ping_interval_ms = 40 };
-	struct chan_mux_opts o2 = { .ping_interval_ms = 40 };
+	struct chan_mux_opts o = { .ping_interval_ms = 150 };
+	struct chan_mux_opts o2 = { .ping_interval_ms = 150 };
 	chan_mux *mv[2];
 	uint8_t b[32];
 	chan *raw;
@@ -609,7 +611,7 @@ static void test_ping(void)
 	CHECK_EQ_INT(mkpair(&S, &C, "sim:7:ping", &o, &o2), 0);
 	mv[0] = S.m;
 	mv[1] = C.m;
-	pump(mv, 2, NULL, NULL, 400);
+	pump(mv, 2, NULL, NULL, 800); /* five intervals: PINGs answered */
 	CHECK_EQ_INT(S.downs + C.downs, 0);
 	chan_mux_free(C.m);
 	pump(mv, 1, has_down, &S, 2000);
