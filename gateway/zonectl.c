@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"default: next to zonectl), ZONEGATE_SIM_DIR, TMPDIR.\n"
 		"Must run as root: each zone gets its own host uid (%d +\n"
 		"domid). A sandbox is a shared kernel, not a VM.\n"
-		"Not yet: up, down, ps, logs, reload, network egress.\n",
+		"Not yet: up, down, ps, logs, reload.\n",
 		ZONE_UID_BASE);
 }
 

@@ -344,6 +344,7 @@ static int resolve(const struct web_policy *p, struct web_target *t, int exc,
 	const char *why;
 	int g;
 
+	t->proxy = p->proxy[0] ? p->proxy : NULL;
 	if (web_addr_literal(t->host, &t->addr)) {
 		why = web_addr_forbidden((struct sockaddr *)&t->addr);
 		addr_text(&t->addr, t->addr_text, sizeof(t->addr_text));
@@ -356,6 +357,8 @@ static int resolve(const struct web_policy *p, struct web_target *t, int exc,
 		}
 		goto done;
 	}
+	if (t->proxy)
+		return 0; /* a name: resolved outside, by the proxy */
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_family = AF_UNSPEC;
 	g = getaddrinfo(t->host, NULL, &hints, &res);
@@ -392,6 +395,20 @@ done:
 	set_port(&t->addr, t->port);
 	t->addrlen = t->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in)
 						  : sizeof(struct sockaddr_in6);
+	return 0;
+}
+
+int web_policy_proxy(struct web_policy *p, const char *path, char *err,
+		     size_t errlen)
+{
+	if (path[0] != '/' || strlen(path) >= sizeof(p->proxy)) {
+		snprintf(err, errlen,
+			 "--web-proxy: an absolute unix socket path of at "
+			 "most %zu bytes",
+			 sizeof(p->proxy) - 1);
+		return -1;
+	}
+	snprintf(p->proxy, sizeof(p->proxy), "%s", path);
 	return 0;
 }
 
