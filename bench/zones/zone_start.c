@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define INIT_REQ                                                        \
-	"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","      \
+#define INIT_REQ                                                          \
+	"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","        \
 	"\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\"" \
 	":{},\"clientInfo\":{\"name\":\"zone_start\",\"version\":\"1\"}}}\n"
 
@@ -108,7 +108,7 @@ static int cg_path(const char *zone, pid_t zonectl, char *out, size_t len)
 /* Sums the RSS of the cgroup's processes; *usage_kb from the cgroup. */
 static long long cg_memory(const char *dir, long long *usage_kb)
 {
-	char path[600];
+	char path[600], line[32];
 	long long sum = 0, pid;
 	FILE *f;
 
@@ -120,8 +120,13 @@ static long long cg_memory(const char *dir, long long *usage_kb)
 	}
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
 	f = fopen(path, "r");
-	while (f && fscanf(f, "%lld", &pid) == 1)
-		sum += rss_kb((long)pid);
+	while (f && fgets(line, sizeof(line), f)) {
+		char *end;
+		errno = 0;
+		pid = strtoll(line, &end, 10);
+		if (!errno && end != line && pid > 0)
+			sum += rss_kb((long)pid);
+	}
 	if (f)
 		fclose(f);
 	return sum;
@@ -136,7 +141,8 @@ int main(int argc, char **argv)
 	long idle_ms;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: zone_start ZONECTL CONFIG ZONE IDLE_MS\n");
+		fprintf(stderr,
+			"usage: zone_start ZONECTL CONFIG ZONE IDLE_MS\n");
 		return 2;
 	}
 	idle_ms = strtol(argv[4], NULL, 10);
@@ -164,9 +170,8 @@ int main(int argc, char **argv)
 	}
 	t1 = now_us();
 	usleep((useconds_t)idle_ms * 1000);
-	rss = cg_path(argv[3], pid, cg, sizeof(cg)) == 0
-		      ? cg_memory(cg, &usage)
-		      : 0;
+	rss = cg_path(argv[3], pid, cg, sizeof(cg)) == 0 ? cg_memory(cg, &usage)
+							 : 0;
 	close(in[1]); /* mcpd ends at EOF, and the zone with it */
 	waitpid(pid, &st, 0);
 	printf("start_us %lld rss_kb %lld cgroup_kb %lld\n", t1 - t0, rss,
