@@ -99,6 +99,13 @@ int zone_parse_size(const char *s, uint64_t *out);
  * (lower-cased) or an IP literal (canonicalised). 0 ok, -1 bad. */
 int zone_dest_parse(const char *s, struct zone_dest *d);
 
+/* The proxy's side of a SOCKS5 greeting and CONNECT request read from
+ * fd (what a zone sends; exported for the fuzz target): host (canonical,
+ * hlen >= 256) and port filled on 0; a SOCKS5 reply code (> 0) for a
+ * request it refuses, or -1 when the client broke the protocol. */
+int zone_egress_request(int fd, int idle_ms, char *host, size_t hlen,
+			int *port);
+
 /* Starts the egress proxy of R outside the zone (zone_egress.c): binds
  * its socket at DIR/sock (DIR made for uid, mode 0700), forks a process
  * that drops to uid and forwards only to R's egress list. Returns its

@@ -184,6 +184,11 @@ static int s5_request(int c, int idle_ms, char *host, size_t hlen, int *port)
 	return 0;
 }
 
+int zone_egress_request(int fd, int idle_ms, char *host, size_t hlen, int *port)
+{
+	return s5_request(fd, idle_ms, host, hlen, port);
+}
+
 /* Whether host:port is on the zone's list. */
 static int allowed(const struct zone_egress *g, const char *host, int port)
 {
