@@ -37,9 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
+. "$(dirname "$0")/common.sh"
 
 # Host side: the listed destination (an echo listener) and another
 # loopback port (a planted listener that must never see a connection).
@@ -80,14 +78,6 @@ run() {
 	echo $? >"$S/$1.rc"
 }
 
-expect() {
-	if grep -q "^CHECK $2 $3" "$S/$1.out"; then
-		pass "$1: $2 $3"
-	else
-		fail "$1: $2 expected $3, got: $(grep "^CHECK $2 " "$S/$1.out" || echo none)"
-		sed 's/^/    /' "$S/$1.err" | head -5
-	fi
-}
 
 # value NAME KEY: the number after "KEY " in NAME's output.
 value() { sed -n "s/^$2 //p" "$S/$1.out" | head -1; }

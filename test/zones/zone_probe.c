@@ -305,6 +305,27 @@ static void act_mksock(const char *path)
 		close(s);
 }
 
+/* Host side: a TCP listener on 127.0.0.1 at a free port, written to
+ * PORTFILE. The socket, or -1. */
+static int listen_loopback(const char *portfile)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	FILE *f;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(s, 64) < 0 || getsockname(s, (struct sockaddr *)&sa, &sl))
+		return -1;
+	f = fopen(portfile, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", ntohs(sa.sin_port));
+	fclose(f);
+	return s;
+}
+
 /* Opens a connection through the SOCKS5 proxy on unix socket SOCK to
  * HOST:PORT (the name sent as is, for the proxy to check). The
  * connected socket, or -1 with errno (EACCES: the proxy refused, the
@@ -435,23 +456,14 @@ static void check_socksidle(const char *sock, const char *host,
  * LOGFILE per connection. */
 static int serve_echo(const char *portfile, const char *logfile)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0), c;
+	int s = listen_loopback(portfile), c;
 	char buf[4096];
 	ssize_t k;
 	FILE *f;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	signal(SIGPIPE, SIG_IGN);
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(s, 64) < 0 || getsockname(s, (struct sockaddr *)&sa, &sl))
+	if (s < 0)
 		return 1;
-	f = fopen(portfile, "w");
-	if (!f)
-		return 1;
-	fprintf(f, "%d\n", ntohs(sa.sin_port));
-	fclose(f);
 	while ((c = accept(s, NULL, NULL)) >= 0) {
 		f = fopen(logfile, "a");
 		if (f) {
@@ -500,21 +512,9 @@ static int serve_abs(const char *name, const char *logfile)
  * every connection it accepts appends a line to LOGFILE. */
 static int serve(const char *portfile, const char *logfile)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	FILE *f;
+	int s = listen_loopback(portfile);
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(s, 16) < 0 || getsockname(s, (struct sockaddr *)&sa, &sl))
-		return 1;
-	f = fopen(portfile, "w");
-	if (!f)
-		return 1;
-	fprintf(f, "%d\n", ntohs(sa.sin_port));
-	fclose(f);
-	return accept_log(s, logfile);
+	return s < 0 ? 1 : accept_log(s, logfile);
 }
 
 int main(int argc, char **argv)
