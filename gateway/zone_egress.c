@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "web_class.h"
+
 #define EG_CONNECT_MS 10000 /* one upstream connect attempt */
 #define EG_BUF 16384
 
@@ -222,9 +224,38 @@ static int connect_one(const struct addrinfo *ai)
 	return s;
 }
 
-/* Resolves host once and connects to the first address that answers.
- * The socket, or -1. */
-static int connect_dest(const char *host, int port)
+/* Whether a listed name resolved to a non-public address (DNS pointing
+ * a listed name at the host's loopback, a private network or a cloud
+ * metadata service): reported on stderr, and the connection refused.
+ * Only an IP literal in the list reaches such an address. */
+static int name_forbidden(const struct zone_run *r, const char *host,
+			  const struct addrinfo *res)
+{
+	unsigned char lit[16];
+	char txt[64];
+
+	if (inet_pton(AF_INET, host, lit) == 1 ||
+	    inet_pton(AF_INET6, host, lit) == 1)
+		return 0; /* listed as an address: meant as it is */
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		const char *why = web_addr_forbidden(ai->ai_addr);
+		if (!why)
+			continue;
+		getnameinfo(ai->ai_addr, ai->ai_addrlen, txt, sizeof(txt), NULL,
+			    0, NI_NUMERICHOST);
+		fprintf(stderr,
+			"zonectl: zone %s: egress to %s refused: it resolves "
+			"to %s, a %s address (list the address itself to "
+			"allow it)\n",
+			r->name, host, txt, why);
+		return 1;
+	}
+	return 0;
+}
+
+/* Resolves host once, checks the addresses, and connects to the first
+ * that answers. The socket, -1 unreachable, -2 refused. */
+static int connect_dest(const struct zone_run *r, const char *host, int port)
 {
 	struct addrinfo hints = { 0 }, *res = NULL, *ai;
 	char ps[8];
@@ -234,7 +265,9 @@ static int connect_dest(const char *host, int port)
 	snprintf(ps, sizeof(ps), "%d", port);
 	if (getaddrinfo(host, ps, &hints, &res) != 0)
 		return -1;
-	for (ai = res; ai && s < 0; ai = ai->ai_next)
+	if (name_forbidden(r, host, res))
+		s = -2;
+	for (ai = res; ai && s == -1; ai = ai->ai_next)
 		s = connect_one(ai);
 	freeaddrinfo(res);
 	return s;
@@ -301,9 +334,9 @@ static void serve_conn(int c, const struct zone_run *r, uint64_t *used)
 		s5_reply(c, S5_NOT_ALLOWED);
 		_exit(1);
 	}
-	u = connect_dest(host, port);
+	u = connect_dest(r, host, port);
 	if (u < 0) {
-		s5_reply(c, S5_UNREACHABLE);
+		s5_reply(c, u == -2 ? S5_NOT_ALLOWED : S5_UNREACHABLE);
 		_exit(1);
 	}
 	s5_reply(c, S5_OK);

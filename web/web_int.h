@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "web_class.h"
 #include "web_text.h"
 
 #define WEB_EXPORT __attribute__((visibility("default")))
@@ -50,12 +51,6 @@ int web_policy_allow(struct web_policy *p, const char *spec, char *err,
 int web_policy_hosts(struct web_policy *p, const char *list, char *err,
 		     size_t errlen);
 void web_policy_free(struct web_policy *p);
-
-/* Why an address may not be reached (e.g. "loopback", "private",
- * "cloud metadata"), or NULL if it is a public address. IPv4-mapped,
- * IPv4-compatible, NAT64 and 6to4 IPv6 addresses are judged by the IPv4
- * address they carry. */
-const char *web_addr_forbidden(const struct sockaddr *sa);
 
 /* Parses host as an IP literal in any spelling an URL parser or resolver
  * accepts (IPv6 with or without brackets; IPv4 dotted, decimal, octal,

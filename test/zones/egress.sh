@@ -109,10 +109,18 @@ grep -q "network        egress proxy only.*127.0.0.1:$EP" "$S/list.out" &&
 conf name "$LIST" socks "$SOCK" localhost "$EP"
 run name
 expect name socks blocked
-# control: the same name listed is reached (the proxy resolves it)
-conf name0 "{\"egress\": [\"localhost:$EP\"]}" socks "$SOCK" localhost "$EP"
-run name0
-expect name0 socks ALLOWED
+grep -q "egress to localhost:$EP refused (not in" "$S/name.err" && pass "name: refused as not listed" ||
+	fail "name: $(head -3 "$S/name.err")"
+# A listed name that resolves to a non-public address (DNS pointing it at
+# the host's loopback) is refused too: only a listed address reaches
+# loopback (the control: 127.0.0.1 listed, reached in 1.).
+conf rebind "{\"egress\": [\"localhost:$EP\"]}" socks "$SOCK" localhost "$EP"
+run rebind
+expect rebind socks blocked
+grep -q "egress to localhost refused: it resolves to .*, a loopback address" "$S/rebind.err" &&
+	pass "rebind: a listed name resolving to loopback refused" || fail "rebind: $(head -3 "$S/rebind.err")"
+[ "$(wc -l <"$S/eacc")" = 1 ] && pass "echo listener saw no more connections" ||
+	fail "echo listener saw $(wc -l <"$S/eacc") connections"
 
 # control for the planted port: listed, it is reached, so the refusal
 # above was the list's doing
