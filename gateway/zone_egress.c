@@ -436,7 +436,7 @@ pid_t zone_egress_start(const struct zone_run *r, const char *dir, uid_t uid,
 {
 	uint64_t *used;
 	int ls = bind_sock(dir, uid, err, errlen);
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (ls < 0)
 		return -1;
@@ -448,6 +448,7 @@ pid_t zone_egress_start(const struct zone_run *r, const char *dir, uid_t uid,
 		return -1;
 	}
 	*used = 0;
+	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
 		/* outside the zone, but with no more than the zone's uid */
@@ -456,6 +457,8 @@ pid_t zone_egress_start(const struct zone_run *r, const char *dir, uid_t uid,
 		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			_exit(126);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0); /* zonectl died before the line above */
 		proxy_loop(ls, r, used);
 	}
 	if (pid < 0)
