@@ -284,7 +284,8 @@ static size_t take_bytes(uint64_t *used, uint64_t cap, size_t n)
 	return cap - before < n ? (size_t)(cap - before) : n;
 }
 
-/* Copies both ways until one side closes, the connection is idle for
+/* Copies both ways until both sides have closed (an end of file on one
+ * side is passed on as a half-close), the connection is idle for
  * idle_ms, or the run's byte allowance is spent. */
 static void relay(int c, int u, const struct zone_egress *g, uint64_t *used,
 		  int idle_ms)
@@ -293,20 +294,26 @@ static void relay(int c, int u, const struct zone_egress *g, uint64_t *used,
 			       { .fd = u, .events = POLLIN } };
 	char buf[EG_BUF];
 
-	for (;;) {
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
 		int r = poll(p, 2, idle_ms);
 		if (r <= 0)
 			return; /* idle (or error) */
 		for (int i = 0; i < 2; i++) {
 			ssize_t n;
 			size_t ok;
-			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			if (p[i].fd < 0 ||
+			    !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			n = read(p[i].fd, buf, sizeof(buf));
-			if (n <= 0)
+			if (n < 0)
 				return;
+			if (n == 0) { /* half-close: pass it on */
+				shutdown(i ? c : u, SHUT_WR);
+				p[i].fd = -1;
+				continue;
+			}
 			ok = take_bytes(used, g->max_bytes, (size_t)n);
-			if (ok && write_full(p[1 - i].fd, buf, ok) < 0)
+			if (ok && write_full(i ? c : u, buf, ok) < 0)
 				return;
 			if (ok < (size_t)n)
 				return; /* the byte cap */

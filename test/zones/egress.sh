@@ -147,6 +147,12 @@ run bytes0
 [ "$(value bytes0 ECHOED)" = 200000 ] && pass "control: all 200000 bytes echoed" ||
 	fail "control echoed '$(value bytes0 ECHOED)'"
 
+# 2b. A half-close is passed on: 3000 bytes sent, the zone's side shut
+#     for writing, and all 3000 echoed back before the end.
+conf half "$LIST" sockshalf "$SOCK" 127.0.0.1 "$EP" 3000
+run half
+[ "$(value half HALF)" = 3000 ] && pass "half-close: all 3000 bytes echoed" || fail "half-close: echoed '$(value half HALF)'"
+
 # 3. Connection cap: 5 held connections, cap 3. Control: default cap 16.
 conf conns "{\"egress\": [\"127.0.0.1:$EP\"], \"max_connections\": 3}" socksmany "$SOCK" 127.0.0.1 "$EP" 5
 run conns

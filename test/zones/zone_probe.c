@@ -420,6 +420,29 @@ static void act_socksecho(const char *sock, const char *host, const char *port,
 		close(s);
 }
 
+/* Sends N bytes (N <= 4096) through the proxy to an echo listener,
+ * half-closes, and counts the echo until the end: "HALF n" (all of it
+ * when the proxy passes the half-close on instead of dropping both). */
+static void act_sockshalf(const char *sock, const char *host, const char *port,
+			  const char *count)
+{
+	long want = num(count), got = 0;
+	char buf[4096];
+	int rep, s = socks_open(sock, host, port, &rep);
+	ssize_t k;
+
+	memset(buf, 'h', sizeof(buf));
+	if (want > (long)sizeof(buf))
+		want = sizeof(buf);
+	if (s >= 0 && write(s, buf, (size_t)want) == want &&
+	    shutdown(s, SHUT_WR) == 0)
+		while ((k = read(s, buf, sizeof(buf))) > 0)
+			got += k;
+	printf("HALF %ld\n", got);
+	if (s >= 0)
+		close(s);
+}
+
 /* Opens N connections through the proxy and holds them: "OPENED k". */
 static void act_socksmany(const char *sock, const char *host, const char *port,
 			  const char *count)
@@ -552,6 +575,8 @@ int main(int argc, char **argv)
 			check_socks(a, b, argv[i + 2]), used = 3;
 		else if (strcmp(c, "socksecho") == 0 && i + 3 < argc)
 			act_socksecho(a, b, argv[i + 2], argv[i + 3]), used = 4;
+		else if (strcmp(c, "sockshalf") == 0 && i + 3 < argc)
+			act_sockshalf(a, b, argv[i + 2], argv[i + 3]), used = 4;
 		else if (strcmp(c, "socksmany") == 0 && i + 3 < argc)
 			act_socksmany(a, b, argv[i + 2], argv[i + 3]), used = 4;
 		else if (strcmp(c, "socksidle") == 0 && i + 3 < argc)
