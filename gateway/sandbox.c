@@ -330,7 +330,9 @@ struct stage {
 	char dir[ZONE_PATH_MAX - 16]; /* host state directory of this run */
 	char out[ZONE_PATH_MAX];      /* its out/ (the zone's files.out) */
 	char sim[ZONE_PATH_MAX];      /* the zone's rendezvous directory */
-	int fds[ZONE_MAP_MAX + 1];    /* files.in, passed to bwrap --file */
+	char egress[ZONE_PATH_MAX];   /* the egress proxy's socket directory */
+	pid_t egress_pid;
+	int fds[ZONE_MAP_MAX + 1]; /* files.in, passed to bwrap --file */
 	int nfds;
 };
 
@@ -476,6 +478,8 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 		add3(a, "--bind", s->sim, s->sim);
 		add2(ll, "--rw", s->sim);
 	}
+	if (s->egress[0]) /* read-only: connect needs no write access */
+		add3(a, "--ro-bind", s->egress, ZONE_EGRESS_DIR);
 	add(a, "--clearenv");
 	for (size_t i = 0; i < r->nenv; i++) {
 		char *eq = strchr(r->env[i], '=');
@@ -488,6 +492,8 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 	if (!have_path)
 		add3(a, "--setenv", "PATH", "/usr/bin:/bin");
 	add3(a, "--setenv", "ZONEGATE_ZONE", r->name);
+	if (s->egress[0])
+		add3(a, "--setenv", "ZONEGATE_EGRESS", ZONE_EGRESS_SOCK);
 	if (r->chan) {
 		add3(a, "--setenv", "ZONEGATE_CHAN", r->chan);
 		add3(a, "--setenv", "ZONEGATE_SIM_DIR", sim_base());
@@ -539,6 +545,21 @@ static int stage_make(const struct zone_run *r, struct stage *s, uid_t uid,
 		return -1;
 	}
 	return 0;
+}
+
+/* The egress proxy for a zone with network.egress, outside the zone;
+ * its socket directory is bound into the zone (build_bwrap). */
+static int start_egress(const struct zone_run *r, struct stage *s, uid_t uid,
+			char *err, size_t errlen)
+{
+	if (snprintf(s->egress, sizeof(s->egress), "%s/egress", s->dir) >=
+	    (int)sizeof(s->egress)) {
+		snprintf(err, errlen, "zone %s: state path too long", r->name);
+		s->egress[0] = 0;
+		return -1;
+	}
+	s->egress_pid = zone_egress_start(r, s->egress, uid, err, errlen);
+	return s->egress_pid > 0 ? 0 : -1;
 }
 
 /* Fills rep from the helper's "applied ..." line. */
@@ -614,6 +635,13 @@ static int start_checks(const struct zone_run *r, const char *bwrap,
 			const char *helper, char *err, size_t errlen)
 {
 	if (!r->layers.enabled) {
+		if (r->egress.n) {
+			snprintf(err, errlen,
+				 "zone %s: network.egress needs the sandbox (a "
+				 "plain process has the host's whole network)",
+				 r->name);
+			return -1;
+		}
 		if (r->nin || r->nro || r->out_zone) {
 			snprintf(err, errlen,
 				 "zone %s: files need the sandbox (a plain "
@@ -662,6 +690,9 @@ int zone_run_foreground(const struct zone_run *r, const char *helper,
 	if (r->layers.enabled) {
 		if (stage_make(r, &s, uid, err, errlen) < 0)
 			goto out;
+		if (r->egress.n && start_egress(r, &s, uid, err, errlen) < 0)
+			goto out;
+		rep->egress = r->egress.n > 0;
 		if (r->chan && sim_endpoint(r, uid, s.sim, sizeof(s.sim)) < 0) {
 			snprintf(err, errlen,
 				 "zone %s: cannot make its rendezvous "
@@ -744,6 +775,10 @@ out:
 		close(sp[0]);
 	if (sp[1] >= 0)
 		close(sp[1]);
+	if (s.egress_pid > 0) {
+		kill(s.egress_pid, SIGKILL);
+		waitpid(s.egress_pid, NULL, 0);
+	}
 	if (s.dir[0])
 		zone_rm_tree(AT_FDCWD, s.dir, 0);
 	cg_remove(&cg);
@@ -751,6 +786,21 @@ out:
 	args_free(&ll);
 	args_free(&fin);
 	return rc;
+}
+
+/* The egress line of the table: the proxy and its destinations. */
+static void print_egress(const struct zone_run *r)
+{
+	const struct zone_egress *g = &r->egress;
+
+	printf("  %-14s egress proxy only (max %ld connections, %llu bytes, "
+	       "idle %lds):",
+	       "network", g->max_conns, (unsigned long long)g->max_bytes,
+	       g->idle_s);
+	for (size_t i = 0; i < g->n; i++)
+		printf(strchr(g->dest[i].host, ':') ? " [%s]:%d" : " %s:%d",
+		       g->dest[i].host, g->dest[i].port);
+	printf("\n");
 }
 
 /* "yes" or "NO", for the table. */
@@ -784,7 +834,7 @@ void zone_report_print(const struct zone_run *r, const struct zone_report *rep,
 		       "\"caps_dropped\":%s,\"cgroup\":\"%s\","
 		       "\"limits\":{\"memory\":%s,\"pids\":%s,\"cpu\":%s},"
 		       "\"status\":%d,\"oom_killed\":%s,\"files_out\":%s,"
-		       "\"shared_kernel\":true}\n",
+		       "\"network\":\"%s\",\"shared_kernel\":true}\n",
 		       r->name, r->domid, rep->sandboxed ? "true" : "false",
 		       (unsigned)rep->uid, rep->userns ? "true" : "false",
 		       rep->mntns ? "true" : "false",
@@ -803,7 +853,8 @@ void zone_report_print(const struct zone_run *r, const struct zone_report *rep,
 		       rep->oom_killed ? "true" : "false",
 		       !r->out_zone  ? "null"
 		       : rep->out_ok ? "\"copied\""
-				     : "\"refused\"");
+				     : "\"refused\"",
+		       rep->egress ? "egress-proxy" : "none");
 		return;
 	}
 	printf("zone %s (domid %d): %s\n", r->name, r->domid,
@@ -817,6 +868,11 @@ void zone_report_print(const struct zone_run *r, const struct zone_report *rep,
 	       yn(rep->ipcns), yn(rep->utsns), yn(rep->netns),
 	       yn(rep->cgroupns));
 	printf("  %-14s %s\n", "fresh root", yn(rep->fresh_root));
+	if (rep->egress)
+		print_egress(r);
+	else
+		printf("  %-14s %s\n", "network",
+		       rep->netns ? "none (loopback only)" : "HOST NETWORK");
 	printf("  %-14s %s\n", "seccomp", yn(rep->seccomp));
 	printf("  %-14s %s\n", "landlock", ll);
 	printf("  %-14s %s\n", "no_new_privs", yn(rep->nnp));

@@ -22,6 +22,32 @@
 /* where it is when the host root is exposed read-only (a layer test) */
 #define ZONE_HELPER_TMP "/tmp/.zonegate-zone-init"
 
+#define ZONE_EGRESS_MAX 64 /* "network": {"egress": [...]} entries */
+#define ZONE_EGRESS_CONNS_DEF 16
+#define ZONE_EGRESS_BYTES_DEF (1ULL << 30)
+#define ZONE_EGRESS_IDLE_DEF 60
+/* the egress proxy's socket inside the zone (docs/zones.md "Network") */
+#define ZONE_EGRESS_DIR "/.zonegate/egress"
+#define ZONE_EGRESS_SOCK ZONE_EGRESS_DIR "/sock"
+
+/* One allowed destination: a lower-case DNS name or an IP literal in its
+ * canonical text (inet_ntop), and a port. */
+struct zone_dest {
+	char host[256];
+	int port;
+};
+
+/* A zone's egress: empty (n 0) means no network at all. The caps hold
+ * for the whole run: concurrent connections, bytes in both directions,
+ * seconds a connection may stay idle. */
+struct zone_egress {
+	struct zone_dest dest[ZONE_EGRESS_MAX];
+	size_t n;
+	long max_conns;
+	uint64_t max_bytes;
+	long idle_s;
+};
+
 /* One mapping: a path inside the zone and the host path behind it. */
 struct zone_map {
 	char *zone;
@@ -55,6 +81,7 @@ struct zone_run {
 	char **env;   /* "K=V", NULL-terminated */
 	size_t nenv;
 	struct zone_layers layers;
+	struct zone_egress egress;
 };
 
 /* Reads the gateway config FILE (checked whole by gw_config_load first)
@@ -68,6 +95,24 @@ void zone_run_free(struct zone_run *r);
 /* Parses a memory size ("128m", "1g", "65536", "512k"). 0 ok, -1 bad. */
 int zone_parse_size(const char *s, uint64_t *out);
 
+/* Parses "HOST:PORT" ("[V6]:PORT" for IPv6) into d: HOST a DNS name
+ * (lower-cased) or an IP literal (canonicalised). 0 ok, -1 bad. */
+int zone_dest_parse(const char *s, struct zone_dest *d);
+
+/* The proxy's side of a SOCKS5 greeting and CONNECT request read from
+ * fd (what a zone sends; exported for the fuzz target): host (canonical,
+ * hlen >= 256) and port filled on 0; a SOCKS5 reply code (> 0) for a
+ * request it refuses, or -1 when the client broke the protocol. */
+int zone_egress_request(int fd, int idle_ms, char *host, size_t hlen,
+			int *port);
+
+/* Starts the egress proxy of R outside the zone (zone_egress.c): binds
+ * its socket at DIR/sock (DIR made for uid, mode 0700), forks a process
+ * that drops to uid and forwards only to R's egress list. Returns its
+ * pid, or -1 with err. The caller kills and reaps it after the run. */
+pid_t zone_egress_start(const struct zone_run *r, const char *dir, uid_t uid,
+			char *err, size_t errlen);
+
 /* What was applied to one run, for the report (table or JSON). */
 struct zone_report {
 	int sandboxed;
@@ -77,6 +122,7 @@ struct zone_report {
 	int fresh_root, seccomp, landlock_abi, landlock, nnp, caps_dropped;
 	char cgroup[16]; /* "v1", "v2", "none" */
 	int mem_applied, pids_applied, cpu_applied;
+	int egress;	   /* the egress proxy ran (destinations: r->egress) */
 	int status;	   /* the zone's exit status (shell convention) */
 	int oom_killed;	   /* the memory cgroup counted an OOM kill */
 	char out_msg[256]; /* files.out result */

@@ -378,6 +378,76 @@ static int sandbox_of(const struct rerr *e, json_t *v, struct zone_layers *l)
 	return 0;
 }
 
+/* network.egress: an array of "HOST:PORT" strings, no duplicates. */
+static int egress_of(const struct rerr *e, json_t *v, struct zone_egress *g)
+{
+	size_t i;
+	json_t *x;
+
+	if (!json_is_array(v) || json_array_size(v) == 0 ||
+	    json_array_size(v) > ZONE_EGRESS_MAX)
+		return rfail(e, "egress",
+			     "network.egress must be an array of 1..%d "
+			     "\"HOST:PORT\" strings",
+			     ZONE_EGRESS_MAX);
+	json_array_foreach (v, i, x) {
+		struct zone_dest *d = &g->dest[g->n];
+		if (!json_is_string(x) ||
+		    zone_dest_parse(json_string_value(x), d) < 0)
+			return rfail(
+				e, "egress",
+				"network.egress[%zu] must be \"HOST:PORT\" "
+				"(a DNS name or IP literal, [V6]:PORT, port "
+				"1..65535)",
+				i);
+		for (size_t j = 0; j < g->n; j++)
+			if (g->dest[j].port == d->port &&
+			    strcmp(g->dest[j].host, d->host) == 0)
+				return rfail(e, "egress",
+					     "network.egress[%zu] repeats "
+					     "%s:%d",
+					     i, d->host, d->port);
+		g->n++;
+	}
+	return 0;
+}
+
+/* "network": "none", or {"egress": [...], "max_connections": N,
+ * "max_bytes": N, "idle_timeout": SECS}. */
+static int network_of(const struct rerr *e, json_t *v, struct zone_egress *g)
+{
+	const char *k;
+	json_t *x;
+	uint64_t u;
+
+	if (json_is_string(v) && strcmp(json_string_value(v), "none") == 0)
+		return 0;
+	if (!json_is_object(v))
+		return rfail(e, "network",
+			     "network must be \"none\" or an object "
+			     "{\"egress\": [\"HOST:PORT\", ...]}");
+	json_object_foreach (v, k, x) {
+		int rc = 0;
+		if (strcmp(k, "egress") == 0)
+			rc = egress_of(e, x, g);
+		else if (strcmp(k, "max_connections") == 0) {
+			rc = u64_of(e, k, x, 1, 1024, &u);
+			g->max_conns = (long)u;
+		} else if (strcmp(k, "max_bytes") == 0)
+			rc = u64_of(e, k, x, 1, 1ULL << 40, &g->max_bytes);
+		else if (strcmp(k, "idle_timeout") == 0) {
+			rc = u64_of(e, k, x, 1, 86400, &u);
+			g->idle_s = (long)u;
+		} else
+			rc = rfail(e, k, "network: unknown key '%.64s'", k);
+		if (rc)
+			return -1;
+	}
+	if (g->n == 0)
+		return rfail(e, "network", "network: egress is missing");
+	return 0;
+}
+
 /* The run block's keys into r; every key known or an error. */
 static int run_of(const struct rerr *e, json_t *o, struct zone_run *r)
 {
@@ -396,13 +466,9 @@ static int run_of(const struct rerr *e, json_t *o, struct zone_run *r)
 			rc = env_of(e, v, r);
 		else if (strcmp(k, "sandbox") == 0)
 			rc = sandbox_of(e, v, &r->layers);
-		else if (strcmp(k, "network") == 0) {
-			if (!json_is_string(v) ||
-			    strcmp(json_string_value(v), "none") != 0)
-				rc = rfail(e, k,
-					   "network: only \"none\" is "
-					   "implemented (egress is not yet)");
-		} else if (strcmp(k, "restart") == 0) {
+		else if (strcmp(k, "network") == 0)
+			rc = network_of(e, v, &r->egress);
+		else if (strcmp(k, "restart") == 0) {
 			const char *s = json_string_value(v);
 			if (!s || (strcmp(s, "no") && strcmp(s, "on-failure") &&
 				   strcmp(s, "always")))
@@ -476,6 +542,9 @@ struct zone_run *zone_run_load(const char *file, const char *name, char *err,
 	r->mem = ZONE_MEM_DEF;
 	r->pids = ZONE_PIDS_DEF;
 	r->layers = (struct zone_layers){ 1, 1, 1, 1, 1, 1 };
+	r->egress.max_conns = ZONE_EGRESS_CONNS_DEF;
+	r->egress.max_bytes = ZONE_EGRESS_BYTES_DEF;
+	r->egress.idle_s = ZONE_EGRESS_IDLE_DEF;
 	if (gz->chan && strncmp(gz->chan, "sim:", 4) == 0) {
 		r->chan = strdup(gz->chan);
 		if (!r->chan) {

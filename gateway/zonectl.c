@@ -4,6 +4,7 @@
  * not written yet. */
 #include "sandbox.h"
 #include "zg_version.h"
+#include "zone_xen.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 		"               foreground, print the isolation applied, wait,\n"
 		"               copy files.out back, exit with its status\n"
 		"  check ZONE   validate the config and ZONE's run block only\n"
+		"  xen [ZONE]   write xl domain configs (zonectl xen --help)\n"
 		"\n"
 		"Options:\n"
 		"  --config FILE  the gateway's config (zones with run blocks)\n"
@@ -36,7 +38,7 @@ static void usage(FILE *f)
 		"default: next to zonectl), ZONEGATE_SIM_DIR, TMPDIR.\n"
 		"Must run as root: each zone gets its own host uid (%d +\n"
 		"domid). A sandbox is a shared kernel, not a VM.\n"
-		"Not yet: up, down, ps, logs, reload, network egress.\n",
+		"Not yet: up, down, ps, logs, reload.\n",
 		ZONE_UID_BASE);
 }
 
@@ -64,6 +66,18 @@ static int helper_path(const char *argv0, char *out, size_t len)
 		       : -1;
 }
 
+/* The command: the first word that is not an option or --config's. */
+static const char *command_word(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0)
+			i++;
+		else if (argv[i][0] != '-')
+			return argv[i];
+	}
+	return "";
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = NULL, *cmd = NULL, *zone = NULL, *bwrap;
@@ -72,6 +86,8 @@ int main(int argc, char **argv)
 	struct zone_run *r = NULL;
 	struct zone_report rep;
 
+	if (strcmp(command_word(argc, argv), "xen") == 0)
+		return zone_xen_main(argc, argv); /* its own options */
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {

@@ -100,6 +100,10 @@ static void usage(FILE *f)
 		"it is\n"
 		"                          private, loopback, ... (repeatable)\n"
 		"  --web-hosts GLOB,...    fetch only from hosts matching a glob\n"
+		"  --web-proxy SOCKET      connect through the SOCKS5 proxy on "
+		"this unix\n"
+		"                          socket (a zone's egress, "
+		"$ZONEGATE_EGRESS)\n"
 		"  --web-search BACKEND    searxng:URL, or brave (key from\n"
 		"                          --web-search-key-file FILE or "
 		"BRAVE_API_KEY)\n"
@@ -204,6 +208,7 @@ static const struct option long_opts[] = {
 	{ "web", no_argument, NULL, O_WEB },
 	{ "web-allow", required_argument, NULL, O_WEB_OPT },
 	{ "web-hosts", required_argument, NULL, O_WEB_OPT },
+	{ "web-proxy", required_argument, NULL, O_WEB_OPT },
 	{ "web-search", required_argument, NULL, O_WEB_OPT },
 	{ "web-search-key-file", required_argument, NULL, O_WEB_OPT },
 	{ "web-max-bytes", required_argument, NULL, O_WEB_OPT },

@@ -45,6 +45,10 @@ static curl_socket_t open_checked(void *ud, curlsocktype purpose,
 {
 	const struct web_target *t = ud;
 
+	if (t->proxy) /* only the proxy's unix socket */
+		return purpose == CURLSOCKTYPE_IPCXN && addr->family == AF_UNIX
+			       ? socket(AF_UNIX, SOCK_STREAM, 0)
+			       : CURL_SOCKET_BAD;
 	if (purpose != CURLSOCKTYPE_IPCXN ||
 	    !same_addr(&addr->addr, (const struct sockaddr *)&t->addr))
 		return CURL_SOCKET_BAD;
@@ -85,21 +89,28 @@ static int setup(CURL *h, const char *url, const struct web_target *t,
 		 struct web_response *r)
 {
 	char pin[512];
-	int w = snprintf(pin, sizeof(pin),
-			 t->addr.ss_family == AF_INET6 ? "%s:%d:[%s]"
-						       : "%s:%d:%s",
-			 t->host, t->port, t->addr_text);
+	int w = t->proxy ? snprintf(pin, sizeof(pin), "socks5h://localhost%s",
+				    t->proxy)
+			 : snprintf(pin, sizeof(pin),
+				    t->addr.ss_family == AF_INET6 ? "%s:%d:[%s]"
+								  : "%s:%d:%s",
+				    t->host, t->port, t->addr_text);
 
 	if (w < 0 || (size_t)w >= sizeof(pin))
 		return -1;
-	*pins = curl_slist_append(NULL, pin);
-	if (!*pins)
-		return -1;
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_RESOLVE, *pins);
+	if (t->proxy) {
+		/* the proxy resolves the name, outside the zone */
+		curl_easy_setopt(h, CURLOPT_PROXY, pin);
+	} else {
+		*pins = curl_slist_append(NULL, pin);
+		if (!*pins)
+			return -1;
+		curl_easy_setopt(h, CURLOPT_RESOLVE, *pins);
+		curl_easy_setopt(h, CURLOPT_PROXY, ""); /* none from the env */
+	}
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_checked);
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)t);
-	curl_easy_setopt(h, CURLOPT_PROXY, ""); /* no proxy from the env */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "web_class.h"
 #include "web_text.h"
 
 #define WEB_EXPORT __attribute__((visibility("default")))
@@ -33,7 +34,14 @@ struct web_policy {
 	unsigned nallow;
 	char *hosts[WEB_MAX_RULES]; /* --web-hosts globs; none: any host */
 	unsigned nhosts;
+	/* --web-proxy: a SOCKS5 proxy on this unix socket (a zone's egress
+	 * proxy, docs/zones.md) resolves names and connects; "" none */
+	char proxy[108];
 };
+
+/* Sets p's proxy socket (an absolute path). 0, or -1 with err. */
+int web_policy_proxy(struct web_policy *p, const char *path, char *err,
+		     size_t errlen);
 
 /* Parses HOST[:PORT] ([V6]:PORT for IPv6) into p's exceptions. 0, or -1
  * with err. */
@@ -43,12 +51,6 @@ int web_policy_allow(struct web_policy *p, const char *spec, char *err,
 int web_policy_hosts(struct web_policy *p, const char *list, char *err,
 		     size_t errlen);
 void web_policy_free(struct web_policy *p);
-
-/* Why an address may not be reached (e.g. "loopback", "private",
- * "cloud metadata"), or NULL if it is a public address. IPv4-mapped,
- * IPv4-compatible, NAT64 and 6to4 IPv6 addresses are judged by the IPv4
- * address they carry. */
-const char *web_addr_forbidden(const struct sockaddr *sa);
 
 /* Parses host as an IP literal in any spelling an URL parser or resolver
  * accepts (IPv6 with or without brackets; IPv4 dotted, decimal, octal,
@@ -64,13 +66,16 @@ struct web_target {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	char addr_text[64];
+	const char *proxy; /* the policy's proxy socket, or NULL */
 };
 
 /* Checks url against the policy: http or https only, no userinfo, host
  * allowed by --web-hosts, resolved once (getaddrinfo) with every address
  * judged by web_addr_forbidden unless an exception names the host (and
- * port). Fills t with the address to connect to. 0, or -1 with the reason
- * in err. */
+ * port). Fills t with the address to connect to. With a proxy, a name is
+ * not resolved here (the proxy resolves it and enforces its own list;
+ * t->proxy is set, t->addrlen 0); an IP literal is still judged. 0, or -1
+ * with the reason in err. */
 int web_policy_check(const struct web_policy *p, const char *url,
 		     struct web_target *t, char *err, size_t errlen);
 

@@ -224,6 +224,8 @@ static int apply(struct web_ctx *c, const char *name, const char *v,
 		return web_policy_allow(&c->policy, v, err, errlen);
 	if (!strcmp(name, "web-hosts"))
 		return web_policy_hosts(&c->policy, v, err, errlen);
+	if (!strcmp(name, "web-proxy"))
+		return web_policy_proxy(&c->policy, v, err, errlen);
 	if (!strcmp(name, "web-search"))
 		*search = v;
 	else if (!strcmp(name, "web-search-key-file"))

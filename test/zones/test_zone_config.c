@@ -139,7 +139,21 @@ static void test_bad(void)
 	    "\"/o\", \"host\": \"/h\", \"mode\": 1}}}",
 	    3, "files.out: unknown key 'mode'");
 	bad("{\"command\": [\"/bin/true\"], \"network\": {\"egress\": []}}", 3,
-	    "only \"none\"");
+	    "network.egress must be an array");
+	bad("{\"command\": [\"/bin/true\"], \"network\": \"host\"}", 3,
+	    "network must be");
+	bad("{\"command\": [\"/bin/true\"], \"network\": {\"max_bytes\": "
+	    "5}}",
+	    3, "egress is missing");
+	bad("{\"command\": [\"/bin/true\"], \"network\": {\"egress\": "
+	    "[\"a:1\"], \"proxy\": 1}}",
+	    3, "network: unknown key 'proxy'");
+	bad("{\"command\": [\"/bin/true\"], \"network\": {\"egress\": "
+	    "[\"a:1\", \"A:1\"]}}",
+	    3, "repeats a:1");
+	bad("{\"command\": [\"/bin/true\"], \"network\": {\"egress\": "
+	    "[\"a:1\"], \"idle_timeout\": 0}}",
+	    3, "idle_timeout must be");
 	bad("{\"command\": [\"/bin/true\"], \"restart\": \"sometimes\"}", 3,
 	    "restart must be");
 	bad("{\"command\": [\"/bin/true\"], \"env\": {\"A=B\": \"x\"}}", 3,
@@ -150,6 +164,58 @@ static void test_bad(void)
 	bad("{\"files\": {}}", 3, "needs a command");
 	/* the gateway's own check (config.c): run must be an object */
 	bad("5", 3, "run must be an object");
+}
+
+/* network.egress: what is accepted, canonicalised, and refused. */
+static void test_egress(void)
+{
+	static const char *const badd[] = { "example.org",
+					    "example.org:0",
+					    "example.org:65536",
+					    "example.org:+80",
+					    "example.org:8x",
+					    ":80",
+					    "a b:80",
+					    "::1:80",
+					    "[::1]",
+					    "[]:80",
+					    "-x.org:80",
+					    "exa_mple.org:80",
+					    "[example.org]:80",
+					    "a:-1",
+					    "a: 80" };
+	struct zone_dest d;
+	char err[512];
+	struct zone_run *r;
+
+	CHECK(zone_dest_parse("Example.ORG:443", &d) == 0 &&
+	      strcmp(d.host, "example.org") == 0 && d.port == 443);
+	CHECK(zone_dest_parse("[0:0::1]:8080", &d) == 0 &&
+	      strcmp(d.host, "::1") == 0 && d.port == 8080);
+	CHECK(zone_dest_parse("127.0.0.1:1", &d) == 0 &&
+	      strcmp(d.host, "127.0.0.1") == 0);
+	for (size_t i = 0; i < sizeof(badd) / sizeof(badd[0]); i++)
+		if (zone_dest_parse(badd[i], &d) == 0) {
+			fprintf(stderr, "accepted '%s'\n", badd[i]);
+			CHECK(0);
+		}
+	r = load("{\"command\": [\"/bin/true\"], \"network\": {\"egress\": "
+		 "[\"a.example:80\", \"[::1]:9\"], \"max_connections\": 3, "
+		 "\"max_bytes\": 1000, \"idle_timeout\": 5}}",
+		 err, sizeof(err));
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	CHECK_EQ_INT(r->egress.n, 2);
+	CHECK_STR(r->egress.dest[1].host, "::1");
+	CHECK_EQ_INT(r->egress.max_conns, 3);
+	CHECK_EQ_INT(r->egress.max_bytes, 1000);
+	CHECK_EQ_INT(r->egress.idle_s, 5);
+	zone_run_free(r);
+	r = load("{\"command\": [\"/bin/true\"], \"network\": \"none\"}", err,
+		 sizeof(err));
+	CHECK(r && r->egress.n == 0);
+	zone_run_free(r);
 }
 
 static void test_sizes(void)
@@ -174,6 +240,7 @@ int main(void)
 	RUN(test_layers);
 	RUN(test_bad);
 	RUN(test_sizes);
+	RUN(test_egress);
 	unlink(path);
 	return ZGT_DONE();
 }

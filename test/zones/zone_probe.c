@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -304,6 +305,202 @@ static void act_mksock(const char *path)
 		close(s);
 }
 
+/* Host side: a TCP listener on 127.0.0.1 at a free port, written to
+ * PORTFILE. The socket, or -1. */
+static int listen_loopback(const char *portfile)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	FILE *f;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(s, 64) < 0 || getsockname(s, (struct sockaddr *)&sa, &sl))
+		return -1;
+	f = fopen(portfile, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", ntohs(sa.sin_port));
+	fclose(f);
+	return s;
+}
+
+/* Opens a connection through the SOCKS5 proxy on unix socket SOCK to
+ * HOST:PORT (the name sent as is, for the proxy to check). The
+ * connected socket, or -1 with errno (EACCES: the proxy refused, the
+ * reply code in *rep). */
+static int socks_open(const char *sock, const char *host, const char *port,
+		      int *rep)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	unsigned char b[300];
+	size_t hl = strlen(host), n;
+	long p = num(port);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	*rep = -1;
+	signal(SIGPIPE, SIG_IGN); /* a proxy that closes on us: EPIPE */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (s < 0 || hl == 0 || hl > 255)
+		goto fail;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(s, "\x05\x01\x00", 3) != 3 || read(s, b, 2) != 2 || b[1] != 0)
+		goto fail;
+	b[0] = 5, b[1] = 1, b[2] = 0, b[3] = 3, b[4] = (unsigned char)hl;
+	memcpy(b + 5, host, hl);
+	n = 5 + hl;
+	b[n++] = (unsigned char)(p >> 8);
+	b[n++] = (unsigned char)p;
+	if (write(s, b, n) != (ssize_t)n || read(s, b, 10) < 2)
+		goto fail;
+	*rep = b[1];
+	if (b[1] != 0) {
+		close(s);
+		errno = EACCES;
+		return -1;
+	}
+	return s;
+fail:
+	if (errno == 0)
+		errno = ECONNRESET;
+	if (s >= 0)
+		close(s);
+	return -1;
+}
+
+/* CHECK socks: a connection through the proxy to HOST:PORT (whether
+ * it reached the host is counted by the host's listener). */
+static void check_socks(const char *sock, const char *host, const char *port)
+{
+	int rep, s = socks_open(sock, host, port, &rep), e = errno;
+
+	report("socks", s >= 0, e);
+	if (rep > 0)
+		printf("SOCKSREP %d\n", rep);
+	if (s >= 0)
+		close(s);
+}
+
+/* Sends N bytes through the proxy to an echo listener and counts what
+ * comes back before the connection ends: "ECHOED n". */
+static void act_socksecho(const char *sock, const char *host, const char *port,
+			  const char *count)
+{
+	long want = num(count), sent = 0, got = 0;
+	char buf[4096];
+	int rep, s = socks_open(sock, host, port, &rep);
+	struct pollfd p;
+
+	memset(buf, 'x', sizeof(buf));
+	signal(SIGPIPE, SIG_IGN);
+	while (s >= 0 && got < want) {
+		p = (struct pollfd){ .fd = s, .events = POLLIN };
+		if (sent < want)
+			p.events |= POLLOUT;
+		if (poll(&p, 1, 10000) <= 0)
+			break;
+		if (p.revents & POLLIN) {
+			ssize_t k = read(s, buf, sizeof(buf));
+			if (k <= 0)
+				break;
+			got += k;
+		} else if (p.revents & POLLOUT) {
+			long k = want - sent < 4096 ? want - sent : 4096;
+			k = write(s, buf, (size_t)k);
+			if (k <= 0)
+				break;
+			sent += k;
+		} else {
+			break;
+		}
+	}
+	printf("ECHOED %ld\n", got);
+	if (s >= 0)
+		close(s);
+}
+
+/* Sends N bytes (N <= 4096) through the proxy to an echo listener,
+ * half-closes, and counts the echo until the end: "HALF n" (all of it
+ * when the proxy passes the half-close on instead of dropping both). */
+static void act_sockshalf(const char *sock, const char *host, const char *port,
+			  const char *count)
+{
+	long want = num(count), got = 0;
+	char buf[4096];
+	int rep, s = socks_open(sock, host, port, &rep);
+	ssize_t k;
+
+	memset(buf, 'h', sizeof(buf));
+	if (want > (long)sizeof(buf))
+		want = sizeof(buf);
+	if (s >= 0 && write(s, buf, (size_t)want) == want &&
+	    shutdown(s, SHUT_WR) == 0)
+		while ((k = read(s, buf, sizeof(buf))) > 0)
+			got += k;
+	printf("HALF %ld\n", got);
+	if (s >= 0)
+		close(s);
+}
+
+/* Opens N connections through the proxy and holds them: "OPENED k". */
+static void act_socksmany(const char *sock, const char *host, const char *port,
+			  const char *count)
+{
+	long n = num(count), ok = 0;
+	int rep;
+
+	for (long i = 0; i < n && i < 256; i++)
+		ok += socks_open(sock, host, port, &rep) >= 0;
+	printf("OPENED %ld\n", ok);
+}
+
+/* CHECK idle: a connection through the proxy, silent for SECS seconds,
+ * then one byte out and its echo back: blocked when the proxy closed
+ * the idle connection meanwhile. */
+static void check_socksidle(const char *sock, const char *host,
+			    const char *port, const char *secs)
+{
+	int rep, s = socks_open(sock, host, port, &rep), ok = 0, e = errno;
+	char c = 'i';
+
+	signal(SIGPIPE, SIG_IGN);
+	if (s >= 0) {
+		sleep((unsigned)num(secs));
+		ok = write(s, &c, 1) == 1 && read(s, &c, 1) == 1;
+		e = ok ? 0 : errno ? errno : ECONNRESET;
+		close(s);
+	}
+	report("idle", ok, e);
+}
+
+/* Host side: an echo listener on 127.0.0.1 (one connection at a time;
+ * the others wait in the backlog), its port in PORTFILE, a line in
+ * LOGFILE per connection. */
+static int serve_echo(const char *portfile, const char *logfile)
+{
+	int s = listen_loopback(portfile), c;
+	char buf[4096];
+	ssize_t k;
+	FILE *f;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (s < 0)
+		return 1;
+	while ((c = accept(s, NULL, NULL)) >= 0) {
+		f = fopen(logfile, "a");
+		if (f) {
+			fprintf(f, "accepted\n");
+			fclose(f);
+		}
+		while ((k = read(c, buf, sizeof(buf))) > 0)
+			if (write(c, buf, (size_t)k) != k)
+				break;
+		close(c);
+	}
+	return 0;
+}
+
 /* Accepts connections on s forever, a line in LOGFILE for each. */
 static int accept_log(int s, const char *logfile)
 {
@@ -338,21 +535,9 @@ static int serve_abs(const char *name, const char *logfile)
  * every connection it accepts appends a line to LOGFILE. */
 static int serve(const char *portfile, const char *logfile)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	FILE *f;
+	int s = listen_loopback(portfile);
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(s, 16) < 0 || getsockname(s, (struct sockaddr *)&sa, &sl))
-		return 1;
-	f = fopen(portfile, "w");
-	if (!f)
-		return 1;
-	fprintf(f, "%d\n", ntohs(sa.sin_port));
-	fclose(f);
-	return accept_log(s, logfile);
+	return s < 0 ? 1 : accept_log(s, logfile);
 }
 
 int main(int argc, char **argv)
@@ -361,6 +546,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "serve") == 0)
 		return serve(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "serveecho") == 0)
+		return serve_echo(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "serveabs") == 0)
 		return serve_abs(argv[2], argv[3]);
 	while (i < argc) {
@@ -384,6 +571,17 @@ int main(int argc, char **argv)
 			check_connectabs(a);
 		else if (strcmp(c, "connect") == 0)
 			check_connect(a);
+		else if (strcmp(c, "socks") == 0 && i + 2 < argc)
+			check_socks(a, b, argv[i + 2]), used = 3;
+		else if (strcmp(c, "socksecho") == 0 && i + 3 < argc)
+			act_socksecho(a, b, argv[i + 2], argv[i + 3]), used = 4;
+		else if (strcmp(c, "sockshalf") == 0 && i + 3 < argc)
+			act_sockshalf(a, b, argv[i + 2], argv[i + 3]), used = 4;
+		else if (strcmp(c, "socksmany") == 0 && i + 3 < argc)
+			act_socksmany(a, b, argv[i + 2], argv[i + 3]), used = 4;
+		else if (strcmp(c, "socksidle") == 0 && i + 3 < argc)
+			check_socksidle(a, b, argv[i + 2], argv[i + 3]),
+				used = 4;
 		else if (strcmp(c, "write") == 0)
 			check_write(a);
 		else if (strcmp(c, "mount") == 0)

@@ -58,9 +58,7 @@ PORT=$(cat "$S/port")
 for _ in $(seq 100); do ss -xl | grep -q "@$ABS" && break; sleep 0.1; done
 : >"$S/accepted"
 
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
+. "$(dirname "$0")/common.sh"
 
 # conf NAME SANDBOX LIMITS EXTRA_FILES ARGS... : writes $S/NAME.json with
 # zone "probe" (domid 41) running zone_probe ARGS (copied to /tmp, the
@@ -96,15 +94,6 @@ run() {
 	echo $? >"$S/$1.rc"
 }
 
-# expect NAME CHECK blocked|ALLOWED
-expect() {
-	if grep -q "^CHECK $2 $3" "$S/$1.out"; then
-		pass "$1: $2 $3"
-	else
-		fail "$1: $2 expected $3, got: $(grep "^CHECK $2 " "$S/$1.out" || echo none)"
-		sed 's/^/    /' "$S/$1.err" | head -5
-	fi
-}
 
 ALL='"memory": "256m", "pids": 64'
 
