@@ -198,6 +198,7 @@ static void config_rejected(struct gw *g, char *err, size_t errlen)
 
 	mcp_utf8_snprintf(why, sizeof(why), "%s", err);
 	mcp_utf8_snprintf(err, errlen, "%s", why);
+	g->config_errors++;
 	fprintf(stderr,
 		"gatewayd: config NOT reloaded (zones and settings stay as "
 		"they were): %s\n",
@@ -264,6 +265,7 @@ static int reload_config(struct gw *g, char *err, size_t errlen)
 		goto out;
 	}
 	gw_config_adopt(g->cfg, nw);
+	g->config_errors = 0;
 	gw_audit_set_deny_rate(g->audit, g->cfg->audit_denials_per_s);
 	gw_audit_set_rotate(g->audit, g->cfg->audit_rotate_bytes);
 	zones_changed(g, changes);

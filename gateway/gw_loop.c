@@ -395,8 +395,17 @@ void gw_route_snapshot(struct gw *g)
 		"# HELP zonegate_policy_reload_errors Failed reloads since the "
 		"last good one.\n"
 		"# TYPE zonegate_policy_reload_errors gauge\n"
-		"zonegate_policy_reload_errors %d\n",
-		policy_nrules(g->pol), g->policy_errors);
+		"zonegate_policy_reload_errors %d\n"
+		"# HELP zonegate_zones Zones of the config in force.\n"
+		"# TYPE zonegate_zones gauge\n"
+		"zonegate_zones{role=\"agent\"} %zu\n"
+		"zonegate_zones{role=\"tool\"} %zu\n"
+		"# HELP zonegate_config_reload_errors Config reloads refused "
+		"since the last good one.\n"
+		"# TYPE zonegate_config_reload_errors gauge\n"
+		"zonegate_config_reload_errors %d\n",
+		policy_nrules(g->pol), g->policy_errors, g->naz, g->ntz,
+		g->config_errors);
 	if (fclose(f) != 0) {
 		free(buf);
 		return;

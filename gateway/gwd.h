@@ -48,6 +48,7 @@ struct gw {
 	int policy_errors; /* failed reloads since the last good one */
 	char policy_error[1024];
 	uint64_t policy_loads;
+	int config_errors; /* failed config reloads since the last good one */
 	/* Signatures of the policy and token files as last read, by any
 	 * reload: the periodic check reloads only what changed since. */
 	uint64_t policy_sig, tokens_sig;

@@ -22,6 +22,7 @@
 # Without the comparison of zones (every zone replaced), 1 fails (a's
 # session is dropped); with chan left out of it, 3 fails (the old
 # session keeps working); without the restart-key check, 2 fails.
+# The metrics follow (tool zones up, zones, refused config reloads).
 # Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
@@ -40,7 +41,8 @@ config() {
     "a":  { "domid": $1, "role": "agent", "chan": "sim:$1:a" },$2
     "t1": { "domid": 122, "role": "tool", "chan": "sim:122:t1" } },
   "policy": "z.policy", "audit_log": "${3:-audit.log}",
-  "admin_socket": "gw.sock", "reload_interval_ms": 0 }
+  "admin_socket": "gw.sock", "metrics": "unix:metrics.sock",
+  "reload_interval_ms": 0 }
 JSON
 	mv "$work/gw.json.new" "$work/gw.json"
 }
@@ -179,6 +181,19 @@ case $r in
 		bad "zones/reload records: $r" ;;
 *) bad "zones/reload record: $r" ;;
 esac
+scrape() { curl -s --unix-socket "$work/metrics.sock" http://x/metrics; }
+i=0 # the gauges are refreshed every second
+while ! scrape | grep -q 'zone_up{zone="t3"} 1' && [ $i -lt 300 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+m=$(scrape)
+case $m in
+*'zone_up{zone="t2"}'*) bad "metrics still show t2" ;;
+*'zonegate_tool_zone_up{zone="t3"} 1'*'zonegate_zones{role="tool"} 2'*)
+	ok "metrics show t3 up, not t2, and 2 tool zones" ;;
+*) bad "metrics after the reload: $(echo "$m" | grep -e zone_up -e zones)" ;;
+esac
 st=$(ctl status 2>&1)
 case $st in
 *t2* | *' b '*) bad "status still shows a removed zone: $st" ;;
@@ -217,6 +232,9 @@ esac
 n=$(grep -c '"method":"config/reload","decision":"rejected"' "$work/audit.log")
 [ "$n" -eq 2 ] && ok "2 config/reload rejected records" ||
 	bad "$n config/reload rejected records"
+scrape | grep -q '^zonegate_config_reload_errors 2$' &&
+	ok "metrics count 2 refused config reloads" ||
+	bad "metrics: $(scrape | grep config_reload)"
 grep -q '"zone":"t4"\|"t4"' "$work/audit.log" &&
 	bad "the refused config's zone t4 appears in the audit log"
 ctl status 2>&1 | grep -q t4 && bad "the refused config's zone t4 is in force"
