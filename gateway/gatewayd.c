@@ -1,12 +1,12 @@
 /* gatewayd: the host-side gateway between agent zones and tool zones.
  * Loads the config and policy (or only checks them with --check), then
  * runs one poll loop over every channel, the admin socket and signals:
- * SIGHUP reloads the policy atomically and rereads the listeners'
- * token files; a change of the policy or token files does the same for
- * what changed. SIGUSR1 rotates the audit log. SIGTERM/SIGINT drain: new
- * requests are refused, calls in flight finish (until --drain-timeout),
- * the audit log is flushed, then gatewayd exits 0; a second one stops at
- * once. */
+ * SIGHUP rereads the config (zones added and removed at run time), the
+ * policy and the listeners' token files, each taken whole or not at
+ * all; a change of the policy or token files reloads what changed.
+ * SIGUSR1 rotates the audit log. SIGTERM/SIGINT drain: new requests are
+ * refused, calls in flight finish (until --drain-timeout), the audit log
+ * is flushed, then gatewayd exits 0; a second one stops at once. */
 #include "gwd.h"
 #include "utf8.h"
 #include "zg_common.h"
@@ -49,10 +49,13 @@ static void usage(FILE *f)
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         this help\n"
 		"\n"
-		"Signals: SIGHUP rereads the policy and the listeners' token "
+		"Signals: SIGHUP rereads the config (its zones are applied "
+		"without\n"
+		"dropping the sessions of zones that did not change), the "
+		"policy and\n"
+		"the listeners' token files (a change of the policy or token "
 		"files\n"
-		"(so does a change of those files); SIGUSR1 rotates the audit "
-		"log.\n"
+		"alone is picked up by itself); SIGUSR1 rotates the audit log.\n"
 		"SIGTERM or SIGINT drain: "
 		"new requests\n"
 		"get \"gateway is shutting down\", calls in flight finish "
