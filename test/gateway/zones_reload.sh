@@ -84,15 +84,6 @@ reply() {
 	zg_wait_log "$work/$1.out" "\"id\":$2,"
 	grep -F "\"id\":$2," "$work/$1.out" | head -n 1
 }
-# gone PID: 0 once PID has exited (15 s at most)
-gone() {
-	_i=0
-	while [ $_i -lt 300 ] && kill -0 "$1" 2>/dev/null; do
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	! kill -0 "$1" 2>/dev/null
-}
 # sessions_of ZONE: the zone's open sessions as gatewayctl status says
 sessions_of() {
 	ctl status 2>/dev/null | tr -d ' \n' | tr '{' '\n' |
@@ -137,7 +128,7 @@ case $(reply b 2) in
 	ok "b's call in flight ends with an error naming the removal" ;;
 *) bad "b's call in flight: $(reply b 2)" ;;
 esac
-gone "$rp_b" && ok "b's relay sees its channel closed" ||
+zg_gone "$rp_b" && ok "b's relay sees its channel closed" ||
 	bad "b's relay still runs"
 zg_wait_log "$work/a.out" 'notifications/tools/list_changed'
 grep -q 'notifications/tools/list_changed' "$work/a.out" &&
@@ -243,7 +234,7 @@ ctl status 2>&1 | grep -q t4 && bad "the refused config's zone t4 is in force"
 config 126 "$T3"
 out=$(ctl reload 2>&1) && ok "reload changing a's chan: $out" ||
 	bad "reload changing a's chan: $out"
-gone "$rp_a" && ok "the old relay of a sees its channel closed" ||
+zg_gone "$rp_a" && ok "the old relay of a sees its channel closed" ||
 	bad "a's old relay still runs after its chan changed"
 s=$(sessions_of a)
 [ "$s" = 0 ] && ok "a has no session after its chan changed" ||
