@@ -12,10 +12,12 @@
 #     b's call in flight gets an error naming the removal and b's relay
 #     sees its channel closed; the audit log has one zones/reload record
 #     naming t3 added and t2 and b removed.
-#  2. a config with an error is refused with FILE:LINE, and one that
+#  2. a config with an error is refused with FILE:LINE, one that
 #     changes a key that needs a restart (audit_log) is refused naming
-#     the key: the zones stay, a's session keeps working, each refusal
-#     has its config/reload record.
+#     the key, and so is one that would replace agent zone h, which a
+#     listener is bound to (the listener holds its HTTP sessions): the
+#     zones stay, a's session keeps working, each refusal has its
+#     config/reload record.
 #  3. a's chan (and domid) changed: its old session does not survive (the
 #     old relay's channel is closed, the zone shows no session), a relay
 #     on the new chan gets a new session that works.
@@ -39,7 +41,9 @@ config() {
 	cat > "$work/gw.json.new" <<JSON
 { "zones": {
     "a":  { "domid": $1, "role": "agent", "chan": "sim:$1:a" },$2
-    "t1": { "domid": 122, "role": "tool", "chan": "sim:122:t1" } },
+    "t1": { "domid": 122, "role": "tool", "chan": "sim:122:t1" },
+    "h":  { "domid": 130, "role": "agent" } },
+  "listeners": [ { "listen": "unix:h.sock", "zone": "h", "uid": $(id -u) } ],
   "policy": "z.policy", "audit_log": "${3:-audit.log}",
   "admin_socket": "gw.sock", "metrics": "unix:metrics.sock",
   "reload_interval_ms": 0 }
@@ -215,16 +219,24 @@ case $out in
 *) bad "audit_log change: $out" ;;
 esac
 cp "$work/gw.json.good" "$work/gw.json"
+sed -i 's/"domid": 130/"domid": 131/' "$work/gw.json"
+out=$(ctl reload 2>&1) && bad "a listener's zone replaced: $out"
+case $out in
+*'zone h: listener unix:h.sock is bound to it'*)
+	ok "replacing a zone a listener is bound to is refused" ;;
+*) bad "listener zone change: $out" ;;
+esac
+cp "$work/gw.json.good" "$work/gw.json"
 call 9 t3.test_simple_text >&3
 case $(reply a 9) in
 *'"result"'*) ok "after the refusals t3 is still there and a still works" ;;
 *) bad "a's call to t3 after the refusals: $(reply a 9)" ;;
 esac
 n=$(grep -c '"method":"config/reload","decision":"rejected"' "$work/audit.log")
-[ "$n" -eq 2 ] && ok "2 config/reload rejected records" ||
+[ "$n" -eq 3 ] && ok "3 config/reload rejected records" ||
 	bad "$n config/reload rejected records"
-scrape | grep -q '^zonegate_config_reload_errors 2$' &&
-	ok "metrics count 2 refused config reloads" ||
+scrape | grep -q '^zonegate_config_reload_errors 3$' &&
+	ok "metrics count 3 refused config reloads" ||
 	bad "metrics: $(scrape | grep config_reload)"
 grep -q '"zone":"t4"\|"t4"' "$work/audit.log" &&
 	bad "the refused config's zone t4 appears in the audit log"
