@@ -10,7 +10,8 @@
 #     "tool zone t2 is unavailable", it hears tools/list_changed, t3's
 #     tools appear and t2's are gone (a call to one is an unknown tool);
 #     b's call in flight gets an error naming the removal and b's relay
-#     sees its channel closed; the audit log has one zones/reload record
+#     sees its channel closed; agent zone c, which sees only t1, hears no
+#     list_changed (its view did not change); the audit log has one zones/reload record
 #     naming t3 added and t2 and b removed.
 #  2. a config with an error is refused with FILE:LINE, one that
 #     changes a key that needs a restart (audit_log) is refused naming
@@ -34,17 +35,19 @@ trap '' PIPE # a relay gone early must fail a check, not kill the script
 fail=0
 ctl() { "$GATEWAYCTL" --config "$work/gw.json" "$@"; }
 
-# config A_DOMID EXTRA_ZONES [AUDIT_LOG]: writes gw.json with agent zone a
-# (on sim:A_DOMID:a), the zones given and tool zone t1 (after them: the
-# removal of t2 moves t1 to another place in the gateway's tables).
+# config A_DOMID BEFORE AFTER: writes gw.json with agent zone a (on
+# sim:A_DOMID:a), the zones BEFORE, tool zone t1, the zones AFTER, and
+# agent zones c and h (t2 goes before t1 and t3 after it: t1 moves to
+# another place in the gateway's tables).
 config() {
 	cat > "$work/gw.json.new" <<JSON
 { "zones": {
     "a":  { "domid": $1, "role": "agent", "chan": "sim:$1:a" },$2
-    "t1": { "domid": 122, "role": "tool", "chan": "sim:122:t1" },
+    "t1": { "domid": 122, "role": "tool", "chan": "sim:122:t1" },$3
+    "c":  { "domid": 128, "role": "agent", "chan": "sim:128:c" },
     "h":  { "domid": 130, "role": "agent" } },
   "listeners": [ { "listen": "unix:h.sock", "zone": "h", "uid": $(id -u) } ],
-  "policy": "z.policy", "audit_log": "${3:-audit.log}",
+  "policy": "z.policy", "audit_log": "audit.log",
   "admin_socket": "gw.sock", "metrics": "unix:metrics.sock",
   "reload_interval_ms": 0 }
 JSON
@@ -56,9 +59,9 @@ T3='
     "t3": { "domid": 124, "role": "tool", "chan": "sim:124:t3" },'
 B='
     "b":  { "domid": 125, "role": "agent", "chan": "sim:125:b" },'
-printf 'a t1.* allow\na t2.* allow\na t3.* allow\nb t1.* allow\n' \
+printf 'a t1.* allow\na t2.* allow\na t3.* allow\nb t1.* allow\nc t1.* allow\n' \
 	> "$work/z.policy"
-config 121 "$T2$B"
+config 121 "$T2$B" ""
 for t in 122:t1 123:t2 124:t3; do
 	"$MCPD_TEST" --chan "sim:$t" --fixtures conformance \
 		2>"$work/${t#*:}.log" & pids="$pids $!"
@@ -99,6 +102,9 @@ slow='{"steps":600,"interval_ms":100}'
 # ---- 1. t2 and b removed, t3 added -------------------------------------
 session a sim:121:a 3
 session b sim:125:b 4
+session c sim:128:c 6
+lst 2 >&6
+reply c 2 >/dev/null
 lst 2 >&3
 call 3 t1.test_simple_text >&3
 call 4 t2.test_slow_counter "$slow" >&3
@@ -119,7 +125,7 @@ grep -q '"progressToken":"p4"' "$work/a.out" &&
 	grep -q '"progressToken":"p2"' "$work/b.out" ||
 	bad "the slow calls did not start"
 base=$(wc -l < "$work/audit.log")
-config 121 "$T3"
+config 121 "" "$T3"
 out=$(ctl reload 2>&1) && ok "reload adding t3, removing t2 and b: $out" ||
 	bad "reload adding t3, removing t2 and b: $out"
 case $(reply a 4) in
@@ -146,6 +152,17 @@ case $r in
 	ok "a lists t1 and t3, not t2" ;;
 *) bad "a's list after the reload: $(echo "$r" | head -c 300)" ;;
 esac
+# c sees only t1, which stays (at another index): its view did not
+# change, so it hears no list_changed (its list, asked now, comes after
+# anything the reload sent it)
+lst 3 >&6
+case $(reply c 3) in
+*t1.test_simple_text*) ;;
+*) bad "c's list after the reload: $(reply c 3 | head -c 300)" ;;
+esac
+n=$(grep -c 'list_changed' "$work/c.out")
+[ "$n" -eq 0 ] && ok "c, whose view did not change, hears no list_changed" ||
+	bad "c heard $n list_changed though its view did not change"
 call 6 t3.test_simple_text >&3
 call 7 t1.test_simple_text >&3
 call 8 t2.test_simple_text >&3
@@ -243,7 +260,7 @@ grep -q '"zone":"t4"\|"t4"' "$work/audit.log" &&
 ctl status 2>&1 | grep -q t4 && bad "the refused config's zone t4 is in force"
 
 # ---- 3. a's chan changed: no session carried over -------------------------
-config 126 "$T3"
+config 126 "" "$T3"
 out=$(ctl reload 2>&1) && ok "reload changing a's chan: $out" ||
 	bad "reload changing a's chan: $out"
 zg_gone "$rp_a" && ok "the old relay of a sees its channel closed" ||
@@ -263,5 +280,5 @@ grep -q '"changed":\["a"\]' "$work/audit.log" &&
 out=$(ctl audit verify 2>&1) && ok "audit verify: $out" ||
 	bad "audit verify: $out"
 kill -0 "$gpid" || bad "gatewayd died"
-exec 3>&- 4>&- 5>&-
+exec 3>&- 4>&- 5>&- 6>&-
 exit $fail
