@@ -19,12 +19,18 @@
 #     listener is bound to (the listener holds its HTTP sessions): the
 #     zones stay, a's session keeps working, each refusal has its
 #     config/reload record.
+#  2b. a's default_zone set: a is updated in place (the same session),
+#     hears list_changed and sees t1's tools unprefixed.
 #  3. a's chan (and domid) changed: its old session does not survive (the
 #     old relay's channel is closed, the zone shows no session), a relay
 #     on the new chan gets a new session that works.
 # Without the comparison of zones (every zone replaced), 1 fails (a's
 # session is dropped); with chan left out of it, 3 fails (the old
-# session keeps working); without the restart-key check, 2 fails.
+# session keeps working); without the restart-key or the listener
+# check, 2 fails; without the errors to a removed agent zone's calls,
+# b's check fails; with view fingerprints by tool zone index (not
+# serial), c hears a list_changed; without default_zone in them, 2b
+# hears none.
 # The metrics follow (tool zones up, zones, refused config reloads).
 # Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY (binaries).
 set -u
@@ -258,6 +264,31 @@ scrape | grep -q '^zonegate_config_reload_errors 3$' &&
 grep -q '"zone":"t4"\|"t4"' "$work/audit.log" &&
 	bad "the refused config's zone t4 appears in the audit log"
 ctl status 2>&1 | grep -q t4 && bad "the refused config's zone t4 is in force"
+
+# ---- 2b. a's default_zone set: updated in place ---------------------------
+lc=$(grep -c 'notifications/tools/list_changed' "$work/a.out")
+sed -i 's/"chan": "sim:121:a" }/"chan": "sim:121:a", "default_zone": "t1" }/' \
+	"$work/gw.json"
+out=$(ctl reload 2>&1) || bad "reload setting a's default_zone: $out"
+zg_wait_log "$work/a.out" 'notifications/tools/list_changed' $((lc + 1))
+lst 10 >&3
+case $(reply a 10) in
+*'"name":"test_simple_text"'*'"name":"t3.test_simple_text"'* | \
+*'"name":"t3.test_simple_text"'*'"name":"test_simple_text"'*)
+	ok "a's default_zone t1 applies: t1's tools unprefixed" ;;
+*) bad "a's list with default_zone t1: $(reply a 10 | head -c 300)" ;;
+esac
+n=$(grep -c 'notifications/tools/list_changed' "$work/a.out")
+[ "$n" -gt "$lc" ] && ok "a hears list_changed for its new names" ||
+	bad "no list_changed after a's default_zone changed"
+call 11 test_simple_text >&3
+case $(reply a 11) in
+*'"result"'*) ok "a's session stays and calls t1 by its bare name" ;;
+*) bad "a's call by the bare name: $(reply a 11)" ;;
+esac
+grep -q '"updated":\["a"\]' "$work/audit.log" &&
+	ok "the zones/reload record names a updated" ||
+	bad "no zones/reload record with a updated"
 
 # ---- 3. a's chan changed: no session carried over -------------------------
 config 126 "" "$T3"
