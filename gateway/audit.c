@@ -571,6 +571,16 @@ int gw_audit_deny(struct gw_audit *a, unsigned zi, const char *zone,
 	return 1;
 }
 
+void gw_audit_forget_zone(struct gw_audit *a, unsigned zi)
+{
+	if (!a || zi >= GW_MAX_ZONES || !a->dz[zi])
+		return;
+	if (a->dz[zi]->id[0])
+		agg_close(a, a->dz[zi]);
+	free(a->dz[zi]);
+	a->dz[zi] = NULL;
+}
+
 void gw_audit_tick(struct gw_audit *a)
 {
 	int64_t now;

@@ -732,3 +732,87 @@ fail:
 	gw_config_free(c);
 	return NULL;
 }
+
+/* ---- reload: what a running gatewayd may take from a new config -------- */
+
+static int str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int gw_zone_same(const struct gw_zone *a, const struct gw_zone *b)
+{
+	return strcmp(a->name, b->name) == 0 && a->role == b->role &&
+	       a->domid == b->domid && str_eq(a->chan, b->chan);
+}
+
+int gw_zone_equal(const struct gw_zone *a, const struct gw_zone *b)
+{
+	if (!gw_zone_same(a, b) || a->ntags != b->ntags ||
+	    !str_eq(a->default_zone, b->default_zone))
+		return 0;
+	for (size_t i = 0; i < a->ntags; i++)
+		if (strcmp(a->tags[i], b->tags[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static int listener_eq(const struct gw_listener *a, const struct gw_listener *b)
+{
+	return str_eq(a->listen, b->listen) && str_eq(a->zone, b->zone) &&
+	       str_eq(a->token_file, b->token_file) &&
+	       a->has_uid == b->has_uid && (!a->has_uid || a->uid == b->uid);
+}
+
+int gw_config_reload_check(const struct gw_config *cur,
+			   const struct gw_config *nw, char *err, size_t errlen)
+{
+	const char *key = NULL;
+
+	if (!str_eq(cur->admin_socket, nw->admin_socket))
+		key = "admin_socket";
+	else if (!str_eq(cur->admin_group, nw->admin_group))
+		key = "admin_group";
+	else if (!str_eq(cur->audit_log, nw->audit_log))
+		key = "audit_log";
+	else if (!str_eq(cur->pins, nw->pins))
+		key = "pins";
+	else if (!str_eq(cur->metrics, nw->metrics))
+		key = "metrics";
+	else if (cur->max_message != nw->max_message)
+		key = "max_message";
+	else if (cur->nlisteners != nw->nlisteners)
+		key = "listeners";
+	for (size_t i = 0; !key && i < cur->nlisteners; i++)
+		if (!listener_eq(&cur->listeners[i], &nw->listeners[i]))
+			key = "listeners";
+	if (!key)
+		return 0;
+	mcp_utf8_snprintf(err, errlen,
+			  "%s: \"%s\" changed: it takes effect only when "
+			  "gatewayd starts; restore it or restart gatewayd "
+			  "(nothing was reloaded)",
+			  nw->path, key);
+	return -1;
+}
+
+void gw_config_adopt(struct gw_config *cur, struct gw_config *nw)
+{
+	struct gw_config old = *cur;
+
+	cur->zones = nw->zones;
+	cur->nzones = nw->nzones;
+	cur->policy = nw->policy;
+	cur->audit_args = nw->audit_args;
+	cur->call_timeout_ms = nw->call_timeout_ms;
+	cur->reload_interval_ms = nw->reload_interval_ms;
+	cur->audit_flush_ms = nw->audit_flush_ms;
+	cur->audit_denials_per_s = nw->audit_denials_per_s;
+	cur->audit_rotate_bytes = nw->audit_rotate_bytes;
+	cur->list_page_size = nw->list_page_size;
+	cur->catalogue_max_bytes = nw->catalogue_max_bytes;
+	/* nw takes what cur had, so that freeing nw frees the old ones */
+	nw->zones = old.zones;
+	nw->nzones = old.nzones;
+	nw->policy = old.policy;
+}

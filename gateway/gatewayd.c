@@ -1,12 +1,12 @@
 /* gatewayd: the host-side gateway between agent zones and tool zones.
  * Loads the config and policy (or only checks them with --check), then
  * runs one poll loop over every channel, the admin socket and signals:
- * SIGHUP reloads the policy atomically and rereads the listeners'
- * token files; a change of the policy or token files does the same for
- * what changed. SIGUSR1 rotates the audit log. SIGTERM/SIGINT drain: new
- * requests are refused, calls in flight finish (until --drain-timeout),
- * the audit log is flushed, then gatewayd exits 0; a second one stops at
- * once. */
+ * SIGHUP rereads the config (zones added and removed at run time), the
+ * policy and the listeners' token files, each taken whole or not at
+ * all; a change of the policy or token files reloads what changed.
+ * SIGUSR1 rotates the audit log. SIGTERM/SIGINT drain: new requests are
+ * refused, calls in flight finish (until --drain-timeout), the audit log
+ * is flushed, then gatewayd exits 0; a second one stops at once. */
 #include "gwd.h"
 #include "utf8.h"
 #include "zg_common.h"
@@ -49,10 +49,13 @@ static void usage(FILE *f)
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         this help\n"
 		"\n"
-		"Signals: SIGHUP rereads the policy and the listeners' token "
+		"Signals: SIGHUP rereads the config (its zones are applied "
+		"without\n"
+		"dropping the sessions of zones that did not change), the "
+		"policy and\n"
+		"the listeners' token files (a change of the policy or token "
 		"files\n"
-		"(so does a change of those files); SIGUSR1 rotates the audit "
-		"log.\n"
+		"alone is picked up by itself); SIGUSR1 rotates the audit log.\n"
 		"SIGTERM or SIGINT drain: "
 		"new requests\n"
 		"get \"gateway is shutting down\", calls in flight finish "
@@ -120,52 +123,158 @@ static uint64_t tokens_sig(const struct gw_config *c)
 	return h;
 }
 
+/* An audit record of the gateway's own (reloads, drain, stop). Steals
+ * r. */
+static void audit_event(struct gw *g, json_t *r)
+{
+	char aid[40];
+
+	if (!r)
+		return;
+	gw_audit_new_id(g->audit, aid, sizeof(aid));
+	json_object_set_new(r, "id", json_string(aid));
+	gw_audit_append(g->audit, r);
+	json_decref(r);
+}
+
+/* A policy that did not load: the old one stays; err (admin-written
+ * text) is made valid UTF-8, reported and audited. */
+static void policy_rejected(struct gw *g, char *err, size_t errlen)
+{
+	/* The message quotes admin-written text: made valid UTF-8 here, or
+	 * json_pack would fail and the reload's audit record would be
+	 * lost. */
+	char why[1024];
+
+	mcp_utf8_snprintf(why, sizeof(why), "%s", err);
+	mcp_utf8_snprintf(err, errlen, "%s", why);
+	g->policy_errors++;
+	mcp_utf8_snprintf(g->policy_error, sizeof(g->policy_error), "%s", err);
+	fprintf(stderr,
+		"gatewayd: policy NOT reloaded (the old one stays in force): "
+		"%s\n",
+		err);
+	audit_event(g, json_pack("{s:s,s:s,s:s,s:s}", "zone", "-", "method",
+				 "policy/reload", "decision", "rejected",
+				 "reason", err));
+}
+
+/* Policy p (stolen) replaces the one in force; every agent zone whose
+ * view changed hears list_changed. */
+static void policy_install(struct gw *g, struct policy *p)
+{
+	policy_free(g->pol);
+	g->pol = p;
+	g->policy_errors = 0;
+	g->policy_error[0] = '\0';
+	g->policy_loads++;
+	gw_limits_retain(g->lim, p);
+	fprintf(stderr, "gatewayd: policy loaded: %zu rules\n",
+		policy_nrules(p));
+	audit_event(g, json_pack("{s:s,s:s,s:s,s:I}", "zone", "-", "method",
+				 "policy/reload", "decision", "loaded", "rules",
+				 (json_int_t)policy_nrules(p)));
+	gw_route_lists_changed(g);
+}
+
 int gw_reload_policy(struct gw *g, char *err, size_t errlen)
 {
 	struct policy *p;
-	json_t *r;
 
 	/* Taken before the read: a change made during it is seen next. */
 	g->policy_sig = policy_sig(g->cfg->policy);
 	p = policy_load(g->cfg->policy, policy_display(g->cfg), err, errlen);
+	if (p)
+		policy_install(g, p);
+	else
+		policy_rejected(g, err, errlen);
+	gw_audit_flush(g->audit);
+	gw_route_snapshot(g);
+	return p ? 0 : -1;
+}
+
+/* A config that is not taken (invalid, or a key changed that needs a
+ * restart): the running one stays whole; reported and audited. */
+static void config_rejected(struct gw *g, char *err, size_t errlen)
+{
+	char why[1024];
+
+	mcp_utf8_snprintf(why, sizeof(why), "%s", err);
+	mcp_utf8_snprintf(err, errlen, "%s", why);
+	g->config_errors++;
+	fprintf(stderr,
+		"gatewayd: config NOT reloaded (zones and settings stay as "
+		"they were): %s\n",
+		err);
+	audit_event(g, json_pack("{s:s,s:s,s:s,s:s}", "zone", "-", "method",
+				 "config/reload", "decision", "rejected",
+				 "reason", err));
+}
+
+/* The zones/reload record of a reload that changed zones (changes as
+ * gw_route_zones_apply gives it, stolen), and the log line. */
+static void zones_changed(struct gw *g, json_t *changes)
+{
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	char *txt;
+
+	json_object_foreach (changes, k, v)
+		n += json_array_size(v);
+	if (n == 0) {
+		json_decref(changes);
+		return;
+	}
+	txt = json_dumps(changes, JSON_COMPACT);
+	fprintf(stderr, "gatewayd: zones reloaded: %s\n", txt ? txt : "");
+	free(txt);
+	json_object_set_new(changes, "zone", json_string("-"));
+	json_object_set_new(changes, "method", json_string("zones/reload"));
+	json_object_set_new(changes, "decision", json_string("applied"));
+	audit_event(g, changes);
+}
+
+/* Rereads the config file: on success its zones and run-time settings
+ * are in force with the policy it names (loaded first: a policy that
+ * does not load leaves config and policy as they were). A config that
+ * does not load leaves it all as it was but for the policy, which is
+ * reread from where it was (as before zones could be reloaded). */
+static int reload_config(struct gw *g, char *err, size_t errlen)
+{
+	struct gw_config *nw = gw_config_load(g->cfg->path, err, errlen);
+	struct policy *p = NULL;
+	json_t *changes = NULL;
+	char perr[1024];
+
+	if (!nw || gw_config_reload_check(g->cfg, nw, err, errlen)) {
+		config_rejected(g, err, errlen);
+		gw_config_free(nw);
+		gw_reload_policy(g, perr, sizeof(perr));
+		return -1;
+	}
+	g->policy_sig = policy_sig(nw->policy);
+	p = policy_load(nw->policy, policy_display(nw), err, errlen);
 	if (!p) {
-		/* The message quotes admin-written text: made valid UTF-8
-		 * here, or json_pack would fail and the reload's audit record
-		 * would be lost. */
-		char why[1024];
-		mcp_utf8_snprintf(why, sizeof(why), "%s", err);
-		mcp_utf8_snprintf(err, errlen, "%s", why);
-		g->policy_errors++;
-		mcp_utf8_snprintf(g->policy_error, sizeof(g->policy_error),
-				  "%s", err);
-		fprintf(stderr,
-			"gatewayd: policy NOT reloaded (the old one "
-			"stays in force): %s\n",
-			err);
-		r = json_pack("{s:s,s:s,s:s,s:s}", "zone", "-", "method",
-			      "policy/reload", "decision", "rejected", "reason",
-			      err);
-	} else {
-		policy_free(g->pol);
-		g->pol = p;
-		g->policy_errors = 0;
-		g->policy_error[0] = '\0';
-		g->policy_loads++;
-		gw_limits_retain(g->lim, p);
-		fprintf(stderr, "gatewayd: policy loaded: %zu rules\n",
-			policy_nrules(p));
-		r = json_pack("{s:s,s:s,s:s,s:I}", "zone", "-", "method",
-			      "policy/reload", "decision", "loaded", "rules",
-			      (json_int_t)policy_nrules(p));
-		gw_route_lists_changed(g);
+		policy_rejected(g, err, errlen);
+		fprintf(stderr, "gatewayd: config NOT reloaded either: the "
+				"policy it names did not load\n");
+		goto out;
 	}
-	if (r) {
-		char aid[40];
-		gw_audit_new_id(g->audit, aid, sizeof(aid));
-		json_object_set_new(r, "id", json_string(aid));
-		gw_audit_append(g->audit, r);
-		json_decref(r);
+	if (gw_route_zones_apply(g, nw, &changes, err, errlen)) {
+		config_rejected(g, err, errlen);
+		policy_free(p);
+		p = NULL;
+		goto out;
 	}
+	gw_config_adopt(g->cfg, nw);
+	g->config_errors = 0;
+	gw_audit_set_deny_rate(g->audit, g->cfg->audit_denials_per_s);
+	gw_audit_set_rotate(g->audit, g->cfg->audit_rotate_bytes);
+	zones_changed(g, changes);
+	policy_install(g, p);
+out:
+	gw_config_free(nw);
 	gw_audit_flush(g->audit);
 	gw_route_snapshot(g);
 	return p ? 0 : -1;
@@ -174,7 +283,7 @@ int gw_reload_policy(struct gw *g, char *err, size_t errlen)
 int gw_reload(struct gw *g, char *err, size_t errlen)
 {
 	char e1[1024], e2[1024];
-	int p = gw_reload_policy(g, e1, sizeof(e1));
+	int p = reload_config(g, e1, sizeof(e1));
 	int t;
 
 	g->tokens_sig = tokens_sig(g->cfg);
@@ -259,19 +368,6 @@ static int write_ready(const char *path)
 		return -1;
 	}
 	return 0;
-}
-
-/* An audit record of the gateway's own (drain, stop). Steals r. */
-static void audit_event(struct gw *g, json_t *r)
-{
-	char aid[40];
-
-	if (!r)
-		return;
-	gw_audit_new_id(g->audit, aid, sizeof(aid));
-	json_object_set_new(r, "id", json_string(aid));
-	gw_audit_append(g->audit, r);
-	json_decref(r);
 }
 
 /* SIGTERM: from now on new requests are refused; calls in flight may

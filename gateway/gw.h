@@ -96,6 +96,24 @@ void gw_config_free(struct gw_config *c);
  * never contains the token). */
 int gw_listener_token(const struct gw_listener *l, char *out, size_t outlen,
 		      char *err, size_t errlen);
+/* Reload (gatewayd.c): a and b are the same zone to a running gateway
+ * (name, role, domid, chan: its identity and transport), so its sessions
+ * and links may stay; gw_zone_equal: and every other key too (tags,
+ * default_zone), else the zone is updated in place. */
+int gw_zone_same(const struct gw_zone *a, const struct gw_zone *b);
+int gw_zone_equal(const struct gw_zone *a, const struct gw_zone *b);
+/* 0 if nw may replace cur in a running gatewayd: the keys that take
+ * effect only at start (admin_socket, admin_group, audit_log, pins,
+ * metrics, max_message, listeners) are unchanged; else -1 with
+ * "FILE: \"KEY\" changed: ..." in err. */
+int gw_config_reload_check(const struct gw_config *cur,
+			   const struct gw_config *nw, char *err,
+			   size_t errlen);
+/* Moves what a reload applies (zones, policy and the settings read where
+ * they are used) from nw into cur, and cur's old ones into nw, which the
+ * caller then frees. Zones keep their addresses: a pointer into nw's
+ * zones before is one into cur's after. */
+void gw_config_adopt(struct gw_config *cur, struct gw_config *nw);
 /* The zone named name, or NULL. */
 const struct gw_zone *gw_config_zone(const struct gw_config *c,
 				     const char *name);
@@ -288,6 +306,9 @@ void gw_audit_set_deny_rate(struct gw_audit *a, int per_s);
 int gw_audit_deny(struct gw_audit *a, unsigned zi, const char *zone,
 		  const char *method, const char *target, const char *reason,
 		  char *id, size_t idlen);
+/* Zone zi left the config: its open aggregate is closed (its record
+ * written) and its denial state freed. */
+void gw_audit_forget_zone(struct gw_audit *a, unsigned zi);
 /* Closes the aggregates whose second has passed (once per loop turn). */
 void gw_audit_tick(struct gw_audit *a);
 
@@ -351,6 +372,10 @@ struct gw_limit *gw_limits_get(struct gw_limits *l, const struct pol_rule *r,
  * longer has, except counters of calls still in flight (their pointers
  * stay valid until the calls end; a later retain drops them). */
 void gw_limits_retain(struct gw_limits *l, const struct policy *p);
+/* A zone (index zone) left the config: its state goes (but for counters
+ * of calls still in flight), so that a zone given its index later starts
+ * afresh. */
+void gw_limits_forget_zone(struct gw_limits *l, unsigned zone);
 /* Entries held (for tests and status). */
 size_t gw_limits_count(const struct gw_limits *l);
 

@@ -193,17 +193,24 @@ static uint64_t gw_cat_tz_view(struct gw *g, const struct azone *az,
 		}
 		json_array_append_new(arr, c);
 	}
+	/* the names it sees depend on its default_zone, which a reload
+	 * may change */
+	if (h != VIEW_EMPTY && (k == CAT_TOOLS || k == CAT_PROMPTS) &&
+	    az->z->default_zone && strcmp(az->z->default_zone, t->z->name) == 0)
+		h = fnv_mix(h, 0xdefa);
 	return h;
 }
 
-/* The fingerprint of a whole view from its parts per tool zone. */
-static uint64_t gw_cat_view_of(const uint64_t *parts, size_t ntz)
+/* The fingerprint of a whole view from its parts per tool zone (each
+ * known by its serial: adding or removing another tool zone at run time
+ * leaves the view of those an agent zone sees alone). */
+static uint64_t gw_cat_view_of(struct gw *g, const uint64_t *parts)
 {
 	uint64_t h = VIEW_EMPTY;
 
-	for (size_t i = 0; i < ntz; i++)
+	for (size_t i = 0; i < g->ntz; i++)
 		if (parts[i] != VIEW_EMPTY)
-			h = fnv_mix(fnv_mix(h, i), parts[i]);
+			h = fnv_mix(fnv_mix(h, g->tz[i]->serial), parts[i]);
 	return h;
 }
 
@@ -220,7 +227,7 @@ static uint64_t list_walk(struct gw *g, const struct azone *az, int k,
 	for (size_t i = 0; i < g->ntz; i++) {
 		uint64_t part = gw_cat_tz_view(g, az, g->tz[i], k, arr);
 		if (part != VIEW_EMPTY)
-			h = fnv_mix(fnv_mix(h, i), part);
+			h = fnv_mix(fnv_mix(h, g->tz[i]->serial), part);
 	}
 	return h;
 }
@@ -382,7 +389,7 @@ static unsigned views_changed(struct gw *g, struct azone *az, long only)
 			if (only < 0 || (size_t)only == i)
 				parts[i] = gw_cat_tz_view(g, az, g->tz[i], k,
 							  NULL);
-		v = gw_cat_view_of(parts, g->ntz);
+		v = gw_cat_view_of(g, parts);
 		if (v != az->view[k])
 			due |= bit[k];
 		az->view[k] = v;

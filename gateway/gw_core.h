@@ -64,6 +64,9 @@ size_t gw_map_count(const struct u64map *m);
 /* A new array of every value (for sweeps that may delete) the caller
  * frees, its length in *count; NULL (and 0) when out of memory. */
 void **gw_map_values(const struct u64map *m, size_t *count);
+/* fn(value, arg) for every entry; fn must not change the map. */
+void gw_map_each(const struct u64map *m, void (*fn)(void *v, void *arg),
+		 void *arg);
 /* Frees the map, not the values. */
 void gw_map_free(struct u64map *m);
 
@@ -131,6 +134,10 @@ struct tzone {
 	struct gw *g;
 	const struct gw_zone *z;
 	unsigned zi, ti;
+	/* Its number for as long as it exists (g->tz_serial): link keys and
+	 * view fingerprints use it, so that tool zones added or removed at
+	 * run time (gw_zones.c) change neither for the others. */
+	unsigned serial;
 	chan_mux *m;
 	const struct pollfd *pfd; /* its entry in this turn's poll, or NULL */
 	int dead;
@@ -186,6 +193,23 @@ struct sreq {
 
 /* Contracts in full at the definitions; in short: */
 
+/* ---- zones (gw_loop.c) ------------------------------------------------- */
+
+/* A new tool zone for config zone z (not connected; ti is the caller's
+ * to set), or NULL when out of memory. gw_tz_free frees its channel,
+ * catalogue and itself (its links and requests ended first). */
+struct tzone *gw_tz_new(struct gw *g, const struct gw_zone *z, unsigned zi);
+void gw_tz_free(struct tzone *t);
+/* A new agent zone for z with its limits slot zi, its views sized for
+ * ntz tool zones, without a channel (NULL when out of memory);
+ * gw_az_listen opens its channel as the server (0, or -1 with err; 0
+ * without one for a zone only listeners serve); gw_az_free ends its
+ * sessions and frees its channel and itself. */
+struct azone *gw_az_new(struct gw *g, const struct gw_zone *z, unsigned zi,
+			size_t ntz);
+int gw_az_listen(struct azone *a, char *err, size_t errlen);
+void gw_az_free(struct azone *a);
+
 /* ---- the catalogue (gw_catalogue.c) ----------------------------------- */
 
 /* t is up, has a catalogue and is not quarantined. */
@@ -237,6 +261,10 @@ json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
 /* Tool zone t went away (its calls fail, it reconnects later); connect. */
 void gw_up_down(struct tzone *t, const char *why);
 void gw_up_connect(struct tzone *t);
+/* Tool zone t leaves the config: every link to it fails with why (the
+ * agents' calls in flight get an error), its own requests and channel
+ * go, no reconnect; the struct is the caller's to free (gw_tz_free). */
+void gw_up_remove(struct tzone *t, const char *why);
 
 /* ---- agent sessions (gw_session.c) ------------------------------------ */
 

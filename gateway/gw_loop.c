@@ -22,6 +22,96 @@
 
 /* ---- the loop's interface ---------------------------------------------- */
 
+struct tzone *gw_tz_new(struct gw *g, const struct gw_zone *z, unsigned zi)
+{
+	struct tzone *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->g = g;
+	t->z = z;
+	t->zi = zi;
+	t->serial = ++g->tz_serial;
+	t->backoff = BACKOFF_MIN_MS;
+	return t;
+}
+
+/* Frees what is left of t: its channel, catalogue and the struct (its
+ * links and requests are the caller's to end first). */
+void gw_tz_free(struct tzone *t)
+{
+	if (!t)
+		return;
+	chan_mux_free(t->m);
+	for (int k = 0; k < CAT_N; k++) {
+		json_decref(t->cat[k]);
+		json_decref(t->stage[k]);
+		free(t->ehash[k]);
+	}
+	free(t);
+}
+
+struct azone *gw_az_new(struct gw *g, const struct gw_zone *z, unsigned zi,
+			size_t ntz)
+{
+	struct azone *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->g = g;
+	a->z = z;
+	a->zi = zi;
+	a->sess = gw_map_new();
+	a->parts = malloc((ntz ? ntz : 1) * CAT_N * sizeof(*a->parts));
+	if (!a->sess || !a->parts) {
+		gw_az_free(a);
+		return NULL;
+	}
+	for (size_t k = 0; k < ntz * CAT_N; k++)
+		a->parts[k] = VIEW_EMPTY;
+	for (int k = 0; k < CAT_N; k++)
+		a->view[k] = VIEW_EMPTY;
+	return a;
+}
+
+int gw_az_listen(struct azone *a, char *err, size_t errlen)
+{
+	struct chan_mux_opts mo = { .max_frame = a->g->cfg->max_message,
+				    .max_streams = 1024,
+				    .turn_frames = ZONE_TURN_FRAMES,
+				    .turn_bytes = ZONE_TURN_BYTES,
+				    .log = gw_sess_chan_log };
+	chan *ch;
+
+	if (!a->z->chan)
+		return 0; /* served by HTTP listeners only */
+	ch = chan_open(a->z->chan, CHAN_SERVER, NULL, err, errlen);
+	if (ch)
+		a->m = chan_mux_new(ch, &mo, &gw_sess_ops, a, err, errlen);
+	if (!a->m)
+		return -1;
+	chan_mux_hold(a->m, 1); /* released by release_turn() */
+	return 0;
+}
+
+/* Ends every session of a (their links closed), frees its channel and a. */
+void gw_az_free(struct azone *a)
+{
+	size_t n;
+	void **v;
+
+	if (!a)
+		return;
+	v = a->sess ? gw_map_values(a->sess, &n) : NULL;
+	for (size_t k = 0; v && k < n; k++)
+		gw_sess_end(a->g, v[k]);
+	free(v);
+	chan_mux_free(a->m);
+	gw_map_free(a->sess);
+	free(a->parts);
+	free(a);
+}
+
 int gw_route_init(struct gw *g, char *err, size_t errlen)
 {
 	const struct gw_config *c = g->cfg;
@@ -35,57 +125,22 @@ int gw_route_init(struct gw *g, char *err, size_t errlen)
 		goto oom;
 	g->next_deadline_ms = INT64_MAX;
 	for (size_t i = 0; i < c->nzones; i++) {
-		const struct gw_zone *z = &c->zones[i];
-		if (z->role == GW_TOOL) {
-			struct tzone *t = calloc(1, sizeof(*t));
-			if (!t)
-				goto oom;
-			t->g = g;
-			t->z = z;
-			t->zi = (unsigned)i;
-			t->ti = (unsigned)g->ntz;
-			t->backoff = BACKOFF_MIN_MS;
-			g->tz[g->ntz++] = t;
-		}
+		if (c->zones[i].role != GW_TOOL)
+			continue;
+		g->tz[g->ntz] = gw_tz_new(g, &c->zones[i], (unsigned)i);
+		if (!g->tz[g->ntz])
+			goto oom;
+		g->tz[g->ntz]->ti = (unsigned)g->ntz;
+		g->ntz++;
 	}
 	for (size_t i = 0; i < c->nzones; i++) {
-		const struct gw_zone *z = &c->zones[i];
-		struct chan_mux_opts mo = { .max_frame = c->max_message,
-					    .max_streams = 1024,
-					    .turn_frames = ZONE_TURN_FRAMES,
-					    .turn_bytes = ZONE_TURN_BYTES,
-					    .log = gw_sess_chan_log };
-		struct azone *a;
-		chan *ch;
-		if (z->role != GW_AGENT)
+		if (c->zones[i].role != GW_AGENT)
 			continue;
-		a = calloc(1, sizeof(*a));
-		if (!a)
+		g->az[g->naz] = gw_az_new(g, &c->zones[i], (unsigned)i, g->ntz);
+		if (!g->az[g->naz])
 			goto oom;
-		g->az[g->naz++] = a;
-		a->g = g;
-		a->z = z;
-		a->zi = (unsigned)i;
-		a->sess = gw_map_new();
-		if (!a->sess)
-			goto oom;
-		a->parts = malloc((g->ntz ? g->ntz : 1) * CAT_N *
-				  sizeof(*a->parts));
-		if (!a->parts)
-			goto oom;
-		for (size_t k = 0; k < g->ntz * CAT_N; k++)
-			a->parts[k] = VIEW_EMPTY;
-		for (int k = 0; k < CAT_N; k++)
-			a->view[k] = VIEW_EMPTY;
-		if (!z->chan)
-			continue; /* served by HTTP listeners only */
-		ch = chan_open(z->chan, CHAN_SERVER, NULL, err, errlen);
-		if (ch)
-			a->m = chan_mux_new(ch, &mo, &gw_sess_ops, a, err,
-					    errlen);
-		if (!a->m)
+		if (gw_az_listen(g->az[g->naz++], err, errlen))
 			return -1;
-		chan_mux_hold(a->m, 1); /* released by release_turn() */
 	}
 	for (size_t i = 0; i < g->ntz; i++)
 		gw_up_connect(g->tz[i]);
@@ -97,33 +152,17 @@ oom:
 
 void gw_route_free(struct gw *g)
 {
-	for (size_t i = 0; i < g->naz; i++) {
-		struct azone *a = g->az[i];
-		size_t n;
-		void **v = a->sess ? gw_map_values(a->sess, &n) : NULL;
-		for (size_t k = 0; v && k < n; k++)
-			gw_sess_end(g, v[k]);
-		free(v);
-		chan_mux_free(a->m);
-		gw_map_free(a->sess);
-		free(a->parts);
-		free(a);
-	}
-	for (size_t i = 0; i < g->ntz; i++) {
-		struct tzone *t = g->tz[i];
-		size_t n;
-		void **v = gw_map_values(g->preqs, &n);
-		for (size_t k = 0; v && k < n; k++)
-			gw_req_free(g, v[k]);
-		free(v);
-		chan_mux_free(t->m);
-		for (int k = 0; k < CAT_N; k++) {
-			json_decref(t->cat[k]);
-			json_decref(t->stage[k]);
-			free(t->ehash[k]);
-		}
-		free(t);
-	}
+	size_t n;
+	void **v;
+
+	for (size_t i = 0; i < g->naz; i++)
+		gw_az_free(g->az[i]);
+	v = g->preqs ? gw_map_values(g->preqs, &n) : NULL;
+	for (size_t k = 0; v && k < n; k++)
+		gw_req_free(g, v[k]);
+	free(v);
+	for (size_t i = 0; i < g->ntz; i++)
+		gw_tz_free(g->tz[i]);
 	free(g->az);
 	free(g->tz);
 	gw_map_free(g->preqs);
@@ -356,8 +395,17 @@ void gw_route_snapshot(struct gw *g)
 		"# HELP zonegate_policy_reload_errors Failed reloads since the "
 		"last good one.\n"
 		"# TYPE zonegate_policy_reload_errors gauge\n"
-		"zonegate_policy_reload_errors %d\n",
-		policy_nrules(g->pol), g->policy_errors);
+		"zonegate_policy_reload_errors %d\n"
+		"# HELP zonegate_zones Zones of the config in force.\n"
+		"# TYPE zonegate_zones gauge\n"
+		"zonegate_zones{role=\"agent\"} %zu\n"
+		"zonegate_zones{role=\"tool\"} %zu\n"
+		"# HELP zonegate_config_reload_errors Config reloads refused "
+		"since the last good one.\n"
+		"# TYPE zonegate_config_reload_errors gauge\n"
+		"zonegate_config_reload_errors %d\n",
+		policy_nrules(g->pol), g->policy_errors, g->naz, g->ntz,
+		g->config_errors);
 	if (fclose(f) != 0) {
 		free(buf);
 		return;

@@ -133,3 +133,11 @@ size_t gw_map_count(const struct u64map *m)
 {
 	return m->n;
 }
+
+void gw_map_each(const struct u64map *m, void (*fn)(void *v, void *arg),
+		 void *arg)
+{
+	for (size_t i = 0; i < m->nb; i++)
+		for (struct u64node *n = m->b[i]; n; n = n->next)
+			fn(n->v, arg);
+}

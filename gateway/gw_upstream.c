@@ -31,9 +31,11 @@ int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg)
 	return rc;
 }
 
-static uint64_t gw_up_link_key(unsigned ti, uint32_t sid)
+/* A link's key in g->links: the tool zone's serial, not its index, which
+ * a reload that adds or removes tool zones changes. */
+static uint64_t gw_up_link_key(const struct tzone *t, uint32_t sid)
 {
-	return (uint64_t)ti << 32 | sid;
+	return (uint64_t)t->serial << 32 | sid;
 }
 
 void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti)
@@ -42,7 +44,7 @@ void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti)
 	struct qmsg *q, *nx;
 
 	if (l->sid) {
-		gw_map_del(g->links, gw_up_link_key(ti, l->sid));
+		gw_map_del(g->links, gw_up_link_key(g->tz[ti], l->sid));
 		if (g->tz[ti]->m)
 			chan_mux_close_stream(g->tz[ti]->m, l->sid);
 	}
@@ -159,7 +161,7 @@ int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti)
 	l->sid = chan_mux_open_stream(t->m);
 	if (!l->sid)
 		return -1;
-	if (gw_map_put(g->links, gw_up_link_key(ti, l->sid), s)) {
+	if (gw_map_put(g->links, gw_up_link_key(t, l->sid), s)) {
 		gw_up_link_reset(g, s, ti);
 		return -1;
 	}
@@ -540,7 +542,7 @@ static void tz_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 	struct jr_msg jm;
 
 	if (sid != t->ctl) {
-		s = gw_map_get(t->g->links, gw_up_link_key(t->ti, sid));
+		s = gw_map_get(t->g->links, gw_up_link_key(t, sid));
 		if (!s)
 			return;
 		if (fast_response(t, s, msg, len) == 0)
@@ -576,7 +578,7 @@ static void tz_close(void *ud, chan_mux *m, uint32_t sid, int reset)
 			 "control stream closed");
 		return;
 	}
-	s = gw_map_get(t->g->links, gw_up_link_key(t->ti, sid));
+	s = gw_map_get(t->g->links, gw_up_link_key(t, sid));
 	if (s)
 		gw_up_link_fail(t->g, s, t->ti, "upstream session ended");
 }
@@ -615,18 +617,22 @@ static void drop_links(struct gw *g, struct asess *s, void *arg)
 		gw_up_link_fail(g, s, ti, g->tz[ti]->last_error);
 }
 
-/* The tool zone went away: fail its calls, hide its tools, reconnect. */
-void gw_up_down(struct tzone *t, const char *why)
+/* Everything of tool zone t's connection goes: its links fail with why,
+ * its own requests (control stream) end, its channel and catalogue are
+ * freed. Returns whether it had a catalogue. */
+static int up_teardown(struct tzone *t, const char *why)
 {
 	struct gw *g = t->g;
 	size_t n;
 	void **v;
 	int had = t->have_cat;
 
-	fprintf(stderr, "gatewayd: tool zone %s down: %s\n", t->z->name, why);
+	if (why != t->last_error)
+		snprintf(t->last_error, sizeof(t->last_error), "%.*s",
+			 (int)gw_utf8_prefix(why, 150), why);
 	gw_sess_each(g, drop_links, &t->ti);
 	v = gw_map_values(g->preqs, &n);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; v && i < n; i++) {
 		struct preq *p = v[i];
 		if (p->ti == t->ti && !p->s)
 			gw_req_free(g, p);
@@ -646,11 +652,29 @@ void gw_up_down(struct tzone *t, const char *why)
 		t->ehash[k] = NULL;
 	}
 	t->have_cat = 0;
+	return had;
+}
+
+/* The tool zone went away: fail its calls, hide its tools, reconnect. */
+void gw_up_down(struct tzone *t, const char *why)
+{
+	struct gw *g = t->g;
+	int had;
+
+	fprintf(stderr, "gatewayd: tool zone %s down: %s\n", t->z->name, why);
+	had = up_teardown(t, why);
 	t->retry_at = gw_now_ms() + t->backoff;
 	t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
 						     : t->backoff * 2;
 	if (had)
 		gw_cat_lists_changed(g, t->ti);
+}
+
+void gw_up_remove(struct tzone *t, const char *why)
+{
+	fprintf(stderr, "gatewayd: tool zone %s removed: %s\n", t->z->name,
+		why);
+	up_teardown(t, why);
 }
 
 void gw_up_connect(struct tzone *t)

@@ -36,6 +36,7 @@ struct gw {
 	struct u64map *sreqs; /* agent-side id of a server request */
 	struct u64map *links; /* (tool zone, upstream sid) -> session */
 	uint64_t next_id;
+	unsigned tz_serial; /* the last tool zone's serial (gw_tz_new) */
 	uint64_t list_gen;  /* bumped whenever an agent's lists may change */
 	size_t link_queued; /* bytes waiting for upstream links to open */
 	int64_t next_deadline_ms;
@@ -47,6 +48,7 @@ struct gw {
 	int policy_errors; /* failed reloads since the last good one */
 	char policy_error[1024];
 	uint64_t policy_loads;
+	int config_errors; /* failed config reloads since the last good one */
 	/* Signatures of the policy and token files as last read, by any
 	 * reload: the periodic check reloads only what changed since. */
 	uint64_t policy_sig, tokens_sig;
@@ -70,6 +72,23 @@ size_t gw_route_pollfds(struct gw *g, struct pollfd *p, size_t max);
 void gw_route_run(struct gw *g);
 /* Milliseconds until the next timer (-1 none). */
 int gw_route_timeout(struct gw *g);
+/* gw_zones.c: the running core takes the zones of nw, a config just
+ * loaded whose zones gatewayd then adopts (gw_config_adopt: the core
+ * points into nw->zones from here on). A zone the same as before
+ * (gw_zone_same) keeps its sessions, links and channel (other keys are
+ * updated in place); one that left, or whose role, domid or chan
+ * changed, is removed (its sessions end, agents get an error for each
+ * call in flight, links to it fail, its channel closes) and a changed
+ * one added anew; new tool zones connect at once and new agent zones'
+ * channels open. The caller then reloads the policy and calls
+ * gw_route_lists_changed. Returns 0 and, in *changes (the caller's),
+ * {"added":[..],"removed":[..],"changed":[..],"updated":[..]} and
+ * "errors" when a channel could not be opened after the old one went;
+ * or -1 with err and nothing changed (out of memory, a channel that
+ * cannot be opened, an agent zone bound by a listener that would be
+ * replaced). */
+int gw_route_zones_apply(struct gw *g, const struct gw_config *nw,
+			 json_t **changes, char *err, size_t errlen);
 /* After a policy or pin change: tell every session its lists changed. */
 void gw_route_lists_changed(struct gw *g);
 /* JSON status (zones, channels, upstream health, sessions). */

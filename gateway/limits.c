@@ -85,6 +85,21 @@ void gw_limits_retain(struct gw_limits *l, const struct policy *p)
 	}
 }
 
+void gw_limits_forget_zone(struct gw_limits *l, unsigned zone)
+{
+	for (size_t i = 0; i < LIM_BUCKETS; i++) {
+		struct lim_entry **pp = &l->b[i], *e;
+		while ((e = *pp) != NULL) {
+			if (e->zone != zone || e->v.inflight > 0) {
+				pp = &e->next;
+				continue;
+			}
+			*pp = e->next;
+			free(e);
+		}
+	}
+}
+
 size_t gw_limits_count(const struct gw_limits *l)
 {
 	size_t n = 0;

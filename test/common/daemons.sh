@@ -43,6 +43,16 @@ zg_wait_log() {
 	done
 }
 
+# zg_gone PID: 0 once PID has exited (15 s at most), else 1.
+zg_gone() {
+	_i=0
+	while [ $_i -lt 300 ] && kill -0 "$1" 2>/dev/null; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
 # zg_gatewayd N: starts $GATEWAYD on $work/gw.json (log $work/gw.log, pid
 # in $gpid and $pids) and waits until it serves and N tool zones are up
 # (N may be 0).

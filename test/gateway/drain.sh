@@ -32,15 +32,6 @@ slow() { # ID STEPS: a slow call with progress
 }
 # reply FILE ID: the line of FILE answering request ID
 reply() { grep -F "\"id\":$2," "$1" | head -n 1; }
-# gone PID: 0 once PID has exited (15 s at most)
-gone() {
-	_i=0
-	while [ $_i -lt 300 ] && kill -0 "$1" 2>/dev/null; do
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	! kill -0 "$1" 2>/dev/null
-}
 # start_gw ARGS...: gatewayd, waited for; sets gpid
 start_gw() {
 	: >"$work/gw.log"
@@ -96,7 +87,7 @@ case "$(reply "$work/s1.out" 2)" in
 *'"result"'*'counted to 30'*) echo "ok   the call in flight got its answer" ;;
 *) echo "FAIL: the call in flight: $(reply "$work/s1.out" 2)"; fail=1 ;;
 esac
-if gone "$gpid"; then
+if zg_gone "$gpid"; then
 	wait "$gpid"
 	rc=$?
 	[ $rc -eq 0 ] && echo "ok   gatewayd exited 0" || { echo "FAIL: gatewayd exited $rc"; fail=1; }
@@ -123,7 +114,7 @@ echo "$inited" >&3
 slow 2 1000 >&3
 zg_wait_log "$work/s3.out" '"progressToken":"p2"' 1
 kill -TERM "$gpid"
-if gone "$gpid"; then
+if zg_gone "$gpid"; then
 	wait "$gpid"
 	rc=$?
 	[ $rc -eq 0 ] && echo "ok   gatewayd exited 0 at the drain deadline" ||

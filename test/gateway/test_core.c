@@ -2,8 +2,8 @@
  * agent session in memory, a fake tool zone on a socketpair): request id
  * mapping both ways, paging and cursors, the catalogue as an agent sees
  * it, the decision record (the reply's audit id, the audit record and the
- * metrics of one decision agree), the rate-limited drop log and the
- * version in serverInfo. */
+ * metrics of one decision agree), the rate-limited drop log, the
+ * version in serverInfo and zones added and removed at run time. */
 #include "corehost.h"
 #include "zg_version.h"
 #include "zgtest.h"
@@ -364,6 +364,102 @@ static void test_drop_log(void)
 	unlink(path);
 }
 
+/* A reload's zones (gw_route_zones_apply): a tool zone added before the
+ * one the session uses moves that one to another index, yet the
+ * session's link to it is the same upstream stream and its next call
+ * goes there; removing that tool zone then ends the call in flight on it
+ * since before the first reload with an error naming the removal, and
+ * the agent hears tools/list_changed.
+ * The session itself is never replaced. */
+static void test_zones_apply(void)
+{
+	static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+				   "\"tools/call\",\"params\":{\"name\":"
+				   "\"tool.echo\"}}";
+	struct corehost h;
+	struct gw_zone z3[3], z2[2];
+	struct gw_config nw;
+	struct asess *s;
+	json_t *r, *ch = NULL;
+	char msg[256], err[256];
+	uint32_t sid;
+	int lc = 0;
+
+	if (corehost_start(&h, NULL, NULL)) {
+		CHECK(0);
+		return;
+	}
+	init_session(&h);
+	snprintf(msg, sizeof(msg), call, 1);
+	send_msg(&h, msg);
+	json_decref(reply(&h));
+	s = h.s;
+	sid = s->links[0].sid;
+	CHECK(sid != 0 && s->links[0].state == L_READY);
+	/* a call in flight across both reloads */
+	h.tool_mute = 1;
+	snprintf(msg, sizeof(msg), call, 3);
+	send_msg(&h, msg);
+	h.tool_mute = 0;
+	CHECK_EQ_INT(gw_route_calls_inflight(&h.g), 1);
+	/* agent, new (tool, first), tool */
+	memset(z3, 0, sizeof(z3));
+	z3[0] = h.zones[0];
+	snprintf(z3[1].name, sizeof(z3[1].name), "new");
+	z3[1].role = GW_TOOL;
+	z3[1].domid = 3;
+	z3[1].chan = "unix:3:new";
+	z3[2] = h.zones[1];
+	nw = h.cfg;
+	nw.zones = z3;
+	nw.nzones = 3;
+	CHECK_EQ_INT(gw_route_zones_apply(&h.g, &nw, &ch, err, sizeof(err)), 0);
+	h.cfg.zones = z3; /* adopted */
+	h.cfg.nzones = 3;
+	CHECK(json_array_size(json_object_get(ch, "added")) == 1);
+	CHECK(json_array_size(json_object_get(ch, "removed")) == 0);
+	json_decref(ch);
+	gw_route_lists_changed(&h.g);
+	CHECK(h.s == s && h.g.ntz == 2 && h.g.naz == 1);
+	CHECK_STR(h.g.tz[1]->z->name, "tool");
+	CHECK(s->links[1].sid == sid && s->links[1].state == L_READY);
+	CHECK(s->links[0].sid == 0);
+	h.tool_sid = 0;
+	snprintf(msg, sizeof(msg), call, 2);
+	send_msg(&h, msg);
+	r = reply(&h);
+	CHECK(r && json_object_get(r, "result"));
+	json_decref(r);
+	CHECK_EQ_INT(h.tool_sid, sid); /* the same upstream stream */
+	/* tool removed with call 3 still in flight */
+	CHECK_EQ_INT(gw_route_calls_inflight(&h.g), 1);
+	z2[0] = z3[0];
+	z2[1] = z3[1];
+	nw.zones = z2;
+	nw.nzones = 2;
+	CHECK_EQ_INT(gw_route_zones_apply(&h.g, &nw, &ch, err, sizeof(err)), 0);
+	h.cfg.zones = z2;
+	h.cfg.nzones = 2;
+	CHECK(json_array_size(json_object_get(ch, "removed")) == 1);
+	json_decref(ch);
+	gw_route_lists_changed(&h.g);
+	CHECK_EQ_INT(gw_route_calls_inflight(&h.g), 0);
+	CHECK(h.s == s && h.g.ntz == 1);
+	while ((r = corehost_take(&h)) != NULL) {
+		const char *m = json_string_value(
+			json_object_get(json_object_get(r, "error"),
+					"message"));
+		if (json_integer_value(json_object_get(r, "id")) == 3)
+			CHECK(m && strstr(m, "tool zone tool is unavailable "
+					     "(removed"));
+		m = json_string_value(json_object_get(r, "method"));
+		lc += m && strcmp(m, "notifications/tools/list_changed") == 0;
+		json_decref(r);
+	}
+	CHECK_EQ_INT(lc, 1);
+	corehost_stop(&h);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -375,6 +471,7 @@ int main(void)
 	RUN(test_catalogue_view);
 	RUN(test_decision_record);
 	RUN(test_drop_log);
+	RUN(test_zones_apply);
 	rmdir(dir);
 	return ZGT_DONE();
 }

@@ -1,7 +1,8 @@
 /* Gateway internals: SHA-256 against the FIPS 180-4 / NIST vectors, the
  * audit hash chain (verify, and detection of an edited, removed or
  * reordered line; every problem reported), records of hostile text,
- * UTF-8-safe cutting, config errors with file:line, the token bucket,
+ * UTF-8-safe cutting, config errors with file:line, what a config
+ * reload may change, the token bucket, limits of a removed zone,
  * catalogue hashes and the metrics exposition (escaping, series cap). */
 #include "gw.h"
 #include "zgtest.h"
@@ -528,6 +529,93 @@ static void test_limits_reload(void)
 	gw_limits_free(l);
 }
 
+/* A zone left the config: its limits go, but for a counter a call in
+ * flight still holds, and another zone's stay; a zone given its index
+ * later starts with a full bucket. */
+static void test_limits_forget(void)
+{
+	struct gw_limits *l = gw_limits_new();
+	struct policy *p = pol("* t.x allow rate=1/m concurrency=2\n");
+	const struct pol_rule *r = policy_rule(p, 0);
+	struct gw_limit *a, *b;
+
+	a = gw_limits_get(l, r, 3, 0);
+	b = gw_limits_get(l, r, 4, 0);
+	CHECK(gw_bucket_take(&a->bucket, 0) && !gw_bucket_take(&a->bucket, 0));
+	CHECK(gw_bucket_take(&b->bucket, 0));
+	b->inflight = 1;
+	gw_limits_forget_zone(l, 3);
+	gw_limits_forget_zone(l, 4);
+	CHECK_EQ_INT(gw_limits_count(l), 1);
+	CHECK(gw_limits_get(l, r, 4, 0) == b);
+	CHECK(gw_bucket_take(&gw_limits_get(l, r, 3, 0)->bucket, 0));
+	policy_free(p);
+	gw_limits_free(l);
+}
+
+/* Reload: which zones are the same (name, role, domid, chan) and which
+ * equal in every key; the keys that need a restart are named; adopting
+ * keeps the new zones where they are and hands back the old ones. */
+#define RZ(T, C)                                                               \
+	"{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": \"agent\", "      \
+	"\"tags\": [" T "], \"chan\": \"sim:1:a\"},\n  \"t\": {\"domid\": 2, " \
+	"\"role\": \"tool\", \"chan\": \"sim:2:" C "\"}\n },\n \"policy\": "   \
+	"\"p\",\n"
+static struct gw_config *rconf(const char *json)
+{
+	char path[256], err[512] = "";
+	struct gw_config *c;
+
+	snprintf(path, sizeof(path), "%s/gw.json", dir);
+	write_file(path, json);
+	c = gw_config_load(path, err, sizeof(err));
+	if (!c)
+		fprintf(stderr, "  %s\n", err);
+	return c;
+}
+
+static void test_config_reload(void)
+{
+	struct gw_config *c =
+		rconf(RZ("\"x\"", "t") " \"audit_log\": \"a.log\"}\n");
+	struct gw_config *n1 =
+		rconf(RZ("\"y\"", "t2") " \"audit_log\": "
+					"\"a.log\", \"call_timeout_ms\": 5}\n");
+	struct gw_config *n2 =
+		rconf(RZ("\"x\"", "t") " \"audit_log\": \"b.log\"}\n");
+	struct gw_config *n3 =
+		rconf(RZ("\"x\"", "t") " \"audit_log\": \"a.log\", "
+				       "\"max_message\": 2048}\n");
+	char err[512] = "";
+	const struct gw_zone *z;
+
+	CHECK(c && n1 && n2 && n3);
+	if (!c || !n1 || !n2 || !n3)
+		goto out;
+	/* a's tags changed: the same zone, not equal; t's chan: another */
+	CHECK(gw_zone_same(&c->zones[0], &n1->zones[0]));
+	CHECK(!gw_zone_equal(&c->zones[0], &n1->zones[0]));
+	CHECK(gw_zone_equal(&c->zones[0], &n2->zones[0]));
+	CHECK(!gw_zone_same(&c->zones[1], &n1->zones[1]));
+	CHECK_EQ_INT(gw_config_reload_check(c, n1, err, sizeof(err)), 0);
+	CHECK_EQ_INT(gw_config_reload_check(c, n2, err, sizeof(err)), -1);
+	CHECK(strstr(err, "gw.json: \"audit_log\" changed") != NULL);
+	CHECK_EQ_INT(gw_config_reload_check(c, n3, err, sizeof(err)), -1);
+	CHECK(strstr(err, "\"max_message\" changed") != NULL);
+	z = &n1->zones[1];
+	gw_config_adopt(c, n1);
+	CHECK(&c->zones[1] == z);
+	CHECK_EQ_INT(c->call_timeout_ms, 5);
+	CHECK(gw_zone_has_tag(&c->zones[0], "y"));
+	CHECK(gw_zone_has_tag(&n1->zones[0], "x"));
+	CHECK(strstr(c->audit_log, "/a.log") != NULL);
+out:
+	gw_config_free(c);
+	gw_config_free(n1);
+	gw_config_free(n2);
+	gw_config_free(n3);
+}
+
 /* Order of tools and of members does not matter; every member of a
  * definition does (title, outputSchema, annotations: a flip of
  * destructiveHint to readOnlyHint changes the hash). */
@@ -652,6 +740,8 @@ int main(void)
 	RUN(test_config_listeners);
 	RUN(test_bucket);
 	RUN(test_limits_reload);
+	RUN(test_limits_forget);
+	RUN(test_config_reload);
 	RUN(test_catalogue_hash);
 	RUN(test_metrics);
 	RUN(test_metrics_cap);
