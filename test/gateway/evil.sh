@@ -5,7 +5,8 @@
 # layout, which takes the splice path, and reordered, which takes the
 # parsing path): not one forged answer may reach an agent. Agent zone bad
 # calls the evil zone's junk (answer is not JSON: the call ends at its
-# deadline), spam (thousands of notifications and sampling requests the
+# deadline, 500 ms; the other calls get 20 s, so that a slow sanitizer
+# build on a loaded machine does not end them), spam (thousands of notifications and sampling requests the
 # agent never declared: refused by the gateway, never forwarded; an agent
 # that declared sampling but never answers holds at most 32) and churn
 # (500 list_changed with nothing changed: at most about one catalogue
@@ -32,7 +33,8 @@ cat > "$work/e.policy" <<POL
 good-a  evil.test_structured_output    allow
 good-a  honest.test_structured_output  allow
 good-b  evil.test_structured_output    allow
-bad     evil.*                         allow timeout=500ms
+bad     evil.junk                      allow timeout=500ms
+bad     evil.*                         allow timeout=20s
 POL
 "$EVIL" sim:94:evil 2>"$work/evil.log" & epid=$!
 pids="$pids $epid"
