@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 
 #include "builtin_tools.h"
+#include "hosted.h"
 #include "transport.h"
 #include "zg_common.h"
 #include "zg_version.h"
@@ -43,6 +44,7 @@ struct opts {
 	int web;	    /* --web: the web tool set */
 	const char *web_opts[2 * MAX_LIST + 1]; /* --web-* name, value pairs */
 	unsigned nweb;
+	const char *servers; /* --servers: hosted stdio MCP servers */
 };
 
 static void usage(FILE *f)
@@ -103,6 +105,11 @@ static void usage(FILE *f)
 		"2097152)\n"
 		"  --web-timeout SECS      deadline of a fetch (default 20)\n"
 		"  --web-max-redirects N   redirects followed (default 5)\n"
+		"  --servers FILE          host the stdio MCP servers of FILE "
+		"(mcpServers\n"
+		"                          JSON) as SERVER.NAME tools, their "
+		"resources\n"
+		"                          and prompts (docs/hosted.md)\n"
 		"  -v, --verbose           log each session on stderr\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
@@ -158,7 +165,8 @@ enum {
 	O_RAG_WRITE,
 	O_CHAN,
 	O_WEB,
-	O_WEB_OPT
+	O_WEB_OPT,
+	O_SERVERS
 };
 
 static const struct option long_opts[] = {
@@ -187,6 +195,7 @@ static const struct option long_opts[] = {
 	{ "web-max-bytes", required_argument, NULL, O_WEB_OPT },
 	{ "web-timeout", required_argument, NULL, O_WEB_OPT },
 	{ "web-max-redirects", required_argument, NULL, O_WEB_OPT },
+	{ "servers", required_argument, NULL, O_SERVERS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -299,6 +308,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->web_opts[2 * o->nweb + 1] = optarg;
 			o->nweb++;
 			break;
+		case O_SERVERS:
+			o->servers = optarg;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -382,6 +394,18 @@ fail:
 	return -1;
 }
 
+/* Hosted stdio servers (hosted.c): their children run beside mcpd. */
+static struct hosted *start_hosted(mcp_server *srv, const struct opts *o)
+{
+	char err[512];
+	struct hosted *h = hosted_start(srv, o->servers, o->limits.max_message,
+					err, sizeof(err));
+
+	if (!h)
+		fprintf(stderr, "mcpd: --servers: %s\n", err);
+	return h;
+}
+
 static int write_ready_file(const char *path, const char *url)
 {
 	char tmp[4096];
@@ -463,6 +487,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct mcp_server_info info = { "zonegate-mcpd", ZG_VERSION, NULL };
 	struct mcp_http *http = NULL;
+	struct hosted *hosted = NULL;
 	mcp_server *srv = NULL;
 #ifdef ZG_HAVE_CHAN_MCP
 	struct chan_mcp_server *chans[MAX_LIST] = { 0 };
@@ -501,6 +526,8 @@ int main(int argc, char **argv)
 		mcp_server_set_workers(srv, o.workers);
 	if (register_tools(srv, &o) != 0)
 		goto out;
+	if (o.servers && !(hosted = start_hosted(srv, &o)))
+		goto out;
 	if (o.http) {
 		http = start_http(srv, &o);
 		if (!http)
@@ -527,6 +554,7 @@ out:
 		chan_mcp_stop(chans[i]);
 #endif
 	mcp_http_stop(http);
+	hosted_stop(hosted);
 	mcp_server_free(srv);
 	return rc;
 }
