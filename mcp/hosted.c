@@ -447,9 +447,10 @@ static void on_refused(void *rud, struct mcp_entry *e)
 	hlog(rud, "'%.200s' refused: the name is taken", e->name);
 }
 
-/* Registers hs's current listing (nothing while it is down). Called with
+/* Registers hs's current listing (nothing while it is down); refusals are
+ * logged when verbose (the server whose listing changed). Called with
  * h->reg_mu held. */
-static void register_server(struct hserver *hs)
+static void register_server(struct hserver *hs, int verbose)
 {
 	struct mcp_entry **add = NULL;
 	size_t n = 0, cap = 0;
@@ -464,11 +465,14 @@ static void register_server(struct hserver *hs)
 							sizeof(full));
 			struct mcp_entry *e;
 			if (why) {
-				hlog(hs, "%s '%.200s' refused: %s", k->what,
-				     json_string_value(
-					     json_object_get(item, k->key))
-					     ?: "?",
-				     why);
+				if (verbose)
+					hlog(hs, "%s '%.200s' refused: %s",
+					     k->what,
+					     json_string_value(
+						     json_object_get(item,
+								     k->key))
+						     ?: "?",
+					     why);
 				continue;
 			}
 			if (n == cap) {
@@ -500,7 +504,7 @@ static void set_listing(struct hserver *hs, json_t *listing)
 	json_decref(hs->listing);
 	hs->listing = listing;
 	for (size_t i = 0; i < h->n; i++)
-		register_server(&h->v[i]);
+		register_server(&h->v[i], &h->v[i] == hs);
 	pthread_mutex_unlock(&h->reg_mu);
 }
 

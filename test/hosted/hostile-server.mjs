@@ -1,0 +1,51 @@
+// A hostile stdio MCP server for the hosted-server tests. Mode (argv[2]):
+// silent: never answers initialize; otherwise it initializes, lists one
+// tool "go", and on tools/call misbehaves: flood (notifications without
+// end), garbage (non-JSON lines, then nothing), oversize (a 2 MiB
+// response line), exit (dies mid-call). No dependencies.
+import { createInterface } from 'node:readline';
+
+const mode = process.argv[2];
+const out = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);
+process.stderr.write(`hostile server in mode ${mode}\n`);
+
+function misbehave(id) {
+  switch (mode) {
+    case 'flood': {
+      const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message',
+        params: { level: 'info', data: 'x'.repeat(100) } });
+      const burst = `${note}\n`.repeat(1000);
+      const pump = () => { while (process.stdout.write(burst)); process.stdout.once('drain', pump); };
+      pump();
+      break;
+    }
+    case 'garbage':
+      for (let i = 0; i < 100; i++) process.stdout.write(`this is not json ${i}\n`);
+      break;
+    case 'oversize':
+      out({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'y'.repeat(2 << 20) }] } });
+      break;
+    case 'exit':
+      process.exit(3);
+      break;
+    default:
+      out({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'fine' }] } });
+  }
+}
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line);
+  if (m.method === 'initialize') {
+    if (mode === 'silent') return;
+    out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25',
+      capabilities: { tools: {} }, serverInfo: { name: `hostile-${mode}`, version: '1' } } });
+  } else if (m.method === 'tools/list') {
+    out({ jsonrpc: '2.0', id: m.id, result: { tools: [
+      { name: 'go', inputSchema: { type: 'object' } },
+      { name: 'bad name!', inputSchema: { type: 'object' } }] } });
+  } else if (m.method === 'tools/call') {
+    misbehave(m.id);
+  } else if (m.id !== undefined) {
+    out({ jsonrpc: '2.0', id: m.id, result: {} });
+  }
+});
