@@ -223,7 +223,7 @@ describe('hostile children are contained', () => {
     const h = (mode, extra = {}) => ({ command: NODE, args: [hostile, mode], ...extra });
     const f = writeServers('hostile.json', {
       silent: h('silent', { init_timeout: 1 }),
-      flood: h('flood'), garbage: h('garbage', { call_timeout: 60 }),
+      flood: h('flood'), garbage: h('garbage', { call_timeout: 5 }),
       oversize: h('oversize'), exit: h('exit'), ok: h('ok'),
     });
     m = await start(f, ['--max-message', '1048576']);
