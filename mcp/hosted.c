@@ -759,14 +759,26 @@ static void wait_until(struct hserver *hs, time_t deadline)
 	pthread_cond_timedwait(&hs->cv, &hs->mu, &ts);
 }
 
+/* The listing child of a per-session server declares sampling and
+ * elicitation, so that it lists the tools a server offers only to clients
+ * that can answer (it never runs a call, so it never asks); a shared child
+ * declares nothing (it has no one to ask). */
+static json_t *main_caps(const struct hserver *hs)
+{
+	if (hs->cfg->shared)
+		return json_object();
+	return json_pack("{s:{}, s:{}}", "sampling", "elicitation");
+}
+
 static void run_main(struct hserver *hs)
 {
 	char err[256];
 	struct hchild *ch;
-	json_t *listing;
+	json_t *listing, *caps = main_caps(hs);
 
-	ch = hchild_start(hs->cfg, &hs->h->lim, NULL, &child_ops, &hs->main,
+	ch = hchild_start(hs->cfg, &hs->h->lim, caps, &child_ops, &hs->main,
 			  err, sizeof(err));
+	json_decref(caps);
 	pthread_mutex_lock(&hs->mu);
 	if (!ch) {
 		hs->first_done = 1;

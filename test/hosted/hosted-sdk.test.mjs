@@ -37,13 +37,13 @@ function writeServers(name, servers) {
 }
 
 // An SDK client on a fresh mcpd; c.log collects mcpd's stderr, c.pid.
-async function start(file, extra = []) {
+async function start(file, extra = [], capabilities = {}) {
   const transport = new StdioClientTransport({
     command: MCPD, args: ['--stdio', '--servers', file, ...extra], stderr: 'pipe',
     env: { PATH: process.env.PATH, HOME: '/nonexistent', SECRET_OF_MCPD: 'leak',
       ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}) },
   });
-  const client = new Client({ name: 'hosted-test', version: '1.0.0' });
+  const client = new Client({ name: 'hosted-test', version: '1.0.0' }, { capabilities });
   const log = { text: '' };
   transport.stderr.on('data', (d) => { log.text += d; });
   await client.connect(transport);
@@ -104,9 +104,25 @@ describe('hosted server-everything and server-filesystem', () => {
       ev: { command: NODE, args: [everything, 'stdio'], env: { ZG_MARK: 'm1' } },
       fs: { command: NODE, args: [filesystem, files], shared: true },
     });
-    m = await start(f);
+    m = await start(f, [], { sampling: {} });
   });
   after(async () => { await m.client.close(); });
+
+  // Proves: a server request of the session's child (sampling) reaches
+  // this session's client during the call, and its answer the child.
+  test('sampling requests of a child reach the client', async () => {
+    const { CreateMessageRequestSchema } = await load('@modelcontextprotocol/sdk/types.js');
+    const asked = [];
+    m.client.setRequestHandler(CreateMessageRequestSchema, (r) => {
+      asked.push(r.params.messages[0].content.text);
+      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled 42' } };
+    });
+    const r = await m.client.callTool({ name: 'ev.trigger-sampling-request',
+      arguments: { prompt: 'what is six times seven', maxTokens: 10 } });
+    assert.match(text(r), /sampled 42/);
+    assert.equal(asked.length, 1);
+    assert.match(asked[0], /what is six times seven/);
+  });
 
   test('tools, resources, templates and prompts listed next to mcpd\'s own', async () => {
     const tools = (await m.client.listTools()).tools.map((t) => t.name);
