@@ -898,11 +898,14 @@ static void on_subscribe(void *ud, mcp_session *s, const char *uri, int on)
 		for (sl = hs->sessions; sl && sl->s != s; sl = sl->next)
 			;
 	}
-	if (sl && sl->ch && !sl->down)
-		hchild_send(sl->ch, jr_request(json_string("zg-sub"),
+	if (sl && sl->ch && !sl->down) {
+		json_t *id = json_string("zg-sub");
+		hchild_send(sl->ch, jr_request(id,
 					       on ? "resources/subscribe"
 						  : "resources/unsubscribe",
 					       json_pack("{s:s}", "uri", uri)));
+		json_decref(id);
+	}
 	pthread_mutex_unlock(&hs->mu);
 }
 

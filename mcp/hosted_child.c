@@ -539,7 +539,7 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 		   size_t errlen)
 {
 	struct pending *p = calloc(1, sizeof(*p));
-	json_t *msg;
+	json_t *msg, *id;
 	int rc;
 
 	*result = NULL;
@@ -571,7 +571,9 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 		}
 		json_object_set_new(meta, "progressToken", json_integer(p->id));
 	}
-	msg = jr_request(json_integer(p->id), method, params);
+	id = json_integer(p->id);
+	msg = jr_request(id, method, params); /* copies id */
+	json_decref(id);
 	rc = send_msg(ch, msg) == 0 ? 0 : MCP_ERR_INTERNAL;
 
 	pthread_mutex_lock(&ch->mu);

@@ -124,6 +124,23 @@ describe('hosted server-everything and server-filesystem', () => {
     assert.match(asked[0], /what is six times seven/);
   });
 
+  // Proves: a subscription reaches the session's child, and its updates
+  // reach this client (server-everything sends them every 5 s once
+  // toggled on).
+  test('resource subscriptions pass through', async () => {
+    const { ResourceUpdatedNotificationSchema } = await load('@modelcontextprotocol/sdk/types.js');
+    const uri = 'demo://resource/dynamic/text/1';
+    const updates = [];
+    m.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updates.push(n.params.uri));
+    await m.client.callTool({ name: 'ev.echo', arguments: { message: 'start my child' } });
+    await m.client.subscribeResource({ uri });
+    await m.client.callTool({ name: 'ev.toggle-subscriber-updates', arguments: {} });
+    await waitFor('an update', () => updates.length > 0, 15000);
+    assert.equal(updates[0], uri);
+    await m.client.callTool({ name: 'ev.toggle-subscriber-updates', arguments: {} });
+    await m.client.unsubscribeResource({ uri });
+  });
+
   test('tools, resources, templates and prompts listed next to mcpd\'s own', async () => {
     const tools = (await m.client.listTools()).tools.map((t) => t.name);
     for (const n of ['time_now', 'ev.echo', 'ev.get-env', 'fs.read_text_file', 'fs.list_directory'])
