@@ -41,6 +41,10 @@ struct hosted_cfgs {
  * and nothing allocated. */
 int hosted_config_load(const char *file, struct hosted_cfgs *out, char *err,
 		       size_t errlen);
+/* The same for text (NUL-terminated) read elsewhere; file names it in
+ * messages. */
+int hosted_config_parse(const char *file, const char *text,
+			struct hosted_cfgs *out, char *err, size_t errlen);
 void hosted_config_free(struct hosted_cfgs *c);
 
 /* ---- the stdio client (hosted_child.c) ---- */

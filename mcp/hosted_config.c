@@ -354,20 +354,18 @@ static int parse_root(struct cfgctx *c, json_t *root, struct hosted_cfgs *out)
 	return 0;
 }
 
-int hosted_config_load(const char *file, struct hosted_cfgs *out, char *err,
-		       size_t errlen)
+int hosted_config_parse(const char *file, const char *text,
+			struct hosted_cfgs *out, char *err, size_t errlen)
 {
-	struct cfgctx c = { file, NULL, 0, err, errlen };
+	struct cfgctx c = { file, text, 0, err, errlen };
 	json_error_t jerr;
 	json_t *root = NULL;
-	char *text;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	text = read_file(file, err, errlen);
-	if (!text)
-		return -1;
-	c.text = text;
+	if (strlen(text) > HOSTED_MAX_FILE)
+		return zg_errf(err, errlen, file, 0, "larger than %u bytes",
+			       HOSTED_MAX_FILE);
 	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		zg_errf(err, errlen, file, jerr.line, "%s", jerr.text);
@@ -378,6 +376,19 @@ out:
 	if (rc != 0)
 		hosted_config_free(out);
 	json_decref(root);
+	return rc;
+}
+
+int hosted_config_load(const char *file, struct hosted_cfgs *out, char *err,
+		       size_t errlen)
+{
+	char *text = read_file(file, err, errlen);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!text)
+		return -1;
+	rc = hosted_config_parse(file, text, out, err, errlen);
 	free(text);
 	return rc;
 }

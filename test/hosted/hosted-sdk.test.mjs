@@ -50,19 +50,20 @@ async function start(file, extra = [], capabilities = {}) {
   return { client, log, pid: transport.pid, transport };
 }
 
-// Child processes of pid whose command line contains match.
+// Child processes of pid whose command line contains match, oldest first
+// (by start time: pids may wrap around).
 function children(pid, match) {
   const found = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(match))
-        found.push(Number(p));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === pid && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(match))
+        found.push({ pid: Number(p), start: Number(f[19]) });
     } catch { /* gone */ }
   }
-  return found.sort((a, b) => a - b);
+  return found.sort((a, b) => a.start - b.start || a.pid - b.pid).map((c) => c.pid);
 }
 
 const text = (r) => r.content.map((c) => c.text).join('');
