@@ -23,7 +23,6 @@
 #define STABLE_S 60 /* a child up this long resets the back-off */
 #define FLOOD_PER_SEC 2000
 #define SERVER_REQ_TIMEOUT_MS 120000
-#define MAX_TOOL_NAME 128
 
 struct hserver;
 
@@ -64,20 +63,6 @@ struct hosted {
 	atomic_int stopping;
 	struct hchild_limits lim;
 };
-
-static void hlog(const struct hserver *hs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void hlog(const struct hserver *hs, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	mcp_utf8_vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "mcpd: [%s] %s\n", hs->cfg->name, buf);
-}
 
 static unsigned backoff_s(unsigned fails)
 {
@@ -230,8 +215,9 @@ static void on_exited(void *ud, struct hchild *ch, const char *why)
 			sl->fails = 0;
 		sl->fails++;
 		sl->retry_at = now + backoff_s(sl->fails);
-		hlog(hs, "stopped (%s)%s; restarting in %u s", why,
-		     sl->s ? " in a session" : "", backoff_s(sl->fails));
+		hosted_log(hs->cfg->name, "stopped (%s)%s; restarting in %u s",
+			   why, sl->s ? " in a session" : "",
+			   backoff_s(sl->fails));
 	}
 	pthread_cond_broadcast(&hs->cv);
 	pthread_mutex_unlock(&hs->mu);
@@ -306,23 +292,6 @@ static json_t *list_child(struct hserver *hs, struct hchild *ch)
 	return l;
 }
 
-/* 1-128 characters of letters, digits, '_', '-', '.' (2025-11-25). */
-static int tool_name_ok(const char *n)
-{
-	size_t len = n ? strlen(n) : 0;
-
-	if (len == 0 || len > MAX_TOOL_NAME)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = n[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		      c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
 /* Nonzero if key's value of item occurs twice in arr. */
 static int listed_twice(json_t *arr, const char *key, const char *val)
 {
@@ -390,12 +359,12 @@ static const char *refuse_reason(struct hserver *hs, const struct kind_desc *k,
 
 	if (!v || strlen(v) > MCP_MAX_URI_LEN)
 		return k->prefixed ? "no valid name" : "no valid URI";
-	if (k->prefixed && !tool_name_ok(v))
+	if (k->prefixed && !mcp_name_valid(v))
 		return "not a valid MCP name";
 	w = k->prefixed ? snprintf(full, fulllen, "%s.%s", hs->cfg->name, v)
 			: snprintf(full, fulllen, "%s", v);
 	if (w < 0 || (size_t)w >= fulllen ||
-	    (k->prefixed && !tool_name_ok(full)))
+	    (k->prefixed && !mcp_name_valid(full)))
 		return "longer than 128 characters with the server's prefix";
 	if (listed_twice(arr, k->key, v))
 		return "listed twice by the server";
@@ -444,7 +413,10 @@ static struct mcp_entry *make_entry(struct hserver *hs,
 
 static void on_refused(void *rud, struct mcp_entry *e)
 {
-	hlog(rud, "'%.200s' refused: the name is taken", e->name);
+	struct hserver *hs = rud;
+
+	hosted_log(hs->cfg->name, "'%.200s' refused: the name is taken",
+		   e->name);
 }
 
 /* Registers hs's current listing (nothing while it is down); refusals are
@@ -466,13 +438,15 @@ static void register_server(struct hserver *hs, int verbose)
 			struct mcp_entry *e;
 			if (why) {
 				if (verbose)
-					hlog(hs, "%s '%.200s' refused: %s",
-					     k->what,
-					     json_string_value(
-						     json_object_get(item,
-								     k->key))
-						     ?: "?",
-					     why);
+					hosted_log(
+						hs->cfg->name,
+						"%s '%.200s' refused: %s",
+						k->what,
+						json_string_value(
+							json_object_get(item,
+									k->key))
+							?: "?",
+						why);
 				continue;
 			}
 			if (n == cap) {
@@ -563,7 +537,7 @@ static int start_session_child(struct hserver *hs, struct slot *sl, char *err,
 	if (!ch) {
 		sl->fails++;
 		sl->retry_at = now + backoff_s(sl->fails);
-		hlog(hs, "cannot start: %s", err);
+		hosted_log(hs->cfg->name, "cannot start: %s", err);
 		return -1;
 	}
 	sl->ch = ch;
@@ -784,8 +758,8 @@ static void run_main(struct hserver *hs)
 		hs->first_done = 1;
 		pthread_cond_broadcast(&hs->cv);
 		hs->main.fails++;
-		hlog(hs, "cannot start: %s; retrying in %u s", err,
-		     backoff_s(hs->main.fails));
+		hosted_log(hs->cfg->name, "cannot start: %s; retrying in %u s",
+			   err, backoff_s(hs->main.fails));
 		hs->main.retry_at = time(NULL) + backoff_s(hs->main.fails);
 		pthread_mutex_unlock(&hs->mu);
 		return;
@@ -794,7 +768,7 @@ static void run_main(struct hserver *hs)
 	hs->main.down = 0;
 	hs->main.started_at = time(NULL);
 	hs->refresh = 1;
-	hlog(hs, "started (pid %d)", (int)hchild_pid(ch));
+	hosted_log(hs->cfg->name, "started (pid %d)", (int)hchild_pid(ch));
 	while (!hs->main.down && !atomic_load(&hs->h->stopping)) {
 		if (!hs->refresh) {
 			wait_until(hs, time(NULL) + 5);

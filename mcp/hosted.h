@@ -47,6 +47,11 @@ int hosted_config_parse(const char *file, const char *text,
 			struct hosted_cfgs *out, char *err, size_t errlen);
 void hosted_config_free(struct hosted_cfgs *c);
 
+/* Logs "mcpd: [NAME] message" on stderr (valid UTF-8, cut at 512
+ * bytes). */
+void hosted_log(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ---- the stdio client (hosted_child.c) ---- */
 
 struct hchild;

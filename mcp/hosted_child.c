@@ -62,10 +62,7 @@ struct hchild {
 	unsigned bad_lines;
 };
 
-static void logf_child(const struct hchild *ch, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void logf_child(const struct hchild *ch, const char *fmt, ...)
+void hosted_log(const char *name, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -73,7 +70,7 @@ static void logf_child(const struct hchild *ch, const char *fmt, ...)
 	va_start(ap, fmt);
 	mcp_utf8_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "mcpd: [%s] %s\n", ch->name, buf);
+	fprintf(stderr, "mcpd: [%s] %s\n", name, buf);
 }
 
 /* ---- process ---- */
@@ -186,8 +183,8 @@ static int write_line(struct hchild *ch, const char *buf, size_t len)
 		} else if (w < 0 && errno == EAGAIN) {
 			struct pollfd pfd = { ch->in_fd, POLLOUT, 0 };
 			if (poll(&pfd, 1, WRITE_DEADLINE_MS) <= 0) {
-				logf_child(ch, "does not read its stdin; "
-					       "stopping it");
+				hosted_log(ch->name, "does not read its stdin; "
+						     "stopping it");
 				kill(-ch->pid, SIGKILL);
 				rc = -1;
 			}
@@ -322,7 +319,7 @@ static int on_line(struct hchild *ch, const char *line, size_t len)
 		break;
 	default:
 		if (++ch->bad_lines == 1 || ch->bad_lines == MAX_BAD_LINES)
-			logf_child(ch,
+			hosted_log(ch->name,
 				   "wrote a line that is not JSON-RPC "
 				   "(%s)",
 				   m.err);
@@ -448,7 +445,7 @@ static void *errlog_main(void *arg)
 			now = time(NULL);
 			if (now != window) {
 				if (lines > STDERR_LINES_PER_SEC)
-					logf_child(ch,
+					hosted_log(ch->name,
 						   "(%u stderr lines "
 						   "not logged)",
 						   lines - STDERR_LINES_PER_SEC);
@@ -456,7 +453,7 @@ static void *errlog_main(void *arg)
 				lines = 0;
 			}
 			if (++lines <= STDERR_LINES_PER_SEC)
-				logf_child(ch, "%.*s", (int)ll, buf);
+				hosted_log(ch->name, "%.*s", (int)ll, buf);
 			ll += nl ? 1 : 0;
 			memmove(buf, buf + ll, n - ll);
 			n -= ll;
@@ -466,17 +463,6 @@ static void *errlog_main(void *arg)
 }
 
 /* ---- requests ---- */
-
-static void deadline_in(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 static int past(const struct timespec *t)
 {
@@ -503,13 +489,13 @@ static int wait_pending(struct hchild *ch, struct pending *p,
 {
 	struct timespec until, slice;
 
-	deadline_in(&until, timeout_ms);
+	mcp_deadline_after(&until, (int)timeout_ms);
 	while (!p->done) {
 		if (cancelled && cancelled(p->ctx))
 			return MCP_ERR_REQUEST_CANCELLED;
 		if (past(&until))
 			return MCP_ERR_TIMEOUT;
-		deadline_in(&slice, POLL_SLICE_MS);
+		mcp_deadline_after(&slice, POLL_SLICE_MS);
 		pthread_cond_timedwait(&ch->cv, &ch->mu, &slice);
 	}
 	return p->done > 0 ? 0 : MCP_ERR_INTERNAL;
@@ -659,6 +645,27 @@ static int initialize(struct hchild *ch, json_t *caps, unsigned timeout_ms,
 	return hchild_notify(ch, "notifications/initialized", NULL);
 }
 
+/* Starts the reader and the stderr logger. On failure the process is
+ * killed and reaped, the fds closed and ch freed. */
+static int start_threads(struct hchild *ch)
+{
+	int have_errlog = pthread_create(&ch->errlog, NULL, errlog_main, ch) ==
+			  0;
+
+	if (have_errlog &&
+	    pthread_create(&ch->reader, NULL, reader_main, ch) == 0)
+		return 0;
+	kill(-ch->pid, SIGKILL);
+	if (have_errlog)
+		pthread_join(ch->errlog, NULL);
+	waitpid(ch->pid, NULL, 0);
+	close(ch->in_fd);
+	close(ch->out_fd);
+	close(ch->err_fd);
+	free(ch);
+	return -1;
+}
+
 struct hchild *hchild_start(const struct hosted_cfg *cfg,
 			    const struct hchild_limits *lim, json_t *caps,
 			    const struct hchild_ops *ops, void *ud, char *err,
@@ -685,24 +692,7 @@ struct hchild *hchild_start(const struct hosted_cfg *cfg,
 		free(ch);
 		return NULL;
 	}
-	if (pthread_create(&ch->errlog, NULL, errlog_main, ch) != 0) {
-		kill(-ch->pid, SIGKILL);
-		waitpid(ch->pid, NULL, 0);
-		close(ch->in_fd);
-		close(ch->out_fd);
-		close(ch->err_fd);
-		free(ch);
-		snprintf(err, errlen, "cannot start a thread");
-		return NULL;
-	}
-	if (pthread_create(&ch->reader, NULL, reader_main, ch) != 0) {
-		kill(-ch->pid, SIGKILL);
-		pthread_join(ch->errlog, NULL);
-		waitpid(ch->pid, NULL, 0);
-		close(ch->in_fd);
-		close(ch->out_fd);
-		close(ch->err_fd);
-		free(ch);
+	if (start_threads(ch) != 0) {
 		snprintf(err, errlen, "cannot start a thread");
 		return NULL;
 	}

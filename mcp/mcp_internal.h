@@ -125,6 +125,13 @@ void mcp_registry_replace(mcp_server *srv, const void *owner,
 
 void mcp_server_set_hooks(mcp_server *srv, const struct mcp_server_hooks *h);
 
+/* Nonzero for a valid tool or prompt name (2025-11-25: 1-128 of letters,
+ * digits, '_', '-' and '.'). */
+int mcp_name_valid(const char *name);
+
+/* *ts = CLOCK_MONOTONIC now + ms. */
+void mcp_deadline_after(struct timespec *ts, int ms);
+
 /* Sends a notification to every initialized session (registry.c calls it
  * when lists change). */
 void mcp_server_broadcast(mcp_server *srv, const char *method,

@@ -124,7 +124,7 @@ void mcp_server_set_limits(mcp_server *srv, const struct mcp_limits *lim)
 
 /* Tool and prompt names per the 2025-11-25 guidance: 1-128 characters
  * of letters, digits, '_', '-' and '.'. */
-static int name_valid(const char *name)
+int mcp_name_valid(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
@@ -263,7 +263,7 @@ int mcp_server_add_tool(mcp_server *srv, const struct mcp_tool *t, char *err,
 	struct mcp_entry *e;
 	json_t *in = NULL, *out = NULL, *ann = NULL;
 
-	if (!name_valid(t->name)) {
+	if (!mcp_name_valid(t->name)) {
 		set_err(err, errlen, "invalid tool name: %s",
 			t->name ? t->name : "(null)");
 		return -1;
@@ -376,7 +376,7 @@ int mcp_server_add_prompt(mcp_server *srv, const struct mcp_prompt *p,
 	json_t *args = NULL;
 	json_error_t jerr;
 
-	if (!name_valid(p->name) || !p->fn) {
+	if (!mcp_name_valid(p->name) || !p->fn) {
 		set_err(err, errlen, "prompt needs a valid name and a handler");
 		return -1;
 	}
