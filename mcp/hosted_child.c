@@ -33,7 +33,9 @@ struct pending {
 	json_t *response; /* the whole message, once answered */
 	int done;	  /* 1 answered, -1 failed (child gone) */
 	void *ctx;
-	int holds; /* server requests being answered in its name */
+	int holds;	   /* server requests being answered in its name */
+	pthread_cond_t cv; /* answered, failed, released (its own: an answer
+			      wakes only its waiter) */
 	struct pending *next;
 };
 
@@ -46,9 +48,9 @@ struct hchild {
 	void *ud;
 
 	pthread_t reader, errlog;
-	pthread_mutex_t wmu; /* writes to stdin */
-	pthread_mutex_t mu;  /* below */
-	pthread_cond_t cv;
+	pthread_mutex_t wmu;	  /* writes to stdin */
+	pthread_mutex_t mu;	  /* below */
+	pthread_condattr_t cattr; /* CLOCK_MONOTONIC, for the pendings' cv */
 	struct pending *pending;
 	long long next_id;
 	int dead;
@@ -256,7 +258,7 @@ static int on_response(struct hchild *ch, struct jr_msg *m)
 	if (p && !p->done) {
 		p->response = json_incref(m->root);
 		p->done = 1;
-		pthread_cond_broadcast(&ch->cv);
+		pthread_cond_signal(&p->cv);
 	}
 	pthread_mutex_unlock(&ch->mu);
 	return p ? 0 : 1;
@@ -406,10 +408,11 @@ static void *reader_main(void *arg)
 	ch->dead = 1;
 	if (!ch->why[0])
 		snprintf(ch->why, sizeof(ch->why), "%s", how);
-	for (struct pending *p = ch->pending; p; p = p->next)
+	for (struct pending *p = ch->pending; p; p = p->next) {
 		if (!p->done)
 			p->done = -1;
-	pthread_cond_broadcast(&ch->cv);
+		pthread_cond_broadcast(&p->cv);
+	}
 	started = ch->started;
 	pthread_mutex_unlock(&ch->mu);
 	if (started && ch->ops->exited)
@@ -496,7 +499,7 @@ static int wait_pending(struct hchild *ch, struct pending *p,
 		if (past(&until))
 			return MCP_ERR_TIMEOUT;
 		mcp_deadline_after(&slice, POLL_SLICE_MS);
-		pthread_cond_timedwait(&ch->cv, &ch->mu, &slice);
+		pthread_cond_timedwait(&p->cv, &ch->mu, &slice);
 	}
 	return p->done > 0 ? 0 : MCP_ERR_INTERNAL;
 }
@@ -543,6 +546,7 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 		free(p);
 		return MCP_ERR_INTERNAL;
 	}
+	pthread_cond_init(&p->cv, &ch->cattr);
 	p->id = ++ch->next_id;
 	p->ctx = ctx;
 	p->next = ch->pending;
@@ -568,7 +572,7 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 	else
 		snprintf(err, errlen, "cannot write to server %s", ch->name);
 	while (p->holds > 0) /* a server request in its name finishes */
-		pthread_cond_wait(&ch->cv, &ch->mu);
+		pthread_cond_wait(&p->cv, &ch->mu);
 	unlink_pending(ch, p);
 	if (rc == MCP_ERR_INTERNAL && p->done < 0)
 		snprintf(err, errlen, "server %s stopped (%s)", ch->name,
@@ -587,6 +591,7 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 	if (rc == 0)
 		rc = take_answer(p, result, err, errlen);
 	json_decref(p->response);
+	pthread_cond_destroy(&p->cv);
 	free(p);
 	return rc;
 }
@@ -611,9 +616,9 @@ void hchild_release(struct hchild *ch, void *call_ctx)
 	for (struct pending *p = ch->pending; p; p = p->next)
 		if (p->ctx == call_ctx && p->holds > 0) {
 			p->holds--;
+			pthread_cond_broadcast(&p->cv);
 			break;
 		}
-	pthread_cond_broadcast(&ch->cv);
 	pthread_mutex_unlock(&ch->mu);
 }
 
@@ -683,11 +688,8 @@ struct hchild *hchild_start(const struct hosted_cfg *cfg,
 	ch->ud = ud;
 	pthread_mutex_init(&ch->mu, NULL);
 	pthread_mutex_init(&ch->wmu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ch->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_condattr_init(&ch->cattr);
+	pthread_condattr_setclock(&ch->cattr, CLOCK_MONOTONIC);
 	if (spawn(ch, cfg, err, errlen) != 0) {
 		free(ch);
 		return NULL;
@@ -731,7 +733,7 @@ void hchild_stop(struct hchild *ch)
 	json_decref(ch->init_result);
 	pthread_mutex_destroy(&ch->mu);
 	pthread_mutex_destroy(&ch->wmu);
-	pthread_cond_destroy(&ch->cv);
+	pthread_condattr_destroy(&ch->cattr);
 	free(ch);
 }
 
