@@ -281,6 +281,19 @@ describe('hostile children are contained', () => {
     assert.ok(!tools.some((n) => /bad/.test(n)), tools.join());
   });
 
+  // Proves: a URI two servers claim is served by neither (a log line
+  // says so), and each server's own URIs are read from it.
+  test('a URI two servers claim is refused for both', async () => {
+    await waitFor('the log line', () =>
+      /resource 'twin:\/\/shared' refused: claimed by another hosted server too/.test(m.log.text));
+    const uris = (await m.client.listResources()).resources.map((r) => r.uri);
+    assert.ok(uris.includes('own://ok') && uris.includes('own://exit'), uris.join());
+    assert.ok(!uris.includes('twin://shared'), uris.join());
+    const r = await m.client.readResource({ uri: 'own://ok' });
+    assert.equal(r.contents[0].text, 'read by ok');
+    await assert.rejects(m.client.readResource({ uri: 'twin://shared' }), /-32002|not found/i);
+  });
+
   const cases = [
     ['flood', /server flood stopped \(flooding: over 2000 unsolicited messages in a second\)/],
     ['garbage', /server garbage stopped \(16 lines that are not JSON-RPC\)/],

@@ -1,6 +1,7 @@
 // A hostile stdio MCP server for the hosted-server tests. Mode (argv[2]):
 // silent: never answers initialize; otherwise it initializes, lists one
-// tool "go", and on tools/call misbehaves: flood (notifications without
+// tool "go" (and one invalid name), resources own://MODE and twin://shared,
+// and on tools/call misbehaves: flood (notifications without
 // end), garbage (non-JSON lines, then nothing), oversize (a 2 MiB
 // response line), exit (dies mid-call). No dependencies.
 import { createInterface } from 'node:readline';
@@ -38,11 +39,18 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (m.method === 'initialize') {
     if (mode === 'silent') return;
     out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25',
-      capabilities: { tools: {} }, serverInfo: { name: `hostile-${mode}`, version: '1' } } });
+      capabilities: { tools: {}, resources: {} }, serverInfo: { name: `hostile-${mode}`, version: '1' } } });
   } else if (m.method === 'tools/list') {
     out({ jsonrpc: '2.0', id: m.id, result: { tools: [
       { name: 'go', inputSchema: { type: 'object' } },
       { name: 'bad name!', inputSchema: { type: 'object' } }] } });
+  } else if (m.method === 'resources/list') {
+    // one URI of its own, one that every hostile server claims
+    out({ jsonrpc: '2.0', id: m.id, result: { resources: [
+      { uri: `own://${mode}`, name: 'own' }, { uri: 'twin://shared', name: 'twin' }] } });
+  } else if (m.method === 'resources/read') {
+    out({ jsonrpc: '2.0', id: m.id, result: { contents: [
+      { uri: m.params.uri, text: `read by ${mode}` }] } });
   } else if (m.method === 'tools/call') {
     misbehave(m.id);
   } else if (m.id !== undefined) {
