@@ -546,6 +546,16 @@ static int start_session_child(struct hserver *hs, struct slot *sl, char *err,
 	return 0;
 }
 
+/* Per-session children running or starting; hs->mu held. */
+static unsigned children_running(struct hserver *hs)
+{
+	unsigned n = 0;
+
+	for (struct slot *sl = hs->sessions; sl; sl = sl->next)
+		n += sl->ch != NULL || sl->starting;
+	return n;
+}
+
 /* The slot whose child serves s now, with a use counted (release it), or
  * NULL with a reason in err. */
 static struct slot *acquire(struct hserver *hs, mcp_session *s, char *err,
@@ -581,6 +591,13 @@ static struct slot *acquire(struct hserver *hs, mcp_session *s, char *err,
 			hchild_stop(old);
 			pthread_mutex_lock(&hs->mu);
 			continue;
+		}
+		if (children_running(hs) >= hs->cfg->max_children) {
+			snprintf(err, errlen,
+				 "has %u sessions with a child of their own "
+				 "already (max_children)",
+				 hs->cfg->max_children);
+			break;
 		}
 		if (now < sl->retry_at) {
 			snprintf(err, errlen,

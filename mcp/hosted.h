@@ -29,6 +29,7 @@ struct hosted_cfg {
 	int shared;  /* one child for every session */
 	unsigned init_timeout_ms; /* initialize deadline (default 10 s) */
 	unsigned call_timeout_ms; /* a request's deadline (default 300 s) */
+	unsigned max_children;	  /* per-session children at once (16) */
 };
 
 struct hosted_cfgs {

@@ -217,8 +217,8 @@ static int parse_timeout(struct cfgctx *c, json_t *v, const char *key,
 }
 
 static const char *const known_keys[] = {
-	"command", "args",	   "env",	   "cwd", "shared",
-	"type",	   "init_timeout", "call_timeout", NULL
+	"command", "args",	   "env",	   "cwd",	   "shared",
+	"type",	   "init_timeout", "call_timeout", "max_children", NULL
 };
 
 static int check_keys(struct cfgctx *c, json_t *entry)
@@ -252,7 +252,7 @@ static int parse_entry(struct cfgctx *c, const char *name, json_t *entry,
 		       struct hosted_cfg *h)
 {
 	const char *path = NULL;
-	json_t *cmd, *cwd;
+	json_t *cmd, *cwd, *v;
 
 	c->pos = 0;
 	zg_json_key_line(c->text, name, &c->pos);
@@ -275,6 +275,13 @@ static int parse_entry(struct cfgctx *c, const char *name, json_t *entry,
 	if (!cmd)
 		return zg_errf(c->err, c->errlen, c->file, key_line(c, name),
 			       "%s: no command", name);
+	v = json_object_get(entry, "max_children");
+	if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		  json_integer_value(v) > 256))
+		return zg_errf(c->err, c->errlen, c->file,
+			       key_line(c, "max_children"),
+			       "max_children: expected 1 to 256");
+	h->max_children = v ? (unsigned)json_integer_value(v) : 16;
 	if (parse_args(c, h, cmd, json_object_get(entry, "args")) != 0 ||
 	    parse_env(c, h, json_object_get(entry, "env"), &path) != 0 ||
 	    parse_timeout(c, json_object_get(entry, "init_timeout"),

