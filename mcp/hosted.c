@@ -166,6 +166,24 @@ static void on_server_request(struct hchild *ch, json_t *msg, void *call_ctx)
 	pthread_detach(t);
 }
 
+/* Nonzero if a child's log message is at or above the level the session
+ * set (the child never hears of logging/setLevel: mcpd answers it). */
+static int log_wanted(mcp_session *s, json_t *params)
+{
+	const char *level = json_string_value(json_object_get(params, "level"));
+	int lv, at = -1;
+
+	for (int i = MCP_LOG_DEBUG; level && i <= MCP_LOG_EMERGENCY; i++)
+		if (strcmp(mcp_log_level_name(i), level) == 0)
+			at = i;
+	if (at < 0)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	lv = s->log_level;
+	pthread_mutex_unlock(&s->mu);
+	return lv < 0 || at >= lv;
+}
+
 static void on_message(void *ud, struct hchild *ch, json_t *msg, void *call_ctx)
 {
 	struct slot *sl = ud;
@@ -196,7 +214,8 @@ static void on_message(void *ud, struct hchild *ch, json_t *msg, void *call_ctx)
 			mcp_session_send(sl->s, NULL, m);
 			json_decref(m);
 		}
-	} else if (strcmp(method, "notifications/message") == 0 && sl->s) {
+	} else if (strcmp(method, "notifications/message") == 0 && sl->s &&
+		   log_wanted(sl->s, params)) {
 		mcp_session_send(sl->s, NULL, msg);
 	}
 }

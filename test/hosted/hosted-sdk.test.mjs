@@ -298,6 +298,20 @@ describe('hostile children are contained', () => {
     await assert.rejects(m.client.readResource({ uri: 'twin://shared' }), /-32002|not found/i);
   });
 
+  // Proves: a session's child's log messages reach it filtered by the
+  // level the session set (mcpd answers logging/setLevel itself).
+  test('child log messages follow the session\'s level', async () => {
+    const { LoggingMessageNotificationSchema } = await load('@modelcontextprotocol/sdk/types.js');
+    const got = [];
+    m.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => got.push(n.params.level));
+    await m.client.setLoggingLevel('warning');
+    assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    await waitFor('five messages', () => got.length >= 5);
+    await m.client.callTool({ name: 'time_now', arguments: {} }); // anything late is in by now
+    assert.deepEqual(got, ['warning', 'error', 'critical', 'alert', 'emergency']);
+    await m.client.setLoggingLevel('debug');
+  });
+
   const cases = [
     ['flood', /server flood stopped \(flooding: over 2000 unsolicited messages in a second\)/],
     ['garbage', /server garbage stopped \(16 lines that are not JSON-RPC\)/],

@@ -29,7 +29,9 @@ function misbehave(id) {
     case 'exit':
       process.exit(3);
       break;
-    default:
+    default: // a log message at every level, then the answer
+      for (const level of ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'])
+        out({ jsonrpc: '2.0', method: 'notifications/message', params: { level, data: level } });
       out({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'fine' }] } });
   }
 }
