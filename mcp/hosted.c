@@ -247,9 +247,17 @@ static const struct hchild_ops child_ops = { on_message, on_progress,
 
 /* ---- listing and registering ---- */
 
+/* Nonzero once mcpd stops. */
+static int stopping(void *arg)
+{
+	struct hosted *h = arg;
+
+	return atomic_load(&h->stopping);
+}
+
 /* Every page of one list of the child (at most MAX_LIST_ITEMS). */
 static json_t *list_all(struct hchild *ch, const char *method, const char *key,
-			unsigned timeout_ms)
+			const struct hchild_wait *w)
 {
 	json_t *all = json_array(), *res = NULL;
 	char *cursor = NULL;
@@ -261,8 +269,8 @@ static json_t *list_all(struct hchild *ch, const char *method, const char *key,
 		json_t *items, *next;
 		free(cursor);
 		cursor = NULL;
-		if (hchild_request(ch, method, params, NULL, 0, NULL,
-				   timeout_ms, &res, err, sizeof(err)) != 0) {
+		if (hchild_request(ch, method, params, w, &res, err,
+				   sizeof(err)) != 0) {
 			fprintf(stderr, "mcpd: [%s] %s: %s\n", hchild_name(ch),
 				method, err);
 			break;
@@ -289,7 +297,11 @@ static json_t *list_child(struct hserver *hs, struct hchild *ch)
 {
 	json_t *caps = json_object_get(hchild_server_caps(ch), "capabilities");
 	json_t *l = json_object();
-	unsigned t = hs->cfg->call_timeout_ms;
+	/* a listing has the initialize deadline (mcpd's start waits for the
+	 * first), and stops waiting when mcpd stops */
+	struct hchild_wait w = { NULL, 0, stopping, hs->h,
+				 hs->cfg->init_timeout_ms };
+	const struct hchild_wait *t = &w;
 
 	if (!l)
 		return NULL;
@@ -649,6 +661,9 @@ static int call_cancelled(void *ctx)
 static int forward(struct hserver *hs, mcp_call *call, const char *method,
 		   json_t *params, json_t **result, char *err, size_t errlen)
 {
+	struct hchild_wait w = { call, call->progress_token != NULL,
+				 call_cancelled, call,
+				 hs->cfg->call_timeout_ms };
 	char why[200];
 	struct slot *sl = acquire(hs, call->s, why, sizeof(why));
 	int rc;
@@ -659,9 +674,7 @@ static int forward(struct hserver *hs, mcp_call *call, const char *method,
 			 why);
 		return MCP_ERR_INTERNAL;
 	}
-	rc = hchild_request(sl->ch, method, params, call,
-			    call->progress_token != NULL, call_cancelled,
-			    hs->cfg->call_timeout_ms, result, err, errlen);
+	rc = hchild_request(sl->ch, method, params, &w, result, err, errlen);
 	release(sl);
 	return rc;
 }

@@ -87,16 +87,26 @@ struct hchild *hchild_start(const struct hosted_cfg *cfg,
 			    const struct hchild_ops *ops, void *ud, char *err,
 			    size_t errlen);
 
-/* Sends a request and waits for its answer. params is stolen. ctx is
- * handed to the ops for progress and server requests while it waits;
- * with want_progress the request carries a progress token. cancelled(ctx)
- * is polled: when it turns nonzero the child gets notifications/cancelled
- * and MCP_ERR_REQUEST_CANCELLED is returned. Returns 0 with the result in
- * *result (new reference), or a negative code with a message in err
- * (a JSON-RPC error of the server, the child's death, the deadline). */
+/* How a request waits. ctx (a call of the caller's, or NULL) is handed to
+ * the ops for progress and server requests while it waits; with
+ * want_progress the request carries a progress token. cancelled(arg) is
+ * polled (may be NULL): when it turns nonzero the child gets
+ * notifications/cancelled. */
+struct hchild_wait {
+	void *ctx;
+	int want_progress;
+	int (*cancelled)(void *arg);
+	void *cancel_arg;
+	unsigned timeout_ms;
+};
+
+/* Sends a request and waits for its answer as w says. params is stolen.
+ * Returns 0 with the result in *result (new reference), or a negative
+ * code with a message in err: a JSON-RPC error of the server, the
+ * child's death (MCP_ERR_INTERNAL), the deadline (MCP_ERR_TIMEOUT), the
+ * cancellation (MCP_ERR_REQUEST_CANCELLED). */
 int hchild_request(struct hchild *ch, const char *method, json_t *params,
-		   void *ctx, int want_progress, int (*cancelled)(void *ctx),
-		   unsigned timeout_ms, json_t **result, char *err,
+		   const struct hchild_wait *w, json_t **result, char *err,
 		   size_t errlen);
 
 /* Sends a notification (params stolen, may be NULL). 0 or -1. */

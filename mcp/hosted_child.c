@@ -33,6 +33,7 @@ struct pending {
 	json_t *response; /* the whole message, once answered */
 	int done;	  /* 1 answered, -1 failed (child gone) */
 	void *ctx;
+	int progress;	   /* it carries our progress token */
 	int holds;	   /* server requests being answered in its name */
 	pthread_cond_t cv; /* answered, failed, released (its own: an answer
 			      wakes only its waiter) */
@@ -273,7 +274,7 @@ static int on_progress(struct hchild *ch, struct jr_msg *m)
 	pthread_mutex_lock(&ch->mu);
 	if (json_is_integer(tok))
 		p = find_pending(ch, json_integer_value(tok));
-	if (p && !p->done && p->ctx && ch->ops->progress)
+	if (p && !p->done && p->ctx && p->progress && ch->ops->progress)
 		ch->ops->progress(p->ctx, m->params);
 	pthread_mutex_unlock(&ch->mu);
 	return p ? 0 : 1;
@@ -488,13 +489,13 @@ static void unlink_pending(struct hchild *ch, struct pending *p)
 
 /* Waits for p with ch->mu held. 0 answered, else an error code. */
 static int wait_pending(struct hchild *ch, struct pending *p,
-			int (*cancelled)(void *), unsigned timeout_ms)
+			const struct hchild_wait *w)
 {
 	struct timespec until, slice;
 
-	mcp_deadline_after(&until, (int)timeout_ms);
+	mcp_deadline_after(&until, (int)w->timeout_ms);
 	while (!p->done) {
-		if (cancelled && cancelled(p->ctx))
+		if (w->cancelled && w->cancelled(w->cancel_arg))
 			return MCP_ERR_REQUEST_CANCELLED;
 		if (past(&until))
 			return MCP_ERR_TIMEOUT;
@@ -523,8 +524,7 @@ static int take_answer(struct pending *p, json_t **result, char *err,
 }
 
 int hchild_request(struct hchild *ch, const char *method, json_t *params,
-		   void *ctx, int want_progress, int (*cancelled)(void *ctx),
-		   unsigned timeout_ms, json_t **result, char *err,
+		   const struct hchild_wait *w, json_t **result, char *err,
 		   size_t errlen)
 {
 	struct pending *p = calloc(1, sizeof(*p));
@@ -548,12 +548,13 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 	}
 	pthread_cond_init(&p->cv, &ch->cattr);
 	p->id = ++ch->next_id;
-	p->ctx = ctx;
+	p->ctx = w->ctx;
+	p->progress = w->want_progress;
 	p->next = ch->pending;
 	ch->pending = p;
 	pthread_mutex_unlock(&ch->mu);
 
-	if (want_progress) {
+	if (w->want_progress) {
 		json_t *meta = json_object_get(params, "_meta");
 		if (!json_is_object(meta)) {
 			meta = json_object();
@@ -568,7 +569,7 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 
 	pthread_mutex_lock(&ch->mu);
 	if (rc == 0)
-		rc = wait_pending(ch, p, cancelled, timeout_ms);
+		rc = wait_pending(ch, p, w);
 	else
 		snprintf(err, errlen, "cannot write to server %s", ch->name);
 	while (p->holds > 0) /* a server request in its name finishes */
@@ -587,7 +588,7 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 							      : "cancelled"));
 	if (rc == MCP_ERR_TIMEOUT)
 		snprintf(err, errlen, "server %s did not answer %s within %u s",
-			 ch->name, method, timeout_ms / 1000);
+			 ch->name, method, w->timeout_ms / 1000);
 	if (rc == 0)
 		rc = take_answer(p, result, err, errlen);
 	json_decref(p->response);
@@ -627,17 +628,17 @@ void hchild_release(struct hchild *ch, void *call_ctx)
 static int initialize(struct hchild *ch, json_t *caps, unsigned timeout_ms,
 		      char *err, size_t errlen)
 {
-	json_t *params = json_pack("{s:s, s:O, s:{s:s, s:s}}",
+	struct hchild_wait w = { NULL, 0, NULL, NULL, timeout_ms };
+	json_t *params = json_pack("{s:s, s:o, s:{s:s, s:s}}",
 				   "protocolVersion", MCP_PROTOCOL_LATEST,
-				   "capabilities", caps ? caps : json_object(),
+				   "capabilities",
+				   caps ? json_incref(caps) : json_object(),
 				   "clientInfo", "name", "zonegate-mcpd",
 				   "version", "1");
 	int rc;
 
-	if (!caps)
-		json_decref(json_object_get(params, "capabilities"));
-	rc = hchild_request(ch, "initialize", params, NULL, 0, NULL, timeout_ms,
-			    &ch->init_result, err, errlen);
+	rc = hchild_request(ch, "initialize", params, &w, &ch->init_result, err,
+			    errlen);
 	if (rc != 0)
 		return -1;
 	if (!json_is_object(ch->init_result) ||

@@ -260,7 +260,7 @@ describe('hostile children are contained', () => {
   before(async () => {
     const h = (mode, extra = {}) => ({ command: NODE, args: [hostile, mode], ...extra });
     const f = writeServers('hostile.json', {
-      silent: h('silent', { init_timeout: 1 }),
+      silent: h('silent', { init_timeout: 1 }), nolist: h('nolist', { init_timeout: 1 }),
       flood: h('flood'), garbage: h('garbage', { call_timeout: 5 }),
       oversize: h('oversize'), exit: h('exit'), ok: h('ok'),
     });
@@ -276,6 +276,16 @@ describe('hostile children are contained', () => {
     const tools = (await m.client.listTools()).tools.map((t) => t.name);
     assert.ok(!tools.some((n) => n.startsWith('silent.')));
     assert.ok(tools.includes('ok.go'));
+  });
+
+  // Proves: a server that never answers its lists holds nothing up either
+  // (they have the initialize deadline).
+  test('silent at tools/list: deadline, reported', async () => {
+    await waitFor('the log line', () =>
+      /\[nolist\] tools\/list: server nolist did not answer tools\/list within 1 s/.test(m.log.text));
+    const tools = (await m.client.listTools()).tools.map((t) => t.name);
+    assert.ok(!tools.some((n) => n.startsWith('nolist.')));
+    assert.ok((await m.client.listResources()).resources.some((r) => r.uri === 'own://nolist'));
   });
 
   test('an invalid tool name is refused with a log line, never renamed', async () => {

@@ -1,5 +1,6 @@
 // A hostile stdio MCP server for the hosted-server tests. Mode (argv[2]):
-// silent: never answers initialize; otherwise it initializes, lists one
+// silent: never answers initialize; nolist: never answers tools/list;
+// otherwise it initializes, lists one
 // tool "go" (and one invalid name), resources own://MODE and twin://shared,
 // and on tools/call misbehaves: flood (notifications without
 // end), garbage (non-JSON lines, then nothing), oversize (a 2 MiB
@@ -42,6 +43,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     if (mode === 'silent') return;
     out({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25',
       capabilities: { tools: {}, resources: {} }, serverInfo: { name: `hostile-${mode}`, version: '1' } } });
+  } else if (m.method === 'tools/list' && mode === 'nolist') {
+    // never answers its lists
   } else if (m.method === 'tools/list') {
     out({ jsonrpc: '2.0', id: m.id, result: { tools: [
       { name: 'go', inputSchema: { type: 'object' } },
