@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,8 @@ struct hchild {
 	struct pending *pending;
 	long long next_id;
 	int dead;
-	int started; /* initialized: exited() is reported from then on */
+	int started;	 /* initialized: exited() is reported from then on */
+	atomic_int deaf; /* stopped for not reading its stdin */
 	char why[160];
 	json_t *init_result;
 
@@ -188,6 +190,7 @@ static int write_line(struct hchild *ch, const char *buf, size_t len)
 			if (poll(&pfd, 1, WRITE_DEADLINE_MS) <= 0) {
 				hosted_log(ch->name, "does not read its stdin; "
 						     "stopping it");
+				atomic_store(&ch->deaf, 1);
 				kill(-ch->pid, SIGKILL);
 				rc = -1;
 			}
@@ -408,7 +411,9 @@ static void *reader_main(void *arg)
 	pthread_mutex_lock(&ch->mu);
 	ch->dead = 1;
 	if (!ch->why[0])
-		snprintf(ch->why, sizeof(ch->why), "%s", how);
+		snprintf(ch->why, sizeof(ch->why), "%s",
+			 atomic_load(&ch->deaf) ? "does not read its stdin"
+						: how);
 	for (struct pending *p = ch->pending; p; p = p->next) {
 		if (!p->done)
 			p->done = -1;
@@ -571,7 +576,11 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 	if (rc == 0)
 		rc = wait_pending(ch, p, w);
 	else
-		snprintf(err, errlen, "cannot write to server %s", ch->name);
+		snprintf(err, errlen,
+			 atomic_load(&ch->deaf)
+				 ? "server %s stopped (does not read its stdin)"
+				 : "cannot write to server %s",
+			 ch->name);
 	while (p->holds > 0) /* a server request in its name finishes */
 		pthread_cond_wait(&p->cv, &ch->mu);
 	unlink_pending(ch, p);

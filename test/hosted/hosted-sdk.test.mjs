@@ -262,7 +262,7 @@ describe('hostile children are contained', () => {
     const f = writeServers('hostile.json', {
       silent: h('silent', { init_timeout: 1 }), nolist: h('nolist', { init_timeout: 1 }),
       flood: h('flood'), garbage: h('garbage', { call_timeout: 5 }),
-      oversize: h('oversize'), exit: h('exit'), ok: h('ok'),
+      oversize: h('oversize'), exit: h('exit'), ok: h('ok'), deaf: h('deaf'),
     });
     m = await start(f, ['--max-message', '1048576']);
   });
@@ -320,6 +320,21 @@ describe('hostile children are contained', () => {
     await m.client.callTool({ name: 'time_now', arguments: {} }); // anything late is in by now
     assert.deepEqual(got, ['warning', 'error', 'critical', 'alert', 'emergency']);
     await m.client.setLoggingLevel('debug');
+  });
+
+  // Proves: a child that stops reading its stdin cannot block the calls
+  // that write to it: after the write deadline it is stopped, and both the
+  // call it sat on and the one whose write it blocked fail with the reason.
+  test('deaf: a child that stops reading is stopped', async () => {
+    const first = m.client.callTool({ name: 'deaf.go', arguments: {} });
+    await waitFor('the child paused', () => /hostile server in mode deaf/.test(m.log.text));
+    const big = m.client.callTool({ name: 'deaf.go', arguments: { pad: 'z'.repeat(600000) } });
+    for (const r of await Promise.all([first, big])) {
+      assert.equal(r.isError, true);
+      assert.match(text(r), /server deaf stopped \(does not read its stdin\)/);
+    }
+    assert.match(m.log.text, /\[deaf\] does not read its stdin; stopping it/);
+    assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
   });
 
   const cases = [

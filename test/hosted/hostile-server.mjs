@@ -4,7 +4,7 @@
 // tool "go" (and one invalid name), resources own://MODE and twin://shared,
 // and on tools/call misbehaves: flood (notifications without
 // end), garbage (non-JSON lines, then nothing), oversize (a 2 MiB
-// response line), exit (dies mid-call). No dependencies.
+// response line), deaf (stops reading its stdin), exit (dies mid-call). No dependencies.
 import { createInterface } from 'node:readline';
 
 const mode = process.argv[2];
@@ -27,6 +27,12 @@ function misbehave(id) {
     case 'oversize':
       out({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'y'.repeat(2 << 20) }] } });
       break;
+    case 'deaf': // stops reading its stdin and never answers
+      rl.pause();
+      process.stdin.pause();
+      setInterval(() => {}, 1000); // stays alive
+
+      break;
     case 'exit':
       process.exit(3);
       break;
@@ -37,7 +43,8 @@ function misbehave(id) {
   }
 }
 
-createInterface({ input: process.stdin }).on('line', (line) => {
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
   const m = JSON.parse(line);
   if (m.method === 'initialize') {
     if (mode === 'silent') return;
