@@ -26,6 +26,13 @@ int zg_errf(char *buf, size_t len, const char *file, long line, const char *fmt,
 int zg_verrf(char *buf, size_t len, const char *file, long line,
 	     const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
+/* The line (from 1) of the first `"key"` used as a key in JSON text at or
+ * after byte *from (from may be NULL: from the start); *from then moves
+ * past it, so that a lookup of a nested key stays inside its object.
+ * Returns 1 when the key is not found. For file:line errors about keys
+ * of a parsed document. */
+long zg_json_key_line(const char *text, const char *key, size_t *from);
+
 /* Parses s, a decimal integer in [min, max], into *out. s must be all of
  * the number: an optional '-' then 1..ZG_NUM_TEXT_MAX digits, nothing
  * before or after (no space, '+', hex, suffix). Returns 0, or -1 with *out

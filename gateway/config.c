@@ -4,6 +4,7 @@
  * weaken the setup. */
 #include "gw.h"
 #include "utf8.h"
+#include "zg_common.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -26,30 +27,7 @@ struct cerr {
  * (the first line) when not found. */
 static int line_of(const struct cerr *e, const char *key, size_t *from)
 {
-	size_t kl = strlen(key);
-	const char *p = e->text + (from ? *from : 0);
-	int line = 1;
-
-	while ((p = strchr(p, '"')) != NULL) {
-		const char *q = p + 1 + kl;
-		if (strncmp(p + 1, key, kl) == 0 && *q == '"') {
-			q++;
-			while (*q == ' ' || *q == '\t' || *q == '\n' ||
-			       *q == '\r')
-				q++;
-			if (*q == ':')
-				break;
-		}
-		p++;
-	}
-	if (!p)
-		return 1;
-	for (const char *s = e->text; s < p; s++)
-		if (*s == '\n')
-			line++;
-	if (from)
-		*from = (size_t)(p - e->text) + 1;
-	return line;
+	return (int)zg_json_key_line(e->text, key, from);
 }
 
 static int cfail(const struct cerr *e, int line, const char *fmt, ...)
