@@ -344,7 +344,7 @@ static int az_open(void *ud, chan_mux *m, uint32_t sid)
 
 	if (!s)
 		return -1;
-	s->links = calloc(az->g->ntz + 1, sizeof(*s->links));
+	s->links = gw_up_links_new(az->g);
 	if (!s->links || gw_map_put(az->sess, sid, s)) {
 		free(s->links);
 		free(s);
@@ -416,7 +416,7 @@ struct asess *gw_route_http_open(struct gw *g, const char *zone,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->links = calloc(g->ntz + 1, sizeof(*s->links));
+	s->links = gw_up_links_new(g);
 	s->key = 1ull << 32 | (n & 0xffffffffu);
 	if (!s->links || gw_map_get(az->sess, s->key) ||
 	    gw_map_put(az->sess, s->key, s)) {
