@@ -243,9 +243,8 @@ static json_t *build_list(struct gw *g, struct asess *s, int k, uint64_t *view)
  * cursors good. */
 int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off)
 {
-	const char *s = json_string_value(c), *dot;
-	char *end;
-	unsigned long long gen, o;
+	const char *s = json_string_value(c), *dot, *end;
+	uint64_t gen, o;
 
 	*off = 0;
 	if (!c)
@@ -253,12 +252,8 @@ int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off)
 	if (!s || !(dot = strchr(s, '.')) || dot == s || strlen(s) > 41 ||
 	    s[0] < '0' || s[0] > '9' || dot[1] < '0' || dot[1] > '9')
 		return -1;
-	errno = 0;
-	gen = strtoull(s, &end, 10);
-	if (errno || end != dot || gen != view)
-		return -1;
-	o = strtoull(dot + 1, &end, 10);
-	if (errno || *end || o == 0 || o > SIZE_MAX)
+	if (zg_parse_uint(s, &end, 0, UINT64_MAX, &gen) != 0 || end != dot ||
+	    gen != view || zg_parse_uint(dot + 1, NULL, 1, SIZE_MAX, &o) != 0)
 		return -1;
 	*off = (size_t)o;
 	return 0;

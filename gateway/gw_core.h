@@ -10,6 +10,7 @@
 
 #include <zonegate/chan_mux.h>
 
+#include "zg_common.h"
 #include "zg_queue.h"
 
 struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */

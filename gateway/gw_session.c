@@ -216,13 +216,9 @@ static void do_agent_response(struct gw *g, struct asess *s, struct jr_msg *m,
 	const char *id = json_string_value(m->id);
 	struct sreq **pp, *r;
 	uint64_t aid;
-	char *end;
 
-	if (!id || strncmp(id, "zg-", 3) != 0)
-		return;
-	errno = 0;
-	aid = strtoull(id + 3, &end, 10);
-	if (errno || *end)
+	if (!id || strncmp(id, "zg-", 3) != 0 ||
+	    zg_parse_uint(id + 3, NULL, 0, UINT64_MAX, &aid) != 0)
 		return;
 	r = gw_map_get(g->sreqs, aid);
 	if (!r || r->s != s)

@@ -13,6 +13,7 @@
 #include "mcp_internal.h"
 #include "session_methods.h"
 #include "transport.h"
+#include "zg_common.h"
 #include "zg_queue.h"
 
 #define HTTP_BUCKETS 1024

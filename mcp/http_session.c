@@ -812,17 +812,12 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 /* Parses "STREAM_SEQ" as this transport writes event ids. */
 static int parse_event_id(const char *v, unsigned *stream, uint64_t *seq)
 {
-	char *end;
-	unsigned long sid;
-	unsigned long long sq;
+	const char *end;
+	uint64_t sid, sq;
 
-	errno = 0;
-	sid = strtoul(v, &end, 10);
-	if (errno || end == v || *end != '_' || sid > 0xffffffffUL)
-		return -1;
-	v = end + 1;
-	sq = strtoull(v, &end, 10);
-	if (errno || end == v || *end)
+	/* no sign or space: strtoull would read "1_-1" as a huge seq */
+	if (zg_parse_uint(v, &end, 0, 0xffffffffu, &sid) != 0 || *end != '_' ||
+	    zg_parse_uint(end + 1, NULL, 0, UINT64_MAX, &sq) != 0)
 		return -1;
 	*stream = (unsigned)sid;
 	*seq = sq;
