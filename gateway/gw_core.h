@@ -13,7 +13,7 @@
 #include "zg_common.h"
 #include "zg_queue.h"
 
-struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */
+struct jr_msg; /* a parsed JSON-RPC message (mcp/include/jsonrpc.h) */
 
 /* ---- caps of the core ------------------------------------------------- */
 
