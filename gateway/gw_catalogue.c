@@ -473,7 +473,8 @@ static void gw_cat_quarantine_check(struct tzone *t)
 	int was = t->quarantined;
 	char aid[40], why[96];
 
-	gw_catalogue_hash(t->cat[CAT_TOOLS], t->hash);
+	gw_catalogue_hash(t->cat[CAT_TOOLS], t->cat[CAT_RES], t->cat[CAT_TMPL],
+			  t->cat[CAT_PROMPTS], t->hash);
 	t->quarantined = t->oversize || (pin && strcmp(pin, t->hash) != 0);
 	if (t->quarantined && !was) {
 		if (t->oversize)
@@ -481,8 +482,7 @@ static void gw_cat_quarantine_check(struct tzone *t)
 				 g->cfg->catalogue_max_bytes);
 		else
 			snprintf(why, sizeof(why),
-				 "tool definitions differ from the pinned "
-				 "hash");
+				 "definitions differ from the pinned hash");
 		gw_audit_new_id(g->audit, aid, sizeof(aid));
 		gw_req_audit(g, t->z->name, "-",
 			     t->oversize ? "catalogue/check" : "pin/check",
@@ -494,9 +494,9 @@ static void gw_cat_quarantine_check(struct tzone *t)
 				t->z->name, why);
 		else
 			fprintf(stderr,
-				"gatewayd: tool zone %s QUARANTINED: its tool "
-				"definitions changed (pinned %.12s, now "
-				"%.12s)\n",
+				"gatewayd: tool zone %s QUARANTINED: its "
+				"definitions (tools, resources or prompts) "
+				"changed (pinned %.12s, now %.12s)\n",
 				t->z->name, pin, t->hash);
 	}
 }
