@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Caps of the listen-address parser. A unix socket path must fit
  * sockaddr_un.sun_path (108 bytes with its NUL); a host name is at most
@@ -38,6 +39,16 @@ long zg_json_key_line(const char *text, const char *key, size_t *from);
  * before or after (no space, '+', hex, suffix). Returns 0, or -1 with *out
  * unchanged (empty, not a number, trailing text, out of range, overflow). */
 int zg_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Parses the decimal digits that s starts with (1..ZG_NUM_TEXT_MAX of
+ * them: no sign, no space, no '+') as a number in [min, max] into *out.
+ * With end NULL nothing may follow the digits; otherwise *end gets the
+ * first byte after them (a unit, a separator) for the caller to check.
+ * Returns 0, or -1 with *out and *end unchanged (no digit first, too
+ * many digits, out of range, overflow, or text after when end is NULL).
+ * For numbers in text that arrives from outside: sizes, ids, cursors. */
+int zg_parse_uint(const char *s, const char **end, uint64_t min, uint64_t max,
+		  uint64_t *out);
 
 /* A listen address: "HOST:PORT" ("[IPV6]:PORT" for an IPv6 literal) or
  * "unix:PATH". */

@@ -400,9 +400,16 @@ json_t *gw_metrics_json(struct gw_metrics *m);
 /* ---- Pins (pins.c) ---------------------------------------------------- */
 
 /* The catalogue hash of a tool zone: SHA-256 over the canonical JSON
- * (compact, keys sorted) of each tool's whole definition, sorted by
- * name. */
-void gw_catalogue_hash(const json_t *tools, char out[65]);
+ * (compact, keys sorted) of each tool's whole definition, sorted by name;
+ * when the zone has resources, resource templates or prompts, over an
+ * object of the four lists, each of those entries cut to the members a
+ * client acts on (resources and templates: uri or uriTemplate, name,
+ * title, description, mimeType, annotations; prompts: name, title,
+ * description, arguments), in an order that does not depend on the
+ * zone's. Any list may be NULL (empty). */
+void gw_catalogue_hash(const json_t *tools, const json_t *resources,
+		       const json_t *templates, const json_t *prompts,
+		       char out[65]);
 /* Pin store: a JSON object zone -> hex hash, written atomically.
  * Load returns a new object (empty if the file does not exist), or NULL
  * with err. */

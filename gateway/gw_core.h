@@ -10,7 +10,10 @@
 
 #include <zonegate/chan_mux.h>
 
-struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */
+#include "zg_common.h"
+#include "zg_queue.h"
+
+struct jr_msg; /* a parsed JSON-RPC message (mcp/include/jsonrpc.h) */
 
 /* ---- caps of the core ------------------------------------------------- */
 
@@ -72,19 +75,14 @@ void gw_map_free(struct u64map *m);
 
 /* ---- state ------------------------------------------------------------- */
 
-struct qmsg {
-	struct qmsg *next;
-	size_t len;
-	char data[];
-};
-
 enum { L_NONE, L_INIT, L_READY };
 
 struct ulink {
 	uint32_t sid;
 	int state;
-	struct qmsg *qh, *qt;
-	size_t qn;
+	/* messages waiting for the link to open: at most LINK_QUEUE_MAX;
+	 * their bytes also count in link_queued of the gw and the zone */
+	struct zg_queue q;
 };
 
 struct preq;
@@ -251,6 +249,10 @@ int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg);
  * until it is open (send: 0, or -1 over its caps); opened if needed
  * (ensure: 0, or -1 when the tool zone is not up). */
 void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti);
+/* A session's links, one per tool zone (ntz; closed, queues empty); the
+ * caller frees the array with free() after resetting each. NULL on no
+ * memory. */
+struct ulink *gw_up_links_new(size_t ntz);
 void gw_up_link_fail(struct gw *g, struct asess *s, unsigned ti,
 		     const char *why);
 int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,

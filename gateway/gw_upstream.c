@@ -31,6 +31,23 @@ int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg)
 	return rc;
 }
 
+struct ulink *gw_up_links_new(size_t ntz)
+{
+	struct ulink *v = calloc(ntz + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i <= ntz; i++)
+		zg_queue_init(&v[i].q, LINK_QUEUE_MAX, 0);
+	return v;
+}
+
+/* Takes q's bytes off the budgets of g and s's zone, then empties it. */
+static void link_queue_clear(struct gw *g, struct asess *s, struct zg_queue *q)
+{
+	g->link_queued -= zg_queue_bytes(q);
+	s->az->link_queued -= zg_queue_bytes(q);
+	zg_queue_clear(q);
+}
+
 /* A link's key in g->links: the tool zone's serial, not its index, which
  * a reload that adds or removes tool zones changes. */
 static uint64_t gw_up_link_key(const struct tzone *t, uint32_t sid)
@@ -41,20 +58,15 @@ static uint64_t gw_up_link_key(const struct tzone *t, uint32_t sid)
 void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti)
 {
 	struct ulink *l = &s->links[ti];
-	struct qmsg *q, *nx;
 
 	if (l->sid) {
 		gw_map_del(g->links, gw_up_link_key(g->tz[ti], l->sid));
 		if (g->tz[ti]->m)
 			chan_mux_close_stream(g->tz[ti]->m, l->sid);
 	}
-	for (q = l->qh; q; q = nx) {
-		nx = q->next;
-		g->link_queued -= q->len;
-		s->az->link_queued -= q->len;
-		free(q);
-	}
-	memset(l, 0, sizeof(*l));
+	link_queue_clear(g, s, &l->q);
+	l->sid = 0;
+	l->state = L_NONE;
 }
 
 /* The upstream session of s on tool zone ti failed: its calls end with an
@@ -94,26 +106,16 @@ int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
 		    size_t len)
 {
 	struct ulink *l = &s->links[ti];
-	struct qmsg *q;
 
 	if (l->state == L_READY)
 		return chan_mux_send(g->tz[ti]->m, l->sid, msg, len) == 0 ? 0
 									  : -1;
-	if (l->qn >= LINK_QUEUE_MAX || g->link_queued + len > LINK_QUEUED_MAX ||
-	    s->az->link_queued + len > LINK_QUEUED_ZONE_MAX)
+	/* the link's own cap is its queue's (LINK_QUEUE_MAX); the byte
+	 * budgets are shared by every link of the gw and of the zone */
+	if (g->link_queued + len > LINK_QUEUED_MAX ||
+	    s->az->link_queued + len > LINK_QUEUED_ZONE_MAX ||
+	    zg_queue_push(&l->q, msg, len, NULL, 0, 0, NULL) != ZG_QUEUE_OK)
 		return -1;
-	q = malloc(sizeof(*q) + len);
-	if (!q)
-		return -1;
-	q->next = NULL;
-	q->len = len;
-	memcpy(q->data, msg, len);
-	if (l->qt)
-		l->qt->next = q;
-	else
-		l->qh = q;
-	l->qt = q;
-	l->qn++;
 	g->link_queued += len;
 	s->az->link_queued += len;
 	return 0;
@@ -187,7 +189,7 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 	struct ulink *l = &s->links[ti];
 	struct tzone *t = g->tz[ti];
 	json_t *n = jr_request(NULL, "notifications/initialized", NULL);
-	struct qmsg *q, *nx;
+	struct zg_qitem *q;
 
 	gw_up_send(t->m, l->sid, n);
 	json_decref(n);
@@ -203,15 +205,9 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 		}
 	}
 	l->state = L_READY;
-	for (q = l->qh; q; q = nx) {
-		nx = q->next;
+	for (q = zg_queue_peek(&l->q); q; q = zg_queue_next(q))
 		chan_mux_send(t->m, l->sid, q->data, q->len);
-		g->link_queued -= q->len;
-		s->az->link_queued -= q->len;
-		free(q);
-	}
-	l->qh = l->qt = NULL;
-	l->qn = 0;
+	link_queue_clear(g, s, &l->q);
 }
 
 static void tz_log(void *ud, const char *msg)
@@ -613,7 +609,7 @@ static void drop_links(struct gw *g, struct asess *s, void *arg)
 {
 	unsigned ti = *(unsigned *)arg;
 
-	if (s->links[ti].state != L_NONE || s->links[ti].qn)
+	if (s->links[ti].state != L_NONE || zg_queue_count(&s->links[ti].q))
 		gw_up_link_fail(g, s, ti, g->tz[ti]->last_error);
 }
 
