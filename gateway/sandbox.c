@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -270,6 +271,53 @@ static void cg_remove(const struct cgroups *cg)
 				}
 			usleep(10000);
 		}
+}
+
+/* Removes the empty cgroups of zone name left by a zonectl that died
+ * (zonegate-NAME-PID-N with no process PID any more) in every hierarchy
+ * under CG_ROOT (v1 controllers, the hybrid "unified", or v2 itself). */
+void zone_cg_sweep(const char *name)
+{
+	char pre[96], path[ZONE_PATH_MAX], sub[ZONE_PATH_MAX];
+	DIR *top, *d;
+	struct dirent *e, *h;
+	long pid;
+	char *end;
+	size_t pl;
+
+	if (snprintf(pre, sizeof(pre), "zonegate-%s-", name) >=
+	    (int)sizeof(pre))
+		return;
+	pl = strlen(pre);
+	top = opendir(CG_ROOT);
+	if (!top)
+		return;
+	while ((h = readdir(top))) {
+		if (h->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", CG_ROOT, h->d_name);
+		/* v2 at the root: its own children are the cgroups */
+		d = opendir(strncmp(h->d_name, "zonegate-", 9) ? sub : CG_ROOT);
+		while (d && (e = readdir(d))) {
+			if (strncmp(e->d_name, pre, pl) != 0)
+				continue;
+			errno = 0;
+			pid = strtol(e->d_name + pl, &end, 10);
+			if (errno || end == e->d_name + pl || *end != '-' ||
+			    pid <= 0 || (kill((pid_t)pid, 0) == 0) ||
+			    errno != ESRCH)
+				continue;
+			if (snprintf(path, sizeof(path), "%s/%s",
+				     strncmp(h->d_name, "zonegate-", 9)
+					     ? sub
+					     : CG_ROOT,
+				     e->d_name) < (int)sizeof(path))
+				rmdir(path);
+		}
+		if (d)
+			closedir(d);
+	}
+	closedir(top);
 }
 
 /* ---- the bubblewrap command line ---- */

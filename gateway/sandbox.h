@@ -119,6 +119,10 @@ int zone_run_foreground(const struct zone_run *r, const char *helper,
  * opens its socket to that uid). 0, or -1 with errno. */
 int zone_endpoint_make(const struct zone_run *r);
 
+/* Removes empty cgroups of zone name that a zonectl which died left
+ * behind (zonectl up, before starting the zone). */
+void zone_cg_sweep(const char *name);
+
 /* A zone started by zone_start, until zone_proc_end. */
 struct zone_proc;
 

@@ -366,7 +366,7 @@ static void z_ended(struct sup *s, struct szone *z, int status)
 	gw_event(s, z, ev,
 		 json_pack("{s:i,s:b}", "status", status, "oom_killed",
 			   z->oom));
-	z->st = Z_EXITED;
+	z->st = z->want ? Z_EXITED : Z_STOPPED;
 	if (s->stopping || z->removed || !z->want)
 		return;
 	if (z->restart_now) {
@@ -1162,6 +1162,7 @@ int sup_up(const struct sup_opts *o)
 	for (size_t i = 0; i < s->nz; i++) {
 		if (z_open_log(s, s->z[i], err, sizeof(err)) < 0)
 			goto fail;
+		zone_cg_sweep(s->z[i]->r->name);
 		if (zone_endpoint_make(s->z[i]->r) < 0) {
 			fmt_err(err, sizeof(err),
 				"zone %s: cannot make its rendezvous "
