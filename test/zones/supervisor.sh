@@ -288,10 +288,9 @@ T2=$(ps_field tools2 pid)
 [ "$T2" != none ] && [ "$T2" -gt 0 ] && kill -0 "$T2" && pass "tools2 runs (pid $T2)" ||
 	fail "tools2 not started"
 config ""
-zc reload >"$S/reload" && grep -q '"removed":1' "$S/reload" &&
-	pass "reload removed tools2" || fail "reload remove: $(cat "$S/reload")"
+kill -HUP "$SUP" # SIGHUP reloads too
 gone2() { [ "$(ps_field tools2 state)" = none ] && ! kill -0 "$T2" 2>/dev/null; }
-wait_for 100 gone2 && pass "tools2 stopped and gone" || fail "tools2 still there"
+wait_for 100 gone2 && pass "SIGHUP reload: tools2 stopped and gone" || fail "tools2 still there"
 echo '{ broken' >"$S/gw.json.new"
 cp "$S/gw.json" "$S/gw.json.good"
 mv "$S/gw.json.new" "$S/gw.json"
@@ -318,12 +317,21 @@ PIDS="$(tree "$SUP")"
 kill -9 "$SUP"
 wait_for 100 gone && pass "supervisor killed: its $(echo $PIDS | wc -w) processes died with it" ||
 	fail "orphans left: $(for p in $PIDS; do kill -0 "$p" 2>/dev/null && ps -o pid=,comm= -p "$p"; done)"
-# the next up sweeps the cgroups the killed supervisor could not remove
-zc up --detach >/dev/null || fail "up after the kill"
-zc down >/dev/null
+# the next up (in the foreground: SIGTERM is its down) sweeps the
+# cgroups the killed supervisor could not remove
+"$ZONECTL" --config "$S/gw.json" up >"$S/fg" 2>&1 &
+FG=$!
+fgready() { grep -q '^supervisor pid' "$S/fg"; }
+wait_for 300 fgready && pass "foreground up ready" || fail "foreground up: $(cat "$S/fg")"
 ls -d /sys/fs/cgroup/*/zonegate-*-"$SUP"-* 2>/dev/null | grep -q . &&
 	fail "the killed supervisor's cgroups stayed" ||
 	pass "the killed supervisor's cgroups swept by the next up"
+PIDS="$FG $(tree "$FG")"
+kill -TERM "$FG"
+wait "$FG"
+rc=$?
+wait_for 100 gone && [ $rc = 0 ] && pass "SIGTERM to a foreground up: all $(echo $PIDS | wc -w) processes gone" ||
+	fail "foreground up after SIGTERM ($rc)"
 
 echo "$FAILS failures"
 [ "$FAILS" = 0 ]
