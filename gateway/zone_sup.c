@@ -186,6 +186,16 @@ static int gw_tool_up(struct sup *s, const char *name)
 	return up;
 }
 
+/* Asks the gateway to connect to tool zone z at once. */
+static void gw_connect(struct sup *s, struct szone *z)
+{
+	json_t *req =
+		json_pack("{s:s,s:s}", "cmd", "connect", "zone", z->r->name);
+
+	json_decref(gw_ask(s, req, 1000));
+	json_decref(req);
+}
+
 /* ---- control clients' output ---- */
 
 /* Queues n bytes for client c; a client over SUP_OUT_MAX is dropped
@@ -323,10 +333,7 @@ static int z_start(struct sup *s, struct szone *z, int restarted)
 	}
 	gw_event(s, z, restarted ? "restarted" : "started", d);
 	if (z->tool) /* the gateway connects now, not after its back-off */
-		json_decref(gw_ask(s,
-				   json_pack("{s:s,s:s}", "cmd", "connect",
-					     "zone", z->r->name),
-				   1000));
+		gw_connect(s, z);
 	return 0;
 }
 
@@ -643,7 +650,8 @@ static void do_reload(struct sup *s, struct cconn *c)
 			removed++;
 		}
 	}
-	res = gw_ask(s, r = json_pack("{s:s}", "cmd", "reload"), 5000);
+	r = json_pack("{s:s}", "cmd", "reload");
+	res = gw_ask(s, r, 5000);
 	json_decref(r);
 	for (size_t j = 0; j < n; j++) {
 		if (find(s, nz[j]->r->name) || s->nz >= SUP_ZONES_MAX ||
@@ -1178,10 +1186,7 @@ int sup_up(const struct sup_opts *o)
 		goto fail;
 	for (size_t i = 0; i < s->nz; i++) /* the gateway connects at once */
 		if (s->z[i]->tool && s->z[i]->p) {
-			json_t *r = json_pack("{s:s,s:s}", "cmd", "connect",
-					      "zone", s->z[i]->r->name);
-			json_decref(gw_ask(s, r, 1000));
-			json_decref(r);
+			gw_connect(s, s->z[i]);
 			gw_event(s, s->z[i], "started",
 				 json_pack("{s:i,s:b}", "pid",
 					   (int)s->z[i]->pid, "sandboxed",
@@ -1207,18 +1212,25 @@ int sup_up(const struct sup_opts *o)
 	}
 	json_decref(ps);
 	fflush(stdout);
-	if (notify >= 0) {
-		int nul = open("/dev/null", O_RDWR);
+	if (notify >= 0) { /* detached: its own messages to a log file */
+		char lp[PATH_MAX];
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC), lf;
+		fmt_err(lp, sizeof(lp), "%s/logs/supervisor.log", s->dir);
+		lf = open(lp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (write(notify, "0", 1) < 0)
 			fprintf(stderr, "zonectl: cannot tell the parent\n");
 		close(notify);
 		notify = -1;
-		if (nul >= 0) {
+		if (nul >= 0)
 			dup2(nul, 0);
-			dup2(nul, 1);
-			dup2(nul, 2);
-			close(nul);
+		if (lf >= 0 || nul >= 0) {
+			dup2(lf >= 0 ? lf : nul, 1);
+			dup2(lf >= 0 ? lf : nul, 2);
 		}
+		if (nul >= 0)
+			close(nul);
+		if (lf >= 0)
+			close(lf);
 	}
 	while (!s->stopping)
 		step(s, 200);
