@@ -247,28 +247,35 @@ static int cg_oom_killed(const struct cgroups *cg)
 	return p && strtol(p + 9, NULL, 10) > 0;
 }
 
+/* Sends sig to every process listed in cgroup dir (one read of
+ * cgroup.procs, the first 4 KiB). */
+static void cg_signal(const char *dir, int sig)
+{
+	char buf[4096], *p, *end;
+	long pid;
+
+	if (read_str(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+		return;
+	for (p = buf; *p; p = end) {
+		errno = 0;
+		pid = strtol(p, &end, 10);
+		if (end == p || errno)
+			break;
+		if (pid > 1)
+			kill((pid_t)pid, sig);
+	}
+}
+
 /* Kills whatever is still in the cgroup (nothing, normally: the zone's
  * PID namespace died with it) and removes it; the kernel empties a
  * cgroup a little after its last task is reaped, so EBUSY is retried
  * for up to two seconds. */
 static void cg_remove(const struct cgroups *cg)
 {
-	char buf[4096], *p, *end;
-	long pid;
-
 	for (int i = 0; i < cg->n; i++)
 		for (int t = 0;
 		     t < 200 && rmdir(cg->dirs[i]) < 0 && errno == EBUSY; t++) {
-			if (read_str(cg->dirs[i], "cgroup.procs", buf,
-				     sizeof(buf)) == 0)
-				for (p = buf; *p; p = end) {
-					errno = 0;
-					pid = strtol(p, &end, 10);
-					if (end == p || errno)
-						break;
-					if (pid > 1)
-						kill((pid_t)pid, SIGKILL);
-				}
+			cg_signal(cg->dirs[i], SIGKILL);
 			usleep(10000);
 		}
 }
@@ -856,24 +863,10 @@ pid_t zone_proc_pid(const struct zone_proc *p)
 
 void zone_proc_kill(struct zone_proc *p, int sig)
 {
-	char buf[4096], *q, *end;
-	long pid;
-
 	if (p->pid > 0)
 		kill(p->pid, sig);
-	for (int i = 0; i < p->cg.n; i++) {
-		if (read_str(p->cg.dirs[i], "cgroup.procs", buf, sizeof(buf)) <
-		    0)
-			continue;
-		for (q = buf; *q; q = end) {
-			errno = 0;
-			pid = strtol(q, &end, 10);
-			if (end == q || errno)
-				break;
-			if (pid > 1)
-				kill((pid_t)pid, sig);
-		}
-	}
+	for (int i = 0; i < p->cg.n; i++)
+		cg_signal(p->cg.dirs[i], sig);
 }
 
 int zone_proc_collect(struct zone_proc *p, char *msg, size_t len)

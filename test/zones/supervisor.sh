@@ -9,12 +9,14 @@
 # audit log and metrics, refused zone-event requests, a hostile control
 # client, down leaving no process behind, and the zones dying with a
 # killed supervisor.
-# Usage: supervisor.sh ZONECTL GATEWAYD MCPD RELAY   (as root; 77 = skipped)
+# Usage: supervisor.sh ZONECTL GATEWAYD MCPD RELAY ZONE_PROBE
+# (as root; 77 = skipped)
 set -u
 ZONECTL=$1
 export ZONEGATE_GATEWAYD=$2
 MCPD=$3
 RELAY=$4
+PROBE=$5
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
 if [ ! -x /usr/bin/bwrap ]; then echo "SKIP: bubblewrap missing"; exit 77; fi
 if ! command -v python3 >/dev/null; then echo "SKIP: python3 missing"; exit 77; fi
@@ -79,7 +81,11 @@ config() {
      "run": {"command": ["/bin/sh", "/zg/agent.sh"],
              "files": {"in": {"/zg/relay": "$RELAY", "/zg/agent.sh": "$S/agent.sh"},
                        "out": {"zone": "/out", "host": "$S/agent-out"}},
-             "limits": {"memory": "256m", "pids": 128}, "env": $ENVZ}}
+             "limits": {"memory": "256m", "pids": 128}, "env": $ENVZ}},
+  "hog": {"domid": 34, "role": "agent", "chan": "sim:34:hog",
+     "run": {"command": ["/zg/probe", "memory", "512"],
+             "files": {"in": {"/zg/probe": "$PROBE"}},
+             "limits": {"memory": "64m", "pids": 64}}}
   },
   "policy": "a.policy", "audit_log": "audit.log", "admin_socket": "gw.sock",
   "metrics": "unix:$S/metrics.sock" }
@@ -130,7 +136,8 @@ if python3 - "$S/ps.json" <<'EOF'; then pass "ps --json: zones, roles, states, i
 import json, sys
 r = json.load(open(sys.argv[1]))
 z = {e["name"]: e for e in r["zones"]}
-assert r["ok"] and list(z) == ["tools", "agent"], z.keys()
+assert r["ok"] and set(z) == {"tools", "agent", "hog"}, z.keys()
+assert r["zones"][0]["name"] == "tools" # tool zones first
 t, a = z["tools"], z["agent"]
 assert t["role"] == "tool" and t["domid"] == 31 and t["pid"] > 0
 assert t["state"] == "ready" and t["sandboxed"] is True
@@ -217,6 +224,13 @@ for ev in started killed exited restarted; do
 	grep -q "\"zone\":\"tools\",\"method\":\"zone/$ev\"" "$S/audit.log" &&
 		pass "audit: zone/$ev of tools" || fail "audit: no zone/$ev"
 done
+# the memory hog (64m limit, 512 MiB asked, restart "no"): killed by its
+# limit, reported as oom, not restarted
+grep -q '"zone":"hog","method":"zone/oom".*"oom_killed":true' "$S/audit.log" &&
+	[ "$(ps_field hog oom_killed)" = True ] && [ "$(ps_field hog state)" = exited ] &&
+	[ "$(ps_field hog restarts)" = 0 ] &&
+	pass "memory hog: zone/oom audited, exited, not restarted" ||
+	fail "hog: $(grep '"hog"' "$S/audit.log" | tail -2) $(ps_field hog state)"
 grep -q '"zone":"agent","method":"zone/started"' "$S/audit.log" &&
 	pass "audit: zone/started of agent" || fail "audit: agent started"
 curl -s --unix-socket "$S/metrics.sock" http://x/metrics >"$S/metrics"
