@@ -658,6 +658,42 @@ static int sim_check_ring(struct sim *s, char *err, size_t errlen)
 		       : 0;
 }
 
+/* In a directory a sandboxed zone owns (SIMDIR/DOMID of a zone's uid,
+ * not ours), the zone could plant a symlink at the socket's name, and
+ * connect() follows it: a root gateway would be led to another zone's
+ * server, or to its own listening socket of an agent zone. So there the
+ * server must be the zone itself: its peer uid must be the zone's uid.
+ * Elsewhere (root's or our own directories) nothing is checked here. */
+static int sim_peer_check(chan *c, const char *sockpath, int sock, char *err,
+			  size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uid_t zu = (uid_t)(CHAN_ZONE_UID_BASE + c->addr.domid);
+	struct ucred cr = { 0, (uid_t)-1, (gid_t)-1 };
+	socklen_t cl = sizeof(cr);
+	struct stat st;
+	char *slash;
+
+	memcpy(dir, sockpath, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (lstat(dir, &st) < 0)
+		return chan_seterr(err, errlen, "%s: %s", dir, strerror(errno));
+	if (st.st_uid != zu || zu == geteuid())
+		return 0;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 ||
+	    cr.uid != zu)
+		return chan_seterr(err, errlen,
+				   "%s: the server in zone %d's directory "
+				   "is not that zone (peer uid %ld, expected "
+				   "%ld)",
+				   c->text, c->addr.domid, (long)cr.uid,
+				   (long)zu);
+	return 0;
+}
+
 /* One connection attempt: 0 connected, -2 retryable, -1 fatal. */
 static int sim_try_connect(chan *c, struct sockaddr_un *sa, int ms, char *err,
 			   size_t errlen)
@@ -673,6 +709,10 @@ static int sim_try_connect(chan *c, struct sockaddr_un *sa, int ms, char *err,
 			    strerror(errno));
 		close(sock);
 		return -2;
+	}
+	if (sim_peer_check(c, sa->sun_path, sock, err, errlen) < 0) {
+		close(sock);
+		return -1;
 	}
 	if (ms == 0) { /* non-blocking open: the ring comes later */
 		s->conn = sock;

@@ -988,8 +988,11 @@ static void test_sim_zone_owner(void)
 		CHECK(WIFEXITED(status) &&
 		      WEXITSTATUS(status) == (who == 0 ? 0 : 1));
 	}
+	/* a root client there expects the zone itself as its server: the
+	 * gateway's own socket (a root peer) is refused */
 	c = chan_open("sim:24:gw", CHAN_CLIENT, &o, err, sizeof(err));
-	CHECK(c != NULL);
+	CHECK(c == NULL);
+	CHECK(strstr(err, "is not that zone") != NULL);
 	chan_close(c);
 	/* another zone's uid on the directory */
 	CHECK_EQ_INT(chown(path, zu + 1, zu + 1), 0);
@@ -1010,6 +1013,66 @@ static void test_sim_zone_owner(void)
 	CHECK_EQ_INT(chown(chantest_dir, 0, 0), 0);
 	CHECK_EQ_INT(chmod(chantest_dir, 0700), 0);
 	chan_close(s);
+}
+
+/* A sandboxed zone owns its directory and could plant a symlink where
+ * its server's socket should be, pointing at another server (another
+ * zone's, or the gateway's own socket for an agent zone): a root client
+ * must not be led there. It accepts only a server running as the zone's
+ * uid in that directory. Proves the peer check (without it the client
+ * connects through the symlink). Needs root. */
+static void test_sim_zone_symlink(void)
+{
+	char path[128], link[160], target[160], err[256] = "";
+	struct chan_opts o = { 0, 0 };
+	uid_t zu = CHAN_ZONE_UID_BASE + 26;
+	chan *other, *c;
+	pid_t pid;
+	int p[2], status = -1;
+	char b = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "   skipped: needs root to chown\n");
+		return;
+	}
+	other = chan_open("sim:27:other", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(other != NULL);
+	snprintf(path, sizeof(path), "%s/26", chantest_dir);
+	CHECK_EQ_INT(mkdir(path, 0700), 0);
+	CHECK_EQ_INT(chown(path, zu, zu), 0);
+	CHECK_EQ_INT(chmod(chantest_dir, 0755), 0);
+	snprintf(link, sizeof(link), "%s/evil.sock", path);
+	snprintf(target, sizeof(target), "%s/27/other.sock", chantest_dir);
+	CHECK_EQ_INT(symlink(target, link), 0);
+	c = chan_open("sim:26:evil", CHAN_CLIENT, &o, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "is not that zone") != NULL);
+	chan_close(c);
+	/* the zone's own server (its uid) is accepted */
+	CHECK_EQ_INT(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		chan *z;
+		close(p[0]);
+		if (setresgid(zu, zu, zu) < 0 || setresuid(zu, zu, zu) < 0)
+			_exit(3);
+		z = chan_open("sim:26:tool", CHAN_SERVER, NULL, err,
+			      sizeof(err));
+		if (write(p[1], z ? "1" : "0", 1) != 1)
+			_exit(4);
+		sleep(2);
+		_exit(z ? 0 : 1);
+	}
+	close(p[1]);
+	CHECK(read(p[0], &b, 1) == 1 && b == '1');
+	close(p[0]);
+	c = chan_open("sim:26:tool", CHAN_CLIENT, &o, err, sizeof(err));
+	CHECK(c != NULL);
+	chan_close(c);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	CHECK_EQ_INT(chmod(chantest_dir, 0700), 0);
+	chan_close(other);
 }
 
 /* A stale socket file is replaced; a live server's is not. */
@@ -1043,6 +1106,7 @@ int main(void)
 	RUN(test_sim_second_server);
 	RUN(test_sim_unsafe_dir);
 	RUN(test_sim_zone_owner);
+	RUN(test_sim_zone_symlink);
 	RUN(test_sim_non_socket_kept);
 	RUN(test_sim_foreign_owner);
 	RUN(test_sim_concurrent);
