@@ -85,7 +85,9 @@ config() {
   "hog": {"domid": 34, "role": "agent", "chan": "sim:34:hog",
      "run": {"command": ["/zg/probe", "memory", "512"],
              "files": {"in": {"/zg/probe": "$PROBE"}},
-             "limits": {"memory": "64m", "pids": 64}}}
+             "limits": {"memory": "64m", "pids": 64}}},
+  "tick": {"domid": 35, "role": "agent", "chan": "sim:35:tick",
+     "run": {"command": ["/bin/true"], "restart": "always"}}
   },
   "policy": "a.policy", "audit_log": "audit.log", "admin_socket": "gw.sock",
   "metrics": "unix:$S/metrics.sock" }
@@ -136,7 +138,7 @@ if python3 - "$S/ps.json" <<'EOF'; then pass "ps --json: zones, roles, states, i
 import json, sys
 r = json.load(open(sys.argv[1]))
 z = {e["name"]: e for e in r["zones"]}
-assert r["ok"] and set(z) == {"tools", "agent", "hog"}, z.keys()
+assert r["ok"] and set(z) == {"tools", "agent", "hog", "tick"}, z.keys()
 assert r["zones"][0]["name"] == "tools" # tool zones first
 t, a = z["tools"], z["agent"]
 assert t["role"] == "tool" and t["domid"] == 31 and t["pid"] > 0
@@ -231,6 +233,12 @@ grep -q '"zone":"hog","method":"zone/oom".*"oom_killed":true' "$S/audit.log" &&
 	[ "$(ps_field hog restarts)" = 0 ] &&
 	pass "memory hog: zone/oom audited, exited, not restarted" ||
 	fail "hog: $(grep '"hog"' "$S/audit.log" | tail -2) $(ps_field hog state)"
+# restart "always": a command that ends with status 0 is started again
+# (with back-off: 250 ms, 500 ms, 1 s, ...)
+ticked() { [ "$(ps_field tick restarts)" -ge 3 ]; }
+wait_for 150 ticked && grep -q '"zone":"tick","method":"zone/restarted"' "$S/audit.log" &&
+	pass "restart always: tick restarted $(ps_field tick restarts) times" ||
+	fail "tick: $(ps_field tick restarts) restarts, $(ps_field tick state)"
 grep -q '"zone":"agent","method":"zone/started"' "$S/audit.log" &&
 	pass "audit: zone/started of agent" || fail "audit: agent started"
 curl -s --unix-socket "$S/metrics.sock" http://x/metrics >"$S/metrics"
@@ -295,6 +303,25 @@ nerr=$(grep -c '"ok":false' "$S/hostile")
 	fail "hostile control client: $(cat "$S/hostile")"
 grep -q 'longer than 4096' "$S/hostile" && pass "oversize request named" || fail "oversize"
 kill -0 "$SUP" && zc ps >/dev/null && pass "supervisor still serves" || fail "supervisor gone"
+# Only root may use the control socket: opened up by hand (directory
+# 0755, socket 0666), an ordinary user still gets no answer (the
+# supervisor's SO_PEERCRED check); root does.
+chmod 755 "$S/state"
+chmod 666 "$S/state/control.sock"
+r=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$S/state/control.sock" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"down"}\n'); s.settimeout(10)
+try:
+    print(s.recv(1000).decode() or "closed")
+except OSError as e:
+    print("error", e)
+EOF
+)
+chmod 700 "$S/state"
+chmod 600 "$S/state/control.sock"
+case "$r" in closed | *reset*) kill -0 "$SUP" ;; *) false ;; esac &&
+	pass "a non-root peer is turned away ($r)" || fail "non-root peer: $r"
 
 # reload: a new zone's run block starts, a removed one stops
 config "$(tool2)"
