@@ -1009,8 +1009,11 @@ static int state_open(struct sup *s, char *err, size_t el)
 		mkdir(s->dir, 0755);
 		*q = '/';
 	}
-	if ((mkdir(s->dir, 0700) < 0 && errno != EEXIST) ||
-	    chmod(s->dir, 0700) < 0) {
+	/* 0711: bubblewrap, as a zone's uid, must pass through to the
+	 * zone's staging directory in stage/; nothing here is readable or
+	 * writable by others */
+	if ((mkdir(s->dir, 0711) < 0 && errno != EEXIST) ||
+	    chmod(s->dir, 0711) < 0) {
 		fmt_err(err, el, "%s: %s", s->dir, strerror(errno));
 		return -1;
 	}
@@ -1025,6 +1028,15 @@ static int state_open(struct sup *s, char *err, size_t el)
 			p);
 		if (lock >= 0)
 			close(lock);
+		return -1;
+	}
+	/* the staging directories of the zones (files.out) are made in
+	 * stage/; what a supervisor that died left there goes now */
+	fmt_err(p, sizeof(p), "%s/stage", s->dir);
+	zone_rm_tree(AT_FDCWD, p, 0);
+	if (mkdir(p, 0711) < 0 || setenv("TMPDIR", p, 1) < 0) {
+		fmt_err(err, el, "%s: %s", p, strerror(errno));
+		close(lock);
 		return -1;
 	}
 	fmt_err(p, sizeof(p), "%s/supervisor.pid", s->dir);

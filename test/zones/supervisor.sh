@@ -129,8 +129,8 @@ else
 	fail "up --detach ($rc)"
 fi
 SUP=$(cat "$S/state/supervisor.pid")
-perm=$(stat -c %a "$S/state/control.sock")
-[ "$perm" = 600 ] && pass "control socket mode 0600" || fail "control socket mode $perm"
+perm=$(stat -c %a "$S/state/control.sock")$(stat -c %a "$S/state/logs")
+[ "$perm" = 600700 ] && pass "control socket mode 0600, logs 0700" || fail "modes $perm"
 
 # ps --json
 zc ps --json >"$S/ps.json"
@@ -308,19 +308,19 @@ kill -0 "$SUP" && zc ps >/dev/null && pass "supervisor still serves" || fail "su
 # supervisor's SO_PEERCRED check); root does.
 chmod 755 "$S/state"
 chmod 666 "$S/state/control.sock"
-r=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$S/state/control.sock" <<'EOF'
+r=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$S/state/control.sock" 2>&1 <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall(b'{"cmd":"down"}\n'); s.settimeout(10)
 try:
+    s.sendall(b'{"cmd":"down"}\n'); s.settimeout(10)
     print(s.recv(1000).decode() or "closed")
-except OSError as e:
-    print("error", e)
+except OSError as e: # turned away before or after the request
+    print("closed:", e)
 EOF
 )
-chmod 700 "$S/state"
+chmod 711 "$S/state"
 chmod 600 "$S/state/control.sock"
-case "$r" in closed | *reset*) kill -0 "$SUP" ;; *) false ;; esac &&
+case "$r" in closed*) kill -0 "$SUP" ;; *) false ;; esac &&
 	pass "a non-root peer is turned away ($r)" || fail "non-root peer: $r"
 
 # reload: a new zone's run block starts, a removed one stops
@@ -374,6 +374,9 @@ wait_for 300 fgready && pass "foreground up ready" || fail "foreground up: $(cat
 ls -d /sys/fs/cgroup/*/zonegate-*-"$SUP"-* 2>/dev/null | grep -q . &&
 	fail "the killed supervisor's cgroups stayed" ||
 	pass "the killed supervisor's cgroups swept by the next up"
+n=$(ls "$S/state/stage" | wc -l)
+[ "$n" = 2 ] && pass "the killed supervisor's staging swept (2 of the new run)" ||
+	fail "stage/ holds $n entries: $(ls "$S/state/stage")"
 PIDS="$FG $(tree "$FG")"
 kill -TERM "$FG"
 wait "$FG"
