@@ -366,6 +366,7 @@ ls -d /sys/fs/cgroup/*/zonegate-*-"$SUP"-* 2>/dev/null | grep -q . &&
 zc up --detach >/dev/null || fail "up again"
 SUP=$(cat "$S/state/supervisor.pid")
 PIDS="$(tree "$SUP")"
+OLDSTAGE=$(ls "$S/state/stage")
 kill -9 "$SUP"
 wait_for 100 gone && pass "supervisor killed: its $(echo $PIDS | wc -w) processes died with it" ||
 	fail "orphans left: $(for p in $PIDS; do kill -0 "$p" 2>/dev/null && ps -o pid=,comm= -p "$p"; done)"
@@ -378,9 +379,11 @@ wait_for 300 fgready && pass "foreground up ready" || fail "foreground up: $(cat
 ls -d /sys/fs/cgroup/*/zonegate-*-"$SUP"-* 2>/dev/null | grep -q . &&
 	fail "the killed supervisor's cgroups stayed" ||
 	pass "the killed supervisor's cgroups swept by the next up"
-n=$(ls "$S/state/stage" | wc -l)
-[ "$n" = 2 ] && pass "the killed supervisor's staging swept (2 of the new run)" ||
-	fail "stage/ holds $n entries: $(ls "$S/state/stage")"
+left=
+for d in $OLDSTAGE; do [ -e "$S/state/stage/$d" ] && left="$left $d"; done
+[ -n "$OLDSTAGE" ] && [ -z "$left" ] &&
+	pass "the killed supervisor's staging swept ($(echo $OLDSTAGE))" ||
+	fail "staging of the killed supervisor: [$OLDSTAGE] left [$left]"
 PIDS="$FG $(tree "$FG")"
 kill -TERM "$FG"
 wait "$FG"
