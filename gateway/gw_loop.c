@@ -312,6 +312,23 @@ size_t gw_route_agent_backlog(struct gw *g)
 
 /* ---- admin views ------------------------------------------------------- */
 
+int gw_route_connect_now(struct gw *g, const char *name, char *err,
+			 size_t errlen)
+{
+	for (size_t i = 0; i < g->ntz; i++) {
+		struct tzone *t = g->tz[i];
+		if (strcmp(t->z->name, name) != 0)
+			continue;
+		if (!t->m) { /* the loop's next turn connects */
+			t->retry_at = 0;
+			t->backoff = BACKOFF_MIN_MS;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "no tool zone '%.64s'", name);
+	return -1;
+}
+
 json_t *gw_route_status(struct gw *g)
 {
 	json_t *zones = json_array();
