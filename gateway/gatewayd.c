@@ -179,6 +179,7 @@ int gw_reload(struct gw *g, char *err, size_t errlen)
 
 	g->tokens_sig = tokens_sig(g->cfg);
 	t = gw_listen_reload_tokens(g->listen, e2, sizeof(e2));
+	gw_route_reload_creds(g);
 
 	if (p && t)
 		mcp_utf8_snprintf(err, errlen, "%s; %s", e1, e2);

@@ -11,6 +11,7 @@
 #include <zonegate/chan_mux.h>
 
 struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */
+struct mcp_hc; /* a remote tool zone's HTTP client (mcp/client_http.h) */
 
 /* ---- caps of the core ------------------------------------------------- */
 
@@ -35,6 +36,14 @@ struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */
 #define ZONE_TURN_FRAMES 8
 #define ZONE_TURN_BYTES (256u << 10)
 #define BACKOFF_MAX_MS 2000
+/* A remote tool zone (url): its credential files are checked for a change
+ * this often; sockets of its HTTP client polled at most; its HTTP
+ * requests in flight at most; a POST lives at most call_timeout_ms plus
+ * this margin (calls end at their own deadline before). */
+#define REMOTE_HDR_CHECK_MS 1000
+#define REMOTE_POLLFDS_MAX 256
+#define REMOTE_TRANSFERS_MAX 4096
+#define REMOTE_POST_MARGIN_MS 5000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
 
 enum { CAT_TOOLS, CAT_RES, CAT_TMPL, CAT_PROMPTS, CAT_N };
@@ -133,6 +142,10 @@ struct tzone {
 	unsigned zi, ti;
 	chan_mux *m;
 	const struct pollfd *pfd; /* its entry in this turn's poll, or NULL */
+	struct mcp_hc *hc;	  /* a remote zone's client, instead of m */
+	size_t hc_npfd;		  /* of its sockets in this turn's poll */
+	uint64_t hdr_sig;	  /* its credential files as last read */
+	int64_t hdr_check_at;
 	int dead;
 	int64_t retry_at;
 	int backoff;
@@ -220,8 +233,12 @@ void gw_cat_page(struct tzone *t, struct preq *p, struct jr_msg *m, size_t len);
 
 /* ---- tool zones and upstream links (gw_upstream.c) -------------------- */
 
-/* msg (not stolen) on stream sid of m: 0, or negative when not sent. */
-int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg);
+/* Tool zone t is connected (a channel, or a remote zone's client). */
+int gw_up_live(const struct tzone *t);
+/* msg (not stolen; as text: gw_up_tx) on t's stream or upstream session
+ * sid: 0, or negative when not sent. */
+int gw_up_send(struct tzone *t, uint32_t sid, json_t *msg);
+int gw_up_tx(struct tzone *t, uint32_t sid, const char *msg, size_t len);
 /* Session s's link to tool zone ti: closed and its queue freed (reset);
  * failed, its calls ended with an error (fail); a message sent or queued
  * until it is open (send: 0, or -1 over its caps); opened if needed
@@ -237,6 +254,15 @@ json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
 /* Tool zone t went away (its calls fail, it reconnects later); connect. */
 void gw_up_down(struct tzone *t, const char *why);
 void gw_up_connect(struct tzone *t);
+/* A remote zone: its sockets for poll (at most max; the count), their
+ * I/O and timers (p: the entries it filled), its next timer (ms, -1
+ * none), its credentials reread if their files changed (force: even if
+ * not), its health for the status. */
+size_t gw_up_remote_pollfds(struct tzone *t, struct pollfd *p, size_t max);
+void gw_up_remote_run(struct tzone *t);
+int gw_up_remote_timeout(struct tzone *t);
+void gw_up_remote_creds(struct tzone *t, int force);
+json_t *gw_up_remote_status(const struct tzone *t);
 
 /* ---- agent sessions (gw_session.c) ------------------------------------ */
 

@@ -70,6 +70,8 @@ size_t gw_route_pollfds(struct gw *g, struct pollfd *p, size_t max);
 void gw_route_run(struct gw *g);
 /* Milliseconds until the next timer (-1 none). */
 int gw_route_timeout(struct gw *g);
+/* Rereads the remote tool zones' credential files (reload). */
+void gw_route_reload_creds(struct gw *g);
 /* After a policy or pin change: tell every session its lists changed. */
 void gw_route_lists_changed(struct gw *g);
 /* JSON status (zones, channels, upstream health, sessions). */
