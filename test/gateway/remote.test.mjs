@@ -9,8 +9,9 @@
 // credential from a file reaches the upstream, is reread when the file
 // changes, is never in a log or the audit log, and what the agent sends
 // (its own Authorization, an X-Api-Key) never reaches the upstream;
-// each misbehaviour fails only its own call (the other zones' calls and
-// the same zone's next call work); http:// to a non-loopback host is
+// each misbehaviour (slow, HTTP 500, garbage, a dropped stream, a body or
+// an event over max_message) fails only its own call (the other zones'
+// calls and the same zone's next call work); http:// to a non-loopback host is
 // refused by the config check; TLS is verified (ca_file: up; without it
 // the same server is refused).
 // Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, NODE.
@@ -54,7 +55,7 @@ function reply(res, id, result, extra = {}) {
   res.end(JSON.stringify({ jsonrpc: '2.0', id, result }));
 }
 
-const TOOLS = ['ok', 'sse', 'slow', 'fail500', 'garbage', 'drop'].map((name) => ({
+const TOOLS = ['ok', 'sse', 'slow', 'fail500', 'garbage', 'drop', 'huge', 'hugesse'].map((name) => ({
   name, description: `mode ${name}`, inputSchema: { type: 'object' } }));
 
 function call(res, m) {
@@ -77,6 +78,13 @@ function call(res, m) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('id: d1\ndata: {"jsonrpc":"2.0","id":');
       setTimeout(() => res.socket.destroy(), 50);
+      return undefined;
+    case 'huge': // over max_message (4 MiB) as a JSON body
+      return reply(res, m.id, { content: [{ type: 'text', text: 'x'.repeat(5 << 20) }] });
+    case 'hugesse': // and as one event
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: m.id,
+        result: { content: [{ type: 'text', text: 'y'.repeat(5 << 20) }] } })}\n\n`);
       return undefined;
     default: return reply(res, m.id, { ...text, isError: true });
   }
@@ -278,7 +286,7 @@ host-a tlsnoca.* allow
     const e = await slow;
     assert.match(String(e.message), /timed out/i);
     for (const [mode, why] of [['fail500', /HTTP status 500/], ['garbage', /not a JSON-RPC message/],
-      ['drop', /upstream/]]) {
+      ['drop', /upstream/], ['huge', /over the size cap/], ['hugesse', /over the size cap/]]) {
       const err = await rpcError(client.callTool({ name: `rec.${mode}`, arguments: {} }));
       assert.match(String(err.message), why, mode);
       assert.equal(textOf(await client.callTool({ name: 'rec.ok', arguments: {} })), 'mode ok fine');
@@ -287,7 +295,7 @@ host-a tlsnoca.* allow
     }
     const st = zoneStatus('rec');
     assert.equal(st.health, 'up');
-    assert.ok(st.remote.http_failures >= 3, JSON.stringify(st));
+    assert.ok(st.remote.http_failures >= 5, JSON.stringify(st));
   });
 
   test('TLS: verified with ca_file, refused without', async () => {
