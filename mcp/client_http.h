@@ -2,7 +2,7 @@
  * SSE parser with caps (client_sse.c) and a non-blocking client on
  * libcurl's multi interface whose sockets and timer the caller's poll loop
  * drives (client_http.c). Used by gatewayd for remote upstreams; any
- * program with a poll loop can link it. docs/protocol.md, "MCP client". */
+ * program with a poll loop can link it. docs/gateway.md, "Remote tool zones". */
 #ifndef MCP_CLIENT_HTTP_H
 #define MCP_CLIENT_HTTP_H
 

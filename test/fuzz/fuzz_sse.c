@@ -39,8 +39,7 @@ static int on_event(void *ud, const char *type, const char *d, size_t len,
 	return 0;
 }
 
-static int run(const char *s, size_t n, size_t cut, size_t max,
-	       struct trace *t)
+static int run(const char *s, size_t n, size_t cut, size_t max, struct trace *t)
 {
 	struct mcp_sse p;
 	int rc;

@@ -55,8 +55,8 @@ static void test_sse_fields(void)
 	CHECK_EQ_INT(parse("data: {\"a\":1}\n\n", 0, 1024, &g), 0);
 	CHECK_STR(g.buf, "message||{\"a\":1};");
 	/* CR, LF and CRLF line ends; comment; no space after the colon */
-	CHECK_EQ_INT(parse(": hi\r\nid: 7_1\rdata:x\r\ndata: y\n\r\n", 0,
-			   1024, &g),
+	CHECK_EQ_INT(parse(": hi\r\nid: 7_1\rdata:x\r\ndata: y\n\r\n", 0, 1024,
+			   &g),
 		     0);
 	CHECK_STR(g.buf, "message|7_1|x\ny;");
 	/* a named event, an empty (priming) event, the id carried over */
@@ -89,8 +89,9 @@ static void test_sse_fields(void)
 /* Every split of the input gives the same events as feeding it whole. */
 static void test_sse_splits(void)
 {
-	const char *s = "\xEF\xBB\xBFid: a\r\ndata: one\r\ndata: two\r\n\r\n:c\r"
-			"event: message\rdata: three\r\r";
+	const char *s =
+		"\xEF\xBB\xBFid: a\r\ndata: one\r\ndata: two\r\n\r\n:c\r"
+		"event: message\rdata: three\r\r";
 	struct got whole, part;
 
 	CHECK_EQ_INT(parse(s, 0, 1024, &whole), 0);
@@ -167,8 +168,7 @@ static void test_headers(void)
 	struct mcp_hc_opts o = { .url = "https://example.com/mcp" };
 	char err[160];
 	struct mcp_hc *hc = mcp_hc_new(&o, &ops, NULL, err, sizeof(err));
-	const char *good[] = { "Authorization: Bearer s3cret",
-			       "X-Api-Key: k" };
+	const char *good[] = { "Authorization: Bearer s3cret", "X-Api-Key: k" };
 	const char *crlf[] = { "Authorization: a\r\nX-Evil: 1" };
 	const char *own[] = { "mcp-session-id: stolen" };
 	const char *noname[] = { ": v" };
