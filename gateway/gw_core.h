@@ -41,7 +41,7 @@ struct mcp_hc; /* a remote tool zone's HTTP client (mcp/client_http.h) */
  * requests in flight at most; a POST lives at most call_timeout_ms plus
  * this margin (calls end at their own deadline before). */
 #define REMOTE_HDR_CHECK_MS 1000
-#define REMOTE_POLLFDS_MAX 256
+#define REMOTE_POLLFDS_MAX 1024
 #define REMOTE_TRANSFERS_MAX 4096
 #define REMOTE_POST_MARGIN_MS 5000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */

@@ -31,6 +31,9 @@
 #define HC_RESUMES_MAX 16     /* Last-Event-ID resumptions per request */
 #define HC_RETRY_MAX_MS 10000 /* a server's "retry:" is capped */
 #define HC_DELETE_TIMEOUT_MS 5000
+/* GET streams open at once: each holds a connection for as long as its
+ * session lives (HTTP/1.1), so they must leave room for the POSTs */
+#define HC_GETS_MAX 128
 
 enum { CT_NONE, CT_JSON, CT_SSE, CT_OTHER };
 enum xkind { X_POST, X_GET, X_RESUME, X_DELETE };
@@ -71,6 +74,7 @@ struct xfer {
 	char new_sid[HC_SID_MAX + 1];
 	char fail[96];	  /* why we stopped it ourselves */
 	int64_t start_at; /* X_RESUME: when to start (ms), 0 now */
+	int running;	  /* in the multi handle */
 	struct xfer *prev, *next;
 };
 
@@ -107,6 +111,7 @@ struct mcp_hc {
 	struct xfer *xfers; /* running */
 	struct xfer *later; /* resumptions waiting for their time */
 	unsigned nxfers;
+	unsigned ngets; /* of them, GET streams */
 	size_t queued;
 	struct hc_sock *socks;
 	size_t nsocks, socks_cap;
@@ -369,6 +374,8 @@ static void xfer_free(struct xfer *x)
 {
 	if (!x)
 		return;
+	if (x->running && x->kind == X_GET)
+		x->hc->ngets--;
 	if (x->e)
 		curl_easy_cleanup(x->e);
 	curl_slist_free_all(x->hdrs);
@@ -400,7 +407,7 @@ static void xfer_abort(struct xfer *x)
 {
 	struct mcp_hc *hc = x->hc;
 
-	if (x->e && !x->start_at) {
+	if (x->running) {
 		curl_multi_remove_handle(hc->multi, x->e);
 		hc->nxfers--;
 	}
@@ -491,6 +498,9 @@ static int xfer_start(struct xfer *x)
 	}
 	hc->nxfers++;
 	hc->st.requests++;
+	x->running = 1;
+	if (x->kind == X_GET)
+		hc->ngets++;
 	x->start_at = 0;
 	x->next = hc->xfers;
 	if (hc->xfers)
@@ -1039,6 +1049,13 @@ static void run_due(struct mcp_hc *hc)
 			next = s->get_at < next ? s->get_at : next;
 			continue;
 		}
+		if (hc->ngets >= HC_GETS_MAX) {
+			want_get(hc, s, now + HC_GET_BACKOFF_MAX_MS);
+			next = now + HC_GET_BACKOFF_MAX_MS < next
+				       ? now + HC_GET_BACKOFF_MAX_MS
+				       : next;
+			continue;
+		}
 		s->get = xfer_new(hc, s, X_GET, NULL, 0, NULL);
 		s->get_state = GET_RUN;
 		if (!s->get || xfer_start(s->get)) {
@@ -1083,8 +1100,12 @@ void mcp_hc_process(struct mcp_hc *hc, const struct pollfd *p, size_t n)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
 		curl_multi_remove_handle(hc->multi, m->easy_handle);
 		hc->nxfers--;
-		if (x)
+		if (x) {
+			if (x->kind == X_GET)
+				hc->ngets--;
+			x->running = 0;
 			xfer_done(hc, x, m->data.result);
+		}
 	}
 	run_due(hc);
 	deliver_all(hc);
