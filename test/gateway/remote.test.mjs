@@ -335,4 +335,12 @@ host-a tlsnoca.* allow
     r = check({ url: 'https://192.0.2.7/mcp', headers_from: { 'Mcp-Session-Id': 'rec.key' } });
     assert.match(r.out, /not a header name it may set/);
   });
+
+  test('gatewayd stops cleanly (sanitizers: no leak, no error)', async () => {
+    await client.close();
+    client = null;
+    const code = await stop(gw);
+    assert.equal(code, 0, gw.log.slice(-3000));
+    assert.doesNotMatch(gw.log, /Sanitizer|runtime error/);
+  });
 });
