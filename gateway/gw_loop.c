@@ -374,6 +374,18 @@ void gw_route_snapshot(struct gw *g)
 	for (size_t i = 0; i < g->ntz; i++)
 		fprintf(f, "zonegate_tool_zone_quarantined{zone=\"%s\"} %d\n",
 			g->tz[i]->z->name, g->tz[i]->quarantined);
+	fprintf(f, "# HELP zonegate_tool_zone_http_failures HTTP requests to a "
+		   "remote tool zone that failed (since it last connected).\n"
+		   "# TYPE zonegate_tool_zone_http_failures gauge\n");
+	for (size_t i = 0; i < g->ntz; i++) {
+		struct mcp_hc_stats st;
+		if (!g->tz[i]->hc)
+			continue;
+		mcp_hc_stats(g->tz[i]->hc, &st);
+		fprintf(f,
+			"zonegate_tool_zone_http_failures{zone=\"%s\"} %llu\n",
+			g->tz[i]->z->name, (unsigned long long)st.failures);
+	}
 	fprintf(f, "# HELP zonegate_agent_sessions Open agent sessions.\n"
 		   "# TYPE zonegate_agent_sessions gauge\n");
 	for (size_t i = 0; i < g->naz; i++)

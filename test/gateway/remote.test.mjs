@@ -12,13 +12,14 @@
 // each misbehaviour (slow, HTTP 500, garbage, a dropped stream, a body or
 // an event over max_message) fails only its own call (the other zones'
 // calls and the same zone's next call work); http:// to a non-loopback host is
-// refused by the config check; TLS is verified (ca_file: up; without it
+// refused by the config check; calls are in the metrics and the audit log
+// (a failed one as an upstream error), the HTTP failures in a gauge; TLS is verified (ca_file: up; without it
 // the same server is refused).
 // Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, NODE.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -154,6 +155,20 @@ function zoneStatus(name) {
   return JSON.parse(r.out).zones.find((z) => z.zone === name);
 }
 
+// GET /metrics over the metrics unix socket: its body.
+function metrics() {
+  return new Promise((res, rej) => {
+    const r = request({ socketPath: join(dir, 'metrics.sock'), path: '/metrics',
+      headers: { host: 'localhost' } }, (m) => {
+      let b = '';
+      m.on('data', (d) => { b += d; });
+      m.on('end', () => res(b));
+    });
+    r.on('error', rej);
+    r.end();
+  });
+}
+
 const textOf = (r) => r.content.map((c) => c.text).join('');
 
 describe('gatewayd remote upstreams', { concurrency: false }, () => {
@@ -190,6 +205,7 @@ describe('gatewayd remote upstreams', { concurrency: false }, () => {
       policy: 'gw.policy',
       audit_log: 'audit.log',
       admin_socket: 'admin.sock',
+      metrics: 'unix:metrics.sock',
       audit_flush_ms: 0,
     }, null, 2));
     writeFileSync(join(dir, 'gw.policy'), `host-a conf.test_simple_text allow
@@ -296,6 +312,20 @@ host-a tlsnoca.* allow
     const st = zoneStatus('rec');
     assert.equal(st.health, 'up');
     assert.ok(st.remote.http_failures >= 5, JSON.stringify(st));
+  });
+
+  test('metrics and audit: remote calls counted like any other', async () => {
+    let m;
+    await waitFor('the metrics', async () => {
+      m = await metrics();
+      return /zonegate_tool_zone_http_failures\{zone="rec"\} [5-9]/.test(m);
+    });
+    assert.match(m, /zone="host-a"[^\n]*tool="every\.get-sum"[^\n]* [1-9]/);
+    assert.match(m, /zonegate_tool_zone_up\{zone="every"\} 1/);
+    assert.match(m, /zonegate_tool_zone_up\{zone="tlsnoca"\} 0/);
+    const audit = readFileSync(join(dir, 'audit.log'), 'utf8');
+    assert.match(audit, /"target":"every\.get-sum"/);
+    assert.match(audit, /"target":"rec\.fail500"[^\n]*"reason":"upstream error"/);
   });
 
   test('TLS: verified with ca_file, refused without', async () => {
