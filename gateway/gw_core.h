@@ -44,6 +44,11 @@ struct mcp_hc; /* a remote tool zone's HTTP client (mcp/client_http.h) */
 #define REMOTE_POLLFDS_MAX 1024
 #define REMOTE_TRANSFERS_MAX 4096
 #define REMOTE_POST_MARGIN_MS 5000
+/* A remote zone's control session is pinged this often; no answer within
+ * the timeout, or a transport failure, takes the zone down (as a
+ * channel's PINGs do). */
+#define REMOTE_PING_MS 2000
+#define REMOTE_PING_TIMEOUT_MS 10000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
 
 enum { CAT_TOOLS, CAT_RES, CAT_TMPL, CAT_PROMPTS, CAT_N };
@@ -146,6 +151,8 @@ struct tzone {
 	size_t hc_npfd;		  /* of its sockets in this turn's poll */
 	uint64_t hdr_sig;	  /* its credential files as last read */
 	int64_t hdr_check_at;
+	uint64_t ping_uid; /* its ping in flight, 0 none */
+	int64_t ping_at;   /* the next ping (ms), or its deadline */
 	int dead;
 	int64_t retry_at;
 	int backoff;
@@ -168,7 +175,7 @@ struct tzone {
 	char last_error[160];
 };
 
-enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT };
+enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT, PK_PING };
 
 struct preq {
 	uint64_t uid;
@@ -262,6 +269,9 @@ size_t gw_up_remote_pollfds(struct tzone *t, struct pollfd *p, size_t max);
 void gw_up_remote_run(struct tzone *t);
 int gw_up_remote_timeout(struct tzone *t);
 void gw_up_remote_creds(struct tzone *t, int force);
+/* A remote zone's liveness: its ping sent when due, the zone marked dead
+ * when one is not answered in time. */
+void gw_up_remote_ping(struct tzone *t);
 json_t *gw_up_remote_status(const struct tzone *t);
 
 /* ---- agent sessions (gw_session.c) ------------------------------------ */

@@ -245,6 +245,7 @@ void gw_route_run(struct gw *g)
 			if (now >= gw_cat_refetch_at(t))
 				gw_cat_fetch(t);
 			gw_up_remote_run(t);
+			gw_up_remote_ping(t);
 			if (t->dead)
 				gw_up_down(t, t->last_error[0]
 						      ? t->last_error

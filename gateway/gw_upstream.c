@@ -246,6 +246,24 @@ static void tz_log(void *ud, const char *msg)
 	fprintf(stderr, "gatewayd: tool zone %s: %s\n", t->z->name, msg);
 }
 
+/* The answer to a remote zone's ping: any answer from the server means it
+ * is alive; an error the client made up for a failed request (its message
+ * starts "upstream: ") means it is not. */
+static void remote_pong(struct tzone *t, struct preq *p, struct jr_msg *m)
+{
+	const char *msg = json_string_value(
+		json_object_get(json_object_get(m->root, "error"), "message"));
+
+	gw_req_free(t->g, p);
+	t->ping_uid = 0;
+	t->ping_at = gw_now_ms() + REMOTE_PING_MS;
+	if (m->kind == JR_ERROR && msg && strncmp(msg, "upstream: ", 10) == 0) {
+		snprintf(t->last_error, sizeof(t->last_error), "ping: %.*s",
+			 (int)gw_utf8_prefix(msg + 10, 140), msg + 10);
+		t->dead = 1;
+	}
+}
+
 /* A response from a tool zone: ours (init, catalogue) or a call's. */
 static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 			const uint8_t *raw, size_t len)
@@ -266,6 +284,9 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 		return;
 	case PK_IGNORE:
 		gw_req_free(g, p);
+		return;
+	case PK_PING:
+		remote_pong(t, p, m);
 		return;
 	case PK_INIT:
 		gw_req_free(g, p);
@@ -672,6 +693,8 @@ void gw_up_down(struct tzone *t, const char *why)
 	t->m = NULL;
 	mcp_hc_free(t->hc);
 	t->hc = NULL;
+	t->ping_uid = 0;
+	t->ping_at = 0;
 	t->dead = 0;
 	t->ctl = 0;
 	t->fetching = 0;
@@ -814,11 +837,46 @@ void gw_up_remote_run(struct tzone *t)
 int gw_up_remote_timeout(struct tzone *t)
 {
 	int x = t->hc ? mcp_hc_timeout_ms(t->hc) : -1;
-	int64_t c = t->hc && t->z->nhdr ? t->hdr_check_at - gw_now_ms() : -1;
+	int64_t now = gw_now_ms();
+	int64_t c = t->hc && t->z->nhdr ? t->hdr_check_at - now : -1;
+	int64_t pg = t->hc && t->have_cat ? t->ping_at - now : -1;
 
+	if (pg >= 0 && (c < 0 || pg < c))
+		c = pg;
+	if (pg < 0 && t->hc && t->have_cat)
+		c = 0;
 	if (c >= 0 && (x < 0 || c < x))
 		x = (int)(c > 60000 ? 60000 : c);
 	return x;
+}
+
+void gw_up_remote_ping(struct tzone *t)
+{
+	int64_t now = gw_now_ms();
+	struct preq *p;
+	json_t *r;
+
+	if (!t->hc || !t->have_cat || now < t->ping_at)
+		return;
+	if (t->ping_uid) {
+		snprintf(t->last_error, sizeof(t->last_error),
+			 "no answer to a ping in %d s",
+			 REMOTE_PING_TIMEOUT_MS / 1000);
+		t->dead = 1;
+		return;
+	}
+	p = gw_req_new(t->g, PK_PING, NULL, t->ti);
+	if (!p)
+		return;
+	r = gw_up_request_new(p->uid, "ping", NULL);
+	if (!r || gw_up_send(t, t->ctl, r) != 0) {
+		gw_req_free(t->g, p);
+		t->ping_at = now + REMOTE_PING_MS;
+	} else {
+		t->ping_uid = p->uid;
+		t->ping_at = now + REMOTE_PING_TIMEOUT_MS;
+	}
+	json_decref(r);
 }
 
 json_t *gw_up_remote_status(const struct tzone *t)

@@ -13,7 +13,9 @@
 // an event over max_message) fails only its own call (the other zones'
 // calls and the same zone's next call work); http:// to a non-loopback host is
 // refused by the config check; calls are in the metrics and the audit log
-// (a failed one as an upstream error), the HTTP failures in a gauge; TLS is verified (ca_file: up; without it
+// (a failed one as an upstream error), the HTTP failures in a gauge; an
+// upstream that goes away is taken down (pings) and back up when it
+// returns; TLS is verified (ca_file: up; without it
 // the same server is refused).
 // Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, NODE.
 import assert from 'node:assert/strict';
@@ -172,7 +174,7 @@ function metrics() {
 const textOf = (r) => r.content.map((c) => c.text).join('');
 
 describe('gatewayd remote upstreams', { concurrency: false }, () => {
-  let mcpd, every, gw, client, rec, tls, gwUrl;
+  let mcpd, every, gw, client, rec, tls, gwUrl, flaky, flakyPort;
 
   before(async () => {
     const certs = makeCerts();
@@ -180,6 +182,8 @@ describe('gatewayd remote upstreams', { concurrency: false }, () => {
     tls = createTlsServer(certs, mcpHandler);
     const recPort = await listen(rec);
     const tlsPort = await listen(tls);
+    flaky = createServer(mcpHandler);
+    flakyPort = await listen(flaky);
     mcpd = daemon(MCPD_TEST, ['--http', '127.0.0.1:0', '--fixtures', 'conformance',
       '--ready-file', join(dir, 'mcpd.ready')]);
     const evPort = await freePort();
@@ -200,6 +204,7 @@ describe('gatewayd remote upstreams', { concurrency: false }, () => {
         tls: { domid: 65, role: 'tool', url: `https://localhost:${tlsPort}/mcp`,
           ca_file: 'ca.pem' },
         tlsnoca: { domid: 66, role: 'tool', url: `https://localhost:${tlsPort}/mcp` },
+        flaky: { domid: 67, role: 'tool', url: `http://127.0.0.1:${flakyPort}/mcp` },
       },
       listeners: [{ listen: '127.0.0.1:0', zone: 'host-a', token_file: 'a.token' }],
       policy: 'gw.policy',
@@ -214,11 +219,12 @@ host-a every.get-sum allow
 host-a rec.* allow timeout=2s
 host-a tls.* allow
 host-a tlsnoca.* allow
+host-a flaky.* allow
 `);
     gw = daemon(GATEWAYD, ['--config', cfg]);
     await waitFor('the listener', () => /listener for zone host-a on (\S+)/.test(gw.log));
     gwUrl = gw.log.match(/listener for zone host-a on (\S+)/)[1];
-    for (const z of ['conf', 'every', 'rec', 'tls'])
+    for (const z of ['conf', 'every', 'rec', 'tls', 'flaky'])
       await waitFor(`tool zone ${z}`, () => gw.log.includes(`tool zone ${z} up`), 20000);
     client = new Client({ name: 'remote-test', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(gwUrl), {
@@ -233,6 +239,8 @@ host-a tlsnoca.* allow
     await stop(every, 'SIGKILL');
     rec?.close();
     rec?.closeAllConnections?.();
+    flaky?.close();
+    flaky?.closeAllConnections?.();
     tls?.close();
     tls?.closeAllConnections?.();
     rmSync(dir, { recursive: true, force: true });
@@ -326,6 +334,23 @@ host-a tlsnoca.* allow
     const audit = readFileSync(join(dir, 'audit.log'), 'utf8');
     assert.match(audit, /"target":"every\.get-sum"/);
     assert.match(audit, /"target":"rec\.fail500"[^\n]*"reason":"upstream error"/);
+  });
+
+  test('an upstream that goes away is down, and up again when it is back', async () => {
+    assert.equal(textOf(await client.callTool({ name: 'flaky.ok', arguments: {} })), 'mode ok fine');
+    flaky.close();
+    flaky.closeAllConnections();
+    // its pings fail: the zone is down, its tools leave the list, its
+    // calls fail at once, the other zones go on
+    await waitFor('flaky down', () => zoneStatus('flaky').health !== 'up', 15000);
+    assert.ok(!(await client.listTools()).tools.some((t) => t.name.startsWith('flaky.')));
+    await rpcError(client.callTool({ name: 'flaky.ok', arguments: {} }));
+    assert.match(textOf(await client.callTool({ name: 'every.echo', arguments: { message: 'still' } })), /still/);
+    flaky = createServer(mcpHandler);
+    await new Promise((res) => flaky.listen(flakyPort, '127.0.0.1', res));
+    await waitFor('flaky up again', () => zoneStatus('flaky').health === 'up', 15000);
+    assert.ok(zoneStatus('flaky').connects >= 2);
+    assert.equal(textOf(await client.callTool({ name: 'flaky.ok', arguments: {} })), 'mode ok fine');
   });
 
   test('TLS: verified with ca_file, refused without', async () => {
