@@ -10,6 +10,8 @@
 
 #include <zonegate/chan_mux.h>
 
+#include "msgq.h"
+
 struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */
 struct mcp_hc; /* a remote tool zone's HTTP client (mcp/client_http.h) */
 
@@ -83,19 +85,12 @@ void gw_map_free(struct u64map *m);
 
 /* ---- state ------------------------------------------------------------- */
 
-struct qmsg {
-	struct qmsg *next;
-	size_t len;
-	char data[];
-};
-
 enum { L_NONE, L_INIT, L_READY };
 
 struct ulink {
 	uint32_t sid;
 	int state;
-	struct qmsg *qh, *qt;
-	size_t qn;
+	struct mcp_msgq q; /* waiting for the link to be ready */
 };
 
 struct preq;

@@ -65,7 +65,6 @@ static uint64_t gw_up_link_key(unsigned ti, uint32_t sid)
 void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti)
 {
 	struct ulink *l = &s->links[ti];
-	struct qmsg *q, *nx;
 
 	if (l->sid) {
 		gw_map_del(g->links, gw_up_link_key(ti, l->sid));
@@ -74,12 +73,9 @@ void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti)
 		else if (g->tz[ti]->hc)
 			mcp_hc_close(g->tz[ti]->hc, l->sid);
 	}
-	for (q = l->qh; q; q = nx) {
-		nx = q->next;
-		g->link_queued -= q->len;
-		s->az->link_queued -= q->len;
-		free(q);
-	}
+	g->link_queued -= l->q.bytes;
+	s->az->link_queued -= l->q.bytes;
+	mcp_msgq_clear(&l->q);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -120,25 +116,14 @@ int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
 		    size_t len)
 {
 	struct ulink *l = &s->links[ti];
-	struct qmsg *q;
 
 	if (l->state == L_READY)
 		return gw_up_tx(g->tz[ti], l->sid, msg, len) == 0 ? 0 : -1;
-	if (l->qn >= LINK_QUEUE_MAX || g->link_queued + len > LINK_QUEUED_MAX ||
-	    s->az->link_queued + len > LINK_QUEUED_ZONE_MAX)
+	if (l->q.n >= LINK_QUEUE_MAX ||
+	    g->link_queued + len > LINK_QUEUED_MAX ||
+	    s->az->link_queued + len > LINK_QUEUED_ZONE_MAX ||
+	    mcp_msgq_push(&l->q, msg, len))
 		return -1;
-	q = malloc(sizeof(*q) + len);
-	if (!q)
-		return -1;
-	q->next = NULL;
-	q->len = len;
-	memcpy(q->data, msg, len);
-	if (l->qt)
-		l->qt->next = q;
-	else
-		l->qh = q;
-	l->qt = q;
-	l->qn++;
 	g->link_queued += len;
 	s->az->link_queued += len;
 	return 0;
@@ -212,7 +197,7 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 	struct ulink *l = &s->links[ti];
 	struct tzone *t = g->tz[ti];
 	json_t *n = jr_request(NULL, "notifications/initialized", NULL);
-	struct qmsg *q, *nx;
+	struct mcp_msg *q;
 
 	gw_up_send(t, l->sid, n);
 	json_decref(n);
@@ -228,15 +213,12 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 		}
 	}
 	l->state = L_READY;
-	for (q = l->qh; q; q = nx) {
-		nx = q->next;
+	while ((q = mcp_msgq_pop(&l->q)) != NULL) {
 		gw_up_tx(t, l->sid, q->data, q->len);
 		g->link_queued -= q->len;
 		s->az->link_queued -= q->len;
 		free(q);
 	}
-	l->qh = l->qt = NULL;
-	l->qn = 0;
 }
 
 static void tz_log(void *ud, const char *msg)
@@ -660,7 +642,7 @@ static void drop_links(struct gw *g, struct asess *s, void *arg)
 {
 	unsigned ti = *(unsigned *)arg;
 
-	if (s->links[ti].state != L_NONE || s->links[ti].qn)
+	if (s->links[ti].state != L_NONE || s->links[ti].q.n)
 		gw_up_link_fail(g, s, ti, g->tz[ti]->last_error);
 }
 

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "jsonrpc.h"
+#include "msgq.h"
 
 #define HC_BUCKETS 256
 #define HC_SID_MAX 256		   /* bytes of an Mcp-Session-Id */
@@ -45,12 +46,6 @@ struct dmsg {
 	struct dmsg *next;
 	uint32_t sid;
 	int closed; /* the session is gone; data is the reason */
-	size_t len;
-	char data[];
-};
-
-struct qm {
-	struct qm *next;
 	size_t len;
 	char data[];
 };
@@ -84,7 +79,7 @@ struct hsess {
 	struct hsess *hnext, *prev, *next;
 	char *sid_hdr; /* "Mcp-Session-Id: ..." once known */
 	char proto[40];
-	struct qm *qh, *qt; /* waiting for initialize's answer */
+	struct mcp_msgq q; /* waiting for initialize's answer */
 	int get_state;
 	int64_t get_at;
 	long get_backoff;
@@ -726,13 +721,8 @@ static void sess_unlink(struct mcp_hc *hc, struct hsess *s)
 
 static void sess_free(struct mcp_hc *hc, struct hsess *s)
 {
-	struct qm *q, *nx;
-
-	for (q = s->qh; q; q = nx) {
-		nx = q->next;
-		hc->queued -= q->len;
-		free(q);
-	}
+	hc->queued -= s->q.bytes;
+	mcp_msgq_clear(&s->q);
 	free(s->sid_hdr);
 	free(s);
 }
@@ -845,7 +835,6 @@ static int post(struct mcp_hc *hc, struct hsess *s, const char *msg, size_t len)
 int mcp_hc_send(struct mcp_hc *hc, uint32_t sid, const char *msg, size_t len)
 {
 	struct hsess *s = find_sess(hc, sid);
-	struct qm *q;
 
 	if (!s || s->state == HS_GONE || hc->in_curl ||
 	    len > hc->o.max_message || hc->queued + len > hc->o.max_queued)
@@ -858,17 +847,8 @@ int mcp_hc_send(struct mcp_hc *hc, uint32_t sid, const char *msg, size_t len)
 	}
 	if (s->state == HS_OPEN)
 		return post(hc, s, msg, len);
-	q = malloc(sizeof(*q) + len);
-	if (!q)
+	if (mcp_msgq_push(&s->q, msg, len))
 		return -1;
-	q->next = NULL;
-	q->len = len;
-	memcpy(q->data, msg, len);
-	if (s->qt)
-		s->qt->next = q;
-	else
-		s->qh = q;
-	s->qt = q;
 	hc->queued += len;
 	return 0;
 }
@@ -878,7 +858,7 @@ int mcp_hc_send(struct mcp_hc *hc, uint32_t sid, const char *msg, size_t len)
 static void sess_opened(struct mcp_hc *hc, struct hsess *s, const char *sid,
 			const char *failed)
 {
-	struct qm *q, *nx;
+	struct mcp_msg *q;
 
 	if (sid[0] && !s->sid_hdr) {
 		size_t n = strlen(sid) + 17;
@@ -887,8 +867,7 @@ static void sess_opened(struct mcp_hc *hc, struct hsess *s, const char *sid,
 			snprintf(s->sid_hdr, n, "Mcp-Session-Id: %s", sid);
 	}
 	s->state = HS_OPEN;
-	for (q = s->qh; q; q = nx) {
-		nx = q->next;
+	while ((q = mcp_msgq_pop(&s->q)) != NULL) {
 		hc->queued -= q->len;
 		if (failed || post(hc, s, q->data, q->len)) {
 			struct jr_msg m;
@@ -903,7 +882,6 @@ static void sess_opened(struct mcp_hc *hc, struct hsess *s, const char *sid,
 		}
 		free(q);
 	}
-	s->qh = s->qt = NULL;
 }
 
 /* ---- completion ---------------------------------------------------------- */
