@@ -389,6 +389,15 @@ host-a flaky.* allow
     assert.match(r.out, /need url/);
     r = check({ url: 'https://192.0.2.7/mcp', headers_from: { 'Mcp-Session-Id': 'rec.key' } });
     assert.match(r.out, /not a header name it may set/);
+    // --check reads the credential files: a missing one is named, and
+    // the content of a bad one never shown
+    r = check({ url: 'https://192.0.2.7/mcp', headers_from: { Authorization: 'missing.auth' } });
+    assert.notEqual(r.rc, 0);
+    assert.match(r.out, /missing\.auth/);
+    writeFileSync(join(dir, 'bad.auth'), 'Bearer two\u0007lines-secret\n');
+    r = check({ url: 'https://192.0.2.7/mcp', headers_from: { Authorization: 'bad.auth' } });
+    assert.match(r.out, /bad\.auth: the value must be one line of printable text/);
+    assert.doesNotMatch(r.out, /lines-secret/);
   });
 
   test('gatewayd stops cleanly (sanitizers: no leak, no error)', async () => {
