@@ -70,6 +70,7 @@ struct xfer {
 	char fail[96];	  /* why we stopped it ourselves */
 	int64_t start_at; /* X_RESUME: when to start (ms), 0 now */
 	int running;	  /* in the multi handle */
+	int paused;	  /* its body waits until the caller took the rest */
 	struct xfer *prev, *next;
 };
 
@@ -106,7 +107,8 @@ struct mcp_hc {
 	struct xfer *xfers; /* running */
 	struct xfer *later; /* resumptions waiting for their time */
 	unsigned nxfers;
-	unsigned ngets; /* of them, GET streams */
+	unsigned ngets;	  /* of them, GET streams */
+	unsigned npaused; /* of them, paused (too much waiting for the caller) */
 	size_t queued;
 	struct hc_sock *socks;
 	size_t nsocks, socks_cap;
@@ -246,7 +248,10 @@ static int deliver_push(struct mcp_hc *hc, uint32_t sid, int closed,
 {
 	struct dmsg *d;
 
-	if (!closed && hc->dbytes + len > hc->o.max_queued)
+	/* on_body pauses a transfer at max_queued; one buffer of curl's may
+	 * still complete an event of up to max_message */
+	if (!closed &&
+	    hc->dbytes + len > hc->o.max_queued + hc->o.max_message + 65536)
 		return -1;
 	d = malloc(sizeof(*d) + len + 1);
 	if (!d)
@@ -371,6 +376,8 @@ static void xfer_free(struct xfer *x)
 		return;
 	if (x->running && x->kind == X_GET)
 		x->hc->ngets--;
+	if (x->paused)
+		x->hc->npaused--;
 	if (x->e)
 		curl_easy_cleanup(x->e);
 	curl_slist_free_all(x->hdrs);
@@ -626,6 +633,12 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 
 	if (x->fail[0])
 		return 0;
+	if (x->hc->dbytes >= x->hc->o.max_queued) {
+		/* the caller has not taken what came so far: wait for it */
+		x->paused = 1;
+		x->hc->npaused++;
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299 || x->kind == X_DELETE) {
 		x->discarded += len; /* an error's body: not kept */
@@ -1047,10 +1060,46 @@ static void run_due(struct mcp_hc *hc)
 	hc->due_at = next;
 }
 
+/* Transfers libcurl has finished. */
+static void reap(struct mcp_hc *hc)
+{
+	int left;
+	CURLMsg *m;
+
+	while ((m = curl_multi_info_read(hc->multi, &left)) != NULL) {
+		struct xfer *x = NULL;
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
+		curl_multi_remove_handle(hc->multi, m->easy_handle);
+		hc->nxfers--;
+		if (x) {
+			if (x->kind == X_GET)
+				hc->ngets--;
+			x->running = 0;
+			xfer_done(hc, x, m->data.result);
+		}
+	}
+}
+
+/* The caller took what waited: paused transfers go on (each may pause
+ * again at once, having handed over more). */
+static void resume_paused(struct mcp_hc *hc)
+{
+	for (struct xfer *x = hc->xfers; x && hc->npaused; x = x->next) {
+		if (!x->paused)
+			continue;
+		x->paused = 0;
+		hc->npaused--;
+		hc->in_curl = 1;
+		curl_easy_pause(x->e, CURLPAUSE_CONT);
+		hc->in_curl = 0;
+	}
+}
+
 void mcp_hc_process(struct mcp_hc *hc, const struct pollfd *p, size_t n)
 {
-	int running, left;
-	CURLMsg *m;
+	int running;
 
 	hc->in_curl = 1;
 	for (size_t i = 0; i < n; i++) {
@@ -1071,22 +1120,14 @@ void mcp_hc_process(struct mcp_hc *hc, const struct pollfd *p, size_t n)
 					 &running);
 	}
 	hc->in_curl = 0;
-	while ((m = curl_multi_info_read(hc->multi, &left)) != NULL) {
-		struct xfer *x = NULL;
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
-		curl_multi_remove_handle(hc->multi, m->easy_handle);
-		hc->nxfers--;
-		if (x) {
-			if (x->kind == X_GET)
-				hc->ngets--;
-			x->running = 0;
-			xfer_done(hc, x, m->data.result);
-		}
-	}
+	reap(hc);
 	run_due(hc);
 	deliver_all(hc);
+	if (hc->npaused) {
+		resume_paused(hc);
+		reap(hc);
+		deliver_all(hc);
+	}
 }
 
 size_t mcp_hc_pollfds(struct mcp_hc *hc, struct pollfd *p, size_t max)
@@ -1110,7 +1151,7 @@ int mcp_hc_timeout_ms(struct mcp_hc *hc)
 {
 	int64_t now = now_ms(), t = INT64_MAX;
 
-	if (hc->dh)
+	if (hc->dh || hc->npaused)
 		return 0;
 	if (hc->timer_at >= 0)
 		t = hc->timer_at;

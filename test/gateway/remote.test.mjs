@@ -58,7 +58,7 @@ function reply(res, id, result, extra = {}) {
   res.end(JSON.stringify({ jsonrpc: '2.0', id, result }));
 }
 
-const TOOLS = ['ok', 'sse', 'slow', 'fail500', 'garbage', 'drop', 'huge', 'hugesse'].map((name) => ({
+const TOOLS = ['ok', 'sse', 'slow', 'fail500', 'garbage', 'drop', 'huge', 'hugesse', 'big'].map((name) => ({
   name, description: `mode ${name}`, inputSchema: { type: 'object' } }));
 
 function call(res, m) {
@@ -82,6 +82,9 @@ function call(res, m) {
       res.write('id: d1\ndata: {"jsonrpc":"2.0","id":');
       setTimeout(() => res.socket.destroy(), 50);
       return undefined;
+    case 'big': // 3 MiB: under max_message, but a few make more than
+      // the client lets wait for the gateway (16 MiB)
+      return reply(res, m.id, { content: [{ type: 'text', text: 'b'.repeat(3 << 20) }] });
     case 'huge': // over max_message (4 MiB) as a JSON body
       return reply(res, m.id, { content: [{ type: 'text', text: 'x'.repeat(5 << 20) }] });
     case 'hugesse': // and as one event
@@ -216,7 +219,8 @@ describe('gatewayd remote upstreams', { concurrency: false }, () => {
     writeFileSync(join(dir, 'gw.policy'), `host-a conf.test_simple_text allow
 host-a every.echo allow
 host-a every.get-sum allow
-host-a rec.* allow timeout=2s
+host-a rec.slow allow timeout=2s
+host-a rec.* allow
 host-a tls.* allow
 host-a tlsnoca.* allow
 host-a flaky.* allow
@@ -320,6 +324,12 @@ host-a flaky.* allow
     const st = zoneStatus('rec');
     assert.equal(st.health, 'up');
     assert.ok(st.remote.http_failures >= 5, JSON.stringify(st));
+  });
+
+  test('a burst of large answers: all arrive (the client waits, it does not drop)', async () => {
+    const rs = await Promise.all(Array.from({ length: 8 },
+      () => client.callTool({ name: 'rec.big', arguments: {} })));
+    for (const r of rs) assert.equal(textOf(r).length, 3 << 20);
   });
 
   test('metrics and audit: remote calls counted like any other', async () => {
