@@ -60,7 +60,8 @@ struct xfer {
 	struct curl_slist *hdrs;
 	char *body; /* the POSTed message (curl reads it from here) */
 	size_t body_len;
-	json_t *req_id; /* the POSTed request's id; NULL for the rest */
+	int body_counted; /* in hc->queued: until the answer begins */
+	json_t *req_id;	  /* the POSTed request's id; NULL for the rest */
 	int is_init, answered, ctype, resumes;
 	size_t hdr_bytes, discarded;
 	char *resp; /* a JSON body so far */
@@ -109,6 +110,8 @@ struct mcp_hc {
 	unsigned nxfers;
 	unsigned ngets;	  /* of them, GET streams */
 	unsigned npaused; /* of them, paused (too much waiting for the caller) */
+	size_t partial;	  /* bytes of bodies and events begun, not complete */
+	struct xfer *owner; /* over the cap: the one transfer that goes on */
 	size_t queued;
 	struct hc_sock *socks;
 	size_t nsocks, socks_cap;
@@ -370,10 +373,19 @@ static int build_headers(struct xfer *x, const char *last_id)
 	return rc;
 }
 
+/* What x holds of a body or an event not yet complete. */
+static size_t partial_of(const struct xfer *x)
+{
+	return x->resp_len + x->sse.data_len + x->sse.line_len;
+}
+
 static void xfer_free(struct xfer *x)
 {
 	if (!x)
 		return;
+	x->hc->partial -= partial_of(x);
+	if (x->hc->owner == x)
+		x->hc->owner = NULL;
 	if (x->running && x->kind == X_GET)
 		x->hc->ngets--;
 	if (x->paused)
@@ -381,7 +393,8 @@ static void xfer_free(struct xfer *x)
 	if (x->e)
 		curl_easy_cleanup(x->e);
 	curl_slist_free_all(x->hdrs);
-	x->hc->queued -= x->body_len;
+	if (x->body_counted)
+		x->hc->queued -= x->body_len;
 	free(x->body);
 	json_decref(x->req_id);
 	free(x->resp);
@@ -446,6 +459,7 @@ static struct xfer *xfer_new(struct mcp_hc *hc, struct hsess *s, enum xkind k,
 		memcpy(x->body, body, len);
 		x->body[len] = '\0';
 		x->body_len = len;
+		x->body_counted = 1;
 		hc->queued += len;
 	}
 	e = x->e = curl_easy_init();
@@ -550,6 +564,12 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 	const char *v;
 	size_t vn, len = size * n;
 
+	if (x->body_counted) {
+		/* the server has the request: it no longer counts as queued
+		 * (a slow answer holds its body, not the others' room) */
+		x->hc->queued -= x->body_len;
+		x->body_counted = 0;
+	}
 	x->hdr_bytes += len;
 	if (x->hdr_bytes > HC_HEADERS_MAX)
 		return stop_x(x, "response headers over 64 KiB");
@@ -625,20 +645,41 @@ static int sse_event(void *ud, const char *type, const char *data, size_t len,
 	return take_message(ud, data, len) ? 1 : 0;
 }
 
+static size_t body_take(struct xfer *x, char *buf, size_t len);
+
+/* Everything the client holds for the caller: queued, and begun. */
+static size_t held(const struct mcp_hc *hc)
+{
+	return hc->dbytes + hc->partial;
+}
+
+/* A body's bytes; over max_queued held, every transfer but the owner
+ * pauses (the caller takes what is queued, the owner can complete: held
+ * stays under max_queued + max_message + one buffer). */
 static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
-	size_t len = size * n;
-	long status = 0;
+	struct mcp_hc *hc = x->hc;
+	size_t before = partial_of(x), r;
 
 	if (x->fail[0])
 		return 0;
-	if (x->hc->dbytes >= x->hc->o.max_queued) {
-		/* the caller has not taken what came so far: wait for it */
+	if (x != hc->owner && held(hc) >= hc->o.max_queued) {
 		x->paused = 1;
-		x->hc->npaused++;
+		hc->npaused++;
 		return CURL_WRITEFUNC_PAUSE;
 	}
+	r = body_take(x, buf, size * n);
+	hc->partial = hc->partial - before + partial_of(x);
+	if (x == hc->owner && partial_of(x) == 0)
+		hc->owner = NULL; /* its event is through: another may go */
+	return r;
+}
+
+static size_t body_take(struct xfer *x, char *buf, size_t len)
+{
+	long status = 0;
+
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299 || x->kind == X_DELETE) {
 		x->discarded += len; /* an error's body: not kept */
@@ -1082,18 +1123,58 @@ static void reap(struct mcp_hc *hc)
 	}
 }
 
+static void unpause(struct mcp_hc *hc, struct xfer *x)
+{
+	x->paused = 0;
+	hc->npaused--;
+	hc->in_curl = 1;
+	curl_easy_pause(x->e, CURLPAUSE_CONT);
+	hc->in_curl = 0;
+}
+
+/* Over the cap with nothing queued: what is held is begun bodies, so one
+ * of them (the largest, a POST's before a GET stream's) is let through to
+ * complete. */
+static void pick_owner(struct mcp_hc *hc)
+{
+	struct xfer *best = NULL;
+
+	for (struct xfer *x = hc->xfers; x; x = x->next) {
+		if (!x->paused)
+			continue;
+		if (!best || (best->kind == X_GET && x->kind != X_GET) ||
+		    ((best->kind == X_GET) == (x->kind == X_GET) &&
+		     partial_of(x) > partial_of(best)))
+			best = x;
+	}
+	hc->owner = best;
+	if (best)
+		unpause(hc, best);
+}
+
+/* Paused transfers may go on: held is under the cap, or the owner may
+ * be chosen again. */
+static int can_resume(const struct mcp_hc *hc)
+{
+	return hc->npaused &&
+	       (held(hc) < hc->o.max_queued || !hc->owner || hc->owner->paused);
+}
+
 /* The caller took what waited: paused transfers go on (each may pause
  * again at once, having handed over more). */
 static void resume_paused(struct mcp_hc *hc)
 {
+	if (held(hc) >= hc->o.max_queued) {
+		if (!hc->owner)
+			pick_owner(hc);
+		else if (hc->owner->paused)
+			unpause(hc, hc->owner);
+		return;
+	}
 	for (struct xfer *x = hc->xfers; x && hc->npaused; x = x->next) {
 		if (!x->paused)
 			continue;
-		x->paused = 0;
-		hc->npaused--;
-		hc->in_curl = 1;
-		curl_easy_pause(x->e, CURLPAUSE_CONT);
-		hc->in_curl = 0;
+		unpause(hc, x);
 	}
 }
 
@@ -1123,7 +1204,7 @@ void mcp_hc_process(struct mcp_hc *hc, const struct pollfd *p, size_t n)
 	reap(hc);
 	run_due(hc);
 	deliver_all(hc);
-	if (hc->npaused) {
+	if (can_resume(hc)) {
 		resume_paused(hc);
 		reap(hc);
 		deliver_all(hc);
@@ -1151,7 +1232,7 @@ int mcp_hc_timeout_ms(struct mcp_hc *hc)
 {
 	int64_t now = now_ms(), t = INT64_MAX;
 
-	if (hc->dh || hc->npaused)
+	if (hc->dh || can_resume(hc))
 		return 0;
 	if (hc->timer_at >= 0)
 		t = hc->timer_at;

@@ -337,7 +337,8 @@ host-a flaky.* allow
   // the burst's calls hung until the SDK's timeout.)
   test('a burst of large answers: all arrive (the client waits, it does not drop)', async () => {
     const rs = await Promise.all(Array.from({ length: BIG_BURST },
-      () => client.callTool({ name: 'rec.big', arguments: {} })));
+      () => client.callTool({ name: 'rec.big', arguments: {} })))
+      .catch((e) => assert.fail(`${e.message}\n${gw.log.slice(-2000)}\n${JSON.stringify(zoneStatus('rec'))}`));
     for (const r of rs) assert.equal(textOf(r).length, 3 << 20);
   });
 
