@@ -145,6 +145,8 @@ struct tzone {
 	struct mcp_hc *hc;	  /* a remote zone's client, instead of m */
 	size_t hc_npfd;		  /* of its sockets in this turn's poll */
 	uint64_t hdr_sig;	  /* its credential files as last read */
+	char **creds; /* the last good header lines read from them */
+	size_t ncreds;
 	int64_t hdr_check_at;
 	uint64_t ping_uid; /* its ping in flight, 0 none */
 	int64_t ping_at;   /* the next ping (ms), or its deadline */

@@ -119,6 +119,7 @@ void gw_route_free(struct gw *g)
 		free(v);
 		chan_mux_free(t->m);
 		mcp_hc_free(t->hc);
+		gw_zone_headers_free(t->creds, t->ncreds);
 		for (int k = 0; k < CAT_N; k++) {
 			json_decref(t->cat[k]);
 			json_decref(t->stage[k]);

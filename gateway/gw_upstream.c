@@ -743,10 +743,14 @@ void gw_up_remote_creds(struct tzone *t, int force)
 	if (!force && sig == t->hdr_sig)
 		return;
 	t->hdr_sig = sig;
-	/* the messages name files, never what is in them */
+	/* the messages name files, never what is in them; a bad file keeps
+	 * the last good lines (a new client after a reconnect gets them) */
 	if (gw_zone_headers(t->z, &lines, &n, err, sizeof(err)) ||
 	    mcp_hc_set_headers(t->hc, (const char *const *)lines, n, err,
 			       sizeof(err))) {
+		if (t->creds)
+			mcp_hc_set_headers(t->hc, (const char *const *)t->creds,
+					   t->ncreds, err, sizeof(err));
 		fprintf(stderr,
 			"gatewayd: tool zone %s: credentials not (re)read, "
 			"the previous ones stay: %s\n",
@@ -754,11 +758,15 @@ void gw_up_remote_creds(struct tzone *t, int force)
 		snprintf(t->last_error, sizeof(t->last_error),
 			 "credentials: %.*s", (int)gw_utf8_prefix(err, 140),
 			 err);
-	} else if (!force) {
+		gw_zone_headers_free(lines, n);
+		return;
+	}
+	if (!force)
 		fprintf(stderr, "gatewayd: tool zone %s: credentials reread\n",
 			t->z->name);
-	}
-	gw_zone_headers_free(lines, n);
+	gw_zone_headers_free(t->creds, t->ncreds);
+	t->creds = lines;
+	t->ncreds = n;
 }
 
 static void hc_log(void *ud, const char *msg)

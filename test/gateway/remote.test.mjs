@@ -46,6 +46,7 @@ const SECRET1 = 'Bearer upstream-secret-one-7f3a9c';
 const SECRET2 = 'Bearer upstream-secret-two-c41e07';
 const APIKEY = 'key-from-a-file-5d2b';
 const FORGED = 'forged-by-the-agent-91ab';
+const FLAKY = 'Bearer flaky-secret-0e6d2';
 
 // ---- a small Streamable HTTP MCP server that records and misbehaves ----
 
@@ -102,7 +103,7 @@ function call(res, m) {
 }
 
 function mcpHandler(req, res) {
-  seen.push({ method: req.method, headers: req.headers });
+  seen.push({ method: req.method, headers: req.headers, port: req.socket.localPort });
   if (req.method === 'GET') { res.writeHead(405); res.end(); return; }
   if (req.method === 'DELETE') { res.writeHead(200); res.end(); return; }
   let body = '';
@@ -201,6 +202,7 @@ describe('gatewayd remote upstreams', { concurrency: false }, () => {
     writeFileSync(join(dir, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
     writeFileSync(join(dir, 'rec.auth'), `${SECRET1}\n`, { mode: 0o600 });
     writeFileSync(join(dir, 'rec.key'), `${APIKEY}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, 'flaky.auth'), `${FLAKY}\n`, { mode: 0o600 });
     writeFileSync(cfg, JSON.stringify({
       zones: {
         'host-a': { domid: 61, role: 'agent' },
@@ -212,7 +214,8 @@ describe('gatewayd remote upstreams', { concurrency: false }, () => {
         tls: { domid: 65, role: 'tool', url: `https://localhost:${tlsPort}/mcp`,
           ca_file: 'ca.pem' },
         tlsnoca: { domid: 66, role: 'tool', url: `https://localhost:${tlsPort}/mcp` },
-        flaky: { domid: 67, role: 'tool', url: `http://127.0.0.1:${flakyPort}/mcp` },
+        flaky: { domid: 67, role: 'tool', url: `http://127.0.0.1:${flakyPort}/mcp`,
+          headers_from: { Authorization: 'flaky.auth' } },
       },
       listeners: [{ listen: '127.0.0.1:0', zone: 'host-a', token_file: 'a.token' }],
       policy: 'gw.policy',
@@ -363,14 +366,23 @@ host-a flaky.* allow
     // its pings fail: the zone is down, its tools leave the list, its
     // calls fail at once, the other zones go on
     await waitFor('flaky down', () => zoneStatus('flaky').health !== 'up', 15000);
+    // a bad credential file while it is down: the reconnect keeps the
+    // last good value
+    writeFileSync(join(dir, 'flaky.auth'), 'Bearer \u0001bad\n');
+    await waitFor('the refusal', () => gw.log.includes('tool zone flaky: credentials not (re)read'));
     assert.ok(!(await client.listTools()).tools.some((t) => t.name.startsWith('flaky.')));
     await rpcError(client.callTool({ name: 'flaky.ok', arguments: {} }));
     assert.match(textOf(await client.callTool({ name: 'every.echo', arguments: { message: 'still' } })), /still/);
+    seen.length = 0;
     flaky = createServer(mcpHandler);
     await new Promise((res) => flaky.listen(flakyPort, '127.0.0.1', res));
     await waitFor('flaky up again', () => zoneStatus('flaky').health === 'up', 15000);
     assert.ok(zoneStatus('flaky').connects >= 2);
     assert.equal(textOf(await client.callTool({ name: 'flaky.ok', arguments: {} })), 'mode ok fine');
+    const after = seen.filter((r) => r.port === flakyPort);
+    assert.ok(after.length > 0);
+    for (const r of after) assert.equal(r.headers.authorization, FLAKY);
+    writeFileSync(join(dir, 'flaky.auth'), `${FLAKY}\n`);
   });
 
   test('TLS: verified with ca_file, refused without', async () => {
@@ -382,7 +394,7 @@ host-a flaky.* allow
 
   test('no log line and no audit record holds a credential', () => {
     const logs = gw.log + readFileSync(join(dir, 'audit.log'), 'utf8') + ctl('status').out;
-    for (const s of [SECRET1, SECRET2, APIKEY, 'upstream-secret', TOKEN])
+    for (const s of [SECRET1, SECRET2, APIKEY, FLAKY, 'upstream-secret', 'flaky-secret', TOKEN])
       assert.ok(!logs.includes(s), `${s} in a log`);
   });
 
