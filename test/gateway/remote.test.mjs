@@ -50,7 +50,11 @@ const FLAKY = 'Bearer flaky-secret-0e6d2';
 
 // ---- a small Streamable HTTP MCP server that records and misbehaves ----
 
-const seen = []; // { method, headers } of every request it got
+// { method, headers, port } of every request the servers of this file
+// got (rec, tls, flaky: one handler; port tells them apart)
+const seen = [];
+let recPort;
+const recSeen = () => seen.filter((s) => s.port === recPort);
 const held = []; // responses of `slow` calls, never answered
 const bigs = []; // answers of `big` calls, held for the burst
 const BIG_BURST = 12;
@@ -189,7 +193,7 @@ describe('gatewayd remote upstreams', { concurrency: false }, () => {
     const certs = makeCerts();
     rec = createServer(mcpHandler);
     tls = createTlsServer(certs, mcpHandler);
-    const recPort = await listen(rec);
+    recPort = await listen(rec);
     const tlsPort = await listen(tls);
     flaky = createServer(mcpHandler);
     flakyPort = await listen(flaky);
@@ -282,8 +286,8 @@ host-a flaky.* allow
   test('a credential from a file reaches the upstream, nothing of the agent does', async () => {
     seen.length = 0;
     await client.callTool({ name: 'rec.ok', arguments: {} });
-    assert.ok(seen.length > 0);
-    for (const s of seen) {
+    assert.ok(recSeen().length > 0);
+    for (const s of recSeen()) {
       assert.equal(s.headers.authorization, SECRET1);
       assert.equal(s.headers['x-api-key'], APIKEY);
       assert.ok(!JSON.stringify(s.headers).includes(TOKEN), 'agent token forwarded');
@@ -299,13 +303,13 @@ host-a flaky.* allow
     await waitFor('the new credential upstream', async () => {
       seen.length = 0;
       await client.callTool({ name: 'rec.ok', arguments: {} });
-      return seen.some((s) => s.method === 'POST' && s.headers.authorization === SECRET2);
+      return recSeen().some((s) => s.method === 'POST' && s.headers.authorization === SECRET2);
     }, 10000);
     writeFileSync(join(dir, 'rec.auth'), `Bearer bad\u0001value\n`);
     await waitFor('the refusal logged', () => gw.log.includes('credentials not (re)read'), 10000);
     seen.length = 0;
     await client.callTool({ name: 'rec.ok', arguments: {} });
-    const other = seen.filter((s) => s.headers.authorization !== SECRET2);
+    const other = recSeen().filter((s) => s.headers.authorization !== SECRET2);
     assert.equal(other.length, 0, `${other.length} requests without it (${
       other.map((s) => `${s.method} ${s.port}`).join(', ')})\n${gw.log.slice(-1500)}`);
     writeFileSync(join(dir, 'rec.auth'), `${SECRET1}\n`);
