@@ -36,7 +36,7 @@ static struct tzone *gw_cat_zone(struct gw *g, const char *name, size_t n)
 
 int gw_cat_visible(const struct tzone *t)
 {
-	return t->m && t->have_cat && !t->quarantined;
+	return gw_up_live(t) && t->have_cat && !t->quarantined;
 }
 
 json_t *gw_cat_find(const struct tzone *t, int k, const char *key,
@@ -429,7 +429,7 @@ static void cat_request(struct tzone *t, int k, json_t *cursor)
 	r = gw_up_request_new(p->uid, cat_method[k],
 			      cursor ? json_pack("{s:O}", "cursor", cursor)
 				     : NULL);
-	gw_up_send(t->m, t->ctl, r);
+	gw_up_send(t, t->ctl, r);
 	json_decref(r);
 }
 
@@ -467,7 +467,7 @@ void gw_cat_changed(struct tzone *t)
 /* When a remembered refetch may start (INT64_MAX: none is waiting). */
 int64_t gw_cat_refetch_at(const struct tzone *t)
 {
-	return t->m && t->refetch && !t->fetching
+	return gw_up_live(t) && t->refetch && !t->fetching
 		       ? t->last_fetch + REFETCH_MIN_MS
 		       : INT64_MAX;
 }

@@ -203,7 +203,7 @@ static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
 			continue;
 		r = gw_up_request_new(p->uid, "logging/setLevel",
 				      json_pack("{s:s}", "level", lv));
-		gw_up_send(g->tz[i]->m, s->links[i].sid, r);
+		gw_up_send(g->tz[i], s->links[i].sid, r);
 		json_decref(r);
 	}
 	gw_sess_to_agent(s, jr_result(m->id, json_object()));
@@ -225,7 +225,7 @@ static void do_agent_response(struct gw *g, struct asess *s, struct jr_msg *m,
 		return;
 	if (s->links[r->ti].state == L_READY) {
 		json_object_set(m->root, "id", r->up_id);
-		gw_up_send(g->tz[r->ti]->m, s->links[r->ti].sid, m->root);
+		gw_up_send(g->tz[r->ti], s->links[r->ti].sid, m->root);
 	}
 	for (pp = &s->sreqs; *pp != r; pp = &(*pp)->next)
 		;

@@ -89,6 +89,8 @@ int gw_route_timeout(struct gw *g);
  * replaced). */
 int gw_route_zones_apply(struct gw *g, const struct gw_config *nw,
 			 json_t **changes, char *err, size_t errlen);
+/* Rereads the remote tool zones' credential files (reload). */
+void gw_route_reload_creds(struct gw *g);
 /* After a policy or pin change: tell every session its lists changed. */
 void gw_route_lists_changed(struct gw *g);
 /* JSON status (zones, channels, upstream health, sessions). */
