@@ -31,7 +31,8 @@ file(GLOB ZG_DOCS ${CMAKE_SOURCE_DIR}/docs/*.md)
 install(FILES ${ZG_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES deploy/examples/gateway.json
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
-install(DIRECTORY deploy/examples/policy.d
+# The sample policy is the one the quick start uses (data/gateway).
+install(DIRECTORY data/gateway/policy.d
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
 foreach(page gatewayctl.1 mcpd.1 ragctl.1 zonegate-relay.1 gatewayd.8
