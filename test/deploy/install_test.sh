@@ -204,6 +204,14 @@ check_completion "$P/bin/gatewayd" --help -- gatewayd
 check_completion "$P/bin/mcpd" --help -- mcpd
 check_completion "$P/bin/zonegate-relay" --help -- zonegate-relay
 check_completion "$P/bin/zonectl" xen --help -- zonectl --config f xen
+# gatewayctl: one --help for every command, so the union of what each
+# command completes.
+"$P/bin/gatewayctl" --help 2>&1 | opts >"$S/h"
+for c in "" check explain lint allow deny logs stats; do
+	complete_opts gatewayctl --config f $c
+done | grep -- '^--' | sort -u >"$S/c"
+diff "$S/h" "$S/c" >"$S/d" ||
+	fail "completion of gatewayctl differs from --help: $(cat "$S/d")"
 for c in ingest query delete; do
 	check_completion "$P/bin/ragctl" $c --help -- ragctl $c
 done
