@@ -143,6 +143,40 @@ else
 	fail "systemd-analyze missing (Debian package systemd, scripts/setup.sh)"
 fi
 
+# The sysusers.d and tmpfiles.d snippets, applied to an empty root as
+# systemd applies them at boot, make user zonegate and every directory
+# that the sample config (admin_socket, audit_log, pins) and the zones
+# unit (ReadWritePaths=) write to, owned by zonegate, mode 0750.
+# tmpfiles must chown, so this part needs root (as CI runs).
+if [ "$(id -u)" != 0 ]; then
+	echo "skip: sysusers/tmpfiles check needs root"
+elif ! command -v systemd-tmpfiles >/dev/null; then
+	fail "systemd-tmpfiles missing (Debian package systemd)"
+else
+	R=$S/root
+	mkdir -p "$R/etc"
+	cp "$P/lib/sysusers.d/zonegate.conf" "$R/sysusers.conf"
+	cp "$P/lib/tmpfiles.d/zonegate.conf" "$R/tmpfiles.conf"
+	systemd-sysusers --root="$R" "$R/sysusers.conf" >/dev/null 2>&1 ||
+		fail "systemd-sysusers refuses the sysusers.d snippet"
+	systemd-tmpfiles --root="$R" --create "$R/tmpfiles.conf" \
+		>"$S/tmpfiles.log" 2>&1 || {
+		cat "$S/tmpfiles.log"
+		fail "systemd-tmpfiles refuses the tmpfiles.d snippet"
+	}
+	zuid=$(awk -F: '$1 == "zonegate" { print $3 }' "$R/etc/passwd")
+	[ -n "$zuid" ] || fail "sysusers made no user zonegate"
+	dirs=$(grep -o '"/[^"]*"' "$P/share/doc/zonegate/examples/gateway.json" |
+		tr -d '"' | grep -v '^/etc/' | xargs -n1 dirname)
+	dirs="$dirs $(sed -n 's/^ReadWritePaths=//p' \
+		"$P/lib/systemd/system/zonegate-zones.service")"
+	for d in $dirs /run/zonegate/sim; do
+		got=$(stat -c '%u %a' "$R$d" 2>/dev/null)
+		[ "$got" = "$zuid 750" ] ||
+			fail "$d after tmpfiles: '$got', want '$zuid 750'"
+	done
+fi
+
 # 5. Man pages: every long option of each command's --help (and of the
 # subcommands' --help) is in its page, and man renders it without a
 # warning.
