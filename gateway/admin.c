@@ -25,7 +25,11 @@
 
 #define ADMIN_CONNS_MAX 16
 #define ADMIN_LINE_MAX 65536
+/* An admin connection is closed after ADMIN_IDLE_MS without progress
+ * (no request byte read, no reply byte taken by the peer) and, however
+ * slowly it progresses, ADMIN_LIFE_MS after it was accepted. */
 #define ADMIN_IDLE_MS 5000
+#define ADMIN_LIFE_MS 60000
 /* The metrics endpoint has no authentication, so every connection may be
  * hostile: at most METRICS_CONNS_MAX are kept, and a new one over that
  * evicts the oldest idle one (no request being answered), else the oldest
@@ -56,7 +60,8 @@ struct aconn {
 	int fd;
 	uid_t uid;
 	gid_t gid;
-	int64_t since;
+	int64_t since; /* accepted */
+	int64_t last;  /* last progress */
 	size_t len;
 	char *out; /* the reply being sent; NULL while reading */
 	size_t olen, ooff;
@@ -365,6 +370,7 @@ static void conn_write(struct gw_admin *a, size_t i)
 		if (n <= 0)
 			break;
 		c->ooff += (size_t)n;
+		c->last = gw_now_ms();
 	}
 	conn_close(a, i); /* one request per connection */
 }
@@ -384,6 +390,7 @@ static void conn_read(struct gw_admin *a, size_t i)
 	}
 	c->len += (size_t)n;
 	c->buf[c->len] = '\0';
+	c->last = gw_now_ms();
 	nl = memchr(c->buf, '\n', c->len);
 	if (!nl) {
 		if (c->len == sizeof(c->buf) - 1) {
@@ -423,7 +430,7 @@ static void accept_one(struct gw_admin *a)
 	a->c[i]->fd = fd;
 	a->c[i]->uid = cr.uid;
 	a->c[i]->gid = cr.gid;
-	a->c[i]->since = gw_now_ms();
+	a->c[i]->since = a->c[i]->last = gw_now_ms();
 }
 
 size_t gw_admin_pollfds(struct gw_admin *a, struct pollfd *p, size_t max)
@@ -470,7 +477,8 @@ void gw_admin_run(struct gw_admin *a, const struct pollfd *p, size_t n)
 		}
 	}
 	for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)
-		if (a->c[i] && now - a->c[i]->since > ADMIN_IDLE_MS)
+		if (a->c[i] && (now - a->c[i]->last > ADMIN_IDLE_MS ||
+				now - a->c[i]->since > ADMIN_LIFE_MS))
 			conn_close(a, i);
 }
 
