@@ -157,10 +157,11 @@ describe('the pipeline agents through gatewayd', () => {
   // Proves: cve searches, fetches pages and answers only from the pages
   // dated inside the window, naming their CVE ids; the fetched URLs are
   // its sources. The pages outside the window (2022, 2024) are left out.
-  test('cve: CVE ids from dated pages within the window', async () => {
+  test('cve: CVE ids from dated pages within the window', async (tc) => {
     const q = `Which CVEs about container escape vulnerabilities were disclosed between 2025-01-15 and 2026-01-15?`;
     const r = await ask('cve', JSON.stringify({ question: q, window: WINDOW }));
     const t = textOf(r);
+    tc.diagnostic(t);
     assert.ok(!r.isError, t);
     const ops = r.structuredContent.ops.map((o) => o.tool);
     assert.equal(ops[0], 'web.web_search');
@@ -170,7 +171,8 @@ describe('the pipeline agents through gatewayd', () => {
     assert.ok(ids.length >= 1, t);
     // each CVE named is on a cited page dated within the window
     const cited = [...t.matchAll(/\[source: ([^\]]+)\]/g)].map((m) => m[1]);
-    assert.ok(cited.length >= 1, t);
+    assert.ok(new Set(cited).size >= 2, t);
+    assert.match(t, /^Note: \d+ source\(s\) dated outside/m);
     for (const url of cited) {
       assert.ok(r.structuredContent.sources.includes(url), url);
       const html = readFileSync(join(root, 'data/web/pages', url.split('/').at(-1)), 'utf8');
@@ -222,7 +224,9 @@ describe('the pipeline agents through gatewayd', () => {
   test('an agent whose tool zone is down returns a clear error', async () => {
     const r = await ask('cve-down', JSON.stringify({ question: 'Which CVEs?', window: WINDOW }));
     assert.equal(r.isError, true);
-    assert.match(textOf(r), /^cve agent: webdown\.web_search: /);
+    // the gateway's own answer, not the agent's deadline running out
+    assert.match(textOf(r), /^cve agent: webdown\.web_search: .*(unavailable|Unknown tool)/);
+    assert.doesNotMatch(textOf(r), /deadline/);
   });
 
   test('bad inputs are refused with a reason', async () => {
