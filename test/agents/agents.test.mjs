@@ -216,16 +216,18 @@ describe('the pipeline agents through gatewayd', () => {
 
   // Proves: a tool the policy does not grant is a clear error result
   // naming the tool, not a hang and not an answer.
-  test('an agent whose tool is denied returns a clear error', async () => {
+  test('an agent whose tool is denied returns a clear error', async (tc) => {
     const r = await ask('rag-nokb', 'How do namespaces isolate containers?');
+    tc.diagnostic(textOf(r));
     assert.equal(r.isError, true);
     assert.match(textOf(r), /^rag agent: kb\.rag_search: .*(Unknown tool|denied)/);
     assert.deepEqual(r.structuredContent.ops.map((o) => [o.tool, o.ok]), [['kb.rag_search', false]]);
   });
 
   // Proves: a tool zone that is down is a clear error result in time.
-  test('an agent whose tool zone is down returns a clear error', async () => {
+  test('an agent whose tool zone is down returns a clear error', async (tc) => {
     const r = await ask('cve-down', JSON.stringify({ question: 'Which CVEs?', window: WINDOW }));
+    tc.diagnostic(textOf(r));
     assert.equal(r.isError, true);
     // the gateway's own answer, not the agent's deadline running out
     assert.match(textOf(r), /^cve agent: webdown\.web_search: .*(unavailable|Unknown tool)/);
