@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { daemon as spawnDaemon, stop, waitFor } from '../common/harness.mjs';
@@ -43,6 +44,7 @@ const AGENTS = [
   ['blog-question', 53, 63, []], ['rag', 54, 64, []], ['report', 55, 65, []],
   ['rag-nokb', 56, 66, ['--role', 'rag']],
   ['cve-down', 57, 67, ['--role', 'cve', '--web-zone', 'webdown']],
+  ['cve-slow', 58, 68, ['--role', 'cve', '--web-zone', 'webslow']],
 ];
 const zones = {
   supervisor: { domid: 70, role: 'agent', chan: 'sim:70:supervisor' },
@@ -50,6 +52,7 @@ const zones = {
   web: { domid: 42, role: 'tool', chan: 'sim:42:web' },
   kb: { domid: 43, role: 'tool', chan: 'sim:43:kb' },
   webdown: { domid: 44, role: 'tool', chan: 'sim:44:webdown' },
+  webslow: { domid: 45, role: 'tool', chan: 'sim:45:webslow' },
 };
 // A zone that is both: its tool side is ZONE (ZONE.ask), its agent side
 // ZONE-agent, two channels under two domids (gateway/config.c gives each
@@ -78,10 +81,12 @@ rag-nokb-agent       llm.llm_chat       allow
 cve-down-agent       webdown.web_search allow
 cve-down-agent       webdown.web_fetch  allow
 cve-down-agent       llm.llm_chat       allow
+supervisor           cve-slow.ask       allow
+cve-slow-agent       webslow.web_search allow
 `;
 
 const procs = [];
-let web, sup;
+let web, sup, silent;
 
 function status() {
   const r = spawnSync(GATEWAYCTL, ['--config', cfg, 'status'], { env, encoding: 'utf8' });
@@ -109,15 +114,22 @@ describe('the pipeline agents through gatewayd', () => {
     procs.push(daemon(MCPD, ['--chan', 'sim:42:web', '--web', '--web-search',
       `searxng:${base}`, '--web-allow', `127.0.0.1:${new URL(base).port}`]));
     procs.push(daemon(MCPD, ['--chan', 'sim:43:kb', '--rag-db', join(dir, 'kb.db')]));
+    // webslow: a search engine that accepts and never answers
+    silent = createServer(() => {});
+    await new Promise((res) => silent.listen(0, '127.0.0.1', res));
+    const sp = silent.address().port;
+    procs.push(daemon(MCPD, ['--chan', 'sim:45:webslow', '--web', '--web-search',
+      `searxng:http://127.0.0.1:${sp}`, '--web-allow', `127.0.0.1:${sp}`, '--web-timeout', '120']));
     for (const [n, td, ad, extra] of AGENTS) {
       procs.push(daemon(AGENT, ['--role', n, ...extra, '--serve', `sim:${td}:${n}`,
-        '--chan', `sim:${ad}:${n}-agent`, '--relay', RELAY, '--deadline-ms', '30000']));
+        '--chan', `sim:${ad}:${n}-agent`, '--relay', RELAY,
+        '--deadline-ms', n === 'cve-slow' ? '1500' : '30000']));
     }
     procs.push(daemon(GATEWAYD, ['--config', cfg, '--ready-file', join(dir, 'gw.ready')]));
     await waitFor('gatewayd', () => readFileSync(join(dir, 'gw.ready'), 'utf8'));
     // every tool zone but webdown (never started)
     await waitFor('tool zones up', () => status().zones.filter((z) =>
-      z.role === 'tool' && z.health === 'up').length === 3 + AGENTS.length, 20000);
+      z.role === 'tool' && z.health === 'up').length === 4 + AGENTS.length, 20000);
     sup = new Client({ name: 'supervisor-test', version: '1' });
     await sup.connect(new StdioClientTransport({ command: RELAY,
       args: ['--chan', 'sim:70:supervisor', '--connect-timeout', '10000'], env }));
@@ -126,6 +138,7 @@ describe('the pipeline agents through gatewayd', () => {
     await sup?.close();
     for (const p of procs) await stop(p);
     await stop(web);
+    silent?.close();
     const logs = procs.map((p) => p.log).join('');
     // AGENTS_LOG=FILE keeps every daemon's stderr and exit status
     if (process.env.AGENTS_LOG) writeFileSync(process.env.AGENTS_LOG, logs + procs.map((p) => `${p.spawnargs.slice(0, 3)} ${p.exitCode} ${p.signalCode}\n`).join(''));
@@ -232,6 +245,16 @@ describe('the pipeline agents through gatewayd', () => {
     // the gateway's own answer, not the agent's deadline running out
     assert.match(textOf(r), /^cve agent: webdown\.web_search: .*(unavailable|Unknown tool)/);
     assert.doesNotMatch(textOf(r), /deadline/);
+  });
+
+  // Proves: a tool that never answers ends the ask at the agent's own
+  // deadline (--deadline-ms 1500) with an error result, not a hang
+  // (the gateway's call timeout is 60 s, the web tool's 120 s).
+  test('an agent whose tool hangs returns an error at its deadline', async (tc) => {
+    const r = await ask('cve-slow', JSON.stringify({ question: 'Which CVEs?', window: WINDOW }));
+    tc.diagnostic(textOf(r));
+    assert.equal(r.isError, true);
+    assert.match(textOf(r), /^cve agent: webslow\.web_search: no answer within the deadline/);
   });
 
   test('bad inputs are refused with a reason', async () => {
