@@ -130,6 +130,20 @@ static int num(const char *name, const char *v, long long min, long long max,
 	return 0;
 }
 
+/* A zone name as the gateway spells it: [a-z0-9][a-z0-9-]{0,62}. */
+static int zone_name(const char *opt, const char *v, const char **out)
+{
+	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-");
+
+	if (n == 0 || n > 63 || v[n] || v[0] == '-') {
+		fprintf(stderr, "zonegate-agent: %s: '%s' is not a zone name\n",
+			opt, v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int opt_one(struct opts *o, int c, const char *v)
 {
 	struct ag_config *g = &o->cfg;
@@ -156,14 +170,11 @@ static int opt_one(struct opts *o, int c, const char *v)
 		g->relay = v;
 		return 0;
 	case O_LLM:
-		g->llm_zone = v;
-		return 0;
+		return zone_name("--llm-zone", v, &g->llm_zone);
 	case O_WEB:
-		g->web_zone = v;
-		return 0;
+		return zone_name("--web-zone", v, &g->web_zone);
 	case O_KB:
-		g->kb_zone = v;
-		return 0;
+		return zone_name("--kb-zone", v, &g->kb_zone);
 	case O_DEADLINE:
 		return num("--deadline-ms", v, 100, 3600000, &g->deadline_ms);
 	case O_CONNECT:
