@@ -255,6 +255,9 @@ describe('the pipeline agents through gatewayd', () => {
     tc.diagnostic(textOf(r));
     assert.equal(r.isError, true);
     assert.match(textOf(r), /^cve agent: webslow\.web_search: no answer within the deadline/);
+    // the agent is not left stuck: the next ask is served the same way
+    const r2 = await ask('cve-slow', JSON.stringify({ question: 'Which CVEs?', window: WINDOW }));
+    assert.match(textOf(r2), /^cve agent: webslow\.web_search: no answer within the deadline/);
   });
 
   test('bad inputs are refused with a reason', async () => {
