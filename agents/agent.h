@@ -48,6 +48,10 @@ struct ag_client *ag_client_open(const struct ag_config *cfg, long deadline,
 json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
 		       long deadline, char *err, size_t errlen);
 
+/* 1 if c can take another call: no send or read of it failed and the
+ * relay still runs; else 0 (close it and open a new one). */
+int ag_client_usable(struct ag_client *c);
+
 /* Ends the session: closes the relay's stdin, waits briefly, kills it if
  * it lingers. NULL is a no-op. */
 void ag_client_close(struct ag_client *c);
@@ -58,9 +62,13 @@ long ag_now_ms(void);
 /* 0 if role names one of the five roles. */
 int ag_role_ok(const char *role);
 
-/* Runs one ask of cfg->role on input (the tool's argument). Returns a
- * CallToolResult (new reference; isError with a clear message on any
- * failure), or NULL only when out of memory. */
-json_t *ag_role_run(const struct ag_config *cfg, const char *input);
+/* Runs one ask of cfg->role on input (the tool's argument) on the session
+ * *cl, opening one first when *cl is NULL or not usable; a session that
+ * failed is closed and *cl set to NULL, a working one is left for the next
+ * ask (the caller closes it at the end). Returns a CallToolResult (new
+ * reference; isError with a clear message on any failure), or NULL only
+ * when out of memory. */
+json_t *ag_role_run(const struct ag_config *cfg, struct ag_client **cl,
+		    const char *input);
 
 #endif

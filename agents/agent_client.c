@@ -23,6 +23,7 @@ struct ag_client {
 	int in;	 /* the relay's stdin (we write) */
 	int out; /* the relay's stdout (we read) */
 	long next_id;
+	int broken; /* a send or read failed: the session is unusable */
 	char *buf; /* bytes read, not yet a whole line */
 	size_t len, cap;
 };
@@ -225,6 +226,7 @@ static json_t *request(struct ag_client *c, const char *method, json_t *params,
 		return NULL;
 	}
 	if (send_line(c, s, deadline, err, errlen)) {
+		c->broken = 1;
 		free(s);
 		return NULL;
 	}
@@ -233,8 +235,10 @@ static json_t *request(struct ag_client *c, const char *method, json_t *params,
 		char *line = read_line(c, deadline, err, errlen);
 		json_t *m, *mid, *e;
 
-		if (!line)
+		if (!line) {
+			c->broken = 1;
 			return NULL;
+		}
 		m = json_loads(line, 0, NULL);
 		free(line);
 		if (!json_is_object(m)) {
@@ -317,6 +321,20 @@ json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
 		return NULL;
 	}
 	return request(c, "tools/call", p, deadline, err, errlen);
+}
+
+int ag_client_usable(struct ag_client *c)
+{
+	struct pollfd p = { c->out, POLLIN, 0 };
+	int st;
+
+	if (c->broken || waitpid(c->pid, &st, WNOHANG) != 0)
+		return 0;
+	/* a hang-up with nothing left to read: the relay's stream ended */
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) &&
+	    !(p.revents & POLLIN))
+		return 0;
+	return 1;
 }
 
 void ag_client_close(struct ag_client *c)

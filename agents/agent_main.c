@@ -31,6 +31,9 @@ struct opts {
 /* One ask at a time: without a relay daemon the agent-side channel takes
  * one client, and the asks of one agent are sequential in the pipeline. */
 static pthread_mutex_t ask_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The session through the relay, kept from one ask to the next (under
+ * ask_lock): a relay start and initialize are paid once, not per ask. */
+static struct ag_client *ask_client;
 
 static const char ask_schema[] =
 	"{\"type\":\"object\",\"properties\":{\"input\":{\"type\":"
@@ -49,7 +52,7 @@ static int tool_ask(mcp_call *call, json_t *args, void *ud, json_t **result)
 		return *result ? 0 : MCP_ERR_INTERNAL;
 	}
 	pthread_mutex_lock(&ask_lock);
-	*result = ag_role_run(cfg, json_string_value(in));
+	*result = ag_role_run(cfg, &ask_client, json_string_value(in));
 	pthread_mutex_unlock(&ask_lock);
 	if (!*result) {
 		mcp_call_error(call, MCP_ERR_INTERNAL, "out of memory", NULL);
@@ -302,6 +305,7 @@ int main(int argc, char **argv)
 out:
 	for (unsigned i = 0; i < o.nserve; i++)
 		chan_mcp_stop(chans[i]);
+	ag_client_close(ask_client);
 	mcp_server_free(srv);
 	return rc;
 }

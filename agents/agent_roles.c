@@ -443,7 +443,8 @@ static char *dispatch(struct ask *a, const struct input *in)
 	return role_report(a, in);
 }
 
-json_t *ag_role_run(const struct ag_config *cfg, const char *input)
+json_t *ag_role_run(const struct ag_config *cfg, struct ag_client **cl,
+		    const char *input)
 {
 	struct ask a = { cfg, NULL, ag_now_ms() + cfg->deadline_ms, json_array(),
 			 json_array(), "" };
@@ -455,7 +456,11 @@ json_t *ag_role_run(const struct ag_config *cfg, const char *input)
 		goto out;
 	if (parse_input(&a, input, &in))
 		goto done;
-	a.cl = ag_client_open(cfg, a.deadline, e, sizeof(e));
+	if (*cl && !ag_client_usable(*cl)) {
+		ag_client_close(*cl);
+		*cl = NULL;
+	}
+	a.cl = *cl ? *cl : ag_client_open(cfg, a.deadline, e, sizeof(e));
 	if (!a.cl) {
 		fail(&a, "cannot reach the gateway: %s", e);
 		goto done;
@@ -478,7 +483,13 @@ done:
 						      cfg->role, "error", a.err,
 						      "ops", a.ops));
 	}
-	ag_client_close(a.cl);
+	if (a.cl && !ag_client_usable(a.cl)) {
+		ag_client_close(a.cl);
+		a.cl = NULL;
+		*cl = NULL;
+	} else if (a.cl) {
+		*cl = a.cl;
+	}
 	json_decref(in.root);
 out:
 	free(text);

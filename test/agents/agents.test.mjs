@@ -161,6 +161,9 @@ describe('the pipeline agents through gatewayd', () => {
     assert.ok(!r.isError, textOf(r));
     assert.match(textOf(r), /^Which CVEs about container escape vulnerabilities were disclosed between 2025-01-15 and 2026-01-15\?/);
     assert.deepEqual(r.structuredContent.ops.map((o) => o.tool), ['llm.llm_chat']);
+    // the second ask goes over the session the first one opened
+    const r2 = await ask('cve-question', JSON.stringify({ question: QUESTION, window: WINDOW }));
+    assert.equal(textOf(r2), textOf(r));
   });
 
   test('blog-question: a knowledge-base query, no date', async () => {
