@@ -238,6 +238,13 @@ describe('the pipeline agents through gatewayd', () => {
     assert.equal(r.isError, true);
     assert.match(textOf(r), /^rag agent: kb\.rag_search: .*(Unknown tool|denied)/);
     assert.deepEqual(r.structuredContent.ops.map((o) => [o.tool, o.ok]), [['kb.rag_search', false]]);
+    // the audit id in the message is the gateway's record of the denial
+    const id = textOf(r).match(/audit id ([0-9a-f]+-[0-9a-f]+)/)[1];
+    const show = spawnSync(GATEWAYCTL, ['--config', cfg, 'audit', 'show', id], { env, encoding: 'utf8' });
+    assert.equal(show.status, 0, show.stderr);
+    const rec = JSON.parse(show.stdout.trim().split('\n')[0]);
+    assert.equal(rec.zone, 'rag-nokb-agent', show.stdout);
+    assert.equal(rec.decision, 'deny', show.stdout);
   });
 
   // Proves: a tool zone that is down is a clear error result in time.
