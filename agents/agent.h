@@ -48,6 +48,11 @@ struct ag_client *ag_client_open(const struct ag_config *cfg, long deadline,
 json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
 		       long deadline, char *err, size_t errlen);
 
+/* Sets a hook the client asks (about every 50 ms while it waits) whether
+ * to give up; a give-up fails the call ("cancelled by the caller") and
+ * marks the session unusable. fn NULL removes it. */
+void ag_client_set_cancel(struct ag_client *c, int (*fn)(void *), void *ud);
+
 /* 1 if c can take another call: no send or read of it failed and the
  * relay still runs; else 0 (close it and open a new one). */
 int ag_client_usable(struct ag_client *c);
@@ -65,10 +70,11 @@ int ag_role_ok(const char *role);
 /* Runs one ask of cfg->role on input (the tool's argument) on the session
  * *cl, opening one first when *cl is NULL or not usable; a session that
  * failed is closed and *cl set to NULL, a working one is left for the next
- * ask (the caller closes it at the end). Returns a CallToolResult (new
+ * ask (the caller closes it at the end). cancel(cancel_ud), when
+ * nonzero, ends the ask early (ag_client_set_cancel). Returns a CallToolResult (new
  * reference; isError with a clear message on any failure), or NULL only
  * when out of memory. */
 json_t *ag_role_run(const struct ag_config *cfg, struct ag_client **cl,
-		    const char *input);
+		    int (*cancel)(void *), void *cancel_ud, const char *input);
 
 #endif

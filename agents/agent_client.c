@@ -24,6 +24,8 @@ struct ag_client {
 	int out; /* the relay's stdout (we read) */
 	long next_id;
 	int broken; /* a send or read failed: the session is unusable */
+	int (*cancel)(void *); /* nonzero: give up the wait now */
+	void *cancel_ud;
 	char *buf; /* bytes read, not yet a whole line */
 	size_t len, cap;
 };
@@ -86,6 +88,19 @@ out:
 	return rc;
 }
 
+/* How long one poll may wait: what is left of the deadline, and with a
+ * cancel hook at most 50 ms, so a cancelled ask stops soon. */
+static int wait_ms(const struct ag_client *c, long left)
+{
+	return c->cancel && left > 50 ? 50 : (int)left;
+}
+
+void ag_client_set_cancel(struct ag_client *c, int (*fn)(void *), void *ud)
+{
+	c->cancel = fn;
+	c->cancel_ud = ud;
+}
+
 /* Writes all of s and a newline before deadline; 0 or -1 with err. */
 static int send_line(struct ag_client *c, const char *s, long deadline,
 		     char *err, size_t errlen)
@@ -103,8 +118,14 @@ static int send_line(struct ag_client *c, const char *s, long deadline,
 			snprintf(err, errlen, "deadline passed while sending");
 			return -1;
 		}
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+		if (poll(&p, 1, wait_ms(c, left)) < 0 && errno != EINTR)
 			goto fail;
+		if (c->cancel && c->cancel(c->cancel_ud)) {
+			snprintf(err, errlen, "cancelled by the caller");
+			return -1;
+		}
+		if (!p.revents)
+			continue;
 		w = write(c->in, from, n);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
@@ -167,8 +188,12 @@ static char *read_line(struct ag_client *c, long deadline, char *err,
 			snprintf(err, errlen, "no answer within the deadline");
 			return NULL;
 		}
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+		if (poll(&p, 1, wait_ms(c, left)) < 0 && errno != EINTR) {
 			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return NULL;
+		}
+		if (c->cancel && c->cancel(c->cancel_ud)) {
+			snprintf(err, errlen, "cancelled by the caller");
 			return NULL;
 		}
 		if (!p.revents)

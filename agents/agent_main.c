@@ -39,6 +39,11 @@ static const char ask_schema[] =
 	"{\"type\":\"object\",\"properties\":{\"input\":{\"type\":"
 	"\"string\",\"maxLength\":262144}},\"required\":[\"input\"]}";
 
+static int call_cancelled(void *call)
+{
+	return mcp_call_cancelled(call);
+}
+
 static int tool_ask(mcp_call *call, json_t *args, void *ud, json_t **result)
 {
 	const struct ag_config *cfg = ud;
@@ -52,7 +57,8 @@ static int tool_ask(mcp_call *call, json_t *args, void *ud, json_t **result)
 		return *result ? 0 : MCP_ERR_INTERNAL;
 	}
 	pthread_mutex_lock(&ask_lock);
-	*result = ag_role_run(cfg, &ask_client, json_string_value(in));
+	*result = ag_role_run(cfg, &ask_client, call_cancelled, call,
+			      json_string_value(in));
 	pthread_mutex_unlock(&ask_lock);
 	if (!*result) {
 		mcp_call_error(call, MCP_ERR_INTERNAL, "out of memory", NULL);

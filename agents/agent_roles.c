@@ -444,7 +444,7 @@ static char *dispatch(struct ask *a, const struct input *in)
 }
 
 json_t *ag_role_run(const struct ag_config *cfg, struct ag_client **cl,
-		    const char *input)
+		    int (*cancel)(void *), void *cancel_ud, const char *input)
 {
 	struct ask a = { cfg, NULL, ag_now_ms() + cfg->deadline_ms, json_array(),
 			 json_array(), "" };
@@ -465,7 +465,9 @@ json_t *ag_role_run(const struct ag_config *cfg, struct ag_client **cl,
 		fail(&a, "cannot reach the gateway: %s", e);
 		goto done;
 	}
+	ag_client_set_cancel(a.cl, cancel, cancel_ud);
 	text = dispatch(&a, &in);
+	ag_client_set_cancel(a.cl, NULL, NULL);
 done:
 	if (text) {
 		res = mcp_result_text(text);

@@ -45,6 +45,7 @@ const AGENTS = [
   ['rag-nokb', 56, 66, ['--role', 'rag']],
   ['cve-down', 57, 67, ['--role', 'cve', '--web-zone', 'webdown']],
   ['cve-slow', 58, 68, ['--role', 'cve', '--web-zone', 'webslow']],
+  ['cve-hang', 59, 69, ['--role', 'cve', '--web-zone', 'webslow']],
 ];
 const zones = {
   supervisor: { domid: 70, role: 'agent', chan: 'sim:70:supervisor' },
@@ -83,10 +84,12 @@ cve-down-agent       webdown.web_fetch  allow
 cve-down-agent       llm.llm_chat       allow
 supervisor           cve-slow.ask       allow
 cve-slow-agent       webslow.web_search allow
+supervisor           cve-hang.ask       allow
+cve-hang-agent       webslow.web_search allow
 `;
 
 const procs = [];
-let web, sup, silent;
+let web, sup, silent, silentConns = 0;
 
 function status() {
   const r = spawnSync(GATEWAYCTL, ['--config', cfg, 'status'], { env, encoding: 'utf8' });
@@ -115,7 +118,7 @@ describe('the pipeline agents through gatewayd', () => {
       `searxng:${base}`, '--web-allow', `127.0.0.1:${new URL(base).port}`]));
     procs.push(daemon(MCPD, ['--chan', 'sim:43:kb', '--rag-db', join(dir, 'kb.db')]));
     // webslow: a search engine that accepts and never answers
-    silent = createServer(() => {});
+    silent = createServer(() => { silentConns++; });
     await new Promise((res) => silent.listen(0, '127.0.0.1', res));
     const sp = silent.address().port;
     procs.push(daemon(MCPD, ['--chan', 'sim:45:webslow', '--web', '--web-search',
@@ -123,7 +126,7 @@ describe('the pipeline agents through gatewayd', () => {
     for (const [n, td, ad, extra] of AGENTS) {
       procs.push(daemon(AGENT, ['--role', n, ...extra, '--serve', `sim:${td}:${n}`,
         '--chan', `sim:${ad}:${n}-agent`, '--relay', RELAY,
-        '--deadline-ms', n === 'cve-slow' ? '1500' : '30000']));
+        '--deadline-ms', { 'cve-slow': '1500', 'cve-hang': '600000' }[n] ?? '30000']));
     }
     procs.push(daemon(GATEWAYD, ['--config', cfg, '--ready-file', join(dir, 'gw.ready')]));
     await waitFor('gatewayd', () => readFileSync(join(dir, 'gw.ready'), 'utf8'));
@@ -268,6 +271,24 @@ describe('the pipeline agents through gatewayd', () => {
     // the agent is not left stuck: the next ask is served the same way
     const r2 = await ask('cve-slow', JSON.stringify({ question: 'Which CVEs?', window: WINDOW }));
     assert.match(textOf(r2), /^cve agent: webslow\.web_search: no answer within the deadline/);
+  });
+
+  // Proves: a cancelled ask stops at once and frees the agent: cve-hang
+  // (deadline 10 min) is cancelled while its search hangs, and the next
+  // ask, which needs the agent's one-ask-at-a-time lock, is answered
+  // (with the cancel hook off it waited behind the hung one: seen red).
+  test('a cancelled ask frees the agent for the next', async () => {
+    const before = silentConns;
+    const ac = new AbortController();
+    const hung = sup.callTool({ name: 'cve-hang.ask', arguments: { input:
+      JSON.stringify({ question: 'Which CVEs?', window: WINDOW }) } }, undefined,
+    { signal: ac.signal, timeout: 60000 }).catch((e) => e);
+    await waitFor('the search under way', () => silentConns > before, 20000);
+    ac.abort();
+    assert.match(String(await hung), /abort/i);
+    const r = await sup.callTool({ name: 'cve-hang.ask', arguments: { input:
+      JSON.stringify({ question: 'x', window: 'now' }) } }, undefined, { timeout: 20000 });
+    assert.match(textOf(r), /"window" must be/);
   });
 
   test('bad inputs are refused with a reason', async () => {
