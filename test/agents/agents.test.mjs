@@ -9,7 +9,9 @@
 // from its tools (CVE ids from dated pages inside the window, KB documents
 // cited), the supervisor sees only the five ask tools, an agent whose tool
 // is denied by policy and an agent whose tool zone is down each return a
-// clear error result (not a hang), and a bad input is refused.
+// clear error result (not a hang), a tool that never answers ends the ask
+// at the agent's deadline, a cancelled ask frees the agent, and a bad
+// input is refused.
 // Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, RAGCTL, AGENT, NODE.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
