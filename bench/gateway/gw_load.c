@@ -10,6 +10,11 @@
  * its channel at all times (many per session, not waiting for answers),
  * reads and counts the answers (requests= then counts answers, errors=
  * those that are errors, as denied calls are) and measures no latency.
+ * --args JSON sets the arguments object of each call (default {}).
+ * --ready SECONDS first waits (at most that long) until every session has
+ * had a call answered, so that the warm-up and the measurement start with
+ * every session's upstream ready (a hosted server's child started); it
+ * prints how long that took as ready_ms (-1: not every session was).
  * Used by the gateway load test and by bench/gateway/run.sh, against
  * gatewayd (an agent zone's channel) or mcpd --chan directly. */
 #include <errno.h>
@@ -30,7 +35,8 @@
 
 struct sess {
 	uint32_t sid;
-	int state; /* 0 initializing, 1 running, 2 done */
+	int state;    /* 0 initializing, 1 running, 2 done */
+	int answered; /* a call of this session has been answered */
 	long next_id, want_id, b;
 	int64_t sent_us;
 };
@@ -40,10 +46,12 @@ struct load {
 	struct sess s[MAX_SESS];
 	int n;
 	const char *tool;
+	const char *args; /* the arguments object of each call, as JSON */
 	int verify, flood;
 	int rr; /* flood: the session to send on next */
 	long tag;
 	int measuring, stopping;
+	int readying; /* run_for returns once every session has an answer */
 	uint64_t ok, errors, mismatched, calls_sent;
 	uint32_t *lat;
 	size_t nlat;
@@ -84,8 +92,8 @@ static void send_call(struct load *l, struct sess *s)
 		n = snprintf(buf, sizeof(buf),
 			     "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
 			     "\"tools/call\",\"params\":{\"name\":\"%s\","
-			     "\"arguments\":{}}}",
-			     s->want_id, l->tool);
+			     "\"arguments\":%s}}",
+			     s->want_id, l->tool, l->args);
 	s->sent_us = now_us();
 	if (chan_mux_send(l->m, s->sid, buf, (size_t)n) != 0)
 		l->errors++;
@@ -131,6 +139,7 @@ static void on_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *p,
 		goto out;
 	}
 	s->want_id = 0;
+	s->answered = 1;
 	res = json_object_get(j, "result");
 	if (!res || json_is_true(json_object_get(res, "isError"))) {
 		l->errors++;
@@ -188,8 +197,8 @@ static void flood_top_up(struct load *l)
 		n = snprintf(buf, sizeof(buf),
 			     "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
 			     "\"tools/call\",\"params\":{\"name\":\"%s\","
-			     "\"arguments\":{}}}",
-			     ++s->next_id, l->tool);
+			     "\"arguments\":%s}}",
+			     ++s->next_id, l->tool, l->args);
 		if (chan_mux_send(l->m, s->sid, buf, (size_t)n) != 0)
 			break;
 		l->calls_sent++;
@@ -214,6 +223,13 @@ static void run_for(struct load *l, int64_t until)
 			l->down = 1;
 		if (l->stopping && l->flood)
 			return;
+		if (l->readying) {
+			int all = 1;
+			for (int i = 0; i < l->n; i++)
+				all &= l->s[i].answered;
+			if (all)
+				return;
+		}
 		if (l->stopping) {
 			int busy = 0;
 			for (int i = 0; i < l->n; i++)
@@ -241,9 +257,12 @@ int main(int argc, char **argv)
 	static const struct chan_mux_ops ops = { NULL, NULL, on_data, NULL,
 						 on_down };
 	struct chan_opts co = { 0, 10000 };
-	struct load l = { .n = 8, .tool = "test_simple_text", .tag = 1 };
+	struct load l = {
+		.n = 8, .tool = "test_simple_text", .args = "{}", .tag = 1
+	};
 	const char *addr = NULL;
-	double dur = 5, warm = 1;
+	double dur = 5, warm = 1, ready = 0;
+	int64_t ready_us = -1;
 	char err[256];
 	chan *c;
 	int64_t t0, t1;
@@ -263,6 +282,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"usage: gw_load --chan ADDR [-c SESSIONS] "
 				"[-d SECONDS] [-w WARMUP] [--tool NAME] "
+				"[--args JSON] [--ready SECONDS] "
 				"[--verify | --flood] [--tag N]\n");
 			return 2;
 		}
@@ -273,10 +293,14 @@ int main(int argc, char **argv)
 			l.n = (int)num(v);
 		else if (strcmp(a, "-d") == 0)
 			dur = (double)num(v);
+		else if (strcmp(a, "--ready") == 0)
+			ready = (double)num(v);
 		else if (strcmp(a, "-w") == 0)
 			warm = (double)num(v);
 		else if (strcmp(a, "--tool") == 0)
 			l.tool = v;
+		else if (strcmp(a, "--args") == 0)
+			l.args = v;
 		else if (strcmp(a, "--tag") == 0)
 			l.tag = num(v);
 		else {
@@ -284,8 +308,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!addr || l.n < 1 || l.n > MAX_SESS || strlen(l.tool) > 200) {
-		fprintf(stderr, "gw_load: --chan is required; 1..%d sessions\n",
+	if (!addr || l.n < 1 || l.n > MAX_SESS || strlen(l.tool) > 200 ||
+	    strlen(l.args) > 200) {
+		fprintf(stderr,
+			"gw_load: --chan is required; 1..%d sessions; "
+			"--tool and --args at most 200 bytes\n",
 			MAX_SESS);
 		return 2;
 	}
@@ -313,6 +340,18 @@ int main(int argc, char **argv)
 		}
 		chan_mux_send(l.m, l.s[i].sid, init, (size_t)k);
 	}
+	if (ready > 0 && !l.flood) {
+		int64_t r0 = now_us();
+		int all = 1;
+
+		l.readying = 1;
+		run_for(&l, r0 + (int64_t)(ready * 1e6));
+		l.readying = 0;
+		for (int i = 0; i < l.n; i++)
+			all &= l.s[i].answered;
+		if (all)
+			ready_us = now_us() - r0;
+	}
 	run_for(&l, now_us() + (int64_t)(warm * 1e6));
 	l.ok = l.errors = 0;
 	l.measuring = 1;
@@ -326,13 +365,17 @@ int main(int argc, char **argv)
 		lost += l.s[i].want_id != 0 || l.s[i].state == 0;
 	qsort(l.lat, l.nlat, sizeof(*l.lat), cmp_u32);
 	printf("sessions=%d requests=%llu errors=%llu mismatched=%llu lost=%llu "
-	       "seconds=%.2f rps=%.0f p50_us=%u p99_us=%u\n",
+	       "seconds=%.2f rps=%.0f p50_us=%u p99_us=%u",
 	       l.n, (unsigned long long)l.nlat, (unsigned long long)l.errors,
 	       (unsigned long long)l.mismatched, (unsigned long long)lost,
 	       (double)(t1 - t0) / 1e6,
 	       (double)l.nlat / ((double)(t1 - t0) / 1e6),
 	       l.nlat ? l.lat[l.nlat / 2] : 0,
 	       l.nlat ? l.lat[(size_t)((double)l.nlat * 0.99)] : 0);
+	if (ready > 0)
+		printf(" ready_ms=%.0f",
+		       ready_us < 0 ? -1.0 : (double)ready_us / 1000.0);
+	printf("\n");
 	chan_mux_free(l.m);
 	free(l.lat);
 	return l.down || l.mismatched || lost ? 1 : 0;

@@ -3,8 +3,9 @@
 // mcpd --servers hosting it shared, (c) hosting it per session (the
 // session's child already running). Reports p50/p99 of sequential round
 // trips, throughput with 16 calls in flight, and apart from that the
-// first call of a per-session session (the child's start-up).
-// Usage: node hosted_bench.mjs MCPD [N]   (run from the repository root)
+// first call of a per-session session (the child's start-up). The three
+// are measured in turn ROUNDS times; figures are medians over the rounds.
+// Usage: node hosted_bench.mjs MCPD [N] [ROUNDS]  (from the repository root)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { createInterface } from 'node:readline';
 
 const MCPD = resolve(process.argv[2]);
 const N = Number(process.argv[3] || 2000);
+const ROUNDS = Number(process.argv[4] || 3);
 const NM = resolve('test/node/node_modules');
 const NODE = join(NM, '.bin/node');
 const EV = join(NM, '@modelcontextprotocol/server-everything/dist/index.js');
@@ -44,7 +46,7 @@ async function session(cmd, args) {
 
 const pct = (v, q) => v[Math.min(v.length - 1, Math.floor(q * v.length))];
 
-async function measure(label, s, tool) {
+async function measure(s, tool) {
   const args = { name: tool, arguments: { message: 'x' } };
   for (let i = 0; i < 200; i++) await s.call('tools/call', args); // warm-up
   const lat = [];
@@ -59,9 +61,7 @@ async function measure(label, s, tool) {
   const worker = async () => { while (sent < N) { sent++; await s.call('tools/call', args); } };
   await Promise.all(Array.from({ length: 16 }, worker));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const r = { label, p50: pct(lat, 0.5), p99: pct(lat, 0.99), rps: N / secs };
-  console.log(`${label.padEnd(28)} p50 ${r.p50.toFixed(0).padStart(6)} us  p99 ${r.p99.toFixed(0).padStart(6)} us  ${r.rps.toFixed(0).padStart(6)} calls/s`);
-  return r;
+  return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), rps: N / secs };
 }
 
 const servers = (shared) => {
@@ -70,19 +70,28 @@ const servers = (shared) => {
   return f;
 };
 
+// All three sessions stay open; every round measures each in turn, so
+// that load from elsewhere on the machine hits them alike.
 const direct = await session(NODE, [EV, 'stdio']);
-const a = await measure('server-everything direct', direct, 'echo');
-direct.p.kill();
 const sh = await session(MCPD, ['--servers', servers(true)]);
-const b = await measure('mcpd --servers, shared', sh, 'ev.echo');
-sh.p.kill();
 const ps = await session(MCPD, ['--servers', servers(false)]);
 const t = process.hrtime.bigint();
 await ps.call('tools/call', { name: 'ev.echo', arguments: { message: 'first' } });
 const first = Number(process.hrtime.bigint() - t) / 1000;
-const c = await measure('mcpd --servers, per session', ps, 'ev.echo');
-ps.p.kill();
-console.log(`added at p50: shared ${(b.p50 - a.p50).toFixed(0)} us, per session ${(c.p50 - a.p50).toFixed(0)} us`);
-console.log(`throughput vs direct: shared ${(100 * b.rps / a.rps).toFixed(0)}%, per session ${(100 * c.rps / a.rps).toFixed(0)}%`);
+const runs = [['server-everything direct', direct, 'echo'],
+  ['mcpd --servers, shared', sh, 'ev.echo'],
+  ['mcpd --servers, per session', ps, 'ev.echo']];
+const res = runs.map(() => []);
+for (let r = 0; r < ROUNDS; r++)
+  for (let i = 0; i < runs.length; i++) res[i].push(await measure(runs[i][1], runs[i][2]));
+const med = (v) => { const w = [...v].sort((a, b) => a - b); return w[Math.floor((w.length - 1) / 2)]; };
+const m = res.map((rs) => ({ p50: med(rs.map((x) => x.p50)), p99: med(rs.map((x) => x.p99)),
+  rps: med(rs.map((x) => x.rps)) }));
+runs.forEach(([label], i) => console.log(`${label.padEnd(28)} p50 ${m[i].p50.toFixed(0).padStart(6)} us  p99 ${m[i].p99.toFixed(0).padStart(6)} us  ${m[i].rps.toFixed(0).padStart(6)} calls/s`));
+const added = (i) => res[i].map((x, r) => (x.p50 - res[0][r].p50).toFixed(0)).join(' ');
+console.log(`added at p50 per round (us): shared ${added(1)}; per session ${added(2)}`);
+console.log(`added at p50, median of rounds: shared ${(m[1].p50 - m[0].p50).toFixed(0)} us, per session ${(m[2].p50 - m[0].p50).toFixed(0)} us`);
+console.log(`throughput vs direct: shared ${(100 * m[1].rps / m[0].rps).toFixed(0)}%, per session ${(100 * m[2].rps / m[0].rps).toFixed(0)}%`);
 console.log(`first call of a session (starts its child): ${(first / 1000).toFixed(0)} ms`);
+for (const s of [direct, sh, ps]) s.p.kill();
 rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,188 @@
+#!/bin/sh
+# bench/hosted/run.sh: tools/call through gatewayd to every kind of tool
+# zone, side by side in one run on this machine (gw_load, one agent zone's
+# channel, a closed loop per session, the paths interleaved ROUNDS times
+# per level, medians):
+#   chan         mcpd-test --chan, the conformance fixture test_simple_text
+#   hosted       mcpd --chan --servers: server-everything's echo, one
+#                child per session (mcpd's default)
+#   hosted-sh    the same with "shared": true (one child for all sessions)
+#   supergw      supergateway (stateful Streamable HTTP, one child per
+#                session) as a remote "url" tool zone on loopback
+#   mcp-proxy    mcp-proxy (Streamable HTTP, one child for all sessions)
+#                as a remote "url" tool zone on loopback
+#   remote       mcpd-test --http as a remote "url" tool zone (the fixture)
+# and, before that, the baseline: server-everything's echo over its own
+# stdio without anything in between, against mcpd --servers over stdio
+# (bench/hosted/hosted_bench.mjs, one client for both), which is what
+# hosting itself adds. Every session's child is started before the
+# measurement (gw_load --ready); that start-up is reported apart.
+# usage: bench/hosted/run.sh [--quick] [BUILD_DIR]
+# env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  ROUNDS=3  N=2000
+#        (--quick: one round at 1 and 8 sessions, 1 s each, N=300)
+# Exit 1 if some path never answered (errors or no requests).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+quick=0
+if [ "${1:-}" = --quick ]; then
+	quick=1
+	shift
+fi
+build=${1:-$root/build}
+bin=$build/bin
+nm=$root/test/node/node_modules
+node=${NODE:-$nm/.bin/node}
+ev=$nm/@modelcontextprotocol/server-everything/dist/index.js
+if [ $quick = 1 ]; then
+	conc=${CONCURRENCY:-1 8}
+	dur=${DURATION:-1}
+	warm=${WARMUP:-0}
+	rounds=${ROUNDS:-1}
+	n=${N:-300}
+else
+	conc=${CONCURRENCY:-1 8 32}
+	dur=${DURATION:-3}
+	warm=${WARMUP:-1}
+	rounds=${ROUNDS:-3}
+	n=${N:-2000}
+fi
+for f in mcpd mcpd-test gatewayd gw_load mcp_load; do
+	[ -x "$bin/$f" ] || { echo "run.sh: missing $bin/$f (build first)" >&2; exit 2; }
+done
+for f in "$node" "$ev" "$nm/.bin/supergateway" "$nm/.bin/mcp-proxy"; do
+	[ -e "$f" ] || { echo "run.sh: missing $f (test/node)" >&2; exit 2; }
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/zg-hostbench.XXXXXX")
+export ZONEGATE_SIM_DIR=$work/sim
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	for p in $pids; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# The baseline and what hosting adds, without the gateway.
+echo "## stdio: server-everything echo directly vs behind mcpd --servers"
+echo
+if ! (cd "$root" && "$node" bench/hosted/hosted_bench.mjs "$bin/mcpd" "$n" "$rounds") >"$work/stdio.out"; then
+	echo "run.sh: the stdio baseline failed" >&2
+	exit 1
+fi
+sed 's/^/    /' "$work/stdio.out"
+echo
+
+cat >"$work/per.json" <<JSON
+{ "mcpServers": { "ev": { "command": "$node", "args": ["$ev", "stdio"],
+  "max_children": 64 } } }
+JSON
+cat >"$work/shared.json" <<JSON
+{ "mcpServers": { "ev": { "command": "$node", "args": ["$ev", "stdio"],
+  "shared": true } } }
+JSON
+p_sg=$("$bin/mcp_load" --free-port)
+p_mp=$("$bin/mcp_load" --free-port)
+p_re=$("$bin/mcp_load" --free-port)
+cat >"$work/gw.json" <<JSON
+{ "zones": {
+    "agent": { "domid": 70, "role": "agent", "chan": "sim:70:agent" },
+    "chan": { "domid": 71, "role": "tool", "chan": "sim:71:chan" },
+    "hosted": { "domid": 72, "role": "tool", "chan": "sim:72:hosted" },
+    "hosted-sh": { "domid": 73, "role": "tool", "chan": "sim:73:hostsh" },
+    "supergw": { "domid": 74, "role": "tool", "url": "http://127.0.0.1:$p_sg/mcp" },
+    "mcp-proxy": { "domid": 75, "role": "tool", "url": "http://127.0.0.1:$p_mp/mcp" },
+    "remote": { "domid": 76, "role": "tool", "url": "http://127.0.0.1:$p_re/mcp" } },
+  "policy": "bench.policy", "audit_log": "audit.log" }
+JSON
+for z in chan hosted hosted-sh supergw mcp-proxy remote; do
+	printf 'agent  %s.*  allow\n' "$z"
+done >"$work/bench.policy"
+
+"$bin/mcpd-test" --chan sim:71:chan --fixtures conformance 2>/dev/null &
+pids="$pids $!"
+"$bin/mcpd" --chan sim:72:hosted --servers "$work/per.json" 2>"$work/hosted.log" &
+pids="$pids $!"
+"$bin/mcpd" --chan sim:73:hostsh --servers "$work/shared.json" 2>"$work/hostsh.log" &
+pids="$pids $!"
+"$bin/mcpd-test" --http "127.0.0.1:$p_re" --fixtures conformance --max-sessions 1024 2>/dev/null &
+pids="$pids $!"
+PATH=$(dirname "$node"):$PATH "$node" "$nm/.bin/supergateway" \
+	--stdio "$node $ev stdio" --outputTransport streamableHttp --stateful \
+	--port "$p_sg" --streamableHttpPath /mcp --logLevel none >/dev/null 2>&1 &
+pids="$pids $!"
+PATH=$(dirname "$node"):$PATH "$node" "$nm/.bin/mcp-proxy" --port "$p_mp" \
+	--host 127.0.0.1 --server stream -- "$node" "$ev" stdio >/dev/null 2>&1 &
+pids="$pids $!"
+for pt in "$p_sg" "$p_mp" "$p_re"; do
+	"$bin/mcp_load" --wait-init "http://127.0.0.1:$pt/mcp" --since "$(date +%s%N)" \
+		--timeout 30 >/dev/null 2>&1 || true
+done
+"$bin/gatewayd" --config "$work/gw.json" 2>"$work/gw.log" &
+pids="$pids $!"
+i=0
+while [ $i -lt 400 ] && ! grep -qs " up: " "$work/gw.log"; do sleep 0.05; i=$((i + 1)); done
+sleep 2 # the tool zones' catalogues
+
+paths="chan hosted hosted-sh supergw mcp-proxy remote"
+tool_of() {
+	case $1 in
+	chan | remote) echo "$1.test_simple_text {}" ;;
+	hosted | hosted-sh) echo "$1.ev.echo {\"message\":\"x\"}" ;;
+	*) echo "$1.echo {\"message\":\"x\"}" ;;
+	esac
+}
+bad=0
+echo "## through gatewayd (load average at start: $load0)"
+echo
+echo "| path | sessions | req/s | p50 us | p99 us | errors | ready ms |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+for c in $conc; do
+	for p in $paths; do : >"$work/$p.rows"; done
+	r=0
+	while [ $r -lt "$rounds" ]; do
+		for p in $paths; do
+			set -- $(tool_of "$p")
+			o=$("$bin/gw_load" --chan sim:70:agent -c "$c" -d "$dur" -w "$warm" \
+				--ready 120 --tool "$1" --args "$2" 2>>"$work/load.err" || true)
+			echo "$(echo "$o" | field rps) $(echo "$o" | field p50_us)" \
+				"$(echo "$o" | field p99_us) $(echo "$o" | field errors)" \
+				"$(echo "$o" | field requests) $(echo "$o" | field ready_ms)" \
+				>>"$work/$p.rows"
+		done
+		r=$((r + 1))
+	done
+	for p in $paths; do
+		col() { awk -v k="$1" '{ print ($k == "" ? 0 : $k) }' "$work/$p.rows" | median; }
+		errs=$(awk '{ s += $4 } END { print s + 0 }' "$work/$p.rows")
+		reqs=$(awk '{ s += $5 } END { print s + 0 }' "$work/$p.rows")
+		[ "$errs" = 0 ] && [ "$reqs" -gt 0 ] || bad=1
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$p" "$c" \
+			"$(col 1)" "$(col 2)" "$(col 3)" "$errs" "$(col 6)"
+		echo "$c $p $(col 1) $(col 2)" >>"$work/summary"
+	done
+done
+echo
+# Ratios: the hosted paths against the bridges serving the same server in
+# the same way (per-session children: hosted / supergw; one shared child:
+# hosted-sh / mcp-proxy).
+echo "| sessions | hosted / supergw req/s | hosted-sh / mcp-proxy req/s | p50 hosted - chan (us): the server's time plus hosting |"
+echo "| ---: | ---: | ---: | ---: |"
+for c in $conc; do
+	awk -v c="$c" '$1 == c { rps[$2] = $3; p50[$2] = $4 }
+		function ratio(a, b) { return b > 0 ? sprintf("%.1fx", a / b) : "-" }
+		END { printf "| %s | %s | %s | %d |\n", c, ratio(rps["hosted"], rps["supergw"]),
+			ratio(rps["hosted-sh"], rps["mcp-proxy"]), p50["hosted"] - p50["chan"] }' \
+		"$work/summary"
+done
+echo
+echo "machine: $(nproc) CPUs, load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ $bad = 1 ]; then
+	echo "run.sh: some path had errors or did not answer:" >&2
+	sed 's/^/  /' "$work/load.err" >&2
+	exit 1
+fi
