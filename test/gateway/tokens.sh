@@ -53,6 +53,7 @@ tokens() {
 session() {
 	rm -f "$work/in"
 	mkfifo "$work/in"
+	: >"$work/$1.out" # exists before the wait below counts its lines
 	"$RELAY" --chan "sim:$(zone_dom "$1"):$1" <"$work/in" >"$work/$1.out" \
 		2>>"$work/relay.log" &
 	_rp=$!
