@@ -273,6 +273,8 @@ static void lookup_put(struct web_lookup *l)
 	free(l);
 }
 
+/* The resolver thread: getaddrinfo, the answer into l, then its reference
+ * and its place among the running lookups given up. */
 static void *lookup_main(void *arg)
 {
 	struct web_lookup *l = arg;
