@@ -12,7 +12,7 @@
 #     in the audit record), a "usage" outside structuredContent counts
 #     nothing, both on the splice path and the parsing path; zone ag's
 #     counters are untouched by zone bad's calls; gatewayd survives and
-#     the audit chain verifies.
+#     the audit chain verifies; promtool (if installed) accepts the scrape.
 # Seen to fail with the clamp off (the huge count reaches the counter),
 # with the sign check off (the negative count wraps the counter), and with
 # the token scan off on the splice path (ag's counters stay 0).
@@ -148,6 +148,12 @@ if echo "$m" | grep -F 'zonegate_tool_tokens_total' | grep -v -e 'zone="ag",tool
 	bad "a token series other than ag/llm and bad/evil: $(echo "$m" | grep -F zonegate_tool_tokens_total)"
 else
 	ok "token series only for configured zone pairs that reported usage"
+fi
+PROMTOOL=${PROMTOOL:-$(command -v promtool)}
+if [ -n "$PROMTOOL" ]; then
+	echo "$m" | "$PROMTOOL" check metrics >"$work/promtool.out" 2>&1 &&
+		ok "promtool check metrics accepts the scrape with token families" ||
+		bad "promtool: $(cat "$work/promtool.out")"
 fi
 inv=$(grep -F '"zone":"bad"' "$work/audit.log" | grep -c '"tokens":"invalid"')
 [ "$inv" = 7 ] && ok "7 audit records say tokens invalid" ||
