@@ -422,8 +422,21 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	    PUT_LIT(line, cap, &k, ",\"t_upstream_us\":") ||
 	    put_i64(line, cap, &k, r->t_upstream_us) ||
 	    PUT_LIT(line, cap, &k, ",\"t_total_us\":") ||
-	    put_i64(line, cap, &k, r->t_total_us) ||
-	    PUT_LIT(line, cap, &k, ",\"prev\":\"") ||
+	    put_i64(line, cap, &k, r->t_total_us))
+		return -1;
+	if (r->tokens_state < 0 &&
+	    PUT_LIT(line, cap, &k, ",\"tokens\":\"invalid\""))
+		return -1;
+	if (r->tokens_state > 0 &&
+	    (PUT_LIT(line, cap, &k, ",\"tokens\":{\"prompt\":") ||
+	     put_num(line, cap, &k, r->tokens.prompt, 0) ||
+	     PUT_LIT(line, cap, &k, ",\"completion\":") ||
+	     put_num(line, cap, &k, r->tokens.completion, 0) ||
+	     PUT_LIT(line, cap, &k, ",\"total\":") ||
+	     put_num(line, cap, &k, r->tokens.total, 0) ||
+	     PUT_LIT(line, cap, &k, "}")))
+		return -1;
+	if (PUT_LIT(line, cap, &k, ",\"prev\":\"") ||
 	    put(line, cap, &k, a->prev, strlen(a->prev)) ||
 	    PUT_LIT(line, cap, &k, "\""))
 		return -1;

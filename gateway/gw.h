@@ -293,12 +293,26 @@ int gw_audit_append(struct gw_audit *a, json_t *rec);
 int gw_audit_flush(struct gw_audit *a);
 
 /* The fields of a decision or call record (strings may be NULL: null). */
+/* Model token usage a tool call's result reported
+ * (result.structuredContent.usage, as llm_chat writes it), each count
+ * clamped to GW_TOKENS_MAX_PER_CALL. */
+struct gw_tokens {
+	uint64_t prompt, completion, total;
+};
+/* The most one call may add to a token counter: far above any model's
+ * context, and low enough that no counter can wrap (2^64 / 10^6 calls). */
+#define GW_TOKENS_MAX_PER_CALL 1000000
+
 struct gw_audit_rec {
 	const char *id, *zone, *session, *method, *target, *decision, *rule,
 		*reason; /* reason NULL: left out */
 	size_t bytes_in, bytes_out;
 	int64_t t_policy_us, t_upstream_us, t_total_us;
 	const char *args; /* JSON text of the arguments (audit_args), or NULL */
+	/* The call's token usage: tokens_state 0 none (left out), 1 the
+	 * counts in tokens, -1 a usage that was refused ("invalid"). */
+	int tokens_state;
+	struct gw_tokens tokens;
 };
 /* Appends one record, formatted without building a JSON tree (the hot
  * path). Same chain as gw_audit_append. Returns 0 or -1 (too long). */
@@ -409,10 +423,17 @@ void gw_metrics_free(struct gw_metrics *m);
  * 2 error; latency in microseconds (ignored for denials). Thread-safe. */
 void gw_metrics_record(struct gw_metrics *m, const char *zone, const char *tool,
 		       int outcome, int64_t us);
+/* Adds one call's token usage to (zone, tool), where tool is served by
+ * tool zone tool_zone (a configured zone name: the Prometheus label), or
+ * counts a refused usage (tk NULL). Thread-safe. */
+void gw_metrics_tokens(struct gw_metrics *m, const char *zone, const char *tool,
+		       const char *tool_zone, const struct gw_tokens *tk);
 /* Prometheus text exposition (with extra gauges appended by the caller
  * through extra, may be NULL). Caller frees. */
 char *gw_metrics_prometheus(struct gw_metrics *m, const char *extra);
-/* A JSON array of {zone, tool, calls, denials, errors, p50_us, p99_us}. */
+/* A JSON array of {zone, tool, calls, denials, errors, p50_us, p99_us},
+ * with tokens: {prompt, completion, total, rejected} on the rows whose
+ * calls reported usage. */
 json_t *gw_metrics_json(struct gw_metrics *m);
 
 /* ---- Pins (pins.c) ---------------------------------------------------- */

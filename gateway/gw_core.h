@@ -333,6 +333,24 @@ void gw_req_audit(struct gw *g, const char *zone, const char *session,
 		  const char *rule, const char *reason, const char *aid,
 		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
 		  int64_t t_total, const char *args);
+/* The token usage in a tool call's result (structuredContent.usage with
+ * integer prompt_tokens, completion_tokens and total_tokens): 1 with tk
+ * filled (each count clamped to GW_TOKENS_MAX_PER_CALL), 0 if there is no
+ * usage, -1 if there is one the gateway refuses (a count negative, not an
+ * integer or missing), tk then zero. */
+int gw_tokens_of(const json_t *result, struct gw_tokens *tk);
+/* The same for a response still in its bytes (msg[0..len), already found
+ * well-formed): only a response that contains "usage" is parsed, the rest
+ * cost one memmem. */
+int gw_tokens_scan(const char *msg, size_t len, struct gw_tokens *tk);
+/* The end of call p of session s with its tool zone's response (out
+ * bytes, answered at now, gw_now_us; outcome as gw_metrics_record's;
+ * reason NULL or the audit reason): its audit record (with the tokens, tok_state as
+ * gw_tokens_of returned), its metrics and its token counters. The caller
+ * still frees p. */
+void gw_req_done(struct gw *g, struct asess *s, struct preq *p,
+		 const char *reason, size_t out, int outcome, int tok_state,
+		 const struct gw_tokens *tk, int64_t now);
 /* A request of ours upstream (kind PK_*, of session s or the control
  * stream for NULL, to tool zone ti), in g->preqs; NULL when out of
  * memory. gw_req_free undoes it; gw_req_fail ends a call with an error

@@ -25,12 +25,99 @@ void gw_req_audit(struct gw *g, const char *zone, const char *session,
 		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
 		  int64_t t_total, const char *args)
 {
-	struct gw_audit_rec r = { aid,	    zone, session, method, target,
-				  decision, rule, reason,  in,	   out,
-				  t_pol,    t_up, t_total, args };
+	struct gw_audit_rec r = { aid,	   zone,     session, method,
+				  target,  decision, rule,    reason,
+				  in,	   out,	     t_pol,   t_up,
+				  t_total, args,     0,	      { 0, 0, 0 } };
 
 	if (gw_audit_record(g->audit, &r))
 		fprintf(stderr, "gatewayd: audit record too long; dropped\n");
+}
+
+/* One token count: a JSON integer, not negative, clamped to the per-call
+ * cap. 0, or -1 for anything else. */
+static int token_count(const json_t *v, uint64_t *out)
+{
+	json_int_t n;
+
+	if (!json_is_integer(v))
+		return -1;
+	n = json_integer_value(v);
+	if (n < 0)
+		return -1;
+	*out = n > GW_TOKENS_MAX_PER_CALL ? GW_TOKENS_MAX_PER_CALL
+					  : (uint64_t)n;
+	return 0;
+}
+
+int gw_tokens_of(const json_t *result, struct gw_tokens *tk)
+{
+	const json_t *u =
+		json_object_get(json_object_get(result, "structuredContent"),
+				"usage");
+
+	memset(tk, 0, sizeof(*tk));
+	if (!u)
+		return 0;
+	if (!json_is_object(u) ||
+	    token_count(json_object_get(u, "prompt_tokens"), &tk->prompt) ||
+	    token_count(json_object_get(u, "completion_tokens"),
+			&tk->completion) ||
+	    token_count(json_object_get(u, "total_tokens"), &tk->total)) {
+		memset(tk, 0, sizeof(*tk));
+		return -1;
+	}
+	return 1;
+}
+
+int gw_tokens_scan(const char *msg, size_t len, struct gw_tokens *tk)
+{
+	json_t *root;
+	int rc;
+
+	memset(tk, 0, sizeof(*tk));
+	if (!memmem(msg, len, "\"usage\"", 7))
+		return 0; /* the common case: one pass, nothing parsed */
+	root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!root)
+		return -1; /* e.g. an integer beyond 64 bits */
+	rc = gw_tokens_of(json_object_get(root, "result"), tk);
+	json_decref(root);
+	return rc;
+}
+
+void gw_req_done(struct gw *g, struct asess *s, struct preq *p,
+		 const char *reason, size_t out, int outcome, int tok_state,
+		 const struct gw_tokens *tk, int64_t now)
+{
+	const char *tz = g->tz[p->ti]->z->name;
+	struct gw_audit_rec r = {
+		.id = p->audit_id,
+		.zone = s->az->z->name,
+		.session = s->id,
+		.method = p->method,
+		.target = p->target,
+		.decision = "allow",
+		.rule = p->rule,
+		.reason = reason,
+		.bytes_in = p->bytes_in,
+		.bytes_out = out,
+		.t_policy_us = p->t_policy,
+		.t_upstream_us = now - p->t_sent,
+		.t_total_us = now - p->t0,
+		.args = p->args,
+		.tokens_state = tok_state,
+	};
+
+	if (tok_state > 0)
+		r.tokens = *tk;
+	if (gw_audit_record(g->audit, &r))
+		fprintf(stderr, "gatewayd: audit record too long; dropped\n");
+	gw_metrics_record(g->met, s->az->z->name, p->mlabel, outcome,
+			  now - p->t0);
+	if (tok_state != 0)
+		gw_metrics_tokens(g->met, s->az->z->name, p->mlabel, tz,
+				  tok_state > 0 ? tk : NULL);
 }
 
 /* ---- requests of ours upstream ----------------------------------------- */

@@ -268,6 +268,9 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 {
 	struct gw *g = t->g;
 	struct preq *p;
+	struct gw_tokens tk;
+	json_t *res;
+	int tok_state;
 	int64_t now;
 
 	if (!json_is_integer(m->id))
@@ -316,19 +319,16 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	json_object_set(m->root, "id", p->aid);
 	gw_sess_to_agent(ls, json_incref(m->root));
 	t->responses++;
-	gw_req_audit(g, ls->az->z->name, ls->id, p->method, p->target, "allow",
-		     p->rule, m->kind == JR_ERROR ? "upstream error" : NULL,
-		     p->audit_id, p->bytes_in, len, p->t_policy,
-		     now - p->t_sent, now - p->t0, p->args);
-	gw_metrics_record(g->met, ls->az->z->name, p->mlabel,
-			  m->kind == JR_ERROR ||
-					  json_is_true(json_object_get(
-						  json_object_get(m->root,
-								  "result"),
-						  "isError"))
-				  ? 2
-				  : 0,
-			  now - p->t0);
+	res = json_object_get(m->root, "result");
+	tok_state = m->kind == JR_ERROR ? 0 : gw_tokens_of(res, &tk);
+	gw_req_done(g, ls, p, m->kind == JR_ERROR ? "upstream error" : NULL,
+		    len,
+		    m->kind == JR_ERROR ||
+				    json_is_true(
+					    json_object_get(res, "isError"))
+			    ? 2
+			    : 0,
+		    tok_state, &tk, now);
 	gw_req_free(g, p);
 	(void)raw;
 }
@@ -515,7 +515,8 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	struct preq *p;
 	char *idj, *out;
 	const char *why = NULL;
-	int is_err, outcome;
+	int is_err, outcome, tok_state;
+	struct gw_tokens tk;
 	int64_t now;
 
 	if (len < hl + 12 || memcmp(msg, head, hl) != 0)
@@ -568,12 +569,11 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 	outcome = is_err || memmem(msg + i, len - i, "\"isError\":true", 14)
 			  ? 2
 			  : 0;
-	gw_req_audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
-		     p->rule, is_err ? "upstream error" : NULL, p->audit_id,
-		     p->bytes_in, len, p->t_policy, now - p->t_sent,
-		     now - p->t0, p->args);
-	gw_metrics_record(g->met, s->az->z->name, p->mlabel, outcome,
-			  now - p->t0);
+	/* Token usage: one more pass for "usage"; only a response that has
+	 * it is parsed. */
+	tok_state = is_err ? 0 : gw_tokens_scan((const char *)msg, len, &tk);
+	gw_req_done(g, s, p, is_err ? "upstream error" : NULL, len, outcome,
+		    tok_state, &tk, now);
 	gw_req_free(g, p);
 	return 0;
 }

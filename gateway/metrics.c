@@ -5,7 +5,9 @@
  * Prometheus exposition folds them into power-of-two buckets. Label
  * values are the routing core's choice of bounded names; the series
  * count is capped here as well (MET_MAX_SERIES, then one overflow series
- * per zone). */
+ * per zone). Model token usage is summed per (zone, tool) for the stats
+ * and per (agent zone, tool zone) for the exposition, whose labels are
+ * then only configured zone names. */
 #include "gw.h"
 
 #include <pthread.h>
@@ -26,13 +28,27 @@ struct series {
 	uint64_t calls, denials, errors;
 	uint64_t sum_us;
 	uint64_t h[NB];
+	uint64_t tok[3], tok_rejected; /* prompt, completion, total */
+	int has_tok;
 	struct series *next;
+};
+
+/* Token sums of one (agent zone, tool zone) pair: at most MET_MAX_TOKSER
+ * pairs (zones are configured; a pair beyond that is not counted). */
+#define MET_MAX_TOKSER 1024
+struct tokser {
+	char *zl, *tzl; /* zone and tool zone, escaped for the exposition */
+	char *zone, *tz;
+	uint64_t tok[3], calls, rejected;
+	struct tokser *next;
 };
 
 struct gw_metrics {
 	pthread_mutex_t lock;
 	struct series *b[MET_BUCKETS];
 	size_t n;
+	struct tokser *tks;
+	size_t ntks;
 };
 
 static unsigned bucket_of(int64_t us)
@@ -79,6 +95,14 @@ void gw_metrics_free(struct gw_metrics *m)
 			free(s->tl);
 			free(s);
 		}
+	}
+	for (struct tokser *t = m->tks, *nx; t; t = nx) {
+		nx = t->next;
+		free(t->zone);
+		free(t->tz);
+		free(t->zl);
+		free(t->tzl);
+		free(t);
 	}
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -176,6 +200,69 @@ void gw_metrics_record(struct gw_metrics *m, const char *zone, const char *tool,
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* The token sums of (zone, tool_zone), made on first use; NULL past
+ * MET_MAX_TOKSER pairs or out of memory. Called with the lock held. */
+static struct tokser *get_tok(struct gw_metrics *m, const char *zone,
+			      const char *tool_zone)
+{
+	struct tokser *t;
+
+	for (t = m->tks; t; t = t->next)
+		if (strcmp(t->zone, zone) == 0 && strcmp(t->tz, tool_zone) == 0)
+			return t;
+	if (m->ntks >= MET_MAX_TOKSER)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->zone = strdup(zone);
+	t->tz = strdup(tool_zone);
+	t->zl = label_esc(zone);
+	t->tzl = label_esc(tool_zone);
+	if (!t->zone || !t->tz || !t->zl || !t->tzl) {
+		free(t->zone);
+		free(t->tz);
+		free(t->zl);
+		free(t->tzl);
+		free(t);
+		return NULL;
+	}
+	t->next = m->tks;
+	m->tks = t;
+	m->ntks++;
+	return t;
+}
+
+void gw_metrics_tokens(struct gw_metrics *m, const char *zone, const char *tool,
+		       const char *tool_zone, const struct gw_tokens *tk)
+{
+	const uint64_t v[3] = { tk ? tk->prompt : 0, tk ? tk->completion : 0,
+				tk ? tk->total : 0 };
+	struct series *s;
+	struct tokser *t;
+
+	pthread_mutex_lock(&m->lock);
+	s = get(m, zone, tool);
+	t = get_tok(m, zone, tool_zone);
+	if (s) {
+		s->has_tok = 1;
+		s->tok_rejected += !tk;
+	}
+	if (t) {
+		t->calls += !!tk;
+		t->rejected += !tk;
+	}
+	for (int k = 0; tk && k < 3; k++) {
+		/* v[k] <= GW_TOKENS_MAX_PER_CALL (the caller's clamp): no
+		 * counter can wrap in 2^44 calls. */
+		if (s)
+			s->tok[k] += v[k];
+		if (t)
+			t->tok[k] += v[k];
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 static double pct(const struct series *s, double q)
 {
 	uint64_t n = 0, want, c = 0;
@@ -202,14 +289,25 @@ json_t *gw_metrics_json(struct gw_metrics *m)
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; a && i < MET_BUCKETS; i++) {
 		for (struct series *s = m->b[i]; s; s = s->next) {
-			json_array_append_new(
-				a, json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f}",
-					     "zone", s->zone, "tool", s->tool,
-					     "calls", (json_int_t)s->calls,
-					     "denials", (json_int_t)s->denials,
-					     "errors", (json_int_t)s->errors,
-					     "p50_us", pct(s, 0.5), "p99_us",
-					     pct(s, 0.99)));
+			json_t *r = json_pack("{s:s,s:s,s:I,s:I,s:I,s:f,s:f}",
+					      "zone", s->zone, "tool", s->tool,
+					      "calls", (json_int_t)s->calls,
+					      "denials", (json_int_t)s->denials,
+					      "errors", (json_int_t)s->errors,
+					      "p50_us", pct(s, 0.5), "p99_us",
+					      pct(s, 0.99));
+			if (r && s->has_tok)
+				json_object_set_new(
+					r, "tokens",
+					json_pack("{s:I,s:I,s:I,s:I}", "prompt",
+						  (json_int_t)s->tok[0],
+						  "completion",
+						  (json_int_t)s->tok[1],
+						  "total",
+						  (json_int_t)s->tok[2],
+						  "rejected",
+						  (json_int_t)s->tok_rejected));
+			json_array_append_new(a, r);
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -309,6 +407,43 @@ static void expose_histogram(struct sbuf *b, const struct series *s)
 		  s->zl, s->tl, (unsigned long long)c);
 }
 
+/* The token families, per (agent zone, tool zone). */
+static void expose_tokens(struct sbuf *b, const struct gw_metrics *m)
+{
+	static const char *const kind[3] = { "prompt", "completion", "total" };
+
+	sb_printf(b,
+		  "# HELP zonegate_tool_tokens_total Model tokens that tool "
+		  "results reported (structuredContent.usage), per calling "
+		  "zone and tool zone; at most %d per call and kind.\n"
+		  "# TYPE zonegate_tool_tokens_total counter\n",
+		  GW_TOKENS_MAX_PER_CALL);
+	for (const struct tokser *t = m->tks; t; t = t->next)
+		for (int k = 0; k < 3; k++)
+			sb_printf(b,
+				  "zonegate_tool_tokens_total{zone=\"%s\","
+				  "tool_zone=\"%s\",kind=\"%s\"} %llu\n",
+				  t->zl, t->tzl, kind[k],
+				  (unsigned long long)t->tok[k]);
+	sb_printf(b, "# HELP zonegate_tool_token_calls_total Calls whose "
+		     "result reported a valid token usage.\n"
+		     "# TYPE zonegate_tool_token_calls_total counter\n");
+	for (const struct tokser *t = m->tks; t; t = t->next)
+		sb_printf(b,
+			  "zonegate_tool_token_calls_total{zone=\"%s\","
+			  "tool_zone=\"%s\"} %llu\n",
+			  t->zl, t->tzl, (unsigned long long)t->calls);
+	sb_printf(b, "# HELP zonegate_tool_tokens_rejected_total Calls whose "
+		     "result carried a usage that was not counted (a count "
+		     "negative, not an integer, or missing).\n"
+		     "# TYPE zonegate_tool_tokens_rejected_total counter\n");
+	for (const struct tokser *t = m->tks; t; t = t->next)
+		sb_printf(b,
+			  "zonegate_tool_tokens_rejected_total{zone=\"%s\","
+			  "tool_zone=\"%s\"} %llu\n",
+			  t->zl, t->tzl, (unsigned long long)t->rejected);
+}
+
 /* Each family whole, after its HELP and TYPE lines (the text format
  * does not allow a family's samples to be interleaved with another's). */
 char *gw_metrics_prometheus(struct gw_metrics *m, const char *extra)
@@ -332,6 +467,7 @@ char *gw_metrics_prometheus(struct gw_metrics *m, const char *extra)
 	for (size_t i = 0; i < MET_BUCKETS; i++)
 		for (struct series *s = m->b[i]; s; s = s->next)
 			expose_histogram(&b, s);
+	expose_tokens(&b, m);
 	sb_printf(&b,
 		  "# HELP zonegate_metric_series Series held (at most %d, "
 		  "then each zone's new targets count as (other)).\n"

@@ -1,12 +1,15 @@
 /* Egress control for the web tools: which addresses are forbidden (the
  * classifier), the operator's exceptions (--web-allow) and host allowlist
- * (--web-hosts), and the check of a URL that resolves its host once and
- * pins the address the fetcher then connects to. */
+ * (--web-hosts), and the check of a URL that resolves its host once (on a
+ * resolver thread, bound by the fetch's deadline) and pins the address the
+ * fetcher then connects to. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fnmatch.h>
 #include <netdb.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,13 +238,158 @@ static void addr_text(const struct sockaddr_storage *ss, char *out,
 		snprintf(out, outlen, "?");
 }
 
-/* Resolves t->host once; every address must pass unless excepted. */
-static int resolve(const struct web_policy *p, struct web_target *t, int exc,
-		   char *err, size_t errlen)
+/* One name resolution shared by the waiting fetch and its resolver thread;
+ * the last of the two to let go frees it (and the answer, if nobody took
+ * it). */
+struct web_lookup {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	int refs;	   /* 2 while both hold it */
+	int done, gai;
+	struct addrinfo *res;
+	char host[256];
+};
+
+/* Resolver threads still running, those of abandoned lookups included;
+ * at most WEB_MAX_LOOKUPS so a DNS server that never answers cannot make a
+ * fetch loop pile up threads. */
+#define WEB_MAX_LOOKUPS 16
+static pthread_mutex_t lookups_mu = PTHREAD_MUTEX_INITIALIZER;
+static int lookups_running;
+
+/* Drops one reference to l; frees it with the last one. */
+static void lookup_put(struct web_lookup *l)
 {
-	struct addrinfo hints = { 0 }, *res = NULL, *ai;
-	const char *why;
+	int last;
+	pthread_mutex_lock(&l->mu);
+	last = --l->refs == 0;
+	pthread_mutex_unlock(&l->mu);
+	if (!last)
+		return;
+	if (l->res)
+		freeaddrinfo(l->res);
+	pthread_cond_destroy(&l->cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+/* The resolver thread: getaddrinfo, the answer into l, then its reference
+ * and its place among the running lookups given up. */
+static void *lookup_main(void *arg)
+{
+	struct web_lookup *l = arg;
+	struct addrinfo hints = { 0 }, *res = NULL;
 	int g;
+
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = AF_UNSPEC;
+	g = getaddrinfo(l->host, NULL, &hints, &res);
+	pthread_mutex_lock(&l->mu);
+	l->gai = g;
+	l->res = g == 0 ? res : NULL;
+	l->done = 1;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	lookup_put(l);
+	pthread_mutex_lock(&lookups_mu);
+	lookups_running--;
+	pthread_mutex_unlock(&lookups_mu);
+	return NULL;
+}
+
+/* getaddrinfo(host) bound by deadline_ms (CLOCK_MONOTONIC milliseconds; 0
+ * for none, then it blocks as getaddrinfo does). The lookup runs on a
+ * detached thread; at the deadline the caller gives up on it and the
+ * thread frees the answer whenever the resolver returns. 0 with *res (the
+ * caller frees it with freeaddrinfo), or -1 with err. */
+static int lookup_timed(const char *host, long deadline_ms,
+			struct addrinfo **res, char *err, size_t errlen)
+{
+	struct web_lookup *l;
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	pthread_t th;
+	struct timespec ts;
+	int rc = -1, busy;
+
+	*res = NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(l->host, sizeof(l->host), "%s", host);
+	l->refs = 2;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_lock(&lookups_mu);
+	busy = lookups_running >= WEB_MAX_LOOKUPS;
+	if (!busy)
+		lookups_running++;
+	pthread_mutex_unlock(&lookups_mu);
+	if (busy) {
+		snprintf(err, errlen,
+			 "cannot resolve %s: %d name resolutions already in "
+			 "flight (a DNS server is not answering)",
+			 host, WEB_MAX_LOOKUPS);
+		l->refs = 1;
+		lookup_put(l);
+		return -1;
+	}
+	pthread_attr_init(&ta);
+	pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &ta, lookup_main, l) != 0) {
+		pthread_attr_destroy(&ta);
+		pthread_mutex_lock(&lookups_mu);
+		lookups_running--;
+		pthread_mutex_unlock(&lookups_mu);
+		snprintf(err, errlen, "cannot resolve %s: no resolver thread",
+			 host);
+		l->refs = 1;
+		lookup_put(l);
+		return -1;
+	}
+	pthread_attr_destroy(&ta);
+	ts.tv_sec = deadline_ms / 1000;
+	ts.tv_nsec = (deadline_ms % 1000) * 1000000L;
+	pthread_mutex_lock(&l->mu);
+	while (!l->done) {
+		if (deadline_ms <= 0) {
+			pthread_cond_wait(&l->cv, &l->mu);
+			continue;
+		}
+		if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == ETIMEDOUT &&
+		    !l->done)
+			break;
+	}
+	if (!l->done) {
+		snprintf(err, errlen,
+			 "cannot resolve %s: name resolution timed out (no "
+			 "answer within the fetch's deadline)",
+			 host);
+	} else if (l->gai != 0 || !l->res) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host,
+			 gai_strerror(l->gai ? l->gai : EAI_NONAME));
+	} else {
+		*res = l->res;
+		l->res = NULL;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&l->mu);
+	lookup_put(l);
+	return rc;
+}
+
+/* Resolves t->host once, by deadline_ms; every address must pass unless
+ * excepted. */
+static int resolve(const struct web_policy *p, struct web_target *t, int exc,
+		   long deadline_ms, char *err, size_t errlen)
+{
+	struct addrinfo *res = NULL, *ai;
+	const char *why;
 
 	t->proxy = p->proxy[0] ? p->proxy : NULL;
 	if (web_addr_literal(t->host, &t->addr)) {
@@ -258,14 +406,8 @@ static int resolve(const struct web_policy *p, struct web_target *t, int exc,
 	}
 	if (t->proxy)
 		return 0; /* a name: resolved outside, by the proxy */
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_family = AF_UNSPEC;
-	g = getaddrinfo(t->host, NULL, &hints, &res);
-	if (g != 0 || !res) {
-		snprintf(err, errlen, "cannot resolve %s: %s", t->host,
-			 gai_strerror(g));
+	if (lookup_timed(t->host, deadline_ms, &res, err, errlen) != 0)
 		return -1;
-	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		why = web_addr_forbidden(ai->ai_addr);
 		if (why && !exc) {
@@ -312,7 +454,8 @@ int web_policy_proxy(struct web_policy *p, const char *path, char *err,
 }
 
 int web_policy_check(const struct web_policy *p, const char *url,
-		     struct web_target *t, char *err, size_t errlen)
+		     long deadline_ms, struct web_target *t, char *err,
+		     size_t errlen)
 {
 	memset(t, 0, sizeof(*t));
 	if (strlen(url) >= WEB_MAX_URL) {
@@ -326,5 +469,6 @@ int web_policy_check(const struct web_policy *p, const char *url,
 			 t->host);
 		return -1;
 	}
-	return resolve(p, t, excepted(p, t->host, t->port), err, errlen);
+	return resolve(p, t, excepted(p, t->host, t->port), deadline_ms, err,
+		       errlen);
 }

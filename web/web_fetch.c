@@ -162,16 +162,17 @@ static int hop(CURL *h, const struct web_policy *p,
 	struct web_target t;
 	struct curl_slist *pins = NULL;
 	char why[384], *loc = NULL;
-	long left = deadline - now_ms();
+	long left;
 	CURLcode cc;
 	int rc = -1;
 
 	*next = NULL;
-	if (web_policy_check(p, url, &t, why, sizeof(why)) != 0) {
+	if (web_policy_check(p, url, deadline, &t, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s%s: %s",
 			 r->redirects ? "redirect to " : "", url, why);
 		return -1;
 	}
+	left = deadline - now_ms(); /* what the resolution left */
 	if (left <= 0) {
 		snprintf(err, errlen,
 			 "no complete answer within the %ld ms "

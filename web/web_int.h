@@ -70,14 +70,17 @@ struct web_target {
 };
 
 /* Checks url against the policy: http or https only, no userinfo, host
- * allowed by --web-hosts, resolved once (getaddrinfo) with every address
- * judged by web_addr_forbidden unless an exception names the host (and
- * port). Fills t with the address to connect to. With a proxy, a name is
- * not resolved here (the proxy resolves it and enforces its own list;
- * t->proxy is set, t->addrlen 0); an IP literal is still judged. 0, or -1
- * with the reason in err. */
+ * allowed by --web-hosts, resolved once (getaddrinfo on a resolver thread,
+ * given up at deadline_ms, a CLOCK_MONOTONIC time in milliseconds, 0 for
+ * none) with every address judged by web_addr_forbidden unless an
+ * exception names the host (and port). Fills t with the address to connect
+ * to. With a proxy, a name is not resolved here (the proxy resolves it and
+ * enforces its own list; t->proxy is set, t->addrlen 0); an IP literal is
+ * still judged. 0, or -1 with the reason in err ("name resolution timed
+ * out" past the deadline). */
 int web_policy_check(const struct web_policy *p, const char *url,
-		     struct web_target *t, char *err, size_t errlen);
+		     long deadline_ms, struct web_target *t, char *err,
+		     size_t errlen);
 
 /* ---- pages (web_page.c) ---- */
 

@@ -21,6 +21,9 @@
  *   flip                    its tools' annotations change (destructiveHint
  *                           becomes readOnlyHint) and it says
  *                           tools/list_changed: drift a pin must catch
+ *   tokens                  a result whose structuredContent.usage is the
+ *                           text of arguments.usage (negative, huge,
+ *                           non-integer ...), see token_answer
  *
  * With --big COUNT SIZE PERPAGE its tools/list also has COUNT tools
  * big0... whose descriptions are SIZE bytes, PERPAGE to a page (a
@@ -128,7 +131,8 @@ static void list_tools(chan_mux *m, uint32_t sid, json_t *id, json_t *params)
 						     "badutf8",
 						     "flip",
 						     "nulnote",
-						     "mute" };
+						     "mute",
+						     "tokens" };
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			json_array_append_new(arr, tool(names[i]));
 	}
@@ -225,6 +229,48 @@ static void spliced_junk(chan_mux *m, uint32_t sid, json_t *id,
 	free(victim);
 }
 
+/* tokens: a result whose structuredContent.usage is the argument "usage"
+ * written as it is (any JSON text, numbers beyond 64 bits included), in
+ * mcpd's byte layout (the splice path), or with "id" first when
+ * "layout" is "other" (the parsing path). "text": the usage only inside
+ * the text content, none in structuredContent. */
+static void token_answer(chan_mux *m, uint32_t sid, json_t *id, json_t *args)
+{
+	const char *u = json_string_value(json_object_get(args, "usage"));
+	const char *layout = json_string_value(json_object_get(args, "layout"));
+	char buf[1024], *idj = json_dumps(id, JSON_ENCODE_ANY);
+	int n;
+
+	if (!u)
+		u = "null";
+	if (layout && strcmp(layout, "text") == 0)
+		n = snprintf(buf, sizeof(buf),
+			     "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{"
+			     "\"content\":[{\"type\":\"text\",\"text\":"
+			     "\"{\\\"usage\\\":{\\\"prompt_tokens\\\":5,"
+			     "\\\"completion_tokens\\\":5,"
+			     "\\\"total_tokens\\\":10}}\"}],"
+			     "\"usage\":{\"prompt_tokens\":5}}}",
+			     idj ? idj : "0");
+	else if (layout && strcmp(layout, "other") == 0)
+		n = snprintf(
+			buf, sizeof(buf),
+			"{\"id\":%s,\"jsonrpc\":\"2.0\",\"result\":{"
+			"\"content\":[{\"type\":\"text\",\"text\":"
+			"\"tokens\"}],\"structuredContent\":{\"usage\":%s}}}",
+			idj ? idj : "0", u);
+	else
+		n = snprintf(
+			buf, sizeof(buf),
+			"{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{"
+			"\"content\":[{\"type\":\"text\",\"text\":"
+			"\"tokens\"}],\"structuredContent\":{\"usage\":%s}}}",
+			idj ? idj : "0", u);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		send_text(m, sid, buf);
+	free(idj);
+}
+
 static void do_call(chan_mux *m, uint32_t sid, json_t *id, json_t *params)
 {
 	const char *name = json_string_value(json_object_get(params, "name"));
@@ -242,6 +288,8 @@ static void do_call(chan_mux *m, uint32_t sid, json_t *id, json_t *params)
 			json_number_value(json_object_get(args, "a")) +
 			json_number_value(json_object_get(args, "b"));
 		npending++;
+	} else if (strcmp(name, "tokens") == 0) {
+		token_answer(m, sid, id, args);
 	} else if (strcmp(name, "junk") == 0) {
 		send_text(m, sid, "{\"jsonrpc\":\"2.0\",\"id\":");
 		send_text(m, sid, "\x01\x02 not json at all");

@@ -238,7 +238,9 @@ static void test_audit_hostile_text(void)
 					  0,
 					  0,
 					  0,
-					  NULL };
+					  NULL,
+					  0,
+					  { 0, 0, 0 } };
 		CHECK_EQ_INT(gw_audit_record(a, &r), 0);
 		r.target = big;
 		r.reason = big;

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	p.hosts[0] = (char *)"\x01"; /* matches no host: no DNS lookups */
 	p.nhosts = 1;
-	if (web_policy_check(&p, url, &t, err, sizeof(err)) == 0)
+	if (web_policy_check(&p, url, 0, &t, err, sizeof(err)) == 0)
 		abort();
 	return 0;
 }

@@ -10,19 +10,12 @@
 # Usage: rebind.sh MCPD NODE   (re-executes itself under unshare)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-if [ "${ZG_IN_NS:-}" != 1 ]; then
-	if ! unshare -rmn true 2>/dev/null; then
-		echo "rebind: unprivileged namespaces unavailable; skipped"
-		exit 77
-	fi
-	exec env ZG_IN_NS=1 unshare -rmn sh "$0" "$@"
-fi
+. "$here/netns.sh"
+web_netns rebind "$0" "$@"
 mcpd=$1 node=$2
 dir=$(mktemp -d)
 trap 'kill $dns $web 2>/dev/null; rm -rf "$dir"' EXIT
-ip link set lo up
-printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:2\n' >"$dir/resolv.conf"
-mount --bind "$dir/resolv.conf" /etc/resolv.conf
+web_resolver "$dir" "attempts:1 timeout:2"
 "$node" "$here/dns-rebind.mjs" 53 >"$dir/dns.log" &
 dns=$!
 "$node" "$here/webhost.mjs" --port 8080 --ready "$dir/ready" >/dev/null &

@@ -99,7 +99,7 @@ static const char *check(const struct web_policy *p, const char *url, char *err,
 			 size_t errlen)
 {
 	struct web_target t;
-	return web_policy_check(p, url, &t, err, errlen) == 0 ? NULL : err;
+	return web_policy_check(p, url, 0, &t, err, errlen) == 0 ? NULL : err;
 }
 
 static void test_policy(void)
@@ -117,7 +117,7 @@ static void test_policy(void)
 
 	/* The exception names host and port: only that port passes. */
 	CHECK(check(&p, "http://127.0.0.1:8080/x", err, sizeof(err)) == NULL);
-	CHECK(web_policy_check(&p, "http://127.0.0.1:8080/", &t, err,
+	CHECK(web_policy_check(&p, "http://127.0.0.1:8080/", 0, &t, err,
 			       sizeof(err)) == 0 &&
 	      strcmp(t.addr_text, "127.0.0.1") == 0 && t.port == 8080);
 	CHECK(check(&p, "http://127.0.0.1:8081/", err, sizeof(err)) != NULL);
