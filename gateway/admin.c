@@ -298,7 +298,9 @@ static json_t *handle(struct gw_admin *a, struct aconn *c, const char *line)
 		r = fail("permission denied: only root or the admin group may "
 			 "change the gateway");
 	} else if (strcmp(cmd, "reload") == 0) {
-		r = gw_reload(g, err, sizeof(err)) ? fail(err) : ok();
+		r = !g->reload ? fail("reload is not available here")
+		    : g->reload(g, err, sizeof(err)) ? fail(err)
+						     : ok();
 	} else if (strcmp(cmd, "audit-rotate") == 0) {
 		r = gw_audit_rotate(g->audit, "gatewayctl", err, sizeof(err))
 			    ? fail("the audit log could not be rotated (no "

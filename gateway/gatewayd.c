@@ -608,6 +608,7 @@ int main(int argc, char **argv)
 	if (gw_route_init(&g, err, sizeof(err)))
 		goto fail;
 	gw_route_snapshot(&g);
+	g.reload = gw_reload;
 	g.admin = gw_admin_start(&g, err, sizeof(err));
 	if (!g.admin)
 		goto fail;

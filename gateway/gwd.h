@@ -60,6 +60,11 @@ struct gw {
 	chan *(*connect_tool)(void *ud, const struct gw_zone *z, char *err,
 			      size_t errlen);
 	void *connect_ud;
+	/* What the admin socket's "reload" runs (gatewayd.c sets it to
+	 * gw_reload): admin.c calls the daemon through this hook, so the
+	 * daemon and its admin socket do not call each other. NULL: the
+	 * command is refused. */
+	int (*reload)(struct gw *g, char *err, size_t errlen);
 };
 
 /* The routing core (zg_gw_core; gw_loop.c unless said otherwise): zones,
