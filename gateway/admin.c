@@ -6,6 +6,7 @@
  * libmicrohttpd, bound to loopback or a unix socket. */
 #define _GNU_SOURCE
 #include "gwd.h"
+#include "zg_common.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -675,12 +676,9 @@ static int start_metrics(struct gw_admin *a, char *err, size_t errlen)
 		snprintf(a->metrics_url, sizeof(a->metrics_url), "%s", m);
 	} else {
 		struct sockaddr_in sin = { .sin_family = AF_INET };
-		char *end;
-		long port;
-		errno = 0;
-		port = strtol(m + 10, &end, 10);
-		if (strncmp(m, "127.0.0.1:", 10) || errno || *end || port < 0 ||
-		    port > 65535) {
+		long long port;
+		if (strncmp(m, "127.0.0.1:", 10) ||
+		    zg_parse_int(m + 10, 0, 65535, &port) != 0) {
 			snprintf(err, errlen,
 				 "metrics: only 127.0.0.1:PORT "
 				 "or unix:PATH");

@@ -24,6 +24,7 @@
 #include <zonegate/chan.h>
 #include <zonegate/chan_mux.h>
 
+#include "zg_common.h"
 #include "zg_version.h"
 
 #define OUT_MAX (64u << 20)		 /* stdout backlog before giving up */
@@ -137,18 +138,15 @@ static void usage(FILE *f)
 static int parse_num(const char *opt, const char *s, long min, long max,
 		     long *out)
 {
-	char *end;
+	long long v;
 
-	errno = 0;
-	*out = strtol(s, &end, 10);
-	if (errno || end == s || *end || *out < min || *out > max) {
-		fprintf(stderr,
-			"zonegate-relay: %s: expected %ld..%ld, got "
-			"'%s'\n",
-			opt, min, max, s);
-		return -1;
+	if (zg_parse_int(s, min, max, &v) == 0) {
+		*out = (long)v;
+		return 0;
 	}
-	return 0;
+	fprintf(stderr, "zonegate-relay: %s: expected %ld..%ld, got '%s'\n",
+		opt, min, max, s);
+	return -1;
 }
 
 enum {
