@@ -23,9 +23,7 @@ cp "$(dirname "$ZONECTL")/zonegate-zone-init" "$S/bin/"
 chmod 755 "$S/bin" "$S/bin/zonegate-zone-init"
 export ZONEGATE_ZONE_INIT=$S/bin/zonegate-zone-init
 export ZONEGATE_SIM_DIR=$S/sim
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
+. "$(dirname "$0")/common.sh"
 TESTCG=
 ZPID=
 cleanup() {
