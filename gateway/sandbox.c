@@ -133,6 +133,106 @@ static int word_in(const char *list, const char *w)
 	return 0;
 }
 
+/* The leaf zonectl moves itself into, on cgroup v2, when its own cgroup
+ * is not the root (v2 allows no processes in a cgroup whose children
+ * have controllers). */
+#define CG_LEAF "zonectl"
+
+/* Where the zones' cgroups are made in each hierarchy: below zonectl's
+ * own cgroup there (docs/zones.md, "Where the cgroups go"), which is the
+ * hierarchy's top unless zonectl runs in a cgroup of its own, e.g. under
+ * a systemd unit with Delegate=yes. Found once per process. */
+static struct {
+	int done;
+	const char *v2root; /* NULL: no v2 hierarchy */
+	char v2[ZONE_PATH_MAX], mem[ZONE_PATH_MAX], pids[ZONE_PATH_MAX],
+		cpu[ZONE_PATH_MAX];
+} cgb;
+
+/* Whether the comma-separated controller list has ctl. */
+static int ctl_in(const char *list, size_t len, const char *ctl)
+{
+	size_t l = strlen(ctl);
+
+	for (size_t i = 0; i + l <= len; i++)
+		if ((i == 0 || list[i - 1] == ',') &&
+		    strncmp(list + i, ctl, l) == 0 &&
+		    (i + l == len || list[i + l] == ','))
+			return 1;
+	return 0;
+}
+
+/* out = mount followed by zonectl's own cgroup in the hierarchy named by
+ * ctl ("" for v2) as /proc/self/cgroup gives it ("0::/path" for v2,
+ * "N:ctl,...:/path" for v1), without a trailing CG_LEAF; just mount when
+ * that is the root, the line is missing or the directory is not there
+ * (a cgroup namespace whose root is not the mount's). */
+static void cg_base(const char *mount, const char *ctl, char *out, size_t len)
+{
+	char buf[4096], own[ZONE_PATH_MAX] = "";
+	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	struct stat st;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	for (char *l = buf, *nl; *l; l = *nl ? nl + 1 : nl) {
+		char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : 0;
+		nl = strchrnul(l, '\n');
+		if (!c2 || c2 > nl)
+			continue;
+		if (ctl[0] ? ctl_in(c1 + 1, (size_t)(c2 - c1 - 1), ctl)
+			   : strncmp(l, "0::", 3) == 0) {
+			snprintf(own, sizeof(own), "%.*s", (int)(nl - c2 - 1),
+				 c2 + 1);
+			break;
+		}
+	}
+	n = (ssize_t)strlen(own);
+	if (n > (ssize_t)strlen(CG_LEAF) + 1 &&
+	    strcmp(own + n - strlen(CG_LEAF), CG_LEAF) == 0 &&
+	    own[n - strlen(CG_LEAF) - 1] == '/')
+		own[n - strlen(CG_LEAF) - 1] = 0;
+	if (own[0] != '/' || own[1] == 0 || own[1] == '.' ||
+	    strstr(own, "/..") ||
+	    snprintf(out, len, "%s%s", mount, own) >= (int)len ||
+	    stat(out, &st) < 0 || !S_ISDIR(st.st_mode))
+		snprintf(out, len, "%s", mount);
+}
+
+/* Finds the bases once; on v2 below the root, where the base offers a
+ * controller zonectl uses, moves zonectl into base/CG_LEAF first, so
+ * that the base can hand controllers to the zones' cgroups (the unit's
+ * other processes, if any, stay: then the v2 limits fail and are
+ * reported as not applied). Done before any zone or gatewayd starts. */
+static void cg_bases(void)
+{
+	char ctl[256], leaf[ZONE_PATH_MAX + 16], pid[32];
+
+	if (cgb.done)
+		return;
+	cgb.done = 1;
+	cgb.v2root = cg2_root();
+	if (cgb.v2root)
+		cg_base(cgb.v2root, "", cgb.v2, sizeof(cgb.v2));
+	cg_base(CG_ROOT "/memory", "memory", cgb.mem, sizeof(cgb.mem));
+	cg_base(CG_ROOT "/pids", "pids", cgb.pids, sizeof(cgb.pids));
+	cg_base(CG_ROOT "/cpu", "cpu", cgb.cpu, sizeof(cgb.cpu));
+	if (!cgb.v2root || strcmp(cgb.v2, cgb.v2root) == 0 ||
+	    read_str(cgb.v2, "cgroup.controllers", ctl, sizeof(ctl)) < 0 ||
+	    !(word_in(ctl, "memory") || word_in(ctl, "pids") ||
+	      word_in(ctl, "cpu")) ||
+	    snprintf(leaf, sizeof(leaf), "%s/%s", cgb.v2, CG_LEAF) >=
+		    (int)sizeof(leaf))
+		return;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if ((mkdir(leaf, 0755) == 0 || errno == EEXIST) &&
+	    write_str(leaf, "cgroup.procs", pid) < 0)
+		fprintf(stderr, "zonectl: cannot move into %s: %s\n", leaf,
+			strerror(errno));
+}
+
 /* Numbers the starts of one zonectl process (a supervisor restarts). */
 static unsigned cg_seq;
 
@@ -164,10 +264,12 @@ static const char *cg_dir(struct cgroups *cg, const char *base,
 static void cg_setup(struct cgroups *cg, const struct zone_run *r,
 		     struct zone_report *rep)
 {
-	const char *v2 = cg2_root(), *d;
+	const char *v2, *d;
 	char ctl[256] = "", val[64], base[ZONE_PATH_MAX];
 	int used1 = 0, used2 = 0;
 
+	cg_bases();
+	v2 = cgb.v2root ? cgb.v2 : NULL;
 	cg_seq++;
 	if (v2 && read_str(v2, "cgroup.controllers", ctl, sizeof(ctl)) < 0)
 		ctl[0] = 0;
@@ -181,7 +283,7 @@ static void cg_setup(struct cgroups *cg, const struct zone_run *r,
 			write_str(d, "memory.swap.max", "0"); /* if swap */
 			rep->mem_applied = used2 = cg->mem_v2 = 1;
 			snprintf(cg->memdir, sizeof(cg->memdir), "%s", d);
-		} else if ((d = cg_dir(cg, CG_ROOT "/memory", r)) &&
+		} else if ((d = cg_dir(cg, cgb.mem, r)) &&
 			   write_str(d, "memory.limit_in_bytes", val) == 0) {
 			write_str(d, "memory.memsw.limit_in_bytes", val);
 			rep->mem_applied = used1 = 1;
@@ -195,7 +297,7 @@ static void cg_setup(struct cgroups *cg, const struct zone_run *r,
 		    (d = cg_dir(cg, v2, r)) &&
 		    write_str(d, "pids.max", val) == 0)
 			rep->pids_applied = used2 = 1;
-		else if ((d = cg_dir(cg, CG_ROOT "/pids", r)) &&
+		else if ((d = cg_dir(cg, cgb.pids, r)) &&
 			 write_str(d, "pids.max", val) == 0)
 			rep->pids_applied = used1 = 1;
 	}
@@ -208,7 +310,7 @@ static void cg_setup(struct cgroups *cg, const struct zone_run *r,
 		    (d = cg_dir(cg, v2, r)) &&
 		    write_str(d, "cpu.max", val) == 0)
 			rep->cpu_applied = used2 = 1;
-		else if ((d = cg_dir(cg, CG_ROOT "/cpu", r)) &&
+		else if ((d = cg_dir(cg, cgb.cpu, r)) &&
 			 write_str(d, "cpu.cfs_period_us", "100000") == 0 &&
 			 write_str(d, "cpu.cfs_quota_us", base) == 0)
 			rep->cpu_applied = used1 = 1;
@@ -281,30 +383,30 @@ static void cg_remove(const struct cgroups *cg)
 }
 
 /* Removes the empty cgroups of zone name left by a zonectl that died
- * (zonegate-NAME-PID-N with no process PID any more) in every hierarchy
- * under CG_ROOT (v1 controllers, the hybrid "unified", or v2 itself). */
+ * (zonegate-NAME-PID-N with no process PID any more) below the base of
+ * each hierarchy (cg_bases: v2, v1 memory, pids, cpu). The first call
+ * finds the bases, so the supervisor calls it before it starts anything. */
 void zone_cg_sweep(const char *name)
 {
-	char pre[96], path[ZONE_PATH_MAX], sub[ZONE_PATH_MAX];
-	DIR *top, *d;
-	struct dirent *e, *h;
+	char pre[96], path[ZONE_PATH_MAX + 256];
+	const char *base[4];
+	DIR *d;
+	struct dirent *e;
 	long pid;
 	char *end;
 	size_t pl;
 
+	cg_bases();
+	base[0] = cgb.v2root ? cgb.v2 : NULL;
+	base[1] = cgb.mem;
+	base[2] = cgb.pids;
+	base[3] = cgb.cpu;
 	if (snprintf(pre, sizeof(pre), "zonegate-%s-", name) >=
 	    (int)sizeof(pre))
 		return;
 	pl = strlen(pre);
-	top = opendir(CG_ROOT);
-	if (!top)
-		return;
-	while ((h = readdir(top))) {
-		if (h->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", CG_ROOT, h->d_name);
-		/* v2 at the root: its own children are the cgroups */
-		d = opendir(strncmp(h->d_name, "zonegate-", 9) ? sub : CG_ROOT);
+	for (int i = 0; i < 4; i++) {
+		d = base[i] ? opendir(base[i]) : NULL;
 		while (d && (e = readdir(d))) {
 			if (strncmp(e->d_name, pre, pl) != 0)
 				continue;
@@ -314,17 +416,13 @@ void zone_cg_sweep(const char *name)
 			    pid <= 0 || (kill((pid_t)pid, 0) == 0) ||
 			    errno != ESRCH)
 				continue;
-			if (snprintf(path, sizeof(path), "%s/%s",
-				     strncmp(h->d_name, "zonegate-", 9)
-					     ? sub
-					     : CG_ROOT,
+			if (snprintf(path, sizeof(path), "%s/%s", base[i],
 				     e->d_name) < (int)sizeof(path))
 				rmdir(path);
 		}
 		if (d)
 			closedir(d);
 	}
-	closedir(top);
 }
 
 /* ---- the bubblewrap command line ---- */

@@ -9,9 +9,8 @@
 #             cgroup (bubblewrap's own processes included) and the memory
 #             cgroup's usage (page cache and tmpfs included)
 # Medians over ROUNDS, and the ratios sandboxed / plain.
-# Not measured here: calls through the gateway into sandboxed zones (the
-# gateway cannot use a sandboxed zone's sim endpoint until the channel
-# layer accepts the zone's uid as its owner, see docs/zones.md).
+# Start-up until the gateway has the catalogue, and calls through the
+# gateway, are bench/zones/system.sh's (a whole system under zonectl up).
 # usage: bench/zones/run.sh [BUILD_DIR]   (as root)
 # env:   ROUNDS=20  IDLE_MS=500
 set -eu

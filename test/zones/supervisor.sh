@@ -359,7 +359,7 @@ wait_for 100 gone && pass "down: none of $(echo $PIDS | wc -w) processes remains
 grep -q Sanitizer "$S/state/logs/supervisor.log" &&
 	fail "supervisor: $(grep -A20 Sanitizer "$S/state/logs/supervisor.log")" ||
 	pass "supervisor.log without a sanitizer report"
-ls -d /sys/fs/cgroup/*/zonegate-*-"$SUP"-* 2>/dev/null | grep -q . &&
+find /sys/fs/cgroup/ -maxdepth 6 -type d -name "zonegate-*-$SUP-*" 2>/dev/null | grep -q . &&
 	fail "cgroups left" || pass "no cgroup left"
 
 # the zones die with a killed supervisor (no orphans)
@@ -376,7 +376,7 @@ wait_for 100 gone && pass "supervisor killed: its $(echo $PIDS | wc -w) processe
 FG=$!
 fgready() { grep -q '^supervisor pid' "$S/fg"; }
 wait_for 300 fgready && pass "foreground up ready" || fail "foreground up: $(cat "$S/fg")"
-ls -d /sys/fs/cgroup/*/zonegate-*-"$SUP"-* 2>/dev/null | grep -q . &&
+find /sys/fs/cgroup/ -maxdepth 6 -type d -name "zonegate-*-$SUP-*" 2>/dev/null | grep -q . &&
 	fail "the killed supervisor's cgroups stayed" ||
 	pass "the killed supervisor's cgroups swept by the next up"
 left=
