@@ -798,13 +798,45 @@ static void child_exec(const struct zone_run *r, const struct cgroups *cg,
 	}
 	/* after the uid change, which clears it */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (plain)
-		execve(r->argv[0], r->argv, r->env);
+	if (plain) /* argv is then the environment (plain_env) */
+		execve(r->argv[0], r->argv, argv);
 	else
 		execv(argv[0], argv);
 	fprintf(stderr, "zonectl: %s: %s\n", plain ? r->argv[0] : argv[0],
 		strerror(errno));
 	_exit(127);
+}
+
+/* The environment of a plain ("sandbox": false) zone, into a: its env,
+ * PATH unless env has one, and what a sandboxed zone is told too
+ * (ZONEGATE_ZONE; for a sim channel ZONEGATE_CHAN and ZONEGATE_SIM_DIR),
+ * so that the same command works either way. 0, or -1 with err. */
+static int plain_env(const struct zone_run *r, struct args *a, char *err,
+		     size_t errlen)
+{
+	char v[ZONE_PATH_MAX + 64];
+	int have_path = 0;
+
+	for (size_t i = 0; i < r->nenv; i++) {
+		have_path |= strncmp(r->env[i], "PATH=", 5) == 0;
+		add(a, r->env[i]);
+	}
+	if (!have_path)
+		add(a, "PATH=/usr/bin:/bin");
+	snprintf(v, sizeof(v), "ZONEGATE_ZONE=%s", r->name);
+	add(a, v);
+	if (r->chan) {
+		snprintf(v, sizeof(v), "ZONEGATE_CHAN=%s", r->chan);
+		add(a, v);
+		snprintf(v, sizeof(v), "ZONEGATE_SIM_DIR=%s", sim_base());
+		add(a, v);
+	}
+	if (a->bad) {
+		snprintf(err, errlen, "zone %s: environment too large",
+			 r->name);
+		return -1;
+	}
+	return 0;
 }
 
 /* Waits for pid; its status in the shell's convention (128+N). */
@@ -939,6 +971,8 @@ struct zone_proc *zone_start(const struct zone_run *r, const char *helper,
 	rep->sandboxed = r->layers.enabled;
 	rep->uid = r->layers.enabled ? uid : geteuid();
 	cg_setup(&p->cg, r, rep);
+	if (!r->layers.enabled && plain_env(r, &a, err, errlen) < 0)
+		goto out;
 	if (r->layers.enabled) {
 		rep->egress = r->egress.n > 0;
 		if (pipe2(sp, O_CLOEXEC) < 0 || fcntl(sp[1], F_SETFD, 0) < 0) {

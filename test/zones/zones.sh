@@ -335,6 +335,23 @@ EOF
 run plain
 [ -e "$S/ran-plain" ] && grep -q 'NOT SANDBOXED' "$S/plain.out" &&
 	pass "plain: ran, reported as not sandboxed" || fail "plain: $(cat "$S/plain.out" "$S/plain.err")"
+# A plain zone is told its channel as a sandboxed one is (the same
+# command works either way; without it, a plain mcpd listened under the
+# default rendezvous directory), and still gets nothing of the host's.
+cat >"$S/plainenv.json" <<EOF
+{"zones": {"probe": {"domid": 41, "role": "agent", "chan": "sim:41:probe",
+  "run": {"command": ["$PROBE", "env"], "sandbox": false,
+          "env": {"LANG": "C.UTF-8"}}}},
+ "policy": "policy.d"}
+EOF
+ZG_HOST_LEAK=1 run plainenv
+grep -q '^ENV LANG=C.UTF-8$' "$S/plainenv.out" &&
+	grep -q '^ENV ZONEGATE_CHAN=sim:41:probe$' "$S/plainenv.out" &&
+	grep -q "^ENV ZONEGATE_SIM_DIR=$ZONEGATE_SIM_DIR\$" "$S/plainenv.out" &&
+	grep -q '^ENV ZONEGATE_ZONE=probe$' "$S/plainenv.out" &&
+	! grep -q 'ZG_HOST_LEAK\|^ENV HOME=' "$S/plainenv.out" &&
+	pass "plainenv: the configured environment and the zone's channel" ||
+	fail "plainenv: $(grep '^ENV' "$S/plainenv.out")"
 
 # 15. --json report.
 "$ZONECTL" --config "$S/full.json" --json run probe >"$S/json.out" 2>/dev/null
