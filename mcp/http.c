@@ -316,6 +316,14 @@ static int version_header_ok(struct MHD_Connection *c)
 	return !v || mcp_version_supported(v);
 }
 
+/* 1 when the request says it speaks the stateless revision. */
+static int is_rev2026(struct MHD_Connection *c)
+{
+	const char *v = header(c, "MCP-Protocol-Version");
+
+	return v && strcmp(v, MCP_REV2026) == 0;
+}
+
 /* ---- POST ---- */
 
 /* Answers a refused stateless request: its status, and a JSON-RPC error
@@ -444,6 +452,13 @@ static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
 		return ret;
 	}
 	if (!h->cfg.backend && !header(c, "Mcp-Session-Id") &&
+	    m.kind != JR_REQUEST && is_rev2026(c)) {
+		/* A stateless notification has no session to act on (a
+		 * request is cancelled by closing its connection). */
+		jr_msg_clear(&m);
+		return reply_status(c, MHD_HTTP_ACCEPTED, 0, NULL);
+	}
+	if (!h->cfg.backend && !header(c, "Mcp-Session-Id") &&
 	    mcp_rev2026_wanted(&m, header(c, "MCP-Protocol-Version")))
 		return post_stateless(h, c, q, &m);
 	if (!version_header_ok(c)) {
@@ -517,6 +532,10 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 		return reply_status(c, MHD_HTTP_FORBIDDEN,
 				    MCP_ERR_INVALID_REQUEST,
 				    "Forbidden: Origin not allowed");
+	/* 2026-07-28 has no GET stream and no session to DELETE. */
+	if (strcmp(method, "POST") != 0 && !h->cfg.backend &&
+	    !header(c, "Mcp-Session-Id") && is_rev2026(c))
+		return reply_status(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, NULL);
 	/* A POST's version is checked with its body (2026-07-28 requests
 	 * carry it in _meta too). */
 	if (strcmp(method, "POST") != 0 && !version_header_ok(c))
