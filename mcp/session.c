@@ -642,7 +642,8 @@ void mcp_server_broadcast(mcp_server *srv, const char *method,
 	for (mcp_session *s = srv->sessions; s; s = s->next) {
 		int live;
 		pthread_mutex_lock(&s->mu);
-		live = s->state != SESS_NEW && !s->closing;
+		/* A stateless request has no stream for broadcasts. */
+		live = s->state != SESS_NEW && !s->closing && !s->stateless;
 		pthread_mutex_unlock(&s->mu);
 		if (!live)
 			continue;
