@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Caps of the listen-address parser. A unix socket path must fit
  * sockaddr_un.sun_path (108 bytes with its NUL); a host name is at most
@@ -26,11 +27,28 @@ int zg_errf(char *buf, size_t len, const char *file, long line, const char *fmt,
 int zg_verrf(char *buf, size_t len, const char *file, long line,
 	     const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
+/* The line (from 1) of the first `"key"` used as a key in JSON text at or
+ * after byte *from (from may be NULL: from the start); *from then moves
+ * past it, so that a lookup of a nested key stays inside its object.
+ * Returns 1 when the key is not found. For file:line errors about keys
+ * of a parsed document. */
+long zg_json_key_line(const char *text, const char *key, size_t *from);
+
 /* Parses s, a decimal integer in [min, max], into *out. s must be all of
  * the number: an optional '-' then 1..ZG_NUM_TEXT_MAX digits, nothing
  * before or after (no space, '+', hex, suffix). Returns 0, or -1 with *out
  * unchanged (empty, not a number, trailing text, out of range, overflow). */
 int zg_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Parses the decimal digits that s starts with (1..ZG_NUM_TEXT_MAX of
+ * them: no sign, no space, no '+') as a number in [min, max] into *out.
+ * With end NULL nothing may follow the digits; otherwise *end gets the
+ * first byte after them (a unit, a separator) for the caller to check.
+ * Returns 0, or -1 with *out and *end unchanged (no digit first, too
+ * many digits, out of range, overflow, or text after when end is NULL).
+ * For numbers in text that arrives from outside: sizes, ids, cursors. */
+int zg_parse_uint(const char *s, const char **end, uint64_t min, uint64_t max,
+		  uint64_t *out);
 
 /* A listen address: "HOST:PORT" ("[IPV6]:PORT" for an IPv6 literal) or
  * "unix:PATH". */

@@ -1,5 +1,6 @@
 /* The admin interfaces: a unix socket speaking one JSON request and one
- * JSON reply per line (status, stats, reload, pin, unpin), where the
+ * JSON reply per line (status, stats, reload, pin, unpin, and zonectl's
+ * zone-event and connect), where the
  * peer's uid (SO_PEERCRED) decides whether it may change anything; and
  * the metrics endpoint (Prometheus text, health, readiness) on
  * libmicrohttpd, bound to loopback or a unix socket. */
@@ -24,7 +25,11 @@
 
 #define ADMIN_CONNS_MAX 16
 #define ADMIN_LINE_MAX 65536
+/* An admin connection is closed after ADMIN_IDLE_MS without progress
+ * (no request byte read, no reply byte taken by the peer) and, however
+ * slowly it progresses, ADMIN_LIFE_MS after it was accepted. */
 #define ADMIN_IDLE_MS 5000
+#define ADMIN_LIFE_MS 60000
 /* The metrics endpoint has no authentication, so every connection may be
  * hostile: at most METRICS_CONNS_MAX are kept, and a new one over that
  * evicts the oldest idle one (no request being answered), else the oldest
@@ -35,12 +40,28 @@
 #define METRICS_CONNS_MAX 32
 #define METRICS_MHD_LIMIT 128
 #define METRICS_TIMEOUT 5
+/* zone-event: counted per (configured zone, event); its detail is a
+ * small flat object. */
+#define ZEV_ZONES_MAX 1024
+#define ZEV_DETAIL_KEYS 8
+#define ZEV_DETAIL_STR 128
+
+static const char *const zev_names[] = { "started", "exited", "killed", "oom",
+					 "restarted" };
+#define ZEV_N (sizeof(zev_names) / sizeof(*zev_names))
+
+/* The lifecycle events counted for one zone. */
+struct zev {
+	char zone[GW_ZONE_NAME_MAX + 1];
+	uint64_t n[ZEV_N];
+};
 
 struct aconn {
 	int fd;
 	uid_t uid;
 	gid_t gid;
-	int64_t since;
+	int64_t since; /* accepted */
+	int64_t last;  /* last progress */
 	size_t len;
 	char *out; /* the reply being sent; NULL while reading */
 	size_t olen, ooff;
@@ -67,6 +88,8 @@ struct gw_admin {
 	int mmu_init;
 	struct mconn *mconns;
 	unsigned nmconns; /* open and not evicted */
+	struct zev *zev;  /* under mmu: the HTTP thread reads it */
+	size_t nzev;
 };
 
 /* ---- admin socket ---------------------------------------------------------- */
@@ -131,6 +154,118 @@ static json_t *fail(const char *msg)
 	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
 }
 
+/* Whether detail is a flat object of at most ZEV_DETAIL_KEYS short
+ * [a-z_] keys with integer, boolean or short string values. */
+static int zev_detail_ok(const json_t *detail)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(detail) ||
+	    json_object_size(detail) > ZEV_DETAIL_KEYS)
+		return 0;
+	json_object_foreach ((json_t *)detail, k, v) {
+		if (strlen(k) == 0 || strlen(k) > 32 ||
+		    strspn(k, "abcdefghijklmnopqrstuvwxyz_") != strlen(k))
+			return 0;
+		if (!json_is_integer(v) && !json_is_boolean(v) &&
+		    !(json_is_string(v) &&
+		      json_string_length(v) <= ZEV_DETAIL_STR))
+			return 0;
+	}
+	return 1;
+}
+
+/* Counts event ev (an index of zev_names) for configured zone name. */
+static void zev_count(struct gw_admin *a, const char *name, size_t ev)
+{
+	size_t i;
+	struct zev *nz;
+
+	if (a->mmu_init) /* else no HTTP thread reads it */
+		pthread_mutex_lock(&a->mmu);
+	for (i = 0; i < a->nzev && strcmp(a->zev[i].zone, name); i++)
+		;
+	if (i == a->nzev && a->nzev < ZEV_ZONES_MAX) {
+		nz = realloc(a->zev, (a->nzev + 1) * sizeof(*nz));
+		if (nz) {
+			a->zev = nz;
+			memset(&nz[i], 0, sizeof(*nz));
+			snprintf(nz[i].zone, sizeof(nz[i].zone), "%s", name);
+			a->nzev++;
+		}
+	}
+	if (i < a->nzev)
+		a->zev[i].n[ev]++;
+	if (a->mmu_init)
+		pthread_mutex_unlock(&a->mmu);
+}
+
+/* {"cmd":"zone-event","zone":Z,"event":E,"detail":{...}} from zonectl:
+ * audited as method zone/E and counted; the zone must be configured and
+ * E one of zev_names, so neither label carries the caller's text. */
+static json_t *zone_event(struct gw_admin *a, json_t *req)
+{
+	const char *zone = json_string_value(json_object_get(req, "zone"));
+	const char *ev = json_string_value(json_object_get(req, "event"));
+	json_t *detail = json_object_get(req, "detail"), *r;
+	const struct gw_zone *z = zone ? gw_config_zone(a->g->cfg, zone) : NULL;
+	char method[32], aid[40];
+	size_t e;
+
+	if (!z)
+		return fail("zone-event: \"zone\" must name a configured zone");
+	for (e = 0; ev && e < ZEV_N && strcmp(ev, zev_names[e]); e++)
+		;
+	if (!ev || e == ZEV_N)
+		return fail("zone-event: \"event\" must be started, exited, "
+			    "killed, oom or restarted");
+	if (detail && !zev_detail_ok(detail))
+		return fail("zone-event: \"detail\" must be an object of at "
+			    "most 8 [a-z_] keys with integer, boolean or "
+			    "short string values");
+	snprintf(method, sizeof(method), "zone/%s", zev_names[e]);
+	r = json_pack("{s:s,s:s,s:s,s:O?}", "zone", z->name, "method", method,
+		      "decision", "event", "detail", detail);
+	if (!r)
+		return fail("out of memory");
+	gw_audit_new_id(a->g->audit, aid, sizeof(aid));
+	json_object_set_new(r, "id", json_string(aid));
+	gw_audit_append(a->g->audit, r);
+	json_decref(r);
+	zev_count(a, z->name, e);
+	return ok();
+}
+
+/* The zone event counters as a Prometheus family (malloc'd). */
+static char *zev_prometheus(struct gw_admin *a)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "# HELP zonegate_zone_events_total Zone lifecycle events "
+		   "reported by zonectl.\n"
+		   "# TYPE zonegate_zone_events_total counter\n");
+	pthread_mutex_lock(&a->mmu);
+	for (size_t i = 0; i < a->nzev; i++)
+		for (size_t e = 0; e < ZEV_N; e++)
+			if (a->zev[i].n[e])
+				fprintf(f,
+					"zonegate_zone_events_total{zone=\"%s\","
+					"event=\"%s\"} %llu\n",
+					a->zev[i].zone, zev_names[e],
+					(unsigned long long)a->zev[i].n[e]);
+	pthread_mutex_unlock(&a->mmu);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static json_t *handle(struct gw_admin *a, struct aconn *c, const char *line)
 {
 	struct gw *g = a->g;
@@ -169,6 +304,13 @@ static json_t *handle(struct gw_admin *a, struct aconn *c, const char *line)
 			    ? fail("the audit log could not be rotated (no "
 				   "audit_log, or see gatewayd's log)")
 			    : json_pack("{s:b,s:s}", "ok", 1, "rotated", err);
+	} else if (strcmp(cmd, "zone-event") == 0) {
+		r = zone_event(a, req);
+	} else if (strcmp(cmd, "connect") == 0) {
+		r = !zone ? fail("connect: \"zone\" missing")
+		    : gw_route_connect_now(g, zone, err, sizeof(err))
+			    ? fail(err)
+			    : ok();
 	} else if ((strcmp(cmd, "pin") == 0 || strcmp(cmd, "unpin") == 0) &&
 		   zone) {
 		r = gw_route_pin(g, zone, cmd[0] == 'p', err, sizeof(err))
@@ -228,6 +370,7 @@ static void conn_write(struct gw_admin *a, size_t i)
 		if (n <= 0)
 			break;
 		c->ooff += (size_t)n;
+		c->last = gw_now_ms();
 	}
 	conn_close(a, i); /* one request per connection */
 }
@@ -247,6 +390,7 @@ static void conn_read(struct gw_admin *a, size_t i)
 	}
 	c->len += (size_t)n;
 	c->buf[c->len] = '\0';
+	c->last = gw_now_ms();
 	nl = memchr(c->buf, '\n', c->len);
 	if (!nl) {
 		if (c->len == sizeof(c->buf) - 1) {
@@ -286,7 +430,7 @@ static void accept_one(struct gw_admin *a)
 	a->c[i]->fd = fd;
 	a->c[i]->uid = cr.uid;
 	a->c[i]->gid = cr.gid;
-	a->c[i]->since = gw_now_ms();
+	a->c[i]->since = a->c[i]->last = gw_now_ms();
 }
 
 size_t gw_admin_pollfds(struct gw_admin *a, struct pollfd *p, size_t max)
@@ -333,7 +477,8 @@ void gw_admin_run(struct gw_admin *a, const struct pollfd *p, size_t n)
 		}
 	}
 	for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)
-		if (a->c[i] && now - a->c[i]->since > ADMIN_IDLE_MS)
+		if (a->c[i] && (now - a->c[i]->last > ADMIN_IDLE_MS ||
+				now - a->c[i]->since > ADMIN_LIFE_MS))
 			conn_close(a, i);
 }
 
@@ -483,7 +628,15 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c,
 		free(gauges);
 		return respond(c, 404, "text/plain", strdup("not found\n"));
 	}
-	body = gw_metrics_prometheus(g->met, gauges);
+	{
+		char *zev = zev_prometheus(a), *all = NULL;
+		if (zev &&
+		    asprintf(&all, "%s%s", gauges ? gauges : "", zev) < 0)
+			all = NULL;
+		body = gw_metrics_prometheus(g->met, all ? all : gauges);
+		free(all);
+		free(zev);
+	}
 	free(gauges);
 	if (!body)
 		return MHD_NO;
@@ -590,6 +743,7 @@ void gw_admin_stop(struct gw_admin *a)
 		MHD_stop_daemon(a->mhd);
 	if (a->mmu_init)
 		pthread_mutex_destroy(&a->mmu);
+	free(a->zev);
 	if (a->mfd >= 0)
 		close(a->mfd);
 	for (size_t i = 0; i < ADMIN_CONNS_MAX; i++)

@@ -4,6 +4,7 @@
  * weaken the setup. */
 #include "gw.h"
 #include "utf8.h"
+#include "zg_common.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -12,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zonegate/chan.h>
+
+#include "client_http.h"
 
 struct cerr {
 	char *buf;
@@ -26,30 +30,7 @@ struct cerr {
  * (the first line) when not found. */
 static int line_of(const struct cerr *e, const char *key, size_t *from)
 {
-	size_t kl = strlen(key);
-	const char *p = e->text + (from ? *from : 0);
-	int line = 1;
-
-	while ((p = strchr(p, '"')) != NULL) {
-		const char *q = p + 1 + kl;
-		if (strncmp(p + 1, key, kl) == 0 && *q == '"') {
-			q++;
-			while (*q == ' ' || *q == '\t' || *q == '\n' ||
-			       *q == '\r')
-				q++;
-			if (*q == ':')
-				break;
-		}
-		p++;
-	}
-	if (!p)
-		return 1;
-	for (const char *s = e->text; s < p; s++)
-		if (*s == '\n')
-			line++;
-	if (from)
-		*from = (size_t)(p - e->text) + 1;
-	return line;
+	return (int)zg_json_key_line(e->text, key, from);
 }
 
 static int cfail(const struct cerr *e, int line, const char *fmt, ...)
@@ -109,6 +90,14 @@ void gw_config_free(struct gw_config *c)
 		free(z->tags);
 		free(z->chan);
 		free(z->default_zone);
+		free(z->url);
+		free(z->ca_file);
+		for (size_t h = 0; h < z->nhdr; h++) {
+			free(z->hdr_names[h]);
+			free(z->hdr_files[h]);
+		}
+		free(z->hdr_names);
+		free(z->hdr_files);
 	}
 	free(c->zones);
 	for (size_t i = 0; i < c->nlisteners; i++) {
@@ -155,8 +144,134 @@ static int tags_of(const struct cerr *e, int line, json_t *v, struct gw_zone *z)
 	return 0;
 }
 
+/* A header name that headers_from may set: a token, not one the MCP
+ * client sets itself (mcp_hc_set_headers checks that part again). */
+static int hdr_name_ok(const char *k)
+{
+	static const char *const own[] = {
+		"content-type",	  "accept",
+		"mcp-session-id", "mcp-protocol-version",
+		"last-event-id",  "host",
+		"content-length", "transfer-encoding",
+		"expect",	  "connection"
+	};
+	size_t n = strlen(k);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (const char *c = k; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+			return 0;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strcasecmp(k, own[i]) == 0)
+			return 0;
+	return 1;
+}
+
+static int headers_from_of(const struct cerr *e, int line, json_t *v,
+			   const char *dir, struct gw_zone *z)
+{
+	const char *k;
+	json_t *f;
+	size_t n = json_object_size(v);
+
+	if (!json_is_object(v) || n > GW_HEADERS_FROM_MAX)
+		return cfail(e, line,
+			     "zone %s: headers_from must be an object of at "
+			     "most %d header names to files",
+			     z->name, GW_HEADERS_FROM_MAX);
+	z->hdr_names = calloc(n + 1, sizeof(char *));
+	z->hdr_files = calloc(n + 1, sizeof(char *));
+	if (!z->hdr_names || !z->hdr_files)
+		return cfail(e, line, "out of memory");
+	json_object_foreach (v, k, f) {
+		if (!hdr_name_ok(k))
+			return cfail(e, line,
+				     "zone %s: headers_from: '%.*s' is not a "
+				     "header name it may set",
+				     z->name, (int)gw_utf8_prefix(k, 64), k);
+		if (!json_is_string(f) || json_string_length(f) == 0 ||
+		    json_string_length(f) > 1024)
+			return cfail(e, line,
+				     "zone %s: headers_from: %s must name a "
+				     "file",
+				     z->name, k);
+		z->hdr_names[z->nhdr] = strdup(k);
+		z->hdr_files[z->nhdr] = gw_path_join(dir, json_string_value(f));
+		if (!z->hdr_names[z->nhdr] || !z->hdr_files[z->nhdr++])
+			return cfail(e, line, "out of memory");
+	}
+	return 0;
+}
+
+/* The keys of a remote tool zone (url, ca_file, insecure_http,
+ * headers_from). Returns 1 if k was one of them (and *rc its result), 0
+ * if not. */
+static int remote_key(const struct cerr *e, int line, const char *k, json_t *v,
+		      const char *dir, struct gw_zone *z, int *rc)
+{
+	*rc = 0;
+	if (strcmp(k, "url") == 0) {
+		if (!json_is_string(v))
+			*rc = cfail(e, line, "zone %s: url must be a string",
+				    z->name);
+		else if (!(z->url = strdup(json_string_value(v))))
+			*rc = cfail(e, line, "out of memory");
+	} else if (strcmp(k, "ca_file") == 0) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 1024)
+			*rc = cfail(e, line,
+				    "zone %s: ca_file must be a non-empty path",
+				    z->name);
+		else if (!(z->ca_file =
+				   gw_path_join(dir, json_string_value(v))))
+			*rc = cfail(e, line, "out of memory");
+	} else if (strcmp(k, "insecure_http") == 0) {
+		if (!json_is_boolean(v))
+			*rc = cfail(e, line,
+				    "zone %s: insecure_http must be a boolean",
+				    z->name);
+		z->insecure_http = json_is_true(v);
+	} else if (strcmp(k, "headers_from") == 0) {
+		*rc = headers_from_of(e, line, v, dir, z);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* After every key of a zone: chan or url as its role needs, the remote
+ * keys only with url, url acceptable (http:// only to loopback unless
+ * insecure_http). */
+static int zone_check(const struct cerr *e, int zl, json_t *o,
+		      struct gw_zone *z)
+{
+	char uerr[160];
+
+	if (!json_object_get(o, "role") || !json_object_get(o, "domid") ||
+	    (!z->chan && !z->url && z->role != GW_AGENT))
+		return cfail(e, zl,
+			     "zone %s: needs domid, role and chan (or url)",
+			     z->name);
+	if (!z->url)
+		return z->ca_file || z->nhdr || z->insecure_http
+			       ? cfail(e, zl,
+				       "zone %s: ca_file, headers_from and "
+				       "insecure_http need url",
+				       z->name)
+			       : 0;
+	if (z->chan || z->role != GW_TOOL)
+		return cfail(e, zl,
+			     "zone %s: url is for tool zones, instead of chan",
+			     z->name);
+	if (!mcp_hc_url_ok(z->url, z->insecure_http, uerr, sizeof(uerr)))
+		return cfail(e, zl, "zone %s: %s", z->name, uerr);
+	return 0;
+}
+
 static int zone_of(const struct cerr *e, const char *name, json_t *o,
-		   struct gw_zone *z, size_t *pos)
+		   const char *dir, struct gw_zone *z, size_t *pos)
 {
 	const char *k, *role;
 	json_t *v;
@@ -164,6 +279,7 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 	size_t at;
 	struct chan_addr a;
 	char aerr[256];
+	int rc;
 
 	if (!gw_zone_name_ok(name))
 		return cfail(e, zl,
@@ -219,6 +335,9 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 			z->default_zone = strdup(json_string_value(v));
 			if (!z->default_zone)
 				return cfail(e, line, "out of memory");
+		} else if (remote_key(e, line, k, v, dir, z, &rc)) {
+			if (rc)
+				return -1;
 		} else if (strcmp(k, "run") == 0) {
 			/* zonectl's block (docs/zones.md), parsed and
 			 * checked there; the gateway only passes it by. */
@@ -231,10 +350,8 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 				     name, (int)gw_utf8_prefix(k, 64), k);
 		}
 	}
-	if (!json_object_get(o, "role") || !json_object_get(o, "domid") ||
-	    (!z->chan && z->role != GW_AGENT))
-		return cfail(e, zl, "zone %s: needs domid, role and chan",
-			     name);
+	if (zone_check(e, zl, o, z))
+		return -1;
 	if (z->chan && chan_addr_parse(z->chan, &a, aerr, sizeof(aerr)) == 0 &&
 	    a.domid != z->domid)
 		return cfail(e, zl,
@@ -290,7 +407,7 @@ static int zones_of(const struct cerr *e, int line, json_t *v,
 	pos = 0;
 	line_of(e, "zones", &pos);
 	json_object_foreach (v, k, z) {
-		if (zone_of(e, k, z, &c->zones[c->nzones++], &pos))
+		if (zone_of(e, k, z, c->dir, &c->zones[c->nzones++], &pos))
 			return -1;
 	}
 	return check_zones(e, c);
@@ -517,7 +634,7 @@ static int check_listeners(const struct cerr *e, const struct gw_config *c)
 	for (size_t i = 0; i < c->nzones; i++) {
 		const struct gw_zone *z = &c->zones[i];
 		size_t j;
-		if (z->chan)
+		if (z->chan || z->url)
 			continue;
 		for (j = 0; j < c->nlisteners; j++)
 			if (strcmp(c->listeners[j].zone, z->name) == 0)
@@ -564,6 +681,82 @@ out:
 	memset(t, 0, len);
 	free(t);
 	return rc;
+}
+
+void gw_zone_headers_free(char **lines, size_t n)
+{
+	for (size_t i = 0; lines && i < n; i++) {
+		if (lines[i]) {
+			memset(lines[i], 0, strlen(lines[i]));
+			free(lines[i]);
+		}
+	}
+	free(lines);
+}
+
+/* "NAME: first line of file"; NULL with err (never the value). */
+static char *header_line(const char *name, const char *file, char *err,
+			 size_t errlen)
+{
+	size_t len, n, ll;
+	char *t = gw_read_file(file, 65536, &len, err, errlen);
+	char *l = NULL;
+
+	if (!t)
+		return NULL;
+	n = strcspn(t, "\r\n");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(err, errlen,
+				 "%s: the value must be one line of printable "
+				 "text",
+				 file);
+			goto out;
+		}
+	}
+	if (n == 0 || n > GW_HEADER_VALUE_MAX) {
+		snprintf(err, errlen,
+			 "%s: the value (first line) must be "
+			 "1..%d bytes",
+			 file, GW_HEADER_VALUE_MAX);
+		goto out;
+	}
+	ll = strlen(name) + 2 + n + 1;
+	l = malloc(ll);
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	snprintf(l, ll, "%s: %.*s", name, (int)n, t);
+out:
+	memset(t, 0, len);
+	free(t);
+	return l;
+}
+
+int gw_zone_headers(const struct gw_zone *z, char ***lines, size_t *n,
+		    char *err, size_t errlen)
+{
+	char **l = calloc(z->nhdr + 1, sizeof(*l));
+
+	*lines = NULL;
+	*n = 0;
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < z->nhdr; i++) {
+		l[i] = header_line(z->hdr_names[i], z->hdr_files[i], err,
+				   errlen);
+		if (!l[i]) {
+			gw_zone_headers_free(l, i);
+			return -1;
+		}
+	}
+	*lines = l;
+	*n = z->nhdr;
+	return 0;
 }
 
 static int key_of(const struct cerr *e, const char *k, json_t *v,
@@ -742,8 +935,18 @@ static int str_eq(const char *a, const char *b)
 
 int gw_zone_same(const struct gw_zone *a, const struct gw_zone *b)
 {
-	return strcmp(a->name, b->name) == 0 && a->role == b->role &&
-	       a->domid == b->domid && str_eq(a->chan, b->chan);
+	if (strcmp(a->name, b->name) != 0 || a->role != b->role ||
+	    a->domid != b->domid || !str_eq(a->chan, b->chan) ||
+	    !str_eq(a->url, b->url) || !str_eq(a->ca_file, b->ca_file) ||
+	    a->insecure_http != b->insecure_http || a->nhdr != b->nhdr)
+		return 0;
+	/* a remote zone's credentials come from the same files (their
+	 * contents are reread on every reload anyway) */
+	for (size_t i = 0; i < a->nhdr; i++)
+		if (!str_eq(a->hdr_names[i], b->hdr_names[i]) ||
+		    !str_eq(a->hdr_files[i], b->hdr_files[i]))
+			return 0;
+	return 1;
 }
 
 int gw_zone_equal(const struct gw_zone *a, const struct gw_zone *b)

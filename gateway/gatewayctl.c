@@ -5,10 +5,12 @@
  * over its admin socket. Exit status: 0 ok (allow), 1 deny or failure
  * reported by the daemon, 2 usage or error. */
 #include "gw.h"
+#include "gw_file.h"
 #include "zg_common.h"
 #include "zg_version.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <poll.h>
@@ -700,6 +702,25 @@ static int log_files(const char *path, glob_t *gl)
 static int config_log_files(struct ctl *c, glob_t *gl, const char ***paths,
 			    size_t *n);
 
+/* An audit log file opened for reading like gatewayd opens it
+ * (gw_open_regular): a FIFO, device or directory in its place is refused
+ * at once instead of hanging the reader. The caller fcloses it; NULL
+ * after "gatewayctl: PATH: why" on stderr. */
+static FILE *open_log(const char *path)
+{
+	char err[512];
+	int fd = gw_open_regular(path, O_RDONLY, 0, err, sizeof(err));
+	FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+
+	if (fd < 0) {
+		fprintf(stderr, "gatewayctl: %s\n", err);
+	} else if (!f) {
+		fprintf(stderr, "gatewayctl: %s: %s\n", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 /* audit verify [FILE...]: every problem with FILE:LINE, then a summary;
  * checking goes on after a bad record. */
 static int audit_verify(struct ctl *c, int argc, char **argv)
@@ -809,12 +830,9 @@ static int audit_show(struct ctl *c, int argc, char **argv)
 		json_object_set_new(want, argv[i], json_false());
 	}
 	for (size_t i = 0; i < n; i++) {
-		FILE *f = fopen(paths[i], "re");
-		if (!f) {
-			fprintf(stderr, "gatewayctl: %s: %s\n", paths[i],
-				strerror(errno));
+		FILE *f = open_log(paths[i]);
+		if (!f)
 			goto out;
-		}
 		while ((len = getline(&line, &cap, f)) > 0)
 			show_match(want, line, (size_t)len);
 		fclose(f);
@@ -913,12 +931,9 @@ static int cmd_logs(struct ctl *c, int argc, char **argv)
 	}
 	if (!c->cfg->audit_log)
 		return 2;
-	f = fopen(c->cfg->audit_log, "re");
-	if (!f) {
-		fprintf(stderr, "gatewayctl: %s: %s\n", c->cfg->audit_log,
-			strerror(errno));
+	f = open_log(c->cfg->audit_log);
+	if (!f)
 		return 2;
-	}
 	while ((len = getline(&line, &cap, f)) > 0) {
 		json_t *j = json_loadb(line, (size_t)len, 0, NULL);
 		const char *z = json_string_value(json_object_get(j, "zone"));

@@ -288,6 +288,7 @@ int gw_reload(struct gw *g, char *err, size_t errlen)
 
 	g->tokens_sig = tokens_sig(g->cfg);
 	t = gw_listen_reload_tokens(g->listen, e2, sizeof(e2));
+	gw_route_reload_creds(g);
 
 	if (p && t)
 		mcp_utf8_snprintf(err, errlen, "%s; %s", e1, e2);
@@ -314,6 +315,17 @@ static int check_only(const char *path)
 			return 1;
 		}
 		memset(tok, 0, sizeof(tok));
+	}
+	for (size_t i = 0; c && i < c->nzones; i++) {
+		char **h; /* a remote zone's credential files must be good */
+		size_t nh;
+		if (gw_zone_headers(&c->zones[i], &h, &nh, err, sizeof(err))) {
+			fprintf(stderr, "%s: zone %s: headers_from: %s\n",
+				c->path, c->zones[i].name, err);
+			gw_config_free(c);
+			return 1;
+		}
+		gw_zone_headers_free(h, nh);
 	}
 	if (c)
 		p = policy_load(c->policy, policy_display(c), err, sizeof(err));

@@ -45,7 +45,17 @@ struct gw_zone {
 	size_t ntags;
 	char *chan;	    /* "sim:N:PATH" or "xen:N:PATH" */
 	char *default_zone; /* agent: tools of this tool zone unprefixed */
+	/* A remote tool zone (Streamable HTTP) instead of chan: */
+	char *url;
+	char *ca_file;	   /* resolved; NULL: the system's CA store */
+	int insecure_http; /* http:// allowed to a non-loopback host */
+	char **hdr_names;  /* headers_from: header name -> */
+	char **hdr_files;  /* resolved file holding its value */
+	size_t nhdr;
 };
+
+#define GW_HEADERS_FROM_MAX 16
+#define GW_HEADER_VALUE_MAX 8192 /* bytes of a credential header's value */
 
 /* An HTTP listener for host-side clients, bound to one agent zone. */
 struct gw_listener {
@@ -97,8 +107,9 @@ void gw_config_free(struct gw_config *c);
 int gw_listener_token(const struct gw_listener *l, char *out, size_t outlen,
 		      char *err, size_t errlen);
 /* Reload (gatewayd.c): a and b are the same zone to a running gateway
- * (name, role, domid, chan: its identity and transport), so its sessions
- * and links may stay; gw_zone_equal: and every other key too (tags,
+ * (name, role, domid, chan or url and its TLS and credential files: its
+ * identity and transport), so its sessions and links may stay;
+ * gw_zone_equal: and every other key too (tags,
  * default_zone), else the zone is updated in place. */
 int gw_zone_same(const struct gw_zone *a, const struct gw_zone *b);
 int gw_zone_equal(const struct gw_zone *a, const struct gw_zone *b);
@@ -119,6 +130,13 @@ const struct gw_zone *gw_config_zone(const struct gw_config *c,
 				     const char *name);
 /* Nonzero if s is a valid zone name: [a-z0-9][a-z0-9-]{0,62}. */
 int gw_zone_name_ok(const char *s);
+/* Reads the values of zone z's headers_from files into lines ("Name:
+ * value", the file's first line; *n of them), the caller frees each with
+ * gw_zone_headers_free. Returns 0, or -1 with err (which names the file,
+ * never its content). */
+int gw_zone_headers(const struct gw_zone *z, char ***lines, size_t *n,
+		    char *err, size_t errlen);
+void gw_zone_headers_free(char **lines, size_t n);
 /* Nonzero if the zone carries tag. */
 int gw_zone_has_tag(const struct gw_zone *z, const char *tag);
 
@@ -400,9 +418,16 @@ json_t *gw_metrics_json(struct gw_metrics *m);
 /* ---- Pins (pins.c) ---------------------------------------------------- */
 
 /* The catalogue hash of a tool zone: SHA-256 over the canonical JSON
- * (compact, keys sorted) of each tool's whole definition, sorted by
- * name. */
-void gw_catalogue_hash(const json_t *tools, char out[65]);
+ * (compact, keys sorted) of each tool's whole definition, sorted by name;
+ * when the zone has resources, resource templates or prompts, over an
+ * object of the four lists, each of those entries cut to the members a
+ * client acts on (resources and templates: uri or uriTemplate, name,
+ * title, description, mimeType, annotations; prompts: name, title,
+ * description, arguments), in an order that does not depend on the
+ * zone's. Any list may be NULL (empty). */
+void gw_catalogue_hash(const json_t *tools, const json_t *resources,
+		       const json_t *templates, const json_t *prompts,
+		       char out[65]);
 /* Pin store: a JSON object zone -> hex hash, written atomically.
  * Load returns a new object (empty if the file does not exist), or NULL
  * with err. */

@@ -36,7 +36,7 @@ static struct tzone *gw_cat_zone(struct gw *g, const char *name, size_t n)
 
 int gw_cat_visible(const struct tzone *t)
 {
-	return t->m && t->have_cat && !t->quarantined;
+	return gw_up_live(t) && t->have_cat && !t->quarantined;
 }
 
 json_t *gw_cat_find(const struct tzone *t, int k, const char *key,
@@ -250,9 +250,8 @@ static json_t *build_list(struct gw *g, struct asess *s, int k, uint64_t *view)
  * cursors good. */
 int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off)
 {
-	const char *s = json_string_value(c), *dot;
-	char *end;
-	unsigned long long gen, o;
+	const char *s = json_string_value(c), *dot, *end;
+	uint64_t gen, o;
 
 	*off = 0;
 	if (!c)
@@ -260,12 +259,8 @@ int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off)
 	if (!s || !(dot = strchr(s, '.')) || dot == s || strlen(s) > 41 ||
 	    s[0] < '0' || s[0] > '9' || dot[1] < '0' || dot[1] > '9')
 		return -1;
-	errno = 0;
-	gen = strtoull(s, &end, 10);
-	if (errno || end != dot || gen != view)
-		return -1;
-	o = strtoull(dot + 1, &end, 10);
-	if (errno || *end || o == 0 || o > SIZE_MAX)
+	if (zg_parse_uint(s, &end, 0, UINT64_MAX, &gen) != 0 || end != dot ||
+	    gen != view || zg_parse_uint(dot + 1, NULL, 1, SIZE_MAX, &o) != 0)
 		return -1;
 	*off = (size_t)o;
 	return 0;
@@ -434,7 +429,7 @@ static void cat_request(struct tzone *t, int k, json_t *cursor)
 	r = gw_up_request_new(p->uid, cat_method[k],
 			      cursor ? json_pack("{s:O}", "cursor", cursor)
 				     : NULL);
-	gw_up_send(t->m, t->ctl, r);
+	gw_up_send(t, t->ctl, r);
 	json_decref(r);
 }
 
@@ -472,7 +467,7 @@ void gw_cat_changed(struct tzone *t)
 /* When a remembered refetch may start (INT64_MAX: none is waiting). */
 int64_t gw_cat_refetch_at(const struct tzone *t)
 {
-	return t->m && t->refetch && !t->fetching
+	return gw_up_live(t) && t->refetch && !t->fetching
 		       ? t->last_fetch + REFETCH_MIN_MS
 		       : INT64_MAX;
 }
@@ -485,7 +480,8 @@ static void gw_cat_quarantine_check(struct tzone *t)
 	int was = t->quarantined;
 	char aid[40], why[96];
 
-	gw_catalogue_hash(t->cat[CAT_TOOLS], t->hash);
+	gw_catalogue_hash(t->cat[CAT_TOOLS], t->cat[CAT_RES], t->cat[CAT_TMPL],
+			  t->cat[CAT_PROMPTS], t->hash);
 	t->quarantined = t->oversize || (pin && strcmp(pin, t->hash) != 0);
 	if (t->quarantined && !was) {
 		if (t->oversize)
@@ -493,8 +489,7 @@ static void gw_cat_quarantine_check(struct tzone *t)
 				 g->cfg->catalogue_max_bytes);
 		else
 			snprintf(why, sizeof(why),
-				 "tool definitions differ from the pinned "
-				 "hash");
+				 "definitions differ from the pinned hash");
 		gw_audit_new_id(g->audit, aid, sizeof(aid));
 		gw_req_audit(g, t->z->name, "-",
 			     t->oversize ? "catalogue/check" : "pin/check",
@@ -506,9 +501,9 @@ static void gw_cat_quarantine_check(struct tzone *t)
 				t->z->name, why);
 		else
 			fprintf(stderr,
-				"gatewayd: tool zone %s QUARANTINED: its tool "
-				"definitions changed (pinned %.12s, now "
-				"%.12s)\n",
+				"gatewayd: tool zone %s QUARANTINED: its "
+				"definitions (tools, resources or prompts) "
+				"changed (pinned %.12s, now %.12s)\n",
 				t->z->name, pin, t->hash);
 	}
 }

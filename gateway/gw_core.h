@@ -10,7 +10,11 @@
 
 #include <zonegate/chan_mux.h>
 
-struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */
+#include "zg_common.h"
+#include "zg_queue.h"
+
+struct jr_msg; /* a parsed JSON-RPC message (mcp/include/jsonrpc.h) */
+struct mcp_hc; /* a remote tool zone's HTTP client (mcp/client_http.h) */
 
 /* ---- caps of the core ------------------------------------------------- */
 
@@ -35,6 +39,19 @@ struct jr_msg; /* a parsed JSON-RPC message (mcp/jsonrpc.h) */
 #define ZONE_TURN_FRAMES 8
 #define ZONE_TURN_BYTES (256u << 10)
 #define BACKOFF_MAX_MS 2000
+/* A remote tool zone (url): its credential files are checked for a change
+ * this often; sockets of its HTTP client polled at most; its HTTP
+ * requests in flight at most; a POST lives at most call_timeout_ms plus
+ * this margin (calls end at their own deadline before). */
+#define REMOTE_HDR_CHECK_MS 1000
+#define REMOTE_POLLFDS_MAX 1024
+#define REMOTE_TRANSFERS_MAX 4096
+#define REMOTE_POST_MARGIN_MS 5000
+/* A remote zone's control session is pinged this often; no answer within
+ * the timeout, or a transport failure, takes the zone down (as a
+ * channel's PINGs do). */
+#define REMOTE_PING_MS 2000
+#define REMOTE_PING_TIMEOUT_MS 10000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
 
 enum { CAT_TOOLS, CAT_RES, CAT_TMPL, CAT_PROMPTS, CAT_N };
@@ -72,19 +89,14 @@ void gw_map_free(struct u64map *m);
 
 /* ---- state ------------------------------------------------------------- */
 
-struct qmsg {
-	struct qmsg *next;
-	size_t len;
-	char data[];
-};
-
 enum { L_NONE, L_INIT, L_READY };
 
 struct ulink {
 	uint32_t sid;
 	int state;
-	struct qmsg *qh, *qt;
-	size_t qn;
+	/* messages waiting for the link to open: at most LINK_QUEUE_MAX;
+	 * their bytes also count in link_queued of the gw and the zone */
+	struct zg_queue q;
 };
 
 struct preq;
@@ -140,6 +152,14 @@ struct tzone {
 	unsigned serial;
 	chan_mux *m;
 	const struct pollfd *pfd; /* its entry in this turn's poll, or NULL */
+	struct mcp_hc *hc;	  /* a remote zone's client, instead of m */
+	size_t hc_npfd;		  /* of its sockets in this turn's poll */
+	uint64_t hdr_sig;	  /* its credential files as last read */
+	char **creds; /* the last good header lines read from them */
+	size_t ncreds;
+	int64_t hdr_check_at;
+	uint64_t ping_uid; /* its ping in flight, 0 none */
+	int64_t ping_at;   /* the next ping (ms), or its deadline */
 	int dead;
 	int64_t retry_at;
 	int backoff;
@@ -162,7 +182,7 @@ struct tzone {
 	char last_error[160];
 };
 
-enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT };
+enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT, PK_PING };
 
 struct preq {
 	uint64_t uid;
@@ -244,13 +264,21 @@ void gw_cat_page(struct tzone *t, struct preq *p, struct jr_msg *m, size_t len);
 
 /* ---- tool zones and upstream links (gw_upstream.c) -------------------- */
 
-/* msg (not stolen) on stream sid of m: 0, or negative when not sent. */
-int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg);
+/* Tool zone t is connected (a channel, or a remote zone's client). */
+int gw_up_live(const struct tzone *t);
+/* msg (not stolen; as text: gw_up_tx) on t's stream or upstream session
+ * sid: 0, or negative when not sent. */
+int gw_up_send(struct tzone *t, uint32_t sid, json_t *msg);
+int gw_up_tx(struct tzone *t, uint32_t sid, const char *msg, size_t len);
 /* Session s's link to tool zone ti: closed and its queue freed (reset);
  * failed, its calls ended with an error (fail); a message sent or queued
  * until it is open (send: 0, or -1 over its caps); opened if needed
  * (ensure: 0, or -1 when the tool zone is not up). */
 void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti);
+/* A session's links, one per tool zone (ntz; closed, queues empty); the
+ * caller frees the array with free() after resetting each. NULL on no
+ * memory. */
+struct ulink *gw_up_links_new(size_t ntz);
 void gw_up_link_fail(struct gw *g, struct asess *s, unsigned ti,
 		     const char *why);
 int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
@@ -265,6 +293,18 @@ void gw_up_connect(struct tzone *t);
  * agents' calls in flight get an error), its own requests and channel
  * go, no reconnect; the struct is the caller's to free (gw_tz_free). */
 void gw_up_remove(struct tzone *t, const char *why);
+/* A remote zone: its sockets for poll (at most max; the count), their
+ * I/O and timers (p: the entries it filled), its next timer (ms, -1
+ * none), its credentials reread if their files changed (force: even if
+ * not), its health for the status. */
+size_t gw_up_remote_pollfds(struct tzone *t, struct pollfd *p, size_t max);
+void gw_up_remote_run(struct tzone *t);
+int gw_up_remote_timeout(struct tzone *t);
+void gw_up_remote_creds(struct tzone *t, int force);
+/* A remote zone's liveness: its ping sent when due, the zone marked dead
+ * when one is not answered in time. */
+void gw_up_remote_ping(struct tzone *t);
+json_t *gw_up_remote_status(const struct tzone *t);
 
 /* ---- agent sessions (gw_session.c) ------------------------------------ */
 

@@ -17,6 +17,7 @@
 #include <zonegate/chan.h>
 #include <zonegate/mcp.h>
 
+#include "client_http.h"
 #include "jsonrpc.h"
 #include "splice.h"
 
@@ -43,6 +44,8 @@ void gw_tz_free(struct tzone *t)
 	if (!t)
 		return;
 	chan_mux_free(t->m);
+	mcp_hc_free(t->hc);
+	gw_zone_headers_free(t->creds, t->ncreds);
 	for (int k = 0; k < CAT_N; k++) {
 		json_decref(t->cat[k]);
 		json_decref(t->stage[k]);
@@ -186,6 +189,13 @@ size_t gw_route_pollfds(struct gw *g, struct pollfd *p, size_t max)
 		p[n++].events = chan_mux_events(g->az[i]->m);
 	}
 	for (size_t i = 0; i < g->ntz && n < max; i++) {
+		if (g->tz[i]->hc) {
+			size_t room = max - n < REMOTE_POLLFDS_MAX
+					      ? max - n
+					      : REMOTE_POLLFDS_MAX;
+			n += gw_up_remote_pollfds(g->tz[i], &p[n], room);
+			continue;
+		}
 		if (!g->tz[i]->m)
 			continue;
 		g->tz[i]->pfd = &p[n];
@@ -206,10 +216,12 @@ int gw_route_timeout(struct gw *g)
 	}
 	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *z = g->tz[i];
-		int x = z->m ? chan_mux_timeout_ms(z->m) : -1;
+		int x = z->m	? chan_mux_timeout_ms(z->m)
+			: z->hc ? gw_up_remote_timeout(z)
+				: -1;
 		if (x >= 0 && now + x < t)
 			t = now + x;
-		if (!z->m && z->retry_at < t)
+		if (!gw_up_live(z) && z->retry_at < t)
 			t = z->retry_at;
 		if (gw_cat_refetch_at(z) < t)
 			t = gw_cat_refetch_at(z);
@@ -267,6 +279,19 @@ void gw_route_run(struct gw *g)
 	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *t = g->tz[i];
 		const struct pollfd *pfd = t->pfd;
+		if (t->hc) {
+			/* a remote zone: its HTTP client's I/O and timers */
+			gw_up_remote_creds(t, 0);
+			if (now >= gw_cat_refetch_at(t))
+				gw_cat_fetch(t);
+			gw_up_remote_run(t);
+			gw_up_remote_ping(t);
+			if (t->dead)
+				gw_up_down(t, t->last_error[0]
+						      ? t->last_error
+						      : "upstream failed");
+			continue;
+		}
 		t->pfd = NULL;
 		if (!t->m) {
 			if (now >= t->retry_at)
@@ -283,7 +308,7 @@ void gw_route_run(struct gw *g)
 	}
 	gw_req_deadlines(g);
 	for (size_t i = 0; i < g->ntz; i++)
-		if (g->tz[i]->dead && g->tz[i]->m)
+		if (g->tz[i]->dead && gw_up_live(g->tz[i]))
 			gw_up_down(g->tz[i], g->tz[i]->last_error);
 	release_turn(g);
 }
@@ -312,6 +337,23 @@ size_t gw_route_agent_backlog(struct gw *g)
 
 /* ---- admin views ------------------------------------------------------- */
 
+int gw_route_connect_now(struct gw *g, const char *name, char *err,
+			 size_t errlen)
+{
+	for (size_t i = 0; i < g->ntz; i++) {
+		struct tzone *t = g->tz[i];
+		if (strcmp(t->z->name, name) != 0)
+			continue;
+		if (!t->m) { /* the loop's next turn connects */
+			t->retry_at = 0;
+			t->backoff = BACKOFF_MIN_MS;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "no tool zone '%.64s'", name);
+	return -1;
+}
+
 json_t *gw_route_status(struct gw *g)
 {
 	json_t *zones = json_array();
@@ -332,30 +374,37 @@ json_t *gw_route_status(struct gw *g)
 		struct tzone *t = g->tz[i];
 		const char *pin =
 			json_string_value(json_object_get(g->pins, t->z->name));
-		json_array_append_new(
-			zones,
-			json_pack(
-				"{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,"
-				"s:s}",
-				"zone", t->z->name, "role", "tool", "chan",
-				t->z->chan, "health",
-				gw_cat_visible(t) ? "up"
-				: t->quarantined  ? "quarantined"
-				: t->m		  ? "connecting"
-						  : "down",
-				"tools",
-				(json_int_t)json_array_size(t->cat[CAT_TOOLS]),
-				"connects", (json_int_t)t->connects,
-				"responses", (json_int_t)t->responses,
-				"responses_spliced",
-				(json_int_t)t->responses_spliced,
-				"responses_invalid",
-				(json_int_t)t->responses_invalid, "hash",
-				t->have_cat ? t->hash : "", "pinned", pin,
-				"quarantined", t->quarantined, "last_error",
-				t->last_error));
+		json_t *o = json_pack(
+			"{s:s,s:s,s:s?,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:s?,s:b,"
+			"s:s}",
+			"zone", t->z->name, "role", "tool", "chan", t->z->chan,
+			"health",
+			gw_cat_visible(t) ? "up"
+			: t->quarantined  ? "quarantined"
+			: gw_up_live(t)	  ? "connecting"
+					  : "down",
+			"tools", (json_int_t)json_array_size(t->cat[CAT_TOOLS]),
+			"connects", (json_int_t)t->connects, "responses",
+			(json_int_t)t->responses, "responses_spliced",
+			(json_int_t)t->responses_spliced, "responses_invalid",
+			(json_int_t)t->responses_invalid, "hash",
+			t->have_cat ? t->hash : "", "pinned", pin,
+			"quarantined", t->quarantined, "last_error",
+			t->last_error);
+		if (o && t->z->url)
+			json_object_set_new(o, "remote",
+					    gw_up_remote_status(t));
+		json_array_append_new(zones, o);
 	}
 	return zones;
+}
+
+/* gatewayctl reload, SIGHUP: every remote zone's credential files are
+ * read again, changed or not. */
+void gw_route_reload_creds(struct gw *g)
+{
+	for (size_t i = 0; i < g->ntz; i++)
+		gw_up_remote_creds(g->tz[i], 1);
 }
 
 /* The gauges of the metrics endpoint, each family whole after its HELP
@@ -383,6 +432,18 @@ void gw_route_snapshot(struct gw *g)
 	for (size_t i = 0; i < g->ntz; i++)
 		fprintf(f, "zonegate_tool_zone_quarantined{zone=\"%s\"} %d\n",
 			g->tz[i]->z->name, g->tz[i]->quarantined);
+	fprintf(f, "# HELP zonegate_tool_zone_http_failures HTTP requests to a "
+		   "remote tool zone that failed (since it last connected).\n"
+		   "# TYPE zonegate_tool_zone_http_failures gauge\n");
+	for (size_t i = 0; i < g->ntz; i++) {
+		struct mcp_hc_stats st;
+		if (!g->tz[i]->hc)
+			continue;
+		mcp_hc_stats(g->tz[i]->hc, &st);
+		fprintf(f,
+			"zonegate_tool_zone_http_failures{zone=\"%s\"} %llu\n",
+			g->tz[i]->z->name, (unsigned long long)st.failures);
+	}
 	fprintf(f, "# HELP zonegate_agent_sessions Open agent sessions.\n"
 		   "# TYPE zonegate_agent_sessions gauge\n");
 	for (size_t i = 0; i < g->naz; i++)

@@ -403,7 +403,7 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 		goto out;
 	}
 	metric_label(d.label, sizeof(d.label), &x, exists, 1);
-	if (!x.t->m || !x.t->have_cat) {
+	if (!gw_up_live(x.t) || !x.t->have_cat) {
 		snprintf(unavail, sizeof(unavail),
 			 "tool zone %s is unavailable", x.t->z->name);
 		d.verdict = "allow";
@@ -490,7 +490,7 @@ void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
 				json_pack("{s:I,s:s}", "requestId",
 					  (json_int_t)p->uid, "reason",
 					  "cancelled by the client"));
-			gw_up_send(g->tz[p->ti]->m, s->links[p->ti].sid, n);
+			gw_up_send(g->tz[p->ti], s->links[p->ti].sid, n);
 			json_decref(n);
 		}
 		gw_req_audit(g, s->az->z->name, s->id, p->method, p->target,
@@ -515,7 +515,7 @@ static void gw_req_expire(struct gw *g, struct preq *p, int code,
 				       json_pack("{s:I,s:s}", "requestId",
 						 (json_int_t)p->uid, "reason",
 						 reason));
-		gw_up_send(g->tz[p->ti]->m, s->links[p->ti].sid, c);
+		gw_up_send(g->tz[p->ti], s->links[p->ti].sid, c);
 		json_decref(c);
 	}
 	gw_req_fail(g, p, code, msg, reason);

@@ -203,7 +203,7 @@ static void do_set_level(struct gw *g, struct asess *s, struct jr_msg *m)
 			continue;
 		r = gw_up_request_new(p->uid, "logging/setLevel",
 				      json_pack("{s:s}", "level", lv));
-		gw_up_send(g->tz[i]->m, s->links[i].sid, r);
+		gw_up_send(g->tz[i], s->links[i].sid, r);
 		json_decref(r);
 	}
 	gw_sess_to_agent(s, jr_result(m->id, json_object()));
@@ -216,20 +216,16 @@ static void do_agent_response(struct gw *g, struct asess *s, struct jr_msg *m,
 	const char *id = json_string_value(m->id);
 	struct sreq **pp, *r;
 	uint64_t aid;
-	char *end;
 
-	if (!id || strncmp(id, "zg-", 3) != 0)
-		return;
-	errno = 0;
-	aid = strtoull(id + 3, &end, 10);
-	if (errno || *end)
+	if (!id || strncmp(id, "zg-", 3) != 0 ||
+	    zg_parse_uint(id + 3, NULL, 0, UINT64_MAX, &aid) != 0)
 		return;
 	r = gw_map_get(g->sreqs, aid);
 	if (!r || r->s != s)
 		return;
 	if (s->links[r->ti].state == L_READY) {
 		json_object_set(m->root, "id", r->up_id);
-		gw_up_send(g->tz[r->ti]->m, s->links[r->ti].sid, m->root);
+		gw_up_send(g->tz[r->ti], s->links[r->ti].sid, m->root);
 	}
 	for (pp = &s->sreqs; *pp != r; pp = &(*pp)->next)
 		;
@@ -344,7 +340,7 @@ static int az_open(void *ud, chan_mux *m, uint32_t sid)
 
 	if (!s)
 		return -1;
-	s->links = calloc(az->g->ntz + 1, sizeof(*s->links));
+	s->links = gw_up_links_new(az->g->ntz);
 	if (!s->links || gw_map_put(az->sess, sid, s)) {
 		free(s->links);
 		free(s);
@@ -416,7 +412,7 @@ struct asess *gw_route_http_open(struct gw *g, const char *zone,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->links = calloc(g->ntz + 1, sizeof(*s->links));
+	s->links = gw_up_links_new(g->ntz);
 	s->key = 1ull << 32 | (n & 0xffffffffu);
 	if (!s->links || gw_map_get(az->sess, s->key) ||
 	    gw_map_put(az->sess, s->key, s)) {

@@ -1,4 +1,6 @@
-/* Upstream: the tool zones' channels (connect, back off, go down), each
+/* Upstream: the tool zones' channels (connect, back off, go down) or, for
+ * a remote zone (url), its MCP HTTP client (mcp/client_http.h) whose
+ * sessions stand in for streams; each
  * agent session's lazily opened link per tool zone with its queue, and
  * what a tool zone sends: responses (the splice fast path, checked before
  * its bytes go to the agent), server-to-client requests and
@@ -11,24 +13,65 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zonegate/chan.h>
 #include <zonegate/mcp.h>
 
+#include "client_http.h"
 #include "jsonrpc.h"
 #include "splice.h"
 
 /* ---- links ------------------------------------------------------------- */
 
-int gw_up_send(chan_mux *m, uint32_t sid, json_t *msg)
+int gw_up_live(const struct tzone *t)
+{
+	return t->m || t->hc;
+}
+
+int gw_up_tx(struct tzone *t, uint32_t sid, const char *msg, size_t len)
+{
+	if (t->m)
+		return chan_mux_send(t->m, sid, msg, len);
+	if (t->hc)
+		return mcp_hc_send(t->hc, sid, msg, len);
+	return -1;
+}
+
+int gw_up_send(struct tzone *t, uint32_t sid, json_t *msg)
 {
 	size_t len;
 	char *s = jr_dump(msg, &len);
 	int rc = -1;
 
-	if (s && m)
-		rc = chan_mux_send(m, sid, s, len);
+	if (s)
+		rc = gw_up_tx(t, sid, s, len);
 	free(s);
 	return rc;
+}
+
+/* A new stream (upstream session) on t: its id, 0 when none. */
+static uint32_t up_open(struct tzone *t)
+{
+	if (t->m)
+		return chan_mux_open_stream(t->m);
+	return t->hc ? mcp_hc_open(t->hc) : 0;
+}
+
+struct ulink *gw_up_links_new(size_t ntz)
+{
+	struct ulink *v = calloc(ntz + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i <= ntz; i++)
+		zg_queue_init(&v[i].q, LINK_QUEUE_MAX, 0);
+	return v;
+}
+
+/* Takes q's bytes off the budgets of g and s's zone, then empties it. */
+static void link_queue_clear(struct gw *g, struct asess *s, struct zg_queue *q)
+{
+	g->link_queued -= zg_queue_bytes(q);
+	s->az->link_queued -= zg_queue_bytes(q);
+	zg_queue_clear(q);
 }
 
 /* A link's key in g->links: the tool zone's serial, not its index, which
@@ -41,20 +84,17 @@ static uint64_t gw_up_link_key(const struct tzone *t, uint32_t sid)
 void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti)
 {
 	struct ulink *l = &s->links[ti];
-	struct qmsg *q, *nx;
 
 	if (l->sid) {
 		gw_map_del(g->links, gw_up_link_key(g->tz[ti], l->sid));
 		if (g->tz[ti]->m)
 			chan_mux_close_stream(g->tz[ti]->m, l->sid);
+		else if (g->tz[ti]->hc)
+			mcp_hc_close(g->tz[ti]->hc, l->sid);
 	}
-	for (q = l->qh; q; q = nx) {
-		nx = q->next;
-		g->link_queued -= q->len;
-		s->az->link_queued -= q->len;
-		free(q);
-	}
-	memset(l, 0, sizeof(*l));
+	link_queue_clear(g, s, &l->q);
+	l->sid = 0;
+	l->state = L_NONE;
 }
 
 /* The upstream session of s on tool zone ti failed: its calls end with an
@@ -94,26 +134,15 @@ int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
 		    size_t len)
 {
 	struct ulink *l = &s->links[ti];
-	struct qmsg *q;
 
 	if (l->state == L_READY)
-		return chan_mux_send(g->tz[ti]->m, l->sid, msg, len) == 0 ? 0
-									  : -1;
-	if (l->qn >= LINK_QUEUE_MAX || g->link_queued + len > LINK_QUEUED_MAX ||
-	    s->az->link_queued + len > LINK_QUEUED_ZONE_MAX)
+		return gw_up_tx(g->tz[ti], l->sid, msg, len) == 0 ? 0 : -1;
+	/* the link's own cap is its queue's (LINK_QUEUE_MAX); the byte
+	 * budgets are shared by every link of the gw and of the zone */
+	if (g->link_queued + len > LINK_QUEUED_MAX ||
+	    s->az->link_queued + len > LINK_QUEUED_ZONE_MAX ||
+	    zg_queue_push(&l->q, msg, len, NULL, 0, 0, NULL) != ZG_QUEUE_OK)
 		return -1;
-	q = malloc(sizeof(*q) + len);
-	if (!q)
-		return -1;
-	q->next = NULL;
-	q->len = len;
-	memcpy(q->data, msg, len);
-	if (l->qt)
-		l->qt->next = q;
-	else
-		l->qh = q;
-	l->qt = q;
-	l->qn++;
 	g->link_queued += len;
 	s->az->link_queued += len;
 	return 0;
@@ -156,9 +185,9 @@ int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti)
 
 	if (l->state != L_NONE)
 		return 0;
-	if (!t->m || !t->have_cat)
+	if (!gw_up_live(t) || !t->have_cat)
 		return -1;
-	l->sid = chan_mux_open_stream(t->m);
+	l->sid = up_open(t);
 	if (!l->sid)
 		return -1;
 	if (gw_map_put(g->links, gw_up_link_key(t, l->sid), s)) {
@@ -171,7 +200,7 @@ int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti)
 		return -1;
 	}
 	req = gw_up_init_request(g, p->uid, s->proto, s->caps_up);
-	if (!req || gw_up_send(t->m, l->sid, req) != 0) {
+	if (!req || gw_up_send(t, l->sid, req) != 0) {
 		json_decref(req);
 		gw_req_free(g, p);
 		gw_up_link_reset(g, s, ti);
@@ -187,9 +216,9 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 	struct ulink *l = &s->links[ti];
 	struct tzone *t = g->tz[ti];
 	json_t *n = jr_request(NULL, "notifications/initialized", NULL);
-	struct qmsg *q, *nx;
+	struct zg_qitem *q;
 
-	gw_up_send(t->m, l->sid, n);
+	gw_up_send(t, l->sid, n);
 	json_decref(n);
 	if (s->level) {
 		struct preq *p = gw_req_new(g, PK_IGNORE, s, ti);
@@ -198,20 +227,14 @@ static void link_ready(struct gw *g, struct asess *s, unsigned ti)
 				gw_up_request_new(p->uid, "logging/setLevel",
 						  json_pack("{s:s}", "level",
 							    s->level));
-			gw_up_send(t->m, l->sid, r);
+			gw_up_send(t, l->sid, r);
 			json_decref(r);
 		}
 	}
 	l->state = L_READY;
-	for (q = l->qh; q; q = nx) {
-		nx = q->next;
-		chan_mux_send(t->m, l->sid, q->data, q->len);
-		g->link_queued -= q->len;
-		s->az->link_queued -= q->len;
-		free(q);
-	}
-	l->qh = l->qt = NULL;
-	l->qn = 0;
+	for (q = zg_queue_peek(&l->q); q; q = zg_queue_next(q))
+		gw_up_tx(t, l->sid, (const char *)q->data, q->len);
+	link_queue_clear(g, s, &l->q);
 }
 
 static void tz_log(void *ud, const char *msg)
@@ -219,6 +242,24 @@ static void tz_log(void *ud, const char *msg)
 	struct tzone *t = ud;
 
 	fprintf(stderr, "gatewayd: tool zone %s: %s\n", t->z->name, msg);
+}
+
+/* The answer to a remote zone's ping: any answer from the server means it
+ * is alive; an error the client made up for a failed request (its message
+ * starts "upstream: ") means it is not. */
+static void remote_pong(struct tzone *t, struct preq *p, struct jr_msg *m)
+{
+	const char *msg = json_string_value(
+		json_object_get(json_object_get(m->root, "error"), "message"));
+
+	gw_req_free(t->g, p);
+	t->ping_uid = 0;
+	t->ping_at = gw_now_ms() + REMOTE_PING_MS;
+	if (m->kind == JR_ERROR && msg && strncmp(msg, "upstream: ", 10) == 0) {
+		snprintf(t->last_error, sizeof(t->last_error), "ping: %.*s",
+			 (int)gw_utf8_prefix(msg + 10, 140), msg + 10);
+		t->dead = 1;
+	}
 }
 
 /* A response from a tool zone: ours (init, catalogue) or a call's. */
@@ -242,13 +283,16 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	case PK_IGNORE:
 		gw_req_free(g, p);
 		return;
+	case PK_PING:
+		remote_pong(t, p, m);
+		return;
 	case PK_INIT:
 		gw_req_free(g, p);
 		if (!ls) {
 			json_t *n = jr_request(NULL,
 					       "notifications/initialized",
 					       NULL);
-			gw_up_send(t->m, t->ctl, n);
+			gw_up_send(t, t->ctl, n);
 			json_decref(n);
 			if (m->kind == JR_RESULT)
 				gw_cat_fetch(t);
@@ -338,7 +382,7 @@ static int refuse_sreq(struct tzone *t, struct asess *s, struct jr_msg *m)
 		}
 	if (why) {
 		json_t *e = jr_error(m->id, code, why, NULL);
-		gw_up_send(t->m, s->links[t->ti].sid, e);
+		gw_up_send(t, s->links[t->ti].sid, e);
 		json_decref(e);
 	}
 	return why != NULL;
@@ -353,7 +397,7 @@ static void up_request(struct tzone *t, struct asess *s, struct jr_msg *m)
 
 	if (!s) {
 		json_t *e = jr_error(m->id, -32601, "Method not found", NULL);
-		gw_up_send(t->m, t->ctl, e);
+		gw_up_send(t, t->ctl, e);
 		json_decref(e);
 		return;
 	}
@@ -589,14 +633,15 @@ static void tz_up(void *ud, chan_mux *m)
 	struct preq *p;
 	json_t *r;
 
-	t->ctl = chan_mux_open_stream(m);
+	(void)m;
+	t->ctl = up_open(t);
 	p = t->ctl ? gw_req_new(t->g, PK_INIT, NULL, t->ti) : NULL;
 	if (!p) {
 		t->dead = 1;
 		return;
 	}
 	r = gw_up_init_request(t->g, p->uid, gw_versions[0], NULL);
-	gw_up_send(m, t->ctl, r);
+	gw_up_send(t, t->ctl, r);
 	json_decref(r);
 }
 
@@ -613,8 +658,16 @@ static void drop_links(struct gw *g, struct asess *s, void *arg)
 {
 	unsigned ti = *(unsigned *)arg;
 
-	if (s->links[ti].state != L_NONE || s->links[ti].qn)
+	if (s->links[ti].state != L_NONE || zg_queue_count(&s->links[ti].q))
 		gw_up_link_fail(g, s, ti, g->tz[ti]->last_error);
+}
+
+/* The next connection attempt waits, twice as long each time. */
+static void backoff(struct tzone *t)
+{
+	t->retry_at = gw_now_ms() + t->backoff;
+	t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+						     : t->backoff * 2;
 }
 
 /* Everything of tool zone t's connection goes: its links fail with why,
@@ -640,6 +693,10 @@ static int up_teardown(struct tzone *t, const char *why)
 	free(v);
 	chan_mux_free(t->m);
 	t->m = NULL;
+	mcp_hc_free(t->hc);
+	t->hc = NULL;
+	t->ping_uid = 0;
+	t->ping_at = 0;
 	t->dead = 0;
 	t->ctl = 0;
 	t->fetching = 0;
@@ -663,9 +720,7 @@ void gw_up_down(struct tzone *t, const char *why)
 
 	fprintf(stderr, "gatewayd: tool zone %s down: %s\n", t->z->name, why);
 	had = up_teardown(t, why);
-	t->retry_at = gw_now_ms() + t->backoff;
-	t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-						     : t->backoff * 2;
+	backoff(t);
 	if (had)
 		gw_cat_lists_changed(g, t->ti);
 }
@@ -675,6 +730,197 @@ void gw_up_remove(struct tzone *t, const char *why)
 	fprintf(stderr, "gatewayd: tool zone %s removed: %s\n", t->z->name,
 		why);
 	up_teardown(t, why);
+}
+
+/* ---- remote tool zones (Streamable HTTP) --------------------------------- */
+
+static void hc_message(void *ud, uint32_t sid, const char *msg, size_t len)
+{
+	tz_data(ud, NULL, sid, (const uint8_t *)msg, len);
+}
+
+static void hc_closed(void *ud, uint32_t sid, const char *why)
+{
+	(void)why;
+	tz_close(ud, NULL, sid, 1);
+}
+
+/* A signature of the credential files (inode, size, change time), so a
+ * rewrite (or a new symlink target) is noticed. */
+static uint64_t creds_sig(const struct gw_zone *z)
+{
+	uint64_t h = VIEW_EMPTY;
+	struct stat st;
+
+	for (size_t i = 0; i < z->nhdr; i++) {
+		uint64_t v[4] = { 0, 0, 0, 0 };
+		if (stat(z->hdr_files[i], &st) == 0) {
+			v[0] = (uint64_t)st.st_ino;
+			v[1] = (uint64_t)st.st_size;
+			v[2] = (uint64_t)st.st_mtim.tv_sec;
+			v[3] = (uint64_t)st.st_mtim.tv_nsec ^
+			       (uint64_t)st.st_ctim.tv_nsec << 32;
+		}
+		for (size_t k = 0; k < 4; k++)
+			h = (h ^ v[k]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+void gw_up_remote_creds(struct tzone *t, int force)
+{
+	char **lines = NULL, err[256];
+	size_t n = 0;
+	uint64_t sig;
+	int64_t now = gw_now_ms();
+
+	if (!t->hc || !t->z->nhdr || (!force && now < t->hdr_check_at))
+		return;
+	t->hdr_check_at = now + REMOTE_HDR_CHECK_MS;
+	sig = creds_sig(t->z);
+	if (!force && sig == t->hdr_sig)
+		return;
+	t->hdr_sig = sig;
+	/* the messages name files, never what is in them; a bad file keeps
+	 * the last good lines (a new client after a reconnect gets them) */
+	if (gw_zone_headers(t->z, &lines, &n, err, sizeof(err)) ||
+	    mcp_hc_set_headers(t->hc, (const char *const *)lines, n, err,
+			       sizeof(err))) {
+		if (t->creds)
+			mcp_hc_set_headers(t->hc, (const char *const *)t->creds,
+					   t->ncreds, err, sizeof(err));
+		fprintf(stderr,
+			"gatewayd: tool zone %s: credentials not (re)read, "
+			"the previous ones stay: %s\n",
+			t->z->name, err);
+		snprintf(t->last_error, sizeof(t->last_error),
+			 "credentials: %.*s", (int)gw_utf8_prefix(err, 140),
+			 err);
+		gw_zone_headers_free(lines, n);
+		return;
+	}
+	if (!force)
+		fprintf(stderr, "gatewayd: tool zone %s: credentials reread\n",
+			t->z->name);
+	gw_zone_headers_free(t->creds, t->ncreds);
+	t->creds = lines;
+	t->ncreds = n;
+}
+
+static void hc_log(void *ud, const char *msg)
+{
+	struct tzone *t = ud;
+
+	fprintf(stderr, "gatewayd: tool zone %s: %s\n", t->z->name, msg);
+	snprintf(t->last_error, sizeof(t->last_error), "%.*s",
+		 (int)gw_utf8_prefix(msg, 150), msg);
+}
+
+static void remote_connect(struct tzone *t)
+{
+	static const struct mcp_hc_ops ops = { hc_message, hc_closed, hc_log };
+	const struct gw_config *c = t->g->cfg;
+	char err[256], label[GW_ZONE_NAME_MAX + 16];
+	struct mcp_hc_opts o = {
+		.url = t->z->url,
+		.ca_file = t->z->ca_file,
+		.insecure_http = t->z->insecure_http,
+		.max_message = c->max_message,
+		.max_queued = LINK_QUEUED_ZONE_MAX,
+		.max_transfers = REMOTE_TRANSFERS_MAX,
+		.request_timeout_ms =
+			c->call_timeout_ms + REMOTE_POST_MARGIN_MS,
+		.client_label = label,
+	};
+
+	snprintf(label, sizeof(label), "upstream %s", t->z->name);
+	t->hc = mcp_hc_new(&o, &ops, t, err, sizeof(err));
+	if (!t->hc) {
+		snprintf(t->last_error, sizeof(t->last_error), "%.*s",
+			 (int)gw_utf8_prefix(err, 150), err);
+		backoff(t);
+		return;
+	}
+	t->hdr_sig = 0;
+	gw_up_remote_creds(t, 1);
+	t->connects++;
+	tz_up(t, NULL);
+}
+
+size_t gw_up_remote_pollfds(struct tzone *t, struct pollfd *p, size_t max)
+{
+	t->hc_npfd = t->hc ? mcp_hc_pollfds(t->hc, p, max) : 0;
+	t->pfd = p;
+	return t->hc_npfd;
+}
+
+void gw_up_remote_run(struct tzone *t)
+{
+	if (t->hc)
+		mcp_hc_process(t->hc, t->pfd, t->pfd ? t->hc_npfd : 0);
+	t->pfd = NULL;
+	t->hc_npfd = 0;
+}
+
+int gw_up_remote_timeout(struct tzone *t)
+{
+	int x = t->hc ? mcp_hc_timeout_ms(t->hc) : -1;
+	int64_t now = gw_now_ms();
+	int64_t c = t->hc && t->z->nhdr ? t->hdr_check_at - now : -1;
+	int64_t pg = t->hc && t->have_cat ? t->ping_at - now : -1;
+
+	if (pg >= 0 && (c < 0 || pg < c))
+		c = pg;
+	if (pg < 0 && t->hc && t->have_cat)
+		c = 0;
+	if (c >= 0 && (x < 0 || c < x))
+		x = (int)(c > 60000 ? 60000 : c);
+	return x;
+}
+
+void gw_up_remote_ping(struct tzone *t)
+{
+	int64_t now = gw_now_ms();
+	struct preq *p;
+	json_t *r;
+
+	if (!t->hc || !t->have_cat || now < t->ping_at)
+		return;
+	if (t->ping_uid) {
+		snprintf(t->last_error, sizeof(t->last_error),
+			 "no answer to a ping in %d s",
+			 REMOTE_PING_TIMEOUT_MS / 1000);
+		t->dead = 1;
+		return;
+	}
+	p = gw_req_new(t->g, PK_PING, NULL, t->ti);
+	if (!p)
+		return;
+	r = gw_up_request_new(p->uid, "ping", NULL);
+	if (!r || gw_up_send(t, t->ctl, r) != 0) {
+		gw_req_free(t->g, p);
+		t->ping_at = now + REMOTE_PING_MS;
+	} else {
+		t->ping_uid = p->uid;
+		t->ping_at = now + REMOTE_PING_TIMEOUT_MS;
+	}
+	json_decref(r);
+}
+
+json_t *gw_up_remote_status(const struct tzone *t)
+{
+	struct mcp_hc_stats st;
+
+	if (!t->hc)
+		return json_pack("{s:s}", "url", t->z->url);
+	mcp_hc_stats(t->hc, &st);
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "url", t->z->url,
+			 "http_requests", (json_int_t)st.requests,
+			 "http_failures", (json_int_t)st.failures,
+			 "last_http_status", (json_int_t)st.last_status,
+			 "transfers", (json_int_t)st.transfers,
+			 "upstream_sessions", (json_int_t)st.sessions,
+			 "last_http_error", st.last_error);
 }
 
 void gw_up_connect(struct tzone *t)
@@ -689,20 +935,23 @@ void gw_up_connect(struct tzone *t)
 				    .log = tz_log };
 	struct chan_opts co = { 0, 0 };
 	char err[256];
-	chan *c = t->g->connect_tool
-			  ? t->g->connect_tool(t->g->connect_ud, t->z, err,
-					       sizeof(err))
-			  : chan_open(t->z->chan, CHAN_CLIENT, &co, err,
-				      sizeof(err));
+	chan *c;
+
+	if (t->z->url) {
+		remote_connect(t);
+		return;
+	}
+	c = t->g->connect_tool
+		    ? t->g->connect_tool(t->g->connect_ud, t->z, err,
+					 sizeof(err))
+		    : chan_open(t->z->chan, CHAN_CLIENT, &co, err, sizeof(err));
 
 	if (c)
 		t->m = chan_mux_new(c, &mo, &ops, t, err, sizeof(err));
 	if (!t->m) {
 		snprintf(t->last_error, sizeof(t->last_error), "%.*s",
 			 (int)gw_utf8_prefix(err, 150), err);
-		t->retry_at = gw_now_ms() + t->backoff;
-		t->backoff = t->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
-							     : t->backoff * 2;
+		backoff(t);
 		return;
 	}
 	t->connects++;

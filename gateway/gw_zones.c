@@ -208,8 +208,7 @@ static int plan_alloc(struct zplan *p, char *err, size_t errlen)
 				p->links = l2;
 				p->sess_cap = c;
 			}
-			p->links[p->nsess] =
-				calloc(p->ntz + 1, sizeof(struct ulink));
+			p->links[p->nsess] = gw_up_links_new(p->ntz);
 			if (!p->links[p->nsess]) {
 				free(v);
 				goto oom;

@@ -89,10 +89,17 @@ int gw_route_timeout(struct gw *g);
  * replaced). */
 int gw_route_zones_apply(struct gw *g, const struct gw_config *nw,
 			 json_t **changes, char *err, size_t errlen);
+/* Rereads the remote tool zones' credential files (reload). */
+void gw_route_reload_creds(struct gw *g);
 /* After a policy or pin change: tell every session its lists changed. */
 void gw_route_lists_changed(struct gw *g);
 /* JSON status (zones, channels, upstream health, sessions). */
 json_t *gw_route_status(struct gw *g);
+/* Tool zone name's channel is tried at once (zonectl started it), not
+ * after its reconnect back-off. Returns 0, or -1 with err (no such tool
+ * zone). */
+int gw_route_connect_now(struct gw *g, const char *name, char *err,
+			 size_t errlen);
 /* Pins the current catalogue of tool zone name (or unpins). Returns 0 or
  * -1 with err. */
 int gw_route_pin(struct gw *g, const char *name, int pin, char *err,

@@ -23,6 +23,7 @@
 
 #include "jsonrpc.h"
 #include "transport.h"
+#include "zg_queue.h"
 
 #define QUEUE_MAX_BYTES (64u << 20) /* waiting for the loop, all listeners */
 #define PENDING_MAX 256		    /* open requests per HTTP session */
@@ -36,15 +37,9 @@
 #define PENDING_CONNS_MAX 32
 #define HEADER_TIMEOUT 10
 
+/* The loop's queue holds zg_qitems: tag is one of these, ptr the
+ * session (struct gw_hs), data a message's text (IT_DATA). */
 enum { IT_OPEN, IT_DATA, IT_CLOSE };
-
-struct item {
-	struct item *next;
-	int kind;
-	struct gw_hs *hs;
-	size_t len;
-	char data[];
-};
 
 struct lst {
 	struct gw_listen *gl;
@@ -64,7 +59,7 @@ struct gw_hs {
 	/* Requests without a response yet, oldest first: [id, progress
 	 * token or null] each. */
 	json_t *pending;
-	struct item *close_item; /* preallocated: closing never fails */
+	struct zg_qitem *close_item; /* preallocated: closing never fails */
 	struct asess *s;
 	uint64_t n;
 };
@@ -73,8 +68,7 @@ struct gw_listen {
 	struct gw *g;
 	pthread_mutex_t mu;
 	int efd;
-	struct item *qh, *qt;
-	size_t qbytes;
+	struct zg_queue q; /* for the loop, QUEUE_MAX_BYTES; under mu */
 	uint64_t next_n;
 	struct lst *l;
 	size_t nl;
@@ -82,37 +76,31 @@ struct gw_listen {
 
 /* ---- the queue (any thread) ---------------------------------------------- */
 
-static void push(struct gw_listen *gl, struct item *it)
+/* Queues it for the loop (the caller checked the cap where it applies:
+ * data; opens and closes always go) and wakes the loop. */
+static void push(struct gw_listen *gl, struct zg_qitem *it)
 {
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&gl->mu);
-	it->next = NULL;
-	if (gl->qt)
-		gl->qt->next = it;
-	else
-		gl->qh = it;
-	gl->qt = it;
-	gl->qbytes += it->len;
+	zg_queue_push_item(&gl->q, it, 1);
 	pthread_mutex_unlock(&gl->mu);
 	if (write(gl->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		fprintf(stderr, "gatewayd: listener eventfd: %s\n",
 			strerror(errno));
 }
 
-static struct item *item_new(int kind, struct gw_hs *hs, const char *data,
-			     size_t len)
+/* A queue item of kind for hs with a copy of data (NUL-terminated), or
+ * NULL on no memory. The caller owns it until push(). */
+static struct zg_qitem *item_new(int kind, struct gw_hs *hs, const char *data,
+				 size_t len)
 {
-	struct item *it = malloc(sizeof(*it) + len + 1);
+	struct zg_qitem *it = zg_qitem_new(data, len, NULL, 0);
 
 	if (!it)
 		return NULL;
-	it->kind = kind;
-	it->hs = hs;
-	it->len = len;
-	if (len)
-		memcpy(it->data, data, len);
-	it->data[len] = '\0';
+	it->tag = (uint64_t)kind;
+	it->ptr = hs;
 	return it;
 }
 
@@ -122,7 +110,7 @@ static void *be_open(void *ctx, void *handle)
 {
 	struct lst *l = ctx;
 	struct gw_hs *hs = calloc(1, sizeof(*hs));
-	struct item *open;
+	struct zg_qitem *open;
 
 	if (!hs)
 		return NULL;
@@ -133,8 +121,8 @@ static void *be_open(void *ctx, void *handle)
 	open = item_new(IT_OPEN, hs, NULL, 0);
 	if (!hs->pending || !hs->close_item || !open) {
 		json_decref(hs->pending);
-		free(hs->close_item);
-		free(open);
+		zg_qitem_free(hs->close_item);
+		zg_qitem_free(open);
 		free(hs);
 		return NULL;
 	}
@@ -215,7 +203,7 @@ static void be_input(void *sess, struct jr_msg *m)
 	struct gw_listen *gl = hs->l->gl;
 	size_t len = 0;
 	char *txt = jr_dump(m->root, &len);
-	struct item *it = NULL;
+	struct zg_qitem *it = NULL;
 	int full, is_req = m->kind == JR_REQUEST && m->id;
 	const json_t *cid = NULL;
 
@@ -223,7 +211,7 @@ static void be_input(void *sess, struct jr_msg *m)
 	    strcmp(m->method, "notifications/cancelled") == 0 && m->params)
 		cid = json_object_get(m->params, "requestId");
 	pthread_mutex_lock(&gl->mu);
-	full = gl->qbytes + len > QUEUE_MAX_BYTES ||
+	full = !zg_queue_fits(&gl->q, len) ||
 	       (is_req && json_array_size(hs->pending) >= PENDING_MAX);
 	if (!full && txt)
 		it = item_new(IT_DATA, hs, txt, len);
@@ -368,12 +356,13 @@ static void refuse_pending(struct gw_hs *hs, struct jr_msg *m)
 	pthread_mutex_unlock(&hs->l->gl->mu);
 }
 
-static void run_item(struct gw_listen *gl, struct item *it)
+static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 {
-	struct gw_hs *hs = it->hs;
+	struct gw_hs *hs = it->ptr;
+	const char *data = (const char *)it->data;
 	struct jr_msg m;
 
-	switch (it->kind) {
+	switch (it->tag) {
 	case IT_OPEN:
 		hs->s = gw_route_http_open(gl->g, hs->l->cfg->zone, hs,
 					   gw_listen_deliver, hs->l->idx,
@@ -383,46 +372,44 @@ static void run_item(struct gw_listen *gl, struct item *it)
 				"gatewayd: listener %u: cannot open a "
 				"session for zone %s\n",
 				hs->l->idx, hs->l->cfg->zone);
-		free(it);
+		zg_qitem_free(it);
 		break;
 	case IT_DATA:
 		if (hs->s) {
-			gw_route_http_input(gl->g, hs->s, it->data, it->len);
+			gw_route_http_input(gl->g, hs->s, data, it->len);
 		} else {
-			jr_parse(it->data, it->len, it->len + 1, 64, &m);
+			jr_parse(data, it->len, it->len + 1, 64, &m);
 			refuse_pending(hs, &m);
 			jr_msg_clear(&m);
 		}
-		free(it);
+		zg_qitem_free(it);
 		break;
 	case IT_CLOSE:
 		if (hs->s)
 			gw_route_http_close(gl->g, hs->s);
 		json_decref(hs->pending);
 		free(hs);
-		free(it); /* hs->close_item */
+		zg_qitem_free(it); /* hs->close_item */
 		break;
 	}
 }
 
 void gw_listen_run(struct gw_listen *gl)
 {
-	struct item *it, *next;
+	struct zg_queue mine;
+	struct zg_qitem *it;
 	uint64_t v;
 
 	if (!gl || gl->efd < 0)
 		return;
 	if (read(gl->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
+	zg_queue_init(&mine, 0, 0);
 	pthread_mutex_lock(&gl->mu);
-	it = gl->qh;
-	gl->qh = gl->qt = NULL;
-	gl->qbytes = 0;
+	zg_queue_move(&mine, &gl->q);
 	pthread_mutex_unlock(&gl->mu);
-	for (; it; it = next) {
-		next = it->next;
+	for (it = zg_queue_pop(&mine); it; it = zg_queue_pop(&mine))
 		run_item(gl, it);
-	}
 }
 
 int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)
@@ -588,6 +575,7 @@ struct gw_listen *gw_listen_start(struct gw *g, char *err, size_t errlen)
 	}
 	gl->g = g;
 	pthread_mutex_init(&gl->mu, NULL);
+	zg_queue_init(&gl->q, 0, QUEUE_MAX_BYTES);
 	gl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	gl->l = calloc(g->cfg->nlisteners + 1, sizeof(*gl->l));
 	if (gl->efd < 0 || !gl->l) {

@@ -3,6 +3,7 @@
  * it. The language is documented in docs/policy.md. */
 #include "gw.h"
 #include "utf8.h"
+#include "zg_common.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -160,12 +161,9 @@ static int fail(struct perr *e, const char *fmt, ...)
 static int fail(struct perr *e, const char *fmt, ...)
 {
 	va_list ap;
-	int n = mcp_utf8_snprintf(e->buf, e->len, "%s:%d: ", e->file, e->line);
 
-	if (n < 0 || (size_t)n >= e->len)
-		return -1;
 	va_start(ap, fmt);
-	mcp_utf8_vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
+	zg_verrf(e->buf, e->len, e->file, e->line, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -194,15 +192,15 @@ static int tag_ok(const char *s)
 	return 1;
 }
 
-/* Parses a decimal in [min, max]; end must be the suffix start. */
-static int num(const char *s, char **end, long min, long max, long *out)
+/* Parses the decimal s starts with, in [min, max] (zg_parse_uint); *end
+ * gets the start of its suffix. Returns 0 or -1. */
+static int num(const char *s, const char **end, long min, long max, long *out)
 {
-	errno = 0;
-	if (*s < '0' || *s > '9')
+	uint64_t v;
+
+	if (zg_parse_uint(s, end, (uint64_t)min, (uint64_t)max, &v) != 0)
 		return -1;
-	*out = strtol(s, end, 10);
-	if (errno || *end == s || *out < min || *out > max)
-		return -1;
+	*out = (long)v;
 	return 0;
 }
 
@@ -280,7 +278,7 @@ static int parse_target(struct perr *e, const char *tok, struct pol_rule *r)
 
 static int opt_rate(struct perr *e, const char *v, struct pol_rule *r)
 {
-	char *end;
+	const char *end;
 	long n;
 
 	if (num(v, &end, 1, 1000000, &n) || end[0] != '/' || end[2] != '\0' ||
@@ -294,7 +292,7 @@ static int opt_rate(struct perr *e, const char *v, struct pol_rule *r)
 
 static int opt_timeout(struct perr *e, const char *v, struct pol_rule *r)
 {
-	char *end;
+	const char *end;
 	long n;
 
 	if (num(v, &end, 1, 86400000, &n))
@@ -312,7 +310,7 @@ static int opt_timeout(struct perr *e, const char *v, struct pol_rule *r)
 
 static int opt_bytes(struct perr *e, const char *v, struct pol_rule *r)
 {
-	char *end;
+	const char *end;
 	long n, mul = 1;
 
 	if (num(v, &end, 1, 1L << 30, &n))
@@ -368,7 +366,7 @@ static int parse_option(struct perr *e, char *tok, struct pol_rule *r,
 	static const char *const names[] = { "rate", "timeout", "max-bytes",
 					     "concurrency" };
 	long n;
-	char *end;
+	const char *end;
 
 	if (!eq)
 		return fail(e, "bad option '%.*s' (NAME=VALUE)",

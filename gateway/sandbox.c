@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -132,6 +133,9 @@ static int word_in(const char *list, const char *w)
 	return 0;
 }
 
+/* Numbers the starts of one zonectl process (a supervisor restarts). */
+static unsigned cg_seq;
+
 /* Makes (or finds) the zone's cgroup under base; remembers it. */
 static const char *cg_dir(struct cgroups *cg, const char *base,
 			  const struct zone_run *r)
@@ -145,8 +149,8 @@ static const char *cg_dir(struct cgroups *cg, const char *base,
 	if (cg->n >= 4)
 		return NULL;
 	d = cg->dirs[cg->n];
-	if (snprintf(d, ZONE_PATH_MAX, "%s/zonegate-%s-%d", base, r->name,
-		     (int)getpid()) >= ZONE_PATH_MAX)
+	if (snprintf(d, ZONE_PATH_MAX, "%s/zonegate-%s-%d-%u", base, r->name,
+		     (int)getpid(), cg_seq) >= ZONE_PATH_MAX)
 		return NULL;
 	if (mkdir(d, 0755) < 0 && errno != EEXIST)
 		return NULL;
@@ -164,6 +168,7 @@ static void cg_setup(struct cgroups *cg, const struct zone_run *r,
 	char ctl[256] = "", val[64], base[ZONE_PATH_MAX];
 	int used1 = 0, used2 = 0;
 
+	cg_seq++;
 	if (v2 && read_str(v2, "cgroup.controllers", ctl, sizeof(ctl)) < 0)
 		ctl[0] = 0;
 	/* memory */
@@ -242,30 +247,84 @@ static int cg_oom_killed(const struct cgroups *cg)
 	return p && strtol(p + 9, NULL, 10) > 0;
 }
 
+/* Sends sig to every process listed in cgroup dir (one read of
+ * cgroup.procs, the first 4 KiB). */
+static void cg_signal(const char *dir, int sig)
+{
+	char buf[4096], *p, *end;
+	long pid;
+
+	if (read_str(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+		return;
+	for (p = buf; *p; p = end) {
+		errno = 0;
+		pid = strtol(p, &end, 10);
+		if (end == p || errno)
+			break;
+		if (pid > 1)
+			kill((pid_t)pid, sig);
+	}
+}
+
 /* Kills whatever is still in the cgroup (nothing, normally: the zone's
  * PID namespace died with it) and removes it; the kernel empties a
  * cgroup a little after its last task is reaped, so EBUSY is retried
  * for up to two seconds. */
 static void cg_remove(const struct cgroups *cg)
 {
-	char buf[4096], *p, *end;
-	long pid;
-
 	for (int i = 0; i < cg->n; i++)
 		for (int t = 0;
 		     t < 200 && rmdir(cg->dirs[i]) < 0 && errno == EBUSY; t++) {
-			if (read_str(cg->dirs[i], "cgroup.procs", buf,
-				     sizeof(buf)) == 0)
-				for (p = buf; *p; p = end) {
-					errno = 0;
-					pid = strtol(p, &end, 10);
-					if (end == p || errno)
-						break;
-					if (pid > 1)
-						kill((pid_t)pid, SIGKILL);
-				}
+			cg_signal(cg->dirs[i], SIGKILL);
 			usleep(10000);
 		}
+}
+
+/* Removes the empty cgroups of zone name left by a zonectl that died
+ * (zonegate-NAME-PID-N with no process PID any more) in every hierarchy
+ * under CG_ROOT (v1 controllers, the hybrid "unified", or v2 itself). */
+void zone_cg_sweep(const char *name)
+{
+	char pre[96], path[ZONE_PATH_MAX], sub[ZONE_PATH_MAX];
+	DIR *top, *d;
+	struct dirent *e, *h;
+	long pid;
+	char *end;
+	size_t pl;
+
+	if (snprintf(pre, sizeof(pre), "zonegate-%s-", name) >=
+	    (int)sizeof(pre))
+		return;
+	pl = strlen(pre);
+	top = opendir(CG_ROOT);
+	if (!top)
+		return;
+	while ((h = readdir(top))) {
+		if (h->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", CG_ROOT, h->d_name);
+		/* v2 at the root: its own children are the cgroups */
+		d = opendir(strncmp(h->d_name, "zonegate-", 9) ? sub : CG_ROOT);
+		while (d && (e = readdir(d))) {
+			if (strncmp(e->d_name, pre, pl) != 0)
+				continue;
+			errno = 0;
+			pid = strtol(e->d_name + pl, &end, 10);
+			if (errno || end == e->d_name + pl || *end != '-' ||
+			    pid <= 0 || (kill((pid_t)pid, 0) == 0) ||
+			    errno != ESRCH)
+				continue;
+			if (snprintf(path, sizeof(path), "%s/%s",
+				     strncmp(h->d_name, "zonegate-", 9)
+					     ? sub
+					     : CG_ROOT,
+				     e->d_name) < (int)sizeof(path))
+				rmdir(path);
+		}
+		if (d)
+			closedir(d);
+	}
+	closedir(top);
 }
 
 /* ---- the bubblewrap command line ---- */
@@ -301,7 +360,8 @@ static const char *sim_base(void)
 }
 
 /* The zone's own rendezvous directory $ZONEGATE_SIM_DIR/DOMID, made for
- * the zone's uid alone (0700) when absent. */
+ * the zone's uid alone (0700) when absent, or given to it when root made
+ * it. */
 static int sim_endpoint(const struct zone_run *r, uid_t uid, char *out,
 			size_t len)
 {
@@ -322,8 +382,22 @@ static int sim_endpoint(const struct zone_run *r, uid_t uid, char *out,
 	} else if (errno != EEXIST || lstat(out, &st) < 0 ||
 		   !S_ISDIR(st.st_mode)) {
 		return -1;
+	} else if (st.st_uid == 0 && st.st_uid != uid) {
+		/* made by a root gateway that listened first (an agent
+		 * zone's endpoint): the directory is this domid's */
+		if (chown(out, uid, uid) < 0 || chmod(out, 0700) < 0)
+			return -1;
 	}
 	return 0;
+}
+
+int zone_endpoint_make(const struct zone_run *r)
+{
+	char d[ZONE_PATH_MAX];
+
+	if (!r->chan || !r->layers.enabled)
+		return 0;
+	return sim_endpoint(r, (uid_t)(ZONE_UID_BASE + r->domid), d, sizeof(d));
 }
 
 struct stage {
@@ -514,6 +588,15 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 
 /* ---- running ---- */
 
+/* A started zone: what its end needs to report and clean up. */
+struct zone_proc {
+	const struct zone_run *r;
+	pid_t pid;
+	struct stage s;
+	struct cgroups cg;
+	struct zone_report rep;
+};
+
 static pid_t zone_child = -1;
 
 /* SIGINT/SIGTERM to zonectl go to the zone. */
@@ -590,14 +673,24 @@ static int read_status(int fd, char *line, size_t len)
 	return n > 0 ? 0 : -1;
 }
 
-/* The forked child: joins the cgroups, becomes the zone's uid (unless
- * plain) and execs bubblewrap (or, plain, the command). Never returns. */
+/* The forked child: joins the cgroups, puts its output on logfd (unless
+ * -1), becomes the zone's uid (unless plain) and execs bubblewrap (or,
+ * plain, the command). Never returns. */
 static void child_exec(const struct zone_run *r, const struct cgroups *cg,
-		       uid_t uid, char **argv, int plain)
+		       uid_t uid, char **argv, int plain, int logfd)
 {
+	int nul;
+
 	if (cg_join(cg) < 0) {
 		fprintf(stderr, "zonectl: cannot join the zone's cgroups\n");
 		_exit(126);
+	}
+	if (logfd >= 0) {
+		nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(logfd, 1) < 0 ||
+		    dup2(logfd, 2) < 0)
+			_exit(126);
+		setsid(); /* not in the supervisor's terminal session */
 	}
 	if (!plain && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
 		       setresuid(uid, uid, uid) < 0)) {
@@ -668,123 +761,167 @@ static int start_checks(const struct zone_run *r, const char *bwrap,
 	return 0;
 }
 
-int zone_run_foreground(const struct zone_run *r, const char *helper,
-			const char *bwrap, int json, struct zone_report *rep,
-			char *err, size_t errlen)
+/* Builds the bubblewrap command line of p's zone (its staging, endpoint
+ * and files.in first). 0, or -1 with err. */
+static int prepare(struct zone_proc *p, const char *helper, const char *bwrap,
+		   int status_fd, struct args *a, char *err, size_t errlen)
 {
-	struct args a = { 0 }, ll = { 0 }, fin = { 0 };
-	struct stage s = { 0 };
-	struct cgroups cg = { 0 };
+	const struct zone_run *r = p->r;
+	struct args ll = { 0 }, fin = { 0 };
 	uid_t uid = (uid_t)(ZONE_UID_BASE + r->domid);
-	int sp[2] = { -1, -1 }, rc = -1, outfd;
-	char line[ZONE_STATUS_MAX];
-	pid_t pid;
+	int rc = -1;
 
+	if (stage_make(r, &p->s, uid, err, errlen) < 0)
+		goto out;
+	if (r->egress.n && start_egress(r, &p->s, uid, err, errlen) < 0)
+		goto out;
+	if (r->chan && sim_endpoint(r, uid, p->s.sim, sizeof(p->s.sim)) < 0) {
+		snprintf(err, errlen,
+			 "zone %s: cannot make its rendezvous directory "
+			 "under %s",
+			 r->name, sim_base());
+		goto out;
+	}
+	if (add_files_in(r, &p->s, &fin, &ll, err, errlen) < 0)
+		goto out;
+	build_bwrap(r, &p->s, bwrap, helper, status_fd, &fin, a, &ll);
+	for (size_t i = 0; i < ll.n; i++)
+		add(a, ll.v[i]);
+	add(a, "--");
+	for (size_t i = 0; i < r->argc; i++)
+		add(a, r->argv[i]);
+	if (a->bad || fin.bad || ll.bad) {
+		snprintf(err, errlen, "zone %s: command line too long",
+			 r->name);
+		goto out;
+	}
+	rc = 0;
+out:
+	args_free(&ll);
+	args_free(&fin);
+	return rc;
+}
+
+/* Frees p after stopping its egress proxy and removing its staging
+ * directory and cgroups. */
+static void proc_free(struct zone_proc *p)
+{
+	for (int i = 0; i < p->s.nfds; i++)
+		close(p->s.fds[i]);
+	if (p->s.egress_pid > 0) {
+		kill(p->s.egress_pid, SIGKILL);
+		waitpid(p->s.egress_pid, NULL, 0);
+	}
+	if (p->s.dir[0])
+		zone_rm_tree(AT_FDCWD, p->s.dir, 0);
+	cg_remove(&p->cg);
+	free(p);
+}
+
+struct zone_proc *zone_start(const struct zone_run *r, const char *helper,
+			     const char *bwrap, int logfd,
+			     struct zone_report *rep, char *err, size_t errlen)
+{
+	struct zone_proc *p = calloc(1, sizeof(*p));
+	struct args a = { 0 };
+	uid_t uid = (uid_t)(ZONE_UID_BASE + r->domid);
+	int sp[2] = { -1, -1 }, ok = 0;
+	char line[ZONE_STATUS_MAX];
+
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->r = r;
+	p->pid = -1;
 	memset(rep, 0, sizeof(*rep));
 	rep->status = -1;
 	if (start_checks(r, bwrap, helper, err, errlen) < 0)
-		return -1;
+		goto out;
 	rep->sandboxed = r->layers.enabled;
 	rep->uid = r->layers.enabled ? uid : geteuid();
-	cg_setup(&cg, r, rep);
+	cg_setup(&p->cg, r, rep);
 	if (r->layers.enabled) {
-		if (stage_make(r, &s, uid, err, errlen) < 0)
-			goto out;
-		if (r->egress.n && start_egress(r, &s, uid, err, errlen) < 0)
-			goto out;
 		rep->egress = r->egress.n > 0;
-		if (r->chan && sim_endpoint(r, uid, s.sim, sizeof(s.sim)) < 0) {
-			snprintf(err, errlen,
-				 "zone %s: cannot make its rendezvous "
-				 "directory under %s",
-				 r->name, sim_base());
-			goto out;
-		}
 		if (pipe2(sp, O_CLOEXEC) < 0 || fcntl(sp[1], F_SETFD, 0) < 0) {
 			snprintf(err, errlen, "pipe: %s", strerror(errno));
 			goto out;
 		}
-		if (add_files_in(r, &s, &fin, &ll, err, errlen) < 0)
+		if (prepare(p, helper, bwrap, sp[1], &a, err, errlen) < 0)
 			goto out;
-		build_bwrap(r, &s, bwrap, helper, sp[1], &fin, &a, &ll);
-		for (size_t i = 0; i < ll.n; i++)
-			add(&a, ll.v[i]);
-		add(&a, "--");
-		for (size_t i = 0; i < r->argc; i++)
-			add(&a, r->argv[i]);
-		if (a.bad || fin.bad || ll.bad) {
-			snprintf(err, errlen, "zone %s: command line too long",
-				 r->name);
-			goto out;
-		}
 	}
-	pid = fork();
-	if (pid < 0) {
+	p->pid = fork();
+	if (p->pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto out;
 	}
-	if (pid == 0)
-		child_exec(r, &cg, uid, a.v, !r->layers.enabled);
-	zone_child = pid;
-	signal(SIGINT, forward);
-	signal(SIGTERM, forward);
-	for (int i = 0; i < s.nfds; i++)
-		close(s.fds[i]);
-	s.nfds = 0;
-	if (r->layers.enabled) {
-		close(sp[1]);
-		sp[1] = -1;
-		/* Only the helper's word that it ran inside counts: without
-		 * it nothing is reported as applied. */
-		if (read_status(sp[0], line, sizeof(line)) == 0 &&
-		    strncmp(line, "applied ", 8) == 0) {
-			parse_status(line, rep);
-			rep->userns = rep->mntns = rep->pidns = rep->ipcns =
-				rep->utsns = rep->cgroupns = 1;
-			rep->netns = r->layers.netns;
-			rep->fresh_root = r->layers.mount;
-		} else {
-			rep->sandboxed = 0; /* never reached the command */
-			rep->failed = 1;
-		}
+	if (p->pid == 0)
+		child_exec(r, &p->cg, uid, a.v, !r->layers.enabled, logfd);
+	for (int i = 0; i < p->s.nfds; i++)
+		close(p->s.fds[i]);
+	p->s.nfds = 0;
+	ok = 1;
+	if (!r->layers.enabled)
+		goto out;
+	close(sp[1]);
+	sp[1] = -1;
+	/* Only the helper's word that it ran inside counts: without it
+	 * nothing is reported as applied. */
+	if (read_status(sp[0], line, sizeof(line)) == 0 &&
+	    strncmp(line, "applied ", 8) == 0) {
+		parse_status(line, rep);
+		rep->userns = rep->mntns = rep->pidns = rep->ipcns =
+			rep->utsns = rep->cgroupns = 1;
+		rep->netns = r->layers.netns;
+		rep->fresh_root = r->layers.mount;
+	} else {
+		rep->sandboxed = 0; /* never reached the command */
+		rep->failed = 1;
 	}
-	if (!json)
-		zone_report_print(r, rep, 0);
-	rep->status = wait_zone(pid);
-	zone_child = -1;
-	rep->oom_killed = cg_oom_killed(&cg);
-	if (r->out_zone) {
-		outfd = open(s.out,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		rep->out_ok = outfd >= 0 &&
-			      zone_copy_out(outfd, r->out_host,
-					    r->out_max_bytes, r->out_max_files,
-					    rep->out_msg,
-					    sizeof(rep->out_msg)) == 0;
-		if (outfd < 0)
-			snprintf(rep->out_msg, sizeof(rep->out_msg),
-				 "files.out: staging directory gone");
-		if (outfd >= 0)
-			close(outfd);
-	}
-	rc = 0;
 out:
-	for (int i = 0; i < s.nfds; i++)
-		close(s.fds[i]);
 	if (sp[0] >= 0)
 		close(sp[0]);
 	if (sp[1] >= 0)
 		close(sp[1]);
-	if (s.egress_pid > 0) {
-		kill(s.egress_pid, SIGKILL);
-		waitpid(s.egress_pid, NULL, 0);
-	}
-	if (s.dir[0])
-		zone_rm_tree(AT_FDCWD, s.dir, 0);
-	cg_remove(&cg);
 	args_free(&a);
-	args_free(&ll);
-	args_free(&fin);
+	if (!ok) {
+		proc_free(p);
+		return NULL;
+	}
+	p->rep = *rep;
+	return p;
+}
+
+pid_t zone_proc_pid(const struct zone_proc *p)
+{
+	return p->pid;
+}
+
+void zone_proc_kill(struct zone_proc *p, int sig)
+{
+	if (p->pid > 0)
+		kill(p->pid, sig);
+	for (int i = 0; i < p->cg.n; i++)
+		cg_signal(p->cg.dirs[i], sig);
+}
+
+int zone_proc_collect(struct zone_proc *p, char *msg, size_t len)
+{
+	const struct zone_run *r = p->r;
+	int fd, rc;
+
+	if (!r->out_zone) {
+		snprintf(msg, len, "zone %s has no files.out", r->name);
+		return -1;
+	}
+	fd = open(p->s.out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(msg, len, "files.out: staging directory gone");
+		return -1;
+	}
+	rc = zone_copy_out(fd, r->out_host, r->out_max_bytes, r->out_max_files,
+			   msg, len);
+	close(fd);
 	return rc;
 }
 
@@ -801,6 +938,38 @@ static void print_egress(const struct zone_run *r)
 		printf(strchr(g->dest[i].host, ':') ? " [%s]:%d" : " %s:%d",
 		       g->dest[i].host, g->dest[i].port);
 	printf("\n");
+}
+
+void zone_proc_end(struct zone_proc *p, int status, struct zone_report *rep)
+{
+	*rep = p->rep;
+	rep->status = status;
+	rep->oom_killed = cg_oom_killed(&p->cg);
+	if (p->r->out_zone)
+		rep->out_ok = zone_proc_collect(p, rep->out_msg,
+						sizeof(rep->out_msg)) == 0;
+	proc_free(p);
+}
+
+int zone_run_foreground(const struct zone_run *r, const char *helper,
+			const char *bwrap, int json, struct zone_report *rep,
+			char *err, size_t errlen)
+{
+	struct zone_proc *p;
+	int status;
+
+	p = zone_start(r, helper, bwrap, -1, rep, err, errlen);
+	if (!p)
+		return -1;
+	zone_child = p->pid;
+	signal(SIGINT, forward);
+	signal(SIGTERM, forward);
+	if (!json)
+		zone_report_print(r, rep, 0);
+	status = wait_zone(p->pid);
+	zone_child = -1;
+	zone_proc_end(p, status, rep);
+	return 0;
 }
 
 /* "yes" or "NO", for the table. */

@@ -65,6 +65,12 @@ struct zone_layers {
 	int drop_caps; /* no capabilities in the zone's user namespace */
 };
 
+enum zone_restart {
+	ZONE_RESTART_NO = 0,
+	ZONE_RESTART_ON_FAILURE,
+	ZONE_RESTART_ALWAYS
+};
+
 struct zone_run {
 	char name[64];
 	int domid;
@@ -82,6 +88,7 @@ struct zone_run {
 	size_t nenv;
 	struct zone_layers layers;
 	struct zone_egress egress;
+	enum zone_restart restart; /* for the supervisor (zone_sup.c) */
 };
 
 /* Reads the gateway config FILE (checked whole by gw_config_load first)
@@ -152,6 +159,38 @@ int zone_rm_tree(int dirfd, const char *name, int depth);
 int zone_run_foreground(const struct zone_run *r, const char *helper,
 			const char *bwrap, int json, struct zone_report *rep,
 			char *err, size_t errlen);
+
+/* Makes a sandboxed sim zone's rendezvous directory SIMDIR/DOMID for its
+ * uid before anything listens there (the gateway, for an agent zone, then
+ * opens its socket to that uid). 0, or -1 with errno. */
+int zone_endpoint_make(const struct zone_run *r);
+
+/* Removes empty cgroups of zone name that a zonectl which died left
+ * behind (zonectl up, before starting the zone). */
+void zone_cg_sweep(const char *name);
+
+/* A zone started by zone_start, until zone_proc_end. */
+struct zone_proc;
+
+/* Starts R in its sandbox (as zone_run_foreground does) without waiting:
+ * stdin from /dev/null and stdout+stderr to logfd in a new session
+ * unless logfd is -1 (then inherited). Fills rep with what was applied.
+ * Returns the started zone (R must outlive it), or NULL with err when it
+ * could not be started. */
+struct zone_proc *zone_start(const struct zone_run *r, const char *helper,
+			     const char *bwrap, int logfd,
+			     struct zone_report *rep, char *err, size_t errlen);
+/* The pid the caller waits for (bubblewrap, or the plain command). */
+pid_t zone_proc_pid(const struct zone_proc *p);
+/* Sends sig to the zone: its pid and every process in its cgroups (a
+ * sandboxed zone's PID namespace dies with bubblewrap). */
+void zone_proc_kill(struct zone_proc *p, int sig);
+/* Copies files.out back now (zonectl collect). 0, or -1; msg says. */
+int zone_proc_collect(struct zone_proc *p, char *msg, size_t len);
+/* After the caller reaped the pid with STATUS (shell convention): fills
+ * rep (OOM kill, files.out copied back), removes the staging directory
+ * and cgroups, frees p. */
+void zone_proc_end(struct zone_proc *p, int status, struct zone_report *rep);
 
 /* Prints rep as a table (json 0) or one JSON object (json 1) to stdout. */
 void zone_report_print(const struct zone_run *r, const struct zone_report *rep,

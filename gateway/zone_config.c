@@ -475,6 +475,11 @@ static int run_of(const struct rerr *e, json_t *o, struct zone_run *r)
 				rc = rfail(e, k,
 					   "restart must be \"no\", "
 					   "\"on-failure\" or \"always\"");
+			else
+				r->restart = s[0] == 'n' ? ZONE_RESTART_NO
+					     : s[0] == 'o'
+						     ? ZONE_RESTART_ON_FAILURE
+						     : ZONE_RESTART_ALWAYS;
 		} else
 			rc = rfail(e, k, "zone %s: run: unknown key '%.64s'",
 				   r->name, k);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "sandbox.h"
+#include "zg_version.h"
 
 #define INIT_PATHS_MAX 512
 
@@ -576,13 +577,24 @@ int main(int argc, char **argv)
 	};
 	char line[ZONE_STATUS_MAX];
 	int abi = 0, caps = 0, n;
+	static const char usage[] =
+		"usage: zonegate-zone-init [--status-fd N] [--no-seccomp] "
+		"[--no-landlock] [--keep-caps] [--net-none] [--ro PATH]... "
+		"[--rw PATH]... -- COMMAND [ARG]...\n"
+		"       zonegate-zone-init --help | --version\n"
+		"(run by zonectl inside a zone's sandbox)\n";
 
+	/* alone, as the first argument: never confused with a command's */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("zonegate-zone-init %s\n", ZG_VERSION);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
 	if (parse(argc, argv, &o) < 0) {
-		fprintf(stderr, "usage: zonegate-zone-init [--status-fd N] "
-				"[--no-seccomp] [--no-landlock] [--keep-caps] "
-				"[--net-none] [--ro PATH]... [--rw PATH]... -- "
-				"COMMAND [ARG]...\n"
-				"(run by zonectl inside a zone's sandbox)\n");
+		fputs(usage, stderr);
 		return 2;
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

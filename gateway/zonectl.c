@@ -1,11 +1,13 @@
 /* zonectl: starts the zones of one host from the gateway's config in
- * sandboxes (docs/zones.md). This version runs one zone's `run` block in
- * the foreground (`run ZONE`); the supervisor (up/down/ps/logs/reload) is
- * not written yet. */
+ * sandboxes (docs/zones.md): one zone in the foreground (`run ZONE`), or
+ * a whole system under a supervisor (`up`, zone_sup.c) that the other
+ * commands talk to over its control socket (zone_client.c). */
 #include "sandbox.h"
 #include "zg_version.h"
 #include "zone_xen.h"
+#include "zone_sup.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,34 +25,48 @@ static void usage(FILE *f)
 		"               foreground, print the isolation applied, wait,\n"
 		"               copy files.out back, exit with its status\n"
 		"  check ZONE   validate the config and ZONE's run block only\n"
+		"  up [--detach]  start gatewayd and every zone with a run block\n"
+		"               (tool zones, then agents), wait until ready,\n"
+		"               print the zones, supervise them until down\n"
+		"  down         stop every zone (agents first), then gatewayd\n"
+		"  ps           the supervised zones (--json: one object)\n"
+		"  logs ZONE [-f] [-n N]  the zone's console output\n"
+		"  stop ZONE | start ZONE | restart ZONE\n"
+		"  collect ZONE copy the zone's files.out back now\n"
+		"  reload       read the config again: start new zones, stop\n"
+		"               removed ones, reload gatewayd (also SIGHUP)\n"
 		"  xen [ZONE]   write xl domain configs (zonectl xen --help)\n"
 		"\n"
 		"Options:\n"
 		"  --config FILE  the gateway's config (zones with run blocks)\n"
 		"  --json         print the report as one JSON object\n"
 		"\n"
-		"Exit status: the zone's own (128+N when killed by signal N),\n"
-		"2 bad usage or config, 3 files.out refused, 125 the zone\n"
-		"could not be started.\n"
+		"Exit status of run: the zone's own (128+N when killed by\n"
+		"signal N), 2 bad usage or config, 3 files.out refused, 125 the\n"
+		"zone could not be started. Other commands: 0 ok, 1 refused or\n"
+		"failed, 2 usage, 3 no supervisor.\n"
 		"\n"
 		"Environment: ZONEGATE_BWRAP (bubblewrap, default\n"
 		"/usr/bin/bwrap), ZONEGATE_ZONE_INIT (zonegate-zone-init,\n"
-		"default: next to zonectl), ZONEGATE_SIM_DIR, TMPDIR.\n"
-		"Must run as root: each zone gets its own host uid (%d +\n"
-		"domid). A sandbox is a shared kernel, not a VM.\n"
-		"Not yet: up, down, ps, logs, reload.\n",
+		"default: next to zonectl), ZONEGATE_GATEWAYD (default: next\n"
+		"to zonectl), ZONEGATE_STATE_DIR (default /run/zonegate/NAME,\n"
+		"NAME the config file's name without .json), ZONEGATE_LOG_MAX\n"
+		"(bytes of a zone's log before rotation), ZONEGATE_SIM_DIR,\n"
+		"TMPDIR. Must run as root: each zone gets its own host uid\n"
+		"(%d + domid). A sandbox is a shared kernel, not a VM.\n",
 		ZONE_UID_BASE);
 }
 
-/* zonegate-zone-init beside this binary, unless the environment says. */
-static int helper_path(const char *argv0, char *out, size_t len)
+/* Program name (e.g. "zonegate-zone-init") beside this binary, unless
+ * the environment variable env names one. 0, or -1. */
+static int sibling_path(const char *env, const char *name, char *out,
+			size_t len)
 {
-	const char *e = getenv("ZONEGATE_ZONE_INIT");
+	const char *e = getenv(env);
 	char self[PATH_MAX];
 	ssize_t n;
 	char *slash;
 
-	(void)argv0;
 	if (e && *e == '/')
 		return snprintf(out, len, "%s", e) < (int)len ? 0 : -1;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -61,9 +77,72 @@ static int helper_path(const char *argv0, char *out, size_t len)
 	if (!slash)
 		return -1;
 	*slash = 0;
-	return snprintf(out, len, "%s/zonegate-zone-init", self) < (int)len
-		       ? 0
-		       : -1;
+	return snprintf(out, len, "%s/%s", self, name) < (int)len ? 0 : -1;
+}
+
+/* The command line, parsed. */
+struct cli {
+	const char *config, *cmd, *zone;
+	int json, detach, follow;
+	long lines;
+};
+
+static int cmd_run(const struct cli *c);
+static int cmd_up(const struct cli *c);
+static int cmd_ctl(const struct cli *c);
+
+/* The commands: name, whether it takes a ZONE, handler. */
+static const struct command {
+	const char *name;
+	int zone;
+	int (*fn)(const struct cli *);
+} commands[] = {
+	{ "run", 1, cmd_run },	   { "check", 1, cmd_run },
+	{ "up", 0, cmd_up },	   { "down", 0, cmd_ctl },
+	{ "ps", 0, cmd_ctl },	   { "logs", 1, cmd_ctl },
+	{ "stop", 1, cmd_ctl },	   { "start", 1, cmd_ctl },
+	{ "restart", 1, cmd_ctl }, { "collect", 1, cmd_ctl },
+	{ "reload", 0, cmd_ctl },
+};
+
+static int cmd_ctl(const struct cli *c)
+{
+	return sup_client(c->config, c->cmd, c->zone, c->lines, c->follow,
+			  c->json);
+}
+
+static int cmd_up(const struct cli *c)
+{
+	char helper[PATH_MAX], gwd[PATH_MAX];
+	struct sup_opts o = { 0 };
+
+	o.config = c->config;
+	o.detach = c->detach;
+	o.json = c->json;
+	o.bwrap = getenv("ZONEGATE_BWRAP");
+	if (!o.bwrap || *o.bwrap != '/')
+		o.bwrap = "/usr/bin/bwrap";
+	if (sibling_path("ZONEGATE_ZONE_INIT", "zonegate-zone-init", helper,
+			 sizeof(helper)) < 0 ||
+	    sibling_path("ZONEGATE_GATEWAYD", "gatewayd", gwd, sizeof(gwd)) <
+		    0) {
+		fprintf(stderr, "zonectl: cannot find the helper binaries\n");
+		return 2;
+	}
+	o.helper = helper;
+	o.gatewayd = gwd;
+	return sup_up(&o);
+}
+
+/* Parses N of -n N. 0, or -1. */
+static int parse_lines(const char *s, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return errno || *end || end == s || *out < 0 || *out > SUP_TAIL_MAX ? -1
+									    : 0;
 }
 
 /* The command: the first word that is not an option or --config's. */
@@ -80,15 +159,13 @@ static const char *command_word(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	const char *config = NULL, *cmd = NULL, *zone = NULL, *bwrap;
-	int json = 0, i, rc = 2;
-	char err[1024], helper[PATH_MAX];
-	struct zone_run *r = NULL;
-	struct zone_report rep;
+	struct cli c = { 0 };
+	const struct command *cmd = NULL;
 
 	if (strcmp(command_word(argc, argv), "xen") == 0)
 		return zone_xen_main(argc, argv); /* its own options */
-	for (i = 1; i < argc; i++) {
+	c.lines = 50;
+	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
@@ -97,29 +174,54 @@ int main(int argc, char **argv)
 			printf("zonectl %s\n", ZG_VERSION);
 			return 0;
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			config = argv[++i];
+			c.config = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0) {
-			json = 1;
-		} else if (!cmd) {
-			cmd = argv[i];
-		} else if (!zone) {
-			zone = argv[i];
+			c.json = 1;
+		} else if (strcmp(argv[i], "--detach") == 0) {
+			c.detach = 1;
+		} else if (strcmp(argv[i], "-f") == 0) {
+			c.follow = 1;
+		} else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+			if (parse_lines(argv[++i], &c.lines) < 0) {
+				fprintf(stderr, "zonectl: -n: 0 to %d\n",
+					SUP_TAIL_MAX);
+				return 2;
+			}
+		} else if (!c.cmd) {
+			c.cmd = argv[i];
+		} else if (!c.zone) {
+			c.zone = argv[i];
 		} else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!config || !cmd || !zone ||
-	    (strcmp(cmd, "run") && strcmp(cmd, "check"))) {
+	for (size_t i = 0; c.cmd && i < sizeof(commands) / sizeof(*commands);
+	     i++)
+		if (strcmp(c.cmd, commands[i].name) == 0)
+			cmd = &commands[i];
+	if (!c.config || !cmd || !c.zone != !cmd->zone) {
 		usage(stderr);
 		return 2;
 	}
-	r = zone_run_load(config, zone, err, sizeof(err));
+	return cmd->fn(&c);
+}
+
+/* run ZONE / check ZONE: one zone in the foreground. */
+static int cmd_run(const struct cli *c)
+{
+	const char *bwrap;
+	int json = c->json, rc = 2;
+	char err[1024], helper[PATH_MAX];
+	struct zone_run *r = NULL;
+	struct zone_report rep;
+
+	r = zone_run_load(c->config, c->zone, err, sizeof(err));
 	if (!r) {
 		fprintf(stderr, "zonectl: %s\n", err);
 		return 2;
 	}
-	if (strcmp(cmd, "check") == 0) {
+	if (strcmp(c->cmd, "check") == 0) {
 		printf("zone %s: run block ok\n", r->name);
 		rc = 0;
 		goto out;
@@ -127,7 +229,8 @@ int main(int argc, char **argv)
 	bwrap = getenv("ZONEGATE_BWRAP");
 	if (!bwrap || *bwrap != '/')
 		bwrap = "/usr/bin/bwrap";
-	if (helper_path(argv[0], helper, sizeof(helper)) < 0) {
+	if (sibling_path("ZONEGATE_ZONE_INIT", "zonegate-zone-init", helper,
+			 sizeof(helper)) < 0) {
 		fprintf(stderr, "zonectl: cannot find zonegate-zone-init\n");
 		goto out;
 	}

@@ -403,7 +403,9 @@ static struct span rag_marker(struct span l)
 	if (i + 1 >= l.n || l.p[i] != ']' || l.p[i + 1] != ' ')
 		return (struct span){ NULL, 0 };
 	hash = memmem(l.p + i, l.n - i, " #", 2);
-	if (!hash || !memmem(hash, l.n - (size_t)(hash - l.p), "(score", 6))
+	/* the " #" must come after "] " (in "[1] #..." it overlaps it) */
+	if (!hash || (size_t)(hash - l.p) < i + 2 ||
+	    !memmem(hash, l.n - (size_t)(hash - l.p), "(score", 6))
 		return (struct span){ NULL, 0 };
 	return trim(l.p + i + 2, (size_t)(hash - l.p) - i - 2);
 }

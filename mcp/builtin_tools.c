@@ -97,8 +97,11 @@ static const char time_out_schema[] =
 int mcp_builtin_tools_register(mcp_server *srv, const char *as_of, char *err,
 			       size_t errlen)
 {
-	/* lives as long as the process, like the server that uses it */
-	struct clock *clk = calloc(1, sizeof(*clk));
+	/* One clock per process (mcpd registers the builtins once); static,
+	 * so it lives as long as the server that uses it and is never a
+	 * leak. A second call sets it anew. */
+	static struct clock the_clock;
+	struct clock *clk = &the_clock, c = { 0 };
 	struct mcp_tool t = {
 		.name = "time_now",
 		.title = "Current time",
@@ -117,18 +120,14 @@ int mcp_builtin_tools_register(mcp_server *srv, const char *as_of, char *err,
 		.flags = MCP_TOOL_INLINE,
 	};
 
-	if (!clk) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (as_of && parse_as_of(as_of, &clk->at) != 0) {
+	if (as_of && parse_as_of(as_of, &c.at) != 0) {
 		snprintf(err, errlen,
 			 "--as-of: expected YYYY-MM-DD or "
 			 "YYYY-MM-DDTHH:MM:SSZ (UTC), got '%.40s'",
 			 as_of);
-		free(clk);
 		return -1;
 	}
-	clk->fixed = as_of != NULL;
+	c.fixed = as_of != NULL;
+	*clk = c;
 	return mcp_server_add_tool(srv, &t, err, errlen);
 }

@@ -431,7 +431,7 @@ static const char *needed_capability(const char *method)
 	return NULL;
 }
 
-static void deadline_after(struct timespec *ts, int ms)
+void mcp_deadline_after(struct timespec *ts, int ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += ms / 1000;
@@ -450,7 +450,7 @@ static int wait_answer(struct mcp_call *call, struct mcp_outreq *o,
 	mcp_session *s = call->s;
 	struct timespec until;
 
-	deadline_after(&until, timeout_ms > 0 ? timeout_ms : 60000);
+	mcp_deadline_after(&until, timeout_ms > 0 ? timeout_ms : 60000);
 	while (!o->done) {
 		if (atomic_load(&call->cancelled) || s->closing)
 			return MCP_ERR_REQUEST_CANCELLED;

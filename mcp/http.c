@@ -387,11 +387,10 @@ static enum MHD_Result post_begin(struct mcp_http *h, struct MHD_Connection *c,
 				    "Accept must list application/json and "
 				    "text/event-stream");
 	if (cl) {
-		char *end;
-		unsigned long long n;
-		errno = 0;
-		n = strtoull(cl, &end, 10);
-		if (!errno && *end == '\0' && n > h->cfg.max_body)
+		/* a malformed length is libmicrohttpd's to refuse */
+		uint64_t n;
+		if (zg_parse_uint(cl, NULL, 0, UINT64_MAX, &n) == 0 &&
+		    n > h->cfg.max_body)
 			return reply_status(c, MHD_HTTP_CONTENT_TOO_LARGE,
 					    MCP_ERR_INVALID_REQUEST,
 					    "request body too large");

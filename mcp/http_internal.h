@@ -13,6 +13,8 @@
 #include "mcp_internal.h"
 #include "session_methods.h"
 #include "transport.h"
+#include "zg_common.h"
+#include "zg_queue.h"
 
 #define HTTP_BUCKETS 1024
 #define HTTP_SID_LEN 32			  /* hex characters of a session id */
@@ -20,13 +22,6 @@
 #define HTTP_MAX_STREAM_EVENTS 4096
 #define HTTP_MAX_DETACHED 16 /* finished-but-unacknowledged streams */
 #define HTTP_RETRY_MS 1000   /* SSE retry: hint */
-
-struct hevent {
-	struct hevent *next;
-	uint64_t seq;
-	size_t len;
-	char msg[]; /* one JSON-RPC message */
-};
 
 /* A logical stream of server messages: the response stream of one POSTed
  * request, or the session's standalone stream (req_id NULL). It outlives
@@ -36,8 +31,10 @@ struct hstream {
 	unsigned id;
 	json_t *req_id;
 	json_t *ptok; /* the request's params._meta.progressToken, or NULL */
-	struct hevent *head, *tail; /* retained for replay */
-	size_t nevents, bytes;
+	/* events retained for replay: one JSON-RPC message each (text,
+	 * NUL-terminated), tag its seq; capped at creation (a request's
+	 * stream: HTTP_MAX_STREAM_*; the standalone one: the config's) */
+	struct zg_queue events;
 	uint64_t next_seq; /* seq of the next event appended */
 	uint64_t sent;	   /* events with seq <= sent went to a connection */
 	int done;	   /* the request's response was appended */

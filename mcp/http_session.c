@@ -18,11 +18,7 @@
 
 static void stream_free(struct hstream *st)
 {
-	while (st->head) {
-		struct hevent *e = st->head;
-		st->head = e->next;
-		free(e);
-	}
+	zg_queue_clear(&st->events);
 	json_decref(st->req_id);
 	json_decref(st->ptok);
 	free(st);
@@ -49,6 +45,12 @@ static struct hstream *stream_new(struct hsess *s, json_t *req_id)
 	st->id = ++s->next_stream;
 	st->req_id = req_id ? json_incref(req_id) : NULL;
 	st->next_seq = 1;
+	if (req_id)
+		zg_queue_init(&st->events, HTTP_MAX_STREAM_EVENTS,
+			      HTTP_MAX_STREAM_BYTES);
+	else
+		zg_queue_init(&st->events, s->h->cfg.standalone_max_events,
+			      s->h->cfg.standalone_max_bytes);
 	st->next = s->streams;
 	s->streams = st;
 	if (!req_id)
@@ -68,60 +70,40 @@ static struct hstream *stream_for(struct hsess *s, const json_t *related)
 
 static int stream_has_unsent(const struct hstream *st)
 {
-	return st->tail && st->tail->seq > st->sent;
+	/* the newest event has seq next_seq - 1 */
+	return zg_queue_count(&st->events) && st->next_seq - 1 > st->sent;
 }
 
-/* Drops retained events over the caps (the standalone stream's are the
- * transport's config). Delivered events go first; the standalone stream
+/* Drops the oldest retained events while one of incoming bytes would not
+ * fit the stream's caps. Delivered events go first; the standalone stream
  * also drops undelivered ones (it is a best-effort backlog), a request
  * stream refuses instead (returns -1). */
-static int stream_trim(const struct mcp_http *h, struct hstream *st,
-		       size_t incoming)
+static int stream_trim(struct hstream *st, size_t incoming)
 {
-	size_t max_events = st->req_id ? HTTP_MAX_STREAM_EVENTS
-				       : h->cfg.standalone_max_events;
-	size_t max_bytes = st->req_id ? HTTP_MAX_STREAM_BYTES
-				      : h->cfg.standalone_max_bytes;
+	struct zg_qitem *e = zg_queue_peek(&st->events);
 
-	while (st->head && (st->nevents + 1 > max_events ||
-			    st->bytes + incoming > max_bytes)) {
-		struct hevent *e = st->head;
-		if (e->seq > st->sent && st->req_id)
+	while (e && !zg_queue_fits(&st->events, incoming)) {
+		if (e->tag > st->sent && st->req_id)
 			return -1;
-		st->head = e->next;
-		if (!st->head)
-			st->tail = NULL;
-		st->nevents--;
-		st->bytes -= e->len;
-		if (e->seq > st->sent)
-			st->sent = e->seq;
-		free(e);
+		e = zg_queue_pop(&st->events);
+		if (e->tag > st->sent)
+			st->sent = e->tag;
+		zg_qitem_free(e);
+		e = zg_queue_peek(&st->events);
 	}
-	return incoming > max_bytes ? -1 : 0;
+	return 0;
 }
 
-static int stream_append(struct hsess *s, struct hstream *st, const char *msg,
-			 size_t len)
+/* Appends msg as the stream's next event. Returns 0, or -1 when it does
+ * not fit (see stream_trim) or on no memory. */
+static int stream_append(struct hstream *st, const char *msg, size_t len)
 {
-	struct hevent *e;
-
-	if (stream_trim(s->h, st, len) != 0)
+	if (stream_trim(st, len) != 0)
 		return -1;
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
+	if (zg_queue_push(&st->events, msg, len, NULL, 0, st->next_seq, NULL) !=
+	    ZG_QUEUE_OK)
 		return -1;
-	e->next = NULL;
-	e->seq = st->next_seq++;
-	e->len = len;
-	memcpy(e->msg, msg, len);
-	e->msg[len] = '\0';
-	if (st->tail)
-		st->tail->next = e;
-	else
-		st->head = e;
-	st->tail = e;
-	st->nevents++;
-	st->bytes += len;
+	st->next_seq++;
 	return 0;
 }
 
@@ -156,7 +138,7 @@ static int send_cb(void *ctx, const json_t *related, const char *msg,
 	st = stream_for(s, related);
 	if (!st)
 		st = s->standalone ? s->standalone : stream_new(s, NULL);
-	if (st && stream_append(s, st, msg, len) == 0) {
+	if (st && stream_append(st, msg, len) == 0) {
 		rc = 0;
 		pthread_cond_broadcast(&s->cv);
 	}
@@ -174,7 +156,7 @@ static void done_cb(void *ctx, const json_t *id, const char *msg, size_t len)
 	st = stream_for(s, id);
 	if (st) {
 		if (msg)
-			stream_append(s, st, msg, len);
+			stream_append(st, msg, len);
 		st->done = 1;
 		pthread_cond_broadcast(&s->cv);
 	}
@@ -266,7 +248,7 @@ int mcp_http_deliver(void *hs, const char *msg, size_t len)
 		st = stream_oldest_open(s);
 	if (!st)
 		st = s->standalone ? s->standalone : stream_new(s, NULL);
-	if (st && stream_append(s, st, msg, len) == 0)
+	if (st && stream_append(st, msg, len) == 0)
 		rc = 0;
 	else if (st && st->req_id)
 		st->done = 1; /* its client is not reading: end it */
@@ -668,16 +650,17 @@ static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
 			return 1;
 		}
 		if (stream_has_unsent(st)) {
-			struct hevent *e = st->head;
-			while (e->seq <= st->sent)
-				e = e->next;
+			struct zg_qitem *e = zg_queue_peek(&st->events);
+			while (e->tag <= st->sent)
+				e = zg_queue_next(e);
 			if (out_reserve(q, e->len + 64) != 0)
 				return -1;
 			n = snprintf(q->out, q->out_cap,
 				     "id: %u_%llu\ndata: %s\n\n", st->id,
-				     (unsigned long long)e->seq, e->msg);
+				     (unsigned long long)e->tag,
+				     (const char *)e->data);
 			q->out_len = (size_t)n;
-			st->sent = e->seq;
+			st->sent = e->tag;
 			return 1;
 		}
 		if (st->done)
@@ -817,13 +800,14 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 				   "found\"}}",
 				   "application/json", NULL);
 	}
-	if (st->done && !st->close_now && st->head == st->tail) {
-		if (st->head) { /* the response is the only message: JSON */
-			json = strdup(st->head->msg);
-			st->sent = st->head->seq;
+	if (st->done && !st->close_now && zg_queue_count(&st->events) <= 1) {
+		const struct zg_qitem *only = zg_queue_peek(&st->events);
+		if (only) { /* the response is the only message: JSON */
+			json = strdup((const char *)only->data);
+			st->sent = only->tag;
 		}
 		pthread_mutex_unlock(&s->mu);
-		if (!st->tail) /* cancelled: no response */
+		if (!only) /* cancelled: no response */
 			return reply_plain(c, MHD_HTTP_ACCEPTED, "", NULL,
 					   NULL);
 		enum MHD_Result ret =
@@ -847,17 +831,12 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 /* Parses "STREAM_SEQ" as this transport writes event ids. */
 static int parse_event_id(const char *v, unsigned *stream, uint64_t *seq)
 {
-	char *end;
-	unsigned long sid;
-	unsigned long long sq;
+	const char *end;
+	uint64_t sid, sq;
 
-	errno = 0;
-	sid = strtoul(v, &end, 10);
-	if (errno || end == v || *end != '_' || sid > 0xffffffffUL)
-		return -1;
-	v = end + 1;
-	sq = strtoull(v, &end, 10);
-	if (errno || end == v || *end)
+	/* no sign or space: strtoull would read "1_-1" as a huge seq */
+	if (zg_parse_uint(v, &end, 0, 0xffffffffu, &sid) != 0 || *end != '_' ||
+	    zg_parse_uint(end + 1, NULL, 0, UINT64_MAX, &sq) != 0)
 		return -1;
 	*stream = (unsigned)sid;
 	*seq = sq;

@@ -59,6 +59,16 @@ struct mcp_entry {
 	void *ud;
 };
 
+/* Hooks of a tool set that keeps per-session state (hosted servers):
+ * called when a session ends (after its calls returned, before it is
+ * freed) and when it subscribes or unsubscribes a URI (on the
+ * transport's thread: must not block). */
+struct mcp_server_hooks {
+	void (*session_end)(void *ud, mcp_session *s);
+	void (*subscribe)(void *ud, mcp_session *s, const char *uri, int on);
+	void *ud;
+};
+
 struct mcp_list {
 	struct mcp_entry **v;
 	size_t n, cap;
@@ -73,6 +83,8 @@ struct mcp_server {
 	unsigned max_inflight;
 	struct mcp_limits limits;
 	struct mcp_pool pool;
+
+	struct mcp_server_hooks hooks;
 
 	pthread_mutex_t sessions_mu; /* the session list below */
 	struct mcp_session *sessions;
@@ -95,6 +107,30 @@ json_t *mcp_registry_page(mcp_server *srv, enum mcp_entry_kind k,
 			  const char *cursor, int *bad_cursor);
 /* The capabilities object this server advertises. */
 json_t *mcp_registry_capabilities(mcp_server *srv);
+
+/* A new entry (one reference) named name whose listed definition is def
+ * (stolen; kept verbatim) and whose handler's ud is ud; the caller sets
+ * fn and complete. NULL on allocation failure (def released). */
+struct mcp_entry *mcp_entry_from_def(enum mcp_entry_kind k, const char *name,
+				     json_t *def, void *ud);
+/* In one step under the registry lock: removes every entry whose ud is
+ * owner and adds add[0..n) (their references are taken). An entry whose
+ * name another owner holds is refused: refused(rud, e) is told before it
+ * is released (add[i] is then set to NULL). list_changed goes out once
+ * per list whose entries changed. */
+void mcp_registry_replace(mcp_server *srv, const void *owner,
+			  struct mcp_entry **add, size_t n,
+			  void (*refused)(void *rud, struct mcp_entry *e),
+			  void *rud);
+
+void mcp_server_set_hooks(mcp_server *srv, const struct mcp_server_hooks *h);
+
+/* Nonzero for a valid tool or prompt name (2025-11-25: 1-128 of letters,
+ * digits, '_', '-' and '.'). */
+int mcp_name_valid(const char *name);
+
+/* *ts = CLOCK_MONOTONIC now + ms. */
+void mcp_deadline_after(struct timespec *ts, int ms);
 
 /* Sends a notification to every initialized session (registry.c calls it
  * when lists change). */

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 
 #include "builtin_tools.h"
+#include "hosted.h"
 #include "transport.h"
 #include "zg_common.h"
 #include "zg_version.h"
@@ -46,7 +47,8 @@ struct opts {
 	int llm;				/* --llm: the llm tool set */
 	const char *llm_opts[2 * MAX_LIST + 1]; /* --llm-* name, value pairs */
 	unsigned nllm;
-	const char *as_of; /* --as-of: time_now answers this instant */
+	const char *as_of;   /* --as-of: time_now answers this instant */
+	const char *servers; /* --servers: hosted stdio MCP servers */
 };
 
 static void usage(FILE *f)
@@ -126,6 +128,11 @@ static void usage(FILE *f)
 		"  --llm-max-response N    largest answer (default 1048576)\n"
 		"  --as-of DATE            time_now answers DATE "
 		"(YYYY-MM-DD[THH:MM:SSZ])\n"
+		"  --servers FILE          host the stdio MCP servers of FILE "
+		"(mcpServers\n"
+		"                          JSON) as SERVER.NAME tools, their "
+		"resources\n"
+		"                          and prompts (docs/hosted.md)\n"
 		"  -v, --verbose           log each session on stderr\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
@@ -184,7 +191,8 @@ enum {
 	O_WEB_OPT,
 	O_LLM,
 	O_LLM_OPT,
-	O_AS_OF
+	O_AS_OF,
+	O_SERVERS
 };
 
 static const struct option long_opts[] = {
@@ -224,6 +232,7 @@ static const struct option long_opts[] = {
 	{ "llm-backoff-ms", required_argument, NULL, O_LLM_OPT },
 	{ "llm-max-response", required_argument, NULL, O_LLM_OPT },
 	{ "as-of", required_argument, NULL, O_AS_OF },
+	{ "servers", required_argument, NULL, O_SERVERS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -356,6 +365,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_AS_OF:
 			o->as_of = optarg;
 			break;
+		case O_SERVERS:
+			o->servers = optarg;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -450,6 +462,18 @@ fail:
 	return -1;
 }
 
+/* Hosted stdio servers (hosted.c): their children run beside mcpd. */
+static struct hosted *start_hosted(mcp_server *srv, const struct opts *o)
+{
+	char err[512];
+	struct hosted *h = hosted_start(srv, o->servers, o->limits.max_message,
+					err, sizeof(err));
+
+	if (!h)
+		fprintf(stderr, "mcpd: --servers: %s\n", err);
+	return h;
+}
+
 static int write_ready_file(const char *path, const char *url)
 {
 	char tmp[4096];
@@ -531,6 +555,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct mcp_server_info info = { "zonegate-mcpd", ZG_VERSION, NULL };
 	struct mcp_http *http = NULL;
+	struct hosted *hosted = NULL;
 	mcp_server *srv = NULL;
 #ifdef ZG_HAVE_CHAN_MCP
 	struct chan_mcp_server *chans[MAX_LIST] = { 0 };
@@ -569,6 +594,8 @@ int main(int argc, char **argv)
 		mcp_server_set_workers(srv, o.workers);
 	if (register_tools(srv, &o) != 0)
 		goto out;
+	if (o.servers && !(hosted = start_hosted(srv, &o)))
+		goto out;
 	if (o.http) {
 		http = start_http(srv, &o);
 		if (!http)
@@ -595,6 +622,7 @@ out:
 		chan_mcp_stop(chans[i]);
 #endif
 	mcp_http_stop(http);
+	hosted_stop(hosted);
 	mcp_server_free(srv);
 	return rc;
 }

@@ -124,7 +124,7 @@ void mcp_server_set_limits(mcp_server *srv, const struct mcp_limits *lim)
 
 /* Tool and prompt names per the 2025-11-25 guidance: 1-128 characters
  * of letters, digits, '_', '-' and '.'. */
-static int name_valid(const char *name)
+int mcp_name_valid(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
@@ -263,7 +263,7 @@ int mcp_server_add_tool(mcp_server *srv, const struct mcp_tool *t, char *err,
 	struct mcp_entry *e;
 	json_t *in = NULL, *out = NULL, *ann = NULL;
 
-	if (!name_valid(t->name)) {
+	if (!mcp_name_valid(t->name)) {
 		set_err(err, errlen, "invalid tool name: %s",
 			t->name ? t->name : "(null)");
 		return -1;
@@ -376,7 +376,7 @@ int mcp_server_add_prompt(mcp_server *srv, const struct mcp_prompt *p,
 	json_t *args = NULL;
 	json_error_t jerr;
 
-	if (!name_valid(p->name) || !p->fn) {
+	if (!mcp_name_valid(p->name) || !p->fn) {
 		set_err(err, errlen, "prompt needs a valid name and a handler");
 		return -1;
 	}
@@ -618,4 +618,122 @@ int mcp_result_add_text(json_t *result, const char *text)
 	return json_array_append_new(content,
 				     json_pack("{s:s, s:s}", "type", "text",
 					       "text", text ? text : ""));
+}
+
+/* ---- whole sets of entries from one owner (hosted servers) ---- */
+
+struct mcp_entry *mcp_entry_from_def(enum mcp_entry_kind k, const char *name,
+				     json_t *def, void *ud)
+{
+	struct mcp_entry *e = calloc(1, sizeof(*e));
+
+	if (!e || !def || !(e->name = strdup(name))) {
+		free(e);
+		json_decref(def);
+		return NULL;
+	}
+	atomic_init(&e->refs, 1);
+	e->kind = k;
+	e->def = def;
+	e->ud = ud;
+	if (k == ENT_PROMPT && json_is_array(json_object_get(def, "arguments")))
+		e->prompt_args = json_incref(json_object_get(def, "arguments"));
+	return e;
+}
+
+/* Moves the entries of owner from l to out[] (in order); returns how
+ * many, or stops at max. */
+static size_t list_take_owner(struct mcp_list *l, const void *owner,
+			      struct mcp_entry **out, size_t max)
+{
+	size_t kept = 0, taken = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i]->ud == owner && taken < max)
+			out[taken++] = l->v[i];
+		else
+			l->v[kept++] = l->v[i];
+	}
+	l->n = kept;
+	return taken;
+}
+
+/* Nonzero if the entries of kind k in a[] and b[] differ (in order). */
+static int differ(struct mcp_entry **a, size_t na, struct mcp_entry **b,
+		  size_t nb, enum mcp_entry_kind k)
+{
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < na && a[i]->kind != k)
+			i++;
+		while (j < nb && (!b[j] || b[j]->kind != k))
+			j++;
+		if (i == na || j == nb)
+			return i != na || j != nb;
+		if (strcmp(a[i]->name, b[j]->name) != 0 ||
+		    !json_equal(a[i]->def, b[j]->def))
+			return 1;
+		i++;
+		j++;
+	}
+}
+
+void mcp_registry_replace(mcp_server *srv, const void *owner,
+			  struct mcp_entry **add, size_t n,
+			  void (*refused)(void *rud, struct mcp_entry *e),
+			  void *rud)
+{
+	struct mcp_entry **old = NULL, **bad = calloc(n + 1, sizeof(*bad));
+	size_t nold = 0, maxold = 0;
+	int changed[4] = { 0, 0, 0, 0 };
+
+	pthread_rwlock_wrlock(&srv->lock);
+	for (int k = ENT_TOOL; k <= ENT_PROMPT; k++)
+		maxold += list_of(srv, k)->n;
+	old = calloc(maxold + 1, sizeof(*old));
+	for (int k = ENT_TOOL; old && k <= ENT_PROMPT; k++)
+		nold += list_take_owner(list_of(srv, k), owner, old + nold,
+					maxold - nold);
+	for (size_t i = 0; i < n; i++) {
+		struct mcp_list *l = list_of(srv, add[i]->kind);
+		if (list_find(l, add[i]->name) >= 0 ||
+		    list_push(l, add[i]) != 0) {
+			if (bad)
+				bad[i] = add[i];
+			else
+				mcp_entry_unref(add[i]);
+			add[i] = NULL;
+		}
+	}
+	for (int k = ENT_TOOL; k <= ENT_PROMPT; k++)
+		changed[k] = differ(old, nold, add, n, k);
+	pthread_rwlock_unlock(&srv->lock);
+	for (size_t i = 0; i < nold; i++)
+		mcp_entry_unref(old[i]);
+	for (size_t i = 0; bad && i < n; i++) {
+		if (!bad[i])
+			continue;
+		if (refused)
+			refused(rud, bad[i]);
+		mcp_entry_unref(bad[i]);
+	}
+	free(old);
+	free(bad);
+	if (changed[ENT_TOOL])
+		mcp_server_broadcast(srv, list_changed_method(ENT_TOOL), NULL);
+	if (changed[ENT_RESOURCE] || changed[ENT_TEMPLATE])
+		mcp_server_broadcast(srv, list_changed_method(ENT_RESOURCE),
+				     NULL);
+	if (changed[ENT_PROMPT])
+		mcp_server_broadcast(srv, list_changed_method(ENT_PROMPT),
+				     NULL);
+}
+
+void mcp_server_set_hooks(mcp_server *srv, const struct mcp_server_hooks *h)
+{
+	if (h)
+		srv->hooks = *h;
+	else
+		memset(&srv->hooks, 0, sizeof(srv->hooks));
 }

@@ -76,6 +76,8 @@ void mcp_session_free(mcp_session *s)
 	while (s->ncalls > 0)
 		pthread_cond_wait(&s->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
+	if (s->srv->hooks.session_end)
+		s->srv->hooks.session_end(s->srv->hooks.ud, s);
 	while (s->outreqs) {
 		struct mcp_outreq *o = s->outreqs;
 		s->outreqs = o->next;
@@ -401,6 +403,8 @@ static int do_subscribe(mcp_session *s, struct jr_msg *m, int on)
 	if (rc != 0)
 		return reply_error(s, m->id, MCP_ERR_INVALID_PARAMS,
 				   "too many subscriptions");
+	if (s->srv->hooks.subscribe)
+		s->srv->hooks.subscribe(s->srv->hooks.ud, s, uri, on);
 	return reply_result(s, m->id, json_object());
 }
 

@@ -11,7 +11,8 @@ debs=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libcurl4-openssl-dev libopenblas-dev libxen-dev
       libseccomp-dev bubblewrap
       manpages manpages-dev groff-base ca-certificates procps iproute2
-      prometheus) # promtool: the metrics test checks the exposition
+      prometheus # promtool: the metrics test checks the exposition
+      systemd man-db) # systemd-analyze verify and man: the install test
 # Node and npm only bootstrap the npm tools (Node 22 itself comes from npm
 # as the package node@22); any node that brings npm will do, Debian's
 # included.

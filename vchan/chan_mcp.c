@@ -17,6 +17,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "zg_queue.h"
+
 #define OUT_QUEUE_MAX (64u << 20) /* bytes waiting for the poll thread */
 
 struct cm_stream {
@@ -27,13 +29,6 @@ struct cm_stream {
 	struct cm_stream *next; /* reaper list */
 };
 
-struct outmsg {
-	struct outmsg *next;
-	uint32_t sid;
-	size_t len;
-	char data[];
-};
-
 struct chan_mcp_server {
 	mcp_server *srv;
 	chan_mux *m;
@@ -42,8 +37,7 @@ struct chan_mcp_server {
 	pthread_t th, reaper;
 	pthread_mutex_t lock;
 	pthread_cond_t reap_cv;
-	struct outmsg *head, *tail;
-	size_t queued;
+	struct zg_queue out; /* messages (tag: stream id), OUT_QUEUE_MAX */
 	struct cm_stream *reap;
 	int reaper_stop;
 	struct cm_stream **sv; /* poll thread only */
@@ -65,27 +59,12 @@ static int cm_send(void *ctx, const json_t *related, const char *msg,
 {
 	struct cm_stream *st = ctx;
 	struct chan_mcp_server *s = st->owner;
-	struct outmsg *o;
 	int rc = -1;
 
 	pthread_mutex_lock(&s->lock);
-	if (st->dead || s->queued + len > OUT_QUEUE_MAX)
-		goto out;
-	o = malloc(sizeof(*o) + len);
-	if (!o)
-		goto out;
-	o->next = NULL;
-	o->sid = st->sid;
-	o->len = len;
-	memcpy(o->data, msg, len);
-	if (s->tail)
-		s->tail->next = o;
-	else
-		s->head = o;
-	s->tail = o;
-	s->queued += len;
-	rc = 0;
-out:
+	if (!st->dead && zg_queue_push(&s->out, msg, len, NULL, 0, st->sid,
+				       NULL) == ZG_QUEUE_OK)
+		rc = 0;
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
 		wake(s);
@@ -174,30 +153,31 @@ static void cm_close(void *ud, chan_mux *m, uint32_t sid, int reset)
  * up past the mux's cap is reset rather than allowed to grow. */
 static void drain_out(struct chan_mcp_server *s)
 {
-	struct outmsg *o, *n;
+	struct zg_queue mine;
+	struct zg_qitem *o;
+	uint32_t sid;
 	uint64_t v;
 	int rc;
 
 	if (read(s->evfd, &v, sizeof(v)) < 0) {
 		/* nothing pending */
 	}
+	zg_queue_init(&mine, 0, 0);
 	pthread_mutex_lock(&s->lock);
-	o = s->head;
-	s->head = s->tail = NULL;
-	s->queued = 0;
+	zg_queue_move(&mine, &s->out);
 	pthread_mutex_unlock(&s->lock);
-	for (; o; o = n) {
-		n = o->next;
-		rc = chan_mux_send(s->m, o->sid, o->data, o->len);
+	for (o = zg_queue_pop(&mine); o; o = zg_queue_pop(&mine)) {
+		sid = (uint32_t)o->tag;
+		rc = chan_mux_send(s->m, sid, o->data, o->len);
 		/* a stream already gone is fine; anything else ends it, so
 		 * that its client is not left waiting for a lost message */
 		if (rc != 0 &&
-		    chan_mux_reset_stream(s->m, o->sid, CHAN_E_OVERFLOW,
+		    chan_mux_reset_stream(s->m, sid, CHAN_E_OVERFLOW,
 					  rc == CHAN_MUX_EFULL
 						  ? "peer not reading"
 						  : "message too large") == 0)
-			retire(s, o->sid);
-		free(o);
+			retire(s, sid);
+		zg_qitem_free(o);
 	}
 }
 
@@ -249,12 +229,7 @@ static void *reaper_main(void *arg)
 
 static void cms_free(struct chan_mcp_server *s)
 {
-	struct outmsg *o, *n;
-
-	for (o = s->head; o; o = n) {
-		n = o->next;
-		free(o);
-	}
+	zg_queue_clear(&s->out);
 	chan_mux_free(s->m);
 	if (s->evfd >= 0)
 		close(s->evfd);
@@ -278,6 +253,7 @@ struct chan_mcp_server *chan_mcp_serve(mcp_server *srv, const char *addr,
 		return NULL;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	zg_queue_init(&s->out, 0, OUT_QUEUE_MAX);
 	pthread_cond_init(&s->reap_cv, NULL);
 	s->srv = srv;
 	s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

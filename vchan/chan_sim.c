@@ -446,51 +446,94 @@ static int sim_sockaddr(chan *c, struct sockaddr_un *sa, char *err,
 	return 0;
 }
 
-/* One directory on the way to a socket: a directory, owned by this
- * user or root, not writable by group or others. */
-static int sim_one_dir_safe(const char *dir, char *err, size_t errlen)
+/* One directory on the way to a socket: a directory, not writable by
+ * group or others, owned by root, by this process's user or, for the
+ * zone's own directory SIMDIR/DOMID only (zone_uid, else (uid_t)-1), by
+ * the sandboxed zone's host uid (CHAN_ZONE_UID_BASE + domid). */
+static int sim_one_dir_safe(const char *dir, uid_t zone_uid, char *err,
+			    size_t errlen)
 {
 	struct stat st;
 
 	if (lstat(dir, &st) < 0)
 		return chan_seterr(err, errlen, "%s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode) || (st.st_mode & 022) ||
-	    (st.st_uid != geteuid() && st.st_uid != 0))
+	    (st.st_uid != geteuid() && st.st_uid != 0 &&
+	     (zone_uid == (uid_t)-1 || st.st_uid != zone_uid)))
 		return chan_seterr(err, errlen,
 				   "%s: unsafe rendezvous directory (must be "
-				   "a directory owned by this user or root, "
+				   "a directory owned by this user or root%s, "
 				   "not writable by group or others)",
-				   dir);
+				   dir,
+				   zone_uid == (uid_t)-1
+					   ? ""
+					   : " or the zone's uid");
 	return 0;
 }
 
 /* The directories holding the socket decide who can be a zone's peer:
  * whoever owns or can write to one of them, from the socket's own up to
  * the rendezvous root, could put a socket of theirs in its place. Both
- * sides check all of them. */
-static int sim_dir_safe(const char *sockpath, char *err, size_t errlen)
+ * sides check all of them. The zone's own directory SIMDIR/DOMID may
+ * also belong to the zone's uid (zonectl makes it so): that uid is the
+ * peer anyway. Above it only root or this user will do, on both sides:
+ * inside a zone the directories above its endpoint are its sandbox's own
+ * (a fresh tmpfs root, owned by the zone's uid), and the overflow uid
+ * ("nobody") that root-owned host directories show inside a user
+ * namespace is never accepted, because it stands for every unmapped
+ * host uid, another ordinary user's included. */
+static int sim_dir_safe(const char *sockpath, int domid, char *err,
+			size_t errlen)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char root[sizeof(dir)];
+	char root[sizeof(dir)], own[sizeof(dir) + 16];
 	size_t rootlen;
 	char *slash;
+	uid_t zu;
 
 	if (chan_sim_dir(root, sizeof(root)) < 0)
 		return chan_seterr(err, errlen, "ZONEGATE_SIM_DIR too long");
 	rootlen = strlen(root);
 	while (rootlen > 1 && root[rootlen - 1] == '/')
 		root[--rootlen] = '\0';
+	snprintf(own, sizeof(own), "%s/%d", root, domid);
 	memcpy(dir, sockpath, sizeof(dir));
 	for (;;) {
 		slash = strrchr(dir, '/');
 		if (!slash || slash == dir)
 			return 0;
 		*slash = '\0';
-		if (sim_one_dir_safe(dir, err, errlen) < 0)
+		zu = strcmp(dir, own) == 0 ? (uid_t)(CHAN_ZONE_UID_BASE + domid)
+					   : (uid_t)-1;
+		if (sim_one_dir_safe(dir, zu, err, errlen) < 0)
 			return -1;
 		if (strlen(dir) <= rootlen)
 			return 0;
 	}
+}
+
+/* A server (the gateway, for an agent zone) listening in a zone's own
+ * directory, owned by the zone's uid and closed to everyone else (no
+ * group or other bits): the socket is opened to all (0666) so that the
+ * zone's uid can connect; the directory still admits only that uid and
+ * root. Elsewhere the socket keeps the umask's mode. 0, or -1 (errno). */
+static int sim_open_to_zone(const char *sockpath, int domid)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	struct stat st;
+
+	memcpy(dir, sockpath, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (lstat(dir, &st) < 0)
+		return -1;
+	if (st.st_uid != (uid_t)(CHAN_ZONE_UID_BASE + domid) ||
+	    st.st_uid == geteuid() || (st.st_mode & 077))
+		return 0;
+	return chmod(sockpath, 0666);
 }
 
 /* Binds the listening socket, replacing a stale socket file but never a
@@ -503,7 +546,7 @@ static int sim_listen(chan *c, struct sockaddr_un *sa, char *err, size_t errlen)
 	if (mkdirs(sa->sun_path) < 0)
 		return chan_seterr(err, errlen, "cannot create %s: %s",
 				   sa->sun_path, strerror(errno));
-	if (sim_dir_safe(sa->sun_path, err, errlen) < 0)
+	if (sim_dir_safe(sa->sun_path, c->addr.domid, err, errlen) < 0)
 		return -1;
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe >= 0 &&
@@ -530,6 +573,9 @@ static int sim_listen(chan *c, struct sockaddr_un *sa, char *err, size_t errlen)
 		s->lsock = -1;
 		return -1;
 	}
+	if (sim_open_to_zone(sa->sun_path, c->addr.domid) < 0)
+		return chan_seterr(err, errlen, "chmod %s: %s", sa->sun_path,
+				   strerror(errno));
 	if (listen(s->lsock, 4) < 0)
 		return chan_seterr(err, errlen, "listen on %s: %s",
 				   sa->sun_path, strerror(errno));
@@ -612,6 +658,42 @@ static int sim_check_ring(struct sim *s, char *err, size_t errlen)
 		       : 0;
 }
 
+/* In a directory a sandboxed zone owns (SIMDIR/DOMID of a zone's uid,
+ * not ours), the zone could plant a symlink at the socket's name, and
+ * connect() follows it: a root gateway would be led to another zone's
+ * server, or to its own listening socket of an agent zone. So there the
+ * server must be the zone itself: its peer uid must be the zone's uid.
+ * Elsewhere (root's or our own directories) nothing is checked here. */
+static int sim_peer_check(chan *c, const char *sockpath, int sock, char *err,
+			  size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uid_t zu = (uid_t)(CHAN_ZONE_UID_BASE + c->addr.domid);
+	struct ucred cr = { 0, (uid_t)-1, (gid_t)-1 };
+	socklen_t cl = sizeof(cr);
+	struct stat st;
+	char *slash;
+
+	memcpy(dir, sockpath, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (lstat(dir, &st) < 0)
+		return chan_seterr(err, errlen, "%s: %s", dir, strerror(errno));
+	if (st.st_uid != zu || zu == geteuid())
+		return 0;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0 ||
+	    cr.uid != zu)
+		return chan_seterr(err, errlen,
+				   "%s: the server in zone %d's directory "
+				   "is not that zone (peer uid %ld, expected "
+				   "%ld)",
+				   c->text, c->addr.domid, (long)cr.uid,
+				   (long)zu);
+	return 0;
+}
+
 /* One connection attempt: 0 connected, -2 retryable, -1 fatal. */
 static int sim_try_connect(chan *c, struct sockaddr_un *sa, int ms, char *err,
 			   size_t errlen)
@@ -627,6 +709,10 @@ static int sim_try_connect(chan *c, struct sockaddr_un *sa, int ms, char *err,
 			    strerror(errno));
 		close(sock);
 		return -2;
+	}
+	if (sim_peer_check(c, sa->sun_path, sock, err, errlen) < 0) {
+		close(sock);
+		return -1;
 	}
 	if (ms == 0) { /* non-blocking open: the ring comes later */
 		s->conn = sock;
@@ -662,7 +748,7 @@ static int sim_client_open(chan *c, const struct chan_opts *o, char *err,
 	for (;;) {
 		/* checked before each attempt: the socket may appear late */
 		if (access(sa.sun_path, F_OK) == 0 &&
-		    sim_dir_safe(sa.sun_path, err, errlen) < 0)
+		    sim_dir_safe(sa.sun_path, c->addr.domid, err, errlen) < 0)
 			return -1;
 		wait = (int)(deadline - now_ms());
 		if (o->connect_timeout_ms > 0 && wait < 100)

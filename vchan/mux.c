@@ -16,17 +16,12 @@
 #include <string.h>
 #include <time.h>
 
-struct qf {
-	struct qf *next;
-	size_t len;
-	uint8_t data[]; /* header + payload */
-};
+#include "zg_queue.h"
 
 struct stream {
 	uint32_t id;
 	int local_closed, remote_closed;
-	struct qf *head, *tail;
-	size_t queued;
+	struct zg_queue q; /* frames (header + payload), stream_queue_max */
 	int in_rr;
 	struct stream *rr_prev, *rr_next;
 };
@@ -45,11 +40,11 @@ struct chan_mux {
 	struct stream **sv;
 	unsigned ns, cap;
 	uint32_t next_local, peer_max;
-	struct qf *ctl_head, *ctl_tail;
+	struct zg_queue ctl; /* answers to the peer; capped by memory
+			      * (zg_queue_mem vs ctl_queue_max), see on_frame */
 	struct stream *rr_head, *rr_tail;
-	struct qf *cur;
+	struct zg_qitem *cur;
 	size_t cur_off, total;
-	size_t ctl_bytes;     /* control queue, with struct qf overhead */
 	unsigned frames_left; /* of this call's budget */
 	size_t rpos, rlen;    /* rbuf[rpos..rlen): read, not dispatched */
 	int write_failed, more_input, ping_out, rx_paused;
@@ -92,45 +87,34 @@ static void mux_log(chan_mux *m, const char *fmt, ...)
 
 /* ---- queues ------------------------------------------------------------ */
 
-static struct qf *qf_new(unsigned type, uint32_t sid, const void *p, size_t len)
+/* A frame of type on stream sid with payload p[0..len), as one queue item
+ * (header and payload together); NULL on no memory. */
+static struct zg_qitem *frame_new(unsigned type, uint32_t sid, const void *p,
+				  size_t len)
 {
-	struct qf *f = malloc(sizeof(*f) + CHAN_FRAME_HDR + len);
+	uint8_t hdr[CHAN_FRAME_HDR];
 
-	if (!f)
-		return NULL;
-	f->next = NULL;
-	f->len = CHAN_FRAME_HDR + len;
-	chan_frame_hdr_encode(f->data, type, sid, (uint32_t)len);
-	if (len)
-		memcpy(f->data + CHAN_FRAME_HDR, p, len);
-	return f;
+	chan_frame_hdr_encode(hdr, type, sid, (uint32_t)len);
+	return zg_qitem_new(hdr, sizeof(hdr), p, len);
 }
 
-static void qf_free_list(struct qf *f)
+/* Bytes the control queue holds, with the items' overhead. */
+static size_t ctl_mem(const chan_mux *m)
 {
-	struct qf *n;
-
-	for (; f; f = n) {
-		n = f->next;
-		free(f);
-	}
+	return zg_queue_mem(&m->ctl);
 }
 
-/* Control frames go ahead of stream frames (but never split a frame). */
+/* Control frames go ahead of stream frames (but never split a frame).
+ * The control queue has no push cap: the mux stops reading at its cap. */
 static int ctl_push(chan_mux *m, unsigned type, uint32_t sid, const void *p,
 		    size_t len)
 {
-	struct qf *f = qf_new(type, sid, p, len);
+	struct zg_qitem *f = frame_new(type, sid, p, len);
 
 	if (!f)
 		return -1;
-	if (m->ctl_tail)
-		m->ctl_tail->next = f;
-	else
-		m->ctl_head = f;
-	m->ctl_tail = f;
+	zg_queue_push_item(&m->ctl, f, 1);
 	m->total += f->len;
-	m->ctl_bytes += sizeof(*f) + f->len;
 	return 0;
 }
 
@@ -164,14 +148,11 @@ static void rr_del(chan_mux *m, struct stream *s)
 	s->rr_prev = s->rr_next = NULL;
 }
 
-static void stream_push(chan_mux *m, struct stream *s, struct qf *f)
+/* Queues f on s whatever the stream's cap (the caller checked it where
+ * it applies: DATA; OPEN and CLOSE always go). */
+static void stream_push(chan_mux *m, struct stream *s, struct zg_qitem *f)
 {
-	if (s->tail)
-		s->tail->next = f;
-	else
-		s->head = f;
-	s->tail = f;
-	s->queued += f->len;
+	zg_queue_push_item(&s->q, f, 1);
 	m->total += f->len;
 	rr_add(m, s);
 }
@@ -207,6 +188,7 @@ static struct stream *stream_add(chan_mux *m, uint32_t sid)
 	if (!s)
 		return NULL;
 	s->id = sid;
+	zg_queue_init(&s->q, 0, m->o.stream_queue_max);
 	m->sv[m->ns++] = s;
 	return s;
 }
@@ -214,8 +196,8 @@ static struct stream *stream_add(chan_mux *m, uint32_t sid)
 static void stream_free(chan_mux *m, struct stream *s)
 {
 	rr_del(m, s);
-	m->total -= s->queued;
-	qf_free_list(s->head);
+	m->total -= zg_queue_bytes(&s->q);
+	zg_queue_clear(&s->q);
 	free(s);
 }
 
@@ -232,7 +214,7 @@ static void stream_remove(chan_mux *m, uint32_t sid)
 
 static int stream_done(const struct stream *s)
 {
-	return s->local_closed && s->remote_closed && !s->head;
+	return s->local_closed && s->remote_closed && !zg_queue_peek(&s->q);
 }
 
 /* Ids a side opened: the client odd, the server even. */
@@ -252,33 +234,22 @@ static int known_closed(chan_mux *m, uint32_t sid)
 
 /* ---- output ------------------------------------------------------------ */
 
-static struct qf *pop_next(chan_mux *m)
+static struct zg_qitem *pop_next(chan_mux *m)
 {
-	struct qf *f = m->ctl_head;
+	struct zg_qitem *f = zg_queue_pop(&m->ctl);
 	struct stream *s;
 
-	if (f) {
-		m->ctl_head = f->next;
-		if (!m->ctl_head)
-			m->ctl_tail = NULL;
-		m->ctl_bytes -= sizeof(*f) + f->len;
-		f->next = NULL;
+	if (f)
 		return f;
-	}
 	s = m->rr_head;
 	if (!s)
 		return NULL;
-	f = s->head;
-	s->head = f->next;
-	if (!s->head)
-		s->tail = NULL;
-	s->queued -= f->len;
+	f = zg_queue_pop(&s->q);
 	rr_del(m, s);
-	if (s->head)
+	if (zg_queue_peek(&s->q))
 		rr_add(m, s); /* to the back of the line */
 	else if (stream_done(s))
 		stream_remove(m, s->id);
-	f->next = NULL;
 	return f;
 }
 
@@ -304,7 +275,7 @@ static void flush_out(chan_mux *m)
 		if (m->cur_off < m->cur->len)
 			return;
 		m->total -= m->cur->len;
-		free(m->cur);
+		zg_qitem_free(m->cur);
 		m->cur = NULL;
 	}
 }
@@ -344,7 +315,7 @@ static int queue_error(chan_mux *m, uint32_t sid, unsigned code,
 static void flush(chan_mux *m)
 {
 	if (m->held) {
-		m->held_out |= m->cur || m->ctl_head || m->rr_head;
+		m->held_out |= m->cur || zg_queue_peek(&m->ctl) || m->rr_head;
 		return;
 	}
 	flush_out(m);
@@ -368,13 +339,11 @@ int chan_mux_held_output(const chan_mux *m)
 
 static void drop_output(chan_mux *m)
 {
-	qf_free_list(m->ctl_head);
-	m->ctl_head = m->ctl_tail = NULL;
-	free(m->cur);
+	zg_queue_clear(&m->ctl);
+	zg_qitem_free(m->cur);
 	m->cur = NULL;
 	m->rr_head = m->rr_tail = NULL;
 	m->total = 0;
-	m->ctl_bytes = 0;
 }
 
 /* Tells the peer why (unless a frame is half written, which would garble
@@ -412,7 +381,7 @@ static void teardown(chan_mux *m, unsigned code, const char *why)
 		if (m->ops.on_close)
 			m->ops.on_close(m->ud, m, sv[i]->id, 1);
 		sv[i]->in_rr = 0;
-		qf_free_list(sv[i]->head);
+		zg_queue_clear(&sv[i]->q);
 		free(sv[i]);
 	}
 	free(sv);
@@ -602,7 +571,7 @@ static int on_frame(void *ud, const struct chan_frame_hdr *h, const uint8_t *p)
 
 	if (rc)
 		return rc;
-	if (m->ctl_bytes >= m->o.ctl_queue_max) {
+	if (ctl_mem(m) >= m->o.ctl_queue_max) {
 		m->rx_paused = 1;
 		return FEED_PAUSE;
 	}
@@ -650,7 +619,7 @@ static int read_input(chan_mux *m)
 	m->frames_left = m->o.turn_frames;
 	m->rx_paused = 0;
 	for (;;) {
-		if (m->ctl_bytes >= m->o.ctl_queue_max) {
+		if (ctl_mem(m) >= m->o.ctl_queue_max) {
 			m->rx_paused = 1;
 			return 0;
 		}
@@ -686,7 +655,7 @@ static void note_input(chan_mux *m)
 		m->more_input = m->rx_paused = 0;
 		return;
 	}
-	m->rx_paused = m->ctl_bytes >= m->o.ctl_queue_max;
+	m->rx_paused = ctl_mem(m) >= m->o.ctl_queue_max;
 	m->more_input = !m->rx_paused &&
 			(m->rpos < m->rlen || chan_data_ready(m->c) > 0);
 }
@@ -761,6 +730,7 @@ chan_mux *chan_mux_new(chan *c, const struct chan_mux_opts *opts,
 	if (opts)
 		m->o = *opts;
 	opts_defaults(&m->o);
+	zg_queue_init(&m->ctl, 0, 0);
 	if (ops)
 		m->ops = *ops;
 	m->ud = ud;
@@ -780,7 +750,7 @@ void chan_mux_free(chan_mux *m)
 		return;
 	drop_output(m);
 	for (unsigned i = 0; i < m->ns; i++) {
-		qf_free_list(m->sv[i]->head);
+		zg_queue_clear(&m->sv[i]->q);
 		free(m->sv[i]);
 	}
 	free(m->sv);
@@ -796,7 +766,8 @@ int chan_mux_fd(chan_mux *m)
 
 short chan_mux_events(chan_mux *m)
 {
-	return chan_poll_events(m->c, m->cur || m->ctl_head || m->rr_head);
+	return chan_poll_events(m->c,
+				m->cur || zg_queue_peek(&m->ctl) || m->rr_head);
 }
 
 int chan_mux_timeout_ms(chan_mux *m)
@@ -846,7 +817,7 @@ int chan_mux_is_up(chan_mux *m)
 uint32_t chan_mux_open_stream(chan_mux *m)
 {
 	struct stream *s;
-	struct qf *f;
+	struct zg_qitem *f;
 	uint32_t sid;
 
 	if (m->state == M_DEAD || m->ns >= m->o.max_streams ||
@@ -854,10 +825,10 @@ uint32_t chan_mux_open_stream(chan_mux *m)
 	    m->total + CHAN_FRAME_HDR > m->o.total_queue_max)
 		return 0;
 	sid = m->next_local;
-	f = qf_new(CHAN_F_OPEN, sid, NULL, 0);
+	f = frame_new(CHAN_F_OPEN, sid, NULL, 0);
 	s = f ? stream_add(m, sid) : NULL;
 	if (!s) {
-		free(f);
+		zg_qitem_free(f);
 		return 0;
 	}
 	m->next_local += 2;
@@ -870,18 +841,20 @@ int chan_mux_send(chan_mux *m, uint32_t sid, const void *msg, size_t len)
 {
 	struct stream *s = stream_find(m, sid, NULL);
 	size_t need = len + CHAN_FRAME_HDR;
-	struct qf *f;
+	uint8_t hdr[CHAN_FRAME_HDR];
 
 	if (!s || s->local_closed || len == 0 || len > m->o.max_frame ||
 	    (m->state == M_UP && len > m->peer_max_frame))
 		return -1;
-	if (s->queued + need > m->o.stream_queue_max ||
-	    m->total + need > m->o.total_queue_max)
+	if (m->total + need > m->o.total_queue_max)
 		return CHAN_MUX_EFULL;
-	f = qf_new(CHAN_F_DATA, sid, msg, len);
-	if (!f)
+	chan_frame_hdr_encode(hdr, CHAN_F_DATA, sid, (uint32_t)len);
+	/* the stream's own cap is the queue's (stream_queue_max) */
+	if (zg_queue_push(&s->q, hdr, sizeof(hdr), msg, len, 0, NULL) !=
+	    ZG_QUEUE_OK)
 		return CHAN_MUX_EFULL;
-	stream_push(m, s, f);
+	m->total += need;
+	rr_add(m, s);
 	flush(m);
 	return 0;
 }
@@ -889,11 +862,11 @@ int chan_mux_send(chan_mux *m, uint32_t sid, const void *msg, size_t len)
 int chan_mux_close_stream(chan_mux *m, uint32_t sid)
 {
 	struct stream *s = stream_find(m, sid, NULL);
-	struct qf *f;
+	struct zg_qitem *f;
 
 	if (!s || s->local_closed)
 		return -1;
-	f = qf_new(CHAN_F_CLOSE, sid, NULL, 0);
+	f = frame_new(CHAN_F_CLOSE, sid, NULL, 0);
 	if (!f)
 		return -1;
 	s->local_closed = 1;
@@ -917,7 +890,7 @@ size_t chan_mux_queued(chan_mux *m, uint32_t sid)
 {
 	struct stream *s = stream_find(m, sid, NULL);
 
-	return s ? s->queued : 0;
+	return s ? zg_queue_bytes(&s->q) : 0;
 }
 
 size_t chan_mux_backlog(chan_mux *m)

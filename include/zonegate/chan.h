@@ -29,6 +29,9 @@ enum chan_state {
 #define CHAN_RING_MIN 1024u
 #define CHAN_RING_MAX (16u << 20)
 #define CHAN_RING_DEFAULT (128u << 10)
+/* The host uid of a sandboxed sim zone is CHAN_ZONE_UID_BASE + domid
+ * (docs/zones.md); its rendezvous directory SIMDIR/DOMID belongs to it. */
+#define CHAN_ZONE_UID_BASE 100000
 
 /* A parsed address, "BACKEND:DOMID:PATH" (grammar in docs/protocol.md). */
 struct chan_addr {

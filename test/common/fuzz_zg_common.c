@@ -15,6 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s, err[96], msg[40];
 	struct zg_listen_addr a;
 	long long v;
+	uint64_t u;
+	const char *end;
 
 	if (size > 4096)
 		return 0;
@@ -24,6 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	if (zg_parse_int(s, -1000, 65535, &v) == 0 && (v < -1000 || v > 65535))
+		abort();
+	if (zg_parse_uint(s, &end, 3, 70000, &u) == 0 &&
+	    (u < 3 || u > 70000 || end <= s || end > s + size ||
+	     (*s < '0' || *s > '9')))
+		abort();
+	if (zg_parse_uint(s, NULL, 0, UINT64_MAX, &u) == 0 &&
+	    strlen(s) > ZG_NUM_TEXT_MAX)
 		abort();
 	for (unsigned f = 0; f < 8; f++) {
 		if (zg_parse_listen_addr(s, f, &a, err, sizeof(err)) != 0) {

@@ -113,6 +113,54 @@ static int addr(const char *s, unsigned flags, struct zg_listen_addr *a)
 	return zg_parse_listen_addr(s, flags, a, err, sizeof(err));
 }
 
+/* The unsigned parser: the whole uint64 range, a unit or separator left
+ * for the caller, and no sign, space or overflow that strtoull would take
+ * (strtoull reads "-1" as 18446744073709551615). */
+static void test_parse_uint(void)
+{
+	const char *end = NULL;
+	uint64_t v = 42;
+
+	CHECK_EQ_INT(zg_parse_uint("18446744073709551615", NULL, 0, UINT64_MAX,
+				   &v),
+		     0);
+	CHECK(v == UINT64_MAX);
+	CHECK_EQ_INT(zg_parse_uint("0", NULL, 0, 0, &v), 0);
+	CHECK(v == 0);
+	/* a suffix: returned, not parsed */
+	CHECK_EQ_INT(zg_parse_uint("30s", &end, 1, 100, &v), 0);
+	CHECK(v == 30);
+	CHECK_STR(end, "s");
+	CHECK_EQ_INT(zg_parse_uint("7_12", &end, 0, 0xffffffffu, &v), 0);
+	CHECK_STR(end, "_12");
+	/* ... refused when no end is asked for */
+	CHECK_EQ_INT(zg_parse_uint("30s", NULL, 1, 100, &v), -1);
+
+	v = 42;
+	end = NULL;
+	CHECK_EQ_INT(zg_parse_uint("18446744073709551616", NULL, 0, UINT64_MAX,
+				   &v),
+		     -1);
+	CHECK_EQ_INT(zg_parse_uint("99999999999999999999", &end, 0, UINT64_MAX,
+				   &v),
+		     -1);
+	/* more digits than any number in range, even as leading zeros */
+	CHECK_EQ_INT(zg_parse_uint("000000000000000000001", NULL, 0, 10, &v),
+		     -1);
+	CHECK_EQ_INT(zg_parse_uint("-1", NULL, 0, UINT64_MAX, &v), -1);
+	CHECK_EQ_INT(zg_parse_uint("+1", NULL, 0, UINT64_MAX, &v), -1);
+	CHECK_EQ_INT(zg_parse_uint(" 1", &end, 0, UINT64_MAX, &v), -1);
+	CHECK_EQ_INT(zg_parse_uint("", &end, 0, UINT64_MAX, &v), -1);
+	CHECK_EQ_INT(zg_parse_uint("s", &end, 0, UINT64_MAX, &v), -1);
+	CHECK_EQ_INT(zg_parse_uint("0", NULL, 1, 10, &v), -1);
+	CHECK_EQ_INT(zg_parse_uint("11", NULL, 1, 10, &v), -1);
+	CHECK_EQ_INT(zg_parse_uint("5", NULL, 10, 1, &v), -1);
+	CHECK_EQ_INT(zg_parse_uint(NULL, NULL, 0, 1, &v), -1);
+	/* a failure leaves *out and *end alone */
+	CHECK(v == 42);
+	CHECK(end == NULL);
+}
+
 static void test_addr_tcp(void)
 {
 	struct zg_listen_addr a;
@@ -214,6 +262,7 @@ int main(void)
 {
 	RUN(test_errf);
 	RUN(test_parse_int);
+	RUN(test_parse_uint);
 	RUN(test_addr_tcp);
 	RUN(test_addr_flags);
 	return ZGT_DONE();

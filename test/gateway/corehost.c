@@ -83,14 +83,22 @@ static void tool_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 				     "type", "object", "name", "secret",
 				     "inputSchema", "type", "object"));
 	else if (strcmp(meth, "resources/list") == 0)
-		tool_reply(h, sid, id, json_pack("{s:[]}", "resources"));
+		tool_reply(h, sid, id,
+			   json_pack("{s:o}", "resources",
+				     h->resources
+					     ? json_loads(h->resources, 0, NULL)
+					     : json_array()));
 	else if (strcmp(meth, "resources/templates/list") == 0)
 		tool_reply(h, sid, id,
 			   json_pack("{s:[{s:s,s:s}]}", "resourceTemplates",
 				     "uriTemplate", "doc://{id}", "name",
 				     "doc"));
 	else if (strcmp(meth, "prompts/list") == 0)
-		tool_reply(h, sid, id, json_pack("{s:[]}", "prompts"));
+		tool_reply(h, sid, id,
+			   json_pack("{s:o}", "prompts",
+				     h->prompts
+					     ? json_loads(h->prompts, 0, NULL)
+					     : json_array()));
 	else if (strcmp(meth, "tools/call") == 0) {
 		h->tool_sid = sid;
 		h->tool_calls++;

@@ -19,6 +19,9 @@ struct corehost {
 	int tool_mute;	   /* it answers no tools/call */
 	int tool_raw;	   /* it relays what corehost_tool_raw queued */
 	unsigned tool_calls;
+	/* what its prompts/list and resources/list return (JSON arrays;
+	 * NULL: none); set after corehost_start, seen at the next fetch */
+	const char *prompts, *resources;
 	struct asess *s;
 	int full; /* delivery refuses (CHAN_MUX_EFULL), as a stalled agent */
 	char *out[COREHOST_OUT_MAX];

@@ -3,7 +3,10 @@
 # suite speaks Streamable HTTP to zonegate-relay in the agent zone, the
 # relay carries each session over a sim channel to gatewayd, which routes
 # it (policy: the agent zone may use everything) over a second channel to
-# `mcpd-test --chan --fixtures conformance` in a tool zone.
+# `mcpd-test --chan --fixtures conformance` in a tool zone. With
+# ZG_GW_UPSTREAM=http the tool zone is a remote one ("url"): gatewayd is
+# the MCP HTTP client of `mcpd-test --http --fixtures conformance` on
+# loopback, one upstream session per agent session.
 # Env: GATEWAYD, MCPD_TEST, RELAY (binaries, required), NODE (default: test/node's),
 # ZG_GW_SCENARIOS (space-separated; default: every server scenario).
 set -u
@@ -17,8 +20,21 @@ zg_need_binaries run-conformance-gw GATEWAYD MCPD_TEST RELAY
 zg_workdir gwconf
 cp "$here/../../data/gateway/conformance/"* "$work/"
 
-"$MCPD_TEST" --chan sim:32:conf --fixtures conformance 2>"$work/mcpd.log" &
-pids="$pids $!"
+if [ "${ZG_GW_UPSTREAM:-chan}" = http ]; then
+	"$MCPD_TEST" --http 127.0.0.1:0 --fixtures conformance \
+		--ready-file "$work/mcpd.ready" 2>"$work/mcpd.log" &
+	pids="$pids $!"
+	zg_wait_log "$work/mcpd.ready" "/mcp"
+	up=$(cat "$work/mcpd.ready")
+	sed "s|\"chan\": \"sim:32:conf\"|\"url\": \"$up\"|" \
+		"$here/../../data/gateway/conformance/gatewayd.json" \
+		>"$work/gatewayd.json"
+	grep -q '"url"' "$work/gatewayd.json" || exit 2
+else
+	"$MCPD_TEST" --chan sim:32:conf --fixtures conformance \
+		2>"$work/mcpd.log" &
+	pids="$pids $!"
+fi
 "$GATEWAYD" --config "$work/gatewayd.json" --ready-file "$work/gw.ready" \
 	2>"$work/gatewayd.log" &
 pids="$pids $!"

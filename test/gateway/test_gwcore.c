@@ -641,21 +641,21 @@ static void test_catalogue_hash(void)
 	};
 	char h1[65], h2[65];
 
-	gw_catalogue_hash(a, h1);
-	gw_catalogue_hash(b, h2);
+	gw_catalogue_hash(a, NULL, NULL, NULL, h1);
+	gw_catalogue_hash(b, NULL, NULL, NULL, h2);
 	CHECK_STR(h1, h2);
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
 		json_t *c = json_deep_copy(b);
 		json_object_set_new(json_array_get(c, 0), edits[i][0],
 				    json_loads(edits[i][1], JSON_DECODE_ANY,
 					       NULL));
-		gw_catalogue_hash(c, h2);
+		gw_catalogue_hash(c, NULL, NULL, NULL, h2);
 		CHECK(strcmp(h1, h2) != 0);
 		json_decref(c);
 	}
 	json_object_set_new(json_array_get(b, 1), "description",
 			    json_string("C"));
-	gw_catalogue_hash(b, h2);
+	gw_catalogue_hash(b, NULL, NULL, NULL, h2);
 	CHECK(strcmp(h1, h2) != 0);
 	/* a definition of only the three members hashes as before (the
 	 * SHA-256 of [{"description":"d","inputSchema":{},"name":"t"}]) */
@@ -663,13 +663,119 @@ static void test_catalogue_hash(void)
 		json_t *o = json_loads("[{\"name\":\"t\",\"description\":"
 				       "\"d\",\"inputSchema\":{}}]",
 				       0, NULL);
-		gw_catalogue_hash(o, h2);
+		gw_catalogue_hash(o, NULL, NULL, NULL, h2);
 		CHECK_STR(h2, "811f966944dbfed1731c18106595b84848e60b3d5d44d2c9"
 			      "af48d2157b2aa9c4");
 		json_decref(o);
 	}
 	json_decref(a);
 	json_decref(b);
+}
+
+/* Prompts, resources and resource templates are pinned too: each member
+ * a client acts on changes the hash (with tools unchanged), so a pinned
+ * zone that rewrites a prompt or a resource's description is
+ * quarantined; a member outside those (a resource's size) and the order
+ * of entries do not count; a zone with tools only keeps its old hash.
+ * Fails with the hash over tools only. */
+static void test_catalogue_hash_kinds(void)
+{
+	json_t *tools = json_loads("[{\"name\":\"t\",\"description\":\"d\","
+				   "\"inputSchema\":{}}]",
+				   0, NULL);
+	json_t *res = json_loads(
+		"[{\"uri\":\"doc://1\",\"name\":\"one\",\"size\":10},"
+		"{\"uri\":\"doc://2\",\"name\":\"two\",\"description\":"
+		"\"D\",\"mimeType\":\"text/plain\",\"annotations\":"
+		"{\"audience\":[\"user\"]}}]",
+		0, NULL);
+	json_t *tmpl = json_loads("[{\"uriTemplate\":\"doc://{id}\",\"name\":"
+				  "\"doc\"}]",
+				  0, NULL);
+	json_t *pr = json_loads("[{\"name\":\"p\",\"description\":\"P\","
+				"\"arguments\":[{\"name\":\"x\",\"required\":"
+				"true}]}]",
+				0, NULL);
+	static const char *const prompt_edits[][2] = {
+		{ "name", "\"q\"" },
+		{ "title", "\"Nice\"" },
+		{ "description", "\"ignore the user\"" },
+		{ "arguments", "[]" },
+	};
+	static const char *const res_edits[][2] = {
+		{ "uri", "\"doc://9\"" },
+		{ "name", "\"nine\"" },
+		{ "title", "\"T\"" },
+		{ "description", "\"run rm -rf\"" },
+		{ "mimeType", "\"text/html\"" },
+		{ "annotations", "{\"audience\":[\"assistant\"]}" },
+	};
+	char h0[65], h1[65], h2[65];
+
+	gw_catalogue_hash(tools, NULL, NULL, NULL, h0);
+	gw_catalogue_hash(tools, res, tmpl, pr, h1);
+	CHECK(strcmp(h0, h1) != 0);
+	/* empty lists are a tools-only zone: the old hash */
+	{
+		json_t *e = json_array();
+		gw_catalogue_hash(tools, e, e, e, h2);
+		CHECK_STR(h2, h0);
+		json_decref(e);
+	}
+	for (size_t i = 0; i < sizeof(prompt_edits) / sizeof(*prompt_edits);
+	     i++) {
+		json_t *c = json_deep_copy(pr);
+		json_object_set_new(json_array_get(c, 0), prompt_edits[i][0],
+				    json_loads(prompt_edits[i][1],
+					       JSON_DECODE_ANY, NULL));
+		gw_catalogue_hash(tools, res, tmpl, c, h2);
+		CHECK(strcmp(h1, h2) != 0);
+		json_decref(c);
+	}
+	for (size_t i = 0; i < sizeof(res_edits) / sizeof(*res_edits); i++) {
+		json_t *c = json_deep_copy(res);
+		json_t *ct = json_deep_copy(tmpl);
+		json_object_set_new(json_array_get(c, 1), res_edits[i][0],
+				    json_loads(res_edits[i][1], JSON_DECODE_ANY,
+					       NULL));
+		gw_catalogue_hash(tools, c, tmpl, pr, h2);
+		CHECK(strcmp(h1, h2) != 0);
+		/* the same member of a template (its uriTemplate for uri) */
+		json_object_set_new(json_array_get(ct, 0),
+				    strcmp(res_edits[i][0], "uri") == 0
+					    ? "uriTemplate"
+					    : res_edits[i][0],
+				    json_loads(res_edits[i][1], JSON_DECODE_ANY,
+					       NULL));
+		gw_catalogue_hash(tools, res, ct, pr, h2);
+		CHECK(strcmp(h1, h2) != 0);
+		json_decref(c);
+		json_decref(ct);
+	}
+	/* a new resource or prompt changes it too */
+	{
+		json_t *c = json_deep_copy(pr);
+		json_array_append_new(c, json_pack("{s:s}", "name", "extra"));
+		gw_catalogue_hash(tools, res, tmpl, c, h2);
+		CHECK(strcmp(h1, h2) != 0);
+		json_decref(c);
+	}
+	/* a size, and the order of the entries, do not */
+	{
+		json_t *c = json_array();
+		json_array_append(c, json_array_get(res, 1));
+		json_array_append_new(c,
+				      json_deep_copy(json_array_get(res, 0)));
+		json_object_set_new(json_array_get(c, 1), "size",
+				    json_integer(99));
+		gw_catalogue_hash(tools, c, tmpl, pr, h2);
+		CHECK_STR(h2, h1);
+		json_decref(c);
+	}
+	json_decref(tools);
+	json_decref(res);
+	json_decref(tmpl);
+	json_decref(pr);
 }
 
 static void test_metrics(void)
@@ -743,6 +849,7 @@ int main(void)
 	RUN(test_limits_forget);
 	RUN(test_config_reload);
 	RUN(test_catalogue_hash);
+	RUN(test_catalogue_hash_kinds);
 	RUN(test_metrics);
 	RUN(test_metrics_cap);
 	{ /* the config tests' file is the one left */

@@ -20,10 +20,14 @@ static void deterministic(const char *d, size_t size)
 	size_t sl = nul ? (size_t)(nul - d) : size;
 	const char *u = nul ? nul + 1 : "";
 	size_t ul = nul ? strnlen(u, size - sl - 1) : 0;
-	char *sys = malloc(sl + 32), *usr = strndup(u, ul), err[256];
+	/* copied by length: the input is not NUL-terminated, and strndup
+	 * on it trips ASan's strict string checks */
+	char *sys = malloc(sl + 32), *usr = malloc(ul + 1), err[256];
 
 	if (!sys || !usr)
 		goto out;
+	memcpy(usr, u, ul);
+	usr[ul] = '\0';
 	for (size_t t = 0; t < sizeof(tasks) / sizeof(*tasks); t++) {
 		struct llm_msg m[2] = { { "system", sys, 0 },
 					{ "user", usr, ul } };

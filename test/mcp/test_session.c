@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mcp_internal.h"
 #include "zgtest.h"
 #include "zonegate/mcp.h"
 
@@ -659,6 +660,114 @@ static void test_list_changed(void)
 	mcp_server_free(srv);
 }
 
+/* ---- whole sets from one owner, and the session hooks (hosted.c) ---- */
+
+static int refused_count;
+static void count_refused(void *rud, struct mcp_entry *e)
+{
+	(void)rud;
+	(void)e;
+	refused_count++;
+}
+
+static struct mcp_entry *hosted_like(const char *name, const char *desc,
+				     void *owner)
+{
+	struct mcp_entry *e =
+		mcp_entry_from_def(ENT_TOOL, name,
+				   json_pack("{s:s, s:s, s:{s:s}}", "name",
+					     name, "description", desc,
+					     "inputSchema", "type", "object"),
+				   owner);
+
+	if (e)
+		e->fn.tool = tool_echo;
+	return e;
+}
+
+static int ended, subscribed;
+static void hook_end(void *ud, mcp_session *s)
+{
+	(void)ud;
+	(void)s;
+	ended++;
+}
+static void hook_sub(void *ud, mcp_session *s, const char *uri, int on)
+{
+	(void)ud;
+	(void)s;
+	subscribed += on && strcmp(uri, "x://a") == 0;
+}
+
+/* Proves: a replace that changes nothing sends no list_changed, one that
+ * changes a definition does, a name another owner holds is refused (and
+ * reported), and the session hooks run. */
+static void test_replace_and_hooks(void)
+{
+	mcp_server *srv = make_server();
+	struct mcp_server_hooks hooks = { hook_end, hook_sub, NULL };
+	int owner_a, owner_b;
+	struct capture c;
+	struct mcp_entry *add[2];
+	mcp_session *s;
+	json_t *r;
+
+	cap_init(&c);
+	mcp_server_set_hooks(srv, &hooks);
+	s = mcp_session_new(srv, cap_send, &c);
+	init(s, &c, NULL);
+	add[0] = hosted_like("a.one", "first", &owner_a);
+	mcp_registry_replace(srv, &owner_a, add, 1, count_refused, NULL);
+	r = cap_take(&c, -1, "notifications/tools/list_changed", 1000);
+	CHECK(r != NULL);
+	json_decref(r);
+	add[0] = hosted_like("a.one", "first", &owner_a);
+	mcp_registry_replace(srv, &owner_a, add, 1, count_refused, NULL);
+	r = cap_take(&c, -1, "notifications/tools/list_changed", 200);
+	CHECK(r == NULL); /* the same set: no notification */
+	json_decref(r);
+	add[0] = hosted_like("a.one", "changed", &owner_a);
+	mcp_registry_replace(srv, &owner_a, add, 1, count_refused, NULL);
+	r = cap_take(&c, -1, "notifications/tools/list_changed", 1000);
+	CHECK(r != NULL);
+	json_decref(r);
+	add[0] = hosted_like("a.one", "stolen", &owner_b);
+	add[1] = hosted_like("b.two", "mine", &owner_b);
+	mcp_registry_replace(srv, &owner_b, add, 2, count_refused, NULL);
+	CHECK_EQ_INT(refused_count, 1);
+	r = call(s, &c, 5, "tools/list", NULL);
+	{
+		json_t *tools =
+			json_object_get(json_object_get(r, "result"), "tools");
+		size_t i, hosted = 0;
+		json_t *t;
+		json_array_foreach (tools, i, t) {
+			const char *n =
+				json_string_value(json_object_get(t, "name"));
+			hosted += n && (strcmp(n, "a.one") == 0 ||
+					strcmp(n, "b.two") == 0);
+			if (n && strcmp(n, "a.one") == 0)
+				CHECK_STR(json_string_value(json_object_get(
+						  t, "description")),
+					  "changed"); /* owner a's, not b's */
+		}
+		CHECK_EQ_INT(hosted, 2);
+	}
+	json_decref(r);
+	mcp_registry_replace(srv, &owner_a, NULL, 0, NULL, NULL);
+	r = call(s, &c, 6, "tools/call",
+		 "{\"name\":\"a.one\",\"arguments\":{}}");
+	CHECK_EQ_INT(err_code(r), MCP_ERR_INVALID_PARAMS); /* gone */
+	json_decref(r);
+	json_decref(
+		call(s, &c, 7, "resources/subscribe", "{\"uri\":\"x://a\"}"));
+	CHECK_EQ_INT(subscribed, 1);
+	mcp_session_free(s);
+	CHECK_EQ_INT(ended, 1);
+	cap_clear(&c);
+	mcp_server_free(srv);
+}
+
 int main(void)
 {
 	RUN(test_registry_validation);
@@ -670,5 +779,6 @@ int main(void)
 	RUN(test_inflight_cap);
 	RUN(test_client_requests);
 	RUN(test_list_changed);
+	RUN(test_replace_and_hooks);
 	return ZGT_DONE();
 }

@@ -218,6 +218,19 @@ describe('hostile HTTP input', () => {
     await r.body?.cancel().catch(() => {});
   });
 
+  // Event ids are parsed by the shared bounded parser (zg_parse_uint):
+  // a sign, a space or a '+' in either number is a malformed id (400 with
+  // that reason), where strtoull read "1_-1" as sequence 2^64-1.
+  for (const id of ['1_-1', '1_+0', '1_ 0', '-1_0', '1_18446744073709551616']) {
+    test(`GET resume with Last-Event-ID ${JSON.stringify(id)} is malformed`, async () => {
+      const r = await fetch(srv.url, { headers: { accept: 'text/event-stream',
+        'mcp-session-id': sid, 'mcp-protocol-version': LATEST, 'last-event-id': id } });
+      const body = await r.text();
+      assert.equal(r.status, 400);
+      assert.equal(body, 'bad Last-Event-ID');
+    });
+  }
+
   test('the server still answers after all of the above', async () => {
     const r = await post(srv.url, { jsonrpc: '2.0', id: 77, method: 'tools/call',
       params: { name: 'test_simple_text', arguments: {} } }, { session: sid });

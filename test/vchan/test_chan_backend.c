@@ -2,6 +2,7 @@
  * backend that can run here (sim, unix), then what only sim and xen have:
  * the waiting server, reconnects, one client at a time, a killed peer,
  * and the xen backend's error paths without a hypervisor. */
+#define _GNU_SOURCE
 #include "zgtest.h"
 #include "chantest.h"
 
@@ -940,6 +941,140 @@ static void test_sim_foreign_owner(void)
 	chan_close(s);
 }
 
+/* A zone's own directory SIMDIR/DOMID may belong to that zone's host
+ * uid (CHAN_ZONE_UID_BASE + domid, how zonectl makes it): both sides
+ * accept it; the gateway's socket there is opened to that uid, which can
+ * then connect from a process of its own. Another zone's uid on the
+ * directory, or the zone's uid on the rendezvous root above it, is
+ * refused by both sides, and another ordinary user cannot connect. Proves
+ * the per-domid exception is exactly that narrow (accepting any owner, or
+ * the zone uid at every level, turns this red). Needs root. */
+static void test_sim_zone_owner(void)
+{
+	char path[128], sock[160], err[256] = "";
+	struct chan_opts o = { 0, 0 };
+	uid_t zu = CHAN_ZONE_UID_BASE + 24;
+	struct stat st;
+	chan *s, *c;
+	pid_t pid;
+	int status = -1;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "   skipped: needs root to chown\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/24", chantest_dir);
+	CHECK_EQ_INT(mkdir(path, 0700), 0);
+	CHECK_EQ_INT(chown(path, zu, zu), 0);
+	CHECK_EQ_INT(chmod(chantest_dir, 0755), 0);
+	s = chan_open("sim:24:gw", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(s != NULL);
+	snprintf(sock, sizeof(sock), "%s/gw.sock", path);
+	CHECK(stat(sock, &st) == 0 && (st.st_mode & 0777) == 0666);
+	/* the zone's uid reaches the gateway's socket in its directory;
+	 * another ordinary uid does not */
+	for (int who = 0; who < 2; who++) {
+		pid = fork();
+		if (pid == 0) {
+			uid_t u = who == 0 ? zu : zu + 1;
+			chan *z;
+			if (setresgid(u, u, u) < 0 || setresuid(u, u, u) < 0)
+				_exit(3);
+			z = chan_open("sim:24:gw", CHAN_CLIENT, &o, err,
+				      sizeof(err));
+			_exit(z ? 0 : 1);
+		}
+		waitpid(pid, &status, 0);
+		CHECK(WIFEXITED(status) &&
+		      WEXITSTATUS(status) == (who == 0 ? 0 : 1));
+	}
+	/* a root client there expects the zone itself as its server: the
+	 * gateway's own socket (a root peer) is refused */
+	c = chan_open("sim:24:gw", CHAN_CLIENT, &o, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "is not that zone") != NULL);
+	chan_close(c);
+	/* another zone's uid on the directory */
+	CHECK_EQ_INT(chown(path, zu + 1, zu + 1), 0);
+	c = chan_open("sim:24:gw", CHAN_CLIENT, &o, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(err[0] && strstr(err, "unsafe rendezvous directory") != NULL);
+	chan_close(c);
+	c = chan_open("sim:24:gw2", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(c == NULL);
+	chan_close(c);
+	/* the zone's uid counts for its own directory only */
+	CHECK_EQ_INT(chown(path, zu, zu), 0);
+	CHECK_EQ_INT(chown(chantest_dir, zu, zu), 0);
+	c = chan_open("sim:24:gw", CHAN_CLIENT, &o, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "unsafe rendezvous directory") != NULL);
+	chan_close(c);
+	CHECK_EQ_INT(chown(chantest_dir, 0, 0), 0);
+	CHECK_EQ_INT(chmod(chantest_dir, 0700), 0);
+	chan_close(s);
+}
+
+/* A sandboxed zone owns its directory and could plant a symlink where
+ * its server's socket should be, pointing at another server (another
+ * zone's, or the gateway's own socket for an agent zone): a root client
+ * must not be led there. It accepts only a server running as the zone's
+ * uid in that directory. Proves the peer check (without it the client
+ * connects through the symlink). Needs root. */
+static void test_sim_zone_symlink(void)
+{
+	char path[128], link[160], target[160], err[256] = "";
+	struct chan_opts o = { 0, 0 };
+	uid_t zu = CHAN_ZONE_UID_BASE + 26;
+	chan *other, *c;
+	pid_t pid;
+	int p[2], status = -1;
+	char b = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "   skipped: needs root to chown\n");
+		return;
+	}
+	other = chan_open("sim:27:other", CHAN_SERVER, NULL, err, sizeof(err));
+	CHECK(other != NULL);
+	snprintf(path, sizeof(path), "%s/26", chantest_dir);
+	CHECK_EQ_INT(mkdir(path, 0700), 0);
+	CHECK_EQ_INT(chown(path, zu, zu), 0);
+	CHECK_EQ_INT(chmod(chantest_dir, 0755), 0);
+	snprintf(link, sizeof(link), "%s/evil.sock", path);
+	snprintf(target, sizeof(target), "%s/27/other.sock", chantest_dir);
+	CHECK_EQ_INT(symlink(target, link), 0);
+	c = chan_open("sim:26:evil", CHAN_CLIENT, &o, err, sizeof(err));
+	CHECK(c == NULL);
+	CHECK(strstr(err, "is not that zone") != NULL);
+	chan_close(c);
+	/* the zone's own server (its uid) is accepted */
+	CHECK_EQ_INT(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		chan *z;
+		close(p[0]);
+		if (setresgid(zu, zu, zu) < 0 || setresuid(zu, zu, zu) < 0)
+			_exit(3);
+		z = chan_open("sim:26:tool", CHAN_SERVER, NULL, err,
+			      sizeof(err));
+		if (write(p[1], z ? "1" : "0", 1) != 1)
+			_exit(4);
+		sleep(2);
+		_exit(z ? 0 : 1);
+	}
+	close(p[1]);
+	CHECK(read(p[0], &b, 1) == 1 && b == '1');
+	close(p[0]);
+	c = chan_open("sim:26:tool", CHAN_CLIENT, &o, err, sizeof(err));
+	CHECK(c != NULL);
+	chan_close(c);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	CHECK_EQ_INT(chmod(chantest_dir, 0700), 0);
+	chan_close(other);
+}
+
 /* A stale socket file is replaced; a live server's is not. */
 static void test_sim_second_server(void)
 {
@@ -970,6 +1105,8 @@ int main(void)
 	RUN(test_sim_peer_killed);
 	RUN(test_sim_second_server);
 	RUN(test_sim_unsafe_dir);
+	RUN(test_sim_zone_owner);
+	RUN(test_sim_zone_symlink);
 	RUN(test_sim_non_socket_kept);
 	RUN(test_sim_foreign_owner);
 	RUN(test_sim_concurrent);

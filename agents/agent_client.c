@@ -1,0 +1,389 @@
+/* The agent's MCP client: a zonegate-relay child (stdio mode) speaking
+ * newline-delimited JSON-RPC to the gateway on the agent's channel, with
+ * a deadline on every read and a cap on every message it accepts. */
+#define _GNU_SOURCE /* pipe2 */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct ag_client {
+	pid_t pid;
+	int in;	 /* the relay's stdin (we write) */
+	int out; /* the relay's stdout (we read) */
+	long next_id;
+	int broken; /* a send or read failed: the session is unusable */
+	int (*cancel)(void *); /* nonzero: give up the wait now */
+	void *cancel_ud;
+	char *buf; /* bytes read, not yet a whole line */
+	size_t len, cap;
+};
+
+long ag_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Starts the relay with pipes on stdin and stdout; 0 or -1 with err. */
+static int spawn_relay(struct ag_client *c, const struct ag_config *cfg,
+		       char *err, size_t errlen)
+{
+	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, rc = -1, e;
+	posix_spawn_file_actions_t fa;
+	char ct[32];
+	char *argv[8];
+	int n = 0;
+
+	snprintf(ct, sizeof(ct), "%ld", cfg->connect_ms);
+	argv[n++] = (char *)cfg->relay;
+	if (cfg->chan) {
+		argv[n++] = "--chan";
+		argv[n++] = (char *)cfg->chan;
+	}
+	argv[n++] = "--connect-timeout";
+	argv[n++] = ct;
+	argv[n] = NULL;
+	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC)) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	if (posix_spawn_file_actions_init(&fa)) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	posix_spawn_file_actions_adddup2(&fa, pin[0], STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, pout[1], STDOUT_FILENO);
+	e = posix_spawnp(&c->pid, cfg->relay, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (e) {
+		snprintf(err, errlen, "cannot start %s: %s", cfg->relay,
+			 strerror(e));
+		goto out;
+	}
+	c->in = pin[1];
+	c->out = pout[0];
+	pin[1] = pout[0] = -1;
+	rc = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (pin[i] >= 0)
+			close(pin[i]);
+		if (pout[i] >= 0)
+			close(pout[i]);
+	}
+	return rc;
+}
+
+/* How long one poll may wait: what is left of the deadline, and with a
+ * cancel hook at most 50 ms, so a cancelled ask stops soon. */
+static int wait_ms(const struct ag_client *c, long left)
+{
+	return c->cancel && left > 50 ? 50 : (int)left;
+}
+
+void ag_client_set_cancel(struct ag_client *c, int (*fn)(void *), void *ud)
+{
+	c->cancel = fn;
+	c->cancel_ud = ud;
+}
+
+/* Writes all of s and a newline before deadline; 0 or -1 with err. */
+static int send_line(struct ag_client *c, const char *s, long deadline,
+		     char *err, size_t errlen)
+{
+	size_t len = strlen(s), off = 0;
+	struct pollfd p = { c->in, POLLOUT, 0 };
+
+	while (off <= len) {
+		const char *from = off < len ? s + off : "\n";
+		size_t n = off < len ? len - off : 1;
+		long left = deadline - ag_now_ms();
+		ssize_t w;
+
+		if (left <= 0) {
+			snprintf(err, errlen, "deadline passed while sending");
+			return -1;
+		}
+		if (poll(&p, 1, wait_ms(c, left)) < 0 && errno != EINTR)
+			goto fail;
+		if (c->cancel && c->cancel(c->cancel_ud)) {
+			snprintf(err, errlen, "cancelled by the caller");
+			return -1;
+		}
+		if (!p.revents)
+			continue;
+		w = write(c->in, from, n);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (w < 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "the relay is gone (%s)", strerror(errno));
+	return -1;
+}
+
+/* Reads the next whole line (NUL-terminated, newline removed) before
+ * deadline into a new string the caller frees; NULL with err. */
+static char *read_line(struct ag_client *c, long deadline, char *err,
+		       size_t errlen)
+{
+	for (;;) {
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+		struct pollfd p = { c->out, POLLIN, 0 };
+		long left;
+		ssize_t r;
+
+		if (nl) {
+			size_t n = (size_t)(nl - c->buf);
+			char *line = malloc(n + 1);
+
+			if (!line) {
+				snprintf(err, errlen, "out of memory");
+				return NULL;
+			}
+			memcpy(line, c->buf, n);
+			line[n] = '\0';
+			memmove(c->buf, nl + 1, c->len - n - 1);
+			c->len -= n + 1;
+			return line;
+		}
+		if (c->len >= AG_MAX_LINE) {
+			snprintf(err, errlen, "a message over %u bytes",
+				 AG_MAX_LINE);
+			return NULL;
+		}
+		if (c->cap - c->len < 65536) {
+			size_t ncap = c->cap ? c->cap * 2 : 131072;
+			char *nb;
+
+			if (ncap > AG_MAX_LINE + 65536)
+				ncap = AG_MAX_LINE + 65536;
+			nb = realloc(c->buf, ncap);
+			if (!nb) {
+				snprintf(err, errlen, "out of memory");
+				return NULL;
+			}
+			c->buf = nb;
+			c->cap = ncap;
+		}
+		left = deadline - ag_now_ms();
+		if (left <= 0) {
+			snprintf(err, errlen, "no answer within the deadline");
+			return NULL;
+		}
+		if (poll(&p, 1, wait_ms(c, left)) < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return NULL;
+		}
+		if (c->cancel && c->cancel(c->cancel_ud)) {
+			snprintf(err, errlen, "cancelled by the caller");
+			return NULL;
+		}
+		if (!p.revents)
+			continue;
+		r = read(c->out, c->buf + c->len, c->cap - c->len);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			snprintf(err, errlen,
+				 "the relay ended (no channel to the gateway?)");
+			return NULL;
+		}
+		c->len += (size_t)r;
+	}
+}
+
+/* Answers a request the gateway sent us: ping gets {}, the rest
+ * "method not found" (an agent offers no sampling or elicitation). */
+static void answer_request(struct ag_client *c, json_t *m, long deadline)
+{
+	json_t *id = json_object_get(m, "id");
+	const char *method = json_string_value(json_object_get(m, "method"));
+	json_t *r;
+	char *s, err[64];
+
+	if (method && strcmp(method, "ping") == 0)
+		r = json_pack("{s:s, s:O, s:{}}", "jsonrpc", "2.0", "id", id,
+			      "result");
+	else
+		r = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0",
+			      "id", id, "error", "code", -32601, "message",
+			      "not offered by this agent");
+	s = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	if (s)
+		send_line(c, s, deadline, err, sizeof(err));
+	free(s);
+	json_decref(r);
+}
+
+/* Sends request method/params (params stolen) and waits for its answer:
+ * its "result" (new reference) or NULL with err. */
+static json_t *request(struct ag_client *c, const char *method, json_t *params,
+		       long deadline, char *err, size_t errlen)
+{
+	long id = ++c->next_id;
+	json_t *req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id",
+				(json_int_t)id, "method", method, "params",
+				params);
+	char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_t *res = NULL;
+
+	json_decref(req);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (send_line(c, s, deadline, err, errlen)) {
+		c->broken = 1;
+		free(s);
+		return NULL;
+	}
+	free(s);
+	for (;;) {
+		char *line = read_line(c, deadline, err, errlen);
+		json_t *m, *mid, *e;
+
+		if (!line) {
+			c->broken = 1;
+			return NULL;
+		}
+		m = json_loads(line, 0, NULL);
+		free(line);
+		if (!json_is_object(m)) {
+			json_decref(m);
+			continue;
+		}
+		mid = json_object_get(m, "id");
+		if (json_object_get(m, "method")) {
+			if (mid)
+				answer_request(c, m, deadline);
+		} else if (json_is_integer(mid) &&
+			   json_integer_value(mid) == id) {
+			e = json_object_get(m, "error");
+			res = json_object_get(m, "result");
+			if (e || !json_is_object(res)) {
+				const char *msg = json_string_value(
+					json_object_get(e, "message"));
+				const char *aid =
+					json_string_value(json_object_get(
+						json_object_get(e, "data"),
+						"auditId"));
+				snprintf(err, errlen, "%s%s%s%s",
+					 msg ? msg : "an invalid answer",
+					 aid ? " (audit id " : "",
+					 aid ? aid : "", aid ? ")" : "");
+				json_decref(m);
+				return NULL;
+			}
+			json_incref(res);
+			json_decref(m);
+			return res;
+		}
+		json_decref(m);
+	}
+}
+
+struct ag_client *ag_client_open(const struct ag_config *cfg, long deadline,
+				 char *err, size_t errlen)
+{
+	struct ag_client *c = calloc(1, sizeof(*c));
+	json_t *params, *res;
+	char e[512];
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->pid = -1;
+	c->in = c->out = -1;
+	if (spawn_relay(c, cfg, err, errlen))
+		goto fail;
+	params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
+			   "2025-06-18", "capabilities", "clientInfo", "name",
+			   cfg->role, "version", "1");
+	res = params ? request(c, "initialize", params, deadline, e, sizeof(e))
+		     : NULL;
+	if (!res) {
+		snprintf(err, errlen, "initialize: %s", params ? e : "no memory");
+		goto fail;
+	}
+	json_decref(res);
+	if (send_line(c,
+		      "{\"jsonrpc\":\"2.0\","
+		      "\"method\":\"notifications/initialized\"}",
+		      deadline, err, errlen))
+		goto fail;
+	return c;
+fail:
+	ag_client_close(c);
+	return NULL;
+}
+
+json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
+		       long deadline, char *err, size_t errlen)
+{
+	json_t *p = json_pack("{s:s, s:O}", "name", name, "arguments", args);
+
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return request(c, "tools/call", p, deadline, err, errlen);
+}
+
+int ag_client_usable(struct ag_client *c)
+{
+	struct pollfd p = { c->out, POLLIN, 0 };
+	int st;
+
+	if (c->broken || waitpid(c->pid, &st, WNOHANG) != 0)
+		return 0;
+	/* a hang-up with nothing left to read: the relay's stream ended */
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) &&
+	    !(p.revents & POLLIN))
+		return 0;
+	return 1;
+}
+
+void ag_client_close(struct ag_client *c)
+{
+	int st;
+
+	if (!c)
+		return;
+	if (c->in >= 0)
+		close(c->in);
+	if (c->out >= 0)
+		close(c->out);
+	if (c->pid > 0) {
+		/* stdin closed: the relay ends its stream and exits; one
+		 * that does not within a second is killed. */
+		for (int i = 0; i < 100; i++) {
+			if (waitpid(c->pid, &st, WNOHANG) == c->pid)
+				goto done;
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		}
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, &st, 0);
+	}
+done:
+	free(c->buf);
+	free(c);
+}

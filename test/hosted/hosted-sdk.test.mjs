@@ -1,0 +1,396 @@
+// mcpd --servers end to end, driven by the official TypeScript SDK client
+// over stdio: the npm servers server-everything (one child per session)
+// and server-filesystem (shared) hosted by mcpd; their tools, resources,
+// templates and prompts, progress, cancellation, the explicit environment,
+// a child per session (and one for the shared server), a crash and
+// restart, a call in flight when its child dies; the servers file's
+// checks (file:line); and hostile children (silent at initialize, floods,
+// non-JSON, oversize lines, death mid-call) contained while mcpd serves on.
+// Env: MCPD, NODE, NODE_MODULES.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { daemon, stop, waitFor } from '../common/harness.mjs';
+
+const req = createRequire(join(process.env.NODE_MODULES, 'x.js'));
+const load = (m) => import(pathToFileURL(req.resolve(m)).href);
+const { Client } = await load('@modelcontextprotocol/sdk/client/index.js');
+const { StdioClientTransport } = await load('@modelcontextprotocol/sdk/client/stdio.js');
+const { StreamableHTTPClientTransport } = await load('@modelcontextprotocol/sdk/client/streamableHttp.js');
+
+const { MCPD, NODE, NODE_MODULES } = process.env;
+const here = dirname(fileURLToPath(import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'zg-hosted-'));
+const everything = join(NODE_MODULES, '@modelcontextprotocol/server-everything/dist/index.js');
+const filesystem = join(NODE_MODULES, '@modelcontextprotocol/server-filesystem/dist/index.js');
+const hostile = join(here, 'hostile-server.mjs');
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function writeServers(name, servers) {
+  const f = join(dir, name);
+  writeFileSync(f, JSON.stringify({ mcpServers: servers }, null, 2));
+  return f;
+}
+
+// An SDK client on a fresh mcpd; c.log collects mcpd's stderr, c.pid.
+async function start(file, extra = [], capabilities = {}) {
+  const transport = new StdioClientTransport({
+    command: MCPD, args: ['--stdio', '--servers', file, ...extra], stderr: 'pipe',
+    env: { PATH: process.env.PATH, HOME: '/nonexistent', SECRET_OF_MCPD: 'leak',
+      ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}) },
+  });
+  const client = new Client({ name: 'hosted-test', version: '1.0.0' }, { capabilities });
+  const log = { text: '' };
+  transport.stderr.on('data', (d) => { log.text += d; });
+  await client.connect(transport);
+  return { client, log, pid: transport.pid, transport };
+}
+
+// Child processes of pid whose command line contains match, oldest first
+// (by start time: pids may wrap around).
+function children(pid, match) {
+  const found = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === pid && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(match))
+        found.push({ pid: Number(p), start: Number(f[19]) });
+    } catch { /* gone */ }
+  }
+  return found.sort((a, b) => a.start - b.start || a.pid - b.pid).map((c) => c.pid);
+}
+
+const text = (r) => r.content.map((c) => c.text).join('');
+
+describe('servers file checks', () => {
+  const check = (servers, raw) => {
+    const f = join(dir, 'bad.json');
+    writeFileSync(f, raw ?? JSON.stringify({ mcpServers: servers }, null, 2));
+    const r = spawnSync(MCPD, ['--servers', f], { input: '', encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    return r.stderr;
+  };
+  // Proves: a typo is an error naming its line, never silently ignored.
+  test('unknown key, at its line', () => {
+    const e = check({ a: { command: 'true' }, b: { command: 'true', argz: [] } });
+    assert.match(e, /bad\.json:8: unknown key 'argz'/);
+  });
+  test('names, commands, types and caps', () => {
+    assert.match(check({ 'a.b': { command: 'true' } }), /server name 'a\.b'/);
+    assert.match(check({ a: { args: [] } }), /a: no command/);
+    assert.match(check({ a: { command: 'no-such-command-zg' } }), /not found on PATH/);
+    assert.match(check({ a: { command: 'true', type: 'sse' } }), /only "stdio"/);
+    assert.match(check({ a: { command: 'true', env: { 'A=B': 'x' } } }), /env: A=B/);
+    assert.match(check({ a: { command: 'true', args: Array(65).fill('x') } }), /at most 64/);
+    const many = {};
+    for (let i = 0; i < 33; i++) many[`s${i}`] = { command: 'true' };
+    assert.match(check(many), /at most 32 servers/);
+    assert.match(check(null, '{"mcpServers": {\n"a": {"command": }}}'), /bad\.json:2:/);
+  });
+});
+
+describe('hosted server-everything and server-filesystem', () => {
+  let m;
+  const files = join(dir, 'files');
+  before(async () => {
+    spawnSync('mkdir', ['-p', files]);
+    writeFileSync(join(files, 'note.txt'), 'hosted hello\n');
+    const f = writeServers('servers.json', {
+      ev: { command: NODE, args: [everything, 'stdio'], env: { ZG_MARK: 'm1' } },
+      fs: { command: NODE, args: [filesystem, files], shared: true },
+    });
+    m = await start(f, [], { sampling: {} });
+  });
+  after(async () => { await m.client.close(); });
+
+  // Proves: a server request of the session's child (sampling) reaches
+  // this session's client during the call, and its answer the child.
+  test('sampling requests of a child reach the client', async () => {
+    const { CreateMessageRequestSchema } = await load('@modelcontextprotocol/sdk/types.js');
+    const asked = [];
+    m.client.setRequestHandler(CreateMessageRequestSchema, (r) => {
+      asked.push(r.params.messages[0].content.text);
+      return { role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled 42' } };
+    });
+    const r = await m.client.callTool({ name: 'ev.trigger-sampling-request',
+      arguments: { prompt: 'what is six times seven', maxTokens: 10 } });
+    assert.match(text(r), /sampled 42/);
+    assert.equal(asked.length, 1);
+    assert.match(asked[0], /what is six times seven/);
+  });
+
+  // Proves: a subscription reaches the session's child, and its updates
+  // reach this client (server-everything sends them every 5 s once
+  // toggled on).
+  test('resource subscriptions pass through', async () => {
+    const { ResourceUpdatedNotificationSchema } = await load('@modelcontextprotocol/sdk/types.js');
+    const uri = 'demo://resource/dynamic/text/1';
+    const updates = [];
+    m.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updates.push(n.params.uri));
+    await m.client.callTool({ name: 'ev.echo', arguments: { message: 'start my child' } });
+    await m.client.subscribeResource({ uri });
+    await m.client.callTool({ name: 'ev.toggle-subscriber-updates', arguments: {} });
+    await waitFor('an update', () => updates.length > 0, 15000);
+    assert.equal(updates[0], uri);
+    await m.client.callTool({ name: 'ev.toggle-subscriber-updates', arguments: {} });
+    await m.client.unsubscribeResource({ uri });
+  });
+
+  test('tools, resources, templates and prompts listed next to mcpd\'s own', async () => {
+    const tools = (await m.client.listTools()).tools.map((t) => t.name);
+    for (const n of ['time_now', 'ev.echo', 'ev.get-env', 'fs.read_text_file', 'fs.list_directory'])
+      assert.ok(tools.includes(n), n);
+    assert.ok(tools.every((n) => n === 'time_now' || /^(ev|fs)\./.test(n)));
+    const res = (await m.client.listResources()).resources.map((r) => r.uri);
+    assert.ok(res.some((u) => u.startsWith('demo://resource/static/')), res.join());
+    const tpl = (await m.client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+    assert.ok(tpl.includes('demo://resource/dynamic/text/{resourceId}'));
+    const prompts = (await m.client.listPrompts()).prompts.map((p) => p.name);
+    assert.ok(prompts.includes('ev.args-prompt'));
+  });
+
+  test('calls, reads and prompts reach the servers', async () => {
+    assert.equal(text(await m.client.callTool({ name: 'ev.echo', arguments: { message: 'hi' } })), 'Echo: hi');
+    const r = await m.client.callTool({ name: 'fs.read_text_file',
+      arguments: { path: join(files, 'note.txt') } });
+    assert.match(text(r), /hosted hello/);
+    const t = await m.client.readResource({ uri: 'demo://resource/dynamic/text/7' });
+    assert.match(t.contents[0].text, /Resource 7/);
+    const p = await m.client.getPrompt({ name: 'ev.args-prompt', arguments: { city: 'Oslo' } });
+    assert.match(JSON.stringify(p.messages), /Oslo/);
+    const c = await m.client.complete({ ref: { type: 'ref/prompt', name: 'ev.completable-prompt' },
+      argument: { name: 'department', value: 'Eng' } });
+    assert.deepEqual(c.completion.values, ['Engineering']);
+  });
+
+  // Proves: progress notifications of the child reach the client, each.
+  test('progress passes through', async () => {
+    const seen = [];
+    const r = await m.client.callTool({ name: 'ev.trigger-long-running-operation',
+      arguments: { duration: 1, steps: 4 } }, undefined, { onprogress: (p) => seen.push(p.progress) });
+    assert.match(text(r), /completed/);
+    // the SDK over stdio drops a notification that arrives in the same
+    // read as the response (docs/conformance.md), so the last may be lost
+    assert.deepEqual(seen, [1, 2, 3, 4].slice(0, seen.length));
+    assert.ok(seen.length >= 3, JSON.stringify(seen));
+  });
+
+  // Proves: a hosted server sees its entry's variables and PATH, nothing
+  // of mcpd's environment (HOME, SECRET_OF_MCPD are set for mcpd).
+  test('the environment is explicit', async () => {
+    const env = JSON.parse(text(await m.client.callTool({ name: 'ev.get-env', arguments: {} })));
+    assert.equal(env.ZG_MARK, 'm1');
+    assert.equal(env.SECRET_OF_MCPD, undefined);
+    assert.equal(env.HOME, undefined);
+    assert.deepEqual(Object.keys(env).filter((k) => !['ZG_MARK', 'PATH'].includes(k)), []);
+  });
+
+  // Proves: each session gets its own child of a per-session server (the
+  // listing child plus one per session), a shared server has one, and a
+  // session's child ends with its session.
+  test('one child per session; shared: one for all', async () => {
+    const ev0 = children(m.pid, 'server-everything');
+    assert.equal(ev0.length, 2, 'listing child and this session\'s');
+    assert.equal(children(m.pid, 'server-filesystem').length, 1);
+  });
+
+  test('cancellation passes through; the session goes on', async () => {
+    const ac = new AbortController();
+    let started;
+    const first = new Promise((res) => { started = res; });
+    const call = m.client.callTool({ name: 'ev.trigger-long-running-operation',
+      arguments: { duration: 20, steps: 20 } }, undefined,
+    { signal: ac.signal, onprogress: () => started() });
+    await first;
+    ac.abort('enough');
+    await assert.rejects(call);
+    assert.equal(text(await m.client.callTool({ name: 'ev.echo', arguments: { message: 'after' } })), 'Echo: after');
+  });
+
+  // Proves: a call in flight when its child dies fails with a clear error,
+  // and the next call gets a restarted child (after the back-off).
+  test('a child that dies mid-call: clear error, then restart', async () => {
+    let started;
+    const first = new Promise((res) => { started = res; });
+    const call = m.client.callTool({ name: 'ev.trigger-long-running-operation',
+      arguments: { duration: 30, steps: 30 } }, undefined, { onprogress: () => started() });
+    await first;
+    const [, mine] = children(m.pid, 'server-everything');
+    process.kill(mine, 'SIGKILL');
+    const r = await call;
+    assert.equal(r.isError, true);
+    assert.match(text(r), /server ev stopped \(killed by signal 9\)/);
+    await waitFor('a restarted child', async () =>
+      !(await m.client.callTool({ name: 'ev.echo', arguments: { message: 'x' } })).isError, 15000);
+    await waitFor('the log line', () =>
+      /\[ev\] stopped \(killed by signal 9\) in a session; restarting in 1 s/.test(m.log.text));
+  });
+
+  // Proves: while the listing child is down its entries leave the lists
+  // (list_changed), and come back when it is restarted.
+  test('the listing child crashes: tools leave and come back', async () => {
+    const changes = [];
+    m.client.setNotificationHandler((await load('@modelcontextprotocol/sdk/types.js'))
+      .ToolListChangedNotificationSchema, () => changes.push(1));
+    const [main] = children(m.pid, 'server-everything');
+    process.kill(main, 'SIGKILL');
+    await waitFor('ev tools gone', async () =>
+      !(await m.client.listTools()).tools.some((t) => t.name.startsWith('ev.')));
+    await waitFor('ev tools back', async () =>
+      (await m.client.listTools()).tools.some((t) => t.name === 'ev.echo'), 15000);
+    assert.ok(changes.length >= 2, `list_changed seen ${changes.length} times`);
+    assert.ok((await m.client.listTools()).tools.some((t) => t.name === 'fs.read_text_file'));
+  });
+
+  test('stderr lines carry the server\'s name', async () => {
+    await waitFor('the log line', () =>
+      /mcpd: \[fs\] Secure MCP Filesystem Server running on stdio/.test(m.log.text));
+  });
+});
+
+describe('hostile children are contained', () => {
+  let m;
+  before(async () => {
+    const h = (mode, extra = {}) => ({ command: NODE, args: [hostile, mode], ...extra });
+    const f = writeServers('hostile.json', {
+      silent: h('silent', { init_timeout: 1 }), nolist: h('nolist', { init_timeout: 1 }),
+      flood: h('flood'), garbage: h('garbage', { call_timeout: 5 }),
+      oversize: h('oversize'), exit: h('exit'), ok: h('ok'), deaf: h('deaf'),
+    });
+    m = await start(f, ['--max-message', '1048576']);
+  });
+  after(async () => { await m.client.close(); });
+
+  // Proves: a server that never answers initialize does not hold mcpd up
+  // (the deadline), and is retried.
+  test('silent at initialize: deadline, reported', async () => {
+    await waitFor('the log line', () =>
+      /\[silent\] cannot start: server silent did not answer initialize within 1 s/.test(m.log.text));
+    const tools = (await m.client.listTools()).tools.map((t) => t.name);
+    assert.ok(!tools.some((n) => n.startsWith('silent.')));
+    assert.ok(tools.includes('ok.go'));
+  });
+
+  // Proves: a server that never answers its lists holds nothing up either
+  // (they have the initialize deadline).
+  test('silent at tools/list: deadline, reported', async () => {
+    await waitFor('the log line', () =>
+      /\[nolist\] tools\/list: server nolist did not answer tools\/list within 1 s/.test(m.log.text));
+    const tools = (await m.client.listTools()).tools.map((t) => t.name);
+    assert.ok(!tools.some((n) => n.startsWith('nolist.')));
+    assert.ok((await m.client.listResources()).resources.some((r) => r.uri === 'own://nolist'));
+  });
+
+  test('an invalid tool name is refused with a log line, never renamed', async () => {
+    await waitFor('the log line', () =>
+      /\[ok\] tool 'bad name!' refused: not a valid MCP name/.test(m.log.text));
+    const tools = (await m.client.listTools()).tools.map((t) => t.name);
+    assert.ok(!tools.some((n) => /bad/.test(n)), tools.join());
+  });
+
+  // Proves: a URI two servers claim is served by neither (a log line
+  // says so), and each server's own URIs are read from it.
+  test('a URI two servers claim is refused for both', async () => {
+    await waitFor('the log line', () =>
+      /resource 'twin:\/\/shared' refused: claimed by another hosted server too/.test(m.log.text));
+    const uris = (await m.client.listResources()).resources.map((r) => r.uri);
+    assert.ok(uris.includes('own://ok') && uris.includes('own://exit'), uris.join());
+    assert.ok(!uris.includes('twin://shared'), uris.join());
+    const r = await m.client.readResource({ uri: 'own://ok' });
+    assert.equal(r.contents[0].text, 'read by ok');
+    await assert.rejects(m.client.readResource({ uri: 'twin://shared' }), /-32002|not found/i);
+  });
+
+  // Proves: a session's child's log messages reach it filtered by the
+  // level the session set (mcpd answers logging/setLevel itself).
+  test('child log messages follow the session\'s level', async () => {
+    const { LoggingMessageNotificationSchema } = await load('@modelcontextprotocol/sdk/types.js');
+    const got = [];
+    m.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => got.push(n.params.level));
+    await m.client.setLoggingLevel('warning');
+    assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    await waitFor('five messages', () => got.length >= 5);
+    await m.client.callTool({ name: 'time_now', arguments: {} }); // anything late is in by now
+    assert.deepEqual(got, ['warning', 'error', 'critical', 'alert', 'emergency']);
+    await m.client.setLoggingLevel('debug');
+  });
+
+  // Proves: a child that stops reading its stdin cannot block the calls
+  // that write to it: after the write deadline it is stopped, and both the
+  // call it sat on and the one whose write it blocked fail with the reason.
+  test('deaf: a child that stops reading is stopped', async () => {
+    const first = m.client.callTool({ name: 'deaf.go', arguments: {} });
+    await waitFor('the child paused', () => /hostile server in mode deaf/.test(m.log.text));
+    const big = m.client.callTool({ name: 'deaf.go', arguments: { pad: 'z'.repeat(600000) } });
+    for (const r of await Promise.all([first, big])) {
+      assert.equal(r.isError, true);
+      assert.match(text(r), /server deaf stopped \(does not read its stdin\)/);
+    }
+    assert.match(m.log.text, /\[deaf\] does not read its stdin; stopping it/);
+    assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+  });
+
+  const cases = [
+    ['flood', /server flood stopped \(flooding: over 2000 unsolicited messages in a second\)/],
+    ['garbage', /server garbage stopped \(16 lines that are not JSON-RPC\)/],
+    ['oversize', /server oversize stopped \(a message over 1048576 bytes\)/],
+    ['exit', /server exit stopped \(exit status 3\)/],
+  ];
+  for (const [name, why] of cases) {
+    // Proves: the misbehaving child is stopped for its own fault, its
+    // call fails with the reason, and mcpd and the other servers go on.
+    test(`${name}: stopped, reported, mcpd serves on`, async () => {
+      const r = await m.client.callTool({ name: `${name}.go`, arguments: {} });
+      assert.equal(r.isError, true);
+      assert.match(text(r), why);
+      await waitFor('the log line', () => new RegExp(`\\[${name}\\] stopped`).test(m.log.text));
+      assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+      assert.ok(!(await m.client.callTool({ name: 'time_now', arguments: {} })).isError);
+    });
+  }
+});
+
+// Proves: per-session children are capped per server (max_children), so
+// clients opening sessions cannot make mcpd start processes without end;
+// a session that ends frees its place.
+describe('per-session children are capped', () => {
+  let d, url;
+  before(async () => {
+    const f = writeServers('capped.json', { ok: { command: NODE, args: [hostile, 'ok'], max_children: 1 } });
+    const ready = join(dir, 'capped.ready');
+    d = daemon(MCPD, ['--http', '127.0.0.1:0', '--ready-file', ready, '--servers', f],
+      { PATH: process.env.PATH, ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}) });
+    await waitFor('mcpd listening', () => readFileSync(ready, 'utf8').includes('/mcp'), 15000);
+    url = readFileSync(ready, 'utf8').trim();
+  });
+  after(async () => { await stop(d); });
+
+  test('max_children: one session with a child, the next refused until it ends', async () => {
+    const connect = async () => {
+      const c = new Client({ name: 'capped', version: '1.0.0' });
+      const t = new StreamableHTTPClientTransport(new URL(url));
+      await c.connect(t);
+      return { c, t };
+    };
+    const a = await connect();
+    const b = await connect();
+    assert.equal(text(await a.c.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    const r = await b.c.callTool({ name: 'ok.go', arguments: {} });
+    assert.equal(r.isError, true);
+    assert.match(text(r), /hosted server ok has 1 sessions with a child of their own already/);
+    assert.equal(children(d.pid, 'hostile-server').length, 2, 'listing child and a\'s');
+    await a.t.terminateSession();
+    await a.c.close();
+    await waitFor('a\'s child gone', () => children(d.pid, 'hostile-server').length === 1);
+    assert.equal(text(await b.c.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    await b.t.terminateSession();
+    await b.c.close();
+  });
+});
