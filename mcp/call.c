@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "mcp_internal.h"
+#include "rev2026.h"
 #include "schema.h"
 #include "session_methods.h"
 #include "utf8.h"
@@ -30,6 +31,7 @@ static const struct {
 	{ "prompts/get", M_PROMPTS_GET },
 	{ "logging/setLevel", M_SET_LEVEL },
 	{ "completion/complete", M_COMPLETE },
+	{ "server/discover", M_DISCOVER },
 };
 
 int mcp_method_lookup(const char *name)
@@ -308,6 +310,9 @@ void mcp_call_run(struct mcp_call *c)
 	if (!atomic_load(&c->cancelled)) {
 		resp = build_response(c, rc, result);
 		result = NULL;
+		if (s->stateless && c->method == M_RESOURCES_READ)
+			mcp_rev2026_cache_hints(
+				json_object_get(resp, "result"));
 	}
 	json_decref(result);
 
@@ -487,6 +492,14 @@ int mcp_call_request(mcp_call *call, const char *method, json_t *params,
 	int rc;
 
 	*result = NULL;
+	/* 2026-07-28 has no server-to-client requests on a response stream
+	 * (InputRequiredResult replaces them; not implemented yet). */
+	if (s->stateless) {
+		json_decref(params);
+		return cap && !json_object_get(s->client_caps, cap)
+			       ? MCP_ERR_MISSING_CAPABILITY
+			       : MCP_ERR_METHOD_NOT_FOUND;
+	}
 	if (cap && !json_object_get(s->client_caps, cap)) {
 		json_decref(params);
 		return MCP_ERR_METHOD_NOT_FOUND;

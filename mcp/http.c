@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "http_internal.h"
+#include "rev2026.h"
 #include "transport.h"
 
 /* ---- small helpers ---- */
@@ -315,7 +316,57 @@ static int version_header_ok(struct MHD_Connection *c)
 	return !v || mcp_version_supported(v);
 }
 
+/* 1 when the request says it speaks the stateless revision. */
+static int is_rev2026(struct MHD_Connection *c)
+{
+	const char *v = header(c, "MCP-Protocol-Version");
+
+	return v && strcmp(v, MCP_REV2026) == 0;
+}
+
 /* ---- POST ---- */
+
+/* Answers a refused stateless request: its status, and a JSON-RPC error
+ * with the request's id. Frees out->data. */
+static enum MHD_Result reply_refusal(struct MHD_Connection *c, json_t *id,
+				     struct mcp_rev_refusal *out)
+{
+	json_t *e = jr_error(id, out->code, out->msg, out->data);
+	size_t len;
+	char *body = e ? jr_dump(e, &len) : NULL;
+	enum MHD_Result ret;
+
+	json_decref(e);
+	ret = body ? reply_json(c, out->status, body, len, NULL) : MHD_NO;
+	free(body);
+	return ret;
+}
+
+/* One 2026-07-28 request: checked, then run on a session of its own that
+ * ends with it (no Mcp-Session-Id, no GET stream). Steals m. */
+static enum MHD_Result post_stateless(struct mcp_http *h,
+				      struct MHD_Connection *c, struct hreq *q,
+				      struct jr_msg *m)
+{
+	struct mcp_rev_refusal why;
+	enum MHD_Result ret;
+
+	if (mcp_rev2026_check(m, header(c, "MCP-Protocol-Version"),
+			      header(c, "Mcp-Method"), header(c, "Mcp-Name"),
+			      &why) != 0) {
+		ret = reply_refusal(c, m->id, &why);
+		jr_msg_clear(m);
+		return ret;
+	}
+	q->sess =
+		http_session_stateless(h, json_object_get(m->params, "_meta"));
+	if (!q->sess) {
+		jr_msg_clear(m);
+		return reply_status(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				    MCP_ERR_INTERNAL, "out of memory");
+	}
+	return http_post_request(h, c, q, m);
+}
 
 static enum MHD_Result post_begin(struct mcp_http *h, struct MHD_Connection *c,
 				  struct hreq *q)
@@ -399,6 +450,23 @@ static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
 		free(body);
 		return ret;
 	}
+	if (!h->cfg.backend && !header(c, "Mcp-Session-Id") &&
+	    m.kind != JR_REQUEST && is_rev2026(c)) {
+		/* A stateless notification has no session to act on (a
+		 * request is cancelled by closing its connection). */
+		jr_msg_clear(&m);
+		return reply_status(c, MHD_HTTP_ACCEPTED, 0, NULL);
+	}
+	if (!h->cfg.backend && !header(c, "Mcp-Session-Id") &&
+	    mcp_rev2026_wanted(&m, header(c, "MCP-Protocol-Version")))
+		return post_stateless(h, c, q, &m);
+	if (!version_header_ok(c)) {
+		jr_msg_clear(&m);
+		return reply_status(c, MHD_HTTP_BAD_REQUEST,
+				    MCP_ERR_INVALID_REQUEST,
+				    "Bad Request: unsupported "
+				    "MCP-Protocol-Version");
+	}
 	if (m.kind == JR_REQUEST && strcmp(m.method, "initialize") == 0)
 		return post_initialize(h, c, q, &m);
 	if (need_session(h, c, q, &ret) != 0) {
@@ -463,7 +531,13 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 		return reply_status(c, MHD_HTTP_FORBIDDEN,
 				    MCP_ERR_INVALID_REQUEST,
 				    "Forbidden: Origin not allowed");
-	if (!version_header_ok(c))
+	/* 2026-07-28 has no GET stream and no session to DELETE. */
+	if (strcmp(method, "POST") != 0 && !h->cfg.backend &&
+	    !header(c, "Mcp-Session-Id") && is_rev2026(c))
+		return reply_status(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, NULL);
+	/* A POST's version is checked with its body (2026-07-28 requests
+	 * carry it in _meta too). */
+	if (strcmp(method, "POST") != 0 && !version_header_ok(c))
 		return reply_status(c, MHD_HTTP_BAD_REQUEST,
 				    MCP_ERR_INVALID_REQUEST,
 				    "Bad Request: unsupported "

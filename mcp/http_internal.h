@@ -138,6 +138,10 @@ void http_sessions_shutdown(struct mcp_http *h);
 /* New session in the table with two references (table + caller), or NULL
  * when the table is full and nothing idle can be evicted. */
 struct hsess *http_session_create(struct mcp_http *h);
+/* A session for one stateless (2026-07-28) request, outside the table
+ * (its only reference is the caller's, so it ends with the request), set
+ * up from the request's _meta; NULL with a backend or out of memory. */
+struct hsess *http_session_stateless(struct mcp_http *h, const json_t *meta);
 /* The live session with this id, with a new reference; NULL if none. */
 struct hsess *http_session_get(struct mcp_http *h, const char *id);
 void http_session_unref(struct mcp_http *h, struct hsess *s);

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "http_internal.h"
+#include "rev2026.h"
 
 #define EVICT_MIN_IDLE 60 /* seconds idle before a full table evicts */
 
@@ -499,6 +500,20 @@ out:
 	return s;
 }
 
+struct hsess *http_session_stateless(struct mcp_http *h, const json_t *meta)
+{
+	struct hsess *s;
+
+	if (h->cfg.backend || h->stopping)
+		return NULL;
+	s = sess_alloc(h);
+	if (!s)
+		return NULL;
+	s->refs = 1; /* the request's only; never in the table */
+	mcp_session_begin_stateless(s->ms, meta);
+	return s;
+}
+
 /* ---- expiry ---- */
 
 static void *janitor_main(void *arg)
@@ -797,7 +812,11 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 					   NULL);
 		enum MHD_Result ret =
 			json ? reply_plain(
-				       c, MHD_HTTP_OK, json, "application/json",
+				       c,
+				       s->ms && s->ms->stateless
+					       ? mcp_rev2026_http_status(json)
+					       : MHD_HTTP_OK,
+				       json, "application/json",
 				       q->is_init && http_session_initialized(s)
 					       ? s->id
 					       : NULL)

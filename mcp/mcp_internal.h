@@ -153,7 +153,8 @@ struct mcp_session {
 	mcp_send_fn send;
 	mcp_done_fn done;
 	mcp_close_stream_fn close_stream;
-	int relate; /* mark messages with the request they relate to */
+	int relate;    /* mark messages with the request they relate to */
+	int stateless; /* one 2026-07-28 request, no initialize (rev2026.c) */
 	void *ctx;
 
 	pthread_mutex_t mu;
@@ -196,6 +197,12 @@ int mcp_session_send(mcp_session *s, const json_t *related, json_t *msg);
 /* Sends the response to request id and tells the transport it is done;
  * msg may be NULL (a cancelled request: only the done part). */
 void mcp_session_respond(mcp_session *s, json_t *id, json_t *msg);
+
+/* Makes a new session carry one stateless (2026-07-28) request: ready
+ * without initialize, with the version, client capabilities and info and
+ * the log level (none: no log messages) that request's _meta carries
+ * (meta: not stolen; checked by mcp_rev2026_check). */
+void mcp_session_begin_stateless(mcp_session *s, const json_t *meta);
 
 /* Feeds one parsed message; steals m's contents. For transports that
  * must look at the message first (HTTP). Same return as

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "mcp_internal.h"
+#include "rev2026.h"
 #include "session_methods.h"
 
 static const char *const versions[] = { "2025-11-25", "2025-06-18",
@@ -169,6 +170,48 @@ int mcp_session_send(mcp_session *s, const json_t *related, json_t *msg)
 	return rc;
 }
 
+void mcp_session_begin_stateless(mcp_session *s, const json_t *meta)
+{
+	json_t *caps = json_object_get(meta, MCP_META_CLIENT_CAPS);
+	json_t *info = json_object_get(meta, MCP_META_CLIENT_INFO);
+	const char *lv = json_string_value(
+		json_object_get(meta, "io.modelcontextprotocol/logLevel"));
+
+	pthread_mutex_lock(&s->mu);
+	s->stateless = 1;
+	s->state = SESS_READY;
+	snprintf(s->version, sizeof(s->version), "%s", MCP_REV2026);
+	json_decref(s->client_caps);
+	json_decref(s->client_info);
+	s->client_caps = json_is_object(caps) ? json_incref(caps)
+					      : json_object();
+	s->client_info = json_is_object(info) ? json_incref(info)
+					      : json_object();
+	s->log_level = MCP_LOG_EMERGENCY + 1; /* no logLevel: no logs */
+	for (int i = 0; lv && i <= MCP_LOG_EMERGENCY; i++)
+		if (strcmp(lv, level_names[i]) == 0)
+			s->log_level = i;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* A stateless result says it is complete (resultType; InputRequiredResult
+ * is not implemented yet); a missing resource is invalid params there
+ * (SEP-2164; data.uri names it). */
+static void mark_result(mcp_session *s, json_t *msg)
+{
+	json_t *res = json_object_get(msg, "result");
+	json_t *err = json_object_get(msg, "error");
+
+	if (!s->stateless)
+		return;
+	if (json_is_object(res) && !json_object_get(res, "resultType"))
+		json_object_set_new(res, "resultType", json_string("complete"));
+	if (json_integer_value(json_object_get(err, "code")) ==
+	    MCP_ERR_RESOURCE_NOT_FOUND)
+		json_object_set_new(err, "code",
+				    json_integer(MCP_ERR_INVALID_PARAMS));
+}
+
 void mcp_session_set_done(mcp_session *s, mcp_done_fn done)
 {
 	s->done = done;
@@ -184,6 +227,7 @@ void mcp_session_respond(mcp_session *s, json_t *id, json_t *msg)
 	char *text = NULL;
 	size_t len = 0;
 
+	mark_result(s, msg);
 	if (!s->done || !id) {
 		if (msg)
 			mcp_session_send(s, id, msg);
@@ -269,6 +313,27 @@ static int do_initialize(mcp_session *s, struct jr_msg *m)
 	return reply_result(s, m->id, res);
 }
 
+/* The caching hints (2026-07-28) a stateless list or discover result
+ * carries. */
+static json_t *cache_hints(mcp_session *s, json_t *res)
+{
+	return s->stateless ? mcp_rev2026_cache_hints(res) : res;
+}
+
+/* server/discover (2026-07-28): versions, capabilities, who we are. */
+static int do_discover(mcp_session *s, struct jr_msg *m)
+{
+	json_t *res = json_pack("{s:o, s:o, s:{s:O}}", "supportedVersions",
+				mcp_rev_supported_versions(), "capabilities",
+				mcp_registry_capabilities(s->srv), "_meta",
+				MCP_META_SERVER_INFO, s->srv->info);
+
+	if (res && s->srv->instructions)
+		json_object_set_new(res, "instructions",
+				    json_string(s->srv->instructions));
+	return reply_result(s, m->id, cache_hints(s, res));
+}
+
 static int do_list(mcp_session *s, struct jr_msg *m, enum mcp_entry_kind k)
 {
 	json_t *cur = json_object_get(m->params, "cursor");
@@ -283,7 +348,7 @@ static int do_list(mcp_session *s, struct jr_msg *m, enum mcp_entry_kind k)
 	if (bad)
 		return reply_error(s, m->id, MCP_ERR_INVALID_PARAMS,
 				   "invalid cursor");
-	return reply_result(s, m->id, res);
+	return reply_result(s, m->id, cache_hints(s, res));
 }
 
 static int do_set_level(mcp_session *s, struct jr_msg *m)
@@ -490,6 +555,14 @@ static int on_request(mcp_session *s, struct jr_msg *m)
 	const char *meth = m->method;
 	int method = mcp_method_lookup(meth);
 
+	if (s->stateless && method == M_DISCOVER)
+		return do_discover(s, m);
+	if (s->stateless && (method == M_INITIALIZE || method == M_PING ||
+			     method == M_SET_LEVEL || method == M_SUBSCRIBE ||
+			     method == M_UNSUBSCRIBE))
+		method = M_UNKNOWN; /* not in the 2026-07-28 revision */
+	if (method == M_DISCOVER)
+		method = M_UNKNOWN; /* not in the session-era revisions */
 	if (method == M_INITIALIZE)
 		return do_initialize(s, m);
 	if (method == M_PING)
@@ -573,7 +646,8 @@ void mcp_server_broadcast(mcp_server *srv, const char *method,
 	for (mcp_session *s = srv->sessions; s; s = s->next) {
 		int live;
 		pthread_mutex_lock(&s->mu);
-		live = s->state != SESS_NEW && !s->closing;
+		/* A stateless request has no stream for broadcasts. */
+		live = s->state != SESS_NEW && !s->closing && !s->stateless;
 		pthread_mutex_unlock(&s->mu);
 		if (!live)
 			continue;

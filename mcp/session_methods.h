@@ -21,7 +21,8 @@ enum mcp_method {
 	M_PROMPTS_LIST,
 	M_PROMPTS_GET,
 	M_SET_LEVEL,
-	M_COMPLETE
+	M_COMPLETE,
+	M_DISCOVER
 };
 
 /* Maps a method name to its enum; M_UNKNOWN for anything else. */

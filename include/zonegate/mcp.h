@@ -28,6 +28,9 @@ enum {
 	MCP_ERR_INVALID_PARAMS = -32602,
 	MCP_ERR_INTERNAL = -32603,
 	MCP_ERR_RESOURCE_NOT_FOUND = -32002,
+	/* 2026-07-28: the request needs a capability the client did not
+	 * declare in its _meta (MissingRequiredClientCapabilityError). */
+	MCP_ERR_MISSING_CAPABILITY = -32021,
 	MCP_ERR_REQUEST_CANCELLED =
 		-32800, /* internal; never sent on the wire */
 	MCP_ERR_TIMEOUT = -32001
@@ -184,7 +187,9 @@ int mcp_call_log(mcp_call *call, enum mcp_log_level level, const char *logger,
  * the result in *result. On a JSON-RPC error from the client returns its
  * (negative) code and stores the error object in *result. Returns
  * MCP_ERR_METHOD_NOT_FOUND without sending if the client did not declare
- * the needed capability, MCP_ERR_TIMEOUT on timeout, and
+ * the needed capability (a stateless 2026-07-28 request: never sends;
+ * MCP_ERR_MISSING_CAPABILITY if undeclared, else MCP_ERR_METHOD_NOT_FOUND
+ * until InputRequiredResult is implemented), MCP_ERR_TIMEOUT on timeout, and
  * MCP_ERR_REQUEST_CANCELLED if the call was cancelled meanwhile. */
 int mcp_call_request(mcp_call *call, const char *method, json_t *params,
 		     int timeout_ms, json_t **result);

@@ -2,7 +2,8 @@
  * HTTP transport (libmicrohttpd's parser, then ours: headers, Host/Origin
  * checks, session lookup, body caps, JSON-RPC). Each run opens a real
  * session first and substitutes its id for "@SID@" in the input, so
- * mutations reach the session paths, then deletes the session. */
+ * mutations reach the session paths, then deletes the session. Seeds
+ * without a session id reach the stateless (2026-07-28) checks. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>

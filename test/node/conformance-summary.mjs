@@ -2,21 +2,27 @@
 // line per scenario with its SUCCESS/FAILURE/WARNING counts, the text of
 // every failure and warning, and exit status 1 unless every expected
 // scenario ran and none has a FAILURE check.
-// Usage: node conformance-summary.mjs DIR SUITE_JS all|active|pending|SCENARIO
+// The expected scenarios are the server scenarios the requirement set REV
+// runs, scored or not (or just SCENARIO when given).
+// Usage: node conformance-summary.mjs DIR SUITE_JS REV [SCENARIO]
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [dir, suiteJs, which] = process.argv.slice(2);
-const PENDING = ['json-schema-2020-12', 'server-sse-polling'];
+const [dir, suiteJs, rev, only] = process.argv.slice(2);
 
+// `list --requirements REV` prints the scored server scenarios under
+// "Server scenarios", then the unscored ones tagged "[server]".
 function expected() {
-  const out = execFileSync(process.execPath, [suiteJs, 'list', '--server'], { encoding: 'utf8' });
-  const all = [...out.matchAll(/^\s+- (\S+)/gm)].map((m) => m[1]);
-  if (which === 'all') return all;
-  if (which === 'active' || which === 'core') return all.filter((s) => !PENDING.includes(s));
-  if (which === 'pending') return PENDING;
-  return [which];
+  if (only) return [only];
+  const out = execFileSync(process.execPath, [suiteJs, 'list', '--server', '--requirements', rev], {
+    encoding: 'utf8',
+  });
+  const scored = /Server scenarios[^\n]*\n((?:\s+- \S+\n)+)/.exec(out);
+  const names = scored ? [...scored[1].matchAll(/- (\S+)/g)].map((m) => m[1]) : [];
+  const unscored = [...out.matchAll(/^\s+- (\S+) \[server\]$/gm)].map((m) => m[1]);
+  if (!names.length) throw new Error(`no server scenarios listed for ${rev}`);
+  return [...names, ...unscored];
 }
 
 const results = new Map();

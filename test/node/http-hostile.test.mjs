@@ -240,6 +240,67 @@ describe('hostile HTTP input', () => {
   });
 });
 
+describe('stateless revision (2026-07-28)', () => {
+  const REV = '2026-07-28';
+  const meta = { 'io.modelcontextprotocol/protocolVersion': REV,
+    'io.modelcontextprotocol/clientCapabilities': {} };
+  let srv;
+  before(async () => {
+    srv = await startHttp(['--max-sessions', '2']);
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+  const call = (id, headers = {}) => post(srv.url, { jsonrpc: '2.0', id, method: 'tools/call',
+    params: { name: 'test_simple_text', arguments: {}, _meta: meta } },
+  { version: REV, headers: { 'mcp-method': 'tools/call', 'mcp-name': 'test_simple_text',
+    ...headers } });
+
+  // Proves that a stateless request never takes a place in the session
+  // table: with --max-sessions 2 both places hold idle 2025-11-25
+  // sessions, so a stateless request that entered the table would evict
+  // one of them (LRU) and its next request would get 404.
+  test('stateless requests take no session and evict none', async () => {
+    const sids = [await rawSession(srv.url), await rawSession(srv.url)];
+    for (let i = 0; i < 4; i++) {
+      const rs = await Promise.all([1, 2, 3, 4, 5].map((k) => call(i * 10 + k)));
+      for (const r of rs) {
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.headers.get('mcp-session-id'), null);
+        assert.equal(r.json?.result?.resultType, 'complete');
+      }
+    }
+    for (const [k, sid] of sids.entries()) {
+      const r = await post(srv.url, { jsonrpc: '2.0', id: 100 + k, method: 'ping' },
+        { session: sid });
+      assert.equal(r.status, 200, `session ${k}: ${r.status}`);
+    }
+  });
+
+  test('header rules: mismatch is 400 -32020 with the request id', async () => {
+    const r = await call(9, { 'mcp-name': 'other_tool' });
+    assert.equal(r.status, 400);
+    assert.equal(r.json?.error?.code, -32020);
+    assert.equal(r.json?.id, 9);
+    const nometh = await call(10, { 'mcp-method': null });
+    assert.equal(nometh.status, 400);
+    assert.equal(nometh.json?.error?.code, -32020);
+  });
+
+  test('no GET stream, no DELETE; notifications are 202', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const r = await fetch(srv.url, { method, headers: { accept: 'text/event-stream',
+        'mcp-protocol-version': REV } });
+      await r.body?.cancel();
+      assert.equal(r.status, 405, method);
+    }
+    const n = await post(srv.url, { jsonrpc: '2.0', method: 'notifications/cancelled',
+      params: { requestId: 1, _meta: meta } }, { version: REV,
+      headers: { 'mcp-method': 'notifications/cancelled' } });
+    assert.equal(n.status, 202);
+  });
+});
+
 describe('connection limits', () => {
   test('more sockets than --max-connections do not take mcpd down', async () => {
     const srv = await startHttp(['--max-connections', '8']);

@@ -1,0 +1,54 @@
+/* MCP revision 2026-07-28, the stateless revision: which requests take it,
+ * the per-request checks of its _meta and HTTP headers, and the fields it
+ * adds to results. Private to mcp/; see docs/protocol.md. */
+#ifndef MCP_REV2026_H
+#define MCP_REV2026_H
+
+#include <jansson.h>
+
+#include "jsonrpc.h"
+
+#define MCP_REV2026 "2026-07-28"
+#define MCP_META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
+#define MCP_META_CLIENT_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define MCP_META_CLIENT_INFO "io.modelcontextprotocol/clientInfo"
+#define MCP_META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
+
+/* Error codes the revision adds. */
+enum { MCP_ERR_HEADER_MISMATCH = -32020, MCP_ERR_UNSUPPORTED_VERSION = -32022 };
+
+/* Why a stateless request is refused: HTTP status, JSON-RPC code, text,
+ * and error data (a new reference or NULL; the caller owns it). */
+struct mcp_rev_refusal {
+	unsigned status;
+	int code;
+	const char *msg;
+	json_t *data;
+};
+
+/* 1 when request m (no session id with it) takes the stateless path:
+ * hdr_version (the MCP-Protocol-Version header, may be NULL) is not a
+ * session-era revision, or it is absent and m's _meta names a protocol
+ * version. 0: the session-era rules apply. */
+int mcp_rev2026_wanted(const struct jr_msg *m, const char *hdr_version);
+
+/* Checks a stateless request against the revision's rules: the header and
+ * _meta versions agree and are supported, the mandatory _meta keys are
+ * there, Mcp-Method / Mcp-Name (NULL: absent) match the body, and the
+ * method exists in the revision. Returns 0, or -1 and fills *out. */
+int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
+		      const char *hdr_method, const char *hdr_name,
+		      struct mcp_rev_refusal *out);
+
+/* Adds the caching fields (ttlMs 0, cacheScope private: nothing may be
+ * reused beyond the request) to a result object; NULL is passed through. */
+json_t *mcp_rev2026_cache_hints(json_t *result);
+
+/* The HTTP status for a stateless request's JSON answer msg: 400 for a
+ * MissingRequiredClientCapabilityError, else 200. */
+unsigned mcp_rev2026_http_status(const char *msg);
+
+/* Every revision this server speaks, newest first (a new array). */
+json_t *mcp_rev_supported_versions(void);
+
+#endif
