@@ -570,6 +570,8 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 		add3(a, "--setenv", "ZONEGATE_EGRESS", ZONE_EGRESS_SOCK);
 	if (r->chan) {
 		add3(a, "--setenv", "ZONEGATE_CHAN", r->chan);
+		if (r->tool_chan) /* a zone that is both: its tool side */
+			add3(a, "--setenv", "ZONEGATE_TOOL_CHAN", r->tool_chan);
 		add3(a, "--setenv", "ZONEGATE_SIM_DIR", sim_base());
 	}
 	add2(a, "--chdir", "/");
