@@ -24,10 +24,14 @@
 # 5 reports cve changed on the unchanged reload and drops cve's agent
 # session; with a grant "cve cve.* allow" added, 3's self-call is allowed
 # (the deny comes from the policy, nothing else).
-# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY (binaries).
+# Also: the metrics show cve in the agent and the tool zone families, and
+# promtool (when on PATH) accepts the scrape.
+# Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY (binaries); PROMTOOL
+# (optional, default: promtool on PATH).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
 zg_need GATEWAYD GATEWAYCTL MCPD_TEST RELAY
+PROMTOOL=${PROMTOOL:-$(command -v promtool)}
 zg_workdir gwboth
 fail=0
 CVE='
@@ -41,7 +45,7 @@ config() { # TOOLCHAN (empty: no zone cve)
     "sup": { "domid": 131, "role": "agent", "chan": "sim:131:sup" },
     "web": { "domid": 133, "role": "tool", "chan": "sim:133:web" } },
   "policy": "b.policy", "audit_log": "audit.log", "admin_socket": "gw.sock",
-  "reload_interval_ms": 0 }
+  "reload_interval_ms": 0, "metrics": "unix:$work/metrics.sock" }
 JSON
 	mv "$work/gw.json.new" "$work/gw.json"
 }
@@ -54,8 +58,11 @@ POL
 ctl() { "$GATEWAYCTL" --config "$work/gw.json" "$@"; }
 
 # ---- 1. the tools accept it ---------------------------------------------
-out=$("$GATEWAYD" --config "$work/gw.json" --check 2>&1) &&
-	ok "gatewayd --check: $out" || bad "gatewayd --check: $out"
+out=$("$GATEWAYD" --config "$work/gw.json" --check 2>&1)
+case $out in
+"ok: 3 zones (1 both agent and tool), 3 rules") ok "gatewayd --check: $out" ;;
+*) bad "gatewayd --check: $out" ;;
+esac
 out=$(ctl lint 2>&1)
 case $out in
 *"tool zone"*) bad "lint calls cve a tool zone: $out" ;;
@@ -164,6 +171,22 @@ case $rec in
 *'"zone":"cve"'*) ok "the self call is audited as denied, zone cve: $(echo "$rec" | grep -o '"rule":[^,]*')" ;;
 *) bad "audit of cve's self call: $rec" ;;
 esac
+
+# metrics: cve in the agent families and in the tool zone families, each
+# once; a scrape promtool accepts (no series twice)
+m=$(curl -s --unix-socket "$work/metrics.sock" http://x/metrics)
+if [ "$(echo "$m" | grep -c '^zonegate_tool_zone_up{zone="cve"} ')" = 1 ] &&
+	[ "$(echo "$m" | grep -c '^zonegate_agent_sessions{zone="cve"} ')" = 1 ] &&
+	echo "$m" | grep -qF 'zonegate_calls_total{zone="cve",tool="web.test_simple_text"} 1'; then
+	ok "metrics: cve once in the tool and once in the agent gauges, its calls"
+else
+	bad "metrics: $(echo "$m" | grep 'cve' | head -8)"
+fi
+if [ -n "$PROMTOOL" ]; then
+	echo "$m" | "$PROMTOOL" check metrics >"$work/prom.out" 2>&1 &&
+		ok "promtool accepts the scrape" ||
+		bad "promtool: $(head -5 "$work/prom.out")"
+fi
 
 # ---- 4. the tool channel is no way in ------------------------------------
 before=$(grep -c '"target":"web\.' "$work/audit.log")
