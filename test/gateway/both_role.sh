@@ -93,26 +93,20 @@ case $st in
 *) bad "status has no tool side of cve: $(echo "$st" | head -c 600)" ;;
 esac
 
-# session NAME CHAN FD: a relay's stdio session on a fifo written on FD;
-# output in $work/NAME.out, pid in rp_NAME.
-session() {
-	rm -f "$work/$1.in"
-	mkfifo "$work/$1.in"
-	"$RELAY" --chan "$2" <"$work/$1.in" >"$work/$1.out" \
-		2>"$work/$1.log" &
-	eval "rp_$1=$!"
-	pids="$pids $!"
-	eval "exec $3>\"$work/$1.in\""
-	echo '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"z","version":"1"}}}' >&"$3"
-	echo '{"jsonrpc":"2.0","method":"notifications/initialized"}' >&"$3"
-}
+session() { zg_session "$@"; }
 call() { # ID TOOL
 	printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"%s","arguments":{}}}\n' "$1" "$2"
 }
 lst() { printf '{"jsonrpc":"2.0","id":%s,"method":"tools/list"}\n' "$1"; }
-reply() { # NAME ID: the line of NAME.out answering ID (waits 15 s)
-	zg_wait_log "$work/$1.out" "\"id\":$2,"
-	grep -F "\"id\":$2," "$work/$1.out" | head -n 1
+reply() { zg_reply "$@"; }
+# expect NAME ID GLOB TEXT: ok TEXT if NAME's answer to ID matches GLOB
+expect() {
+	_r=$(reply "$1" "$2")
+	# shellcheck disable=SC2254
+	case $_r in
+	$3) ok "$4" ;;
+	*) bad "$4: $(echo "$_r" | head -c 300)" ;;
+	esac
 }
 # sessions_of ZONE ROLE: the sessions of ZONE's side ROLE (status)
 sessions_of() {
@@ -130,10 +124,7 @@ case $r in
 *'"cve.test_simple_text"'*) ok "sup lists cve.test_simple_text" ;;
 *) bad "sup's list: $(echo "$r" | head -c 300)" ;;
 esac
-case $(reply sup 3) in
-*'"result"'*) ok "sup calls cve.test_simple_text (cve's tool side)" ;;
-*) bad "sup's call to cve: $(reply sup 3)" ;;
-esac
+expect sup 3 '*"result"*' "sup calls cve.test_simple_text (cve's tool side)"
 
 # ---- 3. cve calls web (granted, denied) and itself (denied) --------------
 session cve sim:132:cve 4
@@ -147,18 +138,9 @@ case $r in
 *'"web.test_simple_text"'*) ok "cve lists web.test_simple_text only" ;;
 *) bad "cve's list: $(echo "$r" | head -c 400)" ;;
 esac
-case $(reply cve 3) in
-*'"result"'*) ok "cve calls web.test_simple_text" ;;
-*) bad "cve's granted call: $(reply cve 3)" ;;
-esac
-case $(reply cve 4) in
-*'"error"'*) ok "cve's web.test_image_content is refused" ;;
-*) bad "cve's denied call: $(reply cve 4)" ;;
-esac
-case $(reply cve 5) in
-*'"error"'*) ok "cve's call of its own cve.test_simple_text is refused" ;;
-*) bad "cve's self call: $(reply cve 5)" ;;
-esac
+expect cve 3 '*"result"*' "cve calls web.test_simple_text"
+expect cve 4 '*"error"*' "cve's web.test_image_content is refused"
+expect cve 5 '*"error"*' "cve's call of its own cve.test_simple_text is refused"
 zg_wait_log "$work/audit.log" '"target":"cve.test_simple_text","decision":"deny"'
 rec=$(grep '"target":"web.test_image_content"' "$work/audit.log" | head -n 1)
 case $rec in
@@ -244,14 +226,8 @@ while [ $i -lt 100 ] && ! ctl status 2>/dev/null | tr -d ' \n' |
 done
 call 7 web.test_simple_text >&4
 call 5 cve.test_simple_text >&3
-case $(reply cve 7) in
-*'"result"'*) ok "cve's agent session stays across its tool side's move" ;;
-*) bad "cve's session after the move: $(reply cve 7)" ;;
-esac
-case $(reply sup 5) in
-*'"result"'*) ok "sup calls cve on its new tool channel" ;;
-*) bad "sup's call after the move: $(reply sup 5)" ;;
-esac
+expect cve 7 '*"result"*' "cve's agent session stays across its tool side's move"
+expect sup 5 '*"result"*' "sup calls cve on its new tool channel"
 [ "$(sessions_of cve agent)" = 1 ] && ok "cve's agent side has its session" ||
 	bad "cve's agent sessions: $(sessions_of cve agent)"
 config ""
