@@ -21,27 +21,8 @@ ZONECTL=$1
 export ZONEGATE_GATEWAYD=$2
 MCPD=$3
 RELAY=$4
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
-if [ ! -x /usr/bin/bwrap ]; then echo "SKIP: bubblewrap missing"; exit 77; fi
-S=$(mktemp -d /var/tmp/zboth.XXXXXX)
-chmod 755 "$S"
-mkdir "$S/bin"
-cp "$(dirname "$ZONECTL")/zonegate-zone-init" "$S/bin/"
-chmod 755 "$S/bin" "$S/bin/zonegate-zone-init"
-export ZONEGATE_ZONE_INIT=$S/bin/zonegate-zone-init
-export ZONEGATE_SIM_DIR=$S/sim
-export ZONEGATE_STATE_DIR=$S/state
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
-zc() { "$ZONECTL" --config "$S/gw.json" "$@"; }
-cleanup() {
-	zc down >/dev/null 2>&1
-	[ -s "$S/state/supervisor.pid" ] &&
-		kill -9 "$(cat "$S/state/supervisor.pid")" 2>/dev/null
-	rm -rf "$S"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/sup-scratch.sh"
+zs_scratch zboth
 
 # one MCP session through the relay with one tools/call of $1, kept
 # open a while for the answer (the audit log is what the test reads)
