@@ -1,9 +1,10 @@
 /* zonectl's supervisor (`zonectl up`, docs/zones.md): starts gatewayd
  * and the zones with a run block (tool zones first, then zones that are
  * both agent and tool, then agents), waits for them to be ready, owns
- * them as a child subreaper, restarts them by their policy with back-off, keeps their console logs, tells the
- * gateway of lifecycle events, and answers a root-only control socket
- * (down, ps, logs, stop, start, restart, collect, reload). */
+ * them as a child subreaper, restarts them by their policy with
+ * back-off, keeps their console logs, tells the gateway of lifecycle
+ * events, and answers a root-only control socket (down, ps, logs, stop,
+ * start, restart, collect, reload). */
 #define _GNU_SOURCE
 #include "zone_sup.h"
 
