@@ -79,6 +79,16 @@ const struct gw_zone *gw_config_zone(const struct gw_config *c,
 	return NULL;
 }
 
+const struct gw_zone *gw_config_zone_as(const struct gw_config *c,
+					const char *name, enum gw_role role)
+{
+	for (size_t i = 0; c && i < c->nzones; i++)
+		if (c->zones[i].role == role &&
+		    strcmp(c->zones[i].name, name) == 0)
+			return &c->zones[i];
+	return NULL;
+}
+
 void gw_config_free(struct gw_config *c)
 {
 	if (!c)
@@ -270,10 +280,83 @@ static int zone_check(const struct cerr *e, int zl, json_t *o,
 	return 0;
 }
 
-static int zone_of(const struct cerr *e, const char *name, json_t *o,
-		   const char *dir, struct gw_zone *z, size_t *pos)
+/* "role": "agent", "tool", or both as ["agent", "tool"] (either order;
+ * "both" is the same). Sets z->role (a zone that is both: GW_AGENT, its
+ * agent side) and z->both. Returns 0, or -1 if v is none of these. */
+static int role_of(json_t *v, struct gw_zone *z)
 {
-	const char *k, *role;
+	const char *r = json_string_value(v), *r2;
+
+	if (json_is_array(v) && json_array_size(v) == 2) {
+		r = json_string_value(json_array_get(v, 0));
+		r2 = json_string_value(json_array_get(v, 1));
+		if (!r || !r2 ||
+		    !((strcmp(r, "agent") == 0 && strcmp(r2, "tool") == 0) ||
+		      (strcmp(r, "tool") == 0 && strcmp(r2, "agent") == 0)))
+			return -1;
+		r = "both";
+	}
+	z->both = 0;
+	if (r && strcmp(r, "agent") == 0)
+		z->role = GW_AGENT;
+	else if (r && strcmp(r, "tool") == 0)
+		z->role = GW_TOOL;
+	else if (r && strcmp(r, "both") == 0)
+		z->both = 1, z->role = GW_AGENT;
+	else
+		return -1;
+	return 0;
+}
+
+/* A zone that is both: its tool side tw (tw->chan already set from
+ * tool_chan) gets the zone's name, domid and tags. Returns 0 or -1. */
+static int twin_of(const struct cerr *e, int zl, const struct gw_zone *z,
+		   struct gw_zone *tw)
+{
+	char aerr[256];
+	struct chan_addr a;
+
+	if (!z->chan || !tw->chan)
+		return cfail(e, zl,
+			     "zone %s: a zone that is both agent and tool "
+			     "needs chan (its agent side) and tool_chan (its "
+			     "tool side)",
+			     z->name);
+	if (z->url)
+		return cfail(e, zl,
+			     "zone %s: url is for tool zones: a zone that is "
+			     "both has tool_chan",
+			     z->name);
+	if (chan_addr_parse(tw->chan, &a, aerr, sizeof(aerr)) == 0 &&
+	    a.domid != z->domid)
+		return cfail(e, zl,
+			     "zone %s: tool_chan domain %d is not its domid "
+			     "%d",
+			     z->name, a.domid, z->domid);
+	memcpy(tw->name, z->name, sizeof(tw->name));
+	tw->domid = z->domid;
+	tw->role = GW_TOOL;
+	tw->both = 1;
+	tw->tags = calloc(z->ntags + 1, sizeof(char *));
+	if (!tw->tags)
+		return cfail(e, zl, "out of memory");
+	for (size_t i = 0; i < z->ntags; i++) {
+		tw->tags[i] = strdup(z->tags[i]);
+		if (!tw->tags[i])
+			return cfail(e, zl, "out of memory");
+		tw->ntags++;
+	}
+	return 0;
+}
+
+/* Zone name = o into z; a zone that is both agent and tool fills tw
+ * too (its tool side; the caller counts it only if z->both). Returns 0,
+ * or -1 with err. */
+static int zone_of(const struct cerr *e, const char *name, json_t *o,
+		   const char *dir, struct gw_zone *z, struct gw_zone *tw,
+		   size_t *pos)
+{
+	const char *k;
 	json_t *v;
 	int zl = line_of(e, name, pos), line;
 	size_t at;
@@ -301,20 +384,18 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 					     name);
 			z->domid = (int)json_integer_value(v);
 		} else if (strcmp(k, "role") == 0) {
-			role = json_string_value(v);
-			if (role && strcmp(role, "agent") == 0)
-				z->role = GW_AGENT;
-			else if (role && strcmp(role, "tool") == 0)
-				z->role = GW_TOOL;
-			else
+			if (role_of(v, z))
 				return cfail(e, line,
 					     "zone %s: role must be "
-					     "\"agent\" or \"tool\"",
+					     "\"agent\", \"tool\" or "
+					     "[\"agent\", \"tool\"] (both)",
 					     name);
 		} else if (strcmp(k, "tags") == 0) {
 			if (tags_of(e, line, v, z))
 				return -1;
-		} else if (strcmp(k, "chan") == 0) {
+		} else if (strcmp(k, "chan") == 0 ||
+			   strcmp(k, "tool_chan") == 0) {
+			char **dst = k[0] == 'c' ? &z->chan : &tw->chan;
 			if (!json_is_string(v) ||
 			    chan_addr_parse(json_string_value(v), &a, aerr,
 					    sizeof(aerr)))
@@ -322,8 +403,8 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 					     json_is_string(v)
 						     ? aerr
 						     : "chan must be a string");
-			z->chan = strdup(json_string_value(v));
-			if (!z->chan)
+			*dst = strdup(json_string_value(v));
+			if (!*dst)
 				return cfail(e, line, "out of memory");
 		} else if (strcmp(k, "default_zone") == 0) {
 			if (!json_is_string(v) ||
@@ -350,6 +431,14 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 				     name, (int)gw_utf8_prefix(k, 64), k);
 		}
 	}
+	if (tw->chan && !z->both)
+		return cfail(e, zl,
+			     "zone %s: tool_chan is only for a zone that is "
+			     "both agent and tool (\"role\": [\"agent\", "
+			     "\"tool\"])",
+			     name);
+	if (z->both && twin_of(e, zl, z, tw))
+		return -1;
 	if (zone_check(e, zl, o, z))
 		return -1;
 	if (z->chan && chan_addr_parse(z->chan, &a, aerr, sizeof(aerr)) == 0 &&
@@ -366,7 +455,9 @@ static int check_zones(const struct cerr *e, struct gw_config *c)
 	for (size_t i = 0; i < c->nzones; i++) {
 		const struct gw_zone *z = &c->zones[i], *d;
 		for (size_t j = 0; j < i; j++) {
-			if (c->zones[j].domid == z->domid)
+			if (c->zones[j].domid == z->domid &&
+			    !(z->both &&
+			      strcmp(c->zones[j].name, z->name) == 0))
 				return cfail(e, line_of(e, z->name, NULL),
 					     "zone %s: domid %d already used "
 					     "by %s",
@@ -380,8 +471,8 @@ static int check_zones(const struct cerr *e, struct gw_config *c)
 		}
 		if (!z->default_zone)
 			continue;
-		d = gw_config_zone(c, z->default_zone);
-		if (z->role != GW_AGENT || !d || d->role != GW_TOOL)
+		d = gw_config_zone_as(c, z->default_zone, GW_TOOL);
+		if (z->role != GW_AGENT || !d)
 			return cfail(e, line_of(e, z->name, NULL),
 				     "zone %s: default_zone must name a tool "
 				     "zone (agent zones only)",
@@ -401,14 +492,23 @@ static int zones_of(const struct cerr *e, int line, json_t *v,
 	    json_object_size(v) > GW_MAX_ZONES)
 		return cfail(e, line, "zones must be an object of 1..%d zones",
 			     GW_MAX_ZONES);
-	c->zones = calloc(json_object_size(v), sizeof(*c->zones));
+	/* room for two entries per zone (one that is both: its sides) */
+	c->zones = calloc(2 * json_object_size(v) + 1, sizeof(*c->zones));
 	if (!c->zones)
 		return cfail(e, line, "out of memory");
 	pos = 0;
 	line_of(e, "zones", &pos);
 	json_object_foreach (v, k, z) {
-		if (zone_of(e, k, z, c->dir, &c->zones[c->nzones++], &pos))
+		struct gw_zone *gz = &c->zones[c->nzones];
+		/* counted before parsing: what it holds is freed on failure */
+		c->nzones += 2;
+		if (zone_of(e, k, z, c->dir, gz, gz + 1, &pos))
 			return -1;
+		if (!gz->both) {
+			c->nzones--;
+			free(gz[1].chan);
+			gz[1].chan = NULL;
+		}
 	}
 	return check_zones(e, c);
 }
@@ -616,8 +716,9 @@ static int check_listeners(const struct cerr *e, const struct gw_config *c)
 {
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct gw_listener *l = &c->listeners[i];
-		const struct gw_zone *z = gw_config_zone(c, l->zone);
-		if (!z || z->role != GW_AGENT)
+		const struct gw_zone *z =
+			gw_config_zone_as(c, l->zone, GW_AGENT);
+		if (!z)
 			return cfail(e, l->line,
 				     "listeners: zone %s must be "
 				     "an agent zone of \"zones\"",

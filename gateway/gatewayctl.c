@@ -142,10 +142,9 @@ static int parse_target(const struct gw_config *cfg, const struct gw_zone *z,
 	if (dot && (size_t)(dot - t) < zlen) {
 		memcpy(zbuf, t, (size_t)(dot - t));
 		zbuf[dot - t] = '\0';
-		tz = gw_config_zone(cfg, zbuf);
+		tz = gw_config_zone_as(cfg, zbuf, GW_TOOL);
 	}
-	if (q->kind != POL_RESOURCE && z->default_zone &&
-	    !(tz && tz->role == GW_TOOL)) {
+	if (q->kind != POL_RESOURCE && z->default_zone && !tz) {
 		snprintf(zbuf, zlen, "%s", z->default_zone);
 		q->tzone = zbuf;
 		q->tname = t;

@@ -303,6 +303,8 @@ static int check_only(const char *path)
 	struct gw_config *c = gw_config_load(path, err, sizeof(err));
 	struct policy *p = NULL;
 	json_t *warn;
+	size_t nboth = 0;
+	char both[48] = "";
 
 	for (size_t i = 0; c && i < c->nlisteners; i++) {
 		char tok[GW_TOKEN_MAX + 1];
@@ -334,6 +336,12 @@ static int check_only(const char *path)
 		gw_config_free(c);
 		return 1;
 	}
+	/* a zone that is both agent and tool is one zone (two entries) */
+	for (size_t i = 0; i < c->nzones; i++)
+		nboth += c->zones[i].both && c->zones[i].role == GW_TOOL;
+	if (nboth)
+		snprintf(both, sizeof(both), " (%zu both agent and tool)",
+			 nboth);
 	warn = policy_lint(p, c);
 	for (size_t i = 0; i < json_array_size(warn); i++) {
 		json_t *w = json_array_get(warn, i);
@@ -343,11 +351,12 @@ static int check_only(const char *path)
 			json_string_value(json_object_get(w, "message")));
 	}
 	if (json_array_size(warn))
-		printf("ok: %zu zones, %zu rules, %zu warnings (see gatewayctl "
-		       "lint)\n",
-		       c->nzones, policy_nrules(p), json_array_size(warn));
+		printf("ok: %zu zones%s, %zu rules, %zu warnings (see "
+		       "gatewayctl lint)\n",
+		       c->nzones - nboth, both, policy_nrules(p),
+		       json_array_size(warn));
 	else
-		printf("ok: %zu zones, %zu rules\n", c->nzones,
+		printf("ok: %zu zones%s, %zu rules\n", c->nzones - nboth, both,
 		       policy_nrules(p));
 	json_decref(warn);
 	policy_free(p);

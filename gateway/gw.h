@@ -43,7 +43,12 @@ struct gw_zone {
 	enum gw_role role;
 	char **tags;
 	size_t ntags;
-	char *chan;	    /* "sim:N:PATH" or "xen:N:PATH" */
+	char *chan; /* "sim:N:PATH" or "xen:N:PATH" */
+	/* A zone that is both an agent and a tool ("role": ["agent",
+	 * "tool"]) is two entries of the config with the same name, domid
+	 * and tags: the agent side (chan: the zone's "chan") first, then the
+	 * tool side (chan: the zone's "tool_chan"); both have both set. */
+	int both;
 	char *default_zone; /* agent: tools of this tool zone unprefixed */
 	/* A remote tool zone (Streamable HTTP) instead of chan: */
 	char *url;
@@ -125,9 +130,13 @@ int gw_config_reload_check(const struct gw_config *cur,
  * caller then frees. Zones keep their addresses: a pointer into nw's
  * zones before is one into cur's after. */
 void gw_config_adopt(struct gw_config *cur, struct gw_config *nw);
-/* The zone named name, or NULL. */
+/* The zone named name (of a zone that is both, its agent side), or
+ * NULL. */
 const struct gw_zone *gw_config_zone(const struct gw_config *c,
 				     const char *name);
+/* The side of zone name that has role, or NULL. */
+const struct gw_zone *gw_config_zone_as(const struct gw_config *c,
+					const char *name, enum gw_role role);
 /* Nonzero if s is a valid zone name: [a-z0-9][a-z0-9-]{0,62}. */
 int gw_zone_name_ok(const char *s);
 /* Reads the values of zone z's headers_from files into lines ("Name:

@@ -56,9 +56,17 @@ static const struct gw_listener *bound(const struct gw *g, const char *zone)
 	return NULL;
 }
 
+/* Notes zone under what, once (the two sides of a zone that is both
+ * agent and tool are one zone to the operator). */
 static void note(struct zplan *p, const char *what, const char *zone)
 {
-	json_array_append_new(json_object_get(p->out, what), json_string(zone));
+	json_t *a = json_object_get(p->out, what), *v;
+	size_t i;
+
+	json_array_foreach (a, i, v)
+		if (strcmp(json_string_value(v), zone) == 0)
+			return;
+	json_array_append_new(a, json_string(zone));
 }
 
 /* The lowest limits slot no agent zone, old or new, holds. */
@@ -100,12 +108,13 @@ static int plan_match(struct zplan *p, char *err, size_t errlen)
 
 	for (size_t i = 0; i < g->ntz; i++) {
 		const struct gw_zone *nz =
-			gw_config_zone(p->nw, g->tz[i]->z->name);
+			gw_config_zone_as(p->nw, g->tz[i]->z->name, GW_TOOL);
 		p->tmap[i] = nz && gw_zone_same(g->tz[i]->z, nz) ? 0 : GONE;
 	}
 	for (size_t i = 0; i < g->naz; i++) {
 		const char *name = g->az[i]->z->name;
-		const struct gw_zone *nz = gw_config_zone(p->nw, name);
+		const struct gw_zone *nz =
+			gw_config_zone_as(p->nw, name, GW_AGENT);
 		const struct gw_listener *l = bound(g, name);
 		p->az_kept[i] = nz && gw_zone_same(g->az[i]->z, nz);
 		if (!p->az_kept[i] && l) {
@@ -129,12 +138,16 @@ static int plan_build(struct zplan *p, char *err, size_t errlen)
 
 	for (size_t i = 0; i < nw->nzones; i++) {
 		const struct gw_zone *nz = &nw->zones[i];
-		struct tzone *ot = old_tz(g, nz->name);
-		struct azone *oa = old_az(g, nz->name);
+		/* the same side of the zone (one that is both has two) */
+		struct tzone *ot = nz->role == GW_TOOL ? old_tz(g, nz->name)
+						       : NULL;
+		struct azone *oa = nz->role == GW_AGENT ? old_az(g, nz->name)
+							: NULL;
 		const struct gw_zone *oz = ot ? ot->z : oa ? oa->z : NULL;
 		int same = oz && gw_zone_same(oz, nz);
 
-		if (oz && !same)
+		if ((oz && !same) ||
+		    (!oz && (old_tz(g, nz->name) || old_az(g, nz->name))))
 			note(p, "changed", nz->name);
 		else if (!oz)
 			note(p, "added", nz->name);
@@ -158,13 +171,19 @@ static int plan_build(struct zplan *p, char *err, size_t errlen)
 			p->naz++;
 		}
 	}
+	/* a side that goes while its zone stays: the zone changed */
 	for (size_t i = 0; i < g->ntz; i++)
-		if (p->tmap[i] == GONE &&
-		    !gw_config_zone(nw, g->tz[i]->z->name))
-			note(p, "removed", g->tz[i]->z->name);
+		if (p->tmap[i] == GONE)
+			note(p,
+			     gw_config_zone(nw, g->tz[i]->z->name) ? "changed"
+								   : "removed",
+			     g->tz[i]->z->name);
 	for (size_t i = 0; i < g->naz; i++)
-		if (!p->az_kept[i] && !gw_config_zone(nw, g->az[i]->z->name))
-			note(p, "removed", g->az[i]->z->name);
+		if (!p->az_kept[i])
+			note(p,
+			     gw_config_zone(nw, g->az[i]->z->name) ? "changed"
+								   : "removed",
+			     g->az[i]->z->name);
 	return 0;
 oom:
 	snprintf(err, errlen, "out of memory");
@@ -325,11 +344,12 @@ static void renumber(struct zplan *p, size_t old_ntz)
 					a->parts[(size_t)k * old_ntz + ti];
 		free(a->parts);
 		a->parts = p->parts[i];
-		a->z = gw_config_zone(p->nw, a->z->name);
+		a->z = gw_config_zone_as(p->nw, a->z->name, GW_AGENT);
 	}
 	for (size_t i = 0; i < p->ntz; i++) {
 		p->tz[i]->ti = (unsigned)i;
-		p->tz[i]->z = gw_config_zone(p->nw, p->tz[i]->z->name);
+		p->tz[i]->z =
+			gw_config_zone_as(p->nw, p->tz[i]->z->name, GW_TOOL);
 	}
 }
 

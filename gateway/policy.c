@@ -971,7 +971,7 @@ static void lint_names(const struct pol_rule *r, const struct gw_config *c,
 		if (!z)
 			finding(out, r, "source: no zone '%s' in the config",
 				r->src);
-		else if (z->role != GW_AGENT)
+		else if (!gw_config_zone_as(c, r->src, GW_AGENT))
 			finding(out, r,
 				"source: '%s' is a tool zone, not an "
 				"agent zone: it never calls through the gateway",

@@ -668,6 +668,8 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 		add3(a, "--setenv", "ZONEGATE_EGRESS", ZONE_EGRESS_SOCK);
 	if (r->chan) {
 		add3(a, "--setenv", "ZONEGATE_CHAN", r->chan);
+		if (r->tool_chan) /* a zone that is both: its tool side */
+			add3(a, "--setenv", "ZONEGATE_TOOL_CHAN", r->tool_chan);
 		add3(a, "--setenv", "ZONEGATE_SIM_DIR", sim_base());
 	}
 	add2(a, "--chdir", "/");
@@ -809,7 +811,8 @@ static void child_exec(const struct zone_run *r, const struct cgroups *cg,
 
 /* The environment of a plain ("sandbox": false) zone, into a: its env,
  * PATH unless env has one, and what a sandboxed zone is told too
- * (ZONEGATE_ZONE; for a sim channel ZONEGATE_CHAN and ZONEGATE_SIM_DIR),
+ * (ZONEGATE_ZONE; for a sim channel ZONEGATE_CHAN, ZONEGATE_SIM_DIR and,
+ * for a zone that is both agent and tool, ZONEGATE_TOOL_CHAN),
  * so that the same command works either way. 0, or -1 with err. */
 static int plain_env(const struct zone_run *r, struct args *a, char *err,
 		     size_t errlen)
@@ -830,6 +833,11 @@ static int plain_env(const struct zone_run *r, struct args *a, char *err,
 		add(a, v);
 		snprintf(v, sizeof(v), "ZONEGATE_SIM_DIR=%s", sim_base());
 		add(a, v);
+		if (r->tool_chan) {
+			snprintf(v, sizeof(v), "ZONEGATE_TOOL_CHAN=%s",
+				 r->tool_chan);
+			add(a, v);
+		}
 	}
 	if (a->bad) {
 		snprintf(err, errlen, "zone %s: environment too large",

@@ -74,7 +74,10 @@ enum zone_restart {
 struct zone_run {
 	char name[64];
 	int domid;
-	char *chan;  /* "sim:N:PATH" or NULL */
+	char *chan; /* "sim:N:PATH" or NULL */
+	/* a zone that is both agent and tool: its tool side's "sim:N:PATH"
+	 * (chan is its agent side), else NULL */
+	char *tool_chan;
 	char **argv; /* NULL-terminated */
 	size_t argc;
 	struct zone_map *in, *ro;

@@ -22,7 +22,7 @@ void sup_print_table(const char *reply_json)
 	size_t i;
 	char lim[160], pid[16];
 
-	printf("%-16s %-5s %5s %7s %-8s %-26s %s\n", "NAME", "ROLE", "DOMID",
+	printf("%-16s %-10s %5s %7s %-8s %-26s %s\n", "NAME", "ROLE", "DOMID",
 	       "PID", "STATE", "LIMITS", "ISOLATION");
 	json_array_foreach (json_object_get(r, "zones"), i, e) {
 		l = json_object_get(e, "limits");
@@ -42,7 +42,7 @@ void sup_print_table(const char *reply_json)
 		snprintf(pid, sizeof(pid), "%lld",
 			 (long long)json_integer_value(
 				 json_object_get(e, "pid")));
-		printf("%-16s %-5s %5lld %7s %-8s %-26s %s\n",
+		printf("%-16s %-10s %5lld %7s %-8s %-26s %s\n",
 		       json_string_value(json_object_get(e, "name")) ?: "?",
 		       json_string_value(json_object_get(e, "role")) ?: "?",
 		       (long long)json_integer_value(

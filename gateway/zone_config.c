@@ -500,7 +500,7 @@ struct zone_run *zone_run_load(const char *file, const char *name, char *err,
 			       size_t errlen)
 {
 	struct gw_config *gc = NULL;
-	const struct gw_zone *gz;
+	const struct gw_zone *gz, *tz;
 	struct zone_run *r = NULL;
 	char *text = NULL;
 	json_t *root = NULL, *run;
@@ -557,6 +557,14 @@ struct zone_run *zone_run_load(const char *file, const char *name, char *err,
 			goto out;
 		}
 	}
+	tz = gz->both ? gw_config_zone_as(gc, name, GW_TOOL) : NULL;
+	if (tz && tz->chan && strncmp(tz->chan, "sim:", 4) == 0) {
+		r->tool_chan = strdup(tz->chan);
+		if (!r->tool_chan) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
 	if (run_of(&e, run, r))
 		goto out;
 	ok = 1;
@@ -596,5 +604,6 @@ void zone_run_free(struct zone_run *r)
 	free(r->out_zone);
 	free(r->out_host);
 	free(r->chan);
+	free(r->tool_chan);
 	free(r);
 }

@@ -1,9 +1,10 @@
 /* zonectl's supervisor (`zonectl up`, docs/zones.md): starts gatewayd
- * and the zones with a run block (tool zones first, then agents), waits
- * for them to be ready, owns them as a child subreaper, restarts them by
- * their policy with back-off, keeps their console logs, tells the
- * gateway of lifecycle events, and answers a root-only control socket
- * (down, ps, logs, stop, start, restart, collect, reload). */
+ * and the zones with a run block (tool zones first, then zones that are
+ * both agent and tool, then agents), waits for them to be ready, owns
+ * them as a child subreaper, restarts them by their policy with
+ * back-off, keeps their console logs, tells the gateway of lifecycle
+ * events, and answers a root-only control socket (down, ps, logs, stop,
+ * start, restart, collect, reload). */
 #define _GNU_SOURCE
 #include "zone_sup.h"
 
@@ -42,7 +43,8 @@ static const char *const zstate_name[] = { "stopped", "running", "ready",
 
 struct szone {
 	struct zone_run *r;
-	int tool; /* role tool (else agent) */
+	int tool; /* role tool (else agent); also a zone that is both */
+	int both; /* both agent and tool: started after the tool zones */
 	struct zone_proc *p;
 	pid_t pid;
 	enum zstate st;
@@ -419,12 +421,17 @@ static int load_zones(const char *cfg, struct szone **out, size_t *n, char *err,
 		return -1;
 	root = json_load_file(cfg, JSON_REJECT_DUPLICATES, NULL);
 	zs = json_object_get(root, "zones");
-	/* tool zones first, then agents (docs/zones.md, "Start order") */
-	for (int pass = 0; pass < 2; pass++)
+	/* tool zones first, then the zones that are both, then agents
+	 * (docs/zones.md, "Start order"); a zone that is both is one
+	 * process: its agent side's entry stands for it */
+	for (int pass = 0; pass < 3; pass++)
 		for (size_t i = 0; i < gc->nzones; i++) {
 			const struct gw_zone *gz = &gc->zones[i];
 			struct szone *z;
-			if ((gz->role == GW_TOOL) != (pass == 0) ||
+			int tier = gz->both ? (gz->role == GW_AGENT ? 1 : -1)
+				   : gz->role == GW_TOOL ? 0
+							 : 2;
+			if (tier != pass ||
 			    !json_object_get(json_object_get(zs, gz->name),
 					     "run"))
 				continue;
@@ -443,7 +450,8 @@ static int load_zones(const char *cfg, struct szone **out, size_t *n, char *err,
 			z->log.fd = -1;
 			z->pid = -1;
 			z->want = 1;
-			z->tool = gz->role == GW_TOOL;
+			z->tool = gz->role == GW_TOOL || gz->both;
+			z->both = gz->both;
 			z->r = zone_run_load(cfg, gz->name, err, errlen);
 			if (!z->r)
 				goto out;
@@ -512,8 +520,11 @@ static json_t *z_json(const struct szone *z)
 	return json_pack(
 		"{s:s,s:s,s:i,s:i,s:s,s:i,s:i,s:b,s:b,s:s,s:s,s:{s:I,s:b,s:i,"
 		"s:b,s:f,s:b,s:s},s:s}",
-		"name", z->r->name, "role", z->tool ? "tool" : "agent", "domid",
-		z->r->domid, "pid", z->p ? (int)z->pid : 0, "state",
+		"name", z->r->name, "role",
+		z->both	  ? "agent+tool"
+		: z->tool ? "tool"
+			  : "agent",
+		"domid", z->r->domid, "pid", z->p ? (int)z->pid : 0, "state",
 		zstate_name[z->st], "status", z->status, "restarts",
 		z->restarts, "oom_killed", z->oom, "sandboxed",
 		z->rep.sandboxed, "isolation", iso, "restart",
@@ -956,15 +967,23 @@ static void wait_ready(struct sup *s, int tools)
 	}
 }
 
-/* Stops everything in reverse order: agents, then tool zones, then
- * gatewayd; SIGKILL to what is left after the grace. */
+/* z's place in the start order: 0 tool zones, 1 zones that are both,
+ * 2 agents. */
+static int tier(const struct szone *z)
+{
+	return z->both ? 1 : z->tool ? 0 : 2;
+}
+
+/* Stops everything in reverse order: agents, then the zones that are
+ * both, then tool zones, then gatewayd; SIGKILL to what is left after
+ * the grace. */
 static void down(struct sup *s)
 {
 	long end;
 
-	for (int tools = 0; tools < 2; tools++) {
+	for (int t = 2; t >= 0; t--) {
 		for (size_t i = s->nz; i-- > 0;)
-			if (s->z[i]->tool == tools) {
+			if (tier(s->z[i]) == t) {
 				s->z[i]->want = 0;
 				if (s->z[i]->st == Z_BACKOFF)
 					s->z[i]->st = Z_STOPPED;
@@ -974,7 +993,7 @@ static void down(struct sup *s)
 		for (;;) {
 			int left = 0;
 			for (size_t i = 0; i < s->nz; i++)
-				left |= s->z[i]->tool == tools && s->z[i]->p;
+				left |= tier(s->z[i]) == t && s->z[i]->p;
 			if (!left || now_ms() > end)
 				break;
 			step(s, 50);
@@ -1192,18 +1211,25 @@ int sup_up(const struct sup_opts *o)
 		}
 	}
 	for (size_t i = 0; i < s->nz; i++)
-		if (s->z[i]->tool)
+		if (s->z[i]->tool && !s->z[i]->both)
 			z_start(s, s->z[i], 0);
 	if (gw_start(s, err, sizeof(err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < s->nz; i++) /* the gateway connects at once */
-		if (s->z[i]->tool && s->z[i]->p) {
+		if (s->z[i]->tool && !s->z[i]->both && s->z[i]->p) {
 			gw_connect(s, s->z[i]);
 			gw_event(s, s->z[i], "started",
 				 json_pack("{s:i,s:b}", "pid",
 					   (int)s->z[i]->pid, "sandboxed",
 					   s->z[i]->rep.sandboxed));
 		}
+	wait_ready(s, 1);
+	/* then the zones that are both (their agent side may call the tool
+	 * zones at once; z_start has the gateway connect to their tool
+	 * side), ready when the gateway has their catalogue */
+	for (size_t i = 0; i < s->nz; i++)
+		if (s->z[i]->both)
+			z_start(s, s->z[i], 0);
 	wait_ready(s, 1);
 	for (size_t i = 0; i < s->nz; i++)
 		if (!s->z[i]->tool)

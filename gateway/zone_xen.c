@@ -129,10 +129,17 @@ static void write_manifest(FILE *f, const struct zone_run *r)
 		fprintf(f, "env\t%s\n", r->env[i]);
 }
 
+/* A zone that is both agent and tool: its tool side's guest address
+ * and xenstore directory (else both empty). */
+struct xen_tool_side {
+	char guest[CHAN_PATH_MAX + 16], xs[CHAN_PATH_MAX + 64];
+};
+
 /* The xl config of one zone. */
 static void write_cfg(FILE *f, const struct zone_run *r,
 		      const struct gw_zone *z, const struct xen_opts *o,
-		      const char *guest, const char *xs)
+		      const char *guest, const char *xs,
+		      const struct xen_tool_side *ts)
 {
 	unsigned long long mib = (r->mem + (1u << 20) - 1) >> 20;
 	int vcpus = r->cpu > 0 ? (int)r->cpu + (r->cpu > (int)r->cpu) : 1;
@@ -152,6 +159,12 @@ static void write_cfg(FILE *f, const struct zone_run *r,
 		r->name, r->name, o->config,
 		z->role == GW_AGENT ? "the gateway (dom0)" : "the zone", xs,
 		guest + strlen("xen:0:"), r->name);
+	if (ts->guest[0])
+		fprintf(f,
+			"# Its tool side (the zone is both agent and tool): "
+			"the zone publishes\n#   %s\n# and the gateway "
+			"connects to it (zonegate.tool_chan).\n",
+			ts->xs);
 	if (r->egress.n)
 		fprintf(f, "# network.egress: not generated (no vif): the "
 			   "zone has no network here.\n");
@@ -161,9 +174,10 @@ static void write_cfg(FILE *f, const struct zone_run *r,
 		fprintf(f, "ramdisk = \"%s\"\n", o->ramdisk);
 	fprintf(f,
 		"cmdline = \"console=hvc0 root=/dev/xvda ro "
-		"zonegate.zone=%s zonegate.chan=%s\"\n"
+		"zonegate.zone=%s zonegate.chan=%s%s%s\"\n"
 		"memory = %llu\nmaxmem = %llu\nvcpus = %d\n",
-		r->name, guest, mib, mib, vcpus);
+		r->name, guest, ts->guest[0] ? " zonegate.tool_chan=" : "",
+		ts->guest, mib, mib, vcpus);
 	if (r->cpu > 0)
 		fprintf(f, "cap = %d\n", (int)(r->cpu * 100 + 0.5));
 	fprintf(f,
@@ -188,7 +202,8 @@ static void write_cfg(FILE *f, const struct zone_run *r,
 static int write_file(const struct xen_opts *o, const char *name,
 		      const char *suffix, const struct zone_run *r,
 		      const struct gw_zone *z, const char *guest,
-		      const char *xs, char *err, size_t errlen)
+		      const char *xs, const struct xen_tool_side *ts, char *err,
+		      size_t errlen)
 {
 	char tmp[4096], path[4096];
 	FILE *f;
@@ -206,7 +221,7 @@ static int write_file(const struct xen_opts *o, const char *name,
 		return -1;
 	}
 	if (strcmp(suffix, "cfg") == 0)
-		write_cfg(f, r, z, o, guest, xs);
+		write_cfg(f, r, z, o, guest, xs, ts);
 	else
 		write_manifest(f, r);
 	ok = !ferror(f);
@@ -220,11 +235,13 @@ static int write_file(const struct xen_opts *o, const char *name,
 	return 0;
 }
 
-/* Both files of one zone. */
+/* Both files of one zone; tz: the tool side of a zone that is both
+ * (z its agent side), else NULL. */
 static int gen_zone(const struct xen_opts *o, const struct gw_zone *z,
-		    char *err, size_t errlen)
+		    const struct gw_zone *tz, char *err, size_t errlen)
 {
 	char guest[CHAN_PATH_MAX + 16], xs[CHAN_PATH_MAX + 64];
+	struct xen_tool_side ts = { "", "" };
 	struct zone_run *r = zone_run_load(o->config, z->name, err, errlen);
 	int rc = -1;
 
@@ -232,10 +249,14 @@ static int gen_zone(const struct xen_opts *o, const struct gw_zone *z,
 		return -1;
 	if (xen_chan(z, guest, sizeof(guest), xs, sizeof(xs), err, errlen) <
 		    0 ||
+	    (tz && xen_chan(tz, ts.guest, sizeof(ts.guest), ts.xs,
+			    sizeof(ts.xs), err, errlen) < 0) ||
 	    paths_safe(r, o, err, errlen) < 0)
 		goto out;
-	if (write_file(o, z->name, "cfg", r, z, guest, xs, err, errlen) < 0 ||
-	    write_file(o, z->name, "files", r, z, guest, xs, err, errlen) < 0)
+	if (write_file(o, z->name, "cfg", r, z, guest, xs, &ts, err, errlen) <
+		    0 ||
+	    write_file(o, z->name, "files", r, z, guest, xs, &ts, err, errlen) <
+		    0)
 		goto out;
 	rc = 0;
 out:
@@ -317,13 +338,18 @@ int zone_xen_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < gc->nzones; i++) {
 		const struct gw_zone *z = &gc->zones[i];
-		int named = o.nzones == 0 && has_run(root, z->name);
+		int named;
+		if (z->both && z->role == GW_TOOL) /* with its agent side */
+			continue;
+		named = o.nzones == 0 && has_run(root, z->name);
 		for (size_t j = 0; j < o.nzones; j++)
 			named |= strcmp(o.zones[j], z->name) == 0;
 		if (!named)
 			continue;
 		n++;
-		if (gen_zone(&o, z, err, sizeof(err)) < 0) {
+		/* a zone's tool side follows its agent side (config.c) */
+		if (gen_zone(&o, z, z->both ? z + 1 : NULL, err, sizeof(err)) <
+		    0) {
 			fprintf(stderr, "zonectl: %s\n", err);
 			goto out;
 		}

@@ -84,3 +84,25 @@ zg_all_alive() {
 	done
 	return 0
 }
+
+# The relay sessions of the e2e scripts (need RELAY):
+# zg_session NAME CHAN FD: a relay's stdio session on a fifo written on
+# FD (initialized); its output in $work/NAME.out, its pid in rp_NAME and
+# $pids.
+zg_session() {
+	rm -f "$work/$1.in"
+	mkfifo "$work/$1.in"
+	"$RELAY" --chan "$2" <"$work/$1.in" >"$work/$1.out" \
+		2>"$work/$1.log" &
+	eval "rp_$1=$!"
+	pids="$pids $!"
+	eval "exec $3>\"$work/$1.in\""
+	echo '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"z","version":"1"}}}' >&"$3"
+	echo '{"jsonrpc":"2.0","method":"notifications/initialized"}' >&"$3"
+}
+
+# zg_reply NAME ID: the line of NAME.out answering request ID (waits 15 s)
+zg_reply() {
+	zg_wait_log "$work/$1.out" "\"id\":$2,"
+	grep -F "\"id\":$2," "$work/$1.out" | head -n 1
+}

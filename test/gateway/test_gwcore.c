@@ -388,6 +388,95 @@ static void test_config(void)
 	config_error("[1]", "must be a JSON object");
 }
 
+/* A zone that is both agent and tool: one zone of the file, two entries
+ * of the config (agent side with chan, tool side with tool_chan; same
+ * name, domid and tags), each found by its role; and what is refused
+ * with FILE:LINE (tool_chan without both, a side missing, url, a
+ * tool_chan of another domain, one chan for both sides, the domid of
+ * another zone). */
+#define BZ(keys)                                                            \
+	"{\n \"zones\": {\n  \"sup\": {\"domid\": 1, \"role\": \"agent\", " \
+	"\"chan\": \"sim:1:sup\"},\n  \"cve\": {\"domid\": 2,\n   " keys    \
+	"},\n  \"web\": {\"domid\": 3, \"role\": \"tool\", \"chan\": "      \
+	"\"sim:3:web\"}\n },\n \"policy\": \"p\"\n}\n"
+static void test_config_both(void)
+{
+	char path[256], err[512];
+	struct gw_config *c;
+	const struct gw_zone *a, *t;
+
+	snprintf(path, sizeof(path), "%s/gw.json", dir);
+	for (int form = 0; form < 2; form++) {
+		write_file(path, form ? BZ("\"role\": \"both\", \"tags\": "
+					   "[\"x\"], \"chan\": \"sim:2:cve\", "
+					   "\"tool_chan\": \"sim:2:cve-t\"")
+				      : BZ("\"role\": [\"tool\", \"agent\"], "
+					   "\"tags\": [\"x\"], \"chan\": "
+					   "\"sim:2:cve\", \"tool_chan\": "
+					   "\"sim:2:cve-t\""));
+		c = gw_config_load(path, err, sizeof(err));
+		CHECK(c != NULL);
+		if (!c) {
+			fprintf(stderr, "  %s\n", err);
+			continue;
+		}
+		CHECK_EQ_INT(c->nzones, 4);
+		a = gw_config_zone_as(c, "cve", GW_AGENT);
+		t = gw_config_zone_as(c, "cve", GW_TOOL);
+		CHECK(a && t && a != t);
+		CHECK(gw_config_zone(c, "cve") == a);
+		if (a && t) {
+			CHECK(a->both && t->both);
+			CHECK_STR(a->chan, "sim:2:cve");
+			CHECK_STR(t->chan, "sim:2:cve-t");
+			CHECK_EQ_INT(t->domid, 2);
+			CHECK(gw_zone_has_tag(t, "x") &&
+			      gw_zone_has_tag(a, "x"));
+		}
+		CHECK(gw_config_zone_as(c, "sup", GW_TOOL) == NULL);
+		CHECK(!gw_config_zone(c, "sup")->both);
+		gw_config_free(c);
+	}
+	config_error(BZ("\"role\": \"agent\", \"chan\": \"sim:2:cve\", "
+			"\"tool_chan\": \"sim:2:t\""),
+		     "gw.json:4: zone cve: tool_chan is only for a zone that "
+		     "is both");
+	config_error(BZ("\"role\": [\"agent\", \"tool\"], \"chan\": "
+			"\"sim:2:cve\""),
+		     "gw.json:4: zone cve: a zone that is both agent and tool "
+		     "needs chan");
+	config_error(BZ("\"role\": [\"agent\", \"tool\"], \"tool_chan\": "
+			"\"sim:2:cve\""),
+		     "needs chan (its agent side) and tool_chan");
+	config_error(BZ("\"role\": [\"agent\", \"agent\"], \"chan\": "
+			"\"sim:2:cve\""),
+		     "gw.json:5: zone cve: role must be");
+	config_error(BZ("\"role\": [\"agent\", \"tool\", \"tool\"], "
+			"\"chan\": \"sim:2:cve\""),
+		     "gw.json:5: zone cve: role must be");
+	config_error(BZ("\"role\": \"both\", \"chan\": \"sim:2:a\", "
+			"\"tool_chan\": \"sim:2:t\", \"url\": "
+			"\"https://example.org/mcp\""),
+		     "gw.json:4: zone cve: url is for tool zones");
+	config_error(BZ("\"role\": \"both\", \"chan\": \"sim:2:a\", "
+			"\"tool_chan\": \"sim:9:t\""),
+		     "gw.json:4: zone cve: tool_chan domain 9 is not its "
+		     "domid 2");
+	config_error(BZ("\"role\": \"both\", \"chan\": \"sim:2:a\", "
+			"\"tool_chan\": \"sim:2:a\""),
+		     "zone cve: chan already used by cve");
+	config_error(BZ("\"role\": \"both\", \"chan\": \"sim:2:a\", "
+			"\"tool_chan\": \"sim:2:t\", \"tool_chan2\": 1"),
+		     "gw.json:5: zone cve: unknown key 'tool_chan2'");
+	/* the twin exception is for the zone's own sides only */
+	config_error("{\n \"zones\": {\n  \"a\": {\"domid\": 1, \"role\": "
+		     "\"both\", \"chan\": \"sim:1:a\", \"tool_chan\": "
+		     "\"sim:1:t\"},\n  \"b\": {\"domid\": 1, \"role\": "
+		     "\"both\", \"chan\": \"sim:1:b\", \"tool_chan\": "
+		     "\"sim:1:bt\"}\n },\n \"policy\": \"p\"}\n",
+		     "gw.json:4: zone b: domid 1 already used by a");
+}
+
 /* The listeners key: loopback only, a zone of role agent, a token for
  * TCP, uid/user/token for unix; a chan-less agent zone needs one. */
 #define LZ \
@@ -846,6 +935,7 @@ int main(void)
 	RUN(test_audit_deny_aggregate);
 	RUN(test_config);
 	RUN(test_config_listeners);
+	RUN(test_config_both);
 	RUN(test_bucket);
 	RUN(test_limits_reload);
 	RUN(test_limits_forget);

@@ -74,29 +74,13 @@ for t in 122:t1 123:t2 124:t3; do
 done
 zg_gatewayd 2
 
-# session NAME CHAN: a relay's stdio session on a fifo, written on fd
-# $3; its output in $work/NAME.out, its pid in rp_NAME.
-session() {
-	rm -f "$work/$1.in"
-	mkfifo "$work/$1.in"
-	"$RELAY" --chan "$2" <"$work/$1.in" >"$work/$1.out" \
-		2>"$work/$1.log" &
-	eval "rp_$1=$!"
-	pids="$pids $!"
-	eval "exec $3>\"$work/$1.in\""
-	echo '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"z","version":"1"}}}' >&"$3"
-	echo '{"jsonrpc":"2.0","method":"notifications/initialized"}' >&"$3"
-}
+session() { zg_session "$@"; }
 call() { # ID TOOL [ARGS]
 	printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"%s","arguments":%s,"_meta":{"progressToken":"p%s"}}}\n' \
 		"$1" "$2" "${3:-{\}}" "$1"
 }
 lst() { printf '{"jsonrpc":"2.0","id":%s,"method":"tools/list"}\n' "$1"; }
-# reply NAME ID: the line of NAME.out answering request ID (waits 15 s)
-reply() {
-	zg_wait_log "$work/$1.out" "\"id\":$2,"
-	grep -F "\"id\":$2," "$work/$1.out" | head -n 1
-}
+reply() { zg_reply "$@"; }
 # sessions_of ZONE: the zone's open sessions as gatewayctl status says
 sessions_of() {
 	ctl status 2>/dev/null | tr -d ' \n' | tr '{' '\n' |

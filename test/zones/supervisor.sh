@@ -17,31 +17,9 @@ export ZONEGATE_GATEWAYD=$2
 MCPD=$3
 RELAY=$4
 PROBE=$5
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root"; exit 77; fi
-if [ ! -x /usr/bin/bwrap ]; then echo "SKIP: bubblewrap missing"; exit 77; fi
+. "$(dirname "$0")/sup-scratch.sh"
+zs_scratch zsup
 if ! command -v python3 >/dev/null; then echo "SKIP: python3 missing"; exit 77; fi
-
-# Scratch under /var/tmp (bubblewrap runs as the zone's uid, which must
-# reach the helper; see zones.sh).
-S=$(mktemp -d /var/tmp/zsup.XXXXXX)
-chmod 755 "$S"
-mkdir "$S/bin"
-cp "$(dirname "$ZONECTL")/zonegate-zone-init" "$S/bin/"
-chmod 755 "$S/bin" "$S/bin/zonegate-zone-init"
-export ZONEGATE_ZONE_INIT=$S/bin/zonegate-zone-init
-export ZONEGATE_SIM_DIR=$S/sim
-export ZONEGATE_STATE_DIR=$S/state
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
-pass() { echo "ok: $*"; }
-zc() { "$ZONECTL" --config "$S/gw.json" "$@"; }
-cleanup() {
-	zc down >/dev/null 2>&1
-	[ -s "$S/state/supervisor.pid" ] &&
-		kill -9 "$(cat "$S/state/supervisor.pid")" 2>/dev/null
-	rm -rf "$S"
-}
-trap cleanup EXIT
 
 # The agent: one MCP session through the relay after another, each with
 # one tools/call; the responses go to its console (the zone's log), a

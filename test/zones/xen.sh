@@ -30,6 +30,8 @@ cat >"$S/zones.json" <<'EOF'
             "env": {"LANG": "C.UTF-8"}}},
   "agent": {"domid": 44, "role": "agent", "chan": "sim:44:agent",
     "run": {"command": ["/usr/bin/true"], "limits": {"memory": "16m"}}},
+  "cve": {"domid": 46, "role": ["agent", "tool"], "chan": "xen:46:cve",
+    "tool_chan": "xen:46:cvet", "run": {"command": ["/usr/bin/true"]}},
   "idle": {"domid": 45, "role": "tool", "chan": "sim:45:idle"}},
  "policy": "policy.d"}
 EOF
@@ -39,8 +41,8 @@ EOF
 [ $? = 0 ] && pass "zonectl xen ran" || fail "zonectl xen: $(cat "$S/gen.out")"
 [ -f "$S/out/zg-web.cfg" ] && [ -f "$S/out/zg-agent.cfg" ] && [ ! -e "$S/out/zg-idle.cfg" ] &&
 	pass "a config per zone with a run block" || fail "configs: $(ls "$S/out")"
-"$CHECK" "$S/out/zg-web.cfg" "$S/out/zg-agent.cfg" >"$S/check.out"
-[ $? = 0 ] && pass "the checker accepts both" || fail "checker: $(cat "$S/check.out")"
+"$CHECK" "$S/out/zg-web.cfg" "$S/out/zg-agent.cfg" "$S/out/zg-cve.cfg" >"$S/check.out"
+[ $? = 0 ] && pass "the checker accepts them" || fail "checker: $(cat "$S/check.out")"
 
 # 2. The values, from the run blocks.
 has() { grep -qxF -- "$2" "$S/out/$1" && pass "$1: $2" || fail "$1 lacks: $2"; }
@@ -60,6 +62,12 @@ has zg-web.files "$(printf 'ro\t/model\t/usr/share')"
 has zg-web.files "$(printf 'out\t/out\t/var/tmp/web-out')"
 has zg-agent.cfg 'memory = 64'
 has zg-agent.cfg '#   /local/domain/0/data/vchan/44/agent'
+# a zone that is both agent and tool: one domain, both vchans (the
+# gateway serves its agent side, the zone its tool side)
+has zg-cve.cfg '#   /local/domain/0/data/vchan/46/cve'
+has zg-cve.cfg '#   /local/domain/46/data/vchan/0/cvet'
+grep -q 'zonegate.chan=xen:0:cve zonegate.tool_chan=xen:0:cvet"' "$S/out/zg-cve.cfg" &&
+	pass "both guest channel addresses" || fail "cve's cmdline: $(grep cmdline "$S/out/zg-cve.cfg")"
 grep -q '^cap\|^p9' "$S/out/zg-agent.cfg" && fail "agent: cap or p9 without cpu or files.out" || pass "agent: no cap, no p9"
 
 # 3. The checker refuses broken copies of the good config (the control:
