@@ -634,6 +634,12 @@ static void build_bwrap(const struct zone_run *r, const struct stage *s,
 		add(a, fin->v[i]);
 	for (size_t i = 0; i < r->nin; i++)
 		in_cmd |= strcmp(r->in[i].zone, r->argv[0]) == 0;
+	/* a command in a files.ro tree is there already (that bind) */
+	for (size_t i = 0; i < r->nro; i++) {
+		size_t zl = strlen(r->ro[i].zone);
+		in_cmd |= strncmp(r->ro[i].zone, r->argv[0], zl) == 0 &&
+			  (r->argv[0][zl] == '\0' || r->argv[0][zl] == '/');
+	}
 	if (!in_cmd && !is_std_path(r->argv[0])) {
 		add3(a, "--ro-bind", r->argv[0], r->argv[0]);
 		add2(ll, "--ro", r->argv[0]);

@@ -237,6 +237,19 @@ run fro
 grep -q '^weights' "$S/fro.out" && pass "fro: read-only directory readable" || fail "fro: $(cat "$S/fro.out" "$S/fro.err")"
 expect fro write blocked
 [ ! -e "$S/model/new" ] && pass "fro: nothing written to the host directory" || fail "fro: host directory written"
+# The command itself in a files.ro tree: run from there (it was bound
+# from the host at the same path before, which does not exist there).
+cp "$PROBE" "$S/model/zone_probe"
+chmod a+rx "$S/model/zone_probe"
+cat >"$S/frocmd.json" <<EOF
+{"zones": {"probe": {"domid": 41, "role": "agent", "chan": "sim:41:probe",
+  "run": {"command": ["/model/zone_probe", "cat", "/model/w.bin"],
+          "files": {"ro": {"/model": "$S/model"}}}}},
+ "policy": "policy.d"}
+EOF
+run frocmd
+grep -q '^weights' "$S/frocmd.out" && pass "frocmd: a command from a files.ro tree runs" ||
+	fail "frocmd: $(cat "$S/frocmd.out" "$S/frocmd.err")"
 
 # 10c. A FIFO named as files.in is refused, without hanging.
 mkfifo "$S/fifo-in"
