@@ -5,7 +5,8 @@
 # the gateway; ps --json, logs, a second up refused, stop/start and
 # restart of the tool zone while the agent calls it (calls fail cleanly,
 # then work again), a crashed zone restarted by "restart": "on-failure",
-# collect, reload adding and removing a zone, lifecycle records in the
+# collect, reload adding and removing a zone (gatewayd, same pid, takes
+# the new tool zone in and lets the removed one go), lifecycle records in the
 # audit log and metrics, refused zone-event requests, a hostile control
 # client, down leaving no process behind, and the zones dying with a
 # killed supervisor.
@@ -306,6 +307,8 @@ case "$r" in closed*) kill -0 "$SUP" ;; *) false ;; esac &&
 	pass "a non-root peer is turned away ($r)" || fail "non-root peer: $r"
 
 # reload: a new zone's run block starts, a removed one stops
+gw_pid() { zc ps --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["gatewayd"]["pid"])'; }
+GW0=$(gw_pid)
 config "$(tool2)"
 zc reload >"$S/reload" && grep -q '"added":1' "$S/reload" &&
 	pass "reload: $(cat "$S/reload")" || fail "reload: $(cat "$S/reload")"
@@ -313,10 +316,24 @@ wait_for 100 state_is tools2 running || wait_for 100 state_is tools2 ready
 T2=$(ps_field tools2 pid)
 [ "$T2" != none ] && [ "$T2" -gt 0 ] && kill -0 "$T2" && pass "tools2 runs (pid $T2)" ||
 	fail "tools2 not started"
+# ...and gatewayd applied the new zones object: it connected to tools2
+# and has its catalogue (no gatewayd restart: its pid is the same)
+gw_health() { # gw_health TOOLZONE: up, connecting, down, or none
+	adm '{"cmd":"status"}' | python3 -c 'import json,sys
+z=[z for z in json.load(sys.stdin)["zones"]
+   if z["zone"]==sys.argv[1] and z["role"]=="tool"]
+print(z[0]["health"] if z else "none")' "$1"
+}
+health_is() { [ "$(gw_health "$1")" = "$2" ]; }
+wait_for 100 health_is tools2 up && [ "$(gw_pid)" = "$GW0" ] &&
+	pass "gatewayd (same pid) took tools2 in: $(gw_health tools2)" ||
+	fail "gatewayd's view of tools2: $(gw_health tools2)"
 config ""
 kill -HUP "$SUP" # SIGHUP reloads too
 gone2() { [ "$(ps_field tools2 state)" = none ] && ! kill -0 "$T2" 2>/dev/null; }
 wait_for 100 gone2 && pass "SIGHUP reload: tools2 stopped and gone" || fail "tools2 still there"
+wait_for 100 health_is tools2 none && pass "gatewayd let tools2 go" ||
+	fail "gatewayd still lists tools2: $(gw_health tools2)"
 echo '{ broken' >"$S/gw.json.new"
 cp "$S/gw.json" "$S/gw.json.good"
 mv "$S/gw.json.new" "$S/gw.json"
