@@ -148,7 +148,7 @@ zc logs nosuch >/dev/null 2>&1 && fail "logs of an unknown zone" || pass "logs o
 zc logs agent -f -n 0 >"$S/follow" &
 FP=$!
 fcount() { [ "$(grep -c 'The current UTC time' "$S/follow")" -ge 2 ]; }
-wait_for 150 fcount && pass "logs -f follows the zone's console" || fail "logs -f"
+wait_for 300 fcount && pass "logs -f follows the zone's console" || fail "logs -f"
 kill "$FP"
 wait "$FP" 2>/dev/null
 
