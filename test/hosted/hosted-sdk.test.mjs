@@ -327,7 +327,10 @@ describe('hostile children are contained', () => {
   // call it sat on and the one whose write it blocked fail with the reason.
   test('deaf: a child that stops reading is stopped', async () => {
     const first = m.client.callTool({ name: 'deaf.go', arguments: {} });
-    await waitFor('the child paused', () => /hostile server in mode deaf/.test(m.log.text));
+    // the session's own child has stopped reading (the listing child
+    // says "in mode deaf" too, long before): only then can the next
+    // message be stuck in its pipe
+    await waitFor('the child paused', () => /deaf: no longer reading stdin/.test(m.log.text));
     const big = m.client.callTool({ name: 'deaf.go', arguments: { pad: 'z'.repeat(600000) } });
     for (const r of await Promise.all([first, big])) {
       assert.equal(r.isError, true);

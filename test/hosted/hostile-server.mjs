@@ -30,6 +30,7 @@ function misbehave(id) {
     case 'deaf': // stops reading its stdin and never answers
       rl.pause();
       process.stdin.pause();
+      process.stderr.write('deaf: no longer reading stdin\n');
       setInterval(() => {}, 1000); // stays alive
 
       break;
