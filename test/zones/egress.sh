@@ -293,5 +293,21 @@ case $R in
 esac
 grep -q "$KEY" "$S/llm.out" "$S/llm.err" && fail "the key appears in the zone's output" || pass "the key is not in the zone's output"
 
+# 8. A zone with egress whose sandbox never starts (bubblewrap fails at
+#    once) is reported as failed, not waited for: zonectl waits for the
+#    end of the zone's status pipe, so the egress proxy (forked before
+#    bubblewrap) must not hold that pipe's writer. Seen to fail: with the
+#    proxy keeping zonectl's descriptors, zonectl hung until the guard.
+conf nobw '{"egress": ["127.0.0.1:'"$EP"'"]}' connect 127.0.0.1 "$EP"
+ZONEGATE_BWRAP=/bin/false timeout 20 "$ZONECTL" --config "$S/nobw.json" run web >"$S/nobw.out" 2>&1 </dev/null
+rc=$?
+if [ $rc = 124 ]; then
+	fail "a zone with egress whose sandbox failed hung zonectl"
+elif [ $rc = 0 ]; then
+	fail "a zone whose sandbox failed reported success"
+else
+	pass "a zone with egress whose sandbox failed ends zonectl (status $rc)"
+fi
+
 echo "$FAILS failure(s)"
 [ "$FAILS" = 0 ]
