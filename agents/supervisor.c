@@ -19,6 +19,8 @@
 #define SUP_MAX_QUESTION (64u * 1024) /* --question, --question-file */
 #define SUP_MAX_RUNS 100
 #define SUP_MAX_OPS 64	   /* an agent's ops copied per ask */
+#define SUP_MAX_SOURCES 256 /* an agent's sources copied per ask */
+#define SUP_MAX_SOURCE 2048 /* bytes of one source kept */
 #define SUP_MAX_ERROR 1024 /* bytes of one error text kept */
 #define SUP_NROLES 5
 
@@ -129,6 +131,22 @@ static json_t *copy_ops(json_t *ops)
 	return out;
 }
 
+/* An agent's sources: the strings of at most SUP_MAX_SOURCES, each at
+ * most SUP_MAX_SOURCE bytes (longer ones are left out); a new array. */
+static json_t *copy_sources(json_t *src)
+{
+	json_t *out = json_array(), *v;
+	size_t i;
+
+	json_array_foreach (src, i, v) {
+		if (i == SUP_MAX_SOURCES || !out)
+			break;
+		if (json_is_string(v) && json_string_length(v) <= SUP_MAX_SOURCE)
+			json_array_append(out, v);
+	}
+	return out;
+}
+
 /* Asks agent role with input (stolen, an object sent as JSON text) and
  * records its time and ops. Its answer's text in r->text[role], or NULL
  * with the error in err (and in r->errors). */
@@ -166,8 +184,8 @@ static const char *ask(struct run *r, int role, json_t *input, char *err,
 		json_pack("{s:I, s:b, s:o}", "ms",
 			  (json_int_t)(ag_now_ms() - t0), "ok", text != NULL,
 			  "ops", copy_ops(json_object_get(sc, "ops"))));
-	if (text && json_is_array(json_object_get(sc, "sources")))
-		r->sources[role] = json_incref(json_object_get(sc, "sources"));
+	if (text)
+		r->sources[role] = copy_sources(json_object_get(sc, "sources"));
 	if (!text)
 		add_error(r, roles[role], err);
 	json_decref(res);
@@ -352,9 +370,7 @@ static void do_report(struct run *r, const char *cve_err, const char *rag_err)
 
 	if (ask(r, R_REPORT, in, err, sizeof(err))) {
 		r->report = strdup(r->text[R_REPORT]);
-		r->report_sources = r->sources[R_REPORT]
-					    ? json_incref(r->sources[R_REPORT])
-					    : json_array();
+		r->report_sources = json_incref(r->sources[R_REPORT]);
 	} else {
 		r->report = partial_report(r->o->question, sections, err);
 		r->report_sources = union_sources(r);

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { daemon as spawnDaemon, stop, waitFor } from '../common/harness.mjs';
-import { QUESTION, isCorpusDoc, pageDate, seedKb, startWebHost, textOf } from './pipeline.mjs';
+import { QUESTION, agentZones, isCorpusDoc, pageDate, seedKb, startWebHost, textOf } from './pipeline.mjs';
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -54,13 +54,7 @@ const zones = {
   webdown: { domid: 44, role: 'tool', chan: 'sim:44:webdown' },
   webslow: { domid: 45, role: 'tool', chan: 'sim:45:webslow' },
 };
-// A zone that is both: its tool side is ZONE (ZONE.ask), its agent side
-// ZONE-agent, two channels under two domids (gateway/config.c gives each
-// zone one role and one domid).
-for (const [n, td, ad] of AGENTS) {
-  zones[n] = { domid: td, role: 'tool', chan: `sim:${td}:${n}` };
-  zones[`${n}-agent`] = { domid: ad, role: 'agent', chan: `sim:${ad}:${n}-agent` };
-}
+Object.assign(zones, agentZones(AGENTS));
 const POLICY = `# the pipeline's graph, nothing more
 supervisor           cve-question.ask   allow
 supervisor           cve.ask            allow

@@ -45,3 +45,16 @@ export function isCorpusDoc(s) {
 
 // A CallToolResult's text.
 export const textOf = (r) => r.content.filter((x) => x.type === 'text').map((x) => x.text).join('');
+
+// The gatewayd zones of agents ([name, tool-side domid, agent-side
+// domid, ...]): a zone that is both has its tool side as NAME (NAME.ask)
+// and its agent side as NAME-agent, two channels under two domids
+// (gateway/config.c gives each zone one role and one domid).
+export function agentZones(agents) {
+  const zones = {};
+  for (const [n, td, ad] of agents) {
+    zones[n] = { domid: td, role: 'tool', chan: `sim:${td}:${n}` };
+    zones[`${n}-agent`] = { domid: ad, role: 'agent', chan: `sim:${ad}:${n}-agent` };
+  }
+  return zones;
+}

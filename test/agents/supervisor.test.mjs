@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { daemon as spawnDaemon, stop, waitFor } from '../common/harness.mjs';
-import { QUESTION, isCorpusDoc, pageDate, seedKb, startWebHost } from './pipeline.mjs';
+import { QUESTION, agentZones, isCorpusDoc, pageDate, seedKb, startWebHost } from './pipeline.mjs';
 
 const { GATEWAYD, GATEWAYCTL, MCPD, RELAY, RAGCTL, AGENT, SUPERVISOR, NODE } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-supervisor-'));
@@ -53,6 +53,8 @@ function supervise(args, guardMs = 60000) {
       clearTimeout(guard);
       let json;
       try { json = JSON.parse(stdout); } catch { /* text output */ }
+      // no crash or leak of the supervisor (sanitizer build)
+      assert.doesNotMatch(stderr, /AddressSanitizer|LeakSanitizer|runtime error/);
       res({ status, stdout, stderr, json });
     });
   });
@@ -133,10 +135,7 @@ describe('zonegate-supervisor through gatewayd', () => {
     kb: { domid: 43, role: 'tool', chan: 'sim:43:kb' },
     webslow: { domid: 45, role: 'tool', chan: 'sim:45:webslow' },
   };
-  for (const [n, td, ad] of AGENTS) {
-    zones[n] = { domid: td, role: 'tool', chan: `sim:${td}:${n}` };
-    zones[`${n}-agent`] = { domid: ad, role: 'agent', chan: `sim:${ad}:${n}-agent` };
-  }
+  Object.assign(zones, agentZones(AGENTS));
   // the pipeline's graph; the supervisor is granted the clocks and the
   // agents' ask tools, nothing else (no report-x.ask)
   const POLICY = ['supervisor tools.time_now allow', 'supervisor tools-leap.time_now allow',
