@@ -115,7 +115,7 @@ static void dl_log(void *ud, const char *msg)
 {
 	struct ag_dlink *l = ud;
 
-	fprintf(stderr, "%s: direct zone %s: %s\n", l->client, l->zone, msg);
+	fprintf(stderr, "%s: %s\n", l->client, msg); /* msg names the zone */
 }
 
 struct ag_dlink *ag_dlink_new(const struct ag_direct *d,

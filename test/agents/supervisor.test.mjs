@@ -266,6 +266,22 @@ describe('zonegate-supervisor through gatewayd', () => {
     assert.ok(o.sources.some((s) => isCorpusDoc(s)), JSON.stringify(o.sources));
   });
 
+  // Proves: a clock the gateway denies (no grant for clock-x.time_now)
+  // leaves no window: the CVE steps are not asked, their section is the
+  // notice, the knowledge-base steps and the report still run.
+  test('a denied clock: no window, the rest still runs', async () => {
+    const r = await sup(['--json', '--clock-zone', 'clock-x']);
+    assert.equal(r.status, 1, r.stderr);
+    const o = r.json;
+    assert.equal(o.now, null);
+    assert.equal(o.window, null);
+    assert.deepEqual(o.errors.map((e) => e.agent), ['clock']);
+    assert.match(o.errors[0].error, /^clock-x\.time_now: Unknown tool/);
+    assert.deepEqual(Object.keys(o.runs[0].agents), ['blog-question', 'rag', 'report']);
+    assert.ok(o.runs[0].agents.report.ok);
+    assert.ok(o.sources.some((s) => isCorpusDoc(s)), JSON.stringify(o.sources));
+  });
+
   // Proves: no gateway at the end of the channel is exit 3, at once.
   test('no gateway: exit 3', async () => {
     const r = await supervise(['--chan', 'sim:99:nothing', '--relay', RELAY,
