@@ -93,6 +93,12 @@ long ag_now_ms(void);
 int ag_direct_parse(const char *arg, const struct ag_direct *d, unsigned n,
 		    struct ag_direct *out, char *err, size_t errlen);
 
+/* Initializes the direct route's HTTP library (libcurl, and the TLS
+ * library under it) once. Call it from main before threads start when
+ * direct zones are configured: done first in a worker thread, the TLS
+ * library's per-thread state of that thread is never freed. 0, or -1. */
+int ag_direct_init(void);
+
 /* 0 if s is a zone name as the gateway spells it: [a-z0-9][a-z0-9-]{0,62}. */
 int ag_zone_name_ok(const char *s);
 

@@ -4,6 +4,7 @@
  * poll loop here, one MCP session per zone kept across calls. */
 #include "agent.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -25,6 +26,11 @@ struct ag_dlink {
 	json_t *answer;	  /* that answer, once it came */
 	char gone_why[128];
 };
+
+int ag_direct_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
 
 int ag_zone_name_ok(const char *v)
 {

@@ -366,6 +366,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (o.cfg.ndirect && ag_direct_init()) {
+		fprintf(stderr, "zonegate-agent: libcurl did not initialize\n");
+		return 1;
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		perror("zonegate-agent: PR_SET_NO_NEW_PRIVS");
 	sigemptyset(&set);
