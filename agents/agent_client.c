@@ -348,6 +348,18 @@ json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
 	return request(c, "tools/call", p, deadline, err, errlen);
 }
 
+json_t *ag_client_list(struct ag_client *c, long deadline, char *err,
+		       size_t errlen)
+{
+	json_t *p = json_object();
+
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return request(c, "tools/list", p, deadline, err, errlen);
+}
+
 int ag_client_usable(struct ag_client *c)
 {
 	struct pollfd p = { c->out, POLLIN, 0 };

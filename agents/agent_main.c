@@ -3,6 +3,7 @@
  * --chan) or stdio, and an MCP client of its own tools through the gateway
  * on its agent-side channel (agent_client.c). See docs/pipeline.md. */
 #include "agent.h"
+#include "attack.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -26,6 +27,8 @@ struct opts {
 	const char *serve[MAX_SERVE];
 	unsigned nserve;
 	int stdio;
+	const char *compromise; /* TARGETS.json: run the attack battery */
+	const char *attack_out;
 };
 
 /* One ask at a time: without a relay daemon the agent-side channel takes
@@ -101,6 +104,12 @@ static void usage(FILE *f)
 		"  --max-tokens N          llm_chat max_tokens (default 1024; "
 		"report at\n"
 		"                          least 2048)\n"
+		"  --compromise FILE       run the attack battery against "
+		"the targets in\n"
+		"                          FILE first (a compromised agent; "
+		"docs/pipeline.md)\n"
+		"  --attack-out FILE       write the battery's results "
+		"there (JSON)\n"
 		"  --version, --help\n",
 		AG_MAX_FETCH);
 }
@@ -120,6 +129,8 @@ enum {
 	O_FETCH,
 	O_RAGK,
 	O_TOKENS,
+	O_COMPROMISE,
+	O_ATTACK_OUT,
 	O_VERSION,
 	O_HELP
 };
@@ -196,6 +207,12 @@ static int opt_one(struct opts *o, int c, const char *v)
 		return num("--rag-k", v, 1, 50, &g->rag_k);
 	case O_TOKENS:
 		return num("--max-tokens", v, 1, 8192, &g->max_tokens);
+	case O_COMPROMISE:
+		o->compromise = v;
+		return 0;
+	case O_ATTACK_OUT:
+		o->attack_out = v;
+		return 0;
 	}
 	return -1;
 }
@@ -218,6 +235,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "fetch", required_argument, NULL, O_FETCH },
 		{ "rag-k", required_argument, NULL, O_RAGK },
 		{ "max-tokens", required_argument, NULL, O_TOKENS },
+		{ "compromise", required_argument, NULL, O_COMPROMISE },
+		{ "attack-out", required_argument, NULL, O_ATTACK_OUT },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
@@ -245,6 +264,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "zonegate-agent: --role must be one of "
 				"cve-question, cve, blog-question, rag, "
 				"report\n");
+		return -1;
+	}
+	if (o->attack_out && !o->compromise) {
+		fprintf(stderr, "zonegate-agent: --attack-out needs "
+				"--compromise\n");
 		return -1;
 	}
 	if (!o->nserve)
@@ -275,6 +299,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		perror("zonegate-agent: PR_SET_NO_NEW_PRIVS");
+	if (o.compromise &&
+	    ag_attack_main(&o.cfg, o.compromise, o.attack_out) != 0)
+		return 2;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
