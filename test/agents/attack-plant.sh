@@ -2,14 +2,16 @@
 # demo would, in a scratch directory H, and checks the battery's results.
 #   at_plant H     secret, llm.key, victim, mode (0644), other/ (0777),
 #                  a victim process (pid in H/victim.pid, a SIGCONT it gets
-#                  is logged in H/cont), a loopback HTTP listener (port in
-#                  AT_PORT, requests in H/http.log); at_unplant stops them.
+#                  is logged in H/cont), a loopback HTTP listener serving a
+#                  metadata-like /latest/meta-data/ (port in AT_PORT,
+#                  requests in H/http.log); at_unplant stops them.
 #   at_obs FILE ATTACK [PROBE]   the observed value in the results FILE
 # Needs python3 and the pass/fail functions of the caller.
 AT_PIDS=
 at_plant() {
 	local h=$1
-	mkdir -p "$h/other"
+	mkdir -p "$h/other" "$h/www/latest/meta-data"
+	echo "ami-id instance-id iam" >"$h/www/latest/meta-data/index.html"
 	chmod 755 "$h"
 	chmod 777 "$h/other"
 	echo "the host's secret $RANDOM$RANDOM" >"$h/secret"
@@ -22,7 +24,7 @@ at_plant() {
 	echo $! >"$h/victim.pid"
 	AT_PIDS="$AT_PIDS $!"
 	: >"$h/http.log"
-	python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$h/other" \
+	python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$h/www" \
 		>"$h/http.log" 2>&1 &
 	AT_PIDS="$AT_PIDS $!"
 	for _ in $(seq 100); do
