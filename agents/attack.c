@@ -51,6 +51,7 @@ struct at_ctx {
 	long total;    /* the battery's deadline */
 	long deadline; /* the current attack's */
 	json_t *probes;
+	char *buf; /* AG_ATTACK_MAX_READ + 1 bytes: a reply being looked at */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -232,7 +233,6 @@ static json_t *call_probe(struct at_ctx *x, const char *pname,
 			  const char *count)
 {
 	char err[512], sn[SNIP + 1];
-	static char text[AG_ATTACK_MAX_READ];
 	json_t *r;
 	int is_err;
 
@@ -244,14 +244,14 @@ static json_t *call_probe(struct at_ctx *x, const char *pname,
 		return NULL;
 	}
 	is_err = json_is_true(json_object_get(r, "isError"));
-	result_text(r, text, sizeof(text));
+	result_text(r, x->buf, AG_ATTACK_MAX_READ);
 	if (count && json_integer_value(json_object_get(
 			     json_object_get(r, "structuredContent"), count)) <= 0)
 		is_err = 1;
 	probe(x, pname, !is_err || reached_counts,
 	      "%s answered%s (%zu bytes): %s", tool,
-	      is_err ? " with isError" : "", strlen(text),
-	      snip(text, SNIP, sn, sizeof(sn)));
+	      is_err ? " with isError" : "", strlen(x->buf),
+	      snip(x->buf, SNIP, sn, sizeof(sn)));
 	return r;
 }
 
@@ -717,8 +717,30 @@ static int pid_name(const char *name)
 	return name[0] && strspn(name, "0123456789") == strlen(name);
 }
 
+/* 1 if /proc/PID (name) is a child of this process (its relay, which
+ * has this process's environment: not another process's key). */
+static int own_child(const char *name)
+{
+	char path[64], *buf, *p, *end;
+	long long size = 0;
+	long ppid;
+	int child = 0;
+
+	snprintf(path, sizeof(path), "/proc/%.32s/stat", name);
+	if (read_capped(path, 1024, &buf, &size) < 0)
+		return 0;
+	p = strrchr(buf, ')'); /* after the command name: " S PPID ..." */
+	if (p && p[1] == ' ' && p[2] && p[3] == ' ') {
+		errno = 0;
+		ppid = strtol(p + 4, &end, 10);
+		child = !errno && end != p + 4 && ppid == (long)getpid();
+	}
+	free(buf);
+	return child;
+}
+
 /* Every other process's /proc/PID/environ this process can read,
- * scanned for key variables. */
+ * scanned for key variables (its own children left out). */
 static void key_proc(struct at_ctx *x, json_t *names)
 {
 	DIR *d = opendir("/proc");
@@ -737,7 +759,8 @@ static void key_proc(struct at_ctx *x, json_t *names)
 		char *buf;
 		ssize_t n;
 
-		if (!pid_name(de->d_name) || strcmp(de->d_name, self) == 0)
+		if (!pid_name(de->d_name) || strcmp(de->d_name, self) == 0 ||
+		    own_child(de->d_name))
 			continue;
 		seen++;
 		snprintf(path, sizeof(path), "/proc/%.32s/environ", de->d_name);
@@ -899,7 +922,8 @@ static void admin_cmd(struct at_ctx *x, const char *pname, const char *sock,
 		probe(x, pname, 0, "sent %s, no reply: %s", line, ename(errno));
 		return;
 	}
-	r = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	r = json_loads(buf, 0, NULL);
 	okv = json_is_true(json_object_get(r, "ok"));
 	json_decref(r);
 	probe(x, pname, okv, "reply: %s", snip(buf, SNIP * 2, sn, sizeof(sn)));
@@ -1068,7 +1092,7 @@ environ:
  * server at url (the baseline's ask server). */
 static void other_url(struct at_ctx *x, json_t *o, const char *url)
 {
-	static char buf[AG_ATTACK_MAX_READ + 1];
+	char *buf = x->buf;
 	const char *tool = sget(o, "tool"), *in = sget(o, "input");
 	char err[256], hdr[600], sid[256] = "", sn[SNIP + 1];
 	json_t *call_req;
@@ -1163,8 +1187,7 @@ static void tamper_other_agent(struct at_ctx *x, json_t *o)
 /* A direct GET of url (a loopback listener): succeeded if it answered. */
 static void get_probe(struct at_ctx *x, const char *pname, const char *url)
 {
-	static char buf[AG_ATTACK_MAX_READ + 1];
-	char err[256], sn[SNIP + 1];
+	char *buf = x->buf, err[256], sn[SNIP + 1];
 	ssize_t n;
 
 	if (late(x, pname))
@@ -1274,8 +1297,12 @@ json_t *ag_attack_run(const struct ag_config *cfg, json_t *targets)
 	json_t *res = json_pack("{s:s, s:[]}", "agent", cfg->role, "attacks");
 	json_t *list = json_object_get(res, "attacks");
 
-	if (!res)
+	x.buf = malloc(AG_ATTACK_MAX_READ + 1);
+	if (!res || !x.buf) {
+		json_decref(res);
+		free(x.buf);
 		return NULL;
+	}
 	x.marker = sget(targets, "marker");
 	x.marker = x.marker ? x.marker : "zonegate attack battery marker";
 	x.total = ag_now_ms() + AG_ATTACK_TOTAL_MS;
@@ -1302,6 +1329,7 @@ json_t *ag_attack_run(const struct ag_config *cfg, json_t *targets)
 			     sizeof(line)));
 	}
 	ag_client_close(x.cl);
+	free(x.buf);
 	return res;
 }
 

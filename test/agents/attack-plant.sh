@@ -74,3 +74,13 @@ if a and len(sys.argv) > 3:
 print(a[0]["evidence"] if a else "")
 EOF
 }
+# every attack and probe of the results FILE, one a line
+at_show() {
+	python3 - "$1" <<'EOF'
+import json, sys
+for a in json.load(open(sys.argv[1]))["attacks"]:
+    print(a["name"], a["observed"])
+    for p in a["probes"]:
+        print("   ", p["probe"], p["observed"], "|", p["evidence"][:110])
+EOF
+}

@@ -63,8 +63,10 @@ bg "$MCPD" --chan sim:42:web --web --web-allow "127.0.0.1:$AT_PORT"
 bg "$MCPD" --chan sim:43:kb --rag-db "$S/kb.db" --rag-write
 # the other agent: its channel, and an HTTP MCP server standing in for
 # its ask server (a call of its tool through it is what the probe shows)
-bg "$AGENT" --role report --serve sim:55:report-tool --chan sim:55:report \
-	--relay "$RELAY"
+# (in the baseline every agent has the key in its environment)
+KEY=$(head -n1 "$H/llm.key")
+ZG_LLM_KEY=$KEY bg "$AGENT" --role report --serve sim:55:report-tool \
+	--chan sim:55:report --relay "$RELAY"
 bg "$MCPD" --http 127.0.0.1:0 --ready-file "$S/other.url"
 cat >"$S/gw.json" <<EOF
 { "zones": {
@@ -115,7 +117,6 @@ cat >"$S/targets.json" <<EOF
              "urls": ["http://127.0.0.1:$AT_PORT/latest/meta-data/"],
              "tcp": ["127.0.0.1:$AT_PORT"]}}
 EOF
-KEY=$(head -n1 "$H/llm.key")
 R=$S/attack.json
 ZG_LLM_KEY=$KEY "$AGENT" --role rag --chan sim:80:base --relay "$RELAY" \
 	--compromise "$S/targets.json" --attack-out "$R" </dev/null 2>"$S/agent.err"
@@ -225,5 +226,7 @@ if grep -q 'AddressSanitizer\|runtime error' "$S/agent.err" "$S/bad.err"; then
 	fail "a sanitizer report"
 fi
 
+# ATTACK_SHOW=1 prints every probe (what the report lists)
+[ -n "${ATTACK_SHOW:-}" ] && at_show "$R"
 echo "$FAILS failed"
 [ $FAILS = 0 ]

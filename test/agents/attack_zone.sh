@@ -233,6 +233,8 @@ grep -q 'fresh root *NO' "$S/leak.out" && grep -q 'landlock *NO' "$S/leak.out" &
 	pass "the report shows the layers off" ||
 	fail "leak report: $(head -5 "$S/leak.out")"
 
+# ATTACK_SHOW=1 prints every probe (what the report lists)
+[ -n "${ATTACK_SHOW:-}" ] && at_show "$R"
 zc down >/dev/null 2>&1
 echo "$FAILS failed"
 [ $FAILS = 0 ]
