@@ -93,6 +93,9 @@ static const char *snip(const char *s, size_t max, char *out, size_t outlen)
 /* Records a probe of the current attack: observed 1 succeeded, 0
  * failed; the evidence from fmt (made printable ASCII). */
 static void probe(struct at_ctx *x, const char *name, int observed,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void probe(struct at_ctx *x, const char *name, int observed,
 		  const char *fmt, ...)
 {
 	char ev[EV_MAX], clean[EV_MAX];
@@ -1465,8 +1468,7 @@ static const char *type_text(enum at_type t)
 		[T_OBJ] = "an object",
 		[T_CALLS] = "an array of 1..32 {\"tool\", \"arguments\"}",
 		[T_STEER] = "an object {\"tool\", \"input\"}",
-		[T_URL] = "an http URL of a loopback host (127.0.0.0/8, ::1, "
-			  "localhost)",
+		[T_URL] = "an http URL of a loopback host (127/8, ::1, localhost)",
 		[T_URLS] = "an array of 1..32 http URLs of loopback hosts",
 		[T_HOSTPORTS] = "an array of 1..32 loopback HOST:PORT",
 	};

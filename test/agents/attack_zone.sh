@@ -233,6 +233,10 @@ grep -q 'fresh root *NO' "$S/leak.out" && grep -q 'landlock *NO' "$S/leak.out" &
 	pass "the report shows the layers off" ||
 	fail "leak report: $(head -5 "$S/leak.out")"
 
+# a sanitizer build's agents reported nothing
+grep -q 'AddressSanitizer\|runtime error' "$S/state/logs/rag.log" "$S/state/logs/report.log" \
+	"$S/leak.out" && fail "a sanitizer report in an agent's log" ||
+	pass "no sanitizer report in the agents' logs"
 # ATTACK_SHOW=1 prints every probe (what the report lists)
 [ -n "${ATTACK_SHOW:-}" ] && at_show "$R"
 zc down >/dev/null 2>&1
