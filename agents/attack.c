@@ -1524,43 +1524,51 @@ static int check_targets(json_t *t, char *err, size_t errlen)
 	return 0;
 }
 
+json_t *ag_attack_parse(const char *buf, size_t len, const char *name,
+			char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *t;
+	char why[256];
+
+	if (len > AG_ATTACK_MAX_TARGETS) {
+		snprintf(err, errlen, "%s: over %u bytes", name,
+			 AG_ATTACK_MAX_TARGETS);
+		return NULL;
+	}
+	t = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	if (!t) {
+		snprintf(err, errlen, "%s:%d: %s", name, je.line, je.text);
+		return NULL;
+	}
+	if (!json_is_object(t)) {
+		snprintf(err, errlen, "%s: must be a JSON object", name);
+		goto fail;
+	}
+	if (check_targets(t, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", name, why);
+		goto fail;
+	}
+	return t;
+fail:
+	json_decref(t);
+	return NULL;
+}
+
 json_t *ag_attack_load(const char *path, char *err, size_t errlen)
 {
 	long long size = 0;
-	json_error_t je;
-	json_t *t = NULL;
-	char *buf = NULL, why[256];
+	char *buf = NULL;
 	ssize_t n = read_capped(path, AG_ATTACK_MAX_TARGETS + 1, &buf, &size);
+	json_t *t;
 
 	if (n < 0) {
 		snprintf(err, errlen, "%s: %s", path,
 			 errno == EINVAL ? "not a regular file"
 					 : strerror(errno));
-		goto out;
+		return NULL;
 	}
-	if ((size_t)n > AG_ATTACK_MAX_TARGETS) {
-		snprintf(err, errlen, "%s: over %u bytes", path,
-			 AG_ATTACK_MAX_TARGETS);
-		goto out;
-	}
-	t = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, &je);
-	if (!t) {
-		snprintf(err, errlen, "%s:%d: %s", path, je.line, je.text);
-		goto out;
-	}
-	if (!json_is_object(t)) {
-		snprintf(err, errlen, "%s: must be a JSON object", path);
-		goto fail;
-	}
-	if (check_targets(t, why, sizeof(why))) {
-		snprintf(err, errlen, "%s: %s", path, why);
-		goto fail;
-	}
-	goto out;
-fail:
-	json_decref(t);
-	t = NULL;
-out:
+	t = ag_attack_parse(buf, (size_t)n, path, err, errlen);
 	free(buf);
 	return t;
 }
