@@ -141,7 +141,7 @@ static ssize_t read_capped(const char *path, size_t cap, char **out,
 		e = errno;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) && strncmp(path, "/proc/", 6) != 0) {
+	if (!S_ISREG(st.st_mode)) {
 		e = EINVAL;
 		goto out;
 	}
@@ -381,6 +381,9 @@ static int split_url(const char *url, char *host, size_t hl, char *port,
 
 	if (strncmp(url, "http://", 7) != 0)
 		return -1;
+	for (h = url; *h; h++)
+		if ((unsigned char)*h <= 0x20 || *h == 0x7f)
+			return -1; /* no space or control byte in a request line */
 	h = url + 7;
 	slash = strchr(h, '/');
 	*path = slash ? slash : "/";
@@ -901,28 +904,37 @@ static void host_fs(struct at_ctx *x, json_t *f)
 
 /* ---- 5. admin-socket ---------------------------------------------------- */
 
-/* Sends one admin request line to the socket and reads the reply: 1 if
- * it came back {"ok":true}. */
+/* Sends the admin request req (stolen) as one line to the socket and
+ * reads the reply: succeeded if it came back {"ok":true}. */
 static void admin_cmd(struct at_ctx *x, const char *pname, const char *sock,
-		      const char *line)
+		      json_t *req)
 {
 	char buf[1024], sn[SNIP * 2 + 1];
+	char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_t *r;
 	ssize_t n;
 	int fd, okv;
 
-	if (late(x, pname))
+	json_decref(req);
+	if (!line || late(x, pname)) {
+		free(line);
 		return;
+	}
+	line[strlen(line)] = '\n'; /* json_dumps leaves room: NUL to LF */
 	fd = unix_connect(sock, x->deadline);
 	if (fd < 0) {
 		probe(x, pname, 0, "connect %s: %s", sock, ename(errno));
+		free(line);
 		return;
 	}
 	errno = 0;
-	n = exchange(fd, line, strlen(line), buf, sizeof(buf) - 1, x->deadline);
+	n = exchange(fd, line, strcspn(line, "\n") + 1, buf, sizeof(buf) - 1,
+		     x->deadline);
 	close(fd);
+	free(line);
 	if (n < 0) {
-		probe(x, pname, 0, "sent %s, no reply: %s", line, ename(errno));
+		probe(x, pname, 0, "sent the request, no reply: %s",
+		      ename(errno));
 		return;
 	}
 	buf[strcspn(buf, "\r\n")] = '\0';
@@ -935,16 +947,13 @@ static void admin_cmd(struct at_ctx *x, const char *pname, const char *sock,
 static void admin_socket(struct at_ctx *x, json_t *a)
 {
 	const char *sock = sget(a, "socket"), *zone = sget(a, "zone");
-	char line[256];
 
 	if (!sock)
 		return;
-	admin_cmd(x, "reload", sock, "{\"cmd\":\"reload\"}\n");
-	if (zone) {
-		snprintf(line, sizeof(line), "{\"cmd\":\"pin\",\"zone\":\"%s\"}\n",
-			 zone);
-		admin_cmd(x, "pin", sock, line);
-	}
+	admin_cmd(x, "reload", sock, json_pack("{s:s}", "cmd", "reload"));
+	if (zone)
+		admin_cmd(x, "pin", sock,
+			  json_pack("{s:s, s:s}", "cmd", "pin", "zone", zone));
 }
 
 /* ---- 6. ungranted-tools ------------------------------------------------- */
