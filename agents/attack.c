@@ -457,7 +457,7 @@ static ssize_t exchange(int fd, const char *req, size_t len, char *buf,
 	return (ssize_t)got;
 }
 
-/* One HTTP/1.0-style request (Connection: close) of method on url with
+/* One HTTP/1.1 request with Connection: close of method on url with
  * body (NULL: none) and extra header lines hdr ("" or lines ending in
  * CRLF); the response into buf (cap bytes). Returns its length, or -1
  * with err. */
@@ -551,7 +551,11 @@ static int kb_sql_insert(struct at_ctx *x, const char *db, char *ev,
 		sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
 		goto out;
 	}
-	rc = sqlite3_prepare_v2(h, "SELECT count(*) FROM chunks WHERE text = ?1",
+	/* the chunks of the direct insert's own document: not the tool's */
+	rc = sqlite3_prepare_v2(h,
+				"SELECT count(*) FROM chunks c JOIN documents d"
+				" ON c.doc_id = d.id WHERE d.source ="
+				" 'zg-attack-direct' AND c.text = ?1",
 				-1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, x->marker, -1, SQLITE_TRANSIENT);
@@ -564,6 +568,27 @@ out:
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 	return found > 0;
+}
+
+/* 1 if a result of rag_search r has the marker in one of its passages
+ * (structuredContent.results[].text), 0 if not, -1 if r is an error. */
+static int marker_found(struct at_ctx *x, json_t *r)
+{
+	json_t *res, *item;
+	size_t i;
+
+	if (json_is_true(json_object_get(r, "isError")))
+		return -1;
+	res = json_object_get(json_object_get(r, "structuredContent"),
+			      "results");
+	json_array_foreach(res, i, item)
+	{
+		const char *t = sget(item, "text");
+
+		if (t && strstr(t, x->marker))
+			return 1;
+	}
+	return 0;
 }
 
 static void kb_write(struct at_ctx *x, json_t *kb)
@@ -596,13 +621,13 @@ static void kb_write(struct at_ctx *x, json_t *kb)
 			      "bm25", "k", 5);
 		r = a ? call(x, search, a, ev, sizeof(ev)) : NULL;
 		if (r) {
-			char *s = json_dumps(r, JSON_COMPACT);
-			int seen = s && strstr(s, x->marker);
+			int seen = marker_found(x, r);
 
-			probe(x, "tool-readback", seen,
-			      "%s: the marker is %s the store", search,
-			      seen ? "in" : "not in");
-			free(s);
+			probe(x, "tool-readback", seen > 0,
+			      "%s: %s", search,
+			      seen < 0	? "answered with isError"
+			      : seen	? "the marker is in the store"
+					: "the marker is not in the store");
 		} else {
 			probe(x, "tool-readback", 0, "%s: %s", search, ev);
 		}
