@@ -70,6 +70,12 @@ json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
  * opened (the relay or the direct server's initialize failed), else 0. */
 int ag_client_unreachable(const struct ag_client *c);
 
+/* tools/list (its first page) before deadline: the ListToolsResult (new
+ * reference, the caller frees it) or NULL with err, as ag_client_call.
+ * What the session may see: the attack battery records it. */
+json_t *ag_client_list(struct ag_client *c, long deadline, char *err,
+		       size_t errlen);
+
 /* Sets a hook the client asks (about every 50 ms while it waits) whether
  * to give up; a give-up fails the call ("cancelled by the caller") and
  * marks the session unusable. fn NULL removes it. */

@@ -431,6 +431,31 @@ json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
 	return request(c, "tools/call", p, deadline, err, errlen);
 }
 
+json_t *ag_client_list(struct ag_client *c, long deadline, char *err,
+		       size_t errlen)
+{
+	json_t *p;
+	char e[512];
+
+	/* The direct route has no merged list: each server is its own. */
+	if (c->cfg->ndirect) {
+		snprintf(err, errlen, "tools/list: no gateway (the direct "
+				      "route lists no merged catalogue)");
+		return NULL;
+	}
+	if (!c->started && relay_open(c, deadline, e, sizeof(e))) {
+		c->unreachable = 1;
+		snprintf(err, errlen, "cannot reach the gateway: %s", e);
+		return NULL;
+	}
+	p = json_object();
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return request(c, "tools/list", p, deadline, err, errlen);
+}
+
 int ag_client_usable(struct ag_client *c)
 {
 	struct pollfd p = { c->out, POLLIN, 0 };

@@ -4,6 +4,7 @@
  * own tools through the gateway on its agent-side channel, or directly
  * (--direct, the baseline) (agent_client.c). See docs/pipeline.md. */
 #include "agent.h"
+#include "attack.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -31,6 +32,8 @@ struct opts {
 	struct zg_listen_addr http_addr;
 	const char *ready_file;
 	struct ag_direct direct[AG_MAX_DIRECT];
+	const char *compromise; /* TARGETS.json: run the attack battery */
+	const char *attack_out;
 };
 
 /* One ask at a time: without a relay daemon the agent-side channel takes
@@ -117,6 +120,12 @@ static void usage(FILE *f)
 		"  --max-tokens N          llm_chat max_tokens (default 1024; "
 		"report at\n"
 		"                          least 2048)\n"
+		"  --compromise FILE       run the attack battery against "
+		"the targets in\n"
+		"                          FILE first (a compromised agent; "
+		"docs/pipeline.md)\n"
+		"  --attack-out FILE       write the battery's results "
+		"there (JSON)\n"
 		"  --version, --help\n",
 		AG_MAX_DIRECT, AG_MAX_FETCH);
 }
@@ -139,6 +148,8 @@ enum {
 	O_HTTP,
 	O_READY,
 	O_DIRECT,
+	O_COMPROMISE,
+	O_ATTACK_OUT,
 	O_VERSION,
 	O_HELP
 };
@@ -246,6 +257,12 @@ static int opt_one(struct opts *o, int c, const char *v)
 		return num("--rag-k", v, 1, 50, &g->rag_k);
 	case O_TOKENS:
 		return num("--max-tokens", v, 1, 8192, &g->max_tokens);
+	case O_COMPROMISE:
+		o->compromise = v;
+		return 0;
+	case O_ATTACK_OUT:
+		o->attack_out = v;
+		return 0;
 	}
 	return -1;
 }
@@ -271,6 +288,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "http", required_argument, NULL, O_HTTP },
 		{ "ready-file", required_argument, NULL, O_READY },
 		{ "direct", required_argument, NULL, O_DIRECT },
+		{ "compromise", required_argument, NULL, O_COMPROMISE },
+		{ "attack-out", required_argument, NULL, O_ATTACK_OUT },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
@@ -312,6 +331,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	o->cfg.direct = o->direct;
+	if (o->attack_out && !o->compromise) {
+		fprintf(stderr, "zonegate-agent: --attack-out needs "
+				"--compromise\n");
+		return -1;
+	}
 	if (!o->nserve && !o->http)
 		o->stdio = 1;
 	return 0;
@@ -372,6 +396,9 @@ int main(int argc, char **argv)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		perror("zonegate-agent: PR_SET_NO_NEW_PRIVS");
+	if (o.compromise &&
+	    ag_attack_main(&o.cfg, o.compromise, o.attack_out) != 0)
+		return 2;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
