@@ -1,6 +1,8 @@
-/* zonegate-agent's private interface: the MCP client it uses to call its
- * tools through the gateway (a zonegate-relay child, agent_client.c) and
- * the roles of the pipeline (agent_roles.c). */
+/* The agents' private interface (zonegate-agent, zonegate-supervisor): the
+ * MCP client they call tools with, through the gateway (a zonegate-relay
+ * child, agent_client.c) or straight to a zone's HTTP server (the
+ * baseline's direct route, agent_direct.c), and the roles of the pipeline
+ * (agent_roles.c). */
 #ifndef ZONEGATE_AGENT_H
 #define ZONEGATE_AGENT_H
 
@@ -13,6 +15,15 @@
 #define AG_MAX_PAGE (96u * 1024)	/* one fetched page's text kept */
 #define AG_MAX_SECTIONS 8		/* report sections */
 #define AG_MAX_FETCH 8			/* pages the cve role fetches */
+#define AG_MAX_DIRECT 16		/* --direct zones */
+
+/* The direct route of one zone (--direct ZONE=URL): ZONE.TOOL is called
+ * as TOOL on the Streamable HTTP MCP server at url, not through the
+ * gateway. */
+struct ag_direct {
+	char zone[64];	 /* a zone name (ag_zone_name_ok) */
+	const char *url; /* borrowed from the argument */
+};
 
 /* How the agent reaches its tools and what it calls them. */
 struct ag_config {
@@ -29,14 +40,21 @@ struct ag_config {
 	long fetch_count;      /* pages fetched */
 	long rag_k;	       /* rag_search k */
 	long max_tokens;       /* llm_chat max_tokens */
+	/* zones called directly (the no-isolation baseline); the others go
+	 * through the gateway. Borrowed, ndirect <= AG_MAX_DIRECT. */
+	const struct ag_direct *direct;
+	unsigned ndirect;
 };
 
-/* One MCP client session through a relay child. */
+/* One MCP client: a session through a relay child, and one session per
+ * direct zone. */
 struct ag_client;
 
 /* Starts the relay and runs initialize, within deadline (a monotonic ms
- * time). Returns a session the caller ends with ag_client_close(), or
- * NULL with a message in err. */
+ * time). With direct zones in cfg (borrowed until ag_client_close) nothing
+ * is connected yet: each direct zone's session and the relay's are opened
+ * at their first call. Returns a client the caller ends with
+ * ag_client_close(), or NULL with a message in err. */
 struct ag_client *ag_client_open(const struct ag_config *cfg, long deadline,
 				 char *err, size_t errlen);
 
@@ -47,6 +65,16 @@ struct ag_client *ag_client_open(const struct ag_config *cfg, long deadline,
  * the deadline, or the relay gone. */
 json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
 		       long deadline, char *err, size_t errlen);
+
+/* 1 if the last ag_client_call failed because its session could not be
+ * opened (the relay or the direct server's initialize failed), else 0. */
+int ag_client_unreachable(const struct ag_client *c);
+
+/* tools/list (its first page) before deadline: the ListToolsResult (new
+ * reference, the caller frees it) or NULL with err, as ag_client_call.
+ * What the session may see: the attack battery records it. */
+json_t *ag_client_list(struct ag_client *c, long deadline, char *err,
+		       size_t errlen);
 
 /* Sets a hook the client asks (about every 50 ms while it waits) whether
  * to give up; a give-up fails the call ("cancelled by the caller") and
@@ -63,6 +91,62 @@ void ag_client_close(struct ag_client *c);
 
 /* Monotonic milliseconds. */
 long ag_now_ms(void);
+
+/* Parses a --direct argument ZONE=URL into out (its url points into arg,
+ * which must outlive it): ZONE a zone name, URL one mcp_hc_url_ok accepts
+ * (http only to loopback), and ZONE not already in d[0..n). 0, or -1
+ * with the reason in err. */
+int ag_direct_parse(const char *arg, const struct ag_direct *d, unsigned n,
+		    struct ag_direct *out, char *err, size_t errlen);
+
+/* Initializes the direct route's HTTP library (libcurl, and the TLS
+ * library under it) once. Call it from main before threads start when
+ * direct zones are configured: done first in a worker thread, the TLS
+ * library's per-thread state of that thread is never freed. 0, or -1. */
+int ag_direct_init(void);
+
+/* 0 if s is a zone name as the gateway spells it: [a-z0-9][a-z0-9-]{0,62}. */
+int ag_zone_name_ok(const char *s);
+
+/* The text items of a CallToolResult joined by newlines (new string, the
+ * caller frees it), or NULL when out of memory. */
+char *ag_result_text(json_t *res);
+
+/* Writes len bytes of data to path atomically (PATH.tmp.PID, then
+ * rename). 0, or -1 with the reason in err (the temporary is removed). */
+int ag_write_file(const char *path, const char *data, size_t len, char *err,
+		  size_t errlen);
+
+/* ---- inside the client (agent_client.c, agent_direct.c) ---------------- */
+
+/* The answer to request id of a JSON-RPC response m (borrowed): its
+ * result (new reference) or NULL with err (the error's message, its audit
+ * id when the gateway gave one). */
+json_t *ag_rpc_result(json_t *m, char *err, size_t errlen);
+
+/* The reply (new string, the caller frees it; NULL out of memory) to the
+ * server's request m: ping gets {}, the rest "method not found". */
+char *ag_rpc_reply(json_t *m);
+
+/* A direct zone's endpoint and its MCP session. */
+struct ag_dlink;
+
+/* A link to d's server (no connection yet); client_name goes in
+ * initialize, max_message caps each message. NULL with err. Free with
+ * ag_dlink_free. */
+struct ag_dlink *ag_dlink_new(const struct ag_direct *d,
+			      const char *client_name, long connect_ms,
+			      char *err, size_t errlen);
+void ag_dlink_free(struct ag_dlink *l);
+
+/* Calls tool (the name on the server) with args (borrowed) before
+ * deadline, initializing the session first when it has none (then
+ * *unreachable is set if that failed). cancel(ud), when nonzero, gives up.
+ * A call that gives up is cancelled on the server and the session kept.
+ * The CallToolResult (new reference) or NULL with err. */
+json_t *ag_dlink_call(struct ag_dlink *l, const char *tool, json_t *args,
+		      long deadline, int (*cancel)(void *), void *ud,
+		      int *unreachable, char *err, size_t errlen);
 
 /* 0 if role names one of the five roles. */
 int ag_role_ok(const char *role);

@@ -1,6 +1,7 @@
-/* The agent's MCP client: a zonegate-relay child (stdio mode) speaking
+/* The agents' MCP client: a zonegate-relay child (stdio mode) speaking
  * newline-delimited JSON-RPC to the gateway on the agent's channel, with
- * a deadline on every read and a cap on every message it accepts. */
+ * a deadline on every read and a cap on every message it accepts; a call
+ * of a --direct zone goes to that zone's HTTP server (agent_direct.c). */
 #define _GNU_SOURCE /* pipe2 */
 #include "agent.h"
 
@@ -19,6 +20,10 @@
 extern char **environ;
 
 struct ag_client {
+	const struct ag_config *cfg;
+	struct ag_dlink *dl[AG_MAX_DIRECT]; /* cfg->direct's, in its order */
+	int unreachable;		     /* the last call's session failed */
+	int started;			     /* the relay runs (pid, in, out) */
 	pid_t pid;
 	int in;	 /* the relay's stdin (we write) */
 	int out; /* the relay's stdout (we read) */
@@ -210,14 +215,12 @@ static char *read_line(struct ag_client *c, long deadline, char *err,
 	}
 }
 
-/* Answers a request the gateway sent us: ping gets {}, the rest
- * "method not found" (an agent offers no sampling or elicitation). */
-static void answer_request(struct ag_client *c, json_t *m, long deadline)
+char *ag_rpc_reply(json_t *m)
 {
 	json_t *id = json_object_get(m, "id");
 	const char *method = json_string_value(json_object_get(m, "method"));
 	json_t *r;
-	char *s, err[64];
+	char *s;
 
 	if (method && strcmp(method, "ping") == 0)
 		r = json_pack("{s:s, s:O, s:{}}", "jsonrpc", "2.0", "id", id,
@@ -227,10 +230,34 @@ static void answer_request(struct ag_client *c, json_t *m, long deadline)
 			      "id", id, "error", "code", -32601, "message",
 			      "not offered by this agent");
 	s = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	return s;
+}
+
+json_t *ag_rpc_result(json_t *m, char *err, size_t errlen)
+{
+	json_t *e = json_object_get(m, "error");
+	json_t *res = json_object_get(m, "result");
+	const char *msg, *aid;
+
+	if (!e && json_is_object(res))
+		return json_incref(res);
+	msg = json_string_value(json_object_get(e, "message"));
+	aid = json_string_value(
+		json_object_get(json_object_get(e, "data"), "auditId"));
+	snprintf(err, errlen, "%s%s%s%s", msg ? msg : "an invalid answer",
+		 aid ? " (audit id " : "", aid ? aid : "", aid ? ")" : "");
+	return NULL;
+}
+
+/* Answers a request the gateway sent us (ag_rpc_reply). */
+static void answer_request(struct ag_client *c, json_t *m, long deadline)
+{
+	char *s = ag_rpc_reply(m), err[64];
+
 	if (s)
 		send_line(c, s, deadline, err, sizeof(err));
 	free(s);
-	json_decref(r);
 }
 
 /* Sends request method/params (params stolen) and waits for its answer:
@@ -258,7 +285,7 @@ static json_t *request(struct ag_client *c, const char *method, json_t *params,
 	free(s);
 	for (;;) {
 		char *line = read_line(c, deadline, err, errlen);
-		json_t *m, *mid, *e;
+		json_t *m, *mid;
 
 		if (!line) {
 			c->broken = 1;
@@ -276,23 +303,7 @@ static json_t *request(struct ag_client *c, const char *method, json_t *params,
 				answer_request(c, m, deadline);
 		} else if (json_is_integer(mid) &&
 			   json_integer_value(mid) == id) {
-			e = json_object_get(m, "error");
-			res = json_object_get(m, "result");
-			if (e || !json_is_object(res)) {
-				const char *msg = json_string_value(
-					json_object_get(e, "message"));
-				const char *aid =
-					json_string_value(json_object_get(
-						json_object_get(e, "data"),
-						"auditId"));
-				snprintf(err, errlen, "%s%s%s%s",
-					 msg ? msg : "an invalid answer",
-					 aid ? " (audit id " : "",
-					 aid ? aid : "", aid ? ")" : "");
-				json_decref(m);
-				return NULL;
-			}
-			json_incref(res);
+			res = ag_rpc_result(m, err, errlen);
 			json_decref(m);
 			return res;
 		}
@@ -300,24 +311,46 @@ static json_t *request(struct ag_client *c, const char *method, json_t *params,
 	}
 }
 
-struct ag_client *ag_client_open(const struct ag_config *cfg, long deadline,
-				 char *err, size_t errlen)
+/* Ends the relay (stdin closed, a second to exit, then killed) and
+ * forgets its session; the next gateway call starts a new one. */
+static void relay_stop(struct ag_client *c)
 {
-	struct ag_client *c = calloc(1, sizeof(*c));
+	int st;
+
+	if (c->in >= 0)
+		close(c->in);
+	if (c->out >= 0)
+		close(c->out);
+	if (c->pid > 0) {
+		for (int i = 0; i < 100; i++) {
+			if (waitpid(c->pid, &st, WNOHANG) == c->pid)
+				goto done;
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+		}
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, &st, 0);
+	}
+done:
+	c->pid = -1;
+	c->in = c->out = -1;
+	c->started = c->broken = 0;
+	c->len = 0;
+}
+
+/* Starts the relay and runs initialize; 0, or -1 with err and the relay
+ * stopped. */
+static int relay_open(struct ag_client *c, long deadline, char *err,
+		      size_t errlen)
+{
 	json_t *params, *res;
 	char e[512];
 
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	c->pid = -1;
-	c->in = c->out = -1;
-	if (spawn_relay(c, cfg, err, errlen))
+	c->started = 1;
+	if (spawn_relay(c, c->cfg, err, errlen))
 		goto fail;
 	params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
 			   "2025-06-18", "capabilities", "clientInfo", "name",
-			   cfg->role, "version", "1");
+			   c->cfg->role, "version", "1");
 	res = params ? request(c, "initialize", params, deadline, e, sizeof(e))
 		     : NULL;
 	if (!res) {
@@ -330,17 +363,67 @@ struct ag_client *ag_client_open(const struct ag_config *cfg, long deadline,
 		      "\"method\":\"notifications/initialized\"}",
 		      deadline, err, errlen))
 		goto fail;
+	return 0;
+fail:
+	relay_stop(c);
+	return -1;
+}
+
+struct ag_client *ag_client_open(const struct ag_config *cfg, long deadline,
+				 char *err, size_t errlen)
+{
+	struct ag_client *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->cfg = cfg;
+	c->pid = -1;
+	c->in = c->out = -1;
+	for (unsigned i = 0; i < cfg->ndirect && i < AG_MAX_DIRECT; i++) {
+		c->dl[i] = ag_dlink_new(&cfg->direct[i], cfg->role,
+					cfg->connect_ms, err, errlen);
+		if (!c->dl[i])
+			goto fail;
+	}
+	/* without direct zones every call goes through the gateway: the
+	 * relay is started now, so that a failure shows at once */
+	if (!cfg->ndirect && relay_open(c, deadline, err, errlen))
+		goto fail;
 	return c;
 fail:
 	ag_client_close(c);
 	return NULL;
 }
 
+int ag_client_unreachable(const struct ag_client *c)
+{
+	return c->unreachable;
+}
+
 json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
 		       long deadline, char *err, size_t errlen)
 {
-	json_t *p = json_pack("{s:s, s:O}", "name", name, "arguments", args);
+	const char *dot = strchr(name, '.');
+	json_t *p;
+	char e[512];
 
+	c->unreachable = 0;
+	for (unsigned i = 0; dot && i < c->cfg->ndirect; i++) {
+		const char *z = c->cfg->direct[i].zone;
+		if (strlen(z) == (size_t)(dot - name) &&
+		    strncmp(z, name, (size_t)(dot - name)) == 0)
+			return ag_dlink_call(c->dl[i], dot + 1, args, deadline,
+					     c->cancel, c->cancel_ud,
+					     &c->unreachable, err, errlen);
+	}
+	if (!c->started && relay_open(c, deadline, e, sizeof(e))) {
+		c->unreachable = 1;
+		snprintf(err, errlen, "cannot reach the gateway: %s", e);
+		return NULL;
+	}
+	p = json_pack("{s:s, s:O}", "name", name, "arguments", args);
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -348,12 +431,41 @@ json_t *ag_client_call(struct ag_client *c, const char *name, json_t *args,
 	return request(c, "tools/call", p, deadline, err, errlen);
 }
 
+json_t *ag_client_list(struct ag_client *c, long deadline, char *err,
+		       size_t errlen)
+{
+	json_t *p;
+	char e[512];
+
+	/* The direct route has no merged list: each server is its own. */
+	if (c->cfg->ndirect) {
+		snprintf(err, errlen, "tools/list: no gateway (the direct "
+				      "route lists no merged catalogue)");
+		return NULL;
+	}
+	if (!c->started && relay_open(c, deadline, e, sizeof(e))) {
+		c->unreachable = 1;
+		snprintf(err, errlen, "cannot reach the gateway: %s", e);
+		return NULL;
+	}
+	p = json_object();
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return request(c, "tools/list", p, deadline, err, errlen);
+}
+
 int ag_client_usable(struct ag_client *c)
 {
 	struct pollfd p = { c->out, POLLIN, 0 };
 	int st;
 
-	if (c->broken || waitpid(c->pid, &st, WNOHANG) != 0)
+	if (c->broken)
+		return 0;
+	if (!c->started)
+		return 1;
+	if (waitpid(c->pid, &st, WNOHANG) != 0)
 		return 0;
 	/* a hang-up with nothing left to read: the relay's stream ended */
 	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) &&
@@ -364,26 +476,80 @@ int ag_client_usable(struct ag_client *c)
 
 void ag_client_close(struct ag_client *c)
 {
-	int st;
-
 	if (!c)
 		return;
-	if (c->in >= 0)
-		close(c->in);
-	if (c->out >= 0)
-		close(c->out);
-	if (c->pid > 0) {
-		/* stdin closed: the relay ends its stream and exits; one
-		 * that does not within a second is killed. */
-		for (int i = 0; i < 100; i++) {
-			if (waitpid(c->pid, &st, WNOHANG) == c->pid)
-				goto done;
-			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-		}
-		kill(c->pid, SIGKILL);
-		waitpid(c->pid, &st, 0);
-	}
-done:
+	/* stdin closed: the relay ends its stream and exits; one that does
+	 * not within a second is killed. */
+	relay_stop(c);
+	for (unsigned i = 0; i < AG_MAX_DIRECT; i++)
+		ag_dlink_free(c->dl[i]);
 	free(c->buf);
 	free(c);
+}
+
+char *ag_result_text(json_t *res)
+{
+	json_t *content = json_object_get(res, "content"), *it;
+	size_t i, n = 1;
+	char *s;
+
+	json_array_foreach (content, i, it)
+		n += json_string_length(json_object_get(it, "text")) + 1;
+	s = malloc(n);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	n = 0;
+	json_array_foreach (content, i, it) {
+		json_t *t = json_object_get(it, "text");
+		size_t l = json_string_length(t);
+		if (!json_is_string(t))
+			continue;
+		if (n)
+			s[n++] = '\n';
+		memcpy(s + n, json_string_value(t), l);
+		n += l;
+		s[n] = '\0';
+	}
+	return s;
+}
+
+int ag_write_file(const char *path, const char *data, size_t len, char *err,
+		  size_t errlen)
+{
+	char tmp[4096];
+	size_t off = 0;
+	int fd, n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+			     (long)getpid());
+
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) == 0)
+		return 0;
+	fd = -1;
+fail:
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
 }

@@ -1,8 +1,10 @@
 /* zonegate-agent: one agent of the pipeline (--role), an MCP server with
  * one tool, `ask`, served on its tool-side channel (--serve, as mcpd
- * --chan) or stdio, and an MCP client of its own tools through the gateway
- * on its agent-side channel (agent_client.c). See docs/pipeline.md. */
+ * --chan), on Streamable HTTP (--http) or stdio, and an MCP client of its
+ * own tools through the gateway on its agent-side channel, or directly
+ * (--direct, the baseline) (agent_client.c). See docs/pipeline.md. */
 #include "agent.h"
+#include "attack.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -26,6 +28,12 @@ struct opts {
 	const char *serve[MAX_SERVE];
 	unsigned nserve;
 	int stdio;
+	const char *http; /* --http HOST:PORT */
+	struct zg_listen_addr http_addr;
+	const char *ready_file;
+	struct ag_direct direct[AG_MAX_DIRECT];
+	const char *compromise; /* TARGETS.json: run the attack battery */
+	const char *attack_out;
 };
 
 /* One ask at a time: without a relay daemon the agent-side channel takes
@@ -80,7 +88,18 @@ static void usage(FILE *f)
 		"                          tool side; repeatable)\n"
 		"  --stdio                 serve the ask tool on stdin/stdout "
 		"(the default\n"
-		"                          without --serve)\n"
+		"                          without --serve and --http)\n"
+		"  --http HOST:PORT        serve the ask tool on Streamable HTTP "
+		"at /mcp\n"
+		"                          (port 0: any free one)\n"
+		"  --ready-file FILE       with --http: write the endpoint URL "
+		"to FILE once\n"
+		"                          listening\n"
+		"  --direct ZONE=URL       call ZONE's tools on its HTTP MCP "
+		"server at URL,\n"
+		"                          not through the gateway (the "
+		"no-isolation\n"
+		"                          baseline; repeatable, up to %d)\n"
 		"  --chan ADDR             the agent-side channel to the "
 		"gateway (default:\n"
 		"                          the relay's: its daemon, else "
@@ -101,8 +120,14 @@ static void usage(FILE *f)
 		"  --max-tokens N          llm_chat max_tokens (default 1024; "
 		"report at\n"
 		"                          least 2048)\n"
+		"  --compromise FILE       run the attack battery against "
+		"the targets in\n"
+		"                          FILE first (a compromised agent; "
+		"docs/pipeline.md)\n"
+		"  --attack-out FILE       write the battery's results "
+		"there (JSON)\n"
 		"  --version, --help\n",
-		AG_MAX_FETCH);
+		AG_MAX_DIRECT, AG_MAX_FETCH);
 }
 
 enum {
@@ -120,6 +145,11 @@ enum {
 	O_FETCH,
 	O_RAGK,
 	O_TOKENS,
+	O_HTTP,
+	O_READY,
+	O_DIRECT,
+	O_COMPROMISE,
+	O_ATTACK_OUT,
 	O_VERSION,
 	O_HELP
 };
@@ -142,9 +172,7 @@ static int num(const char *name, const char *v, long long min, long long max,
 /* A zone name as the gateway spells it: [a-z0-9][a-z0-9-]{0,62}. */
 static int zone_name(const char *opt, const char *v, const char **out)
 {
-	size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-");
-
-	if (n == 0 || n > 63 || v[n] || v[0] == '-') {
+	if (ag_zone_name_ok(v)) {
 		fprintf(stderr, "zonegate-agent: %s: '%s' is not a zone name\n",
 			opt, v);
 		return -1;
@@ -153,11 +181,44 @@ static int zone_name(const char *opt, const char *v, const char **out)
 	return 0;
 }
 
+/* --http HOST:PORT and --direct ZONE=URL. */
+static int opt_net(struct opts *o, int c, const char *v)
+{
+	char err[256];
+
+	if (c == O_HTTP) {
+		o->http = v;
+		if (!zg_parse_listen_addr(v, 0, &o->http_addr, err,
+					  sizeof(err)))
+			return 0;
+		fprintf(stderr, "zonegate-agent: --http: %s\n", err);
+		return -1;
+	}
+	if (o->cfg.ndirect == AG_MAX_DIRECT) {
+		fprintf(stderr, "zonegate-agent: at most %d --direct\n",
+			AG_MAX_DIRECT);
+		return -1;
+	}
+	if (ag_direct_parse(v, o->direct, o->cfg.ndirect,
+			    &o->direct[o->cfg.ndirect], err, sizeof(err))) {
+		fprintf(stderr, "zonegate-agent: --direct: %s\n", err);
+		return -1;
+	}
+	o->cfg.ndirect++;
+	return 0;
+}
+
 static int opt_one(struct opts *o, int c, const char *v)
 {
 	struct ag_config *g = &o->cfg;
 
 	switch (c) {
+	case O_HTTP:
+	case O_DIRECT:
+		return opt_net(o, c, v);
+	case O_READY:
+		o->ready_file = v;
+		return 0;
 	case O_ROLE:
 		g->role = v;
 		return 0;
@@ -196,6 +257,12 @@ static int opt_one(struct opts *o, int c, const char *v)
 		return num("--rag-k", v, 1, 50, &g->rag_k);
 	case O_TOKENS:
 		return num("--max-tokens", v, 1, 8192, &g->max_tokens);
+	case O_COMPROMISE:
+		o->compromise = v;
+		return 0;
+	case O_ATTACK_OUT:
+		o->attack_out = v;
+		return 0;
 	}
 	return -1;
 }
@@ -218,15 +285,27 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "fetch", required_argument, NULL, O_FETCH },
 		{ "rag-k", required_argument, NULL, O_RAGK },
 		{ "max-tokens", required_argument, NULL, O_TOKENS },
+		{ "http", required_argument, NULL, O_HTTP },
+		{ "ready-file", required_argument, NULL, O_READY },
+		{ "direct", required_argument, NULL, O_DIRECT },
+		{ "compromise", required_argument, NULL, O_COMPROMISE },
+		{ "attack-out", required_argument, NULL, O_ATTACK_OUT },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
 
-	o->cfg = (struct ag_config){ NULL,  "zonegate-relay", NULL, "llm",
-				     "web", "kb",		60000, 5000,
-				     5,	    3,			5,     1024 };
+	o->cfg = (struct ag_config){ .relay = "zonegate-relay",
+				     .llm_zone = "llm",
+				     .web_zone = "web",
+				     .kb_zone = "kb",
+				     .deadline_ms = 60000,
+				     .connect_ms = 5000,
+				     .search_count = 5,
+				     .fetch_count = 3,
+				     .rag_k = 5,
+				     .max_tokens = 1024 };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (c == O_HELP) {
 			usage(stdout);
@@ -247,9 +326,46 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				"report\n");
 		return -1;
 	}
-	if (!o->nserve)
+	if (o->ready_file && !o->http) {
+		fprintf(stderr, "zonegate-agent: --ready-file needs --http\n");
+		return -1;
+	}
+	o->cfg.direct = o->direct;
+	if (o->attack_out && !o->compromise) {
+		fprintf(stderr, "zonegate-agent: --attack-out needs "
+				"--compromise\n");
+		return -1;
+	}
+	if (!o->nserve && !o->http)
 		o->stdio = 1;
 	return 0;
+}
+
+/* Serves srv on --http and writes the URL to --ready-file. The transport
+ * (stopped with mcp_http_stop) or NULL after reporting. */
+static struct mcp_http *start_http(mcp_server *srv, const struct opts *o)
+{
+	struct mcp_http_config hc = { 0 };
+	const char *host = o->http_addr.host;
+	int v6 = strchr(host, ':') != NULL;
+	char err[256], url[320];
+	struct mcp_http *h;
+
+	hc.host = host;
+	hc.port = o->http_addr.port;
+	h = mcp_http_start(srv, &hc, err, sizeof(err));
+	if (!h) {
+		fprintf(stderr, "zonegate-agent: --http %s: %s\n", o->http, err);
+		return NULL;
+	}
+	snprintf(url, sizeof(url), "http://%s%s%s:%u/mcp\n", v6 ? "[" : "",
+		 host, v6 ? "]" : "", mcp_http_port(h));
+	fprintf(stderr, "zonegate-agent: %s serving ask on %s", o->cfg.role,
+		url);
+	if (o->ready_file &&
+	    ag_write_file(o->ready_file, url, strlen(url), err, sizeof(err)))
+		fprintf(stderr, "zonegate-agent: --ready-file: %s\n", err);
+	return h;
 }
 
 int main(int argc, char **argv)
@@ -260,6 +376,7 @@ int main(int argc, char **argv)
 				ask_schema, NULL,	      NULL,
 				tool_ask,   &o.cfg,	      0 };
 	struct chan_mcp_server *chans[MAX_SERVE] = { 0 };
+	struct mcp_http *http = NULL;
 	char desc[160], err[256];
 	mcp_server *srv = NULL;
 	sigset_t set;
@@ -273,8 +390,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (o.cfg.ndirect && ag_direct_init()) {
+		fprintf(stderr, "zonegate-agent: libcurl did not initialize\n");
+		return 1;
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		perror("zonegate-agent: PR_SET_NO_NEW_PRIVS");
+	if (o.compromise &&
+	    ag_attack_main(&o.cfg, o.compromise, o.attack_out) != 0)
+		return 2;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -302,6 +426,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zonegate-agent: %s serving ask on %s\n",
 			o.cfg.role, o.serve[i]);
 	}
+	if (o.http && !(http = start_http(srv, &o)))
+		goto out;
 	if (o.stdio) {
 		rc = mcp_stdio_serve(srv, STDIN_FILENO, STDOUT_FILENO) ? 1 : 0;
 	} else {
@@ -309,6 +435,7 @@ int main(int argc, char **argv)
 		rc = 0;
 	}
 out:
+	mcp_http_stop(http);
 	for (unsigned i = 0; i < o.nserve; i++)
 		chan_mcp_stop(chans[i]);
 	ag_client_close(ask_client);

@@ -102,35 +102,6 @@ static int parse_input(struct ask *a, const char *text, struct input *in)
 	return 0;
 }
 
-/* The text items of a CallToolResult joined by newlines (new string), or
- * NULL when out of memory. */
-static char *result_text(json_t *res)
-{
-	json_t *content = json_object_get(res, "content"), *it;
-	size_t i, n = 1;
-	char *s;
-
-	json_array_foreach (content, i, it)
-		n += json_string_length(json_object_get(it, "text")) + 1;
-	s = malloc(n);
-	if (!s)
-		return NULL;
-	s[0] = '\0';
-	n = 0;
-	json_array_foreach (content, i, it) {
-		json_t *t = json_object_get(it, "text");
-		size_t l = json_string_length(t);
-		if (!json_is_string(t))
-			continue;
-		if (n)
-			s[n++] = '\n';
-		memcpy(s + n, json_string_value(t), l);
-		n += l;
-		s[n] = '\0';
-	}
-	return s;
-}
-
 /* Calls ZONE.TOOL with args (stolen) and times it. Returns the result
  * (new reference, not an error result) or NULL with a->err saying which
  * tool failed and why. */
@@ -150,7 +121,7 @@ static json_t *call(struct ask *a, const char *zone, const char *tool,
 	if (!res) {
 		fail(a, "%s: %s", name, e);
 	} else if (json_is_true(json_object_get(res, "isError"))) {
-		char *t = result_text(res);
+		char *t = ag_result_text(res);
 		fail(a, "%s failed: %.600s", name, t ? t : "");
 		free(t);
 		json_decref(res);
@@ -204,7 +175,7 @@ static char *llm(struct ask *a, const char *task, const char *window,
 			     (json_int_t)max_tokens));
 	if (!res)
 		return NULL;
-	text = result_text(res);
+	text = ag_result_text(res);
 	json_decref(res);
 	if (!text)
 		fail(a, "out of memory");
@@ -346,7 +317,7 @@ static char *role_rag(struct ask *a, const struct input *in)
 		if (src)
 			add_source(a, src);
 	}
-	text = result_text(res);
+	text = ag_result_text(res);
 	if (!text || append(&buf, &len, "Question: ", 16) ||
 	    append(&buf, &len, in->question, AG_MAX_INPUT) ||
 	    append(&buf, &len, "\n\n", 2) ||

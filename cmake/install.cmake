@@ -15,7 +15,7 @@ set(ZG_SYSTEMD_UNITDIR lib/systemd/system CACHE STRING
 
 # zonegate-zone-init beside zonectl: zonectl looks for it there.
 foreach(bin gatewayd gatewayctl mcpd ragctl zonectl zonegate-zone-init
-    zonegate-relay zonegate-agent)
+    zonegate-relay zonegate-agent zonegate-supervisor)
   if(TARGET ${bin})
     install(TARGETS ${bin} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()
@@ -36,7 +36,7 @@ install(DIRECTORY data/gateway/policy.d
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
 foreach(page gatewayctl.1 mcpd.1 ragctl.1 zonegate-relay.1 zonegate-agent.1
-    gatewayd.8
+    zonegate-supervisor.1 gatewayd.8
     zonectl.8 zonegate-zone-init.8)
   string(REGEX REPLACE ".*\\." "" section ${page})
   install(FILES man/${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
@@ -45,7 +45,7 @@ endforeach()
 # One completion script serves every command: bash-completion loads
 # completions/NAME on first use of NAME.
 foreach(cmd gatewayd gatewayctl mcpd ragctl zonectl zonegate-relay
-    zonegate-agent)
+    zonegate-agent zonegate-supervisor)
   install(FILES deploy/bash-completion/zonegate
     DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
     RENAME ${cmd})

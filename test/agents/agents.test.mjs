@@ -15,20 +15,18 @@
 // Env: GATEWAYD, GATEWAYCTL, MCPD, RELAY, RAGCTL, AGENT, NODE.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { daemon as spawnDaemon, stop, waitFor } from '../common/harness.mjs';
+import { QUESTION, agentZones, isCorpusDoc, pageDate, seedKb, startWebHost, textOf } from './pipeline.mjs';
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
 const { StdioClientTransport } = await import(`${SDK}/client/stdio.js`);
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const { GATEWAYD, GATEWAYCTL, MCPD, RELAY, RAGCTL, AGENT, NODE } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-agents-'));
 // No relay daemon of another test may take the agents' calls.
@@ -37,7 +35,6 @@ const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim'),
 const daemon = (bin, args) => spawnDaemon(bin, args, env);
 const cfg = join(dir, 'gatewayd.json');
 const WINDOW = '2025-01-15..2026-01-15';
-const QUESTION = 'Tell me about container escape vulnerabilities from the past year.';
 
 // The agents: name, tool-side domid, agent-side domid, extra options.
 // rag-nokb has no grant for kb.rag_search; cve-down's web zone is down.
@@ -57,13 +54,7 @@ const zones = {
   webdown: { domid: 44, role: 'tool', chan: 'sim:44:webdown' },
   webslow: { domid: 45, role: 'tool', chan: 'sim:45:webslow' },
 };
-// A zone that is both: its tool side is ZONE (ZONE.ask), its agent side
-// ZONE-agent, two channels under two domids (gateway/config.c gives each
-// zone one role and one domid).
-for (const [n, td, ad] of AGENTS) {
-  zones[n] = { domid: td, role: 'tool', chan: `sim:${td}:${n}` };
-  zones[`${n}-agent`] = { domid: ad, role: 'agent', chan: `sim:${ad}:${n}-agent` };
-}
+Object.assign(zones, agentZones(AGENTS));
 const POLICY = `# the pipeline's graph, nothing more
 supervisor           cve-question.ask   allow
 supervisor           cve.ask            allow
@@ -98,26 +89,21 @@ function status() {
   assert.equal(r.status, 0, r.stdout + r.stderr);
   return JSON.parse(r.stdout);
 }
-const textOf = (r) => r.content.filter((x) => x.type === 'text').map((x) => x.text).join('');
 const ask = (name, input) => sup.callTool({ name: `${name}.ask`, arguments: { input } },
   undefined, { timeout: 60000 });
 const inWindow = (d) => d >= '2025-01' && d <= '2026-01-15';
 
 describe('the pipeline agents through gatewayd', () => {
   before(async () => {
-    const ready = join(dir, 'web.ready');
-    web = daemon(NODE, [join(root, 'test/web/webhost.mjs'), '--ready', ready]);
-    await waitFor('webhost', () => existsSync(ready));
-    const base = readFileSync(ready, 'utf8').trim();
-    const seed = spawnSync(RAGCTL, ['--db', join(dir, 'kb.db'), 'ingest',
-      join(root, 'data/corpus')], { env, encoding: 'utf8' });
-    assert.equal(seed.status, 0, seed.stderr);
+    let base, port;
+    ({ proc: web, base, port } = await startWebHost(NODE, dir, env));
+    seedKb(RAGCTL, join(dir, 'kb.db'), env);
     writeFileSync(cfg, JSON.stringify({ zones, policy: 'pipeline.policy',
       admin_socket: 'gw.sock', audit_log: 'audit.log', audit_flush_ms: 0 }, null, 2));
     writeFileSync(join(dir, 'pipeline.policy'), POLICY);
     procs.push(daemon(MCPD, ['--chan', 'sim:41:llm', '--llm']));
     procs.push(daemon(MCPD, ['--chan', 'sim:42:web', '--web', '--web-search',
-      `searxng:${base}`, '--web-allow', `127.0.0.1:${new URL(base).port}`]));
+      `searxng:${base}`, '--web-allow', `127.0.0.1:${port}`]));
     procs.push(daemon(MCPD, ['--chan', 'sim:43:kb', '--rag-db', join(dir, 'kb.db')]));
     // webslow: a search engine that accepts and never answers
     silent = createServer(() => { silentConns++; });
@@ -199,8 +185,7 @@ describe('the pipeline agents through gatewayd', () => {
     assert.match(t, /^Note: \d+ source\(s\) dated outside/m);
     for (const url of cited) {
       assert.ok(r.structuredContent.sources.includes(url), url);
-      const html = readFileSync(join(root, 'data/web/pages', url.split('/').at(-1)), 'utf8');
-      const date = html.match(/<meta name="date" content="([^"]*)"/)[1];
+      const date = pageDate(url);
       assert.ok(inWindow(date), `${url} dated ${date} is outside ${WINDOW}`);
     }
     for (const id of ids) assert.ok(/^CVE-202[56]-/.test(id), `${id} in ${t}`);
@@ -217,10 +202,7 @@ describe('the pipeline agents through gatewayd', () => {
     assert.ok(cited.length >= 1, t);
     for (const s of cited) {
       assert.ok(r.structuredContent.sources.includes(s), s);
-      // ragctl names a document by the path it was ingested from
-      const corpus = join(root, 'data/corpus');
-      const file = isAbsolute(s) ? s : join(corpus, s);
-      assert.ok(file.startsWith(`${corpus}/`) && existsSync(file), `${s} is not a corpus document`);
+      assert.ok(isCorpusDoc(s), `${s} is not a corpus document`);
     }
   });
 

@@ -22,7 +22,8 @@ if ! cmake --install "$B" --prefix "$P" >"$S/install.log" 2>&1; then
 fi
 
 # 1. The files. The test executables must not ship.
-cmds="gatewayd gatewayctl mcpd ragctl zonectl zonegate-relay zonegate-agent"
+cmds="gatewayd gatewayctl mcpd ragctl zonectl zonegate-relay zonegate-agent
+	zonegate-supervisor"
 bins="$cmds zonegate-zone-init"
 for f in $(for b in $bins; do echo bin/$b; done) \
 	lib/zonegate/zg_web_toolset.so lib/zonegate/zg_llm_toolset.so \
@@ -30,7 +31,7 @@ for f in $(for b in $bins; do echo bin/$b; done) \
 	share/man/man8/gatewayd.8 share/man/man1/gatewayctl.1 \
 	share/man/man1/mcpd.1 share/man/man1/ragctl.1 \
 	share/man/man8/zonectl.8 share/man/man1/zonegate-relay.1 \
-	share/man/man1/zonegate-agent.1 \
+	share/man/man1/zonegate-agent.1 share/man/man1/zonegate-supervisor.1 \
 	share/man/man8/zonegate-zone-init.8 \
 	$(for c in $cmds; do echo share/bash-completion/completions/$c; done) \
 	lib/systemd/system/zonegate-gatewayd.service \
@@ -237,6 +238,7 @@ check_completion "$P/bin/gatewayd" --help -- gatewayd
 check_completion "$P/bin/mcpd" --help -- mcpd
 check_completion "$P/bin/zonegate-relay" --help -- zonegate-relay
 check_completion "$P/bin/zonegate-agent" --help -- zonegate-agent
+check_completion "$P/bin/zonegate-supervisor" --help -- zonegate-supervisor
 check_completion "$P/bin/zonectl" xen --help -- zonectl --config f xen
 # gatewayctl: one --help for every command, so the union of what each
 # command completes.
