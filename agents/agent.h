@@ -91,6 +91,11 @@ void ag_client_close(struct ag_client *c);
 
 /* Monotonic milliseconds. */
 long ag_now_ms(void);
+/* Monotonic milliseconds with microseconds (the timings the pipeline
+ * reports: its hops take well under a millisecond). */
+double ag_now_msf(void);
+/* Milliseconds since t0 (an ag_now_msf() value), to the microsecond. */
+double ag_ms_since(double t0);
 
 /* Parses a --direct argument ZONE=URL into out (its url points into arg,
  * which must outlive it): ZONE a zone name, URL one mcp_hc_url_ok accepts

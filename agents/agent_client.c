@@ -43,6 +43,19 @@ long ag_now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+double ag_now_msf(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)(ts.tv_nsec / 1000) / 1000.0;
+}
+
+double ag_ms_since(double t0)
+{
+	return (double)(long long)((ag_now_msf() - t0) * 1000.0) / 1000.0;
+}
+
 /* Starts the relay with pipes on stdin and stdout; 0 or -1 with err. */
 static int spawn_relay(struct ag_client *c, const struct ag_config *cfg,
 		       char *err, size_t errlen)

@@ -110,7 +110,7 @@ static json_t *call(struct ask *a, const char *zone, const char *tool,
 {
 	char name[160], e[768];
 	json_t *res = NULL;
-	long t0 = ag_now_ms();
+	double t0 = ag_now_msf();
 
 	snprintf(name, sizeof(name), "%s.%s", zone, tool);
 	if (!args) {
@@ -128,9 +128,8 @@ static json_t *call(struct ask *a, const char *zone, const char *tool,
 		res = NULL;
 	}
 	json_array_append_new(a->ops,
-			      json_pack("{s:s, s:I, s:b}", "tool", name, "ms",
-					(json_int_t)(ag_now_ms() - t0), "ok",
-					res != NULL));
+			      json_pack("{s:s, s:f, s:b}", "tool", name, "ms",
+					ag_ms_since(t0), "ok", res != NULL));
 out:
 	json_decref(args);
 	return res;

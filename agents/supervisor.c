@@ -56,7 +56,7 @@ struct run {
 	char now[48], window[112]; /* "" when the clock failed */
 	char *report;
 	json_t *report_sources;
-	long clock_ms, total_ms;
+	double clock_ms, total_ms; /* milliseconds, to the microsecond */
 	int unreachable; /* the last call's session could not be opened */
 	char fatal[SUP_MAX_ERROR]; /* why the run could not start */
 };
@@ -120,7 +120,7 @@ static json_t *copy_ops(json_t *ops)
 		json_t *ms = json_object_get(op, "ms");
 		if (i == SUP_MAX_OPS || !out)
 			break;
-		if (!json_is_string(tool) || !json_is_integer(ms))
+		if (!json_is_string(tool) || !json_is_number(ms))
 			continue;
 		json_array_append_new(
 			out, json_pack("{s:O, s:O, s:b}", "tool", tool, "ms",
@@ -157,6 +157,7 @@ static const char *ask(struct run *r, int role, json_t *input, char *err,
 	json_t *args = in ? json_pack("{s:s}", "input", in) : NULL;
 	json_t *res = NULL, *sc;
 	long t0 = ag_now_ms();
+	double t0f = ag_now_msf();
 	char *text = NULL;
 
 	json_decref(input);
@@ -181,8 +182,8 @@ static const char *ask(struct run *r, int role, json_t *input, char *err,
 	}
 	json_object_set_new(
 		r->agents, roles[role],
-		json_pack("{s:I, s:b, s:o}", "ms",
-			  (json_int_t)(ag_now_ms() - t0), "ok", text != NULL,
+		json_pack("{s:f, s:b, s:o}", "ms", ag_ms_since(t0f), "ok",
+			  text != NULL,
 			  "ops", copy_ops(json_object_get(sc, "ops"))));
 	if (text)
 		r->sources[role] = copy_sources(json_object_get(sc, "sources"));
@@ -237,6 +238,7 @@ static int read_clock(struct run *r, char *err, size_t errlen)
 	char name[96];
 	json_t *args = json_object(), *res;
 	long t0 = ag_now_ms();
+	double t0f = ag_now_msf();
 	int rc = -1;
 
 	snprintf(name, sizeof(name), "%s.time_now", r->o->clock_zone);
@@ -245,7 +247,7 @@ static int read_clock(struct run *r, char *err, size_t errlen)
 		   : NULL;
 	if (!args)
 		snprintf(err, errlen, "out of memory");
-	r->clock_ms = ag_now_ms() - t0;
+	r->clock_ms = ag_ms_since(t0f);
 	if (json_is_true(json_object_get(res, "isError"))) {
 		json_decref(res);
 		res = NULL;
@@ -384,7 +386,7 @@ static int run_plan(struct run *r)
 {
 	char err[SUP_MAX_ERROR], cve_err[SUP_MAX_ERROR], rag_err[SUP_MAX_ERROR];
 	const char *q = r->o->question, *t;
-	long t0 = ag_now_ms();
+	double t0 = ag_now_msf();
 
 	if (read_clock(r, err, sizeof(err))) {
 		if (r->unreachable) {
@@ -411,7 +413,7 @@ static int run_plan(struct run *r)
 		ask(r, R_RAG, json_pack("{s:s}", "question", t), rag_err,
 		    sizeof(rag_err));
 	do_report(r, cve_err, rag_err);
-	r->total_ms = ag_now_ms() - t0;
+	r->total_ms = ag_ms_since(t0);
 	return 0;
 }
 
@@ -464,12 +466,12 @@ static void print_text(const struct run *r, json_t *runs)
 	printf("\nTiming (window %s):\n",
 	       r->window[0] ? r->window : "unknown");
 	json_array_foreach (runs, i, v) {
-		printf("  run %zu: total %lld ms, clock %lld ms", i + 1,
-		       json_integer_value(json_object_get(v, "total_ms")),
-		       json_integer_value(json_object_get(v, "clock_ms")));
+		printf("  run %zu: total %.3f ms, clock %.3f ms", i + 1,
+		       json_number_value(json_object_get(v, "total_ms")),
+		       json_number_value(json_object_get(v, "clock_ms")));
 		json_object_foreach (json_object_get(v, "agents"), k, a)
-			printf(", %s %lld ms%s", k,
-			       json_integer_value(json_object_get(a, "ms")),
+			printf(", %s %.3f ms%s", k,
+			       json_number_value(json_object_get(a, "ms")),
 			       json_is_true(json_object_get(a, "ok"))
 				       ? ""
 				       : " (failed)");
@@ -759,9 +761,9 @@ static int run_all(const struct sup_opts *o, struct ag_client **cl,
 		if (run_plan(last))
 			return 3;
 		json_array_append_new(
-			runs, json_pack("{s:I, s:I, s:O}", "total_ms",
-					(json_int_t)last->total_ms, "clock_ms",
-					(json_int_t)last->clock_ms, "agents",
+			runs, json_pack("{s:f, s:f, s:O}", "total_ms",
+					last->total_ms, "clock_ms",
+					last->clock_ms, "agents",
 					last->agents));
 	}
 	return 0;

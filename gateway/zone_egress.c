@@ -438,6 +438,23 @@ fail:
 	return -1;
 }
 
+/* In the proxy (a fork, no exec): keeps only its listening socket ls and
+ * stderr. Everything else zonectl had open stays behind, above all the
+ * zone's status pipe, whose writer the proxy must not hold: zonectl
+ * waits for its end of file when the zone never starts. */
+static void drop_fds(int ls)
+{
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (nul >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+	}
+	if (ls > 3)
+		close_range(3, (unsigned)ls - 1, 0);
+	close_range((unsigned)ls + 1, ~0u, 0);
+}
+
 pid_t zone_egress_start(const struct zone_run *r, const char *dir, uid_t uid,
 			char *err, size_t errlen)
 {
@@ -466,6 +483,7 @@ pid_t zone_egress_start(const struct zone_run *r, const char *dir, uid_t uid,
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0); /* zonectl died before the line above */
+		drop_fds(ls);
 		proxy_loop(ls, r, used);
 	}
 	if (pid < 0)

@@ -43,6 +43,7 @@ static const char *const zstate_name[] = { "stopped", "running", "ready",
 
 struct szone {
 	struct zone_run *r;
+	struct zone_run *next_r; /* from a reload: used at its next start */
 	int tool; /* role tool (else agent); also a zone that is both */
 	int both; /* both agent and tool: started after the tool zones */
 	struct zone_proc *p;
@@ -302,6 +303,13 @@ static int z_start(struct sup *s, struct szone *z, int restarted)
 	int pp[2];
 	json_t *d;
 
+	/* a run block changed by a reload applies from this start on (the
+	 * last run's process is gone: nothing points at the old one) */
+	if (z->next_r && !z->p) {
+		zone_run_free(z->r);
+		z->r = z->next_r;
+		z->next_r = NULL;
+	}
 	if (pipe2(pp, O_CLOEXEC) < 0) {
 		fmt_err(z->err, sizeof(z->err), "pipe: %s", strerror(errno));
 		z->st = Z_FAILED;
@@ -471,6 +479,7 @@ static void z_free(struct szone *z)
 		close(z->logr);
 	zone_log_close(&z->log);
 	zone_run_free(z->r);
+	zone_run_free(z->next_r);
 	free(z);
 }
 
@@ -635,7 +644,7 @@ out:
 /* reload: the config read again whole (kept as it was on any error);
  * new zones' run blocks start, removed zones stop; then gatewayd reloads
  * its own part. Zones whose run block changed keep running as they are
- * until restarted (docs/zones.md). */
+ * until restarted; the new block is kept for that (docs/zones.md). */
 static void do_reload(struct sup *s, struct cconn *c)
 {
 	struct szone *nz[SUP_ZONES_MAX];
@@ -665,7 +674,16 @@ static void do_reload(struct sup *s, struct cconn *c)
 	res = gw_ask(s, r, 5000);
 	json_decref(r);
 	for (size_t j = 0; j < n; j++) {
-		if (find(s, nz[j]->r->name) || s->nz >= SUP_ZONES_MAX ||
+		struct szone *old = find(s, nz[j]->r->name);
+
+		if (old && !old->removed) {
+			zone_run_free(old->next_r);
+			old->next_r = nz[j]->r;
+			nz[j]->r = NULL;
+			z_free(nz[j]);
+			continue;
+		}
+		if (old || s->nz >= SUP_ZONES_MAX ||
 		    z_open_log(s, nz[j], err, sizeof(err)) < 0) {
 			z_free(nz[j]);
 			continue;

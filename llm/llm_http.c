@@ -105,6 +105,7 @@ void llm_endpoint_free(struct llm_endpoint *e)
 	free(e->key);
 	free(e->url);
 	free(e->model);
+	free(e->proxy);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -298,7 +299,8 @@ static void setup(CURL *h, const struct llm_endpoint *e, const char *body,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* key stays put */
-	curl_easy_setopt(h, CURLOPT_PROXY, "");		 /* none from env */
+	/* only the zone's egress proxy (--llm-proxy), none from the env */
+	curl_easy_setopt(h, CURLOPT_PROXY, e->proxy ? e->proxy : "");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,

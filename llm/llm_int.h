@@ -84,6 +84,7 @@ struct llm_endpoint {
 	char *url;   /* BASE/chat/completions */
 	char *model; /* --llm-model */
 	char *key;   /* the bearer key (secret; may be NULL) */
+	char *proxy; /* socks5h://localhost/SOCKET (--llm-proxy), or NULL */
 	long connect_timeout_ms;
 	long timeout_ms; /* one deadline for all attempts */
 	int retries;	 /* attempts after the first */

@@ -185,6 +185,25 @@ static int apply(struct llm_ctx *c, const char *name, const char *v,
 			snprintf(err, errlen, "--llm-model: 1..256 bytes");
 			return -1;
 		}
+	} else if (!strcmp(name, "llm-proxy")) {
+		/* a sandboxed zone's egress: SOCKS5 on a unix socket, names
+		 * resolved by the proxy outside the zone (docs/zones.md) */
+		size_t n = strlen(v);
+
+		free(e->proxy);
+		e->proxy = NULL;
+		if (v[0] != '/' || n > 200) {
+			snprintf(err, errlen, "--llm-proxy: an absolute unix "
+					      "socket path of at most 200 bytes");
+			return -1;
+		}
+		e->proxy = malloc(n + sizeof("socks5h://localhost"));
+		if (!e->proxy) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(e->proxy, "socks5h://localhost", 19);
+		memcpy(e->proxy + 19, v, n + 1);
 	} else if (!strcmp(name, "llm-timeout")) {
 		if (num(name, v, 1, 600, &x, err, errlen))
 			return -1;
@@ -228,9 +247,9 @@ static int configure(struct llm_ctx *c, const char *const *opts, char *err,
 		if (apply(c, opts[i], opts[i + 1], &url, &key_file, err,
 			  errlen) != 0)
 			return -1;
-	if (!url && (key_file || c->ep.model)) {
-		snprintf(err, errlen, "--llm-model and --llm-key-file need "
-				      "--llm-url");
+	if (!url && (key_file || c->ep.model || c->ep.proxy)) {
+		snprintf(err, errlen, "--llm-model, --llm-key-file and "
+				      "--llm-proxy need --llm-url");
 		return -1;
 	}
 	if (!url)

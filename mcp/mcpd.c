@@ -126,6 +126,9 @@ static void usage(FILE *f)
 		"errors (default 2)\n"
 		"  --llm-backoff-ms MS     first back-off (default 500)\n"
 		"  --llm-max-response N    largest answer (default 1048576)\n"
+		"  --llm-proxy SOCKET      reach the endpoint through the SOCKS5\n"
+		"                          proxy on this unix socket (a zone's\n"
+		"                          egress, $ZONEGATE_EGRESS)\n"
 		"  --as-of DATE            time_now answers DATE "
 		"(YYYY-MM-DD[THH:MM:SSZ])\n"
 		"  --servers FILE          host the stdio MCP servers of FILE "
@@ -226,6 +229,7 @@ static const struct option long_opts[] = {
 	{ "llm-url", required_argument, NULL, O_LLM_OPT },
 	{ "llm-model", required_argument, NULL, O_LLM_OPT },
 	{ "llm-key-file", required_argument, NULL, O_LLM_OPT },
+	{ "llm-proxy", required_argument, NULL, O_LLM_OPT },
 	{ "llm-timeout", required_argument, NULL, O_LLM_OPT },
 	{ "llm-connect-timeout", required_argument, NULL, O_LLM_OPT },
 	{ "llm-retries", required_argument, NULL, O_LLM_OPT },

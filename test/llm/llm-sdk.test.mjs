@@ -340,6 +340,8 @@ describe('configuration', () => {
       [['--llm-url', base], /--llm-\* options need --llm/],
       [['--llm', '--llm-url', base], /--llm-url needs --llm-model/],
       [['--llm', '--llm-model', 'm'], /need --llm-url/],
+      [['--llm', '--llm-proxy', '/run/x.sock'], /need --llm-url/],
+      [['--llm', '--llm-url', base, '--llm-model', 'm', '--llm-proxy', 'relative.sock'], /--llm-proxy: an absolute/],
       [['--llm', '--llm-url', `http://user:${key}@127.0.0.1:1/v1`, '--llm-model', 'm'], /without credentials/],
       [['--llm', '--llm-url', 'file:///etc/passwd', '--llm-model', 'm'], /only http/],
       [['--llm', '--llm-url', base, '--llm-model', 'm', '--llm-key-file', join(dir, 'none')], /No such file/],

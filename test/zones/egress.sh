@@ -242,5 +242,72 @@ else
 fi
 [ -s "$S/oacc" ] && fail "the planted port was reached by mcpd" || pass "the planted port saw nothing from mcpd"
 
+# 7. mcpd --llm in a zone reaches its model endpoint (the test suite's
+#    chat-completions stand-in on loopback) only through the zone's egress
+#    proxy (--llm-proxy): with it the call is answered; the same zone
+#    without --llm-proxy has no route (proves the answer came through the
+#    proxy, not around it). The key file is copied into the zone only.
+KEY=sk-egress-$$
+printf '%s\n' "$KEY" >"$S/llm-key"
+"$NODE" "$HERE/../llm/chat-standin.mjs" --ready "$S/sready" --key "$KEY" --model m >/dev/null &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$S/sready" ] && break; sleep 0.1; done
+SURL=$(cat "$S/sready")
+SP=${SURL#http://127.0.0.1:}
+SP=${SP%%/*}
+LMOD=$(realpath "$(dirname "$MCPD")/../lib/zonegate/zg_llm_toolset.so")
+llm_zone() { # $1: extra mcpd options as JSON strings (may be empty)
+	cat >"$S/llm.json" <<EOF
+{"zones": {"llm": {"domid": 44, "role": "tool", "chan": "sim:44:llm",
+  "run": {"command": ["/zg/bin/mcpd", "--stdio", "--llm", "--llm-url", "http://127.0.0.1:$SP/ok/e/v1",
+                      "--llm-model", "m", "--llm-key-file", "/secrets/key", "--llm-retries", "0",
+                      "--llm-timeout", "5" $1],
+          "files": {"in": {"/zg/bin/mcpd": "$MCPD", "/secrets/key": "$S/llm-key",
+                           "/zg/lib/zonegate/zg_llm_toolset.so": "$LMOD"}},
+          "env": {"ASAN_OPTIONS": "detect_leaks=0"},
+          "network": {"egress": ["127.0.0.1:$SP"]}}}},
+ "policy": "policy.d"}
+EOF
+	rm -f "$S/llm.out"
+	{
+		echo '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"egress-test","version":"1"}}}'
+		echo '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+		echo '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"llm_chat","arguments":{"messages":[{"role":"user","content":"say hello"}]}}}'
+		for _ in $(seq 300); do
+			grep -q '"id":2,' "$S/llm.out" 2>/dev/null && break
+			sleep 0.1
+		done
+	} | "$ZONECTL" --config "$S/llm.json" run llm >"$S/llm.out" 2>"$S/llm.err"
+	grep '"id":2,' "$S/llm.out"
+}
+R=$(llm_zone ', "--llm-proxy", "/.zonegate/egress/sock"')
+case $R in
+*'"isError":true'* | '') fail "llm_chat through the egress proxy: ${R:-no answer} $(head -3 "$S/llm.err")" ;;
+*'"structuredContent"'*) pass "mcpd --llm in the zone reached its endpoint through the proxy" ;;
+*) fail "llm_chat: $R" ;;
+esac
+R=$(llm_zone '')
+case $R in
+*'"isError":true'*) pass "without --llm-proxy the llm zone has no route to the endpoint" ;;
+*) fail "llm_chat without the proxy: ${R:-no answer}" ;;
+esac
+grep -q "$KEY" "$S/llm.out" "$S/llm.err" && fail "the key appears in the zone's output" || pass "the key is not in the zone's output"
+
+# 8. A zone with egress whose sandbox never starts (bubblewrap fails at
+#    once) is reported as failed, not waited for: zonectl waits for the
+#    end of the zone's status pipe, so the egress proxy (forked before
+#    bubblewrap) must not hold that pipe's writer. Seen to fail: with the
+#    proxy keeping zonectl's descriptors, zonectl hung until the guard.
+conf nobw '{"egress": ["127.0.0.1:'"$EP"'"]}' connect 127.0.0.1 "$EP"
+ZONEGATE_BWRAP=/bin/false timeout 20 "$ZONECTL" --config "$S/nobw.json" run web >"$S/nobw.out" 2>&1 </dev/null
+rc=$?
+if [ $rc = 124 ]; then
+	fail "a zone with egress whose sandbox failed hung zonectl"
+elif [ $rc = 0 ]; then
+	fail "a zone whose sandbox failed reported success"
+else
+	pass "a zone with egress whose sandbox failed ends zonectl (status $rc)"
+fi
+
 echo "$FAILS failure(s)"
 [ "$FAILS" = 0 ]
