@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "jsonrpc.h"
+#include "rev2026_state.h"
 #include "zonegate/mcp.h"
 
 #define MCP_DEFAULT_MAX_MESSAGE (4u << 20)
@@ -85,6 +86,10 @@ struct mcp_server {
 	struct mcp_pool pool;
 
 	struct mcp_server_hooks hooks;
+
+	/* 2026-07-28 request state (rev2026_state.c); set before serving */
+	struct mcp_state_keys state_keys;
+	unsigned state_ttl; /* seconds */
 
 	pthread_mutex_t sessions_mu; /* the session list below */
 	struct mcp_session *sessions;
@@ -182,8 +187,9 @@ struct mcp_call {
 	json_t *progress_token;
 	json_t *uri_vars;
 	struct mcp_entry *entry;
-	char *uri;  /* resources/read */
-	int method; /* enum in session.c */
+	char *uri;     /* resources/read */
+	json_t *state; /* verified requestState contents (2026-07-28) */
+	int method;    /* enum in session.c */
 	atomic_int cancelled;
 	int err_code;
 	char *err_msg;

@@ -27,6 +27,16 @@ enum mcp_method {
 
 /* Maps a method name to its enum; M_UNKNOWN for anything else. */
 int mcp_method_lookup(const char *name);
+/* The name of a method of the enum ("" for M_UNKNOWN). */
+const char *mcp_method_name(int method);
+
+/* 2026-07-28 (rev2026_input.c): checks a stateless retry's inputResponses
+ * (an object of objects) and opens its requestState into c->state.
+ * Returns 0 (also for calls that cannot carry them), or -1 with the
+ * reason in why (invalid params). */
+int mcp_rev2026_prepare_input(struct mcp_call *c, char *why, size_t n);
+/* 1 when result is an InputRequiredResult. */
+int mcp_rev2026_is_input_required(const json_t *result);
 
 /* Validates a handler call's params and resolves its target entry.
  * Returns 0, or -1 with a message in why (and c->err_code set when it is
