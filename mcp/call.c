@@ -32,6 +32,7 @@ static const struct {
 	{ "logging/setLevel", M_SET_LEVEL },
 	{ "completion/complete", M_COMPLETE },
 	{ "server/discover", M_DISCOVER },
+	{ "subscriptions/listen", M_LISTEN },
 };
 
 int mcp_method_lookup(const char *name)

@@ -14,6 +14,7 @@
 #define MCP_DEFAULT_MAX_DEPTH 64
 #define MCP_MAX_SUBSCRIPTIONS 256
 #define MCP_MAX_URI_LEN 4096
+#define MCP_DEFAULT_MAX_LISTENS 1024 /* subscriptions/listen, server-wide */
 
 /* ---- worker pool (workers.c) ---- */
 
@@ -90,6 +91,9 @@ struct mcp_server {
 	/* 2026-07-28 request state (rev2026_state.c); set before serving */
 	struct mcp_state_keys state_keys;
 	unsigned state_ttl; /* seconds */
+	/* open subscriptions/listen requests (rev2026_listen.c) */
+	atomic_uint nlistens;
+	unsigned max_listens;
 
 	pthread_mutex_t sessions_mu; /* the session list below */
 	struct mcp_session *sessions;
@@ -174,6 +178,7 @@ struct mcp_session {
 	struct mcp_call *calls; /* in flight */
 	unsigned ncalls;
 	struct mcp_outreq *outreqs;
+	struct mcp_listen *listen; /* an open subscriptions/listen */
 	long long next_out_id;
 	int closing;
 

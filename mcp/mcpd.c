@@ -51,6 +51,7 @@ struct opts {
 	const char *servers;	    /* --servers: hosted stdio MCP servers */
 	const char *state_key_file; /* --state-key-file: request state keys */
 	unsigned state_ttl;	    /* --state-ttl: seconds, 0: default */
+	unsigned max_listens;	    /* --max-listens: 0: default */
 };
 
 static void usage(FILE *f)
@@ -105,6 +106,10 @@ static void usage(FILE *f)
 		"process)\n"
 		"  --state-ttl SECS        how long request state stays valid "
 		"(default 600)\n"
+		"  --max-listens N         open 2026-07-28 subscriptions/listen "
+		"requests,\n"
+		"                          all transports together (default "
+		"1024)\n"
 		"  --rag-db FILE           serve rag_search and the RAG "
 		"resources from FILE\n"
 		"  --rag-write             also serve rag_ingest and rag_delete\n"
@@ -206,7 +211,8 @@ enum {
 	O_AS_OF,
 	O_SERVERS,
 	O_STATE_KEY_FILE,
-	O_STATE_TTL
+	O_STATE_TTL,
+	O_MAX_LISTENS
 };
 
 static const struct option long_opts[] = {
@@ -249,6 +255,7 @@ static const struct option long_opts[] = {
 	{ "servers", required_argument, NULL, O_SERVERS },
 	{ "state-key-file", required_argument, NULL, O_STATE_KEY_FILE },
 	{ "state-ttl", required_argument, NULL, O_STATE_TTL },
+	{ "max-listens", required_argument, NULL, O_MAX_LISTENS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -311,6 +318,10 @@ static int parse_numeric_opt(int c, const char *arg, struct opts *o)
 	case O_STATE_TTL:
 		rc = parse_num("--state-ttl", arg, 1, 86400, &v);
 		o->state_ttl = (unsigned)v;
+		break;
+	case O_MAX_LISTENS:
+		rc = parse_num("--max-listens", arg, 1, 100000, &v);
+		o->max_listens = (unsigned)v;
 		break;
 	default: /* O_WORKERS */
 		rc = parse_num("--workers", arg, 1, 256, &v);
@@ -616,6 +627,8 @@ int main(int argc, char **argv)
 	mcp_server_set_limits(srv, &o.limits);
 	if (o.workers)
 		mcp_server_set_workers(srv, o.workers);
+	if (o.max_listens)
+		mcp_server_set_max_listens(srv, o.max_listens);
 	if ((o.state_key_file || o.state_ttl) &&
 	    mcp_server_set_state_keys(srv, o.state_key_file, o.state_ttl, err,
 				      sizeof(err)) != 0) {

@@ -51,6 +51,8 @@ mcp_server *mcp_server_new(const struct mcp_server_info *info)
 	srv->limits.max_depth = MCP_DEFAULT_MAX_DEPTH;
 	mcp_pool_init(&srv->pool, 32);
 	srv->state_ttl = MCP_STATE_DEFAULT_TTL;
+	srv->max_listens = MCP_DEFAULT_MAX_LISTENS;
+	atomic_init(&srv->nlistens, 0);
 	if (mcp_state_keys_random(&srv->state_keys) != 0) {
 		mcp_server_free(srv);
 		return NULL;

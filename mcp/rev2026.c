@@ -18,6 +18,7 @@ static const char *const stateless_methods[] = {
 	"prompts/list",
 	"prompts/get",
 	"completion/complete",
+	"subscriptions/listen",
 };
 
 static const char *const session_versions[] = { "2025-11-25", "2025-06-18",

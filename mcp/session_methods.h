@@ -22,7 +22,8 @@ enum mcp_method {
 	M_PROMPTS_GET,
 	M_SET_LEVEL,
 	M_COMPLETE,
-	M_DISCOVER
+	M_DISCOVER,
+	M_LISTEN
 };
 
 /* Maps a method name to its enum; M_UNKNOWN for anything else. */
@@ -37,6 +38,23 @@ const char *mcp_method_name(int method);
 int mcp_rev2026_prepare_input(struct mcp_call *c, char *why, size_t n);
 /* 1 when result is an InputRequiredResult. */
 int mcp_rev2026_is_input_required(const json_t *result);
+
+/* subscriptions/listen (rev2026_listen.c). Opens the stateless session's
+ * subscription for request m (acknowledged at once; no response until it
+ * ends); same return as the session's other methods. */
+int mcp_rev2026_listen(mcp_session *s, struct jr_msg *m);
+/* The client cancelled request id: if it is s's subscription, ends it
+ * without a response (the transport is told it is done). Returns 1 if it
+ * was. */
+int mcp_rev2026_listen_cancel(mcp_session *s, const json_t *id);
+/* Ends s's subscription with a successful response (graceful closure). */
+void mcp_rev2026_listen_close(mcp_session *s);
+/* Forgets s's subscription without a word (the session is going). */
+void mcp_rev2026_listen_drop(mcp_session *s);
+/* Sends notification method with params (borrowed; may be NULL) on s's
+ * subscription if its filter asks for it, tagged with its id. */
+void mcp_rev2026_listen_notify(mcp_session *s, const char *method,
+			       const json_t *params);
 
 /* Validates a handler call's params and resolves its target entry.
  * Returns 0, or -1 with a message in why (and c->err_code set when it is

@@ -163,6 +163,15 @@ int mcp_server_set_workers(mcp_server *srv, unsigned n);
 /* Maximum number of requests a session may have in flight (default 64). */
 void mcp_server_set_max_inflight(mcp_server *srv, unsigned n);
 
+/* Maximum number of 2026-07-28 subscriptions/listen requests open at once
+ * on the whole server, over every transport (1..100000, default 1024);
+ * one more is refused with -32600. */
+void mcp_server_set_max_listens(mcp_server *srv, unsigned n);
+
+/* Ends every open subscriptions/listen with its successful response (the
+ * graceful closure a server owes its subscribers when it stops). */
+void mcp_server_end_listens(mcp_server *srv);
+
 /* ---- Calls (inside handlers) ----------------------------------------- */
 
 /* Sets the error a handler returns. Copies msg; data may be NULL (the

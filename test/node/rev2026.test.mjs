@@ -154,3 +154,138 @@ describe('request state across replicas', () => {
     assert.match(r.stderr, /owner only/);
   });
 });
+
+// Opens a subscriptions/listen stream; next(pred) resolves with the first
+// message (in order) matching pred, or null after ms; close() aborts it.
+export async function openListen(url, notifications, id = 1) {
+  const ctl = new AbortController();
+  const res = await fetch(url, {
+    method: 'POST', signal: ctl.signal,
+    headers: { 'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': REV, 'mcp-method': 'subscriptions/listen' },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen',
+      params: { notifications, _meta: { 'io.modelcontextprotocol/protocolVersion': REV,
+        'io.modelcontextprotocol/clientCapabilities': {} } } }),
+  });
+  const msgs = [];
+  let ended = false;
+  const pump = (async () => {
+    if (!(res.headers.get('content-type') || '').includes('text/event-stream')) {
+      msgs.push(await res.json());
+      ended = true;
+      return;
+    }
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body) {
+        buf += dec.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.search(/\r?\n\r?\n/)) >= 0) {
+          const ev = buf.slice(0, i);
+          buf = buf.slice(i).replace(/^\r?\n\r?\n/, '');
+          const data = ev.split(/\r?\n/).filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trim()).join('');
+          if (data) msgs.push(JSON.parse(data));
+        }
+      }
+    } catch { /* aborted */ }
+    ended = true;
+  })();
+  let at = 0;
+  return {
+    status: res.status,
+    msgs,
+    ended: () => ended,
+    async next(pred = () => true, ms = 5000) {
+      const t0 = Date.now();
+      for (;;) {
+        while (at < msgs.length) {
+          const m = msgs[at++];
+          if (pred(m)) return m;
+        }
+        if (ended || Date.now() - t0 > ms) return null;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    async close() { ctl.abort(); await pump; },
+  };
+}
+
+const SUB_ID = 'io.modelcontextprotocol/subscriptionId';
+
+describe('subscriptions/listen', () => {
+  let srv;
+  before(async () => { srv = await startHttp(['--max-listens', '2']); });
+  after(async () => { await srv?.stop(); });
+
+  const trigger = (name, id = 50) => call26(srv.url, 'tools/call', { name, arguments: {} }, { id });
+
+  test('acknowledged first, tagged, filtered', async () => {
+    const l = await openListen(srv.url, { toolsListChanged: true,
+      resourceSubscriptions: ['test://watched-resource'], bogusFlag: true }, 'sub-1');
+    const ack = await l.next();
+    assert.equal(ack?.method, 'notifications/subscriptions/acknowledged');
+    assert.equal(ack.params._meta[SUB_ID], 'sub-1');
+    assert.deepEqual(ack.params.notifications, { toolsListChanged: true,
+      resourceSubscriptions: ['test://watched-resource'] });
+    // not asked for: the prompt list change must not show up before the
+    // tool list change that follows it
+    await trigger('test_trigger_prompt_change');
+    await trigger('test_trigger_tool_change');
+    const n1 = await l.next();
+    assert.equal(n1?.method, 'notifications/tools/list_changed');
+    assert.equal(n1.params._meta[SUB_ID], 'sub-1');
+    await trigger('test_update_watched');
+    const n2 = await l.next();
+    assert.equal(n2?.method, 'notifications/resources/updated');
+    assert.equal(n2.params.uri, 'test://watched-resource');
+    assert.equal(n2.params._meta[SUB_ID], 'sub-1');
+    await l.close();
+  });
+
+  test('a malformed filter is -32602', async () => {
+    const r = await call26(srv.url, 'subscriptions/listen', { notifications: { toolsListChanged: 'yes' } });
+    assert.equal(r.msg?.error?.code, -32602, r.text);
+    const r2 = await call26(srv.url, 'subscriptions/listen',
+      { notifications: { resourceSubscriptions: Array(300).fill('x://y') } });
+    assert.equal(r2.msg?.error?.code, -32602, r2.text);
+  });
+
+  // Proves the server-wide cap (red without the nlistens check in
+  // rev2026_listen.c), and that a closed stream gives its place back.
+  test('at most --max-listens open at once', async () => {
+    const a = await openListen(srv.url, { toolsListChanged: true }, 1);
+    const b = await openListen(srv.url, { toolsListChanged: true }, 2);
+    assert.ok(await a.next() && await b.next());
+    const c = await openListen(srv.url, { toolsListChanged: true }, 3);
+    const refused = await c.next();
+    assert.equal(refused?.error?.code, -32600, JSON.stringify(refused));
+    await a.close();
+    let d = null;
+    for (let i = 0; i < 200 && !d; i++) { // the server sees the close soon
+      const t = await openListen(srv.url, { toolsListChanged: true }, 4);
+      const first = await t.next();
+      if (first?.method) d = t; else await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(d, 'a closed listen must free its place');
+    await b.close();
+    await d.close();
+  });
+});
+
+describe('subscriptions/listen on shutdown', () => {
+  test('mcpd ends open subscriptions with their response and exits', async () => {
+    const srv = await startHttp();
+    const l = await openListen(srv.url, { toolsListChanged: true }, 'bye');
+    assert.ok(await l.next());
+    const stopped = srv.stop(); // throws unless mcpd exits cleanly
+    const end = await l.next((m) => 'result' in m);
+    assert.equal(end?.id, 'bye');
+    assert.equal(end.result.resultType, 'complete');
+    assert.equal(end.result._meta[SUB_ID], 'bye');
+    await stopped;
+    await l.close();
+  });
+});
