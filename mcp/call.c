@@ -445,6 +445,11 @@ const char *mcp_call_protocol_version(mcp_call *call)
 	return call->s->version;
 }
 
+const char *mcp_call_traceparent(mcp_call *call)
+{
+	return mcp_traceparent(call->params);
+}
+
 json_t *mcp_call_uri_vars(mcp_call *call)
 {
 	return call->uri_vars;

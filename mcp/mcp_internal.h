@@ -94,6 +94,7 @@ struct mcp_server {
 	/* open subscriptions/listen requests (rev2026_listen.c) */
 	atomic_uint nlistens;
 	unsigned max_listens;
+	int request_log; /* mcp_server_set_request_log */
 
 	pthread_mutex_t sessions_mu; /* the session list below */
 	struct mcp_session *sessions;

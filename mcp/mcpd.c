@@ -150,7 +150,9 @@ static void usage(FILE *f)
 		"                          JSON) as SERVER.NAME tools, their "
 		"resources\n"
 		"                          and prompts (docs/hosted.md)\n"
-		"  -v, --verbose           log each session on stderr\n"
+		"  -v, --verbose           log each request on stderr (method, "
+		"revision,\n"
+		"                          traceparent)\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
 }
@@ -629,6 +631,7 @@ int main(int argc, char **argv)
 		mcp_server_set_workers(srv, o.workers);
 	if (o.max_listens)
 		mcp_server_set_max_listens(srv, o.max_listens);
+	mcp_server_set_request_log(srv, o.verbose);
 	if ((o.state_key_file || o.state_ttl) &&
 	    mcp_server_set_state_keys(srv, o.state_key_file, o.state_ttl, err,
 				      sizeof(err)) != 0) {

@@ -100,6 +100,11 @@ void mcp_server_free(mcp_server *srv)
 	free(srv);
 }
 
+void mcp_server_set_request_log(mcp_server *srv, int on)
+{
+	srv->request_log = on != 0;
+}
+
 void mcp_server_set_page_size(mcp_server *srv, unsigned n)
 {
 	if (n >= 1 && n <= 1000)

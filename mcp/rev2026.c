@@ -61,6 +61,35 @@ unsigned mcp_rev2026_http_status(const char *msg)
 	return st;
 }
 
+/* 1 when p[0..n) are n lower-case hex digits, not all '0' if nonzero. */
+static int hex_field(const char *p, size_t n, int nonzero)
+{
+	int any = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		      (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+		any |= p[i] != '0';
+	}
+	return !nonzero || any;
+}
+
+const char *mcp_traceparent(const json_t *params)
+{
+	json_t *v = json_object_get(json_object_get(params, "_meta"),
+				    "traceparent");
+	const char *t = json_string_value(v);
+
+	/* 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags> */
+	if (!t || json_string_length(v) != 55 || t[2] != '-' || t[35] != '-' ||
+	    t[52] != '-' || !hex_field(t, 2, 0) || strncmp(t, "ff", 2) == 0 ||
+	    !hex_field(t + 3, 32, 1) || !hex_field(t + 36, 16, 1) ||
+	    !hex_field(t + 53, 2, 0))
+		return NULL;
+	return t;
+}
+
 static json_t *meta_of(const struct jr_msg *m)
 {
 	return json_object_get(m->params, "_meta");
@@ -123,13 +152,59 @@ static int method_kept(const char *method)
 	return 0;
 }
 
-int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
-		      const char *hdr_method, const char *hdr_name,
+/* The _meta rules every transport applies; hdr_version is the version
+ * the request must name (the HTTP header), or NULL (stdio, channels). */
+static int check_meta(const struct jr_msg *m, const char *hdr_version,
 		      struct mcp_rev_refusal *out)
 {
 	json_t *meta = meta_of(m);
 	json_t *pv = json_object_get(meta, MCP_META_PROTOCOL_VERSION);
 	json_t *caps = json_object_get(meta, MCP_META_CLIENT_CAPS);
+	const char *v;
+
+	if (!pv || !caps)
+		return refuse(out, 400, MCP_ERR_INVALID_PARAMS,
+			      "Invalid params: _meta must carry "
+			      "io.modelcontextprotocol/protocolVersion and "
+			      "io.modelcontextprotocol/clientCapabilities",
+			      NULL);
+	if (!json_is_string(pv) ||
+	    (hdr_version && strcmp(json_string_value(pv), hdr_version)))
+		return refuse(out, 400,
+			      hdr_version ? MCP_ERR_HEADER_MISMATCH
+					  : MCP_ERR_INVALID_PARAMS,
+			      hdr_version ? "MCP-Protocol-Version header does "
+					    "not match _meta protocolVersion"
+					  : "Invalid params: protocolVersion "
+					    "must be a string",
+			      NULL);
+	v = json_string_value(pv);
+	if (strcmp(v, MCP_REV2026) != 0)
+		return refuse(out, 400, MCP_ERR_UNSUPPORTED_VERSION,
+			      "Unsupported protocol version",
+			      json_pack("{s:o, s:s}", "supported",
+					mcp_rev_supported_versions(),
+					"requested", v));
+	if (!json_is_object(caps))
+		return refuse(out, 400, MCP_ERR_INVALID_PARAMS,
+			      "Invalid params: clientCapabilities must be an "
+			      "object",
+			      NULL);
+	if (!method_kept(m->method))
+		return refuse(out, 404, MCP_ERR_METHOD_NOT_FOUND,
+			      "method not found", NULL);
+	return 0;
+}
+
+int mcp_rev2026_check_meta(const struct jr_msg *m, struct mcp_rev_refusal *out)
+{
+	return check_meta(m, NULL, out);
+}
+
+int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
+		      const char *hdr_method, const char *hdr_name,
+		      struct mcp_rev_refusal *out)
+{
 	const char *name;
 
 	if (!hdr_version)
@@ -148,30 +223,5 @@ int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
 					 "body"
 				       : "Missing Mcp-Name header",
 			      NULL);
-	if (!pv || !caps)
-		return refuse(out, 400, MCP_ERR_INVALID_PARAMS,
-			      "Invalid params: _meta must carry "
-			      "io.modelcontextprotocol/protocolVersion and "
-			      "io.modelcontextprotocol/clientCapabilities",
-			      NULL);
-	if (!json_is_string(pv) || strcmp(json_string_value(pv), hdr_version))
-		return refuse(out, 400, MCP_ERR_HEADER_MISMATCH,
-			      "MCP-Protocol-Version header does not match "
-			      "_meta protocolVersion",
-			      NULL);
-	if (strcmp(hdr_version, MCP_REV2026) != 0)
-		return refuse(out, 400, MCP_ERR_UNSUPPORTED_VERSION,
-			      "Unsupported protocol version",
-			      json_pack("{s:o, s:s}", "supported",
-					mcp_rev_supported_versions(),
-					"requested", hdr_version));
-	if (!json_is_object(caps))
-		return refuse(out, 400, MCP_ERR_INVALID_PARAMS,
-			      "Invalid params: clientCapabilities must be an "
-			      "object",
-			      NULL);
-	if (!method_kept(m->method))
-		return refuse(out, 404, MCP_ERR_METHOD_NOT_FOUND,
-			      "method not found", NULL);
-	return 0;
+	return check_meta(m, hdr_version, out);
 }

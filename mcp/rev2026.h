@@ -40,6 +40,11 @@ int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
 		      const char *hdr_method, const char *hdr_name,
 		      struct mcp_rev_refusal *out);
 
+/* The same checks without an HTTP layer (stdio, channels): the _meta keys,
+ * a supported version, the method. Returns 0, or -1 and fills *out (its
+ * status is what HTTP would have used). */
+int mcp_rev2026_check_meta(const struct jr_msg *m, struct mcp_rev_refusal *out);
+
 /* Adds the caching fields (ttlMs 0, cacheScope private: nothing may be
  * reused beyond the request) to a result object; NULL is passed through. */
 json_t *mcp_rev2026_cache_hints(json_t *result);
@@ -47,6 +52,11 @@ json_t *mcp_rev2026_cache_hints(json_t *result);
 /* The HTTP status for a stateless request's JSON answer msg: 400 for a
  * MissingRequiredClientCapabilityError, else 200. */
 unsigned mcp_rev2026_http_status(const char *msg);
+
+/* params._meta.traceparent if it is W3C trace context (version 00-fe,
+ * lower-case hex, trace and parent ids not all zero), else NULL
+ * (borrowed from params). */
+const char *mcp_traceparent(const json_t *params);
 
 /* Every revision this server speaks, newest first (a new array). */
 json_t *mcp_rev_supported_versions(void);

@@ -553,10 +553,27 @@ static int dispatch_handler(mcp_session *s, struct jr_msg *m, int method)
 	return start_call(s, c, inline_ok);
 }
 
+/* The request log line (mcp_server_set_request_log): nothing of the
+ * request but a known method name and a well-formed traceparent. */
+static void log_request(mcp_session *s, struct jr_msg *m, int method)
+{
+	const char *tp = mcp_traceparent(m->params);
+
+	fprintf(stderr, "mcpd: request %s rev %s traceparent %s\n",
+		method == M_UNKNOWN ? "unknown" : mcp_method_name(method),
+		s->stateless	       ? MCP_REV2026
+		: s->state != SESS_NEW ? s->version
+				       : "-",
+		tp ? tp : "-");
+}
+
 static int on_request(mcp_session *s, struct jr_msg *m)
 {
 	const char *meth = m->method;
 	int method = mcp_method_lookup(meth);
+
+	if (s->srv->request_log)
+		log_request(s, m, method);
 
 	if (s->stateless && method == M_DISCOVER)
 		return do_discover(s, m);

@@ -172,6 +172,12 @@ void mcp_server_set_max_listens(mcp_server *srv, unsigned n);
  * graceful closure a server owes its subscribers when it stops). */
 void mcp_server_end_listens(mcp_server *srv);
 
+/* With on, every request is logged on stderr, one line: its method (a
+ * known one, else "unknown"), the revision it runs under and its
+ * traceparent ("-" when absent or malformed); nothing else from the
+ * request, which is untrusted. Off by default. */
+void mcp_server_set_request_log(mcp_server *srv, int on);
+
 /* ---- Calls (inside handlers) ----------------------------------------- */
 
 /* Sets the error a handler returns. Copies msg; data may be NULL (the
@@ -217,6 +223,11 @@ json_t *mcp_call_client_capabilities(mcp_call *call);
 
 /* The negotiated protocol version (borrowed). */
 const char *mcp_call_protocol_version(mcp_call *call);
+
+/* The request's W3C trace context (params._meta.traceparent, borrowed),
+ * or NULL when absent or not in the W3C format; for a handler to pass on
+ * to what it calls. */
+const char *mcp_call_traceparent(mcp_call *call);
 
 /* For resources/read through a URI template: the object of variables the
  * template bound (borrowed), else NULL. */
