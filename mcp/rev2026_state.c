@@ -67,7 +67,8 @@ static int b64_val(char c)
 }
 
 /* Decodes s[0..n) into out (room for n * 3 / 4 bytes). Returns the
- * length, or -1 on a character outside the alphabet or a bad length. */
+ * length, or -1 on a character outside the alphabet, a bad length or
+ * non-zero padding bits. */
 static long b64_decode(const char *s, size_t n, unsigned char *out)
 {
 	size_t o = 0;
@@ -88,7 +89,9 @@ static long b64_decode(const char *s, size_t n, unsigned char *out)
 			v &= (1u << bits) - 1;
 		}
 	}
-	return (long)o;
+	/* canonical only: the unused low bits of the last character are
+	 * zero, so no two texts decode to the same MAC */
+	return v ? -1 : (long)o;
 }
 
 /* ---- keys ---- */
@@ -374,7 +377,8 @@ int mcp_state_open(const struct mcp_state_keys *k, const char *token,
 	n = b64_decode(token + pre, (size_t)(dot - token - (long)pre), text);
 	if (n < 0)
 		goto out;
-	p = json_loadb((const char *)text, (size_t)n, JSON_DECODE_ANY, NULL);
+	p = json_loadb((const char *)text, (size_t)n,
+		       JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	if (payload_check(p, method, target, args, now, why) != 0)
 		goto out;
 	*state = json_incref(json_object_get(p, "s"));
