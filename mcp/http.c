@@ -322,6 +322,12 @@ static int version_header_ok(struct MHD_Connection *c)
 	return !v || mcp_version_supported(v);
 }
 
+/* mcp_header_fn over a connection's request headers. */
+static const char *header_of(void *ctx, const char *name)
+{
+	return header(ctx, name);
+}
+
 /* 1 when the request says it speaks the stateless revision. */
 static int is_rev2026(struct MHD_Connection *c)
 {
@@ -359,7 +365,8 @@ static enum MHD_Result post_stateless(struct mcp_http *h,
 
 	if (mcp_rev2026_check(m, header(c, "MCP-Protocol-Version"),
 			      header(c, "Mcp-Method"), header(c, "Mcp-Name"),
-			      &why) != 0) {
+			      &why) != 0 ||
+	    mcp_rev2026_check_params(h->srv, m, header_of, c, &why) != 0) {
 		ret = reply_refusal(c, m->id, &why);
 		jr_msg_clear(m);
 		return ret;

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "jsonrpc.h"
+#include "zonegate/mcp.h"
 
 #define MCP_REV2026 "2026-07-28"
 #define MCP_META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
@@ -39,6 +40,19 @@ int mcp_rev2026_wanted(const struct jr_msg *m, const char *hdr_version);
 int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
 		      const char *hdr_method, const char *hdr_name,
 		      struct mcp_rev_refusal *out);
+
+/* Returns the value of request header name (case-insensitive), or NULL. */
+typedef const char *(*mcp_header_fn)(void *ctx, const char *name);
+
+/* For a tools/call to a tool whose inputSchema annotates properties with
+ * x-mcp-header (reachable through "properties" only): each value in the
+ * arguments must come with its Mcp-Param-{Name} header, and the header
+ * (plain, or "=?base64?...?=" strict standard Base64) must equal it
+ * (integers compared numerically); a header without a value is refused
+ * too. Returns 0, or -1 and fills *out (400, -32020). */
+int mcp_rev2026_check_params(mcp_server *srv, const struct jr_msg *m,
+			     mcp_header_fn hdr, void *ctx,
+			     struct mcp_rev_refusal *out);
 
 /* The same checks without an HTTP layer (stdio, channels): the _meta keys,
  * a supported version, the method. Returns 0, or -1 and fills *out (its

@@ -59,26 +59,34 @@ static void b64_encode(const unsigned char *p, size_t n, char *out)
 	}
 }
 
-static int b64_val(char c)
+static int b64_val(char c, int url)
 {
-	const char *p = c ? strchr(b64, c) : NULL;
+	static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+				  "rstuvwxyz0123456789+/";
+	const char *alpha = url ? b64 : std;
+	const char *p = c ? strchr(alpha, c) : NULL;
 
-	return p ? (int)(p - b64) : -1;
+	return p ? (int)(p - alpha) : -1;
 }
 
-/* Decodes s[0..n) into out (room for n * 3 / 4 bytes). Returns the
- * length, or -1 on a character outside the alphabet, a bad length or
- * non-zero padding bits. */
-static long b64_decode(const char *s, size_t n, unsigned char *out)
+long mcp_b64_decode(const char *s, size_t n, unsigned char *out, int url)
 {
-	size_t o = 0;
+	size_t o = 0, pad = 0;
 	unsigned v = 0;
 	int bits = 0;
 
-	if (n % 4 == 1)
+	if (!url) { /* standard: padded to a multiple of 4 */
+		if (n % 4)
+			return -1;
+		while (pad < 2 && n > 0 && s[n - 1] == '=') {
+			n--;
+			pad++;
+		}
+	}
+	if (n % 4 == 1 || (!url && pad != (4 - n % 4) % 4))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int d = b64_val(s[i]);
+		int d = b64_val(s[i], url);
 		if (d < 0)
 			return -1;
 		v = (v << 6) | (unsigned)d;
@@ -90,7 +98,7 @@ static long b64_decode(const char *s, size_t n, unsigned char *out)
 		}
 	}
 	/* canonical only: the unused low bits of the last character are
-	 * zero, so no two texts decode to the same MAC */
+	 * zero, so no two texts decode to the same bytes */
 	return v ? -1 : (long)o;
 }
 
@@ -363,7 +371,7 @@ int mcp_state_open(const struct mcp_state_keys *k, const char *token,
 		return -1;
 	dot = memchr(token + pre, '.', len - pre);
 	if (!dot || (size_t)(token + len - dot - 1) != b64_len(MAC_LEN) ||
-	    b64_decode(dot + 1, b64_len(MAC_LEN), mac) != MAC_LEN)
+	    mcp_b64_decode(dot + 1, b64_len(MAC_LEN), mac, 1) != MAC_LEN)
 		return -1;
 	if (mac_verify(k, token, (size_t)(dot - token), mac) != 0) {
 		*why = "requestState failed verification (tampered, or "
@@ -374,7 +382,8 @@ int mcp_state_open(const struct mcp_state_keys *k, const char *token,
 	text = malloc((size_t)(dot - token - (long)pre) * 3 / 4 + 1);
 	if (!text)
 		return -1;
-	n = b64_decode(token + pre, (size_t)(dot - token - (long)pre), text);
+	n = mcp_b64_decode(token + pre, (size_t)(dot - token - (long)pre), text,
+			   1);
 	if (n < 0)
 		goto out;
 	p = json_loadb((const char *)text, (size_t)n,

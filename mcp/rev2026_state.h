@@ -23,6 +23,12 @@ struct mcp_state_keys {
 	unsigned char key[MCP_STATE_MAX_KEYS][MCP_STATE_MAX_KEY];
 };
 
+/* Decodes base64 s[0..n) into out (room for n * 3 / 4 bytes): url != 0
+ * the URL alphabet without padding, else the standard alphabet padded to
+ * a multiple of 4. Only the canonical text is accepted (unused bits
+ * zero). Returns the length, or -1. */
+long mcp_b64_decode(const char *s, size_t n, unsigned char *out, int url);
+
 /* Reads a key file: one key a line as hex (64 to 128 hex digits, i.e. 32 to
  * 64 bytes), blank lines and lines starting with '#' ignored, 1 to
  * MCP_STATE_MAX_KEYS keys; the first signs. The file must not be readable

@@ -2,7 +2,8 @@
  * line, each on a stateless session of its own as stdio and HTTP run them:
  * the _meta checks, subscriptions/listen filters (with list changes
  * broadcast to the open subscriptions), inputResponses and requestState
- * on tools/call, prompts/get and resources/read. */
+ * on tools/call, prompts/get and resources/read, and Mcp-Param headers
+ * (x-mcp-header; the "fuzz/headers" object in _meta plays the headers). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,13 @@ static int prompt_ask(mcp_call *call, json_t *args, void *ud, json_t **result)
 	return 0;
 }
 
+/* mcp_header_fn: ctx is the request's _meta; headers by exact name. */
+static const char *fuzz_header(void *ctx, const char *name)
+{
+	return json_string_value(
+		json_object_get(json_object_get(ctx, "fuzz/headers"), name));
+}
+
 static mcp_server *server(void)
 {
 	static mcp_server *srv;
@@ -78,10 +86,23 @@ static mcp_server *server(void)
 					  .name = "r",
 					  .fn = read_ask };
 		struct mcp_prompt p = { .name = "p", .fn = prompt_ask };
+		struct mcp_tool h = {
+			.name = "hdr",
+			.input_schema =
+				"{\"type\":\"object\",\"properties\":{"
+				"\"s\":{\"type\":\"string\",\"x-mcp-header\":"
+				"\"S\"},\"o\":{\"type\":\"object\","
+				"\"properties\":{\"i\":{\"type\":\"integer\","
+				"\"x-mcp-header\":\"I\"},\"b\":{\"type\":"
+				"\"boolean\",\"x-mcp-header\":\"B\"}}}}}",
+			.fn = tool_ask,
+			.flags = MCP_TOOL_INLINE
+		};
 		srv = mcp_server_new(NULL);
 		mcp_server_add_tool(srv, &t, err, sizeof(err));
 		mcp_server_add_resource(srv, &r, err, sizeof(err));
 		mcp_server_add_prompt(srv, &p, err, sizeof(err));
+		mcp_server_add_tool(srv, &h, err, sizeof(err));
 		mcp_server_set_max_listens(srv, 8);
 	}
 	return srv;
@@ -103,7 +124,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		jr_parse(p, len, 1 << 20, 64, &m);
 		p += len + 1;
 		if (m.kind != JR_REQUEST || !mcp_rev2026_wanted(&m, NULL) ||
-		    mcp_rev2026_check_meta(&m, &why) != 0) {
+		    mcp_rev2026_check_meta(&m, &why) != 0 ||
+		    mcp_rev2026_check_params(srv, &m, fuzz_header,
+					     json_object_get(m.params, "_meta"),
+					     &why) != 0) {
 			if (m.kind == JR_REQUEST &&
 			    mcp_rev2026_wanted(&m, NULL))
 				json_decref(why.data);

@@ -152,6 +152,9 @@ async function exercise(client) {
   assert.match(sampled.content[0].text, /Paris/);
   const prompt = await client.getPrompt({ name: 'test_input_required_result_prompt' });
   assert.match(prompt.messages[0].content.text, /context in mind: Ada/);
+  // on HTTP the client mirrors the x-mcp-header parameter; mcpd checks it
+  const region = await client.callTool({ name: 'test_header_param', arguments: { region: 'ap-south1' } });
+  assert.equal(region.content[0].text, 'region=ap-south1');
 }
 
 describe('SDK 2.x client, 2026-07-28', () => {

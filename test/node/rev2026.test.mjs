@@ -17,7 +17,7 @@ const CAPS = { elicitation: {}, sampling: {}, roots: {} };
 
 // One stateless request; returns the post() result plus .msg (the
 // JSON-RPC response).
-export async function call26(url, method, params = {}, { caps = CAPS, id = 1 } = {}) {
+export async function call26(url, method, params = {}, { caps = CAPS, id = 1, extra = {} } = {}) {
   const headers = { 'mcp-method': method };
   const name = method === 'resources/read' ? params.uri : params.name;
   if ((method === 'tools/call' || method === 'prompts/get' ||
@@ -26,7 +26,7 @@ export async function call26(url, method, params = {}, { caps = CAPS, id = 1 } =
     jsonrpc: '2.0', id, method,
     params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': REV,
       'io.modelcontextprotocol/clientCapabilities': caps, ...(params._meta || {}) } },
-  }, { version: REV, headers });
+  }, { version: REV, headers: { ...headers, ...extra } });
   const list = Array.isArray(r.json) ? r.json : [r.json];
   r.msg = list.find((m) => m && m.id === id && ('result' in m || 'error' in m));
   return r;
@@ -287,5 +287,45 @@ describe('subscriptions/listen on shutdown', () => {
     assert.equal(end.result._meta[SUB_ID], 'bye');
     await stopped;
     await l.close();
+  });
+});
+
+// Mcp-Param-{Name} headers (x-mcp-header): each proves the check in
+// mcp_rev2026_check_params (red with it skipped in http.c).
+describe('x-mcp-header parameters', () => {
+  let srv;
+  before(async () => { srv = await startHttp(); });
+  after(async () => { await srv?.stop(); });
+  const T = 'test_header_param';
+  const b64 = (s) => `=?base64?${Buffer.from(s).toString('base64')}?=`;
+  const callWith = (region, extra, id = 1) =>
+    call26(srv.url, 'tools/call', { name: T, arguments: { region } }, { id, extra });
+
+  test('a matching header, plain or Base64, is accepted', async () => {
+    let r = await callWith('us-west1', { 'Mcp-Param-Region': 'us-west1' });
+    assert.equal(r.msg?.result?.content?.[0]?.text, 'region=us-west1', r.text);
+    r = await callWith('Grüße, 世界', { 'mcp-param-region': b64('Grüße, 世界') }, 2);
+    assert.equal(r.status, 200, r.text);
+    // an encoded Mcp-Name is decoded before the comparison too
+    r = await callWith('eu', { 'Mcp-Param-Region': 'eu', 'mcp-name': b64(T) }, 3);
+    assert.equal(r.status, 200, r.text);
+  });
+
+  test('missing, different or badly encoded headers are 400 -32020', async () => {
+    for (const [extra, why] of [
+      [{}, /Missing Mcp-Param/],
+      [{ 'Mcp-Param-Region': 'eu-north1' }, /does not match/],
+      [{ 'Mcp-Param-Region': '=?base64?dXMtd2VzdDE?=' }, /Base64/], // unpadded
+      [{ 'Mcp-Param-Region': '=?base64?dXMt!!!2VzdDE=?=' }, /Base64/],
+    ]) {
+      const r = await callWith('us-west1', extra);
+      assert.equal(r.status, 400, `${JSON.stringify(extra)}: ${r.text}`);
+      assert.equal(r.msg?.error?.code, -32020);
+      assert.match(r.msg.error.message, why);
+    }
+    // a header for a value the body does not carry
+    const r = await call26(srv.url, 'tools/call', { name: T, arguments: {} },
+      { extra: { 'Mcp-Param-Region': 'us' } });
+    assert.equal(r.status, 400, r.text);
   });
 });
