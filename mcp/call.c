@@ -455,8 +455,10 @@ json_t *mcp_call_uri_vars(mcp_call *call)
 	return call->uri_vars;
 }
 
-static const char *needed_capability(const char *method)
+const char *mcp_method_capability(const char *method)
 {
+	if (!method)
+		return NULL;
 	if (strcmp(method, "sampling/createMessage") == 0)
 		return "sampling";
 	if (strcmp(method, "elicitation/create") == 0)
@@ -521,7 +523,7 @@ int mcp_call_request(mcp_call *call, const char *method, json_t *params,
 		     int timeout_ms, json_t **result)
 {
 	mcp_session *s = call->s;
-	const char *cap = needed_capability(method);
+	const char *cap = mcp_method_capability(method);
 	struct mcp_outreq *o;
 	json_t *msg, *err;
 	int rc;

@@ -80,21 +80,6 @@ json_t *mcp_call_state(mcp_call *call)
 	return call->state;
 }
 
-/* The capability an input request needs, or NULL for a method that is
- * not one of the three an InputRequests map may hold. */
-static const char *input_capability(const char *method)
-{
-	if (!method)
-		return NULL;
-	if (strcmp(method, "elicitation/create") == 0)
-		return "elicitation";
-	if (strcmp(method, "sampling/createMessage") == 0)
-		return "sampling";
-	if (strcmp(method, "roots/list") == 0)
-		return "roots";
-	return NULL;
-}
-
 /* Checks every request of the map; returns 0 or a code after setting the
  * call's error. */
 static int check_requests(mcp_call *call, json_t *requests)
@@ -108,7 +93,7 @@ static int check_requests(mcp_call *call, json_t *requests)
 		return MCP_ERR_INTERNAL;
 	}
 	json_object_foreach (requests, k, v) {
-		cap = input_capability(
+		cap = mcp_method_capability(
 			json_string_value(json_object_get(v, "method")));
 		if (!cap) {
 			mcp_call_error(call, MCP_ERR_INTERNAL,

@@ -28,6 +28,9 @@ enum mcp_method {
 
 /* Maps a method name to its enum; M_UNKNOWN for anything else. */
 int mcp_method_lookup(const char *name);
+/* The client capability a server-to-client request needs ("sampling",
+ * "elicitation", "roots"), or NULL for any other method (or NULL). */
+const char *mcp_method_capability(const char *method);
 /* The name of a method of the enum ("" for M_UNKNOWN). */
 const char *mcp_method_name(int method);
 
