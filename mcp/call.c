@@ -32,6 +32,7 @@ static const struct {
 	{ "logging/setLevel", M_SET_LEVEL },
 	{ "completion/complete", M_COMPLETE },
 	{ "server/discover", M_DISCOVER },
+	{ "subscriptions/listen", M_LISTEN },
 };
 
 int mcp_method_lookup(const char *name)
@@ -43,6 +44,15 @@ int mcp_method_lookup(const char *name)
 	return M_UNKNOWN;
 }
 
+const char *mcp_method_name(int method)
+{
+	for (size_t i = 0; i < sizeof(method_table) / sizeof(method_table[0]);
+	     i++)
+		if (method_table[i].method == method)
+			return method_table[i].name;
+	return "";
+}
+
 void mcp_call_free(struct mcp_call *c)
 {
 	if (!c)
@@ -52,6 +62,7 @@ void mcp_call_free(struct mcp_call *c)
 	json_decref(c->progress_token);
 	json_decref(c->uri_vars);
 	json_decref(c->err_data);
+	json_decref(c->state);
 	mcp_entry_unref(c->entry);
 	free(c->uri);
 	free(c->err_msg);
@@ -189,10 +200,9 @@ static int prep_complete(struct mcp_call *c, char *why, size_t n)
 	return 0;
 }
 
-int mcp_call_prepare(struct mcp_call *c, char *why, size_t whylen,
-		     int *inline_ok)
+static int prep_method(struct mcp_call *c, char *why, size_t whylen,
+		       int *inline_ok)
 {
-	*inline_ok = 0;
 	switch (c->method) {
 	case M_TOOLS_CALL:
 		return prep_tool(c, why, whylen, inline_ok);
@@ -207,6 +217,16 @@ int mcp_call_prepare(struct mcp_call *c, char *why, size_t whylen,
 		c->err_code = MCP_ERR_METHOD_NOT_FOUND;
 		return -1;
 	}
+}
+
+int mcp_call_prepare(struct mcp_call *c, char *why, size_t whylen,
+		     int *inline_ok)
+{
+	*inline_ok = 0;
+	if (prep_method(c, why, whylen, inline_ok) != 0)
+		return -1;
+	/* A retry's requestState is verified before any handler sees it. */
+	return mcp_rev2026_prepare_input(c, why, whylen);
 }
 
 /* ---- running ---- */
@@ -265,7 +285,9 @@ static int run_handler(struct mcp_call *c, json_t **result)
 		json_t *contents = NULL;
 		int rc = c->entry->fn.resource(c, c->uri, c->entry->ud,
 					       &contents);
-		if (rc == 0)
+		if (rc == 0 && mcp_rev2026_is_input_required(contents))
+			*result = contents; /* from mcp_call_input_required */
+		else if (rc == 0)
 			*result = json_pack("{s:o}", "contents", contents);
 		return rc;
 	}
@@ -285,6 +307,14 @@ static json_t *build_response(struct mcp_call *c, int rc, json_t *result)
 {
 	json_t *data;
 
+	if (rc == 0 && result && mcp_rev2026_is_input_required(result) &&
+	    !mcp_call_can_ask(c)) {
+		/* MUST NOT on any other request (built by hand, not by
+		 * mcp_call_input_required) */
+		rc = MCP_ERR_INTERNAL;
+		mcp_call_error(c, rc, "handler asked for input where it cannot",
+			       NULL);
+	}
 	if (rc == 0 && result)
 		return jr_result(c->id, result);
 	json_decref(result);
@@ -415,13 +445,20 @@ const char *mcp_call_protocol_version(mcp_call *call)
 	return call->s->version;
 }
 
+const char *mcp_call_traceparent(mcp_call *call)
+{
+	return mcp_traceparent(call->params);
+}
+
 json_t *mcp_call_uri_vars(mcp_call *call)
 {
 	return call->uri_vars;
 }
 
-static const char *needed_capability(const char *method)
+const char *mcp_method_capability(const char *method)
 {
+	if (!method)
+		return NULL;
 	if (strcmp(method, "sampling/createMessage") == 0)
 		return "sampling";
 	if (strcmp(method, "elicitation/create") == 0)
@@ -486,14 +523,14 @@ int mcp_call_request(mcp_call *call, const char *method, json_t *params,
 		     int timeout_ms, json_t **result)
 {
 	mcp_session *s = call->s;
-	const char *cap = needed_capability(method);
+	const char *cap = mcp_method_capability(method);
 	struct mcp_outreq *o;
 	json_t *msg, *err;
 	int rc;
 
 	*result = NULL;
 	/* 2026-07-28 has no server-to-client requests on a response stream
-	 * (InputRequiredResult replaces them; not implemented yet). */
+	 * (InputRequiredResult replaces them: mcp_call_input_required). */
 	if (s->stateless) {
 		json_decref(params);
 		return cap && !json_object_get(s->client_caps, cap)

@@ -236,6 +236,12 @@ static void hreq_free(struct hreq *q)
 		return;
 	if (q->st)
 		http_stream_detach(q->sess, q->st, q->completed_ok);
+	if (q->counted) {
+		pthread_mutex_lock(&q->h->mu);
+		q->h->nsse_stateless--;
+		pthread_cond_broadcast(&q->h->janitor_cv);
+		pthread_mutex_unlock(&q->h->mu);
+	}
 	if (q->sess)
 		http_session_unref(q->h, q->sess);
 	free(q->body);
@@ -316,6 +322,12 @@ static int version_header_ok(struct MHD_Connection *c)
 	return !v || mcp_version_supported(v);
 }
 
+/* mcp_header_fn over a connection's request headers. */
+static const char *header_of(void *ctx, const char *name)
+{
+	return header(ctx, name);
+}
+
 /* 1 when the request says it speaks the stateless revision. */
 static int is_rev2026(struct MHD_Connection *c)
 {
@@ -353,7 +365,8 @@ static enum MHD_Result post_stateless(struct mcp_http *h,
 
 	if (mcp_rev2026_check(m, header(c, "MCP-Protocol-Version"),
 			      header(c, "Mcp-Method"), header(c, "Mcp-Name"),
-			      &why) != 0) {
+			      &why) != 0 ||
+	    mcp_rev2026_check_params(h->srv, m, header_of, c, &why) != 0) {
 		ret = reply_refusal(c, m->id, &why);
 		jr_msg_clear(m);
 		return ret;
@@ -546,6 +559,7 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 	if (!q)
 		return MHD_NO;
 	q->h = h;
+	q->fd = -1;
 	*con_cls = q;
 	if (strcmp(method, "POST") == 0)
 		return post_begin(h, c, q);
@@ -742,12 +756,33 @@ unsigned short mcp_http_port(const struct mcp_http *h)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* Waits (at most 2 s) for the SSE responses of stateless requests to
+ * end, so that the last events of ended subscriptions reach their
+ * clients before MHD closes every connection. */
+static void drain_stateless(struct mcp_http *h)
+{
+	struct timespec until;
+
+	mcp_deadline_after(&until, 2000);
+	pthread_mutex_lock(&h->mu);
+	while (h->nsse_stateless > 0 &&
+	       pthread_cond_timedwait(&h->janitor_cv, &h->mu, &until) !=
+		       ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&h->mu);
+}
+
 void mcp_http_stop(struct mcp_http *h)
 {
 	if (!h)
 		return;
-	/* Wake every blocked connection thread first, then stop MHD (which
-	 * joins them), then free the sessions. */
+	/* Subscribers get their graceful end (2026-07-28), then every
+	 * blocked connection thread is woken, then MHD stops (joining them),
+	 * then the sessions are freed. */
+	if (h->srv) {
+		mcp_server_end_listens(h->srv);
+		drain_stateless(h);
+	}
 	http_sessions_stopping(h);
 	MHD_stop_daemon(h->d);
 	http_sessions_shutdown(h);

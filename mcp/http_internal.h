@@ -74,6 +74,7 @@ struct mcp_http {
 	pthread_cond_t janitor_cv;
 	struct hsess *table[HTTP_BUCKETS];
 	unsigned nsessions;
+	unsigned nsse_stateless; /* SSE responses of stateless requests */
 	int stopping;
 	pthread_t janitor;
 	int janitor_started;
@@ -127,6 +128,9 @@ struct hreq {
 	int primed;	    /* the priming event went out */
 	char *out;	    /* formatted bytes not yet given to MHD */
 	size_t out_len, out_pos, out_cap;
+	int fd;		 /* the connection's socket while SSE, else -1 */
+	int counted;	 /* in h->nsse_stateless */
+	unsigned idle_s; /* seconds the SSE stream has been quiet */
 };
 
 int http_sessions_init(struct mcp_http *h);

@@ -630,6 +630,20 @@ static int out_reserve(struct hreq *q, size_t n)
 	return 0;
 }
 
+/* 1 when the client closed its end of the SSE connection (an orderly
+ * shutdown or reset; data it sent meanwhile does not count). */
+static int peer_gone(const struct hreq *q)
+{
+	char b;
+	ssize_t n;
+
+	if (q->fd < 0)
+		return 0;
+	n = recv(q->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			  errno != EINTR);
+}
+
 /* Formats the next thing to send into q->out. Returns 1 with bytes
  * ready, 0 at the end of the stream, -1 on error. s->mu held. */
 static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
@@ -661,6 +675,7 @@ static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
 				     (const char *)e->data);
 			q->out_len = (size_t)n;
 			st->sent = e->tag;
+			q->idle_s = 0;
 			return 1;
 		}
 		if (st->done)
@@ -671,12 +686,20 @@ static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
 		}
 		if (s->dead || h->stopping)
 			return -1;
+		/* Wakes every second to notice a client that went away (a
+		 * long-lived stream such as subscriptions/listen would hold
+		 * its place until the next keepalive write otherwise). */
 		struct timespec until;
 		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += h->cfg.sse_keepalive;
+		until.tv_sec += 1;
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) ==
 			    ETIMEDOUT &&
 		    !stream_has_unsent(st) && !st->done && !st->close_now) {
+			if (peer_gone(q))
+				return -1;
+			if (++q->idle_s < h->cfg.sse_keepalive)
+				continue;
+			q->idle_s = 0;
 			if (out_reserve(q, 16) != 0)
 				return -1;
 			memcpy(q->out, ": keepalive\n\n", 13);
@@ -714,6 +737,8 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 static enum MHD_Result reply_sse(struct MHD_Connection *c, struct hreq *q)
 {
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct MHD_Response *r =
 		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
 						  sse_reader, q, NULL);
@@ -721,6 +746,13 @@ static enum MHD_Result reply_sse(struct MHD_Connection *c, struct hreq *q)
 
 	if (!r)
 		return MHD_NO;
+	q->fd = ci ? (int)ci->connect_fd : -1;
+	if (q->sess->ms && q->sess->ms->stateless) {
+		pthread_mutex_lock(&q->h->mu);
+		q->h->nsse_stateless++;
+		q->counted = 1;
+		pthread_mutex_unlock(&q->h->mu);
+	}
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
 	MHD_add_response_header(r, "Cache-Control", "no-cache");
 	MHD_add_response_header(r, "X-Accel-Buffering", "no");

@@ -7,12 +7,14 @@
 #include <stdatomic.h>
 
 #include "jsonrpc.h"
+#include "rev2026_state.h"
 #include "zonegate/mcp.h"
 
 #define MCP_DEFAULT_MAX_MESSAGE (4u << 20)
 #define MCP_DEFAULT_MAX_DEPTH 64
 #define MCP_MAX_SUBSCRIPTIONS 256
 #define MCP_MAX_URI_LEN 4096
+#define MCP_DEFAULT_MAX_LISTENS 1024 /* subscriptions/listen, server-wide */
 
 /* ---- worker pool (workers.c) ---- */
 
@@ -85,6 +87,14 @@ struct mcp_server {
 	struct mcp_pool pool;
 
 	struct mcp_server_hooks hooks;
+
+	/* 2026-07-28 request state (rev2026_state.c); set before serving */
+	struct mcp_state_keys state_keys;
+	unsigned state_ttl; /* seconds */
+	/* open subscriptions/listen requests (rev2026_listen.c) */
+	atomic_uint nlistens;
+	unsigned max_listens;
+	int request_log; /* mcp_server_set_request_log */
 
 	pthread_mutex_t sessions_mu; /* the session list below */
 	struct mcp_session *sessions;
@@ -169,6 +179,7 @@ struct mcp_session {
 	struct mcp_call *calls; /* in flight */
 	unsigned ncalls;
 	struct mcp_outreq *outreqs;
+	struct mcp_listen *listen; /* an open subscriptions/listen */
 	long long next_out_id;
 	int closing;
 
@@ -182,8 +193,9 @@ struct mcp_call {
 	json_t *progress_token;
 	json_t *uri_vars;
 	struct mcp_entry *entry;
-	char *uri;  /* resources/read */
-	int method; /* enum in session.c */
+	char *uri;     /* resources/read */
+	json_t *state; /* verified requestState contents (2026-07-28) */
+	int method;    /* enum in session.c */
 	atomic_int cancelled;
 	int err_code;
 	char *err_msg;

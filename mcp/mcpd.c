@@ -47,8 +47,11 @@ struct opts {
 	int llm;				/* --llm: the llm tool set */
 	const char *llm_opts[2 * MAX_LIST + 1]; /* --llm-* name, value pairs */
 	unsigned nllm;
-	const char *as_of;   /* --as-of: time_now answers this instant */
-	const char *servers; /* --servers: hosted stdio MCP servers */
+	const char *as_of;	    /* --as-of: time_now answers this instant */
+	const char *servers;	    /* --servers: hosted stdio MCP servers */
+	const char *state_key_file; /* --state-key-file: request state keys */
+	unsigned state_ttl;	    /* --state-ttl: seconds, 0: default */
+	unsigned max_listens;	    /* --max-listens: 0: default */
 };
 
 static void usage(FILE *f)
@@ -93,6 +96,20 @@ static void usage(FILE *f)
 		"  --max-message BYTES     largest JSON-RPC message (default "
 		"4194304)\n"
 		"  --workers N             handler threads (default 32)\n"
+		"  --state-key-file FILE   HMAC keys of 2026-07-28 request "
+		"state, hex, one a\n"
+		"                          line (the first signs, all verify; "
+		"mode 0600);\n"
+		"                          replicas behind one load balancer "
+		"share it\n"
+		"                          (default: a random key of this "
+		"process)\n"
+		"  --state-ttl SECS        how long request state stays valid "
+		"(default 600)\n"
+		"  --max-listens N         open 2026-07-28 subscriptions/listen "
+		"requests,\n"
+		"                          all transports together (default "
+		"1024)\n"
 		"  --rag-db FILE           serve rag_search and the RAG "
 		"resources from FILE\n"
 		"  --rag-write             also serve rag_ingest and rag_delete\n"
@@ -136,7 +153,9 @@ static void usage(FILE *f)
 		"                          JSON) as SERVER.NAME tools, their "
 		"resources\n"
 		"                          and prompts (docs/hosted.md)\n"
-		"  -v, --verbose           log each session on stderr\n"
+		"  -v, --verbose           log each request on stderr (method, "
+		"revision,\n"
+		"                          traceparent)\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
 }
@@ -195,7 +214,10 @@ enum {
 	O_LLM,
 	O_LLM_OPT,
 	O_AS_OF,
-	O_SERVERS
+	O_SERVERS,
+	O_STATE_KEY_FILE,
+	O_STATE_TTL,
+	O_MAX_LISTENS
 };
 
 static const struct option long_opts[] = {
@@ -237,6 +259,9 @@ static const struct option long_opts[] = {
 	{ "llm-max-response", required_argument, NULL, O_LLM_OPT },
 	{ "as-of", required_argument, NULL, O_AS_OF },
 	{ "servers", required_argument, NULL, O_SERVERS },
+	{ "state-key-file", required_argument, NULL, O_STATE_KEY_FILE },
+	{ "state-ttl", required_argument, NULL, O_STATE_TTL },
+	{ "max-listens", required_argument, NULL, O_MAX_LISTENS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -295,6 +320,14 @@ static int parse_numeric_opt(int c, const char *arg, struct opts *o)
 	case O_MAX_MESSAGE:
 		rc = parse_num("--max-message", arg, 1024, 1UL << 30, &v);
 		o->limits.max_message = v;
+		break;
+	case O_STATE_TTL:
+		rc = parse_num("--state-ttl", arg, 1, 86400, &v);
+		o->state_ttl = (unsigned)v;
+		break;
+	case O_MAX_LISTENS:
+		rc = parse_num("--max-listens", arg, 1, 100000, &v);
+		o->max_listens = (unsigned)v;
 		break;
 	default: /* O_WORKERS */
 		rc = parse_num("--workers", arg, 1, 256, &v);
@@ -371,6 +404,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_SERVERS:
 			o->servers = optarg;
+			break;
+		case O_STATE_KEY_FILE:
+			o->state_key_file = optarg;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -565,6 +601,7 @@ int main(int argc, char **argv)
 	struct chan_mcp_server *chans[MAX_LIST] = { 0 };
 #endif
 	sigset_t set;
+	char err[512];
 	int rc = 1;
 
 	memset(&o, 0, sizeof(o));
@@ -596,6 +633,15 @@ int main(int argc, char **argv)
 	mcp_server_set_limits(srv, &o.limits);
 	if (o.workers)
 		mcp_server_set_workers(srv, o.workers);
+	if (o.max_listens)
+		mcp_server_set_max_listens(srv, o.max_listens);
+	mcp_server_set_request_log(srv, o.verbose);
+	if ((o.state_key_file || o.state_ttl) &&
+	    mcp_server_set_state_keys(srv, o.state_key_file, o.state_ttl, err,
+				      sizeof(err)) != 0) {
+		fprintf(stderr, "mcpd: --state-key-file: %s\n", err);
+		goto out;
+	}
 	if (register_tools(srv, &o) != 0)
 		goto out;
 	if (o.servers && !(hosted = start_hosted(srv, &o)))

@@ -50,6 +50,13 @@ mcp_server *mcp_server_new(const struct mcp_server_info *info)
 	srv->limits.max_message = MCP_DEFAULT_MAX_MESSAGE;
 	srv->limits.max_depth = MCP_DEFAULT_MAX_DEPTH;
 	mcp_pool_init(&srv->pool, 32);
+	srv->state_ttl = MCP_STATE_DEFAULT_TTL;
+	srv->max_listens = MCP_DEFAULT_MAX_LISTENS;
+	atomic_init(&srv->nlistens, 0);
+	if (mcp_state_keys_random(&srv->state_keys) != 0) {
+		mcp_server_free(srv);
+		return NULL;
+	}
 	return srv;
 }
 
@@ -87,9 +94,15 @@ void mcp_server_free(mcp_server *srv)
 	list_clear(&srv->prompts);
 	json_decref(srv->info);
 	free(srv->instructions);
+	memset(&srv->state_keys, 0, sizeof(srv->state_keys));
 	pthread_rwlock_destroy(&srv->lock);
 	pthread_mutex_destroy(&srv->sessions_mu);
 	free(srv);
+}
+
+void mcp_server_set_request_log(mcp_server *srv, int on)
+{
+	srv->request_log = on != 0;
 }
 
 void mcp_server_set_page_size(mcp_server *srv, unsigned n)
@@ -308,24 +321,35 @@ fail:
 	return -1;
 }
 
-int mcp_server_remove_tool(mcp_server *srv, const char *name)
+/* Removes the entry named name from list l of kind k; 0 or -1 (absent). */
+static int remove_entry(mcp_server *srv, struct mcp_list *l,
+			enum mcp_entry_kind k, const char *name)
 {
 	int i;
 
 	pthread_rwlock_wrlock(&srv->lock);
-	i = list_find(&srv->tools, name);
+	i = list_find(l, name);
 	if (i >= 0) {
-		mcp_entry_unref(srv->tools.v[i]);
-		memmove(&srv->tools.v[i], &srv->tools.v[i + 1],
-			(srv->tools.n - (size_t)i - 1) *
-				sizeof(srv->tools.v[0]));
-		srv->tools.n--;
+		mcp_entry_unref(l->v[i]);
+		memmove(&l->v[i], &l->v[i + 1],
+			(l->n - (size_t)i - 1) * sizeof(l->v[0]));
+		l->n--;
 	}
 	pthread_rwlock_unlock(&srv->lock);
 	if (i < 0)
 		return -1;
-	mcp_server_broadcast(srv, list_changed_method(ENT_TOOL), NULL);
+	mcp_server_broadcast(srv, list_changed_method(k), NULL);
 	return 0;
+}
+
+int mcp_server_remove_tool(mcp_server *srv, const char *name)
+{
+	return remove_entry(srv, &srv->tools, ENT_TOOL, name);
+}
+
+int mcp_server_remove_prompt(mcp_server *srv, const char *name)
+{
+	return remove_entry(srv, &srv->prompts, ENT_PROMPT, name);
 }
 
 static int add_resource_kind(mcp_server *srv, const struct mcp_resource *r,

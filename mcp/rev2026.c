@@ -1,10 +1,19 @@
 /* MCP revision 2026-07-28 (stateless): decides per request whether it
  * takes the stateless path, and checks what the revision requires of a
  * request before a session engine sees it. No transport code here. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rev2026.h"
+#include "rev2026_state.h"
 #include "session_methods.h"
+
+#define B64_OPEN "=?base64?"
+#define B64_CLOSE "?="
+#define MAX_PARAM_HEADERS 32 /* x-mcp-header annotations checked per call */
+#define MAX_PARAM_DEPTH 8    /* properties nesting followed */
+#define MAX_HEADER_VALUE 8192
 
 /* The methods the revision keeps; initialize, ping, logging/setLevel and
  * resources/(un)subscribe are gone from it. */
@@ -18,6 +27,7 @@ static const char *const stateless_methods[] = {
 	"prompts/list",
 	"prompts/get",
 	"completion/complete",
+	"subscriptions/listen",
 };
 
 static const char *const session_versions[] = { "2025-11-25", "2025-06-18",
@@ -60,6 +70,35 @@ unsigned mcp_rev2026_http_status(const char *msg)
 	return st;
 }
 
+/* 1 when p[0..n) are n lower-case hex digits, not all '0' if nonzero. */
+static int hex_field(const char *p, size_t n, int nonzero)
+{
+	int any = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		      (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+		any |= p[i] != '0';
+	}
+	return !nonzero || any;
+}
+
+const char *mcp_traceparent(const json_t *params)
+{
+	json_t *v = json_object_get(json_object_get(params, "_meta"),
+				    "traceparent");
+	const char *t = json_string_value(v);
+
+	/* 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags> */
+	if (!t || json_string_length(v) != 55 || t[2] != '-' || t[35] != '-' ||
+	    t[52] != '-' || !hex_field(t, 2, 0) || strncmp(t, "ff", 2) == 0 ||
+	    !hex_field(t + 3, 32, 1) || !hex_field(t + 36, 16, 1) ||
+	    !hex_field(t + 53, 2, 0))
+		return NULL;
+	return t;
+}
+
 static json_t *meta_of(const struct jr_msg *m)
 {
 	return json_object_get(m->params, "_meta");
@@ -99,18 +138,54 @@ static const char *name_of(const struct jr_msg *m)
 	return key ? json_string_value(json_object_get(m->params, key)) : NULL;
 }
 
-/* 1 when header value v, without leading and trailing spaces and tabs
- * (RFC 9110 OWS), is exactly want. */
-static int header_is(const char *v, const char *want)
+/* Decodes header value v (without leading and trailing spaces and tabs,
+ * RFC 9110 OWS): "=?base64?...?=" is standard Base64 of the bytes, any
+ * other value is itself. Returns a new buffer (NUL-terminated, *n bytes),
+ * or NULL when the Base64 is invalid (bad characters or padding) or the
+ * value is over MAX_HEADER_VALUE. */
+static char *header_value(const char *v, size_t *n)
 {
-	size_t n;
+	const size_t ol = sizeof(B64_OPEN) - 1, cl = sizeof(B64_CLOSE) - 1;
+	size_t len;
+	char *out;
+	long d;
 
 	while (*v == ' ' || *v == '\t')
 		v++;
-	n = strlen(v);
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	return n == strlen(want) && memcmp(v, want, n) == 0;
+	len = strlen(v);
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	if (len > MAX_HEADER_VALUE)
+		return NULL;
+	out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	if (len >= ol + cl && memcmp(v, B64_OPEN, ol) == 0 &&
+	    memcmp(v + len - cl, B64_CLOSE, cl) == 0) {
+		d = mcp_b64_decode(v + ol, len - ol - cl, (unsigned char *)out,
+				   0);
+		if (d < 0) {
+			free(out);
+			return NULL;
+		}
+		len = (size_t)d;
+	} else {
+		memcpy(out, v, len);
+	}
+	out[len] = '\0';
+	*n = len;
+	return out;
+}
+
+/* 1 when header value v, decoded (header_value), is exactly want. */
+static int header_is(const char *v, const char *want)
+{
+	size_t n;
+	char *got = header_value(v, &n);
+	int same = got && n == strlen(want) && memcmp(got, want, n) == 0;
+
+	free(got);
+	return same;
 }
 
 static int method_kept(const char *method)
@@ -122,13 +197,171 @@ static int method_kept(const char *method)
 	return 0;
 }
 
-int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
-		      const char *hdr_method, const char *hdr_name,
+/* The _meta rules every transport applies; hdr_version is the version
+ * the request must name (the HTTP header), or NULL (stdio, channels). */
+static int check_meta(const struct jr_msg *m, const char *hdr_version,
 		      struct mcp_rev_refusal *out)
 {
 	json_t *meta = meta_of(m);
 	json_t *pv = json_object_get(meta, MCP_META_PROTOCOL_VERSION);
 	json_t *caps = json_object_get(meta, MCP_META_CLIENT_CAPS);
+	const char *v;
+
+	if (!pv || !caps)
+		return refuse(out, 400, MCP_ERR_INVALID_PARAMS,
+			      "Invalid params: _meta must carry "
+			      "io.modelcontextprotocol/protocolVersion and "
+			      "io.modelcontextprotocol/clientCapabilities",
+			      NULL);
+	if (!json_is_string(pv) ||
+	    (hdr_version && strcmp(json_string_value(pv), hdr_version)))
+		return refuse(out, 400,
+			      hdr_version ? MCP_ERR_HEADER_MISMATCH
+					  : MCP_ERR_INVALID_PARAMS,
+			      hdr_version ? "MCP-Protocol-Version header does "
+					    "not match _meta protocolVersion"
+					  : "Invalid params: protocolVersion "
+					    "must be a string",
+			      NULL);
+	v = json_string_value(pv);
+	if (strcmp(v, MCP_REV2026) != 0)
+		return refuse(out, 400, MCP_ERR_UNSUPPORTED_VERSION,
+			      "Unsupported protocol version",
+			      json_pack("{s:o, s:s}", "supported",
+					mcp_rev_supported_versions(),
+					"requested", v));
+	if (!json_is_object(caps))
+		return refuse(out, 400, MCP_ERR_INVALID_PARAMS,
+			      "Invalid params: clientCapabilities must be an "
+			      "object",
+			      NULL);
+	if (!method_kept(m->method))
+		return refuse(out, 404, MCP_ERR_METHOD_NOT_FOUND,
+			      "method not found", NULL);
+	return 0;
+}
+
+/* ---- x-mcp-header (Mcp-Param-{Name}) ---- */
+
+/* 1 for an RFC 9110 token (the Name an annotation gives). */
+static int is_token(const char *s)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (!*s || strlen(s) > 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= 'A' && *s <= 'Z') || strchr(extra, *s)))
+			return 0;
+	return 1;
+}
+
+/* 1 when decoded header text h (n bytes) is the body value v. */
+static int param_matches(const char *h, size_t n, json_t *v)
+{
+	if (json_is_string(v))
+		return n == json_string_length(v) &&
+		       memcmp(h, json_string_value(v), n) == 0;
+	if (json_is_boolean(v))
+		return strcmp(h, json_is_true(v) ? "true" : "false") == 0;
+	if (json_is_integer(v)) { /* numerically: "42.0" is 42 */
+		char *end;
+		double d;
+		errno = 0;
+		d = strtod(h, &end);
+		return n > 0 && *end == '\0' && errno == 0 &&
+		       d == (double)json_integer_value(v);
+	}
+	return 0;
+}
+
+struct param_walk {
+	mcp_header_fn hdr;
+	void *ctx;
+	unsigned seen;
+	const char *why;
+};
+
+/* Checks every annotated property under schema (an object schema) against
+ * args (the matching part of the arguments, may be NULL). 0 or -1. */
+static int walk_params(json_t *schema, json_t *args, unsigned depth,
+		       struct param_walk *w)
+{
+	json_t *props = json_object_get(schema, "properties"), *sub;
+	const char *key, *name;
+	char hname[80];
+
+	if (depth > MAX_PARAM_DEPTH || !json_is_object(props))
+		return 0;
+	json_object_foreach (props, key, sub) {
+		json_t *v = json_object_get(args, key);
+		const char *h;
+		char *dec;
+		size_t n;
+		int ok;
+
+		if (walk_params(sub, json_is_object(v) ? v : NULL, depth + 1,
+				w) != 0)
+			return -1;
+		name = json_string_value(json_object_get(sub, "x-mcp-header"));
+		if (!name || !is_token(name) || ++w->seen > MAX_PARAM_HEADERS)
+			continue; /* not one (or past the cap) */
+		snprintf(hname, sizeof(hname), "Mcp-Param-%s", name);
+		h = w->hdr(w->ctx, hname);
+		if (json_is_null(v))
+			v = NULL;
+		if (!h && !v)
+			continue;
+		w->why = !h ? "Missing Mcp-Param header for a value in the "
+			      "body"
+			    : "Mcp-Param header does not match the body";
+		if (!h || !v)
+			return -1;
+		dec = header_value(h, &n);
+		if (!dec) {
+			w->why = "Mcp-Param header is not valid Base64";
+			return -1;
+		}
+		ok = param_matches(dec, n, v);
+		free(dec);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+int mcp_rev2026_check_params(mcp_server *srv, const struct jr_msg *m,
+			     mcp_header_fn hdr, void *ctx,
+			     struct mcp_rev_refusal *out)
+{
+	struct param_walk w = { hdr, ctx, 0, NULL };
+	const char *name =
+		json_string_value(json_object_get(m->params, "name"));
+	struct mcp_entry *e;
+	int rc = 0;
+
+	if (strcmp(m->method, "tools/call") != 0 || !name)
+		return 0;
+	e = mcp_registry_find(srv, ENT_TOOL, name);
+	if (!e)
+		return 0; /* the call reports the unknown tool */
+	if (walk_params(json_object_get(e->def, "inputSchema"),
+			json_object_get(m->params, "arguments"), 0, &w) != 0)
+		rc = refuse(out, 400, MCP_ERR_HEADER_MISMATCH, w.why, NULL);
+	mcp_entry_unref(e);
+	return rc;
+}
+
+int mcp_rev2026_check_meta(const struct jr_msg *m, struct mcp_rev_refusal *out)
+{
+	return check_meta(m, NULL, out);
+}
+
+int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
+		      const char *hdr_method, const char *hdr_name,
+		      struct mcp_rev_refusal *out)
+{
 	const char *name;
 
 	if (!hdr_version)
@@ -147,30 +380,5 @@ int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
 					 "body"
 				       : "Missing Mcp-Name header",
 			      NULL);
-	if (!pv || !caps)
-		return refuse(out, 400, MCP_ERR_INVALID_PARAMS,
-			      "Invalid params: _meta must carry "
-			      "io.modelcontextprotocol/protocolVersion and "
-			      "io.modelcontextprotocol/clientCapabilities",
-			      NULL);
-	if (!json_is_string(pv) || strcmp(json_string_value(pv), hdr_version))
-		return refuse(out, 400, MCP_ERR_HEADER_MISMATCH,
-			      "MCP-Protocol-Version header does not match "
-			      "_meta protocolVersion",
-			      NULL);
-	if (strcmp(hdr_version, MCP_REV2026) != 0)
-		return refuse(out, 400, MCP_ERR_UNSUPPORTED_VERSION,
-			      "Unsupported protocol version",
-			      json_pack("{s:o, s:s}", "supported",
-					mcp_rev_supported_versions(),
-					"requested", hdr_version));
-	if (!json_is_object(caps))
-		return refuse(out, 400, MCP_ERR_INVALID_PARAMS,
-			      "Invalid params: clientCapabilities must be an "
-			      "object",
-			      NULL);
-	if (!method_kept(m->method))
-		return refuse(out, 404, MCP_ERR_METHOD_NOT_FOUND,
-			      "method not found", NULL);
-	return 0;
+	return check_meta(m, hdr_version, out);
 }

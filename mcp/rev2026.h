@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "jsonrpc.h"
+#include "zonegate/mcp.h"
 
 #define MCP_REV2026 "2026-07-28"
 #define MCP_META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
@@ -40,6 +41,24 @@ int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
 		      const char *hdr_method, const char *hdr_name,
 		      struct mcp_rev_refusal *out);
 
+/* Returns the value of request header name (case-insensitive), or NULL. */
+typedef const char *(*mcp_header_fn)(void *ctx, const char *name);
+
+/* For a tools/call to a tool whose inputSchema annotates properties with
+ * x-mcp-header (reachable through "properties" only): each value in the
+ * arguments must come with its Mcp-Param-{Name} header, and the header
+ * (plain, or "=?base64?...?=" strict standard Base64) must equal it
+ * (integers compared numerically); a header without a value is refused
+ * too. Returns 0, or -1 and fills *out (400, -32020). */
+int mcp_rev2026_check_params(mcp_server *srv, const struct jr_msg *m,
+			     mcp_header_fn hdr, void *ctx,
+			     struct mcp_rev_refusal *out);
+
+/* The same checks without an HTTP layer (stdio, channels): the _meta keys,
+ * a supported version, the method. Returns 0, or -1 and fills *out (its
+ * status is what HTTP would have used). */
+int mcp_rev2026_check_meta(const struct jr_msg *m, struct mcp_rev_refusal *out);
+
 /* Adds the caching fields (ttlMs 0, cacheScope private: nothing may be
  * reused beyond the request) to a result object; NULL is passed through. */
 json_t *mcp_rev2026_cache_hints(json_t *result);
@@ -47,6 +66,11 @@ json_t *mcp_rev2026_cache_hints(json_t *result);
 /* The HTTP status for a stateless request's JSON answer msg: 400 for a
  * MissingRequiredClientCapabilityError, else 200. */
 unsigned mcp_rev2026_http_status(const char *msg);
+
+/* params._meta.traceparent if it is W3C trace context (version 00-fe,
+ * lower-case hex, trace and parent ids not all zero), else NULL
+ * (borrowed from params). */
+const char *mcp_traceparent(const json_t *params);
 
 /* Every revision this server speaks, newest first (a new array). */
 json_t *mcp_rev_supported_versions(void);

@@ -68,6 +68,7 @@ void mcp_session_free(mcp_session *s)
 	if (!s)
 		return;
 	unlink_session(s);
+	mcp_rev2026_listen_drop(s);
 	pthread_mutex_lock(&s->mu);
 	s->closing = 1;
 	for (struct mcp_call *c = s->calls; c; c = c->next)
@@ -425,6 +426,8 @@ static void on_cancelled(mcp_session *s, json_t *params)
 {
 	json_t *rid = json_object_get(params, "requestId");
 
+	if (mcp_rev2026_listen_cancel(s, rid))
+		return;
 	pthread_mutex_lock(&s->mu);
 	for (struct mcp_call *c = s->calls; c; c = c->next)
 		if (jr_id_equal(c->id, rid))
@@ -550,18 +553,37 @@ static int dispatch_handler(mcp_session *s, struct jr_msg *m, int method)
 	return start_call(s, c, inline_ok);
 }
 
+/* The request log line (mcp_server_set_request_log): nothing of the
+ * request but a known method name and a well-formed traceparent. */
+static void log_request(mcp_session *s, struct jr_msg *m, int method)
+{
+	const char *tp = mcp_traceparent(m->params);
+
+	fprintf(stderr, "mcpd: request %s rev %s traceparent %s\n",
+		method == M_UNKNOWN ? "unknown" : mcp_method_name(method),
+		s->stateless	       ? MCP_REV2026
+		: s->state != SESS_NEW ? s->version
+				       : "-",
+		tp ? tp : "-");
+}
+
 static int on_request(mcp_session *s, struct jr_msg *m)
 {
 	const char *meth = m->method;
 	int method = mcp_method_lookup(meth);
 
+	if (s->srv->request_log)
+		log_request(s, m, method);
+
 	if (s->stateless && method == M_DISCOVER)
 		return do_discover(s, m);
+	if (s->stateless && method == M_LISTEN)
+		return mcp_rev2026_listen(s, m);
 	if (s->stateless && (method == M_INITIALIZE || method == M_PING ||
 			     method == M_SET_LEVEL || method == M_SUBSCRIBE ||
 			     method == M_UNSUBSCRIBE))
 		method = M_UNKNOWN; /* not in the 2026-07-28 revision */
-	if (method == M_DISCOVER)
+	if (method == M_DISCOVER || method == M_LISTEN)
 		method = M_UNKNOWN; /* not in the session-era revisions */
 	if (method == M_INITIALIZE)
 		return do_initialize(s, m);
@@ -645,9 +667,12 @@ void mcp_server_broadcast(mcp_server *srv, const char *method,
 	pthread_mutex_lock(&srv->sessions_mu);
 	for (mcp_session *s = srv->sessions; s; s = s->next) {
 		int live;
+		if (s->stateless) { /* only its subscription, if any */
+			mcp_rev2026_listen_notify(s, method, params);
+			continue;
+		}
 		pthread_mutex_lock(&s->mu);
-		/* A stateless request has no stream for broadcasts. */
-		live = s->state != SESS_NEW && !s->closing && !s->stateless;
+		live = s->state != SESS_NEW && !s->closing;
 		pthread_mutex_unlock(&s->mu);
 		if (!live)
 			continue;

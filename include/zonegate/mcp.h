@@ -140,6 +140,8 @@ void mcp_server_free(mcp_server *srv);
 int mcp_server_add_tool(mcp_server *srv, const struct mcp_tool *t, char *err,
 			size_t errlen);
 int mcp_server_remove_tool(mcp_server *srv, const char *name);
+/* Removes a prompt like mcp_server_remove_tool removes a tool. */
+int mcp_server_remove_prompt(mcp_server *srv, const char *name);
 int mcp_server_add_resource(mcp_server *srv, const struct mcp_resource *r,
 			    char *err, size_t errlen);
 int mcp_server_add_resource_template(mcp_server *srv,
@@ -160,6 +162,21 @@ int mcp_server_set_workers(mcp_server *srv, unsigned n);
 
 /* Maximum number of requests a session may have in flight (default 64). */
 void mcp_server_set_max_inflight(mcp_server *srv, unsigned n);
+
+/* Maximum number of 2026-07-28 subscriptions/listen requests open at once
+ * on the whole server, over every transport (1..100000, default 1024);
+ * one more is refused with -32600. */
+void mcp_server_set_max_listens(mcp_server *srv, unsigned n);
+
+/* Ends every open subscriptions/listen with its successful response (the
+ * graceful closure a server owes its subscribers when it stops). */
+void mcp_server_end_listens(mcp_server *srv);
+
+/* With on, every request is logged on stderr, one line: its method (a
+ * known one, else "unknown"), the revision it runs under and its
+ * traceparent ("-" when absent or malformed); nothing else from the
+ * request, which is untrusted. Off by default. */
+void mcp_server_set_request_log(mcp_server *srv, int on);
 
 /* ---- Calls (inside handlers) ----------------------------------------- */
 
@@ -188,8 +205,9 @@ int mcp_call_log(mcp_call *call, enum mcp_log_level level, const char *logger,
  * (negative) code and stores the error object in *result. Returns
  * MCP_ERR_METHOD_NOT_FOUND without sending if the client did not declare
  * the needed capability (a stateless 2026-07-28 request: never sends;
- * MCP_ERR_MISSING_CAPABILITY if undeclared, else MCP_ERR_METHOD_NOT_FOUND
- * until InputRequiredResult is implemented), MCP_ERR_TIMEOUT on timeout, and
+ * MCP_ERR_MISSING_CAPABILITY if undeclared, else MCP_ERR_METHOD_NOT_FOUND:
+ * such a handler asks with mcp_call_input_required()), MCP_ERR_TIMEOUT on
+ * timeout, and
  * MCP_ERR_REQUEST_CANCELLED if the call was cancelled meanwhile. */
 int mcp_call_request(mcp_call *call, const char *method, json_t *params,
 		     int timeout_ms, json_t **result);
@@ -206,9 +224,57 @@ json_t *mcp_call_client_capabilities(mcp_call *call);
 /* The negotiated protocol version (borrowed). */
 const char *mcp_call_protocol_version(mcp_call *call);
 
+/* The request's W3C trace context (params._meta.traceparent, borrowed),
+ * or NULL when absent or not in the W3C format; for a handler to pass on
+ * to what it calls. */
+const char *mcp_call_traceparent(mcp_call *call);
+
 /* For resources/read through a URI template: the object of variables the
  * template bound (borrowed), else NULL. */
 json_t *mcp_call_uri_vars(mcp_call *call);
+
+/* ---- 2026-07-28 multi round-trip requests (InputRequiredResult) ------ */
+
+/* 1 when this call may be answered with an InputRequiredResult: a
+ * stateless 2026-07-28 request to tools/call, prompts/get or
+ * resources/read. A session-era request uses mcp_call_request(). */
+int mcp_call_can_ask(mcp_call *call);
+
+/* The client's answer (borrowed; an object, checked before the handler
+ * runs) to input request key of an earlier InputRequiredResult, or NULL
+ * when the retry did not carry one. Keys the handler does not ask for are
+ * its to ignore. */
+json_t *mcp_call_input_response(mcp_call *call, const char *key);
+
+/* The state the handler sealed into the requestState this retry echoes
+ * (borrowed), or NULL on a first request. It was verified before the
+ * handler ran: signed by a key of the server's ring, not expired, issued
+ * for this method, target and arguments; anything else never reaches the
+ * handler. */
+json_t *mcp_call_state(mcp_call *call);
+
+/* Answers the call with an InputRequiredResult asking the client for
+ * requests (stolen; an object mapping keys to {"method", "params"} of
+ * elicitation/create, sampling/createMessage or roots/list; may be NULL)
+ * and carrying state (stolen; any JSON value, sealed into requestState;
+ * may be NULL), at least one of the two. Returns 0 with a new result in
+ * *result for the handler to return, or a negative code after setting the
+ * call's error: MCP_ERR_MISSING_CAPABILITY when a request needs a
+ * capability the client did not declare (ask only for what
+ * mcp_call_client_capabilities() lists), MCP_ERR_INVALID_REQUEST when
+ * !mcp_call_can_ask(call), MCP_ERR_INTERNAL when the sealed state would
+ * exceed its cap (16 KiB) or memory runs out. */
+int mcp_call_input_required(mcp_call *call, json_t *requests, json_t *state,
+			    json_t **result);
+
+/* Loads the request-state key ring from path (see mcpd --state-key-file;
+ * the first key signs, all verify) and sets how long a sealed state stays
+ * valid (seconds, 1..86400; 0 keeps the default of 600). Without a file a
+ * server signs with a random key of its own, which no other replica
+ * accepts. Call before serving. Returns 0, or -1 with "file:line: why" in
+ * err (the ring is then unchanged). */
+int mcp_server_set_state_keys(mcp_server *srv, const char *path, unsigned ttl_s,
+			      char *err, size_t errlen);
 
 /* ---- Result builders -------------------------------------------------- */
 

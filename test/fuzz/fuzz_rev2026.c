@@ -1,0 +1,152 @@
+/* Fuzz target: arbitrary bytes as 2026-07-28 stateless requests, one a
+ * line, each on a stateless session of its own as stdio and HTTP run them:
+ * the _meta checks, subscriptions/listen filters (with list changes
+ * broadcast to the open subscriptions), inputResponses and requestState
+ * on tools/call, prompts/get and resources/read, and Mcp-Param headers
+ * (x-mcp-header; the "fuzz/headers" object in _meta plays the headers). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonrpc.h"
+#include "mcp_internal.h"
+#include "rev2026.h"
+#include "zonegate/mcp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_SESSIONS 16
+
+static int discard(void *ctx, const json_t *related, const char *msg,
+		   size_t len)
+{
+	(void)ctx;
+	(void)related;
+	(void)msg;
+	(void)len;
+	return 0;
+}
+
+/* Asks once (state from the arguments), completes on the retry. */
+static int tool_ask(mcp_call *call, json_t *args, void *ud, json_t **result)
+{
+	(void)ud;
+	if (mcp_call_state(call) && mcp_call_input_response(call, "q")) {
+		*result = mcp_result_text("done");
+		return 0;
+	}
+	return mcp_call_input_required(call,
+				       json_pack("{s:{s:s, s:{s:s}}}", "q",
+						 "method", "elicitation/create",
+						 "params", "message", "?"),
+				       json_deep_copy(args), result);
+}
+
+static int read_ask(mcp_call *call, const char *uri, void *ud, json_t **result)
+{
+	(void)ud;
+	if (!mcp_call_state(call))
+		return mcp_call_input_required(call, NULL, json_string(uri),
+					       result);
+	*result = json_pack("[{s:s, s:s}]", "uri", uri, "text", "x");
+	return 0;
+}
+
+static int prompt_ask(mcp_call *call, json_t *args, void *ud, json_t **result)
+{
+	(void)ud;
+	(void)args;
+	if (!mcp_call_input_response(call, "c"))
+		return mcp_call_input_required(call,
+					       json_pack("{s:{s:s, s:{}}}", "c",
+							 "method", "roots/list",
+							 "params"),
+					       NULL, result);
+	*result = json_pack("{s:[]}", "messages");
+	return 0;
+}
+
+/* mcp_header_fn: ctx is the request's _meta; headers by exact name. */
+static const char *fuzz_header(void *ctx, const char *name)
+{
+	return json_string_value(
+		json_object_get(json_object_get(ctx, "fuzz/headers"), name));
+}
+
+static mcp_server *server(void)
+{
+	static mcp_server *srv;
+	char err[64];
+
+	if (!srv) {
+		struct mcp_tool t = { .name = "ask",
+				      .fn = tool_ask,
+				      .flags = MCP_TOOL_INLINE };
+		struct mcp_resource r = { .uri = "x://r",
+					  .name = "r",
+					  .fn = read_ask };
+		struct mcp_prompt p = { .name = "p", .fn = prompt_ask };
+		struct mcp_tool h = {
+			.name = "hdr",
+			.input_schema =
+				"{\"type\":\"object\",\"properties\":{"
+				"\"s\":{\"type\":\"string\",\"x-mcp-header\":"
+				"\"S\"},\"o\":{\"type\":\"object\","
+				"\"properties\":{\"i\":{\"type\":\"integer\","
+				"\"x-mcp-header\":\"I\"},\"b\":{\"type\":"
+				"\"boolean\",\"x-mcp-header\":\"B\"}}}}}",
+			.fn = tool_ask,
+			.flags = MCP_TOOL_INLINE
+		};
+		srv = mcp_server_new(NULL);
+		mcp_server_add_tool(srv, &t, err, sizeof(err));
+		mcp_server_add_resource(srv, &r, err, sizeof(err));
+		mcp_server_add_prompt(srv, &p, err, sizeof(err));
+		mcp_server_add_tool(srv, &h, err, sizeof(err));
+		mcp_server_set_max_listens(srv, 8);
+	}
+	return srv;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	mcp_server *srv = server();
+	mcp_session *open[MAX_SESSIONS];
+	const char *p = (const char *)data, *end = p + size;
+	struct mcp_rev_refusal why;
+	unsigned n = 0;
+
+	while (p < end && n < MAX_SESSIONS) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		struct jr_msg m;
+
+		jr_parse(p, len, 1 << 20, 64, &m);
+		p += len + 1;
+		if (m.kind != JR_REQUEST || !mcp_rev2026_wanted(&m, NULL) ||
+		    mcp_rev2026_check_meta(&m, &why) != 0 ||
+		    mcp_rev2026_check_params(srv, &m, fuzz_header,
+					     json_object_get(m.params, "_meta"),
+					     &why) != 0) {
+			if (m.kind == JR_REQUEST &&
+			    mcp_rev2026_wanted(&m, NULL))
+				json_decref(why.data);
+			jr_msg_clear(&m);
+			continue;
+		}
+		open[n] = mcp_session_new(srv, discard, NULL);
+		mcp_session_begin_stateless(open[n],
+					    json_object_get(m.params, "_meta"));
+		mcp_session_input_msg(open[n], &m);
+		n++;
+	}
+	/* list changes reach the subscriptions still open */
+	mcp_server_broadcast(srv, "notifications/tools/list_changed", NULL);
+	mcp_server_resource_updated(srv, "x://r");
+	mcp_server_end_listens(srv);
+	for (unsigned i = 0; i < n; i++) {
+		mcp_session_drain(open[i], 1000);
+		mcp_session_free(open[i]);
+	}
+	return 0;
+}
