@@ -409,6 +409,9 @@ int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m);
  * requests are cancelled upstream and forgotten. */
 void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
 		 struct gw_hs *hs);
+/* notifications/cancelled m on stream dest for one of its stateless
+ * requests: that request is cancelled upstream and gets no answer. */
+void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m);
 /* The shared session s ends (gw_sess_end): every stateless request still
  * waiting gets an error, and the zone's stateless state is freed. */
 void gw_stl_shared_end(struct gw *g, struct asess *s);

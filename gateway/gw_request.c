@@ -541,7 +541,9 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 		goto out;
 	}
 	d.reason = limits_check(g, s->az, r, len, &lim);
-	if (!d.reason && (s->inflight >= SESSION_INFLIGHT_MAX ||
+	/* the shared session of stateless requests is the zone's: its
+	 * requests are capped per stream (gw_stateless.c) and per zone */
+	if (!d.reason && ((!s->shared && s->inflight >= SESSION_INFLIGHT_MAX) ||
 			  s->az->inflight >= ZONE_INFLIGHT_MAX))
 		d.reason = "too many requests in flight";
 	if (d.reason) {

@@ -259,7 +259,10 @@ static void agent_message(struct gw *g, struct asess *s, const uint8_t *msg,
 		do_agent_response(g, s, &m, (const char *)msg, len);
 		goto out;
 	case JR_NOTIFICATION:
-		if (strcmp(m.method, "notifications/cancelled") == 0)
+		if (strcmp(m.method, "notifications/cancelled") == 0 &&
+		    s->stl_pending)
+			gw_stl_cancel(g, s, &m);
+		else if (strcmp(m.method, "notifications/cancelled") == 0)
 			gw_req_cancel(g, s, &m);
 		goto out;
 	case JR_REQUEST:

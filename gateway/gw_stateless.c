@@ -504,6 +504,24 @@ void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
 	free(v);
 }
 
+void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m)
+{
+	struct gw_stl *st = dest->az->stl;
+	json_t *rid = json_object_get(m->params, "requestId");
+	size_t n;
+	void **v = st && rid ? gw_map_values(st->pend, &n) : NULL;
+
+	for (size_t i = 0; v && i < n; i++) {
+		struct streq *r = v[i];
+		if (r->dest != dest || !jr_id_equal(r->id, rid))
+			continue;
+		cancel_upstream(g, st, r->n);
+		streq_free(st, r);
+		break;
+	}
+	free(v);
+}
+
 void gw_stl_shared_end(struct gw *g, struct asess *s)
 {
 	struct gw_stl *st = s->az->stl;
