@@ -131,6 +131,7 @@ struct asess {
 	 * requests; stl_pending counts this stream's stateless requests in
 	 * flight (a stream that carries them instead of a session) */
 	int shared;
+	int stateless; /* a stream of stateless requests, never a session */
 	unsigned stl_pending;
 };
 
@@ -384,8 +385,9 @@ void gw_req_deadlines(struct gw *g);
 
 /* ---- the stateless revision (gw_stateless.c) --------------------------- */
 
-/* 1 when request m of a stream that is not a session (s not inited)
- * carries the stateless revision's _meta protocol version. */
+/* 1 when request m takes the stateless path: s is a stream of stateless
+ * requests, or not a session (not inited) and m carries the stateless
+ * revision's _meta protocol version (s then becomes such a stream). */
 int gw_stl_wanted(const struct asess *s, const struct jr_msg *m);
 /* One stateless request m (len bytes) from agent zone az, answered on
  * channel stream dest or HTTP request hs (one of them set; hs's

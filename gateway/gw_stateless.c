@@ -247,19 +247,20 @@ static int refuse(struct asess *dest, struct gw_hs *hs, gw_http_deliver dl,
 	json_t *caps = json_object_get(meta, META_CAPS);
 	size_t i;
 
+	if (!pv || !json_is_object(caps)) {
+		dest_error(dest, hs, dl, m->id, -32602,
+			   "Invalid params: _meta must carry "
+			   "io.modelcontextprotocol/protocolVersion and "
+			   "io.modelcontextprotocol/clientCapabilities (an "
+			   "object)",
+			   NULL);
+		return -1;
+	}
 	if (!json_is_string(pv) || strcmp(json_string_value(pv), STL_VERSION)) {
 		dest_error(dest, hs, dl, m->id, ERR_UNSUPPORTED_VERSION,
 			   "Unsupported protocol version",
 			   json_pack("{s:o,s:O}", "supported", versions(),
 				     "requested", pv ? pv : json_null()));
-		return -1;
-	}
-	if (!json_is_object(caps)) {
-		dest_error(dest, hs, dl, m->id, -32602,
-			   "Invalid params: _meta must carry "
-			   "io.modelcontextprotocol/clientCapabilities (an "
-			   "object)",
-			   NULL);
 		return -1;
 	}
 	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
@@ -276,8 +277,11 @@ static int refuse(struct asess *dest, struct gw_hs *hs, gw_http_deliver dl,
 
 int gw_stl_wanted(const struct asess *s, const struct jr_msg *m)
 {
-	return !s->inited && !s->shared && m->kind == JR_REQUEST &&
-	       json_object_get(json_object_get(m->params, "_meta"), META_PV);
+	return !s->shared && m->kind == JR_REQUEST &&
+	       (s->stateless ||
+		(!s->inited && json_object_get(json_object_get(m->params,
+							       "_meta"),
+					       META_PV)));
 }
 
 void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
@@ -292,6 +296,8 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	const char *meth = m->method;
 	int list = -1;
 
+	if (dest)
+		dest->stateless = 1;
 	if (!m->id)
 		return; /* nothing to answer a notification with */
 	if (g->draining) {

@@ -280,6 +280,13 @@ agent rec.meta allow
     const nc = await relayIo.request(stl(9, 'tools/list', {},
       { 'io.modelcontextprotocol/protocolVersion': REV }));
     assert.equal(nc.error.code, -32602);
+    // the stream is stateless from its first request on: a later
+    // initialize does not make it a session
+    const init = await relayIo.request({ jsonrpc: '2.0', id: 12, method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
+    assert.equal(init.error.code, -32602);
+    const after = await relayIo.request(stl(13, 'tools/list'));
+    assert.equal(after.result.resultType, 'complete');
   });
 
   test('an undeclared client capability is -32021, HTTP 400', async () => {
