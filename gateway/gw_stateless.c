@@ -279,9 +279,9 @@ int gw_stl_wanted(const struct asess *s, const struct jr_msg *m)
 {
 	return !s->shared && m->kind == JR_REQUEST &&
 	       (s->stateless ||
-		(!s->inited && json_object_get(json_object_get(m->params,
-							       "_meta"),
-					       META_PV)));
+		(!s->inited &&
+		 json_object_get(json_object_get(m->params, "_meta"),
+				 META_PV)));
 }
 
 void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
