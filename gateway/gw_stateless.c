@@ -47,21 +47,6 @@ struct gw_stl {
 	uint64_t next_n;
 };
 
-/* The methods of the revision the gateway serves; everything else is
- * "Method not found" as the revision says (initialize, ping,
- * logging/setLevel, resources/(un)subscribe are gone from it). */
-static const char *const kept[] = {
-	"server/discover",
-	"tools/list",
-	"tools/call",
-	"resources/list",
-	"resources/templates/list",
-	"resources/read",
-	"prompts/list",
-	"prompts/get",
-	"completion/complete",
-};
-
 static const char *const levels[] = {
 	"debug", "info",     "notice", "warning",
 	"error", "critical", "alert",  "emergency"
@@ -245,8 +230,6 @@ static int refuse(struct asess *dest, struct gw_hs *hs, gw_http_deliver dl,
 	json_t *meta = json_object_get(m->params, "_meta");
 	json_t *pv = json_object_get(meta, META_PV);
 	json_t *caps = json_object_get(meta, META_CAPS);
-	size_t i;
-
 	if (!pv || !json_is_object(caps)) {
 		dest_error(dest, hs, dl, m->id, -32602,
 			   "Invalid params: _meta must carry "
@@ -263,15 +246,15 @@ static int refuse(struct asess *dest, struct gw_hs *hs, gw_http_deliver dl,
 				     "requested", pv ? pv : json_null()));
 		return -1;
 	}
-	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
-		if (strcmp(m->method, kept[i]) == 0)
-			return 0;
-	dest_error(dest, hs, dl, m->id, -32601,
-		   strcmp(m->method, "subscriptions/listen") == 0
-			   ? "Method not found: the gateway does not offer "
-			     "subscriptions/listen (see docs/gateway.md)"
-			   : "Method not found",
-		   NULL);
+	return 0;
+}
+
+/* Index of meth in v (n entries), or -1. */
+static int method_in(const char *meth, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(meth, v[i]) == 0)
+			return (int)i;
 	return -1;
 }
 
@@ -288,13 +271,19 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		    struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
 		    size_t len)
 {
+	/* what the revision keeps besides server/discover (CAT_* order);
+	 * initialize, ping, logging/setLevel and resources/(un)subscribe are
+	 * gone from it, and subscriptions/listen is not offered here */
 	static const char *const lists[] = { "tools/list", "resources/list",
 					     "resources/templates/list",
 					     "prompts/list" };
+	static const char *const routed[] = { "tools/call", "resources/read",
+					      "prompts/get",
+					      "completion/complete" };
 	struct gw_stl *st;
 	struct streq *r;
 	const char *meth = m->method;
-	int list = -1;
+	int list;
 
 	if (dest)
 		dest->stateless = 1;
@@ -310,6 +299,18 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		return;
 	if (strcmp(meth, "server/discover") == 0) {
 		to_dest(dest, hs, dl, jr_result(m->id, discover(g, az)));
+		return;
+	}
+	list = method_in(meth, lists, sizeof(lists) / sizeof(lists[0]));
+	if (list < 0 &&
+	    method_in(meth, routed, sizeof(routed) / sizeof(routed[0])) < 0) {
+		dest_error(dest, hs, dl, m->id, -32601,
+			   strcmp(meth, "subscriptions/listen") == 0
+				   ? "Method not found: the gateway does not "
+				     "offer subscriptions/listen (see "
+				     "docs/gateway.md)"
+				   : "Method not found",
+			   NULL);
 		return;
 	}
 	if (dest && dest->stl_pending >= STREAM_STL_MAX) {
@@ -337,9 +338,6 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 				META_CAPS));
 	if (dest)
 		dest->stl_pending++;
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-		if (strcmp(meth, lists[i]) == 0)
-			list = (int)i;
 	r->rk = list >= 0 || strcmp(meth, "resources/read") == 0 ? RK_CACHEABLE
 								 : RK_PLAIN;
 	rewrite_for_shared(m, r->n);

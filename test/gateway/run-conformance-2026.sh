@@ -48,18 +48,7 @@ zg_wait_log "$work/gatewayd.log" "tool zone conf up"
 
 case "$path" in
 listener)
-	"$node" -e '
-const net = require("node:net");
-const s = net.createServer((c) => {
-  const u = net.connect(process.argv[1]);
-  c.pipe(u); u.pipe(c);
-  c.on("error", () => u.destroy()); u.on("error", () => c.destroy());
-});
-s.listen(0, "127.0.0.1", () => console.log(s.address().port));
-' "$work/agent.sock" >"$work/port" 2>"$work/pipe.log" &
-	pids="$pids $!"
-	zg_wait_log "$work/port" "[0-9]"
-	url=http://127.0.0.1:$(cat "$work/port")/mcp
+	zg_byte_pipe "$work/agent.sock"
 	;;
 relay)
 	zg_start_relay run-conformance-2026 sim:31:agent "$work/gatewayd.log" \
