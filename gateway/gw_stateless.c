@@ -52,6 +52,7 @@ static const char *const levels[] = {
 	"error", "critical", "alert",  "emergency"
 };
 
+/* The index of log level v in levels (its severity), -1 for none. */
 static int level_of(const char *v)
 {
 	for (size_t i = 0; v && i < sizeof(levels) / sizeof(levels[0]); i++)
@@ -62,7 +63,9 @@ static int level_of(const char *v)
 
 /* ---- answering the agent ----------------------------------------------- */
 
-/* Sends text to where request r came from (a stream or an HTTP request). */
+/* Sends msg (stolen; NULL: nothing) to where a request came from: HTTP
+ * request hs through deliver, else stream dest. A message either cannot
+ * take is dropped (and logged by the stream's drop note). */
 static void to_dest(struct asess *dest, struct gw_hs *hs,
 		    gw_http_deliver deliver, json_t *msg)
 {
@@ -77,6 +80,7 @@ static void to_dest(struct asess *dest, struct gw_hs *hs,
 	json_decref(msg);
 }
 
+/* An error (data stolen) for request id, to_dest's way. */
 static void dest_error(struct asess *dest, struct gw_hs *hs,
 		       gw_http_deliver deliver, json_t *id, int code,
 		       const char *msg, json_t *data)
@@ -153,6 +157,9 @@ static unsigned caps_declared(const json_t *caps)
 
 /* ---- the shared session ------------------------------------------------ */
 
+/* The stateless state of az, made with its shared session (in az->sess,
+ * so that reloads and zone ends treat it as a session) at first use;
+ * NULL when out of memory. gw_stl_shared_end frees it. */
 static struct gw_stl *stl_of(struct gw *g, struct azone *az)
 {
 	struct gw_stl *st = az->stl;
@@ -194,6 +201,7 @@ fail:
 	return NULL;
 }
 
+/* Forgets r (its stream's count goes down) and frees it. */
 static void streq_free(struct gw_stl *st, struct streq *r)
 {
 	gw_map_del(st->pend, r->n);
@@ -222,14 +230,16 @@ static void rewrite_for_shared(struct jr_msg *m, uint64_t n)
 			json_object_del(meta, k);
 }
 
-/* Why request m cannot take the stateless path: 0 when it can, else the
- * error is sent. */
+/* Checks the revision's _meta of request m: 0 when it may take the
+ * stateless path, else -1 with the error sent (-32602 without the
+ * version or the capabilities, -32022 for another version). */
 static int refuse(struct asess *dest, struct gw_hs *hs, gw_http_deliver dl,
 		  struct jr_msg *m)
 {
 	json_t *meta = json_object_get(m->params, "_meta");
 	json_t *pv = json_object_get(meta, META_PV);
 	json_t *caps = json_object_get(meta, META_CAPS);
+
 	if (!pv || !json_is_object(caps)) {
 		dest_error(dest, hs, dl, m->id, -32602,
 			   "Invalid params: _meta must carry "
