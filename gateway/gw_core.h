@@ -414,8 +414,9 @@ void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
 /* notifications/cancelled m on stream dest for one of its stateless
  * requests: that request is cancelled upstream and gets no answer. */
 void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m);
-/* The shared session s ends (gw_sess_end): every stateless request still
- * waiting gets an error, and the zone's stateless state is freed. */
+/* A shared session s ends (gw_sess_end): the stateless requests still
+ * waiting on it get an error, and with the zone's last shared session
+ * its stateless state is freed. */
 void gw_stl_shared_end(struct gw *g, struct asess *s);
 
 #endif

@@ -22,6 +22,13 @@
  * carries one); the zone's calls stay under ZONE_INFLIGHT_MAX */
 #define STREAM_STL_MAX SESSION_INFLIGHT_MAX
 #define STL_ID_PREFIX "zgs-"
+/* A zone's stateless calls are spread over up to STL_POOL shared
+ * sessions, a new one opened while the least busy has STL_SPREAD calls
+ * in flight: a tool zone caps calls per session (mcpd: 64), and one
+ * upstream session for all of a zone's stateless agents would cap them
+ * all together where each 2025-11-25 session of the zone has its own. */
+#define STL_POOL 16
+#define STL_SPREAD 32
 
 /* What a result needs on the way back (resultType always). */
 enum { RK_PLAIN, RK_CACHEABLE };
@@ -34,15 +41,17 @@ struct streq {
 	struct gw_hs *hs;   /* the HTTP request it came on, or NULL */
 	gw_http_deliver deliver;
 	int rk;
-	int level;     /* log level asked for in _meta (index), -1 none */
-	unsigned caps; /* CAP_* the request declared in _meta */
-	unsigned need; /* CAP_* its tool asked the client for (refused) */
+	int level;	  /* log level asked for in _meta (index), -1 none */
+	unsigned caps;	  /* CAP_* the request declared in _meta */
+	unsigned need;	  /* CAP_* its tool asked the client for (refused) */
+	struct asess *on; /* the shared session it runs on */
 };
 
 /* An agent zone's stateless state: the shared session and the requests
  * waiting on it. */
 struct gw_stl {
-	struct asess *sh;
+	struct asess *sh[STL_POOL]; /* [0] made first, NULL: none there */
+	size_t nsh;		    /* of those, not NULL */
 	struct u64map *pend;
 	uint64_t next_n;
 };
@@ -157,48 +166,82 @@ static unsigned caps_declared(const json_t *caps)
 
 /* ---- the shared session ------------------------------------------------ */
 
-/* The stateless state of az, made with its shared session (in az->sess,
- * so that reloads and zone ends treat it as a session) at first use;
- * NULL when out of memory. gw_stl_shared_end frees it. */
+/* A new shared session of az in slot k of st (in az->sess, so that
+ * reloads and zone ends treat it as a session): 0, or -1 when out of
+ * memory. It is freed by gw_sess_end (gw_stl_shared_end). */
+static int shared_new(struct gw *g, struct azone *az, struct gw_stl *st,
+		      size_t k)
+{
+	struct asess *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -1;
+	s->links = gw_up_links_new(g->ntz);
+	s->key = 2ull << 32 | k;
+	/* offered upstream so that a tool's request for client input reaches
+	 * the gateway, which refuses it and tells the agent (gw_stl_sreq) */
+	s->caps_up = strdup("{\"sampling\":{},\"elicitation\":{},"
+			    "\"roots\":{}}");
+	if (!s->links || !s->caps_up || gw_map_put(az->sess, s->key, s)) {
+		free(s->links);
+		free(s->caps_up);
+		free(s);
+		return -1;
+	}
+	s->az = az;
+	s->shared = 1;
+	s->inited = 1;
+	s->caps = CAP_SAMPLING | CAP_ELICITATION | CAP_ROOTS;
+	snprintf(s->proto, sizeof(s->proto), "%s", gw_versions[0]);
+	snprintf(s->id, sizeof(s->id), "%s/stateless", az->z->name);
+	st->sh[k] = s;
+	st->nsh++;
+	az->sessions_total++;
+	return 0;
+}
+
+/* The stateless state of az, made with its first shared session at first
+ * use; NULL when out of memory. gw_stl_shared_end frees it with the last
+ * shared session. */
 static struct gw_stl *stl_of(struct gw *g, struct azone *az)
 {
 	struct gw_stl *st = az->stl;
-	struct asess *s;
 
 	if (st)
 		return st;
 	st = calloc(1, sizeof(*st));
-	s = calloc(1, sizeof(*s));
-	if (!st || !s || !(st->pend = gw_map_new()))
-		goto fail;
-	s->links = gw_up_links_new(g->ntz);
-	s->key = 2ull << 32;
-	if (!s->links || gw_map_put(az->sess, s->key, s))
-		goto fail;
-	s->az = az;
-	s->shared = 1;
-	s->inited = 1;
-	/* offered upstream so that a tool's request for client input reaches
-	 * the gateway, which refuses it and tells the agent (gw_stl_sreq) */
-	s->caps = CAP_SAMPLING | CAP_ELICITATION | CAP_ROOTS;
-	s->caps_up = strdup("{\"sampling\":{},\"elicitation\":{},"
-			    "\"roots\":{}}");
-	snprintf(s->proto, sizeof(s->proto), "%s", gw_versions[0]);
-	snprintf(s->id, sizeof(s->id), "%s/stateless", az->z->name);
-	st->sh = s;
-	az->stl = st;
-	az->sessions_total++;
-	return st;
-fail:
-	if (s) {
-		free(s->links);
-		free(s->caps_up);
+	if (!st || !(st->pend = gw_map_new()) || shared_new(g, az, st, 0)) {
+		if (st)
+			gw_map_free(st->pend);
+		free(st);
+		return NULL;
 	}
-	free(s);
-	if (st)
-		gw_map_free(st->pend);
-	free(st);
-	return NULL;
+	az->stl = st;
+	return st;
+}
+
+/* The shared session a call goes on: the least busy, or a new one while
+ * that has STL_SPREAD calls in flight and a slot is free (out of memory:
+ * the least busy anyway). */
+static struct asess *shared_pick(struct gw *g, struct azone *az,
+				 struct gw_stl *st)
+{
+	struct asess *best = NULL;
+	size_t free_k = STL_POOL;
+
+	for (size_t k = 0; k < STL_POOL; k++) {
+		if (!st->sh[k]) {
+			if (free_k == STL_POOL)
+				free_k = k;
+			continue;
+		}
+		if (!best || st->sh[k]->inflight < best->inflight)
+			best = st->sh[k];
+	}
+	if ((!best || best->inflight >= STL_SPREAD) && free_k < STL_POOL &&
+	    shared_new(g, az, st, free_k) == 0)
+		return st->sh[free_k];
+	return best;
 }
 
 /* Forgets r (its stream's count goes down) and frees it. */
@@ -292,6 +335,7 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 					      "completion/complete" };
 	struct gw_stl *st;
 	struct streq *r;
+	struct asess *sh;
 	const char *meth = m->method;
 	int list;
 
@@ -329,7 +373,9 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		return;
 	}
 	st = stl_of(g, az);
-	r = st ? calloc(1, sizeof(*r)) : NULL;
+	/* a list is answered at once, from the catalogue, on any of them */
+	sh = st ? shared_pick(g, az, st) : NULL;
+	r = sh ? calloc(1, sizeof(*r)) : NULL;
 	if (!r || gw_map_put(st->pend, st->next_n + 1, r)) {
 		free(r);
 		dest_error(dest, hs, dl, m->id, -32603, "out of memory", NULL);
@@ -351,10 +397,11 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	r->rk = list >= 0 || strcmp(meth, "resources/read") == 0 ? RK_CACHEABLE
 								 : RK_PLAIN;
 	rewrite_for_shared(m, r->n);
+	r->on = list >= 0 ? NULL : sh;
 	if (list >= 0)
-		gw_cat_list(g, st->sh, m, list);
+		gw_cat_list(g, sh, m, list);
 	else
-		gw_req_route(g, st->sh, m, len);
+		gw_req_route(g, sh, m, len);
 }
 
 /* ---- back to the agent ------------------------------------------------- */
@@ -485,8 +532,9 @@ int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m)
 
 /* Tells the tool zone that call n of the shared session is not wanted
  * any more (the agent went away), as a client's cancellation would. */
-static void cancel_upstream(struct gw *g, struct gw_stl *st, uint64_t n)
+static void cancel_upstream(struct gw *g, struct streq *r)
 {
+	uint64_t n = r->n;
 	char id[40];
 	struct jr_msg m;
 	json_t *c;
@@ -497,7 +545,8 @@ static void cancel_upstream(struct gw *g, struct gw_stl *st, uint64_t n)
 	if (!c)
 		return;
 	jr_classify(c, &m);
-	gw_req_cancel(g, st->sh, &m);
+	if (r->on)
+		gw_req_cancel(g, r->on, &m);
 	jr_msg_clear(&m);
 }
 
@@ -512,7 +561,7 @@ void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
 		struct streq *r = v[i];
 		if ((dest && r->dest != dest) || (hs && r->hs != hs))
 			continue;
-		cancel_upstream(g, st, r->n);
+		cancel_upstream(g, r);
 		streq_free(st, r);
 	}
 	free(v);
@@ -529,7 +578,7 @@ void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m)
 		struct streq *r = v[i];
 		if (r->dest != dest || !jr_id_equal(r->id, rid))
 			continue;
-		cancel_upstream(g, st, r->n);
+		cancel_upstream(g, r);
 		streq_free(st, r);
 		break;
 	}
@@ -542,17 +591,25 @@ void gw_stl_shared_end(struct gw *g, struct asess *s)
 	size_t n;
 	void **v;
 
+	size_t k = s->key & 0xffffffffu;
+
 	(void)g;
-	if (!st || st->sh != s)
+	if (!st || k >= STL_POOL || st->sh[k] != s)
 		return;
+	st->sh[k] = NULL;
+	st->nsh--;
 	v = gw_map_values(st->pend, &n);
 	for (size_t i = 0; v && i < n; i++) {
 		struct streq *r = v[i];
+		if (st->nsh && r->on != s)
+			continue;
 		dest_error(r->dest, r->hs, r->deliver, r->id, GW_ERR_GATEWAY,
 			   "gateway session unavailable", NULL);
 		streq_free(st, r);
 	}
 	free(v);
+	if (st->nsh)
+		return;
 	gw_map_free(st->pend);
 	s->az->stl = NULL;
 	free(st);

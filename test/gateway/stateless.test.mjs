@@ -147,9 +147,11 @@ agent tools.test_simple_text allow
 agent tools.test_tool_with_logging allow
 agent tools.test_tool_with_progress allow
 agent tools.test_missing_capability allow
+agent tools.test_slow_counter allow
 agent rec.meta allow
 `);
-    tools = daemon(MCPD_TEST, ['--chan', 'sim:62:tools', '--fixtures', 'conformance']);
+    tools = daemon(MCPD_TEST, ['--chan', 'sim:62:tools', '--fixtures', 'conformance',
+      '--workers', '256']);
     gw = daemon(GATEWAYD, ['--config', cfg]);
     await waitFor('gatewayd', () => gw.log.includes('tool zone tools up') &&
       gw.log.includes('tool zone rec up') && /listener for zone agent on http/.test(gw.log));
@@ -306,6 +308,24 @@ agent rec.meta allow
     const logs = relayIo.lines.filter((m) => m.method === 'notifications/message');
     assert.ok(logs.length > 0);
     for (const l of logs) assert.equal(l.params._meta['dev.zonegate/related-request'], 11);
+  });
+
+  // 300 slow calls at once on one stream: 256 (the per-stream cap) run,
+  // all at the same time although mcpd takes at most 64 calls per session
+  // (the zone's stateless calls are spread over several upstream
+  // sessions); the other 44 are refused by the gateway. Red with one
+  // shared session (mcpd refuses beyond 64) and without the stream cap.
+  test('a stream has at most 256 open requests, and they are not capped at one upstream session\'s', async () => {
+    const s = stdioRelay();
+    const out = await Promise.all(Array.from({ length: 300 }, (_, i) =>
+      s.request(stl(1000 + i, 'tools/call',
+        { name: 'tools.test_slow_counter', arguments: { steps: 1, interval_ms: 3000 } }))));
+    s.stdin.end();
+    await s.done;
+    const ok = out.filter((r) => r.result && /counted to 1/.test(r.result.content[0].text));
+    const capped = out.filter((r) => r.error && r.error.message === 'too many requests in flight');
+    assert.equal(ok.length, 256, JSON.stringify(out.find((r) => !r.result || r.result.isError)));
+    assert.equal(capped.length, 44);
   });
 
   test('a 2025-11-25 and a 2026-07-28 agent of one zone at the same time', async () => {
