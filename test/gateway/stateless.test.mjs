@@ -282,6 +282,16 @@ agent rec.meta allow
     const nc = await relayIo.request(stl(9, 'tools/list', {},
       { 'io.modelcontextprotocol/protocolVersion': REV }));
     assert.equal(nc.error.code, -32602);
+    // hostile _meta shapes: a clear error each, the stream goes on
+    for (const [meta, code] of [[{ ...META, 'io.modelcontextprotocol/protocolVersion': 7 }, -32022],
+      [{ ...META, 'io.modelcontextprotocol/clientCapabilities': [] }, -32602],
+      [{ ...META, traceparent: { x: 1 } }, null]]) {
+      const h = await relayIo.request(stl(14, 'tools/list', {}, meta));
+      if (code === null) assert.equal(h.result.resultType, 'complete');
+      else assert.equal(h.error.code, code);
+    }
+    const arr = await relayIo.request({ jsonrpc: '2.0', id: 15, method: 'tools/list', params: { _meta: 'x' } });
+    assert.equal(arr.error.code, -32602);
     // the stream is stateless from its first request on: a later
     // initialize does not make it a session
     const init = await relayIo.request({ jsonrpc: '2.0', id: 12, method: 'initialize',
