@@ -436,6 +436,9 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	     put_num(line, cap, &k, r->tokens.total, 0) ||
 	     PUT_LIT(line, cap, &k, "}")))
 		return -1;
+	if (r->trace && (PUT_LIT(line, cap, &k, ",\"traceparent\":") ||
+			 esc(line, cap, &k, r->trace)))
+		return -1;
 	if (PUT_LIT(line, cap, &k, ",\"prev\":\"") ||
 	    put(line, cap, &k, a->prev, strlen(a->prev)) ||
 	    PUT_LIT(line, cap, &k, "\""))

@@ -322,6 +322,8 @@ struct gw_audit_rec {
 	 * counts in tokens, -1 a usage that was refused ("invalid"). */
 	int tokens_state;
 	struct gw_tokens tokens;
+	/* the request's W3C traceparent (checked form), or NULL: left out */
+	const char *trace;
 };
 /* Appends one record, formatted without building a JSON tree (the hot
  * path). Same chain as gw_audit_append. Returns 0 or -1 (too long). */

@@ -242,6 +242,15 @@ static json_t *build_list(struct gw *g, struct asess *s, int k, uint64_t *view)
 	return arr;
 }
 
+json_t *gw_cat_view(struct gw *g, struct azone *az, int k)
+{
+	json_t *arr = json_array();
+
+	if (arr)
+		list_walk(g, az, k, arr);
+	return arr;
+}
+
 /* A list cursor is "VIEW.OFFSET": the fingerprint of the zone's view of
  * the list it was made in (list_walk) and where the next page starts.
  * Returns 0 and the offset, or -1 for a malformed cursor or one from
@@ -297,9 +306,10 @@ void gw_cat_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 {
 	json_t *arr;
 	size_t off, n, cnt, len = 0, ps = g->cfg->list_page_size;
-	char aid[40], *txt = NULL;
+	char aid[40], *txt = NULL, trace[56];
 	uint64_t view;
 
+	gw_req_trace(m->params, trace);
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	arr = build_list(g, s, k, &view);
 	if (gw_cat_cursor_parse(view, json_object_get(m->params, "cursor"),
@@ -307,7 +317,7 @@ void gw_cat_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 		json_decref(arr);
 		gw_req_audit(g, s->az->z->name, s->id, m->method, NULL,
 			     "filter", NULL, "invalid or stale cursor", aid, 0,
-			     0, 0, 0, 0, NULL);
+			     0, 0, 0, 0, NULL, trace);
 		gw_sess_error(s, m->id, -32602,
 			      "Invalid params: unknown or "
 			      "stale cursor (the list changed; start over)",
@@ -315,7 +325,7 @@ void gw_cat_list(struct gw *g, struct asess *s, struct jr_msg *m, int k)
 		return;
 	}
 	gw_req_audit(g, s->az->z->name, s->id, m->method, NULL, "filter", NULL,
-		     NULL, aid, 0, 0, 0, 0, 0, NULL);
+		     NULL, aid, 0, 0, 0, 0, 0, NULL, trace);
 	n = arr ? json_array_size(arr) : 0;
 	if (arr && off > n) {
 		json_decref(arr);
@@ -494,7 +504,7 @@ static void gw_cat_quarantine_check(struct tzone *t)
 		gw_req_audit(g, t->z->name, "-",
 			     t->oversize ? "catalogue/check" : "pin/check",
 			     t->z->name, "quarantine", NULL, why, aid, 0, 0, 0,
-			     0, 0, NULL);
+			     0, 0, NULL, NULL);
 		if (t->oversize)
 			fprintf(stderr,
 				"gatewayd: tool zone %s QUARANTINED: %s\n",
@@ -670,7 +680,7 @@ int gw_route_pin(struct gw *g, const char *name, int pin, char *err,
 		return -1;
 	gw_audit_new_id(g->audit, aid, sizeof(aid));
 	gw_req_audit(g, name, "-", pin ? "pin" : "unpin", name, "admin", NULL,
-		     NULL, aid, 0, 0, 0, 0, 0, NULL);
+		     NULL, aid, 0, 0, 0, 0, 0, NULL, NULL);
 	if (t->have_cat) {
 		int was = t->quarantined;
 		gw_cat_quarantine_check(t);

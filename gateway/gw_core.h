@@ -126,6 +126,13 @@ struct asess {
 	uint64_t dropped; /* messages to it dropped (drop_note) */
 	uint64_t drop_unlogged; /* of those, not yet in a log line */
 	int64_t drop_log_ms;	/* when the last drop line was written */
+	/* the stateless revision (gw_stateless.c): shared is set on a zone's
+	 * one session that holds the upstream sessions for its stateless
+	 * requests; stl_pending counts this stream's stateless requests in
+	 * flight (a stream that carries them instead of a session) */
+	int shared;
+	int stateless; /* a stream of stateless requests, never a session */
+	unsigned stl_pending;
 };
 
 struct azone {
@@ -140,6 +147,7 @@ struct azone {
 	uint64_t view[CAT_N]; /* fingerprints of what it was last told */
 	uint64_t *parts;      /* [k * ntz + ti]: tz_view's part of each */
 	size_t link_queued;   /* bytes its sessions queue for links */
+	struct gw_stl *stl;   /* its stateless requests (gw_stateless.c) */
 };
 
 struct tzone {
@@ -196,6 +204,7 @@ struct preq {
 	char *rule;
 	char *args; /* JSON text, only with audit_args */
 	char audit_id[64];
+	char trace[56];	      /* the request's W3C traceparent, or "" */
 	char mlabel[200];     /* its metrics label (metric_label) */
 	struct gw_limit *lim; /* concurrency counter held; kept while >0 */
 	size_t bytes_in, max_bytes;
@@ -248,6 +257,9 @@ struct tzone *gw_cat_resolve_uri(struct gw *g, const char *uri);
 enum pol_decision gw_cat_decide(struct gw *g, const struct azone *az,
 				unsigned kind, const char *tz, const char *name,
 				const json_t *args, const struct pol_rule **r);
+/* Agent zone az's merged list k, filtered as its lists are (new; the
+ * caller frees it). */
+json_t *gw_cat_view(struct gw *g, struct azone *az, int k);
 /* A "VIEW.OFFSET" cursor c of the view view: 0 and *off, or -1. */
 int gw_cat_cursor_parse(uint64_t view, const json_t *c, size_t *off);
 /* Answers a list request k (CAT_*) of session s with one page. */
@@ -332,7 +344,11 @@ void gw_req_audit(struct gw *g, const char *zone, const char *session,
 		  const char *method, const char *target, const char *decision,
 		  const char *rule, const char *reason, const char *aid,
 		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
-		  int64_t t_total, const char *args);
+		  int64_t t_total, const char *args, const char *trace);
+/* The W3C traceparent in request params' _meta (a checked copy in out,
+ * 56 bytes): out[0] is 0 when there is none or it is malformed (it is a
+ * zone's text; only the W3C form reaches the audit log). */
+void gw_req_trace(const json_t *params, char out[56]);
 /* The token usage in a tool call's result (structuredContent.usage with
  * integer prompt_tokens, completion_tokens and total_tokens): 1 with tk
  * filled (each count clamped to GW_TOKENS_MAX_PER_CALL), 0 if there is no
@@ -366,5 +382,41 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len);
 void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m);
 /* Ends every call past its deadline. */
 void gw_req_deadlines(struct gw *g);
+
+/* ---- the stateless revision (gw_stateless.c) --------------------------- */
+
+/* 1 when request m takes the stateless path: s is a stream of stateless
+ * requests, or not a session (not inited) and m carries the stateless
+ * revision's _meta protocol version (s then becomes such a stream). */
+int gw_stl_wanted(const struct asess *s, const struct jr_msg *m);
+/* One stateless request m (len bytes) from agent zone az, answered on
+ * channel stream dest or HTTP request hs (one of them set; hs's
+ * messages go through deliver): checked
+ * (version, capabilities, method), then answered here (server/discover,
+ * refusals) or run on the zone's shared session. Does not take m. */
+void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
+		    struct gw_hs *hs, gw_http_deliver deliver, struct jr_msg *m,
+		    size_t len);
+/* What the core sends to a zone's shared session: a response goes back
+ * to its stateless request, translated; a notification that names it
+ * goes with it; anything else is dropped. Returns 0. */
+int gw_stl_deliver(struct asess *shared, const char *msg, size_t len);
+/* A tool zone's request m (sampling, elicitation, roots) on the shared
+ * session sh: refused upstream ("Method not found"), and the stateless
+ * request whose call it belongs to is answered, once its call ends, with
+ * -32021 naming the capability when the agent did not declare it, else
+ * an error saying the gateway does not carry it. Returns 1. */
+int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m);
+/* Stream dest (hs NULL) or HTTP request hs is gone: its stateless
+ * requests are cancelled upstream and forgotten. */
+void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
+		 struct gw_hs *hs);
+/* notifications/cancelled m on stream dest for one of its stateless
+ * requests: that request is cancelled upstream and gets no answer. */
+void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m);
+/* A shared session s ends (gw_sess_end): the stateless requests still
+ * waiting on it get an error, and with the zone's last shared session
+ * its stateless state is freed. */
+void gw_stl_shared_end(struct gw *g, struct asess *s);
 
 #endif

@@ -23,12 +23,25 @@ void gw_req_audit(struct gw *g, const char *zone, const char *session,
 		  const char *method, const char *target, const char *decision,
 		  const char *rule, const char *reason, const char *aid,
 		  size_t in, size_t out, int64_t t_pol, int64_t t_up,
-		  int64_t t_total, const char *args)
+		  int64_t t_total, const char *args, const char *trace)
 {
-	struct gw_audit_rec r = { aid,	   zone,     session, method,
-				  target,  decision, rule,    reason,
-				  in,	   out,	     t_pol,   t_up,
-				  t_total, args,     0,	      { 0, 0, 0 } };
+	struct gw_audit_rec r = { aid,
+				  zone,
+				  session,
+				  method,
+				  target,
+				  decision,
+				  rule,
+				  reason,
+				  in,
+				  out,
+				  t_pol,
+				  t_up,
+				  t_total,
+				  args,
+				  0,
+				  { 0, 0, 0 },
+				  trace && *trace ? trace : NULL };
 
 	if (gw_audit_record(g->audit, &r))
 		fprintf(stderr, "gatewayd: audit record too long; dropped\n");
@@ -107,6 +120,7 @@ void gw_req_done(struct gw *g, struct asess *s, struct preq *p,
 		.t_total_us = now - p->t0,
 		.args = p->args,
 		.tokens_state = tok_state,
+		.trace = p->trace[0] ? p->trace : NULL,
 	};
 
 	if (tok_state > 0)
@@ -118,6 +132,25 @@ void gw_req_done(struct gw *g, struct asess *s, struct preq *p,
 	if (tok_state != 0)
 		gw_metrics_tokens(g->met, s->az->z->name, p->mlabel, tz,
 				  tok_state > 0 ? tk : NULL);
+}
+
+void gw_req_trace(const json_t *params, char out[56])
+{
+	const char *v = json_string_value(
+		json_object_get(json_object_get(params, "_meta"),
+				"traceparent"));
+	size_t n = v ? strlen(v) : 0;
+
+	out[0] = '\0';
+	/* version-traceid-parentid-flags: 2, 32, 16 and 2 hex digits */
+	if (n != 55 || v[2] != '-' || v[35] != '-' || v[52] != '-')
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (i != 2 && i != 35 && i != 52 &&
+		    !((v[i] >= '0' && v[i] <= '9') ||
+		      (v[i] >= 'a' && v[i] <= 'f')))
+			return;
+	memcpy(out, v, n + 1);
 }
 
 /* ---- requests of ours upstream ----------------------------------------- */
@@ -194,7 +227,8 @@ void gw_req_fail(struct gw *g, struct preq *p, int code, const char *msg,
 		      json_pack("{s:s}", "auditId", p->audit_id));
 	gw_req_audit(g, s->az->z->name, s->id, p->method, p->target, "allow",
 		     p->rule, reason, p->audit_id, p->bytes_in, 0, p->t_policy,
-		     p->t_sent ? now - p->t_sent : 0, now - p->t0, p->args);
+		     p->t_sent ? now - p->t_sent : 0, now - p->t0, p->args,
+		     p->trace);
 	gw_metrics_record(g->met, s->az->z->name, p->mlabel, 2, now - p->t0);
 	gw_req_free(g, p);
 }
@@ -393,6 +427,7 @@ struct decision {
 	const char *rule, *args;
 	size_t bytes_in;
 	int64_t t0, t_policy;
+	char trace[56]; /* gw_req_trace */
 };
 
 /* Writes out decision d of request m of session s (target x): the audit
@@ -408,7 +443,8 @@ static void decision_finish(struct gw *g, struct asess *s, struct jr_msg *m,
 			   d->reason, d->aid, sizeof(d->aid)))
 		gw_req_audit(g, zone, s->id, m->method, d->target, d->verdict,
 			     d->rule, d->reason, d->aid, d->bytes_in, 0,
-			     d->t_policy, 0, gw_now_us() - d->t0, d->args);
+			     d->t_policy, 0, gw_now_us() - d->t0, d->args,
+			     d->trace);
 	gw_metrics_record(g->met, zone, d->label, d->outcome, 0);
 	if (!d->code)
 		reply_unknown(s, m->id, x, d->aid);
@@ -450,6 +486,7 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 
 	if (find_target(g, s, m, &x))
 		return;
+	gw_req_trace(m->params, d.trace);
 	if (g->cfg->audit_args && x.args)
 		argj = audit_args(x.args);
 	gw_audit_new_id(g->audit, d.aid, sizeof(d.aid));
@@ -504,7 +541,9 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 		goto out;
 	}
 	d.reason = limits_check(g, s->az, r, len, &lim);
-	if (!d.reason && (s->inflight >= SESSION_INFLIGHT_MAX ||
+	/* the shared session of stateless requests is the zone's: its
+	 * requests are capped per stream (gw_stateless.c) and per zone */
+	if (!d.reason && ((!s->shared && s->inflight >= SESSION_INFLIGHT_MAX) ||
 			  s->az->inflight >= ZONE_INFLIGHT_MAX))
 		d.reason = "too many requests in flight";
 	if (d.reason) {
@@ -528,6 +567,7 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 	p->aid = json_incref(m->id);
 	snprintf(p->method, sizeof(p->method), "%s", m->method);
 	snprintf(p->audit_id, sizeof(p->audit_id), "%s", d.aid);
+	memcpy(p->trace, d.trace, sizeof(p->trace));
 	snprintf(p->mlabel, sizeof(p->mlabel), "%s", d.label);
 	p->target = strdup(tgt);
 	p->rule = rule;
@@ -584,7 +624,7 @@ void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
 			     "allow", p->rule, "cancelled by the client",
 			     p->audit_id, p->bytes_in, 0, p->t_policy,
 			     gw_now_us() - p->t_sent, gw_now_us() - p->t0,
-			     p->args);
+			     p->args, p->trace);
 		gw_req_free(g, p);
 		return;
 	}

@@ -23,6 +23,8 @@ static const char *const cap_names[] = { "sampling", "elicitation", "roots" };
  * HTTP session. Returns 0, CHAN_MUX_EFULL or another negative value. */
 static int gw_sess_send(struct asess *s, const char *data, size_t len)
 {
+	if (s->shared) /* back to the stateless requests (gw_stateless.c) */
+		return gw_stl_deliver(s, data, len);
 	if (s->hs) {
 		/* HTTP answers leave at once: their records go first */
 		if (gw_audit_pending(s->az->g->audit))
@@ -257,11 +259,20 @@ static void agent_message(struct gw *g, struct asess *s, const uint8_t *msg,
 		do_agent_response(g, s, &m, (const char *)msg, len);
 		goto out;
 	case JR_NOTIFICATION:
-		if (strcmp(m.method, "notifications/cancelled") == 0)
+		if (strcmp(m.method, "notifications/cancelled") == 0 &&
+		    s->stl_pending)
+			gw_stl_cancel(g, s, &m);
+		else if (strcmp(m.method, "notifications/cancelled") == 0)
 			gw_req_cancel(g, s, &m);
 		goto out;
 	case JR_REQUEST:
 		break;
+	}
+	if (gw_stl_wanted(s, &m)) {
+		/* a stream that is not a session: each request stands alone
+		 * (docs/protocol.md, "Stateless agents on a channel") */
+		gw_stl_request(g, s->az, s, NULL, NULL, &m, len);
+		goto out;
 	}
 	meth = m.method;
 	if (g->draining && strcmp(meth, "ping") != 0) {
@@ -307,6 +318,8 @@ void gw_sess_end(struct gw *g, struct asess *s)
 	struct preq *p, *pn;
 	struct sreq *r, *rn;
 
+	if (s->stl_pending)
+		gw_stl_gone(g, s->az, s, NULL);
 	for (p = s->reqs; p; p = pn) {
 		pn = p->next;
 		if (p->kind == PK_CALL)
@@ -314,7 +327,7 @@ void gw_sess_end(struct gw *g, struct asess *s)
 				     p->target, "allow", p->rule,
 				     "session ended", p->audit_id, p->bytes_in,
 				     0, p->t_policy, 0, gw_now_us() - p->t0,
-				     p->args);
+				     p->args, p->trace);
 		gw_req_free(g, p);
 	}
 	for (r = s->sreqs; r; r = rn) {
@@ -326,6 +339,8 @@ void gw_sess_end(struct gw *g, struct asess *s)
 	for (size_t i = 0; i < g->ntz; i++)
 		gw_up_link_reset(g, s, (unsigned)i);
 	drop_summary(s);
+	if (s->shared)
+		gw_stl_shared_end(g, s);
 	gw_map_del(s->az->sess, s->key);
 	free(s->caps_up);
 	free(s->level);
@@ -386,7 +401,8 @@ static void az_down(void *ud, chan_mux *m, const char *why)
 	fprintf(stderr, "gatewayd: agent zone %s: channel down: %s\n",
 		az->z->name, why);
 	for (size_t i = 0; i < n; i++)
-		if (!((struct asess *)v[i])->hs) /* HTTP ones stay */
+		if (!((struct asess *)v[i])->hs &&   /* HTTP ones stay, */
+		    !((struct asess *)v[i])->shared) /* the shared one too */
 			gw_sess_end(az->g, v[i]);
 	free(v);
 }

@@ -371,6 +371,9 @@ static int refuse_sreq(struct tzone *t, struct asess *s, struct jr_msg *m)
 	int code = -32601;
 	unsigned n = 0;
 
+	if (s->shared) /* stateless agents: nobody to ask */
+		return gw_stl_sreq(t, s, m);
+
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (strncmp(m->method, need[i][0], strlen(need[i][0])) == 0 &&
 		    !(s->caps & 1u << i))

@@ -141,6 +141,15 @@ struct asess *gw_route_http_open(struct gw *g, const char *zone,
 void gw_route_http_input(struct gw *g, struct asess *s, const char *msg,
 			 size_t len);
 void gw_route_http_close(struct gw *g, struct asess *s);
+/* A listener's stateless (2026-07-28) HTTP request, which has no agent
+ * session: its message, answered through deliver (gw_stateless.c); the
+ * end of its HTTP request (what is still in flight for it is cancelled
+ * upstream). */
+void gw_route_http_stateless(struct gw *g, const char *zone, struct gw_hs *hs,
+			     gw_http_deliver deliver, const char *msg,
+			     size_t len);
+void gw_route_http_stateless_end(struct gw *g, const char *zone,
+				 struct gw_hs *hs);
 
 /* listen.c: HTTP listeners for host-side clients (libmicrohttpd threads
  * hand messages to the poll loop through a queue and an eventfd). */

@@ -62,6 +62,7 @@ struct gw_hs {
 	struct zg_qitem *close_item; /* preallocated: closing never fails */
 	struct asess *s;
 	uint64_t n;
+	int stateless; /* one 2026-07-28 request (gw_stateless.c), no asess */
 };
 
 struct gw_listen {
@@ -116,6 +117,7 @@ static void *be_open(void *ctx, void *handle)
 		return NULL;
 	hs->l = l;
 	hs->hs = handle;
+	hs->stateless = mcp_http_stateless(handle);
 	hs->pending = json_array();
 	hs->close_item = item_new(IT_CLOSE, hs, NULL, 0);
 	open = item_new(IT_OPEN, hs, NULL, 0);
@@ -364,6 +366,10 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 
 	switch (it->tag) {
 	case IT_OPEN:
+		if (hs->stateless) {
+			zg_qitem_free(it);
+			break;
+		}
 		hs->s = gw_route_http_open(gl->g, hs->l->cfg->zone, hs,
 					   gw_listen_deliver, hs->l->idx,
 					   hs->n);
@@ -375,7 +381,11 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 		zg_qitem_free(it);
 		break;
 	case IT_DATA:
-		if (hs->s) {
+		if (hs->stateless) {
+			gw_route_http_stateless(gl->g, hs->l->cfg->zone, hs,
+						gw_listen_deliver, data,
+						it->len);
+		} else if (hs->s) {
 			gw_route_http_input(gl->g, hs->s, data, it->len);
 		} else {
 			jr_parse(data, it->len, it->len + 1, 64, &m);
@@ -385,6 +395,9 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 		zg_qitem_free(it);
 		break;
 	case IT_CLOSE:
+		if (hs->stateless)
+			gw_route_http_stateless_end(gl->g, hs->l->cfg->zone,
+						    hs);
 		if (hs->s)
 			gw_route_http_close(gl->g, hs->s);
 		json_decref(hs->pending);

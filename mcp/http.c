@@ -463,14 +463,14 @@ static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
 		free(body);
 		return ret;
 	}
-	if (!h->cfg.backend && !header(c, "Mcp-Session-Id") &&
-	    m.kind != JR_REQUEST && is_rev2026(c)) {
+	if (!header(c, "Mcp-Session-Id") && m.kind != JR_REQUEST &&
+	    is_rev2026(c)) {
 		/* A stateless notification has no session to act on (a
 		 * request is cancelled by closing its connection). */
 		jr_msg_clear(&m);
 		return reply_status(c, MHD_HTTP_ACCEPTED, 0, NULL);
 	}
-	if (!h->cfg.backend && !header(c, "Mcp-Session-Id") &&
+	if (!header(c, "Mcp-Session-Id") &&
 	    mcp_rev2026_wanted(&m, header(c, "MCP-Protocol-Version")))
 		return post_stateless(h, c, q, &m);
 	if (!version_header_ok(c)) {
@@ -545,8 +545,8 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 				    MCP_ERR_INVALID_REQUEST,
 				    "Forbidden: Origin not allowed");
 	/* 2026-07-28 has no GET stream and no session to DELETE. */
-	if (strcmp(method, "POST") != 0 && !h->cfg.backend &&
-	    !header(c, "Mcp-Session-Id") && is_rev2026(c))
+	if (strcmp(method, "POST") != 0 && !header(c, "Mcp-Session-Id") &&
+	    is_rev2026(c))
 		return reply_status(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, NULL);
 	/* A POST's version is checked with its body (2026-07-28 requests
 	 * carry it in _meta too). */

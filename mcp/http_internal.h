@@ -58,6 +58,7 @@ struct hsess {
 	int dead;	    /* under mu: no more traffic */
 	int ended;	    /* under h->mu: the engine ended it */
 	time_t last_active; /* under h->mu */
+	int stateless;	    /* one 2026-07-28 request's, never in the table */
 };
 
 struct mcp_http {
@@ -144,7 +145,8 @@ void http_sessions_shutdown(struct mcp_http *h);
 struct hsess *http_session_create(struct mcp_http *h);
 /* A session for one stateless (2026-07-28) request, outside the table
  * (its only reference is the caller's, so it ends with the request), set
- * up from the request's _meta; NULL with a backend or out of memory. */
+ * up from the request's _meta (with a backend, opened there with
+ * mcp_http_stateless true); NULL when out of memory or stopping. */
 struct hsess *http_session_stateless(struct mcp_http *h, const json_t *meta);
 /* The live session with this id, with a new reference; NULL if none. */
 struct hsess *http_session_get(struct mcp_http *h, const char *id);

@@ -435,7 +435,7 @@ static int random_id(char *out)
 	return 0;
 }
 
-static struct hsess *sess_alloc(struct mcp_http *h)
+static struct hsess *sess_alloc(struct mcp_http *h, int stateless)
 {
 	struct hsess *s = calloc(1, sizeof(*s));
 	pthread_condattr_t ca;
@@ -445,6 +445,7 @@ static struct hsess *sess_alloc(struct mcp_http *h)
 		return NULL;
 	}
 	s->h = h;
+	s->stateless = stateless; /* before a backend's open asks */
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -469,7 +470,7 @@ static struct hsess *sess_alloc(struct mcp_http *h)
 
 struct hsess *http_session_create(struct mcp_http *h)
 {
-	struct hsess *s = sess_alloc(h), *victim = NULL;
+	struct hsess *s = sess_alloc(h, 0), *victim = NULL;
 	unsigned b;
 
 	if (!s)
@@ -504,14 +505,20 @@ struct hsess *http_session_stateless(struct mcp_http *h, const json_t *meta)
 {
 	struct hsess *s;
 
-	if (h->cfg.backend || h->stopping)
+	if (h->stopping)
 		return NULL;
-	s = sess_alloc(h);
+	s = sess_alloc(h, 1);
 	if (!s)
 		return NULL;
 	s->refs = 1; /* the request's only; never in the table */
-	mcp_session_begin_stateless(s->ms, meta);
+	if (s->ms)
+		mcp_session_begin_stateless(s->ms, meta);
 	return s;
+}
+
+int mcp_http_stateless(void *hs)
+{
+	return ((struct hsess *)hs)->stateless;
 }
 
 /* ---- expiry ---- */
@@ -845,7 +852,7 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 		enum MHD_Result ret =
 			json ? reply_plain(
 				       c,
-				       s->ms && s->ms->stateless
+				       s->stateless
 					       ? mcp_rev2026_http_status(json)
 					       : MHD_HTTP_OK,
 				       json, "application/json",

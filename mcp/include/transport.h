@@ -92,6 +92,12 @@ void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len);
  * (its client is not reading it). Returns 0, or -1 when the message was
  * dropped (unparsable, session dead, over the caps). */
 int mcp_http_deliver(void *hs, const char *msg, size_t len);
+/* For backends, from open on: 1 when hs is a stateless (2026-07-28)
+ * request's session. It carries that one request (checked by the
+ * transport: headers, _meta versions, the revision's methods), is never
+ * in the session table, has no session id and no GET stream, and closes
+ * once its response is out (or its client goes). */
+int mcp_http_stateless(void *hs);
 /* For backends: the engine's side of the session is gone (e.g. its
  * channel stream closed). Open streams end, and the session id is
  * unknown from now on (404), so the client starts a new one; close()

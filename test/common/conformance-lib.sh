@@ -81,3 +81,21 @@ zg_run_scenarios() {
 	done
 	return $_fail
 }
+
+# zg_byte_pipe SOCK: a TCP -> unix byte pipe to the socket SOCK on a free
+# loopback port (the suite cannot reach a unix socket); sets url to its
+# /mcp URL (its pid joins $pids).
+zg_byte_pipe() {
+	"$node" -e '
+const net = require("node:net");
+const s = net.createServer((c) => {
+  const u = net.connect(process.argv[1]);
+  c.pipe(u); u.pipe(c);
+  c.on("error", () => u.destroy()); u.on("error", () => c.destroy());
+});
+s.listen(0, "127.0.0.1", () => console.log(s.address().port));
+' "$1" >"$work/port" 2>"$work/pipe.log" &
+	pids="$pids $!"
+	zg_wait_log "$work/port" "[0-9]"
+	url=http://127.0.0.1:$(cat "$work/port" 2>/dev/null)/mcp
+}

@@ -228,6 +228,19 @@ void corehost_agent(struct corehost *h, const char *msg, size_t len)
 	corehost_pump(h, 4);
 }
 
+void corehost_stateless(struct corehost *h, const char *msg, size_t len)
+{
+	gw_route_http_stateless(&h->g, "agent", (struct gw_hs *)h, deliver, msg,
+				len);
+	corehost_pump(h, 4);
+}
+
+void corehost_stateless_end(struct corehost *h)
+{
+	gw_route_http_stateless_end(&h->g, "agent", (struct gw_hs *)h);
+	corehost_pump(h, 4);
+}
+
 void corehost_tool(struct corehost *h, int ctl, const char *msg, size_t len)
 {
 	uint32_t sid = ctl ? 1 : h->tool_sid;

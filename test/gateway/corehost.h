@@ -37,6 +37,11 @@ int corehost_start(struct corehost *h, const char *pol, const char *audit_path);
 void corehost_pump(struct corehost *h, int turns);
 /* A message from the agent (len bytes), then a few turns. */
 void corehost_agent(struct corehost *h, const char *msg, size_t len);
+/* A stateless (2026-07-28) request from a listener of the agent zone
+ * (len bytes; its answers are captured like the session's), then a few
+ * turns; corehost_stateless_end: that HTTP request went away. */
+void corehost_stateless(struct corehost *h, const char *msg, size_t len);
+void corehost_stateless_end(struct corehost *h);
 /* Raw bytes from the tool zone on the last link stream (ctl 0) or its
  * control stream (ctl 1), then a few turns. */
 void corehost_tool(struct corehost *h, int ctl, const char *msg, size_t len);

@@ -1,11 +1,13 @@
 /* Fuzz target: what an agent zone and a tool zone can send the gateway
  * core, through its interface (corehost.h). The input is a sequence of
- * records, [op][len lo][len hi][len bytes]: op % 5 is 0 a message from the
+ * records, [op][len lo][len hi][len bytes]: op % 7 is 0 a message from the
  * agent, 1 raw bytes from the tool zone on the agent's link, 2 on the
  * tool zone's control stream, 3 a few loop turns, 4 a response on the
  * link to the call in flight ({"jsonrpc":"2.0","id":<its id>, then the
- * bytes: the splice path). The session is initialized and has one call
- * in flight before the records run; every input starts a fresh core. */
+ * bytes: the splice path), 5 a stateless (2026-07-28) request from a
+ * listener, 6 that HTTP request goes away. The session is initialized
+ * and has one call in flight before the records run; every input starts
+ * a fresh core. */
 #include "corehost.h"
 
 #include <fcntl.h>
@@ -68,7 +70,7 @@ static char *run(const uint8_t *data, size_t size)
 	corehost_agent(&h, INIT_MSG, strlen(INIT_MSG));
 	corehost_agent(&h, CALL_MSG, strlen(CALL_MSG));
 	while (i + 3 <= size) {
-		unsigned op = data[i] % 5;
+		unsigned op = data[i] % 7;
 		size_t n = (size_t)data[i + 1] | (size_t)data[i + 2] << 8;
 		const uint8_t *p = data + i + 3;
 		if (n > size - i - 3)
@@ -85,8 +87,14 @@ static char *run(const uint8_t *data, size_t size)
 		case 3:
 			corehost_pump(&h, 1 + (int)(n % 8));
 			break;
-		default:
+		case 4:
 			respond(&h, p, n);
+			break;
+		case 5:
+			corehost_stateless(&h, (const char *)p, n);
+			break;
+		default:
+			corehost_stateless_end(&h);
 			break;
 		}
 	}

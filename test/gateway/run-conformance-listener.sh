@@ -35,18 +35,7 @@ pids="$pids $!"
 "$GATEWAYD" --config "$work/gatewayd.json" 2>"$work/gatewayd.log" &
 pids="$pids $!"
 zg_wait_log "$work/gatewayd.log" "tool zone conf up"
-# A TCP -> unix byte pipe; it prints its port once listening.
-"$node" -e '
-const net = require("node:net");
-const s = net.createServer((c) => {
-  const u = net.connect(process.argv[1]);
-  c.pipe(u); u.pipe(c);
-  c.on("error", () => u.destroy()); u.on("error", () => c.destroy());
-});
-s.listen(0, "127.0.0.1", () => console.log(s.address().port));
-' "$work/host.sock" >"$work/port" 2>"$work/pipe.log" &
-pids="$pids $!"
-zg_wait_log "$work/port" "[0-9]"
+zg_byte_pipe "$work/host.sock"
 port=$(cat "$work/port" 2>/dev/null)
 if [ -z "$port" ] || [ ! -S "$work/host.sock" ]; then
 	echo "run-conformance-listener: not ready" >&2

@@ -104,6 +104,67 @@ static void test_id_mapping(void)
 	corehost_stop(&h);
 }
 
+#define STL_META                                                        \
+	"\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":"       \
+	"\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\"" \
+	":{}}"
+
+/* Stateless requests (gw_stateless.c): their own ids come back (one that
+ * looks like the shared session's own included) with resultType, on no
+ * session of theirs; server/discover is answered by the gateway; a
+ * request whose HTTP request goes away is cancelled upstream and its
+ * call ends. */
+static void test_stateless(void)
+{
+	static const char *const ids[] = { "\"zgs-1\"", "1", "\"zgs-1\"" };
+	struct corehost h;
+	char msg[512];
+	json_t *r;
+
+	if (corehost_start(&h, NULL, NULL)) {
+		CHECK(0);
+		return;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		json_t *want = json_loads(ids[i], JSON_DECODE_ANY, NULL);
+		snprintf(msg, sizeof(msg),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":"
+			 "\"tools/call\",\"params\":{\"name\":\"tool.echo\","
+			 "\"arguments\":{}," STL_META "}}",
+			 ids[i]);
+		corehost_stateless(&h, msg, strlen(msg));
+		r = reply(&h);
+		CHECK(r && json_equal(json_object_get(r, "id"), want));
+		CHECK_STR(json_string_value(
+				  json_object_get(json_object_get(r, "result"),
+						  "resultType")),
+			  "complete");
+		json_decref(r);
+		json_decref(want);
+	}
+	snprintf(msg, sizeof(msg),
+		 "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":"
+		 "\"server/discover\",\"params\":{" STL_META "}}");
+	corehost_stateless(&h, msg, strlen(msg));
+	r = reply(&h);
+	CHECK(json_object_get(json_object_get(json_object_get(r, "result"),
+					      "capabilities"),
+			      "tools") != NULL);
+	json_decref(r);
+	h.tool_mute = 1;
+	snprintf(msg, sizeof(msg),
+		 "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":"
+		 "\"tools/call\",\"params\":{\"name\":\"tool.echo\","
+		 "\"arguments\":{}," STL_META "}}");
+	corehost_stateless(&h, msg, strlen(msg));
+	CHECK_EQ_INT(gw_route_calls_inflight(&h.g), 1);
+	corehost_stateless_end(&h);
+	CHECK_EQ_INT(gw_route_calls_inflight(&h.g), 0);
+	CHECK(reply(&h) == NULL);
+	CHECK_EQ_INT(h.tool_calls, 4);
+	corehost_stop(&h);
+}
+
 /* Cursors: "VIEW.OFFSET" of the view they were made in, nothing else. */
 static void test_cursor_parse(void)
 {
@@ -525,6 +586,7 @@ int main(void)
 		return 1;
 	RUN(test_version);
 	RUN(test_id_mapping);
+	RUN(test_stateless);
 	RUN(test_cursor_parse);
 	RUN(test_paging);
 	RUN(test_catalogue_view);

@@ -240,7 +240,8 @@ static void test_audit_hostile_text(void)
 					  0,
 					  NULL,
 					  0,
-					  { 0, 0, 0 } };
+					  { 0, 0, 0 },
+					  NULL };
 		CHECK_EQ_INT(gw_audit_record(a, &r), 0);
 		r.target = big;
 		r.reason = big;
