@@ -14,6 +14,7 @@ trap 'rm -rf "$S"' EXIT
 P=$S/usr
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$SRC/test/deploy/flags.sh"
 
 if ! cmake --install "$B" --prefix "$P" >"$S/install.log" 2>&1; then
 	cat "$S/install.log"
@@ -82,22 +83,7 @@ while read -r exe args; do
 	*) fail "unit runs $exe, not an installed binary"; continue ;;
 	esac
 	[ -x "$exe" ] || { fail "unit runs missing $exe"; continue; }
-	help=$("$exe" --help 2>&1)
-	prev=
-	for a in $args; do
-		case $a in
-		--*)
-			grep -q -- "$a\b" <<<"$help" ||
-				fail "${exe##*/} has no option $a (unit)" ;;
-		/* | [0-9]*) ;; # a value
-		*)
-			case $prev in --*) ;; *)
-				grep -qw -- "$a" <<<"$help" ||
-					fail "${exe##*/} has no command $a (unit)" ;;
-			esac ;;
-		esac
-		prev=$a
-	done
+	WHERE=unit check_command "$exe" $args
 done <"$S/exec"
 grep -q "zonectl --config /etc/zonegate/gateway.json up" $units ||
 	fail "no zonectl up unit"
