@@ -54,7 +54,7 @@ flags)
 		fi
 		WHERE=manifest check_command "$exe" "${argv[@]:1}"
 	done < <(sort -u "$S/commands.tsv") >"$S/flags.log"
-	cat "$S/flags.log"
+	sed "/$pending/s/^FAIL: /pending: /" "$S/flags.log"
 	n=$(grep -c "$pending" "$S/flags.log")
 	if [ "$n" -gt 0 ]; then
 		fails=$((fails - n))
