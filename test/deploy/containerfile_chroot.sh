@@ -31,8 +31,9 @@ ROOTFS=${2:-}
 if [ -z "$ROOTFS" ]; then
 	ROOTFS=$W/rootfs
 	echo "== debootstrap --variant=minbase bookworm"
+	# debootstrap's default mirror is Debian's own.
 	debootstrap --variant=minbase bookworm "$ROOTFS" \
-		http://deb.debian.org/debian >"$W/debootstrap.log" 2>&1 ||
+		>"$W/debootstrap.log" 2>&1 ||
 		{ tail "$W/debootstrap.log"; fail "debootstrap"; }
 fi
 
