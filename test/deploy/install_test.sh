@@ -3,8 +3,9 @@
 # an operator gets there: the files, --version of the installed binaries,
 # an installed mcpd loading an installed tool set module, the systemd
 # units (systemd-analyze verify, their flags against --help, the sample
-# config against gatewayd --check), the man pages against --help, and
-# the bash completion against --help.
+# config against gatewayd --check), the man pages against --help, the
+# bash completion against --help, and a small system (mcpd, gatewayd, a
+# relay's calls) run from the prefix alone.
 # Usage: install_test.sh BUILD_DIR SOURCE_DIR
 set -u
 B=$1
@@ -14,6 +15,7 @@ trap 'rm -rf "$S"' EXIT
 P=$S/usr
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$SRC/test/deploy/flags.sh"
 
 if ! cmake --install "$B" --prefix "$P" >"$S/install.log" 2>&1; then
 	cat "$S/install.log"
@@ -83,22 +85,7 @@ while read -r exe args; do
 	*) fail "unit runs $exe, not an installed binary"; continue ;;
 	esac
 	[ -x "$exe" ] || { fail "unit runs missing $exe"; continue; }
-	help=$("$exe" --help 2>&1)
-	prev=
-	for a in $args; do
-		case $a in
-		--*)
-			grep -q -- "$a\b" <<<"$help" ||
-				fail "${exe##*/} has no option $a (unit)" ;;
-		/* | [0-9]*) ;; # a value
-		*)
-			case $prev in --*) ;; *)
-				grep -qw -- "$a" <<<"$help" ||
-					fail "${exe##*/} has no command $a (unit)" ;;
-			esac ;;
-		esac
-		prev=$a
-	done
+	WHERE=unit check_command "$exe" $args
 done <"$S/exec"
 grep -q "zonectl --config /etc/zonegate/gateway.json up" $units ||
 	fail "no zonectl up unit"
@@ -251,6 +238,77 @@ diff "$S/h" "$S/c" >"$S/d" ||
 for c in ingest query delete; do
 	check_completion "$P/bin/ragctl" $c --help -- ragctl $c
 done
+
+# 7. A small system run from the prefix alone: the installed mcpd as a
+# remote tool zone over Streamable HTTP (as a tool pod is), the installed
+# gatewayd in front of it, and an agent zone's call through the installed
+# relay: one call the policy allows is answered, one tool it does not grant
+# (llm_chat, there) is refused, both are in the audit log, whose chain
+# gatewayctl verifies.
+D=$S/system
+mkdir -p "$D/policy.d" "$D/sim"
+export ZONEGATE_SIM_DIR=$D/sim
+pids=()
+stop_system() { kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; }
+wait_file() { # FILE: present and non-empty within 30 s (a hang guard)
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+"$P/bin/mcpd" --http 127.0.0.1:0 --llm --ready-file "$D/mcpd.url" \
+	>"$D/mcpd.log" 2>&1 &
+pids+=($!)
+if wait_file "$D/mcpd.url"; then
+	echo 'agent tools.time_now allow' >"$D/policy.d/00-agent.policy"
+	cat >"$D/gateway.json" <<EOF
+{"zones": {"agent": {"domid": 11, "role": "agent", "chan": "sim:11:agent"},
+           "tools": {"domid": 21, "role": "tool", "url": "$(cat "$D/mcpd.url")"}},
+ "policy": "policy.d", "admin_socket": "$D/gw.sock",
+ "audit_log": "$D/audit.log", "pins": "$D/pins.json"}
+EOF
+	"$P/bin/gatewayd" --config "$D/gateway.json" --ready-file "$D/gw.ready" \
+		>"$D/gatewayd.log" 2>&1 &
+	pids+=($!)
+	wait_file "$D/gw.ready" || fail "the installed gatewayd never got ready"
+	# The tool zone is up once its catalogue is fetched.
+	for ((i = 0; i < 300; i++)); do
+		"$P/bin/gatewayctl" --config "$D/gateway.json" status 2>/dev/null |
+			tr -d ' \n' | grep -q '"zone":"tools","role":"tool".*"health":"up"' &&
+			break
+		sleep 0.1
+	done
+	call() { # ID TOOL
+		printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"%s","arguments":{}}}\n' "$1" "$2"
+	}
+	coproc RELAY { "$P/bin/zonegate-relay" --chan sim:11:agent --stdio 2>"$D/relay.log"; }
+	pids+=($RELAY_PID)
+	{ echo "$init"; echo '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	  call 2 tools.time_now; call 3 tools.llm_chat; } >&"${RELAY[1]}"
+	got=
+	# The answers may come in either order.
+	while [[ $got != *'"id":2,'*'"id":3,'* && $got != *'"id":3,'*'"id":2,'* ]] &&
+		IFS= read -r -t 30 line <&"${RELAY[0]}"; do
+		got+=$line$'\n'
+	done
+	grep -q '"id":2,"result":{.*"utc"' <<<"$got" ||
+		fail "the allowed call through the installed system failed: $got"
+	grep -q '"id":3,"error"' <<<"$got" ||
+		fail "the ungranted call was not refused: $got"
+	stop_system
+	grep -q '"target":"tools.time_now","decision":"allow"' "$D/audit.log" ||
+		fail "no audit record of the allowed call"
+	grep -q '"target":"tools.llm_chat","decision":"deny"' "$D/audit.log" ||
+		fail "no audit record of the refused call"
+	"$P/bin/gatewayctl" --config "$D/gateway.json" audit verify >"$D/verify.log" 2>&1 ||
+		{ cat "$D/verify.log"; fail "gatewayctl audit verify"; }
+else
+	fail "the installed mcpd --http never got ready: $(cat "$D/mcpd.log")"
+fi
+stop_system
+unset ZONEGATE_SIM_DIR
 
 if [ "$fails" -ne 0 ]; then
 	echo "$fails failure(s)"
