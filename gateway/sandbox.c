@@ -474,6 +474,14 @@ static int sim_endpoint(const struct zone_run *r, uid_t uid, char *out,
 			return -1;
 		*p = '/';
 	}
+	/* The base must be searchable by the zones' uids (bubblewrap binds
+	 * the zone's own directory as that uid). One made 0700 by a plain
+	 * zone or a channel end earlier is ours: let others pass through it
+	 * (search only, never list). */
+	if (stat(sim_base(), &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == geteuid() && (st.st_mode & 0011) != 0011 &&
+	    chmod(sim_base(), (st.st_mode & 07777) | 0011) < 0)
+		return -1;
 	if (mkdir(out, 0700) == 0) {
 		if (chown(out, uid, uid) < 0)
 			return -1;

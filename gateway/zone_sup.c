@@ -417,6 +417,10 @@ static void z_kill(struct szone *z)
 
 /* Loads every zone with a run block from the config: 0, or -1 with err
  * (the whole config and each run block checked). */
+/* `up --no-sandbox`: every zone runs as a plain process (reported as NOT
+ * SANDBOXED); a run block that needs the sandbox is refused. */
+static int no_sandbox;
+
 static int load_zones(const char *cfg, struct szone **out, size_t *n, char *err,
 		      size_t errlen)
 {
@@ -463,6 +467,17 @@ static int load_zones(const char *cfg, struct szone **out, size_t *n, char *err,
 			z->r = zone_run_load(cfg, gz->name, err, errlen);
 			if (!z->r)
 				goto out;
+			if (no_sandbox && (z->r->egress.n || z->r->nin ||
+					   z->r->nro || z->r->out_zone)) {
+				fmt_err(err, errlen,
+					"zone %s: --no-sandbox: its run block "
+					"has files or network.egress, which "
+					"need the sandbox",
+					gz->name);
+				goto out;
+			}
+			if (no_sandbox)
+				z->r->layers.enabled = 0;
 		}
 	rc = 0;
 out:
@@ -1204,6 +1219,7 @@ int sup_up(const struct sup_opts *o)
 	s->o = o;
 	s->gw = -1;
 	s->sfd = s->lfd = s->gw_log = -1;
+	no_sandbox = o->no_sandbox;
 	the_sup = s;
 	if (check_config(o, err, sizeof(err)) < 0 ||
 	    load_zones(o->config, s->z, &s->nz, err, sizeof(err)) < 0)

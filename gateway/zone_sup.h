@@ -25,6 +25,7 @@ struct sup_opts {
 	const char *config;
 	const char *helper, *bwrap, *gatewayd;
 	int detach, json;
+	int no_sandbox; /* every zone a plain process (NOT SANDBOXED) */
 };
 
 /* The state directory of config (ZONEGATE_STATE_DIR, else

@@ -25,10 +25,12 @@ static void usage(FILE *f)
 		"               foreground, print the isolation applied, wait,\n"
 		"               copy files.out back, exit with its status\n"
 		"  check ZONE   validate the config and ZONE's run block only\n"
-		"  up [--detach]  start gatewayd and every zone with a run block\n"
+		"  up [--detach] [--no-sandbox]  start gatewayd and every zone with a run block\n"
 		"               (tool zones, zones both agent and tool, agents),\n"
 		"               wait until ready, print the zones, supervise\n"
-		"               them until down\n"
+		"               them until down; --no-sandbox: every zone a\n"
+		"               plain process (reported NOT SANDBOXED; zones\n"
+		"               with files or egress are refused)\n"
 		"  down         stop every zone (agents first), then gatewayd\n"
 		"  ps           the supervised zones (--json: one object)\n"
 		"  logs ZONE [-f] [-n N]  the zone's console output\n"
@@ -84,7 +86,7 @@ static int sibling_path(const char *env, const char *name, char *out,
 /* The command line, parsed. */
 struct cli {
 	const char *config, *cmd, *zone;
-	int json, detach, follow;
+	int json, detach, follow, no_sandbox;
 	long lines;
 };
 
@@ -119,6 +121,7 @@ static int cmd_up(const struct cli *c)
 
 	o.config = c->config;
 	o.detach = c->detach;
+	o.no_sandbox = c->no_sandbox;
 	o.json = c->json;
 	o.bwrap = getenv("ZONEGATE_BWRAP");
 	if (!o.bwrap || *o.bwrap != '/')
@@ -180,6 +183,8 @@ int main(int argc, char **argv)
 			c.json = 1;
 		} else if (strcmp(argv[i], "--detach") == 0) {
 			c.detach = 1;
+		} else if (strcmp(argv[i], "--no-sandbox") == 0) {
+			c.no_sandbox = 1;
 		} else if (strcmp(argv[i], "-f") == 0) {
 			c.follow = 1;
 		} else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
@@ -203,6 +208,10 @@ int main(int argc, char **argv)
 			cmd = &commands[i];
 	if (!c.config || !cmd || !c.zone != !cmd->zone) {
 		usage(stderr);
+		return 2;
+	}
+	if (c.no_sandbox && cmd->fn != cmd_up) {
+		fprintf(stderr, "zonectl: --no-sandbox is an option of up\n");
 		return 2;
 	}
 	return cmd->fn(&c);
