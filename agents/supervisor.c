@@ -606,7 +606,23 @@ static int read_question(struct sup_opts *o, const char *path)
 	return 0;
 }
 
-/* --agent ROLE=ZONE. */
+/* A zone name, or ZONE.SERVER: an agent hosted by the tool zone's mcpd
+ * (--servers) as server SERVER, whose tool is ZONE.SERVER.ask. */
+static int agent_name_ok(const char *v)
+{
+	const char *dot = strchr(v, '.');
+	char zone[64];
+
+	if (!dot)
+		return ag_zone_name_ok(v);
+	if ((size_t)(dot - v) >= sizeof(zone))
+		return -1;
+	memcpy(zone, v, (size_t)(dot - v));
+	zone[dot - v] = 0;
+	return ag_zone_name_ok(zone) || ag_zone_name_ok(dot + 1) ? -1 : 0;
+}
+
+/* --agent ROLE=ZONE or ROLE=ZONE.SERVER. */
 static int opt_agent(struct sup_opts *o, const char *v)
 {
 	const char *eq = strchr(v, '=');
@@ -617,8 +633,10 @@ static int opt_agent(struct sup_opts *o, const char *v)
 	for (int i = 0; i < SUP_NROLES; i++) {
 		if (strlen(roles[i]) != n || strncmp(v, roles[i], n) != 0)
 			continue;
-		if (ag_zone_name_ok(eq + 1))
-			return bad("--agent: '%s' is not a zone name", eq + 1);
+		if (agent_name_ok(eq + 1))
+			return bad("--agent: '%s' is not a zone name (or "
+				   "ZONE.SERVER)",
+				   eq + 1);
 		o->zone[i] = eq + 1;
 		return 0;
 	}
@@ -774,7 +792,7 @@ static int run_all(const struct sup_opts *o, struct ag_client **cl,
 static int emit(const struct sup_opts *o, const struct run *r, json_t *runs)
 {
 	json_t *obj = result_json(r, runs);
-	char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL, err[256];
+	char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL, err[256];
 	int rc = 0;
 
 	json_decref(obj);
