@@ -300,6 +300,12 @@ static int need_session(struct mcp_http *h, struct MHD_Connection *c,
 		return -1;
 	}
 	q->sess = http_session_get(h, sid);
+	/* another identity's session is not one this request may see */
+	if (q->sess && h->cfg.backend && h->cfg.backend->identify &&
+	    strcmp(q->sess->who, q->who) != 0) {
+		http_session_unref(h, q->sess);
+		q->sess = NULL;
+	}
 	if (!q->sess) {
 		*ret = reply_status(c, MHD_HTTP_NOT_FOUND,
 				    MCP_ERR_INVALID_REQUEST,
@@ -405,7 +411,7 @@ static enum MHD_Result post_initialize(struct mcp_http *h,
 {
 	enum MHD_Result ret;
 
-	q->sess = http_session_create(h);
+	q->sess = http_session_create(h, q->who);
 	if (!q->sess) {
 		jr_msg_clear(m);
 		return reply_status(c, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -514,8 +520,14 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 				  void **con_cls)
 {
 	struct hreq *q;
+	char who[MCP_HTTP_WHO_MAX + 1] = "";
 
-	if (h->cfg.backend && h->cfg.backend->authorize) {
+	if (h->cfg.backend && h->cfg.backend->identify) {
+		unsigned st =
+			h->cfg.backend->identify(h->cfg.backend->ctx, c, who);
+		if (st)
+			return reply_denied(c, st);
+	} else if (h->cfg.backend && h->cfg.backend->authorize) {
 		unsigned st = h->cfg.backend->authorize(h->cfg.backend->ctx, c);
 		if (st)
 			return reply_denied(c, st);
@@ -546,6 +558,7 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 	if (!q)
 		return MHD_NO;
 	q->h = h;
+	memcpy(q->who, who, sizeof(who));
 	*con_cls = q;
 	if (strcmp(method, "POST") == 0)
 		return post_begin(h, c, q);
@@ -655,6 +668,32 @@ static void apply_defaults(struct mcp_http *h,
 	h->hosts = cfg->hosts;
 }
 
+/* HTTPS when cfg has a certificate: copies of the PEM texts for
+ * libmicrohttpd (which keeps pointers to them) and MHD_USE_TLS, if this
+ * libmicrohttpd was built with TLS. */
+static int tls_setup(struct mcp_http *h, const struct mcp_http_config *cfg,
+		     unsigned *flags, char *err, size_t errlen)
+{
+	if (!cfg->tls_cert_pem && !cfg->tls_key_pem)
+		return 0;
+	if (!cfg->tls_cert_pem || !cfg->tls_key_pem) {
+		snprintf(err, errlen, "TLS needs a certificate and a key");
+		return -1;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen, "this libmicrohttpd has no TLS support");
+		return -1;
+	}
+	h->tls_cert = strdup(cfg->tls_cert_pem);
+	h->tls_key = strdup(cfg->tls_key_pem);
+	if (!h->tls_cert || !h->tls_key) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*flags |= MHD_USE_TLS;
+	return 0;
+}
+
 struct mcp_http *mcp_http_start(mcp_server *srv,
 				const struct mcp_http_config *cfg, char *err,
 				size_t errlen)
@@ -685,6 +724,8 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		h->loopback = 1; /* a unix socket: only local clients */
 	if (h->v6)
 		flags |= MHD_USE_IPv6;
+	if (tls_setup(h, cfg, &flags, err, errlen) != 0)
+		goto fail;
 	if (http_sessions_init(h) != 0) {
 		snprintf(err, errlen, "cannot start the session janitor");
 		goto fail;
@@ -700,7 +741,17 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 				: (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR,
 							   0, &ss },
 			{ MHD_OPTION_END, 0, NULL },
+			{ MHD_OPTION_END, 0, NULL },
+			{ MHD_OPTION_END, 0, NULL },
 		};
+		if (h->tls_cert) {
+			where[1] = (struct MHD_OptionItem){
+				MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert
+			};
+			where[2] = (struct MHD_OptionItem){
+				MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key
+			};
+		}
 		/* Until admitted, a connection has header_timeout (and
 		 * the reaper's deadline); http_conn_admit raises it. */
 		h->d = MHD_start_daemon(
@@ -717,13 +768,18 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 			(size_t)(256 * 1024), MHD_OPTION_END);
 	}
 	if (!h->d) {
-		snprintf(err, errlen, "cannot listen: %s", strerror(errno));
+		snprintf(err, errlen, "cannot listen: %s%s", strerror(errno),
+			 h->tls_cert ? " (or the TLS certificate and key "
+				       "are not a matching PEM pair)"
+				     : "");
 		http_sessions_shutdown(h);
 		goto fail;
 	}
 	return h;
 fail:
 	pthread_mutex_destroy(&h->cmu);
+	free(h->tls_cert);
+	free(h->tls_key);
 	free(h);
 	return NULL;
 }
@@ -752,5 +808,7 @@ void mcp_http_stop(struct mcp_http *h)
 	MHD_stop_daemon(h->d);
 	http_sessions_shutdown(h);
 	pthread_mutex_destroy(&h->cmu);
+	free(h->tls_cert);
+	free(h->tls_key);
 	free(h);
 }

@@ -53,11 +53,12 @@ struct hsess {
 	struct hstream *streams;
 	struct hstream *standalone;
 	unsigned next_stream;
-	unsigned refs;	    /* under h->mu: table + connections */
-	int in_table;	    /* under h->mu */
-	int dead;	    /* under mu: no more traffic */
-	int ended;	    /* under h->mu: the engine ended it */
-	time_t last_active; /* under h->mu */
+	unsigned refs;			/* under h->mu: table + connections */
+	int in_table;			/* under h->mu */
+	int dead;			/* under mu: no more traffic */
+	int ended;			/* under h->mu: the engine ended it */
+	time_t last_active;		/* under h->mu */
+	char who[MCP_HTTP_WHO_MAX + 1]; /* backend identify's; fixed */
 };
 
 struct mcp_http {
@@ -69,6 +70,7 @@ struct mcp_http {
 	const char *const *hosts;
 	char bind_host[80];
 	int loopback, any_host, v6;
+	char *tls_cert, *tls_key; /* copies of the PEM texts */
 
 	pthread_mutex_t mu; /* table, counts, refs */
 	pthread_cond_t janitor_cv;
@@ -122,10 +124,11 @@ struct hreq {
 	char *body;
 	size_t len, cap;
 	int too_big;
-	struct hsess *sess; /* a reference */
-	struct hstream *st; /* attached stream (SSE) */
-	int primed;	    /* the priming event went out */
-	char *out;	    /* formatted bytes not yet given to MHD */
+	struct hsess *sess;		/* a reference */
+	struct hstream *st;		/* attached stream (SSE) */
+	int primed;			/* the priming event went out */
+	char who[MCP_HTTP_WHO_MAX + 1]; /* what identify proved */
+	char *out; /* formatted bytes not yet given to MHD */
 	size_t out_len, out_pos, out_cap;
 };
 
@@ -137,7 +140,7 @@ void http_sessions_shutdown(struct mcp_http *h);
 
 /* New session in the table with two references (table + caller), or NULL
  * when the table is full and nothing idle can be evicted. */
-struct hsess *http_session_create(struct mcp_http *h);
+struct hsess *http_session_create(struct mcp_http *h, const char *who);
 /* A session for one stateless (2026-07-28) request, outside the table
  * (its only reference is the caller's, so it ends with the request), set
  * up from the request's _meta; NULL with a backend or out of memory. */

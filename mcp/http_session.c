@@ -435,7 +435,7 @@ static int random_id(char *out)
 	return 0;
 }
 
-static struct hsess *sess_alloc(struct mcp_http *h)
+static struct hsess *sess_alloc(struct mcp_http *h, const char *who)
 {
 	struct hsess *s = calloc(1, sizeof(*s));
 	pthread_condattr_t ca;
@@ -445,6 +445,7 @@ static struct hsess *sess_alloc(struct mcp_http *h)
 		return NULL;
 	}
 	s->h = h;
+	snprintf(s->who, sizeof(s->who), "%s", who ? who : "");
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -467,9 +468,14 @@ static struct hsess *sess_alloc(struct mcp_http *h)
 	return s;
 }
 
-struct hsess *http_session_create(struct mcp_http *h)
+const char *mcp_http_who(void *hs)
 {
-	struct hsess *s = sess_alloc(h), *victim = NULL;
+	return ((struct hsess *)hs)->who;
+}
+
+struct hsess *http_session_create(struct mcp_http *h, const char *who)
+{
+	struct hsess *s = sess_alloc(h, who), *victim = NULL;
 	unsigned b;
 
 	if (!s)
@@ -506,7 +512,7 @@ struct hsess *http_session_stateless(struct mcp_http *h, const json_t *meta)
 
 	if (h->cfg.backend || h->stopping)
 		return NULL;
-	s = sess_alloc(h);
+	s = sess_alloc(h, NULL);
 	if (!s)
 		return NULL;
 	s->refs = 1; /* the request's only; never in the table */
