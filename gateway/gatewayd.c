@@ -112,7 +112,8 @@ static uint64_t policy_sig(const char *path)
 	return h;
 }
 
-/* The same for the listeners' token files and k8s JWKS files. */
+/* The same for the listeners' token files, k8s JWKS files and TLS
+ * certificates and keys. */
 static uint64_t tokens_sig(const struct gw_config *c)
 {
 	uint64_t h = 1469598103934665603ull;
@@ -123,6 +124,10 @@ static uint64_t tokens_sig(const struct gw_config *c)
 			    1099511628211ull;
 		if (c->listeners[i].k8s_jwks)
 			h = (h ^ policy_sig(c->listeners[i].k8s_jwks)) *
+			    1099511628211ull;
+		if (c->listeners[i].tls_cert)
+			h = (h ^ policy_sig(c->listeners[i].tls_cert) ^
+			     (policy_sig(c->listeners[i].tls_key) << 1)) *
 			    1099511628211ull;
 	}
 	return h;

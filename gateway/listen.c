@@ -54,6 +54,7 @@ struct lst {
 	int has_token;
 	char token[GW_TOKEN_MAX + 1];
 	struct gw_k8s_auth *k8s; /* a k8s listener's verifier */
+	uint64_t tls_sig;	 /* the certificate and key files as read */
 };
 
 /* Which zone a service account is (a copy of the config's k8s zones, for
@@ -583,6 +584,86 @@ static void audit_file(struct gw_listen *gl, const struct lst *l,
 	json_decref(r);
 }
 
+/* A listener's TLS certificate and key (PEM) into hc; *cert and *key
+ * are the caller's to free (the key wiped). Returns 0 or -1 with err. */
+static int tls_files(const struct gw_listener *c, struct mcp_http_config *hc,
+		     char **cert, char **key, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!c->tls_cert)
+		return 0;
+	*cert = gw_read_file(c->tls_cert, TLS_FILE_MAX, &n, err, errlen);
+	*key = *cert ? gw_read_file(c->tls_key, TLS_FILE_MAX, &n, err, errlen)
+		     : NULL;
+	hc->tls_cert_pem = *cert;
+	hc->tls_key_pem = *key;
+	return *key ? 0 : -1;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* What identifies the contents of the certificate and key files (inode,
+ * size, mtime of each), to notice a Secret's update. */
+static uint64_t tls_sig(const struct gw_listener *c)
+{
+	const char *f[2] = { c->tls_cert, c->tls_key };
+	uint64_t h = 1469598103934665603ull;
+	struct stat st;
+
+	for (int i = 0; i < 2; i++) {
+		if (!f[i] || stat(f[i], &st) != 0)
+			continue;
+		h = (h ^ (uint64_t)st.st_ino) * 1099511628211ull;
+		h = (h ^ (uint64_t)st.st_size) * 1099511628211ull;
+		h = (h ^ (uint64_t)st.st_mtim.tv_sec) * 1099511628211ull;
+		h = (h ^ (uint64_t)st.st_mtim.tv_nsec) * 1099511628211ull;
+	}
+	return h;
+}
+
+/* A TLS listener's certificate and key, reread when they changed; new
+ * connections get the new pair, open ones and sessions stay. Returns 0,
+ * or -1 with err when the new pair was refused (the old one stays). */
+static int reload_tls(struct gw_listen *gl, struct lst *l, char *err,
+		      size_t errlen)
+{
+	struct mcp_http_config hc;
+	char e2[512], *cert = NULL, *key = NULL;
+	uint64_t sig = tls_sig(l->cfg);
+	int rc;
+
+	if (sig == l->tls_sig)
+		return 0;
+	l->tls_sig = sig; /* a refused pair is not retried until it changes */
+	memset(&hc, 0, sizeof(hc));
+	rc = tls_files(l->cfg, &hc, &cert, &key, e2, sizeof(e2));
+	if (rc == 0)
+		rc = mcp_http_set_tls(l->h, cert, key, e2, sizeof(e2));
+	free(cert);
+	wipe_free(key);
+	audit_file(gl, l, "listener/tls", rc ? "rejected" : "loaded",
+		   rc ? e2 : NULL);
+	if (rc == 0) {
+		fprintf(stderr,
+			"gatewayd: listener %s: new TLS certificate in force\n",
+			l->cfg->listen);
+		return 0;
+	}
+	fprintf(stderr,
+		"gatewayd: listener %s: TLS certificate NOT reloaded (the old "
+		"one stays in force): %s\n",
+		l->cfg->listen, e2);
+	snprintf(err, errlen, "listener %s: %s", l->cfg->listen, e2);
+	return -1;
+}
+
 /* A k8s listener's JWKS file, reread when it changed. Returns 0, or -1
  * with err when the new file was refused (the old keys stay). */
 static int reload_jwks(struct gw_listen *gl, struct lst *l, char *err,
@@ -623,6 +704,10 @@ int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)
 		int changed;
 		if (l->k8s && reload_jwks(gl, l, failed ? e2 : err,
 					  failed ? sizeof(e2) : errlen))
+			failed++;
+		if (l->cfg->tls_cert &&
+		    reload_tls(gl, l, failed ? e2 : err,
+			       failed ? sizeof(e2) : errlen))
 			failed++;
 		if (!l->cfg->token_file)
 			continue;
@@ -710,31 +795,6 @@ fail:
 	return -1;
 }
 
-/* A listener's TLS certificate and key (PEM) into hc; *cert and *key
- * are the caller's to free (the key wiped). Returns 0 or -1 with err. */
-static int tls_files(const struct gw_listener *c, struct mcp_http_config *hc,
-		     char **cert, char **key, char *err, size_t errlen)
-{
-	size_t n;
-
-	if (!c->tls_cert)
-		return 0;
-	*cert = gw_read_file(c->tls_cert, TLS_FILE_MAX, &n, err, errlen);
-	*key = *cert ? gw_read_file(c->tls_key, TLS_FILE_MAX, &n, err, errlen)
-		     : NULL;
-	hc->tls_cert_pem = *cert;
-	hc->tls_key_pem = *key;
-	return *key ? 0 : -1;
-}
-
-static void wipe_free(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
 		     size_t errlen)
 {
@@ -770,6 +830,7 @@ static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
 		l->be.identify = be_identify;
 	}
 	memset(&hc, 0, sizeof(hc));
+	l->tls_sig = tls_sig(l->cfg);
 	if (tls_files(l->cfg, &hc, &cert, &key, e2, sizeof(e2))) {
 		snprintf(err, errlen, "listener %s: %s", l->cfg->listen, e2);
 		goto out;

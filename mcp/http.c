@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 #include "rev2026.h"
@@ -690,8 +691,97 @@ static int tls_setup(struct mcp_http *h, const struct mcp_http_config *cfg,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	*flags |= MHD_USE_TLS;
+	*flags |= MHD_USE_TLS | MHD_USE_ITC; /* ITC: mcp_http_set_tls */
 	return 0;
+}
+
+/* A libmicrohttpd daemon of h on listening socket fd (> 0; our own
+ * address ss otherwise), HTTPS with cert and key when given (they must
+ * outlive the daemon). NULL on failure (errno). */
+static struct MHD_Daemon *daemon_start(struct mcp_http *h, int fd,
+				       const struct sockaddr_storage *ss,
+				       const char *cert, const char *key)
+{
+	struct MHD_OptionItem where[] = {
+		fd > 0 ? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd,
+						  NULL }
+		       : (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0,
+						  (void *)ss },
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	if (cert) {
+		where[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT,
+						    0, (void *)cert };
+		where[2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+						    (void *)key };
+	}
+	/* Until admitted, a connection has header_timeout (and the reaper's
+	 * deadline); http_conn_admit raises it. */
+	return MHD_start_daemon(
+		h->flags, fd > 0 ? 0 : h->cfg.port, http_conn_accept, h,
+		access_cb, h, MHD_OPTION_ARRAY, where,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->cfg.max_connections,
+		MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->cfg.header_timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)h->cfg.max_header,
+		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
+		MHD_OPTION_END);
+}
+
+int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
+		     const char *key_pem, char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *i =
+		h->tls_cert
+			? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD)
+			: NULL;
+	char *cert = strdup(cert_pem), *key = strdup(key_pem);
+	int fd = i ? dup(i->listen_fd) : -1;
+	struct MHD_Daemon *nd = NULL;
+	struct http_retired *r;
+
+	if (!i || !cert || !key || fd < 0) {
+		snprintf(err, errlen, "%s",
+			 !i ? "not an HTTPS endpoint" : "out of resources");
+		goto fail;
+	}
+	/* the new daemon is up (the pair is good) before the old one
+	 * stops accepting on the shared socket */
+	nd = daemon_start(h, fd, NULL, cert, key);
+	if (!nd) {
+		snprintf(err, errlen,
+			 "the TLS certificate and key are not a matching "
+			 "PEM pair");
+		goto fail;
+	}
+	if (h->nretired == HTTP_RETIRED_MAX) { /* the oldest goes now */
+		MHD_stop_daemon(h->retired[0].d);
+		close(h->retired[0].fd);
+		free(h->retired[0].cert);
+		free(h->retired[0].key);
+		memmove(h->retired, h->retired + 1,
+			(HTTP_RETIRED_MAX - 1) * sizeof(h->retired[0]));
+		h->nretired--;
+	}
+	r = &h->retired[h->nretired++];
+	r->d = h->d;
+	r->cert = h->tls_cert;
+	r->key = h->tls_key;
+	r->fd = MHD_quiesce_daemon(h->d); /* closed after it stops */
+	h->d = nd;
+	h->tls_cert = cert;
+	h->tls_key = key;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(cert);
+	free(key);
+	return -1;
 }
 
 struct mcp_http *mcp_http_start(mcp_server *srv,
@@ -730,43 +820,8 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		snprintf(err, errlen, "cannot start the session janitor");
 		goto fail;
 	}
-	{
-		/* Where to listen: a socket the caller made (a unix
-		 * listener), or our address. */
-		struct MHD_OptionItem where[] = {
-			cfg->listen_fd > 0
-				? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET,
-							   cfg->listen_fd,
-							   NULL }
-				: (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR,
-							   0, &ss },
-			{ MHD_OPTION_END, 0, NULL },
-			{ MHD_OPTION_END, 0, NULL },
-			{ MHD_OPTION_END, 0, NULL },
-		};
-		if (h->tls_cert) {
-			where[1] = (struct MHD_OptionItem){
-				MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert
-			};
-			where[2] = (struct MHD_OptionItem){
-				MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key
-			};
-		}
-		/* Until admitted, a connection has header_timeout (and
-		 * the reaper's deadline); http_conn_admit raises it. */
-		h->d = MHD_start_daemon(
-			flags, cfg->listen_fd > 0 ? 0 : cfg->port,
-			http_conn_accept, h, access_cb, h, MHD_OPTION_ARRAY,
-			where, MHD_OPTION_CONNECTION_LIMIT,
-			(unsigned)h->cfg.max_connections,
-			MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
-			MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)h->cfg.header_timeout,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			(size_t)h->cfg.max_header, MHD_OPTION_NOTIFY_COMPLETED,
-			completed_cb, h, MHD_OPTION_THREAD_STACK_SIZE,
-			(size_t)(256 * 1024), MHD_OPTION_END);
-	}
+	h->flags = flags;
+	h->d = daemon_start(h, cfg->listen_fd, &ss, h->tls_cert, h->tls_key);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen: %s%s", strerror(errno),
 			 h->tls_cert ? " (or the TLS certificate and key "
@@ -806,6 +861,13 @@ void mcp_http_stop(struct mcp_http *h)
 	 * joins them), then free the sessions. */
 	http_sessions_stopping(h);
 	MHD_stop_daemon(h->d);
+	for (unsigned i = 0; i < h->nretired; i++) {
+		MHD_stop_daemon(h->retired[i].d);
+		if (h->retired[i].fd >= 0)
+			close(h->retired[i].fd);
+		free(h->retired[i].cert);
+		free(h->retired[i].key);
+	}
 	http_sessions_shutdown(h);
 	pthread_mutex_destroy(&h->cmu);
 	free(h->tls_cert);

@@ -61,6 +61,8 @@ struct hsess {
 	char who[MCP_HTTP_WHO_MAX + 1]; /* backend identify's; fixed */
 };
 
+#define HTTP_RETIRED_MAX 4 /* daemons replaced by a new TLS pair */
+
 struct mcp_http {
 	mcp_server *srv;
 	struct MHD_Daemon *d;
@@ -71,6 +73,16 @@ struct mcp_http {
 	char bind_host[80];
 	int loopback, any_host, v6;
 	char *tls_cert, *tls_key; /* copies of the PEM texts */
+	unsigned flags;		  /* libmicrohttpd's */
+	/* Daemons replaced by mcp_http_set_tls: they serve the connections
+	 * they had until the transport stops (or HTTP_RETIRED_MAX newer
+	 * ones retire them). Poll thread only. */
+	struct http_retired {
+		struct MHD_Daemon *d;
+		int fd; /* its listening socket's duplicate */
+		char *cert, *key;
+	} retired[HTTP_RETIRED_MAX];
+	unsigned nretired;
 
 	pthread_mutex_t mu; /* table, counts, refs */
 	pthread_cond_t janitor_cv;

@@ -123,6 +123,13 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 				const struct mcp_http_config *cfg, char *err,
 				size_t errlen);
 
+/* An HTTPS endpoint's new certificate and key (PEM, copied), for new
+ * connections from now on: the connections open keep theirs, sessions
+ * stay. Returns 0, or -1 with err (the pair does not load; the old one
+ * stays). Not concurrent with mcp_http_stop. */
+int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
+		     const char *key_pem, char *err, size_t errlen);
+
 /* The port actually bound (useful with port 0). */
 unsigned short mcp_http_port(const struct mcp_http *h);
 

@@ -9,12 +9,13 @@
 // zone's token cannot use another zone's session; a JWKS that drops a key
 // revokes its tokens, a broken one keeps the old keys; zonegate-relay
 // --gateway carries stdio to the listener and follows the rotation of its
-// token file; gatewayd --check refuses a listener off loopback without tls.
+// token file; a new certificate and key take effect without ending
+// sessions; gatewayd --check refuses a listener off loopback without tls.
 // Env: GATEWAYD, MCPD_TEST, RELAY.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -80,7 +81,7 @@ function writeAtomic(name, text) {
 }
 
 const certs = makeTestCerts(dir);
-const agent = new Agent({ connect: { ca: certs.ca } });
+let agent = new Agent({ connect: { ca: certs.ca } });
 const tfetch = (u, init = {}) => ufetch(u, { ...init, dispatcher: agent });
 
 writeFileSync(join(dir, 'jwks.json'), JSON.stringify(JWKS_BOTH));
@@ -273,6 +274,48 @@ describe('zones that are pods: the k8s listener', () => {
     assert.equal(await done, 0, err);
     assert.ok(!err.includes(tok1.split('.')[2]), 'the relay logged its token');
     assert.ok(auditLines().some((l) => l.method === 'listener/jwks' && l.decision === 'loaded'));
+  });
+
+  // What it proves: the listener rereads its certificate and key (seen to
+  // fail with the reload off: new connections still get the old one).
+  test('a new certificate and key take effect for new connections; sessions stay', async () => {
+    const es = () => mint({}, { alg: 'ES256', kid: 'ec-1' }); // the RSA key is gone
+    const d2 = join(dir, 'ca2');
+    mkdirSync(d2);
+    const c2 = makeTestCerts(d2);
+    const both = new Agent({ connect: { ca: [certs.ca, c2.ca] } });
+    const only2 = new Agent({ connect: { ca: c2.ca } });
+    const c = new Client({ name: 'zg-pod', version: '1.0.0' });
+    const tr = new StreamableHTTPClientTransport(new URL(url), {
+      fetch: (u, init = {}) => ufetch(u, { ...init, dispatcher: both }),
+      requestInit: { headers: { Authorization: `Bearer ${es()}` } } });
+    await c.connect(tr);
+    const sid = tr.sessionId;
+    const loads = (gw.log.match(/new TLS certificate in force/g) || []).length;
+    // a key that is not the certificate's: refused, the old pair stays
+    writeAtomic('srv.key', readFileSync(join(d2, 'srv.key')));
+    await waitFor('refused pair', () => auditLines().some((l) =>
+      l.method === 'listener/tls' && l.decision === 'rejected'), 15000);
+    assert.equal((await post(es(), INIT)).status, 200);
+    writeAtomic('srv.pem', c2.cert);
+    await waitFor('new certificate', () =>
+      (gw.log.match(/new TLS certificate in force/g) || []).length === loads + 1, 15000);
+    const r = await ufetch(url, { method: 'POST', dispatcher: only2,
+      headers: { ...HDRS, authorization: `Bearer ${es()}` }, body: INIT });
+    assert.equal(r.status, 200);
+    await r.text();
+    await assert.rejects(ufetch(url, { method: 'POST', dispatcher: new Agent({ connect: { ca: certs.ca } }),
+      headers: { ...HDRS, authorization: `Bearer ${es()}` }, body: INIT }));
+    // the session opened before goes on
+    const t = await c.callTool({ name: 'tools.test_simple_text', arguments: {} });
+    assert.ok(t.content[0].text.length > 0);
+    assert.equal(tr.sessionId, sid);
+    await c.close();
+    await both.close();
+    await only2.close();
+    // later tests trust the new CA
+    certs.ca = c2.ca;
+    agent = new Agent({ connect: { ca: c2.ca } });
   });
 
   test('a broken JWKS file keeps the old keys in force', async () => {
