@@ -318,6 +318,24 @@ describe('zones that are pods: the k8s listener', () => {
     agent = new Agent({ connect: { ca: c2.ca } });
   });
 
+  // What it proves: a pod's zone is not replaced under its HTTP sessions
+  // (seen to fail, and crash the loop later, without the check).
+  test('a reload that removes a pod zone is refused; pod-b keeps working', async () => {
+    const tb = mint({ sa: 'agent-b' }, { alg: 'ES256', kid: 'ec-1' });
+    const b = await connect(tb);
+    const orig = readFileSync(cfg, 'utf8');
+    const c = JSON.parse(orig);
+    delete c.zones['pod-b'];
+    writeFileSync(cfg, JSON.stringify(c, null, 2));
+    const n = (gw.log.match(/is bound to it/g) || []).length;
+    gw.kill('SIGHUP');
+    await waitFor('reload refused', () => (gw.log.match(/zone pod-b: listener \S+ is bound to it/g) || []).length === n + 1);
+    writeFileSync(cfg, orig);
+    const r = await b.callTool({ name: 'tools.test_image_content', arguments: {} });
+    assert.equal(r.content[0].type, 'image');
+    await b.close();
+  });
+
   test('a broken JWKS file keeps the old keys in force', async () => {
     const before = auditLines().filter((l) => l.method === 'listener/jwks' && l.decision === 'rejected').length;
     writeAtomic('jwks.json', '{"keys": [{"kty": "RSA", "kid": "x", "n": "AQAB", "e": "AQAB"}]}');
