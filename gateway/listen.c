@@ -609,6 +609,27 @@ static void wipe_free(char *s)
 	}
 }
 
+/* A file of listener l (what) was reread: ok, or refused for why (the
+ * old contents stay in force), said on stderr and in the audit log.
+ * Returns 0, or -1 with err. */
+static int reloaded(struct gw_listen *gl, const struct lst *l,
+		    const char *method, const char *what, int ok,
+		    const char *why, char *err, size_t errlen)
+{
+	audit_file(gl, l, method, ok ? "loaded" : "rejected", ok ? NULL : why);
+	if (ok) {
+		fprintf(stderr, "gatewayd: listener %s: new %s in force\n",
+			l->cfg->listen, what);
+		return 0;
+	}
+	fprintf(stderr,
+		"gatewayd: listener %s: %s NOT reloaded (the old one stays in "
+		"force): %s\n",
+		l->cfg->listen, what, why);
+	snprintf(err, errlen, "listener %s: %s", l->cfg->listen, why);
+	return -1;
+}
+
 /* What identifies the contents of the certificate and key files (inode,
  * size, mtime of each), to notice a Secret's update. */
 static uint64_t tls_sig(const struct gw_listener *c)
@@ -648,20 +669,8 @@ static int reload_tls(struct gw_listen *gl, struct lst *l, char *err,
 		rc = mcp_http_set_tls(l->h, cert, key, e2, sizeof(e2));
 	free(cert);
 	wipe_free(key);
-	audit_file(gl, l, "listener/tls", rc ? "rejected" : "loaded",
-		   rc ? e2 : NULL);
-	if (rc == 0) {
-		fprintf(stderr,
-			"gatewayd: listener %s: new TLS certificate in force\n",
-			l->cfg->listen);
-		return 0;
-	}
-	fprintf(stderr,
-		"gatewayd: listener %s: TLS certificate NOT reloaded (the old "
-		"one stays in force): %s\n",
-		l->cfg->listen, e2);
-	snprintf(err, errlen, "listener %s: %s", l->cfg->listen, e2);
-	return -1;
+	return reloaded(gl, l, "listener/tls", "TLS certificate", rc == 0, e2,
+			err, errlen);
 }
 
 /* A k8s listener's JWKS file, reread when it changed. Returns 0, or -1
@@ -674,19 +683,7 @@ static int reload_jwks(struct gw_listen *gl, struct lst *l, char *err,
 
 	if (r == 0)
 		return 0;
-	audit_file(gl, l, "listener/jwks", r > 0 ? "loaded" : "rejected",
-		   r > 0 ? NULL : e2);
-	if (r > 0) {
-		fprintf(stderr, "gatewayd: listener %s: new JWKS in force\n",
-			l->cfg->listen);
-		return 0;
-	}
-	fprintf(stderr,
-		"gatewayd: listener %s: JWKS NOT reloaded (the old keys stay "
-		"in force): %s\n",
-		l->cfg->listen, e2);
-	snprintf(err, errlen, "listener %s: %s", l->cfg->listen, e2);
-	return -1;
+	return reloaded(gl, l, "listener/jwks", "JWKS", r > 0, e2, err, errlen);
 }
 
 int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)

@@ -3,7 +3,9 @@
  * the relay's stdio mode) carried to the gateway's HTTPS listener by the
  * shared Streamable HTTP client (mcp/client_http.c), with the pod's
  * projected service-account token as bearer, reread whenever the kubelet
- * rotates the file. */
+ * rotates the file. A session the gateway lost (a restart: 404) is
+ * opened again with the client's own initialize, and its open requests
+ * get an error to retry. */
 #define _GNU_SOURCE /* ppoll */
 #include "relay.h"
 
@@ -26,6 +28,9 @@
 #define TRANSFERS_MAX 64       /* HTTP requests at once */
 #define TOKEN_CHECK_MS 500     /* how often the token file is looked at */
 #define END_GRACE_MS 2000      /* after stdin ends: answers, then DELETE */
+#define OPEN_IDS_MAX 4096      /* requests tracked for a lost session */
+#define REOPEN_MIN_MS 1000     /* a session lost sooner again: give up */
+#define REINIT_ID "zonegate-relay-reinit"
 
 struct rgw {
 	const struct relay_gw_opts *o;
@@ -36,7 +41,13 @@ struct rgw {
 	size_t inlen, incap;
 	int skipping; /* dropping the rest of an oversized line */
 	int in_eof;
-	long open_requests; /* sent, not yet answered */
+	json_t *open_ids; /* the client's requests not yet answered */
+	char *init;	  /* the client's initialize, to open a lost one */
+	size_t init_len;
+	int initialized; /* the client sent notifications/initialized */
+	int lost;	 /* the gateway lost the session (404) */
+	long reopened_at;
+	int reinit_out;	    /* our initialize's answer is due (swallowed) */
 	struct stat tok_st; /* the token file as last read */
 	int failed;
 	char why[256];
@@ -163,10 +174,29 @@ static void on_message(void *ud, uint32_t sid, const char *msg, size_t len)
 
 	if (sid != g->sid)
 		goto out;
-	/* a response ends one of the client's requests */
 	if (root && json_object_get(root, "id") &&
-	    !json_object_get(root, "method") && g->open_requests > 0)
-		g->open_requests--;
+	    !json_object_get(root, "method")) {
+		json_t *id = json_object_get(root, "id");
+		size_t i;
+		json_t *v;
+		/* the answer to our own initialize of a reopened session */
+		if (g->reinit_out && json_is_string(id) &&
+		    strcmp(json_string_value(id), REINIT_ID) == 0) {
+			g->reinit_out = 0;
+			if (json_object_get(root, "error")) {
+				snprintf(g->why, sizeof(g->why),
+					 "the gateway refused the new session");
+				g->failed = 1;
+			}
+			goto out;
+		}
+		/* a response ends one of the client's requests */
+		json_array_foreach (g->open_ids, i, v)
+			if (json_equal(v, id)) {
+				json_array_remove(g->open_ids, i);
+				break;
+			}
+	}
 	if (relay_client_queue(g->out, (const uint8_t *)msg, len) != 0) {
 		snprintf(g->why, sizeof(g->why),
 			 "the MCP client does not read its output");
@@ -184,7 +214,7 @@ static void on_closed(void *ud, uint32_t sid, const char *why)
 		return;
 	snprintf(g->why, sizeof(g->why), "the gateway ended the session: %s",
 		 why ? why : "?");
-	g->failed = 1;
+	g->lost = 1; /* the loop opens a new one, or gives up */
 }
 
 static void on_log(void *ud, const char *msg)
@@ -194,6 +224,81 @@ static void on_log(void *ud, const char *msg)
 }
 
 /* ---- the client's lines ----------------------------------------------------- */
+
+/* What a lost session needs again: the client's initialize (kept once),
+ * that it said initialized, and the ids of its requests in flight. */
+static void remember(struct rgw *g, json_t *root, const char *line, size_t len)
+{
+	const char *m = json_string_value(json_object_get(root, "method"));
+	json_t *id = json_object_get(root, "id");
+
+	if (m && id && strcmp(m, "initialize") == 0 && !g->init) {
+		g->init = malloc(len);
+		if (g->init) {
+			memcpy(g->init, line, len);
+			g->init_len = len;
+		}
+	}
+	if (m && !id && strcmp(m, "notifications/initialized") == 0)
+		g->initialized = 1;
+	if (m && id && json_array_size(g->open_ids) < OPEN_IDS_MAX)
+		json_array_append(g->open_ids, id);
+}
+
+/* The gateway lost the session (404: it restarted): the client's
+ * requests in flight get an error to retry, and a new session is opened
+ * with the client's initialize (our id; its answer is not passed on) and
+ * notifications/initialized. Not when it was lost just before, or before
+ * the client initialized. Returns 0, or -1 (give up). */
+static int reopen(struct rgw *g)
+{
+	long now = mono_ms();
+	json_t *init = g->init ? json_loadb(g->init, g->init_len, 0, NULL)
+			       : NULL;
+	char *txt = NULL;
+	size_t i;
+	json_t *id;
+	int rc = -1;
+
+	g->lost = 0;
+	if (!init || (g->reopened_at && now - g->reopened_at < REOPEN_MIN_MS))
+		goto out;
+	json_array_foreach (g->open_ids, i, id) {
+		json_t *e = json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0",
+				      "id", id, "error", "code", -32000,
+				      "message",
+				      "the gateway lost the session (it "
+				      "restarted?): a new one is open, retry");
+		char *t = e ? json_dumps(e, JSON_COMPACT) : NULL;
+		if (t)
+			relay_client_queue(g->out, (uint8_t *)t, strlen(t));
+		free(t);
+		json_decref(e);
+	}
+	json_array_clear(g->open_ids);
+	mcp_hc_close(g->hc, g->sid);
+	g->sid = mcp_hc_open(g->hc);
+	json_object_set_new(init, "id", json_string(REINIT_ID));
+	txt = json_dumps(init, JSON_COMPACT);
+	if (!g->sid || !txt || mcp_hc_send(g->hc, g->sid, txt, strlen(txt)))
+		goto out;
+	g->reinit_out = 1;
+	if (g->initialized) {
+		static const char note[] = "{\"jsonrpc\":\"2.0\",\"method\":"
+					   "\"notifications/initialized\"}";
+		if (mcp_hc_send(g->hc, g->sid, note, sizeof(note) - 1))
+			goto out;
+	}
+	g->reopened_at = now;
+	fprintf(stderr, "zonegate-relay: %s; a new session is open\n", g->why);
+	rc = 0;
+out:
+	if (rc)
+		g->failed = 1;
+	free(txt);
+	json_decref(init);
+	return rc;
+}
 
 /* One line from the client to the gateway. A request that cannot be sent
  * (over the caps) is answered with an error of its own id. */
@@ -225,8 +330,8 @@ static void send_line(struct rgw *g, const char *line, size_t len)
 			free(t);
 			json_decref(e);
 		}
-	} else if (is_req) {
-		g->open_requests++;
+	} else {
+		remember(g, root, line, len);
 	}
 	json_decref(root);
 }
@@ -338,13 +443,16 @@ int relay_gateway_run(const struct relay_gw_opts *o, const sigset_t *mask,
 	}
 	g.out = relay_client_new(STDIN_FILENO, STDOUT_FILENO, o->max_message,
 				 OUT_MAX);
-	if (!g.out || token_refresh(&g, 1) != 0)
+	g.open_ids = json_array();
+	if (!g.out || !g.open_ids || token_refresh(&g, 1) != 0)
 		goto out;
 	g.sid = mcp_hc_open(g.hc);
 	if (!g.sid)
 		goto out;
 	while (!*stop && !g.failed) {
 		long now = mono_ms();
+		if (g.lost && reopen(&g) != 0)
+			break;
 		if (now >= next_tok) {
 			token_refresh(&g, 0);
 			next_tok = now + TOKEN_CHECK_MS;
@@ -352,7 +460,8 @@ int relay_gateway_run(const struct relay_gw_opts *o, const sigset_t *mask,
 		/* stdin ended: answers still due are waited for (a while) */
 		if (g.in_eof && !end_by)
 			end_by = now + END_GRACE_MS;
-		if (g.in_eof && (g.open_requests == 0 || now >= end_by) &&
+		if (g.in_eof &&
+		    (json_array_size(g.open_ids) == 0 || now >= end_by) &&
 		    g.out->outlen == g.out->outoff)
 			break;
 		if (poll_once(&g, mask, TOKEN_CHECK_MS) != 0)
@@ -374,6 +483,8 @@ int relay_gateway_run(const struct relay_gw_opts *o, const sigset_t *mask,
 out:
 	relay_client_free(g.out);
 	mcp_hc_free(g.hc);
+	json_decref(g.open_ids);
+	free(g.init);
 	free(g.in);
 	return rc;
 }

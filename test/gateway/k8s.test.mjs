@@ -17,6 +17,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { daemon as spawnDaemon, makeTestCerts, rpcError, sseMessages, waitFor } from '../common/harness.mjs';
@@ -343,6 +344,61 @@ describe('zones that are pods: the k8s listener', () => {
       l.method === 'listener/jwks' && l.decision === 'rejected').length === before + 1, 15000);
     assert.equal((await post(mint({}, { alg: 'ES256', kid: 'ec-1' }), INIT)).status, 200);
     writeAtomic('jwks.json', JSON.stringify(JWKS_BOTH));
+  });
+
+  // What it proves: the relay opens a new session with the client's own
+  // initialize when the gateway lost it (seen to fail with the reopen
+  // off: the relay exits when the restarted gateway answers 404).
+  test('zonegate-relay --gateway opens a new session when the gateway restarts', async () => {
+    const port = await new Promise((res) => {
+      const sv = createServer();
+      sv.listen(0, '127.0.0.1', () => { const p = sv.address().port; sv.close(() => res(p)); });
+    });
+    const c = JSON.parse(readFileSync(cfg, 'utf8'));
+    c.listeners[0].listen = `127.0.0.1:${port}`;
+    writeFileSync(cfg, JSON.stringify(c, null, 2));
+    const restart = async () => {
+      gw.kill('SIGTERM');
+      assert.equal(await gw.done, 0, gw.log);
+      gw = daemon(GATEWAYD, ['--config', cfg]);
+      await waitFor('gateway back', () => gw.log.includes('tool zone tools up') &&
+        gw.log.includes(`https://127.0.0.1:${port}/mcp`), 15000);
+    };
+    await restart();
+    const u = `https://127.0.0.1:${port}/mcp`;
+    writeFileSync(join(dir, 'token2'), `${mint({}, { alg: 'ES256', kid: 'ec-1' })}\n`);
+    const relay = spawn(RELAY, ['--gateway', u, '--token-file', join(dir, 'token2'),
+      '--ca-file', join(dir, 'ca2', 'ca.pem')], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    relay.stdout.on('data', (d) => { out += d; });
+    relay.stderr.on('data', (d) => { err += d; });
+    const done = new Promise((res) => relay.on('exit', (code) => res(code)));
+    const answer = async (id) => {
+      await waitFor(`answer ${id}`, () => out.split('\n').some((l) => l.includes(`"id":${id}`)), 15000);
+      return JSON.parse(out.split('\n').find((l) => l.includes(`"id":${id}`)));
+    };
+    const send = (m) => relay.stdin.write(`${JSON.stringify(m)}\n`);
+    send(JSON.parse(INIT));
+    assert.ok((await answer(1)).result, out + err);
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    assert.ok((await answer(2)).result);
+    await restart();
+    // the first request after the restart may be the one that finds the
+    // session gone (an error saying so); a retry works
+    let id = 10, r;
+    for (; id < 13; id++) {
+      send({ jsonrpc: '2.0', id, method: 'tools/list' });
+      r = await answer(id);
+      if (r.result) break;
+      assert.match(r.error.message, /lost the session/);
+    }
+    assert.deepEqual(r.result.tools.map((t) => t.name),
+      ['tools.test_simple_text', 'tools.test_slow_counter'], out + err);
+    assert.match(err, /a new session is open/);
+    assert.ok(!out.includes('zonegate-relay-reinit'), 'the relay passed on its own answer');
+    relay.stdin.end();
+    assert.equal(await done, 0, err);
   });
 });
 
