@@ -188,8 +188,8 @@ static void write_jwks(const char *path, const char *text)
 }
 
 /* What it proves: the cache never serves a token past its exp (seen to
- * fail when entries are stored regardless of exp), and a JWKS change
- * drops every entry (seen to fail without the flush). */
+ * fail with the cache's exp checks, on storing and on lookup, off), and a
+ * JWKS change drops every entry (seen to fail without the flush). */
 static void test_cache(void)
 {
 	char path[] = "/tmp/zg-k8s-test.XXXXXX", err[256];
