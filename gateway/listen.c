@@ -463,11 +463,10 @@ static void refuse_pending(struct gw_hs *hs, struct jr_msg *m)
 	pthread_mutex_unlock(&hs->l->gl->mu);
 }
 
-/* An audit record (JSON text) queued by an HTTP thread: appended with
- * an audit id of its own. */
-static void audit_text(struct gw_listen *gl, const char *txt, size_t len)
+/* Loop only: appends audit record r (NULL: none) with an audit id of its
+ * own. Steals r. */
+static void audit_put(struct gw_listen *gl, json_t *r)
 {
-	json_t *r = json_loadb(txt, len, 0, NULL);
 	char aid[40];
 
 	if (!r)
@@ -497,7 +496,8 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 		zg_qitem_free(it);
 		break;
 	case IT_AUDIT:
-		audit_text(gl, data, it->len);
+		/* a record an HTTP thread queued */
+		audit_put(gl, json_loadb(data, it->len, 0, NULL));
 		zg_qitem_free(it);
 		break;
 	case IT_DATA:
@@ -570,18 +570,10 @@ static void k8s_map_build(struct gw_listen *gl)
 static void audit_file(struct gw_listen *gl, const struct lst *l,
 		       const char *method, const char *what, const char *why)
 {
-	json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s?}", "zone",
-			      l->cfg->k8s_audience ? "-" : l->cfg->zone,
-			      "method", method, "target", l->cfg->listen,
-			      "decision", what, "reason", why);
-	char aid[40];
-
-	if (!r)
-		return;
-	gw_audit_new_id(gl->g->audit, aid, sizeof(aid));
-	json_object_set_new(r, "id", json_string(aid));
-	gw_audit_append(gl->g->audit, r);
-	json_decref(r);
+	audit_put(gl, json_pack("{s:s,s:s,s:s,s:s,s:s?}", "zone",
+				l->cfg->k8s_audience ? "-" : l->cfg->zone,
+				"method", method, "target", l->cfg->listen,
+				"decision", what, "reason", why));
 }
 
 /* A listener's TLS certificate and key (PEM) into hc; *cert and *key
@@ -724,21 +716,8 @@ int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)
 			what = "loaded";
 		}
 		memset(tok, 0, sizeof(tok));
-		{
-			json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s?}", "zone",
-					      l->cfg->zone, "method",
-					      "listener/token", "target",
-					      l->cfg->listen, "decision", what,
-					      "reason",
-					      *what == 'r' ? e2 : NULL);
-			char aid[40];
-			if (r) {
-				gw_audit_new_id(gl->g->audit, aid, sizeof(aid));
-				json_object_set_new(r, "id", json_string(aid));
-				gw_audit_append(gl->g->audit, r);
-				json_decref(r);
-			}
-		}
+		audit_file(gl, l, "listener/token", what,
+			   *what == 'r' ? e2 : NULL);
 		if (*what == 'r')
 			fprintf(stderr,
 				"gatewayd: listener %s (zone %s): "

@@ -111,6 +111,24 @@ const auditLines = () => readFileSync(join(dir, 'audit.log'), 'utf8').split('\n'
   .filter(Boolean).map((l) => JSON.parse(l));
 const authRefusals = () => auditLines().filter((r) => r.method === 'listener/auth');
 
+// zonegate-relay --gateway url: send(msg) writes a line to its stdin,
+// answer(id) waits for the line answering id; out and err collect.
+function startRelay(u, tokenFile, ca) {
+  const p = spawn(RELAY, ['--gateway', u, '--token-file', tokenFile, '--ca-file', ca],
+    { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const r = { p, out: '', err: '' };
+  p.stdout.on('data', (d) => { r.out += d; });
+  p.stderr.on('data', (d) => { r.err += d; });
+  r.done = new Promise((res) => p.on('exit', (c) => res(c)));
+  const line = (id) => r.out.split('\n').find((l) => l.includes(`"id":${id}`));
+  r.answer = async (id) => {
+    await waitFor(`answer ${id}`, () => line(id), 15000);
+    return JSON.parse(line(id));
+  };
+  r.send = (m) => p.stdin.write(`${JSON.stringify(m)}\n`);
+  return r;
+}
+
 async function connect(token) {
   const c = new Client({ name: 'zg-pod', version: '1.0.0' });
   await c.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: tfetch,
@@ -241,19 +259,10 @@ describe('zones that are pods: the k8s listener', () => {
   test('zonegate-relay --gateway follows the rotation of its token file; a dropped key revokes', async () => {
     const tok1 = mint();
     writeFileSync(join(dir, 'token'), `${tok1}\n`);
-    const relay = spawn(RELAY, ['--gateway', url, '--token-file', join(dir, 'token'),
-      '--ca-file', join(dir, 'ca.pem')], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    relay.stdout.on('data', (d) => { out += d; });
-    relay.stderr.on('data', (d) => { err += d; });
-    const done = new Promise((res) => relay.on('exit', (c) => res(c)));
-    const answer = async (id) => {
-      await waitFor(`answer ${id}`, () => out.split('\n').some((l) => l.includes(`"id":${id}`)), 15000);
-      return JSON.parse(out.split('\n').find((l) => l.includes(`"id":${id}`)));
-    };
-    const send = (m) => relay.stdin.write(`${JSON.stringify(m)}\n`);
+    const relay = startRelay(url, join(dir, 'token'), join(dir, 'ca.pem'));
+    const { answer, send, done } = relay;
     send(JSON.parse(INIT));
-    assert.ok((await answer(1)).result.serverInfo, out + err);
+    assert.ok((await answer(1)).result.serverInfo, relay.out + relay.err);
     send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
     assert.deepEqual((await answer(2)).result.tools.map((t) => t.name),
@@ -261,7 +270,7 @@ describe('zones that are pods: the k8s listener', () => {
     // the kubelet rotates the token (now an ES256 one), then the cluster
     // drops the RSA key
     writeAtomic('token', `${mint({}, { alg: 'ES256', kid: 'ec-1' })}\n`);
-    await waitFor('relay took the new token', () => err.includes('new token from'), 15000);
+    await waitFor('relay took the new token', () => relay.err.includes('new token from'), 15000);
     const loads = (gw.log.match(/new JWKS in force/g) || []).length;
     writeAtomic('jwks.json', JSON.stringify(JWKS_EC));
     await waitFor('gateway took the new JWKS', () =>
@@ -271,9 +280,9 @@ describe('zones that are pods: the k8s listener', () => {
     assert.ok(r3.result && r3.result.content[0].text.length > 0, JSON.stringify(r3));
     // the old token is refused now (its key is gone), even though it was cached
     assert.equal((await post(tok1, INIT)).status, 401);
-    relay.stdin.end();
-    assert.equal(await done, 0, err);
-    assert.ok(!err.includes(tok1.split('.')[2]), 'the relay logged its token');
+    relay.p.stdin.end();
+    assert.equal(await done, 0, relay.err);
+    assert.ok(!relay.err.includes(tok1.split('.')[2]), 'the relay logged its token');
     assert.ok(auditLines().some((l) => l.method === 'listener/jwks' && l.decision === 'loaded'));
   });
 
@@ -367,19 +376,10 @@ describe('zones that are pods: the k8s listener', () => {
     await restart();
     const u = `https://127.0.0.1:${port}/mcp`;
     writeFileSync(join(dir, 'token2'), `${mint({}, { alg: 'ES256', kid: 'ec-1' })}\n`);
-    const relay = spawn(RELAY, ['--gateway', u, '--token-file', join(dir, 'token2'),
-      '--ca-file', join(dir, 'ca2', 'ca.pem')], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    relay.stdout.on('data', (d) => { out += d; });
-    relay.stderr.on('data', (d) => { err += d; });
-    const done = new Promise((res) => relay.on('exit', (code) => res(code)));
-    const answer = async (id) => {
-      await waitFor(`answer ${id}`, () => out.split('\n').some((l) => l.includes(`"id":${id}`)), 15000);
-      return JSON.parse(out.split('\n').find((l) => l.includes(`"id":${id}`)));
-    };
-    const send = (m) => relay.stdin.write(`${JSON.stringify(m)}\n`);
+    const relay = startRelay(u, join(dir, 'token2'), join(dir, 'ca2', 'ca.pem'));
+    const { answer, send, done } = relay;
     send(JSON.parse(INIT));
-    assert.ok((await answer(1)).result, out + err);
+    assert.ok((await answer(1)).result, relay.out + relay.err);
     send({ jsonrpc: '2.0', method: 'notifications/initialized' });
     send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
     assert.ok((await answer(2)).result);
@@ -394,11 +394,11 @@ describe('zones that are pods: the k8s listener', () => {
       assert.match(r.error.message, /lost the session/);
     }
     assert.deepEqual(r.result.tools.map((t) => t.name),
-      ['tools.test_simple_text', 'tools.test_slow_counter'], out + err);
-    assert.match(err, /a new session is open/);
-    assert.ok(!out.includes('zonegate-relay-reinit'), 'the relay passed on its own answer');
-    relay.stdin.end();
-    assert.equal(await done, 0, err);
+      ['tools.test_simple_text', 'tools.test_slow_counter'], relay.out + relay.err);
+    assert.match(relay.err, /a new session is open/);
+    assert.ok(!relay.out.includes('zonegate-relay-reinit'), 'the relay passed on its own answer');
+    relay.p.stdin.end();
+    assert.equal(await done, 0, relay.err);
   });
 });
 
