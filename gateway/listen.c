@@ -88,7 +88,8 @@ struct gw_listen {
 	size_t nl;
 	struct k8s_ent *k8s_map; /* under mu */
 	size_t nk8s;
-	uint64_t auth_dropped; /* refusals not audited: the queue was full */
+	uint64_t auth_dropped;	/* refusals not audited: the queue was full */
+	uint64_t auth_reported; /* of those, said in the audit log (loop) */
 };
 
 /* ---- the queue (any thread) ---------------------------------------------- */
@@ -524,7 +525,7 @@ void gw_listen_run(struct gw_listen *gl)
 {
 	struct zg_queue mine;
 	struct zg_qitem *it;
-	uint64_t v;
+	uint64_t v, dropped;
 
 	if (!gl || gl->efd < 0)
 		return;
@@ -533,9 +534,22 @@ void gw_listen_run(struct gw_listen *gl)
 	zg_queue_init(&mine, 0, 0);
 	pthread_mutex_lock(&gl->mu);
 	zg_queue_move(&mine, &gl->q);
+	dropped = gl->auth_dropped - gl->auth_reported;
+	gl->auth_reported = gl->auth_dropped;
 	pthread_mutex_unlock(&gl->mu);
 	for (it = zg_queue_pop(&mine); it; it = zg_queue_pop(&mine))
 		run_item(gl, it);
+	if (dropped) {
+		/* a flood of refusals: counted, said once per turn */
+		audit_put(gl,
+			  json_pack("{s:s,s:s,s:s,s:I}", "zone", "-", "method",
+				    "listener/auth", "decision", "denied",
+				    "unaudited", (json_int_t)dropped));
+		fprintf(stderr,
+			"gatewayd: listeners: %llu refused requests not "
+			"audited one by one (queue full)\n",
+			(unsigned long long)dropped);
+	}
 }
 
 /* The service accounts of the config's k8s zones, for the HTTP threads
