@@ -3,8 +3,8 @@
 # costs on a k8s listener. 1) k8s_verify: one check, RS256 and ES256,
 # with and without the cache of verified tokens (microseconds); 2)
 # k8s_e2e.mjs: tools/call over HTTPS through gatewayd on the k8s listener
-# (token verified per request, cached) against a listener bound by a
-# static token. Results in docs/benchmarks.md.
+# (the same token every call: cache hits; a new token every call: misses)
+# against a listener bound by a static token. Results in docs/benchmarks.md.
 # usage: bench/gateway/k8s.sh [BUILD_DIR]   env: N=20000 CALLS=2000 ROUNDS=3
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
