@@ -562,6 +562,28 @@ static void test_config_k8s(void)
 			"\"jwks\": \"j\"}}]}\n",
 		     "gw.json:8: listeners: 0.0.0.0:8443 is not a loopback "
 		     "address: a listener off loopback needs tls");
+	config_error(KZ " \"listeners\": [\n  {\"listen\": \"[::]:8443\", "
+			"\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\", "
+			"\"jwks\": \"j\"}}]}\n",
+		     "gw.json:8: listeners: [::]:8443 is not a loopback "
+		     "address");
+	config_error(KZ " \"listeners\": [\n  {\"listen\": \"zonegate:8443\", "
+			"\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\", "
+			"\"jwks\": \"j\"}}]}\n",
+		     "'zonegate' is not a numeric IP address");
+	config_error(KZ " \"listeners\": [\n  {\"listen\": \"unix:k.sock\", "
+			"\"tls\": {\"cert\": \"c\", \"key\": \"k\"}, "
+			"\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\", "
+			"\"jwks\": \"j\"}}]}\n",
+		     "tls and k8s are for TCP listeners");
+	write_file(path, KZ " \"listeners\": [\n  {\"listen\": \"[::1]:0\", "
+			    "\"k8s\": {\"audience\": \"a\", \"issuer\": "
+			    "\"i\", \"jwks\": \"j\"}}]}\n");
+	c = gw_config_load(path, err, sizeof(err));
+	CHECK(c != NULL && c->listeners[0].loopback &&
+	      strcmp(c->listeners[0].host, "::1") == 0 &&
+	      !c->listeners[0].tls_cert);
+	gw_config_free(c);
 	config_error(KZ " \"listeners\": [\n  {\"listen\": \"127.0.0.1:1\", "
 			"\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\", "
 			"\"jwks\": \"j\", \"ttl\": 1}}]}\n",
