@@ -408,7 +408,7 @@ static enum gw_jwt_err time_check(json_t *c, int64_t now, int64_t *exp)
 	    (iat && !json_is_integer(iat)))
 		return json_is_integer(e) ? GW_JWT_MALFORMED : GW_JWT_EXPIRED;
 	*exp = json_integer_value(e);
-	if (now > *exp + GW_JWT_LEEWAY)
+	if (now - GW_JWT_LEEWAY > *exp) /* no overflow whatever exp is */
 		return GW_JWT_EXPIRED;
 	if ((nbf && json_integer_value(nbf) > now + GW_JWT_LEEWAY) ||
 	    (iat && json_integer_value(iat) > now + GW_JWT_LEEWAY))

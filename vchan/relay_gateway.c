@@ -84,8 +84,8 @@ static char *token_read(const char *path, struct stat *st, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	len = strcspn(buf, "\r\n") < (size_t)n ? strcspn(buf, "\r\n")
-					       : (size_t)n;
+	buf[n] = '\0'; /* n <= TOKEN_MAX + 1 */
+	len = strcspn(buf, "\r\n");
 	if (len == 0 || len > TOKEN_MAX) {
 		snprintf(err, errlen, "%s: %s", path,
 			 len ? "token longer than 8192 bytes" : "empty");

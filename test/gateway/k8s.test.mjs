@@ -269,7 +269,8 @@ describe('zones that are pods: the k8s listener', () => {
       ['tools.test_simple_text', 'tools.test_slow_counter']);
     // the kubelet rotates the token (now an ES256 one), then the cluster
     // drops the RSA key
-    writeAtomic('token', `${mint({}, { alg: 'ES256', kid: 'ec-1' })}\n`);
+    // as the kubelet writes it: no newline at the end
+    writeAtomic('token', mint({}, { alg: 'ES256', kid: 'ec-1' }));
     await waitFor('relay took the new token', () => relay.err.includes('new token from'), 15000);
     const loads = (gw.log.match(/new JWKS in force/g) || []).length;
     writeAtomic('jwks.json', JSON.stringify(JWKS_EC));
