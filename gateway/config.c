@@ -6,6 +6,7 @@
 #include "utf8.h"
 #include "zg_common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -62,6 +63,26 @@ int gw_zone_name_ok(const char *s)
 	return 1;
 }
 
+/* A DNS-1123 name of at most max characters (dots allowed if dots). */
+static int dns_name_ok(const char *s, size_t max, int dots)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (!n || n > max || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      (dots && s[i] == '.')))
+			return 0;
+	return 1;
+}
+
+int gw_k8s_name_ok(const char *s, int is_ns)
+{
+	return is_ns ? dns_name_ok(s, 63, 0) : dns_name_ok(s, 253, 1);
+}
+
 int gw_zone_has_tag(const struct gw_zone *z, const char *tag)
 {
 	for (size_t i = 0; i < z->ntags; i++)
@@ -108,12 +129,20 @@ void gw_config_free(struct gw_config *c)
 		}
 		free(z->hdr_names);
 		free(z->hdr_files);
+		free(z->k8s_ns);
+		free(z->k8s_sa);
 	}
 	free(c->zones);
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].listen);
 		free(c->listeners[i].unix_path);
 		free(c->listeners[i].token_file);
+		free(c->listeners[i].host);
+		free(c->listeners[i].tls_cert);
+		free(c->listeners[i].tls_key);
+		free(c->listeners[i].k8s_audience);
+		free(c->listeners[i].k8s_issuer);
+		free(c->listeners[i].k8s_jwks);
 	}
 	free(c->listeners);
 	free(c->path);
@@ -251,6 +280,63 @@ static int remote_key(const struct cerr *e, int line, const char *k, json_t *v,
 	return 1;
 }
 
+/* "k8s": {"namespace": NS, "serviceAccount": SA}: the pod's service
+ * account that identifies agent zone z on a k8s listener. */
+static int k8s_zone_of(const struct cerr *e, int line, json_t *v,
+		       struct gw_zone *z)
+{
+	const char *k, *ns, *sa;
+	json_t *x;
+
+	if (!json_is_object(v))
+		return cfail(e, line,
+			     "zone %s: k8s must be an object "
+			     "{\"namespace\", \"serviceAccount\"}",
+			     z->name);
+	json_object_foreach (v, k, x)
+		if (strcmp(k, "namespace") && strcmp(k, "serviceAccount"))
+			return cfail(e, line,
+				     "zone %s: k8s: unknown key '%.*s'",
+				     z->name, (int)gw_utf8_prefix(k, 64), k);
+	ns = json_string_value(json_object_get(v, "namespace"));
+	sa = json_string_value(json_object_get(v, "serviceAccount"));
+	if (!gw_k8s_name_ok(ns, 1))
+		return cfail(e, line,
+			     "zone %s: k8s: namespace must be a DNS-1123 "
+			     "label (a-z, 0-9, '-', at most 63)",
+			     z->name);
+	if (!gw_k8s_name_ok(sa, 0))
+		return cfail(e, line,
+			     "zone %s: k8s: serviceAccount must be a DNS-1123 "
+			     "name (a-z, 0-9, '-', '.', at most 253)",
+			     z->name);
+	z->k8s_ns = strdup(ns);
+	z->k8s_sa = strdup(sa);
+	if (!z->k8s_ns || !z->k8s_sa)
+		return cfail(e, line, "out of memory");
+	return 0;
+}
+
+/* A zone identified by k8s: an agent zone with neither chan nor url; its
+ * domid is optional (-1: none). */
+static int k8s_zone_check(const struct cerr *e, int zl, json_t *o,
+			  struct gw_zone *z)
+{
+	if (z->role != GW_AGENT || z->both)
+		return cfail(e, zl,
+			     "zone %s: k8s identifies agent zones (role "
+			     "\"agent\")",
+			     z->name);
+	if (z->chan || z->url)
+		return cfail(e, zl,
+			     "zone %s: give one of chan, url and k8s, not "
+			     "several",
+			     z->name);
+	if (!json_object_get(o, "domid"))
+		z->domid = -1;
+	return 0;
+}
+
 /* After every key of a zone: chan or url as its role needs, the remote
  * keys only with url, url acceptable (http:// only to loopback unless
  * insecure_http). */
@@ -259,6 +345,8 @@ static int zone_check(const struct cerr *e, int zl, json_t *o,
 {
 	char uerr[160];
 
+	if (z->k8s_ns && json_object_get(o, "role"))
+		return k8s_zone_check(e, zl, o, z);
 	if (!json_object_get(o, "role") || !json_object_get(o, "domid") ||
 	    (!z->chan && !z->url && z->role != GW_AGENT))
 		return cfail(e, zl,
@@ -419,6 +507,9 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 		} else if (remote_key(e, line, k, v, dir, z, &rc)) {
 			if (rc)
 				return -1;
+		} else if (strcmp(k, "k8s") == 0) {
+			if (k8s_zone_of(e, line, v, z))
+				return -1;
 		} else if (strcmp(k, "run") == 0) {
 			/* zonectl's block (docs/zones.md), parsed and
 			 * checked there; the gateway only passes it by. */
@@ -455,7 +546,15 @@ static int check_zones(const struct cerr *e, struct gw_config *c)
 	for (size_t i = 0; i < c->nzones; i++) {
 		const struct gw_zone *z = &c->zones[i], *d;
 		for (size_t j = 0; j < i; j++) {
-			if (c->zones[j].domid == z->domid &&
+			if (z->k8s_ns && c->zones[j].k8s_ns &&
+			    strcmp(c->zones[j].k8s_ns, z->k8s_ns) == 0 &&
+			    strcmp(c->zones[j].k8s_sa, z->k8s_sa) == 0)
+				return cfail(e, line_of(e, z->name, NULL),
+					     "zone %s: k8s service account "
+					     "%s/%s already identifies %s",
+					     z->name, z->k8s_ns, z->k8s_sa,
+					     c->zones[j].name);
+			if (c->zones[j].domid == z->domid && z->domid >= 0 &&
 			    !(z->both &&
 			      strcmp(c->zones[j].name, z->name) == 0))
 				return cfail(e, line_of(e, z->name, NULL),
@@ -570,10 +669,41 @@ static int metrics_of(const struct cerr *e, int line, json_t *v,
 	return c->metrics ? 0 : cfail(e, line, "out of memory");
 }
 
-/* "unix:PATH" (relative to the config) or "127.0.0.1:PORT". */
+/* l->host (a numeric IPv4 address or [IPv6]) from "HOST:PORT" up to
+ * its last ':' at colon; sets l->loopback. */
+static int listen_host(const struct cerr *e, int line, const char *s,
+		       const char *colon, struct gw_listener *l)
+{
+	size_t n = (size_t)(colon - s);
+	unsigned char a[16];
+	char h[64];
+
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
+		s++, n -= 2;
+	if (!n || n >= sizeof(h))
+		return cfail(e, line,
+			     "listeners: listen must be HOST:PORT (a numeric "
+			     "address) or unix:PATH");
+	memcpy(h, s, n);
+	h[n] = '\0';
+	if (inet_pton(AF_INET, h, a) == 1)
+		l->loopback = a[0] == 127;
+	else if (inet_pton(AF_INET6, h, a) == 1)
+		l->loopback = IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a);
+	else
+		return cfail(e, line,
+			     "listeners: '%.*s' is not a numeric IP address",
+			     (int)gw_utf8_prefix(h, 64), h);
+	l->host = strdup(h);
+	return l->host ? 0 : cfail(e, line, "out of memory");
+}
+
+/* "unix:PATH" (relative to the config) or "HOST:PORT" (a numeric
+ * address; off loopback only with tls, checked by the caller). */
 static int listen_addr(const struct cerr *e, int line, const char *s,
 		       const struct gw_config *c, struct gw_listener *l)
 {
+	const char *colon = strrchr(s, ':');
 	char *end;
 	long p;
 
@@ -589,13 +719,14 @@ static int listen_addr(const struct cerr *e, int line, const char *s,
 			return cfail(e, line, "listeners: unix path too long");
 		return 0;
 	}
-	if (strncmp(s, "127.0.0.1:", 10) != 0)
-		return cfail(e, line,
-			     "listeners: listen must be "
-			     "127.0.0.1:PORT (loopback only) or unix:PATH");
+	if (!colon || listen_host(e, line, s, colon, l))
+		return colon ? -1
+			     : cfail(e, line,
+				     "listeners: listen must be HOST:PORT "
+				     "(a numeric address) or unix:PATH");
 	errno = 0;
-	p = strtol(s + 10, &end, 10);
-	if (errno || end == s + 10 || *end || p < 0 || p > 65535)
+	p = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
 		return cfail(e, line, "listeners: bad port in '%.*s'",
 			     (int)gw_utf8_prefix(s, 64), s);
 	l->port = (unsigned short)p;
@@ -637,6 +768,92 @@ static int listener_uid(const struct cerr *e, int line, json_t *o,
 	return 0;
 }
 
+/* An object of only the string keys names[0..n) (all required, each a
+ * path relative to the config when paths[i]); out[i] get copies. */
+static int str_block(const struct cerr *e, int line, const char *what,
+		     json_t *v, const char *const *names, const int *paths,
+		     size_t n, const struct gw_config *c, char **out)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+	char key[64];
+
+	if (!json_is_object(v))
+		return cfail(e, line, "listeners: %s must be an object", what);
+	json_object_foreach (v, k, x) {
+		for (i = 0; i < n && strcmp(k, names[i]); i++)
+			;
+		if (i == n)
+			return cfail(e, line,
+				     "listeners: %s: unknown key '%.*s'", what,
+				     (int)gw_utf8_prefix(k, 64), k);
+	}
+	for (i = 0; i < n; i++) {
+		x = json_object_get(v, names[i]);
+		snprintf(key, sizeof(key), "listeners: %s.%s", what, names[i]);
+		if (paths[i]) {
+			if (str_path(e, line, key, x, c, &out[i]))
+				return -1;
+			continue;
+		}
+		if (!json_is_string(x) || json_string_length(x) == 0 ||
+		    json_string_length(x) > 1024)
+			return cfail(e, line, "%s must be a non-empty string",
+				     key);
+		out[i] = strdup(json_string_value(x));
+		if (!out[i])
+			return cfail(e, line, "out of memory");
+	}
+	return 0;
+}
+
+/* "tls": {"cert", "key"} and "k8s": {"audience", "issuer", "jwks"}. */
+static int listener_tls_k8s(const struct cerr *e, int line, json_t *o,
+			    const struct gw_config *c, struct gw_listener *l)
+{
+	static const char *const tls[] = { "cert", "key" };
+	static const char *const k8s[] = { "audience", "issuer", "jwks" };
+	static const int tls_paths[] = { 1, 1 }, k8s_paths[] = { 0, 0, 1 };
+	json_t *v = json_object_get(o, "tls");
+	char *out[3] = { NULL, NULL, NULL };
+
+	if (v && str_block(e, line, "tls", v, tls, tls_paths, 2, c, out)) {
+		free(out[0]);
+		free(out[1]);
+		return -1;
+	}
+	l->tls_cert = out[0];
+	l->tls_key = out[1];
+	v = json_object_get(o, "k8s");
+	memset(out, 0, sizeof(out));
+	if (v && str_block(e, line, "k8s", v, k8s, k8s_paths, 3, c, out)) {
+		for (int i = 0; i < 3; i++)
+			free(out[i]);
+		return -1;
+	}
+	l->k8s_audience = out[0];
+	l->k8s_issuer = out[1];
+	l->k8s_jwks = out[2];
+	if (l->unix_path && (l->tls_cert || l->k8s_audience))
+		return cfail(e, line,
+			     "listeners: tls and k8s are for TCP listeners");
+	if (!l->unix_path && !l->loopback && !l->tls_cert)
+		return cfail(e, line,
+			     "listeners: %.*s is not a loopback address: a "
+			     "listener off loopback needs tls (cert and key), "
+			     "so that no token crosses a network in clear",
+			     (int)gw_utf8_prefix(l->listen, 64), l->listen);
+	if (l->k8s_audience &&
+	    (json_object_get(o, "zone") || json_object_get(o, "token_file") ||
+	     json_object_get(o, "uid") || json_object_get(o, "user")))
+		return cfail(e, line,
+			     "listeners: a k8s listener binds no zone: each "
+			     "token names its zone (no zone, token_file, uid "
+			     "or user)");
+	return 0;
+}
+
 static int listener_of(const struct cerr *e, int line, json_t *o,
 		       struct gw_config *c, struct gw_listener *l)
 {
@@ -649,7 +866,7 @@ static int listener_of(const struct cerr *e, int line, json_t *o,
 	json_object_foreach (o, k, v) {
 		if (strcmp(k, "listen") && strcmp(k, "zone") &&
 		    strcmp(k, "token_file") && strcmp(k, "uid") &&
-		    strcmp(k, "user"))
+		    strcmp(k, "user") && strcmp(k, "tls") && strcmp(k, "k8s"))
 			return cfail(e, line, "listeners: unknown key '%.*s'",
 				     (int)gw_utf8_prefix(k, 64), k);
 	}
@@ -659,8 +876,10 @@ static int listener_of(const struct cerr *e, int line, json_t *o,
 	l->listen = strdup(s);
 	if (!l->listen)
 		return cfail(e, line, "out of memory");
-	if (listen_addr(e, line, s, c, l))
+	if (listen_addr(e, line, s, c, l) || listener_tls_k8s(e, line, o, c, l))
 		return -1;
+	if (l->k8s_audience)
+		return 0;
 	s = json_string_value(json_object_get(o, "zone"));
 	if (!s || !gw_zone_name_ok(s))
 		return cfail(e, line, "listeners: zone must be a zone name");
@@ -714,11 +933,14 @@ static int listeners_of(const struct cerr *e, int line, json_t *v,
  * unique, and an agent zone without chan is served by some listener. */
 static int check_listeners(const struct cerr *e, const struct gw_config *c)
 {
+	int k8s = 0;
+
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct gw_listener *l = &c->listeners[i];
 		const struct gw_zone *z =
 			gw_config_zone_as(c, l->zone, GW_AGENT);
-		if (!z)
+		k8s |= l->k8s_audience != NULL;
+		if (!z && !l->k8s_audience)
 			return cfail(e, l->line,
 				     "listeners: zone %s must be "
 				     "an agent zone of \"zones\"",
@@ -735,8 +957,14 @@ static int check_listeners(const struct cerr *e, const struct gw_config *c)
 	for (size_t i = 0; i < c->nzones; i++) {
 		const struct gw_zone *z = &c->zones[i];
 		size_t j;
-		if (z->chan || z->url)
+		if (z->chan || z->url || (z->k8s_ns && k8s))
 			continue;
+		if (z->k8s_ns)
+			return cfail(e, line_of(e, z->name, NULL),
+				     "zone %s: k8s needs a listener with k8s "
+				     "(the zone's pods reach the gateway "
+				     "there)",
+				     z->name);
 		for (j = 0; j < c->nlisteners; j++)
 			if (strcmp(c->listeners[j].zone, z->name) == 0)
 				break;
@@ -747,6 +975,16 @@ static int check_listeners(const struct cerr *e, const struct gw_config *c)
 				     z->name);
 	}
 	return 0;
+}
+
+const struct gw_zone *gw_config_k8s_zone(const struct gw_config *c,
+					 const char *ns, const char *sa)
+{
+	for (size_t i = 0; i < c->nzones; i++)
+		if (c->zones[i].k8s_ns && strcmp(c->zones[i].k8s_ns, ns) == 0 &&
+		    strcmp(c->zones[i].k8s_sa, sa) == 0)
+			return &c->zones[i];
+	return NULL;
 }
 
 int gw_listener_token(const struct gw_listener *l, char *out, size_t outlen,
@@ -1039,6 +1277,7 @@ int gw_zone_same(const struct gw_zone *a, const struct gw_zone *b)
 	if (strcmp(a->name, b->name) != 0 || a->role != b->role ||
 	    a->domid != b->domid || !str_eq(a->chan, b->chan) ||
 	    !str_eq(a->url, b->url) || !str_eq(a->ca_file, b->ca_file) ||
+	    !str_eq(a->k8s_ns, b->k8s_ns) || !str_eq(a->k8s_sa, b->k8s_sa) ||
 	    a->insecure_http != b->insecure_http || a->nhdr != b->nhdr)
 		return 0;
 	/* a remote zone's credentials come from the same files (their
@@ -1065,7 +1304,12 @@ static int listener_eq(const struct gw_listener *a, const struct gw_listener *b)
 {
 	return str_eq(a->listen, b->listen) && str_eq(a->zone, b->zone) &&
 	       str_eq(a->token_file, b->token_file) &&
-	       a->has_uid == b->has_uid && (!a->has_uid || a->uid == b->uid);
+	       str_eq(a->tls_cert, b->tls_cert) &&
+	       str_eq(a->tls_key, b->tls_key) &&
+	       str_eq(a->k8s_audience, b->k8s_audience) &&
+	       str_eq(a->k8s_issuer, b->k8s_issuer) &&
+	       str_eq(a->k8s_jwks, b->k8s_jwks) && a->has_uid == b->has_uid &&
+	       (!a->has_uid || a->uid == b->uid);
 }
 
 int gw_config_reload_check(const struct gw_config *cur,

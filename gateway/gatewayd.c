@@ -8,6 +8,7 @@
  * refused, calls in flight finish (until --drain-timeout), the audit log
  * is flushed, then gatewayd exits 0; a second one stops at once. */
 #include "gwd.h"
+#include "k8s_jwt.h"
 #include "utf8.h"
 #include "zg_common.h"
 #include "zg_version.h"
@@ -111,16 +112,57 @@ static uint64_t policy_sig(const char *path)
 	return h;
 }
 
-/* The same for the listeners' token files. */
+/* The same for the listeners' token files, k8s JWKS files and TLS
+ * certificates and keys. */
 static uint64_t tokens_sig(const struct gw_config *c)
 {
 	uint64_t h = 1469598103934665603ull;
 
-	for (size_t i = 0; i < c->nlisteners; i++)
+	for (size_t i = 0; i < c->nlisteners; i++) {
 		if (c->listeners[i].token_file)
 			h = (h ^ policy_sig(c->listeners[i].token_file)) *
 			    1099511628211ull;
+		if (c->listeners[i].k8s_jwks)
+			h = (h ^ policy_sig(c->listeners[i].k8s_jwks)) *
+			    1099511628211ull;
+		if (c->listeners[i].tls_cert)
+			h = (h ^ policy_sig(c->listeners[i].tls_cert) ^
+			     (policy_sig(c->listeners[i].tls_key) << 1)) *
+			    1099511628211ull;
+	}
 	return h;
+}
+
+/* --check: a listener's files (token, JWKS, TLS certificate and key) can
+ * be read and used. Returns 0, or -1 with err. */
+static int check_listener_files(const struct gw_listener *l, char *err,
+				size_t errlen)
+{
+	char tok[GW_TOKEN_MAX + 1];
+	const char *tls[2] = { l->tls_cert, l->tls_key };
+	struct gw_k8s_auth *a;
+	size_t n;
+
+	if (l->token_file &&
+	    gw_listener_token(l, tok, sizeof(tok), err, errlen))
+		return -1;
+	memset(tok, 0, sizeof(tok));
+	for (int i = 0; i < 2; i++) {
+		char *t =
+			tls[i] ? gw_read_file(tls[i], 1u << 20, &n, err, errlen)
+			       : NULL;
+		if (tls[i] && !t)
+			return -1;
+		if (t)
+			explicit_bzero(t, n);
+		free(t);
+	}
+	if (!l->k8s_jwks)
+		return 0;
+	a = gw_k8s_auth_new(l->k8s_jwks, l->k8s_audience, l->k8s_issuer, err,
+			    errlen);
+	gw_k8s_auth_free(a);
+	return a ? 0 : -1;
 }
 
 /* An audit record of the gateway's own (reloads, drain, stop). Steals
@@ -307,16 +349,12 @@ static int check_only(const char *path)
 	char both[48] = "";
 
 	for (size_t i = 0; c && i < c->nlisteners; i++) {
-		char tok[GW_TOKEN_MAX + 1];
-		if (c->listeners[i].token_file &&
-		    gw_listener_token(&c->listeners[i], tok, sizeof(tok), err,
-				      sizeof(err))) {
+		if (check_listener_files(&c->listeners[i], err, sizeof(err))) {
 			fprintf(stderr, "%s:%d: %s\n", c->path,
 				c->listeners[i].line, err);
 			gw_config_free(c);
 			return 1;
 		}
-		memset(tok, 0, sizeof(tok));
 	}
 	for (size_t i = 0; c && i < c->nzones; i++) {
 		char **h; /* a remote zone's credential files must be good */

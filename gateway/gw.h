@@ -57,19 +57,28 @@ struct gw_zone {
 	char **hdr_names;  /* headers_from: header name -> */
 	char **hdr_files;  /* resolved file holding its value */
 	size_t nhdr;
+	/* An agent zone that is a Kubernetes pod ("k8s") instead of chan:
+	 * the service account whose tokens a k8s listener maps to it. */
+	char *k8s_ns, *k8s_sa;
 };
 
 #define GW_HEADERS_FROM_MAX 16
 #define GW_HEADER_VALUE_MAX 8192 /* bytes of a credential header's value */
 
-/* An HTTP listener for host-side clients, bound to one agent zone. */
+/* An HTTP listener for host-side clients, bound to one agent zone, or
+ * (k8s) to the zone each request's service-account token names. */
 struct gw_listener {
 	char *listen;	     /* as configured (for messages) */
 	char *unix_path;     /* resolved socket path; NULL for TCP */
-	unsigned short port; /* TCP (127.0.0.1); 0: any free port */
-	char zone[GW_ZONE_NAME_MAX + 1];
-	char *token_file; /* resolved; NULL: none */
-	int has_uid;	  /* unix: the peer's uid must be uid */
+	char *host;	     /* TCP: the numeric address to bind */
+	int loopback;	     /* TCP: host is a loopback address */
+	unsigned short port; /* TCP; 0: any free port */
+	char zone[GW_ZONE_NAME_MAX + 1]; /* "" for a k8s listener */
+	char *tls_cert, *tls_key;	 /* resolved PEM files; NULL: plain */
+	char *k8s_audience, *k8s_issuer; /* NULL: not a k8s listener */
+	char *k8s_jwks;			 /* resolved */
+	char *token_file;		 /* resolved; NULL: none */
+	int has_uid;			 /* unix: the peer's uid must be uid */
 	uid_t uid;
 	int line; /* in the config, for messages */
 };
@@ -106,6 +115,13 @@ struct gw_config {
  * in err. Nothing is partly applied. */
 struct gw_config *gw_config_load(const char *path, char *err, size_t errlen);
 void gw_config_free(struct gw_config *c);
+/* Nonzero if s is a Kubernetes namespace (is_ns: a DNS-1123 label, at
+ * most 63) or service account name (a DNS-1123 subdomain, at most 253). */
+int gw_k8s_name_ok(const char *s, int is_ns);
+/* The agent zone whose k8s names namespace ns and service account sa,
+ * or NULL. */
+const struct gw_zone *gw_config_k8s_zone(const struct gw_config *c,
+					 const char *ns, const char *sa);
 /* Reads listener l's token (the token file's first line, at least
  * GW_TOKEN_MIN characters) into out. Returns 0, or -1 with err (which
  * never contains the token). */

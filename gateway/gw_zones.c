@@ -48,10 +48,15 @@ static struct azone *old_az(const struct gw *g, const char *name)
 	return NULL;
 }
 
+/* The listener whose HTTP sessions may belong to agent zone zone: one
+ * bound to it, or a k8s listener when zone is a pod's (k8s). */
 static const struct gw_listener *bound(const struct gw *g, const char *zone)
 {
+	const struct gw_zone *z = gw_config_zone_as(g->cfg, zone, GW_AGENT);
+
 	for (size_t i = 0; i < g->cfg->nlisteners; i++)
-		if (strcmp(g->cfg->listeners[i].zone, zone) == 0)
+		if (strcmp(g->cfg->listeners[i].zone, zone) == 0 ||
+		    (z && z->k8s_ns && g->cfg->listeners[i].k8s_audience))
 			return &g->cfg->listeners[i];
 	return NULL;
 }
@@ -100,8 +105,8 @@ static int chan_taken(const struct zplan *p, const char *addr)
 	return 0;
 }
 
-/* Which zones stay; refuses replacing a zone a listener is bound to (its
- * HTTP sessions are held by the listener). */
+/* Which zones stay; refuses replacing a zone a listener is bound to or a
+ * pod's zone (their HTTP sessions are held by the listener). */
 static int plan_match(struct zplan *p, char *err, size_t errlen)
 {
 	struct gw *g = p->g;

@@ -1,7 +1,9 @@
 /* HTTP listeners for host-side clients: Streamable HTTP at /mcp (the
  * transport of mcp/http.c, with gatewayd as its session engine), each
  * listener bound to one agent zone by a bearer token or the unix peer's
- * uid. The libmicrohttpd threads never touch the routing core: they queue
+ * uid, or (k8s) each request to the zone its Kubernetes service-account
+ * token names (k8s_jwt.c); HTTPS when the listener has tls. The
+ * libmicrohttpd threads never touch the routing core: they queue
  * messages for the poll loop (an eventfd wakes it) and the loop hands
  * replies back through the transport's per-request streams. */
 #define _GNU_SOURCE /* SO_PEERCRED, struct ucred */
@@ -22,6 +24,7 @@
 #include <zonegate/mcp.h>
 
 #include "jsonrpc.h"
+#include "k8s_jwt.h"
 #include "transport.h"
 #include "zg_queue.h"
 
@@ -36,10 +39,11 @@
  * closed after HEADER_TIMEOUT s. */
 #define PENDING_CONNS_MAX 32
 #define HEADER_TIMEOUT 10
+#define TLS_FILE_MAX (1u << 20) /* bytes of a PEM certificate or key */
 
 /* The loop's queue holds zg_qitems: tag is one of these, ptr the
  * session (struct gw_hs), data a message's text (IT_DATA). */
-enum { IT_OPEN, IT_DATA, IT_CLOSE };
+enum { IT_OPEN, IT_DATA, IT_CLOSE, IT_AUDIT };
 
 struct lst {
 	struct gw_listen *gl;
@@ -49,6 +53,15 @@ struct lst {
 	struct mcp_http_backend be;
 	int has_token;
 	char token[GW_TOKEN_MAX + 1];
+	struct gw_k8s_auth *k8s; /* a k8s listener's verifier */
+	uint64_t tls_sig;	 /* the certificate and key files as read */
+};
+
+/* Which zone a service account is (a copy of the config's k8s zones, for
+ * the HTTP threads; under gl->mu, rebuilt on every reload). */
+struct k8s_ent {
+	char ns[GW_K8S_NS_MAX + 1], sa[GW_K8S_SA_MAX + 1];
+	char zone[GW_ZONE_NAME_MAX + 1];
 };
 
 /* One HTTP session. Fields under gl->mu except s (poll thread only). */
@@ -63,6 +76,7 @@ struct gw_hs {
 	struct asess *s;
 	uint64_t n;
 	int stateless; /* one 2026-07-28 request (gw_stateless.c), no asess */
+	char zone[GW_ZONE_NAME_MAX + 1]; /* fixed at open */
 };
 
 struct gw_listen {
@@ -73,6 +87,10 @@ struct gw_listen {
 	uint64_t next_n;
 	struct lst *l;
 	size_t nl;
+	struct k8s_ent *k8s_map; /* under mu */
+	size_t nk8s;
+	uint64_t auth_dropped;	/* refusals not audited: the queue was full */
+	uint64_t auth_reported; /* of those, said in the audit log (loop) */
 };
 
 /* ---- the queue (any thread) ---------------------------------------------- */
@@ -118,6 +136,9 @@ static void *be_open(void *ctx, void *handle)
 	hs->l = l;
 	hs->hs = handle;
 	hs->stateless = mcp_http_stateless(handle);
+	/* a k8s listener's session is the zone its opening token named */
+	snprintf(hs->zone, sizeof(hs->zone), "%s",
+		 l->k8s ? mcp_http_who(handle) : l->cfg->zone);
 	hs->pending = json_array();
 	hs->close_item = item_new(IT_CLOSE, hs, NULL, 0);
 	open = item_new(IT_OPEN, hs, NULL, 0);
@@ -304,6 +325,93 @@ static unsigned be_authorize(void *ctx, struct MHD_Connection *c)
 	return 0;
 }
 
+/* From an HTTP thread: an audit record of a refused request, queued for
+ * the loop (which owns the audit log). Dropped (counted) when the queue
+ * is full, so a flood of bad tokens costs bounded memory. */
+static void audit_refusal(struct lst *l, const char *reason, const char *hash12,
+			  const struct gw_jwt_identity *id)
+{
+	struct gw_listen *gl = l->gl;
+	char tok[24], acct[GW_K8S_NS_MAX + GW_K8S_SA_MAX + 2];
+	json_t *r;
+	char *txt;
+	size_t len = 0;
+	struct zg_qitem *it = NULL;
+
+	snprintf(tok, sizeof(tok), "sha256:%s", hash12 ? hash12 : "-");
+	snprintf(acct, sizeof(acct), "%s/%s", id ? id->ns : "",
+		 id ? id->sa : "");
+	r = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s?}", "zone", "-",
+		      "method", "listener/auth", "target", l->cfg->listen,
+		      "decision", "denied", "reason", reason, "token", tok,
+		      "status", 401, "k8s", id ? acct : NULL);
+	txt = r ? jr_dump(r, &len) : NULL;
+	json_decref(r);
+	pthread_mutex_lock(&gl->mu);
+	if (txt && zg_queue_fits(&gl->q, len))
+		it = item_new(IT_AUDIT, NULL, txt, len);
+	if (!it)
+		gl->auth_dropped++;
+	pthread_mutex_unlock(&gl->mu);
+	free(txt);
+	if (it)
+		push(gl, it);
+}
+
+/* Under gl->mu: the zone of service account ns/sa, or NULL. */
+static const char *k8s_zone(const struct gw_listen *gl, const char *ns,
+			    const char *sa)
+{
+	for (size_t i = 0; i < gl->nk8s; i++)
+		if (strcmp(gl->k8s_map[i].ns, ns) == 0 &&
+		    strcmp(gl->k8s_map[i].sa, sa) == 0)
+			return gl->k8s_map[i].zone;
+	return NULL;
+}
+
+/* A k8s listener's check of each request: the bearer token verified
+ * (k8s_jwt.c) and mapped to the zone of its service account, written
+ * to who. Every refusal is 401 and audited with the token's hash prefix
+ * only. Nothing else in the request (headers, body) can name a zone. */
+static unsigned be_identify(void *ctx, struct MHD_Connection *c, char *who)
+{
+	struct lst *l = ctx;
+	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    "Authorization");
+	struct gw_jwt_identity id;
+	enum gw_jwt_err r;
+	char h12[13];
+	const char *z;
+	int cached;
+	size_t n;
+
+	if (!a || strncasecmp(a, "Bearer ", 7) != 0) {
+		audit_refusal(l, "no bearer token", NULL, NULL);
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	a += 7;
+	n = strnlen(a, GW_JWT_MAX + 1);
+	if (n > GW_JWT_MAX) {
+		audit_refusal(l, "malformed (token too long)", NULL, NULL);
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	r = gw_k8s_auth_check(l->k8s, a, n, &id, &cached, h12);
+	if (r != GW_JWT_OK) {
+		audit_refusal(l, gw_jwt_err_name(r), h12, NULL);
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	pthread_mutex_lock(&l->gl->mu);
+	z = k8s_zone(l->gl, id.ns, id.sa);
+	if (z)
+		snprintf(who, MCP_HTTP_WHO_MAX + 1, "%s", z);
+	pthread_mutex_unlock(&l->gl->mu);
+	if (!z) {
+		audit_refusal(l, "unmapped service account", h12, &id);
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	return 0;
+}
+
 /* A uid-bound unix listener without a token knows its client at accept:
  * the peer's uid. Such a connection is admitted at once, so that other
  * local users' idle connections never compete with it. */
@@ -358,6 +466,20 @@ static void refuse_pending(struct gw_hs *hs, struct jr_msg *m)
 	pthread_mutex_unlock(&hs->l->gl->mu);
 }
 
+/* Loop only: appends audit record r (NULL: none) with an audit id of its
+ * own. Steals r. */
+static void audit_put(struct gw_listen *gl, json_t *r)
+{
+	char aid[40];
+
+	if (!r)
+		return;
+	gw_audit_new_id(gl->g->audit, aid, sizeof(aid));
+	json_object_set_new(r, "id", json_string(aid));
+	gw_audit_append(gl->g->audit, r);
+	json_decref(r);
+}
+
 static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 {
 	struct gw_hs *hs = it->ptr;
@@ -370,19 +492,24 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 			zg_qitem_free(it);
 			break;
 		}
-		hs->s = gw_route_http_open(gl->g, hs->l->cfg->zone, hs,
+		hs->s = gw_route_http_open(gl->g, hs->zone, hs,
 					   gw_listen_deliver, hs->l->idx,
 					   hs->n);
 		if (!hs->s)
 			fprintf(stderr,
 				"gatewayd: listener %u: cannot open a "
 				"session for zone %s\n",
-				hs->l->idx, hs->l->cfg->zone);
+				hs->l->idx, hs->zone);
+		zg_qitem_free(it);
+		break;
+	case IT_AUDIT:
+		/* a record an HTTP thread queued */
+		audit_put(gl, json_loadb(data, it->len, 0, NULL));
 		zg_qitem_free(it);
 		break;
 	case IT_DATA:
 		if (hs->stateless) {
-			gw_route_http_stateless(gl->g, hs->l->cfg->zone, hs,
+			gw_route_http_stateless(gl->g, hs->zone, hs,
 						gw_listen_deliver, data,
 						it->len);
 		} else if (hs->s) {
@@ -396,8 +523,7 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 		break;
 	case IT_CLOSE:
 		if (hs->stateless)
-			gw_route_http_stateless_end(gl->g, hs->l->cfg->zone,
-						    hs);
+			gw_route_http_stateless_end(gl->g, hs->zone, hs);
 		if (hs->s)
 			gw_route_http_close(gl->g, hs->s);
 		json_decref(hs->pending);
@@ -411,7 +537,7 @@ void gw_listen_run(struct gw_listen *gl)
 {
 	struct zg_queue mine;
 	struct zg_qitem *it;
-	uint64_t v;
+	uint64_t v, dropped;
 
 	if (!gl || gl->efd < 0)
 		return;
@@ -420,9 +546,162 @@ void gw_listen_run(struct gw_listen *gl)
 	zg_queue_init(&mine, 0, 0);
 	pthread_mutex_lock(&gl->mu);
 	zg_queue_move(&mine, &gl->q);
+	dropped = gl->auth_dropped - gl->auth_reported;
+	gl->auth_reported = gl->auth_dropped;
 	pthread_mutex_unlock(&gl->mu);
 	for (it = zg_queue_pop(&mine); it; it = zg_queue_pop(&mine))
 		run_item(gl, it);
+	if (dropped) {
+		/* a flood of refusals: counted, said once per turn */
+		audit_put(gl,
+			  json_pack("{s:s,s:s,s:s,s:I}", "zone", "-", "method",
+				    "listener/auth", "decision", "denied",
+				    "unaudited", (json_int_t)dropped));
+		fprintf(stderr,
+			"gatewayd: listeners: %llu refused requests not "
+			"audited one by one (queue full)\n",
+			(unsigned long long)dropped);
+	}
+}
+
+/* The service accounts of the config's k8s zones, for the HTTP threads
+ * (the config may change under them on a reload). On no memory the old
+ * map stays. */
+static void k8s_map_build(struct gw_listen *gl)
+{
+	const struct gw_config *c = gl->g->cfg;
+	struct k8s_ent *m = calloc(c->nzones + 1, sizeof(*m)), *old;
+	size_t n = 0;
+
+	if (!m)
+		return;
+	for (size_t i = 0; i < c->nzones; i++) {
+		const struct gw_zone *z = &c->zones[i];
+		if (!z->k8s_ns)
+			continue;
+		snprintf(m[n].ns, sizeof(m[n].ns), "%s", z->k8s_ns);
+		snprintf(m[n].sa, sizeof(m[n].sa), "%s", z->k8s_sa);
+		snprintf(m[n].zone, sizeof(m[n].zone), "%s", z->name);
+		n++;
+	}
+	pthread_mutex_lock(&gl->mu);
+	old = gl->k8s_map;
+	gl->k8s_map = m;
+	gl->nk8s = n;
+	pthread_mutex_unlock(&gl->mu);
+	free(old);
+}
+
+/* An audit record of the loop's own about listener l's files. */
+static void audit_file(struct gw_listen *gl, const struct lst *l,
+		       const char *method, const char *what, const char *why)
+{
+	audit_put(gl, json_pack("{s:s,s:s,s:s,s:s,s:s?}", "zone",
+				l->cfg->k8s_audience ? "-" : l->cfg->zone,
+				"method", method, "target", l->cfg->listen,
+				"decision", what, "reason", why));
+}
+
+/* A listener's TLS certificate and key (PEM) into hc; *cert and *key
+ * are the caller's to free (the key wiped). Returns 0 or -1 with err. */
+static int tls_files(const struct gw_listener *c, struct mcp_http_config *hc,
+		     char **cert, char **key, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (!c->tls_cert)
+		return 0;
+	*cert = gw_read_file(c->tls_cert, TLS_FILE_MAX, &n, err, errlen);
+	*key = *cert ? gw_read_file(c->tls_key, TLS_FILE_MAX, &n, err, errlen)
+		     : NULL;
+	hc->tls_cert_pem = *cert;
+	hc->tls_key_pem = *key;
+	return *key ? 0 : -1;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* A file of listener l (what) was reread: ok, or refused for why (the
+ * old contents stay in force), said on stderr and in the audit log.
+ * Returns 0, or -1 with err. */
+static int reloaded(struct gw_listen *gl, const struct lst *l,
+		    const char *method, const char *what, int ok,
+		    const char *why, char *err, size_t errlen)
+{
+	audit_file(gl, l, method, ok ? "loaded" : "rejected", ok ? NULL : why);
+	if (ok) {
+		fprintf(stderr, "gatewayd: listener %s: new %s in force\n",
+			l->cfg->listen, what);
+		return 0;
+	}
+	fprintf(stderr,
+		"gatewayd: listener %s: %s NOT reloaded (the old one stays in "
+		"force): %s\n",
+		l->cfg->listen, what, why);
+	snprintf(err, errlen, "listener %s: %s", l->cfg->listen, why);
+	return -1;
+}
+
+/* What identifies the contents of the certificate and key files (inode,
+ * size, mtime of each), to notice a Secret's update. */
+static uint64_t tls_sig(const struct gw_listener *c)
+{
+	const char *f[2] = { c->tls_cert, c->tls_key };
+	uint64_t h = 1469598103934665603ull;
+	struct stat st;
+
+	for (int i = 0; i < 2; i++) {
+		if (!f[i] || stat(f[i], &st) != 0)
+			continue;
+		h = (h ^ (uint64_t)st.st_ino) * 1099511628211ull;
+		h = (h ^ (uint64_t)st.st_size) * 1099511628211ull;
+		h = (h ^ (uint64_t)st.st_mtim.tv_sec) * 1099511628211ull;
+		h = (h ^ (uint64_t)st.st_mtim.tv_nsec) * 1099511628211ull;
+	}
+	return h;
+}
+
+/* A TLS listener's certificate and key, reread when they changed; new
+ * connections get the new pair, open ones and sessions stay. Returns 0,
+ * or -1 with err when the new pair was refused (the old one stays). */
+static int reload_tls(struct gw_listen *gl, struct lst *l, char *err,
+		      size_t errlen)
+{
+	struct mcp_http_config hc;
+	char e2[512], *cert = NULL, *key = NULL;
+	uint64_t sig = tls_sig(l->cfg);
+	int rc;
+
+	if (sig == l->tls_sig)
+		return 0;
+	l->tls_sig = sig; /* a refused pair is not retried until it changes */
+	memset(&hc, 0, sizeof(hc));
+	rc = tls_files(l->cfg, &hc, &cert, &key, e2, sizeof(e2));
+	if (rc == 0)
+		rc = mcp_http_set_tls(l->h, cert, key, e2, sizeof(e2));
+	free(cert);
+	wipe_free(key);
+	return reloaded(gl, l, "listener/tls", "TLS certificate", rc == 0, e2,
+			err, errlen);
+}
+
+/* A k8s listener's JWKS file, reread when it changed. Returns 0, or -1
+ * with err when the new file was refused (the old keys stay). */
+static int reload_jwks(struct gw_listen *gl, struct lst *l, char *err,
+		       size_t errlen)
+{
+	char e2[512];
+	int r = gw_k8s_auth_reload(l->k8s, e2, sizeof(e2));
+
+	if (r == 0)
+		return 0;
+	return reloaded(gl, l, "listener/jwks", "JWKS", r > 0, e2, err, errlen);
 }
 
 int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)
@@ -432,10 +711,19 @@ int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)
 
 	if (errlen)
 		err[0] = '\0';
+	if (gl)
+		k8s_map_build(gl);
 	for (size_t i = 0; gl && i < gl->nl; i++) {
 		struct lst *l = &gl->l[i];
 		const char *what;
 		int changed;
+		if (l->k8s && reload_jwks(gl, l, failed ? e2 : err,
+					  failed ? sizeof(e2) : errlen))
+			failed++;
+		if (l->cfg->tls_cert &&
+		    reload_tls(gl, l, failed ? e2 : err,
+			       failed ? sizeof(e2) : errlen))
+			failed++;
 		if (!l->cfg->token_file)
 			continue;
 		if (gw_listener_token(l->cfg, tok, sizeof(tok), e2,
@@ -454,21 +742,8 @@ int gw_listen_reload_tokens(struct gw_listen *gl, char *err, size_t errlen)
 			what = "loaded";
 		}
 		memset(tok, 0, sizeof(tok));
-		{
-			json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:s?}", "zone",
-					      l->cfg->zone, "method",
-					      "listener/token", "target",
-					      l->cfg->listen, "decision", what,
-					      "reason",
-					      *what == 'r' ? e2 : NULL);
-			char aid[40];
-			if (r) {
-				gw_audit_new_id(gl->g->audit, aid, sizeof(aid));
-				json_object_set_new(r, "id", json_string(aid));
-				gw_audit_append(gl->g->audit, r);
-				json_decref(r);
-			}
-		}
+		audit_file(gl, l, "listener/token", what,
+			   *what == 'r' ? e2 : NULL);
 		if (*what == 'r')
 			fprintf(stderr,
 				"gatewayd: listener %s (zone %s): "
@@ -527,7 +802,8 @@ static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
 {
 	static const char *const hosts[] = { "localhost", "127.0.0.1", NULL };
 	struct mcp_http_config hc;
-	char e2[512];
+	char e2[512], *cert = NULL, *key = NULL;
+	int rc = -1;
 
 	if (l->cfg->token_file) {
 		if (gw_listener_token(l->cfg, l->token, sizeof(l->token), e2,
@@ -545,8 +821,23 @@ static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
 	l->be.close = be_close;
 	l->be.authorize = be_authorize;
 	l->be.admit_peer = be_admit_peer;
+	if (l->cfg->k8s_audience) {
+		l->k8s = gw_k8s_auth_new(l->cfg->k8s_jwks, l->cfg->k8s_audience,
+					 l->cfg->k8s_issuer, e2, sizeof(e2));
+		if (!l->k8s) {
+			snprintf(err, errlen, "listener %s: %s", l->cfg->listen,
+				 e2);
+			return -1;
+		}
+		l->be.identify = be_identify;
+	}
 	memset(&hc, 0, sizeof(hc));
-	hc.host = "127.0.0.1";
+	l->tls_sig = tls_sig(l->cfg);
+	if (tls_files(l->cfg, &hc, &cert, &key, e2, sizeof(e2))) {
+		snprintf(err, errlen, "listener %s: %s", l->cfg->listen, e2);
+		goto out;
+	}
+	hc.host = l->cfg->host ? l->cfg->host : "127.0.0.1";
 	hc.port = l->cfg->port;
 	hc.max_body = gl->g->cfg->max_message;
 	hc.max_sessions = SESSIONS_MAX;
@@ -558,24 +849,34 @@ static int lst_start(struct gw_listen *gl, struct lst *l, char *err,
 		hc.hosts = hosts;
 		hc.listen_fd = unix_listen(l->cfg, err, errlen);
 		if (hc.listen_fd < 0)
-			return -1;
+			goto out;
 	}
 	l->h = mcp_http_start(NULL, &hc, e2, sizeof(e2));
 	if (!l->h) {
 		snprintf(err, errlen, "listener %s: %s", l->cfg->listen, e2);
 		if (hc.listen_fd > 0)
 			close(hc.listen_fd);
-		return -1;
+		goto out;
 	}
-	if (!l->cfg->unix_path)
-		fprintf(stderr,
-			"gatewayd: listener for zone %s on "
-			"http://127.0.0.1:%u/mcp\n",
-			l->cfg->zone, mcp_http_port(l->h));
-	else
+	rc = 0;
+	if (l->cfg->unix_path)
 		fprintf(stderr, "gatewayd: listener for zone %s on unix:%s\n",
 			l->cfg->zone, l->cfg->unix_path);
-	return 0;
+	else
+		fprintf(stderr,
+			"gatewayd: listener for %s%s on %s://%s%s%s:%u/mcp\n",
+			l->k8s ? "k8s service accounts" : "zone ",
+			l->k8s ? "" : l->cfg->zone, cert ? "https" : "http",
+			strchr(hc.host, ':') ? "[" : "", hc.host,
+			strchr(hc.host, ':') ? "]" : "", mcp_http_port(l->h));
+out:
+	if (rc) {
+		gw_k8s_auth_free(l->k8s);
+		l->k8s = NULL;
+	}
+	free(cert);
+	wipe_free(key);
+	return rc;
 }
 
 struct gw_listen *gw_listen_start(struct gw *g, char *err, size_t errlen)
@@ -588,6 +889,7 @@ struct gw_listen *gw_listen_start(struct gw *g, char *err, size_t errlen)
 	}
 	gl->g = g;
 	pthread_mutex_init(&gl->mu, NULL);
+	k8s_map_build(gl);
 	zg_queue_init(&gl->q, 0, QUEUE_MAX_BYTES);
 	gl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	gl->l = calloc(g->cfg->nlisteners + 1, sizeof(*gl->l));
@@ -621,6 +923,7 @@ void gw_listen_stop(struct gw_listen *gl)
 		if (gl->l[i].cfg->unix_path)
 			unlink(gl->l[i].cfg->unix_path);
 		memset(gl->l[i].token, 0, sizeof(gl->l[i].token));
+		gw_k8s_auth_free(gl->l[i].k8s);
 	}
 	if (gl->efd >= 0) {
 		uint64_t one = 1;
@@ -630,6 +933,7 @@ void gw_listen_stop(struct gw_listen *gl)
 		close(gl->efd);
 	}
 	pthread_mutex_destroy(&gl->mu);
+	free(gl->k8s_map);
 	free(gl->l);
 	free(gl);
 }

@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 #include "rev2026.h"
@@ -306,6 +307,12 @@ static int need_session(struct mcp_http *h, struct MHD_Connection *c,
 		return -1;
 	}
 	q->sess = http_session_get(h, sid);
+	/* another identity's session is not one this request may see */
+	if (q->sess && h->cfg.backend && h->cfg.backend->identify &&
+	    strcmp(q->sess->who, q->who) != 0) {
+		http_session_unref(h, q->sess);
+		q->sess = NULL;
+	}
 	if (!q->sess) {
 		*ret = reply_status(c, MHD_HTTP_NOT_FOUND,
 				    MCP_ERR_INVALID_REQUEST,
@@ -418,7 +425,7 @@ static enum MHD_Result post_initialize(struct mcp_http *h,
 {
 	enum MHD_Result ret;
 
-	q->sess = http_session_create(h);
+	q->sess = http_session_create(h, q->who);
 	if (!q->sess) {
 		jr_msg_clear(m);
 		return reply_status(c, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -527,8 +534,14 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 				  void **con_cls)
 {
 	struct hreq *q;
+	char who[MCP_HTTP_WHO_MAX + 1] = "";
 
-	if (h->cfg.backend && h->cfg.backend->authorize) {
+	if (h->cfg.backend && h->cfg.backend->identify) {
+		unsigned st =
+			h->cfg.backend->identify(h->cfg.backend->ctx, c, who);
+		if (st)
+			return reply_denied(c, st);
+	} else if (h->cfg.backend && h->cfg.backend->authorize) {
 		unsigned st = h->cfg.backend->authorize(h->cfg.backend->ctx, c);
 		if (st)
 			return reply_denied(c, st);
@@ -560,6 +573,7 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 		return MHD_NO;
 	q->h = h;
 	q->fd = -1;
+	memcpy(q->who, who, sizeof(who));
 	*con_cls = q;
 	if (strcmp(method, "POST") == 0)
 		return post_begin(h, c, q);
@@ -669,6 +683,121 @@ static void apply_defaults(struct mcp_http *h,
 	h->hosts = cfg->hosts;
 }
 
+/* HTTPS when cfg has a certificate: copies of the PEM texts for
+ * libmicrohttpd (which keeps pointers to them) and MHD_USE_TLS, if this
+ * libmicrohttpd was built with TLS. */
+static int tls_setup(struct mcp_http *h, const struct mcp_http_config *cfg,
+		     unsigned *flags, char *err, size_t errlen)
+{
+	if (!cfg->tls_cert_pem && !cfg->tls_key_pem)
+		return 0;
+	if (!cfg->tls_cert_pem || !cfg->tls_key_pem) {
+		snprintf(err, errlen, "TLS needs a certificate and a key");
+		return -1;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen, "this libmicrohttpd has no TLS support");
+		return -1;
+	}
+	h->tls_cert = strdup(cfg->tls_cert_pem);
+	h->tls_key = strdup(cfg->tls_key_pem);
+	if (!h->tls_cert || !h->tls_key) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*flags |= MHD_USE_TLS | MHD_USE_ITC; /* ITC: mcp_http_set_tls */
+	return 0;
+}
+
+/* A libmicrohttpd daemon of h on listening socket fd (> 0; our own
+ * address ss otherwise), HTTPS with cert and key when given (they must
+ * outlive the daemon). NULL on failure (errno). */
+static struct MHD_Daemon *daemon_start(struct mcp_http *h, int fd,
+				       const struct sockaddr_storage *ss,
+				       const char *cert, const char *key)
+{
+	struct MHD_OptionItem where[] = {
+		fd > 0 ? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd,
+						  NULL }
+		       : (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0,
+						  (void *)ss },
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	if (cert) {
+		where[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT,
+						    0, (void *)cert };
+		where[2] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+						    (void *)key };
+	}
+	/* Until admitted, a connection has header_timeout (and the reaper's
+	 * deadline); http_conn_admit raises it. */
+	return MHD_start_daemon(
+		h->flags, fd > 0 ? 0 : h->cfg.port, http_conn_accept, h,
+		access_cb, h, MHD_OPTION_ARRAY, where,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->cfg.max_connections,
+		MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->cfg.header_timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)h->cfg.max_header,
+		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
+		MHD_OPTION_END);
+}
+
+int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
+		     const char *key_pem, char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *i =
+		h->tls_cert
+			? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_LISTEN_FD)
+			: NULL;
+	char *cert = strdup(cert_pem), *key = strdup(key_pem);
+	int fd = i ? dup(i->listen_fd) : -1;
+	struct MHD_Daemon *nd = NULL;
+	struct http_retired *r;
+
+	if (!i || !cert || !key || fd < 0) {
+		snprintf(err, errlen, "%s",
+			 !i ? "not an HTTPS endpoint" : "out of resources");
+		goto fail;
+	}
+	/* the new daemon is up (the pair is good) before the old one
+	 * stops accepting on the shared socket */
+	nd = daemon_start(h, fd, NULL, cert, key);
+	if (!nd) {
+		snprintf(err, errlen,
+			 "the TLS certificate and key are not a matching "
+			 "PEM pair");
+		goto fail;
+	}
+	if (h->nretired == HTTP_RETIRED_MAX) { /* the oldest goes now */
+		MHD_stop_daemon(h->retired[0].d);
+		close(h->retired[0].fd);
+		free(h->retired[0].cert);
+		free(h->retired[0].key);
+		memmove(h->retired, h->retired + 1,
+			(HTTP_RETIRED_MAX - 1) * sizeof(h->retired[0]));
+		h->nretired--;
+	}
+	r = &h->retired[h->nretired++];
+	r->d = h->d;
+	r->cert = h->tls_cert;
+	r->key = h->tls_key;
+	r->fd = MHD_quiesce_daemon(h->d); /* closed after it stops */
+	h->d = nd;
+	h->tls_cert = cert;
+	h->tls_key = key;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(cert);
+	free(key);
+	return -1;
+}
+
 struct mcp_http *mcp_http_start(mcp_server *srv,
 				const struct mcp_http_config *cfg, char *err,
 				size_t errlen)
@@ -699,45 +828,27 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		h->loopback = 1; /* a unix socket: only local clients */
 	if (h->v6)
 		flags |= MHD_USE_IPv6;
+	if (tls_setup(h, cfg, &flags, err, errlen) != 0)
+		goto fail;
 	if (http_sessions_init(h) != 0) {
 		snprintf(err, errlen, "cannot start the session janitor");
 		goto fail;
 	}
-	{
-		/* Where to listen: a socket the caller made (a unix
-		 * listener), or our address. */
-		struct MHD_OptionItem where[] = {
-			cfg->listen_fd > 0
-				? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET,
-							   cfg->listen_fd,
-							   NULL }
-				: (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR,
-							   0, &ss },
-			{ MHD_OPTION_END, 0, NULL },
-		};
-		/* Until admitted, a connection has header_timeout (and
-		 * the reaper's deadline); http_conn_admit raises it. */
-		h->d = MHD_start_daemon(
-			flags, cfg->listen_fd > 0 ? 0 : cfg->port,
-			http_conn_accept, h, access_cb, h, MHD_OPTION_ARRAY,
-			where, MHD_OPTION_CONNECTION_LIMIT,
-			(unsigned)h->cfg.max_connections,
-			MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
-			MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)h->cfg.header_timeout,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			(size_t)h->cfg.max_header, MHD_OPTION_NOTIFY_COMPLETED,
-			completed_cb, h, MHD_OPTION_THREAD_STACK_SIZE,
-			(size_t)(256 * 1024), MHD_OPTION_END);
-	}
+	h->flags = flags;
+	h->d = daemon_start(h, cfg->listen_fd, &ss, h->tls_cert, h->tls_key);
 	if (!h->d) {
-		snprintf(err, errlen, "cannot listen: %s", strerror(errno));
+		snprintf(err, errlen, "cannot listen: %s%s", strerror(errno),
+			 h->tls_cert ? " (or the TLS certificate and key "
+				       "are not a matching PEM pair)"
+				     : "");
 		http_sessions_shutdown(h);
 		goto fail;
 	}
 	return h;
 fail:
 	pthread_mutex_destroy(&h->cmu);
+	free(h->tls_cert);
+	free(h->tls_key);
 	free(h);
 	return NULL;
 }
@@ -785,7 +896,16 @@ void mcp_http_stop(struct mcp_http *h)
 	}
 	http_sessions_stopping(h);
 	MHD_stop_daemon(h->d);
+	for (unsigned i = 0; i < h->nretired; i++) {
+		MHD_stop_daemon(h->retired[i].d);
+		if (h->retired[i].fd >= 0)
+			close(h->retired[i].fd);
+		free(h->retired[i].cert);
+		free(h->retired[i].key);
+	}
 	http_sessions_shutdown(h);
 	pthread_mutex_destroy(&h->cmu);
+	free(h->tls_cert);
+	free(h->tls_key);
 	free(h);
 }

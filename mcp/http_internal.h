@@ -59,7 +59,10 @@ struct hsess {
 	int ended;	    /* under h->mu: the engine ended it */
 	time_t last_active; /* under h->mu */
 	int stateless;	    /* one 2026-07-28 request's, never in the table */
+	char who[MCP_HTTP_WHO_MAX + 1]; /* backend identify's; fixed */
 };
+
+#define HTTP_RETIRED_MAX 4 /* daemons replaced by a new TLS pair */
 
 struct mcp_http {
 	mcp_server *srv;
@@ -70,6 +73,17 @@ struct mcp_http {
 	const char *const *hosts;
 	char bind_host[80];
 	int loopback, any_host, v6;
+	char *tls_cert, *tls_key; /* copies of the PEM texts */
+	unsigned flags;		  /* libmicrohttpd's */
+	/* Daemons replaced by mcp_http_set_tls: they serve the connections
+	 * they had until the transport stops (or HTTP_RETIRED_MAX newer
+	 * ones retire them). Poll thread only. */
+	struct http_retired {
+		struct MHD_Daemon *d;
+		int fd; /* its listening socket's duplicate */
+		char *cert, *key;
+	} retired[HTTP_RETIRED_MAX];
+	unsigned nretired;
 
 	pthread_mutex_t mu; /* table, counts, refs */
 	pthread_cond_t janitor_cv;
@@ -124,10 +138,11 @@ struct hreq {
 	char *body;
 	size_t len, cap;
 	int too_big;
-	struct hsess *sess; /* a reference */
-	struct hstream *st; /* attached stream (SSE) */
-	int primed;	    /* the priming event went out */
-	char *out;	    /* formatted bytes not yet given to MHD */
+	struct hsess *sess;		/* a reference */
+	struct hstream *st;		/* attached stream (SSE) */
+	int primed;			/* the priming event went out */
+	char who[MCP_HTTP_WHO_MAX + 1]; /* what identify proved */
+	char *out; /* formatted bytes not yet given to MHD */
 	size_t out_len, out_pos, out_cap;
 	int fd;		 /* the connection's socket while SSE, else -1 */
 	int counted;	 /* in h->nsse_stateless */
@@ -142,7 +157,7 @@ void http_sessions_shutdown(struct mcp_http *h);
 
 /* New session in the table with two references (table + caller), or NULL
  * when the table is full and nothing idle can be evicted. */
-struct hsess *http_session_create(struct mcp_http *h);
+struct hsess *http_session_create(struct mcp_http *h, const char *who);
 /* A session for one stateless (2026-07-28) request, outside the table
  * (its only reference is the caller's, so it ends with the request), set
  * up from the request's _meta (with a backend, opened there with

@@ -435,7 +435,8 @@ static int random_id(char *out)
 	return 0;
 }
 
-static struct hsess *sess_alloc(struct mcp_http *h, int stateless)
+static struct hsess *sess_alloc(struct mcp_http *h, const char *who,
+				int stateless)
 {
 	struct hsess *s = calloc(1, sizeof(*s));
 	pthread_condattr_t ca;
@@ -446,6 +447,7 @@ static struct hsess *sess_alloc(struct mcp_http *h, int stateless)
 	}
 	s->h = h;
 	s->stateless = stateless; /* before a backend's open asks */
+	snprintf(s->who, sizeof(s->who), "%s", who ? who : "");
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -468,9 +470,14 @@ static struct hsess *sess_alloc(struct mcp_http *h, int stateless)
 	return s;
 }
 
-struct hsess *http_session_create(struct mcp_http *h)
+const char *mcp_http_who(void *hs)
 {
-	struct hsess *s = sess_alloc(h, 0), *victim = NULL;
+	return ((struct hsess *)hs)->who;
+}
+
+struct hsess *http_session_create(struct mcp_http *h, const char *who)
+{
+	struct hsess *s = sess_alloc(h, who, 0), *victim = NULL;
 	unsigned b;
 
 	if (!s)
@@ -507,7 +514,7 @@ struct hsess *http_session_stateless(struct mcp_http *h, const json_t *meta)
 
 	if (h->stopping)
 		return NULL;
-	s = sess_alloc(h, 1);
+	s = sess_alloc(h, NULL, 1);
 	if (!s)
 		return NULL;
 	s->refs = 1; /* the request's only; never in the table */

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 debs=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
       libcurl4-openssl-dev libopenblas-dev libxen-dev
-      libssl-dev # libcrypto: HMAC of mcpd's 2026-07-28 request state
+      libssl-dev openssl # libcrypto: HMAC of mcpd's request state, k8s token checks; openssl: test keys
       libseccomp-dev bubblewrap
       manpages manpages-dev groff-base ca-certificates procps iproute2
       prometheus # promtool: the metrics test checks the exposition

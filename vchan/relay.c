@@ -46,6 +46,7 @@ struct opts {
 	long keepalive_s;
 	long max_clients;
 	long client_queue;
+	const char *gateway, *token_file, *ca_file; /* --gateway mode */
 };
 
 struct relay {
@@ -87,6 +88,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: zonegate-relay [--chan ADDR] [OPTIONS]\n"
+		"       zonegate-relay --gateway URL --token-file FILE "
+		"[--ca-file FILE]\n"
 		"Turn a zonegate channel into an MCP server: stdio (one "
 		"stream) and/or\n"
 		"Streamable HTTP on loopback (one stream per session, or per "
@@ -134,6 +137,18 @@ static void usage(FILE *f)
 		"  --keepalive SECONDS     an SSE comment on an HTTP stream "
 		"silent this\n"
 		"                          long (default 15)\n"
+		"\n"
+		"A zone that is a Kubernetes pod (no channel): stdio to the "
+		"gateway's HTTPS\n"
+		"listener, the pod's projected service-account token as "
+		"bearer:\n"
+		"  --gateway URL           the gateway's "
+		"https://HOST:PORT/mcp\n"
+		"  --token-file FILE       the token (reread when the kubelet "
+		"rotates it)\n"
+		"  --ca-file FILE          PEM CA bundle that verifies the "
+		"gateway\n"
+		"                          (default: the system's)\n"
 		"  -h, --help              show this help\n"
 		"  -V, --version           show the version\n");
 }
@@ -164,7 +179,10 @@ enum {
 	O_SOCKET,
 	O_VIA,
 	O_MAXCLI,
-	O_CLIQ
+	O_CLIQ,
+	O_GATEWAY,
+	O_TOKFILE,
+	O_CAFILE
 };
 
 /* The options that take a number; 0 if opt is not one (or bad). */
@@ -199,6 +217,18 @@ static int parse_numeric(int opt, struct opts *o)
 /* Modes that do not go together, and the channel from the environment. */
 static int check_modes(struct opts *o)
 {
+	if (o->gateway || o->token_file || o->ca_file) {
+		if (!o->gateway || !o->token_file || o->chan || o->http ||
+		    o->daemon || o->via || o->socket) {
+			fprintf(stderr,
+				"zonegate-relay: --gateway URL needs "
+				"--token-file FILE and is stdio only (no "
+				"--chan, --http, --daemon, --via, --socket)\n");
+			return -1;
+		}
+		o->stdio = 1;
+		return 0;
+	}
 	if (!o->chan)
 		o->chan = getenv("ZONEGATE_CHAN");
 	if (o->daemon && (o->stdio || o->via)) {
@@ -237,6 +267,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "max-message", required_argument, NULL, O_MAXMSG },
 		{ "ready-file", required_argument, NULL, O_READY },
 		{ "keepalive", required_argument, NULL, O_KEEP },
+		{ "gateway", required_argument, NULL, O_GATEWAY },
+		{ "token-file", required_argument, NULL, O_TOKFILE },
+		{ "ca-file", required_argument, NULL, O_CAFILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -265,6 +298,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_READY:
 			o->ready_file = optarg;
+			break;
+		case O_GATEWAY:
+			o->gateway = optarg;
+			break;
+		case O_TOKFILE:
+			o->token_file = optarg;
+			break;
+		case O_CAFILE:
+			o->ca_file = optarg;
 			break;
 		case O_KEEP:
 		case O_TIMEOUT:
@@ -809,6 +851,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	set_up_process();
+	if (o.gateway) {
+		struct relay_gw_opts go = { o.gateway, o.token_file, o.ca_file,
+					    o.max_message };
+		return relay_gateway_run(&go, &wait_mask, &stop_sig);
+	}
 	if (o.stdio && !o.daemon && (rc = try_via(&o)) >= 0)
 		return rc;
 	rc = 1;

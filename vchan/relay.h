@@ -7,6 +7,7 @@
 #ifndef ZG_RELAY_H
 #define ZG_RELAY_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <zonegate/chan_mux.h>
@@ -63,6 +64,23 @@ int relay_client_queue(struct relay_client *c, const uint8_t *p, size_t n);
 int relay_client_flush(struct relay_client *c);
 /* Queues a JSON-RPC error (code, message; id null) for it. */
 void relay_client_error(struct relay_client *c, int code, const char *msg);
+
+/* ---- a pod's relay to the gateway over HTTPS (relay_gateway.c) ---------- */
+
+struct relay_gw_opts {
+	const char *url;	/* the gateway's https://HOST:PORT/mcp */
+	const char *token_file; /* the projected service-account token */
+	const char *ca_file;	/* PEM CA bundle; NULL: the system's */
+	size_t max_message;
+};
+
+/* Serves stdin/stdout (newline-delimited JSON-RPC) as one MCP session of
+ * the gateway at o->url, the token file's first line as bearer, reread
+ * when the file changes. Waits in ppoll with mask; returns when stdin
+ * ended (and its requests were answered), *stop is set, or the session
+ * failed: 0, 1 (failed, said on stderr), 2 (bad options). */
+int relay_gateway_run(const struct relay_gw_opts *o, const sigset_t *mask,
+		      volatile sig_atomic_t *stop);
 
 /* ---- the daemon's socket (relay_daemon.c) ------------------------------ */
 

@@ -42,6 +42,9 @@ struct mcp_http_config {
 	/* Optional: a listening socket already bound (e.g. AF_UNIX) to serve
 	 * instead of host/port; the transport closes it on stop. */
 	int listen_fd; /* > 0 to use */
+	/* Optional: HTTPS (libmicrohttpd's TLS, GnuTLS) with this PEM
+	 * certificate chain and key (copied; both or neither). */
+	const char *tls_cert_pem, *tls_key_pem;
 	/* Optional: sessions run by another engine than an mcp_server. */
 	const struct mcp_http_backend *backend;
 };
@@ -70,11 +73,24 @@ struct mcp_http_backend {
 	 * HTTP status to answer (401 adds WWW-Authenticate: Bearer). NULL:
 	 * everyone. */
 	unsigned (*authorize)(void *ctx, struct MHD_Connection *c);
+	/* Optional, instead of authorize: per request, 0 with the identity
+	 * the request proves written to who (NUL-terminated, at most
+	 * MCP_HTTP_WHO_MAX bytes; e.g. the zone a token names), else the
+	 * HTTP status to answer. A session belongs to the identity of the
+	 * request that opened it (open reads it with mcp_http_who); a
+	 * request proving another identity finds no such session (404). */
+	unsigned (*identify)(void *ctx, struct MHD_Connection *c, char *who);
 	/* Optional, at accept, on the connection's socket: nonzero admits it
 	 * at once (the peer is known, e.g. a unix peer's uid), so it never
 	 * counts as pending. Called from the transport's listening thread. */
 	int (*admit_peer)(void *ctx, int fd);
 };
+
+#define MCP_HTTP_WHO_MAX 79
+
+/* For backends (in open): the identity identify gave the request that
+ * opens session hs ("" without identify). */
+const char *mcp_http_who(void *hs);
 
 /* For backends: a server message for the session's stream of the request
  * related (or its standalone stream when related is NULL or done).
@@ -112,6 +128,13 @@ struct mcp_http;
 struct mcp_http *mcp_http_start(mcp_server *srv,
 				const struct mcp_http_config *cfg, char *err,
 				size_t errlen);
+
+/* An HTTPS endpoint's new certificate and key (PEM, copied), for new
+ * connections from now on: the connections open keep theirs, sessions
+ * stay. Returns 0, or -1 with err (the pair does not load; the old one
+ * stays). Not concurrent with mcp_http_stop. */
+int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
+		     const char *key_pem, char *err, size_t errlen);
 
 /* The port actually bound (useful with port 0). */
 unsigned short mcp_http_port(const struct mcp_http *h);

@@ -3,7 +3,9 @@
 // calls, and raw Streamable HTTP sessions. No SDK import here, so any
 // test directory can use it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // Starts bin with args in env; p.log collects stderr, p.done resolves to
@@ -67,4 +69,23 @@ export async function rawSession(url, extra = {}) {
     body: JSON.stringify(body) })).text();
   await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
   return { headers, post };
+}
+
+// A test CA (ca.pem) and a certificate for localhost / 127.0.0.1 it signed
+// (srv.pem, srv.key), made with the openssl command in dir; returns the
+// PEM texts { key, cert, ca }.
+export function makeTestCerts(dir) {
+  const ossl = (...a) => {
+    const r = spawnSync('openssl', a, { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ossl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1',
+    '-subj', '/CN=zonegate test CA');
+  ossl('req', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost');
+  writeFileSync(join(dir, 'srv.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  ossl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
+    '-CAcreateserial', '-out', 'srv.pem', '-days', '1', '-extfile', 'srv.ext');
+  return { key: readFileSync(join(dir, 'srv.key')), cert: readFileSync(join(dir, 'srv.pem')),
+    ca: readFileSync(join(dir, 'ca.pem')) };
 }

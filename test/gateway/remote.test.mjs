@@ -27,7 +27,7 @@ import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { daemon as spawnDaemon, rpcError, stop, waitFor } from '../common/harness.mjs';
+import { daemon as spawnDaemon, makeTestCerts, rpcError, stop, waitFor } from '../common/harness.mjs';
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -145,18 +145,8 @@ function freePort() {
 
 // A test CA and a certificate for localhost / 127.0.0.1 it signed.
 function makeCerts() {
-  const ossl = (...a) => {
-    const r = spawnSync('openssl', a, { cwd: dir, encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  };
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ossl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1',
-    '-subj', '/CN=zonegate test CA');
-  ossl('req', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost');
-  writeFileSync(join(dir, 'srv.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  ossl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
-    '-CAcreateserial', '-out', 'srv.pem', '-days', '1', '-extfile', 'srv.ext');
-  return { key: readFileSync(join(dir, 'srv.key')), cert: readFileSync(join(dir, 'srv.pem')) };
+  const { key, cert } = makeTestCerts(dir);
+  return { key, cert };
 }
 
 function ctl(...args) {

@@ -505,7 +505,8 @@ static void test_config_listeners(void)
 	gw_config_free(c);
 	config_error(LZ " \"listeners\": [\n  {\"listen\": \"0.0.0.0:80\", "
 			"\"zone\": \"h\", \"token_file\": \"t\"}]}\n",
-		     "gw.json:8: listeners: listen must be 127.0.0.1:PORT");
+		     "gw.json:8: listeners: 0.0.0.0:80 is not a loopback "
+		     "address: a listener off loopback needs tls");
 	config_error(LZ " \"listeners\": [\n  {\"listen\": \"127.0.0.1:80\", "
 			"\"zone\": \"h\"}]}\n",
 		     "gw.json:8: listeners: a TCP "
@@ -527,6 +528,100 @@ static void test_config_listeners(void)
 	config_error(LZ " \"listeners\": [{}, {}, {}, {}, {}, {}, {}, {}, {}, "
 			"{}, {}, {}, {}, {}, {}, {}, {}]}\n",
 		     "at most 16");
+}
+
+/* Zones identified by a Kubernetes service account, and the k8s
+ * listener that maps tokens to them: one of chan/url/k8s, agent only,
+ * unique service accounts, unknown keys refused with file:line, and a
+ * listener off loopback only with tls. */
+#define KZ \
+	"{\n \"zones\": {\n  \"h\": {\"role\": \"agent\", \"k8s\": {\"namespace\": \"ns1\", \"serviceAccount\": \"sa-1\"}},\n  \"t\": {\"domid\": 2, \"role\": \"tool\", \"chan\": \"sim:2:t\"}\n },\n \"policy\": \"p\",\n"
+#define KL \
+	" \"listeners\": [\n  {\"listen\": \"0.0.0.0:8443\", \"tls\": {\"cert\": \"c.pem\", \"key\": \"k.pem\"}, \"k8s\": {\"audience\": \"zonegate\", \"issuer\": \"https://kubernetes.default.svc.cluster.local\", \"jwks\": \"jwks.json\"}}\n ]\n}\n"
+static void test_config_k8s(void)
+{
+	char path[256], err[512];
+	struct gw_config *c;
+
+	snprintf(path, sizeof(path), "%s/gw.json", dir);
+	write_file(path, KZ KL);
+	c = gw_config_load(path, err, sizeof(err));
+	CHECK(c != NULL);
+	if (c) {
+		CHECK(gw_config_k8s_zone(c, "ns1", "sa-1") == &c->zones[0]);
+		CHECK(gw_config_k8s_zone(c, "ns1", "sa-2") == NULL);
+		CHECK(gw_config_k8s_zone(c, "ns2", "sa-1") == NULL);
+		CHECK_EQ_INT(c->zones[0].domid, -1);
+		CHECK(c->listeners[0].zone[0] == '\0');
+		CHECK(!c->listeners[0].loopback);
+		CHECK(strstr(c->listeners[0].k8s_jwks, "/jwks.json") != NULL);
+		CHECK(strstr(c->listeners[0].tls_key, "/k.pem") != NULL);
+	}
+	gw_config_free(c);
+	config_error(KZ " \"listeners\": [\n  {\"listen\": \"0.0.0.0:8443\", "
+			"\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\", "
+			"\"jwks\": \"j\"}}]}\n",
+		     "gw.json:8: listeners: 0.0.0.0:8443 is not a loopback "
+		     "address: a listener off loopback needs tls");
+	config_error(KZ " \"listeners\": [\n  {\"listen\": \"[::]:8443\", "
+			"\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\", "
+			"\"jwks\": \"j\"}}]}\n",
+		     "gw.json:8: listeners: [::]:8443 is not a loopback "
+		     "address");
+	config_error(KZ " \"listeners\": [\n  {\"listen\": \"zonegate:8443\", "
+			"\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\", "
+			"\"jwks\": \"j\"}}]}\n",
+		     "'zonegate' is not a numeric IP address");
+	config_error(KZ " \"listeners\": [\n  {\"listen\": \"unix:k.sock\", "
+			"\"tls\": {\"cert\": \"c\", \"key\": \"k\"}, "
+			"\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\", "
+			"\"jwks\": \"j\"}}]}\n",
+		     "tls and k8s are for TCP listeners");
+	write_file(path, KZ " \"listeners\": [\n  {\"listen\": \"[::1]:0\", "
+			    "\"k8s\": {\"audience\": \"a\", \"issuer\": "
+			    "\"i\", \"jwks\": \"j\"}}]}\n");
+	c = gw_config_load(path, err, sizeof(err));
+	CHECK(c != NULL && c->listeners[0].loopback &&
+	      strcmp(c->listeners[0].host, "::1") == 0 &&
+	      !c->listeners[0].tls_cert);
+	gw_config_free(c);
+	config_error(KZ " \"listeners\": [\n  {\"listen\": \"127.0.0.1:1\", "
+			"\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\", "
+			"\"jwks\": \"j\", \"ttl\": 1}}]}\n",
+		     "gw.json:8: listeners: k8s: unknown key 'ttl'");
+	config_error(KZ " \"listeners\": [\n  {\"listen\": \"127.0.0.1:1\", "
+			"\"zone\": \"h\", \"k8s\": {\"audience\": \"a\", "
+			"\"issuer\": \"i\", \"jwks\": \"j\"}}]}\n",
+		     "a k8s listener binds no zone");
+	config_error(KZ
+		     " \"listeners\": [\n  {\"listen\": \"127.0.0.1:1\", "
+		     "\"k8s\": {\"audience\": \"a\", \"issuer\": \"i\"}}]}\n",
+		     "listeners: k8s.jwks must be a non-empty path");
+	config_error(KZ " \"listeners\": []}\n",
+		     "gw.json:3: zone h: k8s needs a listener with k8s");
+	config_error("{\n \"zones\": {\n  \"h\": {\"role\": \"agent\", "
+		     "\"k8s\": {\"namespace\": \"n\", \"serviceAccount\": "
+		     "\"s\", \"pod\": \"x\"}}\n },\n \"policy\": \"p\"}\n",
+		     "gw.json:3: zone h: k8s: unknown key 'pod'");
+	config_error("{\n \"zones\": {\n  \"h\": {\"role\": \"agent\", "
+		     "\"k8s\": {\"namespace\": \"N_S\", \"serviceAccount\": "
+		     "\"s\"}}\n },\n \"policy\": \"p\"}\n",
+		     "zone h: k8s: namespace must be a DNS-1123 label");
+	config_error("{\n \"zones\": {\n  \"h\": {\"domid\": 1, \"role\": "
+		     "\"agent\", \"chan\": \"sim:1:h\", \"k8s\": "
+		     "{\"namespace\": \"n\", \"serviceAccount\": \"s\"}}\n },\n"
+		     " \"policy\": \"p\"}\n",
+		     "zone h: give one of chan, url and k8s");
+	config_error("{\n \"zones\": {\n  \"h\": {\"role\": \"tool\", "
+		     "\"k8s\": {\"namespace\": \"n\", \"serviceAccount\": "
+		     "\"s\"}}\n },\n \"policy\": \"p\"}\n",
+		     "zone h: k8s identifies agent zones");
+	config_error("{\n \"zones\": {\n  \"h\": {\"role\": \"agent\", "
+		     "\"k8s\": {\"namespace\": \"n\", \"serviceAccount\": "
+		     "\"s\"}},\n  \"g\": {\"role\": \"agent\", \"k8s\": "
+		     "{\"namespace\": \"n\", \"serviceAccount\": \"s\"}}\n },\n"
+		     " \"policy\": \"p\"}\n",
+		     "already identifies");
 }
 
 static void test_bucket(void)
@@ -936,6 +1031,7 @@ int main(void)
 	RUN(test_audit_deny_aggregate);
 	RUN(test_config);
 	RUN(test_config_listeners);
+	RUN(test_config_k8s);
 	RUN(test_config_both);
 	RUN(test_bucket);
 	RUN(test_limits_reload);
