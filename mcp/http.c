@@ -362,7 +362,9 @@ static enum MHD_Result reply_refusal(struct MHD_Connection *c, json_t *id,
 }
 
 /* One 2026-07-28 request: checked, then run on a session of its own that
- * ends with it (no Mcp-Session-Id, no GET stream). Steals m. */
+ * ends with it (no Mcp-Session-Id, no GET stream). Steals m. Mcp-Param-*
+ * headers are checked only for mcpd's own engine (h->srv holds the tool
+ * schemas); a backend has no server here and decides for itself. */
 static enum MHD_Result post_stateless(struct mcp_http *h,
 				      struct MHD_Connection *c, struct hreq *q,
 				      struct jr_msg *m)
@@ -373,7 +375,8 @@ static enum MHD_Result post_stateless(struct mcp_http *h,
 	if (mcp_rev2026_check(m, header(c, "MCP-Protocol-Version"),
 			      header(c, "Mcp-Method"), header(c, "Mcp-Name"),
 			      &why) != 0 ||
-	    mcp_rev2026_check_params(h->srv, m, header_of, c, &why) != 0) {
+	    (h->srv &&
+	     mcp_rev2026_check_params(h->srv, m, header_of, c, &why) != 0)) {
 		ret = reply_refusal(c, m->id, &why);
 		jr_msg_clear(m);
 		return ret;

@@ -761,7 +761,7 @@ static enum MHD_Result reply_sse(struct MHD_Connection *c, struct hreq *q)
 	if (!r)
 		return MHD_NO;
 	q->fd = ci ? (int)ci->connect_fd : -1;
-	if (q->sess->ms && q->sess->ms->stateless) {
+	if (q->sess->stateless) {
 		pthread_mutex_lock(&q->h->mu);
 		q->h->nsse_stateless++;
 		q->counted = 1;
