@@ -6,7 +6,6 @@
 #include "utf8.h"
 #include "zg_common.h"
 
-#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -534,14 +533,13 @@ static int int_in(const struct cerr *e, int line, const char *key, json_t *v,
 	return 0;
 }
 
+/* Whether s is all of a TCP port number, 0..65535 (zg_parse_int: no
+ * sign, space or trailing text). */
 static int port_ok(const char *s)
 {
-	char *end;
-	long p;
+	long long p;
 
-	errno = 0;
-	p = strtol(s, &end, 10);
-	return !errno && end != s && !*end && p >= 0 && p <= 65535;
+	return zg_parse_int(s, 0, 65535, &p) == 0;
 }
 
 static int metrics_of(const struct cerr *e, int line, json_t *v,
@@ -574,8 +572,7 @@ static int metrics_of(const struct cerr *e, int line, json_t *v,
 static int listen_addr(const struct cerr *e, int line, const char *s,
 		       const struct gw_config *c, struct gw_listener *l)
 {
-	char *end;
-	long p;
+	long long p;
 
 	if (strncmp(s, "unix:", 5) == 0) {
 		if (!s[5] || strlen(s + 5) > 100)
@@ -593,9 +590,7 @@ static int listen_addr(const struct cerr *e, int line, const char *s,
 		return cfail(e, line,
 			     "listeners: listen must be "
 			     "127.0.0.1:PORT (loopback only) or unix:PATH");
-	errno = 0;
-	p = strtol(s + 10, &end, 10);
-	if (errno || end == s + 10 || *end || p < 0 || p > 65535)
+	if (zg_parse_int(s + 10, 0, 65535, &p) < 0)
 		return cfail(e, line, "listeners: bad port in '%.*s'",
 			     (int)gw_utf8_prefix(s, 64), s);
 	l->port = (unsigned short)p;
