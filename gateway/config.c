@@ -7,7 +7,6 @@
 #include "zg_common.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -633,14 +632,13 @@ static int int_in(const struct cerr *e, int line, const char *key, json_t *v,
 	return 0;
 }
 
+/* Whether s is all of a TCP port number, 0..65535 (zg_parse_int: no
+ * sign, space or trailing text). */
 static int port_ok(const char *s)
 {
-	char *end;
-	long p;
+	long long p;
 
-	errno = 0;
-	p = strtol(s, &end, 10);
-	return !errno && end != s && !*end && p >= 0 && p <= 65535;
+	return zg_parse_int(s, 0, 65535, &p) == 0;
 }
 
 static int metrics_of(const struct cerr *e, int line, json_t *v,
@@ -704,8 +702,7 @@ static int listen_addr(const struct cerr *e, int line, const char *s,
 		       const struct gw_config *c, struct gw_listener *l)
 {
 	const char *colon = strrchr(s, ':');
-	char *end;
-	long p;
+	long long p;
 
 	if (strncmp(s, "unix:", 5) == 0) {
 		if (!s[5] || strlen(s + 5) > 100)
@@ -724,9 +721,7 @@ static int listen_addr(const struct cerr *e, int line, const char *s,
 			     : cfail(e, line,
 				     "listeners: listen must be HOST:PORT "
 				     "(a numeric address) or unix:PATH");
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+	if (zg_parse_int(colon + 1, 0, 65535, &p) < 0)
 		return cfail(e, line, "listeners: bad port in '%.*s'",
 			     (int)gw_utf8_prefix(s, 64), s);
 	l->port = (unsigned short)p;

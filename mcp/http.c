@@ -740,7 +740,7 @@ static struct MHD_Daemon *daemon_start(struct mcp_http *h, int fd,
 	return MHD_start_daemon(
 		h->flags, fd > 0 ? 0 : h->cfg.port, http_conn_accept, h,
 		access_cb, h, MHD_OPTION_ARRAY, where,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->cfg.max_connections,
+		MHD_OPTION_CONNECTION_LIMIT, http_conn_table_limit(h),
 		MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->cfg.header_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)h->cfg.max_header,

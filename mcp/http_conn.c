@@ -15,11 +15,24 @@
  * anything still pending after it is fair game, whatever it sent. Fresh
  * connections over the cap wait in a burst room (up to twice the cap,
  * never more than half the connection limit); only when that is full too, i.e.
- * a flood of brand-new connections, is the oldest pending one evicted
- * anyway, so a flood can still never fill the slots kept for admitted
- * clients. */
+ * a flood of brand-new connections, is a pending one evicted anyway, so
+ * a flood can still never fill the slots kept for admitted clients; and
+ * then it is the oldest one whose peer has sent nothing yet: a client
+ * whose request is on its way (in the socket, or read and being parsed)
+ * is not pushed out by a flood of silent connections opened after it
+ * before the server had the time to read it. Only when every fresh one
+ * has sent something is the oldest evicted whatever it sent. An evicted
+ * connection stays in MHD's table until its thread has closed it, which
+ * under such a flood lags behind: MHD's table has room for that many more
+ * (http_conn_table_limit), so evicted ones cannot fill the slots of
+ * clients, and the connections not evicted are kept within the limit
+ * here. */
+#include <linux/tcp.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -55,6 +68,23 @@ static unsigned burst_cap(const struct mcp_http *h)
 	return cap > h->cfg.max_pending ? cap : h->cfg.max_pending;
 }
 
+/* Whether the peer of fd has sent any byte: a TCP socket's received
+ * byte count (read or not), else (a unix socket) bytes waiting in it. */
+static int peer_sent(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int n = 0;
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+		return len >= offsetof(struct tcp_info, tcpi_bytes_received) +
+				       sizeof(ti.tcpi_bytes_received) &&
+		       ti.tcpi_bytes_received > 0;
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 /* Under cmu: shuts hc down (its thread sees EOF and MHD closes it); it
  * no longer counts as pending. */
 static void evict(struct mcp_http *h, struct hconn *hc)
@@ -63,18 +93,28 @@ static void evict(struct mcp_http *h, struct hconn *hc)
 		shutdown(hc->fd, SHUT_RDWR);
 	hc->reaped = 1;
 	h->npending--;
+	h->nreaped++;
+}
+
+unsigned http_conn_table_limit(const struct mcp_http *h)
+{
+	return h->cfg.max_connections + 2 * burst_cap(h);
 }
 
 enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
 				 socklen_t addrlen)
 {
 	struct mcp_http *h = cls;
-	struct hconn *oldest = NULL, *stale = NULL;
+	struct hconn *oldest = NULL, *stale = NULL, *silent = NULL;
 	long long now;
 
 	(void)addr;
 	(void)addrlen;
 	pthread_mutex_lock(&h->cmu);
+	if (h->nconns - h->nreaped >= h->cfg.max_connections) {
+		pthread_mutex_unlock(&h->cmu);
+		return MHD_NO; /* full of live ones: MHD's limit would be */
+	}
 	if (h->npending >= h->cfg.max_pending) {
 		/* the list is newest first: the last match is the oldest */
 		now = mono_ms();
@@ -85,10 +125,16 @@ enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
 			if (now - hc->start >= HTTP_PENDING_GRACE_MS)
 				stale = hc;
 		}
-		if (stale)
-			evict(h, stale);
-		else if (oldest && h->npending >= burst_cap(h))
-			evict(h, oldest);
+		if (stale || (oldest && h->npending >= burst_cap(h))) {
+			/* of those, the oldest silent one, if any */
+			for (struct hconn *hc = h->conns; hc; hc = hc->next)
+				if (!hc->admitted && !hc->reaped &&
+				    (!stale || now - hc->start >=
+						       HTTP_PENDING_GRACE_MS) &&
+				    !peer_sent(hc->fd))
+					silent = hc;
+			evict(h, silent ? silent : stale ? stale : oldest);
+		}
 		/* else: every pending one is fresh, room for the burst */
 	}
 	pthread_mutex_unlock(&h->cmu);
@@ -120,6 +166,7 @@ void http_conn_notify(void *cls, struct MHD_Connection *c, void **ctx,
 		if (h->conns)
 			h->conns->prev = hc;
 		h->conns = hc;
+		h->nconns++;
 		if (!hc->admitted)
 			h->npending++;
 		pthread_mutex_unlock(&h->cmu);
@@ -139,6 +186,9 @@ void http_conn_notify(void *cls, struct MHD_Connection *c, void **ctx,
 		hc->next->prev = hc->prev;
 	if (!hc->admitted && !hc->reaped)
 		h->npending--;
+	if (hc->reaped)
+		h->nreaped--;
+	h->nconns--;
 	pthread_mutex_unlock(&h->cmu);
 	free(hc);
 	*ctx = NULL;

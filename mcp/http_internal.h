@@ -94,9 +94,11 @@ struct mcp_http {
 	pthread_t janitor;
 	int janitor_started;
 
-	pthread_mutex_t cmu; /* conns, npending (http_conn.c) */
+	pthread_mutex_t cmu; /* conns and counts (http_conn.c) */
 	struct hconn *conns;
 	unsigned npending;
+	unsigned nconns;  /* on conns */
+	unsigned nreaped; /* of those, evicted and not yet closed by MHD */
 };
 
 /* Seconds an admitted connection may stay idle (MHD's timeout). */
@@ -112,9 +114,17 @@ struct mcp_http {
  * pending (not admitted) evicts the oldest of them pending longer than
  * HTTP_PENDING_GRACE_MS; if none is, lets the new one in up to twice
  * max_pending or half the connection limit, whichever is less (a burst),
- * beyond that evicts the oldest pending one. */
+ * beyond that evicts the oldest pending one that has sent nothing yet (or
+ * the oldest, if all have). Refuses a connection when cfg.max_connections
+ * that are not evicted are open. */
 enum MHD_Result http_conn_accept(void *cls, const struct sockaddr *addr,
 				 socklen_t addrlen);
+/* MHD's own connection limit: cfg.max_connections, plus room for as many
+ * evicted connections as may be pending (MHD closes them on their own
+ * threads, a little later), so that a flood of evicted ones never takes
+ * the slots of clients; the accept policy keeps the connections that are
+ * not evicted within cfg.max_connections. */
+unsigned http_conn_table_limit(const struct mcp_http *h);
 /* MHD_OPTION_NOTIFY_CONNECTION: tracks every connection as pending from
  * its start, forgets it at its end. */
 void http_conn_notify(void *cls, struct MHD_Connection *c, void **ctx,

@@ -337,6 +337,49 @@ describe('gatewayd HTTP listeners (host-side clients)', () => {
     }
   });
 
+  test('a client whose request is on its way outlives silent connections opened after it', async () => {
+    // The token holder's connection sends the first line of its request
+    // and a header, then 100 connections that never send a byte are
+    // opened after it (all within the 2 s grace, so the burst room of 64
+    // fills and each newer one evicts a pending one); then the holder
+    // sends the rest of its request and gets its 200. Proves that of the
+    // pending connections the one evicted is the oldest that has sent
+    // nothing, so a flood of silent connections cannot push out a client
+    // before its request is read. When the oldest pending one was evicted
+    // whatever it had sent, the holder's connection was the first to go
+    // (its request then met a closed connection).
+    const port = Number(new URL(urlA).port);
+    const holder = createConnection({ host: '127.0.0.1', port });
+    let reply = '';
+    const closed = new Promise((r) => holder.on('close', r));
+    holder.on('error', () => {});
+    holder.on('data', (d) => { reply += d; });
+    await new Promise((r) => holder.on('connect', r));
+    holder.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`);
+    const silent = [];
+    try {
+      for (let i = 0; i < 100; i++) {
+        await new Promise((res) => {
+          const s = createConnection({ host: '127.0.0.1', port });
+          silent.push(s);
+          s.on('error', () => {});
+          s.on('close', res);
+          s.on('connect', res);
+        });
+      }
+      holder.write(`Content-Type: application/json\r\n` +
+        `Accept: application/json, text/event-stream\r\n` +
+        `Authorization: Bearer ${TOKEN_A}\r\nConnection: close\r\n` +
+        `Content-Length: ${Buffer.byteLength(INIT)}\r\n\r\n${INIT}`);
+      // a hang guard: a closed connection ends at once
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 20000).unref())]);
+      assert.match(reply, /^HTTP\/1\.1 200/, `the holder's connection was cut: '${reply.slice(0, 80)}'`);
+    } finally {
+      holder.destroy();
+      for (const s of silent) s.destroy();
+    }
+  });
+
   test('a burst of clients gets through a flood of idle connections', async () => {
     // 200 hostile connections to the TCP listener (150 send nothing, 50
     // send half a request's headers and stop) are open when 40 legitimate

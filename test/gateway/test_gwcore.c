@@ -482,6 +482,20 @@ static void test_config_both(void)
  * TCP, uid/user/token for unix; a chan-less agent zone needs one. */
 #define LZ \
 	"{\n \"zones\": {\n  \"h\": {\"domid\": 1, \"role\": \"agent\"},\n  \"t\": {\"domid\": 2, \"role\": \"tool\", \"chan\": \"sim:2:t\"}\n },\n \"policy\": \"p\",\n"
+static const char *const bad_ports[] = {
+	"x",
+	"",
+	"80x",
+	"-1",
+	" 80",
+	"+80",
+	"65536",
+	"0x50",
+	"8 0",
+	"99999999999999999999",
+	"184467440737095516160",
+};
+
 static void test_config_listeners(void)
 {
 	char path[256], err[512];
@@ -523,6 +537,24 @@ static void test_config_listeners(void)
 	config_error(LZ " \"listeners\": [\n  {\"listen\": \"127.0.0.1:x\", "
 			"\"zone\": \"h\", \"token_file\": \"t\"}]}\n",
 		     "bad port");
+	/* ports go through zg_parse_int: no sign, space, junk or overflow
+	 * (strtol let " 80" and "+80" pass) */
+	for (size_t i = 0; i < sizeof(bad_ports) / sizeof(bad_ports[0]); i++) {
+		char text[512];
+
+		snprintf(text, sizeof(text),
+			 LZ " \"listeners\": [\n  {\"listen\": "
+			    "\"127.0.0.1:%s\", \"zone\": \"h\", "
+			    "\"token_file\": \"t\"}]}\n",
+			 bad_ports[i]);
+		config_error(text, "gw.json:8: listeners: bad port");
+		snprintf(text, sizeof(text),
+			 LZ " \"metrics\": \"127.0.0.1:%s\",\n"
+			    " \"listeners\": [\n  {\"listen\": \"unix:s\", "
+			    "\"zone\": \"h\", \"uid\": 1}]}\n",
+			 bad_ports[i]);
+		config_error(text, "gw.json:7: metrics must be 127.0.0.1:PORT");
+	}
 	config_error(LZ " \"listeners\": []}\n", "zone h: needs chan (or a "
 						 "listener bound to it)");
 	config_error(LZ " \"listeners\": [{}, {}, {}, {}, {}, {}, {}, {}, {}, "
