@@ -440,6 +440,21 @@ async function zonegatePhase(ctx) {
       return existsSync(join(D, 'out', 'attack', 'attacks.json'));
     }, 180000);
     out.attacks = readJson(join(D, 'out', 'attack', 'attacks.json'), 'the attack results');
+    // The gateway's record of each denial the battery met: its decision
+    // and the rule that decided (gatewayctl audit show ID).
+    for (const a of out.attacks.attacks || []) {
+      const ids = [...new Set((a.evidence || '').match(/audit id ([0-9a-f]+-[0-9a-f.]+)/g) || [])]
+        .map((x) => x.slice(9)).slice(0, 8);
+      if (!ids.length) continue;
+      const show = await gc('audit', 'show', ...ids);
+      const rules = show.stdout.split('\n').filter(Boolean).map((l) => {
+        try {
+          const r = JSON.parse(l);
+          return `${r.id}: ${r.decision} ${r.target ?? r.method} (rule ${r.rule ?? 'none: default deny'})`;
+        } catch { return null; }
+      }).filter(Boolean);
+      if (rules.length) a.evidence += `; gateway: ${rules.join(', ')}`;
+    }
     await waitFor(`${opt.compromise}'s tool side up again`, async () => {
       const st = await gc('status');
       try {
