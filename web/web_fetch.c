@@ -2,9 +2,13 @@
  * check resolved and judged (CURLOPT_RESOLVE pins the name, the open-socket
  * callback refuses any other address), redirects followed here so that
  * every hop is checked again, one deadline for all hops, and the decoded
- * body capped (a gzip bomb stops at the cap). */
+ * body capped (a gzip bomb stops at the cap). Through a zone's egress
+ * proxy, connections are kept and reused across fetches (one pool for the
+ * process): each new one costs a SOCKS handshake and a process of the
+ * proxy. */
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,41 @@ static int same_addr(const struct sockaddr *a, const struct sockaddr *b)
 		       !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
 	}
 	return 0;
+}
+
+/* The connection pool of proxied fetches (CURL_LOCK_DATA_CONNECT), shared
+ * by the worker threads under one mutex; NULL when it could not be made
+ * (every fetch then opens its own connection, as without a proxy). A
+ * pooled connection is to a host and port the policy already let through
+ * the proxy, which checks each new one again. */
+static CURLSH *pool;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+	(void)h, (void)d, (void)a, (void)u;
+	pthread_mutex_lock(&pool_mu);
+}
+
+static void pool_unlock(CURL *h, curl_lock_data d, void *u)
+{
+	(void)h, (void)d, (void)u;
+	pthread_mutex_unlock(&pool_mu);
+}
+
+static void pool_make(void)
+{
+	CURLSH *s = curl_share_init();
+
+	if (s &&
+	    (curl_share_setopt(s, CURLSHOPT_LOCKFUNC, pool_lock) ||
+	     curl_share_setopt(s, CURLSHOPT_UNLOCKFUNC, pool_unlock) ||
+	     curl_share_setopt(s, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT))) {
+		curl_share_cleanup(s);
+		s = NULL;
+	}
+	pool = s;
 }
 
 /* libcurl asks for a socket to connect to addr: only the checked address
@@ -102,6 +141,9 @@ static int setup(CURL *h, const char *url, const struct web_target *t,
 	if (t->proxy) {
 		/* the proxy resolves the name, outside the zone */
 		curl_easy_setopt(h, CURLOPT_PROXY, pin);
+		pthread_once(&pool_once, pool_make);
+		if (pool)
+			curl_easy_setopt(h, CURLOPT_SHARE, pool);
 	} else {
 		*pins = curl_slist_append(NULL, pin);
 		if (!*pins)
