@@ -47,6 +47,7 @@ static int same_addr(const struct sockaddr *a, const struct sockaddr *b)
  * (every fetch then opens its own connection, as without a proxy). A
  * pooled connection is to a host and port the policy already let through
  * the proxy, which checks each new one again. */
+#define WEB_POOL_MAX 4 /* idle proxied connections kept */
 static CURLSH *pool;
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
@@ -142,8 +143,13 @@ static int setup(CURL *h, const char *url, const struct web_target *t,
 		/* the proxy resolves the name, outside the zone */
 		curl_easy_setopt(h, CURLOPT_PROXY, pin);
 		pthread_once(&pool_once, pool_make);
-		if (pool)
+		if (pool) {
 			curl_easy_setopt(h, CURLOPT_SHARE, pool);
+			/* few idle ones kept: each holds one of the
+			 * proxy's connections (its max_connections) */
+			curl_easy_setopt(h, CURLOPT_MAXCONNECTS,
+					 (long)WEB_POOL_MAX);
+		}
 	} else {
 		*pins = curl_slist_append(NULL, pin);
 		if (!*pins)
