@@ -268,9 +268,18 @@ static int configure(struct llm_ctx *c, const char *const *opts, char *err,
 	return llm_endpoint_set_base(&c->ep, url, err, errlen);
 }
 
+/* Frees the context of llm_chat (mcp_server_on_free). */
+static void ctx_free(void *arg)
+{
+	struct llm_ctx *c = arg;
+
+	llm_endpoint_free(&c->ep);
+	free(c);
+}
+
 /* opts: NULL-terminated pairs of option name ("llm-url", ...) and value,
  * as mcpd collected them from its command line. The context lives as long
- * as the process, like the server that uses it. */
+ * as the server that uses it, which frees it. */
 LLM_EXPORT int llm_tools_register(mcp_server *srv, const char *const *opts,
 				  char *err, size_t errlen)
 {
@@ -303,6 +312,9 @@ LLM_EXPORT int llm_tools_register(mcp_server *srv, const char *const *opts,
 		free(c);
 		return -1;
 	}
+	if (mcp_server_on_free(srv, ctx_free, c) != 0)
+		fprintf(stderr, "mcpd: llm_chat: no room for a cleanup; the "
+				"context stays until exit\n");
 	fprintf(stderr, "mcpd: llm_chat: %s%s%s\n",
 		c->ep.url ? "endpoint mode, model " : "deterministic mode",
 		c->ep.url ? c->ep.model : "", c->ep.key ? ", bearer key set" : "");

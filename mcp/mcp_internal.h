@@ -98,6 +98,13 @@ struct mcp_server {
 
 	pthread_mutex_t sessions_mu; /* the session list below */
 	struct mcp_session *sessions;
+
+	/* mcp_server_on_free: run by mcp_server_free, last first */
+	struct {
+		void (*fn)(void *);
+		void *arg;
+	} cleanups[MCP_SERVER_MAX_CLEANUPS];
+	unsigned ncleanups;
 };
 
 void mcp_entry_ref(struct mcp_entry *e);

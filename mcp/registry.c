@@ -94,10 +94,25 @@ void mcp_server_free(mcp_server *srv)
 	list_clear(&srv->prompts);
 	json_decref(srv->info);
 	free(srv->instructions);
+	while (srv->ncleanups > 0) {
+		srv->ncleanups--;
+		srv->cleanups[srv->ncleanups].fn(
+			srv->cleanups[srv->ncleanups].arg);
+	}
 	memset(&srv->state_keys, 0, sizeof(srv->state_keys));
 	pthread_rwlock_destroy(&srv->lock);
 	pthread_mutex_destroy(&srv->sessions_mu);
 	free(srv);
+}
+
+int mcp_server_on_free(mcp_server *srv, void (*fn)(void *), void *arg)
+{
+	if (!fn || srv->ncleanups >= MCP_SERVER_MAX_CLEANUPS)
+		return -1;
+	srv->cleanups[srv->ncleanups].fn = fn;
+	srv->cleanups[srv->ncleanups].arg = arg;
+	srv->ncleanups++;
+	return 0;
 }
 
 void mcp_server_set_request_log(mcp_server *srv, int on)

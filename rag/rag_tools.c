@@ -354,6 +354,12 @@ static int add_resources(mcp_server *srv, rag_db *db, char *err, size_t errlen)
 	return mcp_server_add_resource_template(srv, &rd, err, errlen);
 }
 
+/* Closes the store of the RAG tools (mcp_server_on_free). */
+static void db_close(void *arg)
+{
+	rag_close(arg);
+}
+
 RAG_EXPORT int rag_tools_register(struct mcp_server *srv, const char *db_path,
 				  int enable_write, char *err, size_t errlen)
 {
@@ -384,6 +390,9 @@ RAG_EXPORT int rag_tools_register(struct mcp_server *srv, const char *db_path,
 		rag_close(db);
 		return -1;
 	}
-	/* db lives as long as the process, like the server that uses it. */
+	/* db lives as long as the server that uses it, which closes it */
+	if (mcp_server_on_free(srv, db_close, db) != 0)
+		fprintf(stderr, "mcpd: rag: no room for a cleanup; the store "
+				"stays open until exit\n");
 	return 0;
 }

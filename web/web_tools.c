@@ -285,9 +285,19 @@ static int add_tools(mcp_server *srv, struct web_ctx *c, char *err,
 	return mcp_server_add_tool(srv, &ts, err, errlen);
 }
 
+/* Frees the context of the web tools (mcp_server_on_free). */
+static void ctx_free(void *arg)
+{
+	struct web_ctx *c = arg;
+
+	web_policy_free(&c->policy);
+	web_backend_free(&c->backend);
+	free(c);
+}
+
 /* opts: NULL-terminated pairs of option name ("web-allow", ...) and value,
  * as mcpd collected them from its command line. The context lives as long
- * as the process, like the server that uses it. */
+ * as the server that uses it, which frees it. */
 WEB_EXPORT int web_tools_register(mcp_server *srv, const char *const *opts,
 				  char *err, size_t errlen)
 {
@@ -320,6 +330,9 @@ WEB_EXPORT int web_tools_register(mcp_server *srv, const char *const *opts,
 		goto fail;
 	if (add_tools(srv, c, err, errlen) != 0)
 		goto fail;
+	if (mcp_server_on_free(srv, ctx_free, c) != 0)
+		fprintf(stderr, "mcpd: web tools: no room for a cleanup; "
+				"the context stays until exit\n");
 	return 0;
 fail:
 	web_policy_free(&c->policy);

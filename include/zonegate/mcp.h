@@ -133,6 +133,14 @@ struct mcp_server_info {
 mcp_server *mcp_server_new(const struct mcp_server_info *info);
 void mcp_server_free(mcp_server *srv);
 
+/* Has mcp_server_free call fn(arg) once every session and worker is gone,
+ * after the registry is cleared: how a tool set frees the context its
+ * handlers use. Cleanups run in reverse order of registration. Returns 0,
+ * or -1 when MCP_SERVER_MAX_CLEANUPS are registered already (fn is then
+ * not called: the caller still owns arg). */
+#define MCP_SERVER_MAX_CLEANUPS 8
+int mcp_server_on_free(mcp_server *srv, void (*fn)(void *), void *arg);
+
 /* Registration copies everything it is given (strings and parsed schemas);
  * the struct may live on the stack. Returns 0, or -1 with a message in err
  * (a duplicate name, invalid schema JSON). Registering after sessions

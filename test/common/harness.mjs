@@ -4,9 +4,38 @@
 // test directory can use it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { after } from 'node:test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+// Node 22's test runner prints a failure thrown in a describe block's
+// after hook but still exits 0, so a check there (a daemon's exit status,
+// a sanitizer report in its log) could never fail a ctest case. A test
+// file registers such hooks with checkedAfter and calls guardHooks() once
+// at its top level: the top-level hook rethrows the first error, which
+// does fail the run.
+let hookError = null;
+
+// after(fn) whose failure is remembered for guardHooks.
+export function checkedAfter(fn) {
+  return after(async (...a) => {
+    try {
+      return await fn(...a);
+    } catch (e) {
+      hookError ??= e;
+      throw e;
+    }
+  });
+}
+
+// Registers the top-level hook that fails the run after a checkedAfter
+// failure; call it at a test file's top level, outside any describe.
+export function guardHooks() {
+  after(() => {
+    if (hookError) throw hookError;
+  });
+}
 
 // Starts bin with args in env; p.log collects stderr, p.done resolves to
 // the exit code.

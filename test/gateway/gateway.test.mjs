@@ -13,9 +13,12 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { daemon as spawnDaemon, rpcError, stop, waitFor } from '../common/harness.mjs';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, stop, waitFor } from '../common/harness.mjs';
+
+// the describe block's final checks fail the run (harness.mjs)
+guardHooks();
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -105,7 +108,7 @@ describe('gatewayd end to end (sim channels, real processes)', () => {
     relayA = await startRelay('sim:11:agent-a', 'a');
     relayB = await startRelay('sim:12:agent-b', 'b');
   });
-  after(async () => {
+  checkedAfter(async () => {
     await stop(relayA);
     await stop(relayB);
     const code = await stop(gw);

@@ -22,8 +22,11 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { after, before, describe, test } from 'node:test';
-import { daemon as spawnDaemon, rpcError, stop, waitFor } from '../common/harness.mjs';
+import { before, describe, test } from 'node:test';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, stop, waitFor } from '../common/harness.mjs';
+
+// the describe block's final checks fail the run (harness.mjs)
+guardHooks();
 
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
@@ -167,7 +170,7 @@ agent rec.meta allow
     await client.connect(new StreamableHTTPClientTransport(new URL(url), {
       requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
   });
-  after(async () => {
+  checkedAfter(async () => {
     await client?.close();
     relayIo?.stdin.end();
     await stop(relayIo);
