@@ -445,7 +445,7 @@ struct gw_audit_chains {
  * gw_audit_chains_free, also after a failure). n is capped at
  * GW_AUDIT_FILES_MAX. Returns 0, or -1 with err if a file cannot be
  * read. */
-#define GW_AUDIT_FILES_MAX 100000
+#define GW_AUDIT_FILES_MAX 10000
 int gw_audit_verify_chains(const char *const *paths, size_t n,
 			   struct gw_audit_chains *out, char *err,
 			   size_t errlen);

@@ -58,6 +58,13 @@ start() {
 }
 
 ctl() { "$GATEWAYCTL" --config "$work/$1/gw.json" "${@:2}"; }
+# has PATTERN...: every pattern matches a line of $out
+has() {
+	local p
+	for p in "$@"; do
+		echo "$out" | grep -q -- "$p" || return 1
+	done
+}
 
 # calls NAME FD FROM TO: calls with ids FROM..TO on replica NAME's
 # session (FD), each answered before the next
@@ -119,9 +126,9 @@ mapfile -t shuffled < <(printf '%s\n' $fa $fb | shuf)
 out=$(ctl a audit verify "${shuffled[@]}")
 rc=$?
 if [ $rc -eq 0 ] &&
-   echo "$out" | grep -q "^chain gw-a: $na records in 4 files, from its start: ok" &&
-   echo "$out" | grep -q "^chain gw-b: $nb records in 4 files, from its start: ok" &&
-   echo "$out" | grep -q "audit chains ok: 2 chains, $((na + nb)) records (8 files)"; then
+   has "^chain gw-a: $na records in 4 files, from its start: ok" \
+	"^chain gw-b: $nb records in 4 files, from its start: ok" \
+	"audit chains ok: 2 chains, $((na + nb)) records (8 files)"; then
 	ok "8 files in a shuffled order: 2 chains ok ($na + $nb records)"
 else
 	bad "verify shuffled: rc=$rc $out"
@@ -186,27 +193,25 @@ out=$(ctl a audit verify $(ls "$t"/a/* "$t"/b/* | shuf))
 rc=$?
 probs=$(echo "$out" | grep -c '^  /')
 if [ $rc -eq 1 ] && [ "$probs" -eq 2 ] &&
-   echo "$out" | grep -q "^chain gw-a: $na records in 4 files, from its start: BROKEN" &&
-   echo "$out" | grep -q "^  $t/a/${a2##*/}:3: hash mismatch" &&
-   echo "$out" | grep -q "^chain gw-b: $((nb - nb2)) records in 3 files, from its start: BROKEN" &&
-   echo "$out" | grep -q "^  $t/b/${b3##*/}:1: chain broken: a file is missing before this one.*previous_file ${b2##*/}" &&
-   echo "$out" | grep -q "audit chains BROKEN: 2 of 2 chains, 2 problems"; then
+   has "^chain gw-a: $na records in 4 files, from its start: BROKEN" \
+	"^  $t/a/${a2##*/}:3: hash mismatch" \
+	"^chain gw-b: $((nb - nb2)) records in 3 files, from its start: BROKEN" \
+	"^  $t/b/${b3##*/}:1: chain broken: a file is missing before this one.*previous_file ${b2##*/}" \
+	"audit chains BROKEN: 2 of 2 chains, 2 problems"; then
 	ok "an altered record (gw-a) and a missing file (gw-b): each reported in its chain, nothing else"
 else
 	bad "tampered set: rc=$rc $out"
 fi
 cp $fa "$t/a/"
 out=$(ctl a audit verify $(ls "$t"/a/* "$t"/b/* | shuf))
-echo "$out" | grep -q "^chain gw-a: $na records in 4 files, from its start: ok" &&
-	echo "$out" | grep -q "^chain gw-b: .*BROKEN" &&
+has "^chain gw-a: $na records in 4 files, from its start: ok" "^chain gw-b: .*BROKEN" &&
 	ok "gw-a verifies while gw-b is broken" || bad "gw-a beside a broken gw-b: $out"
 
 # a copy of gw-b's third file beside it: two files continue one record
 cp "$b2" "$t/b/"
 cp "$b3" "$t/b/fork.log"
 out=$(ctl a audit verify $(ls "$t"/a/* "$t"/b/* | shuf))
-echo "$out" | grep -q "^chain gw-b: .*BROKEN" &&
-	echo "$out" | grep -q "^  $t/b/.*:1: fork: continues from the same record" &&
+has "^chain gw-b: .*BROKEN" "^  $t/b/.*:1: fork: continues from the same record" &&
 	[ "$(echo "$out" | grep -c '^  /')" -eq 1 ] &&
 	ok "a fork in gw-b is reported (and only it)" || bad "fork: $out"
 
