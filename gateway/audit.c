@@ -824,6 +824,43 @@ static void verify_line(struct vstate *v, const char *line, size_t len)
 	v->first = 0;
 }
 
+ssize_t gw_audit_getline(FILE *f, char **buf, size_t *cap)
+{
+	size_t len = 0;
+	int over = 0;
+
+	for (;;) {
+		if (*cap - len < 2) {
+			size_t nc = *cap ? *cap * 2 : 4096;
+			char *nb;
+			if (nc > GW_AUDIT_LINE_MAX + 2)
+				nc = GW_AUDIT_LINE_MAX + 2;
+			if (*cap >= nc) {
+				over = 1; /* the rest of the line is skipped */
+				len = 0;
+			} else {
+				nb = realloc(*buf, nc);
+				if (!nb)
+					return -1;
+				*buf = nb;
+				*cap = nc;
+			}
+		}
+		if (!fgets(*buf + len, (int)(*cap - len), f))
+			break;
+		len += strlen(*buf + len);
+		if (len && (*buf)[len - 1] == '\n')
+			break;
+	}
+	if (over)
+		return -2;
+	if (!len)
+		return -1;
+	while (len && ((*buf)[len - 1] == '\n' || (*buf)[len - 1] == '\r'))
+		(*buf)[--len] = '\0';
+	return (ssize_t)len;
+}
+
 static int verify_file(struct vstate *v, const char *path, char *err,
 		       size_t errlen)
 {
@@ -842,10 +879,16 @@ static int verify_file(struct vstate *v, const char *path, char *err,
 	}
 	v->file = path;
 	v->line = 0;
-	while ((len = getline(&line, &cap, f)) > 0) {
+	while ((len = gw_audit_getline(f, &line, &cap)) != -1) {
 		v->line++;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
+		if (len == -2) {
+			v->records++;
+			problem(v, "longer than any record gatewayd writes "
+				   "(1 MiB): not a chained record");
+			v->known = 0;
+			v->first = 0;
+			continue;
+		}
 		verify_line(v, line, (size_t)len);
 	}
 	free(line);
@@ -967,9 +1010,12 @@ static int scan_file(struct finfo *f, char *err, size_t errlen)
 		}
 		return -1;
 	}
-	while ((len = getline(&line, &cap, fp)) > 0) {
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
+	while ((len = gw_audit_getline(fp, &line, &cap)) != -1) {
+		if (len == -2) {
+			nl++;
+			f->last[0] = '\0';
+			continue;
+		}
 		if (nl++ == 0) {
 			json_t *j = json_loadb(line, (size_t)len, 0, NULL);
 			const char *m =

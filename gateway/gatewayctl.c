@@ -918,8 +918,13 @@ static int mcur_next(struct mcur *m)
 {
 	for (;;) {
 		if (m->f) {
-			m->len = getline(&m->buf, &m->cap, m->f);
-			if (m->len > 0) {
+			m->len = gw_audit_getline(m->f, &m->buf, &m->cap);
+			if (m->len == -2 || m->len == 0) { /* too long to be a
+							     * record, or empty */
+				m->line++;
+				continue;
+			}
+			if (m->len >= 0) {
 				const char *p = m->buf + 9, *q;
 				m->line++;
 				m->t[0] = '\0';

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "zg_version.h"
@@ -450,6 +451,14 @@ int gw_audit_verify_chains(const char *const *paths, size_t n,
 			   struct gw_audit_chains *out, char *err,
 			   size_t errlen);
 void gw_audit_chains_free(struct gw_audit_chains *c);
+
+/* Reads the next line of an audit file into *buf (grown as needed, to
+ * at most GW_AUDIT_LINE_MAX + 2 bytes; the caller frees it), without its
+ * line end. Returns its length, -1 at the end (or out of memory), or -2
+ * for a line longer than GW_AUDIT_LINE_MAX, which is skipped: nothing
+ * gatewayd writes is that long. */
+#define GW_AUDIT_LINE_MAX (1u << 20)
+ssize_t gw_audit_getline(FILE *f, char **buf, size_t *cap);
 
 /* One file: 0 if intact (*lines set), or -1 with the first bad line in
  * *bad_line (0 if the file cannot be read) and its problem in err. */

@@ -17,7 +17,9 @@
 #    second chain inside gw-a's and the shuffled intact set fails);
 #  - two files continuing the same record are reported as a fork;
 #  - a log written before replicas were named (no "replica" field), given
-#    newest file first, still verifies as one chain.
+#    newest file first, still verifies as one chain;
+#  - a line longer than any record (over 1 MiB) is reported as such
+#    without being read whole.
 # Env: GATEWAYD, GATEWAYCTL, MCPD_TEST, RELAY (binaries).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
@@ -236,5 +238,10 @@ out=$(ctl a audit verify "$L/audit.log" "$L"/audit.log.2026010[21]*)
 [ $? -eq 0 ] && echo "$out" | grep -q "^audit chain ok: 9 records (3 files)" &&
 	ok "an unnamed (older) log, newest file first: one chain, ok" ||
 	bad "legacy log: $out"
+# a line longer than any record (2 MiB) is reported, not read whole
+{ head -n 2 "$L/audit.log"; head -c 2097152 /dev/zero | tr '\0' a; echo; } >"$L/long.log"
+out=$(ctl a audit verify "$L/long.log")
+[ $? -eq 1 ] && has "long.log:3: longer than any record gatewayd writes" &&
+	ok "a 2 MiB line: reported as too long" || bad "a 2 MiB line: $out"
 [ $fail -eq 0 ] && echo "audit_replicas: ok"
 exit $fail
