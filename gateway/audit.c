@@ -827,37 +827,44 @@ static void verify_line(struct vstate *v, const char *line, size_t len)
 ssize_t gw_audit_getline(FILE *f, char **buf, size_t *cap)
 {
 	size_t len = 0;
-	int over = 0;
+	int c, any = 0, over = 0;
 
-	for (;;) {
-		if (*cap - len < 2) {
+	while ((c = getc_unlocked(f)) != EOF) {
+		any = 1;
+		if (c == '\n')
+			break;
+		if (over)
+			continue;
+		if (len + 1 >= *cap) {
 			size_t nc = *cap ? *cap * 2 : 4096;
 			char *nb;
-			if (nc > GW_AUDIT_LINE_MAX + 2)
-				nc = GW_AUDIT_LINE_MAX + 2;
-			if (*cap >= nc) {
+			if (len >= GW_AUDIT_LINE_MAX) {
 				over = 1; /* the rest of the line is skipped */
-				len = 0;
-			} else {
-				nb = realloc(*buf, nc);
-				if (!nb)
-					return -1;
-				*buf = nb;
-				*cap = nc;
+				continue;
 			}
+			if (nc > GW_AUDIT_LINE_MAX + 1)
+				nc = GW_AUDIT_LINE_MAX + 1;
+			nb = realloc(*buf, nc);
+			if (!nb)
+				return -1;
+			*buf = nb;
+			*cap = nc;
 		}
-		if (!fgets(*buf + len, (int)(*cap - len), f))
-			break;
-		len += strlen(*buf + len);
-		if (len && (*buf)[len - 1] == '\n')
-			break;
+		(*buf)[len++] = (char)c;
 	}
+	if (!any)
+		return -1;
 	if (over)
 		return -2;
-	if (!len)
-		return -1;
-	while (len && ((*buf)[len - 1] == '\n' || (*buf)[len - 1] == '\r'))
-		(*buf)[--len] = '\0';
+	if (!*buf) { /* an empty line before any text */
+		*buf = malloc(1);
+		if (!*buf)
+			return -1;
+		*cap = 1;
+	}
+	while (len && (*buf)[len - 1] == '\r')
+		len--;
+	(*buf)[len] = '\0';
 	return (ssize_t)len;
 }
 

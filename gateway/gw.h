@@ -453,7 +453,7 @@ int gw_audit_verify_chains(const char *const *paths, size_t n,
 void gw_audit_chains_free(struct gw_audit_chains *c);
 
 /* Reads the next line of an audit file into *buf (grown as needed, to
- * at most GW_AUDIT_LINE_MAX + 2 bytes; the caller frees it), without its
+ * at most GW_AUDIT_LINE_MAX + 1 bytes; the caller frees it), without its
  * line end. Returns its length, -1 at the end (or out of memory), or -2
  * for a line longer than GW_AUDIT_LINE_MAX, which is skipped: nothing
  * gatewayd writes is that long. */
