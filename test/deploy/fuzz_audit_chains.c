@@ -1,6 +1,6 @@
 /* Fuzz target: several replicas' audit files sorted into chains and
  * verified (gw_audit_verify_chains). The input is cut at each 0x1e byte
- * into up to 6 files, written to private temporary files. Whatever they
+ * into up to 6 files, written to temporary files (in TMPDIR). Whatever they
  * hold (made-up hashes that link files in a loop, forks, lines over the
  * cap), every file is placed in exactly one chain, every line is counted
  * as one record, and every problem names a file of its chain. */
@@ -29,7 +29,7 @@ static size_t count_lines(const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char path[NFILES][64];
+	static char path[NFILES][160];
 	const char *paths[NFILES + 1];
 	struct gw_audit_chains cs;
 	char err[512];
@@ -40,10 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = sep ? (size_t)(sep - (data + off)) : size - off;
 		FILE *f;
 
-		if (!path[nf][0])
+		if (!path[nf][0]) {
+			const char *tmp = getenv("TMPDIR");
 			snprintf(path[nf], sizeof(path[nf]),
-				 "/tmp/zg-fuzzaudit.%ld.%zu", (long)getpid(),
-				 nf);
+				 "%s/zg-fuzzaudit.%ld.%zu",
+				 tmp && *tmp && strlen(tmp) < 100 ? tmp
+								  : P_tmpdir,
+				 (long)getpid(), nf);
+		}
 		f = fopen(path[nf], "w");
 		if (!f)
 			break;
