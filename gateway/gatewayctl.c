@@ -1146,11 +1146,16 @@ static int view_logs(struct ctl *c, int argc, char **argv, const char *zone,
 					"config\n");
 			return 2;
 		}
-		fl.paths = (const char **)&c->cfg->audit_log;
-		fl.n = 1;
-	} else if (files_of(c, argc - i, argv + i, &fl)) {
-		return 2;
+		/* the current log alone: one chain, nothing to sort, read as
+		 * it stands (audit verify checks it) */
+		struct gw_audit_chain one = {
+			.files = (const char **)&c->cfg->audit_log, .nfiles = 1
+		};
+		struct gw_audit_chains single = { .chain = &one, .n = 1 };
+		return merge_walk(&single, print_rec, &sel);
 	}
+	if (files_of(c, argc - i, argv + i, &fl))
+		return 2;
 	if (chains_for_view(c, &fl, &cs) == 0)
 		rc = merge_walk(&cs, print_rec, &sel);
 	gw_audit_chains_free(&cs);
