@@ -67,3 +67,14 @@ install(FILES deploy/systemd/sysusers.conf DESTINATION lib/sysusers.d
   RENAME zonegate.conf)
 install(FILES deploy/systemd/tmpfiles.conf DESTINATION lib/tmpfiles.d
   RENAME zonegate.conf)
+
+# The seed demo from the prefix (docs/deploy.md, "The demo from an
+# install"): scripts/demo.mjs with the data it reads, in the same layout
+# relative to each other as in the source tree, so that the installed
+# script finds them beside itself and the binaries in the prefix's bin/.
+set(ZG_DEMODIR ${CMAKE_INSTALL_DATADIR}/zonegate/demo)
+install(FILES scripts/demo.mjs DESTINATION ${ZG_DEMODIR}/scripts)
+install(DIRECTORY data/demo data/corpus DESTINATION ${ZG_DEMODIR}/data)
+install(DIRECTORY data/web/pages DESTINATION ${ZG_DEMODIR}/data/web)
+install(FILES test/web/webhost.mjs DESTINATION ${ZG_DEMODIR}/test/web)
+install(FILES test/llm/chat-standin.mjs DESTINATION ${ZG_DEMODIR}/test/llm)

@@ -6,7 +6,10 @@
  * written with one append. A zone's denials beyond a rate are counted
  * into an aggregate record instead of one record each. Rotation renames
  * the file to PATH.TIMESTAMP and starts PATH with a record whose prev is
- * the last hash of the old file, so the chain runs on across files. */
+ * the last hash of the old file, so the chain runs on across files.
+ * A chain is named after the replica that started it: its first record
+ * and every rotation record carry "replica", so the files of several
+ * gatewayds can be told apart and sorted into chains (verify below). */
 #include "gw.h"
 #include "gw_file.h"
 
@@ -60,7 +63,9 @@ struct gw_audit {
 	uint64_t size;	    /* bytes in the current file */
 	uint64_t rotate_at; /* rotate when size reaches it; 0 never */
 	int rotating;
-	int deny_rate;			/* per zone per second; 0 no limit */
+	char replica[GW_REPLICA_MAX + 1]; /* the chain's name; "" none */
+	int fresh;     /* no record yet: the next one starts the chain */
+	int deny_rate; /* per zone per second; 0 no limit */
 	struct dzone *dz[GW_MAX_ZONES]; /* by zone index, made on first use */
 	size_t nopen;			/* aggregates open */
 };
@@ -127,6 +132,23 @@ static int read_tail(struct gw_audit *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* Sets a->replica from the file's first record (the chain's start or
+ * the rotation record continuing it); a log written before replicas
+ * were named keeps "". */
+static void read_head(struct gw_audit *a)
+{
+	char *b = malloc(AUDIT_TAIL_MAX);
+	ssize_t n = b ? pread(a->fd, b, AUDIT_TAIL_MAX, 0) : -1;
+	char *nl = n > 0 ? memchr(b, '\n', (size_t)n) : NULL;
+	json_t *j = nl ? json_loadb(b, (size_t)(nl - b), 0, NULL) : NULL;
+	const char *r = json_string_value(json_object_get(j, "replica"));
+
+	if (r && gw_replica_ok(r))
+		snprintf(a->replica, sizeof(a->replica), "%s", r);
+	json_decref(j);
+	free(b);
+}
+
 struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen)
 {
 	struct gw_audit *a = calloc(1, sizeof(*a));
@@ -138,6 +160,7 @@ struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	a->fd = -1;
+	a->fresh = 1;
 	memcpy(a->prev, zeros, 65);
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		memset(r, 0x5a, sizeof(r)); /* ids stay unique per process */
@@ -165,6 +188,10 @@ struct gw_audit *gw_audit_open(const char *path, char *err, size_t errlen)
 		if (fstat(a->fd, &st) == 0)
 			a->size = (uint64_t)st.st_size;
 	}
+	if (a->size) {
+		a->fresh = 0; /* the chain goes on under its own name */
+		read_head(a);
+	}
 	return a;
 fail:
 	gw_audit_close(a);
@@ -188,6 +215,17 @@ void gw_audit_close(struct gw_audit *a)
 	free(a->buf);
 	free(a->path);
 	free(a);
+}
+
+void gw_audit_set_replica(struct gw_audit *a, const char *name)
+{
+	if (a->fresh && name && gw_replica_ok(name))
+		snprintf(a->replica, sizeof(a->replica), "%s", name);
+}
+
+const char *gw_audit_replica(const struct gw_audit *a)
+{
+	return a->replica;
 }
 
 const char *gw_audit_head(const struct gw_audit *a)
@@ -236,6 +274,8 @@ int gw_audit_append(struct gw_audit *a, json_t *rec)
 	snprintf(t + n, sizeof(t) - n, ".%06ldZ", ts.tv_nsec / 1000);
 	json_object_set_new(o, "time", json_string(t));
 	json_object_update(o, rec);
+	if (a->fresh && a->replica[0])
+		json_object_set_new(o, "replica", json_string(a->replica));
 	json_object_set_new(o, "prev", json_string(a->prev));
 	s = json_dumps(o, JSON_COMPACT);
 	if (!s)
@@ -249,6 +289,7 @@ int gw_audit_append(struct gw_audit *a, json_t *rec)
 	    buf_add(a, hash, 64) || buf_add(a, "\"}\n", 3))
 		goto out;
 	memcpy(a->prev, hash, 65);
+	a->fresh = 0;
 	rc = 0;
 	if (a->len > AUDIT_BUF_MAX)
 		gw_audit_flush(a);
@@ -406,6 +447,10 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	    PUT_LIT(line, cap, &k, ".") || put(line, cap, &k, us, 6) ||
 	    PUT_LIT(line, cap, &k, "Z\",\"id\":") || esc(line, cap, &k, r->id))
 		return -1;
+	if (a->fresh && a->replica[0] &&
+	    (PUT_LIT(line, cap, &k, ",\"replica\":") ||
+	     esc(line, cap, &k, a->replica)))
+		return -1;
 	for (int i = 0; i < 7; i++) {
 		if (i == 6 && !vals[i])
 			break; /* no reason: left out */
@@ -462,6 +507,7 @@ int gw_audit_record(struct gw_audit *a, const struct gw_audit_rec *r)
 	    buf_add(a, hash, 64) || buf_add(a, "\"}\n", 3))
 		return -1;
 	memcpy(a->prev, hash, 65);
+	a->fresh = 0;
 	if (a->len > AUDIT_BUF_MAX)
 		gw_audit_flush(a);
 	return 0;
@@ -694,6 +740,8 @@ int gw_audit_rotate(struct gw_audit *a, const char *why, char *out,
 	r = json_pack("{s:s,s:s,s:n,s:s,s:s,s:s,s:s}", "id", id, "zone", "-",
 		      "session", "method", "audit/rotate", "decision",
 		      "rotated", "reason", why, "previous_file", base);
+	if (r && a->replica[0])
+		json_object_set_new(r, "replica", json_string(a->replica));
 	if (r)
 		gw_audit_append(a, r);
 	json_decref(r);
@@ -776,6 +824,50 @@ static void verify_line(struct vstate *v, const char *line, size_t len)
 	v->first = 0;
 }
 
+ssize_t gw_audit_getline(FILE *f, char **buf, size_t *cap)
+{
+	size_t len = 0;
+	int c, any = 0, over = 0;
+
+	while ((c = getc_unlocked(f)) != EOF) {
+		any = 1;
+		if (c == '\n')
+			break;
+		if (over)
+			continue;
+		if (len + 1 >= *cap) {
+			size_t nc = *cap ? *cap * 2 : 4096;
+			char *nb;
+			if (len >= GW_AUDIT_LINE_MAX) {
+				over = 1; /* the rest of the line is skipped */
+				continue;
+			}
+			if (nc > GW_AUDIT_LINE_MAX + 1)
+				nc = GW_AUDIT_LINE_MAX + 1;
+			nb = realloc(*buf, nc);
+			if (!nb)
+				return -1;
+			*buf = nb;
+			*cap = nc;
+		}
+		(*buf)[len++] = (char)c;
+	}
+	if (!any)
+		return -1;
+	if (over)
+		return -2;
+	if (!*buf) { /* an empty line before any text */
+		*buf = malloc(1);
+		if (!*buf)
+			return -1;
+		*cap = 1;
+	}
+	while (len && (*buf)[len - 1] == '\r')
+		len--;
+	(*buf)[len] = '\0';
+	return (ssize_t)len;
+}
+
 static int verify_file(struct vstate *v, const char *path, char *err,
 		       size_t errlen)
 {
@@ -794,10 +886,16 @@ static int verify_file(struct vstate *v, const char *path, char *err,
 	}
 	v->file = path;
 	v->line = 0;
-	while ((len = getline(&line, &cap, f)) > 0) {
+	while ((len = gw_audit_getline(f, &line, &cap)) != -1) {
 		v->line++;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
+		if (len == -2) {
+			v->records++;
+			problem(v, "longer than any record gatewayd writes "
+				   "(1 MiB): not a chained record");
+			v->known = 0;
+			v->first = 0;
+			continue;
+		}
 		verify_line(v, line, (size_t)len);
 	}
 	free(line);
@@ -851,4 +949,369 @@ int gw_audit_verify(const char *path, size_t *lines, size_t *bad_line,
 
 	*bad_line = fb.line;
 	return np == 0 ? 0 : -1;
+}
+
+/* ---- several replicas' files: sorting them into chains ------------------ */
+
+int gw_replica_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		char ch = s[n];
+		if (n >= GW_REPLICA_MAX ||
+		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+/* What placing one file needs: its first and last records. */
+struct finfo {
+	const char *path;
+	char prev[65]; /* the first record's prev ("" if none) */
+	char last[65]; /* the last record's hash ("" if none) */
+	char t0[40];   /* the first record's time */
+	int rot;       /* the first record is a rotation record */
+	char name[GW_REPLICA_MAX + 1];
+	char prevfile[256]; /* the rotation record's previous_file */
+	size_t pred, next;  /* file it follows / followed by; SIZE_MAX none */
+	int fork;	    /* follows a file another file follows first */
+	int loop;	    /* cut from a loop of links (made-up hashes) */
+	size_t seg;	    /* its sequence's id; SIZE_MAX: not placed */
+};
+
+/* One sequence of files linked by their hashes. */
+struct seg {
+	size_t id;   /* the fi[].seg of its files */
+	size_t head; /* its first file */
+	const char *name;
+	const char *t0;
+};
+
+/* Copies JSON string member k of j into out when it fits. */
+static void copy_str(json_t *j, const char *k, char *out, size_t outlen)
+{
+	const char *s = json_string_value(json_object_get(j, k));
+
+	if (s && strlen(s) < outlen)
+		memcpy(out, s, strlen(s) + 1);
+}
+
+/* Reads file f->path for its first and last records. */
+static int scan_file(struct finfo *f, char *err, size_t errlen)
+{
+	int fd = gw_open_regular(f->path, O_RDONLY, 0, err, errlen);
+	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
+	char *line = NULL, hash[65];
+	size_t cap = 0, plen, nl = 0;
+	ssize_t len;
+
+	if (!fp) {
+		if (fd >= 0) {
+			snprintf(err, errlen, "%s: %s", f->path,
+				 strerror(errno));
+			close(fd);
+		}
+		return -1;
+	}
+	while ((len = gw_audit_getline(fp, &line, &cap)) != -1) {
+		if (len == -2) {
+			nl++;
+			f->last[0] = '\0';
+			continue;
+		}
+		if (nl++ == 0) {
+			json_t *j = json_loadb(line, (size_t)len, 0, NULL);
+			const char *m =
+				json_string_value(json_object_get(j, "method"));
+			copy_str(j, "prev", f->prev, sizeof(f->prev));
+			copy_str(j, "time", f->t0, sizeof(f->t0));
+			copy_str(j, "replica", f->name, sizeof(f->name));
+			copy_str(j, "previous_file", f->prevfile,
+				 sizeof(f->prevfile));
+			if (f->name[0] && !gw_replica_ok(f->name))
+				f->name[0] = '\0';
+			f->rot = m && strcmp(m, "audit/rotate") == 0;
+			json_decref(j);
+		}
+		if (split_line(line, (size_t)len, &plen, hash) == 0)
+			memcpy(f->last, hash, 65);
+		else
+			f->last[0] = '\0';
+	}
+	free(line);
+	fclose(fp);
+	return 0;
+}
+
+static const struct finfo *sort_fi; /* the files for the comparators */
+
+/* Orders file indices by last hash. */
+static int by_last(const void *a, const void *b)
+{
+	return strcmp(sort_fi[*(const size_t *)a].last,
+		      sort_fi[*(const size_t *)b].last);
+}
+
+/* Orders sequences by replica name, then by their first record's time. */
+static int by_name_time(const void *a, const void *b)
+{
+	const struct seg *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : strcmp(x->t0, y->t0);
+}
+
+/* Adds a problem to chain c (msg copied); -1 when out of memory. */
+static int chain_problem(struct gw_audit_chain *c, const char *file,
+			 size_t line, const char *msg)
+{
+	struct gw_audit_problem *np;
+
+	np = realloc(c->problems, (c->nproblems + 1) * sizeof(*np));
+	if (!np)
+		return -1;
+	c->problems = np;
+	np[c->nproblems].file = file;
+	np[c->nproblems].line = line;
+	np[c->nproblems].msg = strdup(msg);
+	if (!np[c->nproblems].msg)
+		return -1;
+	c->nproblems++;
+	return 0;
+}
+
+static void chain_report(void *ud, const char *file, size_t line,
+			 const char *msg)
+{
+	chain_problem(ud, file, line, msg);
+}
+
+/* Links every file to the one whose last hash its first record names;
+ * of two files that continue the same one, the later is a fork. */
+static int link_files(struct finfo *fi, size_t n)
+{
+	size_t *ix = malloc((n ? n : 1) * sizeof(*ix));
+
+	if (!ix)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		ix[i] = i;
+	sort_fi = fi;
+	qsort(ix, n, sizeof(*ix), by_last);
+	for (size_t j = 0; j < n; j++) {
+		size_t lo = 0, hi = n, i, k;
+		if (!fi[j].prev[0] || strcmp(fi[j].prev, zeros) == 0)
+			continue;
+		while (lo < hi) { /* the first file whose last hash >= prev */
+			size_t mid = lo + (hi - lo) / 2;
+			if (strcmp(fi[ix[mid]].last, fi[j].prev) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (i = SIZE_MAX;
+		     lo < n && !strcmp(fi[ix[lo]].last, fi[j].prev); lo++)
+			if (ix[lo] != j) {
+				i = ix[lo];
+				break;
+			}
+		if (i == SIZE_MAX)
+			continue;
+		fi[j].pred = i;
+		k = fi[i].next;
+		if (k == SIZE_MAX) {
+			fi[i].next = j;
+		} else if (strcmp(fi[j].t0, fi[k].t0) < 0) {
+			fi[k].fork = 1; /* j came first: k is the branch */
+			fi[i].next = j;
+		} else {
+			fi[j].fork = 1;
+		}
+	}
+	free(ix);
+	return 0;
+}
+
+/* The problem of a sequence's first file when an earlier sequence of the
+ * same chain comes before it (msg: room for it). */
+static void head_problem(const struct finfo *fi, const struct finfo *f,
+			 char *msg, size_t msglen)
+{
+	if (f->loop)
+		snprintf(msg, msglen,
+			 "chain broken: the files' hashes form a loop (a "
+			 "record's hash was made up)");
+	else if (f->fork)
+		snprintf(msg, msglen,
+			 "fork: continues from the same record as another "
+			 "file (%s follows %s too): two files claim one place "
+			 "in the chain",
+			 f->path, fi[f->pred].path);
+	else if (strcmp(f->prev, zeros) == 0)
+		snprintf(msg, msglen,
+			 "chain broken: a second chain of replica '%s' starts "
+			 "here from zeros (its log was started over, or two "
+			 "gatewayds share one replica name)",
+			 f->name);
+	else if (f->rot)
+		snprintf(msg, msglen,
+			 "chain broken: a file is missing before this one: "
+			 "it continues from a record no given file ends with "
+			 "(previous_file %s)",
+			 f->prevfile[0] ? f->prevfile : "not named");
+	else
+		snprintf(msg, msglen,
+			 "chain broken: its first record continues from a "
+			 "record no given file ends with (records before it "
+			 "were removed)");
+}
+
+/* The file after f in sequence g, or SIZE_MAX at its end. */
+static size_t seg_next(const struct finfo *fi, const struct seg *g, size_t f)
+{
+	size_t nx = fi[f].next;
+
+	return nx != SIZE_MAX && fi[nx].seg == g->id && nx != g->head
+		       ? nx
+		       : SIZE_MAX;
+}
+
+/* Verifies the sequences sg[0..ns) (one chain, in order) into c. */
+static int verify_chain(const struct finfo *fi, const struct seg *sg, size_t ns,
+			struct gw_audit_chain *c, char *err, size_t errlen)
+{
+	struct vstate v;
+	char msg[1024];
+	size_t nf = 0;
+
+	for (size_t s = 0; s < ns; s++)
+		for (size_t f = sg[s].head; f != SIZE_MAX;
+		     f = seg_next(fi, &sg[s], f))
+			nf++;
+	c->files = calloc(nf ? nf : 1, sizeof(*c->files));
+	if (!c->files)
+		return -1;
+	snprintf(c->replica, sizeof(c->replica), "%s", sg[0].name);
+	c->from_start = strcmp(fi[sg[0].head].prev, zeros) == 0;
+	memset(&v, 0, sizeof(v));
+	v.report = chain_report;
+	v.ud = c;
+	for (size_t s = 0; s < ns; s++) {
+		const struct finfo *h = &fi[sg[s].head];
+		if (s == 0 && !h->fork && !h->loop) {
+			memcpy(v.prev, zeros, 65);
+			v.known = 1;
+			v.first = 1;
+		} else {
+			head_problem(fi, h, msg, sizeof(msg));
+			if (chain_problem(c, h->path, 1, msg))
+				return -1;
+			v.known = 0;
+			v.first = 0;
+		}
+		for (size_t f = sg[s].head; f != SIZE_MAX;
+		     f = seg_next(fi, &sg[s], f)) {
+			c->files[c->nfiles++] = fi[f].path;
+			if (verify_file(&v, fi[f].path, err, errlen))
+				return -1;
+		}
+	}
+	c->records = v.records;
+	return 0;
+}
+
+int gw_audit_verify_chains(const char *const *paths, size_t n,
+			   struct gw_audit_chains *out, char *err,
+			   size_t errlen)
+{
+	struct finfo *fi = NULL;
+	struct seg *sg = NULL;
+	size_t ns = 0, m = 0;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (n > GW_AUDIT_FILES_MAX) {
+		snprintf(err, errlen, "more than %d files", GW_AUDIT_FILES_MAX);
+		return -1;
+	}
+	fi = calloc(n ? n : 1, sizeof(*fi));
+	sg = calloc(n ? n : 1, sizeof(*sg));
+	if (!fi || !sg) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int dup = 0;
+		for (size_t k = 0; k < m && !dup; k++)
+			dup = strcmp(fi[k].path, paths[i]) == 0;
+		if (dup)
+			continue; /* one file named twice counts once */
+		fi[m].path = paths[i];
+		fi[m].pred = fi[m].next = fi[m].seg = SIZE_MAX;
+		if (scan_file(&fi[m], err, errlen))
+			goto out;
+		m++;
+	}
+	if (link_files(fi, m)) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* Sequences: from each file nothing (or a fork) leads to, along
+	 * the links; files in a loop of links (made up hashes) are cut
+	 * where the loop is first met. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < m; i++) {
+			if (fi[i].seg != SIZE_MAX ||
+			    (pass == 0 && fi[i].pred != SIZE_MAX &&
+			     !fi[i].fork))
+				continue;
+			fi[i].loop = pass == 1;
+			sg[ns].id = ns;
+			sg[ns].head = i;
+			sg[ns].name = fi[i].name;
+			sg[ns].t0 = fi[i].t0;
+			for (size_t f = i;
+			     f != SIZE_MAX && fi[f].seg == SIZE_MAX;
+			     f = fi[f].next)
+				fi[f].seg = ns;
+			ns++;
+		}
+	qsort(sg, ns, sizeof(*sg), by_name_time);
+	out->chain = calloc(ns ? ns : 1, sizeof(*out->chain));
+	if (!out->chain) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t s = 0; s < ns;) {
+		size_t e = s + 1;
+		struct gw_audit_chain *c = &out->chain[out->n++];
+		while (e < ns && strcmp(sg[e].name, sg[s].name) == 0)
+			e++;
+		if (verify_chain(fi, sg + s, e - s, c, err, errlen))
+			goto out;
+		out->records += c->records;
+		out->problems += c->nproblems;
+		s = e;
+	}
+	rc = 0;
+out:
+	free(fi);
+	free(sg);
+	return rc;
+}
+
+void gw_audit_chains_free(struct gw_audit_chains *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		for (size_t k = 0; k < c->chain[i].nproblems; k++)
+			free(c->chain[i].problems[k].msg);
+		free(c->chain[i].problems);
+		free(c->chain[i].files);
+	}
+	free(c->chain);
+	memset(c, 0, sizeof(*c));
 }

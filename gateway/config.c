@@ -150,6 +150,7 @@ void gw_config_free(struct gw_config *c)
 	free(c->admin_socket);
 	free(c->admin_group);
 	free(c->audit_log);
+	free(c->replica);
 	free(c->pins);
 	free(c->metrics);
 	free(c);
@@ -1129,6 +1130,15 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 		c->has_admin_gid = 1;
 		c->admin_group = strdup(json_string_value(v));
 		return c->admin_group ? 0 : cfail(e, line, "out of memory");
+	}
+	if (strcmp(k, "replica") == 0) {
+		if (!json_is_string(v) || !gw_replica_ok(json_string_value(v)))
+			return cfail(e, line,
+				     "replica must be 1..%d of "
+				     "[A-Za-z0-9._-]",
+				     GW_REPLICA_MAX);
+		c->replica = strdup(json_string_value(v));
+		return c->replica ? 0 : cfail(e, line, "out of memory");
 	}
 	if (strcmp(k, "audit_args") == 0) {
 		if (!json_is_boolean(v))

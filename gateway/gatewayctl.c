@@ -48,20 +48,36 @@ static void usage(FILE *f)
 		"                                             refused unless "
 		"it decides its pair)\n"
 		"Audit (offline):\n"
-		"  audit verify [FILE...]                     check the hash "
-		"chain (default:\n"
+		"  audit verify [--json] [FILE...]            check the hash "
+		"chains (default:\n"
 		"                                             the log and its "
 		"rotated files);\n"
-		"                                             every problem with "
-		"FILE:LINE\n"
-		"  audit show ID...                           the record each "
+		"                                             files of several "
+		"replicas, in any\n"
+		"                                             order, are sorted "
+		"into one chain\n"
+		"                                             per replica; every "
+		"problem with\n"
+		"                                             FILE:LINE under its "
+		"chain\n"
+		"  audit show ID... [--json] [--files FILE...]\n"
+		"                                             the record each "
 		"audit id\n"
 		"                                             (an error's "
 		"data.auditId) resolves to\n"
+		"  audit logs [--zone ZONE] [--lines N] [--json] [FILE...]\n"
+		"                                             every record of "
+		"the files (default:\n"
+		"                                             the log and its "
+		"rotated files), the\n"
+		"                                             replicas' chains "
+		"merged by time\n"
 		"  audit rotate                               start a new log "
 		"file now (daemon)\n"
-		"  logs ZONE [--lines N]                      that zone's audit "
-		"trail\n"
+		"  logs ZONE [--lines N] [--json] [FILE...]   that zone's audit "
+		"trail (default:\n"
+		"                                             the log; FILEs: "
+		"merged by time)\n"
 		"Daemon (admin socket):\n"
 		"  reload                                     reread the config (zones and\n"
 		"                                             run-time settings), the "
@@ -670,13 +686,6 @@ out:
 
 /* ---- audit ---------------------------------------------------------------- */
 
-static void print_problem(void *ud, const char *file, size_t line,
-			  const char *msg)
-{
-	(void)ud;
-	printf("%s:%zu: %s\n", file, line, msg);
-}
-
 /* The configured log's files, oldest first: its rotated files (named
  * PATH.TIMESTAMP, which sorts by age), then PATH. Returns a glob the
  * caller frees with globfree, whose gl_pathv ends with PATH. */
@@ -720,45 +729,148 @@ static FILE *open_log(const char *path)
 	return f;
 }
 
-/* audit verify [FILE...]: every problem with FILE:LINE, then a summary;
- * checking goes on after a bad record. */
+/* The files named after the command's options (argv[0..argc)), or the
+ * configured log's files when none are named: *paths (the caller frees
+ * it with free_files). */
+struct files {
+	const char **paths;
+	size_t n;
+	glob_t gl;
+	int have_gl;
+};
+
+static void free_files(struct files *f)
+{
+	if (f->have_gl) {
+		free(f->paths);
+		globfree(&f->gl);
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+static int files_of(struct ctl *c, int argc, char **argv, struct files *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (argc > 0) {
+		f->paths = (const char **)argv;
+		f->n = (size_t)argc;
+		return 0;
+	}
+	if (config_log_files(c, &f->gl, &f->paths, &f->n))
+		return -1;
+	f->have_gl = 1;
+	return 0;
+}
+
+static const char *replica_shown(const struct gw_audit_chain *ch)
+{
+	return ch->replica[0] ? ch->replica : "(unnamed)";
+}
+
+/* The verification as one JSON object on stdout. */
+static void verify_json(const struct gw_audit_chains *cs, size_t nfiles)
+{
+	json_t *o = json_object(), *arr = json_array();
+	char *s;
+
+	for (size_t i = 0; i < cs->n; i++) {
+		const struct gw_audit_chain *ch = &cs->chain[i];
+		json_t *fs = json_array(), *ps = json_array();
+		for (size_t k = 0; k < ch->nfiles; k++)
+			json_array_append_new(fs, json_string(ch->files[k]));
+		for (size_t k = 0; k < ch->nproblems; k++)
+			json_array_append_new(
+				ps, json_pack("{s:s,s:I,s:s}", "file",
+					      ch->problems[k].file, "line",
+					      (json_int_t)ch->problems[k].line,
+					      "problem", ch->problems[k].msg));
+		json_array_append_new(
+			arr, json_pack("{s:s,s:b,s:b,s:I,s:o,s:o}", "replica",
+				       ch->replica, "ok", ch->nproblems == 0,
+				       "from_start", ch->from_start, "records",
+				       (json_int_t)ch->records, "files", fs,
+				       "problems", ps));
+	}
+	json_object_set_new(o, "ok", json_boolean(cs->problems == 0));
+	json_object_set_new(o, "records",
+			    json_integer((json_int_t)cs->records));
+	json_object_set_new(o, "files", json_integer((json_int_t)nfiles));
+	json_object_set_new(o, "problems",
+			    json_integer((json_int_t)cs->problems));
+	json_object_set_new(o, "chains", arr);
+	s = json_dumps(o, JSON_COMPACT);
+	if (s)
+		puts(s);
+	free(s);
+	json_decref(o);
+}
+
+/* audit verify [--json] [FILE...]: the files (any order, any number of
+ * replicas) sorted into chains, every chain verified; every problem with
+ * FILE:LINE, under its chain when there are several, then a summary.
+ * Checking goes on after a bad record and after a bad chain. */
 static int audit_verify(struct ctl *c, int argc, char **argv)
 {
-	const char **paths = NULL;
-	size_t n = 0, records;
-	glob_t gl = { 0 };
-	int have_gl = 0, rc = 2;
-	long np;
+	struct gw_audit_chains cs;
+	struct files fl;
+	size_t nfiles = 0, broken = 0;
+	int json = 0, rc = 2;
 
-	if (argc > 0) {
-		paths = (const char **)argv;
-		n = (size_t)argc;
-	} else {
-		if (config_log_files(c, &gl, &paths, &n))
-			return 2;
-		have_gl = 1;
+	if (argc > 0 && strcmp(argv[0], "--json") == 0) {
+		json = 1;
+		argc--;
+		argv++;
 	}
-	np = gw_audit_verify_files(paths, n, print_problem, NULL, &records,
-				   c->err, sizeof(c->err));
-	if (np < 0) {
+	if (files_of(c, argc, argv, &fl))
+		return 2;
+	if (gw_audit_verify_chains(fl.paths, fl.n, &cs, c->err,
+				   sizeof(c->err))) {
 		fprintf(stderr, "gatewayctl: %s\n", c->err);
 		goto out;
 	}
-	if (np > 0) {
-		printf("audit chain BROKEN: %ld problem%s in %zu records "
-		       "(%zu file%s)\n",
-		       np, np == 1 ? "" : "s", records, n, n == 1 ? "" : "s");
-		rc = 1;
+	for (size_t i = 0; i < cs.n; i++) {
+		nfiles += cs.chain[i].nfiles;
+		broken += cs.chain[i].nproblems > 0;
+	}
+	rc = cs.problems ? 1 : 0;
+	if (json) {
+		verify_json(&cs, nfiles);
 		goto out;
 	}
-	printf("audit chain ok: %zu records (%zu file%s)\n", records, n,
-	       n == 1 ? "" : "s");
-	rc = 0;
-out:
-	if (have_gl) {
-		free(paths);
-		globfree(&gl);
+	for (size_t i = 0; i < cs.n; i++) {
+		const struct gw_audit_chain *ch = &cs.chain[i];
+		const char *ind = cs.n > 1 ? "  " : "";
+		if (cs.n > 1)
+			printf("chain %s: %zu record%s in %zu file%s, %s: %s\n",
+			       replica_shown(ch), ch->records,
+			       ch->records == 1 ? "" : "s", ch->nfiles,
+			       ch->nfiles == 1 ? "" : "s",
+			       ch->from_start ? "from its start"
+					      : "from a rotated file",
+			       ch->nproblems ? "BROKEN" : "ok");
+		for (size_t k = 0; k < ch->nproblems; k++)
+			printf("%s%s:%zu: %s\n", ind, ch->problems[k].file,
+			       ch->problems[k].line, ch->problems[k].msg);
 	}
+	if (cs.n > 1 && cs.problems)
+		printf("audit chains BROKEN: %zu of %zu chains, %zu problem%s "
+		       "in %zu records (%zu files)\n",
+		       broken, cs.n, cs.problems, cs.problems == 1 ? "" : "s",
+		       cs.records, nfiles);
+	else if (cs.n > 1)
+		printf("audit chains ok: %zu chains, %zu records (%zu files)\n",
+		       cs.n, cs.records, nfiles);
+	else if (cs.problems)
+		printf("audit chain BROKEN: %zu problem%s in %zu records "
+		       "(%zu file%s)\n",
+		       cs.problems, cs.problems == 1 ? "" : "s", cs.records,
+		       nfiles, nfiles == 1 ? "" : "s");
+	else
+		printf("audit chain ok: %zu records (%zu file%s)\n", cs.records,
+		       nfiles, nfiles == 1 ? "" : "s");
+out:
+	gw_audit_chains_free(&cs);
+	free_files(&fl);
 	return rc;
 }
 
@@ -787,56 +899,303 @@ static int config_log_files(struct ctl *c, glob_t *gl, const char ***paths,
 	return 0;
 }
 
-/* Prints line if it is the record of an id in want (id -> found flag):
- * its own record, or for an aggregated denial (AGG.N) the aggregate's
- * opening record (id AGG) and closing record (aggregate AGG). */
-static void show_match(json_t *want, const char *line, size_t len)
-{
-	json_t *j = json_loadb(line, len, 0, NULL);
-	const char *id = json_string_value(json_object_get(j, "id"));
-	const char *agg = json_string_value(json_object_get(j, "aggregate"));
-	const char *k = agg ? agg : id;
+/* ---- the merged view: records of several chains by time --------------- */
 
-	if (k && json_object_get(want, k)) {
-		fwrite(line, 1, len, stdout);
-		json_object_set_new(want, k, json_true());
+/* One chain's place in the merge: its open file and current record. */
+struct mcur {
+	const struct gw_audit_chain *ch;
+	size_t fi;   /* index of the open file in ch->files */
+	FILE *f;     /* NULL before the first and after the last file */
+	size_t line; /* of the current record in its file */
+	char *buf;
+	size_t cap;
+	ssize_t len; /* of the current record; -1 at the end */
+	char t[40];  /* its time ("" if it has none) */
+};
+
+/* Moves m to its chain's next record; -1 if a file cannot be opened. */
+static int mcur_next(struct mcur *m)
+{
+	for (;;) {
+		if (m->f) {
+			m->len = gw_audit_getline(m->f, &m->buf, &m->cap);
+			if (m->len == -2 || m->len == 0) { /* too long to be a
+							     * record, or empty */
+				m->line++;
+				continue;
+			}
+			if (m->len >= 0) {
+				const char *p = m->buf + 9, *q;
+				m->line++;
+				m->t[0] = '\0';
+				/* every record begins {"time":"...": no
+				 * parse needed to order them */
+				if (strncmp(m->buf, "{\"time\":\"", 9) == 0 &&
+				    (q = memchr(p, '"', (size_t)m->len - 9)) &&
+				    (size_t)(q - p) < sizeof(m->t)) {
+					memcpy(m->t, p, (size_t)(q - p));
+					m->t[q - p] = '\0';
+				}
+				return 0;
+			}
+			fclose(m->f);
+			m->f = NULL;
+			m->fi++;
+		}
+		if (m->fi >= m->ch->nfiles) {
+			m->len = -1;
+			return 0;
+		}
+		m->f = open_log(m->ch->files[m->fi]);
+		if (!m->f)
+			return -1;
+		m->line = 0;
 	}
-	json_decref(j);
 }
 
-/* audit show ID...: the record each audit id (from an error's
- * data.auditId) resolves to, across the log and its rotated files. */
+/* Called for each record in time order; nonzero stops the walk. */
+typedef int (*rec_fn)(void *ud, const struct mcur *m, size_t nchains);
+
+/* Walks every record of the chains cs in time order (within a chain,
+ * its own order; across chains, the earliest time first). Returns 0,
+ * or 2 after a message if a file cannot be read. */
+static int merge_walk(const struct gw_audit_chains *cs, rec_fn fn, void *ud)
+{
+	struct mcur *m = calloc(cs->n ? cs->n : 1, sizeof(*m));
+	int rc = 2;
+
+	if (!m)
+		return 2;
+	for (size_t i = 0; i < cs->n; i++) {
+		m[i].ch = &cs->chain[i];
+		if (mcur_next(&m[i]))
+			goto out;
+	}
+	for (;;) {
+		struct mcur *best = NULL;
+		for (size_t i = 0; i < cs->n; i++)
+			if (m[i].len > 0 &&
+			    (!best || strcmp(m[i].t, best->t) < 0))
+				best = &m[i];
+		if (!best)
+			break;
+		if (fn(ud, best, cs->n))
+			break;
+		if (mcur_next(best))
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < cs->n; i++) {
+		if (m[i].f)
+			fclose(m[i].f);
+		free(m[i].buf);
+	}
+	free(m);
+	return rc;
+}
+
+/* What audit logs and logs print. */
+struct logsel {
+	const char *zone; /* NULL: every record */
+	long max, shown;  /* max 0: no limit */
+	int json;
+	json_t *want; /* audit show: id -> found flag; NULL otherwise */
+};
+
+/* Nonzero if the record line has ,"zone":"ZONE" at its top level (inside
+ * a JSON string a quote is always escaped, so that text is structure). */
+static int zone_text_is(const char *line, const char *zone)
+{
+	const char *p = strstr(line, ",\"zone\":\"");
+	size_t zl = strlen(zone);
+
+	if (!p)
+		return 0;
+	p += 9;
+	return strncmp(p, zone, zl) == 0 && p[zl] == '"';
+}
+
+/* Prints one record as selected: the line itself (prefixed with its
+ * replica when several chains are shown), or with --json an object
+ * naming replica, file and line with the record (a string if it is not
+ * valid JSON). */
+static int print_rec(void *ud, const struct mcur *m, size_t nchains)
+{
+	struct logsel *sel = ud;
+	size_t len = (size_t)m->len;
+	json_t *j;
+	const char *z, *k = NULL;
+
+	while (len && (m->buf[len - 1] == '\n' || m->buf[len - 1] == '\r'))
+		len--;
+	j = json_loadb(m->buf, len, 0, NULL);
+	z = json_string_value(json_object_get(j, "zone"));
+	/* A record that is not valid JSON (written by an older gatewayd
+	 * from a zone's text) is still shown: its zone field is found by
+	 * its text, which no string value can fake. */
+	if (!j && sel->zone && zone_text_is(m->buf, sel->zone))
+		z = sel->zone;
+	if (sel->want) {
+		/* its own record, or for an aggregated denial (AGG.N) the
+		 * aggregate's opening (id AGG) and closing (aggregate AGG) */
+		const char *agg =
+			json_string_value(json_object_get(j, "aggregate"));
+		k = agg ? agg : json_string_value(json_object_get(j, "id"));
+		if (!k || !json_object_get(sel->want, k))
+			goto out;
+		json_object_set_new(sel->want, k, json_true());
+	} else if (sel->zone && !(z && strcmp(z, sel->zone) == 0)) {
+		goto out;
+	}
+	if (sel->max && sel->shown >= sel->max)
+		goto out;
+	sel->shown++;
+	if (sel->json) {
+		json_t *o = json_pack("{s:s,s:s,s:I,s:o}", "replica",
+				      m->ch->replica, "file",
+				      m->ch->files[m->fi], "line",
+				      (json_int_t)m->line, "record",
+				      j ? json_incref(j)
+					: json_stringn(m->buf, len));
+		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (s)
+			puts(s);
+		free(s);
+		json_decref(o);
+	} else {
+		if (nchains > 1)
+			printf("%s ", replica_shown(m->ch));
+		fwrite(m->buf, 1, len, stdout);
+		putchar('\n');
+	}
+out:
+	json_decref(j);
+	return 0;
+}
+
+/* Sorts the files into chains for the merged view; a chain that does not
+ * verify is shown all the same, with a warning on stderr. */
+static int chains_for_view(struct ctl *c, const struct files *fl,
+			   struct gw_audit_chains *cs)
+{
+	if (gw_audit_verify_chains(fl->paths, fl->n, cs, c->err,
+				   sizeof(c->err))) {
+		fprintf(stderr, "gatewayctl: %s\n", c->err);
+		return -1;
+	}
+	if (cs->problems)
+		fprintf(stderr,
+			"gatewayctl: warning: %zu problem%s in the audit "
+			"chains (gatewayctl audit verify)\n",
+			cs->problems, cs->problems == 1 ? "" : "s");
+	return 0;
+}
+
+/* [--zone ZONE] [--lines N] [--json] [--files] options into sel; returns
+ * the index of the first file argument, or -1 after a usage message. */
+static int view_opts(int argc, char **argv, int i, struct logsel *sel)
+{
+	long long n;
+
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			sel->json = 1;
+		} else if (strcmp(argv[i], "--zone") == 0 && i + 1 < argc &&
+			   !sel->want) {
+			sel->zone = argv[++i];
+		} else if (strcmp(argv[i], "--lines") == 0 && i + 1 < argc) {
+			if (zg_parse_int(argv[++i], 0, LONG_MAX, &n) != 0) {
+				fprintf(stderr, "gatewayctl: --lines: expected "
+						"a count\n");
+				return -1;
+			}
+			sel->max = (long)n;
+		} else if (strcmp(argv[i], "--files") == 0) {
+			return i + 1;
+		} else if (argv[i][0] == '-') {
+			usage(stderr);
+			return -1;
+		} else {
+			return i;
+		}
+	}
+	return i;
+}
+
+/* audit logs [--zone Z] [--lines N] [--json] [FILE...] and
+ * logs ZONE [--lines N] [--json] [FILE...]: the records of the files
+ * (default: the configured log and its rotated files for audit logs, the
+ * log alone for logs), several replicas' chains merged by time. */
+static int view_logs(struct ctl *c, int argc, char **argv, const char *zone,
+		     int rotated_too)
+{
+	struct logsel sel = { .zone = zone };
+	struct gw_audit_chains cs = { 0 };
+	struct files fl = { 0 };
+	int i = view_opts(argc, argv, 0, &sel), rc = 2;
+
+	if (i < 0)
+		return 2;
+	if (i == argc && !rotated_too) {
+		/* the current log alone, as before there were rotations */
+		if (load_config(c))
+			return 2;
+		if (!c->cfg->audit_log) {
+			fprintf(stderr, "gatewayctl: no audit_log in the "
+					"config\n");
+			return 2;
+		}
+		/* the current log alone: one chain, nothing to sort, read as
+		 * it stands (audit verify checks it) */
+		struct gw_audit_chain one = {
+			.files = (const char **)&c->cfg->audit_log, .nfiles = 1
+		};
+		struct gw_audit_chains single = { .chain = &one, .n = 1 };
+		return merge_walk(&single, print_rec, &sel);
+	}
+	if (files_of(c, argc - i, argv + i, &fl))
+		return 2;
+	if (chains_for_view(c, &fl, &cs) == 0)
+		rc = merge_walk(&cs, print_rec, &sel);
+	gw_audit_chains_free(&cs);
+	free_files(&fl);
+	return rc;
+}
+
+/* audit show ID... [--json] [--files FILE...]: the record each audit id
+ * (from an error's data.auditId) resolves to, across the log and its
+ * rotated files or the files given (several replicas' chains). */
 static int audit_show(struct ctl *c, int argc, char **argv)
 {
-	json_t *want = json_object();
-	const char **paths = NULL, *k;
-	glob_t gl;
-	size_t n = 0, cap = 0;
-	char *line = NULL;
-	ssize_t len;
-	int rc = 2, missing = 0;
+	struct logsel sel = { 0 };
+	struct gw_audit_chains cs = { 0 };
+	struct files fl = { 0 };
+	int i, rc = 2, missing = 0, nid = 0;
+	const char *k;
 	json_t *v;
 
-	if (argc < 1 || !want || config_log_files(c, &gl, &paths, &n)) {
-		json_decref(want);
+	sel.want = json_object();
+	if (!sel.want)
 		return 2;
-	}
-	for (int i = 0; i < argc; i++) {
+	for (i = 0; i < argc && argv[i][0] != '-'; i++) {
 		/* AGG.N: the N-th denial counted under aggregate AGG */
 		char *dot = strrchr(argv[i], '.');
 		if (dot)
 			*dot = '\0';
-		json_object_set_new(want, argv[i], json_false());
+		json_object_set_new(sel.want, argv[i], json_false());
+		nid++;
 	}
-	for (size_t i = 0; i < n; i++) {
-		FILE *f = open_log(paths[i]);
-		if (!f)
-			goto out;
-		while ((len = getline(&line, &cap, f)) > 0)
-			show_match(want, line, (size_t)len);
-		fclose(f);
+	i = nid ? view_opts(argc, argv, i, &sel) : -1;
+	if (i < 0 || sel.max) {
+		if (i >= 0)
+			usage(stderr);
+		goto out;
 	}
-	json_object_foreach (want, k, v) {
+	if (files_of(c, argc - i, argv + i, &fl) ||
+	    chains_for_view(c, &fl, &cs) || merge_walk(&cs, print_rec, &sel))
+		goto out;
+	json_object_foreach (sel.want, k, v) {
 		if (!json_is_true(v)) {
 			fprintf(stderr,
 				"gatewayctl: no record for audit id %s\n", k);
@@ -845,10 +1204,9 @@ static int audit_show(struct ctl *c, int argc, char **argv)
 	}
 	rc = missing;
 out:
-	free(line);
-	free(paths);
-	globfree(&gl);
-	json_decref(want);
+	gw_audit_chains_free(&cs);
+	free_files(&fl);
+	json_decref(sel.want);
 	return rc;
 }
 
@@ -887,69 +1245,21 @@ static int cmd_audit(struct ctl *c, int argc, char **argv)
 		return audit_verify(c, argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[0], "show") == 0)
 		return audit_show(c, argc - 1, argv + 1);
+	if (argc >= 1 && strcmp(argv[0], "logs") == 0)
+		return view_logs(c, argc - 1, argv + 1, NULL, 1);
 	if (argc == 1 && strcmp(argv[0], "rotate") == 0)
 		return audit_rotate(c);
 	usage(stderr);
 	return 2;
 }
 
-/* Nonzero if the record line has ,"zone":"ZONE" at its top level (inside
- * a JSON string a quote is always escaped, so that text is structure). */
-static int zone_text_is(const char *line, const char *zone)
-{
-	const char *p = strstr(line, ",\"zone\":\"");
-	size_t zl = strlen(zone);
-
-	if (!p)
-		return 0;
-	p += 9;
-	return strncmp(p, zone, zl) == 0 && p[zl] == '"';
-}
-
 static int cmd_logs(struct ctl *c, int argc, char **argv)
 {
-	FILE *f;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	long max = 0, shown = 0;
-
-	if (argc < 1 || load_config(c))
-		return 2;
-	if (argc == 3 && strcmp(argv[1], "--lines") == 0) {
-		long long n;
-		if (zg_parse_int(argv[2], 0, LONG_MAX, &n) != 0) {
-			fprintf(stderr,
-				"gatewayctl: --lines: expected a count\n");
-			return 2;
-		}
-		max = (long)n;
-	} else if (argc != 1) {
+	if (argc < 1 || argv[0][0] == '-') {
 		usage(stderr);
 		return 2;
 	}
-	if (!c->cfg->audit_log)
-		return 2;
-	f = open_log(c->cfg->audit_log);
-	if (!f)
-		return 2;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		json_t *j = json_loadb(line, (size_t)len, 0, NULL);
-		const char *z = json_string_value(json_object_get(j, "zone"));
-		/* A record that is not valid JSON (written by an older
-		 * gatewayd from a zone's text) is still shown: its zone field
-		 * is found by its text, which no string value can fake. */
-		if (!j && zone_text_is(line, argv[0]))
-			z = argv[0];
-		if (z && strcmp(z, argv[0]) == 0 && (!max || shown < max)) {
-			fputs(line, stdout);
-			shown++;
-		}
-		json_decref(j);
-	}
-	free(line);
-	fclose(f);
-	return 0;
+	return view_logs(c, argc - 1, argv + 1, argv[0], 0);
 }
 
 /* ---- daemon commands over the admin socket ------------------------------- */

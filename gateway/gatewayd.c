@@ -34,7 +34,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: gatewayd --config FILE [--check] [--ready-file FILE]\n"
-		"                [--drain-timeout SECONDS]\n"
+		"                [--drain-timeout SECONDS] [--replica NAME]\n"
 		"The zonegate host gateway: agent zones reach tool zones only "
 		"through it,\n"
 		"as their per-zone allowlists allow.\n"
@@ -42,6 +42,11 @@ static void usage(FILE *f)
 		"  --config FILE      the JSON config (docs/operations.md)\n"
 		"  --check            validate config and policy, then exit\n"
 		"  --ready-file FILE  write \"ready\" to FILE once serving\n"
+		"  --replica NAME     name of the audit chains this gatewayd "
+		"starts\n"
+		"                     (overrides the config's \"replica\"; "
+		"default: the\n"
+		"                     host name)\n"
 		"  --drain-timeout SECONDS\n"
 		"                     on SIGTERM, how long calls in flight may "
 		"take to\n"
@@ -566,11 +571,13 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, 'k' },
 		{ "ready-file", required_argument, NULL, 'r' },
 		{ "drain-timeout", required_argument, NULL, 'd' },
+		{ "replica", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *config = NULL, *ready = NULL;
+	const char *config = NULL, *ready = NULL, *replica = NULL;
+	char host[GW_REPLICA_MAX + 1];
 	int check = 0, c, rc = 1, sfd = -1, drain_s = DRAIN_DEFAULT_S;
 	long long v;
 	struct gw g;
@@ -596,6 +603,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			drain_s = (int)v;
+			break;
+		case 'R':
+			if (!gw_replica_ok(optarg)) {
+				fprintf(stderr,
+					"gatewayd: --replica: 1..%d of "
+					"[A-Za-z0-9._-]\n",
+					GW_REPLICA_MAX);
+				return 2;
+			}
+			replica = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -642,6 +659,13 @@ int main(int argc, char **argv)
 	g.policy_loads = 1;
 	g.audit = gw_audit_open(g.cfg->audit_log, err, sizeof(err));
 	if (g.audit) {
+		if (!replica)
+			replica = g.cfg->replica;
+		if (!replica && gethostname(host, sizeof(host)) == 0) {
+			host[sizeof(host) - 1] = '\0';
+			replica = host; /* ignored if not a replica name */
+		}
+		gw_audit_set_replica(g.audit, replica);
 		gw_audit_set_deny_rate(g.audit, g.cfg->audit_denials_per_s);
 		gw_audit_set_rotate(g.audit, g.cfg->audit_rotate_bytes);
 	}

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "zg_version.h"
@@ -93,10 +94,11 @@ struct gw_config {
 	char *admin_group;  /* NULL: root (and our own uid) only */
 	gid_t admin_gid;
 	int has_admin_gid;
-	char *audit_log;	     /* resolved; NULL: no audit file */
-	int audit_args;		     /* log argument values (off by default) */
-	char *pins;		     /* resolved path of the pin store */
-	char *metrics;		     /* "HOST:PORT" (loopback) or "unix:PATH" */
+	char *audit_log; /* resolved; NULL: no audit file */
+	char *replica;	 /* names the audit chains it starts; NULL: host name */
+	int audit_args;	 /* log argument values (off by default) */
+	char *pins;	 /* resolved path of the pin store */
+	char *metrics;	 /* "HOST:PORT" (loopback) or "unix:PATH" */
 	long call_timeout_ms;	     /* default deadline of a call */
 	size_t max_message;	     /* bytes of one JSON-RPC message */
 	int reload_interval_ms;	     /* policy file-change check; 0 = off */
@@ -307,6 +309,20 @@ void gw_audit_close(struct gw_audit *a);
 /* The hash of the last record (the chain's head), to anchor it elsewhere. */
 const char *gw_audit_head(const struct gw_audit *a);
 
+/* Replica names: what a gatewayd calls the audit chains it starts (the
+ * config's "replica", by default the host name). 1..GW_REPLICA_MAX of
+ * [A-Za-z0-9._-]; gw_replica_ok says whether s is one. */
+#define GW_REPLICA_MAX 253
+int gw_replica_ok(const char *s);
+/* Names the chain this log starts, if it starts one (the file was empty
+ * and nothing is written yet): its first record carries "replica":name.
+ * A log that continues keeps the name of its chain (from the first record
+ * of its file; "" for a log from before names). Rotation records carry
+ * the chain's name. A name that is not gw_replica_ok is ignored. */
+void gw_audit_set_replica(struct gw_audit *a, const char *name);
+/* The chain's name ("" when it has none). */
+const char *gw_audit_replica(const struct gw_audit *a);
+
 /* A new audit id (unique per process: boot random + sequence) into
  * out (at least 40 bytes). */
 void gw_audit_new_id(struct gw_audit *a, char *out, size_t outlen);
@@ -397,6 +413,53 @@ typedef void (*gw_audit_report)(void *ud, const char *file, size_t line,
 long gw_audit_verify_files(const char *const *paths, size_t n,
 			   gw_audit_report report, void *ud, size_t *records,
 			   char *err, size_t errlen);
+
+/* Several replicas' files at once. Each file is placed by its hashes:
+ * a file whose first record's prev is the last hash of another follows
+ * it; the sequences so found are grouped into chains by the replica name
+ * their first record carries (a rotated file continues the chain of the
+ * same name that ends before it). One entry per chain, files in chain
+ * order, with its problems (file, line, what) in file and line order:
+ * a file missing in a sequence, a fork (two files continue the same
+ * record), a second chain of the same name starting from zeros, and every
+ * record problem gw_audit_verify_files finds. */
+struct gw_audit_problem {
+	const char *file; /* one of the caller's paths */
+	size_t line;
+	char *msg;
+};
+struct gw_audit_chain {
+	char replica[GW_REPLICA_MAX + 1]; /* "" when its records name none */
+	const char **files;		  /* the caller's paths, in order */
+	size_t nfiles;
+	int from_start; /* its first file starts from 64 zeros */
+	size_t records;
+	struct gw_audit_problem *problems;
+	size_t nproblems;
+};
+struct gw_audit_chains {
+	struct gw_audit_chain *chain; /* ordered by replica name */
+	size_t n;
+	size_t records, problems; /* totals */
+};
+/* Sorts paths[0..n) into chains and verifies each into *out (freed with
+ * gw_audit_chains_free, also after a failure). n is capped at
+ * GW_AUDIT_FILES_MAX. Returns 0, or -1 with err if a file cannot be
+ * read. */
+#define GW_AUDIT_FILES_MAX 10000
+int gw_audit_verify_chains(const char *const *paths, size_t n,
+			   struct gw_audit_chains *out, char *err,
+			   size_t errlen);
+void gw_audit_chains_free(struct gw_audit_chains *c);
+
+/* Reads the next line of an audit file into *buf (grown as needed, to
+ * at most GW_AUDIT_LINE_MAX + 1 bytes; the caller frees it), without its
+ * line end. Returns its length, -1 at the end (or out of memory), or -2
+ * for a line longer than GW_AUDIT_LINE_MAX, which is skipped: nothing
+ * gatewayd writes is that long. */
+#define GW_AUDIT_LINE_MAX (1u << 20)
+ssize_t gw_audit_getline(FILE *f, char **buf, size_t *cap);
+
 /* One file: 0 if intact (*lines set), or -1 with the first bad line in
  * *bad_line (0 if the file cannot be read) and its problem in err. */
 int gw_audit_verify(const char *path, size_t *lines, size_t *bad_line,

@@ -20,11 +20,18 @@ import { createServer } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// The demo's data (data/, the web host) lie beside the script: in the
+// source tree, or under PREFIX/share/zonegate/demo after cmake --install.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// Installed: PREFIX/share/zonegate/demo/scripts/demo.mjs, binaries in
+// PREFIX/bin. From the source tree: BUILD_DIR (default build/).
+const installedPrefix = root.endsWith('/share/zonegate/demo') &&
+  existsSync(resolve(root, '../../../bin/gatewayd')) ? resolve(root, '../../..') : null;
 const QUESTION = 'Tell me about container escape vulnerabilities from the past year.';
 const AGENTS = ['cve-question', 'cve', 'blog-question', 'rag', 'report'];
 const TOOLZONES = ['tools', 'llm', 'web', 'kb'];
 const USAGE = `usage: node scripts/demo.mjs [BUILD_DIR] [options]   (bash scripts/demo.sh [options])
+       node PREFIX/share/zonegate/demo/scripts/demo.mjs [--prefix PREFIX] [options]
 Runs the seed pipeline in sandboxed zones behind gatewayd and as plain host
 processes (the no-isolation baseline); prints the report, the attack table
 and the timing table. Runs as root (zonectl sandboxes the zones).
@@ -38,13 +45,18 @@ and the timing table. Runs as root (zonectl sandboxes the zones).
   --llm-key-file F     its key, first line of F (with --llm-url)
   --llm-standin MS     answer llm_chat from the test suite's chat-completions stand-in
                        with MS of latency per call (a model's latency, no model)
+  --prefix DIR         run the binaries of an install (DIR/bin, DIR/lib/zonegate)
+                       instead of a build tree (also: env ZONEGATE_PREFIX; an
+                       installed demo.mjs defaults to its own prefix)
   --keep               keep the scratch directory (its path is printed)
   -h, --help           this text`;
 
 // ---- options -----------------------------------------------------------------
 
 function parseArgs(argv) {
-  const o = { build: join(root, 'build'), json: false, question: QUESTION, runs: 5,
+  const dflt = process.env.ZONEGATE_PREFIX ? resolve(process.env.ZONEGATE_PREFIX)
+    : installedPrefix ?? join(root, 'build');
+  const o = { build: dflt, json: false, question: QUESTION, runs: 5,
     asOf: null, compromise: 'rag', llmUrl: null, llmModel: null, llmKeyFile: null,
     standin: null, keep: false };
   const need = (i, n) => {
@@ -56,6 +68,7 @@ function parseArgs(argv) {
     if (a === '-h' || a === '--help') { process.stdout.write(`${USAGE}\n`); process.exit(0); }
     else if (a === '--json') o.json = true;
     else if (a === '--keep') o.keep = true;
+    else if (a === '--prefix') o.build = resolve(need(i++, a));
     else if (a === '--question') o.question = need(i++, a);
     else if (a === '--runs') o.runs = Number(need(i++, a));
     else if (a === '--as-of') o.asOf = need(i++, a);
@@ -654,7 +667,7 @@ function textOutput(res) {
 async function main() {
   if (process.getuid && process.getuid() !== 0) die('run as root: zonectl sandboxes each zone under a uid of its own');
   for (const b of ['zonectl', 'gatewayd', 'gatewayctl', 'mcpd', 'ragctl', 'zonegate-agent', 'zonegate-supervisor', 'zonegate-relay', 'zonegate-zone-init']) {
-    if (!existsSync(bin(b))) die(`${bin(b)} is missing: build first (bash scripts/demo.sh does)`);
+    if (!existsSync(bin(b))) die(`${bin(b)} is missing: build first (bash scripts/demo.sh does) or name an install with --prefix`);
   }
   W = mkdtempSync('/tmp/zgdemo-');
   chmodSync(W, 0o711);

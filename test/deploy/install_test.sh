@@ -230,7 +230,7 @@ check_completion "$P/bin/zonectl" xen --help -- zonectl --config f xen
 # gatewayctl: one --help for every command, so the union of what each
 # command completes.
 "$P/bin/gatewayctl" --help 2>&1 | opts >"$S/h"
-for c in "" check explain lint allow deny logs stats; do
+for c in "" check explain lint allow deny audit logs stats; do
 	complete_opts gatewayctl --config f $c
 done | grep -- '^--' | sort -u >"$S/c"
 diff "$S/h" "$S/c" >"$S/d" ||

@@ -15,7 +15,9 @@
 // the Containerfile's CMD, tab-separated, for the flag check),
 // OUT_DIR/servers.txt (the agents' hosted-server files) and
 // OUT_DIR/gateway.json (the path of the gateway config). Exit 1 on any
-// problem, each printed as FILE: what.
+// problem, each printed as FILE: what. The set the kustomization builds
+// is checked as a set too: each kind/namespace/name once, and every
+// ConfigMap and Secret a pod refers to in it or made by prepare.sh.
 import { readFileSync, readdirSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -226,7 +228,7 @@ function checkForm(dir) {
 	const sandboxes = named("Sandbox");
 	const pvcs = named("PersistentVolumeClaim");
 	const prepare = readFileSync(path.join(K8S, "prepare.sh"), "utf8");
-	const prepared = new Set([...prepare.matchAll(/create (?:configmap|secret (?:tls|generic)) ([a-z0-9-]+)/g)].map(m => m[1]));
+	const set = buildSet(where, all, k, prepare);
 
 	const rc = all.find(o => o.kind === "RuntimeClass");
 	if (!rc || rc.metadata.name !== "edera" || rc.handler !== "edera" ||
@@ -256,19 +258,13 @@ function checkForm(dir) {
 		if (psc.runAsNonRoot !== true || !(psc.runAsUser > 0))
 			problem(where, `${id}: not runAsNonRoot with a non-zero runAsUser`);
 		const vols = new Map((spec.volumes ?? []).map(v => [v.name, v]));
+		checkRefs(where, id, spec, k, set);
 		for (const v of vols.values()) {
-			const cm = v.configMap?.name, sec = v.secret?.secretName;
-			if (cm && !k.configMaps.has(cm) && !prepared.has(cm) && !v.configMap.optional)
-				problem(where, `${id}: ConfigMap ${cm} is neither generated nor made by prepare.sh`);
-			if (sec && !prepared.has(sec) && !v.secret.optional)
-				problem(where, `${id}: Secret ${sec} is not made by prepare.sh`);
 			if (v.persistentVolumeClaim && !pvcs.has(v.persistentVolumeClaim.claimName))
 				problem(where, `${id}: no PersistentVolumeClaim ${v.persistentVolumeClaim.claimName}`);
 			for (const s of v.projected?.sources ?? []) {
 				if (s.serviceAccountToken && s.serviceAccountToken.audience !== gw.listeners[0].k8s?.audience)
 					problem(where, `${id}: token audience ${s.serviceAccountToken.audience} is not the listener's`);
-				if (s.configMap && !prepared.has(s.configMap.name) && !k.configMaps.has(s.configMap.name))
-					problem(where, `${id}: ConfigMap ${s.configMap.name} is neither generated nor made by prepare.sh`);
 			}
 		}
 		for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
@@ -284,6 +280,12 @@ function checkForm(dir) {
 			for (const m of c.volumeMounts ?? [])
 				if (!vols.has(m.name)) problem(where, `${cid}: mounts undefined volume ${m.name}`);
 			const cmd = [...(c.command ?? []), ...(c.args ?? [])];
+			// $(VAR) in a command is expanded by the kubelet from the
+			// container's env; an undefined one stays literal text
+			const env = new Set((c.env ?? []).map(e => e.name));
+			for (const a of cmd)
+				for (const m of a.matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g))
+					if (!env.has(m[1])) problem(where, `${cid}: $(${m[1]}) is not in its env`);
 			commands.push(cmd);
 			for (const p of [c.readinessProbe, c.livenessProbe, c.startupProbe])
 				if (p?.exec) commands.push(p.exec.command);
@@ -351,6 +353,74 @@ function checkForm(dir) {
 
 	// Every file under deploy/kubernetes belongs to some form.
 	return k.files;
+}
+
+// ---- the set kubectl apply -k makes ---------------------------------------
+// Every object of the kustomization (resources and generated ConfigMaps,
+// after its namespace transformer) once by kind/namespace/name; what
+// prepare.sh makes beforehand (kubectl create configmap / secret) is
+// listed beside it and must not be in it too. Returns {has(kind, name),
+// keys(name): the generated ConfigMap's keys or undefined}.
+function buildSet(where, all, k, prepare) {
+	const made = kind => new Set([...prepare.matchAll(kind === "ConfigMap"
+		? /create configmap ([a-z0-9.-]+)/g : /create secret (?:tls|generic) ([a-z0-9.-]+)/g)].map(m => m[1]));
+	const prepared = { ConfigMap: made("ConfigMap"), Secret: made("Secret") };
+	const idOf = (kind, ns, name) => `${kind}/${ns ?? "(cluster)"}/${name}`;
+	const generated = [...k.configMaps.keys()].map(name =>
+		({ kind: "ConfigMap", metadata: { name, namespace: k.namespace } }));
+	const ids = new Set();
+	for (const o of [...all, ...generated]) {
+		const id = idOf(o.kind, o.metadata?.namespace, o.metadata?.name);
+		if (!o.metadata?.name) problem(where, `a ${o.kind} without a name`);
+		else if (ids.has(id)) problem(where, `${id} is in the set twice`);
+		ids.add(id);
+	}
+	for (const kind of ["ConfigMap", "Secret"])
+		for (const name of prepared[kind])
+			if (ids.has(idOf(kind, k.namespace, name)))
+				problem(where, `${kind} ${name} is made by prepare.sh and by the kustomization`);
+	return {
+		has: (kind, name) => ids.has(idOf(kind, k.namespace, name)) || prepared[kind].has(name),
+		keys: name => k.configMaps.get(name),
+	};
+}
+
+// Every ConfigMap and Secret a pod names (volumes, projected volumes, env,
+// envFrom, image pull secrets) exists in the set or is made by prepare.sh,
+// unless the reference is optional; a key of a generated ConfigMap exists.
+function checkRefs(where, id, spec, k, set) {
+	const ref = (kind, name, optional, key) => {
+		if (!name) return;
+		if (!set.has(kind, name)) {
+			if (!optional) problem(where, `${id}: ${kind} ${name} is neither in the set nor made by prepare.sh`);
+			return;
+		}
+		const keys = kind === "ConfigMap" && set.keys(name);
+		if (keys && key !== undefined && !keys.has(key) && !optional)
+			problem(where, `${id}: ConfigMap ${name} has no key ${key}`);
+	};
+	for (const v of spec.volumes ?? []) {
+		ref("ConfigMap", v.configMap?.name, v.configMap?.optional);
+		for (const i of v.configMap?.items ?? []) ref("ConfigMap", v.configMap.name, v.configMap.optional, i.key);
+		ref("Secret", v.secret?.secretName, v.secret?.optional);
+		for (const s of v.projected?.sources ?? []) {
+			ref("ConfigMap", s.configMap?.name, s.configMap?.optional);
+			for (const i of s.configMap?.items ?? []) ref("ConfigMap", s.configMap.name, s.configMap.optional, i.key);
+			ref("Secret", s.secret?.name, s.secret?.optional);
+		}
+	}
+	for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+		for (const e of c.env ?? []) {
+			const cm = e.valueFrom?.configMapKeyRef, sec = e.valueFrom?.secretKeyRef;
+			if (cm) ref("ConfigMap", cm.name, cm.optional, cm.key);
+			if (sec) ref("Secret", sec.name, sec.optional);
+		}
+		for (const e of c.envFrom ?? []) {
+			ref("ConfigMap", e.configMapRef?.name, e.configMapRef?.optional);
+			ref("Secret", e.secretRef?.name, e.secretRef?.optional);
+		}
+	}
+	for (const s of spec.imagePullSecrets ?? []) ref("Secret", s.name, false);
 }
 
 // An absolute path a command names: the image's own files, or under a
