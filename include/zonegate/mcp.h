@@ -362,6 +362,44 @@ int mcp_session_initialized(const mcp_session *s);
 /* The negotiated protocol version, or NULL before initialize. */
 const char *mcp_session_protocol_version(const mcp_session *s);
 
+/* ---- Connections (message transports) ------------------------------- */
+
+/* One peer of a message transport (stdio, a channel stream): a session of
+ * the 2025-11-25 family for requests without a 2026-07-28 _meta, and each
+ * 2026-07-28 stateless request on a session of its own that ends with its
+ * response (at most 64 in flight, 16 of them subscriptions/listen;
+ * notifications/cancelled naming one reaches it). */
+typedef struct mcp_conn mcp_conn;
+
+enum {
+	/* messages name the request they relate to (mcp_session_set_relate) */
+	MCP_CONN_RELATE = 1u,
+	/* the first request decides for good: a session (initialize, or no
+	 * 2026-07-28 _meta), or a pipe of stateless requests; without it
+	 * every request chooses by its own _meta */
+	MCP_CONN_PER_STREAM = 2u,
+};
+
+/* Creates a connection on srv that sends through send(ctx, ...) (related:
+ * the client request a message belongs to). Returns NULL on allocation
+ * failure. */
+mcp_conn *mcp_conn_new(mcp_server *srv, mcp_send_fn send, void *ctx,
+		       unsigned flags);
+
+/* Feeds one complete message (not NUL-terminated). One thread at a time
+ * (the transport's reader); it also frees finished stateless requests.
+ * Returns as mcp_session_input() does. */
+int mcp_conn_input(mcp_conn *c, const char *msg, size_t len);
+
+/* Waits up to timeout_ms for the calls in flight (each session's). 0 when
+ * none is left, -1 on timeout. */
+int mcp_conn_drain(mcp_conn *c, int timeout_ms);
+
+/* Cancels everything still open (subscriptions end without a response),
+ * waits for handlers, frees c. send is not called after it returns. NULL
+ * is a no-op. */
+void mcp_conn_free(mcp_conn *c);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

@@ -173,7 +173,13 @@ export { sleep };
 // mcpd over stdio without the SDK: send() writes one JSON line, next()
 // resolves with the first message matching pred (or null after ms).
 export function startStdioRaw(args = [], env = {}) {
-  const proc = spawn(mcpdPath(), ['--stdio', '--fixtures', 'conformance', ...args], {
+  return startRaw(mcpdPath(), ['--stdio', '--fixtures', 'conformance', ...args], env);
+}
+
+// The same for any program that speaks newline-delimited JSON-RPC on its
+// stdin/stdout (e.g. zonegate-relay, one channel stream).
+export function startRaw(bin, args = [], env = {}) {
+  const proc = spawn(bin, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
