@@ -87,6 +87,13 @@ typedef int (*mcp_complete_fn)(mcp_call *call, const char *arg_name,
 #define MCP_TOOL_INLINE \
 	0x1u /* fast, never blocks, never talks back:
 				may run on the transport's thread */
+/* The tasks extension (io.modelcontextprotocol/tasks, 2026-07-28 only):
+ * a call from a client that declares it runs as a task (answered at once
+ * with a CreateTaskResult, its result kept for tasks/get); other calls run
+ * as usual. With _REQUIRED, a call whose client does not declare it is
+ * refused (-32021) instead. */
+#define MCP_TOOL_TASK 0x2u
+#define MCP_TOOL_TASK_REQUIRED 0x4u
 
 struct mcp_tool {
 	const char *name;	   /* required, unique */
@@ -266,6 +273,30 @@ json_t *mcp_call_state(mcp_call *call);
  * exceed its cap (16 KiB) or memory runs out. */
 int mcp_call_input_required(mcp_call *call, json_t *requests, json_t *state,
 			    json_t **result);
+
+/* ---- 2026-07-28 tasks extension (io.modelcontextprotocol/tasks) ------ */
+
+/* Hands the rest of this call to a task (for a handler that first gathers
+ * input with InputRequiredResult rounds, then goes asynchronous): the tool
+ * runs again with the same params on a task of its own, where
+ * mcp_call_task_id() is set, and *result gets the CreateTaskResult for
+ * this handler to return. Returns 0, or a negative code after setting the
+ * call's error: MCP_ERR_MISSING_CAPABILITY when the client did not
+ * declare the extension, MCP_ERR_INVALID_REQUEST when the call is not a
+ * 2026-07-28 tools/call outside a task or the task cap is reached. */
+int mcp_call_create_task(mcp_call *call, json_t **result);
+
+/* The id of the task this call runs for (borrowed), or NULL. */
+const char *mcp_call_task_id(mcp_call *call);
+
+/* Caps of the task store: tasks kept at once (1..1000000, default 1024;
+ * one more is refused with -32600), bytes of stored results (>= 1024,
+ * default 64 MiB; a result past it fails its task), and each task's
+ * time to live from its creation (1000 ms..7 days, default 15 min; the
+ * task and its result are freed then, a run still going is cancelled).
+ * 0 keeps a value. */
+void mcp_server_set_task_limits(mcp_server *srv, unsigned max_tasks,
+				size_t max_bytes, unsigned ttl_ms);
 
 /* Loads the request-state key ring from path (see mcpd --state-key-file;
  * the first key signs, all verify) and sets how long a sealed state stays
