@@ -40,7 +40,7 @@ struct mcp_task {
 	json_t *requests; /* input_required: outstanding inputRequests */
 	json_t *answers;  /* inputResponses gathered so far */
 	char *state;	  /* the run's requestState, never shown */
-	size_t bytes;	  /* counted against the store's cap */
+	size_t bytes;	  /* params, answers, outcomes: the store's cap */
 	long long run;	  /* id of the run in flight on s */
 	mcp_session *s;	  /* runs the call; NULL once freed */
 	unsigned pins;	  /* threads feeding s outside the lock */
@@ -117,6 +117,27 @@ void mcp_server_set_task_limits(mcp_server *srv, unsigned max_tasks,
 	if (ttl_ms >= 1000 && ttl_ms <= 7u * 86400u * 1000u)
 		t->ttl_ms = ttl_ms;
 	pthread_mutex_unlock(&t->mu);
+}
+
+/* Counts n more bytes for k against the store's cap (t->mu held).
+ * Returns 0, or -1 (nothing counted) when they do not fit. */
+static int charge(struct mcp_tasks *t, struct mcp_task *k, size_t n)
+{
+	if (n > t->max_bytes || t->bytes > t->max_bytes - n)
+		return -1;
+	t->bytes += n;
+	k->bytes += n;
+	return 0;
+}
+
+/* The length of v serialized (0 if it cannot be). */
+static size_t json_size(const json_t *v)
+{
+	size_t n = 0;
+	char *text = v ? jr_dump(v, &n) : NULL;
+
+	free(text);
+	return text ? n : 0;
 }
 
 /* Frees what a task holds but its session (t->mu held or unshared). */
@@ -207,7 +228,7 @@ static json_t *record(struct mcp_tasks *t, struct mcp_task *k, const char *msg,
 		snap = set_status(k, T_CANCELLED, "cancelled");
 		goto out;
 	}
-	if (t->bytes + len > t->max_bytes || (!res && !err)) {
+	if ((!res && !err) || charge(t, k, len) != 0) {
 		k->error = json_pack("{s:i, s:s}", "code", MCP_ERR_INTERNAL,
 				     "message",
 				     res || err ? "the task's result is larger "
@@ -234,8 +255,6 @@ static json_t *record(struct mcp_tasks *t, struct mcp_task *k, const char *msg,
 		snap = set_status(k, T_INPUT, "waiting for input");
 		goto out;
 	}
-	k->bytes = len;
-	t->bytes += len;
 	if (res) {
 		k->result = json_incref(res);
 		json_object_del(k->result, "resultType");
@@ -440,6 +459,11 @@ static struct mcp_task *task_new(mcp_server *srv, json_t *params,
 		*why = "too many tasks; try again later";
 		goto fail;
 	}
+	if (charge(t, k, json_size(k->params)) != 0) {
+		pthread_mutex_unlock(&t->mu);
+		*why = "the task store is full; try again later";
+		goto fail;
+	}
 	k->ttl_ms = t->ttl_ms;
 	mcp_deadline_after(&k->expires, (int)k->ttl_ms);
 	k->next = t->list;
@@ -577,10 +601,12 @@ static int reply(mcp_session *s, json_t *id, json_t *result, int code,
 	return result ? 0 : -1;
 }
 
-/* tasks/update: answers for outstanding keys are kept (others ignored);
- * once none is outstanding the call runs again with all of them.
- * t->mu held; returns 1 when k must be fed its next run (pinned). */
-static int update(struct mcp_task *k, json_t *responses, json_t **snap)
+/* tasks/update: answers for outstanding keys are kept (others ignored;
+ * each counted against the store's cap), and once none is outstanding
+ * the call runs again with all of them. t->mu held; returns 1 when k must
+ * be fed its next run (pinned), -1 when an answer did not fit. */
+static int update(struct mcp_tasks *t, struct mcp_task *k, json_t *responses,
+		  json_t **snap)
 {
 	const char *key;
 	json_t *v;
@@ -592,6 +618,8 @@ static int update(struct mcp_task *k, json_t *responses, json_t **snap)
 	json_object_foreach (responses, key, v) {
 		if (!json_object_get(k->requests, key))
 			continue;
+		if (charge(t, k, json_size(v) + strlen(key)) != 0)
+			return -1;
 		json_object_set(k->answers, key, v);
 		json_object_del(k->requests, key);
 	}
@@ -644,6 +672,7 @@ int mcp_rev2026_tasks_method(mcp_session *s, struct jr_msg *m, int method)
 	json_t *responses = json_object_get(m->params, "inputResponses");
 	json_t *res = NULL, *snap = NULL;
 	struct mcp_task *k, *run = NULL;
+	int full = 0, u;
 	const char *key, *why = "Failed to retrieve task: Task not found";
 	json_t *v;
 
@@ -676,11 +705,13 @@ int mcp_rev2026_tasks_method(mcp_session *s, struct jr_msg *m, int method)
 	k = find(t, id);
 	if (k && method == M_TASKS_GET)
 		res = detailed(k);
-	else if (k && method == M_TASKS_UPDATE && update(k, responses, &snap))
-		run = k;
-	else if (k && method == M_TASKS_CANCEL)
+	else if (k && method == M_TASKS_UPDATE &&
+		 (u = update(t, k, responses, &snap)) != 0) {
+		run = u > 0 ? k : NULL;
+		full = u < 0;
+	} else if (k && method == M_TASKS_CANCEL)
 		snap = cancel(k);
-	if (k && method != M_TASKS_GET)
+	if (k && method != M_TASKS_GET && !full)
 		res = json_object();
 	pthread_mutex_unlock(&t->mu);
 	if (run) {
@@ -690,6 +721,9 @@ int mcp_rev2026_tasks_method(mcp_session *s, struct jr_msg *m, int method)
 	notify(s->srv, snap);
 	if (res)
 		json_object_set_new(res, "resultType", json_string("complete"));
+	if (full)
+		return reply(s, m->id, NULL, MCP_ERR_INVALID_REQUEST,
+			     "the task store is full; try again later");
 	return reply(s, m->id, res, MCP_ERR_INVALID_PARAMS,
 		     k ? "out of memory" : why);
 }

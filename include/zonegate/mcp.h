@@ -290,8 +290,9 @@ int mcp_call_create_task(mcp_call *call, json_t **result);
 const char *mcp_call_task_id(mcp_call *call);
 
 /* Caps of the task store: tasks kept at once (1..1000000, default 1024;
- * one more is refused with -32600), bytes of stored results (>= 1024,
- * default 64 MiB; a result past it fails its task), and each task's
+ * one more is refused with -32600), bytes they keep (>= 1024, default 64
+ * MiB: params, answers and outcomes; a call that does not fit makes no
+ * task, an outcome that does not fit fails its task), and each task's
  * time to live from its creation (1000 ms..7 days, default 15 min; the
  * task and its result are freed then, a run still going is cancelled).
  * 0 keeps a value. */

@@ -1,6 +1,8 @@
 /* Fuzz target: the tasks extension (io.modelcontextprotocol/tasks) through
  * the message transport's connection (mcp_conn, as stdio and channels run
- * it): arbitrary bytes, one message a line. Task ids are random, so a
+ * it), as a pipe that chooses per request (stdio) and as a channel
+ * stream that its first request decides: arbitrary bytes, one message a
+ * line. Task ids are random, so a
  * string "$N" in params.taskId or in a taskIds array stands for the id of
  * the N-th task created so far (N mod their count): tasks/get, tasks/update
  * and tasks/cancel then reach live tasks, in every state, and
@@ -143,15 +145,16 @@ static char *fill(const struct ids *ids, const char *line, size_t len,
 	return text;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Feeds the lines of data to a new connection with flags. */
+static void run(const uint8_t *data, size_t size, unsigned flags)
 {
 	struct ids ids = { .n = 0 };
-	mcp_conn *c = mcp_conn_new(server(), capture, &ids, 0);
+	mcp_conn *c = mcp_conn_new(server(), capture, &ids, flags);
 	const char *p = (const char *)data, *end = p + size;
 	unsigned lines = 0;
 
 	if (!c)
-		return 0;
+		return;
 	while (p < end && lines++ < 64) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p), n = 0;
@@ -166,5 +169,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	mcp_conn_drain(c, 1000);
 	mcp_conn_free(c);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	run(data, size, 0); /* stdio: per request */
+	run(data, size, MCP_CONN_PER_STREAM | MCP_CONN_RELATE); /* a stream */
 	return 0;
 }

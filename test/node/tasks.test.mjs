@@ -162,12 +162,13 @@ describe('tasks extension over HTTP', () => {
 
   // The caps: one task more than --max-tasks is refused; the TTL frees a
   // task (and its place under the cap) even if nobody asks for it; a
-  // result past --max-task-bytes fails its task instead of being kept.
+  // result past --max-task-bytes fails its task instead of being kept,
+  // and a request too large to keep makes no task.
   // (Red with the count check off, with the sweeper's expiry off, and
   // with the byte check off.)
   test('caps on tasks and stored bytes, freed at TTL', async () => {
     const srv = await startHttp(['--max-tasks', '2', '--task-ttl', '1500',
-      '--max-task-bytes', '2048']);
+      '--max-task-bytes', '4096']);
     try {
       const ids = [];
       for (let i = 0; i < 2; i++) {
@@ -182,9 +183,14 @@ describe('tasks extension over HTTP', () => {
       for (const id of ids) {
         await until(srv.url, id, (t) => t.error?.code === -32602);
       }
-      // places free again; a result over the byte cap fails its task
+      // places free again; a result over the byte cap fails its task,
+      // a request whose own params do not fit makes none
+      const huge = await call(srv.url, 11, 'tools/call', { name: 'slow_compute',
+        arguments: { seconds: 0, label: 'x'.repeat(5000) } });
+      assert.equal(huge.msg.error?.code, -32600, JSON.stringify(huge.msg));
+      assert.match(huge.msg.error.message, /task store is full/);
       const big = (await call(srv.url, 4, 'tools/call', { name: 'slow_compute',
-        arguments: { seconds: 0, label: 'x'.repeat(4000) } })).msg.result;
+        arguments: { seconds: 0, label: 'x'.repeat(2500) } })).msg.result;
       assert.equal(big.resultType, 'task');
       const bd = await until(srv.url, big.taskId, (t) => t.result?.status !== 'working');
       assert.equal(bd.result.status, 'failed');
