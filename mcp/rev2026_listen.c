@@ -191,14 +191,7 @@ int mcp_rev2026_listen(mcp_session *s, struct jr_msg *m)
 	}
 	if (l->tasks && !mcp_tasks_declared(s->client_caps)) {
 		listen_free(l);
-		json_t *r = jr_error(m->id, MCP_ERR_MISSING_CAPABILITY,
-				     "Missing required client capability: "
-				     "taskIds need the "
-				     "io.modelcontextprotocol/tasks extension",
-				     mcp_tasks_required_data());
-		mcp_session_respond(s, m->id, r);
-		json_decref(r);
-		return -1;
+		return mcp_tasks_refuse(s, m->id);
 	}
 	if (atomic_fetch_add(&srv->nlistens, 1) >= srv->max_listens) {
 		atomic_fetch_sub(&srv->nlistens, 1);

@@ -39,6 +39,7 @@ struct mcp_task {
 	json_t *error;	  /* failed */
 	json_t *requests; /* input_required: outstanding inputRequests */
 	json_t *answers;  /* inputResponses gathered so far */
+	json_t *asked;	  /* every input request key issued (unique) */
 	char *state;	  /* the run's requestState, never shown */
 	size_t bytes;	  /* params, answers, outcomes: the store's cap */
 	long long run;	  /* id of the run in flight on s */
@@ -149,6 +150,7 @@ static void task_free(struct mcp_tasks *t, struct mcp_task *k)
 	json_decref(k->error);
 	json_decref(k->requests);
 	json_decref(k->answers);
+	json_decref(k->asked);
 	free(k->state);
 	free(k->status_msg);
 	free(k);
@@ -213,6 +215,23 @@ static json_t *set_status(struct mcp_task *k, enum task_status st,
 	return detailed(k);
 }
 
+/* 1 when reqs names a key k issued before (a key is unique over a task's
+ * life, SEP-2663); else remembers reqs' keys and returns 0. */
+static int reused_key(struct mcp_task *k, json_t *reqs)
+{
+	const char *key;
+	json_t *v;
+
+	if (!k->asked)
+		k->asked = json_object();
+	json_object_foreach (reqs, key, v)
+		if (json_object_get(k->asked, key))
+			return 1;
+	json_object_foreach (reqs, key, v)
+		json_object_set_new(k->asked, key, json_true());
+	return 0;
+}
+
 /* Records the outcome of a run, msg being its serialized response (NULL:
  * cancelled). t->mu held; returns the snapshot to notify. */
 static json_t *record(struct mcp_tasks *t, struct mcp_task *k, const char *msg,
@@ -241,11 +260,13 @@ static json_t *record(struct mcp_tasks *t, struct mcp_task *k, const char *msg,
 		json_t *reqs = json_object_get(res, "inputRequests");
 		const char *tok =
 			json_string_value(json_object_get(res, "requestState"));
-		if (!json_is_object(reqs) || json_object_size(reqs) == 0) {
+		if (!json_is_object(reqs) || json_object_size(reqs) == 0 ||
+		    reused_key(k, reqs)) {
 			k->error = json_pack("{s:i, s:s}", "code",
 					     MCP_ERR_INTERNAL, "message",
-					     "the tool asked for no input");
-			snap = set_status(k, T_FAILED, "no input requested");
+					     "the tool asked for no input, or "
+					     "again for an input it had");
+			snap = set_status(k, T_FAILED, "bad input request");
 			goto out;
 		}
 		json_decref(k->requests);
@@ -298,7 +319,7 @@ static int task_send(void *ctx, const json_t *related, const char *msg,
 	return 0;
 }
 
-/* Feeds request method with params (borrowed) as run number run into s. */
+/* Feeds tools/call with params (borrowed) into s as request id run. */
 static void feed(mcp_session *s, long long run, json_t *params)
 {
 	json_t *req = json_pack("{s:s, s:I, s:s, s:O}", "jsonrpc", "2.0", "id",
@@ -405,6 +426,18 @@ json_t *mcp_tasks_required_data(void)
 {
 	return json_pack("{s:{s:{s:{}}}}", "requiredCapabilities", "extensions",
 			 MCP_EXT_TASKS);
+}
+
+int mcp_tasks_refuse(mcp_session *s, json_t *id)
+{
+	json_t *r = jr_error(id, MCP_ERR_MISSING_CAPABILITY,
+			     "Missing required client capability: the "
+			     "io.modelcontextprotocol/tasks extension",
+			     mcp_tasks_required_data());
+
+	mcp_session_respond(s, id, r);
+	json_decref(r);
+	return -1;
 }
 
 static int new_id(char *out)
@@ -676,16 +709,8 @@ int mcp_rev2026_tasks_method(mcp_session *s, struct jr_msg *m, int method)
 	const char *key, *why = "Failed to retrieve task: Task not found";
 	json_t *v;
 
-	if (!mcp_tasks_declared(s->client_caps)) {
-		json_t *r = jr_error(m->id, MCP_ERR_MISSING_CAPABILITY,
-				     "Missing required client capability: "
-				     "the io.modelcontextprotocol/tasks "
-				     "extension",
-				     mcp_tasks_required_data());
-		mcp_session_respond(s, m->id, r);
-		json_decref(r);
-		return -1;
-	}
+	if (!mcp_tasks_declared(s->client_caps))
+		return mcp_tasks_refuse(s, m->id);
 	if (!id)
 		return reply(s, m->id, NULL, MCP_ERR_INVALID_PARAMS,
 			     "Invalid params: taskId must be a string");

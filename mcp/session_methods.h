@@ -76,6 +76,8 @@ void mcp_tasks_free(mcp_server *srv);
 int mcp_tasks_declared(const json_t *client_caps);
 /* The -32021 error data naming the extension (a new object). */
 json_t *mcp_tasks_required_data(void);
+/* Answers request id with -32021 naming the extension; returns -1. */
+int mcp_tasks_refuse(mcp_session *s, json_t *id);
 /* 1 when a task with this id exists. */
 int mcp_tasks_known(mcp_server *srv, const char *id);
 /* A stateless tools/call m to the tool e that the server runs as a task

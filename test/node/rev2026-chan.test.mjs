@@ -15,7 +15,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
 import { daemon, stop, waitFor } from '../common/harness.mjs';
-import { LATEST, connectHttp, rawInit, startRaw } from './lib.mjs';
+import { LATEST, connectHttp, irrRoundTrip, rawInit, startRaw } from './lib.mjs';
 
 const REV = '2026-07-28';
 const SUB_ID = 'io.modelcontextprotocol/subscriptionId';
@@ -102,17 +102,7 @@ describe('mcpd --chan speaks 2026-07-28 per stream', () => {
   test('InputRequiredResult round trip and a tampered state on a channel', async () => {
     const io = stream();
     try {
-      const T = 'test_input_required_result_tampered_state';
-      io.send(req(1, 'tools/call', { name: T, arguments: {} }));
-      const r1 = (await io.next((m) => m.id === 1)).result;
-      assert.equal(r1.resultType, 'input_required');
-      const answer = { confirm: { action: 'accept', content: { ok: true } } };
-      io.send(req(2, 'tools/call', { name: T, arguments: {}, inputResponses: answer,
-        requestState: `${r1.requestState}x` }));
-      assert.equal((await io.next((m) => m.id === 2)).error.code, -32602);
-      io.send(req(3, 'tools/call', { name: T, arguments: {}, inputResponses: answer,
-        requestState: r1.requestState }));
-      assert.match((await io.next((m) => m.id === 3)).result.content[0].text, /approved amount 100/);
+      await irrRoundTrip(io, req);
     } finally {
       await io.close();
     }

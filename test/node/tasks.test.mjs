@@ -144,6 +144,15 @@ describe('tasks extension over HTTP', () => {
       assert.equal(md.result.result.content[0].text, 'got one and two');
       const bad = await call(srv.url, 8, 'tasks/update', { taskId: m.taskId, inputResponses: 5 });
       assert.equal(bad.msg.error.code, -32602);
+      // a key is asked once in a task's life: a tool that asks again
+      // fails its task (red without the check: input_required again)
+      const ra = (await call(srv.url, 11, 'tools/call', { name: 'test_task_reask',
+        arguments: {} })).msg.result;
+      await until(srv.url, ra.taskId, (t) => t.result?.status === 'input_required');
+      await call(srv.url, 12, 'tasks/update', { taskId: ra.taskId,
+        inputResponses: { again: ans('x') } });
+      const rf = await until(srv.url, ra.taskId, (t) => t.result?.status === 'failed');
+      assert.match(rf.result.error.message, /again for an input/);
       // InputRequiredResult first, then a task that carries the answer
       const r1 = (await call(srv.url, 9, 'tools/call', { name: 'test_tool_with_task',
         arguments: {} })).msg.result;
