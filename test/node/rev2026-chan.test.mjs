@@ -166,6 +166,28 @@ describe('mcpd --chan speaks 2026-07-28 per stream', () => {
     }
   });
 
+  // The per-stream caps of the shared connection code hold on a channel:
+  // 16 subscriptions on one stream, the 17th refused, another stream
+  // unaffected.
+  test('at most 16 subscriptions per stream', async () => {
+    const io = stream();
+    const other = stream();
+    try {
+      for (let i = 0; i < 17; i++) {
+        io.send(req(`M${i}`, 'subscriptions/listen', { notifications: { toolsListChanged: true } }));
+      }
+      const refused = await io.next((m) => m.id === 'M16');
+      assert.equal(refused?.error?.code, -32600, JSON.stringify(refused));
+      assert.equal(io.seen.filter((m) => m.method === 'notifications/subscriptions/acknowledged')
+        .length, 16);
+      other.send(req('o', 'subscriptions/listen', { notifications: { toolsListChanged: true } }));
+      assert.ok(await other.next((m) => m.method === 'notifications/subscriptions/acknowledged'));
+    } finally {
+      await io.close();
+      await other.close();
+    }
+  });
+
   // Both revisions on one channel at once: a 2025-11-25 SDK session over
   // HTTP, a raw session stream whose later 2026 _meta changes nothing, a
   // stateless stream, and stateless POSTs (SDK 2.x client).
