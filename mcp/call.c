@@ -33,6 +33,9 @@ static const struct {
 	{ "completion/complete", M_COMPLETE },
 	{ "server/discover", M_DISCOVER },
 	{ "subscriptions/listen", M_LISTEN },
+	{ "tasks/get", M_TASKS_GET },
+	{ "tasks/update", M_TASKS_UPDATE },
+	{ "tasks/cancel", M_TASKS_CANCEL },
 };
 
 int mcp_method_lookup(const char *name)

@@ -96,6 +96,8 @@ struct mcp_server {
 	unsigned max_listens;
 	int request_log; /* mcp_server_set_request_log */
 
+	struct mcp_tasks *tasks; /* the tasks extension (rev2026_tasks.c) */
+
 	pthread_mutex_t sessions_mu; /* the session list below */
 	struct mcp_session *sessions;
 
@@ -187,6 +189,7 @@ struct mcp_session {
 	unsigned ncalls;
 	struct mcp_outreq *outreqs;
 	struct mcp_listen *listen; /* an open subscriptions/listen */
+	struct mcp_task *task;	   /* the task whose call this session runs */
 	long long next_out_id;
 	int closing;
 

@@ -52,6 +52,9 @@ struct opts {
 	const char *state_key_file; /* --state-key-file: request state keys */
 	unsigned state_ttl;	    /* --state-ttl: seconds, 0: default */
 	unsigned max_listens;	    /* --max-listens: 0: default */
+	unsigned max_tasks;	    /* --max-tasks: 0: default */
+	unsigned task_ttl_ms;	    /* --task-ttl: 0: default */
+	size_t max_task_bytes;	    /* --max-task-bytes: 0: default */
 };
 
 static void usage(FILE *f)
@@ -66,10 +69,11 @@ static void usage(FILE *f)
 		"(PORT 0: any free port;\n"
 		"                          IPv6 as [ADDR]:PORT)\n"
 		"  --chan ADDR             serve MCP on a zonegate channel, "
-		"one session per\n"
-		"                          stream (ADDR: sim:DOMID:PATH or "
-		"xen:DOMID:PATH;\n"
-		"                          repeatable)\n"
+		"one session or\n"
+		"                          2026-07-28 requests per stream "
+		"(ADDR:\n"
+		"                          sim:DOMID:PATH or xen:DOMID:PATH; "
+		"repeatable)\n"
 		"\n"
 #ifdef ZG_HAVE_FIXTURES
 		"Tool sets (mcpd-test, the test build):\n"
@@ -110,6 +114,16 @@ static void usage(FILE *f)
 		"requests,\n"
 		"                          all transports together (default "
 		"1024)\n"
+		"  --max-tasks N           2026-07-28 tasks kept at once "
+		"(default 1024)\n"
+		"  --max-task-bytes BYTES  bytes tasks keep (params, answers, "
+		"results), all\n"
+		"                          tasks together\n"
+		"                          (default 67108864)\n"
+		"  --task-ttl MS           a task's time to live from its "
+		"creation; its\n"
+		"                          result is freed then (default "
+		"900000)\n"
 		"  --rag-db FILE           serve rag_search and the RAG "
 		"resources from FILE\n"
 		"  --rag-write             also serve rag_ingest and rag_delete\n"
@@ -217,7 +231,10 @@ enum {
 	O_SERVERS,
 	O_STATE_KEY_FILE,
 	O_STATE_TTL,
-	O_MAX_LISTENS
+	O_MAX_LISTENS,
+	O_MAX_TASKS,
+	O_MAX_TASK_BYTES,
+	O_TASK_TTL
 };
 
 static const struct option long_opts[] = {
@@ -262,6 +279,9 @@ static const struct option long_opts[] = {
 	{ "state-key-file", required_argument, NULL, O_STATE_KEY_FILE },
 	{ "state-ttl", required_argument, NULL, O_STATE_TTL },
 	{ "max-listens", required_argument, NULL, O_MAX_LISTENS },
+	{ "max-tasks", required_argument, NULL, O_MAX_TASKS },
+	{ "max-task-bytes", required_argument, NULL, O_MAX_TASK_BYTES },
+	{ "task-ttl", required_argument, NULL, O_TASK_TTL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -328,6 +348,18 @@ static int parse_numeric_opt(int c, const char *arg, struct opts *o)
 	case O_MAX_LISTENS:
 		rc = parse_num("--max-listens", arg, 1, 100000, &v);
 		o->max_listens = (unsigned)v;
+		break;
+	case O_MAX_TASKS:
+		rc = parse_num("--max-tasks", arg, 1, 1000000, &v);
+		o->max_tasks = (unsigned)v;
+		break;
+	case O_MAX_TASK_BYTES:
+		rc = parse_num("--max-task-bytes", arg, 1024, 1UL << 34, &v);
+		o->max_task_bytes = v;
+		break;
+	case O_TASK_TTL:
+		rc = parse_num("--task-ttl", arg, 1000, 7UL * 86400 * 1000, &v);
+		o->task_ttl_ms = (unsigned)v;
 		break;
 	default: /* O_WORKERS */
 		rc = parse_num("--workers", arg, 1, 256, &v);
@@ -635,6 +667,8 @@ int main(int argc, char **argv)
 		mcp_server_set_workers(srv, o.workers);
 	if (o.max_listens)
 		mcp_server_set_max_listens(srv, o.max_listens);
+	mcp_server_set_task_limits(srv, o.max_tasks, o.max_task_bytes,
+				   o.task_ttl_ms);
 	mcp_server_set_request_log(srv, o.verbose);
 	if ((o.state_key_file || o.state_ttl) &&
 	    mcp_server_set_state_keys(srv, o.state_key_file, o.state_ttl, err,

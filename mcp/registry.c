@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "session_methods.h"
 #include "utf8.h"
 #include "zg_common.h"
 
@@ -53,7 +54,8 @@ mcp_server *mcp_server_new(const struct mcp_server_info *info)
 	srv->state_ttl = MCP_STATE_DEFAULT_TTL;
 	srv->max_listens = MCP_DEFAULT_MAX_LISTENS;
 	atomic_init(&srv->nlistens, 0);
-	if (mcp_state_keys_random(&srv->state_keys) != 0) {
+	if (mcp_tasks_init(srv) != 0 ||
+	    mcp_state_keys_random(&srv->state_keys) != 0) {
 		mcp_server_free(srv);
 		return NULL;
 	}
@@ -87,6 +89,7 @@ void mcp_server_free(mcp_server *srv)
 {
 	if (!srv)
 		return;
+	mcp_tasks_free(srv); /* their sessions run on the pool */
 	mcp_pool_destroy(&srv->pool);
 	list_clear(&srv->tools);
 	list_clear(&srv->resources);

@@ -28,6 +28,9 @@ static const char *const stateless_methods[] = {
 	"prompts/get",
 	"completion/complete",
 	"subscriptions/listen",
+	"tasks/get", /* the tasks extension (rev2026_tasks.c) */
+	"tasks/update",
+	"tasks/cancel",
 };
 
 static const char *const session_versions[] = { "2025-11-25", "2025-06-18",
@@ -135,6 +138,10 @@ static const char *name_of(const struct jr_msg *m)
 		key = "name";
 	else if (strcmp(m->method, "resources/read") == 0)
 		key = "uri";
+	else if (strncmp(m->method, "tasks/", 6) == 0 &&
+		 strcmp(m->method, "tasks/result") != 0 &&
+		 strcmp(m->method, "tasks/list") != 0)
+		key = "taskId"; /* SEP-2663 routing header */
 	return key ? json_string_value(json_object_get(m->params, key)) : NULL;
 }
 

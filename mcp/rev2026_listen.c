@@ -23,6 +23,7 @@ struct mcp_listen {
 	json_t *id;    /* the subscriptions/listen request's id */
 	unsigned what; /* LISTEN_* */
 	json_t *uris;  /* resourceSubscriptions agreed to, or NULL */
+	json_t *tasks; /* taskIds agreed to (tasks extension), or NULL */
 };
 
 static const struct {
@@ -50,7 +51,31 @@ static void listen_free(struct mcp_listen *l)
 		return;
 	json_decref(l->id);
 	json_decref(l->uris);
+	json_decref(l->tasks);
 	free(l);
+}
+
+/* taskIds (absent, or an array of at most 256 ids): keeps the tasks that
+ * exist in l. Returns 0, or -1 with the reason in *why. */
+static int parse_tasks(mcp_server *srv, json_t *ids, struct mcp_listen *l,
+		       const char **why)
+{
+	size_t i;
+	json_t *v;
+
+	if (!ids)
+		return 0;
+	*why = "taskIds must be an array of at most 256 task ids";
+	if (!json_is_array(ids) || json_array_size(ids) > MCP_MAX_SUBSCRIPTIONS)
+		return -1;
+	l->tasks = json_array();
+	json_array_foreach (ids, i, v) {
+		if (!json_is_string(v) || json_string_length(v) > 64)
+			return -1;
+		if (mcp_tasks_known(srv, json_string_value(v)))
+			json_array_append(l->tasks, v);
+	}
+	return 0;
 }
 
 /* Checks the filter (an object or absent) and keeps the part this
@@ -92,6 +117,8 @@ static int parse_filter(mcp_server *srv, json_t *f, struct mcp_listen *l,
 			goto out;
 	if (subs && json_is_true(json_object_get(res, "subscribe")))
 		l->uris = json_incref(subs);
+	if (parse_tasks(srv, json_object_get(f, "taskIds"), l, why) != 0)
+		goto out;
 	rc = 0;
 out:
 	json_decref(caps);
@@ -108,6 +135,8 @@ static json_t *agreed(const struct mcp_listen *l)
 			json_object_set_new(o, kinds[i].field, json_true());
 	if (l->uris)
 		json_object_set(o, "resourceSubscriptions", l->uris);
+	if (l->tasks)
+		json_object_set(o, "taskIds", l->tasks);
 	return o;
 }
 
@@ -159,6 +188,10 @@ int mcp_rev2026_listen(mcp_session *s, struct jr_msg *m)
 			 &why) != 0) {
 		code = MCP_ERR_INVALID_PARAMS;
 		goto fail;
+	}
+	if (l->tasks && !mcp_tasks_declared(s->client_caps)) {
+		listen_free(l);
+		return mcp_tasks_refuse(s, m->id);
 	}
 	if (atomic_fetch_add(&srv->nlistens, 1) >= srv->max_listens) {
 		atomic_fetch_sub(&srv->nlistens, 1);
@@ -266,6 +299,27 @@ void mcp_rev2026_listen_notify(mcp_session *s, const char *method,
 		msg = tagged(l, method, params ? json_deep_copy(params) : NULL);
 		mcp_session_send(s, l->id, msg);
 		json_decref(msg);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+void mcp_rev2026_listen_task(mcp_session *s, const char *id,
+			     const json_t *snapshot)
+{
+	struct mcp_listen *l;
+	size_t i;
+	json_t *v, *msg;
+
+	pthread_mutex_lock(&s->mu);
+	l = s->listen;
+	json_array_foreach (l ? l->tasks : NULL, i, v) {
+		if (strcmp(json_string_value(v), id) != 0)
+			continue;
+		msg = tagged(l, "notifications/tasks",
+			     json_deep_copy(snapshot));
+		mcp_session_send(s, l->id, msg);
+		json_decref(msg);
+		break;
 	}
 	pthread_mutex_unlock(&s->mu);
 }

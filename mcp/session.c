@@ -324,11 +324,15 @@ static json_t *cache_hints(mcp_session *s, json_t *res)
 /* server/discover (2026-07-28): versions, capabilities, who we are. */
 static int do_discover(mcp_session *s, struct jr_msg *m)
 {
+	json_t *caps = mcp_registry_capabilities(s->srv);
 	json_t *res = json_pack("{s:o, s:o, s:{s:O}}", "supportedVersions",
 				mcp_rev_supported_versions(), "capabilities",
-				mcp_registry_capabilities(s->srv), "_meta",
-				MCP_META_SERVER_INFO, s->srv->info);
+				caps, "_meta", MCP_META_SERVER_INFO,
+				s->srv->info);
 
+	/* the tasks extension, a 2026-07-28 surface only */
+	json_object_set_new(caps, "extensions",
+			    json_pack("{s:{}}", MCP_EXT_TASKS));
 	if (res && s->srv->instructions)
 		json_object_set_new(res, "instructions",
 				    json_string(s->srv->instructions));
@@ -550,6 +554,11 @@ static int dispatch_handler(mcp_session *s, struct jr_msg *m, int method)
 		mcp_call_free(c);
 		return -1;
 	}
+	if (method == M_TOOLS_CALL && c->entry &&
+	    mcp_rev2026_task_call(s, m, c->entry)) {
+		mcp_call_free(c);
+		return 1;
+	}
 	return start_call(s, c, inline_ok);
 }
 
@@ -579,11 +588,17 @@ static int on_request(mcp_session *s, struct jr_msg *m)
 		return do_discover(s, m);
 	if (s->stateless && method == M_LISTEN)
 		return mcp_rev2026_listen(s, m);
+	if (s->stateless &&
+	    (method == M_TASKS_GET || method == M_TASKS_UPDATE ||
+	     method == M_TASKS_CANCEL))
+		return mcp_rev2026_tasks_method(s, m, method);
 	if (s->stateless && (method == M_INITIALIZE || method == M_PING ||
 			     method == M_SET_LEVEL || method == M_SUBSCRIBE ||
 			     method == M_UNSUBSCRIBE))
 		method = M_UNKNOWN; /* not in the 2026-07-28 revision */
-	if (method == M_DISCOVER || method == M_LISTEN)
+	if (method == M_DISCOVER || method == M_LISTEN ||
+	    method == M_TASKS_GET || method == M_TASKS_UPDATE ||
+	    method == M_TASKS_CANCEL)
 		method = M_UNKNOWN; /* not in the session-era revisions */
 	if (method == M_INITIALIZE)
 		return do_initialize(s, m);

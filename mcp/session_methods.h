@@ -23,7 +23,10 @@ enum mcp_method {
 	M_SET_LEVEL,
 	M_COMPLETE,
 	M_DISCOVER,
-	M_LISTEN
+	M_LISTEN,
+	M_TASKS_GET,
+	M_TASKS_UPDATE,
+	M_TASKS_CANCEL
 };
 
 /* Maps a method name to its enum; M_UNKNOWN for anything else. */
@@ -58,6 +61,38 @@ void mcp_rev2026_listen_drop(mcp_session *s);
  * subscription if its filter asks for it, tagged with its id. */
 void mcp_rev2026_listen_notify(mcp_session *s, const char *method,
 			       const json_t *params);
+
+/* The tasks extension (rev2026_tasks.c). */
+#define MCP_EXT_TASKS "io.modelcontextprotocol/tasks"
+#define MCP_TASKS_DEFAULT_MAX 1024		     /* tasks kept at once */
+#define MCP_TASKS_DEFAULT_BYTES (64u << 20)	     /* of stored results */
+#define MCP_TASKS_DEFAULT_TTL_MS (15u * 60u * 1000u) /* from creation */
+/* Makes srv's task store (empty). 0, or -1 when out of memory. */
+int mcp_tasks_init(mcp_server *srv);
+/* Cancels every task's run, waits for it, frees the store. */
+void mcp_tasks_free(mcp_server *srv);
+/* 1 when client_caps (a request's clientCapabilities) declare the
+ * extension. */
+int mcp_tasks_declared(const json_t *client_caps);
+/* The -32021 error data naming the extension (a new object). */
+json_t *mcp_tasks_required_data(void);
+/* Answers request id with -32021 naming the extension; returns -1. */
+int mcp_tasks_refuse(mcp_session *s, json_t *id);
+/* 1 when a task with this id exists. */
+int mcp_tasks_known(mcp_server *srv, const char *id);
+/* A stateless tools/call m to the tool e that the server runs as a task
+ * (e flagged MCP_TOOL_TASK*, the client declared the extension): answered
+ * here with a CreateTaskResult, or -32021 for a task-only tool and a
+ * client without the extension; returns 1. 0: an ordinary call. */
+int mcp_rev2026_task_call(mcp_session *s, struct jr_msg *m,
+			  const struct mcp_entry *e);
+/* tasks/get, tasks/update, tasks/cancel (method) on a stateless session:
+ * answers m. Same return as the session's other methods. */
+int mcp_rev2026_tasks_method(mcp_session *s, struct jr_msg *m, int method);
+/* Sends notifications/tasks with the task snapshot (borrowed) on s's
+ * subscription if it listens for task id. */
+void mcp_rev2026_listen_task(mcp_session *s, const char *id,
+			     const json_t *snapshot);
 
 /* Validates a handler call's params and resolves its target entry.
  * Returns 0, or -1 with a message in why (and c->err_code set when it is

@@ -1,9 +1,10 @@
 /* MCP on a channel: a poll thread owns the multiplexer and feeds each
- * stream's messages to its own mcp_session. Sessions answer from worker
- * threads, so their output goes through a locked queue and an eventfd
- * that wakes the poll thread; ended sessions are freed by a reaper thread
- * because mcp_session_free() waits for handlers and must not stall the
- * other streams. */
+ * stream's messages to its own mcp_conn: a 2025-11-25-family session, or
+ * independent 2026-07-28 requests, as the stream's first request decides
+ * (docs/protocol.md). Sessions answer from worker threads, so their output
+ * goes through a locked queue and an eventfd that wakes the poll thread;
+ * ended streams are freed by a reaper thread because mcp_conn_free()
+ * waits for handlers and must not stall the other streams. */
 #include <zonegate/chan_mcp.h>
 
 #include <errno.h>
@@ -25,7 +26,7 @@ struct cm_stream {
 	struct chan_mcp_server *owner;
 	uint32_t sid;
 	int dead; /* under owner->lock */
-	mcp_session *sess;
+	mcp_conn *conn;
 	struct cm_stream *next; /* reaper list */
 };
 
@@ -83,7 +84,7 @@ static struct cm_stream *find(struct chan_mcp_server *s, uint32_t sid,
 	return NULL;
 }
 
-/* Marks the stream dead and hands its session to the reaper. */
+/* Marks the stream dead and hands its connection to the reaper. */
 static void retire(struct chan_mcp_server *s, uint32_t sid)
 {
 	unsigned i;
@@ -118,13 +119,14 @@ static int cm_open(void *ud, chan_mux *m, uint32_t sid)
 		return -1;
 	st->owner = s;
 	st->sid = sid;
-	st->sess = mcp_session_new(s->srv, cm_send, st);
-	if (!st->sess) {
+	/* related messages are marked: the gateway or relay puts them on
+	 * the right HTTP stream */
+	st->conn = mcp_conn_new(s->srv, cm_send, st,
+				MCP_CONN_RELATE | MCP_CONN_PER_STREAM);
+	if (!st->conn) {
 		free(st);
 		return -1;
 	}
-	/* the gateway or relay puts them on the right HTTP stream */
-	mcp_session_set_relate(st->sess, 1);
 	s->sv[s->ns++] = st;
 	return 0;
 }
@@ -137,7 +139,7 @@ static void cm_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 	struct cm_stream *st = find(s, sid, &i);
 
 	if (st)
-		mcp_session_input(st->sess, (const char *)msg, len);
+		mcp_conn_input(st->conn, (const char *)msg, len);
 }
 
 static void cm_close(void *ud, chan_mux *m, uint32_t sid, int reset)
@@ -219,7 +221,7 @@ static void *reaper_main(void *arg)
 			break;
 		s->reap = st->next;
 		pthread_mutex_unlock(&s->lock);
-		mcp_session_free(st->sess);
+		mcp_conn_free(st->conn);
 		free(st);
 		pthread_mutex_lock(&s->lock);
 	}

@@ -1,4 +1,4 @@
-/* Serving an MCP server on a channel: one mcp_session per stream, many
+/* Serving an MCP server on a channel: one mcp_conn per stream, many
  * streams at once, in a background thread of its own. Used by
  * `mcpd --chan ADDR`. */
 #ifndef ZONEGATE_CHAN_MCP_H
@@ -15,8 +15,9 @@ extern "C" {
 struct chan_mcp_server;
 
 /* Opens addr as a channel server and serves srv on it from a new thread:
- * every stream the peer opens gets its own session; a peer that breaks
- * the protocol is reset and the next client is served. opts may be NULL.
+ * every stream the peer opens is a session or a pipe of stateless
+ * requests (its first request decides); a peer that breaks the protocol
+ * is reset and the next client is served. opts may be NULL.
  * Returns a handle for chan_mcp_stop(), or NULL with a message in err.
  * srv must outlive the handle. */
 struct chan_mcp_server *chan_mcp_serve(mcp_server *srv, const char *addr,

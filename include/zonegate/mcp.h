@@ -87,6 +87,13 @@ typedef int (*mcp_complete_fn)(mcp_call *call, const char *arg_name,
 #define MCP_TOOL_INLINE \
 	0x1u /* fast, never blocks, never talks back:
 				may run on the transport's thread */
+/* The tasks extension (io.modelcontextprotocol/tasks, 2026-07-28 only):
+ * a call from a client that declares it runs as a task (answered at once
+ * with a CreateTaskResult, its result kept for tasks/get); other calls run
+ * as usual. With _REQUIRED, a call whose client does not declare it is
+ * refused (-32021) instead. */
+#define MCP_TOOL_TASK 0x2u
+#define MCP_TOOL_TASK_REQUIRED 0x4u
 
 struct mcp_tool {
 	const char *name;	   /* required, unique */
@@ -275,6 +282,31 @@ json_t *mcp_call_state(mcp_call *call);
 int mcp_call_input_required(mcp_call *call, json_t *requests, json_t *state,
 			    json_t **result);
 
+/* ---- 2026-07-28 tasks extension (io.modelcontextprotocol/tasks) ------ */
+
+/* Hands the rest of this call to a task (for a handler that first gathers
+ * input with InputRequiredResult rounds, then goes asynchronous): the tool
+ * runs again with the same params on a task of its own, where
+ * mcp_call_task_id() is set, and *result gets the CreateTaskResult for
+ * this handler to return. Returns 0, or a negative code after setting the
+ * call's error: MCP_ERR_MISSING_CAPABILITY when the client did not
+ * declare the extension, MCP_ERR_INVALID_REQUEST when the call is not a
+ * 2026-07-28 tools/call outside a task or the task cap is reached. */
+int mcp_call_create_task(mcp_call *call, json_t **result);
+
+/* The id of the task this call runs for (borrowed), or NULL. */
+const char *mcp_call_task_id(mcp_call *call);
+
+/* Caps of the task store: tasks kept at once (1..1000000, default 1024;
+ * one more is refused with -32600), bytes they keep (>= 1024, default 64
+ * MiB: params, answers and outcomes; a call that does not fit makes no
+ * task, an outcome that does not fit fails its task), and each task's
+ * time to live from its creation (1000 ms..7 days, default 15 min; the
+ * task and its result are freed then, a run still going is cancelled).
+ * 0 keeps a value. */
+void mcp_server_set_task_limits(mcp_server *srv, unsigned max_tasks,
+				size_t max_bytes, unsigned ttl_ms);
+
 /* Loads the request-state key ring from path (see mcpd --state-key-file;
  * the first key signs, all verify) and sets how long a sealed state stays
  * valid (seconds, 1..86400; 0 keeps the default of 600). Without a file a
@@ -369,6 +401,44 @@ int mcp_session_initialized(const mcp_session *s);
 
 /* The negotiated protocol version, or NULL before initialize. */
 const char *mcp_session_protocol_version(const mcp_session *s);
+
+/* ---- Connections (message transports) ------------------------------- */
+
+/* One peer of a message transport (stdio, a channel stream): a session of
+ * the 2025-11-25 family for requests without a 2026-07-28 _meta, and each
+ * 2026-07-28 stateless request on a session of its own that ends with its
+ * response (at most 64 in flight, 16 of them subscriptions/listen;
+ * notifications/cancelled naming one reaches it). */
+typedef struct mcp_conn mcp_conn;
+
+enum {
+	/* messages name the request they relate to (mcp_session_set_relate) */
+	MCP_CONN_RELATE = 1u,
+	/* the first request decides for good: a session (initialize, or no
+	 * 2026-07-28 _meta), or a pipe of stateless requests; without it
+	 * every request chooses by its own _meta */
+	MCP_CONN_PER_STREAM = 2u,
+};
+
+/* Creates a connection on srv that sends through send(ctx, ...) (related:
+ * the client request a message belongs to). Returns NULL on allocation
+ * failure. */
+mcp_conn *mcp_conn_new(mcp_server *srv, mcp_send_fn send, void *ctx,
+		       unsigned flags);
+
+/* Feeds one complete message (not NUL-terminated). One thread at a time
+ * (the transport's reader); it also frees finished stateless requests.
+ * Returns as mcp_session_input() does. */
+int mcp_conn_input(mcp_conn *c, const char *msg, size_t len);
+
+/* Waits up to timeout_ms for the calls in flight (each session's). 0 when
+ * none is left, -1 on timeout. */
+int mcp_conn_drain(mcp_conn *c, int timeout_ms);
+
+/* Cancels everything still open (subscriptions end without a response),
+ * waits for handlers, frees c. send is not called after it returns. NULL
+ * is a no-op. */
+void mcp_conn_free(mcp_conn *c);
 
 #pragma GCC visibility pop
 

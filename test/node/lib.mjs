@@ -3,6 +3,7 @@
 // HTTP/JSON-RPC. The binary is mcpd-test (mcpd plus the conformance
 // fixtures), from the MCPD_TEST environment variable (set by
 // test/node/CMakeLists.txt).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -173,7 +174,13 @@ export { sleep };
 // mcpd over stdio without the SDK: send() writes one JSON line, next()
 // resolves with the first message matching pred (or null after ms).
 export function startStdioRaw(args = [], env = {}) {
-  const proc = spawn(mcpdPath(), ['--stdio', '--fixtures', 'conformance', ...args], {
+  return startRaw(mcpdPath(), ['--stdio', '--fixtures', 'conformance', ...args], env);
+}
+
+// The same for any program that speaks newline-delimited JSON-RPC on its
+// stdin/stdout (e.g. zonegate-relay, one channel stream).
+export function startRaw(bin, args = [], env = {}) {
+  const proc = spawn(bin, args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -212,6 +219,24 @@ export function startStdioRaw(args = [], env = {}) {
     },
     exited: () => exited,
   };
+}
+
+// The 2026-07-28 InputRequiredResult round trip on a raw stream io: the
+// first call asks, a retry with a tampered requestState is -32602, the
+// retry with the state as issued completes. req(id, method, params) makes
+// a 2026-07-28 request.
+export async function irrRoundTrip(io, req) {
+  const T = 'test_input_required_result_tampered_state';
+  io.send(req(1, 'tools/call', { name: T, arguments: {} }));
+  const r1 = (await io.next((m) => m.id === 1)).result;
+  assert.equal(r1.resultType, 'input_required');
+  const answer = { confirm: { action: 'accept', content: { ok: true } } };
+  io.send(req(2, 'tools/call', { name: T, arguments: {}, inputResponses: answer,
+    requestState: `${r1.requestState}x` }));
+  assert.equal((await io.next((m) => m.id === 2)).error.code, -32602);
+  io.send(req(3, 'tools/call', { name: T, arguments: {}, inputResponses: answer,
+    requestState: r1.requestState }));
+  assert.match((await io.next((m) => m.id === 3)).result.content[0].text, /approved amount 100/);
 }
 
 export async function rawInit(io, version = LATEST, id = 0, capabilities = {}) {

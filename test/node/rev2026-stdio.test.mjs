@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
-import { LATEST, mcpdPath, rawInit, startHttp, startStdioRaw } from './lib.mjs';
+import { LATEST, irrRoundTrip, mcpdPath, rawInit, startHttp, startStdioRaw } from './lib.mjs';
 
 const REV = '2026-07-28';
 const SUB_ID = 'io.modelcontextprotocol/subscriptionId';
@@ -70,17 +70,7 @@ describe('2026-07-28 over stdio', () => {
   test('InputRequiredResult round trip and a tampered state', async () => {
     const io = startStdioRaw();
     try {
-      const T = 'test_input_required_result_tampered_state';
-      io.send(req(1, 'tools/call', { name: T, arguments: {} }));
-      const r1 = (await io.next((m) => m.id === 1)).result;
-      assert.equal(r1.resultType, 'input_required');
-      const answer = { confirm: { action: 'accept', content: { ok: true } } };
-      io.send(req(2, 'tools/call', { name: T, arguments: {}, inputResponses: answer,
-        requestState: `${r1.requestState}x` }));
-      assert.equal((await io.next((m) => m.id === 2)).error.code, -32602);
-      io.send(req(3, 'tools/call', { name: T, arguments: {}, inputResponses: answer,
-        requestState: r1.requestState }));
-      assert.match((await io.next((m) => m.id === 3)).result.content[0].text, /approved amount 100/);
+      await irrRoundTrip(io, req);
     } finally {
       await io.close();
     }

@@ -10,7 +10,9 @@
 # the one in test/node/node_modules), ZG_CONFORMANCE_REQUIREMENTS (revision,
 # default 2025-11-25), ZG_CONFORMANCE_EXPECTED (expected-failures YAML),
 # ZG_CONFORMANCE_SCENARIO (run just one, at that revision's wire),
-# ZG_CONFORMANCE_OUT (keep results).
+# ZG_CONFORMANCE_OUT (keep results), ZG_CONFORMANCE_VIA=chan (mcpd-test
+# serves a sim channel, `zonegate-relay --http` carries the suite to it:
+# one stream per session or stateless request; RELAY names the relay).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,20 +37,37 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-conformance.XXXXXX") || exit 2
 out=${ZG_CONFORMANCE_OUT:-$work/results}
 pid=
+rpid=
+via=${ZG_CONFORMANCE_VIA:-}
 cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
+	for p in $rpid $pid; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE
 
-# Enough sessions for a whole run: the suite never DELETEs its sessions.
-"$MCPD_TEST" --http 127.0.0.1:0 --ready-file "$work/ready" \
-	--fixtures conformance --max-sessions 200 2>"$work/mcpd.log" &
-pid=$!
+if [ "$via" = chan ]; then
+	if [ -z "${RELAY:-}" ] || [ ! -x "$RELAY" ]; then
+		echo "run-conformance: RELAY must name zonegate-relay" >&2
+		exit 2
+	fi
+	export ZONEGATE_SIM_DIR="$work/sim"
+	"$MCPD_TEST" --chan sim:5:conformance --fixtures conformance \
+		2>"$work/mcpd.log" &
+	pid=$!
+	"$RELAY" --chan sim:5:conformance --connect-timeout 10000 \
+		--http 127.0.0.1:0 --ready-file "$work/ready" \
+		2>"$work/relay.log" &
+	rpid=$!
+else
+	# Enough sessions for a whole run: the suite never DELETEs them.
+	"$MCPD_TEST" --http 127.0.0.1:0 --ready-file "$work/ready" \
+		--fixtures conformance --max-sessions 200 2>"$work/mcpd.log" &
+	pid=$!
+fi
 
 i=0
 url=
@@ -74,7 +93,7 @@ case "$url" in
 	exit 1
 	;;
 esac
-echo "run-conformance: mcpd at $url"
+echo "run-conformance: mcpd at $url${via:+ (through the relay to a channel)}"
 
 if [ -n "${ZG_CONFORMANCE_SCENARIO:-}" ]; then
 	set -- --scenario "$ZG_CONFORMANCE_SCENARIO" --spec-version "$rev"
@@ -99,6 +118,17 @@ if ! kill -0 "$pid" 2>/dev/null; then
 	tail -n 50 "$work/mcpd.log" >&2
 	pid=
 	exit 1
+fi
+if [ -n "$rpid" ]; then
+	if ! kill -0 "$rpid" 2>/dev/null; then
+		echo "run-conformance: the relay died during the run:" >&2
+		tail -n 50 "$work/relay.log" >&2
+		rpid=
+		exit 1
+	fi
+	kill -TERM "$rpid"
+	wait "$rpid"
+	rpid=
 fi
 # A clean shutdown with the suite's sessions still open (and, in the
 # sanitizer build, no leak report) is part of passing.
