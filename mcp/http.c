@@ -235,6 +235,7 @@ static void hreq_free(struct hreq *q)
 {
 	if (!q)
 		return;
+	http_unwait(q);
 	if (q->st)
 		http_stream_detach(q->sess, q->st, q->completed_ok);
 	if (q->counted) {
@@ -422,6 +423,14 @@ static enum MHD_Result post_begin(struct mcp_http *h, struct MHD_Connection *c,
 	return MHD_YES;
 }
 
+/* An initialize that was answered (not still waiting) without a session
+ * coming of it leaves no session behind. */
+static void init_answered(struct mcp_http *h, struct hreq *q)
+{
+	if (q->is_init && !q->waiting && !http_session_initialized(q->sess))
+		http_session_destroy(h, q->sess);
+}
+
 static enum MHD_Result post_initialize(struct mcp_http *h,
 				       struct MHD_Connection *c, struct hreq *q,
 				       struct jr_msg *m)
@@ -437,8 +446,7 @@ static enum MHD_Result post_initialize(struct mcp_http *h,
 	}
 	q->is_init = 1;
 	ret = http_post_request(h, c, q, m);
-	if (!http_session_initialized(q->sess))
-		http_session_destroy(h, q->sess);
+	init_answered(h, q);
 	return ret;
 }
 
@@ -576,6 +584,7 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 		return MHD_NO;
 	q->h = h;
 	q->fd = -1;
+	q->conn = c;
 	memcpy(q->who, who, sizeof(who));
 	*con_cls = q;
 	if (strcmp(method, "POST") == 0)
@@ -600,6 +609,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 	(void)version;
 	if (!q)
 		return first_call(h, c, url, method, con_cls);
+	if (q->waiting) { /* resumed: the session has news */
+		enum MHD_Result ret = http_post_answer(h, c, q);
+		init_answered(h, q);
+		return ret;
+	}
 	if (q->answered) {
 		*upload_data_size = 0; /* drain whatever still arrives */
 		return MHD_YES;
@@ -712,6 +726,17 @@ static int tls_setup(struct mcp_http *h, const struct mcp_http_config *cfg,
 	return 0;
 }
 
+/* The event threads: one per CPU, at most HTTP_MAX_THREADS (a handler
+ * that may block runs on the worker pool, never on these). */
+static unsigned http_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > HTTP_MAX_THREADS ? HTTP_MAX_THREADS : (unsigned)n;
+}
+
 /* A libmicrohttpd daemon of h on listening socket fd (> 0; our own
  * address ss otherwise), HTTPS with cert and key when given (they must
  * outlive the daemon). NULL on failure (errno). */
@@ -746,7 +771,7 @@ static struct MHD_Daemon *daemon_start(struct mcp_http *h, int fd,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)h->cfg.max_header,
 		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
-		MHD_OPTION_END);
+		MHD_OPTION_THREAD_POOL_SIZE, http_threads(), MHD_OPTION_END);
 }
 
 int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
@@ -807,8 +832,11 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 {
 	struct mcp_http *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+	/* Event-driven: a few epoll threads serve every connection; a request
+	 * that waits (on a worker, or an SSE stream on its events) suspends
+	 * its connection instead of holding a thread. */
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 
 	if (!h) {
 		snprintf(err, errlen, "out of memory");
@@ -891,8 +919,8 @@ void mcp_http_stop(struct mcp_http *h)
 	if (!h)
 		return;
 	/* Subscribers get their graceful end (2026-07-28), then every
-	 * blocked connection thread is woken, then MHD stops (joining them),
-	 * then the sessions are freed. */
+	 * suspended connection is resumed (MHD refuses to stop with any
+	 * still suspended), then MHD stops, then the sessions are freed. */
 	if (h->srv) {
 		mcp_server_end_listens(h->srv);
 		drain_stateless(h);

@@ -57,7 +57,9 @@ struct jr_msg;
  * relay to carry each on a stream of its channel). The
  * transport keeps Host/Origin checks, session ids, streams and SSE; the
  * engine answers the messages. Functions are called from the transport's
- * connection threads. */
+ * event threads, which serve many connections each: they must not block
+ * (hand slow work to a thread of the engine's own and answer with
+ * mcp_http_finish). */
 struct mcp_http_backend {
 	void *ctx;
 	/* A new session. hs is the transport's handle for mcp_http_emit and
