@@ -527,7 +527,8 @@ static struct hsess *sess_alloc(struct mcp_http *h, const char *who,
 {
 	struct hsess *s = calloc(1, sizeof(*s));
 
-	if (!s || random_id(s->id) != 0) {
+	/* a stateless session is never looked up: it needs no id */
+	if (!s || (!stateless && random_id(s->id) != 0)) {
 		free(s);
 		return NULL;
 	}
@@ -946,6 +947,24 @@ static enum MHD_Result reply_plain(struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
+/* Queues r (a JSON body; NULL: out of memory) with its headers, and
+ * destroys it. */
+static enum MHD_Result reply_json_response(struct MHD_Connection *c,
+					   struct MHD_Response *r,
+					   unsigned status, const char *sid)
+{
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	if (sid)
+		MHD_add_response_header(r, "Mcp-Session-Id", sid);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* ---- POST and GET ---- */
 
 enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
@@ -989,7 +1008,6 @@ enum MHD_Result http_post_answer(struct mcp_http *h, struct MHD_Connection *c,
 {
 	struct hsess *s = q->sess;
 	struct hstream *st = q->st;
-	char *json = NULL;
 
 	pthread_mutex_lock(&s->mu);
 	q->waiting = 0;
@@ -1010,27 +1028,26 @@ enum MHD_Result http_post_answer(struct mcp_http *h, struct MHD_Connection *c,
 	}
 	if (st->done && !st->close_now && zg_queue_count(&st->events) <= 1) {
 		const struct zg_qitem *only = zg_queue_peek(&st->events);
+		struct MHD_Response *r = NULL;
+		unsigned status = MHD_HTTP_OK;
 		if (only) { /* the response is the only message: JSON */
-			json = strdup((const char *)only->data);
+			/* one copy, straight from the stream into MHD's */
+			r = MHD_create_response_from_buffer(
+				only->len, (void *)only->data,
+				MHD_RESPMEM_MUST_COPY);
+			if (s->stateless)
+				status = mcp_rev2026_http_status(
+					(const char *)only->data);
 			st->sent = only->tag;
 		}
 		pthread_mutex_unlock(&s->mu);
 		if (!only) /* cancelled: no response */
 			return reply_plain(c, MHD_HTTP_ACCEPTED, "", NULL,
 					   NULL);
-		enum MHD_Result ret =
-			json ? reply_plain(
-				       c,
-				       s->stateless
-					       ? mcp_rev2026_http_status(json)
-					       : MHD_HTTP_OK,
-				       json, "application/json",
-				       q->is_init && http_session_initialized(s)
-					       ? s->id
-					       : NULL)
-			     : MHD_NO;
-		free(json);
-		return ret;
+		return reply_json_response(
+			c, r, status,
+			q->is_init && http_session_initialized(s) ? s->id
+								  : NULL);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return reply_sse(c, q);

@@ -21,7 +21,7 @@ struct mcp_http_config {
 	const char *const *hosts;   /* allowed Host names (no port);
 				       NULL = derived from the bind address */
 	size_t max_body;	    /* bytes of one POST body (default 4 MiB) */
-	size_t max_header;	    /* bytes of all request headers (64 KiB) */
+	size_t max_header;	    /* bytes of all request headers (16 KiB) */
 	unsigned max_sessions;	    /* live sessions (default 256) */
 	unsigned max_connections;   /* concurrent connections (default 512) */
 	/* Connections whose first request has not yet passed authorize (or
