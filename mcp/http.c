@@ -55,13 +55,10 @@ static enum MHD_Result reply_status(struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
-static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
-				  const char *json, size_t len,
-				  const char *session_id)
+enum MHD_Result http_queue_json(struct MHD_Connection *c,
+				struct MHD_Response *r, unsigned status,
+				const char *session_id)
 {
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, (void *)json,
-						MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (!r)
@@ -73,6 +70,17 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status,
+				  const char *json, size_t len,
+				  const char *session_id)
+{
+	return http_queue_json(
+		c,
+		MHD_create_response_from_buffer(len, (void *)json,
+						MHD_RESPMEM_MUST_COPY),
+		status, session_id);
 }
 
 /* A refused client: 401 (with the Bearer challenge) or 403, with a

@@ -205,6 +205,12 @@ int http_session_initialized(struct hsess *s);
  * http_post_answer. */
 enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 				  struct hreq *q, struct jr_msg *m);
+/* Queues r (a JSON body; NULL: out of memory, MHD_NO) with its headers
+ * (Content-Type, Cache-Control: no-store, the session id if given) and
+ * destroys it. */
+enum MHD_Result http_queue_json(struct MHD_Connection *c,
+				struct MHD_Response *r, unsigned status,
+				const char *session_id);
 /* The second half of http_post_request: answers, or suspends again. */
 enum MHD_Result http_post_answer(struct mcp_http *h, struct MHD_Connection *c,
 				 struct hreq *q);

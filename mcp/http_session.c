@@ -947,24 +947,6 @@ static enum MHD_Result reply_plain(struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
-/* Queues r (a JSON body; NULL: out of memory) with its headers, and
- * destroys it. */
-static enum MHD_Result reply_json_response(struct MHD_Connection *c,
-					   struct MHD_Response *r,
-					   unsigned status, const char *sid)
-{
-	enum MHD_Result ret;
-
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	if (sid)
-		MHD_add_response_header(r, "Mcp-Session-Id", sid);
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
 /* ---- POST and GET ---- */
 
 enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
@@ -1044,10 +1026,10 @@ enum MHD_Result http_post_answer(struct mcp_http *h, struct MHD_Connection *c,
 		if (!only) /* cancelled: no response */
 			return reply_plain(c, MHD_HTTP_ACCEPTED, "", NULL,
 					   NULL);
-		return reply_json_response(
-			c, r, status,
-			q->is_init && http_session_initialized(s) ? s->id
-								  : NULL);
+		return http_queue_json(c, r, status,
+				       q->is_init && http_session_initialized(s)
+					       ? s->id
+					       : NULL);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return reply_sse(c, q);

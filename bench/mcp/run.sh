@@ -6,7 +6,7 @@
 # the first successful initialize). Prints a markdown table with ratios.
 # Both revisions: 2025-11-25 (sessions) against the SDK 1.x server
 # (sdk_server.mjs), 2026-07-28 (stateless requests) against the SDK 2.x
-# server (sdk2_server.mjs); mcpd serves each from a process of its own.
+# server (sdk_server.mjs --v2); mcpd serves each from a process of its own.
 #
 # Servers are measured interleaved (every round runs each server at each
 # level back to back) and each figure is the median over the rounds, so
@@ -115,7 +115,7 @@ start_server() {
 		;;
 	sdk2)
 		# shellcheck disable=SC2086
-		$srv_pin "$node" "$here/sdk2_server.mjs" --port "$2" \
+		$srv_pin "$node" "$here/sdk_server.mjs" --port "$2" --v2 \
 			>/dev/null 2>"$work/$1.log" &
 		;;
 	sdk_sse)
