@@ -62,8 +62,10 @@ struct hsess {
 	int ended;	    /* under h->mu: the engine ended it */
 	time_t last_active; /* under h->mu */
 	int stateless;	    /* one 2026-07-28 request's, never in the table */
-	/* under h->mu: a stateless session's place on h->stateless */
+	/* under h->mu: a stateless session's place on h->stateless, and the
+	 * last walk over them that visited it */
 	struct hsess *sl_prev, *sl_next;
+	unsigned visit;
 	char who[MCP_HTTP_WHO_MAX + 1]; /* backend identify's; fixed */
 };
 
@@ -94,6 +96,7 @@ struct mcp_http {
 	pthread_cond_t janitor_cv;
 	struct hsess *table[HTTP_BUCKETS];
 	struct hsess *stateless; /* stateless sessions of requests in flight */
+	unsigned visit_gen;	 /* the latest walk over them */
 	unsigned nsessions;
 	unsigned nsse_stateless; /* SSE responses of stateless requests */
 	int stopping;

@@ -600,6 +600,14 @@ struct hsess *http_session_stateless(struct mcp_http *h, const json_t *meta)
 	if (!s)
 		return NULL;
 	pthread_mutex_lock(&h->mu);
+	if (h->stopping) {
+		/* stopping walks this list once, after setting stopping under
+		 * h->mu: a session added later would never be woken, and its
+		 * connection would keep libmicrohttpd from stopping */
+		pthread_mutex_unlock(&h->mu);
+		sess_free_now(s);
+		return NULL;
+	}
 	s->refs = 1;		   /* the request's only; never in the table */
 	s->sl_next = h->stateless; /* so that stopping can wake it */
 	if (h->stateless)
@@ -683,12 +691,12 @@ static void run_batch(struct mcp_http *h, struct hsess **all, unsigned n,
 	}
 }
 
-/* Calls fn on every session, the table's and the stateless ones (as
- * many of those as there is memory for; at least 256). */
+/* Calls fn on every session, the table's and the stateless ones (those
+ * in batches, each session once: visit marks it under h->mu). */
 static void for_each_session(struct mcp_http *h, void (*fn)(struct hsess *))
 {
-	struct hsess *few[256], **all;
-	unsigned n, cap;
+	struct hsess *few[256];
+	unsigned n, gen;
 
 	for (unsigned b = 0; b < HTTP_BUCKETS; b++) {
 		pthread_mutex_lock(&h->mu);
@@ -701,23 +709,22 @@ static void for_each_session(struct mcp_http *h, void (*fn)(struct hsess *))
 		run_batch(h, few, n, fn);
 	}
 	pthread_mutex_lock(&h->mu);
-	cap = 0;
-	for (struct hsess *s = h->stateless; s; s = s->sl_next)
-		cap++;
-	all = cap > 256 ? malloc(cap * sizeof(*all)) : NULL;
-	if (!all) {
-		all = few;
-		cap = 256;
-	}
-	n = 0;
-	for (struct hsess *s = h->stateless; s && n < cap; s = s->sl_next) {
-		s->refs++;
-		all[n++] = s;
-	}
+	gen = ++h->visit_gen;
 	pthread_mutex_unlock(&h->mu);
-	run_batch(h, all, n, fn);
-	if (all != few)
-		free(all);
+	do {
+		pthread_mutex_lock(&h->mu);
+		n = 0;
+		for (struct hsess *s = h->stateless; s && n < 256;
+		     s = s->sl_next) {
+			if (s->visit == gen)
+				continue;
+			s->visit = gen;
+			s->refs++;
+			few[n++] = s;
+		}
+		pthread_mutex_unlock(&h->mu);
+		run_batch(h, few, n, fn);
+	} while (n > 0);
 }
 
 /* The janitor's second for the SSE readers waiting on s (a POST waiting
