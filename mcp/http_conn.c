@@ -9,7 +9,7 @@
  *
  * Why a grace by age (since accept) and not by idle time or bytes seen:
  * a half request trickled a byte at a time would look busy forever, and
- * MHD reads a new connection's bytes on its own thread, so a fresh client
+ * MHD reads a new connection's bytes on its event thread, so a fresh client
  * whose request is still in the socket buffer looks exactly like an idle
  * one. A client that sends promptly is admitted well within the grace;
  * anything still pending after it is fair game, whatever it sent. Fresh
@@ -22,7 +22,7 @@
  * is not pushed out by a flood of silent connections opened after it
  * before the server had the time to read it. Only when every fresh one
  * has sent something is the oldest evicted whatever it sent. An evicted
- * connection stays in MHD's table until its thread has closed it, which
+ * connection stays in MHD's table until its event thread has closed it, which
  * under such a flood lags behind: MHD's table has room for that many more
  * (http_conn_table_limit), so evicted ones cannot fill the slots of
  * clients, and the connections not evicted are kept within the limit
@@ -85,7 +85,7 @@ static int peer_sent(int fd)
 	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }
 
-/* Under cmu: shuts hc down (its thread sees EOF and MHD closes it); it
+/* Under cmu: shuts hc down (MHD sees EOF and closes it); it
  * no longer counts as pending. */
 static void evict(struct mcp_http *h, struct hconn *hc)
 {

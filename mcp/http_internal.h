@@ -22,6 +22,7 @@
 #define HTTP_MAX_STREAM_EVENTS 4096
 #define HTTP_MAX_DETACHED 16 /* finished-but-unacknowledged streams */
 #define HTTP_RETRY_MS 1000   /* SSE retry: hint */
+#define HTTP_MAX_THREADS 4   /* libmicrohttpd's event threads */
 
 /* A logical stream of server messages: the response stream of one POSTed
  * request, or the session's standalone stream (req_id NULL). It outlives
@@ -49,7 +50,9 @@ struct hsess {
 	mcp_session *ms; /* with an mcp_server */
 	void *bs;	 /* with a backend */
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* new events, done, death */
+	/* under mu: requests whose connections are suspended until this
+	 * session has news for them (new events, done, death) */
+	struct hreq *waiters;
 	struct hstream *streams;
 	struct hstream *standalone;
 	unsigned next_stream;
@@ -59,6 +62,10 @@ struct hsess {
 	int ended;	    /* under h->mu: the engine ended it */
 	time_t last_active; /* under h->mu */
 	int stateless;	    /* one 2026-07-28 request's, never in the table */
+	/* under h->mu: a stateless session's place on h->stateless, and the
+	 * last walk over them that visited it */
+	struct hsess *sl_prev, *sl_next;
+	unsigned visit;
 	char who[MCP_HTTP_WHO_MAX + 1]; /* backend identify's; fixed */
 };
 
@@ -88,6 +95,8 @@ struct mcp_http {
 	pthread_mutex_t mu; /* table, counts, refs */
 	pthread_cond_t janitor_cv;
 	struct hsess *table[HTTP_BUCKETS];
+	struct hsess *stateless; /* stateless sessions of requests in flight */
+	unsigned visit_gen;	 /* the latest walk over them */
 	unsigned nsessions;
 	unsigned nsse_stateless; /* SSE responses of stateless requests */
 	int stopping;
@@ -157,6 +166,14 @@ struct hreq {
 	int fd;		 /* the connection's socket while SSE, else -1 */
 	int counted;	 /* in h->nsse_stateless */
 	unsigned idle_s; /* seconds the SSE stream has been quiet */
+	/* Event-driven waiting: a request with nothing to send suspends its
+	 * connection (MHD_suspend_connection) and goes on its session's
+	 * waiters; whoever brings news resumes it. All under sess->mu. */
+	struct MHD_Connection *conn;
+	struct hreq *wnext; /* on sess->waiters */
+	int suspended;	    /* on sess->waiters */
+	int waiting;	    /* a POST waiting for its first message */
+	int tick;	    /* the janitor's second passed (SSE keepalive) */
 };
 
 int http_sessions_init(struct mcp_http *h);
@@ -185,9 +202,26 @@ void http_session_input(struct hsess *s, struct jr_msg *m);
 int http_session_initialized(struct hsess *s);
 
 /* Feeds a request (steals m) and answers it: JSON if its response is the
- * only message, else an SSE stream. */
+ * only message, else an SSE stream. When nothing is there to send yet, it
+ * suspends the connection, sets q->waiting and returns MHD_YES; MHD calls
+ * the access handler again once the session has news, which then calls
+ * http_post_answer. */
 enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 				  struct hreq *q, struct jr_msg *m);
+/* Queues r (a JSON body; NULL: out of memory, MHD_NO) with its headers
+ * (Content-Type, Cache-Control: no-store, the session id if given) and
+ * destroys it. */
+enum MHD_Result http_queue_json(struct MHD_Connection *c,
+				struct MHD_Response *r, unsigned status,
+				const char *session_id);
+/* The second half of http_post_request: answers, or suspends again. */
+enum MHD_Result http_post_answer(struct mcp_http *h, struct MHD_Connection *c,
+				 struct hreq *q);
+/* Takes q off its session's waiters (the request ends). */
+void http_unwait(struct hreq *q);
+/* The janitor's second: resumes every SSE reader of every session so
+ * that it notices a client gone and sends its keepalives. */
+void http_sessions_tick(struct mcp_http *h);
 /* Answers a GET: the standalone stream, or a resumed one. */
 enum MHD_Result http_get_stream(struct mcp_http *h, struct MHD_Connection *c,
 				struct hreq *q, const char *last_event_id);

@@ -14,6 +14,52 @@
 
 #define EVICT_MIN_IDLE 60 /* seconds idle before a full table evicts */
 
+/* ---- waiting connections (s->mu held) ---- */
+
+/* Resumes every connection waiting on s: each re-checks what it waits
+ * for and suspends again if it is not there. s->mu is held across
+ * MHD_resume_connection, so a request cannot end (and its connection go
+ * away) between being found here and being resumed. */
+static void wake_waiters(struct hsess *s)
+{
+	while (s->waiters) {
+		struct hreq *q = s->waiters;
+		s->waiters = q->wnext;
+		q->wnext = NULL;
+		q->suspended = 0;
+		MHD_resume_connection(q->conn);
+	}
+}
+
+/* Suspends q's connection until s has news for it. Never while the
+ * transport stops: every connection must be running for MHD to stop. */
+static void wait_on(struct hsess *s, struct hreq *q)
+{
+	q->suspended = 1;
+	q->wnext = s->waiters;
+	s->waiters = q;
+	MHD_suspend_connection(q->conn);
+}
+
+void http_unwait(struct hreq *q)
+{
+	struct hsess *s = q->sess;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (q->suspended) {
+		for (struct hreq **pp = &s->waiters; *pp; pp = &(*pp)->wnext) {
+			if (*pp == q) {
+				*pp = q->wnext;
+				break;
+			}
+		}
+		q->suspended = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- streams (called with s->mu held) ---- */
 
 static void stream_free(struct hstream *st)
@@ -140,7 +186,7 @@ static int send_cb(void *ctx, const json_t *related, const char *msg,
 		st = s->standalone ? s->standalone : stream_new(s, NULL);
 	if (st && stream_append(st, msg, len) == 0) {
 		rc = 0;
-		pthread_cond_broadcast(&s->cv);
+		wake_waiters(s);
 	}
 out:
 	pthread_mutex_unlock(&s->mu);
@@ -158,7 +204,7 @@ static void done_cb(void *ctx, const json_t *id, const char *msg, size_t len)
 		if (msg)
 			stream_append(st, msg, len);
 		st->done = 1;
-		pthread_cond_broadcast(&s->cv);
+		wake_waiters(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -172,7 +218,7 @@ static void close_stream_cb(void *ctx, const json_t *id)
 	st = stream_for(s, id);
 	if (st) {
 		st->close_now = 1;
-		pthread_cond_broadcast(&s->cv);
+		wake_waiters(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -252,7 +298,7 @@ int mcp_http_deliver(void *hs, const char *msg, size_t len)
 		rc = 0;
 	else if (st && st->req_id)
 		st->done = 1; /* its client is not reading: end it */
-	pthread_cond_broadcast(&s->cv);
+	wake_waiters(s);
 unlock:
 	pthread_mutex_unlock(&s->mu);
 out:
@@ -311,7 +357,7 @@ static int table_remove(struct mcp_http *h, struct hsess *s)
 	return 1;
 }
 
-static void sess_free(struct hsess *s)
+static void sess_free_now(struct hsess *s)
 {
 	/* Cancels handlers still running and waits for them; they may still
 	 * call send_cb, which sees dead and drops. */
@@ -324,27 +370,68 @@ static void sess_free(struct hsess *s)
 		stream_free(st);
 	}
 	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
 	free(s);
 }
 
-void http_session_unref(struct mcp_http *h, struct hsess *s)
+static void sess_free_job(void *arg)
+{
+	sess_free_now(arg);
+}
+
+/* Frees s. When handlers of its are still running, waiting for them to
+ * notice their cancellation would hold an event thread (and every
+ * connection on it), so a worker does it; the job touches the server
+ * only, never the transport, which may be gone by then. At stop the
+ * caller waits. */
+static void sess_free(struct hsess *s)
+{
+	struct mcp_http *h = s->h;
+	unsigned busy = 0;
+
+	if (s->ms) {
+		pthread_mutex_lock(&s->ms->mu);
+		busy = s->ms->ncalls;
+		pthread_mutex_unlock(&s->ms->mu);
+	}
+	if (busy && h->srv && !h->stopping &&
+	    mcp_pool_submit(&h->srv->pool, sess_free_job, s) == 0)
+		return;
+	sess_free_now(s);
+}
+
+/* Drops a reference; touch: the session was used (not just visited by
+ * the janitor), so its idle time starts again. */
+static void sess_unref(struct mcp_http *h, struct hsess *s, int touch)
 {
 	int last;
 
 	pthread_mutex_lock(&h->mu);
-	s->last_active = now_s();
+	if (touch)
+		s->last_active = now_s();
 	last = --s->refs == 0;
+	if (last && s->stateless) {
+		if (s->sl_prev)
+			s->sl_prev->sl_next = s->sl_next;
+		else if (h->stateless == s)
+			h->stateless = s->sl_next;
+		if (s->sl_next)
+			s->sl_next->sl_prev = s->sl_prev;
+	}
 	pthread_mutex_unlock(&h->mu);
 	if (last)
 		sess_free(s);
+}
+
+void http_session_unref(struct mcp_http *h, struct hsess *s)
+{
+	sess_unref(h, s, 1);
 }
 
 static void mark_dead(struct hsess *s)
 {
 	pthread_mutex_lock(&s->mu);
 	s->dead = 1;
-	pthread_cond_broadcast(&s->cv);
+	wake_waiters(s);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -439,9 +526,9 @@ static struct hsess *sess_alloc(struct mcp_http *h, const char *who,
 				int stateless)
 {
 	struct hsess *s = calloc(1, sizeof(*s));
-	pthread_condattr_t ca;
 
-	if (!s || random_id(s->id) != 0) {
+	/* a stateless session is never looked up: it needs no id */
+	if (!s || (!stateless && random_id(s->id) != 0)) {
 		free(s);
 		return NULL;
 	}
@@ -449,17 +536,12 @@ static struct hsess *sess_alloc(struct mcp_http *h, const char *who,
 	s->stateless = stateless; /* before a backend's open asks */
 	snprintf(s->who, sizeof(s->who), "%s", who ? who : "");
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
 	if (h->cfg.backend)
 		s->bs = h->cfg.backend->open(h->cfg.backend->ctx, s);
 	else
 		s->ms = mcp_session_new(h->srv, send_cb, s);
 	if (!s->ms && !s->bs) {
 		pthread_mutex_destroy(&s->mu);
-		pthread_cond_destroy(&s->cv);
 		free(s);
 		return NULL;
 	}
@@ -517,7 +599,21 @@ struct hsess *http_session_stateless(struct mcp_http *h, const json_t *meta)
 	s = sess_alloc(h, NULL, 1);
 	if (!s)
 		return NULL;
-	s->refs = 1; /* the request's only; never in the table */
+	pthread_mutex_lock(&h->mu);
+	if (h->stopping) {
+		/* stopping walks this list once, after setting stopping under
+		 * h->mu: a session added later would never be woken, and its
+		 * connection would keep libmicrohttpd from stopping */
+		pthread_mutex_unlock(&h->mu);
+		sess_free_now(s);
+		return NULL;
+	}
+	s->refs = 1;		   /* the request's only; never in the table */
+	s->sl_next = h->stateless; /* so that stopping can wake it */
+	if (h->stateless)
+		h->stateless->sl_prev = s;
+	h->stateless = s;
+	pthread_mutex_unlock(&h->mu);
 	if (s->ms)
 		mcp_session_begin_stateless(s->ms, meta);
 	return s;
@@ -553,6 +649,7 @@ static void *janitor_main(void *arg)
 			table_remove(h, expired[i]);
 		pthread_mutex_unlock(&h->mu);
 		http_conn_reap(h); /* pending connections past the deadline */
+		http_sessions_tick(h);
 		for (unsigned i = 0; i < n; i++) {
 			mark_dead(expired[i]);
 			http_session_unref(h, expired[i]);
@@ -582,30 +679,87 @@ int http_sessions_init(struct mcp_http *h)
 	return 0;
 }
 
-void http_sessions_stopping(struct mcp_http *h)
+/* Calls fn(s) on a batch of sessions taken under h->mu (with a
+ * reference each), then drops the references: never h->mu and s->mu
+ * together. */
+static void run_batch(struct mcp_http *h, struct hsess **all, unsigned n,
+		      void (*fn)(struct hsess *))
 {
-	struct hsess *all[256];
-	unsigned n;
+	for (unsigned i = 0; i < n; i++) {
+		fn(all[i]);
+		sess_unref(h, all[i], 0);
+	}
+}
 
-	pthread_mutex_lock(&h->mu);
-	h->stopping = 1;
-	pthread_cond_broadcast(&h->janitor_cv);
-	pthread_mutex_unlock(&h->mu);
-	/* Wake readers and waiters; they see stopping and end. Walk in
-	 * batches holding references, never h->mu and s->mu together. */
+/* Calls fn on every session, the table's and the stateless ones (those
+ * in batches, each session once: visit marks it under h->mu). */
+static void for_each_session(struct mcp_http *h, void (*fn)(struct hsess *))
+{
+	struct hsess *few[256];
+	unsigned n, gen;
+
 	for (unsigned b = 0; b < HTTP_BUCKETS; b++) {
 		pthread_mutex_lock(&h->mu);
 		n = 0;
 		for (struct hsess *s = h->table[b]; s && n < 256; s = s->next) {
 			s->refs++;
-			all[n++] = s;
+			few[n++] = s;
 		}
 		pthread_mutex_unlock(&h->mu);
-		for (unsigned i = 0; i < n; i++) {
-			mark_dead(all[i]);
-			http_session_unref(h, all[i]);
-		}
+		run_batch(h, few, n, fn);
 	}
+	pthread_mutex_lock(&h->mu);
+	gen = ++h->visit_gen;
+	pthread_mutex_unlock(&h->mu);
+	do {
+		pthread_mutex_lock(&h->mu);
+		n = 0;
+		for (struct hsess *s = h->stateless; s && n < 256;
+		     s = s->sl_next) {
+			if (s->visit == gen)
+				continue;
+			s->visit = gen;
+			s->refs++;
+			few[n++] = s;
+		}
+		pthread_mutex_unlock(&h->mu);
+		run_batch(h, few, n, fn);
+	} while (n > 0);
+}
+
+/* The janitor's second for the SSE readers waiting on s (a POST waiting
+ * for its first message needs no tick). */
+static void tick_readers(struct hsess *s)
+{
+	pthread_mutex_lock(&s->mu);
+	for (struct hreq **pp = &s->waiters; *pp;) {
+		struct hreq *q = *pp;
+		if (q->fd < 0) {
+			pp = &q->wnext;
+			continue;
+		}
+		*pp = q->wnext;
+		q->wnext = NULL;
+		q->suspended = 0;
+		q->tick = 1;
+		MHD_resume_connection(q->conn);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+void http_sessions_tick(struct mcp_http *h)
+{
+	for_each_session(h, tick_readers);
+}
+
+void http_sessions_stopping(struct mcp_http *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->stopping = 1;
+	pthread_cond_broadcast(&h->janitor_cv);
+	pthread_mutex_unlock(&h->mu);
+	/* Wake readers and waiters; they see stopping and end. */
+	for_each_session(h, mark_dead);
 }
 
 void http_sessions_shutdown(struct mcp_http *h)
@@ -659,7 +813,8 @@ static int peer_gone(const struct hreq *q)
 }
 
 /* Formats the next thing to send into q->out. Returns 1 with bytes
- * ready, 0 at the end of the stream, -1 on error. s->mu held. */
+ * ready, 0 at the end of the stream, -1 on error, 2 when it suspended
+ * the connection to wait for news. s->mu held. */
 static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
 {
 	struct mcp_http *h = s->h;
@@ -700,26 +855,26 @@ static int next_chunk(struct hreq *q, struct hsess *s, struct hstream *st)
 		}
 		if (s->dead || h->stopping)
 			return -1;
-		/* Wakes every second to notice a client that went away (a
-		 * long-lived stream such as subscriptions/listen would hold
-		 * its place until the next keepalive write otherwise). */
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += 1;
-		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) ==
-			    ETIMEDOUT &&
-		    !stream_has_unsent(st) && !st->done && !st->close_now) {
+		/* Nothing to send: once a second (the janitor's tick) notice
+		 * a client that went away (a long-lived stream such as
+		 * subscriptions/listen would hold its place until the next
+		 * keepalive write otherwise) and send the keepalive when due;
+		 * else sleep until the session has news. */
+		if (q->tick) {
+			q->tick = 0;
 			if (peer_gone(q))
 				return -1;
-			if (++q->idle_s < h->cfg.sse_keepalive)
-				continue;
-			q->idle_s = 0;
-			if (out_reserve(q, 16) != 0)
-				return -1;
-			memcpy(q->out, ": keepalive\n\n", 13);
-			q->out_len = 13;
-			return 1;
+			if (++q->idle_s >= h->cfg.sse_keepalive) {
+				q->idle_s = 0;
+				if (out_reserve(q, 16) != 0)
+					return -1;
+				memcpy(q->out, ": keepalive\n\n", 13);
+				q->out_len = 13;
+				return 1;
+			}
 		}
+		wait_on(s, q);
+		return 2;
 	}
 }
 
@@ -734,6 +889,8 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 		pthread_mutex_lock(&q->sess->mu);
 		rc = next_chunk(q, q->sess, q->st);
 		pthread_mutex_unlock(&q->sess->mu);
+		if (rc == 2)
+			return 0; /* suspended: called again when resumed */
 		if (rc <= 0)
 			return rc == 0 ? MHD_CONTENT_READER_END_OF_STREAM
 				       : MHD_CONTENT_READER_END_WITH_ERROR;
@@ -804,7 +961,6 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 {
 	struct hsess *s = q->sess;
 	struct hstream *st;
-	char *json = NULL;
 
 	pthread_mutex_lock(&s->mu);
 	/* Messages are routed to streams by request id, so an id still in
@@ -833,11 +989,24 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 	}
 	q->st = st;
 	http_session_input(s, m);
+	return http_post_answer(h, c, q);
+}
+
+enum MHD_Result http_post_answer(struct mcp_http *h, struct MHD_Connection *c,
+				 struct hreq *q)
+{
+	struct hsess *s = q->sess;
+	struct hstream *st = q->st;
 
 	pthread_mutex_lock(&s->mu);
-	while (!stream_has_unsent(st) && !st->done && !st->close_now &&
-	       !s->dead && !h->stopping)
-		pthread_cond_wait(&s->cv, &s->mu);
+	q->waiting = 0;
+	if (!stream_has_unsent(st) && !st->done && !st->close_now && !s->dead &&
+	    !h->stopping) {
+		q->waiting = 1;
+		wait_on(s, q);
+		pthread_mutex_unlock(&s->mu);
+		return MHD_YES;
+	}
 	if (s->dead || h->stopping) {
 		pthread_mutex_unlock(&s->mu);
 		return reply_plain(c, MHD_HTTP_NOT_FOUND,
@@ -848,27 +1017,26 @@ enum MHD_Result http_post_request(struct mcp_http *h, struct MHD_Connection *c,
 	}
 	if (st->done && !st->close_now && zg_queue_count(&st->events) <= 1) {
 		const struct zg_qitem *only = zg_queue_peek(&st->events);
+		struct MHD_Response *r = NULL;
+		unsigned status = MHD_HTTP_OK;
 		if (only) { /* the response is the only message: JSON */
-			json = strdup((const char *)only->data);
+			/* one copy, straight from the stream into MHD's */
+			r = MHD_create_response_from_buffer(
+				only->len, (void *)only->data,
+				MHD_RESPMEM_MUST_COPY);
+			if (s->stateless)
+				status = mcp_rev2026_http_status(
+					(const char *)only->data);
 			st->sent = only->tag;
 		}
 		pthread_mutex_unlock(&s->mu);
 		if (!only) /* cancelled: no response */
 			return reply_plain(c, MHD_HTTP_ACCEPTED, "", NULL,
 					   NULL);
-		enum MHD_Result ret =
-			json ? reply_plain(
-				       c,
-				       s->stateless
-					       ? mcp_rev2026_http_status(json)
-					       : MHD_HTTP_OK,
-				       json, "application/json",
+		return http_queue_json(c, r, status,
 				       q->is_init && http_session_initialized(s)
 					       ? s->id
-					       : NULL)
-			     : MHD_NO;
-		free(json);
-		return ret;
+					       : NULL);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return reply_sse(c, q);

@@ -213,10 +213,186 @@ json_t *jr_request(json_t *id, const char *method, json_t *params)
 	return msg;
 }
 
+/* ---- encoding ----
+ *
+ * jr_dump writes exactly what json_dumps(msg, JSON_COMPACT) writes (keys in
+ * insertion order, the same escapes, reals formatted by jansson itself),
+ * without jansson's per-container loop check (a printed pointer and a
+ * hash table insert and delete for every object and array), which was
+ * most of the encoding time of mcpd's answers. Trees deeper than
+ * DUMP_MAX_DEPTH (or a loop, which cannot be built through jansson's own
+ * setters of this project) go to json_dumps, which refuses loops. */
+
+#define DUMP_MAX_DEPTH 256
+#define DUMP_STACK 2048
+
+struct dumpbuf {
+	char *p; /* stack or heap */
+	size_t len, cap;
+	int heap;
+	char stack[DUMP_STACK];
+};
+
+static int db_put(struct dumpbuf *b, const char *s, size_t n)
+{
+	if (n > b->cap - b->len) {
+		size_t cap = b->cap * 2;
+		char *p;
+		while (cap - b->len < n)
+			cap *= 2;
+		p = b->heap ? realloc(b->p, cap) : malloc(cap);
+		if (!p)
+			return -1;
+		if (!b->heap)
+			memcpy(p, b->p, b->len);
+		b->p = p;
+		b->cap = cap;
+		b->heap = 1;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+/* A JSON string: escapes '"', '\' and control characters as jansson
+ * does (other bytes are valid UTF-8, checked when the string was made). */
+static int db_string(struct dumpbuf *b, const char *s, size_t n)
+{
+	size_t run = 0;
+
+	if (db_put(b, "\"", 1) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc;
+		char seq[8];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if (db_put(b, s + run, i - run) != 0)
+			return -1;
+		run = i + 1;
+		switch (c) {
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\b':
+			esc = "\\b";
+			break;
+		case '\f':
+			esc = "\\f";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		default:
+			snprintf(seq, sizeof(seq), "\\u%04X", c);
+			esc = seq;
+		}
+		if (db_put(b, esc, strlen(esc)) != 0)
+			return -1;
+	}
+	if (db_put(b, s + run, n - run) != 0)
+		return -1;
+	return db_put(b, "\"", 1);
+}
+
+static int db_value(struct dumpbuf *b, const json_t *v, unsigned depth);
+
+static int db_object(struct dumpbuf *b, const json_t *v, unsigned depth)
+{
+	int first = 1;
+
+	if (db_put(b, "{", 1) != 0)
+		return -1;
+	for (void *it = json_object_iter((json_t *)v); it;
+	     it = json_object_iter_next((json_t *)v, it)) {
+		if ((!first && db_put(b, ",", 1) != 0) ||
+		    db_string(b, json_object_iter_key(it),
+			      json_object_iter_key_len(it)) != 0 ||
+		    db_put(b, ":", 1) != 0 ||
+		    db_value(b, json_object_iter_value(it), depth + 1) != 0)
+			return -1;
+		first = 0;
+	}
+	return db_put(b, "}", 1);
+}
+
+static int db_value(struct dumpbuf *b, const json_t *v, unsigned depth)
+{
+	char num[64];
+	size_t n;
+	int k;
+
+	if (depth > DUMP_MAX_DEPTH)
+		return -1;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return db_object(b, v, depth);
+	case JSON_ARRAY:
+		if (db_put(b, "[", 1) != 0)
+			return -1;
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if ((i && db_put(b, ",", 1) != 0) ||
+			    db_value(b, json_array_get(v, i), depth + 1) != 0)
+				return -1;
+		return db_put(b, "]", 1);
+	case JSON_STRING:
+		return db_string(b, json_string_value(v),
+				 json_string_length(v));
+	case JSON_INTEGER:
+		k = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+			     json_integer_value(v));
+		return k > 0 && (size_t)k < sizeof(num)
+			       ? db_put(b, num, (size_t)k)
+			       : -1;
+	case JSON_REAL: /* jansson's own formatting of reals */
+		n = json_dumpb(v, num, sizeof(num), JSON_ENCODE_ANY);
+		return n > 0 && n <= sizeof(num) ? db_put(b, num, n) : -1;
+	case JSON_TRUE:
+		return db_put(b, "true", 4);
+	case JSON_FALSE:
+		return db_put(b, "false", 5);
+	default:
+		return db_put(b, "null", 4);
+	}
+}
+
 char *jr_dump(const json_t *msg, size_t *len)
 {
-	char *s = json_dumps(msg, JSON_COMPACT);
+	struct dumpbuf b;
+	char *s;
 
+	b.p = b.stack;
+	b.len = 0;
+	b.cap = sizeof(b.stack);
+	b.heap = 0;
+	if (!json_is_object(msg) && !json_is_array(msg))
+		goto slow; /* json_dumps refuses them without ENCODE_ANY */
+	if (db_value(&b, msg, 0) != 0 || db_put(&b, "", 1) != 0)
+		goto slow;
+	if (b.heap) {
+		s = b.p;
+	} else {
+		s = malloc(b.len);
+		if (s)
+			memcpy(s, b.p, b.len);
+	}
+	if (s && len)
+		*len = b.len - 1;
+	return s;
+slow:
+	if (b.heap)
+		free(b.p);
+	s = json_dumps(msg, JSON_COMPACT);
 	if (s && len)
 		*len = strlen(s);
 	return s;

@@ -2,6 +2,8 @@
  * N keep-alive HTTP/1.1 connections, each with its own MCP session
  * (initialize, notifications/initialized), then tools/call in a loop for a
  * fixed time from one epoll thread; prints req/s and p50/p99 latency.
+ * --rev 2026-07-28: stateless requests instead (no initialize, no
+ * session; version and capabilities in _meta, Mcp-Method and Mcp-Name).
  * Also: --wait-init (start-up time until the first good initialize) and
  * --free-port. Loopback benchmarking only; no TLS, no redirects. */
 #define _GNU_SOURCE /* memmem */
@@ -35,6 +37,7 @@ struct target {
 	int port;
 	char path[256];
 	char tool[128];
+	int rev2026; /* stateless 2026-07-28 requests */
 };
 
 struct conn {
@@ -137,7 +140,12 @@ static int build_request(struct conn *c, const struct target *t,
 	char sidh[SID_CAP + 64] = "";
 	int n;
 
-	if (c->sid[0])
+	if (t->rev2026)
+		snprintf(sidh, sizeof sidh,
+			 "MCP-Protocol-Version: 2026-07-28\r\n"
+			 "Mcp-Method: tools/call\r\nMcp-Name: %s\r\n",
+			 t->tool);
+	else if (c->sid[0])
 		snprintf(
 			sidh, sizeof sidh,
 			"Mcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-11-25\r\n",
@@ -180,8 +188,14 @@ static int next_request(struct conn *c, const struct target *t)
 		n = snprintf(body, sizeof body,
 			     "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
 			     "\"tools/call\",\"params\":{\"name\":\"%s\","
-			     "\"arguments\":{}}}",
-			     c->id, t->tool);
+			     "\"arguments\":{}%s}}",
+			     c->id, t->tool,
+			     t->rev2026
+				     ? ",\"_meta\":{\"io.modelcontextprotocol/"
+				       "protocolVersion\":\"2026-07-28\","
+				       "\"io.modelcontextprotocol/"
+				       "clientCapabilities\":{}}"
+				     : "");
 		break;
 	}
 	if (n < 0 || (size_t)n >= sizeof body)
@@ -371,9 +385,13 @@ static int on_response(struct conn *c, int status, const char *body,
 		if (status != 200 || !memmem(body, blen, "\"result\"", 8) ||
 		    !memmem(body, blen, idpat, strlen(idpat)) ||
 		    memmem(body, blen, "\"isError\":true", 14)) {
+			if (!st)
+				return -1; /* the start-up probe */
 			st->errors++;
 			return 0;
 		}
+		if (!st)
+			return 0;
 		st->total++;
 		if (record)
 			return stats_add(st, (now_s() - c->t_sent) * 1e6);
@@ -481,6 +499,7 @@ static int run_load(const struct target *t, int nconns, double warmup,
 	if (!cs || ep < 0)
 		return 1;
 	for (i = 0; i < nconns; i++) {
+		cs[i].phase = t->rev2026 ? PH_CALL : PH_INIT;
 		cs[i].fd = dial(t);
 		if (cs[i].fd < 0 || next_request(&cs[i], t) < 0) {
 			fprintf(stderr, "mcp_load: cannot connect to %s:%d\n",
@@ -554,7 +573,8 @@ static double realtime_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* One blocking initialize; returns 0 if it got a 200 with a session id. */
+/* One blocking initialize (2026-07-28: a tools/call); returns 0 if it
+ * got a 200 with a session id (a good result). */
 static int try_init(const struct target *t)
 {
 	struct conn c;
@@ -563,6 +583,7 @@ static int try_init(const struct target *t)
 	size_t blen;
 
 	memset(&c, 0, sizeof c);
+	c.phase = t->rev2026 ? PH_CALL : PH_INIT;
 	c.fd = dial(t);
 	if (c.fd < 0)
 		return -1;
@@ -628,8 +649,9 @@ static int free_port(void)
 static void usage(void)
 {
 	fputs("usage: mcp_load --url http://127.0.0.1:PORT/mcp [-c CONNS] "
-	      "[-d SECONDS] [-w WARMUP] [--tool NAME]\n"
-	      "       mcp_load --wait-init URL --since EPOCH_NS [--timeout S]\n"
+	      "[-d SECONDS] [-w WARMUP] [--tool NAME] [--rev 2026-07-28]\n"
+	      "       mcp_load --wait-init URL --since EPOCH_NS [--timeout S] "
+	      "[--rev 2026-07-28]\n"
 	      "       mcp_load --free-port\n",
 	      stderr);
 }
@@ -674,6 +696,11 @@ int main(int argc, char **argv)
 				goto bad;
 		} else if (strcmp(a, "--timeout") == 0) {
 			if (parse_long(v, 1, 600, &timeout) < 0)
+				goto bad;
+		} else if (strcmp(a, "--rev") == 0) {
+			if (strcmp(v, "2026-07-28") == 0)
+				t.rev2026 = 1;
+			else if (strcmp(v, "2025-11-25") != 0)
 				goto bad;
 		} else if (strcmp(a, "--tool") == 0) {
 			if (strlen(v) >= sizeof t.tool || strpbrk(v, "\"\\"))

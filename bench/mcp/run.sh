@@ -4,6 +4,9 @@
 # trivial tool (test_simple_text): tools/call throughput and p50/p99
 # latency at several concurrency levels, idle RSS and start-up time (until
 # the first successful initialize). Prints a markdown table with ratios.
+# Both revisions: 2025-11-25 (sessions) against the SDK 1.x server
+# (sdk_server.mjs), 2026-07-28 (stateless requests) against the SDK 2.x
+# server (sdk_server.mjs --v2); mcpd serves each from a process of its own.
 #
 # Servers are measured interleaved (every round runs each server at each
 # level back to back) and each figure is the median over the rounds, so
@@ -12,6 +15,7 @@
 # usage: bench/mcp/run.sh [BUILD_DIR]          (default: ./build)
 # env:   CONCURRENCY="1 8 32 64"  DURATION=3 (s per run)  WARMUP=1 (s)
 #        ROUNDS=3  SDK_MODE=json|sse|both (default json)
+#        REVS="2025 2026" (which revisions to compare; default both)
 #        PIN=0|1 (1: servers share CPU 0, load generator on CPU 1)
 #        MCPD_TEST (mcpd-test: mcpd plus the conformance fixtures),
 #        MCP_LOAD, NODE override the binaries.
@@ -28,6 +32,7 @@ dur=${DURATION:-3}
 warm=${WARMUP:-1}
 rounds=${ROUNDS:-3}
 sdk_mode=${SDK_MODE:-json}
+revs=${REVS:-2025 2026}
 ncpu=$(nproc 2>/dev/null || echo 1)
 pin=${PIN:-0}
 
@@ -43,12 +48,36 @@ else
 	pin=0
 fi
 
-names=mcpd
-case $sdk_mode in
-both) names="$names sdk_json sdk_sse" ;;
-sse) names="$names sdk_sse" ;;
-*) names="$names sdk_json" ;;
+names=""
+case " $revs " in
+*" 2025 "*)
+	names=mcpd
+	case $sdk_mode in
+	both) names="$names sdk_json sdk_sse" ;;
+	sse) names="$names sdk_sse" ;;
+	*) names="$names sdk_json" ;;
+	esac
+	;;
 esac
+case " $revs " in
+*" 2026 "*) names="$names mcpd_2026 sdk2" ;;
+esac
+[ -n "$names" ] || { echo "run.sh: REVS must name 2025 and/or 2026" >&2; exit 2; }
+
+# The load generator's revision flag for a server's name.
+rev_of() {
+	case $1 in
+	mcpd_2026 | sdk2) echo "--rev 2026-07-28" ;;
+	*) echo "--rev 2025-11-25" ;;
+	esac
+}
+# The mcpd run a server's numbers are compared with.
+base_of() {
+	case $1 in
+	sdk2) echo mcpd_2026 ;;
+	*) echo mcpd ;;
+	esac
+}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-bench.XXXXXX")
 pids=""
@@ -79,10 +108,15 @@ record() { echo "$1 $2 $3" >>"$work/results"; }
 # asked); $! is the server process itself (taskset execs it).
 start_server() {
 	case $1 in
-	mcpd)
+	mcpd | mcpd_2026)
 		# shellcheck disable=SC2086
 		$srv_pin "$mcpd" --http "127.0.0.1:$2" --fixtures conformance \
 			--max-sessions 1024 >/dev/null 2>"$work/$1.log" &
+		;;
+	sdk2)
+		# shellcheck disable=SC2086
+		$srv_pin "$node" "$here/sdk_server.mjs" --port "$2" --v2 \
+			>/dev/null 2>"$work/$1.log" &
 		;;
 	sdk_sse)
 		# shellcheck disable=SC2086
@@ -109,7 +143,8 @@ for n in $names; do
 	t0=$(date +%s%N)
 	start_server "$n" "$port"
 	eval "url=\$url_$n"
-	s=$($load --wait-init "$url" --since "$t0" --timeout 30 | field startup_ms)
+	# shellcheck disable=SC2046
+	s=$($load --wait-init "$url" --since "$t0" --timeout 30 $(rev_of "$n") | field startup_ms)
 	record "$n" startup_ms "$s"
 	sleep 1
 	eval "pid=\$pid_$n"
@@ -127,8 +162,8 @@ while [ "$r" -le "$rounds" ]; do
 			eval "url=\$url_$n"
 			eval "pid=\$pid_$n"
 			t_a=$(cpu_ticks "$pid")
-			# shellcheck disable=SC2086
-			line=$($load_pin "$load" --url "$url" -c "$c" -d "$dur" -w "$warm") || {
+			# shellcheck disable=SC2086,SC2046
+			line=$($load_pin "$load" --url "$url" -c "$c" -d "$dur" -w "$warm" $(rev_of "$n")) || {
 				echo "run.sh: $n failed at concurrency $c: $line" >&2
 				cat "$work/$n.log" >&2
 				exit 1
@@ -168,18 +203,23 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 kr() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 
 for s in $names; do
-	[ "$s" = mcpd ] && continue
+	case $s in mcpd | mcpd_2026) continue ;; esac
+	m=$(base_of "$s")
+	case $s in
+	sdk2) title="2026-07-28: mcpd vs TypeScript SDK 2.x (sdk2)" ;;
+	*) title="2025-11-25: mcpd vs TypeScript SDK 1.x ($s)" ;;
+	esac
 	echo
-	echo "### mcpd vs TypeScript SDK ($s)"
+	echo "### $title"
 	echo
 	echo "| concurrency | mcpd req/s | SDK req/s | throughput ratio | mcpd p50 ms | SDK p50 ms | p50 ratio | mcpd p99 ms | SDK p99 ms | errors (mcpd/SDK) |"
 	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for c in $conc; do
-		a=$(get mcpd "rps_$c")
+		a=$(get "$m" "rps_$c")
 		b=$(get "$s" "rps_$c")
-		p=$(get mcpd "p50_us_$c")
+		p=$(get "$m" "p50_us_$c")
 		q=$(get "$s" "p50_us_$c")
-		echo "| $c | $(kr "$a") | $(kr "$b") | $(ratio "$a" "$b")x | $(ms "$p") | $(ms "$q") | $(ratio "$p" "$q") | $(ms "$(get mcpd "p99_us_$c")") | $(ms "$(get "$s" "p99_us_$c")") | $(get mcpd "errors_$c")/$(get "$s" "errors_$c") |"
+		echo "| $c | $(kr "$a") | $(kr "$b") | $(ratio "$a" "$b")x | $(ms "$p") | $(ms "$q") | $(ratio "$p" "$q") | $(ms "$(get "$m" "p99_us_$c")") | $(ms "$(get "$s" "p99_us_$c")") | $(get "$m" "errors_$c")/$(get "$s" "errors_$c") |"
 	done
 	echo
 	echo "Server CPU time per call (user + system, µs; lower is better):"
@@ -187,16 +227,16 @@ for s in $names; do
 	echo "| concurrency | mcpd | SDK | SDK / mcpd |"
 	echo "| ---: | ---: | ---: | ---: |"
 	for c in $conc; do
-		a=$(get mcpd "cpu_us_$c")
+		a=$(get "$m" "cpu_us_$c")
 		b=$(get "$s" "cpu_us_$c")
 		echo "| $c | $a | $b | $(ratio "$b" "$a")x |"
 	done
 	echo
 	echo "| | mcpd | SDK | ratio |"
 	echo "| --- | ---: | ---: | ---: |"
-	echo "| start-up to first initialize (ms) | $(get mcpd startup_ms) | $(get "$s" startup_ms) | $(ratio "$(get mcpd startup_ms)" "$(get "$s" startup_ms)") |"
-	echo "| idle RSS (MB) | $(mb "$(get mcpd idle_rss_kb)") | $(mb "$(get "$s" idle_rss_kb)") | $(ratio "$(get mcpd idle_rss_kb)" "$(get "$s" idle_rss_kb)") |"
-	echo "| idle RSS, anonymous only (MB) | $(mb "$(get mcpd idle_anon_kb)") | $(mb "$(get "$s" idle_anon_kb)") | $(ratio "$(get mcpd idle_anon_kb)" "$(get "$s" idle_anon_kb)") |"
-	echo "| idle PSS (MB) | $(mb "$(get mcpd idle_pss_kb)") | $(mb "$(get "$s" idle_pss_kb)") | $(ratio "$(get mcpd idle_pss_kb)" "$(get "$s" idle_pss_kb)") |"
-	echo "| peak RSS, whole run (MB) | $(mb "$(get mcpd peak_rss_kb)") | $(mb "$(get "$s" peak_rss_kb)") | $(ratio "$(get mcpd peak_rss_kb)" "$(get "$s" peak_rss_kb)") |"
+	echo "| start-up to first answer (ms) | $(get "$m" startup_ms) | $(get "$s" startup_ms) | $(ratio "$(get "$m" startup_ms)" "$(get "$s" startup_ms)") |"
+	echo "| idle RSS (MB) | $(mb "$(get "$m" idle_rss_kb)") | $(mb "$(get "$s" idle_rss_kb)") | $(ratio "$(get "$m" idle_rss_kb)" "$(get "$s" idle_rss_kb)") |"
+	echo "| idle RSS, anonymous only (MB) | $(mb "$(get "$m" idle_anon_kb)") | $(mb "$(get "$s" idle_anon_kb)") | $(ratio "$(get "$m" idle_anon_kb)" "$(get "$s" idle_anon_kb)") |"
+	echo "| idle PSS (MB) | $(mb "$(get "$m" idle_pss_kb)") | $(mb "$(get "$s" idle_pss_kb)") | $(ratio "$(get "$m" idle_pss_kb)" "$(get "$s" idle_pss_kb)") |"
+	echo "| peak RSS, whole run (MB) | $(mb "$(get "$m" peak_rss_kb)") | $(mb "$(get "$s" peak_rss_kb)") | $(ratio "$(get "$m" peak_rss_kb)" "$(get "$s" peak_rss_kb)") |"
 done

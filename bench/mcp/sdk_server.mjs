@@ -3,8 +3,12 @@
 // transport per session as in the SDK's own examples) exposing the same
 // trivial tool as mcpd's fixtures, test_simple_text. Plain node:http, no
 // framework, so the numbers are the SDK's and not express's.
+// --v2: the SDK 2.x (@modelcontextprotocol/server) for 2026-07-28 instead,
+// as its serving guide shows for plain node:http: createMcpHandler (a
+// fresh McpServer per request, no sessions) wrapped once with toNodeHandler
+// from @modelcontextprotocol/node.
 //
-// usage: node sdk_server.mjs --port N [--ready-file F] [--sse]
+// usage: node sdk_server.mjs --port N [--ready-file F] [--sse | --v2]
 //   default: enableJsonResponse=true (plain JSON answers, the SDK's fast
 //   path for request/response tools); --sse: the SDK default (every POST
 //   answered with an SSE stream).
@@ -15,8 +19,6 @@ import { createRequire } from 'node:module';
 
 // The SDK is installed under test/node (scripts/setup.sh), not next to us.
 const require = createRequire(new URL('../../test/node/package.json', import.meta.url));
-const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js');
-const { StreamableHTTPServerTransport } = require('@modelcontextprotocol/sdk/server/streamableHttp.js');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -26,17 +28,33 @@ const opt = (name, dflt) => {
 const port = Number(opt('--port', '0'));
 const readyFile = opt('--ready-file', null);
 const json = !args.includes('--sse');
+const v2 = args.includes('--v2');
 const MAX_BODY = 4 * 1024 * 1024;
+const TOOL = ['test_simple_text', { description: 'Tests simple text content response' },
+  async () => ({ content: [{ type: 'text', text: 'This is a simple text response for testing.' }] })];
+
+// SDK 2.x: one handler for every request.
+function v2Handler() {
+  const { McpServer, createMcpHandler } = require('@modelcontextprotocol/server');
+  const { toNodeHandler } = require('@modelcontextprotocol/node');
+  const serve = toNodeHandler(createMcpHandler(() => {
+    const server = new McpServer({ name: 'sdk2-bench-server', version: '1.0.0' });
+    server.registerTool(...TOOL);
+    return server;
+  }));
+  return (req, res) => {
+    if (!req.url.startsWith('/mcp')) { res.writeHead(404).end(); return; }
+    serve(req, res);
+  };
+}
 
 const transports = new Map();
 
 function newSession() {
+  const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js');
+  const { StreamableHTTPServerTransport } = require('@modelcontextprotocol/sdk/server/streamableHttp.js');
   const server = new McpServer({ name: 'sdk-bench-server', version: '1.0.0' });
-  server.registerTool('test_simple_text', {
-    description: 'Tests simple text content response',
-  }, async () => ({
-    content: [{ type: 'text', text: 'This is a simple text response for testing.' }],
-  }));
+  server.registerTool(...TOOL);
   const transport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
     enableJsonResponse: json,
@@ -67,7 +85,7 @@ function readBody(req) {
   });
 }
 
-const httpServer = http.createServer(async (req, res) => {
+const httpServer = http.createServer(v2 ? v2Handler() : async (req, res) => {
   try {
     if (!req.url.startsWith('/mcp')) { reply(res, 404, 'not found'); return; }
     const sid = req.headers['mcp-session-id'];
@@ -102,7 +120,7 @@ const httpServer = http.createServer(async (req, res) => {
 
 httpServer.listen(port, '127.0.0.1', () => {
   const url = `http://127.0.0.1:${httpServer.address().port}/mcp`;
-  process.stderr.write(`sdk_server: listening on ${url} (${json ? 'json' : 'sse'})\n`);
+  process.stderr.write(`sdk_server: listening on ${url} (${v2 ? 'v2' : json ? 'json' : 'sse'})\n`);
   if (readyFile) writeFileSync(readyFile, url);
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

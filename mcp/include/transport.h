@@ -21,7 +21,7 @@ struct mcp_http_config {
 	const char *const *hosts;   /* allowed Host names (no port);
 				       NULL = derived from the bind address */
 	size_t max_body;	    /* bytes of one POST body (default 4 MiB) */
-	size_t max_header;	    /* bytes of all request headers (64 KiB) */
+	size_t max_header;	    /* bytes of all request headers (16 KiB) */
 	unsigned max_sessions;	    /* live sessions (default 256) */
 	unsigned max_connections;   /* concurrent connections (default 512) */
 	/* Connections whose first request has not yet passed authorize (or
@@ -57,7 +57,9 @@ struct jr_msg;
  * relay to carry each on a stream of its channel). The
  * transport keeps Host/Origin checks, session ids, streams and SSE; the
  * engine answers the messages. Functions are called from the transport's
- * connection threads. */
+ * event threads, which serve many connections each: they must not block
+ * (hand slow work to a thread of the engine's own and answer with
+ * mcp_http_finish). */
 struct mcp_http_backend {
 	void *ctx;
 	/* A new session. hs is the transport's handle for mcp_http_emit and

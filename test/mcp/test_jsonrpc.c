@@ -1,6 +1,8 @@
 /* Unit tests for the JSON-RPC layer: classification of valid messages and
  * a battery of malformed and hostile ones (wrong types, null and huge
  * ids, deep nesting, oversize input, duplicate keys, invalid UTF-8). */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +192,123 @@ static void test_builders(void)
 	json_decref(id);
 }
 
+/* jr_dump must write byte for byte what json_dumps(JSON_COMPACT) writes. */
+static void check_same(const json_t *v)
+{
+	char *want = json_dumps(v, JSON_COMPACT);
+	size_t len = 0;
+	char *got = jr_dump(v, &len);
+
+	CHECK((want == NULL) == (got == NULL));
+	if (want && got) {
+		CHECK_STR(got, want);
+		CHECK_EQ_INT((long long)len, (long long)strlen(want));
+	}
+	free(want);
+	free(got);
+}
+
+static unsigned rnd_state = 12345;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* A random tree of every kind of value (strings with escapes, UTF-8 and
+ * NUL bytes, keys likewise, extreme integers, reals). */
+static json_t *random_value(unsigned depth)
+{
+	static const char *const pieces[] = { "a",
+					      "\"",
+					      "\\",
+					      "/",
+					      "\n",
+					      "\x01",
+					      "\x1f",
+					      "\x7f",
+					      "\xc3\xa9",
+					      "\xe2\x82\xac",
+					      "\xf0\x9f\x98\x80",
+					      "\t\r\b\f" };
+	static const json_int_t ints[] = { 0, -1, 42, INT64_MAX, INT64_MIN };
+	static const double reals[] = { 0.1, -2.5, 1e300, 3.0, 1.5e-10, -0.0 };
+	unsigned k = depth > 5 ? 3 + rnd(5) : rnd(8);
+	char buf[64];
+	size_t n = 0;
+	json_t *v;
+
+	switch (k) {
+	case 0:
+		v = json_object();
+		for (unsigned i = rnd(4); i > 0; i--) {
+			size_t kl = (size_t)snprintf(buf, sizeof(buf), "k%u%s",
+						     rnd(100), pieces[rnd(12)]);
+			json_object_setn_new(v, buf, kl,
+					     random_value(depth + 1));
+		}
+		return v;
+	case 1:
+	case 2:
+		v = json_array();
+		for (unsigned i = rnd(4); i > 0; i--)
+			json_array_append_new(v, random_value(depth + 1));
+		return v;
+	case 3:
+		for (unsigned i = rnd(6); i > 0; i--) {
+			const char *p = pieces[rnd(12)];
+			if (n + strlen(p) >= sizeof(buf))
+				break;
+			memcpy(buf + n, p, strlen(p));
+			n += strlen(p);
+		}
+		if (rnd(4) == 0 && n + 1 < sizeof(buf))
+			buf[n++] = '\0'; /* an embedded NUL */
+		return json_stringn(buf, n);
+	case 4:
+		return json_integer(ints[rnd(5)]);
+	case 5:
+		return json_real(reals[rnd(6)]);
+	case 6:
+		return rnd(2) ? json_true() : json_false();
+	default:
+		return json_null();
+	}
+}
+
+static void test_dump_matches_jansson(void)
+{
+	json_t *deep = json_array(), *big = json_object(), *v;
+	char *s;
+
+	for (int i = 0; i < 2000; i++) {
+		v = json_pack("{s:o}", "v", random_value(0));
+		check_same(v);
+		json_decref(v);
+	}
+	/* deeper than the encoder goes itself: json_dumps does it */
+	v = deep;
+	for (int i = 0; i < 300; i++) {
+		json_t *in = json_array();
+		json_array_append_new(v, in);
+		v = in;
+	}
+	check_same(deep);
+	json_decref(deep);
+	/* past the stack buffer */
+	s = calloc(1, 10001);
+	memset(s, 'x', 10000);
+	json_object_set_new(big, "s", json_string(s));
+	check_same(big);
+	json_decref(big);
+	free(s);
+	/* scalars at the top: refused like json_dumps does */
+	v = json_integer(1);
+	CHECK(jr_dump(v, NULL) == NULL);
+	json_decref(v);
+}
+
 int main(void)
 {
 	RUN(test_valid);
@@ -197,5 +316,6 @@ int main(void)
 	RUN(test_bad_shapes);
 	RUN(test_hostile_text);
 	RUN(test_builders);
+	RUN(test_dump_matches_jansson);
 	return ZGT_DONE();
 }
