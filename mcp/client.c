@@ -53,6 +53,9 @@ struct mcp_client {
 	char version[16];
 	json_t *server; /* initialize or discover result */
 	struct mcp_client_stats st;
+
+	char *line; /* mcp_client_feed_lines: a line so far */
+	size_t line_len, line_cap;
 };
 
 static int64_t now_ms(void)
@@ -391,6 +394,7 @@ void mcp_client_free(mcp_client *c)
 	json_decref(c->sreqs);
 	json_decref(c->caps);
 	json_decref(c->server);
+	free(c->line);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -610,6 +614,71 @@ int mcp_client_feed(mcp_client *c, const char *msg, size_t len)
 	return rc;
 }
 
+/* Appends n bytes to the line buffer, growing it up to the cap. */
+static int line_add(mcp_client *c, const char *p, size_t n)
+{
+	size_t need = c->line_len + n, cap = c->line_cap;
+	char *nb;
+
+	if (need > c->lim.max_message + 1)
+		return -1;
+	if (need > cap) {
+		cap = cap ? cap : 4096;
+		while (cap < need)
+			cap *= 2;
+		cap = cap > c->lim.max_message + 1 ? c->lim.max_message + 1
+						   : cap;
+		nb = realloc(c->line, cap);
+		if (!nb)
+			return -1;
+		c->line = nb;
+		c->line_cap = cap;
+	}
+	memcpy(c->line + c->line_len, p, n);
+	c->line_len = need;
+	return 0;
+}
+
+/* One whole line (without its LF): to mcp_client_feed. */
+static int line_done(mcp_client *c, const char *p, size_t n)
+{
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	return n ? mcp_client_feed(c, p, n) : 0;
+}
+
+int mcp_client_feed_lines(mcp_client *c, const char *buf, size_t len)
+{
+	char why[64];
+
+	while (len > 0) {
+		const char *nl = memchr(buf, '\n', len);
+		size_t n = nl ? (size_t)(nl - buf) : len;
+		int rc;
+
+		if (!nl || c->line_len) { /* a partial line, or its end */
+			if (line_add(c, buf, n) != 0) {
+				c->line_len = 0;
+				snprintf(why, sizeof(why),
+					 "a message over %zu bytes",
+					 c->lim.max_message);
+				return violation(c, why);
+			}
+			if (!nl)
+				return 0;
+			rc = line_done(c, c->line, c->line_len);
+			c->line_len = 0;
+		} else {
+			rc = line_done(c, buf, n);
+		}
+		if (rc != 0)
+			return rc;
+		buf += n + 1;
+		len -= n + 1;
+	}
+	return 0;
+}
+
 int mcp_client_respond(mcp_client *c, json_t *id, json_t *result, int code,
 		       const char *message)
 {
@@ -630,6 +699,7 @@ struct waiter {
 	int done;
 	int code;
 	json_t *result;
+	json_t *error;
 	char msg[256];
 };
 
@@ -640,6 +710,7 @@ static void waiter_done(void *ud, const struct mcp_client_answer *a)
 	pthread_mutex_lock(&w->c->mu);
 	w->code = a->code;
 	w->result = a->code == 0 ? json_incref(a->result) : NULL;
+	w->error = json_incref(a->error);
 	mcp_utf8_snprintf(w->msg, sizeof(w->msg), "%s", a->message);
 	w->done = 1;
 	pthread_mutex_unlock(&w->c->mu);
@@ -676,10 +747,12 @@ int mcp_client_call(mcp_client *c, const char *method, json_t *params,
 		    void *arg, json_t **result, char *err, size_t errlen)
 {
 	struct mcp_client_req q = r ? *r : (struct mcp_client_req){ 0 };
-	struct waiter w = { c, 0, 0, NULL, "" };
+	struct waiter w = { c, 0, 0, NULL, NULL, "" };
 	int64_t id, deadline;
 
 	*result = NULL;
+	if (q.error)
+		*q.error = NULL;
 	q.done = waiter_done;
 	q.ud = &w;
 	deadline = now_ms() + or_default(q.timeout_ms, c->lim.timeout_ms);
@@ -706,6 +779,10 @@ int mcp_client_call(mcp_client *c, const char *method, json_t *params,
 		*result = w.result;
 	else
 		mcp_utf8_snprintf(err, errlen, "%s", w.msg);
+	if (r && r->error)
+		*r->error = w.error;
+	else
+		json_decref(w.error);
 	return w.code;
 }
 

@@ -88,6 +88,9 @@ struct mcp_client_req {
 	int want_progress;	 /* adds _meta.progressToken (the request id) */
 	mcp_client_done_fn done; /* may be NULL: the answer is dropped */
 	void *ud;		 /* handed to done and progress */
+	/* mcp_client_call only (may be NULL): receives the server's error
+	 * object (new reference) when it answered with one, for its data. */
+	json_t **error;
 };
 
 /* Counters (mcp_client_stats). */
@@ -135,6 +138,12 @@ int mcp_client_respond(mcp_client *c, json_t *id, json_t *result, int code,
  * checked against the caps, parsed, dispatched. Returns 0, or -1 once
  * the client is broken (ops->broken was called). */
 int mcp_client_feed(mcp_client *c, const char *msg, size_t len);
+/* Newline-delimited transports (a stdio child, a relay's pipes): len
+ * bytes of the stream, any split; each whole line (a CR before its LF
+ * dropped, empty lines skipped) goes to mcp_client_feed. A line growing
+ * past max_message breaks the client. One reader at a time. 0 or -1 as
+ * mcp_client_feed. */
+int mcp_client_feed_lines(mcp_client *c, const char *buf, size_t len);
 /* Gives up request id: done gets MCP_CLIENT_E_CANCELLED and the server
  * notifications/cancelled with reason. 0, or -1 if it is not pending. */
 int mcp_client_cancel(mcp_client *c, int64_t id, const char *reason);

@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!c)
 		return 0;
 	for (int i = 1; i <= NREQ; i++) {
-		struct mcp_client_req r = { 0, i % 2, done, &s.ended[i] };
+		struct mcp_client_req r = { 0, i % 2, done, &s.ended[i], NULL };
 		if (mcp_client_request(c, "tools/call", NULL, &r) != i)
 			abort();
 	}

@@ -499,8 +499,42 @@ static void test_threaded_call(void)
 	fake_clear(&f);
 }
 
+/* Newline framing: any split gives the same messages, CRLF and empty
+ * lines are fine, a line over the cap breaks the client even before its
+ * newline arrives. */
+static void test_lines(void)
+{
+	static const char text[] =
+		"{\"jsonrpc\":\"2.0\",\"method\":\"a\"}\r\n\n"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"b\"}\n"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"c\"}\n";
+	struct mcp_client_limits lim = { .max_message = 40 };
+	struct fake f;
+	mcp_client *c;
+	char big[100];
+
+	for (size_t step = 1; step <= sizeof(text); step += 7) {
+		c = fake_new(&f, &ops_nopump, &lim);
+		for (size_t off = 0; off < sizeof(text) - 1; off += step) {
+			size_t n = sizeof(text) - 1 - off;
+			mcp_client_feed_lines(c, text + off,
+					      n < step ? n : step);
+		}
+		CHECK_EQ_INT(f.notes, 3);
+		CHECK(!f.broken);
+		fake_clear(&f);
+	}
+	c = fake_new(&f, &ops_nopump, &lim);
+	memset(big, 'x', sizeof(big));
+	CHECK_EQ_INT(mcp_client_feed_lines(c, big, 30), 0);
+	CHECK_EQ_INT(mcp_client_feed_lines(c, big, 30), -1);
+	CHECK_EQ_INT(f.broken, 1);
+	fake_clear(&f);
+}
+
 int main(void)
 {
+	RUN(test_lines);
 	RUN(test_ids_and_duplicates);
 	RUN(test_deadline_and_late_answer);
 	RUN(test_oversize);
