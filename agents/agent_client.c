@@ -291,6 +291,7 @@ static int relay_open(struct ag_client *c, long deadline, char *err,
 	};
 	struct mcp_client_limits lim = { .max_message = AG_MAX_LINE };
 	long left = deadline - ag_now_ms();
+	char e[256];
 
 	c->started = 1;
 	c->deadline = deadline;
@@ -306,8 +307,10 @@ static int relay_open(struct ag_client *c, long deadline, char *err,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (mcp_client_initialize(c->mc, NULL, err, errlen))
+	if (mcp_client_initialize(c->mc, NULL, e, sizeof(e))) {
+		snprintf(err, errlen, "initialize: %s", e);
 		goto fail;
+	}
 	return 0;
 fail:
 	relay_stop(c);

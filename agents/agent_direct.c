@@ -214,7 +214,8 @@ static int dl_open(struct ag_dlink *l, long deadline, char *err,
 	}
 	if (mcp_client_initialize(l->mc, NULL, e, sizeof(e)) == 0)
 		return 0;
-	snprintf(err, errlen, "cannot reach %s at %s: %s", l->zone, l->url, e);
+	snprintf(err, errlen, "cannot reach %s at %s: initialize: %s", l->zone,
+		 l->url, e);
 	mcp_hc_close(l->hc, l->sid);
 fail:
 	mcp_client_free(l->mc);

@@ -24,7 +24,8 @@ struct pend {
 	int progress;	  /* carries our progress token */
 	int busy;	  /* a progress callback runs for it */
 	mcp_client_done_fn done;
-	void *ud;
+	void *done_ud; /* done's */
+	void *ud;      /* progress's (the caller's) */
 	char method[METHOD_MAX];
 	struct pend *next;
 };
@@ -204,7 +205,7 @@ static void finish(mcp_client *c, struct pend *p,
 		   const struct mcp_client_answer *a)
 {
 	if (p->done)
-		p->done(p->ud, a);
+		p->done(p->done_ud, a);
 	free(p);
 	pthread_mutex_lock(&c->mu);
 	pthread_cond_broadcast(&c->cv);
@@ -219,15 +220,15 @@ static void finish_code(mcp_client *c, struct pend *p, int code,
 	finish(c, p, &a);
 }
 
-int64_t mcp_client_request(mcp_client *c, const char *method, json_t *params,
-			   const struct mcp_client_req *r)
+/* mcp_client_request with done going to done(done_ud) instead of r's. */
+static int64_t request(mcp_client *c, const char *method, json_t *params,
+		       const struct mcp_client_req *r, mcp_client_done_fn done,
+		       void *done_ud)
 {
-	static const struct mcp_client_req none = { 0 };
 	struct pend *p = calloc(1, sizeof(*p));
 	json_t *id, *msg;
 	int stateless;
 
-	r = r ? r : &none;
 	if (!p || (!params && !(params = json_object())))
 		goto fail;
 	pthread_mutex_lock(&c->mu);
@@ -238,7 +239,8 @@ int64_t mcp_client_request(mcp_client *c, const char *method, json_t *params,
 	p->id = ++c->next_id;
 	p->deadline = now_ms() + or_default(r->timeout_ms, c->lim.timeout_ms);
 	p->progress = r->want_progress;
-	p->done = r->done;
+	p->done = done;
+	p->done_ud = done_ud;
 	p->ud = r->ud;
 	snprintf(p->method, sizeof(p->method), "%s", method);
 	p->next = c->pend;
@@ -270,6 +272,15 @@ fail:
 	json_decref(params);
 	free(p);
 	return -1;
+}
+
+int64_t mcp_client_request(mcp_client *c, const char *method, json_t *params,
+			   const struct mcp_client_req *r)
+{
+	static const struct mcp_client_req none = { 0 };
+
+	r = r ? r : &none;
+	return request(c, method, params, r, r->done, r->ud);
 }
 
 /* Takes request id out of the table (NULL when it is not there). */
@@ -679,17 +690,13 @@ int mcp_client_feed_lines(mcp_client *c, const char *buf, size_t len)
 	return 0;
 }
 
-int mcp_client_respond(mcp_client *c, json_t *id, json_t *result, int code,
-		       const char *message)
+int mcp_client_respond(mcp_client *c, json_t *response)
 {
-	if (sreq_forget(c, id) != 0) {
-		json_decref(result);
+	if (!response || sreq_forget(c, json_object_get(response, "id"))) {
+		json_decref(response);
 		return -1;
 	}
-	if (result)
-		return send_json(c, jr_result(id, result));
-	return send_json(c,
-			 jr_error(id, code, message ? message : "error", NULL));
+	return send_json(c, response);
 }
 
 /* ---- blocking calls ---- */
@@ -753,13 +760,13 @@ int mcp_client_call(mcp_client *c, const char *method, json_t *params,
 	*result = NULL;
 	if (q.error)
 		*q.error = NULL;
-	q.done = waiter_done;
-	q.ud = &w;
 	deadline = now_ms() + or_default(q.timeout_ms, c->lim.timeout_ms);
-	id = mcp_client_request(c, method, params, &q);
+	id = request(c, method, params, &q, waiter_done, &w);
 	if (id < 0) {
 		snprintf(err, errlen, "cannot send %s (%s)", method,
-			 mcp_client_broken(c) ? c->why : "over a cap");
+			 mcp_client_broken(c) ? c->why
+					      : "over max_pending, or the "
+						"transport failed");
 		return MCP_CLIENT_E_GONE;
 	}
 	while (!waiter_finished(&w)) {
@@ -813,25 +820,24 @@ int mcp_client_initialize(mcp_client *c, json_t *caps, char *err, size_t errlen)
 {
 	struct mcp_client_req r = { .timeout_ms = c->lim.init_timeout_ms };
 	json_t *res = NULL, *v;
-	char e[256];
+	int rc;
 
-	if (mcp_client_call(c, "initialize",
-			    mcp_client_init_params(MCP_CLIENT_V2025, caps,
-						   c->name),
-			    &r, NULL, NULL, &res, e, sizeof(e)) != 0) {
-		snprintf(err, errlen, "initialize: %s", e);
-		return -1;
-	}
+	rc = mcp_client_call(c, "initialize",
+			     mcp_client_init_params(MCP_CLIENT_V2025, caps,
+						    c->name),
+			     &r, NULL, NULL, &res, err, errlen);
+	if (rc != 0)
+		return rc;
 	v = json_object_get(res, "protocolVersion");
 	if (!json_is_string(v) || json_string_length(v) >= sizeof(c->version)) {
 		json_decref(res);
-		snprintf(err, errlen, "initialize: a malformed result");
-		return -1;
+		snprintf(err, errlen, "a malformed initialize result");
+		return MCP_CLIENT_E_GONE;
 	}
 	keep_server(c, res, json_string_value(v), 0);
 	if (mcp_client_notify(c, "notifications/initialized", NULL) != 0) {
 		snprintf(err, errlen, "cannot send notifications/initialized");
-		return -1;
+		return MCP_CLIENT_E_GONE;
 	}
 	return 0;
 }
@@ -872,8 +878,8 @@ int mcp_client_connect(mcp_client *c, json_t *caps, char *err, size_t errlen)
 	keep_server(c, NULL, "", 0);
 	/* our own give-ups (deadline, transport) are not an answer */
 	if (rc == MCP_CLIENT_E_TIMEOUT || mcp_client_broken(c)) {
-		snprintf(err, errlen, "server/discover: %s", e);
-		return -1;
+		snprintf(err, errlen, "%s", e);
+		return rc ? rc : MCP_CLIENT_E_GONE;
 	}
 	return mcp_client_initialize(c, caps, err, errlen);
 }

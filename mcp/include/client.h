@@ -84,10 +84,11 @@ struct mcp_client_ops {
 
 /* Options of one request. */
 struct mcp_client_req {
-	unsigned timeout_ms;	 /* 0: the client's default */
-	int want_progress;	 /* adds _meta.progressToken (the request id) */
-	mcp_client_done_fn done; /* may be NULL: the answer is dropped */
-	void *ud;		 /* handed to done and progress */
+	unsigned timeout_ms; /* 0: the client's default */
+	int want_progress;   /* adds _meta.progressToken (the request id) */
+	/* may be NULL: the answer is dropped (mcp_client_call: its own) */
+	mcp_client_done_fn done;
+	void *ud; /* handed to done and progress */
 	/* mcp_client_call only (may be NULL): receives the server's error
 	 * object (new reference) when it answered with one, for its data. */
 	json_t **error;
@@ -129,10 +130,11 @@ int mcp_client_call(mcp_client *c, const char *method, json_t *params,
 		    void *arg, json_t **result, char *err, size_t errlen);
 /* Sends a notification (params stolen, may be NULL); 0 or -1. */
 int mcp_client_notify(mcp_client *c, const char *method, json_t *params);
-/* Answers server request id (borrowed) with result (stolen) or, result
- * NULL, an error code/message. 0 or -1. */
-int mcp_client_respond(mcp_client *c, json_t *id, json_t *result, int code,
-		       const char *message);
+/* Answers a request of the server: response (stolen) is a whole JSON-RPC
+ * response whose id names a server request still waiting. 0, or -1 with
+ * nothing sent (not waiting: unknown, answered already, or cancelled by
+ * the server; or the transport refused it). */
+int mcp_client_respond(mcp_client *c, json_t *response);
 
 /* One message from the transport (len bytes, any JSON-RPC message):
  * checked against the caps, parsed, dispatched. Returns 0, or -1 once
@@ -162,13 +164,16 @@ int mcp_client_broken(mcp_client *c);
 
 /* initialize (2025-11-25) with client capabilities caps (borrowed, may be
  * NULL), then notifications/initialized; blocks as mcp_client_call does
- * within init_timeout_ms. 0, or -1 with err. */
+ * within init_timeout_ms. 0, or a JSON-RPC error code with err as
+ * mcp_client_call gives it (MCP_CLIENT_E_GONE also for a malformed
+ * result). */
 int mcp_client_initialize(mcp_client *c, json_t *caps, char *err,
 			  size_t errlen);
 /* server/discover (2026-07-28) first: a server that lists 2026-07-28 in
  * supportedVersions is used stateless (every later request carries the
- * revision's _meta); any other answer (an error, no such version) falls
- * back to mcp_client_initialize. 0, or -1 with err. */
+ * revision's _meta); any other answer of the server (an error, no such
+ * version) falls back to mcp_client_initialize. 0, or an error code as
+ * mcp_client_initialize. */
 int mcp_client_connect(mcp_client *c, json_t *caps, char *err, size_t errlen);
 /* The params of an initialize request with caps (borrowed, may be NULL):
  * for callers that send it themselves (gatewayd). New reference. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "jsonrpc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -75,8 +76,8 @@ static void command(mcp_client *c, struct state *s, char op)
 		break;
 	case 2:
 		if (s->last_sreq)
-			mcp_client_respond(c, s->last_sreq, json_object(), 0,
-					   NULL);
+			mcp_client_respond(c, jr_result(s->last_sreq,
+							json_object()));
 		break;
 	default:
 		mcp_client_timeout_ms(c);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "jsonrpc.h"
 #include "zgtest.h"
 
 #define MAXSENT 64
@@ -20,8 +21,9 @@ struct fake {
 	size_t nsent, served;
 	int send_fails;
 	mcp_client *c;
-	int discover_2026; /* the server offers 2026-07-28 */
-	int silent;	   /* the server answers nothing */
+	int discover_2026;  /* the server offers 2026-07-28 */
+	int silent;	    /* the server answers nothing */
+	int progress_first; /* a progress notification before each answer */
 	int broken;
 	char why[160];
 	int notes, reqs, progress;
@@ -88,6 +90,14 @@ static int f_pump(void *ud, int ms)
 		if (!json_object_get(m, "id") || !meth) {
 			json_decref(m);
 			continue;
+		}
+		if (f->progress_first) {
+			snprintf(buf, sizeof(buf),
+				 "{\"jsonrpc\":\"2.0\",\"method\":"
+				 "\"notifications/progress\",\"params\":"
+				 "{\"progressToken\":%lld,\"progress\":1}}",
+				 (long long)id);
+			feed_str(f->c, buf);
 		}
 		if (strcmp(meth, "server/discover") == 0 && !f->discover_2026)
 			snprintf(buf, sizeof(buf),
@@ -336,8 +346,8 @@ static void test_server_requests(void)
 					     "code")),
 		     -32000);
 	json_decref(m);
-	CHECK_EQ_INT(mcp_client_respond(c, id, json_object(), 0, NULL), 0);
-	CHECK_EQ_INT(mcp_client_respond(c, id, json_object(), 0, NULL), -1);
+	CHECK_EQ_INT(mcp_client_respond(c, jr_result(id, json_object())), 0);
+	CHECK_EQ_INT(mcp_client_respond(c, jr_result(id, json_object())), -1);
 	feed_str(c, "{\"jsonrpc\":\"2.0\",\"id\":\"s4\",\"method\":\"roots/"
 		    "list\"}");
 	CHECK_EQ_INT(f.reqs, 3);
@@ -443,8 +453,30 @@ static void test_connect(void)
 	struct mcp_client_limits lim = { .init_timeout_ms = 5 };
 	c = fake_new(&f, &ops, &lim);
 	f.silent = 1;
-	CHECK_EQ_INT(mcp_client_connect(c, NULL, err, sizeof(err)), -1);
+	CHECK_EQ_INT(mcp_client_connect(c, NULL, err, sizeof(err)),
+		     MCP_CLIENT_E_TIMEOUT);
 	CHECK(strstr(err, "deadline") != NULL);
+	fake_clear(&f);
+}
+
+/* A blocking call's progress reaches the caller's ud, not the core's
+ * own waiter. */
+static void test_call_progress(void)
+{
+	struct fake f;
+	int tag;
+	struct mcp_client_req r = { .want_progress = 1, .ud = &tag };
+	mcp_client *c = fake_new(&f, &ops, NULL);
+	json_t *res = NULL;
+	char err[128];
+
+	f.progress_first = 1;
+	CHECK_EQ_INT(mcp_client_call(c, "tools/call", NULL, &r, NULL, NULL,
+				     &res, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(f.progress, 1);
+	CHECK(f.progress_ud == &tag);
+	json_decref(res);
 	fake_clear(&f);
 }
 
@@ -545,6 +577,7 @@ int main(void)
 	RUN(test_max_pending);
 	RUN(test_progress);
 	RUN(test_connect);
+	RUN(test_call_progress);
 	RUN(test_call_cancelled);
 	RUN(test_threaded_call);
 	return ZGT_DONE();
