@@ -796,13 +796,15 @@ int mcp_client_call(mcp_client *c, const char *method, json_t *params,
 /* ---- the handshake ---- */
 
 json_t *mcp_client_init_params(const char *version, json_t *caps,
-			       const char *client_name)
+			       const char *client_name,
+			       const char *client_version)
 {
 	return json_pack("{s:s, s:o, s:{s:s, s:s}}", "protocolVersion", version,
 			 "capabilities",
 			 json_is_object(caps) ? json_deep_copy(caps)
 					      : json_object(),
-			 "clientInfo", "name", client_name, "version", "1");
+			 "clientInfo", "name", client_name, "version",
+			 client_version ? client_version : "1");
 }
 
 static void keep_server(mcp_client *c, json_t *res, const char *version,
@@ -824,7 +826,7 @@ int mcp_client_initialize(mcp_client *c, json_t *caps, char *err, size_t errlen)
 
 	rc = mcp_client_call(c, "initialize",
 			     mcp_client_init_params(MCP_CLIENT_V2025, caps,
-						    c->name),
+						    c->name, NULL),
 			     &r, NULL, NULL, &res, err, errlen);
 	if (rc != 0)
 		return rc;

@@ -175,10 +175,13 @@ int mcp_client_initialize(mcp_client *c, json_t *caps, char *err,
  * version) falls back to mcp_client_initialize. 0, or an error code as
  * mcp_client_initialize. */
 int mcp_client_connect(mcp_client *c, json_t *caps, char *err, size_t errlen);
-/* The params of an initialize request with caps (borrowed, may be NULL):
- * for callers that send it themselves (gatewayd). New reference. */
+/* The params of an initialize request for protocol revision version with
+ * caps (borrowed, may be NULL) and clientInfo client_name and
+ * client_version ("1" when NULL): for callers that send it themselves
+ * (gatewayd). New reference, NULL when out of memory. */
 json_t *mcp_client_init_params(const char *version, json_t *caps,
-			       const char *client_name);
+			       const char *client_name,
+			       const char *client_version);
 /* The revision negotiated ("" before the handshake) and the server's
  * initialize or discover result (borrowed, NULL before). */
 const char *mcp_client_version(mcp_client *c);
