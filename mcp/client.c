@@ -763,10 +763,12 @@ int mcp_client_call(mcp_client *c, const char *method, json_t *params,
 	deadline = now_ms() + or_default(q.timeout_ms, c->lim.timeout_ms);
 	id = request(c, method, params, &q, waiter_done, &w);
 	if (id < 0) {
+		pthread_mutex_lock(&c->mu);
 		snprintf(err, errlen, "cannot send %s (%s)", method,
-			 mcp_client_broken(c) ? c->why
-					      : "over max_pending, or the "
-						"transport failed");
+			 c->broken ? c->why
+				   : "over max_pending, or the transport "
+				     "failed");
+		pthread_mutex_unlock(&c->mu);
 		return MCP_CLIENT_E_GONE;
 	}
 	while (!waiter_finished(&w)) {
@@ -888,7 +890,7 @@ int mcp_client_connect(mcp_client *c, json_t *caps, char *err, size_t errlen)
 
 const char *mcp_client_version(mcp_client *c)
 {
-	return c->version;
+	return c->version; /* set by the handshake, before any other use */
 }
 
 json_t *mcp_client_server_result(mcp_client *c)

@@ -412,6 +412,15 @@ static void test_progress(void)
 	feed_str(c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
 		    "progress\",\"params\":{\"progressToken\":55}}");
 	CHECK_EQ_INT(f.progress, 1);
+	/* a request that asked for no progress gets none: a server cannot
+	 * aim progress at it by guessing its id */
+	id = mcp_client_request(c, "tools/list", NULL, NULL);
+	snprintf(buf, sizeof(buf),
+		 "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
+		 "\"params\":{\"progressToken\":%lld,\"progress\":1}}",
+		 (long long)id);
+	feed_str(c, buf);
+	CHECK_EQ_INT(f.progress, 1);
 	fake_clear(&f);
 }
 
