@@ -227,6 +227,7 @@ static int64_t request(mcp_client *c, const char *method, json_t *params,
 {
 	struct pend *p = calloc(1, sizeof(*p));
 	json_t *id, *msg;
+	int64_t myid;
 	int stateless;
 
 	if (!p || (!params && !(params = json_object())))
@@ -236,7 +237,7 @@ static int64_t request(mcp_client *c, const char *method, json_t *params,
 		pthread_mutex_unlock(&c->mu);
 		goto fail;
 	}
-	p->id = ++c->next_id;
+	p->id = myid = ++c->next_id;
 	p->deadline = now_ms() + or_default(r->timeout_ms, c->lim.timeout_ms);
 	p->progress = r->want_progress;
 	p->done = done;
@@ -249,24 +250,26 @@ static int64_t request(mcp_client *c, const char *method, json_t *params,
 	c->st.sent++;
 	stateless = c->stateless;
 	pthread_mutex_unlock(&c->mu);
+	/* from here p may end on another thread (an answer, the transport
+	 * gone): only its id is used */
 
 	if (r->want_progress)
-		set_progress_token(params, p->id);
+		set_progress_token(params, myid);
 	if (stateless)
 		add_rev_meta(c, params);
-	id = json_integer(p->id);
+	id = json_integer(myid);
 	msg = jr_request(id, method, params); /* copies id */
 	json_decref(id);
 	if (send_json(c, msg) == 0)
-		return p->id;
+		return myid;
 	pthread_mutex_lock(&c->mu);
-	if (find(c, p->id) == p) { /* not ended meanwhile */
+	p = find(c, myid);
+	if (p)
 		unlink_pend(c, p);
-		pthread_mutex_unlock(&c->mu);
-		free(p);
-	} else {
-		pthread_mutex_unlock(&c->mu);
-	}
+	pthread_mutex_unlock(&c->mu);
+	if (!p) /* it ended meanwhile: done was called */
+		return myid;
+	free(p);
 	return -1;
 fail:
 	json_decref(params);

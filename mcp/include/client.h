@@ -70,7 +70,8 @@ struct mcp_client_ops {
 	 * but ping is answered "Method not found" by the core. */
 	void (*request)(void *ud, json_t *root);
 	/* notifications/progress for a request sent with want_progress;
-	 * params borrowed. May be NULL. */
+	 * params borrowed. May be NULL. It must not end its own request
+	 * (the request waits for it to return). */
 	void (*progress)(void *ud, void *req_ud, json_t *params);
 	/* The server broke the protocol (over max_message, max_bad garbage
 	 * messages, a flood): the caller should close the transport. Once. */
@@ -117,7 +118,9 @@ const struct mcp_client_limits *mcp_client_limits(const mcp_client *c);
 
 /* Sends a request (params stolen, may be NULL) with a new id. Returns
  * the id (> 0), or -1 with nothing sent and done not called: over
- * max_pending, the transport refused it, out of memory, or broken. */
+ * max_pending, the transport refused it, out of memory, or broken. (A
+ * request ended by another thread while it was being sent, say by
+ * mcp_client_fail_all, returns its id: done was called.) */
 int64_t mcp_client_request(mcp_client *c, const char *method, json_t *params,
 			   const struct mcp_client_req *r);
 /* Sends a request and waits for its answer (with ops->pump, or on the

@@ -24,6 +24,7 @@ struct fake {
 	int discover_2026;  /* the server offers 2026-07-28 */
 	int silent;	    /* the server answers nothing */
 	int progress_first; /* a progress notification before each answer */
+	int answer_in_send; /* the answer comes before send returns */
 	int broken;
 	char why[160];
 	int notes, reqs, progress;
@@ -37,6 +38,19 @@ static int f_send(void *ud, const char *msg, size_t len)
 	if (f->send_fails || f->nsent >= MAXSENT)
 		return -1;
 	f->sent[f->nsent++] = strndup(msg, len);
+	if (f->answer_in_send && f->c) {
+		json_t *m = json_loadb(msg, len, 0, NULL);
+		json_t *id = json_object_get(m, "id");
+		char buf[96];
+		if (json_is_integer(id)) {
+			snprintf(buf, sizeof(buf),
+				 "{\"jsonrpc\":\"2.0\",\"id\":%lld,"
+				 "\"result\":{}}",
+				 (long long)json_integer_value(id));
+			mcp_client_feed(f->c, buf, strlen(buf));
+		}
+		json_decref(m);
+	}
 	return 0;
 }
 
@@ -512,6 +526,26 @@ static void test_call_cancelled(void)
 	fake_clear(&f);
 }
 
+/* An answer that ends the request while it is still being sent (a fast
+ * server, another thread): the request is not touched after it ended
+ * (the sanitizer build sees a use after free otherwise). */
+static void test_answer_during_send(void)
+{
+	struct fake f;
+	struct got g = { 0 };
+	struct mcp_client_req r = { .done = got_done, .ud = &g };
+	mcp_client *c = fake_new(&f, &ops_nopump, NULL);
+	int64_t id;
+
+	f.answer_in_send = 1;
+	id = mcp_client_request(c, "tools/list", NULL, &r);
+	CHECK_EQ_INT(id, 1);
+	CHECK_EQ_INT(g.n, 1);
+	CHECK_EQ_INT(g.code, 0);
+	json_decref(g.result);
+	fake_clear(&f);
+}
+
 static void *answer_later(void *arg)
 {
 	struct fake *f = arg;
@@ -588,6 +622,7 @@ int main(void)
 	RUN(test_connect);
 	RUN(test_call_progress);
 	RUN(test_call_cancelled);
+	RUN(test_answer_during_send);
 	RUN(test_threaded_call);
 	return ZGT_DONE();
 }
