@@ -230,7 +230,9 @@ static int64_t request(mcp_client *c, const char *method, json_t *params,
 	int64_t myid;
 	int stateless;
 
-	if (!p || (!params && !(params = json_object())))
+	if (!params)
+		params = json_object();
+	if (!p || !params)
 		goto fail;
 	pthread_mutex_lock(&c->mu);
 	if (c->broken || c->npend >= c->lim.max_pending) {
