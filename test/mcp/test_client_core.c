@@ -88,6 +88,18 @@ static void feed_str(mcp_client *c, const char *s)
 	mcp_client_feed(c, s, strlen(s));
 }
 
+/* notifications/progress with token tok, as a server sends it. */
+static void feed_progress(mcp_client *c, long long tok)
+{
+	char buf[160];
+
+	snprintf(buf, sizeof(buf),
+		 "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
+		 "\"params\":{\"progressToken\":%lld,\"progress\":1}}",
+		 tok);
+	feed_str(c, buf);
+}
+
 /* The scripted server: answers each request sent since the last pump. */
 static int f_pump(void *ud, int ms)
 {
@@ -105,14 +117,8 @@ static int f_pump(void *ud, int ms)
 			json_decref(m);
 			continue;
 		}
-		if (f->progress_first) {
-			snprintf(buf, sizeof(buf),
-				 "{\"jsonrpc\":\"2.0\",\"method\":"
-				 "\"notifications/progress\",\"params\":"
-				 "{\"progressToken\":%lld,\"progress\":1}}",
-				 (long long)id);
-			feed_str(f->c, buf);
-		}
+		if (f->progress_first)
+			feed_progress(f->c, (long long)id);
 		if (strcmp(meth, "server/discover") == 0 && !f->discover_2026)
 			snprintf(buf, sizeof(buf),
 				 "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":"
@@ -413,27 +419,17 @@ static void test_progress(void)
 	struct mcp_client_req r = { .want_progress = 1, .ud = &tag };
 	mcp_client *c = fake_new(&f, &ops_nopump, NULL);
 	int64_t id = mcp_client_request(c, "tools/call", NULL, &r);
-	char buf[160];
 
 	CHECK(strstr(f.sent[0], "\"progressToken\":1") != NULL);
-	snprintf(buf, sizeof(buf),
-		 "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
-		 "\"params\":{\"progressToken\":%lld,\"progress\":1}}",
-		 (long long)id);
-	feed_str(c, buf);
+	feed_progress(c, (long long)id);
 	CHECK_EQ_INT(f.progress, 1);
 	CHECK(f.progress_ud == &tag);
-	feed_str(c, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
-		    "progress\",\"params\":{\"progressToken\":55}}");
+	feed_progress(c, 55);
 	CHECK_EQ_INT(f.progress, 1);
 	/* a request that asked for no progress gets none: a server cannot
 	 * aim progress at it by guessing its id */
 	id = mcp_client_request(c, "tools/list", NULL, NULL);
-	snprintf(buf, sizeof(buf),
-		 "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
-		 "\"params\":{\"progressToken\":%lld,\"progress\":1}}",
-		 (long long)id);
-	feed_str(c, buf);
+	feed_progress(c, (long long)id);
 	CHECK_EQ_INT(f.progress, 1);
 	fake_clear(&f);
 }
