@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "client.h"
+
 /* Caps on what the agent accepts or builds. */
 #define AG_MAX_INPUT (256u * 1024)	/* the ask tool's "input" */
 #define AG_MAX_LINE (16u * 1024 * 1024) /* one message from the relay */
@@ -124,14 +126,15 @@ int ag_write_file(const char *path, const char *data, size_t len, char *err,
 
 /* ---- inside the client (agent_client.c, agent_direct.c) ---------------- */
 
-/* The answer to request id of a JSON-RPC response m (borrowed): its
- * result (new reference) or NULL with err (the error's message, its audit
- * id when the gateway gave one). */
-json_t *ag_rpc_result(json_t *m, char *err, size_t errlen);
-
-/* The reply (new string, the caller frees it; NULL out of memory) to the
- * server's request m: ping gets {}, the rest "method not found". */
-char *ag_rpc_reply(json_t *m);
+/* Calls method (params stolen) on the session mc before deadline, giving
+ * up when cancel(ud) turns nonzero (may be NULL): its result (new
+ * reference, a JSON object) or NULL with err (the server's message and
+ * the gateway's audit id when it gave one; "no answer within the
+ * deadline"; "cancelled by the caller"). *local is 1 when the failure was
+ * not the server's answer. */
+json_t *ag_call(mcp_client *mc, const char *method, json_t *params,
+		long deadline, int (*cancel)(void *), void *ud, int *local,
+		char *err, size_t errlen);
 
 /* A direct zone's endpoint and its MCP session. */
 struct ag_dlink;

@@ -1,7 +1,8 @@
 /* The agents' MCP client: a zonegate-relay child (stdio mode) speaking
- * newline-delimited JSON-RPC to the gateway on the agent's channel, with
- * a deadline on every read and a cap on every message it accepts; a call
- * of a --direct zone goes to that zone's HTTP server (agent_direct.c). */
+ * newline-delimited JSON-RPC to the gateway on the agent's channel, on
+ * the project's MCP client core (mcp/include/client.h: its deadlines and
+ * caps); a call of a --direct zone goes to that zone's HTTP server
+ * (agent_direct.c). */
 #define _GNU_SOURCE /* pipe2 */
 #include "agent.h"
 
@@ -17,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
+
 extern char **environ;
 
 struct ag_client {
@@ -27,12 +30,11 @@ struct ag_client {
 	pid_t pid;
 	int in;	 /* the relay's stdin (we write) */
 	int out; /* the relay's stdout (we read) */
-	long next_id;
+	mcp_client *mc; /* the session on the relay (while started) */
+	long deadline;	/* of the call under way: sends end by then */
 	int broken; /* a send or read failed: the session is unusable */
 	int (*cancel)(void *); /* nonzero: give up the wait now */
 	void *cancel_ud;
-	char *buf; /* bytes read, not yet a whole line */
-	size_t len, cap;
 };
 
 long ag_now_ms(void)
@@ -120,10 +122,10 @@ void ag_client_set_cancel(struct ag_client *c, int (*fn)(void *), void *ud)
 }
 
 /* Writes all of s and a newline before deadline; 0 or -1 with err. */
-static int send_line(struct ag_client *c, const char *s, long deadline,
-		     char *err, size_t errlen)
+static int send_line(struct ag_client *c, const char *s, size_t len,
+		     long deadline, char *err, size_t errlen)
 {
-	size_t len = strlen(s), off = 0;
+	size_t off = 0;
 	struct pollfd p = { c->in, POLLOUT, 0 };
 
 	while (off <= len) {
@@ -157,171 +159,99 @@ fail:
 	return -1;
 }
 
-/* Reads the next whole line (NUL-terminated, newline removed) before
- * deadline into a new string the caller frees; NULL with err. */
-static char *read_line(struct ag_client *c, long deadline, char *err,
-		       size_t errlen)
+/* The core's transport: one message to the relay (mcp_client_ops). */
+static int relay_send(void *ud, const char *msg, size_t len)
 {
-	for (;;) {
-		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
-		struct pollfd p = { c->out, POLLIN, 0 };
-		long left;
-		ssize_t r;
+	struct ag_client *c = ud;
+	char err[128];
 
-		if (nl) {
-			size_t n = (size_t)(nl - c->buf);
-			char *line = malloc(n + 1);
+	if (send_line(c, msg, len, c->deadline, err, sizeof(err)) == 0)
+		return 0;
+	c->broken = 1;
+	return -1;
+}
 
-			if (!line) {
-				snprintf(err, errlen, "out of memory");
-				return NULL;
-			}
-			memcpy(line, c->buf, n);
-			line[n] = '\0';
-			memmove(c->buf, nl + 1, c->len - n - 1);
-			c->len -= n + 1;
-			return line;
-		}
-		if (c->len >= AG_MAX_LINE) {
-			snprintf(err, errlen, "a message over %u bytes",
-				 AG_MAX_LINE);
-			return NULL;
-		}
-		if (c->cap - c->len < 65536) {
-			size_t ncap = c->cap ? c->cap * 2 : 131072;
-			char *nb;
+/* Reads what the relay wrote within ms into the core; -1 once it ended. */
+static int relay_pump(void *ud, int ms)
+{
+	struct ag_client *c = ud;
+	struct pollfd p = { c->out, POLLIN, 0 };
+	char buf[65536];
+	ssize_t r;
 
-			if (ncap > AG_MAX_LINE + 65536)
-				ncap = AG_MAX_LINE + 65536;
-			nb = realloc(c->buf, ncap);
-			if (!nb) {
-				snprintf(err, errlen, "out of memory");
-				return NULL;
-			}
-			c->buf = nb;
-			c->cap = ncap;
-		}
-		left = deadline - ag_now_ms();
-		if (left <= 0) {
-			snprintf(err, errlen, "no answer within the deadline");
-			return NULL;
-		}
-		if (poll(&p, 1, wait_ms(c, left)) < 0 && errno != EINTR) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
-			return NULL;
-		}
-		if (c->cancel && c->cancel(c->cancel_ud)) {
-			snprintf(err, errlen, "cancelled by the caller");
-			return NULL;
-		}
-		if (!p.revents)
-			continue;
-		r = read(c->out, c->buf + c->len, c->cap - c->len);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0) {
-			snprintf(err, errlen,
-				 "the relay ended (no channel to the gateway?)");
-			return NULL;
-		}
-		c->len += (size_t)r;
+	if (poll(&p, 1, ms) < 0 && errno != EINTR)
+		return -1;
+	if (!p.revents)
+		return 0;
+	r = read(c->out, buf, sizeof(buf));
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (r <= 0) {
+		c->broken = 1;
+		mcp_client_fail_all(c->mc, "the relay ended (no channel to the "
+					   "gateway?)");
+		return -1;
 	}
+	return mcp_client_feed_lines(c->mc, buf, (size_t)r) == 0 ? 0 : -1;
 }
 
-char *ag_rpc_reply(json_t *m)
+json_t *ag_call(mcp_client *mc, const char *method, json_t *params,
+		long deadline, int (*cancel)(void *), void *ud, int *local,
+		char *err, size_t errlen)
 {
-	json_t *id = json_object_get(m, "id");
-	const char *method = json_string_value(json_object_get(m, "method"));
-	json_t *r;
-	char *s;
+	long left = deadline - ag_now_ms();
+	json_t *e = NULL, *res = NULL;
+	struct mcp_client_req r = { 0 };
+	const char *aid;
+	char m[512];
+	int rc;
 
-	if (method && strcmp(method, "ping") == 0)
-		r = json_pack("{s:s, s:O, s:{}}", "jsonrpc", "2.0", "id", id,
-			      "result");
-	else
-		r = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0",
-			      "id", id, "error", "code", -32601, "message",
-			      "not offered by this agent");
-	s = r ? json_dumps(r, JSON_COMPACT) : NULL;
-	json_decref(r);
-	return s;
-}
-
-json_t *ag_rpc_result(json_t *m, char *err, size_t errlen)
-{
-	json_t *e = json_object_get(m, "error");
-	json_t *res = json_object_get(m, "result");
-	const char *msg, *aid;
-
-	if (!e && json_is_object(res))
-		return json_incref(res);
-	msg = json_string_value(json_object_get(e, "message"));
+	*local = 1;
+	if (left <= 0) {
+		json_decref(params);
+		snprintf(err, errlen, "no answer within the deadline");
+		return NULL;
+	}
+	r.timeout_ms = (unsigned)left;
+	r.error = &e;
+	rc = mcp_client_call(mc, method, params, &r, cancel, ud, &res, m,
+			     sizeof(m));
+	if (rc == 0 || e) /* the server answered */
+		*local = 0;
+	if (rc == 0 && json_is_object(res))
+		return res;
+	json_decref(res);
 	aid = json_string_value(
 		json_object_get(json_object_get(e, "data"), "auditId"));
-	snprintf(err, errlen, "%s%s%s%s", msg ? msg : "an invalid answer",
-		 aid ? " (audit id " : "", aid ? aid : "", aid ? ")" : "");
+	if (rc == 0)
+		snprintf(err, errlen, "an invalid answer");
+	else if (e)
+		snprintf(err, errlen, "%s%s%s%s", m, aid ? " (audit id " : "",
+			 aid ? aid : "", aid ? ")" : "");
+	else
+		snprintf(err, errlen, "%s",
+			 rc == MCP_CLIENT_E_TIMEOUT     ? "no answer within the "
+							  "deadline"
+			 : rc == MCP_CLIENT_E_CANCELLED ? "cancelled by the caller"
+							: m);
+	json_decref(e);
 	return NULL;
 }
 
-/* Answers a request the gateway sent us (ag_rpc_reply). */
-static void answer_request(struct ag_client *c, json_t *m, long deadline)
-{
-	char *s = ag_rpc_reply(m), err[64];
-
-	if (s)
-		send_line(c, s, deadline, err, sizeof(err));
-	free(s);
-}
-
-/* Sends request method/params (params stolen) and waits for its answer:
- * its "result" (new reference) or NULL with err. */
+/* A request on the relay's session: its result or NULL with err; a
+ * failure that is not the server's answer makes the session unusable. */
 static json_t *request(struct ag_client *c, const char *method, json_t *params,
 		       long deadline, char *err, size_t errlen)
 {
-	long id = ++c->next_id;
-	json_t *req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id",
-				(json_int_t)id, "method", method, "params",
-				params);
-	char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
-	json_t *res = NULL;
+	int local;
+	json_t *res;
 
-	json_decref(req);
-	if (!s) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (send_line(c, s, deadline, err, errlen)) {
+	c->deadline = deadline;
+	res = ag_call(c->mc, method, params, deadline, c->cancel, c->cancel_ud,
+		      &local, err, errlen);
+	if (!res && local)
 		c->broken = 1;
-		free(s);
-		return NULL;
-	}
-	free(s);
-	for (;;) {
-		char *line = read_line(c, deadline, err, errlen);
-		json_t *m, *mid;
-
-		if (!line) {
-			c->broken = 1;
-			return NULL;
-		}
-		m = json_loads(line, 0, NULL);
-		free(line);
-		if (!json_is_object(m)) {
-			json_decref(m);
-			continue;
-		}
-		mid = json_object_get(m, "id");
-		if (json_object_get(m, "method")) {
-			if (mid)
-				answer_request(c, m, deadline);
-		} else if (json_is_integer(mid) &&
-			   json_integer_value(mid) == id) {
-			res = ag_rpc_result(m, err, errlen);
-			json_decref(m);
-			return res;
-		}
-		json_decref(m);
-	}
+	return res;
 }
 
 /* Ends the relay (stdin closed, a second to exit, then killed) and
@@ -330,6 +260,8 @@ static void relay_stop(struct ag_client *c)
 {
 	int st;
 
+	mcp_client_free(c->mc);
+	c->mc = NULL;
 	if (c->in >= 0)
 		close(c->in);
 	if (c->out >= 0)
@@ -347,7 +279,6 @@ done:
 	c->pid = -1;
 	c->in = c->out = -1;
 	c->started = c->broken = 0;
-	c->len = 0;
 }
 
 /* Starts the relay and runs initialize; 0, or -1 with err and the relay
@@ -355,27 +286,31 @@ done:
 static int relay_open(struct ag_client *c, long deadline, char *err,
 		      size_t errlen)
 {
-	json_t *params, *res;
-	char e[512];
+	static const struct mcp_client_ops ops = {
+		.send = relay_send, .pump = relay_pump
+	};
+	struct mcp_client_limits lim = { .max_message = AG_MAX_LINE };
+	long left = deadline - ag_now_ms();
+	char e[256];
 
 	c->started = 1;
-	if (spawn_relay(c, c->cfg, err, errlen))
-		goto fail;
-	params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
-			   "2025-06-18", "capabilities", "clientInfo", "name",
-			   c->cfg->role, "version", "1");
-	res = params ? request(c, "initialize", params, deadline, e, sizeof(e))
-		     : NULL;
-	if (!res) {
-		snprintf(err, errlen, "initialize: %s", params ? e : "no memory");
+	c->deadline = deadline;
+	if (left <= 0) {
+		snprintf(err, errlen, "initialize: no time left");
 		goto fail;
 	}
-	json_decref(res);
-	if (send_line(c,
-		      "{\"jsonrpc\":\"2.0\","
-		      "\"method\":\"notifications/initialized\"}",
-		      deadline, err, errlen))
+	lim.init_timeout_ms = (unsigned)left;
+	if (spawn_relay(c, c->cfg, err, errlen))
 		goto fail;
+	c->mc = mcp_client_new(&ops, c, &lim, c->cfg->role);
+	if (!c->mc) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (mcp_client_initialize(c->mc, NULL, e, sizeof(e))) {
+		snprintf(err, errlen, "initialize: %s", e);
+		goto fail;
+	}
 	return 0;
 fail:
 	relay_stop(c);
@@ -474,10 +409,10 @@ int ag_client_usable(struct ag_client *c)
 	struct pollfd p = { c->out, POLLIN, 0 };
 	int st;
 
-	if (c->broken)
-		return 0;
 	if (!c->started)
 		return 1;
+	if (c->broken || mcp_client_broken(c->mc))
+		return 0;
 	if (waitpid(c->pid, &st, WNOHANG) != 0)
 		return 0;
 	/* a hang-up with nothing left to read: the relay's stream ended */
@@ -496,7 +431,6 @@ void ag_client_close(struct ag_client *c)
 	relay_stop(c);
 	for (unsigned i = 0; i < AG_MAX_DIRECT; i++)
 		ag_dlink_free(c->dl[i]);
-	free(c->buf);
 	free(c);
 }
 

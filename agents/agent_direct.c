@@ -1,7 +1,8 @@
 /* The direct route of the no-isolation baseline (--direct ZONE=URL): a
  * call of ZONE.TOOL goes as TOOL to the zone's Streamable HTTP MCP server,
  * on the shared MCP HTTP client (mcp/include/client_http.h) driven by a
- * poll loop here, one MCP session per zone kept across calls. */
+ * poll loop here under the MCP client core (mcp/include/client.h), one
+ * MCP session per zone kept across calls. */
 #include "agent.h"
 
 #include <curl/curl.h>
@@ -19,12 +20,9 @@
 struct ag_dlink {
 	char *zone, *url, *client;
 	struct mcp_hc *hc;
-	uint32_t sid;	  /* 0: no session yet (or it ended) */
-	int gone;	  /* the server ended the session */
-	long next_id;	  /* request ids of this link */
-	long want;	  /* the id whose answer we wait for */
-	json_t *answer;	  /* that answer, once it came */
-	char gone_why[128];
+	uint32_t sid;	/* 0: no session yet (or it ended) */
+	int gone;	/* the server ended the session */
+	mcp_client *mc; /* the session's client core */
 };
 
 int ag_direct_init(void)
@@ -73,48 +71,35 @@ int ag_direct_parse(const char *arg, const struct ag_direct *d, unsigned n,
 	return 0;
 }
 
-/* Sends m (a JSON object, borrowed) on the session; 0 or -1. */
-static int dl_send(struct ag_dlink *l, json_t *m)
+/* The core's transport: one message on the session. */
+static int dl_send(void *ud, const char *msg, size_t len)
 {
-	char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
-	int rc = s ? mcp_hc_send(l->hc, l->sid, s, strlen(s)) : -1;
+	struct ag_dlink *l = ud;
 
-	free(s);
-	return rc;
+	return mcp_hc_send(l->hc, l->sid, msg, len);
 }
 
-/* A message of the server: the answer we wait for is kept, a request
- * (ping) answered, the rest dropped. */
+/* A message of the server on the session: to the core. */
 static void dl_message(void *ud, uint32_t sid, const char *msg, size_t len)
 {
 	struct ag_dlink *l = ud;
-	json_t *m = json_loadb(msg, len, 0, NULL), *id;
-	char *reply;
 
-	if (sid != l->sid || !json_is_object(m))
-		goto out;
-	id = json_object_get(m, "id");
-	if (json_object_get(m, "method")) {
-		reply = id ? ag_rpc_reply(m) : NULL;
-		if (reply)
-			mcp_hc_send(l->hc, l->sid, reply, strlen(reply));
-		free(reply);
-	} else if (json_is_integer(id) && json_integer_value(id) == l->want &&
-		   !l->answer) {
-		l->answer = json_incref(m);
-	}
-out:
-	json_decref(m);
+	if (sid == l->sid && l->mc)
+		mcp_client_feed(l->mc, msg, len);
 }
 
 static void dl_closed(void *ud, uint32_t sid, const char *why)
 {
 	struct ag_dlink *l = ud;
+	char msg[192];
 
 	if (sid != l->sid)
 		return;
 	l->gone = 1;
-	snprintf(l->gone_why, sizeof(l->gone_why), "%s", why ? why : "");
+	snprintf(msg, sizeof(msg), "the server ended the session (%s)",
+		 why ? why : "");
+	if (l->mc)
+		mcp_client_fail_all(l->mc, msg);
 }
 
 static void dl_log(void *ud, const char *msg)
@@ -181,133 +166,60 @@ void ag_dlink_free(struct ag_dlink *l)
 			mcp_hc_process(l->hc, p, n);
 		}
 	}
+	mcp_client_free(l->mc);
 	mcp_hc_free(l->hc);
-	json_decref(l->answer);
 	free(l->zone);
 	free(l->url);
 	free(l->client);
 	free(l);
 }
 
-/* Runs the client until l->answer came, the session ended, deadline
- * passed or cancel(ud) said stop. 0, or -1 with err. */
-static int dl_wait(struct ag_dlink *l, long deadline, int (*cancel)(void *),
-		   void *ud, char *err, size_t errlen)
+/* Runs the HTTP client for up to ms (mcp_client_ops' pump). */
+static int dl_pump(void *ud, int ms)
 {
+	struct ag_dlink *l = ud;
 	struct pollfd p[DL_POLLFDS];
+	int n = (int)mcp_hc_pollfds(l->hc, p, DL_POLLFDS);
+	int t = mcp_hc_timeout_ms(l->hc);
 
-	for (;;) {
-		long left = deadline - ag_now_ms();
-		int t, n;
-
-		if (l->answer)
-			return 0;
-		if (l->gone) {
-			snprintf(err, errlen, "the server ended the session "
-					      "(%s)",
-				 l->gone_why);
-			return -1;
-		}
-		if (left <= 0) {
-			snprintf(err, errlen, "no answer within the deadline");
-			return -1;
-		}
-		if (cancel && cancel(ud)) {
-			snprintf(err, errlen, "cancelled by the caller");
-			return -1;
-		}
-		n = (int)mcp_hc_pollfds(l->hc, p, DL_POLLFDS);
-		t = mcp_hc_timeout_ms(l->hc);
-		if (t < 0 || t > left)
-			t = (int)left;
-		if (cancel && t > 50)
-			t = 50;
-		if (poll(p, (nfds_t)n, t) < 0 && errno != EINTR) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
-			return -1;
-		}
-		mcp_hc_process(l->hc, p, (size_t)n);
-	}
-}
-
-/* Sends request method/params (params stolen) and waits for its result
- * (new reference) or NULL with err; a request given up is cancelled on
- * the server. */
-static json_t *dl_request(struct ag_dlink *l, const char *method,
-			  json_t *params, long deadline, int (*cancel)(void *),
-			  void *ud, char *err, size_t errlen)
-{
-	long id = ++l->next_id;
-	json_t *req = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id",
-				(json_int_t)id, "method", method, "params",
-				params);
-	json_t *res = NULL, *note;
-
-	json_decref(l->answer);
-	l->answer = NULL;
-	l->want = id;
-	if (!req || dl_send(l, req)) {
-		snprintf(err, errlen, "%s", req ? "cannot send (over a cap?)"
-					       : "out of memory");
-		goto out;
-	}
-	if (dl_wait(l, deadline, cancel, ud, err, errlen)) {
-		note = json_pack("{s:s, s:s, s:{s:I, s:s}}", "jsonrpc", "2.0",
-				 "method", "notifications/cancelled", "params",
-				 "requestId", (json_int_t)id, "reason", err);
-		if (!l->gone)
-			dl_send(l, note);
-		json_decref(note);
-		goto out;
-	}
-	res = ag_rpc_result(l->answer, err, errlen);
-out:
-	json_decref(req);
-	json_decref(l->answer);
-	l->answer = NULL;
-	l->want = 0;
-	return res;
+	if (t < 0 || t > ms)
+		t = ms;
+	if (poll(p, (nfds_t)n, t) < 0 && errno != EINTR)
+		return -1;
+	mcp_hc_process(l->hc, p, (size_t)n);
+	return 0;
 }
 
 /* Opens the session: initialize, then notifications/initialized. 0, or
  * -1 with err and no session. */
-static int dl_open(struct ag_dlink *l, long deadline, int (*cancel)(void *),
-		   void *ud, char *err, size_t errlen)
+static int dl_open(struct ag_dlink *l, long deadline, char *err,
+		   size_t errlen)
 {
-	json_t *p, *res, *note;
+	static const struct mcp_client_ops ops = { .send = dl_send,
+						   .pump = dl_pump };
+	struct mcp_client_limits lim = { .max_message = AG_MAX_LINE };
+	long left = deadline - ag_now_ms();
 	char e[512];
 
 	if (l->sid)
 		mcp_hc_close(l->hc, l->sid);
+	mcp_client_free(l->mc);
 	l->gone = 0;
-	l->sid = mcp_hc_open(l->hc);
+	lim.init_timeout_ms = left > 0 ? (unsigned)left : 1;
+	l->mc = mcp_client_new(&ops, l, &lim, l->client);
+	l->sid = l->mc ? mcp_hc_open(l->hc) : 0;
 	if (!l->sid) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	p = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
-		      "2025-06-18", "capabilities", "clientInfo", "name",
-		      l->client, "version", "1");
-	res = p ? dl_request(l, "initialize", p, deadline, cancel, ud, e,
-			     sizeof(e))
-		: NULL;
-	if (!res) {
-		snprintf(err, errlen, "cannot reach %s at %s: initialize: %s",
-			 l->zone, l->url, p ? e : "out of memory");
 		goto fail;
 	}
-	json_decref(res);
-	note = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method",
-			 "notifications/initialized");
-	if (dl_send(l, note)) {
-		json_decref(note);
-		snprintf(err, errlen, "cannot reach %s: initialized", l->zone);
-		goto fail;
-	}
-	json_decref(note);
-	return 0;
-fail:
+	if (mcp_client_initialize(l->mc, NULL, e, sizeof(e)) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot reach %s at %s: initialize: %s", l->zone,
+		 l->url, e);
 	mcp_hc_close(l->hc, l->sid);
+fail:
+	mcp_client_free(l->mc);
+	l->mc = NULL;
 	l->sid = 0;
 	return -1;
 }
@@ -317,9 +229,9 @@ json_t *ag_dlink_call(struct ag_dlink *l, const char *tool, json_t *args,
 		      int *unreachable, char *err, size_t errlen)
 {
 	json_t *p;
+	int local;
 
-	if ((!l->sid || l->gone) &&
-	    dl_open(l, deadline, cancel, ud, err, errlen)) {
+	if ((!l->sid || l->gone) && dl_open(l, deadline, err, errlen)) {
 		*unreachable = 1;
 		return NULL;
 	}
@@ -328,6 +240,6 @@ json_t *ag_dlink_call(struct ag_dlink *l, const char *tool, json_t *args,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	return dl_request(l, "tools/call", p, deadline, cancel, ud, err,
-			  errlen);
+	return ag_call(l->mc, "tools/call", p, deadline, cancel, ud, &local,
+		       err, errlen);
 }

@@ -17,6 +17,7 @@
 #include <zonegate/chan.h>
 #include <zonegate/mcp.h>
 
+#include "client.h"
 #include "client_http.h"
 #include "jsonrpc.h"
 #include "splice.h"
@@ -159,20 +160,17 @@ json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params)
 }
 
 /* initialize for a tool zone, offering the capabilities caps (JSON
- * text from caps_keep, or NULL for none). */
-static json_t *gw_up_init_request(struct gw *g, uint64_t uid, const char *proto,
+ * text from caps_keep, or NULL for none): the MCP client core's
+ * handshake (mcp/include/client.h), sent on the splice path's ids. */
+static json_t *gw_up_init_request(uint64_t uid, const char *proto,
 				  const char *caps)
 {
 	json_t *c = caps ? json_loads(caps, 0, NULL) : NULL;
-	json_t *params = json_pack("{s:s,s:o,s:{s:s,s:s}}", "protocolVersion",
-				   proto, "capabilities",
-				   json_is_object(c) ? c : json_object(),
-				   "clientInfo", "name", "zonegate-gateway",
-				   "version", GW_VERSION);
+	json_t *params = mcp_client_init_params(proto, c, "zonegate-gateway",
+						GW_VERSION);
 
-	if (c && !json_is_object(c))
-		json_decref(c);
-	return gw_up_request_new(uid, "initialize", params);
+	json_decref(c);
+	return params ? gw_up_request_new(uid, "initialize", params) : NULL;
 }
 
 /* Opens the upstream session of s on tool zone ti if needed. */
@@ -199,7 +197,7 @@ int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti)
 		gw_up_link_reset(g, s, ti);
 		return -1;
 	}
-	req = gw_up_init_request(g, p->uid, s->proto, s->caps_up);
+	req = gw_up_init_request(p->uid, s->proto, s->caps_up);
 	if (!req || gw_up_send(t, l->sid, req) != 0) {
 		json_decref(req);
 		gw_req_free(g, p);
@@ -643,7 +641,7 @@ static void tz_up(void *ud, chan_mux *m)
 		t->dead = 1;
 		return;
 	}
-	r = gw_up_init_request(t->g, p->uid, gw_versions[0], NULL);
+	r = gw_up_init_request(p->uid, gw_versions[0], NULL);
 	gw_up_send(t, t->ctl, r);
 	json_decref(r);
 }

@@ -128,19 +128,14 @@ static void *server_req_main(void *arg)
 	return NULL;
 }
 
-/* A request of the child: ping is answered here, the rest goes to the
- * client of the call in flight it belongs to. */
+/* A request of the child (ping never comes here: the client core
+ * answers it) goes to the client of the call in flight it belongs to. */
 static void on_server_request(struct hchild *ch, json_t *msg, void *call_ctx)
 {
 	json_t *id = json_object_get(msg, "id");
-	const char *method = json_string_value(json_object_get(msg, "method"));
 	struct server_req *r;
 	pthread_t t;
 
-	if (strcmp(method, "ping") == 0) {
-		hchild_send(ch, jr_result(id, json_object()));
-		return;
-	}
 	if (!call_ctx || hchild_hold(ch, call_ctx) != 0) {
 		hchild_send(ch, jr_error(id, MCP_ERR_INVALID_REQUEST,
 					 "no client request in flight to "
@@ -921,14 +916,11 @@ static void on_subscribe(void *ud, mcp_session *s, const char *uri, int on)
 		for (sl = hs->sessions; sl && sl->s != s; sl = sl->next)
 			;
 	}
-	if (sl && sl->ch && !sl->down) {
-		json_t *id = json_string("zg-sub");
-		hchild_send(sl->ch, jr_request(id,
-					       on ? "resources/subscribe"
-						  : "resources/unsubscribe",
-					       json_pack("{s:s}", "uri", uri)));
-		json_decref(id);
-	}
+	if (sl && sl->ch && !sl->down)
+		hchild_send_request(sl->ch,
+				    on ? "resources/subscribe"
+				       : "resources/unsubscribe",
+				    json_pack("{s:s}", "uri", uri));
 	pthread_mutex_unlock(&hs->mu);
 }
 

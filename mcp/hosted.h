@@ -53,7 +53,7 @@ void hosted_config_free(struct hosted_cfgs *c);
 void hosted_log(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* ---- the stdio client (hosted_child.c) ---- */
+/* ---- the stdio transport (hosted_child.c), on the MCP client core ---- */
 
 struct hchild;
 
@@ -71,6 +71,8 @@ struct hchild_ops {
 	void (*exited)(void *ud, struct hchild *ch, const char *why);
 };
 
+/* Caps of the client core (mcp/include/client.h); 0 takes its default.
+ * The deadlines are the entry's (init_timeout_ms, call_timeout_ms). */
 struct hchild_limits {
 	size_t max_message;	/* bytes of one line from the child */
 	unsigned flood_per_sec; /* unsolicited messages per second */
@@ -112,8 +114,13 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 /* Sends a notification (params stolen, may be NULL). 0 or -1. */
 int hchild_notify(struct hchild *ch, const char *method, json_t *params);
 
-/* Answers a request of the server; msg (stolen) is a whole response. */
+/* Answers a request of the server; msg (stolen) is a whole response
+ * (-1, nothing sent, when the server no longer waits for it). */
 int hchild_send(struct hchild *ch, json_t *msg);
+
+/* Sends a request whose answer nobody awaits (params stolen); it still
+ * has an id of the client's and a deadline. 0 or -1. */
+int hchild_send_request(struct hchild *ch, const char *method, json_t *params);
 
 /* Holds / releases the request in flight whose ctx is call_ctx, so that
  * it does not return while a server request made in its name is being

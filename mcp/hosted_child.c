@@ -1,8 +1,9 @@
-/* The stdio MCP client of a hosted server: one child process with pipes,
+/* The stdio transport of a hosted server: one child process with pipes,
  * newline-delimited JSON-RPC on its stdin and stdout, its stderr in
- * mcpd's log. Requests wait for their answers under deadlines; a child
- * that breaks the protocol (oversize lines, floods, non-JSON, silence at
- * initialize, a stdin it never reads) is stopped and reported. */
+ * mcpd's log, under the MCP client core (mcp/include/client.h: request
+ * table, deadlines, caps, initialize). A child that breaks the protocol
+ * (oversize lines, floods, non-JSON, silence at initialize, a stdin it
+ * never reads) is stopped and reported. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -18,53 +19,43 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "client.h"
 #include "hosted.h"
 #include "jsonrpc.h"
 #include "mcp_internal.h"
 #include "utf8.h"
 
 #define WRITE_DEADLINE_MS 10000 /* a child that never reads its stdin */
-#define MAX_BAD_LINES 16	/* non-JSON lines before the child is stopped */
 #define STDERR_LINE_MAX 1024	/* bytes of one logged stderr line */
 #define STDERR_LINES_PER_SEC 200
-#define POLL_SLICE_MS 20 /* how often a waiting request looks at cancel */
 
-struct pending {
-	long long id;
-	json_t *response; /* the whole message, once answered */
-	int done;	  /* 1 answered, -1 failed (child gone) */
+/* A request of ours waiting for its answer: what the server requests and
+ * progress made in its name need (the core knows it as the request's
+ * ud). */
+struct waiting {
 	void *ctx;
-	int progress;	   /* it carries our progress token */
-	int holds;	   /* server requests being answered in its name */
-	pthread_cond_t cv; /* answered, failed, released (its own: an answer
-			      wakes only its waiter) */
-	struct pending *next;
+	int done;  /* answered: no more holds */
+	int holds; /* server requests being answered in its name */
+	struct waiting *next;
 };
 
 struct hchild {
 	char name[HOSTED_NAME_MAX + 1];
 	pid_t pid;
 	int in_fd, out_fd, err_fd;
-	struct hchild_limits lim;
 	const struct hchild_ops *ops;
 	void *ud;
+	mcp_client *mc;
 
 	pthread_t reader, errlog;
-	pthread_mutex_t wmu;	  /* writes to stdin */
-	pthread_mutex_t mu;	  /* below */
-	pthread_condattr_t cattr; /* CLOCK_MONOTONIC, for the pendings' cv */
-	struct pending *pending;
-	long long next_id;
+	pthread_mutex_t wmu;   /* writes to stdin */
+	pthread_mutex_t mu;    /* below */
+	pthread_cond_t cv;     /* a hold released */
+	struct waiting *calls; /* newest first */
 	int dead;
 	int started;	 /* initialized: exited() is reported from then on */
 	atomic_int deaf; /* stopped for not reading its stdin */
 	char why[160];
-	json_t *init_result;
-
-	/* flood accounting (reader thread only) */
-	time_t window;
-	unsigned in_window;
-	unsigned bad_lines;
 };
 
 void hosted_log(const char *name, const char *fmt, ...)
@@ -202,199 +193,99 @@ static int write_line(struct hchild *ch, const char *buf, size_t len)
 	return rc;
 }
 
-static int send_msg(struct hchild *ch, json_t *msg)
-{
-	size_t len;
-	char *text;
-	int rc;
-
-	if (!msg)
-		return -1;
-	text = jr_dump(msg, &len);
-	json_decref(msg);
-	if (!text)
-		return -1;
-	rc = write_line(ch, text, len);
-	free(text);
-	return rc;
-}
-
 int hchild_notify(struct hchild *ch, const char *method, json_t *params)
 {
-	return send_msg(ch, jr_request(NULL, method, params));
+	return mcp_client_notify(ch->mc, method, params);
 }
 
 int hchild_send(struct hchild *ch, json_t *msg)
 {
-	return send_msg(ch, msg);
+	return mcp_client_respond(ch->mc, msg);
 }
 
-/* ---- reading ---- */
-
-/* Counts an unsolicited message; nonzero when the child floods. */
-static int flooding(struct hchild *ch)
+int hchild_send_request(struct hchild *ch, const char *method, json_t *params)
 {
-	time_t now = time(NULL);
-
-	if (now != ch->window) {
-		ch->window = now;
-		ch->in_window = 0;
-	}
-	return ++ch->in_window > ch->lim.flood_per_sec;
+	return mcp_client_request(ch->mc, method, params, NULL) > 0 ? 0 : -1;
 }
 
-static struct pending *find_pending(struct hchild *ch, long long id)
+/* ---- the core's transport (mcp_client_ops) ---- */
+
+static int core_send(void *ud, const char *msg, size_t len)
 {
-	for (struct pending *p = ch->pending; p; p = p->next)
-		if (p->id == id)
-			return p;
-	return NULL;
+	return write_line(ud, msg, len);
 }
 
-/* A response: wakes its request. Returns 0, or 1 if nobody waits. */
-static int on_response(struct hchild *ch, struct jr_msg *m)
+static void core_notification(void *ud, json_t *root)
 {
-	struct pending *p = NULL;
+	struct hchild *ch = ud;
 
-	pthread_mutex_lock(&ch->mu);
-	if (json_is_integer(m->id))
-		p = find_pending(ch, json_integer_value(m->id));
-	if (p && !p->done) {
-		p->response = json_incref(m->root);
-		p->done = 1;
-		pthread_cond_signal(&p->cv);
-	}
-	pthread_mutex_unlock(&ch->mu);
-	return p ? 0 : 1;
+	if (ch->ops->message)
+		ch->ops->message(ch->ud, ch, root, NULL);
 }
 
-/* Progress for a request of ours goes to its ctx; 1 if it is not ours. */
-static int on_progress(struct hchild *ch, struct jr_msg *m)
-{
-	json_t *tok = json_object_get(m->params, "progressToken");
-	struct pending *p = NULL;
-
-	pthread_mutex_lock(&ch->mu);
-	if (json_is_integer(tok))
-		p = find_pending(ch, json_integer_value(tok));
-	if (p && !p->done && p->ctx && p->progress && ch->ops->progress)
-		ch->ops->progress(p->ctx, m->params);
-	pthread_mutex_unlock(&ch->mu);
-	return p ? 0 : 1;
-}
-
+/* The ctx of the oldest request in flight, or NULL. */
 static void *oldest_ctx(struct hchild *ch)
 {
 	void *ctx = NULL;
 
 	pthread_mutex_lock(&ch->mu);
-	for (struct pending *p = ch->pending; p; p = p->next)
-		if (p->ctx && !p->done)
-			ctx = p->ctx; /* the list is newest first */
+	for (struct waiting *w = ch->calls; w; w = w->next)
+		if (w->ctx && !w->done)
+			ctx = w->ctx; /* the list is newest first */
 	pthread_mutex_unlock(&ch->mu);
 	return ctx;
 }
 
-/* One line from the child. Returns 0, or -1 to stop the child. */
-static int on_line(struct hchild *ch, const char *line, size_t len)
+static void core_request(void *ud, json_t *root)
 {
-	struct jr_msg m;
-	int unsolicited = 0, rc = 0;
+	struct hchild *ch = ud;
 
-	if (len == 0)
-		return 0;
-	jr_parse(line, len, ch->lim.max_message, MCP_DEFAULT_MAX_DEPTH, &m);
-	switch (m.kind) {
-	case JR_RESULT:
-	case JR_ERROR:
-		unsolicited = on_response(ch, &m);
-		break;
-	case JR_NOTIFICATION:
-		if (strcmp(m.method, "notifications/progress") == 0) {
-			unsolicited = on_progress(ch, &m);
-			break;
-		}
-		unsolicited = 1;
-		if (ch->ops->message)
-			ch->ops->message(ch->ud, ch, m.root, NULL);
-		break;
-	case JR_REQUEST:
-		unsolicited = 1;
-		if (ch->ops->message)
-			ch->ops->message(ch->ud, ch, m.root, oldest_ctx(ch));
-		break;
-	default:
-		if (++ch->bad_lines == 1 || ch->bad_lines == MAX_BAD_LINES)
-			hosted_log(ch->name,
-				   "wrote a line that is not JSON-RPC "
-				   "(%s)",
-				   m.err);
-		if (ch->bad_lines >= MAX_BAD_LINES) {
-			snprintf(ch->why, sizeof(ch->why),
-				 "%d lines that are not JSON-RPC",
-				 MAX_BAD_LINES);
-			rc = -1;
-		}
-	}
-	jr_msg_clear(&m);
-	if (unsolicited && flooding(ch)) {
-		snprintf(ch->why, sizeof(ch->why),
-			 "flooding: over %u unsolicited messages in a second",
-			 ch->lim.flood_per_sec);
-		rc = -1;
-	}
-	return rc;
+	if (ch->ops->message)
+		ch->ops->message(ch->ud, ch, root, oldest_ctx(ch));
+	else
+		mcp_client_respond(ch->mc, jr_error(json_object_get(root, "id"),
+						    MCP_ERR_METHOD_NOT_FOUND,
+						    "Method not found", NULL));
 }
 
-/* Reads stdout line by line; a line over the cap stops the child. */
-static int read_loop(struct hchild *ch)
+static void core_progress(void *ud, void *req_ud, json_t *params)
 {
-	size_t cap = ch->lim.max_message + 1, n = 0;
-	char *buf = malloc(cap < 65536 ? cap : 65536);
-	size_t bufcap = cap < 65536 ? cap : 65536;
+	struct hchild *ch = ud;
+	struct waiting *w = req_ud;
 
-	if (!buf)
-		return -1;
+	if (w && w->ctx && ch->ops->progress)
+		ch->ops->progress(w->ctx, params);
+}
+
+static void core_broken(void *ud, const char *why)
+{
+	struct hchild *ch = ud;
+
+	pthread_mutex_lock(&ch->mu);
+	if (!ch->why[0])
+		mcp_utf8_snprintf(ch->why, sizeof(ch->why), "%s", why);
+	pthread_mutex_unlock(&ch->mu);
+}
+
+static const struct mcp_client_ops core_ops = { core_send,    core_notification,
+						core_request, core_progress,
+						core_broken,  NULL };
+
+/* ---- reading ---- */
+
+/* Feeds stdout to the core until it ends or the core is broken. */
+static void read_loop(struct hchild *ch)
+{
+	char buf[65536];
+
 	for (;;) {
-		char *nl;
-		ssize_t r;
-		size_t start = 0;
-
-		if (n == bufcap) {
-			size_t nc = bufcap * 2 < cap ? bufcap * 2 : cap;
-			char *nb;
-			if (n >= cap) {
-				snprintf(ch->why, sizeof(ch->why),
-					 "a message over %zu bytes",
-					 ch->lim.max_message);
-				break;
-			}
-			nb = realloc(buf, nc);
-			if (!nb)
-				break;
-			buf = nb;
-			bufcap = nc;
-		}
-		r = read(ch->out_fd, buf + n, bufcap - n);
+		ssize_t r = read(ch->out_fd, buf, sizeof(buf));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		while ((nl = memchr(buf + start, '\n', n - start)) != NULL) {
-			size_t ll = (size_t)(nl - (buf + start));
-			if (ll > 0 && buf[start + ll - 1] == '\r')
-				ll--;
-			if (on_line(ch, buf + start, ll) != 0)
-				goto out;
-			start = (size_t)(nl - buf) + 1;
-		}
-		memmove(buf, buf + start, n - start);
-		n -= start;
+		if (r <= 0 ||
+		    mcp_client_feed_lines(ch->mc, buf, (size_t)r) != 0)
+			return;
 	}
-out:
-	free(buf);
-	return 0;
 }
 
 static void *reader_main(void *arg)
@@ -414,13 +305,9 @@ static void *reader_main(void *arg)
 		snprintf(ch->why, sizeof(ch->why), "%s",
 			 atomic_load(&ch->deaf) ? "does not read its stdin"
 						: how);
-	for (struct pending *p = ch->pending; p; p = p->next) {
-		if (!p->done)
-			p->done = -1;
-		pthread_cond_broadcast(&p->cv);
-	}
 	started = ch->started;
 	pthread_mutex_unlock(&ch->mu);
+	mcp_client_fail_all(ch->mc, ch->why);
 	if (started && ch->ops->exited)
 		ch->ops->exited(ch->ud, ch, ch->why);
 	return NULL;
@@ -473,136 +360,89 @@ static void *errlog_main(void *arg)
 
 /* ---- requests ---- */
 
-static int past(const struct timespec *t)
+/* err for a request that failed with code rc (msg: the core's or the
+ * server's words; server: the server answered with an error). */
+static void describe(struct hchild *ch, int rc, int server, const char *method,
+		     unsigned timeout_ms, const char *msg, char *err,
+		     size_t errlen)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > t->tv_sec ||
-	       (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+	if (server)
+		mcp_utf8_snprintf(err, errlen, "%s", msg);
+	else if (rc == MCP_CLIENT_E_TIMEOUT)
+		snprintf(err, errlen, "server %s did not answer %s within %u s",
+			 ch->name, method, timeout_ms / 1000);
+	else if (rc == MCP_CLIENT_E_CANCELLED)
+		snprintf(err, errlen, "cancelled");
+	else if (atomic_load(&ch->deaf))
+		snprintf(err, errlen,
+			 "server %s stopped (does not read its stdin)",
+			 ch->name);
+	else
+		mcp_utf8_snprintf(err, errlen, "server %s stopped (%s)",
+				  ch->name, msg);
 }
 
-static void unlink_pending(struct hchild *ch, struct pending *p)
+/* The code hchild_request returns for the core's rc. */
+static int our_code(int rc, int server)
 {
-	for (struct pending **pp = &ch->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
+	if (server || rc == 0)
+		return rc < 0 || rc == 0 ? rc : MCP_ERR_INTERNAL;
+	if (rc == MCP_CLIENT_E_TIMEOUT)
+		return MCP_ERR_TIMEOUT;
+	if (rc == MCP_CLIENT_E_CANCELLED)
+		return MCP_ERR_REQUEST_CANCELLED;
+	return MCP_ERR_INTERNAL;
+}
+
+static void unlink_waiting(struct hchild *ch, struct waiting *w)
+{
+	for (struct waiting **pp = &ch->calls; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
 			break;
 		}
 	}
-}
-
-/* Waits for p with ch->mu held. 0 answered, else an error code. */
-static int wait_pending(struct hchild *ch, struct pending *p,
-			const struct hchild_wait *w)
-{
-	struct timespec until, slice;
-
-	mcp_deadline_after(&until, (int)w->timeout_ms);
-	while (!p->done) {
-		if (w->cancelled && w->cancelled(w->cancel_arg))
-			return MCP_ERR_REQUEST_CANCELLED;
-		if (past(&until))
-			return MCP_ERR_TIMEOUT;
-		mcp_deadline_after(&slice, POLL_SLICE_MS);
-		pthread_cond_timedwait(&p->cv, &ch->mu, &slice);
-	}
-	return p->done > 0 ? 0 : MCP_ERR_INTERNAL;
-}
-
-/* The result of an answered request, or its error's code and message. */
-static int take_answer(struct pending *p, json_t **result, char *err,
-		       size_t errlen)
-{
-	json_t *e = json_object_get(p->response, "error");
-	int code;
-
-	if (!e) {
-		*result = json_incref(json_object_get(p->response, "result"));
-		return *result ? 0 : MCP_ERR_INTERNAL;
-	}
-	code = (int)json_integer_value(json_object_get(e, "code"));
-	mcp_utf8_snprintf(err, errlen, "%s",
-			  json_string_value(json_object_get(e, "message"))
-				  ?: "error without a message");
-	return code < 0 ? code : MCP_ERR_INTERNAL;
 }
 
 int hchild_request(struct hchild *ch, const char *method, json_t *params,
 		   const struct hchild_wait *w, json_t **result, char *err,
 		   size_t errlen)
 {
-	struct pending *p = calloc(1, sizeof(*p));
-	json_t *msg, *id;
+	struct waiting me = { w->ctx, 0, 0, NULL };
+	json_t *error = NULL;
+	struct mcp_client_req r = { .timeout_ms = w->timeout_ms,
+				    .want_progress = w->want_progress,
+				    .ud = &me,
+				    .error = &error };
+	char msg[256];
 	int rc;
 
 	*result = NULL;
-	if (!p || (!params && !(params = json_object()))) {
-		free(p);
-		json_decref(params);
-		snprintf(err, errlen, "out of memory");
-		return MCP_ERR_INTERNAL;
-	}
 	pthread_mutex_lock(&ch->mu);
 	if (ch->dead) {
 		pthread_mutex_unlock(&ch->mu);
 		snprintf(err, errlen, "server %s is not running", ch->name);
 		json_decref(params);
-		free(p);
 		return MCP_ERR_INTERNAL;
 	}
-	pthread_cond_init(&p->cv, &ch->cattr);
-	p->id = ++ch->next_id;
-	p->ctx = w->ctx;
-	p->progress = w->want_progress;
-	p->next = ch->pending;
-	ch->pending = p;
+	me.next = ch->calls;
+	ch->calls = &me;
 	pthread_mutex_unlock(&ch->mu);
 
-	if (w->want_progress) {
-		json_t *meta = json_object_get(params, "_meta");
-		if (!json_is_object(meta)) {
-			meta = json_object();
-			json_object_set_new(params, "_meta", meta);
-		}
-		json_object_set_new(meta, "progressToken", json_integer(p->id));
-	}
-	id = json_integer(p->id);
-	msg = jr_request(id, method, params); /* copies id */
-	json_decref(id);
-	rc = send_msg(ch, msg) == 0 ? 0 : MCP_ERR_INTERNAL;
+	rc = mcp_client_call(ch->mc, method, params, &r, w->cancelled,
+			     w->cancel_arg, result, msg, sizeof(msg));
 
 	pthread_mutex_lock(&ch->mu);
-	if (rc == 0)
-		rc = wait_pending(ch, p, w);
-	else
-		snprintf(err, errlen,
-			 atomic_load(&ch->deaf)
-				 ? "server %s stopped (does not read its stdin)"
-				 : "cannot write to server %s",
-			 ch->name);
-	while (p->holds > 0) /* a server request in its name finishes */
-		pthread_cond_wait(&p->cv, &ch->mu);
-	unlink_pending(ch, p);
-	if (rc == MCP_ERR_INTERNAL && p->done < 0)
-		snprintf(err, errlen, "server %s stopped (%s)", ch->name,
-			 ch->why);
+	me.done = 1;
+	while (me.holds > 0) /* a server request in its name finishes */
+		pthread_cond_wait(&ch->cv, &ch->mu);
+	unlink_waiting(ch, &me);
 	pthread_mutex_unlock(&ch->mu);
-
-	if (rc == MCP_ERR_TIMEOUT || rc == MCP_ERR_REQUEST_CANCELLED)
-		hchild_notify(ch, "notifications/cancelled",
-			      json_pack("{s:I, s:s}", "requestId",
-					(json_int_t)p->id, "reason",
-					rc == MCP_ERR_TIMEOUT ? "timeout"
-							      : "cancelled"));
-	if (rc == MCP_ERR_TIMEOUT)
-		snprintf(err, errlen, "server %s did not answer %s within %u s",
-			 ch->name, method, w->timeout_ms / 1000);
-	if (rc == 0)
-		rc = take_answer(p, result, err, errlen);
-	json_decref(p->response);
-	pthread_cond_destroy(&p->cv);
-	free(p);
+	if (rc != 0)
+		describe(ch, rc, error != NULL, method, w->timeout_ms, msg, err,
+			 errlen);
+	rc = our_code(rc, error != NULL);
+	json_decref(error);
 	return rc;
 }
 
@@ -611,9 +451,9 @@ int hchild_hold(struct hchild *ch, void *call_ctx)
 	int rc = -1;
 
 	pthread_mutex_lock(&ch->mu);
-	for (struct pending *p = ch->pending; p && rc; p = p->next)
-		if (p->ctx == call_ctx && !p->done) {
-			p->holds++;
+	for (struct waiting *w = ch->calls; w && rc; w = w->next)
+		if (w->ctx == call_ctx && !w->done) {
+			w->holds++;
 			rc = 0;
 		}
 	pthread_mutex_unlock(&ch->mu);
@@ -623,10 +463,10 @@ int hchild_hold(struct hchild *ch, void *call_ctx)
 void hchild_release(struct hchild *ch, void *call_ctx)
 {
 	pthread_mutex_lock(&ch->mu);
-	for (struct pending *p = ch->pending; p; p = p->next)
-		if (p->ctx == call_ctx && p->holds > 0) {
-			p->holds--;
-			pthread_cond_broadcast(&p->cv);
+	for (struct waiting *w = ch->calls; w; w = w->next)
+		if (w->ctx == call_ctx && w->holds > 0) {
+			w->holds--;
+			pthread_cond_broadcast(&ch->cv);
 			break;
 		}
 	pthread_mutex_unlock(&ch->mu);
@@ -637,27 +477,12 @@ void hchild_release(struct hchild *ch, void *call_ctx)
 static int initialize(struct hchild *ch, json_t *caps, unsigned timeout_ms,
 		      char *err, size_t errlen)
 {
-	struct hchild_wait w = { NULL, 0, NULL, NULL, timeout_ms };
-	json_t *params = json_pack("{s:s, s:o, s:{s:s, s:s}}",
-				   "protocolVersion", MCP_PROTOCOL_LATEST,
-				   "capabilities",
-				   caps ? json_incref(caps) : json_object(),
-				   "clientInfo", "name", "zonegate-mcpd",
-				   "version", "1");
-	int rc;
+	char msg[256];
+	int rc = mcp_client_initialize(ch->mc, caps, msg, sizeof(msg));
 
-	rc = hchild_request(ch, "initialize", params, &w, &ch->init_result, err,
-			    errlen);
 	if (rc != 0)
-		return -1;
-	if (!json_is_object(ch->init_result) ||
-	    !json_is_string(
-		    json_object_get(ch->init_result, "protocolVersion"))) {
-		snprintf(err, errlen, "server %s: malformed initialize result",
-			 ch->name);
-		return -1;
-	}
-	return hchild_notify(ch, "notifications/initialized", NULL);
+		describe(ch, rc, 0, "initialize", timeout_ms, msg, err, errlen);
+	return rc ? -1 : 0;
 }
 
 /* Starts the reader and the stderr logger. On failure the process is
@@ -677,6 +502,7 @@ static int start_threads(struct hchild *ch)
 	close(ch->in_fd);
 	close(ch->out_fd);
 	close(ch->err_fd);
+	mcp_client_free(ch->mc);
 	free(ch);
 	return -1;
 }
@@ -687,20 +513,27 @@ struct hchild *hchild_start(const struct hosted_cfg *cfg,
 			    size_t errlen)
 {
 	struct hchild *ch = calloc(1, sizeof(*ch));
+	struct mcp_client_limits cl = { .max_message = lim->max_message,
+					.flood_per_sec = lim->flood_per_sec,
+					.timeout_ms = cfg->call_timeout_ms,
+					.init_timeout_ms =
+						cfg->init_timeout_ms };
 
-	if (!ch) {
+	if (ch)
+		ch->mc = mcp_client_new(&core_ops, ch, &cl, "zonegate-mcpd");
+	if (!ch || !ch->mc) {
+		free(ch);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	snprintf(ch->name, sizeof(ch->name), "%s", cfg->name);
-	ch->lim = *lim;
 	ch->ops = ops;
 	ch->ud = ud;
 	pthread_mutex_init(&ch->mu, NULL);
 	pthread_mutex_init(&ch->wmu, NULL);
-	pthread_condattr_init(&ch->cattr);
-	pthread_condattr_setclock(&ch->cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&ch->cv, NULL);
 	if (spawn(ch, cfg, err, errlen) != 0) {
+		mcp_client_free(ch->mc);
 		free(ch);
 		return NULL;
 	}
@@ -740,16 +573,16 @@ void hchild_stop(struct hchild *ch)
 	pthread_join(ch->errlog, NULL);
 	close(ch->out_fd);
 	close(ch->err_fd);
-	json_decref(ch->init_result);
+	mcp_client_free(ch->mc);
 	pthread_mutex_destroy(&ch->mu);
 	pthread_mutex_destroy(&ch->wmu);
-	pthread_condattr_destroy(&ch->cattr);
+	pthread_cond_destroy(&ch->cv);
 	free(ch);
 }
 
 json_t *hchild_server_caps(struct hchild *ch)
 {
-	return ch->init_result;
+	return mcp_client_server_result(ch->mc);
 }
 
 const char *hchild_name(const struct hchild *ch)

@@ -342,7 +342,7 @@ describe('hostile children are contained', () => {
 
   const cases = [
     ['flood', /server flood stopped \(flooding: over 2000 unsolicited messages in a second\)/],
-    ['garbage', /server garbage stopped \(16 lines that are not JSON-RPC\)/],
+    ['garbage', /server garbage stopped \(16 messages that are not JSON-RPC/],
     ['oversize', /server oversize stopped \(a message over 1048576 bytes\)/],
     ['exit', /server exit stopped \(exit status 3\)/],
   ];
