@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zonegate/mcp.h>
 
 #include "jsonrpc.h"
+#include "mcp_state.h"
 
 #define STL_VERSION "2026-07-28"
 #define META_PV "io.modelcontextprotocol/protocolVersion"
@@ -29,11 +31,30 @@
  * all together where each 2025-11-25 session of the zone has its own. */
 #define STL_POOL 16
 #define STL_SPREAD 32
+/* A held call's requests from its tool zone waiting for the agent at
+ * once (more are refused upstream). */
+#define HELD_ASKS_MAX 8
+/* The revision's answer to a requestState the gateway does not accept. */
+#define ERR_BAD_STATE (-32602)
 
 /* What a result needs on the way back (resultType always). */
 enum { RK_PLAIN, RK_CACHEABLE };
 
-/* One stateless request waiting for the shared session's answer. */
+/* One request of a tool zone (sampling, elicitation, roots) on a held
+ * call, waiting for the agent's answer in a retry's inputResponses. */
+struct ask {
+	char key[24];	 /* its key in inputRequests (the gateway's) */
+	json_t *up_id;	 /* its id upstream */
+	unsigned ti;	 /* the tool zone it came from, while serial is its */
+	unsigned serial; /* serial (zones come and go at run time) */
+	json_t *req;	 /* {"method", "params"} for the agent */
+};
+
+/* One stateless request waiting for the shared session's answer. A
+ * tools/call, prompts/get or resources/read whose tool zone asks the
+ * agent for input is "held": answered with an InputRequiredResult while
+ * its upstream call stays open, until the agent's retry (requestState)
+ * resumes it, or held_idle_ms pass (docs/gateway.md, "Held calls"). */
 struct streq {
 	uint64_t n;	    /* the id it has on the shared session: zgs-N */
 	json_t *id;	    /* the agent's id */
@@ -45,6 +66,22 @@ struct streq {
 	unsigned caps;	  /* CAP_* the request declared in _meta */
 	unsigned need;	  /* CAP_* its tool asked the client for (refused) */
 	struct asess *on; /* the shared session it runs on */
+	/* what its requestState is bound to (mcp_state_seal): the method,
+	 * the tool or prompt name or the URI, the arguments */
+	char method[24];
+	char *target;
+	json_t *args;
+	char trace[56];	   /* its traceparent, for the audit records */
+	char audit_id[64]; /* its call's audit id, once known */
+	struct ask asks[HELD_ASKS_MAX];
+	size_t nasks;
+	unsigned next_key;
+	unsigned round;	 /* InputRequiredResults sent before this one */
+	int held;	 /* answered so, waiting for the agent's retry */
+	int64_t idle_at; /* held: cancelled upstream and forgotten then */
+	json_t *final;	 /* its response, when it came while held */
+	json_t *pre;	 /* answers the agent sent before the question
+			  * (inputResponses), each used once, or NULL */
 };
 
 /* An agent zone's stateless state: the shared session and the requests
@@ -54,6 +91,8 @@ struct gw_stl {
 	size_t nsh;		    /* of those, not NULL */
 	struct u64map *pend;
 	uint64_t next_n;
+	unsigned nheld;	  /* of pend, held (at most held_max) */
+	int64_t sweep_at; /* the earliest idle_at of those */
 };
 
 static const char *const levels[] = {
@@ -244,13 +283,32 @@ static struct asess *shared_pick(struct gw *g, struct azone *az,
 	return best;
 }
 
+/* Forgets ask i of r (its tool zone's request stays unanswered: the
+ * call is answered, cancelled or going). */
+static void ask_drop(struct streq *r, size_t i)
+{
+	json_decref(r->asks[i].up_id);
+	json_decref(r->asks[i].req);
+	memmove(&r->asks[i], &r->asks[i + 1],
+		(r->nasks - i - 1) * sizeof(r->asks[0]));
+	r->nasks--;
+}
+
 /* Forgets r (its stream's count goes down) and frees it. */
 static void streq_free(struct gw_stl *st, struct streq *r)
 {
 	gw_map_del(st->pend, r->n);
 	if (r->dest)
 		r->dest->stl_pending--;
+	if (r->held)
+		st->nheld--;
+	while (r->nasks)
+		ask_drop(r, r->nasks - 1);
 	json_decref(r->id);
+	json_decref(r->args);
+	json_decref(r->final);
+	json_decref(r->pre);
+	free(r->target);
 	free(r);
 }
 
@@ -309,6 +367,19 @@ static int method_in(const char *meth, const char *const *v, size_t n)
 		if (strcmp(meth, v[i]) == 0)
 			return (int)i;
 	return -1;
+}
+
+static void sweep(struct gw *g, struct azone *az, struct gw_stl *st);
+static void resume(struct gw *g, struct azone *az, struct asess *dest,
+		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m);
+
+/* What a request's requestState is bound to besides its method: the
+ * tool or prompt name, or the URI (borrowed; NULL if it has none). */
+static const char *target_of(const struct jr_msg *m)
+{
+	json_t *v = json_object_get(m->params, "name");
+
+	return json_string_value(v ? v : json_object_get(m->params, "uri"));
 }
 
 int gw_stl_wanted(const struct asess *s, const struct jr_msg *m)
@@ -372,6 +443,12 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 			   "too many requests in flight", NULL);
 		return;
 	}
+	if (az->stl)
+		sweep(g, az, az->stl);
+	if (list < 0 && json_object_get(m->params, "requestState")) {
+		resume(g, az, dest, hs, dl, m);
+		return;
+	}
 	st = stl_of(g, az);
 	/* a list is answered at once, from the catalogue, on any of them */
 	sh = st ? shared_pick(g, az, st) : NULL;
@@ -396,6 +473,16 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		dest->stl_pending++;
 	r->rk = list >= 0 || strcmp(meth, "resources/read") == 0 ? RK_CACHEABLE
 								 : RK_PLAIN;
+	snprintf(r->method, sizeof(r->method), "%s", meth);
+	r->target = target_of(m) ? strdup(target_of(m)) : NULL;
+	r->args = json_incref(json_object_get(m->params, "arguments"));
+	/* answers sent up front answer the tool's requests of those keys;
+	 * they are not for a 2025-11-25 tool zone's eyes */
+	if (json_is_object(json_object_get(m->params, "inputResponses")))
+		r->pre = json_deep_copy(
+			json_object_get(m->params, "inputResponses"));
+	json_object_del(m->params, "inputResponses");
+	gw_req_trace(m->params, r->trace);
 	rewrite_for_shared(m, r->n);
 	r->on = list >= 0 ? NULL : sh;
 	if (list >= 0)
@@ -435,14 +522,26 @@ static json_t *err_obj(int code, const char *msg, json_t *data)
 static void response_back(struct gw_stl *st, struct streq *r, json_t *root)
 {
 	json_t *err = json_object_get(root, "error");
-	unsigned missing = r->need & ~r->caps;
+	json_t *res = json_object_get(root, "result");
+	/* a tool that could not ask (the capability was not declared) and
+	 * failed: that is why; one that did without the answer succeeded */
+	unsigned missing = err || json_is_true(json_object_get(res, "isError"))
+				   ? r->need & ~r->caps
+				   : 0;
+
+	if (r->held) {
+		/* the call ended while the agent holds its requestState: kept
+		 * for the retry (or forgotten at the idle deadline) */
+		if (!r->final)
+			r->final = json_incref(root);
+		while (r->nasks)
+			ask_drop(r, r->nasks - 1);
+		return;
+	}
 
 	if (missing) {
 		/* its tool asked the client for a capability the request did
-		 * not declare: -32021, as the revision says. (Declared ones
-		 * were refused too: the gateway does not carry requests for
-		 * client input to a stateless agent, as mcpd does not; the
-		 * tool's own outcome of that goes back.) */
+		 * not declare and failed: -32021, as the revision says */
 		json_t *req = json_object();
 		for (size_t i = 0; i < 3; i++)
 			if (missing & 1u << i)
@@ -493,6 +592,7 @@ int gw_stl_deliver(struct asess *sh, const char *msg, size_t len)
 
 	if (!json_is_object(root))
 		goto out;
+	sweep(sh->az->g, sh->az, st);
 	if (!json_object_get(root, "method")) {
 		r = find(st, json_object_get(root, "id"));
 		if (r)
@@ -508,6 +608,176 @@ out:
 	return 0;
 }
 
+/* ---- held calls (InputRequiredResult) ---------------------------------- */
+
+static void cancel_upstream(struct gw *g, struct streq *r);
+
+/* One audit record of held call r's life in agent zone az: decision
+ * (input_required, resumed, expired, refused) and reason (may be NULL),
+ * under its call's audit id. */
+static void held_audit(struct gw *g, struct azone *az, struct streq *r,
+		       const char *decision, const char *reason)
+{
+	gw_req_audit(g, az->z->name, r->on ? r->on->id : "-", r->method,
+		     r->target, decision, NULL, reason,
+		     r->audit_id[0] ? r->audit_id : NULL, 0, 0, 0, 0, 0, NULL,
+		     r->trace);
+}
+
+/* The requestState of held call r, round r->round: this replica, the
+ * zone and the call, sealed and bound to the call's method, target and
+ * arguments, valid a little longer than the held call (new text; NULL
+ * when out of memory or too large). */
+static char *held_state(struct gw *g, struct azone *az, struct streq *r)
+{
+	const struct gw_config *c = g->cfg;
+	json_t *state = json_pack("{s:s,s:s,s:I,s:I}", "z", az->z->name, "g",
+				  c->replica, "h", (json_int_t)r->n, "r",
+				  (json_int_t)r->round);
+	unsigned ttl = (unsigned)(c->held_idle_ms / 1000) + 1;
+	char *tok = state ? mcp_state_seal(c->state_keys, r->method, r->target,
+					   r->args, state, time(NULL), ttl)
+			  : NULL;
+
+	json_decref(state);
+	return tok;
+}
+
+/* Answers held call r's agent with an InputRequiredResult of every
+ * request waiting for it; r is then held until the retry or its idle
+ * deadline. Out of memory: the call is cancelled with an error. */
+static void ask_agent(struct gw *g, struct azone *az, struct gw_stl *st,
+		      struct streq *r)
+{
+	json_t *reqs = json_object(), *res;
+	char *tok = held_state(g, az, r);
+	int64_t now = gw_now_ms();
+
+	for (size_t i = 0; reqs && i < r->nasks; i++)
+		json_object_set(reqs, r->asks[i].key, r->asks[i].req);
+	res = reqs && tok ? json_pack("{s:s,s:O,s:s}", "resultType",
+				      "input_required", "inputRequests", reqs,
+				      "requestState", tok)
+			  : NULL;
+	json_decref(reqs);
+	free(tok);
+	if (!res) {
+		dest_error(r->dest, r->hs, r->deliver, r->id, -32603,
+			   "out of memory", NULL);
+		cancel_upstream(g, r);
+		streq_free(st, r);
+		return;
+	}
+	to_dest(r->dest, r->hs, r->deliver, jr_result(r->id, res));
+	held_audit(g, az, r, "input_required", NULL);
+	if (r->dest)
+		r->dest->stl_pending--;
+	r->dest = NULL;
+	r->hs = NULL;
+	r->held = 1;
+	st->nheld++;
+	r->idle_at = now + g->cfg->held_idle_ms;
+	if (st->nheld == 1 || r->idle_at < st->sweep_at)
+		st->sweep_at = r->idle_at;
+}
+
+/* Sends the agent's answer a (borrowed) to ask k of held call r
+ * upstream, when its tool zone and link are still the ones it came on. */
+static void answer_up(struct gw *g, struct streq *r, const struct ask *k,
+		      json_t *a)
+{
+	struct tzone *t = k->ti < g->ntz ? g->tz[k->ti] : NULL;
+	json_t *msg;
+
+	if (!t || t->serial != k->serial || !r->on ||
+	    r->on->links[k->ti].state != L_READY)
+		return;
+	msg = jr_result(k->up_id, json_incref(a));
+	if (msg)
+		gw_up_send(t, r->on->links[k->ti].sid, msg);
+	json_decref(msg);
+}
+
+/* k can key a request of r: the tool's own name for it (at most 23 of
+ * [A-Za-z0-9_.-], not one of the gateway's, not waiting already). */
+static int key_ok(const struct streq *r, const char *k)
+{
+	size_t n = k ? strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+				 "qrstuvwxyz0123456789_.-")
+		     : 0;
+
+	if (n == 0 || k[n] || n >= sizeof(r->asks[0].key) ||
+	    strncmp(k, "zg-input-", 9) == 0)
+		return 0;
+	for (size_t i = 0; i < r->nasks; i++)
+		if (strcmp(r->asks[i].key, k) == 0)
+			return 0;
+	return 1;
+}
+
+/* Adds tool zone t's request m to call r (p upstream) of the shared
+ * session: answered at once when the agent sent its answer up front, else
+ * asked of the agent at once when it waits for r, else with the next
+ * InputRequiredResult. NULL, or why it is refused upstream (code in
+ * *code). */
+static const char *held_add(struct tzone *t, struct gw_stl *st, struct streq *r,
+			    struct preq *p, struct jr_msg *m, int *code)
+{
+	struct gw *g = t->g;
+	struct azone *az = r->on->az;
+	struct ask *a = &r->asks[r->nasks];
+	json_t *params, *meta;
+
+	*code = GW_ERR_GATEWAY;
+	if (r->final)
+		return "the call has ended";
+	if (r->nasks == HELD_ASKS_MAX)
+		return "too many requests waiting for the client";
+	params = m->params ? json_deep_copy(m->params) : json_object();
+	meta = json_object_get(params, "_meta");
+	if (key_ok(r, json_string_value(
+			      json_object_get(meta, MCP_META_INPUT_KEY))))
+		snprintf(a->key, sizeof(a->key), "%s",
+			 json_string_value(
+				 json_object_get(meta, MCP_META_INPUT_KEY)));
+	else
+		snprintf(a->key, sizeof(a->key), "zg-input-%u", ++r->next_key);
+	json_object_del(meta, MCP_META_RELATED);
+	json_object_del(meta, MCP_META_INPUT_KEY);
+	if (meta && json_object_size(meta) == 0)
+		json_object_del(params, "_meta");
+	a->up_id = json_incref(m->id);
+	a->ti = t->ti;
+	a->serial = t->serial;
+	if (json_is_object(json_object_get(r->pre, a->key))) {
+		/* answered already, up front: that answer, once */
+		answer_up(g, r, a, json_object_get(r->pre, a->key));
+		json_object_del(r->pre, a->key);
+		json_decref(a->up_id);
+		json_decref(params);
+		return NULL;
+	}
+	if (!r->held && st->nheld >= g->cfg->held_max) {
+		held_audit(g, az, r, "refused",
+			   "held calls of the agent zone at held_max");
+		json_decref(a->up_id);
+		json_decref(params);
+		return "too many calls of this agent zone wait for client "
+		       "input (held_max)";
+	}
+	a->req = json_pack("{s:s,s:o}", "method", m->method, "params", params);
+	if (!a->req) {
+		json_decref(a->up_id);
+		return "out of memory";
+	}
+	r->nasks++;
+	if (!r->audit_id[0])
+		snprintf(r->audit_id, sizeof(r->audit_id), "%s", p->audit_id);
+	if (!r->held)
+		ask_agent(g, az, st, r);
+	return NULL;
+}
+
 int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m)
 {
 	static const char *const pre[] = { "sampling/", "elicitation/",
@@ -520,11 +790,21 @@ int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m)
 					      (uint64_t)json_integer_value(rel))
 				 : NULL;
 	struct streq *r = p && p->s == sh && st ? find(st, p->aid) : NULL;
-	json_t *e = jr_error(m->id, -32601, "Method not found", NULL);
+	const char *why = "Method not found";
+	int code = -32601;
+	json_t *e;
 
-	for (size_t i = 0; r && i < 3; i++)
-		if (strncmp(m->method, pre[i], strlen(pre[i])) == 0)
+	for (unsigned i = 0; r && i < 3; i++) {
+		if (strncmp(m->method, pre[i], strlen(pre[i])) != 0)
+			continue;
+		/* one the agent did not declare is refused, as the agent
+		 * would; one it did becomes an input request */
+		if (!(r->caps & 1u << i))
 			r->need |= 1u << i;
+		else if (r->on && !(why = held_add(t, st, r, p, m, &code)))
+			return 1;
+	}
+	e = jr_error(m->id, code, why, NULL);
 	gw_up_send(t, sh->links[t->ti].sid, e);
 	json_decref(e);
 	return 1;
@@ -548,6 +828,144 @@ static void cancel_upstream(struct gw *g, struct streq *r)
 	if (r->on)
 		gw_req_cancel(g, r->on, &m);
 	jr_msg_clear(&m);
+}
+
+/* Cancels upstream and forgets every held call of az idle past its
+ * deadline (when one may be due). */
+static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
+{
+	int64_t now = gw_now_ms();
+	size_t n;
+	void **v;
+
+	if (!st->nheld || now < st->sweep_at)
+		return;
+	v = gw_map_values(st->pend, &n);
+	st->sweep_at = INT64_MAX;
+	for (size_t i = 0; v && i < n; i++) {
+		struct streq *r = v[i];
+		if (!r->held)
+			continue;
+		if (r->idle_at > now) {
+			if (r->idle_at < st->sweep_at)
+				st->sweep_at = r->idle_at;
+			continue;
+		}
+		held_audit(g, az, r, "expired",
+			   "no retry within held_idle_ms: cancelled upstream");
+		cancel_upstream(g, r);
+		streq_free(st, r);
+	}
+	free(v);
+}
+
+/* Checks retry m's requestState and inputResponses: NULL and the held
+ * call it resumes in *out, or why it is refused (static text). */
+static const char *state_check(struct gw *g, struct azone *az,
+			       const struct jr_msg *m, struct streq **out)
+{
+	json_t *rs = json_object_get(m->params, "requestState");
+	json_t *resp = json_object_get(m->params, "inputResponses");
+	json_t *state = NULL, *z, *rep, *h, *rd;
+	const char *why = NULL;
+	struct streq *r = NULL;
+
+	*out = NULL;
+	if (!json_is_string(rs))
+		return "requestState must be a string";
+	if (resp && !json_is_object(resp))
+		return "inputResponses must be an object";
+	if (mcp_state_open(g->cfg->state_keys, json_string_value(rs),
+			   json_string_length(rs), m->method, target_of(m),
+			   json_object_get(m->params, "arguments"), time(NULL),
+			   &state, &why) != 0)
+		return why;
+	why = NULL; /* mcp_state_open leaves its default there */
+	z = json_object_get(state, "z");
+	rep = json_object_get(state, "g");
+	h = json_object_get(state, "h");
+	rd = json_object_get(state, "r");
+	if (!json_is_string(z) || !json_is_string(rep) || !json_is_integer(h) ||
+	    !json_is_integer(rd))
+		why = "requestState is malformed";
+	else if (strcmp(json_string_value(z), az->z->name) != 0)
+		why = "requestState was issued to another agent zone";
+	else if (strcmp(json_string_value(rep), g->cfg->replica) != 0)
+		why = "requestState was issued by another gatewayd replica, "
+		      "which holds the call: send the retry there";
+	else if (!az->stl ||
+		 !(r = gw_map_get(az->stl->pend,
+				  (uint64_t)json_integer_value(h))) ||
+		 !r->held)
+		why = "the held call is gone (it ended, was resumed with "
+		      "this requestState already, or waited longer than "
+		      "held_idle_ms): send the request again without "
+		      "requestState";
+	else if ((json_int_t)r->round != json_integer_value(rd))
+		why = "requestState was already used: the call has asked "
+		      "again since";
+	json_decref(state);
+	if (!why)
+		*out = r;
+	return why;
+}
+
+/* A retry m with requestState: refused with -32602 and its reason, or
+ * the held call resumes: the answers go to its tool zone's requests
+ * (unknown keys ignored), the call waits for its next request or its
+ * result, and what is still unanswered is asked again at once. */
+static void resume(struct gw *g, struct azone *az, struct asess *dest,
+		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m)
+{
+	json_t *resp = json_object_get(m->params, "inputResponses");
+	json_t *meta = json_object_get(m->params, "_meta");
+	struct streq *r;
+	const char *why = state_check(g, az, m, &r);
+	char trace[56];
+
+	if (why) {
+		gw_req_trace(m->params, trace);
+		gw_req_audit(g, az->z->name, "-", m->method, target_of(m),
+			     "refused", NULL, why, NULL, 0, 0, 0, 0, 0, NULL,
+			     trace);
+		dest_error(dest, hs, dl, m->id, ERR_BAD_STATE, why, NULL);
+		return;
+	}
+	for (size_t i = 0; i < r->nasks;) {
+		json_t *a = json_object_get(resp, r->asks[i].key);
+		if (!json_is_object(a)) {
+			i++;
+			continue;
+		}
+		answer_up(g, r, &r->asks[i], a);
+		json_object_del(resp, r->asks[i].key);
+		ask_drop(r, i);
+	}
+	/* the rest may answer what the tool asks next */
+	json_decref(r->pre);
+	r->pre = json_is_object(resp) ? json_deep_copy(resp) : NULL;
+	r->held = 0;
+	az->stl->nheld--;
+	r->round++;
+	json_decref(r->id);
+	r->id = json_incref(m->id);
+	r->dest = dest;
+	r->hs = hs;
+	r->deliver = dl;
+	if (dest)
+		dest->stl_pending++;
+	r->caps = caps_declared(json_object_get(meta, META_CAPS));
+	r->level =
+		level_of(json_string_value(json_object_get(meta, META_LEVEL)));
+	held_audit(g, az, r, "resumed", NULL);
+	if (r->final) {
+		json_t *f = r->final;
+		r->final = NULL;
+		response_back(az->stl, r, f);
+		json_decref(f);
+	} else if (r->nasks) {
+		ask_agent(g, az, az->stl, r);
+	}
 }
 
 void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
