@@ -82,6 +82,9 @@ struct streq {
 	json_t *final;	 /* its response, when it came while held */
 	json_t *pre;	 /* answers the agent sent before the question
 			  * (inputResponses), each used once, or NULL */
+	/* the tool's requests since the last InputRequiredResult, and how
+	 * many it said it sends at once (MCP_META_INPUT_BATCH; at least 1) */
+	unsigned arrived, batch;
 };
 
 /* An agent zone's stateless state: the shared session and the requests
@@ -670,6 +673,8 @@ static void ask_agent(struct gw *g, struct azone *az, struct gw_stl *st,
 	}
 	to_dest(r->dest, r->hs, r->deliver, jr_result(r->id, res));
 	held_audit(g, az, r, "input_required", NULL);
+	r->arrived = 0;
+	r->batch = 1;
 	if (r->dest)
 		r->dest->stl_pending--;
 	r->dest = NULL;
@@ -744,6 +749,7 @@ static const char *held_add(struct tzone *t, struct gw_stl *st, struct streq *r,
 		snprintf(a->key, sizeof(a->key), "zg-input-%u", ++r->next_key);
 	json_object_del(meta, MCP_META_RELATED);
 	json_object_del(meta, MCP_META_INPUT_KEY);
+	json_object_del(meta, MCP_META_INPUT_BATCH);
 	if (meta && json_object_size(meta) == 0)
 		json_object_del(params, "_meta");
 	a->up_id = json_incref(m->id);
@@ -773,9 +779,21 @@ static const char *held_add(struct tzone *t, struct gw_stl *st, struct streq *r,
 	r->nasks++;
 	if (!r->audit_id[0])
 		snprintf(r->audit_id, sizeof(r->audit_id), "%s", p->audit_id);
-	if (!r->held)
-		ask_agent(g, az, st, r);
 	return NULL;
+}
+
+/* Counts one request of the tool for call r (m) toward the batch it
+ * announced: 1 when the agent may be asked now (the whole batch is in). */
+static int batch_in(struct streq *r, const struct jr_msg *m)
+{
+	json_t *b = json_object_get(json_object_get(m->params, "_meta"),
+				    MCP_META_INPUT_BATCH);
+	json_int_t n = json_is_integer(b) ? json_integer_value(b) : 1;
+
+	if (n >= 1 && n <= HELD_ASKS_MAX && (unsigned)n > r->batch)
+		r->batch = (unsigned)n;
+	r->arrived++;
+	return r->arrived >= r->batch;
 }
 
 int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m)
@@ -802,11 +820,15 @@ int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m)
 		if (!(r->caps & 1u << i))
 			r->need |= 1u << i;
 		else if (r->on && !(why = held_add(t, st, r, p, m, &code)))
-			return 1;
+			break;
 	}
-	e = jr_error(m->id, code, why, NULL);
-	gw_up_send(t, sh->links[t->ti].sid, e);
-	json_decref(e);
+	if (why) {
+		e = jr_error(m->id, code, why, NULL);
+		gw_up_send(t, sh->links[t->ti].sid, e);
+		json_decref(e);
+	}
+	if (r && batch_in(r, m) && r->nasks && !r->held)
+		ask_agent(t->g, sh->az, st, r);
 	return 1;
 }
 

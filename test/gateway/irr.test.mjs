@@ -4,10 +4,11 @@
 // channel), whose sampling / elicitation / roots requests the gateway turns
 // into InputRequiredResults while it holds the upstream call open.
 // Proves: the round trip (elicitation, sampling, roots, a prompt), several
-// rounds, the tool's own input keys; a hostile agent's requestState is
-// refused with -32602 when a byte is flipped, when it was issued to another
-// agent zone, to another gatewayd replica, or already used (replayed after
-// the call completed, or an earlier round's); held calls are capped per
+// rounds, several requests at once, the tool's own input keys, answers
+// sent up front; a hostile agent's requestState is refused with -32602
+// when a byte is flipped, when it was issued to another agent zone, to
+// another gatewayd replica, or already used (replayed after the call
+// completed, or an earlier round's); held calls are capped per
 // agent zone (held_max) and forgotten, cancelled upstream, after
 // held_idle_ms without their retry; every step has its audit record.
 // Env: GATEWAYD, MCPD_TEST.
@@ -157,6 +158,18 @@ describe('gatewayd: InputRequiredResult to 2025-11-25 tool zones', { concurrency
     } finally {
       await c.close();
     }
+  });
+
+  test('several requests at once: one InputRequiredResult, one retry', async () => {
+    // the tool sends three requests concurrently and says so (its batch);
+    // the gateway asks for all three together
+    const r1 = await call(g1.a, TOK[0], T('multiple_inputs'));
+    assert.deepEqual(Object.keys(r1.result.inputRequests).sort(),
+      ['client_roots', 'greeting', 'user_name']);
+    const r2 = await call(g1.a, TOK[0], T('multiple_inputs'), { requestState: r1.result.requestState,
+      inputResponses: { user_name: accept({ name: 'Ada' }), client_roots: { roots: [] },
+        greeting: { role: 'assistant', content: { type: 'text', text: 'Hi' }, model: 'm' } } });
+    assert.equal(r2.result.content[0].text, 'Hi (for Ada, 0 root(s))');
   });
 
   test('a missing answer is asked again; an undeclared capability is not asked', async () => {
