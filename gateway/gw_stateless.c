@@ -36,6 +36,12 @@
 #define HELD_ASKS_MAX 8
 /* The revision's answer to a requestState the gateway does not accept. */
 #define ERR_BAD_STATE (-32602)
+/* subscriptions/listen: open per agent zone, URIs in one filter */
+#define LISTEN_MAX 16
+#define LISTEN_URIS_MAX 256
+#define LISTEN_URI_MAX 4096
+#define META_SUB_ID "io.modelcontextprotocol/subscriptionId"
+#define LISTEN_ID_PREFIX "zgl-"
 
 /* What a result needs on the way back (resultType always). */
 enum { RK_PLAIN, RK_CACHEABLE };
@@ -87,6 +93,19 @@ struct streq {
 	unsigned arrived, batch;
 };
 
+/* One open subscriptions/listen: where its notifications go, and which
+ * (LS_*, and the resource URIs agreed to). */
+enum { LS_TOOLS = 1, LS_RES = 2, LS_PROMPTS = 4 };
+struct stlisten {
+	json_t *id; /* the request's id: the subscription id */
+	struct asess *dest;
+	struct gw_hs *hs;
+	gw_http_deliver deliver;
+	unsigned what;
+	json_t *uris; /* agreed resourceSubscriptions, or NULL */
+	struct stlisten *next;
+};
+
 /* An agent zone's stateless state: the shared session and the requests
  * waiting on it. */
 struct gw_stl {
@@ -96,6 +115,9 @@ struct gw_stl {
 	uint64_t next_n;
 	unsigned nheld;	  /* of pend, held (at most held_max) */
 	int64_t sweep_at; /* the earliest idle_at of those */
+	struct stlisten *listens;
+	unsigned nlistens; /* at most LISTEN_MAX */
+	uint64_t next_sub; /* ids of upstream resources/subscribe: zgl-N */
 };
 
 static const char *const levels[] = {
@@ -180,9 +202,15 @@ static json_t *discover(struct gw *g, struct azone *az)
 		json_decref(l);
 	}
 	seen[CAT_RES] += seen[CAT_TMPL];
+	/* list changes and resource updates come by subscriptions/listen */
 	for (int k = 0; k < CAT_N; k++)
 		if (caps[k] && seen[k])
-			json_object_set_new(c, caps[k], json_object());
+			json_object_set_new(c, caps[k],
+					    json_pack("{s:b}", "listChanged",
+						      1));
+	if (seen[CAT_RES])
+		json_object_set_new(json_object_get(c, "resources"),
+				    "subscribe", json_true());
 	if (json_object_get(c, "prompts") || json_object_get(c, "resources"))
 		json_object_set_new(c, "completions", json_object());
 	res = json_pack("{s:o,s:o,s:{s:{s:s,s:s}}}", "supportedVersions",
@@ -373,6 +401,12 @@ static int method_in(const char *meth, const char *const *v, size_t n)
 }
 
 static void sweep(struct gw *g, struct azone *az, struct gw_stl *st);
+static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
+			struct gw_hs *hs, gw_http_deliver dl,
+			const struct jr_msg *m);
+static void listen_notify(struct gw_stl *st, struct asess *sh, json_t *root);
+static void listens_end(struct gw_stl *st, struct asess *dest, struct gw_hs *hs,
+			const json_t *id, int graceful);
 static void resume(struct gw *g, struct azone *az, struct asess *dest,
 		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m);
 
@@ -398,9 +432,9 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		    struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
 		    size_t len)
 {
-	/* what the revision keeps besides server/discover (CAT_* order);
-	 * initialize, ping, logging/setLevel and resources/(un)subscribe are
-	 * gone from it, and subscriptions/listen is not offered here */
+	/* what the revision keeps besides server/discover and
+	 * subscriptions/listen (CAT_* order); initialize, ping,
+	 * logging/setLevel and resources/(un)subscribe are gone from it */
 	static const char *const lists[] = { "tools/list", "resources/list",
 					     "resources/templates/list",
 					     "prompts/list" };
@@ -429,15 +463,18 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		to_dest(dest, hs, dl, jr_result(m->id, discover(g, az)));
 		return;
 	}
+	if (strcmp(meth, "subscriptions/listen") == 0) {
+		if (dest && dest->stl_pending >= STREAM_STL_MAX)
+			dest_error(dest, hs, dl, m->id, GW_ERR_GATEWAY,
+				   "too many requests in flight", NULL);
+		else
+			listen_open(g, az, dest, hs, dl, m);
+		return;
+	}
 	list = method_in(meth, lists, sizeof(lists) / sizeof(lists[0]));
 	if (list < 0 &&
 	    method_in(meth, routed, sizeof(routed) / sizeof(routed[0])) < 0) {
-		dest_error(dest, hs, dl, m->id, -32601,
-			   strcmp(meth, "subscriptions/listen") == 0
-				   ? "Method not found: the gateway does not "
-				     "offer subscriptions/listen (see "
-				     "docs/gateway.md)"
-				   : "Method not found",
+		dest_error(dest, hs, dl, m->id, -32601, "Method not found",
 			   NULL);
 		return;
 	}
@@ -606,6 +643,8 @@ int gw_stl_deliver(struct asess *sh, const char *msg, size_t len)
 	r = find(st, json_object_get(meta, MCP_META_RELATED));
 	if (r && !json_object_get(root, "id"))
 		notification_back(r, root);
+	else if (!r && !json_object_get(root, "id"))
+		listen_notify(st, sh, root);
 out:
 	json_decref(root);
 	return 0;
@@ -1005,6 +1044,8 @@ void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
 		streq_free(st, r);
 	}
 	free(v);
+	if (st)
+		listens_end(st, dest, hs, NULL, 0);
 }
 
 void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m)
@@ -1023,6 +1064,8 @@ void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m)
 		break;
 	}
 	free(v);
+	if (st && rid) /* a listen cancelled: no answer follows */
+		listens_end(st, dest, NULL, rid, 0);
 }
 
 void gw_stl_shared_end(struct gw *g, struct asess *s)
@@ -1050,9 +1093,256 @@ void gw_stl_shared_end(struct gw *g, struct asess *s)
 	free(v);
 	if (st->nsh)
 		return;
+	listens_end(st, NULL, NULL, NULL, 1);
 	gw_map_free(st->pend);
 	s->az->stl = NULL;
 	free(st);
+}
+
+/* ---- subscriptions/listen ---------------------------------------------- */
+
+static const struct {
+	const char *field;
+	unsigned bit;
+	const char *method;
+} lkinds[] = {
+	{ "toolsListChanged", LS_TOOLS, "notifications/tools/list_changed" },
+	{ "resourcesListChanged", LS_RES,
+	  "notifications/resources/list_changed" },
+	{ "promptsListChanged", LS_PROMPTS,
+	  "notifications/prompts/list_changed" },
+};
+
+/* The zone's first shared session (the one that carries its upstream
+ * subscriptions and whose list_changed counts), or NULL. */
+static struct asess *shared_first(const struct gw_stl *st)
+{
+	for (size_t k = 0; st && k < STL_POOL; k++)
+		if (st->sh[k])
+			return st->sh[k];
+	return NULL;
+}
+
+/* A notification (params stolen, may be NULL) for listen l, its
+ * subscription id in _meta, sent where l came from. */
+static void listen_send(struct stlisten *l, const char *method, json_t *params)
+{
+	json_t *meta;
+
+	if (!params)
+		params = json_object();
+	meta = json_object_get(params, "_meta");
+	if (!json_is_object(meta)) {
+		meta = json_object();
+		json_object_set_new(params, "_meta", meta);
+	}
+	json_object_set(meta, META_SUB_ID, l->id);
+	/* names its request, as a stateless request's notifications do (a
+	 * listener puts it on that request's stream by this) */
+	json_object_set(meta, MCP_META_RELATED, l->id);
+	to_dest(l->dest, l->hs, l->deliver, jr_request(NULL, method, params));
+}
+
+/* Forgets listen l of st (unlinked by the caller). */
+static void listen_free(struct gw_stl *st, struct stlisten *l)
+{
+	if (l->dest)
+		l->dest->stl_pending--;
+	st->nlistens--;
+	json_decref(l->id);
+	json_decref(l->uris);
+	free(l);
+}
+
+/* uri is a resource agent zone az may read (policy, pins, quarantine). */
+static int may_read(struct gw *g, struct azone *az, const char *uri)
+{
+	struct tzone *t = gw_cat_resolve_uri(g, uri);
+	const struct pol_rule *rule;
+
+	return t && gw_cat_visible(t) &&
+	       gw_cat_decide(g, az, POL_RESOURCE, t->z->name, uri, NULL,
+			     &rule) == POL_ALLOW;
+}
+
+/* Subscribes the shared session sh to uri upstream (routed, so decided
+ * and audited like any resources/subscribe; its answer, zgl-N, goes
+ * nowhere). */
+static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
+			 const char *uri)
+{
+	char id[40];
+	struct jr_msg m;
+	json_t *r, *idv;
+	size_t len;
+	char *txt;
+
+	snprintf(id, sizeof(id), LISTEN_ID_PREFIX "%llu",
+		 (unsigned long long)++st->next_sub);
+	idv = json_string(id);
+	r = jr_request(idv, "resources/subscribe",
+		       json_pack("{s:s}", "uri", uri));
+	json_decref(idv);
+	txt = r ? jr_dump(r, &len) : NULL;
+	if (txt) {
+		jr_classify(r, &m);
+		gw_req_route(g, sh, &m, len);
+		jr_msg_clear(&m);
+	} else {
+		json_decref(r);
+	}
+	free(txt);
+}
+
+/* Reads the filter of request m into l: 0, or -1 with why. Only what the
+ * zone may see is agreed to: list changes of kinds it sees, resources it
+ * may read. */
+static int listen_filter(struct gw *g, struct azone *az, const json_t *f,
+			 struct stlisten *l, const char **why)
+{
+	json_t *subs = json_object_get(f, "resourceSubscriptions"), *v;
+	size_t i;
+
+	*why = "notifications must be an object";
+	if (f && !json_is_object(f))
+		return -1;
+	for (i = 0; i < sizeof(lkinds) / sizeof(lkinds[0]); i++) {
+		v = json_object_get(f, lkinds[i].field);
+		*why = "a notifications flag must be a boolean";
+		if (v && !json_is_boolean(v))
+			return -1;
+		if (json_is_true(v))
+			l->what |= lkinds[i].bit;
+	}
+	*why = "resourceSubscriptions must be an array of at most 256 URIs";
+	if (subs &&
+	    (!json_is_array(subs) || json_array_size(subs) > LISTEN_URIS_MAX))
+		return -1;
+	json_array_foreach (subs, i, v)
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > LISTEN_URI_MAX)
+			return -1;
+	l->uris = subs ? json_array() : NULL;
+	json_array_foreach (subs, i, v)
+		if (may_read(g, az, json_string_value(v)))
+			json_array_append(l->uris, v);
+	return 0;
+}
+
+/* The filter l agreed to (new). */
+static json_t *listen_agreed(const struct stlisten *l)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < sizeof(lkinds) / sizeof(lkinds[0]); i++)
+		if (l->what & lkinds[i].bit)
+			json_object_set_new(o, lkinds[i].field, json_true());
+	if (l->uris)
+		json_object_set(o, "resourceSubscriptions", l->uris);
+	return o;
+}
+
+static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
+			struct gw_hs *hs, gw_http_deliver dl,
+			const struct jr_msg *m)
+{
+	struct gw_stl *st = stl_of(g, az);
+	struct stlisten *l = calloc(1, sizeof(*l));
+	const char *why = "out of memory";
+	int code = -32603;
+	size_t i;
+	json_t *v;
+
+	if (!st || !l)
+		goto fail;
+	if (listen_filter(g, az, json_object_get(m->params, "notifications"), l,
+			  &why) != 0) {
+		code = -32602;
+		goto fail;
+	}
+	if (st->nlistens >= LISTEN_MAX) {
+		why = "too many subscriptions open for this agent zone; try "
+		      "again later";
+		code = -32600;
+		goto fail;
+	}
+	l->id = json_incref(m->id);
+	l->dest = dest;
+	l->hs = hs;
+	l->deliver = dl;
+	l->next = st->listens;
+	st->listens = l;
+	st->nlistens++;
+	if (dest)
+		dest->stl_pending++;
+	listen_send(l, "notifications/subscriptions/acknowledged",
+		    json_pack("{s:o}", "notifications", listen_agreed(l)));
+	json_array_foreach (l->uris, i, v)
+		subscribe_up(g, st, shared_first(st), json_string_value(v));
+	return;
+fail:
+	if (l)
+		json_decref(l->uris);
+	free(l);
+	dest_error(dest, hs, dl, m->id, code, why, NULL);
+}
+
+/* A notification on shared session sh without a request of its own:
+ * list changes (those of the zone's first shared session: every shared
+ * session hears them) and resource updates go to the listens that asked
+ * for them. */
+static void listen_notify(struct gw_stl *st, struct asess *sh, json_t *root)
+{
+	const char *meth = json_string_value(json_object_get(root, "method"));
+	json_t *params = json_object_get(root, "params");
+	const char *uri = json_string_value(json_object_get(params, "uri"));
+	unsigned bit = 0;
+	size_t i;
+	json_t *v;
+
+	for (i = 0; meth && i < sizeof(lkinds) / sizeof(lkinds[0]); i++)
+		if (strcmp(meth, lkinds[i].method) == 0)
+			bit = lkinds[i].bit;
+	if (bit && sh != shared_first(st))
+		return;
+	for (struct stlisten *l = st->listens; l && meth; l = l->next) {
+		int want = (l->what & bit) != 0;
+		if (!bit && uri &&
+		    strcmp(meth, "notifications/resources/updated") == 0)
+			json_array_foreach (l->uris, i, v)
+				want |= strcmp(json_string_value(v), uri) == 0;
+		if (want)
+			listen_send(l, meth,
+				    uri ? json_pack("{s:s}", "uri", uri)
+					: NULL);
+	}
+}
+
+/* Ends the listens of stream dest (or HTTP request hs; both NULL: every
+ * one) of st; id: only that one, cancelled. graceful: each gets its
+ * final result first (the gateway ends them). */
+static void listens_end(struct gw_stl *st, struct asess *dest, struct gw_hs *hs,
+			const json_t *id, int graceful)
+{
+	struct stlisten **pp = &st->listens;
+
+	while (*pp) {
+		struct stlisten *l = *pp;
+		if ((dest && l->dest != dest) || (hs && l->hs != hs) ||
+		    (id && !jr_id_equal(l->id, id))) {
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		if (graceful)
+			to_dest(l->dest, l->hs, l->deliver,
+				jr_result(l->id,
+					  json_pack("{s:s,s:{s:O}}",
+						    "resultType", "complete",
+						    "_meta", META_SUB_ID,
+						    l->id)));
+		listen_free(st, l);
+	}
 }
 
 /* ---- HTTP listeners' stateless requests -------------------------------- */

@@ -11,6 +11,10 @@
 // completed, or an earlier round's); held calls are capped per
 // agent zone (held_max) and forgotten, cancelled upstream, after
 // held_idle_ms without their retry; every step has its audit record.
+// And subscriptions/listen through the gateway: server/discover offers it;
+// a listen gets list_changed only of the kinds it asked for and only when
+// its zone's view changed, resources/updated only for URIs its zone may
+// read; at most 16 listens per agent zone.
 // Env: GATEWAYD, MCPD_TEST.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,10 +57,43 @@ const audit = (d) => readFileSync(join(d, 'audit.log'), 'utf8').trim().split('\n
   .map((l) => JSON.parse(l));
 const decisions = (d, what) => audit(d).filter((r) => r.decision === what);
 
+// subscriptions/listen on a listener: frames as they come; close() ends it.
+async function listen(url, token, notifications, caps = {}) {
+  const ac = new AbortController();
+  const r = await fetch(url, { method: 'POST', signal: ac.signal,
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${token}`, 'mcp-protocol-version': REV,
+      'mcp-method': 'subscriptions/listen' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 'L1', method: 'subscriptions/listen',
+      params: { notifications, _meta: meta(caps) } }) });
+  const out = { frames: [], status: r.status, close: () => ac.abort() };
+  if (!r.headers.get('content-type')?.includes('text/event-stream')) {
+    out.frames.push(await r.json());
+    return out;
+  }
+  (async () => {
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of r.body) {
+        buf += dec.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.startsWith('data:') && line.length > 6) out.frames.push(JSON.parse(line.slice(5)));
+        }
+      }
+    } catch { /* aborted */ }
+  })();
+  return out;
+}
+const methods = (l) => l.frames.map((f) => f.method ?? 'response');
+
 // One gatewayd with agent zones "agent" and "other" (a listener each) and
 // tool zone "tools" (mcpd-test, 2025-11-25 on a channel) in its own
-// directory; extra config keys from cfg.
-async function gateway(name, domid, cfg) {
+// directory; extra config keys from cfg, the policy from policy.
+async function gateway(name, domid, cfg, policy = '* * allow\n') {
   const d = join(dir, name);
   const sim = `sim:${domid}:tools`;
   rmSync(d, { recursive: true, force: true });
@@ -65,7 +102,7 @@ async function gateway(name, domid, cfg) {
   writeFileSync(join(d, 'a.token'), `${TOK[0]}\n`, { mode: 0o600 });
   writeFileSync(join(d, 'b.token'), `${TOK[1]}\n`, { mode: 0o600 });
   writeFileSync(join(d, 'state.keys'), KEY, { mode: 0o600 });
-  writeFileSync(join(d, 'gw.policy'), '* * allow\n');
+  writeFileSync(join(d, 'gw.policy'), policy);
   writeFileSync(join(d, 'gatewayd.json'), JSON.stringify({
     zones: {
       agent: { domid: domid + 1, role: 'agent', chan: `sim:${domid + 1}:agent`,
@@ -108,7 +145,11 @@ describe('gatewayd: InputRequiredResult to 2025-11-25 tool zones', { concurrency
     g1 = await gateway('g1', 80, { held_max: 2 });
     // a second replica with the same key: held calls live in one replica;
     // held_idle_ms 0: a held call is forgotten at the zone's next request
-    g2 = await gateway('g2', 90, { held_idle_ms: 0 });
+    // its zone "other" sees one tool and one resource only
+    g2 = await gateway('g2', 90, { held_idle_ms: 0 }, `agent * allow
+other tools.test_simple_text allow
+other resource:tools.test://static-text allow
+`);
   });
   after(async () => {
     for (const g of [g1, g2]) {
@@ -283,5 +324,86 @@ describe('gatewayd: InputRequiredResult to 2025-11-25 tool zones', { concurrency
     // its upstream call was cancelled: the audit says so
     const rec = audit(g2.d).filter((r) => r.reason === 'cancelled by the client');
     assert.equal(rec.length, 1, JSON.stringify(audit(g2.d)));
+  });
+
+  test('subscriptions/listen: offered, acknowledged, list changes by kind', async () => {
+    const d = await post(g1.a, TOK[0], 'server/discover', {});
+    assert.equal(d.result.capabilities.tools.listChanged, true);
+    assert.equal(d.result.capabilities.resources.subscribe, true);
+    const tools = await listen(g1.a, TOK[0], { toolsListChanged: true });
+    const prompts = await listen(g1.a, TOK[0], { promptsListChanged: true });
+    try {
+      await waitFor('acks', () => tools.frames.length === 1 && prompts.frames.length === 1);
+      const ack = tools.frames[0];
+      assert.equal(ack.method, 'notifications/subscriptions/acknowledged');
+      assert.deepEqual(ack.params.notifications, { toolsListChanged: true });
+      assert.equal(ack.params._meta['io.modelcontextprotocol/subscriptionId'], 'L1');
+      await call(g1.a, TOK[0], 'test_trigger_tool_change');
+      await waitFor('tools list_changed', () => tools.frames.length === 2, 10000);
+      assert.equal(tools.frames[1].method, 'notifications/tools/list_changed');
+      assert.equal(tools.frames[1].params._meta['io.modelcontextprotocol/subscriptionId'], 'L1');
+      await call(g1.a, TOK[0], 'test_trigger_prompt_change');
+      await waitFor('prompts list_changed', () => prompts.frames.length === 2, 10000);
+      // each stream got its own kind only
+      assert.deepEqual(methods(prompts), ['notifications/subscriptions/acknowledged',
+        'notifications/prompts/list_changed']);
+      assert.deepEqual(methods(tools), ['notifications/subscriptions/acknowledged',
+        'notifications/tools/list_changed']);
+    } finally {
+      tools.close();
+      prompts.close();
+    }
+  });
+
+  test("subscriptions/listen: only the zone's view, only URIs it may read", async () => {
+    const mine = await listen(g2.a, TOK[0], { toolsListChanged: true,
+      resourceSubscriptions: ['test://watched-resource'] });
+    const theirs = await listen(g2.b, TOK[1], { toolsListChanged: true,
+      resourceSubscriptions: ['test://watched-resource', 'test://static-text'] });
+    try {
+      await waitFor('acks', () => mine.frames.length === 1 && theirs.frames.length === 1);
+      // "other" may not read the watched resource: not agreed to
+      assert.deepEqual(theirs.frames[0].params.notifications,
+        { toolsListChanged: true, resourceSubscriptions: ['test://static-text'] });
+      await call(g2.a, TOK[0], 'test_update_watched');
+      await waitFor('resources/updated', () => mine.frames.length === 2, 10000);
+      assert.equal(mine.frames[1].method, 'notifications/resources/updated');
+      assert.equal(mine.frames[1].params.uri, 'test://watched-resource');
+      // the temporary tool is outside other's view: its list did not change
+      await call(g2.a, TOK[0], 'test_trigger_tool_change');
+      await waitFor('tools list_changed', () => mine.frames.length === 3, 10000);
+      await call(g2.b, TOK[1], 'test_simple_text'); // a round trip on its side
+      assert.deepEqual(methods(theirs), ['notifications/subscriptions/acknowledged']);
+    } finally {
+      mine.close();
+      theirs.close();
+    }
+  });
+
+  test('subscriptions/listen: at most 16 per agent zone', async () => {
+    const open = [];
+    try {
+      for (let i = 0; i < 16; i++) open.push(await listen(g1.b, TOK[1], { toolsListChanged: true }));
+      await waitFor('acks', () => open.every((l) => l.frames.length === 1));
+      const over = await listen(g1.b, TOK[1], { toolsListChanged: true });
+      assert.equal(over.frames[0].error?.code, -32600, JSON.stringify(over.frames));
+      // the other zone's are its own
+      const a = await listen(g1.a, TOK[0], { toolsListChanged: true });
+      await waitFor('ack', () => a.frames.length === 1);
+      assert.equal(a.frames[0].method, 'notifications/subscriptions/acknowledged');
+      a.close();
+      // one ends: there is room again
+      open.pop().close();
+      let again;
+      await waitFor('room', async () => {
+        again = await listen(g1.b, TOK[1], { toolsListChanged: true });
+        await waitFor('frame', () => again.frames.length === 1);
+        if (again.frames[0].error) return false;
+        open.push(again);
+        return true;
+      });
+    } finally {
+      for (const l of open) l.close();
+    }
   });
 });
