@@ -1,8 +1,11 @@
 /* MCP 2026-07-28 (stateless) agents through the gateway: a request that
  * carries its protocol version in _meta and no session is checked here,
  * server/discover answered from the zone's filtered view, and everything
- * routed runs on one shared session per agent zone, which holds that
- * zone's 2025-11-25 upstream sessions (docs/gateway.md, "Both revisions"). */
+ * routed runs on shared sessions per agent zone, which hold that zone's
+ * 2025-11-25 upstream sessions; a tool's requests for client input become
+ * InputRequiredResults of held calls, and subscriptions/listen carries the
+ * zone's list changes and resource updates (docs/gateway.md, "Both
+ * revisions", "Held calls"). */
 #include "gw_core.h"
 
 #include <stdio.h>
