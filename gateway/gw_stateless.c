@@ -82,7 +82,7 @@ struct streq {
 	json_t *args;
 	char trace[56];	   /* its traceparent, for the audit records */
 	char audit_id[64]; /* its call's audit id, once known */
-	struct ask asks[HELD_ASKS_MAX];
+	struct ask *asks;  /* HELD_ASKS_MAX of them, made at its first */
 	size_t nasks;
 	unsigned next_key;
 	unsigned round;	 /* InputRequiredResults sent before this one */
@@ -342,6 +342,7 @@ static void streq_free(struct gw_stl *st, struct streq *r)
 	json_decref(r->args);
 	json_decref(r->final);
 	json_decref(r->pre);
+	free(r->asks);
 	free(r->target);
 	free(r);
 }
@@ -772,7 +773,7 @@ static const char *held_add(struct tzone *t, struct gw_stl *st, struct streq *r,
 {
 	struct gw *g = t->g;
 	struct azone *az = r->on->az;
-	struct ask *a = &r->asks[r->nasks];
+	struct ask *a;
 	json_t *params, *meta;
 
 	*code = GW_ERR_GATEWAY;
@@ -780,6 +781,9 @@ static const char *held_add(struct tzone *t, struct gw_stl *st, struct streq *r,
 		return "the call has ended";
 	if (r->nasks == HELD_ASKS_MAX)
 		return "too many requests waiting for the client";
+	if (!r->asks && !(r->asks = calloc(HELD_ASKS_MAX, sizeof(*r->asks))))
+		return "out of memory";
+	a = &r->asks[r->nasks];
 	params = m->params ? json_deep_copy(m->params) : json_object();
 	meta = json_object_get(params, "_meta");
 	if (key_ok(r, json_string_value(
