@@ -989,14 +989,21 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 	json_t *meta = json_object_get(m->params, "_meta");
 	struct streq *r;
 	const char *why = state_check(g, az, m, &r);
-	char trace[56];
+	char trace[56], aid[64];
 
 	if (why) {
+		/* a denial: over the zone's rate of them, counted into its
+		 * aggregate record (an agent replaying a token cannot fill
+		 * the log); its audit id goes back in the error */
 		gw_req_trace(m->params, trace);
-		gw_req_audit(g, az->z->name, "-", m->method, target_of(m),
-			     "refused", NULL, why, NULL, 0, 0, 0, 0, 0, NULL,
-			     trace);
-		dest_error(dest, hs, dl, m->id, ERR_BAD_STATE, why, NULL);
+		gw_audit_new_id(g->audit, aid, sizeof(aid));
+		if (!gw_audit_deny(g->audit, az->zi, az->z->name, m->method,
+				   "requestState", why, aid, sizeof(aid)))
+			gw_req_audit(g, az->z->name, "-", m->method,
+				     target_of(m), "refused", NULL, why, aid, 0,
+				     0, 0, 0, 0, NULL, trace);
+		dest_error(dest, hs, dl, m->id, ERR_BAD_STATE, why,
+			   json_pack("{s:s}", "auditId", aid));
 		return;
 	}
 	for (size_t i = 0; i < r->nasks;) {

@@ -242,6 +242,9 @@ other resource:tools.test://static-text allow
       { requestState: flipped, inputResponses: { step1: accept({ name: 'Eve' }) } });
     assert.equal(bad.error?.code, -32602, JSON.stringify(bad));
     assert.match(bad.error.message, /failed verification/);
+    // refusals are denials: audited (aggregated over the zone's rate)
+    await waitFor('its record', () => audit(g1.d).some((r) => r.id === bad.error.data.auditId &&
+      r.decision === 'refused'));
     // the state is bound to its tool and arguments too
     const moved = await call(g1.a, TOK[0], T('elicitation'),
       { requestState: s1, inputResponses: { step1: accept({ name: 'Eve' }) } });
