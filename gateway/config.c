@@ -17,6 +17,8 @@
 #include <zonegate/chan.h>
 
 #include "client_http.h"
+#include "mcp_state.h"
+#include <sys/random.h>
 
 struct cerr {
 	char *buf;
@@ -153,6 +155,10 @@ void gw_config_free(struct gw_config *c)
 	free(c->replica);
 	free(c->pins);
 	free(c->metrics);
+	free(c->state_key_file);
+	if (c->state_keys)
+		memset(c->state_keys, 0, sizeof(*c->state_keys));
+	free(c->state_keys);
 	free(c);
 }
 
@@ -1029,6 +1035,22 @@ void gw_zone_headers_free(char **lines, size_t n)
 	free(lines);
 }
 
+/* "state_key_file": the file of hex keys that seals held calls' state
+ * (mcp_state_keys_load's format and checks), read now so that a bad one
+ * fails the load with its file:line. */
+static int state_keys_of(const struct cerr *e, int line, json_t *v,
+			 struct gw_config *c)
+{
+	char err[512];
+
+	if (str_path(e, line, "state_key_file", v, c, &c->state_key_file))
+		return -1;
+	if (mcp_state_keys_load(c->state_key_file, c->state_keys, err,
+				sizeof(err)) != 0)
+		return cfail(e, line, "state_key_file: %s", err);
+	return 0;
+}
+
 /* "NAME: first line of file"; NULL with err (never the value). */
 static char *header_line(const char *name, const char *file, char *err,
 			 size_t errlen)
@@ -1184,6 +1206,16 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 		c->catalogue_max_bytes = (size_t)n;
 		return 0;
 	}
+	if (strcmp(k, "state_key_file") == 0)
+		return state_keys_of(e, line, v, c);
+	if (strcmp(k, "held_max") == 0) {
+		if (int_in(e, line, k, v, 0, 4096, &n))
+			return -1;
+		c->held_max = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(k, "held_idle_ms") == 0)
+		return int_in(e, line, k, v, 0, 3600000, &c->held_idle_ms);
 	if (strcmp(k, "max_message") == 0) {
 		if (int_in(e, line, k, v, 1024, 64L << 20, &n))
 			return -1;
@@ -1203,6 +1235,22 @@ static char *dir_of(const char *path)
 	if (sl == path)
 		return strdup("/");
 	return strndup(path, (size_t)(sl - path));
+}
+
+/* A config's random parts: this process's replica id and one random key
+ * that seals held calls' state until a state_key_file replaces it. 0, or
+ * -1 when out of memory or randomness. */
+static int replica_of(struct gw_config *c)
+{
+	unsigned char id[8];
+
+	c->state_keys = calloc(1, sizeof(*c->state_keys));
+	if (!c->state_keys || mcp_state_keys_random(c->state_keys) != 0 ||
+	    getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
+		return -1;
+	for (size_t i = 0; i < sizeof(id); i++)
+		snprintf(c->replica + 2 * i, 3, "%02x", id[i]);
+	return 0;
 }
 
 struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
@@ -1226,6 +1274,13 @@ struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
 	c->audit_denials_per_s = 100;
 	c->list_page_size = 100;
 	c->catalogue_max_bytes = GW_CATALOGUE_MAX_DEFAULT;
+	c->held_max = 64;
+	c->held_idle_ms = 60000;
+	if (replica_of(c)) {
+		snprintf(err, errlen, "out of memory or of randomness");
+		gw_config_free(c);
+		return NULL;
+	}
 	c->path = strdup(path);
 	c->dir = dir_of(path);
 	text = gw_read_file(path, GW_CONFIG_MAX, &len, err, errlen);
@@ -1364,6 +1419,18 @@ void gw_config_adopt(struct gw_config *cur, struct gw_config *nw)
 	cur->audit_rotate_bytes = nw->audit_rotate_bytes;
 	cur->list_page_size = nw->list_page_size;
 	cur->catalogue_max_bytes = nw->catalogue_max_bytes;
+	cur->held_max = nw->held_max;
+	cur->held_idle_ms = nw->held_idle_ms;
+	/* a new key file's ring (rotation: its older keys still verify); no
+	 * key file keeps the process's random key, so held calls survive */
+	if (nw->state_key_file) {
+		struct mcp_state_keys *k = cur->state_keys;
+		char *f = cur->state_key_file;
+		cur->state_keys = nw->state_keys;
+		cur->state_key_file = nw->state_key_file;
+		nw->state_keys = k;
+		nw->state_key_file = f;
+	}
 	/* nw takes what cur had, so that freeing nw frees the old ones */
 	nw->zones = old.zones;
 	nw->nzones = old.nzones;

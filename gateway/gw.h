@@ -84,6 +84,8 @@ struct gw_listener {
 	int line; /* in the config, for messages */
 };
 
+struct mcp_state_keys; /* mcp/include/mcp_state.h */
+
 struct gw_config {
 	char *path; /* as given */
 	char *dir;  /* directory of the config file */
@@ -110,6 +112,16 @@ struct gw_config {
 	size_t catalogue_max_bytes;  /* per tool zone and fetch */
 	struct gw_listener *listeners;
 	size_t nlisteners;
+	/* held calls of 2026-07-28 agents (gw_stateless.c): the key ring that
+	 * seals their requestState (state_key_file, else one random key of
+	 * this process), the replica's random id the state names, at most
+	 * held_max held calls per agent zone, each forgotten (cancelled
+	 * upstream) after held_idle_ms without its retry */
+	char *state_key_file;		   /* resolved; NULL: a random key */
+	struct mcp_state_keys *state_keys; /* never NULL in a loaded config */
+	char replica[17];		   /* hex */
+	unsigned held_max;
+	long held_idle_ms;
 };
 
 /* Loads and validates the config at path. Returns a new config the

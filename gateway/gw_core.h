@@ -393,30 +393,38 @@ int gw_stl_wanted(const struct asess *s, const struct jr_msg *m);
  * channel stream dest or HTTP request hs (one of them set; hs's
  * messages go through deliver): checked
  * (version, capabilities, method), then answered here (server/discover,
- * refusals) or run on the zone's shared session. Does not take m. */
+ * refusals, subscriptions/listen, a retry that resumes a held call or is
+ * refused -32602) or run on the zone's shared session. Does not take m
+ * (its params may be changed). */
 void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		    struct gw_hs *hs, gw_http_deliver deliver, struct jr_msg *m,
 		    size_t len);
 /* What the core sends to a zone's shared session: a response goes back
- * to its stateless request, translated; a notification that names it
- * goes with it; anything else is dropped. Returns 0. */
+ * to its stateless request, translated (or is kept for the retry of a
+ * held call); a notification that names it goes with it; list changes
+ * and resource updates go to the zone's listens that asked for them;
+ * anything else is dropped. Returns 0. */
 int gw_stl_deliver(struct asess *shared, const char *msg, size_t len);
 /* A tool zone's request m (sampling, elicitation, roots) on the shared
- * session sh: refused upstream ("Method not found"), and the stateless
- * request whose call it belongs to is answered, once its call ends, with
- * -32021 naming the capability when the agent did not declare it, else
- * an error saying the gateway does not carry it. Returns 1. */
+ * session sh: for a capability the call's agent declared, an input
+ * request of its held call (an InputRequiredResult to the agent, or with
+ * the next one); else, or over the held calls' caps, refused upstream
+ * (and a call that then fails for want of an undeclared capability is
+ * answered -32021). Returns 1. */
 int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m);
 /* Stream dest (hs NULL) or HTTP request hs is gone: its stateless
- * requests are cancelled upstream and forgotten. */
+ * requests are cancelled upstream and forgotten, its listens end (held
+ * calls no longer belong to a stream and stay). */
 void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
 		 struct gw_hs *hs);
 /* notifications/cancelled m on stream dest for one of its stateless
- * requests: that request is cancelled upstream and gets no answer. */
+ * requests or listens: that request is cancelled upstream (the listen
+ * ends) and gets no answer. */
 void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m);
 /* A shared session s ends (gw_sess_end): the stateless requests still
- * waiting on it get an error, and with the zone's last shared session
- * its stateless state is freed. */
+ * waiting on it get an error (held ones are forgotten), and with the
+ * zone's last shared session its listens get their final result and its
+ * stateless state is freed. */
 void gw_stl_shared_end(struct gw *g, struct asess *s);
 
 #endif

@@ -1,16 +1,21 @@
 /* MCP 2026-07-28 (stateless) agents through the gateway: a request that
  * carries its protocol version in _meta and no session is checked here,
  * server/discover answered from the zone's filtered view, and everything
- * routed runs on one shared session per agent zone, which holds that
- * zone's 2025-11-25 upstream sessions (docs/gateway.md, "Both revisions"). */
+ * routed runs on shared sessions per agent zone, which hold that zone's
+ * 2025-11-25 upstream sessions; a tool's requests for client input become
+ * InputRequiredResults of held calls, and subscriptions/listen carries the
+ * zone's list changes and resource updates (docs/gateway.md, "Both
+ * revisions", "Held calls"). */
 #include "gw_core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zonegate/mcp.h>
 
 #include "jsonrpc.h"
+#include "mcp_state.h"
 
 #define STL_VERSION "2026-07-28"
 #define META_PV "io.modelcontextprotocol/protocolVersion"
@@ -29,11 +34,36 @@
  * all together where each 2025-11-25 session of the zone has its own. */
 #define STL_POOL 16
 #define STL_SPREAD 32
+/* A held call's requests from its tool zone waiting for the agent at
+ * once (more are refused upstream). */
+#define HELD_ASKS_MAX 8
+/* The revision's answer to a requestState the gateway does not accept. */
+#define ERR_BAD_STATE (-32602)
+/* subscriptions/listen: open per agent zone, URIs in one filter */
+#define LISTEN_MAX 16
+#define LISTEN_URIS_MAX 256
+#define LISTEN_URI_MAX 4096
+#define META_SUB_ID "io.modelcontextprotocol/subscriptionId"
+#define LISTEN_ID_PREFIX "zgl-"
 
 /* What a result needs on the way back (resultType always). */
 enum { RK_PLAIN, RK_CACHEABLE };
 
-/* One stateless request waiting for the shared session's answer. */
+/* One request of a tool zone (sampling, elicitation, roots) on a held
+ * call, waiting for the agent's answer in a retry's inputResponses. */
+struct ask {
+	char key[24];	 /* its key in inputRequests (the gateway's) */
+	json_t *up_id;	 /* its id upstream */
+	unsigned ti;	 /* the tool zone it came from, while serial is its */
+	unsigned serial; /* serial (zones come and go at run time) */
+	json_t *req;	 /* {"method", "params"} for the agent */
+};
+
+/* One stateless request waiting for the shared session's answer. A
+ * tools/call, prompts/get or resources/read whose tool zone asks the
+ * agent for input is "held": answered with an InputRequiredResult while
+ * its upstream call stays open, until the agent's retry (requestState)
+ * resumes it, or held_idle_ms pass (docs/gateway.md, "Held calls"). */
 struct streq {
 	uint64_t n;	    /* the id it has on the shared session: zgs-N */
 	json_t *id;	    /* the agent's id */
@@ -45,6 +75,38 @@ struct streq {
 	unsigned caps;	  /* CAP_* the request declared in _meta */
 	unsigned need;	  /* CAP_* its tool asked the client for (refused) */
 	struct asess *on; /* the shared session it runs on */
+	/* what its requestState is bound to (mcp_state_seal): the method,
+	 * the tool or prompt name or the URI, the arguments */
+	char method[24];
+	char *target;
+	json_t *args;
+	char trace[56];	   /* its traceparent, for the audit records */
+	char audit_id[64]; /* its call's audit id, once known */
+	struct ask *asks;  /* HELD_ASKS_MAX of them, made at its first */
+	size_t nasks;
+	unsigned next_key;
+	unsigned round;	 /* InputRequiredResults sent before this one */
+	int held;	 /* answered so, waiting for the agent's retry */
+	int64_t idle_at; /* held: cancelled upstream and forgotten then */
+	json_t *final;	 /* its response, when it came while held */
+	json_t *pre;	 /* answers the agent sent before the question
+			  * (inputResponses), each used once, or NULL */
+	/* the tool's requests since the last InputRequiredResult, and how
+	 * many it said it sends at once (MCP_META_INPUT_BATCH; at least 1) */
+	unsigned arrived, batch;
+};
+
+/* One open subscriptions/listen: where its notifications go, and which
+ * (LS_*, and the resource URIs agreed to). */
+enum { LS_TOOLS = 1, LS_RES = 2, LS_PROMPTS = 4 };
+struct stlisten {
+	json_t *id; /* the request's id: the subscription id */
+	struct asess *dest;
+	struct gw_hs *hs;
+	gw_http_deliver deliver;
+	unsigned what;
+	json_t *uris; /* agreed resourceSubscriptions, or NULL */
+	struct stlisten *next;
 };
 
 /* An agent zone's stateless state: the shared session and the requests
@@ -54,6 +116,11 @@ struct gw_stl {
 	size_t nsh;		    /* of those, not NULL */
 	struct u64map *pend;
 	uint64_t next_n;
+	unsigned nheld;	  /* of pend, held (at most held_max) */
+	int64_t sweep_at; /* the earliest idle_at of those */
+	struct stlisten *listens;
+	unsigned nlistens; /* at most LISTEN_MAX */
+	uint64_t next_sub; /* ids of upstream resources/subscribe: zgl-N */
 };
 
 static const char *const levels[] = {
@@ -138,9 +205,15 @@ static json_t *discover(struct gw *g, struct azone *az)
 		json_decref(l);
 	}
 	seen[CAT_RES] += seen[CAT_TMPL];
+	/* list changes and resource updates come by subscriptions/listen */
 	for (int k = 0; k < CAT_N; k++)
 		if (caps[k] && seen[k])
-			json_object_set_new(c, caps[k], json_object());
+			json_object_set_new(c, caps[k],
+					    json_pack("{s:b}", "listChanged",
+						      1));
+	if (seen[CAT_RES])
+		json_object_set_new(json_object_get(c, "resources"),
+				    "subscribe", json_true());
 	if (json_object_get(c, "prompts") || json_object_get(c, "resources"))
 		json_object_set_new(c, "completions", json_object());
 	res = json_pack("{s:o,s:o,s:{s:{s:s,s:s}}}", "supportedVersions",
@@ -244,13 +317,33 @@ static struct asess *shared_pick(struct gw *g, struct azone *az,
 	return best;
 }
 
+/* Forgets ask i of r (its tool zone's request stays unanswered: the
+ * call is answered, cancelled or going). */
+static void ask_drop(struct streq *r, size_t i)
+{
+	json_decref(r->asks[i].up_id);
+	json_decref(r->asks[i].req);
+	memmove(&r->asks[i], &r->asks[i + 1],
+		(r->nasks - i - 1) * sizeof(r->asks[0]));
+	r->nasks--;
+}
+
 /* Forgets r (its stream's count goes down) and frees it. */
 static void streq_free(struct gw_stl *st, struct streq *r)
 {
 	gw_map_del(st->pend, r->n);
 	if (r->dest)
 		r->dest->stl_pending--;
+	if (r->held)
+		st->nheld--;
+	while (r->nasks)
+		ask_drop(r, r->nasks - 1);
 	json_decref(r->id);
+	json_decref(r->args);
+	json_decref(r->final);
+	json_decref(r->pre);
+	free(r->asks);
+	free(r->target);
 	free(r);
 }
 
@@ -311,6 +404,25 @@ static int method_in(const char *meth, const char *const *v, size_t n)
 	return -1;
 }
 
+static void sweep(struct gw *g, struct azone *az, struct gw_stl *st);
+static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
+			struct gw_hs *hs, gw_http_deliver dl,
+			const struct jr_msg *m);
+static void listen_notify(struct gw_stl *st, struct asess *sh, json_t *root);
+static void listens_end(struct gw_stl *st, struct asess *dest, struct gw_hs *hs,
+			const json_t *id, int graceful);
+static void resume(struct gw *g, struct azone *az, struct asess *dest,
+		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m);
+
+/* What a request's requestState is bound to besides its method: the
+ * tool or prompt name, or the URI (borrowed; NULL if it has none). */
+static const char *target_of(const struct jr_msg *m)
+{
+	json_t *v = json_object_get(m->params, "name");
+
+	return json_string_value(v ? v : json_object_get(m->params, "uri"));
+}
+
 int gw_stl_wanted(const struct asess *s, const struct jr_msg *m)
 {
 	return !s->shared && m->kind == JR_REQUEST &&
@@ -324,9 +436,9 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		    struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
 		    size_t len)
 {
-	/* what the revision keeps besides server/discover (CAT_* order);
-	 * initialize, ping, logging/setLevel and resources/(un)subscribe are
-	 * gone from it, and subscriptions/listen is not offered here */
+	/* what the revision keeps besides server/discover and
+	 * subscriptions/listen (CAT_* order); initialize, ping,
+	 * logging/setLevel and resources/(un)subscribe are gone from it */
 	static const char *const lists[] = { "tools/list", "resources/list",
 					     "resources/templates/list",
 					     "prompts/list" };
@@ -355,21 +467,30 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		to_dest(dest, hs, dl, jr_result(m->id, discover(g, az)));
 		return;
 	}
+	if (strcmp(meth, "subscriptions/listen") == 0) {
+		if (dest && dest->stl_pending >= STREAM_STL_MAX)
+			dest_error(dest, hs, dl, m->id, GW_ERR_GATEWAY,
+				   "too many requests in flight", NULL);
+		else
+			listen_open(g, az, dest, hs, dl, m);
+		return;
+	}
 	list = method_in(meth, lists, sizeof(lists) / sizeof(lists[0]));
 	if (list < 0 &&
 	    method_in(meth, routed, sizeof(routed) / sizeof(routed[0])) < 0) {
-		dest_error(dest, hs, dl, m->id, -32601,
-			   strcmp(meth, "subscriptions/listen") == 0
-				   ? "Method not found: the gateway does not "
-				     "offer subscriptions/listen (see "
-				     "docs/gateway.md)"
-				   : "Method not found",
+		dest_error(dest, hs, dl, m->id, -32601, "Method not found",
 			   NULL);
 		return;
 	}
 	if (dest && dest->stl_pending >= STREAM_STL_MAX) {
 		dest_error(dest, hs, dl, m->id, GW_ERR_GATEWAY,
 			   "too many requests in flight", NULL);
+		return;
+	}
+	if (az->stl)
+		sweep(g, az, az->stl);
+	if (list < 0 && json_object_get(m->params, "requestState")) {
+		resume(g, az, dest, hs, dl, m);
 		return;
 	}
 	st = stl_of(g, az);
@@ -396,6 +517,16 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		dest->stl_pending++;
 	r->rk = list >= 0 || strcmp(meth, "resources/read") == 0 ? RK_CACHEABLE
 								 : RK_PLAIN;
+	snprintf(r->method, sizeof(r->method), "%s", meth);
+	r->target = target_of(m) ? strdup(target_of(m)) : NULL;
+	r->args = json_incref(json_object_get(m->params, "arguments"));
+	/* answers sent up front answer the tool's requests of those keys;
+	 * they are not for a 2025-11-25 tool zone's eyes */
+	if (json_is_object(json_object_get(m->params, "inputResponses")))
+		r->pre = json_deep_copy(
+			json_object_get(m->params, "inputResponses"));
+	json_object_del(m->params, "inputResponses");
+	gw_req_trace(m->params, r->trace);
 	rewrite_for_shared(m, r->n);
 	r->on = list >= 0 ? NULL : sh;
 	if (list >= 0)
@@ -435,14 +566,26 @@ static json_t *err_obj(int code, const char *msg, json_t *data)
 static void response_back(struct gw_stl *st, struct streq *r, json_t *root)
 {
 	json_t *err = json_object_get(root, "error");
-	unsigned missing = r->need & ~r->caps;
+	json_t *res = json_object_get(root, "result");
+	/* a tool that could not ask (the capability was not declared) and
+	 * failed: that is why; one that did without the answer succeeded */
+	unsigned missing = err || json_is_true(json_object_get(res, "isError"))
+				   ? r->need & ~r->caps
+				   : 0;
+
+	if (r->held) {
+		/* the call ended while the agent holds its requestState: kept
+		 * for the retry (or forgotten at the idle deadline) */
+		if (!r->final)
+			r->final = json_incref(root);
+		while (r->nasks)
+			ask_drop(r, r->nasks - 1);
+		return;
+	}
 
 	if (missing) {
 		/* its tool asked the client for a capability the request did
-		 * not declare: -32021, as the revision says. (Declared ones
-		 * were refused too: the gateway does not carry requests for
-		 * client input to a stateless agent, as mcpd does not; the
-		 * tool's own outcome of that goes back.) */
+		 * not declare and failed: -32021, as the revision says */
 		json_t *req = json_object();
 		for (size_t i = 0; i < 3; i++)
 			if (missing & 1u << i)
@@ -493,6 +636,7 @@ int gw_stl_deliver(struct asess *sh, const char *msg, size_t len)
 
 	if (!json_is_object(root))
 		goto out;
+	sweep(sh->az->g, sh->az, st);
 	if (!json_object_get(root, "method")) {
 		r = find(st, json_object_get(root, "id"));
 		if (r)
@@ -503,9 +647,199 @@ int gw_stl_deliver(struct asess *sh, const char *msg, size_t len)
 	r = find(st, json_object_get(meta, MCP_META_RELATED));
 	if (r && !json_object_get(root, "id"))
 		notification_back(r, root);
+	else if (!r && !json_object_get(root, "id"))
+		listen_notify(st, sh, root);
 out:
 	json_decref(root);
 	return 0;
+}
+
+/* ---- held calls (InputRequiredResult) ---------------------------------- */
+
+static void cancel_upstream(struct gw *g, struct streq *r);
+
+/* One audit record of held call r's life in agent zone az: decision
+ * (input_required, resumed, expired, refused) and reason (may be NULL),
+ * under its call's audit id. */
+static void held_audit(struct gw *g, struct azone *az, struct streq *r,
+		       const char *decision, const char *reason)
+{
+	gw_req_audit(g, az->z->name, r->on ? r->on->id : "-", r->method,
+		     r->target, decision, NULL, reason,
+		     r->audit_id[0] ? r->audit_id : NULL, 0, 0, 0, 0, 0, NULL,
+		     r->trace);
+}
+
+/* The requestState of held call r, round r->round: this replica, the
+ * zone and the call, sealed and bound to the call's method, target and
+ * arguments, valid a little longer than the held call (new text; NULL
+ * when out of memory or too large). */
+static char *held_state(struct gw *g, struct azone *az, struct streq *r)
+{
+	const struct gw_config *c = g->cfg;
+	json_t *state = json_pack("{s:s,s:s,s:I,s:I}", "z", az->z->name, "g",
+				  c->replica, "h", (json_int_t)r->n, "r",
+				  (json_int_t)r->round);
+	unsigned ttl = (unsigned)(c->held_idle_ms / 1000) + 1;
+	char *tok = state ? mcp_state_seal(c->state_keys, r->method, r->target,
+					   r->args, state, time(NULL), ttl)
+			  : NULL;
+
+	json_decref(state);
+	return tok;
+}
+
+/* Answers held call r's agent with an InputRequiredResult of every
+ * request waiting for it; r is then held until the retry or its idle
+ * deadline. Out of memory: the call is cancelled with an error. */
+static void ask_agent(struct gw *g, struct azone *az, struct gw_stl *st,
+		      struct streq *r)
+{
+	json_t *reqs = json_object(), *res;
+	char *tok = held_state(g, az, r);
+	int64_t now = gw_now_ms();
+
+	for (size_t i = 0; reqs && i < r->nasks; i++)
+		json_object_set(reqs, r->asks[i].key, r->asks[i].req);
+	res = reqs && tok ? json_pack("{s:s,s:O,s:s}", "resultType",
+				      "input_required", "inputRequests", reqs,
+				      "requestState", tok)
+			  : NULL;
+	json_decref(reqs);
+	free(tok);
+	if (!res) {
+		dest_error(r->dest, r->hs, r->deliver, r->id, -32603,
+			   "out of memory", NULL);
+		cancel_upstream(g, r);
+		streq_free(st, r);
+		return;
+	}
+	to_dest(r->dest, r->hs, r->deliver, jr_result(r->id, res));
+	held_audit(g, az, r, "input_required", NULL);
+	r->arrived = 0;
+	r->batch = 1;
+	if (r->dest)
+		r->dest->stl_pending--;
+	r->dest = NULL;
+	r->hs = NULL;
+	r->held = 1;
+	st->nheld++;
+	r->idle_at = now + g->cfg->held_idle_ms;
+	if (st->nheld == 1 || r->idle_at < st->sweep_at)
+		st->sweep_at = r->idle_at;
+}
+
+/* Sends the agent's answer a (borrowed) to ask k of held call r
+ * upstream, when its tool zone and link are still the ones it came on. */
+static void answer_up(struct gw *g, struct streq *r, const struct ask *k,
+		      json_t *a)
+{
+	struct tzone *t = k->ti < g->ntz ? g->tz[k->ti] : NULL;
+	json_t *msg;
+
+	if (!t || t->serial != k->serial || !r->on ||
+	    r->on->links[k->ti].state != L_READY)
+		return;
+	msg = jr_result(k->up_id, json_incref(a));
+	if (msg)
+		gw_up_send(t, r->on->links[k->ti].sid, msg);
+	json_decref(msg);
+}
+
+/* k can key a request of r: the tool's own name for it (at most 23 of
+ * [A-Za-z0-9_.-], not one of the gateway's, not waiting already). */
+static int key_ok(const struct streq *r, const char *k)
+{
+	size_t n = k ? strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+				 "qrstuvwxyz0123456789_.-")
+		     : 0;
+
+	if (n == 0 || k[n] || n >= sizeof(r->asks[0].key) ||
+	    strncmp(k, "zg-input-", 9) == 0)
+		return 0;
+	for (size_t i = 0; i < r->nasks; i++)
+		if (strcmp(r->asks[i].key, k) == 0)
+			return 0;
+	return 1;
+}
+
+/* Adds tool zone t's request m to call r (p upstream) of the shared
+ * session: answered at once when the agent sent its answer up front, else
+ * asked of the agent at once when it waits for r, else with the next
+ * InputRequiredResult. NULL, or why it is refused upstream (code in
+ * *code). */
+static const char *held_add(struct tzone *t, struct gw_stl *st, struct streq *r,
+			    struct preq *p, struct jr_msg *m, int *code)
+{
+	struct gw *g = t->g;
+	struct azone *az = r->on->az;
+	struct ask *a;
+	json_t *params, *meta;
+
+	*code = GW_ERR_GATEWAY;
+	if (r->final)
+		return "the call has ended";
+	if (r->nasks == HELD_ASKS_MAX)
+		return "too many requests waiting for the client";
+	if (!r->asks && !(r->asks = calloc(HELD_ASKS_MAX, sizeof(*r->asks))))
+		return "out of memory";
+	a = &r->asks[r->nasks];
+	params = m->params ? json_deep_copy(m->params) : json_object();
+	meta = json_object_get(params, "_meta");
+	if (key_ok(r, json_string_value(
+			      json_object_get(meta, MCP_META_INPUT_KEY))))
+		snprintf(a->key, sizeof(a->key), "%s",
+			 json_string_value(
+				 json_object_get(meta, MCP_META_INPUT_KEY)));
+	else
+		snprintf(a->key, sizeof(a->key), "zg-input-%u", ++r->next_key);
+	json_object_del(meta, MCP_META_RELATED);
+	json_object_del(meta, MCP_META_INPUT_KEY);
+	json_object_del(meta, MCP_META_INPUT_BATCH);
+	if (meta && json_object_size(meta) == 0)
+		json_object_del(params, "_meta");
+	a->up_id = json_incref(m->id);
+	a->ti = t->ti;
+	a->serial = t->serial;
+	if (json_is_object(json_object_get(r->pre, a->key))) {
+		/* answered already, up front: that answer, once */
+		answer_up(g, r, a, json_object_get(r->pre, a->key));
+		json_object_del(r->pre, a->key);
+		json_decref(a->up_id);
+		json_decref(params);
+		return NULL;
+	}
+	if (!r->held && st->nheld >= g->cfg->held_max) {
+		held_audit(g, az, r, "refused",
+			   "held calls of the agent zone at held_max");
+		json_decref(a->up_id);
+		json_decref(params);
+		return "too many calls of this agent zone wait for client "
+		       "input (held_max)";
+	}
+	a->req = json_pack("{s:s,s:o}", "method", m->method, "params", params);
+	if (!a->req) {
+		json_decref(a->up_id);
+		return "out of memory";
+	}
+	r->nasks++;
+	if (!r->audit_id[0])
+		snprintf(r->audit_id, sizeof(r->audit_id), "%s", p->audit_id);
+	return NULL;
+}
+
+/* Counts one request of the tool for call r (m) toward the batch it
+ * announced: 1 when the agent may be asked now (the whole batch is in). */
+static int batch_in(struct streq *r, const struct jr_msg *m)
+{
+	json_t *b = json_object_get(json_object_get(m->params, "_meta"),
+				    MCP_META_INPUT_BATCH);
+	json_int_t n = json_is_integer(b) ? json_integer_value(b) : 1;
+
+	if (n >= 1 && n <= HELD_ASKS_MAX && (unsigned)n > r->batch)
+		r->batch = (unsigned)n;
+	r->arrived++;
+	return r->arrived >= r->batch;
 }
 
 int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m)
@@ -520,13 +854,27 @@ int gw_stl_sreq(struct tzone *t, struct asess *sh, struct jr_msg *m)
 					      (uint64_t)json_integer_value(rel))
 				 : NULL;
 	struct streq *r = p && p->s == sh && st ? find(st, p->aid) : NULL;
-	json_t *e = jr_error(m->id, -32601, "Method not found", NULL);
+	const char *why = "Method not found";
+	int code = -32601;
+	json_t *e;
 
-	for (size_t i = 0; r && i < 3; i++)
-		if (strncmp(m->method, pre[i], strlen(pre[i])) == 0)
+	for (unsigned i = 0; r && i < 3; i++) {
+		if (strncmp(m->method, pre[i], strlen(pre[i])) != 0)
+			continue;
+		/* one the agent did not declare is refused, as the agent
+		 * would; one it did becomes an input request */
+		if (!(r->caps & 1u << i))
 			r->need |= 1u << i;
-	gw_up_send(t, sh->links[t->ti].sid, e);
-	json_decref(e);
+		else if (r->on && !(why = held_add(t, st, r, p, m, &code)))
+			break;
+	}
+	if (why) {
+		e = jr_error(m->id, code, why, NULL);
+		gw_up_send(t, sh->links[t->ti].sid, e);
+		json_decref(e);
+	}
+	if (r && batch_in(r, m) && r->nasks && !r->held)
+		ask_agent(t->g, sh->az, st, r);
 	return 1;
 }
 
@@ -550,6 +898,151 @@ static void cancel_upstream(struct gw *g, struct streq *r)
 	jr_msg_clear(&m);
 }
 
+/* Cancels upstream and forgets every held call of az idle past its
+ * deadline (when one may be due). */
+static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
+{
+	int64_t now = gw_now_ms();
+	size_t n;
+	void **v;
+
+	if (!st->nheld || now < st->sweep_at)
+		return;
+	v = gw_map_values(st->pend, &n);
+	st->sweep_at = INT64_MAX;
+	for (size_t i = 0; v && i < n; i++) {
+		struct streq *r = v[i];
+		if (!r->held)
+			continue;
+		if (r->idle_at > now) {
+			if (r->idle_at < st->sweep_at)
+				st->sweep_at = r->idle_at;
+			continue;
+		}
+		held_audit(g, az, r, "expired",
+			   "no retry within held_idle_ms: cancelled upstream");
+		cancel_upstream(g, r);
+		streq_free(st, r);
+	}
+	free(v);
+}
+
+/* Checks retry m's requestState and inputResponses: NULL and the held
+ * call it resumes in *out, or why it is refused (static text). */
+static const char *state_check(struct gw *g, struct azone *az,
+			       const struct jr_msg *m, struct streq **out)
+{
+	json_t *rs = json_object_get(m->params, "requestState");
+	json_t *resp = json_object_get(m->params, "inputResponses");
+	json_t *state = NULL, *z, *rep, *h, *rd;
+	const char *why = NULL;
+	struct streq *r = NULL;
+
+	*out = NULL;
+	if (!json_is_string(rs))
+		return "requestState must be a string";
+	if (resp && !json_is_object(resp))
+		return "inputResponses must be an object";
+	if (mcp_state_open(g->cfg->state_keys, json_string_value(rs),
+			   json_string_length(rs), m->method, target_of(m),
+			   json_object_get(m->params, "arguments"), time(NULL),
+			   &state, &why) != 0)
+		return why;
+	why = NULL; /* mcp_state_open leaves its default there */
+	z = json_object_get(state, "z");
+	rep = json_object_get(state, "g");
+	h = json_object_get(state, "h");
+	rd = json_object_get(state, "r");
+	if (!json_is_string(z) || !json_is_string(rep) || !json_is_integer(h) ||
+	    !json_is_integer(rd))
+		why = "requestState is malformed";
+	else if (strcmp(json_string_value(z), az->z->name) != 0)
+		why = "requestState was issued to another agent zone";
+	else if (strcmp(json_string_value(rep), g->cfg->replica) != 0)
+		why = "requestState was issued by another gatewayd replica, "
+		      "which holds the call: send the retry there";
+	else if (!az->stl ||
+		 !(r = gw_map_get(az->stl->pend,
+				  (uint64_t)json_integer_value(h))) ||
+		 !r->held)
+		why = "the held call is gone (it ended, was resumed with "
+		      "this requestState already, or waited longer than "
+		      "held_idle_ms): send the request again without "
+		      "requestState";
+	else if ((json_int_t)r->round != json_integer_value(rd))
+		why = "requestState was already used: the call has asked "
+		      "again since";
+	json_decref(state);
+	if (!why)
+		*out = r;
+	return why;
+}
+
+/* A retry m with requestState: refused with -32602 and its reason, or
+ * the held call resumes: the answers go to its tool zone's requests
+ * (unknown keys ignored), the call waits for its next request or its
+ * result, and what is still unanswered is asked again at once. */
+static void resume(struct gw *g, struct azone *az, struct asess *dest,
+		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m)
+{
+	json_t *resp = json_object_get(m->params, "inputResponses");
+	json_t *meta = json_object_get(m->params, "_meta");
+	struct streq *r;
+	const char *why = state_check(g, az, m, &r);
+	char trace[56], aid[64];
+
+	if (why) {
+		/* a denial: over the zone's rate of them, counted into its
+		 * aggregate record (an agent replaying a token cannot fill
+		 * the log); its audit id goes back in the error */
+		gw_req_trace(m->params, trace);
+		gw_audit_new_id(g->audit, aid, sizeof(aid));
+		if (!gw_audit_deny(g->audit, az->zi, az->z->name, m->method,
+				   "requestState", why, aid, sizeof(aid)))
+			gw_req_audit(g, az->z->name, "-", m->method,
+				     target_of(m), "refused", NULL, why, aid, 0,
+				     0, 0, 0, 0, NULL, trace);
+		dest_error(dest, hs, dl, m->id, ERR_BAD_STATE, why,
+			   json_pack("{s:s}", "auditId", aid));
+		return;
+	}
+	for (size_t i = 0; i < r->nasks;) {
+		json_t *a = json_object_get(resp, r->asks[i].key);
+		if (!json_is_object(a)) {
+			i++;
+			continue;
+		}
+		answer_up(g, r, &r->asks[i], a);
+		json_object_del(resp, r->asks[i].key);
+		ask_drop(r, i);
+	}
+	/* the rest may answer what the tool asks next */
+	json_decref(r->pre);
+	r->pre = json_is_object(resp) ? json_deep_copy(resp) : NULL;
+	r->held = 0;
+	az->stl->nheld--;
+	r->round++;
+	json_decref(r->id);
+	r->id = json_incref(m->id);
+	r->dest = dest;
+	r->hs = hs;
+	r->deliver = dl;
+	if (dest)
+		dest->stl_pending++;
+	r->caps = caps_declared(json_object_get(meta, META_CAPS));
+	r->level =
+		level_of(json_string_value(json_object_get(meta, META_LEVEL)));
+	held_audit(g, az, r, "resumed", NULL);
+	if (r->final) {
+		json_t *f = r->final;
+		r->final = NULL;
+		response_back(az->stl, r, f);
+		json_decref(f);
+	} else if (r->nasks) {
+		ask_agent(g, az, az->stl, r);
+	}
+}
+
 void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
 		 struct gw_hs *hs)
 {
@@ -565,6 +1058,8 @@ void gw_stl_gone(struct gw *g, struct azone *az, struct asess *dest,
 		streq_free(st, r);
 	}
 	free(v);
+	if (st)
+		listens_end(st, dest, hs, NULL, 0);
 }
 
 void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m)
@@ -583,6 +1078,8 @@ void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m)
 		break;
 	}
 	free(v);
+	if (st && rid) /* a listen cancelled: no answer follows */
+		listens_end(st, dest, NULL, rid, 0);
 }
 
 void gw_stl_shared_end(struct gw *g, struct asess *s)
@@ -610,9 +1107,256 @@ void gw_stl_shared_end(struct gw *g, struct asess *s)
 	free(v);
 	if (st->nsh)
 		return;
+	listens_end(st, NULL, NULL, NULL, 1);
 	gw_map_free(st->pend);
 	s->az->stl = NULL;
 	free(st);
+}
+
+/* ---- subscriptions/listen ---------------------------------------------- */
+
+static const struct {
+	const char *field;
+	unsigned bit;
+	const char *method;
+} lkinds[] = {
+	{ "toolsListChanged", LS_TOOLS, "notifications/tools/list_changed" },
+	{ "resourcesListChanged", LS_RES,
+	  "notifications/resources/list_changed" },
+	{ "promptsListChanged", LS_PROMPTS,
+	  "notifications/prompts/list_changed" },
+};
+
+/* The zone's first shared session (the one that carries its upstream
+ * subscriptions and whose list_changed counts), or NULL. */
+static struct asess *shared_first(const struct gw_stl *st)
+{
+	for (size_t k = 0; st && k < STL_POOL; k++)
+		if (st->sh[k])
+			return st->sh[k];
+	return NULL;
+}
+
+/* A notification (params stolen, may be NULL) for listen l, its
+ * subscription id in _meta, sent where l came from. */
+static void listen_send(struct stlisten *l, const char *method, json_t *params)
+{
+	json_t *meta;
+
+	if (!params)
+		params = json_object();
+	meta = json_object_get(params, "_meta");
+	if (!json_is_object(meta)) {
+		meta = json_object();
+		json_object_set_new(params, "_meta", meta);
+	}
+	json_object_set(meta, META_SUB_ID, l->id);
+	/* names its request, as a stateless request's notifications do (a
+	 * listener puts it on that request's stream by this) */
+	json_object_set(meta, MCP_META_RELATED, l->id);
+	to_dest(l->dest, l->hs, l->deliver, jr_request(NULL, method, params));
+}
+
+/* Forgets listen l of st (unlinked by the caller). */
+static void listen_free(struct gw_stl *st, struct stlisten *l)
+{
+	if (l->dest)
+		l->dest->stl_pending--;
+	st->nlistens--;
+	json_decref(l->id);
+	json_decref(l->uris);
+	free(l);
+}
+
+/* uri is a resource agent zone az may read (policy, pins, quarantine). */
+static int may_read(struct gw *g, struct azone *az, const char *uri)
+{
+	struct tzone *t = gw_cat_resolve_uri(g, uri);
+	const struct pol_rule *rule;
+
+	return t && gw_cat_visible(t) &&
+	       gw_cat_decide(g, az, POL_RESOURCE, t->z->name, uri, NULL,
+			     &rule) == POL_ALLOW;
+}
+
+/* Subscribes the shared session sh to uri upstream (routed, so decided
+ * and audited like any resources/subscribe; its answer, zgl-N, goes
+ * nowhere). */
+static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
+			 const char *uri)
+{
+	char id[40];
+	struct jr_msg m;
+	json_t *r, *idv;
+	size_t len;
+	char *txt;
+
+	snprintf(id, sizeof(id), LISTEN_ID_PREFIX "%llu",
+		 (unsigned long long)++st->next_sub);
+	idv = json_string(id);
+	r = jr_request(idv, "resources/subscribe",
+		       json_pack("{s:s}", "uri", uri));
+	json_decref(idv);
+	txt = r ? jr_dump(r, &len) : NULL;
+	if (txt) {
+		jr_classify(r, &m);
+		gw_req_route(g, sh, &m, len);
+		jr_msg_clear(&m);
+	} else {
+		json_decref(r);
+	}
+	free(txt);
+}
+
+/* Reads the filter of request m into l: 0, or -1 with why. Only what the
+ * zone may see is agreed to: list changes of kinds it sees, resources it
+ * may read. */
+static int listen_filter(struct gw *g, struct azone *az, const json_t *f,
+			 struct stlisten *l, const char **why)
+{
+	json_t *subs = json_object_get(f, "resourceSubscriptions"), *v;
+	size_t i;
+
+	*why = "notifications must be an object";
+	if (f && !json_is_object(f))
+		return -1;
+	for (i = 0; i < sizeof(lkinds) / sizeof(lkinds[0]); i++) {
+		v = json_object_get(f, lkinds[i].field);
+		*why = "a notifications flag must be a boolean";
+		if (v && !json_is_boolean(v))
+			return -1;
+		if (json_is_true(v))
+			l->what |= lkinds[i].bit;
+	}
+	*why = "resourceSubscriptions must be an array of at most 256 URIs";
+	if (subs &&
+	    (!json_is_array(subs) || json_array_size(subs) > LISTEN_URIS_MAX))
+		return -1;
+	json_array_foreach (subs, i, v)
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > LISTEN_URI_MAX)
+			return -1;
+	l->uris = subs ? json_array() : NULL;
+	json_array_foreach (subs, i, v)
+		if (may_read(g, az, json_string_value(v)))
+			json_array_append(l->uris, v);
+	return 0;
+}
+
+/* The filter l agreed to (new). */
+static json_t *listen_agreed(const struct stlisten *l)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < sizeof(lkinds) / sizeof(lkinds[0]); i++)
+		if (l->what & lkinds[i].bit)
+			json_object_set_new(o, lkinds[i].field, json_true());
+	if (l->uris)
+		json_object_set(o, "resourceSubscriptions", l->uris);
+	return o;
+}
+
+static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
+			struct gw_hs *hs, gw_http_deliver dl,
+			const struct jr_msg *m)
+{
+	struct gw_stl *st = stl_of(g, az);
+	struct stlisten *l = calloc(1, sizeof(*l));
+	const char *why = "out of memory";
+	int code = -32603;
+	size_t i;
+	json_t *v;
+
+	if (!st || !l)
+		goto fail;
+	if (listen_filter(g, az, json_object_get(m->params, "notifications"), l,
+			  &why) != 0) {
+		code = -32602;
+		goto fail;
+	}
+	if (st->nlistens >= LISTEN_MAX) {
+		why = "too many subscriptions open for this agent zone; try "
+		      "again later";
+		code = -32600;
+		goto fail;
+	}
+	l->id = json_incref(m->id);
+	l->dest = dest;
+	l->hs = hs;
+	l->deliver = dl;
+	l->next = st->listens;
+	st->listens = l;
+	st->nlistens++;
+	if (dest)
+		dest->stl_pending++;
+	listen_send(l, "notifications/subscriptions/acknowledged",
+		    json_pack("{s:o}", "notifications", listen_agreed(l)));
+	json_array_foreach (l->uris, i, v)
+		subscribe_up(g, st, shared_first(st), json_string_value(v));
+	return;
+fail:
+	if (l)
+		json_decref(l->uris);
+	free(l);
+	dest_error(dest, hs, dl, m->id, code, why, NULL);
+}
+
+/* A notification on shared session sh without a request of its own:
+ * list changes (those of the zone's first shared session: every shared
+ * session hears them) and resource updates go to the listens that asked
+ * for them. */
+static void listen_notify(struct gw_stl *st, struct asess *sh, json_t *root)
+{
+	const char *meth = json_string_value(json_object_get(root, "method"));
+	json_t *params = json_object_get(root, "params");
+	const char *uri = json_string_value(json_object_get(params, "uri"));
+	unsigned bit = 0;
+	size_t i;
+	json_t *v;
+
+	for (i = 0; meth && i < sizeof(lkinds) / sizeof(lkinds[0]); i++)
+		if (strcmp(meth, lkinds[i].method) == 0)
+			bit = lkinds[i].bit;
+	if (bit && sh != shared_first(st))
+		return;
+	for (struct stlisten *l = st->listens; l && meth; l = l->next) {
+		int want = (l->what & bit) != 0;
+		if (!bit && uri &&
+		    strcmp(meth, "notifications/resources/updated") == 0)
+			json_array_foreach (l->uris, i, v)
+				want |= strcmp(json_string_value(v), uri) == 0;
+		if (want)
+			listen_send(l, meth,
+				    uri ? json_pack("{s:s}", "uri", uri)
+					: NULL);
+	}
+}
+
+/* Ends the listens of stream dest (or HTTP request hs; both NULL: every
+ * one) of st; id: only that one, cancelled. graceful: each gets its
+ * final result first (the gateway ends them). */
+static void listens_end(struct gw_stl *st, struct asess *dest, struct gw_hs *hs,
+			const json_t *id, int graceful)
+{
+	struct stlisten **pp = &st->listens;
+
+	while (*pp) {
+		struct stlisten *l = *pp;
+		if ((dest && l->dest != dest) || (hs && l->hs != hs) ||
+		    (id && !jr_id_equal(l->id, id))) {
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		if (graceful)
+			to_dest(l->dest, l->hs, l->deliver,
+				jr_result(l->id,
+					  json_pack("{s:s,s:{s:O}}",
+						    "resultType", "complete",
+						    "_meta", META_SUB_ID,
+						    l->id)));
+		listen_free(st, l);
+	}
 }
 
 /* ---- HTTP listeners' stateless requests -------------------------------- */

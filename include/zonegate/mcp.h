@@ -372,6 +372,17 @@ void mcp_session_set_close_stream(mcp_session *s, mcp_close_stream_fn fn);
  * request was sent in the context of (its id, as the client sent it). */
 #define MCP_META_RELATED "dev.zonegate/related-request"
 
+/* The _meta key by which a tool names the server request it sends on a
+ * 2025-11-25 session (a string, at most 23 of [A-Za-z0-9_.-]): a gateway
+ * that turns the request into a 2026-07-28 InputRequiredResult for a
+ * stateless agent uses it as the request's key in inputRequests (the key
+ * a 2026-07-28 tool would have chosen); without it the gateway picks one. */
+#define MCP_META_INPUT_KEY "dev.zonegate/input-key"
+/* With it, MCP_META_INPUT_BATCH (an integer, 1 to 8) says how many requests
+ * the tool sends at once, concurrently, for the same call: the gateway
+ * asks the agent for all of them in one InputRequiredResult. */
+#define MCP_META_INPUT_BATCH "dev.zonegate/input-batch"
+
 /* on: every notification and request the session sends in the context
  * of a client request (progress, log messages, sampling, elicitation)
  * carries params._meta[MCP_META_RELATED] = that request's id. For

@@ -6,12 +6,14 @@
 #define COREHOST_H
 
 #include "gw_core.h"
+#include "mcp_state.h"
 
 #define COREHOST_OUT_MAX 4096 /* messages to the agent kept */
 
 struct corehost {
 	struct gw g;
 	struct gw_config cfg;
+	struct mcp_state_keys keys; /* a fixed key: held calls' state */
 	struct gw_zone zones[2];
 	char *tags[1];
 	chan_mux *tool;	   /* the fake tool zone's side */

@@ -10,8 +10,9 @@
 // sees exactly the tools a 2025-11-25 agent of the zone sees, on every
 // path; a denied call is denied with an audit id in both revisions, and
 // the id is in the audit log; traceparent reaches the tool zone and the
-// audit record (a malformed one is not logged); ping, logging/setLevel
-// and subscriptions/listen are refused as the revision says; an
+// audit record (a malformed one is not logged); ping and
+// logging/setLevel are refused as the revision says, subscriptions/listen
+// on a channel stream is acknowledged and ended by a cancel; an
 // undeclared client capability is -32021 (HTTP 400); a 2025-11-25 and a
 // 2026-07-28 agent of one zone work at the same time.
 // Env: GATEWAYD, MCPD_TEST, RELAY.
@@ -268,7 +269,7 @@ agent rec.meta allow
     assert.equal(mine().at(-1).traceparent, TRACE2);
   });
 
-  test('removed methods and subscriptions/listen are refused', async () => {
+  test('removed methods are refused; subscriptions/listen on a stream', async () => {
     for (const m of ['ping', 'logging/setLevel', 'initialize', 'resources/subscribe']) {
       const r = await post26(url, m, m === 'logging/setLevel' ? { level: 'info' } : {}, auth);
       assert.equal(r.status, 404, m);
@@ -276,10 +277,17 @@ agent rec.meta allow
       const c = await relayIo.request(stl(6, m, m === 'logging/setLevel' ? { level: 'info' } : {}));
       assert.equal(c.error.code, -32601, m);
     }
-    const s = await relayIo.request(stl(7, 'subscriptions/listen',
-      { notifications: { toolsListChanged: true } }));
-    assert.equal(s.error.code, -32601);
-    assert.match(s.error.message, /subscriptions\/listen/);
+    // subscriptions/listen is offered (tests in irr.test.mjs); on a
+    // channel stream too: acknowledged, then ended by the client's cancel
+    const bad = await relayIo.request(stl(7, 'subscriptions/listen', { notifications: 'all' }));
+    assert.equal(bad.error.code, -32602);
+    relayIo.stdin.write(`${JSON.stringify(stl(16, 'subscriptions/listen',
+      { notifications: { toolsListChanged: true } }))}\n`);
+    await waitFor('the ack', () => relayIo.lines.some((l) =>
+      l.method === 'notifications/subscriptions/acknowledged' &&
+      l.params._meta['io.modelcontextprotocol/subscriptionId'] === 16));
+    relayIo.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled',
+      params: { requestId: 16 } })}\n`);
     const v = await relayIo.request(stl(8, 'tools/list', {},
       { ...META, 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }));
     assert.equal(v.error.code, -32022);
