@@ -529,9 +529,10 @@ static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 					deadline = drain_start(g, drain_s);
 			}
 		}
-		if (p[1 + nadm].revents)
+		if (p[1 + nadm].revents || gw_listen_deferred(g->listen))
 			gw_listen_run(g->listen);
-		gw_route_run(g);
+		gw_route_run(g); /* ends with the turn's audit records */
+		gw_listen_release(g->listen);
 		gw_admin_run(g->admin, p + 1, nadm);
 		now = gw_now_ms();
 		if (g->cfg->reload_interval_ms && now >= next_check) {
@@ -555,6 +556,7 @@ static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 	}
 	drain_end(g, deadline);
 	gw_route_finish(g);
+	gw_listen_release(g->listen);
 	gw_audit_flush(g->audit);
 	return 0;
 }

@@ -91,6 +91,13 @@ struct gw_listen {
 	size_t nk8s;
 	uint64_t auth_dropped;	/* refusals not audited: the queue was full */
 	uint64_t auth_reported; /* of those, said in the audit log (loop) */
+	/* Loop only: this turn's responses to HTTP clients (ptr the
+	 * session, tag 1 if it answered initialize), released once the
+	 * turn's audit records are written (gw_listen_release); items left
+	 * in q by the last run for zones over their denial budget; the last
+	 * run at stop, which feeds everything. */
+	struct zg_queue out;
+	int deferred, stopping;
 };
 
 /* ---- the queue (any thread) ---------------------------------------------- */
@@ -435,27 +442,90 @@ int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg, size_t len)
 	json_t *root = json_loadb(msg, len, 0, NULL);
 	json_t *id = root ? json_object_get(root, "id") : NULL;
 	int is_resp = id && !json_object_get(root, "method");
-	long k;
 	int rc = 0;
 
+	if (is_resp) {
+		/* the turn's audit records go first (gw_listen_release) */
+		json_t *hid = json_incref(id);
+		struct zg_qitem *it = zg_qitem_new(&hid, sizeof(hid), msg, len);
+		json_decref(root);
+		if (!it) {
+			json_decref(hid);
+			return -1;
+		}
+		it->ptr = hs;
+		it->tag = inited != 0;
+		zg_queue_push_item(&gl->out, it, 1);
+		return 0;
+	}
 	pthread_mutex_lock(&gl->mu);
 	if (hs->closed)
 		goto out;
 	if (inited)
 		hs->inited = 1;
-	if (is_resp) {
-		k = pending_find(hs, id);
-		if (k >= 0)
-			json_array_remove(hs->pending, (size_t)k);
-		mcp_http_finish(hs->hs, id, msg, len);
-	} else {
-		if (mcp_http_emit(hs->hs, related_id(hs, root), msg, len) != 0)
-			rc = CHAN_MUX_EFULL;
-	}
+	if (mcp_http_emit(hs->hs, related_id(hs, root), msg, len) != 0)
+		rc = CHAN_MUX_EFULL;
 out:
 	pthread_mutex_unlock(&gl->mu);
 	json_decref(root);
 	return rc;
+}
+
+/* A held response's id (its item's data: the id's reference, then the
+ * message's text). */
+static json_t *held_id(const struct zg_qitem *it)
+{
+	json_t *id;
+
+	memcpy(&id, it->data, sizeof(id));
+	return id;
+}
+
+void gw_listen_release(struct gw_listen *gl)
+{
+	struct zg_qitem *it;
+
+	if (!gl || !zg_queue_peek(&gl->out))
+		return;
+	pthread_mutex_lock(&gl->mu);
+	while ((it = zg_queue_pop(&gl->out))) {
+		struct gw_hs *hs = it->ptr;
+		json_t *id = held_id(it);
+		const char *msg = (const char *)it->data + sizeof(id);
+		long k;
+
+		if (!hs->closed) {
+			if (it->tag)
+				hs->inited = 1;
+			k = pending_find(hs, id);
+			if (k >= 0)
+				json_array_remove(hs->pending, (size_t)k);
+			mcp_http_finish(hs->hs, id, msg, it->len - sizeof(id));
+		}
+		json_decref(id);
+		zg_qitem_free(it);
+	}
+	pthread_mutex_unlock(&gl->mu);
+}
+
+/* Loop only: drops the held responses of hs, which is about to be freed
+ * (its client is gone: nothing would take them). */
+static void out_forget(struct gw_listen *gl, const struct gw_hs *hs)
+{
+	struct zg_queue keep;
+	struct zg_qitem *it;
+
+	if (!zg_queue_peek(&gl->out))
+		return;
+	zg_queue_init(&keep, 0, 0);
+	while ((it = zg_queue_pop(&gl->out))) {
+		if (it->ptr == hs) {
+			json_decref(held_id(it));
+			zg_qitem_free(it);
+		} else
+			zg_queue_push_item(&keep, it, 1);
+	}
+	zg_queue_move(&gl->out, &keep);
 }
 
 static void refuse_pending(struct gw_hs *hs, struct jr_msg *m)
@@ -522,6 +592,7 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 		zg_qitem_free(it);
 		break;
 	case IT_CLOSE:
+		out_forget(gl, hs);
 		if (hs->stateless)
 			gw_route_http_stateless_end(gl->g, hs->zone, hs);
 		if (hs->s)
@@ -533,24 +604,58 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 	}
 }
 
+/* Whether item it waits for a later run: it belongs to a session of a
+ * zone whose denial budget is spent (every item of such a session does,
+ * its open and close included, so that its order stays). Judged at one
+ * time now for a whole run: a zone once held stays held in that run. */
+static int held_back(struct gw_listen *gl, const struct zg_qitem *it,
+		     int64_t now)
+{
+	const struct gw_hs *hs = it->ptr;
+
+	if (gl->stopping || !hs || it->tag == IT_AUDIT)
+		return 0;
+	return gw_route_zone_wait_ms(gl->g, hs->zone, now) > 0;
+}
+
+int gw_listen_deferred(const struct gw_listen *gl)
+{
+	return gl && gl->deferred;
+}
+
 void gw_listen_run(struct gw_listen *gl)
 {
-	struct zg_queue mine;
+	struct zg_queue mine, later;
 	struct zg_qitem *it;
 	uint64_t v, dropped;
+	int64_t now = gw_now_ms();
 
 	if (!gl || gl->efd < 0)
 		return;
 	if (read(gl->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	zg_queue_init(&mine, 0, 0);
+	zg_queue_init(&later, 0, 0);
 	pthread_mutex_lock(&gl->mu);
 	zg_queue_move(&mine, &gl->q);
 	dropped = gl->auth_dropped - gl->auth_reported;
 	gl->auth_reported = gl->auth_dropped;
 	pthread_mutex_unlock(&gl->mu);
-	for (it = zg_queue_pop(&mine); it; it = zg_queue_pop(&mine))
-		run_item(gl, it);
+	for (it = zg_queue_pop(&mine); it; it = zg_queue_pop(&mine)) {
+		if (held_back(gl, it, now))
+			zg_queue_push_item(&later, it, 1);
+		else
+			run_item(gl, it);
+	}
+	/* what waits goes back in front of what came meanwhile, and keeps
+	 * counting against the queue's cap */
+	gl->deferred = zg_queue_peek(&later) != NULL;
+	if (gl->deferred) {
+		pthread_mutex_lock(&gl->mu);
+		zg_queue_move(&later, &gl->q);
+		zg_queue_move(&gl->q, &later);
+		pthread_mutex_unlock(&gl->mu);
+	}
 	if (dropped) {
 		/* a flood of refusals: counted, said once per turn */
 		audit_put(gl,
@@ -891,6 +996,7 @@ struct gw_listen *gw_listen_start(struct gw *g, char *err, size_t errlen)
 	pthread_mutex_init(&gl->mu, NULL);
 	k8s_map_build(gl);
 	zg_queue_init(&gl->q, 0, QUEUE_MAX_BYTES);
+	zg_queue_init(&gl->out, 0, 0);
 	gl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	gl->l = calloc(g->cfg->nlisteners + 1, sizeof(*gl->l));
 	if (gl->efd < 0 || !gl->l) {
@@ -929,9 +1035,11 @@ void gw_listen_stop(struct gw_listen *gl)
 		uint64_t one = 1;
 		ssize_t w = write(gl->efd, &one, sizeof(one));
 		(void)w; /* the counter only makes the last run read */
+		gl->stopping = 1;
 		gw_listen_run(gl);
 		close(gl->efd);
 	}
+	gw_listen_release(gl); /* every session is closed: frees what is left */
 	pthread_mutex_destroy(&gl->mu);
 	free(gl->k8s_map);
 	free(gl->l);
