@@ -11,6 +11,10 @@
 # of frames from each zone per loop turn; when it read up to 1 MiB per
 # channel per turn, the victims got 1.5% (denied flood) and 0.05%
 # (allowed flood) of the flooder's count.
+# The denial budget (zone_denials_per_s, here 500): during the denied
+# flood the flooder gets at most a burst plus 500 denials a second
+# answered (the rest of its calls wait unread in its channel), while the
+# others' calls complete as above. Without the budget it got ~100k.
 # Env: GATEWAYD, MCPD_TEST, GW_LOAD (binaries); FAIR_SECONDS (default 3).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
@@ -21,6 +25,9 @@ cp "$(dirname "$0")/../../data/gateway/fair/gw.json" \
    "$(dirname "$0")/../../data/gateway/fair/fair.policy" "$work/"
 "$MCPD_TEST" --chan sim:74:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$MCPD_TEST" --chan sim:75:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
+budget=500
+sed -i "s/\"policy\":/\"zone_denials_per_s\": $budget, \"policy\":/" "$work/gw.json"
+grep -q "zone_denials_per_s" "$work/gw.json" || { echo "FAIL: config not edited"; exit 1; }
 zg_gatewayd 2
 field() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 fail=0
@@ -52,10 +59,20 @@ for kind in denied allowed; do
 	[ $arc -eq 0 ] && [ $brc -eq 0 ] || { echo "FAIL: a victim's run failed"; fail=1; }
 	# the flood really was one: denied calls all answered with errors,
 	# allowed ones mostly without
-	if [ "${flood:-0}" -lt 1000 ]; then
+	least=1000 # a denied flood gets at least its budget's burst
+	[ $kind = denied ] && least=$budget
+	if [ "${flood:-0}" -lt $least ]; then
 		echo "FAIL: the $kind flood did not happen ($flood answers)"; fail=1
 	elif [ $kind = denied ] && [ "$ferr" -ne "$flood" ]; then
 		echo "FAIL: denied calls answered without error ($ferr of $flood)"; fail=1
+	elif [ $kind = denied ] && ! awk -v n="$flood" -v r=$budget \
+		-v s="$(field "$work/fl.out" seconds)" \
+		'BEGIN { exit !(n <= r + r * s + 64) }'; then
+		# a burst (one second's worth) plus the rate over the flood's
+		# measured time, plus one loop turn's frames
+		echo "FAIL: $flood denials answered in" \
+			"$(field "$work/fl.out" seconds) s, over the budget of $budget/s"
+		fail=1
 	elif [ $kind = allowed ] && [ $((flood - ferr)) -lt 1000 ]; then
 		# (some may meet the gateway's in-flight limits)
 		echo "FAIL: allowed flood calls did not get through ($ferr errors)"; fail=1
