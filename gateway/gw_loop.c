@@ -278,6 +278,9 @@ int gw_route_timeout(struct gw *g)
 	for (size_t i = 0; i < g->naz; i++)
 		if (g->az[i]->m && chan_mux_held_output(g->az[i]->m))
 			t = now; /* answers wait for release_turn() */
+	for (size_t i = 0; i < g->ntz; i++)
+		if (g->tz[i]->m && chan_mux_held_output(g->tz[i]->m))
+			t = now; /* and so do calls */
 	if (t == INT64_MAX)
 		return -1;
 	return t <= now ? 0 : (int)(t - now > 60000 ? 60000 : t - now);
@@ -291,6 +294,22 @@ int gw_route_timeout(struct gw *g)
 static int quiet(const struct pollfd *pfd, chan_mux *m)
 {
 	return pfd && !pfd->revents && chan_mux_timeout_ms(m) != 0;
+}
+
+/* The tool zones' channels are held too, for another reason than the
+ * agents': the calls read from every agent zone in a turn then reach a
+ * tool zone in one write and at most one wake-up, not one each (under a
+ * flood, a system call and often a context switch per call were a third
+ * of gatewayd's time). Released once the agent zones are read, and at
+ * the end of the turn for what the rest of it sent. */
+static void release_tool_zones(struct gw *g)
+{
+	for (size_t i = 0; i < g->ntz; i++) {
+		if (!g->tz[i]->m)
+			continue;
+		chan_mux_hold(g->tz[i]->m, 0);
+		chan_mux_hold(g->tz[i]->m, 1);
+	}
 }
 
 /* Ends a loop turn: this turn's audit records go to the kernel (one
@@ -309,6 +328,7 @@ static void release_turn(struct gw *g)
 		chan_mux_hold(g->az[i]->m, 0);
 		chan_mux_hold(g->az[i]->m, 1);
 	}
+	release_tool_zones(g);
 }
 
 void gw_route_run(struct gw *g)
@@ -322,6 +342,7 @@ void gw_route_run(struct gw *g)
 			chan_mux_process(a->m); /* never dies */
 		a->pfd = NULL;
 	}
+	release_tool_zones(g); /* the calls just read */
 	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *t = g->tz[i];
 		const struct pollfd *pfd = t->pfd;
@@ -369,6 +390,9 @@ void gw_route_finish(struct gw *g)
 	for (size_t i = 0; i < g->naz; i++)
 		if (g->az[i]->m)
 			chan_mux_hold(g->az[i]->m, 0);
+	for (size_t i = 0; i < g->ntz; i++)
+		if (g->tz[i]->m)
+			chan_mux_hold(g->tz[i]->m, 0);
 }
 
 size_t gw_route_agent_backlog(struct gw *g)
