@@ -513,6 +513,8 @@ static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 		}
 		if (to < 0 || to > now_to)
 			to = now_to;
+		if (gw_listen_deferred(g->listen) > 1)
+			to = 0; /* a zone's share of the last turn waits */
 		if (poll(p, (nfds_t)n, to) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents) {

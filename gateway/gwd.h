@@ -175,8 +175,10 @@ void gw_listen_run(struct gw_listen *l);
 /* After a loop turn's audit records went to the kernel: the turn's
  * responses to HTTP clients leave (gw_listen_deliver holds them). */
 void gw_listen_release(struct gw_listen *l);
-/* Requests are held back for zones over their denial budget: run again
- * when the loop's timeout passes, eventfd or not. */
+/* Requests wait in the listeners' queue: 0 none, 1 for zones over their
+ * denial budget (run again when the loop's timeout passes, eventfd or
+ * not), 2 for zones that had their share of the last run (run again at
+ * once). */
 int gw_listen_deferred(const struct gw_listen *l);
 /* Poll thread: one message for the client of hs. inited: the session
  * answered initialize. Returns 0, or CHAN_MUX_EFULL when its stream is

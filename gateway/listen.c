@@ -41,6 +41,12 @@
 #define HEADER_TIMEOUT 10
 #define TLS_FILE_MAX (1u << 20) /* bytes of a PEM certificate or key */
 
+/* Per run of the loop (a turn), the messages taken from one zone's
+ * sessions, as from a channel (gw_core.h, ZONE_TURN_FRAMES), and the
+ * zones counted. */
+#define TURN_MSGS 8
+#define TURN_ZONES 64
+
 /* The loop's queue holds zg_qitems: tag is one of these, ptr the
  * session (struct gw_hs), data a message's text (IT_DATA). */
 enum { IT_OPEN, IT_DATA, IT_CLOSE, IT_AUDIT };
@@ -604,23 +610,46 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 	}
 }
 
-/* Whether item it waits for a later run: it belongs to a session of a
- * zone whose denial budget is spent (every item of such a session does,
- * its open and close included, so that its order stays). Judged at one
- * time now for a whole run: a zone once held stays held in that run. */
+/* What one run took from each zone (the first TURN_ZONES zones seen;
+ * more are rare, and are only held back by their denial budget). */
+struct turn_use {
+	char zone[GW_ZONE_NAME_MAX + 1]; /* a copy: a close frees its hs */
+	unsigned msgs;
+	int held; /* 1: its denial budget; 2: its share of this run */
+};
+
+/* Whether item it waits for a later run, and why (0 not, 1 the zone's
+ * denial budget is spent, 2 the zone had its share of this run: as a
+ * channel's, TURN_MSGS messages). Once one item of a zone waits, every
+ * later one of the zone does, its sessions' opens and closes included,
+ * so that their order stays; judged at one time now for a whole run. */
 static int held_back(struct gw_listen *gl, const struct zg_qitem *it,
-		     int64_t now)
+		     int64_t now, struct turn_use *use, size_t *nuse)
 {
 	const struct gw_hs *hs = it->ptr;
+	struct turn_use *u = NULL;
 
-	if (gl->stopping || !hs || it->tag == IT_AUDIT)
-		return 0;
-	return gw_route_zone_wait_ms(gl->g, hs->zone, now) > 0;
+	if (gl->g->draining || !hs || it->tag == IT_AUDIT)
+		return 0; /* draining: requests are refused, not held */
+	for (size_t i = 0; i < *nuse && !u; i++)
+		if (strcmp(use[i].zone, hs->zone) == 0)
+			u = &use[i];
+	if (!u && *nuse < TURN_ZONES) {
+		u = &use[(*nuse)++];
+		snprintf(u->zone, sizeof(u->zone), "%s", hs->zone);
+		u->msgs = 0;
+		u->held = gw_route_zone_wait_ms(gl->g, hs->zone, now) > 0;
+	}
+	if (!u)
+		return gw_route_zone_wait_ms(gl->g, hs->zone, now) > 0;
+	if (!u->held && it->tag == IT_DATA && u->msgs++ >= TURN_MSGS)
+		u->held = 2;
+	return u->held;
 }
 
 int gw_listen_deferred(const struct gw_listen *gl)
 {
-	return gl && gl->deferred;
+	return gl ? gl->deferred : 0;
 }
 
 void gw_listen_run(struct gw_listen *gl)
@@ -629,6 +658,9 @@ void gw_listen_run(struct gw_listen *gl)
 	struct zg_qitem *it;
 	uint64_t v, dropped;
 	int64_t now = gw_now_ms();
+	struct turn_use use[TURN_ZONES];
+	size_t nuse = 0;
+	int why;
 
 	if (!gl || gl->efd < 0)
 		return;
@@ -641,15 +673,29 @@ void gw_listen_run(struct gw_listen *gl)
 	dropped = gl->auth_dropped - gl->auth_reported;
 	gl->auth_reported = gl->auth_dropped;
 	pthread_mutex_unlock(&gl->mu);
+	gl->deferred = 0;
 	for (it = zg_queue_pop(&mine); it; it = zg_queue_pop(&mine)) {
-		if (held_back(gl, it, now))
+		why = held_back(gl, it, now, use, &nuse);
+		if (why && gl->stopping && it->tag == IT_DATA) {
+			/* gatewayd stops: its HTTP thread waits for this */
+			struct jr_msg m;
+			jr_parse((const char *)it->data, it->len, it->len + 1,
+				 64, &m);
+			refuse_pending(it->ptr, &m);
+			jr_msg_clear(&m);
+			zg_qitem_free(it);
+			continue;
+		}
+		if (why && !gl->stopping) {
+			if (why > gl->deferred)
+				gl->deferred = why;
 			zg_queue_push_item(&later, it, 1);
-		else
-			run_item(gl, it);
+			continue;
+		}
+		run_item(gl, it);
 	}
 	/* what waits goes back in front of what came meanwhile, and keeps
 	 * counting against the queue's cap */
-	gl->deferred = zg_queue_peek(&later) != NULL;
 	if (gl->deferred) {
 		pthread_mutex_lock(&gl->mu);
 		zg_queue_move(&later, &gl->q);
@@ -1022,8 +1068,15 @@ void gw_listen_stop(struct gw_listen *gl)
 {
 	if (!gl)
 		return;
-	/* Stopping a transport ends its sessions, which queues their
+	/* What waits for the loop goes first (requests held back for their
+	 * zone's budget are refused): their HTTP threads wait for answers.
+	 * Stopping a transport ends its sessions, which queues their
 	 * closes; the last run ends them in the core and frees them. */
+	gl->stopping = 1;
+	if (gl->efd >= 0) {
+		gw_listen_run(gl);
+		gw_listen_release(gl);
+	}
 	for (size_t i = 0; i < gl->nl; i++) {
 		mcp_http_stop(gl->l[i].h);
 		if (gl->l[i].cfg->unix_path)
@@ -1035,7 +1088,6 @@ void gw_listen_stop(struct gw_listen *gl)
 		uint64_t one = 1;
 		ssize_t w = write(gl->efd, &one, sizeof(one));
 		(void)w; /* the counter only makes the last run read */
-		gl->stopping = 1;
 		gw_listen_run(gl);
 		close(gl->efd);
 	}
