@@ -35,6 +35,12 @@ sed -i "s/\"zones\": {/\"zones\": { \"hl\": { \"domid\": 79, \"role\": \"agent\"
 sed -i "s/\"policy\":/\"listeners\": [ { \"listen\": \"unix:hl.sock\", \"zone\": \"hl\", \"uid\": $(id -u) } ], \"policy\":/" "$work/gw.json"
 grep -q "zone_denials_per_s.*hl.sock" "$work/gw.json" && grep -q '"hl": {' "$work/gw.json" ||
 	{ echo "FAIL: config not edited"; exit 1; }
+# a budget out of range is refused with file:line
+sed "s/\"zone_denials_per_s\": $budget/\"zone_denials_per_s\": -1/" "$work/gw.json" >"$work/bad.json"
+if "$GATEWAYD" --config "$work/bad.json" --check 2>"$work/bad.err" ||
+	! grep -q "bad.json:[0-9]*: zone_denials_per_s must be an integer in 0..1000000" "$work/bad.err"; then
+	echo "FAIL: a bad zone_denials_per_s was not refused: $(cat "$work/bad.err")"; exit 1
+fi
 zg_gatewayd 2
 field() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 fail=0
