@@ -1188,6 +1188,12 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 		c->audit_denials_per_s = (int)n;
 		return 0;
 	}
+	if (strcmp(k, "zone_denials_per_s") == 0) {
+		if (int_in(e, line, k, v, 0, 1000000, &n))
+			return -1;
+		c->zone_denials_per_s = (int)n;
+		return 0;
+	}
 	if (strcmp(k, "audit_rotate_mb") == 0) {
 		if (int_in(e, line, k, v, 0, 1000000, &n))
 			return -1;
@@ -1272,6 +1278,7 @@ struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
 	c->reload_interval_ms = 1000;
 	c->audit_flush_ms = 10;
 	c->audit_denials_per_s = 100;
+	c->zone_denials_per_s = 1000;
 	c->list_page_size = 100;
 	c->catalogue_max_bytes = GW_CATALOGUE_MAX_DEFAULT;
 	c->held_max = 64;
@@ -1416,6 +1423,7 @@ void gw_config_adopt(struct gw_config *cur, struct gw_config *nw)
 	cur->reload_interval_ms = nw->reload_interval_ms;
 	cur->audit_flush_ms = nw->audit_flush_ms;
 	cur->audit_denials_per_s = nw->audit_denials_per_s;
+	cur->zone_denials_per_s = nw->zone_denials_per_s;
 	cur->audit_rotate_bytes = nw->audit_rotate_bytes;
 	cur->list_page_size = nw->list_page_size;
 	cur->catalogue_max_bytes = nw->catalogue_max_bytes;

@@ -518,6 +518,8 @@ static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 		}
 		if (to < 0 || to > now_to)
 			to = now_to;
+		if (gw_listen_deferred(g->listen) > 1)
+			to = 0; /* a zone's share of the last turn waits */
 		if (poll(p, (nfds_t)n, to) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents) {
@@ -534,9 +536,10 @@ static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 					deadline = drain_start(g, drain_s);
 			}
 		}
-		if (p[1 + nadm].revents)
+		if (p[1 + nadm].revents || gw_listen_deferred(g->listen))
 			gw_listen_run(g->listen);
-		gw_route_run(g);
+		gw_route_run(g); /* ends with the turn's audit records */
+		gw_listen_release(g->listen);
 		gw_admin_run(g->admin, p + 1, nadm);
 		now = gw_now_ms();
 		if (g->cfg->reload_interval_ms && now >= next_check) {
@@ -560,6 +563,7 @@ static int serve(struct gw *g, int sfd, const char *ready_file, int drain_s)
 	}
 	drain_end(g, deadline);
 	gw_route_finish(g);
+	gw_listen_release(g->listen);
 	gw_audit_flush(g->audit);
 	return 0;
 }

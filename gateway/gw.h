@@ -108,6 +108,9 @@ struct gw_config {
 	int audit_denials_per_s;     /* a zone's denials with a record each;
 				  * beyond: aggregated (0: no limit) */
 	uint64_t audit_rotate_bytes; /* rotate the log at this size; 0 off */
+	int zone_denials_per_s;	     /* denials answered per agent zone and
+				      * second (as many in a burst); beyond,
+				      * its input waits (0: no budget) */
 	unsigned list_page_size;     /* entries per page of a merged list */
 	size_t catalogue_max_bytes;  /* per tool zone and fetch */
 	struct gw_listener *listeners;
@@ -487,6 +490,13 @@ struct gw_bucket {
 void gw_bucket_init(struct gw_bucket *b, long n, long per_ms, int64_t now);
 /* Takes one token if there is one: 1 on success, 0 when empty. */
 int gw_bucket_take(struct gw_bucket *b, int64_t now);
+/* Takes one token whether or not there is one: the bucket may go into
+ * debt (at most its capacity), which later refills pay back first. */
+void gw_bucket_charge(struct gw_bucket *b, int64_t now);
+/* Milliseconds until b holds a whole token again (0: it does now). */
+int64_t gw_bucket_wait_ms(struct gw_bucket *b, int64_t now);
+/* Sets b's rate to n per per_ms (its tokens kept, cut to the new cap). */
+void gw_bucket_set(struct gw_bucket *b, long n, long per_ms);
 
 /* The state of one rule's limits for one calling zone. */
 struct gw_limit {

@@ -148,6 +148,12 @@ struct azone {
 	uint64_t *parts;      /* [k * ntz + ti]: tz_view's part of each */
 	size_t link_queued;   /* bytes its sessions queue for links */
 	struct gw_stl *stl;   /* its stateless requests (gw_stateless.c) */
+	/* Its denial budget (zone_denials_per_s): every denial or limit
+	 * refusal answered takes a token; while the bucket is in debt its
+	 * channel and its listener requests are not read (gw_loop.c) */
+	struct gw_bucket deny;
+	int deny_rate; /* the rate deny was last set for */
+	int deny_held; /* its channel was left unread in the last poll */
 };
 
 struct tzone {
@@ -238,6 +244,12 @@ struct azone *gw_az_new(struct gw *g, const struct gw_zone *z, unsigned zi,
 			size_t ntz);
 int gw_az_listen(struct azone *a, char *err, size_t errlen);
 void gw_az_free(struct azone *a);
+/* Agent zone a answered a denial or a limit refusal: charged to its
+ * denial budget (never refused: the answer goes out whatever the
+ * budget). gw_az_wait_ms: how long a's input must wait until its budget
+ * allows more (ms; 0: it may be read now). */
+void gw_az_denied(struct azone *a);
+int64_t gw_az_wait_ms(struct azone *a, int64_t now);
 
 /* ---- the catalogue (gw_catalogue.c) ----------------------------------- */
 

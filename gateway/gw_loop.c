@@ -70,6 +70,8 @@ struct azone *gw_az_new(struct gw *g, const struct gw_zone *z, unsigned zi,
 		gw_az_free(a);
 		return NULL;
 	}
+	a->deny_rate = g->cfg->zone_denials_per_s;
+	gw_bucket_init(&a->deny, a->deny_rate, 1000, gw_now_ms());
 	for (size_t k = 0; k < ntz * CAT_N; k++)
 		a->parts[k] = VIEW_EMPTY;
 	for (int k = 0; k < CAT_N; k++)
@@ -94,6 +96,38 @@ int gw_az_listen(struct azone *a, char *err, size_t errlen)
 	if (!a->m)
 		return -1;
 	chan_mux_hold(a->m, 1); /* released by release_turn() */
+	return 0;
+}
+
+/* The budget follows the config in force (a reload may change it). */
+static void deny_budget_sync(struct azone *a)
+{
+	int rate = a->g->cfg->zone_denials_per_s;
+
+	if (rate != a->deny_rate) {
+		a->deny_rate = rate;
+		gw_bucket_set(&a->deny, rate, 1000);
+	}
+}
+
+void gw_az_denied(struct azone *a)
+{
+	deny_budget_sync(a);
+	if (a->deny_rate)
+		gw_bucket_charge(&a->deny, gw_now_ms());
+}
+
+int64_t gw_az_wait_ms(struct azone *a, int64_t now)
+{
+	deny_budget_sync(a);
+	return a->deny_rate ? gw_bucket_wait_ms(&a->deny, now) : 0;
+}
+
+int64_t gw_route_zone_wait_ms(struct gw *g, const char *zone, int64_t now)
+{
+	for (size_t i = 0; i < g->naz; i++)
+		if (strcmp(g->az[i]->z->name, zone) == 0)
+			return gw_az_wait_ms(g->az[i], now);
 	return 0;
 }
 
@@ -175,6 +209,7 @@ void gw_route_free(struct gw *g)
 
 size_t gw_route_pollfds(struct gw *g, struct pollfd *p, size_t max)
 {
+	int64_t now = gw_now_ms();
 	size_t n = 0;
 
 	for (size_t i = 0; i < g->naz; i++)
@@ -183,6 +218,11 @@ size_t gw_route_pollfds(struct gw *g, struct pollfd *p, size_t max)
 		g->tz[i]->pfd = NULL;
 	for (size_t i = 0; i < g->naz && n < max; i++) {
 		if (!g->az[i]->m)
+			continue;
+		/* a zone whose denial budget is spent is not read (its
+		 * writes stall in the ring) until the budget allows it */
+		g->az[i]->deny_held = gw_az_wait_ms(g->az[i], now) > 0;
+		if (g->az[i]->deny_held)
 			continue;
 		g->az[i]->pfd = &p[n];
 		p[n].fd = chan_mux_fd(g->az[i]->m);
@@ -210,7 +250,12 @@ int gw_route_timeout(struct gw *g)
 	int64_t now = gw_now_ms(), t = INT64_MAX;
 
 	for (size_t i = 0; i < g->naz; i++) {
+		/* a zone over its denial budget: its input (a channel's
+		 * leftovers, queued listener requests) waits for the refill */
+		int64_t w = gw_az_wait_ms(g->az[i], now);
 		int x = g->az[i]->m ? chan_mux_timeout_ms(g->az[i]->m) : -1;
+		if (w > 0)
+			x = (int)w;
 		if (x >= 0 && now + x < t)
 			t = now + x;
 	}
@@ -233,6 +278,9 @@ int gw_route_timeout(struct gw *g)
 	for (size_t i = 0; i < g->naz; i++)
 		if (g->az[i]->m && chan_mux_held_output(g->az[i]->m))
 			t = now; /* answers wait for release_turn() */
+	for (size_t i = 0; i < g->ntz; i++)
+		if (g->tz[i]->m && chan_mux_held_output(g->tz[i]->m))
+			t = now; /* and so do calls */
 	if (t == INT64_MAX)
 		return -1;
 	return t <= now ? 0 : (int)(t - now > 60000 ? 60000 : t - now);
@@ -246,6 +294,22 @@ int gw_route_timeout(struct gw *g)
 static int quiet(const struct pollfd *pfd, chan_mux *m)
 {
 	return pfd && !pfd->revents && chan_mux_timeout_ms(m) != 0;
+}
+
+/* The tool zones' channels are held too, for another reason than the
+ * agents': the calls read from every agent zone in a turn then reach a
+ * tool zone in one write and at most one wake-up, not one each (under a
+ * flood, a system call and often a context switch per call were a third
+ * of gatewayd's time). Released once the agent zones are read, and at
+ * the end of the turn for what the rest of it sent. */
+static void release_tool_zones(struct gw *g)
+{
+	for (size_t i = 0; i < g->ntz; i++) {
+		if (!g->tz[i]->m)
+			continue;
+		chan_mux_hold(g->tz[i]->m, 0);
+		chan_mux_hold(g->tz[i]->m, 1);
+	}
 }
 
 /* Ends a loop turn: this turn's audit records go to the kernel (one
@@ -264,6 +328,7 @@ static void release_turn(struct gw *g)
 		chan_mux_hold(g->az[i]->m, 0);
 		chan_mux_hold(g->az[i]->m, 1);
 	}
+	release_tool_zones(g);
 }
 
 void gw_route_run(struct gw *g)
@@ -272,10 +337,12 @@ void gw_route_run(struct gw *g)
 
 	for (size_t i = 0; i < g->naz; i++) {
 		struct azone *a = g->az[i];
-		if (a->m && !quiet(a->pfd, a->m))
+		/* held back by its denial budget: not polled, not read */
+		if (a->m && !a->deny_held && !quiet(a->pfd, a->m))
 			chan_mux_process(a->m); /* never dies */
 		a->pfd = NULL;
 	}
+	release_tool_zones(g); /* the calls just read */
 	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *t = g->tz[i];
 		const struct pollfd *pfd = t->pfd;
@@ -323,6 +390,9 @@ void gw_route_finish(struct gw *g)
 	for (size_t i = 0; i < g->naz; i++)
 		if (g->az[i]->m)
 			chan_mux_hold(g->az[i]->m, 0);
+	for (size_t i = 0; i < g->ntz; i++)
+		if (g->tz[i]->m)
+			chan_mux_hold(g->tz[i]->m, 0);
 }
 
 size_t gw_route_agent_backlog(struct gw *g)

@@ -446,6 +446,8 @@ static void decision_finish(struct gw *g, struct asess *s, struct jr_msg *m,
 			     d->t_policy, 0, gw_now_us() - d->t0, d->args,
 			     d->trace);
 	gw_metrics_record(g->met, zone, d->label, d->outcome, 0);
+	if (d->aggregate)
+		gw_az_denied(s->az); /* its denial budget (gw_loop.c) */
 	if (!d->code)
 		reply_unknown(s, m->id, x, d->aid);
 	else

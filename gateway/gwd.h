@@ -150,6 +150,11 @@ void gw_route_http_stateless(struct gw *g, const char *zone, struct gw_hs *hs,
 			     size_t len);
 void gw_route_http_stateless_end(struct gw *g, const char *zone,
 				 struct gw_hs *hs);
+/* Milliseconds from now (gw_now_ms) until agent zone zone's requests
+ * may be read again (its denial budget, zone_denials_per_s, is spent; 0:
+ * at once, also for a zone that does not exist). The listeners keep a zone's requests queued
+ * until then. */
+int64_t gw_route_zone_wait_ms(struct gw *g, const char *zone, int64_t now);
 
 /* listen.c: HTTP listeners for host-side clients (libmicrohttpd threads
  * hand messages to the poll loop through a queue and an eventfd). */
@@ -164,8 +169,17 @@ void gw_listen_stop(struct gw_listen *l);
 int gw_listen_reload_tokens(struct gw_listen *l, char *err, size_t errlen);
 /* The eventfd to poll (POLLIN), or -1 without listeners. */
 int gw_listen_fd(const struct gw_listen *l);
-/* Takes what the HTTP threads queued and feeds it to the core. */
+/* Takes what the HTTP threads queued and feeds it to the core (a zone
+ * whose denial budget is spent keeps its requests queued, in order). */
 void gw_listen_run(struct gw_listen *l);
+/* After a loop turn's audit records went to the kernel: the turn's
+ * responses to HTTP clients leave (gw_listen_deliver holds them). */
+void gw_listen_release(struct gw_listen *l);
+/* Requests wait in the listeners' queue: 0 none, 1 for zones over their
+ * denial budget (run again when the loop's timeout passes, eventfd or
+ * not), 2 for zones that had their share of the last run (run again at
+ * once). */
+int gw_listen_deferred(const struct gw_listen *l);
 /* Poll thread: one message for the client of hs. inited: the session
  * answered initialize. Returns 0, or CHAN_MUX_EFULL when its stream is
  * over its caps (the message is dropped). */

@@ -31,7 +31,8 @@ void gw_bucket_init(struct gw_bucket *b, long n, long per_ms, int64_t now)
 	b->last_ms = now;
 }
 
-int gw_bucket_take(struct gw_bucket *b, int64_t now)
+/* Adds what b earned since it was last looked at. */
+static void bucket_refill(struct gw_bucket *b, int64_t now)
 {
 	if (now > b->last_ms) {
 		b->tokens += (double)(now - b->last_ms) * b->per_ms;
@@ -39,10 +40,42 @@ int gw_bucket_take(struct gw_bucket *b, int64_t now)
 			b->tokens = b->cap;
 		b->last_ms = now;
 	}
+}
+
+int gw_bucket_take(struct gw_bucket *b, int64_t now)
+{
+	bucket_refill(b, now);
 	if (b->tokens < 1.0)
 		return 0;
 	b->tokens -= 1.0;
 	return 1;
+}
+
+void gw_bucket_charge(struct gw_bucket *b, int64_t now)
+{
+	bucket_refill(b, now);
+	b->tokens -= 1.0;
+	if (b->tokens < -b->cap)
+		b->tokens = -b->cap;
+}
+
+int64_t gw_bucket_wait_ms(struct gw_bucket *b, int64_t now)
+{
+	double ms;
+
+	bucket_refill(b, now);
+	if (b->tokens >= 1.0 || b->per_ms <= 0)
+		return 0;
+	ms = (1.0 - b->tokens) / b->per_ms;
+	return (int64_t)ms + 1; /* whole ms, rounded up */
+}
+
+void gw_bucket_set(struct gw_bucket *b, long n, long per_ms)
+{
+	b->cap = (double)n;
+	b->per_ms = per_ms > 0 ? (double)n / (double)per_ms : 0;
+	if (b->tokens > b->cap)
+		b->tokens = b->cap;
 }
 
 struct gw_limits *gw_limits_new(void)

@@ -41,6 +41,12 @@
 #define HEADER_TIMEOUT 10
 #define TLS_FILE_MAX (1u << 20) /* bytes of a PEM certificate or key */
 
+/* Per run of the loop (a turn), the messages taken from one zone's
+ * sessions, as from a channel (gw_core.h, ZONE_TURN_FRAMES), and the
+ * zones counted. */
+#define TURN_MSGS 8
+#define TURN_ZONES 64
+
 /* The loop's queue holds zg_qitems: tag is one of these, ptr the
  * session (struct gw_hs), data a message's text (IT_DATA). */
 enum { IT_OPEN, IT_DATA, IT_CLOSE, IT_AUDIT };
@@ -91,6 +97,13 @@ struct gw_listen {
 	size_t nk8s;
 	uint64_t auth_dropped;	/* refusals not audited: the queue was full */
 	uint64_t auth_reported; /* of those, said in the audit log (loop) */
+	/* Loop only: this turn's responses to HTTP clients (ptr the
+	 * session, tag 1 if it answered initialize), released once the
+	 * turn's audit records are written (gw_listen_release); items left
+	 * in q by the last run for zones over their denial budget; the last
+	 * run at stop, which feeds everything. */
+	struct zg_queue out;
+	int deferred, stopping;
 };
 
 /* ---- the queue (any thread) ---------------------------------------------- */
@@ -435,27 +448,90 @@ int gw_listen_deliver(struct gw_hs *hs, int inited, const char *msg, size_t len)
 	json_t *root = json_loadb(msg, len, 0, NULL);
 	json_t *id = root ? json_object_get(root, "id") : NULL;
 	int is_resp = id && !json_object_get(root, "method");
-	long k;
 	int rc = 0;
 
+	if (is_resp) {
+		/* the turn's audit records go first (gw_listen_release) */
+		json_t *hid = json_incref(id);
+		struct zg_qitem *it = zg_qitem_new(&hid, sizeof(hid), msg, len);
+		json_decref(root);
+		if (!it) {
+			json_decref(hid);
+			return -1;
+		}
+		it->ptr = hs;
+		it->tag = inited != 0;
+		zg_queue_push_item(&gl->out, it, 1);
+		return 0;
+	}
 	pthread_mutex_lock(&gl->mu);
 	if (hs->closed)
 		goto out;
 	if (inited)
 		hs->inited = 1;
-	if (is_resp) {
-		k = pending_find(hs, id);
-		if (k >= 0)
-			json_array_remove(hs->pending, (size_t)k);
-		mcp_http_finish(hs->hs, id, msg, len);
-	} else {
-		if (mcp_http_emit(hs->hs, related_id(hs, root), msg, len) != 0)
-			rc = CHAN_MUX_EFULL;
-	}
+	if (mcp_http_emit(hs->hs, related_id(hs, root), msg, len) != 0)
+		rc = CHAN_MUX_EFULL;
 out:
 	pthread_mutex_unlock(&gl->mu);
 	json_decref(root);
 	return rc;
+}
+
+/* A held response's id (its item's data: the id's reference, then the
+ * message's text). */
+static json_t *held_id(const struct zg_qitem *it)
+{
+	json_t *id;
+
+	memcpy(&id, it->data, sizeof(id));
+	return id;
+}
+
+void gw_listen_release(struct gw_listen *gl)
+{
+	struct zg_qitem *it;
+
+	if (!gl || !zg_queue_peek(&gl->out))
+		return;
+	pthread_mutex_lock(&gl->mu);
+	while ((it = zg_queue_pop(&gl->out))) {
+		struct gw_hs *hs = it->ptr;
+		json_t *id = held_id(it);
+		const char *msg = (const char *)it->data + sizeof(id);
+		long k;
+
+		if (!hs->closed) {
+			if (it->tag)
+				hs->inited = 1;
+			k = pending_find(hs, id);
+			if (k >= 0)
+				json_array_remove(hs->pending, (size_t)k);
+			mcp_http_finish(hs->hs, id, msg, it->len - sizeof(id));
+		}
+		json_decref(id);
+		zg_qitem_free(it);
+	}
+	pthread_mutex_unlock(&gl->mu);
+}
+
+/* Loop only: drops the held responses of hs, which is about to be freed
+ * (its client is gone: nothing would take them). */
+static void out_forget(struct gw_listen *gl, const struct gw_hs *hs)
+{
+	struct zg_queue keep;
+	struct zg_qitem *it;
+
+	if (!zg_queue_peek(&gl->out))
+		return;
+	zg_queue_init(&keep, 0, 0);
+	while ((it = zg_queue_pop(&gl->out))) {
+		if (it->ptr == hs) {
+			json_decref(held_id(it));
+			zg_qitem_free(it);
+		} else
+			zg_queue_push_item(&keep, it, 1);
+	}
+	zg_queue_move(&gl->out, &keep);
 }
 
 static void refuse_pending(struct gw_hs *hs, struct jr_msg *m)
@@ -522,6 +598,7 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 		zg_qitem_free(it);
 		break;
 	case IT_CLOSE:
+		out_forget(gl, hs);
 		if (hs->stateless)
 			gw_route_http_stateless_end(gl->g, hs->zone, hs);
 		if (hs->s)
@@ -533,24 +610,98 @@ static void run_item(struct gw_listen *gl, struct zg_qitem *it)
 	}
 }
 
+/* What one run took from each zone (the first TURN_ZONES zones seen;
+ * more are rare, and are only held back by their denial budget). */
+struct turn_use {
+	char zone[GW_ZONE_NAME_MAX + 1]; /* a copy: a close frees its hs */
+	unsigned msgs;
+	int held; /* 1: its denial budget; 2: its share of this run */
+};
+
+/* Whether item it waits for a later run, and why (0 not, 1 the zone's
+ * denial budget is spent, 2 the zone had its share of this run: as a
+ * channel's, TURN_MSGS messages). Once one item of a zone waits, every
+ * later one of the zone does, its sessions' opens and closes included,
+ * so that their order stays; judged at one time now for a whole run. */
+static int held_back(struct gw_listen *gl, const struct zg_qitem *it,
+		     int64_t now, struct turn_use *use, size_t *nuse)
+{
+	const struct gw_hs *hs = it->ptr;
+	struct turn_use *u = NULL;
+
+	if (gl->g->draining || !hs || it->tag == IT_AUDIT)
+		return 0; /* draining: requests are refused, not held */
+	for (size_t i = 0; i < *nuse && !u; i++)
+		if (strcmp(use[i].zone, hs->zone) == 0)
+			u = &use[i];
+	if (!u && *nuse < TURN_ZONES) {
+		u = &use[(*nuse)++];
+		snprintf(u->zone, sizeof(u->zone), "%s", hs->zone);
+		u->msgs = 0;
+		u->held = gw_route_zone_wait_ms(gl->g, hs->zone, now) > 0;
+	}
+	if (!u)
+		return gw_route_zone_wait_ms(gl->g, hs->zone, now) > 0;
+	if (!u->held && it->tag == IT_DATA && u->msgs++ >= TURN_MSGS)
+		u->held = 2;
+	return u->held;
+}
+
+int gw_listen_deferred(const struct gw_listen *gl)
+{
+	return gl ? gl->deferred : 0;
+}
+
 void gw_listen_run(struct gw_listen *gl)
 {
-	struct zg_queue mine;
+	struct zg_queue mine, later;
 	struct zg_qitem *it;
 	uint64_t v, dropped;
+	int64_t now = gw_now_ms();
+	struct turn_use use[TURN_ZONES];
+	size_t nuse = 0;
+	int why;
 
 	if (!gl || gl->efd < 0)
 		return;
 	if (read(gl->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
 	zg_queue_init(&mine, 0, 0);
+	zg_queue_init(&later, 0, 0);
 	pthread_mutex_lock(&gl->mu);
 	zg_queue_move(&mine, &gl->q);
 	dropped = gl->auth_dropped - gl->auth_reported;
 	gl->auth_reported = gl->auth_dropped;
 	pthread_mutex_unlock(&gl->mu);
-	for (it = zg_queue_pop(&mine); it; it = zg_queue_pop(&mine))
+	gl->deferred = 0;
+	for (it = zg_queue_pop(&mine); it; it = zg_queue_pop(&mine)) {
+		why = held_back(gl, it, now, use, &nuse);
+		if (why && gl->stopping && it->tag == IT_DATA) {
+			/* gatewayd stops: its HTTP thread waits for this */
+			struct jr_msg m;
+			jr_parse((const char *)it->data, it->len, it->len + 1,
+				 64, &m);
+			refuse_pending(it->ptr, &m);
+			jr_msg_clear(&m);
+			zg_qitem_free(it);
+			continue;
+		}
+		if (why && !gl->stopping) {
+			if (why > gl->deferred)
+				gl->deferred = why;
+			zg_queue_push_item(&later, it, 1);
+			continue;
+		}
 		run_item(gl, it);
+	}
+	/* what waits goes back in front of what came meanwhile, and keeps
+	 * counting against the queue's cap */
+	if (gl->deferred) {
+		pthread_mutex_lock(&gl->mu);
+		zg_queue_move(&later, &gl->q);
+		zg_queue_move(&gl->q, &later);
+		pthread_mutex_unlock(&gl->mu);
+	}
 	if (dropped) {
 		/* a flood of refusals: counted, said once per turn */
 		audit_put(gl,
@@ -891,6 +1042,7 @@ struct gw_listen *gw_listen_start(struct gw *g, char *err, size_t errlen)
 	pthread_mutex_init(&gl->mu, NULL);
 	k8s_map_build(gl);
 	zg_queue_init(&gl->q, 0, QUEUE_MAX_BYTES);
+	zg_queue_init(&gl->out, 0, 0);
 	gl->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	gl->l = calloc(g->cfg->nlisteners + 1, sizeof(*gl->l));
 	if (gl->efd < 0 || !gl->l) {
@@ -916,8 +1068,15 @@ void gw_listen_stop(struct gw_listen *gl)
 {
 	if (!gl)
 		return;
-	/* Stopping a transport ends its sessions, which queues their
+	/* What waits for the loop goes first (requests held back for their
+	 * zone's budget are refused): their HTTP threads wait for answers.
+	 * Stopping a transport ends its sessions, which queues their
 	 * closes; the last run ends them in the core and frees them. */
+	gl->stopping = 1;
+	if (gl->efd >= 0) {
+		gw_listen_run(gl);
+		gw_listen_release(gl);
+	}
 	for (size_t i = 0; i < gl->nl; i++) {
 		mcp_http_stop(gl->l[i].h);
 		if (gl->l[i].cfg->unix_path)
@@ -932,6 +1091,7 @@ void gw_listen_stop(struct gw_listen *gl)
 		gw_listen_run(gl);
 		close(gl->efd);
 	}
+	gw_listen_release(gl); /* every session is closed: frees what is left */
 	pthread_mutex_destroy(&gl->mu);
 	free(gl->k8s_map);
 	free(gl->l);

@@ -15,6 +15,9 @@
 # usage: bench/gateway/fair.sh [BUILD_DIR]
 # env:   DURATION=4 ROUNDS=3 CONC=4 (sessions per victim zone)
 #        FLOOD_SESSIONS=64  MODE=cap  FLOOD_CPU=0.5
+#        FLOOD_RATE=N: the flooder's rule gets rate=N/s (its calls over
+#        it are refused, and the refusals count against its denial
+#        budget, zone_denials_per_s); unset: no rate limit
 # Where the flooding zone's own processes (its client and its tool zone
 # t1's mcpd) run decides what they take from everyone else, so MODE says:
 #   cap   (default) as a deployment on this kind of host bounds a zone:
@@ -70,6 +73,11 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 
 # the same zones and policy as the fairness test (test/gateway/fairness.sh)
 cp "$root/data/gateway/fair/gw.json" "$root/data/gateway/fair/fair.policy" "$work/"
+if [ -n "${FLOOD_RATE:-}" ]; then
+	sed -i "s|^fl  t1.test_simple_text        allow\$|& rate=$FLOOD_RATE/s|" "$work/fair.policy"
+	grep -q "rate=$FLOOD_RATE/s" "$work/fair.policy" ||
+		{ echo "fair.sh: cannot set the flooder's rate" >&2; exit 2; }
+fi
 
 # zones_config NAME FL_COMMAND: $work/zones-NAME.json, gw.json with run
 # blocks for the flooder's zones (fl runs FL_COMMAND, a JSON array; t1
@@ -108,7 +116,10 @@ zone_run() {
 		>"$work/$1.log" 2>&1 &
 	zpid=$!
 	i=0
-	while [ $i -lt 600 ] && ! grep -q "^  cgroup " "$work/$1.log" 2>/dev/null; do
+	# (the report's cgroup line may be caught half written: wait for
+	# what it says of the cpu)
+	while [ $i -lt 600 ] &&
+		! grep -Eq "^  cgroup .*(cpu [0-9]|NOT APPLIED)" "$work/$1.log" 2>/dev/null; do
 		sleep 0.05; i=$((i + 1))
 	done
 	grep "^  cgroup " "$work/$1.log" | grep -q " cpu [0-9]" || {
@@ -227,6 +238,7 @@ done
 echo
 place=$mode
 [ "$mode" = cap ] && place="cap (fl and t1 each in a cgroup with cpu $fcpu)"
+[ -n "${FLOOD_RATE:-}" ] && place="$place; the flooder's rule: rate=$FLOOD_RATE/s"
 echo "victims: 2 zones x $conc sessions; flooder: $fsess sessions; placement: $place;" \
 	"$rounds rounds of ${dur} s; medians over rounds and zones"
 echo "machine: $(nproc) CPUs, 1-minute load average during the phases" \

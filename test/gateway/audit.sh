@@ -26,8 +26,10 @@ cat > "$work/gw.json" <<JSON
     "nog": { "domid": 61, "role": "agent", "chan": "sim:61:nog" },
     "t1":  { "domid": 62, "role": "tool",  "chan": "sim:62:t1" } },
   "policy": "a.policy", "audit_log": "audit.log", "admin_socket": "gw.sock",
-  "metrics": "unix:$work/metrics.sock" }
+  "metrics": "unix:$work/metrics.sock", "zone_denials_per_s": 0 }
 JSON
+# (no denial budget: it would spread the burst of 20000 denials below over
+# 20 s, 100 records each second; what it does is gw_fairness's business)
 echo '# nog has no grants' > "$work/a.policy"
 "$MCPD_TEST" --chan sim:62:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 zg_gatewayd 1

@@ -11,6 +11,14 @@
 # of frames from each zone per loop turn; when it read up to 1 MiB per
 # channel per turn, the victims got 1.5% (denied flood) and 0.05%
 # (allowed flood) of the flooder's count.
+# The denial budget (zone_denials_per_s, here 500): during the denied
+# flood the flooder gets at most a burst plus 500 denials a second
+# answered (the rest of its calls wait unread in its channel), while the
+# others' calls complete as above. Without the budget it got ~100k.
+# The same holds for a zone served by an HTTP listener (hl, a unix
+# socket): 4000 denied stateless calls, 64 at a time, for 2 s get at
+# most a burst plus 2 s of the budget answered (its requests wait in the
+# listener's queue, unread); without the budget all 4000 were answered.
 # Env: GATEWAYD, MCPD_TEST, GW_LOAD (binaries); FAIR_SECONDS (default 3).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
@@ -21,6 +29,18 @@ cp "$(dirname "$0")/../../data/gateway/fair/gw.json" \
    "$(dirname "$0")/../../data/gateway/fair/fair.policy" "$work/"
 "$MCPD_TEST" --chan sim:74:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
 "$MCPD_TEST" --chan sim:75:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
+budget=500
+sed -i "s/\"policy\":/\"zone_denials_per_s\": $budget, \"policy\":/" "$work/gw.json"
+sed -i "s/\"zones\": {/\"zones\": { \"hl\": { \"domid\": 79, \"role\": \"agent\" },/" "$work/gw.json"
+sed -i "s/\"policy\":/\"listeners\": [ { \"listen\": \"unix:hl.sock\", \"zone\": \"hl\", \"uid\": $(id -u) } ], \"policy\":/" "$work/gw.json"
+grep -q "zone_denials_per_s.*hl.sock" "$work/gw.json" && grep -q '"hl": {' "$work/gw.json" ||
+	{ echo "FAIL: config not edited"; exit 1; }
+# a budget out of range is refused with file:line
+sed "s/\"zone_denials_per_s\": $budget/\"zone_denials_per_s\": -1/" "$work/gw.json" >"$work/bad.json"
+if "$GATEWAYD" --config "$work/bad.json" --check 2>"$work/bad.err" ||
+	! grep -q "bad.json:[0-9]*: zone_denials_per_s must be an integer in 0..1000000" "$work/bad.err"; then
+	echo "FAIL: a bad zone_denials_per_s was not refused: $(cat "$work/bad.err")"; exit 1
+fi
 zg_gatewayd 2
 field() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 fail=0
@@ -52,10 +72,20 @@ for kind in denied allowed; do
 	[ $arc -eq 0 ] && [ $brc -eq 0 ] || { echo "FAIL: a victim's run failed"; fail=1; }
 	# the flood really was one: denied calls all answered with errors,
 	# allowed ones mostly without
-	if [ "${flood:-0}" -lt 1000 ]; then
+	least=1000 # a denied flood gets at least its budget's burst
+	[ $kind = denied ] && least=$budget
+	if [ "${flood:-0}" -lt $least ]; then
 		echo "FAIL: the $kind flood did not happen ($flood answers)"; fail=1
 	elif [ $kind = denied ] && [ "$ferr" -ne "$flood" ]; then
 		echo "FAIL: denied calls answered without error ($ferr of $flood)"; fail=1
+	elif [ $kind = denied ] && ! awk -v n="$flood" -v r=$budget \
+		-v s="$(field "$work/fl.out" seconds)" \
+		'BEGIN { exit !(n <= r + r * s + 64) }'; then
+		# a burst (one second's worth) plus the rate over the flood's
+		# measured time, plus one loop turn's frames
+		echo "FAIL: $flood denials answered in" \
+			"$(field "$work/fl.out" seconds) s, over the budget of $budget/s"
+		fail=1
 	elif [ $kind = allowed ] && [ $((flood - ferr)) -lt 1000 ]; then
 		# (some may meet the gateway's in-flight limits)
 		echo "FAIL: allowed flood calls did not get through ($ferr errors)"; fail=1
@@ -65,6 +95,33 @@ for kind in denied allowed; do
 		echo "FAIL: the $kind flood starved the other zones"; fail=1
 	fi
 done
+# the listener's zone: 4000 denied stateless calls for 2 s
+awk 'BEGIN { for (i = 1; i <= 4000; i++) {
+	if (i > 1) print "next"
+	print "url = \"http://localhost/mcp\""
+	print "unix-socket = \"hl.sock\""
+	print "header = \"Content-Type: application/json\""
+	print "header = \"Accept: application/json, text/event-stream\""
+	print "header = \"MCP-Protocol-Version: 2026-07-28\""
+	print "header = \"Mcp-Method: tools/call\""
+	print "header = \"Mcp-Name: t2.test_simple_text\""
+	printf "data = \"{\\\"jsonrpc\\\":\\\"2.0\\\",\\\"id\\\":%d,", i
+	printf "\\\"method\\\":\\\"tools/call\\\",\\\"params\\\":{"
+	printf "\\\"name\\\":\\\"t2.test_simple_text\\\",\\\"_meta\\\":{"
+	printf "\\\"io.modelcontextprotocol/protocolVersion\\\":\\\"2026-07-28\\\","
+	printf "\\\"io.modelcontextprotocol/clientCapabilities\\\":{},"
+	printf "\\\"io.modelcontextprotocol/clientInfo\\\":"
+	printf "{\\\"name\\\":\\\"h\\\",\\\"version\\\":\\\"1\\\"}}}}\"\n"
+} }' >"$work/hl.cfg"
+(cd "$work" && timeout 2 curl -s --parallel --parallel-max 64 -K hl.cfg >hl.out 2>/dev/null)
+hn=$(grep -o '"auditId"' "$work/hl.out" | wc -l)
+echo "listener flood: $hn of 4000 denied calls answered in 2 s"
+if [ "$hn" -lt $budget ]; then
+	echo "FAIL: the listener's calls were not answered ($hn)"; fail=1
+elif [ "$hn" -gt $((budget + 2 * budget + 64)) ]; then
+	echo "FAIL: $hn listener denials answered in 2 s, over the budget of $budget/s"
+	fail=1
+fi
 zg_all_alive fairness "$work/gw.log" || fail=1
 [ $fail -eq 0 ] && echo "fairness: ok"
 exit $fail

@@ -681,6 +681,34 @@ static void test_bucket(void)
 	CHECK_EQ_INT(gw_bucket_take(&b, 1000), 1);
 }
 
+/* The denial budget's bucket: charges go into debt (bounded by the
+ * capacity), the wait is until one whole token is back, and a new rate
+ * keeps the tokens (cut to the new cap). */
+static void test_bucket_debt(void)
+{
+	struct gw_bucket b;
+
+	gw_bucket_init(&b, 10, 1000, 0); /* 10 a second: 1 per 100 ms */
+	CHECK_EQ_INT((int)gw_bucket_wait_ms(&b, 0), 0);
+	for (int i = 0; i < 13; i++)
+		gw_bucket_charge(&b, 0); /* 3 over: tokens -3 */
+	/* 4 tokens to earn back: 400 ms (rounded up by one) */
+	CHECK((int)gw_bucket_wait_ms(&b, 0) >= 400);
+	CHECK((int)gw_bucket_wait_ms(&b, 0) <= 401);
+	CHECK((int)gw_bucket_wait_ms(&b, 300) > 0);
+	CHECK_EQ_INT((int)gw_bucket_wait_ms(&b, 400), 0);
+	/* the debt is bounded by the capacity */
+	for (int i = 0; i < 1000; i++)
+		gw_bucket_charge(&b, 400);
+	CHECK((int)gw_bucket_wait_ms(&b, 400) <= 1101);
+	/* a lower rate cuts the tokens to its cap */
+	gw_bucket_init(&b, 100, 1000, 0);
+	gw_bucket_set(&b, 2, 1000);
+	gw_bucket_charge(&b, 0);
+	gw_bucket_charge(&b, 0);
+	CHECK((int)gw_bucket_wait_ms(&b, 0) > 0);
+}
+
 static struct policy *pol(const char *text)
 {
 	char err[256];
@@ -1066,6 +1094,7 @@ int main(void)
 	RUN(test_config_k8s);
 	RUN(test_config_both);
 	RUN(test_bucket);
+	RUN(test_bucket_debt);
 	RUN(test_limits_reload);
 	RUN(test_limits_forget);
 	RUN(test_config_reload);
