@@ -1255,7 +1255,7 @@ static int replica_of(struct gw_config *c)
 	    getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
 		return -1;
 	for (size_t i = 0; i < sizeof(id); i++)
-		snprintf(c->replica + 2 * i, 3, "%02x", id[i]);
+		snprintf(c->replica_id + 2 * i, 3, "%02x", id[i]);
 	return 0;
 }
 

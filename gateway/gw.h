@@ -122,7 +122,7 @@ struct gw_config {
 	 * upstream) after held_idle_ms without its retry */
 	char *state_key_file;		   /* resolved; NULL: a random key */
 	struct mcp_state_keys *state_keys; /* never NULL in a loaded config */
-	char replica[17];		   /* hex */
+	char replica_id[17];		   /* hex */
 	unsigned held_max;
 	long held_idle_ms;
 };

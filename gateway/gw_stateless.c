@@ -678,7 +678,7 @@ static char *held_state(struct gw *g, struct azone *az, struct streq *r)
 {
 	const struct gw_config *c = g->cfg;
 	json_t *state = json_pack("{s:s,s:s,s:I,s:I}", "z", az->z->name, "g",
-				  c->replica, "h", (json_int_t)r->n, "r",
+				  c->replica_id, "h", (json_int_t)r->n, "r",
 				  (json_int_t)r->round);
 	unsigned ttl = (unsigned)(c->held_idle_ms / 1000) + 1;
 	char *tok = state ? mcp_state_seal(c->state_keys, r->method, r->target,
@@ -958,7 +958,7 @@ static const char *state_check(struct gw *g, struct azone *az,
 		why = "requestState is malformed";
 	else if (strcmp(json_string_value(z), az->z->name) != 0)
 		why = "requestState was issued to another agent zone";
-	else if (strcmp(json_string_value(rep), g->cfg->replica) != 0)
+	else if (strcmp(json_string_value(rep), g->cfg->replica_id) != 0)
 		why = "requestState was issued by another gatewayd replica, "
 		      "which holds the call: send the retry there";
 	else if (!az->stl ||

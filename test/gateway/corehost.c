@@ -183,7 +183,8 @@ int corehost_start(struct corehost *h, const char *pol, const char *audit_path)
 	h->keys.len[0] = MCP_STATE_MIN_KEY;
 	h->keys.n = 1;
 	h->cfg.state_keys = &h->keys;
-	snprintf(h->cfg.replica, sizeof(h->cfg.replica), "0123456789abcdef");
+	snprintf(h->cfg.replica_id, sizeof(h->cfg.replica_id),
+		 "0123456789abcdef");
 	h->g.cfg = &h->cfg;
 	if (!pol)
 		pol = allow;
