@@ -133,6 +133,10 @@ struct asess {
 	int shared;
 	int stateless; /* a stream of stateless requests, never a session */
 	unsigned stl_pending;
+	/* the agent closed its half of a session's stream (CLOSE: it sends
+	 * nothing more): the session ends once its calls are answered (or
+	 * end at their deadlines), at the end of that turn (gw_loop.c) */
+	int half_closed;
 };
 
 struct azone {
@@ -154,6 +158,7 @@ struct azone {
 	struct gw_bucket deny;
 	int deny_rate; /* the rate deny was last set for */
 	int deny_held; /* its channel was left unread in the last poll */
+	int half_done; /* a half-closed session's last call ended */
 };
 
 struct tzone {
@@ -341,6 +346,9 @@ void gw_sess_error(struct asess *s, json_t *id, int code, const char *msg,
 		   json_t *data);
 /* Ends s: its calls audited as ended, its links closed, s freed. */
 void gw_sess_end(struct gw *g, struct asess *s);
+/* Ends az's half-closed sessions whose calls have all ended, closing
+ * their streams; clears az->half_done (gw_loop.c, at a turn's end). */
+void gw_sess_end_half_closed(struct azone *az);
 /* The callbacks of an agent zone's channel (user data: its struct azone)
  * and its log callback. */
 extern const struct chan_mux_ops gw_sess_ops;

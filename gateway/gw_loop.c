@@ -377,6 +377,9 @@ void gw_route_run(struct gw *g)
 	for (size_t i = 0; i < g->ntz; i++)
 		if (g->tz[i]->dead && gw_up_live(g->tz[i]))
 			gw_up_down(g->tz[i], g->tz[i]->last_error);
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->half_done)
+			gw_sess_end_half_closed(g->az[i]);
 	release_turn(g);
 }
 

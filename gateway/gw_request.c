@@ -205,6 +205,8 @@ void gw_req_free(struct gw *g, struct preq *p)
 		} else {
 			p->s->aux--;
 		}
+		if (p->s->half_closed && !p->s->reqs)
+			p->s->az->half_done = 1;
 	}
 	if (p->lim && p->lim->inflight > 0)
 		p->lim->inflight--;

@@ -386,10 +386,37 @@ static void az_close(void *ud, chan_mux *m, uint32_t sid, int reset)
 	struct azone *az = ud;
 	struct asess *s = gw_map_get(az->sess, sid);
 
+	/* CLOSE ends only the agent's half (docs/protocol.md): a session's
+	 * calls in flight are still answered on the stream, as a client that
+	 * sends its requests and then closes its input expects */
+	if (s && !reset && !s->stateless && !s->shared && s->reqs) {
+		s->half_closed = 1;
+		return;
+	}
 	if (s)
 		gw_sess_end(az->g, s);
 	if (!reset)
 		chan_mux_close_stream(m, sid);
+}
+
+void gw_sess_end_half_closed(struct azone *az)
+{
+	size_t n;
+	void **v;
+
+	az->half_done = 0;
+	v = gw_map_values(az->sess, &n);
+	for (size_t i = 0; v && i < n; i++) {
+		struct asess *s = v[i];
+		uint32_t sid = s->sid;
+
+		if (!s->half_closed || s->reqs)
+			continue;
+		gw_sess_end(az->g, s);
+		if (az->m)
+			chan_mux_close_stream(az->m, sid);
+	}
+	free(v);
 }
 
 static void az_down(void *ud, chan_mux *m, const char *why)
