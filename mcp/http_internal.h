@@ -22,7 +22,12 @@
 #define HTTP_MAX_STREAM_EVENTS 4096
 #define HTTP_MAX_DETACHED 16 /* finished-but-unacknowledged streams */
 #define HTTP_RETRY_MS 1000   /* SSE retry: hint */
-#define HTTP_MAX_THREADS 4   /* libmicrohttpd's event threads */
+/* libmicrohttpd's event threads. One: with a pool, libmicrohttpd splits
+ * the connection table between its threads, and the pending-connection
+ * eviction (http_conn.c) then no longer admitted a client after a flood
+ * of idle connections (chan_relay_sdk, "200 idle connections"); a pool
+ * needs that accounting per thread first. */
+#define HTTP_MAX_THREADS 1
 
 /* A logical stream of server messages: the response stream of one POSTed
  * request, or the session's standalone stream (req_id NULL). It outlives
