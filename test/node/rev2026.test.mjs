@@ -11,6 +11,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { mcpdPath, post, startHttp } from './lib.mjs';
+import { checkedAfter, guardHooks } from '../common/harness.mjs';
+
+// the describe blocks' final checks fail the run (harness.mjs)
+guardHooks();
 
 export const REV = '2026-07-28';
 const CAPS = { elicitation: {}, sampling: {}, roots: {} };
@@ -56,9 +60,14 @@ describe('request state across replicas', () => {
     rotated = await startHttp(['--state-key-file', keyFile('rotated', [newKey, oldKey])]);
     newOnly = await startHttp(['--state-key-file', keyFile('new', [newKey])]);
   });
-  after(async () => {
-    for (const s of [a, b, other, rotated, newOnly]) await s?.stop();
+  checkedAfter(async () => {
+    // every server is stopped even when one did not exit cleanly (a
+    // throw at the first left the others running and the file hung to
+    // its timeout); the first failure is then reported
+    const errs = [];
+    for (const s of [a, b, other, rotated, newOnly]) await s?.stop().catch((e) => errs.push(e));
     rmSync(dir, { recursive: true, force: true });
+    if (errs.length) throw errs[0];
   });
 
   const TOOL = 'test_input_required_result_multi_round';
