@@ -31,12 +31,18 @@ struct mcp_pool {
 	struct mcp_job *head, *tail;
 	unsigned threads, idle, max_threads;
 	int stopping;
+	/* Threads that have left worker_main and wait to be joined: a
+	 * thread is only gone (its thread-local destructors, libcrypto's
+	 * per-thread state among them, have run) once joined. */
+	pthread_t *done;
+	unsigned ndone, done_cap;
 };
 
 void mcp_pool_init(struct mcp_pool *p, unsigned max_threads);
 /* Queues fn(arg), starting a thread if none is idle. Returns 0 or -1. */
 int mcp_pool_submit(struct mcp_pool *p, void (*fn)(void *), void *arg);
-/* Runs what is queued, then joins every thread. */
+/* Runs what is queued, then joins every thread (so no thread of the pool
+ * still runs its exit handlers when the caller goes on to exit). */
 void mcp_pool_destroy(struct mcp_pool *p);
 
 /* ---- registry (registry.c) ---- */

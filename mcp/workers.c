@@ -17,6 +17,17 @@ void mcp_pool_init(struct mcp_pool *p, unsigned max_threads)
 	p->threads = p->idle = 0;
 	p->max_threads = max_threads ? max_threads : 1;
 	p->stopping = 0;
+	p->done = NULL;
+	p->ndone = p->done_cap = 0;
+}
+
+/* Joins the threads that have left worker_main. Called with p->mu held;
+ * the joins themselves wait only for a thread's last few instructions. */
+static void reap(struct mcp_pool *p)
+{
+	for (unsigned i = 0; i < p->ndone; i++)
+		pthread_join(p->done[i], NULL);
+	p->ndone = 0;
 }
 
 static struct mcp_job *take_job(struct mcp_pool *p)
@@ -56,10 +67,33 @@ static void *worker_main(void *arg)
 		if (rc == ETIMEDOUT && !p->head)
 			break;
 	}
+	/* Room for every thread was made before it started (see
+	 * mcp_pool_submit), so this cannot fail. */
+	p->done[p->ndone++] = pthread_self();
 	p->threads--;
 	pthread_cond_broadcast(&p->done_cv);
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
+}
+
+/* Makes room in p->done for n threads, so that an exiting thread never
+ * needs to allocate. Called with p->mu held. Returns 0 or -1. */
+static int grow_done(struct mcp_pool *p, unsigned n)
+{
+	pthread_t *d;
+	unsigned cap;
+
+	if (n <= p->done_cap)
+		return 0;
+	cap = p->done_cap ? p->done_cap * 2 : 8;
+	while (cap < n)
+		cap *= 2;
+	d = realloc(p->done, cap * sizeof(*d));
+	if (!d)
+		return -1;
+	p->done = d;
+	p->done_cap = cap;
+	return 0;
 }
 
 int mcp_pool_submit(struct mcp_pool *p, void (*fn)(void *), void *arg)
@@ -83,15 +117,16 @@ int mcp_pool_submit(struct mcp_pool *p, void (*fn)(void *), void *arg)
 	else
 		p->head = j;
 	p->tail = j;
+	reap(p);
 	if (p->idle > 0) {
 		pthread_cond_signal(&p->cv);
 	} else if (p->threads < p->max_threads) {
 		pthread_t t;
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		pthread_attr_setstacksize(&attr, 1024 * 1024);
-		if (pthread_create(&t, &attr, worker_main, p) == 0)
+		if (grow_done(p, p->threads + 1) == 0 &&
+		    pthread_create(&t, &attr, worker_main, p) == 0)
 			p->threads++;
 		pthread_attr_destroy(&attr);
 		/* If no thread could start, an existing one (if any) takes
@@ -114,6 +149,10 @@ void mcp_pool_destroy(struct mcp_pool *p)
 	pthread_cond_broadcast(&p->cv);
 	while (p->threads > 0)
 		pthread_cond_wait(&p->done_cv, &p->mu);
+	reap(p);
+	free(p->done);
+	p->done = NULL;
+	p->done_cap = 0;
 	pthread_mutex_unlock(&p->mu);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
