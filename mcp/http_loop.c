@@ -1,0 +1,153 @@
+/* The Streamable HTTP transport's event thread: mcpd drives libmicrohttpd
+ * itself (external epoll mode) instead of letting it run a thread of its
+ * own, so that it can poll for a few tens of microseconds before it
+ * sleeps while requests keep coming (a sleeping vCPU takes tens of
+ * microseconds to wake up again on a VM). */
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_internal.h"
+
+struct http_loop {
+	struct MHD_Daemon *d;
+	int epoll_fd; /* libmicrohttpd's, polled here */
+	int wake_fd;  /* an eventfd: http_loop_wake, and stopping */
+	atomic_int stop;
+	pthread_t thread;
+};
+
+/* The loop whose thread this is (NULL on other threads). */
+static _Thread_local struct http_loop *this_loop;
+
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* How long the next poll may block: libmicrohttpd's own timeout (its
+ * connections' deadlines, or 0 when it has data pending), capped at a
+ * second; -1 when it needs none. */
+static int block_ms(struct MHD_Daemon *d)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+
+	if (MHD_get_timeout(d, &t) != MHD_YES)
+		return -1;
+	return t > 1000 ? 1000 : (int)t;
+}
+
+/* Polls without sleeping for up to HTTP_SPIN_US; returns what poll
+ * returned last (0: nothing came within the window). */
+static int spin(struct pollfd *fds)
+{
+	long long until = mono_ns() + HTTP_SPIN_US * 1000LL;
+	int n;
+
+	do {
+		n = poll(fds, 2, 0);
+	} while (n == 0 && mono_ns() < until);
+	return n;
+}
+
+static void *loop_main(void *arg)
+{
+	struct http_loop *l = arg;
+	struct pollfd fds[2] = { { l->epoll_fd, POLLIN, 0 },
+				 { l->wake_fd, POLLIN, 0 } };
+	int busy = 0; /* the last turn had something to do */
+	uint64_t v;
+
+	this_loop = l;
+	while (!atomic_load(&l->stop)) {
+		int ms = block_ms(l->d), n = 0;
+
+		/* Only right after work, and only when libmicrohttpd has
+		 * nothing due at once: an idle server never spins. */
+		if (busy && ms != 0)
+			n = spin(fds);
+		if (n == 0 && ms != 0)
+			n = poll(fds, 2, ms);
+		if (n < 0 && errno != EINTR)
+			break;
+		/* drained before MHD_run: a wake-up from now on is another
+		 * turn, so a resumption is never missed */
+		if (n > 0 && fds[1].revents &&
+		    read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			break;
+		busy = n > 0;
+		MHD_run(l->d);
+	}
+	return NULL;
+}
+
+struct http_loop *http_loop_start(struct MHD_Daemon *d)
+{
+	struct http_loop *l = calloc(1, sizeof(*l));
+	const union MHD_DaemonInfo *i =
+		MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+	pthread_attr_t a;
+	int rc;
+
+	if (!l || !i)
+		goto fail;
+	l->d = d;
+	l->epoll_fd = i->epoll_fd;
+	l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->wake_fd < 0)
+		goto fail;
+	/* handlers that may block run on the worker pool, never here */
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	rc = pthread_create(&l->thread, &a, loop_main, l);
+	pthread_attr_destroy(&a);
+	if (rc != 0) {
+		close(l->wake_fd);
+		goto fail;
+	}
+	return l;
+fail:
+	free(l);
+	return NULL;
+}
+
+struct MHD_Daemon *http_loop_daemon(const struct http_loop *l)
+{
+	return l->d;
+}
+
+struct http_loop *http_loop_current(void)
+{
+	return this_loop;
+}
+
+void http_loop_wake(struct http_loop *l)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is full, so a wake-up is pending anyway */
+	if (l)
+		while (write(l->wake_fd, &one, sizeof(one)) < 0 &&
+		       errno == EINTR)
+			;
+}
+
+void http_loop_stop(struct http_loop *l)
+{
+	if (!l)
+		return;
+	atomic_store(&l->stop, 1);
+	http_loop_wake(l);
+	pthread_join(l->thread, NULL);
+	close(l->wake_fd);
+	MHD_stop_daemon(l->d);
+	free(l);
+}
