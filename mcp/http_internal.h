@@ -22,10 +22,11 @@
 #define HTTP_MAX_STREAM_EVENTS 4096
 #define HTTP_MAX_DETACHED 16 /* finished-but-unacknowledged streams */
 #define HTTP_RETRY_MS 1000   /* SSE retry: hint */
-/* Microseconds the event thread polls, after a turn that had work, before
- * it sleeps: a client's next request on a kept-alive connection comes
- * within a few tens of microseconds, and a vCPU that halted takes about
- * 60 to wake up again (measured on the development VM). One event thread:
+/* Microseconds the event thread polls at most, after a turn that had work,
+ * before it sleeps: a client's next request on a kept-alive connection
+ * comes within a few tens of microseconds, and a vCPU that halted takes
+ * about 60 to wake up again (measured on the development VM). The window
+ * adapts (http_loop.c) between 0 and this. One event thread:
  * with several, the connection table is split between them and the
  * pending-connection eviction (http_conn.c) needs accounting per thread
  * first. */

@@ -20,6 +20,7 @@ struct http_loop {
 	int wake_fd;  /* an eventfd: http_loop_wake, and stopping */
 	atomic_int stop;
 	pthread_t thread;
+	long long window; /* ns polled before sleeping; loop thread only */
 };
 
 /* The loop whose thread this is (NULL on other threads). */
@@ -45,17 +46,37 @@ static int block_ms(struct MHD_Daemon *d)
 	return t > 1000 ? 1000 : (int)t;
 }
 
-/* Polls without sleeping for up to HTTP_SPIN_US; returns what poll
- * returned last (0: nothing came within the window). */
-static int spin(struct pollfd *fds)
+/* Polls without sleeping for up to window ns; returns what poll returned
+ * last (0: nothing came within the window). */
+static int spin(struct pollfd *fds, long long window)
 {
-	long long until = mono_ns() + HTTP_SPIN_US * 1000LL;
+	long long until = mono_ns() + window;
 	int n;
 
 	do {
 		n = poll(fds, 2, 0);
 	} while (n == 0 && mono_ns() < until);
 	return n;
+}
+
+/* After a busy turn whose polling window ran out (or was 0), the thread
+ * slept for slept ns (-1: until a timeout). A window that would have
+ * caught the event doubles (up to HTTP_SPIN_US), one that was too short
+ * for it halves (and goes under 1 us to 0): when the gaps between
+ * requests are longer than the most it may poll (a loaded machine, a
+ * slow client) it stops burning CPU, as a guest's halt-polling does. */
+static void adapt(struct http_loop *l, long long slept)
+{
+	const long long max = HTTP_SPIN_US * 1000LL;
+
+	if (slept >= 0 && l->window + slept <= max)
+		l->window = l->window ? 2 * l->window : max / 8;
+	else
+		l->window /= 2;
+	if (l->window > max)
+		l->window = max;
+	if (l->window < 1000)
+		l->window = 0;
 }
 
 static void *loop_main(void *arg)
@@ -69,13 +90,18 @@ static void *loop_main(void *arg)
 	this_loop = l;
 	while (!atomic_load(&l->stop)) {
 		int ms = block_ms(l->d), n = 0;
+		long long t0;
 
 		/* Only right after work, and only when libmicrohttpd has
 		 * nothing due at once: an idle server never spins. */
-		if (busy && ms != 0)
-			n = spin(fds);
-		if (n == 0 && ms != 0)
+		if (busy && ms != 0 && l->window > 0)
+			n = spin(fds, l->window);
+		if (n == 0 && ms != 0) {
+			t0 = busy ? mono_ns() : 0;
 			n = poll(fds, 2, ms);
+			if (busy)
+				adapt(l, n > 0 ? mono_ns() - t0 : -1);
+		}
 		if (n < 0 && errno != EINTR)
 			break;
 		/* drained before MHD_run: a wake-up from now on is another
@@ -101,6 +127,7 @@ struct http_loop *http_loop_start(struct MHD_Daemon *d)
 		goto fail;
 	l->d = d;
 	l->epoll_fd = i->epoll_fd;
+	l->window = HTTP_SPIN_US * 1000LL;
 	l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->wake_fd < 0)
 		goto fail;
