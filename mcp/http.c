@@ -827,7 +827,7 @@ int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
 	r->loop = h->loop;
 	r->cert = h->tls_cert;
 	r->key = h->tls_key;
-	r->fd = MHD_quiesce_daemon(h->d); /* closed after it stops */
+	r->fd = http_loop_quiesce(h->loop); /* closed after it stops */
 	h->loop = nl;
 	h->d = http_loop_daemon(nl);
 	h->tls_cert = cert;

@@ -43,6 +43,9 @@ struct http_loop *http_loop_current(void);
  * wake an external loop when another thread resumes a connection, so
  * whoever resumes one calls this afterwards (any thread; l may be NULL). */
 void http_loop_wake(struct http_loop *l);
+/* MHD_quiesce_daemon on l's daemon, done by l's thread (any thread may
+ * call this; it waits); returns what that returned. */
+int http_loop_quiesce(struct http_loop *l);
 /* The daemon l drives (l keeps it). */
 struct MHD_Daemon *http_loop_daemon(const struct http_loop *l);
 /* Stops the thread, then the daemon (connections still open are closed,

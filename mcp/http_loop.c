@@ -20,6 +20,14 @@ struct http_loop {
 	int wake_fd;  /* an eventfd: http_loop_wake, and stopping */
 	atomic_int stop;
 	pthread_t thread;
+	/* http_loop_quiesce's request, done on the loop's thread: 1 asked,
+	 * 2 done (quiesced_fd set); under mu, and asked without it */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int quiesce;
+	int quiesced_fd;
+	int ended; /* under mu: the thread left its loop */
+	atomic_int asked;
 	long long window; /* ns polled before sleeping; loop thread only */
 };
 
@@ -79,6 +87,20 @@ static void adapt(struct http_loop *l, long long slept)
 		l->window = 0;
 }
 
+/* libmicrohttpd's external mode expects one thread to use a daemon: a
+ * quiesce asked by another thread is done here, between two runs. */
+static void quiesce_if_asked(struct http_loop *l)
+{
+	pthread_mutex_lock(&l->mu);
+	atomic_store(&l->asked, 0);
+	if (l->quiesce == 1) {
+		l->quiesced_fd = MHD_quiesce_daemon(l->d);
+		l->quiesce = 2;
+		pthread_cond_broadcast(&l->cv);
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
 static void *loop_main(void *arg)
 {
 	struct http_loop *l = arg;
@@ -109,9 +131,15 @@ static void *loop_main(void *arg)
 		if (n > 0 && fds[1].revents &&
 		    read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 			break;
+		if (atomic_load(&l->asked))
+			quiesce_if_asked(l);
 		busy = n > 0;
 		MHD_run(l->d);
 	}
+	pthread_mutex_lock(&l->mu);
+	l->ended = 1; /* a quiesce asked from now on is done by its caller */
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
 	return NULL;
 }
 
@@ -127,6 +155,8 @@ struct http_loop *http_loop_start(struct MHD_Daemon *d)
 		goto fail;
 	l->d = d;
 	l->epoll_fd = i->epoll_fd;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
 	l->window = HTTP_SPIN_US * 1000LL;
 	l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->wake_fd < 0)
@@ -138,6 +168,8 @@ struct http_loop *http_loop_start(struct MHD_Daemon *d)
 	pthread_attr_destroy(&a);
 	if (rc != 0) {
 		close(l->wake_fd);
+		pthread_mutex_destroy(&l->mu);
+		pthread_cond_destroy(&l->cv);
 		goto fail;
 	}
 	return l;
@@ -167,6 +199,24 @@ void http_loop_wake(struct http_loop *l)
 			;
 }
 
+int http_loop_quiesce(struct http_loop *l)
+{
+	int fd;
+
+	if (this_loop == l)
+		return MHD_quiesce_daemon(l->d);
+	pthread_mutex_lock(&l->mu);
+	l->quiesce = 1;
+	atomic_store(&l->asked, 1);
+	http_loop_wake(l);
+	while (l->quiesce != 2 && !l->ended)
+		pthread_cond_wait(&l->cv, &l->mu);
+	fd = l->quiesce == 2 ? l->quiesced_fd : MHD_quiesce_daemon(l->d);
+	l->quiesce = 0;
+	pthread_mutex_unlock(&l->mu);
+	return fd;
+}
+
 void http_loop_stop(struct http_loop *l)
 {
 	if (!l)
@@ -175,6 +225,8 @@ void http_loop_stop(struct http_loop *l)
 	http_loop_wake(l);
 	pthread_join(l->thread, NULL);
 	close(l->wake_fd);
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
 	MHD_stop_daemon(l->d);
 	free(l);
 }
