@@ -595,6 +595,7 @@ static enum MHD_Result first_call(struct mcp_http *h, struct MHD_Connection *c,
 	q->h = h;
 	q->fd = -1;
 	q->conn = c;
+	q->loop = http_loop_current();
 	memcpy(q->who, who, sizeof(who));
 	*con_cls = q;
 	if (strcmp(method, "POST") == 0)
@@ -739,23 +740,13 @@ static int tls_setup(struct mcp_http *h, const struct mcp_http_config *cfg,
 	return 0;
 }
 
-/* The event threads: one per CPU, at most HTTP_MAX_THREADS (a handler
- * that may block runs on the worker pool, never on these). */
-static unsigned http_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < 1)
-		return 1;
-	return n > HTTP_MAX_THREADS ? HTTP_MAX_THREADS : (unsigned)n;
-}
-
 /* A libmicrohttpd daemon of h on listening socket fd (> 0; our own
  * address ss otherwise), HTTPS with cert and key when given (they must
- * outlive the daemon). NULL on failure (errno). */
-static struct MHD_Daemon *daemon_start(struct mcp_http *h, int fd,
-				       const struct sockaddr_storage *ss,
-				       const char *cert, const char *key)
+ * outlive the daemon), and the event thread that drives it. NULL on
+ * failure (errno). */
+static struct http_loop *daemon_start(struct mcp_http *h, int fd,
+				      const struct sockaddr_storage *ss,
+				      const char *cert, const char *key)
 {
 	struct MHD_OptionItem where[] = {
 		fd > 0 ? (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd,
@@ -766,6 +757,9 @@ static struct MHD_Daemon *daemon_start(struct mcp_http *h, int fd,
 		{ MHD_OPTION_END, 0, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
+	struct MHD_Daemon *d;
+	struct http_loop *l;
+	int e;
 
 	if (cert) {
 		where[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT,
@@ -775,16 +769,23 @@ static struct MHD_Daemon *daemon_start(struct mcp_http *h, int fd,
 	}
 	/* Until admitted, a connection has header_timeout (and the reaper's
 	 * deadline); http_conn_admit raises it. */
-	return MHD_start_daemon(
+	d = MHD_start_daemon(
 		h->flags, fd > 0 ? 0 : h->cfg.port, http_conn_accept, h,
 		access_cb, h, MHD_OPTION_ARRAY, where,
 		MHD_OPTION_CONNECTION_LIMIT, http_conn_table_limit(h),
 		MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, h,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->cfg.header_timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)h->cfg.max_header,
-		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
-		MHD_OPTION_THREAD_POOL_SIZE, http_threads(), MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h, MHD_OPTION_END);
+	if (!d)
+		return NULL;
+	l = http_loop_start(d);
+	if (!l) {
+		e = errno;
+		MHD_stop_daemon(d);
+		errno = e;
+	}
+	return l;
 }
 
 int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
@@ -796,7 +797,7 @@ int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
 			: NULL;
 	char *cert = strdup(cert_pem), *key = strdup(key_pem);
 	int fd = i ? dup(i->listen_fd) : -1;
-	struct MHD_Daemon *nd = NULL;
+	struct http_loop *nl = NULL;
 	struct http_retired *r;
 
 	if (!i || !cert || !key || fd < 0) {
@@ -806,15 +807,15 @@ int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
 	}
 	/* the new daemon is up (the pair is good) before the old one
 	 * stops accepting on the shared socket */
-	nd = daemon_start(h, fd, NULL, cert, key);
-	if (!nd) {
+	nl = daemon_start(h, fd, NULL, cert, key);
+	if (!nl) {
 		snprintf(err, errlen,
 			 "the TLS certificate and key are not a matching "
 			 "PEM pair");
 		goto fail;
 	}
 	if (h->nretired == HTTP_RETIRED_MAX) { /* the oldest goes now */
-		MHD_stop_daemon(h->retired[0].d);
+		http_loop_stop(h->retired[0].loop);
 		close(h->retired[0].fd);
 		free(h->retired[0].cert);
 		free(h->retired[0].key);
@@ -823,11 +824,12 @@ int mcp_http_set_tls(struct mcp_http *h, const char *cert_pem,
 		h->nretired--;
 	}
 	r = &h->retired[h->nretired++];
-	r->d = h->d;
+	r->loop = h->loop;
 	r->cert = h->tls_cert;
 	r->key = h->tls_key;
-	r->fd = MHD_quiesce_daemon(h->d); /* closed after it stops */
-	h->d = nd;
+	r->fd = http_loop_quiesce(h->loop); /* closed after it stops */
+	h->loop = nl;
+	h->d = http_loop_daemon(nl);
 	h->tls_cert = cert;
 	h->tls_key = key;
 	return 0;
@@ -845,11 +847,11 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 {
 	struct mcp_http *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
-	/* Event-driven: a few epoll threads serve every connection; a request
-	 * that waits (on a worker, or an SSE stream on its events) suspends
-	 * its connection instead of holding a thread. */
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+	/* Event-driven: one epoll thread of ours (http_loop.c) serves every
+	 * connection; a request that waits (on a worker, or an SSE stream on
+	 * its events) suspends its connection instead of holding a thread. */
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_TURBO;
 
 	if (!h) {
 		snprintf(err, errlen, "out of memory");
@@ -879,8 +881,8 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		goto fail;
 	}
 	h->flags = flags;
-	h->d = daemon_start(h, cfg->listen_fd, &ss, h->tls_cert, h->tls_key);
-	if (!h->d) {
+	h->loop = daemon_start(h, cfg->listen_fd, &ss, h->tls_cert, h->tls_key);
+	if (!h->loop) {
 		snprintf(err, errlen, "cannot listen: %s%s", strerror(errno),
 			 h->tls_cert ? " (or the TLS certificate and key "
 				       "are not a matching PEM pair)"
@@ -888,6 +890,7 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		http_sessions_shutdown(h);
 		goto fail;
 	}
+	h->d = http_loop_daemon(h->loop);
 	return h;
 fail:
 	pthread_mutex_destroy(&h->cmu);
@@ -939,9 +942,9 @@ void mcp_http_stop(struct mcp_http *h)
 		drain_stateless(h);
 	}
 	http_sessions_stopping(h);
-	MHD_stop_daemon(h->d);
+	http_loop_stop(h->loop);
 	for (unsigned i = 0; i < h->nretired; i++) {
-		MHD_stop_daemon(h->retired[i].d);
+		http_loop_stop(h->retired[i].loop);
 		if (h->retired[i].fd >= 0)
 			close(h->retired[i].fd);
 		free(h->retired[i].cert);

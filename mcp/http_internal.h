@@ -22,12 +22,35 @@
 #define HTTP_MAX_STREAM_EVENTS 4096
 #define HTTP_MAX_DETACHED 16 /* finished-but-unacknowledged streams */
 #define HTTP_RETRY_MS 1000   /* SSE retry: hint */
-/* libmicrohttpd's event threads. One: with a pool, libmicrohttpd splits
- * the connection table between its threads, and the pending-connection
- * eviction (http_conn.c) then no longer admitted a client after a flood
- * of idle connections (chan_relay_sdk, "200 idle connections"); a pool
- * needs that accounting per thread first. */
-#define HTTP_MAX_THREADS 1
+/* Microseconds the event thread polls at most, after a turn that had work,
+ * before it sleeps: a client's next request on a kept-alive connection
+ * comes within a few tens of microseconds, and a vCPU that halted takes
+ * about 60 to wake up again (measured on the development VM). The window
+ * adapts (http_loop.c) between 0 and this. One event thread:
+ * with several, the connection table is split between them and the
+ * pending-connection eviction (http_conn.c) needs accounting per thread
+ * first. */
+#define HTTP_SPIN_US 50
+
+/* mcpd's event thread driving one libmicrohttpd daemon (http_loop.c). */
+struct http_loop;
+/* Starts the thread for d (started with MHD_USE_EPOLL, no internal
+ * thread); NULL on failure (d is left to the caller then). */
+struct http_loop *http_loop_start(struct MHD_Daemon *d);
+/* The loop of the calling thread (a libmicrohttpd callback's), or NULL. */
+struct http_loop *http_loop_current(void);
+/* Makes l's thread run libmicrohttpd once more: libmicrohttpd does not
+ * wake an external loop when another thread resumes a connection, so
+ * whoever resumes one calls this afterwards (any thread; l may be NULL). */
+void http_loop_wake(struct http_loop *l);
+/* MHD_quiesce_daemon on l's daemon, done by l's thread (any thread may
+ * call this; it waits); returns what that returned. */
+int http_loop_quiesce(struct http_loop *l);
+/* The daemon l drives (l keeps it). */
+struct MHD_Daemon *http_loop_daemon(const struct http_loop *l);
+/* Stops the thread, then the daemon (connections still open are closed,
+ * their completion callbacks run on the caller's thread), and frees l. */
+void http_loop_stop(struct http_loop *l);
 
 /* A logical stream of server messages: the response stream of one POSTed
  * request, or the session's standalone stream (req_id NULL). It outlives
@@ -78,7 +101,8 @@ struct hsess {
 
 struct mcp_http {
 	mcp_server *srv;
-	struct MHD_Daemon *d;
+	struct MHD_Daemon *d; /* loop's */
+	struct http_loop *loop;
 	struct mcp_http_config cfg;
 	struct mcp_limits limits;
 	const char *const *origins;
@@ -91,7 +115,7 @@ struct mcp_http {
 	 * they had until the transport stops (or HTTP_RETIRED_MAX newer
 	 * ones retire them). Poll thread only. */
 	struct http_retired {
-		struct MHD_Daemon *d;
+		struct http_loop *loop;
 		int fd; /* its listening socket's duplicate */
 		char *cert, *key;
 	} retired[HTTP_RETIRED_MAX];
@@ -175,10 +199,11 @@ struct hreq {
 	 * connection (MHD_suspend_connection) and goes on its session's
 	 * waiters; whoever brings news resumes it. All under sess->mu. */
 	struct MHD_Connection *conn;
-	struct hreq *wnext; /* on sess->waiters */
-	int suspended;	    /* on sess->waiters */
-	int waiting;	    /* a POST waiting for its first message */
-	int tick;	    /* the janitor's second passed (SSE keepalive) */
+	struct http_loop *loop; /* the event thread serving conn */
+	struct hreq *wnext;	/* on sess->waiters */
+	int suspended;		/* on sess->waiters */
+	int waiting;		/* a POST waiting for its first message */
+	int tick; /* the janitor's second passed (SSE keepalive) */
 };
 
 int http_sessions_init(struct mcp_http *h);

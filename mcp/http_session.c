@@ -28,6 +28,7 @@ static void wake_waiters(struct hsess *s)
 		q->wnext = NULL;
 		q->suspended = 0;
 		MHD_resume_connection(q->conn);
+		http_loop_wake(q->loop);
 	}
 }
 
@@ -743,6 +744,7 @@ static void tick_readers(struct hsess *s)
 		q->suspended = 0;
 		q->tick = 1;
 		MHD_resume_connection(q->conn);
+		http_loop_wake(q->loop);
 	}
 	pthread_mutex_unlock(&s->mu);
 }

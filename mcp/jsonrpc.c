@@ -151,8 +151,13 @@ void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
 		set_invalid(m, -32600, "message nested too deeply");
 		return;
 	}
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-			  &jerr);
+	/* jansson decides (and words the error) whatever the fast path
+	 * does not take */
+	root = jr_fast_decode(buf, len);
+	if (!root)
+		root = json_loadb(buf, len,
+				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+				  &jerr);
 	if (!root) {
 		set_invalid(m, -32700, "parse error");
 		mcp_utf8_snprintf(m->err, sizeof(m->err), "parse error: %.*s",

@@ -189,7 +189,11 @@ struct mcp_session {
 	json_t *client_caps;
 	json_t *client_info;
 	int log_level; /* -1: not set, send everything */
-	char *subs[MCP_MAX_SUBSCRIPTIONS];
+	/* MCP_MAX_SUBSCRIPTIONS slots, allocated by the first subscribe: most
+	 * sessions (every stateless request's) never subscribe, and a session
+	 * small enough for malloc's per-thread cache is set up and freed
+	 * faster (the slots made it 2.3 KiB) */
+	char **subs;
 	unsigned nsubs;
 	struct mcp_call *calls; /* in flight */
 	unsigned ncalls;

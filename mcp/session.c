@@ -88,6 +88,7 @@ void mcp_session_free(mcp_session *s)
 	}
 	for (unsigned i = 0; i < s->nsubs; i++)
 		free(s->subs[i]);
+	free(s->subs);
 	json_decref(s->client_caps);
 	json_decref(s->client_info);
 	pthread_mutex_destroy(&s->mu);
@@ -396,9 +397,12 @@ static int do_subscribe(mcp_session *s, struct jr_msg *m, int on)
 	for (i = 0; i < s->nsubs && strcmp(s->subs[i], uri) != 0; i++)
 		;
 	if (on && i == s->nsubs) {
+		if (!s->subs)
+			s->subs =
+				calloc(MCP_MAX_SUBSCRIPTIONS, sizeof(*s->subs));
 		if (s->nsubs == MCP_MAX_SUBSCRIPTIONS)
 			rc = -1;
-		else if ((s->subs[s->nsubs] = strdup(uri)) != NULL)
+		else if (s->subs && (s->subs[s->nsubs] = strdup(uri)) != NULL)
 			s->nsubs++;
 	} else if (!on && i < s->nsubs) {
 		free(s->subs[i]);

@@ -99,6 +99,9 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Context switches of all of a process's threads: voluntary (it slept,
+# e.g. in epoll_wait) and involuntary (preempted).
+ctx_sw() { cat "/proc/$1/task/"*/status 2>/dev/null | awk -v k="$2" '$1 == k":" { s += $2 } END { print s + 0 }'; }
 hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
@@ -162,6 +165,8 @@ while [ "$r" -le "$rounds" ]; do
 			eval "url=\$url_$n"
 			eval "pid=\$pid_$n"
 			t_a=$(cpu_ticks "$pid")
+			v_a=$(ctx_sw "$pid" voluntary_ctxt_switches)
+			i_a=$(ctx_sw "$pid" nonvoluntary_ctxt_switches)
 			# shellcheck disable=SC2086,SC2046
 			line=$($load_pin "$load" --url "$url" -c "$c" -d "$dur" -w "$warm" $(rev_of "$n")) || {
 				echo "run.sh: $n failed at concurrency $c: $line" >&2
@@ -170,6 +175,8 @@ while [ "$r" -le "$rounds" ]; do
 			}
 			echo "  round $r $n c=$c: $line" >&2
 			t_b=$(cpu_ticks "$pid")
+			v_b=$(ctx_sw "$pid" voluntary_ctxt_switches)
+			i_b=$(ctx_sw "$pid" nonvoluntary_ctxt_switches)
 			for k in rps p50_us p99_us errors; do
 				record "$n" "${k}_$c" "$(echo "$line" | field "$k")"
 			done
@@ -177,6 +184,12 @@ while [ "$r" -le "$rounds" ]; do
 			record "$n" "cpu_us_$c" "$(awk -v t=$((t_b - t_a)) -v hz="$hz" \
 				-v n="$(echo "$line" | field total)" \
 				'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print 0 }')"
+			# Its sleeps and preemptions per call (all its threads).
+			n_calls=$(echo "$line" | field total)
+			for k in vcs:$((v_b - v_a)) ivcs:$((i_b - i_a)); do
+				record "$n" "${k%%:*}_$c" "$(awk -v v="${k#*:}" -v n="$n_calls" \
+					'BEGIN { if (n > 0) printf "%.2f", v / n; else print 0 }')"
+			done
 		done
 	done
 	r=$((r + 1))
@@ -230,6 +243,14 @@ for s in $names; do
 		a=$(get "$m" "cpu_us_$c")
 		b=$(get "$s" "cpu_us_$c")
 		echo "| $c | $a | $b | $(ratio "$b" "$a")x |"
+	done
+	echo
+	echo "Server context switches per call, all threads (voluntary: slept; involuntary: preempted):"
+	echo
+	echo "| concurrency | mcpd voluntary | mcpd involuntary | SDK voluntary | SDK involuntary |"
+	echo "| ---: | ---: | ---: | ---: | ---: |"
+	for c in $conc; do
+		echo "| $c | $(get "$m" "vcs_$c") | $(get "$m" "ivcs_$c") | $(get "$s" "vcs_$c") | $(get "$s" "ivcs_$c") |"
 	done
 	echo
 	echo "| | mcpd | SDK | ratio |"

@@ -41,6 +41,12 @@ int jr_depth_ok(const char *buf, size_t len, size_t max_depth);
 void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
 	      struct jr_msg *m);
 
+/* json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) for the
+ * common shape of a message (json_fast.c): the same tree (keys in the same
+ * order), or NULL for anything it leaves to jansson (non-ASCII strings,
+ * \u escapes, reals, duplicate keys, any error). New reference. */
+json_t *jr_fast_decode(const char *buf, size_t len);
+
 /* Classifies an already parsed value (steals the reference to root). */
 void jr_classify(json_t *root, struct jr_msg *m);
 

@@ -1,6 +1,9 @@
 /* Fuzz target: arbitrary bytes as JSON-RPC messages into an initialized
  * MCP session (parser, classifier, every method's parameter checks).
- * Each input is split on newlines into several messages. */
+ * Each input is split on newlines into several messages. The fast JSON
+ * path (json_fast.c) is checked against jansson on the whole input: where
+ * it decodes, it must give jansson's tree, and it must refuse whatever
+ * jansson refuses. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,29 @@ static mcp_server *server(void)
 	return srv;
 }
 
+/* Aborts (a crash for the fuzzer) when the fast path differs. */
+static void check_fast(const char *p, size_t size)
+{
+	json_t *fast = jr_fast_decode(p, size);
+	json_t *slow = json_loadb(p, size,
+				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+				  NULL);
+	char *a = NULL, *b = NULL;
+
+	if (fast) {
+		a = json_dumps(fast, JSON_COMPACT | JSON_ENCODE_ANY);
+		b = slow ? json_dumps(slow, JSON_COMPACT | JSON_ENCODE_ANY)
+			 : NULL;
+		if (!slow || !json_equal(fast, slow) || !a || !b ||
+		    strcmp(a, b) != 0)
+			abort();
+	}
+	free(a);
+	free(b);
+	json_decref(fast);
+	json_decref(slow);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char init[] =
@@ -55,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct jr_msg m;
 
 	/* The bare parser, on the whole input. */
+	if (jr_depth_ok(p, size, 64))
+		check_fast(p, size);
 	jr_parse(p, size, 1 << 20, 64, &m);
 	jr_msg_clear(&m);
 	mcp_session_input(s, init, sizeof(init) - 1);

@@ -309,6 +309,153 @@ static void test_dump_matches_jansson(void)
 	json_decref(v);
 }
 
+/* jr_fast_decode(text) against jansson's json_loadb with jr_parse's
+ * flags: wherever the fast path decodes, the tree must be jansson's, keys
+ * in the same order; wherever jansson refuses, the fast path must leave
+ * the text to it. */
+static void check_decode(const char *text, size_t len)
+{
+	json_t *fast = jr_fast_decode(text, len);
+	json_t *slow = json_loadb(text, len,
+				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+				  NULL);
+
+	if (fast) {
+		char *a = json_dumps(fast, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *b =
+			slow ? json_dumps(slow, JSON_COMPACT | JSON_ENCODE_ANY)
+			     : NULL;
+		if (!slow || !json_equal(fast, slow) || !a || !b ||
+		    strcmp(a, b) != 0)
+			fprintf(stderr, "differs from jansson: %.*s\n",
+				(int)len, text);
+		CHECK(slow != NULL);
+		CHECK(json_equal(fast, slow));
+		CHECK(a && b && strcmp(a, b) == 0);
+		free(a);
+		free(b);
+	}
+	json_decref(fast);
+	json_decref(slow);
+}
+
+/* The mutations of a valid text most likely to find a difference. */
+static void check_mutations(const char *text)
+{
+	static const char ins[] = "{}[]\",:0-1e.\\ \nu\x01\x7f\xc3tfn";
+	size_t len = strlen(text);
+	char *m = malloc(len + 2);
+
+	for (int i = 0; i < 8 && len > 0; i++) {
+		size_t at = rnd((unsigned)len);
+		/* delete a byte, replace it, insert one before it */
+		memcpy(m, text, at);
+		memcpy(m + at, text + at + 1, len - at - 1);
+		check_decode(m, len - 1);
+		memcpy(m, text, len);
+		m[at] = ins[rnd(sizeof(ins) - 1)];
+		check_decode(m, len);
+		memcpy(m, text, at);
+		m[at] = ins[rnd(sizeof(ins) - 1)];
+		memcpy(m + at + 1, text + at, len - at);
+		check_decode(m, len + 1);
+	}
+	free(m);
+}
+
+static void test_fast_decode_matches_jansson(void)
+{
+	static const char *const cases[] = {
+		"{}",
+		"[]",
+		"0",
+		"-0",
+		"01",
+		"-01",
+		"-",
+		"1.5",
+		"1e3",
+		"1E3",
+		"2.",
+		"9223372036854775807",
+		"9223372036854775808",
+		"-9223372036854775808",
+		"-9223372036854775809",
+		"99999999999999999999",
+		"true",
+		"tru",
+		"truex",
+		"null",
+		"nul",
+		"false",
+		"\"\"",
+		"\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
+		"\"\\u0041\"",
+		"\"\\u0000\"",
+		"\"\\x\"",
+		"\"\\\"",
+		"\"\x01\"",
+		"\"\x1f\"",
+		"\"\x20\"",
+		"\"\x7f\"",
+		"\"\x80\"",
+		"\"\xc3\xa9\"",
+		"\"\xff\"",
+		"\"abc",
+		"{\"a\":1,\"a\":2}",
+		"{\"a\":1,\"b\":{\"a\":2}}",
+		"{\"\":1}",
+		"{\"a\\nb\":1,\"a\\u000ab\":2}",
+		"{\"a\":1,}",
+		"[1,]",
+		"[1 2]",
+		"{\"a\" 1}",
+		"{1:2}",
+		" \t\r\n{ \"a\" : [ 1 , 2 ] } \n",
+		"{} x",
+		"{}{}",
+		"",
+		" ",
+		"\xef\xbb\xbf{}",
+		"[\"a\",null,true,false,-5,{}]",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		"\"params\":{\"name\":\"x\",\"arguments\":{},\"_meta\":{"
+		"\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+		"\"io.modelcontextprotocol/clientCapabilities\":{}}}}",
+	};
+	char nul[] = "{\"a\":\"x\0y\"}";
+	char *s;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		check_decode(cases[i], strlen(cases[i]));
+		check_mutations(cases[i]);
+	}
+	check_decode(nul, sizeof(nul) - 1);
+	/* a long escaped string: decoded on the heap */
+	s = malloc(2003);
+	s[0] = '"';
+	for (int i = 1; i < 2001; i += 2)
+		memcpy(s + i, "\\n", 2);
+	s[2001] = '"';
+	s[2002] = '\0';
+	check_decode(s, strlen(s));
+	free(s);
+	for (int i = 0; i < 3000; i++) {
+		json_t *v = random_value(0);
+		size_t flags = i % 3 == 0   ? JSON_COMPACT
+			       : i % 3 == 1 ? JSON_INDENT(1) | JSON_ENSURE_ASCII
+					    : JSON_SORT_KEYS;
+		s = json_dumps(v, flags | JSON_ENCODE_ANY);
+		if (s) {
+			check_decode(s, strlen(s));
+			if (i % 10 == 0)
+				check_mutations(s);
+		}
+		free(s);
+		json_decref(v);
+	}
+}
+
 int main(void)
 {
 	RUN(test_valid);
@@ -317,5 +464,6 @@ int main(void)
 	RUN(test_hostile_text);
 	RUN(test_builders);
 	RUN(test_dump_matches_jansson);
+	RUN(test_fast_decode_matches_jansson);
 	return ZGT_DONE();
 }

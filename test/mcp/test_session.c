@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mcp_internal.h"
+#include "session_methods.h"
 #include "zgtest.h"
 #include "zonegate/mcp.h"
 
@@ -768,6 +769,46 @@ static void test_replace_and_hooks(void)
 	mcp_server_free(srv);
 }
 
+/* A session holds at most MCP_MAX_SUBSCRIPTIONS URIs (the slots are
+ * allocated by its first subscribe): one more is refused, and a slot
+ * freed by an unsubscribe takes a new URI. */
+static void test_subscription_cap(void)
+{
+	mcp_server *srv = make_server();
+	struct capture c;
+	mcp_session *s;
+	char params[64];
+	json_t *r;
+	int ok = 0;
+
+	cap_init(&c);
+	s = mcp_session_new(srv, cap_send, &c);
+	init(s, &c, NULL);
+	CHECK(!mcp_session_subscribed(s, "mem://s0"));
+	for (int i = 0; i <= MCP_MAX_SUBSCRIPTIONS; i++) {
+		snprintf(params, sizeof(params), "{\"uri\":\"mem://s%d\"}", i);
+		r = call(s, &c, 100 + i, "resources/subscribe", params);
+		ok += json_object_get(r, "result") != NULL;
+		if (i == MCP_MAX_SUBSCRIPTIONS)
+			CHECK_EQ_INT(err_code(r), MCP_ERR_INVALID_PARAMS);
+		json_decref(r);
+	}
+	CHECK_EQ_INT(ok, MCP_MAX_SUBSCRIPTIONS);
+	CHECK(mcp_session_subscribed(s, "mem://s0"));
+	CHECK(mcp_session_subscribed(s, "mem://s255"));
+	r = call(s, &c, 1, "resources/unsubscribe", "{\"uri\":\"mem://s0\"}");
+	CHECK(json_object_get(r, "result") != NULL);
+	json_decref(r);
+	CHECK(!mcp_session_subscribed(s, "mem://s0"));
+	r = call(s, &c, 2, "resources/subscribe", "{\"uri\":\"mem://new\"}");
+	CHECK(json_object_get(r, "result") != NULL);
+	json_decref(r);
+	CHECK(mcp_session_subscribed(s, "mem://new"));
+	mcp_session_free(s);
+	cap_clear(&c);
+	mcp_server_free(srv);
+}
+
 int main(void)
 {
 	RUN(test_registry_validation);
@@ -780,5 +821,6 @@ int main(void)
 	RUN(test_client_requests);
 	RUN(test_list_changed);
 	RUN(test_replace_and_hooks);
+	RUN(test_subscription_cap);
 	return ZGT_DONE();
 }
