@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,10 @@ static int quiet(const struct pollfd *pfd, chan_mux *m)
 	return pfd && !pfd->revents && chan_mux_timeout_ms(m) != 0;
 }
 
+/* Frames per turn of an agent zone's channel that floods while other
+ * agent zones have work (set_shares). */
+#define ZONE_SHARE_FRAMES 1
+
 /* The tool zones' channels are held too, for another reason than the
  * agents': the calls read from every agent zone in a turn then reach a
  * tool zone in one write and at most one wake-up, not one each (under a
@@ -331,9 +336,80 @@ static void release_turn(struct gw *g)
 	release_tool_zones(g);
 }
 
+/* An agent zone has work: input on its channel this turn, or calls in
+ * flight, whose answers its tool zones' channels bring. */
+static int agent_busy(const struct azone *a)
+{
+	if (a->inflight)
+		return 1;
+	return a->m && !a->deny_held && a->pfd && a->pfd->revents;
+}
+
+/* Agent zones with work at the start of a turn (poll's results). */
+static size_t busy_agents(const struct gw *g)
+{
+	size_t busy = 0;
+
+	for (size_t i = 0; i < g->naz; i++)
+		busy += agent_busy(g->az[i]);
+	return busy;
+}
+
+/* Whether a turn ends by giving up the CPU (sched_yield): when a channel
+ * took its whole share and has more (a zone, or the tool zone answering
+ * it, sends as fast as gatewayd takes it) while another agent zone has
+ * work. gatewayd is then always runnable, and the processes that its
+ * answers and calls just woke (the other zones' clients, their tool
+ * zones), where they share its CPU, would wait behind it for the rest of
+ * its time slice, milliseconds however short its turns: that, not the
+ * length of a turn, was most of the other zones' p99 under an allowed
+ * flood (docs/gateway.md, "Fairness"). Yielding lets them run first; it
+ * costs a system call when nothing else is runnable. A zone over its
+ * denial budget does not count: the budget bounds it (it is not read). */
+static int turn_spent(struct gw *g)
+{
+	int64_t now = gw_now_ms();
+
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->m && chan_mux_turn_spent(g->az[i]->m) &&
+		    gw_az_wait_ms(g->az[i], now) == 0)
+			return 1;
+	for (size_t i = 0; i < g->ntz; i++)
+		if (g->tz[i]->m && chan_mux_turn_spent(g->tz[i]->m))
+			return 1;
+	return 0;
+}
+
+/* The share of each agent zone's channel this turn: ZONE_TURN_FRAMES,
+ * but while two or more agent zones have work, ZONE_SHARE_FRAMES for one
+ * that took its whole share and had more (it floods), until no other
+ * zone has work (a flooder whose channel ran dry for a turn keeps the
+ * short share). Tool zones' channels keep theirs: what they answer is
+ * bounded by the calls the agent zones' shares let through, and a tool
+ * zone serving several zones must not slow the others' answers with the
+ * flooder's. */
+static void set_shares(struct gw *g, int contended)
+{
+	for (size_t i = 0; i < g->naz; i++) {
+		chan_mux *m = g->az[i]->m;
+		if (!m)
+			continue;
+		if (!contended)
+			chan_mux_set_turn(m, ZONE_TURN_FRAMES);
+		else if (chan_mux_turn_spent(m))
+			chan_mux_set_turn(m, ZONE_SHARE_FRAMES);
+	}
+}
+
+/* One loop turn: each agent zone's channel with its share, then the
+ * tool zones', then deadlines; the turn's audit records go to the kernel
+ * before its answers leave (release_turn). */
 void gw_route_run(struct gw *g)
 {
 	int64_t now = gw_now_ms();
+	size_t busy = busy_agents(g);
+
+	set_shares(g, busy >= 2);
 
 	for (size_t i = 0; i < g->naz; i++) {
 		struct azone *a = g->az[i];
@@ -381,6 +457,8 @@ void gw_route_run(struct gw *g)
 		if (g->az[i]->half_done)
 			gw_sess_end_half_closed(g->az[i]);
 	release_turn(g);
+	if (busy >= 2 && turn_spent(g))
+		sched_yield(); /* see turn_spent */
 }
 
 /* The last turn before gatewayd stops: this turn's records go to the

@@ -46,6 +46,8 @@ struct chan_mux {
 	struct zg_qitem *cur;
 	size_t cur_off, total;
 	unsigned frames_left; /* of this call's budget */
+	int turn_spent;	      /* this call stopped at its budget */
+	unsigned turn_frames; /* chan_mux_set_turn, else o.turn_frames */
 	size_t rpos, rlen;    /* rbuf[rpos..rlen): read, not dispatched */
 	int write_failed, more_input, ping_out, rx_paused;
 	int held, held_out; /* chan_mux_hold: writes wait; some are waiting */
@@ -575,8 +577,10 @@ static int on_frame(void *ud, const struct chan_frame_hdr *h, const uint8_t *p)
 		m->rx_paused = 1;
 		return FEED_PAUSE;
 	}
-	if (m->frames_left > 0 && --m->frames_left == 0)
+	if (m->frames_left > 0 && --m->frames_left == 0) {
+		m->turn_spent = 1;
 		return FEED_PAUSE;
+	}
 	return 0;
 }
 
@@ -587,8 +591,10 @@ static int read_chunk(chan_mux *m, size_t *bytes)
 {
 	ssize_t r;
 
-	if (*bytes >= m->o.turn_bytes)
+	if (*bytes >= m->o.turn_bytes) {
+		m->turn_spent = 1;
 		return 0;
+	}
 	r = chan_read(m->c, m->rbuf, sizeof(m->rbuf));
 	if (r == 0)
 		return 0;
@@ -616,7 +622,8 @@ static int read_input(chan_mux *m)
 	const char *why = NULL;
 	int rc;
 
-	m->frames_left = m->o.turn_frames;
+	m->frames_left = m->turn_frames ? m->turn_frames : m->o.turn_frames;
+	m->turn_spent = 0;
 	m->rx_paused = 0;
 	for (;;) {
 		if (ctl_mem(m) >= m->o.ctl_queue_max) {
@@ -807,6 +814,16 @@ int chan_mux_process(chan_mux *m)
 	flush(m);
 	note_input(m);
 	return m->state == M_DEAD ? -1 : 0;
+}
+
+void chan_mux_set_turn(chan_mux *m, unsigned frames)
+{
+	m->turn_frames = frames;
+}
+
+int chan_mux_turn_spent(const chan_mux *m)
+{
+	return m->turn_spent && m->more_input;
 }
 
 int chan_mux_is_up(chan_mux *m)

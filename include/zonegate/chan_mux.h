@@ -172,6 +172,18 @@ int chan_mux_timeout_ms(chan_mux *m);
  * Returns 0, or -1 once a client channel is gone for good (free it). */
 int chan_mux_process(chan_mux *m);
 
+/* Sets the input budget of the next calls of chan_mux_process() (the
+ * turn_frames of chan_mux_opts; 0 restores the one it was created with),
+ * so that a loop can give a channel a short share while others have work
+ * and whole batches while it is alone. */
+void chan_mux_set_turn(chan_mux *m, unsigned frames);
+
+/* Nonzero if the last chan_mux_process() stopped at its budget
+ * (turn_frames or turn_bytes) with input still waiting: the peer sends
+ * more than one call takes. A loop uses it to tell a channel that
+ * floods it from one that merely had work. */
+int chan_mux_turn_spent(const chan_mux *m);
+
 /* Nonzero after the HELLO exchange (until the channel goes down). */
 int chan_mux_is_up(chan_mux *m);
 

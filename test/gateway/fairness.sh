@@ -19,7 +19,11 @@
 # socket): 4000 denied stateless calls, 64 at a time, for 2 s get at
 # most a burst plus 2 s of the budget answered (its requests wait in the
 # listener's queue, unread); without the budget all 4000 were answered.
-# Env: GATEWAYD, MCPD_TEST, GW_LOAD (binaries); FAIR_SECONDS (default 3).
+# And a count of how far an allowed flood runs ahead of another zone's
+# call while both have work (a probe; see below), against the share a
+# flooding zone gets per turn then.
+# Env: GATEWAYD, MCPD_TEST, GW_LOAD (binaries); FAIR_SECONDS (default 3);
+# PROBE_MAX_MEAN (default 3.5).
 set -u
 . "$(dirname "$0")/../common/daemons.sh"
 zg_need GATEWAYD MCPD_TEST GW_LOAD
@@ -27,8 +31,9 @@ secs=${FAIR_SECONDS:-3}
 zg_workdir gwfair
 cp "$(dirname "$0")/../../data/gateway/fair/gw.json" \
    "$(dirname "$0")/../../data/gateway/fair/fair.policy" "$work/"
-"$MCPD_TEST" --chan sim:74:t1 --fixtures conformance 2>"$work/t1.log" & pids="$pids $!"
-"$MCPD_TEST" --chan sim:75:t2 --fixtures conformance 2>"$work/t2.log" & pids="$pids $!"
+"$MCPD_TEST" --chan sim:74:t1 --fixtures conformance 2>"$work/t1.log" & t1pid=$!
+"$MCPD_TEST" --chan sim:75:t2 --fixtures conformance 2>"$work/t2.log" & t2pid=$!
+pids="$pids $t1pid $t2pid"
 budget=500
 sed -i "s/\"policy\":/\"zone_denials_per_s\": $budget, \"policy\":/" "$work/gw.json"
 sed -i "s/\"zones\": {/\"zones\": { \"hl\": { \"domid\": 79, \"role\": \"agent\" },/" "$work/gw.json"
@@ -95,6 +100,48 @@ for kind in denied allowed; do
 		echo "FAIL: the $kind flood starved the other zones"; fail=1
 	fi
 done
+# How far one zone's allowed flood runs ahead of another zone's request,
+# counted. v2 has a call in flight all along (t2 is stopped), so two
+# agent zones have work; fl floods t1 while a probe on v1's channel (the
+# same gw_load) sends one ping at a time, which gatewayd answers in the
+# turn that reads it, and counts the flood's answers that arrive while
+# each is in flight. gatewayd has a CPU of its own here, gw_load and t1
+# the other. While two or more agent zones have work, a zone that takes
+# its whole share of a turn (ZONE_TURN_FRAMES, 8 frames) gets
+# ZONE_SHARE_FRAMES (1) per turn, so the flood gets about one answer per
+# turn: a ping saw 0.8-2.6 of the flood's answers on average (10 runs,
+# the sanitizer build's included; t1 answering a backlog at once still
+# sends 8 in a turn now and then). With the shares off (the flooder
+# keeps 8 frames a turn) 4.3-5.8, its answers coming 8 a turn. (The
+# probe sends its next ping once the flood's answers already in its
+# channel are read.)
+probe_max=${PROBE_MAX_MEAN:-3.5}
+ncpu=$(nproc)
+other=$((ncpu > 1 ? 1 : 0))
+kill -STOP "$t2pid"
+"$GW_LOAD" --chan sim:72:v2 -c 1 -d $((secs + 10)) -w 0 \
+	--tool t2.test_structured_output --args '{"a":1,"b":2}' \
+	>"$work/held.out" 2>&1 & hpid=$!
+taskset -pc 0 "$gpid" >/dev/null && taskset -pc $other "$t1pid" >/dev/null ||
+	fail=1
+taskset -c $other "$GW_LOAD" --chan sim:73:fl -c 64 -d "$secs" -w 1 \
+	--flood --tool t1.test_simple_text --probe sim:71:v1 --probe-ping \
+	>"$work/probe.out" 2>&1
+kill -CONT "$t2pid"
+kill "$hpid" 2>/dev/null
+wait "$hpid"
+for p in $pids; do taskset -pc "0-$((ncpu - 1))" "$p" >/dev/null; done
+echo "probe: $(cat "$work/probe.out")"
+pn=$(field "$work/probe.out" probe_calls)
+mean=$(field "$work/probe.out" probe_mean)
+if [ "${pn:-0}" -lt 100 ]; then
+	echo "FAIL: the probe's pings were not answered (${pn:-0})"; fail=1
+elif [ "$(field "$work/probe.out" requests)" -lt 1000 ]; then
+	echo "FAIL: the flood did not happen"; fail=1
+elif ! awk -v m="$mean" -v x="$probe_max" 'BEGIN { exit !(m <= x) }'; then
+	echo "FAIL: the flood got $mean answers (mean) while another zone's" \
+		"ping was in flight (at most $probe_max)"; fail=1
+fi
 # the listener's zone: 4000 denied stateless calls for 2 s
 awk 'BEGIN { for (i = 1; i <= 4000; i++) {
 	if (i > 1) print "next"

@@ -821,14 +821,16 @@ static void test_control_flood(void)
 /* The input budget: with turn_frames 8, one call dispatches 8 messages
  * and leaves the rest for the next (timeout 0 meanwhile), so a channel
  * with much queued cannot keep a shared loop to itself. Without the
- * budget one call takes all 100. */
+ * budget one call takes all 100. chan_mux_set_turn changes the budget of
+ * the next calls (1, then back to 8), and chan_mux_turn_spent says a
+ * call stopped at it with more waiting (not once all is read). */
 static void test_turn_budget(void)
 {
 	static struct side S, C;
 	struct chan_mux_opts so = { .turn_frames = 8 };
 	chan_mux *mv[2];
 	uint32_t sid;
-	int calls = 0;
+	int calls = 0, n;
 
 	CHECK_EQ_INT(mkpair(&S, &C, "sim:7:budget", &so, NULL), 0);
 	S.echo = 0;
@@ -847,12 +849,23 @@ static void test_turn_budget(void)
 	chan_mux_process(S.m);
 	CHECK(S.nmsg >= 1 && S.nmsg <= 8);
 	CHECK_EQ_INT(chan_mux_timeout_ms(S.m), 0);
+	CHECK(chan_mux_turn_spent(S.m));
+	chan_mux_set_turn(S.m, 1);
+	n = S.nmsg;
+	chan_mux_process(S.m);
+	CHECK_EQ_INT(S.nmsg, n + 1);
+	CHECK(chan_mux_turn_spent(S.m));
+	chan_mux_set_turn(S.m, 0);
+	n = S.nmsg;
+	chan_mux_process(S.m);
+	CHECK_EQ_INT(S.nmsg, n + 8);
 	while (S.nmsg < 100 && calls < 100) {
 		chan_mux_process(S.m);
 		calls++;
 	}
 	CHECK_EQ_INT(S.nmsg, 100);
 	CHECK(calls >= 11);
+	CHECK(!chan_mux_turn_spent(S.m));
 	pump(mv, 2, NULL, NULL, 50);
 	CHECK(chan_mux_timeout_ms(S.m) != 0);
 	chan_mux_free(C.m);
