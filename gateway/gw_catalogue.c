@@ -567,9 +567,9 @@ static void cat_install(struct tzone *t)
 	if (!changed)
 		return;
 	fprintf(stderr,
-		"gatewayd: tool zone %s %s: %zu tools, %zu resources, "
+		"gatewayd: tool zone %s %s (%s): %zu tools, %zu resources, "
 		"%zu prompts\n",
-		t->z->name, first ? "up" : "changed",
+		t->z->name, first ? "up" : "changed", t->rev,
 		json_array_size(t->cat[CAT_TOOLS]),
 		json_array_size(t->cat[CAT_RES]),
 		json_array_size(t->cat[CAT_PROMPTS]));

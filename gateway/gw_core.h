@@ -199,6 +199,16 @@ struct tzone {
 	uint64_t responses_spliced; /* of those, relayed without re-encoding */
 	uint64_t responses_invalid; /* dropped: failed the splice check */
 	char last_error[160];
+	/* The revision negotiated on its control stream (docs/protocol.md,
+	 * "Which revision the gateway speaks to a tool zone"): a channel
+	 * zone is asked server/discover first (hs_probe while it is out);
+	 * rev2026 when it lists 2026-07-28, and then every link to it is a
+	 * stream of stateless requests (no initialize, _meta on each
+	 * request: gw_up_meta); else initialize on a new stream. rev: the
+	 * revision's name ("" before the handshake). */
+	int rev2026;
+	int hs_probe;
+	char rev[16];
 };
 
 enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT, PK_PING };
@@ -315,6 +325,21 @@ int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
 int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti);
 /* A new request with our id uid (params stolen); the caller frees it. */
 json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
+/* The answer m to tool zone t's control-stream handshake request
+ * (server/discover, or initialize): the revision recorded, the catalogue
+ * fetched, a fallback to initialize, or the zone marked dead. */
+void gw_up_handshake(struct tzone *t, struct jr_msg *m);
+/* Request params (an object, or NULL: nothing to do) going from session
+ * s to tool zone ti, in the revision that zone speaks: for a 2026-07-28
+ * zone _meta gets the protocol version, the client capabilities (those
+ * a stateless agent's request declared, kept by gw_stateless.c, else
+ * the session's forwarded ones) and the session's log level; for a
+ * 2025-11-25 zone the revision's own _meta keys are dropped. */
+void gw_up_meta(struct gw *g, struct asess *s, unsigned ti, json_t *params);
+/* A call's result m from a 2026-07-28 tool zone that asks for client
+ * input (resultType input_required): not bridged yet, so call p ends
+ * with an error saying so. 1 if it did (p is freed), else 0. */
+int gw_up_irr_refuse(struct tzone *t, struct preq *p, struct jr_msg *m);
 /* Tool zone t went away (its calls fail, it reconnects later); connect. */
 void gw_up_down(struct tzone *t, const char *why);
 void gw_up_connect(struct tzone *t);

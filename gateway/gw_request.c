@@ -589,6 +589,7 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 			g->next_deadline_ms = p->deadline_ms;
 	}
 	rewrite_up(m, &x, p->uid);
+	gw_up_meta(g, s, x.t->ti, m->params); /* the zone's revision */
 	up = jr_dump(m->root, &ulen);
 	p->t_sent = gw_now_us();
 	if (!up || !p->target || gw_up_link_ensure(g, s, x.t->ti) ||

@@ -348,12 +348,16 @@ static void streq_free(struct gw_stl *st, struct streq *r)
 }
 
 /* The request for the shared session: our id, and _meta without the
- * revision's own keys (the upstream session is 2025-11-25; traceparent,
- * progressToken and the like stay). */
+ * revision's own keys (traceparent, progressToken and the like stay)
+ * but the client capabilities the gateway acts on (sampling,
+ * elicitation, roots; each sub-object when at most CAP_PART_MAX bytes,
+ * else empty), which gw_up_meta passes to a 2026-07-28 tool zone and
+ * drops for a 2025-11-25 one. */
 static void rewrite_for_shared(struct jr_msg *m, uint64_t n)
 {
 	char id[40];
 	json_t *meta = json_object_get(m->params, "_meta");
+	json_t *caps = json_object(), *agent = json_object_get(meta, META_CAPS);
 	const char *k;
 	json_t *v;
 	void *tmp;
@@ -361,9 +365,23 @@ static void rewrite_for_shared(struct jr_msg *m, uint64_t n)
 	snprintf(id, sizeof(id), STL_ID_PREFIX "%llu", (unsigned long long)n);
 	json_object_set_new(m->root, "id", json_string(id));
 	m->id = json_object_get(m->root, "id");
+	for (size_t i = 0; i < 3; i++) {
+		json_t *c = json_object_get(agent, cap_names[i]);
+		char *txt = c ? json_dumps(c, JSON_COMPACT) : NULL;
+		if (c)
+			json_object_set_new(caps, cap_names[i],
+					    txt && strlen(txt) <= CAP_PART_MAX
+						    ? json_deep_copy(c)
+						    : json_object());
+		free(txt);
+	}
 	json_object_foreach_safe (meta, tmp, k, v)
 		if (strncmp(k, META_PREFIX, strlen(META_PREFIX)) == 0)
 			json_object_del(meta, k);
+	if (json_is_object(meta))
+		json_object_set_new(meta, META_CAPS, caps);
+	else
+		json_decref(caps);
 }
 
 /* Checks the revision's _meta of request m: 0 when it may take the

@@ -1,0 +1,172 @@
+// End to end: which revision gatewayd speaks to each tool zone, and
+// agents of both revisions against tool zones of one revision each.
+// Real processes: gatewayd; three mcpd-test tool zones on channels, one
+// serving only 2025-11-25 (t25), one only 2026-07-28 (t26), one both
+// (dual); one agent zone on a token-bound listener, reached by the SDK
+// 1.x client (a 2025-11-25 session) and by raw 2026-07-28 requests.
+// Proves: the gateway negotiates per tool zone (server/discover first,
+// initialize when the zone does not list 2026-07-28 alone) and says so in
+// `gatewayctl status`; a 2026-07-28-only zone is reachable from both
+// revisions (its tools listed and filtered by policy like the others',
+// calls allowed and denied with audit ids); an InputRequiredResult from
+// such a zone is refused with a clear error, never passed on with the
+// zone's own state.
+// Env: GATEWAYD, GATEWAYCTL, MCPD_TEST.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, stop, waitFor } from '../common/harness.mjs';
+
+guardHooks();
+
+const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
+const { Client } = await import(`${SDK}/client/index.js`);
+const { StreamableHTTPClientTransport } = await import(`${SDK}/client/streamableHttp.js`);
+
+const { GATEWAYD, GATEWAYCTL, MCPD_TEST } = process.env;
+const dir = mkdtempSync(join(tmpdir(), 'zg-gwrev-'));
+const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
+const daemon = (bin, args) => spawnDaemon(bin, args, env);
+const cfg = join(dir, 'gatewayd.json');
+const TOKEN = 'r'.repeat(20) + 'Qw7-token-of-the-agent-0123456789';
+const REV = '2026-07-28';
+const IRR_TOOL = 'test_input_required_result_tampered_state';
+const meta = (caps = {}) => ({ 'io.modelcontextprotocol/protocolVersion': REV,
+  'io.modelcontextprotocol/clientCapabilities': caps });
+const HDRS = { 'content-type': 'application/json',
+  accept: 'application/json, text/event-stream', authorization: `Bearer ${TOKEN}` };
+
+// A stateless POST through the listener: the response message.
+async function post26(url, method, params = {}, caps = {}) {
+  const name = params.name ?? params.uri;
+  const r = await fetch(url, { method: 'POST',
+    headers: { ...HDRS, 'mcp-protocol-version': REV, 'mcp-method': method,
+      ...(name ? { 'mcp-name': name } : {}) },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method,
+      params: { ...params, _meta: meta(caps) } }) });
+  const text = await r.text();
+  if (r.headers.get('content-type')?.includes('text/event-stream')) {
+    return text.split('\n').filter((l) => l.startsWith('data:') && l.length > 6)
+      .map((l) => JSON.parse(l.slice(5))).at(-1);
+  }
+  return JSON.parse(text);
+}
+
+const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
+  .map((l) => JSON.parse(l));
+const sorted = (a) => [...a].sort();
+
+let gw, t25, t26, dual, url, client;
+
+describe('gatewayd: the revision spoken to each tool zone', { concurrency: false }, () => {
+  before(async () => {
+    writeFileSync(join(dir, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
+    writeFileSync(cfg, JSON.stringify({
+      zones: {
+        agent: { domid: 71, role: 'agent', chan: 'sim:71:agent' },
+        t25: { domid: 72, role: 'tool', chan: 'sim:72:t25' },
+        t26: { domid: 73, role: 'tool', chan: 'sim:73:t26' },
+        dual: { domid: 74, role: 'tool', chan: 'sim:74:dual' },
+      },
+      listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' }],
+      admin_socket: 'gatewayd.sock',
+      policy: 'gw.policy',
+      audit_log: 'audit.log',
+      audit_flush_ms: 0,
+    }, null, 2));
+    writeFileSync(join(dir, 'gw.policy'), `agent t26.test_image_content deny
+agent t25.test_image_content deny
+agent *.test_simple_text allow
+agent *.${IRR_TOOL} allow
+`);
+    const fx = ['--fixtures', 'conformance'];
+    t25 = daemon(MCPD_TEST, ['--chan', 'sim:72:t25', ...fx, '--protocol-versions', '2025-11-25']);
+    t26 = daemon(MCPD_TEST, ['--chan', 'sim:73:t26', ...fx, '--protocol-versions', REV]);
+    dual = daemon(MCPD_TEST, ['--chan', 'sim:74:dual', ...fx]);
+    gw = daemon(GATEWAYD, ['--config', cfg]);
+    await waitFor('gatewayd', () => ['t25', 't26', 'dual'].every((z) =>
+      gw.log.includes(`tool zone ${z} up`)) && /listener for zone agent on http/.test(gw.log));
+    url = /listener for zone agent on (http:\/\/\S+)/.exec(gw.log)[1];
+    client = new Client({ name: 'zg-2025', version: '1' },
+      { capabilities: { elicitation: {} } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+  });
+  checkedAfter(async () => {
+    await client?.close();
+    gw.kill('SIGTERM');
+    const code = await gw.done;
+    await stop(t25);
+    await stop(t26);
+    await stop(dual);
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0, gw.log);
+  });
+
+  // Red without the discover probe (t26 never comes up: its initialize is
+  // refused) and with every zone that lists 2026-07-28 taken as one.
+  test('negotiated per zone, shown by gatewayctl status', () => {
+    const r = spawnSync(GATEWAYCTL, ['--config', cfg, 'status'], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const zones = JSON.parse(r.stdout).zones;
+    const rev = (z) => zones.find((x) => x.zone === z).revision;
+    assert.equal(rev('t25'), '2025-11-25');
+    assert.equal(rev('t26'), REV);
+    assert.equal(rev('dual'), '2025-11-25'); // both eras: the session era
+    for (const z of ['t25', 't26', 'dual'])
+      assert.equal(zones.find((x) => x.zone === z).health, 'up');
+    assert.match(gw.log, /tool zone t26 up \(2026-07-28\)/);
+  });
+
+  // Red with the catalogue requests to t26 sent without the revision's
+  // _meta (t26 refuses them, its tools never listed).
+  test('both revisions list the same tools, filtered by policy', async () => {
+    const want = sorted((await client.listTools()).tools.map((t) => t.name));
+    for (const n of ['t25.test_simple_text', 't26.test_simple_text', 'dual.test_simple_text'])
+      assert.ok(want.includes(n), n);
+    assert.ok(!want.some((n) => n.endsWith('.test_image_content')));
+    const l26 = await post26(url, 'tools/list');
+    assert.deepEqual(sorted(l26.result.tools.map((t) => t.name)), want);
+  });
+
+  // Red with links to t26 opened by initialize (the zone refuses it and
+  // the call ends "initialize refused").
+  test('calls to a 2026-07-28-only zone from both revisions', async () => {
+    for (const z of ['t25', 't26']) {
+      const r = await client.callTool({ name: `${z}.test_simple_text`, arguments: {} });
+      assert.match(r.content[0].text, /simple text/i, z);
+      const s = await post26(url, 'tools/call', { name: `${z}.test_simple_text`, arguments: {} });
+      assert.equal(s.result.resultType, 'complete', z);
+      assert.match(s.result.content[0].text, /simple text/i, z);
+    }
+    const e25 = await rpcError(client.callTool({ name: 't26.test_image_content', arguments: {} }));
+    const e26 = await post26(url, 'tools/call', { name: 't26.test_image_content', arguments: {} });
+    assert.equal(e26.error.code, e25.code);
+    for (const id of [e25.data.auditId, e26.error.data.auditId]) {
+      const rec = audit().find((x) => x.id === id);
+      assert.equal(rec?.decision, 'deny', id);
+      assert.equal(rec.target, 't26.test_image_content');
+    }
+    const ok = audit().filter((x) => x.target === 't26.test_simple_text' && x.decision === 'allow');
+    assert.equal(ok.length, 2);
+  });
+
+  // Red with gw_up_irr_refuse off: the 2025-11-25 session gets a result it
+  // cannot read and the 2026-07-28 agent the zone's own requestState.
+  test('an InputRequiredResult from a 2026-07-28 zone is refused clearly', async () => {
+    const e25 = await rpcError(client.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} }));
+    assert.equal(e25.code, -32000);
+    assert.match(e25.message, /does not bridge/);
+    const s = await post26(url, 'tools/call', { name: `t26.${IRR_TOOL}`, arguments: {} },
+      { elicitation: {} });
+    assert.equal(s.error?.code, -32000, JSON.stringify(s));
+    assert.match(s.error.message, /does not bridge/);
+    assert.equal(JSON.stringify(s).includes('requestState'), false);
+    const recs = audit().filter((x) => x.target === `t26.${IRR_TOOL}`);
+    assert.equal(recs.length, 2);
+    for (const r of recs) assert.equal(r.reason, 'input_required not bridged');
+  });
+});
