@@ -430,7 +430,13 @@ static void listen_notify(struct gw_stl *st, struct asess *sh, json_t *root);
 static void listens_end(struct gw_stl *st, struct asess *dest, struct gw_hs *hs,
 			const json_t *id, int graceful);
 static void resume(struct gw *g, struct azone *az, struct asess *dest,
-		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m);
+		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+		   size_t len);
+static void run_request(struct gw *g, struct azone *az, struct asess *dest,
+			struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+			size_t len, int list, int inputs_up);
+static int wrap_state(struct gw *g, struct azone *az, struct streq *r,
+		      json_t *res);
 
 /* What a request's requestState is bound to besides its method: the
  * tool or prompt name, or the URI (borrowed; NULL if it has none). */
@@ -463,9 +469,6 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	static const char *const routed[] = { "tools/call", "resources/read",
 					      "prompts/get",
 					      "completion/complete" };
-	struct gw_stl *st;
-	struct streq *r;
-	struct asess *sh;
 	const char *meth = m->method;
 	int list;
 
@@ -508,9 +511,25 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	if (az->stl)
 		sweep(g, az, az->stl);
 	if (list < 0 && json_object_get(m->params, "requestState")) {
-		resume(g, az, dest, hs, dl, m);
+		resume(g, az, dest, hs, dl, m, len);
 		return;
 	}
+	run_request(g, az, dest, hs, dl, m, len, list, 0);
+}
+
+/* Runs stateless request m (len bytes; list: its CAT_* or -1 for a
+ * routed one) on a shared session. inputs_up: its inputResponses go
+ * upstream with it (the retry of a tool zone's own InputRequiredResult);
+ * else they are kept for the requests of a held call. */
+static void run_request(struct gw *g, struct azone *az, struct asess *dest,
+			struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+			size_t len, int list, int inputs_up)
+{
+	const char *meth = m->method;
+	struct gw_stl *st;
+	struct streq *r;
+	struct asess *sh;
+
 	st = stl_of(g, az);
 	/* a list is answered at once, from the catalogue, on any of them */
 	sh = st ? shared_pick(g, az, st) : NULL;
@@ -540,10 +559,12 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	r->args = json_incref(json_object_get(m->params, "arguments"));
 	/* answers sent up front answer the tool's requests of those keys;
 	 * they are not for a 2025-11-25 tool zone's eyes */
-	if (json_is_object(json_object_get(m->params, "inputResponses")))
+	if (!inputs_up &&
+	    json_is_object(json_object_get(m->params, "inputResponses")))
 		r->pre = json_deep_copy(
 			json_object_get(m->params, "inputResponses"));
-	json_object_del(m->params, "inputResponses");
+	if (!inputs_up)
+		json_object_del(m->params, "inputResponses");
 	gw_req_trace(m->params, r->trace);
 	rewrite_for_shared(m, r->n);
 	r->on = list >= 0 ? NULL : sh;
@@ -620,6 +641,25 @@ static void response_back(struct gw_stl *st, struct streq *r, json_t *root)
 		err = NULL;
 	}
 
+	if (res && !r->need &&
+	    json_is_string(json_object_get(res, "resultType")) &&
+	    strcmp(json_string_value(json_object_get(res, "resultType")),
+		   "input_required") == 0 &&
+	    json_is_string(json_object_get(res, "requestState"))) {
+		/* the tool zone asked itself (a 2026-07-28 zone) */
+		if (wrap_state(r->on->az->g, r->on->az, r, res) != 0) {
+			json_object_del(root, "result");
+			json_object_set_new(root, "error",
+					    err_obj(GW_ERR_GATEWAY,
+						    "the tool zone's "
+						    "requestState is too large",
+						    NULL));
+		}
+		json_object_set(root, "id", r->id);
+		to_dest(r->dest, r->hs, r->deliver, json_incref(root));
+		streq_free(st, r);
+		return;
+	}
 	json_object_set(root, "id", r->id);
 	result_fields(json_object_get(root, "result"), r->rk);
 	if (json_integer_value(json_object_get(err, "code")) == -32002)
@@ -945,10 +985,77 @@ static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
 	free(v);
 }
 
+/* The tool zone a request to method on target (a name, or a URI for
+ * resources/read) goes to for agent zone az, or NULL. */
+static struct tzone *zone_of(struct gw *g, struct azone *az, const char *method,
+			     const char *target)
+{
+	const char *bare;
+
+	if (!target)
+		return NULL;
+	if (strcmp(method, "resources/read") == 0)
+		return gw_cat_resolve_uri(g, target);
+	return gw_cat_resolve_name(g, az, target, &bare);
+}
+
+/* A tool zone's own InputRequiredResult res (a 2026-07-28 zone asks for
+ * input itself, holding nothing): its requestState goes to the agent
+ * sealed by the gateway with the tool zone's name and this agent zone's,
+ * bound to the request (method, target, arguments), so that an agent can
+ * neither alter it nor carry it to another zone or tool, and the retry
+ * may reach any replica with the same state_key_file. 0, or -1 when it
+ * cannot be sealed (too large for a requestState). */
+static int wrap_state(struct gw *g, struct azone *az, struct streq *r,
+		      json_t *res)
+{
+	struct tzone *t = zone_of(g, az, r->method, r->target);
+	json_t *up = json_object_get(res, "requestState");
+	json_t *state = t ? json_pack("{s:s,s:s,s:O}", "z", az->z->name, "t",
+				      t->z->name, "u", up)
+			  : NULL;
+	unsigned ttl = (unsigned)(g->cfg->held_idle_ms / 1000) + 1;
+	char *tok = state ? mcp_state_seal(g->cfg->state_keys, r->method,
+					   r->target, r->args, state,
+					   time(NULL), ttl)
+			  : NULL;
+
+	json_decref(state);
+	if (!tok)
+		return -1;
+	json_object_set_new(res, "requestState", json_string(tok));
+	free(tok);
+	return 0;
+}
+
+/* The retry of a wrapped InputRequiredResult (wrap_state): NULL and the
+ * tool zone's own state in *up (new text) when state is this agent
+ * zone's and names the tool zone the retry goes to; else why. */
+static const char *unwrap_check(struct gw *g, struct azone *az,
+				const struct jr_msg *m, const json_t *state,
+				char **up)
+{
+	json_t *z = json_object_get(state, "z");
+	json_t *t = json_object_get(state, "t");
+	json_t *u = json_object_get(state, "u");
+	struct tzone *to = zone_of(g, az, m->method, target_of(m));
+
+	if (!json_is_string(z) || !json_is_string(t) || !json_is_string(u))
+		return "requestState is malformed";
+	if (strcmp(json_string_value(z), az->z->name) != 0)
+		return "requestState was issued to another agent zone";
+	if (!to || strcmp(json_string_value(t), to->z->name) != 0)
+		return "requestState was issued for another tool zone";
+	*up = strdup(json_string_value(u));
+	return *up ? NULL : "out of memory";
+}
+
 /* Checks retry m's requestState and inputResponses: NULL and the held
- * call it resumes in *out, or why it is refused (static text). */
+ * call it resumes in *out, or for a wrapped tool zone's state (unwrap_check)
+ * NULL and that state in *up; or why it is refused (static text). */
 static const char *state_check(struct gw *g, struct azone *az,
-			       const struct jr_msg *m, struct streq **out)
+			       const struct jr_msg *m, struct streq **out,
+			       char **up)
 {
 	json_t *rs = json_object_get(m->params, "requestState");
 	json_t *resp = json_object_get(m->params, "inputResponses");
@@ -967,6 +1074,11 @@ static const char *state_check(struct gw *g, struct azone *az,
 			   &state, &why) != 0)
 		return why;
 	why = NULL; /* mcp_state_open leaves its default there */
+	if (json_object_get(state, "u")) {
+		why = unwrap_check(g, az, m, state, up);
+		json_decref(state);
+		return why;
+	}
 	z = json_object_get(state, "z");
 	rep = json_object_get(state, "g");
 	h = json_object_get(state, "h");
@@ -1001,12 +1113,14 @@ static const char *state_check(struct gw *g, struct azone *az,
  * (unknown keys ignored), the call waits for its next request or its
  * result, and what is still unanswered is asked again at once. */
 static void resume(struct gw *g, struct azone *az, struct asess *dest,
-		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m)
+		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+		   size_t len)
 {
 	json_t *resp = json_object_get(m->params, "inputResponses");
 	json_t *meta = json_object_get(m->params, "_meta");
 	struct streq *r;
-	const char *why = state_check(g, az, m, &r);
+	char *up = NULL;
+	const char *why = state_check(g, az, m, &r, &up);
 	char trace[56], aid[64];
 
 	if (why) {
@@ -1022,6 +1136,14 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 				     0, 0, 0, 0, NULL, trace);
 		dest_error(dest, hs, dl, m->id, ERR_BAD_STATE, why,
 			   json_pack("{s:s}", "auditId", aid));
+		return;
+	}
+	if (up) {
+		/* the tool zone's own state goes back to it with the answers:
+		 * a new call, decided by policy as any */
+		json_object_set_new(m->params, "requestState", json_string(up));
+		free(up);
+		run_request(g, az, dest, hs, dl, m, len, -1, 1);
 		return;
 	}
 	for (size_t i = 0; i < r->nasks;) {

@@ -850,8 +850,9 @@ int gw_up_irr_refuse(struct tzone *t, struct preq *p, struct jr_msg *m)
 		json_object_get(json_object_get(m->root, "result"),
 				"resultType"));
 
-	if (!t->rev2026 || m->kind != JR_RESULT || !rt ||
-	    strcmp(rt, "input_required") != 0)
+	/* a stateless agent's gets it, its state wrapped (gw_stateless.c) */
+	if (!t->rev2026 || !p->s || p->s->shared || m->kind != JR_RESULT ||
+	    !rt || strcmp(rt, "input_required") != 0)
 		return 0;
 	gw_req_fail(t->g, p, GW_ERR_GATEWAY,
 		    "the tool asked for client input (a 2026-07-28 "

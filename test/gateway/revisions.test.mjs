@@ -32,6 +32,7 @@ const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
 const daemon = (bin, args) => spawnDaemon(bin, args, env);
 const cfg = join(dir, 'gatewayd.json');
 const TOKEN = 'r'.repeat(20) + 'Qw7-token-of-the-agent-0123456789';
+const TOKEN2 = 'o'.repeat(20) + 'Zx4-token-of-the-other-0123456789';
 const REV = '2026-07-28';
 const IRR_TOOL = 'test_input_required_result_tampered_state';
 const meta = (caps = {}) => ({ 'io.modelcontextprotocol/protocolVersion': REV,
@@ -40,10 +41,11 @@ const HDRS = { 'content-type': 'application/json',
   accept: 'application/json, text/event-stream', authorization: `Bearer ${TOKEN}` };
 
 // A stateless POST through the listener: the response message.
-async function post26(url, method, params = {}, caps = {}) {
+async function post26(url, method, params = {}, caps = {}, token = TOKEN) {
   const name = params.name ?? params.uri;
   const r = await fetch(url, { method: 'POST',
-    headers: { ...HDRS, 'mcp-protocol-version': REV, 'mcp-method': method,
+    headers: { ...HDRS, authorization: `Bearer ${token}`,
+      'mcp-protocol-version': REV, 'mcp-method': method,
       ...(name ? { 'mcp-name': name } : {}) },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method,
       params: { ...params, _meta: meta(caps) } }) });
@@ -59,19 +61,22 @@ const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\
   .map((l) => JSON.parse(l));
 const sorted = (a) => [...a].sort();
 
-let gw, t25, t26, dual, url, client;
+let gw, t25, t26, dual, url, url2, client;
 
 describe('gatewayd: the revision spoken to each tool zone', { concurrency: false }, () => {
   before(async () => {
     writeFileSync(join(dir, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, 'o.token'), `${TOKEN2}\n`, { mode: 0o600 });
     writeFileSync(cfg, JSON.stringify({
       zones: {
         agent: { domid: 71, role: 'agent', chan: 'sim:71:agent' },
+        other: { domid: 75, role: 'agent', chan: 'sim:75:other' },
         t25: { domid: 72, role: 'tool', chan: 'sim:72:t25' },
         t26: { domid: 73, role: 'tool', chan: 'sim:73:t26' },
         dual: { domid: 74, role: 'tool', chan: 'sim:74:dual' },
       },
-      listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' }],
+      listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' },
+        { listen: '127.0.0.1:0', zone: 'other', token_file: 'o.token' }],
       admin_socket: 'gatewayd.sock',
       policy: 'gw.policy',
       audit_log: 'audit.log',
@@ -81,6 +86,7 @@ describe('gatewayd: the revision spoken to each tool zone', { concurrency: false
 agent t25.test_image_content deny
 agent *.test_simple_text allow
 agent *.${IRR_TOOL} allow
+other *.${IRR_TOOL} allow
 `);
     const fx = ['--fixtures', 'conformance'];
     t25 = daemon(MCPD_TEST, ['--chan', 'sim:72:t25', ...fx, '--protocol-versions', '2025-11-25']);
@@ -88,8 +94,10 @@ agent *.${IRR_TOOL} allow
     dual = daemon(MCPD_TEST, ['--chan', 'sim:74:dual', ...fx]);
     gw = daemon(GATEWAYD, ['--config', cfg]);
     await waitFor('gatewayd', () => ['t25', 't26', 'dual'].every((z) =>
-      gw.log.includes(`tool zone ${z} up`)) && /listener for zone agent on http/.test(gw.log));
+      gw.log.includes(`tool zone ${z} up`)) && /listener for zone agent on http/.test(gw.log) &&
+      /listener for zone other on http/.test(gw.log));
     url = /listener for zone agent on (http:\/\/\S+)/.exec(gw.log)[1];
+    url2 = /listener for zone other on (http:\/\/\S+)/.exec(gw.log)[1];
     client = new Client({ name: 'zg-2025', version: '1' },
       { capabilities: { elicitation: {} } });
     await client.connect(new StreamableHTTPClientTransport(new URL(url), {
@@ -155,18 +163,47 @@ agent *.${IRR_TOOL} allow
   });
 
   // Red with gw_up_irr_refuse off: the 2025-11-25 session gets a result it
-  // cannot read and the 2026-07-28 agent the zone's own requestState.
-  test('an InputRequiredResult from a 2026-07-28 zone is refused clearly', async () => {
+  // cannot read.
+  test('an InputRequiredResult from a 2026-07-28 zone to a session is refused clearly', async () => {
     const e25 = await rpcError(client.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} }));
     assert.equal(e25.code, -32000);
     assert.match(e25.message, /does not bridge/);
-    const s = await post26(url, 'tools/call', { name: `t26.${IRR_TOOL}`, arguments: {} },
-      { elicitation: {} });
-    assert.equal(s.error?.code, -32000, JSON.stringify(s));
-    assert.match(s.error.message, /does not bridge/);
-    assert.equal(JSON.stringify(s).includes('requestState'), false);
     const recs = audit().filter((x) => x.target === `t26.${IRR_TOOL}`);
-    assert.equal(recs.length, 2);
-    for (const r of recs) assert.equal(r.reason, 'input_required not bridged');
+    assert.equal(recs.at(-1).reason, 'input_required not bridged');
+  });
+
+  // A 2026-07-28 agent gets the zone's InputRequiredResult with the state
+  // sealed by the gateway and retries through it; a flipped byte, the
+  // state carried to another zone's tool or by another agent zone are
+  // -32602 and audited `refused`. Red without wrap_state (the agent then
+  // holds the zone's own state, which no retry through the gateway can
+  // use) and without the agent-zone check of unwrap_check (the other agent
+  // zone's retry goes through).
+  test('2026-07-28 agent, 2026-07-28 zone: InputRequiredResult round trip', async () => {
+    const call = { name: `t26.${IRR_TOOL}`, arguments: {} };
+    const caps = { elicitation: {} };
+    const r1 = (await post26(url, 'tools/call', call, caps)).result;
+    assert.equal(r1.resultType, 'input_required');
+    assert.ok(Object.keys(r1.inputRequests).length > 0);
+    const answer = { confirm: { action: 'accept', content: { ok: true } } };
+    const st = r1.requestState;
+    const flip = st.slice(0, 20) + (st[20] === 'A' ? 'B' : 'A') + st.slice(21);
+    const bad = [
+      await post26(url, 'tools/call', { ...call, inputResponses: answer, requestState: flip }, caps),
+      await post26(url, 'tools/call', { name: `dual.${IRR_TOOL}`, arguments: {},
+        inputResponses: answer, requestState: st }, caps),
+      await post26(url2, 'tools/call', { ...call, inputResponses: answer, requestState: st },
+        caps, TOKEN2),
+    ];
+    for (const b of bad) {
+      assert.equal(b.error?.code, -32602, JSON.stringify(b));
+      const rec = audit().find((x) => x.id === b.error.data.auditId);
+      assert.equal(rec?.decision, 'refused');
+    }
+    assert.match(bad[2].error.message, /another agent zone/);
+    const r2 = await post26(url, 'tools/call',
+      { ...call, inputResponses: answer, requestState: st }, caps);
+    assert.equal(r2.result?.resultType, 'complete', JSON.stringify(r2));
+    assert.match(r2.result.content[0].text, /approved amount 100/);
   });
 });
