@@ -231,13 +231,20 @@ struct preq {
 	size_t bytes_in, max_bytes;
 	int64_t t0, t_policy, t_sent, deadline_ms;
 	struct preq *prev, *next;
+	/* a session's call to a 2026-07-28 tool zone (gw_upstream.c): the
+	 * request as sent, to send again with the answers to the zone's
+	 * InputRequiredResult; while those are asked of the agent, irr
+	 * holds {"state", "answers", "waiting"} */
+	json_t *up_req;
+	json_t *irr;
 };
 
 struct sreq {
 	uint64_t aid;
 	struct asess *s;
 	unsigned ti;
-	json_t *up_id;
+	json_t *up_id;	  /* for irr_uid: the input request's key */
+	uint64_t irr_uid; /* an input request of that call (preq uid), or 0 */
 	struct sreq *next;
 };
 
@@ -337,9 +344,18 @@ void gw_up_handshake(struct tzone *t, struct jr_msg *m);
  * 2025-11-25 zone the revision's own _meta keys are dropped. */
 void gw_up_meta(struct gw *g, struct asess *s, unsigned ti, json_t *params);
 /* A call's result m from a 2026-07-28 tool zone that asks for client
- * input (resultType input_required): not bridged yet, so call p ends
- * with an error saying so. 1 if it did (p is freed), else 0. */
+ * input (resultType input_required) for a session's call p: each input
+ * request goes to the agent as a server-to-client request (an sreq with
+ * irr_uid), or the call ends with an error when the session did not
+ * declare the capability or the result cannot be bridged. 1 if m was
+ * taken so (p waits, or was freed), 0 if it is an ordinary result (a
+ * stateless agent's gets it through gw_stateless.c). */
 int gw_up_irr_refuse(struct tzone *t, struct preq *p, struct jr_msg *m);
+/* The agent's answer m to input request r (r->irr_uid): kept; when the
+ * call has every answer it is sent to its tool zone again with
+ * inputResponses and the zone's requestState. An error answer ends the
+ * call with it. r is the caller's to unlink and free. */
+void gw_up_irr_answer(struct gw *g, struct sreq *r, struct jr_msg *m);
 /* Tool zone t went away (its calls fail, it reconnects later); connect. */
 void gw_up_down(struct tzone *t, const char *why);
 void gw_up_connect(struct tzone *t);

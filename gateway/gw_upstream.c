@@ -31,6 +31,10 @@
 /* The id of the control stream's subscriptions/listen to a 2026-07-28
  * zone: a string, so that no request of ours is ever taken for it. */
 #define CTL_LISTEN_ID "zg-ctl-listen"
+/* A 2026-07-28 zone's InputRequiredResult to a session: requests in it
+ * at most, and the longest key kept. */
+#define IRR_ASKS_MAX 8
+#define IRR_KEY_MAX 64
 
 /* ---- links ------------------------------------------------------------- */
 
@@ -844,22 +848,156 @@ void gw_up_meta(struct gw *g, struct asess *s, unsigned ti, json_t *params)
 	json_decref(own);
 }
 
+/* Of input request req ({"method", "params"}): the CAP_* it needs, 0 for
+ * a method the gateway does not pass to agents. */
+static unsigned irr_cap(const json_t *req)
+{
+	const char *m = json_string_value(json_object_get(req, "method"));
+
+	if (!m || !json_is_object(json_object_get(req, "params")))
+		return 0;
+	if (strcmp(m, "sampling/createMessage") == 0)
+		return CAP_SAMPLING;
+	if (strcmp(m, "elicitation/create") == 0)
+		return CAP_ELICITATION;
+	if (strcmp(m, "roots/list") == 0)
+		return CAP_ROOTS;
+	return 0;
+}
+
+/* Why session s cannot be asked inputRequests reqs (static text), or
+ * NULL. */
+static const char *irr_unaskable(struct asess *s, const json_t *reqs)
+{
+	const char *k;
+	json_t *v;
+	unsigned n = 0;
+
+	if (!json_is_object(reqs) || !json_object_size(reqs) ||
+	    json_object_size(reqs) > IRR_ASKS_MAX)
+		return "the tool zone's InputRequiredResult is malformed";
+	for (struct sreq *r = s->sreqs; r; r = r->next)
+		n++;
+	if (n + json_object_size(reqs) > SESSION_SREQ_MAX)
+		return "too many requests waiting for the client";
+	json_object_foreach ((json_t *)reqs, k, v) {
+		unsigned c = irr_cap(v);
+		if (!c || strlen(k) > IRR_KEY_MAX)
+			return "the tool zone asked for input the gateway "
+			       "does not pass on";
+		if (!(s->caps & c))
+			return "the tool needs a client capability "
+			       "(sampling, elicitation or roots) this session "
+			       "did not declare";
+	}
+	return NULL;
+}
+
+/* Asks session s input request req under key for call p: a
+ * server-to-client request with an id of ours. 0, or -1. */
+static int irr_ask(struct gw *g, struct asess *s, struct preq *p,
+		   const char *key, json_t *req)
+{
+	struct sreq *r = calloc(1, sizeof(*r));
+	char id[40];
+	json_t *msg;
+
+	if (!r || gw_map_put(g->sreqs, g->next_id + 1, r)) {
+		free(r);
+		return -1;
+	}
+	r->aid = ++g->next_id;
+	r->s = s;
+	r->ti = p->ti;
+	r->up_id = json_string(key);
+	r->irr_uid = p->uid;
+	r->next = s->sreqs;
+	s->sreqs = r;
+	snprintf(id, sizeof(id), "zg-%llu", (unsigned long long)r->aid);
+	msg = json_pack("{s:s,s:s,s:O,s:O}", "jsonrpc", "2.0", "id", id,
+			"method", json_object_get(req, "method"), "params",
+			json_object_get(req, "params"));
+	gw_sess_to_agent(s, msg);
+	return 0;
+}
+
 int gw_up_irr_refuse(struct tzone *t, struct preq *p, struct jr_msg *m)
 {
-	const char *rt = json_string_value(
-		json_object_get(json_object_get(m->root, "result"),
-				"resultType"));
+	json_t *res = json_object_get(m->root, "result");
+	const char *rt = json_string_value(json_object_get(res, "resultType"));
+	json_t *reqs = json_object_get(res, "inputRequests"), *v;
+	const char *why, *k;
 
 	/* a stateless agent's gets it, its state wrapped (gw_stateless.c) */
 	if (!t->rev2026 || !p->s || p->s->shared || m->kind != JR_RESULT ||
 	    !rt || strcmp(rt, "input_required") != 0)
 		return 0;
-	gw_req_fail(t->g, p, GW_ERR_GATEWAY,
-		    "the tool asked for client input (a 2026-07-28 "
-		    "InputRequiredResult), which the gateway does not bridge "
-		    "from a 2026-07-28 tool zone",
-		    "input_required not bridged");
+	why = p->up_req ? irr_unaskable(p->s, reqs)
+			: "the tool zone asked for input";
+	if (!why) {
+		json_decref(p->irr);
+		p->irr = json_pack("{s:O?,s:{},s:I}", "state",
+				   json_object_get(res, "requestState"),
+				   "answers", "waiting",
+				   (json_int_t)json_object_size(reqs));
+		json_object_foreach (reqs, k, v)
+			if (!p->irr || irr_ask(t->g, p->s, p, k, v) != 0)
+				why = "out of memory";
+	}
+	if (why)
+		gw_req_fail(t->g, p, GW_ERR_GATEWAY, why,
+			    "input_required not bridged");
 	return 1;
+}
+
+void gw_up_irr_answer(struct gw *g, struct sreq *r, struct jr_msg *m)
+{
+	struct preq *p = gw_map_get(g->preqs, r->irr_uid);
+	struct asess *s = r->s;
+	json_t *req, *params, *err = json_object_get(m->root, "error");
+	json_int_t left;
+
+	if (!p || p->s != s || !p->irr)
+		return; /* the call ended meanwhile */
+	if (m->kind != JR_RESULT) {
+		const char *msg =
+			json_string_value(json_object_get(err, "message"));
+		char why[200];
+		snprintf(why, sizeof(why),
+			 "the client refused the tool's request: %.*s",
+			 (int)gw_utf8_prefix(msg ? msg : "?", 120),
+			 msg ? msg : "?");
+		gw_req_fail(g, p, GW_ERR_GATEWAY, why,
+			    "input refused by the client");
+		return;
+	}
+	json_object_set(json_object_get(p->irr, "answers"),
+			json_string_value(r->up_id),
+			json_object_get(m->root, "result"));
+	left = json_integer_value(json_object_get(p->irr, "waiting")) - 1;
+	json_object_set_new(p->irr, "waiting", json_integer(left));
+	if (left > 0)
+		return;
+	/* every answer is in: the call again, as the revision retries */
+	req = json_deep_copy(p->up_req);
+	params = json_object_get(req, "params");
+	if (json_is_object(params)) {
+		json_object_set(params, "inputResponses",
+				json_object_get(p->irr, "answers"));
+		if (json_object_get(p->irr, "state"))
+			json_object_set(params, "requestState",
+					json_object_get(p->irr, "state"));
+		else
+			json_object_del(params, "requestState");
+	}
+	json_decref(p->irr);
+	p->irr = NULL;
+	if (!params || s->links[p->ti].state != L_READY ||
+	    gw_up_send(g->tz[p->ti], s->links[p->ti].sid, req) != 0)
+		gw_req_fail(g, p, GW_ERR_GATEWAY,
+			    "tool zone is busy or unavailable",
+			    "upstream send failed");
+	json_decref(req);
 }
 
 static void tz_downcb(void *ud, chan_mux *m, const char *why)

@@ -25,6 +25,7 @@ guardHooks();
 const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
 const { StreamableHTTPClientTransport } = await import(`${SDK}/client/streamableHttp.js`);
+const { ElicitRequestSchema } = await import(`${SDK}/types.js`);
 
 const { GATEWAYD, GATEWAYCTL, MCPD_TEST } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gwrev-'));
@@ -61,7 +62,8 @@ const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\
   .map((l) => JSON.parse(l));
 const sorted = (a) => [...a].sort();
 
-let gw, t25, t26, dual, url, url2, client;
+let gw, t25, t26, dual, url, url2, client, plain;
+const elicited = [];
 
 describe('gatewayd: the revision spoken to each tool zone', { concurrency: false }, () => {
   before(async () => {
@@ -100,11 +102,20 @@ other *.${IRR_TOOL} allow
     url2 = /listener for zone other on (http:\/\/\S+)/.exec(gw.log)[1];
     client = new Client({ name: 'zg-2025', version: '1' },
       { capabilities: { elicitation: {} } });
+    client.setRequestHandler(ElicitRequestSchema, async (r) => {
+      elicited.push(r.params);
+      return { action: 'accept', content: { ok: true } };
+    });
     await client.connect(new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+    // a session that declares no client capability
+    plain = new Client({ name: 'zg-2025-plain', version: '1' });
+    await plain.connect(new StreamableHTTPClientTransport(new URL(url), {
       requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
   });
   checkedAfter(async () => {
     await client?.close();
+    await plain?.close();
     gw.kill('SIGTERM');
     const code = await gw.done;
     await stop(t25);
@@ -162,14 +173,22 @@ other *.${IRR_TOOL} allow
     assert.equal(ok.length, 2);
   });
 
-  // Red with gw_up_irr_refuse off: the 2025-11-25 session gets a result it
-  // cannot read.
-  test('an InputRequiredResult from a 2026-07-28 zone to a session is refused clearly', async () => {
-    const e25 = await rpcError(client.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} }));
-    assert.equal(e25.code, -32000);
-    assert.match(e25.message, /does not bridge/);
-    const recs = audit().filter((x) => x.target === `t26.${IRR_TOOL}`);
-    assert.equal(recs.at(-1).reason, 'input_required not bridged');
+  // A 2025-11-25 session's call to a 2026-07-28-only zone that asks for
+  // input: the gateway asks the agent (elicitation/create on its session)
+  // and sends the call again with inputResponses and the zone's state; a
+  // session without the capability gets the zone's -32021 naming it. Red
+  // with gw_up_irr_refuse off (the session gets a result it cannot read)
+  // and with the retry sent without the zone's requestState.
+  test('2025-11-25 session, 2026-07-28 zone: InputRequiredResult as elicitation', async () => {
+    const r = await client.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} });
+    assert.match(r.content[0].text, /approved amount 100/);
+    assert.equal(elicited.length, 1);
+    // the session declared nothing: the zone says which capability it needs
+    const e = await rpcError(plain.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} }));
+    assert.equal(e.code, -32021, e.message);
+    assert.ok(e.data.requiredCapabilities.elicitation, JSON.stringify(e.data));
+    const recs = audit().filter((x) => x.target === `t26.${IRR_TOOL}` && x.decision === 'allow');
+    assert.equal(recs.length, 2);
   });
 
   // A 2026-07-28 agent gets the zone's InputRequiredResult with the state
