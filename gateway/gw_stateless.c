@@ -423,6 +423,8 @@ static int method_in(const char *meth, const char *const *v, size_t n)
 }
 
 static void sweep(struct gw *g, struct azone *az, struct gw_stl *st);
+static void sweep_but(struct gw *g, struct azone *az, struct gw_stl *st,
+		      const struct streq *keep);
 static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
 			struct gw_hs *hs, gw_http_deliver dl,
 			const struct jr_msg *m);
@@ -437,6 +439,8 @@ static void run_request(struct gw *g, struct azone *az, struct asess *dest,
 			size_t len, int list, int inputs_up);
 static int wrap_state(struct gw *g, struct azone *az, struct streq *r,
 		      json_t *res);
+static struct tzone *zone_of(struct gw *g, struct azone *az, const char *method,
+			     const char *target);
 
 /* What a request's requestState is bound to besides its method: the
  * tool or prompt name, or the URI (borrowed; NULL if it has none). */
@@ -470,6 +474,7 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 					      "prompts/get",
 					      "completion/complete" };
 	const char *meth = m->method;
+	struct tzone *to;
 	int list;
 
 	if (dest)
@@ -514,7 +519,10 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		resume(g, az, dest, hs, dl, m, len);
 		return;
 	}
-	run_request(g, az, dest, hs, dl, m, len, list, 0);
+	/* a 2026-07-28 tool zone takes the answers itself (a retry without
+	 * requestState: the zone gave none) */
+	to = list < 0 ? zone_of(g, az, meth, target_of(m)) : NULL;
+	run_request(g, az, dest, hs, dl, m, len, list, to && to->rev2026);
 }
 
 /* Runs stateless request m (len bytes; list: its CAT_* or -1 for a
@@ -644,8 +652,7 @@ static void response_back(struct gw_stl *st, struct streq *r, json_t *root)
 	if (res && !r->need &&
 	    json_is_string(json_object_get(res, "resultType")) &&
 	    strcmp(json_string_value(json_object_get(res, "resultType")),
-		   "input_required") == 0 &&
-	    json_is_string(json_object_get(res, "requestState"))) {
+		   "input_required") == 0) {
 		/* the tool zone asked itself (a 2026-07-28 zone) */
 		if (wrap_state(r->on->az->g, r->on->az, r, res) != 0) {
 			json_object_del(root, "result");
@@ -694,13 +701,14 @@ int gw_stl_deliver(struct asess *sh, const char *msg, size_t len)
 
 	if (!json_is_object(root))
 		goto out;
-	sweep(sh->az->g, sh->az, st);
 	if (!json_object_get(root, "method")) {
 		r = find(st, json_object_get(root, "id"));
+		sweep_but(sh->az->g, sh->az, st, r);
 		if (r)
 			response_back(st, r, root);
 		goto out;
 	}
+	sweep(sh->az->g, sh->az, st);
 	meta = json_object_get(json_object_get(root, "params"), "_meta");
 	r = find(st, json_object_get(meta, MCP_META_RELATED));
 	if (r && !json_object_get(root, "id"))
@@ -957,8 +965,11 @@ static void cancel_upstream(struct gw *g, struct streq *r)
 }
 
 /* Cancels upstream and forgets every held call of az idle past its
- * deadline (when one may be due). */
-static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
+ * deadline (when one may be due), but keep (NULL: none), whose response
+ * is being delivered: its call is being ended by the caller, which a
+ * cancellation would free under it; the next sweep takes it. */
+static void sweep_but(struct gw *g, struct azone *az, struct gw_stl *st,
+		      const struct streq *keep)
 {
 	int64_t now = gw_now_ms();
 	size_t n;
@@ -972,6 +983,10 @@ static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
 		struct streq *r = v[i];
 		if (!r->held)
 			continue;
+		if (r == keep) {
+			st->sweep_at = now;
+			continue;
+		}
 		if (r->idle_at > now) {
 			if (r->idle_at < st->sweep_at)
 				st->sweep_at = r->idle_at;
@@ -983,6 +998,11 @@ static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
 		streq_free(st, r);
 	}
 	free(v);
+}
+
+static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
+{
+	sweep_but(g, az, st, NULL);
 }
 
 /* The tool zone a request to method on target (a name, or a URI for
@@ -1011,8 +1031,9 @@ static int wrap_state(struct gw *g, struct azone *az, struct streq *r,
 {
 	struct tzone *t = zone_of(g, az, r->method, r->target);
 	json_t *up = json_object_get(res, "requestState");
+	/* "u": its state, null when it gave none (the retry then has none) */
 	json_t *state = t ? json_pack("{s:s,s:s,s:O}", "z", az->z->name, "t",
-				      t->z->name, "u", up)
+				      t->z->name, "u", up ? up : json_null())
 			  : NULL;
 	unsigned ttl = (unsigned)(g->cfg->held_idle_ms / 1000) + 1;
 	char *tok = state ? mcp_state_seal(g->cfg->state_keys, r->method,
@@ -1029,8 +1050,9 @@ static int wrap_state(struct gw *g, struct azone *az, struct streq *r,
 }
 
 /* The retry of a wrapped InputRequiredResult (wrap_state): NULL and the
- * tool zone's own state in *up (new text) when state is this agent
- * zone's and names the tool zone the retry goes to; else why. */
+ * tool zone's own state in *up (new text, "" when it gave none) when
+ * state is this agent zone's and names the tool zone the retry goes to;
+ * else why. */
 static const char *unwrap_check(struct gw *g, struct azone *az,
 				const struct jr_msg *m, const json_t *state,
 				char **up)
@@ -1040,13 +1062,14 @@ static const char *unwrap_check(struct gw *g, struct azone *az,
 	json_t *u = json_object_get(state, "u");
 	struct tzone *to = zone_of(g, az, m->method, target_of(m));
 
-	if (!json_is_string(z) || !json_is_string(t) || !json_is_string(u))
+	if (!json_is_string(z) || !json_is_string(t) ||
+	    !(json_is_string(u) || json_is_null(u)))
 		return "requestState is malformed";
 	if (strcmp(json_string_value(z), az->z->name) != 0)
 		return "requestState was issued to another agent zone";
 	if (!to || strcmp(json_string_value(t), to->z->name) != 0)
 		return "requestState was issued for another tool zone";
-	*up = strdup(json_string_value(u));
+	*up = strdup(json_is_string(u) ? json_string_value(u) : "");
 	return *up ? NULL : "out of memory";
 }
 
@@ -1141,7 +1164,11 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 	if (up) {
 		/* the tool zone's own state goes back to it with the answers:
 		 * a new call, decided by policy as any */
-		json_object_set_new(m->params, "requestState", json_string(up));
+		if (up[0])
+			json_object_set_new(m->params, "requestState",
+					    json_string(up));
+		else
+			json_object_del(m->params, "requestState");
 		free(up);
 		run_request(g, az, dest, hs, dl, m, len, -1, 1);
 		return;
