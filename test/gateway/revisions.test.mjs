@@ -26,6 +26,7 @@ const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
 const { Client } = await import(`${SDK}/client/index.js`);
 const { StreamableHTTPClientTransport } = await import(`${SDK}/client/streamableHttp.js`);
 const { ElicitRequestSchema } = await import(`${SDK}/types.js`);
+const SDK2 = await import('../node/node_modules/@modelcontextprotocol/client/dist/index.mjs');
 
 const { GATEWAYD, GATEWAYCTL, MCPD_TEST } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gwrev-'));
@@ -88,6 +89,8 @@ describe('gatewayd: the revision spoken to each tool zone', { concurrency: false
 agent t25.test_image_content deny
 agent *.test_simple_text allow
 agent *.${IRR_TOOL} allow
+agent *.test_input_required_result_elicitation allow
+agent *.test_input_required_result_multi_round allow
 other *.${IRR_TOOL} allow
 `);
     const fx = ['--fixtures', 'conformance'];
@@ -104,6 +107,9 @@ other *.${IRR_TOOL} allow
       { capabilities: { elicitation: {} } });
     client.setRequestHandler(ElicitRequestSchema, async (r) => {
       elicited.push(r.params);
+      const p = Object.keys(r.params.requestedSchema?.properties ?? {})[0];
+      if (p === 'name' || p === 'color')
+        return { action: 'accept', content: { [p]: p === 'color' ? 'teal' : 'Ada' } };
       return { action: 'accept', content: { ok: true } };
     });
     await client.connect(new StreamableHTTPClientTransport(new URL(url), {
@@ -183,6 +189,11 @@ other *.${IRR_TOOL} allow
     const r = await client.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} });
     assert.match(r.content[0].text, /approved amount 100/);
     assert.equal(elicited.length, 1);
+    // three rounds: each round's requests asked on the session in turn
+    const multi = await client.callTool({
+      name: 't26.test_input_required_result_multi_round', arguments: {} });
+    assert.equal(multi.content[0].text, 'Ada likes teal (three rounds)');
+    assert.ok(elicited.length >= 3, `${elicited.length} requests`);
     // the session declared nothing: the zone says which capability it needs
     const e = await rpcError(plain.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} }));
     assert.equal(e.code, -32021, e.message);
@@ -224,5 +235,33 @@ other *.${IRR_TOOL} allow
       { ...call, inputResponses: answer, requestState: st }, caps);
     assert.equal(r2.result?.resultType, 'complete', JSON.stringify(r2));
     assert.match(r2.result.content[0].text, /approved amount 100/);
+  });
+
+  // The official SDK 2.x client pinned to 2026-07-28, both mixed pairs and
+  // the 2026 pair through one listener: an elicitation and a three-round
+  // call on the 2025-11-25-only zone (the gateway's held calls) and on the
+  // 2026-07-28-only one (the zone's own InputRequiredResults, sealed by
+  // the gateway). Red without wrap_state (the SDK's retry to t26 refused).
+  test('the SDK 2.x client against both kinds of zone', async () => {
+    const c = new SDK2.Client({ name: 'zg-rev-2026', version: '1' }, {
+      capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: REV } } });
+    c.setRequestHandler('elicitation/create', async (r) => {
+      const p = Object.keys(r.params.requestedSchema?.properties ?? {})[0];
+      return { action: 'accept', content: { [p]: p === 'color' ? 'teal' : 'Ada' } };
+    });
+    await c.connect(new SDK2.StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+    try {
+      for (const z of ['t25', 't26']) {
+        const hello = await c.callTool({
+          name: `${z}.test_input_required_result_elicitation`, arguments: {} });
+        assert.equal(hello.content[0].text, 'Hello, Ada!', z);
+        const multi = await c.callTool({
+          name: `${z}.test_input_required_result_multi_round`, arguments: {} });
+        assert.equal(multi.content[0].text, 'Ada likes teal (three rounds)', z);
+      }
+    } finally {
+      await c.close();
+    }
   });
 });
