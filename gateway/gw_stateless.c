@@ -1349,6 +1349,40 @@ static int may_read(struct gw *g, struct azone *az, const char *uri)
 /* Subscribes the shared session sh to uri upstream (routed, so decided
  * and audited like any resources/subscribe; its answer, zgl-N, goes
  * nowhere). */
+/* A 2026-07-28 tool zone t has no resources/subscribe: the shared
+ * session sh opens a subscriptions/listen for uri on its link to t (id
+ * id, a string no call of ours has, so its final answer is dropped); its
+ * resources/updated come on that link and go to the zone's listens as a
+ * 2025-11-25 zone's do. The URI was agreed to because the zone may read
+ * it (listen_filter); the listen is audited as the subscribe would be. */
+static void listen_up(struct gw *g, struct asess *sh, struct tzone *t,
+		      const char *id, const char *uri)
+{
+	json_t *idv = json_string(id);
+	json_t *r = jr_request(idv, "subscriptions/listen",
+			       json_pack("{s:{s:[s]}}", "notifications",
+					 "resourceSubscriptions", uri));
+	size_t len;
+	char *txt = NULL;
+	char aid[64];
+
+	json_decref(idv);
+	if (r)
+		gw_up_meta(g, sh, t->ti, json_object_get(r, "params"));
+	txt = r ? jr_dump(r, &len) : NULL;
+	gw_audit_new_id(g->audit, aid, sizeof(aid));
+	gw_req_audit(g, sh->az->z->name, sh->id, "subscriptions/listen", uri,
+		     txt && gw_up_link_ensure(g, sh, t->ti) == 0 &&
+				     gw_up_link_send(g, sh, t->ti, txt, len) ==
+					     0
+			     ? "allow"
+			     : "error",
+		     NULL, "resources/updated of a 2026-07-28 tool zone", aid,
+		     txt ? len : 0, 0, 0, 0, 0, NULL, NULL);
+	free(txt);
+	json_decref(r);
+}
+
 static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 			 const char *uri)
 {
@@ -1357,9 +1391,14 @@ static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 	json_t *r, *idv;
 	size_t len;
 	char *txt;
+	struct tzone *t = gw_cat_resolve_uri(g, uri);
 
 	snprintf(id, sizeof(id), LISTEN_ID_PREFIX "%llu",
 		 (unsigned long long)++st->next_sub);
+	if (t && t->rev2026) {
+		listen_up(g, sh, t, id, uri);
+		return;
+	}
 	idv = json_string(id);
 	r = jr_request(idv, "resources/subscribe",
 		       json_pack("{s:s}", "uri", uri));

@@ -265,3 +265,92 @@ other *.${IRR_TOOL} allow
     }
   });
 });
+
+// subscriptions/listen of a 2026-07-28 agent to a 2026-07-28-only zone,
+// through a gatewayd of its own (one tool zone: a URI names one zone):
+// list changes come by the gateway's listen on the zone's control stream,
+// resources/updated by a listen the gateway opens upstream for the URI.
+// Red without ctl_listen (no tools list_changed) and with the zone's
+// resources/subscribe sent instead of listen_up (no resources/updated).
+describe('gatewayd: subscriptions/listen to a 2026-07-28 zone', { concurrency: false }, () => {
+  const d2 = join(dir, 'two');
+  const env2 = { ...process.env, ZONEGATE_SIM_DIR: join(d2, 'sim') };
+  let gw2, zone, url3;
+
+  async function listen(notifications) {
+    const ac = new AbortController();
+    const r = await fetch(url3, { method: 'POST', signal: ac.signal,
+      headers: { ...HDRS, 'mcp-protocol-version': REV, 'mcp-method': 'subscriptions/listen' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'L1', method: 'subscriptions/listen',
+        params: { notifications, _meta: meta() } }) });
+    const out = { frames: [], close: () => ac.abort() };
+    (async () => {
+      const dec = new TextDecoder();
+      let buf = '';
+      try {
+        for await (const chunk of r.body) {
+          buf += dec.decode(chunk, { stream: true });
+          let i;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (line.startsWith('data:') && line.length > 6) out.frames.push(JSON.parse(line.slice(5)));
+          }
+        }
+      } catch { /* aborted */ }
+    })();
+    return out;
+  }
+  const call = async (name) => {
+    const r = await fetch(url3, { method: 'POST',
+      headers: { ...HDRS, 'mcp-protocol-version': REV, 'mcp-method': 'tools/call', 'mcp-name': name },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call',
+        params: { name, arguments: {}, _meta: meta() } }) });
+    return r.text();
+  };
+
+  before(async () => {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(d2, { recursive: true });
+    writeFileSync(join(d2, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
+    writeFileSync(join(d2, 'gw.policy'), '* * allow\n');
+    writeFileSync(join(d2, 'gatewayd.json'), JSON.stringify({
+      zones: {
+        agent: { domid: 81, role: 'agent', chan: 'sim:81:agent', default_zone: 'z26' },
+        z26: { domid: 82, role: 'tool', chan: 'sim:82:z26' },
+      },
+      listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' }],
+      policy: 'gw.policy', audit_log: 'audit.log', audit_flush_ms: 0,
+    }));
+    zone = spawnDaemon(MCPD_TEST, ['--chan', 'sim:82:z26', '--fixtures', 'conformance',
+      '--protocol-versions', REV], env2);
+    gw2 = spawnDaemon(GATEWAYD, ['--config', join(d2, 'gatewayd.json')], env2);
+    await waitFor('gatewayd 2', () => gw2.log.includes('tool zone z26 up (2026-07-28)') &&
+      /listener for zone agent on http/.test(gw2.log));
+    url3 = /listener for zone agent on (http:\/\/\S+)/.exec(gw2.log)[1];
+  });
+  checkedAfter(async () => {
+    gw2.kill('SIGTERM');
+    const code = await gw2.done;
+    await stop(zone);
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0, gw2.log);
+  });
+
+  test('list changes and resources/updated reach the listen', async () => {
+    const l = await listen({ toolsListChanged: true,
+      resourceSubscriptions: ['test://watched-resource'] });
+    try {
+      await waitFor('ack', () => l.frames.length === 1);
+      assert.equal(l.frames[0].method, 'notifications/subscriptions/acknowledged');
+      await call('test_update_watched');
+      await waitFor('resources/updated', () => l.frames.some((f) =>
+        f.method === 'notifications/resources/updated'), 10000);
+      await call('test_trigger_tool_change');
+      await waitFor('tools list_changed', () => l.frames.some((f) =>
+        f.method === 'notifications/tools/list_changed'), 10000);
+    } finally {
+      l.close();
+    }
+  });
+});
