@@ -567,12 +567,12 @@ static void cat_install(struct tzone *t)
 	if (!changed)
 		return;
 	fprintf(stderr,
-		"gatewayd: tool zone %s %s (%s): %zu tools, %zu resources, "
-		"%zu prompts\n",
-		t->z->name, first ? "up" : "changed", t->rev,
+		"gatewayd: tool zone %s %s: %zu tools, %zu resources, "
+		"%zu prompts, revision %s\n",
+		t->z->name, first ? "up" : "changed",
 		json_array_size(t->cat[CAT_TOOLS]),
 		json_array_size(t->cat[CAT_RES]),
-		json_array_size(t->cat[CAT_PROMPTS]));
+		json_array_size(t->cat[CAT_PROMPTS]), t->rev);
 	gw_cat_lists_changed(t->g, t->ti);
 }
 

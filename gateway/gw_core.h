@@ -350,7 +350,7 @@ void gw_up_meta(struct gw *g, struct asess *s, unsigned ti, json_t *params);
  * declare the capability or the result cannot be bridged. 1 if m was
  * taken so (p waits, or was freed), 0 if it is an ordinary result (a
  * stateless agent's gets it through gw_stateless.c). */
-int gw_up_irr_refuse(struct tzone *t, struct preq *p, struct jr_msg *m);
+int gw_up_irr_result(struct tzone *t, struct preq *p, struct jr_msg *m);
 /* The agent's answer m to input request r (r->irr_uid): kept; when the
  * call has every answer it is sent to its tool zone again with
  * inputResponses and the zone's requestState. An error answer ends the

@@ -337,7 +337,7 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	case PK_CALL:
 		break;
 	}
-	if (gw_up_irr_refuse(t, p, m))
+	if (gw_up_irr_result(t, p, m))
 		return;
 	now = gw_now_us();
 	if (p->max_bytes && len > p->max_bytes) {
@@ -621,7 +621,7 @@ static void tz_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 		s = gw_map_get(t->g->links, gw_up_link_key(t, sid));
 		if (!s)
 			return;
-		/* an InputRequiredResult is looked at (gw_up_irr_refuse) */
+		/* an InputRequiredResult is looked at (gw_up_irr_result) */
 		if ((!t->rev2026 || !memmem(msg, len, "input_required", 14)) &&
 		    fast_response(t, s, msg, len) == 0)
 			return;
@@ -921,7 +921,7 @@ static int irr_ask(struct gw *g, struct asess *s, struct preq *p,
 	return 0;
 }
 
-int gw_up_irr_refuse(struct tzone *t, struct preq *p, struct jr_msg *m)
+int gw_up_irr_result(struct tzone *t, struct preq *p, struct jr_msg *m)
 {
 	json_t *res = json_object_get(m->root, "result");
 	const char *rt = json_string_value(json_object_get(res, "resultType"));

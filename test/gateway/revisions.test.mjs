@@ -14,11 +14,12 @@
 // Env: GATEWAYD, GATEWAYCTL, MCPD_TEST.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, stop, waitFor } from '../common/harness.mjs';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, sseFollow, sseMessages, stop,
+  waitFor } from '../common/harness.mjs';
 
 guardHooks();
 
@@ -52,10 +53,7 @@ async function post26(url, method, params = {}, caps = {}, token = TOKEN) {
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method,
       params: { ...params, _meta: meta(caps) } }) });
   const text = await r.text();
-  if (r.headers.get('content-type')?.includes('text/event-stream')) {
-    return text.split('\n').filter((l) => l.startsWith('data:') && l.length > 6)
-      .map((l) => JSON.parse(l.slice(5))).at(-1);
-  }
+  if (r.headers.get('content-type')?.includes('text/event-stream')) return sseMessages(text).at(-1);
   return JSON.parse(text);
 }
 
@@ -143,7 +141,7 @@ other *.${IRR_TOOL} allow
     assert.equal(rev('dual'), '2025-11-25'); // both eras: the session era
     for (const z of ['t25', 't26', 'dual'])
       assert.equal(zones.find((x) => x.zone === z).health, 'up');
-    assert.match(gw.log, /tool zone t26 up \(2026-07-28\)/);
+    assert.match(gw.log, /tool zone t26 up: .*, revision 2026-07-28/);
   });
 
   // Red with the catalogue requests to t26 sent without the revision's
@@ -183,7 +181,7 @@ other *.${IRR_TOOL} allow
   // input: the gateway asks the agent (elicitation/create on its session)
   // and sends the call again with inputResponses and the zone's state; a
   // session without the capability gets the zone's -32021 naming it. Red
-  // with gw_up_irr_refuse off (the session gets a result it cannot read)
+  // with gw_up_irr_result off (the session gets a result it cannot read)
   // and with the retry sent without the zone's requestState.
   test('2025-11-25 session, 2026-07-28 zone: InputRequiredResult as elicitation', async () => {
     const r = await client.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} });
@@ -284,21 +282,7 @@ describe('gatewayd: subscriptions/listen to a 2026-07-28 zone', { concurrency: f
       body: JSON.stringify({ jsonrpc: '2.0', id: 'L1', method: 'subscriptions/listen',
         params: { notifications, _meta: meta() } }) });
     const out = { frames: [], close: () => ac.abort() };
-    (async () => {
-      const dec = new TextDecoder();
-      let buf = '';
-      try {
-        for await (const chunk of r.body) {
-          buf += dec.decode(chunk, { stream: true });
-          let i;
-          while ((i = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(i + 1);
-            if (line.startsWith('data:') && line.length > 6) out.frames.push(JSON.parse(line.slice(5)));
-          }
-        }
-      } catch { /* aborted */ }
-    })();
+    sseFollow(r.body, out.frames);
     return out;
   }
   const call = async (name) => {
@@ -310,7 +294,6 @@ describe('gatewayd: subscriptions/listen to a 2026-07-28 zone', { concurrency: f
   };
 
   before(async () => {
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(d2, { recursive: true });
     writeFileSync(join(d2, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
     writeFileSync(join(d2, 'gw.policy'), '* * allow\n');
@@ -325,7 +308,7 @@ describe('gatewayd: subscriptions/listen to a 2026-07-28 zone', { concurrency: f
     zone = spawnDaemon(MCPD_TEST, ['--chan', 'sim:82:z26', '--fixtures', 'conformance',
       '--protocol-versions', REV], env2);
     gw2 = spawnDaemon(GATEWAYD, ['--config', join(d2, 'gatewayd.json')], env2);
-    await waitFor('gatewayd 2', () => gw2.log.includes('tool zone z26 up (2026-07-28)') &&
+    await waitFor('gatewayd 2', () => /tool zone z26 up: .*, revision 2026-07-28/.test(gw2.log) &&
       /listener for zone agent on http/.test(gw2.log));
     url3 = /listener for zone agent on (http:\/\/\S+)/.exec(gw2.log)[1];
   });
