@@ -568,11 +568,11 @@ static void cat_install(struct tzone *t)
 		return;
 	fprintf(stderr,
 		"gatewayd: tool zone %s %s: %zu tools, %zu resources, "
-		"%zu prompts\n",
+		"%zu prompts, revision %s\n",
 		t->z->name, first ? "up" : "changed",
 		json_array_size(t->cat[CAT_TOOLS]),
 		json_array_size(t->cat[CAT_RES]),
-		json_array_size(t->cat[CAT_PROMPTS]));
+		json_array_size(t->cat[CAT_PROMPTS]), t->rev);
 	gw_cat_lists_changed(t->g, t->ti);
 }
 

@@ -199,6 +199,16 @@ struct tzone {
 	uint64_t responses_spliced; /* of those, relayed without re-encoding */
 	uint64_t responses_invalid; /* dropped: failed the splice check */
 	char last_error[160];
+	/* The revision negotiated on its control stream (docs/protocol.md,
+	 * "Which revision the gateway speaks to a tool zone"): a channel
+	 * zone is asked server/discover first (hs_probe while it is out);
+	 * rev2026 when it lists 2026-07-28, and then every link to it is a
+	 * stream of stateless requests (no initialize, _meta on each
+	 * request: gw_up_meta); else initialize on a new stream. rev: the
+	 * revision's name ("" before the handshake). */
+	int rev2026;
+	int hs_probe;
+	char rev[16];
 };
 
 enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT, PK_PING };
@@ -221,13 +231,20 @@ struct preq {
 	size_t bytes_in, max_bytes;
 	int64_t t0, t_policy, t_sent, deadline_ms;
 	struct preq *prev, *next;
+	/* a session's call to a 2026-07-28 tool zone (gw_upstream.c): the
+	 * request as sent, to send again with the answers to the zone's
+	 * InputRequiredResult; while those are asked of the agent, irr
+	 * holds {"state", "answers", "waiting"} */
+	json_t *up_req;
+	json_t *irr;
 };
 
 struct sreq {
 	uint64_t aid;
 	struct asess *s;
 	unsigned ti;
-	json_t *up_id;
+	json_t *up_id;	  /* for irr_uid: the input request's key */
+	uint64_t irr_uid; /* an input request of that call (preq uid), or 0 */
 	struct sreq *next;
 };
 
@@ -315,6 +332,30 @@ int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
 int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti);
 /* A new request with our id uid (params stolen); the caller frees it. */
 json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
+/* The answer m to tool zone t's control-stream handshake request
+ * (server/discover, or initialize): the revision recorded, the catalogue
+ * fetched, a fallback to initialize, or the zone marked dead. */
+void gw_up_handshake(struct tzone *t, struct jr_msg *m);
+/* Request params (an object, or NULL: nothing to do) going from session
+ * s to tool zone ti, in the revision that zone speaks: for a 2026-07-28
+ * zone _meta gets the protocol version, the client capabilities (those
+ * a stateless agent's request declared, kept by gw_stateless.c, else
+ * the session's forwarded ones) and the session's log level; for a
+ * 2025-11-25 zone the revision's own _meta keys are dropped. */
+void gw_up_meta(struct gw *g, struct asess *s, unsigned ti, json_t *params);
+/* A call's result m from a 2026-07-28 tool zone that asks for client
+ * input (resultType input_required) for a session's call p: each input
+ * request goes to the agent as a server-to-client request (an sreq with
+ * irr_uid), or the call ends with an error when the session did not
+ * declare the capability or the result cannot be bridged. 1 if m was
+ * taken so (p waits, or was freed), 0 if it is an ordinary result (a
+ * stateless agent's gets it through gw_stateless.c). */
+int gw_up_irr_result(struct tzone *t, struct preq *p, struct jr_msg *m);
+/* The agent's answer m to input request r (r->irr_uid): kept; when the
+ * call has every answer it is sent to its tool zone again with
+ * inputResponses and the zone's requestState. An error answer ends the
+ * call with it. r is the caller's to unlink and free. */
+void gw_up_irr_answer(struct gw *g, struct sreq *r, struct jr_msg *m);
 /* Tool zone t went away (its calls fail, it reconnects later); connect. */
 void gw_up_down(struct tzone *t, const char *why);
 void gw_up_connect(struct tzone *t);

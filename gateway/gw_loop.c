@@ -542,6 +542,9 @@ json_t *gw_route_status(struct gw *g)
 			t->have_cat ? t->hash : "", "pinned", pin,
 			"quarantined", t->quarantined, "last_error",
 			t->last_error);
+		/* the revision negotiated with it ("" before that) */
+		if (o)
+			json_object_set_new(o, "revision", json_string(t->rev));
 		if (o && t->z->url)
 			json_object_set_new(o, "remote",
 					    gw_up_remote_status(t));

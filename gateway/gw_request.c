@@ -211,6 +211,8 @@ void gw_req_free(struct gw *g, struct preq *p)
 	if (p->lim && p->lim->inflight > 0)
 		p->lim->inflight--;
 	json_decref(p->aid);
+	json_decref(p->up_req);
+	json_decref(p->irr);
 	free(p->target);
 	free(p->rule);
 	free(p->args);
@@ -589,6 +591,9 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 			g->next_deadline_ms = p->deadline_ms;
 	}
 	rewrite_up(m, &x, p->uid);
+	gw_up_meta(g, s, x.t->ti, m->params); /* the zone's revision */
+	if (x.t->rev2026 && !s->shared)	      /* its retry (gw_up_irr_answer) */
+		p->up_req = json_incref(m->root);
 	up = jr_dump(m->root, &ulen);
 	p->t_sent = gw_now_us();
 	if (!up || !p->target || gw_up_link_ensure(g, s, x.t->ti) ||

@@ -225,7 +225,9 @@ static void do_agent_response(struct gw *g, struct asess *s, struct jr_msg *m,
 	r = gw_map_get(g->sreqs, aid);
 	if (!r || r->s != s)
 		return;
-	if (s->links[r->ti].state == L_READY) {
+	if (r->irr_uid) {
+		gw_up_irr_answer(g, r, m);
+	} else if (s->links[r->ti].state == L_READY) {
 		json_object_set(m->root, "id", r->up_id);
 		gw_up_send(g->tz[r->ti], s->links[r->ti].sid, m->root);
 	}

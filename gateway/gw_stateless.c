@@ -348,12 +348,16 @@ static void streq_free(struct gw_stl *st, struct streq *r)
 }
 
 /* The request for the shared session: our id, and _meta without the
- * revision's own keys (the upstream session is 2025-11-25; traceparent,
- * progressToken and the like stay). */
+ * revision's own keys (traceparent, progressToken and the like stay)
+ * but the client capabilities the gateway acts on (sampling,
+ * elicitation, roots; each sub-object when at most CAP_PART_MAX bytes,
+ * else empty), which gw_up_meta passes to a 2026-07-28 tool zone and
+ * drops for a 2025-11-25 one. */
 static void rewrite_for_shared(struct jr_msg *m, uint64_t n)
 {
 	char id[40];
 	json_t *meta = json_object_get(m->params, "_meta");
+	json_t *caps = json_object(), *agent = json_object_get(meta, META_CAPS);
 	const char *k;
 	json_t *v;
 	void *tmp;
@@ -361,9 +365,23 @@ static void rewrite_for_shared(struct jr_msg *m, uint64_t n)
 	snprintf(id, sizeof(id), STL_ID_PREFIX "%llu", (unsigned long long)n);
 	json_object_set_new(m->root, "id", json_string(id));
 	m->id = json_object_get(m->root, "id");
+	for (size_t i = 0; i < 3; i++) {
+		json_t *c = json_object_get(agent, cap_names[i]);
+		char *txt = c ? json_dumps(c, JSON_COMPACT) : NULL;
+		if (c)
+			json_object_set_new(caps, cap_names[i],
+					    txt && strlen(txt) <= CAP_PART_MAX
+						    ? json_deep_copy(c)
+						    : json_object());
+		free(txt);
+	}
 	json_object_foreach_safe (meta, tmp, k, v)
 		if (strncmp(k, META_PREFIX, strlen(META_PREFIX)) == 0)
 			json_object_del(meta, k);
+	if (json_is_object(meta))
+		json_object_set_new(meta, META_CAPS, caps);
+	else
+		json_decref(caps);
 }
 
 /* Checks the revision's _meta of request m: 0 when it may take the
@@ -405,6 +423,8 @@ static int method_in(const char *meth, const char *const *v, size_t n)
 }
 
 static void sweep(struct gw *g, struct azone *az, struct gw_stl *st);
+static void sweep_but(struct gw *g, struct azone *az, struct gw_stl *st,
+		      const struct streq *keep);
 static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
 			struct gw_hs *hs, gw_http_deliver dl,
 			const struct jr_msg *m);
@@ -412,7 +432,15 @@ static void listen_notify(struct gw_stl *st, struct asess *sh, json_t *root);
 static void listens_end(struct gw_stl *st, struct asess *dest, struct gw_hs *hs,
 			const json_t *id, int graceful);
 static void resume(struct gw *g, struct azone *az, struct asess *dest,
-		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m);
+		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+		   size_t len);
+static void run_request(struct gw *g, struct azone *az, struct asess *dest,
+			struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+			size_t len, int list, int inputs_up);
+static int wrap_state(struct gw *g, struct azone *az, struct streq *r,
+		      json_t *res);
+static struct tzone *zone_of(struct gw *g, struct azone *az, const char *method,
+			     const char *target);
 
 /* What a request's requestState is bound to besides its method: the
  * tool or prompt name, or the URI (borrowed; NULL if it has none). */
@@ -445,10 +473,8 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	static const char *const routed[] = { "tools/call", "resources/read",
 					      "prompts/get",
 					      "completion/complete" };
-	struct gw_stl *st;
-	struct streq *r;
-	struct asess *sh;
 	const char *meth = m->method;
+	struct tzone *to;
 	int list;
 
 	if (dest)
@@ -490,9 +516,28 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	if (az->stl)
 		sweep(g, az, az->stl);
 	if (list < 0 && json_object_get(m->params, "requestState")) {
-		resume(g, az, dest, hs, dl, m);
+		resume(g, az, dest, hs, dl, m, len);
 		return;
 	}
+	/* a 2026-07-28 tool zone takes the answers itself (a retry without
+	 * requestState: the zone gave none) */
+	to = list < 0 ? zone_of(g, az, meth, target_of(m)) : NULL;
+	run_request(g, az, dest, hs, dl, m, len, list, to && to->rev2026);
+}
+
+/* Runs stateless request m (len bytes; list: its CAT_* or -1 for a
+ * routed one) on a shared session. inputs_up: its inputResponses go
+ * upstream with it (the retry of a tool zone's own InputRequiredResult);
+ * else they are kept for the requests of a held call. */
+static void run_request(struct gw *g, struct azone *az, struct asess *dest,
+			struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+			size_t len, int list, int inputs_up)
+{
+	const char *meth = m->method;
+	struct gw_stl *st;
+	struct streq *r;
+	struct asess *sh;
+
 	st = stl_of(g, az);
 	/* a list is answered at once, from the catalogue, on any of them */
 	sh = st ? shared_pick(g, az, st) : NULL;
@@ -522,10 +567,12 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	r->args = json_incref(json_object_get(m->params, "arguments"));
 	/* answers sent up front answer the tool's requests of those keys;
 	 * they are not for a 2025-11-25 tool zone's eyes */
-	if (json_is_object(json_object_get(m->params, "inputResponses")))
+	if (!inputs_up &&
+	    json_is_object(json_object_get(m->params, "inputResponses")))
 		r->pre = json_deep_copy(
 			json_object_get(m->params, "inputResponses"));
-	json_object_del(m->params, "inputResponses");
+	if (!inputs_up)
+		json_object_del(m->params, "inputResponses");
 	gw_req_trace(m->params, r->trace);
 	rewrite_for_shared(m, r->n);
 	r->on = list >= 0 ? NULL : sh;
@@ -602,6 +649,24 @@ static void response_back(struct gw_stl *st, struct streq *r, json_t *root)
 		err = NULL;
 	}
 
+	if (res && !r->need &&
+	    json_is_string(json_object_get(res, "resultType")) &&
+	    strcmp(json_string_value(json_object_get(res, "resultType")),
+		   "input_required") == 0) {
+		/* the tool zone asked itself (a 2026-07-28 zone) */
+		if (wrap_state(r->on->az->g, r->on->az, r, res) != 0) {
+			json_object_del(root, "result");
+			json_object_set_new(root, "error",
+					    err_obj(GW_ERR_GATEWAY,
+						    "the tool zone's "
+						    "requestState is too large",
+						    NULL));
+		}
+		json_object_set(root, "id", r->id);
+		to_dest(r->dest, r->hs, r->deliver, json_incref(root));
+		streq_free(st, r);
+		return;
+	}
 	json_object_set(root, "id", r->id);
 	result_fields(json_object_get(root, "result"), r->rk);
 	if (json_integer_value(json_object_get(err, "code")) == -32002)
@@ -636,13 +701,14 @@ int gw_stl_deliver(struct asess *sh, const char *msg, size_t len)
 
 	if (!json_is_object(root))
 		goto out;
-	sweep(sh->az->g, sh->az, st);
 	if (!json_object_get(root, "method")) {
 		r = find(st, json_object_get(root, "id"));
+		sweep_but(sh->az->g, sh->az, st, r);
 		if (r)
 			response_back(st, r, root);
 		goto out;
 	}
+	sweep(sh->az->g, sh->az, st);
 	meta = json_object_get(json_object_get(root, "params"), "_meta");
 	r = find(st, json_object_get(meta, MCP_META_RELATED));
 	if (r && !json_object_get(root, "id"))
@@ -899,8 +965,11 @@ static void cancel_upstream(struct gw *g, struct streq *r)
 }
 
 /* Cancels upstream and forgets every held call of az idle past its
- * deadline (when one may be due). */
-static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
+ * deadline (when one may be due), but keep (NULL: none), whose response
+ * is being delivered: its call is being ended by the caller, which a
+ * cancellation would free under it; the next sweep takes it. */
+static void sweep_but(struct gw *g, struct azone *az, struct gw_stl *st,
+		      const struct streq *keep)
 {
 	int64_t now = gw_now_ms();
 	size_t n;
@@ -914,6 +983,10 @@ static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
 		struct streq *r = v[i];
 		if (!r->held)
 			continue;
+		if (r == keep) {
+			st->sweep_at = now;
+			continue;
+		}
 		if (r->idle_at > now) {
 			if (r->idle_at < st->sweep_at)
 				st->sweep_at = r->idle_at;
@@ -927,10 +1000,85 @@ static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
 	free(v);
 }
 
+static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
+{
+	sweep_but(g, az, st, NULL);
+}
+
+/* The tool zone a request to method on target (a name, or a URI for
+ * resources/read) goes to for agent zone az, or NULL. */
+static struct tzone *zone_of(struct gw *g, struct azone *az, const char *method,
+			     const char *target)
+{
+	const char *bare;
+
+	if (!target)
+		return NULL;
+	if (strcmp(method, "resources/read") == 0)
+		return gw_cat_resolve_uri(g, target);
+	return gw_cat_resolve_name(g, az, target, &bare);
+}
+
+/* A tool zone's own InputRequiredResult res (a 2026-07-28 zone asks for
+ * input itself, holding nothing): its requestState goes to the agent
+ * sealed by the gateway with the tool zone's name and this agent zone's,
+ * bound to the request (method, target, arguments), so that an agent can
+ * neither alter it nor carry it to another zone or tool, and the retry
+ * may reach any replica with the same state_key_file. 0, or -1 when it
+ * cannot be sealed (too large for a requestState). */
+static int wrap_state(struct gw *g, struct azone *az, struct streq *r,
+		      json_t *res)
+{
+	struct tzone *t = zone_of(g, az, r->method, r->target);
+	json_t *up = json_object_get(res, "requestState");
+	/* "u": its state, null when it gave none (the retry then has none) */
+	json_t *state = t ? json_pack("{s:s,s:s,s:O}", "z", az->z->name, "t",
+				      t->z->name, "u", up ? up : json_null())
+			  : NULL;
+	unsigned ttl = (unsigned)(g->cfg->held_idle_ms / 1000) + 1;
+	char *tok = state ? mcp_state_seal(g->cfg->state_keys, r->method,
+					   r->target, r->args, state,
+					   time(NULL), ttl)
+			  : NULL;
+
+	json_decref(state);
+	if (!tok)
+		return -1;
+	json_object_set_new(res, "requestState", json_string(tok));
+	free(tok);
+	return 0;
+}
+
+/* The retry of a wrapped InputRequiredResult (wrap_state): NULL and the
+ * tool zone's own state in *up (new text, "" when it gave none) when
+ * state is this agent zone's and names the tool zone the retry goes to;
+ * else why. */
+static const char *unwrap_check(struct gw *g, struct azone *az,
+				const struct jr_msg *m, const json_t *state,
+				char **up)
+{
+	json_t *z = json_object_get(state, "z");
+	json_t *t = json_object_get(state, "t");
+	json_t *u = json_object_get(state, "u");
+	struct tzone *to = zone_of(g, az, m->method, target_of(m));
+
+	if (!json_is_string(z) || !json_is_string(t) ||
+	    !(json_is_string(u) || json_is_null(u)))
+		return "requestState is malformed";
+	if (strcmp(json_string_value(z), az->z->name) != 0)
+		return "requestState was issued to another agent zone";
+	if (!to || strcmp(json_string_value(t), to->z->name) != 0)
+		return "requestState was issued for another tool zone";
+	*up = strdup(json_is_string(u) ? json_string_value(u) : "");
+	return *up ? NULL : "out of memory";
+}
+
 /* Checks retry m's requestState and inputResponses: NULL and the held
- * call it resumes in *out, or why it is refused (static text). */
+ * call it resumes in *out, or for a wrapped tool zone's state (unwrap_check)
+ * NULL and that state in *up; or why it is refused (static text). */
 static const char *state_check(struct gw *g, struct azone *az,
-			       const struct jr_msg *m, struct streq **out)
+			       const struct jr_msg *m, struct streq **out,
+			       char **up)
 {
 	json_t *rs = json_object_get(m->params, "requestState");
 	json_t *resp = json_object_get(m->params, "inputResponses");
@@ -949,6 +1097,11 @@ static const char *state_check(struct gw *g, struct azone *az,
 			   &state, &why) != 0)
 		return why;
 	why = NULL; /* mcp_state_open leaves its default there */
+	if (json_object_get(state, "u")) {
+		why = unwrap_check(g, az, m, state, up);
+		json_decref(state);
+		return why;
+	}
 	z = json_object_get(state, "z");
 	rep = json_object_get(state, "g");
 	h = json_object_get(state, "h");
@@ -983,12 +1136,14 @@ static const char *state_check(struct gw *g, struct azone *az,
  * (unknown keys ignored), the call waits for its next request or its
  * result, and what is still unanswered is asked again at once. */
 static void resume(struct gw *g, struct azone *az, struct asess *dest,
-		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m)
+		   struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+		   size_t len)
 {
 	json_t *resp = json_object_get(m->params, "inputResponses");
 	json_t *meta = json_object_get(m->params, "_meta");
 	struct streq *r;
-	const char *why = state_check(g, az, m, &r);
+	char *up = NULL;
+	const char *why = state_check(g, az, m, &r, &up);
 	char trace[56], aid[64];
 
 	if (why) {
@@ -1004,6 +1159,18 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 				     0, 0, 0, 0, NULL, trace);
 		dest_error(dest, hs, dl, m->id, ERR_BAD_STATE, why,
 			   json_pack("{s:s}", "auditId", aid));
+		return;
+	}
+	if (up) {
+		/* the tool zone's own state goes back to it with the answers:
+		 * a new call, decided by policy as any */
+		if (up[0])
+			json_object_set_new(m->params, "requestState",
+					    json_string(up));
+		else
+			json_object_del(m->params, "requestState");
+		free(up);
+		run_request(g, az, dest, hs, dl, m, len, -1, 1);
 		return;
 	}
 	for (size_t i = 0; i < r->nasks;) {
@@ -1182,6 +1349,40 @@ static int may_read(struct gw *g, struct azone *az, const char *uri)
 /* Subscribes the shared session sh to uri upstream (routed, so decided
  * and audited like any resources/subscribe; its answer, zgl-N, goes
  * nowhere). */
+/* A 2026-07-28 tool zone t has no resources/subscribe: the shared
+ * session sh opens a subscriptions/listen for uri on its link to t (id
+ * id, a string no call of ours has, so its final answer is dropped); its
+ * resources/updated come on that link and go to the zone's listens as a
+ * 2025-11-25 zone's do. The URI was agreed to because the zone may read
+ * it (listen_filter); the listen is audited as the subscribe would be. */
+static void listen_up(struct gw *g, struct asess *sh, struct tzone *t,
+		      const char *id, const char *uri)
+{
+	json_t *idv = json_string(id);
+	json_t *r = jr_request(idv, "subscriptions/listen",
+			       json_pack("{s:{s:[s]}}", "notifications",
+					 "resourceSubscriptions", uri));
+	size_t len;
+	char *txt = NULL;
+	char aid[64];
+
+	json_decref(idv);
+	if (r)
+		gw_up_meta(g, sh, t->ti, json_object_get(r, "params"));
+	txt = r ? jr_dump(r, &len) : NULL;
+	gw_audit_new_id(g->audit, aid, sizeof(aid));
+	gw_req_audit(g, sh->az->z->name, sh->id, "subscriptions/listen", uri,
+		     txt && gw_up_link_ensure(g, sh, t->ti) == 0 &&
+				     gw_up_link_send(g, sh, t->ti, txt, len) ==
+					     0
+			     ? "allow"
+			     : "error",
+		     NULL, "resources/updated of a 2026-07-28 tool zone", aid,
+		     txt ? len : 0, 0, 0, 0, 0, NULL, NULL);
+	free(txt);
+	json_decref(r);
+}
+
 static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 			 const char *uri)
 {
@@ -1190,9 +1391,14 @@ static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 	json_t *r, *idv;
 	size_t len;
 	char *txt;
+	struct tzone *t = gw_cat_resolve_uri(g, uri);
 
 	snprintf(id, sizeof(id), LISTEN_ID_PREFIX "%llu",
 		 (unsigned long long)++st->next_sub);
+	if (t && t->rev2026) {
+		listen_up(g, sh, t, id, uri);
+		return;
+	}
 	idv = json_string(id);
 	r = jr_request(idv, "resources/subscribe",
 		       json_pack("{s:s}", "uri", uri));

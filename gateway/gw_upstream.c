@@ -22,6 +22,20 @@
 #include "jsonrpc.h"
 #include "splice.h"
 
+/* The stateless revision's _meta keys (docs/protocol.md). */
+#define REV_2026 "2026-07-28"
+#define META_PREFIX_2026 "io.modelcontextprotocol/"
+#define META_PV_2026 "io.modelcontextprotocol/protocolVersion"
+#define META_CAPS_2026 "io.modelcontextprotocol/clientCapabilities"
+#define META_LEVEL_2026 "io.modelcontextprotocol/logLevel"
+/* The id of the control stream's subscriptions/listen to a 2026-07-28
+ * zone: a string, so that no request of ours is ever taken for it. */
+#define CTL_LISTEN_ID "zg-ctl-listen"
+/* A 2026-07-28 zone's InputRequiredResult to a session: requests in it
+ * at most, and the longest key kept. */
+#define IRR_ASKS_MAX 8
+#define IRR_KEY_MAX 64
+
 /* ---- links ------------------------------------------------------------- */
 
 int gw_up_live(const struct tzone *t)
@@ -38,11 +52,28 @@ int gw_up_tx(struct tzone *t, uint32_t sid, const char *msg, size_t len)
 	return -1;
 }
 
+static void stamp_2026(json_t *params, json_t *caps, const char *level);
+
 int gw_up_send(struct tzone *t, uint32_t sid, json_t *msg)
 {
 	size_t len;
-	char *s = jr_dump(msg, &len);
+	char *s;
 	int rc = -1;
+
+	/* the gateway's own requests to a 2026-07-28 zone (catalogue pages,
+	 * the control stream's listen) carry the revision's _meta, declaring
+	 * no client capability */
+	if (t->rev2026 && json_object_get(msg, "id") &&
+	    json_is_string(json_object_get(msg, "method"))) {
+		json_t *params = json_object_get(msg, "params");
+		if (!params)
+			json_object_set_new(msg, "params",
+					    params = json_object());
+		if (!json_object_get(json_object_get(params, "_meta"),
+				     META_CAPS_2026))
+			stamp_2026(params, NULL, NULL);
+	}
+	s = jr_dump(msg, &len);
 
 	if (s)
 		rc = gw_up_tx(t, sid, s, len);
@@ -192,6 +223,12 @@ int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti)
 		gw_up_link_reset(g, s, ti);
 		return -1;
 	}
+	if (t->rev2026) {
+		/* a stream of stateless requests: nothing to open, each
+		 * request carries its _meta (gw_up_meta) */
+		l->state = L_READY;
+		return 0;
+	}
 	p = gw_req_new(g, PK_INIT, s, ti);
 	if (!p) {
 		gw_up_link_reset(g, s, ti);
@@ -290,15 +327,7 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	case PK_INIT:
 		gw_req_free(g, p);
 		if (!ls) {
-			json_t *n = jr_request(NULL,
-					       "notifications/initialized",
-					       NULL);
-			gw_up_send(t, t->ctl, n);
-			json_decref(n);
-			if (m->kind == JR_RESULT)
-				gw_cat_fetch(t);
-			else
-				t->dead = 1;
+			gw_up_handshake(t, m);
 		} else if (m->kind == JR_RESULT) {
 			link_ready(g, ls, t->ti);
 		} else {
@@ -308,6 +337,8 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	case PK_CALL:
 		break;
 	}
+	if (gw_up_irr_result(t, p, m))
+		return;
 	now = gw_now_us();
 	if (p->max_bytes && len > p->max_bytes) {
 		gw_req_fail(g, p, GW_ERR_GATEWAY, "response too large",
@@ -590,7 +621,9 @@ static void tz_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 		s = gw_map_get(t->g->links, gw_up_link_key(t, sid));
 		if (!s)
 			return;
-		if (fast_response(t, s, msg, len) == 0)
+		/* an InputRequiredResult is looked at (gw_up_irr_result) */
+		if ((!t->rev2026 || !memmem(msg, len, "input_required", 14)) &&
+		    fast_response(t, s, msg, len) == 0)
 			return;
 	}
 	jr_parse((const char *)msg, len, t->g->cfg->max_message, MAX_DEPTH,
@@ -628,22 +661,343 @@ static void tz_close(void *ud, chan_mux *m, uint32_t sid, int reset)
 		gw_up_link_fail(t->g, s, t->ti, "upstream session ended");
 }
 
-static void tz_up(void *ud, chan_mux *m)
+/* Opens t's control stream and sends its handshake: server/discover
+ * (probe) or initialize. Out of memory or streams: t is dead. */
+static void ctl_handshake(struct tzone *t, int probe)
 {
-	struct tzone *t = ud;
 	struct preq *p;
 	json_t *r;
 
-	(void)m;
 	t->ctl = up_open(t);
 	p = t->ctl ? gw_req_new(t->g, PK_INIT, NULL, t->ti) : NULL;
 	if (!p) {
 		t->dead = 1;
 		return;
 	}
-	r = gw_up_init_request(p->uid, gw_versions[0], NULL);
+	t->hs_probe = probe;
+	if (probe) {
+		json_t *params = json_object();
+		stamp_2026(params, NULL, NULL);
+		r = gw_up_request_new(p->uid, "server/discover", params);
+	} else {
+		r = gw_up_init_request(p->uid, gw_versions[0], NULL);
+	}
 	gw_up_send(t, t->ctl, r);
 	json_decref(r);
+}
+
+static void tz_up(void *ud, chan_mux *m)
+{
+	struct tzone *t = ud;
+
+	(void)m;
+	t->rev2026 = 0;
+	t->rev[0] = '\0';
+	/* a remote zone's HTTP client speaks the session era's transport
+	 * (Mcp-Session-Id, no Mcp-Method headers): initialize at once */
+	ctl_handshake(t, t->m != NULL);
+}
+
+/* 1 if a server/discover result lists version in supportedVersions:
+ * the test of the MCP client core's handshake (mcp_client_connect),
+ * made here because the gateway sends its own requests on its loop. */
+static int offers(const json_t *res, const char *version)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (json_object_get(res, "supportedVersions"), i, v)
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), version) == 0)
+			return 1;
+	return 0;
+}
+
+/* The zone is spoken to in 2026-07-28 when it lists that revision and
+ * none the gateway speaks in sessions: a zone of both eras gets
+ * initialize, because the session era still carries what the gateway
+ * does not translate from a 2026-07-28 zone (its InputRequiredResults,
+ * resources/subscribe, logging/setLevel). The client core, which
+ * translates nothing, takes 2026-07-28 whenever it is listed. */
+static int speak_2026(const json_t *res)
+{
+	if (!offers(res, REV_2026))
+		return 0;
+	for (size_t i = 0; i < GW_NVERSIONS; i++)
+		if (offers(res, gw_versions[i]))
+			return 0;
+	return 1;
+}
+
+/* A 2026-07-28 zone's control stream subscribes to its list changes,
+ * which then come on it as a session's would (up_notification). */
+static void ctl_listen(struct tzone *t)
+{
+	json_t *id = json_string(CTL_LISTEN_ID);
+	json_t *r = jr_request(id, "subscriptions/listen",
+			       json_pack("{s:{s:b,s:b,s:b}}", "notifications",
+					 "toolsListChanged", 1,
+					 "resourcesListChanged", 1,
+					 "promptsListChanged", 1));
+
+	json_decref(id);
+	if (r)
+		gw_up_send(t, t->ctl, r);
+	json_decref(r);
+}
+
+/* Keeps a revision name of the zone's (printable ASCII) for the status. */
+static void keep_rev(struct tzone *t, const char *v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i] > 0x20 && v[i] < 0x7f && i + 1 < sizeof(t->rev);
+	     i++)
+		;
+	snprintf(t->rev, sizeof(t->rev), "%.*s", v && !v[i] ? (int)i : 0,
+		 v ? v : "");
+}
+
+void gw_up_handshake(struct tzone *t, struct jr_msg *m)
+{
+	json_t *res = json_object_get(m->root, "result");
+	const char *msg = json_string_value(
+		json_object_get(json_object_get(m->root, "error"), "message"));
+	json_t *n;
+
+	if (t->hs_probe) {
+		t->hs_probe = 0;
+		if (m->kind == JR_RESULT && speak_2026(res)) {
+			t->rev2026 = 1;
+			keep_rev(t, REV_2026);
+			ctl_listen(t);
+			gw_cat_fetch(t);
+			return;
+		}
+		/* -32601, another answer, or a zone of both eras: the
+		 * session era, on a new stream (the probe may have made its
+		 * stream a stateless one) */
+		if (t->m)
+			chan_mux_close_stream(t->m, t->ctl);
+		ctl_handshake(t, 0);
+		return;
+	}
+	n = jr_request(NULL, "notifications/initialized", NULL);
+	gw_up_send(t, t->ctl, n);
+	json_decref(n);
+	if (m->kind == JR_RESULT) {
+		keep_rev(t, json_string_value(
+				    json_object_get(res, "protocolVersion")));
+		gw_cat_fetch(t);
+		return;
+	}
+	snprintf(t->last_error, sizeof(t->last_error),
+		 "initialize refused: %.*s",
+		 (int)gw_utf8_prefix(msg ? msg : "?", 120), msg ? msg : "?");
+	t->dead = 1;
+}
+
+/* Sets the revision's _meta in params: the version, caps (borrowed;
+ * NULL: none declared) and level (NULL: none). */
+static void stamp_2026(json_t *params, json_t *caps, const char *level)
+{
+	json_t *meta = json_object_get(params, "_meta");
+
+	if (!json_is_object(meta)) {
+		meta = json_object();
+		json_object_set_new(params, "_meta", meta);
+	}
+	json_object_set_new(meta, META_PV_2026, json_string(REV_2026));
+	json_object_set_new(meta, META_CAPS_2026,
+			    json_is_object(caps) ? json_deep_copy(caps)
+						 : json_object());
+	if (level)
+		json_object_set_new(meta, META_LEVEL_2026, json_string(level));
+}
+
+void gw_up_meta(struct gw *g, struct asess *s, unsigned ti, json_t *params)
+{
+	json_t *meta = json_object_get(params, "_meta");
+	json_t *caps = NULL, *own = NULL;
+	const char *k;
+	json_t *v;
+	void *tmp;
+
+	if (!json_is_object(params))
+		return;
+	if (!g->tz[ti]->rev2026) {
+		json_object_foreach_safe (meta, tmp, k, v)
+			if (strncmp(k, META_PREFIX_2026,
+				    strlen(META_PREFIX_2026)) == 0)
+				json_object_del(meta, k);
+		return;
+	}
+	/* a stateless agent's request carries what it declared (rebuilt by
+	 * gw_stateless.c); a session's whatever its agent put there is
+	 * replaced by what its initialize declared */
+	if (s->shared)
+		caps = json_object_get(meta, META_CAPS_2026);
+	else if (s->caps_up)
+		caps = own = json_loads(s->caps_up, 0, NULL);
+	json_incref(caps); /* it may be one of the keys dropped below */
+	json_object_foreach_safe (meta, tmp, k, v)
+		if (strncmp(k, META_PREFIX_2026, strlen(META_PREFIX_2026)) == 0)
+			json_object_del(meta, k);
+	stamp_2026(params, caps, s->shared ? NULL : s->level);
+	json_decref(caps);
+	json_decref(own);
+}
+
+/* Of input request req ({"method", "params"}): the CAP_* it needs, 0 for
+ * a method the gateway does not pass to agents. */
+static unsigned irr_cap(const json_t *req)
+{
+	const char *m = json_string_value(json_object_get(req, "method"));
+
+	if (!m || !json_is_object(json_object_get(req, "params")))
+		return 0;
+	if (strcmp(m, "sampling/createMessage") == 0)
+		return CAP_SAMPLING;
+	if (strcmp(m, "elicitation/create") == 0)
+		return CAP_ELICITATION;
+	if (strcmp(m, "roots/list") == 0)
+		return CAP_ROOTS;
+	return 0;
+}
+
+/* Why session s cannot be asked inputRequests reqs (static text), or
+ * NULL. */
+static const char *irr_unaskable(struct asess *s, const json_t *reqs)
+{
+	const char *k;
+	json_t *v;
+	unsigned n = 0;
+
+	if (!json_is_object(reqs) || !json_object_size(reqs) ||
+	    json_object_size(reqs) > IRR_ASKS_MAX)
+		return "the tool zone's InputRequiredResult is malformed";
+	for (struct sreq *r = s->sreqs; r; r = r->next)
+		n++;
+	if (n + json_object_size(reqs) > SESSION_SREQ_MAX)
+		return "too many requests waiting for the client";
+	json_object_foreach ((json_t *)reqs, k, v) {
+		unsigned c = irr_cap(v);
+		if (!c || strlen(k) > IRR_KEY_MAX)
+			return "the tool zone asked for input the gateway "
+			       "does not pass on";
+		if (!(s->caps & c))
+			return "the tool needs a client capability "
+			       "(sampling, elicitation or roots) this session "
+			       "did not declare";
+	}
+	return NULL;
+}
+
+/* Asks session s input request req under key for call p: a
+ * server-to-client request with an id of ours. 0, or -1. */
+static int irr_ask(struct gw *g, struct asess *s, struct preq *p,
+		   const char *key, json_t *req)
+{
+	struct sreq *r = calloc(1, sizeof(*r));
+	char id[40];
+	json_t *msg;
+
+	if (!r || gw_map_put(g->sreqs, g->next_id + 1, r)) {
+		free(r);
+		return -1;
+	}
+	r->aid = ++g->next_id;
+	r->s = s;
+	r->ti = p->ti;
+	r->up_id = json_string(key);
+	r->irr_uid = p->uid;
+	r->next = s->sreqs;
+	s->sreqs = r;
+	snprintf(id, sizeof(id), "zg-%llu", (unsigned long long)r->aid);
+	msg = json_pack("{s:s,s:s,s:O,s:O}", "jsonrpc", "2.0", "id", id,
+			"method", json_object_get(req, "method"), "params",
+			json_object_get(req, "params"));
+	gw_sess_to_agent(s, msg);
+	return 0;
+}
+
+int gw_up_irr_result(struct tzone *t, struct preq *p, struct jr_msg *m)
+{
+	json_t *res = json_object_get(m->root, "result");
+	const char *rt = json_string_value(json_object_get(res, "resultType"));
+	json_t *reqs = json_object_get(res, "inputRequests"), *v;
+	const char *why, *k;
+
+	/* a stateless agent's gets it, its state wrapped (gw_stateless.c) */
+	if (!t->rev2026 || !p->s || p->s->shared || m->kind != JR_RESULT ||
+	    !rt || strcmp(rt, "input_required") != 0)
+		return 0;
+	why = p->up_req ? irr_unaskable(p->s, reqs)
+			: "the tool zone asked for input";
+	if (!why) {
+		json_decref(p->irr);
+		p->irr = json_pack("{s:O?,s:{},s:I}", "state",
+				   json_object_get(res, "requestState"),
+				   "answers", "waiting",
+				   (json_int_t)json_object_size(reqs));
+		json_object_foreach (reqs, k, v)
+			if (!p->irr || irr_ask(t->g, p->s, p, k, v) != 0)
+				why = "out of memory";
+	}
+	if (why)
+		gw_req_fail(t->g, p, GW_ERR_GATEWAY, why,
+			    "input_required not bridged");
+	return 1;
+}
+
+void gw_up_irr_answer(struct gw *g, struct sreq *r, struct jr_msg *m)
+{
+	struct preq *p = gw_map_get(g->preqs, r->irr_uid);
+	struct asess *s = r->s;
+	json_t *req, *params, *err = json_object_get(m->root, "error");
+	json_int_t left;
+
+	if (!p || p->s != s || !p->irr)
+		return; /* the call ended meanwhile */
+	if (m->kind != JR_RESULT) {
+		const char *msg =
+			json_string_value(json_object_get(err, "message"));
+		char why[200];
+		snprintf(why, sizeof(why),
+			 "the client refused the tool's request: %.*s",
+			 (int)gw_utf8_prefix(msg ? msg : "?", 120),
+			 msg ? msg : "?");
+		gw_req_fail(g, p, GW_ERR_GATEWAY, why,
+			    "input refused by the client");
+		return;
+	}
+	json_object_set(json_object_get(p->irr, "answers"),
+			json_string_value(r->up_id),
+			json_object_get(m->root, "result"));
+	left = json_integer_value(json_object_get(p->irr, "waiting")) - 1;
+	json_object_set_new(p->irr, "waiting", json_integer(left));
+	if (left > 0)
+		return;
+	/* every answer is in: the call again, as the revision retries */
+	req = json_deep_copy(p->up_req);
+	params = json_object_get(req, "params");
+	if (json_is_object(params)) {
+		json_object_set(params, "inputResponses",
+				json_object_get(p->irr, "answers"));
+		if (json_object_get(p->irr, "state"))
+			json_object_set(params, "requestState",
+					json_object_get(p->irr, "state"));
+		else
+			json_object_del(params, "requestState");
+	}
+	json_decref(p->irr);
+	p->irr = NULL;
+	if (!params || s->links[p->ti].state != L_READY ||
+	    gw_up_send(g->tz[p->ti], s->links[p->ti].sid, req) != 0)
+		gw_req_fail(g, p, GW_ERR_GATEWAY,
+			    "tool zone is busy or unavailable",
+			    "upstream send failed");
+	json_decref(req);
 }
 
 static void tz_downcb(void *ud, chan_mux *m, const char *why)

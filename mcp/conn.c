@@ -180,7 +180,10 @@ static int route_cancel(struct mcp_conn *c, struct jr_msg *m)
  * first request decided. */
 static int takes_stateless(struct mcp_conn *c, const struct jr_msg *m)
 {
-	int wanted = mcp_rev2026_wanted(m, NULL);
+	/* a server without the revision treats its requests as any
+	 * session-era server would (server/discover: an unknown method) */
+	int wanted = mcp_rev2026_wanted(m, NULL) &&
+		     mcp_server_serves(c->srv, MCP_REVS_STATELESS);
 
 	if (!(c->flags & MCP_CONN_PER_STREAM))
 		return wanted;

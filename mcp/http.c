@@ -19,6 +19,7 @@
 
 #include "http_internal.h"
 #include "rev2026.h"
+#include "session_methods.h"
 #include "transport.h"
 
 /* ---- small helpers ---- */
@@ -499,7 +500,8 @@ static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
 		return reply_status(c, MHD_HTTP_ACCEPTED, 0, NULL);
 	}
 	if (!header(c, "Mcp-Session-Id") &&
-	    mcp_rev2026_wanted(&m, header(c, "MCP-Protocol-Version")))
+	    mcp_rev2026_wanted(&m, header(c, "MCP-Protocol-Version")) &&
+	    mcp_server_serves(h->srv, MCP_REVS_STATELESS))
 		return post_stateless(h, c, q, &m);
 	if (!version_header_ok(c)) {
 		jr_msg_clear(&m);

@@ -101,6 +101,7 @@ struct mcp_server {
 	atomic_uint nlistens;
 	unsigned max_listens;
 	int request_log; /* mcp_server_set_request_log */
+	unsigned revs;	 /* MCP_REVS_*: the revisions served (0: both) */
 
 	struct mcp_tasks *tasks; /* the tasks extension (rev2026_tasks.c) */
 

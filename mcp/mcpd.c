@@ -55,6 +55,7 @@ struct opts {
 	unsigned max_tasks;	    /* --max-tasks: 0: default */
 	unsigned task_ttl_ms;	    /* --task-ttl: 0: default */
 	size_t max_task_bytes;	    /* --max-task-bytes: 0: default */
+	unsigned revs;		    /* --protocol-versions: 0: both */
 };
 
 static void usage(FILE *f)
@@ -99,6 +100,12 @@ static void usage(FILE *f)
 		"General:\n"
 		"  --max-message BYTES     largest JSON-RPC message (default "
 		"4194304)\n"
+		"  --protocol-versions V,...  serve only these revisions: "
+		"2026-07-28\n"
+		"                          (stateless) and/or 2025-11-25 (the "
+		"session era,\n"
+		"                          also 2025-06-18 and 2025-03-26); "
+		"default both\n"
 		"  --workers N             handler threads (default 32)\n"
 		"  --state-key-file FILE   HMAC keys of 2026-07-28 request "
 		"state, hex, one a\n"
@@ -234,7 +241,8 @@ enum {
 	O_MAX_LISTENS,
 	O_MAX_TASKS,
 	O_MAX_TASK_BYTES,
-	O_TASK_TTL
+	O_TASK_TTL,
+	O_PROTOCOL_VERSIONS
 };
 
 static const struct option long_opts[] = {
@@ -282,6 +290,7 @@ static const struct option long_opts[] = {
 	{ "max-tasks", required_argument, NULL, O_MAX_TASKS },
 	{ "max-task-bytes", required_argument, NULL, O_MAX_TASK_BYTES },
 	{ "task-ttl", required_argument, NULL, O_TASK_TTL },
+	{ "protocol-versions", required_argument, NULL, O_PROTOCOL_VERSIONS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -313,6 +322,44 @@ static int push_pair(const char **list, unsigned *n, const char *name,
 	list[2 * *n + 1] = v;
 	(*n)++;
 	return 0;
+}
+
+/* --protocol-versions: a comma-separated list of revisions, each
+ * 2026-07-28 or one of the session era's; into *revs (MCP_REVS_*).
+ * Returns -1 and reports on an unknown or empty item. */
+static int parse_revisions(const char *arg, unsigned *revs)
+{
+	static const struct {
+		const char *name;
+		unsigned rev;
+	} known[] = { { "2026-07-28", MCP_REVS_STATELESS },
+		      { "2025-11-25", MCP_REVS_SESSION },
+		      { "2025-06-18", MCP_REVS_SESSION },
+		      { "2025-03-26", MCP_REVS_SESSION } };
+	const char *p = arg;
+
+	*revs = 0;
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		size_t i;
+
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strlen(known[i].name) == n &&
+			    strncmp(p, known[i].name, n) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			fprintf(stderr,
+				"mcpd: --protocol-versions: expected "
+				"2026-07-28 and/or 2025-11-25, got '%s'\n",
+				arg);
+			return -1;
+		}
+		*revs |= known[i].rev;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
 }
 
 static int parse_numeric_opt(int c, const char *arg, struct opts *o)
@@ -439,6 +486,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_STATE_KEY_FILE:
 			o->state_key_file = optarg;
+			break;
+		case O_PROTOCOL_VERSIONS:
+			if (parse_revisions(optarg, &o->revs) != 0)
+				return -1;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -670,6 +721,8 @@ int main(int argc, char **argv)
 	mcp_server_set_task_limits(srv, o.max_tasks, o.max_task_bytes,
 				   o.task_ttl_ms);
 	mcp_server_set_request_log(srv, o.verbose);
+	if (o.revs)
+		mcp_server_set_revisions(srv, o.revs);
 	if ((o.state_key_file || o.state_ttl) &&
 	    mcp_server_set_state_keys(srv, o.state_key_file, o.state_ttl, err,
 				      sizeof(err)) != 0) {

@@ -123,6 +123,20 @@ void mcp_server_set_request_log(mcp_server *srv, int on)
 	srv->request_log = on != 0;
 }
 
+int mcp_server_set_revisions(mcp_server *srv, unsigned mask)
+{
+	if (!mask ||
+	    (mask & ~(unsigned)(MCP_REVS_SESSION | MCP_REVS_STATELESS)))
+		return -1;
+	srv->revs = mask;
+	return 0;
+}
+
+int mcp_server_serves(const mcp_server *srv, unsigned rev)
+{
+	return !srv || !srv->revs || (srv->revs & rev) != 0;
+}
+
 void mcp_server_set_page_size(mcp_server *srv, unsigned n)
 {
 	if (n >= 1 && n <= 1000)

@@ -47,6 +47,20 @@ json_t *mcp_rev_supported_versions(void)
 	return a;
 }
 
+json_t *mcp_rev_served_versions(const mcp_server *srv)
+{
+	json_t *a = json_array();
+
+	if (mcp_server_serves(srv, MCP_REVS_STATELESS))
+		json_array_append_new(a, json_string(MCP_REV2026));
+	for (size_t i = 0;
+	     mcp_server_serves(srv, MCP_REVS_SESSION) &&
+	     i < sizeof(session_versions) / sizeof(session_versions[0]);
+	     i++)
+		json_array_append_new(a, json_string(session_versions[i]));
+	return a;
+}
+
 json_t *mcp_rev2026_cache_hints(json_t *result)
 {
 	if (json_is_object(result)) {

@@ -74,5 +74,8 @@ const char *mcp_traceparent(const json_t *params);
 
 /* Every revision this server speaks, newest first (a new array). */
 json_t *mcp_rev_supported_versions(void);
+/* The revisions srv serves (mcp_server_set_revisions), newest first (a
+ * new array). */
+json_t *mcp_rev_served_versions(const mcp_server *srv);
 
 #endif

@@ -278,6 +278,23 @@ int mcp_version_supported(const char *v)
 	return v && supported_version(v);
 }
 
+/* initialize on a server that serves only 2026-07-28: the revision's
+ * UnsupportedProtocolVersionError, naming what it does serve. */
+static int refuse_initialize(mcp_session *s, struct jr_msg *m, json_t *pv)
+{
+	json_t *r =
+		jr_error(m->id, MCP_ERR_UNSUPPORTED_VERSION,
+			 "Unsupported protocol version",
+			 json_pack("{s:o, s:s}", "supported",
+				   mcp_rev_served_versions(s->srv), "requested",
+				   json_is_string(pv) ? json_string_value(pv)
+						      : ""));
+
+	mcp_session_respond(s, m->id, r);
+	json_decref(r);
+	return -1;
+}
+
 static int do_initialize(mcp_session *s, struct jr_msg *m)
 {
 	json_t *pv = json_object_get(m->params, "protocolVersion");
@@ -285,6 +302,8 @@ static int do_initialize(mcp_session *s, struct jr_msg *m)
 	json_t *info = json_object_get(m->params, "clientInfo");
 	json_t *res;
 
+	if (!mcp_server_serves(s->srv, MCP_REVS_SESSION))
+		return refuse_initialize(s, m, pv);
 	if (!json_is_string(pv))
 		return reply_error(s, m->id, MCP_ERR_INVALID_PARAMS,
 				   "protocolVersion must be a string");
@@ -327,7 +346,7 @@ static int do_discover(mcp_session *s, struct jr_msg *m)
 {
 	json_t *caps = mcp_registry_capabilities(s->srv);
 	json_t *res = json_pack("{s:o, s:o, s:{s:O}}", "supportedVersions",
-				mcp_rev_supported_versions(), "capabilities",
+				mcp_rev_served_versions(s->srv), "capabilities",
 				caps, "_meta", MCP_META_SERVER_INFO,
 				s->srv->info);
 

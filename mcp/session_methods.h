@@ -104,5 +104,8 @@ int mcp_call_prepare(struct mcp_call *c, char *why, size_t whylen,
 const char *mcp_log_level_name(int level);
 int mcp_session_subscribed(mcp_session *s, const char *uri);
 int mcp_version_supported(const char *v);
+/* 1 when srv (NULL: a transport without an engine of ours, which
+ * decides for itself) serves revision rev (MCP_REVS_*). */
+int mcp_server_serves(const mcp_server *srv, unsigned rev);
 
 #endif

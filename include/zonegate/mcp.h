@@ -193,6 +193,20 @@ void mcp_server_end_listens(mcp_server *srv);
  * request, which is untrusted. Off by default. */
 void mcp_server_set_request_log(mcp_server *srv, int on);
 
+/* The revisions a server serves (mcp_server_set_revisions): the session
+ * era (2025-11-25, 2025-06-18, 2025-03-26, chosen by initialize) and the
+ * stateless 2026-07-28. Both by default. */
+enum { MCP_REVS_SESSION = 1, MCP_REVS_STATELESS = 2 };
+
+/* Serves only the revisions in mask (MCP_REVS_*, at least one): without
+ * MCP_REVS_SESSION, initialize is refused with -32022 (data.supported,
+ * data.requested) as a 2026-07-28-only server refuses it; without
+ * MCP_REVS_STATELESS, requests carrying the 2026-07-28 _meta are
+ * handled as a session-era server handles them (server/discover is an
+ * unknown method). Returns 0, or -1 for an empty or unknown mask. Call
+ * before serving. */
+int mcp_server_set_revisions(mcp_server *srv, unsigned mask);
+
 /* ---- Calls (inside handlers) ----------------------------------------- */
 
 /* Sets the error a handler returns. Copies msg; data may be NULL (the

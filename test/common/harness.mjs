@@ -79,6 +79,27 @@ export function sseMessages(text) {
     .map((l) => l.slice(5).trim()).filter(Boolean).map((l) => JSON.parse(l));
 }
 
+// Reads an open SSE body (a fetch Response's body) in the background,
+// pushing each data: message onto frames as it arrives; ends quietly when
+// the request is aborted.
+export function sseFollow(body, frames) {
+  (async () => {
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of body) {
+        buf += dec.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.startsWith('data:') && line.length > 6) frames.push(JSON.parse(line.slice(5)));
+        }
+      }
+    } catch { /* aborted */ }
+  })();
+}
+
 export const MCP_HEADERS = { 'content-type': 'application/json',
   accept: 'application/json, text/event-stream' };
 

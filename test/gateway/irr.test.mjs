@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { daemon as spawnDaemon, stop, waitFor } from '../common/harness.mjs';
+import { daemon as spawnDaemon, sseFollow, stop, waitFor } from '../common/harness.mjs';
 
 const { Client, StreamableHTTPClientTransport } = await import(
   '../node/node_modules/@modelcontextprotocol/client/dist/index.mjs');
@@ -71,21 +71,7 @@ async function listen(url, token, notifications, caps = {}) {
     out.frames.push(await r.json());
     return out;
   }
-  (async () => {
-    const dec = new TextDecoder();
-    let buf = '';
-    try {
-      for await (const chunk of r.body) {
-        buf += dec.decode(chunk, { stream: true });
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line.startsWith('data:') && line.length > 6) out.frames.push(JSON.parse(line.slice(5)));
-        }
-      }
-    } catch { /* aborted */ }
-  })();
+  sseFollow(r.body, out.frames);
   return out;
 }
 const methods = (l) => l.frames.map((f) => f.method ?? 'response');

@@ -9,17 +9,22 @@
 #             cannot send an Authorization header)
 #   relay     the suite -> zonegate-relay --http in the agent zone, one
 #             channel stream per stateless request -> gatewayd
+# ZG_GW_TOOLREV=2026-07-28 makes the tool zone a 2026-07-28-only mcpd-test
+# (--protocol-versions), which the gateway then speaks 2026-07-28 to
+# (docs/protocol.md); default: a dual one, spoken to in 2025-11-25.
 # With the expected-failures file test/gateway/conformance-2026-gw-expected.yaml
 # (what the gateway cannot bridge yet, each entry with its reason) the
 # suite decides: it fails on a failure not listed and on a listed one that
 # passes.
 # Env: GATEWAYD, MCPD_TEST, RELAY (binaries), NODE (default: test/node's),
-# ZG_GW_PATH (listener or relay), ZG_CONFORMANCE_OUT (keep results).
+# ZG_GW_PATH (listener or relay), ZG_GW_TOOLREV, ZG_CONFORMANCE_OUT (keep
+# results).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../common/conformance-lib.sh"
 path=${ZG_GW_PATH:-listener}
+toolrev=${ZG_GW_TOOLREV:-}
 expected=$here/conformance-2026-gw-expected.yaml
 
 zg_need_binaries run-conformance-2026 GATEWAYD MCPD_TEST RELAY
@@ -40,7 +45,8 @@ cat >"$work/gatewayd.json" <<JSON
 }
 JSON
 cp "$here/../../data/gateway/conformance/conformance.policy" "$work/"
-"$MCPD_TEST" --chan sim:32:conf --fixtures conformance 2>"$work/mcpd.log" &
+"$MCPD_TEST" --chan sim:32:conf --fixtures conformance \
+	${toolrev:+--protocol-versions "$toolrev"} 2>"$work/mcpd.log" &
 pids="$pids $!"
 "$GATEWAYD" --config "$work/gatewayd.json" 2>"$work/gatewayd.log" &
 pids="$pids $!"
@@ -59,7 +65,8 @@ relay)
 	exit 2
 	;;
 esac
-echo "run-conformance-2026: $url ($path) -> gatewayd -> mcpd (2025-11-25)"
+echo "run-conformance-2026: $url ($path) -> gatewayd -> mcpd" \
+	"(${toolrev:-2025-11-25})"
 
 out=${ZG_CONFORMANCE_OUT:-$work/results}
 mkdir -p "$out"

@@ -67,6 +67,41 @@ describe('2026-07-28 over stdio', () => {
     }
   });
 
+  // --protocol-versions: a 2026-only mcpd refuses initialize with -32022
+  // naming what it serves; a 2025-only one treats server/discover as an
+  // unknown method and a 2026 _meta as nothing special (red with the
+  // option ignored: both would answer as the dual server above does).
+  test('--protocol-versions serves one revision only', async () => {
+    const only26 = startStdioRaw(['--protocol-versions', REV]);
+    try {
+      only26.send(req('d1', 'server/discover'));
+      const d = await only26.next((m) => m.id === 'd1');
+      assert.deepEqual(d.result.supportedVersions, [REV]);
+      const init = await rawInit(only26, LATEST, 'i1');
+      assert.equal(init.error.code, -32022);
+      assert.deepEqual(init.error.data.supported, [REV]);
+      assert.equal(init.error.data.requested, LATEST);
+      only26.send(req('t1', 'tools/list'));
+      assert.ok((await only26.next((m) => m.id === 't1')).result.tools.length > 0);
+    } finally {
+      await only26.close();
+    }
+    const only25 = startStdioRaw(['--protocol-versions', '2025-11-25']);
+    try {
+      only25.send(req('d1', 'server/discover'));
+      assert.equal((await only25.next((m) => m.id === 'd1')).error.code, -32601);
+      only25.send(req('t0', 'tools/list'));
+      const t0 = await only25.next((m) => m.id === 't0');
+      assert.ok(t0.error, 'a 2026 request before initialize is refused');
+      const init = await rawInit(only25, LATEST, 'i1');
+      assert.equal(init.result.protocolVersion, LATEST);
+      only25.send({ jsonrpc: '2.0', id: 'l1', method: 'tools/list' });
+      assert.ok((await only25.next((m) => m.id === 'l1')).result.tools.length > 0);
+    } finally {
+      await only25.close();
+    }
+  });
+
   test('InputRequiredResult round trip and a tampered state', async () => {
     const io = startStdioRaw();
     try {
