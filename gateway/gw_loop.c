@@ -43,6 +43,7 @@ void gw_tz_free(struct tzone *t)
 {
 	if (!t)
 		return;
+	gw_up_uc_free(&t->ctl_uc);
 	chan_mux_free(t->m);
 	mcp_hc_free(t->hc);
 	gw_zone_headers_free(t->creds, t->ncreds);
@@ -464,6 +465,9 @@ json_t *gw_route_status(struct gw *g)
 			t->have_cat ? t->hash : "", "pinned", pin,
 			"quarantined", t->quarantined, "last_error",
 			t->last_error);
+		if (o)
+			json_object_set_new(o, "requests",
+					    gw_up_requests_status(g, t));
 		if (o && t->z->url)
 			json_object_set_new(o, "remote",
 					    gw_up_remote_status(t));
