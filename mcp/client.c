@@ -269,6 +269,16 @@ static void finish_code(mcp_client *c, struct pend *p, int code,
 	finish(c, p, &a);
 }
 
+/* method, cut to METHOD_MAX - 1 bytes (only our messages show it), into
+ * out: a copy on every request, so a plain bounded one. */
+static void copy_method(char out[METHOD_MAX], const char *method)
+{
+	size_t n = strnlen(method, METHOD_MAX - 1);
+
+	memcpy(out, method, n);
+	out[n] = '\0';
+}
+
 /* Enters a request (id 0: a new id) with r's deadline and progress,
  * ending in done(done_ud). Returns its id and *stateless (the revision's
  * _meta goes with it), or -1 with nothing entered: broken, over
@@ -296,7 +306,7 @@ static int64_t enter(mcp_client *c, int64_t id, const char *method,
 	p->done_ud = done_ud;
 	p->ud = r->ud;
 	p->tracked = tracked;
-	snprintf(p->method, sizeof(p->method), "%s", method);
+	copy_method(p->method, method);
 	if (link_pend(c, p))
 		goto refused;
 	c->st.sent++;
@@ -395,8 +405,9 @@ static struct pend *take(mcp_client *c, int64_t id)
 }
 
 /* Takes tracked request id out of the table (NULL when it is not there,
- * or is one of the core's own, whose waiter needs its done). */
-static struct pend *take_tracked(mcp_client *c, int64_t id)
+ * or is one of the core's own, whose waiter needs its done); with the
+ * lock still held (the caller counts, then unlocks). */
+static struct pend *take_tracked_locked(mcp_client *c, int64_t id)
 {
 	struct pend *p;
 
@@ -406,16 +417,15 @@ static struct pend *take_tracked(mcp_client *c, int64_t id)
 		unlink_pend(c, p);
 	else
 		p = NULL;
-	pthread_mutex_unlock(&c->mu);
 	return p;
 }
 
 int mcp_client_settle(mcp_client *c, int64_t id, size_t bytes)
 {
-	struct pend *p = take_tracked(c, id);
+	struct pend *p = take_tracked_locked(c, id);
 	int over = bytes > c->lim.max_message;
+	int rc = !p ? -1 : over ? -2 : 0;
 
-	pthread_mutex_lock(&c->mu);
 	if (!p)
 		c->st.unknown_responses++;
 	else if (over)
@@ -426,20 +436,19 @@ int mcp_client_settle(mcp_client *c, int64_t id, size_t bytes)
 		c->st.bytes_in += bytes;
 	pthread_mutex_unlock(&c->mu);
 	free(p);
-	return !p ? -1 : over ? -2 : 0;
+	return rc;
 }
 
 int mcp_client_forget(mcp_client *c, int64_t id)
 {
-	struct pend *p = take_tracked(c, id);
+	struct pend *p = take_tracked_locked(c, id);
+	int rc = p ? 0 : -1;
 
-	if (!p)
-		return -1;
-	pthread_mutex_lock(&c->mu);
-	c->st.forgotten++;
+	if (p)
+		c->st.forgotten++;
 	pthread_mutex_unlock(&c->mu);
 	free(p);
-	return 0;
+	return rc;
 }
 
 int mcp_client_cancel(mcp_client *c, int64_t id, const char *reason)
