@@ -199,7 +199,6 @@ struct tzone {
 	int64_t retry_at;
 	int backoff;
 	uint32_t ctl;
-	int ctl_ready;	      /* the control stream answered initialize */
 	struct gw_uc *ctl_uc; /* the control stream's request table */
 	/* the request tables' counters of this tool zone's links and
 	 * control streams that are gone (gw_up_uc_free adds them) */

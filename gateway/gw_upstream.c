@@ -102,16 +102,17 @@ void gw_up_limits(const struct gw *g, const struct asess *s,
 
 /* The transport of a table: only the core's notifications/cancelled go
  * through it (the gateway sends its requests itself), and only on a
- * link that is open (an initialize is never cancelled). */
+ * link that is open (an initialize is never cancelled). A control
+ * stream's request that times out takes its tool zone down (the stream
+ * with it), so nothing is sent there. */
 static int uc_send(void *ud, const char *msg, size_t len)
 {
 	struct gw_uc *u = ud;
 	struct ulink *l = u->s ? &u->s->links[u->t->ti] : NULL;
 
-	if (l)
-		return l->state == L_READY ? gw_up_tx(u->t, l->sid, msg, len)
-					   : -1;
-	return u->t->ctl_ready ? gw_up_tx(u->t, u->t->ctl, msg, len) : -1;
+	if (!l || l->state != L_READY)
+		return -1;
+	return gw_up_tx(u->t, l->sid, msg, len);
 }
 
 /* The process's one id space: an id names one request (or server
@@ -487,7 +488,6 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 					       NULL);
 			gw_up_send(t, t->ctl, n);
 			json_decref(n);
-			t->ctl_ready = m->kind == JR_RESULT;
 			if (m->kind == JR_RESULT)
 				gw_cat_fetch(t);
 			else
@@ -895,7 +895,6 @@ static int up_teardown(struct tzone *t, const char *why)
 	}
 	free(v);
 	gw_up_uc_free(&t->ctl_uc);
-	t->ctl_ready = 0;
 	chan_mux_free(t->m);
 	t->m = NULL;
 	mcp_hc_free(t->hc);
