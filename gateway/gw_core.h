@@ -345,22 +345,6 @@ int gw_up_link_send(struct gw *g, struct asess *s, unsigned ti, const char *msg,
 int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti);
 /* A new request with our id uid (params stolen); the caller frees it. */
 json_t *gw_up_request_new(uint64_t uid, const char *method, json_t *params);
-/* The request table of session s's link to tool zone ti (s NULL: of ti's
- * control stream), made on first use with gw_up_limits (NULL when out of
- * memory). gw_up_uc_free frees *slot's (its requests' done callbacks run
- * first: they leave the table) and adds its counters to its tool zone's.
- * gw_up_limits: the caps and deadlines of gatewayd's upstream requests,
- * set here only (docs/client.md). gw_up_expire: every table's requests
- * past their deadline end (onto g->expired), and g->next_deadline_ms is
- * set to the earliest deadline left. */
-struct gw_uc *gw_up_uc(struct gw *g, struct asess *s, unsigned ti);
-void gw_up_uc_free(struct gw_uc **slot);
-void gw_up_limits(const struct gw *g, const struct asess *s,
-		  struct mcp_client_limits *lim);
-void gw_up_expire(struct gw *g);
-/* Tool zone t's upstream requests for the status (new; NULL when out of
- * memory): the counters of its tables, live and gone. */
-json_t *gw_up_requests_status(struct gw *g, const struct tzone *t);
 /* Tool zone t went away (its calls fail, it reconnects later); connect. */
 void gw_up_down(struct tzone *t, const char *why);
 void gw_up_connect(struct tzone *t);
@@ -380,6 +364,22 @@ void gw_up_remote_creds(struct tzone *t, int force);
  * when one is not answered in time. */
 void gw_up_remote_ping(struct tzone *t);
 json_t *gw_up_remote_status(const struct tzone *t);
+/* The request table of session s's link to tool zone ti (s NULL: of ti's
+ * control stream), made on first use with gw_up_limits (NULL when out of
+ * memory). gw_up_uc_free frees *slot's (its requests' done callbacks run
+ * first: they leave the table) and adds its counters to its tool zone's.
+ * gw_up_limits: the caps and deadlines of gatewayd's upstream requests,
+ * set here only (docs/client.md). gw_up_expire: every table's requests
+ * past their deadline end (onto g->expired), and g->next_deadline_ms is
+ * set to the earliest deadline left. */
+struct gw_uc *gw_up_uc(struct gw *g, struct asess *s, unsigned ti);
+void gw_up_uc_free(struct gw_uc **slot);
+void gw_up_limits(const struct gw *g, const struct asess *s,
+		  struct mcp_client_limits *lim);
+void gw_up_expire(struct gw *g);
+/* Tool zone t's upstream requests for the status (new; NULL when out of
+ * memory): the counters of its tables, live and gone. */
+json_t *gw_up_requests_status(struct gw *g, const struct tzone *t);
 
 /* ---- agent sessions (gw_session.c) ------------------------------------ */
 

@@ -465,12 +465,13 @@ json_t *gw_route_status(struct gw *g)
 			t->have_cat ? t->hash : "", "pinned", pin,
 			"quarantined", t->quarantined, "last_error",
 			t->last_error);
-		if (o)
-			json_object_set_new(o, "requests",
-					    gw_up_requests_status(g, t));
 		if (o && t->z->url)
 			json_object_set_new(o, "remote",
 					    gw_up_remote_status(t));
+		/* its upstream requests' counters (their tables') */
+		if (o)
+			json_object_set_new(o, "requests",
+					    gw_up_requests_status(g, t));
 		json_array_append_new(zones, o);
 	}
 	return zones;
