@@ -13,6 +13,8 @@
 #include "zg_common.h"
 #include "zg_queue.h"
 
+#include "client.h" /* the MCP client core: the request tables */
+
 struct jr_msg; /* a parsed JSON-RPC message (mcp/include/jsonrpc.h) */
 struct mcp_hc; /* a remote tool zone's HTTP client (mcp/client_http.h) */
 
@@ -91,9 +93,23 @@ void gw_map_free(struct u64map *m);
 
 enum { L_NONE, L_INIT, L_READY };
 
+/* The request table of one upstream link (an agent session's stream or
+ * remote session on a tool zone) or of a tool zone's control stream: the
+ * MCP client core in table-only use (docs/client.md). The gateway sends
+ * its requests and routes the answers itself (the splice); the core keeps
+ * each request's entry, deadline and cancellation, the link's caps
+ * (gw_up_limits) and its stats. Made with the link's first request,
+ * freed with the link (gw_up_link_reset) or the control stream. */
+struct gw_uc {
+	struct mcp_client *mc;
+	struct tzone *t;
+	struct asess *s; /* NULL: the control stream */
+};
+
 struct ulink {
 	uint32_t sid;
 	int state;
+	struct gw_uc *uc; /* its request table, or NULL before any */
 	/* messages waiting for the link to open: at most LINK_QUEUE_MAX;
 	 * their bytes also count in link_queued of the gw and the zone */
 	struct zg_queue q;
@@ -183,6 +199,10 @@ struct tzone {
 	int64_t retry_at;
 	int backoff;
 	uint32_t ctl;
+	struct gw_uc *ctl_uc; /* the control stream's request table */
+	/* the request tables' counters of this tool zone's links and
+	 * control streams that are gone (gw_up_uc_free adds them) */
+	struct mcp_client_stats up_st;
 	json_t *cat[CAT_N];
 	uint64_t *ehash[CAT_N]; /* hash of each entry of cat[k] */
 	json_t *stage[CAT_N];
@@ -213,10 +233,20 @@ struct tzone {
 
 enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT, PK_PING };
 
+/* A request of ours upstream: what the gateway needs when it ends (the
+ * agent's id, audit and metrics); its entry, deadline and cancellation
+ * are in its link's request table (uc). g->preqs maps its id to it for
+ * the splice's one map probe. */
 struct preq {
 	uint64_t uid;
 	enum preq_kind kind;
-	struct asess *s; /* NULL for the control stream */
+	struct gw *g;
+	/* the table it is in; NULL once the core ended it (deadline, the
+	 * table freed) or the gateway settled it */
+	struct gw_uc *uc;
+	int expired;	    /* on g->expired, waiting for gw_req_deadlines */
+	struct preq *xnext; /* the next there */
+	struct asess *s;    /* NULL for the control stream */
 	unsigned ti;
 	int cat;
 	json_t *aid;
@@ -229,7 +259,7 @@ struct preq {
 	char mlabel[200];     /* its metrics label (metric_label) */
 	struct gw_limit *lim; /* concurrency counter held; kept while >0 */
 	size_t bytes_in, max_bytes;
-	int64_t t0, t_policy, t_sent, deadline_ms;
+	int64_t t0, t_policy, t_sent;
 	struct preq *prev, *next;
 	/* a session's call to a 2026-07-28 tool zone (gw_upstream.c): the
 	 * request as sent, to send again with the answers to the zone's
@@ -375,6 +405,22 @@ void gw_up_remote_creds(struct tzone *t, int force);
  * when one is not answered in time. */
 void gw_up_remote_ping(struct tzone *t);
 json_t *gw_up_remote_status(const struct tzone *t);
+/* The request table of session s's link to tool zone ti (s NULL: of ti's
+ * control stream), made on first use with gw_up_limits (NULL when out of
+ * memory). gw_up_uc_free frees *slot's (its requests' done callbacks run
+ * first: they leave the table) and adds its counters to its tool zone's.
+ * gw_up_limits: the caps and deadlines of gatewayd's upstream requests,
+ * set here only (docs/client.md). gw_up_expire: every table's requests
+ * past their deadline end (onto g->expired), and g->next_deadline_ms is
+ * set to the earliest deadline left. */
+struct gw_uc *gw_up_uc(struct gw *g, struct asess *s, unsigned ti);
+void gw_up_uc_free(struct gw_uc **slot);
+void gw_up_limits(const struct gw *g, const struct asess *s,
+		  struct mcp_client_limits *lim);
+void gw_up_expire(struct gw *g);
+/* Tool zone t's upstream requests for the status (new; NULL when out of
+ * memory): the counters of its tables, live and gone. */
+json_t *gw_up_requests_status(struct gw *g, const struct tzone *t);
 
 /* ---- agent sessions (gw_session.c) ------------------------------------ */
 
@@ -429,19 +475,31 @@ void gw_req_done(struct gw *g, struct asess *s, struct preq *p,
 		 const char *reason, size_t out, int outcome, int tok_state,
 		 const struct gw_tokens *tk, int64_t now);
 /* A request of ours upstream (kind PK_*, of session s or the control
- * stream for NULL, to tool zone ti), in g->preqs; NULL when out of
- * memory. gw_req_free undoes it; gw_req_fail ends a call with an error
- * to the agent, its record and its metrics, then frees it. */
+ * stream for NULL, to tool zone ti): a new id from the process's one id
+ * space, its entry in the link's request table (gw_up_uc) with the
+ * deadline call_timeout_ms (gw_req_new_timed: timeout_ms, 0 for that),
+ * and in g->preqs; NULL when out of memory or over the table's
+ * max_pending. gw_req_free undoes it (the table forgets it);
+ * gw_req_settle takes it out of its table when its answer (len bytes)
+ * arrived (-1: over the table's max_message, do not relay it);
+ * gw_req_fail ends a call with an error to the agent, its record and its
+ * metrics, then frees it. */
 struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
 			unsigned ti);
+struct preq *gw_req_new_timed(struct gw *g, enum preq_kind kind,
+			      struct asess *s, unsigned ti,
+			      unsigned timeout_ms);
 void gw_req_free(struct gw *g, struct preq *p);
+int gw_req_settle(struct preq *p, size_t len);
 void gw_req_fail(struct gw *g, struct preq *p, int code, const char *msg,
 		 const char *reason);
 /* A routed request (tools/call, resources/read, ...) of len bytes. */
 void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len);
 /* notifications/cancelled from the agent. */
 void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m);
-/* Ends every call past its deadline. */
+/* Ends every request past its deadline: each request table expires what
+ * is due (the core tells the tool zone notifications/cancelled, reason
+ * timeout), then the gateway ends each (a call's agent gets -32001). */
 void gw_req_deadlines(struct gw *g);
 
 /* ---- the stateless revision (gw_stateless.c) --------------------------- */

@@ -44,6 +44,7 @@ void gw_tz_free(struct tzone *t)
 {
 	if (!t)
 		return;
+	gw_up_uc_free(&t->ctl_uc);
 	chan_mux_free(t->m);
 	mcp_hc_free(t->hc);
 	gw_zone_headers_free(t->creds, t->ncreds);
@@ -548,6 +549,10 @@ json_t *gw_route_status(struct gw *g)
 		if (o && t->z->url)
 			json_object_set_new(o, "remote",
 					    gw_up_remote_status(t));
+		/* its upstream requests' counters (their tables') */
+		if (o)
+			json_object_set_new(o, "requests",
+					    gw_up_requests_status(g, t));
 		json_array_append_new(zones, o);
 	}
 	return zones;

@@ -155,20 +155,64 @@ void gw_req_trace(const json_t *params, char out[56])
 
 /* ---- requests of ours upstream ----------------------------------------- */
 
-struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
-			unsigned ti)
+/* The core ended p (mcp/include/client.h): it is out of its table. A
+ * deadline puts it on g->expired for gw_req_deadlines (the core's own
+ * walk is under way: nothing is freed now); cancellation and a table freed
+ * (its link reset) leave the rest to the gateway code that caused it. */
+static void req_done(void *ud, const struct mcp_client_answer *a)
+{
+	struct preq *p = ud;
+
+	p->uc = NULL;
+	if (a->code != MCP_CLIENT_E_TIMEOUT || p->expired)
+		return;
+	p->expired = 1;
+	p->xnext = p->g->expired;
+	p->g->expired = p;
+}
+
+/* The method the core names in its own messages. */
+static const char *kind_method(enum preq_kind kind)
+{
+	static const char *const m[] = { "call", "initialize", "request",
+					 "catalogue", "ping" };
+
+	return m[kind];
+}
+
+struct preq *gw_req_new_timed(struct gw *g, enum preq_kind kind,
+			      struct asess *s, unsigned ti, unsigned timeout_ms)
 {
 	struct preq *p = calloc(1, sizeof(*p));
+	struct mcp_client_req r = { 0 };
+	int64_t id;
 
 	if (!p)
 		return NULL;
-	p->uid = ++g->next_id;
+	p->uc = gw_up_uc(g, s, ti);
+	if (!p->uc) {
+		free(p);
+		return NULL;
+	}
+	/* the deadline: the rule's, else call_timeout_ms of the config in
+	 * force now (a reload applies to links already open) */
+	r.timeout_ms = timeout_ms ? timeout_ms
+				  : (unsigned)g->cfg->call_timeout_ms;
+	r.done = req_done;
+	r.ud = p;
+	id = mcp_client_track(p->uc->mc, 0, kind_method(kind), &r);
+	if (id <= 0) {
+		free(p);
+		return NULL;
+	}
+	p->uid = (uint64_t)id;
 	p->kind = kind;
+	p->g = g;
 	p->s = s;
 	p->ti = ti;
 	p->t0 = gw_now_us();
-	p->deadline_ms = gw_now_ms() + g->cfg->call_timeout_ms;
 	if (gw_map_put(g->preqs, p->uid, p)) {
+		mcp_client_forget(p->uc->mc, id);
 		free(p);
 		return NULL;
 	}
@@ -184,14 +228,39 @@ struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
 			s->aux++;
 		}
 	}
-	if (p->deadline_ms < g->next_deadline_ms)
-		g->next_deadline_ms = p->deadline_ms;
+	/* the loop's next wake-up; gw_up_expire sets it exactly */
+	if (gw_now_ms() + r.timeout_ms < g->next_deadline_ms)
+		g->next_deadline_ms = gw_now_ms() + (int64_t)r.timeout_ms;
 	return p;
+}
+
+struct preq *gw_req_new(struct gw *g, enum preq_kind kind, struct asess *s,
+			unsigned ti)
+{
+	return gw_req_new_timed(g, kind, s, ti, 0);
+}
+
+int gw_req_settle(struct preq *p, size_t len)
+{
+	int rc = 0;
+
+	if (p->uc)
+		rc = mcp_client_settle(p->uc->mc, (int64_t)p->uid, len);
+	p->uc = NULL;
+	return rc == -2 ? -1 : 0;
 }
 
 void gw_req_free(struct gw *g, struct preq *p)
 {
 	gw_map_del(g->preqs, p->uid);
+	if (p->uc)
+		mcp_client_forget(p->uc->mc, (int64_t)p->uid);
+	if (p->expired) {
+		struct preq **pp = &g->expired;
+		while (*pp != p)
+			pp = &(*pp)->xnext;
+		*pp = p->xnext;
+	}
 	if (p->s) {
 		if (p->prev)
 			p->prev->next = p->next;
@@ -563,7 +632,7 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 		decision_finish(g, s, m, &x, &d);
 		goto out;
 	}
-	p = gw_req_new(g, PK_CALL, s, x.t->ti);
+	p = gw_req_new_timed(g, PK_CALL, s, x.t->ti, (unsigned)r->timeout_ms);
 	if (!p) {
 		if (lim && r->concurrency)
 			lim->inflight--;
@@ -585,11 +654,6 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 	p->max_bytes = r->max_bytes;
 	p->t0 = t0;
 	p->t_policy = d.t_policy;
-	if (r->timeout_ms) {
-		p->deadline_ms = gw_now_ms() + r->timeout_ms;
-		if (p->deadline_ms < g->next_deadline_ms)
-			g->next_deadline_ms = p->deadline_ms;
-	}
 	rewrite_up(m, &x, p->uid);
 	gw_up_meta(g, s, x.t->ti, m->params); /* the zone's revision */
 	if (x.t->rev2026 && !s->shared)	      /* its retry (gw_up_irr_answer) */
@@ -612,6 +676,16 @@ out:
 	json_decref(empty);
 }
 
+/* Tells the tool zone to drop request p (notifications/cancelled with
+ * reason, on a link that is open): the core's cancellation, which takes
+ * p out of its table. */
+static void req_cancel_up(struct preq *p, const char *reason)
+{
+	if (p->uc)
+		mcp_client_cancel(p->uc->mc, (int64_t)p->uid, reason);
+	p->uc = NULL;
+}
+
 void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
 {
 	json_t *rid = json_object_get(m->params, "requestId");
@@ -620,15 +694,7 @@ void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
 	for (p = s->reqs; p && rid; p = p->next) {
 		if (p->kind != PK_CALL || !jr_id_equal(p->aid, rid))
 			continue;
-		if (s->links[p->ti].state == L_READY) {
-			json_t *n = jr_request(
-				NULL, "notifications/cancelled",
-				json_pack("{s:I,s:s}", "requestId",
-					  (json_int_t)p->uid, "reason",
-					  "cancelled by the client"));
-			gw_up_send(g->tz[p->ti], s->links[p->ti].sid, n);
-			json_decref(n);
-		}
+		req_cancel_up(p, "cancelled by the client");
 		gw_req_audit(g, s->az->z->name, s->id, p->method, p->target,
 			     "allow", p->rule, "cancelled by the client",
 			     p->audit_id, p->bytes_in, 0, p->t_policy,
@@ -644,56 +710,45 @@ void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
 static void gw_req_expire(struct gw *g, struct preq *p, int code,
 			  const char *msg, const char *reason)
 {
-	struct asess *s = p->s;
-
-	if (s->links[p->ti].state == L_READY) {
-		json_t *c = jr_request(NULL, "notifications/cancelled",
-				       json_pack("{s:I,s:s}", "requestId",
-						 (json_int_t)p->uid, "reason",
-						 reason));
-		gw_up_send(g->tz[p->ti], s->links[p->ti].sid, c);
-		json_decref(c);
-	}
+	req_cancel_up(p, reason);
 	gw_req_fail(g, p, code, msg, reason);
+}
+
+/* Request p passed its deadline (its table ended it and told the tool
+ * zone): a call fails with -32001; a link's initialize fails the link; a
+ * control stream's request marks the tool zone dead; the rest go. */
+static void req_expired(struct gw *g, struct preq *p)
+{
+	if (p->kind == PK_CALL) {
+		gw_req_fail(g, p, -32001, "Request timed out",
+			    "deadline exceeded");
+	} else if (p->kind == PK_INIT && p->s) {
+		gw_up_link_fail(g, p->s, p->ti, "initialize timed out");
+	} else if (!p->s) {
+		g->tz[p->ti]->dead = 1;
+		snprintf(g->tz[p->ti]->last_error,
+			 sizeof(g->tz[p->ti]->last_error),
+			 "catalogue request timed out");
+		gw_req_free(g, p);
+	} else {
+		gw_req_free(g, p);
+	}
 }
 
 void gw_req_deadlines(struct gw *g)
 {
-	int64_t now = gw_now_ms(), next = INT64_MAX;
-	size_t n;
-	void **v;
+	struct preq *p;
 
-	if (now < g->next_deadline_ms)
+	if (gw_now_ms() < g->next_deadline_ms)
 		return;
-	v = gw_map_values(g->preqs, &n);
-	for (size_t i = 0; i < n; i++) {
-		struct preq *p = v[i];
-		if (p->deadline_ms > now) {
-			if (p->deadline_ms < next)
-				next = p->deadline_ms;
-			continue;
-		}
-		if (p->kind == PK_CALL) {
-			gw_req_expire(g, p, -32001, "Request timed out",
-				      "deadline exceeded");
-		} else if (p->kind == PK_INIT && p->s) {
-			gw_up_link_fail(g, p->s, p->ti, "initialize timed out");
-			/* link_fail may have freed other entries of v */
-			free(v);
-			g->next_deadline_ms = now;
-			return;
-		} else if (!p->s) {
-			g->tz[p->ti]->dead = 1;
-			snprintf(g->tz[p->ti]->last_error,
-				 sizeof(g->tz[p->ti]->last_error),
-				 "catalogue request timed out");
-			gw_req_free(g, p);
-		} else {
-			gw_req_free(g, p);
-		}
+	gw_up_expire(g);
+	/* one at a time from the head: ending one (a link's initialize)
+	 * may free others of the list, which gw_req_free takes off it */
+	while ((p = g->expired) != NULL) {
+		g->expired = p->xnext;
+		p->expired = 0;
+		req_expired(g, p);
 	}
-	free(v);
-	g->next_deadline_ms = next;
 }
 
 /* ---- draining ---------------------------------------------------------- */

@@ -98,6 +98,190 @@ struct ulink *gw_up_links_new(size_t ntz)
 	return v;
 }
 
+/* ---- request tables (the MCP client core, table-only) ------------------- */
+
+static void uc_add(struct mcp_client_stats *to, const struct gw_uc *u);
+
+/* Caps of a control stream's table: its initialize, a catalogue fetch's
+ * pages and a ping are all it ever has in flight. */
+#define CTL_PENDING_MAX 64
+
+void gw_up_limits(const struct gw *g, const struct asess *s,
+		  struct mcp_client_limits *lim)
+{
+	memset(lim, 0, sizeof(*lim));
+	/* what a tool zone's message may be: the channel's frame cap and
+	 * the HTTP client's are the same number */
+	lim->max_message = g->cfg->max_message;
+	/* every request's deadline: call_timeout_ms (default 60 s), or the
+	 * policy rule's timeout for a call (passed with each request, so
+	 * that a reload applies at once); initialize has the same */
+	lim->timeout_ms = (unsigned)g->cfg->call_timeout_ms;
+	lim->init_timeout_ms = (unsigned)g->cfg->call_timeout_ms;
+	/* requests in flight on one link: the session's calls
+	 * (SESSION_INFLIGHT_MAX; a zone's shared session of stateless
+	 * requests: the zone's, ZONE_INFLIGHT_MAX), its own requests
+	 * (SESSION_AUX_MAX) and its initialize. gw_req_route refuses a call
+	 * over the session's and zone's caps before the table is asked. */
+	lim->max_pending = !s ? CTL_PENDING_MAX
+			   : s->shared
+				   ? ZONE_INFLIGHT_MAX + SESSION_AUX_MAX + 1
+				   : SESSION_INFLIGHT_MAX + SESSION_AUX_MAX + 1;
+	/* server requests waiting on one agent session (refuse_sreq) */
+	lim->max_server_reqs = SESSION_SREQ_MAX;
+}
+
+/* The transport of a table: only the core's notifications/cancelled go
+ * through it (the gateway sends its requests itself), and only on a
+ * link that is open (an initialize is never cancelled). A control
+ * stream's request that times out takes its tool zone down (the stream
+ * with it), so nothing is sent there. */
+static int uc_send(void *ud, const char *msg, size_t len)
+{
+	struct gw_uc *u = ud;
+	struct ulink *l = u->s ? &u->s->links[u->t->ti] : NULL;
+
+	if (!l || l->state != L_READY)
+		return -1;
+	return gw_up_tx(u->t, l->sid, msg, len);
+}
+
+/* The process's one id space: an id names one request (or server
+ * request) whatever link it is on, so the splice finds it in g->preqs
+ * with one probe. */
+static int64_t uc_id(void *ud)
+{
+	struct gw_uc *u = ud;
+
+	return (int64_t)++u->t->g->next_id;
+}
+
+struct gw_uc *gw_up_uc(struct gw *g, struct asess *s, unsigned ti)
+{
+	static const struct mcp_client_ops ops = { .send = uc_send };
+	struct tzone *t = g->tz[ti];
+	struct gw_uc **slot = s ? &s->links[ti].uc : &t->ctl_uc;
+	struct mcp_client_limits lim;
+	struct gw_uc *u;
+
+	if (*slot)
+		return *slot;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->t = t;
+	u->s = s;
+	gw_up_limits(g, s, &lim);
+	u->mc = mcp_client_new(&ops, u, &lim, "zonegate-gateway");
+	if (!u->mc) {
+		free(u);
+		return NULL;
+	}
+	mcp_client_set_ids(u->mc, uc_id, u);
+	*slot = u;
+	return u;
+}
+
+void gw_up_uc_free(struct gw_uc **slot)
+{
+	struct gw_uc *u = *slot;
+
+	if (!u)
+		return;
+	*slot = NULL;
+	uc_add(&u->t->up_st, u);
+	mcp_client_free(u->mc); /* what is left: its done, then gone */
+	free(u);
+}
+
+/* One table's expiry, and its next deadline into g->next_deadline_ms. */
+static void uc_expire(struct gw *g, struct gw_uc *u, int64_t now)
+{
+	int ms;
+
+	if (!u)
+		return;
+	mcp_client_expire(u->mc);
+	ms = mcp_client_timeout_ms(u->mc);
+	if (ms >= 0 && now + ms < g->next_deadline_ms)
+		g->next_deadline_ms = now + ms;
+}
+
+static void sess_expire(struct gw *g, struct asess *s, void *arg)
+{
+	for (size_t i = 0; i < g->ntz; i++)
+		uc_expire(g, s->links[i].uc, *(int64_t *)arg);
+}
+
+void gw_up_expire(struct gw *g)
+{
+	int64_t now = gw_now_ms();
+
+	g->next_deadline_ms = INT64_MAX;
+	for (size_t i = 0; i < g->ntz; i++)
+		uc_expire(g, g->tz[i]->ctl_uc, now);
+	gw_sess_each(g, sess_expire, &now);
+}
+
+/* Adds table u's counters (if any) to *to. */
+static void uc_add(struct mcp_client_stats *to, const struct gw_uc *u)
+{
+	struct mcp_client_stats st;
+
+	if (!u)
+		return;
+	mcp_client_stats(u->mc, &st);
+	to->sent += st.sent;
+	to->answered += st.answered;
+	to->timeouts += st.timeouts;
+	to->cancelled += st.cancelled;
+	to->unknown_responses += st.unknown_responses;
+	to->bad_messages += st.bad_messages;
+	to->bytes_in += st.bytes_in;
+	to->forgotten += st.forgotten;
+}
+
+struct sum_arg {
+	struct mcp_client_stats *st;
+	unsigned ti;
+};
+
+static void sess_sum(struct gw *g, struct asess *s, void *arg)
+{
+	struct sum_arg *a = arg;
+
+	(void)g;
+	uc_add(a->st, s->links[a->ti].uc);
+}
+
+json_t *gw_up_requests_status(struct gw *g, const struct tzone *t)
+{
+	struct mcp_client_stats st = t->up_st;
+	struct sum_arg a = { &st, t->ti };
+
+	uc_add(&st, t->ctl_uc);
+	gw_sess_each(g, sess_sum, &a);
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sent",
+			 (json_int_t)st.sent, "answered",
+			 (json_int_t)st.answered, "timeouts",
+			 (json_int_t)st.timeouts, "cancelled",
+			 (json_int_t)st.cancelled, "unknown_responses",
+			 (json_int_t)st.unknown_responses, "ended_otherwise",
+			 (json_int_t)st.forgotten);
+}
+
+/* The answer to request id arrived on a link (or control stream) where
+ * no request of ours waits for it: counted by that table. */
+static void uc_unknown(struct gw_uc *u, const struct jr_msg *m, size_t len)
+{
+	if (u)
+		mcp_client_settle(u->mc,
+				  json_is_integer(m->id)
+					  ? (int64_t)json_integer_value(m->id)
+					  : -1,
+				  len);
+}
+
 /* Takes q's bytes off the budgets of g and s's zone, then empties it. */
 static void link_queue_clear(struct gw *g, struct asess *s, struct zg_queue *q)
 {
@@ -127,6 +311,7 @@ void gw_up_link_reset(struct gw *g, struct asess *s, unsigned ti)
 	link_queue_clear(g, s, &l->q);
 	l->sid = 0;
 	l->state = L_NONE;
+	gw_up_uc_free(&l->uc);
 }
 
 /* The upstream session of s on tool zone ti failed: its calls end with an
@@ -308,11 +493,19 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	int tok_state;
 	int64_t now;
 
-	if (!json_is_integer(m->id))
+	p = json_is_integer(m->id)
+		    ? gw_map_get(g->preqs, (uint64_t)json_integer_value(m->id))
+		    : NULL;
+	if (!p || p->ti != t->ti || p->s != ls) {
+		/* not ours (a zone cannot answer another's call), or late */
+		uc_unknown(ls ? ls->links[t->ti].uc : t->ctl_uc, m, len);
 		return;
-	p = gw_map_get(g->preqs, (uint64_t)json_integer_value(m->id));
-	if (!p || p->ti != t->ti || p->s != ls)
-		return; /* not ours (a zone cannot answer another's call) */
+	}
+	if (gw_req_settle(p, len) && p->kind == PK_CALL) {
+		gw_req_fail(g, p, GW_ERR_GATEWAY, "response too large",
+			    "response over max_message");
+		return;
+	}
 	switch (p->kind) {
 	case PK_CAT:
 		gw_cat_page(t, p, m, len);
@@ -398,17 +591,22 @@ static int refuse_sreq(struct tzone *t, struct asess *s, struct jr_msg *m)
 	};
 	const char *why = NULL;
 	int code = -32601;
-	unsigned n = 0;
+	unsigned n = 0, max;
 
 	if (s->shared) /* stateless agents: nobody to ask */
 		return gw_stl_sreq(t, s, m);
+	/* the cap is the link table's (gw_up_limits); an open link has
+	 * its table from its initialize on */
+	max = s->links[t->ti].uc ? mcp_client_limits(s->links[t->ti].uc->mc)
+					   ->max_server_reqs
+				 : 0;
 
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (strncmp(m->method, need[i][0], strlen(need[i][0])) == 0 &&
 		    !(s->caps & 1u << i))
 			why = "Method not found";
 	for (struct sreq *r = s->sreqs; r && !why; r = r->next)
-		if (++n >= SESSION_SREQ_MAX) {
+		if (++n >= max) {
 			why = "too many requests waiting for the client";
 			code = -32000;
 		}
@@ -579,6 +777,10 @@ static int fast_response(struct tzone *t, struct asess *s, const uint8_t *msg,
 		return other_response(t, s, p, msg, len);
 	case GW_SPLICE_BAD:
 		bad_response(t, p, why);
+		return 0;
+	}
+	if (gw_req_settle(p, len)) { /* over the table's max_message */
+		bad_response(t, p, "over max_message");
 		return 0;
 	}
 	/* The agent's id is a bare integer or string: encode it as such. */
@@ -1046,6 +1248,7 @@ static int up_teardown(struct tzone *t, const char *why)
 			gw_req_free(g, p);
 	}
 	free(v);
+	gw_up_uc_free(&t->ctl_uc);
 	chan_mux_free(t->m);
 	t->m = NULL;
 	mcp_hc_free(t->hc);

@@ -32,14 +32,18 @@ struct gw {
 	size_t ntz;
 	struct azone **az;
 	size_t naz;
-	struct u64map *preqs; /* upstream request id -> struct preq */
+	/* upstream request id -> struct preq: the splice's index; each
+	 * request's entry, deadline and caps are in its link's request
+	 * table (struct gw_uc, the MCP client core) */
+	struct u64map *preqs;
+	struct preq *expired; /* past their deadline, not yet ended */
 	struct u64map *sreqs; /* agent-side id of a server request */
 	struct u64map *links; /* (tool zone, upstream sid) -> session */
 	uint64_t next_id;
 	unsigned tz_serial; /* the last tool zone's serial (gw_tz_new) */
 	uint64_t list_gen;  /* bumped whenever an agent's lists may change */
 	size_t link_queued; /* bytes waiting for upstream links to open */
-	int64_t next_deadline_ms;
+	int64_t next_deadline_ms; /* no request's deadline is earlier */
 	struct gw_admin *admin;
 	struct gw_listen *listen;
 	pthread_mutex_t snap_lock;

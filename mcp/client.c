@@ -20,14 +20,16 @@
 
 struct pend {
 	int64_t id;
-	int64_t deadline; /* monotonic ms */
-	int progress;	  /* carries our progress token */
-	int busy;	  /* a progress callback runs for it */
+	struct pend *hnext; /* its bucket's chain */
+	int64_t deadline;   /* monotonic ms */
+	int progress;	    /* carries our progress token */
+	int busy;	    /* a progress callback runs for it */
+	int tracked;	    /* sent by the caller (mcp_client_track) */
 	mcp_client_done_fn done;
 	void *done_ud; /* done's */
 	void *ud;      /* progress's (the caller's) */
 	char method[METHOD_MAX];
-	struct pend *next;
+	struct pend *prev, *next;
 };
 
 struct mcp_client {
@@ -40,7 +42,12 @@ struct mcp_client {
 
 	struct pend *pend;
 	unsigned npend;
+	struct pend **tab; /* the table by id: buckets, tmask + 1 of them */
+	size_t tmask;
+	int64_t first; /* no deadline before (expire's early way out) */
 	int64_t next_id;
+	mcp_client_id_fn id_fn; /* mcp_client_set_ids */
+	void *id_ud;
 	json_t *sreqs; /* ids of server requests not answered yet */
 	int broken;
 	char why[160];
@@ -102,6 +109,7 @@ mcp_client *mcp_client_new(const struct mcp_client_ops *ops, void *ud,
 	c->lim.max_bad = or_default(lim->max_bad, MCP_CLIENT_MAX_BAD);
 	c->ops = ops;
 	c->ud = ud;
+	c->first = INT64_MAX;
 	mcp_utf8_snprintf(c->name, sizeof(c->name), "%s",
 			  client_name ? client_name : "zonegate");
 	pthread_mutex_init(&c->mu, NULL);
@@ -177,24 +185,65 @@ static void set_progress_token(json_t *params, int64_t id)
 
 /* ---- the table (c->mu held) ---- */
 
+/* The bucket of id: a multiplicative hash of it. */
+static size_t bucket(const mcp_client *c, int64_t id)
+{
+	return (size_t)(((uint64_t)id * 0x9e3779b97f4a7c15ull) >> 32) &
+	       c->tmask;
+}
+
 static struct pend *find(mcp_client *c, int64_t id)
 {
-	for (struct pend *p = c->pend; p; p = p->next)
+	if (!c->tab)
+		return NULL;
+	for (struct pend *p = c->tab[bucket(c, id)]; p; p = p->hnext)
 		if (p->id == id)
 			return p;
 	return NULL;
 }
 
+/* Enters p (its id and deadline set): 0, or -1 when out of memory. The
+ * buckets (as many as max_pending, at least 16, at most 65536) are made
+ * with the first entry. */
+static int link_pend(mcp_client *c, struct pend *p)
+{
+	if (!c->tab) {
+		size_t n = 16;
+		while (n < c->lim.max_pending && n < 65536)
+			n *= 2;
+		c->tab = calloc(n, sizeof(*c->tab));
+		if (!c->tab)
+			return -1;
+		c->tmask = n - 1;
+	}
+	p->hnext = c->tab[bucket(c, p->id)];
+	c->tab[bucket(c, p->id)] = p;
+	p->prev = NULL;
+	p->next = c->pend;
+	if (c->pend)
+		c->pend->prev = p;
+	c->pend = p;
+	c->npend++;
+	if (p->deadline < c->first)
+		c->first = p->deadline;
+	return 0;
+}
+
 /* Takes p out of the table once no progress callback runs for it. */
 static void unlink_pend(mcp_client *c, struct pend *p)
 {
-	for (struct pend **pp = &c->pend; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			c->npend--;
-			break;
-		}
-	}
+	struct pend **pp = &c->tab[bucket(c, p->id)];
+
+	while (*pp != p)
+		pp = &(*pp)->hnext;
+	*pp = p->hnext;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		c->pend = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	c->npend--;
 	while (p->busy)
 		pthread_cond_wait(&c->cv, &c->mu);
 }
@@ -220,41 +269,77 @@ static void finish_code(mcp_client *c, struct pend *p, int code,
 	finish(c, p, &a);
 }
 
-/* mcp_client_request with done going to done(done_ud) instead of r's. */
-static int64_t request(mcp_client *c, const char *method, json_t *params,
-		       const struct mcp_client_req *r, mcp_client_done_fn done,
-		       void *done_ud)
+/* method, cut to METHOD_MAX - 1 bytes (only our messages show it), into
+ * out: a copy on every request, so a plain bounded one. */
+static void copy_method(char out[METHOD_MAX], const char *method)
+{
+	size_t n = strnlen(method, METHOD_MAX - 1);
+
+	memcpy(out, method, n);
+	out[n] = '\0';
+}
+
+/* Enters a request (id 0: a new id) with r's deadline and progress,
+ * ending in done(done_ud). Returns its id and *stateless (the revision's
+ * _meta goes with it), or -1 with nothing entered: broken, over
+ * max_pending, id in flight already, out of memory. */
+static int64_t enter(mcp_client *c, int64_t id, const char *method,
+		     const struct mcp_client_req *r, mcp_client_done_fn done,
+		     void *done_ud, int tracked, int *stateless)
 {
 	struct pend *p = calloc(1, sizeof(*p));
-	json_t *id, *msg;
-	int64_t myid;
-	int stateless;
 
-	if (!params)
-		params = json_object();
-	if (!p || !params)
-		goto fail;
+	if (!p)
+		return -1;
+	if (id == 0 && c->id_fn) /* the caller's ids: outside the lock */
+		id = c->id_fn(c->id_ud);
 	pthread_mutex_lock(&c->mu);
-	if (c->broken || c->npend >= c->lim.max_pending) {
-		pthread_mutex_unlock(&c->mu);
-		goto fail;
-	}
-	p->id = myid = ++c->next_id;
+	if (id == 0)
+		id = ++c->next_id;
+	if (c->broken || c->npend >= c->lim.max_pending || id <= 0 ||
+	    find(c, id))
+		goto refused;
+	p->id = id;
 	p->deadline = now_ms() + or_default(r->timeout_ms, c->lim.timeout_ms);
 	p->progress = r->want_progress;
 	p->done = done;
 	p->done_ud = done_ud;
 	p->ud = r->ud;
-	snprintf(p->method, sizeof(p->method), "%s", method);
-	p->next = c->pend;
-	c->pend = p;
-	c->npend++;
+	p->tracked = tracked;
+	copy_method(p->method, method);
+	if (link_pend(c, p))
+		goto refused;
 	c->st.sent++;
-	stateless = c->stateless;
+	*stateless = c->stateless;
 	pthread_mutex_unlock(&c->mu);
-	/* from here p may end on another thread (an answer, the transport
-	 * gone): only its id is used */
+	return id;
+refused:
+	pthread_mutex_unlock(&c->mu);
+	free(p);
+	return -1;
+}
 
+/* mcp_client_request with done going to done(done_ud) instead of r's. */
+static int64_t request(mcp_client *c, const char *method, json_t *params,
+		       const struct mcp_client_req *r, mcp_client_done_fn done,
+		       void *done_ud)
+{
+	struct pend *p;
+	json_t *id, *msg;
+	int64_t myid;
+	int stateless = 0;
+
+	if (!params)
+		params = json_object();
+	if (!params)
+		return -1;
+	myid = enter(c, 0, method, r, done, done_ud, 0, &stateless);
+	if (myid < 0) {
+		json_decref(params);
+		return -1;
+	}
+	/* from here the request may end on another thread (an answer, the
+	 * transport gone): only its id is used */
 	if (r->want_progress)
 		set_progress_token(params, myid);
 	if (stateless)
@@ -273,10 +358,6 @@ static int64_t request(mcp_client *c, const char *method, json_t *params,
 		return myid;
 	free(p);
 	return -1;
-fail:
-	json_decref(params);
-	free(p);
-	return -1;
 }
 
 int64_t mcp_client_request(mcp_client *c, const char *method, json_t *params,
@@ -286,6 +367,28 @@ int64_t mcp_client_request(mcp_client *c, const char *method, json_t *params,
 
 	r = r ? r : &none;
 	return request(c, method, params, r, r->done, r->ud);
+}
+
+/* ---- requests the caller sends itself (table-only use) ---- */
+
+void mcp_client_set_ids(mcp_client *c, mcp_client_id_fn fn, void *ud)
+{
+	pthread_mutex_lock(&c->mu);
+	c->id_fn = fn;
+	c->id_ud = ud;
+	pthread_mutex_unlock(&c->mu);
+}
+
+int64_t mcp_client_track(mcp_client *c, int64_t id, const char *method,
+			 const struct mcp_client_req *r)
+{
+	static const struct mcp_client_req none = { 0 };
+	int stateless;
+
+	r = r ? r : &none;
+	if (id < 0)
+		return -1;
+	return enter(c, id, method, r, r->done, r->ud, 1, &stateless);
 }
 
 /* Takes request id out of the table (NULL when it is not there). */
@@ -299,6 +402,53 @@ static struct pend *take(mcp_client *c, int64_t id)
 		unlink_pend(c, p);
 	pthread_mutex_unlock(&c->mu);
 	return p;
+}
+
+/* Takes tracked request id out of the table (NULL when it is not there,
+ * or is one of the core's own, whose waiter needs its done); with the
+ * lock still held (the caller counts, then unlocks). */
+static struct pend *take_tracked_locked(mcp_client *c, int64_t id)
+{
+	struct pend *p;
+
+	pthread_mutex_lock(&c->mu);
+	p = find(c, id);
+	if (p && p->tracked)
+		unlink_pend(c, p);
+	else
+		p = NULL;
+	return p;
+}
+
+int mcp_client_settle(mcp_client *c, int64_t id, size_t bytes)
+{
+	struct pend *p = take_tracked_locked(c, id);
+	int over = bytes > c->lim.max_message;
+	int rc = !p ? -1 : over ? -2 : 0;
+
+	if (!p)
+		c->st.unknown_responses++;
+	else if (over)
+		c->st.bad_messages++;
+	else
+		c->st.answered++;
+	if (p && !over)
+		c->st.bytes_in += bytes;
+	pthread_mutex_unlock(&c->mu);
+	free(p);
+	return rc;
+}
+
+int mcp_client_forget(mcp_client *c, int64_t id)
+{
+	struct pend *p = take_tracked_locked(c, id);
+	int rc = p ? 0 : -1;
+
+	if (p)
+		c->st.forgotten++;
+	pthread_mutex_unlock(&c->mu);
+	free(p);
+	return rc;
 }
 
 int mcp_client_cancel(mcp_client *c, int64_t id, const char *reason)
@@ -318,22 +468,35 @@ int mcp_client_cancel(mcp_client *c, int64_t id, const char *reason)
 unsigned mcp_client_expire(mcp_client *c)
 {
 	struct pend *late = NULL, *p, *nx;
-	int64_t now = now_ms();
+	int64_t now = now_ms(), first;
 	unsigned n = 0;
+	int waited;
 	char msg[128];
 
 	pthread_mutex_lock(&c->mu);
+	if (now < c->first) { /* nothing due: no walk of the table */
+		pthread_mutex_unlock(&c->mu);
+		return 0;
+	}
+again:
+	first = INT64_MAX;
 	for (p = c->pend; p; p = nx) {
 		nx = p->next;
-		if (p->deadline > now)
+		if (p->deadline > now) {
+			if (p->deadline < first)
+				first = p->deadline;
 			continue;
+		}
+		waited = p->busy; /* then the list may change meanwhile */
 		unlink_pend(c, p);
 		p->next = late;
 		late = p;
 		c->st.timeouts++;
 		n++;
-		nx = c->pend; /* unlink_pend may have waited: start over */
+		if (waited)
+			goto again;
 	}
+	c->first = first;
 	pthread_mutex_unlock(&c->mu);
 	for (p = late; p; p = nx) {
 		nx = p->next;
@@ -380,6 +543,8 @@ again:
 	all = c->pend;
 	c->pend = NULL;
 	c->npend = 0;
+	if (c->tab)
+		memset(c->tab, 0, (c->tmask + 1) * sizeof(*c->tab));
 	pthread_mutex_unlock(&c->mu);
 	for (p = all; p; p = nx) {
 		nx = p->next;
@@ -410,6 +575,7 @@ void mcp_client_free(mcp_client *c)
 	json_decref(c->sreqs);
 	json_decref(c->caps);
 	json_decref(c->server);
+	free(c->tab);
 	free(c->line);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);

@@ -11,6 +11,9 @@
 # usage: bench/gateway/run.sh [BUILD_DIR]
 # env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  ROUNDS=3
 #        PROXIES=1 (0: skip Node)
+#        BASE_GATEWAYD=PATH: also another gatewayd binary (a build before
+#        a change), its own tool zone mcpd, interleaved with the two
+#        channel paths in every round ("chan via base gatewayd")
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -23,6 +26,7 @@ dur=${DURATION:-3}
 warm=${WARMUP:-1}
 proxies=${PROXIES:-1}
 rounds=${ROUNDS:-3}
+base=${BASE_GATEWAYD:-}
 for f in mcpd-test gatewayd zonegate-relay gw_load mcp_load; do
 	[ -x "$bin/$f" ] || { echo "run.sh: missing $bin/$f (build first)" >&2; exit 2; }
 done
@@ -55,6 +59,18 @@ pids="$pids $gpid"
 i=0
 while [ $i -lt 200 ] && ! grep -qs " up: " "$work/gw.log"; do sleep 0.05; i=$((i + 1)); done
 idle_rss=$(rss_kb "$gpid")
+if [ -n "$base" ]; then
+	cat > "$work/gwb.json" <<JSON
+{ "zones": {
+    "agent": { "domid": 65, "role": "agent", "chan": "sim:65:agentb", "default_zone": "tools" },
+    "tools": { "domid": 66, "role": "tool", "chan": "sim:66:toolsb" } },
+  "policy": "bench.policy", "audit_log": "auditb.log" }
+JSON
+	"$bin/mcpd-test" --chan sim:66:toolsb --fixtures conformance 2>/dev/null & pids="$pids $!"
+	"$base" --config "$work/gwb.json" 2>"$work/gwb.log" & pids="$pids $!"
+	i=0
+	while [ $i -lt 200 ] && ! grep -qs " up: " "$work/gwb.log"; do sleep 0.05; i=$((i + 1)); done
+fi
 sg_url=
 mp_url=
 if [ "$proxies" = 1 ] && [ -x "$node" ]; then
@@ -83,25 +99,35 @@ echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
 for c in $conc; do
 	: >"$work/d.rows"
 	: >"$work/g.rows"
+	: >"$work/b.rows"
 	shares=
+	bshares=
+	paths="d g"
+	[ -n "$base" ] && paths="d g b"
 	r=0
 	while [ $r -lt "$rounds" ]; do
 		d=$("$bin/gw_load" --chan sim:63:direct -c "$c" -d "$dur" -w "$warm" || true)
 		g=$("$bin/gw_load" --chan sim:61:agent -c "$c" -d "$dur" -w "$warm" || true)
-		for x in d g; do
+		b=
+		[ -n "$base" ] &&
+			b=$("$bin/gw_load" --chan sim:65:agentb -c "$c" -d "$dur" -w "$warm" || true)
+		for x in $paths; do
 			eval "o=\$$x"
 			echo "$(echo "$o" | field rps | cut -d. -f1) $(echo "$o" | field p50_us | cut -d. -f1)" \
 				"$(echo "$o" | field p99_us | cut -d. -f1) $(echo "$o" | field errors)" >>"$work/$x.rows"
 		done
 		dr=$(echo "$d" | field rps | cut -d. -f1)
 		gr=$(echo "$g" | field rps | cut -d. -f1)
+		br=$(echo "$b" | field rps | cut -d. -f1)
 		shares="$shares $(( ${gr:-0} * 100 / ${dr:-1} ))%"
+		bshares="$bshares $(( ${br:-0} * 100 / ${dr:-1} ))%"
 		r=$((r + 1))
 	done
-	for x in d g; do
+	for x in $paths; do
 		name="chan direct (mcpd)"
 		extra=
 		[ $x = g ] && { name="chan via gatewayd"; extra=$shares; }
+		[ $x = b ] && { name="chan via base gatewayd"; extra=$bshares; }
 		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$c" \
 			"$(awk '{ print $1 }' "$work/$x.rows" | median)" \
 			"$(awk '{ print $2 }' "$work/$x.rows" | median)" \

@@ -101,6 +101,9 @@ struct mcp_client_stats {
 	uint64_t unknown_responses; /* unknown, duplicate or late ids */
 	uint64_t bad_messages, server_requests, refused_server_requests;
 	uint64_t notifications;
+	/* table-only use: answers the caller routed (mcp_client_settle),
+	 * their bytes, and requests it ended itself (mcp_client_forget) */
+	uint64_t bytes_in, forgotten;
 };
 
 /* A new client. ops (kept, not copied) and lim (copied; NULL or zeros
@@ -162,6 +165,42 @@ int mcp_client_timeout_ms(mcp_client *c);
 void mcp_client_fail_all(mcp_client *c, const char *why);
 /* Nonzero once broken (a violation, or fail_all). */
 int mcp_client_broken(mcp_client *c);
+
+/* ---- table-only use: the caller sends and routes, the core keeps ----
+ *
+ * A caller with its own fast path for answers (gatewayd's splice relays
+ * a response's bytes after reading only its id) still enters each request
+ * in the core: the core keeps its entry, its deadline (mcp_client_expire
+ * and mcp_client_timeout_ms: done gets MCP_CLIENT_E_TIMEOUT and the server
+ * notifications/cancelled, reason "timeout"), max_pending, cancellation
+ * (mcp_client_cancel), mcp_client_fail_all and the stats. What the caller
+ * does not route itself may still go to mcp_client_feed, which ends a
+ * tracked request like any other (done with the answer). */
+
+/* Where new ids come from: fn(ud) returns an id > 0, a new one each time
+ * (gatewayd: one id space for the whole process, so that an id names one
+ * request across every stream of a tool zone). NULL: 1, 2, ... of this
+ * client. fn is called without the client's lock held. */
+typedef int64_t (*mcp_client_id_fn)(void *ud);
+void mcp_client_set_ids(mcp_client *c, mcp_client_id_fn fn, void *ud);
+/* Enters a request the caller sends itself, with id (0: a new one, from
+ * the id source): method (kept for messages), r's timeout_ms, done and
+ * ud (r may be NULL). Nothing is sent. Returns the id, or -1 with nothing
+ * entered: over max_pending, id negative or in flight already, broken,
+ * out of memory. */
+int64_t mcp_client_track(mcp_client *c, int64_t id, const char *method,
+			 const struct mcp_client_req *r);
+/* The caller routed the answer (bytes long) of tracked request id
+ * itself: the request ends, done is not called. 0; -1 when id is no
+ * tracked request in flight (unknown, answered already, past its
+ * deadline: counted in unknown_responses, as such an answer fed is);
+ * -2 when bytes is over max_message: it ends all the same (counted in
+ * bad_messages) and the caller must not relay that answer. */
+int mcp_client_settle(mcp_client *c, int64_t id, size_t bytes);
+/* The caller ended tracked request id itself, without an answer (the
+ * session it served went away): forgotten, done not called, nothing
+ * sent. 0, or -1 when it is not in flight. */
+int mcp_client_forget(mcp_client *c, int64_t id);
 
 /* ---- the handshake ---- */
 

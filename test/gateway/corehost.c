@@ -68,6 +68,14 @@ static void tool_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 	json_t *id = json_object_get(j, "id");
 
 	(void)m;
+	if (meth && !id && strcmp(meth, "notifications/cancelled") == 0) {
+		json_t *pr = json_object_get(j, "params");
+		h->cancelled_id = (uint64_t)json_integer_value(
+			json_object_get(pr, "requestId"));
+		snprintf(h->cancelled_reason, sizeof(h->cancelled_reason), "%s",
+			 json_string_value(json_object_get(pr, "reason"))
+				 ?: "");
+	}
 	if (!meth || !id)
 		goto out;
 	if (strcmp(meth, "initialize") == 0)
@@ -102,6 +110,7 @@ static void tool_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 	else if (strcmp(meth, "tools/call") == 0) {
 		h->tool_sid = sid;
 		h->tool_calls++;
+		h->tool_call_id = (uint64_t)json_integer_value(id);
 		if (!h->tool_mute)
 			tool_reply(h, sid, id,
 				   json_pack("{s:[{s:s,s:s}]}", "content",

@@ -21,6 +21,10 @@ struct corehost {
 	int tool_mute;	   /* it answers no tools/call */
 	int tool_raw;	   /* it relays what corehost_tool_raw queued */
 	unsigned tool_calls;
+	uint64_t tool_call_id; /* the upstream id of the last tools/call */
+	/* the last notifications/cancelled it got: requestId and reason */
+	uint64_t cancelled_id;
+	char cancelled_reason[64];
 	/* what its prompts/list and resources/list return (JSON arrays;
 	 * NULL: none); set after corehost_start, seen at the next fetch */
 	const char *prompts, *resources;

@@ -5,15 +5,20 @@
  * tool zone's control stream, 3 a few loop turns, 4 a response on the
  * link to the call in flight ({"jsonrpc":"2.0","id":<its id>, then the
  * bytes: the splice path), 5 a stateless (2026-07-28) request from a
- * listener, 6 that HTTP request goes away. The session is initialized
- * and has one call in flight before the records run; every input starts
- * a fresh core. */
+ * listener, 6 that HTTP request goes away. For op 3, a first byte f
+ * with f & 3 == 3 first lets 2 ms pass, so that requests reach their
+ * deadline (the first input byte's low bit sets call_timeout_ms to 1 ms)
+ * and late answers can follow, and f & 4 drains (every call in flight
+ * cancelled upstream through its link's request table). The
+ * session is initialized and has one call in flight before the records
+ * run; every input starts a fresh core. */
 #include "corehost.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -67,6 +72,8 @@ static char *run(const uint8_t *data, size_t size)
 	if (corehost_start(&h, NULL, NULL))
 		return strdup("the host did not come up");
 	h.tool_mute = 1;
+	if (size && data[0] & 1)
+		h.cfg.call_timeout_ms = 1;
 	corehost_agent(&h, INIT_MSG, strlen(INIT_MSG));
 	corehost_agent(&h, CALL_MSG, strlen(CALL_MSG));
 	while (i + 3 <= size) {
@@ -85,6 +92,12 @@ static char *run(const uint8_t *data, size_t size)
 			corehost_tool(&h, op == 2, (const char *)p, n);
 			break;
 		case 3:
+			if (n && (p[0] & 3) == 3) {
+				struct timespec ts = { 0, 2000000 };
+				nanosleep(&ts, NULL);
+			}
+			if (n && p[0] & 4)
+				gw_route_abort_calls(&h.g, "draining", "drain");
 			corehost_pump(&h, 1 + (int)(n % 8));
 			break;
 		case 4:

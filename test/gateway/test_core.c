@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/zg-core.XXXXXX";
@@ -580,6 +581,88 @@ static void test_zones_apply(void)
 	corehost_stop(&h);
 }
 
+/* The link's request table (the MCP client core, table-only) owns a
+ * call's deadline: a call the tool zone never answers ends at
+ * call_timeout_ms with -32001 to the agent, the tool zone is told
+ * notifications/cancelled (reason timeout) for the id it saw, and its
+ * late answer reaches no one and is counted by the table. An agent's
+ * cancellation goes upstream through the same table. A spliced answer is
+ * settled (counted as answered). */
+static void test_link_table(void)
+{
+	struct corehost h;
+	struct mcp_client_stats st;
+	json_t *r;
+	char late[128];
+	uint64_t up;
+	int turns = 0;
+
+	if (corehost_start(&h, NULL, NULL)) {
+		CHECK(0);
+		return;
+	}
+	init_session(&h);
+	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		     "\"params\":{\"name\":\"tool.echo\"}}");
+	r = reply(&h);
+	CHECK(r && json_object_get(r, "result"));
+	json_decref(r);
+	h.cfg.call_timeout_ms = 20;
+	h.tool_mute = 1;
+	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
+		     "\"params\":{\"name\":\"tool.echo\"}}");
+	up = h.tool_call_id;
+	CHECK(up > 0);
+	CHECK_EQ_INT(gw_route_calls_inflight(&h.g), 1);
+	/* counted, not timed: turns until the answer, each a few ms */
+	while (!(r = reply(&h)) && turns++ < 2000) {
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+		corehost_pump(&h, 1);
+	}
+	CHECK(r != NULL);
+	CHECK_EQ_INT(json_integer_value(json_object_get(r, "id")), 2);
+	CHECK_EQ_INT(json_integer_value(
+			     json_object_get(json_object_get(r, "error"),
+					     "code")),
+		     -32001);
+	json_decref(r);
+	CHECK_EQ_INT(h.cancelled_id, up);
+	CHECK_STR(h.cancelled_reason, "timeout");
+	CHECK_EQ_INT(gw_route_calls_inflight(&h.g), 0);
+	snprintf(late, sizeof(late),
+		 "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"result\":{}}",
+		 (unsigned long long)up);
+	corehost_tool(&h, 0, late, strlen(late));
+	CHECK(reply(&h) == NULL);
+	/* the agent cancels: the tool zone hears it for its id */
+	h.cfg.call_timeout_ms = 60000;
+	send_msg(&h, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
+		     "\"params\":{\"name\":\"tool.echo\"}}");
+	send_msg(&h,
+		 "{\"jsonrpc\":\"2.0\",\"method\":"
+		 "\"notifications/cancelled\",\"params\":{\"requestId\":3}}");
+	CHECK_EQ_INT(h.cancelled_id, h.tool_call_id);
+	CHECK_STR(h.cancelled_reason, "cancelled by the client");
+	CHECK_EQ_INT(gw_route_calls_inflight(&h.g), 0);
+	CHECK(h.s && h.s->links[0].uc);
+	if (h.s && h.s->links[0].uc) {
+		mcp_client_stats(h.s->links[0].uc->mc, &st);
+		CHECK_EQ_INT(st.timeouts, 1);
+		CHECK_EQ_INT(st.cancelled, 1);
+		CHECK_EQ_INT(st.unknown_responses, 1);
+		CHECK(st.answered >= 2); /* initialize and the first call */
+		CHECK_EQ_INT(st.sent, st.answered + 2);
+	}
+	/* gatewayctl status shows them per tool zone (control stream too) */
+	r = gw_up_requests_status(&h.g, h.g.tz[0]);
+	CHECK_EQ_INT(json_integer_value(json_object_get(r, "timeouts")), 1);
+	CHECK_EQ_INT(json_integer_value(json_object_get(r, "cancelled")), 1);
+	CHECK(json_integer_value(json_object_get(r, "answered")) > 2);
+	json_decref(r);
+	corehost_stop(&h);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -594,6 +677,7 @@ int main(void)
 	RUN(test_drop_log);
 	RUN(test_zones_apply);
 	RUN(test_pin_kinds);
+	RUN(test_link_table);
 	rmdir(dir);
 	return ZGT_DONE();
 }

@@ -603,6 +603,149 @@ static void test_lines(void)
 	fake_clear(&f);
 }
 
+/* The caller's id source: ids from a counter shared by two clients, as
+ * gatewayd's one id space for a tool zone's streams. */
+static int64_t shared_ids(void *ud)
+{
+	return ++*(int64_t *)ud;
+}
+
+/* Table-only use: the caller sends and routes, the core keeps the entry.
+ * Ids come from the caller's source (unique across two clients); a
+ * settled answer ends its request without done and counts its bytes; a
+ * second settle of it, an unknown id, and a forget of what is gone are
+ * refused and counted; a duplicate id, max_pending and a negative id
+ * refuse the track; nothing is ever sent by track or settle. */
+static void test_track_settle(void)
+{
+	struct fake f, f2;
+	struct got g = { 0 };
+	struct mcp_client_req r = { .done = got_done, .ud = &g };
+	struct mcp_client_limits lim = { .max_pending = 3, .max_message = 100 };
+	struct mcp_client_stats st;
+	mcp_client *c = fake_new(&f, &ops_nopump, &lim);
+	mcp_client *c2 = fake_new(&f2, &ops_nopump, NULL);
+	int64_t ids = 100, a, b, x;
+
+	mcp_client_set_ids(c, shared_ids, &ids);
+	mcp_client_set_ids(c2, shared_ids, &ids);
+	a = mcp_client_track(c, 0, "tools/call", &r);
+	x = mcp_client_track(c2, 0, "tools/call", &r);
+	b = mcp_client_track(c, 0, "tools/call", &r);
+	CHECK_EQ_INT(a, 101);
+	CHECK_EQ_INT(x, 102);
+	CHECK_EQ_INT(b, 103);
+	CHECK_EQ_INT(mcp_client_track(c, 7, "ping", &r), 7);
+	CHECK_EQ_INT(mcp_client_track(c, 8, "ping", &r), -1); /* max_pending */
+	CHECK_EQ_INT(mcp_client_settle(c, 7, 10), 0);
+	CHECK_EQ_INT(mcp_client_track(c, a, "again", &r), -1); /* in flight */
+	CHECK_EQ_INT(mcp_client_track(c, -5, "neg", &r), -1);
+	CHECK_EQ_INT(f.nsent, 0);
+	CHECK_EQ_INT(mcp_client_settle(c, a, 40), 0);
+	CHECK_EQ_INT(mcp_client_settle(c, a, 40), -1);	 /* duplicate */
+	CHECK_EQ_INT(mcp_client_settle(c, 555, 40), -1); /* unknown */
+	CHECK_EQ_INT(mcp_client_settle(c, x, 40), -1);	 /* c2's */
+	CHECK_EQ_INT(mcp_client_settle(c, b, 101), -2);	 /* over the cap */
+	CHECK_EQ_INT(mcp_client_settle(c, b, 1), -1);
+	CHECK_EQ_INT(mcp_client_forget(c2, x), 0);
+	CHECK_EQ_INT(mcp_client_forget(c2, x), -1);
+	CHECK_EQ_INT(g.n, 0);
+	CHECK_EQ_INT(f.nsent + f2.nsent, 0);
+	CHECK_EQ_INT(mcp_client_timeout_ms(c), -1);
+	mcp_client_stats(c, &st);
+	CHECK_EQ_INT(st.sent, 3);
+	CHECK_EQ_INT(st.answered, 2);
+	CHECK_EQ_INT(st.bytes_in, 50);
+	CHECK_EQ_INT(st.unknown_responses, 4);
+	CHECK_EQ_INT(st.bad_messages, 1);
+	mcp_client_stats(c2, &st);
+	CHECK_EQ_INT(st.forgotten, 1);
+	fake_clear(&f2);
+	fake_clear(&f);
+}
+
+/* A tracked request whose answer never comes ends at its deadline as the
+ * core's own do: done once with MCP_CLIENT_E_TIMEOUT, notifications/
+ * cancelled (reason timeout) naming the caller's id; its late answer is
+ * then refused by settle (and counted), and forget finds nothing. One due
+ * among many is found (the early way out of expire does not hide it). */
+static void test_track_deadline(void)
+{
+	struct fake f;
+	struct got g = { 0 }, g2 = { 0 };
+	struct mcp_client_req r = { .timeout_ms = 1,
+				    .done = got_done,
+				    .ud = &g };
+	struct mcp_client_req slow = { .timeout_ms = 600000,
+				       .done = got_done,
+				       .ud = &g2 };
+	struct mcp_client_stats st;
+	mcp_client *c = fake_new(&f, &ops_nopump, NULL);
+	json_t *n, *pr;
+
+	for (int i = 0; i < 20; i++)
+		CHECK(mcp_client_track(c, 1000 + i, "tools/call", &slow) > 0);
+	CHECK_EQ_INT(mcp_client_expire(c), 0);
+	CHECK_EQ_INT(mcp_client_track(c, 42, "tools/call", &r), 42);
+	sleep_ms(5);
+	CHECK_EQ_INT(mcp_client_timeout_ms(c), 0);
+	CHECK_EQ_INT(mcp_client_expire(c), 1);
+	CHECK_EQ_INT(mcp_client_expire(c), 0);
+	CHECK_EQ_INT(g.n, 1);
+	CHECK_EQ_INT(g2.n, 0);
+	CHECK_EQ_INT(g.code, MCP_CLIENT_E_TIMEOUT);
+	CHECK_EQ_INT(f.nsent, 1);
+	n = json_loads(f.sent[0], 0, NULL);
+	pr = json_object_get(n, "params");
+	CHECK_STR(json_string_value(json_object_get(n, "method")),
+		  "notifications/cancelled");
+	CHECK_EQ_INT(json_integer_value(json_object_get(pr, "requestId")), 42);
+	CHECK_STR(json_string_value(json_object_get(pr, "reason")), "timeout");
+	json_decref(n);
+	CHECK_EQ_INT(mcp_client_settle(c, 42, 10), -1);
+	CHECK_EQ_INT(mcp_client_forget(c, 42), -1);
+	CHECK(mcp_client_timeout_ms(c) > 1000);
+	/* cancel of a tracked one: done once, the server told */
+	CHECK_EQ_INT(mcp_client_cancel(c, 1005, "cancelled by the client"), 0);
+	CHECK_EQ_INT(g2.n, 1);
+	CHECK_EQ_INT(g2.code, MCP_CLIENT_E_CANCELLED);
+	CHECK_EQ_INT(f.nsent, 2);
+	CHECK_EQ_INT(mcp_client_settle(c, 1005, 10), -1);
+	/* an answer fed (not routed by the caller) ends a tracked one too */
+	feed_str(c, "{\"jsonrpc\":\"2.0\",\"id\":1003,\"result\":{\"y\":3}}");
+	CHECK_EQ_INT(g2.n, 2);
+	CHECK_EQ_INT(g2.code, 0);
+	mcp_client_stats(c, &st);
+	CHECK_EQ_INT(st.timeouts, 1);
+	CHECK_EQ_INT(st.unknown_responses, 2);
+	/* the transport gone: the rest end once each with E_GONE */
+	mcp_client_fail_all(c, "gone");
+	CHECK_EQ_INT(g2.n, 20);
+	CHECK_EQ_INT(g2.code, MCP_CLIENT_E_GONE);
+	CHECK_EQ_INT(mcp_client_track(c, 9, "x", &r), -1);
+	json_decref(g2.result);
+	fake_clear(&f);
+}
+
+/* settle and forget are for tracked requests only: a request of the
+ * core's own (mcp_client_request) keeps its entry, so that its done (a
+ * blocked call's waiter) still comes. */
+static void test_settle_not_own(void)
+{
+	struct fake f;
+	struct got g = { 0 };
+	struct mcp_client_req r = { .done = got_done, .ud = &g };
+	mcp_client *c = fake_new(&f, &ops_nopump, NULL);
+	int64_t id = mcp_client_request(c, "tools/list", NULL, &r);
+
+	CHECK_EQ_INT(mcp_client_settle(c, id, 10), -1);
+	CHECK_EQ_INT(mcp_client_forget(c, id), -1);
+	feed_str(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
+	CHECK_EQ_INT(g.n, 1);
+	json_decref(g.result);
+	fake_clear(&f);
+}
+
 int main(void)
 {
 	RUN(test_lines);
@@ -620,5 +763,8 @@ int main(void)
 	RUN(test_call_cancelled);
 	RUN(test_answer_during_send);
 	RUN(test_threaded_call);
+	RUN(test_track_settle);
+	RUN(test_track_deadline);
+	RUN(test_settle_not_own);
 	return ZGT_DONE();
 }
