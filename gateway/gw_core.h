@@ -524,6 +524,12 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
  * and resource updates go to the zone's listens that asked for them;
  * anything else is dropped. Returns 0. */
 int gw_stl_deliver(struct asess *shared, const char *msg, size_t len);
+/* Held calls (InputRequiredResult) idle past held_idle_ms: when the
+ * earliest of agent zone az's is due (INT64_MAX: none held), and the
+ * sweep that cancels them upstream and forgets them, for every zone
+ * (gw_loop.c, at a turn's end; never from inside a delivery). */
+int64_t gw_stl_sweep_at(const struct azone *az);
+void gw_stl_sweep_due(struct gw *g);
 /* A tool zone's request m (sampling, elicitation, roots) on the shared
  * session sh: for a capability the call's agent declared, an input
  * request of its held call (an InputRequiredResult to the agent, or with

@@ -260,6 +260,8 @@ int gw_route_timeout(struct gw *g)
 			x = (int)w;
 		if (x >= 0 && now + x < t)
 			t = now + x;
+		if (gw_stl_sweep_at(g->az[i]) < t)
+			t = gw_stl_sweep_at(g->az[i]);
 	}
 	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *z = g->tz[i];
@@ -451,6 +453,7 @@ void gw_route_run(struct gw *g)
 						       : "channel closed");
 	}
 	gw_req_deadlines(g);
+	gw_stl_sweep_due(g);
 	for (size_t i = 0; i < g->ntz; i++)
 		if (g->tz[i]->dead && gw_up_live(g->tz[i]))
 			gw_up_down(g->tz[i], g->tz[i]->last_error);

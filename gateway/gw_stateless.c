@@ -423,8 +423,6 @@ static int method_in(const char *meth, const char *const *v, size_t n)
 }
 
 static void sweep(struct gw *g, struct azone *az, struct gw_stl *st);
-static void sweep_but(struct gw *g, struct azone *az, struct gw_stl *st,
-		      const struct streq *keep);
 static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
 			struct gw_hs *hs, gw_http_deliver dl,
 			const struct jr_msg *m);
@@ -701,14 +699,16 @@ int gw_stl_deliver(struct asess *sh, const char *msg, size_t len)
 
 	if (!json_is_object(root))
 		goto out;
+	/* no sweep here: a delivery runs inside whatever ends a call
+	 * (deadlines, a link's failure, a drain), and a sweep's
+	 * cancellations would free requests under it; held calls are swept
+	 * by gw_stl_sweep_due at a turn's end and at a zone's request */
 	if (!json_object_get(root, "method")) {
 		r = find(st, json_object_get(root, "id"));
-		sweep_but(sh->az->g, sh->az, st, r);
 		if (r)
 			response_back(st, r, root);
 		goto out;
 	}
-	sweep(sh->az->g, sh->az, st);
 	meta = json_object_get(json_object_get(root, "params"), "_meta");
 	r = find(st, json_object_get(meta, MCP_META_RELATED));
 	if (r && !json_object_get(root, "id"))
@@ -965,11 +965,10 @@ static void cancel_upstream(struct gw *g, struct streq *r)
 }
 
 /* Cancels upstream and forgets every held call of az idle past its
- * deadline (when one may be due), but keep (NULL: none), whose response
- * is being delivered: its call is being ended by the caller, which a
- * cancellation would free under it; the next sweep takes it. */
-static void sweep_but(struct gw *g, struct azone *az, struct gw_stl *st,
-		      const struct streq *keep)
+ * deadline (when one may be due). Called only where no request of the
+ * gateway is being ended (a zone's new request, a turn's end): its
+ * cancellations free requests. */
+static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
 {
 	int64_t now = gw_now_ms();
 	size_t n;
@@ -983,10 +982,6 @@ static void sweep_but(struct gw *g, struct azone *az, struct gw_stl *st,
 		struct streq *r = v[i];
 		if (!r->held)
 			continue;
-		if (r == keep) {
-			st->sweep_at = now;
-			continue;
-		}
 		if (r->idle_at > now) {
 			if (r->idle_at < st->sweep_at)
 				st->sweep_at = r->idle_at;
@@ -1000,9 +995,16 @@ static void sweep_but(struct gw *g, struct azone *az, struct gw_stl *st,
 	free(v);
 }
 
-static void sweep(struct gw *g, struct azone *az, struct gw_stl *st)
+int64_t gw_stl_sweep_at(const struct azone *az)
 {
-	sweep_but(g, az, st, NULL);
+	return az->stl && az->stl->nheld ? az->stl->sweep_at : INT64_MAX;
+}
+
+void gw_stl_sweep_due(struct gw *g)
+{
+	for (size_t i = 0; i < g->naz; i++)
+		if (g->az[i]->stl)
+			sweep(g, g->az[i], g->az[i]->stl);
 }
 
 /* The tool zone a request to method on target (a name, or a URI for

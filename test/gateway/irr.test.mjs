@@ -315,6 +315,21 @@ other resource:tools.test://static-text allow
     assert.equal(rec.length, 1, JSON.stringify(audit(g2.d)));
   });
 
+  // Proves the held calls' idle deadline runs on the loop's timer: with no
+  // further request from the zone (the sweep once ran only at the zone's
+  // next request, and inside deliveries, where its cancellations freed
+  // requests under their callers), the held call is still expired and
+  // cancelled upstream. Red with gw_stl_sweep_due left out of the loop.
+  test('held calls: expired on the timer with no later request', async () => {
+    const before = decisions(g2.d, 'expired').length;
+    const cancels = () => audit(g2.d).filter((r) => r.reason === 'cancelled by the client').length;
+    const c0 = cancels();
+    const h = await call(g2.a, TOK[0], T('elicitation'));
+    assert.equal(h.result.resultType, 'input_required');
+    await waitFor('the held call to expire', () => decisions(g2.d, 'expired').length === before + 1);
+    await waitFor('its upstream call to be cancelled', () => cancels() === c0 + 1);
+  });
+
   test('subscriptions/listen: offered, acknowledged, list changes by kind', async () => {
     const d = await post(g1.a, TOK[0], 'server/discover', {});
     assert.equal(d.result.capabilities.tools.listChanged, true);
