@@ -263,6 +263,7 @@ describe('hostile children are contained', () => {
       silent: h('silent', { init_timeout: 1 }), nolist: h('nolist', { init_timeout: 1 }),
       flood: h('flood'), garbage: h('garbage', { call_timeout: 5 }),
       oversize: h('oversize'), exit: h('exit'), ok: h('ok'), deaf: h('deaf'),
+      slow: h('mute', { call_timeout: 1 }), mute: h('mute'),
     });
     m = await start(f, ['--max-message', '1048576']);
   });
@@ -338,6 +339,40 @@ describe('hostile children are contained', () => {
     }
     assert.match(m.log.text, /\[deaf\] does not read its stdin; stopping it/);
     assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+  });
+
+  // A call to a running child is sent from the transport's thread with no
+  // thread waiting for it (mcp/hosted.c, tool_async): its deadline and
+  // its cancellation are the ticker's. The first call of each server
+  // starts the session's child (on a worker); the next is sent that way.
+  // Proves: such a call that the child never answers ends at its
+  // call_timeout with a clear error, and the child is told
+  // (notifications/cancelled, reason timeout).
+  test('a call never answered: its deadline ends it, the child is told', async () => {
+    assert.equal(text(await m.client.callTool({ name: 'slow.go', arguments: { answer: true } })), 'fine');
+    const r = await m.client.callTool({ name: 'slow.go', arguments: {} });
+    assert.equal(r.isError, true);
+    assert.match(text(r), /server slow did not answer tools\/call within 1 s/);
+    const id = [...m.log.text.matchAll(/\[slow\] mute: call (\d+)/g)].pop()[1];
+    await waitFor('the child told', () =>
+      m.log.text.includes(`[slow] mute: cancelled ${id} (timeout)`));
+  });
+
+  // Proves: cancelling such a call tells the child which request it was,
+  // and the session goes on.
+  test('a call cancelled by its client: the child is told', async () => {
+    assert.equal(text(await m.client.callTool({ name: 'mute.go', arguments: { answer: true } })), 'fine');
+    const before = [...m.log.text.matchAll(/\[mute\] mute: call (\d+)/g)].length;
+    const ac = new AbortController();
+    const call = m.client.callTool({ name: 'mute.go', arguments: {} }, undefined, { signal: ac.signal });
+    await waitFor('the call at the child', () =>
+      [...m.log.text.matchAll(/\[mute\] mute: call (\d+)/g)].length > before);
+    const id = [...m.log.text.matchAll(/\[mute\] mute: call (\d+)/g)].pop()[1];
+    ac.abort('enough');
+    await assert.rejects(call);
+    await waitFor('the child told', () =>
+      m.log.text.includes(`[mute] mute: cancelled ${id} (cancelled)`));
+    assert.equal(text(await m.client.callTool({ name: 'mute.go', arguments: { answer: true } })), 'fine');
   });
 
   const cases = [
