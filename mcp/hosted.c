@@ -48,10 +48,11 @@ struct hserver {
 	pthread_cond_t cv; /* slots changed, refresh, stop */
 	struct slot main;
 	struct slot *sessions;
-	int refresh;	 /* a list_changed arrived */
-	int first_done;	 /* the first start was tried */
-	json_t *listing; /* last lists of the main child, NULL while down */
-	int completions; /* the server offers completion/complete */
+	int refresh;	   /* a list_changed arrived */
+	int drain_waiters; /* threads waiting for a slot's last use */
+	int first_done;	   /* the first start was tried */
+	json_t *listing;   /* last lists of the main child, NULL while down */
+	int completions;   /* the server offers completion/complete */
 	pthread_t sup;
 	int sup_started;
 };
@@ -655,7 +656,10 @@ static void release(struct slot *sl)
 {
 	pthread_mutex_lock(&sl->hs->mu);
 	sl->users--;
-	pthread_cond_broadcast(&sl->hs->cv);
+	/* only a wait for the last use needs it: a wake-up of the
+	 * supervisor on every call would cost a hand-off per call */
+	if (sl->users == 0 && sl->hs->drain_waiters > 0)
+		pthread_cond_broadcast(&sl->hs->cv);
 	pthread_mutex_unlock(&sl->hs->mu);
 }
 
@@ -961,8 +965,10 @@ static void run_main(struct hserver *hs)
 	pthread_mutex_unlock(&hs->mu);
 	set_listing(hs, NULL); /* its entries leave the lists */
 	pthread_mutex_lock(&hs->mu);
+	hs->drain_waiters++;
 	while (hs->main.users > 0)
 		pthread_cond_wait(&hs->cv, &hs->mu);
+	hs->drain_waiters--;
 	hs->main.ch = NULL;
 	hs->main.closing = 1;
 	pthread_mutex_unlock(&hs->mu);
@@ -1071,8 +1077,10 @@ static void on_session_end(void *ud, mcp_session *s)
 		}
 		if (sl)
 			sl->closing = 1;
+		hs->drain_waiters++;
 		while (sl && sl->users > 0) /* the ticker looks at it */
 			pthread_cond_wait(&hs->cv, &hs->mu);
+		hs->drain_waiters--;
 		pthread_mutex_unlock(&hs->mu);
 		if (sl) {
 			hchild_stop(sl->ch);
