@@ -5,7 +5,10 @@
 // trips, throughput with 16 calls in flight, and apart from that the
 // first call of a per-session session (the child's start-up). The three
 // are measured in turn ROUNDS times; figures are medians over the rounds.
-// Usage: node hosted_bench.mjs MCPD [N] [ROUNDS]  (from the repository root)
+// With BASE_MCPD, another build of mcpd (say, before a change) is measured
+// the same way in the same rounds.
+// Usage: node hosted_bench.mjs MCPD [N] [ROUNDS] [BASE_MCPD]  (from the
+// repository root)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,15 +18,22 @@ import { createInterface } from 'node:readline';
 const MCPD = resolve(process.argv[2]);
 const N = Number(process.argv[3] || 2000);
 const ROUNDS = Number(process.argv[4] || 3);
+const BASE = process.argv[5] ? resolve(process.argv[5]) : null;
 const NM = resolve('test/node/node_modules');
 const NODE = join(NM, '.bin/node');
 const EV = join(NM, '@modelcontextprotocol/server-everything/dist/index.js');
 const dir = mkdtempSync(join(tmpdir(), 'zg-hbench-'));
 
+let done = false; // set before the servers are stopped
+
 function rpc(cmd, args) {
   const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: process.env.PATH } });
   const waiting = new Map();
   let next = 1;
+  // a server that dies would leave its calls waiting for ever
+  p.on('exit', (code, sig) => {
+    if (!done) { console.error(`hosted_bench: ${cmd} exited (${code ?? sig})`); process.exit(1); }
+  });
   createInterface({ input: p.stdout }).on('line', (l) => {
     const m = JSON.parse(l);
     if (m.id !== undefined && waiting.has(m.id)) { waiting.get(m.id)(m); waiting.delete(m.id); }
@@ -81,17 +91,28 @@ const first = Number(process.hrtime.bigint() - t) / 1000;
 const runs = [['server-everything direct', direct, 'echo'],
   ['mcpd --servers, shared', sh, 'ev.echo'],
   ['mcpd --servers, per session', ps, 'ev.echo']];
+if (BASE) {
+  const bsh = await session(BASE, ['--servers', servers(true)]);
+  const bps = await session(BASE, ['--servers', servers(false)]);
+  await bps.call('tools/call', { name: 'ev.echo', arguments: { message: 'first' } });
+  runs.push(['base build, shared', bsh, 'ev.echo'], ['base build, per session', bps, 'ev.echo']);
+}
 const res = runs.map(() => []);
 for (let r = 0; r < ROUNDS; r++)
   for (let i = 0; i < runs.length; i++) res[i].push(await measure(runs[i][1], runs[i][2]));
 const med = (v) => { const w = [...v].sort((a, b) => a - b); return w[Math.floor((w.length - 1) / 2)]; };
 const m = res.map((rs) => ({ p50: med(rs.map((x) => x.p50)), p99: med(rs.map((x) => x.p99)),
   rps: med(rs.map((x) => x.rps)) }));
-runs.forEach(([label], i) => console.log(`${label.padEnd(28)} p50 ${m[i].p50.toFixed(0).padStart(6)} us  p99 ${m[i].p99.toFixed(0).padStart(6)} us  ${m[i].rps.toFixed(0).padStart(6)} calls/s`));
+runs.forEach(([label], i) => console.log(`${label.padEnd(29)} p50 ${m[i].p50.toFixed(0).padStart(6)} us  p99 ${m[i].p99.toFixed(0).padStart(6)} us  ${m[i].rps.toFixed(0).padStart(6)} calls/s`));
 const added = (i) => res[i].map((x, r) => (x.p50 - res[0][r].p50).toFixed(0)).join(' ');
 console.log(`added at p50 per round (us): shared ${added(1)}; per session ${added(2)}`);
 console.log(`added at p50, median of rounds: shared ${(m[1].p50 - m[0].p50).toFixed(0)} us, per session ${(m[2].p50 - m[0].p50).toFixed(0)} us`);
 console.log(`throughput vs direct: shared ${(100 * m[1].rps / m[0].rps).toFixed(0)}%, per session ${(100 * m[2].rps / m[0].rps).toFixed(0)}%`);
+if (BASE) {
+  console.log(`base build, added at p50 per round (us): shared ${added(3)}; per session ${added(4)}`);
+  console.log(`base build, added at p50, median of rounds: shared ${(m[3].p50 - m[0].p50).toFixed(0)} us, per session ${(m[4].p50 - m[0].p50).toFixed(0)} us`);
+}
 console.log(`first call of a session (starts its child): ${(first / 1000).toFixed(0)} ms`);
-for (const s of [direct, sh, ps]) s.p.kill();
+done = true;
+for (const [, s] of runs) s.p.kill();
 rmSync(dir, { recursive: true, force: true });
