@@ -1139,6 +1139,17 @@ static void on_subscribe(void *ud, mcp_session *s, const char *uri, int on)
 
 /* ---- start and stop ---- */
 
+/* A condition whose timed waits count on clock clk. */
+static void cond_init_clock(pthread_cond_t *cv, clockid_t clk)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, clk);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 struct hosted *hosted_start(mcp_server *srv, const char *file,
 			    size_t max_message, char *err, size_t errlen)
 {
@@ -1167,27 +1178,17 @@ struct hosted *hosted_start(mcp_server *srv, const char *file,
 	}
 	h->n = h->cfgs.n;
 	pthread_mutex_init(&h->tick_mu, NULL);
-	{
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&h->tick_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	cond_init_clock(&h->tick_cv, CLOCK_MONOTONIC);
 	h->ticker_started = pthread_create(&h->ticker, NULL, ticker_main, h) ==
 			    0;
 	mcp_server_set_hooks(srv, &hooks);
 	for (size_t i = 0; i < h->n; i++) {
 		struct hserver *hs = &h->v[i];
-		pthread_condattr_t ca;
 		hs->h = h;
 		hs->cfg = &h->cfgs.v[i];
 		hs->main.hs = hs;
 		pthread_mutex_init(&hs->mu, NULL);
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_REALTIME);
-		pthread_cond_init(&hs->cv, &ca);
-		pthread_condattr_destroy(&ca);
+		cond_init_clock(&hs->cv, CLOCK_REALTIME);
 		hs->sup_started =
 			pthread_create(&hs->sup, NULL, supervise, hs) == 0;
 	}

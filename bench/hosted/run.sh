@@ -221,30 +221,32 @@ for c in $conc; do
 		END { printf "\nserver-everything processes at %s sessions (most seen): hosted %d, hosted-sh %d, supergw %d, mcp-proxy %d\n\n", c, m[1], m[2], m[3], m[4] }' "$work/procs"
 	: >"$work/procs"
 done
+# One table row per level: for each argument A/B the req/s ratio of path A
+# to path B, for each A~B the p50 of A minus the p50 of B (us).
+ratio_rows() {
+	for c in $conc; do
+		awk -v c="$c" -v spec="$*" '$1 == c { rps[$2] = $3; p50[$2] = $4 }
+			END { n = split(spec, f, " "); row = "| " c
+				for (i = 1; i <= n; i++)
+					if (split(f[i], ab, "/") == 2)
+						row = row " | " (rps[ab[2]] > 0 ? sprintf("%.1fx", rps[ab[1]] / rps[ab[2]]) : "-")
+					else if (split(f[i], ab, "~") == 2)
+						row = row " | " (p50[ab[1]] - p50[ab[2]])
+				print row " |" }' "$work/summary"
+	done
+}
 echo
 # Ratios: the hosted paths against the bridges serving the same server in
 # the same way (per-session children: hosted / supergw; one shared child:
 # hosted-sh / mcp-proxy).
-echo "| sessions | hosted / supergw req/s | hosted-sh / mcp-proxy req/s | p50 hosted - chan (us): the server's time plus hosting |"
-echo "| ---: | ---: | ---: | ---: |"
-for c in $conc; do
-	awk -v c="$c" '$1 == c { rps[$2] = $3; p50[$2] = $4 }
-		function ratio(a, b) { return b > 0 ? sprintf("%.1fx", a / b) : "-" }
-		END { printf "| %s | %s | %s | %d |\n", c, ratio(rps["hosted"], rps["supergw"]),
-			ratio(rps["hosted-sh"], rps["mcp-proxy"]), p50["hosted"] - p50["chan"] }' \
-		"$work/summary"
-done
+echo "| sessions | hosted / supergw req/s | hosted-sh / mcp-proxy req/s | hosted-sh / supergw req/s | p50 hosted - chan (us): the server's time plus hosting |"
+echo "| ---: | ---: | ---: | ---: | ---: |"
+ratio_rows hosted/supergw hosted-sh/mcp-proxy hosted-sh/supergw 'hosted~chan'
 if [ -n "$base_mcpd" ]; then
 	echo
 	echo "| sessions | hosted / hosted-b req/s | hosted-sh / hosted-sh-b req/s | p50 hosted-b - hosted (us) | p50 hosted-sh-b - hosted-sh (us) |"
 	echo "| ---: | ---: | ---: | ---: | ---: |"
-	for c in $conc; do
-		awk -v c="$c" '$1 == c { rps[$2] = $3; p50[$2] = $4 }
-			function ratio(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "-" }
-			END { printf "| %s | %s | %s | %d | %d |\n", c, ratio(rps["hosted"], rps["hosted-b"]),
-				ratio(rps["hosted-sh"], rps["hosted-sh-b"]), p50["hosted-b"] - p50["hosted"],
-				p50["hosted-sh-b"] - p50["hosted-sh"] }' "$work/summary"
-	done
+	ratio_rows hosted/hosted-b hosted-sh/hosted-sh-b 'hosted-b~hosted' 'hosted-sh-b~hosted-sh'
 fi
 echo
 echo "machine: $(nproc) CPUs, load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg)"
