@@ -73,6 +73,7 @@ struct hosted {
 	pthread_cond_t tick_cv;
 	atomic_uint async_calls; /* in flight */
 	atomic_int ticker_asleep;
+	int tick_stop; /* under tick_mu: after the supervisors ended */
 };
 
 static unsigned backoff_s(unsigned fails)
@@ -1031,13 +1032,12 @@ static void *ticker_main(void *arg)
 	struct timespec until;
 
 	pthread_mutex_lock(&h->tick_mu);
-	while (!atomic_load(&h->stopping)) {
+	while (!h->tick_stop) {
 		if (idle >= TICKER_IDLE_TICKS) {
 			atomic_store(&h->ticker_asleep, 1);
 			/* a call counted before this store is seen here; one
 			 * counted after it sees the store and signals */
-			if (!atomic_load(&h->async_calls) &&
-			    !atomic_load(&h->stopping))
+			if (!atomic_load(&h->async_calls))
 				pthread_cond_wait(&h->tick_cv, &h->tick_mu);
 			atomic_store(&h->ticker_asleep, 0);
 			idle = 0;
@@ -1209,21 +1209,25 @@ void hosted_stop(struct hosted *h)
 	if (!h)
 		return;
 	atomic_store(&h->stopping, 1);
-	pthread_mutex_lock(&h->tick_mu);
-	pthread_cond_signal(&h->tick_cv);
-	pthread_mutex_unlock(&h->tick_mu);
-	if (h->ticker_started)
-		pthread_join(h->ticker, NULL);
 	for (size_t i = 0; i < h->n; i++) {
 		struct hserver *hs = &h->v[i];
 		pthread_mutex_lock(&hs->mu);
 		pthread_cond_broadcast(&hs->cv);
 		pthread_mutex_unlock(&hs->mu);
 	}
+	/* a supervisor waits for the calls on its child, whose deadlines
+	 * and cancellation the ticker still checks meanwhile */
+	for (size_t i = 0; i < h->n; i++)
+		if (h->v[i].sup_started)
+			pthread_join(h->v[i].sup, NULL);
+	pthread_mutex_lock(&h->tick_mu);
+	h->tick_stop = 1;
+	pthread_cond_signal(&h->tick_cv);
+	pthread_mutex_unlock(&h->tick_mu);
+	if (h->ticker_started)
+		pthread_join(h->ticker, NULL);
 	for (size_t i = 0; i < h->n; i++) {
 		struct hserver *hs = &h->v[i];
-		if (hs->sup_started)
-			pthread_join(hs->sup, NULL);
 		while (hs->sessions) {
 			struct slot *sl = hs->sessions;
 			hs->sessions = sl->next;
