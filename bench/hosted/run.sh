@@ -119,18 +119,21 @@ done >"$work/bench.policy"
 
 "$bin/mcpd-test" --chan sim:71:chan --fixtures conformance 2>/dev/null &
 pids="$pids $!"
-"$bin/mcpd" --chan sim:72:hosted --servers "$work/per.json" 2>"$work/hosted.log" &
-pid_hosted=$!
-"$bin/mcpd" --chan sim:73:hostsh --servers "$work/shared.json" 2>"$work/hostsh.log" &
-pid_hostsh=$!
-pids="$pids $pid_hosted $pid_hostsh"
+# hosted MCPD DOMID NAME SERVERS: an mcpd hosting SERVERS on sim:DOMID:NAME
+# (its log in $work/NAME.log); its pid in $last
+hosted() {
+	"$1" --chan "sim:$2:$3" --servers "$work/$4" 2>"$work/$3.log" &
+	last=$!
+	pids="$pids $last"
+}
+hosted "$bin/mcpd" 72 hosted per.json
+pid_hosted=$last
+hosted "$bin/mcpd" 73 hostsh shared.json
+pid_hostsh=$last
 paths="chan hosted hosted-sh supergw mcp-proxy remote"
 if [ -n "$base_mcpd" ]; then
-	"$base_mcpd" --chan sim:77:hostedb --servers "$work/per.json" 2>"$work/hostedb.log" &
-	pid_hostedb=$!
-	"$base_mcpd" --chan sim:78:hostshb --servers "$work/shared.json" 2>"$work/hostshb.log" &
-	pid_hostshb=$!
-	pids="$pids $pid_hostedb $pid_hostshb"
+	hosted "$base_mcpd" 77 hostedb per.json
+	hosted "$base_mcpd" 78 hostshb shared.json
 	paths="$paths hosted-b hosted-sh-b"
 fi
 "$bin/mcpd-test" --http "127.0.0.1:$p_re" --fixtures conformance --max-sessions 1024 2>/dev/null &

@@ -70,6 +70,14 @@ function children(pid, match) {
 
 const text = (r) => r.content.map((c) => c.text).join('');
 
+// An SDK client in a new session of mcpd --http at url: { c, t }.
+async function connectHttp(url, name) {
+  const c = new Client({ name, version: '1.0.0' });
+  const t = new StreamableHTTPClientTransport(new URL(url));
+  await c.connect(t);
+  return { c, t };
+}
+
 describe('servers file checks', () => {
   const check = (servers, raw) => {
     const f = join(dir, 'bad.json');
@@ -412,12 +420,7 @@ describe('per-session children are capped', () => {
   after(async () => { await stop(d); });
 
   test('max_children: one session with a child, the next refused until it ends', async () => {
-    const connect = async () => {
-      const c = new Client({ name: 'capped', version: '1.0.0' });
-      const t = new StreamableHTTPClientTransport(new URL(url));
-      await c.connect(t);
-      return { c, t };
-    };
+    const connect = () => connectHttp(url, 'capped');
     const a = await connect();
     const b = await connect();
     assert.equal(text(await a.c.callTool({ name: 'ok.go', arguments: {} })), 'fine');
@@ -457,12 +460,7 @@ describe('a child that stops reading holds up no other session', () => {
   after(async () => { await stop(d); });
 
   test('a full pipe of one session\'s child, another session served', async () => {
-    const connect = async () => {
-      const c = new Client({ name: 'stall', version: '1.0.0' });
-      const t = new StreamableHTTPClientTransport(new URL(url));
-      await c.connect(t);
-      return { c, t };
-    };
+    const connect = () => connectHttp(url, 'stall');
     const calls = () => (d.log.match(/mcpd: request tools\/call/g) || []).length;
     const a = await connect();
     const b = await connect();
