@@ -333,12 +333,21 @@ static json_t *build_response(struct mcp_call *c, int rc, json_t *result)
 
 void mcp_call_run(struct mcp_call *c)
 {
-	mcp_session *s = c->s;
-	json_t *result = NULL, *resp = NULL;
+	json_t *result = NULL;
 	int rc = -1;
 
 	if (!c->err_code)
 		rc = run_handler(c, &result);
+	/* a handler that took the call over ends it later; c may be gone */
+	if (rc != MCP_CALL_PENDING)
+		mcp_call_finish(c, rc, result);
+}
+
+void mcp_call_finish(struct mcp_call *c, int rc, json_t *result)
+{
+	mcp_session *s = c->s;
+	json_t *resp = NULL;
+
 	/* A cancelled request gets no response (MCP cancellation). */
 	if (!atomic_load(&c->cancelled)) {
 		resp = build_response(c, rc, result);

@@ -23,6 +23,8 @@
 #define STABLE_S 60 /* a child up this long resets the back-off */
 #define FLOOD_PER_SEC 2000
 #define SERVER_REQ_TIMEOUT_MS 120000
+#define TICK_MS 20	     /* cancellation and deadlines of async calls */
+#define TICKER_IDLE_TICKS 50 /* then the ticker sleeps until a call */
 
 struct hserver;
 
@@ -46,10 +48,11 @@ struct hserver {
 	pthread_cond_t cv; /* slots changed, refresh, stop */
 	struct slot main;
 	struct slot *sessions;
-	int refresh;	 /* a list_changed arrived */
-	int first_done;	 /* the first start was tried */
-	json_t *listing; /* last lists of the main child, NULL while down */
-	int completions; /* the server offers completion/complete */
+	int refresh;	   /* a list_changed arrived */
+	int drain_waiters; /* threads waiting for a slot's last use */
+	int first_done;	   /* the first start was tried */
+	json_t *listing;   /* last lists of the main child, NULL while down */
+	int completions;   /* the server offers completion/complete */
 	pthread_t sup;
 	int sup_started;
 };
@@ -62,6 +65,15 @@ struct hosted {
 	pthread_mutex_t reg_mu; /* registration across servers */
 	atomic_int stopping;
 	struct hchild_limits lim;
+
+	/* the ticker: checks the calls sent without a waiting thread */
+	pthread_t ticker;
+	int ticker_started;
+	pthread_mutex_t tick_mu;
+	pthread_cond_t tick_cv;
+	atomic_uint async_calls; /* in flight */
+	atomic_int ticker_asleep;
+	int tick_stop; /* under tick_mu: after the supervisors ended */
 };
 
 static unsigned backoff_s(unsigned fails)
@@ -424,6 +436,9 @@ static struct mcp_entry *make_entry(struct hserver *hs,
 	switch (k->kind) {
 	case ENT_TOOL:
 		e->fn.tool = hosted_tool;
+		/* it never blocks the transport's thread: a call that would
+		 * wait (a child to start, a full pipe) moves to a worker */
+		e->flags |= MCP_TOOL_INLINE;
 		break;
 	case ENT_PROMPT:
 		e->fn.prompt = hosted_prompt;
@@ -642,8 +657,31 @@ static void release(struct slot *sl)
 {
 	pthread_mutex_lock(&sl->hs->mu);
 	sl->users--;
-	pthread_cond_broadcast(&sl->hs->cv);
+	/* only a wait for the last use needs it: a wake-up of the
+	 * supervisor on every call would cost a hand-off per call */
+	if (sl->users == 0 && sl->hs->drain_waiters > 0)
+		pthread_cond_broadcast(&sl->hs->cv);
 	pthread_mutex_unlock(&sl->hs->mu);
+}
+
+/* The slot whose child serves s, with a use counted, if that child runs
+ * now; NULL (nothing waited for) otherwise. */
+static struct slot *acquire_ready(struct hserver *hs, mcp_session *s)
+{
+	struct slot *sl = NULL;
+
+	pthread_mutex_lock(&hs->mu);
+	if (hs->cfg->shared)
+		sl = &hs->main;
+	else
+		for (sl = hs->sessions; sl && sl->s != s; sl = sl->next)
+			;
+	if (sl && sl->ch && !sl->down && !sl->starting)
+		sl->users++;
+	else
+		sl = NULL;
+	pthread_mutex_unlock(&hs->mu);
+	return sl;
 }
 
 static int call_cancelled(void *ctx)
@@ -680,15 +718,9 @@ static const char *orig_name(struct hserver *hs, mcp_call *call)
 	return call->entry->name + strlen(hs->cfg->name) + 1;
 }
 
-static int hosted_tool(mcp_call *call, json_t *args, void *ud, json_t **result)
+/* What a tool call returns for a failed forward (rc, err). */
+static int tool_failed(mcp_call *call, int rc, const char *err, json_t **result)
 {
-	struct hserver *hs = ud;
-	char err[256];
-	json_t *params = json_pack("{s:s, s:O}", "name", orig_name(hs, call),
-				   "arguments", args);
-	int rc = forward(hs, call, "tools/call", params, result, err,
-			 sizeof(err));
-
 	if (rc == MCP_ERR_REQUEST_CANCELLED)
 		return rc;
 	if (rc == MCP_ERR_INTERNAL || rc == MCP_ERR_TIMEOUT) {
@@ -696,9 +728,114 @@ static int hosted_tool(mcp_call *call, json_t *args, void *ud, json_t **result)
 		*result = mcp_result_errorf("%s", err);
 		return *result ? 0 : MCP_ERR_INTERNAL;
 	}
-	if (rc != 0)
-		mcp_call_error(call, rc, err, NULL);
+	mcp_call_error(call, rc, err, NULL);
 	return rc;
+}
+
+/* A tools/call that its handler handed on (MCP_CALL_PENDING). */
+struct tool_call {
+	struct hserver *hs;
+	mcp_call *call;
+	struct slot *sl; /* the async form's, with a use */
+	json_t *params;	 /* the worker form's */
+};
+
+/* hchild_done_fn of a call sent from the transport's thread. */
+static void tool_done(void *ud, int rc, json_t *result, const char *err)
+{
+	struct tool_call *t = ud;
+	mcp_call *call = t->call;
+	struct hosted *h = t->hs->h;
+
+	release(t->sl);
+	free(t);
+	if (rc != 0)
+		rc = tool_failed(call, rc, err, &result);
+	atomic_fetch_sub(&h->async_calls, 1);
+	mcp_call_finish(call, rc, result);
+}
+
+/* A call that has to wait (its child starts, the pipe is full) runs the
+ * blocking way on a worker. */
+static void tool_job(void *arg)
+{
+	struct tool_call *t = arg;
+	mcp_call *call = t->call;
+	json_t *result = NULL;
+	char err[256];
+	int rc = forward(t->hs, call, "tools/call", t->params, &result, err,
+			 sizeof(err));
+
+	free(t);
+	if (rc != 0)
+		rc = tool_failed(call, rc, err, &result);
+	mcp_call_finish(call, rc, result);
+}
+
+/* Wakes the ticker if it sleeps (an async call is counted already). */
+static void wake_ticker(struct hosted *h)
+{
+	if (!atomic_load(&h->ticker_asleep))
+		return;
+	pthread_mutex_lock(&h->tick_mu);
+	pthread_cond_signal(&h->tick_cv);
+	pthread_mutex_unlock(&h->tick_mu);
+}
+
+/* Sends the call to a running child and returns at once: the child's
+ * answer ends it on the reader's thread (tool_done), so a call costs no
+ * hand-off between mcpd's threads. 0, or -1 with nothing sent. */
+static int tool_async(struct tool_call *t, json_t *params)
+{
+	struct hserver *hs = t->hs;
+	mcp_call *call = t->call;
+	struct hchild_wait w = { call, call->progress_token != NULL,
+				 call_cancelled, call,
+				 hs->cfg->call_timeout_ms };
+
+	t->sl = acquire_ready(hs, call->s);
+	if (!t->sl)
+		return -1;
+	atomic_fetch_add(&hs->h->async_calls, 1);
+	wake_ticker(hs->h);
+	if (hchild_request_async(t->sl->ch, "tools/call", json_incref(params),
+				 &w, tool_done, t) == 0)
+		return 0; /* t and call may be gone already */
+	atomic_fetch_sub(&hs->h->async_calls, 1);
+	release(t->sl);
+	t->sl = NULL;
+	return -1;
+}
+
+/* Runs on the transport's thread (MCP_TOOL_INLINE), so it never waits:
+ * the call goes to the child at once, or to a worker. */
+static int hosted_tool(mcp_call *call, json_t *args, void *ud, json_t **result)
+{
+	struct hserver *hs = ud;
+	struct tool_call *t = calloc(1, sizeof(*t));
+	json_t *params = json_pack("{s:s, s:O}", "name", orig_name(hs, call),
+				   "arguments", args);
+
+	(void)result;
+	if (!t || !params) {
+		free(t);
+		json_decref(params);
+		mcp_call_error(call, MCP_ERR_INTERNAL, "out of memory", NULL);
+		return MCP_ERR_INTERNAL;
+	}
+	t->hs = hs;
+	t->call = call;
+	if (tool_async(t, params) == 0) {
+		json_decref(params);
+		return MCP_CALL_PENDING;
+	}
+	t->params = params;
+	if (mcp_pool_submit(&call->s->srv->pool, tool_job, t) == 0)
+		return MCP_CALL_PENDING;
+	json_decref(params);
+	free(t);
+	mcp_call_error(call, MCP_ERR_INTERNAL, "no worker available", NULL);
+	return MCP_ERR_INTERNAL;
 }
 
 static int hosted_read(mcp_call *call, const char *uri, void *ud,
@@ -829,8 +966,10 @@ static void run_main(struct hserver *hs)
 	pthread_mutex_unlock(&hs->mu);
 	set_listing(hs, NULL); /* its entries leave the lists */
 	pthread_mutex_lock(&hs->mu);
+	hs->drain_waiters++;
 	while (hs->main.users > 0)
 		pthread_cond_wait(&hs->cv, &hs->mu);
+	hs->drain_waiters--;
 	hs->main.ch = NULL;
 	hs->main.closing = 1;
 	pthread_mutex_unlock(&hs->mu);
@@ -855,6 +994,70 @@ static void *supervise(void *arg)
 	return NULL;
 }
 
+/* ---- the ticker ---- */
+
+/* hchild_tick for every child with calls in flight. */
+static void tick_all(struct hosted *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		struct hserver *hs = &h->v[i];
+		struct slot *busy[64];
+		size_t n = 0;
+		pthread_mutex_lock(&hs->mu);
+		if (hs->main.ch && hs->main.users > 0) {
+			hs->main.users++;
+			busy[n++] = &hs->main;
+		}
+		for (struct slot *sl = hs->sessions; sl && n < 64;
+		     sl = sl->next)
+			if (sl->ch && sl->users > 0) {
+				sl->users++;
+				busy[n++] = sl;
+			}
+		pthread_mutex_unlock(&hs->mu);
+		for (size_t j = 0; j < n; j++) {
+			hchild_tick(busy[j]->ch);
+			release(busy[j]);
+		}
+	}
+}
+
+/* Ticks every TICK_MS while async calls are in flight (and a second
+ * longer), then sleeps until tool_async wakes it: an idle mcpd does not
+ * wake up, and a busy one is not woken once per call. */
+static void *ticker_main(void *arg)
+{
+	struct hosted *h = arg;
+	unsigned idle = 0;
+	struct timespec until;
+
+	pthread_mutex_lock(&h->tick_mu);
+	while (!h->tick_stop) {
+		if (idle >= TICKER_IDLE_TICKS) {
+			atomic_store(&h->ticker_asleep, 1);
+			/* a call counted before this store is seen here; one
+			 * counted after it sees the store and signals */
+			if (!atomic_load(&h->async_calls))
+				pthread_cond_wait(&h->tick_cv, &h->tick_mu);
+			atomic_store(&h->ticker_asleep, 0);
+			idle = 0;
+			continue;
+		}
+		mcp_deadline_after(&until, TICK_MS);
+		pthread_cond_timedwait(&h->tick_cv, &h->tick_mu, &until);
+		pthread_mutex_unlock(&h->tick_mu);
+		if (atomic_load(&h->async_calls)) {
+			tick_all(h);
+			idle = 0;
+		} else {
+			idle++;
+		}
+		pthread_mutex_lock(&h->tick_mu);
+	}
+	pthread_mutex_unlock(&h->tick_mu);
+	return NULL;
+}
+
 /* ---- session hooks ---- */
 
 static void on_session_end(void *ud, mcp_session *s)
@@ -874,6 +1077,10 @@ static void on_session_end(void *ud, mcp_session *s)
 		}
 		if (sl)
 			sl->closing = 1;
+		hs->drain_waiters++;
+		while (sl && sl->users > 0) /* the ticker looks at it */
+			pthread_cond_wait(&hs->cv, &hs->mu);
+		hs->drain_waiters--;
 		pthread_mutex_unlock(&hs->mu);
 		if (sl) {
 			hchild_stop(sl->ch);
@@ -917,14 +1124,31 @@ static void on_subscribe(void *ud, mcp_session *s, const char *uri, int on)
 			;
 	}
 	if (sl && sl->ch && !sl->down)
-		hchild_send_request(sl->ch,
-				    on ? "resources/subscribe"
-				       : "resources/unsubscribe",
-				    json_pack("{s:s}", "uri", uri));
+		sl->users++; /* the write may wait: not under hs->mu */
+	else
+		sl = NULL;
 	pthread_mutex_unlock(&hs->mu);
+	if (!sl)
+		return;
+	hchild_send_request(sl->ch,
+			    on ? "resources/subscribe"
+			       : "resources/unsubscribe",
+			    json_pack("{s:s}", "uri", uri));
+	release(sl);
 }
 
 /* ---- start and stop ---- */
+
+/* A condition whose timed waits count on clock clk. */
+static void cond_init_clock(pthread_cond_t *cv, clockid_t clk)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, clk);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
 
 struct hosted *hosted_start(mcp_server *srv, const char *file,
 			    size_t max_message, char *err, size_t errlen)
@@ -953,18 +1177,18 @@ struct hosted *hosted_start(mcp_server *srv, const char *file,
 		return NULL;
 	}
 	h->n = h->cfgs.n;
+	pthread_mutex_init(&h->tick_mu, NULL);
+	cond_init_clock(&h->tick_cv, CLOCK_MONOTONIC);
+	h->ticker_started = pthread_create(&h->ticker, NULL, ticker_main, h) ==
+			    0;
 	mcp_server_set_hooks(srv, &hooks);
 	for (size_t i = 0; i < h->n; i++) {
 		struct hserver *hs = &h->v[i];
-		pthread_condattr_t ca;
 		hs->h = h;
 		hs->cfg = &h->cfgs.v[i];
 		hs->main.hs = hs;
 		pthread_mutex_init(&hs->mu, NULL);
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_REALTIME);
-		pthread_cond_init(&hs->cv, &ca);
-		pthread_condattr_destroy(&ca);
+		cond_init_clock(&hs->cv, CLOCK_REALTIME);
 		hs->sup_started =
 			pthread_create(&hs->sup, NULL, supervise, hs) == 0;
 	}
@@ -991,10 +1215,19 @@ void hosted_stop(struct hosted *h)
 		pthread_cond_broadcast(&hs->cv);
 		pthread_mutex_unlock(&hs->mu);
 	}
+	/* a supervisor waits for the calls on its child, whose deadlines
+	 * and cancellation the ticker still checks meanwhile */
+	for (size_t i = 0; i < h->n; i++)
+		if (h->v[i].sup_started)
+			pthread_join(h->v[i].sup, NULL);
+	pthread_mutex_lock(&h->tick_mu);
+	h->tick_stop = 1;
+	pthread_cond_signal(&h->tick_cv);
+	pthread_mutex_unlock(&h->tick_mu);
+	if (h->ticker_started)
+		pthread_join(h->ticker, NULL);
 	for (size_t i = 0; i < h->n; i++) {
 		struct hserver *hs = &h->v[i];
-		if (hs->sup_started)
-			pthread_join(hs->sup, NULL);
 		while (hs->sessions) {
 			struct slot *sl = hs->sessions;
 			hs->sessions = sl->next;
@@ -1009,6 +1242,8 @@ void hosted_stop(struct hosted *h)
 	}
 	mcp_server_set_hooks(h->srv, NULL);
 	pthread_mutex_destroy(&h->reg_mu);
+	pthread_mutex_destroy(&h->tick_mu);
+	pthread_cond_destroy(&h->tick_cv);
 	hosted_config_free(&h->cfgs);
 	free(h->v);
 	free(h);

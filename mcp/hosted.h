@@ -111,6 +111,28 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 		   const struct hchild_wait *w, json_t **result, char *err,
 		   size_t errlen);
 
+/* What an asynchronous request ended with: rc and result (a new
+ * reference, NULL unless rc is 0) as hchild_request gives them, err its
+ * message. Called once, on the child's reader thread or the thread that
+ * ended the request, without locks held. */
+typedef void (*hchild_done_fn)(void *ud, int rc, json_t *result,
+			       const char *err);
+
+/* Sends a request without waiting for its answer, and without waiting to
+ * write it: a pipe without room, a write under way or a line over
+ * PIPE_BUF give -1 with nothing sent and fn not called (the caller can
+ * use hchild_request instead). params is stolen. On 0, fn gets the answer
+ * once (it may have run before this returns). Cancellation (w->cancelled)
+ * and the deadline are checked by hchild_tick. */
+int hchild_request_async(struct hchild *ch, const char *method, json_t *params,
+			 const struct hchild_wait *w, hchild_done_fn fn,
+			 void *ud);
+
+/* Sends notifications/cancelled for the asynchronous requests whose
+ * cancelled() turned nonzero and ends the requests past their deadline.
+ * Returns how many asynchronous requests were in flight. */
+unsigned hchild_tick(struct hchild *ch);
+
 /* Sends a notification (params stolen, may be NULL). 0 or -1. */
 int hchild_notify(struct hchild *ch, const char *method, json_t *params);
 

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "client.h"
@@ -31,12 +33,27 @@
 
 /* A request of ours waiting for its answer: what the server requests and
  * progress made in its name need (the core knows it as the request's
- * ud). */
+ * ud). An asynchronous one (hchild_request_async) also keeps its answer
+ * until it can be delivered: once it is sent and no hold is left. */
 struct waiting {
 	void *ctx;
 	int done;  /* answered: no more holds */
 	int holds; /* server requests being answered in its name */
 	struct waiting *next;
+
+	struct hchild *ch;
+	hchild_done_fn fn; /* NULL: a blocking request */
+	void *fn_ud;
+	int64_t id;  /* ours, once sent */
+	int sending; /* hchild_request_async has not returned yet */
+	int answered, cancel_sent;
+	int (*cancelled)(void *arg);
+	void *cancel_arg;
+	char method[32];
+	unsigned timeout_ms;
+	int code; /* the answer */
+	json_t *result, *error;
+	char msg[256];
 };
 
 struct hchild {
@@ -52,6 +69,7 @@ struct hchild {
 	pthread_mutex_t mu;    /* below */
 	pthread_cond_t cv;     /* a hold released */
 	struct waiting *calls; /* newest first */
+	unsigned async;	       /* asynchronous ones among them */
 	int dead;
 	int started;	 /* initialized: exited() is reported from then on */
 	atomic_int deaf; /* stopped for not reading its stdin */
@@ -163,19 +181,41 @@ static void reap(struct hchild *ch, char *how, size_t howlen)
 
 /* ---- writing ---- */
 
-/* Writes msg and a newline within the write deadline. */
+/* Set while hchild_request_async sends: the write must not wait. */
+static _Thread_local int nowait_send;
+
+/* Writes what is left of msg and its newline (off bytes are out). */
+static ssize_t write_rest(int fd, const char *buf, size_t len, size_t off)
+{
+	struct iovec v[2];
+	int n = 0;
+
+	if (off < len)
+		v[n++] = (struct iovec){ (char *)buf + off, len - off };
+	v[n++] = (struct iovec){ "\n", 1 };
+	return writev(fd, v, n);
+}
+
+/* Writes msg and a newline, in one write when the pipe has room (one
+ * wake-up of the child, not one for the line and one for its end),
+ * within the write deadline. With nowait_send it never waits: a line
+ * over PIPE_BUF (which the kernel may split), a pipe without room or a
+ * write already under way give -1 with nothing written. */
 static int write_line(struct hchild *ch, const char *buf, size_t len)
 {
 	size_t off = 0, total = len + 1;
 	int rc = 0;
 
-	pthread_mutex_lock(&ch->wmu);
+	if (!nowait_send)
+		pthread_mutex_lock(&ch->wmu);
+	else if (total > PIPE_BUF || pthread_mutex_trylock(&ch->wmu) != 0)
+		return -1;
 	while (off < total && rc == 0) {
-		const char *p = off < len ? buf + off : "\n";
-		size_t n = off < len ? len - off : 1;
-		ssize_t w = write(ch->in_fd, p, n);
+		ssize_t w = write_rest(ch->in_fd, buf, len, off);
 		if (w > 0) {
 			off += (size_t)w;
+		} else if (w < 0 && errno == EAGAIN && nowait_send && !off) {
+			rc = -1; /* nothing written: the caller waits elsewhere */
 		} else if (w < 0 && errno == EAGAIN) {
 			struct pollfd pfd = { ch->in_fd, POLLOUT, 0 };
 			if (poll(&pfd, 1, WRITE_DEADLINE_MS) <= 0) {
@@ -408,7 +448,7 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 		   const struct hchild_wait *w, json_t **result, char *err,
 		   size_t errlen)
 {
-	struct waiting me = { w->ctx, 0, 0, NULL };
+	struct waiting me = { .ctx = w->ctx };
 	json_t *error = NULL;
 	struct mcp_client_req r = { .timeout_ms = w->timeout_ms,
 				    .want_progress = w->want_progress,
@@ -446,6 +486,134 @@ int hchild_request(struct hchild *ch, const char *method, json_t *params,
 	return rc;
 }
 
+/* ---- asynchronous requests ---- */
+
+/* Hands an asynchronous request's answer to its owner and frees w; w is
+ * out of the list. Runs without ch->mu. */
+static void deliver(struct waiting *w)
+{
+	char err[256] = "";
+	int server = w->error != NULL, rc = w->code;
+
+	if (rc != 0)
+		describe(w->ch, rc, server, w->method, w->timeout_ms, w->msg,
+			 err, sizeof(err));
+	rc = our_code(rc, server);
+	w->fn(w->fn_ud, rc, rc == 0 ? w->result : NULL, err);
+	if (rc != 0)
+		json_decref(w->result);
+	json_decref(w->error);
+	free(w);
+}
+
+/* Nonzero (and w taken out of the list) when w's answer can go to its
+ * owner: answered, sent, and no server request in its name open. With
+ * ch->mu held. */
+static int ready_to_deliver(struct hchild *ch, struct waiting *w)
+{
+	if (!w->fn || !w->answered || w->sending || w->holds > 0 || w->done)
+		return 0;
+	w->done = 1;
+	unlink_waiting(ch, w);
+	ch->async--;
+	return 1;
+}
+
+/* The core's done for an asynchronous request (any thread, no lock). */
+static void async_done(void *ud, const struct mcp_client_answer *a)
+{
+	struct waiting *w = ud;
+	struct hchild *ch = w->ch;
+	int now;
+
+	pthread_mutex_lock(&ch->mu);
+	w->code = a->code;
+	w->result = a->code == 0 ? json_incref(a->result) : NULL;
+	w->error = json_incref(a->error);
+	mcp_utf8_snprintf(w->msg, sizeof(w->msg), "%s", a->message);
+	w->answered = 1;
+	now = ready_to_deliver(ch, w);
+	pthread_mutex_unlock(&ch->mu);
+	if (now)
+		deliver(w);
+}
+
+int hchild_request_async(struct hchild *ch, const char *method, json_t *params,
+			 const struct hchild_wait *hw, hchild_done_fn fn,
+			 void *ud)
+{
+	struct waiting *w = calloc(1, sizeof(*w));
+	struct mcp_client_req r = { .timeout_ms = hw->timeout_ms,
+				    .want_progress = hw->want_progress,
+				    .done = async_done };
+	int64_t id;
+	int now;
+
+	pthread_mutex_lock(&ch->mu);
+	if (!w || ch->dead) {
+		pthread_mutex_unlock(&ch->mu);
+		free(w);
+		json_decref(params);
+		return -1;
+	}
+	w->ctx = hw->ctx;
+	w->ch = ch;
+	w->fn = fn;
+	w->fn_ud = ud;
+	w->sending = 1;
+	w->cancelled = hw->cancelled;
+	w->cancel_arg = hw->cancel_arg;
+	w->timeout_ms = hw->timeout_ms;
+	snprintf(w->method, sizeof(w->method), "%s", method);
+	w->next = ch->calls;
+	ch->calls = w;
+	ch->async++;
+	pthread_mutex_unlock(&ch->mu);
+
+	r.ud = w;
+	nowait_send = 1;
+	id = mcp_client_request(ch->mc, method, params, &r);
+	nowait_send = 0;
+
+	pthread_mutex_lock(&ch->mu);
+	w->sending = 0;
+	w->id = id;
+	if (id < 0) { /* nothing sent, done not called */
+		unlink_waiting(ch, w);
+		ch->async--;
+		pthread_mutex_unlock(&ch->mu);
+		free(w);
+		return -1;
+	}
+	now = ready_to_deliver(ch, w); /* answered already */
+	pthread_mutex_unlock(&ch->mu);
+	if (now)
+		deliver(w);
+	return 0;
+}
+
+unsigned hchild_tick(struct hchild *ch)
+{
+	int64_t ids[64];
+	unsigned n = 0, pending;
+
+	pthread_mutex_lock(&ch->mu);
+	pending = ch->async;
+	for (struct waiting *w = ch->calls; w && n < 64; w = w->next) {
+		if (!w->fn || w->answered || w->sending || w->cancel_sent ||
+		    !w->cancelled || !w->cancelled(w->cancel_arg))
+			continue;
+		w->cancel_sent = 1;
+		ids[n++] = w->id;
+	}
+	pthread_mutex_unlock(&ch->mu);
+	for (unsigned i = 0; i < n; i++)
+		mcp_client_cancel(ch->mc, ids[i], "cancelled");
+	if (pending)
+		mcp_client_expire(ch->mc);
+	return pending;
+}
+
 int hchild_hold(struct hchild *ch, void *call_ctx)
 {
 	int rc = -1;
@@ -462,14 +630,20 @@ int hchild_hold(struct hchild *ch, void *call_ctx)
 
 void hchild_release(struct hchild *ch, void *call_ctx)
 {
+	struct waiting *now = NULL;
+
 	pthread_mutex_lock(&ch->mu);
 	for (struct waiting *w = ch->calls; w; w = w->next)
 		if (w->ctx == call_ctx && w->holds > 0) {
 			w->holds--;
 			pthread_cond_broadcast(&ch->cv);
+			if (ready_to_deliver(ch, w))
+				now = w;
 			break;
 		}
 	pthread_mutex_unlock(&ch->mu);
+	if (now)
+		deliver(now);
 }
 
 /* ---- life cycle ---- */

@@ -242,8 +242,16 @@ void mcp_session_begin_stateless(mcp_session *s, const json_t *meta);
  * mcp_session_input(). */
 int mcp_session_input_msg(mcp_session *s, struct jr_msg *m);
 
-/* Runs a call's handler and sends the response (call.c). */
+/* Runs a call's handler and sends the response (call.c). A handler that
+ * returns MCP_CALL_PENDING has taken the call over, leaves *result unset
+ * and ends it exactly once, from any thread, with mcp_call_finish; until
+ * then the call stays in flight (its session waits for it). */
+#define MCP_CALL_PENDING 0x70656e64
 void mcp_call_run(struct mcp_call *c);
+/* Ends c as its handler's return would have: rc and result (stolen) as a
+ * handler gives them; sends the response (none if cancelled) and frees
+ * c. */
+void mcp_call_finish(struct mcp_call *c, int rc, json_t *result);
 void mcp_call_free(struct mcp_call *c);
 
 #endif

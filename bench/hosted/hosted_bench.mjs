@@ -2,12 +2,17 @@
 // newline-delimited JSON-RPC over stdio (a) to the server itself, (b) to
 // mcpd --servers hosting it shared, (c) hosting it per session (the
 // session's child already running). Reports p50/p99 of sequential round
-// trips, throughput with 16 calls in flight, and apart from that the
-// first call of a per-session session (the child's start-up). The three
+// trips, throughput with 16 calls in flight, the CPU time per call of mcpd
+// and of the server (all threads, from /proc/PID/task/*/schedstat), and
+// apart from that the first call of a per-session session (the child's
+// start-up). The three
 // are measured in turn ROUNDS times; figures are medians over the rounds.
-// Usage: node hosted_bench.mjs MCPD [N] [ROUNDS]  (from the repository root)
+// With BASE_MCPD, another build of mcpd (say, before a change) is measured
+// the same way in the same rounds.
+// Usage: node hosted_bench.mjs MCPD [N] [ROUNDS] [BASE_MCPD]  (from the
+// repository root)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,15 +20,22 @@ import { createInterface } from 'node:readline';
 const MCPD = resolve(process.argv[2]);
 const N = Number(process.argv[3] || 2000);
 const ROUNDS = Number(process.argv[4] || 3);
+const BASE = process.argv[5] ? resolve(process.argv[5]) : null;
 const NM = resolve('test/node/node_modules');
 const NODE = join(NM, '.bin/node');
 const EV = join(NM, '@modelcontextprotocol/server-everything/dist/index.js');
 const dir = mkdtempSync(join(tmpdir(), 'zg-hbench-'));
 
+let done = false; // set before the servers are stopped
+
 function rpc(cmd, args) {
   const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: process.env.PATH } });
   const waiting = new Map();
   let next = 1;
+  // a server that dies would leave its calls waiting for ever
+  p.on('exit', (code, sig) => {
+    if (!done) { console.error(`hosted_bench: ${cmd} exited (${code ?? sig})`); process.exit(1); }
+  });
   createInterface({ input: p.stdout }).on('line', (l) => {
     const m = JSON.parse(l);
     if (m.id !== undefined && waiting.has(m.id)) { waiting.get(m.id)(m); waiting.delete(m.id); }
@@ -44,11 +56,34 @@ async function session(cmd, args) {
   return s;
 }
 
+// CPU time (ns) of process pid, all its threads (schedstat: time on a CPU).
+function cpuNs(pid) {
+  let ns = 0;
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`))
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+  } catch { /* gone */ }
+  return ns;
+}
+// [pid's CPU, its children's CPU] (ns): mcpd and the servers it hosts.
+function treeCpu(pid) {
+  let kids = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid) kids += cpuNs(p);
+    } catch { /* gone */ }
+  }
+  return [cpuNs(pid), kids];
+}
+
 const pct = (v, q) => v[Math.min(v.length - 1, Math.floor(q * v.length))];
 
 async function measure(s, tool) {
   const args = { name: tool, arguments: { message: 'x' } };
   for (let i = 0; i < 200; i++) await s.call('tools/call', args); // warm-up
+  const cpu0 = treeCpu(s.p.pid);
   const lat = [];
   for (let i = 0; i < N; i++) {
     const t = process.hrtime.bigint();
@@ -61,7 +96,10 @@ async function measure(s, tool) {
   const worker = async () => { while (sent < N) { sent++; await s.call('tools/call', args); } };
   await Promise.all(Array.from({ length: 16 }, worker));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), rps: N / secs };
+  const cpu1 = treeCpu(s.p.pid);
+  // CPU per call (us) over both measurements' 2N calls
+  const per = (i) => (cpu1[i] - cpu0[i]) / 1000 / (2 * N);
+  return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), rps: N / secs, cpu: per(0), kcpu: per(1) };
 }
 
 const servers = (shared) => {
@@ -81,17 +119,33 @@ const first = Number(process.hrtime.bigint() - t) / 1000;
 const runs = [['server-everything direct', direct, 'echo'],
   ['mcpd --servers, shared', sh, 'ev.echo'],
   ['mcpd --servers, per session', ps, 'ev.echo']];
+if (BASE) {
+  const bsh = await session(BASE, ['--servers', servers(true)]);
+  const bps = await session(BASE, ['--servers', servers(false)]);
+  await bps.call('tools/call', { name: 'ev.echo', arguments: { message: 'first' } });
+  runs.push(['base build, shared', bsh, 'ev.echo'], ['base build, per session', bps, 'ev.echo']);
+}
 const res = runs.map(() => []);
 for (let r = 0; r < ROUNDS; r++)
   for (let i = 0; i < runs.length; i++) res[i].push(await measure(runs[i][1], runs[i][2]));
 const med = (v) => { const w = [...v].sort((a, b) => a - b); return w[Math.floor((w.length - 1) / 2)]; };
 const m = res.map((rs) => ({ p50: med(rs.map((x) => x.p50)), p99: med(rs.map((x) => x.p99)),
-  rps: med(rs.map((x) => x.rps)) }));
-runs.forEach(([label], i) => console.log(`${label.padEnd(28)} p50 ${m[i].p50.toFixed(0).padStart(6)} us  p99 ${m[i].p99.toFixed(0).padStart(6)} us  ${m[i].rps.toFixed(0).padStart(6)} calls/s`));
+  rps: med(rs.map((x) => x.rps)), cpu: med(rs.map((x) => x.cpu)), kcpu: med(rs.map((x) => x.kcpu)) }));
+runs.forEach(([label], i) => console.log(`${label.padEnd(29)} p50 ${m[i].p50.toFixed(0).padStart(6)} us  p99 ${m[i].p99.toFixed(0).padStart(6)} us  ${m[i].rps.toFixed(0).padStart(6)} calls/s`));
 const added = (i) => res[i].map((x, r) => (x.p50 - res[0][r].p50).toFixed(0)).join(' ');
 console.log(`added at p50 per round (us): shared ${added(1)}; per session ${added(2)}`);
 console.log(`added at p50, median of rounds: shared ${(m[1].p50 - m[0].p50).toFixed(0)} us, per session ${(m[2].p50 - m[0].p50).toFixed(0)} us`);
 console.log(`throughput vs direct: shared ${(100 * m[1].rps / m[0].rps).toFixed(0)}%, per session ${(100 * m[2].rps / m[0].rps).toFixed(0)}%`);
+if (BASE) {
+  console.log(`base build, added at p50 per round (us): shared ${added(3)}; per session ${added(4)}`);
+  console.log(`base build, added at p50, median of rounds: shared ${(m[3].p50 - m[0].p50).toFixed(0)} us, per session ${(m[4].p50 - m[0].p50).toFixed(0)} us`);
+}
+// what the machine's load does not move much: CPU time per call
+const cpuOf = (i) => `${m[i].cpu.toFixed(1)} + server ${m[i].kcpu.toFixed(1)}`;
+console.log(`CPU per call (us, medians): server directly ${m[0].cpu.toFixed(1)}; ` +
+  `mcpd shared ${cpuOf(1)}; mcpd per session ${cpuOf(2)}` +
+  (BASE ? `; base shared ${cpuOf(3)}; base per session ${cpuOf(4)}` : ''));
 console.log(`first call of a session (starts its child): ${(first / 1000).toFixed(0)} ms`);
-for (const s of [direct, sh, ps]) s.p.kill();
+done = true;
+for (const [, s] of runs) s.p.kill();
 rmSync(dir, { recursive: true, force: true });

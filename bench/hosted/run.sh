@@ -16,9 +16,14 @@
 # stdio without anything in between, against mcpd --servers over stdio
 # (bench/hosted/hosted_bench.mjs, one client for both), which is what
 # hosting itself adds. Every session's child is started before the
-# measurement (gw_load --ready); that start-up is reported apart.
+# measurement (gw_load --ready); that start-up is reported apart. How many
+# server-everything processes each hosted path and bridge runs during
+# each level is sampled and printed (which pairs are like-for-like).
+# With BASE=DIR (another build directory, say before a change), its mcpd
+# serves two more paths, hosted-b and hosted-sh-b, measured in the same
+# rounds (and in the stdio baseline).
 # usage: bench/hosted/run.sh [--quick] [BUILD_DIR]
-# env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  ROUNDS=3  N=2000
+# env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  ROUNDS=3  N=2000  BASE=
 #        (--quick: one round at 1 and 8 sessions, 1 s each, N=300)
 # Exit 1 if some path never answered (errors or no requests).
 set -eu
@@ -50,6 +55,11 @@ fi
 for f in mcpd mcpd-test gatewayd gw_load mcp_load; do
 	[ -x "$bin/$f" ] || { echo "run.sh: missing $bin/$f (build first)" >&2; exit 2; }
 done
+base_mcpd=
+if [ -n "${BASE:-}" ]; then
+	base_mcpd=$(cd "$BASE" && pwd)/bin/mcpd
+	[ -x "$base_mcpd" ] || { echo "run.sh: missing $base_mcpd" >&2; exit 2; }
+fi
 for f in "$node" "$ev" "$nm/.bin/supergateway" "$nm/.bin/mcp-proxy"; do
 	[ -e "$f" ] || { echo "run.sh: missing $f (test/node)" >&2; exit 2; }
 done
@@ -70,7 +80,7 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 # The baseline and what hosting adds, without the gateway.
 echo "## stdio: server-everything echo directly vs behind mcpd --servers"
 echo
-if ! (cd "$root" && "$node" bench/hosted/hosted_bench.mjs "$bin/mcpd" "$n" "$rounds") >"$work/stdio.out"; then
+if ! (cd "$root" && "$node" bench/hosted/hosted_bench.mjs "$bin/mcpd" "$n" "$rounds" $base_mcpd) >"$work/stdio.out"; then
 	echo "run.sh: the stdio baseline failed" >&2
 	exit 1
 fi
@@ -88,6 +98,10 @@ JSON
 p_sg=$("$bin/mcp_load" --free-port)
 p_mp=$("$bin/mcp_load" --free-port)
 p_re=$("$bin/mcp_load" --free-port)
+base_zones=
+[ -z "$base_mcpd" ] || base_zones=',
+    "hosted-b": { "domid": 77, "role": "tool", "chan": "sim:77:hostedb" },
+    "hosted-sh-b": { "domid": 78, "role": "tool", "chan": "sim:78:hostshb" }'
 cat >"$work/gw.json" <<JSON
 { "zones": {
     "agent": { "domid": 70, "role": "agent", "chan": "sim:70:agent" },
@@ -96,28 +110,42 @@ cat >"$work/gw.json" <<JSON
     "hosted-sh": { "domid": 73, "role": "tool", "chan": "sim:73:hostsh" },
     "supergw": { "domid": 74, "role": "tool", "url": "http://127.0.0.1:$p_sg/mcp" },
     "mcp-proxy": { "domid": 75, "role": "tool", "url": "http://127.0.0.1:$p_mp/mcp" },
-    "remote": { "domid": 76, "role": "tool", "url": "http://127.0.0.1:$p_re/mcp" } },
+    "remote": { "domid": 76, "role": "tool", "url": "http://127.0.0.1:$p_re/mcp" }$base_zones },
   "policy": "bench.policy", "audit_log": "audit.log" }
 JSON
-for z in chan hosted hosted-sh supergw mcp-proxy remote; do
+for z in chan hosted hosted-sh supergw mcp-proxy remote hosted-b hosted-sh-b; do
 	printf 'agent  %s.*  allow\n' "$z"
 done >"$work/bench.policy"
 
 "$bin/mcpd-test" --chan sim:71:chan --fixtures conformance 2>/dev/null &
 pids="$pids $!"
-"$bin/mcpd" --chan sim:72:hosted --servers "$work/per.json" 2>"$work/hosted.log" &
-pids="$pids $!"
-"$bin/mcpd" --chan sim:73:hostsh --servers "$work/shared.json" 2>"$work/hostsh.log" &
-pids="$pids $!"
+# hosted MCPD DOMID NAME SERVERS: an mcpd hosting SERVERS on sim:DOMID:NAME
+# (its log in $work/NAME.log); its pid in $last
+hosted() {
+	"$1" --chan "sim:$2:$3" --servers "$work/$4" 2>"$work/$3.log" &
+	last=$!
+	pids="$pids $last"
+}
+hosted "$bin/mcpd" 72 hosted per.json
+pid_hosted=$last
+hosted "$bin/mcpd" 73 hostsh shared.json
+pid_hostsh=$last
+paths="chan hosted hosted-sh supergw mcp-proxy remote"
+if [ -n "$base_mcpd" ]; then
+	hosted "$base_mcpd" 77 hostedb per.json
+	hosted "$base_mcpd" 78 hostshb shared.json
+	paths="$paths hosted-b hosted-sh-b"
+fi
 "$bin/mcpd-test" --http "127.0.0.1:$p_re" --fixtures conformance --max-sessions 1024 2>/dev/null &
 pids="$pids $!"
 PATH=$(dirname "$node"):$PATH "$node" "$nm/.bin/supergateway" \
 	--stdio "$node $ev stdio" --outputTransport streamableHttp --stateful \
 	--port "$p_sg" --streamableHttpPath /mcp --logLevel none >/dev/null 2>&1 &
-pids="$pids $!"
+pid_sg=$!
 PATH=$(dirname "$node"):$PATH "$node" "$nm/.bin/mcp-proxy" --port "$p_mp" \
 	--host 127.0.0.1 --server stream -- "$node" "$ev" stdio >/dev/null 2>&1 &
-pids="$pids $!"
+pid_mp=$!
+pids="$pids $pid_sg $pid_mp"
 for pt in "$p_sg" "$p_mp" "$p_re"; do
 	"$bin/mcp_load" --wait-init "http://127.0.0.1:$pt/mcp" --since "$(date +%s%N)" \
 		--timeout 30 >/dev/null 2>&1 || true
@@ -128,13 +156,35 @@ i=0
 while [ $i -lt 400 ] && ! grep -qs " up: " "$work/gw.log"; do sleep 0.05; i=$((i + 1)); done
 sleep 2 # the tool zones' catalogues
 
-paths="chan hosted hosted-sh supergw mcp-proxy remote"
 tool_of() {
 	case $1 in
 	chan | remote) echo "$1.test_simple_text {}" ;;
-	hosted | hosted-sh) echo "$1.ev.echo {\"message\":\"x\"}" ;;
+	hosted*) echo "$1.ev.echo {\"message\":\"x\"}" ;;
 	*) echo "$1.echo {\"message\":\"x\"}" ;;
 	esac
+}
+# server-everything processes (not their sh -c wrappers) under pid $1
+ev_procs() {
+	ps -e -o pid=,ppid=,args= | awk -v root="$1" '
+		{ pp[$1] = $2; ev[$1] = ($3 ~ /node$/ && $0 ~ /server-everything/) }
+		END { n = 0
+			for (p in pp) { q = p
+				while ((q in pp) && q != root && q > 1) q = pp[q]
+				if (q == root && p != root && ev[p]) n++ }
+			print n }'
+}
+# Samples the process counts of the paths that run the server while
+# gw_load (pid $1) runs; keeps each one's maximum in $work/procs.
+sample_procs() {
+	mh=0 ms=0 mg=0 mp=0
+	while kill -0 "$1" 2>/dev/null; do
+		v=$(ev_procs "$pid_hosted"); [ "$v" -gt $mh ] && mh=$v
+		v=$(ev_procs "$pid_hostsh"); [ "$v" -gt $ms ] && ms=$v
+		v=$(ev_procs "$pid_sg"); [ "$v" -gt $mg ] && mg=$v
+		v=$(ev_procs "$pid_mp"); [ "$v" -gt $mp ] && mp=$v
+		sleep 0.3
+	done
+	echo "$mh $ms $mg $mp" >>"$work/procs"
 }
 bad=0
 echo "## through gatewayd (load average at start: $load0)"
@@ -147,8 +197,12 @@ for c in $conc; do
 	while [ $r -lt "$rounds" ]; do
 		for p in $paths; do
 			set -- $(tool_of "$p")
-			o=$("$bin/gw_load" --chan sim:70:agent -c "$c" -d "$dur" -w "$warm" \
-				--ready 120 --tool "$1" --args "$2" 2>>"$work/load.err" || true)
+			"$bin/gw_load" --chan sim:70:agent -c "$c" -d "$dur" -w "$warm" \
+				--ready 120 --tool "$1" --args "$2" >"$work/one.out" 2>>"$work/load.err" &
+			lp=$!
+			case $p in hosted | supergw) sample_procs $lp ;; esac
+			wait $lp || true
+			o=$(cat "$work/one.out")
 			echo "$(echo "$o" | field rps) $(echo "$o" | field p50_us)" \
 				"$(echo "$o" | field p99_us) $(echo "$o" | field errors)" \
 				"$(echo "$o" | field requests) $(echo "$o" | field ready_ms)" \
@@ -165,20 +219,38 @@ for c in $conc; do
 			"$(col 1)" "$(col 2)" "$(col 3)" "$errs" "$(col 6)"
 		echo "$c $p $(col 1) $(col 2)" >>"$work/summary"
 	done
+	# the maxima over the level's samples, listing children included
+	awk -v c="$c" '{ for (i = 1; i <= 4; i++) if ($i > m[i]) m[i] = $i }
+		END { printf "\nserver-everything processes at %s sessions (most seen): hosted %d, hosted-sh %d, supergw %d, mcp-proxy %d\n\n", c, m[1], m[2], m[3], m[4] }' "$work/procs"
+	: >"$work/procs"
 done
+# One table row per level: for each argument A/B the req/s ratio of path A
+# to path B, for each A~B the p50 of A minus the p50 of B (us).
+ratio_rows() {
+	for c in $conc; do
+		awk -v c="$c" -v spec="$*" '$1 == c { rps[$2] = $3; p50[$2] = $4 }
+			END { n = split(spec, f, " "); row = "| " c
+				for (i = 1; i <= n; i++)
+					if (split(f[i], ab, "/") == 2)
+						row = row " | " (rps[ab[2]] > 0 ? sprintf("%.1fx", rps[ab[1]] / rps[ab[2]]) : "-")
+					else if (split(f[i], ab, "~") == 2)
+						row = row " | " (p50[ab[1]] - p50[ab[2]])
+				print row " |" }' "$work/summary"
+	done
+}
 echo
 # Ratios: the hosted paths against the bridges serving the same server in
 # the same way (per-session children: hosted / supergw; one shared child:
 # hosted-sh / mcp-proxy).
-echo "| sessions | hosted / supergw req/s | hosted-sh / mcp-proxy req/s | p50 hosted - chan (us): the server's time plus hosting |"
-echo "| ---: | ---: | ---: | ---: |"
-for c in $conc; do
-	awk -v c="$c" '$1 == c { rps[$2] = $3; p50[$2] = $4 }
-		function ratio(a, b) { return b > 0 ? sprintf("%.1fx", a / b) : "-" }
-		END { printf "| %s | %s | %s | %d |\n", c, ratio(rps["hosted"], rps["supergw"]),
-			ratio(rps["hosted-sh"], rps["mcp-proxy"]), p50["hosted"] - p50["chan"] }' \
-		"$work/summary"
-done
+echo "| sessions | hosted / supergw req/s | hosted-sh / mcp-proxy req/s | hosted-sh / supergw req/s | p50 hosted - chan (us): the server's time plus hosting |"
+echo "| ---: | ---: | ---: | ---: | ---: |"
+ratio_rows hosted/supergw hosted-sh/mcp-proxy hosted-sh/supergw 'hosted~chan'
+if [ -n "$base_mcpd" ]; then
+	echo
+	echo "| sessions | hosted / hosted-b req/s | hosted-sh / hosted-sh-b req/s | p50 hosted-b - hosted (us) | p50 hosted-sh-b - hosted-sh (us) |"
+	echo "| ---: | ---: | ---: | ---: | ---: |"
+	ratio_rows hosted/hosted-b hosted-sh/hosted-sh-b 'hosted-b~hosted' 'hosted-sh-b~hosted-sh'
+fi
 echo
 echo "machine: $(nproc) CPUs, load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ $bad = 1 ]; then

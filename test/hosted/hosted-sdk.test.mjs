@@ -5,7 +5,8 @@
 // a child per session (and one for the shared server), a crash and
 // restart, a call in flight when its child dies; the servers file's
 // checks (file:line); and hostile children (silent at initialize, floods,
-// non-JSON, oversize lines, death mid-call) contained while mcpd serves on.
+// non-JSON, oversize lines, death mid-call, calls never answered, a stdin
+// never read) contained while mcpd serves on, other sessions included.
 // Env: MCPD, NODE, NODE_MODULES.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -68,6 +69,14 @@ function children(pid, match) {
 }
 
 const text = (r) => r.content.map((c) => c.text).join('');
+
+// An SDK client in a new session of mcpd --http at url: { c, t }.
+async function connectHttp(url, name) {
+  const c = new Client({ name, version: '1.0.0' });
+  const t = new StreamableHTTPClientTransport(new URL(url));
+  await c.connect(t);
+  return { c, t };
+}
 
 describe('servers file checks', () => {
   const check = (servers, raw) => {
@@ -263,6 +272,7 @@ describe('hostile children are contained', () => {
       silent: h('silent', { init_timeout: 1 }), nolist: h('nolist', { init_timeout: 1 }),
       flood: h('flood'), garbage: h('garbage', { call_timeout: 5 }),
       oversize: h('oversize'), exit: h('exit'), ok: h('ok'), deaf: h('deaf'),
+      slow: h('mute', { call_timeout: 1 }), mute: h('mute'),
     });
     m = await start(f, ['--max-message', '1048576']);
   });
@@ -340,6 +350,40 @@ describe('hostile children are contained', () => {
     assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
   });
 
+  // A call to a running child is sent from the transport's thread with no
+  // thread waiting for it (mcp/hosted.c, tool_async): its deadline and
+  // its cancellation are the ticker's. The first call of each server
+  // starts the session's child (on a worker); the next is sent that way.
+  // Proves: such a call that the child never answers ends at its
+  // call_timeout with a clear error, and the child is told
+  // (notifications/cancelled, reason timeout).
+  test('a call never answered: its deadline ends it, the child is told', async () => {
+    assert.equal(text(await m.client.callTool({ name: 'slow.go', arguments: { answer: true } })), 'fine');
+    const r = await m.client.callTool({ name: 'slow.go', arguments: {} });
+    assert.equal(r.isError, true);
+    assert.match(text(r), /server slow did not answer tools\/call within 1 s/);
+    const id = [...m.log.text.matchAll(/\[slow\] mute: call (\d+)/g)].pop()[1];
+    await waitFor('the child told', () =>
+      m.log.text.includes(`[slow] mute: cancelled ${id} (timeout)`));
+  });
+
+  // Proves: cancelling such a call tells the child which request it was,
+  // and the session goes on.
+  test('a call cancelled by its client: the child is told', async () => {
+    assert.equal(text(await m.client.callTool({ name: 'mute.go', arguments: { answer: true } })), 'fine');
+    const before = [...m.log.text.matchAll(/\[mute\] mute: call (\d+)/g)].length;
+    const ac = new AbortController();
+    const call = m.client.callTool({ name: 'mute.go', arguments: {} }, undefined, { signal: ac.signal });
+    await waitFor('the call at the child', () =>
+      [...m.log.text.matchAll(/\[mute\] mute: call (\d+)/g)].length > before);
+    const id = [...m.log.text.matchAll(/\[mute\] mute: call (\d+)/g)].pop()[1];
+    ac.abort('enough');
+    await assert.rejects(call);
+    await waitFor('the child told', () =>
+      m.log.text.includes(`[mute] mute: cancelled ${id} (cancelled)`));
+    assert.equal(text(await m.client.callTool({ name: 'mute.go', arguments: { answer: true } })), 'fine');
+  });
+
   const cases = [
     ['flood', /server flood stopped \(flooding: over 2000 unsolicited messages in a second\)/],
     ['garbage', /server garbage stopped \(16 messages that are not JSON-RPC/],
@@ -376,12 +420,7 @@ describe('per-session children are capped', () => {
   after(async () => { await stop(d); });
 
   test('max_children: one session with a child, the next refused until it ends', async () => {
-    const connect = async () => {
-      const c = new Client({ name: 'capped', version: '1.0.0' });
-      const t = new StreamableHTTPClientTransport(new URL(url));
-      await c.connect(t);
-      return { c, t };
-    };
+    const connect = () => connectHttp(url, 'capped');
     const a = await connect();
     const b = await connect();
     assert.equal(text(await a.c.callTool({ name: 'ok.go', arguments: {} })), 'fine');
@@ -395,5 +434,55 @@ describe('per-session children are capped', () => {
     assert.equal(text(await b.c.callTool({ name: 'ok.go', arguments: {} })), 'fine');
     await b.t.terminateSession();
     await b.c.close();
+  });
+});
+
+// A call to a running child is written by the transport's thread (one
+// thread for every HTTP session), so that write must never wait.
+// Proves: session a's child stops reading and a pile of a's calls fills
+// its pipe; every one of them still leaves the transport's thread at once
+// (the request log shows them all: the calls that found the pipe full
+// wait on workers), session b is served meanwhile, and a's calls end at
+// the write deadline with the reason.
+describe('a child that stops reading holds up no other session', () => {
+  let d, url;
+  before(async () => {
+    const f = writeServers('stall.json', {
+      deaf: { command: NODE, args: [hostile, 'deaf'] }, ok: { command: NODE, args: [hostile, 'ok'] },
+    });
+    const ready = join(dir, 'stall.ready');
+    d = daemon(MCPD, ['--http', '127.0.0.1:0', '--ready-file', ready, '-v', '--workers', '128',
+      '--servers', f],
+      { PATH: process.env.PATH, ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}) });
+    await waitFor('mcpd listening', () => readFileSync(ready, 'utf8').includes('/mcp'), 15000);
+    url = readFileSync(ready, 'utf8').trim();
+  });
+  after(async () => { await stop(d); });
+
+  test('a full pipe of one session\'s child, another session served', async () => {
+    const connect = () => connectHttp(url, 'stall');
+    const calls = () => (d.log.match(/mcpd: request tools\/call/g) || []).length;
+    const a = await connect();
+    const b = await connect();
+    const settled = [];
+    const track = (p) => p.then((r) => { settled.push(r); return r; }, (e) => { settled.push(e); throw e; });
+    const pending = [track(a.c.callTool({ name: 'deaf.go', arguments: {} }, undefined, { timeout: 60000 }))];
+    await waitFor('a\'s child paused', () => /deaf: no longer reading stdin/.test(d.log));
+    // 60 lines of 4 KB each (just under PIPE_BUF, so sent from the
+    // transport's thread when there is room): far more than the 64 KiB
+    // pipe and what the child buffered before it stopped can take, so
+    // that many wait for room (on workers: --workers 128, so that b's
+    // call finds one free) and one of them meets the write deadline
+    for (let i = 0; i < 60; i++)
+      pending.push(track(a.c.callTool({ name: 'deaf.go', arguments: { pad: 'z'.repeat(3900) } },
+        undefined, { timeout: 60000 })));
+    await waitFor('all of a\'s calls dispatched', () => calls() >= 61);
+    assert.equal(text(await b.c.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    assert.equal(settled.length, 0, 'a\'s calls still wait for the deaf child');
+    for (const r of await Promise.all(pending)) {
+      assert.equal(r.isError, true);
+      assert.match(text(r), /server deaf stopped \(does not read its stdin\)/);
+    }
+    for (const x of [a, b]) { await x.t.terminateSession(); await x.c.close(); }
   });
 });

@@ -4,7 +4,9 @@
 // tool "go" (and one invalid name), resources own://MODE and twin://shared,
 // and on tools/call misbehaves: flood (notifications without
 // end), garbage (non-JSON lines, then nothing), oversize (a 2 MiB
-// response line), deaf (stops reading its stdin), exit (dies mid-call). No dependencies.
+// response line), deaf (stops reading its stdin), exit (dies mid-call),
+// mute (answers a call only when its arguments say answer: true, and
+// says on stderr which calls and cancellations it got). No dependencies.
 import { createInterface } from 'node:readline';
 
 const mode = process.argv[2];
@@ -64,6 +66,12 @@ rl.on('line', (line) => {
   } else if (m.method === 'resources/read') {
     out({ jsonrpc: '2.0', id: m.id, result: { contents: [
       { uri: m.params.uri, text: `read by ${mode}` }] } });
+  } else if (m.method === 'tools/call' && mode === 'mute') {
+    process.stderr.write(`mute: call ${m.id}\n`);
+    if (m.params.arguments?.answer)
+      out({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: 'fine' }] } });
+  } else if (m.method === 'notifications/cancelled') {
+    process.stderr.write(`${mode}: cancelled ${m.params.requestId} (${m.params.reason})\n`);
   } else if (m.method === 'tools/call') {
     misbehave(m.id);
   } else if (m.id !== undefined) {
