@@ -13,10 +13,15 @@
 // an integer compared numerically, a boolean) pass; a carried form forged
 // in the body counts for nothing. Through gatewayd also: the carried form
 // never reaches the tool zone, a refusal is audited with the audit id its
-// error names, and a tool the zone may not use answers "Unknown tool" even
-// with wrong headers (the check never tells a zone that a tool exists).
+// error names, a tool the zone may not use answers "Unknown tool" even
+// with wrong headers (the check never tells a zone that a tool exists),
+// and the retry of a held call (InputRequiredResult, a tool of mcpd-test
+// on a channel) with a wrong header is refused and leaves the call held
+// for the right retry.
 // Each case went red with the check taken out of gw_req_route (listener,
-// relay-gw) or of conn.c (relay-mcpd).
+// relay-gw), of conn.c (relay-mcpd), of resume (the retry), with the
+// carried form kept when the body had one, with the form left in the
+// request upstream, and with the check ahead of the policy decision.
 // Env: GATEWAYD, MCPD_TEST, RELAY.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,11 +81,12 @@ function recorder(req, res) {
 }
 
 // A stateless tools/call to url: { status, body } (the last message).
-async function call(url, name, args, headers = {}, meta = META) {
+async function call(url, name, args, headers = {}, meta = META, extra = {}) {
   const h = { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
     'mcp-protocol-version': REV, 'mcp-method': 'tools/call', 'mcp-name': name, ...headers };
   const r = await fetch(url, { method: 'POST', headers: h, body: JSON.stringify({
-    jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args, _meta: meta } }) });
+    jsonrpc: '2.0', id: 7, method: 'tools/call',
+    params: { name, arguments: args, ...extra, _meta: meta } }) });
   const text = await r.text();
   const msgs = r.headers.get('content-type')?.includes('text/event-stream')
     ? text.split('\n').filter((l) => l.startsWith('data:') && l.length > 6)
@@ -92,7 +98,7 @@ async function call(url, name, args, headers = {}, meta = META) {
 const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
   .map((l) => JSON.parse(l));
 
-let gw, direct, relayGw, relayMcpd, rec;
+let gw, direct, fx, relayGw, relayMcpd, rec;
 const paths = {}; // name -> { url, tool, auth }
 
 async function startRelay(chan, name) {
@@ -113,16 +119,20 @@ describe('Mcp-Param headers on endpoints without the schemas', { concurrency: fa
       zones: {
         agent: { domid: 71, role: 'agent', chan: 'sim:71:agent' },
         rec: { domid: 73, role: 'tool', url: `http://127.0.0.1:${recPort}/mcp` },
+        fx: { domid: 74, role: 'tool', chan: 'sim:74:fx' },
       },
       listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' }],
       policy: 'gw.policy',
       audit_log: 'audit.log',
       audit_flush_ms: 0,
     }, null, 2));
-    writeFileSync(join(dir, 'gw.policy'), 'agent rec.hdr allow\nagent rec.secret deny\n');
+    writeFileSync(join(dir, 'gw.policy'), 'agent rec.hdr allow\nagent rec.secret deny\n' +
+      'agent fx.test_header_param_elicitation allow\n');
     gw = daemon(GATEWAYD, ['--config', join(dir, 'gatewayd.json')]);
     direct = daemon(MCPD_TEST, ['--chan', 'sim:75:direct', '--fixtures', 'conformance']);
+    fx = daemon(MCPD_TEST, ['--chan', 'sim:74:fx', '--fixtures', 'conformance']);
     await waitFor('gatewayd', () => gw.log.includes('tool zone rec up') &&
+      gw.log.includes('tool zone fx up') &&
       /listener for zone agent on http/.test(gw.log));
     const url = /listener for zone agent on (http:\/\/\S+)/.exec(gw.log)[1];
     relayGw = await startRelay('sim:71:agent', 'gw');
@@ -138,6 +148,7 @@ describe('Mcp-Param headers on endpoints without the schemas', { concurrency: fa
     gw?.kill('SIGTERM');
     const code = await gw?.done;
     const dcode = await stop(direct);
+    await stop(fx);
     rec?.close();
     rmSync(dir, { recursive: true, force: true });
     assert.equal(code, 0, gw?.log);
@@ -210,6 +221,26 @@ describe('Mcp-Param headers on endpoints without the schemas', { concurrency: fa
     assert.equal(a.decision, 'deny');
     assert.equal(a.target, 'rec.hdr');
     assert.match(a.reason, /Mcp-Param header does not match/);
+  });
+
+  test('gatewayd: a held call\'s retry is checked too', async () => {
+    const T = 'fx.test_header_param_elicitation';
+    const meta = { ...META, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } };
+    for (const { url, auth } of [paths.listener, paths['relay-gw']]) {
+      const h = { ...auth, 'Mcp-Param-Region': 'eu' };
+      const r1 = await call(url, T, { region: 'eu' }, h, meta);
+      assert.equal(r1.body?.result?.resultType, 'input_required', r1.text);
+      const retry = (headers) => call(url, T, { region: 'eu' }, headers, meta, {
+        requestState: r1.body.result.requestState,
+        inputResponses: { user_name: { action: 'accept', content: { name: 'Ada' } } } });
+      const bad = await retry({ ...auth, 'Mcp-Param-Region': 'us' });
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.body?.error?.code, -32020, bad.text);
+      assert.match(bad.body.error.message, /does not match/);
+      // still held: the right retry completes it
+      const ok = await retry(h);
+      assert.equal(ok.body?.result?.content?.[0]?.text, 'Hello, Ada!', ok.text);
+    }
   });
 
   test('gatewayd: a tool the zone may not use stays unknown', async () => {
