@@ -25,11 +25,11 @@
 // Env: GATEWAYD, MCPD_TEST, RELAY.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { checkedAfter, guardHooks, daemon as spawnDaemon, stop, waitFor } from '../common/harness.mjs';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, recordingServer, stop,
+  waitFor } from '../common/harness.mjs';
 
 guardHooks();
 
@@ -45,40 +45,21 @@ const META = { 'io.modelcontextprotocol/protocolVersion': REV,
 const b64 = (s) => `=?base64?${Buffer.from(s).toString('base64')}?=`;
 
 // The recording tool zone (2025-11-25 over HTTP): "hdr" mirrors region,
-// n and flag into headers and answers with the _meta its call arrived
-// with; "secret" has an annotation too but the policy denies it.
+// n and flag into headers, keeps the _meta its call arrived with and
+// answers region=VALUE; "secret" has annotations too, and the policy
+// denies it.
 const SCHEMA = { type: 'object', properties: {
   region: { type: 'string', 'x-mcp-header': 'Region' },
   n: { type: 'integer', 'x-mcp-header': 'N' },
   flag: { type: 'boolean', 'x-mcp-header': 'Flag' },
   query: { type: 'string' } } };
 const seenMeta = [];
-function recorder(req, res) {
-  let body = '';
-  req.on('data', (d) => { body += d; });
-  req.on('end', () => {
-    if (req.method !== 'POST') { res.writeHead(405); res.end(); return; }
-    const m = JSON.parse(body);
-    if (!('id' in m)) { res.writeHead(202); res.end(); return; }
-    const out = (result, extra = {}) => {
-      res.writeHead(200, { 'content-type': 'application/json', ...extra });
-      res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
-    };
-    switch (m.method) {
-      case 'initialize':
-        return out({ protocolVersion: m.params.protocolVersion, capabilities: { tools: {} },
-          serverInfo: { name: 'rec', version: '1' } }, { 'mcp-session-id': 'rec-1' });
-      case 'tools/list':
-        return out({ tools: [{ name: 'hdr', inputSchema: SCHEMA },
-          { name: 'secret', inputSchema: SCHEMA }] });
-      case 'tools/call':
-        seenMeta.push(m.params._meta || {});
-        return out({ content: [{ type: 'text', text: `region=${m.params.arguments?.region}` }] });
-      default:
-        return out({ resources: [], resourceTemplates: [], prompts: [] });
-    }
+const recorder = () => recordingServer(
+  [{ name: 'hdr', inputSchema: SCHEMA }, { name: 'secret', inputSchema: SCHEMA }],
+  (p) => {
+    seenMeta.push(p._meta || {});
+    return { content: [{ type: 'text', text: `region=${p.arguments?.region}` }] };
   });
-}
 
 // A stateless tools/call to url: { status, body } (the last message).
 async function call(url, name, args, headers = {}, meta = META, extra = {}) {
@@ -112,7 +93,7 @@ async function startRelay(chan, name) {
 
 describe('Mcp-Param headers on endpoints without the schemas', { concurrency: false }, () => {
   before(async () => {
-    rec = createServer(recorder);
+    rec = recorder();
     const recPort = await new Promise((res) => rec.listen(0, '127.0.0.1', () => res(rec.address().port)));
     writeFileSync(join(dir, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
     writeFileSync(join(dir, 'gatewayd.json'), JSON.stringify({
