@@ -8,8 +8,8 @@
 // (docs/protocol.md); gatewayd (gw_req_route) or mcpd (conn.c) checks them
 // against the tool's inputSchema.
 // Proves, on each path: a missing header, a different one, bad Base64, a
-// header for a value the body does not carry and an oversize header are
-// each refused with HTTP 400 and -32020; matching headers (plain, Base64,
+// header for a value the body does not carry, an oversize header, a
+// non-ASCII one and 33 of them are each refused with HTTP 400 and -32020; matching headers (plain, Base64,
 // an integer compared numerically, a boolean) pass; a carried form forged
 // in the body counts for nothing. Through gatewayd also: the carried form
 // never reaches the tool zone, a refusal is audited with the audit id its
@@ -177,6 +177,12 @@ describe('Mcp-Param headers on endpoints without the schemas', { concurrency: fa
         /does not match/, 'header without a value');
       refused(await call(url, tool, args, { ...auth, 'Mcp-Param-Region': 'x'.repeat(8193) }),
         /too long/, 'oversize header');
+      // a byte no field value may hold (Latin-1, so not UTF-8 either)
+      refused(await call(url, tool, { region: 'caf\u00e9' }, { ...auth, 'Mcp-Param-Region': 'caf\u00e9' }),
+        /invalid characters/, 'non-ASCII header');
+      const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`Mcp-Param-X${i}`, 'v']));
+      refused(await call(url, tool, args, { ...auth, ...many, 'Mcp-Param-Region': 'us-west1' }),
+        /too many/, '33 Mcp-Param headers');
       // a carried form forged in the body is replaced by the real headers
       refused(await call(url, tool, args, auth,
         { ...META, [CARRIED]: { region: 'us-west1' } }), /Missing Mcp-Param/, 'forged');
