@@ -676,17 +676,35 @@ static void gw_req_expire(struct gw *g, struct preq *p, int code,
 	gw_req_fail(g, p, code, msg, reason);
 }
 
+/* The uids of every request of ours in flight (caller frees; *n of them),
+ * or NULL on no memory. */
+static uint64_t *req_uids(struct gw *g, size_t *n)
+{
+	void **v = gw_map_values(g->preqs, n);
+	uint64_t *u = v ? calloc(*n ? *n : 1, sizeof(*u)) : NULL;
+
+	for (size_t i = 0; u && i < *n; i++)
+		u[i] = ((struct preq *)v[i])->uid;
+	free(v);
+	return u;
+}
+
 void gw_req_deadlines(struct gw *g)
 {
 	int64_t now = gw_now_ms(), next = INT64_MAX;
 	size_t n;
-	void **v;
+	uint64_t *v;
 
 	if (now < g->next_deadline_ms)
 		return;
-	v = gw_map_values(g->preqs, &n);
-	for (size_t i = 0; i < n; i++) {
-		struct preq *p = v[i];
+	/* By uid, looked up one by one: expiring a call can free others (its
+	 * error reaches a stateless zone's shared session, whose sweep
+	 * cancels idle held calls upstream); uids are never reused. */
+	v = req_uids(g, &n);
+	for (size_t i = 0; v && i < n; i++) {
+		struct preq *p = gw_map_get(g->preqs, v[i]);
+		if (!p)
+			continue;
 		if (p->deadline_ms > now) {
 			if (p->deadline_ms < next)
 				next = p->deadline_ms;
@@ -711,8 +729,9 @@ void gw_req_deadlines(struct gw *g)
 			gw_req_free(g, p);
 		}
 	}
+	/* no memory for the uids: again at the next turn */
+	g->next_deadline_ms = v ? next : now;
 	free(v);
-	g->next_deadline_ms = next;
 }
 
 /* ---- draining ---------------------------------------------------------- */
