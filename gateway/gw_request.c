@@ -15,6 +15,7 @@
 #include <zonegate/mcp.h>
 
 #include "jsonrpc.h"
+#include "param_headers.h"
 #include "splice.h"
 
 /* ---- audit and metrics ------------------------------------------------- */
@@ -552,7 +553,8 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 	enum pol_decision pd = POL_DENY_DEFAULT;
 	const char *nm;
 	char *rule, tgt[300], *argj = NULL, unavail[120];
-	json_t *empty = NULL, *exists = NULL;
+	json_t *empty = NULL, *exists = NULL, *ph = NULL;
+	const char *phwhy = NULL;
 	struct gw_limit *lim = NULL;
 	struct decision d = { 0 };
 	struct preq *p;
@@ -561,6 +563,8 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 
 	if (find_target(g, s, m, &x))
 		return;
+	/* the Mcp-Param headers an HTTP endpoint carried: never upstream */
+	mcp_param_take(m->params, &ph, &phwhy);
 	gw_req_trace(m->params, d.trace);
 	if (g->cfg->audit_args && x.args)
 		argj = audit_args(x.args);
@@ -612,6 +616,25 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 		d.msg = unavail;
 		d.key = "reason";
 		d.val = "unavailable";
+		decision_finish(g, s, m, &x, &d);
+		goto out;
+	}
+	/* x-mcp-header: checked against the schema the agent was shown,
+	 * only once it may see the tool (a refusal must not tell it the
+	 * tool exists) */
+	if (x.kind == POL_TOOL &&
+	    (phwhy ||
+	     (ph &&
+	      mcp_param_check(json_object_get(exists, "inputSchema"), x.args,
+			      mcp_param_carried, ph, &phwhy) != 0))) {
+		d.verdict = "deny";
+		d.reason = phwhy;
+		d.outcome = 1;
+		d.aggregate = 1;
+		d.code = MCP_PARAM_HEADER_MISMATCH;
+		d.msg = phwhy;
+		d.key = "reason";
+		d.val = "header mismatch";
 		decision_finish(g, s, m, &x, &d);
 		goto out;
 	}
@@ -674,6 +697,7 @@ out:
 	free(rule);
 	free(argj);
 	json_decref(empty);
+	json_decref(ph);
 }
 
 /* Tells the tool zone to drop request p (notifications/cancelled with

@@ -16,6 +16,7 @@
 
 #include "jsonrpc.h"
 #include "mcp_state.h"
+#include "param_headers.h"
 
 #define STL_VERSION "2026-07-28"
 #define META_PV "io.modelcontextprotocol/protocolVersion"
@@ -1133,7 +1134,33 @@ static const char *state_check(struct gw *g, struct azone *az,
 	return why;
 }
 
-/* A retry m with requestState: refused with -32602 and its reason, or
+/* A retry of a held tools/call comes with its Mcp-Param headers again
+ * (carried by an HTTP endpoint): checked against the tool's schema in the
+ * catalogue as the first request's were (gw_req_route; the state proves
+ * the zone may see the tool). NULL, or why they are refused. */
+static const char *retry_params(struct gw *g, struct azone *az,
+				const struct streq *r, const struct jr_msg *m)
+{
+	const char *bare = NULL, *why = NULL;
+	struct tzone *t = NULL;
+	json_t *ph, *tool = NULL;
+
+	if (mcp_param_take(m->params, &ph, &why) != 0)
+		return why;
+	if (ph && r->target && strcmp(r->method, "tools/call") == 0)
+		t = gw_cat_resolve_name(g, az, r->target, &bare);
+	if (t)
+		tool = gw_cat_find(t, CAT_TOOLS, "name", bare);
+	if (tool)
+		mcp_param_check(json_object_get(tool, "inputSchema"),
+				json_object_get(m->params, "arguments"),
+				mcp_param_carried, ph, &why);
+	json_decref(ph);
+	return why;
+}
+
+/* A retry m with requestState: refused with -32602 and its reason (its
+ * Mcp-Param headers with -32020), or
  * the held call resumes: the answers go to its tool zone's requests
  * (unknown keys ignored), the call waits for its next request or its
  * result, and what is still unanswered is asked again at once. */
@@ -1147,7 +1174,12 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 	char *up = NULL;
 	const char *why = state_check(g, az, m, &r, &up);
 	char trace[56], aid[64];
+	int code = ERR_BAD_STATE;
 
+	if (!why) {
+		why = retry_params(g, az, r, m);
+		code = why ? MCP_PARAM_HEADER_MISMATCH : code;
+	}
 	if (why) {
 		/* a denial: over the zone's rate of them, counted into its
 		 * aggregate record (an agent replaying a token cannot fill
@@ -1155,11 +1187,13 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 		gw_req_trace(m->params, trace);
 		gw_audit_new_id(g->audit, aid, sizeof(aid));
 		if (!gw_audit_deny(g->audit, az->zi, az->z->name, m->method,
-				   "requestState", why, aid, sizeof(aid)))
+				   code == ERR_BAD_STATE ? "requestState"
+							 : "Mcp-Param",
+				   why, aid, sizeof(aid)))
 			gw_req_audit(g, az->z->name, "-", m->method,
 				     target_of(m), "refused", NULL, why, aid, 0,
 				     0, 0, 0, 0, NULL, trace);
-		dest_error(dest, hs, dl, m->id, ERR_BAD_STATE, why,
+		dest_error(dest, hs, dl, m->id, code, why,
 			   json_pack("{s:s}", "auditId", aid));
 		return;
 	}

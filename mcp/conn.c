@@ -126,7 +126,10 @@ static void stateless(struct mcp_conn *c, struct jr_msg *m)
 	const char *busy;
 	struct sreq *r = NULL;
 
-	if (mcp_rev2026_check_meta(m, &why) != 0) {
+	/* Mcp-Param headers, when an HTTP endpoint before the channel (the
+	 * relay's) carried them in _meta */
+	if (mcp_rev2026_check_meta(m, &why) != 0 ||
+	    mcp_rev2026_check_carried(c->srv, m, &why) != 0) {
 		reply_error(c, m->id, why.code, why.msg, why.data);
 		goto out;
 	}

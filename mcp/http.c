@@ -347,6 +347,47 @@ static const char *header_of(void *ctx, const char *name)
 	return header(ctx, name);
 }
 
+/* Gathers Mcp-Param-* headers into the carried form (param_headers.h). */
+struct carry {
+	json_t *obj;
+	const char *why;
+};
+
+static enum MHD_Result carry_one(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct carry *k = cls;
+
+	(void)kind;
+	return mcp_param_carry_add(k->obj, key, value, &k->why) ? MHD_NO
+								: MHD_YES;
+}
+
+/* A backend holds no tool schemas: the request's Mcp-Param-* headers go
+ * with it in _meta to the engine that resolves the tool (gatewayd, or
+ * mcpd behind the relay's channel). 0, or -1 with *out (over the caps). */
+static int carry_params(struct MHD_Connection *c, struct jr_msg *m,
+			struct mcp_rev_refusal *out)
+{
+	struct carry k = { json_object(), NULL };
+
+	if (!k.obj)
+		k.why = "out of memory";
+	else
+		MHD_get_connection_values(c, MHD_HEADER_KIND, carry_one, &k);
+	if (k.why)
+		json_decref(k.obj);
+	else if (mcp_param_carry_set(m->params, k.obj) != 0) /* steals */
+		k.why = "out of memory";
+	if (!k.why)
+		return 0;
+	out->status = 400;
+	out->code = MCP_ERR_HEADER_MISMATCH;
+	out->msg = k.why;
+	out->data = NULL;
+	return -1;
+}
+
 /* 1 when the request says it speaks the stateless revision. */
 static int is_rev2026(struct MHD_Connection *c)
 {
@@ -375,8 +416,9 @@ static enum MHD_Result reply_refusal(struct MHD_Connection *c, json_t *id,
 
 /* One 2026-07-28 request: checked, then run on a session of its own that
  * ends with it (no Mcp-Session-Id, no GET stream). Steals m. Mcp-Param-*
- * headers are checked only for mcpd's own engine (h->srv holds the tool
- * schemas); a backend has no server here and decides for itself. */
+ * headers are checked here for mcpd's own engine (h->srv holds the tool
+ * schemas); a backend gets them with the request, carried in _meta, for
+ * its engine to check (param_headers.h). */
 static enum MHD_Result post_stateless(struct mcp_http *h,
 				      struct MHD_Connection *c, struct hreq *q,
 				      struct jr_msg *m)
@@ -388,7 +430,8 @@ static enum MHD_Result post_stateless(struct mcp_http *h,
 			      header(c, "Mcp-Method"), header(c, "Mcp-Name"),
 			      &why) != 0 ||
 	    (h->srv &&
-	     mcp_rev2026_check_params(h->srv, m, header_of, c, &why) != 0)) {
+	     mcp_rev2026_check_params(h->srv, m, header_of, c, &why) != 0) ||
+	    (!h->srv && carry_params(c, m, &why) != 0)) {
 		ret = reply_refusal(c, m->id, &why);
 		jr_msg_clear(m);
 		return ret;

@@ -11,9 +11,9 @@
 
 #define B64_OPEN "=?base64?"
 #define B64_CLOSE "?="
-#define MAX_PARAM_HEADERS 32 /* x-mcp-header annotations checked per call */
-#define MAX_PARAM_DEPTH 8    /* properties nesting followed */
-#define MAX_HEADER_VALUE 8192
+#define MAX_PARAM_HEADERS MCP_PARAM_HEADERS_MAX /* annotations checked */
+#define MAX_PARAM_DEPTH 8 /* properties nesting followed */
+#define MAX_HEADER_VALUE MCP_PARAM_VALUE_MAX
 
 /* The methods the revision keeps; initialize, ping, logging/setLevel and
  * resources/(un)subscribe are gone from it. */
@@ -75,13 +75,16 @@ unsigned mcp_rev2026_http_status(const char *msg)
 {
 	json_t *m;
 	unsigned st = 200;
+	json_int_t code;
 
-	if (!strstr(msg, "-32021")) /* cheap: nearly every answer */
+	if (!strstr(msg, "-3202")) /* cheap: nearly every answer */
 		return st;
 	m = json_loads(msg, 0, NULL);
-	if (json_integer_value(
-		    json_object_get(json_object_get(m, "error"), "code")) ==
-	    MCP_ERR_MISSING_CAPABILITY)
+	code = json_integer_value(
+		json_object_get(json_object_get(m, "error"), "code"));
+	/* -32020: a backend's engine checked the Mcp-Param headers */
+	if (code == MCP_ERR_MISSING_CAPABILITY ||
+	    code == MCP_ERR_HEADER_MISMATCH)
 		st = 400;
 	json_decref(m);
 	return st;
@@ -278,6 +281,16 @@ static int is_token(const char *s)
 	return 1;
 }
 
+/* 1 when header value h has only what a field value may (RFC 9110:
+ * visible ASCII, space, tab). */
+static int field_chars_ok(const char *h)
+{
+	for (const unsigned char *p = (const unsigned char *)h; *p; p++)
+		if (!((*p >= 0x20 && *p <= 0x7e) || *p == '\t'))
+			return 0;
+	return 1;
+}
+
 /* 1 when decoded header text h (n bytes) is the body value v. */
 static int param_matches(const char *h, size_t n, json_t *v)
 {
@@ -339,6 +352,14 @@ static int walk_params(json_t *schema, json_t *args, unsigned depth,
 			    : "Mcp-Param header does not match the body";
 		if (!h || !v)
 			return -1;
+		if (strnlen(h, MAX_HEADER_VALUE + 1) > MAX_HEADER_VALUE) {
+			w->why = "Mcp-Param header is too long";
+			return -1;
+		}
+		if (!field_chars_ok(h)) {
+			w->why = "Mcp-Param header contains invalid characters";
+			return -1;
+		}
 		dec = header_value(h, &n);
 		if (!dec) {
 			w->why = "Mcp-Param header is not valid Base64";
@@ -352,11 +373,23 @@ static int walk_params(json_t *schema, json_t *args, unsigned depth,
 	return 0;
 }
 
+int mcp_param_check(json_t *input_schema, json_t *args, mcp_header_fn hdr,
+		    void *ctx, const char **why)
+{
+	struct param_walk w = { hdr, ctx, 0, NULL };
+
+	if (walk_params(input_schema, json_is_object(args) ? args : NULL, 0,
+			&w) == 0)
+		return 0;
+	*why = w.why;
+	return -1;
+}
+
 int mcp_rev2026_check_params(mcp_server *srv, const struct jr_msg *m,
 			     mcp_header_fn hdr, void *ctx,
 			     struct mcp_rev_refusal *out)
 {
-	struct param_walk w = { hdr, ctx, 0, NULL };
+	const char *why = NULL;
 	const char *name =
 		json_string_value(json_object_get(m->params, "name"));
 	struct mcp_entry *e;
@@ -367,10 +400,27 @@ int mcp_rev2026_check_params(mcp_server *srv, const struct jr_msg *m,
 	e = mcp_registry_find(srv, ENT_TOOL, name);
 	if (!e)
 		return 0; /* the call reports the unknown tool */
-	if (walk_params(json_object_get(e->def, "inputSchema"),
-			json_object_get(m->params, "arguments"), 0, &w) != 0)
-		rc = refuse(out, 400, MCP_ERR_HEADER_MISMATCH, w.why, NULL);
+	if (mcp_param_check(json_object_get(e->def, "inputSchema"),
+			    json_object_get(m->params, "arguments"), hdr, ctx,
+			    &why) != 0)
+		rc = refuse(out, 400, MCP_ERR_HEADER_MISMATCH, why, NULL);
 	mcp_entry_unref(e);
+	return rc;
+}
+
+int mcp_rev2026_check_carried(mcp_server *srv, const struct jr_msg *m,
+			      struct mcp_rev_refusal *out)
+{
+	json_t *ph;
+	const char *why = NULL;
+	int rc;
+
+	if (mcp_param_take(m->params, &ph, &why) != 0)
+		return refuse(out, 400, MCP_ERR_HEADER_MISMATCH, why, NULL);
+	if (!ph)
+		return 0; /* no HTTP layer: nothing to compare */
+	rc = mcp_rev2026_check_params(srv, m, mcp_param_carried, ph, out);
+	json_decref(ph);
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "jsonrpc.h"
+#include "param_headers.h"
 #include "zonegate/mcp.h"
 
 #define MCP_REV2026 "2026-07-28"
@@ -41,18 +42,20 @@ int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
 		      const char *hdr_method, const char *hdr_name,
 		      struct mcp_rev_refusal *out);
 
-/* Returns the value of request header name (case-insensitive), or NULL. */
-typedef const char *(*mcp_header_fn)(void *ctx, const char *name);
-
-/* For a tools/call to a tool whose inputSchema annotates properties with
- * x-mcp-header (reachable through "properties" only): each value in the
- * arguments must come with its Mcp-Param-{Name} header, and the header
- * (plain, or "=?base64?...?=" strict standard Base64) must equal it
- * (integers compared numerically); a header without a value is refused
- * too. Returns 0, or -1 and fills *out (400, -32020). */
+/* For a tools/call of a tool of srv: mcp_param_check (param_headers.h)
+ * of the tool's inputSchema against m's arguments and the headers hdr
+ * gives. Other methods and unknown tools pass (the call reports those).
+ * Returns 0, or -1 and fills *out (400, -32020). */
 int mcp_rev2026_check_params(mcp_server *srv, const struct jr_msg *m,
 			     mcp_header_fn hdr, void *ctx,
 			     struct mcp_rev_refusal *out);
+
+/* The same for a request that arrived without an HTTP layer of mcpd's
+ * own (a channel from zonegate-relay's HTTP endpoint): the headers are
+ * the carried form in _meta, which is taken out (mcp_param_take); a
+ * request without it is not checked. Returns 0, or -1 and fills *out. */
+int mcp_rev2026_check_carried(mcp_server *srv, const struct jr_msg *m,
+			      struct mcp_rev_refusal *out);
 
 /* The same checks without an HTTP layer (stdio, channels): the _meta keys,
  * a supported version, the method. Returns 0, or -1 and fills *out (its
@@ -64,7 +67,8 @@ int mcp_rev2026_check_meta(const struct jr_msg *m, struct mcp_rev_refusal *out);
 json_t *mcp_rev2026_cache_hints(json_t *result);
 
 /* The HTTP status for a stateless request's JSON answer msg: 400 for a
- * MissingRequiredClientCapabilityError, else 200. */
+ * MissingRequiredClientCapabilityError and for a HeaderMismatch (which a
+ * backend's engine answers for Mcp-Param headers), else 200. */
 unsigned mcp_rev2026_http_status(const char *msg);
 
 /* params._meta.traceparent if it is W3C trace context (version 00-fe,

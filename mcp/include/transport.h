@@ -112,9 +112,9 @@ void mcp_http_finish(void *hs, const json_t *id, const char *msg, size_t len);
 int mcp_http_deliver(void *hs, const char *msg, size_t len);
 /* For backends, from open on: 1 when hs is a stateless (2026-07-28)
  * request's session. It carries that one request (checked by the
- * transport: headers, _meta versions, the revision's methods; not the
- * Mcp-Param-* headers of x-mcp-header parameters, whose schemas only
- * the backend knows), is never
+ * transport: headers, _meta versions, the revision's methods; its
+ * Mcp-Param-* headers, whose schemas only the backend knows, come with it
+ * in _meta for the backend to check: param_headers.h), is never
  * in the session table, has no session id and no GET stream, and closes
  * once its response is out (or its client goes). */
 int mcp_http_stateless(void *hs);

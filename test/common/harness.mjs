@@ -4,6 +4,7 @@
 // test directory can use it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { after } from 'node:test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -138,4 +139,38 @@ export function makeTestCerts(dir) {
     '-CAcreateserial', '-out', 'srv.pem', '-days', '1', '-extfile', 'srv.ext');
   return { key: readFileSync(join(dir, 'srv.key')), cert: readFileSync(join(dir, 'srv.pem')),
     ca: readFileSync(join(dir, 'ca.pem')) };
+}
+
+// A recording tool zone for a gateway's remote (`url`) upstream: a
+// 2025-11-25 Streamable HTTP server (JSON answers, session id "rec-1")
+// listing tools, whose tools/call is answered with onCall(params) (the
+// result); the other lists are empty, other methods -32601. Not started:
+// the caller listens.
+export function recordingServer(tools, onCall) {
+  const lists = { 'tools/list': () => ({ tools }), 'resources/list': () => ({ resources: [] }),
+    'resources/templates/list': () => ({ resourceTemplates: [] }),
+    'prompts/list': () => ({ prompts: [] }) };
+  return createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      if (req.method !== 'POST') { res.writeHead(405); res.end(); return; }
+      const m = JSON.parse(body);
+      if (!('id' in m)) { res.writeHead(202); res.end(); return; }
+      const out = (msg, extra = {}) => {
+        res.writeHead(200, { 'content-type': 'application/json', ...extra });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, ...msg }));
+      };
+      if (m.method === 'initialize') {
+        out({ result: { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} },
+          serverInfo: { name: 'rec', version: '1' } } }, { 'mcp-session-id': 'rec-1' });
+      } else if (m.method === 'tools/call') {
+        out({ result: onCall(m.params) });
+      } else if (lists[m.method]) {
+        out({ result: lists[m.method]() });
+      } else {
+        out({ error: { code: -32601, message: 'Method not found' } });
+      }
+    });
+  });
 }

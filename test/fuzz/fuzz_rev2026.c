@@ -3,13 +3,18 @@
  * the _meta checks, subscriptions/listen filters (with list changes
  * broadcast to the open subscriptions), inputResponses and requestState
  * on tools/call, prompts/get and resources/read, and Mcp-Param headers
- * (x-mcp-header; the "fuzz/headers" object in _meta plays the headers). */
+ * (x-mcp-header; the "fuzz/headers" object in _meta plays the headers),
+ * checked directly as on mcpd's HTTP endpoint, then carried in _meta as
+ * a backend's HTTP endpoint carries them (param_headers.h) and checked
+ * as mcpd's channel engine does; a carried form in the input's own _meta
+ * is taken and checked as it comes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jsonrpc.h"
 #include "mcp_internal.h"
+#include "param_headers.h"
 #include "rev2026.h"
 #include "zonegate/mcp.h"
 
@@ -73,6 +78,33 @@ static const char *fuzz_header(void *ctx, const char *name)
 		json_object_get(json_object_get(ctx, "fuzz/headers"), name));
 }
 
+/* The relay's side, then mcpd's channel side: the "fuzz/headers" members
+ * (if any) become the carried form, which mcp_rev2026_check_carried takes
+ * and checks. Returns 0, or -1 with *why filled. */
+static int carried_check(mcp_server *srv, struct jr_msg *m,
+			 struct mcp_rev_refusal *why)
+{
+	json_t *h = json_object_get(json_object_get(m->params, "_meta"),
+				    "fuzz/headers");
+	json_t *obj, *v;
+	const char *k, *err = NULL;
+
+	if (json_is_object(h)) {
+		obj = json_object();
+		json_object_foreach (h, k, v)
+			if (mcp_param_carry_add(obj, k, json_string_value(v),
+						&err) != 0)
+				break;
+		if (err || mcp_param_carry_set(m->params, obj) != 0) {
+			json_decref(err ? obj : NULL);
+			*why = (struct mcp_rev_refusal){ 400, -32020, "carry",
+							 NULL };
+			return -1;
+		}
+	}
+	return mcp_rev2026_check_carried(srv, m, why);
+}
+
 static mcp_server *server(void)
 {
 	static mcp_server *srv;
@@ -127,7 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    mcp_rev2026_check_meta(&m, &why) != 0 ||
 		    mcp_rev2026_check_params(srv, &m, fuzz_header,
 					     json_object_get(m.params, "_meta"),
-					     &why) != 0) {
+					     &why) != 0 ||
+		    carried_check(srv, &m, &why) != 0) {
 			if (m.kind == JR_REQUEST &&
 			    mcp_rev2026_wanted(&m, NULL))
 				json_decref(why.data);

@@ -86,10 +86,13 @@ static void tool_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 				     "name", "fake", "version", "1"));
 	else if (strcmp(meth, "tools/list") == 0)
 		tool_reply(h, sid, id,
-			   json_pack("{s:[{s:s,s:{s:s}},{s:s,s:{s:s}}]}",
+			   json_pack("{s:[{s:s,s:{s:s,s:{s:{s:s,s:s}}}},"
+				     "{s:s,s:{s:s}}]}",
 				     "tools", "name", "echo", "inputSchema",
-				     "type", "object", "name", "secret",
-				     "inputSchema", "type", "object"));
+				     "type", "object", "properties", "r",
+				     "type", "string", "x-mcp-header", "R",
+				     "name", "secret", "inputSchema", "type",
+				     "object"));
 	else if (strcmp(meth, "resources/list") == 0)
 		tool_reply(h, sid, id,
 			   json_pack("{s:o}", "resources",

@@ -124,7 +124,7 @@ function sdkClient() {
   return c;
 }
 
-let g1, g2;
+let g1, g2, g3;
 
 describe('gatewayd: InputRequiredResult to 2025-11-25 tool zones', { concurrency: false }, () => {
   before(async () => {
@@ -136,9 +136,12 @@ describe('gatewayd: InputRequiredResult to 2025-11-25 tool zones', { concurrency
 other tools.test_simple_text allow
 other resource:tools.test://static-text allow
 `);
+    // a third whose calls time out fast and whose held calls are idle at
+    // once: the deadline pass (below)
+    g3 = await gateway('g3', 100, { held_idle_ms: 0, call_timeout_ms: 400 });
   });
   after(async () => {
-    for (const g of [g1, g2]) {
+    for (const g of [g1, g2, g3]) {
       if (!g) continue;
       g.gw.kill('SIGTERM');
       const code = await g.gw.done;
@@ -328,6 +331,29 @@ other resource:tools.test://static-text allow
     assert.equal(h.result.resultType, 'input_required');
     await waitFor('the held call to expire', () => decisions(g2.d, 'expired').length === before + 1);
     await waitFor('its upstream call to be cancelled', () => cancels() === c0 + 1);
+  });
+
+  // gw_req_deadlines used to walk a snapshot of the calls in flight while
+  // expiring them: a timed-out call's error reaches the zone's shared
+  // session, whose sweep cancels idle held calls upstream and frees their
+  // calls, which the walk then touched (a double free in gatewayd; a
+  // use after free under ASan). Red (gatewayd died) with the walk over
+  // the snapshot's pointers and the sweep run inside deliveries; now the
+  // sweep runs only on the loop's timer and at a zone's request, and the
+  // pass takes expired calls one at a time off the core's list.
+  test('held calls idle when calls time out: gatewayd survives the deadline pass', async () => {
+    const slow = [];
+    for (let i = 0; i < 6; i++) {
+      slow.push(call(g3.a, TOK[0], 'test_slow_counter',
+        { arguments: { steps: 50, interval_ms: 100 } }, { id: 100 + i }));
+    }
+    const h = await call(g3.a, TOK[0], T('elicitation'), {}, { id: 200 });
+    assert.equal(h.result?.resultType, 'input_required', JSON.stringify(h));
+    for (const r of await Promise.all(slow)) assert.equal(r.error?.code, -32001, JSON.stringify(r));
+    // alive and serving
+    const ok = await call(g3.a, TOK[0], 'test_simple_text', {}, { id: 300 });
+    assert.equal(ok.result?.resultType, 'complete', JSON.stringify(ok));
+    assert.equal(g3.gw.exitCode, null, g3.gw.log);
   });
 
   test('subscriptions/listen: offered, acknowledged, list changes by kind', async () => {

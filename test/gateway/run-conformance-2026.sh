@@ -16,9 +16,13 @@
 # (what the gateway cannot bridge yet, each entry with its reason) the
 # suite decides: it fails on a failure not listed and on a listed one that
 # passes.
+# The unscored scenarios in ZG_CONFORMANCE_REQUIRED must pass as well
+# (an unscored failure never fails the suite's run); by default the
+# custom-header one (x-mcp-header: gatewayd checks the Mcp-Param headers
+# the listener or the relay carried, docs/gateway.md).
 # Env: GATEWAYD, MCPD_TEST, RELAY (binaries), NODE (default: test/node's),
 # ZG_GW_PATH (listener or relay), ZG_GW_TOOLREV, ZG_CONFORMANCE_OUT (keep
-# results).
+# results), ZG_CONFORMANCE_REQUIRED (scenario names, space-separated).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -82,6 +86,14 @@ if [ $suite_rc -ne 0 ]; then
 	tail -n 60 "$work/suite.log"
 	fail=1
 fi
+for s in ${ZG_CONFORMANCE_REQUIRED-http-custom-header-server-validation}; do
+	if ! "$node" "$here/../node/conformance-summary.mjs" "$out" "$suite_js" \
+		2026-07-28 "$s" >"$work/required.log"; then
+		echo "run-conformance-2026: required scenario $s failed:"
+		cat "$work/required.log"
+		fail=1
+	fi
+done
 zg_all_alive run-conformance-2026 "$work/mcpd.log" "$work/gatewayd.log" || fail=1
 echo "run-conformance-2026: audit records: $(wc -l <"$work/audit.log")"
 exit $fail

@@ -19,12 +19,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { before, describe, test } from 'node:test';
-import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, stop, waitFor } from '../common/harness.mjs';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, recordingServer, rpcError, stop,
+  waitFor } from '../common/harness.mjs';
 
 // the describe block's final checks fail the run (harness.mjs)
 guardHooks();
@@ -51,37 +51,11 @@ const HDRS = { 'content-type': 'application/json',
 // The recording tool zone: a 2025-11-25 Streamable HTTP server whose one
 // tool answers with the _meta its call arrived with.
 const seenMeta = [];
-function recorder(req, res) {
-  let body = '';
-  req.on('data', (d) => { body += d; });
-  req.on('end', () => {
-    if (req.method !== 'POST') { res.writeHead(405); res.end(); return; }
-    const m = JSON.parse(body);
-    if (!('id' in m)) { res.writeHead(202); res.end(); return; }
-    const out = (result, extra = {}) => {
-      res.writeHead(200, { 'content-type': 'application/json', ...extra });
-      res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
-    };
-    switch (m.method) {
-      case 'initialize':
-        return out({ protocolVersion: m.params.protocolVersion, capabilities: { tools: {} },
-          serverInfo: { name: 'rec', version: '1' } }, { 'mcp-session-id': 'rec-1' });
-      case 'tools/list':
-        return out({ tools: [{ name: 'meta', inputSchema: { type: 'object' } }] });
-      case 'resources/list': return out({ resources: [] });
-      case 'resources/templates/list': return out({ resourceTemplates: [] });
-      case 'prompts/list': return out({ prompts: [] });
-      case 'tools/call':
-        seenMeta.push(m.params._meta || {});
-        return out({ content: [{ type: 'text', text: JSON.stringify(m.params._meta || {}) }] });
-      default:
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id,
-          error: { code: -32601, message: 'Method not found' } }));
-        return undefined;
-    }
+const recorder = () => recordingServer([{ name: 'meta', inputSchema: { type: 'object' } }],
+  (p) => {
+    seenMeta.push(p._meta || {});
+    return { content: [{ type: 'text', text: JSON.stringify(p._meta || {}) }] };
   });
-}
 
 // A stateless POST to url: { status, body } (JSON; SSE bodies give their
 // last message).
@@ -131,7 +105,7 @@ let gw, tools, rec, relayIo, relayHttp, url, relayUrl, client;
 
 describe('gatewayd: 2026-07-28 agents, 2025-11-25 tool zones', { concurrency: false }, () => {
   before(async () => {
-    rec = createServer(recorder);
+    rec = recorder();
     const recPort = await new Promise((res) => rec.listen(0, '127.0.0.1', () => res(rec.address().port)));
     writeFileSync(join(dir, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
     writeFileSync(cfg, JSON.stringify({

@@ -12,7 +12,10 @@
 # ZG_CONFORMANCE_SCENARIO (run just one, at that revision's wire),
 # ZG_CONFORMANCE_OUT (keep results), ZG_CONFORMANCE_VIA=chan (mcpd-test
 # serves a sim channel, `zonegate-relay --http` carries the suite to it:
-# one stream per session or stateless request; RELAY names the relay).
+# one stream per session or stateless request; RELAY names the relay),
+# ZG_CONFORMANCE_REQUIRED (unscored scenarios that must pass all the same,
+# space-separated: the expected-failures file cannot hold them, since an
+# unscored failure never fails the suite's run).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -111,6 +114,14 @@ sum_rc=$?
 # With a baseline the suite's verdict stands (expected failures are
 # failures the summary counts); the summary still shows every check.
 [ -n "$expected" ] && sum_rc=0
+for s in ${ZG_CONFORMANCE_REQUIRED:-}; do
+	if ! "$node" "$here/conformance-summary.mjs" "$out" "$suite_js" "$rev" \
+		"$s" >"$work/required.log"; then
+		echo "run-conformance: required scenario $s failed:"
+		cat "$work/required.log"
+		sum_rc=1
+	fi
+done
 sed -n '/^Total:/p' "$work/suite.log"
 
 if ! kill -0 "$pid" 2>/dev/null; then
