@@ -1176,7 +1176,9 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 	char trace[56], aid[64];
 	int code = ERR_BAD_STATE;
 
-	if (!why) {
+	if (!why && r) {
+		/* a held call's retry (a 2026-07-28 zone's own state, r NULL,
+		 * goes on as a new call, checked by gw_req_route as any) */
 		why = retry_params(g, az, r, m);
 		code = why ? MCP_PARAM_HEADER_MISMATCH : code;
 	}
