@@ -996,29 +996,41 @@ static void *supervise(void *arg)
 
 /* ---- the ticker ---- */
 
-/* hchild_tick for every child with calls in flight. */
+#define TICK_BATCH 64 /* slots pinned per pass of tick_all */
+
+/* hchild_tick for every child with calls in flight, TICK_BATCH slots at
+ * a time (pinned by users++ while the lock is dropped), so that every
+ * session's deadlines and cancellations are checked however many are
+ * busy. A slot the list gains or loses between two passes may be ticked
+ * twice or wait for the next tick; neither harms. */
 static void tick_all(struct hosted *h)
 {
 	for (size_t i = 0; i < h->n; i++) {
 		struct hserver *hs = &h->v[i];
-		struct slot *busy[64];
-		size_t n = 0;
-		pthread_mutex_lock(&hs->mu);
-		if (hs->main.ch && hs->main.users > 0) {
-			hs->main.users++;
-			busy[n++] = &hs->main;
-		}
-		for (struct slot *sl = hs->sessions; sl && n < 64;
-		     sl = sl->next)
-			if (sl->ch && sl->users > 0) {
+		struct slot *busy[TICK_BATCH];
+		size_t n, skip = 0;
+		do {
+			size_t seen = 0;
+			n = 0;
+			pthread_mutex_lock(&hs->mu);
+			if (skip == 0 && hs->main.ch && hs->main.users > 0) {
+				hs->main.users++;
+				busy[n++] = &hs->main;
+			}
+			for (struct slot *sl = hs->sessions;
+			     sl && n < TICK_BATCH; sl = sl->next) {
+				if (!sl->ch || sl->users == 0 || seen++ < skip)
+					continue;
 				sl->users++;
 				busy[n++] = sl;
 			}
-		pthread_mutex_unlock(&hs->mu);
-		for (size_t j = 0; j < n; j++) {
-			hchild_tick(busy[j]->ch);
-			release(busy[j]);
-		}
+			pthread_mutex_unlock(&hs->mu);
+			for (size_t j = 0; j < n; j++) {
+				hchild_tick(busy[j]->ch);
+				release(busy[j]);
+			}
+			skip = seen;
+		} while (n == TICK_BATCH);
 	}
 }
 
