@@ -23,8 +23,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { checkedAfter, guardHooks, daemon as spawnDaemon, rawSession, sseMessages, stop,
-  waitFor } from '../common/harness.mjs';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, post2026, rawSession, sseMessages,
+  stop, waitFor } from '../common/harness.mjs';
 
 guardHooks();
 
@@ -38,8 +38,6 @@ const TOK = { agent: `${'a'.repeat(24)}-tasks-token-0123456789`,
   other: `${'b'.repeat(24)}-tasks-token-0123456789`,
   plain: `${'c'.repeat(24)}-tasks-token-0123456789` };
 const WITH = { extensions: { [EXT]: {} }, elicitation: {} };
-const meta = (caps) => ({ 'io.modelcontextprotocol/protocolVersion': REV,
-  'io.modelcontextprotocol/clientCapabilities': caps });
 const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
   .map((l) => JSON.parse(l));
 const TASKS_MAX = 6;
@@ -47,18 +45,8 @@ const TASKS_MAX = 6;
 let gw, zones, url;
 
 // A stateless POST through zone z's listener: the response message.
-async function post(z, method, params = {}, caps = WITH) {
-  const name = method.startsWith('tasks/') ? params.taskId : params.name;
-  const r = await fetch(url[z], { method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${TOK[z]}`, 'mcp-protocol-version': REV, 'mcp-method': method,
-      ...(name ? { 'mcp-name': name } : {}) },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method,
-      params: { ...params, _meta: meta(caps) } }) });
-  const text = await r.text();
-  if (r.headers.get('content-type')?.includes('text/event-stream')) return sseMessages(text).at(-1);
-  return JSON.parse(text);
-}
+const post = (z, method, params = {}, caps = WITH) =>
+  post2026(url[z], TOK[z], method, params, caps);
 const call = (z, name, args = {}, caps = WITH) =>
   post(z, 'tools/call', { name, arguments: args }, caps);
 const get = (z, taskId) => post(z, 'tasks/get', { taskId });
@@ -92,14 +80,10 @@ describe('gatewayd: the tasks extension', { concurrency: false }, () => {
       writeFileSync(join(dir, `${z}.token`), `${TOK[z]}\n`, { mode: 0o600 });
     writeFileSync(join(dir, 'state.keys'), `${'3c'.repeat(32)}\n`, { mode: 0o600 });
     writeFileSync(join(dir, 'gatewayd.json'), JSON.stringify({
-      zones: {
-        agent: { domid: 121, role: 'agent', chan: 'sim:121:agent' },
-        other: { domid: 122, role: 'agent', chan: 'sim:122:other' },
-        plain: { domid: 123, role: 'agent', chan: 'sim:123:plain' },
-        t26: { domid: 124, role: 'tool', chan: 'sim:124:t26' },
-        dual: { domid: 125, role: 'tool', chan: 'sim:125:dual' },
-        t25: { domid: 126, role: 'tool', chan: 'sim:126:t25' },
-      },
+      // agent zones 121.., tool zones 124.. on sim channels named so
+      zones: Object.fromEntries(['agent', 'other', 'plain', 't26', 'dual', 't25']
+        .map((n, i) => [n, { domid: 121 + i, role: i < 3 ? 'agent' : 'tool',
+          chan: `sim:${121 + i}:${n}` }])),
       listeners: Object.keys(TOK).map((z) => ({ listen: '127.0.0.1:0', zone: z,
         token_file: `${z}.token` })),
       policy: 'gw.policy', audit_log: 'audit.log', audit_flush_ms: 0,
@@ -130,8 +114,11 @@ plain t25.slow_compute allow
       new RegExp(`listener for zone ${z} on (http://\\S+)`).exec(gw.log)[1]]));
   });
   checkedAfter(async () => {
-    await stop(gw);
+    // gatewayd ends cleanly (under the sanitizers: no leak, no error)
+    const code = await stop(gw);
     for (const z of zones) await stop(z);
+    assert.equal(code, 0, gw.log.slice(-3000));
+    assert.doesNotMatch(gw.log, /AddressSanitizer|runtime error/);
   });
 
   test('server/discover offers the extension where a zone reached offers it', async () => {
