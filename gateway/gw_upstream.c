@@ -1043,8 +1043,6 @@ void gw_up_meta(struct gw *g, struct asess *s, unsigned ti, json_t *params)
 		caps = json_object_get(meta, META_CAPS_2026);
 	else if (s->caps_up)
 		caps = own = json_loads(s->caps_up, 0, NULL);
-	if (own) /* a session's calls are never tasks (gw_tasks.c) */
-		json_object_del(own, "extensions");
 	json_incref(caps); /* it may be one of the keys dropped below */
 	json_object_foreach_safe (meta, tmp, k, v)
 		if (strncmp(k, META_PREFIX_2026, strlen(META_PREFIX_2026)) == 0)
