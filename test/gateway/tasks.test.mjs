@@ -16,7 +16,8 @@
 // 2025-11-25-only zone, a 2025-11-25 session) run calls as ordinary calls
 // and answer tasks methods with a clear error; tasks_max caps the tasks
 // one agent zone keeps (beyond it a task-only tool is refused -32600, an
-// optional one runs as an ordinary call) without touching other zones.
+// optional one runs as an ordinary call) without touching other zones; a
+// policy reload that revokes the tool refuses its task's requests.
 // Env: GATEWAYD, MCPD_TEST.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,7 +41,7 @@ const TOK = { agent: `${'a'.repeat(24)}-tasks-token-0123456789`,
 const WITH = { extensions: { [EXT]: {} }, elicitation: {} };
 const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
   .map((l) => JSON.parse(l));
-const TASKS_MAX = 6;
+const TASKS_MAX = 8; // the agent zone makes 7 tasks, other makes 8
 
 let gw, zones, url;
 
@@ -252,6 +253,22 @@ plain t25.slow_compute allow
     assert.equal((await settle('other', ids[0])).status, 'completed');
     assert.equal((await call('agent', 't26.slow_compute', { seconds: 0, label: 'a' }))
       .result.resultType, 'task');
+  });
+
+  test('a task\'s requests are decided by its tool\'s grant: revoked, refused', async () => {
+    const c = (await call('agent', 't26.slow_compute', { seconds: 60, label: 'r' })).result;
+    assert.equal(c.resultType, 'task');
+    const loads = () => audit().filter((r) => r.method === 'policy/reload').length;
+    const before = loads();
+    writeFileSync(join(dir, 'gw.policy'), 'agent *.greet allow\n');
+    gw.kill('SIGHUP');
+    await waitFor('policy reload', () => loads() > before);
+    const r = await get('agent', c.taskId);
+    assert.equal(r.error?.code, -32602, JSON.stringify(r));
+    assert.match(r.error.message, /Unknown tool: t26\.slow_compute/);
+    const rec = audit().find((a) => a.id === r.error.data.auditId);
+    assert.equal(rec.decision, 'deny');
+    assert.equal(rec.method, 'tasks/get');
   });
 });
 
