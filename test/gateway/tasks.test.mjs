@@ -16,7 +16,8 @@
 // 2025-11-25-only zone, a 2025-11-25 session) run calls as ordinary calls
 // and answer tasks methods with a clear error; tasks_max caps the tasks
 // one agent zone keeps (beyond it a task-only tool is refused -32600, an
-// optional one runs as an ordinary call) without touching other zones; a
+// optional one runs as an ordinary call) without touching other zones,
+// each task counted until its id expires (with the zone's TTL); a
 // policy reload that revokes the tool refuses its task's requests.
 // Env: GATEWAYD, MCPD_TEST.
 import assert from 'node:assert/strict';
@@ -37,7 +38,8 @@ const REV = '2026-07-28';
 const EXT = 'io.modelcontextprotocol/tasks';
 const TOK = { agent: `${'a'.repeat(24)}-tasks-token-0123456789`,
   other: `${'b'.repeat(24)}-tasks-token-0123456789`,
-  plain: `${'c'.repeat(24)}-tasks-token-0123456789` };
+  plain: `${'c'.repeat(24)}-tasks-token-0123456789`,
+  short: `${'d'.repeat(24)}-tasks-token-0123456789` };
 const WITH = { extensions: { [EXT]: {} }, elicitation: {} };
 const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
   .map((l) => JSON.parse(l));
@@ -81,9 +83,9 @@ describe('gatewayd: the tasks extension', { concurrency: false }, () => {
       writeFileSync(join(dir, `${z}.token`), `${TOK[z]}\n`, { mode: 0o600 });
     writeFileSync(join(dir, 'state.keys'), `${'3c'.repeat(32)}\n`, { mode: 0o600 });
     writeFileSync(join(dir, 'gatewayd.json'), JSON.stringify({
-      // agent zones 121.., tool zones 124.. on sim channels named so
-      zones: Object.fromEntries(['agent', 'other', 'plain', 't26', 'dual', 't25']
-        .map((n, i) => [n, { domid: 121 + i, role: i < 3 ? 'agent' : 'tool',
+      // agent zones 121.., tool zones 125.. on sim channels named so
+      zones: Object.fromEntries(['agent', 'other', 'plain', 'short', 't26', 'dual', 't25',
+        'tshort'].map((n, i) => [n, { domid: 121 + i, role: i < 4 ? 'agent' : 'tool',
           chan: `sim:${121 + i}:${n}` }])),
       listeners: Object.keys(TOK).map((z) => ({ listen: '127.0.0.1:0', zone: z,
         token_file: `${z}.token` })),
@@ -100,15 +102,19 @@ other t26.slow_compute allow
 other t26.failing_job allow
 plain dual.slow_compute allow
 plain t25.slow_compute allow
+short tshort.slow_compute allow
 `);
     const fx = ['--fixtures', 'conformance'];
     zones = [
-      daemon(MCPD_TEST, ['--chan', 'sim:124:t26', ...fx, '--protocol-versions', REV]),
-      daemon(MCPD_TEST, ['--chan', 'sim:125:dual', ...fx]),
-      daemon(MCPD_TEST, ['--chan', 'sim:126:t25', ...fx, '--protocol-versions', '2025-11-25']),
+      daemon(MCPD_TEST, ['--chan', 'sim:125:t26', ...fx, '--protocol-versions', REV]),
+      daemon(MCPD_TEST, ['--chan', 'sim:126:dual', ...fx]),
+      daemon(MCPD_TEST, ['--chan', 'sim:127:t25', ...fx, '--protocol-versions', '2025-11-25']),
+      // its tasks live one second
+      daemon(MCPD_TEST, ['--chan', 'sim:128:tshort', ...fx, '--protocol-versions', REV,
+        '--task-ttl', '1000']),
     ];
     gw = daemon(GATEWAYD, ['--config', join(dir, 'gatewayd.json')]);
-    await waitFor('gatewayd', () => ['t26', 'dual', 't25'].every((z) =>
+    await waitFor('gatewayd', () => ['t26', 'dual', 't25', 'tshort'].every((z) =>
       gw.log.includes(`tool zone ${z} up`)) &&
       Object.keys(TOK).every((z) => gw.log.includes(`listener for zone ${z} on http`)));
     url = Object.fromEntries(Object.keys(TOK).map((z) => [z,
@@ -253,6 +259,23 @@ plain t25.slow_compute allow
     assert.equal((await settle('other', ids[0])).status, 'completed');
     assert.equal((await call('agent', 't26.slow_compute', { seconds: 0, label: 'a' }))
       .result.resultType, 'task');
+  });
+
+  test('a task id expires with its task, and its slot is freed', async () => {
+    const ids = [];
+    for (let i = 0; i < TASKS_MAX; i++)
+      ids.push((await call('short', 'tshort.slow_compute', { seconds: 0, label: `e${i}` }))
+        .result.taskId);
+    assert.ok(ids.every(Boolean));
+    const over = (await call('short', 'tshort.slow_compute', { seconds: 0, label: 'o' })).result;
+    assert.equal(over.resultType, 'complete', 'at the cap: an ordinary call');
+    // the zone forgets it after its TTL, the gateway's id expires after it
+    await waitFor('expired', async () =>
+      /taskId has expired/.test((await get('short', ids[0])).error?.message), 8000);
+    refused(await get('short', ids[0]), /taskId has expired/);
+    await waitFor('a slot free again', async () =>
+      (await call('short', 'tshort.slow_compute', { seconds: 0, label: 'n' })).result
+        ?.resultType === 'task', 8000);
   });
 
   test('a task\'s requests are decided by its tool\'s grant: revoked, refused', async () => {
