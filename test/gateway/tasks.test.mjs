@@ -203,7 +203,11 @@ short tshort.slow_compute allow
     refused(await post('other', 'tasks/cancel', { taskId: id }), /another agent zone/);
     // a requestState of the same key ring is no task id
     const irr = (await call('agent', 't26.test_input_required_result_elicitation', {}, WITH)).result;
-    if (irr?.requestState) refused(await get('agent', irr.requestState), /not a task id of this gateway/);
+    assert.ok(irr?.requestState, JSON.stringify(irr));
+    refused(await get('agent', irr.requestState), /not a task id of this gateway/);
+    // nor is a task id a requestState
+    refused(await post('agent', 'tools/call', { name: 't26.test_input_required_result_elicitation',
+      arguments: {}, requestState: id, inputResponses: {} }), /another request/);
     // a name in the request does not move it to another zone
     const r = await post('agent', 'tasks/get', { taskId: id, name: 'dual.slow_compute' });
     assert.equal(r.result?.status, 'working', JSON.stringify(r));
