@@ -1222,6 +1222,12 @@ static int key_of(const struct cerr *e, const char *k, json_t *v,
 	}
 	if (strcmp(k, "held_idle_ms") == 0)
 		return int_in(e, line, k, v, 0, 3600000, &c->held_idle_ms);
+	if (strcmp(k, "tasks_max") == 0) {
+		if (int_in(e, line, k, v, 0, 65536, &n))
+			return -1;
+		c->tasks_max = (unsigned)n;
+		return 0;
+	}
 	if (strcmp(k, "max_message") == 0) {
 		if (int_in(e, line, k, v, 1024, 64L << 20, &n))
 			return -1;
@@ -1283,6 +1289,7 @@ struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
 	c->catalogue_max_bytes = GW_CATALOGUE_MAX_DEFAULT;
 	c->held_max = 64;
 	c->held_idle_ms = 60000;
+	c->tasks_max = 256;
 	if (replica_of(c)) {
 		snprintf(err, errlen, "out of memory or of randomness");
 		gw_config_free(c);
@@ -1429,6 +1436,7 @@ void gw_config_adopt(struct gw_config *cur, struct gw_config *nw)
 	cur->catalogue_max_bytes = nw->catalogue_max_bytes;
 	cur->held_max = nw->held_max;
 	cur->held_idle_ms = nw->held_idle_ms;
+	cur->tasks_max = nw->tasks_max;
 	/* a new key file's ring (rotation: its older keys still verify); no
 	 * key file keeps the process's random key, so held calls survive */
 	if (nw->state_key_file) {

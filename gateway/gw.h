@@ -125,6 +125,9 @@ struct gw_config {
 	char replica_id[17];		   /* hex */
 	unsigned held_max;
 	long held_idle_ms;
+	/* tasks (io.modelcontextprotocol/tasks) an agent zone keeps on tool
+	 * zones through this gatewayd, each until its TTL (gw_tasks.c) */
+	unsigned tasks_max;
 };
 
 /* Loads and validates the config at path. Returns a new config the

@@ -175,6 +175,10 @@ struct azone {
 	int deny_rate; /* the rate deny was last set for */
 	int deny_held; /* its channel was left unread in the last poll */
 	int half_done; /* a half-closed session's last call ended */
+	/* when each task it keeps on tool zones ends (ms; gw_tasks.c):
+	 * at most tasks_max of them */
+	int64_t *task_exp;
+	unsigned ntask_exp, task_cap;
 };
 
 struct tzone {
@@ -227,6 +231,7 @@ struct tzone {
 	 * request: gw_up_meta); else initialize on a new stream. rev: the
 	 * revision's name ("" before the handshake). */
 	int rev2026;
+	int tasks_ext; /* its server/discover offered the tasks extension */
 	int hs_probe;
 	char rev[16];
 };
@@ -551,5 +556,50 @@ void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m);
  * zone's last shared session its listens get their final result and its
  * stateless state is freed. */
 void gw_stl_shared_end(struct gw *g, struct asess *s);
+
+/* ---- the tasks extension (gw_tasks.c) ---------------------------------- */
+
+/* How a stateless request goes upstream (gw_task_up): without the tasks
+ * extension; declaring it; or without it because the agent zone keeps
+ * tasks_max tasks already (a call that needs a task is then refused). */
+enum { GW_TASK_NONE, GW_TASK_UP, GW_TASK_CAPPED };
+
+/* Client capabilities caps (borrowed, may be NULL) declare the
+ * extension. */
+int gw_task_declared(const json_t *caps);
+/* meth is tasks/get, tasks/update or tasks/cancel. */
+int gw_task_method(const char *meth);
+/* data.requiredCapabilities naming the extension (new). */
+json_t *gw_task_required(void);
+/* Tool zone t's server/discover result (borrowed) offers the extension:
+ * recorded in t->tasks_ext. */
+void gw_task_zone_offers(struct tzone *t, const json_t *discover_result);
+/* 1 when a tool of agent zone az's view tools (borrowed) lies on a
+ * 2026-07-28 zone that offers the extension. */
+int gw_task_reachable(struct gw *g, const struct azone *az,
+		      const json_t *tools);
+/* Stateless request params (rebuilt for the shared session, borrowed) of
+ * method meth on tool (the agent's name, may be NULL), whose agent
+ * declared the extension or not: GW_TASK_UP with the extension added to
+ * its _meta client capabilities (a tasks method; a tools/call to a zone
+ * that offers it and az under tasks_max), else GW_TASK_NONE or
+ * GW_TASK_CAPPED (unchanged). */
+int gw_task_up(struct gw *g, struct azone *az, const char *meth,
+	       const char *tool, int declared, json_t *params);
+/* A tasks method m of az: its taskId (the gateway's sealed id) checked
+ * and replaced by the tool zone's own, the tool's name set as params
+ * "name" for routing (gw_req_route takes it off). NULL, or why it is
+ * refused (static text; m unchanged). */
+const char *gw_task_open(struct gw *g, const struct azone *az,
+			 struct jr_msg *m);
+/* Response root (borrowed, changed in place) of a stateless request
+ * (method meth on tool, the gw_task_up mode, the agent's taskId tok for
+ * a tasks method): a CreateTaskResult gets a sealed taskId (a slot of
+ * az's taken; an error instead when it cannot be sealed), a tasks
+ * method's result the agent's taskId, a needed task over tasks_max the
+ * -32600 refusal. 1 when root is a task's answer to pass as it is (no
+ * resultType "complete" added), else 0. */
+int gw_task_back(struct gw *g, struct azone *az, const char *meth,
+		 const char *tool, int mode, const char *tok, json_t *root);
 
 #endif

@@ -148,6 +148,7 @@ void gw_az_free(struct azone *a)
 	chan_mux_free(a->m);
 	gw_map_free(a->sess);
 	free(a->parts);
+	free(a->task_exp);
 	free(a);
 }
 

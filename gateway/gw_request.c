@@ -315,6 +315,7 @@ struct target {
 	const char *name;  /* the tool zone's name of the entry */
 	const char *shown; /* what the agent asked for */
 	json_t *args;	   /* for argument conditions (borrowed) */
+	int task;	   /* a tasks method: the tool's grant decides */
 };
 
 /* The "unknown" answer: the same for an entry that does not exist and
@@ -351,7 +352,8 @@ static int find_target(struct gw *g, struct asess *s, struct jr_msg *m,
 			      NULL);
 		return -1;
 	}
-	if (strcmp(meth, "tools/call") == 0 ||
+	x->task = gw_task_method(meth); /* name: gw_task_open's */
+	if (strcmp(meth, "tools/call") == 0 || x->task ||
 	    strcmp(meth, "prompts/get") == 0) {
 		x->kind = meth[0] == 't' ? POL_TOOL : POL_PROMPT;
 		n = json_string_value(json_object_get(p, "name"));
@@ -580,8 +582,9 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 			exists = gw_cat_find(x.t, kk[x.kind], "name", x.name);
 		if (!x.args)
 			x.args = empty = json_object();
+		/* a task's methods: its arguments were decided at its call */
 		pd = gw_cat_decide(g, s->az, x.kind, x.t->z->name, x.name,
-				   x.args, &r);
+				   x.task ? NULL : x.args, &r);
 	}
 	d.t0 = t0;
 	d.t_policy = gw_now_us() - t0;
@@ -678,6 +681,10 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 	p->t0 = t0;
 	p->t_policy = d.t_policy;
 	rewrite_up(m, &x, p->uid);
+	if (x.task)
+		json_object_del(m->params, "name");
+	else if (!s->shared) /* 2025-11-25 tasks are not carried: ignored */
+		json_object_del(m->params, "task");
 	gw_up_meta(g, s, x.t->ti, m->params); /* the zone's revision */
 	if (x.t->rev2026 && !s->shared)	      /* its retry (gw_up_irr_answer) */
 		p->up_req = json_incref(m->root);

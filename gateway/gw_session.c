@@ -306,6 +306,12 @@ static void agent_message(struct gw *g, struct asess *s, const uint8_t *msg,
 		   strcmp(meth, "resources/unsubscribe") == 0 ||
 		   strcmp(meth, "completion/complete") == 0) {
 		gw_req_route(g, s, &m, len);
+	} else if (strncmp(meth, "tasks/", 6) == 0) {
+		gw_sess_error(s, m.id, -32601,
+			      "Method not found: tasks are carried for "
+			      "2026-07-28 requests only (the "
+			      "io.modelcontextprotocol/tasks extension)",
+			      NULL);
 	} else {
 		gw_sess_error(s, m.id, -32601, "Method not found", NULL);
 	}

@@ -95,6 +95,8 @@ struct streq {
 	/* the tool's requests since the last InputRequiredResult, and how
 	 * many it said it sends at once (MCP_META_INPUT_BATCH; at least 1) */
 	unsigned arrived, batch;
+	int task;	/* GW_TASK_*: how it went upstream (gw_tasks.c) */
+	char *task_tok; /* a tasks method: the agent's taskId */
 };
 
 /* One open subscriptions/listen: where its notifications go, and which
@@ -203,6 +205,12 @@ static json_t *discover(struct gw *g, struct azone *az)
 	for (int k = 0; k < CAT_N; k++) {
 		json_t *l = gw_cat_view(g, az, k);
 		seen[k] = json_array_size(l);
+		/* tasks: when a tool it sees is on a zone that offers them */
+		if (k == CAT_TOOLS && gw_task_reachable(g, az, l))
+			json_object_set_new(c, "extensions",
+					    json_pack("{s:{}}",
+						      "io.modelcontextprotocol/"
+						      "tasks"));
 		json_decref(l);
 	}
 	seen[CAT_RES] += seen[CAT_TMPL];
@@ -345,6 +353,7 @@ static void streq_free(struct gw_stl *st, struct streq *r)
 	json_decref(r->pre);
 	free(r->asks);
 	free(r->target);
+	free(r->task_tok);
 	free(r);
 }
 
@@ -435,7 +444,10 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 		   size_t len);
 static void run_request(struct gw *g, struct azone *az, struct asess *dest,
 			struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
-			size_t len, int list, int inputs_up);
+			size_t len, int list, int inputs_up, char *tok);
+static void task_request(struct gw *g, struct azone *az, struct asess *dest,
+			 struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+			 size_t len);
 static int wrap_state(struct gw *g, struct azone *az, struct streq *r,
 		      json_t *res);
 static struct tzone *zone_of(struct gw *g, struct azone *az, const char *method,
@@ -501,7 +513,7 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 		return;
 	}
 	list = method_in(meth, lists, sizeof(lists) / sizeof(lists[0]));
-	if (list < 0 &&
+	if (list < 0 && !gw_task_method(meth) &&
 	    method_in(meth, routed, sizeof(routed) / sizeof(routed[0])) < 0) {
 		dest_error(dest, hs, dl, m->id, -32601, "Method not found",
 			   NULL);
@@ -514,6 +526,10 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	}
 	if (az->stl)
 		sweep(g, az, az->stl);
+	if (gw_task_method(meth)) {
+		task_request(g, az, dest, hs, dl, m, len);
+		return;
+	}
 	if (list < 0 && json_object_get(m->params, "requestState")) {
 		resume(g, az, dest, hs, dl, m, len);
 		return;
@@ -521,21 +537,26 @@ void gw_stl_request(struct gw *g, struct azone *az, struct asess *dest,
 	/* a 2026-07-28 tool zone takes the answers itself (a retry without
 	 * requestState: the zone gave none) */
 	to = list < 0 ? zone_of(g, az, meth, target_of(m)) : NULL;
-	run_request(g, az, dest, hs, dl, m, len, list, to && to->rev2026);
+	run_request(g, az, dest, hs, dl, m, len, list, to && to->rev2026, NULL);
 }
 
 /* Runs stateless request m (len bytes; list: its CAT_* or -1 for a
  * routed one) on a shared session. inputs_up: its inputResponses go
- * upstream with it (the retry of a tool zone's own InputRequiredResult);
- * else they are kept for the requests of a held call. */
+ * upstream with it (the retry of a tool zone's own InputRequiredResult,
+ * a tasks method); else they are kept for the requests of a held call.
+ * tok (stolen, may be NULL): a tasks method's taskId as the agent sent
+ * it. */
 static void run_request(struct gw *g, struct azone *az, struct asess *dest,
 			struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
-			size_t len, int list, int inputs_up)
+			size_t len, int list, int inputs_up, char *tok)
 {
 	const char *meth = m->method;
 	struct gw_stl *st;
 	struct streq *r;
 	struct asess *sh;
+	int tasks = gw_task_declared(
+		json_object_get(json_object_get(m->params, "_meta"),
+				META_CAPS));
 
 	st = stl_of(g, az);
 	/* a list is answered at once, from the catalogue, on any of them */
@@ -543,10 +564,12 @@ static void run_request(struct gw *g, struct azone *az, struct asess *dest,
 	r = sh ? calloc(1, sizeof(*r)) : NULL;
 	if (!r || gw_map_put(st->pend, st->next_n + 1, r)) {
 		free(r);
+		free(tok);
 		dest_error(dest, hs, dl, m->id, -32603, "out of memory", NULL);
 		return;
 	}
 	r->n = ++st->next_n;
+	r->task_tok = tok;
 	r->id = json_incref(m->id);
 	r->dest = dest;
 	r->hs = hs;
@@ -574,6 +597,8 @@ static void run_request(struct gw *g, struct azone *az, struct asess *dest,
 		json_object_del(m->params, "inputResponses");
 	gw_req_trace(m->params, r->trace);
 	rewrite_for_shared(m, r->n);
+	if (list < 0)
+		r->task = gw_task_up(g, az, meth, r->target, tasks, m->params);
 	r->on = list >= 0 ? NULL : sh;
 	if (list >= 0)
 		gw_cat_list(g, sh, m, list);
@@ -667,7 +692,11 @@ static void response_back(struct gw_stl *st, struct streq *r, json_t *root)
 		return;
 	}
 	json_object_set(root, "id", r->id);
-	result_fields(json_object_get(root, "result"), r->rk);
+	/* r->on is set for a routed request (every one with a task mode) */
+	if (r->task == GW_TASK_NONE ||
+	    !gw_task_back(r->on->az->g, r->on->az, r->method, r->target,
+			  r->task, r->task_tok, root))
+		result_fields(json_object_get(root, "result"), r->rk);
 	if (json_integer_value(json_object_get(err, "code")) == -32002)
 		json_object_set_new(err, "code", json_integer(-32602));
 	to_dest(r->dest, r->hs, r->deliver, json_incref(root));
@@ -1159,6 +1188,60 @@ static const char *retry_params(struct gw *g, struct azone *az,
 	return why;
 }
 
+/* Refuses request m of az with code and why (static text), naming what
+ * (the part refused) in the audit: a denial, over the zone's rate of
+ * them counted into its aggregate record (an agent replaying a token
+ * cannot fill the log); its audit id goes back in the error. */
+static void deny_audited(struct gw *g, struct azone *az, struct asess *dest,
+			 struct gw_hs *hs, gw_http_deliver dl,
+			 const struct jr_msg *m, int code, const char *what,
+			 const char *why)
+{
+	char trace[56], aid[64];
+
+	gw_req_trace(m->params, trace);
+	gw_audit_new_id(g->audit, aid, sizeof(aid));
+	if (!gw_audit_deny(g->audit, az->zi, az->z->name, m->method, what, why,
+			   aid, sizeof(aid)))
+		gw_req_audit(g, az->z->name, "-", m->method, target_of(m),
+			     "refused", NULL, why, aid, 0, 0, 0, 0, 0, NULL,
+			     trace);
+	dest_error(dest, hs, dl, m->id, code, why,
+		   json_pack("{s:s}", "auditId", aid));
+}
+
+/* A tasks method m of a stateless agent (gw_tasks.c): -32021 without the
+ * extension declared; a taskId that is not this agent zone's sealed id
+ * refused -32602 and audited; else it goes to the task's tool zone with
+ * the zone's own id, decided by the tool's grant and audited as a call. */
+static void task_request(struct gw *g, struct azone *az, struct asess *dest,
+			 struct gw_hs *hs, gw_http_deliver dl, struct jr_msg *m,
+			 size_t len)
+{
+	json_t *id = json_object_get(m->params, "taskId");
+	char *tok = json_is_string(id) ? strdup(json_string_value(id)) : NULL;
+	const char *why;
+
+	if (!gw_task_declared(
+		    json_object_get(json_object_get(m->params, "_meta"),
+				    META_CAPS))) {
+		free(tok);
+		dest_error(dest, hs, dl, m->id, -32021,
+			   "Missing required client capability: the "
+			   "io.modelcontextprotocol/tasks extension",
+			   gw_task_required());
+		return;
+	}
+	why = gw_task_open(g, az, m);
+	if (why) {
+		free(tok);
+		deny_audited(g, az, dest, hs, dl, m, ERR_BAD_STATE, "taskId",
+			     why);
+		return;
+	}
+	run_request(g, az, dest, hs, dl, m, len, -1, 1, tok);
+}
+
 /* A retry m with requestState: refused with -32602 and its reason (its
  * Mcp-Param headers with -32020), or
  * the held call resumes: the answers go to its tool zone's requests
@@ -1173,7 +1256,6 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 	struct streq *r;
 	char *up = NULL;
 	const char *why = state_check(g, az, m, &r, &up);
-	char trace[56], aid[64];
 	int code = ERR_BAD_STATE;
 
 	if (!why && r) {
@@ -1183,20 +1265,10 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 		code = why ? MCP_PARAM_HEADER_MISMATCH : code;
 	}
 	if (why) {
-		/* a denial: over the zone's rate of them, counted into its
-		 * aggregate record (an agent replaying a token cannot fill
-		 * the log); its audit id goes back in the error */
-		gw_req_trace(m->params, trace);
-		gw_audit_new_id(g->audit, aid, sizeof(aid));
-		if (!gw_audit_deny(g->audit, az->zi, az->z->name, m->method,
-				   code == ERR_BAD_STATE ? "requestState"
-							 : "Mcp-Param",
-				   why, aid, sizeof(aid)))
-			gw_req_audit(g, az->z->name, "-", m->method,
-				     target_of(m), "refused", NULL, why, aid, 0,
-				     0, 0, 0, 0, NULL, trace);
-		dest_error(dest, hs, dl, m->id, code, why,
-			   json_pack("{s:s}", "auditId", aid));
+		deny_audited(g, az, dest, hs, dl, m, code,
+			     code == ERR_BAD_STATE ? "requestState"
+						   : "Mcp-Param",
+			     why);
 		return;
 	}
 	if (up) {
@@ -1208,7 +1280,7 @@ static void resume(struct gw *g, struct azone *az, struct asess *dest,
 		else
 			json_object_del(m->params, "requestState");
 		free(up);
-		run_request(g, az, dest, hs, dl, m, len, -1, 1);
+		run_request(g, az, dest, hs, dl, m, len, -1, 1, NULL);
 		return;
 	}
 	for (size_t i = 0; i < r->nasks;) {

@@ -894,6 +894,7 @@ static void tz_up(void *ud, chan_mux *m)
 
 	(void)m;
 	t->rev2026 = 0;
+	t->tasks_ext = 0;
 	t->rev[0] = '\0';
 	/* a remote zone's HTTP client speaks the session era's transport
 	 * (Mcp-Session-Id, no Mcp-Method headers): initialize at once */
@@ -971,6 +972,7 @@ void gw_up_handshake(struct tzone *t, struct jr_msg *m)
 		t->hs_probe = 0;
 		if (m->kind == JR_RESULT && speak_2026(res)) {
 			t->rev2026 = 1;
+			gw_task_zone_offers(t, res);
 			keep_rev(t, REV_2026);
 			ctl_listen(t);
 			gw_cat_fetch(t);

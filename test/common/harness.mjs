@@ -104,6 +104,24 @@ export function sseFollow(body, frames) {
 export const MCP_HEADERS = { 'content-type': 'application/json',
   accept: 'application/json, text/event-stream' };
 
+// A raw 2026-07-28 (stateless) POST to url with a bearer token: the
+// revision's _meta (client capabilities caps) and headers (Mcp-Name: the
+// tool or prompt name, the URI, or a tasks method's taskId). Returns the
+// response's message (JSON, or an SSE body's last).
+export async function post2026(url, token, method, params = {}, caps = {}) {
+  const name = method.startsWith('tasks/') ? params.taskId : params.name ?? params.uri;
+  const r = await fetch(url, { method: 'POST',
+    headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`,
+      'mcp-protocol-version': '2026-07-28', 'mcp-method': method,
+      ...(name ? { 'mcp-name': name } : {}) },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method,
+      params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientCapabilities': caps } } }) });
+  const text = await r.text();
+  if (r.headers.get('content-type')?.includes('text/event-stream')) return sseMessages(text).at(-1);
+  return JSON.parse(text);
+}
+
 // A raw Streamable HTTP session at url: initialize (protocol 2025-06-18)
 // and notifications/initialized. Returns { headers, post(body) -> text }.
 export async function rawSession(url, extra = {}) {

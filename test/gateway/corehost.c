@@ -190,6 +190,7 @@ int corehost_start(struct corehost *h, const char *pol, const char *audit_path)
 	h->cfg.catalogue_max_bytes = GW_CATALOGUE_MAX_DEFAULT;
 	h->cfg.audit_flush_ms = 0;
 	h->cfg.held_max = 4;
+	h->cfg.tasks_max = 4;
 	h->cfg.held_idle_ms = 60000;
 	memset(h->keys.key[0], 0x5a, MCP_STATE_MIN_KEY);
 	h->keys.len[0] = MCP_STATE_MIN_KEY;

@@ -18,8 +18,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, sseFollow, sseMessages, stop,
-  waitFor } from '../common/harness.mjs';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, post2026, rpcError, sseFollow, sseMessages,
+  stop, waitFor } from '../common/harness.mjs';
 
 guardHooks();
 
@@ -44,18 +44,8 @@ const HDRS = { 'content-type': 'application/json',
   accept: 'application/json, text/event-stream', authorization: `Bearer ${TOKEN}` };
 
 // A stateless POST through the listener: the response message.
-async function post26(url, method, params = {}, caps = {}, token = TOKEN) {
-  const name = params.name ?? params.uri;
-  const r = await fetch(url, { method: 'POST',
-    headers: { ...HDRS, authorization: `Bearer ${token}`,
-      'mcp-protocol-version': REV, 'mcp-method': method,
-      ...(name ? { 'mcp-name': name } : {}) },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method,
-      params: { ...params, _meta: meta(caps) } }) });
-  const text = await r.text();
-  if (r.headers.get('content-type')?.includes('text/event-stream')) return sseMessages(text).at(-1);
-  return JSON.parse(text);
-}
+const post26 = (url, method, params = {}, caps = {}, token = TOKEN) =>
+  post2026(url, token, method, params, caps);
 
 const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
   .map((l) => JSON.parse(l));
