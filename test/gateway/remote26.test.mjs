@@ -1,0 +1,372 @@
+// End to end: remote (`url`) tool zones that speak MCP 2026-07-28.
+// Real processes: gatewayd; `mcpd-test --http --protocol-versions
+// 2026-07-28` (r26, reached through a recording pass-through proxy of this
+// file, so every HTTP request the gateway makes to it is seen) and a dual
+// `mcpd-test --http` (rdual); two agent zones on token-bound listeners,
+// reached by the SDK 1.x client (a 2025-11-25 session), the SDK 2.x client
+// pinned to 2026-07-28 and raw 2026-07-28 requests.
+// Proves: the gateway probes a remote zone with server/discover like a
+// channel zone (r26 spoken to in 2026-07-28, the dual one in 2025-11-25,
+// both in `gatewayctl status`); r26 gets stateless POSTs only (no
+// initialize, no session id, no GET, no DELETE; MCP-Protocol-Version,
+// Mcp-Method and Mcp-Name mirroring each body); its tools are listed and
+// filtered by policy, allowed and denied with audit ids, from both
+// revisions; a tool's x-mcp-header parameter reaches r26 as the
+// Mcp-Param header mcpd checks (plain and Base64 forms); an
+// InputRequiredResult goes both ways (a session is asked by elicitation,
+// a 2026-07-28 agent gets the zone's state sealed by the gateway, and a
+// tampered or foreign state is refused and audited); list changes reach
+// a listen through the control listen, which outlives the POST deadline.
+// Env: GATEWAYD, GATEWAYCTL, MCPD_TEST.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, sseFollow, sseMessages,
+  stop, waitFor } from '../common/harness.mjs';
+
+guardHooks();
+
+const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
+const { Client } = await import(`${SDK}/client/index.js`);
+const { StreamableHTTPClientTransport } = await import(`${SDK}/client/streamableHttp.js`);
+const { ElicitRequestSchema } = await import(`${SDK}/types.js`);
+const SDK2 = await import('../node/node_modules/@modelcontextprotocol/client/dist/index.mjs');
+
+const { GATEWAYD, GATEWAYCTL, MCPD_TEST } = process.env;
+const dir = mkdtempSync(join(tmpdir(), 'zg-gwr26-'));
+const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
+const daemon = (bin, args) => spawnDaemon(bin, args, env);
+const cfg = join(dir, 'gatewayd.json');
+const TOKEN = 'r'.repeat(20) + 'Rm6-token-of-the-agent-0123456789';
+const TOKEN2 = 'o'.repeat(20) + 'Ko3-token-of-the-other-0123456789';
+const REV = '2026-07-28';
+const IRR_TOOL = 'test_input_required_result_tampered_state';
+// the POST deadline is call_timeout_ms + 5 s: the control listen must
+// outlive it
+const CALL_TIMEOUT_MS = 1000;
+const meta = (caps = {}) => ({ 'io.modelcontextprotocol/protocolVersion': REV,
+  'io.modelcontextprotocol/clientCapabilities': caps });
+const HDRS = { 'content-type': 'application/json',
+  accept: 'application/json, text/event-stream' };
+
+// A stateless POST through a listener: the response message.
+async function post26(url, method, params = {}, caps = {}, token = TOKEN, extra = {}) {
+  const name = params.name ?? params.uri;
+  const r = await fetch(url, { method: 'POST',
+    headers: { ...HDRS, authorization: `Bearer ${token}`, 'mcp-protocol-version': REV,
+      'mcp-method': method, ...(name ? { 'mcp-name': name } : {}), ...extra },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method,
+      params: { ...params, _meta: meta(caps) } }) });
+  const text = await r.text();
+  if (r.headers.get('content-type')?.includes('text/event-stream')) return sseMessages(text).at(-1);
+  return JSON.parse(text);
+}
+
+const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
+  .map((l) => JSON.parse(l));
+const sorted = (a) => [...a].sort();
+
+// ---- a recording pass-through proxy in front of r26 ----
+
+// { method, headers, body } of every HTTP request the gateway sent r26
+const seen = [];
+
+function proxy(port) {
+  return createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      let msg = null;
+      try { msg = body.length ? JSON.parse(body) : null; } catch { /* recorded as null */ }
+      seen.push({ method: req.method, headers: req.headers, body: msg });
+      const up = request({ host: '127.0.0.1', port, path: req.url, method: req.method,
+        headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      res.on('close', () => up.destroy());
+      up.end(body);
+    });
+  });
+}
+
+const listenOn = (srv) => new Promise((res) => srv.listen(0, '127.0.0.1',
+  () => res(srv.address().port)));
+
+let gw, r26, rdual, prox, url, url2, client, plain;
+const elicited = [];
+
+describe('gatewayd: remote tool zones of 2026-07-28', { concurrency: false }, () => {
+  before(async () => {
+    writeFileSync(join(dir, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, 'o.token'), `${TOKEN2}\n`, { mode: 0o600 });
+    const fx = ['--http', '127.0.0.1:0', '--fixtures', 'conformance'];
+    r26 = daemon(MCPD_TEST, [...fx, '--protocol-versions', REV,
+      '--ready-file', join(dir, 'r26.ready')]);
+    rdual = daemon(MCPD_TEST, [...fx, '--ready-file', join(dir, 'rdual.ready')]);
+    const ready = (f) => readFileSync(join(dir, f), 'utf8').trim();
+    await waitFor('mcpd-test', () => ready('r26.ready').includes('/mcp') &&
+      ready('rdual.ready').includes('/mcp'));
+    prox = proxy(Number(new URL(ready('r26.ready')).port));
+    const pport = await listenOn(prox);
+    writeFileSync(cfg, JSON.stringify({
+      zones: {
+        agent: { domid: 91, role: 'agent' },
+        other: { domid: 95, role: 'agent' },
+        r26: { domid: 92, role: 'tool', url: `http://127.0.0.1:${pport}/mcp` },
+        rdual: { domid: 93, role: 'tool', url: ready('rdual.ready') },
+      },
+      listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' },
+        { listen: '127.0.0.1:0', zone: 'other', token_file: 'o.token' }],
+      admin_socket: 'gatewayd.sock',
+      policy: 'gw.policy',
+      audit_log: 'audit.log',
+      audit_flush_ms: 0,
+      call_timeout_ms: CALL_TIMEOUT_MS,
+    }, null, 2));
+    writeFileSync(join(dir, 'gw.policy'), `agent r26.test_image_content deny
+agent rdual.test_image_content deny
+agent *.test_simple_text allow
+agent *.test_header_param allow
+agent *.${IRR_TOOL} allow
+agent *.test_input_required_result_elicitation allow
+agent *.test_input_required_result_multi_round allow
+agent r26.test_trigger_tool_change allow
+agent r26.test_temporary_tool allow
+other *.${IRR_TOOL} allow
+`);
+    gw = daemon(GATEWAYD, ['--config', cfg]);
+    await waitFor('gatewayd', () => ['r26', 'rdual'].every((z) =>
+      gw.log.includes(`tool zone ${z} up`)) && /listener for zone agent on http/.test(gw.log) &&
+      /listener for zone other on http/.test(gw.log), 15000);
+    url = /listener for zone agent on (http:\/\/\S+)/.exec(gw.log)[1];
+    url2 = /listener for zone other on (http:\/\/\S+)/.exec(gw.log)[1];
+    client = new Client({ name: 'zg-2025', version: '1' },
+      { capabilities: { elicitation: {} } });
+    client.setRequestHandler(ElicitRequestSchema, async (r) => {
+      elicited.push(r.params);
+      const p = Object.keys(r.params.requestedSchema?.properties ?? {})[0];
+      if (p === 'name' || p === 'color')
+        return { action: 'accept', content: { [p]: p === 'color' ? 'teal' : 'Ada' } };
+      return { action: 'accept', content: { ok: true } };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+    plain = new Client({ name: 'zg-2025-plain', version: '1' });
+    await plain.connect(new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+  });
+  checkedAfter(async () => {
+    await client?.close();
+    await plain?.close();
+    gw.kill('SIGTERM');
+    const code = await gw.done;
+    prox?.closeAllConnections?.();
+    prox?.close();
+    await stop(r26);
+    await stop(rdual);
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0, gw.log);
+  });
+
+  // Red without the probe for remote zones (r26 never comes up: it
+  // refuses initialize) and with every zone that lists 2026-07-28 taken
+  // as one (rdual would show 2026-07-28).
+  test('negotiated per remote zone, shown by gatewayctl status', () => {
+    const r = spawnSync(GATEWAYCTL, ['--config', cfg, 'status'], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const zones = JSON.parse(r.stdout).zones;
+    const z = (n) => zones.find((x) => x.zone === n);
+    assert.equal(z('r26').revision, REV);
+    assert.equal(z('rdual').revision, '2025-11-25'); // both eras: the session era
+    for (const n of ['r26', 'rdual']) {
+      assert.equal(z(n).health, 'up');
+      assert.ok(z(n).remote, n);
+    }
+    assert.match(gw.log, /tool zone r26 up: .*, revision 2026-07-28/);
+  });
+
+  // Red with the lists or the links to r26 opened as sessions
+  // (initialize: refused by r26, its tools never listed).
+  test('both revisions list the same tools, filtered by policy', async () => {
+    const want = sorted((await client.listTools()).tools.map((t) => t.name));
+    for (const n of ['r26.test_simple_text', 'rdual.test_simple_text', 'r26.test_header_param'])
+      assert.ok(want.includes(n), n);
+    assert.ok(!want.some((n) => n.endsWith('.test_image_content')));
+    const l26 = await post26(url, 'tools/list');
+    assert.deepEqual(sorted(l26.result.tools.map((t) => t.name)), want);
+  });
+
+  test('calls allowed and denied with audit ids from both revisions', async () => {
+    for (const z of ['r26', 'rdual']) {
+      const r = await client.callTool({ name: `${z}.test_simple_text`, arguments: {} });
+      assert.match(r.content[0].text, /simple text/i, z);
+      const s = await post26(url, 'tools/call', { name: `${z}.test_simple_text`, arguments: {} });
+      assert.equal(s.result?.resultType, 'complete', JSON.stringify(s));
+      assert.match(s.result.content[0].text, /simple text/i, z);
+    }
+    const e25 = await rpcError(client.callTool({ name: 'r26.test_image_content', arguments: {} }));
+    const e26 = await post26(url, 'tools/call', { name: 'r26.test_image_content', arguments: {} });
+    assert.equal(e26.error.code, e25.code);
+    for (const id of [e25.data.auditId, e26.error.data.auditId]) {
+      const rec = audit().find((x) => x.id === id);
+      assert.equal(rec?.decision, 'deny', id);
+      assert.equal(rec.target, 'r26.test_image_content');
+    }
+    const ok = audit().filter((x) => x.target === 'r26.test_simple_text' &&
+      x.decision === 'allow');
+    assert.equal(ok.length, 2);
+  });
+
+  // An x-mcp-header parameter: mcpd refuses a call without the right
+  // Mcp-Param-Region (-32020), so each result proves the header came, in
+  // the plain form and, for text a header cannot hold, the Base64 one. A
+  // 2025-11-25 session sends no headers: the gateway makes them from the
+  // catalogue. Red with the client's Mcp-Param code (param_line) off.
+  test('x-mcp-header parameters reach the remote zone as Mcp-Param headers', async () => {
+    const plainRegion = await client.callTool({ name: 'r26.test_header_param',
+      arguments: { region: 'us-west1' } });
+    assert.equal(plainRegion.content[0].text, 'region=us-west1', JSON.stringify(plainRegion));
+    const odd = ' zürich\t1 ';
+    const r2 = await client.callTool({ name: 'r26.test_header_param', arguments: { region: odd } });
+    assert.equal(r2.content[0].text, `region=${odd}`, JSON.stringify(r2));
+    const r3 = await post26(url, 'tools/call', { name: 'r26.test_header_param',
+      arguments: { region: 'eu-1' } }, {}, TOKEN, { 'mcp-param-region': 'eu-1' });
+    assert.equal(r3.result?.content[0].text, 'region=eu-1', JSON.stringify(r3));
+    const calls = seen.filter((s) => s.body?.params?.name === 'test_header_param');
+    assert.equal(calls.length, 3);
+    assert.equal(calls[0].headers['mcp-param-region'], 'us-west1');
+    assert.equal(calls[1].headers['mcp-param-region'],
+      `=?base64?${Buffer.from(odd).toString('base64')}?=`);
+    assert.equal(calls[2].headers['mcp-param-region'], 'eu-1');
+  });
+
+  // What r26 got: stateless POSTs only, each mirrored in its headers.
+  // Red with the links opened as sessions and with the mirror headers off
+  // (mcpd also refuses those requests).
+  test('the 2026-07-28 zone gets stateless POSTs with the mirror headers', () => {
+    assert.ok(seen.length > 5, `${seen.length} requests`);
+    for (const s of seen) {
+      assert.equal(s.method, 'POST', JSON.stringify(s.headers));
+      assert.equal(s.headers['mcp-session-id'], undefined);
+      assert.equal(s.headers['mcp-protocol-version'], REV);
+      assert.notEqual(s.body?.method, 'initialize');
+      assert.equal(s.headers['mcp-method'], s.body.method);
+      const name = ['tools/call', 'prompts/get'].includes(s.body.method) ? s.body.params.name
+        : s.body.method === 'resources/read' ? s.body.params.uri : undefined;
+      assert.equal(s.headers['mcp-name'], name, JSON.stringify(s.body));
+      if ('id' in s.body)
+        assert.equal(s.body.params._meta['io.modelcontextprotocol/protocolVersion'], REV);
+    }
+    assert.equal(seen[0].body.method, 'server/discover');
+  });
+
+  // A 2025-11-25 session's call to r26 that asks for input: the gateway
+  // asks the session (elicitation/create) and retries with the zone's
+  // state; a session that declared nothing gets the zone's -32021 (its
+  // HTTP 400 body passed on). Red with the client's 4xx bodies dropped
+  // (the session then gets "upstream: HTTP status 400").
+  test('2025-11-25 session, remote 2026-07-28 zone: InputRequiredResult as elicitation', async () => {
+    const r = await client.callTool({ name: `r26.${IRR_TOOL}`, arguments: {} });
+    assert.match(r.content[0].text, /approved amount 100/);
+    const multi = await client.callTool({
+      name: 'r26.test_input_required_result_multi_round', arguments: {} });
+    assert.equal(multi.content[0].text, 'Ada likes teal (three rounds)');
+    assert.ok(elicited.length >= 3, `${elicited.length} requests`);
+    const e = await rpcError(plain.callTool({ name: `r26.${IRR_TOOL}`, arguments: {} }));
+    assert.equal(e.code, -32021, e.message);
+    assert.ok(e.data.requiredCapabilities.elicitation, JSON.stringify(e.data));
+  });
+
+  // A 2026-07-28 agent gets r26's InputRequiredResult with the state
+  // sealed by the gateway; a flipped byte, the state carried to another
+  // zone's tool or used by another agent zone: -32602, audited `refused`;
+  // the genuine retry completes.
+  test('2026-07-28 agent, remote 2026-07-28 zone: InputRequiredResult round trip', async () => {
+    const call = { name: `r26.${IRR_TOOL}`, arguments: {} };
+    const caps = { elicitation: {} };
+    const r1 = (await post26(url, 'tools/call', call, caps)).result;
+    assert.equal(r1.resultType, 'input_required');
+    const st = r1.requestState;
+    const payload = JSON.parse(Buffer.from(st.split('.')[1], 'base64url'));
+    assert.equal(payload.s.z, 'agent'); // the gateway's seal, naming the agent zone
+    assert.equal(payload.s.t, 'r26');
+    const answer = { confirm: { action: 'accept', content: { ok: true } } };
+    const flip = st.slice(0, 20) + (st[20] === 'A' ? 'B' : 'A') + st.slice(21);
+    const bad = [
+      await post26(url, 'tools/call', { ...call, inputResponses: answer, requestState: flip }, caps),
+      await post26(url, 'tools/call', { name: `rdual.${IRR_TOOL}`, arguments: {},
+        inputResponses: answer, requestState: st }, caps),
+      await post26(url2, 'tools/call', { ...call, inputResponses: answer, requestState: st },
+        caps, TOKEN2),
+    ];
+    for (const b of bad) {
+      assert.equal(b.error?.code, -32602, JSON.stringify(b));
+      const rec = audit().find((x) => x.id === b.error.data.auditId);
+      assert.equal(rec?.decision, 'refused');
+    }
+    assert.match(bad[2].error.message, /another agent zone/);
+    const r2 = await post26(url, 'tools/call',
+      { ...call, inputResponses: answer, requestState: st }, caps);
+    assert.equal(r2.result?.resultType, 'complete', JSON.stringify(r2));
+    assert.match(r2.result.content[0].text, /approved amount 100/);
+  });
+
+  test('the SDK 2.x client pinned to 2026-07-28 through elicitation rounds', async () => {
+    const c = new SDK2.Client({ name: 'zg-rem-2026', version: '1' }, {
+      capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: REV } } });
+    c.setRequestHandler('elicitation/create', async (r) => {
+      const p = Object.keys(r.params.requestedSchema?.properties ?? {})[0];
+      return { action: 'accept', content: { [p]: p === 'color' ? 'teal' : 'Ada' } };
+    });
+    await c.connect(new SDK2.StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+    try {
+      const hello = await c.callTool({
+        name: 'r26.test_input_required_result_elicitation', arguments: {} });
+      assert.equal(hello.content[0].text, 'Hello, Ada!');
+      const multi = await c.callTool({
+        name: 'r26.test_input_required_result_multi_round', arguments: {} });
+      assert.equal(multi.content[0].text, 'Ada likes teal (three rounds)');
+    } finally {
+      await c.close();
+    }
+  });
+
+  // The control listen to r26 is a POST that must outlive the POST
+  // deadline (call_timeout_ms + 5 s): after that long the zone has not
+  // reconnected, and a tool change still reaches an agent's listen. Red
+  // with the deadline applied to listens (the zone reconnects: connects 2).
+  test('list changes reach a listen through the control listen', async () => {
+    const started = Date.now();
+    const ac = new AbortController();
+    const r = await fetch(url, { method: 'POST', signal: ac.signal,
+      headers: { ...HDRS, authorization: `Bearer ${TOKEN}`, 'mcp-protocol-version': REV,
+        'mcp-method': 'subscriptions/listen' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'L1', method: 'subscriptions/listen',
+        params: { notifications: { toolsListChanged: true }, _meta: meta() } }) });
+    const frames = [];
+    sseFollow(r.body, frames);
+    try {
+      await waitFor('ack', () => frames.length === 1);
+      assert.equal(frames[0].method, 'notifications/subscriptions/acknowledged');
+      await sleep(Math.max(0, CALL_TIMEOUT_MS + 6000 - (Date.now() - started)));
+      const st = spawnSync(GATEWAYCTL, ['--config', cfg, 'status'], { env, encoding: 'utf8' });
+      const z = JSON.parse(st.stdout).zones.find((x) => x.zone === 'r26');
+      assert.equal(z.connects, 1, JSON.stringify(z));
+      assert.equal(z.health, 'up');
+      await post26(url, 'tools/call', { name: 'r26.test_trigger_tool_change', arguments: {} });
+      await waitFor('tools list_changed', () => frames.some((f) =>
+        f.method === 'notifications/tools/list_changed'), 10000);
+    } finally {
+      ac.abort();
+    }
+  });
+});
