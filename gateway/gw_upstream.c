@@ -1314,6 +1314,36 @@ static void hc_message(void *ud, uint32_t sid, const char *msg, size_t len)
 	tz_data(ud, NULL, sid, (const uint8_t *)msg, len);
 }
 
+/* A request or notification on the stream of our request rel: named
+ * with it as mcpd names it on a channel (MCP_META_RELATED), so that a
+ * stateless agent's progress and log messages find their request and a
+ * shared session's server requests their call (relate_for_agent). */
+static void hc_message_rel(void *ud, uint32_t sid, const char *msg, size_t len,
+			   json_t *rel)
+{
+	struct tzone *t = ud;
+	json_t *root, *params, *meta;
+	char *txt = NULL;
+	size_t tlen = 0;
+
+	root = json_is_integer(rel) ? json_loadb(msg, len, 0, NULL) : NULL;
+	params = json_object_get(root, "params");
+	meta = json_object_get(params, "_meta");
+	if (json_is_object(params) && !meta) {
+		meta = json_object();
+		json_object_set_new(params, "_meta", meta);
+	}
+	if (json_is_object(meta) && !json_object_get(meta, MCP_META_RELATED) &&
+	    json_object_set(meta, MCP_META_RELATED, rel) == 0)
+		txt = jr_dump(root, &tlen);
+	json_decref(root);
+	if (txt && tlen <= t->g->cfg->max_message)
+		tz_data(ud, NULL, sid, (const uint8_t *)txt, tlen);
+	else
+		tz_data(ud, NULL, sid, (const uint8_t *)msg, len);
+	free(txt);
+}
+
 static void hc_closed(void *ud, uint32_t sid, const char *why)
 {
 	(void)why;
@@ -1406,7 +1436,8 @@ static void hc_log(void *ud, const char *msg)
 static void remote_connect(struct tzone *t)
 {
 	static const struct mcp_hc_ops ops = { hc_message, hc_closed, hc_log,
-					       hc_input_schema };
+					       hc_input_schema,
+					       hc_message_rel };
 	const struct gw_config *c = t->g->cfg;
 	char err[256], label[GW_ZONE_NAME_MAX + 16];
 	struct mcp_hc_opts o = {

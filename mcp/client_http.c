@@ -50,7 +50,8 @@ enum { GET_NONE, GET_WANT, GET_RUN, GET_OFF };
 struct dmsg {
 	struct dmsg *next;
 	uint32_t sid;
-	int closed; /* the session is gone; data is the reason */
+	int closed;  /* the session is gone; data is the reason */
+	json_t *rel; /* the POSTed request whose stream brought it, or NULL */
 	size_t len;
 	char data[];
 };
@@ -253,7 +254,7 @@ out:
 /* ---- what goes to the caller ------------------------------------------ */
 
 static int deliver_push(struct mcp_hc *hc, uint32_t sid, int closed,
-			const char *data, size_t len)
+			const char *data, size_t len, json_t *rel)
 {
 	struct dmsg *d;
 
@@ -268,6 +269,7 @@ static int deliver_push(struct mcp_hc *hc, uint32_t sid, int closed,
 	d->next = NULL;
 	d->sid = sid;
 	d->closed = closed;
+	d->rel = json_incref(rel);
 	d->len = len;
 	memcpy(d->data, data, len);
 	d->data[len] = '\0';
@@ -301,10 +303,14 @@ static void deliver_all(struct mcp_hc *hc)
 		if (find_sess(hc, d->sid)) {
 			if (d->closed && hc->ops.closed)
 				hc->ops.closed(hc->ud, d->sid, d->data);
+			else if (!d->closed && d->rel && hc->ops.message_rel)
+				hc->ops.message_rel(hc->ud, d->sid, d->data,
+						    d->len, d->rel);
 			else if (!d->closed)
 				hc->ops.message(hc->ud, d->sid, d->data,
 						d->len);
 		}
+		json_decref(d->rel);
 		free(d);
 	}
 }
@@ -321,7 +327,7 @@ static void synth_error(struct mcp_hc *hc, uint32_t sid, json_t *id,
 	snprintf(msg, sizeof(msg), "upstream: %s", why);
 	e = jr_error(id, -32000, msg, NULL);
 	txt = e ? jr_dump(e, &len) : NULL;
-	if (txt && deliver_push(hc, sid, 0, txt, len) == 0) {
+	if (txt && deliver_push(hc, sid, 0, txt, len, NULL) == 0) {
 		free(txt);
 		json_decref(e);
 		return;
@@ -329,7 +335,7 @@ static void synth_error(struct mcp_hc *hc, uint32_t sid, json_t *id,
 	free(txt);
 	json_decref(e);
 	/* out of memory: the session is the only thing left to end */
-	deliver_push(hc, sid, 1, "out of memory", 13);
+	deliver_push(hc, sid, 1, "out of memory", 13, NULL);
 }
 
 /* ---- transfers ---------------------------------------------------------- */
@@ -634,7 +640,12 @@ static int take_message(struct xfer *x, const char *data, size_t len)
 					 p);
 		}
 	}
-	if (deliver_push(hc, x->s->sid, 0, data, len)) {
+	/* a request or notification on a POST's stream belongs to the
+	 * POSTed request (the revision names it nowhere else) */
+	if (deliver_push(hc, x->s->sid, 0, data, len,
+			 m.kind == JR_REQUEST || m.kind == JR_NOTIFICATION
+				 ? x->req_id
+				 : NULL)) {
 		stop_x(x, "too much waiting for delivery");
 		rc = -1;
 	}
@@ -1176,7 +1187,7 @@ static void xfer_done(struct mcp_hc *hc, struct xfer *x, CURLcode rc)
 	}
 	if (s && status == 404 && s->sid_hdr) {
 		s->state = HS_GONE;
-		deliver_push(hc, s->sid, 1, "session expired", 15);
+		deliver_push(hc, s->sid, 1, "session expired", 15, NULL);
 		goto out;
 	}
 	if (x->kind == X_GET) {
@@ -1548,6 +1559,7 @@ void mcp_hc_free(struct mcp_hc *hc)
 	}
 	for (d = hc->dh; d; d = nx) {
 		nx = d->next;
+		json_decref(d->rel);
 		free(d);
 	}
 	if (hc->multi)

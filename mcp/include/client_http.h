@@ -85,6 +85,12 @@ struct mcp_hc_ops {
 	 * its x-mcp-header properties become the POST's Mcp-Param-* headers.
 	 * Called from mcp_hc_send (the caller's own context). */
 	json_t *(*input_schema)(void *ud, uint32_t sid, const char *name);
+	/* Optional: called instead of message for a request or notification
+	 * that came on the event stream of a POSTed request, with that
+	 * request's id (borrowed, valid for the call): the request it
+	 * belongs to, which a stateless server names nowhere else. */
+	void (*message_rel)(void *ud, uint32_t sid, const char *msg, size_t len,
+			    json_t *rel);
 };
 
 /* Health counters of an endpoint (mcp_hc_stats). */

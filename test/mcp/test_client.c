@@ -164,7 +164,7 @@ static void msg_cb(void *ud, uint32_t sid, const char *m, size_t len)
 
 static void test_headers(void)
 {
-	static const struct mcp_hc_ops ops = { msg_cb, NULL, NULL, NULL };
+	static const struct mcp_hc_ops ops = { .message = msg_cb };
 	struct mcp_hc_opts o = { .url = "https://example.com/mcp" };
 	char err[160];
 	struct mcp_hc *hc = mcp_hc_new(&o, &ops, NULL, err, sizeof(err));
