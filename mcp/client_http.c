@@ -1414,8 +1414,7 @@ static void free_extra(struct mcp_hc *hc)
 	hc->nextra = 0;
 }
 
-/* Headers a configured one may not replace: the client's own. */
-static int header_reserved(const char *l, size_t nl)
+int mcp_hc_header_reserved(const char *l, size_t nl)
 {
 	static const char *const own[] = {
 		"content-type",	  "accept",
@@ -1457,7 +1456,7 @@ int mcp_hc_set_headers(struct mcp_hc *hc, const char *const *lines, size_t n,
 					 i + 1);
 				return -1;
 			}
-		if (header_reserved(lines[i], k)) {
+		if (mcp_hc_header_reserved(lines[i], k)) {
 			snprintf(err, errlen, "header %.*s is the client's own",
 				 (int)(k > 40 ? 40 : k), lines[i]);
 			return -1;

@@ -108,6 +108,13 @@ struct mcp_hc_stats {
  * insecure_http. Otherwise 0 with the reason in err. */
 int mcp_hc_url_ok(const char *url, int insecure_http, char *err, size_t errlen);
 
+/* Nonzero if header name (n bytes, any case) is one the client sets
+ * itself, which mcp_hc_set_headers refuses: Content-Type, Accept,
+ * Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Host,
+ * Content-Length, Transfer-Encoding, Expect, Connection, and the mirror
+ * of a stateless body: Mcp-Method, Mcp-Name, Mcp-Param-*. */
+int mcp_hc_header_reserved(const char *name, size_t n);
+
 /* A new client of o->url (checked as mcp_hc_url_ok does; strings are
  * copied). No connection is made until a session sends. Returns NULL with
  * err on a bad option or out of memory. Free with mcp_hc_free. */
