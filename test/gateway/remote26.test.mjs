@@ -15,7 +15,8 @@
 // Mcp-Param header mcpd checks (plain and Base64 forms); an
 // InputRequiredResult goes both ways (a session is asked by elicitation,
 // a 2026-07-28 agent gets the zone's state sealed by the gateway, and a
-// tampered or foreign state is refused and audited); list changes reach
+// tampered or foreign state is refused and audited); a cancelled call's
+// POST is closed (no notifications/cancelled goes up); list changes reach
 // a listen through the control listen, which outlives the POST deadline.
 // Env: GATEWAYD, GATEWAYCTL, MCPD_TEST.
 import assert from 'node:assert/strict';
@@ -75,6 +76,8 @@ const sorted = (a) => [...a].sort();
 
 // { method, headers, body } of every HTTP request the gateway sent r26
 const seen = [];
+// ids of the requests whose POST the gateway closed before the answer
+const closedEarly = [];
 
 function proxy(port) {
   return createServer((req, res) => {
@@ -91,7 +94,10 @@ function proxy(port) {
         ur.pipe(res);
       });
       up.on('error', () => res.destroy());
-      res.on('close', () => up.destroy());
+      res.on('close', () => {
+        if (!res.writableFinished) closedEarly.push(msg?.id);
+        up.destroy();
+      });
       up.end(body);
     });
   });
@@ -140,6 +146,7 @@ agent *.test_input_required_result_elicitation allow
 agent *.test_input_required_result_multi_round allow
 agent r26.test_trigger_tool_change allow
 agent r26.test_temporary_tool allow
+agent r26.test_slow_counter allow
 other *.${IRR_TOOL} allow
 `);
     gw = daemon(GATEWAYD, ['--config', cfg]);
@@ -246,6 +253,24 @@ other *.${IRR_TOOL} allow
     assert.equal(calls[1].headers['mcp-param-region'],
       `=?base64?${Buffer.from(odd).toString('base64')}?=`);
     assert.equal(calls[2].headers['mcp-param-region'], 'eu-1');
+  });
+
+  // A call the agent cancels: the revision cancels by closing the
+  // request's connection, so the gateway closes the call's POST and sends
+  // r26 no notifications/cancelled. Red with the cancellation POSTed as
+  // on a session.
+  test('a cancelled call closes its POST', async () => {
+    const ac = new AbortController();
+    const before = seen.length;
+    const p = client.callTool({ name: 'r26.test_slow_counter',
+      arguments: { steps: 10000, interval_ms: 10 } }, undefined, { signal: ac.signal });
+    await waitFor('the call upstream', () => seen.slice(before).some((s) =>
+      s.body?.params?.name === 'test_slow_counter'));
+    const up = seen.slice(before).find((s) => s.body?.params?.name === 'test_slow_counter');
+    ac.abort();
+    await rpcError(p);
+    await waitFor('the POST closed', () => closedEarly.includes(up.body.id));
+    assert.ok(!seen.some((s) => s.body?.method === 'notifications/cancelled'));
   });
 
   // What r26 got: stateless POSTs only, each mirrored in its headers.
