@@ -147,6 +147,8 @@ agent *.test_input_required_result_multi_round allow
 agent r26.test_trigger_tool_change allow
 agent r26.test_temporary_tool allow
 agent r26.test_slow_counter allow
+agent r26.test_update_watched allow
+agent resource:r26.test://watched-resource allow
 other *.${IRR_TOOL} allow
 `);
     gw = daemon(GATEWAYD, ['--config', cfg]);
@@ -368,7 +370,8 @@ other *.${IRR_TOOL} allow
   // The control listen to r26 is a POST that must outlive the POST
   // deadline (call_timeout_ms + 5 s): after that long the zone has not
   // reconnected, and a tool change still reaches an agent's listen. Red
-  // with the deadline applied to listens (the zone reconnects: connects 2).
+  // with the deadline applied to listens (the zone reconnects: connects 2;
+  // the agent's upstream listen for the URI is cut, no resources/updated).
   test('list changes reach a listen through the control listen', async () => {
     const started = Date.now();
     const ac = new AbortController();
@@ -376,7 +379,8 @@ other *.${IRR_TOOL} allow
       headers: { ...HDRS, authorization: `Bearer ${TOKEN}`, 'mcp-protocol-version': REV,
         'mcp-method': 'subscriptions/listen' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 'L1', method: 'subscriptions/listen',
-        params: { notifications: { toolsListChanged: true }, _meta: meta() } }) });
+        params: { notifications: { toolsListChanged: true,
+          resourceSubscriptions: ['test://watched-resource'] }, _meta: meta() } }) });
     const frames = [];
     sseFollow(r.body, frames);
     try {
@@ -390,6 +394,13 @@ other *.${IRR_TOOL} allow
       await post26(url, 'tools/call', { name: 'r26.test_trigger_tool_change', arguments: {} });
       await waitFor('tools list_changed', () => frames.some((f) =>
         f.method === 'notifications/tools/list_changed'), 10000);
+      // resources/updated by the listen the gateway opened upstream
+      await post26(url, 'tools/call', { name: 'r26.test_update_watched', arguments: {} });
+      await waitFor('resources/updated', () => frames.some((f) =>
+        f.method === 'notifications/resources/updated' &&
+        f.params.uri === 'test://watched-resource'), 10000);
+      assert.ok(seen.some((x) => x.body?.method === 'subscriptions/listen' &&
+        x.body.params.notifications.resourceSubscriptions?.includes('test://watched-resource')));
     } finally {
       ac.abort();
     }
