@@ -27,16 +27,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, sseFollow, sseMessages,
-  stop, waitFor } from '../common/harness.mjs';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, rpcError, sseFollow, stop,
+  waitFor } from '../common/harness.mjs';
+import { callsBothRevisions, HDRS, IRR_TOOL, irrRoundTrip, listenerUrl, meta, post26 as post26of,
+  REV, sameLists, sdk2Rounds, sessionIrr, sessions } from './revpairs.mjs';
 
 guardHooks();
-
-const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
-const { Client } = await import(`${SDK}/client/index.js`);
-const { StreamableHTTPClientTransport } = await import(`${SDK}/client/streamableHttp.js`);
-const { ElicitRequestSchema } = await import(`${SDK}/types.js`);
-const SDK2 = await import('../node/node_modules/@modelcontextprotocol/client/dist/index.mjs');
 
 const { GATEWAYD, GATEWAYCTL, MCPD_TEST } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gwr26-'));
@@ -45,32 +41,15 @@ const daemon = (bin, args) => spawnDaemon(bin, args, env);
 const cfg = join(dir, 'gatewayd.json');
 const TOKEN = 'r'.repeat(20) + 'Rm6-token-of-the-agent-0123456789';
 const TOKEN2 = 'o'.repeat(20) + 'Ko3-token-of-the-other-0123456789';
-const REV = '2026-07-28';
-const IRR_TOOL = 'test_input_required_result_tampered_state';
 // the POST deadline is call_timeout_ms + 5 s: the control listen must
 // outlive it
 const CALL_TIMEOUT_MS = 1000;
-const meta = (caps = {}) => ({ 'io.modelcontextprotocol/protocolVersion': REV,
-  'io.modelcontextprotocol/clientCapabilities': caps });
-const HDRS = { 'content-type': 'application/json',
-  accept: 'application/json, text/event-stream' };
-
-// A stateless POST through a listener: the response message.
-async function post26(url, method, params = {}, caps = {}, token = TOKEN, extra = {}) {
-  const name = params.name ?? params.uri;
-  const r = await fetch(url, { method: 'POST',
-    headers: { ...HDRS, authorization: `Bearer ${token}`, 'mcp-protocol-version': REV,
-      'mcp-method': method, ...(name ? { 'mcp-name': name } : {}), ...extra },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method,
-      params: { ...params, _meta: meta(caps) } }) });
-  const text = await r.text();
-  if (r.headers.get('content-type')?.includes('text/event-stream')) return sseMessages(text).at(-1);
-  return JSON.parse(text);
-}
+// A stateless POST through a listener (agent zone's token unless given).
+const post26 = (url, method, params = {}, caps = {}, token = TOKEN, extra = {}) =>
+  post26of(url, token, method, params, caps, extra);
 
 const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
   .map((l) => JSON.parse(l));
-const sorted = (a) => [...a].sort();
 
 // ---- a recording pass-through proxy in front of r26 ----
 
@@ -155,22 +134,9 @@ other *.${IRR_TOOL} allow
     await waitFor('gatewayd', () => ['r26', 'rdual'].every((z) =>
       gw.log.includes(`tool zone ${z} up`)) && /listener for zone agent on http/.test(gw.log) &&
       /listener for zone other on http/.test(gw.log), 15000);
-    url = /listener for zone agent on (http:\/\/\S+)/.exec(gw.log)[1];
-    url2 = /listener for zone other on (http:\/\/\S+)/.exec(gw.log)[1];
-    client = new Client({ name: 'zg-2025', version: '1' },
-      { capabilities: { elicitation: {} } });
-    client.setRequestHandler(ElicitRequestSchema, async (r) => {
-      elicited.push(r.params);
-      const p = Object.keys(r.params.requestedSchema?.properties ?? {})[0];
-      if (p === 'name' || p === 'color')
-        return { action: 'accept', content: { [p]: p === 'color' ? 'teal' : 'Ada' } };
-      return { action: 'accept', content: { ok: true } };
-    });
-    await client.connect(new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
-    plain = new Client({ name: 'zg-2025-plain', version: '1' });
-    await plain.connect(new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+    url = listenerUrl(gw.log, 'agent');
+    url2 = listenerUrl(gw.log, 'other');
+    ({ client, plain } = await sessions(url, TOKEN, elicited));
   });
   checkedAfter(async () => {
     await client?.close();
@@ -204,35 +170,13 @@ other *.${IRR_TOOL} allow
 
   // Red with the lists or the links to r26 opened as sessions
   // (initialize: refused by r26, its tools never listed).
-  test('both revisions list the same tools, filtered by policy', async () => {
-    const want = sorted((await client.listTools()).tools.map((t) => t.name));
-    for (const n of ['r26.test_simple_text', 'rdual.test_simple_text', 'r26.test_header_param'])
-      assert.ok(want.includes(n), n);
-    assert.ok(!want.some((n) => n.endsWith('.test_image_content')));
-    const l26 = await post26(url, 'tools/list');
-    assert.deepEqual(sorted(l26.result.tools.map((t) => t.name)), want);
-  });
+  test('both revisions list the same tools, filtered by policy', () =>
+    sameLists(client, url, TOKEN,
+      ['r26.test_simple_text', 'rdual.test_simple_text', 'r26.test_header_param']));
 
-  test('calls allowed and denied with audit ids from both revisions', async () => {
-    for (const z of ['r26', 'rdual']) {
-      const r = await client.callTool({ name: `${z}.test_simple_text`, arguments: {} });
-      assert.match(r.content[0].text, /simple text/i, z);
-      const s = await post26(url, 'tools/call', { name: `${z}.test_simple_text`, arguments: {} });
-      assert.equal(s.result?.resultType, 'complete', JSON.stringify(s));
-      assert.match(s.result.content[0].text, /simple text/i, z);
-    }
-    const e25 = await rpcError(client.callTool({ name: 'r26.test_image_content', arguments: {} }));
-    const e26 = await post26(url, 'tools/call', { name: 'r26.test_image_content', arguments: {} });
-    assert.equal(e26.error.code, e25.code);
-    for (const id of [e25.data.auditId, e26.error.data.auditId]) {
-      const rec = audit().find((x) => x.id === id);
-      assert.equal(rec?.decision, 'deny', id);
-      assert.equal(rec.target, 'r26.test_image_content');
-    }
-    const ok = audit().filter((x) => x.target === 'r26.test_simple_text' &&
-      x.decision === 'allow');
-    assert.equal(ok.length, 2);
-  });
+  test('calls allowed and denied with audit ids from both revisions', () =>
+    callsBothRevisions({ client, url, token: TOKEN, zones: ['r26', 'rdual'], zone: 'r26',
+      audit }));
 
   // An x-mcp-header parameter: mcpd refuses a call without the right
   // Mcp-Param-Region (-32020), so each result proves the header came, in
@@ -300,72 +244,23 @@ other *.${IRR_TOOL} allow
   // state; a session that declared nothing gets the zone's -32021 (its
   // HTTP 400 body passed on). Red with the client's 4xx bodies dropped
   // (the session then gets "upstream: HTTP status 400").
-  test('2025-11-25 session, remote 2026-07-28 zone: InputRequiredResult as elicitation', async () => {
-    const r = await client.callTool({ name: `r26.${IRR_TOOL}`, arguments: {} });
-    assert.match(r.content[0].text, /approved amount 100/);
-    const multi = await client.callTool({
-      name: 'r26.test_input_required_result_multi_round', arguments: {} });
-    assert.equal(multi.content[0].text, 'Ada likes teal (three rounds)');
-    assert.ok(elicited.length >= 3, `${elicited.length} requests`);
-    const e = await rpcError(plain.callTool({ name: `r26.${IRR_TOOL}`, arguments: {} }));
-    assert.equal(e.code, -32021, e.message);
-    assert.ok(e.data.requiredCapabilities.elicitation, JSON.stringify(e.data));
-  });
+  test('2025-11-25 session, remote 2026-07-28 zone: InputRequiredResult as elicitation', () =>
+    sessionIrr({ client, plain, zone: 'r26', elicited }));
 
   // A 2026-07-28 agent gets r26's InputRequiredResult with the state
   // sealed by the gateway; a flipped byte, the state carried to another
   // zone's tool or used by another agent zone: -32602, audited `refused`;
   // the genuine retry completes.
   test('2026-07-28 agent, remote 2026-07-28 zone: InputRequiredResult round trip', async () => {
-    const call = { name: `r26.${IRR_TOOL}`, arguments: {} };
-    const caps = { elicitation: {} };
-    const r1 = (await post26(url, 'tools/call', call, caps)).result;
-    assert.equal(r1.resultType, 'input_required');
-    const st = r1.requestState;
-    const payload = JSON.parse(Buffer.from(st.split('.')[1], 'base64url'));
+    const r1 = await irrRoundTrip({ url, token: TOKEN, url2, token2: TOKEN2, zone: 'r26',
+      otherZone: 'rdual', audit });
+    const payload = JSON.parse(Buffer.from(r1.requestState.split('.')[1], 'base64url'));
     assert.equal(payload.s.z, 'agent'); // the gateway's seal, naming the agent zone
     assert.equal(payload.s.t, 'r26');
-    const answer = { confirm: { action: 'accept', content: { ok: true } } };
-    const flip = st.slice(0, 20) + (st[20] === 'A' ? 'B' : 'A') + st.slice(21);
-    const bad = [
-      await post26(url, 'tools/call', { ...call, inputResponses: answer, requestState: flip }, caps),
-      await post26(url, 'tools/call', { name: `rdual.${IRR_TOOL}`, arguments: {},
-        inputResponses: answer, requestState: st }, caps),
-      await post26(url2, 'tools/call', { ...call, inputResponses: answer, requestState: st },
-        caps, TOKEN2),
-    ];
-    for (const b of bad) {
-      assert.equal(b.error?.code, -32602, JSON.stringify(b));
-      const rec = audit().find((x) => x.id === b.error.data.auditId);
-      assert.equal(rec?.decision, 'refused');
-    }
-    assert.match(bad[2].error.message, /another agent zone/);
-    const r2 = await post26(url, 'tools/call',
-      { ...call, inputResponses: answer, requestState: st }, caps);
-    assert.equal(r2.result?.resultType, 'complete', JSON.stringify(r2));
-    assert.match(r2.result.content[0].text, /approved amount 100/);
   });
 
-  test('the SDK 2.x client pinned to 2026-07-28 through elicitation rounds', async () => {
-    const c = new SDK2.Client({ name: 'zg-rem-2026', version: '1' }, {
-      capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: REV } } });
-    c.setRequestHandler('elicitation/create', async (r) => {
-      const p = Object.keys(r.params.requestedSchema?.properties ?? {})[0];
-      return { action: 'accept', content: { [p]: p === 'color' ? 'teal' : 'Ada' } };
-    });
-    await c.connect(new SDK2.StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
-    try {
-      const hello = await c.callTool({
-        name: 'r26.test_input_required_result_elicitation', arguments: {} });
-      assert.equal(hello.content[0].text, 'Hello, Ada!');
-      const multi = await c.callTool({
-        name: 'r26.test_input_required_result_multi_round', arguments: {} });
-      assert.equal(multi.content[0].text, 'Ada likes teal (three rounds)');
-    } finally {
-      await c.close();
-    }
-  });
+  test('the SDK 2.x client pinned to 2026-07-28 through elicitation rounds', () =>
+    sdk2Rounds(url, TOKEN, ['r26']));
 
   // The control listen to r26 is a POST that must outlive the POST
   // deadline (call_timeout_ms + 5 s): after that long the zone has not
