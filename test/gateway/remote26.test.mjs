@@ -2,7 +2,7 @@
 // Real processes: gatewayd; `mcpd-test --http --protocol-versions
 // 2026-07-28` (r26, reached through a recording pass-through proxy of this
 // file, so every HTTP request the gateway makes to it is seen) and a dual
-// `mcpd-test --http` (rdual); two agent zones on token-bound listeners,
+// `mcpd-test --http` (rdual) and a 2025-11-25-only one (r25); two agent zones on token-bound listeners,
 // reached by the SDK 1.x client (a 2025-11-25 session), the SDK 2.x client
 // pinned to 2026-07-28 and raw 2026-07-28 requests.
 // Proves: the gateway probes a remote zone with server/discover like a
@@ -85,7 +85,7 @@ function proxy(port) {
 const listenOn = (srv) => new Promise((res) => srv.listen(0, '127.0.0.1',
   () => res(srv.address().port)));
 
-let gw, r26, rdual, prox, url, url2, client, plain;
+let gw, r26, rdual, r25, prox, url, url2, client, plain;
 const elicited = [];
 
 describe('gatewayd: remote tool zones of 2026-07-28', { concurrency: false }, () => {
@@ -96,9 +96,11 @@ describe('gatewayd: remote tool zones of 2026-07-28', { concurrency: false }, ()
     r26 = daemon(MCPD_TEST, [...fx, '--protocol-versions', REV,
       '--ready-file', join(dir, 'r26.ready')]);
     rdual = daemon(MCPD_TEST, [...fx, '--ready-file', join(dir, 'rdual.ready')]);
+    r25 = daemon(MCPD_TEST, [...fx, '--protocol-versions', '2025-11-25',
+      '--ready-file', join(dir, 'r25.ready')]);
     const ready = (f) => readFileSync(join(dir, f), 'utf8').trim();
     await waitFor('mcpd-test', () => ready('r26.ready').includes('/mcp') &&
-      ready('rdual.ready').includes('/mcp'));
+      ready('rdual.ready').includes('/mcp') && ready('r25.ready').includes('/mcp'));
     prox = proxy(Number(new URL(ready('r26.ready')).port));
     const pport = await listenOn(prox);
     writeFileSync(cfg, JSON.stringify({
@@ -107,6 +109,7 @@ describe('gatewayd: remote tool zones of 2026-07-28', { concurrency: false }, ()
         other: { domid: 95, role: 'agent' },
         r26: { domid: 92, role: 'tool', url: `http://127.0.0.1:${pport}/mcp` },
         rdual: { domid: 93, role: 'tool', url: ready('rdual.ready') },
+        r25: { domid: 94, role: 'tool', url: ready('r25.ready') },
       },
       listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' },
         { listen: '127.0.0.1:0', zone: 'other', token_file: 'o.token' }],
@@ -131,7 +134,7 @@ agent resource:r26.test://watched-resource allow
 other *.${IRR_TOOL} allow
 `);
     gw = daemon(GATEWAYD, ['--config', cfg]);
-    await waitFor('gatewayd', () => ['r26', 'rdual'].every((z) =>
+    await waitFor('gatewayd', () => ['r26', 'rdual', 'r25'].every((z) =>
       gw.log.includes(`tool zone ${z} up`)) && /listener for zone agent on http/.test(gw.log) &&
       /listener for zone other on http/.test(gw.log), 15000);
     url = listenerUrl(gw.log, 'agent');
@@ -147,6 +150,7 @@ other *.${IRR_TOOL} allow
     prox?.close();
     await stop(r26);
     await stop(rdual);
+    await stop(r25);
     rmSync(dir, { recursive: true, force: true });
     assert.equal(code, 0, gw.log);
   });
@@ -161,7 +165,9 @@ other *.${IRR_TOOL} allow
     const z = (n) => zones.find((x) => x.zone === n);
     assert.equal(z('r26').revision, REV);
     assert.equal(z('rdual').revision, '2025-11-25'); // both eras: the session era
-    for (const n of ['r26', 'rdual']) {
+    // 2025-11-25 only: its refusal of the stateless probe, then initialize
+    assert.equal(z('r25').revision, '2025-11-25');
+    for (const n of ['r26', 'rdual', 'r25']) {
       assert.equal(z(n).health, 'up');
       assert.ok(z(n).remote, n);
     }
