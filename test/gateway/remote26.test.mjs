@@ -1,15 +1,17 @@
 // End to end: remote (`url`) tool zones that speak MCP 2026-07-28.
 // Real processes: gatewayd; `mcpd-test --http --protocol-versions
 // 2026-07-28` (r26, reached through a recording pass-through proxy of this
-// file, so every HTTP request the gateway makes to it is seen) and a dual
-// `mcpd-test --http` (rdual) and a 2025-11-25-only one (r25); two agent zones on token-bound listeners,
-// reached by the SDK 1.x client (a 2025-11-25 session), the SDK 2.x client
-// pinned to 2026-07-28 and raw 2026-07-28 requests.
+// file, so every HTTP request the gateway makes to it is seen), a dual
+// `mcpd-test --http` (rdual) and a 2025-11-25-only one (r25); two agent
+// zones on token-bound listeners, reached by the SDK 1.x client (a
+// 2025-11-25 session), the SDK 2.x client pinned to 2026-07-28 and raw
+// 2026-07-28 requests.
 // Proves: the gateway probes a remote zone with server/discover like a
-// channel zone (r26 spoken to in 2026-07-28, the dual one in 2025-11-25,
-// both in `gatewayctl status`); r26 gets stateless POSTs only (no
-// initialize, no session id, no GET, no DELETE; MCP-Protocol-Version,
-// Mcp-Method and Mcp-Name mirroring each body); its tools are listed and
+// channel zone (r26 spoken to in 2026-07-28, the dual and the
+// 2025-11-25-only ones in 2025-11-25, all in `gatewayctl status`); r26
+// gets stateless POSTs only (no initialize, no session id, no GET, no
+// DELETE; MCP-Protocol-Version, Mcp-Method and Mcp-Name mirroring each
+// body); its tools are listed and
 // filtered by policy, allowed and denied with audit ids, from both
 // revisions; a tool's x-mcp-header parameter reaches r26 as the
 // Mcp-Param header mcpd checks (plain and Base64 forms); an
