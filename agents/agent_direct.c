@@ -113,7 +113,9 @@ struct ag_dlink *ag_dlink_new(const struct ag_direct *d,
 			      const char *client_name, long connect_ms,
 			      char *err, size_t errlen)
 {
-	static const struct mcp_hc_ops ops = { dl_message, dl_closed, dl_log };
+	static const struct mcp_hc_ops ops = { .message = dl_message,
+						.closed = dl_closed,
+						.log = dl_log };
 	struct ag_dlink *l = calloc(1, sizeof(*l));
 	char label[96];
 	struct mcp_hc_opts o = {

@@ -190,16 +190,10 @@ static int tags_of(const struct cerr *e, int line, json_t *v, struct gw_zone *z)
 }
 
 /* A header name that headers_from may set: a token, not one the MCP
- * client sets itself (mcp_hc_set_headers checks that part again). */
+ * client sets itself (mcp_hc_header_reserved, which mcp_hc_set_headers
+ * checks again). */
 static int hdr_name_ok(const char *k)
 {
-	static const char *const own[] = {
-		"content-type",	  "accept",
-		"mcp-session-id", "mcp-protocol-version",
-		"last-event-id",  "host",
-		"content-length", "transfer-encoding",
-		"expect",	  "connection"
-	};
 	size_t n = strlen(k);
 
 	if (n == 0 || n > 64)
@@ -208,10 +202,7 @@ static int hdr_name_ok(const char *k)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
 		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
 			return 0;
-	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-		if (strcasecmp(k, own[i]) == 0)
-			return 0;
-	return 1;
+	return !mcp_hc_header_reserved(k, n);
 }
 
 static int headers_from_of(const struct cerr *e, int line, json_t *v,

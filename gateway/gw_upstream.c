@@ -81,12 +81,17 @@ int gw_up_send(struct tzone *t, uint32_t sid, json_t *msg)
 	return rc;
 }
 
-/* A new stream (upstream session) on t: its id, 0 when none. */
-static uint32_t up_open(struct tzone *t)
+/* A new stream (upstream session) on t: its id, 0 when none. A remote
+ * zone's is a stateless (2026-07-28) one when stateless, else a session
+ * that begins with initialize; a channel stream is either. */
+static uint32_t up_open(struct tzone *t, int stateless)
 {
 	if (t->m)
 		return chan_mux_open_stream(t->m);
-	return t->hc ? mcp_hc_open(t->hc) : 0;
+	if (!t->hc)
+		return 0;
+	return stateless ? mcp_hc_open_stateless(t->hc, REV_2026)
+			 : mcp_hc_open(t->hc);
 }
 
 struct ulink *gw_up_links_new(size_t ntz)
@@ -401,7 +406,7 @@ int gw_up_link_ensure(struct gw *g, struct asess *s, unsigned ti)
 		return 0;
 	if (!gw_up_live(t) || !t->have_cat)
 		return -1;
-	l->sid = up_open(t);
+	l->sid = up_open(t, t->rev2026);
 	if (!l->sid)
 		return -1;
 	if (gw_map_put(g->links, gw_up_link_key(t, l->sid), s)) {
@@ -493,6 +498,16 @@ static void up_response(struct tzone *t, struct asess *ls, struct jr_msg *m,
 	int tok_state;
 	int64_t now;
 
+	if (!ls && t->hc && json_is_string(m->id) &&
+	    strcmp(json_string_value(m->id), CTL_LISTEN_ID) == 0) {
+		/* a remote zone's control listen ended (the server's
+		 * graceful close, a dropped stream): list changes would go
+		 * unheard, so the zone reconnects and refetches */
+		snprintf(t->last_error, sizeof(t->last_error),
+			 "the control subscriptions/listen ended");
+		t->dead = 1;
+		return;
+	}
 	p = json_is_integer(m->id)
 		    ? gw_map_get(g->preqs, (uint64_t)json_integer_value(m->id))
 		    : NULL;
@@ -870,7 +885,7 @@ static void ctl_handshake(struct tzone *t, int probe)
 	struct preq *p;
 	json_t *r;
 
-	t->ctl = up_open(t);
+	t->ctl = up_open(t, probe);
 	p = t->ctl ? gw_req_new(t->g, PK_INIT, NULL, t->ti) : NULL;
 	if (!p) {
 		t->dead = 1;
@@ -896,9 +911,9 @@ static void tz_up(void *ud, chan_mux *m)
 	t->rev2026 = 0;
 	t->tasks_ext = 0;
 	t->rev[0] = '\0';
-	/* a remote zone's HTTP client speaks the session era's transport
-	 * (Mcp-Session-Id, no Mcp-Method headers): initialize at once */
-	ctl_handshake(t, t->m != NULL);
+	/* channel and remote zones alike: server/discover first (a remote
+	 * zone's as a stateless POST) */
+	ctl_handshake(t, 1);
 }
 
 /* 1 if a server/discover result lists version in supportedVersions:
@@ -983,6 +998,8 @@ void gw_up_handshake(struct tzone *t, struct jr_msg *m)
 		 * stream a stateless one) */
 		if (t->m)
 			chan_mux_close_stream(t->m, t->ctl);
+		else if (t->hc)
+			mcp_hc_close(t->hc, t->ctl);
 		ctl_handshake(t, 0);
 		return;
 	}
@@ -1299,10 +1316,52 @@ static void hc_message(void *ud, uint32_t sid, const char *msg, size_t len)
 	tz_data(ud, NULL, sid, (const uint8_t *)msg, len);
 }
 
+/* A request or notification on the stream of our request rel: named
+ * with it as mcpd names it on a channel (MCP_META_RELATED), so that a
+ * stateless agent's progress and log messages find their request and a
+ * shared session's server requests their call (relate_for_agent). */
+static void hc_message_rel(void *ud, uint32_t sid, const char *msg, size_t len,
+			   json_t *rel)
+{
+	struct tzone *t = ud;
+	json_t *root, *params, *meta;
+	char *txt = NULL;
+	size_t tlen = 0;
+
+	root = json_is_integer(rel) ? json_loadb(msg, len, 0, NULL) : NULL;
+	params = json_object_get(root, "params");
+	meta = json_object_get(params, "_meta");
+	if (json_is_object(params) && !meta) {
+		meta = json_object();
+		json_object_set_new(params, "_meta", meta);
+	}
+	if (json_is_object(meta) && !json_object_get(meta, MCP_META_RELATED) &&
+	    json_object_set(meta, MCP_META_RELATED, rel) == 0)
+		txt = jr_dump(root, &tlen);
+	json_decref(root);
+	if (txt && tlen <= t->g->cfg->max_message)
+		tz_data(ud, NULL, sid, (const uint8_t *)txt, tlen);
+	else
+		tz_data(ud, NULL, sid, (const uint8_t *)msg, len);
+	free(txt);
+}
+
 static void hc_closed(void *ud, uint32_t sid, const char *why)
 {
 	(void)why;
 	tz_close(ud, NULL, sid, 1);
+}
+
+/* The inputSchema of a 2026-07-28 remote zone's tool as its tools/list
+ * showed it (the catalogue): its x-mcp-header properties become the
+ * call's Mcp-Param-* headers (mcp_hc_open_stateless). */
+static json_t *hc_input_schema(void *ud, uint32_t sid, const char *name)
+{
+	struct tzone *t = ud;
+
+	(void)sid;
+	return json_object_get(gw_cat_find(t, CAT_TOOLS, "name", name),
+			       "inputSchema");
 }
 
 /* A signature of the credential files (inode, size, change time), so a
@@ -1378,7 +1437,9 @@ static void hc_log(void *ud, const char *msg)
 
 static void remote_connect(struct tzone *t)
 {
-	static const struct mcp_hc_ops ops = { hc_message, hc_closed, hc_log };
+	static const struct mcp_hc_ops ops = { hc_message, hc_closed, hc_log,
+					       hc_input_schema,
+					       hc_message_rel };
 	const struct gw_config *c = t->g->cfg;
 	char err[256], label[GW_ZONE_NAME_MAX + 16];
 	struct mcp_hc_opts o = {
@@ -1456,7 +1517,10 @@ void gw_up_remote_ping(struct tzone *t)
 	p = gw_req_new(t->g, PK_PING, NULL, t->ti);
 	if (!p)
 		return;
-	r = gw_up_request_new(p->uid, "ping", NULL);
+	/* the stateless revision has no ping: its server/discover stands
+	 * in (gw_up_send adds its _meta) */
+	r = gw_up_request_new(p->uid, t->rev2026 ? "server/discover" : "ping",
+			      t->rev2026 ? json_object() : NULL);
 	if (!r || gw_up_send(t, t->ctl, r) != 0) {
 		gw_req_free(t->g, p);
 		t->ping_at = now + REMOTE_PING_MS;

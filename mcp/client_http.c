@@ -2,7 +2,9 @@
  * POST on libcurl's multi interface, driven by the caller's poll loop
  * (curl_multi_socket_action), JSON or SSE answers, the session id and
  * protocol version headers, the GET stream, resumption of a dropped SSE
- * stream by Last-Event-ID, and caps and deadlines on everything. What
+ * stream by Last-Event-ID, stateless (2026-07-28) sessions with their
+ * Mcp-Method, Mcp-Name and Mcp-Param-* headers, and caps and deadlines
+ * on everything. What
  * arrives is queued during curl's callbacks and handed to the caller
  * after them, so the caller may send or close from its callbacks. */
 #define _GNU_SOURCE
@@ -19,6 +21,8 @@
 #include <time.h>
 
 #include "jsonrpc.h"
+#include "param_headers.h"
+#include "rev2026.h"
 #include "zg_queue.h"
 
 #define HC_BUCKETS 256
@@ -38,14 +42,16 @@
 
 enum { CT_NONE, CT_JSON, CT_SSE, CT_OTHER };
 enum xkind { X_POST, X_GET, X_RESUME, X_DELETE };
-enum { HS_NEW, HS_INIT, HS_OPEN, HS_GONE };
+/* HS_STATELESS: a 2026-07-28 session, no handshake, no session id */
+enum { HS_NEW, HS_INIT, HS_OPEN, HS_GONE, HS_STATELESS };
 enum { GET_NONE, GET_WANT, GET_RUN, GET_OFF };
 
 /* something for the caller, in arrival order */
 struct dmsg {
 	struct dmsg *next;
 	uint32_t sid;
-	int closed; /* the session is gone; data is the reason */
+	int closed;  /* the session is gone; data is the reason */
+	json_t *rel; /* the POSTed request whose stream brought it, or NULL */
 	size_t len;
 	char data[];
 };
@@ -248,7 +254,7 @@ out:
 /* ---- what goes to the caller ------------------------------------------ */
 
 static int deliver_push(struct mcp_hc *hc, uint32_t sid, int closed,
-			const char *data, size_t len)
+			const char *data, size_t len, json_t *rel)
 {
 	struct dmsg *d;
 
@@ -263,6 +269,7 @@ static int deliver_push(struct mcp_hc *hc, uint32_t sid, int closed,
 	d->next = NULL;
 	d->sid = sid;
 	d->closed = closed;
+	d->rel = json_incref(rel);
 	d->len = len;
 	memcpy(d->data, data, len);
 	d->data[len] = '\0';
@@ -296,10 +303,14 @@ static void deliver_all(struct mcp_hc *hc)
 		if (find_sess(hc, d->sid)) {
 			if (d->closed && hc->ops.closed)
 				hc->ops.closed(hc->ud, d->sid, d->data);
+			else if (!d->closed && d->rel && hc->ops.message_rel)
+				hc->ops.message_rel(hc->ud, d->sid, d->data,
+						    d->len, d->rel);
 			else if (!d->closed)
 				hc->ops.message(hc->ud, d->sid, d->data,
 						d->len);
 		}
+		json_decref(d->rel);
 		free(d);
 	}
 }
@@ -316,7 +327,7 @@ static void synth_error(struct mcp_hc *hc, uint32_t sid, json_t *id,
 	snprintf(msg, sizeof(msg), "upstream: %s", why);
 	e = jr_error(id, -32000, msg, NULL);
 	txt = e ? jr_dump(e, &len) : NULL;
-	if (txt && deliver_push(hc, sid, 0, txt, len) == 0) {
+	if (txt && deliver_push(hc, sid, 0, txt, len, NULL) == 0) {
 		free(txt);
 		json_decref(e);
 		return;
@@ -324,7 +335,7 @@ static void synth_error(struct mcp_hc *hc, uint32_t sid, json_t *id,
 	free(txt);
 	json_decref(e);
 	/* out of memory: the session is the only thing left to end */
-	deliver_push(hc, sid, 1, "out of memory", 13);
+	deliver_push(hc, sid, 1, "out of memory", 13, NULL);
 }
 
 /* ---- transfers ---------------------------------------------------------- */
@@ -629,7 +640,12 @@ static int take_message(struct xfer *x, const char *data, size_t len)
 					 p);
 		}
 	}
-	if (deliver_push(hc, x->s->sid, 0, data, len)) {
+	/* a request or notification on a POST's stream belongs to the
+	 * POSTed request (the revision names it nowhere else) */
+	if (deliver_push(hc, x->s->sid, 0, data, len,
+			 m.kind == JR_REQUEST || m.kind == JR_NOTIFICATION
+				 ? x->req_id
+				 : NULL)) {
 		stop_x(x, "too much waiting for delivery");
 		rc = -1;
 	}
@@ -677,12 +693,22 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 	return r;
 }
 
+/* 1 when x's answer with HTTP status is an error the revision puts in a
+ * JSON-RPC error body (2026-07-28: 400 for -32020/-32021/-32022, 404 for
+ * -32601...): a stateless POST's 4xx in JSON is read like an answer. */
+static int error_kept(const struct xfer *x, long status)
+{
+	return x->kind == X_POST && x->s && x->s->state == HS_STATELESS &&
+	       status >= 400 && status <= 499 && x->ctype == CT_JSON;
+}
+
 static size_t body_take(struct xfer *x, char *buf, size_t len)
 {
 	long status = 0;
 
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299 || x->kind == X_DELETE) {
+	if ((status < 200 || status > 299 || x->kind == X_DELETE) &&
+	    !error_kept(x, status)) {
 		x->discarded += len; /* an error's body: not kept */
 		if (x->discarded > x->hc->o.max_message)
 			return (size_t)stop_x(x,
@@ -838,6 +864,109 @@ void mcp_hc_close(struct mcp_hc *hc, uint32_t sid)
 	sess_free(hc, s);
 }
 
+/* ---- stateless (2026-07-28) sessions ---------------------------------- */
+
+uint32_t mcp_hc_open_stateless(struct mcp_hc *hc, const char *version)
+{
+	uint32_t sid;
+	struct hsess *s;
+	size_t i;
+
+	for (i = 0; version && version[i] > 0x20 && version[i] < 0x7f; i++)
+		;
+	if (!version || !i || version[i] || i >= sizeof(s->proto))
+		return 0;
+	sid = mcp_hc_open(hc);
+	s = sid ? find_sess(hc, sid) : NULL;
+	if (!s)
+		return 0;
+	s->state = HS_STATELESS;
+	s->get_state = GET_OFF; /* the revision has no GET stream */
+	snprintf(s->proto, sizeof(s->proto), "%s", version);
+	return sid;
+}
+
+/* Adds "name: VALUE" with v (n bytes) encoded as a header value. A value
+ * over the cap is left out (the server then refuses the request with its
+ * reason). 0, or -1 out of memory. */
+static int add_encoded(struct curl_slist **l, const char *name, const char *v,
+		       size_t n)
+{
+	char *e = mcp_header_encode(v, n), *line;
+	size_t ln;
+	int rc;
+
+	if (!e)
+		return 0;
+	ln = strlen(name) + strlen(e) + 3;
+	line = malloc(ln);
+	if (!line) {
+		free(e);
+		return -1;
+	}
+	snprintf(line, ln, "%s: %s", name, e);
+	rc = add_header(l, line);
+	free(line);
+	free(e);
+	return rc;
+}
+
+struct param_lines {
+	struct curl_slist **l;
+	int rc;
+};
+
+/* mcp_param_each: the Mcp-Param-{Name} header of one argument. */
+static int param_line(void *ctx, const char *name, json_t *v)
+{
+	struct param_lines *pl = ctx;
+	char *val = v ? mcp_param_value(v) : NULL;
+	char *line;
+	size_t ln;
+
+	if (!val)
+		return 0; /* absent, or no header can carry it */
+	ln = strlen(name) + strlen(val) + 14;
+	line = malloc(ln);
+	if (line) {
+		snprintf(line, ln, "Mcp-Param-%s: %s", name, val);
+		pl->rc |= add_header(pl->l, line);
+	} else {
+		pl->rc = -1;
+	}
+	free(line);
+	free(val);
+	return 0;
+}
+
+/* The headers of stateless POST x of message m that mirror its body:
+ * Mcp-Method, Mcp-Name (mcp_rev2026_name) and, for a tools/call, the
+ * Mcp-Param-* its tool's inputSchema asks for (ops.input_schema). 0, or
+ * -1 out of memory. */
+static int mirror_headers(struct xfer *x, const struct jr_msg *m)
+{
+	struct mcp_hc *hc = x->hc;
+	struct param_lines pl = { &x->hdrs, 0 };
+	const char *name = m->kind == JR_REQUEST ? mcp_rev2026_name(m) : NULL;
+	json_t *schema;
+	int rc;
+
+	rc = add_encoded(&x->hdrs, "Mcp-Method", m->method, strlen(m->method));
+	if (name)
+		rc |= add_encoded(&x->hdrs, "Mcp-Name", name, strlen(name));
+	if (name && strcmp(m->method, "tools/call") == 0 &&
+	    hc->ops.input_schema) {
+		schema = hc->ops.input_schema(hc->ud, x->s->sid, name);
+		mcp_param_each(schema, json_object_get(m->params, "arguments"),
+			       param_line, &pl);
+		rc |= pl.rc;
+	}
+	if (!rc &&
+	    curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->hdrs) != CURLE_OK)
+		rc = -1;
+	return rc;
+}
+
 /* ---- sending ----------------------------------------------------------- */
 
 static void want_get(struct mcp_hc *hc, struct hsess *s, int64_t at)
@@ -848,8 +977,19 @@ static void want_get(struct mcp_hc *hc, struct hsess *s, int64_t at)
 		hc->due_at = at;
 }
 
-/* Posts msg on s (open or initializing); a cancellation also stops the
- * cancelled request's POST. 0, or -1 (nothing sent). */
+/* Ends the POST of request rid on s (a cancellation). */
+static void abort_request(struct mcp_hc *hc, struct hsess *s, json_t *rid)
+{
+	for (struct xfer *y = hc->xfers, *nx; y; y = nx) {
+		nx = y->next;
+		if (y->s == s && y->req_id && jr_id_equal(y->req_id, rid))
+			xfer_abort(y);
+	}
+}
+
+/* Posts msg on s (open, initializing or stateless); a cancellation also
+ * stops the cancelled request's POST (on a stateless session it is all a
+ * cancellation does). 0, or -1 (nothing sent). */
 static int post(struct mcp_hc *hc, struct hsess *s, const char *msg, size_t len)
 {
 	struct jr_msg m;
@@ -861,24 +1001,33 @@ static int post(struct mcp_hc *hc, struct hsess *s, const char *msg, size_t len)
 		jr_msg_clear(&m);
 		return -1;
 	}
+	rid = m.kind == JR_NOTIFICATION &&
+			      strcmp(m.method, "notifications/cancelled") == 0
+		      ? json_object_get(m.params, "requestId")
+		      : NULL;
+	if (rid)
+		abort_request(hc, s, rid);
+	/* a stateless request is cancelled by closing its connection: the
+	 * notification itself has nothing to tell the server */
+	if (s->state == HS_STATELESS && rid) {
+		jr_msg_clear(&m);
+		return 0;
+	}
 	x = xfer_new(hc, s, X_POST, msg, len, NULL);
-	if (!x) {
+	if (!x ||
+	    (s->state == HS_STATELESS && m.method && mirror_headers(x, &m))) {
+		xfer_free(x);
 		jr_msg_clear(&m);
 		return -1;
 	}
+	/* a listen's stream lives until it is closed or cancelled: the
+	 * POST deadline (a call's) does not apply to it */
+	if (m.kind == JR_REQUEST &&
+	    strcmp(m.method, "subscriptions/listen") == 0)
+		curl_easy_setopt(x->e, CURLOPT_TIMEOUT_MS, 0L);
 	if (m.kind == JR_REQUEST && m.id) {
 		x->req_id = json_incref(m.id);
 		x->is_init = strcmp(m.method, "initialize") == 0;
-	}
-	if (m.kind == JR_NOTIFICATION &&
-	    strcmp(m.method, "notifications/cancelled") == 0) {
-		rid = json_object_get(m.params, "requestId");
-		for (struct xfer *y = hc->xfers, *nx; y && rid; y = nx) {
-			nx = y->next;
-			if (y->s == s && y->req_id &&
-			    jr_id_equal(y->req_id, rid))
-				xfer_abort(y);
-		}
 	}
 	if (m.kind == JR_NOTIFICATION &&
 	    strcmp(m.method, "notifications/initialized") == 0 && s->sid_hdr &&
@@ -901,7 +1050,7 @@ int mcp_hc_send(struct mcp_hc *hc, uint32_t sid, const char *msg, size_t len)
 		s->state = HS_INIT;
 		return 0;
 	}
-	if (s->state == HS_OPEN)
+	if (s->state == HS_OPEN || s->state == HS_STATELESS)
 		return post(hc, s, msg, len);
 	if (zg_queue_push(&s->q, msg, len, NULL, 0, 0, NULL) != ZG_QUEUE_OK)
 		return -1;
@@ -1025,6 +1174,12 @@ static void xfer_done(struct mcp_hc *hc, struct xfer *x, CURLcode rc)
 	if (!why && x->ctype == CT_JSON && x->resp_len && s &&
 	    x->kind == X_POST && take_message(x, x->resp, x->resp_len))
 		why = x->fail;
+	/* the revision's error answer: delivered as the server gave it */
+	if (why && rc == CURLE_OK && !x->fail[0] && x->resp_len &&
+	    error_kept(x, status))
+		why = take_message(x, x->resp, x->resp_len) ? x->fail
+		      : x->answered			    ? NULL
+							    : why;
 	if (why && x->kind != X_DELETE) {
 		set_error(hc, why);
 		hc_log(hc, "%s failed: %s", x->kind == X_POST ? "POST" : "GET",
@@ -1032,7 +1187,7 @@ static void xfer_done(struct mcp_hc *hc, struct xfer *x, CURLcode rc)
 	}
 	if (s && status == 404 && s->sid_hdr) {
 		s->state = HS_GONE;
-		deliver_push(hc, s->sid, 1, "session expired", 15);
+		deliver_push(hc, s->sid, 1, "session expired", 15, NULL);
 		goto out;
 	}
 	if (x->kind == X_GET) {
@@ -1259,8 +1414,7 @@ static void free_extra(struct mcp_hc *hc)
 	hc->nextra = 0;
 }
 
-/* Headers a configured one may not replace: the client's own. */
-static int header_reserved(const char *l, size_t nl)
+int mcp_hc_header_reserved(const char *l, size_t nl)
 {
 	static const char *const own[] = {
 		"content-type",	  "accept",
@@ -1268,12 +1422,14 @@ static int header_reserved(const char *l, size_t nl)
 		"last-event-id",  "host",
 		"content-length", "transfer-encoding",
 		"expect",	  "connection",
+		"mcp-method",	  "mcp-name",
 	};
 
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
 		if (strlen(own[i]) == nl && strncasecmp(l, own[i], nl) == 0)
 			return 1;
-	return 0;
+	/* the body's mirror (stateless sessions) */
+	return nl >= 10 && strncasecmp(l, "mcp-param-", 10) == 0;
 }
 
 int mcp_hc_set_headers(struct mcp_hc *hc, const char *const *lines, size_t n,
@@ -1300,7 +1456,7 @@ int mcp_hc_set_headers(struct mcp_hc *hc, const char *const *lines, size_t n,
 					 i + 1);
 				return -1;
 			}
-		if (header_reserved(lines[i], k)) {
+		if (mcp_hc_header_reserved(lines[i], k)) {
 			snprintf(err, errlen, "header %.*s is the client's own",
 				 (int)(k > 40 ? 40 : k), lines[i]);
 			return -1;
@@ -1402,6 +1558,7 @@ void mcp_hc_free(struct mcp_hc *hc)
 	}
 	for (d = hc->dh; d; d = nx) {
 		nx = d->next;
+		json_decref(d->rel);
 		free(d);
 	}
 	if (hc->multi)

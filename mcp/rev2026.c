@@ -11,8 +11,6 @@
 
 #define B64_OPEN "=?base64?"
 #define B64_CLOSE "?="
-#define MAX_PARAM_HEADERS MCP_PARAM_HEADERS_MAX /* annotations checked */
-#define MAX_PARAM_DEPTH 8 /* properties nesting followed */
 #define MAX_HEADER_VALUE MCP_PARAM_VALUE_MAX
 
 /* The methods the revision keeps; initialize, ping, logging/setLevel and
@@ -145,8 +143,7 @@ static int refuse(struct mcp_rev_refusal *out, unsigned status, int code,
 	return -1;
 }
 
-/* The value Mcp-Name must carry for m, or NULL when the method has none. */
-static const char *name_of(const struct jr_msg *m)
+const char *mcp_rev2026_name(const struct jr_msg *m)
 {
 	const char *key = NULL;
 
@@ -267,20 +264,6 @@ static int check_meta(const struct jr_msg *m, const char *hdr_version,
 
 /* ---- x-mcp-header (Mcp-Param-{Name}) ---- */
 
-/* 1 for an RFC 9110 token (the Name an annotation gives). */
-static int is_token(const char *s)
-{
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-
-	if (!*s || strlen(s) > 64)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-		      (*s >= 'A' && *s <= 'Z') || strchr(extra, *s)))
-			return 0;
-	return 1;
-}
-
 /* 1 when header value h has only what a field value may (RFC 9110:
  * visible ASCII, space, tab). */
 static int field_chars_ok(const char *h)
@@ -313,73 +296,52 @@ static int param_matches(const char *h, size_t n, json_t *v)
 struct param_walk {
 	mcp_header_fn hdr;
 	void *ctx;
-	unsigned seen;
 	const char *why;
 };
 
-/* Checks every annotated property under schema (an object schema) against
- * args (the matching part of the arguments, may be NULL). 0 or -1. */
-static int walk_params(json_t *schema, json_t *args, unsigned depth,
-		       struct param_walk *w)
+/* The check of one annotated property (mcp_param_each): its header
+ * against v, the argument's value (NULL: absent). 0 or -1 (w->why). */
+static int check_one(void *ctx, const char *name, json_t *v)
 {
-	json_t *props = json_object_get(schema, "properties"), *sub;
-	const char *key, *name;
+	struct param_walk *w = ctx;
 	char hname[80];
+	const char *h;
+	char *dec;
+	size_t n;
+	int ok;
 
-	if (depth > MAX_PARAM_DEPTH || !json_is_object(props))
+	snprintf(hname, sizeof(hname), "Mcp-Param-%s", name);
+	h = w->hdr(w->ctx, hname);
+	if (!h && !v)
 		return 0;
-	json_object_foreach (props, key, sub) {
-		json_t *v = json_object_get(args, key);
-		const char *h;
-		char *dec;
-		size_t n;
-		int ok;
-
-		if (walk_params(sub, json_is_object(v) ? v : NULL, depth + 1,
-				w) != 0)
-			return -1;
-		name = json_string_value(json_object_get(sub, "x-mcp-header"));
-		if (!name || !is_token(name) || ++w->seen > MAX_PARAM_HEADERS)
-			continue; /* not one (or past the cap) */
-		snprintf(hname, sizeof(hname), "Mcp-Param-%s", name);
-		h = w->hdr(w->ctx, hname);
-		if (json_is_null(v))
-			v = NULL;
-		if (!h && !v)
-			continue;
-		w->why = !h ? "Missing Mcp-Param header for a value in the "
-			      "body"
-			    : "Mcp-Param header does not match the body";
-		if (!h || !v)
-			return -1;
-		if (strnlen(h, MAX_HEADER_VALUE + 1) > MAX_HEADER_VALUE) {
-			w->why = "Mcp-Param header is too long";
-			return -1;
-		}
-		if (!field_chars_ok(h)) {
-			w->why = "Mcp-Param header contains invalid characters";
-			return -1;
-		}
-		dec = header_value(h, &n);
-		if (!dec) {
-			w->why = "Mcp-Param header is not valid Base64";
-			return -1;
-		}
-		ok = param_matches(dec, n, v);
-		free(dec);
-		if (!ok)
-			return -1;
+	w->why = !h ? "Missing Mcp-Param header for a value in the body"
+		    : "Mcp-Param header does not match the body";
+	if (!h || !v)
+		return -1;
+	if (strnlen(h, MAX_HEADER_VALUE + 1) > MAX_HEADER_VALUE) {
+		w->why = "Mcp-Param header is too long";
+		return -1;
 	}
-	return 0;
+	if (!field_chars_ok(h)) {
+		w->why = "Mcp-Param header contains invalid characters";
+		return -1;
+	}
+	dec = header_value(h, &n);
+	if (!dec) {
+		w->why = "Mcp-Param header is not valid Base64";
+		return -1;
+	}
+	ok = param_matches(dec, n, v);
+	free(dec);
+	return ok ? 0 : -1;
 }
 
 int mcp_param_check(json_t *input_schema, json_t *args, mcp_header_fn hdr,
 		    void *ctx, const char **why)
 {
-	struct param_walk w = { hdr, ctx, 0, NULL };
+	struct param_walk w = { hdr, ctx, NULL };
 
-	if (walk_params(input_schema, json_is_object(args) ? args : NULL, 0,
-			&w) == 0)
+	if (mcp_param_each(input_schema, args, check_one, &w) == 0)
 		return 0;
 	*why = w.why;
 	return -1;
@@ -444,7 +406,7 @@ int mcp_rev2026_check(const struct jr_msg *m, const char *hdr_version,
 					   "the body"
 					 : "Missing Mcp-Method header",
 			      NULL);
-	name = name_of(m);
+	name = mcp_rev2026_name(m);
 	if (name ? !hdr_name || !header_is(hdr_name, name) : hdr_name != NULL)
 		return refuse(out, 400, MCP_ERR_HEADER_MISMATCH,
 			      hdr_name ? "Mcp-Name header does not match the "

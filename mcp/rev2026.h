@@ -34,6 +34,11 @@ struct mcp_rev_refusal {
  * version. 0: the session-era rules apply. */
 int mcp_rev2026_wanted(const struct jr_msg *m, const char *hdr_version);
 
+/* The value m's Mcp-Name header carries (borrowed from m): params.name of
+ * tools/call and prompts/get, params.uri of resources/read, params.taskId
+ * of the tasks extension's routed methods; NULL for the rest. */
+const char *mcp_rev2026_name(const struct jr_msg *m);
+
 /* Checks a stateless request against the revision's rules: the header and
  * _meta versions agree and are supported, the mandatory _meta keys are
  * there, Mcp-Method / Mcp-Name (NULL: absent) match the body, and the

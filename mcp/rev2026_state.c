@@ -24,46 +24,56 @@
 #define ARGS_DIGEST_LEN 16
 #define KEY_FILE_MAX 8192
 
-/* ---- base64url without padding ---- */
+/* ---- base64 (url: the URL alphabet without padding) ---- */
 
 static const char b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64_std[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static size_t b64_len(size_t n)
 {
 	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
 }
 
-/* Writes b64_len(n) characters of p[0..n) to out (no NUL). */
-static void b64_encode(const unsigned char *p, size_t n, char *out)
+size_t mcp_b64_encode(const unsigned char *p, size_t n, char *out, int url)
 {
+	const char *a = url ? b64 : b64_std;
+	char *o = out;
 	size_t i = 0;
 
 	for (; i + 3 <= n; i += 3) {
 		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 |
 			     p[i + 2];
-		*out++ = b64[v >> 18];
-		*out++ = b64[(v >> 12) & 63];
-		*out++ = b64[(v >> 6) & 63];
-		*out++ = b64[v & 63];
+		*o++ = a[v >> 18];
+		*o++ = a[(v >> 12) & 63];
+		*o++ = a[(v >> 6) & 63];
+		*o++ = a[v & 63];
 	}
 	if (n - i == 1) {
 		unsigned v = (unsigned)p[i] << 16;
-		*out++ = b64[v >> 18];
-		*out++ = b64[(v >> 12) & 63];
+		*o++ = a[v >> 18];
+		*o++ = a[(v >> 12) & 63];
 	} else if (n - i == 2) {
 		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
-		*out++ = b64[v >> 18];
-		*out++ = b64[(v >> 12) & 63];
-		*out++ = b64[(v >> 6) & 63];
+		*o++ = a[v >> 18];
+		*o++ = a[(v >> 12) & 63];
+		*o++ = a[(v >> 6) & 63];
 	}
+	while (!url && (o - out) % 4)
+		*o++ = '=';
+	return (size_t)(o - out);
+}
+
+/* Writes b64_len(n) characters of p[0..n) to out (no NUL). */
+static void b64_encode(const unsigned char *p, size_t n, char *out)
+{
+	mcp_b64_encode(p, n, out, 1);
 }
 
 static int b64_val(char c, int url)
 {
-	static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
-				  "rstuvwxyz0123456789+/";
-	const char *alpha = url ? b64 : std;
+	const char *alpha = url ? b64 : b64_std;
 	const char *p = c ? strchr(alpha, c) : NULL;
 
 	return p ? (int)(p - alpha) : -1;

@@ -429,7 +429,9 @@ int relay_gateway_run(const struct relay_gw_opts *o, const sigset_t *mask,
 				  .max_queued = QUEUED_MAX,
 				  .max_transfers = TRANSFERS_MAX,
 				  .client_label = "gateway" };
-	struct mcp_hc_ops ops = { on_message, on_closed, on_log };
+	struct mcp_hc_ops ops = { .message = on_message,
+				  .closed = on_closed,
+				  .log = on_log };
 	struct rgw g = { .o = o };
 	char err[256];
 	long end_by = 0, next_tok = 0;

@@ -6,6 +6,7 @@
 #ifndef MCP_CLIENT_HTTP_H
 #define MCP_CLIENT_HTTP_H
 
+#include <jansson.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +80,17 @@ struct mcp_hc_ops {
 	void (*closed)(void *ud, uint32_t sid, const char *why);
 	/* A line for the operator's log (never holds a header value). */
 	void (*log)(void *ud, const char *msg);
+	/* Optional: the inputSchema of tool name (borrowed, valid for the
+	 * call) that a tools/call on stateless session sid goes to, or NULL;
+	 * its x-mcp-header properties become the POST's Mcp-Param-* headers.
+	 * Called from mcp_hc_send (the caller's own context). */
+	json_t *(*input_schema)(void *ud, uint32_t sid, const char *name);
+	/* Optional: called instead of message for a request or notification
+	 * that came on the event stream of a POSTed request, with that
+	 * request's id (borrowed, valid for the call): the request it
+	 * belongs to, which a stateless server names nowhere else. */
+	void (*message_rel)(void *ud, uint32_t sid, const char *msg, size_t len,
+			    json_t *rel);
 };
 
 /* Health counters of an endpoint (mcp_hc_stats). */
@@ -95,6 +107,13 @@ struct mcp_hc_stats {
  * http only to a loopback host (localhost, 127.0.0.0/8, ::1) unless
  * insecure_http. Otherwise 0 with the reason in err. */
 int mcp_hc_url_ok(const char *url, int insecure_http, char *err, size_t errlen);
+
+/* Nonzero if header name (n bytes, any case) is one the client sets
+ * itself, which mcp_hc_set_headers refuses: Content-Type, Accept,
+ * Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Host,
+ * Content-Length, Transfer-Encoding, Expect, Connection, and the mirror
+ * of a stateless body: Mcp-Method, Mcp-Name, Mcp-Param-*. */
+int mcp_hc_header_reserved(const char *name, size_t n);
 
 /* A new client of o->url (checked as mcp_hc_url_ok does; strings are
  * copied). No connection is made until a session sends. Returns NULL with
@@ -114,10 +133,23 @@ int mcp_hc_set_headers(struct mcp_hc *hc, const char *const *lines, size_t n,
  * first message must be initialize: later ones wait until its answer has
  * given the session id, then go each in its own POST. */
 uint32_t mcp_hc_open(struct mcp_hc *hc);
+/* A new stateless session (MCP 2026-07-28) speaking version: no
+ * initialize, no Mcp-Session-Id, no GET stream, no DELETE at its close.
+ * Every message goes at once in its own POST with MCP-Protocol-Version:
+ * version and the headers that mirror its body (Mcp-Method; Mcp-Name for
+ * tools/call, prompts/get, resources/read and the tasks methods; for a
+ * tools/call the Mcp-Param-* its tool's inputSchema asks for, values
+ * encoded as the revision says); a notifications/cancelled only ends the
+ * cancelled request's POST (closing it is the revision's cancellation).
+ * A 4xx answer with a JSON-RPC error body comes as that error. Returns
+ * its id, 0 when out of memory or version is not printable ASCII. */
+uint32_t mcp_hc_open_stateless(struct mcp_hc *hc, const char *version);
 /* Sends one JSON-RPC message (a JSON object) on session sid. Returns 0,
  * or -1 when sid is not open, the message is over max_message or the
  * endpoint is over max_queued or max_transfers. A notifications/cancelled
- * also ends the cancelled request's POST. */
+ * also ends the cancelled request's POST. A subscriptions/listen's POST
+ * has no deadline (request_timeout_ms): it lives until it is cancelled,
+ * its session closed or the server ends it. */
 int mcp_hc_send(struct mcp_hc *hc, uint32_t sid, const char *msg, size_t len);
 /* Ends session sid: its transfers are aborted, no callback names it any
  * more, and a DELETE tells the server. */

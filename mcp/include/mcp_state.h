@@ -29,6 +29,10 @@ struct mcp_state_keys {
  * a multiple of 4. Only the canonical text is accepted (unused bits
  * zero). Returns the length, or -1. */
 long mcp_b64_decode(const char *s, size_t n, unsigned char *out, int url);
+/* Encodes p[0..n) into out (room for (n + 2) / 3 * 4 bytes, no NUL is
+ * written): url != 0 the URL alphabet without padding, else the standard
+ * alphabet padded to a multiple of 4. Returns the characters written. */
+size_t mcp_b64_encode(const unsigned char *p, size_t n, char *out, int url);
 
 /* Reads a key file: one key a line as hex (64 to 128 hex digits, i.e. 32 to
  * 64 bytes), blank lines and lines starting with '#' ignored, 1 to

@@ -25,6 +25,32 @@
  * returns. */
 typedef const char *(*mcp_header_fn)(void *ctx, const char *name);
 
+/* Called by mcp_param_each for each x-mcp-header annotation: its Name (an
+ * RFC 9110 token, at most 64 bytes) and the argument's value (borrowed;
+ * NULL when absent or null). Returns 0 to go on, nonzero to stop. */
+typedef int (*mcp_param_fn)(void *ctx, const char *name, json_t *value);
+
+/* The walk the check and a client's headers share: every property of
+ * input_schema annotated with x-mcp-header, reached through "properties"
+ * only (at most 8 levels), the first MCP_PARAM_HEADERS_MAX annotations
+ * whose Name is a token, with the matching part of args (either may be
+ * NULL). Returns 0, or the first nonzero value fn returned. */
+int mcp_param_each(json_t *input_schema, json_t *args, mcp_param_fn fn,
+		   void *ctx);
+
+/* A header value carrying text v (n bytes): v itself when it is visible
+ * ASCII and spaces, neither begun nor ended by a space and not of the
+ * form "=?base64?...?=", else that form (standard padded Base64). Returns
+ * a new string (free()), or NULL when over MCP_PARAM_VALUE_MAX bytes or
+ * out of memory. Used for Mcp-Name and Mcp-Param-* values. */
+char *mcp_header_encode(const char *v, size_t n);
+
+/* The Mcp-Param header value of argument v: a string encoded as
+ * mcp_header_encode does, an integer in decimal, a boolean as true or
+ * false. NULL for any other type (no header can match it), over the cap
+ * or out of memory. A new string (free()). */
+char *mcp_param_value(json_t *v);
+
 /* The spec's check of a tools/call: every property of input_schema
  * annotated with x-mcp-header (reachable through "properties" only, the
  * first MCP_PARAM_HEADERS_MAX of them) whose value is in args (null counts

@@ -106,14 +106,15 @@ export const MCP_HEADERS = { 'content-type': 'application/json',
 
 // A raw 2026-07-28 (stateless) POST to url with a bearer token: the
 // revision's _meta (client capabilities caps) and headers (Mcp-Name: the
-// tool or prompt name, the URI, or a tasks method's taskId). Returns the
-// response's message (JSON, or an SSE body's last).
-export async function post2026(url, token, method, params = {}, caps = {}) {
+// tool or prompt name, the URI, or a tasks method's taskId; extra: more
+// request headers). Returns the response's message (JSON, or an SSE
+// body's last).
+export async function post2026(url, token, method, params = {}, caps = {}, extra = {}) {
   const name = method.startsWith('tasks/') ? params.taskId : params.name ?? params.uri;
   const r = await fetch(url, { method: 'POST',
     headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`,
       'mcp-protocol-version': '2026-07-28', 'mcp-method': method,
-      ...(name ? { 'mcp-name': name } : {}) },
+      ...(name ? { 'mcp-name': name } : {}), ...extra },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method,
       params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
         'io.modelcontextprotocol/clientCapabilities': caps } } }) });

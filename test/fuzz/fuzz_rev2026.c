@@ -7,8 +7,12 @@
  * checked directly as on mcpd's HTTP endpoint, then carried in _meta as
  * a backend's HTTP endpoint carries them (param_headers.h) and checked
  * as mcpd's channel engine does; a carried form in the input's own _meta
- * is taken and checked as it comes. */
+ * is taken and checked as it comes. And the client's side: the Mcp-Param
+ * headers a stateless POST makes of a tools/call's arguments (for the
+ * "hdr" tool's schema, or "fuzz/schema" in _meta) must pass that check.
+ */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +109,68 @@ static int carried_check(mcp_server *srv, struct jr_msg *m,
 	return mcp_rev2026_check_carried(srv, m, why);
 }
 
+/* ---- the client's Mcp-Param headers (mcp/client_http.c) ---- */
+
+#define HDR_SCHEMA                                     \
+	"{\"type\":\"object\",\"properties\":{"        \
+	"\"s\":{\"type\":\"string\",\"x-mcp-header\":" \
+	"\"S\"},\"o\":{\"type\":\"object\","           \
+	"\"properties\":{\"i\":{\"type\":\"integer\"," \
+	"\"x-mcp-header\":\"I\"},\"b\":{\"type\":"     \
+	"\"boolean\",\"x-mcp-header\":\"B\"}}}}}"
+
+struct built {
+	json_t *h;	/* "Mcp-Param-NAME" -> value */
+	int unsendable; /* a value no header holds, or one Name twice */
+};
+
+static int build_one(void *ctx, const char *name, json_t *v)
+{
+	struct built *b = ctx;
+	char hn[96];
+	char *s;
+	const char *had;
+
+	if (!v)
+		return 0;
+	s = mcp_param_value(v);
+	snprintf(hn, sizeof(hn), "Mcp-Param-%s", name);
+	had = json_string_value(json_object_get(b->h, hn));
+	if (!s || (had && strcmp(had, s) != 0))
+		b->unsendable = 1;
+	else if (!had)
+		json_object_set_new(b->h, hn, json_string(s));
+	free(s);
+	return 0;
+}
+
+static const char *built_header(void *ctx, const char *name)
+{
+	return json_string_value(json_object_get(ctx, name));
+}
+
+/* What the client sends for args under schema passes the check whenever
+ * every annotated value could be sent; else the fuzzer stops here. */
+static void client_headers_pass(const struct jr_msg *m)
+{
+	static json_t *hdr_schema;
+	json_t *schema = json_object_get(json_object_get(m->params, "_meta"),
+					 "fuzz/schema");
+	json_t *args = json_object_get(m->params, "arguments");
+	struct built b = { json_object(), 0 };
+	const char *why = NULL;
+
+	if (!hdr_schema)
+		hdr_schema = json_loads(HDR_SCHEMA, 0, NULL);
+	if (!schema)
+		schema = hdr_schema;
+	mcp_param_each(schema, args, build_one, &b);
+	if (!b.unsendable &&
+	    mcp_param_check(schema, args, built_header, b.h, &why) != 0)
+		abort();
+	json_decref(b.h);
+}
+
 static mcp_server *server(void)
 {
 	static mcp_server *srv;
@@ -118,18 +184,10 @@ static mcp_server *server(void)
 					  .name = "r",
 					  .fn = read_ask };
 		struct mcp_prompt p = { .name = "p", .fn = prompt_ask };
-		struct mcp_tool h = {
-			.name = "hdr",
-			.input_schema =
-				"{\"type\":\"object\",\"properties\":{"
-				"\"s\":{\"type\":\"string\",\"x-mcp-header\":"
-				"\"S\"},\"o\":{\"type\":\"object\","
-				"\"properties\":{\"i\":{\"type\":\"integer\","
-				"\"x-mcp-header\":\"I\"},\"b\":{\"type\":"
-				"\"boolean\",\"x-mcp-header\":\"B\"}}}}}",
-			.fn = tool_ask,
-			.flags = MCP_TOOL_INLINE
-		};
+		struct mcp_tool h = { .name = "hdr",
+				      .input_schema = HDR_SCHEMA,
+				      .fn = tool_ask,
+				      .flags = MCP_TOOL_INLINE };
 		srv = mcp_server_new(NULL);
 		mcp_server_add_tool(srv, &t, err, sizeof(err));
 		mcp_server_add_resource(srv, &r, err, sizeof(err));
@@ -155,6 +213,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		jr_parse(p, len, 1 << 20, 64, &m);
 		p += len + 1;
+		if (m.kind == JR_REQUEST && strcmp(m.method, "tools/call") == 0)
+			client_headers_pass(&m);
 		if (m.kind != JR_REQUEST || !mcp_rev2026_wanted(&m, NULL) ||
 		    mcp_rev2026_check_meta(&m, &why) != 0 ||
 		    mcp_rev2026_check_params(srv, &m, fuzz_header,

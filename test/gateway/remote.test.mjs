@@ -417,6 +417,11 @@ host-a flaky.* allow
     assert.match(r.out, /need url/);
     r = check({ url: 'https://192.0.2.7/mcp', headers_from: { 'Mcp-Session-Id': 'rec.key' } });
     assert.match(r.out, /not a header name it may set/);
+    // nor the mirror of a 2026-07-28 body (a credential cannot forge it)
+    for (const h of ['Mcp-Method', 'mcp-name', 'Mcp-Param-Region']) {
+      r = check({ url: 'https://192.0.2.7/mcp', headers_from: { [h]: 'rec.key' } });
+      assert.match(r.out, /not a header name it may set/, h);
+    }
     // --check reads the credential files: a missing one is named, and
     // the content of a bad one never shown
     r = check({ url: 'https://192.0.2.7/mcp', headers_from: { Authorization: 'missing.auth' } });

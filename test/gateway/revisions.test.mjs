@@ -18,16 +18,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { checkedAfter, guardHooks, daemon as spawnDaemon, post2026, rpcError, sseFollow, sseMessages,
-  stop, waitFor } from '../common/harness.mjs';
+import { checkedAfter, guardHooks, daemon as spawnDaemon, sseFollow, stop,
+  waitFor } from '../common/harness.mjs';
+import { callsBothRevisions, HDRS as MCP_HDRS, IRR_TOOL, irrRoundTrip, listenerUrl, meta,
+  REV, sameLists, sdk2Rounds, sessionIrr, sessions } from './revpairs.mjs';
 
 guardHooks();
-
-const SDK = '../node/node_modules/@modelcontextprotocol/sdk/dist/esm';
-const { Client } = await import(`${SDK}/client/index.js`);
-const { StreamableHTTPClientTransport } = await import(`${SDK}/client/streamableHttp.js`);
-const { ElicitRequestSchema } = await import(`${SDK}/types.js`);
-const SDK2 = await import('../node/node_modules/@modelcontextprotocol/client/dist/index.mjs');
 
 const { GATEWAYD, GATEWAYCTL, MCPD_TEST } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gwrev-'));
@@ -36,20 +32,10 @@ const daemon = (bin, args) => spawnDaemon(bin, args, env);
 const cfg = join(dir, 'gatewayd.json');
 const TOKEN = 'r'.repeat(20) + 'Qw7-token-of-the-agent-0123456789';
 const TOKEN2 = 'o'.repeat(20) + 'Zx4-token-of-the-other-0123456789';
-const REV = '2026-07-28';
-const IRR_TOOL = 'test_input_required_result_tampered_state';
-const meta = (caps = {}) => ({ 'io.modelcontextprotocol/protocolVersion': REV,
-  'io.modelcontextprotocol/clientCapabilities': caps });
-const HDRS = { 'content-type': 'application/json',
-  accept: 'application/json, text/event-stream', authorization: `Bearer ${TOKEN}` };
-
-// A stateless POST through the listener: the response message.
-const post26 = (url, method, params = {}, caps = {}, token = TOKEN) =>
-  post2026(url, token, method, params, caps);
+const HDRS = { ...MCP_HDRS, authorization: `Bearer ${TOKEN}` };
 
 const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
   .map((l) => JSON.parse(l));
-const sorted = (a) => [...a].sort();
 
 let gw, t25, t26, dual, url, url2, client, plain;
 const elicited = [];
@@ -89,23 +75,9 @@ other *.${IRR_TOOL} allow
     await waitFor('gatewayd', () => ['t25', 't26', 'dual'].every((z) =>
       gw.log.includes(`tool zone ${z} up`)) && /listener for zone agent on http/.test(gw.log) &&
       /listener for zone other on http/.test(gw.log));
-    url = /listener for zone agent on (http:\/\/\S+)/.exec(gw.log)[1];
-    url2 = /listener for zone other on (http:\/\/\S+)/.exec(gw.log)[1];
-    client = new Client({ name: 'zg-2025', version: '1' },
-      { capabilities: { elicitation: {} } });
-    client.setRequestHandler(ElicitRequestSchema, async (r) => {
-      elicited.push(r.params);
-      const p = Object.keys(r.params.requestedSchema?.properties ?? {})[0];
-      if (p === 'name' || p === 'color')
-        return { action: 'accept', content: { [p]: p === 'color' ? 'teal' : 'Ada' } };
-      return { action: 'accept', content: { ok: true } };
-    });
-    await client.connect(new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
-    // a session that declares no client capability
-    plain = new Client({ name: 'zg-2025-plain', version: '1' });
-    await plain.connect(new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+    url = listenerUrl(gw.log, 'agent');
+    url2 = listenerUrl(gw.log, 'other');
+    ({ client, plain } = await sessions(url, TOKEN, elicited));
   });
   checkedAfter(async () => {
     await client?.close();
@@ -136,36 +108,15 @@ other *.${IRR_TOOL} allow
 
   // Red with the catalogue requests to t26 sent without the revision's
   // _meta (t26 refuses them, its tools never listed).
-  test('both revisions list the same tools, filtered by policy', async () => {
-    const want = sorted((await client.listTools()).tools.map((t) => t.name));
-    for (const n of ['t25.test_simple_text', 't26.test_simple_text', 'dual.test_simple_text'])
-      assert.ok(want.includes(n), n);
-    assert.ok(!want.some((n) => n.endsWith('.test_image_content')));
-    const l26 = await post26(url, 'tools/list');
-    assert.deepEqual(sorted(l26.result.tools.map((t) => t.name)), want);
-  });
+  test('both revisions list the same tools, filtered by policy', () =>
+    sameLists(client, url, TOKEN,
+      ['t25.test_simple_text', 't26.test_simple_text', 'dual.test_simple_text']));
 
   // Red with links to t26 opened by initialize (the zone refuses it and
   // the call ends "initialize refused").
-  test('calls to a 2026-07-28-only zone from both revisions', async () => {
-    for (const z of ['t25', 't26']) {
-      const r = await client.callTool({ name: `${z}.test_simple_text`, arguments: {} });
-      assert.match(r.content[0].text, /simple text/i, z);
-      const s = await post26(url, 'tools/call', { name: `${z}.test_simple_text`, arguments: {} });
-      assert.equal(s.result.resultType, 'complete', z);
-      assert.match(s.result.content[0].text, /simple text/i, z);
-    }
-    const e25 = await rpcError(client.callTool({ name: 't26.test_image_content', arguments: {} }));
-    const e26 = await post26(url, 'tools/call', { name: 't26.test_image_content', arguments: {} });
-    assert.equal(e26.error.code, e25.code);
-    for (const id of [e25.data.auditId, e26.error.data.auditId]) {
-      const rec = audit().find((x) => x.id === id);
-      assert.equal(rec?.decision, 'deny', id);
-      assert.equal(rec.target, 't26.test_image_content');
-    }
-    const ok = audit().filter((x) => x.target === 't26.test_simple_text' && x.decision === 'allow');
-    assert.equal(ok.length, 2);
-  });
+  test('calls to a 2026-07-28-only zone from both revisions', () =>
+    callsBothRevisions({ client, url, token: TOKEN, zones: ['t25', 't26'], zone: 't26',
+      audit }));
 
   // A 2025-11-25 session's call to a 2026-07-28-only zone that asks for
   // input: the gateway asks the agent (elicitation/create on its session)
@@ -174,18 +125,7 @@ other *.${IRR_TOOL} allow
   // with gw_up_irr_result off (the session gets a result it cannot read)
   // and with the retry sent without the zone's requestState.
   test('2025-11-25 session, 2026-07-28 zone: InputRequiredResult as elicitation', async () => {
-    const r = await client.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} });
-    assert.match(r.content[0].text, /approved amount 100/);
-    assert.equal(elicited.length, 1);
-    // three rounds: each round's requests asked on the session in turn
-    const multi = await client.callTool({
-      name: 't26.test_input_required_result_multi_round', arguments: {} });
-    assert.equal(multi.content[0].text, 'Ada likes teal (three rounds)');
-    assert.ok(elicited.length >= 3, `${elicited.length} requests`);
-    // the session declared nothing: the zone says which capability it needs
-    const e = await rpcError(plain.callTool({ name: `t26.${IRR_TOOL}`, arguments: {} }));
-    assert.equal(e.code, -32021, e.message);
-    assert.ok(e.data.requiredCapabilities.elicitation, JSON.stringify(e.data));
+    await sessionIrr({ client, plain, zone: 't26', elicited });
     const recs = audit().filter((x) => x.target === `t26.${IRR_TOOL}` && x.decision === 'allow');
     assert.equal(recs.length, 2);
   });
@@ -197,61 +137,17 @@ other *.${IRR_TOOL} allow
   // holds the zone's own state, which no retry through the gateway can
   // use) and without the agent-zone check of unwrap_check (the other agent
   // zone's retry goes through).
-  test('2026-07-28 agent, 2026-07-28 zone: InputRequiredResult round trip', async () => {
-    const call = { name: `t26.${IRR_TOOL}`, arguments: {} };
-    const caps = { elicitation: {} };
-    const r1 = (await post26(url, 'tools/call', call, caps)).result;
-    assert.equal(r1.resultType, 'input_required');
-    assert.ok(Object.keys(r1.inputRequests).length > 0);
-    const answer = { confirm: { action: 'accept', content: { ok: true } } };
-    const st = r1.requestState;
-    const flip = st.slice(0, 20) + (st[20] === 'A' ? 'B' : 'A') + st.slice(21);
-    const bad = [
-      await post26(url, 'tools/call', { ...call, inputResponses: answer, requestState: flip }, caps),
-      await post26(url, 'tools/call', { name: `dual.${IRR_TOOL}`, arguments: {},
-        inputResponses: answer, requestState: st }, caps),
-      await post26(url2, 'tools/call', { ...call, inputResponses: answer, requestState: st },
-        caps, TOKEN2),
-    ];
-    for (const b of bad) {
-      assert.equal(b.error?.code, -32602, JSON.stringify(b));
-      const rec = audit().find((x) => x.id === b.error.data.auditId);
-      assert.equal(rec?.decision, 'refused');
-    }
-    assert.match(bad[2].error.message, /another agent zone/);
-    const r2 = await post26(url, 'tools/call',
-      { ...call, inputResponses: answer, requestState: st }, caps);
-    assert.equal(r2.result?.resultType, 'complete', JSON.stringify(r2));
-    assert.match(r2.result.content[0].text, /approved amount 100/);
-  });
+  test('2026-07-28 agent, 2026-07-28 zone: InputRequiredResult round trip', () =>
+    irrRoundTrip({ url, token: TOKEN, url2, token2: TOKEN2, zone: 't26', otherZone: 'dual',
+      audit }));
 
   // The official SDK 2.x client pinned to 2026-07-28, both mixed pairs and
   // the 2026 pair through one listener: an elicitation and a three-round
   // call on the 2025-11-25-only zone (the gateway's held calls) and on the
   // 2026-07-28-only one (the zone's own InputRequiredResults, sealed by
   // the gateway). Red without wrap_state (the SDK's retry to t26 refused).
-  test('the SDK 2.x client against both kinds of zone', async () => {
-    const c = new SDK2.Client({ name: 'zg-rev-2026', version: '1' }, {
-      capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: REV } } });
-    c.setRequestHandler('elicitation/create', async (r) => {
-      const p = Object.keys(r.params.requestedSchema?.properties ?? {})[0];
-      return { action: 'accept', content: { [p]: p === 'color' ? 'teal' : 'Ada' } };
-    });
-    await c.connect(new SDK2.StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
-    try {
-      for (const z of ['t25', 't26']) {
-        const hello = await c.callTool({
-          name: `${z}.test_input_required_result_elicitation`, arguments: {} });
-        assert.equal(hello.content[0].text, 'Hello, Ada!', z);
-        const multi = await c.callTool({
-          name: `${z}.test_input_required_result_multi_round`, arguments: {} });
-        assert.equal(multi.content[0].text, 'Ada likes teal (three rounds)', z);
-      }
-    } finally {
-      await c.close();
-    }
-  });
+  test('the SDK 2.x client against both kinds of zone', () =>
+    sdk2Rounds(url, TOKEN, ['t25', 't26']));
 });
 
 // subscriptions/listen of a 2026-07-28 agent to a 2026-07-28-only zone,

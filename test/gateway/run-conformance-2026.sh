@@ -12,6 +12,9 @@
 # ZG_GW_TOOLREV=2026-07-28 makes the tool zone a 2026-07-28-only mcpd-test
 # (--protocol-versions), which the gateway then speaks 2026-07-28 to
 # (docs/protocol.md); default: a dual one, spoken to in 2025-11-25.
+# ZG_GW_TOOLKIND=url makes the tool zone a remote one: mcpd-test --http on
+# loopback, a "url" zone that gatewayd reaches with its HTTP client (with
+# ZG_GW_TOOLREV=2026-07-28: stateless POSTs, docs/gateway.md).
 # With the expected-failures file test/gateway/conformance-2026-gw-expected.yaml
 # (what the gateway cannot bridge yet, each entry with its reason) the
 # suite decides: it fails on a failure not listed and on a listed one that
@@ -21,7 +24,8 @@
 # custom-header one (x-mcp-header: gatewayd checks the Mcp-Param headers
 # the listener or the relay carried, docs/gateway.md).
 # Env: GATEWAYD, MCPD_TEST, RELAY (binaries), NODE (default: test/node's),
-# ZG_GW_PATH (listener or relay), ZG_GW_TOOLREV, ZG_CONFORMANCE_OUT (keep
+# ZG_GW_PATH (listener or relay), ZG_GW_TOOLREV, ZG_GW_TOOLKIND (chan or
+# url), ZG_CONFORMANCE_OUT (keep
 # results), ZG_CONFORMANCE_REQUIRED (scenario names, space-separated).
 set -u
 
@@ -29,17 +33,31 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../common/conformance-lib.sh"
 path=${ZG_GW_PATH:-listener}
 toolrev=${ZG_GW_TOOLREV:-}
+toolkind=${ZG_GW_TOOLKIND:-chan}
 expected=$here/conformance-2026-gw-expected.yaml
 
 zg_need_binaries run-conformance-2026 GATEWAYD MCPD_TEST RELAY
 
 zg_workdir gw26conf
+if [ "$toolkind" = url ]; then
+	"$MCPD_TEST" --http 127.0.0.1:0 --fixtures conformance \
+		--ready-file "$work/mcpd.ready" \
+		${toolrev:+--protocol-versions "$toolrev"} 2>"$work/mcpd.log" &
+	pids="$pids $!"
+	zg_wait_log "$work/mcpd.ready" "/mcp"
+	where="\"url\": \"$(cat "$work/mcpd.ready")\""
+else
+	"$MCPD_TEST" --chan sim:32:conf --fixtures conformance \
+		${toolrev:+--protocol-versions "$toolrev"} 2>"$work/mcpd.log" &
+	pids="$pids $!"
+	where='"chan": "sim:32:conf"'
+fi
 cat >"$work/gatewayd.json" <<JSON
 {
   "zones": {
     "agent": { "domid": 31, "role": "agent", "chan": "sim:31:agent",
                "default_zone": "conf" },
-    "conf":  { "domid": 32, "role": "tool", "chan": "sim:32:conf" }
+    "conf":  { "domid": 32, "role": "tool", $where }
   },
   "listeners": [ { "listen": "unix:agent.sock", "zone": "agent",
                    "uid": $(id -u) } ],
@@ -49,9 +67,6 @@ cat >"$work/gatewayd.json" <<JSON
 }
 JSON
 cp "$here/../../data/gateway/conformance/conformance.policy" "$work/"
-"$MCPD_TEST" --chan sim:32:conf --fixtures conformance \
-	${toolrev:+--protocol-versions "$toolrev"} 2>"$work/mcpd.log" &
-pids="$pids $!"
 "$GATEWAYD" --config "$work/gatewayd.json" 2>"$work/gatewayd.log" &
 pids="$pids $!"
 zg_wait_log "$work/gatewayd.log" "tool zone conf up"
@@ -70,7 +85,7 @@ relay)
 	;;
 esac
 echo "run-conformance-2026: $url ($path) -> gatewayd -> mcpd" \
-	"(${toolrev:-2025-11-25})"
+	"(${toolrev:-2025-11-25}, $toolkind)"
 
 out=${ZG_CONFORMANCE_OUT:-$work/results}
 mkdir -p "$out"

@@ -1,10 +1,12 @@
 /* Unit tests of the MCP HTTP client library (zg_mcp_client): the SSE
  * parser (line ends, fields, split invariance, caps), the URL rule
- * (http:// only to loopback) and the configured headers' checks. */
+ * (http:// only to loopback), the configured headers' checks and the
+ * values a stateless session's Mcp-Param headers carry. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "client_http.h"
+#include "param_headers.h"
 #include "zgtest.h"
 
 /* What the parser gave: "type|id|data;" per event. */
@@ -164,7 +166,7 @@ static void msg_cb(void *ud, uint32_t sid, const char *m, size_t len)
 
 static void test_headers(void)
 {
-	static const struct mcp_hc_ops ops = { msg_cb, NULL, NULL };
+	static const struct mcp_hc_ops ops = { .message = msg_cb };
 	struct mcp_hc_opts o = { .url = "https://example.com/mcp" };
 	char err[160];
 	struct mcp_hc *hc = mcp_hc_new(&o, &ops, NULL, err, sizeof(err));
@@ -189,6 +191,81 @@ static void test_headers(void)
 	CHECK(mcp_hc_new(&o, &ops, NULL, err, sizeof(err)) == NULL);
 }
 
+/* mcp_header_fn over one header, "Mcp-Param-Region". */
+static const char *one_header(void *ctx, const char *name)
+{
+	return strcmp(name, "Mcp-Param-Region") == 0 ? ctx : NULL;
+}
+
+/* The header sent for args (stolen) {"r": value} passes the check. */
+static void check_sent(json_t *schema, json_t *args)
+{
+	const char *why = NULL;
+	char *v = mcp_param_value(json_object_get(args, "r"));
+
+	CHECK(v != NULL);
+	CHECK_EQ_INT(mcp_param_check(schema, args, one_header, v, &why), 0);
+	free(v);
+	json_decref(args);
+}
+
+/* The value a stateless POST sends for an x-mcp-header argument must pass
+ * the check mcpd and gatewayd make (mcp_param_check): each kind of value,
+ * text that needs the Base64 form (a leading or trailing space, a tab,
+ * non-ASCII, text that looks encoded), and the cap. Proves the encoder
+ * and the check agree; red if plain text were sent for any of them. */
+static void test_param_values(void)
+{
+	json_t *schema = json_loads("{\"type\":\"object\",\"properties\":"
+				    "{\"r\":{\"x-mcp-header\":\"Region\"}}}",
+				    0, NULL);
+	const char *texts[] = { "us-west1", " lead",	     "trail ",
+				"a\tb",	    "z\xc3\xbcrich", "=?base64?QQ==?=",
+				"",	    "in side" };
+	json_t *vals[] = { json_integer(-42), json_true(), json_false() };
+	char *v, big[MCP_PARAM_VALUE_MAX + 2];
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		check_sent(schema, json_pack("{s:s}", "r", texts[i]));
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		check_sent(schema, json_pack("{s:o}", "r", vals[i]));
+	v = mcp_header_encode("us-west1", 8);
+	CHECK_STR(v, "us-west1");
+	free(v);
+	v = mcp_header_encode(" a", 2);
+	CHECK_STR(v, "=?base64?IGE=?=");
+	free(v);
+	/* no header can hold a value over the cap, nor a number or object */
+	memset(big, 'x', sizeof(big));
+	CHECK(mcp_header_encode(big, MCP_PARAM_VALUE_MAX + 1) == NULL);
+	v = mcp_header_encode(big, MCP_PARAM_VALUE_MAX);
+	CHECK(v != NULL);
+	free(v);
+	CHECK(mcp_param_value(json_object_get(schema, "properties")) == NULL);
+	json_decref(schema);
+}
+
+/* A stateless session needs a printable version name. */
+static void test_stateless_open(void)
+{
+	static const struct mcp_hc_ops ops = { .message = msg_cb };
+	struct mcp_hc_opts o = { .url = "https://example.com/mcp" };
+	char err[160];
+	struct mcp_hc *hc = mcp_hc_new(&o, &ops, NULL, err, sizeof(err));
+	const char *own[] = { "Mcp-Method: tools/list" };
+	const char *own2[] = { "mcp-param-region: x" };
+
+	CHECK(hc != NULL);
+	if (!hc)
+		return;
+	CHECK(mcp_hc_open_stateless(hc, "2026-07-28") > 0);
+	CHECK_EQ_INT((int)mcp_hc_open_stateless(hc, "2026 07"), 0);
+	CHECK_EQ_INT((int)mcp_hc_open_stateless(hc, ""), 0);
+	CHECK_EQ_INT(mcp_hc_set_headers(hc, own, 1, err, sizeof(err)), -1);
+	CHECK_EQ_INT(mcp_hc_set_headers(hc, own2, 1, err, sizeof(err)), -1);
+	mcp_hc_free(hc);
+}
+
 int main(void)
 {
 	RUN(test_sse_fields);
@@ -196,5 +273,7 @@ int main(void)
 	RUN(test_sse_caps);
 	RUN(test_url);
 	RUN(test_headers);
+	RUN(test_param_values);
+	RUN(test_stateless_open);
 	return ZGT_DONE();
 }
