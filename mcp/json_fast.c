@@ -11,11 +11,14 @@
 
 #include "jsonrpc.h"
 
-#define FAST_MAX_DEPTH 128 /* deeper: jansson's (it was checked before) */
+/* Deeper than this is left to the slow path (which checks the caller's
+ * cap before jansson's recursion), whatever the caller's cap. */
+#define FAST_MAX_DEPTH 128
 #define FAST_STACK_STR 256 /* escaped strings up to this decode on stack */
 
 struct fast {
 	const char *p, *end;
+	unsigned max_depth; /* containers nested deeper: not this path's */
 };
 
 static void skip_ws(struct fast *f)
@@ -271,18 +274,23 @@ static json_t *literal(struct fast *f, const char *word, json_t *v)
 	return v;
 }
 
+/* depth: the containers around the value; one more for an object or an
+ * array must stay within f->max_depth (the caller's cap, counted as
+ * jr_depth_ok counts it), else the whole text goes to the slow path. */
 static json_t *parse_value(struct fast *f, unsigned depth)
 {
-	if (depth > FAST_MAX_DEPTH)
-		return NULL;
 	skip_ws(f);
 	if (f->p >= f->end)
 		return NULL;
 	switch (*f->p) {
 	case '{':
+		if (depth >= f->max_depth)
+			return NULL;
 		f->p++;
 		return parse_object(f, depth);
 	case '[':
+		if (depth >= f->max_depth)
+			return NULL;
 		f->p++;
 		return parse_array(f, depth);
 	case '"':
@@ -299,9 +307,11 @@ static json_t *parse_value(struct fast *f, unsigned depth)
 	}
 }
 
-json_t *jr_fast_decode(const char *buf, size_t len)
+json_t *jr_fast_decode(const char *buf, size_t len, size_t max_depth)
 {
-	struct fast f = { buf, buf + len };
+	struct fast f = { buf, buf + len,
+			  max_depth < FAST_MAX_DEPTH ? (unsigned)max_depth
+						     : FAST_MAX_DEPTH };
 	json_t *v = parse_value(&f, 0);
 
 	skip_ws(&f);

@@ -147,13 +147,15 @@ void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
 		set_invalid(m, -32600, "message too large");
 		return;
 	}
-	if (!jr_depth_ok(buf, len, max_depth)) {
+	/* The fast path keeps to max_depth itself (a text it decodes is
+	 * valid JSON, so its nesting is what jr_depth_ok would count);
+	 * whatever it does not take is scanned for depth before jansson's
+	 * recursion, and jansson decides (and words the error). */
+	root = jr_fast_decode(buf, len, max_depth);
+	if (!root && !jr_depth_ok(buf, len, max_depth)) {
 		set_invalid(m, -32600, "message nested too deeply");
 		return;
 	}
-	/* jansson decides (and words the error) whatever the fast path
-	 * does not take */
-	root = jr_fast_decode(buf, len);
 	if (!root)
 		root = json_loadb(buf, len,
 				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,

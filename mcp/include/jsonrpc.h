@@ -44,8 +44,10 @@ void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
 /* json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) for the
  * common shape of a message (json_fast.c): the same tree (keys in the same
  * order), or NULL for anything it leaves to jansson (non-ASCII strings,
- * \u escapes, reals, duplicate keys, any error). New reference. */
-json_t *jr_fast_decode(const char *buf, size_t len);
+ * \u escapes, reals, duplicate keys, any error, and objects and arrays
+ * nested more than max_depth deep, counted as jr_depth_ok counts them).
+ * New reference. */
+json_t *jr_fast_decode(const char *buf, size_t len, size_t max_depth);
 
 /* Classifies an already parsed value (steals the reference to root). */
 void jr_classify(json_t *root, struct jr_msg *m);
