@@ -261,13 +261,43 @@ static int db_put(struct dumpbuf *b, const char *s, size_t n)
 	return 0;
 }
 
+/* One byte: most of what the encoder writes between values. */
+static int db_char(struct dumpbuf *b, char c)
+{
+	if (b->len < b->cap) {
+		b->p[b->len++] = c;
+		return 0;
+	}
+	return db_put(b, &c, 1);
+}
+
+/* An integer in decimal, as "%" JSON_INTEGER_FORMAT prints it (ids and
+ * counts are in every answer; snprintf was a tenth of the encoding). */
+static int db_integer(struct dumpbuf *b, json_int_t v)
+{
+	char num[24];
+	size_t i = sizeof(num);
+	/* the magnitude in unsigned arithmetic: also right for the least
+	 * json_int_t, whose negation overflows */
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+				     : (unsigned long long)v;
+
+	do {
+		num[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		num[--i] = '-';
+	return db_put(b, num + i, sizeof(num) - i);
+}
+
 /* A JSON string: escapes '"', '\' and control characters as jansson
  * does (other bytes are valid UTF-8, checked when the string was made). */
 static int db_string(struct dumpbuf *b, const char *s, size_t n)
 {
 	size_t run = 0;
 
-	if (db_put(b, "\"", 1) != 0)
+	if (db_char(b, '"') != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -309,7 +339,7 @@ static int db_string(struct dumpbuf *b, const char *s, size_t n)
 	}
 	if (db_put(b, s + run, n - run) != 0)
 		return -1;
-	return db_put(b, "\"", 1);
+	return db_char(b, '"');
 }
 
 static int db_value(struct dumpbuf *b, const json_t *v, unsigned depth);
@@ -318,26 +348,25 @@ static int db_object(struct dumpbuf *b, const json_t *v, unsigned depth)
 {
 	int first = 1;
 
-	if (db_put(b, "{", 1) != 0)
+	if (db_char(b, '{') != 0)
 		return -1;
 	for (void *it = json_object_iter((json_t *)v); it;
 	     it = json_object_iter_next((json_t *)v, it)) {
-		if ((!first && db_put(b, ",", 1) != 0) ||
+		if ((!first && db_char(b, ',') != 0) ||
 		    db_string(b, json_object_iter_key(it),
 			      json_object_iter_key_len(it)) != 0 ||
-		    db_put(b, ":", 1) != 0 ||
+		    db_char(b, ':') != 0 ||
 		    db_value(b, json_object_iter_value(it), depth + 1) != 0)
 			return -1;
 		first = 0;
 	}
-	return db_put(b, "}", 1);
+	return db_char(b, '}');
 }
 
 static int db_value(struct dumpbuf *b, const json_t *v, unsigned depth)
 {
 	char num[64];
 	size_t n;
-	int k;
 
 	if (depth > DUMP_MAX_DEPTH)
 		return -1;
@@ -345,22 +374,18 @@ static int db_value(struct dumpbuf *b, const json_t *v, unsigned depth)
 	case JSON_OBJECT:
 		return db_object(b, v, depth);
 	case JSON_ARRAY:
-		if (db_put(b, "[", 1) != 0)
+		if (db_char(b, '[') != 0)
 			return -1;
 		for (size_t i = 0; i < json_array_size(v); i++)
-			if ((i && db_put(b, ",", 1) != 0) ||
+			if ((i && db_char(b, ',') != 0) ||
 			    db_value(b, json_array_get(v, i), depth + 1) != 0)
 				return -1;
-		return db_put(b, "]", 1);
+		return db_char(b, ']');
 	case JSON_STRING:
 		return db_string(b, json_string_value(v),
 				 json_string_length(v));
 	case JSON_INTEGER:
-		k = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-			     json_integer_value(v));
-		return k > 0 && (size_t)k < sizeof(num)
-			       ? db_put(b, num, (size_t)k)
-			       : -1;
+		return db_integer(b, json_integer_value(v));
 	case JSON_REAL: /* jansson's own formatting of reals */
 		n = json_dumpb(v, num, sizeof(num), JSON_ENCODE_ANY);
 		return n > 0 && n <= sizeof(num) ? db_put(b, num, n) : -1;

@@ -252,7 +252,9 @@ static json_t *random_value(unsigned depth)
 					      "\xe2\x82\xac",
 					      "\xf0\x9f\x98\x80",
 					      "\t\r\b\f" };
-	static const json_int_t ints[] = { 0, -1, 42, INT64_MAX, INT64_MIN };
+	static const json_int_t ints[] = { 0,	      -1,	 42,
+					   9,	      10,	 -10,
+					   123456789, INT64_MAX, INT64_MIN };
 	static const double reals[] = { 0.1, -2.5, 1e300, 3.0, 1.5e-10, -0.0 };
 	unsigned k = depth > 5 ? 3 + rnd(5) : rnd(8);
 	char buf[64];
@@ -287,7 +289,7 @@ static json_t *random_value(unsigned depth)
 			buf[n++] = '\0'; /* an embedded NUL */
 		return json_stringn(buf, n);
 	case 4:
-		return json_integer(ints[rnd(5)]);
+		return json_integer(ints[rnd(sizeof(ints) / sizeof(ints[0]))]);
 	case 5:
 		return json_real(reals[rnd(6)]);
 	case 6:
