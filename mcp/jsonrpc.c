@@ -178,13 +178,25 @@ void jr_msg_clear(struct jr_msg *m)
 
 json_t *jr_result(json_t *id, json_t *result)
 {
+	/* built directly: json_pack parses its format on every answer */
 	json_t *msg;
 
 	if (!result)
 		return NULL;
-	msg = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
-			id ? id : json_null(), "result", result);
+	msg = json_object();
+	if (!msg ||
+	    json_object_set_new_nocheck(msg, "jsonrpc",
+					json_string_nocheck("2.0")) != 0 ||
+	    json_object_set_nocheck(msg, "id", id ? id : json_null()) != 0) {
+		json_decref(result); /* not handed over yet */
+		goto fail;
+	}
+	if (json_object_set_new_nocheck(msg, "result", result) != 0)
+		goto fail; /* result went with the failed call */
 	return msg;
+fail:
+	json_decref(msg);
+	return NULL;
 }
 
 json_t *jr_error(json_t *id, int code, const char *message, json_t *data)
