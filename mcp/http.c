@@ -902,6 +902,8 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* every call builds and frees some fifty small JSON values */
+	jr_alloc_install();
 	h->srv = srv;
 	if (srv) {
 		h->limits = srv->limits;

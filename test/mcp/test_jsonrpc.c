@@ -478,8 +478,33 @@ static void test_fast_decode_matches_jansson(void)
 	}
 }
 
+/* The allocator's per-thread cache keeps at most JR_ALLOC_PER_CLASS
+ * freed blocks of one size (goes red without the cap in json_alloc.c;
+ * sanitizer builds use plain malloc, where it holds none). */
+static void test_alloc_cache_bounded(void)
+{
+	json_t *v[200];
+
+	for (int i = 0; i < 200; i++)
+		v[i] = json_string("thirty-two bytes of a string!!!");
+	for (int i = 0; i < 200; i++)
+		json_decref(v[i]);
+	/* 400 blocks of about 32 bytes freed: the string and its copy */
+	CHECK(jr_alloc_cached(32) <= JR_ALLOC_PER_CLASS);
+	/* and blocks from it are whole blocks of the size asked */
+	for (int i = 0; i < 200; i++) {
+		v[i] = json_string("thirty-two bytes of a string!!!");
+		CHECK(v[i] && strcmp(json_string_value(v[i]),
+				     "thirty-two bytes of a string!!!") == 0);
+	}
+	for (int i = 0; i < 200; i++)
+		json_decref(v[i]);
+}
+
 int main(void)
 {
+	/* everything below also runs through the allocator's cache */
+	jr_alloc_install();
 	RUN(test_valid);
 	RUN(test_bad_ids);
 	RUN(test_bad_shapes);
@@ -487,5 +512,6 @@ int main(void)
 	RUN(test_builders);
 	RUN(test_dump_matches_jansson);
 	RUN(test_fast_decode_matches_jansson);
+	RUN(test_alloc_cache_bounded);
 	return ZGT_DONE();
 }
