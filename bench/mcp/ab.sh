@@ -28,20 +28,8 @@ for f in "$bin_a" "$bin_b" "$load"; do
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-ab.XXXXXX")
-pids=""
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-
-field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+# shellcheck source=bench/mcp/lib.sh
+. "$here/lib.sh"
 ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
 
 # One server per build and revision, for the whole run.

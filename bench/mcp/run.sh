@@ -91,20 +91,10 @@ base_of() {
 }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-bench.XXXXXX")
-pids=""
 url=""
 pid=""
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
+# shellcheck source=bench/mcp/lib.sh
+. "$here/lib.sh"
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
@@ -115,7 +105,6 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ctx_sw() { cat "/proc/$1/task/"*/status 2>/dev/null | awk -v k="$2" '$1 == k":" { s += $2 } END { print s + 0 }'; }
 hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 record() { echo "$1 $2 $3" >>"$work/results"; }
 
 # start_server NAME PORT: starts one server in the background (pinned if
