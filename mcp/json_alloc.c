@@ -35,7 +35,9 @@ static _Thread_local int tc_registered;
 static pthread_key_t tc_key;
 static pthread_once_t tc_once = PTHREAD_ONCE_INIT;
 
-/* At a thread's end: its cached blocks go back to malloc. */
+/* At a thread's end (on that thread): its cached blocks go back to
+ * malloc. A block freed after this (by a later destructor) registers the
+ * cache again, and the thread's end runs this again. */
 static void tc_release(void *arg)
 {
 	struct ja_cache *c = arg;
@@ -44,6 +46,7 @@ static void tc_release(void *arg)
 		while (c->n[i] > 0)
 			free(c->blk[i][--c->n[i]]);
 	}
+	tc_registered = 0;
 }
 
 /* The class that serves n bytes (n <= JA_MAX_USABLE). */
