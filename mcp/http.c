@@ -304,13 +304,12 @@ static void body_append(struct mcp_http *h, struct hreq *q, const char *data,
 	q->len += n;
 }
 
-/* Looks up the request's session from its header: returns 0 and sets
- * q->sess (a reference), or queues the error response and returns -1. */
+/* Looks up the request's session from its Mcp-Session-Id header (sid, or
+ * NULL without one): returns 0 and sets q->sess (a reference), or queues
+ * the error response and returns -1. */
 static int need_session(struct mcp_http *h, struct MHD_Connection *c,
-			struct hreq *q, enum MHD_Result *ret)
+			struct hreq *q, const char *sid, enum MHD_Result *ret)
 {
-	const char *sid = header(c, "Mcp-Session-Id");
-
 	if (!sid) {
 		*ret = reply_status(c, MHD_HTTP_BAD_REQUEST,
 				    MCP_ERR_INVALID_REQUEST,
@@ -421,14 +420,13 @@ static enum MHD_Result reply_refusal(struct MHD_Connection *c, json_t *id,
  * its engine to check (param_headers.h). */
 static enum MHD_Result post_stateless(struct mcp_http *h,
 				      struct MHD_Connection *c, struct hreq *q,
-				      struct jr_msg *m)
+				      struct jr_msg *m, const char *version)
 {
 	struct mcp_rev_refusal why;
 	enum MHD_Result ret;
 
-	if (mcp_rev2026_check(m, header(c, "MCP-Protocol-Version"),
-			      header(c, "Mcp-Method"), header(c, "Mcp-Name"),
-			      &why) != 0 ||
+	if (mcp_rev2026_check(m, version, header(c, "Mcp-Method"),
+			      header(c, "Mcp-Name"), &why) != 0 ||
 	    (h->srv &&
 	     mcp_rev2026_check_params(h->srv, m, header_of, c, &why) != 0) ||
 	    (!h->srv && carry_params(c, m, &why) != 0)) {
@@ -509,6 +507,10 @@ static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
 {
 	struct jr_msg m;
 	enum MHD_Result ret;
+	/* each looked up once: libmicrohttpd walks the header list per
+	 * lookup */
+	const char *sid = header(c, "Mcp-Session-Id");
+	const char *version = header(c, "MCP-Protocol-Version");
 
 	if (q->too_big)
 		return reply_status(c, MHD_HTTP_CONTENT_TOO_LARGE,
@@ -535,18 +537,17 @@ static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
 		free(body);
 		return ret;
 	}
-	if (!header(c, "Mcp-Session-Id") && m.kind != JR_REQUEST &&
-	    is_rev2026(c)) {
+	if (!sid && m.kind != JR_REQUEST && version &&
+	    strcmp(version, MCP_REV2026) == 0) {
 		/* A stateless notification has no session to act on (a
 		 * request is cancelled by closing its connection). */
 		jr_msg_clear(&m);
 		return reply_status(c, MHD_HTTP_ACCEPTED, 0, NULL);
 	}
-	if (!header(c, "Mcp-Session-Id") &&
-	    mcp_rev2026_wanted(&m, header(c, "MCP-Protocol-Version")) &&
+	if (!sid && mcp_rev2026_wanted(&m, version) &&
 	    mcp_server_serves(h->srv, MCP_REVS_STATELESS))
-		return post_stateless(h, c, q, &m);
-	if (!version_header_ok(c)) {
+		return post_stateless(h, c, q, &m, version);
+	if (version && !mcp_version_supported(version)) {
 		jr_msg_clear(&m);
 		return reply_status(c, MHD_HTTP_BAD_REQUEST,
 				    MCP_ERR_INVALID_REQUEST,
@@ -555,7 +556,7 @@ static enum MHD_Result post_end(struct mcp_http *h, struct MHD_Connection *c,
 	}
 	if (m.kind == JR_REQUEST && strcmp(m.method, "initialize") == 0)
 		return post_initialize(h, c, q, &m);
-	if (need_session(h, c, q, &ret) != 0) {
+	if (need_session(h, c, q, sid, &ret) != 0) {
 		jr_msg_clear(&m);
 		return ret;
 	}
@@ -577,7 +578,7 @@ static enum MHD_Result do_get(struct mcp_http *h, struct MHD_Connection *c,
 		return reply_status(c, MHD_HTTP_NOT_ACCEPTABLE,
 				    MCP_ERR_INVALID_REQUEST,
 				    "Accept must list text/event-stream");
-	if (need_session(h, c, q, &ret) != 0)
+	if (need_session(h, c, q, header(c, "Mcp-Session-Id"), &ret) != 0)
 		return ret;
 	return http_get_stream(h, c, q, header(c, "Last-Event-ID"));
 }
@@ -587,7 +588,7 @@ static enum MHD_Result do_delete(struct mcp_http *h, struct MHD_Connection *c,
 {
 	enum MHD_Result ret;
 
-	if (need_session(h, c, q, &ret) != 0)
+	if (need_session(h, c, q, header(c, "Mcp-Session-Id"), &ret) != 0)
 		return ret;
 	http_session_destroy(h, q->sess);
 	return reply_status(c, MHD_HTTP_OK, 0, NULL);
@@ -902,6 +903,8 @@ struct mcp_http *mcp_http_start(mcp_server *srv,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* every call builds and frees some fifty small JSON values */
+	jr_alloc_install();
 	h->srv = srv;
 	if (srv) {
 		h->limits = srv->limits;

@@ -11,11 +11,14 @@
 
 #include "jsonrpc.h"
 
-#define FAST_MAX_DEPTH 128 /* deeper: jansson's (it was checked before) */
+/* Deeper than this is left to the slow path (which checks the caller's
+ * cap before jansson's recursion), whatever the caller's cap. */
+#define FAST_MAX_DEPTH 128
 #define FAST_STACK_STR 256 /* escaped strings up to this decode on stack */
 
 struct fast {
 	const char *p, *end;
+	unsigned max_depth; /* containers nested deeper: not this path's */
 };
 
 static void skip_ws(struct fast *f)
@@ -163,17 +166,50 @@ static json_t *parse_integer(struct fast *f)
 
 static json_t *parse_value(struct fast *f, unsigned depth);
 
-/* Adds key (the string at f->p, after its quote) with v to obj; takes v
- * in any case. -1 for a duplicate (jansson's to refuse, with
- * JSON_REJECT_DUPLICATES), a string this path does not take, no memory. */
-static int set_key(struct fast *f, json_t *obj, json_t *v)
+/* The keys of one object so far, for the duplicate check: the first
+ * FAST_KEYS keys without escapes compare as they are (their raw bytes
+ * are their value); past that, or once a key had escapes ("\/" is "/"),
+ * jansson's lookup decides, as it did for every key before (a hash of
+ * the key per lookup, a tenth of decoding a request). */
+#define FAST_KEYS 16
+
+struct seen {
+	const char *k[FAST_KEYS];
+	size_t n[FAST_KEYS];
+	unsigned count;
+	int lookup; /* from now on: jansson's lookup */
+};
+
+/* 1 if the raw key (n bytes, esc: it has escapes) came before in this
+ * object, 0 if not, -1 when jansson's lookup must decide. */
+static int seen_before(struct seen *s, const char *raw, size_t n, int esc)
 {
-	char small[FAST_STACK_STR], *heap;
-	size_t n;
-	const char *key = string_bytes(f, small, &heap, &n);
+	if (esc || s->count == FAST_KEYS)
+		s->lookup = 1;
+	if (s->lookup)
+		return -1;
+	for (unsigned i = 0; i < s->count; i++)
+		if (s->n[i] == n && memcmp(s->k[i], raw, n) == 0)
+			return 1;
+	s->k[s->count] = raw;
+	s->n[s->count++] = n;
+	return 0;
+}
+
+/* Adds key (the string at f->p, after its quote) with v to obj; takes v
+ * in any case. dup: what seen_before said. -1 for a duplicate (jansson's
+ * to refuse, with JSON_REJECT_DUPLICATES), a string this path does not
+ * take, no memory. */
+static int set_key(struct fast *f, json_t *obj, json_t *v, int dup)
+{
+	char small[FAST_STACK_STR], *heap = NULL;
+	size_t n = 0;
+	const char *key = NULL;
 	int rc = -1;
 
-	if (key && !json_object_getn(obj, key, n)) {
+	if (dup != 1) /* a duplicate is jansson's to refuse */
+		key = string_bytes(f, small, &heap, &n);
+	if (key && (dup == 0 || !json_object_getn(obj, key, n))) {
 		rc = json_object_setn_new_nocheck(obj, key, n, v);
 		v = NULL; /* taken, even on failure */
 	}
@@ -186,9 +222,12 @@ static json_t *parse_object(struct fast *f, unsigned depth)
 {
 	json_t *obj = json_object();
 	struct fast at;
+	struct seen keys;
 
 	if (!obj)
 		return NULL;
+	keys.count = 0;
+	keys.lookup = 0;
 	skip_ws(f);
 	if (f->p < f->end && *f->p == '}') {
 		f->p++;
@@ -197,7 +236,7 @@ static json_t *parse_object(struct fast *f, unsigned depth)
 	for (;;) {
 		const char *raw;
 		size_t n;
-		int esc;
+		int esc, dup;
 		json_t *v;
 		if (f->p >= f->end || *f->p != '"')
 			goto fail;
@@ -206,12 +245,13 @@ static json_t *parse_object(struct fast *f, unsigned depth)
 		at = *f;
 		if (scan_string(f, &raw, &n, &esc) != 0)
 			goto fail;
+		dup = seen_before(&keys, raw, n, esc);
 		skip_ws(f);
 		if (f->p >= f->end || *f->p != ':')
 			goto fail;
 		f->p++;
 		v = parse_value(f, depth + 1);
-		if (!v || set_key(&at, obj, v) != 0)
+		if (!v || set_key(&at, obj, v, dup) != 0)
 			goto fail;
 		skip_ws(f);
 		if (f->p < f->end && *f->p == ',') {
@@ -271,18 +311,23 @@ static json_t *literal(struct fast *f, const char *word, json_t *v)
 	return v;
 }
 
+/* depth: the containers around the value; one more for an object or an
+ * array must stay within f->max_depth (the caller's cap, counted as
+ * jr_depth_ok counts it), else the whole text goes to the slow path. */
 static json_t *parse_value(struct fast *f, unsigned depth)
 {
-	if (depth > FAST_MAX_DEPTH)
-		return NULL;
 	skip_ws(f);
 	if (f->p >= f->end)
 		return NULL;
 	switch (*f->p) {
 	case '{':
+		if (depth >= f->max_depth)
+			return NULL;
 		f->p++;
 		return parse_object(f, depth);
 	case '[':
+		if (depth >= f->max_depth)
+			return NULL;
 		f->p++;
 		return parse_array(f, depth);
 	case '"':
@@ -299,9 +344,11 @@ static json_t *parse_value(struct fast *f, unsigned depth)
 	}
 }
 
-json_t *jr_fast_decode(const char *buf, size_t len)
+json_t *jr_fast_decode(const char *buf, size_t len, size_t max_depth)
 {
-	struct fast f = { buf, buf + len };
+	struct fast f = { buf, buf + len,
+			  max_depth < FAST_MAX_DEPTH ? (unsigned)max_depth
+						     : FAST_MAX_DEPTH };
 	json_t *v = parse_value(&f, 0);
 
 	skip_ws(&f);

@@ -147,13 +147,15 @@ void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
 		set_invalid(m, -32600, "message too large");
 		return;
 	}
-	if (!jr_depth_ok(buf, len, max_depth)) {
+	/* The fast path keeps to max_depth itself (a text it decodes is
+	 * valid JSON, so its nesting is what jr_depth_ok would count);
+	 * whatever it does not take is scanned for depth before jansson's
+	 * recursion, and jansson decides (and words the error). */
+	root = jr_fast_decode(buf, len, max_depth);
+	if (!root && !jr_depth_ok(buf, len, max_depth)) {
 		set_invalid(m, -32600, "message nested too deeply");
 		return;
 	}
-	/* jansson decides (and words the error) whatever the fast path
-	 * does not take */
-	root = jr_fast_decode(buf, len);
 	if (!root)
 		root = json_loadb(buf, len,
 				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
@@ -176,13 +178,25 @@ void jr_msg_clear(struct jr_msg *m)
 
 json_t *jr_result(json_t *id, json_t *result)
 {
+	/* built directly: json_pack parses its format on every answer */
 	json_t *msg;
 
 	if (!result)
 		return NULL;
-	msg = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
-			id ? id : json_null(), "result", result);
+	msg = json_object();
+	if (!msg ||
+	    json_object_set_new_nocheck(msg, "jsonrpc",
+					json_string_nocheck("2.0")) != 0 ||
+	    json_object_set_nocheck(msg, "id", id ? id : json_null()) != 0) {
+		json_decref(result); /* not handed over yet */
+		goto fail;
+	}
+	if (json_object_set_new_nocheck(msg, "result", result) != 0)
+		goto fail; /* result went with the failed call */
 	return msg;
+fail:
+	json_decref(msg);
+	return NULL;
 }
 
 json_t *jr_error(json_t *id, int code, const char *message, json_t *data)
@@ -259,13 +273,43 @@ static int db_put(struct dumpbuf *b, const char *s, size_t n)
 	return 0;
 }
 
+/* One byte: most of what the encoder writes between values. */
+static int db_char(struct dumpbuf *b, char c)
+{
+	if (b->len < b->cap) {
+		b->p[b->len++] = c;
+		return 0;
+	}
+	return db_put(b, &c, 1);
+}
+
+/* An integer in decimal, as "%" JSON_INTEGER_FORMAT prints it (ids and
+ * counts are in every answer; snprintf was a tenth of the encoding). */
+static int db_integer(struct dumpbuf *b, json_int_t v)
+{
+	char num[24];
+	size_t i = sizeof(num);
+	/* the magnitude in unsigned arithmetic: also right for the least
+	 * json_int_t, whose negation overflows */
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+				     : (unsigned long long)v;
+
+	do {
+		num[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		num[--i] = '-';
+	return db_put(b, num + i, sizeof(num) - i);
+}
+
 /* A JSON string: escapes '"', '\' and control characters as jansson
  * does (other bytes are valid UTF-8, checked when the string was made). */
 static int db_string(struct dumpbuf *b, const char *s, size_t n)
 {
 	size_t run = 0;
 
-	if (db_put(b, "\"", 1) != 0)
+	if (db_char(b, '"') != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -307,7 +351,7 @@ static int db_string(struct dumpbuf *b, const char *s, size_t n)
 	}
 	if (db_put(b, s + run, n - run) != 0)
 		return -1;
-	return db_put(b, "\"", 1);
+	return db_char(b, '"');
 }
 
 static int db_value(struct dumpbuf *b, const json_t *v, unsigned depth);
@@ -316,26 +360,25 @@ static int db_object(struct dumpbuf *b, const json_t *v, unsigned depth)
 {
 	int first = 1;
 
-	if (db_put(b, "{", 1) != 0)
+	if (db_char(b, '{') != 0)
 		return -1;
 	for (void *it = json_object_iter((json_t *)v); it;
 	     it = json_object_iter_next((json_t *)v, it)) {
-		if ((!first && db_put(b, ",", 1) != 0) ||
+		if ((!first && db_char(b, ',') != 0) ||
 		    db_string(b, json_object_iter_key(it),
 			      json_object_iter_key_len(it)) != 0 ||
-		    db_put(b, ":", 1) != 0 ||
+		    db_char(b, ':') != 0 ||
 		    db_value(b, json_object_iter_value(it), depth + 1) != 0)
 			return -1;
 		first = 0;
 	}
-	return db_put(b, "}", 1);
+	return db_char(b, '}');
 }
 
 static int db_value(struct dumpbuf *b, const json_t *v, unsigned depth)
 {
 	char num[64];
 	size_t n;
-	int k;
 
 	if (depth > DUMP_MAX_DEPTH)
 		return -1;
@@ -343,22 +386,18 @@ static int db_value(struct dumpbuf *b, const json_t *v, unsigned depth)
 	case JSON_OBJECT:
 		return db_object(b, v, depth);
 	case JSON_ARRAY:
-		if (db_put(b, "[", 1) != 0)
+		if (db_char(b, '[') != 0)
 			return -1;
 		for (size_t i = 0; i < json_array_size(v); i++)
-			if ((i && db_put(b, ",", 1) != 0) ||
+			if ((i && db_char(b, ',') != 0) ||
 			    db_value(b, json_array_get(v, i), depth + 1) != 0)
 				return -1;
-		return db_put(b, "]", 1);
+		return db_char(b, ']');
 	case JSON_STRING:
 		return db_string(b, json_string_value(v),
 				 json_string_length(v));
 	case JSON_INTEGER:
-		k = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-			     json_integer_value(v));
-		return k > 0 && (size_t)k < sizeof(num)
-			       ? db_put(b, num, (size_t)k)
-			       : -1;
+		return db_integer(b, json_integer_value(v));
 	case JSON_REAL: /* jansson's own formatting of reals */
 		n = json_dumpb(v, num, sizeof(num), JSON_ENCODE_ANY);
 		return n > 0 && n <= sizeof(num) ? db_put(b, num, n) : -1;

@@ -643,8 +643,24 @@ json_t *mcp_registry_capabilities(mcp_server *srv)
 
 json_t *mcp_result_text(const char *text)
 {
-	return json_pack("{s:[{s:s, s:s}]}", "content", "type", "text", "text",
-			 text ? text : "");
+	/* built directly (json_pack parses its format on every call, half
+	 * of this on mcpd's HTTP path); text is checked as UTF-8 as before */
+	json_t *item = json_object(), *content = json_array();
+	json_t *res = json_object();
+
+	if (!item || !content || !res ||
+	    json_object_set_new_nocheck(item, "type",
+					json_string_nocheck("text")) != 0 ||
+	    json_object_set_new_nocheck(item, "text",
+					json_string(text ? text : "")) != 0 ||
+	    json_array_append(content, item) != 0 ||
+	    json_object_set_nocheck(res, "content", content) != 0) {
+		json_decref(res);
+		res = NULL;
+	}
+	json_decref(item);
+	json_decref(content);
+	return res;
 }
 
 json_t *mcp_result_errorf(const char *fmt, ...)

@@ -159,6 +159,30 @@ const char *mcp_rev2026_name(const struct jr_msg *m)
 	return key ? json_string_value(json_object_get(m->params, key)) : NULL;
 }
 
+/* Header value v without leading and trailing spaces and tabs (RFC 9110
+ * OWS): where it starts, its length in *len. */
+static const char *trim_ows(const char *v, size_t *len)
+{
+	size_t n;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	*len = n;
+	return v;
+}
+
+/* 1 when trimmed value v (len bytes) has the "=?base64?...?=" form. */
+static int is_b64_form(const char *v, size_t len)
+{
+	const size_t ol = sizeof(B64_OPEN) - 1, cl = sizeof(B64_CLOSE) - 1;
+
+	return len >= ol + cl && memcmp(v, B64_OPEN, ol) == 0 &&
+	       memcmp(v + len - cl, B64_CLOSE, cl) == 0;
+}
+
 /* Decodes header value v (without leading and trailing spaces and tabs,
  * RFC 9110 OWS): "=?base64?...?=" is standard Base64 of the bytes, any
  * other value is itself. Returns a new buffer (NUL-terminated, *n bytes),
@@ -171,18 +195,13 @@ static char *header_value(const char *v, size_t *n)
 	char *out;
 	long d;
 
-	while (*v == ' ' || *v == '\t')
-		v++;
-	len = strlen(v);
-	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-		len--;
+	v = trim_ows(v, &len);
 	if (len > MAX_HEADER_VALUE)
 		return NULL;
 	out = malloc(len + 1);
 	if (!out)
 		return NULL;
-	if (len >= ol + cl && memcmp(v, B64_OPEN, ol) == 0 &&
-	    memcmp(v + len - cl, B64_CLOSE, cl) == 0) {
+	if (is_b64_form(v, len)) {
 		d = mcp_b64_decode(v + ol, len - ol - cl, (unsigned char *)out,
 				   0);
 		if (d < 0) {
@@ -198,13 +217,21 @@ static char *header_value(const char *v, size_t *n)
 	return out;
 }
 
-/* 1 when header value v, decoded (header_value), is exactly want. */
+/* 1 when header value v, decoded (header_value), is exactly want. A
+ * plain value (the common case: Mcp-Method, Mcp-Name on every call) is
+ * compared where it is, with header_value's trimming and cap. */
 static int header_is(const char *v, const char *want)
 {
 	size_t n;
-	char *got = header_value(v, &n);
-	int same = got && n == strlen(want) && memcmp(got, want, n) == 0;
+	const char *t = trim_ows(v, &n);
+	char *got;
+	int same;
 
+	if (!is_b64_form(t, n))
+		return n <= MAX_HEADER_VALUE && n == strlen(want) &&
+		       memcmp(t, want, n) == 0;
+	got = header_value(v, &n);
+	same = got && n == strlen(want) && memcmp(got, want, n) == 0;
 	free(got);
 	return same;
 }

@@ -12,11 +12,20 @@
 # level back to back) and each figure is the median over the rounds, so
 # background load on a shared machine hits both sides alike.
 #
+# Two load generators: the sleeping client (it waits for each answer in
+# epoll_wait, the default everywhere), and at the SPIN_CONC levels also
+# the polling client (mcp_load --spin SPIN_US: it polls for its answer
+# before it sleeps), with every server alike, so that what a call costs
+# the client's own wake-up on an idle VM is visible apart from the
+# server's share. Both are reported; rows of the polling client say so.
+#
 # usage: bench/mcp/run.sh [BUILD_DIR]          (default: ./build)
 # env:   CONCURRENCY="1 8 32 64"  DURATION=3 (s per run)  WARMUP=1 (s)
 #        ROUNDS=3  SDK_MODE=json|sse|both (default json)
 #        REVS="2025 2026" (which revisions to compare; default both)
 #        PIN=0|1 (1: servers share CPU 0, load generator on CPU 1)
+#        SPIN_CONC="1" (levels also measured with the polling client;
+#        empty: none)  SPIN_US=50 (how long it polls before it sleeps)
 #        MCPD_TEST (mcpd-test: mcpd plus the conformance fixtures),
 #        MCP_LOAD, NODE override the binaries.
 set -eu
@@ -35,6 +44,8 @@ sdk_mode=${SDK_MODE:-json}
 revs=${REVS:-2025 2026}
 ncpu=$(nproc 2>/dev/null || echo 1)
 pin=${PIN:-0}
+spin_conc=${SPIN_CONC-1}
+spin_us=${SPIN_US:-50}
 
 for f in "$mcpd" "$load" "$node"; do
 	[ -x "$f" ] || { echo "run.sh: missing $f (build first)" >&2; exit 2; }
@@ -80,20 +91,10 @@ base_of() {
 }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-bench.XXXXXX")
-pids=""
 url=""
 pid=""
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
+# shellcheck source=bench/mcp/lib.sh
+. "$here/lib.sh"
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
@@ -104,7 +105,6 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ctx_sw() { cat "/proc/$1/task/"*/status 2>/dev/null | awk -v k="$2" '$1 == k":" { s += $2 } END { print s + 0 }'; }
 hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 record() { echo "$1 $2 $3" >>"$work/results"; }
 
 # start_server NAME PORT: starts one server in the background (pinned if
@@ -137,7 +137,7 @@ start_server() {
 }
 
 : >"$work/results"
-echo "bench/mcp: $(uname -srm), $ncpu CPU(s), pin=$pin, $rounds round(s) of ${dur}s per level after ${warm}s warm-up" >&2
+echo "bench/mcp: $(uname -srm), $ncpu CPU(s), pin=$pin, $rounds round(s) of ${dur}s per level after ${warm}s warm-up, polling client (${spin_us} µs) at: ${spin_conc:-none}" >&2
 
 # Start-up and idle RSS, one server at a time on an otherwise idle box.
 for n in $names; do
@@ -157,39 +157,65 @@ for n in $names; do
 	echo "  $n: start-up ${s} ms, idle RSS $(rss_kb "$pid") kB" >&2
 done
 
+# measure NAME CONNS LEVEL SPIN: one measurement of server NAME at CONNS
+# connections, recorded under LEVEL (CONNS, or CONNSp for the polling
+# client, SPIN its --spin in µs).
+measure() {
+	eval "url=\$url_$1"
+	eval "pid=\$pid_$1"
+	t_a=$(cpu_ticks "$pid")
+	v_a=$(ctx_sw "$pid" voluntary_ctxt_switches)
+	i_a=$(ctx_sw "$pid" nonvoluntary_ctxt_switches)
+	# shellcheck disable=SC2086,SC2046
+	line=$($load_pin "$load" --url "$url" -c "$2" -d "$dur" -w "$warm" --spin "$4" $(rev_of "$1")) || {
+		echo "run.sh: $1 failed at concurrency $2: $line" >&2
+		cat "$work/$1.log" >&2
+		exit 1
+	}
+	echo "  round $r $1 c=$3: $line" >&2
+	t_b=$(cpu_ticks "$pid")
+	v_b=$(ctx_sw "$pid" voluntary_ctxt_switches)
+	i_b=$(ctx_sw "$pid" nonvoluntary_ctxt_switches)
+	for k in rps p50_us p99_us errors; do
+		record "$1" "${k}_$3" "$(echo "$line" | field "$k")"
+	done
+	# Server CPU time per call (warm-up calls included on both sides).
+	record "$1" "cpu_us_$3" "$(awk -v t=$((t_b - t_a)) -v hz="$hz" \
+		-v n="$(echo "$line" | field total)" \
+		'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print 0 }')"
+	# Its sleeps and preemptions per call (all its threads).
+	n_calls=$(echo "$line" | field total)
+	for k in vcs:$((v_b - v_a)) ivcs:$((i_b - i_a)); do
+		record "$1" "${k%%:*}_$3" "$(awk -v v="${k#*:}" -v n="$n_calls" \
+			'BEGIN { if (n > 0) printf "%.2f", v / n; else print 0 }')"
+	done
+}
+
+# The table rows: every level with the sleeping client, then the
+# SPIN_CONC levels with the polling client.
+levels="$conc"
+for c in $spin_conc; do
+	levels="$levels ${c}p"
+done
+# A row's label.
+label() {
+	case $1 in
+	*p) echo "${1%p}, polling client" ;;
+	*) echo "$1" ;;
+	esac
+}
+
 # Throughput and latency, interleaved.
 r=1
 while [ "$r" -le "$rounds" ]; do
 	for c in $conc; do
 		for n in $names; do
-			eval "url=\$url_$n"
-			eval "pid=\$pid_$n"
-			t_a=$(cpu_ticks "$pid")
-			v_a=$(ctx_sw "$pid" voluntary_ctxt_switches)
-			i_a=$(ctx_sw "$pid" nonvoluntary_ctxt_switches)
-			# shellcheck disable=SC2086,SC2046
-			line=$($load_pin "$load" --url "$url" -c "$c" -d "$dur" -w "$warm" $(rev_of "$n")) || {
-				echo "run.sh: $n failed at concurrency $c: $line" >&2
-				cat "$work/$n.log" >&2
-				exit 1
-			}
-			echo "  round $r $n c=$c: $line" >&2
-			t_b=$(cpu_ticks "$pid")
-			v_b=$(ctx_sw "$pid" voluntary_ctxt_switches)
-			i_b=$(ctx_sw "$pid" nonvoluntary_ctxt_switches)
-			for k in rps p50_us p99_us errors; do
-				record "$n" "${k}_$c" "$(echo "$line" | field "$k")"
-			done
-			# Server CPU time per call (warm-up calls included on both sides).
-			record "$n" "cpu_us_$c" "$(awk -v t=$((t_b - t_a)) -v hz="$hz" \
-				-v n="$(echo "$line" | field total)" \
-				'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print 0 }')"
-			# Its sleeps and preemptions per call (all its threads).
-			n_calls=$(echo "$line" | field total)
-			for k in vcs:$((v_b - v_a)) ivcs:$((i_b - i_a)); do
-				record "$n" "${k%%:*}_$c" "$(awk -v v="${k#*:}" -v n="$n_calls" \
-					'BEGIN { if (n > 0) printf "%.2f", v / n; else print 0 }')"
-			done
+			measure "$n" "$c" "$c" 0
+		done
+	done
+	for c in $spin_conc; do
+		for n in $names; do
+			measure "$n" "$c" "${c}p" "$spin_us"
 		done
 	done
 	r=$((r + 1))
@@ -227,30 +253,30 @@ for s in $names; do
 	echo
 	echo "| concurrency | mcpd req/s | SDK req/s | throughput ratio | mcpd p50 ms | SDK p50 ms | p50 ratio | mcpd p99 ms | SDK p99 ms | errors (mcpd/SDK) |"
 	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-	for c in $conc; do
+	for c in $levels; do
 		a=$(get "$m" "rps_$c")
 		b=$(get "$s" "rps_$c")
 		p=$(get "$m" "p50_us_$c")
 		q=$(get "$s" "p50_us_$c")
-		echo "| $c | $(kr "$a") | $(kr "$b") | $(ratio "$a" "$b")x | $(ms "$p") | $(ms "$q") | $(ratio "$p" "$q") | $(ms "$(get "$m" "p99_us_$c")") | $(ms "$(get "$s" "p99_us_$c")") | $(get "$m" "errors_$c")/$(get "$s" "errors_$c") |"
+		echo "| $(label "$c") | $(kr "$a") | $(kr "$b") | $(ratio "$a" "$b")x | $(ms "$p") | $(ms "$q") | $(ratio "$p" "$q") | $(ms "$(get "$m" "p99_us_$c")") | $(ms "$(get "$s" "p99_us_$c")") | $(get "$m" "errors_$c")/$(get "$s" "errors_$c") |"
 	done
 	echo
 	echo "Server CPU time per call (user + system, µs; lower is better):"
 	echo
 	echo "| concurrency | mcpd | SDK | SDK / mcpd |"
 	echo "| ---: | ---: | ---: | ---: |"
-	for c in $conc; do
+	for c in $levels; do
 		a=$(get "$m" "cpu_us_$c")
 		b=$(get "$s" "cpu_us_$c")
-		echo "| $c | $a | $b | $(ratio "$b" "$a")x |"
+		echo "| $(label "$c") | $a | $b | $(ratio "$b" "$a")x |"
 	done
 	echo
 	echo "Server context switches per call, all threads (voluntary: slept; involuntary: preempted):"
 	echo
 	echo "| concurrency | mcpd voluntary | mcpd involuntary | SDK voluntary | SDK involuntary |"
 	echo "| ---: | ---: | ---: | ---: | ---: |"
-	for c in $conc; do
-		echo "| $c | $(get "$m" "vcs_$c") | $(get "$m" "ivcs_$c") | $(get "$s" "vcs_$c") | $(get "$s" "ivcs_$c") |"
+	for c in $levels; do
+		echo "| $(label "$c") | $(get "$m" "vcs_$c") | $(get "$m" "ivcs_$c") | $(get "$s" "vcs_$c") | $(get "$s" "ivcs_$c") |"
 	done
 	echo
 	echo "| | mcpd | SDK | ratio |"

@@ -44,8 +44,21 @@ void jr_parse(const char *buf, size_t len, size_t max_len, size_t max_depth,
 /* json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) for the
  * common shape of a message (json_fast.c): the same tree (keys in the same
  * order), or NULL for anything it leaves to jansson (non-ASCII strings,
- * \u escapes, reals, duplicate keys, any error). New reference. */
-json_t *jr_fast_decode(const char *buf, size_t len);
+ * \u escapes, reals, duplicate keys, any error, and objects and arrays
+ * nested more than max_depth deep, counted as jr_depth_ok counts them).
+ * New reference. */
+json_t *jr_fast_decode(const char *buf, size_t len, size_t max_depth);
+
+/* Makes jansson allocate through a per-thread cache of freed small blocks
+ * (json_alloc.c): at most JR_ALLOC_PER_CLASS blocks per size class and
+ * thread, given back to malloc when the thread ends. Blocks remain
+ * malloc's, so this may be called at any time, once or more (any thread);
+ * sanitizer builds keep plain malloc. */
+#define JR_ALLOC_PER_CLASS 32
+void jr_alloc_install(void);
+/* Blocks the calling thread's cache holds for allocations of n bytes
+ * (for tests). */
+size_t jr_alloc_cached(size_t n);
 
 /* Classifies an already parsed value (steals the reference to root). */
 void jr_classify(json_t *root, struct jr_msg *m);

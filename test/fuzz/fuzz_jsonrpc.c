@@ -50,7 +50,7 @@ static mcp_server *server(void)
 /* Aborts (a crash for the fuzzer) when the fast path differs. */
 static void check_fast(const char *p, size_t size)
 {
-	json_t *fast = jr_fast_decode(p, size);
+	json_t *fast = jr_fast_decode(p, size, 64);
 	json_t *slow = json_loadb(p, size,
 				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
 				  NULL);

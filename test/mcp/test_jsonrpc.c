@@ -159,6 +159,26 @@ static void test_hostile_text(void)
 	jr_msg_clear(&m);
 	free(deep);
 
+	/* The cap holds for a message the fast path would decode: it is
+	 * checked there, not only by the scan before jansson (this goes red
+	 * when json_fast.c ignores max_depth). One level over the cap is
+	 * refused, exactly at the cap is taken. */
+	jr_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
+		 "\"params\":{\"a\":[{}]}}",
+		 57, MAX_LEN, 3, &m);
+	CHECK_EQ_INT(m.kind, JR_INVALID);
+	CHECK(strstr(m.err, "nested too deeply") != NULL);
+	jr_msg_clear(&m);
+	jr_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
+		 "\"params\":{\"a\":[{}]}}",
+		 57, MAX_LEN, 4, &m);
+	CHECK_EQ_INT(m.kind, JR_REQUEST);
+	jr_msg_clear(&m);
+	CHECK(jr_fast_decode("[[[]]]", 6, 2) == NULL);
+	m.root = jr_fast_decode("[[[]]]", 6, 3);
+	CHECK(m.root != NULL);
+	json_decref(m.root);
+
 	/* Brackets inside strings do not count as nesting. */
 	CHECK(jr_depth_ok("{\"a\":\"[[[[[[[[[[\\\"[[[[\"}", 22, 2));
 	CHECK(!jr_depth_ok("[[[", 3, 2));
@@ -232,7 +252,9 @@ static json_t *random_value(unsigned depth)
 					      "\xe2\x82\xac",
 					      "\xf0\x9f\x98\x80",
 					      "\t\r\b\f" };
-	static const json_int_t ints[] = { 0, -1, 42, INT64_MAX, INT64_MIN };
+	static const json_int_t ints[] = { 0,	      -1,	 42,
+					   9,	      10,	 -10,
+					   123456789, INT64_MAX, INT64_MIN };
 	static const double reals[] = { 0.1, -2.5, 1e300, 3.0, 1.5e-10, -0.0 };
 	unsigned k = depth > 5 ? 3 + rnd(5) : rnd(8);
 	char buf[64];
@@ -267,7 +289,7 @@ static json_t *random_value(unsigned depth)
 			buf[n++] = '\0'; /* an embedded NUL */
 		return json_stringn(buf, n);
 	case 4:
-		return json_integer(ints[rnd(5)]);
+		return json_integer(ints[rnd(sizeof(ints) / sizeof(ints[0]))]);
 	case 5:
 		return json_real(reals[rnd(6)]);
 	case 6:
@@ -315,7 +337,7 @@ static void test_dump_matches_jansson(void)
  * the text to it. */
 static void check_decode(const char *text, size_t len)
 {
-	json_t *fast = jr_fast_decode(text, len);
+	json_t *fast = jr_fast_decode(text, len, MAX_DEPTH);
 	json_t *slow = json_loadb(text, len,
 				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
 				  NULL);
@@ -404,6 +426,16 @@ static void test_fast_decode_matches_jansson(void)
 		"\"abc",
 		"{\"a\":1,\"a\":2}",
 		"{\"a\":1,\"b\":{\"a\":2}}",
+		/* duplicates the fast path's own key list must see: after
+		 * another key, after escapes (\/ is /), past its 16 keys */
+		"{\"a\":1,\"b\":2,\"a\":3}",
+		"{\"ab\":1,\"a\":2,\"b\":3}",
+		"{\"\\/\":1,\"/\":2}",
+		"{\"/\":1,\"\\/\":2}",
+		"{\"a\\n\":1,\"b\":2,\"b\":3}",
+		"{\"k0\":0,\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,"
+		"\"k6\":6,\"k7\":7,\"k8\":8,\"k9\":9,\"ka\":10,\"kb\":11,"
+		"\"kc\":12,\"kd\":13,\"ke\":14,\"kf\":15,\"kg\":16,\"k0\":17}",
 		"{\"\":1}",
 		"{\"a\\nb\":1,\"a\\u000ab\":2}",
 		"{\"a\":1,}",
@@ -456,8 +488,33 @@ static void test_fast_decode_matches_jansson(void)
 	}
 }
 
+/* The allocator's per-thread cache keeps at most JR_ALLOC_PER_CLASS
+ * freed blocks of one size (goes red without the cap in json_alloc.c;
+ * sanitizer builds use plain malloc, where it holds none). */
+static void test_alloc_cache_bounded(void)
+{
+	json_t *v[200];
+
+	for (int i = 0; i < 200; i++)
+		v[i] = json_string("thirty-two bytes of a string!!!");
+	for (int i = 0; i < 200; i++)
+		json_decref(v[i]);
+	/* 400 blocks of about 32 bytes freed: the string and its copy */
+	CHECK(jr_alloc_cached(32) <= JR_ALLOC_PER_CLASS);
+	/* and blocks from it are whole blocks of the size asked */
+	for (int i = 0; i < 200; i++) {
+		v[i] = json_string("thirty-two bytes of a string!!!");
+		CHECK(v[i] && strcmp(json_string_value(v[i]),
+				     "thirty-two bytes of a string!!!") == 0);
+	}
+	for (int i = 0; i < 200; i++)
+		json_decref(v[i]);
+}
+
 int main(void)
 {
+	/* everything below also runs through the allocator's cache */
+	jr_alloc_install();
 	RUN(test_valid);
 	RUN(test_bad_ids);
 	RUN(test_bad_shapes);
@@ -465,5 +522,6 @@ int main(void)
 	RUN(test_builders);
 	RUN(test_dump_matches_jansson);
 	RUN(test_fast_decode_matches_jansson);
+	RUN(test_alloc_cache_bounded);
 	return ZGT_DONE();
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Smoke run of the benchmark's load generator against mcpd: 16 keep-alive
-# connections, each its own session, tools/call for one second. Fails on
+# connections, each its own session, tools/call for one second; then one
+# connection of stateless 2026-07-28 calls from the polling client. Fails on
 # any bad response or failed connection, so both mcpd under sustained
 # concurrent load and bench/mcp/mcp_load stay working.
 # Env: MCPD_TEST, MCP_LOAD (binaries).
@@ -22,12 +23,17 @@ while [ ! -s "$work/ready" ] && [ $i -lt 200 ]; do
 done
 url=$(cat "$work/ready" 2>/dev/null)
 [ -n "$url" ] || { cat "$work/mcpd.log" >&2; exit 1; }
-out=$("$MCP_LOAD" --url "$url" -c 16 -d 1 -w 0) || { echo "$out"; cat "$work/mcpd.log" >&2; exit 1; }
-echo "$out"
-case $out in
-*" errors=0 failed_conns=0 "*) ;;
-*) echo "run-load-smoke: errors under load" >&2; exit 1 ;;
-esac
+# the sleeping client with sessions, then the polling client (--spin)
+# with stateless 2026-07-28 calls, as bench/mcp/run.sh uses them
+for args in "-c 16" "-c 1 --spin 50 --rev 2026-07-28"; do
+	# shellcheck disable=SC2086
+	out=$("$MCP_LOAD" --url "$url" $args -d 1 -w 0) || { echo "$out"; cat "$work/mcpd.log" >&2; exit 1; }
+	echo "$out"
+	case $out in
+	*" errors=0 failed_conns=0 "*) ;;
+	*) echo "run-load-smoke: errors under load ($args)" >&2; exit 1 ;;
+	esac
+done
 kill -0 "$pid" 2>/dev/null || { echo "run-load-smoke: mcpd died" >&2; cat "$work/mcpd.log" >&2; exit 1; }
 kill -TERM "$pid"
 wait "$pid"
