@@ -552,6 +552,10 @@ json_t *gw_route_status(struct gw *g)
 		if (o && t->z->url)
 			json_object_set_new(o, "remote",
 					    gw_up_remote_status(t));
+		/* the upstream listens of sessions' subscriptions */
+		if (o && t->rev2026)
+			json_object_set_new(o, "subscriptions",
+					    gw_subs_status(t));
 		/* its upstream requests' counters (their tables') */
 		if (o)
 			json_object_set_new(o, "requests",

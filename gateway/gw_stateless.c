@@ -107,6 +107,7 @@ struct stlisten {
 	gw_http_deliver deliver;
 	unsigned what;
 	json_t *uris; /* agreed resourceSubscriptions, or NULL */
+	struct gw *g; /* set once it may hold shares (gw_subs.c) */
 	struct stlisten *next;
 };
 
@@ -1365,6 +1366,8 @@ static void listen_send(struct stlisten *l, const char *method, json_t *params)
 /* Forgets listen l of st (unlinked by the caller). */
 static void listen_free(struct gw_stl *st, struct stlisten *l)
 {
+	if (l->g)
+		gw_subs_owner_end(l->g, l);
 	if (l->dest)
 		l->dest->stl_pending--;
 	st->nlistens--;
@@ -1384,43 +1387,18 @@ static int may_read(struct gw *g, struct azone *az, const char *uri)
 			     &rule) == POL_ALLOW;
 }
 
-/* Subscribes the shared session sh to uri upstream (routed, so decided
- * and audited like any resources/subscribe; its answer, zgl-N, goes
- * nowhere). */
-/* A 2026-07-28 tool zone t has no resources/subscribe: the shared
- * session sh opens a subscriptions/listen for uri on its link to t (id
- * id, a string no call of ours has, so its final answer is dropped); its
- * resources/updated come on that link and go to the zone's listens as a
- * 2025-11-25 zone's do. The URI was agreed to because the zone may read
- * it (listen_filter); the listen is audited as the subscribe would be. */
-static void listen_up(struct gw *g, struct asess *sh, struct tzone *t,
-		      const char *id, const char *uri)
+/* A resources/updated for listen l (gw_subs.c: one of a 2026-07-28
+ * zone's upstream listens it has a share of). */
+static void listen_updated(void *ud, const char *uri)
 {
-	json_t *idv = json_string(id);
-	json_t *r = jr_request(idv, "subscriptions/listen",
-			       json_pack("{s:{s:[s]}}", "notifications",
-					 "resourceSubscriptions", uri));
-	size_t len;
-	char *txt = NULL;
-	char aid[64];
-
-	json_decref(idv);
-	if (r)
-		gw_up_meta(g, sh, t->ti, json_object_get(r, "params"));
-	txt = r ? jr_dump(r, &len) : NULL;
-	gw_audit_new_id(g->audit, aid, sizeof(aid));
-	gw_req_audit(g, sh->az->z->name, sh->id, "subscriptions/listen", uri,
-		     txt && gw_up_link_ensure(g, sh, t->ti) == 0 &&
-				     gw_up_link_send(g, sh, t->ti, txt, len) ==
-					     0
-			     ? "allow"
-			     : "error",
-		     NULL, "resources/updated of a 2026-07-28 tool zone", aid,
-		     txt ? len : 0, 0, 0, 0, 0, NULL, NULL);
-	free(txt);
-	json_decref(r);
+	listen_send(ud, "notifications/resources/updated",
+		    json_pack("{s:s}", "uri", uri));
 }
 
+/* Subscribes the shared session sh to uri upstream (routed, so decided
+ * and audited like any resources/subscribe; its answer, zgl-N, goes
+ * nowhere). A 2026-07-28 zone's URIs are not sent here: listen_open
+ * takes a share of their upstream listens (gw_subs.c). */
 static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 			 const char *uri)
 {
@@ -1429,14 +1407,9 @@ static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 	json_t *r, *idv;
 	size_t len;
 	char *txt;
-	struct tzone *t = gw_cat_resolve_uri(g, uri);
 
 	snprintf(id, sizeof(id), LISTEN_ID_PREFIX "%llu",
 		 (unsigned long long)++st->next_sub);
-	if (t && t->rev2026) {
-		listen_up(g, sh, t, id, uri);
-		return;
-	}
 	idv = json_string(id);
 	r = jr_request(idv, "resources/subscribe",
 		       json_pack("{s:s}", "uri", uri));
@@ -1450,6 +1423,28 @@ static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 		json_decref(r);
 	}
 	free(txt);
+}
+
+/* Takes l's shares of the upstream listens of the 2026-07-28 zones' URIs
+ * in its filter; a URI over a cap is left out of the filter (as one the
+ * zone may not read). */
+static void listen_shares(struct gw *g, struct azone *az, struct asess *sh,
+			  struct stlisten *l)
+{
+	size_t i = 0;
+	struct tzone *t;
+
+	while (l->uris && i < json_array_size(l->uris)) {
+		const char *uri = json_string_value(json_array_get(l->uris, i));
+		t = gw_cat_resolve_uri(g, uri);
+		if (t && t->rev2026 &&
+		    gw_subs_listen(g, az, sh ? sh->id : az->z->name, t, uri,
+				   listen_updated, l) != 0) {
+			json_array_remove(l->uris, i);
+			continue;
+		}
+		i++;
+	}
 }
 
 /* Reads the filter of request m into l: 0, or -1 with why. Only what the
@@ -1533,10 +1528,16 @@ static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
 	st->nlistens++;
 	if (dest)
 		dest->stl_pending++;
+	l->g = g;
+	listen_shares(g, az, shared_first(st), l);
 	listen_send(l, "notifications/subscriptions/acknowledged",
 		    json_pack("{s:o}", "notifications", listen_agreed(l)));
-	json_array_foreach (l->uris, i, v)
-		subscribe_up(g, st, shared_first(st), json_string_value(v));
+	json_array_foreach (l->uris, i, v) {
+		struct tzone *t = gw_cat_resolve_uri(g, json_string_value(v));
+		if (!t || !t->rev2026)
+			subscribe_up(g, st, shared_first(st),
+				     json_string_value(v));
+	}
 	return;
 fail:
 	if (l)
