@@ -152,9 +152,9 @@ static void sub_close(struct sub *u, int cancel)
 	subs_trim(t);
 }
 
-/* Opens the upstream listen for uri on t: it, *why NULL; or NULL with
- * *why over t's cap, out of memory or streams, or when it cannot be
- * sent. */
+/* Opens the upstream listen for uri on t (its cap checked by the
+ * caller: share_refused): it, *why NULL; or NULL with *why when out of
+ * memory or streams, or when it cannot be sent. */
 static struct sub *sub_open(struct tzone *t, const char *uri, const char **why)
 {
 	struct gw_subs *ss = subs_of(t, 1);
@@ -163,9 +163,6 @@ static struct sub *sub_open(struct tzone *t, const char *uri, const char **why)
 	char *txt = NULL;
 	size_t len;
 
-	*why = "too many subscriptions open on this tool zone";
-	if (ss && ss->n >= SUBS_TZ_MAX)
-		goto fail;
 	*why = "tool zone is busy or unavailable";
 	u = ss ? calloc(1, sizeof(*u)) : NULL;
 	if (!u || !(u->uri = strdup(uri)) || !(u->c = carrier_get(t, ss)))

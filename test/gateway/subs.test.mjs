@@ -27,7 +27,8 @@ const { GATEWAYD, GATEWAYCTL, MCPD_TEST } = process.env;
 const dir = mkdtempSync(join(tmpdir(), 'zg-gwsubs-'));
 const env = { ...process.env, ZONEGATE_SIM_DIR: join(dir, 'sim') };
 const cfg = join(dir, 'gatewayd.json');
-const TOKEN = 's'.repeat(20) + 'Kq3-token-of-the-agent-0123456789';
+const token = (zone) => `${zone.padEnd(20, 's')}Kq3-token-of-the-zone-0123456789`;
+const TOKEN = token('agent');
 const REV = '2026-07-28';
 const WATCHED = 'test://watched-resource';
 const tmpl = (n) => `test://template/${n}/data`;
@@ -43,15 +44,44 @@ function subs() {
   return JSON.parse(r.stdout).zones.find((z) => z.zone === 'z26').subscriptions;
 }
 
-let gw, zone, url;
+// gatewayd in d with agent zone "agent" (and the extra ones, each on a
+// listener with a token of its own) and a 2026-07-28-only mcpd-test
+// z26 (args added), policy text pol; domids from base. Resolves to
+// { gw, zone, url (agent's), urls (by zone), cfg, env }.
+async function start(d, base, pol, extra = [], args = []) {
+  const envd = { ...process.env, ZONEGATE_SIM_DIR: join(d, 'sim') };
+  const agents = ['agent', ...extra];
+  const zones = { z26: { domid: base, role: 'tool', chan: `sim:${base}:z26` } };
+  const listeners = [];
+  mkdirSync(d, { recursive: true });
+  agents.forEach((a, i) => {
+    zones[a] = { domid: base + 1 + i, role: 'agent', chan: `sim:${base + 1 + i}:${a}` };
+    writeFileSync(join(d, `${a}.token`), `${token(a)}\n`, { mode: 0o600 });
+    listeners.push({ listen: '127.0.0.1:0', zone: a, token_file: `${a}.token` });
+  });
+  writeFileSync(join(d, 'gw.policy'), pol);
+  const c = join(d, 'gatewayd.json');
+  writeFileSync(c, JSON.stringify({ zones, listeners, admin_socket: 'gatewayd.sock',
+    policy: 'gw.policy', audit_log: 'audit.log', audit_flush_ms: 0 }));
+  const z = spawnDaemon(MCPD_TEST, ['--chan', `sim:${base}:z26`, '--fixtures', 'conformance',
+    '--protocol-versions', REV, ...args], envd);
+  const g = spawnDaemon(GATEWAYD, ['--config', c], envd);
+  const on = (a) => new RegExp(`listener for zone ${a} on (http://\\S+)`);
+  await waitFor('gatewayd', () => /tool zone z26 up: .*, revision 2026-07-28/.test(g.log) &&
+    agents.every((a) => on(a).test(g.log)));
+  const urls = Object.fromEntries(agents.map((a) => [a, on(a).exec(g.log)[1]]));
+  return { gw: g, zone: z, url: urls.agent, urls, cfg: c, env: envd };
+}
+
+let gw, zone, url, urls;
 const sessions = [];
 
 // An SDK 1.x session through the listener that counts the
 // resources/updated it hears, per URI.
-async function session() {
+async function session(zone = 'agent') {
   const c = new Client({ name: 'zg-subs', version: '1' });
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL(urls[zone]), {
+    requestInit: { headers: { Authorization: `Bearer ${token(zone)}` } } });
   c.heard = {};
   c.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
     c.heard[n.params.uri] = (c.heard[n.params.uri] ?? 0) + 1;
@@ -82,26 +112,10 @@ async function listen(uris) {
 
 describe('gatewayd: 2025-11-25 subscriptions to a 2026-07-28 zone', { concurrency: false }, () => {
   before(async () => {
-    writeFileSync(join(dir, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
-    writeFileSync(join(dir, 'gw.policy'), `agent resource:z26.${WATCHED} allow
-agent resource:z26.test://template/* allow
-agent z26.test_update_watched allow
-`);
-    writeFileSync(cfg, JSON.stringify({
-      zones: {
-        agent: { domid: 91, role: 'agent', chan: 'sim:91:agent' },
-        z26: { domid: 92, role: 'tool', chan: 'sim:92:z26' },
-      },
-      listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' }],
-      admin_socket: 'gatewayd.sock', policy: 'gw.policy', audit_log: 'audit.log',
-      audit_flush_ms: 0,
-    }));
-    zone = spawnDaemon(MCPD_TEST, ['--chan', 'sim:92:z26', '--fixtures', 'conformance',
-      '--protocol-versions', REV], env);
-    gw = spawnDaemon(GATEWAYD, ['--config', cfg], env);
-    await waitFor('gatewayd', () => /tool zone z26 up: .*, revision 2026-07-28/.test(gw.log) &&
-      /listener for zone agent on http/.test(gw.log));
-    url = /listener for zone agent on (http:\/\/\S+)/.exec(gw.log)[1];
+    ({ gw, zone, url, urls } = await start(dir, 91, `* resource:z26.${WATCHED} allow
+* resource:z26.test://template/* allow
+* z26.test_update_watched allow
+`, ['other', 'third']));
   });
   checkedAfter(async () => {
     for (const c of sessions) await c.close().catch(() => {});
@@ -177,11 +191,12 @@ agent z26.test_update_watched allow
     assert.deepEqual(subs(), { listens: 0, shares: 0, streams: 0 });
   });
 
-  // The 257th subscription of a session, and a new URI of a zone that
-  // already has a share of 256 upstream listens, are refused with -32000
-  // and a limit record; a URI another session holds is shared and costs
-  // the zone nothing. Red with each cap raised by one in turn.
-  test('caps: 256 per session, 256 upstream listens per agent zone', async () => {
+  // The 257th subscription of a session, a new URI of an agent zone that
+  // already has a share of 256 upstream listens, and one of a tool zone
+  // with 512 are refused with -32000 and a limit record; a URI another
+  // session holds is shared and costs nothing. Red with each cap raised
+  // by one in turn.
+  test('caps: 256 per session, 256 per agent zone, 512 per tool zone', async () => {
     const c = await session();
     for (let i = 0; i < 256; i++)
       await c.subscribeResource({ uri: tmpl(i) });
@@ -195,9 +210,63 @@ agent z26.test_update_watched allow
     assert.match(e2.message, /too many subscriptions open for this agent zone/);
     assert.deepEqual(await d.subscribeResource({ uri: tmpl(7) }), {});
     assert.deepEqual(subs(), { listens: 256, shares: 257, streams: 16 });
-    await c.end();
-    await d.end();
+    const o = await session('other');
+    for (let i = 300; i < 556; i++)
+      await o.subscribeResource({ uri: tmpl(i) });
+    const t3 = await session('third');
+    const e3 = await rpcError(t3.subscribeResource({ uri: tmpl(600) }));
+    assert.match(e3.message, /too many subscriptions open on this tool zone/);
+    assert.equal(audit().find((x) => x.id === e3.data.auditId)?.decision, 'limit');
+    assert.deepEqual(await t3.subscribeResource({ uri: tmpl(7) }), {});
+    assert.deepEqual(subs(), { listens: 512, shares: 514, streams: 32 });
+    for (const x of [c, d, o, t3]) await x.end();
     await waitFor('all closed', () => subs().listens === 0);
+  });
+
+  // A tool zone removed by a config reload takes its listens with it;
+  // its sessions' shares go, and the zone, added again, starts from
+  // none. Red under ASan without gw_subs_zone_gone in up_teardown (the
+  // session's end frees its share's listen through the removed zone).
+  test('a zone removed by a reload ends its listens', async () => {
+    const e = await session();
+    await e.subscribeResource({ uri: WATCHED });
+    assert.deepEqual(subs(), { listens: 1, shares: 1, streams: 1 });
+    const full = readFileSync(cfg, 'utf8');
+    const c = JSON.parse(full);
+    delete c.zones.z26;
+    writeFileSync(cfg, JSON.stringify(c));
+    const ctl = () => spawnSync(GATEWAYCTL, ['--config', cfg, 'reload'],
+      { env, encoding: 'utf8' });
+    let r = ctl();
+    assert.equal(r.status, 0, r.stderr);
+    await waitFor('z26 removed', () => /tool zone z26 removed/.test(gw.log));
+    await e.end();
+    writeFileSync(cfg, full);
+    r = ctl();
+    assert.equal(r.status, 0, r.stderr);
+    await waitFor('z26 back', () => gw.log.split('tool zone z26 up').length === 3);
+    const f = await session();
+    await f.subscribeResource({ uri: WATCHED });
+    assert.deepEqual(subs(), { listens: 1, shares: 1, streams: 1 });
+    await f.end();
+    await waitFor('closed', () => subs().listens === 0);
+  });
+
+  // The zone going ends its listens: every share is dropped. Red without
+  // gw_subs_closed in tz_close and gw_subs_zone_gone in up_teardown (the
+  // listens stay counted, their streams gone with the channel).
+  test("the zone's going ends its listens", async () => {
+    const e = await session();
+    await e.subscribeResource({ uri: WATCHED });
+    const l = await listen([WATCHED]);
+    try {
+      assert.deepEqual(subs(), { listens: 1, shares: 2, streams: 1 });
+      await stop(zone);
+      await waitFor('zone down', () => /tool zone z26 down/.test(gw.log));
+      assert.deepEqual(subs(), { listens: 0, shares: 0, streams: 0 });
+    } finally {
+      l.close();
+    }
   });
 });
 
@@ -213,24 +282,9 @@ describe('gatewayd: a subscription the 2026-07-28 zone refuses', { concurrency: 
   let gw2, zone2, c;
 
   before(async () => {
-    mkdirSync(d2, { recursive: true });
-    writeFileSync(join(d2, 'a.token'), `${TOKEN}\n`, { mode: 0o600 });
-    writeFileSync(join(d2, 'gw.policy'), '* * allow\n');
-    writeFileSync(cfg2, JSON.stringify({
-      zones: {
-        agent: { domid: 93, role: 'agent', chan: 'sim:93:agent' },
-        z26: { domid: 94, role: 'tool', chan: 'sim:94:z26' },
-      },
-      listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' }],
-      admin_socket: 'gatewayd.sock', policy: 'gw.policy', audit_log: 'audit.log',
-      audit_flush_ms: 0,
-    }));
-    zone2 = spawnDaemon(MCPD_TEST, ['--chan', 'sim:94:z26', '--fixtures', 'conformance',
-      '--protocol-versions', REV, '--max-listens', '1'], env2);
-    gw2 = spawnDaemon(GATEWAYD, ['--config', cfg2], env2);
-    await waitFor('gatewayd 2', () => /tool zone z26 up: .*, revision 2026-07-28/.test(gw2.log) &&
-      /listener for zone agent on http/.test(gw2.log));
-    const url2 = /listener for zone agent on (http:\/\/\S+)/.exec(gw2.log)[1];
+    let url2;
+    ({ gw: gw2, zone: zone2, url: url2 } = await start(d2, 94, '* * allow\n', [],
+      ['--max-listens', '1']));
     c = new Client({ name: 'zg-subs-refused', version: '1' });
     await c.connect(new StreamableHTTPClientTransport(new URL(url2), {
       requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
