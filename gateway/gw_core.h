@@ -568,6 +568,8 @@ void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m);
  * zone's last shared session its listens get their final result and its
  * stateless state is freed. */
 void gw_stl_shared_end(struct gw *g, struct asess *s);
+/* Agent zone az's open subscriptions/listen (for the status). */
+unsigned gw_stl_listens(const struct azone *az);
 
 /* ---- subscriptions to 2026-07-28 tool zones (gw_subs.c) --------------- */
 

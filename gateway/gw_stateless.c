@@ -107,7 +107,8 @@ struct stlisten {
 	gw_http_deliver deliver;
 	unsigned what;
 	json_t *uris; /* agreed resourceSubscriptions, or NULL */
-	struct gw *g; /* set once it may hold shares (gw_subs.c) */
+	struct gw *g; /* set once it holds subscriptions (upstream) */
+	struct azone *az;
 	struct stlisten *next;
 };
 
@@ -1321,6 +1322,11 @@ void gw_stl_shared_end(struct gw *g, struct asess *s)
 
 /* ---- subscriptions/listen ---------------------------------------------- */
 
+unsigned gw_stl_listens(const struct azone *az)
+{
+	return az->stl ? az->stl->nlistens : 0;
+}
+
 static const struct {
 	const char *field;
 	unsigned bit;
@@ -1363,11 +1369,16 @@ static void listen_send(struct stlisten *l, const char *method, json_t *params)
 	to_dest(l->dest, l->hs, l->deliver, jr_request(NULL, method, params));
 }
 
+static void unsubscribe_up(struct gw *g, struct azone *az, struct gw_stl *st,
+			   const struct stlisten *l);
+
 /* Forgets listen l of st (unlinked by the caller). */
 static void listen_free(struct gw_stl *st, struct stlisten *l)
 {
-	if (l->g)
+	if (l->g) {
 		gw_subs_owner_end(l->g, l);
+		unsubscribe_up(l->g, l->az, st, l);
+	}
 	if (l->dest)
 		l->dest->stl_pending--;
 	st->nlistens--;
@@ -1395,12 +1406,13 @@ static void listen_updated(void *ud, const char *uri)
 		    json_pack("{s:s}", "uri", uri));
 }
 
-/* Subscribes the shared session sh to uri upstream (routed, so decided
- * and audited like any resources/subscribe; its answer, zgl-N, goes
- * nowhere). A 2026-07-28 zone's URIs are not sent here: listen_open
- * takes a share of their upstream listens (gw_subs.c). */
-static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
-			 const char *uri)
+/* resources/subscribe or resources/unsubscribe (method) of uri from the
+ * shared session sh upstream (routed, so decided and audited like any;
+ * its answer, zgl-N, goes nowhere). A 2026-07-28 zone's URIs are not
+ * sent here: listen_open takes a share of their upstream listens
+ * (gw_subs.c). */
+static void resource_up(struct gw *g, struct gw_stl *st, struct asess *sh,
+			const char *method, const char *uri)
 {
 	char id[40];
 	struct jr_msg m;
@@ -1411,8 +1423,7 @@ static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 	snprintf(id, sizeof(id), LISTEN_ID_PREFIX "%llu",
 		 (unsigned long long)++st->next_sub);
 	idv = json_string(id);
-	r = jr_request(idv, "resources/subscribe",
-		       json_pack("{s:s}", "uri", uri));
+	r = jr_request(idv, method, json_pack("{s:s}", "uri", uri));
 	json_decref(idv);
 	txt = r ? jr_dump(r, &len) : NULL;
 	if (txt) {
@@ -1423,6 +1434,45 @@ static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 		json_decref(r);
 	}
 	free(txt);
+}
+
+/* uri is in the filter of one of st's listens. */
+static int listens_hold(const struct gw_stl *st, const char *uri)
+{
+	size_t i;
+	json_t *v;
+
+	for (const struct stlisten *l = st->listens; l; l = l->next)
+		json_array_foreach (l->uris, i, v)
+			if (strcmp(json_string_value(v), uri) == 0)
+				return 1;
+	return 0;
+}
+
+/* Listen l of az has ended (unlinked from st): each URI of a 2025-11-25
+ * zone that no other listen of az still wants is unsubscribed upstream
+ * (once; one the zone may no longer read stays: an unsubscribe would be
+ * a denial charged to it), so that the shared session's subscriptions
+ * do not outlive their listens. */
+static void unsubscribe_up(struct gw *g, struct azone *az, struct gw_stl *st,
+			   const struct stlisten *l)
+{
+	struct asess *sh = shared_first(st);
+	size_t i, j;
+	json_t *v;
+
+	json_array_foreach (l->uris, i, v) {
+		const char *uri = json_string_value(v);
+		struct tzone *t = gw_cat_resolve_uri(g, uri);
+		int dup = 0;
+		for (j = 0; j < i; j++)
+			dup |= strcmp(json_string_value(
+					      json_array_get(l->uris, j)),
+				      uri) == 0;
+		if (sh && t && !t->rev2026 && !dup && !listens_hold(st, uri) &&
+		    may_read(g, az, uri))
+			resource_up(g, st, sh, "resources/unsubscribe", uri);
+	}
 }
 
 /* Takes l's shares of the upstream listens of the 2026-07-28 zones' URIs
@@ -1529,14 +1579,16 @@ static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
 	if (dest)
 		dest->stl_pending++;
 	l->g = g;
+	l->az = az;
 	listen_shares(g, az, shared_first(st), l);
 	listen_send(l, "notifications/subscriptions/acknowledged",
 		    json_pack("{s:o}", "notifications", listen_agreed(l)));
 	json_array_foreach (l->uris, i, v) {
 		struct tzone *t = gw_cat_resolve_uri(g, json_string_value(v));
 		if (!t || !t->rev2026)
-			subscribe_up(g, st, shared_first(st),
-				     json_string_value(v));
+			resource_up(g, st, shared_first(st),
+				    "resources/subscribe",
+				    json_string_value(v));
 	}
 	return;
 fail:

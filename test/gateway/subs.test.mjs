@@ -46,9 +46,10 @@ function subs() {
 
 // gatewayd in d with agent zone "agent" (and the extra ones, each on a
 // listener with a token of its own) and a 2026-07-28-only mcpd-test
-// z26 (args added), policy text pol; domids from base. Resolves to
+// z26 (args added; rev: the one revision it speaks), policy text pol;
+// domids from base. Resolves to
 // { gw, zone, url (agent's), urls (by zone), cfg, env }.
-async function start(d, base, pol, extra = [], args = []) {
+async function start(d, base, pol, extra = [], args = [], rev = REV) {
   const envd = { ...process.env, ZONEGATE_SIM_DIR: join(d, 'sim') };
   const agents = ['agent', ...extra];
   const zones = { z26: { domid: base, role: 'tool', chan: `sim:${base}:z26` } };
@@ -64,10 +65,10 @@ async function start(d, base, pol, extra = [], args = []) {
   writeFileSync(c, JSON.stringify({ zones, listeners, admin_socket: 'gatewayd.sock',
     policy: 'gw.policy', audit_log: 'audit.log', audit_flush_ms: 0 }));
   const z = spawnDaemon(MCPD_TEST, ['--chan', `sim:${base}:z26`, '--fixtures', 'conformance',
-    '--protocol-versions', REV, ...args], envd);
+    '--protocol-versions', rev, ...args], envd);
   const g = spawnDaemon(GATEWAYD, ['--config', c], envd);
   const on = (a) => new RegExp(`listener for zone ${a} on (http://\\S+)`);
-  await waitFor('gatewayd', () => /tool zone z26 up: .*, revision 2026-07-28/.test(g.log) &&
+  await waitFor('gatewayd', () => g.log.includes(`revision ${rev}`) &&
     agents.every((a) => on(a).test(g.log)));
   const urls = Object.fromEntries(agents.map((a) => [a, on(a).exec(g.log)[1]]));
   return { gw: g, zone: z, url: urls.agent, urls, cfg: c, env: envd };
@@ -96,9 +97,9 @@ const heard = (c, uri = WATCHED) => c.heard[uri] ?? 0;
 const update = (c) => c.callTool({ name: 'z26.test_update_watched', arguments: {} });
 
 // A raw 2026-07-28 subscriptions/listen through the listener.
-async function listen(uris) {
+async function listen(uris, at = url) {
   const ac = new AbortController();
-  const r = await fetch(url, { method: 'POST', signal: ac.signal,
+  const r = await fetch(at, { method: 'POST', signal: ac.signal,
     headers: { ...HDRS, 'mcp-protocol-version': REV, 'mcp-method': 'subscriptions/listen' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 'L1', method: 'subscriptions/listen',
       params: { notifications: { resourceSubscriptions: uris },
@@ -309,5 +310,62 @@ describe('gatewayd: a subscription the 2026-07-28 zone refuses', { concurrency: 
       .map((l) => JSON.parse(l)).find((x) => x.id === e.data.auditId);
     assert.equal(rec?.method, 'resources/subscribe');
     assert.equal(rec.reason, 'upstream error');
+  });
+});
+
+// Stateless listens to a 2025-11-25 zone: the gateway subscribes the
+// zone's shared session upstream (resources/subscribe) and, once the last
+// listen of the agent zone that wants the URI ends, unsubscribes it (the
+// subscription used to stay until the shared session ended). Counted in
+// the audit log: one resources/unsubscribe for two listens of one URI.
+// Red without unsubscribe_up (none), without its listens_hold check (one
+// at the first listen's end) and without its check for a URI listed twice
+// (two).
+describe('gatewayd: stateless listens to a 2025-11-25 zone', { concurrency: false }, () => {
+  const d3 = join(dir, 'three');
+  let gw3, zone3, url3;
+  const records = (m) => readFileSync(join(d3, 'audit.log'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l)).filter((x) => x.method === m);
+
+  before(async () => {
+    ({ gw: gw3, zone: zone3, url: url3 } = await start(d3, 96, '* * allow\n', [], [],
+      '2025-11-25'));
+  });
+  checkedAfter(async () => {
+    gw3.kill('SIGTERM');
+    const code = await gw3.done;
+    await stop(zone3);
+    assert.equal(code, 0, gw3.log);
+  });
+
+  // the agent zone's open listens in gatewayctl status
+  const listens = () => JSON.parse(spawnSync(GATEWAYCTL, ['--config', join(d3, 'gatewayd.json'),
+    'status'], { env: { ...process.env, ZONEGATE_SIM_DIR: join(d3, 'sim') }, encoding: 'utf8' })
+    .stdout).zones.find((z) => z.zone === 'agent').listens;
+  // a round trip on the agent zone's shared session, after anything the
+  // gateway sent on it before
+  const read = () => fetch(url3, { method: 'POST', headers: { ...HDRS,
+    'mcp-protocol-version': REV, 'mcp-method': 'resources/read', 'mcp-name': WATCHED },
+  body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'resources/read',
+    params: { uri: WATCHED, _meta: { 'io.modelcontextprotocol/protocolVersion': REV,
+      'io.modelcontextprotocol/clientCapabilities': {} } } }) }).then((r) => r.text());
+
+  test('the upstream subscription ends with the last listen of the URI', async () => {
+    const l1 = await listen([WATCHED], url3);
+    const l2 = await listen([WATCHED, WATCHED], url3);
+    await waitFor('subscribed', () => records('resources/subscribe').length === 3);
+    assert.equal(listens(), 2);
+    l1.close();
+    await waitFor('l1 gone', () => listens() === 1);
+    await read();
+    assert.equal(records('resources/unsubscribe').length, 0);
+    l2.close();
+    await waitFor('unsubscribed', () => records('resources/unsubscribe').length >= 1);
+    await read();
+    const u = records('resources/unsubscribe');
+    assert.equal(u.length, 1);
+    assert.equal(u[0].decision, 'allow');
+    assert.equal(u[0].session, 'agent/stateless');
+    assert.equal(u[0].target, `z26.${WATCHED}`);
   });
 });
