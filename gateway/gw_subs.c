@@ -474,7 +474,19 @@ static void sub_acked(struct gw *g, struct sub *u, const json_t *params)
 	}
 }
 
-/* resources/updated of u: each share hears it. */
+/* Agent zone az may read u's URI now (policy, pins, quarantine): a
+ * reload since the share was taken may have revoked it. */
+static int may_hear(struct sub *u, const struct azone *az)
+{
+	const struct pol_rule *rule;
+
+	return gw_cat_visible(u->t) &&
+	       gw_cat_decide(u->t->g, az, POL_RESOURCE, u->t->z->name, u->uri,
+			     NULL, &rule) == POL_ALLOW;
+}
+
+/* resources/updated of u: each share whose zone may still read the URI
+ * hears it. */
 static void sub_updated(struct sub *u, const json_t *params)
 {
 	const char *uri = json_string_value(json_object_get(params, "uri"));
@@ -483,6 +495,8 @@ static void sub_updated(struct sub *u, const json_t *params)
 	if (!u->acked || !uri || strcmp(uri, u->uri) != 0)
 		return;
 	for (struct gw_subref *r = u->refs; r; r = r->next) {
+		if (!may_hear(u, r->az))
+			continue;
 		if (r->s)
 			gw_sess_to_agent(
 				r->s,

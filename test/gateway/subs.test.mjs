@@ -192,6 +192,37 @@ describe('gatewayd: 2025-11-25 subscriptions to a 2026-07-28 zone', { concurrenc
     assert.deepEqual(subs(), { listens: 0, shares: 0, streams: 0 });
   });
 
+  // A reload that revokes a zone's read of the URI silences its shares
+  // (the policy is asked at each update); another zone's go on. Red
+  // without may_hear.
+  test('a revoked read: no more updates for that zone', async () => {
+    const pol = readFileSync(join(dir, 'gw.policy'), 'utf8');
+    const reload = () => {
+      const r = spawnSync(GATEWAYCTL, ['--config', cfg, 'reload'], { env, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    const x = await session();
+    const o = await session('other');
+    await x.subscribeResource({ uri: WATCHED });
+    await o.subscribeResource({ uri: WATCHED });
+    await update(o);
+    await waitFor('both heard', () => heard(x) === 1 && heard(o) === 1);
+    writeFileSync(join(dir, 'gw.policy'),
+      pol.replace(`* resource:z26.${WATCHED}`, `other resource:z26.${WATCHED}`));
+    reload();
+    await update(o);
+    await waitFor('o heard', () => heard(o) === 2);
+    await x.ping();
+    await update(o);
+    await waitFor('o heard again', () => heard(o) === 3);
+    assert.equal(heard(x), 1);
+    writeFileSync(join(dir, 'gw.policy'), pol);
+    reload();
+    await x.end();
+    await o.end();
+    await waitFor('closed', () => subs().listens === 0);
+  });
+
   // The 257th subscription of a session, a new URI of an agent zone that
   // already has a share of 256 upstream listens, and one of a tool zone
   // with 512 are refused with -32000 and a limit record; a URI another
