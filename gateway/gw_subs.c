@@ -68,6 +68,7 @@ static struct gw_subs *subs_of(struct tzone *t, int make)
 	return t->subs;
 }
 
+/* t's listen for uri, or NULL. */
 static struct sub *sub_find(const struct tzone *t, const char *uri)
 {
 	for (struct sub *u = t->subs ? t->subs->all : NULL; u; u = u->next)
@@ -76,6 +77,7 @@ static struct sub *sub_find(const struct tzone *t, const char *uri)
 	return NULL;
 }
 
+/* t's listen stream sid, or NULL (not one of them). */
 static struct carrier *carrier_of(const struct tzone *t, uint32_t sid)
 {
 	for (struct carrier *c = t->subs ? t->subs->carriers : NULL; c;
@@ -202,6 +204,7 @@ fail:
 
 /* ---- shares ------------------------------------------------------------ */
 
+/* az has a share of u. */
 static int zone_holds(const struct sub *u, const struct azone *az)
 {
 	for (const struct gw_subref *r = u->refs; r; r = r->next)
@@ -268,6 +271,7 @@ static void share_drop(struct gw_subref *r, int cancel)
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/* Session s's share of t's listen for uri, or NULL. */
 static struct gw_subref *session_share(const struct asess *s,
 				       const struct tzone *t, const char *uri)
 {
@@ -329,7 +333,9 @@ void gw_subs_request(struct gw *g, struct asess *s, struct tzone *t,
 		answer_ok(g, p);
 		return;
 	}
-	if (r) { /* already subscribed: nothing more upstream */
+	/* already subscribed: nothing more upstream (while the first
+	 * subscribe still waits for the zone, this one is answered at once) */
+	if (r) {
 		answer_ok(g, p);
 		return;
 	}
