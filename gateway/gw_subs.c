@@ -16,6 +16,12 @@
 
 struct sub;
 
+/* A session's subscribe (its preq uid) waiting for the acknowledgment. */
+struct waitcall {
+	uint64_t uid;
+	struct waitcall *next;
+};
+
 /* One share of an upstream listen: a session's subscription, or a
  * stateless listen's URI. */
 struct gw_subref {
@@ -24,10 +30,9 @@ struct gw_subref {
 	struct asess *s; /* a session's, or NULL */
 	gw_subs_fn fn;	 /* a stateless listen's: its updates */
 	void *owner;
-	uint64_t pending; /* the session's subscribe (preq uid) waiting for
-			   * the acknowledgment, 0 none */
-	struct gw_subref *next;	 /* in u->refs */
-	struct gw_subref *snext; /* in s->subs */
+	struct waitcall *waiting; /* the session's subscribes waiting */
+	struct gw_subref *next;	  /* in u->refs */
+	struct gw_subref *snext;  /* in s->subs */
 };
 
 /* A stream of t that carries up to SUBS_PER_STREAM listens. */
@@ -264,6 +269,11 @@ static void share_drop(struct gw_subref *r, int cancel)
 	}
 	if (!zone_holds(u, r->az))
 		r->az->subs_up--;
+	while (r->waiting) { /* calls gone with their session */
+		struct waitcall *w = r->waiting;
+		r->waiting = w->next;
+		free(w);
+	}
 	free(r);
 	if (!u->nrefs)
 		sub_close(u, cancel);
@@ -308,12 +318,43 @@ static void answer_limit(struct gw *g, struct preq *p, const char *why)
 	gw_req_free(g, p);
 }
 
-/* The session's call waiting on share r, if it is still there. */
-static struct preq *share_call(struct gw *g, const struct gw_subref *r)
+/* The subscribes waiting on share r answered: {} (msg NULL), or the
+ * error (code, msg) with why in the record; those that ended meanwhile
+ * (deadline, the link's failure) are forgotten. Returns how many were
+ * still there to answer. */
+static unsigned share_settle(struct gw *g, struct gw_subref *r, int code,
+			     const char *msg, const char *why)
 {
-	struct preq *p = r->pending ? gw_map_get(g->preqs, r->pending) : NULL;
+	unsigned n = 0;
 
-	return p && p->kind == PK_CALL && p->s == r->s ? p : NULL;
+	while (r->waiting) {
+		struct waitcall *w = r->waiting;
+		struct preq *p = gw_map_get(g->preqs, w->uid);
+		r->waiting = w->next;
+		free(w);
+		if (!p || p->kind != PK_CALL || p->s != r->s)
+			continue;
+		n++;
+		if (msg)
+			gw_req_fail(g, p, code, msg, why);
+		else
+			answer_ok(g, p);
+	}
+	return n;
+}
+
+/* Call p waits on share r for the acknowledgment: 0, or -1 when out of
+ * memory. */
+static int share_wait(struct gw_subref *r, const struct preq *p)
+{
+	struct waitcall *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	w->uid = p->uid;
+	w->next = r->waiting;
+	r->waiting = w;
+	return 0;
 }
 
 void gw_subs_request(struct gw *g, struct asess *s, struct tzone *t,
@@ -325,18 +366,18 @@ void gw_subs_request(struct gw *g, struct asess *s, struct tzone *t,
 
 	p->t_sent = gw_now_us();
 	if (strcmp(p->method, "resources/unsubscribe") == 0) {
-		struct preq *q = r ? share_call(g, r) : NULL;
-		if (q) /* its subscribe, still waiting: done, and undone */
-			answer_ok(g, q);
-		if (r)
+		if (r) { /* its subscribes still waiting: done, and undone */
+			share_settle(g, r, 0, NULL, NULL);
 			share_drop(r, 1);
+		}
 		answer_ok(g, p);
 		return;
 	}
-	/* already subscribed: nothing more upstream (while the first
-	 * subscribe still waits for the zone, this one is answered at once) */
+	/* already subscribed: nothing more upstream (one waiting for the
+	 * zone's acknowledgment waits with the first) */
 	if (r) {
-		answer_ok(g, p);
+		if (r->u->acked || share_wait(r, p) != 0)
+			answer_ok(g, p);
 		return;
 	}
 	u = sub_find(t, uri);
@@ -356,10 +397,8 @@ void gw_subs_request(struct gw *g, struct asess *s, struct tzone *t,
 	r->snext = s->subs;
 	s->subs = r;
 	s->nsubs++;
-	if (u->acked)
+	if (u->acked || share_wait(r, p) != 0)
 		answer_ok(g, p);
-	else
-		r->pending = p->uid; /* answered with the acknowledgment */
 }
 
 void gw_subs_session_end(struct gw *g, struct asess *s)
@@ -433,10 +472,8 @@ static void sub_fail(struct gw *g, struct sub *u, int code, const char *msg,
 	}
 	for (;;) {
 		struct gw_subref *r = u->refs;
-		struct preq *p = share_call(g, r);
 		int last = u->nrefs == 1;
-		if (p)
-			gw_req_fail(g, p, code, msg, why);
+		share_settle(g, r, code, msg, why);
 		share_drop(r, cancel);
 		if (last)
 			return; /* u went with its last share */
@@ -466,13 +503,11 @@ static void sub_acked(struct gw *g, struct sub *u, const json_t *params)
 	}
 	u->acked = 1;
 	for (r = u->refs; r; r = rn) {
-		struct preq *p = share_call(g, r);
-		int last = u->nrefs == 1;
+		int last = u->nrefs == 1, waited = r->waiting != NULL;
 		rn = r->next;
-		if (p) {
-			r->pending = 0;
-			answer_ok(g, p);
-		} else if (r->pending) { /* ended meanwhile (deadline) */
+		/* every subscribe of the share ended meanwhile (deadline): the
+		 * session was told it failed, so it holds none */
+		if (share_settle(g, r, 0, NULL, NULL) == 0 && waited) {
 			share_drop(r, 1);
 			if (last)
 				return;

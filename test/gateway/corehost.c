@@ -81,6 +81,10 @@ static int tool_data_2026(struct corehost *h, uint32_t sid, const char *meth,
 		return 0;
 	if (sid != 1) /* not the control stream's listen */
 		h->tool_sid = sid;
+	snprintf(h->listen_id, sizeof(h->listen_id), "%s",
+		 json_string_value(id) ?: "");
+	if (h->listen_hold)
+		return 1;
 	n = json_pack("{s:s,s:s,s:{s:O,s:{s:O}}}", "jsonrpc", "2.0", "method",
 		      "notifications/subscriptions/acknowledged", "params",
 		      "notifications",

@@ -16,11 +16,13 @@ struct corehost {
 	struct mcp_state_keys keys; /* a fixed key: held calls' state */
 	struct gw_zone zones[2];
 	char *tags[1];
-	chan_mux *tool;	   /* the fake tool zone's side */
-	uint32_t tool_sid; /* the last link stream it saw */
-	int tool_mute;	   /* it answers no tools/call */
-	int tool_raw;	   /* it relays what corehost_tool_raw queued */
-	int rev2026;	   /* it speaks only 2026-07-28 (corehost_start_rev) */
+	chan_mux *tool;	    /* the fake tool zone's side */
+	uint32_t tool_sid;  /* the last link stream it saw */
+	int tool_mute;	    /* it answers no tools/call */
+	int tool_raw;	    /* it relays what corehost_tool_raw queued */
+	int rev2026;	    /* it speaks only 2026-07-28 (corehost_start_rev) */
+	int listen_hold;    /* it leaves subscriptions/listen unanswered */
+	char listen_id[64]; /* the id of the last one (a string id) */
 	unsigned tool_calls;
 	uint64_t tool_call_id; /* the upstream id of the last tools/call */
 	/* the last notifications/cancelled it got: requestId and reason */

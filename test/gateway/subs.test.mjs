@@ -342,6 +342,7 @@ describe('gatewayd: a subscription the 2026-07-28 zone refuses', { concurrency: 
     assert.equal(rec?.method, 'resources/subscribe');
     assert.equal(rec.reason, 'upstream error');
   });
+
 });
 
 // Stateless listens to a 2025-11-25 zone: the gateway subscribes the
