@@ -55,6 +55,16 @@ struct mcp_hc; /* a remote tool zone's HTTP client (mcp/client_http.h) */
 #define REMOTE_PING_MS 2000
 #define REMOTE_PING_TIMEOUT_MS 10000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
+/* Subscriptions of 2025-11-25 sessions and stateless listens to the
+ * resources of 2026-07-28 tool zones (gw_subs.c): one upstream listen per
+ * tool zone and URI, shared. A session holds at most SUBS_SESSION_MAX
+ * (mcpd's per session); an agent zone a share of at most SUBS_AZ_MAX
+ * upstream listens, a tool zone at most SUBS_TZ_MAX, carried
+ * SUBS_PER_STREAM to a stream (mcpd's per-stream cap of subscriptions). */
+#define SUBS_SESSION_MAX 256
+#define SUBS_AZ_MAX 256
+#define SUBS_TZ_MAX 512
+#define SUBS_PER_STREAM 16
 
 enum { CAT_TOOLS, CAT_RES, CAT_TMPL, CAT_PROMPTS, CAT_N };
 /* the fingerprint of an empty view (FNV-1a's offset basis) */
@@ -153,6 +163,9 @@ struct asess {
 	 * nothing more): the session ends once its calls are answered (or
 	 * end at their deadlines), at the end of that turn (gw_loop.c) */
 	int half_closed;
+	/* its subscriptions to 2026-07-28 tool zones (gw_subs.c) */
+	struct gw_subref *subs;
+	unsigned nsubs;
 };
 
 struct azone {
@@ -172,9 +185,10 @@ struct azone {
 	 * refusal answered takes a token; while the bucket is in debt its
 	 * channel and its listener requests are not read (gw_loop.c) */
 	struct gw_bucket deny;
-	int deny_rate; /* the rate deny was last set for */
-	int deny_held; /* its channel was left unread in the last poll */
-	int half_done; /* a half-closed session's last call ended */
+	int deny_rate;	  /* the rate deny was last set for */
+	int deny_held;	  /* its channel was left unread in the last poll */
+	int half_done;	  /* a half-closed session's last call ended */
+	unsigned subs_up; /* upstream listens it has a share of (gw_subs.c) */
 	/* when each task it keeps on tool zones ends (ms; gw_tasks.c):
 	 * at most tasks_max of them */
 	int64_t *task_exp;
@@ -234,6 +248,9 @@ struct tzone {
 	int tasks_ext; /* its server/discover offered the tasks extension */
 	int hs_probe;
 	char rev[16];
+	/* the upstream listens of its resources that sessions and stateless
+	 * listens share (gw_subs.c), NULL while there are none */
+	struct gw_subs *subs;
 };
 
 enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT, PK_PING };
@@ -556,6 +573,47 @@ void gw_stl_cancel(struct gw *g, struct asess *dest, struct jr_msg *m);
  * zone's last shared session its listens get their final result and its
  * stateless state is freed. */
 void gw_stl_shared_end(struct gw *g, struct asess *s);
+/* Agent zone az's open subscriptions/listen (for the status). */
+unsigned gw_stl_listens(const struct azone *az);
+
+/* ---- subscriptions to 2026-07-28 tool zones (gw_subs.c) --------------- */
+
+/* Session s's resources/subscribe or resources/unsubscribe of uri on
+ * 2026-07-28 tool zone t, which policy allowed: p is the call (made by
+ * gw_req_route, not sent), taken here. A subscribe joins or opens the
+ * upstream subscriptions/listen for (t, uri) and is answered once that
+ * is acknowledged (or with its refusal; over a cap at once, -32000); an
+ * unsubscribe drops the session's share (the listen ends with its last
+ * one) and is answered {}. Each audited as the call it is. */
+void gw_subs_request(struct gw *g, struct asess *s, struct tzone *t,
+		     struct preq *p, const char *uri);
+/* Called with each resources/updated of a stateless listen's share. */
+typedef void (*gw_subs_fn)(void *ud, const char *uri);
+/* A stateless listen (owner, its notifications through fn) of agent zone
+ * az takes a share of the upstream listen for uri on 2026-07-28 tool
+ * zone t (session who, for the audit record): 0, or -1 over a cap or out
+ * of memory (audited). gw_subs_owner_end drops every share of owner. */
+int gw_subs_listen(struct gw *g, struct azone *az, const char *who,
+		   struct tzone *t, const char *uri, gw_subs_fn fn,
+		   void *owner);
+void gw_subs_owner_end(struct gw *g, void *owner);
+/* Session s ends: its shares go (the listens with their last one). */
+void gw_subs_session_end(struct gw *g, struct asess *s);
+/* Tool zone t's stream sid is not a link: a message on it (1 if it is
+ * one of the listens' streams, which took it), or its close. */
+int gw_subs_data(struct tzone *t, uint32_t sid, const char *msg, size_t len);
+void gw_subs_closed(struct tzone *t, uint32_t sid);
+/* Tool zone t goes (down, removed): its listens end, their sessions'
+ * subscribes still waiting get -32000, every share is dropped. */
+void gw_subs_zone_gone(struct tzone *t);
+/* For gatewayctl status: t's upstream listens, shares and streams. */
+json_t *gw_subs_status(const struct tzone *t);
+/* gw_upstream.c for gw_subs.c: a new stream on t (0: none), one closed,
+ * and the revision's _meta of a request the gateway makes on its own
+ * (the version, no client capability). */
+uint32_t gw_up_stream_open(struct tzone *t);
+void gw_up_stream_close(struct tzone *t, uint32_t sid);
+void gw_up_stamp(json_t *params);
 
 /* ---- the tasks extension (gw_tasks.c) ---------------------------------- */
 

@@ -518,13 +518,14 @@ json_t *gw_route_status(struct gw *g)
 		struct azone *a = g->az[i];
 		json_array_append_new(
 			zones,
-			json_pack("{s:s,s:s,s:s?,s:b,s:I,s:I}", "zone",
+			json_pack("{s:s,s:s,s:s?,s:b,s:I,s:I,s:I}", "zone",
 				  a->z->name, "role", "agent", "chan",
 				  a->z->chan, "connected",
 				  a->m && chan_mux_is_up(a->m), "sessions",
 				  (json_int_t)gw_map_count(a->sess),
 				  "sessions_total",
-				  (json_int_t)a->sessions_total));
+				  (json_int_t)a->sessions_total, "listens",
+				  (json_int_t)gw_stl_listens(a)));
 	}
 	for (size_t i = 0; i < g->ntz; i++) {
 		struct tzone *t = g->tz[i];
@@ -553,6 +554,10 @@ json_t *gw_route_status(struct gw *g)
 		if (o && t->z->url)
 			json_object_set_new(o, "remote",
 					    gw_up_remote_status(t));
+		/* the upstream listens of sessions' subscriptions */
+		if (o && t->rev2026)
+			json_object_set_new(o, "subscriptions",
+					    gw_subs_status(t));
 		/* its upstream requests' counters (their tables') */
 		if (o)
 			json_object_set_new(o, "requests",

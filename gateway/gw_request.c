@@ -680,6 +680,13 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 	p->max_bytes = r->max_bytes;
 	p->t0 = t0;
 	p->t_policy = d.t_policy;
+	/* a session's subscription to a 2026-07-28 zone: a shared upstream
+	 * listen (gw_subs.c) */
+	if (x.t->rev2026 && !s->shared &&
+	    strstr(m->method, "subscribe") != NULL) {
+		gw_subs_request(g, s, x.t, p, x.name);
+		goto out;
+	}
 	rewrite_up(m, &x, p->uid);
 	if (x.task)
 		json_object_del(m->params, "name");

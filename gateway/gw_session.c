@@ -344,6 +344,7 @@ void gw_sess_end(struct gw *g, struct asess *s)
 		json_decref(r->up_id);
 		free(r);
 	}
+	gw_subs_session_end(g, s);
 	for (size_t i = 0; i < g->ntz; i++)
 		gw_up_link_reset(g, s, (unsigned)i);
 	drop_summary(s);

@@ -109,6 +109,8 @@ struct stlisten {
 	gw_http_deliver deliver;
 	unsigned what;
 	json_t *uris; /* agreed resourceSubscriptions, or NULL */
+	struct gw *g; /* set once it holds subscriptions (upstream) */
+	struct azone *az;
 	struct stlisten *next;
 };
 
@@ -1392,6 +1394,11 @@ void gw_stl_shared_end(struct gw *g, struct asess *s)
 
 /* ---- subscriptions/listen ---------------------------------------------- */
 
+unsigned gw_stl_listens(const struct azone *az)
+{
+	return az->stl ? az->stl->nlistens : 0;
+}
+
 static const struct {
 	const char *field;
 	unsigned bit;
@@ -1434,9 +1441,16 @@ static void listen_send(struct stlisten *l, const char *method, json_t *params)
 	to_dest(l->dest, l->hs, l->deliver, jr_request(NULL, method, params));
 }
 
+static void unsubscribe_up(struct gw *g, struct azone *az, struct gw_stl *st,
+			   const struct stlisten *l);
+
 /* Forgets listen l of st (unlinked by the caller). */
 static void listen_free(struct gw_stl *st, struct stlisten *l)
 {
+	if (l->g) {
+		gw_subs_owner_end(l->g, l);
+		unsubscribe_up(l->g, l->az, st, l);
+	}
 	if (l->dest)
 		l->dest->stl_pending--;
 	st->nlistens--;
@@ -1456,62 +1470,32 @@ static int may_read(struct gw *g, struct azone *az, const char *uri)
 			     &rule) == POL_ALLOW;
 }
 
-/* Subscribes the shared session sh to uri upstream (routed, so decided
- * and audited like any resources/subscribe; its answer, zgl-N, goes
- * nowhere). */
-/* A 2026-07-28 tool zone t has no resources/subscribe: the shared
- * session sh opens a subscriptions/listen for uri on its link to t (id
- * id, a string no call of ours has, so its final answer is dropped); its
- * resources/updated come on that link and go to the zone's listens as a
- * 2025-11-25 zone's do. The URI was agreed to because the zone may read
- * it (listen_filter); the listen is audited as the subscribe would be. */
-static void listen_up(struct gw *g, struct asess *sh, struct tzone *t,
-		      const char *id, const char *uri)
+/* A resources/updated for listen l (gw_subs.c: one of a 2026-07-28
+ * zone's upstream listens it has a share of). */
+static void listen_updated(void *ud, const char *uri)
 {
-	json_t *idv = json_string(id);
-	json_t *r = jr_request(idv, "subscriptions/listen",
-			       json_pack("{s:{s:[s]}}", "notifications",
-					 "resourceSubscriptions", uri));
-	size_t len;
-	char *txt = NULL;
-	char aid[64];
-
-	json_decref(idv);
-	if (r)
-		gw_up_meta(g, sh, t->ti, json_object_get(r, "params"));
-	txt = r ? jr_dump(r, &len) : NULL;
-	gw_audit_new_id(g->audit, aid, sizeof(aid));
-	gw_req_audit(g, sh->az->z->name, sh->id, "subscriptions/listen", uri,
-		     txt && gw_up_link_ensure(g, sh, t->ti) == 0 &&
-				     gw_up_link_send(g, sh, t->ti, txt, len) ==
-					     0
-			     ? "allow"
-			     : "error",
-		     NULL, "resources/updated of a 2026-07-28 tool zone", aid,
-		     txt ? len : 0, 0, 0, 0, 0, NULL, NULL);
-	free(txt);
-	json_decref(r);
+	listen_send(ud, "notifications/resources/updated",
+		    json_pack("{s:s}", "uri", uri));
 }
 
-static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
-			 const char *uri)
+/* resources/subscribe or resources/unsubscribe (method) of uri from the
+ * shared session sh upstream (routed, so decided and audited like any;
+ * its answer, zgl-N, goes nowhere). A 2026-07-28 zone's URIs are not
+ * sent here: listen_open takes a share of their upstream listens
+ * (gw_subs.c). */
+static void resource_up(struct gw *g, struct gw_stl *st, struct asess *sh,
+			const char *method, const char *uri)
 {
 	char id[40];
 	struct jr_msg m;
 	json_t *r, *idv;
 	size_t len;
 	char *txt;
-	struct tzone *t = gw_cat_resolve_uri(g, uri);
 
 	snprintf(id, sizeof(id), LISTEN_ID_PREFIX "%llu",
 		 (unsigned long long)++st->next_sub);
-	if (t && t->rev2026) {
-		listen_up(g, sh, t, id, uri);
-		return;
-	}
 	idv = json_string(id);
-	r = jr_request(idv, "resources/subscribe",
-		       json_pack("{s:s}", "uri", uri));
+	r = jr_request(idv, method, json_pack("{s:s}", "uri", uri));
 	json_decref(idv);
 	txt = r ? jr_dump(r, &len) : NULL;
 	if (txt) {
@@ -1522,6 +1506,67 @@ static void subscribe_up(struct gw *g, struct gw_stl *st, struct asess *sh,
 		json_decref(r);
 	}
 	free(txt);
+}
+
+/* uri is in the filter of one of st's listens. */
+static int listens_hold(const struct gw_stl *st, const char *uri)
+{
+	size_t i;
+	json_t *v;
+
+	for (const struct stlisten *l = st->listens; l; l = l->next)
+		json_array_foreach (l->uris, i, v)
+			if (strcmp(json_string_value(v), uri) == 0)
+				return 1;
+	return 0;
+}
+
+/* Listen l of az has ended (unlinked from st): each URI of a 2025-11-25
+ * zone that no other listen of az still wants is unsubscribed upstream
+ * (once; one the zone may no longer read stays: an unsubscribe would be
+ * a denial charged to it), so that the shared session's subscriptions
+ * do not outlive their listens. */
+static void unsubscribe_up(struct gw *g, struct azone *az, struct gw_stl *st,
+			   const struct stlisten *l)
+{
+	struct asess *sh = shared_first(st);
+	size_t i, j;
+	json_t *v;
+
+	json_array_foreach (l->uris, i, v) {
+		const char *uri = json_string_value(v);
+		struct tzone *t = gw_cat_resolve_uri(g, uri);
+		int dup = 0;
+		for (j = 0; j < i; j++)
+			dup |= strcmp(json_string_value(
+					      json_array_get(l->uris, j)),
+				      uri) == 0;
+		if (sh && t && !t->rev2026 && !dup && !listens_hold(st, uri) &&
+		    may_read(g, az, uri))
+			resource_up(g, st, sh, "resources/unsubscribe", uri);
+	}
+}
+
+/* Takes l's shares of the upstream listens of the 2026-07-28 zones' URIs
+ * in its filter; a URI over a cap is left out of the filter (as one the
+ * zone may not read). */
+static void listen_shares(struct gw *g, struct azone *az, struct asess *sh,
+			  struct stlisten *l)
+{
+	size_t i = 0;
+	struct tzone *t;
+
+	while (l->uris && i < json_array_size(l->uris)) {
+		const char *uri = json_string_value(json_array_get(l->uris, i));
+		t = gw_cat_resolve_uri(g, uri);
+		if (t && t->rev2026 &&
+		    gw_subs_listen(g, az, sh ? sh->id : az->z->name, t, uri,
+				   listen_updated, l) != 0) {
+			json_array_remove(l->uris, i);
+			continue;
+		}
+		i++;
+	}
 }
 
 /* Reads the filter of request m into l: 0, or -1 with why. Only what the
@@ -1605,10 +1650,18 @@ static void listen_open(struct gw *g, struct azone *az, struct asess *dest,
 	st->nlistens++;
 	if (dest)
 		dest->stl_pending++;
+	l->g = g;
+	l->az = az;
+	listen_shares(g, az, shared_first(st), l);
 	listen_send(l, "notifications/subscriptions/acknowledged",
 		    json_pack("{s:o}", "notifications", listen_agreed(l)));
-	json_array_foreach (l->uris, i, v)
-		subscribe_up(g, st, shared_first(st), json_string_value(v));
+	json_array_foreach (l->uris, i, v) {
+		struct tzone *t = gw_cat_resolve_uri(g, json_string_value(v));
+		if (!t || !t->rev2026)
+			resource_up(g, st, shared_first(st),
+				    "resources/subscribe",
+				    json_string_value(v));
+	}
 	return;
 fail:
 	if (l)

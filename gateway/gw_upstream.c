@@ -836,8 +836,10 @@ static void tz_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 
 	if (sid != t->ctl) {
 		s = gw_map_get(t->g->links, gw_up_link_key(t, sid));
-		if (!s)
+		if (!s) { /* a stream of the listens of gw_subs.c, or gone */
+			gw_subs_data(t, sid, (const char *)msg, len);
 			return;
+		}
 		/* an InputRequiredResult is looked at (gw_up_irr_result) */
 		if ((!t->rev2026 || !memmem(msg, len, "input_required", 14)) &&
 		    fast_response(t, s, msg, len) == 0)
@@ -876,6 +878,8 @@ static void tz_close(void *ud, chan_mux *m, uint32_t sid, int reset)
 	s = gw_map_get(t->g->links, gw_up_link_key(t, sid));
 	if (s)
 		gw_up_link_fail(t->g, s, t->ti, "upstream session ended");
+	else
+		gw_subs_closed(t, sid);
 }
 
 /* Opens t's control stream and sends its handshake: server/discover
@@ -1260,6 +1264,7 @@ static int up_teardown(struct tzone *t, const char *why)
 		snprintf(t->last_error, sizeof(t->last_error), "%.*s",
 			 (int)gw_utf8_prefix(why, 150), why);
 	gw_sess_each(g, drop_links, &t->ti);
+	gw_subs_zone_gone(t);
 	v = gw_map_values(g->preqs, &n);
 	for (size_t i = 0; v && i < n; i++) {
 		struct preq *p = v[i];
@@ -1307,6 +1312,26 @@ void gw_up_remove(struct tzone *t, const char *why)
 	fprintf(stderr, "gatewayd: tool zone %s removed: %s\n", t->z->name,
 		why);
 	up_teardown(t, why);
+}
+
+/* ---- streams of gw_subs.c --------------------------------------------- */
+
+uint32_t gw_up_stream_open(struct tzone *t)
+{
+	return up_open(t, t->rev2026);
+}
+
+void gw_up_stream_close(struct tzone *t, uint32_t sid)
+{
+	if (t->m)
+		chan_mux_close_stream(t->m, sid);
+	else if (t->hc)
+		mcp_hc_close(t->hc, sid);
+}
+
+void gw_up_stamp(json_t *params)
+{
+	stamp_2026(params, NULL, NULL);
 }
 
 /* ---- remote tool zones (Streamable HTTP) --------------------------------- */

@@ -177,7 +177,7 @@ int mcp_rev2026_listen(mcp_session *s, struct jr_msg *m)
 {
 	struct mcp_listen *l = calloc(1, sizeof(*l));
 	mcp_server *srv = s->srv;
-	const char *why = "too many subscriptions open; try again later";
+	const char *why = "out of memory";
 	json_t *ack;
 	int code = MCP_ERR_INVALID_REQUEST;
 
@@ -195,6 +195,8 @@ int mcp_rev2026_listen(mcp_session *s, struct jr_msg *m)
 	}
 	if (atomic_fetch_add(&srv->nlistens, 1) >= srv->max_listens) {
 		atomic_fetch_sub(&srv->nlistens, 1);
+		/* (parse_filter left its last check's reason in why) */
+		why = "too many subscriptions open; try again later";
 		goto fail;
 	}
 	l->id = json_incref(m->id);

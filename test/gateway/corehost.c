@@ -59,6 +59,47 @@ static void tool_reply(struct corehost *h, uint32_t sid, json_t *id,
 	json_decref(r);
 }
 
+/* What only a 2026-07-28 zone answers: server/discover lists that
+ * revision alone; subscriptions/listen is acknowledged with its filter
+ * (the stream then takes corehost_tool's raw bytes). Returns 1 if it
+ * was one of those. */
+static int tool_data_2026(struct corehost *h, uint32_t sid, const char *meth,
+			  json_t *id, json_t *req)
+{
+	json_t *n;
+	char *t;
+
+	if (strcmp(meth, "server/discover") == 0) {
+		tool_reply(h, sid, id,
+			   json_pack("{s:[s],s:{s:{},s:{s:b}}}",
+				     "supportedVersions", "2026-07-28",
+				     "capabilities", "tools", "resources",
+				     "subscribe", 1));
+		return 1;
+	}
+	if (strcmp(meth, "subscriptions/listen") != 0)
+		return 0;
+	if (sid != 1) /* not the control stream's listen */
+		h->tool_sid = sid;
+	snprintf(h->listen_id, sizeof(h->listen_id), "%s",
+		 json_string_value(id) ?: "");
+	if (h->listen_hold)
+		return 1;
+	n = json_pack("{s:s,s:s,s:{s:O,s:{s:O}}}", "jsonrpc", "2.0", "method",
+		      "notifications/subscriptions/acknowledged", "params",
+		      "notifications",
+		      json_object_get(json_object_get(req, "params"),
+				      "notifications")
+			      ?: json_null(),
+		      "_meta", "io.modelcontextprotocol/subscriptionId", id);
+	t = n ? json_dumps(n, JSON_COMPACT) : NULL;
+	if (t)
+		chan_mux_send(h->tool, sid, t, strlen(t));
+	free(t);
+	json_decref(n);
+	return 1;
+}
+
 static void tool_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 		      size_t len)
 {
@@ -77,6 +118,8 @@ static void tool_data(void *ud, chan_mux *m, uint32_t sid, const uint8_t *msg,
 				 ?: "");
 	}
 	if (!meth || !id)
+		goto out;
+	if (h->rev2026 && tool_data_2026(h, sid, meth, id, j))
 		goto out;
 	if (strcmp(meth, "initialize") == 0)
 		tool_reply(h, sid, id,
@@ -165,6 +208,12 @@ static int tool_up(struct corehost *h)
 
 int corehost_start(struct corehost *h, const char *pol, const char *audit_path)
 {
+	return corehost_start_rev(h, pol, audit_path, 0);
+}
+
+int corehost_start_rev(struct corehost *h, const char *pol,
+		       const char *audit_path, int rev2026)
+{
 	static const char allow[] = "* tool.* allow\n* resource:tool.* allow\n";
 	struct chan_mux_opts mo = { .max_frame = 1u << 20 };
 	char err[256];
@@ -172,6 +221,7 @@ int corehost_start(struct corehost *h, const char *pol, const char *audit_path)
 	chan *mine;
 
 	memset(h, 0, sizeof(*h));
+	h->rev2026 = rev2026;
 	h->tags[0] = "t1";
 	snprintf(h->zones[0].name, sizeof(h->zones[0].name), "agent");
 	h->zones[0].role = GW_AGENT;

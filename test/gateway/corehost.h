@@ -16,10 +16,13 @@ struct corehost {
 	struct mcp_state_keys keys; /* a fixed key: held calls' state */
 	struct gw_zone zones[2];
 	char *tags[1];
-	chan_mux *tool;	   /* the fake tool zone's side */
-	uint32_t tool_sid; /* the last link stream it saw */
-	int tool_mute;	   /* it answers no tools/call */
-	int tool_raw;	   /* it relays what corehost_tool_raw queued */
+	chan_mux *tool;	    /* the fake tool zone's side */
+	uint32_t tool_sid;  /* the last link stream it saw */
+	int tool_mute;	    /* it answers no tools/call */
+	int tool_raw;	    /* it relays what corehost_tool_raw queued */
+	int rev2026;	    /* it speaks only 2026-07-28 (corehost_start_rev) */
+	int listen_hold;    /* it leaves subscriptions/listen unanswered */
+	char listen_id[64]; /* the id of the last one (a string id) */
 	unsigned tool_calls;
 	uint64_t tool_call_id; /* the upstream id of the last tools/call */
 	/* the last notifications/cancelled it got: requestId and reason */
@@ -39,6 +42,10 @@ struct corehost {
  * catalogue is in and the agent session is open. Returns 0, or -1 with
  * the reason on stderr (h is then stopped). */
 int corehost_start(struct corehost *h, const char *pol, const char *audit_path);
+/* The same with a tool zone that speaks only 2026-07-28 when rev2026 (it
+ * answers server/discover so, and acknowledges subscriptions/listen). */
+int corehost_start_rev(struct corehost *h, const char *pol,
+		       const char *audit_path, int rev2026);
 /* Runs the core and the fake tool zone for turns loop turns. */
 void corehost_pump(struct corehost *h, int turns);
 /* A message from the agent (len bytes), then a few turns. */

@@ -11,7 +11,10 @@
  * and late answers can follow, and f & 4 drains (every call in flight
  * cancelled upstream through its link's request table). The
  * session is initialized and has one call in flight before the records
- * run; every input starts a fresh core. */
+ * run; every input starts a fresh core. The first input byte's bit 1
+ * makes the tool zone one of 2026-07-28 only: calls go as stateless
+ * requests, a session's resources/subscribe opens an upstream listen
+ * (gw_subs.c) whose stream then takes op 1's bytes. */
 #include "corehost.h"
 
 #include <fcntl.h>
@@ -69,7 +72,7 @@ static char *run(const uint8_t *data, size_t size)
 	size_t i = 0;
 	char *bad = NULL;
 
-	if (corehost_start(&h, NULL, NULL))
+	if (corehost_start_rev(&h, NULL, NULL, size && data[0] & 2))
 		return strdup("the host did not come up");
 	h.tool_mute = 1;
 	if (size && data[0] & 1)

@@ -3,8 +3,9 @@
  * mapping both ways, paging and cursors, the catalogue as an agent sees
  * it, the decision record (the reply's audit id, the audit record and the
  * metrics of one decision agree), the rate-limited drop log, the
- * version in serverInfo, zones added and removed at run time, and pinned
- * prompts and resources. */
+ * version in serverInfo, zones added and removed at run time, pinned
+ * prompts and resources, and subscriptions to a 2026-07-28 zone waiting
+ * for its answer. */
 #include "corehost.h"
 #include "zg_version.h"
 #include "zgtest.h"
@@ -663,6 +664,64 @@ static void test_link_table(void)
 	corehost_stop(&h);
 }
 
+#define SUB_MSG(id)                                                \
+	"{\"jsonrpc\":\"2.0\",\"id\":" #id                         \
+	",\"method\":\"resources/subscribe\",\"params\":{\"uri\":" \
+	"\"doc://1\"}}"
+
+/* The error code of reply r, 0 for a result. */
+static int code_of(const json_t *r)
+{
+	return (int)json_integer_value(
+		json_object_get(json_object_get(r, "error"), "code"));
+}
+
+/* A session's resources/subscribe to a 2026-07-28 zone (gw_subs.c) is
+ * answered only once the zone has answered the upstream listen: two at
+ * once both wait and both get its refusal; once one is acknowledged, the
+ * next is answered at once. Red with a subscribe answered before the
+ * zone's answer (either of the two). */
+static void test_subs_wait(void)
+{
+	struct corehost h;
+	char err[200];
+	json_t *r;
+	int ids = 0;
+
+	if (corehost_start_rev(&h, NULL, NULL, 1)) {
+		CHECK(0);
+		return;
+	}
+	CHECK(h.g.tz[0]->rev2026);
+	init_session(&h);
+	h.listen_hold = 1;
+	send_msg(&h, SUB_MSG(1));
+	send_msg(&h, SUB_MSG(2));
+	CHECK(reply(&h) == NULL);
+	CHECK(h.listen_id[0] != '\0');
+	snprintf(err, sizeof(err),
+		 "{\"jsonrpc\":\"2.0\",\"id\":\"%s\",\"error\":"
+		 "{\"code\":-32600,\"message\":\"full\"}}",
+		 h.listen_id);
+	corehost_tool(&h, 0, err, strlen(err));
+	while ((r = reply(&h)) != NULL) {
+		CHECK_EQ_INT(code_of(r), -32000);
+		ids |= 1 << json_integer_value(json_object_get(r, "id"));
+		json_decref(r);
+	}
+	CHECK_EQ_INT(ids, 6);
+	h.listen_hold = 0;
+	send_msg(&h, SUB_MSG(3));
+	r = reply(&h);
+	CHECK(r && json_object_get(r, "result"));
+	json_decref(r);
+	send_msg(&h, SUB_MSG(4)); /* acknowledged already: at once */
+	r = reply(&h);
+	CHECK(r && json_object_get(r, "result"));
+	json_decref(r);
+	corehost_stop(&h);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -678,6 +737,7 @@ int main(void)
 	RUN(test_zones_apply);
 	RUN(test_pin_kinds);
 	RUN(test_link_table);
+	RUN(test_subs_wait);
 	rmdir(dir);
 	return ZGT_DONE();
 }
