@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/prctl.h>
 
 #include "hosted.h"
 #include "jsonrpc.h"
@@ -983,6 +984,7 @@ static void *supervise(void *arg)
 {
 	struct hserver *hs = arg;
 
+	prctl(PR_SET_NAME, "hosted-sup");
 	while (!atomic_load(&hs->h->stopping)) {
 		run_main(hs);
 		pthread_mutex_lock(&hs->mu);
@@ -1043,6 +1045,7 @@ static void *ticker_main(void *arg)
 	unsigned idle = 0;
 	struct timespec until;
 
+	prctl(PR_SET_NAME, "hosted-tick");
 	pthread_mutex_lock(&h->tick_mu);
 	while (!h->tick_stop) {
 		if (idle >= TICKER_IDLE_TICKS) {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -334,6 +335,7 @@ static void *reader_main(void *arg)
 	char how[64];
 	int started;
 
+	prctl(PR_SET_NAME, "hosted-read"); /* for per-thread CPU figures */
 	read_loop(ch);
 	/* stop the process now: a child that broke the protocol, or closed
 	 * its stdout, is finished */
@@ -363,6 +365,7 @@ static void *errlog_main(void *arg)
 	unsigned lines = 0;
 	ssize_t r;
 
+	prctl(PR_SET_NAME, "hosted-stderr");
 	for (;;) {
 		char *nl;
 		r = read(ch->err_fd, buf + n, sizeof(buf) - 1 - n);

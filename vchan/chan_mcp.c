@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "zg_queue.h"
@@ -188,6 +189,7 @@ static void *poll_main(void *arg)
 	struct chan_mcp_server *s = arg;
 	struct pollfd p[2];
 
+	prctl(PR_SET_NAME, "chan-poll"); /* for per-thread CPU figures */
 	while (!s->stop) {
 		p[0].fd = chan_mux_fd(s->m);
 		p[0].events = chan_mux_events(s->m);
@@ -212,6 +214,7 @@ static void *reaper_main(void *arg)
 	struct chan_mcp_server *s = arg;
 	struct cm_stream *st;
 
+	prctl(PR_SET_NAME, "chan-reaper");
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (!s->reap && !s->reaper_stop)
