@@ -61,14 +61,20 @@ static int cm_send(void *ctx, const json_t *related, const char *msg,
 {
 	struct cm_stream *st = ctx;
 	struct chan_mcp_server *s = st->owner;
-	int rc = -1;
+	int rc = -1, first = 0;
 
 	pthread_mutex_lock(&s->lock);
+	first = zg_queue_count(&s->out) == 0;
 	if (!st->dead && zg_queue_push(&s->out, msg, len, NULL, 0, st->sid,
 				       NULL) == ZG_QUEUE_OK)
 		rc = 0;
 	pthread_mutex_unlock(&s->lock);
-	if (rc == 0)
+	/* Only a push to an empty queue wakes the poll thread: one that
+	 * finds messages queued comes before the poll thread takes them
+	 * (drain_out reads the eventfd first, then takes the whole queue
+	 * under the lock), so they go out together, with one system call
+	 * and one wake-up for the lot. */
+	if (rc == 0 && first)
 		wake(s);
 	return rc;
 }
