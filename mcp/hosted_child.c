@@ -74,6 +74,7 @@ struct hchild {
 	int dead;
 	int started;	 /* initialized: exited() is reported from then on */
 	atomic_int deaf; /* stopped for not reading its stdin */
+	atomic_uint dropped; /* messages SEND_DROP could not write */
 	char why[160];
 };
 
@@ -182,8 +183,14 @@ static void reap(struct hchild *ch, char *how, size_t howlen)
 
 /* ---- writing ---- */
 
-/* Set while hchild_request_async sends: the write must not wait. */
-static _Thread_local int nowait_send;
+/* How a write to a child's stdin may wait, per thread: SEND_WAIT up to
+ * the write deadline; SEND_NOWAIT not at all, the caller sends another way
+ * (hchild_request_async); SEND_DROP not at all, and a message that cannot
+ * go now is dropped with a log line (the ticker's cancel notices: a child
+ * that does not read its stdin must not hold up every other call's
+ * deadline). */
+enum send_mode { SEND_WAIT, SEND_NOWAIT, SEND_DROP };
+static _Thread_local enum send_mode send_mode;
 
 /* Writes what is left of msg and its newline (off bytes are out). */
 static ssize_t write_rest(int fd, const char *buf, size_t len, size_t off)
@@ -197,26 +204,43 @@ static ssize_t write_rest(int fd, const char *buf, size_t len, size_t off)
 	return writev(fd, v, n);
 }
 
+/* A message that SEND_DROP could not write: logged with its start. */
+static void dropped(struct hchild *ch, const char *buf, size_t len)
+{
+	unsigned n = atomic_fetch_add(&ch->dropped, 1) + 1;
+
+	hosted_log(ch->name,
+		   "stdin full or busy: message not sent (%.*s...; %u so far)",
+		   (int)(len < 80 ? len : 80), buf, n);
+}
+
 /* Writes msg and a newline, in one write when the pipe has room (one
  * wake-up of the child, not one for the line and one for its end),
- * within the write deadline. With nowait_send it never waits: a line
- * over PIPE_BUF (which the kernel may split), a pipe without room or a
- * write already under way give -1 with nothing written. */
+ * within the write deadline. With SEND_NOWAIT or SEND_DROP it never
+ * waits: a line over PIPE_BUF (which the kernel may split), a pipe
+ * without room or a write already under way give -1 with nothing
+ * written. */
 static int write_line(struct hchild *ch, const char *buf, size_t len)
 {
 	size_t off = 0, total = len + 1;
 	int rc = 0;
 
-	if (!nowait_send)
+	if (send_mode == SEND_WAIT) {
 		pthread_mutex_lock(&ch->wmu);
-	else if (total > PIPE_BUF || pthread_mutex_trylock(&ch->wmu) != 0)
+	} else if (total > PIPE_BUF || pthread_mutex_trylock(&ch->wmu) != 0) {
+		if (send_mode == SEND_DROP)
+			dropped(ch, buf, len);
 		return -1;
+	}
 	while (off < total && rc == 0) {
 		ssize_t w = write_rest(ch->in_fd, buf, len, off);
 		if (w > 0) {
 			off += (size_t)w;
-		} else if (w < 0 && errno == EAGAIN && nowait_send && !off) {
+		} else if (w < 0 && errno == EAGAIN && send_mode != SEND_WAIT &&
+			   !off) {
 			rc = -1; /* nothing written: the caller waits elsewhere */
+			if (send_mode == SEND_DROP)
+				dropped(ch, buf, len);
 		} else if (w < 0 && errno == EAGAIN) {
 			struct pollfd pfd = { ch->in_fd, POLLOUT, 0 };
 			if (poll(&pfd, 1, WRITE_DEADLINE_MS) <= 0) {
@@ -574,9 +598,9 @@ int hchild_request_async(struct hchild *ch, const char *method, json_t *params,
 	pthread_mutex_unlock(&ch->mu);
 
 	r.ud = w;
-	nowait_send = 1;
+	send_mode = SEND_NOWAIT;
 	id = mcp_client_request(ch->mc, method, params, &r);
-	nowait_send = 0;
+	send_mode = SEND_WAIT;
 
 	pthread_mutex_lock(&ch->mu);
 	w->sending = 0;
@@ -610,10 +634,13 @@ unsigned hchild_tick(struct hchild *ch)
 		ids[n++] = w->id;
 	}
 	pthread_mutex_unlock(&ch->mu);
+	/* the calls end whether or not their notices can be written now */
+	send_mode = SEND_DROP;
 	for (unsigned i = 0; i < n; i++)
 		mcp_client_cancel(ch->mc, ids[i], "cancelled");
 	if (pending)
 		mcp_client_expire(ch->mc);
+	send_mode = SEND_WAIT;
 	return pending;
 }
 
