@@ -1183,9 +1183,17 @@ struct hosted *hosted_start(mcp_server *srv, const char *file,
 	h->lim.max_message = max_message ? max_message
 					 : MCP_DEFAULT_MAX_MESSAGE;
 	h->lim.flood_per_sec = FLOOD_PER_SEC;
+	/* one thread reads every child; without it, a thread per child */
+	h->lim.poll = hpoll_new(err, errlen);
+	if (!h->lim.poll)
+		fprintf(stderr,
+			"mcpd: hosted servers: %s; a reader thread "
+			"per child instead\n",
+			err);
 	pthread_mutex_init(&h->reg_mu, NULL);
 	h->v = calloc(h->cfgs.n + 1, sizeof(*h->v));
 	if (!h->v) {
+		hpoll_free(h->lim.poll);
 		hosted_config_free(&h->cfgs);
 		free(h);
 		snprintf(err, errlen, "out of memory");
@@ -1255,6 +1263,7 @@ void hosted_stop(struct hosted *h)
 		pthread_mutex_destroy(&hs->mu);
 		pthread_cond_destroy(&hs->cv);
 	}
+	hpoll_free(h->lim.poll); /* every child has stopped */
 	mcp_server_set_hooks(h->srv, NULL);
 	pthread_mutex_destroy(&h->reg_mu);
 	pthread_mutex_destroy(&h->tick_mu);

@@ -106,6 +106,8 @@ roots_of() {
 	chan) echo "mcpd:$pid_chan" ;;
 	hosted) echo "mcpd:$pid_hosted" ;;
 	hosted-sh) echo "mcpd:$pid_hostsh" ;;
+	hosted-b) echo "mcpd:$pid_hostedb" ;;
+	hosted-sh-b) echo "mcpd:$pid_hostshb" ;;
 	supergw) echo "bridge:$pid_sg" ;;
 	mcp-proxy) echo "bridge:$pid_mp" ;;
 	esac
@@ -125,7 +127,9 @@ cpu_split() {
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
 	: >"$work/cs.strace"
 	for c in ${CPUSPLIT_CONC:-8 32}; do
-		for p in ${CPUSPLIT_PATHS:-chan hosted hosted-sh supergw mcp-proxy}; do
+		dflt="chan hosted hosted-sh supergw mcp-proxy"
+		[ -z "$base_mcpd" ] || dflt="chan hosted hosted-b hosted-sh hosted-sh-b supergw mcp-proxy"
+		for p in ${CPUSPLIT_PATHS:-$dflt}; do
 			cpu_split_one "$p" "$c" "$secs"
 		done
 	done
@@ -161,7 +165,7 @@ cpu_split_one() {
 	cs_report "$work/cs.a" "$work/cs.b" $((n1 - n0)) "$w" >"$work/cs.rep"
 	cs_row "$p" "$c" "$work/cs.rep"
 	case $p in
-	chan | hosted | hosted-sh)
+	chan | hosted*)
 		spid=${roots##*:}
 		strace -f -c -q -p "$spid" -o "$work/cs.st" 2>/dev/null &
 		sp=$!

@@ -29,7 +29,8 @@
 # usage: bench/hosted/run.sh [--quick] [BUILD_DIR]
 # env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  ROUNDS=3  N=2000  BASE=
 #        CPUSPLIT=0  CPUSPLIT_CONC="8 32"  CPUSPLIT_SECS=4
-#        CPUSPLIT_PATHS="chan hosted hosted-sh supergw mcp-proxy"
+#        CPUSPLIT_PATHS="chan hosted hosted-sh supergw mcp-proxy" (with
+#        BASE, hosted-b and hosted-sh-b too, interleaved with theirs)
 #        (--quick: one round at 1 and 8 sessions, 1 s each, N=300)
 # Exit 1 if some path never answered (errors or no requests).
 set -eu
@@ -142,7 +143,9 @@ pid_hostsh=$last
 paths="chan hosted hosted-sh supergw mcp-proxy remote"
 if [ -n "$base_mcpd" ]; then
 	hosted "$base_mcpd" 77 hostedb per.json
+	pid_hostedb=$last
 	hosted "$base_mcpd" 78 hostshb shared.json
+	pid_hostshb=$last
 	paths="$paths hosted-b hosted-sh-b"
 fi
 "$bin/mcpd-test" --http "127.0.0.1:$p_re" --fixtures conformance --max-sessions 1024 2>/dev/null &
