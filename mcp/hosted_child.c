@@ -211,14 +211,17 @@ static ssize_t write_rest(int fd, const char *buf, size_t len, size_t off)
 	return writev(fd, v, n);
 }
 
-/* A message that SEND_DROP could not write: logged with its start. */
+/* A message that SEND_DROP could not write: logged with its start (the
+ * first, then every 100th). */
 static void dropped(struct hchild *ch, const char *buf, size_t len)
 {
 	unsigned n = atomic_fetch_add(&ch->dropped, 1) + 1;
 
-	hosted_log(ch->name,
-		   "stdin full or busy: message not sent (%.*s...; %u so far)",
-		   (int)(len < 80 ? len : 80), buf, n);
+	if (n == 1 || n % 100 == 0)
+		hosted_log(ch->name,
+			   "stdin full or busy: message not sent (%.*s...; "
+			   "%u so far)",
+			   (int)(len < 80 ? len : 80), buf, n);
 }
 
 /* Writes msg and a newline, in one write when the pipe has room (one

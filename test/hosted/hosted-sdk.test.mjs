@@ -587,3 +587,35 @@ describe('the ticker never waits for a child\'s stdin', () => {
     await c.close();
   });
 });
+
+// One thread reads every child's stdout (mcp/hosted_child.c, hpoll) and
+// answers the children's pings there. Proves: a child that stops reading
+// its stdin and pings mcpd until the answers overflow its pipe does not
+// hold that thread up: another server's call is answered while that
+// child is not yet stopped, and the answers that did not fit are dropped
+// with a log line (seen red with that thread's writes waiting: the other
+// call was answered only once the pinging child was stopped at the 10 s
+// write deadline).
+describe('a child that pings without reading holds up no other child', () => {
+  let m;
+  before(async () => {
+    const f = writeServers('pingdeaf.json', {
+      pingdeaf: { command: NODE, args: [hostile, 'pingdeaf'], call_timeout: 60 },
+      ok: { command: NODE, args: [hostile, 'ok'] },
+    });
+    m = await start(f);
+  });
+  after(async () => { await m.client.close(); });
+
+  test('its pings\' answers are dropped, not waited for', async () => {
+    assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    const stuck = m.client.callTool({ name: 'pingdeaf.go', arguments: {} }, undefined,
+      { timeout: 120000 }).catch((e) => e);
+    await waitFor('the pings sent', () => /pingdeaf: 1500 pings sent/.test(m.log.text));
+    assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    assert.doesNotMatch(m.log.text, /\[pingdeaf\] does not read its stdin/);
+    await waitFor('the dropped answers logged', () =>
+      /\[pingdeaf\] stdin full or busy: message not sent \(\{"jsonrpc":"2.0","id":"ppp/.test(m.log.text));
+    void stuck;
+  });
+});
