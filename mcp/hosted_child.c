@@ -354,6 +354,7 @@ struct hpoll {
 	int ep;
 	int stop_fd; /* an eventfd: hpoll_free */
 	pthread_t th;
+	char *buf; /* READ_CHUNK bytes */
 };
 
 /* Feeds stdout to the core until it ends or the core is broken. */
@@ -438,17 +439,17 @@ static int read_some(struct hchild *ch, char *buf)
 	return mcp_client_feed_lines(ch->mc, buf, (size_t)r) == 0 ? 0 : -1;
 }
 
+/* The poller's thread, until hpoll_free: one read per ready child per
+ * wake-up (level-triggered: a child with more to say comes round again,
+ * and none can starve the others). */
 static void *poll_main(void *arg)
 {
 	struct hpoll *p = arg;
 	struct epoll_event ev[POLL_EVENTS];
-	char *buf = malloc(READ_CHUNK);
 
 	prctl(PR_SET_NAME, "hosted-read");
 	send_mode = SEND_DROP; /* one child's stdin must not hold the rest */
-	if (!buf)
-		fprintf(stderr, "mcpd: hosted servers: out of memory\n");
-	while (buf) {
+	for (;;) {
 		int n = epoll_wait(p->ep, ev, POLL_EVENTS, -1);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "mcpd: hosted servers: epoll: %s\n",
@@ -458,16 +459,14 @@ static void *poll_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			struct hchild *ch = ev[i].data.ptr;
 			if (!ch)
-				goto out; /* hpoll_free */
-			if (read_some(ch, buf) != 0) {
+				return NULL; /* hpoll_free */
+			if (read_some(ch, p->buf) != 0) {
 				epoll_ctl(p->ep, EPOLL_CTL_DEL, ch->out_fd,
 					  NULL);
 				poll_end(ch);
 			}
 		}
 	}
-out:
-	free(buf);
 	return NULL;
 }
 
@@ -482,6 +481,11 @@ struct hpoll *hpoll_new(char *err, size_t errlen)
 	}
 	p->ep = epoll_create1(EPOLL_CLOEXEC);
 	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->buf = malloc(READ_CHUNK);
+	if (!p->buf) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (p->ep < 0 || p->stop_fd < 0 ||
 	    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->stop_fd, &ev) < 0) {
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
@@ -497,6 +501,7 @@ fail:
 		close(p->ep);
 	if (p->stop_fd >= 0)
 		close(p->stop_fd);
+	free(p->buf);
 	free(p);
 	return NULL;
 }
@@ -513,6 +518,7 @@ void hpoll_free(struct hpoll *p)
 	pthread_join(p->th, NULL);
 	close(p->ep);
 	close(p->stop_fd);
+	free(p->buf);
 	free(p);
 }
 
