@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/prctl.h>
 
 #include "hosted.h"
 #include "jsonrpc.h"
@@ -983,6 +984,7 @@ static void *supervise(void *arg)
 {
 	struct hserver *hs = arg;
 
+	prctl(PR_SET_NAME, "hosted-sup");
 	while (!atomic_load(&hs->h->stopping)) {
 		run_main(hs);
 		pthread_mutex_lock(&hs->mu);
@@ -1043,6 +1045,7 @@ static void *ticker_main(void *arg)
 	unsigned idle = 0;
 	struct timespec until;
 
+	prctl(PR_SET_NAME, "hosted-tick");
 	pthread_mutex_lock(&h->tick_mu);
 	while (!h->tick_stop) {
 		if (idle >= TICKER_IDLE_TICKS) {
@@ -1180,9 +1183,17 @@ struct hosted *hosted_start(mcp_server *srv, const char *file,
 	h->lim.max_message = max_message ? max_message
 					 : MCP_DEFAULT_MAX_MESSAGE;
 	h->lim.flood_per_sec = FLOOD_PER_SEC;
+	/* one thread reads every child; without it, a thread per child */
+	h->lim.poll = hpoll_new(err, errlen);
+	if (!h->lim.poll)
+		fprintf(stderr,
+			"mcpd: hosted servers: %s; a reader thread "
+			"per child instead\n",
+			err);
 	pthread_mutex_init(&h->reg_mu, NULL);
 	h->v = calloc(h->cfgs.n + 1, sizeof(*h->v));
 	if (!h->v) {
+		hpoll_free(h->lim.poll);
 		hosted_config_free(&h->cfgs);
 		free(h);
 		snprintf(err, errlen, "out of memory");
@@ -1252,6 +1263,7 @@ void hosted_stop(struct hosted *h)
 		pthread_mutex_destroy(&hs->mu);
 		pthread_cond_destroy(&hs->cv);
 	}
+	hpoll_free(h->lim.poll); /* every child has stopped */
 	mcp_server_set_hooks(h->srv, NULL);
 	pthread_mutex_destroy(&h->reg_mu);
 	pthread_mutex_destroy(&h->tick_mu);

@@ -71,12 +71,26 @@ struct hchild_ops {
 	void (*exited)(void *ud, struct hchild *ch, const char *why);
 };
 
+struct hpoll;
+
 /* Caps of the client core (mcp/include/client.h); 0 takes its default.
  * The deadlines are the entry's (init_timeout_ms, call_timeout_ms). */
 struct hchild_limits {
 	size_t max_message;	/* bytes of one line from the child */
 	unsigned flood_per_sec; /* unsolicited messages per second */
+	/* reads the child's stdout (with every other child's), or NULL: a
+	 * reader thread of its own */
+	struct hpoll *poll;
 };
+
+/* One thread that reads the stdout of many children (epoll): answers that
+ * arrive together are handled in one wake-up, not one per child's thread.
+ * Its callbacks never wait for a child's stdin (a message that cannot be
+ * written at once is dropped with a log line), so a child that does not
+ * read holds up no other. Returns NULL with a reason in err. */
+struct hpoll *hpoll_new(char *err, size_t errlen);
+/* Stops the thread; every child started with it must be stopped first. */
+void hpoll_free(struct hpoll *p);
 
 /* Starts cfg's command with pipes on its stdin, stdout and stderr (its
  * stderr lines go to mcpd's log prefixed with the server name), sends

@@ -17,6 +17,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -30,6 +33,8 @@
 #define WRITE_DEADLINE_MS 10000 /* a child that never reads its stdin */
 #define STDERR_LINE_MAX 1024	/* bytes of one logged stderr line */
 #define STDERR_LINES_PER_SEC 200
+#define READ_CHUNK 65536 /* bytes of stdout read at once */
+#define POLL_EVENTS 64	 /* children handled per wake-up of the poller */
 
 /* A request of ours waiting for its answer: what the server requests and
  * progress made in its name need (the core knows it as the request's
@@ -64,7 +69,10 @@ struct hchild {
 	void *ud;
 	mcp_client *mc;
 
+	/* reader: the thread that reads stdout (without a poller), or the
+	 * one that finishes the child once the poller saw its end */
 	pthread_t reader, errlog;
+	int reader_state;      /* under mu: READER_* */
 	pthread_mutex_t wmu;   /* writes to stdin */
 	pthread_mutex_t mu;    /* below */
 	pthread_cond_t cv;     /* a hold released */
@@ -73,6 +81,7 @@ struct hchild {
 	int dead;
 	int started;	 /* initialized: exited() is reported from then on */
 	atomic_int deaf; /* stopped for not reading its stdin */
+	atomic_uint dropped; /* messages SEND_DROP could not write */
 	char why[160];
 };
 
@@ -181,8 +190,14 @@ static void reap(struct hchild *ch, char *how, size_t howlen)
 
 /* ---- writing ---- */
 
-/* Set while hchild_request_async sends: the write must not wait. */
-static _Thread_local int nowait_send;
+/* How a write to a child's stdin may wait, per thread: SEND_WAIT up to
+ * the write deadline; SEND_NOWAIT not at all, the caller sends another way
+ * (hchild_request_async); SEND_DROP not at all, and a message that cannot
+ * go now is dropped with a log line (the ticker's cancel notices: a child
+ * that does not read its stdin must not hold up every other call's
+ * deadline). */
+enum send_mode { SEND_WAIT, SEND_NOWAIT, SEND_DROP };
+static _Thread_local enum send_mode send_mode;
 
 /* Writes what is left of msg and its newline (off bytes are out). */
 static ssize_t write_rest(int fd, const char *buf, size_t len, size_t off)
@@ -196,26 +211,46 @@ static ssize_t write_rest(int fd, const char *buf, size_t len, size_t off)
 	return writev(fd, v, n);
 }
 
+/* A message that SEND_DROP could not write: logged with its start (the
+ * first, then every 100th). */
+static void dropped(struct hchild *ch, const char *buf, size_t len)
+{
+	unsigned n = atomic_fetch_add(&ch->dropped, 1) + 1;
+
+	if (n == 1 || n % 100 == 0)
+		hosted_log(ch->name,
+			   "stdin full or busy: message not sent (%.*s...; "
+			   "%u so far)",
+			   (int)(len < 80 ? len : 80), buf, n);
+}
+
 /* Writes msg and a newline, in one write when the pipe has room (one
  * wake-up of the child, not one for the line and one for its end),
- * within the write deadline. With nowait_send it never waits: a line
- * over PIPE_BUF (which the kernel may split), a pipe without room or a
- * write already under way give -1 with nothing written. */
+ * within the write deadline. With SEND_NOWAIT or SEND_DROP it never
+ * waits: a line over PIPE_BUF (which the kernel may split), a pipe
+ * without room or a write already under way give -1 with nothing
+ * written. */
 static int write_line(struct hchild *ch, const char *buf, size_t len)
 {
 	size_t off = 0, total = len + 1;
 	int rc = 0;
 
-	if (!nowait_send)
+	if (send_mode == SEND_WAIT) {
 		pthread_mutex_lock(&ch->wmu);
-	else if (total > PIPE_BUF || pthread_mutex_trylock(&ch->wmu) != 0)
+	} else if (total > PIPE_BUF || pthread_mutex_trylock(&ch->wmu) != 0) {
+		if (send_mode == SEND_DROP)
+			dropped(ch, buf, len);
 		return -1;
+	}
 	while (off < total && rc == 0) {
 		ssize_t w = write_rest(ch->in_fd, buf, len, off);
 		if (w > 0) {
 			off += (size_t)w;
-		} else if (w < 0 && errno == EAGAIN && nowait_send && !off) {
+		} else if (w < 0 && errno == EAGAIN && send_mode != SEND_WAIT &&
+			   !off) {
 			rc = -1; /* nothing written: the caller waits elsewhere */
+			if (send_mode == SEND_DROP)
+				dropped(ch, buf, len);
 		} else if (w < 0 && errno == EAGAIN) {
 			struct pollfd pfd = { ch->in_fd, POLLOUT, 0 };
 			if (poll(&pfd, 1, WRITE_DEADLINE_MS) <= 0) {
@@ -311,7 +346,16 @@ static const struct mcp_client_ops core_ops = { core_send,    core_notification,
 						core_request, core_progress,
 						core_broken,  NULL };
 
+enum { READER_NONE, READER_JOINABLE, READER_DONE };
+
 /* ---- reading ---- */
+
+struct hpoll {
+	int ep;
+	int stop_fd; /* an eventfd: hpoll_free */
+	pthread_t th;
+	char *buf; /* READ_CHUNK bytes */
+};
 
 /* Feeds stdout to the core until it ends or the core is broken. */
 static void read_loop(struct hchild *ch)
@@ -328,13 +372,13 @@ static void read_loop(struct hchild *ch)
 	}
 }
 
-static void *reader_main(void *arg)
+/* The end of a child's stdout (or of its protocol): stops and reaps the
+ * process, fails what is in flight and tells the owner. */
+static void finish(struct hchild *ch)
 {
-	struct hchild *ch = arg;
 	char how[64];
 	int started;
 
-	read_loop(ch);
 	/* stop the process now: a child that broke the protocol, or closed
 	 * its stdout, is finished */
 	kill(-ch->pid, SIGTERM);
@@ -350,7 +394,132 @@ static void *reader_main(void *arg)
 	mcp_client_fail_all(ch->mc, ch->why);
 	if (started && ch->ops->exited)
 		ch->ops->exited(ch->ud, ch, ch->why);
+}
+
+static void *reader_main(void *arg)
+{
+	struct hchild *ch = arg;
+
+	prctl(PR_SET_NAME, "hosted-read"); /* for per-thread CPU figures */
+	read_loop(ch);
+	finish(ch);
 	return NULL;
+}
+
+static void *finish_main(void *arg)
+{
+	finish(arg);
+	return NULL;
+}
+
+/* The poller saw the end of ch (its fd is out of the set): the rest, which
+ * waits for the process, goes to a thread of its own. */
+static void poll_end(struct hchild *ch)
+{
+	int ok = pthread_create(&ch->reader, NULL, finish_main, ch) == 0;
+
+	if (!ok)
+		finish(ch); /* here, then: the others wait that long */
+	pthread_mutex_lock(&ch->mu);
+	ch->reader_state = ok ? READER_JOINABLE : READER_DONE;
+	pthread_cond_broadcast(&ch->cv);
+	pthread_mutex_unlock(&ch->mu);
+}
+
+/* One read of ch's stdout into the core: 0, or -1 at its end (EOF, an
+ * error, or a child the core found broken). */
+static int read_some(struct hchild *ch, char *buf)
+{
+	ssize_t r = read(ch->out_fd, buf, READ_CHUNK);
+
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (r <= 0)
+		return -1;
+	return mcp_client_feed_lines(ch->mc, buf, (size_t)r) == 0 ? 0 : -1;
+}
+
+/* The poller's thread, until hpoll_free: one read per ready child per
+ * wake-up (level-triggered: a child with more to say comes round again,
+ * and none can starve the others). */
+static void *poll_main(void *arg)
+{
+	struct hpoll *p = arg;
+	struct epoll_event ev[POLL_EVENTS];
+
+	prctl(PR_SET_NAME, "hosted-read");
+	send_mode = SEND_DROP; /* one child's stdin must not hold the rest */
+	for (;;) {
+		int n = epoll_wait(p->ep, ev, POLL_EVENTS, -1);
+		if (n < 0 && errno != EINTR) {
+			fprintf(stderr, "mcpd: hosted servers: epoll: %s\n",
+				strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct hchild *ch = ev[i].data.ptr;
+			if (!ch)
+				return NULL; /* hpoll_free */
+			if (read_some(ch, p->buf) != 0) {
+				epoll_ctl(p->ep, EPOLL_CTL_DEL, ch->out_fd,
+					  NULL);
+				poll_end(ch);
+			}
+		}
+	}
+	return NULL;
+}
+
+struct hpoll *hpoll_new(char *err, size_t errlen)
+{
+	struct hpoll *p = calloc(1, sizeof(*p));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->ep = epoll_create1(EPOLL_CLOEXEC);
+	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->buf = malloc(READ_CHUNK);
+	if (!p->buf) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (p->ep < 0 || p->stop_fd < 0 ||
+	    epoll_ctl(p->ep, EPOLL_CTL_ADD, p->stop_fd, &ev) < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		goto fail;
+	}
+	if (pthread_create(&p->th, NULL, poll_main, p) != 0) {
+		snprintf(err, errlen, "cannot start a thread");
+		goto fail;
+	}
+	return p;
+fail:
+	if (p->ep >= 0)
+		close(p->ep);
+	if (p->stop_fd >= 0)
+		close(p->stop_fd);
+	free(p->buf);
+	free(p);
+	return NULL;
+}
+
+void hpoll_free(struct hpoll *p)
+{
+	uint64_t one = 1;
+
+	if (!p)
+		return;
+	if (write(p->stop_fd, &one, sizeof(one)) < 0) {
+		/* the counter is nonzero already: it stops */
+	}
+	pthread_join(p->th, NULL);
+	close(p->ep);
+	close(p->stop_fd);
+	free(p->buf);
+	free(p);
 }
 
 /* stderr lines into mcpd's log, cut and rate-capped. */
@@ -363,6 +532,7 @@ static void *errlog_main(void *arg)
 	unsigned lines = 0;
 	ssize_t r;
 
+	prctl(PR_SET_NAME, "hosted-stderr");
 	for (;;) {
 		char *nl;
 		r = read(ch->err_fd, buf + n, sizeof(buf) - 1 - n);
@@ -571,9 +741,9 @@ int hchild_request_async(struct hchild *ch, const char *method, json_t *params,
 	pthread_mutex_unlock(&ch->mu);
 
 	r.ud = w;
-	nowait_send = 1;
+	send_mode = SEND_NOWAIT;
 	id = mcp_client_request(ch->mc, method, params, &r);
-	nowait_send = 0;
+	send_mode = SEND_WAIT;
 
 	pthread_mutex_lock(&ch->mu);
 	w->sending = 0;
@@ -607,10 +777,13 @@ unsigned hchild_tick(struct hchild *ch)
 		ids[n++] = w->id;
 	}
 	pthread_mutex_unlock(&ch->mu);
+	/* the calls end whether or not their notices can be written now */
+	send_mode = SEND_DROP;
 	for (unsigned i = 0; i < n; i++)
 		mcp_client_cancel(ch->mc, ids[i], "cancelled");
 	if (pending)
 		mcp_client_expire(ch->mc);
+	send_mode = SEND_WAIT;
 	return pending;
 }
 
@@ -659,16 +832,35 @@ static int initialize(struct hchild *ch, json_t *caps, unsigned timeout_ms,
 	return rc ? -1 : 0;
 }
 
-/* Starts the reader and the stderr logger. On failure the process is
- * killed and reaped, the fds closed and ch freed. */
-static int start_threads(struct hchild *ch)
+/* Puts ch's stdout in the poller's set; 0 or -1 (not in it). */
+static int poll_add(struct hchild *ch, struct hpoll *p)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ch };
+
+	if (!p || fcntl(ch->out_fd, F_SETFL,
+			fcntl(ch->out_fd, F_GETFL) | O_NONBLOCK) < 0)
+		return -1;
+	if (epoll_ctl(p->ep, EPOLL_CTL_ADD, ch->out_fd, &ev) == 0)
+		return 0;
+	fcntl(ch->out_fd, F_SETFL, fcntl(ch->out_fd, F_GETFL) & ~O_NONBLOCK);
+	return -1;
+}
+
+/* Starts the stderr logger and the reading of stdout (by the poller, or
+ * a thread of its own). On failure the process is killed and reaped, the
+ * fds closed and ch freed. */
+static int start_threads(struct hchild *ch, struct hpoll *p)
 {
 	int have_errlog = pthread_create(&ch->errlog, NULL, errlog_main, ch) ==
 			  0;
 
+	if (have_errlog && poll_add(ch, p) == 0)
+		return 0; /* reader_state stays READER_NONE until its end */
 	if (have_errlog &&
-	    pthread_create(&ch->reader, NULL, reader_main, ch) == 0)
+	    pthread_create(&ch->reader, NULL, reader_main, ch) == 0) {
+		ch->reader_state = READER_JOINABLE;
 		return 0;
+	}
 	kill(-ch->pid, SIGKILL);
 	if (have_errlog)
 		pthread_join(ch->errlog, NULL);
@@ -711,7 +903,7 @@ struct hchild *hchild_start(const struct hosted_cfg *cfg,
 		free(ch);
 		return NULL;
 	}
-	if (start_threads(ch) != 0) {
+	if (start_threads(ch, lim->poll) != 0) {
 		snprintf(err, errlen, "cannot start a thread");
 		return NULL;
 	}
@@ -743,7 +935,12 @@ void hchild_stop(struct hchild *ch)
 		usleep(10000);
 	if (hchild_alive(ch)) /* ignores SIGTERM, or keeps stdout open */
 		kill(-ch->pid, SIGKILL);
-	pthread_join(ch->reader, NULL);
+	pthread_mutex_lock(&ch->mu);
+	while (ch->reader_state == READER_NONE) /* the poller sees its end */
+		pthread_cond_wait(&ch->cv, &ch->mu);
+	pthread_mutex_unlock(&ch->mu);
+	if (ch->reader_state == READER_JOINABLE)
+		pthread_join(ch->reader, NULL);
 	pthread_join(ch->errlog, NULL);
 	close(ch->out_fd);
 	close(ch->err_fd);

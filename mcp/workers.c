@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/prctl.h>
 
 #include "mcp_internal.h"
 
@@ -46,6 +47,7 @@ static void *worker_main(void *arg)
 {
 	struct mcp_pool *p = arg;
 
+	prctl(PR_SET_NAME, "mcp-worker"); /* for per-thread CPU figures */
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		struct mcp_job *j = take_job(p);

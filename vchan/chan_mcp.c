@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "zg_queue.h"
@@ -43,7 +44,13 @@ struct chan_mcp_server {
 	int reaper_stop;
 	struct cm_stream **sv; /* poll thread only */
 	unsigned ns, cap;
+	int self_queued; /* poll thread only: it queued to an empty queue */
 };
+
+/* The server whose poll thread this is (NULL on every other thread): what
+ * that thread queues itself (answers of inline handlers) needs no eventfd
+ * to wake it; it drains the queue after its turn. */
+static _Thread_local struct chan_mcp_server *poll_owner;
 
 static void wake(struct chan_mcp_server *s)
 {
@@ -60,14 +67,22 @@ static int cm_send(void *ctx, const json_t *related, const char *msg,
 {
 	struct cm_stream *st = ctx;
 	struct chan_mcp_server *s = st->owner;
-	int rc = -1;
+	int rc = -1, first = 0;
 
 	pthread_mutex_lock(&s->lock);
+	first = zg_queue_count(&s->out) == 0;
 	if (!st->dead && zg_queue_push(&s->out, msg, len, NULL, 0, st->sid,
 				       NULL) == ZG_QUEUE_OK)
 		rc = 0;
 	pthread_mutex_unlock(&s->lock);
-	if (rc == 0)
+	/* Only a push to an empty queue wakes the poll thread: one that
+	 * finds messages queued comes before the poll thread takes them
+	 * (drain_out reads the eventfd first, then takes the whole queue
+	 * under the lock), so they go out together, with one system call
+	 * and one wake-up for the lot. */
+	if (rc == 0 && first && poll_owner == s)
+		s->self_queued = 1;
+	else if (rc == 0 && first)
 		wake(s);
 	return rc;
 }
@@ -152,8 +167,10 @@ static void cm_close(void *ud, chan_mux *m, uint32_t sid, int reset)
 }
 
 /* Moves queued output into the mux; a stream whose peer does not keep
- * up past the mux's cap is reset rather than allowed to grow. */
-static void drain_out(struct chan_mcp_server *s)
+ * up past the mux's cap is reset rather than allowed to grow. woken: the
+ * eventfd was readable, and is reset first (then the whole queue is taken
+ * under the lock, so a push that finds it non-empty needs no wake-up). */
+static void drain_out(struct chan_mcp_server *s, int woken)
 {
 	struct zg_queue mine;
 	struct zg_qitem *o;
@@ -161,7 +178,7 @@ static void drain_out(struct chan_mcp_server *s)
 	uint64_t v;
 	int rc;
 
-	if (read(s->evfd, &v, sizeof(v)) < 0) {
+	if (woken && read(s->evfd, &v, sizeof(v)) < 0) {
 		/* nothing pending */
 	}
 	zg_queue_init(&mine, 0, 0);
@@ -188,20 +205,27 @@ static void *poll_main(void *arg)
 	struct chan_mcp_server *s = arg;
 	struct pollfd p[2];
 
+	prctl(PR_SET_NAME, "chan-poll"); /* for per-thread CPU figures */
+	poll_owner = s;
 	while (!s->stop) {
 		p[0].fd = chan_mux_fd(s->m);
 		p[0].events = chan_mux_events(s->m);
 		p[1].fd = s->evfd;
 		p[1].events = POLLIN;
+		p[1].revents = 0;
 		if (poll(p, 2, chan_mux_timeout_ms(s->m)) < 0 && errno != EINTR)
 			break;
 		if (s->stop)
 			break;
-		drain_out(s);
+		drain_out(s, p[1].revents & POLLIN);
 		if (chan_mux_process(s->m) < 0) {
 			fprintf(stderr, "zonegate: channel %s: server failed\n",
 				chan_address(chan_mux_chan(s->m)));
 			break;
+		}
+		if (s->self_queued) { /* answers of this turn's handlers */
+			s->self_queued = 0;
+			drain_out(s, 0);
 		}
 	}
 	return NULL;
@@ -212,6 +236,7 @@ static void *reaper_main(void *arg)
 	struct chan_mcp_server *s = arg;
 	struct cm_stream *st;
 
+	prctl(PR_SET_NAME, "chan-reaper");
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (!s->reap && !s->reaper_stop)

@@ -22,8 +22,15 @@
 # With BASE=DIR (another build directory, say before a change), its mcpd
 # serves two more paths, hosted-b and hosted-sh-b, measured in the same
 # rounds (and in the stdio baseline).
+# With CPUSPLIT=1, a report follows of where the CPU goes per call at
+# CPUSPLIT_CONC sessions (bench/hosted/cpusplit.sh): each process and each
+# of mcpd's threads by name, context switches, the machine's idle time,
+# and mcpd's system calls per call (strace -f -c, in a window of its own).
 # usage: bench/hosted/run.sh [--quick] [BUILD_DIR]
 # env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  ROUNDS=3  N=2000  BASE=
+#        CPUSPLIT=0  CPUSPLIT_CONC="8 32"  CPUSPLIT_SECS=4
+#        CPUSPLIT_PATHS="chan hosted hosted-sh supergw mcp-proxy" (with
+#        BASE, hosted-b and hosted-sh-b too, interleaved with theirs)
 #        (--quick: one round at 1 and 8 sessions, 1 s each, N=300)
 # Exit 1 if some path never answered (errors or no requests).
 set -eu
@@ -98,6 +105,7 @@ JSON
 p_sg=$("$bin/mcp_load" --free-port)
 p_mp=$("$bin/mcp_load" --free-port)
 p_re=$("$bin/mcp_load" --free-port)
+p_met=$("$bin/mcp_load" --free-port)
 base_zones=
 [ -z "$base_mcpd" ] || base_zones=',
     "hosted-b": { "domid": 77, "role": "tool", "chan": "sim:77:hostedb" },
@@ -111,13 +119,15 @@ cat >"$work/gw.json" <<JSON
     "supergw": { "domid": 74, "role": "tool", "url": "http://127.0.0.1:$p_sg/mcp" },
     "mcp-proxy": { "domid": 75, "role": "tool", "url": "http://127.0.0.1:$p_mp/mcp" },
     "remote": { "domid": 76, "role": "tool", "url": "http://127.0.0.1:$p_re/mcp" }$base_zones },
-  "policy": "bench.policy", "audit_log": "audit.log" }
+  "policy": "bench.policy", "audit_log": "audit.log",
+  "metrics": "127.0.0.1:$p_met" }
 JSON
 for z in chan hosted hosted-sh supergw mcp-proxy remote hosted-b hosted-sh-b; do
 	printf 'agent  %s.*  allow\n' "$z"
 done >"$work/bench.policy"
 
 "$bin/mcpd-test" --chan sim:71:chan --fixtures conformance 2>/dev/null &
+pid_chan=$!
 pids="$pids $!"
 # hosted MCPD DOMID NAME SERVERS: an mcpd hosting SERVERS on sim:DOMID:NAME
 # (its log in $work/NAME.log); its pid in $last
@@ -133,7 +143,9 @@ pid_hostsh=$last
 paths="chan hosted hosted-sh supergw mcp-proxy remote"
 if [ -n "$base_mcpd" ]; then
 	hosted "$base_mcpd" 77 hostedb per.json
+	pid_hostedb=$last
 	hosted "$base_mcpd" 78 hostshb shared.json
+	pid_hostshb=$last
 	paths="$paths hosted-b hosted-sh-b"
 fi
 "$bin/mcpd-test" --http "127.0.0.1:$p_re" --fixtures conformance --max-sessions 1024 2>/dev/null &
@@ -151,6 +163,7 @@ for pt in "$p_sg" "$p_mp" "$p_re"; do
 		--timeout 30 >/dev/null 2>&1 || true
 done
 "$bin/gatewayd" --config "$work/gw.json" 2>"$work/gw.log" &
+pid_gw=$!
 pids="$pids $!"
 i=0
 while [ $i -lt 400 ] && ! grep -qs " up: " "$work/gw.log"; do sleep 0.05; i=$((i + 1)); done
@@ -252,6 +265,10 @@ if [ -n "$base_mcpd" ]; then
 	ratio_rows hosted/hosted-b hosted-sh/hosted-sh-b 'hosted-b~hosted' 'hosted-sh-b~hosted-sh'
 fi
 echo
+if [ "${CPUSPLIT:-0}" = 1 ]; then
+	. "$here/cpusplit.sh"
+	cpu_split
+fi
 echo "machine: $(nproc) CPUs, load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ $bad = 1 ]; then
 	echo "run.sh: some path had errors or did not answer:" >&2

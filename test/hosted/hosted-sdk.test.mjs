@@ -30,6 +30,7 @@ const dir = mkdtempSync(join(tmpdir(), 'zg-hosted-'));
 const everything = join(NODE_MODULES, '@modelcontextprotocol/server-everything/dist/index.js');
 const filesystem = join(NODE_MODULES, '@modelcontextprotocol/server-filesystem/dist/index.js');
 const hostile = join(here, 'hostile-server.mjs');
+const muteSh = join(here, 'mute-server.sh');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function writeServers(name, servers) {
@@ -484,5 +485,137 @@ describe('a child that stops reading holds up no other session', () => {
       assert.match(text(r), /server deaf stopped \(does not read its stdin\)/);
     }
     for (const x of [a, b]) { await x.t.terminateSession(); await x.c.close(); }
+  });
+});
+
+// A daemon mcpd --http with the servers of file: { d, url }.
+async function httpMcpd(name, file, extra = []) {
+  const ready = join(dir, `${name}.ready`);
+  const d = daemon(MCPD, ['--http', '127.0.0.1:0', '--ready-file', ready, ...extra, '--servers', file],
+    { PATH: process.env.PATH, ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}) });
+  await waitFor('mcpd listening', () => readFileSync(ready, 'utf8').includes('/mcp'), 15000);
+  return { d, url: readFileSync(ready, 'utf8').trim() };
+}
+
+// The deadlines and cancellations of calls sent from the transport's
+// thread are the ticker's (mcp/hosted.c), one thread for every session
+// and server, which pins 64 busy slots per pass and makes as many passes
+// as it takes. Proves: with 70 sessions each with such a call in flight
+// (never answered, long deadline), the cancellations of the 6 sessions
+// whose slots come last (slots are kept newest first: these started their
+// children first) reach their children, counted in the children's log
+// lines (seen red with a single pass of 64: those 6 were never looked at
+// while the 64 others stayed busy, and no notice arrived).
+describe('the ticker checks every busy session, past 64', () => {
+  const N = 70, LATE = 6;
+  let m;
+  before(async () => {
+    const f = writeServers('many.json', {
+      mute: { command: '/bin/sh', args: [muteSh], call_timeout: 120, max_children: 128 },
+    });
+    m = await httpMcpd('many', f, ['--max-sessions', '128']);
+  });
+  after(async () => { await stop(m.d); });
+
+  test(`${N} busy sessions: the cancellations of the last ${LATE} reach their children`, async () => {
+    const sessions = [];
+    for (let i = 0; i < N; i++) sessions.push(await connectHttp(m.url, `busy${i}`));
+    // one at a time, so that the slots' order is the sessions' order;
+    // each first call starts its child (and is answered), so that the
+    // next is sent from the transport's thread
+    for (const x of sessions)
+      assert.equal(text(await x.c.callTool({ name: 'mute.wait', arguments: { answer: true } },
+        undefined, { timeout: 60000 })), 'fine');
+    const aborts = sessions.map(() => new AbortController());
+    const calls = sessions.map((x, i) => x.c.callTool({ name: 'mute.wait', arguments: {} },
+      undefined, { timeout: 120000, signal: aborts[i].signal }).catch((e) => e));
+    await waitFor('every call at its child', () =>
+      (m.d.log.match(/\[mute\] mute-sh: call \d+/g) || []).length >= 2 * N, 30000);
+    for (let i = 0; i < LATE; i++) aborts[i].abort('enough');
+    await Promise.all(calls.slice(0, LATE));
+    const told = () => (m.d.log.match(/\[mute\] mute-sh: cancelled \d+/g) || []).length;
+    await waitFor(`${LATE} children told`, () => told() >= LATE, 15000);
+    assert.equal(told(), LATE);
+  });
+});
+
+// The ticker tells a child about a call past its deadline (or cancelled)
+// with notifications/cancelled. Proves: when one child's stdin is held
+// (a worker waits, up to the 10 s write deadline, to write a large call
+// into the full pipe of a child that stopped reading), the ticker does not
+// wait with it: the notice to that child is dropped with a log line, and
+// a call to another server still ends at its 2 s deadline while that
+// child is not yet stopped (seen red with the ticker's writes waiting:
+// the other call ended only after the stuck child was stopped, 10 s on).
+describe('the ticker never waits for a child\'s stdin', () => {
+  let m;
+  before(async () => {
+    // deaf first: the ticker looks at it before slow
+    const f = writeServers('tickwait.json', {
+      deaf: { command: NODE, args: [hostile, 'deaf'], call_timeout: 2 },
+      slow: { command: NODE, args: [hostile, 'mute'], call_timeout: 2 },
+    });
+    m = await httpMcpd('tickwait', f, ['--workers', '8']);
+  });
+  after(async () => { await stop(m.d); });
+
+  test('a full pipe of one child holds up no other call\'s deadline', async () => {
+    const { c, t } = await connectHttp(m.url, 'tickwait');
+    // start both children (a read starts deaf's without a call)
+    await c.readResource({ uri: 'own://deaf' });
+    assert.equal(text(await c.callTool({ name: 'slow.go', arguments: { answer: true } })), 'fine');
+    // a call to the running deaf child, sent from the transport's thread:
+    // it stops reading; its deadline is the ticker's
+    const first = c.callTool({ name: 'deaf.go', arguments: {} }, undefined, { timeout: 60000 });
+    await waitFor('deaf paused', () => /deaf: no longer reading stdin/.test(m.d.log));
+    // over PIPE_BUF: written by a worker that waits for room, holding
+    // the child's stdin until the write deadline
+    const big = c.callTool({ name: 'deaf.go', arguments: { pad: 'z'.repeat(600000) } },
+      undefined, { timeout: 60000 });
+    const r = await c.callTool({ name: 'slow.go', arguments: {} }, undefined, { timeout: 60000 });
+    assert.equal(r.isError, true);
+    assert.match(text(r), /server slow did not answer tools\/call within 2 s/);
+    assert.doesNotMatch(m.d.log, /\[deaf\] does not read its stdin; stopping it/,
+      'the other call ended before the stuck child was stopped');
+    await waitFor('the dropped notice logged', () =>
+      /\[deaf\] stdin full or busy: message not sent \(.*notifications\/cancelled/.test(m.d.log));
+    for (const x of await Promise.all([first, big])) {
+      assert.equal(x.isError, true);
+      assert.match(text(x), /server deaf (did not answer|stopped)/);
+    }
+    await t.terminateSession();
+    await c.close();
+  });
+});
+
+// One thread reads every child's stdout (mcp/hosted_child.c, hpoll) and
+// answers the children's pings there. Proves: a child that stops reading
+// its stdin and pings mcpd until the answers overflow its pipe does not
+// hold that thread up: another server's call is answered while that
+// child is not yet stopped, and the answers that did not fit are dropped
+// with a log line (seen red with that thread's writes waiting: the other
+// call was answered only once the pinging child was stopped at the 10 s
+// write deadline).
+describe('a child that pings without reading holds up no other child', () => {
+  let m;
+  before(async () => {
+    const f = writeServers('pingdeaf.json', {
+      pingdeaf: { command: NODE, args: [hostile, 'pingdeaf'], call_timeout: 60 },
+      ok: { command: NODE, args: [hostile, 'ok'] },
+    });
+    m = await start(f);
+  });
+  after(async () => { await m.client.close(); });
+
+  test('its pings\' answers are dropped, not waited for', async () => {
+    assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    const stuck = m.client.callTool({ name: 'pingdeaf.go', arguments: {} }, undefined,
+      { timeout: 120000 }).catch((e) => e);
+    await waitFor('the pings sent', () => /pingdeaf: 1500 pings sent/.test(m.log.text));
+    assert.equal(text(await m.client.callTool({ name: 'ok.go', arguments: {} })), 'fine');
+    assert.doesNotMatch(m.log.text, /\[pingdeaf\] does not read its stdin/);
+    await waitFor('the dropped answers logged', () =>
+      /\[pingdeaf\] stdin full or busy: message not sent \(\{"jsonrpc":"2.0","id":"ppp/.test(m.log.text));
+    void stuck;
   });
 });

@@ -6,7 +6,9 @@
 // end), garbage (non-JSON lines, then nothing), oversize (a 2 MiB
 // response line), deaf (stops reading its stdin), exit (dies mid-call),
 // mute (answers a call only when its arguments say answer: true, and
-// says on stderr which calls and cancellations it got). No dependencies.
+// says on stderr which calls and cancellations it got), pingdeaf (stops
+// reading its stdin, then sends 1500 pings with 200-byte ids, whose
+// answers are far more than its stdin pipe holds). No dependencies.
 import { createInterface } from 'node:readline';
 
 const mode = process.argv[2];
@@ -36,6 +38,15 @@ function misbehave(id) {
       setInterval(() => {}, 1000); // stays alive
 
       break;
+    case 'pingdeaf': {
+      rl.pause();
+      process.stdin.pause();
+      const pad = 'p'.repeat(200);
+      for (let i = 0; i < 1500; i++) out({ jsonrpc: '2.0', id: `${pad}${i}`, method: 'ping' });
+      process.stderr.write('pingdeaf: 1500 pings sent\n');
+      setInterval(() => {}, 1000); // stays alive
+      break;
+    }
     case 'exit':
       process.exit(3);
       break;
