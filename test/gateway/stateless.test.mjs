@@ -321,7 +321,12 @@ agent rec.meta allow
     await s.done;
     const ok = out.filter((r) => r.result && /counted to 1/.test(r.result.content[0].text));
     const capped = out.filter((r) => r.error && r.error.message === 'too many requests in flight');
-    assert.equal(ok.length, 256, JSON.stringify(out.find((r) => !r.result || r.result.isError)));
+    // On a failure, what the daemons said: a call once went unanswered
+    // here for the gateway's whole timeout under parallel load (rare).
+    const bad = out.find((r) => (!r.result || r.result.isError) && r.error?.code !== -32600 &&
+      r.error?.message !== 'too many requests in flight');
+    assert.equal(ok.length, 256, bad ? `${JSON.stringify(bad)}\ngatewayd:\n${gw.log.slice(-6000)}` +
+      `\nmcpd-test:\n${tools.log.slice(-6000)}` : JSON.stringify(out.find((r) => !r.result)));
     assert.equal(capped.length, 44);
   });
 
