@@ -29,7 +29,9 @@ struct mcp_pool {
 	pthread_cond_t cv;	/* work queued or shutdown */
 	pthread_cond_t done_cv; /* a thread exited */
 	struct mcp_job *head, *tail;
-	unsigned threads, idle, max_threads;
+	/* queued: jobs not yet taken; idle: threads waiting for one, those
+	 * already signalled but not yet running included */
+	unsigned threads, idle, max_threads, queued;
 	int stopping;
 	/* Threads that have left worker_main and wait to be joined: a
 	 * thread is only gone (its thread-local destructors, libcrypto's
@@ -39,7 +41,8 @@ struct mcp_pool {
 };
 
 void mcp_pool_init(struct mcp_pool *p, unsigned max_threads);
-/* Queues fn(arg), starting a thread if none is idle. Returns 0 or -1. */
+/* Queues fn(arg), starting a thread when more jobs wait than threads do
+ * (up to the cap). Returns 0 or -1. */
 int mcp_pool_submit(struct mcp_pool *p, void (*fn)(void *), void *arg);
 /* Runs what is queued, then joins every thread (so no thread of the pool
  * still runs its exit handlers when the caller goes on to exit). */

@@ -15,7 +15,7 @@ void mcp_pool_init(struct mcp_pool *p, unsigned max_threads)
 	pthread_cond_init(&p->cv, NULL);
 	pthread_cond_init(&p->done_cv, NULL);
 	p->head = p->tail = NULL;
-	p->threads = p->idle = 0;
+	p->threads = p->idle = p->queued = 0;
 	p->max_threads = max_threads ? max_threads : 1;
 	p->stopping = 0;
 	p->done = NULL;
@@ -39,6 +39,7 @@ static struct mcp_job *take_job(struct mcp_pool *p)
 		p->head = j->next;
 		if (!p->head)
 			p->tail = NULL;
+		p->queued--;
 	}
 	return j;
 }
@@ -119,10 +120,16 @@ int mcp_pool_submit(struct mcp_pool *p, void (*fn)(void *), void *arg)
 	else
 		p->head = j;
 	p->tail = j;
+	p->queued++;
 	reap(p);
-	if (p->idle > 0) {
+	if (p->idle > 0)
 		pthread_cond_signal(&p->cv);
-	} else if (p->threads < p->max_threads) {
+	/* A signalled thread counts as idle until it runs again: in a burst
+	 * of jobs it may not have run yet when the next one comes, so "a
+	 * thread is idle" is not "this job will start now". More jobs
+	 * waiting than idle threads starts another (before, a burst met by
+	 * one idle thread all queued behind it, and ran one at a time). */
+	if (p->queued > p->idle && p->threads < p->max_threads) {
 		pthread_t t;
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
@@ -135,6 +142,7 @@ int mcp_pool_submit(struct mcp_pool *p, void (*fn)(void *), void *arg)
 		 * the job when it frees up. */
 		if (p->threads == 0) {
 			p->head = p->tail = NULL;
+			p->queued = 0;
 			free(j);
 			rc = -1;
 		}
