@@ -9,6 +9,10 @@
 // are measured in turn ROUNDS times; figures are medians over the rounds.
 // With BASE_MCPD, another build of mcpd (say, before a change) is measured
 // the same way in the same rounds.
+// The server is server-everything unless HB_SERVER names another, as a
+// JSON array of its command and arguments, with HB_TOOL (its tool's name),
+// HB_ARGS (the call's arguments, JSON) and HB_LABEL (its name in the
+// report): bench/hosted/run.sh's SERVER=native uses mcpd-test --stdio.
 // Usage: node hosted_bench.mjs MCPD [N] [ROUNDS] [BASE_MCPD]  (from the
 // repository root)
 import { spawn } from 'node:child_process';
@@ -24,6 +28,10 @@ const BASE = process.argv[5] ? resolve(process.argv[5]) : null;
 const NM = resolve('test/node/node_modules');
 const NODE = join(NM, '.bin/node');
 const EV = join(NM, '@modelcontextprotocol/server-everything/dist/index.js');
+const SERVER = process.env.HB_SERVER ? JSON.parse(process.env.HB_SERVER) : [NODE, EV, 'stdio'];
+const TOOL = process.env.HB_TOOL || 'echo';
+const ARGS = process.env.HB_ARGS ? JSON.parse(process.env.HB_ARGS) : { message: 'x' };
+const LABEL = process.env.HB_LABEL || 'server-everything';
 const dir = mkdtempSync(join(tmpdir(), 'zg-hbench-'));
 
 let done = false; // set before the servers are stopped
@@ -81,7 +89,7 @@ function treeCpu(pid) {
 const pct = (v, q) => v[Math.min(v.length - 1, Math.floor(q * v.length))];
 
 async function measure(s, tool) {
-  const args = { name: tool, arguments: { message: 'x' } };
+  const args = { name: tool, arguments: ARGS };
   for (let i = 0; i < 200; i++) await s.call('tools/call', args); // warm-up
   const cpu0 = treeCpu(s.p.pid);
   const lat = [];
@@ -104,26 +112,26 @@ async function measure(s, tool) {
 
 const servers = (shared) => {
   const f = join(dir, `s${shared}.json`);
-  writeFileSync(f, JSON.stringify({ mcpServers: { ev: { command: NODE, args: [EV, 'stdio'], shared } } }));
+  writeFileSync(f, JSON.stringify({ mcpServers: { ev: { command: SERVER[0], args: SERVER.slice(1), shared } } }));
   return f;
 };
 
 // All three sessions stay open; every round measures each in turn, so
 // that load from elsewhere on the machine hits them alike.
-const direct = await session(NODE, [EV, 'stdio']);
+const direct = await session(SERVER[0], SERVER.slice(1));
 const sh = await session(MCPD, ['--servers', servers(true)]);
 const ps = await session(MCPD, ['--servers', servers(false)]);
 const t = process.hrtime.bigint();
-await ps.call('tools/call', { name: 'ev.echo', arguments: { message: 'first' } });
+await ps.call('tools/call', { name: `ev.${TOOL}`, arguments: ARGS });
 const first = Number(process.hrtime.bigint() - t) / 1000;
-const runs = [['server-everything direct', direct, 'echo'],
-  ['mcpd --servers, shared', sh, 'ev.echo'],
-  ['mcpd --servers, per session', ps, 'ev.echo']];
+const runs = [[`${LABEL} direct`, direct, TOOL],
+  ['mcpd --servers, shared', sh, `ev.${TOOL}`],
+  ['mcpd --servers, per session', ps, `ev.${TOOL}`]];
 if (BASE) {
   const bsh = await session(BASE, ['--servers', servers(true)]);
   const bps = await session(BASE, ['--servers', servers(false)]);
-  await bps.call('tools/call', { name: 'ev.echo', arguments: { message: 'first' } });
-  runs.push(['base build, shared', bsh, 'ev.echo'], ['base build, per session', bps, 'ev.echo']);
+  await bps.call('tools/call', { name: `ev.${TOOL}`, arguments: ARGS });
+  runs.push(['base build, shared', bsh, `ev.${TOOL}`], ['base build, per session', bps, `ev.${TOOL}`]);
 }
 const res = runs.map(() => []);
 for (let r = 0; r < ROUNDS; r++)

@@ -22,12 +22,17 @@
 # With BASE=DIR (another build directory, say before a change), its mcpd
 # serves two more paths, hosted-b and hosted-sh-b, measured in the same
 # rounds (and in the stdio baseline).
+# With SERVER=native, the stdio server behind every hosted path and bridge
+# is mcpd-test --stdio (C, the conformance fixture test_simple_text)
+# instead of server-everything (Node): what hosting and the bridges cost
+# when the server itself costs little, apart from a Node server's own time.
 # With CPUSPLIT=1, a report follows of where the CPU goes per call at
 # CPUSPLIT_CONC sessions (bench/hosted/cpusplit.sh): each process and each
 # of mcpd's threads by name, context switches, the machine's idle time,
 # and mcpd's system calls per call (strace -f -c, in a window of its own).
 # usage: bench/hosted/run.sh [--quick] [BUILD_DIR]
 # env:   CONCURRENCY="1 8 32"  DURATION=3  WARMUP=1  ROUNDS=3  N=2000  BASE=
+#        SERVER=everything (or native)
 #        CPUSPLIT=0  CPUSPLIT_CONC="8 32"  CPUSPLIT_SECS=4
 #        CPUSPLIT_PATHS="chan hosted hosted-sh supergw mcp-proxy" (with
 #        BASE, hosted-b and hosted-sh-b too, interleaved with theirs)
@@ -70,6 +75,27 @@ fi
 for f in "$node" "$ev" "$nm/.bin/supergateway" "$nm/.bin/mcp-proxy"; do
 	[ -e "$f" ] || { echo "run.sh: missing $f (test/node)" >&2; exit 2; }
 done
+# The stdio server: its command as JSON array items (servers files), as
+# one line (supergateway), its tool and arguments, its name in the report
+# and how to know its processes (the command's basename, a word of it).
+case ${SERVER:-everything} in
+everything)
+	srv_json="\"$node\", \"$ev\", \"stdio\""
+	srv_words="$node $ev stdio"
+	srv_tool=echo srv_args='{"message":"x"}'
+	srv_name=server-everything srv_exe=node srv_word=server-everything
+	;;
+native)
+	srv_json="\"$bin/mcpd-test\", \"--stdio\", \"--fixtures\", \"conformance\""
+	srv_words="$bin/mcpd-test --stdio --fixtures conformance"
+	srv_tool=test_simple_text srv_args='{}'
+	srv_name="mcpd-test --stdio" srv_exe=mcpd-test srv_word=--stdio
+	;;
+*)
+	echo "run.sh: SERVER is everything or native" >&2
+	exit 2
+	;;
+esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/zg-hostbench.XXXXXX")
 export ZONEGATE_SIM_DIR=$work/sim
 pids=
@@ -85,21 +111,24 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The baseline and what hosting adds, without the gateway.
-echo "## stdio: server-everything echo directly vs behind mcpd --servers"
+echo "## stdio: $srv_name $srv_tool directly vs behind mcpd --servers"
 echo
-if ! (cd "$root" && "$node" bench/hosted/hosted_bench.mjs "$bin/mcpd" "$n" "$rounds" $base_mcpd) >"$work/stdio.out"; then
+if ! (cd "$root" && HB_SERVER="[$srv_json]" HB_TOOL=$srv_tool HB_ARGS=$srv_args \
+	HB_LABEL="$srv_name" "$node" bench/hosted/hosted_bench.mjs "$bin/mcpd" "$n" "$rounds" $base_mcpd) >"$work/stdio.out"; then
 	echo "run.sh: the stdio baseline failed" >&2
 	exit 1
 fi
 sed 's/^/    /' "$work/stdio.out"
 echo
 
+srv_json_cmd=${srv_json%%,*}
+srv_json_args=${srv_json#*, }
 cat >"$work/per.json" <<JSON
-{ "mcpServers": { "ev": { "command": "$node", "args": ["$ev", "stdio"],
+{ "mcpServers": { "ev": { "command": $srv_json_cmd, "args": [$srv_json_args],
   "max_children": 64 } } }
 JSON
 cat >"$work/shared.json" <<JSON
-{ "mcpServers": { "ev": { "command": "$node", "args": ["$ev", "stdio"],
+{ "mcpServers": { "ev": { "command": $srv_json_cmd, "args": [$srv_json_args],
   "shared": true } } }
 JSON
 p_sg=$("$bin/mcp_load" --free-port)
@@ -151,11 +180,11 @@ fi
 "$bin/mcpd-test" --http "127.0.0.1:$p_re" --fixtures conformance --max-sessions 1024 2>/dev/null &
 pids="$pids $!"
 PATH=$(dirname "$node"):$PATH "$node" "$nm/.bin/supergateway" \
-	--stdio "$node $ev stdio" --outputTransport streamableHttp --stateful \
+	--stdio "$srv_words" --outputTransport streamableHttp --stateful \
 	--port "$p_sg" --streamableHttpPath /mcp --logLevel none >/dev/null 2>&1 &
 pid_sg=$!
 PATH=$(dirname "$node"):$PATH "$node" "$nm/.bin/mcp-proxy" --port "$p_mp" \
-	--host 127.0.0.1 --server stream -- "$node" "$ev" stdio >/dev/null 2>&1 &
+	--host 127.0.0.1 --server stream -- $srv_words >/dev/null 2>&1 &
 pid_mp=$!
 pids="$pids $pid_sg $pid_mp"
 for pt in "$p_sg" "$p_mp" "$p_re"; do
@@ -172,14 +201,15 @@ sleep 2 # the tool zones' catalogues
 tool_of() {
 	case $1 in
 	chan | remote) echo "$1.test_simple_text {}" ;;
-	hosted*) echo "$1.ev.echo {\"message\":\"x\"}" ;;
-	*) echo "$1.echo {\"message\":\"x\"}" ;;
+	hosted*) echo "$1.ev.$srv_tool $srv_args" ;;
+	*) echo "$1.$srv_tool $srv_args" ;;
 	esac
 }
-# server-everything processes (not their sh -c wrappers) under pid $1
+# the server's processes (not their sh -c wrappers) under pid $1
 ev_procs() {
-	ps -e -o pid=,ppid=,args= | awk -v root="$1" '
-		{ pp[$1] = $2; ev[$1] = ($3 ~ /node$/ && $0 ~ /server-everything/) }
+	ps -e -o pid=,ppid=,args= | awk -v root="$1" -v exe="$srv_exe" -v word="$srv_word" '
+		{ pp[$1] = $2; n3 = split($3, w, "/")
+		  ev[$1] = (w[n3] == exe && index($0, word) > 0) }
 		END { n = 0
 			for (p in pp) { q = p
 				while ((q in pp) && q != root && q > 1) q = pp[q]
@@ -233,8 +263,8 @@ for c in $conc; do
 		echo "$c $p $(col 1) $(col 2)" >>"$work/summary"
 	done
 	# the maxima over the level's samples, listing children included
-	awk -v c="$c" '{ for (i = 1; i <= 4; i++) if ($i > m[i]) m[i] = $i }
-		END { printf "\nserver-everything processes at %s sessions (most seen): hosted %d, hosted-sh %d, supergw %d, mcp-proxy %d\n\n", c, m[1], m[2], m[3], m[4] }' "$work/procs"
+	awk -v c="$c" -v name="$srv_name" '{ for (i = 1; i <= 4; i++) if ($i > m[i]) m[i] = $i }
+		END { printf "\n%s processes at %s sessions (most seen): hosted %d, hosted-sh %d, supergw %d, mcp-proxy %d\n\n", name, c, m[1], m[2], m[3], m[4] }' "$work/procs"
 	: >"$work/procs"
 done
 # One table row per level: for each argument A/B the req/s ratio of path A
