@@ -93,10 +93,25 @@ static int wait_idle(struct mcp_pool *p, unsigned n)
 	return -1;
 }
 
+/* A burst of BURST jobs that each wait until all of them run at once:
+ * they must all run at once, and none time out. */
+static void run_burst(struct mcp_pool *p)
+{
+	struct gate g;
+
+	gate_init(&g, BURST, 3000);
+	for (int i = 0; i < BURST; i++)
+		CHECK_EQ_INT(mcp_pool_submit(p, gate_job, &g), 0);
+	gate_wait_done(&g, BURST);
+	CHECK_EQ_INT(g.most, BURST);
+	CHECK_EQ_INT(g.timed_out, 0);
+	CHECK_EQ_INT(g.done, BURST);
+}
+
 static void test_burst_meets_idle_thread(void)
 {
 	struct mcp_pool p;
-	struct gate one, g;
+	struct gate one;
 
 	mcp_pool_init(&p, 32);
 	/* one job, so that one thread is left idle */
@@ -104,14 +119,7 @@ static void test_burst_meets_idle_thread(void)
 	CHECK_EQ_INT(mcp_pool_submit(&p, gate_job, &one), 0);
 	gate_wait_done(&one, 1);
 	CHECK_EQ_INT(wait_idle(&p, 1), 0);
-	/* the burst: each job waits until all BURST run at once */
-	gate_init(&g, BURST, 3000);
-	for (int i = 0; i < BURST; i++)
-		CHECK_EQ_INT(mcp_pool_submit(&p, gate_job, &g), 0);
-	gate_wait_done(&g, BURST);
-	CHECK_EQ_INT(g.most, BURST);
-	CHECK_EQ_INT(g.timed_out, 0);
-	CHECK_EQ_INT(g.done, BURST);
+	run_burst(&p);
 	mcp_pool_destroy(&p);
 }
 
@@ -121,15 +129,8 @@ static void test_bursts_repeated(void)
 	struct mcp_pool p;
 
 	mcp_pool_init(&p, 32);
-	for (int round = 0; round < 5; round++) {
-		struct gate g;
-		gate_init(&g, BURST, 3000);
-		for (int i = 0; i < BURST; i++)
-			CHECK_EQ_INT(mcp_pool_submit(&p, gate_job, &g), 0);
-		gate_wait_done(&g, BURST);
-		CHECK_EQ_INT(g.most, BURST);
-		CHECK_EQ_INT(g.timed_out, 0);
-	}
+	for (int round = 0; round < 5; round++)
+		run_burst(&p);
 	mcp_pool_destroy(&p);
 }
 
