@@ -768,6 +768,16 @@ static void held_audit(struct gw *g, struct azone *az, struct streq *r,
 		     r->trace);
 }
 
+/* How long a requestState is valid, in whole seconds. Its expiry is
+ * counted from the issuing second (time(NULL)), so it lasts between
+ * ttl - 1 and ttl seconds: held_idle_ms rounded up, plus one, keeps a
+ * state valid for at least as long as its held call (1500 ms once gave
+ * 2 s, which could be 1 s). */
+static unsigned state_ttl(const struct gw_config *c)
+{
+	return (unsigned)((c->held_idle_ms + 999) / 1000) + 1;
+}
+
 /* The requestState of held call r, round r->round: this replica, the
  * zone and the call, sealed and bound to the call's method, target and
  * arguments, valid a little longer than the held call (new text; NULL
@@ -778,7 +788,7 @@ static char *held_state(struct gw *g, struct azone *az, struct streq *r)
 	json_t *state = json_pack("{s:s,s:s,s:I,s:I}", "z", az->z->name, "g",
 				  c->replica_id, "h", (json_int_t)r->n, "r",
 				  (json_int_t)r->round);
-	unsigned ttl = (unsigned)(c->held_idle_ms / 1000) + 1;
+	unsigned ttl = state_ttl(c);
 	char *tok = state ? mcp_state_seal(c->state_keys, r->method, r->target,
 					   r->args, state, time(NULL), ttl)
 			  : NULL;
@@ -1069,7 +1079,7 @@ static int wrap_state(struct gw *g, struct azone *az, struct streq *r,
 	json_t *state = t ? json_pack("{s:s,s:s,s:O}", "z", az->z->name, "t",
 				      t->z->name, "u", up ? up : json_null())
 			  : NULL;
-	unsigned ttl = (unsigned)(g->cfg->held_idle_ms / 1000) + 1;
+	unsigned ttl = state_ttl(g->cfg);
 	char *tok = state ? mcp_state_seal(g->cfg->state_keys, r->method,
 					   r->target, r->args, state,
 					   time(NULL), ttl)

@@ -106,7 +106,10 @@ static char *task_seal(struct gw *g, const struct azone *az,
 		       const struct tzone *t, const char *tool, const char *k,
 		       json_int_t ttl_ms)
 {
-	json_int_t s = ttl_ms > 0 ? ttl_ms / 1000 + 1 : MCP_STATE_MAX_TTL;
+	/* whole seconds from the issuing second: rounded up, plus one, the
+	 * token lasts at least ttl_ms (as held calls' state_ttl) */
+	json_int_t s = ttl_ms > 0 ? (ttl_ms + 999) / 1000 + 1
+				  : MCP_STATE_MAX_TTL;
 	json_t *st = json_pack("{s:s,s:s,s:s,s:s}", "z", az->z->name, "t",
 			       t->z->name, "n", tool, "k", k);
 	char *tok = st ? mcp_state_seal(g->cfg->state_keys, TASK_BIND,

@@ -124,7 +124,7 @@ function sdkClient() {
   return c;
 }
 
-let g1, g2, g3;
+let g1, g2, g3, g4;
 
 describe('gatewayd: InputRequiredResult to 2025-11-25 tool zones', { concurrency: false }, () => {
   before(async () => {
@@ -139,9 +139,11 @@ other resource:tools.test://static-text allow
     // a third whose calls time out fast and whose held calls are idle at
     // once: the deadline pass (below)
     g3 = await gateway('g3', 100, { held_idle_ms: 0, call_timeout_ms: 400 });
+    // a fourth whose held_idle_ms is not whole seconds
+    g4 = await gateway('g4', 110, { held_idle_ms: 1500 });
   });
   after(async () => {
-    for (const g of [g1, g2, g3]) {
+    for (const g of [g1, g2, g3, g4]) {
       if (!g) continue;
       g.gw.kill('SIGTERM');
       const code = await g.gw.done;
@@ -305,6 +307,10 @@ other resource:tools.test://static-text allow
   });
 
   test('held calls: forgotten and cancelled upstream after held_idle_ms', async () => {
+    // held_idle_ms 0 seals requestState for 1 s counted from the issuing
+    // second: starting early in a second keeps the retry within it, so it
+    // reaches the held-call lookup (not the state's own expiry)
+    while (Date.now() % 1000 > 500) await new Promise((r) => setTimeout(r, 20));
     const h = await call(g2.a, TOK[0], T('elicitation'));
     assert.equal(h.result.resultType, 'input_required');
     // held_idle_ms is 0 here: this retry comes too late
@@ -316,6 +322,23 @@ other resource:tools.test://static-text allow
     // its upstream call was cancelled: the audit says so
     const rec = audit(g2.d).filter((r) => r.reason === 'cancelled by the client');
     assert.equal(rec.length, 1, JSON.stringify(audit(g2.d)));
+  });
+
+  // Proves a requestState lasts as long as its held call when
+  // held_idle_ms is not whole seconds: its expiry counts from the issuing
+  // second, so 1500 ms once sealed it for 2 s, which is 1.15 s from late
+  // in a second, and this retry 1.25 s later, well within held_idle_ms,
+  // was refused as expired (red with the ttl rounded down).
+  test('held calls: requestState outlives a held_idle_ms of 1.5 s', async () => {
+    while (Date.now() % 1000 < 850 || Date.now() % 1000 > 950) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const h = await call(g4.a, TOK[0], T('elicitation'));
+    assert.equal(h.result.resultType, 'input_required');
+    await new Promise((r) => setTimeout(r, 1250));
+    const done = await call(g4.a, TOK[0], T('elicitation'), { requestState: h.result.requestState,
+      inputResponses: { user_name: accept({ name: 'Slow' }) } });
+    assert.equal(done.result?.content?.[0]?.text, 'Hello, Slow!', JSON.stringify(done));
   });
 
   // Proves the held calls' idle deadline runs on the loop's timer: with no
