@@ -277,6 +277,57 @@ static int remote_key(const struct cerr *e, int line, const char *k, json_t *v,
 	return 1;
 }
 
+/* A tool zone's capacity (max_inflight, agent_max_inflight: gw_admit.c).
+ * Returns 1 if k was one of them (and *rc its result), 0 if not. */
+static int capacity_key(const struct cerr *e, int line, const char *k,
+			json_t *v, struct gw_zone *z, int *rc)
+{
+	int *dst = strcmp(k, "max_inflight") == 0 ? &z->max_inflight
+		   : strcmp(k, "agent_max_inflight") == 0
+			   ? &z->agent_max_inflight
+			   : NULL;
+
+	*rc = 0;
+	if (!dst)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > GW_TZ_INFLIGHT_MAX)
+		*rc = cfail(e, line, "zone %s: %s must be an integer in 1..%d",
+			    z->name, k, GW_TZ_INFLIGHT_MAX);
+	else
+		*dst = (int)json_integer_value(v);
+	return 1;
+}
+
+/* After every key: the capacity keys are a tool zone's, and one agent
+ * zone's share is at most the whole. */
+static int capacity_check(const struct cerr *e, int zl, struct gw_zone *z,
+			  struct gw_zone *tw)
+{
+	if (!z->max_inflight && !z->agent_max_inflight)
+		return 0;
+	if (z->role != GW_TOOL && !z->both)
+		return cfail(e, zl,
+			     "zone %s: max_inflight and agent_max_inflight "
+			     "are for tool zones",
+			     z->name);
+	if (z->agent_max_inflight &&
+	    z->agent_max_inflight > (z->max_inflight
+					     ? z->max_inflight
+					     : GW_TZ_INFLIGHT_DEFAULT_CFG))
+		return cfail(e, zl,
+			     "zone %s: agent_max_inflight %d is more than "
+			     "max_inflight %d",
+			     z->name, z->agent_max_inflight,
+			     z->max_inflight ? z->max_inflight
+					     : GW_TZ_INFLIGHT_DEFAULT_CFG);
+	if (z->both) { /* its tool side has them */
+		tw->max_inflight = z->max_inflight;
+		tw->agent_max_inflight = z->agent_max_inflight;
+	}
+	return 0;
+}
+
 /* "k8s": {"namespace": NS, "serviceAccount": SA}: the pod's service
  * account that identifies agent zone z on a k8s listener. */
 static int k8s_zone_of(const struct cerr *e, int line, json_t *v,
@@ -504,6 +555,9 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 		} else if (remote_key(e, line, k, v, dir, z, &rc)) {
 			if (rc)
 				return -1;
+		} else if (capacity_key(e, line, k, v, z, &rc)) {
+			if (rc)
+				return -1;
 		} else if (strcmp(k, "k8s") == 0) {
 			if (k8s_zone_of(e, line, v, z))
 				return -1;
@@ -526,6 +580,8 @@ static int zone_of(const struct cerr *e, const char *name, json_t *o,
 			     "\"tool\"])",
 			     name);
 	if (z->both && twin_of(e, zl, z, tw))
+		return -1;
+	if (capacity_check(e, zl, z, tw))
 		return -1;
 	if (zone_check(e, zl, o, z))
 		return -1;

@@ -58,11 +58,18 @@ struct gw_zone {
 	char **hdr_names;  /* headers_from: header name -> */
 	char **hdr_files;  /* resolved file holding its value */
 	size_t nhdr;
+	/* A tool zone's capacity (gw_admit.c): calls in flight at once, and
+	 * of those one agent zone's; 0: the default */
+	int max_inflight, agent_max_inflight;
 	/* An agent zone that is a Kubernetes pod ("k8s") instead of chan:
 	 * the service account whose tokens a k8s listener maps to it. */
 	char *k8s_ns, *k8s_sa;
 };
 
+/* max_inflight and agent_max_inflight of a tool zone: at most this, and
+ * max_inflight when not given (gateway/gw_admit.c) */
+#define GW_TZ_INFLIGHT_MAX 65536
+#define GW_TZ_INFLIGHT_DEFAULT_CFG 32
 #define GW_HEADERS_FROM_MAX 16
 #define GW_HEADER_VALUE_MAX 8192 /* bytes of a credential header's value */
 

@@ -55,6 +55,9 @@ struct mcp_hc; /* a remote tool zone's HTTP client (mcp/client_http.h) */
 #define REMOTE_PING_MS 2000
 #define REMOTE_PING_TIMEOUT_MS 10000
 #define GW_ERR_GATEWAY (-32000) /* limits, unavailable tool zone */
+/* A tool zone's calls in flight when its config gives no max_inflight
+ * (mcpd's default --workers): see gw_admit.c */
+#define GW_TZ_INFLIGHT_DEFAULT GW_TZ_INFLIGHT_DEFAULT_CFG
 /* Subscriptions of 2025-11-25 sessions and stateless listens to the
  * resources of 2026-07-28 tool zones (gw_subs.c): one upstream listen per
  * tool zone and URI, shared. A session holds at most SUBS_SESSION_MAX
@@ -195,6 +198,15 @@ struct azone {
 	unsigned ntask_exp, task_cap;
 };
 
+/* One agent zone's share of a tool zone (gw_admit.c): the slots it
+ * holds and its calls waiting for one, oldest first. */
+struct gw_lane {
+	unsigned zi;	 /* the agent zone's limits slot */
+	unsigned held;	 /* its calls in flight on the tool zone */
+	uint64_t served; /* when it last got a slot (t->served) */
+	struct preq *qh, *qt;
+};
+
 struct tzone {
 	struct gw *g;
 	const struct gw_zone *z;
@@ -251,6 +263,13 @@ struct tzone {
 	/* the upstream listens of its resources that sessions and stateless
 	 * listens share (gw_subs.c), NULL while there are none */
 	struct gw_subs *subs;
+	/* its calls in flight (busy, at most max_inflight) and waiting
+	 * (nqueued), by agent zone (gw_admit.c) */
+	struct gw_lane *lanes;
+	unsigned nlanes, lanecap;
+	unsigned busy;
+	size_t nqueued, queued_bytes;
+	uint64_t served;
 };
 
 enum preq_kind { PK_CALL, PK_INIT, PK_IGNORE, PK_CAT, PK_PING };
@@ -289,6 +308,14 @@ struct preq {
 	 * holds {"state", "answers", "waiting"} */
 	json_t *up_req;
 	json_t *irr;
+	/* admission (gw_admit.c): slot, it holds one of its tool zone's;
+	 * queued, it waits for one with its message qmsg (qlen bytes) on
+	 * agent zone qzi's lane */
+	int slot, queued;
+	unsigned qzi;
+	char *qmsg;
+	size_t qlen;
+	struct preq *qnext, *qprev;
 };
 
 struct sreq {
@@ -659,5 +686,30 @@ const char *gw_task_open(struct gw *g, const struct azone *az,
  * resultType "complete" added), else 0. */
 int gw_task_back(struct gw *g, struct azone *az, const char *meth,
 		 const char *tool, int mode, const char *tok, json_t *root);
+
+/* ---- admission to tool zones (gw_admit.c) ------------------------------ */
+
+/* Zone z's max_inflight and agent_max_inflight in force (the defaults
+ * when the config gives none). */
+unsigned gw_admit_max(const struct gw_zone *z);
+unsigned gw_admit_agent_max(const struct gw_zone *z);
+/* 1 when call p of session s may go to tool zone t now (it then holds a
+ * slot), 0 when it must wait: t is full, its agent zone holds its share
+ * or already has calls waiting, or another zone's waiting call is due
+ * first. */
+int gw_admit_now(struct tzone *t, struct asess *s, struct preq *p);
+/* Puts call p on its agent zone's queue for t with its message msg (len
+ * bytes, stolen on success: 0). -1 when the bytes waiting would pass the
+ * link budgets (msg stays the caller's). */
+int gw_admit_queue(struct gw *g, struct tzone *t, struct asess *s,
+		   struct preq *p, char *msg, size_t len);
+/* p ends (gw_req_free): its slot or its place in the queue is given up. */
+void gw_admit_release(struct gw *g, struct preq *p);
+/* Sends waiting calls into the slots freed since the last call, fairest
+ * first (the loop, at the end of each turn). */
+void gw_admit_dispatch(struct gw *g);
+/* {"max_inflight", "agent_max_inflight", "inflight", "queued",
+ * "queued_bytes"} of t. */
+json_t *gw_admit_status(const struct tzone *t);
 
 #endif

@@ -48,6 +48,7 @@ void gw_tz_free(struct tzone *t)
 	chan_mux_free(t->m);
 	mcp_hc_free(t->hc);
 	gw_zone_headers_free(t->creds, t->ncreds);
+	free(t->lanes);
 	for (int k = 0; k < CAT_N; k++) {
 		json_decref(t->cat[k]);
 		json_decref(t->stage[k]);
@@ -461,6 +462,7 @@ void gw_route_run(struct gw *g)
 	for (size_t i = 0; i < g->naz; i++)
 		if (g->az[i]->half_done)
 			gw_sess_end_half_closed(g->az[i]);
+	gw_admit_dispatch(g); /* slots freed this turn: waiting calls go */
 	release_turn(g);
 	if (busy >= 2 && turn_spent(g))
 		sched_yield(); /* see turn_spent */
@@ -562,6 +564,9 @@ json_t *gw_route_status(struct gw *g)
 		if (o)
 			json_object_set_new(o, "requests",
 					    gw_up_requests_status(g, t));
+		/* its capacity: calls in flight and waiting (gw_admit.c) */
+		if (o)
+			json_object_set_new(o, "capacity", gw_admit_status(t));
 		json_array_append_new(zones, o);
 	}
 	return zones;
@@ -600,6 +605,18 @@ void gw_route_snapshot(struct gw *g)
 	for (size_t i = 0; i < g->ntz; i++)
 		fprintf(f, "zonegate_tool_zone_quarantined{zone=\"%s\"} %d\n",
 			g->tz[i]->z->name, g->tz[i]->quarantined);
+	fprintf(f, "# HELP zonegate_tool_zone_inflight Calls in flight at a "
+		   "tool zone (at most its max_inflight).\n"
+		   "# TYPE zonegate_tool_zone_inflight gauge\n");
+	for (size_t i = 0; i < g->ntz; i++)
+		fprintf(f, "zonegate_tool_zone_inflight{zone=\"%s\"} %u\n",
+			g->tz[i]->z->name, g->tz[i]->busy);
+	fprintf(f, "# HELP zonegate_tool_zone_queued Calls waiting in the "
+		   "gateway for a slot of a tool zone.\n"
+		   "# TYPE zonegate_tool_zone_queued gauge\n");
+	for (size_t i = 0; i < g->ntz; i++)
+		fprintf(f, "zonegate_tool_zone_queued{zone=\"%s\"} %zu\n",
+			g->tz[i]->z->name, g->tz[i]->nqueued);
 	fprintf(f, "# HELP zonegate_tool_zone_http_failures HTTP requests to a "
 		   "remote tool zone that failed (since it last connected).\n"
 		   "# TYPE zonegate_tool_zone_http_failures gauge\n");

@@ -280,6 +280,7 @@ void gw_req_free(struct gw *g, struct preq *p)
 	}
 	if (p->lim && p->lim->inflight > 0)
 		p->lim->inflight--;
+	gw_admit_release(g, p);
 	json_decref(p->aid);
 	json_decref(p->up_req);
 	json_decref(p->irr);
@@ -696,8 +697,26 @@ void gw_req_route(struct gw *g, struct asess *s, struct jr_msg *m, size_t len)
 	if (x.t->rev2026 && !s->shared)	      /* its retry (gw_up_irr_answer) */
 		p->up_req = json_incref(m->root);
 	up = jr_dump(m->root, &ulen);
+	if (!up || !p->target) {
+		free(up);
+		gw_req_fail(g, p, GW_ERR_GATEWAY, "out of memory",
+			    "out of memory");
+		goto out;
+	}
+	/* the tool zone's capacity (gw_admit.c): sent now, or it waits
+	 * for a slot, its deadline running */
+	if (!gw_admit_now(x.t, s, p)) {
+		if (gw_admit_queue(g, x.t, s, p, up, ulen) != 0) {
+			free(up);
+			gw_req_fail(g, p, GW_ERR_GATEWAY,
+				    "tool zone is busy: too many calls "
+				    "waiting for it",
+				    "tool zone queue full");
+		}
+		goto out;
+	}
 	p->t_sent = gw_now_us();
-	if (!up || !p->target || gw_up_link_ensure(g, s, x.t->ti) ||
+	if (gw_up_link_ensure(g, s, x.t->ti) ||
 	    gw_up_link_send(g, s, x.t->ti, up, ulen)) {
 		free(up);
 		gw_req_fail(g, p, GW_ERR_GATEWAY,
@@ -719,7 +738,10 @@ out:
  * p out of its table. */
 static void req_cancel_up(struct preq *p, const char *reason)
 {
-	if (p->uc)
+	/* a call still waiting for a slot was never sent: nothing to tell */
+	if (p->uc && p->queued)
+		mcp_client_forget(p->uc->mc, (int64_t)p->uid);
+	else if (p->uc)
 		mcp_client_cancel(p->uc->mc, (int64_t)p->uid, reason);
 	p->uc = NULL;
 }
@@ -736,8 +758,8 @@ void gw_req_cancel(struct gw *g, struct asess *s, struct jr_msg *m)
 		gw_req_audit(g, s->az->z->name, s->id, p->method, p->target,
 			     "allow", p->rule, "cancelled by the client",
 			     p->audit_id, p->bytes_in, 0, p->t_policy,
-			     gw_now_us() - p->t_sent, gw_now_us() - p->t0,
-			     p->args, p->trace);
+			     p->t_sent ? gw_now_us() - p->t_sent : 0,
+			     gw_now_us() - p->t0, p->args, p->trace);
 		gw_req_free(g, p);
 		return;
 	}

@@ -411,6 +411,7 @@ static void commit(struct zplan *p)
 	free(oaz);
 	p->tz = NULL;
 	p->az = NULL;
+	g->admit_due = 1; /* a zone's max_inflight may have grown */
 }
 
 int gw_route_zones_apply(struct gw *g, const struct gw_config *nw,

@@ -43,6 +43,7 @@ struct gw {
 	unsigned tz_serial; /* the last tool zone's serial (gw_tz_new) */
 	uint64_t list_gen;  /* bumped whenever an agent's lists may change */
 	size_t link_queued; /* bytes waiting for upstream links to open */
+	int admit_due;	    /* a tool zone slot was freed (gw_admit.c) */
 	int64_t next_deadline_ms; /* no request's deadline is earlier */
 	struct gw_admin *admin;
 	struct gw_listen *listen;

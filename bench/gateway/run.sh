@@ -43,11 +43,14 @@ field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 wait_file() { i=0; while [ $i -lt 400 ] && [ ! -s "$1" ]; do sleep 0.05; i=$((i + 1)); done; }
 
+# one agent zone is each tool zone's only user: all its slots (mcpd's 32
+# workers) are that zone's (docs/gateway.md, "Tool zone capacity")
 cat > "$work/gw.json" <<JSON
 { "zones": {
     "agent": { "domid": 61, "role": "agent", "chan": "sim:61:agent", "default_zone": "tools" },
     "agent-http": { "domid": 64, "role": "agent", "chan": "sim:64:agent-http", "default_zone": "tools" },
-    "tools": { "domid": 62, "role": "tool", "chan": "sim:62:tools" } },
+    "tools": { "domid": 62, "role": "tool", "chan": "sim:62:tools",
+      "max_inflight": 32, "agent_max_inflight": 32 } },
   "policy": "bench.policy", "audit_log": "audit.log" }
 JSON
 printf 'agent  tools.*  allow\nagent-http  tools.*  allow\n' > "$work/bench.policy"

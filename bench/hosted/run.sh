@@ -137,17 +137,19 @@ p_re=$("$bin/mcp_load" --free-port)
 p_met=$("$bin/mcp_load" --free-port)
 base_zones=
 [ -z "$base_mcpd" ] || base_zones=',
-    "hosted-b": { "domid": 77, "role": "tool", "chan": "sim:77:hostedb" },
-    "hosted-sh-b": { "domid": 78, "role": "tool", "chan": "sim:78:hostshb" }'
+    "hosted-b": { "domid": 77, "role": "tool", "chan": "sim:77:hostedb", "max_inflight": 32, "agent_max_inflight": 32 },
+    "hosted-sh-b": { "domid": 78, "role": "tool", "chan": "sim:78:hostshb", "max_inflight": 32, "agent_max_inflight": 32 }'
+# one agent zone is each tool zone's only user: all its slots (mcpd's 32
+# workers) are that zone's (docs/gateway.md, "Tool zone capacity")
 cat >"$work/gw.json" <<JSON
 { "zones": {
     "agent": { "domid": 70, "role": "agent", "chan": "sim:70:agent" },
-    "chan": { "domid": 71, "role": "tool", "chan": "sim:71:chan" },
-    "hosted": { "domid": 72, "role": "tool", "chan": "sim:72:hosted" },
-    "hosted-sh": { "domid": 73, "role": "tool", "chan": "sim:73:hostsh" },
-    "supergw": { "domid": 74, "role": "tool", "url": "http://127.0.0.1:$p_sg/mcp" },
-    "mcp-proxy": { "domid": 75, "role": "tool", "url": "http://127.0.0.1:$p_mp/mcp" },
-    "remote": { "domid": 76, "role": "tool", "url": "http://127.0.0.1:$p_re/mcp" }$base_zones },
+    "chan": { "domid": 71, "role": "tool", "chan": "sim:71:chan", "max_inflight": 32, "agent_max_inflight": 32 },
+    "hosted": { "domid": 72, "role": "tool", "chan": "sim:72:hosted", "max_inflight": 32, "agent_max_inflight": 32 },
+    "hosted-sh": { "domid": 73, "role": "tool", "chan": "sim:73:hostsh", "max_inflight": 32, "agent_max_inflight": 32 },
+    "supergw": { "domid": 74, "role": "tool", "url": "http://127.0.0.1:$p_sg/mcp", "max_inflight": 32, "agent_max_inflight": 32 },
+    "mcp-proxy": { "domid": 75, "role": "tool", "url": "http://127.0.0.1:$p_mp/mcp", "max_inflight": 32, "agent_max_inflight": 32 },
+    "remote": { "domid": 76, "role": "tool", "url": "http://127.0.0.1:$p_re/mcp", "max_inflight": 32, "agent_max_inflight": 32 }$base_zones },
   "policy": "bench.policy", "audit_log": "audit.log",
   "metrics": "127.0.0.1:$p_met" }
 JSON

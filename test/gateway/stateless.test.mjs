@@ -111,7 +111,10 @@ describe('gatewayd: 2026-07-28 agents, 2025-11-25 tool zones', { concurrency: fa
     writeFileSync(cfg, JSON.stringify({
       zones: {
         agent: { domid: 61, role: 'agent', chan: 'sim:61:agent' },
-        tools: { domid: 62, role: 'tool', chan: 'sim:62:tools' },
+        // its mcpd-test runs 256 calls at once (--workers): all the
+        // gateway may send it, all for one agent zone
+        tools: { domid: 62, role: 'tool', chan: 'sim:62:tools', max_inflight: 256,
+          agent_max_inflight: 256 },
         rec: { domid: 63, role: 'tool', url: `http://127.0.0.1:${recPort}/mcp` },
       },
       listeners: [{ listen: '127.0.0.1:0', zone: 'agent', token_file: 'a.token' }],
