@@ -14,7 +14,9 @@
  * run; every input starts a fresh core. The first input byte's bit 1
  * makes the tool zone one of 2026-07-28 only: calls go as stateless
  * requests, a session's resources/subscribe opens an upstream listen
- * (gw_subs.c) whose stream then takes op 1's bytes. */
+ * (gw_subs.c) whose stream then takes op 1's bytes. Its bit 2 gives the
+ * tool zone one slot (max_inflight 1): every call after the first waits
+ * in the gateway's queue, and ends there or is sent as slots free. */
 #include "corehost.h"
 
 #include <fcntl.h>
@@ -77,6 +79,9 @@ static char *run(const uint8_t *data, size_t size)
 	h.tool_mute = 1;
 	if (size && data[0] & 1)
 		h.cfg.call_timeout_ms = 1;
+	if (size &&
+	    data[0] & 4) /* one slot: the next calls wait (gw_admit.c) */
+		h.zones[1].max_inflight = 1;
 	corehost_agent(&h, INIT_MSG, strlen(INIT_MSG));
 	corehost_agent(&h, CALL_MSG, strlen(CALL_MSG));
 	while (i + 3 <= size) {
