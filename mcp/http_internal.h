@@ -192,8 +192,9 @@ struct hreq {
 	char who[MCP_HTTP_WHO_MAX + 1]; /* what identify proved */
 	char *out; /* formatted bytes not yet given to MHD */
 	size_t out_len, out_pos, out_cap;
-	int fd;		 /* the connection's socket while SSE, else -1 */
-	int counted;	 /* in h->nsse_stateless */
+	int fd;	     /* the connection's socket while SSE or a stateless POST
+		   waits, else -1 */
+	int counted; /* in h->nsse_stateless */
 	unsigned idle_s; /* seconds the SSE stream has been quiet */
 	/* Event-driven waiting: a request with nothing to send suspends its
 	 * connection (MHD_suspend_connection) and goes on its session's

@@ -394,6 +394,10 @@ static void sess_free(struct hsess *s)
 		busy = s->ms->ncalls;
 		pthread_mutex_unlock(&s->ms->mu);
 	}
+	/* its calls are told at once: the job may have to wait for a worker
+	 * that one of them holds (with --workers 1, for ever) */
+	if (busy)
+		mcp_session_cancel_calls(s->ms);
 	if (busy && h->srv && !h->stopping &&
 	    mcp_pool_submit(&h->srv->pool, sess_free_job, s) == 0)
 		return;
@@ -728,8 +732,10 @@ static void for_each_session(struct mcp_http *h, void (*fn)(struct hsess *))
 	} while (n > 0);
 }
 
-/* The janitor's second for the SSE readers waiting on s (a POST waiting
- * for its first message needs no tick). */
+/* The janitor's second for the SSE readers waiting on s, and the POSTs
+ * of stateless requests waiting for their first message (http_post_answer
+ * looks for a client that went); a session's POST needs no tick: its
+ * client's going is no cancellation, and its stream is kept for replay. */
 static void tick_readers(struct hsess *s)
 {
 	pthread_mutex_lock(&s->mu);
@@ -1002,8 +1008,27 @@ enum MHD_Result http_post_answer(struct mcp_http *h, struct MHD_Connection *c,
 
 	pthread_mutex_lock(&s->mu);
 	q->waiting = 0;
+	/* A stateless (2026-07-28) request's connection is its cancellation:
+	 * while it waits, the janitor's second looks for a client that went
+	 * (else one that gave up on a long or queued call kept it running
+	 * until the answer was written). MHD_NO ends the connection, and
+	 * the request with it (completed_cb). */
+	if (q->tick) {
+		q->tick = 0;
+		if (peer_gone(q)) {
+			pthread_mutex_unlock(&s->mu);
+			return MHD_NO;
+		}
+	}
 	if (!stream_has_unsent(st) && !st->done && !st->close_now && !s->dead &&
 	    !h->stopping) {
+		const union MHD_ConnectionInfo *ci =
+			s->stateless
+				? MHD_get_connection_info(
+					  c, MHD_CONNECTION_INFO_CONNECTION_FD)
+				: NULL;
+		if (ci) /* ticked by tick_readers, as an SSE reader is */
+			q->fd = (int)ci->connect_fd;
 		q->waiting = 1;
 		wait_on(s, q);
 		pthread_mutex_unlock(&s->mu);

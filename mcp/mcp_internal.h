@@ -239,6 +239,9 @@ void mcp_session_respond(mcp_session *s, json_t *id, json_t *msg);
  * the log level (none: no log messages) that request's _meta carries
  * (meta: not stolen; checked by mcp_rev2026_check). */
 void mcp_session_begin_stateless(mcp_session *s, const json_t *meta);
+/* Marks every call in flight on s cancelled and wakes their handlers'
+ * naps, without waiting for them (mcp_session_free waits). */
+void mcp_session_cancel_calls(mcp_session *s);
 
 /* Feeds one parsed message; steals m's contents. For transports that
  * must look at the message first (HTTP). Same return as

@@ -63,6 +63,15 @@ static void unlink_session(mcp_session *s)
 	pthread_mutex_unlock(&srv->sessions_mu);
 }
 
+void mcp_session_cancel_calls(mcp_session *s)
+{
+	pthread_mutex_lock(&s->mu);
+	for (struct mcp_call *c = s->calls; c; c = c->next)
+		atomic_store(&c->cancelled, 1);
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 void mcp_session_free(mcp_session *s)
 {
 	if (!s)
@@ -70,10 +79,10 @@ void mcp_session_free(mcp_session *s)
 	unlink_session(s);
 	mcp_rev2026_listen_drop(s);
 	pthread_mutex_lock(&s->mu);
-	s->closing = 1;
-	for (struct mcp_call *c = s->calls; c; c = c->next)
-		atomic_store(&c->cancelled, 1);
-	pthread_cond_broadcast(&s->cv);
+	s->closing = 1; /* no call starts now: those in flight are told */
+	pthread_mutex_unlock(&s->mu);
+	mcp_session_cancel_calls(s);
+	pthread_mutex_lock(&s->mu);
 	while (s->ncalls > 0)
 		pthread_cond_wait(&s->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);

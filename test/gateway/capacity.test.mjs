@@ -36,6 +36,14 @@ let gw, zones = [], url;
 const call = (z, name, args = {}) =>
   post2026(url[z], TOK[z], 'tools/call', { name, arguments: args });
 const slow = (z, zone) => call(z, `${zone}.test_slow_counter`, SLOW);
+// A stateless call given up when signal aborts (its client goes).
+const abortable = (z, name, signal) => fetch(url[z], { method: 'POST', signal,
+  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+    authorization: `Bearer ${TOK[z]}`, 'mcp-protocol-version': '2026-07-28',
+    'mcp-method': 'tools/call', 'mcp-name': name },
+  body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {},
+    _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': {} } } }) }).then((r) => r.text(), (e) => e);
 const audit = () => readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n')
   .map((l) => JSON.parse(l));
 function status() {
@@ -207,6 +215,7 @@ describe('gatewayd: a tool zone\'s capacity shared among agent zones', { concurr
     await sess.post({ jsonrpc: '2.0', method: 'notifications/cancelled',
       params: { requestId: 7, reason: 'changed my mind' } });
     await waitFor('the cancelled call to go', () => capacity('tight').queued === 1);
+
     const l = await late;
     assert.equal(l.error?.code, -32001, JSON.stringify(l));
     await held;
@@ -218,6 +227,23 @@ describe('gatewayd: a tool zone\'s capacity shared among agent zones', { concurr
     assert.match((await call('good', 'tight.test_simple_text')).result.content[0].text, /simple text/);
     assert.deepEqual(capacity('tight'),
       { max_inflight: 1, agent_max_inflight: 1, inflight: 0, queued: 0, queued_bytes: 0 });
+  });
+
+  // Proves a stateless (2026-07-28) call whose client goes while it
+  // waits is taken off the queue: the listener sees the connection go
+  // within a second (the transport's tick of waiting POSTs), and the
+  // gateway drops the call; before, it waited its turn and ran for no one.
+  test('a stateless call whose client goes while it waits is dropped', async () => {
+    const held = call('hog', 'tight.test_slow_counter', { steps: 40, interval_ms: 100 });
+    await waitFor('tight to be busy', () => capacity('tight').inflight === 1);
+    const ac = new AbortController();
+    const left = abortable('good', 'tight.test_simple_text', ac.signal);
+    await waitFor('it to wait', () => capacity('tight').queued === 1);
+    ac.abort();
+    await left;
+    await waitFor('the abandoned call to go', () => capacity('tight').queued === 0);
+    assert.equal(capacity('tight').inflight, 1, 'the held call still runs');
+    assert.match((await held).result.content[0].text, /counted to 40/);
   });
 
   test('a reload applies new values to the zone it keeps', () => {

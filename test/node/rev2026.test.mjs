@@ -284,6 +284,44 @@ describe('subscriptions/listen', () => {
   });
 });
 
+// Proves that a stateless request ends when its client goes while it
+// waits for its answer (in 2026-07-28 the connection is the request: no
+// session, no notifications/cancelled): mcpd cancels the call and its
+// worker is free. With one worker, a call that would run for hours is
+// abandoned, and the next call is answered. Red with the janitor's tick
+// of waiting POSTs off (http_post_answer: the client's going was seen
+// only when the answer was written) and with the calls of a freed
+// session told only by the job that frees it (sess_free: that job waited
+// for the one worker, which the call held): the first call kept the
+// worker and the second got none.
+describe('a stateless request ends with its connection', () => {
+  let srv;
+  before(async () => { srv = await startHttp(['--workers', '1']); });
+  after(async () => { await srv?.stop(); });
+
+  test('an abandoned call is cancelled and frees its worker', async () => {
+    const ac = new AbortController();
+    const body = { jsonrpc: '2.0', id: 1, method: 'tools/call',
+      params: { name: 'test_slow_counter', arguments: { steps: 10000, interval_ms: 10000 },
+        _meta: { 'io.modelcontextprotocol/protocolVersion': REV,
+          'io.modelcontextprotocol/clientCapabilities': {} } } };
+    const long = fetch(srv.url, { method: 'POST', signal: ac.signal,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': REV, 'mcp-method': 'tools/call', 'mcp-name': 'test_slow_counter' },
+      body: JSON.stringify(body) }).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    ac.abort();
+    await long;
+    const next = await Promise.race([
+      call26(srv.url, 'tools/call', { name: 'test_slow_counter',
+        arguments: { steps: 1, interval_ms: 1 } }, { caps: {}, id: 2 }),
+      new Promise((r) => setTimeout(() => r(null), 20000)),
+    ]);
+    assert.ok(next, 'the next call got no worker in 20 s');
+    assert.match(next.msg.result.content[0].text, /counted to 1/);
+  });
+});
+
 describe('subscriptions/listen on shutdown', () => {
   test('mcpd ends open subscriptions with their response and exits', async () => {
     const srv = await startHttp();
