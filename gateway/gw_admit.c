@@ -196,7 +196,9 @@ static void dispatch_one(struct gw *g, struct tzone *t, struct preq *p)
 
 	p->qmsg = NULL;
 	p->t_sent = gw_now_us();
-	if (gw_up_link_ensure(g, s, t->ti) ||
+	/* its link's request table went while it waited (the link was
+	 * reset): it has no deadline any more, and is not sent untracked */
+	if (!p->uc || gw_up_link_ensure(g, s, t->ti) ||
 	    gw_up_link_send(g, s, t->ti, msg, len))
 		gw_req_fail(g, p, GW_ERR_GATEWAY,
 			    "tool zone is busy or unavailable",
