@@ -580,6 +580,33 @@ void gw_route_reload_creds(struct gw *g)
 		gw_up_remote_creds(g->tz[i], 1);
 }
 
+static uint64_t tz_quar(const struct tzone *t)
+{
+	return (uint64_t)t->quarantined;
+}
+static uint64_t tz_busy(const struct tzone *t)
+{
+	return t->busy;
+}
+static uint64_t tz_queued(const struct tzone *t)
+{
+	return t->nqueued;
+}
+
+/* One gauge family of every tool zone: zonegate_tool_zone_NAME, its HELP
+ * text help, each zone's value val(t). */
+static void tz_gauge(FILE *f, const struct gw *g, const char *name,
+		     const char *help, uint64_t (*val)(const struct tzone *t))
+{
+	fprintf(f,
+		"# HELP zonegate_tool_zone_%s %s\n"
+		"# TYPE zonegate_tool_zone_%s gauge\n",
+		name, help, name);
+	for (size_t i = 0; i < g->ntz; i++)
+		fprintf(f, "zonegate_tool_zone_%s{zone=\"%s\"} %llu\n", name,
+			g->tz[i]->z->name, (unsigned long long)val(g->tz[i]));
+}
+
 /* The gauges of the metrics endpoint, each family whole after its HELP
  * and TYPE lines (label values are configured zone names). */
 void gw_route_snapshot(struct gw *g)
@@ -599,24 +626,14 @@ void gw_route_snapshot(struct gw *g)
 		fprintf(f, "zonegate_tool_zone_up{zone=\"%s\"} %d\n",
 			g->tz[i]->z->name, gw_cat_visible(g->tz[i]));
 	}
-	fprintf(f, "# HELP zonegate_tool_zone_quarantined Tool zone whose "
-		   "definitions differ from its pin.\n"
-		   "# TYPE zonegate_tool_zone_quarantined gauge\n");
-	for (size_t i = 0; i < g->ntz; i++)
-		fprintf(f, "zonegate_tool_zone_quarantined{zone=\"%s\"} %d\n",
-			g->tz[i]->z->name, g->tz[i]->quarantined);
-	fprintf(f, "# HELP zonegate_tool_zone_inflight Calls in flight at a "
-		   "tool zone (at most its max_inflight).\n"
-		   "# TYPE zonegate_tool_zone_inflight gauge\n");
-	for (size_t i = 0; i < g->ntz; i++)
-		fprintf(f, "zonegate_tool_zone_inflight{zone=\"%s\"} %u\n",
-			g->tz[i]->z->name, g->tz[i]->busy);
-	fprintf(f, "# HELP zonegate_tool_zone_queued Calls waiting in the "
-		   "gateway for a slot of a tool zone.\n"
-		   "# TYPE zonegate_tool_zone_queued gauge\n");
-	for (size_t i = 0; i < g->ntz; i++)
-		fprintf(f, "zonegate_tool_zone_queued{zone=\"%s\"} %zu\n",
-			g->tz[i]->z->name, g->tz[i]->nqueued);
+	tz_gauge(f, g, "quarantined",
+		 "Tool zone whose definitions differ from its pin.", tz_quar);
+	tz_gauge(f, g, "inflight",
+		 "Calls in flight at a tool zone (at most its max_inflight).",
+		 tz_busy);
+	tz_gauge(f, g, "queued",
+		 "Calls waiting in the gateway for a slot of a tool zone.",
+		 tz_queued);
 	fprintf(f, "# HELP zonegate_tool_zone_http_failures HTTP requests to a "
 		   "remote tool zone that failed (since it last connected).\n"
 		   "# TYPE zonegate_tool_zone_http_failures gauge\n");

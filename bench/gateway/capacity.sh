@@ -23,20 +23,8 @@ rounds=${ROUNDS:-3}
 conc=${CONC:-4}
 hogs=${HOG_SESSIONS:-64}
 slow=${SLOW_MS:-500}
-for f in mcpd-test gatewayd gw_load; do
-	[ -x "$bin/$f" ] || { echo "capacity.sh: missing $bin/$f (build first)" >&2; exit 2; }
-done
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwcap.XXXXXX")
-export ZONEGATE_SIM_DIR=$work/sim
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+. "$here/common.sh"
+bench_start gwcap mcpd-test gatewayd gw_load
 
 # gateway NAME DOMID CAPACITY: a gatewayd (config gw-NAME.json) with the
 # three agent zones and tool zone t on channels under DOMID; CAPACITY is

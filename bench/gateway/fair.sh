@@ -56,20 +56,8 @@ pin)
 	us_run="taskset -c 0-$((ncpu - 2))" ;;
 *) echo "fair.sh: MODE must be cap, pin or share" >&2; exit 2 ;;
 esac
-for f in mcpd-test gatewayd gw_load zonectl; do
-	[ -x "$bin/$f" ] || { echo "fair.sh: missing $bin/$f (build first)" >&2; exit 2; }
-done
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwfair.XXXXXX")
-export ZONEGATE_SIM_DIR=$work/sim
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+. "$here/common.sh"
+bench_start gwfair mcpd-test gatewayd gw_load zonectl
 
 # the same zones and policy as the fairness test (test/gateway/fairness.sh)
 cp "$root/data/gateway/fair/gw.json" "$root/data/gateway/fair/fair.policy" "$work/"

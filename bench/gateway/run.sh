@@ -27,19 +27,8 @@ warm=${WARMUP:-1}
 proxies=${PROXIES:-1}
 rounds=${ROUNDS:-3}
 base=${BASE_GATEWAYD:-}
-for f in mcpd-test gatewayd zonegate-relay gw_load mcp_load; do
-	[ -x "$bin/$f" ] || { echo "run.sh: missing $bin/$f (build first)" >&2; exit 2; }
-done
-work=$(mktemp -d "${TMPDIR:-/tmp}/zg-gwbench.XXXXXX")
-export ZONEGATE_SIM_DIR=$work/sim
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-field() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+. "$here/common.sh"
+bench_start gwbench mcpd-test gatewayd zonegate-relay gw_load mcp_load
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 wait_file() { i=0; while [ $i -lt 400 ] && [ ! -s "$1" ]; do sleep 0.05; i=$((i + 1)); done; }
 
