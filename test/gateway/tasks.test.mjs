@@ -109,9 +109,9 @@ short tshort.slow_compute allow
       daemon(MCPD_TEST, ['--chan', 'sim:125:t26', ...fx, '--protocol-versions', REV]),
       daemon(MCPD_TEST, ['--chan', 'sim:126:dual', ...fx]),
       daemon(MCPD_TEST, ['--chan', 'sim:127:t25', ...fx, '--protocol-versions', '2025-11-25']),
-      // its tasks live one second
+      // its tasks live 1.9 s (not whole seconds: the token's rounding)
       daemon(MCPD_TEST, ['--chan', 'sim:128:tshort', ...fx, '--protocol-versions', REV,
-        '--task-ttl', '1000']),
+        '--task-ttl', '1900']),
     ];
     gw = daemon(GATEWAYD, ['--config', join(dir, 'gatewayd.json')]);
     await waitFor('gatewayd', () => ['t26', 'dual', 't25', 'tshort'].every((z) =>
@@ -280,6 +280,23 @@ short tshort.slow_compute allow
     await waitFor('a slot free again', async () =>
       (await call('short', 'tshort.slow_compute', { seconds: 0, label: 'n' })).result
         ?.resultType === 'task', 8000);
+  });
+
+  // Proves a task id lives at least as long as its task when ttlMs is not
+  // whole seconds: its expiry counts from the issuing second, so 1900 ms
+  // once sealed it for 2 s, 1.05-1.15 s from late in a second, and this
+  // tasks/get 1.3 s later, while the zone still keeps the task, was
+  // refused as expired (red with the life rounded down, gw_tasks.c).
+  test('a task id outlives a ttlMs that is not whole seconds', async () => {
+    while (Date.now() % 1000 < 850 || Date.now() % 1000 > 950) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const c = (await call('short', 'tshort.slow_compute', { seconds: 0, label: 'late' })).result;
+    assert.equal(c.resultType, 'task', JSON.stringify(c));
+    await new Promise((r) => setTimeout(r, 1300));
+    const g = await get('short', c.taskId);
+    assert.equal(g.error, undefined, JSON.stringify(g));
+    assert.equal(g.result.taskId, c.taskId);
   });
 
   test('a task\'s requests are decided by its tool\'s grant: revoked, refused', async () => {
