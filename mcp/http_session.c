@@ -1023,7 +1023,7 @@ enum MHD_Result http_post_answer(struct mcp_http *h, struct MHD_Connection *c,
 	if (!stream_has_unsent(st) && !st->done && !st->close_now && !s->dead &&
 	    !h->stopping) {
 		const union MHD_ConnectionInfo *ci =
-			s->stateless
+			s->stateless && q->fd < 0
 				? MHD_get_connection_info(
 					  c, MHD_CONNECTION_INFO_CONNECTION_FD)
 				: NULL;

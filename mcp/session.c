@@ -63,12 +63,18 @@ static void unlink_session(mcp_session *s)
 	pthread_mutex_unlock(&srv->sessions_mu);
 }
 
-void mcp_session_cancel_calls(mcp_session *s)
+/* Marks s's calls cancelled and wakes their naps; s->mu held. */
+static void cancel_locked(mcp_session *s)
 {
-	pthread_mutex_lock(&s->mu);
 	for (struct mcp_call *c = s->calls; c; c = c->next)
 		atomic_store(&c->cancelled, 1);
 	pthread_cond_broadcast(&s->cv);
+}
+
+void mcp_session_cancel_calls(mcp_session *s)
+{
+	pthread_mutex_lock(&s->mu);
+	cancel_locked(s);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -79,10 +85,8 @@ void mcp_session_free(mcp_session *s)
 	unlink_session(s);
 	mcp_rev2026_listen_drop(s);
 	pthread_mutex_lock(&s->mu);
-	s->closing = 1; /* no call starts now: those in flight are told */
-	pthread_mutex_unlock(&s->mu);
-	mcp_session_cancel_calls(s);
-	pthread_mutex_lock(&s->mu);
+	s->closing = 1;
+	cancel_locked(s);
 	while (s->ncalls > 0)
 		pthread_cond_wait(&s->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
